@@ -1,0 +1,1 @@
+"""Inference engines, pre-processing and ONNX export."""

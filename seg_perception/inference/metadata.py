@@ -1,0 +1,77 @@
+"""Model metadata carried inside the ONNX file, so a consumer needs nothing but the file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from seg_perception.errors import ModelFileError
+
+METADATA_PREFIX = "seg_perception."
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What an engine needs to run a model and a user needs to trust it.
+
+    Attributes:
+        model: Registry name (e.g. ``icnet_lite``).
+        scenario: Scenario the model was trained for.
+        classes: Class names, index = class id.
+        colors: ``#RRGGBB`` per class.
+        input_size: (height, width) the model expects.
+        mean: Per-channel mean, RGB order, on 0..1 pixel values.
+        std: Per-channel standard deviation, RGB order, on 0..1 pixel values.
+        channel_order: ``RGB``; frames are converted to it before normalisation.
+        extra: Free-form provenance (training command, metrics, version).
+    """
+
+    model: str
+    scenario: str
+    classes: tuple[str, ...]
+    colors: tuple[str, ...]
+    input_size: tuple[int, int]
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    channel_order: str = "RGB"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to_props(self) -> dict[str, str]:
+        """Flatten into ONNX ``metadata_props`` (string keys and values)."""
+        return {METADATA_PREFIX + key: json.dumps(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], *, source: str = "model") -> ModelMetadata:
+        """Rebuild from ONNX ``metadata_props``.
+
+        Raises:
+            ModelFileError: keys are missing or malformed.
+        """
+        values: dict[str, Any] = {}
+        try:
+            for key, text in props.items():
+                if key.startswith(METADATA_PREFIX):
+                    values[key[len(METADATA_PREFIX) :]] = json.loads(text)
+            return cls(
+                model=str(values["model"]),
+                scenario=str(values["scenario"]),
+                classes=tuple(values["classes"]),
+                colors=tuple(values["colors"]),
+                input_size=(int(values["input_size"][0]), int(values["input_size"][1])),
+                mean=tuple(float(v) for v in values.get("mean", cls.mean)),  # type: ignore[arg-type]
+                std=tuple(float(v) for v in values.get("std", cls.std)),  # type: ignore[arg-type]
+                channel_order=str(values.get("channel_order", "RGB")),
+                extra=dict(values.get("extra", {})),
+            )
+        except (KeyError, ValueError, TypeError, IndexError) as err:
+            raise ModelFileError(
+                f"{source} lacks seg_perception metadata ({err}); export it with "
+                "'seg-perception export', which embeds classes, colours, input size and mean/std"
+            ) from err
