@@ -13,11 +13,21 @@ export PYTHONUNBUFFERED := 1
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py setup.cfg package.xml
+# A regular (not editable) install: editable installs skip data_files, and the ROS
+# launchers, configs and weights must land in <prefix>/lib and <prefix>/share like
+# a colcon install. Any source change re-installs the package (seconds, no deps).
+PACKAGE_FILES := $(shell find seg_perception scripts config launch weights resource -type f \
+	-not -name '*.pyc' 2>/dev/null)
+DEPS_STAMP := $(VENV)/.deps-installed
+
+$(DEPS_STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade "pip>=24"
 	$(PY) -m pip install -r requirements.txt -r requirements-dev.txt
-	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	touch $(DEPS_STAMP)
+
+$(STAMP): $(DEPS_STAMP) setup.py setup.cfg package.xml $(PACKAGE_FILES)
+	$(PY) -m pip install --no-deps --no-build-isolation --force-reinstall .
+	rm -rf build *.egg-info
 	touch $(STAMP)
 
 demo: $(STAMP)
