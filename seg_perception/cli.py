@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("seg_perception.inference.export", "export a checkpoint to ONNX with embedded metadata"),
     "eval": ("seg_perception.training.evaluate", "mIoU, per-class IoU and pixel accuracy of a model"),
     "demo": ("seg_perception.ros.demo", "run the node on a synthetic camera stream and write a report"),
+    "make-bag": ("seg_perception.bags.make_bag", "record a synthetic drive with ground truth in a ROS 2 bag"),
+    "play": ("seg_perception.ros.bag_player", "publish a bag's topics over ROS 2 at the recorded timing"),
+    "process": ("seg_perception.bags.process", "run the pipeline on a bag offline (output bag, JSON, video)"),
+    "eval-bag": ("seg_perception.bags.evaluate", "mIoU, polygon IoU, slot precision/recall on a bag"),
 }
 
 

@@ -1,0 +1,12 @@
+"""parking scenario: ros2 launch seg_perception parking.launch.py [rviz:=true] [device:=cuda]
+
+Arguments: `ros2 launch seg_perception parking.launch.py --show-args`; the logic lives in
+seg_perception.ros.launch_helper.
+"""
+
+from launch import LaunchDescription
+from seg_perception.ros.launch_description import build_launch_description
+
+
+def generate_launch_description() -> LaunchDescription:
+    return build_launch_description(scenario="parking")

@@ -1,0 +1,12 @@
+"""Segmentation node for any scenario: ros2 launch seg_perception segmentation.launch.py scenario:=road
+
+Arguments: `ros2 launch seg_perception segmentation.launch.py --show-args`; the logic lives in
+seg_perception.ros.launch_helper.
+"""
+
+from launch import LaunchDescription
+from seg_perception.ros.launch_description import build_launch_description
+
+
+def generate_launch_description() -> LaunchDescription:
+    return build_launch_description(scenario="highway")

@@ -1,0 +1,350 @@
+"""``seg-perception eval-bag``: accuracy of the pipeline on a bag, a dataset folder or generated scenes.
+
+Ground truth comes from the bag's ``/camera/<cam>/ground_truth/{mask,polygons}`` topics
+(``--gt-bag`` when they live in another bag, e.g. the input of ``process``), from an
+image/mask folder (``--dataset``) or from the scene generator (``--generate N``).
+Predictions come from the bag's ``process`` outputs (``<ns>/<cam>/mask`` and
+``<ns>/<cam>/polygons/json``) when present, else from running the pipeline on its images.
+Frames are paired by camera and header stamp. Metrics: see
+:mod:`seg_perception.bags.eval_metrics`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from seg_perception.bags import frame_json, messages, topics
+from seg_perception.bags.errors import BagError
+from seg_perception.bags.eval_metrics import EvaluationAccumulator, markdown
+from seg_perception.bags.storage import BagMessage, BagReader
+from seg_perception.config import ScenarioConfig
+from seg_perception.geometry import ParkingSlot, Polygon
+
+DEFAULT_SLOT_THRESHOLD_M = 0.5
+DEFAULT_SLOT_THRESHOLD_PX = 25.0
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass
+class Frame:
+    """One evaluated frame: truth and prediction (polygons/slots None when unknown)."""
+
+    true_mask: np.ndarray
+    predicted_mask: np.ndarray
+    true_polygons: list[Polygon] | None = None
+    predicted_polygons: list[Polygon] | None = None
+    true_slots: list[ParkingSlot] | None = None
+    predicted_slots: list[ParkingSlot] | None = None
+
+
+@dataclass
+class _Pending:
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+def has_slots(scenario: ScenarioConfig) -> bool:
+    return {"slot_line", "free_slot"} <= set(scenario.classes.names)
+
+
+def slot_threshold(args: argparse.Namespace, scenario: ScenarioConfig) -> tuple[float, float]:
+    """(threshold_px, metres_per_pixel) from the options and the scenario's camera calibration."""
+    scale = float(scenario.camera(scenario.primary_camera).get("metres_per_pixel", 0.0) or 0.0)
+    if args.slot_threshold_px is not None:
+        return float(args.slot_threshold_px), scale
+    if scale > 0:
+        return args.slot_threshold_m / scale, scale
+    return DEFAULT_SLOT_THRESHOLD_PX, scale
+
+
+class PipelineRunner:
+    """Runs the scenario's pipeline per camera, created on first use."""
+
+    def __init__(self, args: argparse.Namespace, scenario: ScenarioConfig) -> None:
+        self.args = args
+        self.scenario = scenario
+        self._engine: Any = None
+        self._pipelines: dict[str, Any] = {}
+        self.timings: list[dict[str, float]] = []
+
+    def __call__(self, camera: str, image: np.ndarray) -> Any:
+        if self._engine is None:
+            from seg_perception.config import default_model_path
+            from seg_perception.inference.engine import create_engine
+
+            model = self.args.model or default_model_path(self.scenario.name)
+            self._engine = create_engine(
+                model, engine=self.args.engine, device=self.args.device, intra_op_threads=self.args.threads
+            )
+        if camera not in self._pipelines:
+            from seg_perception.inference.pipeline import SegmentationPipeline
+
+            self._pipelines[camera] = SegmentationPipeline(self._engine, self.scenario, camera)
+        result = self._pipelines[camera].process(image)
+        self.timings.append(result.timings_ms)
+        return result
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+def bag_frames(args: argparse.Namespace, scenario: ScenarioConfig, runner: PipelineRunner) -> Iterator[Frame]:
+    """Frames of a bag, paired by (camera, stamp) while streaming through it."""
+    with BagReader(args.bag) as reader, BagReader(args.gt_bag or args.bag) as truth:
+        plan = _plan(reader, truth, args, scenario)
+        sources = [reader.messages(plan["main"])]
+        if args.gt_bag:
+            sources.append(truth.messages(plan["truth"]))
+        pending: dict[tuple[str, int], _Pending] = {}
+        total = sum(
+            reader.message_counts.get(t, 0)
+            for t in plan["main"]
+            if plan["roles"][t][1] in ("pred_mask", "image")
+        )
+        with tqdm(total=total, unit="frame", desc="eval-bag", leave=False, disable=None) as progress:
+            for message in heapq.merge(*sources, key=lambda m: m.timestamp_ns):
+                camera, role = plan["roles"][message.topic]
+                stamp, value = _decode(message, role)
+                entry = pending.setdefault((camera, stamp), _Pending())
+                entry.parts[role] = value
+                if set(entry.parts) >= plan["needed"][camera]:
+                    del pending[(camera, stamp)]
+                    progress.update(1)
+                    yield _frame(entry.parts, camera, runner, with_slots=has_slots(scenario))
+        if pending:
+            print(
+                f"eval-bag: {len(pending)} frame(s) without a counterpart (no truth or no prediction) skipped"
+            )
+
+
+def _plan(
+    reader: BagReader, truth: BagReader, args: argparse.Namespace, scenario: ScenarioConfig
+) -> dict[str, Any]:
+    roles: dict[str, tuple[str, str]] = {}
+    needed: dict[str, set[str]] = {}
+    for camera in scenario.cameras:
+        truth_mask = topics.ground_truth_mask_topic(camera)
+        if truth_mask not in truth.topics:
+            continue
+        parts = {truth_mask: "true_mask"}
+        if topics.ground_truth_polygons_topic(camera) in truth.topics:
+            parts[topics.ground_truth_polygons_topic(camera)] = "true_json"
+        predicted = topics.output_topic(camera, "mask", namespace=args.output_namespace)
+        if predicted in reader.topics and not args.run_pipeline:
+            parts[predicted] = "pred_mask"
+            if predicted.rsplit("/", 1)[0] + "/polygons/json" in reader.topics:
+                parts[predicted.rsplit("/", 1)[0] + "/polygons/json"] = "pred_json"
+        else:
+            image = _image_topic(reader, camera)
+            if image is None:
+                raise BagError(
+                    f"{args.bag} has neither predictions ({predicted}) nor images of camera {camera}; "
+                    f"the bag has: {reader.topic_listing()}"
+                )
+            parts[image] = "image"
+        roles.update({topic: (camera, role) for topic, role in parts.items()})
+        needed[camera] = set(parts.values())
+    if not needed:
+        wanted = ", ".join(topics.ground_truth_mask_topic(c) for c in scenario.cameras)
+        raise BagError(
+            f"no ground truth ({wanted}) in {truth.path}; pass --gt-bag, --dataset or --generate; "
+            f"the bag has: {truth.topic_listing()}"
+        )
+    truth_topics = [t for t, (_, role) in roles.items() if role.startswith("true_")]
+    main = [t for t in roles if not (args.gt_bag and t in truth_topics)]
+    return {"roles": roles, "needed": needed, "main": main, "truth": truth_topics}
+
+
+def _image_topic(reader: BagReader, camera: str) -> str | None:
+    for compressed in (False, True):
+        topic = topics.image_topic(camera, compressed=compressed)
+        if topic in reader.topics:
+            return topic
+    return None
+
+
+def _decode(message: BagMessage, role: str) -> tuple[int, Any]:
+    msg = message.decode()
+    if role.endswith("_json"):
+        polygons, slots, record = frame_json.parse_record(msg.data, topic=message.topic)
+        stamp = int(record.get("stamp_ns", message.timestamp_ns))
+        return stamp, (polygons, slots)
+    if role == "image":
+        return messages.stamp_ns(msg), messages.decode_image(msg, message.msgtype, topic=message.topic)
+    return messages.stamp_ns(msg), messages.decode_mask(msg, topic=message.topic)
+
+
+def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_slots: bool) -> Frame:
+    true_polygons, true_slots = parts.get("true_json", (None, None))
+    if "image" in parts:
+        result = runner(camera, parts["image"])
+        predicted_mask, predicted_polygons, predicted_slots = result.mask, result.polygons, result.slots
+    else:
+        predicted_mask = parts["pred_mask"]
+        predicted_polygons, predicted_slots = parts.get("pred_json", (None, None))
+    return Frame(
+        parts["true_mask"],
+        predicted_mask,
+        true_polygons,
+        predicted_polygons,
+        true_slots if with_slots else None,
+        predicted_slots if with_slots else None,
+    )
+
+
+def generated_frames(
+    args: argparse.Namespace, scenario: ScenarioConfig, runner: PipelineRunner
+) -> Iterator[Frame]:
+    """Frames of a generated drive, predicted by the pipeline."""
+    from seg_perception.bags.make_bag import parse_size
+    from seg_perception.data.synthetic import generate_drive
+
+    for sample in tqdm(
+        generate_drive(scenario.name, args.seed, args.generate, size=parse_size(args.size)),
+        total=args.generate,
+        unit="frame",
+        desc="eval-bag",
+        leave=False,
+        disable=None,
+    ):
+        camera = str(sample.meta.get("camera", scenario.primary_camera))
+        result = runner(camera, sample.image)
+        slots = has_slots(scenario)
+        yield Frame(
+            sample.mask,
+            result.mask,
+            list(sample.polygons),
+            result.polygons,
+            list(sample.slots) if slots else None,
+            result.slots if slots else None,
+        )
+
+
+def dataset_frames(
+    args: argparse.Namespace, scenario: ScenarioConfig, runner: PipelineRunner
+) -> Iterator[Frame]:
+    """Frames of an ``images/`` + ``masks/`` folder (same file stems), predicted by the pipeline."""
+    from seg_perception.data.synthetic.sample import mask_to_polygons
+
+    root: Path = args.dataset
+    images = sorted(p for p in (root / "images").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise BagError(f"{root}/images holds no images; expected images/<name>.png and masks/<name>.png")
+    for path in tqdm(images, unit="frame", desc="eval-bag", leave=False, disable=None):
+        mask_path = root / "masks" / f"{path.stem}.png"
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
+        if image is None or mask is None or mask.ndim != 2:
+            raise BagError(f"cannot read {path} or its single-channel mask {mask_path}")
+        result = runner(scenario.primary_camera, image)
+        yield Frame(mask, result.mask, mask_to_polygons(mask, scenario.classes), result.polygons)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "bag", type=Path, nargs="?", help="bag to evaluate (process output or a recorded drive)"
+    )
+    parser.add_argument("--scenario", required=True, help="highway, road, parking or a YAML path")
+    parser.add_argument(
+        "--gt-bag", type=Path, help="bag holding the ground-truth topics (default: BAG itself)"
+    )
+    parser.add_argument(
+        "--dataset", type=Path, help="evaluate on images/ + masks/ of this folder instead of a bag"
+    )
+    parser.add_argument(
+        "--generate", type=int, metavar="N", help="evaluate on N generated frames instead of a bag"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1000, help="generator seed with --generate (default 1000)"
+    )
+    parser.add_argument("--size", help="generated image size HEIGHTxWIDTH with --generate")
+    parser.add_argument(
+        "--model", type=Path, help="model file when the pipeline runs (default: shipped weights)"
+    )
+    parser.add_argument(
+        "--run-pipeline", action="store_true", help="ignore predictions stored in BAG; run the model"
+    )
+    parser.add_argument("--engine", default="onnxruntime", choices=("onnxruntime", "torch"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime CPU threads")
+    parser.add_argument(
+        "--output-namespace",
+        default=topics.DEFAULT_OUTPUT_NAMESPACE,
+        help="prefix of process's output topics (default %(default)s)",
+    )
+    parser.add_argument(
+        "--slot-threshold-m",
+        type=float,
+        default=DEFAULT_SLOT_THRESHOLD_M,
+        help="slot corner match distance in metres (default 0.5), converted with metres_per_pixel",
+    )
+    parser.add_argument(
+        "--slot-threshold-px",
+        type=float,
+        help="slot corner match distance in pixels (overrides --slot-threshold-m)",
+    )
+    parser.add_argument("--out", type=Path, help="write report.json and report.md here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seg_perception.config import load_scenario
+
+    sources = [
+        name
+        for name, value in (("BAG", args.bag), ("--dataset", args.dataset), ("--generate", args.generate))
+        if value
+    ]
+    if len(sources) != 1:
+        raise BagError(
+            f"give exactly one of BAG, --dataset or --generate N (got {', '.join(sources) or 'none'})"
+        )
+    if args.gt_bag and not args.bag:
+        raise BagError("--gt-bag needs BAG")
+    scenario = load_scenario(args.scenario)
+    threshold_px, scale = slot_threshold(args, scenario)
+    accumulator = EvaluationAccumulator(scenario.classes.names, threshold_px, scale)
+    runner = PipelineRunner(args, scenario)
+    frames = (bag_frames if args.bag else generated_frames if args.generate else dataset_frames)(
+        args, scenario, runner
+    )
+    try:
+        for frame in frames:
+            accumulator.update(
+                true_mask=frame.true_mask,
+                predicted_mask=frame.predicted_mask,
+                true_polygons=frame.true_polygons,
+                predicted_polygons=frame.predicted_polygons,
+                true_slots=frame.true_slots,
+                predicted_slots=frame.predicted_slots,
+            )
+    except ValueError as err:
+        raise BagError(str(err)) from err
+    finally:
+        runner.close()
+    if accumulator.frames == 0:
+        raise BagError("no frame had both ground truth and a prediction")
+    report = accumulator.report()
+    report.update(
+        {"scenario": scenario.name, "source": str(args.bag or args.dataset or f"generate:{args.generate}")}
+    )
+    if runner.timings:
+        from seg_perception.bags.process import latency_summary
+
+        report["latency_ms"] = latency_summary(runner.timings)
+    text = markdown(report)
+    print(text, end="")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        (args.out / "report.md").write_text(text)
+    return 0

@@ -1,0 +1,119 @@
+"""Per-frame polygon JSON: the payload of ``.../polygons`` string topics and of ``polygons.jsonl``.
+
+One object per frame, in the contest's spirit (class, id, vertices)::
+
+    {"stamp": {"sec": 1700000000, "nanosec": 33333333}, "stamp_ns": 1700000000033333333,
+     "frame_id": "camera_avm_optical_frame", "camera": "avm", "image_size": [640, 640],
+     "metres_per_pixel": 0.02, "origin_px": [320.0, 320.0],
+     "polygons": [{"class": "slot_line", "class_id": 1, "id": 0,
+                   "vertices": [[u, v], ...], "vertices_m": [[x, y], ...]}],
+     "slots": [{"class": "parking_slot", "id": 0, "free": true, "entrance": [0, 1],
+                "vertices": [[u, v] x4], "vertices_m": [[x, y] x4]}]}
+
+``vertices`` are pixels ``(u, v)``. ``vertices_m`` (vehicle frame, x forward, y left,
+``x = (v0 - v)·s``, ``y = (u0 - u)·s``) appear only where the camera is calibrated with
+``metres_per_pixel`` (AVM); ``metres_per_pixel`` and ``origin_px`` are then present too.
+The ``std_msgs/String`` has no header, hence the stamp inside the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seg_perception.bags.errors import BagError
+from seg_perception.geometry import ParkingSlot, Polygon
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Bird's-eye scale of a camera; ``metres_per_pixel == 0`` means uncalibrated."""
+
+    metres_per_pixel: float = 0.0
+    origin_px: tuple[float, float] = (0.0, 0.0)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Calibration:
+        scale = float(values.get("metres_per_pixel") or 0.0)
+        origin = values.get("origin_px") or (0.0, 0.0)
+        return cls(scale, (float(origin[0]), float(origin[1])))
+
+    @property
+    def metric(self) -> bool:
+        return self.metres_per_pixel > 0
+
+    def to_metres(self, points_uv: np.ndarray) -> np.ndarray:
+        points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
+        x = (self.origin_px[1] - points[:, 1]) * self.metres_per_pixel
+        y = (self.origin_px[0] - points[:, 0]) * self.metres_per_pixel
+        return np.column_stack([x, y])
+
+
+def frame_record(
+    *,
+    stamp_ns: int,
+    frame_id: str,
+    camera: str,
+    image_size: tuple[int, int],
+    polygons: Sequence[Polygon],
+    slots: Sequence[ParkingSlot],
+    calibration: Calibration = Calibration(),
+) -> dict[str, Any]:
+    """The JSON object of one frame (see the module docstring)."""
+    record: dict[str, Any] = {
+        "stamp": {"sec": int(stamp_ns // 1_000_000_000), "nanosec": int(stamp_ns % 1_000_000_000)},
+        "stamp_ns": int(stamp_ns),
+        "frame_id": frame_id,
+        "camera": camera,
+        "image_size": [int(image_size[0]), int(image_size[1])],
+    }
+    if calibration.metric:
+        record["metres_per_pixel"] = calibration.metres_per_pixel
+        record["origin_px"] = list(calibration.origin_px)
+    record["polygons"] = [_with_metres(p.to_json(), p.points, calibration) for p in polygons]
+    record["slots"] = [_with_metres(s.to_json(), s.corners, calibration) for s in slots]
+    return record
+
+
+def _with_metres(item: dict[str, Any], points: np.ndarray, calibration: Calibration) -> dict[str, Any]:
+    if calibration.metric:
+        item["vertices_m"] = calibration.to_metres(points).round(3).tolist()
+    return item
+
+
+def dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":"))
+
+
+def parse_record(text: str, *, topic: str = "") -> tuple[list[Polygon], list[ParkingSlot], dict[str, Any]]:
+    """Polygons, slots and the whole record of one frame's JSON.
+
+    Raises:
+        BagError: not JSON or lacking the expected keys.
+    """
+    try:
+        record = json.loads(text)
+        polygons = [
+            Polygon(
+                class_id=int(item["class_id"]),
+                class_name=str(item.get("class", "")),
+                points=np.asarray(item["vertices"], dtype=np.float32).reshape(-1, 2),
+                instance_id=int(item.get("id", 0)),
+            )
+            for item in record.get("polygons", [])
+        ]
+        slots = [
+            ParkingSlot(
+                corners=np.asarray(item["vertices"], dtype=np.float32).reshape(4, 2),
+                free=bool(item.get("free", True)),
+                instance_id=int(item.get("id", 0)),
+            )
+            for item in record.get("slots", [])
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise BagError(f"topic {topic}: malformed polygon JSON ({err})") from err
+    return polygons, slots, record

@@ -1,0 +1,131 @@
+"""Build and decode the ``rosbags`` image and string messages of the bag tools.
+
+Decoding follows ``seg_perception.ros.image_conversion`` (the live node's path): 8-bit
+encodings through NumPy and one OpenCV colour conversion, ``CompressedImage`` through
+``cv2.imdecode``; so a frame decodes to the same pixels offline and live.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from seg_perception.bags.errors import BagError
+from seg_perception.bags.storage import message_class
+from seg_perception.bags.topics import COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, STRING_MSGTYPE
+
+# encoding -> (channels, cv2 conversion to BGR or None)
+_ENCODINGS: dict[str, tuple[int, int | None]] = {
+    "bgr8": (3, None),
+    "rgb8": (3, cv2.COLOR_RGB2BGR),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2BGR),
+    "mono8": (1, cv2.COLOR_GRAY2BGR),
+    "8UC1": (1, cv2.COLOR_GRAY2BGR),
+    "8UC3": (3, None),
+}
+SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+
+
+def header(stamp_ns: int, frame_id: str) -> Any:
+    """A ``std_msgs/Header`` with ``stamp_ns`` split into seconds and nanoseconds."""
+    time_cls = message_class("builtin_interfaces/msg/Time")
+    header_cls = message_class("std_msgs/msg/Header")
+    return header_cls(
+        stamp=time_cls(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000)),
+        frame_id=frame_id,
+    )
+
+
+def stamp_ns(msg: Any) -> int:
+    """Header stamp of a stamped message in nanoseconds."""
+    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
+
+
+def image_msg(image: np.ndarray, *, stamp: int, frame_id: str) -> Any:
+    """``sensor_msgs/Image``: ``bgr8`` for (H, W, 3) uint8, ``mono8`` for (H, W) uint8."""
+    image = np.ascontiguousarray(image)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"expected (H, W) or (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    channels = 1 if image.ndim == 2 else 3
+    height, width = image.shape[:2]
+    return message_class(IMAGE_MSGTYPE)(
+        header=header(stamp, frame_id),
+        height=height,
+        width=width,
+        encoding="mono8" if channels == 1 else "bgr8",
+        is_bigendian=0,
+        step=width * channels,
+        data=image.reshape(-1),
+    )
+
+
+def jpeg_msg(image_bgr: np.ndarray, *, stamp: int, frame_id: str, quality: int = 90) -> Any:
+    """``sensor_msgs/CompressedImage`` in ``image_transport``'s JPEG format string."""
+    ok, encoded = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise BagError(f"JPEG encoding of a {image_bgr.shape} image failed")
+    return message_class(COMPRESSED_MSGTYPE)(
+        header=header(stamp, frame_id), format="bgr8; jpeg compressed bgr8", data=encoded.reshape(-1)
+    )
+
+
+def string_msg(text: str) -> Any:
+    return message_class(STRING_MSGTYPE)(data=text)
+
+
+def decode_image(msg: Any, msgtype: str, *, topic: str = "") -> np.ndarray:
+    """(H, W, 3) uint8 BGR pixels of an ``Image`` or ``CompressedImage`` message.
+
+    Raises:
+        BagError: unknown encoding, wrong ``step``, truncated data or undecodable payload.
+    """
+    where = f"topic {topic}: " if topic else ""
+    if msgtype == COMPRESSED_MSGTYPE:
+        buffer = np.asarray(msg.data, dtype=np.uint8)
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+        if image is None:
+            raise BagError(
+                f"{where}cannot decode compressed image ({buffer.size} bytes, format {msg.format!r})"
+            )
+        if "compressed rgb" in msg.format:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        return image
+    if msgtype != IMAGE_MSGTYPE:
+        raise BagError(f"{where}type {msgtype} is not an image")
+    spec = _ENCODINGS.get(msg.encoding)
+    if spec is None:
+        raise BagError(
+            f"{where}unknown image encoding {msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
+    channels, conversion = spec
+    rows = _rows(msg, channels, where)
+    pixels = rows.reshape(msg.height, msg.width, channels) if channels > 1 else rows
+    pixels = np.ascontiguousarray(pixels)
+    return pixels if conversion is None else cv2.cvtColor(pixels, conversion)
+
+
+def decode_mask(msg: Any, *, topic: str = "") -> np.ndarray:
+    """(H, W) uint8 class ids of a ``mono8`` (or ``8UC1``) mask image.
+
+    Raises:
+        BagError: another encoding, wrong ``step`` or truncated data.
+    """
+    where = f"topic {topic}: " if topic else ""
+    if msg.encoding not in ("mono8", "8UC1"):
+        raise BagError(f"{where}mask encoding {msg.encoding!r} is not mono8")
+    return np.ascontiguousarray(_rows(msg, 1, where))
+
+
+def _rows(msg: Any, channels: int, where: str) -> np.ndarray:
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise BagError(f"{where}empty image ({width}x{height})")
+    if step < width * channels:
+        raise BagError(f"{where}step {step} < width*channels {width * channels}")
+    buffer = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
+    if buffer.size < step * height:
+        raise BagError(f"{where}truncated image: {buffer.size} bytes < step*height {step * height}")
+    return buffer[: step * height].reshape(height, step)[:, : width * channels]

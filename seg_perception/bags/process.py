@@ -1,0 +1,271 @@
+"""``seg-perception process``: run a scenario's pipeline on every image of a bag, offline.
+
+No DDS: frames are read with ``rosbags``, decoded like the live node does and passed to
+:class:`~seg_perception.inference.pipeline.SegmentationPipeline` (the node's per-frame
+code path), so masks match the live node's. Writes to ``--out``:
+
+- ``bag/`` (MCAP): the input images and ground-truth topics, and per camera
+  ``<ns>/<cam>/mask`` (mono8), ``overlay`` (bgr8), ``markers`` (MarkerArray),
+  ``polygons`` (PointCloud2, as the node publishes) and ``polygons/json`` (frame JSON),
+  all with the input header stamps and log times;
+- ``polygons.jsonl``: one frame JSON per line (``seg_perception.bags.frame_json``);
+- ``summary.json``: frames, fps, latency percentiles per stage;
+- ``overlay.mp4`` (or ``.gif``) and ``contact_sheet.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from seg_perception.bags import frame_json, messages, ros_outputs, topics, visuals
+from seg_perception.bags.errors import BagError
+from seg_perception.bags.selection import select_image_topics
+from seg_perception.bags.storage import BagReader, BagWriter
+
+CONTACT_SHEET_FRAMES = 12
+PERCENTILES = (50, 90, 99)
+
+
+def latency_summary(timings: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per stage: mean, p50, p90, p99 and max in milliseconds."""
+    stages = sorted({key for frame in timings for key in frame})
+    summary: dict[str, dict[str, float]] = {}
+    for stage in stages:
+        values = np.array([frame[stage] for frame in timings if stage in frame], dtype=np.float64)
+        summary[stage] = {"mean": round(float(values.mean()), 3), "max": round(float(values.max()), 3)}
+        summary[stage].update({f"p{p}": round(float(np.percentile(values, p)), 3) for p in PERCENTILES})
+    return summary
+
+
+class CameraOutputs:
+    """Everything written per processed frame of one camera."""
+
+    def __init__(
+        self, *, camera: str, pipeline: Any, scenario: Any, writer: BagWriter, namespace: str, jsonl: Any
+    ) -> None:
+        self.camera = camera
+        self.pipeline = pipeline
+        self.writer = writer
+        self.jsonl = jsonl
+        self.topic = {
+            kind: topics.output_topic(camera, kind, namespace=namespace)
+            for kind in ("mask", "overlay", "markers", "polygons")
+        }
+        self.topic["json"] = self.topic["polygons"] + "/json"
+        self.calibration = frame_json.Calibration.from_mapping(scenario.camera(camera))
+        self.ros = ros_outputs.create(scenario, camera)
+        self.timings: list[dict[str, float]] = []
+
+    def handle(self, image: np.ndarray, *, stamp: int, log_time: int, frame_id: str) -> np.ndarray:
+        """Process one frame, write its outputs, return the overlay."""
+        result = self.pipeline.process(image)
+        self.timings.append(result.timings_ms)
+        overlay = self.pipeline.overlay(image, result.mask)
+        size = (int(result.mask.shape[0]), int(result.mask.shape[1]))
+        self.writer.write(
+            self.topic["mask"], log_time, messages.image_msg(result.mask, stamp=stamp, frame_id=frame_id)
+        )
+        self.writer.write(
+            self.topic["overlay"], log_time, messages.image_msg(overlay, stamp=stamp, frame_id=frame_id)
+        )
+        record = frame_json.frame_record(
+            stamp_ns=stamp,
+            frame_id=frame_id,
+            camera=self.camera,
+            image_size=size,
+            polygons=result.polygons,
+            slots=result.slots,
+            calibration=self.calibration,
+        )
+        text = frame_json.dumps(record)
+        self.writer.write(self.topic["json"], log_time, messages.string_msg(text))
+        self.jsonl.write(text + "\n")
+        if self.ros is not None:
+            kwargs = {
+                "stamp_ns": stamp,
+                "frame_id": frame_id,
+                "image_size": size,
+                "polygons": result.polygons,
+                "slots": result.slots,
+            }
+            self.writer.write_raw(
+                self.topic["markers"], ros_outputs.MARKER_ARRAY_MSGTYPE, log_time, self.ros.markers(**kwargs)
+            )
+            self.writer.write_raw(
+                self.topic["polygons"], ros_outputs.POINT_CLOUD_MSGTYPE, log_time, self.ros.cloud(**kwargs)
+            )
+        return overlay
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", type=Path, help="input bag (directory, .mcap or .db3)")
+    parser.add_argument("--scenario", required=True, help="highway, road, parking or a YAML path")
+    parser.add_argument("--model", type=Path, help="model file (default: the scenario's shipped weights)")
+    parser.add_argument(
+        "--topics",
+        nargs="+",
+        metavar="TOPIC",
+        help="image topics to process (default: the scenario cameras' image topics)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--engine", default="onnxruntime", choices=("onnxruntime", "torch"))
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument(
+        "--threads", type=int, help="ONNX Runtime CPU threads (default: ONNX Runtime decides)"
+    )
+    parser.add_argument("--max-frames", type=int, help="stop after this many frames per camera")
+    parser.add_argument(
+        "--output-namespace",
+        default=topics.DEFAULT_OUTPUT_NAMESPACE,
+        help="prefix of the output topics (default %(default)s)",
+    )
+    parser.add_argument("--video", default="mp4", choices=("mp4", "gif", "none"), help="overlay video format")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seg_perception.config import default_model_path, load_scenario
+    from seg_perception.inference.engine import create_engine
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    scenario = load_scenario(args.scenario)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with BagReader(args.bag) as reader:
+        selection = select_image_topics(reader, scenario, args.topics)
+        counts = reader.message_counts
+        total = sum(counts.get(topic, 0) for topic in selection)
+        if args.max_frames:
+            total = min(total, args.max_frames * len(selection))
+        copied = list(selection) + [
+            topic
+            for camera in set(selection.values())
+            for topic in (topics.ground_truth_mask_topic(camera), topics.ground_truth_polygons_topic(camera))
+            if topic in reader.topics
+        ]
+        model_file = args.model or default_model_path(scenario.name)
+        engine = create_engine(
+            model_file, engine=args.engine, device=args.device, intra_op_threads=args.threads
+        )
+        try:
+            summary = _process(reader, args, scenario, engine, SegmentationPipeline, selection, copied, total)
+        finally:
+            engine.close()
+    summary["model"] = str(model_file)
+    summary["providers"] = list(engine.providers)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for camera, stats in summary["cameras"].items():
+        total_ms = stats["latency_ms"].get("total", {})
+        print(
+            f"{camera}: {stats['frames']} frames, pipeline p50 {total_ms.get('p50', float('nan')):.1f} ms "
+            f"p99 {total_ms.get('p99', float('nan')):.1f} ms"
+        )
+    print(
+        f"processed {summary['frames']} frames in {summary['wall_s']:.1f} s "
+        f"({summary['fps']:.1f} fps) -> {args.out}"
+    )
+    return 0
+
+
+def _process(
+    reader: BagReader,
+    args: argparse.Namespace,
+    scenario: Any,
+    engine: Any,
+    pipeline_cls: Any,
+    selection: dict[str, str],
+    copied: list[str],
+    total: int,
+) -> dict[str, Any]:
+    out: Path = args.out
+    video_path = None if args.video == "none" else out / f"overlay.{args.video}"
+    first_topic = next(iter(selection))
+    sheet_indices = visuals.evenly_spaced(
+        min(total, reader.message_counts.get(first_topic, 0)), CONTACT_SHEET_FRAMES
+    )
+    sheet_tiles: list[tuple[str, np.ndarray]] = []
+    frames_per_topic = dict.fromkeys(selection, 0)
+    start = time.perf_counter()
+    with (
+        BagWriter(out / "bag", storage="mcap", overwrite=args.overwrite) as writer,
+        (out / "polygons.jsonl").open("w") as jsonl,
+    ):
+        cameras = {
+            camera: CameraOutputs(
+                camera=camera,
+                pipeline=pipeline_cls(engine, scenario, camera),
+                scenario=scenario,
+                writer=writer,
+                namespace=args.output_namespace,
+                jsonl=jsonl,
+            )
+            for camera in set(selection.values())
+        }
+        video = visuals.VideoSink(video_path, fps=_bag_fps(reader, first_topic)) if video_path else None
+        progress = tqdm(total=total, unit="frame", desc="process", disable=None)
+        for message in reader.messages(copied):
+            if message.topic not in selection:
+                writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
+                continue
+            index = frames_per_topic[message.topic]
+            if args.max_frames and index >= args.max_frames:
+                continue
+            writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
+            msg = message.decode()
+            image = messages.decode_image(msg, message.msgtype, topic=message.topic)
+            stamp = messages.stamp_ns(msg)
+            overlay = cameras[selection[message.topic]].handle(
+                image, stamp=stamp, log_time=message.timestamp_ns, frame_id=msg.header.frame_id
+            )
+            if message.topic == first_topic:
+                if video is not None:
+                    video.add(overlay)
+                if index in sheet_indices:
+                    sheet_tiles.append((f"{(stamp - reader.start_time_ns) / 1e9:.2f} s", overlay))
+            frames_per_topic[message.topic] = index + 1
+            progress.update(1)
+        progress.close()
+        if video is not None:
+            video.close()
+    wall = time.perf_counter() - start
+    frames = sum(frames_per_topic.values())
+    if frames == 0:
+        raise BagError(f"no frames processed from {', '.join(selection)}")
+    if sheet_tiles:
+        cv2.imwrite(str(out / "contact_sheet.png"), visuals.contact_sheet(sheet_tiles))
+    return {
+        "bag": str(args.bag),
+        "scenario": scenario.name,
+        "topics": selection,
+        "frames": frames,
+        "wall_s": round(wall, 3),
+        "fps": round(frames / wall, 2) if wall > 0 else 0.0,
+        "cameras": {
+            camera: {
+                "frames": len(outputs.timings),
+                "topics": outputs.topic,
+                "markers": outputs.ros is not None,
+                "latency_ms": latency_summary(outputs.timings),
+            }
+            for camera, outputs in cameras.items()
+        },
+        "outputs": {
+            "bag": str(out / "bag"),
+            "polygons": str(out / "polygons.jsonl"),
+            "video": str(video_path) if video_path else None,
+            "contact_sheet": str(out / "contact_sheet.png") if sheet_tiles else None,
+        },
+    }
+
+
+def _bag_fps(reader: BagReader, topic: str) -> float:
+    count = reader.message_counts.get(topic, 0)
+    duration = reader.duration_ns / 1e9
+    return float(np.clip((count - 1) / duration, 1.0, 120.0)) if count > 1 and duration > 0 else 30.0

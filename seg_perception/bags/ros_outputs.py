@@ -1,0 +1,105 @@
+"""Markers and polygon clouds of the live node, serialised for an output bag.
+
+These messages are built by the ROS layer's own helpers (``seg_perception.ros.markers``
+and ``seg_perception.ros.polygon_cloud``) and serialised with ``rclpy.serialization``,
+which needs the ROS message packages but no running DDS graph. Where they are not
+importable, :func:`create` returns None and ``process`` writes the other outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from seg_perception.config import ScenarioConfig
+from seg_perception.geometry import ParkingSlot, Polygon
+
+MARKER_ARRAY_MSGTYPE = "visualization_msgs/msg/MarkerArray"
+POINT_CLOUD_MSGTYPE = "sensor_msgs/msg/PointCloud2"
+
+
+@dataclass
+class RosOutputBuilder:
+    """Builds one camera's MarkerArray and PointCloud2 as CDR bytes."""
+
+    camera: str
+    style: Any
+    projection: Any
+    modules: dict[str, Any]
+
+    def _header(self, stamp_ns: int, frame_id: str) -> Any:
+        header = self.modules["Header"]()
+        header.stamp.sec = int(stamp_ns // 1_000_000_000)
+        header.stamp.nanosec = int(stamp_ns % 1_000_000_000)
+        header.frame_id = frame_id
+        return header
+
+    def markers(
+        self,
+        *,
+        stamp_ns: int,
+        frame_id: str,
+        image_size: tuple[int, int],
+        polygons: list[Polygon],
+        slots: list[ParkingSlot],
+    ) -> bytes:
+        msg = self.modules["build_marker_array"](
+            header=self._header(stamp_ns, frame_id),
+            style=self.style,
+            projection=self.projection,
+            image_size=image_size,
+            polygons=polygons,
+            slots=slots,
+        )
+        return self.modules["serialize_message"](msg)
+
+    def cloud(
+        self,
+        *,
+        stamp_ns: int,
+        frame_id: str,
+        image_size: tuple[int, int],
+        polygons: list[Polygon],
+        slots: list[ParkingSlot],
+    ) -> bytes:
+        msg = self.modules["build_polygon_cloud"](
+            header=self._header(stamp_ns, frame_id),
+            projection=self.projection,
+            image_size=image_size,
+            polygons=polygons,
+            slots=slots,
+        )
+        return self.modules["serialize_message"](msg)
+
+
+def create(scenario: ScenarioConfig, camera: str) -> RosOutputBuilder | None:
+    """A builder for ``camera``, or None when the ROS message packages are not importable."""
+    try:
+        from rclpy.serialization import serialize_message
+        from std_msgs.msg import Header
+
+        from seg_perception.ros.markers import MarkerStyle, build_marker_array
+        from seg_perception.ros.polygon_cloud import build_polygon_cloud
+        from seg_perception.ros.projection import GroundProjection
+    except ImportError:
+        return None
+    block = scenario.camera(camera)
+    projection = GroundProjection.from_parameters(
+        ground_homography=[float(v) for v in block.get("ground_homography", [])],
+        metres_per_pixel=float(block.get("metres_per_pixel", 0.0)),
+        origin_px=[float(v) for v in block.get("origin_px", [])],
+        camera=camera,
+    )
+    style = MarkerStyle(
+        camera=camera,
+        class_names=scenario.classes.names,
+        colors_rgb=scenario.classes.colors_rgb,
+        line_width=0.05 if projection.metric else 0.02,
+    )
+    modules = {
+        "serialize_message": serialize_message,
+        "Header": Header,
+        "build_marker_array": build_marker_array,
+        "build_polygon_cloud": build_polygon_cloud,
+    }
+    return RosOutputBuilder(camera, style, projection, modules)

@@ -1,0 +1,150 @@
+"""Augmentations from a training recipe's ``augment`` block, built on albumentations 2.x.
+
+Example spec (YAML)::
+
+    horizontal_flip: 0.5
+    rotate: {limit: 10, p: 0.3}
+    coarse_dropout: {holes: [1, 4], size_px: [8, 20], p: 0.3}
+    clahe: 0.2
+    brightness_contrast: 0.5
+
+Scalars are probabilities. The output is ``(image, mask)``: float32 CHW RGB tensor
+normalised with ``mean``/``std`` and an int64 HW mask tensor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from seg_perception.data.errors import AugmentationError
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # no version check over the network
+import albumentations as A
+
+DEFAULT_IGNORE_INDEX = 255
+
+
+def _options(name: str, value: Any, allowed: set[str]) -> dict[str, Any]:
+    """Normalise ``p`` or ``{..., p}`` into a dict, rejecting unknown keys."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        options: dict[str, Any] = {"p": float(value)}
+    elif isinstance(value, dict):
+        options = dict(value)
+    else:
+        raise AugmentationError(f"augmentation {name!r}: expected a probability or a mapping, got {value!r}")
+    unknown = set(options) - allowed - {"p"}
+    if unknown:
+        raise AugmentationError(f"augmentation {name!r}: unknown options {sorted(unknown)}; "
+                                f"allowed: {sorted(allowed | {'p'})}")  # fmt: skip
+    p = float(options.get("p", 0.5))
+    if not 0.0 <= p <= 1.0:
+        raise AugmentationError(f"augmentation {name!r}: probability {p} is outside [0, 1]")
+    options["p"] = p
+    return options
+
+
+def _pair(value: Any, name: str) -> tuple[Any, Any]:
+    if isinstance(value, (int, float)):
+        return value, value
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return value[0], value[1]
+    raise AugmentationError(f"augmentation option {name!r}: expected a number or [low, high], got {value!r}")
+
+
+def _horizontal_flip(value: Any, ignore_index: int) -> A.BasicTransform:
+    return A.HorizontalFlip(p=_options("horizontal_flip", value, set())["p"])
+
+
+def _rotate(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("rotate", value, {"limit"})
+    return A.Rotate(
+        limit=o.get("limit", 10), border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=ignore_index, p=o["p"]
+    )
+
+
+def _coarse_dropout(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("coarse_dropout", value, {"holes", "size_px", "fill_mask"})
+    holes = tuple(int(v) for v in _pair(o.get("holes", (1, 4)), "holes"))
+    size = tuple(int(v) for v in _pair(o.get("size_px", (8, 20)), "size_px"))
+    fill_mask = o.get("fill_mask", ignore_index)
+    return A.CoarseDropout(num_holes_range=holes, hole_height_range=size, hole_width_range=size, fill=0,
+                           fill_mask=None if fill_mask is None else int(fill_mask), p=o["p"])  # fmt: skip
+
+
+def _clahe(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("clahe", value, {"clip_limit"})
+    return A.CLAHE(clip_limit=o.get("clip_limit", 2.0), p=o["p"])
+
+
+def _brightness_contrast(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("brightness_contrast", value, {"brightness", "contrast"})
+    return A.RandomBrightnessContrast(
+        brightness_limit=o.get("brightness", 0.2), contrast_limit=o.get("contrast", 0.2), p=o["p"]
+    )
+
+
+BUILDERS: dict[str, Callable[[Any, int], A.BasicTransform]] = {
+    "horizontal_flip": _horizontal_flip,
+    "rotate": _rotate,
+    "coarse_dropout": _coarse_dropout,
+    "clahe": _clahe,
+    "brightness_contrast": _brightness_contrast,
+}
+
+
+class SegmentationTransform:
+    """Callable ``(image_bgr uint8, mask uint8) -> (float32 CHW RGB tensor, int64 HW tensor)``."""
+
+    def __init__(self, pipeline: A.Compose):
+        self.pipeline = pipeline
+
+    def __call__(self, image_bgr: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        out = self.pipeline(image=rgb, mask=mask)
+        image = torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1), dtype=np.float32))
+        return image, torch.from_numpy(np.ascontiguousarray(out["mask"], dtype=np.int64))
+
+
+def build_transforms(
+    spec: dict[str, Any] | None,
+    *,
+    train: bool,
+    size: tuple[int, int],
+    mean: Sequence[float],
+    std: Sequence[float],
+    ignore_index: int = DEFAULT_IGNORE_INDEX,
+) -> SegmentationTransform:
+    """Resize (+ the spec's augmentations when ``train``) + normalise + to tensors.
+
+    Args:
+        spec: Mapping of augmentation name -> probability or options (see module docstring).
+        train: Apply the augmentations; evaluation only resizes and normalises.
+        size: (height, width) of the network input.
+        mean, std: Per-channel RGB normalisation on the 0..1 scale.
+        ignore_index: Mask value for pixels rotated in from outside or dropped out.
+
+    Raises:
+        AugmentationError: unknown augmentation name or option, or a bad value.
+    """
+    spec = dict(spec or {})
+    unknown = sorted(set(spec) - set(BUILDERS))
+    if unknown:
+        raise AugmentationError(f"unknown augmentations {unknown}; known: {sorted(BUILDERS)}")
+    steps: list[A.BasicTransform] = [
+        A.Resize(
+            height=int(size[0]),
+            width=int(size[1]),
+            interpolation=cv2.INTER_LINEAR,
+            mask_interpolation=cv2.INTER_NEAREST,
+        )
+    ]
+    if train:
+        steps += [BUILDERS[name](value, ignore_index) for name, value in spec.items()]
+    steps.append(A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0))
+    return SegmentationTransform(A.Compose(steps))

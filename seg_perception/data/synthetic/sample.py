@@ -1,0 +1,95 @@
+"""The :class:`SceneSample` container and mask -> ground-truth polygon conversion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from seg_perception.config import ClassMap
+from seg_perception.geometry import ParkingSlot, Polygon
+
+MIN_REGION_AREA_PX = 4
+
+
+@dataclass
+class SceneSample:
+    """One synthetic frame with its exact labels.
+
+    Attributes:
+        image: (H, W, 3) uint8 BGR image.
+        mask: (H, W) uint8 class ids of the scenario's class map.
+        polygons: One polygon per connected region of every foreground class.
+        slots: Parking slots (AVM scenes only), entrance side first.
+        meta: ``scenario``, ``seed``, ``camera``, ``frame``; AVM scenes add
+            ``metres_per_pixel`` and ``origin_px``; front scenes add ``camera_model``.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    polygons: list[Polygon] = field(default_factory=list)
+    slots: list[ParkingSlot] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Contest-style ground truth: polygons (class, id, vertices), slots and meta."""
+        return {
+            "image_size": [int(self.mask.shape[0]), int(self.mask.shape[1])],
+            "polygons": [p.to_json() for p in self.polygons],
+            "slots": [s.to_json() for s in self.slots],
+            "meta": _jsonable(self.meta),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def mask_to_polygons(
+    mask: np.ndarray, classes: ClassMap, *, min_area_px: int = MIN_REGION_AREA_PX
+) -> list[Polygon]:
+    """One polygon per connected region of each foreground class (contest style).
+
+    Outer contours only, with every boundary pixel kept, so that filling the
+    polygons reproduces the mask (holes aside). Instance ids are unique per frame.
+    """
+    polygons: list[Polygon] = []
+    for class_id in range(1, classes.num_classes):
+        binary = (mask == class_id).astype(np.uint8)
+        if not binary.any():
+            continue
+        contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            # pixel count of the region, approximately (Pick's theorem on the boundary pixels)
+            if cv2.contourArea(contour) + cv2.arcLength(contour, True) / 2 + 1 < min_area_px:
+                continue
+            points = contour[:, 0, :].astype(np.float32)
+            polygons.append(
+                Polygon(
+                    class_id=class_id,
+                    class_name=classes.names[class_id],
+                    points=points,
+                    instance_id=len(polygons),
+                )
+            )
+    return polygons
+
+
+def rasterize_polygons(polygons: list[Polygon], shape: tuple[int, int]) -> np.ndarray:
+    """Class-id mask from polygons (the inverse of :func:`mask_to_polygons`, used by tests and tools)."""
+    mask = np.zeros(shape, np.uint8)
+    for polygon in polygons:
+        points = np.round(polygon.points).astype(np.int32)
+        cv2.fillPoly(mask, [points], int(polygon.class_id))
+        cv2.polylines(mask, [points], True, int(polygon.class_id), 1)
+    return mask

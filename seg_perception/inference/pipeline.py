@@ -1,0 +1,141 @@
+"""The single per-frame code path: frame → mask → polygons / parking slots (no ROS here).
+
+The ROS node and the offline bag tools both call :class:`SegmentationPipeline`, so
+live and offline results are identical.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seg_perception.config import ScenarioConfig
+from seg_perception.errors import ConfigError
+from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.inference.engine import Engine
+from seg_perception.inference.errors import ModelFileError
+from seg_perception.postprocess import extract_parking_slots, extract_polygons
+from seg_perception.postprocess import overlay as blend_overlay
+from seg_perception.postprocess.visualize import color_table
+
+SLOT_LINE = "slot_line"
+FREE_SLOT = "free_slot"
+DEFAULT_MIN_AREA_PX = 60.0
+DEFAULT_EPSILON_PX = 2.0
+
+
+@dataclass
+class FrameResult:
+    """Everything one frame produced.
+
+    Attributes:
+        mask: (H, W) uint8 class ids at the frame's size.
+        polygons: One polygon per connected region of each non-background class.
+        slots: Parking slots (scenarios with ``slot_line`` and ``free_slot`` classes).
+        timings_ms: ``preprocess``, ``inference``, ``mask`` (engine), ``postprocess``
+            and ``total`` in milliseconds.
+    """
+
+    mask: np.ndarray
+    polygons: list[Polygon] = field(default_factory=list)
+    slots: list[ParkingSlot] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Polygons and slots in the contest's JSON spirit (class, id, vertices)."""
+        return {
+            "polygons": [polygon.to_json() for polygon in self.polygons],
+            "slots": [slot.to_json() for slot in self.slots],
+        }
+
+
+class SegmentationPipeline:
+    """An engine plus a scenario's post-processing for one camera.
+
+    Polygon thresholds come from the scenario's ``polygon`` block (``min_area_px``,
+    ``simplify_epsilon_px``), overridable per camera with a ``polygon`` block inside
+    the camera's parameters. Parking slots are extracted when the class map has
+    ``slot_line`` and ``free_slot``; the ego point for the slot entrance rule is the
+    camera's ``origin_px`` when configured.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        scenario: ScenarioConfig,
+        camera: str,
+        *,
+        overlay_alpha: float = 0.5,
+    ) -> None:
+        """Bind an engine to a scenario's camera.
+
+        Raises:
+            ModelFileError: the model's classes differ from the scenario's.
+            ConfigError: the scenario has no such camera.
+        """
+        if camera not in scenario.cameras:
+            raise ConfigError(
+                f"scenario {scenario.name!r} has no camera {camera!r}; cameras are {list(scenario.cameras)}"
+            )
+        model_classes = list(engine.metadata.classes)
+        scenario_classes = list(scenario.classes.names)
+        if model_classes != scenario_classes:
+            raise ModelFileError(
+                f"model {engine.model_file} was trained for classes {model_classes} "
+                f"(scenario {engine.metadata.scenario!r}) but scenario {scenario.name!r} "
+                f"expects {scenario_classes}; set model_file to the {scenario.name} model "
+                f"or export one trained on this class map"
+            )
+        self.engine = engine
+        self.scenario = scenario
+        self.camera = camera
+        self.overlay_alpha = overlay_alpha
+        self._colors = color_table(scenario.classes.colors_bgr)
+        self._class_names = scenario.classes.names
+        camera_params = scenario.camera(camera)
+        polygon_params = {**scenario.params.get("polygon", {}), **camera_params.get("polygon", {})}
+        self.min_area_px = float(polygon_params.get("min_area_px", DEFAULT_MIN_AREA_PX))
+        self.epsilon_px = float(polygon_params.get("simplify_epsilon_px", DEFAULT_EPSILON_PX))
+        names = scenario.classes.names
+        self._slot_ids = (
+            (names.index(SLOT_LINE), names.index(FREE_SLOT))
+            if SLOT_LINE in names and FREE_SLOT in names
+            else None
+        )
+        origin = camera_params.get("origin_px")
+        self._ego_px = (float(origin[0]), float(origin[1])) if origin is not None else None
+
+    def process(self, image_bgr: np.ndarray) -> FrameResult:
+        """Segment one frame and extract its polygons (and slots).
+
+        Raises:
+            InvalidImageError: the frame is not a (H, W, 3) uint8 image.
+        """
+        start = time.perf_counter()
+        mask = self.engine.predict(image_bgr)
+        after_engine = time.perf_counter()
+        polygons = extract_polygons(
+            mask, self._class_names, min_area_px=self.min_area_px, epsilon_px=self.epsilon_px
+        )
+        slots: list[ParkingSlot] = []
+        if self._slot_ids is not None:
+            slot_line_id, free_slot_id = self._slot_ids
+            slots = extract_parking_slots(
+                mask,
+                slot_line_id=slot_line_id,
+                free_slot_id=free_slot_id,
+                min_area_px=self.min_area_px,
+                ego_px=self._ego_px,
+            )
+        end = time.perf_counter()
+        timings = dict(self.engine.last_timings_ms)
+        timings["postprocess"] = (end - after_engine) * 1e3
+        timings["total"] = (end - start) * 1e3
+        return FrameResult(mask=mask, polygons=polygons, slots=slots, timings_ms=timings)
+
+    def overlay(self, image_bgr: np.ndarray, mask: np.ndarray, alpha: float | None = None) -> np.ndarray:
+        """Class colours (from the scenario config) blended over the frame's foreground pixels."""
+        return blend_overlay(image_bgr, mask, self._colors, self.overlay_alpha if alpha is None else alpha)

@@ -1,0 +1,165 @@
+"""ONNX Runtime execution-provider selection, as pure functions testable without a GPU.
+
+A provider entry is either a name (``"CPUExecutionProvider"``) or a ``(name, options)``
+tuple, the two forms ``onnxruntime.InferenceSession(providers=...)`` accepts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from seg_perception.inference.errors import EngineError
+
+TENSORRT = "TensorrtExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+GPU_PROVIDERS = (TENSORRT, CUDA)
+CUDA_POLICIES = ("fallback_to_cpu", "fail")
+GPU_INSTALL_HINT = (
+    "install the GPU runtime with 'pip install .[gpu]' (onnxruntime-gpu) and check the CUDA driver"
+)
+
+ProviderEntry = str | tuple[str, dict[str, Any]]
+CudaPolicy = Literal["fallback_to_cpu", "fail"]
+
+
+def provider_name(entry: ProviderEntry) -> str:
+    """Name of a provider entry, with or without options."""
+    return entry if isinstance(entry, str) else entry[0]
+
+
+def default_providers(
+    device: str, *, fp16: bool = False, trt_cache_dir: str | Path | None = None
+) -> list[ProviderEntry]:
+    """Preferred provider order for a device, before checking what is installed.
+
+    Args:
+        device: ``cpu`` or ``cuda`` (``cuda:N`` selects a GPU).
+        fp16: Let TensorRT build FP16 engines.
+        trt_cache_dir: Where TensorRT caches built engines; none disables the cache.
+
+    Raises:
+        EngineError: unknown device.
+    """
+    kind, _, index = device.partition(":")
+    if kind == "cpu":
+        return [CPU]
+    if kind != "cuda":
+        raise EngineError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')")
+    device_id = int(index) if index else 0
+    trt_options: dict[str, Any] = {"device_id": device_id, "trt_fp16_enable": bool(fp16)}
+    if trt_cache_dir is not None:
+        trt_options["trt_engine_cache_enable"] = True
+        trt_options["trt_engine_cache_path"] = str(trt_cache_dir)
+    return [(TENSORRT, trt_options), (CUDA, {"device_id": device_id}), CPU]
+
+
+def filter_available(requested: Sequence[ProviderEntry], available: Sequence[str]) -> list[ProviderEntry]:
+    """Keep the requested providers that ONNX Runtime has, in the requested order.
+
+    The CPU provider is always appended when missing so a session can be created.
+    """
+    kept = [entry for entry in requested if provider_name(entry) in available]
+    if CPU not in [provider_name(entry) for entry in kept]:
+        kept.append(CPU)
+    return kept
+
+
+def wants_gpu(requested: Sequence[ProviderEntry]) -> bool:
+    """True when any GPU provider was asked for."""
+    return any(provider_name(entry) in GPU_PROVIDERS for entry in requested)
+
+
+def has_gpu(providers: Sequence[ProviderEntry]) -> bool:
+    """True when any provider in the list runs on the GPU."""
+    return wants_gpu(providers)
+
+
+def check_gpu_obtained(
+    requested: Sequence[ProviderEntry],
+    obtained: Sequence[str],
+    available: Sequence[str],
+    *,
+    policy: CudaPolicy,
+    logger: logging.Logger | None = None,
+) -> None:
+    """Apply the CUDA policy when a GPU provider was asked for but is not in use.
+
+    Args:
+        requested: Providers the user or the device asked for.
+        obtained: ``session.get_providers()`` (or the filtered list before a session exists).
+        available: ``onnxruntime.get_available_providers()``.
+        policy: ``fallback_to_cpu`` logs a warning; ``fail`` raises.
+        logger: Where the warning goes.
+
+    Raises:
+        EngineError: policy is ``fail`` and no GPU provider is in use, or the policy is unknown.
+    """
+    if policy not in CUDA_POLICIES:
+        raise EngineError(f"unknown cuda_policy {policy!r}; use one of {', '.join(CUDA_POLICIES)}")
+    if not wants_gpu(requested) or has_gpu(obtained):
+        return
+    asked = [provider_name(entry) for entry in requested]
+    message = (
+        f"CUDA was requested (providers {asked}) but ONNX Runtime runs on {list(obtained)}; "
+        f"available providers: {list(available)}. Fix: {GPU_INSTALL_HINT}, or set device to 'cpu'"
+    )
+    if policy == "fail":
+        raise EngineError(message)
+    _warn_fallback(message, logger)
+
+
+def resolve_providers(
+    *,
+    device: str,
+    providers: Sequence[ProviderEntry] | None,
+    available: Sequence[str],
+    fp16: bool = False,
+    trt_cache_dir: str | Path | None = None,
+) -> tuple[list[ProviderEntry], list[ProviderEntry]]:
+    """Return ``(requested, usable)``: what was asked for and what this ONNX Runtime can try."""
+    if providers:
+        requested = list(providers)
+    else:
+        requested = default_providers(device, fp16=fp16, trt_cache_dir=trt_cache_dir)
+    return requested, filter_available(requested, available)
+
+
+def resolve_torch_device(
+    device: str,
+    *,
+    cuda_available: bool,
+    policy: CudaPolicy,
+    logger: logging.Logger | None = None,
+) -> str:
+    """Device string the torch engine will use, applying the CUDA policy.
+
+    Raises:
+        EngineError: unknown device or policy, or CUDA absent under policy ``fail``.
+    """
+    if policy not in CUDA_POLICIES:
+        raise EngineError(f"unknown cuda_policy {policy!r}; use one of {', '.join(CUDA_POLICIES)}")
+    kind = device.partition(":")[0]
+    if kind == "cpu":
+        return "cpu"
+    if kind != "cuda":
+        raise EngineError(f"unknown device {device!r}; use 'cpu' or 'cuda' (or 'cuda:N')")
+    if cuda_available:
+        return device
+    message = (
+        f"device {device!r} was requested but this PyTorch has no usable CUDA device. "
+        "Fix: install a CUDA build of torch and check the driver (nvidia-smi), or set device to 'cpu'"
+    )
+    if policy == "fail":
+        raise EngineError(message)
+    _warn_fallback(message, logger)
+    return "cpu"
+
+
+def _warn_fallback(message: str, logger: logging.Logger | None) -> None:
+    # Pre-formatted: rclpy loggers accept a single message argument only.
+    text = f"{message}. Continuing on CPU (cuda_policy=fallback_to_cpu)."
+    (logger or logging.getLogger(__name__)).warning(text)

@@ -1,0 +1,16 @@
+"""Mask post-processing with NumPy/OpenCV only: polygons, parking slots, colours, ground geometry."""
+
+from seg_perception.postprocess.ground import apply_homography, pixels_to_vehicle_metres
+from seg_perception.postprocess.polygons import extract_polygons, region_pixel_area
+from seg_perception.postprocess.slots import extract_parking_slots
+from seg_perception.postprocess.visualize import colorize, overlay
+
+__all__ = [
+    "apply_homography",
+    "colorize",
+    "extract_parking_slots",
+    "extract_polygons",
+    "overlay",
+    "pixels_to_vehicle_metres",
+    "region_pixel_area",
+]

@@ -1,0 +1,542 @@
+"""``seg-perception demo``: the node on a synthetic camera over real DDS, scored and reported.
+
+For each scenario: the segmentation node starts in its own process, a synthetic
+camera (:mod:`seg_perception.ros.player`) in another, and this process records the
+node's outputs (:mod:`seg_perception.ros.recorder`). All three use the shipped
+Fast DDS shared-memory profile (``config/fastdds_shm.xml``), a private ROS domain
+and localhost-only discovery, so a live robot on the same network is neither seen
+nor disturbed. The report (``report.md``, ``report.json``, GIFs, contact sheets)
+gives fps, latency, drops and mIoU against the generator's exact labels.
+
+Every wait has a timeout and names what did not come and which log to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seg_perception.config import SCENARIOS, ScenarioConfig, default_model_path, load_scenario, share_dir
+from seg_perception.errors import SegPerceptionError
+from seg_perception.reporting.demo_report import write_report
+from seg_perception.reporting.images import contact_sheet, write_png
+from seg_perception.reporting.stats import latency_summary
+from seg_perception.reporting.visuals import evenly_spaced, write_stream_visuals
+
+PROFILE_NAME = "fastdds_shm.xml"
+SPIN_S = 0.02
+STOP_TIMEOUT_S = 10.0
+DRAIN_IDLE_S = 1.0
+DRAIN_MAX_S = 6.0
+LOG_TAIL_LINES = 8
+
+
+class DemoError(SegPerceptionError):
+    """A demo step failed: a process died, or something did not arrive in time."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Options of one demo run (see :func:`register`)."""
+
+    scenarios: tuple[str, ...]
+    seconds: float
+    out: Path
+    rate_hz: float = 30.0
+    size: tuple[int, int] | None = None
+    model_dir: Path | None = None
+    device: str = "cpu"
+    seed: int = 0
+    domain_id: int = 0
+    startup_timeout_s: float = 60.0
+    output_timeout_s: float = 20.0
+    gif_fps: float = 10.0
+    min_fps: float = 15.0
+    node_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def num_frames(self) -> int:
+        return max(1, round(self.seconds * self.rate_hz))
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class ManagedProcess:
+    """A child process whose stdout and stderr go to a log file, stopped politely."""
+
+    def __init__(self, name: str, command: list[str], *, log_path: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("w")
+        self._log.write("$ " + " ".join(command) + "\n")
+        self._log.flush()
+        # Own session: a Ctrl-C in the terminal reaches the demo, which then stops
+        # the children in order instead of all dying at once.
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+    def exited(self) -> int | None:
+        return self.process.poll()
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        self._log.flush()
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "\n".join("    " + line for line in text)
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        """SIGINT, wait ``timeout_s``; SIGTERM, wait; SIGKILL. Returns the exit code."""
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            if self.process.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout_s if sig != signal.SIGKILL else None)
+            except subprocess.TimeoutExpired:
+                self._log.write(f"[demo] {self.name} ignored {sig.name} for {timeout_s:.0f} s\n")
+        self._log.close()
+        return int(self.process.returncode)
+
+
+def ros_environment(*, profile: Path | None, domain_id: int) -> dict[str, str]:
+    """Environment of the demo's ROS processes: Fast DDS, SHM profile, private localhost domain."""
+    env = dict(os.environ)
+    env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    env.setdefault("AMENT_PREFIX_PATH", sys.prefix)
+    if profile is not None:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(profile)
+    env["ROS_DOMAIN_ID"] = str(domain_id)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@contextlib.contextmanager
+def temporary_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block (rmw reads them at init)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def shipped_profile() -> Path | None:
+    """The Fast DDS profile to use: ``$FASTDDS_DEFAULT_PROFILES_FILE`` if set, else the shipped one."""
+    if os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE"):
+        return Path(os.environ["FASTDDS_DEFAULT_PROFILES_FILE"])
+    path = share_dir() / "config" / PROFILE_NAME
+    return path if path.is_file() else None
+
+
+def resolve_model(scenario: str, model_dir: Path | None) -> Path:
+    """The ONNX model of ``scenario``: ``<model_dir>/<scenario>.onnx`` or the shipped one.
+
+    Raises:
+        DemoError: the file does not exist (the message says how to make it).
+    """
+    path = (model_dir / f"{scenario}.onnx") if model_dir else default_model_path(scenario)
+    if not path.is_file():
+        raise DemoError(
+            f"no model for scenario '{scenario}': {path} does not exist; train and export it "
+            f"(seg-perception train --config config/training/{scenario}.yaml --out runs/{scenario}, then "
+            f"seg-perception export runs/{scenario}/best.pt --out {path}) or pass --model-dir"
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- one scenario
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+class _ScenarioRun:
+    """Node, player and recorder of one scenario (see the module docstring)."""
+
+    def __init__(self, scenario: str, settings: DemoSettings, *, context: Any, env: dict[str, str]) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+
+        from seg_perception.ros.recorder import OutputRecorder, OutputTopics
+
+        self.settings = settings
+        self.config: ScenarioConfig = load_scenario(scenario)
+        self.name = self.config.name
+        self.camera = self.config.primary_camera
+        self.topic = str(self.config.camera(self.camera).get("topic", f"/camera/{self.camera}/image_raw"))
+        self.size = settings.size or self.config.image_size(self.camera)
+        self.model_file = resolve_model(scenario, settings.model_dir)
+        self.out_dir = settings.out / self.name
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.env = env
+        self.timings: dict[str, float] = {}
+        self.overlay_every = max(1, round(settings.rate_hz / settings.gif_fps))
+        self.recorder = OutputRecorder(
+            OutputTopics.for_camera(self.camera, input_topic=self.topic),
+            overlay_every=self.overlay_every,
+            context=context,
+        )
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.recorder)
+        self.node: ManagedProcess | None = None
+        self.player: ManagedProcess | None = None
+        self.player_stats_path = self.out_dir / "player_stats.json"
+
+    def _prefix(self, step: int, text: str) -> None:
+        _say(f"  [{self.name} {step}/5] {text}")
+
+    def _node_command(self) -> list[str]:
+        params = {"scenario": self.name, "model_file": str(self.model_file), "device": self.settings.device}
+        command = [sys.executable, "-m", "seg_perception.ros.node", "--ros-args"]
+        for key, value in params.items():
+            command += ["-p", f"{key}:={value}"]
+        for extra in self.settings.node_args:
+            command += ["-p", extra]
+        return command
+
+    def _player_command(self) -> list[str]:
+        params = {
+            "scenario": self.name,
+            "seed": self.settings.seed,
+            "num_frames": self.settings.num_frames,
+            "rate_hz": self.settings.rate_hz,
+            "image_size": f"[{self.size[0]},{self.size[1]}]",
+            "wait_for_subscribers": 1,
+            "wait_for_ground_truth_subscribers": 1,
+            "wait_timeout_s": self.settings.startup_timeout_s + 30.0,
+            "stats_file": str(self.player_stats_path),
+        }
+        command = [sys.executable, "-m", "seg_perception.ros.player", "--ros-args"]
+        for key, value in params.items():
+            command += ["-p", f"{key}:={value}"]
+        return command
+
+    def _spin_until(
+        self, done: Callable[[], bool], *, timeout_s: float, what: str, on_tick: Callable[[], None] | None = None
+    ) -> float:
+        """Spin the recorder until ``done()``; returns the seconds waited.
+
+        Raises:
+            DemoError: a child exited early, or ``timeout_s`` passed (message names ``what``).
+        """
+        start = time.monotonic()
+        while not done():
+            self.executor.spin_once(timeout_sec=SPIN_S)
+            if on_tick is not None:
+                on_tick()
+            self._check_alive(what)
+            if time.monotonic() - start > timeout_s:
+                log = self.node.log_path if self.node else "the node log"
+                raise DemoError(f"{what} within {timeout_s:.0f} s: see {log}")
+        return time.monotonic() - start
+
+    def _check_alive(self, what: str) -> None:
+        for process in (self.node, self.player):
+            if process is None:
+                continue
+            code = process.exited()
+            if code is not None and (process is self.node or code != 0):
+                raise DemoError(
+                    f"the {process.name} exited with code {code} while waiting: {what}; "
+                    f"see {process.log_path}; last lines:\n{process.log_tail()}"
+                )
+
+    def run(self) -> dict[str, Any]:
+        try:
+            self._start()
+            self._stream()
+        finally:
+            self._stop()
+        return self._finish()
+
+    def _start(self) -> None:
+        settings = self.settings
+        self._prefix(1, f"starting the node ({self.model_file.name}, log {self.out_dir / 'node.log'}) and "
+                        f"the synthetic camera ({settings.num_frames} frames of {self.size[1]}x{self.size[0]})")
+        self.node = ManagedProcess("node", self._node_command(), log_path=self.out_dir / "node.log", env=self.env)
+        self.player = ManagedProcess(
+            "synthetic camera", self._player_command(), log_path=self.out_dir / "player.log", env=self.env
+        )
+        recorder = self.recorder
+        self.timings["node_start_s"] = self._spin_until(
+            lambda: recorder.count_subscribers(self.topic) >= 1 and recorder.node_output_matched,
+            timeout_s=settings.startup_timeout_s,
+            what=f"the node did not subscribe to {self.topic} and advertise {recorder.topics.mask}",
+        )
+        self._prefix(2, f"node ready after {self.timings['node_start_s']:.1f} s; waiting for the camera "
+                        f"to finish generating frames (log {self.out_dir / 'player.log'})")
+        generate_timeout = settings.startup_timeout_s + 0.2 * settings.num_frames
+        self.timings["generate_wait_s"] = self._spin_until(
+            lambda: bool(recorder.recording.ground_truth),
+            timeout_s=generate_timeout,
+            what=f"the synthetic camera did not publish on {recorder.topics.ground_truth}",
+        )
+
+    def _stream(self) -> None:
+        from tqdm import tqdm
+
+        settings = self.settings
+        recording = self.recorder.recording
+        self._prefix(3, f"streaming {settings.seconds:g} s at {settings.rate_hz:g} Hz on {self.topic}")
+        start = time.monotonic()
+        bar = tqdm(total=settings.num_frames, unit="mask", leave=False, disable=None, dynamic_ncols=True)
+        try:
+            self._spin_until(
+                lambda: bool(recording.predictions),
+                timeout_s=settings.output_timeout_s,
+                what=f"the node did not publish any mask on {self.recorder.topics.mask}",
+                on_tick=lambda: bar.update(len(recording.predictions) - bar.n),
+            )
+            assert self.player is not None
+            player = self.player
+            self._spin_until(
+                lambda: player.exited() is not None,
+                timeout_s=settings.seconds * 3 + settings.output_timeout_s,
+                what="the synthetic camera did not finish its stream",
+                on_tick=lambda: bar.update(len(recording.predictions) - bar.n),
+            )
+            self._drain(bar)
+        finally:
+            bar.close()
+        self.timings["stream_s"] = time.monotonic() - start
+
+    def _drain(self, bar: Any) -> None:
+        """After the last frame: let in-flight masks and one fresh diagnostics message arrive."""
+        recording = self.recorder.recording
+        start = last_change = time.monotonic()
+        seen = len(recording.predictions)
+        diagnostics_before = dict(self.recorder.diagnostics)
+        while time.monotonic() - start < DRAIN_MAX_S:
+            self.executor.spin_once(timeout_sec=SPIN_S)
+            now = time.monotonic()
+            if len(recording.predictions) != seen:
+                seen, last_change = len(recording.predictions), now
+                bar.update(seen - bar.n)
+            complete = seen >= len(recording.ground_truth) or now - last_change > DRAIN_IDLE_S
+            fresh_diagnostics = self.recorder.diagnostics != diagnostics_before
+            if complete and fresh_diagnostics:
+                break
+
+    def _stop(self) -> None:
+        start = time.monotonic()
+        codes = {}
+        for process in (self.player, self.node):
+            if process is not None:
+                codes[process.name] = process.stop()
+        self.timings["stop_s"] = time.monotonic() - start
+        self.exit_codes = codes
+        self.executor.shutdown(timeout_sec=1.0)
+        self.recorder.destroy_node()
+
+    def _finish(self) -> dict[str, Any]:
+        import json
+
+        start = time.monotonic()
+        recorder, recording = self.recorder, self.recorder.recording
+        self._prefix(4, f"node stopped (exit code {self.exit_codes.get('node')}); scoring "
+                        f"{len(recording.matched_stamps)} masks against ground truth")
+        player_stats = json.loads(self.player_stats_path.read_text()) if self.player_stats_path.is_file() else {}
+        accuracy = recording.score(self.config.classes.names)
+        accuracy.pop("confusion", None)
+        diagnostics = recorder.camera_diagnostics(self.camera)
+        values = diagnostics.get("values", {})
+        self._prefix(5, f"writing overlays, animation and contact sheet to {self.out_dir}")
+        files = write_stream_visuals(
+            recording, self.out_dir, name=self.name, colors_bgr=self.config.classes.colors_bgr,
+            gif_fps=self.settings.gif_fps,
+        )
+        self.timings["report_s"] = time.monotonic() - start
+        frames = recording.counts(player_stats.get("frames_sent"))
+        return {
+            "scenario": self.name,
+            "camera": self.camera,
+            "topic": self.topic,
+            "image_size": list(self.size),
+            "model": {"file": str(self.model_file), "name": values.get("model")},
+            "engine": values.get("engine"),
+            "providers": values.get("providers"),
+            "device": values.get("device", self.settings.device),
+            "fps": recording.output_fps(),
+            "input_fps": player_stats.get("achieved_rate_hz", recording.input_fps()),
+            "latency_ms": recording.latency(),
+            "processing_ms": latency_summary(recorder.processing_ms),
+            "frames": frames,
+            "node_counters": {
+                key: int(values[key]) for key in ("frames_received", "frames_processed", "frames_dropped",
+                                                   "frames_rejected", "engine_errors") if key in values
+            },
+            "node_stages_ms": {
+                key.split(".", 1)[1]: float(value) for key, value in values.items() if key.startswith("stage_ms.")
+            },
+            "markers_per_frame": float(np.mean(recorder.markers_per_frame)) if recorder.markers_per_frame else None,
+            "accuracy": accuracy,
+            "meets_min_fps": bool(recording.output_fps() >= self.settings.min_fps),
+            "timings_s": self.timings,
+            "exit_codes": self.exit_codes,
+            "player": player_stats,
+            "files": {**files, "node_log": str(self.out_dir / "node.log"),
+                      "player_log": str(self.out_dir / "player.log")},
+            "_overlays": [image for _, image in recording.overlays],
+        }
+
+
+# --------------------------------------------------------------------------- whole run
+
+
+def _overall_sheet(results: list[dict[str, Any]], out: Path) -> Path | None:
+    images, labels = [], []
+    for item in results:
+        overlays = item.pop("_overlays", [])
+        for index in evenly_spaced(len(overlays), 4):
+            images.append(overlays[index])
+            labels.append(f"{item['scenario']} #{index}")
+    if not images:
+        return None
+    return write_png(contact_sheet(images, cols=4, labels=labels, tile_width=320), out / "contact_sheet.png")
+
+
+def run_demo(settings: DemoSettings) -> dict[str, Any]:
+    """Run every scenario, write the report and return its summary.
+
+    Raises:
+        DemoError: a process failed or an output did not arrive in time.
+    """
+    from rclpy.context import Context
+
+    began = time.monotonic()
+    settings.out.mkdir(parents=True, exist_ok=True)
+    profile = shipped_profile()
+    env = ros_environment(profile=profile, domain_id=settings.domain_id)
+    for scenario in settings.scenarios:  # fail before starting anything
+        resolve_model(scenario, settings.model_dir)
+    _say(
+        f"seg-perception demo: {', '.join(settings.scenarios)}; {settings.seconds:g} s each at "
+        f"{settings.rate_hz:g} Hz; ROS domain {settings.domain_id}; Fast DDS profile {profile or 'none'}"
+    )
+    context = Context()
+    shared = {k: env[k] for k in ("RMW_IMPLEMENTATION", "ROS_AUTOMATIC_DISCOVERY_RANGE")}
+    if profile is not None:
+        shared["FASTDDS_DEFAULT_PROFILES_FILE"] = str(profile)
+    with temporary_environment(shared):
+        context.init(domain_id=settings.domain_id)
+    results = []
+    try:
+        for index, scenario in enumerate(settings.scenarios, start=1):
+            _say(f"[{index}/{len(settings.scenarios)}] scenario {scenario}")
+            result = _ScenarioRun(scenario, settings, context=context, env=env).run()
+            results.append(result)
+            _say(
+                f"  {scenario}: {result['fps']:.1f} fps, latency p50 {result['latency_ms']['p50']:.0f} ms / "
+                f"p95 {result['latency_ms']['p95']:.0f} ms, {result['frames']['received']}/"
+                f"{result['frames']['sent']} masks, mIoU {result['accuracy']['miou']:.3f}"
+            )
+    finally:
+        context.try_shutdown()
+    sheet = _overall_sheet(results, settings.out)
+    report = {
+        "title": "seg_perception demo",
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "host": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "rmw": env.get("RMW_IMPLEMENTATION"),
+        "fastdds_profile": str(profile) if profile else None,
+        "domain_id": settings.domain_id,
+        "settings": {"seconds": settings.seconds, "rate_hz": settings.rate_hz, "seed": settings.seed,
+                     "size": list(settings.size) if settings.size else None, "device": settings.device},
+        "min_fps": settings.min_fps,
+        "scenarios": results,
+        "contact_sheet": str(sheet) if sheet else None,
+        "total_s": time.monotonic() - began,
+        "notes": [
+            "Models are the shipped defaults trained on synthetic scenes; mIoU here is against the same "
+            "generator's labels, not real camera data.",
+        ],
+    }
+    json_path, md_path = write_report(report, settings.out)
+    report["files"] = {"json": str(json_path), "markdown": str(md_path)}
+    return report
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = text.lower().split("x")
+        return int(height), int(width)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 270x480, got {text!r}") from err
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
+                        help="scenarios to run (default: all)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="stream length per scenario (default 6)")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder (default out/demo)")
+    parser.add_argument("--rate", type=float, default=30.0, help="camera rate in Hz (default 30)")
+    parser.add_argument("--size", type=_size, help="camera HxW (default: the scenario's image_size)")
+    parser.add_argument("--model-dir", type=Path,
+                        help="folder with <scenario>.onnx (default: the shipped weights/)")
+    parser.add_argument("--device", default="cpu", help="node device: cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic drives")
+    parser.add_argument("--domain-id", type=int, help="ROS domain of the demo (default: a private one, 1..100)")
+    parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds for the node to start")
+    parser.add_argument("--output-timeout", type=float, default=20.0,
+                        help="seconds for the first mask once frames flow")
+    parser.add_argument("--min-fps", type=float, default=15.0, help="fps bar the report checks (default 15)")
+    parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
+                        help="extra node parameter (repeatable), e.g. --node-param overlay_alpha:=0.6")
+
+
+def settings_from_args(args: argparse.Namespace) -> DemoSettings:
+    if args.seconds <= 0 or args.rate <= 0:
+        raise DemoError("--seconds and --rate must be > 0")
+    domain_id = args.domain_id if args.domain_id is not None else 1 + os.getpid() % 100
+    return DemoSettings(
+        scenarios=tuple(dict.fromkeys(args.scenarios)),
+        seconds=args.seconds,
+        out=args.out,
+        rate_hz=args.rate,
+        size=args.size,
+        model_dir=args.model_dir,
+        device=args.device,
+        seed=args.seed,
+        domain_id=domain_id,
+        startup_timeout_s=args.startup_timeout,
+        output_timeout_s=args.output_timeout,
+        min_fps=args.min_fps,
+        node_args=tuple(args.node_param),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    report = run_demo(settings_from_args(args))
+    _say(f"report: {report['files']['markdown']} (and report.json, GIFs, contact sheets in {args.out})")
+    below = [item["scenario"] for item in report["scenarios"] if not item["meets_min_fps"]]
+    if below:
+        _say(f"note: below the {args.min_fps:g} fps bar: {', '.join(below)}")
+    return 0

@@ -1,0 +1,156 @@
+"""Conversion between ``sensor_msgs`` image messages and OpenCV BGR arrays.
+
+The common 8-bit encodings (``rgb8``, ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``) are
+converted here with NumPy views and one OpenCV colour conversion, so the package
+needs no ``cv_bridge``. Other encodings go to ``cv_bridge`` when it is importable
+(16-bit, Bayer, YUV, ...) and are rejected otherwise. Every rejection raises
+:class:`ImageConversionError` whose ``reason`` is a short label the node counts.
+
+Outgoing images are filled through ``array.array.frombytes(memoryview)``: one copy,
+and the message's ``data`` setter skips its per-element check for ``array.array``
+(assigning ``bytes`` costs a second copy, and a Python-level loop when
+``ROS_PYTHON_CHECK_FIELDS=1``).
+"""
+
+from __future__ import annotations
+
+import array
+from typing import Any
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from seg_perception.ros.errors import ImageConversionError
+
+DEFAULT_MAX_PIXELS = 4096 * 4096
+
+# encoding -> (channels, cv2 conversion to BGR or None for none needed)
+_ENCODINGS: dict[str, tuple[int, int | None]] = {
+    "bgr8": (3, None),
+    "rgb8": (3, cv2.COLOR_RGB2BGR),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2BGR),
+    "mono8": (1, cv2.COLOR_GRAY2BGR),
+    "8UC1": (1, cv2.COLOR_GRAY2BGR),
+    "8UC3": (3, None),
+}
+SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+
+try:  # optional: extends the supported encodings where ROS provides it
+    from cv_bridge import CvBridge, CvBridgeError
+
+    _BRIDGE: Any = CvBridge()
+except ImportError:  # no cv_bridge wheel: the NumPy path covers the 8-bit encodings
+    CvBridgeError = Exception  # type: ignore[assignment,misc]
+    _BRIDGE = None
+
+
+def cv_bridge_available() -> bool:
+    """True when ``cv_bridge`` handles the encodings this module does not."""
+    return _BRIDGE is not None
+
+
+def _check_size(height: int, width: int, max_pixels: int) -> None:
+    if height <= 0 or width <= 0:
+        raise ImageConversionError("empty_image", f"size {width}x{height}")
+    if height * width > max_pixels:
+        raise ImageConversionError("too_large", f"{width}x{height} exceeds max_image_pixels={max_pixels}")
+
+
+def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Convert a ``sensor_msgs/Image`` into an (H, W, 3) uint8 BGR array.
+
+    Row padding (``step`` larger than ``width * channels``) is honoured; the result
+    may be a read-only view of the message buffer when no conversion is needed.
+
+    Args:
+        msg: The image message.
+        max_pixels: Larger images are rejected (bounds memory and latency).
+
+    Raises:
+        ImageConversionError: empty or huge image, unknown encoding, ``step`` too
+            small, or fewer bytes than ``step * height``.
+    """
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    _check_size(height, width, max_pixels)
+    spec = _ENCODINGS.get(msg.encoding)
+    if spec is None:
+        return _convert_with_bridge(msg)
+    channels, conversion = spec
+    row_bytes = width * channels
+    if step < row_bytes:
+        raise ImageConversionError("bad_step", f"step {step} < width*channels {row_bytes} ({msg.encoding})")
+    buffer = np.frombuffer(msg.data, dtype=np.uint8)
+    if buffer.size < step * height:
+        raise ImageConversionError("truncated", f"{buffer.size} bytes < step*height {step * height}")
+    rows = buffer[: step * height].reshape(height, step)[:, :row_bytes]
+    pixels = rows.reshape(height, width, channels) if channels > 1 else rows
+    if conversion is None:
+        return np.ascontiguousarray(pixels)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
+
+
+def _convert_with_bridge(msg: Image) -> np.ndarray:
+    if _BRIDGE is None:
+        raise ImageConversionError(
+            "unknown_encoding", f"{msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
+    try:
+        image = _BRIDGE.imgmsg_to_cv2(msg, desired_encoding="bgr8")
+    except (CvBridgeError, TypeError, ValueError) as err:
+        raise ImageConversionError("unknown_encoding", f"{msg.encoding!r}: {err}") from err
+    return np.ascontiguousarray(image)
+
+
+def compressed_msg_to_bgr(msg: CompressedImage, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG, ...) into BGR uint8.
+
+    ``format`` strings of ``image_transport`` (``"rgb8; jpeg compressed rgb8"``) are
+    understood: a payload compressed from RGB is swapped back to BGR.
+
+    Raises:
+        ImageConversionError: empty payload, undecodable data, or a decoded image
+            that is empty or larger than ``max_pixels``.
+    """
+    buffer = np.frombuffer(msg.data, dtype=np.uint8)
+    if buffer.size == 0:
+        raise ImageConversionError("empty_data", "compressed image has no bytes")
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageConversionError(
+            "undecodable", f"cannot decode {buffer.size} bytes (format {msg.format!r})"
+        )
+    _check_size(image.shape[0], image.shape[1], max_pixels)
+    if "compressed rgb" in msg.format:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    return image
+
+
+def filled_byte_array(array_u8: np.ndarray) -> array.array:
+    """An ``array.array("B")`` holding the bytes of ``array_u8`` (one copy), for message ``data``."""
+    data = array.array("B")
+    data.frombytes(memoryview(np.ascontiguousarray(array_u8)).cast("B"))
+    return data
+
+
+def mask_to_msg(mask: np.ndarray, header: Header) -> Image:
+    """A ``mono8`` image message of an (H, W) uint8 class-id mask, stamped with ``header``."""
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise ValueError(f"mask must be (H, W) uint8, got {mask.shape} {mask.dtype}")
+    msg = Image(
+        header=header, height=mask.shape[0], width=mask.shape[1], encoding="mono8", step=mask.shape[1]
+    )
+    msg.data = filled_byte_array(mask)
+    return msg
+
+
+def bgr_to_msg(image: np.ndarray, header: Header) -> Image:
+    """A ``bgr8`` image message of an (H, W, 3) uint8 BGR image, stamped with ``header``."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+    height, width = image.shape[:2]
+    msg = Image(header=header, height=height, width=width, encoding="bgr8", step=width * 3)
+    msg.data = filled_byte_array(image)
+    return msg

@@ -1,0 +1,367 @@
+"""Declaration and validation of the segmentation node's parameters.
+
+Defaults come from the scenario's YAML (``config/<scenario>.yaml``, read with
+:func:`seg_perception.config.load_scenario`), so ``-p scenario:=parking`` alone gives a
+working node; a parameter file passed by the launch file overrides them. Every
+invalid value raises :class:`NodeParameterError` with one line naming the parameter,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import (
+    InvalidParameterTypeException,
+    InvalidParameterValueException,
+    ParameterUninitializedException,
+)
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from seg_perception.config import ClassMap, ScenarioConfig, default_model_path, load_scenario
+from seg_perception.errors import ConfigError
+from seg_perception.ros.errors import NodeParameterError
+from seg_perception.ros.image_conversion import DEFAULT_MAX_PIXELS
+from seg_perception.ros.projection import DEFAULT_PIXEL_PLANE_SCALE, GroundProjection
+
+ENGINES = ("onnxruntime", "torch")
+DEVICES = ("cpu", "cuda")
+CUDA_POLICIES = ("fallback_to_cpu", "fail")
+TRANSPORTS = ("raw", "compressed")
+RELIABILITIES = ("best_effort", "reliable")
+_BIG = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Parameters of one camera (``<camera>.*``)."""
+
+    name: str
+    enabled: bool
+    topic: str
+    transport: str
+    frame_id: str
+    projection: GroundProjection
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Every validated node parameter."""
+
+    scenario: ScenarioConfig
+    cameras: tuple[CameraSettings, ...]
+    model_file: Path
+    engine: str
+    device: str
+    providers: tuple[str, ...]
+    fp16: bool
+    cuda_policy: str
+    overlay_alpha: float
+    qos_reliability: str
+    qos_depth: int
+    marker_scale: float
+    max_image_pixels: int
+    stale_timeout_s: float
+    diagnostics_period_s: float
+
+    @property
+    def enabled_cameras(self) -> tuple[CameraSettings, ...]:
+        return tuple(camera for camera in self.cameras if camera.enabled)
+
+
+def _descriptor(
+    description: str,
+    *,
+    read_only: bool = False,
+    int_range: tuple[int, int] | None = None,
+    float_range: tuple[float, float] | None = None,
+    choices: Sequence[str] = (),
+) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if choices:
+        descriptor.additional_constraints = f"one of: {', '.join(choices)}"
+    if int_range is not None:
+        descriptor.integer_range = [IntegerRange(from_value=int_range[0], to_value=int_range[1], step=1)]
+    if float_range is not None:
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float_range[0], to_value=float_range[1], step=0.0)
+        ]
+    return descriptor
+
+
+class _Declarer:
+    """Declares parameters on a node, turning rclpy's exceptions into one-line errors."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def __call__(
+        self,
+        name: str,
+        default: Any,
+        description: str,
+        *,
+        array_type: Parameter.Type | None = None,
+        choices: Sequence[str] = (),
+        int_range: tuple[int, int] | None = None,
+        float_range: tuple[float, float] | None = None,
+        read_only: bool = True,
+    ) -> Any:
+        descriptor = _descriptor(
+            description, read_only=read_only, int_range=int_range, float_range=float_range, choices=choices
+        )
+        empty_array = array_type is not None and len(default) == 0
+        try:
+            if empty_array:  # an empty list has no type of its own: declare the type, read [] if unset
+                self._node.declare_parameter(name, array_type, descriptor)
+            else:
+                self._node.declare_parameter(name, default, descriptor)
+            value = self._node.get_parameter(name).value
+        except ParameterUninitializedException:
+            value = []
+        except InvalidParameterTypeException as err:
+            raise NodeParameterError(f"parameter '{name}': {err.args[0] if err.args else err}") from err
+        except InvalidParameterValueException as err:  # a descriptor range rejected the override
+            bounds = int_range or float_range
+            allowed = f"allowed range is [{bounds[0]}, {bounds[1]}]" if bounds else "value not allowed"
+            raise NodeParameterError(f"parameter '{name}': {err.args[0]}; {allowed}") from err
+        except Exception as err:
+            raise NodeParameterError(f"parameter '{name}': {err}") from err
+        if choices and value not in choices:
+            raise NodeParameterError(
+                f"parameter '{name}' = {value!r}: allowed values are {', '.join(choices)}"
+            )
+        _check_range(name, value, int_range or float_range)
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _check_range(name: str, value: Any, bounds: tuple[float, float] | None) -> None:
+    # rclpy enforces ranges on set_parameters but not on overrides given at start.
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise NodeParameterError(
+            f"parameter '{name}' = {value!r}: allowed range is [{bounds[0]}, {bounds[1]}]"
+        )
+
+
+def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> CameraSettings:
+    block = scenario.params.get(name) if isinstance(scenario.params.get(name), dict) else {}
+    prefix = f"{name}."
+    enabled = declare(prefix + "enabled", bool(block.get("enabled", True)), f"process the '{name}' camera")
+    topic = declare(
+        prefix + "topic",
+        str(block.get("topic", f"/camera/{name}/image_raw")),
+        f"input image topic of '{name}' (for transport 'compressed' the CompressedImage topic itself)",
+    )
+    transport = declare(
+        prefix + "transport",
+        str(block.get("transport", "raw")),
+        "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage",
+        choices=TRANSPORTS,
+    )
+    frame_id = declare(
+        prefix + "frame_id",
+        str(block.get("frame_id", "")),
+        "frame_id of every output; empty keeps the input header's frame_id. Metric markers are in the "
+        "vehicle frame, so set the vehicle frame (e.g. base_link) when the input's frame is the camera's",
+    )
+    metres_per_pixel = declare(
+        prefix + "metres_per_pixel",
+        float(block.get("metres_per_pixel", 0.0)),
+        "bird's-eye scale for metric markers (AVM); 0 = not a metric top view",
+        float_range=(0.0, 10.0),
+    )
+    origin_px = declare(
+        prefix + "origin_px",
+        [float(v) for v in block.get("origin_px", [])],
+        "pixel [u, v] of the vehicle-frame origin in a bird's-eye image",
+        array_type=Parameter.Type.DOUBLE_ARRAY,
+    )
+    homography = declare(
+        prefix + "ground_homography",
+        [float(v) for v in block.get("ground_homography", [])],
+        "row-major 3x3 homography from image pixels to ground-plane metres (x forward, y left); "
+        "empty = uncalibrated (markers on a pixel-scaled plane, polygon x/y/z NaN)",
+        array_type=Parameter.Type.DOUBLE_ARRAY,
+    )
+    plane_scale = declare(
+        prefix + "pixel_plane_scale",
+        float(block.get("pixel_plane_scale", DEFAULT_PIXEL_PLANE_SCALE)),
+        "display units per pixel of uncalibrated cameras' markers",
+        float_range=(1e-6, 10.0),
+    )
+    projection = GroundProjection.from_parameters(
+        ground_homography=homography,
+        metres_per_pixel=metres_per_pixel,
+        origin_px=origin_px,
+        pixel_plane_scale=plane_scale,
+        camera=name,
+    )
+    if not topic:
+        raise NodeParameterError(f"parameter '{prefix}topic' is empty: give the input image topic")
+    return CameraSettings(name, bool(enabled), topic, transport, frame_id, projection)
+
+
+def _scenario_with_overrides(scenario: ScenarioConfig, declare: _Declarer) -> ScenarioConfig:
+    """Class map, cameras and polygon settings, with the node's parameters applied."""
+    names = declare(
+        "class_names",
+        list(scenario.classes.names),
+        "class names, index = class id",
+        array_type=Parameter.Type.STRING_ARRAY,
+    )
+    colors = declare(
+        "class_colors",
+        list(scenario.classes.colors_hex),
+        "#RRGGBB per class",
+        array_type=Parameter.Type.STRING_ARRAY,
+    )
+    cameras = declare(
+        "cameras",
+        list(scenario.cameras),
+        "camera names; each has a '<camera>.*' block",
+        array_type=Parameter.Type.STRING_ARRAY,
+    )
+    polygon = dict(scenario.params.get("polygon") or {})
+    polygon["min_area_px"] = declare(
+        "polygon.min_area_px",
+        float(polygon.get("min_area_px", 60.0)),
+        "smallest polygon / slot area kept, pixels",
+        float_range=(0.0, 1e9),
+    )
+    polygon["simplify_epsilon_px"] = declare(
+        "polygon.simplify_epsilon_px",
+        float(polygon.get("simplify_epsilon_px", 2.0)),
+        "Douglas-Peucker tolerance of polygon simplification, pixels",
+        float_range=(0.0, 1e4),
+    )
+    if not cameras:
+        raise NodeParameterError("parameter 'cameras' is empty: name at least one camera (e.g. [front])")
+    try:
+        classes = ClassMap(tuple(names), tuple(colors))
+    except ConfigError as err:
+        raise NodeParameterError(f"parameters 'class_names'/'class_colors': {err}") from err
+    params = {
+        **scenario.params,
+        "class_names": names,
+        "class_colors": colors,
+        "cameras": cameras,
+        "polygon": polygon,
+    }
+    return dataclasses.replace(scenario, classes=classes, cameras=tuple(cameras), params=params)
+
+
+def _with_camera_blocks(scenario: ScenarioConfig, cameras: Sequence[CameraSettings]) -> ScenarioConfig:
+    """Write the effective camera parameters back into the scenario the pipeline reads."""
+    params = dict(scenario.params)
+    for camera in cameras:
+        block = dict(params.get(camera.name) or {})
+        block.update(enabled=camera.enabled, topic=camera.topic, transport=camera.transport)
+        block.pop("origin_px", None)
+        if camera.projection.metres_per_pixel > 0:
+            block["metres_per_pixel"] = camera.projection.metres_per_pixel
+            block["origin_px"] = list(camera.projection.origin_px)
+        params[camera.name] = block
+    return dataclasses.replace(scenario, params=params)
+
+
+def declare_node_parameters(node: Node) -> NodeSettings:
+    """Declare every parameter on ``node`` and return the validated settings.
+
+    Raises:
+        NodeParameterError: a parameter is invalid (message names it, its value and what is allowed).
+        ConfigError: the scenario cannot be loaded.
+    """
+    declare = _Declarer(node)
+    scenario_name = declare(
+        "scenario",
+        "highway",
+        "scenario name (highway, road, parking) or path of a scenario YAML; "
+        "supplies the defaults of every other parameter",
+    )
+    try:
+        scenario = load_scenario(scenario_name)
+    except ConfigError as err:
+        raise NodeParameterError(f"parameter 'scenario' = {scenario_name!r}: {err}") from err
+    scenario = _scenario_with_overrides(scenario, declare)
+    cameras = tuple(_declare_camera(declare, scenario, name) for name in scenario.cameras)
+    if not any(camera.enabled for camera in cameras):
+        raise NodeParameterError(
+            f"no camera is enabled among {list(scenario.cameras)}: set '<camera>.enabled'"
+        )
+    scenario = _with_camera_blocks(scenario, cameras)
+
+    model_file = declare(
+        "model_file",
+        str(scenario.params.get("model_file") or ""),
+        "ONNX model (engine onnxruntime) or .pt checkpoint (engine torch); empty = the scenario's "
+        "shipped model <share>/weights/<scenario>.onnx",
+    )
+    return NodeSettings(
+        scenario=scenario,
+        cameras=cameras,
+        model_file=Path(model_file) if model_file else default_model_path(scenario.name),
+        engine=declare("engine", "onnxruntime", "inference engine", choices=ENGINES),
+        device=_check_device(declare("device", "cpu", "cpu, cuda or cuda:N (default cpu: runs anywhere)")),
+        providers=tuple(
+            declare(
+                "providers",
+                [],
+                "explicit ONNX Runtime execution providers in order of preference; "
+                "empty = derived from device",
+                array_type=Parameter.Type.STRING_ARRAY,
+            )
+        ),
+        fp16=bool(declare("fp16", False, "FP16 inference (TensorRT FP16 engines / torch autocast on CUDA)")),
+        cuda_policy=declare(
+            "cuda_policy",
+            "fallback_to_cpu",
+            "what to do when CUDA is requested but unavailable",
+            choices=CUDA_POLICIES,
+        ),
+        overlay_alpha=declare(
+            "overlay_alpha",
+            0.5,
+            "weight of the class colours in the overlay",
+            float_range=(0.0, 1.0),
+            read_only=False,
+        ),
+        qos_reliability=declare(
+            "qos.reliability",
+            "best_effort",
+            "input subscription reliability (default: sensor-data QoS)",
+            choices=RELIABILITIES,
+        ),
+        qos_depth=declare("qos.depth", 5, "history depth of inputs and outputs", int_range=(1, 1000)),
+        marker_scale=declare(
+            "marker_scale",
+            0.05,
+            "line width of the markers (output-frame units)",
+            float_range=(1e-6, 100.0),
+            read_only=False,
+        ),
+        max_image_pixels=declare(
+            "max_image_pixels", DEFAULT_MAX_PIXELS, "larger input images are rejected", int_range=(1, _BIG)
+        ),
+        stale_timeout_s=declare(
+            "stale_timeout_s",
+            2.0,
+            "no frame for this long turns the camera's diagnostics to WARN",
+            float_range=(0.01, 3600.0),
+        ),
+        diagnostics_period_s=declare(
+            "diagnostics_period_s", 1.0, "period of /diagnostics", float_range=(0.01, 3600.0)
+        ),
+    )
+
+
+def _check_device(device: str) -> str:
+    kind, _, index = device.partition(":")
+    if kind not in DEVICES or (index and not index.isdigit()) or (index and kind == "cpu"):
+        raise NodeParameterError(f"parameter 'device' = {device!r}: allowed values are cpu, cuda, cuda:N")
+    return device

@@ -1,0 +1,302 @@
+"""A synthetic camera: publishes a generated drive at a steady rate, with its ground truth.
+
+``ros2 run seg_perception synthetic_camera --ros-args -p scenario:=parking`` stands in
+for a real camera: frames of :func:`seg_perception.data.synthetic.generate_drive` go
+out as ``sensor_msgs/Image`` (bgr8, or ``CompressedImage`` JPEG with
+``transport:=compressed``) on the scenario's camera topic, and the exact label mask
+of every frame as a ``mono8`` image with the same header on
+``<topic>/ground_truth`` (reliable), so a scorer can match predictions by stamp.
+
+Every frame is generated and serialised before the first one is published: the
+generator costs ~30 ms a frame on one core, which would otherwise cap the rate.
+Stamps are taken from the node clock at publish time, so ``receive time - stamp``
+is the end-to-end latency of whoever consumes the frames.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from seg_perception.config import load_scenario
+from seg_perception.data.synthetic import generate_drive
+from seg_perception.errors import SegPerceptionError
+from seg_perception.ros.image_conversion import bgr_to_msg, mask_to_msg
+
+NODE_NAME = "synthetic_camera"
+GROUND_TRUTH_SUFFIX = "/ground_truth"
+WAIT_POLL_S = 0.05
+
+
+class PlayerError(SegPerceptionError):
+    """The player cannot start (bad parameter) or its subscribers never appeared."""
+
+
+@dataclass
+class PlaybackStats:
+    """What the player did; written as JSON to ``stats_file`` for the demo's report."""
+
+    scenario: str
+    topic: str
+    ground_truth_topic: str
+    image_size: tuple[int, int]
+    requested_rate_hz: float
+    frames_generated: int = 0
+    frames_sent: int = 0
+    late_frames: int = 0
+    generate_s: float = 0.0
+    stream_s: float = 0.0
+    achieved_rate_hz: float = 0.0
+    first_stamp_ns: int = 0
+    last_stamp_ns: int = 0
+    publish_ms_mean: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def ground_truth_topic(topic: str) -> str:
+    """The ground-truth topic paired with a camera topic."""
+    return topic.rstrip("/") + GROUND_TRUTH_SUFFIX
+
+
+class SyntheticCameraPlayer(Node):
+    """Publishes pre-generated synthetic frames (see the module docstring).
+
+    Parameters (all read-only): ``scenario``, ``seed``, ``num_frames``, ``rate_hz``,
+    ``camera`` / ``topic`` / ``image_size`` (default: the scenario config), ``transport``
+    (raw | compressed), ``jpeg_quality``, ``frame_id``, ``publish_ground_truth``,
+    ``loop``, ``wait_for_subscribers`` and ``wait_for_ground_truth_subscribers``
+    (subscriber counts to wait for before streaming), ``wait_timeout_s``,
+    ``start_delay_s``, ``stats_file``.
+    """
+
+    def __init__(self, *, node_name: str = NODE_NAME, **node_options: Any) -> None:
+        super().__init__(node_name, **node_options)
+        declare = self.declare_parameter
+        self.scenario = load_scenario(declare("scenario", "highway").value)
+        self.seed = int(declare("seed", 0).value)
+        self.num_frames = int(declare("num_frames", 180).value)
+        self.rate_hz = float(declare("rate_hz", 30.0).value)
+        camera = declare("camera", "").value or self.scenario.primary_camera
+        block = self.scenario.camera(camera)
+        self.camera = camera
+        self.topic = declare("topic", "").value or str(block.get("topic", f"/camera/{camera}/image_raw"))
+        size = list(declare("image_size", Parameter.Type.INTEGER_ARRAY).value or [])
+        self.image_size: tuple[int, int] = (
+            (int(size[0]), int(size[1])) if len(size) == 2 else self.scenario.image_size(camera)
+        )
+        self.transport = declare("transport", "raw").value
+        self.jpeg_quality = int(declare("jpeg_quality", 90).value)
+        self.frame_id = declare("frame_id", "").value or f"{camera}_camera"
+        self.publish_ground_truth = bool(declare("publish_ground_truth", True).value)
+        self.loop = bool(declare("loop", False).value)
+        self.wait_for_subscribers = int(declare("wait_for_subscribers", 0).value)
+        self.wait_for_gt_subscribers = int(declare("wait_for_ground_truth_subscribers", 0).value)
+        self.wait_timeout_s = float(declare("wait_timeout_s", 60.0).value)
+        self.start_delay_s = float(declare("start_delay_s", 0.5).value)
+        self.stats_file = declare("stats_file", "").value
+        self._validate()
+
+        compressed = self.transport == "compressed"
+        self.image_topic = self.topic
+        self.image_pub = self.create_publisher(
+            CompressedImage if compressed else Image, self.image_topic, qos_profile_sensor_data
+        )
+        self.gt_topic = ground_truth_topic(self.topic)
+        # Reliable with a deep history: every frame's truth reaches the scorer even
+        # when its process is busy for a moment.
+        gt_qos = QoSProfile(
+            history=QoSHistoryPolicy.KEEP_LAST, depth=64, reliability=QoSReliabilityPolicy.RELIABLE
+        )
+        self.gt_pub = (
+            self.create_publisher(Image, self.gt_topic, gt_qos) if self.publish_ground_truth else None
+        )
+        self.stats = PlaybackStats(
+            scenario=self.scenario.name,
+            topic=self.image_topic,
+            ground_truth_topic=self.gt_topic if self.gt_pub else "",
+            image_size=self.image_size,
+            requested_rate_hz=self.rate_hz,
+        )
+        self._frames: list[tuple[Any, Image | None]] = []
+        self._stop = threading.Event()
+
+    def _validate(self) -> None:
+        if self.num_frames < 1:
+            raise PlayerError(f"parameter 'num_frames' = {self.num_frames}: must be >= 1")
+        if not 0 < self.rate_hz <= 1000:
+            raise PlayerError(f"parameter 'rate_hz' = {self.rate_hz}: must be in (0, 1000]")
+        if self.transport not in ("raw", "compressed"):
+            raise PlayerError(
+                f"parameter 'transport' = {self.transport!r}: allowed values are raw, compressed"
+            )
+        if min(self.image_size) < 16:
+            raise PlayerError(
+                f"parameter 'image_size' = {list(self.image_size)}: needs at least 16x16 pixels"
+            )
+
+    def generate(self) -> None:
+        """Generate and serialise every frame (and its ground truth) ahead of streaming."""
+        start = time.perf_counter()
+        header = Header(frame_id=self.frame_id)
+        self.get_logger().info(
+            f"generating {self.num_frames} {self.scenario.name} frames of "
+            f"{self.image_size[1]}x{self.image_size[0]} (seed {self.seed})"
+        )
+        frames = generate_drive(
+            self.scenario, self.seed, self.num_frames, size=self.image_size, fps=self.rate_hz
+        )
+        for sample in frames:
+            if self._stop.is_set():
+                return
+            image_msg = self._image_message(sample.image, header)
+            gt_msg = mask_to_msg(sample.mask, header) if self.gt_pub is not None else None
+            self._frames.append((image_msg, gt_msg))
+        self.stats.frames_generated = len(self._frames)
+        self.stats.generate_s = time.perf_counter() - start
+        self.get_logger().info(f"generated {len(self._frames)} frames in {self.stats.generate_s:.1f} s")
+
+    def _image_message(self, image: np.ndarray, header: Header) -> Any:
+        if self.transport == "raw":
+            return bgr_to_msg(image, header)
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise PlayerError("OpenCV cannot encode JPEG here; use transport:=raw")
+        msg = CompressedImage(header=header, format="bgr8; jpeg compressed bgr8")
+        msg.data = encoded.tobytes()
+        return msg
+
+    def wait_for_consumers(self) -> None:
+        """Block until the requested subscribers are matched, then ``start_delay_s`` more.
+
+        Raises:
+            PlayerError: they did not appear within ``wait_timeout_s``.
+        """
+        wanted = [(self.image_pub, self.wait_for_subscribers, self.image_topic)]
+        if self.gt_pub is not None:
+            wanted.append((self.gt_pub, self.wait_for_gt_subscribers, self.gt_topic))
+        deadline = time.monotonic() + self.wait_timeout_s
+        for publisher, count, topic in wanted:
+            if count <= 0:
+                continue
+            self.get_logger().info(f"waiting for {count} subscriber(s) on {topic}")
+            while publisher.get_subscription_count() < count:
+                if self._stop.is_set():
+                    return
+                if time.monotonic() > deadline:
+                    raise PlayerError(
+                        f"{publisher.get_subscription_count()} of {count} subscriber(s) on {topic} "
+                        f"after {self.wait_timeout_s:.0f} s"
+                    )
+                time.sleep(WAIT_POLL_S)
+        # Matching is per side: give the subscribers a moment to match this writer too,
+        # or the first best-effort frames are discarded.
+        self._stop.wait(self.start_delay_s)
+
+    def play(self) -> PlaybackStats:
+        """Publish the frames at ``rate_hz`` (forever with ``loop``, until :meth:`stop`)."""
+        period = 1.0 / self.rate_hz
+        publish_s = 0.0
+        start = time.monotonic()
+        first_stamp = last_stamp = 0
+        index = 0
+        self.get_logger().info(f"streaming on {self.image_topic} at {self.rate_hz:g} Hz")
+        while not self._stop.is_set():
+            position = index % len(self._frames)
+            if index and position == 0 and not self.loop:
+                break
+            target = start + index * period
+            delay = target - time.monotonic()
+            if delay > 0:
+                if self._stop.wait(delay):
+                    break
+            elif delay < -period:
+                # Late by more than a frame: count it and keep the rate rather than burst.
+                self.stats.late_frames += 1
+                start -= delay
+            image_msg, gt_msg = self._frames[position]
+            stamp = self.get_clock().now()
+            tick = time.perf_counter()
+            image_msg.header.stamp = stamp.to_msg()
+            self.image_pub.publish(image_msg)
+            if gt_msg is not None and self.gt_pub is not None:
+                gt_msg.header.stamp = image_msg.header.stamp
+                self.gt_pub.publish(gt_msg)
+            publish_s += time.perf_counter() - tick
+            last_stamp = stamp.nanoseconds
+            first_stamp = first_stamp or last_stamp
+            index += 1
+        self.stats.frames_sent = index
+        self.stats.stream_s = time.monotonic() - start
+        self.stats.first_stamp_ns, self.stats.last_stamp_ns = first_stamp, last_stamp
+        if index > 1:
+            self.stats.achieved_rate_hz = (index - 1) / ((last_stamp - first_stamp) / 1e9)
+            self.stats.publish_ms_mean = 1e3 * publish_s / index
+        self.get_logger().info(
+            f"sent {index} frames in {self.stats.stream_s:.2f} s ({self.stats.achieved_rate_hz:.1f} Hz, "
+            f"{self.stats.late_frames} late)"
+        )
+        return self.stats
+
+    def stop(self) -> None:
+        """Ask :meth:`generate`, :meth:`wait_for_consumers` and :meth:`play` to return."""
+        self._stop.set()
+
+    def write_stats(self) -> None:
+        """Write :attr:`stats` as JSON to ``stats_file`` when one was given."""
+        if self.stats_file:
+            path = Path(self.stats_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(asdict(self.stats), indent=2))
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Entry point of ``ros2 run seg_perception synthetic_camera``; returns the exit code."""
+    rclpy.init(args=args)
+    player: SyntheticCameraPlayer | None = None
+    executor = SingleThreadedExecutor()
+    spinner: threading.Thread | None = None
+    try:
+        player = SyntheticCameraPlayer()
+        # Spin (parameter services, graph) in the background; the main thread keeps the rate.
+        executor.add_node(player)
+        spinner = threading.Thread(target=executor.spin, name="player_spin", daemon=True)
+        spinner.start()
+        player.generate()
+        player.wait_for_consumers()
+        player.play()
+        player.write_stats()
+    except SegPerceptionError as err:
+        rclpy.logging.get_logger(NODE_NAME).error(str(err))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        if player is not None:
+            player.stop()
+            player.write_stats()
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+        if spinner is not None:
+            spinner.join(timeout=2.0)
+        if player is not None:
+            player.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Polygons and parking slots as a ``sensor_msgs/PointCloud2`` for planners.
+
+An ament_python package cannot define messages, and no installed standard message
+carries a list of classed polygons (``geometry_msgs/PolygonStamped`` holds one
+polygon without class; a MarkerArray must be parsed), so every vertex becomes one
+point of an unorganised cloud (``height = 1``) on ``<camera>/polygons``:
+
+=============  =========  ======  =====================================================
+field          datatype   offset  meaning
+=============  =========  ======  =====================================================
+x, y, z        FLOAT32    0/4/8   metres in the header's frame; NaN when uncalibrated
+u, v           FLOAT32    12/16   pixel coordinates in the input image
+class_id       UINT16     20      class id of the scenario class map; 65535 = parking slot
+instance_id    UINT16     22      polygon / slot id, unique per class within the frame
+vertex_index   UINT16     24      vertex order within the polygon (0..K-1, not repeated)
+free           UINT8      26      parking slots: 1 free, 0 occupied; 255 for other classes
+=============  =========  ======  =====================================================
+
+``point_step`` is 28 (one padding byte), little endian, ``is_dense`` is False when any
+coordinate is NaN. A reader groups points by ``(class_id, instance_id)`` and orders
+them by ``vertex_index``; for slots, vertices 0→1 are the entrance side.
+The header is the input image's (frame_id overridden by ``<camera>.frame_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sensor_msgs.msg import PointCloud2, PointField
+from std_msgs.msg import Header
+
+from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.ros.image_conversion import filled_byte_array
+from seg_perception.ros.projection import GroundProjection
+
+SLOT_CLASS_ID = 0xFFFF
+NOT_A_SLOT = 0xFF
+
+POINT_DTYPE = np.dtype(
+    {
+        "names": ["x", "y", "z", "u", "v", "class_id", "instance_id", "vertex_index", "free"],
+        "formats": ["<f4", "<f4", "<f4", "<f4", "<f4", "<u2", "<u2", "<u2", "u1"],
+        "offsets": [0, 4, 8, 12, 16, 20, 22, 24, 26],
+        "itemsize": 28,
+    }
+)
+_DATATYPES = {"<f4": PointField.FLOAT32, "<u2": PointField.UINT16, "|u1": PointField.UINT8}
+POINT_FIELDS = [
+    PointField(
+        name=name,
+        offset=POINT_DTYPE.fields[name][1],
+        datatype=_DATATYPES[POINT_DTYPE.fields[name][0].str],
+        count=1,
+    )
+    for name in POINT_DTYPE.names
+]
+
+
+def polygons_to_points(
+    *,
+    projection: GroundProjection,
+    image_size: tuple[int, int],
+    polygons: Sequence[Polygon] = (),
+    slots: Sequence[ParkingSlot] = (),
+) -> np.ndarray:
+    """Structured array (``POINT_DTYPE``) with one row per vertex."""
+    shapes = [(p.points, p.class_id, p.instance_id, NOT_A_SLOT) for p in polygons]
+    shapes += [(s.corners, SLOT_CLASS_ID, s.instance_id, int(bool(s.free))) for s in slots]
+    total = sum(len(np.asarray(points).reshape(-1, 2)) for points, *_ in shapes)
+    cloud = np.zeros(total, dtype=POINT_DTYPE)
+    start = 0
+    for points, class_id, instance_id, free in shapes:
+        uv = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+        rows = cloud[start : start + len(uv)]
+        xyz = projection.metric_points(uv, image_size)
+        rows["x"], rows["y"], rows["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+        rows["u"], rows["v"] = uv[:, 0], uv[:, 1]
+        rows["class_id"], rows["instance_id"], rows["free"] = class_id, instance_id & 0xFFFF, free
+        rows["vertex_index"] = np.arange(len(uv))
+        start += len(uv)
+    return cloud
+
+
+def build_polygon_cloud(
+    *,
+    header: Header,
+    projection: GroundProjection,
+    image_size: tuple[int, int],
+    polygons: Sequence[Polygon] = (),
+    slots: Sequence[ParkingSlot] = (),
+) -> PointCloud2:
+    """The ``PointCloud2`` described in the module docstring."""
+    cloud = polygons_to_points(projection=projection, image_size=image_size, polygons=polygons, slots=slots)
+    msg = PointCloud2(
+        header=header,
+        height=1,
+        width=len(cloud),
+        fields=POINT_FIELDS,
+        is_bigendian=False,
+        point_step=POINT_DTYPE.itemsize,
+        row_step=POINT_DTYPE.itemsize * len(cloud),
+        is_dense=bool(np.all(np.isfinite(cloud["x"]))) if len(cloud) else True,
+    )
+    msg.data = filled_byte_array(cloud.view(np.uint8))
+    return msg
+
+
+def cloud_to_points(msg: PointCloud2) -> np.ndarray:
+    """Inverse of :func:`build_polygon_cloud` (for tests and Python consumers)."""
+    return np.frombuffer(msg.data, dtype=POINT_DTYPE, count=msg.width * msg.height)

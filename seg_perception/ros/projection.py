@@ -1,0 +1,110 @@
+"""Pixel → output-frame coordinates for markers and the polygon cloud.
+
+Three cases, chosen per camera from its parameters (first match wins):
+
+1. ``ground_homography`` (9 floats, row-major 3×3) maps pixel ``(u, v, 1)`` to ground-plane
+   metres ``(x, y, w)`` in the vehicle frame (x forward, y left): metric.
+2. ``metres_per_pixel`` > 0 (bird's-eye / AVM images): ``x = (v0 - v)·s``, ``y = (u0 - u)·s``
+   around ``origin_px = (u0, v0)``, the pixel of the vehicle-frame origin: metric
+   (image up = vehicle forward, image left = vehicle left), as
+   :func:`seg_perception.postprocess.ground.pixels_to_vehicle_metres`.
+3. Otherwise a *pixel-scaled plane* for display only: ``x = (H - v)·k``, ``y = (W/2 - u)·k``
+   with ``k = pixel_plane_scale`` (default 0.01 m per pixel): the image lies flat with its
+   bottom centre at the origin and its top towards +x. Not metric: the polygon cloud
+   carries NaN for x, y, z in this case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from seg_perception.postprocess.ground import pixels_to_vehicle_metres
+from seg_perception.ros.errors import NodeParameterError
+
+DEFAULT_PIXEL_PLANE_SCALE = 0.01
+
+
+@dataclass(frozen=True)
+class GroundProjection:
+    """Maps pixel coordinates to ``(x, y, z)`` in the output frame.
+
+    Attributes:
+        homography: 3×3 pixel → ground-metres homography, or None.
+        metres_per_pixel: Bird's-eye scale (used when no homography); 0 disables.
+        origin_px: Pixel ``(u, v)`` of the vehicle origin, for ``metres_per_pixel``.
+        pixel_plane_scale: Display scale of the non-metric fallback.
+    """
+
+    homography: np.ndarray | None = None
+    metres_per_pixel: float = 0.0
+    origin_px: tuple[float, float] = (0.0, 0.0)
+    pixel_plane_scale: float = DEFAULT_PIXEL_PLANE_SCALE
+
+    @classmethod
+    def from_parameters(
+        cls,
+        *,
+        ground_homography: Sequence[float] = (),
+        metres_per_pixel: float = 0.0,
+        origin_px: Sequence[float] = (),
+        pixel_plane_scale: float = DEFAULT_PIXEL_PLANE_SCALE,
+        camera: str = "",
+    ) -> GroundProjection:
+        """Build from node parameters.
+
+        Raises:
+            NodeParameterError: a homography that is not 9 finite numbers or is singular,
+                or an ``origin_px`` that is not two numbers while ``metres_per_pixel`` is set.
+        """
+        homography = None
+        if len(ground_homography) > 0:
+            values = np.asarray(list(ground_homography), dtype=np.float64)
+            if values.size != 9 or not np.all(np.isfinite(values)):
+                raise NodeParameterError(
+                    f"parameter '{camera}.ground_homography' = {list(ground_homography)}: "
+                    "expected 9 finite numbers (row-major 3x3) or an empty list"
+                )
+            homography = values.reshape(3, 3)
+            if abs(np.linalg.det(homography)) < 1e-12:
+                raise NodeParameterError(f"parameter '{camera}.ground_homography' is singular")
+        origin = (0.0, 0.0)
+        if metres_per_pixel > 0:
+            if len(origin_px) != 2:
+                raise NodeParameterError(
+                    f"parameter '{camera}.origin_px' = {list(origin_px)}: expected [u, v] pixels "
+                    f"when '{camera}.metres_per_pixel' is set"
+                )
+            origin = (float(origin_px[0]), float(origin_px[1]))
+        return cls(homography, float(max(metres_per_pixel, 0.0)), origin, float(pixel_plane_scale))
+
+    @property
+    def metric(self) -> bool:
+        """True when coordinates are metres on the ground plane."""
+        return self.homography is not None or self.metres_per_pixel > 0
+
+    def display_points(self, points_uv: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+        """(K, 3) float32 coordinates to draw, metric or pixel-plane; NaN where unprojectable."""
+        points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
+        u, v = points[:, 0], points[:, 1]
+        if self.homography is not None:
+            ground = np.column_stack([u, v, np.ones_like(u)]) @ self.homography.T
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = np.where(ground[:, 2] > 1e-9, ground[:, 2], np.nan)  # at or above the horizon
+                x, y = ground[:, 0] / w, ground[:, 1] / w
+        elif self.metres_per_pixel > 0:
+            x, y = pixels_to_vehicle_metres(points, self.metres_per_pixel, self.origin_px).T
+        else:
+            height, width = image_size
+            x = (height - v) * self.pixel_plane_scale
+            y = (width / 2.0 - u) * self.pixel_plane_scale
+        z = np.where(np.isfinite(x) & np.isfinite(y), 0.0, np.nan)
+        return np.column_stack([x, y, z]).astype(np.float32)
+
+    def metric_points(self, points_uv: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+        """(K, 3) float32 metres, all NaN when the camera is not calibrated."""
+        if not self.metric:
+            return np.full((len(np.asarray(points_uv).reshape(-1, 2)), 3), np.nan, dtype=np.float32)
+        return self.display_points(points_uv, image_size)

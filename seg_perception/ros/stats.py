@@ -1,0 +1,164 @@
+"""Per-camera counters and latency statistics, and their ``DiagnosticStatus``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+WINDOW = 300  # frames kept for percentiles (10 s at 30 fps)
+FPS_WINDOW_S = 5.0
+
+
+def _percentiles(values: deque[float]) -> tuple[float, float, float]:
+    if not values:
+        return float("nan"), float("nan"), float("nan")
+    array = np.fromiter(values, dtype=np.float64)
+    p50, p95 = np.percentile(array, [50, 95])
+    return float(p50), float(p95), float(array.max())
+
+
+@dataclass
+class StatsSnapshot:
+    """A consistent copy of one camera's statistics."""
+
+    fps: float
+    received: int
+    processed: int
+    dropped: int
+    rejected: dict[str, int]
+    engine_errors: int
+    last_engine_error: str
+    failing: bool
+    seconds_since_frame: float | None
+    latency_ms: tuple[float, float, float]
+    processing_ms: tuple[float, float, float]
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+class CameraStats:
+    """Thread-safe statistics updated by the subscription callback and the worker."""
+
+    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
+        self._now = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._received = self._processed = self._dropped = self._engine_errors = 0
+        self._rejected: Counter[str] = Counter()
+        self._last_engine_error = ""
+        self._failing = False
+        self._last_received: float | None = None
+        self._processed_at: deque[float] = deque(maxlen=WINDOW)
+        self._latency_ms: deque[float] = deque(maxlen=WINDOW)
+        self._processing_ms: deque[float] = deque(maxlen=WINDOW)
+        self._stage_ms: dict[str, deque[float]] = {}
+
+    def on_received(self, *, dropped: bool) -> None:
+        with self._lock:
+            self._received += 1
+            self._dropped += int(dropped)
+            self._last_received = self._now()
+
+    def on_rejected(self, reason: str) -> None:
+        with self._lock:
+            self._rejected[reason] += 1
+
+    def on_engine_error(self, message: str) -> None:
+        with self._lock:
+            self._engine_errors += 1
+            self._last_engine_error = message
+            self._failing = True
+
+    def on_processed(
+        self, *, latency_ms: float | None, processing_ms: float, stages_ms: dict[str, float] | None = None
+    ) -> None:
+        with self._lock:
+            self._processed += 1
+            self._failing = False
+            self._processed_at.append(self._now())
+            if latency_ms is not None:
+                self._latency_ms.append(latency_ms)
+            self._processing_ms.append(processing_ms)
+            for stage, value in (stages_ms or {}).items():
+                self._stage_ms.setdefault(stage, deque(maxlen=WINDOW)).append(float(value))
+
+    def snapshot(self) -> StatsSnapshot:
+        now = self._now()
+        with self._lock:
+            recent = [t for t in self._processed_at if now - t <= FPS_WINDOW_S]
+            span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
+            return StatsSnapshot(
+                fps=(len(recent) - 1) / span if span > 0 else 0.0,
+                received=self._received,
+                processed=self._processed,
+                dropped=self._dropped,
+                rejected=dict(self._rejected),
+                engine_errors=self._engine_errors,
+                last_engine_error=self._last_engine_error,
+                failing=self._failing,
+                seconds_since_frame=None if self._last_received is None else now - self._last_received,
+                latency_ms=_percentiles(self._latency_ms),
+                processing_ms=_percentiles(self._processing_ms),
+                stage_ms={k: float(np.mean(v)) for k, v in self._stage_ms.items() if v},
+            )
+
+
+def build_status(
+    *,
+    name: str,
+    snapshot: StatsSnapshot,
+    stale_timeout_s: float,
+    seconds_since_start: float,
+    info: dict[str, str],
+) -> DiagnosticStatus:
+    """One camera's ``DiagnosticStatus``: ERROR while the engine fails, WARN when stale, else OK.
+
+    Args:
+        name: Status name (``seg_perception: <camera>``).
+        snapshot: Current statistics.
+        stale_timeout_s: No frame for this long (or none since start) → WARN.
+        seconds_since_start: Node age, so a camera that never sent a frame turns stale.
+        info: Static key/values (topic, model file, engine, providers, ...).
+    """
+    idle = snapshot.seconds_since_frame if snapshot.seconds_since_frame is not None else seconds_since_start
+    stale = idle > stale_timeout_s
+    if snapshot.failing:
+        level, message = DiagnosticStatus.ERROR, f"engine failing: {snapshot.last_engine_error}"
+    elif stale:
+        level, message = DiagnosticStatus.WARN, f"stale: no frame for {idle:.1f} s"
+    else:
+        level, message = DiagnosticStatus.OK, f"{snapshot.fps:.1f} fps"
+    values = {
+        **info,
+        "fps": f"{snapshot.fps:.2f}",
+        "frames_received": str(snapshot.received),
+        "frames_processed": str(snapshot.processed),
+        "frames_dropped": str(snapshot.dropped),
+        "frames_rejected": str(snapshot.rejected_total),
+        **{f"rejected.{reason}": str(count) for reason, count in sorted(snapshot.rejected.items())},
+        "engine_errors": str(snapshot.engine_errors),
+        "stale": str(stale).lower(),
+        "seconds_since_frame": "never" if snapshot.seconds_since_frame is None else f"{idle:.2f}",
+    }
+    for label, (p50, p95, peak) in (("latency", snapshot.latency_ms), ("processing", snapshot.processing_ms)):
+        values |= {
+            f"{label}_ms_p50": f"{p50:.2f}",
+            f"{label}_ms_p95": f"{p95:.2f}",
+            f"{label}_ms_max": f"{peak:.2f}",
+        }
+    values |= {f"stage_ms.{stage}": f"{ms:.2f}" for stage, ms in sorted(snapshot.stage_ms.items())}
+    return DiagnosticStatus(
+        level=level,
+        name=name,
+        message=message,
+        hardware_id=info.get("engine", ""),
+        values=[KeyValue(key=k, value=v) for k, v in values.items()],
+    )

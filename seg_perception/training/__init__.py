@@ -1,0 +1,1 @@
+"""Training: losses, metrics, trainer, and the ``train`` / ``eval`` commands."""

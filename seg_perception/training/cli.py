@@ -1,0 +1,79 @@
+"""``seg-perception train``: train a recipe into a run folder.
+
+Example:
+    seg-perception train --config config/training/highway.yaml --out runs/highway
+    seg-perception train --config highway --steps 200 --device cpu --threads 2
+    seg-perception train --config highway --resume runs/highway/last.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seg_perception.training.errors import RecipeError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = text.lower().split("x")
+        return int(height), int(width)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x512, got {text!r}") from err
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="recipe name (highway, road, ...) or YAML path")
+    parser.add_argument("--out", type=Path, help="run folder (default: runs/<recipe name>)")
+    parser.add_argument("--resume", type=Path, help="checkpoint to continue from (e.g. runs/x/last.pt)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    parser.add_argument("--steps", type=int, help="total optimiser steps (overrides the recipe)")
+    parser.add_argument("--batch-size", type=int, help="batch size")
+    parser.add_argument("--lr", type=float, help="AdamW learning rate")
+    parser.add_argument("--size", type=_size, help="input size HxW, e.g. 256x512")
+    parser.add_argument("--model", help="model registry name (e.g. icnet_r18)")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads")
+    parser.add_argument("--workers", type=int, help="DataLoader worker processes")
+    parser.add_argument("--val-every", type=int, help="validate every N steps")
+    parser.add_argument("--checkpoint-every", type=int, help="write last.pt every N steps")
+    parser.add_argument(
+        "--pool-size", type=int, help="synthetic scenes pre-generated into memory (0: on the fly)"
+    )
+    parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seg_perception.training.recipe import load_recipe
+    from seg_perception.training.trainer import Trainer
+
+    recipe = load_recipe(args.config).with_overrides(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        input_size=args.size,
+        model=args.model,
+        threads=args.threads,
+        num_workers=args.workers,
+        val_every=args.val_every,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        data_pool_size=args.pool_size,
+    )
+    if recipe.steps <= 0 or recipe.batch_size <= 0:
+        raise RecipeError("steps and batch size must be positive")
+    out_dir = args.out or Path("runs") / recipe.name
+    trainer = Trainer(
+        recipe, out_dir=out_dir, device=args.device, resume=args.resume, progress=not args.no_progress
+    )
+    for key, seconds in trainer.timings.items():
+        print(f"{key}: {seconds:.1f} s")
+    result = trainer.fit()
+    print(
+        f"trained {recipe.model} for {result.steps} steps in {result.seconds / 60:.1f} min; "
+        f"best val mIoU {result.best_miou:.4f}\n"
+        f"  best: {result.best_checkpoint}\n  last: {result.last_checkpoint}\n"
+        f"  export: seg-perception export {result.best_checkpoint or result.last_checkpoint} "
+        f"--out weights/{recipe.scenario}.onnx"
+    )
+    return 0

@@ -1,0 +1,144 @@
+"""Training and validation datasets built from a recipe's ``data`` block.
+
+Synthetic scenes are slow to draw on a few CPU cores, so by default a pool of
+``pool_size`` training scenes is generated once into memory and the augmentations
+(random per step) provide the variety; ``pool_size: 0`` draws every sample fresh.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from seg_perception.training.errors import RecipeError
+from seg_perception.training.recipe import Recipe
+
+Transform = Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, torch.Tensor]]
+
+
+class ScenePool(Dataset):
+    """Pre-generated synthetic scenes held in memory, transformed on access.
+
+    Args:
+        images: ``(N, H, W, 3)`` uint8 BGR images.
+        masks: ``(N, H, W)`` uint8 class-id masks.
+        transform: ``(image_bgr, mask) -> (float CHW RGB tensor, int64 HW tensor)``.
+    """
+
+    def __init__(self, images: np.ndarray, masks: np.ndarray, transform: Transform) -> None:
+        self.images = images
+        self.masks = masks
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform(self.images[index], self.masks[index])
+
+    @classmethod
+    def generate(
+        cls,
+        scenario: str,
+        seeds: Sequence[int],
+        *,
+        size: tuple[int, int],
+        transform: Transform,
+        progress: bool = False,
+    ) -> ScenePool:
+        """Draw ``generate_scene(scenario, seed, size=size)`` for every seed."""
+        from seg_perception.data.synthetic import generate_scene
+
+        seeds = list(seeds)
+        height, width = size
+        images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
+        masks = np.empty((len(seeds), height, width), dtype=np.uint8)
+        iterator: Any = seeds
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(seeds, desc=f"generating {scenario} scenes", unit="scene", leave=False)
+        for index, seed in enumerate(iterator):
+            sample = generate_scene(scenario, seed, size=size)
+            images[index] = sample.image
+            masks[index] = sample.mask
+        return cls(images, masks, transform)
+
+
+def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset:
+    """A reader of the user's dataset (``folder``, ``cityscapes`` or ``coco``) for one split."""
+    from seg_perception import data as data_package  # noqa: F401 - fail early with a clear error
+
+    root = Path(str(recipe.data.path))
+    if not root.exists():
+        raise RecipeError(f"dataset path {root} does not exist")
+    options = dict(recipe.data.options)
+    if recipe.data.source == "folder":
+        from seg_perception.data.datasets import ImageMaskFolderDataset
+
+        split_root = root / split if (root / split).is_dir() else root
+        return ImageMaskFolderDataset(split_root, transform=transform, **options)
+    if recipe.data.source == "cityscapes":
+        from seg_perception.data.datasets import CityscapesDataset
+
+        return CityscapesDataset(root, split=split, transform=transform, **options)
+    from seg_perception.data.datasets import CocoPolygonDataset
+
+    return CocoPolygonDataset(root, split=split, transform=transform, **options)
+
+
+def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, Dataset, dict[str, float]]:
+    """Return ``(train_dataset, val_dataset, timings)`` for a recipe.
+
+    ``timings`` holds the seconds spent generating the synthetic pools (empty otherwise).
+    """
+    from seg_perception.training.transforms import BasicTransform
+
+    spec = dict(recipe.augment)
+    backend = spec.pop("backend", "albumentations")
+    build_transforms: Callable[..., Transform] = BasicTransform
+    if backend != "basic":
+        try:
+            from seg_perception.data.augment import build_transforms
+        except ImportError:  # data package without augmentations: use the basic transform
+            build_transforms = BasicTransform
+    size = recipe.input_size
+    train_transform = build_transforms(spec, train=True, size=size, mean=recipe.mean, std=recipe.std)
+    val_transform = build_transforms(spec, train=False, size=size, mean=recipe.mean, std=recipe.std)
+    timings: dict[str, float] = {}
+    if recipe.data.source != "synthetic":
+        return (
+            _dataset_reader(recipe, "train", train_transform),
+            _dataset_reader(recipe, "val", val_transform),
+            timings,
+        )
+    train_start, train_stop = recipe.data.train_seeds
+    started = time.perf_counter()
+    val = ScenePool.generate(
+        recipe.scenario, range(*recipe.data.val_seeds), size=size, transform=val_transform, progress=progress
+    )
+    timings["val_pool_s"] = time.perf_counter() - started
+    if recipe.data.pool_size > 0:
+        count = min(recipe.data.pool_size, train_stop - train_start)
+        started = time.perf_counter()
+        train: Dataset = ScenePool.generate(
+            recipe.scenario,
+            range(train_start, train_start + count),
+            size=size,
+            transform=train_transform,
+            progress=progress,
+        )
+        timings["train_pool_s"] = time.perf_counter() - started
+    else:
+        from seg_perception.data import SyntheticDataset
+
+        train = SyntheticDataset(
+            recipe.scenario, seeds=range(train_start, train_stop), size=size, transform=train_transform
+        )
+    return train, val, timings

@@ -1,0 +1,233 @@
+"""``seg-perception eval``: pixel accuracy, per-class IoU and mIoU of a model on held-out data.
+
+MODEL is an ONNX file (run through the package's engine, ONNX Runtime CPU) or a training
+checkpoint (run in PyTorch). Data is either synthetic scenes with seeds disjoint from
+training (train ``[0, 100000)``, validation ``[100000, 101000)``, eval from ``200000``),
+generated at the model's input size, or an image/mask folder (``DIR/images/*`` with
+``DIR/masks/<same stem>.png`` holding class ids).
+
+Example:
+    seg-perception eval weights/highway.onnx --count 100 --json highway_eval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from seg_perception.errors import ConfigError, ModelFileError
+from seg_perception.inference.metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from seg_perception.training.metrics import SegmentationMetrics, format_table
+from seg_perception.training.recipe import EVAL_SEED_START
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def _preprocess(image_bgr: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
+    height, width = metadata.input_size
+    resized = cv2.resize(image_bgr, (width, height), interpolation=cv2.INTER_LINEAR)
+    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    normalised = (rgb - np.asarray(metadata.mean, np.float32)) / np.asarray(metadata.std, np.float32)
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
+
+
+def _to_mask(logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    mask = logits[0].argmax(0).astype(np.uint8)
+    if mask.shape != shape:
+        mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return mask
+
+
+def _onnx_metadata(path: Path) -> ModelMetadata:
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as err:
+        raise ModelFileError(f"{path} is not a readable ONNX file ({err}); re-export it") from err
+    return ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, source=str(path))
+
+
+def load_predictor(model_path: str | Path, *, threads: int = 2) -> tuple[Predictor, ModelMetadata]:
+    """``(predict(image_bgr) -> uint8 mask at the image's size, metadata)`` for an ONNX file or checkpoint.
+
+    Raises:
+        ModelFileError: the file is missing or unusable.
+    """
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist; pass an .onnx file or a training checkpoint")
+    if path.suffix == ".onnx":
+        try:
+            from seg_perception.inference.engine import create_engine
+        except ImportError:
+            create_engine = None  # type: ignore[assignment]
+        if create_engine is not None:
+            engine = create_engine(path, engine="onnxruntime", device="cpu")
+            return engine.predict, engine.metadata
+        import onnxruntime as ort
+
+        metadata = _onnx_metadata(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+        def predict_onnx(image: np.ndarray) -> np.ndarray:
+            logits = session.run([OUTPUT_NAME], {INPUT_NAME: _preprocess(image, metadata)})[0]
+            return _to_mask(logits, image.shape[:2])
+
+        return predict_onnx, metadata
+    import torch
+
+    from seg_perception.inference.checkpoint import load_checkpoint
+
+    torch.set_num_threads(threads)
+    model, metadata, _ = load_checkpoint(path)
+
+    def predict_torch(image: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            logits = model(torch.from_numpy(_preprocess(image, metadata))).numpy()
+        return _to_mask(logits, image.shape[:2])
+
+    return predict_torch, metadata
+
+
+def synthetic_samples(
+    scenario: str, *, count: int, seed_start: int, size: tuple[int, int]
+) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, image_bgr, mask)`` of synthetic scenes ``seed_start .. seed_start + count - 1``."""
+    from seg_perception.data.synthetic import generate_scene
+
+    for seed in range(seed_start, seed_start + count):
+        sample = generate_scene(scenario, seed, size=size)
+        yield f"seed_{seed}", sample.image, sample.mask
+
+
+def folder_samples(root: Path, *, count: int | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, image_bgr, mask)`` from ``root/images/*`` and ``root/masks/<stem>.png``."""
+    images_dir, masks_dir = root / "images", root / "masks"
+    if not images_dir.is_dir() or not masks_dir.is_dir():
+        raise ConfigError(f"{root} must hold images/ and masks/ folders (mask = class ids, same stem, .png)")
+    paths = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ConfigError(f"{images_dir} holds no images")
+    for image_path in paths[:count]:
+        mask_path = masks_dir / f"{image_path.stem}.png"
+        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
+        if image is None or mask is None:
+            raise ConfigError(f"cannot read {image_path} or its mask {mask_path}")
+        if mask.ndim == 3:
+            mask = mask[..., 0]
+        yield image_path.stem, image, mask
+
+
+def _save_overlay(
+    folder: Path,
+    name: str,
+    image: np.ndarray,
+    mask: np.ndarray,
+    prediction: np.ndarray,
+    colors_bgr: np.ndarray,
+) -> None:
+    """Image | ground truth | prediction, side by side."""
+
+    def paint(labels: np.ndarray) -> np.ndarray:
+        colours = colors_bgr[np.clip(labels, 0, len(colors_bgr) - 1)]
+        return cv2.addWeighted(image, 0.5, colours, 0.5, 0.0)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / f"{name}.png"), np.concatenate([image, paint(mask), paint(prediction)], axis=1))
+
+
+def evaluate(
+    model_path: str | Path,
+    *,
+    scenario: str | None = None,
+    count: int = 100,
+    seed_start: int = EVAL_SEED_START,
+    data: Path | None = None,
+    overlays: Path | None = None,
+    overlay_count: int = 8,
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Evaluate a model and return the summary (see :meth:`SegmentationMetrics.summary`) plus provenance."""
+    from seg_perception.config import parse_hex_color
+
+    predict, metadata = load_predictor(model_path, threads=threads)
+    scenario = scenario or metadata.scenario
+    if data is not None:
+        samples = folder_samples(Path(data), count=count)
+    else:
+        samples = synthetic_samples(scenario, count=count, seed_start=seed_start, size=metadata.input_size)
+    metrics = SegmentationMetrics(list(metadata.classes))
+    colors_bgr = np.array([parse_hex_color(c)[::-1] for c in metadata.colors], dtype=np.uint8)
+    seconds = 0.0
+    evaluated = 0
+    for name, image, mask in samples:
+        started = time.perf_counter()
+        prediction = predict(image)
+        seconds += time.perf_counter() - started
+        metrics.update(mask, prediction)
+        if overlays is not None and evaluated < overlay_count:
+            _save_overlay(overlays, name, image, mask, prediction, colors_bgr)
+        evaluated += 1
+    summary = metrics.summary()
+    summary.update(
+        {
+            "model": str(model_path),
+            "model_name": metadata.model,
+            "scenario": scenario,
+            "input_size": list(metadata.input_size),
+            "samples": evaluated,
+            "data": str(data)
+            if data is not None
+            else f"synthetic seeds {seed_start}..{seed_start + count - 1}",
+            "mean_predict_ms": 1000.0 * seconds / max(evaluated, 1),
+        }
+    )
+    return summary
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="ONNX file or training checkpoint (.pt)")
+    parser.add_argument("--scenario", help="scenario of the synthetic scenes (default: the model's)")
+    parser.add_argument("--count", type=int, default=100, help="number of scenes (default 100)")
+    parser.add_argument(
+        "--seed-start",
+        type=int,
+        default=EVAL_SEED_START,
+        help=f"first synthetic seed (default {EVAL_SEED_START})",
+    )
+    parser.add_argument("--data", type=Path, help="image/mask folder instead of synthetic scenes")
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--overlays", type=Path, help="write image|truth|prediction PNGs here")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = evaluate(
+        args.model,
+        scenario=args.scenario,
+        count=args.count,
+        seed_start=args.seed_start,
+        data=args.data,
+        overlays=args.overlays,
+        threads=args.threads,
+    )
+    print(f"{summary['model_name']} on {summary['samples']} scenes ({summary['data']}):")
+    print(format_table(summary))
+    print(f"mean predict time: {summary['mean_predict_ms']:.1f} ms")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2))
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,202 @@
+"""Segmentation losses: cross-entropy, focal, soft (label-smoothed) CE, and the ICNet cascade.
+
+Every loss takes logits ``(N, C, H, W)`` and an int64 target ``(N, H, W)`` whose pixels
+equal to ``ignore_index`` contribute nothing. Losses are built from a recipe's ``loss``
+block, e.g. ``{"focal": 0.3, "soft_ce": 0.7}``, by :func:`build_loss`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seg_perception.training.errors import RecipeError
+
+IGNORE_INDEX = 255
+
+
+def _class_weight_tensor(class_weights: Sequence[float] | None) -> torch.Tensor | None:
+    if class_weights is None:
+        return None
+    return torch.as_tensor(list(class_weights), dtype=torch.float32)
+
+
+class CrossEntropyLoss(nn.Module):
+    """Pixel-wise cross-entropy, mean over non-ignored pixels (class-weighted if weights are given)."""
+
+    def __init__(
+        self, *, ignore_index: int = IGNORE_INDEX, class_weights: Sequence[float] | None = None
+    ) -> None:
+        super().__init__()
+        self.ignore_index = ignore_index
+        self.register_buffer("class_weights", _class_weight_tensor(class_weights), persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
+            logits.float(), target, weight=self.class_weights, ignore_index=self.ignore_index
+        )
+
+
+class FocalLoss(nn.Module):
+    """Focal loss ``-(1 - p_t)^gamma * w_t * log p_t``; equals weighted CE when ``gamma == 0``.
+
+    The mean is taken over non-ignored pixels, normalised by the summed class weights
+    exactly as :func:`torch.nn.functional.cross_entropy` does, so ``gamma=0`` reproduces CE.
+    """
+
+    def __init__(
+        self,
+        *,
+        gamma: float = 2.0,
+        ignore_index: int = IGNORE_INDEX,
+        class_weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.gamma = float(gamma)
+        self.ignore_index = ignore_index
+        self.register_buffer("class_weights", _class_weight_tensor(class_weights), persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        log_probs = F.log_softmax(logits.float(), dim=1)
+        valid = target != self.ignore_index
+        safe_target = torch.where(valid, target, torch.zeros_like(target))
+        log_pt = log_probs.gather(1, safe_target.unsqueeze(1)).squeeze(1)
+        focal = (1.0 - log_pt.exp()).clamp(min=0.0) ** self.gamma
+        if self.class_weights is not None:
+            weight = self.class_weights.to(logits.device)[safe_target]
+        else:
+            weight = torch.ones_like(log_pt)
+        weight = weight * valid
+        denominator = weight.sum().clamp(min=1e-12)
+        return -(focal * log_pt * weight).sum() / denominator
+
+
+class SoftCrossEntropyLoss(nn.Module):
+    """Cross-entropy against label-smoothed targets: ``(1 - eps)`` on the true class, ``eps / C`` spread.
+
+    This is the "soft CE" of the competition write-up; ``smoothing=0`` is plain CE.
+    """
+
+    def __init__(
+        self,
+        *,
+        smoothing: float = 0.1,
+        ignore_index: int = IGNORE_INDEX,
+        class_weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= smoothing < 1.0:
+            raise RecipeError(f"soft_ce smoothing must be in [0, 1), got {smoothing}")
+        self.smoothing = float(smoothing)
+        self.ignore_index = ignore_index
+        self.register_buffer("class_weights", _class_weight_tensor(class_weights), persistent=False)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
+            logits.float(),
+            target,
+            weight=self.class_weights,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.smoothing,
+        )
+
+
+class CombinedLoss(nn.Module):
+    """Weighted sum of named losses, e.g. ``0.3 * focal + 0.7 * soft_ce``."""
+
+    def __init__(self, terms: Mapping[str, tuple[float, nn.Module]]) -> None:
+        super().__init__()
+        if not terms:
+            raise RecipeError("a loss needs at least one term")
+        self.term_weights = {name: float(weight) for name, (weight, _) in terms.items()}
+        self.terms = nn.ModuleDict({name: module for name, (_, module) in terms.items()})
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = logits.new_zeros((), dtype=torch.float32)
+        for name, module in self.terms.items():
+            total = total + self.term_weights[name] * module(logits, target)
+        return total
+
+
+def downsample_target(target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest-neighbour resize of an int64 ``(N, H, W)`` target to ``size`` (keeps ignore pixels)."""
+    if tuple(target.shape[-2:]) == tuple(size):
+        return target
+    resized = F.interpolate(target.unsqueeze(1).float(), size=size, mode="nearest")
+    return resized.squeeze(1).long()
+
+
+class CascadeLoss(nn.Module):
+    """Apply a per-logits loss to a model's list of logits with the model's ``loss_weights``.
+
+    ICNet's cascade label guidance: logits at 1/4, 1/8 and 1/16 weighted 1.0, 0.4, 0.4,
+    each against the target downsampled (nearest) to that logits' size. A single tensor
+    (eval-mode output) is treated as a one-element list with weight 1.
+    """
+
+    def __init__(self, base: nn.Module, loss_weights: Sequence[float] = (1.0,)) -> None:
+        super().__init__()
+        self.base = base
+        self.loss_weights = tuple(float(w) for w in loss_weights)
+
+    def forward(self, outputs: torch.Tensor | Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        if isinstance(outputs, torch.Tensor):
+            outputs = [outputs]
+            weights: tuple[float, ...] = (1.0,)
+        else:
+            weights = self.loss_weights
+        if len(outputs) != len(weights):
+            raise ValueError(f"model returned {len(outputs)} logits but has {len(weights)} loss weights")
+        total = outputs[0].new_zeros((), dtype=torch.float32)
+        for logits, weight in zip(outputs, weights, strict=True):
+            total = total + weight * self.base(logits, downsample_target(target, tuple(logits.shape[-2:])))
+        return total
+
+
+_LOSSES = {"ce": CrossEntropyLoss, "focal": FocalLoss, "soft_ce": SoftCrossEntropyLoss}
+
+
+def build_loss(
+    spec: Mapping[str, Any] | None,
+    *,
+    loss_weights: Sequence[float] = (1.0,),
+    ignore_index: int = IGNORE_INDEX,
+) -> CascadeLoss:
+    """Build the training loss from a recipe's ``loss`` block.
+
+    Args:
+        spec: ``{"terms": {"focal": 0.3, "soft_ce": 0.7}, "focal_gamma": 2.0,
+            "smoothing": 0.1, "class_weights": [1.0, 5.0]}``; a flat ``{"focal": 0.3, ...}``
+            mapping of term weights is accepted too. ``None`` means plain CE.
+        loss_weights: The model's cascade weights (``model.loss_weights``).
+        ignore_index: Target value that contributes nothing.
+
+    Raises:
+        RecipeError: an unknown term or a malformed option.
+    """
+    spec = dict(spec or {"ce": 1.0})
+    terms_spec = spec.pop("terms", None)
+    if terms_spec is None:
+        terms_spec = {name: spec.pop(name) for name in list(spec) if name in _LOSSES}
+    class_weights = spec.pop("class_weights", None)
+    gamma = float(spec.pop("focal_gamma", 2.0))
+    smoothing = float(spec.pop("smoothing", 0.1))
+    if spec:
+        raise RecipeError(f"unknown loss options {sorted(spec)}; known terms are {sorted(_LOSSES)}")
+    terms: dict[str, tuple[float, nn.Module]] = {}
+    for name, weight in dict(terms_spec).items():
+        common: dict[str, Any] = {"ignore_index": ignore_index, "class_weights": class_weights}
+        if name == "ce":
+            module: nn.Module = CrossEntropyLoss(**common)
+        elif name == "focal":
+            module = FocalLoss(gamma=gamma, **common)
+        elif name == "soft_ce":
+            module = SoftCrossEntropyLoss(smoothing=smoothing, **common)
+        else:
+            raise RecipeError(f"unknown loss term {name!r}; choose from {sorted(_LOSSES)}")
+        terms[name] = (float(weight), module)
+    return CascadeLoss(CombinedLoss(terms), loss_weights)

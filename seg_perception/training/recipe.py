@@ -1,0 +1,228 @@
+"""Training recipes: ``config/training/<name>.yaml`` parsed into a typed :class:`Recipe`.
+
+A recipe names the model, scenario, input size, data source, loss, augmentations,
+optimiser and schedule. Command-line overrides are applied with :meth:`Recipe.with_overrides`.
+
+Synthetic seed ranges (documented convention, disjoint so no scene is seen twice):
+train ``[0, 100000)``, validation ``[100000, 101000)``, eval ``[200000, ...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seg_perception.config import share_dir
+from seg_perception.training.errors import RecipeError
+
+TRAIN_SEEDS = (0, 100_000)
+VAL_SEEDS = (100_000, 101_000)
+EVAL_SEED_START = 200_000
+DATA_SOURCES = ("synthetic", "folder", "cityscapes", "coco")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where training and validation samples come from.
+
+    Attributes:
+        source: ``synthetic`` (procedural scenes), ``folder`` (image/mask folders),
+            ``cityscapes`` or ``coco``.
+        train_seeds: ``[start, stop)`` seeds of synthetic training scenes.
+        val_seeds: ``[start, stop)`` seeds of synthetic validation scenes (disjoint).
+        pool_size: Synthetic scenes pre-generated once into memory and augmented from;
+            0 generates every sample on the fly (slow on few CPU cores).
+        path: Dataset root for the non-synthetic sources.
+        options: Extra keyword options of the dataset reader (e.g. ``class_mapping``).
+    """
+
+    source: str = "synthetic"
+    train_seeds: tuple[int, int] = TRAIN_SEEDS
+    val_seeds: tuple[int, int] = (VAL_SEEDS[0], VAL_SEEDS[0] + 64)
+    pool_size: int = 1024
+    path: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A complete training recipe (see ``config/training/highway.yaml`` for a commented example)."""
+
+    name: str
+    scenario: str
+    model: str
+    model_options: dict[str, Any]
+    input_size: tuple[int, int]
+    data: DataSpec = field(default_factory=DataSpec)
+    augment: dict[str, Any] = field(default_factory=dict)
+    loss: dict[str, Any] = field(default_factory=lambda: {"terms": {"ce": 1.0}})
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    t0: int = 1000
+    t_mult: int = 2
+    eta_min: float = 1e-6
+    batch_size: int = 8
+    steps: int = 2000
+    val_every: int = 250
+    checkpoint_every: int = 500
+    num_workers: int = 0
+    threads: int = 2
+    seed: int = 0
+    amp: bool = True
+    grad_clip: float | None = None
+
+    def with_overrides(self, **overrides: Any) -> Recipe:
+        """Copy with the non-``None`` overrides applied (``data_*`` keys go to :class:`DataSpec`)."""
+        data_changes = {k[5:]: v for k, v in overrides.items() if k.startswith("data_") and v is not None}
+        changes = {k: v for k, v in overrides.items() if not k.startswith("data_") and v is not None}
+        recipe = dataclasses.replace(self, **changes)
+        if data_changes:
+            recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, **data_changes))
+        return recipe
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def recipe_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """Resolve ``highway`` to ``<share>/config/training/highway.yaml``; paths pass through."""
+    text = os.fspath(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        return Path(text)
+    return share_dir() / "config" / "training" / f"{text}.yaml"
+
+
+def _pair(value: Any, what: str) -> tuple[int, int]:
+    if isinstance(value, str) and "x" in value:
+        value = value.lower().split("x")
+    if not (isinstance(value, (list, tuple)) and len(value) == 2):
+        raise RecipeError(f"{what} must be [a, b], got {value!r}")
+    try:
+        return int(value[0]), int(value[1])
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{what} must be two integers, got {value!r}") from err
+
+
+def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
+    """Validate a recipe mapping (the YAML document) into a :class:`Recipe`.
+
+    Raises:
+        RecipeError: a missing or malformed field, naming the field and the file.
+    """
+    if not isinstance(document, dict):
+        raise RecipeError(f"{source}: a recipe is a YAML mapping")
+    doc = dict(document)
+    try:
+        model_block = doc.pop("model")
+        scenario = str(doc.pop("scenario"))
+        input_size = _pair(doc.pop("input_size"), f"{source}: input_size")
+    except KeyError as err:
+        raise RecipeError(f"{source}: missing field {err.args[0]!r}") from err
+    if isinstance(model_block, str):
+        model_name, model_options = model_block, {}
+    elif isinstance(model_block, dict) and "name" in model_block:
+        model_name, model_options = str(model_block["name"]), dict(model_block.get("options") or {})
+    else:
+        raise RecipeError(f"{source}: model must be a name or {{name: ..., options: {{...}}}}")
+    data_block = dict(doc.pop("data", None) or {})
+    data_source = str(data_block.pop("source", "synthetic"))
+    if data_source not in DATA_SOURCES:
+        raise RecipeError(f"{source}: data.source {data_source!r} is not one of {DATA_SOURCES}")
+    try:
+        data = DataSpec(
+            source=data_source,
+            train_seeds=_pair(data_block.pop("train_seeds", TRAIN_SEEDS), f"{source}: data.train_seeds"),
+            val_seeds=_pair(
+                data_block.pop("val_seeds", (VAL_SEEDS[0], VAL_SEEDS[0] + 64)), f"{source}: data.val_seeds"
+            ),
+            pool_size=int(data_block.pop("pool_size", 1024)),
+            path=data_block.pop("path", None),
+            options=dict(data_block.pop("options", None) or {}),
+        )
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{source}: malformed data block ({err})") from err
+    if data_block:
+        raise RecipeError(f"{source}: unknown data fields {sorted(data_block)}")
+    if data.source == "synthetic":
+        train, val = data.train_seeds, data.val_seeds
+        if train[0] < val[1] and val[0] < train[1]:
+            raise RecipeError(f"{source}: train_seeds {train} and val_seeds {val} overlap")
+    elif not data.path:
+        raise RecipeError(f"{source}: data.source {data.source!r} needs data.path")
+    optimizer = dict(doc.pop("optimizer", None) or {})
+    scheduler = dict(doc.pop("scheduler", None) or {})
+    train = dict(doc.pop("train", None) or {})
+    known_train = {f.name for f in dataclasses.fields(Recipe)} - {
+        "name",
+        "scenario",
+        "model",
+        "model_options",
+        "input_size",
+        "data",
+        "augment",
+        "loss",
+        "mean",
+        "std",
+        "lr",
+        "weight_decay",
+        "t0",
+        "t_mult",
+        "eta_min",
+    }
+    unknown = set(train) - known_train
+    if unknown:
+        raise RecipeError(f"{source}: unknown train fields {sorted(unknown)}; known: {sorted(known_train)}")
+    try:
+        recipe = Recipe(
+            name=str(doc.pop("name", scenario)),
+            scenario=scenario,
+            model=model_name,
+            model_options=model_options,
+            input_size=input_size,
+            data=data,
+            augment=dict(doc.pop("augment", None) or {}),
+            loss=dict(doc.pop("loss", None) or {"terms": {"ce": 1.0}}),
+            mean=tuple(float(v) for v in doc.pop("mean", Recipe.mean)),  # type: ignore[arg-type]
+            std=tuple(float(v) for v in doc.pop("std", Recipe.std)),  # type: ignore[arg-type]
+            lr=float(optimizer.pop("lr", Recipe.lr)),
+            weight_decay=float(optimizer.pop("weight_decay", Recipe.weight_decay)),
+            t0=int(scheduler.pop("T_0", Recipe.t0)),
+            t_mult=int(scheduler.pop("T_mult", Recipe.t_mult)),
+            eta_min=float(scheduler.pop("eta_min", Recipe.eta_min)),
+            **train,
+        )
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{source}: malformed value ({err})") from err
+    leftovers = {
+        **{f"optimizer.{k}": v for k, v in optimizer.items()},
+        **{f"scheduler.{k}": v for k, v in scheduler.items()},
+        **doc,
+    }
+    if leftovers:
+        raise RecipeError(f"{source}: unknown fields {sorted(leftovers)}")
+    return recipe
+
+
+def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
+    """Read and validate a recipe file (a name such as ``highway`` or a YAML path).
+
+    Raises:
+        RecipeError: the file is missing, not YAML, or invalid.
+    """
+    path = recipe_path(name_or_path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError as err:
+        raise RecipeError(
+            f"training recipe {path} does not exist; see config/training/ for examples"
+        ) from err
+    except yaml.YAMLError as err:
+        raise RecipeError(f"training recipe {path} is not valid YAML: {err}") from err
+    return parse_recipe(document, source=str(path))

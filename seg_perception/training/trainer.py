@@ -1,0 +1,326 @@
+"""The training loop: AdamW + cosine warm restarts, AMP on CUDA, validation, checkpoints, reports."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from seg_perception import __version__
+from seg_perception.config import load_scenario
+from seg_perception.errors import ConfigError
+from seg_perception.inference.checkpoint import read_checkpoint, save_checkpoint
+from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.training.losses import IGNORE_INDEX, build_loss
+from seg_perception.training.metrics import SegmentationMetrics
+from seg_perception.training.recipe import Recipe
+from seg_perception.training.reporting import plot_curves, read_records, write_metrics
+
+ModelFactory = Callable[[str, int], nn.Module]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run produced."""
+
+    run_dir: Path
+    steps: int
+    best_miou: float
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    seconds: float
+    records: list[dict[str, Any]]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so a run repeats (augmentations included when they use these)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto``; asking for CUDA where it is absent is an error, not a fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but CUDA is not available; use --device cpu")
+    return torch.device(name)
+
+
+def _default_model_factory(recipe: Recipe) -> ModelFactory:
+    from seg_perception.models import build_model
+
+    return lambda name, num_classes: build_model(name, num_classes, **recipe.model_options)
+
+
+class Trainer:
+    """Train one recipe into a run folder.
+
+    The run folder gets ``last.pt`` (every ``checkpoint_every`` steps and at the end),
+    ``best.pt`` (highest validation mIoU), ``metrics.csv``, ``metrics.json`` and ``curves.png``.
+
+    Args:
+        recipe: The training recipe.
+        out_dir: Run folder.
+        device: ``cpu``, ``cuda`` or ``auto``.
+        resume: Checkpoint to continue from (model, optimiser, scheduler, step, best mIoU).
+        progress: Show tqdm bars.
+        datasets: ``(train, val)`` to use instead of building them from the recipe.
+        model_factory: ``(name, num_classes) -> model`` instead of the registry.
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        *,
+        out_dir: str | Path,
+        device: str = "cpu",
+        resume: str | Path | None = None,
+        progress: bool = True,
+        datasets: tuple[Dataset, Dataset] | None = None,
+        model_factory: ModelFactory | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.run_dir = Path(out_dir)
+        self.device = resolve_device(device)
+        self.progress = progress
+        self.scenario = load_scenario(recipe.scenario)
+        self.class_names = list(self.scenario.classes.names)
+        torch.set_num_threads(max(1, recipe.threads))
+        seed_everything(recipe.seed)
+        self.timings: dict[str, float] = {}
+        if datasets is None:
+            from seg_perception.training.datasets import build_datasets
+
+            train_set, val_set, self.timings = build_datasets(recipe, progress=progress)
+        else:
+            train_set, val_set = datasets
+        self.train_set, self.val_set = train_set, val_set
+        factory = model_factory or _default_model_factory(recipe)
+        self.model = factory(recipe.model, self.scenario.classes.num_classes).to(self.device)
+        loss_weights = tuple(getattr(self.model, "loss_weights", (1.0,)))
+        self.criterion = build_loss(recipe.loss, loss_weights=loss_weights, ignore_index=IGNORE_INDEX).to(
+            self.device
+        )
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            self.optimizer, T_0=max(1, recipe.t0), T_mult=max(1, recipe.t_mult), eta_min=recipe.eta_min
+        )
+        self.use_amp = recipe.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.step = 0
+        self.best_miou = -math.inf
+        self.records: list[dict[str, Any]] = []
+        self.loss_history: list[tuple[int, float]] = []
+        if resume is not None:
+            self._resume(Path(resume))
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _resume(self, path: Path) -> None:
+        raw = read_checkpoint(path, map_location=str(self.device))
+        if raw["model_name"] != self.recipe.model:
+            raise ConfigError(
+                f"{path} holds a {raw['model_name']!r} model but the recipe trains {self.recipe.model!r}"
+            )
+        self.model.load_state_dict(raw["state_dict"])
+        for key, target in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
+            if key in raw:
+                target.load_state_dict(raw[key])
+        if "scaler" in raw and self.use_amp:
+            self.scaler.load_state_dict(raw["scaler"])
+        self.step = int(raw.get("step", 0))
+        self.best_miou = float(raw.get("best_miou", -math.inf))
+        self.records = [r for r in read_records(self.run_dir) if int(r.get("step", 0)) <= self.step]
+        self.loss_history = [
+            (int(r["step"]), float(r["train_loss"])) for r in self.records if "train_loss" in r
+        ]
+
+    def metadata(self, *, val_summary: dict[str, Any] | None = None) -> ModelMetadata:
+        """Model metadata for checkpoints and ONNX: class map from the scenario config, provenance."""
+        extra: dict[str, Any] = {
+            "recipe": self.recipe.name,
+            "steps": self.step,
+            "package_version": __version__,
+            "trained_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "data": self.recipe.data.source,
+        }
+        if self.recipe.data.source == "synthetic":
+            extra["train_seeds"] = list(self.recipe.data.train_seeds)
+            extra["val_seeds"] = list(self.recipe.data.val_seeds)
+        if val_summary is not None:
+            extra["val_miou"] = val_summary["miou"]
+            extra["val_per_class_iou"] = val_summary["per_class_iou"]
+            extra["val_pixel_accuracy"] = val_summary["pixel_accuracy"]
+        return ModelMetadata(
+            model=self.recipe.model,
+            scenario=self.scenario.name,
+            classes=tuple(self.class_names),
+            colors=tuple(self.scenario.classes.colors_hex),
+            input_size=self.recipe.input_size,
+            mean=self.recipe.mean,
+            std=self.recipe.std,
+            extra=extra,
+        )
+
+    def save(self, path: Path, *, val_summary: dict[str, Any] | None = None) -> Path:
+        return save_checkpoint(
+            path,
+            self.model,
+            self.metadata(val_summary=val_summary),
+            model_name=self.recipe.model,
+            model_options=self.recipe.model_options,
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict(),
+            step=self.step,
+            best_miou=self.best_miou,
+            recipe=self.recipe.to_dict(),
+        )
+
+    # -- loops ----------------------------------------------------------------------------------
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless shuffled batches; the shuffle is seeded by (seed, step) so a resumed run repeats."""
+        epoch = 0
+        while True:
+            generator = torch.Generator().manual_seed(self.recipe.seed * 1_000_003 + self.step + epoch)
+            loader = DataLoader(
+                self.train_set,
+                batch_size=self.recipe.batch_size,
+                shuffle=True,
+                drop_last=len(self.train_set) >= self.recipe.batch_size,
+                num_workers=self.recipe.num_workers,
+                worker_init_fn=_seed_worker,
+                generator=generator,
+                persistent_workers=False,
+                pin_memory=self.device.type == "cuda",
+            )
+            yield from loader
+            epoch += 1
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, Any]:
+        """Pixel accuracy, per-class IoU and mIoU on the validation set."""
+        self.model.eval()
+        metrics = SegmentationMetrics(self.class_names)
+        loader = DataLoader(self.val_set, batch_size=self.recipe.batch_size, num_workers=0)
+        for images, masks in loader:
+            with torch.autocast(self.device.type, enabled=self.use_amp):
+                logits = self.model(images.to(self.device))
+            if isinstance(logits, (list, tuple)):
+                logits = logits[0]
+            prediction = logits.argmax(1).cpu().numpy()
+            metrics.update(masks.numpy(), prediction)
+        self.model.train()
+        return metrics.summary()
+
+    def _train_step(self, images: torch.Tensor, masks: torch.Tensor) -> float:
+        images = images.to(self.device, non_blocking=True)
+        masks = masks.to(self.device, non_blocking=True).long()
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            outputs = self.model(images)
+        loss = self.criterion(outputs, masks)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.recipe.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return float(loss.detach())
+
+    def fit(self) -> TrainResult:
+        """Train until ``recipe.steps``; validate every ``val_every`` steps and at the end."""
+        from tqdm import tqdm
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "recipe.json").write_text(json.dumps(self.recipe.to_dict(), indent=2))
+        total = self.recipe.steps
+        self.model.train()
+        started = time.perf_counter()
+        interval_losses: list[float] = []
+        interval_start = time.perf_counter()
+        interval_first_step = self.step
+        best_path = self.run_dir / "best.pt"
+        last_path = self.run_dir / "last.pt"
+        bar = tqdm(total=total, initial=self.step, disable=not self.progress, unit="it", dynamic_ncols=True)
+        batches = self._batches()
+        last_summary: dict[str, Any] | None = None
+        while self.step < total:
+            images, masks = next(batches)
+            loss = self._train_step(images, masks)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss} at step {self.step}; lower the lr")
+            self.step += 1
+            interval_losses.append(loss)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
+            at_end = self.step == total
+            if self.step % self.recipe.val_every == 0 or at_end:
+                elapsed = time.perf_counter() - interval_start
+                summary = self.validate()
+                mean_loss = float(np.mean(interval_losses)) if interval_losses else float("nan")
+                record: dict[str, Any] = {
+                    "step": self.step,
+                    "train_loss": mean_loss,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "pixel_accuracy": summary["pixel_accuracy"],
+                    "miou": summary["miou"],
+                    **{f"iou_{k}": v for k, v in summary["per_class_iou"].items()},
+                    "it_per_s": (self.step - interval_first_step) / max(elapsed, 1e-9),
+                    "elapsed_s": time.perf_counter() - started,
+                }
+                self.records.append(record)
+                self.loss_history.append((self.step, mean_loss))
+                interval_losses, interval_start, interval_first_step = [], time.perf_counter(), self.step
+                bar.write(
+                    f"step {self.step}: loss {mean_loss:.4f}  mIoU {summary['miou']:.4f}  "
+                    f"pixel acc {summary['pixel_accuracy']:.4f}  "
+                    + "  ".join(
+                        f"{k} {'n/a' if v is None else f'{v:.3f}'}"
+                        for k, v in summary["per_class_iou"].items()
+                    )
+                )
+                if summary["miou"] > self.best_miou:
+                    self.best_miou = float(summary["miou"])
+                    self.save(best_path, val_summary=summary)
+                write_metrics(self.run_dir, self.records, recipe=self.recipe.to_dict())
+                plot_curves(self.run_dir, self.records, self.loss_history)
+                self.model.train()
+                last_summary = summary
+            if self.step % self.recipe.checkpoint_every == 0 or at_end:
+                self.save(last_path, val_summary=last_summary)
+        bar.close()
+        if not last_path.exists():  # resumed at or past the last step
+            self.save(last_path)
+        return TrainResult(
+            run_dir=self.run_dir,
+            steps=self.step,
+            best_miou=self.best_miou,
+            last_checkpoint=last_path,
+            best_checkpoint=best_path if best_path.exists() else None,
+            seconds=time.perf_counter() - started,
+            records=self.records,
+        )

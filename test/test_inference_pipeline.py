@@ -1,0 +1,125 @@
+"""SegmentationPipeline with a hand-weighted ONNX model: red pixels → class 1, blue → class 2."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from seg_perception.config import load_scenario
+from seg_perception.errors import ConfigError, ModelFileError
+from seg_perception.inference.engine import create_engine
+from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
+
+RED, BLUE = (0, 0, 255), (255, 0, 0)  # BGR
+
+
+def colour_model(path, classes, scenario, input_hw=(60, 80)):
+    """A 1x1 conv on RGB/255 (mean 0, std 1): background 0.5, class 1 = R-G-B, class 2 = B-R-G."""
+    weights = np.array([[0, 0, 0], [1, -1, -1], [-1, -1, 1]], np.float32).reshape(3, 3, 1, 1)
+    bias = np.array([0.5, 0, 0], np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["image", "weight", "bias"], ["logits"])],
+        "colour_classifier",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, *input_hw])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3, *input_hw])],
+        [onnx.numpy_helper.from_array(weights, "weight"), onnx.numpy_helper.from_array(bias, "bias")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    metadata = ModelMetadata(
+        model="colour_classifier",
+        scenario=scenario,
+        classes=tuple(classes),
+        colors=("#000000", "#FFFFFF", "#30E060"),
+        input_size=input_hw,
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+    )
+    helper.set_model_props(model, metadata.to_props())
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def road_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "road.onnx"
+    return colour_model(path, ("background", "lane_marking", "crosswalk"), "road")
+
+
+@pytest.fixture(scope="module")
+def parking_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "parking.onnx"
+    return colour_model(path, ("background", "slot_line", "free_slot"), "parking")
+
+
+def test_process_finds_polygons_of_the_right_classes(road_model):
+    pipeline = SegmentationPipeline(create_engine(road_model), load_scenario("road"), "front")
+    image = np.full((120, 160, 3), 40, np.uint8)
+    image[20:60, 20:100] = RED  # 40 x 80 lane marking
+    image[80:110, 100:150] = BLUE  # 30 x 50 crosswalk
+    image[5:7, 150:152] = RED  # 4-pixel speck, below min_area_px
+    result = pipeline.process(image)
+    assert isinstance(result, FrameResult)
+    assert result.mask.shape == (120, 160) and result.mask.dtype == np.uint8
+    assert np.count_nonzero(result.mask == 1) >= 40 * 80 and np.count_nonzero(result.mask == 2) >= 30 * 50
+    by_class = {polygon.class_name: polygon for polygon in result.polygons}
+    assert len(result.polygons) == 2 and set(by_class) == {"lane_marking", "crosswalk"}
+    points = by_class["lane_marking"].points
+    bounds = [points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max()]
+    np.testing.assert_allclose(bounds, [20, 99, 20, 59], atol=1)
+    assert result.slots == []
+    assert {"inference", "postprocess", "total"} <= set(result.timings_ms)
+    json.dumps(result.to_json())
+
+
+def test_polygon_thresholds_come_from_the_scenario(road_model):
+    scenario = load_scenario("road")
+    pipeline = SegmentationPipeline(create_engine(road_model), scenario, "front")
+    assert pipeline.min_area_px == scenario.params["polygon"]["min_area_px"]
+    assert pipeline.epsilon_px == scenario.params["polygon"]["simplify_epsilon_px"]
+
+
+def test_parking_pipeline_extracts_slots_with_entrance_first(parking_model):
+    scenario = load_scenario("parking")
+    pipeline = SegmentationPipeline(create_engine(parking_model), scenario, "avm")
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[20:80, 40:80] = BLUE  # free slot, 40 wide x 60 deep
+    image[14:20, 34:86] = RED  # back line (top)
+    image[14:80, 34:40] = RED  # left line
+    image[14:80, 80:86] = RED  # right line; the bottom (y = 80) is open
+    result = pipeline.process(image)
+    assert len(result.slots) == 1
+    corners = result.slots[0].corners
+    entrance = corners[:2]
+    assert np.all(np.abs(entrance[:, 1] - 80) <= 2), corners  # both entrance corners on the bottom edge
+    assert np.all(np.abs(corners[2:, 1] - 20) <= 2), corners
+
+
+def test_class_map_mismatch_names_file_both_lists_and_fix(road_model):
+    with pytest.raises(ModelFileError) as caught:
+        SegmentationPipeline(create_engine(road_model), load_scenario("highway"), "front")
+    message = str(caught.value)
+    assert str(road_model) in message
+    assert "['background', 'lane_marking', 'crosswalk']" in message
+    assert "['background', 'lane_marking']" in message
+    assert "model_file" in message
+
+
+def test_unknown_camera_is_rejected(road_model):
+    with pytest.raises(ConfigError, match="avm"):
+        SegmentationPipeline(create_engine(road_model), load_scenario("road"), "avm")
+
+
+def test_overlay_uses_the_scenario_colours_on_foreground_only(road_model):
+    scenario = load_scenario("road")
+    pipeline = SegmentationPipeline(create_engine(road_model), scenario, "front")
+    image = np.full((4, 4, 3), 100, np.uint8)
+    mask = np.zeros((4, 4), np.uint8)
+    mask[0, 0], mask[1, 1] = 1, 2
+    blended = pipeline.overlay(image, mask, alpha=1.0)
+    np.testing.assert_array_equal(blended[0, 0], scenario.classes.colors_bgr[1])
+    np.testing.assert_array_equal(blended[1, 1], scenario.classes.colors_bgr[2])
+    np.testing.assert_array_equal(blended[2:], image[2:])

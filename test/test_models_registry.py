@@ -1,0 +1,99 @@
+"""Registry and the forward contract of every registered model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seg_perception.models import ModelOptionError, UnknownModelError, build_model, list_models
+
+# Too big to run on CPU in the suite: their shapes are checked on the meta device instead.
+HEAVY = {"hrnetv2_w32", "hrnetv2_w48", "icnet_r50"}
+SIZES = [(64, 96), (70, 90)]  # 70x90: not divisible by 32
+
+
+def test_list_models_has_every_family() -> None:
+    names = list_models()
+    assert names == sorted(names)
+    for expected in ("icnet_r50", "icnet_r18", "icnet_lite", "hrnetv2_w18", "hrnetv2_w32", "hrnetv2_w48",
+                     "hrnetv2_w18_small_v1", "hrnetv2_w18_small_v2"):
+        assert expected in names
+
+
+def test_unknown_name_lists_valid_names() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        build_model("icnet_huge", 3)
+    message = str(info.value)
+    assert "icnet_huge" in message
+    assert all(name in message for name in list_models())
+
+
+def test_unknown_option_and_bad_values_are_rejected() -> None:
+    with pytest.raises(ModelOptionError, match="csp"):
+        build_model("icnet_lite", 3, csp=True)
+    with pytest.raises(ModelOptionError, match="activation"):
+        build_model("icnet_lite", 3, activation="gelu")
+    with pytest.raises(ModelOptionError, match="num_classes"):
+        build_model("icnet_lite", 0)
+    with pytest.raises(ModelOptionError, match="csp_ratio"):
+        build_model("hrnetv2_w18_small_v1", 3, csp=True, csp_ratio=1.5)
+
+
+def _check_outputs(model: torch.nn.Module, size: tuple[int, int], num_classes: int, device: str) -> None:
+    images = torch.randn(2, 3, *size, device=device)
+    model.eval()
+    with torch.no_grad():
+        logits = model(images)
+    assert isinstance(logits, torch.Tensor)
+    assert tuple(logits.shape) == (2, num_classes, *size)
+    model.train()
+    outputs = model(images)
+    assert isinstance(outputs, list)
+    assert len(outputs) == len(model.loss_weights)
+    for out in outputs:
+        assert out.shape[:2] == (2, num_classes)
+    return outputs
+
+
+@pytest.mark.parametrize("name", sorted(set(list_models()) - HEAVY))
+def test_forward_contract_and_gradients(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, 3)
+    for size in SIZES:
+        outputs = _check_outputs(model, size, 3, "cpu")
+    loss = sum(w * o.square().mean() for w, o in zip(model.loss_weights, outputs, strict=True))
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+@pytest.mark.parametrize("name", sorted(HEAVY))
+def test_heavy_models_shapes_on_meta_device(name: str) -> None:
+    with torch.device("meta"):
+        model = build_model(name, 5)
+    for size in SIZES:
+        _check_outputs(model, size, 5, "meta")
+
+
+def test_icnet_cascade_resolutions_and_weights() -> None:
+    model = build_model("icnet_lite", 2).train()
+    main, aux_8, aux_16 = model(torch.randn(1, 3, 128, 256))
+    assert model.loss_weights == (1.0, 0.4, 0.4)
+    assert main.shape[-2:] == (32, 64)
+    assert aux_8.shape[-2:] == (16, 32)
+    assert aux_16.shape[-2:] == (8, 16)
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("icnet_lite", {"activation": "mish"}),
+    ("hrnetv2_w18_small_v1", {"activation": "mish"}),
+    ("hrnetv2_w18_small_v1", {"csp": True}),
+    ("hrnetv2_w18_small_v1", {"csp": True, "csp_ratio": 0.25, "activation": "mish"}),
+])
+def test_options_keep_the_contract(name: str, options: dict[str, object]) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, 4, **options)
+    outputs = _check_outputs(model, (70, 90), 4, "cpu")
+    outputs[0].mean().backward()
+    assert all(p.grad is not None for p in model.parameters())

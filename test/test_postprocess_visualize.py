@@ -1,0 +1,42 @@
+"""Colourising and overlay on small arrays."""
+
+import numpy as np
+import pytest
+
+from seg_perception.postprocess import colorize, overlay
+
+COLORS = np.array([[0, 0, 0], [255, 255, 255], [48, 224, 96]], np.uint8)
+
+
+def test_colorize_maps_each_id_to_its_colour():
+    mask = np.array([[0, 1, 2], [2, 1, 0]], np.uint8)
+    image = colorize(mask, COLORS)
+    assert image.shape == (2, 3, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image, COLORS[mask])
+
+
+def test_colorize_unknown_ids_are_black():
+    np.testing.assert_array_equal(colorize(np.array([[7]], np.uint8), COLORS), [[[0, 0, 0]]])
+
+
+def test_overlay_blends_foreground_and_leaves_background():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    mask = rng.integers(0, 3, (6, 7)).astype(np.uint8)
+    alpha = 0.3
+    result = overlay(image, mask, COLORS, alpha)
+    expected = np.where(
+        (mask > 0)[..., None],
+        np.round(image * (1 - alpha) + COLORS[mask] * alpha),
+        image,
+    )
+    np.testing.assert_allclose(result.astype(int), expected.astype(int), atol=1)
+    np.testing.assert_array_equal(result[mask == 0], image[mask == 0])
+    assert not np.shares_memory(result, image)
+
+
+def test_overlay_validates_inputs():
+    with pytest.raises(ValueError):
+        overlay(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5), np.uint8), COLORS, 0.5)
+    with pytest.raises(ValueError):
+        overlay(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8), COLORS, 1.5)

@@ -1,0 +1,72 @@
+"""Reporting: latency statistics, rates, Markdown tables and strict-JSON sanitising."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from seg_perception.reporting import latency_summary, rate_hz, render_markdown_table
+from seg_perception.reporting.demo_report import json_safe, render_report_markdown, write_report
+
+
+def test_latency_summary_matches_numpy_percentiles():
+    values = np.random.default_rng(0).gamma(2.0, 10.0, size=500)
+    summary = latency_summary(values)
+    assert summary["count"] == 500
+    assert summary["p50"] == pytest.approx(np.percentile(values, 50))
+    assert summary["p95"] == pytest.approx(np.percentile(values, 95))
+    assert summary["max"] == pytest.approx(values.max())
+    assert summary["mean"] == pytest.approx(values.mean())
+    assert summary["p50"] <= summary["p95"] <= summary["max"]
+
+
+def test_latency_summary_ignores_non_finite_and_handles_empty():
+    assert latency_summary([1.0, float("nan"), 3.0, float("inf")])["count"] == 2
+    empty = latency_summary([])
+    assert empty["count"] == 0 and math.isnan(empty["p50"]) and math.isnan(empty["max"])
+
+
+def test_rate_counts_intervals_not_events():
+    assert rate_hz([i / 30.0 for i in range(91)]) == pytest.approx(30.0)
+    assert rate_hz([5.0, 4.0, 4.5]) == pytest.approx(2.0)  # order does not matter
+    assert math.isnan(rate_hz([1.0]))
+    assert math.isnan(rate_hz([2.0, 2.0]))
+
+
+def test_markdown_table_layout_and_cells():
+    rows = [{"name": "highway", "fps": 29.456, "miou": None}, {"name": "a|b", "fps": float("nan"), "extra": True}]
+    lines = render_markdown_table(rows).splitlines()
+    assert lines[0] == "| name | fps | miou | extra |"
+    assert lines[1] == "|---|---:|---:|---|"
+    assert lines[2] == "| highway | 29.46 | n/a |  |"
+    assert lines[3] == "| a\\|b | n/a |  | true |"
+    assert render_markdown_table(rows, ["fps"], digits=1).splitlines()[2] == "| 29.5 |"
+    assert render_markdown_table([]) == ""
+
+
+def test_json_safe_makes_strict_json():
+    data = {"a": float("nan"), "b": (1, np.float32(2.5)), "c": {"d": float("inf")}}
+    text = json.dumps(json_safe(data), allow_nan=False)
+    assert json.loads(text) == {"a": None, "b": [1, 2.5], "c": {"d": None}}
+
+
+def test_write_report_writes_both_files(tmp_path):
+    report = {
+        "min_fps": 15.0,
+        "scenarios": [{
+            "scenario": "highway", "camera": "front", "image_size": [540, 960], "fps": 12.0,
+            "latency_ms": {"p50": 40.0, "p95": 60.0, "max": float("nan")},
+            "frames": {"sent": 10, "received": 8, "dropped": 2},
+            "accuracy": {"miou": 0.5, "pixel_accuracy": 0.9, "per_class_iou": {"background": 0.9, "lane": None},
+                         "frames_scored": 8},
+            "files": {"animation": str(tmp_path / "highway" / "highway.gif")},
+        }],
+    }
+    json_path, md_path = write_report(report, tmp_path)
+    assert json.loads(json_path.read_text())["scenarios"][0]["latency_ms"]["max"] is None
+    markdown = md_path.read_text()
+    assert "| highway | front | 960x540 | 12.00 |" in markdown
+    assert "is BELOW the 15 fps bar" in markdown
+    assert "(highway/highway.gif)" in markdown
+    assert markdown == render_report_markdown(report, tmp_path)

@@ -1,0 +1,67 @@
+"""Reporting: matching predictions to ground truth by stamp, latency, fps and mIoU."""
+
+import math
+
+import numpy as np
+import pytest
+
+from seg_perception.reporting.stream import StreamRecording
+
+MS = 1_000_000
+T0 = 1_700_000_000 * 1_000_000_000
+
+
+def _recording():
+    recording = StreamRecording()
+    truth = np.zeros((4, 4), np.uint8)
+    truth[:, :2] = 1
+    for index in range(5):  # 5 frames sent at 30 Hz
+        recording.add_ground_truth(T0 + index * 33 * MS, truth)
+    # frame 2 lost; latencies 10, 20, 40, 30 ms; received out of order
+    for index, latency in ((0, 10), (3, 40), (1, 20), (4, 30)):
+        stamp = T0 + index * 33 * MS
+        recording.add_prediction(stamp, stamp + latency * MS, truth if index != 4 else np.ones((4, 4), np.uint8))
+    return recording
+
+
+def test_matching_counts_and_latency_in_stamp_order():
+    recording = _recording()
+    recording.add_prediction(T0, T0 + 99 * MS, np.zeros((4, 4), np.uint8))  # duplicate ignored
+    recording.add_prediction(T0 + 7, T0 + 20 * MS, np.zeros((4, 4), np.uint8))  # no ground truth
+    assert recording.matched_stamps == [T0 + i * 33 * MS for i in (0, 1, 3, 4)]
+    assert recording.latencies_ms()[:5] == pytest.approx([10.0, 20.0 - 7e-6, 20.0, 40.0, 30.0], abs=1e-3)
+    counts = recording.counts(frames_sent=5)
+    assert counts == {"sent": 5, "ground_truth_received": 5, "received": 5, "matched": 4, "dropped": 0,
+                      "unmatched_predictions": 1, "duplicates": 1}
+
+
+def test_latency_summary_and_rates():
+    recording = _recording()
+    summary = recording.latency()
+    assert summary["count"] == 4
+    assert summary["p50"] == pytest.approx(25.0)
+    assert summary["max"] == pytest.approx(40.0)
+    assert recording.input_fps() == pytest.approx(1000 / 33)
+    # arrivals at 10, 53, 139, 162 ms → 3 intervals over 152 ms
+    assert recording.output_fps() == pytest.approx(3 / 0.152)
+    assert recording.counts()["dropped"] == 1
+
+
+def test_score_uses_only_matched_frames_and_resizes_other_sizes():
+    recording = _recording()
+    summary = recording.score(["background", "lane"])
+    # 3 perfect frames + 1 all-"lane": background IoU 24/32, lane IoU 32/40
+    assert summary["frames_scored"] == 4
+    assert summary["per_class_iou"]["background"] == pytest.approx(24 / 32)
+    assert summary["per_class_iou"]["lane"] == pytest.approx(32 / 40)
+    assert summary["miou"] == pytest.approx((24 / 32 + 32 / 40) / 2)
+    recording.add_ground_truth(T0 + 999 * MS, np.ones((8, 8), np.uint8))
+    recording.add_prediction(T0 + 999 * MS, T0 + 1000 * MS, np.ones((4, 4), np.uint8))
+    assert recording.score(["background", "lane"])["resized"] == 1
+
+
+def test_empty_recording_is_nan_not_an_error():
+    recording = StreamRecording()
+    assert math.isnan(recording.output_fps())
+    assert math.isnan(recording.score(["background", "lane"])["miou"])
+    assert recording.counts(frames_sent=3)["dropped"] == 3

@@ -1,0 +1,357 @@
+"""The segmentation node over real rclpy and DDS: outputs, rejection, diagnostics, parameters, exit codes.
+
+A tiny hand-weighted ONNX model stands in for the shipped weights: bright pixels →
+class 1, green pixels → class 2 (parking), everything else background.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2  # noqa: E402
+from std_msgs.msg import Float32, Header  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from seg_perception.config import load_scenario  # noqa: E402
+from seg_perception.inference.export import export_onnx  # noqa: E402
+from seg_perception.inference.metadata import ModelMetadata  # noqa: E402
+from seg_perception.ros.errors import NodeParameterError  # noqa: E402
+from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
+from seg_perception.ros.polygon_cloud import SLOT_CLASS_ID, cloud_to_points  # noqa: E402
+
+pytestmark = pytest.mark.ros
+DOMAIN_ID = 101  # unique per test module: no cross-talk with other DDS tests
+HEIGHT, WIDTH = 120, 160
+WAIT_S = 10.0
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class _Threshold(torch.nn.Module):
+    """Class 1 where the normalised pixel sum is positive (bright); class 2 where green dominates red."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        brightness = x.sum(1, keepdim=True)
+        logits = [torch.zeros_like(brightness), brightness]
+        logits += [(x[:, 1:2] - x[:, 0:1]) * 4.0 - 6.0 for _ in range(self.num_classes - 2)]
+        return torch.cat(logits, 1)
+
+
+def _export(directory: Path, scenario: str) -> Path:
+    config = load_scenario(scenario)
+    metadata = ModelMetadata(
+        model="threshold_test",
+        scenario=scenario,
+        classes=config.classes.names,
+        colors=config.classes.colors_hex,
+        input_size=(HEIGHT, WIDTH),
+    )
+    path = directory / f"{scenario}.onnx"
+    export_onnx(_Threshold(config.classes.num_classes), metadata, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("models")
+    return {scenario: _export(directory, scenario) for scenario in ("highway", "parking")}
+
+
+@pytest.fixture(scope="module")
+def context() -> Iterator[Context]:
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+class Harness:
+    """The node under test, a client node and an executor spinning both in a thread."""
+
+    def __init__(self, context: Context, overrides: list[Parameter]) -> None:
+        self.node = SegmentationNode(context=context, parameter_overrides=overrides)
+        self.client = Node("test_client", context=context)
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.client)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        self.received: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    def subscribe(self, msg_type: type, topic: str) -> list:
+        self.received[topic] = inbox = []
+
+        def store(msg: object) -> None:
+            with self._lock:
+                inbox.append(msg)
+
+        self.client.create_subscription(msg_type, topic, store, RELIABLE)
+        return inbox
+
+    def publisher(self, msg_type: type, topic: str):
+        publisher = self.client.create_publisher(msg_type, topic, RELIABLE)
+        wait_for(lambda: publisher.get_subscription_count() > 0, "the node's subscription")
+        return publisher
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.thread.join(timeout=5)
+        self.node.shutdown()
+        self.node.destroy_node()
+        self.client.destroy_node()
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def scene(*, green: bool = False) -> np.ndarray:
+    """Dark BGR frame with two bright lane stripes (and a green slot)."""
+    image = np.full((HEIGHT, WIDTH, 3), 30, np.uint8)
+    image[10:110, 20:30] = 255
+    image[10:110, 120:130] = 255
+    if green:
+        image[40:80, 50:100] = (0, 255, 0)
+    return image
+
+
+def image_msg(image: np.ndarray, *, stamp_sec: int, encoding: str = "bgr8", pad: int = 0) -> Image:
+    rows = image.reshape(image.shape[0], -1)
+    if pad:
+        rows = np.hstack([rows, np.zeros((rows.shape[0], pad), np.uint8)])
+    msg = Image(height=image.shape[0], width=image.shape[1], encoding=encoding, step=rows.shape[1])
+    msg.header = Header(frame_id="base_link")
+    msg.header.stamp.sec = stamp_sec
+    msg.data = rows.tobytes()
+    return msg
+
+
+@pytest.fixture
+def highway(context: Context, models: dict[str, Path]) -> Iterator[Harness]:
+    harness = Harness(
+        context,
+        [
+            Parameter("scenario", value="highway"),
+            Parameter("model_file", value=str(models["highway"])),
+            Parameter("qos.reliability", value="reliable"),
+            Parameter("diagnostics_period_s", value=0.2),
+            Parameter("stale_timeout_s", value=30.0),
+            Parameter("polygon.min_area_px", value=20.0),
+        ],
+    )
+    yield harness
+    harness.close()
+
+
+def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Harness) -> None:
+    masks = highway.subscribe(Image, "front/mask")
+    markers = highway.subscribe(MarkerArray, "front/markers")
+    clouds = highway.subscribe(PointCloud2, "front/polygons")
+    times = highway.subscribe(Float32, "front/processing_time_ms")
+    publisher = highway.publisher(Image, "/camera/front/image_raw")
+    wait_for(lambda: highway.node.count_subscribers("front/mask") > 0, "mask subscription")
+    publisher.publish(image_msg(scene(), stamp_sec=11))
+    wait_for(lambda: masks and markers and clouds and times, "mask, markers, polygons and processing time")
+    assert highway.node.workers[0].overlay_pub.get_subscription_count() == 0
+
+    mask_msg = masks[0]
+    assert (mask_msg.encoding, mask_msg.height, mask_msg.width) == ("mono8", HEIGHT, WIDTH)
+    assert mask_msg.header.stamp.sec == 11 and mask_msg.header.frame_id == "base_link"
+    mask = np.frombuffer(mask_msg.data, np.uint8).reshape(HEIGHT, WIDTH)
+    assert mask[50, 25] == 1 and mask[50, 70] == 0
+
+    marker_list = markers[0].markers
+    assert marker_list[0].action == Marker.DELETEALL
+    strips = marker_list[1:]
+    assert len(strips) == 2
+    for strip in strips:
+        assert strip.type == Marker.LINE_STRIP and strip.ns == "front/lane_marking"
+        assert strip.header.stamp.sec == 11
+        assert (strip.points[0].x, strip.points[0].y) == (strip.points[-1].x, strip.points[-1].y)
+    assert len({strip.id for strip in strips}) == 2
+
+    points = cloud_to_points(clouds[0])
+    assert [f.name for f in clouds[0].fields][:5] == ["x", "y", "z", "u", "v"]
+    assert set(points["class_id"]) == {1} and len(set(points["instance_id"])) == 2
+    assert np.isnan(points["x"]).all()  # front camera without homography: uncalibrated
+    assert times[0].data > 0
+
+    overlays = highway.subscribe(Image, "front/overlay")
+    wait_for(lambda: highway.node.workers[0].overlay_pub.get_subscription_count() > 0, "overlay subscription")
+    publisher.publish(image_msg(scene(), stamp_sec=12))
+    wait_for(lambda: overlays, "overlay")
+    assert overlays[0].encoding == "bgr8" and overlays[0].header.stamp.sec == 12
+    overlay = np.frombuffer(overlays[0].data, np.uint8).reshape(HEIGHT, WIDTH, 3)
+    assert not np.array_equal(overlay[50, 25], scene()[50, 25])  # lane pixel tinted
+    assert np.array_equal(overlay[50, 70], scene()[50, 70])  # background untouched
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (lambda m: setattr(m, "encoding", "yuv422"), "unknown_encoding"),
+        (lambda m: setattr(m, "step", 10), "bad_step"),
+        (lambda m: setattr(m, "data", bytes(100)), "truncated"),
+    ],
+)
+def test_bad_frame_is_rejected_and_counted_then_next_frame_processed(
+    highway: Harness, bad: Callable[[Image], None], reason: str
+) -> None:
+    masks = highway.subscribe(Image, "front/mask")
+    publisher = highway.publisher(Image, "/camera/front/image_raw")
+    wait_for(lambda: highway.node.count_subscribers("front/mask") > 0, "mask subscription")
+    broken = image_msg(scene(), stamp_sec=20)
+    bad(broken)
+    publisher.publish(broken)
+    stats = highway.node.workers[0].stats
+    wait_for(lambda: stats.snapshot().rejected.get(reason) == 1, f"rejection {reason}")
+    publisher.publish(image_msg(scene(), stamp_sec=21, pad=8))  # padded rows are fine
+    wait_for(lambda: masks and stats.snapshot().processed == 1, "the next good frame")
+    assert [m.header.stamp.sec for m in masks] == [21]
+    snapshot = stats.snapshot()
+    assert snapshot.processed == 1 and snapshot.rejected_total == 1
+
+
+def test_diagnostics_report_fps_counters_and_providers(highway: Harness) -> None:
+    diagnostics = highway.subscribe(DiagnosticArray, "/diagnostics")
+    publisher = highway.publisher(Image, "/camera/front/image_raw")
+    for index in range(5):
+        publisher.publish(image_msg(scene(), stamp_sec=30 + index))
+        time.sleep(0.05)
+    bad = image_msg(scene(), stamp_sec=40, encoding="yuv422")
+    publisher.publish(bad)
+    stats = highway.node.workers[0].stats
+    wait_for(
+        lambda: (
+            stats.snapshot().processed + stats.snapshot().dropped >= 5 and stats.snapshot().rejected_total
+        ),
+        "frames processed",
+    )
+    count = len(diagnostics)
+    wait_for(lambda: len(diagnostics) > count + 1, "a fresh diagnostics message")
+    status = diagnostics[-1].status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name.endswith(": front") and status.level == b"\x00"
+    assert "CPUExecutionProvider" in values["providers"]
+    assert values["model_file"].endswith("highway.onnx") and values["engine"] == "onnxruntime"
+    assert int(values["frames_processed"]) + int(values["frames_dropped"]) == 5
+    assert values["rejected.unknown_encoding"] == "1" and values["frames_rejected"] == "1"
+    assert float(values["fps"]) > 0
+    assert float(values["processing_ms_p95"]) >= float(values["processing_ms_p50"]) > 0
+    for key in ("latency_ms_p50", "latency_ms_max", "stage_ms.conversion", "stage_ms.publish", "stale"):
+        assert key in values
+
+
+def test_parking_compressed_markers_in_metres(context: Context, models: dict[str, Path]) -> None:
+    harness = Harness(
+        context,
+        [
+            Parameter("scenario", value="parking"),
+            Parameter("model_file", value=str(models["parking"])),
+            Parameter("qos.reliability", value="reliable"),
+            Parameter("avm.transport", value="compressed"),
+            Parameter("avm.topic", value="/camera/avm/image_raw/compressed"),
+            Parameter("avm.origin_px", value=[80.0, 60.0]),
+            Parameter("avm.frame_id", value="vehicle"),
+            Parameter("polygon.min_area_px", value=20.0),
+        ],
+    )
+    try:
+        markers = harness.subscribe(MarkerArray, "avm/markers")
+        clouds = harness.subscribe(PointCloud2, "avm/polygons")
+        publisher = harness.publisher(CompressedImage, "/camera/avm/image_raw/compressed")
+        wait_for(lambda: harness.node.count_subscribers("avm/markers") > 0, "markers subscription")
+        garbage = CompressedImage(format="jpeg", data=b"not a jpeg at all")
+        publisher.publish(garbage)
+        stats = harness.node.workers[0].stats
+        wait_for(lambda: stats.snapshot().rejected.get("undecodable") == 1, "rejection of garbage JPEG")
+        ok, png = cv2.imencode(".png", scene(green=True))
+        assert ok
+        msg = CompressedImage(format="png", data=png.tobytes())
+        msg.header.stamp.sec = 50
+        publisher.publish(msg)
+        wait_for(lambda: markers and clouds, "parking markers and polygons")
+        namespaces = {m.ns for m in markers[0].markers[1:]}
+        assert "avm/slot_line" in namespaces
+        assert all(m.header.frame_id == "vehicle" for m in markers[0].markers)
+        points = cloud_to_points(clouds[0])
+        lines = points[points["class_id"] == 1]
+        assert np.isfinite(lines["x"]).all()
+        # metres: x = (v0 - v) * 0.02, y = (u0 - u) * 0.02 with origin (80, 60)
+        np.testing.assert_allclose(lines["x"], (60 - lines["v"]) * 0.02, atol=1e-5)
+        np.testing.assert_allclose(lines["y"], (80 - lines["u"]) * 0.02, atol=1e-5)
+        slots = points[points["class_id"] == SLOT_CLASS_ID]
+        assert set(np.unique(slots["free"])) <= {0, 1}
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ([Parameter("engine", value="tensorflow")], ["'engine'", "tensorflow", "onnxruntime, torch"]),
+        ([Parameter("overlay_alpha", value=1.5)], ["'overlay_alpha'", "1.5", "[0.0, 1.0]"]),
+        ([Parameter("device", value="gpu")], ["'device'", "gpu", "cuda"]),
+        ([Parameter("front.transport", value="h264")], ["'front.transport'", "h264", "raw, compressed"]),
+        ([Parameter("front.ground_homography", value=[1.0, 2.0])], ["'front.ground_homography'", "9"]),
+        ([Parameter("scenario", value="moon")], ["'scenario'", "moon"]),
+        ([Parameter("qos.depth", value=0)], ["'qos.depth'", "0"]),
+    ],
+)
+def test_invalid_parameter_fails_with_one_clear_line(
+    context: Context, models: dict[str, Path], overrides: list[Parameter], expected: list[str]
+) -> None:
+    base = [Parameter("model_file", value=str(models["highway"]))]
+    with pytest.raises(NodeParameterError) as raised:
+        SegmentationNode(context=context, parameter_overrides=base + overrides)
+    message = str(raised.value)
+    assert "\n" not in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_main_exits_1_naming_a_missing_model_file(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nowhere" / "absent.onnx"
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(DOMAIN_ID + 1))
+    code = main(["segmentation_node", "--ros-args", "-p", f"model_file:={missing}"])
+    captured = capfd.readouterr()
+    assert code == 1
+    assert str(missing) in captured.err and "Traceback" not in captured.err
+    assert rclpy.ok() is False
+
+
+def test_main_exits_1_on_bad_parameter(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(DOMAIN_ID + 1))
+    code = main(["segmentation_node", "--ros-args", "-p", "overlay_alpha:=-0.5"])
+    captured = capfd.readouterr()
+    assert code == 1 and "overlay_alpha" in captured.err and "Traceback" not in captured.err

@@ -1,0 +1,138 @@
+"""A short training run on tiny scenes: loss falls, checkpoints and reports appear, resume continues."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from seg_perception.errors import ModelFileError
+from seg_perception.inference.checkpoint import read_checkpoint
+from seg_perception.training.recipe import Recipe, load_recipe, parse_recipe
+from seg_perception.training.errors import RecipeError
+from seg_perception.training.trainer import Trainer
+
+SIZE = (32, 48)
+
+
+class StripeScenes(Dataset):
+    """Grey images whose bright horizontal stripes are class 1 (a stand-in for lane scenes)."""
+
+    def __init__(self, count: int, seed: int) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.images, self.masks = [], []
+        for _ in range(count):
+            mask = torch.zeros(SIZE, dtype=torch.int64)
+            for row in torch.randint(2, SIZE[0] - 4, (2,), generator=generator).tolist():
+                mask[row : row + 2] = 1
+            noise = 0.3 * torch.randn(3, *SIZE, generator=generator)
+            self.images.append(mask.float().expand(3, -1, -1) * 2.0 - 1.0 + noise)
+            self.masks.append(mask)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.masks[index]
+
+
+class TinyCascadeNet(nn.Module):
+    """Two-scale stand-in following the model contract: a list of logits in train mode."""
+
+    loss_weights = (1.0, 0.4)
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, num_classes, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        logits = self.body(x)
+        if self.training:
+            return [logits, nn.functional.avg_pool2d(logits, 2)]
+        return logits
+
+
+def tiny_recipe(**changes: object) -> Recipe:
+    recipe = parse_recipe(
+        {
+            "name": "tiny",
+            "scenario": "highway",
+            "model": "tiny_cascade",
+            "input_size": list(SIZE),
+            "loss": {"terms": {"focal": 0.3, "soft_ce": 0.7}, "class_weights": [1.0, 2.0]},
+            "optimizer": {"lr": 0.02, "weight_decay": 0.0},
+            "scheduler": {"T_0": 20, "T_mult": 1},
+            "train": {"batch_size": 4, "steps": 30, "val_every": 10, "checkpoint_every": 10, "threads": 1},
+        }
+    )
+    return recipe.with_overrides(**changes)
+
+
+def make_trainer(recipe: Recipe, out: Path, **kwargs: object) -> Trainer:
+    return Trainer(
+        recipe,
+        out_dir=out,
+        progress=False,
+        datasets=(StripeScenes(24, seed=0), StripeScenes(6, seed=1)),
+        model_factory=lambda name, num_classes: TinyCascadeNet(num_classes),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_short_run_learns_and_writes_reports(tmp_path: Path) -> None:
+    result = make_trainer(tiny_recipe(), tmp_path).fit()
+    assert result.steps == 30
+    losses = [r["train_loss"] for r in result.records]
+    assert losses[-1] < losses[0]
+    assert result.best_miou > 0.5
+    for name in ("last.pt", "best.pt", "metrics.csv", "metrics.json", "curves.png"):
+        assert (tmp_path / name).is_file(), name
+    with (tmp_path / "metrics.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [int(r["step"]) for r in rows] == [10, 20, 30]
+    assert {"miou", "pixel_accuracy", "iou_background", "iou_lane_marking"} <= set(rows[0])
+    best = read_checkpoint(tmp_path / "best.pt")
+    assert best["best_miou"] == pytest.approx(max(r["miou"] for r in result.records))
+    assert list(best["metadata"]["classes"]) == ["background", "lane_marking"]
+    assert best["metadata"]["extra"]["val_miou"] == pytest.approx(best["best_miou"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["records"][-1]["step"] == 30
+
+
+def test_resume_continues_from_saved_step(tmp_path: Path) -> None:
+    make_trainer(tiny_recipe(steps=20), tmp_path).fit()
+    saved = read_checkpoint(tmp_path / "last.pt")
+    assert saved["step"] == 20
+    trainer = make_trainer(tiny_recipe(steps=30), tmp_path, resume=tmp_path / "last.pt")
+    assert trainer.step == 20
+    assert trainer.scheduler.last_epoch == saved["scheduler"]["last_epoch"]
+    result = trainer.fit()
+    assert result.steps == 30
+    assert [r["step"] for r in result.records] == [10, 20, 30]
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 30
+
+
+def test_resume_from_missing_file_names_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="missing.pt"):
+        make_trainer(tiny_recipe(), tmp_path, resume=tmp_path / "missing.pt")
+
+
+def test_recipe_validation() -> None:
+    with pytest.raises(RecipeError, match="overlap"):
+        parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8],
+                      "data": {"train_seeds": [0, 100], "val_seeds": [50, 60]}})
+    with pytest.raises(RecipeError, match="input_size"):
+        parse_recipe({"scenario": "highway", "model": "m"})
+    with pytest.raises(RecipeError, match="unknown train fields"):
+        parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8], "train": {"stepz": 1}})
+
+
+@pytest.mark.parametrize("name", ["highway", "road", "parking", "highway_hrnet"])
+def test_shipped_recipes_parse(name: str) -> None:
+    recipe = load_recipe(name)
+    assert recipe.data.source == "synthetic"
+    assert recipe.steps > 0 and recipe.batch_size > 0
