@@ -35,10 +35,13 @@ def test_rate_counts_intervals_not_events():
 
 
 def test_markdown_table_layout_and_cells():
-    rows = [{"name": "highway", "fps": 29.456, "miou": None}, {"name": "a|b", "fps": float("nan"), "extra": True}]
+    rows = [
+        {"name": "highway", "fps": 29.456, "miou": None},
+        {"name": "a|b", "fps": float("nan"), "extra": True},
+    ]
     lines = render_markdown_table(rows).splitlines()
     assert lines[0] == "| name | fps | miou | extra |"
-    assert lines[1] == "|---|---:|---:|---|"
+    assert lines[1] == "|---|---:|---|---|"  # a column of only None or bools is not numeric
     assert lines[2] == "| highway | 29.46 | n/a |  |"
     assert lines[3] == "| a\\|b | n/a |  | true |"
     assert render_markdown_table(rows, ["fps"], digits=1).splitlines()[2] == "| 29.5 |"
@@ -58,8 +61,10 @@ def test_write_report_writes_both_files(tmp_path):
             "scenario": "highway", "camera": "front", "image_size": [540, 960], "fps": 12.0,
             "latency_ms": {"p50": 40.0, "p95": 60.0, "max": float("nan")},
             "frames": {"sent": 10, "received": 8, "dropped": 2},
-            "accuracy": {"miou": 0.5, "pixel_accuracy": 0.9, "per_class_iou": {"background": 0.9, "lane": None},
-                         "frames_scored": 8},
+            "accuracy": {
+                "miou": 0.5, "pixel_accuracy": 0.9, "frames_scored": 8,
+                "per_class_iou": {"background": 0.9, "lane": None},
+            },
             "files": {"animation": str(tmp_path / "highway" / "highway.gif")},
         }],
     }

@@ -20,7 +20,8 @@ def _recording():
     # frame 2 lost; latencies 10, 20, 40, 30 ms; received out of order
     for index, latency in ((0, 10), (3, 40), (1, 20), (4, 30)):
         stamp = T0 + index * 33 * MS
-        recording.add_prediction(stamp, stamp + latency * MS, truth if index != 4 else np.ones((4, 4), np.uint8))
+        prediction = truth if index != 4 else np.ones((4, 4), np.uint8)
+        recording.add_prediction(stamp, stamp + latency * MS, prediction)
     return recording
 
 

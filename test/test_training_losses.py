@@ -95,8 +95,11 @@ def test_downsample_target_is_nearest_and_keeps_ignore() -> None:
 def test_cascade_applies_weights_to_downsampled_targets() -> None:
     generator = torch.Generator().manual_seed(1)
     target = torch.randint(0, 2, (1, 8, 8), generator=generator)
-    outputs = [torch.randn(1, 2, 8, 8, generator=generator), torch.randn(1, 2, 4, 4, generator=generator),
-               torch.randn(1, 2, 2, 2, generator=generator)]
+    outputs = [
+        torch.randn(1, 2, 8, 8, generator=generator),
+        torch.randn(1, 2, 4, 4, generator=generator),
+        torch.randn(1, 2, 2, 2, generator=generator),
+    ]
     base = CrossEntropyLoss()
     cascade = CascadeLoss(base, (1.0, 0.4, 0.4))
     expected = sum(

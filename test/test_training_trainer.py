@@ -13,8 +13,8 @@ from torch.utils.data import Dataset
 
 from seg_perception.errors import ModelFileError
 from seg_perception.inference.checkpoint import read_checkpoint
-from seg_perception.training.recipe import Recipe, load_recipe, parse_recipe
 from seg_perception.training.errors import RecipeError
+from seg_perception.training.recipe import Recipe, load_recipe, parse_recipe
 from seg_perception.training.trainer import Trainer
 
 SIZE = (32, 48)
@@ -117,14 +117,20 @@ def test_resume_continues_from_saved_step(tmp_path: Path) -> None:
 
 
 def test_resume_from_missing_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="missing.pt"):
+    with pytest.raises(ModelFileError, match=r"missing\.pt"):
         make_trainer(tiny_recipe(), tmp_path, resume=tmp_path / "missing.pt")
 
 
 def test_recipe_validation() -> None:
     with pytest.raises(RecipeError, match="overlap"):
-        parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8],
-                      "data": {"train_seeds": [0, 100], "val_seeds": [50, 60]}})
+        parse_recipe(
+            {
+                "scenario": "highway",
+                "model": "m",
+                "input_size": [8, 8],
+                "data": {"train_seeds": [0, 100], "val_seeds": [50, 60]},
+            }
+        )
     with pytest.raises(RecipeError, match="input_size"):
         parse_recipe({"scenario": "highway", "model": "m"})
     with pytest.raises(RecipeError, match="unknown train fields"):

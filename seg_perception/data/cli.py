@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             name += f"_{index:05d}"
         cv2.imwrite(str(folders["images"] / f"{name}.png"), sample.image)
         cv2.imwrite(str(folders["masks"] / f"{name}.png"), sample.mask)
-        (folders["polygons"] / f"{name}.json").write_text(json.dumps(sample.to_json(), indent=1))
+        (folders["polygons"] / f"{name}.json").write_text(json.dumps(sample.to_json()))
         if not args.no_preview:
             preview = np.hstack([sample.image, colors[sample.mask]])
             cv2.imwrite(str(folders["preview"] / f"{name}.jpg"), preview, [cv2.IMWRITE_JPEG_QUALITY, 85])

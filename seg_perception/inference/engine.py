@@ -141,16 +141,20 @@ class Engine(ABC):
         self.close()
 
     def _checked(self, logits: np.ndarray) -> np.ndarray:
-        """Verify once that the model outputs as many classes as its metadata names."""
+        """Return ``logits`` after checking (once) that their shape fits the metadata."""
         if not self._logits_checked:
-            if logits.ndim != 4 or logits.shape[1] != self.metadata.num_classes:
-                raise ModelFileError(
-                    f"{self.model_file}: model outputs logits of shape {tuple(logits.shape)} but its "
-                    f"metadata names {self.metadata.num_classes} classes {list(self.metadata.classes)}; "
-                    "re-export the model"
-                )
-            self._logits_checked = True
+            self._check_logits_shape(tuple(logits.shape))
         return logits
+
+    def _check_logits_shape(self, shape: tuple[int, ...]) -> None:
+        """Verify that the model outputs as many classes as its metadata names."""
+        if len(shape) != 4 or shape[1] != self.metadata.num_classes:
+            raise ModelFileError(
+                f"{self.model_file}: model outputs logits of shape {shape} but its "
+                f"metadata names {self.metadata.num_classes} classes {list(self.metadata.classes)}; "
+                "re-export the model"
+            )
+        self._logits_checked = True
 
 
 class OnnxRuntimeEngine(Engine):
@@ -340,7 +344,7 @@ class TorchEngine(Engine):
             after_preprocess = time.perf_counter()
             logits = self._forward(model_input)
             if not self._logits_checked:
-                self._checked(np.empty(tuple(logits.shape), dtype=np.uint8))
+                self._check_logits_shape(tuple(logits.shape))
             after_inference = time.perf_counter()
             mask = mask_from_logits_torch(logits, image_bgr.shape[:2]).cpu().numpy()
         end = time.perf_counter()

@@ -153,7 +153,7 @@ def export_checkpoint(
 
     model, metadata, raw = load_checkpoint(checkpoint)
     extra = dict(metadata.extra)
-    extra.setdefault("steps", int(raw.get("step", 0)))
+    extra["steps"] = int(raw.get("step", extra.get("steps", 0)))
     extra["package_version"] = __version__
     extra["exported_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     extra["checkpoint"] = Path(checkpoint).name

@@ -98,7 +98,9 @@ def _save_gif(frames_rgb: list[np.ndarray], path: Path, fps: float) -> None:
 
     images = [Image.fromarray(frame) for frame in frames_rgb]
     duration_ms = max(20, round(1000.0 / fps))  # browsers clamp shorter delays
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0, optimize=False)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0, optimize=False
+    )
 
 
 def write_gif(

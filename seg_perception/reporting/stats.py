@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -43,7 +42,3 @@ def rate_hz(times_s: Iterable[float]) -> float:
         return float("nan")
     return (len(times) - 1) / (times[-1] - times[0])
 
-
-def finite_or_none(value: float) -> float | None:
-    """``value`` or None when it is NaN/inf (JSON has no NaN)."""
-    return value if math.isfinite(value) else None

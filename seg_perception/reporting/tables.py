@@ -49,6 +49,7 @@ def render_markdown_table(
     header = "| " + " | ".join(_cell(c, digits) for c in columns) + " |"
     rule = "|" + "|".join("---:" if is_num else "---" for is_num in numeric) + "|"
     body = [
-        "| " + " | ".join("" if c not in row else _cell(row[c], digits) for c in columns) + " |" for row in rows
+        "| " + " | ".join("" if c not in row else _cell(row[c], digits) for c in columns) + " |"
+        for row in rows
     ]
     return "\n".join([header, rule, *body])

@@ -66,5 +66,6 @@ def write_stream_visuals(
         for position, index in enumerate(evenly_spaced(len(frames), stills))
     ]
     images, labels = sheet_tiles(recording, colors_bgr, count=sheet_frames)
-    files["contact_sheet"] = write_png(contact_sheet(images, cols=2, labels=labels), out_dir / "contact_sheet.png")
+    sheet = contact_sheet(images, cols=2, labels=labels)
+    files["contact_sheet"] = write_png(sheet, out_dir / "contact_sheet.png")
     return files

@@ -130,6 +130,13 @@ class BagPlayer:
         self.published += count
         return count
 
+    def flush(self, timeout_s: float = 2.0) -> None:
+        """Wait until reliable subscribers acknowledged everything, so the last frames are not lost at exit."""
+        from rclpy.duration import Duration
+
+        for publisher in self.publishers.values():
+            publisher.wait_for_all_acked(Duration(nanoseconds=int(timeout_s * 1e9)))
+
     def _sleep_until(self, target: float, message: BagMessage, wall_start: float) -> None:
         while True:
             remaining = target - time.monotonic()
@@ -235,6 +242,7 @@ def _play(args: argparse.Namespace, reader: BagReader, topics: list[str], remaps
                 player.play_once(progress=progress)
             if not args.loop:
                 break
+        player.flush()
         print(f"published {player.published} messages on {len(topics)} topic(s)")
     except KeyboardInterrupt:
         print("play: interrupted")

@@ -237,7 +237,12 @@ class _ScenarioRun:
         return command
 
     def _spin_until(
-        self, done: Callable[[], bool], *, timeout_s: float, what: str, on_tick: Callable[[], None] | None = None
+        self,
+        done: Callable[[], bool],
+        *,
+        timeout_s: float,
+        what: str,
+        on_tick: Callable[[], None] | None = None,
     ) -> float:
         """Spin the recorder until ``done()``; returns the seconds waited.
 
@@ -276,9 +281,14 @@ class _ScenarioRun:
 
     def _start(self) -> None:
         settings = self.settings
-        self._prefix(1, f"starting the node ({self.model_file.name}, log {self.out_dir / 'node.log'}) and "
-                        f"the synthetic camera ({settings.num_frames} frames of {self.size[1]}x{self.size[0]})")
-        self.node = ManagedProcess("node", self._node_command(), log_path=self.out_dir / "node.log", env=self.env)
+        self._prefix(
+            1,
+            f"starting the node ({self.model_file.name}, log {self.out_dir / 'node.log'}) and the "
+            f"synthetic camera ({settings.num_frames} frames of {self.size[1]}x{self.size[0]})",
+        )
+        self.node = ManagedProcess(
+            "node", self._node_command(), log_path=self.out_dir / "node.log", env=self.env
+        )
         self.player = ManagedProcess(
             "synthetic camera", self._player_command(), log_path=self.out_dir / "player.log", env=self.env
         )
@@ -360,7 +370,8 @@ class _ScenarioRun:
         recorder, recording = self.recorder, self.recorder.recording
         self._prefix(4, f"node stopped (exit code {self.exit_codes.get('node')}); scoring "
                         f"{len(recording.matched_stamps)} masks against ground truth")
-        player_stats = json.loads(self.player_stats_path.read_text()) if self.player_stats_path.is_file() else {}
+        stats_path = self.player_stats_path
+        player_stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
         accuracy = recording.score(self.config.classes.names)
         accuracy.pop("confusion", None)
         diagnostics = recorder.camera_diagnostics(self.camera)
@@ -391,9 +402,13 @@ class _ScenarioRun:
                                                    "frames_rejected", "engine_errors") if key in values
             },
             "node_stages_ms": {
-                key.split(".", 1)[1]: float(value) for key, value in values.items() if key.startswith("stage_ms.")
+                key.split(".", 1)[1]: float(value)
+                for key, value in values.items()
+                if key.startswith("stage_ms.")
             },
-            "markers_per_frame": float(np.mean(recorder.markers_per_frame)) if recorder.markers_per_frame else None,
+            "markers_per_frame": (
+                float(np.mean(recorder.markers_per_frame)) if recorder.markers_per_frame else None
+            ),
             "accuracy": accuracy,
             "meets_min_fps": bool(recording.output_fps() >= self.settings.min_fps),
             "timings_s": self.timings,
@@ -461,7 +476,9 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
     report = {
         "title": "seg_perception demo",
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
-        "host": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "host": {
+            "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()
+        },
         "rmw": env.get("RMW_IMPLEMENTATION"),
         "fastdds_profile": str(profile) if profile else None,
         "domain_id": settings.domain_id,
@@ -503,7 +520,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="folder with <scenario>.onnx (default: the shipped weights/)")
     parser.add_argument("--device", default="cpu", help="node device: cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic drives")
-    parser.add_argument("--domain-id", type=int, help="ROS domain of the demo (default: a private one, 1..100)")
+    parser.add_argument("--domain-id", type=int,
+                        help="ROS domain of the demo (default: a private one in 1..100)")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds for the node to start")
     parser.add_argument("--output-timeout", type=float, default=20.0,
                         help="seconds for the first mask once frames flow")

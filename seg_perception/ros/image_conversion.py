@@ -71,7 +71,7 @@ def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
 
     Raises:
         ImageConversionError: empty or huge image, unknown encoding, ``step`` too
-            small, or fewer bytes than ``step * height``.
+            small, or a payload other than ``step * height`` bytes.
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     _check_size(height, width, max_pixels)
@@ -85,6 +85,10 @@ def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
     buffer = np.frombuffer(msg.data, dtype=np.uint8)
     if buffer.size < step * height:
         raise ImageConversionError("truncated", f"{buffer.size} bytes < step*height {step * height}")
+    if buffer.size > step * height:  # width/height/encoding disagree with the payload
+        raise ImageConversionError(
+            "oversized_data", f"{buffer.size} bytes > step*height {step * height} ({msg.encoding})"
+        )
     rows = buffer[: step * height].reshape(height, step)[:, :row_bytes]
     pixels = rows.reshape(height, width, channels) if channels > 1 else rows
     if conversion is None:
@@ -108,16 +112,26 @@ def compressed_msg_to_bgr(msg: CompressedImage, *, max_pixels: int = DEFAULT_MAX
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG, ...) into BGR uint8.
 
     ``format`` strings of ``image_transport`` (``"rgb8; jpeg compressed rgb8"``) are
-    understood: a payload compressed from RGB is swapped back to BGR.
+    understood: a payload compressed from RGB is swapped back to BGR. The size in a
+    PNG or JPEG header is checked against ``max_pixels`` before decoding, so a small
+    payload declaring a huge image is rejected without allocating it.
 
     Raises:
-        ImageConversionError: empty payload, undecodable data, or a decoded image
-            that is empty or larger than ``max_pixels``.
+        ImageConversionError: empty payload, undecodable data, or an image that is
+            empty or larger than ``max_pixels``.
     """
     buffer = np.frombuffer(msg.data, dtype=np.uint8)
     if buffer.size == 0:
         raise ImageConversionError("empty_data", "compressed image has no bytes")
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    declared = peek_compressed_size(buffer[:_PEEK_BYTES].tobytes())
+    if declared is not None:
+        _check_size(declared[0], declared[1], max_pixels)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error as err:  # some corrupt headers raise instead of returning None
+        raise ImageConversionError(
+            "undecodable", f"cannot decode {buffer.size} bytes (format {msg.format!r}): {err}"
+        ) from err
     if image is None:
         raise ImageConversionError(
             "undecodable", f"cannot decode {buffer.size} bytes (format {msg.format!r})"
@@ -126,6 +140,38 @@ def compressed_msg_to_bgr(msg: CompressedImage, *, max_pixels: int = DEFAULT_MAX
     if "compressed rgb" in msg.format:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     return image
+
+
+_PEEK_BYTES = 65536  # JPEG SOF markers follow EXIF/ICC segments, usually within the first KiB
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# JPEG start-of-frame markers (SOF0..SOF15 without DHT C4, JPG C8 and DAC CC)
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def peek_compressed_size(data: bytes) -> tuple[int, int] | None:
+    """(height, width) declared by a PNG or JPEG header; None for other or unreadable data."""
+    if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return height, width
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    index = 2
+    while index + 9 <= len(data):
+        if data[index] != 0xFF:
+            return None
+        marker = data[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            index += 2
+            continue
+        if marker in _JPEG_SOF:
+            height = int.from_bytes(data[index + 5 : index + 7], "big")
+            width = int.from_bytes(data[index + 7 : index + 9], "big")
+            return height, width
+        index += 2 + int.from_bytes(data[index + 2 : index + 4], "big")
+    return None
 
 
 def filled_byte_array(array_u8: np.ndarray) -> array.array:

@@ -22,8 +22,13 @@ class LatestMailbox(Generic[T]):
         self._closed = False
 
     def put(self, item: T) -> bool:
-        """Store ``item``; True when it replaced an unprocessed item (a dropped frame)."""
+        """Store ``item``; True when it replaced an unprocessed item (a dropped frame).
+
+        After :meth:`close` the item is discarded and True returned: it is a drop too.
+        """
         with self._condition:
+            if self._closed:
+                return True
             replaced = self._item is not None
             self._item = item
             self._condition.notify()
@@ -37,12 +42,18 @@ class LatestMailbox(Generic[T]):
             item, self._item = self._item, None
             return None if self._closed else item
 
-    def close(self) -> None:
-        """Wake and release every waiting ``take``; later takes return None."""
+    def close(self) -> bool:
+        """Wake and release every waiting ``take``; later takes return None.
+
+        Returns:
+            True when an untaken item was discarded (the caller counts it as a drop).
+        """
         with self._condition:
+            discarded = self._item is not None
             self._closed = True
             self._item = None
             self._condition.notify_all()
+        return discarded
 
     @property
     def closed(self) -> bool:

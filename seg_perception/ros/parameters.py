@@ -118,7 +118,9 @@ class _Declarer:
         )
         empty_array = array_type is not None and len(default) == 0
         try:
-            if empty_array:  # an empty list has no type of its own: declare the type, read [] if unset
+            if self._node.has_parameter(name):  # a lifecycle node configured again: re-validate
+                pass
+            elif empty_array:  # an empty list has no type of its own: declare the type, read [] if unset
                 self._node.declare_parameter(name, array_type, descriptor)
             else:
                 self._node.declare_parameter(name, default, descriptor)
@@ -272,6 +274,9 @@ def _with_camera_blocks(scenario: ScenarioConfig, cameras: Sequence[CameraSettin
 
 def declare_node_parameters(node: Node) -> NodeSettings:
     """Declare every parameter on ``node`` and return the validated settings.
+
+    Parameters already declared (a lifecycle node configured a second time) keep
+    their values and are validated again.
 
     Raises:
         NodeParameterError: a parameter is invalid (message names it, its value and what is allowed).

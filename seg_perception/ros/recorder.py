@@ -71,6 +71,11 @@ class OutputTopics:
         )
 
 
+def _level(level: Any) -> int:
+    # rclpy gives a byte-typed field as ``bytes`` of length 1.
+    return int.from_bytes(level, "little") if isinstance(level, bytes) else int(level)
+
+
 class OutputRecorder(Node):
     """Stores one camera's outputs (see the module docstring).
 
@@ -94,8 +99,9 @@ class OutputRecorder(Node):
         self.processing_ms: list[float] = []
         self.diagnostics: dict[str, dict[str, Any]] = {}
         # Best effort matches a publisher of either reliability; the depth absorbs bursts.
-        outputs = QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=DEPTH, reliability=QoSReliabilityPolicy.BEST_EFFORT)
-        truth = QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=DEPTH, reliability=QoSReliabilityPolicy.RELIABLE)
+        keep_last = QoSHistoryPolicy.KEEP_LAST
+        outputs = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.BEST_EFFORT)
+        truth = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.RELIABLE)
         self.mask_sub = self.create_subscription(Image, topics.mask, self._on_mask, outputs)
         self.truth_sub = self.create_subscription(Image, topics.ground_truth, self._on_truth, truth)
         if overlay_every > 0:
@@ -133,7 +139,7 @@ class OutputRecorder(Node):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             self.diagnostics[status.name] = {
-                "level": int.from_bytes(status.level, "little") if isinstance(status.level, bytes) else int(status.level),
+                "level": _level(status.level),
                 "message": status.message,
                 "values": {kv.key: kv.value for kv in status.values},
             }

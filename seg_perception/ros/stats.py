@@ -34,15 +34,32 @@ class StatsSnapshot:
     rejected: dict[str, int]
     engine_errors: int
     last_engine_error: str
+    publish_errors: int
     failing: bool
     seconds_since_frame: float | None
     latency_ms: tuple[float, float, float]
     processing_ms: tuple[float, float, float]
     stage_ms: dict[str, float] = field(default_factory=dict)
+    frame_size: tuple[int, int] | None = None
+    size_changes: int = 0
 
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
+
+    @property
+    def failed(self) -> int:
+        """Frames converted but lost to an engine or publishing error."""
+        return self.engine_errors + self.publish_errors
+
+    @property
+    def pending(self) -> int:
+        """Frames received but not yet accounted for (waiting in the mailbox or in flight).
+
+        Every received frame ends in exactly one of processed, dropped, rejected or
+        failed, so this is 0 once the camera is idle.
+        """
+        return self.received - self.processed - self.dropped - self.rejected_total - self.failed
 
 
 class CameraStats:
@@ -52,6 +69,8 @@ class CameraStats:
         self._now = clock or time.monotonic
         self._lock = threading.Lock()
         self._received = self._processed = self._dropped = self._engine_errors = 0
+        self._publish_errors = self._size_changes = 0
+        self._frame_size: tuple[int, int] | None = None
         self._rejected: Counter[str] = Counter()
         self._last_engine_error = ""
         self._failing = False
@@ -66,6 +85,24 @@ class CameraStats:
             self._received += 1
             self._dropped += int(dropped)
             self._last_received = self._now()
+
+    def on_dropped(self) -> None:
+        """A received frame discarded without processing (e.g. pending when the camera stops)."""
+        with self._lock:
+            self._dropped += 1
+
+    def on_publish_error(self) -> None:
+        with self._lock:
+            self._publish_errors += 1
+
+    def on_frame_size(self, size: tuple[int, int]) -> tuple[int, int] | None:
+        """Record a converted frame's (height, width); return the previous size when it changed."""
+        with self._lock:
+            previous, self._frame_size = self._frame_size, size
+            if previous is None or previous == size:
+                return None
+            self._size_changes += 1
+            return previous
 
     def on_rejected(self, reason: str) -> None:
         with self._lock:
@@ -103,11 +140,14 @@ class CameraStats:
                 rejected=dict(self._rejected),
                 engine_errors=self._engine_errors,
                 last_engine_error=self._last_engine_error,
+                publish_errors=self._publish_errors,
                 failing=self._failing,
                 seconds_since_frame=None if self._last_received is None else now - self._last_received,
                 latency_ms=_percentiles(self._latency_ms),
                 processing_ms=_percentiles(self._processing_ms),
                 stage_ms={k: float(np.mean(v)) for k, v in self._stage_ms.items() if v},
+                frame_size=self._frame_size,
+                size_changes=self._size_changes,
             )
 
 
@@ -144,7 +184,11 @@ def build_status(
         "frames_dropped": str(snapshot.dropped),
         "frames_rejected": str(snapshot.rejected_total),
         **{f"rejected.{reason}": str(count) for reason, count in sorted(snapshot.rejected.items())},
+        "frames_failed": str(snapshot.failed),
         "engine_errors": str(snapshot.engine_errors),
+        "publish_errors": str(snapshot.publish_errors),
+        "frame_size": "none" if snapshot.frame_size is None else "{1}x{0}".format(*snapshot.frame_size),
+        "frame_size_changes": str(snapshot.size_changes),
         "stale": str(stale).lower(),
         "seconds_since_frame": "never" if snapshot.seconds_since_frame is None else f"{idle:.2f}",
     }

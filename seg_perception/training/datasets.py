@@ -71,26 +71,41 @@ class ScenePool(Dataset):
         return cls(images, masks, transform)
 
 
+def _int_keys(mapping: dict[Any, Any]) -> dict[int, int]:
+    """YAML mappings of ids may arrive with string keys; the readers want ints."""
+    return {int(key): int(value) for key, value in mapping.items()}
+
+
 def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset:
-    """A reader of the user's dataset (``folder``, ``cityscapes`` or ``coco``) for one split."""
-    from seg_perception import data as data_package  # noqa: F401 - fail early with a clear error
+    """A reader of the user's dataset for one split (``train`` or ``val``).
+
+    - ``folder``: ``path/<split>/{images,masks}`` (or ``path/{images,masks}`` for both splits);
+    - ``cityscapes``: ``path/leftImg8bit/<split>`` + ``gtFine``; ``options.remap`` maps label ids;
+    - ``coco``: ``path/annotations/<split>.json`` with images in ``path/images/<split>``
+      (override with ``options.<split>_annotations`` / ``<split>_images``); ``options.category_map``.
+    """
+    from seg_perception.data.datasets import CityscapesDataset, CocoPolygonDataset, ImageMaskFolderDataset
 
     root = Path(str(recipe.data.path))
     if not root.exists():
         raise RecipeError(f"dataset path {root} does not exist")
     options = dict(recipe.data.options)
     if recipe.data.source == "folder":
-        from seg_perception.data.datasets import ImageMaskFolderDataset
-
         split_root = root / split if (root / split).is_dir() else root
         return ImageMaskFolderDataset(split_root, transform=transform, **options)
     if recipe.data.source == "cityscapes":
-        from seg_perception.data.datasets import CityscapesDataset
-
-        return CityscapesDataset(root, split=split, transform=transform, **options)
-    from seg_perception.data.datasets import CocoPolygonDataset
-
-    return CocoPolygonDataset(root, split=split, transform=transform, **options)
+        remap = _int_keys(options.pop("remap", {}))
+        if not remap:
+            raise RecipeError("cityscapes data needs data.options.remap (Cityscapes label id -> class id)")
+        return CityscapesDataset(root, split=split, remap=remap, transform=transform, **options)
+    category_map = _int_keys(options.pop("category_map", {}))
+    if not category_map:
+        raise RecipeError("coco data needs data.options.category_map (COCO category id -> class id)")
+    annotations = root / options.pop(f"{split}_annotations", f"annotations/{split}.json")
+    images = root / options.pop(f"{split}_images", f"images/{split}")
+    for key in [k for k in options if k.endswith(("_annotations", "_images"))]:
+        options.pop(key)
+    return CocoPolygonDataset(annotations, images, category_map=category_map, transform=transform, **options)
 
 
 def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, Dataset, dict[str, float]]:

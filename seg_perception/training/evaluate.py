@@ -71,7 +71,7 @@ def load_predictor(model_path: str | Path, *, threads: int = 2) -> tuple[Predict
         except ImportError:
             create_engine = None  # type: ignore[assignment]
         if create_engine is not None:
-            engine = create_engine(path, engine="onnxruntime", device="cpu")
+            engine = create_engine(path, engine="onnxruntime", device="cpu", intra_op_threads=threads)
             return engine.predict, engine.metadata
         import onnxruntime as ort
 

@@ -11,7 +11,7 @@ import numpy as np
 from seg_perception.config import ClassMap
 from seg_perception.geometry import ParkingSlot, Polygon
 
-MIN_REGION_AREA_PX = 4
+MIN_REGION_AREA_PX = 3
 
 
 @dataclass

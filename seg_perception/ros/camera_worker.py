@@ -1,0 +1,261 @@
+"""One camera's subscription, mailbox, worker thread and publishers.
+
+The subscription callback only stores the newest message in a one-slot
+:class:`~seg_perception.ros.mailbox.LatestMailbox` (overwriting an unprocessed one is
+a counted drop); the worker thread converts, segments and publishes. Every received
+frame ends in exactly one counter: processed, dropped, rejected (``rejected.<reason>``)
+or failed (engine or publishing error), so ``received = processed + dropped +
+rejected + failed`` once the camera is idle.
+
+Failures never stop the thread: a bad frame is rejected with a warning throttled per
+reason, an engine exception is logged once per exception type (diagnostics stay ERROR
+until a frame succeeds again), and the next frame is processed normally.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import rclpy
+from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+from std_msgs.msg import Float32, Header
+from visualization_msgs.msg import MarkerArray
+
+from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
+from seg_perception.ros.errors import ImageConversionError
+from seg_perception.ros.image_conversion import (
+    bgr_to_msg,
+    compressed_msg_to_bgr,
+    image_msg_to_bgr,
+    mask_to_msg,
+)
+from seg_perception.ros.log_limits import KeyedThrottle, OncePerKey
+from seg_perception.ros.mailbox import LatestMailbox
+from seg_perception.ros.markers import MarkerStyle, build_marker_array
+from seg_perception.ros.parameters import CameraSettings
+from seg_perception.ros.polygon_cloud import build_polygon_cloud
+from seg_perception.ros.stats import CameraStats
+
+if TYPE_CHECKING:
+    from seg_perception.ros.core import SegmentationCore
+
+WARN_THROTTLE_S = 5.0
+WORKER_POLL_S = 0.2
+
+
+class CameraWorker:
+    """Publishers (created at once), and subscription plus thread (between :meth:`start` and :meth:`stop`)."""
+
+    def __init__(self, *, core: SegmentationCore, camera: CameraSettings, pipeline: SegmentationPipeline) -> None:
+        self.core = core
+        self.camera = camera
+        self.pipeline = pipeline
+        self.stats = CameraStats()
+        self.mailbox: LatestMailbox[Any] = LatestMailbox()
+        self.mailbox.close()  # opened by start()
+        self.subscription: Any = None
+        self.thread: threading.Thread | None = None
+        self._warnings = KeyedThrottle(WARN_THROTTLE_S)
+        self._faults = OncePerKey()
+        self._consecutive_failures = 0
+        settings = core.settings
+        self.style = MarkerStyle(
+            camera=camera.name,
+            class_names=settings.scenario.classes.names,
+            colors_rgb=settings.scenario.classes.colors_rgb,
+            line_width=settings.marker_scale,
+        )
+        output_qos = QoSProfile(
+            history=QoSHistoryPolicy.KEEP_LAST,
+            depth=settings.qos_depth,
+            reliability=QoSReliabilityPolicy.RELIABLE,
+        )
+        prefix = camera.name
+        create = core.create_publisher
+        self.mask_pub = create(Image, f"{prefix}/mask", output_qos)
+        self.overlay_pub = create(Image, f"{prefix}/overlay", output_qos)
+        self.markers_pub = create(MarkerArray, f"{prefix}/markers", output_qos)
+        self.polygons_pub = create(PointCloud2, f"{prefix}/polygons", output_qos)
+        self.time_pub = create(Float32, f"{prefix}/processing_time_ms", output_qos)
+        self.publishers = (self.mask_pub, self.overlay_pub, self.markers_pub, self.polygons_pub, self.time_pub)
+        compressed = camera.transport == "compressed"
+        self.message_type: type = CompressedImage if compressed else Image
+        self.convert: Callable[..., Any] = compressed_msg_to_bgr if compressed else image_msg_to_bgr
+
+    @property
+    def topic(self) -> str:
+        """The resolved input topic while subscribed, else the configured one."""
+        return self.subscription.topic_name if self.subscription is not None else self.camera.topic
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self) -> None:
+        """Subscribe and start the worker thread (idempotent)."""
+        if self.running:
+            return
+        self.mailbox = LatestMailbox()
+        node = self.core.node
+        self.subscription = node.create_subscription(
+            self.message_type, self.camera.topic, self._on_message, self.core.input_qos
+        )
+        self.thread = threading.Thread(target=self._run, name=f"seg_{self.camera.name}", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Unsubscribe, let the current frame finish and join the thread (idempotent).
+
+        A frame still waiting in the mailbox is counted as dropped.
+        """
+        if self.subscription is not None:
+            self.core.node.destroy_subscription(self.subscription)
+            self.subscription = None
+        if self.mailbox.close():
+            self.stats.on_dropped()
+        if self.thread is not None:
+            if self.thread is not threading.current_thread():
+                self.thread.join()
+            self.thread = None
+
+    def destroy(self) -> None:
+        """Stop and destroy the publishers."""
+        self.stop()
+        for publisher in self.publishers:
+            self.core.destroy_publisher(publisher)
+        self.publishers = ()
+
+    def _on_message(self, msg: Any) -> None:
+        self.stats.on_received(dropped=self.mailbox.put(msg))
+
+    def _run(self) -> None:
+        mailbox = self.mailbox
+        while not mailbox.closed:
+            msg = mailbox.take(WORKER_POLL_S)
+            if msg is not None:
+                self.process(msg)
+
+    def process(self, msg: Any) -> None:
+        """Convert, segment and publish one message; every failure is counted, none escapes."""
+        start = time.perf_counter()
+        image = self._convert(msg)
+        if image is None:
+            return
+        converted = time.perf_counter()
+        result = self._segment(image)
+        if result is None:
+            return
+        processed = time.perf_counter()
+        try:
+            self._publish(self._output_header(msg.header), image, result)
+            end = time.perf_counter()
+            processing_ms = (end - start) * 1e3
+            self.time_pub.publish(Float32(data=float(processing_ms)))
+        except Exception as err:  # e.g. the context is shutting down under us
+            self.stats.on_publish_error()
+            if rclpy.ok(context=self.core.node.context):
+                self._log_fault_once("publish", err)
+            return
+        stages = {k: v for k, v in result.timings_ms.items() if k != "total"}
+        stages |= {
+            "conversion": (converted - start) * 1e3,
+            "pipeline": (processed - converted) * 1e3,
+            "publish": (end - processed) * 1e3,
+        }
+        self.stats.on_processed(
+            latency_ms=self.core.latency_ms(msg.header.stamp), processing_ms=processing_ms, stages_ms=stages
+        )
+
+    def _convert(self, msg: Any) -> Any:
+        try:
+            image = self.convert(msg, max_pixels=self.core.settings.max_image_pixels)
+        except ImageConversionError as err:
+            self._reject(err.reason, str(err))
+            return None
+        except Exception as err:  # a converter bug must not kill the camera
+            self._reject("conversion_error", f"{type(err).__name__}: {err}")
+            return None
+        size = (int(image.shape[0]), int(image.shape[1]))
+        previous = self.stats.on_frame_size(size)
+        if previous is not None and self._warnings.allow("size_change") is not None:
+            self.core.node.get_logger().info(
+                f"camera '{self.camera.name}': frame size changed from {previous[1]}x{previous[0]} to "
+                f"{size[1]}x{size[0]}; processing at the new size (polygons are in the new pixel frame)"
+            )
+        return image
+
+    def _reject(self, reason: str, detail: str) -> None:
+        self.stats.on_rejected(reason)
+        suppressed = self._warnings.allow(("rejected", reason))
+        if suppressed is None:
+            return
+        more = f" ({suppressed} more since the last warning)" if suppressed else ""
+        self.core.node.get_logger().warning(
+            f"camera '{self.camera.name}': rejected frame on {self.topic}: {detail}{more}; "
+            f"counted in diagnostics as rejected.{reason}"
+        )
+
+    def _segment(self, image: Any) -> FrameResult | None:
+        try:
+            result = self.pipeline.process(image)
+        except Exception as err:
+            self.stats.on_engine_error(f"{type(err).__name__}: {err}")
+            self._consecutive_failures += 1
+            self._log_fault_once("inference", err)
+            return None
+        if self._consecutive_failures:
+            self.core.node.get_logger().info(
+                f"camera '{self.camera.name}': inference recovered after "
+                f"{self._consecutive_failures} failed frame(s)"
+            )
+            self._consecutive_failures = 0
+        return result
+
+    def _log_fault_once(self, stage: str, err: Exception) -> None:
+        kind = type(err).__name__
+        if self._faults.first((stage, kind)):
+            self.core.node.get_logger().error(
+                f"camera '{self.camera.name}': {stage} failed with {kind}: {err}. The frame is skipped and "
+                f"the next one processed; further {kind} errors are only counted in diagnostics"
+            )
+
+    def _output_header(self, header: Header) -> Header:
+        if not self.camera.frame_id:
+            return header
+        return Header(stamp=header.stamp, frame_id=self.camera.frame_id)
+
+    def _publish(self, header: Header, image: Any, result: FrameResult) -> None:
+        self.mask_pub.publish(mask_to_msg(result.mask, header))
+        if self.overlay_pub.get_subscription_count() > 0:
+            alpha = self.core.overlay_alpha
+            self.overlay_pub.publish(bgr_to_msg(self.pipeline.overlay(image, result.mask, alpha), header))
+        size = result.mask.shape[:2]
+        projection = self.camera.projection
+        style = self.style
+        if style.line_width != self.core.marker_scale:
+            style = self.style = MarkerStyle(
+                style.camera, style.class_names, style.colors_rgb, self.core.marker_scale
+            )
+        self.markers_pub.publish(
+            build_marker_array(
+                header=header,
+                style=style,
+                projection=projection,
+                image_size=size,
+                polygons=result.polygons,
+                slots=result.slots,
+            )
+        )
+        self.polygons_pub.publish(
+            build_polygon_cloud(
+                header=header,
+                projection=projection,
+                image_size=size,
+                polygons=result.polygons,
+                slots=result.slots,
+            )
+        )

@@ -1,0 +1,146 @@
+"""Synthetic scenes: determinism, label/polygon consistency, slots, sizes and drives."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from seg_perception.config import load_scenario
+from seg_perception.data.synthetic import generate_drive, generate_scene, rasterize_polygons
+
+SIZES = {"highway": (96, 192), "road": (96, 192), "parking": (128, 128)}
+
+
+@pytest.mark.parametrize("scenario", ["highway", "road", "parking"])
+def test_same_seed_same_bytes_and_other_seed_differs(scenario):
+    size = SIZES[scenario]
+    first, again, other = (generate_scene(scenario, s, size=size) for s in (3, 3, 4))
+    assert first.image.tobytes() == again.image.tobytes()
+    assert first.mask.tobytes() == again.mask.tobytes()
+    assert first.image.tobytes() != other.image.tobytes()
+    assert first.image.shape == (*size, 3) and first.image.dtype == np.uint8
+    assert first.mask.shape == size and first.mask.dtype == np.uint8
+
+
+@pytest.mark.parametrize("scenario", ["highway", "road", "parking"])
+def test_masks_hold_valid_ids_and_every_foreground_class_appears(scenario):
+    classes = load_scenario(scenario).classes
+    seen: set[int] = set()
+    size = (128, 256) if scenario != "parking" else (128, 128)
+    for seed in range(8):
+        mask = generate_scene(scenario, seed, size=size).mask
+        values = set(np.unique(mask).tolist())
+        assert values <= set(range(classes.num_classes))
+        seen |= values
+    assert seen == set(range(classes.num_classes))
+
+
+@pytest.mark.parametrize("scenario", ["highway", "road", "parking"])
+def test_polygons_reproduce_the_mask(scenario):
+    classes = load_scenario(scenario).classes
+    for seed in range(3):
+        sample = generate_scene(scenario, seed, size=SIZES[scenario])
+        redrawn = rasterize_polygons(sample.polygons, sample.mask.shape)
+        ids = [p.instance_id for p in sample.polygons]
+        assert len(ids) == len(set(ids))
+        for class_id in range(1, classes.num_classes):
+            truth, drawn = sample.mask == class_id, redrawn == class_id
+            if truth.sum() < 50:
+                continue
+            iou = (truth & drawn).sum() / (truth | drawn).sum()
+            assert iou > 0.9, (scenario, seed, classes.names[class_id], iou)
+        assert all(p.class_name == classes.names[p.class_id] for p in sample.polygons)
+
+
+def test_parking_slots_sit_on_lines_and_free_slots_are_labelled():
+    classes = load_scenario("parking").classes
+    line_id, free_id = classes.index("slot_line"), classes.index("free_slot")
+    on_line, corners_checked, free_checked, occupied_checked = 0, 0, 0, 0
+    for seed in range(6):
+        sample = generate_scene("parking", seed, size=(256, 256))
+        h, w = sample.mask.shape
+        near_line = np.zeros_like(sample.mask, bool)
+        lines = sample.mask == line_id
+        for dy, dx in itertools.product((-1, 0, 1), repeat=2):
+            near_line |= np.roll(lines, (dy, dx), axis=(0, 1))
+        origin = np.array(sample.meta["origin_px"])
+        for slot in sample.slots:
+            assert slot.corners.shape == (4, 2)
+            assert slot.extra["type"] in {"perpendicular", "parallel", "angled"}
+            entrance_mid = slot.corners[:2].mean(axis=0)
+            back_mid = slot.corners[2:].mean(axis=0)
+            # the entrance faces the aisle, where the ego car drives
+            assert abs(entrance_mid[0] - origin[0]) < abs(back_mid[0] - origin[0]) + 1e-3
+            for x, y in slot.corners[:2]:
+                corners_checked += 1
+                on_line += bool(near_line[round(float(y)), round(float(x))])
+            quad = rasterize_polygons([_poly(slot.corners)], (h, w)) > 0
+            if quad.sum() < 50:
+                continue
+            free_share = (sample.mask[quad] == free_id).mean()
+            if slot.free:
+                free_checked += 1
+                assert free_share > 0.4, free_share
+            else:
+                occupied_checked += 1
+                assert free_share < 0.05, free_share
+    assert corners_checked > 10 and free_checked > 3 and occupied_checked > 2
+    assert on_line / corners_checked > 0.9
+
+
+def _poly(points):
+    from seg_perception.geometry import Polygon
+
+    return Polygon(class_id=1, class_name="slot", points=np.asarray(points, np.float32))
+
+
+def test_avm_meta_scales_with_size():
+    small = generate_scene("parking", 0, size=(160, 160)).meta
+    default = generate_scene("parking", 0, size=(640, 640)).meta
+    assert default["metres_per_pixel"] == pytest.approx(0.02)
+    assert small["metres_per_pixel"] == pytest.approx(0.08)
+    assert small["origin_px"] == pytest.approx([80.0, 80.0])
+    assert default["scenario"] == "parking" and default["camera"] == "avm" and default["seed"] == 0
+
+
+@pytest.mark.parametrize("size", [(64, 96), (37, 53), (90, 90)])
+@pytest.mark.parametrize("scenario", ["highway", "road", "parking"])
+def test_odd_sizes(scenario, size):
+    sample = generate_scene(scenario, 1, size=size)
+    assert sample.image.shape == (*size, 3)
+    assert sample.mask.shape == size
+
+
+def test_default_size_comes_from_config():
+    cfg = load_scenario("parking")
+    assert generate_scene("parking", 0).mask.shape == cfg.image_size()
+
+
+@pytest.mark.parametrize("scenario", ["highway", "road", "parking"])
+def test_drive_frames_are_coherent(scenario):
+    size = SIZES[scenario]
+    frames = list(generate_drive(scenario, 5, 4, size=size))
+    assert [f.meta["frame"] for f in frames] == [0, 1, 2, 3]
+    other = generate_scene(scenario, 99, size=size)
+    for a, b in itertools.pairwise(frames):
+        step = np.abs(a.image.astype(int) - b.image.astype(int)).mean()
+        jump = np.abs(a.image.astype(int) - other.image.astype(int)).mean()
+        assert 0 < step < jump
+    assert any(a.mask.tobytes() != b.mask.tobytes() for a, b in itertools.pairwise(frames))
+    again = list(generate_drive(scenario, 5, 4, size=size))
+    assert all(a.image.tobytes() == b.image.tobytes() for a, b in zip(frames, again, strict=True))
+
+
+def test_class_ids_follow_the_config(tmp_path):
+    text = (load_scenario("road").path).read_text()
+    text = text.replace("[background, lane_marking, crosswalk]", "[background, crosswalk, lane_marking]")
+    path = tmp_path / "swapped.yaml"
+    path.write_text(text)
+    swapped = load_scenario(str(path))
+    original = load_scenario("road")
+    for seed in range(4):
+        a = generate_scene(original, seed, size=(96, 192)).mask
+        b = generate_scene(swapped, seed, size=(96, 192)).mask
+        assert np.array_equal(a == 1, b == 2) and np.array_equal(a == 2, b == 1)

@@ -1,0 +1,115 @@
+"""The synthetic camera over real DDS: frames arrive at the requested rate with their ground truth."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from seg_perception.ros.demo import ros_environment, shipped_profile, temporary_environment  # noqa: E402
+from seg_perception.ros.player import PlayerError, SyntheticCameraPlayer, ground_truth_topic  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+FRAMES = 30
+RATE_HZ = 30.0
+TOPIC = "/camera/front/image_raw"
+
+
+def _domain(offset: int) -> int:
+    # A private domain per test process, so parallel test runs do not hear each other.
+    return 150 + (os.getpid() + offset) % 50
+
+
+def _context(domain_id: int, env: dict[str, str]) -> Context:
+    context = Context()
+    keys = ("RMW_IMPLEMENTATION", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE")
+    with temporary_environment({k: env[k] for k in keys if k in env}):
+        context.init(domain_id=domain_id)
+    return context
+
+
+def _stamp(msg) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
+    domain = _domain(0)
+    env = ros_environment(profile=shipped_profile(), domain_id=domain)
+    context = _context(domain, env)
+    node = Node("player_test_listener", context=context)
+    images, truths = [], []
+    node.create_subscription(Image, TOPIC, images.append, qos_profile_sensor_data)
+    reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    node.create_subscription(Image, ground_truth_topic(TOPIC), truths.append, reliable)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    stats_file = tmp_path / "stats.json"
+    command = [
+        sys.executable, "-m", "seg_perception.ros.player", "--ros-args",
+        "-p", "scenario:=highway", "-p", f"num_frames:={FRAMES}", "-p", f"rate_hz:={RATE_HZ}",
+        "-p", "image_size:=[90,160]", "-p", "wait_for_subscribers:=1",
+        "-p", "wait_for_ground_truth_subscribers:=1", "-p", "wait_timeout_s:=30.0",
+        "-p", f"stats_file:={stats_file}",
+    ]
+    player = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 45
+        while player.poll() is None and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.02)
+        drain_end = time.monotonic() + 1.0  # frames still in flight when the player exits
+        while len(truths) < FRAMES and time.monotonic() < drain_end:
+            executor.spin_once(timeout_sec=0.02)
+    finally:
+        if player.poll() is None:
+            player.kill()
+        output = player.communicate(timeout=10)[0]
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+
+    assert player.returncode == 0, output
+    stats = json.loads(stats_file.read_text())
+    assert stats["frames_sent"] == FRAMES
+    assert len(images) >= FRAMES - 2, f"only {len(images)} of {FRAMES} frames arrived"
+    assert len(truths) == FRAMES
+    first = images[0]
+    assert (first.width, first.height, first.encoding, first.step) == (160, 90, "bgr8", 480)
+    assert first.header.frame_id == "front_camera"
+    stamps = [_stamp(msg) for msg in images]
+    assert np.all(np.diff(stamps) > 0), "stamps must increase"
+    truth_stamps = [_stamp(msg) for msg in truths]
+    assert set(stamps) <= set(truth_stamps)  # every frame has its ground truth, same stamp
+    period_s = np.diff(truth_stamps) / 1e9
+    assert np.median(period_s) == pytest.approx(1 / RATE_HZ, rel=0.15)
+    span_s = (truth_stamps[-1] - truth_stamps[0]) / 1e9
+    assert (len(truth_stamps) - 1) / span_s == pytest.approx(RATE_HZ, rel=0.15)
+    mask = np.frombuffer(truths[0].data, np.uint8)
+    assert truths[0].encoding == "mono8" and mask.size == 90 * 160 and mask.max() == 1  # lane pixels present
+
+
+def test_player_rejects_bad_parameters():
+    context = Context()
+    context.init(domain_id=_domain(1))
+    try:
+        with pytest.raises(PlayerError, match="num_frames"):
+            SyntheticCameraPlayer(
+                context=context, parameter_overrides=[rclpy.parameter.Parameter("num_frames", value=0)]
+            )
+        with pytest.raises(PlayerError, match="transport"):
+            SyntheticCameraPlayer(
+                context=context, parameter_overrides=[rclpy.parameter.Parameter("transport", value="h264")]
+            )
+    finally:
+        context.try_shutdown()
