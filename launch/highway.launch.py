@@ -2,6 +2,9 @@
 
 Arguments: `ros2 launch seg_perception highway.launch.py --show-args`; the logic lives in
 seg_perception.ros.launch_helper.
+
+lifecycle:=true runs the managed node (starts unconfigured): drive it with
+`ros2 lifecycle set /segmentation_node configure` then `... activate`, or add autostart:=true.
 """
 
 from launch import LaunchDescription

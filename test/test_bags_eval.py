@@ -106,9 +106,7 @@ def write_eval_bag(path, *, with_predictions=True):
             writer.write("/camera/avm/ground_truth/polygons", stamp, messages.string_msg(json.dumps(record)))
             if not with_predictions:
                 continue
-            writer.write(
-                "/seg_perception/avm/mask", stamp, messages.image_msg(predicted, stamp=stamp, frame_id=frame)
-            )
+            writer.write("/avm/mask", stamp, messages.image_msg(predicted, stamp=stamp, frame_id=frame))
             record = frame_json.frame_record(
                 stamp_ns=stamp,
                 frame_id=frame,
@@ -118,7 +116,7 @@ def write_eval_bag(path, *, with_predictions=True):
                 slots=predicted_slots,
                 calibration=calibration,
             )
-            writer.write("/seg_perception/avm/polygons/json", stamp, messages.string_msg(json.dumps(record)))
+            writer.write("/avm/polygons/json", stamp, messages.string_msg(json.dumps(record)))
 
 
 def test_eval_bag_reports_the_known_numbers(tmp_path, capsys):
@@ -144,7 +142,7 @@ def test_ground_truth_from_another_bag(tmp_path):
     from seg_perception.bags.storage import BagReader
 
     with BagReader(tmp_path / "truth") as reader, BagWriter(tmp_path / "pred") as writer:
-        for message in reader.messages(["/seg_perception/avm/mask", "/seg_perception/avm/polygons/json"]):
+        for message in reader.messages(["/avm/mask", "/avm/polygons/json"]):
             writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
     out = tmp_path / "report"
     assert (
@@ -173,14 +171,10 @@ def test_missing_ground_truth_is_a_one_line_error(tmp_path, capsys):
     bag = tmp_path / "pred_only"
     with BagWriter(bag) as writer:
         writer.write(
-            "/seg_perception/avm/mask",
+            "/avm/mask",
             1,
             messages.image_msg(np.zeros((4, 4), np.uint8), stamp=1, frame_id="x"),
         )
     assert main(["eval-bag", str(bag), "--scenario", "parking"]) == 1
     err = capsys.readouterr().err.strip()
-    assert (
-        len(err.splitlines()) == 1
-        and "/camera/avm/ground_truth/mask" in err
-        and "/seg_perception/avm/mask" in err
-    )
+    assert len(err.splitlines()) == 1 and "/camera/avm/ground_truth/mask" in err and "/avm/mask" in err

@@ -108,7 +108,7 @@ def test_offline_masks_equal_the_live_code_path(processed, model):
     bag, out, compressed = processed
     image_topic = "/camera/avm/image_raw" + ("/compressed" if compressed else "")
     inputs = read_topic(bag, image_topic)
-    outputs = read_topic(out / "bag", "/seg_perception/avm/mask")
+    outputs = read_topic(out / "bag", "/avm/mask")
     assert len(inputs) == len(outputs) == FRAMES
     pipeline = SegmentationPipeline(create_engine(model), load_scenario("parking"), "avm")
     for source, produced in zip(inputs, outputs, strict=True):
@@ -135,20 +135,18 @@ def test_output_bag_holds_inputs_outputs_and_ground_truth(processed):
         image_topic,
         "/camera/avm/ground_truth/mask",
         "/camera/avm/ground_truth/polygons",
-        "/seg_perception/avm/mask",
-        "/seg_perception/avm/overlay",
-        "/seg_perception/avm/markers",
-        "/seg_perception/avm/polygons",
-        "/seg_perception/avm/polygons/json",
+        "/avm/mask",
+        "/avm/overlay",
+        "/avm/markers",
+        "/avm/polygons",
+        "/avm/polygons/json",
     ):
         assert counts[topic] == FRAMES, topic
-    assert types["/seg_perception/avm/markers"] == "visualization_msgs/msg/MarkerArray"
-    assert types["/seg_perception/avm/polygons"] == "sensor_msgs/msg/PointCloud2"
-    markers = deserialize_message(
-        read_topic(out / "bag", "/seg_perception/avm/markers")[0].rawdata, MarkerArray
-    )
+    assert types["/avm/markers"] == "visualization_msgs/msg/MarkerArray"
+    assert types["/avm/polygons"] == "sensor_msgs/msg/PointCloud2"
+    markers = deserialize_message(read_topic(out / "bag", "/avm/markers")[0].rawdata, MarkerArray)
     assert markers.markers[0].action == 3  # DELETEALL first
-    overlay = read_topic(out / "bag", "/seg_perception/avm/overlay")[0].decode()
+    overlay = read_topic(out / "bag", "/avm/overlay")[0].decode()
     assert overlay.encoding == "bgr8" and (overlay.height, overlay.width) == (48, 64)
 
 

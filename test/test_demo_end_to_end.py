@@ -30,11 +30,12 @@ def write_tiny_model(path, scenario: str) -> None:
     rng = np.random.default_rng(0)
     weight = numpy_helper.from_array(rng.normal(size=(classes.num_classes, 3, 1, 1)).astype(np.float32), "w")
     height, width = INPUT_SIZE
+    logits_shape = ["batch", classes.num_classes, height, width]
     graph = helper.make_graph(
         [helper.make_node("Conv", [INPUT_NAME, "w"], [OUTPUT_NAME])],
         "tiny",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", 3, height, width])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", weight.dims[0], height, width])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, logits_shape)],
         initializer=[weight],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,14 +16,13 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from seg_perception.ros.demo import ros_environment, shipped_profile, temporary_environment  # noqa: E402
 from seg_perception.ros.player import PlayerError, SyntheticCameraPlayer, ground_truth_topic  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
-FRAMES = 30
 RATE_HZ = 30.0
 TOPIC = "/camera/front/image_raw"
 
@@ -32,44 +32,44 @@ def _domain(offset: int) -> int:
     return 150 + (os.getpid() + offset) % 50
 
 
-def _context(domain_id: int, env: dict[str, str]) -> Context:
-    context = Context()
-    keys = ("RMW_IMPLEMENTATION", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE")
-    with temporary_environment({k: env[k] for k in keys if k in env}):
-        context.init(domain_id=domain_id)
-    return context
-
-
 def _stamp(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
-def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
-    domain = _domain(0)
+def play_and_listen(tmp_path, *, frames: int, domain: int, transport: str = "raw"):
+    """Run the player process once; return (images, ground truths, player stats)."""
     env = ros_environment(profile=shipped_profile(), domain_id=domain)
-    context = _context(domain, env)
+    context = Context()
+    keys = ("RMW_IMPLEMENTATION", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE")
+    with temporary_environment({k: env[k] for k in keys if k in env}):
+        context.init(domain_id=domain)
     node = Node("player_test_listener", context=context)
     images, truths = [], []
-    node.create_subscription(Image, TOPIC, images.append, qos_profile_sensor_data)
+    if transport == "raw":
+        node.create_subscription(Image, TOPIC, images.append, qos_profile_sensor_data)
+    else:
+        compressed_topic = TOPIC + "/compressed"
+        node.create_subscription(CompressedImage, compressed_topic, images.append, qos_profile_sensor_data)
     reliable = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     node.create_subscription(Image, ground_truth_topic(TOPIC), truths.append, reliable)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
-    stats_file = tmp_path / "stats.json"
-    command = [
-        sys.executable, "-m", "seg_perception.ros.player", "--ros-args",
-        "-p", "scenario:=highway", "-p", f"num_frames:={FRAMES}", "-p", f"rate_hz:={RATE_HZ}",
-        "-p", "image_size:=[90,160]", "-p", "wait_for_subscribers:=1",
-        "-p", "wait_for_ground_truth_subscribers:=1", "-p", "wait_timeout_s:=30.0",
-        "-p", f"stats_file:={stats_file}",
-    ]
+    stats_file = tmp_path / f"stats_{transport}.json"
+    params = {
+        "scenario": "highway", "num_frames": frames, "loop": "false", "rate_hz": RATE_HZ,
+        "image_size": "[90,160]", "transport": transport, "wait_for_subscribers": 1,
+        "wait_for_ground_truth_subscribers": 1, "wait_timeout_s": 30.0, "stats_file": stats_file,
+    }
+    command = [sys.executable, "-m", "seg_perception.ros.player", "--ros-args"]
+    for key, value in params.items():
+        command += ["-p", f"{key}:={value}"]
     player = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 45
         while player.poll() is None and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.02)
         drain_end = time.monotonic() + 1.0  # frames still in flight when the player exits
-        while len(truths) < FRAMES and time.monotonic() < drain_end:
+        while len(truths) < frames and time.monotonic() < drain_end:
             executor.spin_once(timeout_sec=0.02)
     finally:
         if player.poll() is None:
@@ -78,12 +78,16 @@ def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
         executor.shutdown()
         node.destroy_node()
         context.try_shutdown()
-
     assert player.returncode == 0, output
-    stats = json.loads(stats_file.read_text())
-    assert stats["frames_sent"] == FRAMES
-    assert len(images) >= FRAMES - 2, f"only {len(images)} of {FRAMES} frames arrived"
-    assert len(truths) == FRAMES
+    return images, truths, json.loads(stats_file.read_text())
+
+
+def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
+    frames = 30
+    images, truths, stats = play_and_listen(tmp_path, frames=frames, domain=_domain(0))
+    assert stats["frames_sent"] == frames
+    assert len(images) >= frames - 2, f"only {len(images)} of {frames} frames arrived"
+    assert len(truths) == frames
     first = images[0]
     assert (first.width, first.height, first.encoding, first.step) == (160, 90, "bgr8", 480)
     assert first.header.frame_id == "front_camera"
@@ -91,25 +95,30 @@ def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
     assert np.all(np.diff(stamps) > 0), "stamps must increase"
     truth_stamps = [_stamp(msg) for msg in truths]
     assert set(stamps) <= set(truth_stamps)  # every frame has its ground truth, same stamp
-    period_s = np.diff(truth_stamps) / 1e9
-    assert np.median(period_s) == pytest.approx(1 / RATE_HZ, rel=0.15)
+    assert np.median(np.diff(truth_stamps) / 1e9) == pytest.approx(1 / RATE_HZ, rel=0.15)
     span_s = (truth_stamps[-1] - truth_stamps[0]) / 1e9
     assert (len(truth_stamps) - 1) / span_s == pytest.approx(RATE_HZ, rel=0.15)
     mask = np.frombuffer(truths[0].data, np.uint8)
-    assert truths[0].encoding == "mono8" and mask.size == 90 * 160 and mask.max() == 1  # lane pixels present
+    assert truths[0].encoding == "mono8" and mask.size == 90 * 160 and mask.max() == 1  # lane pixels
+
+
+def test_player_compressed_transport_publishes_jpeg(tmp_path):
+    images, truths, stats = play_and_listen(tmp_path, frames=5, domain=_domain(1), transport="compressed")
+    assert stats["topic"] == TOPIC + "/compressed"
+    assert len(images) >= 4 and len(truths) == 5
+    assert "jpeg" in images[0].format
+    decoded = cv2.imdecode(np.frombuffer(images[0].data, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape == (90, 160, 3)
 
 
 def test_player_rejects_bad_parameters():
     context = Context()
-    context.init(domain_id=_domain(1))
+    context.init(domain_id=_domain(2))
     try:
-        with pytest.raises(PlayerError, match="num_frames"):
-            SyntheticCameraPlayer(
-                context=context, parameter_overrides=[rclpy.parameter.Parameter("num_frames", value=0)]
-            )
-        with pytest.raises(PlayerError, match="transport"):
-            SyntheticCameraPlayer(
-                context=context, parameter_overrides=[rclpy.parameter.Parameter("transport", value="h264")]
-            )
+        for name, value in (("num_frames", 0), ("transport", "h264"), ("rate_hz", 0.0)):
+            with pytest.raises(PlayerError, match=name):
+                SyntheticCameraPlayer(
+                    context=context, parameter_overrides=[rclpy.parameter.Parameter(name, value=value)]
+                )
     finally:
         context.try_shutdown()

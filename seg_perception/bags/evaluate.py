@@ -3,8 +3,8 @@
 Ground truth comes from the bag's ``/camera/<cam>/ground_truth/{mask,polygons}`` topics
 (``--gt-bag`` when they live in another bag, e.g. the input of ``process``), from an
 image/mask folder (``--dataset``) or from the scene generator (``--generate N``).
-Predictions come from the bag's ``process`` outputs (``<ns>/<cam>/mask`` and
-``<ns>/<cam>/polygons/json``) when present, else from running the pipeline on its images.
+Predictions come from the bag's ``process`` outputs (``/<cam>/mask`` and
+``/<cam>/polygons/json``) when present, else from running the pipeline on its images.
 Frames are paired by camera and header stamp. Metrics: see
 :mod:`seg_perception.bags.eval_metrics`.
 """
@@ -280,7 +280,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-namespace",
         default=topics.DEFAULT_OUTPUT_NAMESPACE,
-        help="prefix of process's output topics (default %(default)s)",
+        help="namespace of process's output topics (default: none, i.e. /<camera>/mask)",
     )
     parser.add_argument(
         "--slot-threshold-m",

@@ -5,7 +5,7 @@ No DDS: frames are read with ``rosbags``, decoded like the live node does and pa
 code path), so masks match the live node's. Writes to ``--out``:
 
 - ``bag/`` (MCAP): the input images and ground-truth topics, and per camera
-  ``<ns>/<cam>/mask`` (mono8), ``overlay`` (bgr8), ``markers`` (MarkerArray),
+  ``/<cam>/mask`` (mono8; the live node's topics), ``overlay`` (bgr8), ``markers`` (MarkerArray),
   ``polygons`` (PointCloud2, as the node publishes) and ``polygons/json`` (frame JSON),
   all with the input header stamps and log times;
 - ``polygons.jsonl``: one frame JSON per line (``seg_perception.bags.frame_json``);
@@ -125,7 +125,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-namespace",
         default=topics.DEFAULT_OUTPUT_NAMESPACE,
-        help="prefix of the output topics (default %(default)s)",
+        help="namespace of the output topics (default: none, i.e. /<camera>/mask like the live node)",
     )
     parser.add_argument("--video", default="mp4", choices=("mp4", "gif", "none"), help="overlay video format")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output bag")

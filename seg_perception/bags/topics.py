@@ -6,7 +6,8 @@ Layout per camera ``<cam>`` (``front`` or ``avm``):
   ``/camera/<cam>/image_raw/compressed`` (``sensor_msgs/CompressedImage``, JPEG);
 - ``/camera/<cam>/ground_truth/mask`` (``sensor_msgs/Image``, ``mono8``, class ids);
 - ``/camera/<cam>/ground_truth/polygons`` (``std_msgs/String``, frame JSON, see ``frame_json``);
-- outputs of ``process``: ``/seg_perception/<cam>/{mask,overlay,markers,polygons}``.
+- outputs of ``process``: ``/<cam>/{mask,overlay,markers,polygons}`` (the live node's topics), plus
+  ``/<cam>/polygons/json``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ STRING_MSGTYPE = "std_msgs/msg/String"
 MARKER_ARRAY_MSGTYPE = "visualization_msgs/msg/MarkerArray"
 IMAGE_MSGTYPES = (IMAGE_MSGTYPE, COMPRESSED_MSGTYPE)
 
-DEFAULT_OUTPUT_NAMESPACE = "/seg_perception"
+DEFAULT_OUTPUT_NAMESPACE = ""  # the live node publishes <camera>/... relative to its (empty) namespace
 DEFAULT_START_TIME_S = 1_700_000_000.0  # fixed epoch: the same command writes the same bag
 
 

@@ -81,15 +81,17 @@ def contact_sheet(
     for tile, text in zip(tiles, labels or [], strict=False):
         _label(tile, text)
     cols = min(cols, len(tiles))
-    rows = -(-len(tiles) // cols)
-    tile_height = max(tile.shape[0] for tile in tiles)
-    sheet = np.full(
-        (rows * tile_height + (rows + 1) * gap, cols * tile_width + (cols + 1) * gap, 3), 32, dtype=np.uint8
-    )
-    for index, tile in enumerate(tiles):
-        row, col = divmod(index, cols)
-        top, left = gap + row * (tile_height + gap), gap + col * (tile_width + gap)
-        sheet[top : top + tile.shape[0], left : left + tile.shape[1]] = tile
+    rows = [tiles[start : start + cols] for start in range(0, len(tiles), cols)]
+    # Each row is as tall as its tallest tile, so rows of wide and square images mix without gaps.
+    heights = [max(tile.shape[0] for tile in row) for row in rows]
+    sheet_height = sum(heights) + (len(rows) + 1) * gap
+    sheet = np.full((sheet_height, cols * tile_width + (cols + 1) * gap, 3), 32, dtype=np.uint8)
+    top = gap
+    for row, height in zip(rows, heights, strict=True):
+        for col, tile in enumerate(row):
+            left = gap + col * (tile_width + gap)
+            sheet[top : top + tile.shape[0], left : left + tile.shape[1]] = tile
+        top += height + gap
     return sheet
 
 

@@ -131,7 +131,7 @@ class BagPlayer:
         return count
 
     def flush(self, timeout_s: float = 2.0) -> None:
-        """Wait until reliable subscribers acknowledged everything, so the last frames are not lost at exit."""
+        """Wait until reliable subscribers acknowledged everything (the last frames are not lost at exit)."""
         from rclpy.duration import Duration
 
         for publisher in self.publishers.values():

@@ -50,7 +50,9 @@ WORKER_POLL_S = 0.2
 class CameraWorker:
     """Publishers (created at once), and subscription plus thread (between :meth:`start` and :meth:`stop`)."""
 
-    def __init__(self, *, core: SegmentationCore, camera: CameraSettings, pipeline: SegmentationPipeline) -> None:
+    def __init__(
+        self, *, core: SegmentationCore, camera: CameraSettings, pipeline: SegmentationPipeline
+    ) -> None:
         self.core = core
         self.camera = camera
         self.pipeline = pipeline
@@ -81,7 +83,13 @@ class CameraWorker:
         self.markers_pub = create(MarkerArray, f"{prefix}/markers", output_qos)
         self.polygons_pub = create(PointCloud2, f"{prefix}/polygons", output_qos)
         self.time_pub = create(Float32, f"{prefix}/processing_time_ms", output_qos)
-        self.publishers = (self.mask_pub, self.overlay_pub, self.markers_pub, self.polygons_pub, self.time_pub)
+        self.publishers = (
+            self.mask_pub,
+            self.overlay_pub,
+            self.markers_pub,
+            self.polygons_pub,
+            self.time_pub,
+        )
         compressed = camera.transport == "compressed"
         self.message_type: type = CompressedImage if compressed else Image
         self.convert: Callable[..., Any] = compressed_msg_to_bgr if compressed else image_msg_to_bgr
@@ -156,9 +164,9 @@ class CameraWorker:
             processing_ms = (end - start) * 1e3
             self.time_pub.publish(Float32(data=float(processing_ms)))
         except Exception as err:  # e.g. the context is shutting down under us
-            self.stats.on_publish_error()
             if rclpy.ok(context=self.core.node.context):
                 self._log_fault_once("publish", err)
+            self.stats.on_publish_error()
             return
         stages = {k: v for k, v in result.timings_ms.items() if k != "total"}
         stages |= {
@@ -189,23 +197,22 @@ class CameraWorker:
         return image
 
     def _reject(self, reason: str, detail: str) -> None:
-        self.stats.on_rejected(reason)
         suppressed = self._warnings.allow(("rejected", reason))
-        if suppressed is None:
-            return
-        more = f" ({suppressed} more since the last warning)" if suppressed else ""
-        self.core.node.get_logger().warning(
-            f"camera '{self.camera.name}': rejected frame on {self.topic}: {detail}{more}; "
-            f"counted in diagnostics as rejected.{reason}"
-        )
+        if suppressed is not None:
+            more = f" ({suppressed} more since the last warning)" if suppressed else ""
+            self.core.node.get_logger().warning(
+                f"camera '{self.camera.name}': rejected frame on {self.topic}: {detail}{more}; "
+                f"counted in diagnostics as rejected.{reason}"
+            )
+        self.stats.on_rejected(reason)  # counted last: a frame accounted for is also logged
 
     def _segment(self, image: Any) -> FrameResult | None:
         try:
             result = self.pipeline.process(image)
         except Exception as err:
-            self.stats.on_engine_error(f"{type(err).__name__}: {err}")
             self._consecutive_failures += 1
             self._log_fault_once("inference", err)
+            self.stats.on_engine_error(f"{type(err).__name__}: {err}")
             return None
         if self._consecutive_failures:
             self.core.node.get_logger().info(

@@ -203,6 +203,7 @@ class _ScenarioRun:
         )
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.recorder)
+        self.exit_codes: dict[str, int] = {}
         self.node: ManagedProcess | None = None
         self.player: ManagedProcess | None = None
         self.player_stats_path = self.out_dir / "player_stats.json"
@@ -224,6 +225,7 @@ class _ScenarioRun:
             "scenario": self.name,
             "seed": self.settings.seed,
             "num_frames": self.settings.num_frames,
+            "loop": "false",
             "rate_hz": self.settings.rate_hz,
             "image_size": f"[{self.size[0]},{self.size[1]}]",
             "wait_for_subscribers": 1,
@@ -339,27 +341,27 @@ class _ScenarioRun:
         """After the last frame: let in-flight masks and one fresh diagnostics message arrive."""
         recording = self.recorder.recording
         start = last_change = time.monotonic()
+        complete_at: float | None = None
         seen = len(recording.predictions)
-        diagnostics_before = dict(self.recorder.diagnostics)
         while time.monotonic() - start < DRAIN_MAX_S:
             self.executor.spin_once(timeout_sec=SPIN_S)
             now = time.monotonic()
             if len(recording.predictions) != seen:
                 seen, last_change = len(recording.predictions), now
                 bar.update(seen - bar.n)
-            complete = seen >= len(recording.ground_truth) or now - last_change > DRAIN_IDLE_S
-            fresh_diagnostics = self.recorder.diagnostics != diagnostics_before
-            if complete and fresh_diagnostics:
+            all_in = seen >= len(recording.ground_truth) or now - last_change > DRAIN_IDLE_S
+            if complete_at is None and all_in:
+                complete_at = now
+            # Diagnostics published after the last mask carry the node's final counters.
+            if complete_at is not None and self.recorder.last_diagnostics_at > complete_at:
                 break
 
     def _stop(self) -> None:
         start = time.monotonic()
-        codes = {}
         for process in (self.player, self.node):
             if process is not None:
-                codes[process.name] = process.stop()
+                self.exit_codes[process.name] = process.stop()
         self.timings["stop_s"] = time.monotonic() - start
-        self.exit_codes = codes
         self.executor.shutdown(timeout_sec=1.0)
         self.recorder.destroy_node()
 
@@ -370,6 +372,8 @@ class _ScenarioRun:
         recorder, recording = self.recorder, self.recorder.recording
         self._prefix(4, f"node stopped (exit code {self.exit_codes.get('node')}); scoring "
                         f"{len(recording.matched_stamps)} masks against ground truth")
+        if self.exit_codes.get("node"):
+            _say(f"  warning: the node exited with code {self.exit_codes['node']}; see {self.node.log_path}")
         stats_path = self.player_stats_path
         player_stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
         accuracy = recording.score(self.config.classes.names)

@@ -2,7 +2,7 @@
 
 from seg_perception.errors import ConfigError, SegPerceptionError
 
-__all__ = ["ConfigError", "ImageConversionError", "NodeParameterError"]
+__all__ = ["ConfigError", "ImageConversionError", "NodeParameterError", "NodeStartError"]
 
 
 class ImageConversionError(SegPerceptionError):
@@ -22,3 +22,7 @@ class ImageConversionError(SegPerceptionError):
 
 class NodeParameterError(ConfigError):
     """A node parameter has a value outside what is allowed."""
+
+
+class NodeStartError(SegPerceptionError):
+    """A node could not reach its running state (e.g. a lifecycle autostart transition failed)."""

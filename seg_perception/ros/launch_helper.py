@@ -15,6 +15,7 @@ from seg_perception.config import PACKAGE_NAME, SCENARIOS, config_path, share_di
 from seg_perception.errors import ConfigError
 
 NODE_EXECUTABLE = "segmentation_node"
+LIFECYCLE_EXECUTABLE = "lifecycle_segmentation_node"
 RVIZ_CONFIG = "seg_perception.rviz"
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 _TRUE = ("true", "1", "yes", "on")
@@ -46,6 +47,13 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("rviz", "false", f"also start rviz2 with config/{RVIZ_CONFIG}"),
     LaunchArgument("log_level", "info", f"node log level: {', '.join(LOG_LEVELS)}"),
     LaunchArgument("namespace", "", "namespace of the node and its relative output topics"),
+    LaunchArgument(
+        "lifecycle",
+        "false",
+        "run the managed (lifecycle) node; it starts unconfigured: "
+        "'ros2 lifecycle set /segmentation_node configure' then 'activate', or use autostart:=true",
+    ),
+    LaunchArgument("autostart", "false", "lifecycle node only: configure and activate at start"),
 )
 
 
@@ -141,7 +149,9 @@ def plan_launch(arguments: dict[str, str]) -> list[NodePlan]:
 
     Camera topics are applied as the ``<camera>.topic`` parameters rather than
     remappings, so they also work for ``compressed`` transport; outputs are relative
-    names under ``<camera>/`` and follow ``namespace``.
+    names under ``<camera>/`` and follow ``namespace``. ``lifecycle:=true`` runs the
+    managed node under the same name (``/segmentation_node``), with the ``autostart``
+    parameter from the ``autostart`` argument.
 
     Raises:
         ConfigError: unknown scenario or log level, or a non-boolean flag.
@@ -154,6 +164,8 @@ def plan_launch(arguments: dict[str, str]) -> list[NodePlan]:
             f"launch argument log_level:={values['log_level']!r}: choose one of {', '.join(LOG_LEVELS)}"
         )
     use_sim_time = parse_bool("use_sim_time", values["use_sim_time"])
+    lifecycle = parse_bool("lifecycle", values["lifecycle"])
+    autostart = parse_bool("autostart", values["autostart"])
     params_file = values["params_file"] or str(default_params_file(scenario))
     overrides = node_parameter_overrides(
         scenario=scenario,
@@ -163,10 +175,12 @@ def plan_launch(arguments: dict[str, str]) -> list[NodePlan]:
         avm_topic=values["avm_topic"],
         use_sim_time=use_sim_time,
     )
+    if lifecycle:
+        overrides["autostart"] = autostart
     plans = [
         NodePlan(
             package=PACKAGE_NAME,
-            executable=NODE_EXECUTABLE,
+            executable=LIFECYCLE_EXECUTABLE if lifecycle else NODE_EXECUTABLE,
             name=NODE_EXECUTABLE,
             namespace=values["namespace"],
             parameters=[params_file, overrides],

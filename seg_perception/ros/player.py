@@ -2,9 +2,10 @@
 
 ``ros2 run seg_perception synthetic_camera --ros-args -p scenario:=parking`` stands in
 for a real camera: frames of :func:`seg_perception.data.synthetic.generate_drive` go
-out as ``sensor_msgs/Image`` (bgr8, or ``CompressedImage`` JPEG with
-``transport:=compressed``) on the scenario's camera topic, and the exact label mask
-of every frame as a ``mono8`` image with the same header on
+out as ``sensor_msgs/Image`` (bgr8) on the scenario's camera topic, or with
+``transport:=compressed`` as ``CompressedImage`` JPEG on ``<topic>/compressed`` (the
+image_transport convention), looping until Ctrl-C unless ``loop:=false``. The exact
+label mask of every frame goes out as a ``mono8`` image with the same header on
 ``<topic>/ground_truth`` (reliable), so a scorer can match predictions by stamp.
 
 Every frame is generated and serialised before the first one is published: the
@@ -78,9 +79,10 @@ class SyntheticCameraPlayer(Node):
     """Publishes pre-generated synthetic frames (see the module docstring).
 
     Parameters (all read-only): ``scenario``, ``seed``, ``num_frames``, ``rate_hz``,
-    ``camera`` / ``topic`` / ``image_size`` (default: the scenario config), ``transport``
-    (raw | compressed), ``jpeg_quality``, ``frame_id``, ``publish_ground_truth``,
-    ``loop``, ``wait_for_subscribers`` and ``wait_for_ground_truth_subscribers``
+    ``camera`` / ``topic`` (base topic) / ``image_size`` (default: the scenario config),
+    ``transport`` (raw | compressed), ``jpeg_quality``, ``frame_id`` (default
+    ``<camera>_camera``), ``publish_ground_truth``, ``loop`` (default true; the demo
+    plays once), ``wait_for_subscribers`` and ``wait_for_ground_truth_subscribers``
     (subscriber counts to wait for before streaming), ``wait_timeout_s``,
     ``start_delay_s``, ``stats_file``.
     """
@@ -104,7 +106,7 @@ class SyntheticCameraPlayer(Node):
         self.jpeg_quality = int(declare("jpeg_quality", 90).value)
         self.frame_id = declare("frame_id", "").value or f"{camera}_camera"
         self.publish_ground_truth = bool(declare("publish_ground_truth", True).value)
-        self.loop = bool(declare("loop", False).value)
+        self.loop = bool(declare("loop", True).value)
         self.wait_for_subscribers = int(declare("wait_for_subscribers", 0).value)
         self.wait_for_gt_subscribers = int(declare("wait_for_ground_truth_subscribers", 0).value)
         self.wait_timeout_s = float(declare("wait_timeout_s", 60.0).value)
@@ -113,7 +115,7 @@ class SyntheticCameraPlayer(Node):
         self._validate()
 
         compressed = self.transport == "compressed"
-        self.image_topic = self.topic
+        self.image_topic = f"{self.topic.rstrip('/')}/compressed" if compressed else self.topic
         self.image_pub = self.create_publisher(
             CompressedImage if compressed else Image, self.image_topic, qos_profile_sensor_data
         )

@@ -14,6 +14,7 @@ spends on other callbacks is not charged to the node.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,7 @@ class OutputRecorder(Node):
         self.polygon_points_per_frame: list[int] = []
         self.processing_ms: list[float] = []
         self.diagnostics: dict[str, dict[str, Any]] = {}
+        self.last_diagnostics_at = float("-inf")  # time.monotonic() of the latest /diagnostics
         # Best effort matches a publisher of either reliability; the depth absorbs bursts.
         keep_last = QoSHistoryPolicy.KEEP_LAST
         outputs = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.BEST_EFFORT)
@@ -137,6 +139,7 @@ class OutputRecorder(Node):
         self.processing_ms.append(float(msg.data))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        self.last_diagnostics_at = time.monotonic()
         for status in msg.status:
             self.diagnostics[status.name] = {
                 "level": _level(status.level),

@@ -1,0 +1,279 @@
+"""Bad frames through the real node: each is rejected, counted and warned about; the next good frame works.
+
+Also property-based: random image messages (encodings incl. invalid ones, random
+width/height/step/data lengths) and random compressed payloads, fed to the real
+conversion and to the real node's callback path over DDS. Nothing escapes the node
+and every frame is accounted for (received = processed + dropped + rejected + failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("onnxruntime")
+hypothesis = pytest.importorskip("hypothesis")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from test_reliability_helpers import (  # noqa: E402
+    HEIGHT,
+    WIDTH,
+    Harness,
+    export_threshold_model,
+    image_msg,
+    scene,
+    wait_for,
+)
+
+from seg_perception.ros.errors import ImageConversionError  # noqa: E402
+from seg_perception.ros.image_conversion import (  # noqa: E402
+    compressed_msg_to_bgr,
+    image_msg_to_bgr,
+    peek_compressed_size,
+)
+from seg_perception.ros.node import SegmentationNode  # noqa: E402
+
+pytestmark = pytest.mark.ros
+DOMAIN_ID = 104
+MAX_PIXELS = 4096 * 4096
+FRONT, AVM = "/camera/front/image_raw", "/camera/avm/image_raw/compressed"
+ENCODINGS = [
+    "bgr8",
+    "rgb8",
+    "bgra8",
+    "rgba8",
+    "mono8",
+    "8UC1",
+    "8UC3",
+    "yuv422",
+    "mono16",
+    "bayer_rggb8",
+    "",
+    "?",
+]
+CHANNELS = {"bgr8": 3, "rgb8": 3, "bgra8": 4, "rgba8": 4, "mono8": 1, "8UC1": 1, "8UC3": 3}
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """One node, two cameras: front raw, avm compressed (highway model on both)."""
+    model = export_threshold_model(tmp_path_factory.mktemp("models"), "highway")
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    harness = Harness(
+        context,
+        SegmentationNode,
+        [
+            Parameter("scenario", value="highway"),
+            Parameter("model_file", value=str(model)),
+            Parameter("cameras", value=["front", "avm"]),
+            Parameter("avm.transport", value="compressed"),
+            Parameter("avm.topic", value=AVM),
+            Parameter("qos.reliability", value="reliable"),
+            Parameter("qos.depth", value=50),
+            Parameter("stale_timeout_s", value=60.0),
+        ],
+    )
+    harness.front = harness.publisher(Image, FRONT)  # type: ignore[attr-defined]
+    harness.avm = harness.publisher(CompressedImage, AVM)  # type: ignore[attr-defined]
+    harness.masks = harness.subscribe(Image, "front/mask")  # type: ignore[attr-defined]
+    yield harness
+    harness.close()
+    rclpy.try_shutdown(context=context)
+
+
+def deliver(harness: Harness, camera: int, msg: object) -> None:
+    """Publish and wait until the node has accounted for the frame."""
+    stats = harness.node.workers[camera].stats
+    before = stats.snapshot().received
+    (harness.front if camera == 0 else harness.avm).publish(msg)  # type: ignore[attr-defined]
+    wait_for(
+        lambda: stats.snapshot().received == before + 1 and stats.snapshot().pending == 0,
+        "the frame to be accounted for",
+    )
+
+
+def _raw(**fields: object) -> Callable[[], Image]:
+    def build() -> Image:
+        msg = image_msg(scene())
+        for name, value in fields.items():
+            setattr(msg, name, value)
+        return msg
+
+    return build
+
+
+def _eight_k_png() -> CompressedImage:
+    # a tiny PNG header declaring 7680x4320: rejected from the header, never decoded
+    ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    assert ok
+    data = bytearray(png.tobytes())
+    data[16:20], data[20:24] = (7680).to_bytes(4, "big"), (4320).to_bytes(4, "big")
+    return CompressedImage(format="png", data=bytes(data))
+
+
+BAD_FRAMES = {
+    "unknown encoding": (0, _raw(encoding="yuv422"), "unknown_encoding"),
+    "encoding mismatched with data (rgb8 label, mono rows)": (
+        0,
+        _raw(encoding="rgb8", step=WIDTH),
+        "bad_step",
+    ),
+    "step too small": (0, _raw(step=WIDTH * 3 - 1), "bad_step"),
+    "truncated data": (0, _raw(data=bytes(100)), "truncated"),
+    "oversized data": (0, _raw(data=bytes(HEIGHT * WIDTH * 3 + 7)), "oversized_data"),
+    "zero width": (0, _raw(width=0), "empty_image"),
+    "zero height": (0, _raw(height=0), "empty_image"),
+    "8K raw image": (0, _raw(width=7680, height=4320, step=7680 * 3, data=bytes(16)), "too_large"),
+    "random bytes as JPEG": (
+        1,
+        lambda: CompressedImage(format="jpeg", data=bytes(range(256)) * 4),
+        "undecodable",
+    ),
+    "empty compressed payload": (1, lambda: CompressedImage(format="jpeg", data=b""), "empty_data"),
+    "8K PNG": (1, _eight_k_png, "too_large"),
+}
+_warned: set[str] = set()
+
+
+@pytest.mark.parametrize("case", list(BAD_FRAMES))
+def test_bad_frame_is_rejected_warned_counted_and_next_frame_processed(
+    harness: Harness, case: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    camera, build, reason = BAD_FRAMES[case]
+    worker = harness.node.workers[camera]
+    before = worker.stats.snapshot()
+    deliver(harness, camera, build())
+    after = worker.stats.snapshot()
+    assert after.rejected.get(reason, 0) == before.rejected.get(reason, 0) + 1
+    assert after.processed == before.processed
+    err = capfd.readouterr().err
+    if reason not in _warned:  # the warning is throttled per reason: the first one is always logged
+        line = next(line for line in err.splitlines() if f"rejected.{reason}" in line)
+        assert line.startswith("[WARN]") and f"camera '{worker.camera.name}'" in line
+        _warned.add(reason)
+    good = image_msg(scene()) if camera == 0 else CompressedImage(format="png", data=_png(scene()))
+    deliver(harness, camera, good)
+    assert worker.stats.snapshot().processed == before.processed + 1
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    return png.tobytes()
+
+
+def test_size_change_mid_stream_is_processed_at_the_new_size_and_logged(
+    harness: Harness, capfd: pytest.CaptureFixture[str]
+) -> None:
+    worker = harness.node.workers[0]
+    masks = harness.masks  # type: ignore[attr-defined]
+    deliver(harness, 0, image_msg(scene()))
+    capfd.readouterr()
+    before = worker.stats.snapshot()
+    count = len(masks)
+    deliver(harness, 0, image_msg(scene(HEIGHT * 2, WIDTH * 2)))
+    wait_for(lambda: len(masks) > count, "the mask of the bigger frame")
+    assert (masks[-1].height, masks[-1].width) == (HEIGHT * 2, WIDTH * 2)
+    after = worker.stats.snapshot()
+    assert after.processed == before.processed + 1 and after.frame_size == (HEIGHT * 2, WIDTH * 2)
+    assert after.size_changes == before.size_changes + 1
+    err = capfd.readouterr().err
+    assert f"frame size changed from {WIDTH}x{HEIGHT} to {WIDTH * 2}x{HEIGHT * 2}" in err
+    deliver(harness, 0, image_msg(scene()))  # and back: processed, the log line is throttled
+    assert worker.stats.snapshot().processed == before.processed + 2
+    assert "frame size changed" not in capfd.readouterr().err
+
+
+@st.composite
+def raw_messages(draw: st.DrawFn) -> Image:
+    encoding = draw(st.sampled_from(ENCODINGS))
+    small = st.integers(0, 80)
+    width = draw(st.one_of(small, st.integers(0, 2**32 - 1)))
+    height = draw(st.one_of(small, st.integers(0, 2**32 - 1)))
+    row = width * CHANNELS.get(encoding, 1)
+    step = draw(
+        st.one_of(st.integers(0, 2**32 - 1), st.integers(max(row - 2, 0), row + 8).map(lambda s: s % 2**32))
+    )
+    consistent = min(step * height, 60_000)
+    length = draw(st.one_of(st.just(consistent), st.integers(0, 60_000)))
+    data = draw(st.binary(min_size=length, max_size=length)) if length < 512 else bytes(length)
+    return Image(height=height, width=width, encoding=encoding, step=step, data=data)
+
+
+def _compressed_payloads() -> st.SearchStrategy[bytes]:
+    valid_png = st.builds(
+        lambda h, w: _png(np.full((h, w, 3), 200, np.uint8)), st.integers(1, 40), st.integers(1, 40)
+    )
+    truncated = st.tuples(valid_png, st.floats(0.0, 1.0)).map(lambda p: p[0][: int(len(p[0]) * p[1])])
+    return st.one_of(st.binary(max_size=2000), valid_png, truncated)
+
+
+def _accounting_holds(harness: Harness) -> None:
+    for worker in harness.node.workers:
+        snapshot = worker.stats.snapshot()
+        assert snapshot.received == snapshot.processed + snapshot.dropped + snapshot.rejected_total
+        assert snapshot.failed == 0 and worker.running
+    assert not harness.errors and harness.thread.is_alive()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(msg=raw_messages())
+def test_random_raw_messages_convert_or_raise_conversion_errors_only(msg: Image) -> None:
+    try:
+        image = image_msg_to_bgr(msg, max_pixels=MAX_PIXELS)
+    except ImageConversionError as err:
+        assert err.reason in {
+            "empty_image",
+            "too_large",
+            "unknown_encoding",
+            "bad_step",
+            "truncated",
+            "oversized_data",
+        }
+    else:
+        assert image.shape == (msg.height, msg.width, 3) and image.dtype == np.uint8
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=_compressed_payloads(), fmt=st.sampled_from(["jpeg", "png", "rgb8; jpeg compressed rgb8", ""]))
+def test_random_compressed_payloads_decode_or_raise_conversion_errors_only(data: bytes, fmt: str) -> None:
+    try:
+        image = compressed_msg_to_bgr(CompressedImage(format=fmt, data=data), max_pixels=MAX_PIXELS)
+    except ImageConversionError as err:
+        assert err.reason in {"empty_data", "undecodable", "empty_image", "too_large"}
+    else:
+        assert image.ndim == 3 and image.shape[2] == 3
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(msg=raw_messages())
+def test_random_raw_messages_through_the_node_are_all_accounted_for(harness: Harness, msg: Image) -> None:
+    deliver(harness, 0, msg)
+    _accounting_holds(harness)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=_compressed_payloads())
+def test_random_compressed_payloads_through_the_node_are_all_accounted_for(
+    harness: Harness, data: bytes
+) -> None:
+    deliver(harness, 1, CompressedImage(format="jpeg", data=data))
+    _accounting_holds(harness)
+
+
+def test_peek_reads_png_and_jpeg_sizes_without_decoding() -> None:
+    image = np.zeros((30, 50, 3), np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", image)
+    assert ok
+    assert peek_compressed_size(jpeg.tobytes()) == (30, 50)
+    assert peek_compressed_size(_png(image)) == (30, 50)
+    assert peek_compressed_size(b"not an image") is None
