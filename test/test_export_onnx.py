@@ -101,10 +101,10 @@ def test_export_from_registry_checkpoint(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "m.pt", model, metadata, model_options={}, step=7, optimizer={"junk": 1})
     _, loaded_metadata, raw = load_checkpoint(tmp_path / "m.pt")
     assert raw["step"] == 7 and loaded_metadata.classes == metadata.classes
-    report = export_checkpoint(tmp_path / "m.pt", tmp_path / "m.onnx", size=(64, 96))
-    assert report.input_size == (64, 96)
+    report = export_checkpoint(tmp_path / "m.pt", tmp_path / "m.onnx", size=(32, 48))
+    assert report.input_size == (32, 48)
     assert report.max_abs_diff < 1e-3
     proto = onnx.load(str(tmp_path / "m.onnx"))
     restored = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props})
-    assert restored.input_size == (64, 96)
+    assert restored.input_size == (32, 48)
     assert restored.extra["steps"] == 7 and "package_version" in restored.extra

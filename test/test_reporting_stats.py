@@ -75,3 +75,23 @@ def test_write_report_writes_both_files(tmp_path):
     assert "is BELOW the 15 fps bar" in markdown
     assert "(highway/highway.gif)" in markdown
     assert markdown == render_report_markdown(report, tmp_path)
+
+
+def test_profile_summary_counts_each_function_once_per_stack(tmp_path):
+    from seg_perception.reporting.profile import profile_summary
+
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "main (pkg/node.py:9);spin (rclpy/executors.py:1);spin (rclpy/executors.py:1) 30\n"
+        "run (pkg/worker.py:5);infer (onnxruntime/session.py:7) 60\n"
+        "run (pkg/worker.py:5);publish (rclpy/publisher.py:72) 10\n"
+        "garbage line\n"
+    )
+    summary = profile_summary(raw, top=3)
+    expected = ["run (worker.py:5)", "infer (session.py:7)", "main (node.py:9)"]
+    assert [row["function"] for row in summary] == expected
+    assert [row["percent"] for row in summary] == pytest.approx([70.0, 60.0, 30.0])
+    only = profile_summary(raw, include=("publisher",))
+    assert only == [{"function": "publish (publisher.py:72)", "percent": pytest.approx(10.0), "samples": 10}]
+    raw.write_text("")
+    assert profile_summary(raw) == []

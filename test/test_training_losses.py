@@ -111,3 +111,18 @@ def test_cascade_applies_weights_to_downsampled_targets() -> None:
     assert cascade(outputs[0], target).item() == pytest.approx(base(outputs[0], target).item(), rel=1e-6)
     with pytest.raises(ValueError):
         cascade(outputs[:2], target)
+
+
+def test_cascade_can_upsample_main_logits_to_the_label_size() -> None:
+    target = torch.zeros(1, 8, 8, dtype=torch.int64)
+    target[0, :, 3] = 1  # a one-pixel line: nearest-downsampling to 4x4 would lose it
+    main = torch.zeros(1, 2, 4, 4)
+    aux = torch.zeros(1, 2, 2, 2)
+    base = CrossEntropyLoss()
+    cascade = CascadeLoss(base, (1.0, 0.4), resize="logits")
+    upsampled = torch.nn.functional.interpolate(main, size=(8, 8), mode="bilinear", align_corners=False)
+    expected = base(upsampled, target).item() + 0.4 * base(aux, downsample_target(target, (2, 2))).item()
+    assert cascade([main, aux], target).item() == pytest.approx(expected, rel=1e-6)
+    assert build_loss({"ce": 1.0, "resize": "logits"}).resize == "logits"
+    with pytest.raises(RecipeError):
+        build_loss({"ce": 1.0, "resize": "sideways"})

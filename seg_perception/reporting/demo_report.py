@@ -59,7 +59,7 @@ def summary_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             "sent": _get(item, "frames", "sent"),
             "received": _get(item, "frames", "received"),
             "dropped": _get(item, "frames", "dropped"),
-            "mIoU": _get(item, "accuracy", "miou"),
+            "mIoU": format_number(_get(item, "accuracy", "miou"), digits=3),
             "providers": item.get("providers") or "n/a",
         })
     return rows
@@ -87,6 +87,14 @@ def _scenario_section(item: Mapping[str, Any], base: Path, min_fps: float | None
     if counters:
         lines.append("- node counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
     lines.append("")
+    hot_spots = item.get("node_profile") or []
+    if hot_spots:
+        rows = [
+            {"function (file:line)": f"`{spot['function']}`", "% of node samples": spot["percent"]}
+            for spot in hot_spots
+        ]
+        lines += ["Where the node spends its time (py-spy, inclusive):", ""]
+        lines += [render_markdown_table(rows, digits=1), ""]
     per_class = _get(item, "accuracy", "per_class_iou") or {}
     if per_class:
         rows = [{"class": k, "IoU": v} for k, v in per_class.items()]
@@ -110,10 +118,15 @@ def render_report_markdown(report: Mapping[str, Any], base: Path) -> str:
     """The Markdown report; file links are made relative to ``base`` (the report's folder)."""
     min_fps = report.get("min_fps")
     host = report.get("host") or {}
+    load = host.get("load_average_1min") or {}
+    load_text = ""
+    if load:
+        load_text = f", load average {format_number(load.get('start'))} → {format_number(load.get('end'))}"
     lines = [
         f"# {report.get('title', 'seg_perception demo')}",
         "",
-        f"{report.get('created', '')} on {host.get('cpus', '?')} CPU(s) ({host.get('platform', '?')}); "
+        f"{report.get('created', '')} on {host.get('cpus', '?')} CPU(s) "
+        f"({host.get('platform', '?')}{load_text}); "
         f"middleware {report.get('rmw', '?')}, Fast DDS profile `{report.get('fastdds_profile') or 'none'}`, "
         f"domain {report.get('domain_id', '?')}. Total {format_number(report.get('total_s'), digits=1)} s.",
         "",

@@ -47,7 +47,7 @@ def write_stream_visuals(
     gif_fps: float = 10.0,
     stills: int = 3,
     sheet_frames: int = 4,
-    gif_max_width: int = 480,
+    gif_max_width: int = 400,
 ) -> dict[str, object]:
     """Write ``<name>.gif``, ``contact_sheet.png`` and ``overlay_<k>.png`` stills into ``out_dir``.
 

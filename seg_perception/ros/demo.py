@@ -18,6 +18,7 @@ import contextlib
 import datetime
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,8 +34,10 @@ from seg_perception.config import SCENARIOS, ScenarioConfig, default_model_path,
 from seg_perception.errors import SegPerceptionError
 from seg_perception.reporting.demo_report import write_report
 from seg_perception.reporting.images import contact_sheet, write_png
+from seg_perception.reporting.profile import profile_summary
 from seg_perception.reporting.stats import latency_summary
 from seg_perception.reporting.visuals import evenly_spaced, write_stream_visuals
+from seg_perception.training.recipe import EVAL_SEED_START
 
 PROFILE_NAME = "fastdds_shm.xml"
 SPIN_S = 0.02
@@ -42,6 +45,10 @@ STOP_TIMEOUT_S = 10.0
 DRAIN_IDLE_S = 1.0
 DRAIN_MAX_S = 6.0
 LOG_TAIL_LINES = 8
+# The demo scores on the eval seed range so its mIoU is on drives no model was trained on.
+HELD_OUT_SEED = EVAL_SEED_START
+PROFILE_RATE_HZ = 100
+PROFILE_FRAMES = ("seg_perception", "onnxruntime", "rclpy/publisher", "rclpy/executors.py")
 
 
 class DemoError(SegPerceptionError):
@@ -59,13 +66,14 @@ class DemoSettings:
     size: tuple[int, int] | None = None
     model_dir: Path | None = None
     device: str = "cpu"
-    seed: int = 0
+    seed: int = HELD_OUT_SEED
     domain_id: int = 0
     startup_timeout_s: float = 60.0
     output_timeout_s: float = 20.0
     gif_fps: float = 10.0
     min_fps: float = 15.0
     node_args: tuple[str, ...] = field(default_factory=tuple)
+    profile_node: bool = False
 
     @property
     def num_frames(self) -> int:
@@ -153,6 +161,19 @@ def shipped_profile() -> Path | None:
     return path if path.is_file() else None
 
 
+def find_py_spy() -> str:
+    """Path of the ``py-spy`` executable (next to this Python first, then on PATH).
+
+    Raises:
+        DemoError: py-spy is not installed.
+    """
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.is_file() else shutil.which("py-spy")
+    if not found:
+        raise DemoError("--profile-node needs py-spy: pip install py-spy")
+    return found
+
+
 def resolve_model(scenario: str, model_dir: Path | None) -> Path:
     """The ONNX model of ``scenario``: ``<model_dir>/<scenario>.onnx`` or the shipped one.
 
@@ -206,6 +227,8 @@ class _ScenarioRun:
         self.exit_codes: dict[str, int] = {}
         self.node: ManagedProcess | None = None
         self.player: ManagedProcess | None = None
+        self.profiler: ManagedProcess | None = None
+        self.profile_path = self.out_dir / "node_profile.txt"
         self.player_stats_path = self.out_dir / "player_stats.json"
 
     def _prefix(self, step: int, text: str) -> None:
@@ -324,6 +347,8 @@ class _ScenarioRun:
                 what=f"the node did not publish any mask on {self.recorder.topics.mask}",
                 on_tick=lambda: bar.update(len(recording.predictions) - bar.n),
             )
+            if settings.profile_node:
+                self._start_profiler()
             assert self.player is not None
             player = self.player
             self._spin_until(
@@ -336,6 +361,16 @@ class _ScenarioRun:
         finally:
             bar.close()
         self.timings["stream_s"] = time.monotonic() - start
+
+    def _start_profiler(self) -> None:
+        assert self.node is not None
+        command = [
+            find_py_spy(), "record", "-p", str(self.node.process.pid), "-r", str(PROFILE_RATE_HZ),
+            "-d", str(max(1, int(self.settings.seconds))), "--nonblocking", "-f", "raw",
+            "-o", str(self.profile_path),
+        ]
+        log_path = self.out_dir / "profiler.log"
+        self.profiler = ManagedProcess("profiler", command, log_path=log_path, env=self.env)
 
     def _drain(self, bar: Any) -> None:
         """After the last frame: let in-flight masks and one fresh diagnostics message arrive."""
@@ -358,7 +393,7 @@ class _ScenarioRun:
 
     def _stop(self) -> None:
         start = time.monotonic()
-        for process in (self.player, self.node):
+        for process in (self.profiler, self.player, self.node):
             if process is not None:
                 self.exit_codes[process.name] = process.stop()
         self.timings["stop_s"] = time.monotonic() - start
@@ -414,6 +449,11 @@ class _ScenarioRun:
                 float(np.mean(recorder.markers_per_frame)) if recorder.markers_per_frame else None
             ),
             "accuracy": accuracy,
+            "node_profile": (
+                profile_summary(self.profile_path, include=PROFILE_FRAMES)
+                if self.profile_path.is_file()
+                else []
+            ),
             "meets_min_fps": bool(recording.output_fps() >= self.settings.min_fps),
             "timings_s": self.timings,
             "exit_codes": self.exit_codes,
@@ -448,11 +488,14 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
     from rclpy.context import Context
 
     began = time.monotonic()
+    load_before = os.getloadavg()[0]
     settings.out.mkdir(parents=True, exist_ok=True)
     profile = shipped_profile()
     env = ros_environment(profile=profile, domain_id=settings.domain_id)
     for scenario in settings.scenarios:  # fail before starting anything
         resolve_model(scenario, settings.model_dir)
+    if settings.profile_node:
+        find_py_spy()
     _say(
         f"seg-perception demo: {', '.join(settings.scenarios)}; {settings.seconds:g} s each at "
         f"{settings.rate_hz:g} Hz; ROS domain {settings.domain_id}; Fast DDS profile {profile or 'none'}"
@@ -481,7 +524,9 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
         "title": "seg_perception demo",
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "host": {
-            "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()
+            "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            # Other work on the machine slows the node: the 1-minute load average puts fps in context.
+            "load_average_1min": {"start": load_before, "end": os.getloadavg()[0]},
         },
         "rmw": env.get("RMW_IMPLEMENTATION"),
         "fastdds_profile": str(profile) if profile else None,
@@ -523,13 +568,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", type=Path,
                         help="folder with <scenario>.onnx (default: the shipped weights/)")
     parser.add_argument("--device", default="cpu", help="node device: cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic drives")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
+                        help=f"seed of the drives (default {HELD_OUT_SEED}: held out from training)")
     parser.add_argument("--domain-id", type=int,
                         help="ROS domain of the demo (default: a private one in 1..100)")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds for the node to start")
     parser.add_argument("--output-timeout", type=float, default=20.0,
                         help="seconds for the first mask once frames flow")
     parser.add_argument("--min-fps", type=float, default=15.0, help="fps bar the report checks (default 15)")
+    parser.add_argument("--profile-node", action="store_true",
+                        help="sample the node with py-spy while streaming; the report lists the hot spots")
     parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
                         help="extra node parameter (repeatable), e.g. --node-param overlay_alpha:=0.6")
 
@@ -552,6 +600,7 @@ def settings_from_args(args: argparse.Namespace) -> DemoSettings:
         output_timeout_s=args.output_timeout,
         min_fps=args.min_fps,
         node_args=tuple(args.node_param),
+        profile_node=args.profile_node,
     )
 
 

@@ -134,14 +134,22 @@ class CascadeLoss(nn.Module):
     """Apply a per-logits loss to a model's list of logits with the model's ``loss_weights``.
 
     ICNet's cascade label guidance: logits at 1/4, 1/8 and 1/16 weighted 1.0, 0.4, 0.4,
-    each against the target downsampled (nearest) to that logits' size. A single tensor
-    (eval-mode output) is treated as a one-element list with weight 1.
+    each against the target downsampled (nearest) to that logits' size (``resize="target"``,
+    the package contract). With ``resize="logits"`` the main (first) logits are instead
+    upsampled bilinearly to the target's size: nearest-downsampling a 2-3 px lane line to
+    1/4 resolution breaks it into dots, and the model learns dotted, blobby lines.
+    A single tensor (eval-mode output) is treated as a one-element list with weight 1.
     """
 
-    def __init__(self, base: nn.Module, loss_weights: Sequence[float] = (1.0,)) -> None:
+    def __init__(
+        self, base: nn.Module, loss_weights: Sequence[float] = (1.0,), *, resize: str = "target"
+    ) -> None:
         super().__init__()
+        if resize not in ("target", "logits"):
+            raise RecipeError(f"loss resize must be 'target' or 'logits', got {resize!r}")
         self.base = base
         self.loss_weights = tuple(float(w) for w in loss_weights)
+        self.resize = resize
 
     def forward(self, outputs: torch.Tensor | Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
         if isinstance(outputs, torch.Tensor):
@@ -152,7 +160,9 @@ class CascadeLoss(nn.Module):
         if len(outputs) != len(weights):
             raise ValueError(f"model returned {len(outputs)} logits but has {len(weights)} loss weights")
         total = outputs[0].new_zeros((), dtype=torch.float32)
-        for logits, weight in zip(outputs, weights, strict=True):
+        for index, (logits, weight) in enumerate(zip(outputs, weights, strict=True)):
+            if index == 0 and self.resize == "logits" and logits.shape[-2:] != target.shape[-2:]:
+                logits = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
             total = total + weight * self.base(logits, downsample_target(target, tuple(logits.shape[-2:])))
         return total
 
@@ -170,8 +180,8 @@ def build_loss(
 
     Args:
         spec: ``{"terms": {"focal": 0.3, "soft_ce": 0.7}, "focal_gamma": 2.0,
-            "smoothing": 0.1, "class_weights": [1.0, 5.0]}``; a flat ``{"focal": 0.3, ...}``
-            mapping of term weights is accepted too. ``None`` means plain CE.
+            "smoothing": 0.1, "class_weights": [1.0, 5.0], "resize": "logits"}``; a flat
+            ``{"focal": 0.3, ...}`` mapping of term weights is accepted too. ``None`` means plain CE.
         loss_weights: The model's cascade weights (``model.loss_weights``).
         ignore_index: Target value that contributes nothing.
 
@@ -185,6 +195,7 @@ def build_loss(
     class_weights = spec.pop("class_weights", None)
     gamma = float(spec.pop("focal_gamma", 2.0))
     smoothing = float(spec.pop("smoothing", 0.1))
+    resize = str(spec.pop("resize", "target"))
     if spec:
         raise RecipeError(f"unknown loss options {sorted(spec)}; known terms are {sorted(_LOSSES)}")
     terms: dict[str, tuple[float, nn.Module]] = {}
@@ -199,4 +210,4 @@ def build_loss(
         else:
             raise RecipeError(f"unknown loss term {name!r}; choose from {sorted(_LOSSES)}")
         terms[name] = (float(weight), module)
-    return CascadeLoss(CombinedLoss(terms), loss_weights)
+    return CascadeLoss(CombinedLoss(terms), loss_weights, resize=resize)
