@@ -9,13 +9,8 @@ from seg_perception.cli import main
 
 
 @pytest.fixture(scope="module")
-def drive(tmp_path_factory):
-    bag = tmp_path_factory.mktemp("errors") / "drive"
-    assert (
-        main(["make-bag", "--scenario", "parking", "--seconds", "0.1", "--size", "32x32", "--out", str(bag)])
-        == 0
-    )
-    return bag
+def drive(synthetic_bag):
+    return synthetic_bag("parking", seconds=0.1, size="32x32")
 
 
 def one_line_error(capsys, argv):
@@ -51,7 +46,7 @@ def test_empty_bag_is_an_empty_selection(tmp_path, capsys):
     assert "no topics" in error
 
 
-def test_unknown_encoding(tmp_path, capsys):
+def test_unknown_encoding(tmp_path, capsys, tiny_onnx_model):
     bag = tmp_path / "yuv"
     image = message_class("sensor_msgs/msg/Image")(
         header=messages.header(5, "cam"),
@@ -64,25 +59,9 @@ def test_unknown_encoding(tmp_path, capsys):
     )
     with BagWriter(bag) as writer:
         writer.write("/camera/avm/image_raw", 5, image)
-    model = tmp_path / "model.onnx"
-    from test_bags_process import brightness_model
-
-    brightness_model(model)
-    error = one_line_error(
-        capsys,
-        [
-            "process",
-            str(bag),
-            "--scenario",
-            "parking",
-            "--model",
-            str(model),
-            "--out",
-            str(tmp_path / "out"),
-            "--video",
-            "none",
-        ],
-    )
+    model = tiny_onnx_model("parking")
+    argv = ["process", str(bag), "--scenario", "parking", "--model", str(model), "--out", str(tmp_path / "o")]
+    error = one_line_error(capsys, [*argv, "--video", "none"])
     assert "unknown image encoding 'yuv999'" in error and "/camera/avm/image_raw" in error
 
 
@@ -118,4 +97,6 @@ def test_bad_options(drive, capsys):
         capsys, ["make-bag", "--scenario", "parking", "--size", "big", "--out", "/tmp/never-written"]
     )
     assert "OLD:=NEW" in one_line_error(capsys, ["play", str(drive), "--remap", "/a"])
+    process = ["process", str(drive), "--scenario", "parking", "--out", "/tmp/never-written"]
+    assert "1..100" in one_line_error(capsys, [*process, "--overlay-jpeg-quality", "0"])
     assert "exactly one of" in one_line_error(capsys, ["eval-bag", "--scenario", "parking"])

@@ -82,41 +82,36 @@ def test_a_tighter_threshold_drops_the_shifted_slot():
     assert sorted(p for p, _, _ in match_slots(predicted, true, threshold_px=4.9)) == [2]
 
 
+def write_frame(writer, *, stamp, topics, mask, corners, slots):
+    """One frame's mask image and frame JSON (a slot_line ``rect(*corners)`` and ``slots``) on ``topics``."""
+    mask_topic, json_topic = topics
+    frame = "camera_avm_optical_frame"
+    writer.write(mask_topic, stamp, messages.image_msg(mask, stamp=stamp, frame_id=frame))
+    record = frame_json.frame_record(
+        stamp_ns=stamp,
+        frame_id=frame,
+        camera="avm",
+        image_size=(H, W),
+        polygons=[Polygon(1, "slot_line", rect(*corners))],
+        slots=slots,
+        calibration=frame_json.Calibration(SCALE, (20.0, 20.0)),
+    )
+    writer.write(json_topic, stamp, messages.string_msg(json.dumps(record)))
+
+
 def write_eval_bag(path, *, with_predictions=True):
     """Two parking frames: truth + process-style predictions (the half-covered case and the slot case)."""
     truth, predicted = half_covered_masks()
     true_slots, predicted_slots = slot_case()
-    calibration = frame_json.Calibration(SCALE, (20.0, 20.0))
+    truth_topics = ("/camera/avm/ground_truth/mask", "/camera/avm/ground_truth/polygons")
+    layers = [(truth_topics, truth, (10, 10, 30, 20), true_slots)]  # topics, mask, polygon corners, slots
+    if with_predictions:
+        layers.append((("/avm/mask", "/avm/polygons/json"), predicted, (10, 10, 20, 20), predicted_slots))
     with BagWriter(path) as writer:
         for index in range(2):
             stamp = 1_700_000_000_000_000_000 + index * 33_333_333
-            frame = "camera_avm_optical_frame"
-            writer.write(
-                "/camera/avm/ground_truth/mask", stamp, messages.image_msg(truth, stamp=stamp, frame_id=frame)
-            )
-            record = frame_json.frame_record(
-                stamp_ns=stamp,
-                frame_id=frame,
-                camera="avm",
-                image_size=(H, W),
-                polygons=[Polygon(1, "slot_line", rect(10, 10, 30, 20))],
-                slots=true_slots,
-                calibration=calibration,
-            )
-            writer.write("/camera/avm/ground_truth/polygons", stamp, messages.string_msg(json.dumps(record)))
-            if not with_predictions:
-                continue
-            writer.write("/avm/mask", stamp, messages.image_msg(predicted, stamp=stamp, frame_id=frame))
-            record = frame_json.frame_record(
-                stamp_ns=stamp,
-                frame_id=frame,
-                camera="avm",
-                image_size=(H, W),
-                polygons=[Polygon(1, "slot_line", rect(10, 10, 20, 20))],
-                slots=predicted_slots,
-                calibration=calibration,
-            )
-            writer.write("/avm/polygons/json", stamp, messages.string_msg(json.dumps(record)))
+            for topics, mask, corners, slots in layers:
+                write_frame(writer, stamp=stamp, topics=topics, mask=mask, corners=corners, slots=slots)
 
 
 def test_eval_bag_reports_the_known_numbers(tmp_path, capsys):

@@ -16,20 +16,14 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from seg_perception.bags import topics  # noqa: E402
-from seg_perception.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.ros
 FRAMES = 9  # 0.3 s at 30 Hz
 
 
 @pytest.fixture(scope="module")
-def drive(tmp_path_factory):
-    bag = tmp_path_factory.mktemp("play") / "drive"
-    assert (
-        main(["make-bag", "--scenario", "parking", "--seconds", "0.3", "--size", "32x48", "--out", str(bag)])
-        == 0
-    )
-    return bag
+def drive(synthetic_bag):
+    return synthetic_bag("parking", seconds=0.3, size="32x48")
 
 
 def play_and_listen(bag, extra, *, topic, domain):

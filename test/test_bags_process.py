@@ -4,9 +4,8 @@ import json
 
 import cv2
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
+from PIL import Image as PILImage
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
@@ -16,87 +15,53 @@ from seg_perception.bags.storage import BagReader
 from seg_perception.cli import main
 from seg_perception.config import load_scenario
 from seg_perception.inference.engine import create_engine
-from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.inference.pipeline import SegmentationPipeline
+from seg_perception.reporting import count_video_frames
 from seg_perception.ros.image_conversion import compressed_msg_to_bgr, image_msg_to_bgr
 
 FRAMES = 6
-
-
-def brightness_model(path):
-    """A 1x1 conv on RGB/255: bright pixels → slot_line, green-dominant → free_slot, else background."""
-    weights = np.array([[0, 0, 0], [1, 1, 1], [-2, 2, -2]], np.float32).reshape(3, 3, 1, 1) / 3
-    bias = np.array([0.45, 0, 0], np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["image", "weight", "bias"], ["logits"])],
-        "brightness",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-        [onnx.numpy_helper.from_array(weights, "weight"), onnx.numpy_helper.from_array(bias, "bias")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    metadata = ModelMetadata(
-        model="brightness",
-        scenario="parking",
-        classes=("background", "slot_line", "free_slot"),
-        colors=("#000000", "#FFFFFF", "#30E060"),
-        input_size=(48, 64),
-        mean=(0.0, 0.0, 0.0),
-        std=(1.0, 1.0, 1.0),
-    )
-    helper.set_model_props(model, metadata.to_props())
-    onnx.save(model, str(path))
-    return path
+# Two runs cover both storage choices of every output: the default (raw input, JPEG overlay,
+# raw mono8 mask, MP4) and the other one (JPEG input, raw overlay, PNG mask, GIF).
+RUNS = {
+    "raw": {"compressed_input": False, "options": []},
+    "compressed": {
+        "compressed_input": True,
+        "options": ["--raw-overlay", "--compress-masks", "--video", "gif"],
+    },
+}
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return brightness_model(tmp_path_factory.mktemp("model") / "parking.onnx")
+def model(tiny_onnx_model):
+    return tiny_onnx_model("parking", kind="brightness")
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["raw", "compressed"])
-def processed(request, tmp_path_factory, model):
-    root = tmp_path_factory.mktemp("process")
-    bag = root / "input"
-    assert (
-        main(
-            [
-                "make-bag",
-                "--scenario",
-                "parking",
-                "--seconds",
-                "0.2",
-                "--size",
-                "48x64",
-                "--seed",
-                "5",
-                "--out",
-                str(bag),
-                *(["--compressed"] if request.param else []),
-            ]
-        )
-        == 0
-    )
-    out = root / "out"
-    assert (
-        main(
-            [
-                "process",
-                str(bag),
-                "--scenario",
-                "parking",
-                "--model",
-                str(model),
-                "--out",
-                str(out),
-                "--video",
-                "gif",
-            ]
-        )
-        == 0
-    )
-    return bag, out, request.param
+@pytest.fixture(scope="module", params=list(RUNS))
+def processed(request, tmp_path_factory, synthetic_bag, model):
+    run = RUNS[request.param]
+    bag = synthetic_bag("parking", seed=5, options=("--compressed",) if run["compressed_input"] else ())
+    out = tmp_path_factory.mktemp("process") / "out"
+    argv = ["process", str(bag), "--scenario", "parking", "--model", str(model), "--out", str(out)]
+    assert main([*argv, *run["options"]]) == 0
+    return bag, out, run["compressed_input"]
+
+
+def output_topics(compressed):
+    """(mask topic, overlay topic) of a run: the compressed-input run stores PNG masks and raw overlays."""
+    if compressed:
+        return "/avm/mask/compressed", "/avm/overlay"
+    return "/avm/mask", "/avm/overlay/compressed"
+
+
+def input_frames(bag, compressed):
+    """Input messages and their frames decoded the live node's way (rclpy message → image_conversion)."""
+    topic = "/camera/avm/image_raw" + ("/compressed" if compressed else "")
+    inputs = read_topic(bag, topic)
+    if compressed:
+        frames = [compressed_msg_to_bgr(deserialize_message(m.rawdata, CompressedImage)) for m in inputs]
+    else:
+        frames = [image_msg_to_bgr(deserialize_message(m.rawdata, Image)) for m in inputs]
+    return inputs, frames
 
 
 def read_topic(bag, topic):
@@ -106,22 +71,24 @@ def read_topic(bag, topic):
 
 def test_offline_masks_equal_the_live_code_path(processed, model):
     bag, out, compressed = processed
-    image_topic = "/camera/avm/image_raw" + ("/compressed" if compressed else "")
-    inputs = read_topic(bag, image_topic)
-    outputs = read_topic(out / "bag", "/avm/mask")
-    assert len(inputs) == len(outputs) == FRAMES
+    mask_topic, overlay_topic = output_topics(compressed)
+    inputs, frames = input_frames(bag, compressed)
+    outputs = read_topic(out / "bag", mask_topic)
+    overlays = read_topic(out / "bag", overlay_topic)
+    assert len(inputs) == len(outputs) == len(overlays) == FRAMES
     pipeline = SegmentationPipeline(create_engine(model), load_scenario("parking"), "avm")
-    for source, produced in zip(inputs, outputs, strict=True):
-        # the live node's path: rclpy message → image_conversion → pipeline
-        if compressed:
-            frame = compressed_msg_to_bgr(deserialize_message(source.rawdata, CompressedImage))
-        else:
-            frame = image_msg_to_bgr(deserialize_message(source.rawdata, Image))
+    for source, frame, produced, overlay in zip(inputs, frames, outputs, overlays, strict=True):
         live = pipeline.process(frame).mask
         mask_msg = produced.decode()
-        assert produced.timestamp_ns == source.timestamp_ns
+        assert produced.timestamp_ns == overlay.timestamp_ns == source.timestamp_ns
         assert messages.stamp_ns(mask_msg) == messages.stamp_ns(source.decode())
-        np.testing.assert_array_equal(messages.decode_mask(mask_msg), live)
+        np.testing.assert_array_equal(messages.decode_mask(mask_msg), live)  # PNG masks are exact too
+        stored = messages.decode_image(overlay.decode(), overlay.msgtype)
+        expected = pipeline.overlay(frame, live)
+        if compressed:  # raw overlay: the very pixels
+            np.testing.assert_array_equal(stored, expected)
+        else:  # JPEG overlay: close, not equal
+            assert np.abs(stored.astype(int) - expected).mean() < 6.0
     assert any(np.any(messages.decode_mask(m.decode()) > 0) for m in outputs), "toy model found nothing"
 
 
@@ -131,27 +98,37 @@ def test_output_bag_holds_inputs_outputs_and_ground_truth(processed):
         counts = reader.message_counts
         types = reader.topics
     image_topic = "/camera/avm/image_raw" + ("/compressed" if compressed else "")
+    mask_topic, overlay_topic = output_topics(compressed)
     for topic in (
         image_topic,
         "/camera/avm/ground_truth/mask",
         "/camera/avm/ground_truth/polygons",
-        "/avm/mask",
-        "/avm/overlay",
+        mask_topic,
+        overlay_topic,
         "/avm/markers",
         "/avm/polygons",
         "/avm/polygons/json",
     ):
         assert counts[topic] == FRAMES, topic
+    image_outputs = {"/avm/mask", "/avm/mask/compressed", "/avm/overlay", "/avm/overlay/compressed"}
+    assert image_outputs & set(types) == {mask_topic, overlay_topic}  # each stored once
     assert types["/avm/markers"] == "visualization_msgs/msg/MarkerArray"
     assert types["/avm/polygons"] == "sensor_msgs/msg/PointCloud2"
     markers = deserialize_message(read_topic(out / "bag", "/avm/markers")[0].rawdata, MarkerArray)
     assert markers.markers[0].action == 3  # DELETEALL first
-    overlay = read_topic(out / "bag", "/avm/overlay")[0].decode()
-    assert overlay.encoding == "bgr8" and (overlay.height, overlay.width) == (48, 64)
+    overlay = read_topic(out / "bag", overlay_topic)[0].decode()
+    mask = read_topic(out / "bag", mask_topic)[0].decode()
+    if compressed:
+        assert overlay.encoding == "bgr8" and (overlay.height, overlay.width) == (48, 64)
+        assert types[mask_topic] == "sensor_msgs/msg/CompressedImage" and mask.format.startswith("mono8; png")
+    else:
+        assert types[overlay_topic] == "sensor_msgs/msg/CompressedImage"
+        assert overlay.format == "bgr8; jpeg compressed bgr8" and len(overlay.data) < 48 * 64 * 3
+        assert mask.encoding == "mono8" and (mask.height, mask.width) == (48, 64)
 
 
 def test_json_summary_video_and_contact_sheet(processed):
-    bag, out, _ = processed
+    bag, out, compressed = processed
     lines = (out / "polygons.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == FRAMES
@@ -167,7 +144,14 @@ def test_json_summary_video_and_contact_sheet(processed):
     assert latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[1] >= 320
-    assert (out / "overlay.gif").stat().st_size > 0
+    video = summary["outputs"]["video"]
+    if compressed:  # --video gif keeps every 3rd frame
+        assert video == str(out / "overlay.gif")
+        with PILImage.open(video) as gif:
+            assert gif.n_frames == len(range(0, FRAMES, 3))
+    else:  # the default MP4 plays back every frame
+        assert video == str(out / "overlay.mp4")
+        assert count_video_frames(video) == FRAMES
 
 
 def test_eval_bag_on_process_output(processed, tmp_path, capsys):

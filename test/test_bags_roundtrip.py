@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from seg_perception.bags import messages, topics
+from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import BagReader
 from seg_perception.cli import main
 from seg_perception.data.synthetic import generate_drive
@@ -15,29 +16,11 @@ SECONDS = 0.2
 FRAMES = 6  # 0.2 s at 30 Hz
 
 
-def make_bag(path, *extra):
-    argv = [
-        "make-bag",
-        "--scenario",
-        "parking",
-        "--seconds",
-        str(SECONDS),
-        "--size",
-        "48x64",
-        "--seed",
-        "3",
-        "--out",
-        str(path),
-        *extra,
-    ]
-    assert main(argv) == 0
-
-
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
 @pytest.mark.parametrize("compressed", [False, True])
-def test_round_trip_keeps_frames_stamps_and_ground_truth(tmp_path, storage, compressed):
-    bag = tmp_path / "drive"
-    make_bag(bag, "--storage", storage, *(["--compressed"] if compressed else []))
+def test_round_trip_keeps_frames_stamps_and_ground_truth(synthetic_bag, storage, compressed):
+    options = ("--storage", storage, *(["--compressed"] if compressed else []))
+    bag = synthetic_bag("parking", seconds=SECONDS, size="48x64", seed=3, options=options)
     expected = list(generate_drive("parking", 3, FRAMES, size=SIZE, fps=30.0))
     image_topic = topics.image_topic("avm", compressed=compressed)
     start = int(topics.DEFAULT_START_TIME_S * 1e9)
@@ -125,11 +108,31 @@ def test_two_scenarios_share_one_timeline(tmp_path):
 
 def test_existing_output_needs_overwrite(tmp_path, capsys):
     bag = tmp_path / "drive"
-    make_bag(bag)
+    argv = ["make-bag", "--scenario", "parking", "--size", "48x64", "--out", str(bag)]
+    assert main([*argv, "--seconds", str(SECONDS)]) == 0
     capsys.readouterr()
-    argv = ["make-bag", "--scenario", "parking", "--seconds", "0.1", "--size", "48x64", "--out", str(bag)]
-    assert main(argv) == 1
+    assert main([*argv, "--seconds", "0.1"]) == 1
     assert "--overwrite" in capsys.readouterr().err
-    assert main([*argv, "--overwrite"]) == 0
+    assert main([*argv, "--seconds", "0.1", "--overwrite"]) == 0
     with BagReader(bag) as reader:
         assert reader.message_counts["/camera/avm/image_raw"] == 3
+
+
+def test_png_mask_message_is_exact_and_smaller_than_raw():
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:20, 5:60] = 1
+    mask[30:40, 20:30] = 2
+    msg = messages.png_mask_msg(mask, stamp=7, frame_id="camera_avm_optical_frame")
+    assert msg.format == messages.PNG_MONO_FORMAT and messages.stamp_ns(msg) == 7
+    assert len(msg.data) < mask.size
+    np.testing.assert_array_equal(messages.decode_mask(msg), mask)
+    np.testing.assert_array_equal(messages.decode_mask(msg, msgtype=topics.COMPRESSED_MSGTYPE), mask)
+
+
+def test_a_colour_or_corrupt_compressed_mask_is_rejected():
+    colour = messages.jpeg_msg(np.zeros((8, 8, 3), np.uint8), stamp=1, frame_id="f")
+    with pytest.raises(BagError, match=r"topic /avm/mask/compressed: .*not one 8-bit channel"):
+        messages.decode_mask(colour, topic="/avm/mask/compressed")
+    colour.data = colour.data[:10]
+    with pytest.raises(BagError, match="undecodable"):
+        messages.decode_mask(colour)

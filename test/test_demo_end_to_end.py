@@ -4,46 +4,20 @@ import json
 import os
 import time
 
-import numpy as np
 import pytest
 from PIL import Image
 
 pytest.importorskip("rclpy")
-onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnx")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-from seg_perception.cli import main  # noqa: E402
-from seg_perception.config import load_scenario  # noqa: E402
-from seg_perception.inference.metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata  # noqa: E402
-from seg_perception.ros.demo import DemoError, DemoSettings, run_demo  # noqa: E402
+from seg_perception.cli import main
+from seg_perception.reporting import count_video_frames
+from seg_perception.ros.demo import DemoError, DemoSettings, run_demo
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 SCENARIO = "highway"
 INPUT_SIZE = (32, 64)
-
-
-def write_tiny_model(path, scenario: str) -> None:
-    """A 1x1 convolution as a stand-in segmentation model (fast, no torch), with real metadata."""
-    classes = load_scenario(scenario).classes
-    rng = np.random.default_rng(0)
-    weight = numpy_helper.from_array(rng.normal(size=(classes.num_classes, 3, 1, 1)).astype(np.float32), "w")
-    height, width = INPUT_SIZE
-    logits_shape = ["batch", classes.num_classes, height, width]
-    graph = helper.make_graph(
-        [helper.make_node("Conv", [INPUT_NAME, "w"], [OUTPUT_NAME])],
-        "tiny",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", 3, height, width])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, logits_shape)],
-        initializer=[weight],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    metadata = ModelMetadata(model="tiny_conv", scenario=scenario, classes=classes.names,
-                             colors=classes.colors_hex, input_size=INPUT_SIZE)
-    helper.set_model_props(model, metadata.to_props())
-    onnx.save_model(model, str(path))
 
 
 def _settings(tmp_path, model_dir, offset):
@@ -53,10 +27,9 @@ def _settings(tmp_path, model_dir, offset):
     )
 
 
-def test_demo_writes_report_animation_and_contact_sheet(tmp_path):
-    model_dir = tmp_path / "models"
-    model_dir.mkdir()
-    write_tiny_model(model_dir / f"{SCENARIO}.onnx", SCENARIO)
+def test_demo_writes_report_animation_and_contact_sheet(tmp_path, tiny_onnx_model):
+    # A 1x1 convolution with random weights (fast, no torch) and real metadata, as <scenario>.onnx.
+    model_dir = tiny_onnx_model(SCENARIO, kind="random", input_size=INPUT_SIZE).parent
     started = time.monotonic()
     report = run_demo(_settings(tmp_path, model_dir, offset=11))
     assert time.monotonic() - started < 90
@@ -81,8 +54,12 @@ def test_demo_writes_report_animation_and_contact_sheet(tmp_path):
     gif = out / SCENARIO / f"{SCENARIO}.gif"
     assert gif == type(gif)(item["files"]["animation"])
     with Image.open(gif) as animation:
-        assert animation.n_frames >= 2
+        gif_frames = animation.n_frames
+    assert gif_frames >= 2
     assert gif.stat().st_size < 5 * 1024 * 1024
+    video = out / SCENARIO / f"{SCENARIO}.mp4"  # the GIF's frames at full size, playable
+    assert video == type(video)(item["files"]["video"])
+    assert count_video_frames(video) == gif_frames
     assert (out / SCENARIO / "contact_sheet.png").is_file() and (out / "contact_sheet.png").is_file()
     assert (out / SCENARIO / "node.log").read_text().strip()
     markdown = (out / "report.md").read_text()

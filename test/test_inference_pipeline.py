@@ -3,56 +3,36 @@
 import json
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
+from tiny_onnx import tiny_metadata, write_conv_model
 
 from seg_perception.config import load_scenario
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.engine import create_engine
-from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
 
 RED, BLUE = (0, 0, 255), (255, 0, 0)  # BGR
+# A 1x1 conv on RGB/255 (mean 0, std 1): background 0.5, class 1 = R-G-B, class 2 = B-R-G.
+COLOUR_WEIGHT = np.array([[0, 0, 0], [1, -1, -1], [-1, -1, 1]], np.float32)
+COLOUR_BIAS = np.array([0.5, 0, 0], np.float32)
 
 
-def colour_model(path, classes, scenario, input_hw=(60, 80)):
-    """A 1x1 conv on RGB/255 (mean 0, std 1): background 0.5, class 1 = R-G-B, class 2 = B-R-G."""
-    weights = np.array([[0, 0, 0], [1, -1, -1], [-1, -1, 1]], np.float32).reshape(3, 3, 1, 1)
-    bias = np.array([0.5, 0, 0], np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["image", "weight", "bias"], ["logits"])],
-        "colour_classifier",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, *input_hw])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3, *input_hw])],
-        [onnx.numpy_helper.from_array(weights, "weight"), onnx.numpy_helper.from_array(bias, "bias")],
+def colour_model(directory, scenario, input_hw=(60, 80)):
+    """The scenario's classes: red pixels → class 1, blue → class 2, others background."""
+    metadata = tiny_metadata(
+        scenario, input_size=input_hw, model="colour_classifier", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    metadata = ModelMetadata(
-        model="colour_classifier",
-        scenario=scenario,
-        classes=tuple(classes),
-        colors=("#000000", "#FFFFFF", "#30E060"),
-        input_size=input_hw,
-        mean=(0.0, 0.0, 0.0),
-        std=(1.0, 1.0, 1.0),
-    )
-    helper.set_model_props(model, metadata.to_props())
-    onnx.save(model, str(path))
-    return path
+    return write_conv_model(directory / f"{scenario}.onnx", metadata, COLOUR_WEIGHT, COLOUR_BIAS)
 
 
 @pytest.fixture(scope="module")
 def road_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "road.onnx"
-    return colour_model(path, ("background", "lane_marking", "crosswalk"), "road")
+    return colour_model(tmp_path_factory.mktemp("models"), "road")
 
 
 @pytest.fixture(scope="module")
 def parking_model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "parking.onnx"
-    return colour_model(path, ("background", "slot_line", "free_slot"), "parking")
+    return colour_model(tmp_path_factory.mktemp("models"), "parking")
 
 
 def test_process_finds_polygons_of_the_right_classes(road_model):

@@ -18,8 +18,8 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+from tiny_onnx import tiny_metadata, write_tiny_model
 
-from seg_perception.config import load_scenario
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.ros.stats import StatsSnapshot
 
@@ -29,36 +29,16 @@ RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def metadata_for(scenario: str, *, classes: tuple[str, ...] | None = None) -> ModelMetadata:
-    config = load_scenario(scenario)
-    names = classes or config.classes.names
-    colors = config.classes.colors_hex[: len(names)]
-    colors += ("#ffffff",) * (len(names) - len(colors))
-    return ModelMetadata(
-        model="threshold_test", scenario=scenario, classes=names, colors=colors, input_size=(HEIGHT, WIDTH)
-    )
+    return tiny_metadata(scenario, classes=classes, input_size=(HEIGHT, WIDTH), model="threshold_test")
 
 
 def export_threshold_model(directory: Path, scenario: str, *, classes: tuple[str, ...] | None = None) -> Path:
     """A tiny ONNX model: class 1 where the pixel is bright, else background."""
-    import torch
-
-    from seg_perception.inference.export import export_onnx
-
-    class Threshold(torch.nn.Module):
-        def __init__(self, num_classes: int) -> None:
-            super().__init__()
-            self.num_classes = num_classes
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            brightness = x.sum(1, keepdim=True)
-            return torch.cat(
-                [torch.zeros_like(brightness), brightness] + [-brightness] * (self.num_classes - 2), 1
-            )
-
     metadata = metadata_for(scenario, classes=classes)
     path = directory / f"{scenario}_{len(metadata.classes)}.onnx"
-    export_onnx(Threshold(len(metadata.classes)), metadata, path)
-    return path
+    return write_tiny_model(
+        path, scenario, kind="threshold", input_size=(HEIGHT, WIDTH), classes=classes, model="threshold_test"
+    )
 
 
 class FakeEngine:

@@ -1,7 +1,7 @@
 """The segmentation node over real rclpy and DDS: outputs, rejection, diagnostics, parameters, exit codes.
 
-A tiny hand-weighted ONNX model stands in for the shipped weights: bright pixels →
-class 1, green pixels → class 2 (parking), everything else background.
+A tiny hand-weighted ONNX model (``tiny_onnx_model`` kind ``bright_green``) stands in for the
+shipped weights: bright pixels → class 1, green pixels → class 2 (parking), everything else background.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
@@ -27,11 +26,9 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Float32, Header  # noqa: E402
+from test_reliability_helpers import wait_for  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
-from seg_perception.config import load_scenario  # noqa: E402
-from seg_perception.inference.export import export_onnx  # noqa: E402
-from seg_perception.inference.metadata import ModelMetadata  # noqa: E402
 from seg_perception.ros.errors import NodeParameterError  # noqa: E402
 from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
 from seg_perception.ros.polygon_cloud import SLOT_CLASS_ID, cloud_to_points  # noqa: E402
@@ -39,50 +36,15 @@ from seg_perception.ros.polygon_cloud import SLOT_CLASS_ID, cloud_to_points  # n
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 101  # unique per test module: no cross-talk with other DDS tests
 HEIGHT, WIDTH = 120, 160
-WAIT_S = 10.0
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
-class _Threshold(torch.nn.Module):
-    """Class 1 where the normalised pixel sum is positive (bright); class 2 where green dominates red."""
-
-    def __init__(self, num_classes: int) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        brightness = x.sum(1, keepdim=True)
-        logits = [torch.zeros_like(brightness), brightness]
-        logits += [(x[:, 1:2] - x[:, 0:1]) * 4.0 - 6.0 for _ in range(self.num_classes - 2)]
-        return torch.cat(logits, 1)
-
-
-def _export(directory: Path, scenario: str) -> Path:
-    config = load_scenario(scenario)
-    metadata = ModelMetadata(
-        model="threshold_test",
-        scenario=scenario,
-        classes=config.classes.names,
-        colors=config.classes.colors_hex,
-        input_size=(HEIGHT, WIDTH),
-    )
-    path = directory / f"{scenario}.onnx"
-    export_onnx(_Threshold(config.classes.num_classes), metadata, path)
-    return path
-
-
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("models")
-    return {scenario: _export(directory, scenario) for scenario in ("highway", "parking")}
-
-
-@pytest.fixture(scope="module")
-def context() -> Iterator[Context]:
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN_ID)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
+def models(tiny_onnx_model: Callable[..., Path]) -> dict[str, Path]:
+    return {
+        scenario: tiny_onnx_model(scenario, kind="bright_green", input_size=(HEIGHT, WIDTH))
+        for scenario in ("highway", "parking")
+    }
 
 
 class Harness:
@@ -122,15 +84,6 @@ class Harness:
         self.client.destroy_node()
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def scene(*, green: bool = False) -> np.ndarray:
     """Dark BGR frame with two bright lane stripes (and a green slot)."""
     image = np.full((HEIGHT, WIDTH, 3), 30, np.uint8)
@@ -153,9 +106,9 @@ def image_msg(image: np.ndarray, *, stamp_sec: int, encoding: str = "bgr8", pad:
 
 
 @pytest.fixture
-def highway(context: Context, models: dict[str, Path]) -> Iterator[Harness]:
+def highway(ros_context: Context, models: dict[str, Path]) -> Iterator[Harness]:
     harness = Harness(
-        context,
+        ros_context,
         [
             Parameter("scenario", value="highway"),
             Parameter("model_file", value=str(models["highway"])),
@@ -268,9 +221,9 @@ def test_diagnostics_report_fps_counters_and_providers(highway: Harness) -> None
         assert key in values
 
 
-def test_parking_compressed_markers_in_metres(context: Context, models: dict[str, Path]) -> None:
+def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict[str, Path]) -> None:
     harness = Harness(
-        context,
+        ros_context,
         [
             Parameter("scenario", value="parking"),
             Parameter("model_file", value=str(models["parking"])),
@@ -325,11 +278,11 @@ def test_parking_compressed_markers_in_metres(context: Context, models: dict[str
     ],
 )
 def test_invalid_parameter_fails_with_one_clear_line(
-    context: Context, models: dict[str, Path], overrides: list[Parameter], expected: list[str]
+    ros_context: Context, models: dict[str, Path], overrides: list[Parameter], expected: list[str]
 ) -> None:
     base = [Parameter("model_file", value=str(models["highway"]))]
     with pytest.raises(NodeParameterError) as raised:
-        SegmentationNode(context=context, parameter_overrides=base + overrides)
+        SegmentationNode(context=ros_context, parameter_overrides=base + overrides)
     message = str(raised.value)
     assert "\n" not in message
     for fragment in expected:

@@ -114,6 +114,8 @@ def test_resume_continues_from_saved_step(tmp_path: Path) -> None:
     assert result.steps == 30
     assert [r["step"] for r in result.records] == [10, 20, 30]
     assert read_checkpoint(tmp_path / "last.pt")["step"] == 30
+    history = json.loads((tmp_path / "metrics.json").read_text())["loss_history"]
+    assert [step for step, _ in history] == list(range(1, 31))  # kept across the resume, no repeats
 
 
 def test_resume_from_missing_file_names_it(tmp_path: Path) -> None:
@@ -142,3 +144,25 @@ def test_shipped_recipes_parse(name: str) -> None:
     recipe = load_recipe(name)
     assert recipe.data.source == "synthetic"
     assert recipe.steps > 0 and recipe.batch_size > 0
+
+
+def test_train_command_on_synthetic_scenes(tmp_path: Path) -> None:
+    pytest.importorskip("seg_perception.data.synthetic")
+    pytest.importorskip("seg_perception.models")
+    from seg_perception.cli import main
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(
+        "name: tiny\nscenario: road\nmodel: icnet_lite\ninput_size: [64, 96]\n"
+        "data: {train_seeds: [0, 100000], val_seeds: [100000, 100002], pool_size: 6}\n"
+        "augment: {backend: basic, hflip: 0.5}\n"
+        "loss: {terms: {focal: 0.3, soft_ce: 0.7}, resize: logits}\n"
+        "train: {batch_size: 3, steps: 6, val_every: 3, checkpoint_every: 3, threads: 1}\n"
+    )
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    best = read_checkpoint(out / "best.pt")
+    assert best["model_name"] == "icnet_lite"
+    assert list(best["metadata"]["classes"]) == ["background", "lane_marking", "crosswalk"]
+    assert read_checkpoint(out / "last.pt")["step"] == 6
+    assert (out / "curves.png").is_file()

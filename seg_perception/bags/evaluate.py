@@ -3,8 +3,9 @@
 Ground truth comes from the bag's ``/camera/<cam>/ground_truth/{mask,polygons}`` topics
 (``--gt-bag`` when they live in another bag, e.g. the input of ``process``), from an
 image/mask folder (``--dataset``) or from the scene generator (``--generate N``).
-Predictions come from the bag's ``process`` outputs (``/<cam>/mask`` and
-``/<cam>/polygons/json``) when present, else from running the pipeline on its images.
+Predictions come from the bag's ``process`` outputs (``/<cam>/mask``, or the PNG
+``/<cam>/mask/compressed``, and ``/<cam>/polygons/json``) when present, else from running the
+pipeline on its images.
 Frames are paired by camera and header stamp. Metrics: see
 :mod:`seg_perception.bags.eval_metrics`.
 """
@@ -139,16 +140,20 @@ def _plan(
         parts = {truth_mask: "true_mask"}
         if topics.ground_truth_polygons_topic(camera) in truth.topics:
             parts[topics.ground_truth_polygons_topic(camera)] = "true_json"
-        predicted = topics.output_topic(camera, "mask", namespace=args.output_namespace)
-        if predicted in reader.topics and not args.run_pipeline:
+        namespace = args.output_namespace
+        predicted = _prediction_topic(reader, camera, namespace)
+        if predicted is not None and not args.run_pipeline:
             parts[predicted] = "pred_mask"
-            if predicted.rsplit("/", 1)[0] + "/polygons/json" in reader.topics:
-                parts[predicted.rsplit("/", 1)[0] + "/polygons/json"] = "pred_json"
+            predicted_json = topics.output_topic(camera, "polygons", namespace=namespace) + "/json"
+            if predicted_json in reader.topics:
+                parts[predicted_json] = "pred_json"
         else:
             image = _image_topic(reader, camera)
             if image is None:
                 raise BagError(
-                    f"{args.bag} has neither predictions ({predicted}) nor images of camera {camera}; "
+                    f"{args.bag} has neither predictions "
+                    f"({topics.output_topic(camera, 'mask', namespace=namespace)}) "
+                    f"nor images of camera {camera}; "
                     f"the bag has: {reader.topic_listing()}"
                 )
             parts[image] = "image"
@@ -163,6 +168,15 @@ def _plan(
     truth_topics = [t for t, (_, role) in roles.items() if role.startswith("true_")]
     main = [t for t in roles if not (args.gt_bag and t in truth_topics)]
     return {"roles": roles, "needed": needed, "main": main, "truth": truth_topics}
+
+
+def _prediction_topic(reader: BagReader, camera: str, namespace: str) -> str | None:
+    """``process``'s mask topic of ``camera`` in the bag: raw ``mono8`` first, else the PNG one."""
+    for compressed in (False, True):
+        topic = topics.output_topic(camera, "mask", namespace=namespace, compressed=compressed)
+        if topic in reader.topics:
+            return topic
+    return None
 
 
 def _image_topic(reader: BagReader, camera: str) -> str | None:
@@ -181,7 +195,7 @@ def _decode(message: BagMessage, role: str) -> tuple[int, Any]:
         return stamp, (polygons, slots)
     if role == "image":
         return messages.stamp_ns(msg), messages.decode_image(msg, message.msgtype, topic=message.topic)
-    return messages.stamp_ns(msg), messages.decode_mask(msg, topic=message.topic)
+    return messages.stamp_ns(msg), messages.decode_mask(msg, topic=message.topic, msgtype=message.msgtype)
 
 
 def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_slots: bool) -> Frame:

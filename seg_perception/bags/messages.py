@@ -2,7 +2,9 @@
 
 Decoding follows ``seg_perception.ros.image_conversion`` (the live node's path): 8-bit
 encodings through NumPy and one OpenCV colour conversion, ``CompressedImage`` through
-``cv2.imdecode``; so a frame decodes to the same pixels offline and live.
+``cv2.imdecode``; so a frame decodes to the same pixels offline and live. Compressed
+messages carry ``compressed_image_transport``'s format strings, so ``image_transport``
+subscribers and RViz decode them too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ _ENCODINGS: dict[str, tuple[int, int | None]] = {
     "8UC3": (3, None),
 }
 SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+JPEG_BGR_FORMAT = "bgr8; jpeg compressed bgr8"
+# compressed_image_transport writes nothing after "compressed" for a mono image (no conversion).
+PNG_MONO_FORMAT = "mono8; png compressed "
+MASK_PNG_LEVEL = 3  # zlib level: masks are long runs; higher levels cost time for a few percent
 
 
 def header(stamp_ns: int, frame_id: str) -> Any:
@@ -68,7 +74,20 @@ def jpeg_msg(image_bgr: np.ndarray, *, stamp: int, frame_id: str, quality: int =
     if not ok:
         raise BagError(f"JPEG encoding of a {image_bgr.shape} image failed")
     return message_class(COMPRESSED_MSGTYPE)(
-        header=header(stamp, frame_id), format="bgr8; jpeg compressed bgr8", data=encoded.reshape(-1)
+        header=header(stamp, frame_id), format=JPEG_BGR_FORMAT, data=encoded.reshape(-1)
+    )
+
+
+def png_mask_msg(mask: np.ndarray, *, stamp: int, frame_id: str, level: int = MASK_PNG_LEVEL) -> Any:
+    """``sensor_msgs/CompressedImage`` holding a (H, W) uint8 mask as lossless PNG (exact class ids)."""
+    mask = np.ascontiguousarray(mask)
+    if mask.dtype != np.uint8 or mask.ndim != 2:
+        raise ValueError(f"expected an (H, W) uint8 mask, got {mask.shape} {mask.dtype}")
+    ok, encoded = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, int(level)])
+    if not ok:
+        raise BagError(f"PNG encoding of a {mask.shape} mask failed")
+    return message_class(COMPRESSED_MSGTYPE)(
+        header=header(stamp, frame_id), format=PNG_MONO_FORMAT, data=encoded.reshape(-1)
     )
 
 
@@ -107,13 +126,26 @@ def decode_image(msg: Any, msgtype: str, *, topic: str = "") -> np.ndarray:
     return pixels if conversion is None else cv2.cvtColor(pixels, conversion)
 
 
-def decode_mask(msg: Any, *, topic: str = "") -> np.ndarray:
-    """(H, W) uint8 class ids of a ``mono8`` (or ``8UC1``) mask image.
+def decode_mask(msg: Any, *, topic: str = "", msgtype: str | None = None) -> np.ndarray:
+    """(H, W) uint8 class ids of a ``mono8`` (or ``8UC1``) mask image or a PNG ``CompressedImage``.
+
+    Args:
+        msg: The decoded message.
+        topic: Named in errors.
+        msgtype: The message type; by default the message's own (``__msgtype__``).
 
     Raises:
-        BagError: another encoding, wrong ``step`` or truncated data.
+        BagError: another encoding, wrong ``step``, truncated data or an undecodable/colour PNG.
     """
     where = f"topic {topic}: " if topic else ""
+    msgtype = msgtype or getattr(msg, "__msgtype__", IMAGE_MSGTYPE)
+    if msgtype == COMPRESSED_MSGTYPE:
+        buffer = np.asarray(msg.data, dtype=np.uint8)
+        mask = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
+        if mask is None or mask.ndim != 2 or mask.dtype != np.uint8:
+            shape = "undecodable" if mask is None else f"{mask.shape} {mask.dtype}"
+            raise BagError(f"{where}compressed mask ({msg.format!r}) is not one 8-bit channel: {shape}")
+        return mask
     if msg.encoding not in ("mono8", "8UC1"):
         raise BagError(f"{where}mask encoding {msg.encoding!r} is not mono8")
     return np.ascontiguousarray(_rows(msg, 1, where))

@@ -5,32 +5,39 @@ No DDS: frames are read with ``rosbags``, decoded like the live node does and pa
 code path), so masks match the live node's. Writes to ``--out``:
 
 - ``bag/`` (MCAP): the input images and ground-truth topics, and per camera
-  ``/<cam>/mask`` (mono8; the live node's topics), ``overlay`` (bgr8), ``markers`` (MarkerArray),
-  ``polygons`` (PointCloud2, as the node publishes) and ``polygons/json`` (frame JSON),
-  all with the input header stamps and log times;
+  ``/<cam>/mask`` (mono8, exact; the live node's topic; PNG on ``/<cam>/mask/compressed`` with
+  ``--compress-masks``), ``/<cam>/overlay/compressed`` (JPEG; raw bgr8 on ``/<cam>/overlay`` with
+  ``--raw-overlay``), ``markers`` (MarkerArray), ``polygons`` (PointCloud2, as the node publishes)
+  and ``polygons/json`` (frame JSON), all with the input header stamps and log times;
 - ``polygons.jsonl``: one frame JSON per line (``seg_perception.bags.frame_json``);
 - ``summary.json``: frames, fps, latency percentiles per stage;
 - ``overlay.mp4`` (or ``.gif``) and ``contact_sheet.png``.
+
+Raw overlays and masks made a 20 s output bag 1.3-1.6 GB; a JPEG overlay is ~20x smaller
+than its raw image and costs ~2 ms per 640x640 frame (docs/rosbags.md, Measurements).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
-from seg_perception.bags import frame_json, messages, ros_outputs, topics, visuals
+from seg_perception.bags import frame_json, messages, ros_outputs, topics
 from seg_perception.bags.errors import BagError
 from seg_perception.bags.selection import select_image_topics
 from seg_perception.bags.storage import BagReader, BagWriter
+from seg_perception.reporting import ReportingError, VideoSink, contact_sheet, evenly_spaced, write_png
 
 CONTACT_SHEET_FRAMES = 12
+CONTACT_SHEET_COLUMNS = 4
+DEFAULT_OVERLAY_JPEG_QUALITY = 90
 PERCENTILES = (50, 90, 99)
 
 
@@ -46,18 +53,40 @@ def latency_summary(timings: list[dict[str, float]]) -> dict[str, dict[str, floa
 
 
 class CameraOutputs:
-    """Everything written per processed frame of one camera."""
+    """Everything written per processed frame of one camera.
+
+    Args:
+        raw_overlay: Write the overlay as raw ``bgr8`` on ``<cam>/overlay`` instead of JPEG on
+            ``<cam>/overlay/compressed``.
+        compress_masks: Write masks as PNG on ``<cam>/mask/compressed`` instead of raw ``mono8``
+            on ``<cam>/mask`` (both exact).
+        jpeg_quality: Quality of the JPEG overlay.
+    """
 
     def __init__(
-        self, *, camera: str, pipeline: Any, scenario: Any, writer: BagWriter, namespace: str, jsonl: Any
+        self,
+        *,
+        camera: str,
+        pipeline: Any,
+        scenario: Any,
+        writer: BagWriter,
+        namespace: str,
+        jsonl: Any,
+        raw_overlay: bool = False,
+        compress_masks: bool = False,
+        jpeg_quality: int = DEFAULT_OVERLAY_JPEG_QUALITY,
     ) -> None:
         self.camera = camera
         self.pipeline = pipeline
         self.writer = writer
         self.jsonl = jsonl
+        self.raw_overlay = raw_overlay
+        self.compress_masks = compress_masks
+        self.jpeg_quality = jpeg_quality
+        compressed = {"mask": compress_masks, "overlay": not raw_overlay, "markers": False, "polygons": False}
         self.topic = {
-            kind: topics.output_topic(camera, kind, namespace=namespace)
-            for kind in ("mask", "overlay", "markers", "polygons")
+            kind: topics.output_topic(camera, kind, namespace=namespace, compressed=is_compressed)
+            for kind, is_compressed in compressed.items()
         }
         self.topic["json"] = self.topic["polygons"] + "/json"
         self.calibration = frame_json.Calibration.from_mapping(scenario.camera(camera))
@@ -70,12 +99,8 @@ class CameraOutputs:
         self.timings.append(result.timings_ms)
         overlay = self.pipeline.overlay(image, result.mask)
         size = (int(result.mask.shape[0]), int(result.mask.shape[1]))
-        self.writer.write(
-            self.topic["mask"], log_time, messages.image_msg(result.mask, stamp=stamp, frame_id=frame_id)
-        )
-        self.writer.write(
-            self.topic["overlay"], log_time, messages.image_msg(overlay, stamp=stamp, frame_id=frame_id)
-        )
+        self.writer.write(self.topic["mask"], log_time, self._mask_msg(result.mask, stamp, frame_id))
+        self.writer.write(self.topic["overlay"], log_time, self._overlay_msg(overlay, stamp, frame_id))
         record = frame_json.frame_record(
             stamp_ns=stamp,
             frame_id=frame_id,
@@ -104,6 +129,16 @@ class CameraOutputs:
             )
         return overlay
 
+    def _mask_msg(self, mask: np.ndarray, stamp: int, frame_id: str) -> Any:
+        if self.compress_masks:
+            return messages.png_mask_msg(mask, stamp=stamp, frame_id=frame_id)
+        return messages.image_msg(mask, stamp=stamp, frame_id=frame_id)
+
+    def _overlay_msg(self, overlay: np.ndarray, stamp: int, frame_id: str) -> Any:
+        if self.raw_overlay:
+            return messages.image_msg(overlay, stamp=stamp, frame_id=frame_id)
+        return messages.jpeg_msg(overlay, stamp=stamp, frame_id=frame_id, quality=self.jpeg_quality)
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", type=Path, help="input bag (directory, .mcap or .db3)")
@@ -127,7 +162,29 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=topics.DEFAULT_OUTPUT_NAMESPACE,
         help="namespace of the output topics (default: none, i.e. /<camera>/mask like the live node)",
     )
-    parser.add_argument("--video", default="mp4", choices=("mp4", "gif", "none"), help="overlay video format")
+    parser.add_argument(
+        "--raw-overlay",
+        action="store_true",
+        help="store the overlay as raw bgr8 on /<cam>/overlay (default: JPEG on /<cam>/overlay/compressed)",
+    )
+    parser.add_argument(
+        "--overlay-jpeg-quality",
+        type=int,
+        default=DEFAULT_OVERLAY_JPEG_QUALITY,
+        help=f"JPEG quality of the compressed overlay (default {DEFAULT_OVERLAY_JPEG_QUALITY})",
+    )
+    parser.add_argument(
+        "--compress-masks",
+        action="store_true",
+        help="store masks as lossless PNG on /<cam>/mask/compressed (default: raw mono8 on /<cam>/mask, "
+        "the live node's topic)",
+    )
+    parser.add_argument(
+        "--video",
+        default="mp4",
+        choices=("mp4", "gif", "none"),
+        help="overlay video of the first topic (default mp4; a GIF where OpenCV cannot write MP4)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
 
 
@@ -136,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
     from seg_perception.inference.engine import create_engine
     from seg_perception.inference.pipeline import SegmentationPipeline
 
+    if not 1 <= args.overlay_jpeg_quality <= 100:
+        raise BagError(f"--overlay-jpeg-quality must be 1..100, got {args.overlay_jpeg_quality}")
     scenario = load_scenario(args.scenario)
     args.out.mkdir(parents=True, exist_ok=True)
     with BagReader(args.bag) as reader:
@@ -187,10 +246,11 @@ def _process(
     out: Path = args.out
     video_path = None if args.video == "none" else out / f"overlay.{args.video}"
     first_topic = next(iter(selection))
-    sheet_indices = visuals.evenly_spaced(
-        min(total, reader.message_counts.get(first_topic, 0)), CONTACT_SHEET_FRAMES
+    sheet_indices = set(
+        evenly_spaced(min(total, reader.message_counts.get(first_topic, 0)), CONTACT_SHEET_FRAMES)
     )
-    sheet_tiles: list[tuple[str, np.ndarray]] = []
+    sheet_images: list[np.ndarray] = []
+    sheet_labels: list[str] = []
     frames_per_topic = dict.fromkeys(selection, 0)
     start = time.perf_counter()
     with (
@@ -205,10 +265,13 @@ def _process(
                 writer=writer,
                 namespace=args.output_namespace,
                 jsonl=jsonl,
+                raw_overlay=args.raw_overlay,
+                compress_masks=args.compress_masks,
+                jpeg_quality=args.overlay_jpeg_quality,
             )
             for camera in set(selection.values())
         }
-        video = visuals.VideoSink(video_path, fps=_bag_fps(reader, first_topic)) if video_path else None
+        video = VideoSink(video_path, fps=_bag_fps(reader, first_topic)) if video_path else None
         progress = tqdm(total=total, unit="frame", desc="process", disable=None)
         for message in reader.messages(copied):
             if message.topic not in selection:
@@ -228,18 +291,20 @@ def _process(
                 if video is not None:
                     video.add(overlay)
                 if index in sheet_indices:
-                    sheet_tiles.append((f"{(stamp - reader.start_time_ns) / 1e9:.2f} s", overlay))
+                    sheet_images.append(overlay)
+                    sheet_labels.append(f"{(stamp - reader.start_time_ns) / 1e9:.2f} s")
             frames_per_topic[message.topic] = index + 1
             progress.update(1)
         progress.close()
-        if video is not None:
-            video.close()
+        video_path = _close_video(video)
     wall = time.perf_counter() - start
     frames = sum(frames_per_topic.values())
     if frames == 0:
         raise BagError(f"no frames processed from {', '.join(selection)}")
-    if sheet_tiles:
-        cv2.imwrite(str(out / "contact_sheet.png"), visuals.contact_sheet(sheet_tiles))
+    sheet_path = None
+    if sheet_images:
+        sheet = contact_sheet(sheet_images, CONTACT_SHEET_COLUMNS, labels=sheet_labels)
+        sheet_path = write_png(sheet, out / "contact_sheet.png")
     return {
         "bag": str(args.bag),
         "scenario": scenario.name,
@@ -260,9 +325,20 @@ def _process(
             "bag": str(out / "bag"),
             "polygons": str(out / "polygons.jsonl"),
             "video": str(video_path) if video_path else None,
-            "contact_sheet": str(out / "contact_sheet.png") if sheet_tiles else None,
+            "contact_sheet": str(sheet_path) if sheet_path else None,
         },
     }
+
+
+def _close_video(video: VideoSink | None) -> Path | None:
+    """Finish the video; a GIF that cannot meet its size budget is a warning, not a lost run."""
+    if video is None:
+        return None
+    try:
+        return video.close()
+    except ReportingError as err:
+        print(f"process: warning: no overlay video: {err}", file=sys.stderr)
+        return None
 
 
 def _bag_fps(reader: BagReader, topic: str) -> float:

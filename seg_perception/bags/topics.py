@@ -7,7 +7,8 @@ Layout per camera ``<cam>`` (``front`` or ``avm``):
 - ``/camera/<cam>/ground_truth/mask`` (``sensor_msgs/Image``, ``mono8``, class ids);
 - ``/camera/<cam>/ground_truth/polygons`` (``std_msgs/String``, frame JSON, see ``frame_json``);
 - outputs of ``process``: ``/<cam>/{mask,overlay,markers,polygons}`` (the live node's topics), plus
-  ``/<cam>/polygons/json``.
+  ``/<cam>/polygons/json``; the overlay as JPEG on ``/<cam>/overlay/compressed`` by default and,
+  on request, the mask as PNG on ``/<cam>/mask/compressed`` (``image_transport``'s naming).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ STRING_MSGTYPE = "std_msgs/msg/String"
 MARKER_ARRAY_MSGTYPE = "visualization_msgs/msg/MarkerArray"
 IMAGE_MSGTYPES = (IMAGE_MSGTYPE, COMPRESSED_MSGTYPE)
 
+COMPRESSED_SUFFIX = "/compressed"  # image_transport: <base topic>/compressed carries CompressedImage
 DEFAULT_OUTPUT_NAMESPACE = ""  # the live node publishes <camera>/... relative to its (empty) namespace
 DEFAULT_START_TIME_S = 1_700_000_000.0  # fixed epoch: the same command writes the same bag
 
@@ -29,7 +31,12 @@ def camera_namespace(camera: str) -> str:
 def image_topic(camera: str, *, compressed: bool = False) -> str:
     """Input image topic of ``camera``; ``image_transport``'s ``/compressed`` suffix when compressed."""
     base = f"{camera_namespace(camera)}/image_raw"
-    return f"{base}/compressed" if compressed else base
+    return compressed_topic(base) if compressed else base
+
+
+def compressed_topic(base: str) -> str:
+    """``image_transport``'s compressed topic of the image topic ``base``."""
+    return base + COMPRESSED_SUFFIX
 
 
 def ground_truth_mask_topic(camera: str) -> str:
@@ -40,9 +47,15 @@ def ground_truth_polygons_topic(camera: str) -> str:
     return f"{camera_namespace(camera)}/ground_truth/polygons"
 
 
-def output_topic(camera: str, kind: str, *, namespace: str = DEFAULT_OUTPUT_NAMESPACE) -> str:
-    """Topic of one ``process`` output (``mask``, ``overlay``, ``markers``, ``polygons``)."""
-    return f"{namespace.rstrip('/')}/{camera}/{kind}"
+def output_topic(
+    camera: str, kind: str, *, namespace: str = DEFAULT_OUTPUT_NAMESPACE, compressed: bool = False
+) -> str:
+    """Topic of one ``process`` output (``mask``, ``overlay``, ``markers``, ``polygons``).
+
+    ``compressed`` gives the image's ``.../compressed`` topic (mask and overlay only).
+    """
+    base = f"{namespace.rstrip('/')}/{camera}/{kind}"
+    return compressed_topic(base) if compressed else base
 
 
 def camera_frame_id(camera: str) -> str:

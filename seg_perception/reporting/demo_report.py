@@ -106,6 +106,9 @@ def _scenario_section(item: Mapping[str, Any], base: Path, min_fps: float | None
     files = item.get("files") or {}
     if files.get("animation"):
         lines += [f"![{name} overlay animation]({_relative(files['animation'], base)})", ""]
+    if files.get("video"):
+        video = _relative(files["video"], base)
+        lines += [f"Full-size overlay video: [{Path(video).name}]({video})", ""]
     if files.get("contact_sheet"):
         lines += [f"![{name} contact sheet]({_relative(files['contact_sheet'], base)})", ""]
     stills = [_relative(p, base) for p in files.get("stills", [])]

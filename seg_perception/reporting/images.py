@@ -24,7 +24,12 @@ def fit_width(image: np.ndarray, width: int, *, upscale: bool = False) -> np.nda
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
-def _as_bgr(image: np.ndarray) -> np.ndarray:
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """``image`` as (H, W, 3) uint8 BGR: grey images are expanded, colour ones returned as they are.
+
+    Raises:
+        ReportingError: any other shape or dtype.
+    """
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
@@ -36,7 +41,7 @@ def write_png(image: np.ndarray, path: str | Path) -> Path:
     """Write a BGR (or grey) uint8 image as PNG, creating the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), _as_bgr(image)):
+    if not cv2.imwrite(str(path), as_bgr(image)):
         raise ReportingError(f"cannot write {path}")
     return path
 
@@ -77,7 +82,7 @@ def contact_sheet(
         raise ReportingError(f"contact sheet: cols must be >= 1, got {cols}")
     if labels is not None and len(labels) != len(images):
         raise ReportingError(f"contact sheet: {len(labels)} labels for {len(images)} images")
-    tiles = [fit_width(_as_bgr(image), tile_width, upscale=True).copy() for image in images]
+    tiles = [fit_width(as_bgr(image), tile_width, upscale=True).copy() for image in images]
     for tile, text in zip(tiles, labels or [], strict=False):
         _label(tile, text)
     cols = min(cols, len(tiles))
@@ -137,10 +142,10 @@ def write_gif(
     path.parent.mkdir(parents=True, exist_ok=True)
     width = min(max_width, frames[0].shape[1])
     while True:
-        first = fit_width(_as_bgr(frames[0]), width)
+        first = fit_width(as_bgr(frames[0]), width)
         size = (first.shape[1], first.shape[0])
         rgb = [
-            cv2.cvtColor(cv2.resize(_as_bgr(frame), size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            cv2.cvtColor(cv2.resize(as_bgr(frame), size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
             for frame in frames
         ]
         _save_gif(rgb, path, fps)

@@ -1,4 +1,4 @@
-"""Overlay stills, an animation and a contact sheet from a recorded stream."""
+"""Overlay stills, an animation (GIF, optionally MP4) and a contact sheet from a recorded stream."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from seg_perception.postprocess.visualize import colorize
 from seg_perception.reporting.images import contact_sheet, write_gif, write_png
 from seg_perception.reporting.stream import StreamRecording
+from seg_perception.reporting.video import write_video
 
 
 def evenly_spaced(total: int, count: int) -> list[int]:
@@ -48,19 +49,25 @@ def write_stream_visuals(
     stills: int = 3,
     sheet_frames: int = 4,
     gif_max_width: int = 400,
+    video: bool = False,
 ) -> dict[str, object]:
     """Write ``<name>.gif``, ``contact_sheet.png`` and ``overlay_<k>.png`` stills into ``out_dir``.
 
+    With ``video``, also ``<name>.mp4`` of the same frames at full size (a GIF when
+    OpenCV cannot write MP4 here, see :class:`~seg_perception.reporting.video.VideoSink`).
+
     Returns:
-        ``{"animation": path | None, "contact_sheet": path | None, "stills": [paths]}``;
-        entries are None/empty when no overlay frame was recorded.
+        ``{"animation": path | None, "video": path | None, "contact_sheet": path | None,
+        "stills": [paths]}``; entries are None/empty when no overlay frame was recorded.
     """
     out_dir = Path(out_dir)
-    files: dict[str, object] = {"animation": None, "contact_sheet": None, "stills": []}
+    files: dict[str, object] = {"animation": None, "video": None, "contact_sheet": None, "stills": []}
     if not recording.overlays:
         return files
     frames = [image for _, image in recording.overlays]
     files["animation"] = write_gif(frames, out_dir / f"{name}.gif", gif_fps, max_width=gif_max_width)
+    if video:
+        files["video"] = write_video(frames, out_dir / f"{name}.mp4", gif_fps)
     files["stills"] = [
         write_png(frames[index], out_dir / f"overlay_{position}.png")
         for position, index in enumerate(evenly_spaced(len(frames), stills))

@@ -5,7 +5,7 @@ camera (:mod:`seg_perception.ros.player`) in another, and this process records t
 node's outputs (:mod:`seg_perception.ros.recorder`). All three use the shipped
 Fast DDS shared-memory profile (``config/fastdds_shm.xml``), a private ROS domain
 and localhost-only discovery, so a live robot on the same network is neither seen
-nor disturbed. The report (``report.md``, ``report.json``, GIFs, contact sheets)
+nor disturbed. The report (``report.md``, ``report.json``, GIFs, MP4s, contact sheets)
 gives fps, latency, drops and mIoU against the generator's exact labels.
 
 Every wait has a timeout and names what did not come and which log to read.
@@ -418,7 +418,7 @@ class _ScenarioRun:
         self._prefix(5, f"writing overlays, animation and contact sheet to {self.out_dir}")
         files = write_stream_visuals(
             recording, self.out_dir, name=self.name, colors_bgr=self.config.classes.colors_bgr,
-            gif_fps=self.settings.gif_fps,
+            gif_fps=self.settings.gif_fps, video=True,
         )
         self.timings["report_s"] = time.monotonic() - start
         frames = recording.counts(player_stats.get("frames_sent"))

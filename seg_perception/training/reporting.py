@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Any
 
 
-def write_metrics(run_dir: Path, records: list[dict[str, Any]], *, recipe: dict[str, Any]) -> None:
-    """Rewrite ``metrics.json`` (recipe + every record) and ``metrics.csv`` (one row per record)."""
-    (run_dir / "metrics.json").write_text(json.dumps({"recipe": recipe, "records": records}, indent=2))
+def write_metrics(
+    run_dir: Path,
+    records: list[dict[str, Any]],
+    *,
+    recipe: dict[str, Any],
+    loss_history: list[tuple[int, float]] | None = None,
+) -> None:
+    """Rewrite ``metrics.json`` (recipe, validation records, loss history) and ``metrics.csv``."""
+    document = {"recipe": recipe, "records": records, "loss_history": [list(p) for p in loss_history or []]}
+    (run_dir / "metrics.json").write_text(json.dumps(document, indent=2))
     if not records:
         return
     columns: list[str] = []
@@ -23,15 +30,17 @@ def write_metrics(run_dir: Path, records: list[dict[str, Any]], *, recipe: dict[
         writer.writerows(records)
 
 
-def read_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Records of an earlier run in ``run_dir`` (empty when there is none)."""
+def read_records(run_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[int, float]]]:
+    """Validation records and loss history of an earlier run in ``run_dir`` (empty when none)."""
     path = run_dir / "metrics.json"
     if not path.is_file():
-        return []
+        return [], []
     try:
-        return list(json.loads(path.read_text()).get("records", []))
-    except (json.JSONDecodeError, AttributeError):
-        return []
+        document = json.loads(path.read_text())
+        history = [(int(step), float(loss)) for step, loss in document.get("loss_history", [])]
+        return list(document.get("records", [])), history
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return [], []
 
 
 def plot_curves(run_dir: Path, records: list[dict[str, Any]], loss_history: list[tuple[int, float]]) -> Path:

@@ -151,10 +151,9 @@ class Trainer:
             self.scaler.load_state_dict(raw["scaler"])
         self.step = int(raw.get("step", 0))
         self.best_miou = float(raw.get("best_miou", -math.inf))
-        self.records = [r for r in read_records(self.run_dir) if int(r.get("step", 0)) <= self.step]
-        self.loss_history = [
-            (int(r["step"]), float(r["train_loss"])) for r in self.records if "train_loss" in r
-        ]
+        records, history = read_records(self.run_dir)
+        self.records = [r for r in records if int(r.get("step", 0)) <= self.step]
+        self.loss_history = [(step, loss) for step, loss in history if step <= self.step]
 
     def metadata(self, *, val_summary: dict[str, Any] | None = None) -> ModelMetadata:
         """Model metadata for checkpoints and ONNX: class map from the scenario config, provenance."""
@@ -201,7 +200,7 @@ class Trainer:
     # -- loops ----------------------------------------------------------------------------------
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Endless shuffled batches; the shuffle is seeded by (seed, step) so a resumed run repeats."""
+        """Endless shuffled batches, seeded by (recipe seed, step): the same command repeats its batches."""
         epoch = 0
         while True:
             generator = torch.Generator().manual_seed(self.recipe.seed * 1_000_003 + self.step + epoch)
@@ -261,6 +260,8 @@ class Trainer:
         self.model.train()
         started = time.perf_counter()
         interval_losses: list[float] = []
+        recent_losses: list[float] = []
+        log_every = max(1, self.recipe.val_every // 20)  # about 20 loss points per validation
         interval_start = time.perf_counter()
         interval_first_step = self.step
         best_path = self.run_dir / "best.pt"
@@ -275,6 +276,10 @@ class Trainer:
                 raise FloatingPointError(f"training loss became {loss} at step {self.step}; lower the lr")
             self.step += 1
             interval_losses.append(loss)
+            recent_losses.append(loss)
+            if self.step % log_every == 0:
+                self.loss_history.append((self.step, float(np.mean(recent_losses))))
+                recent_losses = []
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.optimizer.param_groups[0]['lr']:.2e}")
             at_end = self.step == total
@@ -293,7 +298,6 @@ class Trainer:
                     "elapsed_s": time.perf_counter() - started,
                 }
                 self.records.append(record)
-                self.loss_history.append((self.step, mean_loss))
                 interval_losses, interval_start, interval_first_step = [], time.perf_counter(), self.step
                 bar.write(
                     f"step {self.step}: loss {mean_loss:.4f}  mIoU {summary['miou']:.4f}  "
@@ -306,7 +310,9 @@ class Trainer:
                 if summary["miou"] > self.best_miou:
                     self.best_miou = float(summary["miou"])
                     self.save(best_path, val_summary=summary)
-                write_metrics(self.run_dir, self.records, recipe=self.recipe.to_dict())
+                write_metrics(
+                    self.run_dir, self.records, recipe=self.recipe.to_dict(), loss_history=self.loss_history
+                )
                 plot_curves(self.run_dir, self.records, self.loss_history)
                 self.model.train()
                 last_summary = summary

@@ -1,0 +1,4 @@
+"""``seg-perception bench``: engine throughput, latency and memory, and the node end to end.
+
+ROS-free except :mod:`seg_perception.ros.bench_node`, imported only for ``--node``.
+"""

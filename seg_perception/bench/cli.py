@@ -1,0 +1,115 @@
+"""``seg-perception bench``: speed of the engines (and optionally the node) on this machine.
+
+Examples:
+    seg-perception bench                                  # CPU-friendly defaults, a minute or two
+    seg-perception bench --model-file weights/highway.onnx --engines onnxruntime-cpu
+    seg-perception bench --engines onnxruntime-tensorrt onnxruntime-cuda torch-cuda \\
+        --sizes 1024x2048 --models icnet_r50 hrnetv2_w48 hrnetv2_w18_small_v2
+    seg-perception bench --node --node-seconds 10          # both cameras end to end at 30 Hz
+
+Engines this machine cannot run are listed as ``skipped: <reason>``. Results go to
+``<out>/bench.json`` and ``<out>/bench.md``; exported models are cached in ``<out>/models``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from seg_perception.bench.engines import ENGINE_CHOICES, PRECISIONS
+from seg_perception.bench.errors import BenchError
+from seg_perception.bench.models import parse_size
+from seg_perception.bench.runner import DEFAULT_MODELS, DEFAULT_SIZES, BenchSettings, run_bench
+from seg_perception.config import SCENARIOS
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x512, got {text!r}") from err
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS),
+                        help=f"registry models, exported untrained (default: {' '.join(DEFAULT_MODELS)})")
+    parser.add_argument("--sizes", nargs="+", type=_size, default=list(DEFAULT_SIZES), metavar="HxW",
+                        help="model input sizes (default: 256x512)")
+    parser.add_argument("--model-file", nargs="+", type=Path, default=[], metavar="FILE",
+                        help="benchmark these .onnx/.pt files instead of --models/--sizes")
+    parser.add_argument("--engines", nargs="+", default=list(ENGINE_CHOICES), choices=list(ENGINE_CHOICES),
+                        help="engines to try (default: all; unavailable ones are reported as skipped)")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="highway",
+                        help="class map of exported models (default highway)")
+    parser.add_argument("--iterations", type=int, default=30, help="timed calls per measurement (default 30)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
+    parser.add_argument("--max-seconds", type=float, default=4.0,
+                        help="stop a measurement after this long once 3 calls ran (default 4)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="CPU threads of CPU engines; 0 = library default (default 2)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto: FP16 on TensorRT and torch-cuda, FP32 elsewhere (default auto)")
+    parser.add_argument("--frame-size", type=_size, metavar="HxW",
+                        help="uint8 frame size for predict (default: the model's input size)")
+    parser.add_argument("--out", type=Path, default=Path("out/bench"),
+                        help="output folder (default out/bench)")
+    node = parser.add_argument_group("node end to end (--node)")
+    node.add_argument("--node", action="store_true",
+                      help="also run the node with both cameras at 30 Hz (front 540x960, AVM 640x640)")
+    node.add_argument("--node-seconds", type=float, default=5.0, help="measurement window (default 5)")
+    node.add_argument("--node-rate", type=float, default=30.0, help="camera rate in Hz (default 30)")
+    node.add_argument("--node-device", default="cpu", help="node device: cpu, cuda, cuda:N (default cpu)")
+    node.add_argument("--node-engine", choices=("onnxruntime", "torch"), default="onnxruntime",
+                      help="node engine (default onnxruntime)")
+    node.add_argument("--node-model-dir", type=Path,
+                      help="folder with <scenario>.onnx (default: shipped weights, else untrained exports)")
+    node.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
+                      help="extra parameter for both nodes (repeatable), e.g. --node-param fp16:=true")
+    node.add_argument("--domain-id", type=int, help="ROS domain (default: a private one in 101..200)")
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchSettings:
+    """Validate the options and build :class:`BenchSettings`.
+
+    Raises:
+        BenchError: a count or duration out of range.
+    """
+    if args.iterations < 1 or args.warmup < 0 or args.max_seconds <= 0:
+        raise BenchError("--iterations must be >= 1, --warmup >= 0 and --max-seconds > 0")
+    if args.node and (args.node_seconds <= 0 or args.node_rate <= 0):
+        raise BenchError("--node-seconds and --node-rate must be > 0")
+    node_options = {
+        "seconds": args.node_seconds,
+        "rate_hz": args.node_rate,
+        "device": args.node_device,
+        "engine": args.node_engine,
+        "model_dir": args.node_model_dir,
+        "cache_dir": args.out / "models" / "node",
+        "node_params": tuple(args.node_param),
+        "domain_id": args.domain_id if args.domain_id is not None else 101 + os.getpid() % 100,
+    }
+    return BenchSettings(
+        out=args.out,
+        models=tuple(dict.fromkeys(args.models)),
+        sizes=tuple(dict.fromkeys(args.sizes)),
+        model_files=tuple(args.model_file),
+        engines=tuple(dict.fromkeys(args.engines)),
+        scenario=args.scenario,
+        iterations=args.iterations,
+        warmup=args.warmup,
+        max_seconds=args.max_seconds,
+        threads=args.threads or None,
+        precision=args.precision,
+        frame_size=args.frame_size,
+        node=args.node,
+        node_options=node_options,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    report = run_bench(settings_from_args(args))
+    for target in report["targets"]:
+        print(f"  target: {target['target']}: {target['text']}")
+    print(f"report: {report['files']['markdown']} and {report['files']['json']}")
+    return 0
