@@ -38,7 +38,7 @@ def share_dir() -> Path:
         from ament_index_python.packages import get_package_share_directory
 
         return Path(get_package_share_directory(PACKAGE_NAME))
-    except Exception:  # noqa: BLE001 - ament index absent or package not registered
+    except Exception:  # the ament index is absent or does not know the package
         return Path(sys.prefix) / "share" / PACKAGE_NAME
 
 

@@ -65,7 +65,10 @@ def test_write_report_writes_both_files(tmp_path):
                 "miou": 0.5, "pixel_accuracy": 0.9, "frames_scored": 8,
                 "per_class_iou": {"background": 0.9, "lane": None},
             },
-            "files": {"animation": str(tmp_path / "highway" / "highway.gif")},
+            "files": {
+                "animation": str(tmp_path / "highway" / "highway.gif"),
+                "video": str(tmp_path / "highway" / "highway.mp4"),
+            },
         }],
     }
     json_path, md_path = write_report(report, tmp_path)
@@ -74,6 +77,7 @@ def test_write_report_writes_both_files(tmp_path):
     assert "| highway | front | 960x540 | 12.00 |" in markdown
     assert "is BELOW the 15 fps bar" in markdown
     assert "(highway/highway.gif)" in markdown
+    assert "[highway.mp4](highway/highway.mp4)" in markdown
     assert markdown == render_report_markdown(report, tmp_path)
 
 
