@@ -23,7 +23,7 @@ INPUT_SIZE = (32, 64)
 def _settings(tmp_path, model_dir, offset):
     return DemoSettings(
         scenarios=(SCENARIO,), seconds=1.0, out=tmp_path / "demo", size=(72, 128), model_dir=model_dir,
-        domain_id=150 + (os.getpid() + offset) % 50, startup_timeout_s=60.0, output_timeout_s=20.0,
+        domain_id=150 + (os.getpid() + offset) % 50, startup_timeout_s=90.0, output_timeout_s=60.0,
     )
 
 
