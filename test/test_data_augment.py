@@ -75,3 +75,98 @@ def test_photometric_augmentations_keep_the_mask():
     out_image, out_mask = build_transforms(spec, train=True, size=(40, 60), mean=MEAN, std=STD)(image, mask)
     assert torch.equal(out_mask, torch.from_numpy(mask.astype(np.int64)))
     assert out_image.shape == (3, 40, 60)
+
+
+def _scene(h=64, w=96):
+    """A textured image with a small rare-class patch in one corner."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(60, 200, (h, w, 3), dtype=np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    mask[2:6, w - 8 : w - 2] = 2
+    return image, mask
+
+
+def test_crop_is_random_at_full_scale_and_only_in_training():
+    image, mask = _scene()
+    mask[:, : mask.shape[1] // 2] = 1
+    spec = {"crop": [32, 40]}
+    train = build_transforms(spec, train=True, size=(64, 96), mean=MEAN, std=STD, seed=0)
+    crops = [train(image, mask) for _ in range(8)]
+    assert all(img.shape == (3, 32, 40) and m.shape == (32, 40) for img, m in crops)
+    full = torch.from_numpy(image[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)
+    for img, m in crops:  # each crop is an unscaled window of the frame, mask aligned
+        windows = full.unfold(1, 32, 1).unfold(2, 40, 1)  # (3, H', W', 32, 40)
+        match = (windows - img[:, None, None]).abs().amax(dim=(0, 3, 4)) < 1e-6
+        top, left = (int(v) for v in match.nonzero()[0])
+        assert torch.equal(m, torch.from_numpy(mask[top : top + 32, left : left + 40].astype(np.int64)))
+    assert len({float(img.sum()) for img, _ in crops}) > 1  # positions vary
+    val_image, val_mask = build_transforms(spec, train=False, size=(64, 96), mean=MEAN, std=STD)(image, mask)
+    assert val_image.shape == (3, 64, 96) and val_mask.shape == (64, 96)
+
+
+def test_crop_focus_classes_centre_crops_on_rare_classes():
+    image, mask = _scene()
+    plain = build_transforms({"crop": [16, 16]}, train=True, size=(64, 96), mean=MEAN, std=STD, seed=1)
+    focused = build_transforms(
+        {"crop": {"size": [16, 16], "focus_classes": [2], "focus_p": 1.0}},
+        train=True, size=(64, 96), mean=MEAN, std=STD, seed=1,
+    )  # fmt: skip
+    hits_plain = sum(bool((plain(image, mask)[1] == 2).any()) for _ in range(40))
+    hits_focused = sum(bool((focused(image, mask)[1] == 2).any()) for _ in range(40))
+    assert hits_focused == 40 and hits_plain < 20
+    with pytest.raises(AugmentationError, match="crop"):
+        build_transforms({"crop": {"size": [8], "p": 1}}, train=True, size=(8, 8), mean=MEAN, std=STD)
+
+
+def test_noise_std_range_sets_the_noise_level_and_keeps_the_mask():
+    image = np.full((48, 64, 3), 128, np.uint8)
+    mask = np.ones((48, 64), np.uint8)
+
+    def deviation(std_range):
+        spec = {"noise": {"std_range": std_range, "p": 1.0}}
+        out, out_mask = build_transforms(spec, train=True, size=(48, 64), mean=MEAN, std=STD, seed=0)(
+            image, mask
+        )
+        assert (out_mask == 1).all()
+        return float((out - 128 / 255).std())
+
+    low, high = deviation([0.02, 0.02]), deviation([0.2, 0.2])
+    assert 0.005 < low < 0.04 and high > 5 * low
+    with pytest.raises(AugmentationError, match="std_range"):
+        build_transforms({"noise": {"std_range": [0.5, 0.1]}}, train=True, size=(8, 8), mean=MEAN, std=STD)
+    with pytest.raises(AugmentationError, match="unknown options"):
+        build_transforms({"noise": {"var_limit": [10, 50]}}, train=True, size=(8, 8), mean=MEAN, std=STD)
+
+
+@pytest.mark.parametrize(
+    ("name", "weak", "strong"),
+    [
+        ("brightness_contrast", {"brightness": 0.01, "contrast": 0.0}, {"brightness": 0.5, "contrast": 0.0}),
+        ("clahe", {"clip_limit": 1.0}, {"clip_limit": 8.0}),
+        ("rotate", {"limit": [1, 1]}, {"limit": [40, 40]}),
+        ("coarse_dropout", {"holes": 1, "size_px": 2}, {"holes": 6, "size_px": 12}),
+    ],
+)
+def test_named_options_change_the_output(name, weak, strong):
+    image, mask = _scene()
+
+    def change(options):
+        transform = build_transforms(
+            {name: {**options, "p": 1.0}}, train=True, size=(64, 96), mean=MEAN, std=STD
+        )
+        reference = build_transforms({}, train=True, size=(64, 96), mean=MEAN, std=STD)(image, mask)[0]
+        return float(np.mean([(transform(image, mask)[0] - reference).abs().mean() for _ in range(6)]))
+
+    assert change(strong) > 2 * change(weak)
+
+
+def test_seed_repeats_the_augmentations_and_key_order_does_not_matter():
+    image, mask = _scene()
+    spec = {"noise": 0.5, "horizontal_flip": 0.5, "crop": [32, 32], "rotate": {"limit": 20, "p": 0.5}}
+    reordered = dict(reversed(list(spec.items())))
+    runs = [
+        build_transforms(s, train=True, size=(64, 96), mean=MEAN, std=STD, seed=3) for s in (spec, reordered)
+    ]
+    for _ in range(4):
+        (a, ma), (b, mb) = runs[0](image, mask), runs[1](image, mask)
+        assert torch.equal(a, b) and torch.equal(ma, mb)

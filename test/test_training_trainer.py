@@ -155,7 +155,7 @@ def test_train_command_on_synthetic_scenes(tmp_path: Path) -> None:
     recipe.write_text(
         "name: tiny\nscenario: road\nmodel: icnet_lite\ninput_size: [64, 96]\n"
         "data: {train_seeds: [0, 100000], val_seeds: [100000, 100002], pool_size: 6}\n"
-        "augment: {backend: basic, hflip: 0.5}\n"
+        "augment: {crop: [48, 64], horizontal_flip: 0.5, noise: 0.5}\n"
         "loss: {terms: {focal: 0.3, soft_ce: 0.7}, resize: logits}\n"
         "train: {batch_size: 3, steps: 6, val_every: 3, checkpoint_every: 3, threads: 1}\n"
     )

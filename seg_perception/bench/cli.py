@@ -60,8 +60,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--node-seconds", type=float, default=5.0, help="measurement window (default 5)")
     node.add_argument("--node-rate", type=float, default=30.0, help="camera rate in Hz (default 30)")
     node.add_argument("--node-device", default="cpu", help="node device: cpu, cuda, cuda:N (default cpu)")
-    node.add_argument("--node-engine", choices=("onnxruntime", "torch"), default="onnxruntime",
-                      help="node engine (default onnxruntime)")
     node.add_argument("--node-model-dir", type=Path,
                       help="folder with <scenario>.onnx (default: shipped weights, else untrained exports)")
     node.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
@@ -83,7 +81,6 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         "seconds": args.node_seconds,
         "rate_hz": args.node_rate,
         "device": args.node_device,
-        "engine": args.node_engine,
         "model_dir": args.node_model_dir,
         "cache_dir": args.out / "models" / "node",
         "node_params": tuple(args.node_param),

@@ -44,7 +44,7 @@ def _memory_text(memory: dict[str, Any] | None) -> str:
         parts.append(f"GPU {memory['gpu_process_mb']:.0f} MiB (nvidia-smi)")
     if memory.get("rss_mb") is not None:
         delta = memory.get("rss_delta_mb")
-        extra = f", +{delta:.0f} for the engine" if delta is not None else ""
+        extra = f" ({delta:+.0f} with the engine loaded)" if delta is not None else ""
         parts.append(f"RSS {memory['rss_mb']:.0f} MiB{extra}")
     return "; ".join(parts) or "–"
 

@@ -7,9 +7,14 @@ Example spec (YAML)::
     coarse_dropout: {holes: [1, 4], size_px: [8, 20], p: 0.3}
     clahe: 0.2
     brightness_contrast: 0.5
+    noise: {std_range: [0.01, 0.04], p: 0.3}
+    crop: [128, 256]                       # or {size: [128, 256], focus_classes: [2], focus_p: 0.3}
 
-Scalars are probabilities. The output is ``(image, mask)``: float32 CHW RGB tensor
-normalised with ``mean``/``std`` and an int64 HW mask tensor.
+Scalars are probabilities. Training runs resize to ``size`` -> ``crop`` (random crop at
+full pixel scale; validation never crops) -> geometric -> photometric augmentations ->
+normalise, in that fixed order whatever the order of the spec's keys. The output is
+``(image, mask)``: float32 CHW RGB tensor normalised with ``mean``/``std`` and an int64 HW
+mask tensor.
 """
 
 from __future__ import annotations
@@ -89,13 +94,51 @@ def _brightness_contrast(value: Any, ignore_index: int) -> A.BasicTransform:
     )
 
 
+def _noise(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("noise", value, {"std_range", "per_channel"})
+    std_range = tuple(float(v) for v in _pair(o.get("std_range", (0.01, 0.04)), "std_range"))
+    if not 0.0 <= std_range[0] <= std_range[1] <= 1.0:
+        raise AugmentationError(f"augmentation 'noise': std_range {std_range} must be 0 <= low <= high <= 1")
+    return A.GaussNoise(std_range=std_range, per_channel=bool(o.get("per_channel", True)), p=o["p"])
+
+
+# Pipeline order (geometry before photometry); the spec's key order does not matter.
 BUILDERS: dict[str, Callable[[Any, int], A.BasicTransform]] = {
     "horizontal_flip": _horizontal_flip,
     "rotate": _rotate,
     "coarse_dropout": _coarse_dropout,
     "clahe": _clahe,
     "brightness_contrast": _brightness_contrast,
+    "noise": _noise,
 }
+
+
+def _crop(value: Any, size: tuple[int, int]) -> A.BasicTransform:
+    """``[h, w]`` or ``{size: [h, w], focus_classes: [...], focus_p: 0.3}``: a random crop after resizing.
+
+    With ``focus_classes``, a fraction ``focus_p`` of the crops is centred on a pixel of those
+    classes (albumentations ``CropNonEmptyMaskIfExists``) so rare, small classes are seen often.
+    """
+    options = dict(value) if isinstance(value, dict) else {"size": value}
+    unknown = set(options) - {"size", "focus_classes", "focus_p"}
+    if unknown:
+        raise AugmentationError(f"augmentation 'crop': unknown options {sorted(unknown)}; "
+                                "allowed: ['focus_classes', 'focus_p', 'size']")  # fmt: skip
+    crop = options.get("size")
+    if not (isinstance(crop, (list, tuple)) and len(crop) == 2 and all(int(v) > 0 for v in crop)):
+        raise AugmentationError(f"augmentation 'crop': expected [height, width], got {crop!r}")
+    height, width = min(int(crop[0]), int(size[0])), min(int(crop[1]), int(size[1]))
+    random_crop = A.RandomCrop(height=height, width=width)
+    focus = [int(v) for v in options.get("focus_classes") or []]
+    focus_p = float(options.get("focus_p", 0.5 if focus else 0.0))
+    if not 0.0 <= focus_p <= 1.0:
+        raise AugmentationError(f"augmentation 'crop': focus_p {focus_p} is outside [0, 1]")
+    if not focus or focus_p == 0.0:
+        return random_crop
+    others = [v for v in range(256) if v not in focus]
+    focused = A.CropNonEmptyMaskIfExists(height=height, width=width, ignore_values=others, p=focus_p)
+    random_crop.p = 1.0 - focus_p
+    return A.OneOf([focused, random_crop], p=1.0)
 
 
 class SegmentationTransform:
@@ -119,6 +162,7 @@ def build_transforms(
     mean: Sequence[float],
     std: Sequence[float],
     ignore_index: int = DEFAULT_IGNORE_INDEX,
+    seed: int | None = None,
 ) -> SegmentationTransform:
     """Resize (+ the spec's augmentations when ``train``) + normalise + to tensors.
 
@@ -128,14 +172,15 @@ def build_transforms(
         size: (height, width) of the network input.
         mean, std: Per-channel RGB normalisation on the 0..1 scale.
         ignore_index: Mask value for pixels rotated in from outside or dropped out.
+        seed: Seed of the pipeline's random draws (a run repeats its augmentations); ``None``: random.
 
     Raises:
         AugmentationError: unknown augmentation name or option, or a bad value.
     """
     spec = dict(spec or {})
-    unknown = sorted(set(spec) - set(BUILDERS))
+    unknown = sorted(set(spec) - set(BUILDERS) - {"crop"})
     if unknown:
-        raise AugmentationError(f"unknown augmentations {unknown}; known: {sorted(BUILDERS)}")
+        raise AugmentationError(f"unknown augmentations {unknown}; known: {sorted([*BUILDERS, 'crop'])}")
     steps: list[A.BasicTransform] = [
         A.Resize(
             height=int(size[0]),
@@ -144,7 +189,10 @@ def build_transforms(
             mask_interpolation=cv2.INTER_NEAREST,
         )
     ]
+    crop = spec.pop("crop", None)
+    if train and crop is not None:
+        steps.append(_crop(crop, (int(size[0]), int(size[1]))))  # validation scores whole frames
     if train:
-        steps += [BUILDERS[name](value, ignore_index) for name, value in spec.items()]
+        steps += [build(spec[name], ignore_index) for name, build in BUILDERS.items() if name in spec]
     steps.append(A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0))
-    return SegmentationTransform(A.Compose(steps))
+    return SegmentationTransform(A.Compose(steps, seed=seed))

@@ -112,20 +112,18 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     """Return ``(train_dataset, val_dataset, timings)`` for a recipe.
 
     ``timings`` holds the seconds spent generating the synthetic pools (empty otherwise).
-    """
-    from seg_perception.training.transforms import BasicTransform
+    Samples go through :func:`seg_perception.data.augment.build_transforms` with the recipe's
+    ``augment`` block (augmentations and crop in training; resize + normalise in validation).
 
-    spec = dict(recipe.augment)
-    backend = spec.pop("backend", "albumentations")
-    build_transforms: Callable[..., Transform] = BasicTransform
-    if backend != "basic":
-        try:
-            from seg_perception.data.augment import build_transforms
-        except ImportError:  # data package without augmentations: use the basic transform
-            build_transforms = BasicTransform
+    Raises:
+        AugmentationError: the ``augment`` block names an unknown augmentation or option.
+    """
+    from seg_perception.data.augment import build_transforms
+
     size = recipe.input_size
-    train_transform = build_transforms(spec, train=True, size=size, mean=recipe.mean, std=recipe.std)
-    val_transform = build_transforms(spec, train=False, size=size, mean=recipe.mean, std=recipe.std)
+    common: dict[str, Any] = {"size": size, "mean": recipe.mean, "std": recipe.std}
+    train_transform = build_transforms(recipe.augment, train=True, seed=recipe.seed, **common)
+    val_transform = build_transforms(recipe.augment, train=False, seed=recipe.seed, **common)
     timings: dict[str, float] = {}
     if recipe.data.source != "synthetic":
         return (
