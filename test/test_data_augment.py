@@ -142,19 +142,23 @@ def test_noise_std_range_sets_the_noise_level_and_keeps_the_mask():
     ("name", "weak", "strong"),
     [
         ("brightness_contrast", {"brightness": 0.01, "contrast": 0.0}, {"brightness": 0.5, "contrast": 0.0}),
-        ("clahe", {"clip_limit": 1.0}, {"clip_limit": 8.0}),
+        ("clahe", {"clip_limit": [1.5, 1.5]}, {"clip_limit": [16.0, 16.0]}),
         ("rotate", {"limit": [1, 1]}, {"limit": [40, 40]}),
         ("coarse_dropout", {"holes": 1, "size_px": 2}, {"holes": 6, "size_px": 12}),
     ],
 )
 def test_named_options_change_the_output(name, weak, strong):
-    image, mask = _scene()
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(40, 220, (8, 8, 3), dtype=np.uint8)
+    image = np.kron(blocks, np.ones((16, 16, 1), np.uint8))  # large flat patches: small moves, small change
+    if name == "clahe":  # a dull, low-contrast frame: what CLAHE is for
+        image = rng.integers(110, 140, image.shape, dtype=np.uint8)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    size = image.shape[:2]
 
     def change(options):
-        transform = build_transforms(
-            {name: {**options, "p": 1.0}}, train=True, size=(64, 96), mean=MEAN, std=STD
-        )
-        reference = build_transforms({}, train=True, size=(64, 96), mean=MEAN, std=STD)(image, mask)[0]
+        transform = build_transforms({name: {**options, "p": 1.0}}, train=True, size=size, mean=MEAN, std=STD)
+        reference = build_transforms({}, train=True, size=size, mean=MEAN, std=STD)(image, mask)[0]
         return float(np.mean([(transform(image, mask)[0] - reference).abs().mean() for _ in range(6)]))
 
     assert change(strong) > 2 * change(weak)

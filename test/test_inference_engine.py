@@ -243,3 +243,24 @@ def test_torch_engine_device_path_matches_cpu(checkpoint):
     image = frame(64, 96)
     agreement = (gpu.predict(image) == cpu.predict(image)).mean()
     assert agreement > 0.98  # device resize differs from OpenCV's by rounding only
+
+
+@pytest.mark.parametrize("size_hw", [(48, 80), (37, 53), INPUT_HW])
+def test_predict_masks_pairs_the_frame_mask_with_its_model_resolution_source(engine, size_hw):
+    image = frame(*size_hw, seed=5)
+    mask, model_mask = engine.predict_masks(image)
+    assert model_mask.shape == INPUT_HW and model_mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, engine.predict(image))
+    expected = cv2.resize(model_mask, (size_hw[1], size_hw[0]), interpolation=cv2.INTER_NEAREST)
+    np.testing.assert_array_equal(mask, expected)
+
+
+def test_torch_device_code_path_returns_both_masks(checkpoint):
+    # The CUDA path's maths run on any torch device; on the CPU it must agree with the NumPy path.
+    engine = create_engine(checkpoint, engine="torch")
+    image = frame(64, 96, seed=2)
+    mask, model_mask = engine._predict_on_device(image)
+    assert model_mask.shape == (32, 48) and mask.shape == (64, 96)
+    expected = cv2.resize(model_mask, (96, 64), interpolation=cv2.INTER_NEAREST)
+    np.testing.assert_array_equal(mask, expected)
+    assert (mask == engine.predict(image)).mean() > 0.98  # device resize differs by rounding only

@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from tiny_onnx import tiny_metadata, write_conv_model
@@ -10,6 +11,7 @@ from seg_perception.config import load_scenario
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
+from seg_perception.postprocess import extract_polygons
 
 RED, BLUE = (0, 0, 255), (255, 0, 0)  # BGR
 # A 1x1 conv on RGB/255 (mean 0, std 1): background 0.5, class 1 = R-G-B, class 2 = B-R-G.
@@ -103,3 +105,67 @@ def test_overlay_uses_the_scenario_colours_on_foreground_only(road_model):
     np.testing.assert_array_equal(blended[0, 0], scenario.classes.colors_bgr[1])
     np.testing.assert_array_equal(blended[1, 1], scenario.classes.colors_bgr[2])
     np.testing.assert_array_equal(blended[2:], image[2:])
+
+
+def outline_distance(points, polygon):
+    contour = polygon.reshape(-1, 1, 2).astype(np.float32)
+    return max(abs(cv2.pointPolygonTest(contour, (float(x), float(y)), True)) for x, y in points)
+
+
+def shapes_image():
+    image = np.full((120, 160, 3), 40, np.uint8)
+    cv2.circle(image, (40, 40), 22, RED, -1)
+    cv2.fillPoly(image, [np.array([[90, 20], [150, 35], [120, 100]])], RED)
+    cv2.rectangle(image, (10, 80), (70, 110), BLUE, -1)
+    image[100:104, 100:104] = RED  # 16 px: 4 model pixels, below min_area_px
+    return image
+
+
+def test_polygons_traced_at_model_resolution_match_those_of_the_frame_mask(road_model):
+    scenario = load_scenario("road")
+    pipeline = SegmentationPipeline(create_engine(road_model), scenario, "front")
+    result = pipeline.process(shapes_image())  # 120x160 frame, 60x80 model: 2x2 blocks
+    full = extract_polygons(
+        result.mask, scenario.classes.names, min_area_px=pipeline.min_area_px, epsilon_px=pipeline.epsilon_px
+    )
+    assert [(p.class_id, p.instance_id) for p in result.polygons] == [
+        (p.class_id, p.instance_id) for p in full
+    ]
+    assert len(full) == 3
+    for coarse, fine in zip(result.polygons, full, strict=True):
+        # same region: every vertex within the simplification tolerance plus half a block
+        assert outline_distance(coarse.points, fine.points) <= pipeline.epsilon_px + 1.0
+        assert outline_distance(fine.points, coarse.points) <= pipeline.epsilon_px + 1.0
+
+
+class PredictOnlyEngine:
+    """A duck-typed engine with ``predict`` but no ``predict_masks`` (as test doubles have)."""
+
+    def __init__(self, engine):
+        self.inner = engine
+        self.metadata, self.model_file = engine.metadata, engine.model_file
+        self.last_timings_ms = {}
+
+    def predict(self, image):
+        return self.inner.predict(image)
+
+
+def test_engine_without_predict_masks_is_post_processed_at_frame_size(road_model):
+    scenario = load_scenario("road")
+    pipeline = SegmentationPipeline(PredictOnlyEngine(create_engine(road_model)), scenario, "front")
+    result = pipeline.process(shapes_image())
+    full = extract_polygons(
+        result.mask, scenario.classes.names, min_area_px=pipeline.min_area_px, epsilon_px=pipeline.epsilon_px
+    )
+    assert len(result.polygons) == len(full) == 3
+    for traced, expected in zip(result.polygons, full, strict=True):
+        np.testing.assert_array_equal(traced.points, expected.points)
+
+
+def test_overlay_can_write_into_a_given_buffer(road_model):
+    pipeline = SegmentationPipeline(create_engine(road_model), load_scenario("road"), "front")
+    image = shapes_image()
+    mask = pipeline.process(image).mask
+    out = np.zeros_like(image)
+    assert pipeline.overlay(image, mask, 0.4, out=out) is out
+    np.testing.assert_array_equal(out, pipeline.overlay(image, mask, 0.4))

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from seg_perception.postprocess import extract_parking_slots
-from seg_perception.postprocess.slots import clockwise_on_screen
+from seg_perception.postprocess.slots import (
+    clockwise_on_screen,
+    clockwise_quadrilaterals,
+    grow_quadrilateral,
+    grow_quadrilaterals,
+    paint_coverage_of_slots,
+    side_paint_coverage,
+)
 
 LINE, FREE = 1, 2
 
@@ -125,3 +132,39 @@ def test_tiny_and_degenerate_regions_do_not_crash():
     mask[10:12, 10:11] = FREE
     slots = extract_parking_slots(mask, slot_line_id=LINE, free_slot_id=FREE, min_area_px=1)
     assert all(slot.corners.shape == (4, 2) for slot in slots) and len(slots) == 2
+
+
+def reference_grow(corners, distance):
+    """Each corner as the intersection of its two shifted sides, one 2x2 solve at a time."""
+    directions = np.roll(corners, -1, axis=0) - corners
+    normals = np.stack([directions[:, 1], -directions[:, 0]], axis=1)
+    shifted = corners + normals / np.linalg.norm(normals, axis=1, keepdims=True) * distance
+    grown = np.empty_like(corners)
+    for index in range(4):
+        matrix = np.stack([directions[index - 1], -directions[index]], axis=1)
+        step = np.linalg.solve(matrix, shifted[index] - shifted[index - 1])
+        grown[index] = shifted[index - 1] + step[0] * directions[index - 1]
+    return grown
+
+
+def test_batched_slot_geometry_equals_the_per_slot_functions():
+    rng = np.random.default_rng(7)
+    mask = painted_slot("left", shape=(220, 220))
+    line = mask == LINE
+    quads = []
+    for _ in range(6):  # convex quadrilaterals, some counter-clockwise, some leaving the image
+        centre, half = rng.uniform(20, 200, 2), rng.uniform(8, 40, 2)
+        angle = rng.uniform(0, np.pi)
+        corners = cv2.boxPoints(((*centre,), (*(2 * half),), np.degrees(angle))).astype(np.float64)
+        quads.append(corners if rng.random() < 0.5 else corners[::-1].copy())
+    stacked = np.stack(quads)
+    ordered = clockwise_quadrilaterals(stacked)
+    grown = grow_quadrilaterals(ordered, 0.5)
+    depths = rng.uniform(1.0, 9.0, len(quads))
+    coverages = paint_coverage_of_slots(line, grown, depths)
+    for index, corners in enumerate(quads):
+        single = grow_quadrilateral(clockwise_on_screen(corners), 0.5)
+        np.testing.assert_array_equal(grown[index], single)
+        np.testing.assert_allclose(single, reference_grow(clockwise_on_screen(corners), 0.5), atol=1e-9)
+        np.testing.assert_array_equal(coverages[index], side_paint_coverage(line, single, depths[index]))
+    assert (coverages > 0).any() and (coverages < 1).any()  # the probe saw paint and gaps

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from seg_perception.postprocess import colorize, overlay
+from seg_perception.postprocess.visualize import color_table
 
 COLORS = np.array([[0, 0, 0], [255, 255, 255], [48, 224, 96]], np.uint8)
 
@@ -40,3 +41,20 @@ def test_overlay_validates_inputs():
         overlay(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5), np.uint8), COLORS, 0.5)
     with pytest.raises(ValueError):
         overlay(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8), COLORS, 1.5)
+
+
+def test_overlay_writes_into_a_given_buffer_and_checks_it():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    mask = rng.integers(0, 3, (5, 6)).astype(np.uint8)
+    out = np.zeros_like(image)
+    assert overlay(image, mask, COLORS, 0.4, out=out) is out
+    np.testing.assert_array_equal(out, overlay(image, mask, COLORS, 0.4))
+    with pytest.raises(ValueError, match="out"):
+        overlay(image, mask, COLORS, 0.4, out=np.zeros((5, 6, 3), np.float32))
+
+
+def test_colorize_accepts_a_prepared_table_and_keeps_every_class():
+    mask = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    colors = np.random.default_rng(2).integers(0, 256, (256, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(colorize(mask, color_table(colors)), colors[mask])

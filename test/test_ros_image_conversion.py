@@ -18,6 +18,7 @@ from seg_perception.ros.image_conversion import (
     bgr_to_msg,
     compressed_msg_to_bgr,
     image_msg_to_bgr,
+    image_msg_with_buffer,
     mask_to_msg,
 )
 
@@ -132,3 +133,19 @@ def test_outgoing_messages_round_trip_and_keep_the_header() -> None:
     np.testing.assert_array_equal(image_msg_to_bgr(image_msg), view)
     with pytest.raises(ValueError):
         mask_to_msg(mask.astype(np.int32), header)
+
+
+@pytest.mark.parametrize(("encoding", "shape"), [("bgr8", (4, 6, 3)), ("mono8", (4, 6))])
+def test_image_message_buffer_is_the_message_data(encoding: str, shape: tuple[int, ...]) -> None:
+    header = Header(frame_id="cam")
+    msg, pixels = image_msg_with_buffer(header, 4, 6, encoding)
+    assert pixels.shape == shape and pixels.dtype == np.uint8 and not pixels.any()
+    pixels[...] = RNG.integers(0, 256, shape, dtype=np.uint8)  # written after creation...
+    channels = shape[2] if len(shape) == 3 else 1
+    assert (msg.encoding, msg.height, msg.width, msg.step) == (encoding, 4, 6, 6 * channels)
+    assert isinstance(msg.data, array.array) and msg.header.frame_id == "cam"
+    np.testing.assert_array_equal(
+        np.frombuffer(msg.data, np.uint8).reshape(shape), pixels
+    )  # ...is in the msg
+    with pytest.raises(ValueError):
+        image_msg_with_buffer(header, 4, 6, "16UC1")

@@ -167,3 +167,38 @@ def test_stats_and_status_levels() -> None:
         name="n", snapshot=CameraStats().snapshot(), stale_timeout_s=1.0, seconds_since_start=2, info={}
     )
     assert never.level == b"\x01"
+
+
+def test_markers_skip_unprojectable_vertices_and_each_build_is_independent() -> None:
+    # Rows v >= 20 lie below this homography's horizon; v < 20 are above it (NaN).
+    projection = GroundProjection.from_parameters(ground_homography=[1, 0, 0, 0, 1, 0, 0, 1, -20])
+    partly = Polygon(1, "slot_line", np.array([[0, 10], [5, 30], [9, 40], [2, 50]], np.float32), 0)
+    hidden = Polygon(1, "slot_line", np.array([[0, 1], [5, 2], [9, 3]], np.float32), 1)
+    style = MarkerStyle("f", CLASSES, COLORS)
+    build = dict(
+        header=HEADER, style=style, projection=projection, image_size=(60, 60), polygons=[partly, hidden]
+    )
+    first = build_marker_array(**build).markers
+    assert [(m.ns, m.id) for m in first[1:]] == [("f/slot_line", 0)]  # nothing drawable: no marker
+    points = [(p.x, p.y, p.z) for p in first[1].points]
+    expected = projection.display_points(partly.points[1:], (60, 60))
+    assert len(points) == 4 and points[-1] == points[0]
+    np.testing.assert_allclose(points[:3], expected, rtol=1e-6)
+    second = build_marker_array(**build).markers
+    assert second[1] is not first[1] and second[1].points is not first[1].points
+    second[1].points.append(second[1].points[0])
+    assert len(first[1].points) == 4  # a later frame's markers never alias an earlier frame's
+
+
+def test_polygon_cloud_numbers_vertices_per_shape() -> None:
+    triangle = np.array([[1, 1], [5, 1], [3, 4]], np.float32)
+    polygons = [Polygon(2, "x", triangle, 70000), Polygon(1, "y", SQUARE, 3)]
+    slots = [ParkingSlot(SQUARE, free=True, instance_id=5)]
+    msg = build_polygon_cloud(
+        header=HEADER, projection=GroundProjection(), image_size=(50, 50), polygons=polygons, slots=slots
+    )
+    points = cloud_to_points(msg)
+    assert points["vertex_index"].tolist() == [0, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3]
+    assert points["class_id"].tolist() == [2] * 3 + [1] * 4 + [SLOT_CLASS_ID] * 4
+    assert points["instance_id"].tolist() == [70000 & 0xFFFF] * 3 + [3] * 4 + [5] * 4
+    np.testing.assert_array_equal(points["v"], np.concatenate([triangle, SQUARE, SQUARE])[:, 1])

@@ -29,6 +29,7 @@ from std_msgs.msg import Float32, Header  # noqa: E402
 from test_reliability_helpers import wait_for  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
+from seg_perception.ros import camera_worker  # noqa: E402
 from seg_perception.ros.errors import NodeParameterError  # noqa: E402
 from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
 from seg_perception.ros.polygon_cloud import SLOT_CLASS_ID, cloud_to_points  # noqa: E402
@@ -128,7 +129,9 @@ def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Har
     clouds = highway.subscribe(PointCloud2, "front/polygons")
     times = highway.subscribe(Float32, "front/processing_time_ms")
     publisher = highway.publisher(Image, "/camera/front/image_raw")
-    wait_for(lambda: highway.node.count_subscribers("front/mask") > 0, "mask subscription")
+    worker = highway.node.workers[0]
+    matched = (worker.mask_pub, worker.markers_pub, worker.polygons_pub, worker.time_pub)
+    wait_for(lambda: all(pub.get_subscription_count() > 0 for pub in matched), "output subscriptions")
     publisher.publish(image_msg(scene(), stamp_sec=11))
     wait_for(lambda: masks and markers and clouds and times, "mask, markers, polygons and processing time")
     assert highway.node.workers[0].overlay_pub.get_subscription_count() == 0
@@ -163,6 +166,36 @@ def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Har
     overlay = np.frombuffer(overlays[0].data, np.uint8).reshape(HEIGHT, WIDTH, 3)
     assert not np.array_equal(overlay[50, 25], scene()[50, 25])  # lane pixel tinted
     assert np.array_equal(overlay[50, 70], scene()[50, 70])  # background untouched
+
+
+def test_markers_and_polygons_are_built_only_for_subscribers(
+    highway: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+
+    def counted(name: str) -> Callable[..., object]:
+        original = getattr(camera_worker, name)
+
+        def build(**kwargs: object) -> object:
+            built.append(name)
+            return original(**kwargs)
+
+        return build
+
+    for name in ("build_marker_array", "build_polygon_cloud"):
+        monkeypatch.setattr(camera_worker, name, counted(name))
+    masks = highway.subscribe(Image, "front/mask")
+    publisher = highway.publisher(Image, "/camera/front/image_raw")
+    worker = highway.node.workers[0]
+    wait_for(lambda: worker.mask_pub.get_subscription_count() > 0, "mask subscription")
+    publisher.publish(image_msg(scene(), stamp_sec=21))
+    wait_for(lambda: masks, "mask")
+    assert built == []  # nobody listens: nothing built
+    markers = highway.subscribe(MarkerArray, "front/markers")
+    wait_for(lambda: worker.markers_pub.get_subscription_count() > 0, "markers subscription")
+    publisher.publish(image_msg(scene(), stamp_sec=22))
+    wait_for(lambda: markers, "markers")
+    assert built == ["build_marker_array"]
 
 
 @pytest.mark.parametrize(
@@ -239,7 +272,12 @@ def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict
         markers = harness.subscribe(MarkerArray, "avm/markers")
         clouds = harness.subscribe(PointCloud2, "avm/polygons")
         publisher = harness.publisher(CompressedImage, "/camera/avm/image_raw/compressed")
-        wait_for(lambda: harness.node.count_subscribers("avm/markers") > 0, "markers subscription")
+        worker = harness.node.workers[0]
+        outputs = (worker.markers_pub, worker.polygons_pub)
+        wait_for(
+            lambda: all(pub.get_subscription_count() > 0 for pub in outputs),
+            "markers and polygons subscriptions",
+        )
         garbage = CompressedImage(format="jpeg", data=b"not a jpeg at all")
         publisher.publish(garbage)
         stats = harness.node.workers[0].stats

@@ -104,20 +104,31 @@ class Engine(ABC):
 
     def predict(self, image_bgr: np.ndarray) -> np.ndarray:
         """Class-id mask (H, W) uint8 at the frame's size."""
+        return self.predict_masks(image_bgr)[0]
+
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class-id masks at the frame's size (H, W) and at the model's output size (h, w).
+
+        The first is the second resized with nearest neighbour (source pixel
+        ``floor(dst * h / H)``), so post-processing can trace regions on the small one,
+        up to (H/h)·(W/w) times fewer pixels, and scale the vertices. Both are the same
+        array when the sizes agree.
+        """
         image_bgr = check_image(image_bgr)
         start = time.perf_counter()
         model_input = preprocess(image_bgr, self.metadata.input_size, self._norm, out=self._input)
         after_preprocess = time.perf_counter()
         logits = self._checked(self._run(model_input))
         after_inference = time.perf_counter()
-        mask = resize_mask(argmax_mask(logits), image_bgr.shape[:2])
+        model_mask = argmax_mask(logits)
+        mask = resize_mask(model_mask, image_bgr.shape[:2])
         end = time.perf_counter()
         self.last_timings_ms = {
             "preprocess": (after_preprocess - start) * 1e3,
             "inference": (after_inference - after_preprocess) * 1e3,
             "mask": (end - after_inference) * 1e3,
         }
-        return mask
+        return mask, model_mask
 
     def warmup(self, iterations: int = 2) -> None:
         """Run a few frames so lazy initialisation (allocations, TensorRT builds) happens now."""
@@ -327,13 +338,20 @@ class TorchEngine(Engine):
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         return self._forward(tensor).float().cpu().numpy()
 
-    def predict(self, image_bgr: np.ndarray) -> np.ndarray:
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not self._on_cuda:
-            return super().predict(image_bgr)
+            return super().predict_masks(image_bgr)
         return self._predict_on_device(check_image(image_bgr))  # pragma: no cover - needs CUDA
 
-    def _predict_on_device(self, image_bgr: np.ndarray) -> np.ndarray:  # pragma: no cover - needs CUDA
-        from seg_perception.inference.preprocess import mask_from_logits_torch, preprocess_torch
+    def _predict_on_device(  # pragma: no cover - needs CUDA
+        self, image_bgr: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Both masks computed on the device; the uint8 masks are the only downloads."""
+        from seg_perception.inference.preprocess import (
+            mask_from_logits_torch,
+            preprocess_torch,
+            resize_mask_torch,
+        )
 
         torch = self._torch
         start = time.perf_counter()
@@ -346,14 +364,17 @@ class TorchEngine(Engine):
             if not self._logits_checked:
                 self._check_logits_shape(tuple(logits.shape))
             after_inference = time.perf_counter()
-            mask = mask_from_logits_torch(logits, image_bgr.shape[:2]).cpu().numpy()
+            model_mask = mask_from_logits_torch(logits, tuple(logits.shape[-2:]))
+            full_mask = resize_mask_torch(model_mask, image_bgr.shape[:2])
+            mask = full_mask.cpu().numpy()
+            small = mask if full_mask.shape == model_mask.shape else model_mask.cpu().numpy()
         end = time.perf_counter()
         self.last_timings_ms = {
             "preprocess": (after_preprocess - start) * 1e3,
             "inference": (after_inference - after_preprocess) * 1e3,
             "mask": (end - after_inference) * 1e3,
         }
-        return mask
+        return mask, small
 
     def close(self) -> None:
         self._model = None  # type: ignore[assignment]

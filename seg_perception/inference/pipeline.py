@@ -60,6 +60,12 @@ class SegmentationPipeline:
     the camera's parameters. Parking slots are extracted when the class map has
     ``slot_line`` and ``free_slot``; the ego point for the slot entrance rule is the
     camera's ``origin_px`` when configured.
+
+    Regions are traced on the engine's model-resolution mask (``Engine.predict_masks``)
+    when the frame is larger: the frame's mask is its nearest upscale, so the regions
+    and area thresholds are the same while contour tracing visits up to 4x fewer pixels;
+    vertices are mapped to frame pixels (see :mod:`seg_perception.postprocess.coarse`).
+    Engines with ``predict`` only are post-processed at frame size.
     """
 
     def __init__(
@@ -115,10 +121,21 @@ class SegmentationPipeline:
             InvalidImageError: the frame is not a (H, W, 3) uint8 image.
         """
         start = time.perf_counter()
-        mask = self.engine.predict(image_bgr)
+        predict_masks = getattr(self.engine, "predict_masks", None)
+        if predict_masks is not None:
+            mask, model_mask = predict_masks(image_bgr)
+        else:  # a duck-typed engine with predict() only
+            mask = model_mask = self.engine.predict(image_bgr)
         after_engine = time.perf_counter()
+        # Regions are traced on the model-resolution mask (the frame's mask is its nearest
+        # upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.
+        coarse = model_mask if _is_upscale(model_mask.shape, mask.shape) else None
         polygons = extract_polygons(
-            mask, self._class_names, min_area_px=self.min_area_px, epsilon_px=self.epsilon_px
+            mask,
+            self._class_names,
+            min_area_px=self.min_area_px,
+            epsilon_px=self.epsilon_px,
+            coarse_mask=coarse,
         )
         slots: list[ParkingSlot] = []
         if self._slot_ids is not None:
@@ -129,6 +146,7 @@ class SegmentationPipeline:
                 free_slot_id=free_slot_id,
                 min_area_px=self.min_area_px,
                 ego_px=self._ego_px,
+                coarse_mask=coarse,
             )
         end = time.perf_counter()
         timings = dict(self.engine.last_timings_ms)
@@ -136,6 +154,23 @@ class SegmentationPipeline:
         timings["total"] = (end - start) * 1e3
         return FrameResult(mask=mask, polygons=polygons, slots=slots, timings_ms=timings)
 
-    def overlay(self, image_bgr: np.ndarray, mask: np.ndarray, alpha: float | None = None) -> np.ndarray:
-        """Class colours (from the scenario config) blended over the frame's foreground pixels."""
-        return blend_overlay(image_bgr, mask, self._colors, self.overlay_alpha if alpha is None else alpha)
+    def overlay(
+        self,
+        image_bgr: np.ndarray,
+        mask: np.ndarray,
+        alpha: float | None = None,
+        *,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Class colours (from the scenario config) blended over the frame's foreground pixels.
+
+        ``out`` (a C-contiguous (H, W, 3) uint8 array, e.g. a message buffer) receives the
+        result instead of a new array.
+        """
+        alpha = self.overlay_alpha if alpha is None else alpha
+        return blend_overlay(image_bgr, mask, self._colors, alpha, out=out)
+
+
+def _is_upscale(small: tuple[int, ...], large: tuple[int, ...]) -> bool:
+    """True when ``small`` is strictly smaller than ``large`` in one dimension and not larger in any."""
+    return small != large and small[0] <= large[0] and small[1] <= large[1]

@@ -178,10 +178,17 @@ def mask_from_logits_torch(logits: torch.Tensor, size_hw: tuple[int, int]) -> to
     OpenCV's ``INTER_NEAREST`` used by :func:`resize_mask`.
     """
     import torch
+
+    return resize_mask_torch(logits.argmax(dim=1)[0].to(torch.uint8), size_hw)
+
+
+def resize_mask_torch(mask: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
+    """Nearest resize of an (h, w) uint8 class-id tensor to ``size_hw`` (same rule as :func:`resize_mask`)."""
+    import torch
     import torch.nn.functional as functional
 
-    mask = logits.argmax(dim=1, keepdim=True).to(torch.uint8)
-    if tuple(mask.shape[-2:]) != tuple(size_hw):
-        # interpolate has no uint8 kernel on every device; class ids are exact in float.
-        mask = functional.interpolate(mask.float(), size=size_hw, mode="nearest").to(torch.uint8)
-    return mask[0, 0]
+    if tuple(mask.shape[-2:]) == tuple(size_hw):
+        return mask
+    # interpolate has no uint8 kernel on every device; class ids are exact in float.
+    resized = functional.interpolate(mask[None, None].float(), size=size_hw, mode="nearest")
+    return resized.to(torch.uint8)[0, 0]

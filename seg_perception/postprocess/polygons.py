@@ -8,33 +8,10 @@ import cv2
 import numpy as np
 
 from seg_perception.geometry import Polygon
+from seg_perception.postprocess.coarse import trace_source
+from seg_perception.postprocess.regions import has_min_area, outer_contours, region_pixel_area
 
-
-def region_pixel_area(contour: np.ndarray) -> float:
-    """Number of pixels enclosed by an OpenCV outer contour (holes included).
-
-    ``cv2.contourArea`` measures the polygon through boundary pixel centres, which
-    undercounts by about half the perimeter (a 1-pixel-wide line has area 0). Pick's
-    theorem recovers the pixel count: ``pixels = area + boundary_points / 2 + 1``,
-    where the boundary points are the chain steps between contour vertices (exact
-    for ``CHAIN_APPROX_SIMPLE`` and ``CHAIN_APPROX_NONE`` contours).
-    """
-    points = contour.reshape(-1, 2).astype(np.int64)
-    steps = np.abs(np.diff(np.vstack([points, points[:1]]), axis=0)).max(axis=1).sum()
-    return float(cv2.contourArea(contour)) + float(steps) / 2.0 + 1.0
-
-
-def outer_contours(binary: np.ndarray) -> list[np.ndarray]:
-    """Outer boundaries of the connected regions of a 0/1 uint8 image.
-
-    ``RETR_CCOMP`` rather than ``RETR_EXTERNAL`` so that a region lying inside the
-    hole of another region is still reported.
-    """
-    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hierarchy is None:
-        return []
-    parents = hierarchy[0][:, 3]
-    return [contour for contour, parent in zip(contours, parents, strict=True) if parent < 0]
+__all__ = ["extract_polygons", "has_min_area", "outer_contours", "region_pixel_area"]
 
 
 def _order_key(points: np.ndarray) -> tuple[float, float]:
@@ -49,6 +26,7 @@ def extract_polygons(
     min_area_px: float,
     epsilon_px: float,
     ignore: Iterable[str] = ("background",),
+    coarse_mask: np.ndarray | None = None,
 ) -> list[Polygon]:
     """One simplified polygon per connected region of every class not in ``ignore``.
 
@@ -62,24 +40,35 @@ def extract_polygons(
         min_area_px: Regions with fewer pixels (holes included) are dropped.
         epsilon_px: ``cv2.approxPolyDP`` tolerance; 0 keeps every contour vertex.
         ignore: Class names not turned into polygons.
+        coarse_mask: Optional (h, w) mask that ``mask`` is the nearest-neighbour upscale
+            of (the model-resolution mask): regions are traced on it, (H/h)·(W/w) times
+            fewer pixels, and their outlines mapped to ``mask`` pixels before
+            simplification. The regions and the area threshold are exactly those of
+            ``mask``; vertices lie on block centres, within half a block
+            (``(H/h - 1) / 2`` px) of the outline traced on ``mask``.
 
     Returns:
         Polygons with (K >= 3, 2) float32 ``(x, y)`` pixel vertices, counter-clockwise
         or clockwise as OpenCV traces them, not repeated at the end.
     """
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W) uint8 mask, got shape {mask.shape} dtype {mask.dtype}")
+    source, grid = trace_source(mask, coarse_mask)
     skipped = set(ignore)
     polygons: list[Polygon] = []
-    present = np.bincount(mask.ravel(), minlength=len(class_names))  # skip absent classes cheaply
     for class_id, class_name in enumerate(class_names):
-        if class_name in skipped or present[class_id] == 0:
+        if class_name in skipped:
             continue
-        binary = (mask == class_id).view(np.uint8)
+        binary = (source == class_id).view(np.uint8)
+        if not cv2.countNonZero(binary):  # absent class: skip the contour scan
+            continue
         found: list[np.ndarray] = []
         for contour in outer_contours(binary):
-            if region_pixel_area(contour) < min_area_px:
-                continue
+            if grid is None:
+                if not has_min_area(contour, min_area_px):
+                    continue
+            else:
+                if not grid.has_min_area(contour, min_area_px):
+                    continue
+                contour = grid.to_fine(contour).astype(np.float32).reshape(-1, 1, 2)
             simplified = cv2.approxPolyDP(contour, epsilon_px, True) if epsilon_px > 0 else contour
             points = simplified.reshape(-1, 2).astype(np.float32)
             if len(points) < 3:  # a line or dot after simplification: keep the raw outline

@@ -31,50 +31,78 @@ import cv2
 import numpy as np
 
 from seg_perception.geometry import ParkingSlot
-from seg_perception.postprocess.polygons import outer_contours, region_pixel_area
+from seg_perception.postprocess.coarse import trace_source
+from seg_perception.postprocess.regions import has_min_area, outer_contours
 
 SAMPLES_PER_SIDE = 12
 PAINTED = 0.5  # a side with at least this coverage counts as painted (closed)
 LONGITUDINAL_WEIGHT = 0.25  # aisles run along the ego's heading: lateral offset matters most
+_NEXT = np.array([1, 2, 3, 0])  # corner/side i+1 (np.roll(..., -1) without its overhead)
+_PREVIOUS = np.array([3, 0, 1, 2])
+_OUTWARD = np.array([1.0, -1.0])  # (dy, -dx): the outward normal of a clockwise-on-screen side
+_ALONG = np.linspace(0.15, 0.85, SAMPLES_PER_SIDE)
+_ROTATIONS = [np.roll(np.arange(4), -start) for start in range(4)]  # corner order starting at each side
 
 
 def clockwise_on_screen(corners: np.ndarray) -> np.ndarray:
     """Return (4, 2) corners ordered clockwise as seen in an image (positive shoelace sum, y down)."""
-    x, y = corners[:, 0], corners[:, 1]
-    signed = float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
-    return corners if signed >= 0 else corners[::-1].copy()
+    return clockwise_quadrilaterals(np.asarray(corners)[None])[0]
+
+
+def clockwise_quadrilaterals(corners: np.ndarray) -> np.ndarray:
+    """:func:`clockwise_on_screen` of n quadrilaterals at once; (n, 4, 2) → (n, 4, 2)."""
+    x, y = corners[..., 0], corners[..., 1]
+    signed = np.sum(x * y[:, _NEXT] - x[:, _NEXT] * y, axis=1)
+    reverse = signed < 0
+    if not reverse.any():
+        return corners
+    ordered = corners.copy()
+    ordered[reverse] = corners[reverse][:, ::-1]
+    return ordered
 
 
 def grow_quadrilateral(corners: np.ndarray, distance: float) -> np.ndarray:
     """Move every side of a clockwise-on-screen convex quadrilateral outward by ``distance``."""
-    starts, ends = corners, np.roll(corners, -1, axis=0)
-    directions = ends - starts
-    lengths = np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-9)
-    normals = np.stack([directions[:, 1], -directions[:, 0]], axis=1) / lengths  # outward when clockwise
-    shifted = starts + normals * distance
-    grown = np.empty_like(corners)
-    for index in range(4):  # corner i joins side i-1 and side i
-        previous = index - 1
-        matrix = np.stack([directions[previous], -directions[index]], axis=1)
-        if abs(np.linalg.det(matrix)) < 1e-9:  # degenerate: keep the corner
-            grown[index] = corners[index]
-            continue
-        step = np.linalg.solve(matrix, shifted[index] - shifted[previous])
-        grown[index] = shifted[previous] + step[0] * directions[previous]
+    return grow_quadrilaterals(np.asarray(corners)[None], distance)[0]
+
+
+def grow_quadrilaterals(corners: np.ndarray, distance: float) -> np.ndarray:
+    """:func:`grow_quadrilateral` of n quadrilaterals at once; (n, 4, 2) → (n, 4, 2) float64."""
+    corners = np.asarray(corners, dtype=np.float64)
+    directions = corners[:, _NEXT] - corners
+    lengths = np.sqrt(np.einsum("nij,nij->ni", directions, directions))[..., None]
+    normals = directions[..., ::-1] * _OUTWARD / np.maximum(lengths, 1e-9)  # outward when clockwise
+    shifted = corners + normals * distance
+    # Corner i joins side i-1 and side i: shifted[i-1] + t * d[i-1] = shifted[i] + s * d[i],
+    # solved for t with Cramer's rule on every corner at once (a 2x2 solve per corner).
+    previous_dirs, previous_shifted = directions[:, _PREVIOUS], shifted[:, _PREVIOUS]
+    offset = shifted - previous_shifted
+    det = previous_dirs[..., 1] * directions[..., 0] - previous_dirs[..., 0] * directions[..., 1]
+    numerator = offset[..., 1] * directions[..., 0] - offset[..., 0] * directions[..., 1]
+    degenerate = np.abs(det) < 1e-9  # parallel neighbours: keep the corner
+    step = numerator / np.where(degenerate, 1.0, det)
+    grown = previous_shifted + step[..., None] * previous_dirs
+    grown[degenerate] = corners[degenerate]
     return grown
+
+
+def quadrilateral_corners(points: np.ndarray) -> np.ndarray:
+    """Convex quadrilateral around a region's outline points, in no particular order; (4, 2) float64.
+
+    The one that adds the least area to the convex hull (``cv2.approxPolyN``), else the
+    minimum-area rectangle.
+    """
+    hull = cv2.convexHull(points.astype(np.float32))
+    if hasattr(cv2, "approxPolyN") and len(hull) >= 4:  # OpenCV >= 4.11
+        approx = cv2.approxPolyN(hull, 4, ensure_convex=False).reshape(-1, 2)
+        if len(approx) == 4:
+            return approx.astype(np.float64)
+    return cv2.boxPoints(cv2.minAreaRect(points)).astype(np.float64)
 
 
 def slot_quadrilateral(contour: np.ndarray) -> np.ndarray:
     """Convex quadrilateral of a region, clockwise on screen, spanning pixel edges; (4, 2) float64."""
-    corners = None
-    hull = cv2.convexHull(contour.astype(np.float32))
-    if hasattr(cv2, "approxPolyN") and len(hull) >= 4:  # OpenCV >= 4.11
-        approx = cv2.approxPolyN(hull, 4, ensure_convex=False).reshape(-1, 2)
-        if len(approx) == 4:
-            corners = approx.astype(np.float64)
-    if corners is None:
-        corners = cv2.boxPoints(cv2.minAreaRect(contour)).astype(np.float64)
-    return grow_quadrilateral(clockwise_on_screen(corners), 0.5)
+    return grow_quadrilateral(clockwise_on_screen(quadrilateral_corners(contour)), 0.5)
 
 
 def side_paint_coverage(line_mask: np.ndarray, corners: np.ndarray, probe_px: float) -> np.ndarray:
@@ -85,36 +113,48 @@ def side_paint_coverage(line_mask: np.ndarray, corners: np.ndarray, probe_px: fl
     Sides whose probe band falls entirely outside the image get coverage 1 (unknown,
     treated as closed).
     """
+    return paint_coverage_of_slots(line_mask, corners[None], [probe_px])[0]
+
+
+def paint_coverage_of_slots(
+    line_mask: np.ndarray, corners: np.ndarray, probe_px: Sequence[float]
+) -> np.ndarray:
+    """:func:`side_paint_coverage` of n quadrilaterals in one pass; (n, 4, 2) corners → (n, 4).
+
+    One vectorised probe for every slot of a frame: the per-call NumPy overhead, not the
+    arithmetic, dominates for a handful of slots.
+    """
     height, width = line_mask.shape
-    centre = corners.mean(axis=0)
-    starts, ends = corners, np.roll(corners, -1, axis=0)
-    directions = ends - starts
-    normals = np.stack([directions[:, 1], -directions[:, 0]], axis=1)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
-    midpoints = (starts + ends) / 2.0
-    outward = np.sign(np.einsum("ij,ij->i", midpoints - centre, normals))[:, None]
+    corners = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
+    following = corners[:, _NEXT]
+    directions = following - corners
+    normals = directions[..., ::-1] * _OUTWARD
+    normals /= np.maximum(np.sqrt(np.einsum("nij,nij->ni", normals, normals)), 1e-9)[..., None]
+    midpoints = (corners + following) / 2.0
+    centre = corners.mean(axis=1, keepdims=True)
+    outward = np.sign(np.einsum("nij,nij->ni", midpoints - centre, normals))[..., None]
     normals *= np.where(outward == 0, 1.0, outward)
 
-    # (side, sample along the side, step outward, xy); corners are skipped, paint meets there anyway.
-    along = np.linspace(0.15, 0.85, SAMPLES_PER_SIDE)
-    outward_steps = np.arange(1.0, max(probe_px, 1.0) + 1.0)
+    # (slot, side, sample along the side, step outward, xy); corners are skipped, paint meets
+    # there anyway. Slots probe 1..depth px; the shallower ones mask the extra steps off.
+    step_counts = np.array([len(np.arange(1.0, max(float(p), 1.0) + 1.0)) for p in probe_px])
+    outward_steps = np.arange(1.0, step_counts.max() + 1.0)
     points = (
-        starts[:, None, None, :]
-        + along[None, :, None, None] * directions[:, None, None, :]
-        + outward_steps[None, None, :, None] * normals[:, None, None, :]
+        corners[:, :, None, None, :]
+        + _ALONG[None, None, :, None, None] * directions[:, :, None, None, :]
+        + outward_steps[None, None, None, :, None] * normals[:, :, None, None, :]
     )
     cols = np.rint(points[..., 0]).astype(np.int64)
     rows = np.rint(points[..., 1]).astype(np.int64)
     inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
-    painted = np.zeros(inside.shape, dtype=bool)
-    painted[inside] = line_mask[rows[inside], cols[inside]]
-    hit = painted.any(axis=2)  # (side, sample)
-    visible = inside.any(axis=2)
-    coverage = np.ones(4)
-    for side in range(4):
-        if visible[side].any():
-            coverage[side] = hit[side][visible[side]].mean()
-    return coverage
+    inside &= (outward_steps[None, :] <= step_counts[:, None])[:, None, None, :]
+    # Outside samples read pixel (0, 0) and are masked off: one gather, no boolean scatter.
+    painted = line_mask[np.where(inside, rows, 0), np.where(inside, cols, 0)].astype(bool) & inside
+    hit = painted.any(axis=3)  # (slot, side, sample)
+    visible = inside.any(axis=3)
+    seen = visible.sum(axis=2)
+    covered = (hit & visible).sum(axis=2)
+    return np.where(seen > 0, covered / np.maximum(seen, 1), 1.0)
 
 
 def choose_entrance(
@@ -127,9 +167,8 @@ def choose_entrance(
         return int(candidates[0]), "open_side"
     if coverage.max() < PAINTED:  # no side clearly painted: paint tells nothing
         candidates = np.arange(4)
-    directions = np.roll(corners, -1, axis=0) - corners
-    normals = np.stack([directions[:, 1], -directions[:, 0]], axis=1)  # outward (clockwise on screen)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
+    normals = (corners[_NEXT] - corners)[:, ::-1] * _OUTWARD  # outward (clockwise on screen)
+    normals /= np.maximum(np.sqrt(np.einsum("ij,ij->i", normals, normals)), 1e-9)[:, None]
     towards_ego = np.asarray(ego_px, dtype=np.float64) - corners.mean(axis=0)
     towards_ego[1] *= LONGITUDINAL_WEIGHT
     scores = normals[candidates] @ towards_ego
@@ -145,6 +184,7 @@ def extract_parking_slots(
     ego_px: Sequence[float] | None = None,
     probe_px: float | None = None,
     open_tolerance: float = 0.25,
+    coarse_mask: np.ndarray | None = None,
 ) -> list[ParkingSlot]:
     """One quadrilateral per free-slot region, entrance side first (see the module docstring).
 
@@ -157,29 +197,47 @@ def extract_parking_slots(
         probe_px: Depth of the paint probe outside each side; default 10% of the
             rectangle's short side, at least 4 px (tolerates a thin gap of background).
         open_tolerance: Coverage difference below which two sides are equally open.
+        coarse_mask: Optional (h, w) mask that ``mask`` is the nearest-neighbour upscale
+            of (the model-resolution mask): free-slot regions are traced on it (fewer
+            pixels) and their hulls built from the corner pixels of the blocks of the
+            coarse hull, which is the hull traced on ``mask`` for an integer scale (within a
+            fraction of a pixel otherwise); paint is probed on ``mask``.
 
     Returns:
         Slots ordered bottom-most first, then left to right; ``extra`` records the
         entrance rule used and the per-side paint coverage.
     """
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W) uint8 mask, got shape {mask.shape} dtype {mask.dtype}")
+    source, grid = trace_source(mask, coarse_mask)
     height, width = mask.shape
     ego = (width / 2.0, height / 2.0) if ego_px is None else tuple(ego_px)
-    free = (mask == free_slot_id).view(np.uint8)
-    if not free.any():
+    free = (source == free_slot_id).view(np.uint8)
+    if not cv2.countNonZero(free):
         return []
     line = mask == slot_line_id
+    if grid is None:
+        outlines = [contour for contour in outer_contours(free) if has_min_area(contour, min_area_px)]
+    else:  # the fine region's convex hull is that of the corner pixels of its hull's blocks
+        outlines = [
+            grid.block_corners(cv2.convexHull(contour))
+            for contour in outer_contours(free)
+            if grid.has_min_area(contour, min_area_px)
+        ]
+    if not outlines:
+        return []
+    corners_all = np.stack([quadrilateral_corners(outline) for outline in outlines])
+    corners_all = grow_quadrilaterals(clockwise_quadrilaterals(corners_all), 0.5)  # span pixel edges
+    if probe_px is None:
+        sides = corners_all[:, _NEXT] - corners_all
+        shortest = np.sqrt(np.einsum("nij,nij->ni", sides, sides).min(axis=1))
+        depths = [max(4.0, 0.1 * float(side)) for side in shortest]
+    else:
+        depths = [probe_px] * len(corners_all)
+    coverages = paint_coverage_of_slots(line, corners_all, depths)
     found: list[tuple[np.ndarray, str, np.ndarray]] = []
-    for contour in outer_contours(free):
-        if region_pixel_area(contour) < min_area_px:
-            continue
-        corners = slot_quadrilateral(contour)
-        sides = np.linalg.norm(corners - np.roll(corners, -1, axis=0), axis=1)
-        depth = probe_px if probe_px is not None else max(4.0, 0.1 * float(sides.min()))
-        coverage = side_paint_coverage(line, corners, depth)
+    for corners, coverage in zip(corners_all, coverages, strict=True):
         entrance, rule = choose_entrance(corners, coverage, ego, open_tolerance=open_tolerance)
-        found.append((np.roll(corners, -entrance, axis=0), rule, np.roll(coverage, -entrance)))
+        order = _ROTATIONS[entrance]  # the entrance side first
+        found.append((corners[order], rule, coverage[order]))
     found.sort(key=lambda item: (-float(item[0][:, 1].max()), float(item[0][:, 0].min())))
     return [
         ParkingSlot(

@@ -7,6 +7,9 @@ frame ends in exactly one counter: processed, dropped, rejected (``rejected.<rea
 or failed (engine or publishing error), so ``received = processed + dropped +
 rejected + failed`` once the camera is idle.
 
+The mask and the processing time are always published; the overlay, the markers and
+the polygon cloud are only built while their topic has a subscriber.
+
 Failures never stop the thread: a bad frame is rejected with a warning throttled per
 reason, an engine exception is logged once per exception type (diagnostics stay ERROR
 until a frame succeeds again), and the next frame is processed normally.
@@ -28,9 +31,9 @@ from visualization_msgs.msg import MarkerArray
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
 from seg_perception.ros.errors import ImageConversionError
 from seg_perception.ros.image_conversion import (
-    bgr_to_msg,
     compressed_msg_to_bgr,
     image_msg_to_bgr,
+    image_msg_with_buffer,
     mask_to_msg,
 )
 from seg_perception.ros.log_limits import KeyedThrottle, OncePerKey
@@ -236,33 +239,43 @@ class CameraWorker:
         return Header(stamp=header.stamp, frame_id=self.camera.frame_id)
 
     def _publish(self, header: Header, image: Any, result: FrameResult) -> None:
+        """Mask always; overlay, markers and polygon cloud only while someone subscribes.
+
+        A message published without a matched subscriber reaches nobody, so building it
+        is pure overhead (the overlay, the marker points and their conversion to C cost
+        more than the polygon extraction itself).
+        """
         self.mask_pub.publish(mask_to_msg(result.mask, header))
         if self.overlay_pub.get_subscription_count() > 0:
-            alpha = self.core.overlay_alpha
-            self.overlay_pub.publish(bgr_to_msg(self.pipeline.overlay(image, result.mask, alpha), header))
+            height, width = result.mask.shape[:2]
+            overlay_msg, pixels = image_msg_with_buffer(header, height, width, "bgr8")
+            self.pipeline.overlay(image, result.mask, self.core.overlay_alpha, out=pixels)  # no extra copy
+            self.overlay_pub.publish(overlay_msg)
         size = result.mask.shape[:2]
         projection = self.camera.projection
-        style = self.style
-        if style.line_width != self.core.marker_scale:
-            style = self.style = MarkerStyle(
-                style.camera, style.class_names, style.colors_rgb, self.core.marker_scale
+        if self.markers_pub.get_subscription_count() > 0:
+            style = self.style
+            if style.line_width != self.core.marker_scale:
+                style = self.style = MarkerStyle(
+                    style.camera, style.class_names, style.colors_rgb, self.core.marker_scale
+                )
+            self.markers_pub.publish(
+                build_marker_array(
+                    header=header,
+                    style=style,
+                    projection=projection,
+                    image_size=size,
+                    polygons=result.polygons,
+                    slots=result.slots,
+                )
             )
-        self.markers_pub.publish(
-            build_marker_array(
-                header=header,
-                style=style,
-                projection=projection,
-                image_size=size,
-                polygons=result.polygons,
-                slots=result.slots,
+        if self.polygons_pub.get_subscription_count() > 0:
+            self.polygons_pub.publish(
+                build_polygon_cloud(
+                    header=header,
+                    projection=projection,
+                    image_size=size,
+                    polygons=result.polygons,
+                    slots=result.slots,
+                )
             )
-        )
-        self.polygons_pub.publish(
-            build_polygon_cloud(
-                header=header,
-                projection=projection,
-                image_size=size,
-                polygons=result.polygons,
-                slots=result.slots,
-            )
-        )

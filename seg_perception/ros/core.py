@@ -95,6 +95,21 @@ class SerializedEngine:
             self._local.timings = dict(self.inner.last_timings_ms)
         return mask
 
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame-size and model-size masks (``Engine.predict_masks``).
+
+        An engine with ``predict`` only gives its mask twice (post-processing then works at frame size).
+        """
+        with self._lock:
+            predict_masks = getattr(self.inner, "predict_masks", None)
+            if predict_masks is None:
+                mask = self.inner.predict(image_bgr)
+                masks = (mask, mask)
+            else:
+                masks = predict_masks(image_bgr)
+            self._local.timings = dict(self.inner.last_timings_ms)
+        return masks
+
     def warmup(self, iterations: int = 2) -> None:
         with self._lock:
             self.inner.warmup(iterations)

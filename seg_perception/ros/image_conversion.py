@@ -6,10 +6,11 @@ needs no ``cv_bridge``. Other encodings go to ``cv_bridge`` when it is importabl
 (16-bit, Bayer, YUV, ...) and are rejected otherwise. Every rejection raises
 :class:`ImageConversionError` whose ``reason`` is a short label the node counts.
 
-Outgoing images are filled through ``array.array.frombytes(memoryview)``: one copy,
-and the message's ``data`` setter skips its per-element check for ``array.array``
-(assigning ``bytes`` costs a second copy, and a Python-level loop when
-``ROS_PYTHON_CHECK_FIELDS=1``).
+Outgoing images are filled through ``array.array.frombytes(memoryview)`` on the
+message's own ``data`` array: one copy (the generated ``data`` setter copies whatever
+it is assigned, and assigning ``bytes`` costs a Python-level loop when
+``ROS_PYTHON_CHECK_FIELDS=1``); :func:`image_msg_with_buffer` goes further and hands
+out the message's own buffer to write an image into (no copy at all).
 """
 
 from __future__ import annotations
@@ -181,6 +182,17 @@ def filled_byte_array(array_u8: np.ndarray) -> array.array:
     return data
 
 
+def fill_message_data(msg: Any, array_u8: np.ndarray) -> None:
+    """Set ``msg.data`` to the bytes of ``array_u8`` with exactly one copy.
+
+    Generated message setters copy an assigned sequence (``array.array('B', value)``)
+    unless ``ROS_PYTHON_CHECK_FIELDS=1``; assigning an empty array and then growing the
+    message's own array in place copies the pixels once in either mode.
+    """
+    msg.data = array.array("B")
+    msg.data.frombytes(memoryview(np.ascontiguousarray(array_u8)).cast("B"))
+
+
 def mask_to_msg(mask: np.ndarray, header: Header) -> Image:
     """A ``mono8`` image message of an (H, W) uint8 class-id mask, stamped with ``header``."""
     if mask.ndim != 2 or mask.dtype != np.uint8:
@@ -188,7 +200,7 @@ def mask_to_msg(mask: np.ndarray, header: Header) -> Image:
     msg = Image(
         header=header, height=mask.shape[0], width=mask.shape[1], encoding="mono8", step=mask.shape[1]
     )
-    msg.data = filled_byte_array(mask)
+    fill_message_data(msg, mask)
     return msg
 
 
@@ -198,5 +210,32 @@ def bgr_to_msg(image: np.ndarray, header: Header) -> Image:
         raise ValueError(f"image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
     msg = Image(header=header, height=height, width=width, encoding="bgr8", step=width * 3)
-    msg.data = filled_byte_array(image)
+    fill_message_data(msg, image)
     return msg
+
+
+_CHANNELS = {"mono8": 1, "bgr8": 3, "rgb8": 3, "bgra8": 4, "rgba8": 4}
+
+
+def image_msg_with_buffer(
+    header: Header, height: int, width: int, encoding: str = "bgr8"
+) -> tuple[Image, np.ndarray]:
+    """An image message and a writable (H, W[, C]) uint8 NumPy view of its ``data``.
+
+    Writing the pixels straight into the view (e.g. ``overlay(..., out=view)``) fills the
+    message with no copy at all; the message is ready to publish once the view is filled.
+
+    Raises:
+        ValueError: an encoding other than mono8, bgr8, rgb8, bgra8 or rgba8, or an empty size.
+    """
+    channels = _CHANNELS.get(encoding)
+    if channels is None or height <= 0 or width <= 0:
+        raise ValueError(
+            f"cannot allocate a {width}x{height} {encoding!r} image; encodings: {list(_CHANNELS)}"
+        )
+    msg = Image(header=header, height=height, width=width, encoding=encoding, step=width * channels)
+    msg.data = array.array("B", b"\0")  # the setter may copy what it is given: give it one byte
+    data = msg.data  # the message's own array, grown in place (no Python loop)
+    data *= height * width * channels
+    view = np.frombuffer(data, dtype=np.uint8)
+    return msg, view.reshape((height, width, channels) if channels > 1 else (height, width))

@@ -31,7 +31,7 @@ from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import Header
 
 from seg_perception.geometry import ParkingSlot, Polygon
-from seg_perception.ros.image_conversion import filled_byte_array
+from seg_perception.ros.image_conversion import fill_message_data
 from seg_perception.ros.projection import GroundProjection
 
 SLOT_CLASS_ID = 0xFFFF
@@ -64,21 +64,29 @@ def polygons_to_points(
     polygons: Sequence[Polygon] = (),
     slots: Sequence[ParkingSlot] = (),
 ) -> np.ndarray:
-    """Structured array (``POINT_DTYPE``) with one row per vertex."""
-    shapes = [(p.points, p.class_id, p.instance_id, NOT_A_SLOT) for p in polygons]
-    shapes += [(s.corners, SLOT_CLASS_ID, s.instance_id, int(bool(s.free))) for s in slots]
-    total = sum(len(np.asarray(points).reshape(-1, 2)) for points, *_ in shapes)
-    cloud = np.zeros(total, dtype=POINT_DTYPE)
-    start = 0
-    for points, class_id, instance_id, free in shapes:
-        uv = np.asarray(points, dtype=np.float32).reshape(-1, 2)
-        rows = cloud[start : start + len(uv)]
-        xyz = projection.metric_points(uv, image_size)
-        rows["x"], rows["y"], rows["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-        rows["u"], rows["v"] = uv[:, 0], uv[:, 1]
-        rows["class_id"], rows["instance_id"], rows["free"] = class_id, instance_id & 0xFFFF, free
-        rows["vertex_index"] = np.arange(len(uv))
-        start += len(uv)
+    """Structured array (``POINT_DTYPE``) with one row per vertex.
+
+    All vertices are projected in one call and every field is filled with one
+    vectorised assignment (per-shape values repeated over the shape's vertices).
+    """
+    pixels = [np.asarray(p.points, dtype=np.float32).reshape(-1, 2) for p in polygons]
+    pixels += [np.asarray(s.corners, dtype=np.float32).reshape(-1, 2) for s in slots]
+    counts = np.array([len(uv) for uv in pixels], dtype=np.int64)
+    cloud = np.zeros(int(counts.sum()), dtype=POINT_DTYPE)
+    if len(cloud) == 0:
+        return cloud
+    uv = np.concatenate(pixels)
+    xyz = projection.metric_points(uv, image_size)
+    cloud["x"], cloud["y"], cloud["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    cloud["u"], cloud["v"] = uv[:, 0], uv[:, 1]
+    class_ids = [p.class_id for p in polygons] + [SLOT_CLASS_ID] * len(slots)
+    instance_ids = [p.instance_id for p in polygons] + [s.instance_id for s in slots]
+    free = [NOT_A_SLOT] * len(polygons) + [int(bool(s.free)) for s in slots]
+    cloud["class_id"] = np.repeat(np.asarray(class_ids, dtype=np.int64), counts)
+    cloud["instance_id"] = np.repeat(np.asarray(instance_ids, dtype=np.int64) & 0xFFFF, counts)
+    cloud["free"] = np.repeat(np.asarray(free, dtype=np.int64), counts)
+    shape_starts = np.repeat(np.cumsum(counts) - counts, counts)
+    cloud["vertex_index"] = np.arange(len(cloud)) - shape_starts
     return cloud
 
 
@@ -102,7 +110,7 @@ def build_polygon_cloud(
         row_step=POINT_DTYPE.itemsize * len(cloud),
         is_dense=bool(np.all(np.isfinite(cloud["x"]))) if len(cloud) else True,
     )
-    msg.data = filled_byte_array(cloud.view(np.uint8))
+    fill_message_data(msg, cloud.view(np.uint8))
     return msg
 
 
