@@ -147,6 +147,10 @@ class SegmentationTransform:
     def __init__(self, pipeline: A.Compose):
         self.pipeline = pipeline
 
+    def reseed(self, seed: int) -> None:
+        """Restart the random draws from ``seed`` (each DataLoader worker needs its own stream)."""
+        self.pipeline.set_random_seed(seed)
+
     def __call__(self, image_bgr: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         out = self.pipeline(image=rgb, mask=mask)

@@ -44,7 +44,7 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so a run repeats (augmentations included when they use these)."""
+    """Seed Python, NumPy and torch so a run repeats (the augmentation pipeline is seeded by the recipe)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -54,6 +54,11 @@ def _seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
+    # Every worker holds a copy of the seeded augmentation pipeline: give each its own stream.
+    info = torch.utils.data.get_worker_info()
+    transform = getattr(getattr(info, "dataset", None), "transform", None)
+    if hasattr(transform, "reseed"):
+        transform.reseed(seed)
 
 
 def resolve_device(name: str) -> torch.device:
