@@ -174,3 +174,16 @@ def test_seed_repeats_the_augmentations_and_key_order_does_not_matter():
     for _ in range(4):
         (a, ma), (b, mb) = runs[0](image, mask), runs[1](image, mask)
         assert torch.equal(a, b) and torch.equal(ma, mb)
+
+
+def test_reseed_gives_a_worker_its_own_stream():
+    image, mask = _scene()
+    spec = {"crop": [16, 16], "noise": 1.0}
+    first, second = (
+        build_transforms(spec, train=True, size=(64, 96), mean=MEAN, std=STD, seed=0) for _ in "ab"
+    )
+    second.reseed(1)
+    assert not torch.equal(first(image, mask)[0], second(image, mask)[0])
+    first.reseed(7)
+    second.reseed(7)
+    assert torch.equal(first(image, mask)[0], second(image, mask)[0])

@@ -215,7 +215,9 @@ def sample_front_world(
     gaps: list[tuple[float, float]] = []
     crosswalks, stop_lines = [], []
     if urban:
-        s_event = float(rng.uniform(7.0, 35.0))
+        # the first junction lies 5-22 m ahead: the range in which a planner acts on stop lines and
+        # crosswalks, and where their stripes are tall enough in the image to be labelled reliably
+        s_event = float(rng.uniform(5.0, 22.0))
         while s_event < travel + marking_range + 10.0:
             has_cross = rng.random() < 0.8
             stop_depth = float(rng.uniform(0.3, 0.5))
