@@ -54,3 +54,16 @@ def test_accumulator_summary_and_table() -> None:
     assert "lane" in table and "mIoU" in table
     metrics.reset()
     assert metrics.confusion.sum() == 0
+
+
+def test_summary_separates_classes_absent_from_the_ground_truth() -> None:
+    metrics = SegmentationMetrics(["background", "lane", "crosswalk"])
+    target = np.array([[0, 0, 1, 1]], dtype=np.uint8)
+    prediction = np.array([[0, 2, 1, 1]], dtype=np.uint8)  # one stray crosswalk pixel
+    metrics.update(target, prediction)
+    summary = metrics.summary()
+    # background 1/2, lane 2/2, crosswalk 0/1 (present only in the prediction)
+    assert summary["per_class_iou"] == {"background": 0.5, "lane": 1.0, "crosswalk": 0.0}
+    assert summary["miou"] == pytest.approx(0.5)
+    assert summary["miou_present"] == pytest.approx(0.75)
+    assert summary["absent_classes"] == {"crosswalk": 1}

@@ -99,10 +99,17 @@ def _scenario_section(item: Mapping[str, Any], base: Path, min_fps: float | None
     if per_class:
         rows = [{"class": k, "IoU": v} for k, v in per_class.items()]
         rows.append({"class": "**mIoU**", "IoU": _get(item, "accuracy", "miou")})
+        absent = _get(item, "accuracy", "absent_classes") or {}
+        if absent:
+            rows.append({"class": "mIoU over classes in the ground truth",
+                         "IoU": _get(item, "accuracy", "miou_present")})
         rows.append({"class": "pixel accuracy", "IoU": _get(item, "accuracy", "pixel_accuracy")})
         frames = _get(item, "accuracy", "frames_scored")
         lines += [f"Accuracy over {frames} frames matched to ground truth by stamp:", ""]
         lines += [render_markdown_table(rows, digits=3), ""]
+        for class_name, pixels in absent.items():
+            lines += [f"`{class_name}` does not occur in this stream's ground truth; the model marked "
+                      f"{pixels} pixels as {class_name} over all frames, hence its IoU of 0.", ""]
     files = item.get("files") or {}
     if files.get("animation"):
         lines += [f"![{name} overlay animation]({_relative(files['animation'], base)})", ""]

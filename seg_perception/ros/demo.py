@@ -282,8 +282,16 @@ class _ScenarioRun:
             self._check_alive(what)
             if time.monotonic() - start > timeout_s:
                 log = self.node.log_path if self.node else "the node log"
-                raise DemoError(f"{what} within {timeout_s:.0f} s: see {log}")
+                raise DemoError(f"{what} within {timeout_s:.0f} s{self._node_counters()}: see {log}")
         return time.monotonic() - start
+
+    def _node_counters(self) -> str:
+        """The node's own frame counters from its latest diagnostics, to tell where frames stopped."""
+        values = self.recorder.camera_diagnostics(self.camera).get("values", {})
+        counters = {k: v for k, v in values.items() if k.startswith("frames_")}
+        if not counters:
+            return " (no diagnostics from the node either)"
+        return " (node diagnostics: " + ", ".join(f"{k} {v}" for k, v in counters.items()) + ")"
 
     def _check_alive(self, what: str) -> None:
         for process in (self.node, self.player):
@@ -314,14 +322,20 @@ class _ScenarioRun:
         self.node = ManagedProcess(
             "node", self._node_command(), log_path=self.out_dir / "node.log", env=self.env
         )
+        recorder = self.recorder
+        # Discovery is per side: the node's first diagnostics arriving here shows that its writers
+        # have matched this recorder's readers too. Streaming before that lost every mask of a
+        # short stream now and then, so the camera starts only once the node is fully connected.
+        self.timings["node_start_s"] = self._spin_until(
+            lambda: recorder.count_subscribers(self.topic) >= 1
+            and recorder.node_output_matched
+            and bool(recorder.camera_diagnostics(self.camera)),
+            timeout_s=settings.startup_timeout_s,
+            what=f"the node did not subscribe to {self.topic}, advertise {recorder.topics.mask} "
+            "and publish diagnostics",
+        )
         self.player = ManagedProcess(
             "synthetic camera", self._player_command(), log_path=self.out_dir / "player.log", env=self.env
-        )
-        recorder = self.recorder
-        self.timings["node_start_s"] = self._spin_until(
-            lambda: recorder.count_subscribers(self.topic) >= 1 and recorder.node_output_matched,
-            timeout_s=settings.startup_timeout_s,
-            what=f"the node did not subscribe to {self.topic} and advertise {recorder.topics.mask}",
         )
         self._prefix(2, f"node ready after {self.timings['node_start_s']:.1f} s; waiting for the camera "
                         f"to finish generating frames (log {self.out_dir / 'player.log'})")
@@ -479,6 +493,15 @@ def _overall_sheet(results: list[dict[str, Any]], out: Path) -> Path | None:
     return write_png(contact_sheet(images, cols=4, labels=labels, tile_width=320), out / "contact_sheet.png")
 
 
+def _absent_note(accuracy: dict[str, Any]) -> str:
+    """Explain an mIoU pulled down by a class the stream never shows (IoU 0 from stray pixels)."""
+    absent = accuracy.get("absent_classes") or {}
+    if not absent:
+        return ""
+    names = ", ".join(absent)
+    return f" ({accuracy['miou_present']:.3f} over the classes in this drive; no {names} in it)"
+
+
 def run_demo(settings: DemoSettings) -> dict[str, Any]:
     """Run every scenario, write the report and return its summary.
 
@@ -516,6 +539,7 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
                 f"  {scenario}: {result['fps']:.1f} fps, latency p50 {result['latency_ms']['p50']:.0f} ms / "
                 f"p95 {result['latency_ms']['p95']:.0f} ms, {result['frames']['received']}/"
                 f"{result['frames']['sent']} masks, mIoU {result['accuracy']['miou']:.3f}"
+                + _absent_note(result["accuracy"])
             )
     finally:
         context.try_shutdown()

@@ -100,9 +100,10 @@ class OutputRecorder(Node):
         self.processing_ms: list[float] = []
         self.diagnostics: dict[str, dict[str, Any]] = {}
         self.last_diagnostics_at = float("-inf")  # time.monotonic() of the latest /diagnostics
-        # Best effort matches a publisher of either reliability; the depth absorbs bursts.
+        # The node publishes its outputs reliably; a reliable reader makes the scoring see every
+        # mask (a best-effort reader lost whole short streams now and then); the depth absorbs bursts.
         keep_last = QoSHistoryPolicy.KEEP_LAST
-        outputs = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.BEST_EFFORT)
+        outputs = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.RELIABLE)
         truth = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.RELIABLE)
         self.mask_sub = self.create_subscription(Image, topics.mask, self._on_mask, outputs)
         self.truth_sub = self.create_subscription(Image, topics.ground_truth, self._on_truth, truth)

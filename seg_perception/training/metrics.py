@@ -85,11 +85,24 @@ class SegmentationMetrics:
         self.confusion[:] = 0
 
     def summary(self) -> dict[str, object]:
-        """``pixel_accuracy``, ``miou``, ``per_class_iou`` (name -> IoU or None) and ``confusion``."""
+        """``pixel_accuracy``, ``miou``, ``per_class_iou`` (name -> IoU or None) and ``confusion``.
+
+        Also ``miou_present``: the mean over the classes that occur in the ground truth, and
+        ``absent_classes``: name -> false-positive pixels for classes the ground truth lacks.
+        On a short stream a class that never occurs (a drive without crosswalks) gets IoU 0 from
+        a few stray pixels, which says little about the classes that were there.
+        """
         iou = per_class_iou(self.confusion)
+        present = self.confusion.sum(axis=1) > 0
         return {
             "pixel_accuracy": pixel_accuracy(self.confusion),
             "miou": mean_iou(self.confusion),
+            "miou_present": float(np.nanmean(iou[present])) if present.any() else float("nan"),
+            "absent_classes": {
+                name: int(self.confusion[:, index].sum())
+                for index, name in enumerate(self.class_names)
+                if not present[index]
+            },
             "per_class_iou": {
                 name: (None if np.isnan(value) else float(value))
                 for name, value in zip(self.class_names, iou, strict=True)
