@@ -72,7 +72,7 @@ def test_slot_matching_threshold_winding_and_corner_error():
     assert (slots["predicted"], slots["true"], slots["matched"]) == (4, 3, 2)
     assert slots["precision"] == pytest.approx(0.5)
     assert slots["recall"] == pytest.approx(2 / 3)
-    assert slots["corner_error_px"] == pytest.approx(2.5)  # (4 corners x 5 px + 4 x 0 px) / 8
+    assert slots["corner_error_px"] == pytest.approx(2.5)  # (2 entrance corners x 5 px + 2 x 0 px) / 4
     assert slots["corner_error_m"] == pytest.approx(2.5 * SCALE)
     assert slots["threshold_m"] == pytest.approx(0.5)
 
@@ -173,3 +173,16 @@ def test_missing_ground_truth_is_a_one_line_error(tmp_path, capsys):
     assert main(["eval-bag", str(bag), "--scenario", "parking"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "/camera/avm/ground_truth/mask" in err and "/avm/mask" in err
+
+
+def test_slots_are_scored_on_entrance_corners_and_free_truth_only():
+    true = [ParkingSlot(rect(0, 0, 50, 100)), ParkingSlot(rect(100, 0, 150, 100), free=False)]
+    # back corners 60 px away (cut by the image edge), entrance exact: a match
+    cut = rect(0, 0, 50, 100)
+    cut[2:, 1] -= 60
+    acc = EvaluationAccumulator(["background", "slot_line", "free_slot"], threshold_px=25.0)
+    mask = np.zeros((H, W), np.uint8)
+    acc.update(true_mask=mask, predicted_mask=mask, true_slots=true, predicted_slots=[ParkingSlot(cut)])
+    slots = acc.report()["slots"]
+    assert (slots["predicted"], slots["true"], slots["matched"]) == (1, 1, 1)  # occupied slot not scored
+    assert slots["corner_error_px"] == pytest.approx(0.0)

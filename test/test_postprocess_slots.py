@@ -168,3 +168,12 @@ def test_batched_slot_geometry_equals_the_per_slot_functions():
         np.testing.assert_allclose(single, reference_grow(clockwise_on_screen(corners), 0.5), atol=1e-9)
         np.testing.assert_array_equal(coverages[index], side_paint_coverage(line, single, depths[index]))
     assert (coverages > 0).any() and (coverages < 1).any()  # the probe saw paint and gaps
+
+
+def test_slot_whose_entrance_is_cut_by_the_image_border_is_dropped():
+    # open at the bottom, and the bottom of the free region reaches the image edge
+    mask = painted_slot("bottom", shape=(120, 200), box=(60, 40, 100, 120))
+    assert slots_of(mask) == []
+    assert len(slots_of(mask, border_margin_px=-1.0)) == 1
+    # the same slot one row further from the edge is reported
+    assert len(slots_of(painted_slot("bottom", shape=(125, 200), box=(60, 40, 100, 120)))) == 1

@@ -4,14 +4,15 @@
   per-class IoU, mIoU.
 - Polygons: per class, predicted and true polygons are rasterised (filled) at the image
   size; IoU = Σ|P ∩ T| / Σ|P ∪ T| over all frames (a class absent from both: NaN).
-- Parking slots: a predicted slot matches a true one when *every* corner lies within
-  ``threshold_px`` of the corresponding true corner. Corners are compared in the stored
-  order (entrance side ``0 → 1`` first) and, because a detector may walk the slot the other
-  way round, also in the reversed winding that keeps the entrance first (``1, 0, 3, 2``);
-  the better of the two counts. Slots are paired one-to-one by the Hungarian method on
-  the mean corner distance among pairs that satisfy the threshold. Precision = matches /
-  predicted slots, recall = matches / true slots, corner error = mean distance over the
-  matched corners.
+- Parking slots: scored on their **entrance corners** (``0`` and ``1``): the back corners of a
+  slot often lie outside the AVM view (the generator's truth extends past the image edge while
+  a detected slot stops at it), and the entrance is what a parking planner needs. A predicted
+  slot matches a true one when both entrance corners lie within ``threshold_px`` of the true
+  ones, in either order. Only **free** true slots are scored: slots are detected from
+  free-slot regions, so an occupied slot is not something the detector should report. Slots
+  are paired one-to-one by the Hungarian method on the mean entrance-corner distance.
+  Precision = matches / predicted slots, recall = matches / free true slots, corner error =
+  mean distance over the matched entrance corners.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from scipy.optimize import linear_sum_assignment
 from seg_perception.geometry import ParkingSlot, Polygon
 from seg_perception.training.metrics import SegmentationMetrics, mean_iou, per_class_iou, pixel_accuracy
 
-CORNER_ORDERINGS = ((0, 1, 2, 3), (1, 0, 3, 2))
+ENTRANCE_ORDERINGS = ((0, 1), (1, 0))
 _INFEASIBLE = 1e9
 
 
@@ -45,10 +46,11 @@ def rasterize(polygons: Sequence[Polygon], class_id: int, shape: tuple[int, int]
 
 
 def corner_distances(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """(4,) distances of the best corner ordering (smallest maximum, then mean)."""
+    """(2,) entrance-corner distances of the better order (smallest maximum, then mean)."""
+    true_entrance = np.asarray(true, float)[:2]
     candidates = [
-        np.linalg.norm(np.asarray(predicted, float)[list(order)] - np.asarray(true, float), axis=1)
-        for order in CORNER_ORDERINGS
+        np.linalg.norm(np.asarray(predicted, float)[list(order)] - true_entrance, axis=1)
+        for order in ENTRANCE_ORDERINGS
     ]
     return min(candidates, key=lambda d: (float(d.max()), float(d.mean())))
 
@@ -121,9 +123,10 @@ class EvaluationAccumulator:
                 self._poly_union[class_id] += int(np.count_nonzero(true_area | predicted_area))
         if true_slots is not None and predicted_slots is not None:
             self._slot_frames += 1
-            matches = match_slots(predicted_slots, true_slots, threshold_px=self.threshold_px)
+            free_slots = [slot for slot in true_slots if slot.free]
+            matches = match_slots(predicted_slots, free_slots, threshold_px=self.threshold_px)
             self._slot_predicted += len(predicted_slots)
-            self._slot_true += len(true_slots)
+            self._slot_true += len(free_slots)
             self._slot_matched += len(matches)
             self._corner_errors.extend(distances for _, _, distances in matches)
 
@@ -171,8 +174,8 @@ class EvaluationAccumulator:
             "threshold_m": self.threshold_px * scale if scale > 0 else None,
             "corner_error_px": float(errors.mean()) if errors.size else None,
             "corner_error_m": float(errors.mean() * scale) if errors.size and scale > 0 else None,
-            "matching": "Hungarian on mean corner distance; every corner within the threshold; "
-            "entrance-first order or its reversed winding (1,0,3,2)",
+            "matching": "free true slots only; Hungarian on the mean entrance-corner distance; both "
+            "entrance corners (0, 1) within the threshold, in either order",
         }
 
 

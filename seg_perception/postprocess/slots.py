@@ -185,6 +185,7 @@ def extract_parking_slots(
     probe_px: float | None = None,
     open_tolerance: float = 0.25,
     coarse_mask: np.ndarray | None = None,
+    border_margin_px: float = 2.0,
 ) -> list[ParkingSlot]:
     """One quadrilateral per free-slot region, entrance side first (see the module docstring).
 
@@ -202,6 +203,9 @@ def extract_parking_slots(
             pixels) and their hulls built from the corner pixels of the blocks of the
             coarse hull, which is the hull traced on ``mask`` for an integer scale (within a
             fraction of a pixel otherwise); paint is probed on ``mask``.
+        border_margin_px: A slot with an entrance corner this close to the image border is
+            dropped: its entrance is cut by the edge of the view, so that corner is the
+            border, not paint (a negative value keeps every slot).
 
     Returns:
         Slots ordered bottom-most first, then left to right; ``extra`` records the
@@ -237,6 +241,12 @@ def extract_parking_slots(
     for corners, coverage in zip(corners_all, coverages, strict=True):
         entrance, rule = choose_entrance(corners, coverage, ego, open_tolerance=open_tolerance)
         order = _ROTATIONS[entrance]  # the entrance side first
+        entrance_corners = corners[order][:2]
+        inside = (entrance_corners >= border_margin_px) & (
+            entrance_corners <= np.array([width, height]) - 1 - border_margin_px
+        )
+        if border_margin_px >= 0 and not inside.all():
+            continue
         found.append((corners[order], rule, coverage[order]))
     found.sort(key=lambda item: (-float(item[0][:, 1].max()), float(item[0][:, 0].min())))
     return [
