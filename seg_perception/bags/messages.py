@@ -17,18 +17,8 @@ import numpy as np
 from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import message_class
 from seg_perception.bags.topics import COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, STRING_MSGTYPE
+from seg_perception.image_encodings import ENCODINGS, SUPPORTED_ENCODINGS
 
-# encoding -> (channels, cv2 conversion to BGR or None)
-_ENCODINGS: dict[str, tuple[int, int | None]] = {
-    "bgr8": (3, None),
-    "rgb8": (3, cv2.COLOR_RGB2BGR),
-    "bgra8": (4, cv2.COLOR_BGRA2BGR),
-    "rgba8": (4, cv2.COLOR_RGBA2BGR),
-    "mono8": (1, cv2.COLOR_GRAY2BGR),
-    "8UC1": (1, cv2.COLOR_GRAY2BGR),
-    "8UC3": (3, None),
-}
-SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
 JPEG_BGR_FORMAT = "bgr8; jpeg compressed bgr8"
 # compressed_image_transport writes nothing after "compressed" for a mono image (no conversion).
 PNG_MONO_FORMAT = "mono8; png compressed "
@@ -114,7 +104,7 @@ def decode_image(msg: Any, msgtype: str, *, topic: str = "") -> np.ndarray:
         return image
     if msgtype != IMAGE_MSGTYPE:
         raise BagError(f"{where}type {msgtype} is not an image")
-    spec = _ENCODINGS.get(msg.encoding)
+    spec = ENCODINGS.get(msg.encoding)
     if spec is None:
         raise BagError(
             f"{where}unknown image encoding {msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"

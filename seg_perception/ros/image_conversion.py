@@ -23,21 +23,11 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from seg_perception.image_encodings import ENCODINGS, SUPPORTED_ENCODINGS
 from seg_perception.ros.errors import ImageConversionError
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
-# encoding -> (channels, cv2 conversion to BGR or None for none needed)
-_ENCODINGS: dict[str, tuple[int, int | None]] = {
-    "bgr8": (3, None),
-    "rgb8": (3, cv2.COLOR_RGB2BGR),
-    "bgra8": (4, cv2.COLOR_BGRA2BGR),
-    "rgba8": (4, cv2.COLOR_RGBA2BGR),
-    "mono8": (1, cv2.COLOR_GRAY2BGR),
-    "8UC1": (1, cv2.COLOR_GRAY2BGR),
-    "8UC3": (3, None),
-}
-SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
 
 try:  # optional: extends the supported encodings where ROS provides it
     from cv_bridge import CvBridge, CvBridgeError
@@ -76,7 +66,7 @@ def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     _check_size(height, width, max_pixels)
-    spec = _ENCODINGS.get(msg.encoding)
+    spec = ENCODINGS.get(msg.encoding)
     if spec is None:
         return _convert_with_bridge(msg)
     channels, conversion = spec
