@@ -34,40 +34,32 @@ class RosOutputBuilder:
         header.frame_id = frame_id
         return header
 
-    def markers(
-        self,
-        *,
-        stamp_ns: int,
-        frame_id: str,
-        image_size: tuple[int, int],
-        polygons: list[Polygon],
-        slots: list[ParkingSlot],
-    ) -> bytes:
-        msg = self.modules["build_marker_array"](
-            header=self._header(stamp_ns, frame_id),
-            style=self.style,
-            projection=self.projection,
-            image_size=image_size,
-            polygons=polygons,
-            slots=slots,
-        )
-        return self.modules["serialize_message"](msg)
+    def markers(self, **frame: Any) -> bytes:
+        """Serialized MarkerArray of one frame (keywords as for :meth:`_serialize`)."""
+        return self._serialize("build_marker_array", style=self.style, **frame)
 
-    def cloud(
+    def cloud(self, **frame: Any) -> bytes:
+        """Serialized polygon PointCloud2 of one frame (keywords as for :meth:`_serialize`)."""
+        return self._serialize("build_polygon_cloud", **frame)
+
+    def _serialize(
         self,
+        builder: str,
         *,
         stamp_ns: int,
         frame_id: str,
         image_size: tuple[int, int],
         polygons: list[Polygon],
         slots: list[ParkingSlot],
+        **options: Any,
     ) -> bytes:
-        msg = self.modules["build_polygon_cloud"](
+        msg = self.modules[builder](
             header=self._header(stamp_ns, frame_id),
             projection=self.projection,
             image_size=image_size,
             polygons=polygons,
             slots=slots,
+            **options,
         )
         return self.modules["serialize_message"](msg)
 

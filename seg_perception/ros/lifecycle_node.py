@@ -32,9 +32,8 @@ from seg_perception.errors import SegPerceptionError
 from seg_perception.ros.camera_worker import CameraWorker
 from seg_perception.ros.core import EngineFactory, SegmentationCore
 from seg_perception.ros.errors import NodeStartError
+from seg_perception.ros.node import NODE_NAME
 from seg_perception.ros.runner import run_node
-
-NODE_NAME = "segmentation_node"
 
 
 class LifecycleSegmentationNode(LifecycleNode):
