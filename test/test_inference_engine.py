@@ -264,3 +264,17 @@ def test_torch_device_code_path_returns_both_masks(checkpoint):
     expected = cv2.resize(model_mask, (96, 64), interpolation=cv2.INTER_NEAREST)
     np.testing.assert_array_equal(mask, expected)
     assert (mask == engine.predict(image)).mean() > 0.98  # device resize differs by rounding only
+
+
+@pytest.mark.parametrize("engine_kind", ["onnxruntime", "torch"])
+def test_batch_of_frames_of_different_sizes_equals_one_call_per_frame(engine_kind, engine, checkpoint):
+    single = engine if engine_kind == "onnxruntime" else create_engine(checkpoint, engine="torch")
+    frames = [frame(48, 80, seed=1), frame(37, 53, seed=2), frame(64, 96, seed=3)]
+    results = single.predict_masks_batch(frames)
+    assert len(results) == len(frames)
+    for image, (mask, model_mask) in zip(frames, results, strict=True):
+        expected_mask, expected_model_mask = single.predict_masks(image)
+        assert mask.shape == image.shape[:2]
+        np.testing.assert_array_equal(model_mask, expected_model_mask)
+        np.testing.assert_array_equal(mask, expected_mask)
+    assert single.predict_masks_batch([]) == []
