@@ -8,7 +8,7 @@ import pytest
 
 from seg_perception.bench.engines import ENGINE_CHOICES
 from seg_perception.bench.errors import BenchError
-from seg_perception.bench.runner import BenchSettings, run_bench
+from seg_perception.bench.runner import BenchSettings, measure_row, run_bench
 from seg_perception.cli import main
 
 ENGINE_KEYS = {"label", "model", "input_size", "frame_size", "engine", "precision", "threads", "status",
@@ -87,6 +87,44 @@ def test_unknown_engine_and_missing_model_file_are_user_errors(tmp_path):
         run_bench(BenchSettings(out=tmp_path, engines=("tensorflow",)))
     missing = tmp_path / "absent.onnx"
     assert main(["bench", "--model-file", str(missing), "--out", str(tmp_path)]) == 1
+
+
+class _RuntimeCallEngine:
+    """Times ``runtime_call()``'s callable; the private ``_run`` must not be used by bench."""
+
+    def __init__(self):
+        self.last_timings_ms = {"inference": 1.0}
+        self.runtime_calls = self.predicts = 0
+        self.batches = []
+
+    def runtime_call(self, *, batch=1, seed=0):
+        self.batches.append(batch)
+
+        def call():
+            self.runtime_calls += 1
+
+        return call
+
+    def _run(self, tensor):
+        raise AssertionError("bench must time Engine.runtime_call(), not the private _run")
+
+    def predict(self, frame):
+        self.predicts += 1
+        return frame[..., 0]
+
+
+def test_engine_column_times_the_engines_runtime_call(tmp_path):
+    engine = _RuntimeCallEngine()
+    settings = BenchSettings(out=tmp_path, iterations=3, warmup=2, max_seconds=10)
+    measured = measure_row(engine, frame_size=(4, 6), settings=settings, on_gpu=False)
+    assert engine.batches == [1]
+    assert engine.runtime_calls == 5 and engine.predicts == 5
+    assert measured["engine_only"]["iterations"] == 3
+
+
+def test_two_cameras_needs_exactly_two_frame_sizes(tmp_path):
+    with pytest.raises(BenchError, match="two frame sizes"):
+        run_bench(BenchSettings(out=tmp_path, two_cameras=True, two_camera_sizes=((4, 4),)))
 
 
 torch = pytest.importorskip("torch")

@@ -61,6 +61,37 @@ def test_gpu_obtained_passes_silently(caplog):
     assert not caplog.records
 
 
+def test_gpu_provider_missing_beside_another_gpu_provider_is_said(caplog):
+    logger = logging.getLogger("test.providers")
+    requested = prov.default_providers("cuda")
+    with caplog.at_level(logging.WARNING, logger="test.providers"):
+        prov.check_gpu_obtained(requested, [prov.CUDA, prov.CPU], FULL_GPU, policy="fail", logger=logger)
+    message = caplog.records[-1].getMessage()
+    assert message.startswith(prov.TENSORRT) and "not in use" in message and prov.CUDA in message
+
+
+def test_tensorrt_keeps_engine_and_timing_caches_with_a_per_model_prefix(tmp_path):
+    entries = prov.default_providers("cuda", trt_cache_dir=tmp_path)
+    assert entries[0][1]["trt_timing_cache_enable"] is True
+    assert entries[0][1]["trt_timing_cache_path"] == str(tmp_path)
+    prefixed = prov.with_engine_cache_prefix(entries, "parking_3f2a-v1.b1")
+    assert prefixed[0][1]["trt_engine_cache_prefix"] == "parking_3f2a_v1_b1"
+    assert prefixed[1:] == entries[1:]
+    assert "trt_engine_cache_prefix" not in entries[0][1]  # the input is not modified
+    uncached = prov.default_providers("cuda")
+    assert prov.with_engine_cache_prefix(uncached, "model") == uncached
+
+
+def test_cuda_graphs_go_to_tensorrt_or_else_to_cuda():
+    with_trt = prov.with_cuda_graphs(prov.default_providers("cuda"))
+    assert with_trt[0][1]["trt_cuda_graph_enable"] is True
+    assert "enable_cuda_graph" not in with_trt[1][1]  # CUDA graphs there need every node on CUDA
+    cuda_only = prov.with_cuda_graphs([(prov.CUDA, {"device_id": 0}), prov.CPU])
+    assert cuda_only == [(prov.CUDA, {"device_id": 0, "enable_cuda_graph": True}), prov.CPU]
+    assert prov.with_cuda_graphs([prov.CPU]) == [prov.CPU]
+    assert prov.uses_tensorrt(with_trt) and not prov.uses_tensorrt(cuda_only)
+
+
 def test_cpu_request_never_warns(caplog):
     with caplog.at_level(logging.WARNING):
         prov.check_gpu_obtained([prov.CPU], [prov.CPU], CPU_ONLY, policy="fail")

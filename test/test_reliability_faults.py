@@ -24,6 +24,7 @@ from test_reliability_helpers import (  # noqa: E402
     wait_for,
 )
 
+from seg_perception.config import load_scenario  # noqa: E402
 from seg_perception.ros.log_limits import PercentFormattingLogger  # noqa: E402
 from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
 
@@ -162,6 +163,8 @@ def test_engine_exception_is_logged_once_per_kind_goes_error_and_recovers(
         faults={1: RuntimeError("CUDA out of memory"), 2: RuntimeError("again"), 3: ValueError("bad shape")},
     )
     harness = harness_factory(engine, stale_timeout_s=60.0)
+    # Warmed up at start for the scenario's camera size, so the first frame builds nothing.
+    assert engine.warmed_frame_sizes == [load_scenario("highway").image_size("front")]
     masks = harness.subscribe(Image, "front/mask")
     publisher = harness.publisher(Image, "/camera/front/image_raw")
     stats = harness.node.workers[0].stats

@@ -55,14 +55,15 @@ class FakeEngine:
         self.faults = dict(faults or {})
         self.calls = 0
         self.closed = False
+        self.warmed_frame_sizes: list[tuple[int, int]] = []
         self.last_timings_ms: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def describe(self) -> str:
         return f"fake engine ({self.delay_s * 1e3:.0f} ms per frame)"
 
-    def warmup(self, iterations: int = 2) -> None:
-        pass
+    def warmup(self, iterations: int = 2, *, frame_sizes: object = None) -> None:
+        self.warmed_frame_sizes = list(frame_sizes or [])
 
     def predict(self, image_bgr: np.ndarray) -> np.ndarray:
         with self._lock:

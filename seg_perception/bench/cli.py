@@ -6,6 +6,7 @@ Examples:
     seg-perception bench --engines onnxruntime-tensorrt onnxruntime-cuda torch-cuda \\
         --sizes 1024x2048 --models icnet_r50 hrnetv2_w48 hrnetv2_w18_small_v2
     seg-perception bench --node --node-seconds 10          # both cameras end to end at 30 Hz
+    seg-perception bench --model-file weights/highway.onnx --two-cameras   # how two cameras share a device
 
 Engines this machine cannot run are listed as ``skipped: <reason>``. Results go to
 ``<out>/bench.json`` and ``<out>/bench.md``; exported models are cached in ``<out>/models``.
@@ -21,6 +22,7 @@ from seg_perception.bench.engines import ENGINE_CHOICES, PRECISIONS
 from seg_perception.bench.errors import BenchError
 from seg_perception.bench.models import parse_size
 from seg_perception.bench.runner import DEFAULT_MODELS, DEFAULT_SIZES, BenchSettings, run_bench
+from seg_perception.bench.two_cameras import DEFAULT_TWO_CAMERA_SIZES
 from seg_perception.config import SCENARIOS
 
 
@@ -54,6 +56,13 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="uint8 frame size for predict (default: the model's input size)")
     parser.add_argument("--out", type=Path, default=Path("out/bench"),
                         help="output folder (default out/bench)")
+    two = parser.add_argument_group("two cameras on one device (--two-cameras)")
+    two.add_argument("--two-cameras", action="store_true",
+                     help="also measure, per model x engine, two free-running cameras sharing the device: "
+                          "serialized (one engine, a lock), parallel (two engines), batched (batch of 2)")
+    default_two = " ".join(f"{h}x{w}" for h, w in DEFAULT_TWO_CAMERA_SIZES)
+    two.add_argument("--two-camera-sizes", nargs=2, type=_size, default=list(DEFAULT_TWO_CAMERA_SIZES),
+                     metavar="HxW", help=f"front and AVM frame sizes (default {default_two})")
     node = parser.add_argument_group("node end to end (--node)")
     node.add_argument("--node", action="store_true",
                       help="also run the node with both cameras at 30 Hz (front 540x960, AVM 640x640)")
@@ -101,6 +110,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         frame_size=args.frame_size,
         node=args.node,
         node_options=node_options,
+        two_cameras=args.two_cameras,
+        two_camera_sizes=tuple(tuple(size) for size in args.two_camera_sizes),
     )
 
 

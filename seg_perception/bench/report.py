@@ -102,6 +102,62 @@ def engine_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def two_camera_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Per model x engine, the three ways two cameras share the device, and which won."""
+    measured = [row for row in rows if row["status"] == "ok" and row.get("two_cameras")]
+    if not measured:
+        return ["Not run (add `--two-cameras`)."]
+    first = measured[0]["two_cameras"]["cameras"]
+    cameras = list(first)
+    lines = [
+        "Two free-running cameras ("
+        + ", ".join(f"{name} {_size(size)}" for name, size in first.items())
+        + ") on one device. *serialized*: one engine, a lock around each `predict_masks`; *parallel*: "
+        "two engine instances, one thread each; *batched*: one `predict_masks_batch` of both frames per "
+        "tick. pairs/s = frame pairs / wall time; a frame's latency runs from asking for its mask to "
+        "having it (lock wait included).",
+        "",
+        "| model | input H×W | engine | policy | engines | pairs/s | "
+        + " | ".join(f"{name} p50 / p99 ms" for name in cameras)
+        + " |",
+        "|---|---|---|---|---:|---:|" + "---:|" * len(cameras),
+    ]
+    verdicts = []
+    for row in measured:
+        two = row["two_cameras"]
+        head = f"| {row['label']} | {_size(row['input_size'])} | {row['engine']} |"
+        for policy, result in two["policies"].items():
+            if result["status"] != "ok":
+                reason = str(result.get("reason", "")).replace("|", "/")
+                lines.append(f"{head} {policy} | – | {result['status']}: {reason} |" + " – |" * len(cameras))
+                continue
+            latency = result["latency_ms"]
+            cells = " | ".join(
+                f"{_num(latency[name]['p50'])} / {_num(latency[name]['p99'])}" for name in cameras
+            )
+            best = "**" if policy == two.get("best") else ""
+            lines.append(
+                f"{head} {best}{policy}{best} | {result['engines']} | "
+                f"{best}{_num(result['pairs_per_s'])}{best} | {cells} |"
+            )
+        verdicts.append(f"- {two_camera_verdict(row)}")
+    return [*lines, "", *verdicts]
+
+
+def two_camera_verdict(row: dict[str, Any]) -> str:
+    """One sentence: which policy won on this row, and by how much."""
+    two = row["two_cameras"]
+    where = f"{row['label']} {_size(row['input_size'])} on {row['engine']}"
+    best = two.get("best")
+    if best is None:
+        return f"{where}: no policy could be measured."
+    rates = {
+        name: result["pairs_per_s"] for name, result in two["policies"].items() if result["status"] == "ok"
+    }
+    others = ", ".join(f"{name} {_num(rate)}" for name, rate in rates.items() if name != best)
+    return f"{where}: *{best}* won with {_num(rates[best])} pairs/s" + (f" (vs {others})." if others else ".")
+
+
 def node_table(node: dict[str, Any] | None) -> list[str]:
     """Per-camera figures of the end-to-end node run."""
     if not node:
@@ -143,11 +199,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     """The whole Markdown report."""
     lines = [f"# {report['title']}", "", *header_lines(report), "", "## Engines", ""]
     lines += [
-        "*engine*: the runtime alone on a prepared (1, 3, H, W) float32 tensor (host/device copies "
-        "included); *predict*: `Engine.predict` on a uint8 BGR frame (pre-processing, arg-max and "
-        "mask resize included). fps = timed calls / their wall time.",
+        "*engine*: the runtime alone (`Engine.runtime_call`) on an input prepared once the way the "
+        "engine feeds it (host/device copies included); *predict*: `Engine.predict` on a uint8 BGR "
+        "frame (pre-processing, arg-max and mask resize included). fps = timed calls / their wall time.",
         "",
         *engine_table(report["rows"]),
+        "",
+        "## Two cameras on one device",
+        "",
+        *two_camera_table(report["rows"]),
         "",
         "## Node end to end",
         "",

@@ -7,7 +7,7 @@ import dataclasses
 import gc
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,9 @@ from seg_perception.bench.measure import (
 from seg_perception.bench.models import ModelFiles, exported_model, given_model, size_text
 from seg_perception.bench.system import describe_device, system_info
 from seg_perception.bench.targets import evaluate_targets
+from seg_perception.bench.two_cameras import DEFAULT_TWO_CAMERA_SIZES, LoopBudget, measure_two_cameras
 from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.errors import EngineError
-from seg_perception.inference.preprocess import Normalization, preprocess
 
 DEFAULT_MODELS = ("icnet_lite", "hrnetv2_w18_small_v2")
 DEFAULT_SIZES = ((256, 512),)
@@ -51,6 +51,8 @@ class BenchSettings:
     frame_size: tuple[int, int] | None = None
     node: bool = False
     node_options: dict[str, Any] = field(default_factory=dict)
+    two_cameras: bool = False
+    two_camera_sizes: tuple[tuple[int, int], ...] = DEFAULT_TWO_CAMERA_SIZES
 
     @property
     def cache_dir(self) -> Path:
@@ -59,6 +61,11 @@ class BenchSettings:
     @property
     def trt_cache_dir(self) -> Path:
         return self.out / "tensorrt_cache"
+
+    @property
+    def budget(self) -> LoopBudget:
+        """Warm-up, timed calls and time limit of every measurement."""
+        return LoopBudget(iterations=self.iterations, warmup=self.warmup, max_seconds=self.max_seconds)
 
 
 def _say(text: str) -> None:
@@ -91,18 +98,16 @@ def _memory(before_mb: float | None, torch_peak_mb: float | None, on_gpu: bool) 
 def measure_row(
     engine: Any, *, frame_size: tuple[int, int], settings: BenchSettings, on_gpu: bool
 ) -> dict[str, Any]:
-    """Engine alone on a prepared tensor, then ``Engine.predict`` on a uint8 frame.
+    """The runtime alone (``Engine.runtime_call``), then ``Engine.predict`` on a uint8 frame.
 
-    The engine-alone figure calls the engine's model run on the already normalised
-    ``(1, 3, h, w)`` float32 input (what ``Engine.predict`` hands the runtime), so
-    it leaves out pre-processing and the arg-max, but includes the host/device copies.
+    The engine-alone figure runs the engine's runtime on an input prepared once, the way
+    the engine feeds it (a normalised float32 tensor, or the uint8 frame for a graph with
+    the pre-processing inside), so it leaves out host-side pre-processing, arg-max and
+    mask resize, but includes the host/device copies of what the runtime takes and returns.
     """
-    metadata = engine.metadata
-    norm = Normalization.from_mean_std(metadata.mean, metadata.std)
     frame = random_frame(frame_size)
-    tensor = preprocess(frame, metadata.input_size, norm)
     loop = dict(iterations=settings.iterations, warmup=settings.warmup, max_seconds=settings.max_seconds)
-    run_model: Callable[[], Any] = lambda: engine._run(tensor)  # noqa: E731 - the runtime call alone
+    run_model = engine.runtime_call()
     with TorchCudaMemory() as engine_peak:
         engine_only = time_loop(run_model, **loop)
     with TorchCudaMemory() as predict_peak:
@@ -152,6 +157,18 @@ def bench_one(
             return {**row, "status": SKIPPED, "providers": providers,
                     "reason": f"{choice.required_provider} was not used (session runs on {providers})"}
         measured = measure_row(engine, frame_size=frame_size, settings=settings, on_gpu=choice.on_gpu)
+        # Read memory with this one engine loaded, before the two-camera run adds a second.
+        memory = _memory(before, measured.pop("torch_peak_mb"), choice.on_gpu)
+        if settings.two_cameras:
+            measured["two_cameras"] = measure_two_cameras(
+                engine,
+                make_engine=lambda: bench_engines.create_bench_engine(
+                    choice, model_file, precision=precision, threads=settings.threads,
+                    trt_cache_dir=settings.trt_cache_dir,
+                ),
+                sizes=settings.two_camera_sizes,
+                budget=settings.budget,
+            )
     except EngineError as err:  # the runtime refused this device here (no driver, policy "fail")
         return {**row, "status": SKIPPED, "reason": str(err)}
     except SegPerceptionError as err:
@@ -161,14 +178,8 @@ def bench_one(
     finally:
         if engine is not None:
             engine.close()
-    torch_peak_mb = measured.pop("torch_peak_mb")
     return {
-        **row,
-        "status": OK,
-        "providers": providers,
-        "device": engine.device,
-        **measured,
-        "memory": _memory(before, torch_peak_mb, choice.on_gpu),
+        **row, "status": OK, "providers": providers, "device": engine.device, **measured, "memory": memory,
     }
 
 
@@ -203,11 +214,25 @@ def _summary_line(row: dict[str, Any]) -> str:
     )
 
 
+def _two_camera_line(row: dict[str, Any]) -> str | None:
+    two = row.get("two_cameras") if row["status"] == OK else None
+    if not two:
+        return None
+    parts = []
+    for name, result in two["policies"].items():
+        if result["status"] == "ok":
+            parts.append(f"{name} {result['pairs_per_s']:.1f}")
+        else:
+            parts.append(f"{name} {result['status']}")
+    return f"    two cameras (pairs/s): {', '.join(parts)}; best: {two['best'] or '–'}"
+
+
 def run_bench(settings: BenchSettings) -> dict[str, Any]:
     """Measure everything asked for, write ``bench.json`` and ``bench.md``, return the report.
 
     Raises:
-        BenchError: unknown engine, unusable ``--model-file``, or a failed export.
+        BenchError: unknown engine, unusable ``--model-file``, a failed export, or not two
+            ``two_camera_sizes``.
     """
     from seg_perception.bench.report import write_report
 
@@ -216,6 +241,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         raise BenchError(
             f"unknown engine(s) {', '.join(unknown)}; choose from {', '.join(bench_engines.ENGINE_CHOICES)}"
         )
+    if settings.two_cameras and len(settings.two_camera_sizes) != 2:
+        raise BenchError(f"two frame sizes (front, AVM) are needed, got {len(settings.two_camera_sizes)}")
     began = time.monotonic()
     settings.out.mkdir(parents=True, exist_ok=True)
     info = system_info(threads=settings.threads)
@@ -230,6 +257,9 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
                 row = bench_one(files, choice, settings=settings, capabilities=capabilities)
                 rows.append(row)
                 _say(_summary_line(row))
+                two_cameras = _two_camera_line(row)
+                if two_cameras:
+                    _say(two_cameras)
                 gc.collect()
     node = None
     if settings.node:

@@ -35,10 +35,15 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 EXPORT_HINT = "run 'seg-perception export ...' to create it, or set model_file to an existing file"
 
 
-def default_trt_cache_dir() -> Path:
-    """Where TensorRT keeps built engines: ``$XDG_CACHE_HOME/seg_perception/tensorrt``."""
+def default_cache_dir() -> Path:
+    """The package's cache: ``$XDG_CACHE_HOME/seg_perception`` (``~/.cache/seg_perception``)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "seg_perception" / "tensorrt"
+    return Path(base) / "seg_perception"
+
+
+def default_trt_cache_dir() -> Path:
+    """Where TensorRT keeps built engines and its timing cache: ``<cache>/tensorrt``."""
+    return default_cache_dir() / "tensorrt"
 
 
 def require_model_file(model_file: str | os.PathLike[str] | None, *, kind: str) -> Path:
@@ -175,12 +180,20 @@ class Engine(ABC):
             preprocess(noise, self.metadata.input_size, self._norm, out=tensor[index : index + 1])
         return lambda: self._run(tensor)
 
-    def warmup(self, iterations: int = 2) -> None:
-        """Run a few frames so lazy initialisation (allocations, TensorRT builds) happens now."""
-        height, width = self.metadata.input_size
-        frame = np.zeros((height, width, 3), dtype=np.uint8)
-        for _ in range(max(1, iterations)):
-            self.predict(frame)
+    def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] | None = None) -> None:
+        """Run a few frames so lazy work (allocations, TensorRT builds, CUDA graphs) happens now.
+
+        Args:
+            iterations: Frames per size.
+            frame_sizes: (height, width) of the frames the cameras will send; engines that
+                build per-size state (fused graphs, CUDA graphs) build it here. The model's
+                input size is always warmed up.
+        """
+        sizes = dict.fromkeys([self.metadata.input_size, *(tuple(size) for size in frame_sizes or ())])
+        for height, width in sizes:
+            frame = np.zeros((height, width, 3), dtype=np.uint8)
+            for _ in range(max(1, iterations)):
+                self.predict(frame)
 
     def close(self) -> None:  # noqa: B027 - optional hook, engines override it
         """Release the model; the engine is unusable afterwards."""

@@ -43,7 +43,11 @@ def create_engine(
     cuda_policy: prov.CudaPolicy = "fallback_to_cpu",
     intra_op_threads: int | None = None,
     trt_cache_dir: str | os.PathLike[str] | None = None,
+    fused: bool | None = None,
+    cuda_graphs: bool = True,
+    fused_cache_dir: str | os.PathLike[str] | None = None,
     logger: logging.Logger | None = None,
+    precision: str | None = None,
 ) -> Engine:
     """Load a model file into an engine.
 
@@ -53,16 +57,23 @@ def create_engine(
         device: ``cpu`` or ``cuda`` (``cuda:N``).
         providers: Explicit ONNX Runtime providers (names or ``(name, options)``);
             default derived from ``device``.
-        fp16: TensorRT FP16 engines (ONNX) / float16 autocast (torch, CUDA only).
+        fp16: TensorRT FP16 engines (ONNX) / float16 weights (torch, CUDA only).
         cuda_policy: When CUDA is asked for but unavailable: ``fallback_to_cpu`` (warn)
             or ``fail`` (raise :class:`EngineError`).
         intra_op_threads: ONNX Runtime CPU threads; default lets ONNX Runtime decide.
         trt_cache_dir: TensorRT engine cache; default :func:`default_trt_cache_dir`.
+        fused: ONNX Runtime: run the fused frame-to-mask graph (pre-processing and
+            arg-max inside, uint8 in and out); None fuses on GPU providers only.
+        cuda_graphs: Record and replay CUDA graphs where shapes are static (GPU only;
+            retried without them, with a warning, where the runtime cannot).
+        fused_cache_dir: Where fused graphs are cached (default ``<cache>/fused``).
         logger: Receives load info and fallback warnings (``logging`` or rclpy logger).
+        precision: torch only: ``fp32``, ``fp16`` or ``bf16`` weights on CUDA (overrides
+            ``fp16``); ignored with a note on the CPU.
 
     Raises:
         ModelFileError: missing, corrupt or metadata-less model file.
-        EngineError: unknown engine/device/policy, or CUDA absent under policy ``fail``.
+        EngineError: unknown engine/device/policy/precision, or CUDA absent under policy ``fail``.
     """
     if engine == "onnxruntime":
         return OnnxRuntimeEngine(
@@ -73,8 +84,19 @@ def create_engine(
             cuda_policy=cuda_policy,
             intra_op_threads=intra_op_threads,
             trt_cache_dir=trt_cache_dir,
+            fused=fused,
+            cuda_graphs=cuda_graphs,
+            fused_cache_dir=fused_cache_dir,
             logger=logger,
         )
     if engine == "torch":
-        return TorchEngine(model_file, device=device, fp16=fp16, cuda_policy=cuda_policy, logger=logger)
+        return TorchEngine(
+            model_file,
+            device=device,
+            fp16=fp16,
+            precision=precision,
+            cuda_graphs=cuda_graphs,
+            cuda_policy=cuda_policy,
+            logger=logger,
+        )
     raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

@@ -1,9 +1,23 @@
-"""ONNX models run by ONNX Runtime with the TensorRT, CUDA or CPU execution provider."""
+"""ONNX models run by ONNX Runtime with the TensorRT, CUDA or CPU execution provider.
+
+Two ways to run a model:
+
+- **plain**: the exported ``image`` → ``logits`` graph; the host does the
+  pre-processing and the arg-max (:mod:`~seg_perception.inference.preprocess`). The
+  fastest CPU path, and the default on the CPU.
+- **fused** (default on a GPU provider): a graph with the pre-processing and the
+  arg-max inside (:mod:`~seg_perception.inference.fused`), run through I/O binding on
+  buffers that stay where the provider computes. A frame is copied once as uint8
+  into a fixed input buffer, and only the uint8 mask at model resolution comes back;
+  fixed buffers and static shapes also let the provider record a CUDA graph.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +27,84 @@ from seg_perception.inference import providers as prov
 from seg_perception.inference.base import (
     CHECKPOINT_SUFFIXES,
     Engine,
+    default_cache_dir,
     default_trt_cache_dir,
     device_index,
     require_model_file,
 )
 from seg_perception.inference.errors import ModelFileError
+from seg_perception.inference.fused import FRAME_INPUT, MASK_OUTPUT, ensure_fused_model
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.preprocess import check_image, resize_mask
+
+# Static-shape fused sessions kept per engine (frame size x batch); a camera uses one.
+MAX_FUSED_SESSIONS = 4
+
+
+class FusedRunner:
+    """One static-shape fused session with its input and output bound to fixed buffers.
+
+    Args:
+        session: An ``onnxruntime.InferenceSession`` of a fused graph.
+        batch: Frames per call.
+        frame_size: (height, width) of the frames.
+        mask_size: (height, width) of the masks (the model's input size).
+        device_type: ``cpu`` or ``cuda``: where the buffers live.
+        device_id: GPU index for ``cuda``.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        batch: int,
+        frame_size: tuple[int, int],
+        mask_size: tuple[int, int],
+        device_type: str,
+        device_id: int = 0,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.session = session
+        self.batch = batch
+        self.frame_size = frame_size
+        self._binding = session.io_binding()
+        self._frame = ort.OrtValue.ortvalue_from_shape_and_type(
+            [batch, *frame_size, 3], np.uint8, device_type, device_id
+        )
+        self._mask = ort.OrtValue.ortvalue_from_shape_and_type(
+            [batch, *mask_size], np.uint8, device_type, device_id
+        )
+        self._binding.bind_ortvalue_input(FRAME_INPUT, self._frame)
+        self._binding.bind_ortvalue_output(MASK_OUTPUT, self._mask)
+
+    def run(self, frames: np.ndarray) -> np.ndarray:
+        """Masks (batch, h, w) uint8 of frames (batch, H, W, 3) uint8 BGR; a copy, safe to keep."""
+        self._frame.update_inplace(np.ascontiguousarray(frames))  # the one upload
+        self._binding.synchronize_inputs()
+        self.session.run_with_iobinding(self._binding)
+        self._binding.synchronize_outputs()
+        return np.array(self._mask.numpy(), copy=True)  # the one download; buffers are reused
 
 
 class OnnxRuntimeEngine(Engine):
-    """An ONNX model run by ONNX Runtime with the best available execution provider."""
+    """An ONNX model run by ONNX Runtime with the best available execution provider.
+
+    Args:
+        model_file: ``.onnx`` file written by ``seg-perception export``.
+        device: ``cpu`` or ``cuda`` (``cuda:N``).
+        providers: Explicit providers (names or ``(name, options)``); default from ``device``.
+        fp16: FP16 inference on the GPU: TensorRT builds FP16 engines; with the CUDA
+            provider alone the fused graph's network is converted to float16.
+        cuda_policy: ``fallback_to_cpu`` (warn) or ``fail`` when a GPU provider is absent.
+        intra_op_threads: CPU threads of the CPU provider; default lets ONNX Runtime decide.
+        trt_cache_dir: TensorRT engine and timing caches (default under :func:`default_cache_dir`).
+        fused: Run the fused frame → mask graph (None: on GPU providers only).
+        cuda_graphs: Let the provider record CUDA graphs for fused sessions (GPU only);
+            a provider that cannot is retried without them, with a warning.
+        fused_cache_dir: Where fused graphs are written (default under :func:`default_cache_dir`).
+        logger: Receives load messages and fallback warnings.
+    """
 
     name = "onnxruntime"
 
@@ -36,10 +118,15 @@ class OnnxRuntimeEngine(Engine):
         cuda_policy: prov.CudaPolicy = "fallback_to_cpu",
         intra_op_threads: int | None = None,
         trt_cache_dir: str | os.PathLike[str] | None = None,
+        fused: bool | None = None,
+        cuda_graphs: bool = True,
+        fused_cache_dir: str | os.PathLike[str] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         import onnxruntime as ort
 
+        self._ort = ort
+        self._logger = logger or logging.getLogger(__name__)
         path = require_model_file(model_file, kind="ONNX")
         available = ort.get_available_providers()
         requested, usable = prov.resolve_providers(
@@ -56,32 +143,40 @@ class OnnxRuntimeEngine(Engine):
             if not isinstance(entry, str) and "trt_engine_cache_path" in entry[1]:
                 Path(entry[1]["trt_engine_cache_path"]).mkdir(parents=True, exist_ok=True)
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._source = path
+        self._usable = usable
+        self._options = ort.SessionOptions()
+        self._options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads:
-            options.intra_op_num_threads = int(intra_op_threads)
-        try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=usable)
-        except Exception as err:  # ORT raises several pybind error types
-            hint = (
-                " It looks like a PyTorch checkpoint: use engine 'torch'."
-                if path.suffix in CHECKPOINT_SUFFIXES
-                else " Re-export it with 'seg-perception export ...' or re-copy it."
-            )
-            raise ModelFileError(f"{path} is not a loadable ONNX model ({err}).{hint}") from err
-
-        self._session = session
-        self._active = list(session.get_providers())
-        prov.check_gpu_obtained(requested, self._active, available, policy=cuda_policy, logger=logger)
-        props = dict(session.get_modelmeta().custom_metadata_map)
-        metadata = ModelMetadata.from_props(props, source=str(path))
-        super().__init__(path, metadata)
-        self._input_name = session.get_inputs()[0].name
-        self._output_name = session.get_outputs()[0].name
-        self._check_input_shape(session.get_inputs()[0].shape)
+            self._options.intra_op_num_threads = int(intra_op_threads)
         self._device_id = device_index(device)
-        self._binding = session.io_binding() if prov.has_gpu(self._active) else None
-        (logger or logging.getLogger(__name__)).info(f"loaded {self.describe()}")
+        self._fp16 = fp16
+        self._cuda_graphs = cuda_graphs
+        self._fused_cache_dir = Path(fused_cache_dir) if fused_cache_dir else default_cache_dir() / "fused"
+        self._runners: OrderedDict[tuple[int, int, int], FusedRunner] = OrderedDict()
+        self._plain_session: Any = None
+        self._active: list[str] = []
+
+        use_fused = prov.has_gpu(usable) if fused is None else fused
+        if use_fused:
+            super().__init__(path, _read_metadata(path))
+            try:
+                first = self._runner(1, self.metadata.input_size)
+            except ModelFileError as err:
+                if fused:  # asked for explicitly: say so rather than quietly run something else
+                    raise
+                self._logger.warning(f"{err}; running the plain graph with host pre-processing instead")
+                use_fused = False
+            else:
+                self._active = list(first.session.get_providers())
+        if not use_fused:
+            session = self._plain()
+            self._active = list(session.get_providers())
+            super().__init__(path, ModelMetadata.from_props(_props(session), source=str(path)))
+            self._check_input_shape(session.get_inputs()[0].shape)
+        self.fused = use_fused
+        prov.check_gpu_obtained(requested, self._active, available, policy=cuda_policy, logger=logger)
+        self._logger.info(f"loaded {self.describe()}")
 
     @property
     def providers(self) -> list[str]:
@@ -89,26 +184,124 @@ class OnnxRuntimeEngine(Engine):
 
     @property
     def device(self) -> str:
-        return f"cuda:{self._device_id}" if self._binding is not None else "cpu"
+        return f"cuda:{self._device_id}" if prov.has_gpu(self._active) else "cpu"
+
+    def describe(self) -> str:
+        graph = "fused frame-to-mask graph" if self.fused else "plain graph"
+        return f"{super().describe()}, {graph}"
+
+    # -- plain graph ---------------------------------------------------------------------------
 
     def _run(self, model_input: np.ndarray) -> np.ndarray:
-        if self._binding is None:
-            return self._session.run([self._output_name], {self._input_name: model_input})[0]
-        return self._run_bound(model_input)
+        session = self._plain()
+        return session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: model_input})[0]
 
-    def _run_bound(self, model_input: np.ndarray) -> np.ndarray:  # pragma: no cover - needs CUDA
-        """GPU path: output stays on the device until one explicit copy."""
-        binding = self._binding
-        binding.bind_cpu_input(self._input_name, model_input)
-        binding.bind_output(self._output_name, "cuda", self._device_id)
-        self._session.run_with_iobinding(binding)
-        logits = binding.copy_outputs_to_cpu()[0]
-        binding.clear_binding_outputs()
-        return logits
+    def _plain(self) -> Any:
+        """The plain session, created on first use (a fused engine needs it only for logits)."""
+        if self._plain_session is None:
+            self._plain_session = self._create_session(self._source, self._usable)
+        return self._plain_session
+
+    # -- fused graph ---------------------------------------------------------------------------
+
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.fused:
+            return super().predict_masks(image_bgr)
+        return self.predict_masks_batch([image_bgr])[0]
+
+    def predict_masks_batch(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """One fused call per distinct frame size (usually one); see :meth:`Engine.predict_masks_batch`."""
+        if not self.fused:
+            return super().predict_masks_batch(frames)
+        import time
+
+        images = [check_image(frame) for frame in frames]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            groups.setdefault(image.shape[:2], []).append(index)
+        results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(images)
+        inference_s = mask_s = 0.0
+        for size, indices in groups.items():
+            start = time.perf_counter()
+            runner = self._runner(len(indices), size)
+            masks = runner.run(np.stack([images[index] for index in indices]))
+            after_inference = time.perf_counter()
+            for row, index in enumerate(indices):
+                results[index] = (resize_mask(masks[row], size), masks[row])
+            inference_s += after_inference - start
+            mask_s += time.perf_counter() - after_inference
+        # Pre-processing and arg-max run inside the graph: they are part of "inference".
+        self.last_timings_ms = {"preprocess": 0.0, "inference": inference_s * 1e3, "mask": mask_s * 1e3}
+        return [result for result in results if result is not None]
+
+    def runtime_call(self, *, batch: int = 1, seed: int = 0) -> Callable[[], Any]:
+        """The fused graph alone on uint8 frames at the model's input size (upload and download included)."""
+        if not self.fused:
+            return super().runtime_call(batch=batch, seed=seed)
+        size = self.metadata.input_size
+        runner = self._runner(batch, size)
+        frames = np.random.default_rng(seed).integers(0, 256, (batch, *size, 3), dtype=np.uint8)
+        return lambda: runner.run(frames)
+
+    def _runner(self, batch: int, frame_size: tuple[int, int]) -> FusedRunner:
+        """The fused runner for ``batch`` frames of ``frame_size``, built (and cached) on first use."""
+        key = (batch, int(frame_size[0]), int(frame_size[1]))
+        runner = self._runners.get(key)
+        if runner is not None:
+            self._runners.move_to_end(key)
+            return runner
+        fused_file = ensure_fused_model(
+            self.model_file,
+            self._fused_cache_dir,
+            frame_size=key[1:],
+            batch=batch,
+            fp16=self._fp16 and not prov.uses_tensorrt(self._usable),
+        )
+        runner = self._fused_runner(fused_file, batch, key[1:])
+        self._runners[key] = runner
+        while len(self._runners) > MAX_FUSED_SESSIONS:
+            self._runners.popitem(last=False)
+        return runner
+
+    def _fused_runner(self, fused_file: Path, batch: int, frame_size: tuple[int, int]) -> FusedRunner:
+        on_gpu = prov.has_gpu(self._usable)
+        entries = prov.with_engine_cache_prefix(self._usable, fused_file.stem)
+        if on_gpu and self._cuda_graphs:
+            try:
+                return self._make_runner(fused_file, prov.with_cuda_graphs(entries), batch, frame_size)
+            except Exception as err:  # providers raise several pybind error types
+                self._logger.warning(
+                    f"CUDA graphs are not possible for {fused_file.name} ({err}); running without them"
+                )
+        return self._make_runner(fused_file, entries, batch, frame_size)
+
+    def _make_runner(
+        self, fused_file: Path, entries: list[prov.ProviderEntry], batch: int, frame_size: tuple[int, int]
+    ) -> FusedRunner:
+        session = self._create_session(fused_file, entries)
+        on_gpu = prov.has_gpu(session.get_providers())
+        runner = FusedRunner(
+            session,
+            batch=batch,
+            frame_size=frame_size,
+            mask_size=self.metadata.input_size,
+            device_type="cuda" if on_gpu else "cpu",
+            device_id=self._device_id,
+        )
+        # The first run builds TensorRT engines and records CUDA graphs: fail here, not on a camera frame.
+        runner.run(np.zeros((batch, *frame_size, 3), dtype=np.uint8))
+        return runner
+
+    def _create_session(self, model_path: Path, entries: list[prov.ProviderEntry]) -> Any:
+        try:
+            return self._ort.InferenceSession(str(model_path), sess_options=self._options, providers=entries)
+        except Exception as err:  # ORT raises several pybind error types
+            message = f"{model_path} is not a loadable ONNX model ({err}).{_hint(model_path)}"
+            raise ModelFileError(message) from err
 
     def close(self) -> None:
-        self._binding = None
-        self._session = None  # type: ignore[assignment]
+        self._runners.clear()
+        self._plain_session = None
 
     def _check_input_shape(self, shape: list[Any]) -> None:
         """A model with a static spatial input size must agree with its metadata."""
@@ -119,3 +312,27 @@ class OnnxRuntimeEngine(Engine):
                 f"{self.model_file}: input size {tuple(spatial)} disagrees with metadata input_size "
                 f"{self.metadata.input_size}; re-export the model"
             )
+
+
+def _hint(path: Path) -> str:
+    if path.suffix in CHECKPOINT_SUFFIXES:
+        return " It looks like a PyTorch checkpoint: use engine 'torch'."
+    return " Re-export it with 'seg-perception export ...' or re-copy it."
+
+
+def _props(session: Any) -> dict[str, str]:
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def _read_metadata(path: Path) -> ModelMetadata:
+    """Metadata of an ONNX file without building a session (a TensorRT build takes seconds)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # protobuf decode errors have no common base class
+        raise ModelFileError(f"{path} is not a loadable ONNX model ({err}).{_hint(path)}") from err
+    return ModelMetadata.from_props({prop.key: prop.value for prop in proto.metadata_props}, source=str(path))
+
+
+__all__ = ["MAX_FUSED_SESSIONS", "FusedRunner", "OnnxRuntimeEngine"]

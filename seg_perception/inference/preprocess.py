@@ -149,37 +149,75 @@ def resize_mask(mask: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
+def normalization_tensors(
+    norm: Normalization, *, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(scale, offset)`` as ``(1, 3, 1, 1)`` float32 tensors on ``device``, RGB order.
+
+    Build them once per engine: creating them per frame would upload from pageable
+    memory, which a CUDA graph capture does not allow.
+    """
+    import torch
+
+    scale = torch.tensor(norm.scale, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    offset = torch.tensor(norm.offset, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    return scale, offset
+
+
 def preprocess_torch(
     image_hwc: torch.Tensor,
     size_hw: tuple[int, int],
-    norm: Normalization,
+    norm: Normalization | tuple[torch.Tensor, torch.Tensor],
 ) -> torch.Tensor:
     """Device-side version of :func:`preprocess` for a (H, W, 3) uint8 BGR tensor.
 
     Resizes in float with bilinear interpolation (``align_corners=False``, like
     OpenCV's ``INTER_LINEAR``); the result differs from :func:`preprocess` only by
-    OpenCV's uint8 rounding after its resize.
+    OpenCV's uint8 rounding after its resize. BGR→RGB happens after the resize, on
+    the (usually smaller) model-size planes.
+
+    Args:
+        image_hwc: (H, W, 3) uint8 BGR frame on any device.
+        size_hw: Model input ``(height, width)``.
+        norm: The folded normalisation, or its tensors from :func:`normalization_tensors`
+            on the frame's device (capture-safe: no upload per call).
+
+    Returns:
+        ``(1, 3, h, w)`` float32 RGB input, contiguous.
     """
     import torch
     import torch.nn.functional as functional
 
-    planar = image_hwc.permute(2, 0, 1).flip(0).unsqueeze(0).float()  # (1, 3, H, W) RGB
+    if isinstance(norm, Normalization):
+        norm = normalization_tensors(norm, device=image_hwc.device)
+    scale, offset = norm
+    planar = image_hwc.permute(2, 0, 1).unsqueeze(0).float()  # (1, 3, H, W) BGR
     if tuple(planar.shape[-2:]) != tuple(size_hw):
         planar = functional.interpolate(planar, size=size_hw, mode="bilinear", align_corners=False)
-    scale = torch.tensor(norm.scale, dtype=planar.dtype, device=planar.device).view(1, 3, 1, 1)
-    offset = torch.tensor(norm.offset, dtype=planar.dtype, device=planar.device).view(1, 3, 1, 1)
-    return torch.addcmul(offset, planar, scale).contiguous()
+    return torch.addcmul(offset, planar.flip(1), scale).contiguous()
 
 
 def mask_from_logits_torch(logits: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
     """Arg-max over classes at model resolution, then nearest resize to ``size_hw``; (H, W) uint8.
 
     Uses ``mode="nearest"`` (source index ``floor(dst * in / out)``), the same rule as
-    OpenCV's ``INTER_NEAREST`` used by :func:`resize_mask`.
+    OpenCV's ``INTER_NEAREST`` used by :func:`resize_mask`. Ties go to the lower class id.
+    """
+    return resize_mask_torch(argmax_masks_torch(logits)[0], size_hw)
+
+
+def argmax_masks_torch(logits: torch.Tensor) -> torch.Tensor:
+    """Class-id masks ``(N, h, w)`` uint8 from ``(N, C, h, w)`` logits.
+
+    Ties go to the lower class id, as in :func:`argmax_mask`.
     """
     import torch
 
-    return resize_mask_torch(logits.argmax(dim=1)[0].to(torch.uint8), size_hw)
+    if logits.ndim != 4:
+        raise ValueError(f"expected (N, C, h, w) logits, got shape {tuple(logits.shape)}")
+    if logits.shape[1] > 255:
+        raise ValueError(f"{logits.shape[1]} classes do not fit a uint8 mask")
+    return logits.argmax(dim=1).to(torch.uint8)
 
 
 def resize_mask_torch(mask: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:

@@ -52,8 +52,11 @@ def default_providers(
     device_id = int(index) if index else 0
     trt_options: dict[str, Any] = {"device_id": device_id, "trt_fp16_enable": bool(fp16)}
     if trt_cache_dir is not None:
+        # Engines and kernel timings survive restarts: a second start loads instead of building.
         trt_options["trt_engine_cache_enable"] = True
         trt_options["trt_engine_cache_path"] = str(trt_cache_dir)
+        trt_options["trt_timing_cache_enable"] = True
+        trt_options["trt_timing_cache_path"] = str(trt_cache_dir)
     return [(TENSORRT, trt_options), (CUDA, {"device_id": device_id}), CPU]
 
 
@@ -78,6 +81,48 @@ def has_gpu(providers: Sequence[ProviderEntry]) -> bool:
     return wants_gpu(providers)
 
 
+def uses_tensorrt(providers: Sequence[ProviderEntry]) -> bool:
+    """True when TensorRT is among the providers."""
+    return any(provider_name(entry) == TENSORRT for entry in providers)
+
+
+def with_engine_cache_prefix(providers: Sequence[ProviderEntry], model_key: str) -> list[ProviderEntry]:
+    """Providers with TensorRT's engine-cache file prefix set to ``model_key``.
+
+    TensorRT's cache names hash the graph's structure, not its weights, so two
+    models of the same architecture (highway and parking ICNets) would share an
+    engine; a prefix per model file keeps them apart. Only letters, digits and ``_``
+    are kept. Other providers are returned unchanged.
+    """
+    prefix = "".join(char if char.isalnum() else "_" for char in model_key)
+    return [
+        (entry[0], {**entry[1], "trt_engine_cache_prefix": prefix})
+        if not isinstance(entry, str) and entry[0] == TENSORRT and entry[1].get("trt_engine_cache_enable")
+        else entry
+        for entry in providers
+    ]
+
+
+def with_cuda_graphs(providers: Sequence[ProviderEntry]) -> list[ProviderEntry]:
+    """Providers asked to record and replay CUDA graphs (static shapes and bound buffers needed).
+
+    TensorRT records its own (``trt_cuda_graph_enable``); the CUDA provider's
+    (``enable_cuda_graph``) is asked for only when TensorRT is absent, because it
+    requires every node on the CUDA provider.
+    """
+    tensorrt = uses_tensorrt(providers)
+    result: list[ProviderEntry] = []
+    for entry in providers:
+        name, options = (entry, {}) if isinstance(entry, str) else entry
+        if name == TENSORRT:
+            result.append((name, {**options, "trt_cuda_graph_enable": True}))
+        elif name == CUDA and not tensorrt:
+            result.append((name, {**options, "enable_cuda_graph": True}))
+        else:
+            result.append(entry)
+    return result
+
+
 def check_gpu_obtained(
     requested: Sequence[ProviderEntry],
     obtained: Sequence[str],
@@ -100,7 +145,19 @@ def check_gpu_obtained(
     """
     if policy not in CUDA_POLICIES:
         raise EngineError(f"unknown cuda_policy {policy!r}; use one of {', '.join(CUDA_POLICIES)}")
-    if not wants_gpu(requested) or has_gpu(obtained):
+    if not wants_gpu(requested):
+        return
+    if has_gpu(obtained):
+        missing = [
+            provider_name(entry)
+            for entry in requested
+            if provider_name(entry) in GPU_PROVIDERS and provider_name(entry) not in obtained
+        ]
+        if missing:  # e.g. TensorRT listed by onnxruntime-gpu but its libraries absent
+            (logger or logging.getLogger(__name__)).warning(
+                f"{', '.join(missing)} requested but not in use; ONNX Runtime runs on {list(obtained)}. "
+                "Fix: install TensorRT ('pip install .[gpu]') or list the providers you want"
+            )
         return
     asked = [provider_name(entry) for entry in requested]
     message = (

@@ -1,11 +1,23 @@
-"""PyTorch checkpoints run in eval mode on the CPU or a CUDA device."""
+"""PyTorch checkpoints run in eval mode on the CPU or a CUDA device.
+
+On the CPU the engine uses the NumPy/OpenCV path of :class:`~seg_perception.inference.base.Engine`.
+On CUDA every frame goes through the device path
+(:class:`~seg_perception.inference.torch_device.DeviceRunner`): the uint8 frame is
+uploaded once from a pinned staging buffer, resized and normalised on the device, run
+through the model (fp32, fp16 or bf16 weights, channels-last), arg-maxed and
+nearest-resized on the device, and only the uint8 masks come back, into pinned buffers.
+The device program of a frame size is captured once into a CUDA graph
+(:mod:`~seg_perception.inference.torch_graphs`) and replayed afterwards. Each engine has
+its own CUDA stream, so two engines (one per camera) on one GPU do not serialise on the
+default stream. An engine itself serves one call at a time.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,15 +25,72 @@ from seg_perception.inference import providers as prov
 from seg_perception.inference.base import Engine, require_model_file
 from seg_perception.inference.errors import EngineError
 from seg_perception.inference.preprocess import check_image
+from seg_perception.inference.torch_device import DeviceRunner, SizeHW
+from seg_perception.inference.torch_graphs import DEFAULT_MAX_GRAPHS, capture_lock
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def check_precision(precision: str | None, *, fp16: bool = False) -> str:
+    """The precision asked for: ``precision``, else ``fp16`` when ``fp16`` is set, else ``fp32``.
+
+    Raises:
+        EngineError: not one of :data:`PRECISIONS`.
+    """
+    requested = precision or ("fp16" if fp16 else "fp32")
+    if requested not in PRECISIONS:
+        raise EngineError(f"unknown precision {requested!r}; use one of {', '.join(PRECISIONS)}")
+    return requested
+
+
+def torch_dtype(precision: str) -> torch.dtype:
+    """The torch dtype of a precision name from :data:`PRECISIONS`."""
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def fold_batchnorm(model: nn.Module) -> int:
+    """Fold each eval-mode ``BatchNorm2d`` that directly follows a ``Conv2d`` in an ``nn.Sequential``.
+
+    The conv takes the BN's affine map and the BN becomes ``Identity``: one kernel fewer
+    per layer, and no BatchNorm left to run in half precision. Done in fp32, before any
+    cast. Returns the number of folded pairs.
+    """
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = 0
+    for sequence in [module for module in model.modules() if isinstance(module, nn.Sequential)]:
+        for index in range(len(sequence) - 1):
+            conv, norm = sequence[index], sequence[index + 1]
+            if (
+                isinstance(conv, nn.Conv2d)
+                and isinstance(norm, nn.BatchNorm2d)
+                and norm.running_mean is not None
+                and not (conv.training or norm.training)
+            ):
+                sequence[index] = fuse_conv_bn_eval(conv, norm)
+                sequence[index + 1] = nn.Identity()
+                folded += 1
+    return folded
 
 
 class TorchEngine(Engine):
     """A PyTorch checkpoint (see :mod:`seg_perception.inference.checkpoint`) run in eval mode.
 
-    On CUDA, pre-processing, arg-max and mask resizing run on the device and only the
-    uint8 mask is downloaded; ``fp16`` runs the model under autocast (``precision``
-    may also be ``bf16``) with channels-last memory. ``intra_op_threads`` is not applied
-    because torch's thread pool is process-wide; set it in the calling program.
+    ``precision`` (``fp32``, ``fp16``, ``bf16``; ``fp16=True`` means ``fp16``) and
+    ``cuda_graphs`` apply on CUDA only; the CPU path is always fp32 and eager.
+    ``intra_op_threads`` is not applied because torch's thread pool is process-wide;
+    set it in the calling program.
+
+    Attributes:
+        precision: Precision really used (``fp32`` on the CPU whatever was asked).
+        last_timings_ms: See ``DeviceRunner`` on CUDA, :class:`Engine` on the CPU.
     """
 
     name = "torch"
@@ -33,6 +102,8 @@ class TorchEngine(Engine):
         device: str = "cpu",
         fp16: bool = False,
         precision: str | None = None,
+        cuda_graphs: bool = True,
+        max_graphs: int = DEFAULT_MAX_GRAPHS,
         cuda_policy: prov.CudaPolicy = "fallback_to_cpu",
         logger: logging.Logger | None = None,
     ) -> None:
@@ -40,6 +111,8 @@ class TorchEngine(Engine):
 
         from seg_perception.inference.checkpoint import load_checkpoint
 
+        log = logger or logging.getLogger(__name__)
+        requested = check_precision(precision, fp16=fp16)
         path = require_model_file(model_file, kind="PyTorch checkpoint")
         resolved = prov.resolve_torch_device(
             device, cuda_available=torch.cuda.is_available(), policy=cuda_policy, logger=logger
@@ -49,16 +122,23 @@ class TorchEngine(Engine):
         self._torch = torch
         self._device = torch.device(resolved)
         self._on_cuda = self._device.type == "cuda"
-        precision = precision or ("fp16" if fp16 else "fp32")
-        dtypes = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-        if precision not in dtypes:
-            raise EngineError(f"unknown precision {precision!r}; use fp32, fp16 or bf16")
-        self._autocast_dtype = dtypes[precision] if self._on_cuda else None
-        model = model.eval().to(self._device)
+        if requested != "fp32" and not self._on_cuda:
+            log.info(f"precision {requested} applies on CUDA only; the CPU path runs fp32")
+        self.precision = requested if self._on_cuda else "fp32"
+        self._dtype = torch_dtype(self.precision)
+        model = model.eval()
         if self._on_cuda:
-            model = model.to(memory_format=torch.channels_last)
+            fold_batchnorm(model)
+            # Cast weights rather than autocast: no per-op casts, and capturable as is.
+            model = model.to(self._device, dtype=self._dtype, memory_format=torch.channels_last)
         self._model = model
-        (logger or logging.getLogger(__name__)).info(f"loaded {self.describe()} ({precision})")
+        self._cuda_graphs = bool(cuda_graphs)
+        self._max_graphs = max_graphs
+        self._logger = log
+        self._runner: DeviceRunner | None = None
+        if self._on_cuda:
+            self._runner = self._make_runner()  # pragma: no cover - needs CUDA
+        log.info(f"loaded {self.describe()} ({self.precision}, {self.execution_mode})")
 
     @property
     def providers(self) -> list[str]:
@@ -68,21 +148,21 @@ class TorchEngine(Engine):
     def device(self) -> str:
         return str(self._device)
 
+    @property
+    def execution_mode(self) -> str:
+        """``cuda_graph`` while CUDA graphs are in use, else ``eager``."""
+        return self._runner.cache.backend_name if self._on_cuda and self._runner else "eager"
+
     def _forward(self, model_input: Any) -> Any:
-        torch = self._torch
-        with torch.inference_mode():
-            if self._autocast_dtype is not None:
-                with torch.autocast(device_type="cuda", dtype=self._autocast_dtype):
-                    output = self._model(model_input)
-            else:
-                output = self._model(model_input)
+        with self._torch.inference_mode():
+            output = self._model(model_input)
         return output[0] if isinstance(output, (list, tuple)) else output
 
     def _run(self, model_input: np.ndarray) -> np.ndarray:
         torch = self._torch
         tensor = torch.from_numpy(model_input).to(self._device)
         if self._on_cuda:
-            tensor = tensor.contiguous(memory_format=torch.channels_last)
+            tensor = tensor.to(dtype=self._dtype, memory_format=torch.channels_last)
         return self._forward(tensor).float().cpu().numpy()
 
     def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,40 +170,70 @@ class TorchEngine(Engine):
             return super().predict_masks(image_bgr)
         return self._predict_on_device(check_image(image_bgr))  # pragma: no cover - needs CUDA
 
-    def _predict_on_device(  # pragma: no cover - needs CUDA
-        self, image_bgr: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Both masks computed on the device; the uint8 masks are the only downloads."""
-        from seg_perception.inference.preprocess import (
-            mask_from_logits_torch,
-            preprocess_torch,
-            resize_mask_torch,
-        )
+    def _predict_on_device(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both masks computed by the device path (also runs on the CPU device, for tests)."""
+        return self._predict_batch_on_device([image_bgr])[0]
 
-        torch = self._torch
-        start = time.perf_counter()
-        with torch.inference_mode():
-            frame = torch.from_numpy(np.ascontiguousarray(image_bgr)).to(self._device, non_blocking=True)
-            model_input = preprocess_torch(frame, self.metadata.input_size, self._norm)
-            model_input = model_input.contiguous(memory_format=torch.channels_last)
-            after_preprocess = time.perf_counter()
-            logits = self._forward(model_input)
-            if not self._logits_checked:
-                self._check_logits_shape(tuple(logits.shape))
-            after_inference = time.perf_counter()
-            model_mask = mask_from_logits_torch(logits, tuple(logits.shape[-2:]))
-            full_mask = resize_mask_torch(model_mask, image_bgr.shape[:2])
-            mask = full_mask.cpu().numpy()
-            small = mask if full_mask.shape == model_mask.shape else model_mask.cpu().numpy()
-        end = time.perf_counter()
-        self.last_timings_ms = {
-            "preprocess": (after_preprocess - start) * 1e3,
-            "inference": (after_inference - after_preprocess) * 1e3,
-            "mask": (end - after_inference) * 1e3,
-        }
-        return mask, small
+    def predict_masks_batch(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if not self._on_cuda or not frames:
+            return super().predict_masks_batch(frames)
+        return self._predict_batch_on_device([check_image(frame) for frame in frames])  # pragma: no cover
+
+    def _predict_batch_on_device(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        runner = self._device_runner()
+        results = runner.run(images)
+        self.last_timings_ms = dict(runner.last_timings_ms)
+        return results
+
+    def runtime_call(self, *, batch: int = 1, seed: int = 0) -> Callable[[], Any]:
+        """On CUDA: the model alone on a device-resident input, synchronised; no host copies.
+
+        On the CPU: :meth:`Engine.runtime_call`.
+        """
+        if not self._on_cuda:
+            return super().runtime_call(batch=batch, seed=seed)
+        return self._device_runner().model_call(batch=batch, seed=seed)  # pragma: no cover - needs CUDA
+
+    def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[SizeHW] | None = None) -> None:
+        """Run a few frames per size so allocations and CUDA graph captures happen now.
+
+        Args:
+            iterations: Frames per size.
+            frame_sizes: Camera frame sizes ``(H, W)`` to prepare; default the model's input size.
+        """
+        for height, width in frame_sizes or [self.metadata.input_size]:
+            frame = np.zeros((height, width, 3), dtype=np.uint8)
+            for _ in range(max(1, iterations)):
+                self.predict(frame)
 
     def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
         self._model = None  # type: ignore[assignment]
-        if self._on_cuda:
-            self._torch.cuda.empty_cache()
+        if self._on_cuda:  # pragma: no cover - needs CUDA
+            with capture_lock():  # never release memory under another engine's capture
+                self._torch.cuda.empty_cache()
+
+    def _device_runner(self) -> DeviceRunner:
+        if self._runner is None:
+            self._runner = self._make_runner()
+        return self._runner
+
+    def _make_runner(self) -> DeviceRunner:
+        return DeviceRunner(
+            self._forward,
+            device=self._device,
+            input_size=self.metadata.input_size,
+            norm=self._norm,
+            input_dtype=self._dtype,
+            channels_last=self._on_cuda,
+            check_logits=self._check_logits_once,
+            cuda_graphs=self._cuda_graphs and self._on_cuda,
+            max_graphs=self._max_graphs,
+            logger=self._logger,
+        )
+
+    def _check_logits_once(self, shape: tuple[int, ...]) -> None:
+        if not self._logits_checked:
+            self._check_logits_shape(shape)

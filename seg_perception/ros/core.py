@@ -32,6 +32,7 @@ from rclpy.lifecycle import LifecycleNodeMixin
 from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 
+from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import Engine, create_engine
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.inference.pipeline import SegmentationPipeline
@@ -44,6 +45,17 @@ EngineFactory = Callable[[NodeSettings, PercentFormattingLogger], Engine]
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
 
+def _expected_frame_sizes(settings: NodeSettings) -> list[tuple[int, int]]:
+    """Frame sizes the scenario's cameras are configured for (``<camera>.image_size``), if any."""
+    sizes = []
+    for camera in settings.enabled_cameras:
+        try:
+            sizes.append(settings.scenario.image_size(camera.name))
+        except (ConfigError, KeyError):
+            continue  # no size configured: the first frame of a new size builds what it needs
+    return sizes
+
+
 def default_engine_factory(settings: NodeSettings, logger: PercentFormattingLogger) -> Engine:
     """:func:`create_engine` with the node's settings; load messages and CUDA fallbacks go to ``logger``."""
     return create_engine(
@@ -53,6 +65,8 @@ def default_engine_factory(settings: NodeSettings, logger: PercentFormattingLogg
         providers=list(settings.providers) or None,
         fp16=settings.fp16,
         cuda_policy=settings.cuda_policy,  # type: ignore[arg-type]
+        fused=None if settings.fused_graph else False,
+        cuda_graphs=settings.cuda_graphs,
         logger=logger,  # type: ignore[arg-type]
     )
 
@@ -110,9 +124,12 @@ class SerializedEngine:
             self._local.timings = dict(self.inner.last_timings_ms)
         return masks
 
-    def warmup(self, iterations: int = 2) -> None:
+    def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] = ()) -> None:
         with self._lock:
-            self.inner.warmup(iterations)
+            if frame_sizes:
+                self.inner.warmup(iterations, frame_sizes=frame_sizes)
+            else:
+                self.inner.warmup(iterations)
 
     def close(self) -> None:
         with self._lock:
@@ -187,7 +204,9 @@ class SegmentationCore:
                 )
                 for camera in settings.enabled_cameras
             ]
-            self.engine.warmup()  # lazy allocations and output checks now, not on the first frame
+            # Lazy allocations, output checks, per-size fused graphs and TensorRT engines now,
+            # not on the first camera frame.
+            self.engine.warmup(frame_sizes=_expected_frame_sizes(settings))
             self._workers = [
                 CameraWorker(core=self, camera=camera, pipeline=pipeline)
                 for camera, pipeline in zip(settings.enabled_cameras, pipelines, strict=True)

@@ -62,6 +62,8 @@ class NodeSettings:
     providers: tuple[str, ...]
     fp16: bool
     cuda_policy: str
+    fused_graph: bool
+    cuda_graphs: bool
     overlay_alpha: float
     qos_reliability: str
     qos_depth: int
@@ -329,6 +331,17 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "what to do when CUDA is requested but unavailable",
             choices=CUDA_POLICIES,
         ),
+        fused_graph=bool(declare(
+            "fused_graph",
+            True,
+            "ONNX Runtime on a GPU provider: run resize, normalisation and arg-max inside the graph "
+            "(uint8 frame up, uint8 mask down); false = on the host, as on the CPU",
+        )),
+        cuda_graphs=bool(declare(
+            "cuda_graphs",
+            True,
+            "on CUDA, record and replay CUDA graphs per frame size (falls back with a warning)",
+        )),
         overlay_alpha=declare(
             "overlay_alpha",
             0.5,
