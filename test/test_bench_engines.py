@@ -73,10 +73,14 @@ def test_provider_lists_per_engine(tmp_path: Path):
     [
         ("onnxruntime-tensorrt", "auto", "fp16"),
         ("torch-cuda", "auto", "fp16"),
-        ("onnxruntime-cuda", "auto", "fp32"),
+        ("onnxruntime-cuda", "auto", "fp16"),
         ("onnxruntime-cpu", "fp16", "fp32"),
+        ("onnxruntime-cpu", "bf16", "fp32"),
+        ("torch-cpu", "auto", "fp32"),
         ("onnxruntime-tensorrt", "fp32", "fp32"),
+        ("torch-cuda", "bf16", "bf16"),
+        ("onnxruntime-tensorrt", "bf16", "fp16"),
     ],
 )
-def test_precision_is_fp16_only_where_the_engine_supports_it(engine, asked, expected):
+def test_precision_is_what_the_engine_really_runs(engine, asked, expected):
     assert resolve_precision(ENGINE_CHOICES[engine], asked) == expected

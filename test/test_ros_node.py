@@ -313,6 +313,7 @@ def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict
         ([Parameter("front.ground_homography", value=[1.0, 2.0])], ["'front.ground_homography'", "9"]),
         ([Parameter("scenario", value="moon")], ["'scenario'", "moon"]),
         ([Parameter("qos.depth", value=0)], ["'qos.depth'", "0"]),
+        ([Parameter("precision", value="int8")], ["'precision'", "int8", "auto, fp32, fp16, bf16"]),
     ],
 )
 def test_invalid_parameter_fails_with_one_clear_line(

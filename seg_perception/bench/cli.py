@@ -51,7 +51,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2,
                         help="CPU threads of CPU engines; 0 = library default (default 2)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="auto: FP16 on TensorRT and torch-cuda, FP32 elsewhere (default auto)")
+                        help="auto: FP16 on the GPU engines, FP32 on the CPU; bf16 applies to torch-cuda "
+                             "(others use FP16 then) (default auto)")
+    parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+                        help="GPU engines run without CUDA graphs (default: with, where possible)")
     parser.add_argument("--frame-size", type=_size, metavar="HxW",
                         help="uint8 frame size for predict (default: the model's input size)")
     parser.add_argument("--out", type=Path, default=Path("out/bench"),
@@ -107,6 +110,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         max_seconds=args.max_seconds,
         threads=args.threads or None,
         precision=args.precision,
+        cuda_graphs=args.cuda_graphs,
         frame_size=args.frame_size,
         node=args.node,
         node_options=node_options,

@@ -17,7 +17,7 @@ from seg_perception.inference import providers as prov
 
 ONNX = "onnx"
 CHECKPOINT = "checkpoint"
-PRECISIONS = ("auto", "fp32", "fp16")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,15 @@ class EngineChoice:
         engine: ``create_engine`` engine (``onnxruntime`` or ``torch``).
         device: ``cpu`` or ``cuda``.
         required_provider: ONNX Runtime provider that must be available (ONNX engines).
-        fp16_capable: Whether ``fp16`` changes anything (TensorRT FP16, torch autocast).
+        precisions: Precisions the engine really runs (TensorRT FP16 engines, a float16
+            network on the CUDA provider, float16/bfloat16 weights in torch on CUDA).
     """
 
     name: str
     engine: str
     device: str
     required_provider: str | None = None
-    fp16_capable: bool = False
+    precisions: tuple[str, ...] = ("fp32",)
 
     @property
     def model_kind(self) -> str:
@@ -52,10 +53,10 @@ ENGINE_CHOICES: dict[str, EngineChoice] = {
     choice.name: choice
     for choice in (
         EngineChoice("onnxruntime-cpu", "onnxruntime", "cpu", prov.CPU),
-        EngineChoice("onnxruntime-cuda", "onnxruntime", "cuda", prov.CUDA),
-        EngineChoice("onnxruntime-tensorrt", "onnxruntime", "cuda", prov.TENSORRT, fp16_capable=True),
+        EngineChoice("onnxruntime-cuda", "onnxruntime", "cuda", prov.CUDA, ("fp32", "fp16")),
+        EngineChoice("onnxruntime-tensorrt", "onnxruntime", "cuda", prov.TENSORRT, ("fp32", "fp16")),
         EngineChoice("torch-cpu", "torch", "cpu"),
-        EngineChoice("torch-cuda", "torch", "cuda", fp16_capable=True),
+        EngineChoice("torch-cuda", "torch", "cuda", precisions=("fp32", "fp16", "bf16")),
     )
 }
 DEFAULT_ENGINES = tuple(ENGINE_CHOICES)
@@ -127,10 +128,10 @@ def skip_reason(choice: EngineChoice, capabilities: Capabilities, *, model_kinds
 
 
 def resolve_precision(choice: EngineChoice, precision: str) -> str:
-    """``fp16`` or ``fp32`` for this engine: ``auto`` means FP16 where the engine supports it."""
-    if precision == "auto":
-        return "fp16" if choice.fp16_capable else "fp32"
-    return precision if choice.fp16_capable else "fp32"
+    """The precision this engine runs: ``auto`` (or one it lacks) means FP16 where it has it, else FP32."""
+    if precision in choice.precisions:
+        return precision
+    return "fp16" if "fp16" in choice.precisions else "fp32"
 
 
 def engine_providers(choice: EngineChoice, *, fp16: bool, trt_cache_dir: Path) -> list[Any] | None:
@@ -155,8 +156,12 @@ def create_bench_engine(
     precision: str,
     threads: int | None,
     trt_cache_dir: Path,
+    cuda_graphs: bool = True,
 ) -> Any:
     """Build the engine under ``cuda_policy="fail"``, so a GPU row never silently runs on CPU.
+
+    GPU engines run as the node runs them: the fused graph on ONNX Runtime, CUDA graphs
+    unless ``cuda_graphs`` is off.
 
     Raises:
         EngineError: the engine cannot run here after all (e.g. the CUDA driver is missing).
@@ -166,7 +171,14 @@ def create_bench_engine(
 
     fp16 = precision == "fp16"
     if choice.engine == "torch":
-        return create_engine(model_file, engine="torch", device=choice.device, fp16=fp16, cuda_policy="fail")
+        if choice.on_gpu:
+            import torch
+
+            torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN pick the fastest kernels
+        return create_engine(
+            model_file, engine="torch", device=choice.device, precision=precision,
+            cuda_graphs=cuda_graphs, cuda_policy="fail",
+        )
     return create_engine(
         model_file,
         engine="onnxruntime",
@@ -176,4 +188,6 @@ def create_bench_engine(
         cuda_policy="fail",
         intra_op_threads=threads,
         trt_cache_dir=os.fspath(trt_cache_dir),
+        cuda_graphs=cuda_graphs,
+        fused_cache_dir=os.fspath(trt_cache_dir.parent / "fused"),
     )

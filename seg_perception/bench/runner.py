@@ -48,6 +48,7 @@ class BenchSettings:
     max_seconds: float = 4.0
     threads: int | None = 2
     precision: str = "auto"
+    cuda_graphs: bool = True
     frame_size: tuple[int, int] | None = None
     node: bool = False
     node_options: dict[str, Any] = field(default_factory=dict)
@@ -150,7 +151,7 @@ def bench_one(
     try:
         engine = bench_engines.create_bench_engine(
             choice, model_file, precision=precision, threads=settings.threads,
-            trt_cache_dir=settings.trt_cache_dir,
+            trt_cache_dir=settings.trt_cache_dir, cuda_graphs=settings.cuda_graphs,
         )
         providers = list(engine.providers)
         if choice.required_provider and choice.required_provider not in providers:
@@ -164,7 +165,7 @@ def bench_one(
                 engine,
                 make_engine=lambda: bench_engines.create_bench_engine(
                     choice, model_file, precision=precision, threads=settings.threads,
-                    trt_cache_dir=settings.trt_cache_dir,
+                    trt_cache_dir=settings.trt_cache_dir, cuda_graphs=settings.cuda_graphs,
                 ),
                 sizes=settings.two_camera_sizes,
                 budget=settings.budget,
@@ -179,7 +180,8 @@ def bench_one(
         if engine is not None:
             engine.close()
     return {
-        **row, "status": OK, "providers": providers, "device": engine.device, **measured, "memory": memory,
+        **row, "status": OK, "providers": providers, "device": engine.device,
+        "description": engine.describe(), **measured, "memory": memory,
     }
 
 

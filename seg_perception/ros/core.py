@@ -65,6 +65,7 @@ def default_engine_factory(settings: NodeSettings, logger: PercentFormattingLogg
         providers=list(settings.providers) or None,
         fp16=settings.fp16,
         cuda_policy=settings.cuda_policy,  # type: ignore[arg-type]
+        precision=None if settings.precision == "auto" else settings.precision,
         fused=None if settings.fused_graph else False,
         cuda_graphs=settings.cuda_graphs,
         logger=logger,  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ from seg_perception.ros.projection import DEFAULT_PIXEL_PLANE_SCALE, GroundProje
 ENGINES = ("onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
 CUDA_POLICIES = ("fallback_to_cpu", "fail")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 TRANSPORTS = ("raw", "compressed")
 RELIABILITIES = ("best_effort", "reliable")
 _BIG = 2**31 - 1
@@ -62,6 +63,7 @@ class NodeSettings:
     providers: tuple[str, ...]
     fp16: bool
     cuda_policy: str
+    precision: str
     fused_graph: bool
     cuda_graphs: bool
     overlay_alpha: float
@@ -330,6 +332,12 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "fallback_to_cpu",
             "what to do when CUDA is requested but unavailable",
             choices=CUDA_POLICIES,
+        ),
+        precision=declare(
+            "precision",
+            "auto",
+            "engine torch on CUDA: fp32, fp16 or bf16 weights; auto = follow fp16",
+            choices=PRECISIONS,
         ),
         fused_graph=bool(declare(
             "fused_graph",
