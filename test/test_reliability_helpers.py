@@ -56,6 +56,7 @@ class FakeEngine:
         self.calls = 0
         self.closed = False
         self.warmed_frame_sizes: list[tuple[int, int]] = []
+        self.intervals: list[tuple[float, float]] = []  # (start, end) of every predict call
         self.last_timings_ms: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -66,11 +67,13 @@ class FakeEngine:
         self.warmed_frame_sizes = list(frame_sizes or [])
 
     def predict(self, image_bgr: np.ndarray) -> np.ndarray:
+        start = time.monotonic()
         with self._lock:
             index = self.calls
             self.calls += 1
         if self.delay_s:
             time.sleep(self.delay_s)
+        self.intervals.append((start, time.monotonic()))
         if index in self.faults:
             raise self.faults[index]
         self.last_timings_ms = {"inference": self.delay_s * 1e3}

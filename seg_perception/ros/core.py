@@ -11,9 +11,12 @@ managed node from its transitions.
 - ``cleanup``: destroy the publishers and close the engine (``engine.close()``).
 
 The engine comes from an injectable factory (tests use slow or failing engines).
-One engine serves every camera through :class:`SerializedEngine`: engines reuse an
-input buffer, so calls are serialised (a GPU runs them one after the other anyway)
-while conversion, post-processing and publishing of the cameras overlap.
+By default (``camera_engines: shared``) one engine serves every camera through
+:class:`SerializedEngine`: engines reuse their buffers, so calls are serialised while
+conversion, post-processing and publishing of the cameras overlap. With
+``camera_engines: per_camera`` each camera gets its own engine (its own ONNX Runtime
+session or CUDA stream), so on a GPU the cameras' inferences do not wait for each
+other, at the cost of one model in memory per camera.
 """
 
 from __future__ import annotations
@@ -45,12 +48,12 @@ EngineFactory = Callable[[NodeSettings, PercentFormattingLogger], Engine]
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
 
-def _expected_frame_sizes(settings: NodeSettings) -> list[tuple[int, int]]:
-    """Frame sizes the scenario's cameras are configured for (``<camera>.image_size``), if any."""
-    sizes = []
+def _expected_frame_sizes(settings: NodeSettings) -> dict[str, tuple[int, int]]:
+    """Frame size per camera from the scenario (``<camera>.image_size``), where configured."""
+    sizes = {}
     for camera in settings.enabled_cameras:
         try:
-            sizes.append(settings.scenario.image_size(camera.name))
+            sizes[camera.name] = settings.scenario.image_size(camera.name)
         except (ConfigError, KeyError):
             continue  # no size configured: the first frame of a new size builds what it needs
     return sizes
@@ -145,7 +148,8 @@ class SegmentationCore:
         self._engine_factory = engine_factory or default_engine_factory
         self._lifecycle = isinstance(node, LifecycleNodeMixin)
         self.settings: NodeSettings | None = None
-        self.engine: SerializedEngine | None = None
+        self.engine: SerializedEngine | None = None  # the first camera's; diagnostics describe it
+        self._engines: list[SerializedEngine] = []
         self.input_qos: QoSProfile = qos_profile_sensor_data
         self.marker_scale = 0.05
         self.overlay_alpha = 0.5
@@ -195,19 +199,34 @@ class SegmentationCore:
             self.marker_scale = settings.marker_scale
             self.overlay_alpha = settings.overlay_alpha
             logger = PercentFormattingLogger(self.node.get_logger())
-            self.engine = SerializedEngine(self._engine_factory(settings, logger))
+            cameras = settings.enabled_cameras
+            if settings.camera_engines == "per_camera":
+                for _ in cameras:
+                    self._engines.append(SerializedEngine(self._engine_factory(settings, logger)))
+                camera_engines = list(self._engines)
+            else:
+                self._engines = [SerializedEngine(self._engine_factory(settings, logger))]
+                camera_engines = self._engines * len(cameras)
+            self.engine = self._engines[0]
             pipelines = [
                 SegmentationPipeline(
-                    self.engine,  # type: ignore[arg-type]  # duck-typed Engine
+                    engine,  # type: ignore[arg-type]  # duck-typed Engine
                     settings.scenario,
                     camera.name,
                     overlay_alpha=settings.overlay_alpha,
                 )
-                for camera in settings.enabled_cameras
+                for camera, engine in zip(cameras, camera_engines, strict=True)
             ]
             # Lazy allocations, output checks, per-size fused graphs and TensorRT engines now,
             # not on the first camera frame.
-            self.engine.warmup(frame_sizes=_expected_frame_sizes(settings))
+            sizes = _expected_frame_sizes(settings)
+            for engine in self._engines:
+                served = [
+                    sizes[camera.name]
+                    for camera, used in zip(cameras, camera_engines, strict=True)
+                    if used is engine and camera.name in sizes
+                ]
+                engine.warmup(frame_sizes=list(dict.fromkeys(served)))
             self._workers = [
                 CameraWorker(core=self, camera=camera, pipeline=pipeline)
                 for camera, pipeline in zip(settings.enabled_cameras, pipelines, strict=True)
@@ -247,8 +266,8 @@ class SegmentationCore:
         if self._diagnostics_pub is not None:
             self.destroy_publisher(self._diagnostics_pub)
             self._diagnostics_pub = None
-        if self.engine is not None:
-            engine, self.engine = self.engine, None
+        engines, self._engines, self.engine = self._engines, [], None
+        for engine in engines:
             engine.close()
 
     shutdown = cleanup
@@ -270,8 +289,8 @@ class SegmentationCore:
             "model_file": str(settings.model_file),
             "model": engine.metadata.model,
             "engine": settings.engine,
-            "providers": ", ".join(engine.providers),
             "device": settings.device,
+            "camera_engines": settings.camera_engines,
         }
         statuses = [
             build_status(
@@ -279,7 +298,11 @@ class SegmentationCore:
                 snapshot=worker.stats.snapshot(),
                 stale_timeout_s=settings.stale_timeout_s,
                 seconds_since_start=age,
-                info={**info, "topic": worker.topic},
+                info={
+                    **info,
+                    "providers": ", ".join(worker.pipeline.engine.providers),
+                    "topic": worker.topic,
+                },
             )
             for worker in self._workers
         ]

@@ -34,6 +34,7 @@ ENGINES = ("onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
 CUDA_POLICIES = ("fallback_to_cpu", "fail")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+CAMERA_ENGINES = ("shared", "per_camera")
 TRANSPORTS = ("raw", "compressed")
 RELIABILITIES = ("best_effort", "reliable")
 _BIG = 2**31 - 1
@@ -66,6 +67,7 @@ class NodeSettings:
     precision: str
     fused_graph: bool
     cuda_graphs: bool
+    camera_engines: str
     overlay_alpha: float
     qos_reliability: str
     qos_depth: int
@@ -345,6 +347,13 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "ONNX Runtime on a GPU provider: run resize, normalisation and arg-max inside the graph "
             "(uint8 frame up, uint8 mask down); false = on the host, as on the CPU",
         )),
+        camera_engines=declare(
+            "camera_engines",
+            "shared",
+            "shared: one engine serves every camera, one call at a time; per_camera: an engine "
+            "(ONNX Runtime session / CUDA stream) per camera, so GPU inferences do not wait for each other",
+            choices=CAMERA_ENGINES,
+        ),
         cuda_graphs=bool(declare(
             "cuda_graphs",
             True,
