@@ -74,8 +74,8 @@ def test_tensorrt_keeps_engine_and_timing_caches_with_a_per_model_prefix(tmp_pat
     entries = prov.default_providers("cuda", trt_cache_dir=tmp_path)
     assert entries[0][1]["trt_timing_cache_enable"] is True
     assert entries[0][1]["trt_timing_cache_path"] == str(tmp_path)
-    prefixed = prov.with_engine_cache_prefix(entries, "parking_3f2a-v1.b1")
-    assert prefixed[0][1]["trt_engine_cache_prefix"] == "parking_3f2a_v1_b1"
+    prefixed = prov.with_engine_cache_prefix(entries, "parkéing_3f2a-v1.b1")
+    assert prefixed[0][1]["trt_engine_cache_prefix"] == "park_ing_3f2a_v1_b1"  # TensorRT: [A-Za-z0-9_]
     assert prefixed[1:] == entries[1:]
     assert "trt_engine_cache_prefix" not in entries[0][1]  # the input is not modified
     uncached = prov.default_providers("cuda")

@@ -49,7 +49,7 @@ def fused_file_name(
     digest = hashlib.sha256(model_bytes).hexdigest()[:16]
     height, width = frame_size
     precision = "fp16" if fp16 else "fp32"
-    safe_stem = "".join(char if char.isalnum() else "_" for char in stem)
+    safe_stem = "".join(char if char.isascii() and char.isalnum() else "_" for char in stem)
     return f"{safe_stem}_{digest}_v{FUSION_VERSION}_b{batch}_{height}x{width}_{precision}.onnx"
 
 

@@ -94,7 +94,7 @@ def with_engine_cache_prefix(providers: Sequence[ProviderEntry], model_key: str)
     engine; a prefix per model file keeps them apart. Only letters, digits and ``_``
     are kept. Other providers are returned unchanged.
     """
-    prefix = "".join(char if char.isalnum() else "_" for char in model_key)
+    prefix = "".join(char if char.isascii() and char.isalnum() else "_" for char in model_key)
     return [
         (entry[0], {**entry[1], "trt_engine_cache_prefix": prefix})
         if not isinstance(entry, str) and entry[0] == TENSORRT and entry[1].get("trt_engine_cache_enable")
