@@ -250,6 +250,12 @@ class OnnxRuntimeEngine(Engine):
         if runner is not None:
             self._runners.move_to_end(key)
             return runner
+        # A new frame size means a new static graph (and, on TensorRT, an engine build that
+        # can take many seconds the first time): say so, so a stall is not a mystery.
+        self._logger.info(
+            f"preparing the fused graph for {key[0]} frame(s) of {key[1]}x{key[2]} "
+            f"on {', '.join(prov.provider_name(entry) for entry in self._usable)}"
+        )
         fused_file = ensure_fused_model(
             self.model_file,
             self._fused_cache_dir,
