@@ -49,17 +49,21 @@ def test_cpu_target_needs_every_default_model_and_at_most_two_threads():
         _row("icnet_lite", (320, 320), "onnxruntime-cpu", 12.0, threads=2, metric="predict"),
         _row("icnet_lite", (320, 320), "onnxruntime-cpu", 90.0, threads=8, metric="predict"),
     ]
+    rows[1]["predict_stages_ms"] = {"preprocess": 1.5, "inference": 80.0, "mask": 2.0}
     cpu = _by_key(evaluate_targets(rows, None))["cpu_default_models"]
     assert cpu["status"] == MISSED
     assert cpu["value"] == 12.0
     assert "missed by 3.0 fps" in cpu["text"]
+    expected = "frame time 83.5 ms, largest parts: inference 80.0, mask 2.0, preprocess 1.5 ms"
+    assert cpu["text"].endswith(expected)
     met = _by_key(evaluate_targets(rows[:1], None))["cpu_default_models"]
     assert met["status"] == MET
 
 
 def test_node_targets_take_the_worst_camera():
     node = {"status": "ok", "device": "cpu", "cameras": {
-        "front": {"latency_p99_ms": 40.0, "dropped": 0, "overhead_percent": 10.0},
+        "front": {"latency_p99_ms": 40.0, "dropped": 0, "overhead_percent": 10.0,
+                  "stage_ms": {"inference": 24.0, "publish": 12.0, "conversion": 0.1, "mask": 1.9}},
         "avm": {"latency_p99_ms": 20.0, "dropped": 3, "overhead_percent": 12.0},
     }}
     results = _by_key(evaluate_targets([], node))
@@ -67,6 +71,10 @@ def test_node_targets_take_the_worst_camera():
     assert results["node_p99"]["value"] == pytest.approx(40.0)
     assert "missed by 7.0 ms" in results["node_p99"]["text"]
     assert "target is for one GPU" in results["node_p99"]["text"]
+    # What dominates the frame time: the three largest stages, largest first.
+    assert results["node_p99"]["text"].endswith(
+        "front node time 38.0 ms, largest parts: inference 24.0, publish 12.0, mask 1.9 ms"
+    )
     assert results["node_drops"]["status"] == MISSED
     assert results["node_overhead"]["status"] == MET
     absent = _by_key(evaluate_targets([], None))

@@ -123,8 +123,23 @@ def evaluate_engine_target(target: EngineTarget, rows: Sequence[dict[str, Any]])
     if value >= target.minimum:
         return {**result, "status": MET, "text": f"met: {_fmt(value)} fps ({where})"}
     short = target.minimum - value
-    return {**result, "status": MISSED,
-            "text": f"missed by {_fmt(short)} fps: {_fmt(value)} vs >= {_fmt(target.minimum)} ({where})"}
+    text = f"missed by {_fmt(short)} fps: {_fmt(value)} vs >= {_fmt(target.minimum)} ({where})"
+    return {**result, "status": MISSED, "text": text + _dominant(row.get("predict_stages_ms"), "frame")}
+
+
+def _dominant(stage_ms: Any, what: str) -> str:
+    """``; frame time: inference 6.1 ms of 8.3 ms, then ...``: which part of the time dominates."""
+    if not isinstance(stage_ms, dict):
+        return ""
+    stages = sorted(
+        ((name, float(ms)) for name, ms in stage_ms.items() if math.isfinite(float(ms)) and float(ms) > 0),
+        key=lambda item: -item[1],
+    )
+    if not stages:
+        return ""
+    total = sum(ms for _, ms in stages)
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in stages[:3])
+    return f"; {what} time {total:.1f} ms, largest parts: {parts} ms"
 
 
 def evaluate_node_target(target: NodeTarget, node: dict[str, Any] | None) -> dict[str, Any]:
@@ -149,8 +164,10 @@ def evaluate_node_target(target: NodeTarget, node: dict[str, Any] | None) -> dic
     if ok:
         return {**result, "status": MET, "text": f"met: {_fmt(value)}{target.unit} ({camera}){note}"}
     excess = value - target.maximum
+    stages = node.get("cameras", {}).get(camera, {}).get("stage_ms")
     return {**result, "status": MISSED, "text": (
         f"missed by {_fmt(excess)}{target.unit}: {_fmt(value)}{target.unit} vs {bound} ({camera}){note}"
+        + _dominant(stages, f"{camera} node")
     )}
 
 
