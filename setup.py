@@ -29,7 +29,8 @@ setup(
         (f"lib/{PACKAGE}", ROS_EXECUTABLES),
     ],
     install_requires=["numpy", "PyYAML", "opencv-python-headless"],
-    # CUDA 13 builds, matching the CPU onnxruntime pin; ONNX Runtime 1.31 loads TensorRT 10 (libnvinfer.so.10).
+    # CUDA 13 builds, matching the CPU onnxruntime pin. Unverified pairing (no GPU here yet): check
+    # ONNX Runtime's TensorRT requirements table before bumping either.
     extras_require={"gpu": ["onnxruntime-gpu[cuda,cudnn]==1.31.1", "tensorrt-cu13==10.16.1.11"]},
     zip_safe=False,
     entry_points={"console_scripts": ["seg-perception = seg_perception.cli:main"]},
