@@ -11,6 +11,7 @@ from tiny_onnx import tiny_metadata, write_conv_model
 from seg_perception.config import share_dir
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.errors import ModelFileError
+from seg_perception.inference import onnxruntime_engine
 from seg_perception.inference import providers as prov
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.fused import (
@@ -19,7 +20,11 @@ from seg_perception.inference.fused import (
     build_fused_model,
     ensure_fused_model,
 )
-from seg_perception.inference.onnxruntime_engine import MAX_FUSED_SESSIONS, OnnxRuntimeEngine
+from seg_perception.inference.onnxruntime_engine import (
+    CUDA_GRAPH_PREPARE_RUNS,
+    MAX_FUSED_SESSIONS,
+    OnnxRuntimeEngine,
+)
 
 HAS_ORT_CUDA = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
 
@@ -127,6 +132,25 @@ def test_fp16_graph_keeps_uint8_io_and_agrees_with_fp32(tmp_path):
     assert (fp16_mask == fp32_mask).mean() > 0.99
 
 
+def test_uint8_tensors_meet_only_float_casts_as_tensorrt_requires(random_model):
+    # TensorRT: a uint8 network input must feed a Cast directly (NVIDIA/TensorRT#3985), and
+    # uint8 converts only to and from float32/float16 (TensorRT DataType docs).
+    fused = build_fused_model(onnx.load(random_model), frame_size=(30, 50))
+    inferred = onnx.shape_inference.infer_shapes(fused)
+    elem_types = {value.name: value.type.tensor_type.elem_type for value in inferred.graph.value_info}
+    float_types = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16}
+    consumers = [node for node in fused.graph.node if FRAME_INPUT in node.input]
+    assert [node.op_type for node in consumers] == ["Cast"]
+    assert {attr.i for attr in consumers[0].attribute if attr.name == "to"} <= float_types
+    uint8_casts = [
+        node for node in fused.graph.node
+        if node.op_type == "Cast" and any(attr.name == "to" and attr.i == onnx.TensorProto.UINT8
+                                          for attr in node.attribute)
+    ]
+    assert [node.output[0] for node in uint8_casts] == [MASK_OUTPUT]
+    assert elem_types[uint8_casts[0].input[0]] in float_types
+
+
 def test_models_without_the_exported_layout_are_refused(tmp_path):
     metadata = tiny_metadata("highway", input_size=(8, 8))
     path = write_conv_model(tmp_path / "renamed.onnx", metadata, np.ones((2, 3)))
@@ -158,6 +182,63 @@ def test_cuda_graph_failure_retries_without_graphs(random_model, tmp_path, monke
         mask = engine.predict(frame(33, 44))
     assert mask.shape == (33, 44)
     assert len(made) == 2 and "CUDA graphs are not possible" in caplog.text
+
+
+class CountingRunner:
+    """Stands in for FusedRunner (whose CUDA buffers need a GPU build of ONNX Runtime)."""
+
+    def __init__(self, session, *, batch, frame_size, mask_size, device_type, device_id=0, cuda_graphs=False):
+        self.cuda_graphs = cuda_graphs
+        self.mask_size = mask_size
+        self.runs = 0
+
+    def run(self, frames):
+        self.runs += 1
+        return np.zeros((len(frames), *self.mask_size), dtype=np.uint8)
+
+
+class GpuSession:
+    def get_providers(self):
+        return [prov.CUDA, prov.CPU]
+
+
+@pytest.mark.parametrize("graphs", [True, False])
+def test_graph_sessions_run_past_capture_and_first_replay_while_prepared(
+    random_model, tmp_path, monkeypatch, graphs
+):
+    # ONNX Runtime's CUDA provider captures on the 3rd run (2 regular runs first) and replays
+    # alone from the 4th: a capture failure must surface while the session is prepared.
+    engine = create_engine(random_model, intra_op_threads=1, fused=True, fused_cache_dir=tmp_path)
+    monkeypatch.setattr(onnxruntime_engine, "FusedRunner", CountingRunner)
+    monkeypatch.setattr(OnnxRuntimeEngine, "_create_session", lambda self, path, entries: GpuSession())
+    entries = [(prov.CUDA, {"device_id": 0, "enable_cuda_graph": True} if graphs else {"device_id": 0})]
+    runner = engine._make_runner(tmp_path / "unused.onnx", entries, 1, (24, 40))
+    assert runner.cuda_graphs is graphs
+    assert runner.runs == (CUDA_GRAPH_PREPARE_RUNS if graphs else 1)
+    assert CUDA_GRAPH_PREPARE_RUNS >= 4
+
+
+def test_a_graph_run_failing_later_rebuilds_the_sessions_without_graphs(random_model, tmp_path, caplog):
+    # Captured graphs are per calling thread in ONNX Runtime: another thread captures again later.
+    engine = create_engine(random_model, intra_op_threads=1, fused=True, fused_cache_dir=tmp_path)
+    image = frame(24, 40)
+    expected = engine.predict(image)
+    graphed = engine._runners[(1, 24, 40)]
+    graphed.cuda_graphs = True
+
+    def failing_run(frames):
+        raise RuntimeError("CUDA failure 900: operation not permitted when stream is capturing")
+
+    graphed.run = failing_run
+    with caplog.at_level(logging.WARNING):
+        mask = engine.predict(image)
+    np.testing.assert_array_equal(mask, expected)
+    assert "without CUDA graphs" in caplog.text
+    assert engine._runners[(1, 24, 40)] is not graphed and not engine._cuda_graphs
+    graphless = engine._runners[(1, 24, 40)]
+    graphless.run = failing_run  # no graphs to drop: the error is the caller's
+    with pytest.raises(RuntimeError, match="900"):
+        engine.predict(image)
 
 
 @pytest.mark.gpu

@@ -75,7 +75,7 @@ def test_tensorrt_keeps_engine_and_timing_caches_with_a_per_model_prefix(tmp_pat
     assert entries[0][1]["trt_timing_cache_enable"] is True
     assert entries[0][1]["trt_timing_cache_path"] == str(tmp_path)
     prefixed = prov.with_engine_cache_prefix(entries, "parkéing_3f2a-v1.b1")
-    assert prefixed[0][1]["trt_engine_cache_prefix"] == "park_ing_3f2a_v1_b1"  # TensorRT: [A-Za-z0-9_]
+    assert prefixed[0][1]["trt_engine_cache_prefix"] == "park_ing_3f2a_v1_b1"  # a safe file-name part
     assert prefixed[1:] == entries[1:]
     assert "trt_engine_cache_prefix" not in entries[0][1]  # the input is not modified
     uncached = prov.default_providers("cuda")
@@ -90,6 +90,11 @@ def test_cuda_graphs_go_to_tensorrt_or_else_to_cuda():
     assert cuda_only == [(prov.CUDA, {"device_id": 0, "enable_cuda_graph": True}), prov.CPU]
     assert prov.with_cuda_graphs([prov.CPU]) == [prov.CPU]
     assert prov.uses_tensorrt(with_trt) and not prov.uses_tensorrt(cuda_only)
+    assert prov.uses_cuda_graphs(with_trt) and prov.uses_cuda_graphs(cuda_only)
+    assert not prov.uses_cuda_graphs(prov.default_providers("cuda"))
+    # ONNX Runtime parses str(value): "True", "true" and, for the CUDA provider, "1" mean on.
+    assert prov.uses_cuda_graphs([(prov.CUDA, {"enable_cuda_graph": "1"})])
+    assert not prov.uses_cuda_graphs([(prov.TENSORRT, {"trt_cuda_graph_enable": False}), prov.CPU])
 
 
 def test_cpu_request_never_warns(caplog):

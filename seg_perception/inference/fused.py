@@ -6,7 +6,7 @@ wraps the exported model with its pre- and post-processing as ONNX operators:
 ``frame`` (N, H, W, 3) uint8 BGR → Cast → Transpose to NCHW → BGR→RGB (Gather) →
 bilinear Resize to the model's input size (``half_pixel``, like OpenCV's
 ``INTER_LINEAR`` and ``preprocess_torch``) → ``x * scale + offset`` → model →
-ArgMax over classes (ties to the lower id, like :func:`argmax_mask`) → Cast →
+ArgMax over classes (ties to the lower id, like :func:`argmax_mask`) → Cast (via float32) →
 ``mask`` (N, h, w) uint8 at the model's output size.
 
 So a frame is uploaded once as uint8 and only the small uint8 mask comes back; the
@@ -38,7 +38,8 @@ from seg_perception.inference.preprocess import Normalization
 FRAME_INPUT = "frame"
 MASK_OUTPUT = "mask"
 # Bump when the fused graph changes, so cached files from older versions are not reused.
-FUSION_VERSION = 1
+# v2: the arg-max goes int64 -> float -> uint8 (TensorRT casts to uint8 from floats only).
+FUSION_VERSION = 2
 _PREFIX = "fused/"
 
 
@@ -86,10 +87,16 @@ def build_fused_model(
     pre_nodes, pre_initializers = _preprocess_nodes(
         metadata, batch=batch, frame_size=(height, width), opset=opset
     )
+    # TensorRT converts to and from uint8 only with float32/float16 ("uint8 conversions are not
+    # supported for int8, int32, bool"; DataType docs), so the int64 class ids go through float32
+    # (exact below 2**24) before uint8. A direct int64 -> uint8 Cast could leave that node off
+    # TensorRT, which also rules out TensorRT's CUDA graph (it needs every node on TensorRT).
     post_nodes = [
         helper.make_node("ArgMax", [OUTPUT_NAME], [_PREFIX + "class_ids"], axis=1, keepdims=0,
                          name=_PREFIX + "argmax"),
-        helper.make_node("Cast", [_PREFIX + "class_ids"], [MASK_OUTPUT], to=TensorProto.UINT8,
+        helper.make_node("Cast", [_PREFIX + "class_ids"], [_PREFIX + "class_ids_f32"], to=TensorProto.FLOAT,
+                         name=_PREFIX + "ids_to_float"),
+        helper.make_node("Cast", [_PREFIX + "class_ids_f32"], [MASK_OUTPUT], to=TensorProto.UINT8,
                          name=_PREFIX + "to_uint8"),
     ]
     out_height, out_width = metadata.input_size

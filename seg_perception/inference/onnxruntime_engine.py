@@ -39,6 +39,12 @@ from seg_perception.inference.preprocess import check_image, resize_mask
 
 # Static-shape fused sessions kept per engine (frame size x batch); a camera uses one.
 MAX_FUSED_SESSIONS = 4
+# Runs done while a fused session is prepared, when it records a CUDA graph. ONNX Runtime
+# captures after min_num_runs_before_cuda_graph_capture_ regular runs (2 on the CUDA
+# provider, 1 on TensorRT), replays in the capturing run, and replays the graph alone from
+# the next run on: 4 runs reach that first pure replay, so a provider that cannot capture
+# fails while the session is prepared, where it is retried without graphs.
+CUDA_GRAPH_PREPARE_RUNS = 4
 
 
 class FusedRunner:
@@ -51,6 +57,7 @@ class FusedRunner:
         mask_size: (height, width) of the masks (the model's input size).
         device_type: ``cpu`` or ``cuda``: where the buffers live.
         device_id: GPU index for ``cuda``.
+        cuda_graphs: The session's provider was asked to record a CUDA graph.
     """
 
     def __init__(
@@ -62,12 +69,14 @@ class FusedRunner:
         mask_size: tuple[int, int],
         device_type: str,
         device_id: int = 0,
+        cuda_graphs: bool = False,
     ) -> None:
         import onnxruntime as ort
 
         self.session = session
         self.batch = batch
         self.frame_size = frame_size
+        self.cuda_graphs = cuda_graphs
         self._binding = session.io_binding()
         self._frame = ort.OrtValue.ortvalue_from_shape_and_type(
             [batch, *frame_size, 3], np.uint8, device_type, device_id
@@ -223,8 +232,7 @@ class OnnxRuntimeEngine(Engine):
         inference_s = mask_s = 0.0
         for size, indices in groups.items():
             start = time.perf_counter()
-            runner = self._runner(len(indices), size)
-            masks = runner.run(np.stack([images[index] for index in indices]))
+            masks = self._run_fused(len(indices), size, np.stack([images[index] for index in indices]))
             after_inference = time.perf_counter()
             for row, index in enumerate(indices):
                 results[index] = (resize_mask(masks[row], size), masks[row])
@@ -239,9 +247,30 @@ class OnnxRuntimeEngine(Engine):
         if not self.fused:
             return super().runtime_call(batch=batch, seed=seed)
         size = self.metadata.input_size
-        runner = self._runner(batch, size)
+        self._runner(batch, size)  # prepared now, not inside the first timed call
         frames = np.random.default_rng(seed).integers(0, 256, (batch, *size, 3), dtype=np.uint8)
-        return lambda: runner.run(frames)
+        return lambda: self._run_fused(batch, size, frames)
+
+    def _run_fused(self, batch: int, frame_size: tuple[int, int], frames: np.ndarray) -> np.ndarray:
+        """Masks of ``frames`` from the fused runner of their shape; a failing CUDA graph is dropped.
+
+        ONNX Runtime keeps a captured CUDA graph per calling thread (the providers'
+        ``PerThreadContext``), so a thread other than the one that prepared the session
+        captures again on its own first runs, after the preparation's fallback. If such a
+        run fails, the fused sessions are rebuilt without CUDA graphs and the call retried.
+        """
+        runner = self._runner(batch, frame_size)
+        try:
+            return runner.run(frames)
+        except Exception as err:  # providers raise several pybind error types
+            if not runner.cuda_graphs:
+                raise
+            self._logger.warning(
+                f"a CUDA graph run failed ({err}); rebuilding the fused sessions without CUDA graphs"
+            )
+            self._cuda_graphs = False
+            self._runners.clear()
+            return self._runner(batch, frame_size).run(frames)
 
     def _runner(self, batch: int, frame_size: tuple[int, int]) -> FusedRunner:
         """The fused runner for ``batch`` frames of ``frame_size``, built (and cached) on first use."""
@@ -286,6 +315,7 @@ class OnnxRuntimeEngine(Engine):
     ) -> FusedRunner:
         session = self._create_session(fused_file, entries)
         on_gpu = prov.has_gpu(session.get_providers())
+        cuda_graphs = on_gpu and prov.uses_cuda_graphs(entries)
         runner = FusedRunner(
             session,
             batch=batch,
@@ -293,9 +323,13 @@ class OnnxRuntimeEngine(Engine):
             mask_size=self.metadata.input_size,
             device_type="cuda" if on_gpu else "cpu",
             device_id=self._device_id,
+            cuda_graphs=cuda_graphs,
         )
-        # The first run builds TensorRT engines and records CUDA graphs: fail here, not on a camera frame.
-        runner.run(np.zeros((batch, *frame_size, 3), dtype=np.uint8))
+        # The first run builds TensorRT engines, later ones record and replay the CUDA graph:
+        # fail here, not on a camera frame.
+        zeros = np.zeros((batch, *frame_size, 3), dtype=np.uint8)
+        for _ in range(CUDA_GRAPH_PREPARE_RUNS if cuda_graphs else 1):
+            runner.run(zeros)
         return runner
 
     def _create_session(self, model_path: Path, entries: list[prov.ProviderEntry]) -> Any:
@@ -341,4 +375,4 @@ def _read_metadata(path: Path) -> ModelMetadata:
     return ModelMetadata.from_props({prop.key: prop.value for prop in proto.metadata_props}, source=str(path))
 
 
-__all__ = ["MAX_FUSED_SESSIONS", "FusedRunner", "OnnxRuntimeEngine"]
+__all__ = ["CUDA_GRAPH_PREPARE_RUNS", "MAX_FUSED_SESSIONS", "FusedRunner", "OnnxRuntimeEngine"]

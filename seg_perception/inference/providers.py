@@ -123,6 +123,17 @@ def with_cuda_graphs(providers: Sequence[ProviderEntry]) -> list[ProviderEntry]:
     return result
 
 
+def uses_cuda_graphs(providers: Sequence[ProviderEntry]) -> bool:
+    """True when a provider entry asks for CUDA graphs (see :func:`with_cuda_graphs`)."""
+    keys = ("trt_cuda_graph_enable", "enable_cuda_graph")
+    # ONNX Runtime receives str(value): "True"/"true" mean on (and "1" for the CUDA provider).
+    return any(
+        not isinstance(entry, str) and str(entry[1].get(key, "")).lower() in ("true", "1")
+        for entry in providers
+        for key in keys
+    )
+
+
 def check_gpu_obtained(
     requested: Sequence[ProviderEntry],
     obtained: Sequence[str],
