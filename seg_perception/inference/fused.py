@@ -39,7 +39,7 @@ FRAME_INPUT = "frame"
 MASK_OUTPUT = "mask"
 # Bump when the fused graph changes, so cached files from older versions are not reused.
 # v2: the arg-max goes int64 -> float -> uint8 (TensorRT casts to uint8 from floats only).
-FUSION_VERSION = 2
+FUSION_VERSION = 3
 _PREFIX = "fused/"
 
 
@@ -81,7 +81,7 @@ def build_fused_model(
     if height <= 0 or width <= 0 or batch <= 0:
         raise ValueError(f"frame size and batch must be positive, got {frame_size} and {batch}")
     _check_exported_layout(model)
-    network = _to_float16(model) if fp16 else model
+    network = _to_float16(_constant_folded(model, batch=batch)) if fp16 else model
     opset = next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
 
     pre_nodes, pre_initializers = _preprocess_nodes(
@@ -237,6 +237,30 @@ def _topologically_sorted(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
                 if parent is not None and parent not in done:
                     stack.append((parent, False))
     return ordered
+
+
+def _constant_folded(model: onnx.ModelProto, *, batch: int) -> onnx.ModelProto:
+    """The network with its batch fixed and everything shape-dependent folded into constants.
+
+    Exported models compute some sizes at run time (ICNet's pyramid-pooling bins: Shape,
+    Floor, Ceil). Converted to float16 as they are, that arithmetic would run in float16;
+    folded first (ONNX Runtime's provider-independent basic optimisations, at the static
+    shape), only the network's real arithmetic is left to convert.
+    """
+    import onnxruntime as ort
+
+    static = onnx.ModelProto()
+    static.CopyFrom(model)
+    batch_dim = static.graph.input[0].type.tensor_type.shape.dim[0]
+    batch_dim.Clear()
+    batch_dim.dim_value = batch
+    with tempfile.TemporaryDirectory() as folder:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = os.path.join(folder, "folded.onnx")
+        options.log_severity_level = 3  # the folding pass reports every node it cannot fold
+        ort.InferenceSession(static.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return onnx.load(options.optimized_model_filepath)
 
 
 def _to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
