@@ -259,3 +259,18 @@ def test_fused_gpu_engine_matches_cpu(providers, tmp_path):
     assert gpu.fused and gpu.device.startswith("cuda")
     for sample in generate_drive("parking", 200000, 3, size=(640, 640)):
         assert (gpu.predict(sample.image) == cpu.predict(sample.image)).mean() > 0.99
+
+
+def test_tensorrt_listed_but_not_loaded_is_forgotten_so_fp16_goes_to_cuda(random_model, tmp_path):
+    engine = create_engine(random_model, intra_op_threads=1, fused=True, fused_cache_dir=tmp_path)
+    gpu_entries = prov.default_providers("cuda", fp16=True, trt_cache_dir=tmp_path)
+
+    engine._usable, engine._fp16 = list(gpu_entries), True
+    assert not engine._drop_absent_tensorrt([prov.TENSORRT, prov.CUDA, prov.CPU])  # TensorRT loaded
+    assert engine._usable == gpu_entries
+    assert engine._drop_absent_tensorrt([prov.CUDA, prov.CPU])  # rebuild: fp16 network for CUDA
+    assert [prov.provider_name(entry) for entry in engine._usable] == [prov.CUDA, prov.CPU]
+
+    engine._usable, engine._fp16 = list(gpu_entries), False
+    assert not engine._drop_absent_tensorrt([prov.CUDA, prov.CPU])  # fp32: the graph is the same
+    assert prov.TENSORRT not in [prov.provider_name(entry) for entry in engine._usable]

@@ -178,6 +178,11 @@ class OnnxRuntimeEngine(Engine):
                 use_fused = False
             else:
                 self._active = list(first.session.get_providers())
+                if self._drop_absent_tensorrt(self._active):
+                    # TensorRT was listed but did not load: the CUDA provider runs the graph, and
+                    # with fp16 it needs the float16 network, so rebuild for it.
+                    self._runners.clear()
+                    self._active = list(self._runner(1, self.metadata.input_size).session.get_providers())
         if not use_fused:
             session = self._plain()
             self._active = list(session.get_providers())
@@ -271,6 +276,17 @@ class OnnxRuntimeEngine(Engine):
             self._cuda_graphs = False
             self._runners.clear()
             return self._runner(batch, frame_size).run(frames)
+
+    def _drop_absent_tensorrt(self, active: list[str]) -> bool:
+        """Forget TensorRT when a session did not get it; True when fp16 now needs a rebuild.
+
+        onnxruntime-gpu lists TensorRT as available even where its libraries are missing; the
+        session then runs on CUDA. Later fused graphs are then prepared for the CUDA provider.
+        """
+        if not prov.uses_tensorrt(self._usable) or prov.TENSORRT in active:
+            return False
+        self._usable = [entry for entry in self._usable if prov.provider_name(entry) != prov.TENSORRT]
+        return self._fp16 and prov.CUDA in active
 
     def _runner(self, batch: int, frame_size: tuple[int, int]) -> FusedRunner:
         """The fused runner for ``batch`` frames of ``frame_size``, built (and cached) on first use."""
