@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -227,8 +228,6 @@ class OnnxRuntimeEngine(Engine):
         """One fused call per distinct frame size (usually one); see :meth:`Engine.predict_masks_batch`."""
         if not self.fused:
             return super().predict_masks_batch(frames)
-        import time
-
         images = [check_image(frame) for frame in frames]
         groups: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(images):
@@ -237,7 +236,9 @@ class OnnxRuntimeEngine(Engine):
         inference_s = mask_s = 0.0
         for size, indices in groups.items():
             start = time.perf_counter()
-            masks = self._run_fused(len(indices), size, np.stack([images[index] for index in indices]))
+            # One frame: a view, no copy (the runner's upload is the only copy of the pixels).
+            batch = images[indices[0]][None] if len(indices) == 1 else np.stack([images[i] for i in indices])
+            masks = self._run_fused(len(indices), size, batch)
             after_inference = time.perf_counter()
             for row, index in enumerate(indices):
                 results[index] = (resize_mask(masks[row], size), masks[row])
