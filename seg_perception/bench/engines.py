@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from seg_perception.inference import providers as prov
+from seg_perception.inference.torch_engine import PRECISIONS as TORCH_PRECISIONS
 
 ONNX = "onnx"
 CHECKPOINT = "checkpoint"
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PRECISIONS = ("auto", *TORCH_PRECISIONS)  # what the engines can run, and "auto"
 
 
 @dataclass(frozen=True)

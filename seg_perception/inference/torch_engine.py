@@ -25,7 +25,7 @@ from seg_perception.inference import providers as prov
 from seg_perception.inference.base import Engine, require_model_file
 from seg_perception.inference.errors import EngineError
 from seg_perception.inference.preprocess import check_image
-from seg_perception.inference.torch_device import DeviceRunner, SizeHW
+from seg_perception.inference.torch_device import DeviceRunner
 from seg_perception.inference.torch_graphs import DEFAULT_MAX_GRAPHS, capture_lock
 
 if TYPE_CHECKING:
@@ -193,18 +193,6 @@ class TorchEngine(Engine):
         if not self._on_cuda:
             return super().runtime_call(batch=batch, seed=seed)
         return self._device_runner().model_call(batch=batch, seed=seed)  # pragma: no cover - needs CUDA
-
-    def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[SizeHW] | None = None) -> None:
-        """Run a few frames per size so allocations and CUDA graph captures happen now.
-
-        Args:
-            iterations: Frames per size.
-            frame_sizes: Camera frame sizes ``(H, W)`` to prepare; default the model's input size.
-        """
-        for height, width in frame_sizes or [self.metadata.input_size]:
-            frame = np.zeros((height, width, 3), dtype=np.uint8)
-            for _ in range(max(1, iterations)):
-                self.predict(frame)
 
     def close(self) -> None:
         if self._runner is not None:

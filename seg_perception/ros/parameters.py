@@ -26,6 +26,7 @@ from rclpy.parameter import Parameter
 
 from seg_perception.config import ClassMap, ScenarioConfig, default_model_path, load_scenario
 from seg_perception.errors import ConfigError
+from seg_perception.inference.torch_engine import PRECISIONS as TORCH_PRECISIONS
 from seg_perception.ros.errors import NodeParameterError
 from seg_perception.ros.image_conversion import DEFAULT_MAX_PIXELS
 from seg_perception.ros.projection import DEFAULT_PIXEL_PLANE_SCALE, GroundProjection
@@ -33,7 +34,7 @@ from seg_perception.ros.projection import DEFAULT_PIXEL_PLANE_SCALE, GroundProje
 ENGINES = ("onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
 CUDA_POLICIES = ("fallback_to_cpu", "fail")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PRECISIONS = ("auto", *TORCH_PRECISIONS)
 CAMERA_ENGINES = ("shared", "per_camera")
 TRANSPORTS = ("raw", "compressed")
 RELIABILITIES = ("best_effort", "reliable")
