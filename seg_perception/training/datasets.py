@@ -83,8 +83,19 @@ def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset
     - ``cityscapes``: ``path/leftImg8bit/<split>`` + ``gtFine``; ``options.remap`` maps label ids;
     - ``coco``: ``path/annotations/<split>.json`` with images in ``path/images/<split>``
       (override with ``options.<split>_annotations`` / ``<split>_images``); ``options.category_map``.
+    - ``tusimple``: label files ``options.<split>_labels`` (default ``label_data_0313/0601.json``
+      for training, ``label_data_0531.json`` for validation) under ``path``;
+    - ``culane``: list files ``options.<split>_list`` (default ``list/train_gt.txt`` and
+      ``list/val_gt.txt``); both also take ``class_id``, ``line_width_px`` and ``taper``.
     """
     from seg_perception.data.datasets import CityscapesDataset, CocoPolygonDataset, ImageMaskFolderDataset
+    from seg_perception.data.lanes import (
+        CULANE_LISTS,
+        TUSIMPLE_TRAIN_LABELS,
+        TUSIMPLE_VAL_LABELS,
+        CULaneDataset,
+        TuSimpleDataset,
+    )
 
     root = Path(str(recipe.data.path))
     if not root.exists():
@@ -93,6 +104,16 @@ def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset
     if recipe.data.source == "folder":
         split_root = root / split if (root / split).is_dir() else root
         return ImageMaskFolderDataset(split_root, transform=transform, **options)
+    if recipe.data.source in ("tusimple", "culane"):
+        other = "val" if split == "train" else "train"
+        options = {k: v for k, v in options.items() if not k.startswith(f"{other}_")}
+        if recipe.data.source == "tusimple":
+            default = TUSIMPLE_TRAIN_LABELS if split == "train" else TUSIMPLE_VAL_LABELS
+            labels = options.pop(f"{split}_labels", default)
+            labels = [labels] if isinstance(labels, str) else list(labels)
+            return TuSimpleDataset(root, label_files=labels, transform=transform, **options)
+        list_file = options.pop(f"{split}_list", CULANE_LISTS[split])
+        return CULaneDataset(root, list_file=list_file, transform=transform, **options)
     if recipe.data.source == "cityscapes":
         remap = _int_keys(options.pop("remap", {}))
         if not remap:

@@ -23,7 +23,7 @@ from seg_perception.training.errors import RecipeError
 TRAIN_SEEDS = (0, 100_000)
 VAL_SEEDS = (100_000, 101_000)
 EVAL_SEED_START = 200_000
-DATA_SOURCES = ("synthetic", "folder", "cityscapes", "coco")
+DATA_SOURCES = ("synthetic", "folder", "cityscapes", "coco", "tusimple", "culane")
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class DataSpec:
 
     Attributes:
         source: ``synthetic`` (procedural scenes), ``folder`` (image/mask folders),
-            ``cityscapes`` or ``coco``.
+            ``cityscapes``, ``coco``, ``tusimple`` or ``culane`` (lane masks rasterised from the
+            lane polylines).
         train_seeds: ``[start, stop)`` seeds of synthetic training scenes.
         val_seeds: ``[start, stop)`` seeds of synthetic validation scenes (disjoint).
         pool_size: Synthetic scenes pre-generated once into memory and augmented from;

@@ -1,0 +1,316 @@
+"""Standard lane datasets: TuSimple and CULane labels, readers, writers and training datasets.
+
+TuSimple: JSON lines, one frame per line::
+
+    {"lanes": [[-2, -2, 632, 625, ...], ...], "h_samples": [240, 250, ...], "raw_file": "clips/.../20.jpg"}
+
+``lanes[i][k]`` is lane ``i``'s x at row ``h_samples[k]`` (-2 where the lane is absent);
+``raw_file`` is relative to the dataset root.
+
+CULane: beside every ``<name>.jpg`` a ``<name>.lines.txt`` with one lane per line,
+``x1 y1 x2 y2 ...`` in pixels. List files (``list/train_gt.txt``) name the images, one per
+line, first column, relative to the root with a leading ``/``.
+
+The training datasets rasterise every lane polyline into a class-id mask (a lane is drawn
+as a line tapering from ``line_width_px`` at the bottom of the image to 1 px at its far end,
+roughly the look of painted lines in perspective), so the package's segmentation models
+fine-tune on these datasets like on any image/mask pair.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from torch.utils.data import Dataset
+
+from seg_perception.data.datasets import Transform, _apply, read_image
+from seg_perception.data.errors import DatasetError
+from seg_perception.metrics.lanes import TUSIMPLE_ABSENT, polyline_to_tusimple, tusimple_to_polyline
+
+TUSIMPLE_TRAIN_LABELS = ("label_data_0313.json", "label_data_0601.json")
+TUSIMPLE_VAL_LABELS = ("label_data_0531.json",)
+CULANE_LISTS = {"train": "list/train_gt.txt", "val": "list/val_gt.txt", "test": "list/test.txt"}
+
+
+@dataclass
+class TuSimpleLabel:
+    """One TuSimple frame: lanes as x per ``h_samples`` row, and the image path relative to the root."""
+
+    raw_file: str
+    h_samples: list[float]
+    lanes: list[list[float]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def polylines(self) -> list[np.ndarray]:
+        """Each lane as an ``(N, 2)`` polyline ``(x, y)`` of its labelled rows (empty lanes dropped)."""
+        lines = [tusimple_to_polyline(lane, self.h_samples) for lane in self.lanes]
+        return [line for line in lines if len(line)]
+
+    @classmethod
+    def from_polylines(
+        cls, raw_file: str, polylines: Iterable[np.ndarray], h_samples: Sequence[float], **extra: Any
+    ) -> TuSimpleLabel:
+        """Sample polylines at ``h_samples`` rows; lanes that cross none of them are left out."""
+        lanes = []
+        for line in polylines:
+            xs = polyline_to_tusimple(line, h_samples)
+            if (xs >= 0).any():
+                lanes.append([round(float(x), 1) if x >= 0 else int(TUSIMPLE_ABSENT) for x in xs])
+        return cls(raw_file=raw_file, h_samples=[float(h) for h in h_samples], lanes=lanes, extra=dict(extra))
+
+    def to_json(self) -> dict[str, Any]:
+        h_samples = [int(h) if float(h).is_integer() else h for h in self.h_samples]
+        return {"lanes": self.lanes, "h_samples": h_samples, "raw_file": self.raw_file, **self.extra}
+
+
+def read_tusimple_labels(path: str | Path) -> list[TuSimpleLabel]:
+    """Read a TuSimple label file (JSON lines).
+
+    Raises:
+        DatasetError: the file is missing, or a line is not a valid TuSimple record (the
+            message names the file and line).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError as err:
+        raise DatasetError(f"TuSimple label file {path} does not exist") from err
+    labels = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DatasetError(f"{path}:{number} is not valid JSON: {err}") from err
+        missing = [key for key in ("lanes", "h_samples", "raw_file") if key not in record]
+        if missing:
+            raise DatasetError(f"{path}:{number} lacks the TuSimple keys {missing}")
+        h_samples = [float(h) for h in record["h_samples"]]
+        lanes = [[float(x) for x in lane] for lane in record["lanes"]]
+        bad = [i for i, lane in enumerate(lanes) if len(lane) != len(h_samples)]
+        if bad:
+            raise DatasetError(
+                f"{path}:{number}: lane {bad[0]} has {len(lanes[bad[0]])} values"
+                f" for {len(h_samples)} h_samples"
+            )
+        extra = {k: v for k, v in record.items() if k not in ("lanes", "h_samples", "raw_file")}
+        labels.append(TuSimpleLabel(str(record["raw_file"]), h_samples, lanes, extra))
+    return labels
+
+
+def write_tusimple_labels(path: str | Path, labels: Iterable[TuSimpleLabel]) -> int:
+    """Write labels as JSON lines; returns the number written."""
+    count = 0
+    with Path(path).open("w") as stream:
+        for label in labels:
+            stream.write(json.dumps(label.to_json()) + "\n")
+            count += 1
+    return count
+
+
+def read_culane_lines(path: str | Path) -> list[np.ndarray]:
+    """Lanes of a CULane ``.lines.txt`` file as ``(N, 2)`` float polylines.
+
+    Raises:
+        DatasetError: the file is missing or a line holds an odd count or non-numbers.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError as err:
+        raise DatasetError(f"CULane lane file {path} does not exist") from err
+    lanes = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        values = line.split()
+        if not values:
+            continue
+        try:
+            numbers = np.array([float(v) for v in values])
+        except ValueError as err:
+            raise DatasetError(f"{path}:{number} holds something that is not a number: {err}") from err
+        if len(numbers) % 2:
+            raise DatasetError(f"{path}:{number} has {len(numbers)} numbers; expected x y pairs")
+        lanes.append(numbers.reshape(-1, 2))
+    return lanes
+
+
+def write_culane_lines(path: str | Path, lanes: Iterable[np.ndarray]) -> None:
+    """Write polylines as a CULane ``.lines.txt`` file (one lane per line, ``x y`` pairs)."""
+    rows = []
+    for lane in lanes:
+        points = np.asarray(lane, dtype=np.float64).reshape(-1, 2)
+        if len(points):
+            rows.append(" ".join(f"{x:.3f} {y:.3f}" for x, y in points))
+    Path(path).write_text("".join(row + "\n" for row in rows))
+
+
+def culane_lines_path(image_path: Path) -> Path:
+    """``a/b/00000.jpg`` -> ``a/b/00000.lines.txt``."""
+    return image_path.with_suffix(".lines.txt")
+
+
+def _densify(line: np.ndarray, step_px: float) -> np.ndarray:
+    """The polyline with extra vertices so that no segment is longer than ``step_px``."""
+    out = [line[:1]]
+    for a, b in itertools.pairwise(line):
+        pieces = max(1, int(np.ceil(np.hypot(*(b - a)) / step_px)))
+        out.append(a + (b - a) * (np.arange(1, pieces + 1)[:, None] / pieces))
+    return np.concatenate(out)
+
+
+def rasterize_lane_mask(
+    lanes: Sequence[np.ndarray],
+    shape: tuple[int, int],
+    *,
+    class_id: int = 1,
+    line_width_px: float | None = None,
+    taper: bool = True,
+) -> np.ndarray:
+    """Class-id mask of lane polylines.
+
+    Args:
+        lanes: ``(N, 2)`` pixel polylines.
+        shape: (height, width) of the mask.
+        class_id: Value written on lane pixels.
+        line_width_px: Width at the bottom image row; default ``width / 100`` (13 px at 1280).
+        taper: Narrow each lane linearly with its height above the bottom, down to 1 px at the
+            highest labelled row of the frame (painted lines shrink with distance).
+    """
+    height, width = shape
+    mask = np.zeros(shape, np.uint8)
+    full = float(line_width_px if line_width_px is not None else max(2.0, width / 100.0))
+    lines = [np.asarray(lane, np.float64).reshape(-1, 2) for lane in lanes]
+    lines = [line[np.isfinite(line).all(axis=1)] for line in lines]
+    lines = [line for line in lines if len(line) >= 2]
+    if not lines:
+        return mask
+    top = min(float(line[:, 1].min()) for line in lines)
+    span = max(height - 1 - top, 1.0)
+    for line in lines:
+        for a, b in itertools.pairwise(_densify(line, step_px=4.0)):
+            share = ((a[1] + b[1]) / 2.0 - top) / span if taper else 1.0
+            thickness = max(1, round(1.0 + (full - 1.0) * float(np.clip(share, 0.0, 1.0))))
+            cv2.line(mask, (round(a[0]), round(a[1])), (round(b[0]), round(b[1])), class_id, thickness)
+    return mask
+
+
+class TuSimpleDataset(Dataset):
+    """TuSimple frames with lane masks rasterised from the labels.
+
+    Args:
+        root: Dataset root (``raw_file`` paths are relative to it).
+        label_files: Label JSON-lines files, relative to ``root`` or absolute.
+        class_id: Class id of the lane class in the model's class map.
+        line_width_px, taper: See :func:`rasterize_lane_mask`.
+        transform: ``(image_bgr, mask) -> ...``.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        label_files: Sequence[str | Path] = TUSIMPLE_TRAIN_LABELS,
+        class_id: int = 1,
+        line_width_px: float | None = None,
+        taper: bool = True,
+        transform: Transform | None = None,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"TuSimple root {self.root} does not exist")
+        if not label_files:
+            raise DatasetError("TuSimpleDataset needs at least one label file")
+        self.labels: list[TuSimpleLabel] = []
+        for name in label_files:
+            path = Path(name) if Path(name).is_absolute() else self.root / name
+            self.labels += read_tusimple_labels(path)
+        if not self.labels:
+            raise DatasetError(f"the TuSimple label files {list(label_files)} hold no frames")
+        self.class_id = class_id
+        self.line_width_px = line_width_px
+        self.taper = taper
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> Any:
+        label = self.labels[index]
+        image = read_image(self.root / label.raw_file)
+        mask = rasterize_lane_mask(
+            label.polylines(),
+            image.shape[:2],
+            class_id=self.class_id,
+            line_width_px=self.line_width_px,
+            taper=self.taper,
+        )
+        return _apply(self.transform, image, mask)
+
+
+class CULaneDataset(Dataset):
+    """CULane frames (``<name>.jpg`` + ``<name>.lines.txt``) with rasterised lane masks.
+
+    Args:
+        root: Dataset root.
+        list_file: A CULane list file relative to ``root`` (first column = image path); ``None``
+            takes every ``*.lines.txt`` under the root with its ``.jpg``.
+        class_id, line_width_px, taper, transform: As for :class:`TuSimpleDataset`.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        list_file: str | None = CULANE_LISTS["train"],
+        class_id: int = 1,
+        line_width_px: float | None = None,
+        taper: bool = True,
+        transform: Transform | None = None,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"CULane root {self.root} does not exist")
+        if list_file is None:
+            self.images = sorted(p.with_name(p.name[: -len(".lines.txt")] + ".jpg")
+                                 for p in self.root.rglob("*.lines.txt"))  # fmt: skip
+        else:
+            listing = self.root / list_file
+            if not listing.is_file():
+                raise DatasetError(f"CULane list file {listing} does not exist")
+            self.images = [
+                self.root / line.split()[0].lstrip("/")
+                for line in listing.read_text().splitlines()
+                if line.strip()
+            ]
+        if not self.images:
+            raise DatasetError(f"no CULane frames under {self.root}")
+        self.class_id = class_id
+        self.line_width_px = line_width_px
+        self.taper = taper
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def lanes(self, index: int) -> list[np.ndarray]:
+        """Lane polylines of frame ``index``."""
+        return read_culane_lines(culane_lines_path(self.images[index]))
+
+    def __getitem__(self, index: int) -> Any:
+        image = read_image(self.images[index])
+        mask = rasterize_lane_mask(
+            self.lanes(index),
+            image.shape[:2],
+            class_id=self.class_id,
+            line_width_px=self.line_width_px,
+            taper=self.taper,
+        )
+        return _apply(self.transform, image, mask)

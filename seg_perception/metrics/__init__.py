@@ -1,0 +1,1 @@
+"""Evaluation metrics that do not depend on training: lane benchmarks (TuSimple, CULane)."""

@@ -1,0 +1,392 @@
+"""Lane benchmarks: TuSimple accuracy / FP / FN and CULane precision / recall / F1.
+
+Both take lanes as polylines: ``(N, 2)`` arrays of pixel coordinates ``(x, y)`` ordered
+along the lane (any direction). Ground truth in the datasets' own encodings converts with
+:func:`tusimple_to_polyline` (``lanes`` + ``h_samples``) or is already a polyline (CULane
+``.lines.txt``, read by :mod:`seg_perception.data.lanes`).
+
+TuSimple (``LaneEval.bench`` of the official ``lane.py``), per frame:
+
+- each lane becomes one x per ``h_sample`` row, -2 (absent) outside its rows;
+- a ground-truth lane's threshold is ``pixel_thresh / cos(angle)``, the angle being that of
+  the least-squares line ``x = k y + b`` through its points (steep lanes get more slack);
+- a point counts as correct when ``|x_pred - x_gt| < threshold``; a row where both are
+  absent counts as correct too (the official rule); the lane's accuracy is the share over all
+  rows, maximised over the predicted lanes;
+- a ground-truth lane is matched when that accuracy reaches ``point_thresh`` (0.85);
+  FN = unmatched ground-truth lanes, FP = predicted lanes minus matched ground-truth lanes;
+- with more than 4 ground-truth lanes the worst lane's accuracy and one FN are forgiven;
+  accuracy is divided by ``min(4, #gt)``, FN by ``min(4, #gt)`` and FP by ``#pred``;
+- a frame with more than ``#gt + 2`` predicted lanes scores accuracy 0, FP 0 and FN 1.
+
+The benchmark's 20-px threshold is for 1280-px-wide frames; :class:`TuSimpleMetrics` scales
+it by ``image_width / 1280`` so that the same physical tolerance applies at other sizes.
+
+CULane (``evaluate.cpp`` of the official SCNN tools): every lane is drawn as a 30-px-wide
+polyline (scaled by ``image_width / 1640``), the IoU of every predicted/ground-truth pair is
+computed on the pixels, the pairs are matched one-to-one maximising the total IoU, and a pair
+with IoU above 0.5 is a true positive. The official tool interpolates the points with a cubic
+spline first; these functions join them with straight segments, which differs by under a
+pixel for the densely sampled lanes both datasets hold.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+TUSIMPLE_WIDTH = 1280
+TUSIMPLE_PIXEL_THRESH = 20.0
+TUSIMPLE_POINT_THRESH = 0.85
+TUSIMPLE_ABSENT = -2.0
+CULANE_WIDTH = 1640
+CULANE_LANE_WIDTH = 30
+CULANE_IOU_THRESH = 0.5
+
+Polyline = np.ndarray
+
+
+def _as_polyline(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return array[np.isfinite(array).all(axis=1)]
+
+
+def polyline_to_tusimple(
+    points: Sequence[Sequence[float]] | np.ndarray, h_samples: Sequence[float]
+) -> np.ndarray:
+    """x of a polyline at each ``h_samples`` row (linear between vertices), -2 outside its rows.
+
+    Where the polyline crosses a row more than once (it should not: lanes are one x per row),
+    the first crossing along the polyline wins.
+    """
+    line = _as_polyline(points)
+    rows = np.asarray(h_samples, dtype=np.float64)
+    out = np.full(rows.shape, TUSIMPLE_ABSENT)
+    if len(line) < 2:
+        if len(line) == 1:
+            out[np.isclose(rows, line[0, 1], atol=0.5)] = line[0, 0]
+        return out
+    filled = np.zeros(rows.shape, bool)
+    for (x0, y0), (x1, y1) in itertools.pairwise(line):
+        lo, hi = min(y0, y1), max(y0, y1)
+        hit = (~filled) & (rows >= lo) & (rows <= hi)
+        if not hit.any():
+            continue
+        if hi - lo < 1e-9:
+            out[hit] = (x0 + x1) / 2.0
+        else:
+            out[hit] = x0 + (rows[hit] - y0) * (x1 - x0) / (y1 - y0)
+        filled |= hit
+    return out
+
+
+def tusimple_to_polyline(xs: Sequence[float], h_samples: Sequence[float]) -> np.ndarray:
+    """``(N, 2)`` points ``(x, y)`` of a TuSimple lane (rows with x < 0 dropped)."""
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(h_samples, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"a TuSimple lane has {x.size} x values but there are {y.size} h_samples")
+    keep = x >= 0
+    return np.stack([x[keep], y[keep]], axis=1)
+
+
+def tusimple_angle(xs: Sequence[float], h_samples: Sequence[float]) -> float:
+    """Angle (radians from vertical) of the least-squares line ``x = k y + b`` through a lane."""
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(h_samples, dtype=np.float64)
+    keep = x >= 0
+    x, y = x[keep], y[keep]
+    if len(x) < 2 or np.ptp(y) == 0:
+        return 0.0
+    slope = np.polyfit(y, x, 1)[0]
+    return float(np.arctan(slope))
+
+
+@dataclass(frozen=True)
+class TuSimpleFrame:
+    """TuSimple scores of one frame (already normalised as the benchmark does)."""
+
+    accuracy: float
+    fp: float
+    fn: float
+    matched: int
+    num_pred: int
+    num_gt: int
+
+
+def tusimple_frame(
+    pred_xs: Sequence[Sequence[float]],
+    gt_xs: Sequence[Sequence[float]],
+    h_samples: Sequence[float],
+    *,
+    pixel_thresh: float = TUSIMPLE_PIXEL_THRESH,
+    point_thresh: float = TUSIMPLE_POINT_THRESH,
+) -> TuSimpleFrame:
+    """Score one frame given lanes as x per ``h_samples`` row (-2 where absent), as the benchmark does.
+
+    Raises:
+        ValueError: a lane does not have one value per ``h_samples`` row.
+    """
+    rows = np.asarray(h_samples, dtype=np.float64)
+    pred = [np.asarray(p, dtype=np.float64) for p in pred_xs]
+    gt = [np.asarray(g, dtype=np.float64) for g in gt_xs]
+    for lane in (*pred, *gt):
+        if lane.shape != rows.shape:
+            raise ValueError(f"a lane has {lane.size} x values but there are {rows.size} h_samples")
+    if len(pred) > len(gt) + 2:
+        return TuSimpleFrame(0.0, 0.0, 1.0, 0, len(pred), len(gt))
+    if not gt:  # the official code scores such a frame accuracy 0; TuSimple frames always hold lanes
+        return TuSimpleFrame(0.0, 1.0 if pred else 0.0, 0.0, 0, len(pred), 0)
+
+    def coded(lane: np.ndarray) -> np.ndarray:
+        return np.where(lane >= 0, lane, -100.0)
+
+    line_accuracies, matched = [], 0
+    for lane in gt:
+        thresh = pixel_thresh / np.cos(tusimple_angle(lane, rows))
+        accuracies = [float(np.mean(np.abs(coded(p) - coded(lane)) < thresh)) for p in pred]
+        best = max(accuracies, default=0.0)
+        matched += best >= point_thresh
+        line_accuracies.append(best)
+    fn = len(gt) - matched
+    if len(gt) > 4 and fn > 0:
+        fn -= 1
+    total = sum(line_accuracies)
+    if len(gt) > 4:
+        total -= min(line_accuracies)
+    denominator = max(min(4.0, len(gt)), 1.0)
+    return TuSimpleFrame(
+        accuracy=total / denominator,
+        fp=(len(pred) - matched) / len(pred) if pred else 0.0,
+        fn=fn / denominator,
+        matched=matched,
+        num_pred=len(pred),
+        num_gt=len(gt),
+    )
+
+
+class TuSimpleMetrics:
+    """Accumulates TuSimple accuracy, FP and FN (means over frames) from polylines.
+
+    Example:
+        >>> metrics = TuSimpleMetrics()
+        >>> metrics.update(predicted_polylines, gt_polylines, h_samples, image_width=1280)
+        >>> metrics.summary()["accuracy"]
+    """
+
+    def __init__(
+        self,
+        *,
+        pixel_thresh: float = TUSIMPLE_PIXEL_THRESH,
+        point_thresh: float = TUSIMPLE_POINT_THRESH,
+        reference_width: int = TUSIMPLE_WIDTH,
+    ) -> None:
+        self.pixel_thresh = pixel_thresh
+        self.point_thresh = point_thresh
+        self.reference_width = reference_width
+        self.frames: list[TuSimpleFrame] = []
+
+    def update(
+        self,
+        pred_lanes: Sequence[np.ndarray],
+        gt_lanes: Sequence[np.ndarray],
+        h_samples: Sequence[float],
+        *,
+        image_width: int = TUSIMPLE_WIDTH,
+    ) -> TuSimpleFrame:
+        """Score one frame; lanes are polylines ``(N, 2)`` of pixel ``(x, y)`` in an ``image_width`` frame."""
+        pred = [polyline_to_tusimple(p, h_samples) for p in pred_lanes]
+        pred = [p for p in pred if (p >= 0).any()]
+        gt = [polyline_to_tusimple(g, h_samples) for g in gt_lanes]
+        gt = [g for g in gt if (g >= 0).any()]
+        frame = tusimple_frame(
+            pred,
+            gt,
+            h_samples,
+            pixel_thresh=self.pixel_thresh * image_width / self.reference_width,
+            point_thresh=self.point_thresh,
+        )
+        self.frames.append(frame)
+        return frame
+
+    def summary(self) -> dict[str, float | int]:
+        """``accuracy``, ``fp``, ``fn`` (means over frames, NaN before any frame) and ``frames``."""
+        if not self.frames:
+            return {"accuracy": float("nan"), "fp": float("nan"), "fn": float("nan"), "frames": 0}
+        return {
+            "accuracy": float(np.mean([f.accuracy for f in self.frames])),
+            "fp": float(np.mean([f.fp for f in self.frames])),
+            "fn": float(np.mean([f.fn for f in self.frames])),
+            "frames": len(self.frames),
+        }
+
+
+def rasterize_lane(
+    points: Sequence[Sequence[float]] | np.ndarray, shape: tuple[int, int], width: int
+) -> np.ndarray:
+    """Boolean ``shape`` mask of a polyline drawn ``width`` pixels wide (as the CULane tool does)."""
+    mask = np.zeros(shape, np.uint8)
+    line = _as_polyline(points)
+    if len(line) >= 2:
+        cv2.polylines(mask, [np.round(line).astype(np.int32)], False, 1, int(max(1, width)))
+    elif len(line) == 1:
+        cv2.circle(mask, tuple(int(v) for v in np.round(line[0])), int(max(1, width)) // 2, 1, -1)
+    return mask.astype(bool)
+
+
+def lane_ious(
+    pred_lanes: Sequence[np.ndarray], gt_lanes: Sequence[np.ndarray], shape: tuple[int, int], width: int
+) -> np.ndarray:
+    """``(#pred, #gt)`` IoU of every pair of lanes rasterised ``width`` pixels wide."""
+    pred_masks = [rasterize_lane(p, shape, width).reshape(-1) for p in pred_lanes]
+    gt_masks = [rasterize_lane(g, shape, width).reshape(-1) for g in gt_lanes]
+    ious = np.zeros((len(pred_masks), len(gt_masks)))
+    for i, p in enumerate(pred_masks):
+        for j, g in enumerate(gt_masks):
+            union = np.count_nonzero(p | g)
+            ious[i, j] = np.count_nonzero(p & g) / union if union else 0.0
+    return ious
+
+
+def max_weight_matching(weights: np.ndarray) -> list[tuple[int, int]]:
+    """One-to-one (row, column) pairs maximising the summed weight (Hungarian algorithm, O(n³))."""
+    rows, cols = weights.shape
+    if rows == 0 or cols == 0:
+        return []
+    transposed = rows > cols
+    cost = -(weights.T if transposed else weights)
+    n, m = cost.shape  # n <= m
+    u, v = np.zeros(n + 1), np.zeros(m + 1)
+    owner = np.zeros(m + 1, dtype=int)  # owner[j] = 1-based row assigned to column j
+    way = np.zeros(m + 1, dtype=int)
+    for i in range(1, n + 1):
+        owner[0] = i
+        j0 = 0
+        min_to = np.full(m + 1, np.inf)
+        used = np.zeros(m + 1, bool)
+        while True:
+            used[j0] = True
+            i0 = owner[j0]
+            delta, j1 = np.inf, 0
+            for j in range(1, m + 1):
+                if used[j]:
+                    continue
+                current = cost[i0 - 1, j - 1] - u[i0] - v[j]
+                if current < min_to[j]:
+                    min_to[j], way[j] = current, j0
+                if min_to[j] < delta:
+                    delta, j1 = min_to[j], j
+            for j in range(m + 1):
+                if used[j]:
+                    u[owner[j]] += delta
+                    v[j] -= delta
+                else:
+                    min_to[j] -= delta
+            j0 = j1
+            if owner[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            owner[j0] = owner[j1]
+            j0 = j1
+    pairs = [(int(owner[j]) - 1, j - 1) for j in range(1, m + 1) if owner[j]]
+    return sorted((c, r) if transposed else (r, c) for r, c in pairs)
+
+
+@dataclass(frozen=True)
+class CULaneFrame:
+    """True positives, false positives and false negatives of one frame."""
+
+    tp: int
+    fp: int
+    fn: int
+
+
+def culane_frame(
+    pred_lanes: Sequence[np.ndarray],
+    gt_lanes: Sequence[np.ndarray],
+    shape: tuple[int, int],
+    *,
+    lane_width: int = CULANE_LANE_WIDTH,
+    iou_thresh: float = CULANE_IOU_THRESH,
+) -> CULaneFrame:
+    """Match lanes one-to-one by IoU of ``lane_width``-px-wide drawings; IoU > ``iou_thresh`` is a TP."""
+    pred = [_as_polyline(p) for p in pred_lanes]
+    gt = [_as_polyline(g) for g in gt_lanes]
+    pred = [p for p in pred if len(p)]
+    gt = [g for g in gt if len(g)]
+    if not pred or not gt:
+        return CULaneFrame(0, len(pred), len(gt))
+    ious = lane_ious(pred, gt, shape, lane_width)
+    tp = sum(ious[r, c] > iou_thresh for r, c in max_weight_matching(ious))
+    return CULaneFrame(int(tp), len(pred) - int(tp), len(gt) - int(tp))
+
+
+class CULaneMetrics:
+    """Accumulates CULane TP / FP / FN over frames; ``summary`` gives precision, recall and F1.
+
+    The 30-px lane width is for 1640-px-wide frames and scales with ``image_width``.
+    """
+
+    def __init__(
+        self,
+        *,
+        lane_width: int = CULANE_LANE_WIDTH,
+        iou_thresh: float = CULANE_IOU_THRESH,
+        reference_width: int = CULANE_WIDTH,
+    ) -> None:
+        self.lane_width = lane_width
+        self.iou_thresh = iou_thresh
+        self.reference_width = reference_width
+        self.tp = self.fp = self.fn = 0
+        self.frames = 0
+
+    def update(
+        self, pred_lanes: Sequence[np.ndarray], gt_lanes: Sequence[np.ndarray], shape: tuple[int, int]
+    ) -> CULaneFrame:
+        """Score one frame of ``shape`` = (height, width); lanes are ``(N, 2)`` pixel polylines."""
+        width = max(1, round(self.lane_width * shape[1] / self.reference_width))
+        frame = culane_frame(pred_lanes, gt_lanes, shape, lane_width=width, iou_thresh=self.iou_thresh)
+        self.tp += frame.tp
+        self.fp += frame.fp
+        self.fn += frame.fn
+        self.frames += 1
+        return frame
+
+    def summary(self) -> dict[str, float | int]:
+        """``precision``, ``recall``, ``f1`` (NaN when undefined), ``tp``, ``fp``, ``fn`` and ``frames``."""
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else float("nan")
+        recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else float("nan")
+        f1 = 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp + self.fp + self.fn else float("nan")
+        return {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "frames": self.frames,
+        }
+
+
+def format_lane_metrics(
+    tusimple: dict[str, float | int] | None, culane: dict[str, float | int] | None
+) -> str:
+    """Human-readable lines for the summaries of :class:`TuSimpleMetrics` and :class:`CULaneMetrics`."""
+    lines = []
+    if tusimple is not None:
+        lines.append(
+            f"TuSimple  accuracy {tusimple['accuracy']:.4f}  FP {tusimple['fp']:.4f}  FN {tusimple['fn']:.4f}"
+            f"  ({tusimple['frames']} frames)"
+        )
+    if culane is not None:
+        lines.append(
+            f"CULane    F1 {culane['f1']:.4f}  precision {culane['precision']:.4f}"
+            f"  recall {culane['recall']:.4f}"
+            f"  (TP {culane['tp']}, FP {culane['fp']}, FN {culane['fn']}; {culane['frames']} frames)"
+        )
+    return "\n".join(lines)
