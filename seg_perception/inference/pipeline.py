@@ -6,20 +6,21 @@ live and offline results are identical.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from seg_perception.config import ScenarioConfig
+from seg_perception.config import SCENARIOS, ClassMap, ScenarioConfig, default_model_path, load_scenario
 from seg_perception.errors import ConfigError
 from seg_perception.geometry import ParkingSlot, Polygon
 from seg_perception.inference.engine import Engine
 from seg_perception.inference.errors import ModelFileError
 from seg_perception.postprocess import extract_parking_slots, extract_polygons
 from seg_perception.postprocess import overlay as blend_overlay
-from seg_perception.postprocess.visualize import color_table
+from seg_perception.postprocess.visualize import annotate, color_table
 
 SLOT_LINE = "slot_line"
 FREE_SLOT = "free_slot"
@@ -114,6 +115,95 @@ class SegmentationPipeline:
         origin = camera_params.get("origin_px")
         self._ego_px = (float(origin[0]), float(origin[1])) if origin is not None else None
 
+    @classmethod
+    def load(
+        cls,
+        scenario: str | os.PathLike[str] | None = None,
+        *,
+        model_file: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        engine: str = "onnxruntime",
+        camera: str | None = None,
+        overlay_alpha: float = 0.5,
+        **engine_options: Any,
+    ) -> SegmentationPipeline:
+        """Load a model and its scenario in one call: the package's Python entry point.
+
+        Example::
+
+            from seg_perception import SegmentationPipeline
+            pipeline = SegmentationPipeline.load("highway")       # shipped model, CPU
+            result = pipeline.process(cv2.imread("frame.jpg"))    # .mask, .polygons, .slots
+            cv2.imwrite("annotated.png", pipeline.draw(frame, result))
+
+        Args:
+            scenario: ``highway``, ``road``, ``parking`` or a scenario YAML path. None with a
+                ``model_file``: the scenario named in the model's metadata, or, for a model of
+                another class map (e.g. one given metadata by ``seg-perception add-metadata``),
+                a single-camera scenario built from the metadata's classes and colours.
+            model_file: ONNX model or ``.pt`` checkpoint; default: the scenario's shipped model.
+            device: ``cpu``, ``cuda`` or ``cuda:N``.
+            engine: ``onnxruntime`` or ``torch``.
+            camera: Camera of the scenario (default: its first).
+            engine_options: Passed to :func:`~seg_perception.inference.engine.create_engine`.
+
+        Raises:
+            ConfigError: unknown scenario or camera.
+            ModelFileError: missing or corrupt model, or classes that differ from the scenario's.
+            EngineError: unknown engine or device.
+        """
+        from seg_perception.inference.engine import create_engine
+
+        if scenario is None and model_file is None:
+            scenario = SCENARIOS[0]
+        config = load_scenario(scenario) if scenario is not None else None
+        model = model_file if model_file is not None else default_model_path(config.name)  # type: ignore[union-attr]
+        loaded = create_engine(model, engine=engine, device=device, **engine_options)
+        try:
+            if config is None:
+                config = scenario_from_metadata(loaded.metadata)
+            return cls(loaded, config, camera or config.primary_camera, overlay_alpha=overlay_alpha)
+        except Exception:
+            loaded.close()
+            raise
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._class_names
+
+    @property
+    def colors_bgr(self) -> np.ndarray:
+        """(num_classes, 3) uint8 BGR colour per class, from the scenario configuration."""
+        return self.scenario.classes.colors_bgr
+
+    def __call__(self, image_bgr: np.ndarray) -> FrameResult:
+        return self.process(image_bgr)
+
+    def draw(
+        self, image_bgr: np.ndarray, result: FrameResult, *, alpha: float | None = None, legend: bool = True
+    ) -> np.ndarray:
+        """A new picture of ``result``: class colours, polygons / slots with their ids and a legend."""
+        return annotate(
+            image_bgr,
+            result.mask,
+            class_names=self._class_names,
+            colors_bgr=self.scenario.classes.colors_bgr,
+            polygons=result.polygons,
+            slots=result.slots,
+            alpha=self.overlay_alpha if alpha is None else alpha,
+            legend=legend,
+        )
+
+    def close(self) -> None:
+        """Release the engine."""
+        self.engine.close()
+
+    def __enter__(self) -> SegmentationPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def process(self, image_bgr: np.ndarray) -> FrameResult:
         """Segment one frame and extract its polygons (and slots).
 
@@ -169,6 +259,28 @@ class SegmentationPipeline:
         """
         alpha = self.overlay_alpha if alpha is None else alpha
         return blend_overlay(image_bgr, mask, self._colors, alpha, out=out)
+
+
+def scenario_from_metadata(metadata: Any) -> ScenarioConfig:
+    """The scenario a model file names, or a one-camera scenario made of its class map.
+
+    A model trained for one of the shipped scenarios gets that scenario's configuration
+    (cameras, calibration, polygon thresholds); any other model gets its own classes and
+    colours, one camera called ``camera`` and default polygon thresholds.
+    """
+    if metadata.scenario in SCENARIOS:
+        shipped = load_scenario(metadata.scenario)
+        if tuple(shipped.classes.names) == tuple(metadata.classes):
+            return shipped
+    classes = ClassMap(tuple(metadata.classes), tuple(metadata.colors))
+    params: dict[str, Any] = {
+        "scenario": metadata.scenario,
+        "class_names": list(classes.names),
+        "class_colors": list(classes.colors_hex),
+        "cameras": ["camera"],
+        "camera": {"enabled": True},
+    }
+    return ScenarioConfig(name=str(metadata.scenario), classes=classes, cameras=("camera",), params=params)
 
 
 def _is_upscale(small: tuple[int, ...], large: tuple[int, ...]) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -74,3 +77,171 @@ def overlay(
     if not np.shares_memory(result, out):  # OpenCV reallocated: copy into place
         out[...] = result
     return out
+
+
+# --- Annotated pictures: legend, polygons, slots and lines with their ids -------------------
+
+LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
+LABEL_TEXT_BGR = (255, 255, 255)
+LABEL_BOX_BGR = (32, 32, 32)
+FREE_SLOT_BGR = (96, 224, 48)
+OCCUPIED_SLOT_BGR = (48, 48, 230)
+ENTRANCE_BGR = (255, 255, 0)
+
+
+def _scale(image: np.ndarray) -> float:
+    """Text and line scale: 1.0 at 540 px high, never below 0.4."""
+    return max(0.4, image.shape[0] / 540.0)
+
+
+def put_label(
+    image: np.ndarray, text: str, origin: tuple[float, float], *, color_bgr: tuple[int, ...] = LABEL_TEXT_BGR
+) -> None:
+    """Write ``text`` on a dark box whose top-left corner is ``origin`` (clipped into the image), in place."""
+    scale = 0.45 * _scale(image)
+    thickness = max(1, round(_scale(image)))
+    (width, height), baseline = cv2.getTextSize(text, LABEL_FONT, scale, thickness)
+    x = int(np.clip(origin[0], 0, max(0, image.shape[1] - width - 4)))
+    y = int(np.clip(origin[1], 0, max(0, image.shape[0] - height - baseline - 4)))
+    cv2.rectangle(image, (x, y), (x + width + 4, y + height + baseline + 4), LABEL_BOX_BGR, cv2.FILLED)
+    cv2.putText(image, text, (x + 2, y + height + 2), LABEL_FONT, scale, color_bgr, thickness, cv2.LINE_AA)
+
+
+def draw_legend(
+    image: np.ndarray,
+    class_names: Sequence[str],
+    colors_bgr: np.ndarray,
+    *,
+    background_id: int = 0,
+    extra: Sequence[tuple[str, tuple[int, int, int]]] = (),
+) -> np.ndarray:
+    """Draw a legend (a colour swatch and the name of every non-background class) top-left, in place.
+
+    Args:
+        extra: More ``(label, colour)`` rows, e.g. the slot outline colours.
+    """
+    colors = np.asarray(colors_bgr, dtype=np.uint8).reshape(-1, 3)
+    rows = [
+        (name, tuple(int(c) for c in colors[i])) for i, name in enumerate(class_names) if i != background_id
+    ]
+    rows += [(label, tuple(int(c) for c in color)) for label, color in extra]
+    scale = _scale(image)
+    font_scale, thickness = 0.45 * scale, max(1, round(scale))
+    line = round(18 * scale)
+    swatch = round(12 * scale)
+    width = max(
+        (cv2.getTextSize(name, LABEL_FONT, font_scale, thickness)[0][0] for name, _ in rows), default=0
+    )
+    box_w, box_h = width + swatch + 16, line * len(rows) + 8
+    x0, y0 = 6, 6
+    if not rows or box_w + x0 > image.shape[1] or box_h + y0 > image.shape[0]:
+        return image
+    region = image[y0 : y0 + box_h, x0 : x0 + box_w]
+    region[...] = (region * 0.35).astype(np.uint8)  # darken behind the legend, keep the frame visible
+    for row, (name, color) in enumerate(rows):
+        top = y0 + 4 + row * line
+        cv2.rectangle(image, (x0 + 4, top + 2), (x0 + 4 + swatch, top + 2 + swatch), color, cv2.FILLED)
+        cv2.putText(
+            image,
+            name,
+            (x0 + 10 + swatch, top + swatch),
+            LABEL_FONT,
+            font_scale,
+            LABEL_TEXT_BGR,
+            thickness,
+            cv2.LINE_AA,
+        )
+    return image
+
+
+def _outline_color(color: np.ndarray) -> tuple[int, int, int]:
+    """A class colour made brighter so an outline stands out of its own blended fill."""
+    bright = np.clip(np.asarray(color, dtype=np.int32) * 0.6 + 102, 0, 255)
+    return tuple(int(c) for c in bright)  # type: ignore[return-value]
+
+
+def draw_geometry(
+    image: np.ndarray,
+    *,
+    colors_bgr: np.ndarray,
+    polygons: Sequence[Any] = (),
+    slots: Sequence[Any] = (),
+    lines: Sequence[tuple[np.ndarray, str, tuple[int, int, int]]] = (),
+    label_ids: bool = True,
+) -> np.ndarray:
+    """Draw what the pipeline extracted over ``image``, in place, and return it.
+
+    The one drawing function for pictures of results (``predict``, reports): extend it
+    with new geometry kinds rather than drawing elsewhere.
+
+    Args:
+        colors_bgr: (N, 3) BGR colour per class id.
+        polygons: Objects with ``class_id``, ``points`` ((K, 2) pixels) and ``instance_id``
+            (:class:`~seg_perception.geometry.Polygon`): closed outlines labelled with their id.
+        slots: Objects with ``corners`` ((4, 2), entrance ``0 -> 1``), ``free`` and
+            ``instance_id`` (:class:`~seg_perception.geometry.ParkingSlot`): green when free,
+            red when occupied, the entrance side in cyan, labelled ``S<id>``.
+        lines: Open polylines ``(points, label, colour)``, e.g. lane boundaries; the label
+            is written at the lowest point (nearest the car in a front camera).
+        label_ids: Write ids next to the shapes.
+    """
+    colors = np.asarray(colors_bgr, dtype=np.uint8).reshape(-1, 3)
+    thickness = max(1, round(2 * _scale(image)))
+    for polygon in polygons:
+        points = np.asarray(polygon.points, dtype=np.float32).reshape(-1, 2)
+        if len(points) < 2:
+            continue
+        class_id = int(polygon.class_id)
+        color = _outline_color(colors[class_id]) if class_id < len(colors) else LABEL_TEXT_BGR
+        cv2.polylines(image, [np.round(points).astype(np.int32)], True, color, thickness, cv2.LINE_AA)
+        if label_ids:
+            top = points[np.argmin(points[:, 1])]
+            put_label(image, f"{polygon.instance_id}", (top[0] + 3, top[1] + 3), color_bgr=color)
+    for slot in slots:
+        corners = np.round(np.asarray(slot.corners, dtype=np.float32).reshape(-1, 2)).astype(np.int32)
+        if len(corners) < 3:
+            continue
+        color = FREE_SLOT_BGR if slot.free else OCCUPIED_SLOT_BGR
+        cv2.polylines(image, [corners], True, color, thickness, cv2.LINE_AA)
+        cv2.line(image, tuple(corners[0]), tuple(corners[1]), ENTRANCE_BGR, thickness + 1, cv2.LINE_AA)
+        if label_ids:
+            centre = corners.mean(axis=0)
+            put_label(
+                image,
+                f"S{slot.instance_id} {'free' if slot.free else 'occ'}",
+                (centre[0] - 20, centre[1] - 8),
+            )
+    for points, label, color in lines:
+        pts = np.round(np.asarray(points, dtype=np.float32).reshape(-1, 2)).astype(np.int32)
+        if len(pts) < 2:
+            continue
+        cv2.polylines(image, [pts], False, tuple(int(c) for c in color), thickness + 1, cv2.LINE_AA)
+        if label_ids and label:
+            low = pts[np.argmax(pts[:, 1])]
+            put_label(image, label, (low[0] + 4, low[1] - 24), color_bgr=tuple(int(c) for c in color))
+    return image
+
+
+def annotate(
+    image_bgr: np.ndarray,
+    mask: np.ndarray,
+    *,
+    class_names: Sequence[str],
+    colors_bgr: np.ndarray,
+    polygons: Sequence[Any] = (),
+    slots: Sequence[Any] = (),
+    lines: Sequence[tuple[np.ndarray, str, tuple[int, int, int]]] = (),
+    alpha: float = 0.5,
+    legend: bool = True,
+) -> np.ndarray:
+    """A new picture of one result: class colours blended over the frame, geometry with ids, legend."""
+    picture = overlay(image_bgr, mask, colors_bgr, alpha)
+    draw_geometry(picture, colors_bgr=colors_bgr, polygons=polygons, slots=slots, lines=lines)
+    if legend:
+        extra = [
+            ("free slot", FREE_SLOT_BGR),
+            ("occupied slot", OCCUPIED_SLOT_BGR),
+            ("slot entrance", ENTRANCE_BGR),
+        ]
+        draw_legend(picture, class_names, colors_bgr, extra=extra if len(slots) else ())
+    return picture

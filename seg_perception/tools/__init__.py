@@ -1,0 +1,1 @@
+"""Applications without ROS: ``predict`` (images, folders, videos, cameras)."""

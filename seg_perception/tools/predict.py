@@ -1,0 +1,333 @@
+"""``seg-perception predict``: run a model on images, an image folder, a video file or a camera, no ROS.
+
+Writes to ``--out``:
+
+- images and folders: ``overlays/<name>.png`` (class colours, polygons / slots with their ids,
+  legend), ``masks/<name>.png`` (pixel = class id) and ``json/<name>.json`` (frame JSON);
+- videos and cameras: ``overlay.mp4`` (or ``.gif``), ``predictions.jsonl`` (one frame JSON per
+  line), ``preview.png`` (the middle frame); ``--save-frames`` adds the per-frame PNGs;
+- ``summary.json``: frames, unreadable inputs, fps, latency percentiles, model, providers.
+
+Frame JSON is the offline tools' format (:mod:`seg_perception.bags.frame_json`) plus ``source``
+and ``frame_index``; the stamp is the frame's time in the video (0 for still images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from seg_perception.bags import frame_json
+from seg_perception.reporting import ReportingError, VideoSink, latency_summary, write_png
+from seg_perception.tools.errors import PredictError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+DEFAULT_VIDEO_FPS = 30.0
+CAMERA_PATTERN = re.compile(r"^(\d+|/dev/video\d+)$")
+
+
+@dataclass
+class Frame:
+    """One input frame: the image, a name for its output files and its time in the stream."""
+
+    image: np.ndarray | None
+    name: str
+    index: int
+    stamp_ns: int = 0
+    error: str = ""
+
+
+class Source:
+    """Frames of an image, a folder of images, a video file or a camera, in order.
+
+    Attributes:
+        kind: ``image``, ``folder``, ``video`` or ``camera``.
+        total: Number of frames when known (None for cameras).
+        fps: Frame rate of a video or camera (None for still images).
+    """
+
+    def __init__(self, text: str, *, max_frames: int | None = None) -> None:
+        self.text = text
+        self.max_frames = max_frames
+        self.fps: float | None = None
+        self.total: int | None = None
+        self._files: list[Path] = []
+        self._capture: Any = None
+        path = Path(text)
+        if CAMERA_PATTERN.match(text) and not path.exists():
+            self.kind = "camera"
+            index = int(text) if text.isdigit() else text
+            self._capture = cv2.VideoCapture(index)
+            if not self._capture.isOpened():
+                raise PredictError(
+                    f"cannot open camera {text}: no such device or it is busy (list them with "
+                    "'ls /dev/video*'; a camera index is 0, 1, ...)"
+                )
+            self.fps = float(self._capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_VIDEO_FPS
+        elif path.is_dir():
+            self.kind = "folder"
+            self._files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not self._files:
+                raise PredictError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            self.total = len(self._files)
+        elif not path.exists():
+            raise PredictError(
+                f"{path} does not exist; give an image, a folder, a video file or a camera index"
+            )
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            self.kind = "image"
+            self._files = [path]
+            self.total = 1
+        elif path.suffix.lower() in VIDEO_SUFFIXES:
+            self.kind = "video"
+            self._capture = cv2.VideoCapture(str(path))
+            if not self._capture.isOpened():
+                raise PredictError(
+                    f"OpenCV cannot decode the video {path} (unsupported codec or a corrupt file)"
+                )
+            self.fps = float(self._capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_VIDEO_FPS
+            count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            self.total = count if count > 0 else None
+        else:
+            raise PredictError(
+                f"{path}: unknown file type {path.suffix!r}; images: {', '.join(IMAGE_SUFFIXES)}; "
+                f"videos: {', '.join(VIDEO_SUFFIXES)}"
+            )
+        if max_frames is not None and self.total is not None:
+            self.total = min(self.total, max_frames)
+        elif max_frames is not None:
+            self.total = max_frames
+
+    @property
+    def is_stream(self) -> bool:
+        return self.kind in ("video", "camera")
+
+    def frames(self) -> Iterator[Frame]:
+        limit = self.max_frames if self.max_frames is not None else sys.maxsize
+        if self._capture is None:
+            for index, path in enumerate(self._files[:limit]):
+                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                error = "" if image is not None else "not a readable image"
+                yield Frame(image=image, name=path.stem, index=index, error=error)
+            return
+        index = 0
+        start = time.monotonic_ns()
+        while index < limit:
+            ok, image = self._capture.read()
+            if not ok:
+                return
+            if self.kind == "video":
+                stamp = round(index * 1e9 / (self.fps or DEFAULT_VIDEO_FPS))
+            else:
+                stamp = time.monotonic_ns() - start
+            yield Frame(image=image, name=f"frame_{index:06d}", index=index, stamp_ns=stamp)
+            index += 1
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "source", help="an image, a folder of images, a video file, or a camera index (0) / /dev/videoN"
+    )
+    parser.add_argument(
+        "--scenario",
+        help="highway, road, parking or a YAML path (default: the model's own scenario; highway without "
+        "--model-file)",
+    )
+    parser.add_argument(
+        "--model-file", type=Path, help="ONNX model or .pt checkpoint (default: shipped model)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--engine", default="onnxruntime", choices=("onnxruntime", "torch"))
+    parser.add_argument(
+        "--threads", type=int, help="ONNX Runtime CPU threads (default: ONNX Runtime decides)"
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default out/predict/<source name>)")
+    parser.add_argument(
+        "--video",
+        default="mp4",
+        choices=("mp4", "gif", "none"),
+        help="videos and cameras: overlay video format (default mp4; GIF where OpenCV cannot write MP4)",
+    )
+    parser.add_argument(
+        "--save-frames", action="store_true", help="videos and cameras: also write every overlay and mask PNG"
+    )
+    parser.add_argument(
+        "--max-frames", type=int, help="stop after this many frames (cameras: Ctrl-C also stops)"
+    )
+    parser.add_argument("--alpha", type=float, default=0.5, help="class colour opacity 0..1 (default 0.5)")
+    parser.add_argument("--no-legend", action="store_true", help="leave the class legend out of the overlays")
+
+
+def default_out(source: str) -> Path:
+    name = Path(source).stem or "camera"
+    if CAMERA_PATTERN.match(source):
+        name = "camera" + re.sub(r"\D", "", source)
+    return Path("out") / "predict" / name
+
+
+def run(args: argparse.Namespace) -> int:
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    if not 0.0 <= args.alpha <= 1.0:
+        raise PredictError(f"--alpha must be within 0..1, got {args.alpha}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise PredictError(f"--max-frames must be >= 1, got {args.max_frames}")
+    source = Source(args.source, max_frames=args.max_frames)
+    out: Path = args.out or default_out(args.source)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PredictError(f"cannot create the output folder {out}: {err}") from err
+    options = {"intra_op_threads": args.threads} if args.threads else {}
+    try:
+        pipeline = SegmentationPipeline.load(
+            args.scenario,
+            model_file=args.model_file,
+            device=args.device,
+            engine=args.engine,
+            overlay_alpha=args.alpha,
+            **options,
+        )
+    except Exception:
+        source.close()
+        raise
+    print(
+        f"predict: {source.kind} {args.source} -> {out} (scenario {pipeline.scenario.name}, "
+        f"model {pipeline.engine.model_file}, providers {', '.join(pipeline.engine.providers)})",
+        file=sys.stderr,
+    )
+    try:
+        summary = predict(pipeline, source, out, args)
+    finally:
+        source.close()
+        pipeline.close()
+    summary.update(
+        scenario=pipeline.scenario.name,
+        model=str(pipeline.engine.model_file),
+        providers=list(pipeline.engine.providers),
+    )
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    total = summary["latency_ms"].get("total", {})
+    print(
+        f"predict: {summary['frames']} frames at {summary['fps']:.1f} fps "
+        f"(pipeline p50 {total.get('p50', float('nan')):.1f} ms)"
+        + (f", {len(summary['unreadable'])} unreadable" if summary["unreadable"] else "")
+        + f" -> {out}"
+    )
+    for name, path in summary["outputs"].items():
+        if path:
+            print(f"  {name}: {path}")
+    if summary["frames"] == 0:
+        raise PredictError(f"no frame of {args.source} could be read")
+    return 0
+
+
+def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``pipeline`` on every frame of ``source``, writing outputs under ``out``; return the summary."""
+    per_frame_files = not source.is_stream or args.save_frames
+    video = None
+    if source.is_stream and args.video != "none":
+        video = VideoSink(out / f"overlay.{args.video}", fps=source.fps or DEFAULT_VIDEO_FPS)
+    jsonl = (out / "predictions.jsonl").open("w") if source.is_stream else None
+    calibration = frame_json.Calibration.from_mapping(pipeline.scenario.camera(pipeline.camera))
+    timings: list[dict[str, float]] = []
+    unreadable: list[str] = []
+    preview_index = (source.total // 2) if source.total else 0
+    preview_path = None
+    progress = tqdm(total=source.total, unit="frame", desc="predict", disable=None)
+    start = time.perf_counter()
+    try:
+        for frame in source.frames():
+            if frame.image is None:
+                unreadable.append(frame.name)
+                tqdm.write(f"predict: warning: skipped {frame.name}: {frame.error}", file=sys.stderr)
+                progress.update(1)
+                continue
+            image = frame.image
+            result = pipeline.process(image)
+            timings.append(result.timings_ms)
+            picture = pipeline.draw(image, result, legend=not args.no_legend)
+            record = frame_json.frame_record(
+                stamp_ns=frame.stamp_ns,
+                frame_id=pipeline.camera,
+                camera=pipeline.camera,
+                image_size=(int(result.mask.shape[0]), int(result.mask.shape[1])),
+                polygons=result.polygons,
+                slots=result.slots,
+                calibration=calibration,
+            )
+            record = {"source": source.text, "frame_index": frame.index, **record}
+            if per_frame_files:
+                write_png(picture, out / "overlays" / f"{frame.name}.png")
+                write_png(result.mask, out / "masks" / f"{frame.name}.png")
+                json_path = out / "json" / f"{frame.name}.json"
+                json_path.parent.mkdir(parents=True, exist_ok=True)
+                json_path.write_text(json.dumps(record, indent=1) + "\n")
+            if jsonl is not None:
+                jsonl.write(frame_json.dumps(record) + "\n")
+            if video is not None:
+                video.add(picture)
+            if source.is_stream and frame.index == preview_index:
+                preview_path = write_png(picture, out / "preview.png")
+            progress.update(1)
+            elapsed = time.perf_counter() - start
+            progress.set_postfix_str(
+                f"{len(timings) / elapsed:.1f} fps, model {result.timings_ms.get('total', 0):.0f} ms"
+            )
+    except KeyboardInterrupt:
+        tqdm.write("predict: interrupted; writing what was processed", file=sys.stderr)
+    finally:
+        progress.close()
+        if jsonl is not None:
+            jsonl.close()
+        video_path = _close_video(video)
+    wall = time.perf_counter() - start
+    return {
+        "source": source.text,
+        "kind": source.kind,
+        "frames": len(timings),
+        "unreadable": unreadable,
+        "wall_s": round(wall, 3),
+        "fps": round(len(timings) / wall, 2) if wall > 0 and timings else 0.0,
+        "latency_ms": stage_latencies(timings),
+        "outputs": {
+            "overlays": str(out / "overlays") if per_frame_files and timings else None,
+            "masks": str(out / "masks") if per_frame_files and timings else None,
+            "json": str(out / "json") if per_frame_files and timings else None,
+            "predictions": str(out / "predictions.jsonl") if source.is_stream else None,
+            "video": str(video_path) if video_path else None,
+            "preview": str(preview_path) if preview_path else None,
+        },
+    }
+
+
+def stage_latencies(timings: list[dict[str, float]]) -> dict[str, dict[str, float | int]]:
+    """Per pipeline stage (``preprocess``, ``inference``, ..., ``total``): p50, p95, max and mean in ms."""
+    stages = sorted({stage for frame in timings for stage in frame})
+    return {stage: latency_summary(frame[stage] for frame in timings if stage in frame) for stage in stages}
+
+
+def _close_video(video: VideoSink | None) -> Path | None:
+    if video is None:
+        return None
+    try:
+        return video.close()
+    except ReportingError as err:
+        print(f"predict: warning: no overlay video: {err}", file=sys.stderr)
+        return None
