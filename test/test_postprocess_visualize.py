@@ -58,3 +58,46 @@ def test_colorize_accepts_a_prepared_table_and_keeps_every_class():
     mask = np.arange(256, dtype=np.uint8).reshape(16, 16)
     colors = np.random.default_rng(2).integers(0, 256, (256, 3), dtype=np.uint8)
     np.testing.assert_array_equal(colorize(mask, color_table(colors)), colors[mask])
+
+
+# ---------------------------------------------------------------- annotated pictures
+
+
+def test_legend_shows_every_foreground_class_colour():
+    from seg_perception.postprocess import draw_legend
+
+    image = np.full((240, 320, 3), 128, np.uint8)
+    draw_legend(image, ["background", "lane", "crosswalk"], COLORS)
+    corner = image[:60, :160].reshape(-1, 3)
+    for colour in COLORS[1:]:
+        assert (corner == colour).all(axis=1).any()
+    assert not (corner == COLORS[0]).all(axis=1).any()  # no background swatch (black)
+
+
+def test_draw_geometry_draws_polygons_slots_entrances_and_lines():
+    from seg_perception.geometry import ParkingSlot, Polygon
+    from seg_perception.postprocess import visualize
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    polygon = Polygon(2, "slot", np.array([[10, 10], [60, 10], [60, 40]], np.float32), instance_id=4)
+    slot = ParkingSlot(np.array([[100, 190], [160, 190], [160, 110], [100, 110]], np.float32), free=False)
+    lane = (np.array([[10, 190], [40, 100]]), "L1", (0, 0, 255))
+    visualize.draw_geometry(image, colors_bgr=COLORS, polygons=[polygon], slots=[slot], lines=[lane])
+    assert (image[10, 35] > 0).any()  # polygon top edge
+
+    def near(pixel, colour):  # anti-aliased lines: the centre pixel is close to the colour
+        return np.abs(pixel.astype(int) - colour).max() <= 24
+
+    assert near(image[190, 130], visualize.ENTRANCE_BGR)  # entrance side
+    assert near(image[150, 160], visualize.OCCUPIED_SLOT_BGR)  # far side of an occupied slot
+    assert near(image[145, 25], (0, 0, 255))  # lane line
+
+
+def test_annotate_leaves_the_frame_untouched():
+    from seg_perception.postprocess import annotate
+
+    image = np.full((60, 80, 3), 90, np.uint8)
+    mask = np.zeros((60, 80), np.uint8)
+    mask[30:, 40:] = 2
+    picture = annotate(image, mask, class_names=["bg", "a", "b"], colors_bgr=COLORS)
+    assert (image == 90).all() and picture.shape == image.shape and not np.array_equal(picture, image)

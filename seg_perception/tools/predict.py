@@ -275,7 +275,7 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
             record = {"source": source.text, "frame_index": frame.index, **record}
             if per_frame_files:
                 write_png(picture, out / "overlays" / f"{frame.name}.png")
-                write_png(result.mask, out / "masks" / f"{frame.name}.png")
+                write_mask(result.mask, out / "masks" / f"{frame.name}.png")
                 json_path = out / "json" / f"{frame.name}.json"
                 json_path.parent.mkdir(parents=True, exist_ok=True)
                 json_path.write_text(json.dumps(record, indent=1) + "\n")
@@ -315,6 +315,13 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
             "preview": str(preview_path) if preview_path else None,
         },
     }
+
+
+def write_mask(mask: np.ndarray, path: Path) -> None:
+    """Write a class-id mask as a single-channel PNG (pixel = class id)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), mask):
+        raise PredictError(f"cannot write {path}")
 
 
 def stage_latencies(timings: list[dict[str, float]]) -> dict[str, dict[str, float | int]]:
