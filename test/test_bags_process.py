@@ -163,3 +163,14 @@ def test_eval_bag_on_process_output(processed, tmp_path, capsys):
     assert report["slots"]["threshold_px"] == pytest.approx(25.0)
     assert report["slots"]["threshold_m"] == pytest.approx(0.5)
     assert "| parking_slot |" in capsys.readouterr().out
+
+
+def test_eval_bag_takes_the_process_output_folder_and_names_the_bag_on_a_wrong_path(
+    processed, tmp_path, capsys
+):
+    _, out, _ = processed
+    assert main(["eval-bag", str(out), "--scenario", "parking", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "report.json").read_text())["frames"] == FRAMES
+    capsys.readouterr()
+    assert main(["eval-bag", str(out / "output.mcap"), "--scenario", "parking"]) == 1
+    assert f"'seg-perception process' wrote {out / 'bag'}" in capsys.readouterr().err

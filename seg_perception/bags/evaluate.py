@@ -34,6 +34,7 @@ from seg_perception.geometry import ParkingSlot, Polygon
 DEFAULT_SLOT_THRESHOLD_M = 0.5
 DEFAULT_SLOT_THRESHOLD_PX = 25.0
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+PROCESS_BAG_DIR = "bag"  # where `seg-perception process --out DIR` writes its output bag
 
 
 @dataclass
@@ -264,9 +265,28 @@ def dataset_frames(
         yield Frame(mask, result.mask, mask_to_polygons(mask, scenario.classes), result.polygons)
 
 
+def resolve_bag(path: Path) -> Path:
+    """The bag at ``path``; a ``seg-perception process --out`` folder means the ``bag/`` inside it.
+
+    Raises:
+        BagError: nothing there, with the process output bag named when there is one nearby.
+    """
+    processed = path / PROCESS_BAG_DIR
+    if path.is_dir() and processed.is_dir() and not any(path.glob("*.mcap")) and not any(path.glob("*.db3")):
+        return processed
+    if not path.exists():
+        for candidate in (path.parent / PROCESS_BAG_DIR, path.parent.parent / PROCESS_BAG_DIR):
+            if candidate.is_dir():
+                raise BagError(f"bag {path} does not exist; 'seg-perception process' wrote {candidate}")
+    return path
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "bag", type=Path, nargs="?", help="bag to evaluate (process output or a recorded drive)"
+        "bag",
+        type=Path,
+        nargs="?",
+        help="bag to evaluate: a 'process --out' folder (its bag/), its bag, or a recorded drive",
     )
     parser.add_argument("--scenario", required=True, help="highway, road, parking or a YAML path")
     parser.add_argument(
@@ -324,6 +344,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.gt_bag and not args.bag:
         raise BagError("--gt-bag needs BAG")
+    if args.bag:
+        args.bag = resolve_bag(args.bag)
     scenario = load_scenario(args.scenario)
     threshold_px, scale = slot_threshold(args, scenario)
     accumulator = EvaluationAccumulator(scenario.classes.names, threshold_px, scale)
