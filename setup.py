@@ -24,6 +24,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/config/training", glob("config/training/*.yaml")),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/weights", glob("weights/*.onnx") + glob("weights/*.md")),
         (f"lib/{PACKAGE}", ROS_EXECUTABLES),

@@ -63,6 +63,14 @@ def test_share_has_configs_launch_files_and_ament_marker() -> None:
     assert (PREFIX / "share" / "ament_index" / "resource_index" / "packages" / "seg_perception").is_file()
 
 
+@needs_install
+def test_training_recipes_are_installed_so_train_config_name_works() -> None:
+    recipes = sorted((ROOT / "config" / "training").glob("*.yaml"))
+    assert recipes
+    for recipe in recipes:
+        assert (PREFIX / "share" / "seg_perception" / "config" / "training" / recipe.name).is_file()
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_scenario_config_loads(scenario: str) -> None:
     config = load_scenario(scenario)

@@ -146,7 +146,7 @@ def test_shipped_recipes_parse(name: str) -> None:
     assert recipe.steps > 0 and recipe.batch_size > 0
 
 
-def test_train_command_on_synthetic_scenes(tmp_path: Path) -> None:
+def test_train_command_on_synthetic_scenes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("seg_perception.data.synthetic")
     pytest.importorskip("seg_perception.models")
     from seg_perception.cli import main
@@ -161,8 +161,57 @@ def test_train_command_on_synthetic_scenes(tmp_path: Path) -> None:
     )
     out = tmp_path / "run"
     assert main(["train", "--config", str(recipe), "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert f"--out {out / 'tiny.onnx'}" in printed and "weights/" not in printed  # never over a shipped model
     best = read_checkpoint(out / "best.pt")
     assert best["model_name"] == "icnet_lite"
     assert list(best["metadata"]["classes"]) == ["background", "lane_marking", "crosswalk"]
     assert read_checkpoint(out / "last.pt")["step"] == 6
     assert (out / "curves.png").is_file()
+
+
+def write_pairs(root: Path, count: int) -> None:
+    import cv2
+    import numpy as np
+
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for index in range(count):
+        cv2.imwrite(str(root / "images" / f"{index:03d}.png"), np.full((8, 8, 3), index, np.uint8))
+        cv2.imwrite(str(root / "masks" / f"{index:03d}.png"), np.zeros((8, 8), np.uint8))
+
+
+def test_flat_folder_holds_out_validation_pairs_never_trained_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seg_perception.training.datasets import build_datasets
+
+    write_pairs(tmp_path / "data", 20)
+    recipe = parse_recipe(
+        {
+            "scenario": "highway",
+            "model": "m",
+            "input_size": [8, 8],
+            "data": {"source": "folder", "path": str(tmp_path / "data")},
+        }
+    )
+    train, val = build_datasets(recipe)[:2]
+    assert len(train) == 18 and len(val) == 2
+    assert not set(train.indices) & set(val.indices)
+    assert "validating on 2 of 20 pairs held out of training" in capsys.readouterr().err
+
+
+def test_folder_with_train_but_no_val_is_refused(tmp_path: Path) -> None:
+    from seg_perception.training.datasets import build_datasets
+
+    write_pairs(tmp_path / "data" / "train", 4)
+    recipe = parse_recipe(
+        {
+            "scenario": "highway",
+            "model": "m",
+            "input_size": [8, 8],
+            "data": {"source": "folder", "path": str(tmp_path / "data")},
+        }
+    )
+    with pytest.raises(RecipeError, match="has train/ but not val/"):
+        build_datasets(recipe)

@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         f"best val mIoU {result.best_miou:.4f}\n"
         f"  best: {result.best_checkpoint}\n  last: {result.last_checkpoint}\n"
         f"  export: seg-perception export {result.best_checkpoint or result.last_checkpoint} "
-        f"--out weights/{recipe.scenario}.onnx"
+        f"--out {out_dir / (recipe.name + '.onnx')}\n"
+        f"  use:    seg-perception predict IMAGE_OR_VIDEO --model-file {out_dir / (recipe.name + '.onnx')}"
     )
     return 0

@@ -7,6 +7,7 @@ Synthetic scenes are slow to draw on a few CPU cores, so by default a pool of
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,10 +77,36 @@ def _int_keys(mapping: dict[Any, Any]) -> dict[int, int]:
     return {int(key): int(value) for key, value in mapping.items()}
 
 
+DEFAULT_VAL_FRACTION = 0.1
+
+
+def _held_out_split(dataset: Any, split: str, val_fraction: float) -> Dataset:
+    """Every ``round(1 / val_fraction)``-th pair of a flat folder for ``val``, the others for ``train``."""
+    from torch.utils.data import Subset
+
+    if not 0.0 < val_fraction < 1.0:
+        raise RecipeError(f"data.options.val_fraction must be within (0, 1), got {val_fraction}")
+    count = len(dataset)
+    if count < 2:
+        raise RecipeError(f"dataset folder {dataset.root} has {count} pair: need at least 2 to hold one out")
+    stride = max(2, round(1.0 / val_fraction))
+    val_indices = list(range(stride - 1, count, stride)) or [count - 1]
+    if split == "val":
+        print(
+            f"dataset {dataset.root}: no train/ and val/ subfolders; validating on {len(val_indices)} "
+            f"of {count} pairs held out of training (every {stride}th; data.options.val_fraction)",
+            file=sys.stderr,
+        )
+        return Subset(dataset, val_indices)
+    held_out = set(val_indices)
+    return Subset(dataset, [index for index in range(count) if index not in held_out])
+
+
 def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset:
     """A reader of the user's dataset for one split (``train`` or ``val``).
 
-    - ``folder``: ``path/<split>/{images,masks}`` (or ``path/{images,masks}`` for both splits);
+    - ``folder``: ``path/<split>/{images,masks}``; a flat ``path/{images,masks}`` holds out every
+      ``1/options.val_fraction``-th pair (default 10 %) for validation, never the training pairs;
     - ``cityscapes``: ``path/leftImg8bit/<split>`` + ``gtFine``; ``options.remap`` maps label ids;
     - ``coco``: ``path/annotations/<split>.json`` with images in ``path/images/<split>``
       (override with ``options.<split>_annotations`` / ``<split>_images``); ``options.category_map``.
@@ -102,8 +129,19 @@ def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset
         raise RecipeError(f"dataset path {root} does not exist")
     options = dict(recipe.data.options)
     if recipe.data.source == "folder":
-        split_root = root / split if (root / split).is_dir() else root
-        return ImageMaskFolderDataset(split_root, transform=transform, **options)
+        val_fraction = float(options.pop("val_fraction", DEFAULT_VAL_FRACTION))
+        has_splits = [(root / name).is_dir() for name in ("train", "val")]
+        if all(has_splits):
+            return ImageMaskFolderDataset(root / split, transform=transform, **options)
+        if any(has_splits):
+            raise RecipeError(
+                f"dataset folder {root} has {'train/' if has_splits[0] else 'val/'} but not "
+                f"{'val/' if has_splits[0] else 'train/'}: give both, or neither (a flat images/ + masks/ "
+                "folder, from which validation pairs are held out)"
+            )
+        return _held_out_split(
+            ImageMaskFolderDataset(root, transform=transform, **options), split, val_fraction
+        )
     if recipe.data.source in ("tusimple", "culane"):
         other = "val" if split == "train" else "train"
         options = {k: v for k, v in options.items() if not k.startswith(f"{other}_")}

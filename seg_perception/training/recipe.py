@@ -221,8 +221,10 @@ def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
     try:
         document = yaml.safe_load(path.read_text())
     except FileNotFoundError as err:
+        shipped = sorted(p.stem for p in (share_dir() / "config" / "training").glob("*.yaml"))
         raise RecipeError(
-            f"training recipe {path} does not exist; see config/training/ for examples"
+            f"training recipe {path} does not exist; shipped recipes: {', '.join(shipped) or 'none found'} "
+            f"(in {share_dir() / 'config' / 'training'}), or give a YAML path"
         ) from err
     except yaml.YAMLError as err:
         raise RecipeError(f"training recipe {path} is not valid YAML: {err}") from err
