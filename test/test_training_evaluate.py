@@ -94,3 +94,21 @@ def test_eval_accepts_a_checkpoint(tmp_path: Path) -> None:
     result = evaluate(tmp_path / "m.pt", data=tmp_path / "data")
     assert result["model_name"] == "icnet_lite" and result["samples"] == 2
     assert result["confusion"] and sum(map(sum, result["confusion"])) == 2 * 20 * 30
+
+
+def test_eval_refuses_a_model_of_another_scenarios_classes(tiny_onnx_model, capsys):
+    from seg_perception.cli import main
+
+    parking_model = tiny_onnx_model("parking", kind="brightness")
+    assert main(["eval", str(parking_model), "--scenario", "highway", "--count", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "scenario 'highway' has ['background', 'lane_marking']" in err and "drop --scenario" in err
+
+
+def test_export_given_an_onnx_file_says_it_is_exported_already(tiny_onnx_model, tmp_path, capsys):
+    from seg_perception.cli import main
+
+    model = tiny_onnx_model("highway")
+    assert main(["export", str(model), "--out", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert "is an ONNX model, not a training checkpoint" in err and "corrupt" not in err

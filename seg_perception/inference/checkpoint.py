@@ -86,6 +86,12 @@ def read_checkpoint(path: str | os.PathLike[str], *, map_location: str = "cpu") 
         raise ModelFileError(
             f"checkpoint {path} does not exist; train one with 'seg-perception train --config ...'"
         )
+    if path.suffix.lower() == ".onnx":
+        raise ModelFileError(
+            f"{path} is an ONNX model, not a training checkpoint: it is exported already; use it as it is "
+            "(model_file:=..., 'seg-perception predict/eval'), or add metadata to a third-party ONNX file "
+            "with 'seg-perception add-metadata'"
+        )
     try:
         raw = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:

@@ -163,6 +163,8 @@ def evaluate(
     from seg_perception.config import parse_hex_color
 
     predict, metadata = load_predictor(model_path, threads=threads)
+    if scenario is not None:
+        _require_same_classes(model_path, metadata, scenario)
     scenario = scenario or metadata.scenario
     if data is not None:
         samples = folder_samples(Path(data), count=count)
@@ -195,6 +197,23 @@ def evaluate(
         }
     )
     return summary
+
+
+def _require_same_classes(model_path: str | Path, metadata: Any, scenario: str) -> None:
+    """Refuse to score a model on scenes of another class map (the node and ``process`` refuse it too).
+
+    Raises:
+        ModelFileError: the scenario's classes differ from the model's.
+    """
+    from seg_perception.config import load_scenario
+
+    expected = list(load_scenario(scenario).classes.names)
+    if list(metadata.classes) != expected:
+        raise ModelFileError(
+            f"model {model_path} was trained for classes {list(metadata.classes)} "
+            f"(scenario {metadata.scenario!r}) but scenario {scenario!r} has {expected}; "
+            f"drop --scenario to evaluate on the model's own scenario, or pass the {scenario} model"
+        )
 
 
 def register(parser: argparse.ArgumentParser) -> None:
