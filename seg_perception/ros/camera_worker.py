@@ -36,6 +36,12 @@ from seg_perception.ros.image_conversion import (
     image_msg_with_buffer,
     mask_to_msg,
 )
+from seg_perception.ros.input_checks import (
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    PublisherInfo,
+    diagnose_silent_input,
+)
 from seg_perception.ros.log_limits import KeyedThrottle, OncePerKey
 from seg_perception.ros.mailbox import LatestMailbox
 from seg_perception.ros.markers import MarkerStyle, build_marker_array
@@ -47,6 +53,7 @@ if TYPE_CHECKING:
     from seg_perception.ros.core import SegmentationCore
 
 WARN_THROTTLE_S = 5.0
+SILENT_INPUT_WARN_PERIOD_S = 30.0
 WORKER_POLL_S = 0.2
 
 
@@ -65,6 +72,7 @@ class CameraWorker:
         self.subscription: Any = None
         self.thread: threading.Thread | None = None
         self._warnings = KeyedThrottle(WARN_THROTTLE_S)
+        self._silent_warnings = KeyedThrottle(SILENT_INPUT_WARN_PERIOD_S)
         self._faults = OncePerKey()
         self._consecutive_failures = 0
         settings = core.settings
@@ -140,23 +148,78 @@ class CameraWorker:
             self.core.destroy_publisher(publisher)
         self.publishers = ()
 
+    def check_input(self, *, seconds_since_start: float, stale_timeout_s: float) -> str | None:
+        """Warn (throttled) with the likely cause when no frame came since start or for ``stale_timeout_s``.
+
+        Returns:
+            The warning when one was logged, else None.
+        """
+        if self.subscription is None:
+            return None
+        idle = self.stats.snapshot().seconds_since_frame
+        if (idle if idle is not None else seconds_since_start) <= stale_timeout_s:
+            return None
+        if self._silent_warnings.allow(self.camera.name) is None:
+            return None
+        node, topic = self.core.node, self.topic
+        sibling = topic[: -len("/compressed")] if topic.endswith("/compressed") else topic + "/compressed"
+        publishers = {
+            name: [
+                PublisherInfo(
+                    node=info.node_name,
+                    topic_type=info.topic_type,
+                    reliability=str(getattr(info.qos_profile.reliability, "name", "")).lower(),
+                )
+                for info in node.get_publishers_info_by_topic(name)
+            ]
+            for name in (topic, sibling)
+        }
+        image_topics = [
+            name
+            for name, types in node.get_topic_names_and_types()
+            if IMAGE_TYPE in types or COMPRESSED_TYPE in types
+        ]
+        reliability = str(getattr(self.core.input_qos.reliability, "name", "")).lower()
+        message = diagnose_silent_input(
+            camera=self.camera.name,
+            topic=topic,
+            transport=self.camera.transport,
+            subscription_reliability=reliability,
+            publishers=publishers,
+            image_topics=image_topics,
+            idle_s=idle,
+            domain_id=str(node.context.get_domain_id()),
+        )
+        node.get_logger().warning(message)
+        return message
+
     def _on_message(self, msg: Any) -> None:
-        self.stats.on_received(dropped=self.mailbox.put(msg))
+        # The arrival time goes with the frame: under sim time it is where latency is measured from.
+        self.stats.on_received(dropped=self.mailbox.put((msg, time.perf_counter())))
 
     def _run(self) -> None:
         mailbox = self.mailbox
         while not mailbox.closed:
-            msg = mailbox.take(WORKER_POLL_S)
-            if msg is not None:
-                self.process(msg)
+            item = mailbox.take(WORKER_POLL_S)
+            if item is not None:
+                msg, arrived = item
+                self.process(msg, arrived=arrived)
 
-    def process(self, msg: Any) -> None:
-        """Convert, segment and publish one message; every failure is counted, none escapes."""
+    def process(self, msg: Any, *, arrived: float | None = None) -> None:
+        """Convert, segment and publish one message; every failure is counted, none escapes.
+
+        Args:
+            arrived: ``time.perf_counter()`` when the message reached the node (default: now).
+                Latency is measured from the input stamp on the node clock, except under sim
+                time (stamps and /clock from a bag), where it is measured from the arrival.
+        """
         start = time.perf_counter()
+        arrived = start if arrived is None else arrived
         image = self._convert(msg)
         if image is None:
             return
         converted = time.perf_counter()
+        self.core.check_frame_size(len(msg.data))
         result = self._segment(image)
         if result is None:
             return
@@ -177,9 +240,11 @@ class CameraWorker:
             "pipeline": (processed - converted) * 1e3,
             "publish": (end - processed) * 1e3,
         }
-        self.stats.on_processed(
-            latency_ms=self.core.latency_ms(msg.header.stamp), processing_ms=processing_ms, stages_ms=stages
-        )
+        if self.core.sim_time_active():
+            latency_ms: float | None = (end - arrived) * 1e3
+        else:
+            latency_ms = self.core.latency_ms(msg.header.stamp)
+        self.stats.on_processed(latency_ms=latency_ms, processing_ms=processing_ms, stages_ms=stages)
 
     def _convert(self, msg: Any) -> Any:
         try:

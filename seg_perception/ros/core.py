@@ -21,6 +21,7 @@ other, at the cost of one model in memory per camera.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,11 +36,13 @@ from rclpy.lifecycle import LifecycleNodeMixin
 from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 
+from seg_perception.config import share_dir
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import Engine, create_engine
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.inference.pipeline import SegmentationPipeline
 from seg_perception.ros.camera_worker import CameraWorker
+from seg_perception.ros.input_checks import shared_memory_advice
 from seg_perception.ros.log_limits import PercentFormattingLogger
 from seg_perception.ros.parameters import NodeSettings, declare_node_parameters
 from seg_perception.ros.stats import build_status
@@ -157,6 +160,7 @@ class SegmentationCore:
         self._diagnostics_pub: Any = None
         self._timer: Any = None
         self._active_since = time.monotonic()
+        self._large_frame_warned = False
         node.add_on_set_parameters_callback(self._on_set_parameters)
 
     # publishers: lifecycle publishers on a managed node, so they only publish while active
@@ -272,6 +276,19 @@ class SegmentationCore:
 
     shutdown = cleanup
 
+    def check_frame_size(self, frame_bytes: int) -> None:
+        """Once per node: large frames on Fast DDS without the shared-memory profile get a warning."""
+        if self._large_frame_warned:
+            return
+        advice = shared_memory_advice(frame_bytes, os.environ, share_dir())
+        if advice is not None:
+            self._large_frame_warned = True
+            self.node.get_logger().warning(advice)
+
+    def sim_time_active(self) -> bool:
+        """True while the node clock follows /clock (``use_sim_time``)."""
+        return bool(getattr(self.node.get_clock(), "ros_time_is_active", False))
+
     def latency_ms(self, stamp: Time) -> float | None:
         """Milliseconds from the input stamp to now (node clock); None for an unset stamp."""
         if stamp.sec == 0 and stamp.nanosec == 0:
@@ -285,6 +302,8 @@ class SegmentationCore:
         if settings is None or engine is None or publisher is None:
             return
         age = time.monotonic() - self._active_since
+        for worker in self._workers:
+            worker.check_input(seconds_since_start=age, stale_timeout_s=settings.stale_timeout_s)
         info = {
             "model_file": str(settings.model_file),
             "model": engine.metadata.model,
@@ -302,6 +321,7 @@ class SegmentationCore:
                     **info,
                     "providers": ", ".join(worker.pipeline.engine.providers),
                     "topic": worker.topic,
+                    "latency_from": "arrival (use_sim_time)" if self.sim_time_active() else "input stamp",
                 },
             )
             for worker in self._workers

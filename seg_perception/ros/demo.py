@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -595,7 +595,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
                         help=f"seed of the drives (default {HELD_OUT_SEED}: held out from training)")
     parser.add_argument("--domain-id", type=int,
-                        help="ROS domain of the demo (default: a private one in 1..100)")
+                        help="ROS domain of the demo (default: $ROS_DOMAIN_ID when set, else a private one "
+                        "in 1..100)")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds for the node to start")
     parser.add_argument("--output-timeout", type=float, default=20.0,
                         help="seconds for the first mask once frames flow")
@@ -606,10 +607,23 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="extra node parameter (repeatable), e.g. --node-param overlay_alpha:=0.6")
 
 
+def demo_domain_id(requested: int | None, environ: Mapping[str, str]) -> int:
+    """``--domain-id``, else ``$ROS_DOMAIN_ID`` (so RViz or ``ros2 topic`` on that domain see the demo),
+    else a private domain in 1..100 so that concurrent demos do not hear each other."""
+    if requested is not None:
+        return requested
+    text = environ.get("ROS_DOMAIN_ID", "").strip()
+    if text:
+        try:
+            return int(text)
+        except ValueError as err:
+            raise DemoError(f"ROS_DOMAIN_ID={text!r} is not an integer domain id") from err
+    return 1 + os.getpid() % 100
+
+
 def settings_from_args(args: argparse.Namespace) -> DemoSettings:
     if args.seconds <= 0 or args.rate <= 0:
         raise DemoError("--seconds and --rate must be > 0")
-    domain_id = args.domain_id if args.domain_id is not None else 1 + os.getpid() % 100
     return DemoSettings(
         scenarios=tuple(dict.fromkeys(args.scenarios)),
         seconds=args.seconds,
@@ -619,7 +633,7 @@ def settings_from_args(args: argparse.Namespace) -> DemoSettings:
         model_dir=args.model_dir,
         device=args.device,
         seed=args.seed,
-        domain_id=domain_id,
+        domain_id=demo_domain_id(args.domain_id, os.environ),
         startup_timeout_s=args.startup_timeout,
         output_timeout_s=args.output_timeout,
         min_fps=args.min_fps,
