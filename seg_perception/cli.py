@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("seg_perception.training.cli", "train a model on synthetic scenes or a dataset"),
     "export": ("seg_perception.inference.export", "export a checkpoint to ONNX with embedded metadata"),
     "predict": ("seg_perception.tools.predict", "segment images, a folder, a video or a camera (no ROS)"),
+    "add-metadata": (
+        "seg_perception.inference.add_metadata",
+        "add classes, colours, input size and mean/std to an ONNX model trained elsewhere",
+    ),
     "eval": ("seg_perception.training.evaluate", "mIoU, per-class IoU and pixel accuracy of a model"),
     "demo": ("seg_perception.ros.demo", "run the node on a synthetic camera stream and write a report"),
     "make-bag": ("seg_perception.bags.make_bag", "record a synthetic drive with ground truth in a ROS 2 bag"),
