@@ -63,3 +63,35 @@ class ParkingSlot:
             "vertices": np.asarray(self.corners, dtype=float).round(2).tolist(),
             **self.extra,
         }
+
+
+MARKING_SHAPES = ("T", "L", "I")
+
+
+@dataclass
+class MarkingPoint:
+    """A parking-slot marking point: where a separating line meets the entrance line.
+
+    Attributes:
+        position: (2,) float32 pixel coordinates ``(x, y)`` of the junction (line centres).
+        direction: Angle in radians, image axes (``atan2(dy, dx)``, y down), of the
+            separating line from the junction into the slots.
+        shape: ``T`` (the entrance line runs on both sides), ``L`` (on one side: the end
+            of a row) or ``I`` (no entrance line: the end of a separating line).
+        occluded: True when something above the ground hides the junction in the image.
+    """
+
+    position: np.ndarray
+    direction: float = 0.0
+    shape: str = "T"
+    occluded: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "class": "marking_point",
+            "x": round(float(self.position[0]), 2),
+            "y": round(float(self.position[1]), 2),
+            "direction": round(float(self.direction), 4),
+            "shape": self.shape,
+            "occluded": bool(self.occluded),
+        }

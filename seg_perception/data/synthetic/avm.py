@@ -4,32 +4,70 @@ The parking lot is laid out in metres in a world frame (x right, y along the
 driving aisle). A frame is the metric top-down view around the ego vehicle:
 pixel = ``origin_px + R(ego heading) (world - ego position) / metres_per_pixel``
 with forward = up. Slot interiors of free slots are labelled ``free_slot``,
-painted lines ``slot_line``; parked cars and the ego car hide what is under them.
+painted lines ``slot_line``; whatever stands above the ground (parked cars, pillars,
+walls, kerbs, people, poles) and the ego car hide what is under them.
+
+What makes the images look like real stitched AVM views rather than a map:
+
+- objects above the ground are smeared radially away from the camera that sees them
+  (:mod:`~seg_perception.data.synthetic.avm_objects`), and everything blurs and
+  streaks more the farther it is from the car;
+- four camera sectors (front, right, rear, left) with their own exposure, white balance
+  and noise, blended over seams of random width;
+- ground kinds (asphalt, concrete, brick and grass pavers, painted and epoxy floors) with
+  oil stains, wet patches, manholes, painted slot numbers, text and arrows
+  (:mod:`~seg_perception.data.synthetic.avm_texture`); indoor garages with pillars,
+  walls and light reflections on glossy floors;
+- slot lines solid, dashed, doubled or short ticks, white, yellow or blue, worn and
+  partly hidden; with or without an entrance line, so marking points are T, L or I
+  shaped; rows on both sides, in groups, cut by the view edges.
+
+Ground truth per frame: the label mask, slots (entrance corners first, occupancy, type)
+and marking points (position, direction, shape) in pixels.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
 
 from seg_perception.config import ClassMap
+from seg_perception.data.synthetic import avm_objects as objects
+from seg_perception.data.synthetic.avm_texture import (
+    GroundTexture,
+    arrow_polygon,
+    choose_ground,
+    make_ground,
+    paint_text,
+)
 from seg_perception.data.synthetic.render import (
     blend_where,
     fill_polygons,
-    ground_texture,
+    noise_crop,
     photometric_finish,
     smooth_noise,
 )
-from seg_perception.geometry import ParkingSlot
+from seg_perception.geometry import MarkingPoint, ParkingSlot
 
 EGO_REAR_M, EGO_FRONT_M, EGO_HALF_WIDTH_M = -1.0, 3.7, 0.95
-CAR_COLOURS = (
-    (40, 40, 40), (200, 200, 205), (120, 120, 125), (30, 30, 150), (140, 60, 20),
-    (225, 225, 225), (60, 90, 40), (20, 20, 25), (90, 130, 170),
+MIRROR_M = 2.0  # side cameras sit in the mirrors, this far ahead of the rear axle
+CAR_COLOURS = (  # white and silver cars are the most common
+    (40, 40, 40), (200, 200, 205), (120, 120, 125), (30, 30, 150), (140, 60, 20), (225, 225, 225),
+    (60, 90, 40), (20, 20, 25), (90, 130, 170), (235, 235, 240), (160, 160, 165), (215, 220, 225),
+    (180, 180, 185), (240, 240, 240),
 )  # fmt: skip
+PAINTS = {"white": (230, 232, 232), "yellow": (40, 190, 225), "blue": (190, 120, 40)}
+PAINT_P = {"white": 0.62, "yellow": 0.3, "blue": 0.08}
+LINE_STYLES = ("solid", "dashed", "double", "ticks")
+LINE_STYLE_P = (0.55, 0.12, 0.13, 0.2)
+SLOT_KINDS = ("perpendicular", "parallel", "angled")
+SLOT_KIND_P = (0.55, 0.22, 0.23)
+EGO_LOOKS = ("black_box", "dark_car", "grey_box")
+_SECTOR_CAMERAS = (1, 2, 3, 4)  # front, right, rear, left (sector ids of :func:`_sector_geometry`)
 
 
 @dataclass
@@ -44,6 +82,23 @@ class SlotGeometry:
 
 
 @dataclass
+class WorldMark:
+    """A marking point in world metres: position, unit direction into the slots, shape."""
+
+    position: np.ndarray
+    direction: np.ndarray
+    shape: str
+
+
+@dataclass
+class PaintedLine:
+    """A painted polygon (world metres) and its paint colour."""
+
+    polygon: np.ndarray
+    colour: tuple[int, int, int]
+
+
+@dataclass
 class ParkingWorld:
     """The static parking lot of one drive."""
 
@@ -52,15 +107,18 @@ class ParkingWorld:
     origin_px: tuple[float, float]
     speed: float
     slots: list[SlotGeometry]
-    lines: list[np.ndarray]  # world polygons of painted lines
-    stains: list[np.ndarray]
-    paint: tuple[int, int, int]
-    texture: np.ndarray = field(repr=False)  # BGR asphalt over the world area
-    texture_to_world: np.ndarray = field(repr=False)  # 3x3 affine
+    lines: list[PaintedLine]
+    marks: list[WorldMark]
+    solids: list[objects.Solid]
+    ground: GroundTexture = field(repr=False)
     wear: np.ndarray = field(repr=False)
-    sector_gain: np.ndarray = field(repr=False)  # (H, W, 3) float32
-    seams: list[np.ndarray] = field(repr=False)
-    vignette: np.ndarray = field(repr=False)  # weight of the sharp image, (H, W) float32
+    sector_gain: np.ndarray = field(repr=False)  # (H, W, 3) float32, blended over the seams
+    sector_noise: np.ndarray = field(repr=False)  # (4,) noise sigma of each camera
+    camera_heights: np.ndarray = field(repr=False)  # (5,) metres, index = sector id
+    sharpness: np.ndarray = field(repr=False)  # weight of the sharp image, (H, W) float32
+    streaks: np.ndarray = field(repr=False)  # (N,) float32 brightness of the radial streaks by angle
+    reflections: np.ndarray | None = field(repr=False, default=None)  # (H, W) float32 additive light
+    style: dict[str, Any] = field(default_factory=dict)
     pose0: tuple[float, float, float] = (0.0, 0.0, 0.0)
     weave: float = 0.0
 
@@ -98,49 +156,177 @@ def _line_poly(p: np.ndarray, q: np.ndarray, width: float) -> np.ndarray:
     return np.array([a + n, b + n, b - n, a - n])
 
 
-def _row(rng: np.random.Generator, side: int, x_entrance: float, y_lo: float, y_hi: float, width: float):
-    """Slots and painted lines of one row of slots along the aisle."""
-    kind = str(rng.choice(["perpendicular", "parallel", "angled"], p=[0.5, 0.25, 0.25]))
-    lines: list[np.ndarray] = []
+def _separator(
+    rng: np.random.Generator, start: np.ndarray, axis: np.ndarray, depth: float, width: float, style: str
+) -> list[np.ndarray]:
+    """Polygons of one separating line from the entrance ``start`` along ``axis``."""
+    end = start + axis * depth
+    if style == "ticks":
+        return [_line_poly(start, start + axis * min(depth, float(rng.uniform(0.5, 1.2))), width)]
+    if style == "dashed":
+        polys = [_line_poly(start, start + axis * 0.6, width)]  # the junction stays whole
+        dash, gap = float(rng.uniform(0.4, 0.9)), float(rng.uniform(0.3, 0.6))
+        along = 0.6 + gap
+        while along < depth:
+            polys.append(_line_poly(start + axis * along, start + axis * min(along + dash, depth), width))
+            along += dash + gap
+        return polys
+    return [_line_poly(start, end, width)]
+
+
+@dataclass
+class _RowStyle:
+    kind: str
+    line_style: str
+    entrance_line: bool
+    back_line: bool
+    paint: tuple[int, int, int]
+    width: float
+    double_gap: float
+
+
+def _row_style(rng: np.random.Generator, paint: tuple[int, int, int], width: float) -> _RowStyle:
+    kind = str(rng.choice(SLOT_KINDS, p=SLOT_KIND_P))
+    line_style = str(rng.choice(LINE_STYLES, p=LINE_STYLE_P))
+    if kind == "parallel" and line_style == "double":
+        line_style = "solid"
+    entrance_p = 0.55 if kind == "parallel" else 0.4
+    if rng.random() < 0.1:
+        paint = PAINTS[str(rng.choice(list(PAINTS)))]
+    return _RowStyle(
+        kind=kind,
+        line_style=line_style,
+        entrance_line=bool(rng.random() < entrance_p),
+        back_line=bool(kind == "parallel" or rng.random() < 0.6),
+        paint=paint,
+        width=width,
+        double_gap=float(rng.uniform(0.25, 0.5)),
+    )
+
+
+def _row(
+    rng: np.random.Generator,
+    side: int,
+    x_entrance: float,
+    y_lo: float,
+    y_hi: float,
+    style: _RowStyle,
+    *,
+    indoor: bool,
+):
+    """Slots, painted lines, marking points and objects of one row of slots along the aisle."""
+    lines: list[PaintedLine] = []
     slots: list[SlotGeometry] = []
-    occupancy = float(rng.uniform(0.2, 0.7))
+    marks: list[WorldMark] = []
+    solids: list[objects.Solid] = []
+    occupancy = float(rng.uniform(0.15, 0.75))
+    kind, width = style.kind, style.width
     if kind == "parallel":
-        pitch, depth, axis = float(rng.uniform(5.6, 6.5)), float(rng.uniform(2.0, 2.4)), np.array([side, 0.0])
+        pitch, depth, axis = float(rng.uniform(5.2, 6.8)), float(rng.uniform(2.0, 2.6)), np.array([side, 0.0])
     elif kind == "perpendicular":
-        pitch, depth, axis = float(rng.uniform(2.3, 2.8)), float(rng.uniform(4.8, 5.5)), np.array([side, 0.0])
+        pitch, depth, axis = float(rng.uniform(2.2, 3.0)), float(rng.uniform(4.6, 5.6)), np.array([side, 0.0])
     else:
-        angle = np.deg2rad(rng.uniform(45.0, 70.0))
-        depth = float(rng.uniform(4.8, 5.3))
-        pitch = float(rng.uniform(2.4, 2.8)) / np.sin(angle)
+        angle = np.deg2rad(rng.uniform(40.0, 75.0))
+        depth = float(rng.uniform(4.6, 5.4))
+        pitch = float(rng.uniform(2.3, 2.9)) / np.sin(angle)
         lean = 1.0 if rng.random() < 0.5 else -1.0
         axis = np.array([side * np.sin(angle), lean * np.cos(angle)])
-    n = int(np.ceil((y_hi - y_lo) / pitch))
-    entrances = [np.array([x_entrance, y_lo + i * pitch]) for i in range(n + 1)]
-    backs = [e + axis * depth for e in entrances]
-    for e, b in zip(entrances, backs, strict=True):
-        lines.append(_line_poly(e, b, width))
-    if kind == "parallel" or rng.random() < 0.65:
-        lines.append(_line_poly(backs[0], backs[-1], width))
-    if rng.random() < (0.5 if kind == "parallel" else 0.15):
-        lines.append(_line_poly(entrances[0], entrances[-1], width))
-    for i in range(n):
-        e0, e1, b1, b0 = entrances[i], entrances[i + 1], backs[i + 1], backs[i]
-        # corners[0] -> corners[1]: the entrance, ordered left to right as seen from the aisle
-        corners = np.array([e0, e1, b1, b0]) if side > 0 else np.array([e1, e0, b0, b1])
-        free = bool(rng.random() >= occupancy)
-        color = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
-        jitter = (
-            float(rng.uniform(-0.08, 0.08)),
-            float(rng.uniform(-0.25, 0.25)),
-            float(rng.uniform(-0.03, 0.03)),
+    along = np.array([0.0, 1.0])
+    double = style.line_style == "double"
+    pillar_depth = float(rng.uniform(0.3, 0.9))
+    pillar_size = float(rng.uniform(0.5, 0.9))
+    pillar_colour = tuple(int(v) for v in rng.integers(150, 225, 3))
+    striped = bool(rng.random() < 0.5)
+    stopper = bool(rng.random() < 0.3)
+    stopper_colour = (30, 200, 230) if rng.random() < 0.5 else (150, 150, 150)
+    y = y_lo
+    while y < y_hi:
+        count = int(rng.integers(2, 9)) if rng.random() < 0.6 else int(np.ceil((y_hi - y) / pitch))
+        count = max(1, count)
+        entrances = [np.array([x_entrance, y + i * pitch]) for i in range(count + 1)]
+        for i, e in enumerate(entrances):
+            interior = 0 < i < count
+            offsets = [-style.double_gap / 2.0, style.double_gap / 2.0] if (double and interior) else [0.0]
+            for off in offsets:
+                start = e + along * off
+                for poly in _separator(rng, start, axis, depth, width, style.line_style):
+                    lines.append(PaintedLine(poly, style.paint))
+                if style.entrance_line:
+                    shape = "T" if interior or double else "L"
+                else:
+                    shape = "I"
+                marks.append(WorldMark(start, axis.copy(), shape))
+        if style.back_line:
+            back = axis * depth
+            lines.append(
+                PaintedLine(_line_poly(entrances[0] + back, entrances[-1] + back, width), style.paint)
+            )
+        if style.entrance_line:
+            lines.append(PaintedLine(_line_poly(entrances[0], entrances[-1], width), style.paint))
+        for i in range(count):
+            shrink = style.double_gap / 2.0 if double else 0.0
+            e0 = entrances[i] + along * (shrink if i > 0 else 0.0)
+            e1 = entrances[i + 1] - along * (shrink if i + 1 < count else 0.0)
+            b0, b1 = e0 + axis * depth, e1 + axis * depth
+            # corners[0] -> corners[1]: the entrance, ordered left to right as seen from the aisle
+            corners = np.array([e0, e1, b1, b0]) if side > 0 else np.array([e1, e0, b0, b1])
+            free = bool(rng.random() >= occupancy)
+            color = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
+            jitter = (
+                float(rng.uniform(-0.12, 0.12)),
+                float(rng.uniform(-0.3, 0.3)),
+                float(rng.uniform(-0.04, 0.04)),
+            )
+            slot = SlotGeometry(corners=corners, kind=kind, free=free, car_color=color, car_jitter=jitter)
+            slots.append(slot)
+            if not free:
+                solids += _parked_car(slot)
+            elif stopper and kind != "parallel":
+                bar_centre = (e0 + e1) / 2.0 + axis * (depth - 0.5)
+                solids.append(objects.wheel_stopper(bar_centre, e1 - e0, stopper_colour))
+        end = entrances[-1]
+        gap = float(rng.uniform(0.8, 3.0))
+        if indoor and rng.random() < 0.85:
+            centre = end + along * (gap / 2.0) + axis * depth * pillar_depth
+            solids.append(objects.pillar(centre, pillar_size, pillar_colour, striped))
+        elif rng.random() < 0.2:
+            solids.append(objects.pole(end + along * (gap / 2.0) + axis * 0.5, 0.08, (90, 140, 170)))
+        y = float(end[1]) + gap
+    back_x = x_entrance + side * depth + side * 0.3
+    if indoor and rng.random() < 0.8:
+        colour = tuple(int(v) for v in rng.integers(150, 230, 3))
+        solids.append(objects.wall(np.array([back_x, y_lo]), np.array([back_x, y_hi]), 0.3, colour))
+    elif not indoor and rng.random() < 0.4:
+        colour = tuple(int(v) for v in rng.integers(140, 200, 3))
+        solids.append(objects.kerb(np.array([back_x, y_lo]), np.array([back_x, y_hi]), colour))
+    return slots, lines, marks, solids
+
+
+def _parked_car(slot: SlotGeometry) -> list[objects.Solid]:
+    e_mid = (slot.corners[0] + slot.corners[1]) / 2.0
+    b_mid = (slot.corners[2] + slot.corners[3]) / 2.0
+    axis = b_mid - e_mid
+    depth = float(np.linalg.norm(axis))
+    normal = np.array([-axis[1], axis[0]]) / max(depth, 1e-9)
+    lateral, longitudinal, yaw = slot.car_jitter
+    ca, sa = np.cos(yaw), np.sin(yaw)
+    axis_r = np.array([ca * axis[0] - sa * axis[1], sa * axis[0] + ca * axis[1]])
+    width_slot = float(np.linalg.norm(slot.corners[1] - slot.corners[0]))
+    assert slot.car_color is not None
+    if slot.kind == "parallel":
+        centre = (e_mid + b_mid) / 2.0 + normal * longitudinal + axis / max(depth, 1e-9) * lateral
+        car_axis = np.array([-axis_r[1], axis_r[0]])
+        return objects.car(
+            centre, car_axis, min(4.6, width_slot - 0.9), min(1.85, depth - 0.35), slot.car_color
         )
-        slots.append(SlotGeometry(corners=corners, kind=kind, free=free, car_color=color, car_jitter=jitter))
-    return slots, lines
+    centre = (e_mid + b_mid) / 2.0 + normal * lateral + axis / max(depth, 1e-9) * longitudinal * 0.5
+    car_w = min(1.85, width_slot * 0.9 - 0.3) if slot.kind == "perpendicular" else 1.8
+    return objects.car(centre, axis_r, min(4.7, depth - 0.3), car_w, slot.car_color)
 
 
 @functools.lru_cache(maxsize=8)
 def _sector_geometry(size: tuple[int, int], origin: tuple[float, float], mpp: float):
-    """Camera sector id per pixel (0 under the ego car), seam segments and a sharpness map."""
+    """Camera sector id per pixel (0 under the ego car), camera positions, a sharpness map, angle bins."""
     h, w = size
     ox, oy = origin
     corners = {  # ego-car corners in pixels: front-left, front-right, rear-right, rear-left
@@ -165,13 +351,30 @@ def _sector_geometry(size: tuple[int, int], origin: tuple[float, float], mpp: fl
     for sid, (a, b) in quads.items():
         poly = np.array([corners[a], far[a], far[b], corners[b]], np.float64)
         fill_polygons(sector_id, [poly], sid)
-    seams = [np.array([corners[k], far[k]], np.float64) for k in corners]
+    cameras = np.array([
+        (ox, oy - (EGO_FRONT_M + EGO_REAR_M) / 2.0 / mpp),  # (under the car: unused)
+        (ox, oy - EGO_FRONT_M / mpp),
+        (ox + EGO_HALF_WIDTH_M / mpp, oy - MIRROR_M / mpp),
+        (ox, oy - EGO_REAR_M / mpp),
+        (ox - EGO_HALF_WIDTH_M / mpp, oy - MIRROR_M / mpp),
+    ])  # fmt: skip
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    radius = np.hypot((xx - ox) / w, (yy - oy) / h)
-    vignette = np.clip(1.3 - 1.6 * radius, 0.25, 1.0).astype(np.float32)
-    for array in (sector_id, vignette):
+    centre_y = oy - (EGO_FRONT_M + EGO_REAR_M) / 2.0 / mpp
+    dx, dy = xx - ox, yy - centre_y
+    # distance from the car body in metres: blur and stretch grow with it
+    outside = np.hypot(np.maximum(np.abs(dx) * mpp - EGO_HALF_WIDTH_M, 0.0),
+                       np.maximum(np.abs(dy) * mpp - (EGO_FRONT_M - EGO_REAR_M) / 2.0, 0.0))  # fmt: skip
+    angle_bin = ((np.arctan2(dy, dx) + np.pi) / (2 * np.pi) * 1023).astype(np.int16)
+    for array in (sector_id, outside, angle_bin):
         array.flags.writeable = False  # shared by every scene of this size
-    return sector_id, seams, vignette
+    return sector_id, cameras, outside, angle_bin
+
+
+def _sector_of(point: np.ndarray, sector_id: np.ndarray) -> int:
+    h, w = sector_id.shape
+    x = int(np.clip(point[0], 0, w - 1))
+    y = int(np.clip(point[1], 0, h - 1))
+    return int(sector_id[y, x]) or 1
 
 
 def sample_parking_world(
@@ -188,45 +391,73 @@ def sample_parking_world(
     view_radius = float(np.hypot(h, w)) / 2.0 * metres_per_pixel + 1.0
     travel = speed * duration_s
     y_lo, y_hi = -view_radius - float(rng.uniform(0, 3)), travel + view_radius
-    aisle = float(rng.uniform(5.5, 7.0))
-    line_w = float(rng.uniform(0.10, 0.25))
+    indoor = bool(rng.random() < 0.35)
+    ground_kind = choose_ground(rng, indoor=indoor)
+    aisle = float(rng.uniform(5.0, 7.5))
+    line_w = float(rng.uniform(0.08, 0.25))
+    paint_name = str(rng.choice(list(PAINT_P), p=list(PAINT_P.values())))
+    paint = PAINTS[paint_name]
     slots: list[SlotGeometry] = []
-    lines: list[np.ndarray] = []
+    lines: list[PaintedLine] = []
+    marks: list[WorldMark] = []
+    solids: list[objects.Solid] = []
+    row_kinds: list[dict[str, Any]] = []
     for side in (-1, 1):
         if rng.random() < 0.1:
             continue  # a wall or kerb on this side: no slots
-        row_slots, row_lines = _row(rng, side, side * aisle / 2.0, y_lo, y_hi, line_w)
-        slots += row_slots
-        lines += row_lines
-    stains = []
-    for _ in range(int(rng.integers(2, 10) * max(1.0, travel / 10.0))):
-        c = np.array([rng.uniform(-8, 8), rng.uniform(y_lo, y_hi)])
-        theta = np.linspace(0, 2 * np.pi, 10, endpoint=False)
-        r = rng.uniform(0.2, 0.9) * rng.uniform(0.6, 1.4, 10)
-        stains.append(c + np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1))
+        style = _row_style(rng, paint, line_w)
+        row_kinds.append(
+            {"kind": style.kind, "lines": style.line_style, "entrance_line": style.entrance_line}
+        )
+        row = _row(rng, side, side * aisle / 2.0, y_lo, y_hi, style, indoor=indoor)
+        slots += row[0]
+        lines += row[1]
+        marks += row[2]
+        solids += row[3]
+    for _ in range(int(rng.integers(0, 3)) if rng.random() < 0.35 else 0):
+        centre = np.array([rng.uniform(-aisle / 2.0 + 0.8, aisle / 2.0 - 0.8), rng.uniform(y_lo, y_hi)])
+        if abs(centre[0]) < EGO_HALF_WIDTH_M + 0.6 and -2.0 < centre[1] < 5.0:
+            continue  # not standing on the ego car
+        shirt = tuple(int(v) for v in rng.integers(20, 230, 3))
+        solids.append(objects.person(centre, float(rng.uniform(0, np.pi)), shirt))
 
-    # asphalt texture in world coordinates so that it scrolls with the lot
-    tex_mpp = metres_per_pixel * 2.0
-    x_min, x_max = -view_radius - 1.0, view_radius + 1.0
-    tex_w = int((x_max - x_min) / tex_mpp) + 1
-    tex_h = int((y_hi - y_lo + 2.0) / tex_mpp) + 1
-    base = int(rng.integers(75, 150))
-    texture = np.empty((tex_h, tex_w, 3), np.uint8)
-    texture[:] = (base + int(rng.integers(-6, 7)), base, base - int(rng.integers(0, 10)))
-    noise = ground_texture(
-        rng, (tex_h, tex_w), blotch=float(rng.uniform(6, 18)), grain=float(rng.uniform(4, 9))
+    patterned = ground_kind in ("brick", "grass_pavers")
+    tex_mpp = metres_per_pixel * (1.25 if patterned else 2.0)
+    stains = int(rng.integers(1, 8) * max(1.0, travel / 10.0))
+    ground = make_ground(
+        rng,
+        ground_kind,
+        x_range=(-view_radius - 1.0, view_radius + 1.0),
+        y_range=(y_lo - 1.0, y_hi + 1.0),
+        tex_mpp=tex_mpp,
+        stains=stains,
     )
-    texture = cv2.add(texture, noise, dtype=cv2.CV_8U)
-    # texture pixel (col, row) -> world: x = x_min + col * tex_mpp, y = y_hi + 1 - row * tex_mpp
-    texture_to_world = np.array([[tex_mpp, 0.0, x_min], [0.0, -tex_mpp, y_hi + 1.0], [0.0, 0.0, 1.0]])
+    _decorate_ground(
+        rng, ground, slots, paint, aisle, (y_lo, y_hi), painted=ground_kind in ("painted", "epoxy")
+    )
 
-    wear_strength = float(rng.uniform(0.0, 0.5))
+    wear_strength = float(rng.uniform(0.0, 0.65))
     wear = 1.0 - wear_strength * (0.5 + 0.5 * smooth_noise(rng, size, max(3.0, w / 40.0)))
-    wear = np.clip(wear * float(rng.uniform(0.75, 1.0)), 0.4, 1.0).astype(np.float32)
-    sector_id, seams, vignette = _sector_geometry(size, origin_px, metres_per_pixel)
+    wear = np.clip(wear * float(rng.uniform(0.7, 1.0)), 0.3, 1.0).astype(np.float32)
+    sector_id, _, outside, _ = _sector_geometry(size, origin_px, metres_per_pixel)
     gains = np.ones((5, 3), np.float32)
-    gains[1:] = rng.uniform(0.85, 1.15, (4, 1)) * rng.uniform(0.95, 1.05, (4, 3))
-    yellow = rng.random() < 0.2
+    gains[1:] = rng.uniform(0.75, 1.25, (4, 1)) * rng.uniform(0.94, 1.06, (4, 3))
+    blend_px = float(rng.uniform(0.05, 1.0)) / metres_per_pixel
+    # seams blended over blend_px; blurred at a quarter of the size, where it is cheap
+    small = cv2.resize(gains[sector_id], (max(w // 4, 4), max(h // 4, 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), max(blend_px / 12.0, 0.3))
+    sector_gain = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    # sharp near the car, soft and streaky far away: weight of the sharp image
+    soft_from = float(rng.uniform(1.0, 3.0))
+    sharpness = np.clip(1.0 - (outside - soft_from) / float(rng.uniform(3.0, 8.0)), 0.15, 1.0).astype(
+        np.float32
+    )
+    streaks = (1.0 + float(rng.uniform(0.15, 0.4)) * cv2.resize(
+        rng.uniform(-1, 1, (1, 256)).astype(np.float32), (1024, 1), interpolation=cv2.INTER_LINEAR
+    )[0]).astype(np.float32)  # fmt: skip
+    reflections = _reflections(rng, size) if (indoor and rng.random() < 0.75) else None
+    camera_heights = np.array([1.0, *rng.uniform(0.6, 0.95, 1), *rng.uniform(0.85, 1.1, 1),
+                               *rng.uniform(0.75, 1.0, 1), *rng.uniform(0.85, 1.1, 1)])  # fmt: skip
     return ParkingWorld(
         size=size,
         metres_per_pixel=metres_per_pixel,
@@ -234,14 +465,25 @@ def sample_parking_world(
         speed=speed,
         slots=slots,
         lines=lines,
-        stains=stains,
-        paint=(40, 190, 225) if yellow else (230, 232, 232),
-        texture=texture,
-        texture_to_world=texture_to_world,
+        marks=marks,
+        solids=solids,
+        ground=ground,
         wear=wear,
-        sector_gain=gains[sector_id],
-        seams=seams,
-        vignette=vignette,
+        sector_gain=sector_gain,
+        sector_noise=rng.uniform(0.5, 4.0, 4).astype(np.float32),
+        camera_heights=camera_heights,
+        sharpness=sharpness,
+        streaks=streaks,
+        reflections=reflections,
+        style={
+            "indoor": indoor,
+            "ground": ground_kind,
+            "paint": paint_name,
+            "rows": row_kinds,
+            "objects": sorted({solid.kind for solid in solids}),
+            "ego_look": str(rng.choice(EGO_LOOKS, p=[0.6, 0.25, 0.15])),
+            "ego_scale": float(rng.uniform(1.0, 1.25)),
+        },
         pose0=(
             float(rng.uniform(-0.6, 0.6)),
             float(rng.uniform(-1.0, 1.0)),
@@ -251,48 +493,148 @@ def sample_parking_world(
     )
 
 
-def _car_top(centre: np.ndarray, axis: np.ndarray, length: float, width: float) -> dict[str, np.ndarray]:
-    """Top-down car outline pieces in world metres; ``axis`` points to the car's front."""
-    axis = axis / np.linalg.norm(axis)
-    normal = np.array([-axis[1], axis[0]])
+def _decorate_ground(
+    rng: np.random.Generator,
+    ground: GroundTexture,
+    slots: list[SlotGeometry],
+    paint: tuple[int, int, int],
+    aisle: float,
+    y_range: tuple[float, float],
+    *,
+    painted: bool,
+) -> None:
+    """Paint slot fills, slot numbers, text and arrows into the ground texture (unlabelled)."""
+    to_tex = ground.world_to_texture()
+    tex_mpp = float(ground.to_world[0, 0])
+    if painted and rng.random() < 0.5:
+        fill = tuple(int(v) for v in rng.integers(40, 220, 3))
+        fill_polygons(ground.image, [_apply(to_tex, s.corners) for s in slots], fill)
+    if slots and rng.random() < 0.6:
+        first = int(rng.integers(1, 900))
+        colour = paint if rng.random() < 0.7 else tuple(int(v) for v in rng.integers(120, 255, 3))
+        at_back = rng.random() < 0.5
+        prefix = str(rng.choice(["", "", "A", "B", "P", "B2-"]))
+        for index, slot in enumerate(slots):
+            entrance = (slot.corners[0] + slot.corners[1]) / 2.0
+            back = (slot.corners[2] + slot.corners[3]) / 2.0
+            where = entrance + (back - entrance) * (0.8 if at_back else 0.2)
+            axis = _apply(to_tex, back[None])[0] - _apply(to_tex, entrance[None])[0]
+            angle = float(np.arctan2(axis[1], axis[0]))
+            width_m = float(np.linalg.norm(slot.corners[1] - slot.corners[0]))
+            height_px = min(0.45, 0.25 * width_m) / tex_mpp
+            text = f"{prefix}{first + index:03d}"
+            paint_text(ground.image, text, tuple(_apply(to_tex, where[None])[0]), height_px, angle, colour)
+    if rng.random() < 0.5:  # arrows along the aisle
+        y_lo, y_hi = y_range
+        direction = np.array([0.0, 1.0 if rng.random() < 0.5 else -1.0])
+        for y in np.arange(y_lo + float(rng.uniform(0, 8)), y_hi, float(rng.uniform(8.0, 15.0))):
+            x = float(rng.uniform(-aisle / 4.0, aisle / 4.0))
+            arrow = arrow_polygon(np.array([x, y]), direction, float(rng.uniform(2.0, 4.0)), 0.6)
+            fill_polygons(ground.image, [_apply(to_tex, arrow)], paint)
+    if rng.random() < 0.25:  # words painted across the aisle
+        y = float(rng.uniform(*y_range))
+        text = str(rng.choice(["SLOW", "EXIT", "STOP", "P", "NO PARKING", "VIP"]))
+        paint_text(
+            ground.image, text, tuple(_apply(to_tex, np.array([[0.0, y]]))[0]), 0.6 / tex_mpp, 0.0, paint
+        )
 
-    def quad(f0: float, f1: float, hw0: float, hw1: float) -> np.ndarray:
-        return np.array([
-            centre + axis * f0 - normal * hw0, centre + axis * f1 - normal * hw1,
-            centre + axis * f1 + normal * hw1, centre + axis * f0 + normal * hw0,
-        ])  # fmt: skip
 
-    half_l, half_w = length / 2.0, width / 2.0
-    body = np.concatenate([
-        quad(-half_l, -half_l + 0.3, half_w * 0.85, half_w)[:2],
-        quad(half_l - 0.4, half_l, half_w, half_w * 0.8)[:2],
-        quad(half_l - 0.4, half_l, half_w, half_w * 0.8)[2:],
-        quad(-half_l, -half_l + 0.3, half_w * 0.85, half_w)[2:],
-    ])  # fmt: skip
-    return {
-        "body": body,
-        "windscreen": quad(half_l * 0.15, half_l * 0.5, half_w * 0.75, half_w * 0.85),
-        "rear_window": quad(-half_l * 0.75, -half_l * 0.5, half_w * 0.8, half_w * 0.75),
-        "roof": quad(-half_l * 0.5, half_l * 0.15, half_w * 0.78, half_w * 0.78),
-    }
+def _reflections(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """Additive light of ceiling lamps mirrored by a glossy floor (image space, float32)."""
+    h, w = size
+    small = np.zeros((max(h // 8, 4), max(w // 8, 4)), np.float32)
+    for _ in range(int(rng.integers(2, 7))):
+        cx, cy = float(rng.uniform(0, small.shape[1])), float(rng.uniform(0, small.shape[0]))
+        rx = float(rng.uniform(0.5, 2.0))
+        ry = rx * float(rng.uniform(2.0, 6.0))
+        cv2.ellipse(
+            small, ((cx, cy), (2 * rx, 2 * ry), float(rng.uniform(0, 180))), float(rng.uniform(40, 110)), -1
+        )
+    small = cv2.GaussianBlur(small, (0, 0), 1.5)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+POLAR_ANGLES = 360
+
+
+@functools.lru_cache(maxsize=8)
+def _polar_maps(size: tuple[int, int], centre: tuple[float, float]):
+    """``cv2.remap`` maps image -> polar (rows: angle, cols: radius in pixels) and back.
+
+    Own maps rather than ``cv2.warpPolar``, which leaves pixels uninitialised (and scenes
+    non-deterministic) when the centre is off the image middle.
+    """
+    h, w = size
+    cx, cy = centre
+    radius = int(np.ceil(np.hypot(max(cx, w - cx), max(cy, h - cy)))) + 1
+    theta = np.linspace(0.0, 2.0 * np.pi, POLAR_ANGLES, endpoint=False, dtype=np.float32)[:, None]
+    r = np.arange(radius, dtype=np.float32)[None, :]
+    to_polar = ((cx + r * np.cos(theta)).astype(np.float32), (cy + r * np.sin(theta)).astype(np.float32))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = np.mod(np.arctan2(yy - cy, xx - cx), 2.0 * np.pi) * (POLAR_ANGLES / (2.0 * np.pi))
+    back = (np.hypot(xx - cx, yy - cy).astype(np.float32), angle.astype(np.float32))
+    maps = (*cv2.convertMaps(*to_polar, cv2.CV_16SC2), *cv2.convertMaps(*back, cv2.CV_16SC2))
+    for array in maps:
+        array.flags.writeable = False
+    return maps
+
+
+def _radial_smear(
+    image: np.ndarray, centre: tuple[float, float], sharpness: np.ndarray, length_px: int
+) -> np.ndarray:
+    """Blur along rays from ``centre``, mixed in where ``sharpness`` is low (far from the car)."""
+    h, w = image.shape[:2]
+    map1, map2, back1, back2 = _polar_maps((h, w), (float(centre[0]), float(centre[1])))
+    polar = cv2.remap(image, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    polar = cv2.blur(polar, (max(length_px, 1), 1))
+    back = cv2.remap(polar, back1, back2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.blendLinear(image, back, sharpness, 1.0 - sharpness)
+
+
+def _draw_solids(
+    world: ParkingWorld,
+    image: np.ndarray,
+    occluder: np.ndarray,
+    to_px: np.ndarray,
+    cameras: np.ndarray,
+    sector_id: np.ndarray,
+) -> None:
+    """Project every object that may reach the view, farthest from its camera first."""
+    h, w = world.size
+    drawn = []
+    for solid in world.solids:
+        footprint = _apply(to_px, solid.footprint)
+        low, high = footprint.min(axis=0), footprint.max(axis=0)
+        # the smear runs away from a camera inside the view: an object outside stays outside
+        if high[0] < 0 or high[1] < 0 or low[0] > w - 1 or low[1] > h - 1:
+            continue
+        centre = footprint.mean(axis=0)
+        sector = _sector_of(centre, sector_id)
+        camera = cameras[sector]
+        drawn.append(
+            (float(np.linalg.norm(centre - camera)), solid, footprint, camera, world.camera_heights[sector])
+        )
+    drawn.sort(key=lambda item: -item[0])
+    for _, solid, footprint, camera, height in drawn:
+        bands = objects.project_bands(footprint, camera, float(height), solid.bands)
+        fill_polygons(occluder, [bands[0][0]], 1)  # the top band's polygon spans the whole object
+        for polygon, colour in bands:
+            fill_polygons(image, [polygon], colour)
 
 
 def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng: np.random.Generator):
-    """Draw the lot at ``time_s`` -> (image BGR, mask, slots in pixels)."""
+    """Draw the lot at ``time_s`` -> (image BGR, mask, slots in pixels, marking points in pixels)."""
     h, w = world.size
     line_id, free_id = classes.index("slot_line"), classes.index("free_slot")
     to_px = world.world_to_pixel(time_s)
     # WARP_INVERSE_MAP: the matrix maps output pixels to texture pixels
     image = cv2.warpAffine(
-        world.texture,
-        np.linalg.inv(to_px @ world.texture_to_world)[:2],
+        world.ground.image,
+        np.linalg.inv(to_px @ world.ground.to_world)[:2],
         (w, h),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REFLECT,
     )
-    base = tuple(int(v) for v in world.texture[0, 0])
-    fill_polygons(image, [_apply(to_px, s) for s in world.stains], tuple(int(v * 0.7) for v in base))
-
     mask = np.zeros((h, w), np.uint8)
     margin = 3.0 / world.metres_per_pixel
     visible = []
@@ -309,73 +651,52 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
         if slot.free:
             fill_polygons(mask, [px], free_id)
     bare = image.copy()
-    line_polys = [_apply(to_px, p) for p in world.lines]
-    fill_polygons(image, line_polys, world.paint)
-    fill_polygons(mask, line_polys, line_id)
+    by_colour: dict[tuple[int, int, int], list[np.ndarray]] = {}
+    for line in world.lines:
+        by_colour.setdefault(line.colour, []).append(_apply(to_px, line.polygon))
+    for colour, polys in by_colour.items():
+        fill_polygons(image, polys, colour)
+        fill_polygons(mask, polys, line_id)
     blend_where(image, bare, world.wear, mask == line_id)  # worn paint
 
+    sector_id, cameras, _, angle_bin = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
     occluder = np.zeros((h, w), np.uint8)
-    for slot, _ in visible:
-        if slot.free or slot.car_color is None:
-            continue
-        e_mid = (slot.corners[0] + slot.corners[1]) / 2.0
-        b_mid = (slot.corners[2] + slot.corners[3]) / 2.0
-        axis = b_mid - e_mid
-        depth = float(np.linalg.norm(axis))
-        normal = np.array([-axis[1], axis[0]]) / max(depth, 1e-9)
-        lateral, longitudinal, yaw = slot.car_jitter
-        ca, sa = np.cos(yaw), np.sin(yaw)
-        axis_r = np.array([ca * axis[0] - sa * axis[1], sa * axis[0] + ca * axis[1]])
-        if slot.kind == "parallel":
-            width_slot = float(np.linalg.norm(slot.corners[1] - slot.corners[0]))
-            centre = (e_mid + b_mid) / 2.0 + normal * longitudinal + axis / max(depth, 1e-9) * lateral
-            car_axis = np.array([-axis_r[1], axis_r[0]])
-            parts = _car_top(centre, car_axis, min(4.6, width_slot - 0.9), min(1.8, depth - 0.35))
-        else:
-            width_slot = float(np.linalg.norm(slot.corners[1] - slot.corners[0]))
-            centre = (e_mid + b_mid) / 2.0 + normal * lateral + axis / max(depth, 1e-9) * longitudinal * 0.5
-            car_w = min(1.8, width_slot * 0.9 - 0.4) if slot.kind == "perpendicular" else 1.75
-            parts = _car_top(centre, axis_r, min(4.5, depth - 0.3), car_w)
-        colour = slot.car_color
-        shadow = _apply(to_px, parts["body"] * 1.0) + 2.0
-        fill_polygons(image, [shadow], (25, 25, 25))
-        fill_polygons(image, [_apply(to_px, parts["body"])], colour)
-        fill_polygons(
-            image, [_apply(to_px, parts["roof"])], tuple(min(255, int(c * 1.1) + 10) for c in colour)
-        )
-        fill_polygons(
-            image, [_apply(to_px, parts["windscreen"]), _apply(to_px, parts["rear_window"])], (45, 35, 30)
-        )
-        fill_polygons(occluder, [_apply(to_px, parts["body"]), shadow], 1)
+    _draw_solids(world, image, occluder, to_px, cameras, sector_id)
+    if occluder.any():  # radial streaks over what stands above the ground
+        streak = world.streaks[angle_bin]
+        lit = cv2.multiply(image, cv2.merge([streak, streak, streak]), dtype=cv2.CV_8U)
+        np.copyto(image, lit, where=occluder[..., None].astype(bool))
 
-    # the ego car as stitched AVM images show it: a dark car-shaped blob
+    # the ego car: stitched AVM images show a blank box or a car icon there
     ox, oy = world.origin_px
-    k = 1.0 / world.metres_per_pixel
-    ego = _car_top(
-        np.array([ox, oy - (EGO_FRONT_M + EGO_REAR_M) / 2.0 * k]),
-        np.array([0.0, -1.0]),
-        (EGO_FRONT_M - EGO_REAR_M) * k,
-        2.0 * EGO_HALF_WIDTH_M * k,
-    )
-    fill_polygons(image, [ego["body"]], (22, 22, 24))
-    fill_polygons(image, [ego["windscreen"], ego["rear_window"]], (45, 45, 50))
-    fill_polygons(occluder, [ego["body"]], 1)
+    k = world.style["ego_scale"] / world.metres_per_pixel
+    half_w, front, rear = EGO_HALF_WIDTH_M * k, EGO_FRONT_M * k, EGO_REAR_M * k
+    mid_y = oy - (EGO_FRONT_M + EGO_REAR_M) / 2.0 / world.metres_per_pixel
+    half_l = (front - rear) / 2.0
+    box = np.array([[ox - half_w, mid_y - half_l], [ox + half_w, mid_y - half_l],
+                    [ox + half_w, mid_y + half_l], [ox - half_w, mid_y + half_l]])  # fmt: skip
+    look = world.style["ego_look"]
+    if look == "dark_car":
+        ego = objects.car(np.array([ox, mid_y]), np.array([0.0, -1.0]), 2 * half_l, 2 * half_w, (30, 30, 34))
+        fill_polygons(image, [ego[0].footprint], (22, 22, 24))
+        fill_polygons(occluder, [ego[0].footprint], 1)
+    else:
+        fill_polygons(image, [box], (0, 0, 0) if look == "black_box" else (60, 60, 60))
+        fill_polygons(occluder, [box], 1)
     mask[occluder > 0] = 0
 
     image = cv2.multiply(image, world.sector_gain, dtype=cv2.CV_8U)
-    for seam in world.seams:
-        cv2.line(
-            image,
-            tuple(int(v) for v in seam[0]),
-            tuple(int(v) for v in seam[1]),
-            (70, 70, 70),
-            1,
-            cv2.LINE_AA,
-        )
-    # the stretched far field of an AVM image is soft; a pyramid blur is cheap
-    blurred = cv2.pyrUp(cv2.pyrDown(image), dstsize=(w, h))
-    image = cv2.blendLinear(image, blurred, world.vignette, 1.0 - world.vignette)
-    image = photometric_finish(image, rng, blur_p=0.2, jpeg_p=0.3)
+    if world.reflections is not None:
+        shift = int(world.speed * time_s * 0.5 / world.metres_per_pixel) % h
+        light = np.roll(world.reflections, shift, axis=0)
+        image = cv2.add(image, cv2.merge([light, light, light]), dtype=cv2.CV_8U)
+    # the far field of a stitched view is stretched: blur along the rays, more with distance
+    image = _radial_smear(image, (ox, mid_y), world.sharpness, max(3, int(0.02 * max(h, w))))
+    # each camera has its own noise level
+    sigma = world.sector_noise[np.clip(sector_id.astype(np.int16) - 1, 0, 3)]
+    noise = noise_crop(rng, (h, w)).astype(np.float32) * (sigma / 16.0)[..., None]
+    image = cv2.add(image, noise, dtype=cv2.CV_8U)
+    image = photometric_finish(image, rng, blur_p=0.25, jpeg_p=0.4)
 
     # a slot is reported when its entrance lies in the image; back corners may lie outside
     slots = []
@@ -386,14 +707,35 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
         ):
             continue
         centre = np.clip(px.mean(axis=0).round().astype(int), 0, [w - 1, h - 1])
-        if occluder[centre[1], centre[0]] and slot.free:
+        if occluder[centre[1], centre[0]] and slot.free and _under_ego(centre, box):
             continue  # under the ego car
         slots.append(
             ParkingSlot(
                 corners=px.astype(np.float32),
                 free=slot.free,
                 instance_id=len(slots),
-                extra={"type": slot.kind},
+                extra={"type": slot.kind, "occupied": not slot.free},
             )
         )
-    return image, mask, slots
+    marks = []
+    rot = to_px[:2, :2]
+    for mark in world.marks:
+        p = _apply(to_px, mark.position[None])[0]
+        if not (0 <= p[0] <= w - 1 and 0 <= p[1] <= h - 1):
+            continue
+        d = rot @ mark.direction
+        marks.append(
+            MarkingPoint(
+                position=p.astype(np.float32),
+                direction=float(np.arctan2(d[1], d[0])),
+                shape=mark.shape,
+                occluded=bool(occluder[round(p[1]) % h, round(p[0]) % w]),
+            )
+        )
+    return image, mask, slots, marks
+
+
+def _under_ego(point: np.ndarray, box: np.ndarray) -> bool:
+    return bool(
+        box[:, 0].min() <= point[0] <= box[:, 0].max() and box[:, 1].min() <= point[1] <= box[:, 1].max()
+    )

@@ -62,12 +62,22 @@ def clip_to_box(points: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def fill_polygons(canvas: np.ndarray, polygons: list[np.ndarray], color: float | tuple[float, ...]) -> None:
-    """Fill float-coordinate polygons into ``canvas`` in place (no-op for an empty list)."""
+    """Fill float-coordinate polygons into ``canvas`` in place: their union (no-op for an empty list).
+
+    One ``cv2.fillPoly`` call per polygon: given several at once, OpenCV fills by parity and
+    leaves the overlaps of two polygons (e.g. where painted lines cross) empty.
+    """
     height, width = canvas.shape[:2]
-    clipped = [clip_to_box(np.asarray(p, np.float64), width, height) for p in polygons]
-    clipped = [p for p in clipped if len(p) >= 3]
-    if clipped:
-        cv2.fillPoly(canvas, [to_fixed(p) for p in clipped], color, cv2.LINE_8, SHIFT_BITS)
+    for polygon in polygons:
+        points = np.asarray(polygon, np.float64)
+        low, high = points.min(axis=0), points.max(axis=0)
+        if high[0] < -1.0 or high[1] < -1.0 or low[0] > width or low[1] > height:
+            continue  # its bounding box misses the canvas: nothing to fill
+        if low[0] < -2.0 * width or low[1] < -2.0 * height or high[0] > 3.0 * width or high[1] > 3.0 * height:
+            points = clip_to_box(points, width, height)
+            if len(points) < 3:
+                continue
+        cv2.fillPoly(canvas, [np.round(points * _SCALE).astype(np.int32)], color, cv2.LINE_8, SHIFT_BITS)
 
 
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell_px: float) -> np.ndarray:

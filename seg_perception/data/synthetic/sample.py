@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from seg_perception.config import ClassMap
-from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.geometry import MarkingPoint, ParkingSlot, Polygon
 
 MIN_REGION_AREA_PX = 3
 
@@ -22,7 +22,10 @@ class SceneSample:
         image: (H, W, 3) uint8 BGR image.
         mask: (H, W) uint8 class ids of the scenario's class map.
         polygons: One polygon per connected region of every foreground class.
-        slots: Parking slots (AVM scenes only), entrance side first.
+        slots: Parking slots (AVM scenes only), entrance side first; ``free`` and
+            ``extra["occupied"]`` tell occupancy, ``extra["type"]`` the slot type.
+        marking_points: Marking points of the slots (AVM scenes only): where separating
+            lines meet the entrance line, with direction and T/L/I shape.
         meta: ``scenario``, ``seed``, ``camera``, ``frame``; AVM scenes add
             ``metres_per_pixel`` and ``origin_px``; front scenes add ``camera_model``.
     """
@@ -32,6 +35,7 @@ class SceneSample:
     polygons: list[Polygon] = field(default_factory=list)
     slots: list[ParkingSlot] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    marking_points: list[MarkingPoint] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Contest-style ground truth: polygons (class, id, vertices), slots and meta."""
@@ -39,6 +43,7 @@ class SceneSample:
             "image_size": [int(self.mask.shape[0]), int(self.mask.shape[1])],
             "polygons": [p.to_json() for p in self.polygons],
             "slots": [s.to_json() for s in self.slots],
+            "marking_points": [m.to_json() for m in self.marking_points],
             "meta": _jsonable(self.meta),
         }
 

@@ -33,13 +33,33 @@ def _size(config: ScenarioConfig, size: tuple[int, int] | None) -> tuple[int, in
     return int(height), int(width)
 
 
-def _avm_geometry(config: ScenarioConfig, size: tuple[int, int]) -> tuple[float, tuple[float, float]]:
-    """Metres per pixel and origin for ``size``, scaled from the config so the view covers the same ground."""
+MetresPerPixel = float | tuple[float, float] | None
+
+
+def _avm_geometry(
+    config: ScenarioConfig, size: tuple[int, int], metres_per_pixel: MetresPerPixel, rng: np.random.Generator
+) -> tuple[float, tuple[float, float]]:
+    """Metres per pixel and origin for ``size``.
+
+    By default both are scaled from the config so the view covers the same ground; a given
+    ``metres_per_pixel`` (a value, or a ``(low, high)`` range drawn log-uniformly per seed)
+    changes the ground the view covers instead, the vehicle origin staying where the
+    config puts it relative to the image.
+    """
     block = config.camera(config.primary_camera)
     ref_h, ref_w = config.image_size()
-    mpp = float(block.get("metres_per_pixel", 0.02)) * ref_w / size[1]
     ox, oy = block.get("origin_px", [ref_w / 2.0, ref_h / 2.0])
-    return mpp, (float(ox) * size[1] / ref_w, float(oy) * size[0] / ref_h)
+    origin = (float(ox) * size[1] / ref_w, float(oy) * size[0] / ref_h)
+    if metres_per_pixel is None:
+        return float(block.get("metres_per_pixel", 0.02)) * ref_w / size[1], origin
+    if isinstance(metres_per_pixel, (tuple, list)):
+        low, high = (float(v) for v in metres_per_pixel)
+        if not 0.0 < low <= high:
+            raise ConfigError(f"metres_per_pixel range must be 0 < low <= high, got {metres_per_pixel}")
+        return float(np.exp(rng.uniform(np.log(low), np.log(high)))), origin
+    if float(metres_per_pixel) <= 0.0:
+        raise ConfigError(f"metres_per_pixel must be positive, got {metres_per_pixel}")
+    return float(metres_per_pixel), origin
 
 
 def _flavour(config: ScenarioConfig) -> str:
@@ -55,6 +75,7 @@ def generate_drive(
     *,
     size: tuple[int, int] | None = None,
     fps: float = 30.0,
+    metres_per_pixel: MetresPerPixel = None,
 ) -> Iterator[SceneSample]:
     """Temporally coherent frames of one drive: the ego moves, markings and slots scroll.
 
@@ -64,6 +85,8 @@ def generate_drive(
         num_frames: Number of frames to yield.
         size: (height, width); default: the scenario camera's ``image_size``.
         fps: Frame rate, i.e. the time step between frames.
+        metres_per_pixel: AVM scenes only: the ground resolution, a value or a ``(low, high)``
+            range drawn per seed; default: the scenario camera's, scaled to ``size``.
     """
     config = _resolve(scenario)
     hw = _size(config, size)
@@ -73,11 +96,11 @@ def generate_drive(
     speed = DRIVE_SPEED[flavour]
     meta_base = {"scenario": config.name, "seed": int(seed), "camera": config.primary_camera}
     if flavour == "parking":
-        mpp, origin = _avm_geometry(config, hw)
+        mpp, origin = _avm_geometry(config, hw, metres_per_pixel, rng)
         world = sample_parking_world(
             rng, hw, metres_per_pixel=mpp, origin_px=origin, duration_s=duration, speed=speed
         )
-        meta_base.update(metres_per_pixel=mpp, origin_px=[origin[0], origin[1]])
+        meta_base.update(metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=world.style)
     else:
         world = sample_front_world(rng, hw, urban=flavour == "road", duration_s=duration, speed=speed)
         cam = world.camera
@@ -88,9 +111,9 @@ def generate_drive(
     for frame in range(num_frames):
         frame_rng = np.random.default_rng([int(seed), hw[0], hw[1], frame + 1])
         time_s = frame / fps
-        slots = []
+        slots, marks = [], []
         if flavour == "parking":
-            image, mask, slots = render_parking(world, config.classes, time_s=time_s, rng=frame_rng)
+            image, mask, slots, marks = render_parking(world, config.classes, time_s=time_s, rng=frame_rng)
         else:
             image, mask = render_front(world, config.classes, time_s=time_s, rng=frame_rng)
         yield SceneSample(
@@ -99,11 +122,16 @@ def generate_drive(
             polygons=mask_to_polygons(mask, config.classes),
             slots=slots,
             meta={**meta_base, "frame": frame, "time_s": time_s},
+            marking_points=marks,
         )
 
 
 def generate_scene(
-    scenario: str | ScenarioConfig, seed: int, *, size: tuple[int, int] | None = None
+    scenario: str | ScenarioConfig,
+    seed: int,
+    *,
+    size: tuple[int, int] | None = None,
+    metres_per_pixel: MetresPerPixel = None,
 ) -> SceneSample:
-    """One random scene; deterministic for a given (scenario, seed, size)."""
-    return next(generate_drive(scenario, seed, 1, size=size))
+    """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel)."""
+    return next(generate_drive(scenario, seed, 1, size=size, metres_per_pixel=metres_per_pixel))
