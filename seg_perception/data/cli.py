@@ -2,7 +2,10 @@
 
 Layout: ``images/<name>.png`` (BGR), ``masks/<name>.png`` (class ids),
 ``polygons/<name>.json`` (contest style: polygons with class, id, vertices; slots;
-meta) and ``preview/<name>.jpg`` (image | colourised mask).
+marking points; meta) and ``preview/<name>.jpg`` (image | colourised mask). Parking scenes
+also get ``labels/<name>.json`` in the DMPR-PS (ps2.0) form, so ``seg-perception eval --avm``
+scores a model on them like on real labelled AVM images. ``--sheet PNG`` writes a contact
+sheet of the scenes (image over mask, slots and marking points drawn).
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from seg_perception.config import SCENARIOS, load_scenario
 from seg_perception.data.errors import DatasetError
+from seg_perception.data.parking_labels import to_dmpr_json
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -41,6 +46,48 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--drive", action="store_true", help="one temporally coherent drive instead of scenes"
     )
     parser.add_argument("--no-preview", action="store_true", help="skip the colour previews")
+    parser.add_argument(
+        "--metres-per-pixel",
+        type=parse_metres_per_pixel,
+        default=None,
+        help="AVM scenes: ground resolution, a value or LOW:HIGH drawn per scene (default: the camera's)",
+    )
+    parser.add_argument("--sheet", type=Path, help="also write a contact sheet PNG of the scenes here")
+    parser.add_argument(
+        "--sheet-columns", type=int, default=6, help="scenes per contact-sheet row (default 6)"
+    )
+
+
+def parse_metres_per_pixel(text: str) -> float | tuple[float, float]:
+    """``0.02`` or ``0.01:0.03``."""
+    try:
+        values = [float(v) for v in text.split(":")]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"metres per pixel {text!r} is not a number or LOW:HIGH") from err
+    if len(values) not in (1, 2) or min(values) <= 0 or values[0] > values[-1]:
+        raise argparse.ArgumentTypeError(
+            f"metres per pixel {text!r}: a positive value or LOW:HIGH, LOW <= HIGH"
+        )
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def annotated(sample: Any, colors: np.ndarray) -> np.ndarray:
+    """The scene's image over its colourised mask with slots (entrance magenta) and marking points."""
+    truth = colors[sample.mask].copy()
+    for slot in sample.slots:
+        corners = np.round(slot.corners).astype(np.int32)
+        cv2.polylines(truth, [corners], True, (255, 160, 0) if slot.free else (0, 120, 255), 1, cv2.LINE_AA)
+        cv2.line(truth, tuple(corners[0]), tuple(corners[1]), (255, 0, 255), 2, cv2.LINE_AA)
+    for mark in sample.marking_points:
+        x, y = (float(v) for v in mark.position)
+        tip = (round(x + 12 * np.cos(mark.direction)), round(y + 12 * np.sin(mark.direction)))
+        colour = (0, 0, 255) if not mark.occluded else (0, 200, 255)
+        cv2.circle(truth, (round(x), round(y)), 4, colour, 1, cv2.LINE_AA)
+        cv2.line(truth, (round(x), round(y)), tip, colour, 1, cv2.LINE_AA)
+        cv2.putText(
+            truth, mark.shape, (round(x) + 5, round(y) - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1
+        )
+    return np.vstack([sample.image, truth])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,15 +99,21 @@ def run(args: argparse.Namespace) -> int:
         raise DatasetError(f"--count must be at least 1, got {args.count}")
     config = load_scenario(args.scenario)
     out: Path = args.out
-    folders = {name: out / name for name in ("images", "masks", "polygons", "preview")}
+    folders = {name: out / name for name in ("images", "masks", "polygons", "preview", "labels")}
+    parking = "slot_line" in config.classes.names
     for name, folder in folders.items():
-        if name != "preview" or not args.no_preview:
+        if (name != "preview" or not args.no_preview) and (name != "labels" or parking):
             folder.mkdir(parents=True, exist_ok=True)
+    mpp = args.metres_per_pixel
     if args.drive:
-        samples = generate_drive(config, args.seed, args.count, size=args.size)
+        samples = generate_drive(config, args.seed, args.count, size=args.size, metres_per_pixel=mpp)
     else:
-        samples = (generate_scene(config, args.seed + i, size=args.size) for i in range(args.count))
+        samples = (
+            generate_scene(config, args.seed + i, size=args.size, metres_per_pixel=mpp)
+            for i in range(args.count)
+        )
     colors = config.classes.colors_bgr
+    sheet: list[np.ndarray] = []
     for index, sample in enumerate(
         tqdm(samples, total=args.count, desc=f"generate {config.name}", unit="scene")
     ):
@@ -70,8 +123,23 @@ def run(args: argparse.Namespace) -> int:
         cv2.imwrite(str(folders["images"] / f"{name}.png"), sample.image)
         cv2.imwrite(str(folders["masks"] / f"{name}.png"), sample.mask)
         (folders["polygons"] / f"{name}.json").write_text(json.dumps(sample.to_json()))
+        if parking:
+            label = to_dmpr_json(sample.marking_points, sample.slots)
+            label["image_size"] = [int(v) for v in sample.mask.shape]
+            label["metres_per_pixel"] = sample.meta.get("metres_per_pixel")
+            (folders["labels"] / f"{name}.json").write_text(json.dumps(label))
         if not args.no_preview:
             preview = np.hstack([sample.image, colors[sample.mask]])
             cv2.imwrite(str(folders["preview"] / f"{name}.jpg"), preview, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if args.sheet is not None:
+            sheet.append(annotated(sample, colors))
     print(f"wrote {args.count} {config.name} scenes to {out}")
+    if args.sheet is not None:
+        columns = max(1, args.sheet_columns)
+        blank = np.zeros_like(sheet[0])
+        sheet += [blank] * (-len(sheet) % columns)
+        rows = [np.hstack(sheet[i : i + columns]) for i in range(0, len(sheet), columns)]
+        args.sheet.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(args.sheet), np.vstack(rows))
+        print(f"wrote contact sheet {args.sheet}")
     return 0

@@ -6,8 +6,13 @@ training (train ``[0, 100000)``, validation ``[100000, 101000)``, eval from ``20
 generated at the model's input size, or an image/mask folder (``DIR/images/*`` with
 ``DIR/masks/<same stem>.png`` holding class ids).
 
+With ``--avm DIR`` it scores the parking pipeline on real AVM images labelled with points
+(ps2.0 DMPR-PS JSON, LabelMe XML/JSON): marking-point and slot precision/recall and the corner
+error (:mod:`seg_perception.training.avm_eval`).
+
 Example:
     seg-perception eval weights/highway.onnx --count 100 --json highway_eval.json
+    seg-perception eval weights/parking.onnx --avm ps2.0/testing/all --metres-per-pixel 0.0167
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M
 from seg_perception.training.metrics import SegmentationMetrics, format_table
 from seg_perception.training.recipe import EVAL_SEED_START
 
@@ -219,7 +225,9 @@ def _require_same_classes(model_path: str | Path, metadata: Any, scenario: str) 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="ONNX file or training checkpoint (.pt)")
     parser.add_argument("--scenario", help="scenario of the synthetic scenes (default: the model's)")
-    parser.add_argument("--count", type=int, default=100, help="number of scenes (default 100)")
+    parser.add_argument(
+        "--count", type=int, help="number of scenes (default 100; with --avm: every labelled image)"
+    )
     parser.add_argument(
         "--seed-start",
         type=int,
@@ -230,13 +238,70 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--overlays", type=Path, help="write image|truth|prediction PNGs here")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    avm = parser.add_argument_group("real AVM images with point labels (marking points and slots)")
+    avm.add_argument(
+        "--avm",
+        type=Path,
+        metavar="DIR",
+        help="AVM images with DMPR-PS JSON (ps2.0) or LabelMe XML/JSON labels: marking-point and slot "
+        "precision/recall, corner error (see seg_perception/training/avm_eval.py)",
+    )
+    avm.add_argument(
+        "--index", type=Path, help="with --avm: CSV listing image,label_xml[,category] under DIR"
+    )
+    avm.add_argument(
+        "--metres-per-pixel",
+        type=float,
+        help="with --avm: ground resolution of the label frame (ps2.0: 0.0167); default: the labels' own",
+    )
+    avm.add_argument(
+        "--threshold-cm",
+        type=float,
+        default=100.0 * DEFAULT_THRESHOLD_M,
+        help=f"with --avm: match distance (default {100.0 * DEFAULT_THRESHOLD_M:.1f} cm: "
+        "10 px at ps2.0's 600x600)",
+    )
+
+
+def run_avm(args: argparse.Namespace) -> int:
+    """``eval --avm``: print the marking-point and slot table; ``--json`` writes the whole report."""
+    from seg_perception.metrics.parking import format_report
+    from seg_perception.training.avm_eval import evaluate_avm
+
+    if args.metres_per_pixel is not None and args.metres_per_pixel <= 0:
+        raise ConfigError(f"--metres-per-pixel must be positive, got {args.metres_per_pixel}")
+    report = evaluate_avm(
+        args.model,
+        args.avm,
+        index=args.index,
+        metres_per_pixel=args.metres_per_pixel,
+        threshold_m=args.threshold_cm / 100.0,
+        count=args.count,
+        overlays=args.overlays,
+        threads=args.threads,
+        scenario=args.scenario,
+    )
+    skipped = report["unlabelled_images_skipped"]
+    print(
+        f"{args.model} on {report['images']} labelled AVM images in {args.avm}"
+        + (f" ({skipped} without labels skipped)" if skipped else "")
+        + f"; predicted points from: {', '.join(report['predicted_points_from'])}"
+    )
+    print(format_report(report), end="")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.avm is not None:
+        return run_avm(args)
     summary = evaluate(
         args.model,
         scenario=args.scenario,
-        count=args.count,
+        count=args.count or 100,
         seed_start=args.seed_start,
         data=args.data,
         overlays=args.overlays,

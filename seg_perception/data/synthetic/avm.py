@@ -119,6 +119,7 @@ class ParkingWorld:
     streaks: np.ndarray = field(repr=False)  # (N,) float32 brightness of the radial streaks by angle
     reflections: np.ndarray | None = field(repr=False, default=None)  # (H, W) float32 additive light
     style: dict[str, Any] = field(default_factory=dict)
+    shadow_strength: float = 0.4
     pose0: tuple[float, float, float] = (0.0, 0.0, 0.0)
     weave: float = 0.0
 
@@ -439,13 +440,20 @@ def sample_parking_world(
     wear_strength = float(rng.uniform(0.0, 0.65))
     wear = 1.0 - wear_strength * (0.5 + 0.5 * smooth_noise(rng, size, max(3.0, w / 40.0)))
     wear = np.clip(wear * float(rng.uniform(0.7, 1.0)), 0.3, 1.0).astype(np.float32)
-    sector_id, _, outside, _ = _sector_geometry(size, origin_px, metres_per_pixel)
+    sector_id, cameras, outside, _ = _sector_geometry(size, origin_px, metres_per_pixel)
     gains = np.ones((5, 3), np.float32)
     gains[1:] = rng.uniform(0.75, 1.25, (4, 1)) * rng.uniform(0.94, 1.06, (4, 3))
     blend_px = float(rng.uniform(0.05, 1.0)) / metres_per_pixel
-    # seams blended over blend_px; blurred at a quarter of the size, where it is cheap
-    small = cv2.resize(gains[sector_id], (max(w // 4, 4), max(h // 4, 4)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), max(blend_px / 12.0, 0.3))
+    # each camera darkens away from its axis (lens vignetting); the seams blend over blend_px.
+    # Built at a quarter of the size, where the blur is cheap.
+    qw, qh = max(w // 4, 4), max(h // 4, 4)
+    small_sector = cv2.resize(sector_id, (qw, qh), interpolation=cv2.INTER_NEAREST)
+    yy, xx = np.mgrid[0:qh, 0:qw].astype(np.float32) * np.float32(4.0)
+    centres = cameras[small_sector]
+    reach = np.hypot(xx - centres[..., 0], yy - centres[..., 1]) * metres_per_pixel
+    falloff = float(rng.uniform(0.0, 0.05))  # per metre from the camera
+    small = gains[small_sector] * np.clip(1.0 - falloff * reach, 0.55, 1.0)[..., None]
+    small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), max(blend_px / 12.0, 0.3))
     sector_gain = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     # sharp near the car, soft and streaky far away: weight of the sharp image
     soft_from = float(rng.uniform(1.0, 3.0))
@@ -475,6 +483,7 @@ def sample_parking_world(
         sharpness=sharpness,
         streaks=streaks,
         reflections=reflections,
+        shadow_strength=float(rng.uniform(0.15, 0.6)),
         style={
             "indoor": indoor,
             "ground": ground_kind,
@@ -622,6 +631,26 @@ def _draw_solids(
             fill_polygons(image, [polygon], colour)
 
 
+def _cast_shadows(world: ParkingWorld, image: np.ndarray, to_px: np.ndarray) -> None:
+    """Soft dark ground around tall objects (parked cars, pillars): ambient occlusion of a lot."""
+    h, w = world.size
+    shade = np.zeros((h, w), np.uint8)
+    grow = 0.35 / world.metres_per_pixel
+    for solid in world.solids:
+        if solid.kind not in ("car", "pillar", "wall"):
+            continue
+        footprint = _apply(to_px, solid.footprint)
+        centre = footprint.mean(axis=0)
+        offsets = footprint - centre
+        norms = np.maximum(np.linalg.norm(offsets, axis=1, keepdims=True), 1e-6)
+        fill_polygons(shade, [centre + offsets * (1.0 + grow / norms)], 255)
+    if not shade.any():
+        return
+    soft = cv2.blur(shade, (max(3, int(grow)) | 1, max(3, int(grow)) | 1))
+    weight = 1.0 - world.shadow_strength * soft.astype(np.float32) / 255.0
+    np.copyto(image, cv2.multiply(image, cv2.merge([weight, weight, weight]), dtype=cv2.CV_8U))
+
+
 def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng: np.random.Generator):
     """Draw the lot at ``time_s`` -> (image BGR, mask, slots in pixels, marking points in pixels)."""
     h, w = world.size
@@ -660,6 +689,7 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
     blend_where(image, bare, world.wear, mask == line_id)  # worn paint
 
     sector_id, cameras, _, angle_bin = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
+    _cast_shadows(world, image, to_px)
     occluder = np.zeros((h, w), np.uint8)
     _draw_solids(world, image, occluder, to_px, cameras, sector_id)
     if occluder.any():  # radial streaks over what stands above the ground

@@ -1,0 +1,232 @@
+"""Parking-slot benchmark metrics (ps2.0 / DMPR-PS style), independent of training (NumPy only).
+
+- **Marking points**: a predicted point matches a labelled one within ``threshold``; points
+  are paired one to one (Hungarian method on the distance). Precision = matched / predicted,
+  recall = matched / labelled.
+- **Slots**: a predicted slot matches a labelled one when **both entrance points** lie within
+  the threshold of the labelled ones, in either order (one to one, Hungarian on the mean
+  distance). Only frames whose labels pair points into slots count for slots.
+- **Corner error**: the mean distance of the matched slots' entrance points (and, separately,
+  of the matched marking points), in pixels and in centimetres.
+
+The threshold is metric. ps2.0 images are 600 x 600 pixels over about 10 m x 10 m, and the
+usual threshold is 10 pixels there: ``DEFAULT_THRESHOLD_M = 10 / 60`` m (about 17 cm). A
+frame with a known ``metres_per_pixel`` uses ``threshold_m / metres_per_pixel`` pixels; a frame
+without one falls back to 10 pixels per 600 pixels of image width (the ps2.0 convention),
+and reports no centimetres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+PS2_IMAGE_PX = 600
+PS2_METRES_PER_PIXEL = 10.0 / PS2_IMAGE_PX  # ps2.0: about 10 m x 10 m in 600 x 600 pixels
+PS2_THRESHOLD_PX = 10.0
+DEFAULT_THRESHOLD_M = PS2_THRESHOLD_PX * PS2_METRES_PER_PIXEL
+_INFEASIBLE = 1e12
+
+
+def frame_threshold_px(
+    image_width: int, metres_per_pixel: float | None, threshold_m: float = DEFAULT_THRESHOLD_M
+) -> float:
+    """The matching threshold of one frame in its pixels (see the module docstring)."""
+    if metres_per_pixel is not None and metres_per_pixel > 0:
+        return threshold_m / metres_per_pixel
+    return threshold_m / PS2_METRES_PER_PIXEL * image_width / PS2_IMAGE_PX
+
+
+def match_points(
+    predicted: np.ndarray, true: np.ndarray, threshold_px: float
+) -> list[tuple[int, int, float]]:
+    """One-to-one matches ``(pred_index, true_index, distance)`` of points within the threshold."""
+    predicted = np.asarray(predicted, np.float64).reshape(-1, 2)
+    true = np.asarray(true, np.float64).reshape(-1, 2)
+    if not len(predicted) or not len(true):
+        return []
+    distance = np.linalg.norm(predicted[:, None, :] - true[None, :, :], axis=2)
+    cost = np.where(distance <= threshold_px, distance, _INFEASIBLE)
+    rows, cols = linear_sum_assignment(cost)
+    return [
+        (int(r), int(c), float(distance[r, c]))
+        for r, c in zip(rows, cols, strict=True)
+        if cost[r, c] < _INFEASIBLE
+    ]
+
+
+def entrance_distances(predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """(2,) distances of two entrance points to the labelled two, in the better order."""
+    predicted = np.asarray(predicted, np.float64).reshape(2, 2)
+    true = np.asarray(true, np.float64).reshape(2, 2)
+    same = np.linalg.norm(predicted - true, axis=1)
+    swapped = np.linalg.norm(predicted[::-1] - true, axis=1)
+    return same if (same.max(), same.mean()) <= (swapped.max(), swapped.mean()) else swapped
+
+
+def match_entrances(
+    predicted: np.ndarray, true: np.ndarray, threshold_px: float
+) -> list[tuple[int, int, np.ndarray]]:
+    """One-to-one slot matches ``(pred_index, true_index, (2,) distances)``: both points within the threshold.
+
+    ``predicted`` and ``true`` are ``(N, 2, 2)`` entrance point pairs.
+    """
+    predicted = np.asarray(predicted, np.float64).reshape(-1, 2, 2)
+    true = np.asarray(true, np.float64).reshape(-1, 2, 2)
+    if not len(predicted) or not len(true):
+        return []
+    distances = [[entrance_distances(p, t) for t in true] for p in predicted]
+    cost = np.array(
+        [[d.mean() if d.max() <= threshold_px else _INFEASIBLE for d in row] for row in distances]
+    )
+    rows, cols = linear_sum_assignment(cost)
+    return [
+        (int(r), int(c), distances[r][c]) for r, c in zip(rows, cols, strict=True) if cost[r, c] < _INFEASIBLE
+    ]
+
+
+def merge_points(points: np.ndarray, radius_px: float) -> np.ndarray:
+    """Average points closer than ``radius_px`` (greedy, in order): shared corners of neighbouring slots."""
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    merged: list[list[np.ndarray]] = []
+    for point in points:
+        for group in merged:
+            if np.linalg.norm(np.mean(group, axis=0) - point) <= radius_px:
+                group.append(point)
+                break
+        else:
+            merged.append([point])
+    return np.array([np.mean(group, axis=0) for group in merged]).reshape(-1, 2)
+
+
+@dataclass
+class _Counts:
+    predicted: int = 0
+    true: int = 0
+    matched: int = 0
+    errors_px: list[float] = field(default_factory=list)
+    errors_m: list[float] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        precision = self.matched / self.predicted if self.predicted else None
+        recall = self.matched / self.true if self.true else None
+        f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+        return {
+            "predicted": self.predicted,
+            "true": self.true,
+            "matched": self.matched,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "error_px": float(np.mean(self.errors_px)) if self.errors_px else None,
+            "error_cm": 100.0 * float(np.mean(self.errors_m)) if self.errors_m else None,
+        }
+
+
+@dataclass
+class ParkingAccumulator:
+    """Marking-point and slot metrics over frames, overall and per group (e.g. ground type).
+
+    Attributes:
+        threshold_m: Matching distance in metres (default: 10 px at ps2.0's 600 x 600 ≈ 17 cm).
+    """
+
+    threshold_m: float = DEFAULT_THRESHOLD_M
+    frames: int = 0
+    _points: dict[str, _Counts] = field(default_factory=dict)
+    _slots: dict[str, _Counts] = field(default_factory=dict)
+    _frames: dict[str, int] = field(default_factory=dict)
+
+    def update(
+        self,
+        *,
+        image_width: int,
+        predicted_points: np.ndarray,
+        true_points: np.ndarray,
+        predicted_entrances: np.ndarray | None = None,
+        true_entrances: np.ndarray | None = None,
+        metres_per_pixel: float | None = None,
+        group: str | None = None,
+    ) -> dict[str, Any]:
+        """Add one frame; slots count only when ``true_entrances`` is given. Returns the frame's matches."""
+        threshold = frame_threshold_px(image_width, metres_per_pixel, self.threshold_m)
+        scale = metres_per_pixel if metres_per_pixel is not None and metres_per_pixel > 0 else None
+        point_matches = match_points(predicted_points, true_points, threshold)
+        keys = ["all"] + ([group] if group else [])
+        self.frames += 1
+        for key in keys:
+            self._frames[key] = self._frames.get(key, 0) + 1
+            counts = self._points.setdefault(key, _Counts())
+            counts.predicted += len(np.asarray(predicted_points).reshape(-1, 2))
+            counts.true += len(np.asarray(true_points).reshape(-1, 2))
+            counts.matched += len(point_matches)
+            counts.errors_px += [d for _, _, d in point_matches]
+            if scale is not None:
+                counts.errors_m += [d * scale for _, _, d in point_matches]
+        slot_matches: list[tuple[int, int, np.ndarray]] = []
+        if true_entrances is not None:
+            predicted_entrances = np.zeros((0, 2, 2)) if predicted_entrances is None else predicted_entrances
+            slot_matches = match_entrances(predicted_entrances, true_entrances, threshold)
+            for key in keys:
+                counts = self._slots.setdefault(key, _Counts())
+                counts.predicted += len(np.asarray(predicted_entrances).reshape(-1, 2, 2))
+                counts.true += len(np.asarray(true_entrances).reshape(-1, 2, 2))
+                counts.matched += len(slot_matches)
+                for _, _, distances in slot_matches:
+                    counts.errors_px += [float(d) for d in distances]
+                    if scale is not None:
+                        counts.errors_m += [float(d) * scale for d in distances]
+        return {"threshold_px": threshold, "points": point_matches, "slots": slot_matches}
+
+    def report(self) -> dict[str, Any]:
+        """``{"threshold_m", "frames", "groups": {name: {"frames", "points", "slots"?}}}``.
+
+        The group ``all`` holds every frame.
+        """
+        groups: dict[str, Any] = {}
+        for key, frames in self._frames.items():
+            entry: dict[str, Any] = {"frames": frames, "points": self._points[key].report()}
+            if key in self._slots:
+                entry["slots"] = self._slots[key].report()
+            groups[key] = entry
+        return {"threshold_m": self.threshold_m, "frames": self.frames, "groups": groups}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A Markdown table: one row per group, marking points then slots."""
+
+    def fmt(value: float | None, digits: int = 3) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        f"Matching threshold: {100.0 * report['threshold_m']:.1f} cm",
+        "",
+        "| group | frames | points P | points R | point err cm | slots P | slots R | corner err cm |"
+        " labelled slots |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    groups = report["groups"]
+    for name in sorted(groups, key=lambda n: (n != "all", n)):
+        entry = groups[name]
+        points, slots = entry["points"], entry.get("slots")
+        slot_cells = (
+            [fmt(slots["precision"]), fmt(slots["recall"]), fmt(slots["error_cm"], 1), str(slots["true"])]
+            if slots
+            else ["-", "-", "-", "0"]
+        )
+        lines.append(
+            f"| {name} | {entry['frames']} | {fmt(points['precision'])} | {fmt(points['recall'])} | "
+            f"{fmt(points['error_cm'], 1)} | " + " | ".join(slot_cells) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def slot_entrances(slots: Sequence[Any]) -> np.ndarray:
+    """``(N, 2, 2)`` entrance points of slots (objects with ``corners``, entrance first)."""
+    if not slots:
+        return np.zeros((0, 2, 2))
+    return np.stack([np.asarray(slot.corners, np.float64)[:2] for slot in slots])

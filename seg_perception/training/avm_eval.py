@@ -1,0 +1,213 @@
+"""``seg-perception eval MODEL --avm DIR``: marking points and slots on real AVM images with point labels.
+
+DIR holds AVM images (any depth) and their labels: DMPR-PS JSON (ps2.0) or LabelMe XML/JSON,
+found beside each image or in a sibling label folder (see
+:func:`seg_perception.data.parking_labels.find_label`), or listed in a CSV (``--index``, columns
+``image``, ``label_xml`` or ``label``, optional ``category``). Images without a label are
+skipped and counted. Results are grouped by ``category`` (CSV) or by the first folder under DIR.
+
+Predicted marking points are the pipeline's own when it provides them (``marking_points`` on
+its result), else the entrance corners of its slots, merged where neighbouring slots share
+a corner. Metrics: :mod:`seg_perception.metrics.parking`.
+
+``--metres-per-pixel`` is the ground resolution **of the label frame** (ps2.0: 600 x 600 px
+over ~10 m, about 0.0167); an image stored at another size than its label frame scales it.
+It overrides a ``metres_per_pixel`` written in the labels (``seg-perception generate`` writes
+one); without either, thresholds follow the ps2.0 convention (10 px per 600 px of width) and
+no centimetres are reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from seg_perception.config import ScenarioConfig
+from seg_perception.data.parking_labels import ParkingLabel, find_label, read_parking_label
+from seg_perception.errors import ConfigError
+from seg_perception.metrics.parking import (
+    DEFAULT_THRESHOLD_M,
+    ParkingAccumulator,
+    frame_threshold_px,
+    merge_points,
+    slot_entrances,
+)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass
+class AvmSample:
+    """One labelled AVM image."""
+
+    name: str
+    image_path: Path
+    label_path: Path
+    group: str
+
+
+def avm_samples(root: Path, *, index: Path | None = None) -> tuple[list[AvmSample], int]:
+    """Labelled images under ``root`` (or listed in ``index``) and the number of images without a label."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"AVM data folder {root} does not exist")
+    samples: list[AvmSample] = []
+    unlabelled = 0
+    if index is not None:
+        with Path(index).open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                image = row.get("image")
+                label = row.get("label_xml") or row.get("label")
+                if not image or not label:
+                    raise ConfigError(f"{index}: rows need 'image' and 'label_xml' (or 'label') columns")
+                group = row.get("category") or Path(image).parts[0]
+                samples.append(AvmSample(image, root / image, root / label, group))
+        return samples, unlabelled
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        label = find_label(path)
+        if label is None:
+            unlabelled += 1
+            continue
+        relative = path.relative_to(root)
+        group = relative.parts[0] if len(relative.parts) > 1 else root.name
+        samples.append(AvmSample(str(relative), path, label, group))
+    return samples, unlabelled
+
+
+def _scenario_for(
+    scenario: ScenarioConfig, image_size: tuple[int, int], metres_per_pixel: float | None
+) -> ScenarioConfig:
+    """The scenario with its AVM camera sized like this image (ego at the image centre)."""
+    camera = scenario.primary_camera
+    block = dict(scenario.camera(camera))
+    height, width = image_size
+    block["image_size"] = [height, width]
+    block["origin_px"] = [width / 2.0, height / 2.0]
+    if metres_per_pixel is not None:
+        block["metres_per_pixel"] = float(metres_per_pixel)
+    return dataclasses.replace(scenario, params={**scenario.params, camera: block})
+
+
+def predicted_points(result: Any, threshold_px: float) -> tuple[np.ndarray, str]:
+    """The pipeline's marking points, else its slots' entrance corners merged; and which was used."""
+    marks = getattr(result, "marking_points", None)
+    if marks is not None:
+        positions = [np.asarray(getattr(m, "position", m), np.float64)[:2] for m in marks]
+        return np.array(positions).reshape(-1, 2), "marking_points"
+    corners = slot_entrances(result.slots).reshape(-1, 2)
+    return merge_points(corners, threshold_px / 2.0), "slot_corners"
+
+
+def draw_overlay(
+    image: np.ndarray,
+    label: ParkingLabel,
+    points: np.ndarray,
+    slots: list[Any],
+    matches: dict[str, Any],
+) -> np.ndarray:
+    """Labelled points (green: matched, yellow: missed), predicted points (red) and slot outlines (blue)."""
+    canvas = image.copy()
+    scale = max(1, round(max(image.shape[:2]) / 600))
+    for slot in slots:
+        corners = np.round(np.asarray(slot.corners)).astype(np.int32)
+        cv2.polylines(canvas, [corners], True, (255, 160, 0), scale)
+        cv2.line(canvas, tuple(corners[0]), tuple(corners[1]), (255, 0, 255), scale)
+    matched_true = {j for _, j, _ in matches["points"]}
+    radius = max(3, round(matches["threshold_px"]))
+    for index, point in enumerate(label.points):
+        colour = (0, 220, 0) if index in matched_true else (0, 220, 255)
+        cv2.circle(canvas, tuple(np.round(point).astype(int)), radius, colour, scale)
+    for point in points:
+        cv2.drawMarker(canvas, tuple(np.round(point).astype(int)), (0, 0, 255), cv2.MARKER_CROSS, 8, scale)
+    return canvas
+
+
+def evaluate_avm(
+    model_path: str | Path,
+    data: Path,
+    *,
+    index: Path | None = None,
+    metres_per_pixel: float | None = None,
+    threshold_m: float = DEFAULT_THRESHOLD_M,
+    count: int | None = None,
+    overlays: Path | None = None,
+    overlay_every: int = 1,
+    threads: int = 2,
+    scenario: str | None = None,
+) -> dict[str, Any]:
+    """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance."""
+    from seg_perception.config import load_scenario
+    from seg_perception.inference.engine import create_engine
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    samples, unlabelled = avm_samples(Path(data), index=index)
+    if not samples:
+        raise ConfigError(f"{data} holds no AVM images with labels (DMPR-PS JSON, LabelMe XML/JSON)")
+    samples = samples[:count] if count else samples
+    engine = create_engine(Path(model_path), engine="onnxruntime", device="cpu", intra_op_threads=threads)
+    base = load_scenario(scenario or engine.metadata.scenario)
+    accumulator = ParkingAccumulator(threshold_m=threshold_m)
+    pipelines: dict[tuple[int, int], Any] = {}
+    sources: set[str] = set()
+    try:
+        for number, sample in enumerate(samples):
+            image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise ConfigError(f"cannot read image {sample.image_path}")
+            size = (int(image.shape[0]), int(image.shape[1]))
+            raw_label = read_parking_label(sample.label_path)
+            label = raw_label.scaled_to(size)
+            frame_mpp = label.metres_per_pixel  # the label's own, scaled to the image
+            if metres_per_pixel is not None:
+                label_width = raw_label.label_size[1] if raw_label.label_size else size[1]
+                frame_mpp = metres_per_pixel * label_width / size[1]
+            key = (size, frame_mpp)
+            if key not in pipelines:
+                pipelines[key] = SegmentationPipeline(
+                    engine, _scenario_for(base, size, frame_mpp), base.primary_camera
+                )
+            result = pipelines[key].process(image)
+            threshold_px = frame_threshold_px(size[1], frame_mpp, accumulator.threshold_m)
+            points, source = predicted_points(result, threshold_px)
+            sources.add(source)
+            matches = accumulator.update(
+                image_width=size[1],
+                predicted_points=points,
+                true_points=label.points,
+                predicted_entrances=slot_entrances(result.slots),
+                true_entrances=label.entrances(),
+                metres_per_pixel=frame_mpp,
+                group=sample.group,
+            )
+            if overlays is not None and number % max(overlay_every, 1) == 0:
+                target = overlays / f"{sample.group}_{Path(sample.name).stem}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(target), draw_overlay(image, label, points, result.slots, matches))
+    finally:
+        engine.close()
+    report = accumulator.report()
+    report.update(
+        {
+            "model": str(model_path),
+            "data": str(data),
+            "images": len(samples),
+            "unlabelled_images_skipped": unlabelled,
+            "metres_per_pixel_of_label_frame": metres_per_pixel,
+            "predicted_points_from": sorted(sources),
+        }
+    )
+    return report
+
+
+def iter_groups(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(group, entry)`` with ``all`` first."""
+    groups = report["groups"]
+    for name in sorted(groups, key=lambda n: (n != "all", n)):
+        yield name, groups[name]

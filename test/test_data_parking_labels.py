@@ -1,0 +1,116 @@
+"""Readers of real AVM labels: DMPR-PS JSON, LabelMe XML and JSON; label lookup; frame scaling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from seg_perception.data.errors import DatasetError
+from seg_perception.data.parking_labels import (
+    find_label,
+    parse_dmpr_json,
+    parse_labelme_xml,
+    read_parking_label,
+)
+
+LABELME_XML = """<annotation><filename>000001.jpg</filename>
+<object><name>01 key_point</name><deleted>0</deleted><polygon><pt><x>86</x><y>121</y></pt></polygon></object>
+<object><name>02_key_point</name><deleted>1</deleted><polygon><pt><x>1</x><y>1</y></pt></polygon></object>
+<object><name>02_key_point</name><deleted>0</deleted><polygon><pt><x>88.5</x><y>242</y></pt></polygon></object>
+<imagesize><nrows>600</nrows><ncols>192</ncols></imagesize></annotation>"""
+
+
+def test_dmpr_json_marks_slots_and_directions(tmp_path):
+    label = {
+        "marks": [[100, 200, 100, 260, 0], [200, 200, 200, 260, 1], [300.5, 201, 240, 201, 0]],
+        "slots": [[1, 2, 1, 90], [2, 3, 1, 90]],
+    }
+    path = tmp_path / "p2_001.json"
+    path.write_text(json.dumps(label))
+    parsed = read_parking_label(path)
+    assert parsed.label_size == (600, 600)
+    np.testing.assert_allclose(parsed.points, [[100, 200], [200, 200], [300.5, 201]])
+    assert parsed.slots == [(0, 1), (1, 2)]
+    np.testing.assert_allclose(parsed.directions, [np.pi / 2, np.pi / 2, np.pi])
+    assert parsed.shapes == ["0", "1", "0"]
+    entrances = parsed.entrances()
+    assert entrances.shape == (2, 2, 2)
+    np.testing.assert_allclose(entrances[1], [[200, 200], [300.5, 201]])
+
+
+def test_dmpr_json_single_mark_flat_and_plain_xy():
+    parsed = parse_dmpr_json({"marks": [10, 20], "slots": []})
+    np.testing.assert_allclose(parsed.points, [[10, 20]])
+    assert parsed.slots == [] and np.isnan(parsed.directions).all()
+    assert parsed.entrances().shape == (0, 2, 2)
+
+
+@pytest.mark.parametrize(
+    "label",
+    [{"slots": []}, {"marks": [[1]]}, {"marks": [[1, 2], [3, 4]], "slots": [[1, 3]]}, {"marks": "x"}],
+)
+def test_dmpr_json_rejects_malformed_labels(label):
+    with pytest.raises(DatasetError):
+        parse_dmpr_json(label, source="bad.json")
+
+
+def test_labelme_xml_points_skip_deleted_and_scale_to_the_image():
+    parsed = parse_labelme_xml(LABELME_XML, source="a.xml")
+    np.testing.assert_allclose(parsed.points, [[86, 121], [88.5, 242]])
+    assert parsed.names == ["01 key_point", "02_key_point"]
+    assert parsed.slots is None and parsed.entrances() is None
+    assert parsed.label_size == (600, 192)
+    half = parsed.scaled_to((300, 96))  # strips stored at half the label frame
+    np.testing.assert_allclose(half.points, [[43, 60.5], [44.25, 121]])
+    assert parsed.scaled_to((600, 192)) is parsed
+
+
+def test_labelme_json_points(tmp_path):
+    data = {
+        "shapes": [
+            {"label": "corner", "points": [[5, 6]], "shape_type": "point"},
+            {"label": "slot", "points": [[1, 2], [3, 4]], "shape_type": "line"},
+        ],
+        "imageHeight": 100,
+        "imageWidth": 50,
+    }
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(data))
+    parsed = read_parking_label(path)
+    np.testing.assert_allclose(parsed.points, [[5, 6], [1, 2], [3, 4]])
+    assert parsed.label_size == (100, 50) and parsed.slots is None
+
+
+def test_readers_name_the_bad_file(tmp_path):
+    bad_xml = tmp_path / "b.xml"
+    bad_xml.write_text("<annotation><object><name>x</name><polygon><pt><x>a</x><y>1</y></pt>")
+    with pytest.raises(DatasetError, match=r"b\.xml"):
+        read_parking_label(bad_xml)
+    other = tmp_path / "c.json"
+    other.write_text(json.dumps({"foo": 1}))
+    with pytest.raises(DatasetError, match=r"c\.json"):
+        read_parking_label(other)
+    with pytest.raises(DatasetError, match="does not exist"):
+        read_parking_label(tmp_path / "missing.xml")
+
+
+def test_find_label_beside_or_in_sibling_folders(tmp_path):
+    beside = tmp_path / "Brick" / "run_R"
+    beside.mkdir(parents=True)
+    (beside / "1.jpg").write_bytes(b"")
+    (beside / "1.xml").write_text(LABELME_XML)
+    assert find_label(beside / "1.jpg") == beside / "1.xml"
+    images = tmp_path / "run_L_images"
+    labels = tmp_path / "run_L_xml"
+    images.mkdir()
+    labels.mkdir()
+    (labels / "2.xml").write_text(LABELME_XML)
+    assert find_label(images / "2.jpg") == labels / "2.xml"
+    stereo_img, stereo_xml = tmp_path / "garage_img", tmp_path / "garage_xml_ori"
+    stereo_img.mkdir()
+    stereo_xml.mkdir()
+    (stereo_xml / "3.xml").write_text(LABELME_XML)
+    assert find_label(stereo_img / "3.jpg") == stereo_xml / "3.xml"
+    assert find_label(images / "9.jpg") is None

@@ -1,0 +1,123 @@
+"""``eval --avm``: labelled AVM folders end to end, with a stand-in pipeline whose answers are known."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import ClassVar
+
+import cv2
+import numpy as np
+import pytest
+
+from seg_perception.geometry import MarkingPoint, ParkingSlot
+from seg_perception.training import avm_eval
+
+SHIFT_PX = 3.0
+DMPR_MARKS = [[100.0, 200.0], [250.0, 200.0]]
+STRIP_POINTS_LABEL_FRAME = [[86.0, 120.0], [88.0, 360.0]]  # drawn at 192x600, stored image 96x300
+STRIP_XML = (
+    "<annotation><object><name>01 key_point</name><polygon><pt><x>86</x><y>120</y></pt></polygon></object>"
+    "<object><name>02_key_point</name><polygon><pt><x>88</x><y>360</y></pt></polygon></object>"
+    "<imagesize><nrows>600</nrows><ncols>192</ncols></imagesize></annotation>"
+)
+
+
+@pytest.fixture
+def avm_folder(tmp_path):
+    full = tmp_path / "Full" / "run_img"
+    full.mkdir(parents=True)
+    cv2.imwrite(str(full / "1.png"), np.zeros((600, 600, 3), np.uint8))
+    labels = tmp_path / "Full" / "run_xml"
+    labels.mkdir()
+    (labels / "1.json").write_text(json.dumps({"marks": DMPR_MARKS, "slots": [[1, 2]]}))
+    strips = tmp_path / "Strip" / "side_R"
+    strips.mkdir(parents=True)
+    cv2.imwrite(str(strips / "7.jpg"), np.zeros((300, 96, 3), np.uint8))
+    (strips / "7.xml").write_text(STRIP_XML)
+    cv2.imwrite(str(strips / "8.jpg"), np.zeros((300, 96, 3), np.uint8))  # no label: skipped
+    return tmp_path
+
+
+class _Pipeline:
+    """Answers every labelled point shifted by SHIFT_PX to the right (image pixels)."""
+
+    truth: ClassVar[dict[tuple[int, int], np.ndarray]] = {
+        (600, 600): np.array(DMPR_MARKS),
+        (300, 96): np.array(STRIP_POINTS_LABEL_FRAME) / 2.0,
+    }
+    scales: ClassVar[list[float]] = []
+
+    def __init__(self, engine, scenario, camera):
+        _Pipeline.scales.append(scenario.camera(camera)["metres_per_pixel"])
+
+    def process(self, image):
+        points = self.truth[image.shape[:2]] + np.array([SHIFT_PX, 0.0])
+        marks = [MarkingPoint(position=p.astype(np.float32)) for p in points]
+        slots = [ParkingSlot(corners=np.array([points[0], points[1], points[1] + 50, points[0] + 50]))]
+        return SimpleNamespace(slots=slots, marking_points=marks)
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    import seg_perception.inference.engine as engine_module
+    import seg_perception.inference.pipeline as pipeline_module
+
+    engine = SimpleNamespace(metadata=SimpleNamespace(scenario="parking"), close=lambda: None)
+    monkeypatch.setattr(engine_module, "create_engine", lambda *a, **k: engine)
+    monkeypatch.setattr(pipeline_module, "SegmentationPipeline", _Pipeline)
+    _Pipeline.scales = []
+
+
+def test_avm_eval_scales_labels_and_thresholds_per_frame(avm_folder, stand_in, tmp_path):
+    report = avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02, overlays=tmp_path / "ov")
+    assert report["images"] == 2 and report["unlabelled_images_skipped"] == 1
+    assert report["predicted_points_from"] == ["marking_points"]
+    # 0.02 m/px in the label frames: 0.02 for the 600-px image, 0.04 for the half-size strip
+    assert sorted(_Pipeline.scales) == pytest.approx([0.02, 0.04])
+    overall = report["groups"]["all"]
+    assert overall["points"]["recall"] == 1.0 and overall["points"]["precision"] == 1.0
+    assert overall["points"]["error_px"] == pytest.approx(SHIFT_PX)
+    assert overall["points"]["error_cm"] == pytest.approx((6 + 6 + 12 + 12) / 4)
+    slots = overall["slots"]  # only the DMPR label pairs its points
+    assert (slots["true"], slots["matched"]) == (1, 1)
+    assert slots["error_cm"] == pytest.approx(6.0)
+    assert set(report["groups"]) == {"all", "Full", "Strip"}
+    assert "slots" not in report["groups"]["Strip"]
+    assert len(list((tmp_path / "ov").glob("*.png"))) == 2
+
+
+def test_avm_eval_threshold_is_metric(avm_folder, stand_in):
+    # 5 cm: the 3 px shift is 6 cm in the full view and 12 cm in the strip: nothing matches
+    report = avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02, threshold_m=0.05)
+    assert report["groups"]["all"]["points"]["matched"] == 0
+    # without a scale the ps2.0 convention holds: 10 px per 600 px of image width
+    report = avm_eval.evaluate_avm("model.onnx", avm_folder)
+    groups = report["groups"]
+    assert groups["Full"]["points"]["recall"] == 1.0 and groups["Full"]["points"]["error_cm"] is None
+    assert groups["Strip"]["points"]["recall"] == 0.0  # 10 * 96 / 600 = 1.6 px < 3 px
+
+
+def test_eval_cli_avm_prints_the_table(avm_folder, stand_in, capsys, tmp_path):
+    from seg_perception.cli import main
+
+    out = tmp_path / "r.json"
+    assert (
+        main(
+            ["eval", "model.onnx", "--avm", str(avm_folder), "--metres-per-pixel", "0.02", "--json", str(out)]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "| all | 2 | 1.000 | 1.000 | 9.0 | 1.000 | 1.000 | 6.0 | 1 |" in text
+    assert json.loads(out.read_text())["groups"]["Strip"]["frames"] == 1
+
+
+def test_predicted_points_fall_back_to_merged_slot_corners():
+    slots = [
+        ParkingSlot(corners=np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 50.0], [0.0, 50.0]])),
+        ParkingSlot(corners=np.array([[101.0, 0.0], [200.0, 0.0], [200.0, 50.0], [101.0, 50.0]])),
+    ]
+    points, source = avm_eval.predicted_points(SimpleNamespace(slots=slots), threshold_px=10.0)
+    assert source == "slot_corners"
+    np.testing.assert_allclose(points, [[0.0, 0.0], [100.5, 0.0], [200.0, 0.0]])
