@@ -129,6 +129,14 @@ def test_eval_bag_reports_the_known_numbers(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "25.0 px = 0.50 m" in text and "2.50 px = 0.050 m" in text
     assert (tmp_path / "report" / "report.md").read_text() == text
+    # ps2.0-style table: 16.7 cm = 8.3 px; entrance corners as points: 5, 5 and 0, 0 px away match
+    parking = report["parking"]["groups"]["all"]
+    points, slots = parking["points"], parking["slots"]
+    assert (points["predicted"], points["true"], points["matched"]) == (16, 12, 8)
+    assert points["error_cm"] == pytest.approx(5.0)
+    assert (slots["predicted"], slots["true"], slots["matched"]) == (8, 6, 4)
+    assert slots["error_cm"] == pytest.approx(5.0)
+    assert "| all | 2 | 0.500 | 0.667 | 5.0 | 0.500 | 0.667 | 5.0 | 6 |" in text
 
 
 def test_ground_truth_from_another_bag(tmp_path):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from seg_perception.bags import messages, topics
+from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import BagReader
 from seg_perception.cli import main
@@ -76,6 +76,10 @@ def test_round_trip_keeps_frames_stamps_and_ground_truth(synthetic_bag, storage,
             scale, (u0, v0) = sample.meta["metres_per_pixel"], sample.meta["origin_px"]
             np.testing.assert_allclose(metres[:, 0], (v0 - slot.corners[:, 1]) * scale, atol=2e-3)
             np.testing.assert_allclose(metres[:, 1], (u0 - slot.corners[:, 0]) * scale, atol=2e-3)
+        marks = frame_json.marking_point_positions(record)
+        expected_marks = np.array([m.position for m in sample.marking_points]).reshape(-1, 2)
+        if len(expected_marks):
+            np.testing.assert_allclose(marks, expected_marks, atol=0.01)
 
 
 def test_two_scenarios_share_one_timeline(tmp_path):

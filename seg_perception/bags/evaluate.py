@@ -7,7 +7,10 @@ Predictions come from the bag's ``process`` outputs (``/<cam>/mask``, or the PNG
 ``/<cam>/mask/compressed``, and ``/<cam>/polygons/json``) when present, else from running the
 pipeline on its images.
 Frames are paired by camera and header stamp. Metrics: see
-:mod:`seg_perception.bags.eval_metrics`.
+:mod:`seg_perception.bags.eval_metrics`; parking scenarios add the ps2.0-style marking-point and
+slot table of :mod:`seg_perception.metrics.parking` (truth: the frame JSON's ``marking_points``,
+else its slots' entrance corners; prediction: the pipeline's marking points when it reports
+them, else its slots' entrance corners).
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ from seg_perception.bags.eval_metrics import EvaluationAccumulator, markdown
 from seg_perception.bags.storage import BagMessage, BagReader
 from seg_perception.config import ScenarioConfig
 from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.metrics.parking import (
+    DEFAULT_THRESHOLD_M,
+    ParkingAccumulator,
+    format_report,
+    frame_threshold_px,
+    merge_points,
+    slot_entrances,
+)
 
 DEFAULT_SLOT_THRESHOLD_M = 0.5
 DEFAULT_SLOT_THRESHOLD_PX = 25.0
@@ -47,6 +58,8 @@ class Frame:
     predicted_polygons: list[Polygon] | None = None
     true_slots: list[ParkingSlot] | None = None
     predicted_slots: list[ParkingSlot] | None = None
+    true_points: np.ndarray | None = None  # marking points (pixels); None: use the slots' entrances
+    predicted_points: np.ndarray | None = None
 
 
 @dataclass
@@ -193,20 +206,21 @@ def _decode(message: BagMessage, role: str) -> tuple[int, Any]:
     if role.endswith("_json"):
         polygons, slots, record = frame_json.parse_record(msg.data, topic=message.topic)
         stamp = int(record.get("stamp_ns", message.timestamp_ns))
-        return stamp, (polygons, slots)
+        return stamp, (polygons, slots, frame_json.marking_point_positions(record))
     if role == "image":
         return messages.stamp_ns(msg), messages.decode_image(msg, message.msgtype, topic=message.topic)
     return messages.stamp_ns(msg), messages.decode_mask(msg, topic=message.topic, msgtype=message.msgtype)
 
 
 def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_slots: bool) -> Frame:
-    true_polygons, true_slots = parts.get("true_json", (None, None))
+    true_polygons, true_slots, true_points = parts.get("true_json", (None, None, None))
     if "image" in parts:
         result = runner(camera, parts["image"])
         predicted_mask, predicted_polygons, predicted_slots = result.mask, result.polygons, result.slots
+        predicted_points = _result_points(result)
     else:
         predicted_mask = parts["pred_mask"]
-        predicted_polygons, predicted_slots = parts.get("pred_json", (None, None))
+        predicted_polygons, predicted_slots, predicted_points = parts.get("pred_json", (None, None, None))
     return Frame(
         parts["true_mask"],
         predicted_mask,
@@ -214,7 +228,26 @@ def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_s
         predicted_polygons,
         true_slots if with_slots else None,
         predicted_slots if with_slots else None,
+        true_points if with_slots else None,
+        predicted_points if with_slots else None,
     )
+
+
+def _result_points(result: Any) -> np.ndarray | None:
+    """The pipeline's marking points as (N, 2) pixels, when it reports them."""
+    marks = getattr(result, "marking_points", None)
+    if marks is None:
+        return None
+    return np.array([np.asarray(m.position, np.float64)[:2] for m in marks]).reshape(-1, 2)
+
+
+def _points_or_corners(
+    points: np.ndarray | None, slots: list[ParkingSlot], threshold_px: float
+) -> np.ndarray:
+    """Marking points when known, else the slots' entrance corners (shared ones merged)."""
+    if points is not None:
+        return points
+    return merge_points(slot_entrances(slots).reshape(-1, 2), threshold_px / 2.0)
 
 
 def generated_frames(
@@ -242,6 +275,10 @@ def generated_frames(
             result.polygons,
             list(sample.slots) if slots else None,
             result.slots if slots else None,
+            np.array([m.position for m in sample.marking_points], np.float64).reshape(-1, 2)
+            if slots
+            else None,
+            _result_points(result) if slots else None,
         )
 
 
@@ -327,6 +364,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="slot corner match distance in pixels (overrides --slot-threshold-m)",
     )
+    parser.add_argument(
+        "--point-threshold-cm",
+        type=float,
+        default=100.0 * DEFAULT_THRESHOLD_M,
+        help="marking-point / slot-entrance match distance for the ps2.0-style table (default "
+        f"{100.0 * DEFAULT_THRESHOLD_M:.1f} cm = 10 px at 600x600)",
+    )
     parser.add_argument("--out", type=Path, help="write report.json and report.md here")
 
 
@@ -349,6 +393,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     threshold_px, scale = slot_threshold(args, scenario)
     accumulator = EvaluationAccumulator(scenario.classes.names, threshold_px, scale)
+    parking = ParkingAccumulator(threshold_m=args.point_threshold_cm / 100.0) if has_slots(scenario) else None
     runner = PipelineRunner(args, scenario)
     frames = (bag_frames if args.bag else generated_frames if args.generate else dataset_frames)(
         args, scenario, runner
@@ -363,6 +408,19 @@ def run(args: argparse.Namespace) -> int:
                 true_slots=frame.true_slots,
                 predicted_slots=frame.predicted_slots,
             )
+            if parking is not None and frame.true_slots is not None and frame.predicted_slots is not None:
+                width = int(frame.true_mask.shape[1])
+                point_px = frame_threshold_px(width, scale or None, parking.threshold_m)
+                parking.update(
+                    image_width=width,
+                    predicted_points=_points_or_corners(
+                        frame.predicted_points, frame.predicted_slots, point_px
+                    ),
+                    true_points=_points_or_corners(frame.true_points, frame.true_slots, point_px),
+                    predicted_entrances=slot_entrances(frame.predicted_slots),
+                    true_entrances=slot_entrances(frame.true_slots),
+                    metres_per_pixel=scale or None,
+                )
     except ValueError as err:
         raise BagError(str(err)) from err
     finally:
@@ -370,6 +428,8 @@ def run(args: argparse.Namespace) -> int:
     if accumulator.frames == 0:
         raise BagError("no frame had both ground truth and a prediction")
     report = accumulator.report()
+    if parking is not None and parking.frames:
+        report["parking"] = parking.report()
     report.update(
         {"scenario": scenario.name, "source": str(args.bag or args.dataset or f"generate:{args.generate}")}
     )
@@ -378,6 +438,11 @@ def run(args: argparse.Namespace) -> int:
 
         report["latency_ms"] = latency_summary(runner.timings)
     text = markdown(report)
+    if "parking" in report:
+        text += (
+            "\nMarking points and slots (every labelled slot, occupied ones too; ps2.0-style matching):\n\n"
+            + format_report(report["parking"])
+        )
     print(text, end="")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

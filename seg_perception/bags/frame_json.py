@@ -8,11 +8,15 @@ One object per frame, in the contest's spirit (class, id, vertices)::
      "polygons": [{"class": "slot_line", "class_id": 1, "id": 0,
                    "vertices": [[u, v], ...], "vertices_m": [[x, y], ...]}],
      "slots": [{"class": "parking_slot", "id": 0, "free": true, "entrance": [0, 1],
-                "vertices": [[u, v] x4], "vertices_m": [[x, y] x4]}]}
+                "vertices": [[u, v] x4], "vertices_m": [[x, y] x4]}],
+     "marking_points": [{"class": "marking_point", "x": u, "y": v, "direction": rad,
+                         "shape": "T", "occluded": false, "xy_m": [x, y]}]}
 
 ``vertices`` are pixels ``(u, v)``. ``vertices_m`` (vehicle frame, x forward, y left,
 ``x = (v0 - v)·s``, ``y = (u0 - u)·s``) appear only where the camera is calibrated with
 ``metres_per_pixel`` (AVM); ``metres_per_pixel`` and ``origin_px`` are then present too.
+``marking_points`` (slot marking points: position, direction in image axes, T/L/I shape) appear
+when known: the generator's ground truth writes them.
 The ``std_msgs/String`` has no header, hence the stamp inside the JSON.
 """
 
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from seg_perception.bags.errors import BagError
-from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.geometry import MarkingPoint, ParkingSlot, Polygon
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ def frame_record(
     polygons: Sequence[Polygon],
     slots: Sequence[ParkingSlot],
     calibration: Calibration = Calibration(),
+    marking_points: Sequence[MarkingPoint] = (),
 ) -> dict[str, Any]:
     """The JSON object of one frame (see the module docstring)."""
     record: dict[str, Any] = {
@@ -76,7 +81,27 @@ def frame_record(
         record["origin_px"] = list(calibration.origin_px)
     record["polygons"] = [_with_metres(p.to_json(), p.points, calibration) for p in polygons]
     record["slots"] = [_with_metres(s.to_json(), s.corners, calibration) for s in slots]
+    if marking_points:
+        record["marking_points"] = [_mark_json(m, calibration) for m in marking_points]
     return record
+
+
+def _mark_json(mark: MarkingPoint, calibration: Calibration) -> dict[str, Any]:
+    item = mark.to_json()
+    if calibration.metric:
+        item["xy_m"] = calibration.to_metres(np.asarray(mark.position)[None])[0].round(3).tolist()
+    return item
+
+
+def marking_point_positions(record: dict[str, Any]) -> np.ndarray | None:
+    """(N, 2) pixel positions of a record's ``marking_points``; None when the record has none."""
+    items = record.get("marking_points")
+    if items is None:
+        return None
+    try:
+        return np.array([[float(m["x"]), float(m["y"])] for m in items], np.float64).reshape(-1, 2)
+    except (KeyError, TypeError, ValueError) as err:
+        raise BagError(f"malformed marking_points in frame JSON ({err})") from err
 
 
 def _with_metres(item: dict[str, Any], points: np.ndarray, calibration: Calibration) -> dict[str, Any]:

@@ -110,6 +110,7 @@ def write_sample(writer: BagWriter, sample: Any, *, stamp: int, layout: BagLayou
         polygons=sample.polygons,
         slots=sample.slots,
         calibration=frame_json.Calibration.from_mapping(sample.meta),
+        marking_points=getattr(sample, "marking_points", ()),
     )
     writer.write(
         topics.ground_truth_polygons_topic(camera), stamp, messages.string_msg(frame_json.dumps(record))
