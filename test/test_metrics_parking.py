@@ -87,3 +87,16 @@ def test_accumulator_precision_recall_errors_and_groups():
     table = format_report(report)
     assert "| Brick | 1 | 0.667 | 0.667 | 5.0 | 1.000 | 0.500 | 5.0 | 2 |" in table
     assert "| Grass | 1 | - | 0.000 |" in table
+
+
+def test_marking_point_positions_from_rows_or_objects():
+    from types import SimpleNamespace
+
+    from seg_perception.metrics.parking import marking_point_positions
+
+    rows = np.array([[1.0, 2.0, 0.0, 1.0, 0.9], [3.0, 4.0, 1.0, 0.0, 0.5]])
+    np.testing.assert_allclose(marking_point_positions(rows), [[1, 2], [3, 4]])
+    assert marking_point_positions(np.zeros((0, 5))).shape == (0, 2)
+    assert marking_point_positions(None).shape == (0, 2)
+    objects = [SimpleNamespace(position=np.array([5.0, 6.0]))]
+    np.testing.assert_allclose(marking_point_positions(objects), [[5, 6]])

@@ -121,3 +121,14 @@ def test_predicted_points_fall_back_to_merged_slot_corners():
     points, source = avm_eval.predicted_points(SimpleNamespace(slots=slots), threshold_px=10.0)
     assert source == "slot_corners"
     np.testing.assert_allclose(points, [[0.0, 0.0], [100.5, 0.0], [200.0, 0.0]])
+
+
+def test_an_empty_marking_point_output_falls_back_to_slot_corners():
+    slots = [ParkingSlot(corners=np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 50.0], [0.0, 50.0]]))]
+    result = SimpleNamespace(slots=slots, marking_points=np.zeros((0, 5)))
+    points, source = avm_eval.predicted_points(result, threshold_px=10.0)
+    assert source == "slot_corners" and len(points) == 2
+    result = SimpleNamespace(slots=[], marking_points=np.array([[7.0, 8.0, 0.0, 1.0, 0.8]]))
+    points, source = avm_eval.predicted_points(result, threshold_px=10.0)
+    assert source == "marking_points"
+    np.testing.assert_allclose(points, [[7.0, 8.0]])

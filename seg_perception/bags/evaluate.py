@@ -38,6 +38,7 @@ from seg_perception.metrics.parking import (
     ParkingAccumulator,
     format_report,
     frame_threshold_px,
+    marking_point_positions,
     merge_points,
     slot_entrances,
 )
@@ -234,11 +235,9 @@ def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_s
 
 
 def _result_points(result: Any) -> np.ndarray | None:
-    """The pipeline's marking points as (N, 2) pixels, when it reports them."""
-    marks = getattr(result, "marking_points", None)
-    if marks is None:
-        return None
-    return np.array([np.asarray(m.position, np.float64)[:2] for m in marks]).reshape(-1, 2)
+    """The pipeline's marking points as (N, 2) pixels, when it reports any."""
+    points = marking_point_positions(getattr(result, "marking_points", None))
+    return points if len(points) else None
 
 
 def _points_or_corners(

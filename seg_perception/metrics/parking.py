@@ -225,6 +225,15 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def marking_point_positions(marks: Any) -> np.ndarray:
+    """(N, 2) positions of marking points given as objects with ``position`` or as ``(N, >=2)`` rows."""
+    if marks is None:
+        return np.zeros((0, 2))
+    if isinstance(marks, np.ndarray):
+        return marks.reshape(len(marks), -1)[:, :2].astype(np.float64) if marks.size else np.zeros((0, 2))
+    return np.array([np.asarray(getattr(m, "position", m), np.float64)[:2] for m in marks]).reshape(-1, 2)
+
+
 def slot_entrances(slots: Sequence[Any]) -> np.ndarray:
     """``(N, 2, 2)`` entrance points of slots (objects with ``corners``, entrance first)."""
     if not slots:

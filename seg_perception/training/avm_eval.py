@@ -36,6 +36,7 @@ from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
     ParkingAccumulator,
     frame_threshold_px,
+    marking_point_positions,
     merge_points,
     slot_entrances,
 )
@@ -96,11 +97,14 @@ def _scenario_for(
 
 
 def predicted_points(result: Any, threshold_px: float) -> tuple[np.ndarray, str]:
-    """The pipeline's marking points, else its slots' entrance corners merged; and which was used."""
-    marks = getattr(result, "marking_points", None)
-    if marks is not None:
-        positions = [np.asarray(getattr(m, "position", m), np.float64)[:2] for m in marks]
-        return np.array(positions).reshape(-1, 2), "marking_points"
+    """The pipeline's marking points, else its slots' entrance corners merged; and which was used.
+
+    A pipeline without marking points (a segmentation-only model) reports none: its slots'
+    entrance corners stand in for them.
+    """
+    points = marking_point_positions(getattr(result, "marking_points", None))
+    if len(points):
+        return points, "marking_points"
     corners = slot_entrances(result.slots).reshape(-1, 2)
     return merge_points(corners, threshold_px / 2.0), "slot_corners"
 

@@ -120,6 +120,7 @@ class ParkingWorld:
     reflections: np.ndarray | None = field(repr=False, default=None)  # (H, W) float32 additive light
     style: dict[str, Any] = field(default_factory=dict)
     shadow_strength: float = 0.4
+    smear: float = 0.02  # length of the radial blur, as a fraction of the image size
     pose0: tuple[float, float, float] = (0.0, 0.0, 0.0)
     weave: float = 0.0
 
@@ -463,7 +464,23 @@ def sample_parking_world(
     streaks = (1.0 + float(rng.uniform(0.15, 0.4)) * cv2.resize(
         rng.uniform(-1, 1, (1, 256)).astype(np.float32), (1024, 1), interpolation=cv2.INTER_LINEAR
     )[0]).astype(np.float32)  # fmt: skip
+    # the ground streaks too, the more the farther from the car (texture stretched along the rays)
+    angle_bin = _sector_geometry(size, origin_px, metres_per_pixel)[3]
+    ground_streaks = cv2.resize(
+        rng.uniform(-1, 1, (1, 512)).astype(np.float32), (1024, 1), interpolation=cv2.INTER_LINEAR
+    )[0]
+    far = 1.0 - sharpness
+    streak_gain = 1.0 + float(rng.uniform(0.0, 0.25)) * ground_streaks[angle_bin] * far
+    sector_gain *= streak_gain[..., None]
     reflections = _reflections(rng, size) if (indoor and rng.random() < 0.75) else None
+    if rng.random() < (0.7 if indoor else 0.25):  # lamps or sky glare mirrored by the floor: bright rays
+        rays = np.zeros(1024, np.float32)
+        for _ in range(int(rng.integers(2, 9))):
+            centre, width = int(rng.integers(0, 1024)), float(rng.uniform(3.0, 25.0))
+            offsets = (np.arange(1024) - centre + 512) % 1024 - 512
+            rays += float(rng.uniform(15, 60)) * np.exp(-0.5 * (offsets / width) ** 2).astype(np.float32)
+        glare = rays[angle_bin] * far
+        reflections = glare if reflections is None else reflections + glare
     camera_heights = np.array([1.0, *rng.uniform(0.6, 0.95, 1), *rng.uniform(0.85, 1.1, 1),
                                *rng.uniform(0.75, 1.0, 1), *rng.uniform(0.85, 1.1, 1)])  # fmt: skip
     return ParkingWorld(
@@ -484,6 +501,7 @@ def sample_parking_world(
         streaks=streaks,
         reflections=reflections,
         shadow_strength=float(rng.uniform(0.15, 0.6)),
+        smear=float(rng.uniform(0.01, 0.06)),
         style={
             "indoor": indoor,
             "ground": ground_kind,
@@ -718,10 +736,10 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
     image = cv2.multiply(image, world.sector_gain, dtype=cv2.CV_8U)
     if world.reflections is not None:
         shift = int(world.speed * time_s * 0.5 / world.metres_per_pixel) % h
-        light = np.roll(world.reflections, shift, axis=0)
+        light = np.roll(world.reflections, shift, axis=0) if shift else world.reflections
         image = cv2.add(image, cv2.merge([light, light, light]), dtype=cv2.CV_8U)
     # the far field of a stitched view is stretched: blur along the rays, more with distance
-    image = _radial_smear(image, (ox, mid_y), world.sharpness, max(3, int(0.02 * max(h, w))))
+    image = _radial_smear(image, (ox, mid_y), world.sharpness, max(3, int(world.smear * max(h, w))))
     # each camera has its own noise level
     sigma = world.sector_noise[np.clip(sector_id.astype(np.int16) - 1, 0, 3)]
     noise = noise_crop(rng, (h, w)).astype(np.float32) * (sigma / 16.0)[..., None]
