@@ -113,10 +113,10 @@ class ParkingWorld:
     ground: GroundTexture = field(repr=False)
     wear: np.ndarray = field(repr=False)
     sector_gain: np.ndarray = field(repr=False)  # (H, W, 3) float32, blended over the seams
-    sector_noise: np.ndarray = field(repr=False)  # (4,) noise sigma of each camera
+    noise_scale: np.ndarray = field(repr=False)  # (H, W, 1) float32: each camera's noise sigma / 16
     camera_heights: np.ndarray = field(repr=False)  # (5,) metres, index = sector id
     sharpness: np.ndarray = field(repr=False)  # weight of the sharp image, (H, W) float32
-    streaks: np.ndarray = field(repr=False)  # (N,) float32 brightness of the radial streaks by angle
+    streaks: np.ndarray = field(repr=False)  # (H, W, 3) float32 brightness of radial streaks on objects
     reflections: np.ndarray | None = field(repr=False, default=None)  # (H, W) float32 additive light
     style: dict[str, Any] = field(default_factory=dict)
     shadow_strength: float = 0.4
@@ -495,10 +495,10 @@ def sample_parking_world(
         ground=ground,
         wear=wear,
         sector_gain=sector_gain,
-        sector_noise=rng.uniform(0.5, 4.0, 4).astype(np.float32),
+        noise_scale=(rng.uniform(0.5, 4.0, 5).astype(np.float32) / 16.0)[sector_id][..., None],
         camera_heights=camera_heights,
         sharpness=sharpness,
-        streaks=streaks,
+        streaks=cv2.merge([streaks[angle_bin]] * 3),
         reflections=reflections,
         shadow_strength=float(rng.uniform(0.15, 0.6)),
         smear=float(rng.uniform(0.01, 0.06)),
@@ -706,13 +706,12 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
         fill_polygons(mask, polys, line_id)
     blend_where(image, bare, world.wear, mask == line_id)  # worn paint
 
-    sector_id, cameras, _, angle_bin = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
+    sector_id, cameras, _, _ = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
     _cast_shadows(world, image, to_px)
     occluder = np.zeros((h, w), np.uint8)
     _draw_solids(world, image, occluder, to_px, cameras, sector_id)
     if occluder.any():  # radial streaks over what stands above the ground
-        streak = world.streaks[angle_bin]
-        lit = cv2.multiply(image, cv2.merge([streak, streak, streak]), dtype=cv2.CV_8U)
+        lit = cv2.multiply(image, world.streaks, dtype=cv2.CV_8U)
         np.copyto(image, lit, where=occluder[..., None].astype(bool))
 
     # the ego car: stitched AVM images show a blank box or a car icon there
@@ -741,8 +740,7 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
     # the far field of a stitched view is stretched: blur along the rays, more with distance
     image = _radial_smear(image, (ox, mid_y), world.sharpness, max(3, int(world.smear * max(h, w))))
     # each camera has its own noise level
-    sigma = world.sector_noise[np.clip(sector_id.astype(np.int16) - 1, 0, 3)]
-    noise = noise_crop(rng, (h, w)).astype(np.float32) * (sigma / 16.0)[..., None]
+    noise = noise_crop(rng, (h, w)).astype(np.float32) * world.noise_scale
     image = cv2.add(image, noise, dtype=cv2.CV_8U)
     image = photometric_finish(image, rng, blur_p=0.25, jpeg_p=0.4)
 
