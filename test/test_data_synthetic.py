@@ -130,7 +130,7 @@ def test_avm_meta_scales_with_size():
     default = generate_scene("parking", 0, size=(640, 640)).meta
     assert default["metres_per_pixel"] == pytest.approx(0.02)
     assert small["metres_per_pixel"] == pytest.approx(0.08)
-    assert small["origin_px"] == pytest.approx([80.0, 80.0])
+    assert small["origin_px"] == pytest.approx([80.0, 80.0 + 1.35 / 0.08])  # the car centred
     assert default["scenario"] == "parking" and default["camera"] == "avm" and default["seed"] == 0
 
 
@@ -186,7 +186,7 @@ def test_avm_metres_per_pixel_can_vary_per_seed():
     assert again.image.tobytes() == scenes[3].image.tobytes()
     fixed = generate_scene("parking", 3, size=(96, 96), metres_per_pixel=0.015)
     assert fixed.meta["metres_per_pixel"] == pytest.approx(0.015)
-    assert fixed.meta["origin_px"] == pytest.approx([48.0, 48.0])
+    assert fixed.meta["origin_px"] == pytest.approx([48.0, 48.0 + 1.35 / 0.015])  # the car centred
     with pytest.raises(ConfigError):
         generate_scene("parking", 3, size=(96, 96), metres_per_pixel=(0.03, 0.01))
     with pytest.raises(ConfigError):

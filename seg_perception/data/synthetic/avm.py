@@ -54,6 +54,7 @@ from seg_perception.data.synthetic.render import (
 from seg_perception.geometry import MarkingPoint, ParkingSlot
 
 EGO_REAR_M, EGO_FRONT_M, EGO_HALF_WIDTH_M = -1.0, 3.7, 0.95
+EGO_CENTRE_AHEAD_M = (EGO_FRONT_M + EGO_REAR_M) / 2.0  # the car's middle, ahead of the rear axle
 MIRROR_M = 2.0  # side cameras sit in the mirrors, this far ahead of the rear axle
 CAR_COLOURS = (  # white and silver cars are the most common
     (40, 40, 40), (200, 200, 205), (120, 120, 125), (30, 30, 150), (140, 60, 20), (225, 225, 225),
@@ -423,6 +424,12 @@ def sample_parking_world(
         shirt = tuple(int(v) for v in rng.integers(20, 230, 3))
         solids.append(objects.person(centre, float(rng.uniform(0, np.pi)), shirt))
 
+    # searching for a slot, a car drives close to one row: its side 0.5-1.8 m from the entrances
+    if rng.random() < 0.7:
+        clearance = aisle / 2.0 - EGO_HALF_WIDTH_M
+        lateral = float(rng.choice([-1.0, 1.0]) * rng.uniform(clearance - 1.8, clearance - 0.5))
+    else:
+        lateral = float(rng.uniform(-0.6, 0.6))
     patterned = ground_kind in ("brick", "grass_pavers")
     tex_mpp = metres_per_pixel * (1.25 if patterned else 2.0)
     stains = int(rng.integers(1, 8) * max(1.0, travel / 10.0))
@@ -512,11 +519,11 @@ def sample_parking_world(
             "ego_scale": float(rng.uniform(1.0, 1.25)),
         },
         pose0=(
-            float(rng.uniform(-0.6, 0.6)),
+            lateral,
             float(rng.uniform(-1.0, 1.0)),
             float(np.deg2rad(rng.uniform(-6, 6))),
         ),
-        weave=float(rng.uniform(0.0, 0.5)),
+        weave=float(rng.uniform(0.0, 0.3)),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from seg_perception.config import ScenarioConfig, load_scenario
-from seg_perception.data.synthetic.avm import render_parking, sample_parking_world
+from seg_perception.data.synthetic.avm import EGO_CENTRE_AHEAD_M, render_parking, sample_parking_world
 from seg_perception.data.synthetic.front import render_front, sample_front_world
 from seg_perception.data.synthetic.sample import SceneSample, mask_to_polygons
 from seg_perception.errors import ConfigError
@@ -43,23 +43,30 @@ def _avm_geometry(
 
     By default both are scaled from the config so the view covers the same ground; a given
     ``metres_per_pixel`` (a value, or a ``(low, high)`` range drawn log-uniformly per seed)
-    changes the ground the view covers instead, the vehicle origin staying where the
-    config puts it relative to the image.
+    changes the ground the view covers instead, with the ego car centred in the view.
     """
     block = config.camera(config.primary_camera)
     ref_h, ref_w = config.image_size()
-    ox, oy = block.get("origin_px", [ref_w / 2.0, ref_h / 2.0])
-    origin = (float(ox) * size[1] / ref_w, float(oy) * size[0] / ref_h)
     if metres_per_pixel is None:
+        ox, oy = block.get("origin_px", [ref_w / 2.0, ref_h / 2.0])
+        origin = (float(ox) * size[1] / ref_w, float(oy) * size[0] / ref_h)
         return float(block.get("metres_per_pixel", 0.02)) * ref_w / size[1], origin
     if isinstance(metres_per_pixel, (tuple, list)):
         low, high = (float(v) for v in metres_per_pixel)
         if not 0.0 < low <= high:
             raise ConfigError(f"metres_per_pixel range must be 0 < low <= high, got {metres_per_pixel}")
-        return float(np.exp(rng.uniform(np.log(low), np.log(high)))), origin
-    if float(metres_per_pixel) <= 0.0:
-        raise ConfigError(f"metres_per_pixel must be positive, got {metres_per_pixel}")
-    return float(metres_per_pixel), origin
+        mpp = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    else:
+        mpp = float(metres_per_pixel)
+        if mpp <= 0.0:
+            raise ConfigError(f"metres_per_pixel must be positive, got {metres_per_pixel}")
+    return mpp, centred_origin(size, mpp)
+
+
+def centred_origin(size: tuple[int, int], metres_per_pixel: float) -> tuple[float, float]:
+    """Pixel of the rear-axle origin that puts the ego car in the middle of the view, as AVMs do."""
+    height, width = size
+    return width / 2.0, height / 2.0 + EGO_CENTRE_AHEAD_M / metres_per_pixel
 
 
 def _flavour(config: ScenarioConfig) -> str:
