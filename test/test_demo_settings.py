@@ -17,3 +17,24 @@ def test_domain_id_precedence():
 def test_a_malformed_ros_domain_id_is_named():
     with pytest.raises(DemoError, match="ROS_DOMAIN_ID='x'"):
         demo_domain_id(None, {"ROS_DOMAIN_ID": "x"})
+
+
+def test_drive_seed_skips_drives_missing_a_class(monkeypatch):
+    import numpy as np
+
+    from seg_perception.config import load_scenario
+    from seg_perception.data import synthetic
+    from seg_perception.ros import demo
+
+    class Sample:
+        def __init__(self, classes):
+            self.mask = np.array(classes, np.uint8)
+
+    # seed 10: never a crosswalk (class 2); seed 11: one appears at frame 15
+    drives = {10: [[0, 1]] * 40, 11: [[0, 1]] * 15 + [[0, 2]] * 25}
+    monkeypatch.setattr(synthetic, "generate_drive", lambda config, seed, n, **kw: map(Sample, drives[seed]))
+    road = load_scenario("road")
+    assert demo.drive_seed(road, 10, 40, (4, 4), 30.0) == 11
+    drives[12] = drives[13] = drives[10]
+    drives[11] = drives[10]
+    assert demo.drive_seed(road, 10, 40, (4, 4), 30.0) == 10  # none shows every class: keep the seed

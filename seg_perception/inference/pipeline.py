@@ -261,6 +261,33 @@ class SegmentationPipeline:
         return blend_overlay(image_bgr, mask, self._colors, alpha, out=out)
 
 
+def mask_geometry(
+    mask: np.ndarray, scenario: ScenarioConfig, camera: str
+) -> tuple[list[Polygon], list[ParkingSlot]]:
+    """Polygons and parking slots of a class-id mask with the scenario camera's thresholds.
+
+    For masks that come from elsewhere (a recorded node output): what
+    :meth:`SegmentationPipeline.process` extracts from its own mask, without an engine.
+    """
+    camera_params = scenario.camera(camera)
+    polygon_params = {**scenario.params.get("polygon", {}), **camera_params.get("polygon", {})}
+    min_area = float(polygon_params.get("min_area_px", DEFAULT_MIN_AREA_PX))
+    epsilon = float(polygon_params.get("simplify_epsilon_px", DEFAULT_EPSILON_PX))
+    names = scenario.classes.names
+    polygons = extract_polygons(mask, names, min_area_px=min_area, epsilon_px=epsilon)
+    slots: list[ParkingSlot] = []
+    if SLOT_LINE in names and FREE_SLOT in names:
+        origin = camera_params.get("origin_px")
+        slots = extract_parking_slots(
+            mask,
+            slot_line_id=names.index(SLOT_LINE),
+            free_slot_id=names.index(FREE_SLOT),
+            min_area_px=min_area,
+            ego_px=(float(origin[0]), float(origin[1])) if origin is not None else None,
+        )
+    return polygons, slots
+
+
 def scenario_from_metadata(metadata: Any) -> ScenarioConfig:
     """The scenario a model file names, or a one-camera scenario made of its class map.
 

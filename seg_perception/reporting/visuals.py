@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,12 @@ def write_stream_visuals(
     sheet_frames: int = 4,
     gif_max_width: int = 400,
     video: bool = False,
+    annotate: Callable[[int, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, object]:
     """Write ``<name>.gif``, ``contact_sheet.png`` and ``overlay_<k>.png`` stills into ``out_dir``.
+
+    ``annotate(stamp_ns, overlay) -> picture`` draws on every kept frame (a legend, polygons and
+    slots with their ids: :func:`seg_perception.postprocess.visualize.draw_geometry`).
 
     With ``video``, also ``<name>.mp4`` of the same frames at full size (a GIF when
     OpenCV cannot write MP4 here, see :class:`~seg_perception.reporting.video.VideoSink`).
@@ -64,6 +69,8 @@ def write_stream_visuals(
     files: dict[str, object] = {"animation": None, "video": None, "contact_sheet": None, "stills": []}
     if not recording.overlays:
         return files
+    if annotate is not None:
+        recording.overlays = [(stamp, annotate(stamp, image)) for stamp, image in recording.overlays]
     frames = [image for _, image in recording.overlays]
     files["animation"] = write_gif(frames, out_dir / f"{name}.gif", gif_fps, max_width=gif_max_width)
     if video:
