@@ -150,7 +150,8 @@ def reduce_seg(text: str) -> str:
     text = _sub(text, r"--node-seconds \d+(\.\d+)?", "--node-seconds 2")
     words = text.split()
     if len(words) > 1 and words[1] == "train":
-        text += " --steps 2 --val-every 2 --checkpoint-every 2 --pool-size 2 --batch-size 2 --size 64x128 --no-progress"
+        text += " --steps 2 --val-every 2 --checkpoint-every 2 --pool-size 2 --batch-size 2 --size 64x128"
+        text += " --no-progress"
     if len(words) > 1 and words[1] == "predict" and "--max-frames" not in text:
         text += " --max-frames 3"
     if len(words) > 1 and words[1] == "bench" and "--iterations" not in text:
@@ -163,14 +164,25 @@ ROS_WORKSPACE = (
     "parameters and executables are tested by test/test_launch_helper.py, test/test_ros_node.py and "
     "test/test_packaging.py"
 )
-GPU = "needs an NVIDIA GPU; scripts/gpu_session.sh runs it (docs/benchmarks.md), CPU forms in test/test_inference_*"
+GPU = (
+    "needs an NVIDIA GPU; scripts/gpu_session.sh runs it (docs/benchmarks.md), CPU forms in "
+    "test/test_inference_*"
+)
 
 RULES: tuple[Rule, ...] = (
-    Rule(r"^make demo\b", "covered", "test/test_demo_end_to_end.py runs `seg-perception demo` (what `make demo` runs)"),
+    Rule(
+        r"^make demo\b",
+        "covered",
+        "test/test_demo_end_to_end.py runs `seg-perception demo` (what `make demo` runs)",
+    ),
     Rule(r"^make test\b", "covered", "CI (.ci/run) runs `make test`; this script runs from it"),
     Rule(r"^source \.venv/bin/activate$", "env", "the venv's bin/ is first on PATH here"),
     Rule(r"^export .*\$\(ros2 ", "covered", ROS_WORKSPACE),
-    Rule(r"^export .*<share>", "covered", "placeholder for the install's share folder; the $VIRTUAL_ENV form is run"),
+    Rule(
+        r"^export .*<share>",
+        "covered",
+        "placeholder for the install's share folder; the $VIRTUAL_ENV form is run",
+    ),
     Rule(r"^export ", "env", "applied to the following commands; *_FILE paths must exist"),
     Rule(r"^(cd ~/ros2_ws|pip install -r|colcon |rosdep |ros2 )", "covered", ROS_WORKSPACE),
     Rule(r"^scripts/gpu_session\.sh", "covered", GPU),
@@ -193,9 +205,21 @@ RULES: tuple[Rule, ...] = (
         "covered",
         "placeholder for the user's own recording; --remap is tested by test/test_bags_play.py",
     ),
-    Rule(r"seg-perception play .*--loop", "run", "loops until Ctrl-C", reduce=reduce_seg, timeout_s=8, timeout_ok=True),
+    Rule(
+        r"seg-perception play .*--loop",
+        "run",
+        "loops until Ctrl-C",
+        reduce=reduce_seg,
+        timeout_s=8,
+        timeout_ok=True,
+    ),
     Rule(r"^(seg-perception|python -m seg_perception\.cli) ", "run", "reduced", reduce=reduce_seg),
-    Rule(r"^from seg_perception import", "python", "run with image_bgr = a real (or synthetic) frame", lang="python"),
+    Rule(
+        r"^from seg_perception import",
+        "python",
+        "run with image_bgr = a real (or synthetic) frame",
+        lang="python",
+    ),
 )
 
 
@@ -254,10 +278,36 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
     onnx.save(model, str(workspace / "their_model.onnx"))
     # Your dataset in the documented layout, and a recipe pointing at it.
     for split, seed in (("train", "0"), ("val", "100")):
-        run_seg(workspace, env, "generate", "--scenario", "parking", "--count", "4", "--seed", seed,
-                "--size", "96x96", "--no-preview", "--out", f"my_dataset/{split}")
-    run_seg(workspace, env, "generate", "--scenario", "road", "--count", "3", "--size", "96x160",
-            "--no-preview", "--out", "data/val")
+        run_seg(
+            workspace,
+            env,
+            "generate",
+            "--scenario",
+            "parking",
+            "--count",
+            "4",
+            "--seed",
+            seed,
+            "--size",
+            "96x96",
+            "--no-preview",
+            "--out",
+            f"my_dataset/{split}",
+        )
+    run_seg(
+        workspace,
+        env,
+        "generate",
+        "--scenario",
+        "road",
+        "--count",
+        "3",
+        "--size",
+        "96x160",
+        "--no-preview",
+        "--out",
+        "data/val",
+    )
     recipe = (ROOT / "config" / "training" / "parking.yaml").read_text()
     recipe = re.sub(r"(?m)^data:.*\n(  .*\n)*", "data: {source: folder, path: my_dataset}\n", recipe)
     (workspace / "my_recipe.yaml").write_text(recipe)
@@ -280,8 +330,10 @@ class Outcome:
 def apply_env(text: str, env: dict[str, str]) -> str:
     """Apply ``export A=B C=D``; return a problem or an empty string."""
     if text.startswith("source "):
-        return "" if (ROOT / ".venv" / "bin" / "activate").is_file() or os.environ.get("CI") else (
-            "no .venv/bin/activate in the checkout"
+        return (
+            ""
+            if (ROOT / ".venv" / "bin" / "activate").is_file() or os.environ.get("CI")
+            else ("no .venv/bin/activate in the checkout")
         )
     for word in shlex.split(text)[1:]:
         name, _, value = word.partition("=")
@@ -322,7 +374,11 @@ def run_command(command: Command, rule: Rule, workspace: Path, env: dict[str, st
         argv = ["bash", "-c", shown]
     try:
         done = subprocess.run(
-            argv, cwd=workspace, env=env, capture_output=True, text=True,
+            argv,
+            cwd=workspace,
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=rule.timeout_s or COMMAND_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired as err:
@@ -387,9 +443,12 @@ def main(argv: list[str] | None = None) -> int:
             if outcome.ran and outcome.ran != command.text:
                 print(f"          ran: {outcome.ran}")
             print("          " + outcome.detail.replace("\n", "\n          "))
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("passed", "covered", "failed", "unmatched")}
+    counts = {
+        status: sum(o.status == status for o in outcomes)
+        for status in ("passed", "covered", "failed", "unmatched")
+    }
     print(
-        f"\n{counts['passed']} ran and passed, {counts['covered']} covered elsewhere (reason above with --list), "
+        f"\n{counts['passed']} ran and passed, {counts['covered']} covered elsewhere (reasons: --list), "
         f"{counts['failed']} failed, {counts['unmatched']} without a rule; workspace {workspace}"
     )
     if not args.keep and not counts["failed"]:

@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from seg_perception.ros.demo import DemoError, demo_domain_id  # noqa: E402
+from seg_perception.ros.demo import DemoError, demo_domain_id
 
 
 def test_domain_id_precedence():

@@ -84,7 +84,9 @@ def test_documented_subcommands_and_flags_exist():
             problems.append(f"{where}: no subcommand {command!r}")
             continue
         known = flags_of.setdefault(command, parser_flags(command))
-        problems += [f"{where}: seg-perception {command} has no {flag}" for flag in flags if flag not in known]
+        problems += [
+            f"{where}: seg-perception {command} has no {flag}" for flag in flags if flag not in known
+        ]
     assert not problems, "\n".join(problems)
 
 

@@ -50,7 +50,8 @@ def test_metadata_added_from_a_scenario_and_the_model_runs_everywhere(tmp_path, 
         mask = pipeline.process(frame).mask
         assert mask[:, 42:48].min() == 1 and mask[:, :30].max() == 0
     proto = onnx.load(str(out))
-    assert [i.name for i in proto.graph.input] == ["image"] and [o.name for o in proto.graph.output] == ["logits"]
+    assert [i.name for i in proto.graph.input] == ["image"]
+    assert [o.name for o in proto.graph.output] == ["logits"]
     fused = create_engine(out, fused=True)  # the GPU path's fused graph needs these names
     assert fused.predict(np.zeros((64, 96, 3), np.uint8)).shape == (64, 96)
 
