@@ -399,7 +399,9 @@ def run_command(command: Command, rule: Rule, workspace: Path, env: dict[str, st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--list", action="store_true", help="print the rule of every command; run nothing")
-    parser.add_argument("--only", help="run only commands containing this text (env lines always apply)")
+    parser.add_argument(
+        "--only", help="run only commands whose text or FILE:LINE contains this (env lines always apply)"
+    )
     parser.add_argument("--keep", type=Path, help="use this folder as the workspace and keep it")
     args = parser.parse_args(argv)
     commands = extract_commands()
@@ -432,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         rule = rule_for(command)
         if rule is None:
             outcome = Outcome(command, None, "unmatched", detail="no rule: add one to scripts/check_docs.py")
-        elif args.only and rule.action != "env" and args.only not in command.text:
+        elif args.only and rule.action != "env" and args.only not in command.text + " " + command.where:
             continue
         else:
             outcome = run_command(command, rule, workspace, env)
