@@ -38,3 +38,24 @@ def test_drive_seed_skips_drives_missing_a_class(monkeypatch):
     drives[12] = drives[13] = drives[10]
     drives[11] = drives[10]
     assert demo.drive_seed(road, 10, 40, (4, 4), 30.0) == 10  # none shows every class: keep the seed
+
+
+def test_overlay_annotator_draws_legend_and_slot_outlines():
+    import numpy as np
+
+    from seg_perception.config import load_scenario
+    from seg_perception.ros import demo
+
+    parking = load_scenario("parking")
+    mask = np.zeros((200, 200), np.uint8)
+    mask[40:160, 60:140] = 2  # a free slot region
+    mask[40:160, 56:60] = mask[40:160, 140:144] = 1  # its side lines
+    overlay = np.full((200, 200, 3), 50, np.uint8)
+    annotate = demo.overlay_annotator(parking, "avm", {7: mask})
+    picture = annotate(7, overlay)
+    assert (overlay == 50).all()  # a copy is drawn on
+    legend = picture[:50, :120].reshape(-1, 3)
+    assert (legend == parking.classes.colors_bgr[2]).all(axis=1).any()  # free_slot swatch
+    assert (picture[40:160, 50:150] != 50).any(axis=2).sum() > 200  # outlines around the region
+    plain = annotate(8, overlay)  # no mask for this stamp: legend only
+    assert (plain[100:, 100:] == 50).all()

@@ -213,6 +213,26 @@ def drive_seed(config: ScenarioConfig, seed: int, num_frames: int, size: tuple[i
     return seed
 
 
+def overlay_annotator(
+    config: ScenarioConfig, camera: str, predictions: Mapping[int, np.ndarray]
+) -> Callable[[int, np.ndarray], np.ndarray]:
+    """A legend, and the polygons / slots of the node's mask with their ids, drawn on a kept overlay."""
+    from seg_perception.inference.pipeline import mask_geometry
+    from seg_perception.postprocess.visualize import draw_geometry, draw_legend
+
+    colors = config.classes.colors_bgr
+
+    def annotate(stamp: int, overlay: np.ndarray) -> np.ndarray:
+        picture = overlay.copy()
+        mask = predictions.get(stamp)
+        if mask is not None and mask.shape == picture.shape[:2]:
+            polygons, slots = mask_geometry(mask, config, camera)
+            draw_geometry(picture, colors_bgr=colors, polygons=polygons, slots=slots)
+        return draw_legend(picture, config.classes.names, colors)
+
+    return annotate
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -435,23 +455,6 @@ class _ScenarioRun:
         self.executor.shutdown(timeout_sec=1.0)
         self.recorder.destroy_node()
 
-    def _annotate(self, recording: Any) -> Callable[[int, np.ndarray], np.ndarray]:
-        """Legend, and the polygons / slots of the node's mask with their ids, on a kept overlay."""
-        from seg_perception.inference.pipeline import mask_geometry
-        from seg_perception.postprocess.visualize import draw_geometry, draw_legend
-
-        colors = self.config.classes.colors_bgr
-
-        def annotate(stamp: int, overlay: np.ndarray) -> np.ndarray:
-            picture = overlay.copy()
-            mask = recording.predictions.get(stamp)
-            if mask is not None and mask.shape == picture.shape[:2]:
-                polygons, slots = mask_geometry(mask, self.config, self.camera)
-                draw_geometry(picture, colors_bgr=colors, polygons=polygons, slots=slots)
-            return draw_legend(picture, self.config.classes.names, colors)
-
-        return annotate
-
     def _finish(self) -> dict[str, Any]:
         import json
 
@@ -470,7 +473,8 @@ class _ScenarioRun:
         self._prefix(5, f"writing overlays, animation and contact sheet to {self.out_dir}")
         files = write_stream_visuals(
             recording, self.out_dir, name=self.name, colors_bgr=self.config.classes.colors_bgr,
-            gif_fps=self.settings.gif_fps, video=True, annotate=self._annotate(recording),
+            gif_fps=self.settings.gif_fps, video=True,
+            annotate=overlay_annotator(self.config, self.camera, recording.predictions),
         )
         self.timings["report_s"] = time.monotonic() - start
         frames = recording.counts(player_stats.get("frames_sent"))
