@@ -80,6 +80,7 @@ class SlotGeometry:
     free: bool
     car_color: tuple[int, int, int] | None = None
     car_jitter: tuple[float, float, float] = (0.0, 0.0, 0.0)  # lateral, longitudinal (m), yaw (rad)
+    markings: str = "paint"  # what marks the slot: painted lines, or a stacked garage's "platform"
 
 
 @dataclass
@@ -188,11 +189,16 @@ class _RowStyle:
     double_gap: float
 
 
-def _row_style(rng: np.random.Generator, paint: tuple[int, int, int], width: float) -> _RowStyle:
+def _row_style(
+    rng: np.random.Generator, paint: tuple[int, int, int], width: float, *, indoor: bool
+) -> _RowStyle:
     kind = str(rng.choice(SLOT_KINDS, p=SLOT_KIND_P))
     line_style = str(rng.choice(LINE_STYLES, p=LINE_STYLE_P))
     if kind == "parallel" and line_style == "double":
         line_style = "solid"
+    if indoor and rng.random() < 0.2:  # a stacked garage: steel platforms instead of painted slots
+        kind, line_style = "perpendicular", "platforms"
+        paint = PAINTS["yellow"] if rng.random() < 0.7 else paint
     entrance_p = 0.55 if kind == "parallel" else 0.4
     if rng.random() < 0.1:
         paint = PAINTS[str(rng.choice(list(PAINTS)))]
@@ -242,6 +248,8 @@ def _row(
     striped = bool(rng.random() < 0.5)
     stopper = bool(rng.random() < 0.3)
     stopper_colour = (30, 200, 230) if rng.random() < 0.5 else (150, 150, 150)
+    if style.line_style == "platforms":
+        return _platform_row(rng, side, x_entrance, y_lo, y_hi, style, occupancy)
     y = y_lo
     while y < y_hi:
         count = int(rng.integers(2, 9)) if rng.random() < 0.6 else int(np.ceil((y_hi - y) / pitch))
@@ -302,6 +310,66 @@ def _row(
     elif not indoor and rng.random() < 0.4:
         colour = tuple(int(v) for v in rng.integers(140, 200, 3))
         solids.append(objects.kerb(np.array([back_x, y_lo]), np.array([back_x, y_hi]), colour))
+    return slots, lines, marks, solids
+
+
+def _platform_row(
+    rng: np.random.Generator,
+    side: int,
+    x_entrance: float,
+    y_lo: float,
+    y_hi: float,
+    style: _RowStyle,
+    occupancy: float,
+):
+    """A stacked garage row: a steel platform per slot, a painted kerb line along the entrances.
+
+    The slot is the platform; its marking points are the platform's front corners (L shaped:
+    the platform edge meets the entrance line), just in front of its raised edge.
+    """
+    lines: list[PaintedLine] = []
+    slots: list[SlotGeometry] = []
+    marks: list[WorldMark] = []
+    solids: list[objects.Solid] = []
+    pitch, depth = float(rng.uniform(2.4, 2.9)), float(rng.uniform(5.0, 5.6))
+    gap = float(rng.uniform(0.15, 0.4))  # between neighbouring platforms
+    height = float(rng.uniform(0.08, 0.25))
+    axis, along = np.array([float(side), 0.0]), np.array([0.0, 1.0])
+    steel = tuple(int(v) for v in rng.integers(110, 190) + rng.integers(-8, 9, 3))
+    edge = tuple(int(v * 0.55) for v in steel)
+    kerb = x_entrance - side * float(rng.uniform(0.1, 0.4))
+    lines.append(
+        PaintedLine(_line_poly(np.array([kerb, y_lo]), np.array([kerb, y_hi]), style.width), style.paint)
+    )
+    inset = 0.05  # the raised edge starts just behind the corner on the ground
+    y = y_lo
+    while y + pitch < y_hi:
+        e0 = np.array([x_entrance, y + gap / 2.0])
+        e1 = np.array([x_entrance, y + pitch - gap / 2.0])
+        b0, b1 = e0 + axis * depth, e1 + axis * depth
+        corners = np.array([e0, e1, b1, b0]) if side > 0 else np.array([e1, e0, b0, b1])
+        for corner in (e0, e1):
+            marks.append(WorldMark(corner.copy(), axis.copy(), "L"))
+        footprint = np.array([
+            e0 + axis * inset + along * inset, e1 + axis * inset - along * inset,
+            b1 - along * inset, b0 + along * inset,
+        ])  # fmt: skip
+        solids.append(objects.platform(footprint, height, edge, steel))
+        free = bool(rng.random() >= occupancy)
+        colour = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
+        jitter = (float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.2, 0.2)), 0.0)
+        slot = SlotGeometry(
+            corners=corners,
+            kind="perpendicular",
+            free=free,
+            car_color=colour,
+            car_jitter=jitter,
+            markings="platform",
+        )
+        slots.append(slot)
+        if not free:
+            solids += _parked_car(slot)
+        y += pitch
     return slots, lines, marks, solids
 
 
@@ -408,7 +476,7 @@ def sample_parking_world(
     for side in (-1, 1):
         if rng.random() < 0.1:
             continue  # a wall or kerb on this side: no slots
-        style = _row_style(rng, paint, line_w)
+        style = _row_style(rng, paint, line_w, indoor=indoor)
         row_kinds.append(
             {"kind": style.kind, "lines": style.line_style, "entrance_line": style.entrance_line}
         )
@@ -651,6 +719,9 @@ def _draw_solids(
     drawn.sort(key=lambda item: -item[0])
     for _, solid, footprint, camera, height in drawn:
         bands = objects.project_bands(footprint, camera, float(height), solid.bands)
+        if solid.top is not None:  # a flat top seen from above: drawn, but it hides no ground label
+            scale = objects.stretch(max(b.z1 for b in solid.bands), float(height))
+            fill_polygons(image, [camera + (footprint - camera) * scale], solid.top)
         fill_polygons(occluder, [bands[0][0]], 1)  # the top band's polygon spans the whole object
         for polygon, colour in bands:
             fill_polygons(image, [polygon], colour)
@@ -767,7 +838,7 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
                 corners=px.astype(np.float32),
                 free=slot.free,
                 instance_id=len(slots),
-                extra={"type": slot.kind, "occupied": not slot.free},
+                extra={"type": slot.kind, "occupied": not slot.free, "markings": slot.markings},
             )
         )
     marks = []

@@ -38,6 +38,7 @@ class Solid:
     footprint: np.ndarray  # (K, 2)
     bands: list[Band]
     kind: str
+    top: tuple[int, int, int] | None = None  # colour of a flat top one can see (platforms), else None
 
 
 def stretch(height: float, camera_height: float) -> float:
@@ -189,3 +190,10 @@ def pole(centre: np.ndarray, radius: float, colour: tuple[int, int, int]) -> Sol
     """A thin post (sign, lamp, barrier)."""
     footprint = ellipse_polygon(float(centre[0]), float(centre[1]), radius, radius, 0.0, 8)
     return Solid(footprint, [Band(0.0, 2.5, colour)], "pole")
+
+
+def platform(
+    footprint: np.ndarray, height: float, side: tuple[int, int, int], top: tuple[int, int, int]
+) -> Solid:
+    """A low steel pallet of a stacked (mechanical) garage: its slot is the platform itself."""
+    return Solid(footprint, [Band(0.0, height, side)], "platform", top=top)
