@@ -12,7 +12,13 @@ Names are imported on first use, so ``import seg_perception`` stays light.
 from __future__ import annotations
 
 import importlib
+from pkgutil import extend_path
 from typing import Any
+
+# The generated message modules (seg_perception.msg and its C extensions) exist only in the
+# installed package (colcon or `make install`). Running from a source checkout (tests, `python -m`)
+# imports this folder first; the installed package's folder is appended so they are found there.
+__path__ = extend_path(__path__, __name__)
 
 __version__ = "0.1.0"
 

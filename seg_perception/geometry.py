@@ -1,7 +1,10 @@
-"""Plain data types for polygons and parking slots, shared by ground truth and predictions.
+"""Plain data types for polygons, lane boundaries and parking slots, shared by ground truth and predictions.
 
 Coordinates are image pixels ``(x, y)`` as float32; conversion to metres happens
-where a calibration is known (the ROS layer and the offline tools).
+where a calibration is known (the ROS layer and the offline tools). Lane boundaries and
+slots map one to one onto the package's messages (``LaneBoundary``, ``ParkingSlot``;
+``seg_perception.ros.typed_messages``): fields that post-processing does not estimate keep
+their "unknown" defaults.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from seg_perception.interfaces import LaneColor, LanePosition, LaneType, SlotType
 
 
 @dataclass
@@ -45,14 +50,20 @@ class ParkingSlot:
         corners: (4, 2) float32 pixel coordinates. ``corners[0] -> corners[1]`` is the
             entrance side; the rest follow around the slot.
         free: True when no vehicle occupies the slot.
-        instance_id: Identifier unique within one frame.
-        extra: Free-form details (e.g. slot type: perpendicular, parallel, angled).
+        instance_id: Identifier unique within one frame (a tracked id where slots are tracked).
+        extra: Free-form details for the JSON output.
+        slot_type: Layout; UNKNOWN lets the message builder classify it from the corners.
+        confidence: Detection confidence in [0, 1] (1 where the detector gives none).
+        occupancy_confidence: Confidence of ``free`` in [0, 1].
     """
 
     corners: np.ndarray
     free: bool = True
     instance_id: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    slot_type: SlotType = SlotType.UNKNOWN
+    confidence: float = 1.0
+    occupancy_confidence: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,4 +105,49 @@ class MarkingPoint:
             "direction": round(float(self.direction), 4),
             "shape": self.shape,
             "occluded": bool(self.occluded),
+        }
+
+
+@dataclass
+class ImageCurve:
+    """A cubic ``u(v) = c[0] + c[1] v + c[2] v² + c[3] v³`` in pixels, valid for ``v_min <= v <= v_max``."""
+
+    coefficients: np.ndarray
+    v_min: float
+    v_max: float
+
+
+@dataclass
+class LaneBoundary:
+    """One lane boundary (painted line or road edge) of a front-camera frame.
+
+    Attributes:
+        points: (K, 2) float32 pixel coordinates ``(u, v)`` along the boundary's centre line,
+            ordered from near the vehicle (image bottom) to far.
+        instance_id: Identifier unique within one frame (a tracked id where lanes are tracked).
+        position: Relative to the ego vehicle.
+        lane_type: Marking pattern.
+        color: Marking paint.
+        confidence: Detection confidence in [0, 1] (1 where the detector gives none).
+        image_curve: Fitted curve in the image, if any.
+        class_id: Class of the segmentation mask the boundary came from (-1: none).
+    """
+
+    points: np.ndarray
+    instance_id: int = 0
+    position: LanePosition = LanePosition.UNKNOWN
+    lane_type: LaneType = LaneType.UNKNOWN
+    color: LaneColor = LaneColor.UNKNOWN
+    confidence: float = 1.0
+    image_curve: ImageCurve | None = None
+    class_id: int = -1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "class": "lane_boundary",
+            "id": int(self.instance_id),
+            "position": self.position.name.lower(),
+            "type": self.lane_type.name.lower(),
+            "color": self.color.name.lower(),
+            "vertices": np.asarray(self.points, dtype=float).round(2).tolist(),
         }

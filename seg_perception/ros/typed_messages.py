@@ -1,0 +1,205 @@
+"""Frame results → the package's typed messages (``seg_perception/msg``).
+
+The plain data types of :mod:`seg_perception.geometry` (pixels) become ``LaneBoundaryArray``
+and ``ParkingSlotArray`` with metric fields from the camera's
+:class:`~seg_perception.ros.projection.GroundProjection`, and a model's class map becomes the
+latched ``SegmentationInfo``. The live node publishes these messages and ``process`` writes
+them into its bags (serialised by rclpy), so both give the same bytes.
+
+Fields the post-processing does not estimate keep their message defaults described in
+``msg/*.msg``: a slot type left UNKNOWN is classified here from the corners
+(:func:`classify_slot`); the ego lane comes from the ``EGO_LEFT`` / ``EGO_RIGHT`` boundaries'
+ground curves (:func:`~seg_perception.postprocess.lane_boundaries.ego_lane`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import Point, Point32
+from std_msgs.msg import ColorRGBA, Header
+
+from seg_perception.geometry import LaneBoundary, ParkingSlot
+from seg_perception.interfaces import LanePosition, Occupancy, SlotType
+from seg_perception.msg import ClassInfo, LaneBoundaryArray, ParkingSlotArray, SegmentationInfo
+from seg_perception.msg import LaneBoundary as LaneBoundaryMsg
+from seg_perception.msg import ParkingSlot as ParkingSlotMsg
+from seg_perception.postprocess.lane_boundaries import ego_lane, fit_ground_curve
+from seg_perception.ros.projection import GroundProjection
+
+NAN = float("nan")
+ANGLED_TOLERANCE_RAD = math.radians(15.0)  # slots slanted less than this count as perpendicular
+_NAN_POINT = (NAN, NAN, NAN)
+
+
+def _points(xyz: np.ndarray) -> list[Point]:
+    return [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in np.asarray(xyz, dtype=np.float64)]
+
+
+def _pixels(uv: np.ndarray) -> list[Point32]:
+    return [
+        Point32(x=float(u), y=float(v), z=0.0) for u, v in np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    ]
+
+
+def lane_boundary_array(
+    *,
+    header: Header,
+    projection: GroundProjection,
+    image_size: tuple[int, int],
+    boundaries: Sequence[LaneBoundary],
+) -> LaneBoundaryArray:
+    """``LaneBoundaryArray`` of one frame; ``image_size`` is ``(height, width)``."""
+    metric = projection.metric
+    ground_curves: dict[LanePosition, np.ndarray] = {}
+    messages = []
+    for boundary in boundaries:
+        pixels = np.asarray(boundary.points, dtype=np.float32).reshape(-1, 2)
+        msg = LaneBoundaryMsg(
+            id=int(boundary.instance_id) & 0xFFFFFFFF,
+            position=int(boundary.position),
+            type=int(boundary.lane_type),
+            color=int(boundary.color),
+            confidence=float(boundary.confidence),
+            pixels=_pixels(pixels),
+        )
+        if boundary.image_curve is not None:
+            msg.has_image_curve = True
+            msg.image_curve_coefficients = np.asarray(boundary.image_curve.coefficients, dtype=np.float64)
+            msg.image_curve_v_min = float(boundary.image_curve.v_min)
+            msg.image_curve_v_max = float(boundary.image_curve.v_max)
+        if metric and len(pixels):
+            xyz = projection.metric_points(pixels, image_size)
+            xyz = xyz[np.all(np.isfinite(xyz), axis=1)]
+            msg.points = _points(xyz)
+            fitted = fit_ground_curve(xyz[:, :2])
+            if fitted is not None:
+                coefficients, x_min, x_max = fitted
+                msg.has_curve = True
+                msg.curve_coefficients = coefficients
+                msg.curve_x_min, msg.curve_x_max = x_min, x_max
+                ground_curves.setdefault(boundary.position, coefficients)
+        messages.append(msg)
+    ego = ego_lane(ground_curves.get(LanePosition.EGO_LEFT), ground_curves.get(LanePosition.EGO_RIGHT))
+    height, width = image_size
+    return LaneBoundaryArray(
+        header=header,
+        metric=metric,
+        image_width=int(width),
+        image_height=int(height),
+        boundaries=messages,
+        ego_lane_valid=ego.valid,
+        ego_lane_width=ego.width,
+        lateral_offset=ego.lateral_offset,
+        heading=ego.heading,
+        curvature=ego.curvature,
+    )
+
+
+def slot_measures(corners: np.ndarray) -> tuple[float, float, float]:
+    """``(width, depth, angle)`` of a quadrilateral with its entrance ``corners[0] -> corners[1]``.
+
+    Width: entrance length; depth: from the entrance midpoint to the back midpoint; angle:
+    between the entrance and the side ``corners[1] -> corners[2]`` in [0, pi]. In the units of
+    ``corners`` (the angle is the same for pixels and metres under a uniform scale).
+    """
+    c = np.asarray(corners, dtype=np.float64).reshape(4, 2)
+    entrance, side = c[1] - c[0], c[2] - c[1]
+    width = float(np.hypot(*entrance))
+    depth = float(np.hypot(*((c[2] + c[3]) / 2 - (c[0] + c[1]) / 2)))
+    norms = width * float(np.hypot(*side))
+    angle = float(np.arccos(np.clip(np.dot(-entrance, side) / norms, -1.0, 1.0))) if norms > 0 else NAN
+    return width, depth, angle
+
+
+def classify_slot(width: float, depth: float, angle: float) -> SlotType:
+    """PARALLEL when the entrance is the long side, ANGLED when slanted, else PERPENDICULAR."""
+    if not (math.isfinite(width) and math.isfinite(depth) and math.isfinite(angle)):
+        return SlotType.UNKNOWN
+    if width > depth:
+        return SlotType.PARALLEL
+    return SlotType.ANGLED if abs(angle - math.pi / 2) > ANGLED_TOLERANCE_RAD else SlotType.PERPENDICULAR
+
+
+def parking_slot_array(
+    *,
+    header: Header,
+    projection: GroundProjection,
+    image_size: tuple[int, int],
+    slots: Sequence[ParkingSlot],
+) -> ParkingSlotArray:
+    """``ParkingSlotArray`` of one frame; ``image_size`` is ``(height, width)``."""
+    metric = projection.metric
+    messages = []
+    for slot in slots:
+        pixels = np.asarray(slot.corners, dtype=np.float64).reshape(4, 2)
+        xyz = projection.metric_points(pixels, image_size).astype(np.float64)
+        metric_slot = metric and bool(np.all(np.isfinite(xyz)))
+        pixel_width, pixel_depth, angle = slot_measures(pixels)
+        slot_type = slot.slot_type
+        if slot_type == SlotType.UNKNOWN:
+            slot_type = classify_slot(pixel_width, pixel_depth, angle)
+        msg = ParkingSlotMsg(
+            id=int(slot.instance_id) & 0xFFFFFFFF,
+            type=int(slot_type),
+            occupancy=int(Occupancy.FREE if slot.free else Occupancy.OCCUPIED),
+            confidence=float(slot.confidence),
+            occupancy_confidence=float(slot.occupancy_confidence),
+            corners=_points(xyz),
+            corner_pixels=_pixels(pixels),
+            entrance_center=Point(x=NAN, y=NAN, z=NAN),
+            entrance_heading=NAN,
+            width=NAN,
+            depth=NAN,
+            angle=angle,
+        )
+        if metric_slot:
+            width, depth, angle = slot_measures(xyz[:, :2])
+            entrance_mid = (xyz[0] + xyz[1]) / 2
+            inward = (xyz[2] + xyz[3]) / 2 - entrance_mid
+            msg.entrance_center = Point(
+                x=float(entrance_mid[0]), y=float(entrance_mid[1]), z=float(entrance_mid[2])
+            )
+            msg.entrance_heading = float(math.atan2(inward[1], inward[0]))
+            msg.width, msg.depth, msg.angle = width, depth, angle
+        messages.append(msg)
+    height, width = image_size
+    return ParkingSlotArray(
+        header=header, metric=metric, image_width=int(width), image_height=int(height), slots=messages
+    )
+
+
+def segmentation_info(
+    *,
+    header: Header,
+    camera: str,
+    scenario: str,
+    model: str,
+    model_file: str,
+    engine: str,
+    providers: Sequence[str],
+    input_size: tuple[int, int],
+    class_names: Sequence[str],
+    colors_rgb: Any,
+) -> SegmentationInfo:
+    """``SegmentationInfo`` of one camera; ``input_size`` is ``(height, width)``, colours 0..255 RGB."""
+    colors = np.asarray(colors_rgb, dtype=np.float64).reshape(-1, 3) / 255.0
+    classes = [
+        ClassInfo(id=index, name=name, color=ColorRGBA(r=float(r), g=float(g), b=float(b), a=1.0))
+        for index, (name, (r, g, b)) in enumerate(zip(class_names, colors, strict=True))
+    ]
+    return SegmentationInfo(
+        header=header,
+        camera=camera,
+        scenario=scenario,
+        model=model,
+        model_file=model_file,
+        engine=engine,
+        providers=list(providers),
+        input_width=int(input_size[1]),
+        input_height=int(input_size[0]),
+        classes=classes,
+    )
