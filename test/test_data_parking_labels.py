@@ -114,3 +114,25 @@ def test_find_label_beside_or_in_sibling_folders(tmp_path):
     (stereo_xml / "3.xml").write_text(LABELME_XML)
     assert find_label(stereo_img / "3.jpg") == stereo_xml / "3.xml"
     assert find_label(images / "9.jpg") is None
+
+
+def test_synthetic_truth_round_trips_through_the_dmpr_form():
+    from seg_perception.data.parking_labels import to_dmpr_json
+    from seg_perception.data.synthetic import generate_scene
+
+    checked = 0
+    for seed in range(4):
+        sample = generate_scene("parking", seed, size=(200, 200), metres_per_pixel=0.04)
+        data = to_dmpr_json(sample.marking_points, sample.slots)
+        data["image_size"] = list(sample.mask.shape)
+        data["metres_per_pixel"] = 0.04
+        label = parse_dmpr_json(json.loads(json.dumps(data)))
+        assert label.label_size == (200, 200) and label.metres_per_pixel == 0.04
+        np.testing.assert_allclose(label.points, [m.position for m in sample.marking_points], atol=0.01)
+        directions = np.array([m.direction for m in sample.marking_points])
+        np.testing.assert_allclose(np.cos(label.directions - directions), 1.0, atol=1e-3)
+        assert len(label.slots) == len(sample.slots)  # every slot's entrance corners are marks
+        for (a, b), slot in zip(label.slots, sample.slots, strict=True):
+            np.testing.assert_allclose(label.points[[a, b]], slot.corners[:2], atol=0.01)
+        checked += len(label.slots)
+    assert checked > 5

@@ -132,8 +132,8 @@ def car(
         Solid(
             body,
             [
-                Band(0.0, 0.12, (30, 30, 32)),
-                Band(0.12, 0.5, _scaled(colour, 0.8)),
+                Band(0.0, 0.1, (45, 45, 48)),
+                Band(0.1, 0.5, _scaled(colour, 0.8)),
                 Band(0.5, 0.7, _scaled(colour, 1.15)),
                 Band(0.7, 0.9, colour),
                 Band(0.9, 1.3, glass),
@@ -145,7 +145,7 @@ def car(
     for along in (-hl + 0.8, hl - 0.9):  # wheels stick out of the body's lower band
         for side in (-1.0, 1.0):
             wheel = rectangle(centre + d * along + n * side * (hw - 0.1), d, 0.6, 0.2)
-            solids.append(Solid(wheel, [Band(0.0, 0.45, (28, 28, 30))], "wheel"))
+            solids.append(Solid(wheel, [Band(0.0, 0.38, (38, 38, 40))], "wheel"))
     return solids
 
 
