@@ -194,3 +194,30 @@ def test_slots_are_scored_on_entrance_corners_and_free_truth_only():
     slots = acc.report()["slots"]
     assert (slots["predicted"], slots["true"], slots["matched"]) == (1, 1, 1)  # occupied slot not scored
     assert slots["corner_error_px"] == pytest.approx(0.0)
+
+
+def test_marking_points_in_frame_json_leave_out_the_hidden_ones():
+    from seg_perception.geometry import MarkingPoint
+
+    marks = [
+        MarkingPoint(np.array([1.0, 2.0], np.float32), 0.5, "T"),
+        MarkingPoint(np.array([3.0, 4.0], np.float32), 0.5, "L", occluded=True),
+    ]
+    record = frame_json.frame_record(
+        stamp_ns=1,
+        frame_id="f",
+        camera="avm",
+        image_size=(H, W),
+        polygons=[],
+        slots=[],
+        calibration=frame_json.Calibration(SCALE, (20.0, 20.0)),
+        marking_points=marks,
+    )
+    record = json.loads(json.dumps(record))
+    assert record["marking_points"][1]["shape"] == "L" and record["marking_points"][1]["occluded"]
+    assert record["marking_points"][0]["xy_m"] == pytest.approx([(20 - 2) * SCALE, (20 - 1) * SCALE])
+    np.testing.assert_allclose(frame_json.marking_point_positions(record), [[1, 2]])
+    np.testing.assert_allclose(
+        frame_json.marking_point_positions(record, visible_only=False), [[1, 2], [3, 4]]
+    )
+    assert frame_json.marking_point_positions({"slots": []}) is None

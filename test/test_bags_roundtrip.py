@@ -76,7 +76,7 @@ def test_round_trip_keeps_frames_stamps_and_ground_truth(synthetic_bag, storage,
             scale, (u0, v0) = sample.meta["metres_per_pixel"], sample.meta["origin_px"]
             np.testing.assert_allclose(metres[:, 0], (v0 - slot.corners[:, 1]) * scale, atol=2e-3)
             np.testing.assert_allclose(metres[:, 1], (u0 - slot.corners[:, 0]) * scale, atol=2e-3)
-        marks = frame_json.marking_point_positions(record)
+        marks = frame_json.marking_point_positions(record, visible_only=False)
         expected_marks = np.array([m.position for m in sample.marking_points]).reshape(-1, 2)
         if len(expected_marks):
             np.testing.assert_allclose(marks, expected_marks, atol=0.01)

@@ -8,8 +8,8 @@ Predictions come from the bag's ``process`` outputs (``/<cam>/mask``, or the PNG
 pipeline on its images.
 Frames are paired by camera and header stamp. Metrics: see
 :mod:`seg_perception.bags.eval_metrics`; parking scenarios add the ps2.0-style marking-point and
-slot table of :mod:`seg_perception.metrics.parking` (truth: the frame JSON's ``marking_points``,
-else its slots' entrance corners; prediction: the pipeline's marking points when it reports
+slot table of :mod:`seg_perception.metrics.parking` (truth: the frame JSON's visible
+``marking_points``, else its slots' entrance corners; prediction: the pipeline's marking points when it reports
 them, else its slots' entrance corners).
 """
 
@@ -274,7 +274,7 @@ def generated_frames(
             result.polygons,
             list(sample.slots) if slots else None,
             result.slots if slots else None,
-            np.array([m.position for m in sample.marking_points], np.float64).reshape(-1, 2)
+            np.array([m.position for m in sample.marking_points if not m.occluded], np.float64).reshape(-1, 2)
             if slots
             else None,
             _result_points(result) if slots else None,

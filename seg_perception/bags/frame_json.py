@@ -93,13 +93,20 @@ def _mark_json(mark: MarkingPoint, calibration: Calibration) -> dict[str, Any]:
     return item
 
 
-def marking_point_positions(record: dict[str, Any]) -> np.ndarray | None:
-    """(N, 2) pixel positions of a record's ``marking_points``; None when the record has none."""
+def marking_point_positions(record: dict[str, Any], *, visible_only: bool = True) -> np.ndarray | None:
+    """(N, 2) pixel positions of a record's ``marking_points``; None when the record has none.
+
+    ``visible_only`` leaves out the points the record marks ``occluded`` (hidden by something
+    above the ground: no detector can see them, and labellers of real images skip them).
+    """
     items = record.get("marking_points")
     if items is None:
         return None
     try:
-        return np.array([[float(m["x"]), float(m["y"])] for m in items], np.float64).reshape(-1, 2)
+        return np.array(
+            [[float(m["x"]), float(m["y"])] for m in items if not (visible_only and m.get("occluded"))],
+            np.float64,
+        ).reshape(-1, 2)
     except (KeyError, TypeError, ValueError) as err:
         raise BagError(f"malformed marking_points in frame JSON ({err})") from err
 
