@@ -160,6 +160,19 @@ def _line_poly(p: np.ndarray, q: np.ndarray, width: float) -> np.ndarray:
     return np.array([a + n, b + n, b - n, a - n])
 
 
+def _u_cap(
+    centre: np.ndarray, axis: np.ndarray, radius: float, width: float, segments: int = 10
+) -> np.ndarray:
+    """A painted half ring joining a pair of separating lines on the aisle side (``-axis``)."""
+    d = axis / max(float(np.linalg.norm(axis)), 1e-9)
+    n = np.array([-d[1], d[0]])
+    theta = np.linspace(0.0, np.pi, segments + 1)[:, None]
+    ring = np.cos(theta) * n - np.sin(theta) * d  # from +n round the aisle side to -n
+    outer = centre + ring * (radius + width / 2.0)
+    inner = centre + ring * max(radius - width / 2.0, 0.0)
+    return np.vstack([outer, inner[::-1]])
+
+
 def _separator(
     rng: np.random.Generator, start: np.ndarray, axis: np.ndarray, depth: float, width: float, style: str
 ) -> list[np.ndarray]:
@@ -187,6 +200,7 @@ class _RowStyle:
     paint: tuple[int, int, int]
     width: float
     double_gap: float
+    rounded: bool = False  # double lines joined by a half circle at the entrance ("U" marks)
 
 
 def _row_style(
@@ -210,6 +224,7 @@ def _row_style(
         paint=paint,
         width=width,
         double_gap=float(rng.uniform(0.25, 0.5)),
+        rounded=bool(rng.random() < 0.5),
     )
 
 
@@ -258,6 +273,8 @@ def _row(
         for i, e in enumerate(entrances):
             interior = 0 < i < count
             offsets = [-style.double_gap / 2.0, style.double_gap / 2.0] if (double and interior) else [0.0]
+            if double and interior and style.rounded:
+                lines.append(PaintedLine(_u_cap(e, axis, style.double_gap / 2.0, width), style.paint))
             for off in offsets:
                 start = e + along * off
                 for poly in _separator(rng, start, axis, depth, width, style.line_style):
