@@ -71,6 +71,22 @@ def _strip_comment(line: str) -> str:
     return line.strip()
 
 
+def _open_quote(text: str) -> bool:
+    """True while ``text`` has an unterminated single- or double-quoted string."""
+    quote = ""
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+    return bool(quote)
+
+
 def extract_commands(root: Path = ROOT) -> list[Command]:
     """Every command line of the documentation, in file and line order."""
     files: list[Path] = []
@@ -99,14 +115,20 @@ def extract_commands(root: Path = ROOT) -> list[Command]:
                 continue
             if lang not in SHELL_LANGS:
                 continue
-            text = (pending + " " + stripped) if pending else stripped
+            if pending and _open_quote(pending):
+                text = pending + "\n" + raw  # inside a quoted multi-line argument: keep the line
+            else:
+                text = (pending + " " + stripped) if pending else stripped
             if not pending:
                 start = number
             if text.endswith("\\"):
                 pending = text[:-1].strip()
                 continue
+            if _open_quote(text):
+                pending = text
+                continue
             pending = ""
-            text = _strip_comment(text)
+            text = _strip_comment(text) if "\n" not in text else text.strip()
             if text and not text.startswith("#"):
                 commands.append(Command(relative, start, text))
     return commands
@@ -127,6 +149,7 @@ class Rule:
     timeout_ok: bool = False  # a command that runs until Ctrl-C (``--loop``): a timeout is success
     expect_error: str = ""  # run; a non-zero exit with this text in its output is success
     lang: str = "bash"
+    in_root: bool = False  # run from the repository root (commands that read test/ or seg_perception/)
 
     def matches(self, command: Command) -> bool:
         lang = "python" if command.lang == "python" else "bash"
@@ -184,6 +207,13 @@ RULES: tuple[Rule, ...] = (
         "placeholder for the install's share folder; the $VIRTUAL_ENV form is run",
     ),
     Rule(r"^export ", "env", "applied to the following commands; *_FILE paths must exist"),
+    Rule(r"^\w+=\S*$", "env", "a shell variable for the following commands"),
+    Rule(
+        r"^(\w+=\S+\s+)*python3? -c ",
+        "run",
+        "a measurement snippet, run from the repository root",
+        in_root=True,
+    ),
     Rule(r"^(cd ~/ros2_ws|pip install -r|colcon |rosdep |ros2 )", "covered", ROS_WORKSPACE),
     Rule(r"^scripts/gpu_session\.sh", "covered", GPU),
     Rule(r"(cuda|tensorrt)", "covered", GPU),
@@ -218,6 +248,12 @@ RULES: tuple[Rule, ...] = (
         r"^from seg_perception import",
         "python",
         "run with image_bgr = a real (or synthetic) frame",
+        lang="python",
+    ),
+    Rule(
+        r".",
+        "compile",
+        "a snippet for a running ROS graph or your own code: compiled (syntax) here",
         lang="python",
     ),
 )
@@ -335,7 +371,8 @@ def apply_env(text: str, env: dict[str, str]) -> str:
             if (ROOT / ".venv" / "bin" / "activate").is_file() or os.environ.get("CI")
             else ("no .venv/bin/activate in the checkout")
         )
-    for word in shlex.split(text)[1:]:
+    words = shlex.split(text)
+    for word in words[1:] if words[0] == "export" else words:
         name, _, value = word.partition("=")
         value = os.path.expandvars(value) if "$" not in value else _expand(value, env)
         env[name] = value
@@ -362,6 +399,12 @@ print(len(result.polygons), "polygons")
 def run_command(command: Command, rule: Rule, workspace: Path, env: dict[str, str]) -> Outcome:
     if rule.action == "covered":
         return Outcome(command, rule, "covered", detail=rule.reason)
+    if rule.action == "compile":
+        try:
+            compile(command.text, command.where, "exec")
+        except SyntaxError as err:
+            return Outcome(command, rule, "failed", detail=f"does not compile: {err}")
+        return Outcome(command, rule, "passed", detail=rule.reason)
     if rule.action == "env":
         problem = apply_env(command.text, env)
         return Outcome(command, rule, "failed" if problem else "passed", detail=problem)
@@ -375,7 +418,7 @@ def run_command(command: Command, rule: Rule, workspace: Path, env: dict[str, st
     try:
         done = subprocess.run(
             argv,
-            cwd=workspace,
+            cwd=ROOT if rule.in_root else workspace,
             env=env,
             capture_output=True,
             text=True,
@@ -413,8 +456,16 @@ def main(argv: list[str] | None = None) -> int:
             label = "UNMATCHED" if rule is None else rule.action
             print(f"{command.where:28s} {label:8s} {command.text.splitlines()[0][:100]}")
         return 1 if unmatched else 0
-    workspace = args.keep or Path(tempfile.mkdtemp(prefix="check_docs_"))
-    workspace.mkdir(parents=True, exist_ok=True)
+    if args.keep:
+        workspace = args.keep
+        workspace.mkdir(parents=True, exist_ok=True)
+    else:
+        # <tmp>/ws with <tmp>/shared beside it, as a checkout has ../shared in CI
+        workspace = Path(tempfile.mkdtemp(prefix="check_docs_")) / "ws"
+        workspace.mkdir()
+        shared = shared_dir()
+        if shared is not None:
+            (workspace.parent / "shared").symlink_to(shared)
     env = dict(os.environ)
     env.update(
         NO_ALBUMENTATIONS_UPDATE="1",
@@ -454,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{counts['failed']} failed, {counts['unmatched']} without a rule; workspace {workspace}"
     )
     if not args.keep and not counts["failed"]:
-        shutil.rmtree(workspace, ignore_errors=True)
+        shutil.rmtree(workspace.parent, ignore_errors=True)
     return 0 if not counts["failed"] and not counts["unmatched"] else 1
 
 
