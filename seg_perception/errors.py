@@ -11,3 +11,18 @@ class ConfigError(SegPerceptionError):
 
 class ModelFileError(SegPerceptionError):
     """A model file is missing, corrupt or inconsistent with the configuration."""
+
+
+class ImageConversionError(SegPerceptionError):
+    """An image (message or compressed payload) cannot be converted; ``reason`` is a short, countable label.
+
+    Attributes:
+        reason: Short machine-friendly label (``unknown_encoding``, ``bad_step``, ``too_large``, ...),
+            used as the key of the node's rejected-frame counters.
+        detail: Human-readable explanation for the log.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

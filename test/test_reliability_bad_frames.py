@@ -8,6 +8,7 @@ and every frame is accounted for (received = processed + dropped + rejected + fa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import cv2
@@ -18,6 +19,7 @@ rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("onnxruntime")
 hypothesis = pytest.importorskip("hypothesis")
 
+from hostile_payloads import bmp_rle8, encoded, jpeg_late_sof_bomb  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from rclpy.context import Context  # noqa: E402
@@ -140,6 +142,26 @@ BAD_FRAMES = {
     ),
     "empty compressed payload": (1, lambda: CompressedImage(format="jpeg", data=b""), "empty_data"),
     "8K PNG": (1, _eight_k_png, "too_large"),
+    "BMP RLE8 bomb (64 bytes declaring 16384x16384)": (
+        1,
+        lambda: CompressedImage(format="bmp", data=bmp_rle8()),
+        "too_large",
+    ),
+    "JPEG bomb with its SOF after 128 KiB of APP data": (
+        1,
+        lambda: CompressedImage(format="jpeg", data=jpeg_late_sof_bomb()),
+        "too_large",
+    ),
+    "TIFF (a format whose header is not parsed)": (
+        1,
+        lambda: CompressedImage(format="tiff", data=encoded(".tiff")),
+        "unsupported_format",
+    ),
+    "JPEG cut before its frame header": (
+        1,
+        lambda: CompressedImage(format="jpeg", data=encoded(".jpg")[:20]),
+        "bad_header",
+    ),
 }
 _warned: set[str] = set()
 
@@ -249,7 +271,7 @@ def test_random_compressed_payloads_decode_or_raise_conversion_errors_only(data:
     try:
         image = compressed_msg_to_bgr(CompressedImage(format=fmt, data=data), max_pixels=MAX_PIXELS)
     except ImageConversionError as err:
-        assert err.reason in {"empty_data", "undecodable", "empty_image", "too_large"}
+        assert err.reason in {"empty_data", "undecodable", "bad_header", "empty_image", "too_large"}
     else:
         assert image.ndim == 3 and image.shape[2] == 3
 
@@ -268,6 +290,29 @@ def test_random_compressed_payloads_through_the_node_are_all_accounted_for(
 ) -> None:
     deliver(harness, 1, CompressedImage(format="jpeg", data=data))
     _accounting_holds(harness)
+
+
+def test_bombs_among_good_frames_at_5_hz_every_good_frame_is_processed(harness: Harness) -> None:
+    """Ten 16384x16384 bombs interleaved with ten good frames at 5 Hz: all ten good frames get a mask.
+
+    Decoding a bomb took ~3 s and 1.5 GB before the header check, so most good frames were
+    overwritten in the mailbox (3 of 10 processed); refused from the header, none is dropped.
+    """
+    worker = harness.node.workers[1]
+    before = worker.stats.snapshot()
+    bombs = [bmp_rle8(), jpeg_late_sof_bomb()]
+    good = CompressedImage(format="png", data=_png(scene()))
+    for index in range(10):
+        harness.avm.publish(CompressedImage(format="bmp", data=bombs[index % 2]))  # type: ignore[attr-defined]
+        time.sleep(0.1)
+        harness.avm.publish(good)  # type: ignore[attr-defined]
+        time.sleep(0.1)
+    wait_for(lambda: worker.stats.snapshot().received == before.received + 20, "all 20 frames received")
+    wait_for(lambda: worker.stats.snapshot().pending == 0, "the frames to be accounted for")
+    after = worker.stats.snapshot()
+    assert after.rejected.get("too_large", 0) == before.rejected.get("too_large", 0) + 10
+    assert after.processed == before.processed + 10
+    assert after.dropped == before.dropped
 
 
 def test_peek_reads_png_and_jpeg_sizes_without_decoding() -> None:

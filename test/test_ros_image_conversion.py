@@ -104,7 +104,10 @@ def test_compressed_rgb_payload_is_swapped_back() -> None:
     np.testing.assert_array_equal(compressed_msg_to_bgr(msg), BGR)
 
 
-@pytest.mark.parametrize(("data", "reason"), [(b"", "empty_data"), (b"\xff\xd8garbage", "undecodable")])
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"", "empty_data"), (b"\xff\xd8garbage", "bad_header"), (b"garbage", "undecodable")],
+)
 def test_undecodable_compressed_images_are_rejected(data: bytes, reason: str) -> None:
     with pytest.raises(ImageConversionError) as raised:
         compressed_msg_to_bgr(CompressedImage(format="jpeg", data=data))

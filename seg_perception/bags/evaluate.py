@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,8 @@ from tqdm import tqdm
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError
 from seg_perception.bags.eval_metrics import EvaluationAccumulator, markdown
-from seg_perception.bags.storage import BagMessage, BagReader
+from seg_perception.bags.process import PARTIAL_SUFFIX, STATUS_KEY
+from seg_perception.bags.storage import BagMessage, BagReader, prepare_output_directory
 from seg_perception.config import ScenarioConfig
 from seg_perception.geometry import ParkingSlot, Polygon
 from seg_perception.metrics.parking import (
@@ -141,6 +143,38 @@ def bag_frames(args: argparse.Namespace, scenario: ScenarioConfig, runner: Pipel
             print(
                 f"eval-bag: {len(pending)} frame(s) without a counterpart (no truth or no prediction) skipped"
             )
+
+
+def check_complete(reader: BagReader, *, allow_incomplete: bool) -> str | None:
+    """Refuse (or, when allowed, loudly report) the output of a ``process`` run that did not finish.
+
+    Returns:
+        None for a complete bag, else a one-line description of what is missing.
+
+    Raises:
+        BagError: the bag is incomplete and ``allow_incomplete`` is false.
+    """
+    problem = None
+    raw = reader.custom_data.get(STATUS_KEY)
+    if raw is not None:
+        try:
+            status = json.loads(raw)
+        except json.JSONDecodeError:
+            status = {"status": f"unreadable ({raw[:40]!r})"}
+        if status.get("status") != "complete":
+            problem = (
+                f"{reader.path} is the output of a 'process' run that did not finish "
+                f"({status.get('frames_done', '?')} of {status.get('frames_expected', '?')} frames, "
+                f"status {status.get('status')!r})"
+            )
+    elif reader.path.name.endswith(PARTIAL_SUFFIX):
+        problem = f"{reader.path} is a partial 'process' output (its run did not finish)"
+    if problem is None:
+        return None
+    if not allow_incomplete:
+        raise BagError(f"{problem}; run 'process' again, or pass --allow-incomplete to evaluate it anyway")
+    print(f"eval-bag: WARNING: {problem}; the metrics cover only the frames it holds", file=sys.stderr)
+    return problem
 
 
 def _plan(
@@ -308,8 +342,12 @@ def resolve_bag(path: Path) -> Path:
         BagError: nothing there, with the process output bag named when there is one nearby.
     """
     processed = path / PROCESS_BAG_DIR
-    if path.is_dir() and processed.is_dir() and not any(path.glob("*.mcap")) and not any(path.glob("*.db3")):
-        return processed
+    partial = path / (PROCESS_BAG_DIR + PARTIAL_SUFFIX)
+    if path.is_dir() and not any(path.glob("*.mcap")) and not any(path.glob("*.db3")):
+        if processed.is_dir():
+            return processed
+        if partial.is_dir():  # a run that did not finish: check_complete says so
+            return partial
     if not path.exists():
         for candidate in (path.parent / PROCESS_BAG_DIR, path.parent.parent / PROCESS_BAG_DIR):
             if candidate.is_dir():
@@ -371,6 +409,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         f"{100.0 * DEFAULT_THRESHOLD_M:.1f} cm = 10 px at 600x600)",
     )
     parser.add_argument("--out", type=Path, help="write report.json and report.md here")
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="evaluate the output of a 'process' run that did not finish (reported as incomplete)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -387,8 +430,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.gt_bag and not args.bag:
         raise BagError("--gt-bag needs BAG")
+    if args.out:
+        prepare_output_directory(args.out)
+    incomplete = None
     if args.bag:
         args.bag = resolve_bag(args.bag)
+        with BagReader(args.bag) as reader:
+            incomplete = check_complete(reader, allow_incomplete=args.allow_incomplete)
     scenario = load_scenario(args.scenario)
     threshold_px, scale = slot_threshold(args, scenario)
     accumulator = EvaluationAccumulator(scenario.classes.names, threshold_px, scale)
@@ -432,6 +480,8 @@ def run(args: argparse.Namespace) -> int:
     report.update(
         {"scenario": scenario.name, "source": str(args.bag or args.dataset or f"generate:{args.generate}")}
     )
+    if incomplete:
+        report["incomplete"] = incomplete
     if runner.timings:
         from seg_perception.bags.process import latency_summary
 
@@ -442,9 +492,13 @@ def run(args: argparse.Namespace) -> int:
             "\nMarking points and slots (every labelled slot, occupied ones too; ps2.0-style matching):\n\n"
             + format_report(report["parking"])
         )
+    if incomplete:
+        text = f"> **INCOMPLETE INPUT**: {incomplete}\n\n{text}"
     print(text, end="")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.out / "report.md").write_text(text)
+        try:
+            (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+            (args.out / "report.md").write_text(text)
+        except OSError as err:
+            raise BagError(f"cannot write the report to {args.out}: {err.strerror or err}") from err
     return 0

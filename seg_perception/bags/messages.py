@@ -2,7 +2,10 @@
 
 Decoding follows ``seg_perception.ros.image_conversion`` (the live node's path): 8-bit
 encodings through NumPy and one OpenCV colour conversion, ``CompressedImage`` through
-``cv2.imdecode``; so a frame decodes to the same pixels offline and live. Compressed
+:func:`seg_perception.image_decoding.decode_compressed` (format and declared size checked
+before decoding); so a frame decodes to the same pixels offline and live, and a frame the
+node would reject raises :class:`~seg_perception.bags.errors.FrameRejectedError` with the
+node's reason. Compressed
 messages carry ``compressed_image_transport``'s format strings, so ``image_transport``
 subscribers and RViz decode them too.
 """
@@ -14,9 +17,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seg_perception.bags.errors import BagError
+from seg_perception.bags.errors import BagError, FrameRejectedError
 from seg_perception.bags.storage import message_class
 from seg_perception.bags.topics import COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, STRING_MSGTYPE
+from seg_perception.errors import ImageConversionError
+from seg_perception.image_decoding import DEFAULT_MAX_PIXELS, check_size, decode_compressed
 from seg_perception.image_encodings import ENCODINGS, SUPPORTED_ENCODINGS
 
 JPEG_BGR_FORMAT = "bgr8; jpeg compressed bgr8"
@@ -85,20 +90,26 @@ def string_msg(text: str) -> Any:
     return message_class(STRING_MSGTYPE)(data=text)
 
 
-def decode_image(msg: Any, msgtype: str, *, topic: str = "") -> np.ndarray:
+def decode_image(
+    msg: Any, msgtype: str, *, topic: str = "", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """(H, W, 3) uint8 BGR pixels of an ``Image`` or ``CompressedImage`` message.
 
     Raises:
-        BagError: unknown encoding, wrong ``step``, truncated data or undecodable payload.
+        FrameRejectedError: unknown encoding, wrong ``step``, truncated data, refused
+            format, unreadable header, a size over ``max_pixels`` or undecodable payload.
+        BagError: ``msgtype`` is not an image type.
     """
     where = f"topic {topic}: " if topic else ""
     if msgtype == COMPRESSED_MSGTYPE:
-        buffer = np.asarray(msg.data, dtype=np.uint8)
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
-        if image is None:
-            raise BagError(
-                f"{where}cannot decode compressed image ({buffer.size} bytes, format {msg.format!r})"
+        try:
+            image = decode_compressed(
+                np.asarray(msg.data, dtype=np.uint8),
+                max_pixels=max_pixels,
+                description=f"format {msg.format!r}",
             )
+        except ImageConversionError as err:
+            raise FrameRejectedError(f"{where}compressed image rejected: {err}", err.reason) from err
         if "compressed rgb" in msg.format:
             image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         return image
@@ -106,9 +117,14 @@ def decode_image(msg: Any, msgtype: str, *, topic: str = "") -> np.ndarray:
         raise BagError(f"{where}type {msgtype} is not an image")
     spec = ENCODINGS.get(msg.encoding)
     if spec is None:
-        raise BagError(
-            f"{where}unknown image encoding {msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        raise FrameRejectedError(
+            f"{where}unknown image encoding {msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}",
+            "unknown_encoding",
         )
+    try:
+        check_size(int(msg.height), int(msg.width), max_pixels)
+    except ImageConversionError as err:
+        raise FrameRejectedError(f"{where}image rejected: {err}", err.reason) from err
     channels, conversion = spec
     rows = _rows(msg, channels, where)
     pixels = rows.reshape(msg.height, msg.width, channels) if channels > 1 else rows
@@ -130,11 +146,14 @@ def decode_mask(msg: Any, *, topic: str = "", msgtype: str | None = None) -> np.
     where = f"topic {topic}: " if topic else ""
     msgtype = msgtype or getattr(msg, "__msgtype__", IMAGE_MSGTYPE)
     if msgtype == COMPRESSED_MSGTYPE:
-        buffer = np.asarray(msg.data, dtype=np.uint8)
-        mask = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
-        if mask is None or mask.ndim != 2 or mask.dtype != np.uint8:
-            shape = "undecodable" if mask is None else f"{mask.shape} {mask.dtype}"
-            raise BagError(f"{where}compressed mask ({msg.format!r}) is not one 8-bit channel: {shape}")
+        try:
+            mask = decode_compressed(np.asarray(msg.data, dtype=np.uint8), flags=cv2.IMREAD_UNCHANGED)
+        except ImageConversionError as err:
+            raise BagError(f"{where}compressed mask ({msg.format!r}) rejected: {err}") from err
+        if mask.ndim != 2 or mask.dtype != np.uint8:
+            raise BagError(
+                f"{where}compressed mask ({msg.format!r}) is not one 8-bit channel: {mask.shape} {mask.dtype}"
+            )
         return mask
     if msg.encoding not in ("mono8", "8UC1"):
         raise BagError(f"{where}mask encoding {msg.encoding!r} is not mono8")
@@ -144,10 +163,12 @@ def decode_mask(msg: Any, *, topic: str = "", msgtype: str | None = None) -> np.
 def _rows(msg: Any, channels: int, where: str) -> np.ndarray:
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
-        raise BagError(f"{where}empty image ({width}x{height})")
+        raise FrameRejectedError(f"{where}empty image ({width}x{height})", "empty_image")
     if step < width * channels:
-        raise BagError(f"{where}step {step} < width*channels {width * channels}")
+        raise FrameRejectedError(f"{where}step {step} < width*channels {width * channels}", "bad_step")
     buffer = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
     if buffer.size < step * height:
-        raise BagError(f"{where}truncated image: {buffer.size} bytes < step*height {step * height}")
+        raise FrameRejectedError(
+            f"{where}truncated image: {buffer.size} bytes < step*height {step * height}", "truncated"
+        )
     return buffer[: step * height].reshape(height, step)[:, : width * channels]

@@ -13,6 +13,14 @@ code path), so masks match the live node's. Writes to ``--out``:
 - ``summary.json``: frames, fps, latency percentiles per stage;
 - ``overlay.mp4`` (or ``.gif``) and ``contact_sheet.png``.
 
+A run that does not finish leaves nothing that looks complete: the bag is written as
+``bag.partial/`` and the frame JSON as ``polygons.jsonl.partial``, renamed when every frame
+is done, and ``summary.json`` comes last; the partial bag's metadata says
+``seg_perception.process: {"status": "incomplete", ...}`` so ``eval-bag`` refuses it.
+A frame the live node would reject (undecodable, refused format, declared size over
+``--max-image-pixels``, ...) is skipped, counted in ``summary.json`` under ``rejected`` and
+warned about once per reason.
+
 Raw overlays and masks made a 20 s output bag 1.3-1.6 GB; a JPEG overlay is ~20x smaller
 than its raw image and costs ~2 ms per 640x640 frame (docs/rosbags.md, Measurements).
 """
@@ -30,15 +38,18 @@ import numpy as np
 from tqdm import tqdm
 
 from seg_perception.bags import frame_json, messages, ros_outputs, topics
-from seg_perception.bags.errors import BagError
+from seg_perception.bags.errors import BagError, FrameRejectedError
 from seg_perception.bags.selection import select_image_topics
-from seg_perception.bags.storage import BagReader, BagWriter
+from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_directory
+from seg_perception.image_decoding import DEFAULT_MAX_PIXELS
 from seg_perception.reporting import ReportingError, VideoSink, contact_sheet, evenly_spaced, write_png
 
 CONTACT_SHEET_FRAMES = 12
 CONTACT_SHEET_COLUMNS = 4
 DEFAULT_OVERLAY_JPEG_QUALITY = 90
 PERCENTILES = (50, 90, 99)
+PARTIAL_SUFFIX = ".partial"
+STATUS_KEY = "seg_perception.process"
 
 
 def latency_summary(timings: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -185,6 +196,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=("mp4", "gif", "none"),
         help="overlay video of the first topic (default mp4; a GIF where OpenCV cannot write MP4)",
     )
+    parser.add_argument(
+        "--max-image-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"frames declaring more pixels are skipped, like the node does (default {DEFAULT_MAX_PIXELS})",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
 
 
@@ -195,8 +212,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.overlay_jpeg_quality <= 100:
         raise BagError(f"--overlay-jpeg-quality must be 1..100, got {args.overlay_jpeg_quality}")
+    if args.max_image_pixels < 1:
+        raise BagError(f"--max-image-pixels must be positive, got {args.max_image_pixels}")
     scenario = load_scenario(args.scenario)
-    args.out.mkdir(parents=True, exist_ok=True)
+    prepare_output_directory(args.out)
+    final_bag = args.out / "bag"
+    if final_bag.exists() and not args.overwrite:
+        raise BagError(f"{final_bag} exists already; pass --overwrite to replace it")
     with BagReader(args.bag) as reader:
         selection = select_image_topics(reader, scenario, args.topics)
         counts = reader.message_counts
@@ -219,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             engine.close()
     summary["model"] = str(model_file)
     summary["providers"] = list(engine.providers)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     for camera, stats in summary["cameras"].items():
         total_ms = stats["latency_ms"].get("total", {})
         print(
@@ -230,7 +252,31 @@ def run(args: argparse.Namespace) -> int:
         f"processed {summary['frames']} frames in {summary['wall_s']:.1f} s "
         f"({summary['fps']:.1f} fps) -> {args.out}"
     )
+    for reason, count in summary["rejected"].items():
+        first = summary["first_rejection"][reason]
+        print(f"process: warning: {count} frame(s) skipped as {reason} (first: {first})", file=sys.stderr)
     return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as err:
+        raise BagError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def _remove_previous(out: Path, *, overwrite: bool) -> None:
+    """Remove what an earlier run left, so no stale file passes for this run's output."""
+    import shutil
+
+    for name in ("summary.json", "bag" + PARTIAL_SUFFIX, "polygons.jsonl" + PARTIAL_SUFFIX):
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    if overwrite and (out / "bag").is_dir():
+        shutil.rmtree(out / "bag")
 
 
 def _process(
@@ -252,10 +298,19 @@ def _process(
     sheet_images: list[np.ndarray] = []
     sheet_labels: list[str] = []
     frames_per_topic = dict.fromkeys(selection, 0)
+    rejected: dict[str, int] = {}
+    first_rejection: dict[str, str] = {}
+    _remove_previous(out, overwrite=args.overwrite)
+    partial_bag, partial_jsonl = out / ("bag" + PARTIAL_SUFFIX), out / ("polygons.jsonl" + PARTIAL_SUFFIX)
+    status = {"status": "incomplete", "frames_expected": total, "frames_done": 0}
     start = time.perf_counter()
+    try:
+        jsonl_file = partial_jsonl.open("w")
+    except OSError as err:
+        raise BagError(f"cannot write {partial_jsonl}: {err.strerror or err}") from err
     with (
-        BagWriter(out / "bag", storage="mcap", overwrite=args.overwrite) as writer,
-        (out / "polygons.jsonl").open("w") as jsonl,
+        BagWriter(partial_bag, storage="mcap", custom_data={STATUS_KEY: json.dumps(status)}) as writer,
+        jsonl_file as jsonl,
     ):
         cameras = {
             camera: CameraOutputs(
@@ -273,34 +328,53 @@ def _process(
         }
         video = VideoSink(video_path, fps=_bag_fps(reader, first_topic)) if video_path else None
         progress = tqdm(total=total, unit="frame", desc="process", disable=None)
-        for message in reader.messages(copied):
-            if message.topic not in selection:
+        try:
+            for message in reader.messages(copied):
+                if message.topic not in selection:
+                    writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
+                    continue
+                index = frames_per_topic[message.topic]
+                if args.max_frames and index >= args.max_frames:
+                    continue
                 writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
-                continue
-            index = frames_per_topic[message.topic]
-            if args.max_frames and index >= args.max_frames:
-                continue
-            writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
-            msg = message.decode()
-            image = messages.decode_image(msg, message.msgtype, topic=message.topic)
-            stamp = messages.stamp_ns(msg)
-            overlay = cameras[selection[message.topic]].handle(
-                image, stamp=stamp, log_time=message.timestamp_ns, frame_id=msg.header.frame_id
-            )
-            if message.topic == first_topic:
-                if video is not None:
-                    video.add(overlay)
-                if index in sheet_indices:
-                    sheet_images.append(overlay)
-                    sheet_labels.append(f"{(stamp - reader.start_time_ns) / 1e9:.2f} s")
-            frames_per_topic[message.topic] = index + 1
-            progress.update(1)
-        progress.close()
+                msg = message.decode()
+                try:
+                    image = messages.decode_image(
+                        msg, message.msgtype, topic=message.topic, max_pixels=args.max_image_pixels
+                    )
+                except FrameRejectedError as err:
+                    rejected[err.reason] = rejected.get(err.reason, 0) + 1
+                    first_rejection.setdefault(err.reason, str(err))
+                    progress.update(1)
+                    continue
+                stamp = messages.stamp_ns(msg)
+                overlay = cameras[selection[message.topic]].handle(
+                    image, stamp=stamp, log_time=message.timestamp_ns, frame_id=msg.header.frame_id
+                )
+                if message.topic == first_topic:
+                    if video is not None:
+                        video.add(overlay)
+                    if index in sheet_indices:
+                        sheet_images.append(overlay)
+                        sheet_labels.append(f"{(stamp - reader.start_time_ns) / 1e9:.2f} s")
+                frames_per_topic[message.topic] = index + 1
+                status["frames_done"] += 1
+                progress.update(1)
+            status["status"] = "complete" if status["frames_done"] else "failed: no frame processed"
+        finally:
+            # the bag's metadata (written when the writer closes) says whether the run finished
+            writer.set_custom_data(STATUS_KEY, json.dumps(status))
+            progress.close()
         video_path = _close_video(video)
     wall = time.perf_counter() - start
     frames = sum(frames_per_topic.values())
     if frames == 0:
-        raise BagError(f"no frames processed from {', '.join(selection)}")
+        count = sum(rejected.values())
+        first = next(iter(first_rejection.values()), "")
+        skipped = f"; {count} frame(s) rejected, first: {first}" if rejected else ""
+        raise BagError(f"no frames processed from {', '.join(selection)}{skipped}")
+    partial_jsonl.replace(out / "polygons.jsonl")
+    partial_bag.replace(out / "bag")
     sheet_path = None
     if sheet_images:
         sheet = contact_sheet(sheet_images, CONTACT_SHEET_COLUMNS, labels=sheet_labels)
@@ -310,6 +384,8 @@ def _process(
         "scenario": scenario.name,
         "topics": selection,
         "frames": frames,
+        "rejected": dict(sorted(rejected.items())),
+        "first_rejection": first_rejection,
         "wall_s": round(wall, 3),
         "fps": round(frames / wall, 2) if wall > 0 else 0.0,
         "cameras": {

@@ -8,6 +8,7 @@ bags can also carry messages serialised by rclpy.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -233,21 +234,53 @@ class BagWriter:
     def write_raw(self, topic: str, msgtype: str, timestamp_ns: int, rawdata: bytes | memoryview) -> None:
         """Write already serialised CDR bytes (from another bag or from rclpy)."""
         self.add_topic(topic, msgtype)
-        self._writer.write(self._connections[topic], int(timestamp_ns), rawdata)
+        try:
+            self._writer.write(self._connections[topic], int(timestamp_ns), rawdata)
+        except OSError as err:
+            raise BagError(f"cannot write to bag {self.path}: {err.strerror or err}") from err
+
+    def set_custom_data(self, key: str, value: str) -> None:
+        """Set a ``metadata.yaml`` key/value pair; written when the bag is closed (also after an error)."""
+        self._writer.set_custom_data(key, value)
 
     def close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        except OSError as err:
+            raise BagError(f"cannot finish bag {self.path}: {err.strerror or err}") from err
+
+
+def prepare_output_directory(path: Path) -> Path:
+    """Create the output directory ``path`` (and its parents) and check that it is writable.
+
+    Raises:
+        BagError: ``path`` or one of its parents is a regular file, or the directory cannot be
+            created or written (one line, naming the path and the reason).
+    """
+    for parent in (path, *path.parents):
+        if parent.exists() and not parent.is_dir():
+            raise BagError(f"cannot write to {path}: {parent} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BagError(f"cannot create directory {path}: {err.strerror or err}") from err
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BagError(f"cannot write to {path}: permission denied")
+    return path
 
 
 def _prepare_destination(path: Path, *, overwrite: bool) -> None:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_output_directory(path.parent)
         return
     if not overwrite:
         raise BagError(f"{path} exists already; pass --overwrite to replace it")
     if not (path.is_dir() and (path / "metadata.yaml").is_file()):
         raise BagError(f"{path} exists and is not a bag directory; refusing to replace it")
-    shutil.rmtree(path)
+    try:
+        shutil.rmtree(path)
+    except OSError as err:
+        raise BagError(f"cannot replace {path}: {err.strerror or err}") from err
 
 
 def _one_line(err: BaseException) -> str:

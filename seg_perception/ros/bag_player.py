@@ -210,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
             raise BagError(
                 f"--start {args.start:g} s is past the bag's end ({reader.duration_ns / 1e9:.2f} s)"
             )
+        counts = reader.message_counts
+        if not sum(counts.get(topic, 0) for topic in topics):
+            raise BagError(f"{args.bag} holds no messages on {', '.join(topics)}: nothing to play")
         for topic in topics:
             message_type(reader.topics[topic])
         return _play(args, reader, topics, remaps)
@@ -217,21 +220,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _play(args: argparse.Namespace, reader: BagReader, topics: list[str], remaps: dict[str, str]) -> int:
     import rclpy
+    from rclpy.exceptions import InvalidTopicNameException
     from tqdm import tqdm
 
     rclpy.init()
     node = rclpy.create_node("seg_perception_bag_player")
     try:
-        player = BagPlayer(
-            node,
-            reader,
-            topics,
-            remaps=remaps,
-            rate=args.rate,
-            start_s=args.start,
-            clock_hz=args.clock,
-            reliability=args.reliability,
-        )
+        try:
+            player = BagPlayer(
+                node,
+                reader,
+                topics,
+                remaps=remaps,
+                rate=args.rate,
+                start_s=args.start,
+                clock_hz=args.clock,
+                reliability=args.reliability,
+            )
+        except InvalidTopicNameException as err:
+            raise BagError(f"--remap: {' '.join(str(err).split())}") from err
         if args.wait_for_subscribers > 0 and not player.wait_for_subscribers(args.wait_for_subscribers):
             node.get_logger().warning("not every topic has a subscriber; playing anyway")
         per_pass = sum(reader.message_counts.get(t, 0) for t in topics)
@@ -246,6 +253,10 @@ def _play(args: argparse.Namespace, reader: BagReader, topics: list[str], remaps
         print(f"published {player.published} messages on {len(topics)} topic(s)")
     except KeyboardInterrupt:
         print("play: interrupted")
+    except Exception:
+        if rclpy.ok():
+            raise
+        print("play: interrupted")  # SIGTERM shut the context down under a publish
     finally:
         node.destroy_node()
         if rclpy.ok():

@@ -23,10 +23,19 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from seg_perception.image_decoding import DEFAULT_MAX_PIXELS, check_size, decode_compressed, read_header
 from seg_perception.image_encodings import ENCODINGS, SUPPORTED_ENCODINGS
 from seg_perception.ros.errors import ImageConversionError
 
-DEFAULT_MAX_PIXELS = 4096 * 4096
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "bgr_to_msg",
+    "compressed_msg_to_bgr",
+    "image_msg_to_bgr",
+    "image_msg_with_buffer",
+    "mask_to_msg",
+    "peek_compressed_size",
+]
 
 
 try:  # optional: extends the supported encodings where ROS provides it
@@ -41,13 +50,6 @@ except ImportError:  # no cv_bridge wheel: the NumPy path covers the 8-bit encod
 def cv_bridge_available() -> bool:
     """True when ``cv_bridge`` handles the encodings this module does not."""
     return _BRIDGE is not None
-
-
-def _check_size(height: int, width: int, max_pixels: int) -> None:
-    if height <= 0 or width <= 0:
-        raise ImageConversionError("empty_image", f"size {width}x{height}")
-    if height * width > max_pixels:
-        raise ImageConversionError("too_large", f"{width}x{height} exceeds max_image_pixels={max_pixels}")
 
 
 def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -65,7 +67,7 @@ def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
             small, or a payload other than ``step * height`` bytes.
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    _check_size(height, width, max_pixels)
+    check_size(height, width, max_pixels)
     spec = ENCODINGS.get(msg.encoding)
     if spec is None:
         return _convert_with_bridge(msg)
@@ -100,69 +102,32 @@ def _convert_with_bridge(msg: Image) -> np.ndarray:
 
 
 def compressed_msg_to_bgr(msg: CompressedImage, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG, ...) into BGR uint8.
+    """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG, WebP, BMP, PNM) into BGR uint8.
 
-    ``format`` strings of ``image_transport`` (``"rgb8; jpeg compressed rgb8"``) are
-    understood: a payload compressed from RGB is swapped back to BGR. The size in a
-    PNG or JPEG header is checked against ``max_pixels`` before decoding, so a small
-    payload declaring a huge image is rejected without allocating it.
+    Acceptance is decided from the payload's header before decoding
+    (:func:`seg_perception.image_decoding.decode_compressed`): a format whose header is
+    not parsed here is refused, and a declared size over ``max_pixels`` is rejected
+    without allocating it. ``format`` strings of ``image_transport``
+    (``"rgb8; jpeg compressed rgb8"``) are understood: a payload compressed from RGB is
+    swapped back to BGR.
 
     Raises:
-        ImageConversionError: empty payload, undecodable data, or an image that is
-            empty or larger than ``max_pixels``.
+        ImageConversionError: empty payload, refused format, unreadable header,
+            undecodable data, or an image that is empty or larger than ``max_pixels``.
     """
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    if buffer.size == 0:
-        raise ImageConversionError("empty_data", "compressed image has no bytes")
-    declared = peek_compressed_size(buffer[:_PEEK_BYTES].tobytes())
-    if declared is not None:
-        _check_size(declared[0], declared[1], max_pixels)
-    try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
-    except cv2.error as err:  # some corrupt headers raise instead of returning None
-        raise ImageConversionError(
-            "undecodable", f"cannot decode {buffer.size} bytes (format {msg.format!r}): {err}"
-        ) from err
-    if image is None:
-        raise ImageConversionError(
-            "undecodable", f"cannot decode {buffer.size} bytes (format {msg.format!r})"
-        )
-    _check_size(image.shape[0], image.shape[1], max_pixels)
+    image = decode_compressed(msg.data, max_pixels=max_pixels, description=f"format {msg.format!r}")
     if "compressed rgb" in msg.format:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     return image
 
 
-_PEEK_BYTES = 65536  # JPEG SOF markers follow EXIF/ICC segments, usually within the first KiB
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# JPEG start-of-frame markers (SOF0..SOF15 without DHT C4, JPG C8 and DAC CC)
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
 def peek_compressed_size(data: bytes) -> tuple[int, int] | None:
-    """(height, width) declared by a PNG or JPEG header; None for other or unreadable data."""
-    if data.startswith(_PNG_SIGNATURE) and len(data) >= 24:
-        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        return height, width
-    if not data.startswith(b"\xff\xd8"):
+    """(height, width) declared by a compressed payload's header; None when it cannot be read."""
+    try:
+        header = read_header(data)
+    except ImageConversionError:
         return None
-    index = 2
-    while index + 9 <= len(data):
-        if data[index] != 0xFF:
-            return None
-        marker = data[index + 1]
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            index += 2
-            continue
-        if marker in _JPEG_SOF:
-            height = int.from_bytes(data[index + 5 : index + 7], "big")
-            width = int.from_bytes(data[index + 7 : index + 9], "big")
-            return height, width
-        index += 2 + int.from_bytes(data[index + 2 : index + 4], "big")
-    return None
+    return header.height, header.width
 
 
 def filled_byte_array(array_u8: np.ndarray) -> array.array:
