@@ -68,7 +68,7 @@ def with_bmp_size(bmp: bytes, height: int, width: int) -> bytes:
 
 
 def with_webp_size(webp: bytes, height: int, width: int) -> bytes:
-    """A lossy (VP8) or lossless (VP8L) WebP with its bitstream header rewritten (sizes 1..16384)."""
+    """A lossy (VP8) or lossless (VP8L) WebP with its bitstream header rewritten (sizes 1..16383)."""
     data = bytearray(webp)
     chunk = bytes(data[12:16])
     if chunk == b"VP8 ":
