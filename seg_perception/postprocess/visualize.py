@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from seg_perception.postprocess.lanes import LaneResult
 
 
 def color_table(colors_bgr: np.ndarray) -> np.ndarray:
@@ -245,3 +248,103 @@ def annotate(
         ]
         draw_legend(picture, class_names, colors_bgr, extra=extra if len(slots) else ())
     return picture
+
+
+# BGR colours of the lane drawing: ego boundaries, other boundaries by paint colour, markings
+_EGO_BGR = (60, 220, 60)
+_PAINT_BGR = {"white": (235, 235, 235), "yellow": (0, 200, 255)}
+_OTHER_BGR = (200, 160, 60)
+_MARKING_BGR = {"stop_line": (40, 40, 230), "crosswalk": (230, 160, 0)}
+_EGO_FILL_ALPHA = 0.25
+
+
+def draw_lanes(
+    image_bgr: np.ndarray, lanes: LaneResult, *, thickness: int = 0, labels: bool = True
+) -> np.ndarray:
+    """Draw lane boundaries, the ego lane and road markings over a frame (in place; returns it).
+
+    The ego lane is shaded green; ego boundaries are green, others in their paint colour
+    (white / yellow); dashed boundaries are drawn dashed; each boundary is labelled
+    ``id position type``; stop lines are red, crosswalks orange; the ego lane's width,
+    offset and heading are written top left (metres when calibrated).
+    """
+    height, width = image_bgr.shape[:2]
+    thickness = thickness or max(2, round(width / 320))
+    font_scale = max(0.4, width / 2400)
+    ego_left = lanes.boundary_at("ego_left")
+    ego_right = lanes.boundary_at("ego_right")
+    if (
+        ego_left is not None
+        and ego_right is not None
+        and len(ego_left.image_points) >= 2
+        and len(ego_right.image_points) >= 2
+    ):
+        polygon = (
+            np.concatenate([ego_left.image_points, ego_right.image_points[::-1]]).round().astype(np.int32)
+        )
+        shade = image_bgr.copy()
+        cv2.fillPoly(shade, [polygon], _EGO_BGR)
+        cv2.addWeighted(shade, _EGO_FILL_ALPHA, image_bgr, 1.0 - _EGO_FILL_ALPHA, 0.0, dst=image_bgr)
+    for marking in lanes.markings:
+        outline = np.asarray(marking.image_points).round().astype(np.int32)
+        cv2.polylines(
+            image_bgr, [outline], True, _MARKING_BGR.get(marking.kind, _OTHER_BGR), thickness, cv2.LINE_AA
+        )
+    for boundary in lanes.boundaries:
+        points = np.asarray(boundary.image_points, dtype=np.float64)
+        if len(points) < 2:
+            continue
+        ego = boundary.position in ("ego_left", "ego_right")
+        color = _EGO_BGR if ego else _PAINT_BGR.get(boundary.color, _OTHER_BGR)
+        line = points.round().astype(np.int32)
+        if boundary.line_type == "dashed":
+            for k in range(0, len(line) - 1, 2):
+                cv2.line(
+                    image_bgr,
+                    tuple(map(int, line[k])),
+                    tuple(map(int, line[k + 1])),
+                    color,
+                    thickness,
+                    cv2.LINE_AA,
+                )
+        else:
+            cv2.polylines(image_bgr, [line], False, color, thickness, cv2.LINE_AA)
+            if boundary.line_type == "double":
+                cv2.polylines(image_bgr, [line + np.array([thickness * 2, 0])], False, color, 1, cv2.LINE_AA)
+        if labels:
+            u, v = line[0]
+            u = int(np.clip(u, 0, width - 80))
+            v = int(np.clip(v - 6, 12, height - 4))
+            text = f"{boundary.id} {boundary.position} {boundary.line_type}"
+            cv2.putText(
+                image_bgr, text, (u, v), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 3, cv2.LINE_AA
+            )
+            cv2.putText(image_bgr, text, (u, v), cv2.FONT_HERSHEY_SIMPLEX, font_scale, color, 1, cv2.LINE_AA)
+    ego = lanes.ego_lane
+    if ego is not None and labels:
+        unit = "m" if ego.metric else "~m"
+        text = (
+            f"lane {ego.width:.2f} {unit}  offset {ego.lateral_offset:+.2f} {unit}  "
+            f"heading {np.degrees(ego.heading_rad):+.1f} deg"
+        )
+        cv2.putText(
+            image_bgr,
+            text,
+            (8, int(24 * font_scale / 0.4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (0, 0, 0),
+            3,
+            cv2.LINE_AA,
+        )
+        cv2.putText(
+            image_bgr,
+            text,
+            (8, int(24 * font_scale / 0.4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            _EGO_BGR,
+            1,
+            cv2.LINE_AA,
+        )
+    return image_bgr

@@ -1,0 +1,337 @@
+"""A calibrated front camera over a flat ground: intrinsics + mounting -> ground homography.
+
+Frames (ROS REP 103 / 105):
+
+- vehicle frame: x forward, y left, z up, origin on the ground below the reference point;
+- camera optical frame: x right, y down, z along the optical axis.
+
+The camera sits at ``(x_m, y_m, height_m)`` in the vehicle frame and is rotated by
+``yaw`` (about z, positive turns it to the left), ``pitch`` (positive looks down) and
+``roll`` (about the optical axis, positive turns the image clockwise as seen by the
+camera). A ground point ``(x, y, 0)`` reaches the (undistorted) pixel ``K (R (p - c))``,
+which is the 3x3 homography ``K [r1 r2 -R c]``; its inverse maps pixels to metres.
+
+Intrinsics come from a ``sensor_msgs/CameraInfo`` (message fields ``k``, ``d``,
+``width``, ``height``, or the ``camera_calibration`` YAML file with ``camera_matrix``
+and ``distortion_coefficients``). Lens distortion (plumb-bob / rational polynomial) is
+removed from pixels before the homography with ``cv2.undistortPoints``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from seg_perception.errors import ConfigError
+from seg_perception.postprocess.ground import apply_homography
+
+# vehicle (x fwd, y left, z up) -> optical (x right, y down, z fwd) with all angles zero
+_VEHICLE_TO_OPTICAL = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+MIN_CORRESPONDENCES = 4
+
+
+def _rot_x(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def _rot_y(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def _rot_z(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+@dataclass(frozen=True)
+class Mounting:
+    """Where the camera sits on the vehicle (metres, radians)."""
+
+    height_m: float
+    pitch_rad: float = 0.0
+    roll_rad: float = 0.0
+    yaw_rad: float = 0.0
+    x_m: float = 0.0
+    y_m: float = 0.0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Mounting:
+        """From ``{height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m}`` (degrees, as humans write them).
+
+        Raises:
+            ConfigError: no positive ``height_m``.
+        """
+        height = float(values.get("height_m", 0.0))
+        if not height > 0:
+            raise ConfigError(
+                f"camera mounting needs a positive height_m (metres above the ground), got {height}"
+            )
+        return cls(
+            height_m=height,
+            pitch_rad=float(np.deg2rad(float(values.get("pitch_deg", 0.0)))),
+            roll_rad=float(np.deg2rad(float(values.get("roll_deg", 0.0)))),
+            yaw_rad=float(np.deg2rad(float(values.get("yaw_deg", 0.0)))),
+            x_m=float(values.get("x_m", 0.0)),
+            y_m=float(values.get("y_m", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Pinhole intrinsics (plus optional distortion) and mounting of one camera."""
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    mounting: Mounting
+    distortion: tuple[float, ...] = field(default=())
+
+    @classmethod
+    def from_camera_info(cls, info: Mapping[str, Any], mounting: Mounting) -> CameraModel:
+        """From a CameraInfo as a mapping: message fields (``k``, ``d``) or the calibration YAML layout.
+
+        Raises:
+            ConfigError: no 3x3 camera matrix or no image size.
+        """
+        matrix = info.get("k")
+        if matrix is None and isinstance(info.get("camera_matrix"), Mapping):
+            matrix = info["camera_matrix"].get("data")
+        distortion = info.get("d")
+        if distortion is None and isinstance(info.get("distortion_coefficients"), Mapping):
+            distortion = info["distortion_coefficients"].get("data")
+        width = info.get("width", info.get("image_width"))
+        height = info.get("height", info.get("image_height"))
+        values = np.asarray(list(matrix or []), dtype=np.float64)
+        if values.size != 9 or not width or not height:
+            raise ConfigError(
+                "camera info needs a 3x3 camera matrix (k or camera_matrix.data, 9 numbers) and the image "
+                "size (width/height or image_width/image_height)"
+            )
+        k = values.reshape(3, 3)
+        dist = tuple(float(v) for v in (distortion or []))
+        if not any(abs(v) > 0 for v in dist):
+            dist = ()
+        return cls(int(width), int(height), k[0, 0], k[1, 1], k[0, 2], k[1, 2], mounting, dist)
+
+    @classmethod
+    def from_camera_info_file(cls, path: str | Path, mounting: Mounting) -> CameraModel:
+        """From a ``camera_calibration`` / ``camera_info_manager`` YAML file.
+
+        Raises:
+            ConfigError: unreadable file or missing fields.
+        """
+        try:
+            info = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"cannot read camera info file {path}: {err}") from err
+        if not isinstance(info, Mapping):
+            raise ConfigError(f"camera info file {path} does not hold a mapping")
+        return cls.from_camera_info(info, mounting)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    @property
+    def rotation(self) -> np.ndarray:
+        """3x3 rotation taking vehicle-frame vectors to the camera optical frame."""
+        m = self.mounting
+        return _rot_z(-m.roll_rad) @ _VEHICLE_TO_OPTICAL @ _rot_y(-m.pitch_rad) @ _rot_z(-m.yaw_rad)
+
+    @property
+    def position(self) -> np.ndarray:
+        m = self.mounting
+        return np.array([m.x_m, m.y_m, m.height_m])
+
+    def ground_to_image_homography(self) -> np.ndarray:
+        """3x3 homography from ground ``(x, y, 1)`` metres to undistorted pixels ``(u, v, 1)``."""
+        rotation = self.rotation
+        translation = -rotation @ self.position
+        matrix = self.matrix @ np.column_stack([rotation[:, 0], rotation[:, 1], translation])
+        return matrix / np.abs(matrix).max()  # a positive scale keeps w = depth > 0 in front
+
+    def image_to_ground_homography(self) -> np.ndarray:
+        """3x3 homography from undistorted pixels to ground metres (the node's ``ground_homography``)."""
+        inverse = np.linalg.inv(self.ground_to_image_homography())
+        # a positive scale keeps w > 0 for pixels below the horizon (ground in front of the camera)
+        return inverse / abs(inverse[2, 2]) if abs(inverse[2, 2]) > 1e-12 else inverse / np.abs(inverse).max()
+
+    def undistort(self, points_uv: np.ndarray) -> np.ndarray:
+        """(K, 2) pixels with the lens distortion removed (unchanged without distortion)."""
+        points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
+        if not self.distortion or len(points) == 0:
+            return points
+        undistorted = cv2.undistortPoints(
+            points.reshape(-1, 1, 2), self.matrix, np.asarray(self.distortion), P=self.matrix
+        )
+        return undistorted.reshape(-1, 2)
+
+    def scaled(self, size: tuple[int, int]) -> CameraModel:
+        """The same camera for frames resized to ``size`` = (height, width)."""
+        height, width = size
+        sx, sy = width / self.width, height / self.height
+        return replace(
+            self,
+            width=int(width),
+            height=int(height),
+            fx=self.fx * sx,
+            fy=self.fy * sy,
+            cx=self.cx * sx,
+            cy=self.cy * sy,
+        )
+
+    def horizon_v(self, u: float | None = None) -> float:
+        """Image row of the horizon at column ``u`` (default the centre), from the homography."""
+        inverse = self.image_to_ground_homography()
+        u = self.cx if u is None else u
+        # w(u, v) = h20 u + h21 v + h22 vanishes on the horizon
+        return (
+            float(-(inverse[2, 0] * u + inverse[2, 2]) / inverse[2, 1]) if abs(inverse[2, 1]) > 1e-12 else 0.0
+        )
+
+
+@dataclass(frozen=True)
+class GroundMapper:
+    """Pixels <-> ground metres through a homography (and, optionally, undistortion).
+
+    Attributes:
+        image_to_ground: 3x3 homography from undistorted pixels to ground ``(x fwd, y left)``.
+        camera: The camera model, when known (its distortion is applied).
+    """
+
+    image_to_ground: np.ndarray
+    camera: CameraModel | None = None
+
+    @classmethod
+    def from_camera(cls, camera: CameraModel) -> GroundMapper:
+        return cls(camera.image_to_ground_homography(), camera)
+
+    @property
+    def ground_to_image(self) -> np.ndarray:
+        return np.linalg.inv(self.image_to_ground)
+
+    def to_ground(self, points_uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(xy, valid)``: (K, 2) metres and a mask of points below the horizon (NaN elsewhere)."""
+        points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
+        if self.camera is not None:
+            points = self.camera.undistort(points)
+        projected = np.column_stack([points, np.ones(len(points))]) @ self.image_to_ground.T
+        valid = projected[:, 2] > 1e-9
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xy = np.where(valid[:, None], projected[:, :2] / projected[:, 2:3], np.nan)
+        return xy, valid
+
+    def to_image(self, points_xy: np.ndarray) -> np.ndarray:
+        """(K, 2) ground metres -> pixels (distorted if the camera has distortion); NaN behind the camera."""
+        points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+        projected = np.column_stack([points, np.ones(len(points))]) @ self.ground_to_image.T
+        valid = projected[:, 2] > 1e-9
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.where(valid[:, None], projected[:, :2] / projected[:, 2:3], np.nan)
+        if self.camera is not None and self.camera.distortion and valid.any():
+            cam = self.camera
+            normalised = np.column_stack([(uv[valid, 0] - cam.cx) / cam.fx, (uv[valid, 1] - cam.cy) / cam.fy])
+            rays = np.column_stack([normalised, np.ones(len(normalised))])
+            distorted, _ = cv2.projectPoints(
+                rays.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), cam.matrix, np.asarray(cam.distortion)
+            )
+            uv[valid] = distorted.reshape(-1, 2)
+        return uv
+
+
+def homography_from_correspondences(
+    image_points: Sequence[Sequence[float]] | np.ndarray,
+    ground_points: Sequence[Sequence[float]] | np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Least-squares image -> ground homography from >= 4 pixel <-> metre pairs.
+
+    Returns:
+        ``(H, rms_m)``: the 3x3 homography (``|H[2, 2]| = 1``, signed so that ``w > 0`` for
+        pixels on the ground in front of the camera) and the RMS ground error of the
+        pairs in metres.
+
+    Raises:
+        ConfigError: fewer than 4 pairs, mismatched counts, or a degenerate layout (three of
+            four points on a line, all points on a line).
+    """
+    image = np.asarray(image_points, dtype=np.float64).reshape(-1, 2)
+    ground = np.asarray(ground_points, dtype=np.float64).reshape(-1, 2)
+    if len(image) != len(ground):
+        raise ConfigError(f"{len(image)} image points but {len(ground)} ground points: give them in pairs")
+    if len(image) < MIN_CORRESPONDENCES:
+        raise ConfigError(
+            f"a homography needs at least {MIN_CORRESPONDENCES} image<->ground pairs, got {len(image)}"
+        )
+    if not (np.isfinite(image).all() and np.isfinite(ground).all()):
+        raise ConfigError("correspondences must be finite numbers")
+    for name, points in (("image", image), ("ground", ground)):
+        centred = points - points.mean(axis=0)
+        singular = np.linalg.svd(centred, compute_uv=False)
+        if singular[-1] <= 1e-6 * max(singular[0], 1e-12):
+            raise ConfigError(f"the {name} points lie on one line: spread them over the ground plane")
+    matrix, _ = cv2.findHomography(image, ground, 0)
+    if matrix is None or not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-12:
+        raise ConfigError("the correspondences do not determine a homography (three of them on one line?)")
+    matrix = matrix / matrix[2, 2]
+    image_w = np.column_stack([image, np.ones(len(image))]) @ matrix[2]
+    if np.median(image_w) < 0:  # sign chosen so that w > 0 on the ground the pairs lie on
+        matrix = -matrix
+    predicted = apply_homography(image, matrix)
+    rms = float(np.sqrt(np.mean(np.sum((predicted - ground) ** 2, axis=1))))
+    return matrix, rms
+
+
+def draw_metric_grid(
+    image_bgr: np.ndarray,
+    mapper: GroundMapper,
+    *,
+    forward_m: Sequence[float] = (5, 10, 15, 20, 30, 40, 50),
+    lateral_m: Sequence[float] = (-6, -4.5, -3, -1.5, 0, 1.5, 3, 4.5, 6),
+    color: tuple[int, int, int] = (0, 255, 0),
+) -> np.ndarray:
+    """A copy of the frame with ground lines at the given forward and lateral distances, labelled."""
+    out = image_bgr.copy()
+    height, width = out.shape[:2]
+    x_far = float(max(forward_m))
+    x_near = 0.5
+    samples = np.linspace(x_near, x_far, 200)
+
+    def polyline(points_xy: np.ndarray) -> np.ndarray | None:
+        uv = mapper.to_image(points_xy)
+        keep = np.isfinite(uv).all(axis=1) & (np.abs(uv) < 4 * max(height, width)).all(axis=1)
+        return np.round(uv[keep]).astype(np.int32) if keep.sum() >= 2 else None
+
+    for y in lateral_m:
+        line = polyline(np.column_stack([samples, np.full_like(samples, y)]))
+        if line is not None:
+            cv2.polylines(out, [line], False, color, 1, cv2.LINE_AA)
+    y_lo, y_hi = float(min(lateral_m)), float(max(lateral_m))
+    for x in forward_m:
+        line = polyline(np.column_stack([np.full(50, float(x)), np.linspace(y_lo, y_hi, 50)]))
+        if line is None:
+            continue
+        cv2.polylines(out, [line], False, color, 1, cv2.LINE_AA)
+        u, v = line[len(line) // 2]
+        if 0 <= u < width and 0 <= v < height:
+            cv2.putText(
+                out,
+                f"{x:g} m",
+                (int(u) + 3, int(v) - 3),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4,
+                color,
+                1,
+                cv2.LINE_AA,
+            )
+    return out

@@ -1,0 +1,196 @@
+"""Lane boundaries over time: stable ids, smoothing, coasting through missed frames.
+
+Each frame's boundaries (from :class:`~seg_perception.postprocess.lanes.LaneExtractor`) are
+matched to the tracks by their mean lateral distance over the stretch of road both cover
+(nearest pairs first, up to ``match_distance_m``). A matched track blends in the new curve
+(exponential smoothing of the polynomial coefficients and range); an unmatched detection
+starts a track with a new id (output once seen in ``min_hits`` frames or at once when confident,
+so one-frame blobs never get an id); a track without a detection is kept, unchanged, for up to
+``max_missed`` frames with its confidence decaying (``missed_frames`` says how long), so
+a line that drops out for a frame or two (a dash gap with no dash in range, an occluding
+car) keeps its id. Positions (ego-left, right-1, ...) and the ego lane are recomputed from
+the tracked curves every frame, so they are renumbered as soon as a boundary crosses
+under the vehicle during a lane change, while the ids stay with the lines.
+
+The vehicle's own motion is not compensated (no odometry input): at lane-keeping rates a
+boundary moves a few centimetres per frame, well inside the matching distance.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from seg_perception.postprocess.lanes import (
+    UNKNOWN,
+    LaneBoundary,
+    LaneResult,
+    assign_positions,
+    ego_lane,
+    render_curve,
+)
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Tracking thresholds (the ``tracking`` entries of a scenario's ``lanes`` block)."""
+
+    match_distance_m: float = 0.9
+    max_missed: int = 6
+    min_hits: int = 2  # frames a new boundary must be seen in before it is output ...
+    confirm_confidence: float = 0.6  # ... unless its first detection is at least this confident
+    smoothing: float = 0.6  # weight of the new detection
+    confidence_decay: float = 0.7
+    vote_decay: float = 0.9
+    vanishing_smoothing: float = 0.3
+
+
+@dataclass
+class _Track:
+    boundary: LaneBoundary
+    hits: int = 1
+    missed: int = 0
+    types: Counter[str] = field(default_factory=Counter)
+    colors: Counter[str] = field(default_factory=Counter)
+
+
+def _mean_lateral_distance(a: LaneBoundary, b: LaneBoundary) -> float:
+    near = max(a.plane_range[0], b.plane_range[0])
+    far = min(a.plane_range[1], b.plane_range[1])
+    if far <= near:  # no common stretch: compare where the later one starts
+        xs = np.array([max(a.plane_range[0], b.plane_range[0])])
+    else:
+        xs = np.linspace(near, far, 5)
+    return float(np.mean(np.abs(a.lateral_at(xs) - b.lateral_at(xs))))
+
+
+class LaneTracker:
+    """Stateful: feed it every frame of one camera in order; :meth:`reset` between streams."""
+
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        self.settings = settings or TrackerSettings()
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self.vanishing_point: tuple[float, float] | None = None
+
+    def reset(self) -> None:
+        self._tracks = []
+        self.vanishing_point = None
+
+    def update(self, detections: LaneResult) -> LaneResult:
+        """Tracked boundaries (stable ids, smoothed, coasting ones included) for this frame."""
+        settings = self.settings
+        if detections.vanishing_point is not None:
+            if self.vanishing_point is None:
+                self.vanishing_point = detections.vanishing_point
+            else:
+                w = settings.vanishing_smoothing
+                self.vanishing_point = (
+                    (1 - w) * self.vanishing_point[0] + w * detections.vanishing_point[0],
+                    (1 - w) * self.vanishing_point[1] + w * detections.vanishing_point[1],
+                )
+        pairs = []
+        for t_index, track in enumerate(self._tracks):
+            for d_index, detection in enumerate(detections.boundaries):
+                distance = _mean_lateral_distance(track.boundary, detection)
+                if distance <= settings.match_distance_m:
+                    pairs.append((distance, t_index, d_index))
+        pairs.sort()
+        matched_tracks: set[int] = set()
+        matched_detections: set[int] = set()
+        for _, t_index, d_index in pairs:
+            if t_index in matched_tracks or d_index in matched_detections:
+                continue
+            matched_tracks.add(t_index)
+            matched_detections.add(d_index)
+            self._blend(self._tracks[t_index], detections.boundaries[d_index])
+        survivors = []
+        for t_index, track in enumerate(self._tracks):
+            if t_index not in matched_tracks:
+                track.missed += 1
+                # a boundary seen in fewer than min_hits frames was probably a blob: dropped at once
+                if track.missed > settings.max_missed or not self._confirmed(track):
+                    continue
+            survivors.append(track)
+        for d_index, detection in enumerate(detections.boundaries):
+            if d_index not in matched_detections:
+                survivors.append(self._new_track(detection))
+        self._tracks = survivors
+        return self._result(detections)
+
+    def _confirmed(self, track: _Track) -> bool:
+        settings = self.settings
+        return track.hits >= settings.min_hits or track.boundary.confidence >= settings.confirm_confidence
+
+    def _new_track(self, detection: LaneBoundary) -> _Track:
+        track = _Track(replace(detection, id=self._next_id))
+        self._next_id += 1
+        self._vote(track, detection)
+        return track
+
+    def _vote(self, track: _Track, detection: LaneBoundary) -> None:
+        decay = self.settings.vote_decay
+        for counter, value in ((track.types, detection.line_type), (track.colors, detection.color)):
+            for key in list(counter):
+                counter[key] *= decay  # type: ignore[assignment]
+            if value != UNKNOWN:
+                counter[value] += 1
+
+    def _blend(self, track: _Track, detection: LaneBoundary) -> None:
+        w = self.settings.smoothing
+        old = track.boundary
+        coefficients = w * detection.plane_coefficients + (1 - w) * old.plane_coefficients
+        plane_range = (
+            detection.plane_range[0],
+            w * detection.plane_range[1] + (1 - w) * old.plane_range[1],
+        )
+        track.boundary = replace(
+            detection,
+            id=old.id,
+            plane_coefficients=coefficients,
+            plane_range=plane_range,
+            confidence=w * detection.confidence + (1 - w) * old.confidence,
+        )
+        track.hits += 1
+        track.missed = 0
+        self._vote(track, detection)
+
+    def _result(self, detections: LaneResult) -> LaneResult:
+        settings = self.settings
+        plane = detections.plane
+        size = detections.frame_size
+        boundaries: list[LaneBoundary] = []
+        for track in self._tracks:
+            if not self._confirmed(track):
+                continue
+            boundary = track.boundary
+            rendered = (
+                render_curve(plane, boundary.plane_coefficients, boundary.plane_range, size)
+                if plane
+                else None
+            )
+            if rendered is None:
+                continue
+            image_points, ground, public, valid = rendered
+            boundaries.append(
+                replace(
+                    boundary,
+                    line_type=track.types.most_common(1)[0][0] if track.types else UNKNOWN,
+                    color=track.colors.most_common(1)[0][0] if track.colors else boundary.color,
+                    confidence=float(boundary.confidence * settings.confidence_decay**track.missed),
+                    missed_frames=track.missed,
+                    image_points=image_points,
+                    ground_points=ground,
+                    coefficients=public,
+                    valid_range=valid,
+                )
+            )
+        boundaries.sort(key=lambda b: -float(b.lateral_at(0.0)))
+        assign_positions(boundaries)
+        return replace(
+            detections,
+            boundaries=boundaries,
+            ego_lane=ego_lane(boundaries, metric=detections.metric),
+        )

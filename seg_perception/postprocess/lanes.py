@@ -1,0 +1,943 @@
+"""Lane-marking mask -> lane boundaries: dashes joined across gaps, fitted, typed and placed.
+
+The steps, all plain NumPy/OpenCV:
+
+1. **Runs.** Every ``row_step`` image rows, the lane-paint pixels of the row are split into runs
+   (short holes closed). Runs whose width across the road exceeds ``transverse_width_m`` are
+   transverse paint (stop lines), not lane lines.
+2. **Tracklets.** Runs are linked from the bottom row upwards into tracklets (one dash, or a
+   stretch of a solid line), following each tracklet's slope, so two lines that touch far
+   away stay apart.
+3. **Plane.** Run centres go to a ground plane ``(x forward, y left)``: metres through the
+   camera's homography when calibrated; otherwise a *pseudo-ground* from the vanishing point
+   ``(u0, v0)`` of the tracklets, ``x = F h / (v - v0)``, ``y = -(u - u0) h / (v - v0)`` with a
+   nominal focal length ``F`` and camera height ``h``. For a camera with small pitch and roll
+   that map is the true ground up to scale, so lane lines are parallel in it (the
+   vanishing point is re-estimated each frame and smoothed by the caller's ``hint``).
+4. **Grouping.** One least-squares fit of all tracklets with a shared road shape
+   ``c1 x + c2 x^2 + c3 x^3`` and one lateral offset per tracklet; the offsets are clustered
+   (gap > ``cluster_gap_m`` starts a new line). Dashes of one line share an offset however
+   long the gap between them, so a line is joined across its dash gaps.
+5. **Fit.** Each line is fitted as ``y = c0 + c1 x + c2 x^2 + c3 x^3``, pulled towards the
+   shared shape (short lines follow the road, long lines their own paint).
+6. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
+   double: two parallel tracklets 0.1-0.7 m apart), colour from the image under the paint
+   (HSV), position from the lateral offset at the vehicle (``x = 0``), confidence from the
+   paint support and fit residual; the ego lane from the two boundaries either side.
+
+A boundary's valid range runs from the ground seen by the bottom image row to the farthest
+paint; its image polyline is the fitted curve projected back (clipped to the image).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from itertools import pairwise
+from typing import Any
+
+import cv2
+import numpy as np
+
+from seg_perception.postprocess.camera_model import GroundMapper
+
+SOLID, DASHED, DOUBLE, UNKNOWN = "solid", "dashed", "double", "unknown"
+WHITE, YELLOW = "white", "yellow"
+EGO_LEFT, EGO_RIGHT = "ego_left", "ego_right"
+STOP_LINE, CROSSWALK = "stop_line", "crosswalk"
+_X_SCALE = 50.0  # metres: normalises x in the fits so that all coefficients are of similar size
+
+
+@dataclass(frozen=True)
+class LaneSettings:
+    """Thresholds of the lane-boundary extraction (the ``lanes`` block of a scenario config).
+
+    Lengths in metres apply to the ground plane (pseudo-ground metres when uncalibrated).
+    """
+
+    lane_class: str = "lane_marking"
+    crosswalk_class: str = "crosswalk"
+    rows: int = 128  # sampled rows over the image height
+    max_hole_px: int = 2
+    transverse_width_m: float = 0.9
+    cluster_gap_m: float = 0.7
+    double_min_sep_m: float = 0.1
+    double_max_sep_m: float = 0.75
+    min_samples: int = 3
+    min_painted_m: float = 1.0  # paint length along a boundary below which it is a blob, not a line
+    max_range_m: float = 90.0
+    dashed_max_coverage: float = 0.8
+    min_gap_m: float = 1.0
+    type_min_span_m: float = 10.0
+    max_lines: int = 8
+    shape_prior: float = 0.3
+    yellow_min_saturation: int = 70
+    yellow_hue: tuple[int, int] = (10, 40)
+    yellow_min_share: float = 0.4
+    nominal_height_m: float = 1.4
+    nominal_hfov_deg: float = 70.0
+    stop_line_min_length_m: float = 1.5
+    stop_line_max_depth_m: float = 1.2
+    crosswalk_join_m: float = 1.5
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> LaneSettings:
+        """From a config block; unknown keys are an error, so that typos do not go unnoticed.
+
+        Raises:
+            ValueError: an unknown key.
+        """
+        values = dict(values or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown lane settings {unknown}; known: {sorted(known)}")
+        converted: dict[str, Any] = {}
+        for key, value in values.items():
+            default = getattr(cls(), key)
+            converted[key] = tuple(value) if isinstance(default, tuple) else type(default)(value)
+        return cls(**converted)
+
+
+@dataclass
+class LaneBoundary:
+    """One lane line (or road edge) as a smooth curve.
+
+    Attributes:
+        id: Track id, stable over frames (a per-frame index before tracking).
+        position: ``ego_left``, ``ego_right``, ``left_1``, ``right_1``, ... by lateral offset.
+        position_index: +1 ego-left, +2 left-1, ...; -1 ego-right, -2 right-1, ...
+        line_type: ``solid``, ``dashed``, ``double`` or ``unknown``.
+        color: ``white`` or ``yellow`` (``unknown`` without an image).
+        confidence: 0..1, from paint support and fit quality (decays while coasting).
+        metric: True when ``coefficients`` and ``ground_points`` are metres on the ground.
+        coefficients: metric: ``y(x) = c0 + c1 x + c2 x^2 + c3 x^3`` (x forward, y left, metres);
+            otherwise ``u(v) = c0 + c1 v + c2 v^2`` in pixels (u column, v row).
+        valid_range: metric: ``(x_near, x_far)`` metres; otherwise ``(v_top, v_bottom)`` rows.
+        image_points: (K, 2) float32 pixel polyline ``(u, v)`` from near to far.
+        ground_points: (K, 2) float32 ``(x, y)`` metres (metric) or None.
+        plane_coefficients: The same curve in the extraction plane (metres or pseudo-metres),
+            ``c0..c3``, used for tracking.
+        plane_range: ``(x_near, x_far)`` in the extraction plane.
+        missed_frames: Frames since paint last supported it (tracking; 0 = seen now).
+    """
+
+    id: int
+    position: str
+    position_index: int
+    line_type: str
+    color: str
+    confidence: float
+    metric: bool
+    coefficients: np.ndarray
+    valid_range: tuple[float, float]
+    image_points: np.ndarray
+    ground_points: np.ndarray | None
+    plane_coefficients: np.ndarray
+    plane_range: tuple[float, float]
+    missed_frames: int = 0
+
+    def lateral_at(self, x: float | np.ndarray) -> np.ndarray:
+        """Lateral offset (plane units, left positive) at forward distance ``x``."""
+        return np.polynomial.polynomial.polyval(np.asarray(x, dtype=np.float64), self.plane_coefficients)
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "class": "lane_boundary",
+            "id": int(self.id),
+            "position": self.position,
+            "position_index": int(self.position_index),
+            "type": self.line_type,
+            "color": self.color,
+            "confidence": round(float(self.confidence), 3),
+            "frame": "vehicle_ground" if self.metric else "image",
+            "coefficients": [float(c) for c in self.coefficients],
+            "valid_range": [round(float(v), 3) for v in self.valid_range],
+            "missed_frames": int(self.missed_frames),
+            "vertices": np.asarray(self.image_points, dtype=float).round(2).tolist(),
+        }
+        if self.ground_points is not None:
+            record["points_m"] = np.asarray(self.ground_points, dtype=float).round(3).tolist()
+        return record
+
+
+@dataclass
+class EgoLane:
+    """The lane the vehicle is in (plane units: metres when calibrated).
+
+    Attributes:
+        width: Lateral distance between the ego boundaries at the vehicle (``x = 0``).
+        lateral_offset: The vehicle's offset from the lane centre, positive to the left.
+        heading_rad: The vehicle's heading relative to the lane, positive turned left.
+        curvature: Of the lane centre at the vehicle, 1/m, positive curving left.
+        left_id, right_id: Ids of the two boundaries.
+        metric: True when the numbers are metres.
+    """
+
+    width: float
+    lateral_offset: float
+    heading_rad: float
+    curvature: float
+    left_id: int
+    right_id: int
+    metric: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "width": round(float(self.width), 3),
+            "lateral_offset": round(float(self.lateral_offset), 3),
+            "heading_rad": round(float(self.heading_rad), 4),
+            "curvature": round(float(self.curvature), 6),
+            "left_id": int(self.left_id),
+            "right_id": int(self.right_id),
+            "units": "m" if self.metric else "pseudo_m",
+        }
+
+
+@dataclass
+class RoadMarking:
+    """A stop line or a crosswalk, kept apart from the lane boundaries.
+
+    Attributes:
+        kind: ``stop_line`` or ``crosswalk``.
+        id: Index within the frame, nearest first.
+        image_points: (K, 2) float32 pixel outline.
+        ground_points: (K, 2) float32 outline in metres, or None when uncalibrated.
+        distance: Forward distance of its near edge (plane units).
+    """
+
+    kind: str
+    id: int
+    image_points: np.ndarray
+    ground_points: np.ndarray | None
+    distance: float
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "class": self.kind,
+            "id": int(self.id),
+            "distance": round(float(self.distance), 3),
+            "vertices": np.asarray(self.image_points, dtype=float).round(2).tolist(),
+        }
+        if self.ground_points is not None:
+            record["points_m"] = np.asarray(self.ground_points, dtype=float).round(3).tolist()
+        return record
+
+
+@dataclass
+class _Plane:
+    """Pixel <-> plane mapping of one frame (metric homography or vanishing-point pseudo-ground)."""
+
+    mapper: GroundMapper | None
+    vanishing_point: tuple[float, float]
+    scale: float  # pseudo-ground: F * h
+    height_m: float
+
+    @property
+    def metric(self) -> bool:
+        return self.mapper is not None
+
+    def to_plane(self, uv: np.ndarray) -> np.ndarray:
+        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        if self.mapper is not None:
+            return self.mapper.to_ground(uv)[0]
+        u0, v0 = self.vanishing_point
+        dv = uv[:, 1] - v0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dv = np.where(dv > 0.5, dv, np.nan)
+            return np.column_stack([self.scale / dv, -(uv[:, 0] - u0) * self.height_m / dv])
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if self.mapper is not None:
+            return self.mapper.to_image(xy)
+        u0, v0 = self.vanishing_point
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(xy[:, 0] > 1e-6, xy[:, 0], np.nan)
+            dv = self.scale / x
+            return np.column_stack([u0 - xy[:, 1] * dv / self.height_m, v0 + dv])
+
+
+@dataclass
+class LaneResult:
+    """One frame's lane boundaries, ego lane and road markings."""
+
+    boundaries: list[LaneBoundary] = field(default_factory=list)
+    ego_lane: EgoLane | None = None
+    markings: list[RoadMarking] = field(default_factory=list)
+    metric: bool = False
+    vanishing_point: tuple[float, float] | None = None
+    plane: _Plane | None = field(default=None, repr=False)
+    frame_size: tuple[int, int] = (0, 0)
+
+    def boundary_at(self, position: str) -> LaneBoundary | None:
+        return next((b for b in self.boundaries if b.position == position), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": bool(self.metric),
+            "boundaries": [b.to_json() for b in self.boundaries],
+            "ego_lane": self.ego_lane.to_json() if self.ego_lane is not None else None,
+            "markings": [m.to_json() for m in self.markings],
+        }
+
+
+@dataclass
+class _Tracklet:
+    u: list[float] = field(default_factory=list)
+    v: list[float] = field(default_factory=list)
+    left: list[float] = field(default_factory=list)
+    right: list[float] = field(default_factory=list)
+
+    def predict(self, v: float) -> float:
+        if len(self.v) >= 3:
+            slope = (self.u[-1] - self.u[-3]) / (self.v[-1] - self.v[-3])
+            return self.u[-1] + slope * (v - self.v[-1])
+        return self.u[-1]
+
+
+def _row_runs(binary_rows: np.ndarray, max_hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(row_index, start, end)`` of the runs of each row (end exclusive), holes <= ``max_hole`` closed."""
+    padded = np.zeros((binary_rows.shape[0], binary_rows.shape[1] + 2), np.int8)
+    padded[:, 1:-1] = binary_rows
+    edges = np.diff(padded, axis=1)
+    start_rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    if len(starts) > 1:
+        joined = (start_rows[1:] == start_rows[:-1]) & (starts[1:] - ends[:-1] <= max_hole)
+        first = np.r_[True, ~joined]
+        last = np.r_[~joined, True]
+        start_rows, starts, ends = start_rows[first], starts[first], ends[last]
+    return start_rows, starts, ends
+
+
+def _link_tracklets(
+    rows: np.ndarray, runs: tuple[np.ndarray, np.ndarray, np.ndarray], step: float, pixel: float
+) -> list[_Tracklet]:
+    """Link runs row by row from the bottom up; a tracklet ends after two rows without a run.
+
+    ``runs`` are ``(row index, left edge, right edge)`` (right edge exclusive) in frame pixels;
+    ``step`` is the frame-pixel distance between sampled rows, ``pixel`` the width of a mask pixel.
+    """
+    row_index, starts, ends = runs
+    order = np.argsort(-rows[row_index], kind="stable")
+    active: list[tuple[_Tracklet, int]] = []  # (tracklet, rows since last seen)
+    done: list[_Tracklet] = []
+    position = 0
+    count = len(order)
+    for row_i in np.argsort(-rows):
+        v = float(rows[row_i])
+        found: list[tuple[float, float, float]] = []
+        while position < count and row_index[order[position]] == row_i:
+            k = order[position]
+            found.append(((starts[k] + ends[k]) / 2.0 - 0.5, float(starts[k]), float(ends[k])))
+            position += 1
+        taken: set[int] = set()
+        pairs = []
+        for run_i, (u, left, right) in enumerate(found):
+            for track_i, (track, _) in enumerate(active):
+                predicted = track.predict(v)
+                width = max(right - left, track.right[-1] - track.left[-1])
+                tolerance = 2.0 * step + 0.75 * width + pixel
+                distance = abs(predicted - u)
+                if distance <= tolerance:
+                    pairs.append((distance, run_i, track_i))
+        pairs.sort()
+        used_tracks: set[int] = set()
+        for _, run_i, track_i in pairs:
+            if run_i in taken or track_i in used_tracks:
+                continue
+            taken.add(run_i)
+            used_tracks.add(track_i)
+            u, left, right = found[run_i]
+            track = active[track_i][0]
+            track.u.append(u)
+            track.v.append(v)
+            track.left.append(left)
+            track.right.append(right)
+        next_active = []
+        for track_i, (track, idle) in enumerate(active):
+            if track_i in used_tracks:
+                next_active.append((track, 0))
+            elif idle + 1 <= 2:
+                next_active.append((track, idle + 1))
+            else:
+                done.append(track)
+        for run_i, (u, left, right) in enumerate(found):
+            if run_i not in taken:
+                next_active.append((_Tracklet([u], [v], [left], [right]), 0))
+        active = next_active
+    done.extend(track for track, _ in active)
+    return done
+
+
+def estimate_vanishing_point(
+    tracklets: Sequence[tuple[np.ndarray, np.ndarray]], size: tuple[int, int]
+) -> tuple[float, float] | None:
+    """Weighted median of the pairwise intersections of straight fits ``u = a + b v`` of tracklets.
+
+    Args:
+        tracklets: ``(u, v)`` sample arrays of each tracklet.
+        size: (height, width) of the image.
+
+    Returns:
+        ``(u0, v0)`` or None when fewer than two non-parallel tracklets are long enough.
+    """
+    height, _ = size
+    fits = []
+    for u, v in tracklets:
+        if len(v) < 4 or v.max() - v.min() < 0.015 * height:
+            continue
+        slope, intercept = np.polyfit(v, u, 1)
+        fits.append((intercept, slope, float(v.min()), float(len(v)) * float(v.max() - v.min())))
+    candidates, weights = [], []
+    for i in range(len(fits)):
+        a_i, b_i, top_i, w_i = fits[i]
+        for j in range(i + 1, len(fits)):
+            a_j, b_j, top_j, w_j = fits[j]
+            if abs(b_i - b_j) < 0.15:
+                continue
+            v_cross = (a_j - a_i) / (b_i - b_j)
+            if not (-0.5 * height < v_cross < min(top_i, top_j)):
+                continue
+            candidates.append((a_i + b_i * v_cross, v_cross))
+            weights.append(np.sqrt(w_i * w_j))
+    if not candidates:
+        return None
+    points = np.asarray(candidates)
+    w = np.asarray(weights)
+
+    def weighted_median(values: np.ndarray) -> float:
+        order = np.argsort(values)
+        cumulative = np.cumsum(w[order])
+        return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2.0)])
+
+    return weighted_median(points[:, 0]), weighted_median(points[:, 1])
+
+
+def _solve_shared(
+    samples: list[np.ndarray], degree: int, weights: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares ``y = a_k + sum_j s_j (x/X)^j``: per-tracklet offsets ``a`` and shared shape ``s``."""
+    count = len(samples)
+    blocks, targets, sample_weights = [], [], []
+    for k, (xy, weight) in enumerate(zip(samples, weights, strict=True)):
+        xs = xy[:, 0] / _X_SCALE
+        block = np.zeros((len(xy), count + degree))
+        block[:, k] = 1.0
+        for j in range(1, degree + 1):
+            block[:, count + j - 1] = xs**j
+        blocks.append(block)
+        targets.append(xy[:, 1])
+        sample_weights.append(weight)
+    matrix = np.concatenate(blocks)
+    target = np.concatenate(targets)
+    root_w = np.sqrt(np.concatenate(sample_weights))
+    solution, *_ = np.linalg.lstsq(matrix * root_w[:, None], target * root_w, rcond=None)
+    return solution[:count], solution[count:]
+
+
+def _fit_line(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: float) -> np.ndarray:
+    """Cubic in normalised x pulled towards the shared shape by ``prior`` (relative to the data weight)."""
+    degree = 3
+    xs = xy[:, 0] / _X_SCALE
+    design = np.column_stack([xs**j for j in range(degree + 1)])
+    root_w = np.sqrt(weight)
+    lam = np.sqrt(prior * float(weight.sum()))
+    # only the shape terms the road fit had are pulled; unfitted higher terms are pulled to zero
+    target_shape = np.zeros(degree)
+    target_shape[: len(shape)] = shape
+    prior_rows = np.zeros((degree, degree + 1))
+    prior_rows[:, 1:] = np.eye(degree) * lam
+    matrix = np.vstack([design * root_w[:, None], prior_rows])
+    target = np.concatenate([xy[:, 1] * root_w, target_shape * lam])
+    solution, *_ = np.linalg.lstsq(matrix, target, rcond=None)
+    return solution
+
+
+def _to_metric_coefficients(normalised: np.ndarray) -> np.ndarray:
+    return np.asarray([c / _X_SCALE**j for j, c in enumerate(normalised)])
+
+
+def _intervals_union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[list[float]] = []
+    for lo, hi in sorted(intervals):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(a, b) for a, b in merged]
+
+
+class LaneExtractor:
+    """Lane boundaries and road markings of single frames (no state; see :class:`LaneTracker`).
+
+    Args:
+        class_names: The scenario's class names (the lane and crosswalk classes are looked up).
+        settings: Thresholds.
+        mapper: Pixel <-> ground mapping of a calibrated camera (for frames of ``mapper_size``),
+            or None for image-space boundaries.
+        mapper_size: (height, width) the mapper was made for; frames of another size are
+            scaled to it.
+    """
+
+    def __init__(
+        self,
+        class_names: Sequence[str],
+        settings: LaneSettings | None = None,
+        *,
+        mapper: GroundMapper | None = None,
+        mapper_size: tuple[int, int] | None = None,
+    ) -> None:
+        self.settings = settings or LaneSettings()
+        names = list(class_names)
+        if self.settings.lane_class not in names:
+            raise ValueError(f"lane class {self.settings.lane_class!r} is not in the class map {names}")
+        self.lane_id = names.index(self.settings.lane_class)
+        self.crosswalk_id = (
+            names.index(self.settings.crosswalk_class) if self.settings.crosswalk_class in names else None
+        )
+        self.mapper = mapper
+        self.mapper_size = mapper_size
+
+    @property
+    def metric(self) -> bool:
+        return self.mapper is not None
+
+    def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> _Plane:
+        height, width = size
+        focal = (width / 2.0) / np.tan(np.deg2rad(self.settings.nominal_hfov_deg) / 2.0)
+        mapper = self.mapper
+        if mapper is not None and self.mapper_size is not None and tuple(self.mapper_size) != tuple(size):
+            sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
+            scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
+            mapper = GroundMapper(mapper.image_to_ground @ scale, None)
+        return _Plane(
+            mapper, vanishing_point, focal * self.settings.nominal_height_m, self.settings.nominal_height_m
+        )
+
+    def extract(
+        self,
+        mask: np.ndarray,
+        image_bgr: np.ndarray | None = None,
+        *,
+        vanishing_hint: tuple[float, float] | None = None,
+        frame_size: tuple[int, int] | None = None,
+    ) -> LaneResult:
+        """Boundaries (ids = per-frame indices, near-left first), ego lane and markings of one mask.
+
+        Args:
+            mask: (h, w) uint8 class ids: the frame's mask, or a smaller one it is the
+                upscale of (e.g. the model-resolution mask, several times cheaper).
+            image_bgr: The frame, for paint colour; None gives colour ``unknown``.
+            vanishing_hint: Vanishing point (frame pixels) to use when this frame's paint cannot
+                give one (uncalibrated cameras; e.g. the tracker's smoothed estimate).
+            frame_size: (H, W) of the frame when ``mask`` is smaller; all outputs are in
+                frame pixels.
+        """
+        settings = self.settings
+        mask_h, mask_w = mask.shape[:2]
+        height, width = frame_size if frame_size is not None else (mask_h, mask_w)
+        scale_u, scale_v = width / mask_w, height / mask_h
+        paint = (mask == self.lane_id).view(np.uint8)
+        step = max(1, round(mask_h / settings.rows))
+        rows = np.arange(mask_h - 1, -1, -step)[::-1]
+        row_index, starts, ends = _row_runs(paint[rows], settings.max_hole_px)
+        # to frame pixels: a mask pixel k covers frame pixels [k * s, (k + 1) * s)
+        runs = (row_index, starts * scale_u, ends * scale_u)
+        rows_frame = (rows + 0.5) * scale_v - 0.5
+        step_frame = step * scale_v
+        tracklets = _link_tracklets(rows_frame, runs, step_frame, scale_u)
+
+        vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
+        if not self.metric:
+            arrays = [(np.asarray(t.u), np.asarray(t.v)) for t in tracklets]
+            estimate = estimate_vanishing_point(arrays, (height, width))
+            if estimate is not None:
+                vanishing = estimate
+        plane = self._plane((height, width), vanishing)
+
+        samples, spans, weights, kept = [], [], [], []
+        transverse_found = False
+        if tracklets:
+            lengths = [len(t.v) for t in tracklets]
+            u_all = np.concatenate([t.u for t in tracklets])
+            v_all = np.concatenate([t.v for t in tracklets])
+            left_all = np.concatenate([t.left for t in tracklets])
+            right_all = np.concatenate([t.right for t in tracklets])
+            # one mapping call for all centres, edges and the ends of the rows' ground strips
+            mapped = plane.to_plane(
+                np.column_stack(
+                    [
+                        np.concatenate([u_all, left_all, right_all, u_all, u_all]),
+                        np.concatenate(
+                            [v_all, v_all, v_all, v_all + step_frame / 2.0, v_all - step_frame / 2.0]
+                        ),
+                    ]
+                )
+            )
+            centre_all, left_m, right_m, near_all, far_all = np.split(mapped, 5)
+            across_all = np.abs(left_m[:, 1] - right_m[:, 1])
+            transverse = across_all >= settings.transverse_width_m
+            transverse_found = bool(transverse.any())
+            ok_all = (
+                np.isfinite(centre_all).all(axis=1)
+                & (centre_all[:, 0] > 0)
+                & (centre_all[:, 0] < settings.max_range_m)
+                & ~transverse
+            )
+            bounds = np.cumsum([0, *lengths])
+            for first, last in pairwise(bounds):
+                ok = ok_all[first:last]
+                if not ok.any():
+                    continue
+                xy = centre_all[first:last][ok]
+                # a sample stands for the ground between its row and the next sampled rows
+                near = near_all[first:last, 0][ok]
+                far = far_all[first:last, 0][ok]
+                near = np.where(np.isfinite(near), near, xy[:, 0])
+                far = np.where(np.isfinite(far), far, xy[:, 0])
+                samples.append(xy)
+                spans.append((float(near.min()), float(far.max())))
+                weights.append(1.0 / (1.0 + xy[:, 0] / 30.0) ** 2)
+                kept.append((u_all[first:last][ok], v_all[first:last][ok]))
+        # stop lines are searched where a sampled row crossed transverse paint, and always in
+        # scenarios with crosswalks (urban roads), where a thin far stop line can fall between rows
+        look_for_stop_lines = transverse_found or self.crosswalk_id is not None
+        markings = self._markings(mask, paint if look_for_stop_lines else None, plane, (scale_u, scale_v))
+        result = LaneResult(
+            metric=plane.metric,
+            vanishing_point=None if plane.metric else vanishing,
+            markings=markings,
+            plane=plane,
+            frame_size=(height, width),
+        )
+        if not samples:
+            return result
+
+        lines = self._group(samples, weights)
+        boundaries = []
+        x_bottom = self._bottom_distance(plane, (height, width))
+        for members, shape in lines:
+            boundary = self._boundary(
+                members, shape, samples, weights, spans, kept, plane, image_bgr, (height, width), x_bottom
+            )
+            if boundary is not None:
+                boundaries.append(boundary)
+        boundaries.sort(key=lambda b: -float(b.plane_coefficients[0]))
+        boundaries = (
+            boundaries[: settings.max_lines]
+            if len(boundaries) <= settings.max_lines
+            else sorted(boundaries, key=lambda b: -b.confidence)[: settings.max_lines]
+        )
+        for index, boundary in enumerate(boundaries):
+            boundary.id = index
+        assign_positions(boundaries)
+        result.boundaries = boundaries
+        result.ego_lane = ego_lane(boundaries, metric=plane.metric)
+        return result
+
+    def _bottom_distance(self, plane: _Plane, size: tuple[int, int]) -> float:
+        height, width = size
+        x = plane.to_plane(np.array([[width / 2.0, height - 1.0]]))[0, 0]
+        return float(x) if np.isfinite(x) and x > 0 else 0.5
+
+    def _group(
+        self, samples: list[np.ndarray], weights: list[np.ndarray]
+    ) -> list[tuple[list[int], np.ndarray]]:
+        """Clusters of tracklet indices sharing one lateral offset, with the road shape."""
+        settings = self.settings
+        active = list(range(len(samples)))
+        all_x = np.concatenate([samples[k][:, 0] for k in active])
+        spread = float(all_x.max() - all_x.min())
+        degree = 1 if spread < 10.0 else (2 if spread < 35.0 else 3)
+        degree = min(degree, max(0, len(all_x) - len(active) - 1))
+        shape = np.zeros(0)
+        offsets = np.zeros(len(active))
+        for attempt in range(3):
+            if degree > 0:
+                offsets_active, shape = _solve_shared(
+                    [samples[k] for k in active], degree, [weights[k] for k in active]
+                )
+            else:
+                offsets_active = np.array(
+                    [float(np.average(samples[k][:, 1], weights=weights[k])) for k in active]
+                )
+            residuals = []
+            for k, offset in zip(active, offsets_active, strict=True):
+                xs = samples[k][:, 0] / _X_SCALE
+                fitted = offset + sum(s * xs ** (j + 1) for j, s in enumerate(shape))
+                residuals.append(float(np.sqrt(np.mean((samples[k][:, 1] - fitted) ** 2))))
+            residuals_arr = np.asarray(residuals)
+            # tracklets that do not follow the road (arrows, blobs) are dropped and the shape refitted
+            bad = residuals_arr > 0.3 + 3.0 * np.median(residuals_arr)
+            offsets = offsets_active
+            if not bad.any() or bad.all() or attempt == 2:
+                break
+            active = [k for k, b in zip(active, bad, strict=True) if not b]
+        order = np.argsort(offsets)
+        clusters: list[list[int]] = []
+        last = None
+        for position in order:
+            if last is None or offsets[position] - last > settings.cluster_gap_m:
+                clusters.append([])
+            clusters[-1].append(active[position])
+            last = offsets[position]
+        return [(cluster, shape) for cluster in clusters]
+
+    def _boundary(
+        self,
+        members: list[int],
+        shape: np.ndarray,
+        samples: list[np.ndarray],
+        weights: list[np.ndarray],
+        spans: list[tuple[float, float]],
+        pixels: list[tuple[np.ndarray, np.ndarray]],
+        plane: _Plane,
+        image_bgr: np.ndarray | None,
+        size: tuple[int, int],
+        x_bottom: float,
+    ) -> LaneBoundary | None:
+        settings = self.settings
+        xy = np.concatenate([samples[k] for k in members])
+        weight = np.concatenate([weights[k] for k in members])
+        if len(xy) < settings.min_samples:
+            return None
+        normalised = _fit_line(xy, weight, shape, settings.shape_prior)
+        coefficients = _to_metric_coefficients(normalised)
+        fitted = np.polynomial.polynomial.polyval(xy[:, 0], coefficients)
+        rms = float(np.sqrt(np.average((xy[:, 1] - fitted) ** 2, weights=weight)))
+        covered = _intervals_union([spans[k] for k in members])
+        x_near, x_far = covered[0][0], covered[-1][1]
+        span = x_far - x_near
+        covered_length = sum(b - a for a, b in covered)
+        if covered_length < settings.min_painted_m:
+            return None
+        gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
+        long_gaps = [g for g in gaps if g >= settings.min_gap_m]
+        coverage = covered_length / max(span, 1e-6)
+        if self._is_double(members, samples, coefficients):
+            line_type = DOUBLE
+        elif long_gaps and coverage < settings.dashed_max_coverage:
+            line_type = DASHED
+        elif span >= settings.type_min_span_m:
+            line_type = SOLID
+        else:
+            line_type = UNKNOWN
+        color = self._color(image_bgr, pixels, members)
+        confidence = float(np.clip(min(1.0, covered_length / 6.0) * np.exp(-rms / 0.15), 0.0, 1.0))
+
+        start = max(min(x_bottom, x_near), 0.3)
+        x_range = (start, max(x_far, start + 0.1))
+        rendered = render_curve(plane, coefficients, x_range, size)
+        if rendered is None:
+            return None
+        image_points, ground, public, valid = rendered
+        return LaneBoundary(
+            id=0,
+            position="",
+            position_index=0,
+            line_type=line_type,
+            color=color,
+            confidence=confidence,
+            metric=plane.metric,
+            coefficients=public,
+            valid_range=valid,
+            image_points=image_points,
+            ground_points=ground,
+            plane_coefficients=coefficients,
+            plane_range=x_range,
+        )
+
+    def _is_double(self, members: list[int], samples: list[np.ndarray], coefficients: np.ndarray) -> bool:
+        """Two tracklets side by side (overlapping along the road) a paint-gap apart."""
+        settings = self.settings
+        if len(members) < 2:
+            return False
+        info = []
+        for k in members:
+            xy = samples[k]
+            if len(xy) < 3:
+                continue
+            residual = float(np.median(xy[:, 1] - np.polynomial.polynomial.polyval(xy[:, 0], coefficients)))
+            info.append((float(xy[:, 0].min()), float(xy[:, 0].max()), residual))
+        for i in range(len(info)):
+            for j in range(i + 1, len(info)):
+                lo = max(info[i][0], info[j][0])
+                hi = min(info[i][1], info[j][1])
+                shorter = min(info[i][1] - info[i][0], info[j][1] - info[j][0])
+                separation = abs(info[i][2] - info[j][2])
+                if (
+                    hi - lo > 0.3 * max(shorter, 1e-6)
+                    and settings.double_min_sep_m <= separation <= settings.double_max_sep_m
+                ):
+                    return True
+        return False
+
+    def _color(
+        self, image_bgr: np.ndarray | None, pixels: list[tuple[np.ndarray, np.ndarray]], members: list[int]
+    ) -> str:
+        if image_bgr is None:
+            return "unknown"
+        u = np.concatenate([pixels[k][0] for k in members])
+        v = np.concatenate([pixels[k][1] for k in members])
+        height, width = image_bgr.shape[:2]
+        cols = np.clip(np.round(u).astype(np.int64), 0, width - 1)
+        rows_ = np.clip(np.round(v).astype(np.int64), 0, height - 1)
+        bgr = image_bgr[rows_, cols].reshape(-1, 1, 3)
+        hsv = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2HSV).reshape(-1, 3)
+        low, high = self.settings.yellow_hue
+        yellow = (hsv[:, 0] >= low) & (hsv[:, 0] <= high) & (hsv[:, 1] >= self.settings.yellow_min_saturation)
+        return YELLOW if float(yellow.mean()) >= self.settings.yellow_min_share else WHITE
+
+    def _markings(
+        self, mask: np.ndarray, paint: np.ndarray | None, plane: _Plane, scale: tuple[float, float]
+    ) -> list[RoadMarking]:
+        """Stop lines (transverse lane paint) and crosswalks (stripes of the crosswalk class joined).
+
+        ``paint`` is None when there is no stop line to look for.
+        """
+        settings = self.settings
+        to_frame = np.array(scale)
+        found: list[RoadMarking] = []
+        count, labels, stats = 0, None, None
+        if paint is not None:
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(paint, connectivity=8)
+        for label in range(1, count):
+            x0, y0, w, h, area = stats[label]
+            if w < 2 * h or area < 10:
+                continue
+            ys, xs = np.nonzero(labels[y0 : y0 + h, x0 : x0 + w] == label)
+            pixels = (np.column_stack([xs + x0, ys + y0])[:: max(1, len(xs) // 400)] + 0.5) * to_frame - 0.5
+            ground = plane.to_plane(pixels)
+            ground = ground[np.isfinite(ground).all(axis=1)]
+            if len(ground) < 3:
+                continue
+            along = float(ground[:, 0].max() - ground[:, 0].min())
+            across = float(ground[:, 1].max() - ground[:, 1].min())
+            if across >= settings.stop_line_min_length_m and along <= settings.stop_line_max_depth_m:
+                outline = (
+                    np.array([[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]], np.float64) * to_frame
+                )
+                found.append(self._marking(STOP_LINE, outline, plane, float(ground[:, 0].min())))
+        if self.crosswalk_id is not None:
+            found.extend(self._crosswalks(mask, plane, to_frame))
+        found.sort(key=lambda m: m.distance)
+        for index, marking in enumerate(found):
+            marking.id = index
+        return found
+
+    def _marking(self, kind: str, outline: np.ndarray, plane: _Plane, distance: float) -> RoadMarking:
+        ground = None
+        if plane.metric:
+            ground = plane.to_plane(outline).astype(np.float32)
+        return RoadMarking(kind, 0, outline.astype(np.float32), ground, distance)
+
+    def _crosswalks(self, mask: np.ndarray, plane: _Plane, to_frame: np.ndarray) -> list[RoadMarking]:
+        binary = (mask == self.crosswalk_id).view(np.uint8)
+        if not cv2.countNonZero(binary):
+            return []
+        count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        boxes = []
+        for label in range(1, count):
+            x0, y0, w, h, area = stats[label]
+            if area < 10:
+                continue
+            corners = (
+                np.array([[x0, y0 + h], [x0 + w, y0 + h], [x0 + w, y0], [x0, y0]], np.float64) * to_frame
+            )
+            ground = plane.to_plane(corners)
+            if not np.isfinite(ground).all():
+                continue
+            boxes.append((corners, ground))
+        groups: list[list[int]] = []
+        for index, (_, ground) in enumerate(boxes):
+            lo, hi = ground.min(axis=0), ground.max(axis=0)
+            for group in groups:
+                g_lo = np.min([boxes[k][1].min(axis=0) for k in group], axis=0)
+                g_hi = np.max([boxes[k][1].max(axis=0) for k in group], axis=0)
+                gap = np.maximum(np.maximum(lo - g_hi, g_lo - hi), 0.0)
+                if float(np.max(gap)) <= self.settings.crosswalk_join_m:
+                    group.append(index)
+                    break
+            else:
+                groups.append([index])
+        found = []
+        for group in groups:
+            corners = np.concatenate([boxes[k][0] for k in group]).astype(np.float32)
+            hull = cv2.convexHull(corners).reshape(-1, 2)
+            distance = float(np.min([boxes[k][1][:, 0].min() for k in group]))
+            found.append(self._marking(CROSSWALK, hull, plane, distance))
+        return found
+
+
+def render_curve(
+    plane: _Plane,
+    coefficients: np.ndarray,
+    x_range: tuple[float, float],
+    size: tuple[int, int],
+    points: int = 40,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float]] | None:
+    """``(image_points, ground_points, public coefficients, valid range)`` of a plane curve in the image.
+
+    None when fewer than two of its points fall inside the image.
+    """
+    near, far = x_range
+    xs = np.geomspace(max(near, 1e-3), max(far, near + 1e-3), points)
+    curve = np.column_stack([xs, np.polynomial.polynomial.polyval(xs, coefficients)])
+    image_points = plane.to_image(curve)
+    height, width = size
+    inside = (
+        np.isfinite(image_points).all(axis=1)
+        & (image_points[:, 0] >= 0)
+        & (image_points[:, 0] <= width - 1)
+        & (image_points[:, 1] >= 0)
+        & (image_points[:, 1] <= height - 1)
+    )
+    if inside.sum() < 2:
+        return None
+    image_points = image_points[inside]
+    curve = curve[inside]
+    if plane.metric:
+        return (
+            image_points.astype(np.float32),
+            curve.astype(np.float32),
+            np.asarray(coefficients, dtype=np.float64),
+            (float(curve[0, 0]), float(curve[-1, 0])),
+        )
+    degree = 2 if len(image_points) >= 3 else 1
+    public = np.polynomial.polynomial.polyfit(image_points[:, 1], image_points[:, 0], degree)
+    valid = (float(image_points[:, 1].min()), float(image_points[:, 1].max()))
+    return image_points.astype(np.float32), None, np.asarray(public, dtype=np.float64), valid
+
+
+def assign_positions(boundaries: list[LaneBoundary]) -> None:
+    """Name boundaries by their lateral offset at the vehicle: ego-left/right, then left-1/right-1, ..."""
+    left = sorted((b for b in boundaries if b.lateral_at(0.0) >= 0), key=lambda b: float(b.lateral_at(0.0)))
+    right = sorted((b for b in boundaries if b.lateral_at(0.0) < 0), key=lambda b: -float(b.lateral_at(0.0)))
+    for rank, boundary in enumerate(left):
+        boundary.position_index = rank + 1
+        boundary.position = EGO_LEFT if rank == 0 else f"left_{rank}"
+    for rank, boundary in enumerate(right):
+        boundary.position_index = -(rank + 1)
+        boundary.position = EGO_RIGHT if rank == 0 else f"right_{rank}"
+
+
+def ego_lane(boundaries: Sequence[LaneBoundary], *, metric: bool) -> EgoLane | None:
+    """Width, offset, heading and curvature of the lane between the ego boundaries (None without both)."""
+    left = next((b for b in boundaries if b.position == EGO_LEFT), None)
+    right = next((b for b in boundaries if b.position == EGO_RIGHT), None)
+    if left is None or right is None:
+        return None
+    cl, cr = left.plane_coefficients, right.plane_coefficients
+    slope = (cl[1] + cr[1]) / 2.0
+    second = (cl[2] + cr[2]) / 2.0 if len(cl) > 2 else 0.0
+    return EgoLane(
+        width=float(cl[0] - cr[0]),
+        lateral_offset=float(-(cl[0] + cr[0]) / 2.0),
+        heading_rad=float(-np.arctan(slope)),
+        curvature=float(2.0 * second / (1.0 + slope**2) ** 1.5),
+        left_id=int(left.id),
+        right_id=int(right.id),
+        metric=metric,
+    )

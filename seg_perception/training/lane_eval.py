@@ -1,0 +1,320 @@
+"""Lane-boundary evaluation on synthetic held-out drives (``seg-perception eval --lanes``).
+
+Each drive is rendered frame by frame; a model (or the ground-truth mask, ``oracle``) gives
+the lane mask, :class:`~seg_perception.postprocess.lanes.LaneExtractor` and
+:class:`~seg_perception.postprocess.lane_tracking.LaneTracker` turn it into boundaries, and
+the boundaries (not the paint pixels) are scored against the generator's exact lane lines:
+
+- **TuSimple** accuracy, FP and FN of the boundaries' image polylines, ego-left/right and
+  left-1/right-1 (rows every 1/72 of the height from the horizon down, the benchmark's 20 px
+  at 1280 px width scaled to the frame);
+- **id persistence**: for each of the four nearest true lines (two per side), the share of the
+  frames it is visible in where the boundary matched to it (mean lateral distance < ``match_m``)
+  carries the line's usual id;
+- **lateral error at 10 m**: ``|y_pred(10) - y_true(10)|`` of the ego-left and ego-right
+  boundaries with the generator's true camera (calibrated runs only).
+
+The true lines run from the bottom image row to the farthest paint in the labelled range
+(dash gaps included, as TuSimple annotates), ending at a junction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seg_perception.config import ScenarioConfig, load_scenario
+from seg_perception.data.synthetic.front import (
+    FrontWorld,
+    _dash_intervals,
+    _intervals_minus,
+    sample_front_world,
+)
+from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
+from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, Mounting
+from seg_perception.postprocess.lane_tracking import LaneTracker
+from seg_perception.postprocess.lanes import EGO_LEFT, EGO_RIGHT, LaneExtractor, LaneResult, LaneSettings
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+LATERAL_AT_M = 10.0
+LATERAL_TARGET_M = 0.10
+TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
+TUSIMPLE_SIDE_LANES = 2  # lines per side scored: ego-left, left-1; ego-right, right-1
+
+
+@dataclass
+class TrueLane:
+    """One painted line of the drive at one frame."""
+
+    index: int
+    ground: np.ndarray  # (K, 2) x forward, y left (metres)
+    image: np.ndarray  # (K, 2) pixels inside the frame
+
+    def lateral_at(self, x: float) -> float:
+        if not self.ground[0, 0] <= x <= self.ground[-1, 0]:
+            return float("nan")
+        return float(np.interp(x, self.ground[:, 0], self.ground[:, 1]))
+
+
+def ego_lateral_m(time_s: float) -> float:
+    """The synthetic ego's lateral weave inside its lane (as ``render_front`` draws it)."""
+    return 0.25 * float(np.sin(0.4 * time_s))
+
+
+def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[TrueLane]:
+    """The lane lines with paint in the labelled range, as ground and image polylines."""
+    cam = world.camera
+    travelled = world.speed * time_s
+    lateral = ego_lateral_m(time_s)
+    lo, hi = travelled + world.s_near, travelled + world.marking_range
+    near = max(cam.near_ground_m, 0.5)
+    lanes = []
+    for index, line in enumerate(world.lines):
+        if line.style == "dashed":
+            intervals = _dash_intervals(lo, hi, line.dash, line.gap, line.phase)
+        else:
+            intervals = [(lo, hi)]
+        intervals = _intervals_minus(intervals, world.gaps)
+        if not intervals:
+            continue
+        far = max(b for _, b in intervals) - travelled
+        for g0, g1 in world.gaps:  # a junction ends the line: what lies beyond is another line
+            if g1 > travelled + near and g0 - travelled < far:
+                far = min(far, g0 - travelled)
+        if far <= near + 1.0:
+            continue
+        s = np.geomspace(near, far, samples)
+        world_x = world.centre_x(s) + line.t - lateral
+        image = cam.project(world_x, s)
+        inside = (
+            (image[:, 0] >= 0)
+            & (image[:, 0] <= cam.width - 1)
+            & (image[:, 1] >= 0)
+            & (image[:, 1] <= cam.height - 1)
+        )
+        if inside.sum() < 3:
+            continue
+        lanes.append(TrueLane(index, np.column_stack([s, -world_x])[inside], image[inside]))
+    return lanes
+
+
+def camera_of(world: FrontWorld) -> CameraModel:
+    """The generator's true camera as a :class:`CameraModel` (the vehicle origin below it)."""
+    cam = world.camera
+    return CameraModel(
+        cam.width,
+        cam.height,
+        cam.focal_px,
+        cam.focal_px,
+        cam.cx,
+        cam.cy,
+        Mounting(cam.mount_height_m, cam.pitch_rad),
+    )
+
+
+def drive_world(
+    scenario: ScenarioConfig, seed: int, num_frames: int, size: tuple[int, int], fps: float
+) -> FrontWorld:
+    """The world :func:`generate_drive` renders for these arguments (same random stream)."""
+    rng = np.random.default_rng([int(seed), size[0], size[1]])
+    urban = "crosswalk" in scenario.classes.names or scenario.name == "road"
+    speed = DRIVE_SPEED["road" if urban else "highway"]
+    return sample_front_world(rng, size, urban=urban, duration_s=max(num_frames - 1, 0) / fps, speed=speed)
+
+
+@dataclass
+class LaneScores:
+    """Accumulated lane metrics over drives."""
+
+    tusimple: Any
+    kept_frames: int = 0
+    detected_frames: int = 0
+    visible_frames: int = 0
+    lateral_errors: list[float] | None = None
+    ego_missing: int = 0
+    ego_expected: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        errors = np.asarray(self.lateral_errors or [], dtype=np.float64)
+        result = dict(self.tusimple.summary())
+        result = {f"tusimple_{k}": v for k, v in result.items()}
+        result["id_persistence"] = self.kept_frames / max(self.visible_frames, 1)
+        result["id_persistence_when_detected"] = self.kept_frames / max(self.detected_frames, 1)
+        result["line_detected"] = self.detected_frames / max(self.visible_frames, 1)
+        result["id_visible_frames"] = self.visible_frames
+        if errors.size:
+            result["lateral_error_10m_mean"] = float(errors.mean())
+            result["lateral_error_10m_p95"] = float(np.percentile(errors, 95))
+            result["lateral_error_10m_within_target"] = float(np.mean(errors <= LATERAL_TARGET_M))
+        result["ego_boundary_missing"] = self.ego_missing / max(self.ego_expected, 1)
+        return result
+
+
+def _mean_lateral(boundary_xy: np.ndarray, lane: TrueLane) -> float:
+    """Mean lateral distance between a boundary's ground polyline and a true lane where both exist."""
+    near = max(boundary_xy[0, 0], lane.ground[0, 0])
+    far = min(boundary_xy[-1, 0], lane.ground[-1, 0], 30.0)
+    if far <= near:
+        return float("inf")
+    xs = np.linspace(near, far, 8)
+    return float(
+        np.mean(
+            np.abs(
+                np.interp(xs, boundary_xy[:, 0], boundary_xy[:, 1])
+                - np.interp(xs, lane.ground[:, 0], lane.ground[:, 1])
+            )
+        )
+    )
+
+
+def evaluate_lane_drives(
+    scenario: str | ScenarioConfig,
+    *,
+    predict: Predictor | None,
+    drives: int,
+    frames: int,
+    seed_start: int,
+    size: tuple[int, int],
+    calibrated: bool = True,
+    fps: float = 30.0,
+    settings: LaneSettings | None = None,
+    match_m: float = 0.5,
+    on_frame: Callable[[int, int, np.ndarray, LaneResult], None] | None = None,
+) -> dict[str, Any]:
+    """Score lane boundaries on ``drives`` synthetic drives of ``frames`` frames.
+
+    Args:
+        scenario: Front scenario (``highway`` or ``road``) name or config.
+        predict: ``image -> mask`` at the image's size; None scores the true masks (oracle:
+            the post-processing alone).
+        calibrated: Use the generator's true camera (metres) or image space.
+        on_frame: Called with ``(drive, frame, image, tracked result)``, e.g. to save overlays.
+    """
+    from seg_perception.metrics.lanes import TuSimpleMetrics
+
+    config = scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario)
+    height, width = size
+    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[])
+    for drive in range(drives):
+        seed = seed_start + drive
+        world = drive_world(config, seed, frames, size, fps)
+        mapper = GroundMapper.from_camera(camera_of(world)) if calibrated else None
+        extractor = LaneExtractor(config.classes.names, settings, mapper=mapper, mapper_size=size)
+        tracker = LaneTracker()
+        # rows from the horizon down (rows above it, empty in both, would count as correct)
+        top = int(np.clip(np.ceil(world.camera.horizon_v), 0, height - 1))
+        h_samples = np.arange(height - 1, top, -max(1, round(height / TUSIMPLE_ROWS)), dtype=np.float64)[::-1]
+        ids: dict[int, list[int | None]] = {}
+        for frame, sample in enumerate(_frames(config, seed, frames, size, fps)):
+            mask = sample.mask if predict is None else predict(sample.image)
+            detections = extractor.extract(mask, sample.image, vanishing_hint=tracker.vanishing_point)
+            result = tracker.update(detections)
+            if on_frame is not None:
+                on_frame(drive, frame, sample.image, result)
+            truth = true_lanes(world, sample.meta["time_s"])
+            # TuSimple labels the ego lane's boundaries and the next one out on each side
+            scores.tusimple.update(
+                [b.image_points for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES],
+                [lane.image for lane in nearest_lanes(truth, TUSIMPLE_SIDE_LANES)],
+                h_samples,
+                image_width=width,
+            )
+            if not calibrated:
+                continue
+            for lane in nearest_lanes(truth, TUSIMPLE_SIDE_LANES):
+                best = min(
+                    (
+                        (_mean_lateral(b.ground_points, lane), b.id)
+                        for b in result.boundaries
+                        if b.ground_points is not None
+                    ),
+                    default=(float("inf"), None),
+                )
+                ids.setdefault(lane.index, []).append(best[1] if best[0] < match_m else None)
+            _score_ego(scores, truth, result)
+        for seen in ids.values():
+            present = [i for i in seen if i is not None]
+            usual = Counter(present).most_common(1)[0][0] if present else None
+            scores.visible_frames += len(seen)
+            scores.detected_frames += len(present)
+            scores.kept_frames += sum(1 for i in seen if i is not None and i == usual)
+    summary = scores.summary()
+    summary.update(
+        {
+            "scenario": config.name,
+            "drives": drives,
+            "frames_per_drive": frames,
+            "seeds": f"{seed_start}..{seed_start + drives - 1}",
+            "calibrated": calibrated,
+            "source": "oracle (true masks)" if predict is None else "model",
+        }
+    )
+    return summary
+
+
+def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
+    """True lanes left and right of the vehicle, nearest first (by their lateral offset at the near end)."""
+    at_origin = [(lane.lateral_at(lane.ground[0, 0]), lane) for lane in truth]
+    left = sorted((item for item in at_origin if item[0] >= 0), key=lambda item: item[0])
+    right = sorted((item for item in at_origin if item[0] < 0), key=lambda item: -item[0])
+    return [lane for _, lane in left], [lane for _, lane in right]
+
+
+def nearest_lanes(truth: list[TrueLane], per_side: int) -> list[TrueLane]:
+    left, right = _sides(truth)
+    return left[:per_side] + right[:per_side]
+
+
+def _score_ego(scores: LaneScores, truth: list[TrueLane], result: LaneResult) -> None:
+    """Lateral error at 10 m of the ego boundaries against the true lines either side of the vehicle."""
+    left, right = _sides(truth)
+    for position, side in ((EGO_LEFT, left), (EGO_RIGHT, right)):
+        if not side:
+            continue
+        lane = side[0]
+        expected = lane.lateral_at(LATERAL_AT_M)
+        if not np.isfinite(expected):
+            continue
+        scores.ego_expected += 1
+        boundary = result.boundary_at(position)
+        if boundary is None or not (boundary.plane_range[0] <= LATERAL_AT_M <= boundary.plane_range[1] + 5.0):
+            scores.ego_missing += 1
+            continue
+        assert scores.lateral_errors is not None
+        scores.lateral_errors.append(abs(float(boundary.lateral_at(LATERAL_AT_M)) - expected))
+
+
+def _frames(
+    config: ScenarioConfig, seed: int, frames: int, size: tuple[int, int], fps: float
+) -> Iterator[Any]:
+    return generate_drive(config, seed, frames, size=size, fps=fps)
+
+
+def format_lane_summary(summary: dict[str, Any]) -> str:
+    """A few aligned lines for the terminal."""
+    space = "true camera, metres" if summary["calibrated"] else "image space"
+    lines = [
+        f"lane boundaries ({summary['source']}, {space}), "
+        f"{summary['scenario']} drives {summary['seeds']} x {summary['frames_per_drive']} frames:",
+        f"  TuSimple accuracy {summary['tusimple_accuracy']:.4f}  FP {summary['tusimple_fp']:.4f}  "
+        f"FN {summary['tusimple_fn']:.4f}  ({summary['tusimple_frames']} frames)",
+    ]
+    if summary["calibrated"]:
+        lines.append(
+            f"  id persistence {summary['id_persistence']:.4f} "
+            f"over {summary['id_visible_frames']} line-frames "
+            f"(lines detected in {100 * summary['line_detected']:.1f} %; "
+            f"same id in {100 * summary['id_persistence_when_detected']:.1f} % of those)"
+        )
+        if "lateral_error_10m_mean" in summary:
+            lines.append(
+                f"  lateral error at 10 m: mean {summary['lateral_error_10m_mean']:.3f} m, "
+                f"p95 {summary['lateral_error_10m_p95']:.3f} m, "
+                f"{100 * summary['lateral_error_10m_within_target']:.1f} % <= {LATERAL_TARGET_M} m; "
+                f"ego boundary missing in {100 * summary['ego_boundary_missing']:.1f} % of frames"
+            )
+    return "\n".join(lines)
