@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("seg_perception.ros.bag_player", "publish a bag's topics over ROS 2 at the recorded timing"),
     "process": ("seg_perception.bags.process", "run the pipeline on a bag offline (output bag, JSON, video)"),
     "eval-bag": ("seg_perception.bags.evaluate", "mIoU, polygon IoU, slot precision/recall on a bag"),
+    "calibrate": ("seg_perception.calibrate", "front-camera ground homography, checked on a metric grid"),
     "bench": ("seg_perception.bench.cli", "fps, latency and memory of the engines (and of the node: --node)"),
 }
 

@@ -18,6 +18,23 @@ One object per frame, in the contest's spirit (class, id, vertices)::
 ``marking_points`` (slot marking points: position, direction in image axes, T/L/I shape) appear
 when known: the generator's ground truth writes them.
 The ``std_msgs/String`` has no header, hence the stamp inside the JSON.
+
+Front cameras add ``"lanes"`` (see :meth:`seg_perception.postprocess.lanes.LaneResult.to_json`)::
+
+    "lanes": {"metric": true,
+              "boundaries": [{"class": "lane_boundary", "id": 3, "position": "ego_left",
+                              "position_index": 1, "type": "dashed", "color": "white",
+                              "confidence": 0.93, "frame": "vehicle_ground",
+                              "coefficients": [c0, c1, c2, c3], "valid_range": [x_near, x_far],
+                              "missed_frames": 0, "vertices": [[u, v], ...],
+                              "points_m": [[x, y], ...]}],
+              "ego_lane": {"width": 3.6, "lateral_offset": 0.1, "heading_rad": 0.01,
+                           "curvature": 0.0005, "left_id": 3, "right_id": 4, "units": "m"},
+              "markings": [{"class": "stop_line", "id": 0, "distance": 12.3, "vertices": [...]}]}
+
+Metric boundaries are ``y = c0 + c1 x + c2 x^2 + c3 x^3`` (vehicle frame, metres) over
+``valid_range`` in x; in image space (uncalibrated) ``u = c0 + c1 v + c2 v^2`` over rows
+``valid_range``, and ``"frame": "image"``.
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ import numpy as np
 
 from seg_perception.bags.errors import BagError
 from seg_perception.geometry import MarkingPoint, ParkingSlot, Polygon
+from seg_perception.postprocess.lanes import LaneResult
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,7 @@ def frame_record(
     slots: Sequence[ParkingSlot],
     calibration: Calibration = Calibration(),
     marking_points: Sequence[MarkingPoint] = (),
+    lanes: LaneResult | None = None,
 ) -> dict[str, Any]:
     """The JSON object of one frame (see the module docstring)."""
     record: dict[str, Any] = {
@@ -83,6 +102,8 @@ def frame_record(
     record["slots"] = [_with_metres(s.to_json(), s.corners, calibration) for s in slots]
     if marking_points:
         record["marking_points"] = [_mark_json(m, calibration) for m in marking_points]
+    if lanes is not None:
+        record["lanes"] = lanes.to_json()
     return record
 
 

@@ -108,7 +108,7 @@ class CameraOutputs:
         """Process one frame, write its outputs, return the overlay."""
         result = self.pipeline.process(image)
         self.timings.append(result.timings_ms)
-        overlay = self.pipeline.overlay(image, result.mask)
+        overlay = self.pipeline.overlay(image, result.mask, lanes=result.lanes)
         size = (int(result.mask.shape[0]), int(result.mask.shape[1]))
         self.writer.write(self.topic["mask"], log_time, self._mask_msg(result.mask, stamp, frame_id))
         self.writer.write(self.topic["overlay"], log_time, self._overlay_msg(overlay, stamp, frame_id))
@@ -120,6 +120,7 @@ class CameraOutputs:
             polygons=result.polygons,
             slots=result.slots,
             calibration=self.calibration,
+            lanes=result.lanes,
         )
         text = frame_json.dumps(record)
         self.writer.write(self.topic["json"], log_time, messages.string_msg(text))
@@ -133,7 +134,10 @@ class CameraOutputs:
                 "slots": result.slots,
             }
             self.writer.write_raw(
-                self.topic["markers"], ros_outputs.MARKER_ARRAY_MSGTYPE, log_time, self.ros.markers(**kwargs)
+                self.topic["markers"],
+                ros_outputs.MARKER_ARRAY_MSGTYPE,
+                log_time,
+                self.ros.markers(**kwargs, lanes=result.lanes),
             )
             self.writer.write_raw(
                 self.topic["polygons"], ros_outputs.POINT_CLOUD_MSGTYPE, log_time, self.ros.cloud(**kwargs)

@@ -76,7 +76,12 @@ def create(scenario: ScenarioConfig, camera: str) -> RosOutputBuilder | None:
     except ImportError:
         return None
     block = scenario.camera(camera)
+    mounting = block.get("mounting") or {}
     projection = GroundProjection.from_parameters(
+        camera_info_file=str(block.get("camera_info_file", "")),
+        mounting=[float(mounting.get(k, 0.0)) for k in ("height_m", "pitch_deg", "roll_deg", "yaw_deg")]
+        if isinstance(mounting, dict)
+        else [float(v) for v in mounting],
         ground_homography=[float(v) for v in block.get("ground_homography", [])],
         metres_per_pixel=float(block.get("metres_per_pixel", 0.0)),
         origin_px=[float(v) for v in block.get("origin_px", [])],

@@ -20,8 +20,12 @@ from seg_perception.inference.engine import Engine
 from seg_perception.inference.errors import ModelFileError
 from seg_perception.postprocess import extract_parking_slots, extract_polygons
 from seg_perception.postprocess import overlay as blend_overlay
-from seg_perception.postprocess.visualize import annotate, color_table
+from seg_perception.postprocess.camera_model import GroundMapper, ground_mapper_from_config
+from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
+from seg_perception.postprocess.lanes import LaneExtractor, LaneResult, LaneSettings
+from seg_perception.postprocess.visualize import annotate, color_table, draw_lanes
 
+LANE_CLASS = "lane_marking"
 SLOT_LINE = "slot_line"
 FREE_SLOT = "free_slot"
 DEFAULT_MIN_AREA_PX = 60.0
@@ -36,6 +40,8 @@ class FrameResult:
         mask: (H, W) uint8 class ids at the frame's size.
         polygons: One polygon per connected region of each non-background class.
         slots: Parking slots (scenarios with ``slot_line`` and ``free_slot`` classes).
+        lanes: Tracked lane boundaries, ego lane, stop lines and crosswalks (scenarios with a
+            ``lane_marking`` class and lanes enabled), else None.
         timings_ms: ``preprocess``, ``inference``, ``mask`` (engine), ``postprocess``
             and ``total`` in milliseconds.
     """
@@ -44,13 +50,17 @@ class FrameResult:
     polygons: list[Polygon] = field(default_factory=list)
     slots: list[ParkingSlot] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    lanes: LaneResult | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Polygons and slots in the contest's JSON spirit (class, id, vertices)."""
-        return {
+        """Polygons, slots and lanes in the contest's JSON spirit (class, id, vertices)."""
+        record: dict[str, Any] = {
             "polygons": [polygon.to_json() for polygon in self.polygons],
             "slots": [slot.to_json() for slot in self.slots],
         }
+        if self.lanes is not None:
+            record["lanes"] = self.lanes.to_json()
+        return record
 
 
 class SegmentationPipeline:
@@ -67,6 +77,14 @@ class SegmentationPipeline:
     and area thresholds are the same while contour tracing visits up to 4x fewer pixels;
     vertices are mapped to frame pixels (see :mod:`seg_perception.postprocess.coarse`).
     Engines with ``predict`` only are post-processed at frame size.
+
+    Lane boundaries (:mod:`seg_perception.postprocess.lanes`) are extracted and tracked when
+    the class map has ``lane_marking`` and the scenario's ``lanes`` block does not set
+    ``enabled: false``; the rest of that block (overridable per camera) holds
+    :class:`LaneSettings` and a ``tracking`` block of :class:`TrackerSettings`. They are in
+    ground metres when the camera is calibrated (``ground``, or the camera block's
+    ``ground_homography`` / ``camera_info_file`` + ``mounting``), in image space otherwise.
+    The tracker keeps state: one pipeline per camera stream, :meth:`reset_tracking` between streams.
     """
 
     def __init__(
@@ -76,8 +94,16 @@ class SegmentationPipeline:
         camera: str,
         *,
         overlay_alpha: float = 0.5,
+        ground: GroundMapper | None = None,
     ) -> None:
         """Bind an engine to a scenario's camera.
+
+        Args:
+            engine: The segmentation engine.
+            scenario: Class map and post-processing settings.
+            camera: The camera's name in the scenario.
+            overlay_alpha: Weight of the class colours in overlays.
+            ground: Pixel <-> ground mapping of the camera; None reads the camera's config block.
 
         Raises:
             ModelFileError: the model's classes differ from the scenario's.
@@ -114,6 +140,29 @@ class SegmentationPipeline:
         )
         origin = camera_params.get("origin_px")
         self._ego_px = (float(origin[0]), float(origin[1])) if origin is not None else None
+        self._lanes: LaneExtractor | None = None
+        self._tracker = LaneTracker()
+        lane_block = {**scenario.params.get("lanes", {}), **camera_params.get("lanes", {})}
+        if LANE_CLASS in names and lane_block.get("enabled", True):
+            try:
+                settings = LaneSettings.from_mapping(
+                    {k: v for k, v in lane_block.items() if k not in ("enabled", "tracking")}
+                )
+                tracking = TrackerSettings(**lane_block.get("tracking", {}))
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"scenario {scenario.name!r}: bad 'lanes' block: {err}") from err
+            mapper = ground if ground is not None else ground_mapper_from_config(camera_params)
+            self._lanes = LaneExtractor(names, settings, mapper=mapper)
+            self._tracker = LaneTracker(tracking)
+
+    @property
+    def ground(self) -> GroundMapper | None:
+        """The lane extraction's pixel <-> ground mapping (None: image space or no lanes)."""
+        return self._lanes.mapper if self._lanes is not None else None
+
+    def reset_tracking(self) -> None:
+        """Forget tracked lane boundaries (a new stream starts)."""
+        self._tracker.reset()
 
     @classmethod
     def load(
@@ -182,8 +231,9 @@ class SegmentationPipeline:
     def draw(
         self, image_bgr: np.ndarray, result: FrameResult, *, alpha: float | None = None, legend: bool = True
     ) -> np.ndarray:
-        """A new picture of ``result``: class colours, polygons / slots with their ids and a legend."""
-        return annotate(
+        """A new picture of ``result``: class colours, polygons / slots with their ids, a legend and
+        the lane boundaries (with ids, positions and types) when the result has them."""
+        picture = annotate(
             image_bgr,
             result.mask,
             class_names=self._class_names,
@@ -193,6 +243,9 @@ class SegmentationPipeline:
             alpha=self.overlay_alpha if alpha is None else alpha,
             legend=legend,
         )
+        if result.lanes is not None:
+            draw_lanes(picture, result.lanes)
+        return picture
 
     def close(self) -> None:
         """Release the engine."""
@@ -238,11 +291,20 @@ class SegmentationPipeline:
                 ego_px=self._ego_px,
                 coarse_mask=coarse,
             )
+        lanes = None
+        if self._lanes is not None:
+            detections = self._lanes.extract(
+                coarse if coarse is not None else mask,
+                image_bgr,
+                vanishing_hint=self._tracker.vanishing_point,
+                frame_size=(int(mask.shape[0]), int(mask.shape[1])),
+            )
+            lanes = self._tracker.update(detections)
         end = time.perf_counter()
         timings = dict(self.engine.last_timings_ms)
         timings["postprocess"] = (end - after_engine) * 1e3
         timings["total"] = (end - start) * 1e3
-        return FrameResult(mask=mask, polygons=polygons, slots=slots, timings_ms=timings)
+        return FrameResult(mask=mask, polygons=polygons, slots=slots, timings_ms=timings, lanes=lanes)
 
     def overlay(
         self,
@@ -251,14 +313,19 @@ class SegmentationPipeline:
         alpha: float | None = None,
         *,
         out: np.ndarray | None = None,
+        lanes: LaneResult | None = None,
     ) -> np.ndarray:
         """Class colours (from the scenario config) blended over the frame's foreground pixels.
 
         ``out`` (a C-contiguous (H, W, 3) uint8 array, e.g. a message buffer) receives the
-        result instead of a new array.
+        result instead of a new array. ``lanes`` (a frame's :attr:`FrameResult.lanes`) are
+        drawn on top: boundaries, ego lane, stop lines and crosswalks.
         """
         alpha = self.overlay_alpha if alpha is None else alpha
-        return blend_overlay(image_bgr, mask, self._colors, alpha, out=out)
+        result = blend_overlay(image_bgr, mask, self._colors, alpha, out=out)
+        if lanes is not None:
+            draw_lanes(result, lanes)
+        return result
 
 
 def mask_geometry(

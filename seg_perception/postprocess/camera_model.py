@@ -139,6 +139,31 @@ class CameraModel:
             raise ConfigError(f"camera info file {path} does not hold a mapping")
         return cls.from_camera_info(info, mounting)
 
+    @classmethod
+    def from_generator_meta(cls, meta: Mapping[str, Any], size: tuple[int, int]) -> CameraModel:
+        """The synthetic generator's true camera from a sample's ``meta["camera_model"]``.
+
+        Reads ``focal_px`` (or ``fx``/``fy``), ``cx``, ``cy``, ``mount_height_m``, ``pitch_rad`` and,
+        when present, ``roll_rad``, ``yaw_rad`` and ``distortion``; ``size`` = (height, width).
+
+        Raises:
+            ConfigError: a required key is missing.
+        """
+        try:
+            fx = float(meta.get("fx", meta.get("focal_px")))
+            fy = float(meta.get("fy", meta.get("focal_px")))
+            mounting = Mounting(
+                height_m=float(meta["mount_height_m"]),
+                pitch_rad=float(meta["pitch_rad"]),
+                roll_rad=float(meta.get("roll_rad", 0.0)),
+                yaw_rad=float(meta.get("yaw_rad", 0.0)),
+            )
+            cx, cy = float(meta["cx"]), float(meta["cy"])
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"synthetic camera metadata {dict(meta)} lacks {err}") from err
+        distortion = tuple(float(v) for v in meta.get("distortion", ()) or ())
+        return cls(int(size[1]), int(size[0]), fx, fy, cx, cy, mounting, distortion)
+
     @property
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
@@ -335,3 +360,40 @@ def draw_metric_grid(
                 cv2.LINE_AA,
             )
     return out
+
+
+def ground_mapper_from_config(block: Mapping[str, Any]) -> GroundMapper | None:
+    """A camera's ground mapping from its config block, or None when it is not calibrated.
+
+    First match wins:
+
+    1. ``ground_homography``: 9 numbers, row-major image -> ground homography;
+    2. ``camera_info_file`` (a CameraInfo YAML) plus ``mounting``
+       (``{height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m}``).
+
+    Raises:
+        ConfigError: a malformed homography, camera info file or mounting.
+    """
+    values = list(block.get("ground_homography") or [])
+    if values:
+        matrix = np.asarray(values, dtype=np.float64)
+        if (
+            matrix.size != 9
+            or not np.all(np.isfinite(matrix))
+            or abs(np.linalg.det(matrix.reshape(3, 3))) < 1e-12
+        ):
+            raise ConfigError(
+                f"ground_homography must be 9 finite numbers of a non-singular 3x3 matrix, got {values}"
+            )
+        return GroundMapper(matrix.reshape(3, 3))
+    info_file = str(block.get("camera_info_file") or "")
+    if info_file:
+        mounting = block.get("mounting")
+        if not isinstance(mounting, Mapping):
+            raise ConfigError(
+                f"camera_info_file {info_file} needs a 'mounting' block (height_m, pitch_deg, ...)"
+            )
+        return GroundMapper.from_camera(
+            CameraModel.from_camera_info_file(info_file, Mounting.from_mapping(mounting))
+        )
+    return None

@@ -4,8 +4,8 @@ Each frame's boundaries (from :class:`~seg_perception.postprocess.lanes.LaneExtr
 matched to the tracks by their mean lateral distance over the stretch of road both cover
 (nearest pairs first, up to ``match_distance_m``). A matched track blends in the new curve
 (exponential smoothing of the polynomial coefficients and range); an unmatched detection
-starts a track with a new id (output once seen in ``min_hits`` frames or at once when confident,
-so one-frame blobs never get an id); a track without a detection is kept, unchanged, for up to
+starts a track with a new id (output once seen in ``min_hits`` frames, or at once in a stream's
+first frame, so one-frame blobs never get an id); a track without a detection is kept, unchanged, for up to
 ``max_missed`` frames with its confidence decaying (``missed_frames`` says how long), so
 a line that drops out for a frame or two (a dash gap with no dash in range, an occluding
 car) keeps its id. Positions (ego-left, right-1, ...) and the ego lane are recomputed from
@@ -39,8 +39,7 @@ class TrackerSettings:
 
     match_distance_m: float = 0.9
     max_missed: int = 6
-    min_hits: int = 2  # frames a new boundary must be seen in before it is output ...
-    confirm_confidence: float = 0.6  # ... unless its first detection is at least this confident
+    min_hits: int = 2  # frames a new boundary must be seen in before it is output (but at a stream's start)
     smoothing: float = 0.6  # weight of the new detection
     confidence_decay: float = 0.7
     vote_decay: float = 0.9
@@ -52,6 +51,7 @@ class _Track:
     boundary: LaneBoundary
     hits: int = 1
     missed: int = 0
+    from_start: bool = False  # seen in the stream's first frame: output at once
     types: Counter[str] = field(default_factory=Counter)
     colors: Counter[str] = field(default_factory=Counter)
 
@@ -114,18 +114,18 @@ class LaneTracker:
                 if track.missed > settings.max_missed or not self._confirmed(track):
                     continue
             survivors.append(track)
+        starting = not self._tracks
         for d_index, detection in enumerate(detections.boundaries):
             if d_index not in matched_detections:
-                survivors.append(self._new_track(detection))
+                survivors.append(self._new_track(detection, from_start=starting))
         self._tracks = survivors
         return self._result(detections)
 
     def _confirmed(self, track: _Track) -> bool:
-        settings = self.settings
-        return track.hits >= settings.min_hits or track.boundary.confidence >= settings.confirm_confidence
+        return track.hits >= self.settings.min_hits or track.from_start
 
-    def _new_track(self, detection: LaneBoundary) -> _Track:
-        track = _Track(replace(detection, id=self._next_id))
+    def _new_track(self, detection: LaneBoundary, *, from_start: bool = False) -> _Track:
+        track = _Track(replace(detection, id=self._next_id), from_start=from_start)
         self._next_id += 1
         self._vote(track, detection)
         return track

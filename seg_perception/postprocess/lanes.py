@@ -2,7 +2,8 @@
 
 The steps, all plain NumPy/OpenCV:
 
-1. **Runs.** Every ``row_step`` image rows, the lane-paint pixels of the row are split into runs
+1. **Runs.** In sampled rows (``rows`` over the height, denser towards the farthest paint), the
+   lane-paint pixels of the row are split into runs
    (short holes closed). Runs whose width across the road exceeds ``transverse_width_m`` are
    transverse paint (stop lines), not lane lines.
 2. **Tracklets.** Runs are linked from the bottom row upwards into tracklets (one dash, or a
@@ -70,7 +71,11 @@ class LaneSettings:
     min_gap_m: float = 1.0
     type_min_span_m: float = 10.0
     max_lines: int = 8
+    shape_range_m: float = 30.0  # tracklets starting nearer than this fit the road shape
+    max_shape_residual_m: float = 0.25  # tracklets farther from the shape are not lane lines
     shape_prior: float = 0.3
+    shape_span_m: float = 20.0  # boundaries shorter than this lean on the shared road shape
+    min_extrapolation_m: float = 8.0
     yellow_min_saturation: int = 70
     yellow_hue: tuple[int, int] = (10, 40)
     yellow_min_share: float = 0.4
@@ -294,6 +299,23 @@ class _Tracklet:
             slope = (self.u[-1] - self.u[-3]) / (self.v[-1] - self.v[-3])
             return self.u[-1] + slope * (v - self.v[-1])
         return self.u[-1]
+
+
+def _sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
+    """Rows to scan, ascending: ``target`` over the height at the bottom, denser towards the
+    topmost paint (far away, where a dash spans few rows), every row there."""
+    height = paint.shape[0]
+    painted = np.flatnonzero(paint.any(axis=1))
+    if painted.size == 0:
+        return np.zeros(0, np.int64)
+    top, bottom = int(painted[0]), height - 1
+    base = max(1.0, height / target)
+    rows, v = [], float(bottom)
+    while v >= top:
+        rows.append(round(v))
+        fraction = (v - top) / max(bottom - top, 1)
+        v -= max(1.0, base * (0.25 + 0.75 * fraction))
+    return np.unique(np.asarray(rows, dtype=np.int64))
 
 
 def _row_runs(binary_rows: np.ndarray, max_hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -540,14 +562,16 @@ class LaneExtractor:
         height, width = frame_size if frame_size is not None else (mask_h, mask_w)
         scale_u, scale_v = width / mask_w, height / mask_h
         paint = (mask == self.lane_id).view(np.uint8)
-        step = max(1, round(mask_h / settings.rows))
-        rows = np.arange(mask_h - 1, -1, -step)[::-1]
+        rows = _sample_rows(paint, settings.rows)
         row_index, starts, ends = _row_runs(paint[rows], settings.max_hole_px)
         # to frame pixels: a mask pixel k covers frame pixels [k * s, (k + 1) * s)
         runs = (row_index, starts * scale_u, ends * scale_u)
         rows_frame = (rows + 0.5) * scale_v - 0.5
-        step_frame = step * scale_v
-        tracklets = _link_tracklets(rows_frame, runs, step_frame, scale_u)
+        # frame pixels between each sampled row and the next one (the bottom row: as its neighbour)
+        spacing = np.diff(rows_frame, prepend=rows_frame[0] - scale_v) if len(rows) else rows_frame
+        if len(spacing) > 1:
+            spacing[0] = spacing[1]
+        tracklets = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
 
         vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
         if not self.metric:
@@ -563,6 +587,7 @@ class LaneExtractor:
             lengths = [len(t.v) for t in tracklets]
             u_all = np.concatenate([t.u for t in tracklets])
             v_all = np.concatenate([t.v for t in tracklets])
+            half = np.interp(v_all, rows_frame, spacing) / 2.0
             left_all = np.concatenate([t.left for t in tracklets])
             right_all = np.concatenate([t.right for t in tracklets])
             # one mapping call for all centres, edges and the ends of the rows' ground strips
@@ -570,9 +595,7 @@ class LaneExtractor:
                 np.column_stack(
                     [
                         np.concatenate([u_all, left_all, right_all, u_all, u_all]),
-                        np.concatenate(
-                            [v_all, v_all, v_all, v_all + step_frame / 2.0, v_all - step_frame / 2.0]
-                        ),
+                        np.concatenate([v_all, v_all, v_all, v_all + half, v_all - half]),
                     ]
                 )
             )
@@ -645,45 +668,74 @@ class LaneExtractor:
     def _group(
         self, samples: list[np.ndarray], weights: list[np.ndarray]
     ) -> list[tuple[list[int], np.ndarray]]:
-        """Clusters of tracklet indices sharing one lateral offset, with the road shape."""
+        """Clusters of tracklet indices sharing one lateral offset, with the road shape.
+
+        The shape is fitted on the reliable tracklets (starting within ``shape_range_m``, at
+        least three samples), where paint is large and sharp; every tracklet's offset is then
+        its mean distance from that shape, and tracklets that do not follow it (arrows, blobs,
+        far noise) are left out.
+        """
         settings = self.settings
-        active = list(range(len(samples)))
-        all_x = np.concatenate([samples[k][:, 0] for k in active])
-        spread = float(all_x.max() - all_x.min())
-        degree = 1 if spread < 10.0 else (2 if spread < 35.0 else 3)
-        degree = min(degree, max(0, len(all_x) - len(active) - 1))
+        reliable = [
+            k
+            for k in range(len(samples))
+            if len(samples[k]) >= 3 and samples[k][:, 0].min() < settings.shape_range_m
+        ]
+        active = reliable or list(range(len(samples)))
         shape = np.zeros(0)
-        offsets = np.zeros(len(active))
         for attempt in range(3):
-            if degree > 0:
-                offsets_active, shape = _solve_shared(
-                    [samples[k] for k in active], degree, [weights[k] for k in active]
-                )
-            else:
-                offsets_active = np.array(
-                    [float(np.average(samples[k][:, 1], weights=weights[k])) for k in active]
-                )
-            residuals = []
-            for k, offset in zip(active, offsets_active, strict=True):
-                xs = samples[k][:, 0] / _X_SCALE
-                fitted = offset + sum(s * xs ** (j + 1) for j, s in enumerate(shape))
-                residuals.append(float(np.sqrt(np.mean((samples[k][:, 1] - fitted) ** 2))))
-            residuals_arr = np.asarray(residuals)
+            all_x = np.concatenate([samples[k][:, 0] for k in active])
+            spread = float(all_x.max() - all_x.min())
+            degree = min(1 if spread < 10.0 else 2, max(0, len(all_x) - len(active) - 1))
+            if degree == 0:
+                shape = np.zeros(0)
+                break
+            _, shape = _solve_shared([samples[k] for k in active], degree, [weights[k] for k in active])
+            residuals = np.array([self._shape_residual(samples[k], weights[k], shape)[1] for k in active])
             # tracklets that do not follow the road (arrows, blobs) are dropped and the shape refitted
-            bad = residuals_arr > 0.3 + 3.0 * np.median(residuals_arr)
-            offsets = offsets_active
+            bad = residuals > 0.3 + 3.0 * np.median(residuals)
             if not bad.any() or bad.all() or attempt == 2:
                 break
             active = [k for k, b in zip(active, bad, strict=True) if not b]
+        kept, offsets_list = [], []
+        for k in range(len(samples)):
+            offset, rms = self._shape_residual(samples[k], weights[k], shape)
+            mean_x = float(samples[k][:, 0].mean())
+            if rms <= settings.max_shape_residual_m * (1.0 + mean_x / _X_SCALE):
+                kept.append(k)
+                offsets_list.append(offset)
+        offsets = np.asarray(offsets_list)
         order = np.argsort(offsets)
         clusters: list[list[int]] = []
         last = None
         for position in order:
             if last is None or offsets[position] - last > settings.cluster_gap_m:
                 clusters.append([])
-            clusters[-1].append(active[position])
+            clusters[-1].append(kept[position])
             last = offsets[position]
+        # the shape again with one offset per line: a line spans far more road than its dashes
+        lines = [np.concatenate([samples[k] for k in cluster]) for cluster in clusters]
+        line_weights = [np.concatenate([weights[k] for k in cluster]) for cluster in clusters]
+        usable = [i for i, xy in enumerate(lines) if len(xy) >= settings.min_samples]
+        if usable:
+            all_x = np.concatenate([lines[i][:, 0] for i in usable])
+            spread = float(all_x.max() - all_x.min())
+            degree = 1 if spread < 10.0 else (2 if spread < 35.0 else 3)
+            degree = min(degree, max(0, len(all_x) - len(usable) - 1))
+            if degree > 0:
+                _, shape = _solve_shared(
+                    [lines[i] for i in usable], degree, [line_weights[i] for i in usable]
+                )
         return [(cluster, shape) for cluster in clusters]
+
+    @staticmethod
+    def _shape_residual(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray) -> tuple[float, float]:
+        """``(offset, rms)`` of a tracklet from the shape: its mean lateral distance and the spread."""
+        xs = xy[:, 0] / _X_SCALE
+        along = sum((s * xs ** (j + 1) for j, s in enumerate(shape)), np.zeros_like(xs))
+        distance = xy[:, 1] - along
+        offset = float(np.average(distance, weights=weight))
+        return offset, float(np.sqrt(np.average((distance - offset) ** 2, weights=weight)))
 
     def _boundary(
         self,
@@ -703,7 +755,10 @@ class LaneExtractor:
         weight = np.concatenate([weights[k] for k in members])
         if len(xy) < settings.min_samples:
             return None
-        normalised = _fit_line(xy, weight, shape, settings.shape_prior)
+        # a short stretch of paint says little about curvature: the shorter, the more it follows the road
+        own_span = float(xy[:, 0].max() - xy[:, 0].min())
+        prior = settings.shape_prior * (1.0 + (settings.shape_span_m / max(own_span, 1.0)) ** 2)
+        normalised = _fit_line(xy, weight, shape, prior)
         coefficients = _to_metric_coefficients(normalised)
         fitted = np.polynomial.polynomial.polyval(xy[:, 0], coefficients)
         rms = float(np.sqrt(np.average((xy[:, 1] - fitted) ** 2, weights=weight)))
@@ -727,7 +782,8 @@ class LaneExtractor:
         color = self._color(image_bgr, pixels, members)
         confidence = float(np.clip(min(1.0, covered_length / 6.0) * np.exp(-rms / 0.15), 0.0, 1.0))
 
-        start = max(min(x_bottom, x_near), 0.3)
+        # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
+        start = max(min(x_bottom, x_near), x_near - max(settings.min_extrapolation_m, span), 0.3)
         x_range = (start, max(x_far, start + 0.1))
         rendered = render_curve(plane, coefficients, x_range, size)
         if rendered is None:

@@ -314,7 +314,9 @@ class CameraWorker:
         if self.overlay_pub.get_subscription_count() > 0:
             height, width = result.mask.shape[:2]
             overlay_msg, pixels = image_msg_with_buffer(header, height, width, "bgr8")
-            self.pipeline.overlay(image, result.mask, self.core.overlay_alpha, out=pixels)  # no extra copy
+            self.pipeline.overlay(
+                image, result.mask, self.core.overlay_alpha, out=pixels, lanes=result.lanes
+            )  # no extra copy
             self.overlay_pub.publish(overlay_msg)
         size = result.mask.shape[:2]
         projection = self.camera.projection
@@ -332,6 +334,7 @@ class CameraWorker:
                     image_size=size,
                     polygons=result.polygons,
                     slots=result.slots,
+                    lanes=result.lanes,
                 )
             )
         if self.polygons_pub.get_subscription_count() > 0:

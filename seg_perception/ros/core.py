@@ -218,6 +218,7 @@ class SegmentationCore:
                     settings.scenario,
                     camera.name,
                     overlay_alpha=settings.overlay_alpha,
+                    ground=camera.projection.ground_mapper(),
                 )
                 for camera, engine in zip(cameras, camera_engines, strict=True)
             ]

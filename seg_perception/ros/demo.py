@@ -277,12 +277,32 @@ class _ScenarioRun:
 
     def _node_command(self) -> list[str]:
         params = {"scenario": self.name, "model_file": str(self.model_file), "device": self.settings.device}
+        homography = self._true_homography()
+        if homography is not None:  # the synthetic camera is calibrated: lanes in metres
+            # fixed-point: every entry reads back as a double (YAML takes "1e-05" for a string)
+            params[f"{self.camera}.ground_homography"] = "[" + ",".join(f"{v:.12f}" for v in homography) + "]"
         command = [sys.executable, "-m", "seg_perception.ros.node", "--ros-args"]
         for key, value in params.items():
             command += ["-p", f"{key}:={value}"]
         for extra in self.settings.node_args:
             command += ["-p", extra]
         return command
+
+    def _true_homography(self) -> list[float] | None:
+        """The player's true image -> ground homography (front cameras; None for bird's-eye ones)."""
+        from seg_perception.data.synthetic import generate_drive
+        from seg_perception.postprocess.camera_model import CameraModel
+
+        settings = self.settings
+        frames = generate_drive(
+            self.config, settings.seed, settings.num_frames, size=self.size, fps=settings.rate_hz
+        )
+        first = next(frames)
+        meta = first.meta.get("camera_model")
+        if meta is None:
+            return None
+        camera = CameraModel.from_generator_meta(meta, self.size)
+        return [float(v) for v in camera.image_to_ground_homography().ravel()]
 
     def _player_command(self) -> list[str]:
         params = {

@@ -4,7 +4,13 @@ Each frame's array starts with one ``DELETEALL`` marker, then one closed ``LINE_
 (first point repeated) per polygon or slot. Namespaces are ``<camera>/<class>``
 (slots: ``<camera>/parking_slot``), ids are the instance ids, colours come from the
 scenario's class map (free slots take the ``free_slot`` colour, occupied ones the
-``slot_line`` colour when those classes exist). Coordinates come from a
+``slot_line`` colour when those classes exist).
+
+Lane boundaries are open LINE_STRIPs in namespace ``<camera>/lane_boundary`` with the
+boundary's track id as marker id (ego boundaries green, others white or yellow as painted,
+coasting ones faded), each with a TEXT_VIEW_FACING label ``id position type colour`` in
+``<camera>/lane_label`` at its near end; stop lines and crosswalks are closed strips in
+``<camera>/stop_line`` and ``<camera>/crosswalk_area``. Coordinates come from a
 :class:`~seg_perception.ros.projection.GroundProjection`: metres in the vehicle frame
 when the camera is calibrated, a pixel-scaled plane otherwise.
 """
@@ -17,14 +23,23 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.postprocess.lanes import EGO_LEFT, EGO_RIGHT, YELLOW, LaneResult
 from seg_perception.ros.projection import GroundProjection
 
 SLOT_NAMESPACE = "parking_slot"
+LANE_NAMESPACE = "lane_boundary"
+LANE_LABEL_NAMESPACE = "lane_label"
+MARKING_NAMESPACES = {"stop_line": "stop_line", "crosswalk": "crosswalk_area"}
+_EGO_LANE_COLOR = (0.25, 0.9, 0.25)
+_WHITE_LANE_COLOR = (0.95, 0.95, 0.95)
+_YELLOW_LANE_COLOR = (1.0, 0.8, 0.0)
+_MARKING_COLOR = (0.9, 0.15, 0.15)
+_COASTING_ALPHA = 0.4
 _FREE_COLOR = (0.2, 0.9, 0.4)
 _OCCUPIED_COLOR = (0.9, 0.2, 0.2)
 
@@ -111,6 +126,7 @@ def build_marker_array(
     image_size: tuple[int, int],
     polygons: Sequence[Polygon] = (),
     slots: Sequence[ParkingSlot] = (),
+    lanes: LaneResult | None = None,
 ) -> MarkerArray:
     """One frame's markers: DELETEALL, then a closed LINE_STRIP per polygon and slot.
 
@@ -125,8 +141,11 @@ def build_marker_array(
         image_size: (height, width) of the input image.
         polygons: Class polygons in pixels.
         slots: Parking slots in pixels.
+        lanes: Tracked lane boundaries and road markings of the frame.
     """
     markers = [_copy_marker(_DELETE_ALL, header)]
+    if lanes is not None:
+        markers.extend(_lane_markers(header, style, projection, image_size, lanes))
     shapes: list[tuple[str, int, ColorRGBA, np.ndarray]] = []
     for polygon in polygons:
         name = polygon.class_name or str(polygon.class_id)
@@ -170,3 +189,64 @@ def build_marker_array(
         marker.points = points
         markers.append(marker)
     return MarkerArray(markers=markers)
+
+
+def _points(
+    projection: GroundProjection, image_size: tuple[int, int], pixels: np.ndarray, ground: np.ndarray | None
+) -> list[Point]:
+    """Metres of the boundary itself when it has them, else the camera's projection of its pixels."""
+    if ground is not None and projection.metric:
+        xyz = np.column_stack([np.asarray(ground, dtype=np.float64), np.zeros(len(ground))])
+    else:
+        xyz = projection.display_points(np.asarray(pixels, dtype=np.float32), image_size).astype(np.float64)
+    xyz = xyz[np.isfinite(xyz).all(axis=1)]
+    return [Point(x=x, y=y, z=z) for x, y, z in xyz.tolist()]
+
+
+def _lane_markers(
+    header: Header,
+    style: MarkerStyle,
+    projection: GroundProjection,
+    image_size: tuple[int, int],
+    lanes: LaneResult,
+) -> list[Marker]:
+    markers: list[Marker] = []
+    template = style.line_strip_template
+    for boundary in lanes.boundaries:
+        points = _points(projection, image_size, boundary.image_points, boundary.ground_points)
+        if len(points) < 2:
+            continue
+        if boundary.position in (EGO_LEFT, EGO_RIGHT):
+            red, green, blue = _EGO_LANE_COLOR
+        else:
+            red, green, blue = _YELLOW_LANE_COLOR if boundary.color == YELLOW else _WHITE_LANE_COLOR
+        alpha = 1.0 if boundary.missed_frames == 0 else _COASTING_ALPHA
+        marker = _copy_marker(template, header)
+        marker.ns = f"{style.camera}/{LANE_NAMESPACE}"
+        marker.id = int(boundary.id)
+        marker.color = ColorRGBA(r=red, g=green, b=blue, a=alpha)
+        marker.scale = Vector3(x=float(style.line_width) * 2.0)  # own object: the template's is shared
+        marker.points = points
+        markers.append(marker)
+        label = Marker(type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
+        label.header = header
+        label.ns = f"{style.camera}/{LANE_LABEL_NAMESPACE}"
+        label.id = int(boundary.id)
+        label.pose.orientation.w = 1.0
+        label.pose.position = Point(x=points[0].x, y=points[0].y, z=points[0].z + 0.5)
+        label.scale.z = 0.4 if projection.metric else 0.1
+        label.color = ColorRGBA(r=red, g=green, b=blue, a=alpha)
+        label.text = f"{boundary.id} {boundary.position} {boundary.line_type} {boundary.color}"
+        markers.append(label)
+    for marking in lanes.markings:
+        points = _points(projection, image_size, marking.image_points, marking.ground_points)
+        if len(points) < 2:
+            continue
+        marker = _copy_marker(template, header)
+        marker.ns = f"{style.camera}/{MARKING_NAMESPACES.get(marking.kind, marking.kind)}"
+        marker.id = int(marking.id)
+        red, green, blue = _MARKING_COLOR
+        marker.color = ColorRGBA(r=red, g=green, b=blue, a=1.0)
+        marker.points = [*points, points[0]]
+        markers.append(marker)
+    return markers

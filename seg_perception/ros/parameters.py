@@ -158,6 +158,14 @@ def _check_range(name: str, value: Any, bounds: tuple[float, float] | None) -> N
         )
 
 
+def _mounting_list(value: Any) -> list[float]:
+    """A config's ``mounting`` (mapping or list) as ``[height_m, pitch_deg, roll_deg, yaw_deg]``."""
+    if isinstance(value, dict):
+        keys = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
+        return [float(value.get(key, 0.0)) for key in keys]
+    return [float(v) for v in value or []]
+
+
 def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> CameraSettings:
     block = scenario.params.get(name) if isinstance(scenario.params.get(name), dict) else {}
     prefix = f"{name}."
@@ -198,6 +206,19 @@ def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> 
         "empty = uncalibrated (markers on a pixel-scaled plane, polygon x/y/z NaN)",
         array_type=Parameter.Type.DOUBLE_ARRAY,
     )
+    camera_info_file = declare(
+        prefix + "camera_info_file",
+        str(block.get("camera_info_file", "")),
+        "sensor_msgs/CameraInfo YAML (camera_calibration format); with 'mounting', gives the ground "
+        "homography when 'ground_homography' is empty",
+    )
+    mounting = declare(
+        prefix + "mounting",
+        [float(v) for v in _mounting_list(block.get("mounting"))],
+        "camera mounting [height_m, pitch_deg, roll_deg, yaw_deg] above the vehicle-frame origin "
+        "(pitch positive looking down), used with 'camera_info_file'",
+        array_type=Parameter.Type.DOUBLE_ARRAY,
+    )
     plane_scale = declare(
         prefix + "pixel_plane_scale",
         float(block.get("pixel_plane_scale", DEFAULT_PIXEL_PLANE_SCALE)),
@@ -210,6 +231,8 @@ def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> 
         origin_px=origin_px,
         pixel_plane_scale=plane_scale,
         camera=name,
+        camera_info_file=camera_info_file,
+        mounting=mounting,
     )
     if not topic:
         raise NodeParameterError(f"parameter '{prefix}topic' is empty: give the input image topic")

@@ -3,7 +3,9 @@
 Three cases, chosen per camera from its parameters (first match wins):
 
 1. ``ground_homography`` (9 floats, row-major 3×3) maps pixel ``(u, v, 1)`` to ground-plane
-   metres ``(x, y, w)`` in the vehicle frame (x forward, y left): metric.
+   metres ``(x, y, w)`` in the vehicle frame (x forward, y left): metric. Without it, a
+   ``camera_info_file`` (CameraInfo YAML) plus ``mounting`` (height, pitch, roll, yaw) gives
+   the homography (:class:`~seg_perception.postprocess.camera_model.CameraModel`).
 2. ``metres_per_pixel`` > 0 (bird's-eye / AVM images): ``x = (v0 - v)·s``, ``y = (u0 - u)·s``
    around ``origin_px = (u0, v0)``, the pixel of the vehicle-frame origin: metric
    (image up = vehicle forward, image left = vehicle left), as
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seg_perception.errors import ConfigError
+from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, Mounting
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.ros.errors import NodeParameterError
 
@@ -36,12 +40,14 @@ class GroundProjection:
         metres_per_pixel: Bird's-eye scale (used when no homography); 0 disables.
         origin_px: Pixel ``(u, v)`` of the vehicle origin, for ``metres_per_pixel``.
         pixel_plane_scale: Display scale of the non-metric fallback.
+        camera_model: The calibrated camera the homography came from (lens distortion), or None.
     """
 
     homography: np.ndarray | None = None
     metres_per_pixel: float = 0.0
     origin_px: tuple[float, float] = (0.0, 0.0)
     pixel_plane_scale: float = DEFAULT_PIXEL_PLANE_SCALE
+    camera_model: CameraModel | None = None
 
     @classmethod
     def from_parameters(
@@ -52,8 +58,13 @@ class GroundProjection:
         origin_px: Sequence[float] = (),
         pixel_plane_scale: float = DEFAULT_PIXEL_PLANE_SCALE,
         camera: str = "",
+        camera_info_file: str = "",
+        mounting: Sequence[float] = (),
     ) -> GroundProjection:
         """Build from node parameters.
+
+        ``mounting`` is ``[height_m, pitch_deg, roll_deg, yaw_deg]`` (trailing values may be
+        left out), used with ``camera_info_file`` when there is no ``ground_homography``.
 
         Raises:
             NodeParameterError: a homography that is not 9 finite numbers or is singular,
@@ -70,6 +81,21 @@ class GroundProjection:
             homography = values.reshape(3, 3)
             if abs(np.linalg.det(homography)) < 1e-12:
                 raise NodeParameterError(f"parameter '{camera}.ground_homography' is singular")
+        camera_model = None
+        if homography is None and camera_info_file:
+            if not 1 <= len(mounting) <= 4:
+                raise NodeParameterError(
+                    f"parameter '{camera}.mounting' = {list(mounting)}: expected [height_m, pitch_deg, "
+                    f"roll_deg, yaw_deg] with '{camera}.camera_info_file'"
+                )
+            keys = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
+            try:
+                camera_model = CameraModel.from_camera_info_file(
+                    camera_info_file, Mounting.from_mapping(dict(zip(keys, mounting, strict=False)))
+                )
+            except ConfigError as err:
+                raise NodeParameterError(f"parameter '{camera}.camera_info_file': {err}") from err
+            homography = camera_model.image_to_ground_homography()
         origin = (0.0, 0.0)
         if metres_per_pixel > 0:
             if len(origin_px) != 2:
@@ -78,7 +104,15 @@ class GroundProjection:
                     f"when '{camera}.metres_per_pixel' is set"
                 )
             origin = (float(origin_px[0]), float(origin_px[1]))
-        return cls(homography, float(max(metres_per_pixel, 0.0)), origin, float(pixel_plane_scale))
+        return cls(
+            homography, float(max(metres_per_pixel, 0.0)), origin, float(pixel_plane_scale), camera_model
+        )
+
+    def ground_mapper(self) -> GroundMapper | None:
+        """The homography as a :class:`GroundMapper` for lane boundaries (None when not a homography)."""
+        if self.homography is None:
+            return None
+        return GroundMapper(self.homography, self.camera_model)
 
     @property
     def metric(self) -> bool:

@@ -35,7 +35,7 @@ from seg_perception.data.synthetic.front import (
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
-from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, Mounting
+from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker
 from seg_perception.postprocess.lanes import EGO_LEFT, EGO_RIGHT, LaneExtractor, LaneResult, LaneSettings
 
@@ -100,20 +100,6 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
             continue
         lanes.append(TrueLane(index, np.column_stack([s, -world_x])[inside], image[inside]))
     return lanes
-
-
-def camera_of(world: FrontWorld) -> CameraModel:
-    """The generator's true camera as a :class:`CameraModel` (the vehicle origin below it)."""
-    cam = world.camera
-    return CameraModel(
-        cam.width,
-        cam.height,
-        cam.focal_px,
-        cam.focal_px,
-        cam.cx,
-        cam.cy,
-        Mounting(cam.mount_height_m, cam.pitch_rad),
-    )
 
 
 def drive_world(
@@ -202,14 +188,17 @@ def evaluate_lane_drives(
     for drive in range(drives):
         seed = seed_start + drive
         world = drive_world(config, seed, frames, size, fps)
-        mapper = GroundMapper.from_camera(camera_of(world)) if calibrated else None
-        extractor = LaneExtractor(config.classes.names, settings, mapper=mapper, mapper_size=size)
+        extractor: LaneExtractor | None = None
         tracker = LaneTracker()
         # rows from the horizon down (rows above it, empty in both, would count as correct)
         top = int(np.clip(np.ceil(world.camera.horizon_v), 0, height - 1))
         h_samples = np.arange(height - 1, top, -max(1, round(height / TUSIMPLE_ROWS)), dtype=np.float64)[::-1]
         ids: dict[int, list[int | None]] = {}
         for frame, sample in enumerate(_frames(config, seed, frames, size, fps)):
+            if extractor is None:  # the true camera, as the generator reports it
+                camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
+                mapper = GroundMapper.from_camera(camera) if calibrated else None
+                extractor = LaneExtractor(config.classes.names, settings, mapper=mapper, mapper_size=size)
             mask = sample.mask if predict is None else predict(sample.image)
             detections = extractor.extract(mask, sample.image, vanishing_hint=tracker.vanishing_point)
             result = tracker.update(detections)

@@ -1,0 +1,205 @@
+"""``seg-perception calibrate``: the image -> ground homography of a front camera, checked on a frame.
+
+Three sources (one per run):
+
+- ``--pair u,v,x,y`` (repeatable, >= 4) or ``--pairs FILE`` (one ``u v x y`` or ``u,v,x,y``
+  per line, ``#`` comments): pixels of ground points and their metres in the vehicle frame
+  (x forward, y left), e.g. the corners of a lane dash measured with a tape;
+- ``--camera-info FILE`` (a ``sensor_msgs/CameraInfo`` YAML from ``camera_calibration``) plus
+  the mounting ``--height`` (m) ``--pitch`` (deg, positive looking down) ``--roll`` ``--yaw``;
+- ``--synthetic SCENARIO``: the generator's true camera of drive ``--seed`` (what the demo uses).
+
+It prints the homography and the parameter lines to paste into a scenario config
+(``<camera>: ground_homography: [...]``, or ``camera_info_file`` + ``mounting``), writes them
+with ``--yaml``, and with ``--image FRAME --grid OUT.png`` draws a metric grid (5-50 m ahead,
+1.5 m lateral steps) over the frame to check it: grid lines must lie flat on the road and
+lane lines must run parallel to the lateral ones.
+
+Examples:
+    seg-perception calibrate --pairs dashes.txt --image frame.png --grid check.png
+    seg-perception calibrate --camera-info front.yaml --height 1.45 --pitch 2.5 \
+        --image frame.png --grid check.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+
+from seg_perception.errors import ConfigError
+from seg_perception.postprocess.camera_model import (
+    CameraModel,
+    GroundMapper,
+    Mounting,
+    draw_metric_grid,
+    homography_from_correspondences,
+)
+
+
+def _pair(text: str) -> tuple[float, float, float, float]:
+    values = [v for v in text.replace(",", " ").split() if v]
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"a pair is u,v,x,y (pixel then metres), got {text!r}")
+    try:
+        u, v, x, y = (float(value) for value in values)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"a pair is four numbers u,v,x,y, got {text!r}") from err
+    return u, v, x, y
+
+
+def read_pairs(path: Path) -> list[tuple[float, float, float, float]]:
+    """``u v x y`` rows of a text file (commas or spaces; ``#`` starts a comment).
+
+    Raises:
+        ConfigError: unreadable file or a malformed row (named by line number).
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise ConfigError(f"cannot read correspondences file {path}: {err}") from err
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            pairs.append(_pair(text))
+        except argparse.ArgumentTypeError as err:
+            raise ConfigError(f"{path}:{number}: {err}") from err
+    return pairs
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("source (one of)")
+    source.add_argument(
+        "--pair",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="U,V,X,Y",
+        help="pixel (u, v) of a ground point and its metres (x forward, y left); repeat >= 4 times",
+    )
+    source.add_argument("--pairs", type=Path, help="file of 'u v x y' rows (>= 4)")
+    source.add_argument(
+        "--camera-info", type=Path, help="sensor_msgs/CameraInfo YAML (camera_calibration format)"
+    )
+    source.add_argument(
+        "--synthetic", metavar="SCENARIO", help="the synthetic generator's true camera (highway, road)"
+    )
+    mount = parser.add_argument_group("mounting (with --camera-info)")
+    mount.add_argument("--height", type=float, help="camera height above the ground, metres")
+    mount.add_argument("--pitch", type=float, default=0.0, help="degrees, positive looking down (default 0)")
+    mount.add_argument("--roll", type=float, default=0.0, help="degrees about the optical axis (default 0)")
+    mount.add_argument("--yaw", type=float, default=0.0, help="degrees, positive turned left (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=200000, help="drive seed for --synthetic (default 200000)"
+    )
+    parser.add_argument("--size", default="540x960", help="HxW for --synthetic (default 540x960)")
+    parser.add_argument(
+        "--camera", default="front", help="camera name in the printed parameters (default front)"
+    )
+    parser.add_argument("--image", type=Path, help="a frame of the camera, to draw the grid over")
+    parser.add_argument("--grid", type=Path, help="write the frame with a metric grid here (PNG)")
+    parser.add_argument("--yaml", type=Path, help="write the camera's parameter block here")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise ConfigError(f"--size is HxW, e.g. 540x960, got {text!r}") from err
+    return height, width
+
+
+def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]:
+    """``(mapper, parameter block, frame or None, summary text)`` for the chosen source.
+
+    Raises:
+        ConfigError: no source or several, too few pairs, missing mounting, unreadable files.
+    """
+    pairs = list(args.pair)
+    if args.pairs is not None:
+        pairs += read_pairs(args.pairs)
+    chosen = [name for name, used in (("pairs", bool(pairs)), ("camera-info", args.camera_info is not None),
+                                      ("synthetic", args.synthetic is not None)) if used]  # fmt: skip
+    if len(chosen) != 1:
+        raise ConfigError(
+            "give exactly one source: --pair/--pairs (>= 4 image<->ground pairs), --camera-info with "
+            f"--height/--pitch, or --synthetic SCENARIO (got {chosen or 'none'})"
+        )
+    frame = None
+    if args.image is not None:
+        frame = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise ConfigError(f"cannot read image {args.image}")
+    if pairs:
+        array = np.asarray(pairs, dtype=np.float64)
+        matrix, rms = homography_from_correspondences(array[:, :2], array[:, 2:])
+        mapper = GroundMapper(matrix)
+        block: dict[str, Any] = {"ground_homography": [float(v) for v in matrix.ravel()]}
+        return mapper, block, frame, f"{len(pairs)} pairs, RMS ground error {rms:.3f} m"
+    if args.camera_info is not None:
+        if args.height is None:
+            raise ConfigError("--camera-info needs the mounting: --height (metres) and --pitch (degrees)")
+        mounting = {
+            "height_m": args.height,
+            "pitch_deg": args.pitch,
+            "roll_deg": args.roll,
+            "yaw_deg": args.yaw,
+        }
+        camera = CameraModel.from_camera_info_file(args.camera_info, Mounting.from_mapping(mounting))
+        block = {
+            "camera_info_file": str(args.camera_info),
+            "mounting": mounting,
+            "ground_homography": [float(v) for v in camera.image_to_ground_homography().ravel()],
+        }
+        text = f"camera info {args.camera_info}, horizon at row {camera.horizon_v():.1f}"
+        return GroundMapper.from_camera(camera), block, frame, text
+    from seg_perception.data.synthetic import generate_drive
+
+    size = _size(args.size)
+    sample = next(generate_drive(args.synthetic, args.seed, 1, size=size))
+    if "camera_model" not in sample.meta:
+        raise ConfigError(f"scenario {args.synthetic!r} has no front camera to calibrate")
+    camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
+    block = {"ground_homography": [float(v) for v in camera.image_to_ground_homography().ravel()]}
+    if frame is None:
+        frame = sample.image
+    return GroundMapper.from_camera(camera), block, frame, f"synthetic {args.synthetic} seed {args.seed}"
+
+
+def run(args: argparse.Namespace) -> int:
+    mapper, block, frame, summary = calibrate(args)
+    matrix = mapper.image_to_ground
+    print(f"image -> ground homography ({summary}):")
+    for row in matrix:
+        print("  [" + ", ".join(f"{v: .8e}" for v in row) + "]")
+    if frame is not None:
+        height, width = frame.shape[:2]
+        corners = np.array([[width / 2.0, height - 1.0], [0.0, height - 1.0], [width - 1.0, height - 1.0]])
+        ground, valid = mapper.to_ground(corners)
+        if valid.all():
+            print(
+                f"bottom row: {ground[0, 0]:.2f} m ahead, {ground[1, 1]:+.2f} m (left edge) to "
+                f"{ground[2, 1]:+.2f} m (right edge) lateral"
+            )
+        else:
+            print("warning: the bottom image row does not map to the ground in front: check the source")
+    parameters = {args.camera: block}
+    print("\nscenario config / node parameters:\n" + yaml.safe_dump(parameters, sort_keys=False).rstrip())
+    if args.yaml is not None:
+        args.yaml.parent.mkdir(parents=True, exist_ok=True)
+        args.yaml.write_text(yaml.safe_dump(parameters, sort_keys=False))
+        print(f"wrote {args.yaml}")
+    if args.grid is not None:
+        if frame is None:
+            raise ConfigError("--grid needs a frame: pass --image FRAME")
+        args.grid.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(args.grid), draw_metric_grid(frame, mapper))
+        print(f"wrote {args.grid}")
+    return 0

@@ -1,0 +1,276 @@
+"""Lane boundaries from masks drawn through a known camera: grouping, fit, type, positions, tracking."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from seg_perception.errors import ConfigError
+from seg_perception.postprocess.camera_model import (
+    CameraModel,
+    GroundMapper,
+    Mounting,
+    homography_from_correspondences,
+)
+from seg_perception.postprocess.lane_tracking import LaneTracker
+from seg_perception.postprocess.lanes import LaneExtractor, LaneSettings
+
+SIZE = (360, 640)
+CLASSES = ["background", "lane_marking", "crosswalk"]
+LANE = 1
+WHITE, YELLOW = (230, 230, 230), (30, 190, 230)  # BGR
+CAMERA = CameraModel(640, 360, 420.0, 420.0, 320.0, 180.0, Mounting(height_m=1.4, pitch_rad=np.deg2rad(3.0)))
+MAPPER = GroundMapper.from_camera(CAMERA)
+
+
+def ground_strip(mapper, y_of_x, x0, x1, width=0.15, steps=12):
+    """Image polygon of a painted strip ``y_of_x(x) +- width/2`` for ``x0 <= x <= x1`` metres."""
+    xs = np.linspace(x0, x1, steps)
+    ys = y_of_x(xs)
+    outline = np.concatenate(
+        [np.column_stack([xs, ys + width / 2]), np.column_stack([xs[::-1], ys[::-1] - width / 2])]
+    )
+    return mapper.to_image(outline)
+
+
+def draw_road(
+    lines,
+    *,
+    curvature=0.0,
+    shift=0.0,
+    far=45.0,
+    near=2.0,
+    mapper=MAPPER,
+    size=SIZE,
+    transverse=None,
+):
+    """(mask, image) of lane lines ``(offset_m, style, colour, phase_m)`` on a road of the given curvature.
+
+    ``shift`` moves the car to the left (every line's offset decreases); dashes are 3 m with 6 m gaps.
+    """
+    mask = np.zeros(size, np.uint8)
+    image = np.full((*size, 3), 90, np.uint8)
+    for offset, style, colour, phase in lines:
+
+        def centre(xs, offset=offset):
+            return offset - shift + curvature / 2.0 * xs**2
+
+        if style == "dashed":
+            pieces = [(a, a + 3.0) for a in np.arange(near + phase % 9.0 - 9.0, far, 9.0)]
+        else:
+            pieces = [(near, far)]
+        offsets = [-0.12, 0.12] if style == "double" else [0.0]
+        for a, b in pieces:
+            a, b = max(a, near), min(b, far)
+            if b - a < 0.2:
+                continue
+            for extra in offsets:
+                polygon = ground_strip(mapper, lambda xs, c=centre, e=extra: c(xs) + e, a, b)
+                if not np.isfinite(polygon).all():
+                    continue
+                points = np.round(polygon).astype(np.int32)
+                cv2.fillPoly(mask, [points], LANE)
+                cv2.fillPoly(image, [points], colour)
+    if transverse is not None:  # a stop line across the road at this distance
+        polygon = mapper.to_image(
+            np.array(
+                [[transverse, 3.0], [transverse, -3.0], [transverse + 0.4, -3.0], [transverse + 0.4, 3.0]]
+            )
+        )
+        cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], LANE)
+    return mask, image
+
+
+THREE_LANES = [
+    (5.25, "solid", WHITE, 0.0),
+    (1.75, "dashed", WHITE, 2.0),
+    (-1.75, "dashed", WHITE, 5.0),
+    (-5.25, "solid", WHITE, 0.0),
+]
+
+
+def test_homography_from_correspondences_recovers_the_camera():
+    truth = CAMERA.image_to_ground_homography()
+    ground = np.array([[5.0, 2.0], [5.0, -2.0], [20.0, 3.0], [20.0, -3.0], [40.0, 0.0], [12.0, 1.0]])
+    pixels = MAPPER.to_image(ground)
+    matrix, rms = homography_from_correspondences(pixels, ground)
+    assert rms < 1e-4
+    np.testing.assert_allclose(matrix / matrix[2, 2], truth / truth[2, 2], rtol=1e-4, atol=1e-7)
+    # w > 0 on the ground in front: the fitted matrix works as a node's ground_homography
+    assert (np.column_stack([pixels, np.ones(len(pixels))]) @ matrix[2] > 0).all()
+
+
+def test_homography_needs_four_spread_pairs():
+    ground = np.array([[5.0, 2.0], [5.0, -2.0], [20.0, 3.0]])
+    with pytest.raises(ConfigError, match="at least 4"):
+        homography_from_correspondences(MAPPER.to_image(ground), ground)
+    collinear = np.array([[5.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 0.0]])
+    with pytest.raises(ConfigError, match="one line"):
+        homography_from_correspondences(MAPPER.to_image(collinear), collinear)
+
+
+def test_camera_model_geometry_and_distortion_round_trip():
+    # zero pitch: a point d metres straight ahead is h*f/d below the centre row
+    level = CameraModel(640, 360, 400.0, 400.0, 320.0, 180.0, Mounting(height_m=1.5))
+    u, v = GroundMapper.from_camera(level).to_image(np.array([[10.0, 0.0], [10.0, 1.0]])).T
+    np.testing.assert_allclose([u[0], v[0]], [320.0, 180.0 + 400.0 * 1.5 / 10.0])
+    assert u[1] < u[0]  # left of the car is left in the image
+    tilted = CameraModel(
+        640, 360, 400.0, 410.0, 330.0, 175.0,
+        Mounting(height_m=1.3, pitch_rad=0.06, roll_rad=0.02, yaw_rad=-0.03, x_m=1.2, y_m=0.3),
+        distortion=(-0.12, 0.03, 0.0, 0.0, 0.0),
+    )  # fmt: skip
+    mapper = GroundMapper.from_camera(tilted)
+    points = np.array([[6.0, 2.0], [15.0, -3.0], [30.0, 0.5]])
+    back, valid = mapper.to_ground(mapper.to_image(points))
+    assert valid.all()
+    np.testing.assert_allclose(back, points, atol=1e-3)
+    assert not mapper.to_ground(np.array([[320.0, 0.0]]))[1][0]  # the top row is sky
+
+
+def test_camera_info_yaml_and_mounting(tmp_path):
+    info = tmp_path / "front.yaml"
+    info.write_text(
+        "image_width: 640\nimage_height: 360\ncamera_matrix: {rows: 3, cols: 3, data: [420, 0, 320, 0, 420, 180, 0, 0, 1]}\n"
+        "distortion_model: plumb_bob\ndistortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}\n"
+    )
+    camera = CameraModel.from_camera_info_file(
+        info, Mounting.from_mapping({"height_m": 1.4, "pitch_deg": 3.0})
+    )
+    np.testing.assert_allclose(
+        camera.image_to_ground_homography(), CAMERA.image_to_ground_homography(), atol=1e-9
+    )
+    with pytest.raises(ConfigError, match="height_m"):
+        Mounting.from_mapping({"pitch_deg": 2.0})
+
+
+def test_dashes_are_joined_across_gaps_and_placed():
+    mask, image = draw_road(THREE_LANES)
+    result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert result.metric
+    assert [b.position for b in result.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+    by_position = {b.position: b for b in result.boundaries}
+    for position, offset in (("left_1", 5.25), ("ego_left", 1.75), ("ego_right", -1.75), ("right_1", -5.25)):
+        boundary = by_position[position]
+        assert abs(float(boundary.lateral_at(10.0)) - offset) < 0.05, position
+        assert boundary.plane_range[1] > 35.0  # to the farthest dash, across the gaps
+    assert by_position["ego_left"].line_type == "dashed" and by_position["left_1"].line_type == "solid"
+    ego = result.ego_lane
+    assert ego is not None and abs(ego.width - 3.5) < 0.05 and abs(ego.lateral_offset) < 0.05
+    json.dumps(result.to_json())
+
+
+def test_curved_road_fit_and_ego_lane():
+    curvature = 1.0 / 150.0
+    mask, image = draw_road(THREE_LANES[1:3], curvature=curvature, shift=0.4)
+    result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in result.boundaries] == ["ego_left", "ego_right"]
+    for boundary, offset in zip(result.boundaries, (1.75, -1.75), strict=True):
+        for x in (8.0, 20.0, 30.0):
+            expected = offset - 0.4 + curvature / 2.0 * x**2
+            assert abs(float(boundary.lateral_at(x)) - expected) < 0.08, (boundary.position, x)
+    ego = result.ego_lane
+    assert abs(ego.lateral_offset - 0.4) < 0.05
+    assert abs(ego.curvature - curvature) < 0.25 * curvature
+
+
+def test_double_yellow_line_and_colour():
+    lines = [(1.75, "double", YELLOW, 0.0), (-1.75, "dashed", WHITE, 0.0)]
+    mask, image = draw_road(lines, far=30.0)
+    result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    left, right = result.boundary_at("ego_left"), result.boundary_at("ego_right")
+    assert len(result.boundaries) == 2
+    assert left.line_type == "double" and left.color == "yellow"
+    assert abs(float(left.lateral_at(10.0)) - 1.75) < 0.06
+    assert right.color == "white"
+
+
+def test_stop_line_is_its_own_object():
+    mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
+    result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert [m.kind for m in result.markings] == ["stop_line"]
+    assert abs(result.markings[0].distance - 15.0) < 0.5
+    assert [b.position for b in result.boundaries] == ["ego_left", "ego_right"]
+
+
+def test_uncalibrated_boundaries_are_image_curves_on_the_paint():
+    mask, image = draw_road(THREE_LANES)
+    result = LaneExtractor(CLASSES).extract(mask, image)
+    assert not result.metric and result.vanishing_point is not None
+    assert abs(result.vanishing_point[1] - CAMERA.horizon_v()) < 6.0
+    assert [b.position for b in result.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+    truth = {"ego_left": 1.75, "ego_right": -1.75}
+    for position, offset in truth.items():
+        boundary = result.boundary_at(position)
+        assert boundary.ground_points is None and boundary.line_type == "dashed"
+        rows = np.linspace(boundary.valid_range[0], boundary.valid_range[1], 10)
+        columns = np.polynomial.polynomial.polyval(rows, boundary.coefficients)
+        # each image point lies on the true line: its ground position is `offset` metres across
+        ground, _ = MAPPER.to_ground(np.column_stack([columns, rows]))
+        assert np.all(np.abs(ground[:, 1] - offset) < 0.12 + 0.01 * ground[:, 0]), position
+
+
+def test_frame_size_scaling_from_a_coarse_mask():
+    mask, image = draw_road(THREE_LANES)
+    coarse = cv2.resize(mask, (320, 180), interpolation=cv2.INTER_NEAREST)
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    full = extractor.extract(mask, image)
+    scaled = extractor.extract(coarse, image, frame_size=SIZE)
+    assert [b.position for b in scaled.boundaries] == [b.position for b in full.boundaries]
+    for a, b in zip(full.boundaries, scaled.boundaries, strict=True):
+        assert abs(float(a.lateral_at(10.0)) - float(b.lateral_at(10.0))) < 0.1  # 2-px blocks
+
+
+def test_settings_reject_unknown_keys():
+    with pytest.raises(ValueError, match="unknown lane settings"):
+        LaneSettings.from_mapping({"cluster_gap": 1.0})
+    assert LaneSettings.from_mapping({"cluster_gap_m": 1.0, "yellow_hue": [5, 30]}).yellow_hue == (5, 30)
+
+
+def test_tracking_keeps_ids_through_dash_gaps_and_missed_frames():
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    tracker = LaneTracker()
+    ids = []
+    for frame in range(30):
+        travelled = 0.8 * frame  # the dashes scroll towards the car
+        lines = [(1.75, "dashed", WHITE, 2.0 - travelled), (-1.75, "dashed", WHITE, 5.0 - travelled)]
+        if frame in (10, 11, 12):  # nothing seen for three frames (glare, an occluding truck)
+            lines = []
+        mask, image = draw_road(lines, far=20.0)
+        result = tracker.update(extractor.extract(mask, image, vanishing_hint=tracker.vanishing_point))
+        ids.append({b.position: (b.id, b.missed_frames) for b in result.boundaries})
+    left_ids = {entry["ego_left"][0] for entry in ids}
+    right_ids = {entry["ego_right"][0] for entry in ids}
+    assert len(left_ids) == 1 and len(right_ids) == 1 and left_ids != right_ids
+    assert ids[12]["ego_left"][1] == 3 and ids[13]["ego_left"][1] == 0  # coasted, then seen again
+
+
+def test_tracking_drops_a_boundary_after_max_missed_frames():
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    tracker = LaneTracker()
+    mask, image = draw_road(THREE_LANES[1:3])
+    tracker.update(extractor.extract(mask, image))
+    empty = np.zeros(SIZE, np.uint8)
+    counts = [len(tracker.update(extractor.extract(empty, image)).boundaries) for _ in range(8)]
+    assert counts[:6] == [2] * 6 and counts[-1] == 0
+
+
+def test_lane_change_renumbers_positions_and_keeps_ids():
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    tracker = LaneTracker()
+    lines = [(5.25, "dashed", WHITE, 0.0), (1.75, "dashed", WHITE, 3.0), (-1.75, "solid", WHITE, 0.0)]
+    history = []
+    for frame in range(41):
+        shift = 3.5 * frame / 40.0  # the car moves one lane to the left
+        mask, image = draw_road(lines, shift=shift, far=30.0)
+        result = tracker.update(extractor.extract(mask, image, vanishing_hint=tracker.vanishing_point))
+        history.append(
+            {round(float(b.lateral_at(0.0)) + shift, 0): (b.id, b.position) for b in result.boundaries}
+        )
+    first, last = history[0], history[-1]
+    # the crossed line (1.75 m) keeps its id but goes from ego-left to ego-right
+    assert first[2.0][1] == "ego_left" and last[2.0][1] == "ego_right"
+    assert first[2.0][0] == last[2.0][0]
+    assert first[5.0][1] == "left_1" and last[5.0][1] == "ego_left" and first[5.0][0] == last[5.0][0]
+    assert first[-2.0][1] == "ego_right" and last[-2.0][1] == "right_1" and first[-2.0][0] == last[-2.0][0]
