@@ -132,7 +132,8 @@ def test_camera_model_geometry_and_distortion_round_trip():
 def test_camera_info_yaml_and_mounting(tmp_path):
     info = tmp_path / "front.yaml"
     info.write_text(
-        "image_width: 640\nimage_height: 360\ncamera_matrix: {rows: 3, cols: 3, data: [420, 0, 320, 0, 420, 180, 0, 0, 1]}\n"
+        "image_width: 640\nimage_height: 360\n"
+        "camera_matrix: {rows: 3, cols: 3, data: [420, 0, 320, 0, 420, 180, 0, 0, 1]}\n"
         "distortion_model: plumb_bob\ndistortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}\n"
     )
     camera = CameraModel.from_camera_info_file(

@@ -1,0 +1,165 @@
+"""Lane boundaries through the pipeline, the RViz markers, the frame JSON and ``seg-perception calibrate``."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from test_inference_pipeline import RED, colour_model
+from test_postprocess_lanes import CAMERA, MAPPER, THREE_LANES, draw_road
+
+from seg_perception.cli import main
+from seg_perception.config import load_scenario
+from seg_perception.inference.engine import create_engine
+from seg_perception.inference.pipeline import SegmentationPipeline
+from seg_perception.postprocess.lanes import LaneExtractor
+
+
+def road_frame() -> np.ndarray:
+    """The three-lane road of the lane tests, paint in red (the colour model's lane class)."""
+    mask, _ = draw_road(THREE_LANES)
+    image = np.full((*mask.shape, 3), 60, np.uint8)
+    image[mask == 1] = RED
+    return image
+
+
+@pytest.fixture(scope="module")
+def road_model(tmp_path_factory):
+    return colour_model(tmp_path_factory.mktemp("models"), "road", input_hw=(180, 320))
+
+
+def test_pipeline_tracks_metric_boundaries_with_a_configured_homography(road_model):
+    scenario = load_scenario("road")
+    homography = [float(v) for v in CAMERA.image_to_ground_homography().ravel()]
+    scenario.params["front"] = {**scenario.camera("front"), "ground_homography": homography}
+    pipeline = SegmentationPipeline(create_engine(road_model), scenario, "front")
+    frame = road_frame()
+    for _ in range(3):
+        result = pipeline.process(frame)
+    lanes = result.lanes
+    assert lanes is not None and lanes.metric
+    assert [b.position for b in lanes.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+    assert abs(lanes.ego_lane.width - 3.5) < 0.1
+    ids = [b.id for b in lanes.boundaries]
+    record = json.loads(json.dumps(result.to_json()))
+    assert [b["id"] for b in record["lanes"]["boundaries"]] == ids
+    assert record["lanes"]["boundaries"][1]["frame"] == "vehicle_ground"
+    overlay = pipeline.overlay(frame, result.mask, lanes=lanes)
+    assert overlay.shape == frame.shape and not np.array_equal(overlay, pipeline.overlay(frame, result.mask))
+    pipeline.reset_tracking()
+    assert [b.id for b in pipeline.process(frame).lanes.boundaries] != ids  # new stream, new ids
+
+
+def test_pipeline_without_calibration_gives_image_space_boundaries(road_model):
+    pipeline = SegmentationPipeline(create_engine(road_model), load_scenario("road"), "front")
+    lanes = pipeline.process(road_frame()).lanes
+    assert lanes is not None and not lanes.metric
+    assert {"ego_left", "ego_right"} <= {b.position for b in lanes.boundaries}
+    assert all(b.ground_points is None and b.to_json()["frame"] == "image" for b in lanes.boundaries)
+
+
+def test_lanes_can_be_disabled(road_model):
+    scenario = load_scenario("road")
+    scenario.params["lanes"] = {"enabled": False}
+    assert (
+        SegmentationPipeline(create_engine(road_model), scenario, "front").process(road_frame()).lanes is None
+    )
+
+
+def test_markers_draw_boundaries_in_metres_and_markings():
+    pytest.importorskip("visualization_msgs")
+    from std_msgs.msg import Header
+    from visualization_msgs.msg import Marker
+
+    from seg_perception.ros.markers import MarkerStyle, build_marker_array
+    from seg_perception.ros.projection import GroundProjection
+
+    mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
+    lanes = LaneExtractor(["background", "lane_marking", "crosswalk"], mapper=MAPPER).extract(mask, image)
+    style = MarkerStyle(
+        "front", ("background", "lane_marking"), np.array([[0, 0, 0], [255, 212, 0]], np.uint8)
+    )
+    projection = GroundProjection.from_parameters(
+        ground_homography=[float(v) for v in CAMERA.image_to_ground_homography().ravel()]
+    )
+    markers = build_marker_array(
+        header=Header(frame_id="base_link"),
+        style=style,
+        projection=projection,
+        image_size=mask.shape,
+        lanes=lanes,
+    ).markers
+    assert markers[0].action == Marker.DELETEALL
+    strips = [m for m in markers if m.ns == "front/lane_boundary"]
+    labels = [m for m in markers if m.ns == "front/lane_label"]
+    assert sorted(m.id for m in strips) == sorted(b.id for b in lanes.boundaries)
+    assert len(labels) == len(strips) and all(m.type == Marker.TEXT_VIEW_FACING for m in labels)
+    left = next(m for m in strips if m.id == lanes.boundary_at("ego_left").id)
+    assert all(abs(p.y - 1.75) < 0.1 and p.z == 0.0 for p in left.points if 5.0 < p.x < 14.0)
+    assert style.line_strip_template.scale.x == style.line_width  # the shared template is untouched
+    stop = [m for m in markers if m.ns == "front/stop_line"]
+    assert len(stop) == 1 and min(p.x for p in stop[0].points) == pytest.approx(15.0, abs=0.5)
+
+
+def test_calibrate_command_from_pairs_and_camera_info(tmp_path, capsys):
+    ground = np.array([[5.0, 2.0], [5.0, -2.0], [20.0, 3.0], [20.0, -3.0], [40.0, 0.0]])
+    pixels = MAPPER.to_image(ground)
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(
+        "# u v x y\n" + "".join(f"{u} {v} {x} {y}\n" for (u, v), (x, y) in zip(pixels, ground, strict=True))
+    )
+    frame = tmp_path / "frame.png"
+    cv2.imwrite(str(frame), np.full((360, 640, 3), 80, np.uint8))
+    grid, params = tmp_path / "grid.png", tmp_path / "front.yaml"
+    assert (
+        main(
+            [
+                "calibrate",
+                "--pairs",
+                str(pairs),
+                "--image",
+                str(frame),
+                "--grid",
+                str(grid),
+                "--yaml",
+                str(params),
+            ]
+        )
+        == 0
+    )
+    assert "RMS ground error 0.000 m" in capsys.readouterr().out
+    drawn = cv2.imread(str(grid))
+    assert drawn is not None and (drawn[:, :, 1] > 200).sum() > 500  # green grid lines over the frame
+    import yaml
+
+    matrix = np.asarray(yaml.safe_load(params.read_text())["front"]["ground_homography"]).reshape(3, 3)
+    truth = CAMERA.image_to_ground_homography()
+    np.testing.assert_allclose(matrix / matrix[2, 2], truth / truth[2, 2], rtol=1e-4, atol=1e-7)
+
+    info = tmp_path / "info.yaml"
+    info.write_text(
+        "image_width: 640\nimage_height: 360\ncamera_matrix: {data: [420, 0, 320, 0, 420, 180, 0, 0, 1]}\n"
+    )
+    assert (
+        main(
+            [
+                "calibrate",
+                "--camera-info",
+                str(info),
+                "--height",
+                "1.4",
+                "--pitch",
+                "3",
+                "--image",
+                str(frame),
+            ]
+        )
+        == 0
+    )
+    assert "bottom row:" in capsys.readouterr().out
+    assert main(["calibrate", "--camera-info", str(info)]) == 1  # no mounting
+    assert "--height" in capsys.readouterr().err
+    assert main(["calibrate", "--pair", "1,2,3,4"]) == 1  # too few pairs
+    assert "at least 4" in capsys.readouterr().err
