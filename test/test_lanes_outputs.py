@@ -163,3 +163,29 @@ def test_calibrate_command_from_pairs_and_camera_info(tmp_path, capsys):
     assert "--height" in capsys.readouterr().err
     assert main(["calibrate", "--pair", "1,2,3,4"]) == 1  # too few pairs
     assert "at least 4" in capsys.readouterr().err
+
+
+def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_model, capsys):
+    """Frames with red lane paint and their true lines: the boundaries of the colour model match them."""
+    from seg_perception.data.lanes import TuSimpleLabel, write_culane_lines, write_tusimple_labels
+
+    truth = []
+    for offset, *_ in THREE_LANES[1:3]:
+        xs = np.geomspace(2.0, 45.0, 80)  # the paint: from below the image to 45 m
+        truth.append(MAPPER.to_image(np.column_stack([xs, np.full_like(xs, offset)])))
+    image = road_frame()
+    (tmp_path / "clips").mkdir()
+    cv2.imwrite(str(tmp_path / "clips" / "0001.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 98])
+    h_samples = list(range(200, 360, 10))
+    write_tusimple_labels(
+        tmp_path / "labels.json", [TuSimpleLabel.from_polylines("clips/0001.jpg", truth, h_samples)]
+    )
+    write_culane_lines(tmp_path / "clips" / "0001.lines.txt", truth)
+    # the two outer lines are painted but not labelled here: TuSimple's FP counts them
+    assert main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json")]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("accuracy")[1].split()[0])
+    assert accuracy >= 0.95, out
+    assert main(["eval", str(road_model), "--culane", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "CULane" in out and "TP 2" in out and "FN 0" in out, out

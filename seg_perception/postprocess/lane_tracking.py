@@ -43,7 +43,6 @@ class TrackerSettings:
     smoothing: float = 0.6  # weight of the new detection
     confidence_decay: float = 0.7
     vote_decay: float = 0.9
-    vanishing_smoothing: float = 0.3
 
 
 @dataclass
@@ -82,15 +81,8 @@ class LaneTracker:
     def update(self, detections: LaneResult) -> LaneResult:
         """Tracked boundaries (stable ids, smoothed, coasting ones included) for this frame."""
         settings = self.settings
-        if detections.vanishing_point is not None:
-            if self.vanishing_point is None:
-                self.vanishing_point = detections.vanishing_point
-            else:
-                w = settings.vanishing_smoothing
-                self.vanishing_point = (
-                    (1 - w) * self.vanishing_point[0] + w * detections.vanishing_point[0],
-                    (1 - w) * self.vanishing_point[1] + w * detections.vanishing_point[1],
-                )
+        if detections.vanishing_point is not None:  # already smoothed by the extractor (given as its hint)
+            self.vanishing_point = detections.vanishing_point
         pairs = []
         for t_index, track in enumerate(self._tracks):
             for d_index, detection in enumerate(detections.boundaries):

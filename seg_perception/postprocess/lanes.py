@@ -47,6 +47,10 @@ WHITE, YELLOW = "white", "yellow"
 EGO_LEFT, EGO_RIGHT = "ego_left", "ego_right"
 STOP_LINE, CROSSWALK = "stop_line", "crosswalk"
 _X_SCALE = 50.0  # metres: normalises x in the fits so that all coefficients are of similar size
+MIN_VP_SLOPE = 0.2  # |du/dv| of tracklets used for the vanishing point
+VP_ROWS = (0.05, 1.0)  # rows of the vanishing point, shares of the height (and above the paint)
+VP_SMOOTHING = 0.3  # weight of this frame's vanishing point against the hint
+VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height from the hint is ignored
 
 
 @dataclass(frozen=True)
@@ -411,16 +415,20 @@ def estimate_vanishing_point(
         if len(v) < 4 or v.max() - v.min() < 0.015 * height:
             continue
         slope, intercept = np.polyfit(v, u, 1)
+        if abs(slope) < MIN_VP_SLOPE:  # nearly horizontal in the image: no lane line
+            continue
         fits.append((intercept, slope, float(v.min()), float(len(v)) * float(v.max() - v.min())))
     candidates, weights = [], []
     for i in range(len(fits)):
         a_i, b_i, top_i, w_i = fits[i]
         for j in range(i + 1, len(fits)):
             a_j, b_j, top_j, w_j = fits[j]
-            if abs(b_i - b_j) < 0.15:
+            # a line left of the car leans one way, a line right of it the other: only such pairs
+            # meet near the horizon (two lines on one side meet anywhere along it when nearly parallel)
+            if b_i * b_j > 0:
                 continue
             v_cross = (a_j - a_i) / (b_i - b_j)
-            if not (-0.5 * height < v_cross < min(top_i, top_j)):
+            if not (VP_ROWS[0] * height < v_cross < min(top_i, top_j)):
                 continue
             candidates.append((a_i + b_i * v_cross, v_cross))
             weights.append(np.sqrt(w_i * w_j))
@@ -577,8 +585,14 @@ class LaneExtractor:
         if not self.metric:
             arrays = [(np.asarray(t.u), np.asarray(t.v)) for t in tracklets]
             estimate = estimate_vanishing_point(arrays, (height, width))
-            if estimate is not None:
+            if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
+            elif estimate is not None and np.hypot(*np.subtract(estimate, vanishing_hint)) < VP_JUMP * height:
+                # smoothed, so that the pseudo-ground (and the tracked curves in it) stays put
+                vanishing = (
+                    vanishing_hint[0] + VP_SMOOTHING * (estimate[0] - vanishing_hint[0]),
+                    vanishing_hint[1] + VP_SMOOTHING * (estimate[1] - vanishing_hint[1]),
+                )
         plane = self._plane((height, width), vanishing)
 
         samples, spans, weights, kept = [], [], [], []

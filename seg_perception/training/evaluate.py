@@ -10,9 +10,16 @@ With ``--avm DIR`` it scores the parking pipeline on real AVM images labelled wi
 (ps2.0 DMPR-PS JSON, LabelMe XML/JSON): marking-point and slot precision/recall and the corner
 error (:mod:`seg_perception.training.avm_eval`).
 
+Lane scenarios also score the *lane boundaries* (not the paint pixels; see
+:mod:`seg_perception.training.lane_eval`): ``--lanes`` on synthetic held-out drives (TuSimple
+accuracy / FP / FN, id persistence, lateral error at 10 m with the generator's true camera),
+``--tusimple LABELS.json`` or ``--culane ROOT`` on the standard datasets.
+
 Example:
     seg-perception eval weights/highway.onnx --count 100 --json highway_eval.json
     seg-perception eval weights/parking.onnx --avm ps2.0/testing/all --metres-per-pixel 0.0167
+    seg-perception eval weights/highway.onnx --lanes --drives 10 --frames 60
+    seg-perception eval weights/highway.onnx --tusimple tusimple/test_label.json
 """
 
 from __future__ import annotations
@@ -262,6 +269,25 @@ def register(parser: argparse.ArgumentParser) -> None:
         "10 px at ps2.0's 600x600)",
     )
 
+    lanes = parser.add_argument_group("lane boundaries (front scenarios)")
+    lanes.add_argument(
+        "--lanes", action="store_true", help="score lane boundaries on synthetic drives instead of pixels"
+    )
+    lanes.add_argument("--drives", type=int, default=10, help="synthetic drives for --lanes (default 10)")
+    lanes.add_argument("--frames", type=int, default=60, help="frames per drive for --lanes (default 60)")
+    lanes.add_argument("--size", default="540x960", help="frame HxW for --lanes (default 540x960)")
+    lanes.add_argument(
+        "--uncalibrated", action="store_true", help="--lanes in image space, without the true camera"
+    )
+    lanes.add_argument(
+        "--tusimple", type=Path, help="TuSimple label file (JSON lines) to score boundaries on"
+    )
+    lanes.add_argument(
+        "--tusimple-root", type=Path, help="folder the raw_file paths start in (default: the file's)"
+    )
+    lanes.add_argument("--culane", type=Path, help="CULane root to score boundaries on (F1 at IoU 0.5)")
+    lanes.add_argument("--culane-list", help="CULane list file in the root (default: every .lines.txt)")
+
 
 def run_avm(args: argparse.Namespace) -> int:
     """``eval --avm``: print the marking-point and slot table; ``--json`` writes the whole report."""
@@ -295,9 +321,56 @@ def run_avm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_lanes(args: argparse.Namespace) -> int:
+    from seg_perception.metrics.lanes import format_lane_metrics
+    from seg_perception.training.lane_eval import (
+        evaluate_lane_dataset,
+        evaluate_lane_drives,
+        format_lane_summary,
+    )
+
+    predict, metadata = load_predictor(args.model, threads=args.threads)
+    scenario = args.scenario or metadata.scenario
+    if args.tusimple is not None or args.culane is not None:
+        summary = evaluate_lane_dataset(
+            predict,
+            list(metadata.classes),
+            tusimple=args.tusimple,
+            tusimple_root=args.tusimple_root,
+            culane_root=args.culane,
+            culane_list=args.culane_list,
+            count=args.count if args.count != 100 else None,
+        )
+        print(f"{metadata.model} lane boundaries on {summary['dataset']}:")
+        print(format_lane_metrics(summary.get("tusimple"), summary.get("culane")))
+    else:
+        try:
+            height, width = (int(v) for v in args.size.lower().split("x"))
+        except ValueError as err:
+            raise ConfigError(f"--size is HxW, e.g. 540x960, got {args.size!r}") from err
+        summary = evaluate_lane_drives(
+            scenario,
+            predict=predict,
+            drives=args.drives,
+            frames=args.frames,
+            seed_start=args.seed_start,
+            size=(height, width),
+            calibrated=not args.uncalibrated,
+        )
+        summary["model"] = str(args.model)
+        print(f"{metadata.model}: {format_lane_summary(summary)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.avm is not None:
         return run_avm(args)
+    if args.lanes or args.tusimple is not None or args.culane is not None:
+        return _run_lanes(args)
     summary = evaluate(
         args.model,
         scenario=args.scenario,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -307,3 +308,60 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
                 f"ego boundary missing in {100 * summary['ego_boundary_missing']:.1f} % of frames"
             )
     return "\n".join(lines)
+
+
+def evaluate_lane_dataset(
+    predict: Predictor,
+    class_names: list[str],
+    *,
+    tusimple: Path | None = None,
+    tusimple_root: Path | None = None,
+    culane_root: Path | None = None,
+    culane_list: str | None = None,
+    count: int | None = None,
+    settings: LaneSettings | None = None,
+) -> dict[str, Any]:
+    """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
+
+    Frames are independent (no tracking) and uncalibrated: boundaries are image-space curves
+    from the lane mask of each frame, scored as polylines by :mod:`seg_perception.metrics.lanes`.
+
+    Args:
+        tusimple: A TuSimple label file (JSON lines); images under ``tusimple_root`` (default:
+            the label file's folder).
+        culane_root: A CULane root; ``culane_list`` a list file in it (None: every
+            ``*.lines.txt``).
+        count: Evaluate at most this many frames.
+    """
+    import cv2
+
+    from seg_perception.data.lanes import CULaneDataset, read_tusimple_labels
+    from seg_perception.errors import ConfigError
+    from seg_perception.metrics.lanes import CULaneMetrics, TuSimpleMetrics
+
+    extractor = LaneExtractor(class_names, settings)
+
+    def boundaries(image: np.ndarray) -> list[np.ndarray]:
+        return [b.image_points for b in extractor.extract(predict(image), image).boundaries]
+
+    def read(path: Path) -> np.ndarray:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ConfigError(f"cannot read image {path}")
+        return image
+
+    if tusimple is not None:
+        root = tusimple_root or tusimple.parent
+        metrics = TuSimpleMetrics()
+        for label in read_tusimple_labels(tusimple)[:count]:
+            image = read(root / label.raw_file)
+            metrics.update(boundaries(image), label.polylines(), label.h_samples, image_width=image.shape[1])
+        return {"dataset": f"TuSimple {tusimple}", "tusimple": metrics.summary()}
+    if culane_root is None:
+        raise ConfigError("give a TuSimple label file or a CULane root")
+    dataset = CULaneDataset(culane_root, list_file=culane_list)
+    culane = CULaneMetrics()
+    for index, path in enumerate(dataset.images[:count]):
+        image = read(path)
+        culane.update(boundaries(image), dataset.lanes(index), image.shape[:2])
+    return {"dataset": f"CULane {culane_root}", "culane": culane.summary()}
