@@ -143,13 +143,17 @@ class CameraModel:
     def from_generator_meta(cls, meta: Mapping[str, Any], size: tuple[int, int]) -> CameraModel:
         """The synthetic generator's true camera from a sample's ``meta["camera_model"]``.
 
-        Reads ``focal_px`` (or ``fx``/``fy``), ``cx``, ``cy``, ``mount_height_m``, ``pitch_rad`` and,
-        when present, ``roll_rad``, ``yaw_rad`` and ``distortion``; ``size`` = (height, width).
+        Reads the intrinsics from ``K`` (row-major 3x3) or ``focal_px``, ``cx``, ``cy``; the
+        mounting from ``mount_height_m``, ``pitch_rad`` and, when present, ``roll_rad`` and
+        ``yaw_rad``; the plumb-bob distortion from ``D`` when present. ``size`` = (height, width).
 
         Raises:
             ConfigError: a required key is missing.
         """
         try:
+            if meta.get("K") is not None:
+                k = [float(v) for v in meta["K"]]
+                meta = {**meta, "fx": k[0], "fy": k[4], "cx": k[2], "cy": k[5]}
             fx = float(meta.get("fx", meta.get("focal_px")))
             fy = float(meta.get("fy", meta.get("focal_px")))
             mounting = Mounting(
@@ -161,7 +165,9 @@ class CameraModel:
             cx, cy = float(meta["cx"]), float(meta["cy"])
         except (KeyError, TypeError) as err:
             raise ConfigError(f"synthetic camera metadata {dict(meta)} lacks {err}") from err
-        distortion = tuple(float(v) for v in meta.get("distortion", ()) or ())
+        distortion = tuple(float(v) for v in meta.get("D", ()) or ())
+        if not any(distortion):
+            distortion = ()
         return cls(int(size[1]), int(size[0]), fx, fy, cx, cy, mounting, distortion)
 
     @property

@@ -61,6 +61,25 @@ class TrueLane:
         return float(np.interp(x, self.ground[:, 0], self.ground[:, 1]))
 
 
+def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
+    """The generator's per-lane truth (``SceneSample.lanes``: ground ``(x right, y forward)``) as
+    :class:`TrueLane` in the vehicle frame (x forward, y left), image points inside the frame."""
+    height, width = size
+    found = []
+    for lane in lanes:
+        ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)
+        image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
+        inside = (
+            (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
+        )
+        if inside.sum() < 3:
+            continue
+        vehicle = np.column_stack([ground[:, 1], -ground[:, 0]])
+        order = np.argsort(vehicle[:, 0])
+        found.append(TrueLane(int(lane.lane_id), vehicle[order], image[inside]))
+    return found
+
+
 def ego_lateral_m(time_s: float) -> float:
     """The synthetic ego's lateral weave inside its lane (as ``render_front`` draws it)."""
     return 0.25 * float(np.sin(0.4 * time_s))
@@ -188,24 +207,29 @@ def evaluate_lane_drives(
     scores = LaneScores(TuSimpleMetrics(), lateral_errors=[])
     for drive in range(drives):
         seed = seed_start + drive
-        world = drive_world(config, seed, frames, size, fps)
+        world: FrontWorld | None = None
         extractor: LaneExtractor | None = None
         tracker = LaneTracker()
-        # rows from the horizon down (rows above it, empty in both, would count as correct)
-        top = int(np.clip(np.ceil(world.camera.horizon_v), 0, height - 1))
-        h_samples = np.arange(height - 1, top, -max(1, round(height / TUSIMPLE_ROWS)), dtype=np.float64)[::-1]
         ids: dict[int, list[int | None]] = {}
         for frame, sample in enumerate(_frames(config, seed, frames, size, fps)):
             if extractor is None:  # the true camera, as the generator reports it
                 camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
                 mapper = GroundMapper.from_camera(camera) if calibrated else None
                 extractor = LaneExtractor(config.classes.names, settings, mapper=mapper, mapper_size=size)
+                # rows from the horizon down (rows above it, empty in both, would count as correct)
+                top = int(np.clip(np.ceil(camera.horizon_v()), 0, height - 1))
+                step = max(1, round(height / TUSIMPLE_ROWS))
+                h_samples = np.arange(height - 1, top, -step, dtype=np.float64)[::-1]
             mask = sample.mask if predict is None else predict(sample.image)
             detections = extractor.extract(mask, sample.image, vanishing_hint=tracker.vanishing_point)
             result = tracker.update(detections)
             if on_frame is not None:
                 on_frame(drive, frame, sample.image, result)
-            truth = true_lanes(world, sample.meta["time_s"])
+            if getattr(sample, "lanes", None):
+                truth = lanes_of_sample(sample.lanes, size)
+            else:  # a generator without per-lane truth: computed from its world
+                world = world or drive_world(config, seed, frames, size, fps)
+                truth = true_lanes(world, sample.meta["time_s"])
             # TuSimple labels the ego lane's boundaries and the next one out on each side
             scores.tusimple.update(
                 [b.image_points for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES],

@@ -1,0 +1,98 @@
+"""Before/after pictures of the lane boundaries for docs/images/lanes/ (run from the repository root).
+
+    .venv/bin/python scripts/lane_pictures.py [--model weights/highway.onnx] [--out docs/images/lanes] \
+        [--real ../shared/realdata/front]
+
+- ``real_before.png``: the model's paint pixels and per-region polygons (what the node published
+  before lane boundaries), on the MIT-licensed real highway frames of ``../shared/realdata/front``;
+- ``real_after.png``: the same frames with the tracked lane boundaries (image space: no calibration);
+- ``synthetic_after.png``: a held-out synthetic drive with the true camera (metres): true lines thin
+  cyan, boundaries drawn over them;
+- ``calibration_grid.png``: ``seg-perception calibrate --synthetic highway``'s metric grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from seg_perception.config import load_scenario
+from seg_perception.data.synthetic import generate_drive
+from seg_perception.inference.engine import create_engine
+from seg_perception.inference.pipeline import SegmentationPipeline
+from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, draw_metric_grid
+from seg_perception.training.lane_eval import drive_world, true_lanes
+
+FRAMES = (
+    "highway_960x540/solidWhiteCurve.jpg",
+    "highway_960x540/solidYellowCurve.jpg",
+    "highway_960x540/whiteCarLaneSwitch.jpg",
+    "highway_1280x720/test1.jpg",
+    "highway_1280x720/test4.jpg",
+    "highway_1280x720/straight_lines2.jpg",
+)
+TILE = (400, 225)
+
+
+def sheet(tiles: list[np.ndarray], columns: int = 3) -> np.ndarray:
+    rows = [np.concatenate(tiles[i : i + columns], axis=1) for i in range(0, len(tiles), columns)]
+    return np.concatenate(rows, axis=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="weights/highway.onnx")
+    parser.add_argument("--out", type=Path, default=Path("docs/images/lanes"))
+    parser.add_argument(
+        "--real", type=Path, default=Path("../shared/realdata/front"), help="real frames folder"
+    )
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    scenario = load_scenario("highway")
+    engine = create_engine(args.model, engine="onnxruntime", device="cpu", intra_op_threads=2)
+    before, after = [], []
+    for name in FRAMES:
+        image = cv2.imread(str(args.real / name))
+        if image is None:
+            raise SystemExit(f"cannot read {args.real / name}: pass --real to the realdata/front folder")
+        pipeline = SegmentationPipeline(engine, scenario, "front")
+        result = pipeline.process(image)
+        old = pipeline.overlay(image, result.mask)
+        for polygon in result.polygons:
+            cv2.polylines(old, [np.round(polygon.points).astype(np.int32)], True, (0, 255, 255), 2)
+        before.append(cv2.resize(old, TILE, interpolation=cv2.INTER_AREA))
+        new = pipeline.overlay(image, result.mask, lanes=result.lanes)
+        after.append(cv2.resize(new, TILE, interpolation=cv2.INTER_AREA))
+    cv2.imwrite(str(args.out / "real_before.png"), sheet(before))
+    cv2.imwrite(str(args.out / "real_after.png"), sheet(after))
+
+    size, frames, synthetic = (540, 960), 40, []
+    for seed in (200000, 200003):
+        world = drive_world(scenario, seed, frames, size, 30.0)
+        pipeline = None
+        for index, sample in enumerate(generate_drive(scenario, seed, frames, size=size)):
+            if pipeline is None:
+                camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
+                pipeline = SegmentationPipeline(
+                    engine, scenario, "front", ground=GroundMapper.from_camera(camera)
+                )
+            result = pipeline.process(sample.image)
+            if index in (10, 39):
+                picture = pipeline.overlay(sample.image, result.mask, lanes=result.lanes)
+                for lane in true_lanes(world, sample.meta["time_s"]):
+                    cv2.polylines(picture, [np.round(lane.image).astype(np.int32)], False, (255, 255, 0), 1)
+                synthetic.append(cv2.resize(picture, (600, 338), interpolation=cv2.INTER_AREA))
+    cv2.imwrite(str(args.out / "synthetic_after.png"), sheet(synthetic, columns=2))
+    sample = next(generate_drive(scenario, 200000, 1, size=size))
+    camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
+    grid = draw_metric_grid(sample.image, GroundMapper.from_camera(camera))
+    cv2.imwrite(
+        str(args.out / "calibration_grid.png"), cv2.resize(grid, (640, 360), interpolation=cv2.INTER_AREA)
+    )
+
+
+if __name__ == "__main__":
+    main()
