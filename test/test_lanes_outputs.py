@@ -189,3 +189,27 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert main(["eval", str(road_model), "--culane", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CULane" in out and "TP 2" in out and "FN 0" in out, out
+
+
+def test_camera_info_message_calibrates_the_pipeline(road_model):
+    pytest.importorskip("sensor_msgs")
+    from sensor_msgs.msg import CameraInfo
+
+    from seg_perception.errors import ConfigError
+    from seg_perception.ros.projection import GroundProjection, camera_info_projection
+
+    info = CameraInfo(width=640, height=360, k=[420.0, 0.0, 320.0, 0.0, 420.0, 180.0, 0.0, 0.0, 1.0], d=[])
+    base = GroundProjection.from_parameters()
+    projection = camera_info_projection(info, [1.4, 3.0], base)
+    assert projection.metric and not base.metric
+    truth = CAMERA.image_to_ground_homography()
+    np.testing.assert_allclose(
+        projection.homography / projection.homography[2, 2], truth / truth[2, 2], atol=1e-9
+    )
+    with pytest.raises(ConfigError, match="mounting"):
+        camera_info_projection(info, [], base)
+    pipeline = SegmentationPipeline(create_engine(road_model), load_scenario("road"), "front")
+    assert not pipeline.process(road_frame()).lanes.metric
+    pipeline.set_ground(projection.ground_mapper())
+    lanes = pipeline.process(road_frame()).lanes
+    assert lanes.metric and abs(lanes.ego_lane.width - 3.5) < 0.1

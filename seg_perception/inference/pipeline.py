@@ -7,6 +7,7 @@ live and offline results are identical.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,6 +143,7 @@ class SegmentationPipeline:
         self._ego_px = (float(origin[0]), float(origin[1])) if origin is not None else None
         self._lanes: LaneExtractor | None = None
         self._tracker = LaneTracker()
+        self._lane_lock = threading.Lock()
         lane_block = {**scenario.params.get("lanes", {}), **camera_params.get("lanes", {})}
         if LANE_CLASS in names and lane_block.get("enabled", True):
             try:
@@ -154,6 +156,17 @@ class SegmentationPipeline:
             mapper = ground if ground is not None else ground_mapper_from_config(camera_params)
             self._lanes = LaneExtractor(names, settings, mapper=mapper)
             self._tracker = LaneTracker(tracking)
+
+    def set_ground(self, ground: GroundMapper | None) -> None:
+        """Use a new pixel <-> ground mapping for the lane boundaries (e.g. from a CameraInfo topic).
+
+        Tracks restart (their curves were in the old plane). Safe while another thread processes.
+        """
+        if self._lanes is None:
+            return
+        with self._lane_lock:
+            self._lanes = LaneExtractor(self._class_names, self._lanes.settings, mapper=ground)
+            self._tracker = LaneTracker(self._tracker.settings)
 
     @property
     def ground(self) -> GroundMapper | None:
@@ -293,13 +306,14 @@ class SegmentationPipeline:
             )
         lanes = None
         if self._lanes is not None:
-            detections = self._lanes.extract(
-                coarse if coarse is not None else mask,
-                image_bgr,
-                vanishing_hint=self._tracker.vanishing_point,
-                frame_size=(int(mask.shape[0]), int(mask.shape[1])),
-            )
-            lanes = self._tracker.update(detections)
+            with self._lane_lock:
+                detections = self._lanes.extract(
+                    coarse if coarse is not None else mask,
+                    image_bgr,
+                    vanishing_hint=self._tracker.vanishing_point,
+                    frame_size=(int(mask.shape[0]), int(mask.shape[1])),
+                )
+                lanes = self._tracker.update(detections)
         end = time.perf_counter()
         timings = dict(self.engine.last_timings_ms)
         timings["postprocess"] = (end - after_engine) * 1e3

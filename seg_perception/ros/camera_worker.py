@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import rclpy
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Float32, Header
 from visualization_msgs.msg import MarkerArray
 
+from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
 from seg_perception.ros.errors import ImageConversionError
 from seg_perception.ros.image_conversion import (
@@ -47,6 +48,7 @@ from seg_perception.ros.mailbox import LatestMailbox
 from seg_perception.ros.markers import MarkerStyle, build_marker_array
 from seg_perception.ros.parameters import CameraSettings
 from seg_perception.ros.polygon_cloud import build_polygon_cloud
+from seg_perception.ros.projection import camera_info_projection
 from seg_perception.ros.stats import CameraStats
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ class CameraWorker:
     ) -> None:
         self.core = core
         self.camera = camera
+        self.projection = camera.projection  # replaced once a CameraInfo message calibrates the camera
+        self.info_subscription: Any = None
         self.pipeline = pipeline
         self.stats = CameraStats()
         self.mailbox: LatestMailbox[Any] = LatestMailbox()
@@ -123,6 +127,10 @@ class CameraWorker:
         self.subscription = node.create_subscription(
             self.message_type, self.camera.topic, self._on_message, self.core.input_qos
         )
+        if self.camera.camera_info_topic and self.projection.homography is None:
+            self.info_subscription = node.create_subscription(
+                CameraInfo, self.camera.camera_info_topic, self._on_camera_info, self.core.input_qos
+            )
         self.thread = threading.Thread(target=self._run, name=f"seg_{self.camera.name}", daemon=True)
         self.thread.start()
 
@@ -134,6 +142,9 @@ class CameraWorker:
         if self.subscription is not None:
             self.core.node.destroy_subscription(self.subscription)
             self.subscription = None
+        if self.info_subscription is not None:
+            self.core.node.destroy_subscription(self.info_subscription)
+            self.info_subscription = None
         if self.mailbox.close():
             self.stats.on_dropped()
         if self.thread is not None:
@@ -192,6 +203,26 @@ class CameraWorker:
         )
         node.get_logger().warning(message)
         return message
+
+    def _on_camera_info(self, msg: Any) -> None:
+        """The first CameraInfo plus the mounting parameter calibrates the camera (markers, lanes)."""
+        if self.projection.homography is not None:
+            return
+        logger = self.core.node.get_logger()
+        try:
+            projection = camera_info_projection(msg, self.camera.mounting, self.projection)
+        except SegPerceptionError as err:
+            if self._faults.first(("camera_info", type(err).__name__)):
+                logger.warning(
+                    f"camera '{self.camera.name}': cannot use {self.camera.camera_info_topic}: {err}"
+                )
+            return
+        self.projection = projection
+        self.pipeline.set_ground(projection.ground_mapper())
+        logger.info(
+            f"camera '{self.camera.name}': ground projection from {self.camera.camera_info_topic} "
+            f"({msg.width}x{msg.height}) and mounting {list(self.camera.mounting)}"
+        )
 
     def _on_message(self, msg: Any) -> None:
         # The arrival time goes with the frame: under sim time it is where latency is measured from.
@@ -319,7 +350,7 @@ class CameraWorker:
             )  # no extra copy
             self.overlay_pub.publish(overlay_msg)
         size = result.mask.shape[:2]
-        projection = self.camera.projection
+        projection = self.projection
         if self.markers_pub.get_subscription_count() > 0:
             style = self.style
             if style.line_width != self.core.marker_scale:

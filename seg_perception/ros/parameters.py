@@ -51,6 +51,8 @@ class CameraSettings:
     transport: str
     frame_id: str
     projection: GroundProjection
+    camera_info_topic: str = ""
+    mounting: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,12 @@ def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> 
         "(pitch positive looking down), used with 'camera_info_file'",
         array_type=Parameter.Type.DOUBLE_ARRAY,
     )
+    camera_info_topic = declare(
+        prefix + "camera_info_topic",
+        str(block.get("camera_info_topic", "")),
+        "sensor_msgs/CameraInfo topic; with 'mounting', its first message gives the ground homography "
+        "when neither 'ground_homography' nor 'camera_info_file' is set",
+    )
     plane_scale = declare(
         prefix + "pixel_plane_scale",
         float(block.get("pixel_plane_scale", DEFAULT_PIXEL_PLANE_SCALE)),
@@ -236,7 +244,9 @@ def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> 
     )
     if not topic:
         raise NodeParameterError(f"parameter '{prefix}topic' is empty: give the input image topic")
-    return CameraSettings(name, bool(enabled), topic, transport, frame_id, projection)
+    return CameraSettings(
+        name, bool(enabled), topic, transport, frame_id, projection, str(camera_info_topic), tuple(mounting)
+    )
 
 
 def _scenario_with_overrides(scenario: ScenarioConfig, declare: _Declarer) -> ScenarioConfig:

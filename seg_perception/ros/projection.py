@@ -19,7 +19,8 @@ Three cases, chosen per camera from its parameters (first match wins):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -142,3 +143,27 @@ class GroundProjection:
         if not self.metric:
             return np.full((len(np.asarray(points_uv).reshape(-1, 2)), 3), np.nan, dtype=np.float32)
         return self.display_points(points_uv, image_size)
+
+
+def camera_info_projection(info: Any, mounting: Sequence[float], base: GroundProjection) -> GroundProjection:
+    """``base`` with the homography of a ``sensor_msgs/CameraInfo`` message and a mounting.
+
+    Args:
+        info: The message (``k``, ``d``, ``width``, ``height``).
+        mounting: ``[height_m, pitch_deg, roll_deg, yaw_deg]`` (trailing values may be left out).
+        base: The camera's projection so far (its display settings are kept).
+
+    Raises:
+        ConfigError: no mounting, or a message without a camera matrix or image size.
+    """
+    if not 1 <= len(mounting) <= 4:
+        raise ConfigError(
+            f"the camera's 'mounting' parameter is {list(mounting)}: set [height_m, pitch_deg, roll_deg, "
+            "yaw_deg] to use CameraInfo"
+        )
+    keys = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
+    fields = {"k": list(info.k), "d": list(info.d), "width": int(info.width), "height": int(info.height)}
+    camera = CameraModel.from_camera_info(
+        fields, Mounting.from_mapping(dict(zip(keys, mounting, strict=False)))
+    )
+    return replace(base, homography=camera.image_to_ground_homography(), camera_model=camera)
