@@ -55,14 +55,36 @@ class _Track:
     colors: Counter[str] = field(default_factory=Counter)
 
 
-def _mean_lateral_distance(a: LaneBoundary, b: LaneBoundary) -> float:
-    near = max(a.plane_range[0], b.plane_range[0])
-    far = min(a.plane_range[1], b.plane_range[1])
-    if far <= near:  # no common stretch: compare where the later one starts
-        xs = np.array([max(a.plane_range[0], b.plane_range[0])])
-    else:
-        xs = np.linspace(near, far, 5)
-    return float(np.mean(np.abs(a.lateral_at(xs) - b.lateral_at(xs))))
+_GRID_M = np.array([2.0, 4.0, 6.0, 9.0, 12.0, 16.0, 20.0, 25.0, 30.0, 40.0, 50.0, 65.0, 80.0])
+
+
+def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary]) -> np.ndarray:
+    """(T, D) mean lateral distances over the stretch of road both boundaries cover.
+
+    Sampled on a fixed grid of distances; pairs with no grid point in common are compared where
+    the later one starts.
+    """
+
+    def table(boundaries: list[LaneBoundary]) -> tuple[np.ndarray, np.ndarray]:
+        lateral = np.array([b.lateral_at(_GRID_M) for b in boundaries]).reshape(len(boundaries), len(_GRID_M))
+        near = np.array([b.plane_range[0] for b in boundaries]).reshape(-1, 1)
+        far = np.array([b.plane_range[1] for b in boundaries]).reshape(-1, 1)
+        return lateral, (_GRID_M >= near) & (_GRID_M <= far)
+
+    if not tracks or not detections:
+        return np.zeros((len(tracks), len(detections)))
+    track_lateral, track_valid = table(tracks)
+    detection_lateral, detection_valid = table(detections)
+    both = track_valid[:, None, :] & detection_valid[None, :, :]
+    difference = np.abs(track_lateral[:, None, :] - detection_lateral[None, :, :])
+    count = both.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distances = np.where(count > 0, (difference * both).sum(axis=2) / count, np.nan)
+    for t_index, d_index in zip(*np.nonzero(count == 0), strict=True):
+        a, b = tracks[t_index], detections[d_index]
+        x = max(a.plane_range[0], b.plane_range[0])
+        distances[t_index, d_index] = abs(float(a.lateral_at(x)) - float(b.lateral_at(x)))
+    return distances
 
 
 class LaneTracker:
@@ -83,13 +105,11 @@ class LaneTracker:
         settings = self.settings
         if detections.vanishing_point is not None:  # already smoothed by the extractor (given as its hint)
             self.vanishing_point = detections.vanishing_point
-        pairs = []
-        for t_index, track in enumerate(self._tracks):
-            for d_index, detection in enumerate(detections.boundaries):
-                distance = _mean_lateral_distance(track.boundary, detection)
-                if distance <= settings.match_distance_m:
-                    pairs.append((distance, t_index, d_index))
-        pairs.sort()
+        distances = _lateral_distances([t.boundary for t in self._tracks], detections.boundaries)
+        pairs = sorted(
+            (float(distances[t, d]), int(t), int(d))
+            for t, d in zip(*np.nonzero(distances <= settings.match_distance_m), strict=True)
+        )
         matched_tracks: set[int] = set()
         matched_detections: set[int] = set()
         for _, t_index, d_index in pairs:

@@ -148,7 +148,7 @@ class LaneBoundary:
 
     def lateral_at(self, x: float | np.ndarray) -> np.ndarray:
         """Lateral offset (plane units, left positive) at forward distance ``x``."""
-        return np.polynomial.polynomial.polyval(np.asarray(x, dtype=np.float64), self.plane_coefficients)
+        return polyval(x, self.plane_coefficients)
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -320,6 +320,15 @@ def _sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
         fraction = (v - top) / max(bottom - top, 1)
         v -= max(1.0, base * (0.25 + 0.75 * fraction))
     return np.unique(np.asarray(rows, dtype=np.int64))
+
+
+def polyval(x: np.ndarray | float, coefficients: np.ndarray) -> np.ndarray:
+    """``c0 + c1 x + c2 x^2 + ...`` by Horner's rule (several times cheaper than NumPy's on small arrays)."""
+    x = np.asarray(x, dtype=np.float64)
+    result = np.full(x.shape, float(coefficients[-1]))
+    for c in coefficients[-2::-1]:
+        result = result * x + float(c)
+    return result
 
 
 def _row_runs(binary_rows: np.ndarray, max_hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -580,6 +589,7 @@ class LaneExtractor:
         if len(spacing) > 1:
             spacing[0] = spacing[1]
         tracklets = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
+        tracklets = [t for t in tracklets if len(t.v) >= 2]  # a lone run is a speck, not a dash
 
         vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
         if not self.metric:
@@ -748,8 +758,10 @@ class LaneExtractor:
         xs = xy[:, 0] / _X_SCALE
         along = sum((s * xs ** (j + 1) for j, s in enumerate(shape)), np.zeros_like(xs))
         distance = xy[:, 1] - along
-        offset = float(np.average(distance, weights=weight))
-        return offset, float(np.sqrt(np.average((distance - offset) ** 2, weights=weight)))
+        total = float(weight.sum())
+        offset = float(distance @ weight) / total
+        spread = distance - offset
+        return offset, float(np.sqrt((spread * spread) @ weight / total))
 
     def _boundary(
         self,
@@ -774,7 +786,7 @@ class LaneExtractor:
         prior = settings.shape_prior * (1.0 + (settings.shape_span_m / max(own_span, 1.0)) ** 2)
         normalised = _fit_line(xy, weight, shape, prior)
         coefficients = _to_metric_coefficients(normalised)
-        fitted = np.polynomial.polynomial.polyval(xy[:, 0], coefficients)
+        fitted = polyval(xy[:, 0], coefficients)
         rms = float(np.sqrt(np.average((xy[:, 1] - fitted) ** 2, weights=weight)))
         covered = _intervals_union([spans[k] for k in members])
         x_near, x_far = covered[0][0], covered[-1][1]
@@ -829,7 +841,7 @@ class LaneExtractor:
             xy = samples[k]
             if len(xy) < 3:
                 continue
-            residual = float(np.median(xy[:, 1] - np.polynomial.polynomial.polyval(xy[:, 0], coefficients)))
+            residual = float(np.median(xy[:, 1] - polyval(xy[:, 0], coefficients)))
             info.append((float(xy[:, 0].min()), float(xy[:, 0].max()), residual))
         for i in range(len(info)):
             for j in range(i + 1, len(info)):
@@ -954,7 +966,7 @@ def render_curve(
     """
     near, far = x_range
     xs = np.geomspace(max(near, 1e-3), max(far, near + 1e-3), points)
-    curve = np.column_stack([xs, np.polynomial.polynomial.polyval(xs, coefficients)])
+    curve = np.column_stack([xs, polyval(xs, coefficients)])
     image_points = plane.to_image(curve)
     height, width = size
     inside = (
