@@ -21,7 +21,9 @@ The steps, all plain NumPy/OpenCV:
    long the gap between them, so a line is joined across its dash gaps.
 5. **Fit.** Each line is fitted as ``y = c0 + c1 x + c2 x^2 + c3 x^3``, pulled towards the
    shared shape (short lines follow the road, long lines their own paint).
-6. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
+6. **Junctions.** A lane ends at the first stop line or crosswalk ahead; paint beyond it is the
+   road across the junction (used instead when the car is already at the junction).
+7. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
    double: two parallel tracklets 0.1-0.7 m apart), colour from the image under the paint
    (HSV), position from the lateral offset at the vehicle (``x = 0``), confidence from the
    paint support and fit residual; the ego lane from the two boundaries either side.
@@ -213,6 +215,7 @@ class RoadMarking:
         image_points: (K, 2) float32 pixel outline.
         ground_points: (K, 2) float32 outline in metres, or None when uncalibrated.
         distance: Forward distance of its near edge (plane units).
+        far_distance: Forward distance of its far edge (plane units).
     """
 
     kind: str
@@ -220,6 +223,7 @@ class RoadMarking:
     image_points: np.ndarray
     ground_points: np.ndarray | None
     distance: float
+    far_distance: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -659,12 +663,13 @@ class LaneExtractor:
             plane=plane,
             frame_size=(height, width),
         )
+        x_bottom = self._bottom_distance(plane, (height, width))
+        samples, weights, spans, kept = _before_junction(samples, weights, spans, kept, markings, x_bottom)
         if not samples:
             return result
 
         lines = self._group(samples, weights)
         boundaries = []
-        x_bottom = self._bottom_distance(plane, (height, width))
         for members, shape in lines:
             boundary = self._boundary(
                 members, shape, samples, weights, spans, kept, plane, image_bgr, (height, width), x_bottom
@@ -911,9 +916,11 @@ class LaneExtractor:
 
     def _marking(self, kind: str, outline: np.ndarray, plane: _Plane, distance: float) -> RoadMarking:
         ground = None
+        in_plane = plane.to_plane(outline)
         if plane.metric:
-            ground = plane.to_plane(outline).astype(np.float32)
-        return RoadMarking(kind, 0, outline.astype(np.float32), ground, distance)
+            ground = in_plane.astype(np.float32)
+        far = float(np.nanmax(in_plane[:, 0])) if np.isfinite(in_plane[:, 0]).any() else distance
+        return RoadMarking(kind, 0, outline.astype(np.float32), ground, distance, far)
 
     def _crosswalks(self, mask: np.ndarray, plane: _Plane, to_frame: np.ndarray) -> list[RoadMarking]:
         binary = (mask == self.crosswalk_id).view(np.uint8)
@@ -951,6 +958,42 @@ class LaneExtractor:
             distance = float(np.min([boxes[k][1][:, 0].min() for k in group]))
             found.append(self._marking(CROSSWALK, hull, plane, distance))
         return found
+
+
+def _before_junction(
+    samples: list[np.ndarray],
+    weights: list[np.ndarray],
+    spans: list[tuple[float, float]],
+    pixels: list[tuple[np.ndarray, np.ndarray]],
+    markings: list[RoadMarking],
+    x_bottom: float,
+) -> tuple[
+    list[np.ndarray], list[np.ndarray], list[tuple[float, float]], list[tuple[np.ndarray, np.ndarray]]
+]:
+    """Tracklet samples of the road up to the first stop line or crosswalk (a junction ends the lane).
+
+    When no paint lies before it (the car is at the junction), the road beyond it is kept instead.
+    """
+    ahead = sorted((m for m in markings if m.distance > x_bottom), key=lambda m: m.distance)
+    if not ahead or not samples:
+        return samples, weights, spans, pixels
+    near_edge, far_edge = ahead[0].distance, ahead[0].far_distance
+    before = [xy[:, 0] < near_edge for xy in samples]
+    if sum(int(mask.sum()) for mask in before) < 3:
+        keep = [xy[:, 0] > far_edge for xy in samples]
+    else:
+        keep = before
+    out: tuple[list, list, list, list] = ([], [], [], [])
+    for xy, weight, span, (u, v), mask in zip(samples, weights, spans, pixels, keep, strict=True):
+        if mask.sum() < 1:
+            continue
+        if not mask.all():
+            span = (max(span[0], float(xy[mask, 0].min())), min(span[1], float(xy[mask, 0].max())))
+        out[0].append(xy[mask])
+        out[1].append(weight[mask])
+        out[2].append(span)
+        out[3].append((u[mask], v[mask]))
+    return out
 
 
 def render_curve(

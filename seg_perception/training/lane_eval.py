@@ -15,7 +15,8 @@ the boundaries (not the paint pixels) are scored against the generator's exact l
   boundaries with the generator's true camera (calibrated runs only).
 
 The true lines run from the bottom image row to the farthest paint in the labelled range
-(dash gaps included, as TuSimple annotates), ending at a junction.
+(dash gaps included, as TuSimple annotates), ending at the first junction ahead (at a junction:
+the lines across it, from their first paint).
 """
 
 from __future__ import annotations
@@ -101,13 +102,22 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
         intervals = _intervals_minus(intervals, world.gaps)
         if not intervals:
             continue
-        far = max(b for _, b in intervals) - travelled
-        for g0, g1 in world.gaps:  # a junction ends the line: what lies beyond is another line
-            if g1 > travelled + near and g0 - travelled < far:
-                far = min(far, g0 - travelled)
-        if far <= near + 1.0:
+        start = near
+        junctions = sorted((g0, g1) for g0, g1 in world.gaps if g1 > travelled + near)
+        if junctions:  # a junction ends the line; at the junction, the line across it counts
+            g0, g1 = junctions[0]
+            if g0 - travelled > near + 1.0:
+                intervals = [(a, b) for a, b in intervals if b <= g0]
+            else:
+                beyond_end = junctions[1][0] if len(junctions) > 1 else np.inf
+                intervals = [(a, b) for a, b in intervals if a >= g1 and b <= beyond_end]
+                start = max(near, min((a for a, _ in intervals), default=near) - travelled)
+        if not intervals:
             continue
-        s = np.geomspace(near, far, samples)
+        far = max(b for _, b in intervals) - travelled
+        if far <= start + 1.0:
+            continue
+        s = np.geomspace(start, far, samples)
         world_x = world.centre_x(s) + line.t - lateral
         image = cam.project(world_x, s)
         inside = (
