@@ -275,3 +275,32 @@ def test_lane_change_renumbers_positions_and_keeps_ids():
     assert first[2.0][0] == last[2.0][0]
     assert first[5.0][1] == "left_1" and last[5.0][1] == "ego_left" and first[5.0][0] == last[5.0][0]
     assert first[-2.0][1] == "ego_right" and last[-2.0][1] == "right_1" and first[-2.0][0] == last[-2.0][0]
+
+
+def test_generator_meta_and_config_blocks(tmp_path):
+    from seg_perception.postprocess.camera_model import ground_mapper_from_config
+
+    meta = {
+        "K": [400.0, 0.0, 330.0, 0.0, 400.0, 175.0, 0.0, 0.0, 1.0],
+        "D": [-0.2, 0.03, 0.0, 0.0, 0.0],
+        "mount_height_m": 1.3,
+        "pitch_rad": 0.05,
+        "roll_rad": 0.02,
+    }
+    camera = CameraModel.from_generator_meta(meta, (350, 660))
+    assert (camera.fx, camera.cx, camera.cy, camera.width) == (400.0, 330.0, 175.0, 660)
+    assert camera.mounting.roll_rad == 0.02 and camera.distortion[:2] == (-0.2, 0.03)
+    legacy = CameraModel.from_generator_meta(
+        {"focal_px": 500, "cx": 320, "cy": 180, "mount_height_m": 1.5, "pitch_rad": 0.0}, SIZE
+    )
+    assert legacy.distortion == () and legacy.fy == 500.0
+    with pytest.raises(ConfigError):
+        CameraModel.from_generator_meta({"focal_px": 500}, SIZE)
+    assert ground_mapper_from_config({}) is None
+    matrix = CAMERA.image_to_ground_homography()
+    mapper = ground_mapper_from_config({"ground_homography": matrix.ravel().tolist()})
+    np.testing.assert_allclose(mapper.image_to_ground, matrix)
+    with pytest.raises(ConfigError, match="9 finite"):
+        ground_mapper_from_config({"ground_homography": [1.0, 2.0]})
+    with pytest.raises(ConfigError, match="mounting"):
+        ground_mapper_from_config({"camera_info_file": str(tmp_path / "x.yaml")})
