@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval-bag": ("seg_perception.bags.evaluate", "mIoU, polygon IoU, slot precision/recall on a bag"),
     "calibrate": ("seg_perception.calibrate", "front-camera ground homography, checked on a metric grid"),
     "bench": ("seg_perception.bench.cli", "fps, latency and memory of the engines (and of the node: --node)"),
-    "soak": ("seg_perception.bench.soak", "flood the node's cameras for minutes; RSS over time, slope, drops"),
+    "soak": ("seg_perception.bench.soak", "flood the cameras for minutes: node RSS over time, slope, drops"),
 }
 
 

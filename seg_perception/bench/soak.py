@@ -143,9 +143,9 @@ def summarize(run: _Run, warmup_s: float) -> dict[str, Any]:
         },
         "sent": report.get("sent"),
         "frames": counts,
-        "accounting_exact": bool(counts) and counts.get("received", -1) == sum(
-            counts.get(key, 0) for key in ("processed", "dropped", "rejected", "failed")
-        ),
+        "accounting_exact": bool(counts)
+        and counts.get("received", -1)
+        == sum(counts.get(key, 0) for key in ("processed", "dropped", "rejected", "failed")),
         "mask_latency_ms": report.get("mask_latency_ms", {}),
         "outputs_received": report.get("received", {}),
     }
@@ -166,7 +166,10 @@ def run_soak(args: argparse.Namespace) -> list[dict[str, Any]]:
     for stream in args.stream:
         tag = f"{stream.scenario}_{stream.camera}"
         node = ManagedProcess(
-            f"node {tag}", _node_command(stream, args.node_param), log_path=args.out / f"{tag}_node.log", env=env
+            f"node {tag}",
+            _node_command(stream, args.node_param),
+            log_path=args.out / f"{tag}_node.log",
+            env=env,
         )
         runs.append(_Run(stream, node, None, args.out / f"{tag}_flood.json", []))
     try:
@@ -187,7 +190,9 @@ def run_soak(args: argparse.Namespace) -> list[dict[str, Any]]:
                 break
             for run in runs:
                 if run.node.exited() is not None:
-                    raise SoakError(f"{run.node.name} exited with {run.node.exited()}:\n{run.node.log_tail()}")
+                    raise SoakError(
+                        f"{run.node.name} exited with {run.node.exited()}:\n{run.node.log_tail()}"
+                    )
                 anon, total = rss_bytes(run.node.process.pid)
                 run.samples.append((elapsed, anon, total))
             if time.monotonic() >= next_print:
@@ -217,20 +222,38 @@ def run_soak(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stream", type=Stream.parse, action="append", metavar="SCENARIO:CAMERA:HxW",
-                        help="a flooded camera, repeatable (default: highway:front:540x960 and "
-                             "parking:avm:640x640, one node each)")
+    parser.add_argument(
+        "--stream",
+        type=Stream.parse,
+        action="append",
+        metavar="SCENARIO:CAMERA:HxW",
+        help="a flooded camera, repeatable (default: highway:front:540x960 and "
+        "parking:avm:640x640, one node each)",
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="flood duration (default 60)")
-    parser.add_argument("--rate", type=float, default=300.0,
-                        help="frames per second per camera (default 300, about 10x the CPU processing rate)")
-    parser.add_argument("--warmup", type=float, default=30.0,
-                        help="seconds excluded from the slope (default 30)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=300.0,
+        help="frames per second per camera (default 300, about 10x the CPU processing rate)",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=30.0, help="seconds excluded from the slope (default 30)"
+    )
     parser.add_argument("--sample-s", type=float, default=1.0, help="RSS sampling period (default 1)")
     parser.add_argument("--print-every", type=float, default=30.0, help="progress line period (default 30)")
-    parser.add_argument("--no-shm-profile", action="store_true",
-                        help="Fast DDS default transports instead of the shipped shared-memory profile")
-    parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
-                        help="extra node parameter, repeatable")
+    parser.add_argument(
+        "--no-shm-profile",
+        action="store_true",
+        help="Fast DDS default transports instead of the shipped shared-memory profile",
+    )
+    parser.add_argument(
+        "--node-param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="extra node parameter, repeatable",
+    )
     parser.add_argument("--domain-id", type=int, default=None, help="ROS domain (default: private, 101..200)")
     parser.add_argument("--out", type=Path, default=Path("out/soak"), help="output folder (default out/soak)")
 
@@ -242,14 +265,18 @@ def run(args: argparse.Namespace) -> int:
     if args.domain_id is None:
         args.domain_id = 101 + os.getpid() % 100
     results = run_soak(args)
-    print(f"{'stream':28} {'warm':>7} {'peak':>7} {'end':>7} {'slope MB/s':>10} {'recv':>7} {'proc':>6} "
-          f"{'drop':>7} {'rej':>4} {'fail':>4} {'exact':>5} {'p50':>7} {'p99':>7}")
+    print(
+        f"{'stream':28} {'warm':>7} {'peak':>7} {'end':>7} {'slope MB/s':>10} {'recv':>7} {'proc':>6} "
+        f"{'drop':>7} {'rej':>4} {'fail':>4} {'exact':>5} {'p50':>7} {'p99':>7}"
+    )
     for r in results:
         mem, frames, lat = r["rss_anon_mb"], r["frames"], r["mask_latency_ms"]
-        print(f"{r['stream']:28} {mem['warm']!s:>7} {mem['peak']!s:>7} {mem['end']!s:>7} "
-              f"{mem['slope_mb_per_s']:>10.4f} {frames.get('received', '-')!s:>7} "
-              f"{frames.get('processed', '-')!s:>6} {frames.get('dropped', '-')!s:>7} "
-              f"{frames.get('rejected', '-')!s:>4} {frames.get('failed', '-')!s:>4} "
-              f"{r['accounting_exact']!s:>5} {lat.get('p50', '-')!s:>7} {lat.get('p99', '-')!s:>7}")
+        print(
+            f"{r['stream']:28} {mem['warm']!s:>7} {mem['peak']!s:>7} {mem['end']!s:>7} "
+            f"{mem['slope_mb_per_s']:>10.4f} {frames.get('received', '-')!s:>7} "
+            f"{frames.get('processed', '-')!s:>6} {frames.get('dropped', '-')!s:>7} "
+            f"{frames.get('rejected', '-')!s:>4} {frames.get('failed', '-')!s:>4} "
+            f"{r['accounting_exact']!s:>5} {lat.get('p50', '-')!s:>7} {lat.get('p99', '-')!s:>7}"
+        )
     print(f"report: {args.out / 'soak.json'}")
     return 0

@@ -30,8 +30,8 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
-from seg_perception.models.summary import parse_size
 from seg_perception.data.synthetic import generate_drive
+from seg_perception.models.summary import parse_size
 
 DISTINCT_FRAMES = 8  # enough for varied post-processing, little memory in the flooder
 TOPIC_DISCOVERY_S = 1.0  # how often new output topics are looked for
@@ -114,7 +114,13 @@ class FloodCamera:
         with self._lock:
             latencies = np.asarray(self.latencies_ms, dtype=np.float64)
             percentiles = (
-                dict(zip(("p50", "p95", "p99"), np.percentile(latencies, [50, 95, 99]).round(2).tolist()))
+                dict(
+                    zip(
+                        ("p50", "p95", "p99"),
+                        np.percentile(latencies, [50, 95, 99]).round(2).tolist(),
+                        strict=True,
+                    )
+                )
                 if latencies.size
                 else {}
             )
