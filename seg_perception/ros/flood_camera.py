@@ -113,17 +113,11 @@ class FloodCamera:
     def report(self) -> dict[str, Any]:
         with self._lock:
             latencies = np.asarray(self.latencies_ms, dtype=np.float64)
-            percentiles = (
-                dict(
-                    zip(
-                        ("p50", "p95", "p99"),
-                        np.percentile(latencies, [50, 95, 99]).round(2).tolist(),
-                        strict=True,
-                    )
-                )
-                if latencies.size
-                else {}
+            names, values = (
+                ("p50", "p95", "p99"),
+                np.percentile(latencies, [50, 95, 99]) if latencies.size else (),
             )
+            percentiles = {name: round(float(value), 2) for name, value in zip(names, values, strict=False)}
             return {
                 "sent": self.sent,
                 "received": dict(self.received),
