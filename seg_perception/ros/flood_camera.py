@@ -33,6 +33,7 @@ from sensor_msgs.msg import Image
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.models.summary import parse_size
 
+SETTLE_S = 2.5  # after the flood: last masks arrive, and a /diagnostics status (1 s period) of the idle node
 DISTINCT_FRAMES = 8  # enough for varied post-processing, little memory in the flooder
 TOPIC_DISCOVERY_S = 1.0  # how often new output topics are looked for
 LATENCY_KEEP = 100_000  # mask latencies kept for percentiles (bounded: the flooder must not grow either)
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             stop.wait(delay)
         else:
             next_at = time.monotonic()  # behind: publish at full speed, never in a burst
-    stop.wait(0.5)  # the last masks arrive
+    stop.wait(SETTLE_S)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(camera.report(), indent=2))
     executor.shutdown(timeout_sec=1.0)
