@@ -242,9 +242,9 @@ def annotate(
     draw_geometry(picture, colors_bgr=colors_bgr, polygons=polygons, slots=slots, lines=lines)
     if legend:
         extra = [
-            ("free slot", FREE_SLOT_BGR),
-            ("occupied slot", OCCUPIED_SLOT_BGR),
-            ("slot entrance", ENTRANCE_BGR),
+            ("slot outline: free", FREE_SLOT_BGR),
+            ("slot outline: occupied", OCCUPIED_SLOT_BGR),
+            ("slot entrance side", ENTRANCE_BGR),
         ]
         draw_legend(picture, class_names, colors_bgr, extra=extra if len(slots) else ())
     return picture
