@@ -213,3 +213,37 @@ def test_camera_info_message_calibrates_the_pipeline(road_model):
     pipeline.set_ground(projection.ground_mapper())
     lanes = pipeline.process(road_frame()).lanes
     assert lanes.metric and abs(lanes.ego_lane.width - 3.5) < 0.1
+
+
+def test_tracked_lanes_as_typed_messages():
+    pytest.importorskip("seg_perception.msg")
+    from std_msgs.msg import Header
+
+    from seg_perception.interfaces import LaneColor, LanePosition, LaneType
+    from seg_perception.ros.typed_messages import tracked_lane_array
+
+    lines = [
+        (5.25, "solid", (230, 230, 230), 0.0),
+        (1.75, "double", (30, 190, 230), 0.0),
+        (-1.75, "dashed", (230, 230, 230), 2.0),
+    ]
+    mask, image = draw_road(lines, far=30.0)
+    lanes = LaneExtractor(["background", "lane_marking", "crosswalk"], mapper=MAPPER).extract(mask, image)
+    msg = tracked_lane_array(header=Header(frame_id="base_link"), image_size=mask.shape, lanes=lanes)
+    assert msg.metric and (msg.image_height, msg.image_width) == mask.shape
+    by_position = {m.position: m for m in msg.boundaries}
+    left, right = by_position[LanePosition.EGO_LEFT], by_position[LanePosition.EGO_RIGHT]
+    assert by_position[LanePosition.ADJACENT_LEFT].type == LaneType.SOLID
+    assert left.type == LaneType.DOUBLE_SOLID and left.color == LaneColor.YELLOW
+    assert right.type == LaneType.DASHED and right.color == LaneColor.WHITE
+    assert (
+        left.has_curve
+        and abs(left.curve_coefficients[0] - 1.75) < 0.06
+        and len(left.points) == len(left.pixels)
+    )
+    assert left.has_image_curve and left.image_curve_v_min < left.image_curve_v_max
+    assert msg.ego_lane_valid and abs(msg.ego_lane_width - 3.5) < 0.08 and abs(msg.lateral_offset) < 0.05
+    uncalibrated = LaneExtractor(["background", "lane_marking", "crosswalk"]).extract(mask, image)
+    msg = tracked_lane_array(header=Header(), image_size=mask.shape, lanes=uncalibrated)
+    assert not msg.metric and not msg.ego_lane_valid
+    assert all(not m.has_curve and not m.points and m.has_image_curve for m in msg.boundaries)

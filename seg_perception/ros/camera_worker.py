@@ -7,8 +7,9 @@ frame ends in exactly one counter: processed, dropped, rejected (``rejected.<rea
 or failed (engine or publishing error), so ``received = processed + dropped +
 rejected + failed`` once the camera is idle.
 
-The mask and the processing time are always published; the overlay, the markers and
-the polygon cloud are only built while their topic has a subscriber.
+The mask and the processing time are always published; the overlay, the markers, the tracked
+lane boundaries (``<camera>/lanes``, ``seg_perception/LaneBoundaryArray``) and the polygon cloud
+are only built while their topic has a subscriber.
 
 Failures never stop the thread: a bad frame is rejected with a warning throttled per
 reason, an engine exception is logged once per exception type (diagnostics stay ERROR
@@ -30,6 +31,7 @@ from visualization_msgs.msg import MarkerArray
 
 from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
+from seg_perception.msg import LaneBoundaryArray
 from seg_perception.ros.errors import ImageConversionError
 from seg_perception.ros.image_conversion import (
     compressed_msg_to_bgr,
@@ -50,11 +52,13 @@ from seg_perception.ros.parameters import CameraSettings
 from seg_perception.ros.polygon_cloud import build_polygon_cloud
 from seg_perception.ros.projection import camera_info_projection
 from seg_perception.ros.stats import CameraStats
+from seg_perception.ros.typed_messages import tracked_lane_array
 
 if TYPE_CHECKING:
     from seg_perception.ros.core import SegmentationCore
 
 WARN_THROTTLE_S = 5.0
+LANES_TOPIC = "lanes"
 SILENT_INPUT_WARN_PERIOD_S = 30.0
 WORKER_POLL_S = 0.2
 
@@ -98,12 +102,15 @@ class CameraWorker:
         self.markers_pub = create(MarkerArray, f"{prefix}/markers", output_qos)
         self.polygons_pub = create(PointCloud2, f"{prefix}/polygons", output_qos)
         self.time_pub = create(Float32, f"{prefix}/processing_time_ms", output_qos)
+        # tracked lane boundaries (front cameras), published while subscribed
+        self.lanes_pub = create(LaneBoundaryArray, f"{prefix}/{LANES_TOPIC}", output_qos)
         self.publishers = (
             self.mask_pub,
             self.overlay_pub,
             self.markers_pub,
             self.polygons_pub,
             self.time_pub,
+            self.lanes_pub,
         )
         compressed = camera.transport == "compressed"
         self.message_type: type = CompressedImage if compressed else Image
@@ -368,6 +375,8 @@ class CameraWorker:
                     lanes=result.lanes,
                 )
             )
+        if result.lanes is not None and self.lanes_pub.get_subscription_count() > 0:
+            self.lanes_pub.publish(tracked_lane_array(header=header, image_size=size, lanes=result.lanes))
         if self.polygons_pub.get_subscription_count() > 0:
             self.polygons_pub.publish(
                 build_polygon_cloud(

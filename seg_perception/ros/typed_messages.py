@@ -23,11 +23,12 @@ from geometry_msgs.msg import Point, Point32
 from std_msgs.msg import ColorRGBA, Header
 
 from seg_perception.geometry import LaneBoundary, ParkingSlot
-from seg_perception.interfaces import LanePosition, Occupancy, SlotType
+from seg_perception.interfaces import LaneColor, LanePosition, LaneType, Occupancy, SlotType
 from seg_perception.msg import ClassInfo, LaneBoundaryArray, ParkingSlotArray, SegmentationInfo
 from seg_perception.msg import LaneBoundary as LaneBoundaryMsg
 from seg_perception.msg import ParkingSlot as ParkingSlotMsg
 from seg_perception.postprocess.lane_boundaries import ego_lane, fit_ground_curve
+from seg_perception.postprocess.lanes import LaneResult
 from seg_perception.ros.projection import GroundProjection
 
 NAN = float("nan")
@@ -202,4 +203,74 @@ def segmentation_info(
         input_width=int(input_size[1]),
         input_height=int(input_size[0]),
         classes=classes,
+    )
+
+
+_POSITIONS = {"ego_left": LanePosition.EGO_LEFT, "ego_right": LanePosition.EGO_RIGHT}
+_POSITIONS.update({"left_1": LanePosition.ADJACENT_LEFT, "right_1": LanePosition.ADJACENT_RIGHT})
+_TYPES = {"solid": LaneType.SOLID, "dashed": LaneType.DASHED, "double": LaneType.DOUBLE_SOLID}
+_COLORS = {"white": LaneColor.WHITE, "yellow": LaneColor.YELLOW}
+_CURVE_COEFFICIENTS = 4
+
+
+def _padded(coefficients: np.ndarray) -> np.ndarray:
+    out = np.zeros(_CURVE_COEFFICIENTS, dtype=np.float64)
+    values = np.asarray(coefficients, dtype=np.float64)[:_CURVE_COEFFICIENTS]
+    out[: len(values)] = values
+    return out
+
+
+def tracked_lane_array(
+    *, header: Header, image_size: tuple[int, int], lanes: LaneResult
+) -> LaneBoundaryArray:
+    """``LaneBoundaryArray`` of the tracked lane boundaries of :mod:`seg_perception.postprocess.lanes`.
+
+    Ids are the tracker's; metric fields (points, ground curve, ego lane) come from the
+    boundaries' own ground fit when the camera is calibrated; positions beyond left-1 / right-1
+    are ``OTHER``; a double line is ``DOUBLE_SOLID``.
+    """
+    messages = []
+    for boundary in lanes.boundaries:
+        pixels = np.asarray(boundary.image_points, dtype=np.float64).reshape(-1, 2)
+        msg = LaneBoundaryMsg(
+            id=int(boundary.id) & 0xFFFFFFFF,
+            position=int(_POSITIONS.get(boundary.position, LanePosition.OTHER)),
+            type=int(_TYPES.get(boundary.line_type, LaneType.UNKNOWN)),
+            color=int(_COLORS.get(boundary.color, LaneColor.UNKNOWN)),
+            confidence=float(boundary.confidence),
+            pixels=_pixels(pixels),
+        )
+        if lanes.metric and boundary.ground_points is not None:
+            ground = np.asarray(boundary.ground_points, dtype=np.float64).reshape(-1, 2)
+            msg.points = _points(np.column_stack([ground, np.zeros(len(ground))]))
+            msg.has_curve = True
+            msg.curve_coefficients = _padded(boundary.coefficients)
+            msg.curve_x_min, msg.curve_x_max = (float(v) for v in boundary.valid_range)
+            if len(pixels) >= 3:
+                image_curve = np.polynomial.polynomial.polyfit(pixels[:, 1], pixels[:, 0], 2)
+                msg.has_image_curve = True
+                msg.image_curve_coefficients = _padded(image_curve)
+                msg.image_curve_v_min, msg.image_curve_v_max = (
+                    float(pixels[:, 1].min()),
+                    float(pixels[:, 1].max()),
+                )
+        else:
+            msg.has_image_curve = True
+            msg.image_curve_coefficients = _padded(boundary.coefficients)
+            msg.image_curve_v_min, msg.image_curve_v_max = (float(v) for v in boundary.valid_range)
+        messages.append(msg)
+    ego = lanes.ego_lane
+    valid = ego is not None and ego.metric
+    height, width = image_size
+    return LaneBoundaryArray(
+        header=header,
+        metric=bool(lanes.metric),
+        image_width=int(width),
+        image_height=int(height),
+        boundaries=messages,
+        ego_lane_valid=bool(valid),
+        ego_lane_width=float(ego.width) if valid else NAN,
+        lateral_offset=float(ego.lateral_offset) if valid else NAN,
+        heading=-float(ego.heading_rad) if valid else NAN,  # the lane's direction, not the car's
+        curvature=float(ego.curvature) if valid else NAN,
     )
