@@ -2,10 +2,13 @@
 
 Layout: ``images/<name>.png`` (BGR), ``masks/<name>.png`` (class ids),
 ``polygons/<name>.json`` (contest style: polygons with class, id, vertices; slots;
-marking points; meta) and ``preview/<name>.jpg`` (image | colourised mask). Parking scenes
-also get ``labels/<name>.json`` in the DMPR-PS (ps2.0) form, so ``seg-perception eval --avm``
-scores a model on them like on real labelled AVM images. ``--sheet PNG`` writes a contact
-sheet of the scenes (image over mask, slots and marking points drawn).
+marking points; front scenes' lane boundaries with the true camera in meta) and
+``preview/<name>.jpg`` (image | colourised mask). Parking scenes also get
+``labels/<name>.json`` in the DMPR-PS (ps2.0) form, so ``seg-perception eval --avm`` scores a
+model on them like on real labelled AVM images. Front scenarios can also write TuSimple labels
+(``--tusimple``: ``tusimple.json``, JSON lines whose ``raw_file`` is relative to the output
+folder) and CULane labels (``--culane``: ``images/<name>.lines.txt``). ``--sheet PNG`` writes
+a contact sheet of the scenes (image over mask, slots and marking points drawn).
 """
 
 from __future__ import annotations
@@ -56,6 +59,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sheet-columns", type=int, default=6, help="scenes per contact-sheet row (default 6)"
     )
+    parser.add_argument(
+        "--tusimple", action="store_true", help="also write TuSimple lane labels to OUT/tusimple.json (front)"
+    )
+    parser.add_argument(
+        "--culane", action="store_true", help="also write CULane lane files images/<name>.lines.txt (front)"
+    )
 
 
 def parse_metres_per_pixel(text: str) -> float | tuple[float, float]:
@@ -72,7 +81,7 @@ def parse_metres_per_pixel(text: str) -> float | tuple[float, float]:
 
 
 def annotated(sample: Any, colors: np.ndarray) -> np.ndarray:
-    """The scene's image over its colourised mask with slots (entrance magenta) and marking points."""
+    """The scene's image over its colourised mask with slots (entrance magenta), marking points and lanes."""
     truth = colors[sample.mask].copy()
     for slot in sample.slots:
         corners = np.round(slot.corners).astype(np.int32)
@@ -87,17 +96,27 @@ def annotated(sample: Any, colors: np.ndarray) -> np.ndarray:
         cv2.putText(
             truth, mark.shape, (round(x) + 5, round(y) - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1
         )
+    for lane in getattr(sample, "lanes", []):
+        cv2.polylines(truth, [np.round(lane.image).astype(np.int32)], False, (255, 0, 255), 1, cv2.LINE_AA)
     return np.vstack([sample.image, truth])
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from seg_perception.data.lanes import (
+        scene_lane_polylines,
+        scene_tusimple_label,
+        write_culane_lines,
+        write_tusimple_labels,
+    )
     from seg_perception.data.synthetic import generate_drive, generate_scene
 
     if args.count < 1:
         raise DatasetError(f"--count must be at least 1, got {args.count}")
     config = load_scenario(args.scenario)
+    if (args.tusimple or args.culane) and config.primary_camera != "front":
+        raise DatasetError(f"--tusimple / --culane need a front-camera scenario; {config.name} is not one")
     out: Path = args.out
     folders = {name: out / name for name in ("images", "masks", "polygons", "preview", "labels")}
     parking = "slot_line" in config.classes.names
@@ -114,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         )
     colors = config.classes.colors_bgr
     sheet: list[np.ndarray] = []
+    tusimple = []
     for index, sample in enumerate(
         tqdm(samples, total=args.count, desc=f"generate {config.name}", unit="scene")
     ):
@@ -128,11 +148,17 @@ def run(args: argparse.Namespace) -> int:
             label["image_size"] = [int(v) for v in sample.mask.shape]
             label["metres_per_pixel"] = sample.meta.get("metres_per_pixel")
             (folders["labels"] / f"{name}.json").write_text(json.dumps(label))
+        if args.tusimple:
+            tusimple.append(scene_tusimple_label(sample, f"images/{name}.png"))
+        if args.culane:
+            write_culane_lines(folders["images"] / f"{name}.lines.txt", scene_lane_polylines(sample))
         if not args.no_preview:
             preview = np.hstack([sample.image, colors[sample.mask]])
             cv2.imwrite(str(folders["preview"] / f"{name}.jpg"), preview, [cv2.IMWRITE_JPEG_QUALITY, 85])
         if args.sheet is not None:
             sheet.append(annotated(sample, colors))
+    if args.tusimple:
+        write_tusimple_labels(out / "tusimple.json", tusimple)
     print(f"wrote {args.count} {config.name} scenes to {out}")
     if args.sheet is not None:
         columns = max(1, args.sheet_columns)

@@ -314,3 +314,63 @@ class CULaneDataset(Dataset):
             taper=self.taper,
         )
         return _apply(self.transform, image, mask)
+
+
+def tusimple_h_samples(height: int, top_row: float) -> list[float]:
+    """Rows for a TuSimple label of a ``height``-row frame: every ``height / 72`` rows (10 at 720)
+    from ``top_row`` (rounded up to the step) to the bottom, as the benchmark samples 160..710."""
+    step = max(1, round(height / 72))
+    first = int(np.ceil(max(top_row, 0.0) / step)) * step
+    return [float(row) for row in range(first, height, step)]
+
+
+def scene_lane_polylines(sample: Any) -> list[np.ndarray]:
+    """Image polylines of a synthetic front scene's lanes, TuSimple-style.
+
+    Each lane keeps its in-frame points from its first to its last visible point, so a
+    vehicle hiding the middle of a line does not cut it, while the part under the car's
+    hood or past the last visible paint is left out.
+    """
+    height, width = sample.mask.shape
+    lines = []
+    for lane in sample.lanes:
+        points = np.asarray(lane.image, np.float64)
+        visible = np.flatnonzero(lane.visible)
+        if visible.size < 2:
+            continue
+        points = points[visible[0] : visible[-1] + 1]
+        inside = (
+            (points[:, 0] >= 0)
+            & (points[:, 0] <= width - 1)
+            & (points[:, 1] >= 0)
+            & (points[:, 1] <= height - 1)
+        )
+        points = points[inside & np.isfinite(points).all(axis=1)]
+        if len(points) >= 2:
+            lines.append(points)
+    return lines
+
+
+def scene_tusimple_label(sample: Any, raw_file: str) -> TuSimpleLabel:
+    """TuSimple label of a synthetic front scene (:class:`SceneSample` with ``lanes``).
+
+    ``h_samples`` start just below the true horizon (from the sample's camera) and run to the
+    bottom of the frame every ``height / 72`` rows.
+    """
+    from seg_perception.data.synthetic.camera import PinholeCamera
+
+    height = sample.mask.shape[0]
+    model = sample.meta.get("camera_model", {})
+    top = 0.0
+    if "K" in model:
+        camera = PinholeCamera(
+            width=int(model["width"]), height=int(model["height"]), focal_px=float(model["K"][0]),
+            cx=float(model["cx"]), cy=float(model["cy"]), mount_height_m=float(model["mount_height_m"]),
+            pitch_rad=float(model["pitch_rad"]), roll_rad=float(model["roll_rad"]),
+            k1=float(model["D"][0]), k2=float(model["D"][1]),
+        )  # fmt: skip
+        horizon = camera.project_output(np.array([0.0]), np.array([1.0e4]), 0.0)[0, 1]
+        top = float(horizon) + 0.02 * height
+    return TuSimpleLabel.from_polylines(
+        raw_file, scene_lane_polylines(sample), tusimple_h_samples(height, top)
+    )

@@ -5,8 +5,16 @@ coordinates ``(t, s)``: ``s`` metres along the road from the start, ``t`` metres
 to the right of the ego lane's centre line. Rendering a frame maps road
 coordinates to the ground plane through the road's curvature, projects with a
 pinhole camera and fills polygons, so dashes shorten with distance and scroll as
-the ego vehicle moves. Paint is labelled with exactly the pixels it was drawn
-on; anything drawn later in front of it (vehicles, trees, barriers) is not.
+the ego vehicle moves; the lens (roll, distortion) is applied to the finished
+picture and its labels together.
+
+Paint is labelled with exactly the pixels it was drawn on; anything drawn later in
+front of it (vehicles, trees, barriers, snow banks, the car's own hood) is not.
+Everything that merely looks like paint is background: headlights, tail lights,
+street lamps and their pools of light, sun glare and its sheen on the road,
+reflections on a wet road, snow banks, yellow and white cars, kerbs, concrete
+barriers, old ground-off markings, tar seams. Faint paint (worn, far, at night
+outside the headlights) stays labelled: the model has to find it.
 """
 
 from __future__ import annotations
@@ -18,22 +26,55 @@ import numpy as np
 
 from seg_perception.config import ClassMap
 from seg_perception.data.synthetic.camera import PinholeCamera
+from seg_perception.data.synthetic.conditions import (
+    Conditions,
+    LightSource,
+    apply_lighting,
+    draw_lights,
+    fade_rows,
+    fog_overlay,
+    ground_grid,
+    headlight_light,
+    pool_light,
+    rain_overlay,
+    sample_conditions,
+    sensor_finish,
+    sun_glare,
+)
 from seg_perception.data.synthetic.render import (
-    blend_where,
     ellipse_polygon,
+    ellipse_polygons,
     fill_polygons,
     ground_texture,
-    photometric_finish,
+    luma_noise_crop,
     smooth_noise,
 )
+from seg_perception.data.synthetic.sample import LaneTruth
 
 WHITE_PAINT = (228, 232, 232)
 YELLOW_PAINT = (40, 185, 225)
+DOT_WHITE = (215, 220, 220)
 CAR_COLOURS = (
-    (40, 40, 40), (200, 200, 205), (120, 120, 125), (30, 30, 150), (140, 60, 20),
-    (235, 235, 235), (60, 90, 40), (20, 20, 25), (90, 130, 170),
-)  # fmt: skip
+    (40, 40, 40),
+    (200, 200, 205),
+    (120, 120, 125),
+    (30, 30, 150),
+    (140, 60, 20),
+    (235, 235, 235),
+    (60, 90, 40),
+    (20, 20, 25),
+    (90, 130, 170),
+    (0, 200, 240),
+    (20, 170, 230),
+    (245, 245, 245),
+    (30, 110, 220),
+    (170, 170, 175),
+    (40, 40, 180),
+)  # fmt: skip  (BGR: ..., yellow taxi, school-bus yellow, white, orange, silver, red)
+TRUCK_COLOURS = ((240, 240, 240), (225, 228, 230), (20, 190, 240), (40, 40, 170), (150, 90, 30), (60, 60, 60))
 SKY_FAR = 220.0  # metres drawn for the road surface
+TREE = 2  # occluder value of trees (textured like leaves); everything else occludes with 1
+LANE_LABEL_MIN_PX = 0.6  # paint is labelled out to where it is this wide at 512 px image width
 
 
 @dataclass
@@ -43,16 +84,19 @@ class LaneLine:
     t: float
     width: float
     color: tuple[int, int, int]
-    style: str  # "solid" | "dashed" | "double"
+    style: str  # "solid" | "dashed" | "double" | "dots" (Botts' dots)
     dash: float = 3.0
     gap: float = 9.0
     phase: float = 0.0
     double_gap: float = 0.15
+    fade: float = 1.0  # 1 fresh paint .. 0.25 nearly gone
+    lane_id: int = 0
+    yellow: bool = False
 
 
 @dataclass
 class Vehicle:
-    """A box-shaped vehicle seen from behind."""
+    """A box-shaped vehicle seen from behind (or, oncoming, from the front)."""
 
     t: float
     s0: float
@@ -61,6 +105,7 @@ class Vehicle:
     height: float
     length: float
     color: tuple[int, int, int]
+    truck: bool = False
 
 
 @dataclass
@@ -87,11 +132,26 @@ class FrontWorld:
     shadows: list[np.ndarray]
     trees: list[tuple[float, float, float, float, tuple[int, int, int]]]  # t, s, radius, height, colour
     buildings: list[tuple[float, float, float, float, tuple[int, int, int]]]  # t, s0, s1, height, colour
-    barriers: list[float]  # lateral offsets of guard rails
+    barriers: list[tuple[float, str]]  # lateral offset, "rail" | "concrete"
     colors: dict[str, tuple[int, int, int]]
     texture: np.ndarray = field(repr=False)
     wear: np.ndarray = field(repr=False)
     hills: np.ndarray = field(repr=False)
+    conditions: Conditions = field(default_factory=Conditions)
+    ghosts: list[LaneLine] = field(default_factory=list)
+    seams: list[np.ndarray] = field(default_factory=list)  # tar seams: (K, 2) (t, s) polylines
+    joints: float = 0.0  # concrete slab length (0: asphalt)
+    tracks: list[float] = field(default_factory=list)  # lateral centres of worn wheel paths
+    kerbs: bool = False
+    street_lights: list[tuple[float, float, float, float]] = field(
+        default_factory=list
+    )  # pole t, s, height, lamp t
+    snow_banks: list[tuple[float, np.ndarray, np.ndarray]] = field(
+        default_factory=list
+    )  # outer t, s, inner t(s)
+    hood: dict[str, float] | None = None
+    ego_lane_index: int = 0
+    grass_grain: int = 16  # amplitude of the grass and leaf texture
 
     @property
     def s_near(self) -> float:
@@ -159,11 +219,28 @@ def _strip(world: FrontWorld, t0: float, t1: float, s0: float, s1: float, latera
     return _project_many(world, [_strip_ts(t0, t1, s0, s1, n)], lateral)[0]
 
 
+def _shade(colour: tuple[int, ...], factor: float) -> tuple[int, int, int]:
+    return tuple(int(np.clip(c * factor, 0, 255)) for c in colour)  # type: ignore[return-value]
+
+
+def _mix(a: tuple[int, ...], b: tuple[int, ...], share_a: float) -> tuple[int, int, int]:
+    return tuple(int(share_a * x + (1.0 - share_a) * y) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def _shoulder_colour(rng: np.random.Generator, asphalt: int) -> tuple[int, int, int]:
+    """Highway shoulder: older grey asphalt, or gravel / dirt in greys and browns (BGR)."""
+    if rng.random() < 0.5:
+        return _shade((asphalt, asphalt, asphalt), float(rng.uniform(0.85, 1.25)))
+    base = float(rng.uniform(90, 170))
+    return _shade((base * 0.8, base * 0.92, base), 1.0)
+
+
 def sample_front_world(
     rng: np.random.Generator, size: tuple[int, int], *, urban: bool, duration_s: float, speed: float
 ) -> FrontWorld:
-    """Lay out a random road, its markings, vehicles and scenery for a drive of ``duration_s``."""
-    camera = PinholeCamera.sample(rng, size)
+    """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive."""
+    camera = PinholeCamera.sample(rng, size, lens=True)
+    conditions = sample_conditions(rng, urban=urban)
     height, width = size
     lane_w = float(rng.uniform(2.9, 3.5) if urban else rng.uniform(3.3, 3.8))
     n_lanes = int(rng.integers(2, 5) if urban else rng.integers(2, 6))
@@ -173,12 +250,11 @@ def sample_front_world(
     dash, gap = (
         (float(rng.uniform(2.0, 3.5)), float(rng.uniform(3.0, 6.0)))
         if urban
-        else (
-            float(rng.uniform(3.0, 6.0)),
-            float(rng.uniform(6.0, 12.0)),
-        )
+        else (float(rng.uniform(3.0, 6.0)), float(rng.uniform(6.0, 12.0)))
     )
     centre_line = int(rng.integers(1, n_lanes)) if urban and n_lanes >= 2 and rng.random() < 0.6 else -1
+    botts = (not urban) and rng.random() < 0.12  # California-style raised dots instead of dashes
+    worn_world = rng.random() < 0.35
     lines: list[LaneLine] = []
     for k, t in enumerate(bounds):
         edge = k in (0, n_lanes)
@@ -187,28 +263,38 @@ def sample_front_world(
             style = "double" if rng.random() < 0.6 else "solid"
             color = YELLOW_PAINT if rng.random() < 0.8 else WHITE_PAINT
         elif edge:
-            if urban and rng.random() < 0.35:
-                continue  # many city streets have no edge line, just a kerb
+            if rng.random() < (0.35 if urban else 0.15):
+                continue  # many roads have no edge line, just a kerb or the asphalt's end
             style = "solid"
-            color = YELLOW_PAINT if (k == 0 and rng.random() < 0.3) else WHITE_PAINT
+            color = YELLOW_PAINT if (k == 0 and rng.random() < (0.3 if urban else 0.45)) else WHITE_PAINT
         else:
             style = "dashed" if rng.random() < 0.85 else "solid"
+            if botts and rng.random() < 0.85:
+                style = "dots"
+        fade = (
+            float(rng.uniform(0.3, 0.8))
+            if (worn_world and rng.random() < 0.6)
+            else float(rng.uniform(0.8, 1.0))
+        )
         lines.append(
             LaneLine(
                 t=t,
                 width=marking_w * (1.3 if edge and not urban else 1.0),
-                color=color,
+                color=DOT_WHITE if style == "dots" else color,
                 style=style,
                 dash=dash,
                 gap=gap,
                 phase=float(rng.uniform(0, dash + gap)),
                 double_gap=float(rng.uniform(0.1, 0.25)),
+                fade=fade,
+                lane_id=k,
+                yellow=color == YELLOW_PAINT,
             )
         )
-    # markings are labelled only where they are at least ~1.3 px wide at 512 px image width,
-    # so that the labels stay learnable at training resolution whatever the stream's size
+    # markings are labelled out to where they are LANE_LABEL_MIN_PX wide at 512 px image width (the
+    # training resolution): far, faint dashes are lane too, and a model must learn to find them
     focal_ref = camera.focal_px * 512.0 / width
-    marking_range = float(np.clip(focal_ref * marking_w / 1.3, 25.0, 60.0))
+    marking_range = float(np.clip(focal_ref * marking_w / LANE_LABEL_MIN_PX, 35.0, 110.0))
     travel = speed * duration_s
     total = travel + SKY_FAR + 20.0
 
@@ -239,63 +325,100 @@ def sample_front_world(
             s_event = end + float(rng.uniform(30.0, 90.0))
 
     vehicles = []
-    for _ in range(int(rng.integers(0, 5 if urban else 4) + 1)):
+    for _ in range(int(rng.integers(0, 6 if urban else 5) + 1)):
         lane = int(rng.integers(0, n_lanes))
-        truck = (not urban) and rng.random() < 0.2
+        truck = rng.random() < (0.12 if urban else 0.25)
         oncoming = urban and 0 <= centre_line and lane < centre_line
+        palette = TRUCK_COLOURS if truck else CAR_COLOURS
         vehicles.append(
             Vehicle(
                 t=(lane - ego_lane) * lane_w + float(rng.uniform(-0.3, 0.3)),
-                s0=float(rng.uniform(6.0, 70.0)),
+                s0=float(rng.uniform(6.0, 80.0)),
                 speed=(-1.0 if oncoming else 1.0) * speed * float(rng.uniform(0.7, 1.2)),
                 width=float(rng.uniform(2.4, 2.6) if truck else rng.uniform(1.7, 2.0)),
-                height=float(rng.uniform(3.2, 3.8) if truck else rng.uniform(1.4, 1.8)),
-                length=float(rng.uniform(10, 16) if truck else rng.uniform(4.0, 5.0)),
-                color=CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))],
+                height=float(rng.uniform(3.0, 4.0) if truck else rng.uniform(1.4, 1.9)),
+                length=float(rng.uniform(8, 16) if truck else rng.uniform(4.0, 5.0)),
+                color=palette[int(rng.integers(len(palette)))],
+                truck=truck,
             )
         )
-    if rng.random() < 0.3:
+    if rng.random() < 0.25:
         vehicles = []
 
     road_left = bounds[0] - float(rng.uniform(0.3, 2.5))
     road_right = bounds[-1] + float(rng.uniform(0.3, 2.5))
 
     def road_polys(count: int, length: tuple[float, float], lat: tuple[float, float]) -> list[np.ndarray]:
-        polys = []
-        for _ in range(count):
-            s = float(rng.uniform(0.0, total))
-            t = float(rng.uniform(*lat))
-            polys.append(
-                ellipse_polygon(
-                    t,
-                    s,
-                    float(rng.uniform(0.3, 1.5)),
-                    float(rng.uniform(*length)),
-                    float(rng.uniform(-0.3, 0.3)),
-                    n=8 + int(rng.integers(0, 5)),
-                )
+        if count <= 0:
+            return []
+        return list(
+            ellipse_polygons(
+                rng.uniform(*lat, count), rng.uniform(0.0, total, count), rng.uniform(0.3, 1.5, count),
+                rng.uniform(*length, count), rng.uniform(-0.3, 0.3, count), n=10,
             )
-        return polys
+        )  # fmt: skip
 
     density = max(1.0, total / 100.0)
-    patches = road_polys(int(rng.integers(0, 6) * density), (1.0, 6.0), (road_left, road_right))
-    shadows = road_polys(int(rng.integers(0, 5) * density), (2.0, 8.0), (road_left - 3.0, road_right + 3.0))
-    if rng.random() < 0.15:  # a bridge or a building's shadow across the whole road
-        s = float(rng.uniform(10.0, 50.0))
+    patches = road_polys(int(rng.integers(0, 7) * density), (1.0, 6.0), (road_left, road_right))
+    shadows = road_polys(int(rng.integers(0, 6) * density), (2.0, 8.0), (road_left - 3.0, road_right + 3.0))
+    if rng.random() < 0.3:  # dappled tree shadows across the road
+        count = int(rng.integers(5, 25) * density)
+        shadows += list(
+            ellipse_polygons(
+                rng.uniform(road_left - 2.0, road_right + 2.0, count), rng.uniform(0.0, total, count),
+                rng.uniform(0.4, 2.5, count), rng.uniform(0.5, 3.0, count), rng.uniform(0, np.pi, count), n=9,
+            )
+        )  # fmt: skip
+    if rng.random() < 0.2:  # a bridge or a building's shadow across the whole road
+        s = float(rng.uniform(10.0, 60.0))
+        depth = float(rng.uniform(3.0, 15.0))
         shadows.append(
             np.array(
-                [[road_left - 5, s], [road_right + 5, s], [road_right + 5, s + 6], [road_left - 5, s + 6]]
+                [
+                    [road_left - 5, s],
+                    [road_right + 5, s],
+                    [road_right + 5, s + depth],
+                    [road_left - 5, s + depth],
+                ]
             )
         )
     cracks = []
-    for _ in range(int(rng.integers(0, 8) * density)):
+    for _ in range(int(rng.integers(0, 10) * density)):
         s, t = float(rng.uniform(0.0, total)), float(rng.uniform(road_left, road_right))
         steps = rng.normal(0.0, 1.0, (6, 2)) * np.array([0.4, 1.2])
         cracks.append(np.array([t, s]) + np.cumsum(steps, axis=0))
-    if rng.random() < 0.4:  # sealed seams next to a lane line: dark lines that are not paint
+    seams = []
+    if rng.random() < 0.45:  # sealed seams next to a lane line: dark lines that are not paint
         t = bounds[int(rng.integers(0, n_lanes + 1))] + float(rng.choice([-0.35, 0.35]))
         seam_s = np.arange(0.0, total, 2.0)
-        cracks.append(np.stack([np.full_like(seam_s, t), seam_s], axis=1))
+        seams.append(np.stack([t + rng.normal(0.0, 0.03, seam_s.size), seam_s], axis=1))
+    for _ in range(int(rng.integers(0, 5) * density) if rng.random() < 0.4 else 0):
+        # tar snakes: long wandering crack sealant, often crossing lanes
+        s, t = float(rng.uniform(0.0, total)), float(rng.uniform(road_left, road_right))
+        steps = rng.normal(0.0, 1.0, (25, 2)) * np.array([0.25, 1.0]) + np.array([0.0, 1.0])
+        seams.append(np.array([t, s]) + np.cumsum(steps, axis=0))
+    ghosts = []
+    if rng.random() < 0.25:  # ground-off or blacked-out old markings beside the new ones
+        for line in rng.permutation(lines)[: int(rng.integers(1, 3))]:
+            offset = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 1.2))
+            ghosts.append(
+                LaneLine(
+                    t=line.t + offset,
+                    width=line.width * float(rng.uniform(1.0, 2.0)),
+                    color=(0, 0, 0),
+                    style=str(rng.choice(["solid", "dashed"])),
+                    dash=line.dash,
+                    gap=line.gap,
+                    phase=float(rng.uniform(0, 10)),
+                    fade=float(rng.uniform(0.6, 1.3)),
+                )
+            )
+    concrete = (not urban) and rng.random() < 0.25
+    tracks = []
+    if rng.random() < 0.5:
+        for k in range(n_lanes):
+            centre = (bounds[k] + bounds[k + 1]) / 2.0
+            tracks += [centre - 0.85, centre + 0.85]
 
     trees, buildings, barriers = [], [], []
     if urban:
@@ -319,9 +442,9 @@ def sample_front_world(
                 s += length + float(rng.uniform(0.0, 8.0))
     else:
         if rng.random() < 0.6:
-            barriers.append(road_right + 0.6)
-        if rng.random() < 0.5:
-            barriers.append(road_left - 0.6)
+            barriers.append((road_right + 0.6, "rail" if rng.random() < 0.7 else "concrete"))
+        if rng.random() < 0.6:
+            barriers.append((road_left - 0.6, "concrete" if rng.random() < 0.5 else "rail"))
     for _ in range(int(rng.integers(3, 14) * density)):
         side = -1 if rng.random() < 0.5 else 1
         edge = road_left if side < 0 else road_right
@@ -332,27 +455,81 @@ def sample_front_world(
                 t,
                 float(rng.uniform(5.0, total)),
                 float(rng.uniform(1.5, 3.5)),
-                float(rng.uniform(4.0, 8.0)),
+                float(rng.uniform(4.0, 9.0)),
                 green,
             )
         )
+    street_lights = []
+    if urban or rng.random() < 0.5 or conditions.time == "night":
+        spacing = float(rng.uniform(25.0, 50.0))
+        sides = [1] if rng.random() < 0.5 else [-1, 1]
+        for side in sides:
+            pole_t = (road_right if side > 0 else road_left) + side * float(rng.uniform(0.5, 1.5))
+            lamp_t = pole_t - side * float(rng.uniform(1.0, 3.0))
+            pole_h = float(rng.uniform(7.0, 11.0))
+            for s in np.arange(float(rng.uniform(0.0, spacing)), total, spacing):
+                street_lights.append((pole_t, float(s), pole_h, lamp_t))
 
-    asphalt = int(rng.integers(70, 135))
+    snow_banks = []
+    if conditions.weather == "snow":
+        s_grid = np.arange(0.0, total + 4.0, 2.0)
+        for side, bound in ((-1, bounds[0]), (1, bounds[-1])):
+            reach = float(
+                rng.uniform(-0.4, 0.6)
+            )  # how far past the edge line (into the road) the bank reaches
+            wobble = np.cumsum(rng.normal(0.0, 0.15, s_grid.size))
+            wobble -= np.convolve(wobble, np.ones(9) / 9, mode="same")
+            inner = bound - side * reach + side * 0.0 + wobble * 0.8
+            snow_banks.append((bound + side * 12.0, s_grid, inner))
+
+    hood = None
+    if rng.random() < 0.35:
+        hood = {
+            "top": float(rng.uniform(0.82, 0.95)),  # fraction of the height where the hood's edge peaks
+            "bend": float(rng.uniform(0.0, 0.12)),
+            "dash": float(rng.random() < 0.35),
+            "shine": float(rng.uniform(0.1, 0.5)),
+        }
+        colour = CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
+        hood.update(b=float(colour[0]), g=float(colour[1]), r=float(colour[2]))
+
+    night = conditions.time == "night"
+    if concrete:
+        asphalt = int(rng.integers(140, 190))
+    else:
+        asphalt = int(rng.integers(60, 135))
+    if conditions.wet > 0.0:
+        asphalt = int(asphalt * (1.0 - 0.35 * conditions.wet))
+    sky_top = (int(rng.integers(170, 230)), int(rng.integers(120, 180)), int(rng.integers(60, 120)))
+    sky_low = (int(rng.integers(200, 245)), int(rng.integers(195, 235)), int(rng.integers(180, 225)))
+    if conditions.weather in ("overcast", "rain", "snow"):
+        grey = int(rng.integers(150, 225))
+        sky_top = sky_low = (grey, grey, grey - 5)
+    if conditions.time == "dusk":
+        sky_top = (int(rng.integers(90, 140)), int(rng.integers(60, 100)), int(rng.integers(50, 90)))
+        sky_low = (int(rng.integers(90, 160)), int(rng.integers(130, 190)), int(rng.integers(180, 240)))
+    if night:
+        sky_top = (int(rng.integers(20, 50)), int(rng.integers(10, 30)), int(rng.integers(5, 20)))
+        sky_low = (int(rng.integers(40, 80)), int(rng.integers(35, 70)), int(rng.integers(30, 75)))
+    ground = (60, 150, 180) if urban else (int(rng.integers(30, 70)), int(rng.integers(90, 140)),
+                                            int(rng.integers(70, 120)))  # fmt: skip
+    if not urban and rng.random() < 0.35:  # dry grass
+        ground = (int(rng.integers(60, 110)), int(rng.integers(130, 170)), int(rng.integers(160, 200)))
+    if conditions.weather == "snow":
+        white = int(rng.integers(200, 245))
+        ground = (white, white, white - 5)
     colors = {
         "asphalt": (asphalt + int(rng.integers(-5, 6)), asphalt, asphalt - int(rng.integers(0, 8))),
-        "shoulder": (asphalt + 25, asphalt + 25, asphalt + 22)
-        if urban
-        else (asphalt - 10, asphalt - 5, asphalt),
-        "ground": (60, 150, 180)
-        if urban
-        else (int(rng.integers(30, 70)), int(rng.integers(90, 140)), int(rng.integers(70, 120))),
-        "sky_top": (int(rng.integers(170, 230)), int(rng.integers(120, 180)), int(rng.integers(60, 120))),
-        "sky_low": (int(rng.integers(200, 245)), int(rng.integers(195, 235)), int(rng.integers(180, 225))),
+        "shoulder": (asphalt + 25, asphalt + 25, asphalt + 22) if urban else _shoulder_colour(rng, asphalt),
+        "ground": ground,
+        "sky_top": sky_top,
+        "sky_low": sky_low,
         "hills": (int(rng.integers(70, 110)), int(rng.integers(90, 130)), int(rng.integers(70, 100))),
+        "kerb": (int(rng.integers(150, 215)),) * 3,
+        "snow": (int(rng.integers(215, 250)), int(rng.integers(215, 250)), int(rng.integers(215, 250))),
     }
-    if rng.random() < 0.3:  # overcast
-        grey = int(rng.integers(170, 225))
-        colors["sky_top"] = colors["sky_low"] = (grey, grey, grey - 5)
+    if night:
+        colors["hills"] = _shade(colors["hills"], 0.3)
 
     texture = ground_texture(
         rng, size, blotch=float(rng.uniform(6.0, 16.0)), grain=float(rng.uniform(3.0, 8.0))
@@ -372,7 +549,40 @@ def sample_front_world(
         lines=lines, gaps=gaps, crosswalks=crosswalks, stop_lines=stop_lines, vehicles=vehicles,
         patches=patches, cracks=cracks, shadows=shadows, trees=trees, buildings=buildings,
         barriers=barriers, colors=colors, texture=texture, wear=wear, hills=hills,
+        conditions=conditions, ghosts=ghosts, seams=seams,
+        joints=float(rng.uniform(4.5, 6.0)) if concrete else 0.0, tracks=tracks,
+        kerbs=urban and rng.random() < 0.7, street_lights=street_lights, snow_banks=snow_banks,
+        hood=hood, ego_lane_index=ego_lane, grass_grain=int(rng.integers(8, 30)),
     )  # fmt: skip
+
+
+def _paint_colour(world: FrontWorld, line: LaneLine) -> tuple[int, int, int]:
+    return _mix(line.color, world.colors["asphalt"], line.fade)
+
+
+def _line_strips(line: LaneLine, lo: float, hi: float, gaps: list[tuple[float, float]], travelled: float):
+    """(t, s) polygons of one marking between absolute distances ``lo`` and ``hi``."""
+    if line.style == "dashed":
+        intervals = _dash_intervals(lo, hi, line.dash, line.gap, line.phase)
+    elif line.style == "dots":
+        intervals = _dash_intervals(lo, hi, 0.12, 1.1, line.phase)
+    else:
+        intervals = [(lo, hi)]
+    intervals = _intervals_minus(intervals, gaps)
+    offsets = [0.0]
+    if line.style == "double":
+        half = (line.width + line.double_gap) / 2.0
+        offsets = [-half, half]
+    if line.style == "dots":
+        centres = np.array([(a + b) / 2.0 - travelled for a, b in intervals])
+        radii = np.full(centres.size, 0.06)
+        return list(ellipse_polygons(np.full(centres.size, line.t), centres, radii, radii, radii * 0.0, n=6))
+    polys = []
+    for a, b in intervals:
+        for off in offsets:
+            t0, t1 = line.t + off - line.width / 2.0, line.t + off + line.width / 2.0
+            polys.append(_strip_ts(t0, t1, a - travelled, b - travelled))
+    return polys
 
 
 def _marking_polygons(world: FrontWorld, travelled: float, lateral: float, classes: ClassMap):
@@ -381,20 +591,9 @@ def _marking_polygons(world: FrontWorld, travelled: float, lateral: float, class
     lane_id = classes.index("lane_marking")
     groups: dict[tuple[int, tuple[int, int, int]], list[np.ndarray]] = {}
     for line in world.lines:
-        if line.style == "dashed":
-            intervals = _dash_intervals(lo, hi, line.dash, line.gap, line.phase)
-        else:
-            intervals = [(lo, hi)]
-        intervals = _intervals_minus(intervals, world.gaps)
-        offsets = [0.0]
-        if line.style == "double":
-            half = (line.width + line.double_gap) / 2.0
-            offsets = [-half, half]
-        group = groups.setdefault((lane_id, line.color), [])
-        for a, b in intervals:
-            for off in offsets:
-                t0, t1 = line.t + off - line.width / 2.0, line.t + off + line.width / 2.0
-                group.append(_strip_ts(t0, t1, a - travelled, b - travelled))
+        groups.setdefault((lane_id, _paint_colour(world, line)), []).extend(
+            _line_strips(line, lo, hi, world.gaps, travelled)
+        )
     for s0, depth, t0, t1 in world.stop_lines:
         if lo <= s0 and s0 + depth <= hi:
             groups.setdefault((lane_id, WHITE_PAINT), []).append(
@@ -420,10 +619,24 @@ def _ground_polys(world: FrontWorld, polys: list[np.ndarray], travelled: float, 
     return _project_many(world, keep, lateral)
 
 
-def _draw_vehicle(world: FrontWorld, vehicle: Vehicle, s: float, lateral: float, image, occluder) -> None:
+def _ground_lines(world: FrontWorld, lines: list[np.ndarray], travelled: float, lateral: float, far: float):
+    """Image polylines of ground polylines (t, s), cut to [s_near, far]."""
+    keep = []
+    for line in lines:
+        s = line[:, 1] - travelled
+        inside = (s >= world.s_near) & (s <= far)
+        if inside.sum() >= 2:
+            keep.append(np.stack([line[inside, 0], s[inside]], axis=1))
+    return _project_many(world, keep, lateral)
+
+
+def _draw_vehicle(
+    world: FrontWorld, vehicle: Vehicle, s: float, lateral: float, image, occluder, night: bool
+) -> list[LightSource]:
     half = vehicle.width / 2.0
     cam = world.camera
     x_c = float(world.centre_x(np.array([s]))[0]) + vehicle.t - lateral
+    oncoming = vehicle.speed < 0
 
     def face(x0: float, x1: float, z0: float, z1: float, y0: float = s, y1: float = s) -> np.ndarray:
         xs = np.array([x0, x1, x1, x0])
@@ -431,7 +644,7 @@ def _draw_vehicle(world: FrontWorld, vehicle: Vehicle, s: float, lateral: float,
         zs = np.array([z0, z0, z1, z1])
         return cam.project(xs, ys, zs)
 
-    body, dark = vehicle.color, tuple(int(c * 0.55) for c in vehicle.color)
+    body, dark = vehicle.color, _shade(vehicle.color, 0.55)
     polys: list[np.ndarray] = []
     # the side facing the camera, from the rear face to the front
     side_x = x_c - half if x_c > half else (x_c + half if x_c < -half else None)
@@ -439,26 +652,145 @@ def _draw_vehicle(world: FrontWorld, vehicle: Vehicle, s: float, lateral: float,
         side = face(side_x, side_x, 0.25, vehicle.height * 0.9, s, s + vehicle.length)
         fill_polygons(image, [side], dark)
         polys.append(side)
-    lower = face(x_c - half, x_c + half, 0.25, vehicle.height * 0.55)
-    cabin = face(x_c - half * 0.85, x_c + half * 0.85, vehicle.height * 0.55, vehicle.height)
-    window = face(x_c - half * 0.72, x_c + half * 0.72, vehicle.height * 0.6, vehicle.height * 0.92)
-    fill_polygons(image, [lower, cabin], body)
-    if vehicle.height < 2.5:
+    lights: list[LightSource] = []
+    if vehicle.truck:
+        box = face(x_c - half, x_c + half, 0.5, vehicle.height)
+        fill_polygons(image, [box], body)
+        seam = face(x_c - 0.02, x_c + 0.02, 0.6, vehicle.height * 0.97)
+        fill_polygons(image, [seam], _shade(body, 0.6))
+        bumper = face(x_c - half * 0.95, x_c + half * 0.95, 0.35, 0.5)
+        fill_polygons(image, [bumper], (25, 25, 25))
+        polys += [box, bumper]
+        light_z = 0.7
+    else:
+        lower = face(x_c - half, x_c + half, 0.25, vehicle.height * 0.55)
+        cabin = face(x_c - half * 0.85, x_c + half * 0.85, vehicle.height * 0.55, vehicle.height)
+        window = face(x_c - half * 0.72, x_c + half * 0.72, vehicle.height * 0.6, vehicle.height * 0.92)
+        fill_polygons(image, [lower, cabin], body)
         fill_polygons(image, [window], (35, 30, 30))
-    lights = [
-        face(x_c - half * 0.95, x_c - half * 0.65, vehicle.height * 0.4, vehicle.height * 0.5),
-        face(x_c + half * 0.65, x_c + half * 0.95, vehicle.height * 0.4, vehicle.height * 0.5),
+        polys += [lower, cabin]
+        light_z = vehicle.height * 0.45
+    plate = face(x_c - 0.26, x_c + 0.26, 0.35, 0.47)
+    fill_polygons(image, [plate], (235, 235, 235) if world.urban else (60, 200, 230))
+    lamp_colour = (230, 240, 255) if oncoming else (30, 30, 200)
+    lamp_polys = [
+        face(x_c - half * 0.95, x_c - half * 0.65, light_z - 0.06, light_z + 0.06),
+        face(x_c + half * 0.65, x_c + half * 0.95, light_z - 0.06, light_z + 0.06),
     ]
-    fill_polygons(image, lights, (30, 30, 190))
+    fill_polygons(image, lamp_polys, lamp_colour)
     wheels = [face(x_c - half, x_c - half * 0.6, 0.0, 0.4), face(x_c + half * 0.6, x_c + half, 0.0, 0.4)]
     fill_polygons(image, wheels, (15, 15, 15))
-    polys += [lower, cabin, *wheels]
+    polys += wheels
     fill_polygons(occluder, polys, 1)
+    if night or oncoming:
+        depth = max(float(cam.depth(s, light_z)), 1.0)
+        radius = cam.focal_px * (0.12 if oncoming else 0.08) / depth
+        strength = (1.2 if oncoming else 0.9) if night else 0.4
+        for sign in (-1.0, 1.0):
+            x = x_c + sign * half * 0.8
+            u, v = cam.project(np.array([x]), np.array([s]), light_z)[0]
+            ground_v = float(cam.project(np.array([x]), np.array([s]), 0.0)[0][1])
+            lights.append(LightSource(float(u), float(v), radius, lamp_colour, strength, ground_v))
+    return lights
 
 
-def render_front(world: FrontWorld, classes: ClassMap, *, time_s: float, rng: np.random.Generator):
-    """Draw the world at ``time_s`` seconds into the drive -> (image BGR, mask)."""
+def _add_ground_strips(world, image, t_pairs, travelled, lateral, colour, far=150.0):
+    polys = [_strip_ts(t0, t1, world.s_near, far, 40) for t0, t1 in t_pairs]
+    fill_polygons(image, _project_many(world, polys, lateral), colour)
+
+
+def _add_fine_texture(
+    image: np.ndarray,
+    occluder: np.ndarray,
+    road: np.ndarray,
+    horizon: int,
+    grain: int,
+    rng: np.random.Generator,
+) -> None:
+    """High-frequency luminance texture of grass and leaves (real frames are full of it).
+
+    ``occluder`` holds ``TREE`` where a tree is the front-most object, 1 where anything else is.
+    """
+    h, w = occluder.shape
+    rough = np.zeros_like(occluder)
+    rough[horizon:] = 1
+    fill_polygons(rough, [road], 0)
+    rough[occluder == 1] = 0
+    rough[occluder == TREE] = 1
+    if not rough.any():
+        return
+    textured = cv2.addWeighted(image, 1.0, luma_noise_crop(rng, (h, w)), grain / 16.0, 0.0, dtype=cv2.CV_8U)
+    cv2.copyTo(textured, rough, image)
+
+
+@dataclass
+class FrontFrame:
+    """One rendered frame: image, labels, lane ground truth and where light sources are."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    lanes: list[LaneTruth]
+    lights: np.ndarray  # bool (H, W): cores of headlights, tail lights, street lamps, the sun
+
+
+def _lane_truth(world: FrontWorld, travelled: float, lateral: float, hidden: np.ndarray) -> list[LaneTruth]:
+    """Per-line ground truth: ground metres (vehicle frame) and output pixels, split at junctions."""
     cam = world.camera
+    far = world.marking_range
+    s_rel = np.geomspace(world.s_near, far, 48)
+    offsets = {
+        line.lane_id: float(world.centre_x(np.array([0.0]))[0] + line.t - lateral) for line in world.lines
+    }
+    left = sorted((o, i) for i, o in offsets.items() if o < 0)[::-1]
+    right = sorted((o, i) for i, o in offsets.items() if o >= 0)
+    position = {i: -(k + 1) for k, (_, i) in enumerate(left)} | {i: k + 1 for k, (_, i) in enumerate(right)}
+    height, width = hidden.shape
+    if not world.lines:
+        return []
+    # every line at once: (L, S) arrays
+    s_abs = s_rel + travelled
+    in_gap = np.zeros(s_abs.shape, bool)
+    for g0, g1 in world.gaps:
+        in_gap |= (s_abs >= g0) & (s_abs <= g1)
+    t = np.array([line.t for line in world.lines])[:, None]
+    x = world.centre_x(s_rel)[None, :] + t - lateral
+    s_grid = np.broadcast_to(s_rel, x.shape)
+    render = cam.project(x.ravel(), s_grid.ravel(), 0.0)
+    output = cam.to_output(render)
+    u, v = np.round(render[:, 0]).astype(int), np.round(render[:, 1]).astype(int)
+    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
+    visible = inside & (output[:, 0] >= 0) & (output[:, 0] <= width - 1)
+    visible &= (output[:, 1] >= 0) & (output[:, 1] <= height - 1)
+    visible[inside] &= hidden[v[inside], u[inside]] == 0
+    cut = in_gap[None, :] | ~cam.lens_valid(render).reshape(x.shape)  # no output position (lens_valid)
+    visible, output = visible.reshape(x.shape), output.reshape(*x.shape, 2)
+    lanes = []
+    for index, line in enumerate(world.lines):
+        pieces = np.split(np.arange(len(s_rel)), np.flatnonzero(np.diff(cut[index].astype(int))) + 1)
+        for piece in pieces:
+            if cut[index, piece[0]] or len(piece) < 2:
+                continue
+            lanes.append(
+                LaneTruth(
+                    lane_id=line.lane_id,
+                    position=position[line.lane_id],
+                    style=line.style,
+                    color="yellow" if line.yellow else "white",
+                    ground=np.stack([x[index, piece], s_rel[piece]], axis=1),
+                    image=output[index, piece],
+                    visible=visible[index, piece],
+                )
+            )
+    return lanes
+
+
+def render_front(
+    world: FrontWorld, classes: ClassMap, *, time_s: float, rng: np.random.Generator
+) -> FrontFrame:
+    """Draw the world at ``time_s`` seconds into the drive."""
+    cam = world.camera
+    cond = world.conditions
+    night = cond.time == "night"
     h, w = cam.height, cam.width
     travelled = world.speed * time_s
     lateral = 0.25 * np.sin(0.4 * time_s)  # gentle weaving inside the lane
@@ -478,69 +810,120 @@ def render_front(world: FrontWorld, classes: ClassMap, *, time_s: float, rng: np
     )
 
     road = _strip(world, world.road_left, world.road_right, world.s_near, SKY_FAR, lateral, 60)
-    if world.urban:
-        for t0, t1 in ((world.road_left - 3.0, world.road_left), (world.road_right, world.road_right + 3.0)):
-            fill_polygons(image, [_strip(world, t0, t1, world.s_near, SKY_FAR, lateral, 60)], c["shoulder"])
+    shoulder_w = 3.0 if world.urban else 2.5
+    _add_ground_strips(world, image, [(world.road_left - shoulder_w, world.road_left),
+                                      (world.road_right, world.road_right + shoulder_w)], travelled, lateral,
+                       c["shoulder"], SKY_FAR)  # fmt: skip
     fill_polygons(image, [road], c["asphalt"])
+    if world.tracks:
+        _add_ground_strips(world, image, [(t - 0.3, t + 0.3) for t in world.tracks], travelled, lateral,
+                           _shade(c["asphalt"], 0.9 if world.joints == 0 else 0.82))  # fmt: skip
     image[horizon:] = cv2.add(image[horizon:], world.texture[horizon:], dtype=cv2.CV_8U)
 
     patches = _ground_polys(world, world.patches, travelled, lateral, SKY_FAR)
-    fill_polygons(image, patches, tuple(int(v * 0.88) for v in c["asphalt"]))
+    fill_polygons(image, patches, _shade(c["asphalt"], 0.88))
+    dark_line = _shade(c["asphalt"], 0.55)
     for crack in _ground_polys(world, world.cracks, travelled, lateral, 80.0):
+        cv2.polylines(image, [np.round(crack).astype(np.int32)], False, dark_line, 1)
+    seams = _ground_lines(world, world.seams, travelled, lateral, 90.0)
+    if seams:
         cv2.polylines(
-            image, [np.round(crack).astype(np.int32)], False, tuple(int(v * 0.55) for v in c["asphalt"]), 1
+            image, [np.round(p).astype(np.int32) for p in seams], False, _shade(c["asphalt"], 0.35), 1
         )
+    if world.joints:
+        first = np.ceil((travelled + world.s_near) / world.joints) * world.joints
+        joints = [np.array([[world.road_left, s], [world.road_right, s]]) - [0.0, travelled]
+                  for s in np.arange(first, travelled + 90.0, world.joints)]  # fmt: skip
+        joints = [np.stack([np.linspace(j[0, 0], j[1, 0], 8), np.full(8, j[0, 1])], 1) for j in joints]
+        projected = _project_many(world, joints, lateral)
+        cv2.polylines(
+            image, [np.round(p).astype(np.int32) for p in projected], False, _shade(c["asphalt"], 0.7), 1
+        )
+    for ghost in world.ghosts:
+        polys = _line_strips(ghost, travelled + world.s_near, travelled + 80.0, world.gaps, travelled)
+        fill_polygons(image, _project_many(world, polys, lateral), _shade(c["asphalt"], ghost.fade))
 
     mask = np.zeros((h, w), np.uint8)
     bare = image.copy()
     for (class_id, colour), polys in _marking_polygons(world, travelled, lateral, classes).items():
         fill_polygons(image, polys, colour)
         fill_polygons(mask, polys, class_id)
+    from seg_perception.data.synthetic.render import blend_where
+
     blend_where(image, bare, world.wear, mask)  # worn paint lets the asphalt show through
+
+    hidden = np.zeros((h, w), np.uint8)  # labelled paint covered by something: snow, vehicles, hood
+    for outer_t, s_grid, inner in world.snow_banks:
+        s = s_grid - travelled
+        keep = (s > world.s_near - 2.0) & (s < 150.0)
+        if keep.sum() < 2:
+            continue
+        s_k = np.clip(s[keep], world.s_near, 150.0)
+        poly = np.concatenate(
+            [np.stack([inner[keep], s_k], 1), np.stack([np.full(keep.sum(), outer_t), s_k[::-1]], 1)]
+        )
+        projected = _project_many(world, [poly], lateral)
+        fill_polygons(image, projected, c["snow"])
+        fill_polygons(hidden, projected, 1)
 
     # atmospheric haze: the far road fades towards the sky colour
     band = min(h - horizon, max(2, h // 6))
     if band > 0:
-        fade = np.exp(-np.arange(band, dtype=np.float32) / (band / 3.0))[:, None, None] * 0.6
-        part = image[horizon : horizon + band].astype(np.float32)
-        image[horizon : horizon + band] = (
-            part * (1 - fade) + np.array(c["sky_low"], np.float32) * fade
-        ).astype(np.uint8)
+        amount = np.zeros(h, np.float32)
+        amount[horizon : horizon + band] = np.exp(-np.arange(band, dtype=np.float32) / (band / 3.0)) * 0.6
+        fade_rows(image, amount, c["sky_low"])
 
-    # shadows darken road and paint alike; the paint stays labelled
-    shade = np.zeros((h, w), np.uint8)
-    fill_polygons(shade, _ground_polys(world, world.shadows, travelled, lateral, 120.0), 1)
     vehicles = sorted(
         ((v, v.s0 + (v.speed - world.speed) * time_s) for v in world.vehicles), key=lambda x: -x[1]
     )
     vehicles = [(v, s) for v, s in vehicles if 3.0 < s < 150.0]
-    for v, s in vehicles:
-        foot = world.to_image(
-            np.array([v.t - v.width / 2 - 0.2, v.t + v.width / 2 + 0.2] * 2),
-            np.array([s - 0.2, s - 0.2, s + v.length, s + v.length]),
-            lateral=lateral,
-        )
-        fill_polygons(shade, [foot[[0, 1, 3, 2]]], 1)
-    index = np.flatnonzero(shade)
-    if index.size:
-        flat = image.reshape(-1, 3)
-        flat[index] = (flat[index] * 0.45).astype(np.uint8)
+    if not night:
+        # shadows darken road and paint alike; the paint stays labelled
+        shade = np.zeros((h, w), np.uint8)
+        fill_polygons(shade, _ground_polys(world, world.shadows, travelled, lateral, 120.0), 1)
+        for v, s in vehicles:
+            foot = world.to_image(
+                np.array([v.t - v.width / 2 - 0.2, v.t + v.width / 2 + 0.2] * 2),
+                np.array([s - 0.2, s - 0.2, s + v.length, s + v.length]),
+                lateral=lateral,
+            )
+            fill_polygons(shade, [foot[[0, 1, 3, 2]]], 1)
+        index = np.flatnonzero(shade)
+        if index.size:
+            darkness = (
+                0.75 if cond.weather in ("overcast", "rain", "snow") else (0.35 if cond.low_sun else 0.45)
+            )
+            flat = image.reshape(-1, 3)
+            flat[index] = (flat[index] * darkness).astype(np.uint8)
 
     occluder = np.zeros((h, w), np.uint8)
-    far_first = sorted(world.trees, key=lambda tr: -(tr[1] - travelled))
-    for t, s_abs, radius, tree_h, colour in far_first:
-        s = s_abs - travelled
-        if s < 2.0 or s > SKY_FAR:
-            continue
-        base = world.to_image(np.array([t]), np.array([s]), lateral=lateral)[0]
-        top = world.to_image(np.array([t]), np.array([s]), tree_h, lateral=lateral)[0]
-        r = int(max(1, cam.focal_px * radius / max(float(cam.depth(s, tree_h)), 1e-3)))
-        trunk_w = max(1, r // 6)
-        centre = (round(float(top[0])), round(float(top[1])))
-        cv2.line(image, (int(base[0]), int(base[1])), centre, (30, 45, 60), trunk_w)
-        cv2.line(occluder, (int(base[0]), int(base[1])), centre, 1, trunk_w)
-        cv2.circle(image, centre, r, colour, -1)
-        cv2.circle(occluder, centre, r, 1, -1)
+    if world.trees:
+        table = np.array(
+            [(t, s_abs - travelled, radius, tree_h) for t, s_abs, radius, tree_h, _ in world.trees]
+        )
+        order = np.argsort(-table[:, 1])  # far first
+        table, colours = table[order], [world.trees[i][4] for i in order]
+        ts, ss, radii, heights = table.T
+        keep = (ss >= 2.0) & (ss <= SKY_FAR)
+        bases = world.to_image(ts, np.maximum(ss, 1.0), lateral=lateral)
+        tops = world.to_image(ts, np.maximum(ss, 1.0), heights, lateral=lateral)
+        radii_px = np.maximum(
+            1, (cam.focal_px * radii / np.maximum(cam.depth(np.maximum(ss, 1.0), heights), 1e-3))
+        )
+        keep &= (tops[:, 0] > -radii_px) & (tops[:, 0] < w + radii_px) & (tops[:, 1] < h + radii_px)
+        wobble = np.sin(np.arange(10) * 2.3)[:, None] * 0.15
+        crowns = []
+        for i in np.flatnonzero(keep):
+            r = int(radii_px[i])
+            base = (int(bases[i, 0]), int(bases[i, 1]))
+            centre = (round(float(tops[i, 0])), round(float(tops[i, 1])))
+            trunk_w = max(1, r // 6)
+            cv2.line(image, base, centre, (30, 45, 60), trunk_w)
+            cv2.line(occluder, base, centre, TREE, trunk_w)
+            crown = ellipse_polygon(centre[0], centre[1], r, r * 0.9, 0.0, n=10) + np.roll(wobble, i) * r
+            fill_polygons(image, [crown], colours[i])
+            crowns.append(crown)
+        fill_polygons(occluder, crowns, TREE)  # anything drawn later in front overwrites it with 1
     for t0, s0, s1, b_h, colour in world.buildings:
         a, b = s0 - travelled, s1 - travelled
         if b < world.s_near or a > SKY_FAR:
@@ -550,16 +933,119 @@ def render_front(world: FrontWorld, classes: ClassMap, *, time_s: float, rng: np
         facade = world.to_image(xs_t, np.array([a, b, b, a]), np.array([0.0, 0.0, b_h, b_h]), lateral=lateral)
         fill_polygons(image, [facade], colour)
         fill_polygons(occluder, [facade], 1)
-    for t in world.barriers:
+    if world.kerbs:
+        near_s = np.linspace(world.s_near, 120.0, 40)
+        for t in (world.road_left, world.road_right):
+            face = np.concatenate(
+                [
+                    world.to_image(np.full(40, t), near_s, 0.0, lateral=lateral),
+                    world.to_image(np.full(40, t), near_s[::-1], 0.15, lateral=lateral),
+                ]
+            )
+            fill_polygons(image, [face], c["kerb"])
+    for t, kind in world.barriers:
+        near_s = np.linspace(world.s_near, 120.0, 40)
+        z0, z1, colour = (
+            (0.5, 0.8, (160, 165, 170)) if kind == "rail" else (0.0, 0.85, _shade(c["kerb"], 1.05))
+        )
         rail = np.concatenate([
-            world.to_image(np.full(40, t), np.linspace(world.s_near, 120.0, 40), 0.75, lateral=lateral),
-            world.to_image(np.full(40, t), np.linspace(120.0, world.s_near, 40), 0.45, lateral=lateral),
+            world.to_image(np.full(40, t), near_s, z1, lateral=lateral),
+            world.to_image(np.full(40, t), near_s[::-1], z0, lateral=lateral),
         ])  # fmt: skip
-        fill_polygons(image, [rail], (150, 155, 160))
+        if kind == "rail":
+            first = np.ceil((travelled + world.s_near) / 4.0) * 4.0 - travelled
+            posts_s = np.arange(first, 60.0, 4.0)
+            feet = world.to_image(np.full(posts_s.size, t), posts_s, 0.0, lateral=lateral)
+            heads = world.to_image(np.full(posts_s.size, t), posts_s, z0, lateral=lateral)
+            widths = np.maximum(1, cam.focal_px * 0.1 / np.maximum(cam.depth(posts_s, 0.3), 1.0)).astype(int)
+            for foot, head, width_px in zip(np.round(feet).astype(int), np.round(heads).astype(int), widths,
+                                            strict=True):  # fmt: skip
+                cv2.line(image, tuple(foot), tuple(head), (60, 60, 65), int(width_px))
+                cv2.line(occluder, tuple(foot), tuple(head), 1, int(width_px))
+        fill_polygons(image, [rail], colour)
         fill_polygons(occluder, [rail], 1)
+    lights: list[LightSource] = []
+    pools: list[tuple[float, float, float, float]] = []
+    if world.street_lights:
+        poles = np.array(world.street_lights)
+        poles = poles[(poles[:, 1] - travelled >= 3.0) & (poles[:, 1] - travelled <= 160.0)]
+        pole_t, s, pole_h, lamp_t = poles.T
+        s = s - travelled
+        bases = np.round(world.to_image(pole_t, s, 0.0, lateral=lateral)).astype(int)
+        tops = np.round(world.to_image(pole_t, s, pole_h, lateral=lateral)).astype(int)
+        lamps = world.to_image(lamp_t, s, pole_h - 0.3, lateral=lateral)
+        lamp_px = np.round(lamps).astype(int)
+        thick = np.maximum(
+            1, np.round(cam.focal_px * 0.18 / np.maximum(cam.depth(s, pole_h / 2), 1.0))
+        ).astype(int)
+        pole_colour = (110, 110, 115) if not night else (25, 25, 25)
+        for i in range(len(poles)):
+            for a, b in ((bases[i], tops[i]), (tops[i], lamp_px[i])):
+                cv2.line(image, tuple(a), tuple(b), pole_colour, int(thick[i]))
+                cv2.line(occluder, tuple(a), tuple(b), 1, int(thick[i]))
+        if cond.dark:
+            feet_v = world.to_image(lamp_t, s, 0.0, lateral=lateral)[:, 1]
+            radii = cam.focal_px * 0.35 / np.maximum(cam.depth(s, pole_h), 1.0)
+            xs_lamp = world.centre_x(s) + lamp_t - lateral
+            for i in range(len(poles)):
+                lamp = LightSource(
+                    float(lamps[i, 0]), float(lamps[i, 1]), float(radii[i]), (170, 220, 255), 1.4
+                )
+                lamp.ground_v = float(feet_v[i])
+                lights.append(lamp)
+                pools.append((float(xs_lamp[i]), float(s[i]), float(pole_h[i] * 0.7), 0.9))
     for v, s in vehicles:
-        _draw_vehicle(world, v, s, lateral, image, occluder)
-    mask[occluder > 0] = 0
+        lights += _draw_vehicle(world, v, s, lateral, image, occluder, night or cond.time == "dusk")
+    hidden |= occluder
+    mask[hidden > 0] = 0
+    _add_fine_texture(image, occluder, road, horizon, world.grass_grain, rng)
 
-    image = photometric_finish(image, rng)
-    return image, mask
+    if cond.dark:
+        x_g, y_g = ground_grid(cam, (h, w), 4)
+        light = pool_light(x_g, y_g, pools)
+        if cond.headlights:
+            light = light + (1.0 - cond.ambient) * headlight_light(x_g, y_g, high_beam=cond.high_beam)
+        light = cv2.resize(light.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        light[:horizon] = 0.0
+        light[occluder > 0] *= 0.3
+        # road paint is retroreflective: it comes back far brighter than asphalt in a headlight beam
+        light[mask > 0] *= 2.2
+        apply_lighting(image, light, cond.ambient)
+    elif cond.wet > 0.0:
+        # a wet road mirrors the bright sky near the horizon
+        band = max(2, (h - horizon) // 3)
+        amount = np.zeros(h, np.float32)
+        amount[horizon:] = np.exp(-np.arange(h - horizon, dtype=np.float32) / band) * 0.6 * cond.wet
+        fade_rows(image, amount, c["sky_low"])
+    cores = draw_lights(image, lights, wet=cond.wet, bloom=1.0 + cam.width / 400.0, rng=rng)
+    sun_glare(image, cam, cond, rng)
+    fog_overlay(image, cam, cond, _shade(c["sky_low"], 0.3 if night else 1.0))
+    rain_overlay(image, cond, rng)
+
+    if world.hood is not None:
+        hood = world.hood
+        us = np.linspace(0.0, w - 1, 24)
+        edge = h * hood["top"] + hood["bend"] * h * ((us - w / 2.0) / (w / 2.0)) ** 2
+        poly = np.concatenate([np.stack([us, edge], 1), [[w - 1, h + 2], [0, h + 2]]])
+        base = (40, 40, 42) if hood["dash"] else (hood["b"], hood["g"], hood["r"])
+        base = _shade(base, 0.12 if night else 1.0)
+        fill_polygons(image, [poly], base)
+        fill_polygons(hidden, [poly], 1)
+        shine = np.stack([us, edge + max(1.0, h * 0.01)], 1)
+        cv2.polylines(
+            image,
+            [np.round(shine).astype(np.int32)],
+            False,
+            _mix(c["sky_low"], base, hood["shine"]),
+            max(1, h // 90),
+        )
+        mask[hidden > 0] = 0
+
+    lanes = _lane_truth(world, travelled, lateral, hidden)
+    if cam.has_lens:
+        map_x, map_y = cam.lens_maps()
+        image = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mask = cv2.remap(mask, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        cores = cv2.remap(cores.astype(np.uint8), map_x, map_y, cv2.INTER_NEAREST) > 0
+    image = sensor_finish(image, cond, rng)
+    return FrontFrame(image=image, mask=mask, lanes=lanes, lights=cores)

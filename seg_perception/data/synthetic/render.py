@@ -99,6 +99,24 @@ def _noise_bank() -> np.ndarray:
     return np.clip(rng.normal(0.0, _BANK_SIGMA, (1024, 1024, 3)), -127, 127).astype(np.int8)
 
 
+@functools.lru_cache(maxsize=1)
+def _luma_bank() -> np.ndarray:
+    """The noise bank's first channel copied to all three: grey (luminance-only) noise."""
+    grey = _noise_bank()[..., :1]
+    return np.ascontiguousarray(np.repeat(grey, 3, axis=2))
+
+
+def luma_noise_crop(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) int8 grey noise (equal in all channels) of standard deviation 16."""
+    bank = _luma_bank()
+    height, width = shape
+    if height > bank.shape[0] or width > bank.shape[1]:
+        bank = np.tile(bank, (height // bank.shape[0] + 1, width // bank.shape[1] + 1, 1))
+    y = int(rng.integers(0, bank.shape[0] - height + 1))
+    x = int(rng.integers(0, bank.shape[1] - width + 1))
+    return bank[y : y + height, x : x + width]
+
+
 def noise_crop(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) int8 zero-mean noise of standard deviation 16, drawn from the noise bank."""
     bank = _noise_bank()
@@ -181,3 +199,16 @@ def ellipse_polygon(cx: float, cy: float, rx: float, ry: float, angle: float, n:
     x, y = rx * np.cos(theta), ry * np.sin(theta)
     ca, sa = np.cos(angle), np.sin(angle)
     return np.stack([cx + ca * x - sa * y, cy + sa * x + ca * y], axis=1)
+
+
+def ellipse_polygons(
+    cx: np.ndarray, cy: np.ndarray, rx: np.ndarray, ry: np.ndarray, angle: np.ndarray, n: int = 16
+) -> np.ndarray:
+    """(K, n, 2) points of K rotated ellipses at once (see :func:`ellipse_polygon`)."""
+    theta = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)[None, :]
+    x = np.asarray(rx, np.float64)[:, None] * np.cos(theta)
+    y = np.asarray(ry, np.float64)[:, None] * np.sin(theta)
+    ca, sa = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    return np.stack(
+        [np.asarray(cx)[:, None] + ca * x - sa * y, np.asarray(cy)[:, None] + sa * x + ca * y], axis=-1
+    )

@@ -15,6 +15,53 @@ MIN_REGION_AREA_PX = 3
 
 
 @dataclass
+class LaneTruth:
+    """Ground truth of one painted lane boundary in one front-camera frame.
+
+    A boundary is the centre line of a longitudinal marking (the middle of a double line),
+    continuous across dash gaps and cut only where the paint stops (junctions). Points run
+    from near to far, out to the distance where the paint is still labelled in the mask.
+
+    Attributes:
+        lane_id: Identifier of the marking, stable over the frames of a drive.
+        position: Place relative to the car: -1 the ego lane's left boundary, +1 its right,
+            -2 / +2 the next ones out, and so on.
+        style: ``solid``, ``dashed``, ``double`` or ``dots`` (Botts' dots).
+        color: ``white`` or ``yellow``.
+        ground: (N, 2) metres ``(x right, y forward)`` on the ground, vehicle frame of the
+            sample's ``camera_model`` (camera at ``(0, 0, mount_height_m)``).
+        image: (N, 2) pixels ``(x, y)`` in the output image (lens included); points may lie
+            outside the frame.
+        visible: (N,) inside the frame and not hidden by a vehicle, snow or the car's hood.
+    """
+
+    lane_id: int
+    position: int
+    style: str
+    color: str
+    ground: np.ndarray
+    image: np.ndarray
+    visible: np.ndarray
+
+    def in_frame(self, shape: tuple[int, int]) -> np.ndarray:
+        """(M, 2) image points inside a frame of ``shape`` = (H, W)."""
+        height, width = shape
+        x, y = self.image[:, 0], self.image[:, 1]
+        return self.image[(x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": int(self.lane_id),
+            "position": int(self.position),
+            "style": self.style,
+            "color": self.color,
+            "ground_m": np.asarray(self.ground, float).round(3).tolist(),
+            "image_px": np.asarray(self.image, float).round(2).tolist(),
+            "visible": [bool(v) for v in self.visible],
+        }
+
+
+@dataclass
 class SceneSample:
     """One synthetic frame with its exact labels.
 
@@ -26,8 +73,11 @@ class SceneSample:
             ``extra["occupied"]`` tell occupancy, ``extra["type"]`` the slot type.
         marking_points: Marking points of the slots (AVM scenes only): where separating
             lines meet the entrance line, with direction and T/L/I shape.
+        lanes: Lane boundaries (front scenes only), see :class:`LaneTruth`.
         meta: ``scenario``, ``seed``, ``camera``, ``frame``; AVM scenes add
-            ``metres_per_pixel`` and ``origin_px``; front scenes add ``camera_model``.
+            ``metres_per_pixel`` and ``origin_px``; front scenes add ``camera_model`` (the
+            true camera: ``K``, ``D``, mounting; see ``PinholeCamera.to_json``) and
+            ``conditions`` (time of day, weather, sensor effects).
     """
 
     image: np.ndarray
@@ -36,6 +86,7 @@ class SceneSample:
     slots: list[ParkingSlot] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     marking_points: list[MarkingPoint] = field(default_factory=list)
+    lanes: list[LaneTruth] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Contest-style ground truth: polygons (class, id, vertices), slots and meta."""
@@ -44,6 +95,7 @@ class SceneSample:
             "polygons": [p.to_json() for p in self.polygons],
             "slots": [s.to_json() for s in self.slots],
             "marking_points": [m.to_json() for m in self.marking_points],
+            "lanes": [lane.to_json() for lane in self.lanes],
             "meta": _jsonable(self.meta),
         }
 

@@ -110,19 +110,17 @@ def generate_drive(
         meta_base.update(metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=world.style)
     else:
         world = sample_front_world(rng, hw, urban=flavour == "road", duration_s=duration, speed=speed)
-        cam = world.camera
-        meta_base["camera_model"] = {
-            "focal_px": cam.focal_px, "cx": cam.cx, "cy": cam.cy,
-            "mount_height_m": cam.mount_height_m, "pitch_rad": cam.pitch_rad,
-        }  # fmt: skip
+        meta_base["camera_model"] = world.camera.to_json()
+        meta_base["conditions"] = world.conditions.describe()
     for frame in range(num_frames):
         frame_rng = np.random.default_rng([int(seed), hw[0], hw[1], frame + 1])
         time_s = frame / fps
-        slots, marks = [], []
+        slots, marks, lanes = [], [], []
         if flavour == "parking":
             image, mask, slots, marks = render_parking(world, config.classes, time_s=time_s, rng=frame_rng)
         else:
-            image, mask = render_front(world, config.classes, time_s=time_s, rng=frame_rng)
+            rendered = render_front(world, config.classes, time_s=time_s, rng=frame_rng)
+            image, mask, lanes = rendered.image, rendered.mask, rendered.lanes
         yield SceneSample(
             image=image,
             mask=mask,
@@ -130,6 +128,7 @@ def generate_drive(
             slots=slots,
             meta={**meta_base, "frame": frame, "time_s": time_s},
             marking_points=marks,
+            lanes=lanes,
         )
 
 

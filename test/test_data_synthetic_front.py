@@ -1,0 +1,213 @@
+"""Front-camera generator: realism features, true camera, lane ground truth and label consistency."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from seg_perception.cli import main
+from seg_perception.config import load_scenario
+from seg_perception.data.lanes import read_tusimple_labels, scene_tusimple_label
+from seg_perception.data.synthetic import generate_drive, generate_scene
+from seg_perception.data.synthetic.camera import PinholeCamera
+from seg_perception.data.synthetic.front import Vehicle, render_front, sample_front_world
+
+SIZE = (144, 256)
+
+
+def camera_from_meta(model: dict) -> PinholeCamera:
+    return PinholeCamera(
+        width=model["width"], height=model["height"], focal_px=model["K"][0], cx=model["K"][2],
+        cy=model["K"][5], mount_height_m=model["mount_height_m"], pitch_rad=model["pitch_rad"],
+        roll_rad=model["roll_rad"], k1=model["D"][0], k2=model["D"][1],
+    )  # fmt: skip
+
+
+def worlds(count: int, *, urban: bool = False):
+    for seed in range(count):
+        rng = np.random.default_rng([seed, 7])
+        yield sample_front_world(rng, SIZE, urban=urban, duration_s=0.0, speed=20.0)
+
+
+def test_realism_features_all_come_up():
+    seen = Counter()
+    for world in [*worlds(150), *worlds(80, urban=True)]:
+        cond = world.conditions
+        seen[cond.time] += 1
+        seen[cond.weather] += 1
+        seen["low_sun"] += cond.low_sun is not None
+        seen["wet"] += cond.wet > 0
+        seen["motion_blur"] += cond.motion_blur_px > 0
+        seen["jpeg"] += cond.jpeg_quality > 0
+        seen["hood"] += world.hood is not None
+        seen["roll"] += abs(world.camera.roll_rad) > np.deg2rad(0.5)
+        seen["distortion"] += world.camera.k1 < -0.05
+        seen["truck"] += any(v.truck for v in world.vehicles)
+        seen["yellow_car"] += any(v.color[2] > 200 and v.color[0] < 60 for v in world.vehicles)
+        seen["white_car"] += any(min(v.color) > 220 for v in world.vehicles)
+        seen["botts"] += any(line.style == "dots" for line in world.lines)
+        seen["faded"] += any(line.fade < 0.7 for line in world.lines)
+        seen["ghost"] += bool(world.ghosts)
+        seen["seams"] += bool(world.seams)
+        seen["concrete"] += world.joints > 0
+        seen["snow_banks"] += bool(world.snow_banks)
+        seen["street_lights"] += bool(world.street_lights)
+        seen["kerbs"] += world.kerbs
+        seen["barriers"] += bool(world.barriers)
+    for feature in (
+        "day",
+        "dusk",
+        "night",
+        "rain",
+        "snow",
+        "overcast",
+        "low_sun",
+        "wet",
+        "motion_blur",
+        "jpeg",
+        "hood",
+        "roll",
+        "distortion",
+        "truck",
+        "yellow_car",
+        "white_car",
+        "botts",
+        "faded",
+        "ghost",
+        "seams",
+        "concrete",
+        "snow_banks",
+        "street_lights",
+        "kerbs",
+        "barriers",
+    ):
+        assert seen[feature] >= 3, (feature, seen[feature])
+    heights = [w.camera.mount_height_m for w in worlds(60)]
+    assert min(heights) < 1.4 and max(heights) > 2.0
+
+
+def test_same_seed_same_lanes_and_camera():
+    a, b = (generate_scene("highway", 11, size=SIZE) for _ in range(2))
+    assert a.meta == b.meta
+    assert len(a.lanes) == len(b.lanes) > 0
+    for la, lb in zip(a.lanes, b.lanes, strict=True):
+        assert np.array_equal(la.image, lb.image) and np.array_equal(la.ground, lb.ground)
+    model = a.meta["camera_model"]
+    assert set(model) >= {"K", "D", "width", "height", "mount_height_m", "pitch_rad", "roll_rad", "yaw_rad"}
+    assert model["distortion_model"] == "plumb_bob" and len(model["D"]) == 5
+    assert {"time", "weather"} <= set(a.meta["conditions"])
+    json.dumps(a.to_json())  # the ground truth is JSON-serialisable
+
+
+@pytest.mark.parametrize("scenario", ["highway", "road"])
+def test_lane_truth_follows_the_camera_and_the_paint(scenario):
+    lane_id = load_scenario(scenario).classes.index("lane_marking")
+    on_paint, checked = 0, 0
+    for seed in range(12):
+        sample = generate_scene(scenario, seed, size=SIZE)
+        camera = camera_from_meta(sample.meta["camera_model"])
+        near = np.zeros_like(sample.mask, bool)
+        paint = sample.mask == lane_id
+        for dy in (-2, -1, 0, 1, 2):
+            for dx in (-2, -1, 0, 1, 2):
+                near |= np.roll(paint, (dy, dx), axis=(0, 1))
+        for lane in sample.lanes:
+            # ground metres and image pixels agree through the reported camera
+            projected = camera.project_output(lane.ground[:, 0], lane.ground[:, 1], 0.0)
+            np.testing.assert_allclose(projected, lane.image, atol=1e-6)
+            assert lane.position != 0 and lane.color in ("white", "yellow")
+            if lane.style not in ("solid", "double"):
+                continue
+            for (x, y), visible in zip(lane.image, lane.visible, strict=True):
+                if visible and y > SIZE[0] * 0.6:
+                    checked += 1
+                    on_paint += bool(near[round(y), round(x)])
+    assert checked > 30
+    assert on_paint / checked > 0.9, on_paint / checked
+
+
+def test_ego_boundaries_are_numbered_from_the_car_out():
+    for seed in range(6):
+        sample = generate_scene("highway", seed, size=SIZE)
+        x_at_car = {}
+        for lane in sample.lanes:
+            x_at_car.setdefault(lane.position, lane.ground[0, 0])
+        lefts = sorted(p for p in x_at_car if p < 0)
+        rights = sorted(p for p in x_at_car if p > 0)
+        assert all(x_at_car[p] < 0 for p in lefts) and all(x_at_car[p] >= 0 for p in rights)
+        assert all(x_at_car[a] < x_at_car[b] for a, b in itertools.pairwise(lefts))
+        assert all(x_at_car[a] < x_at_car[b] for a, b in itertools.pairwise(rights))
+
+
+def test_lights_and_cars_that_look_like_paint_are_background():
+    classes = load_scenario("highway").classes
+    lit = 0
+    for seed in range(40):
+        rng = np.random.default_rng([seed, 3])
+        world = sample_front_world(rng, SIZE, urban=seed % 2 == 0, duration_s=0.0, speed=20.0)
+        if world.conditions.time != "night":
+            continue
+        frame = render_front(world, classes, time_s=0.0, rng=np.random.default_rng(seed))
+        lit += int(frame.lights.sum())
+        assert not (frame.mask[frame.lights] > 0).any()
+    assert lit > 50
+    # a yellow car right ahead in the ego lane: its pixels are yellow and background
+    world = sample_front_world(np.random.default_rng(5), SIZE, urban=False, duration_s=0.0, speed=20.0)
+    yellow = (0, 200, 240)
+    world.vehicles = [
+        Vehicle(t=0.0, s0=9.0, speed=world.speed, width=1.9, height=1.6, length=4.5, color=yellow)
+    ]
+    world.hood = None
+    frame = render_front(world, classes, time_s=0.0, rng=np.random.default_rng(0))
+    x_c = float(world.centre_x(np.array([9.0]))[0])
+    box = world.camera.project_output(
+        np.array([x_c - 0.8, x_c + 0.8]), np.array([9.0, 9.0]), np.array([0.4, 0.8])
+    )
+    (u0, v1), (u1, v0) = np.round(box).astype(int)
+    assert frame.mask[v0:v1, u0:u1].size > 10 and (frame.mask[v0:v1, u0:u1] == 0).all()
+
+
+def test_drive_keeps_lane_ids():
+    frames = list(generate_drive("highway", 3, 5, size=SIZE))
+    ids = [sorted({lane.lane_id for lane in f.lanes}) for f in frames]
+    assert ids[0] and all(i == ids[0] for i in ids)
+
+
+def test_scene_tusimple_label_and_cli(tmp_path, capsys):
+    sample = generate_scene("highway", 4, size=SIZE)
+    label = scene_tusimple_label(sample, "images/x.png")
+    assert label.lanes and all(len(lane) == len(label.h_samples) for lane in label.lanes)
+    assert label.h_samples[-1] <= SIZE[0] - 1 and label.h_samples == sorted(label.h_samples)
+    out = tmp_path / "gen"
+    code = main(["generate", "--scenario", "highway", "--count", "3", "--seed", "4", "--out", str(out),
+                 "--size", f"{SIZE[0]}x{SIZE[1]}", "--tusimple", "--culane", "--no-preview"])  # fmt: skip
+    assert code == 0
+    labels = read_tusimple_labels(out / "tusimple.json")
+    assert len(labels) == 3 and all((out / lab.raw_file).is_file() for lab in labels)
+    assert labels[0].lanes == label.lanes
+    assert len(list((out / "images").glob("*.lines.txt"))) == 3
+    assert main(["generate", "--scenario", "parking", "--count", "1", "--out", str(out), "--tusimple"]) != 0
+    assert "front-camera scenario" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", [(144, 256), (540, 960)])
+def test_lens_warp_and_point_projection_agree(size):
+    """The image warp (output -> rendered pixels) inverts the point projection to a fraction of a pixel."""
+    rng = np.random.default_rng(9)
+    checked = 0
+    for _ in range(25):
+        camera = PinholeCamera.sample(rng, size, lens=True)
+        if not camera.has_lens:
+            continue
+        map_x, map_y = camera.lens_maps()
+        back = camera.to_output(np.stack([map_x.ravel(), map_y.ravel()], axis=1))
+        grid_x, grid_y = np.meshgrid(np.arange(size[1]), np.arange(size[0]))
+        error = np.hypot(back[:, 0] - grid_x.ravel(), back[:, 1] - grid_y.ravel())
+        assert error.max() < 0.3, (camera, error.max())
+        assert (map_x >= -0.5).all() and (map_x <= size[1] - 0.5).all()  # every output pixel has a source
+        checked += 1
+    assert checked >= 10
