@@ -54,7 +54,7 @@ def test_overlay_annotator_draws_legend_and_slot_outlines():
     annotate = demo.overlay_annotator(parking, "avm", {7: mask})
     picture = annotate(7, overlay)
     assert (overlay == 50).all()  # a copy is drawn on
-    legend = picture[:50, :120].reshape(-1, 3)
+    legend = picture[:50, -120:].reshape(-1, 3)
     assert (legend == parking.classes.colors_bgr[2]).all(axis=1).any()  # free_slot swatch
     assert (picture[40:160, 50:150] != 50).any(axis=2).sum() > 200  # outlines around the region
     plain = annotate(8, overlay)  # no mask for this stamp: legend only

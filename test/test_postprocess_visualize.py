@@ -68,7 +68,7 @@ def test_legend_shows_every_foreground_class_colour():
 
     image = np.full((240, 320, 3), 128, np.uint8)
     draw_legend(image, ["background", "lane", "crosswalk"], COLORS)
-    corner = image[:60, :160].reshape(-1, 3)
+    corner = image[:60, -160:].reshape(-1, 3)  # top-right
     for colour in COLORS[1:]:
         assert (corner == colour).all(axis=1).any()
     assert not (corner == COLORS[0]).all(axis=1).any()  # no background swatch (black)

@@ -118,7 +118,7 @@ def draw_legend(
     background_id: int = 0,
     extra: Sequence[tuple[str, tuple[int, int, int]]] = (),
 ) -> np.ndarray:
-    """Draw a legend (a colour swatch and the name of every non-background class) top-left, in place.
+    """Draw a legend (a colour swatch and the name of every non-background class) top-right, in place.
 
     Args:
         extra: More ``(label, colour)`` rows, e.g. the slot outline colours.
@@ -136,8 +136,8 @@ def draw_legend(
         (cv2.getTextSize(name, LABEL_FONT, font_scale, thickness)[0][0] for name, _ in rows), default=0
     )
     box_w, box_h = width + swatch + 16, line * len(rows) + 8
-    x0, y0 = 6, 6
-    if not rows or box_w + x0 > image.shape[1] or box_h + y0 > image.shape[0]:
+    x0, y0 = image.shape[1] - box_w - 6, 6  # top-right: lane and slot text goes top-left
+    if not rows or x0 < 0 or box_h + y0 > image.shape[0]:
         return image
     region = image[y0 : y0 + box_h, x0 : x0 + box_w]
     region[...] = (region * 0.35).astype(np.uint8)  # darken behind the legend, keep the frame visible
