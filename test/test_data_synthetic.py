@@ -230,3 +230,30 @@ def test_avm_objects_are_smeared_away_from_the_ego_car():
     assert outline[:, 0].max() > 50.0  # the roof is above the camera: it runs out of any view
     lower = polygons[1][0]
     assert lower[:, 0].max() == pytest.approx(2 * 2.1)  # 0.5 m high seen from 1 m: twice as far
+
+
+def test_avm_side_views_keep_a_strip_beside_the_car():
+    sides = set()
+    for seed in range(60):
+        sample = generate_scene("parking", seed, size=(160, 160), side_view_p=0.5)
+        view = sample.meta["avm_style"]["view"]
+        if view == "full":
+            continue
+        sides.add(view)
+        kept = np.flatnonzero(sample.image.any(axis=(0, 2)))
+        lo, hi = kept.min(), kept.max()
+        assert hi - lo < 120  # a strip, not the whole view
+        assert not sample.image[:, :lo].any() and not sample.image[:, hi + 1 :].any()
+        assert not sample.mask[:, :lo].any() and not sample.mask[:, hi + 1 :].any()
+        origin_x = sample.meta["origin_px"][0]
+        assert (lo > origin_x - 10) if view == "right" else (hi < origin_x + 10)
+        for mark in sample.marking_points:
+            assert lo <= mark.position[0] <= hi
+        for slot in sample.slots:
+            assert (slot.corners[:2, 0] >= lo).all() and (slot.corners[:2, 0] <= hi + 1).all()
+    assert sides == {"left", "right"}
+    full = [
+        generate_scene("parking", s, size=(96, 96), side_view_p=0.0).meta["avm_style"]["view"]
+        for s in range(20)
+    ]
+    assert set(full) == {"full"}

@@ -473,8 +473,14 @@ def sample_parking_world(
     origin_px: tuple[float, float],
     duration_s: float,
     speed: float,
+    side_view_p: float = 0.0,
 ) -> ParkingWorld:
-    """Lay out a random parking lot around the ego's path for a drive of ``duration_s``."""
+    """Lay out a random parking lot around the ego's path for a drive of ``duration_s``.
+
+    With probability ``side_view_p`` the frames are side views: only a strip beside the car
+    (3-5 m wide, from its left or right side) is kept, the rest black — the left/right views
+    parking systems also use, as a pipeline sees them padded to its square input.
+    """
     h, w = size
     view_radius = float(np.hypot(h, w)) / 2.0 * metres_per_pixel + 1.0
     travel = speed * duration_s
@@ -602,6 +608,8 @@ def sample_parking_world(
             "objects": sorted({solid.kind for solid in solids}),
             "ego_look": str(rng.choice(EGO_LOOKS, p=[0.6, 0.25, 0.15])),
             "ego_scale": float(rng.uniform(1.0, 1.25)),
+            "view": str(rng.choice(["left", "right"])) if rng.random() < side_view_p else "full",
+            "strip_m": (float(rng.uniform(0.0, 0.4)), float(rng.uniform(3.0, 5.0))),  # into the box, out
         },
         pose0=(
             lateral,
@@ -838,6 +846,14 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
     noise = noise_crop(rng, (h, w)).astype(np.float32) * world.noise_scale
     image = cv2.add(image, noise, dtype=cv2.CV_8U)
     image = photometric_finish(image, rng, blur_p=0.25, jpeg_p=0.4)
+    keep = _side_view_columns(world, box)
+    if keep is not None:  # a side view: black (and unlabelled) beyond the strip
+        lo, hi = keep
+        for array in (image, mask):
+            array[:, :lo] = 0
+            array[:, hi:] = 0
+        occluder[:, :lo] = 1
+        occluder[:, hi:] = 1
 
     # a slot is reported when its entrance lies in the image; back corners may lie outside
     slots = []
@@ -846,6 +862,8 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
         if not (
             (entrance >= 0).all() and (entrance[:, 0] <= w - 1).all() and (entrance[:, 1] <= h - 1).all()
         ):
+            continue
+        if keep is not None and not ((entrance[:, 0] >= keep[0]) & (entrance[:, 0] < keep[1])).all():
             continue
         centre = np.clip(px.mean(axis=0).round().astype(int), 0, [w - 1, h - 1])
         if occluder[centre[1], centre[0]] and slot.free and _under_ego(centre, box):
@@ -864,6 +882,8 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
         p = _apply(to_px, mark.position[None])[0]
         if not (0 <= p[0] <= w - 1 and 0 <= p[1] <= h - 1):
             continue
+        if keep is not None and not keep[0] <= p[0] < keep[1]:
+            continue
         d = rot @ mark.direction
         marks.append(
             MarkingPoint(
@@ -874,6 +894,22 @@ def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng
             )
         )
     return image, mask, slots, marks
+
+
+def _side_view_columns(world: ParkingWorld, box: np.ndarray) -> tuple[int, int] | None:
+    """Columns ``[lo, hi)`` a side view keeps, or None for the full view."""
+    view = world.style.get("view", "full")
+    if view == "full":
+        return None
+    into_box, out = world.style["strip_m"]
+    w = world.size[1]
+    if view == "right":
+        edge = float(box[:, 0].max())
+        lo, hi = edge - into_box / world.metres_per_pixel, edge + out / world.metres_per_pixel
+    else:
+        edge = float(box[:, 0].min())
+        lo, hi = edge - out / world.metres_per_pixel, edge + into_box / world.metres_per_pixel
+    return int(np.clip(round(lo), 0, w)), int(np.clip(round(hi), 0, w))
 
 
 def _under_ego(point: np.ndarray, box: np.ndarray) -> bool:

@@ -13,6 +13,7 @@ from seg_perception.data.synthetic.front import render_front, sample_front_world
 from seg_perception.data.synthetic.sample import SceneSample, mask_to_polygons
 from seg_perception.errors import ConfigError
 
+SIDE_VIEW_P = 0.15  # share of single AVM scenes seen as a left/right side view
 # ego speeds of the temporally coherent drives, metres per second
 DRIVE_SPEED = {"highway": 25.0, "road": 10.0, "parking": 2.0}
 
@@ -83,6 +84,7 @@ def generate_drive(
     size: tuple[int, int] | None = None,
     fps: float = 30.0,
     metres_per_pixel: MetresPerPixel = None,
+    side_view_p: float = 0.0,
 ) -> Iterator[SceneSample]:
     """Temporally coherent frames of one drive: the ego moves, markings and slots scroll.
 
@@ -94,6 +96,8 @@ def generate_drive(
         fps: Frame rate, i.e. the time step between frames.
         metres_per_pixel: AVM scenes only: the ground resolution, a value or a ``(low, high)``
             range drawn per seed; default: the scenario camera's, scaled to ``size``.
+        side_view_p: AVM scenes only: probability that the drive is seen as a side view (a
+            strip beside the car, the rest black; ``meta["avm_style"]["view"]``).
     """
     config = _resolve(scenario)
     hw = _size(config, size)
@@ -105,7 +109,13 @@ def generate_drive(
     if flavour == "parking":
         mpp, origin = _avm_geometry(config, hw, metres_per_pixel, rng)
         world = sample_parking_world(
-            rng, hw, metres_per_pixel=mpp, origin_px=origin, duration_s=duration, speed=speed
+            rng,
+            hw,
+            metres_per_pixel=mpp,
+            origin_px=origin,
+            duration_s=duration,
+            speed=speed,
+            side_view_p=side_view_p,
         )
         meta_base.update(metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=world.style)
     else:
@@ -138,6 +148,14 @@ def generate_scene(
     *,
     size: tuple[int, int] | None = None,
     metres_per_pixel: MetresPerPixel = None,
+    side_view_p: float = SIDE_VIEW_P,
 ) -> SceneSample:
-    """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel)."""
-    return next(generate_drive(scenario, seed, 1, size=size, metres_per_pixel=metres_per_pixel))
+    """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel, side_view_p).
+
+    AVM scenes are side views (a strip beside the car) with probability ``side_view_p``.
+    """
+    return next(
+        generate_drive(
+            scenario, seed, 1, size=size, metres_per_pixel=metres_per_pixel, side_view_p=side_view_p
+        )
+    )
