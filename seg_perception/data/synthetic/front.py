@@ -42,8 +42,10 @@ from seg_perception.data.synthetic.conditions import (
     sun_glare,
 )
 from seg_perception.data.synthetic.render import (
+    blend_where,
     ellipse_polygon,
     ellipse_polygons,
+    fill_disjoint_polygons,
     fill_polygons,
     ground_texture,
     luma_noise_crop,
@@ -585,28 +587,33 @@ def _line_strips(line: LaneLine, lo: float, hi: float, gaps: list[tuple[float, f
     return polys
 
 
-def _marking_polygons(world: FrontWorld, travelled: float, lateral: float, classes: ClassMap):
-    """{(class id, colour): image polygons} of every painted region within the marking range."""
+def _marking_polygons(
+    world: FrontWorld, travelled: float, lateral: float, classes: ClassMap
+) -> list[tuple[int, tuple[int, int, int], list[np.ndarray]]]:
+    """(class id, colour, image polygons) of every painted region within the marking range.
+
+    The polygons of one entry never overlap (the dashes of one line, the stripes of one crosswalk),
+    so each entry can be filled in one call.
+    """
     lo, hi = travelled + world.s_near, travelled + world.marking_range
     lane_id = classes.index("lane_marking")
-    groups: dict[tuple[int, tuple[int, int, int]], list[np.ndarray]] = {}
+    entries: list[tuple[int, tuple[int, int, int], list[np.ndarray]]] = []
     for line in world.lines:
-        groups.setdefault((lane_id, _paint_colour(world, line)), []).extend(
-            _line_strips(line, lo, hi, world.gaps, travelled)
+        entries.append(
+            (lane_id, _paint_colour(world, line), _line_strips(line, lo, hi, world.gaps, travelled))
         )
     for s0, depth, t0, t1 in world.stop_lines:
         if lo <= s0 and s0 + depth <= hi:
-            groups.setdefault((lane_id, WHITE_PAINT), []).append(
-                _strip_ts(t0, t1, s0 - travelled, s0 + depth - travelled, 2)
+            entries.append(
+                (lane_id, WHITE_PAINT, [_strip_ts(t0, t1, s0 - travelled, s0 + depth - travelled, 2)])
             )
     cross_id = classes.index("crosswalk") if "crosswalk" in classes.names else lane_id
     for s0, length, stripes in world.crosswalks:
         a, b = max(s0, lo), min(s0 + length, hi)
-        if b <= a:
-            continue
-        group = groups.setdefault((cross_id, WHITE_PAINT), [])
-        group += [_strip_ts(t0, t1, a - travelled, b - travelled, 3) for t0, t1 in stripes]
-    return {key: _project_many(world, polys, lateral) for key, polys in groups.items()}
+        if b > a:
+            stripes_ts = [_strip_ts(t0, t1, a - travelled, b - travelled, 3) for t0, t1 in stripes]
+            entries.append((cross_id, WHITE_PAINT, stripes_ts))
+    return [(class_id, colour, _project_many(world, polys, lateral)) for class_id, colour, polys in entries]
 
 
 def _ground_polys(world: FrontWorld, polys: list[np.ndarray], travelled: float, lateral: float, far: float):
@@ -845,10 +852,9 @@ def render_front(
 
     mask = np.zeros((h, w), np.uint8)
     bare = image.copy()
-    for (class_id, colour), polys in _marking_polygons(world, travelled, lateral, classes).items():
-        fill_polygons(image, polys, colour)
-        fill_polygons(mask, polys, class_id)
-    from seg_perception.data.synthetic.render import blend_where
+    for class_id, colour, polys in _marking_polygons(world, travelled, lateral, classes):
+        fill_disjoint_polygons(image, polys, colour)
+        fill_disjoint_polygons(mask, polys, class_id)
 
     blend_where(image, bare, world.wear, mask)  # worn paint lets the asphalt show through
 

@@ -80,6 +80,27 @@ def fill_polygons(canvas: np.ndarray, polygons: list[np.ndarray], color: float |
         cv2.fillPoly(canvas, [np.round(points * _SCALE).astype(np.int32)], color, cv2.LINE_8, SHIFT_BITS)
 
 
+def fill_disjoint_polygons(
+    canvas: np.ndarray, polygons: list[np.ndarray], color: float | tuple[float, ...]
+) -> None:
+    """:func:`fill_polygons` for polygons known not to overlap (the dashes of one line): one fillPoly call.
+
+    Overlapping polygons must go through :func:`fill_polygons`, which fills each on its own.
+    """
+    if not polygons:
+        return
+    height, width = canvas.shape[:2]
+    points = np.concatenate([np.asarray(p, np.float64).reshape(-1, 2) for p in polygons])
+    low, high = points.min(axis=0), points.max(axis=0)
+    if low[0] < -2.0 * width or low[1] < -2.0 * height or high[0] > 3.0 * width or high[1] > 3.0 * height:
+        fill_polygons(canvas, polygons, color)  # some need clipping: the careful path
+        return
+    fixed = np.round(points * _SCALE).astype(np.int32)
+    parts = [part for part in np.split(fixed, np.cumsum([len(p) for p in polygons])[:-1]) if len(part) >= 3]
+    if parts:
+        cv2.fillPoly(canvas, parts, color, cv2.LINE_8, SHIFT_BITS)
+
+
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell_px: float) -> np.ndarray:
     """Float32 noise in about [-1, 1] with blobs about ``cell_px`` pixels wide."""
     height, width = shape
