@@ -193,6 +193,8 @@ def _separator(
 
 @dataclass
 class _RowStyle:
+    """How one row of slots is marked (drawn once per row)."""
+
     kind: str
     line_style: str
     entrance_line: bool
@@ -237,7 +239,7 @@ def _row(
     style: _RowStyle,
     *,
     indoor: bool,
-):
+) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
     """Slots, painted lines, marking points and objects of one row of slots along the aisle."""
     lines: list[PaintedLine] = []
     slots: list[SlotGeometry] = []
@@ -338,7 +340,7 @@ def _platform_row(
     y_hi: float,
     style: _RowStyle,
     occupancy: float,
-):
+) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
     """A stacked garage row: a steel platform per slot, a painted kerb line along the entrances.
 
     The slot is the platform; its marking points are the platform's front corners (L shaped:
