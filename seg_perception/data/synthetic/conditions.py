@@ -93,7 +93,7 @@ def sample_conditions(rng: np.random.Generator, *, urban: bool) -> Conditions:
     if rng.random() < 0.35:
         c.jpeg_quality = int(rng.integers(20, 90))
     c.noise_sigma = float(rng.uniform(1.0, 5.0)) * (2.0 if c.time == "night" else 1.0)
-    c.blur_sigma = float(rng.uniform(0.4, 1.2)) if rng.random() < 0.3 else 0.0
+    c.blur_sigma = float(rng.uniform(0.4, 1.0)) if rng.random() < 0.2 else 0.0
     c.vignette = float(rng.uniform(0.1, 0.5)) if rng.random() < 0.4 else 0.0
     if c.weather == "rain" and rng.random() < 0.6:
         c.droplets = int(rng.integers(5, 40))

@@ -534,7 +534,7 @@ def sample_front_world(
         colors["hills"] = _shade(colors["hills"], 0.3)
 
     texture = ground_texture(
-        rng, size, blotch=float(rng.uniform(6.0, 16.0)), grain=float(rng.uniform(3.0, 8.0))
+        rng, size, blotch=float(rng.uniform(6.0, 16.0)), grain=float(rng.uniform(4.0, 12.0))
     )
     wear_strength = float(rng.uniform(0.0, 0.5))
     wear = 1.0 - wear_strength * (0.5 + 0.5 * smooth_noise(rng, size, max(3.0, width / 60.0)))
@@ -554,7 +554,7 @@ def sample_front_world(
         conditions=conditions, ghosts=ghosts, seams=seams,
         joints=float(rng.uniform(4.5, 6.0)) if concrete else 0.0, tracks=tracks,
         kerbs=urban and rng.random() < 0.7, street_lights=street_lights, snow_banks=snow_banks,
-        hood=hood, ego_lane_index=ego_lane, grass_grain=int(rng.integers(8, 30)),
+        hood=hood, ego_lane_index=ego_lane, grass_grain=int(rng.integers(14, 40)),
     )  # fmt: skip
 
 
