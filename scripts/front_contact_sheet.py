@@ -10,6 +10,7 @@ with lane paint in yellow, crosswalks in blue and the lane-boundary ground truth
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,7 @@ def tile_pair(scenario: str, seed: int) -> np.ndarray:
     labels[sample.mask == 2] = (255, 160, 0)
     for lane in sample.lanes:
         points = np.round(lane.image).astype(np.int32)
-        for (a, b), seen in zip(zip(points[:-1], points[1:], strict=True), lane.visible[1:], strict=True):
+        for (a, b), seen in zip(itertools.pairwise(points), lane.visible[1:], strict=True):
             cv2.line(labels, tuple(map(int, a)), tuple(map(int, b)), (255, 0, 255), 2 if seen else 1)
     conditions = sample.meta["conditions"]
     text = f"{scenario} {seed}: {conditions['time']}, {conditions['weather']}"
