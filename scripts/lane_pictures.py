@@ -24,7 +24,7 @@ from seg_perception.data.synthetic import generate_drive
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.pipeline import SegmentationPipeline
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, draw_metric_grid
-from seg_perception.training.lane_eval import drive_world, true_lanes
+from seg_perception.training.lane_eval import drive_world, lanes_of_sample, true_lanes
 
 FRAMES = (
     "highway_960x540/solidWhiteCurve.jpg",
@@ -82,7 +82,12 @@ def main() -> None:
             result = pipeline.process(sample.image)
             if index in (10, 39):
                 picture = pipeline.overlay(sample.image, result.mask, lanes=result.lanes)
-                for lane in true_lanes(world, sample.meta["time_s"]):
+                truth = (
+                    lanes_of_sample(sample.lanes, size)
+                    if getattr(sample, "lanes", None)
+                    else true_lanes(world, sample.meta["time_s"])
+                )
+                for lane in truth:
                     cv2.polylines(picture, [np.round(lane.image).astype(np.int32)], False, (255, 255, 0), 1)
                 synthetic.append(cv2.resize(picture, (600, 338), interpolation=cv2.INTER_AREA))
     cv2.imwrite(str(args.out / "synthetic_after.png"), sheet(synthetic, columns=2))
