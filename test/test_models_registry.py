@@ -102,3 +102,29 @@ def test_options_keep_the_contract(name: str, options: dict[str, object]) -> Non
     model = build_model(name, 4, **options)
     _check_eval(model, (38, 50), 4)
     _backward_reaches_every_parameter(model, _train_outputs(model, (38, 50), 4))
+
+
+@pytest.mark.parametrize("name", ["icnet_lite", "hrnetv2_w18_small_v1"])
+def test_marking_point_head_contract_and_gradients(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, 3, marking_points=True)
+    model.eval()
+    with torch.no_grad():
+        logits, points = model(torch.randn(2, 3, 64, 96))
+    assert tuple(logits.shape) == (2, 3, 64, 96)
+    assert tuple(points.shape) == (2, 3, 16, 24)  # heat + unit direction at 1/4
+    assert float(points[:, 0].min()) >= 0.0 and float(points[:, 0].max()) <= 1.0
+    torch.testing.assert_close(points[:, 1:].square().sum(1), torch.ones(2, 16, 24), atol=1e-4, rtol=0)
+    model.train()
+    outputs, raw = model(torch.randn(2, 3, 64, 96))
+    assert len(outputs) == len(model.loss_weights)
+    loss = sum(o.square().mean() for o in outputs) + raw.square().mean()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_models_without_the_head_keep_the_plain_contract() -> None:
+    model = build_model("icnet_lite", 3).eval()
+    assert model.marking_points is False
+    with torch.no_grad():
+        assert isinstance(model(torch.randn(1, 3, 64, 64)), torch.Tensor)

@@ -142,10 +142,27 @@ def _crop(value: Any, size: tuple[int, int]) -> A.BasicTransform:
 
 
 class SegmentationTransform:
-    """Callable ``(image_bgr uint8, mask uint8) -> (float32 CHW RGB tensor, int64 HW tensor)``."""
+    """Callable ``(image_bgr uint8, mask uint8) -> (float32 CHW RGB tensor, int64 HW tensor)``.
+
+    Built with ``keypoints=True`` (see :func:`build_transforms`), :meth:`with_points` also moves
+    marking points ``(x, y, dx, dy)`` through the same geometry (directions rotate and flip
+    with the image; points that leave the image are dropped).
+    """
 
     def __init__(self, pipeline: A.Compose):
         self.pipeline = pipeline
+
+    def with_points(
+        self, image_bgr: np.ndarray, mask: np.ndarray, points: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """Like ``__call__``, plus the transformed ``(K, 4)`` points."""
+        from seg_perception.data.marking_points import from_albumentations, to_albumentations
+
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        out = self.pipeline(image=rgb, mask=mask, keypoints=to_albumentations(points))
+        image = torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1), dtype=np.float32))
+        moved = from_albumentations(np.asarray(out["keypoints"], dtype=np.float32).reshape(-1, 3))
+        return image, torch.from_numpy(np.ascontiguousarray(out["mask"], dtype=np.int64)), moved
 
     def reseed(self, seed: int) -> None:
         """Restart the random draws from ``seed`` (each DataLoader worker needs its own stream)."""
@@ -167,6 +184,7 @@ def build_transforms(
     std: Sequence[float],
     ignore_index: int = DEFAULT_IGNORE_INDEX,
     seed: int | None = None,
+    keypoints: bool = False,
 ) -> SegmentationTransform:
     """Resize (+ the spec's augmentations when ``train``) + normalise + to tensors.
 
@@ -177,6 +195,7 @@ def build_transforms(
         mean, std: Per-channel RGB normalisation on the 0..1 scale.
         ignore_index: Mask value for pixels rotated in from outside or dropped out.
         seed: Seed of the pipeline's random draws (a run repeats its augmentations); ``None``: random.
+        keypoints: Also transform marking points (:meth:`SegmentationTransform.with_points`).
 
     Raises:
         AugmentationError: unknown augmentation name or option, or a bad value.
@@ -199,4 +218,7 @@ def build_transforms(
     if train:
         steps += [build(spec[name], ignore_index) for name, build in BUILDERS.items() if name in spec]
     steps.append(A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0))
-    return SegmentationTransform(A.Compose(steps, seed=seed))
+    keypoint_params = (
+        A.KeypointParams(format="xya", angle_in_degrees=False, remove_invisible=True) if keypoints else None
+    )
+    return SegmentationTransform(A.Compose(steps, seed=seed, keypoint_params=keypoint_params))

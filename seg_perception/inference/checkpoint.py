@@ -58,17 +58,7 @@ def save_checkpoint(
 def metadata_from_dict(values: dict[str, Any], *, source: str = "checkpoint") -> ModelMetadata:
     """Rebuild :class:`ModelMetadata` from ``dataclasses.asdict`` output."""
     try:
-        return ModelMetadata(
-            model=str(values["model"]),
-            scenario=str(values["scenario"]),
-            classes=tuple(values["classes"]),
-            colors=tuple(values["colors"]),
-            input_size=(int(values["input_size"][0]), int(values["input_size"][1])),
-            mean=tuple(float(v) for v in values.get("mean", ModelMetadata.mean)),  # type: ignore[arg-type]
-            std=tuple(float(v) for v in values.get("std", ModelMetadata.std)),  # type: ignore[arg-type]
-            channel_order=str(values.get("channel_order", "RGB")),
-            extra=dict(values.get("extra", {})),
-        )
+        return ModelMetadata.from_dict(values)
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise ModelFileError(
             f"{source}: malformed metadata ({err}); re-save it with 'seg-perception train'"

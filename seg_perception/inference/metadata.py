@@ -11,6 +11,8 @@ from seg_perception.errors import ModelFileError
 METADATA_PREFIX = "seg_perception."
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
+#: Second output of models with a marking-point head: (N, 3, H/stride, W/stride) heat + unit direction.
+MARKING_POINTS_NAME = "marking_points"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class ModelMetadata:
         std: Per-channel standard deviation, RGB order, on 0..1 pixel values.
         channel_order: ``RGB``; frames are converted to it before normalisation.
         extra: Free-form provenance (training command, metrics, version).
+        marking_point_stride: Stride of the ``marking_points`` output (0: the model has none).
+        metres_per_pixel: Ground resolution of the bird's-eye images the model was trained
+            on (None for perspective cameras); the pipeline rescales AVM frames to it.
     """
 
     model: str
@@ -38,10 +43,43 @@ class ModelMetadata:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     channel_order: str = "RGB"
     extra: dict[str, Any] = field(default_factory=dict)
+    marking_point_stride: int = 0
+    metres_per_pixel: float | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def has_marking_points(self) -> bool:
+        return self.marking_point_stride > 0
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Graph outputs in order: ``logits`` and, with the head, ``marking_points``."""
+        return (OUTPUT_NAME, MARKING_POINTS_NAME) if self.has_marking_points else (OUTPUT_NAME,)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ModelMetadata:
+        """Rebuild from ``dataclasses.asdict`` output (or parsed props); optional keys default.
+
+        Raises:
+            KeyError, ValueError, TypeError, IndexError: a required key is missing or malformed.
+        """
+        mpp = values.get("metres_per_pixel")
+        return cls(
+            model=str(values["model"]),
+            scenario=str(values["scenario"]),
+            classes=tuple(values["classes"]),
+            colors=tuple(values["colors"]),
+            input_size=(int(values["input_size"][0]), int(values["input_size"][1])),
+            mean=tuple(float(v) for v in values.get("mean", cls.mean)),  # type: ignore[arg-type]
+            std=tuple(float(v) for v in values.get("std", cls.std)),  # type: ignore[arg-type]
+            channel_order=str(values.get("channel_order", "RGB")),
+            extra=dict(values.get("extra", {})),
+            marking_point_stride=int(values.get("marking_point_stride", 0)),
+            metres_per_pixel=None if mpp is None else float(mpp),
+        )
 
     def to_props(self) -> dict[str, str]:
         """Flatten into ONNX ``metadata_props`` (string keys and values)."""
@@ -59,17 +97,7 @@ class ModelMetadata:
             for key, text in props.items():
                 if key.startswith(METADATA_PREFIX):
                     values[key[len(METADATA_PREFIX) :]] = json.loads(text)
-            return cls(
-                model=str(values["model"]),
-                scenario=str(values["scenario"]),
-                classes=tuple(values["classes"]),
-                colors=tuple(values["colors"]),
-                input_size=(int(values["input_size"][0]), int(values["input_size"][1])),
-                mean=tuple(float(v) for v in values.get("mean", cls.mean)),  # type: ignore[arg-type]
-                std=tuple(float(v) for v in values.get("std", cls.std)),  # type: ignore[arg-type]
-                channel_order=str(values.get("channel_order", "RGB")),
-                extra=dict(values.get("extra", {})),
-            )
+            return cls.from_dict(values)
         except (KeyError, ValueError, TypeError, IndexError) as err:
             raise ModelFileError(
                 f"{source} lacks seg_perception metadata ({err}); export it with "

@@ -1,37 +1,85 @@
-"""The base class every segmentation model shares: output contract and loss weights."""
+"""The base class every segmentation model shares: output contract, loss weights, marking-point head."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
-from seg_perception.models.layers import resize_to
+from seg_perception.models.layers import ConvBNAct, resize_to
+
+#: Channels of the marking-point output: heat (probability), then the unit direction (dx, dy).
+MARKING_POINT_CHANNELS = 3
+#: The marking-point map is at 1/4 of the input resolution.
+MARKING_POINT_STRIDE = 4
+
+
+class MarkingPointHead(nn.Module):
+    """Marking points (where slot lines meet the entrance line) from a 1/4-resolution feature.
+
+    Raw outputs ``(N, 3, h, w)``: a heat logit and an unnormalised direction ``(dx, dy)``
+    along the slot's separating line, pointing into the slot (image pixels, y down).
+    """
+
+    def __init__(self, in_channels: int, *, hidden: int = 32, activation: str = "relu") -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvBNAct(in_channels, hidden, 3, activation=activation),
+            ConvBNAct(hidden, hidden, 3, activation=activation),
+        )
+        self.out = nn.Conv2d(hidden, MARKING_POINT_CHANNELS, 1)
+        # Start the heat near the background rate (CenterNet's prior), so focal loss is stable.
+        nn.init.constant_(self.out.bias, 0.0)
+        with torch.no_grad():
+            self.out.bias[0] = -2.19
+
+    def forward(self, feature: Tensor) -> Tensor:
+        return self.out(self.body(feature))
+
+
+def marking_point_map(raw: Tensor) -> Tensor:
+    """Raw head output → ``(N, 3, h, w)``: heat probability in 0..1 and a unit direction."""
+    heat = torch.sigmoid(raw[:, :1])
+    direction = raw[:, 1:3]
+    norm = torch.sqrt((direction * direction).sum(dim=1, keepdim=True) + 1e-12)
+    return torch.cat([heat, direction / norm], dim=1)
 
 
 class SegmentationModel(nn.Module):
-    """A model that maps ``(N, 3, H, W)`` images to class logits.
+    """A model that maps ``(N, 3, H, W)`` images to class logits (and optionally marking points).
 
-    Subclasses implement :meth:`forward_logits`, returning the logits list main-first at the
-    model's native resolutions. This class turns it into the package contract:
+    Subclasses implement :meth:`forward_heads` (or just :meth:`forward_logits`), returning the
+    logits list main-first at the model's native resolutions, and the raw marking-point map
+    when the model was built with ``marking_points=True``. This class turns it into the
+    package contract:
 
     - eval mode (and ONNX export): one ``(N, num_classes, H, W)`` tensor at input resolution;
-    - train mode: the list, one entry per element of :attr:`loss_weights`.
+      with marking points a tuple ``(logits, points)``, ``points`` being
+      :func:`marking_point_map` at 1/4 resolution;
+    - train mode: the list, one entry per element of :attr:`loss_weights`; with marking
+      points a tuple ``(list, raw points)``.
     """
 
     loss_weights: tuple[float, ...] = (1.0,)
     #: True when ``forward_logits`` already returns the main logits at input resolution.
     main_logits_at_input_size: bool = False
 
-    def __init__(self, *, num_classes: int) -> None:
+    def __init__(self, *, num_classes: int, marking_points: bool = False) -> None:
         super().__init__()
         self.num_classes = num_classes
+        self.marking_points = bool(marking_points)
 
     def forward_logits(self, x: Tensor) -> list[Tensor]:
+        return self.forward_heads(x)[0]
+
+    def forward_heads(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
+        """Logits list main-first, and the raw marking-point map (None without that head)."""
         raise NotImplementedError
 
-    def forward(self, x: Tensor) -> Tensor | list[Tensor]:
-        logits = self.forward_logits(x)
+    def forward(self, x: Tensor) -> Tensor | list[Tensor] | tuple[Tensor | list[Tensor], Tensor]:
+        logits, points = self.forward_heads(x)
         if self.training:
-            return logits
-        if self.main_logits_at_input_size:
-            return logits[0]
-        return resize_to(logits[0], x.shape[-2:])
+            return logits if points is None else (logits, points)
+        main = logits[0] if self.main_logits_at_input_size else resize_to(logits[0], x.shape[-2:])
+        if points is None:
+            return main
+        return main, marking_point_map(points)

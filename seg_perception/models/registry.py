@@ -21,8 +21,8 @@ class ModelEntry:
     options: tuple[str, ...]
 
 
-_ICNET_OPTIONS = ("activation",)
-_HRNET_OPTIONS = ("activation", "csp", "csp_ratio")
+_ICNET_OPTIONS = ("activation", "marking_points")
+_HRNET_OPTIONS = ("activation", "csp", "csp_ratio", "marking_points")
 
 REGISTRY: dict[str, ModelEntry] = {
     **{name: ModelEntry(build_icnet, "icnet", _ICNET_OPTIONS) for name in ICNET_SPECS},
@@ -55,8 +55,9 @@ def build_model(name: str, num_classes: int, **options: Any) -> SegmentationMode
     Args:
         name: A name from :func:`list_models`.
         num_classes: Number of output classes (>= 1).
-        **options: ``activation`` (``relu``/``mish``) for every model; ``csp`` and ``csp_ratio``
-            for HRNet.
+        **options: ``activation`` (``relu``/``mish``) and ``marking_points`` (add the
+            marking-point head, see :class:`~seg_perception.models.base.MarkingPointHead`) for
+            every model; ``csp`` and ``csp_ratio`` for HRNet.
 
     Raises:
         UnknownModelError: unknown ``name`` (the message lists the valid names).

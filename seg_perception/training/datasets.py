@@ -30,18 +30,43 @@ class ScenePool(Dataset):
         images: ``(N, H, W, 3)`` uint8 BGR images.
         masks: ``(N, H, W)`` uint8 class-id masks.
         transform: ``(image_bgr, mask) -> (float CHW RGB tensor, int64 HW tensor)``.
+        points: Per scene, the ``(K, 4)`` marking points of its slots
+            (:func:`~seg_perception.data.marking_points.slot_marking_points`); with
+            ``point_target`` a sample is ``(image, mask, marking-point target)``.
+        point_target: ``(stride, sigma_px)`` of :func:`~seg_perception.data.marking_points.marking_point_target`.
     """
 
-    def __init__(self, images: np.ndarray, masks: np.ndarray, transform: Transform) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        masks: np.ndarray,
+        transform: Transform,
+        *,
+        points: Sequence[np.ndarray] | None = None,
+        point_target: tuple[int, float] | None = None,
+    ) -> None:
         self.images = images
         self.masks = masks
         self.transform = transform
+        self.points = points
+        self.point_target = point_target
+        if point_target is not None and points is None:
+            raise RecipeError("marking-point targets need the scenes' marking points")
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.transform(self.images[index], self.masks[index])
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        if self.point_target is None or self.points is None:
+            return self.transform(self.images[index], self.masks[index])
+        from seg_perception.data.marking_points import marking_point_target
+
+        image, mask, moved = self.transform.with_points(  # type: ignore[attr-defined]
+            self.images[index], self.masks[index], self.points[index]
+        )
+        stride, sigma = self.point_target
+        target = marking_point_target(moved, tuple(mask.shape), stride=stride, sigma_px=sigma)
+        return image, mask, torch.from_numpy(target)
 
     @classmethod
     def generate(
@@ -52,8 +77,10 @@ class ScenePool(Dataset):
         size: tuple[int, int],
         transform: Transform,
         progress: bool = False,
+        point_target: tuple[int, float] | None = None,
     ) -> ScenePool:
         """Draw ``generate_scene(scenario, seed, size=size)`` for every seed."""
+        from seg_perception.data.marking_points import slot_marking_points
         from seg_perception.data.synthetic import generate_scene
 
         seeds = list(seeds)
@@ -65,11 +92,13 @@ class ScenePool(Dataset):
             from tqdm import tqdm
 
             iterator = tqdm(seeds, desc=f"generating {scenario} scenes", unit="scene", leave=False)
+        points: list[np.ndarray] = []
         for index, seed in enumerate(iterator):
             sample = generate_scene(scenario, seed, size=size)
             images[index] = sample.image
             masks[index] = sample.mask
-        return cls(images, masks, transform)
+            points.append(slot_marking_points(sample.slots))
+        return cls(images, masks, transform, points=points, point_target=point_target)
 
 
 def _int_keys(mapping: dict[Any, Any]) -> dict[int, int]:
@@ -180,11 +209,18 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     from seg_perception.data.augment import build_transforms
 
     size = recipe.input_size
-    common: dict[str, Any] = {"size": size, "mean": recipe.mean, "std": recipe.std}
+    point_target = recipe.point_target()
+    common: dict[str, Any] = {
+        "size": size, "mean": recipe.mean, "std": recipe.std, "keypoints": point_target is not None
+    }
     train_transform = build_transforms(recipe.augment, train=True, seed=recipe.seed, **common)
     val_transform = build_transforms(recipe.augment, train=False, seed=recipe.seed, **common)
     timings: dict[str, float] = {}
     if recipe.data.source != "synthetic":
+        if point_target is not None:
+            raise RecipeError(
+                "marking_points training needs slot ground truth, which only the synthetic source has"
+            )
         return (
             _dataset_reader(recipe, "train", train_transform),
             _dataset_reader(recipe, "val", val_transform),
@@ -193,7 +229,8 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     train_start, train_stop = recipe.data.train_seeds
     started = time.perf_counter()
     val = ScenePool.generate(
-        recipe.scenario, range(*recipe.data.val_seeds), size=size, transform=val_transform, progress=progress
+        recipe.scenario, range(*recipe.data.val_seeds), size=size, transform=val_transform, progress=progress,
+        point_target=point_target,
     )
     timings["val_pool_s"] = time.perf_counter() - started
     if recipe.data.pool_size > 0:
@@ -205,9 +242,12 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
             size=size,
             transform=train_transform,
             progress=progress,
+            point_target=point_target,
         )
         timings["train_pool_s"] = time.perf_counter() - started
     else:
+        if point_target is not None:
+            raise RecipeError("marking_points training needs a scene pool (data.pool_size > 0)")
         from seg_perception.data import SyntheticDataset
 
         train = SyntheticDataset(

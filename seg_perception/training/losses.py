@@ -167,6 +167,54 @@ class CascadeLoss(nn.Module):
         return total
 
 
+class MarkingPointLoss(nn.Module):
+    """Loss of the marking-point head against :func:`~seg_perception.data.marking_points.marking_point_target`.
+
+    Heat: quality focal loss (binary cross-entropy with the soft Gaussian target, scaled by
+    ``|target - p|^gamma``: easy background cells fade out, as in CenterNet's focal loss, and
+    the sub-cell Gaussian shape is kept), summed and divided by the number of points (the
+    summed target heat, at least 1). Direction: L1 between the predicted unit direction and the
+    target's, on the cells near a point (target heat > ``direction_min_heat``). Cells whose
+    label is ignored (rotated in from outside, dropped out) count for neither.
+    """
+
+    def __init__(
+        self,
+        *,
+        heat_weight: float = 1.0,
+        direction_weight: float = 0.5,
+        gamma: float = 2.0,
+        direction_min_heat: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.heat_weight = heat_weight
+        self.direction_weight = direction_weight
+        self.gamma = gamma
+        self.direction_min_heat = direction_min_heat
+
+    def forward(self, raw: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        raw = raw.float()
+        if raw.shape[-2:] != target.shape[-2:]:
+            raise ValueError(f"marking-point output {tuple(raw.shape)} and target {tuple(target.shape)} differ")
+        weight = torch.ones_like(target[:, 0]) if valid is None else valid.float()
+        heat_target = target[:, 0]
+        probability = torch.sigmoid(raw[:, 0])
+        bce = F.binary_cross_entropy_with_logits(raw[:, 0], heat_target, reduction="none")
+        focal = bce * (heat_target - probability).abs().pow(self.gamma)
+        points = torch.clamp(heat_target.sum() / (2.0 * torch.pi), min=1.0)  # a Gaussian sums to ~2*pi*s^2/stride^2
+        heat_loss = (focal * weight).sum() / points
+        direction = raw[:, 1:3]
+        direction = direction / torch.sqrt((direction * direction).sum(1, keepdim=True) + 1e-12)
+        near = ((heat_target > self.direction_min_heat).float() * weight).unsqueeze(1)
+        direction_loss = ((direction - target[:, 1:3]).abs() * near).sum() / torch.clamp(near.sum(), min=1.0)
+        return self.heat_weight * heat_loss + self.direction_weight * direction_loss
+
+
+def valid_cells(mask: torch.Tensor, size: tuple[int, int], ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """``(N, h, w)`` bool: cells of a 1/stride map whose (nearest) label is not ignored."""
+    return downsample_target(mask, size) != ignore_index
+
+
 _LOSSES = {"ce": CrossEntropyLoss, "focal": FocalLoss, "soft_ce": SoftCrossEntropyLoss}
 
 

@@ -78,6 +78,16 @@ class Recipe:
     seed: int = 0
     amp: bool = True
     grad_clip: float | None = None
+    #: Marking-point head training (``sigma_px``, ``heat_weight``, ``direction_weight``); empty: off.
+    marking_points: dict[str, Any] = field(default_factory=dict)
+
+    def point_target(self) -> tuple[int, float] | None:
+        """``(stride, sigma_px)`` of the marking-point target, or None when the head is not trained."""
+        if not self.marking_points:
+            return None
+        from seg_perception.models.base import MARKING_POINT_STRIDE
+
+        return MARKING_POINT_STRIDE, float(self.marking_points.get("sigma_px", 4.0))
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """Copy with the non-``None`` overrides applied (``data_*`` keys go to :class:`DataSpec`)."""
@@ -176,6 +186,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
         "t0",
         "t_mult",
         "eta_min",
+        "marking_points",
     }
     unknown = set(train) - known_train
     if unknown:
@@ -197,6 +208,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             t0=int(scheduler.pop("T_0", Recipe.t0)),
             t_mult=int(scheduler.pop("T_mult", Recipe.t_mult)),
             eta_min=float(scheduler.pop("eta_min", Recipe.eta_min)),
+            marking_points=_marking_points_block(doc.pop("marking_points", None), model_options, source),
             **train,
         )
     except (TypeError, ValueError) as err:
@@ -209,6 +221,28 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
     if leftovers:
         raise RecipeError(f"{source}: unknown fields {sorted(leftovers)}")
     return recipe
+
+
+MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight")
+
+
+def _marking_points_block(block: Any, model_options: dict[str, Any], source: str) -> dict[str, Any]:
+    """The recipe's ``marking_points`` block, checked against the model's head option."""
+    if not block:
+        if model_options.get("marking_points"):
+            raise RecipeError(f"{source}: model option marking_points needs a marking_points block")
+        return {}
+    if not isinstance(block, dict):
+        raise RecipeError(f"{source}: marking_points must be a mapping of {MARKING_POINT_KEYS}")
+    unknown = set(block) - set(MARKING_POINT_KEYS)
+    if unknown:
+        raise RecipeError(f"{source}: unknown marking_points fields {sorted(unknown)}; known: {MARKING_POINT_KEYS}")
+    if not model_options.get("marking_points"):
+        raise RecipeError(f"{source}: a marking_points block needs model.options.marking_points: true")
+    try:
+        return {key: float(value) for key, value in block.items()}
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{source}: marking_points values must be numbers ({err})") from err
 
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:

@@ -18,11 +18,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from seg_perception import __version__
-from seg_perception.config import load_scenario
+from seg_perception.config import ScenarioConfig, load_scenario
 from seg_perception.errors import ConfigError
 from seg_perception.inference.checkpoint import read_checkpoint, save_checkpoint
 from seg_perception.inference.metadata import ModelMetadata
-from seg_perception.training.losses import IGNORE_INDEX, build_loss
+from seg_perception.models.base import MARKING_POINT_STRIDE
+from seg_perception.training.losses import IGNORE_INDEX, MarkingPointLoss, build_loss, valid_cells
 from seg_perception.training.metrics import SegmentationMetrics
 from seg_perception.training.recipe import Recipe
 from seg_perception.training.reporting import plot_curves, read_records, write_metrics
@@ -59,6 +60,17 @@ def _seed_worker(worker_id: int) -> None:
     transform = getattr(getattr(info, "dataset", None), "transform", None)
     if hasattr(transform, "reseed"):
         transform.reseed(seed)
+
+
+def training_metres_per_pixel(scenario: ScenarioConfig, input_size: tuple[int, int]) -> float | None:
+    """Ground resolution of the training images: the bird's-eye camera's ``metres_per_pixel``
+    at its ``image_size``, scaled to the recipe's input width (the synthetic scenes cover the
+    same ground at any size); None for cameras without one (perspective views)."""
+    block = scenario.camera(scenario.primary_camera)
+    if "metres_per_pixel" not in block:
+        return None
+    reference_width = scenario.image_size()[1]
+    return float(block["metres_per_pixel"]) * reference_width / float(input_size[1])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -125,6 +137,17 @@ class Trainer:
         self.criterion = build_loss(recipe.loss, loss_weights=loss_weights, ignore_index=IGNORE_INDEX).to(
             self.device
         )
+        self.point_criterion: MarkingPointLoss | None = None
+        if recipe.marking_points:
+            if not getattr(self.model, "marking_points", False):
+                raise ConfigError(
+                    f"recipe {recipe.name!r} trains marking points but model {recipe.model!r} has no "
+                    "marking-point head; set model.options.marking_points: true"
+                )
+            self.point_criterion = MarkingPointLoss(
+                heat_weight=float(recipe.marking_points.get("heat_weight", 1.0)),
+                direction_weight=float(recipe.marking_points.get("direction_weight", 0.5)),
+            )
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
         )
@@ -185,6 +208,8 @@ class Trainer:
             mean=self.recipe.mean,
             std=self.recipe.std,
             extra=extra,
+            marking_point_stride=MARKING_POINT_STRIDE if getattr(self.model, "marking_points", False) else 0,
+            metres_per_pixel=training_metres_per_pixel(self.scenario, self.recipe.input_size),
         )
 
     def save(self, path: Path, *, val_summary: dict[str, Any] | None = None) -> Path:
@@ -229,7 +254,7 @@ class Trainer:
         self.model.eval()
         metrics = SegmentationMetrics(self.class_names)
         loader = DataLoader(self.val_set, batch_size=self.recipe.batch_size, num_workers=0)
-        for images, masks in loader:
+        for images, masks, *_ in loader:
             with torch.autocast(self.device.type, enabled=self.use_amp):
                 logits = self.model(images.to(self.device))
             if isinstance(logits, (list, tuple)):
@@ -239,12 +264,22 @@ class Trainer:
         self.model.train()
         return metrics.summary()
 
-    def _train_step(self, images: torch.Tensor, masks: torch.Tensor) -> float:
+    def _train_step(
+        self, images: torch.Tensor, masks: torch.Tensor, point_target: torch.Tensor | None = None
+    ) -> float:
         images = images.to(self.device, non_blocking=True)
         masks = masks.to(self.device, non_blocking=True).long()
         with torch.autocast(self.device.type, enabled=self.use_amp):
             outputs = self.model(images)
-        loss = self.criterion(outputs, masks)
+        if self.point_criterion is not None:
+            if point_target is None:
+                raise ConfigError("the training set gives no marking-point targets for the marking-point head")
+            outputs, raw_points = outputs
+            point_target = point_target.to(self.device, non_blocking=True)
+            valid = valid_cells(masks, tuple(raw_points.shape[-2:]))
+            loss = self.criterion(outputs, masks) + self.point_criterion(raw_points, point_target, valid)
+        else:
+            loss = self.criterion(outputs, masks)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.recipe.grad_clip:
@@ -275,8 +310,8 @@ class Trainer:
         batches = self._batches()
         last_summary: dict[str, Any] | None = None
         while self.step < total:
-            images, masks = next(batches)
-            loss = self._train_step(images, masks)
+            images, masks, *point_target = next(batches)
+            loss = self._train_step(images, masks, *point_target)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss} at step {self.step}; lower the lr")
             self.step += 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from seg_perception.models.base import SegmentationModel
+from seg_perception.models.base import MarkingPointHead, SegmentationModel
 from seg_perception.models.errors import ModelOptionError
 from seg_perception.models.hrnet.blocks import CSPStage, HRStage
 from seg_perception.models.layers import ConvBNAct, check_activation, make_activation, resize_to
@@ -101,8 +101,9 @@ class HRNetV2(SegmentationModel):
         activation: str = "relu",
         csp: bool = False,
         csp_ratio: float = 0.5,
+        marking_points: bool = False,
     ) -> None:
-        super().__init__(num_classes=num_classes)
+        super().__init__(num_classes=num_classes, marking_points=marking_points)
         check_activation(activation)
         if csp and not 0.0 < csp_ratio < 1.0:
             raise ModelOptionError(f"csp_ratio must be in (0, 1), got {csp_ratio}")
@@ -144,6 +145,9 @@ class HRNetV2(SegmentationModel):
             make_activation(act),
             nn.Conv2d(head_channels, num_classes, 1),
         )
+        self.point_head = (
+            MarkingPointHead(head_channels, activation=act) if marking_points else None
+        )
 
     @staticmethod
     def _transit(transition: nn.ModuleList, feats: list[Tensor]) -> list[Tensor]:
@@ -163,11 +167,12 @@ class HRNetV2(SegmentationModel):
         feats = self.stage3(self._transit(self.transition2, feats))
         return self.stage4(self._transit(self.transition3, feats))
 
-    def forward_logits(self, x: Tensor) -> list[Tensor]:
+    def forward_heads(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
         feats = self.forward_features(x)
         size = feats[0].shape[-2:]
         merged = torch.cat([feats[0], *(resize_to(f, size) for f in feats[1:])], dim=1)
-        return [resize_to(self.last_layer(merged), x.shape[-2:])]
+        points = None if self.point_head is None else self.point_head(merged)
+        return [resize_to(self.last_layer(merged), x.shape[-2:])], points
 
     def load_official_state_dict(self, state_dict_or_path: object, *, strict: bool = True) -> object:
         """Shortcut for :func:`seg_perception.models.hrnet.official.load_official_hrnet_state_dict`."""
@@ -177,9 +182,16 @@ class HRNetV2(SegmentationModel):
 
 
 def build_hrnet(
-    variant: str, *, num_classes: int, activation: str = "relu", csp: bool = False, csp_ratio: float = 0.5
+    variant: str,
+    *,
+    num_classes: int,
+    activation: str = "relu",
+    csp: bool = False,
+    csp_ratio: float = 0.5,
+    marking_points: bool = False,
 ) -> HRNetV2:
     """Build an HRNetV2 variant from :data:`HRNET_SPECS`."""
     return HRNetV2(
-        HRNET_SPECS[variant], num_classes=num_classes, activation=activation, csp=csp, csp_ratio=csp_ratio
+        HRNET_SPECS[variant], num_classes=num_classes, activation=activation, csp=csp, csp_ratio=csp_ratio,
+        marking_points=marking_points,
     )

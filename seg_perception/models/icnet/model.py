@@ -6,7 +6,8 @@
   with the 1/2 branch, as in the paper), the rest of the dilated ResNet and pyramid pooling → 1/32;
 - CFF(1/32, 1/16) → CFF(1/16, 1/8) → ×2 → classifier at 1/4.
 
-Train mode returns ``[main@1/4, aux@1/8, aux@1/16]`` with weights ``(1.0, 0.4, 0.4)``.
+Train mode returns ``[main@1/4, aux@1/8, aux@1/16]`` with weights ``(1.0, 0.4, 0.4)``. With
+``marking_points=True`` a marking-point head reads the same 1/4 feature as the classifier.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seg_perception.models.base import SegmentationModel
+from seg_perception.models.base import MarkingPointHead, SegmentationModel
 from seg_perception.models.icnet.blocks import CascadeFeatureFusion, PyramidPooling
 from seg_perception.models.layers import ConvBNAct, check_activation
 from seg_perception.models.resnet_blocks import BLOCKS, make_res_layer
@@ -65,8 +66,10 @@ class ICNet(SegmentationModel):
 
     loss_weights = (1.0, 0.4, 0.4)
 
-    def __init__(self, spec: ICNetSpec, *, num_classes: int, activation: str = "relu") -> None:
-        super().__init__(num_classes=num_classes)
+    def __init__(
+        self, spec: ICNetSpec, *, num_classes: int, activation: str = "relu", marking_points: bool = False
+    ) -> None:
+        super().__init__(num_classes=num_classes, marking_points=marking_points)
         check_activation(activation)
         block = BLOCKS[spec.block]
         act = activation
@@ -100,8 +103,11 @@ class ICNet(SegmentationModel):
             spec.cff_channels, spec.sub1[2], spec.cff_channels, num_classes=num_classes, activation=act
         )
         self.classifier = nn.Conv2d(spec.cff_channels, num_classes, 1)
+        self.point_head = (
+            MarkingPointHead(spec.cff_channels, activation=act) if marking_points else None
+        )
 
-    def forward_logits(self, x: Tensor) -> list[Tensor]:
+    def forward_heads(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
         feat_sub1 = self.sub1(x)  # 1/8
 
         half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
@@ -115,9 +121,14 @@ class ICNet(SegmentationModel):
         fused_16, aux_16 = self.cff_sub24(feat_sub4, feat_sub2)
         fused_8, aux_8 = self.cff_sub12(fused_16, feat_sub1)
         up_4 = F.interpolate(fused_8, scale_factor=2.0, mode="bilinear", align_corners=False)
-        return [self.classifier(up_4), aux_8, aux_16]
+        points = None if self.point_head is None else self.point_head(up_4)
+        return [self.classifier(up_4), aux_8, aux_16], points
 
 
-def build_icnet(variant: str, *, num_classes: int, activation: str = "relu") -> ICNet:
+def build_icnet(
+    variant: str, *, num_classes: int, activation: str = "relu", marking_points: bool = False
+) -> ICNet:
     """Build an ICNet variant from :data:`ICNET_SPECS`."""
-    return ICNet(ICNET_SPECS[variant], num_classes=num_classes, activation=activation)
+    return ICNet(
+        ICNET_SPECS[variant], num_classes=num_classes, activation=activation, marking_points=marking_points
+    )
