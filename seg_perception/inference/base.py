@@ -70,6 +70,10 @@ class Engine(ABC):
         last_timings_ms: Timings of the latest :meth:`predict` (``preprocess``,
             ``inference``, ``mask``) in milliseconds. On CUDA, work is asynchronous
             until the mask download, so only the sum is meaningful there.
+        last_outputs: The model's other outputs of the latest :meth:`predict_masks` /
+            :meth:`predict_masks_batch` call, by output name, one row per frame at the
+            model's resolution (``marking_points``: ``(N, 3, h/4, w/4)`` float32 heat and
+            unit direction, for models with a marking-point head); empty for plain models.
     """
 
     name = "engine"
@@ -78,6 +82,7 @@ class Engine(ABC):
         self.model_file = model_file
         self.metadata = metadata
         self.last_timings_ms: dict[str, float] = {}
+        self.last_outputs: dict[str, np.ndarray] = {}
         self._norm = Normalization.from_mean_std(metadata.mean, metadata.std)
         height, width = metadata.input_size
         self._input = np.empty((1, 3, height, width), dtype=np.float32)  # reused every frame
@@ -96,6 +101,10 @@ class Engine(ABC):
     @abstractmethod
     def _run(self, model_input: np.ndarray) -> np.ndarray:
         """Run the model on a ``(1, 3, h, w)`` float32 input; return ``(1, C, h, w)`` logits."""
+
+    def _run_all(self, model_input: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Logits and the model's other outputs by name; engines of multi-output models override it."""
+        return self._run(model_input), {}
 
     def describe(self) -> str:
         """One line for logs and diagnostics."""
@@ -122,7 +131,8 @@ class Engine(ABC):
         start = time.perf_counter()
         model_input = preprocess(image_bgr, self.metadata.input_size, self._norm, out=self._input)
         after_preprocess = time.perf_counter()
-        logits = self._checked(self._run(model_input))
+        logits, self.last_outputs = self._run_all(model_input)
+        logits = self._checked(logits)
         after_inference = time.perf_counter()
         model_mask = argmax_mask(logits)
         mask = resize_mask(model_mask, image_bgr.shape[:2])
@@ -150,7 +160,8 @@ class Engine(ABC):
         for index, image in enumerate(images):
             preprocess(image, self.metadata.input_size, self._norm, out=batch[index : index + 1])
         after_preprocess = time.perf_counter()
-        logits = self._checked(self._run(batch))
+        logits, self.last_outputs = self._run_all(batch)
+        logits = self._checked(logits)
         after_inference = time.perf_counter()
         results = []
         for index, image in enumerate(images):

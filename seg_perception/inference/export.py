@@ -1,7 +1,8 @@
 """``seg-perception export``: checkpoint → ONNX with embedded metadata, checked and parity-tested.
 
 Steps (as timm's ``utils/onnx.py``): export with ``torch.onnx.export`` (input ``image``
-``(batch, 3, H, W)`` with a dynamic batch, output ``logits``), ``onnx.checker.check_model``,
+``(batch, 3, H, W)`` with a dynamic batch, output ``logits``, and ``marking_points``
+``(batch, 3, H/4, W/4)`` for models with the marking-point head), ``onnx.checker.check_model``,
 embed :meth:`ModelMetadata.to_props` in ``metadata_props``, then run one random input
 through PyTorch and ONNX Runtime (CPU) and fail if the outputs differ by more than a tolerance.
 Only inference weights go into the file: no optimiser or training state.
@@ -27,6 +28,7 @@ from torch import nn
 from seg_perception import __version__
 from seg_perception.errors import ModelFileError
 from seg_perception.inference.metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from seg_perception.models.base import MARKING_POINT_STRIDE
 
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-3
@@ -43,7 +45,9 @@ class ExportReport:
     opset: int
 
 
-def _export_to_bytes(model: nn.Module, example: torch.Tensor, *, opset: int) -> bytes:
+def _export_to_bytes(
+    model: nn.Module, example: torch.Tensor, *, opset: int, output_names: tuple[str, ...] = (OUTPUT_NAME,)
+) -> bytes:
     """TorchScript-based export (stable for these conv nets); returns the serialized ModelProto."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -53,8 +57,8 @@ def _export_to_bytes(model: nn.Module, example: torch.Tensor, *, opset: int) -> 
             (example,),
             buffer,
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            output_names=list(output_names),
+            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
             opset_version=opset,
             do_constant_folding=True,
             dynamo=False,
@@ -64,12 +68,17 @@ def _export_to_bytes(model: nn.Module, example: torch.Tensor, *, opset: int) -> 
 
 def onnx_logits(path: Path, image: np.ndarray) -> np.ndarray:
     """Run ONNX Runtime (CPU provider) on a float32 NCHW array."""
+    return onnx_outputs(path, image)[0]
+
+
+def onnx_outputs(path: Path, image: np.ndarray) -> list[np.ndarray]:
+    """Every output of the model (``logits`` first) from ONNX Runtime's CPU provider."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run([OUTPUT_NAME], {INPUT_NAME: image})[0]
+    return session.run(None, {INPUT_NAME: image})
 
 
 def export_onnx(
@@ -105,9 +114,15 @@ def export_onnx(
     if size is not None:
         metadata = dataclasses.replace(metadata, input_size=(int(height), int(width)))
     model = model.cpu().eval()
+    has_points = bool(getattr(model, "marking_points", False))
+    if has_points != metadata.has_marking_points:
+        stride = MARKING_POINT_STRIDE if has_points else 0
+        metadata = dataclasses.replace(metadata, marking_point_stride=stride)
     generator = torch.Generator().manual_seed(seed)
     example = torch.randn(1, 3, height, width, generator=generator)
-    proto = onnx.load_from_string(_export_to_bytes(model, example, opset=opset))
+    proto = onnx.load_from_string(
+        _export_to_bytes(model, example, opset=opset, output_names=metadata.output_names)
+    )
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as err:
@@ -121,11 +136,16 @@ def export_onnx(
     # Parity at batch 2 also proves the batch axis is really dynamic.
     parity_input = torch.randn(2, 3, height, width, generator=generator)
     with torch.no_grad():
-        expected = model(parity_input).numpy()
-    actual = onnx_logits(out, parity_input.numpy())
-    if actual.shape != expected.shape:
-        raise ModelFileError(f"ONNX output shape {actual.shape} differs from PyTorch {expected.shape}")
-    max_abs_diff = float(np.max(np.abs(actual - expected)))
+        result = model(parity_input)
+    expected_all = [t.numpy() for t in (result if isinstance(result, (list, tuple)) else [result])]
+    actual_all = onnx_outputs(out, parity_input.numpy())
+    max_abs_diff = 0.0
+    for name, actual, expected in zip(metadata.output_names, actual_all, expected_all, strict=True):
+        if actual.shape != expected.shape:
+            raise ModelFileError(
+                f"ONNX output {name!r} shape {actual.shape} differs from PyTorch {expected.shape}"
+            )
+        max_abs_diff = max(max_abs_diff, float(np.max(np.abs(actual - expected))))
     if not max_abs_diff <= tolerance:
         raise ModelFileError(
             f"ONNX Runtime and PyTorch logits differ by {max_abs_diff:.3g} (> {tolerance}); "

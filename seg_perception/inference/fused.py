@@ -1,4 +1,4 @@
-"""Fused ONNX graphs: uint8 BGR frames in, uint8 class-id masks out.
+"""Fused ONNX graphs: uint8 BGR frames in, uint8 class-id masks (and marking points) out.
 
 The GPU engines must not move float tensors between host and device. A fused graph
 wraps the exported model with its pre- and post-processing as ONNX operators:
@@ -8,6 +8,9 @@ bilinear Resize to the model's input size (``half_pixel``, like OpenCV's
 ``INTER_LINEAR`` and ``preprocess_torch``) → ``x * scale + offset`` → model →
 ArgMax over classes (ties to the lower id, like :func:`argmax_mask`) → Cast (via float32) →
 ``mask`` (N, h, w) uint8 at the model's output size.
+
+A model with a marking-point head keeps its ``marking_points`` output (float32, at 1/4 of
+the model's input size, small) beside the mask.
 
 So a frame is uploaded once as uint8 and only the small uint8 mask comes back; the
 execution provider (TensorRT, CUDA, or the CPU) does everything in between. The
@@ -39,7 +42,8 @@ FRAME_INPUT = "frame"
 MASK_OUTPUT = "mask"
 # Bump when the fused graph changes, so cached files from older versions are not reused.
 # v2: the arg-max goes int64 -> float -> uint8 (TensorRT casts to uint8 from floats only).
-FUSION_VERSION = 3
+# v4: models with a marking-point head keep their ``marking_points`` output (float32).
+FUSION_VERSION = 4
 _PREFIX = "fused/"
 
 
@@ -80,7 +84,7 @@ def build_fused_model(
     height, width = (int(value) for value in frame_size)
     if height <= 0 or width <= 0 or batch <= 0:
         raise ValueError(f"frame size and batch must be positive, got {frame_size} and {batch}")
-    _check_exported_layout(model)
+    _check_exported_layout(model, metadata.output_names)
     network = _to_float16(_constant_folded(model, batch=batch)) if fp16 else model
     opset = next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
 
@@ -100,11 +104,22 @@ def build_fused_model(
                          name=_PREFIX + "to_uint8"),
     ]
     out_height, out_width = metadata.input_size
+    # Other outputs (the marking-point map) pass through as float32 at their static shape.
+    stride = max(metadata.marking_point_stride, 1)
+    extra_outputs = [
+        helper.make_tensor_value_info(
+            name, TensorProto.FLOAT, [batch, 3, -(-out_height // stride), -(-out_width // stride)]
+        )
+        for name in metadata.output_names[1:]
+    ]
     graph = helper.make_graph(
         _topologically_sorted([*pre_nodes, *network.graph.node, *post_nodes]),
         f"{network.graph.name}_fused",
         [helper.make_tensor_value_info(FRAME_INPUT, TensorProto.UINT8, [batch, height, width, 3])],
-        [helper.make_tensor_value_info(MASK_OUTPUT, TensorProto.UINT8, [batch, out_height, out_width])],
+        [
+            helper.make_tensor_value_info(MASK_OUTPUT, TensorProto.UINT8, [batch, out_height, out_width]),
+            *extra_outputs,
+        ],
         initializer=[*pre_initializers, *network.graph.initializer],
         value_info=list(network.graph.value_info),
     )
@@ -154,14 +169,14 @@ def ensure_fused_model(
     return path
 
 
-def _check_exported_layout(model: onnx.ModelProto) -> None:
+def _check_exported_layout(model: onnx.ModelProto, output_names: tuple[str, ...] = (OUTPUT_NAME,)) -> None:
     graph = model.graph
     initializers = {initializer.name for initializer in graph.initializer}
     inputs = [value.name for value in graph.input if value.name not in initializers]
     outputs = [value.name for value in graph.output]
-    if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
+    if inputs != [INPUT_NAME] or outputs != list(output_names):
         raise ModelFileError(
-            f"expected one input {INPUT_NAME!r} and one output {OUTPUT_NAME!r} (as 'seg-perception export' "
+            f"expected one input {INPUT_NAME!r} and outputs {list(output_names)} (as 'seg-perception export' "
             f"writes them), got inputs {inputs} and outputs {outputs}"
         )
     taken = {name for node in graph.node for name in (*node.input, *node.output)} | initializers

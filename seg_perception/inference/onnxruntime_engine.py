@@ -59,6 +59,9 @@ class FusedRunner:
         device_type: ``cpu`` or ``cuda``: where the buffers live.
         device_id: GPU index for ``cuda``.
         cuda_graphs: The session's provider was asked to record a CUDA graph.
+
+    Other outputs of the graph (``marking_points``) are bound to fixed float32 buffers too
+    and downloaded with the mask into :attr:`last_outputs`.
     """
 
     def __init__(
@@ -87,6 +90,16 @@ class FusedRunner:
         )
         self._binding.bind_ortvalue_input(FRAME_INPUT, self._frame)
         self._binding.bind_ortvalue_output(MASK_OUTPUT, self._mask)
+        self._extra: dict[str, Any] = {}
+        for output in session.get_outputs():
+            if output.name == MASK_OUTPUT:
+                continue
+            buffer = ort.OrtValue.ortvalue_from_shape_and_type(
+                [int(dim) for dim in output.shape], np.float32, device_type, device_id
+            )
+            self._binding.bind_ortvalue_output(output.name, buffer)
+            self._extra[output.name] = buffer
+        self.last_outputs: dict[str, np.ndarray] = {}
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         """Masks (batch, h, w) uint8 of frames (batch, H, W, 3) uint8 BGR; a copy, safe to keep."""
@@ -94,6 +107,7 @@ class FusedRunner:
         self._binding.synchronize_inputs()
         self.session.run_with_iobinding(self._binding)
         self._binding.synchronize_outputs()
+        self.last_outputs = {name: np.array(value.numpy(), copy=True) for name, value in self._extra.items()}
         return np.array(self._mask.numpy(), copy=True)  # the one download; buffers are reused
 
 
@@ -211,6 +225,14 @@ class OnnxRuntimeEngine(Engine):
         session = self._plain()
         return session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: model_input})[0]
 
+    def _run_all(self, model_input: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        session = self._plain()
+        names = [output.name for output in session.get_outputs()]
+        if len(names) == 1:
+            return self._run(model_input), {}
+        values = session.run(names, {session.get_inputs()[0].name: model_input})
+        return values[0], dict(zip(names[1:], values[1:], strict=True))
+
     def _plain(self) -> Any:
         """The plain session, created on first use (a fused engine needs it only for logits)."""
         if self._plain_session is None:
@@ -233,17 +255,23 @@ class OnnxRuntimeEngine(Engine):
         for index, image in enumerate(images):
             groups.setdefault(image.shape[:2], []).append(index)
         results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(images)
+        extra_rows: dict[str, list[np.ndarray | None]] = {}
         inference_s = mask_s = 0.0
         for size, indices in groups.items():
             start = time.perf_counter()
             # One frame: a view, no copy (the runner's upload is the only copy of the pixels).
             batch = images[indices[0]][None] if len(indices) == 1 else np.stack([images[i] for i in indices])
             masks = self._run_fused(len(indices), size, batch)
+            for name, values in self._runner(len(indices), size).last_outputs.items():
+                rows = extra_rows.setdefault(name, [None] * len(images))
+                for row, index in enumerate(indices):
+                    rows[index] = values[row]
             after_inference = time.perf_counter()
             for row, index in enumerate(indices):
                 results[index] = (resize_mask(masks[row], size), masks[row])
             inference_s += after_inference - start
             mask_s += time.perf_counter() - after_inference
+        self.last_outputs = {name: np.stack(rows) for name, rows in extra_rows.items()}  # type: ignore[arg-type]
         # Pre-processing and arg-max run inside the graph: they are part of "inference".
         self.last_timings_ms = {"preprocess": 0.0, "inference": inference_s * 1e3, "mask": mask_s * 1e3}
         return [result for result in results if result is not None]

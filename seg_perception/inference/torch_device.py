@@ -93,6 +93,7 @@ class DeviceRunner:
         max_graphs: int = DEFAULT_MAX_GRAPHS,
         warmup_runs: int = DEFAULT_WARMUP_RUNS,
         logger: logging.Logger | None = None,
+        extra_output_names: Sequence[str] = (),
     ) -> None:
         import torch
 
@@ -116,6 +117,9 @@ class DeviceRunner:
             backend = CudaGraphBackend(self._stream) if self._on_cuda and cuda_graphs else EagerBackend()
         self.cache = GraphCache(backend, max_entries=max_graphs, warmup_runs=warmup_runs, logger=logger)
         self.last_timings_ms: dict[str, float] = {}
+        self.extra_output_names = tuple(extra_output_names)
+        #: The model's other outputs of the latest :meth:`run` (float32, one row per frame).
+        self.last_outputs: dict[str, np.ndarray] = {}
 
     def run(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(frame-size mask, model-size mask)`` per (H, W, 3) uint8 BGR frame, one batch on the device."""
@@ -130,7 +134,7 @@ class DeviceRunner:
             buffers.device_frames.copy_(buffers.host_frames, non_blocking=self._on_cuda)
             self._record(1)
             uploaded = time.perf_counter()
-            flat, model_masks = entry.replay()
+            flat, model_masks, *extra = entry.replay()
             self._record(2)
             computed = time.perf_counter()
             if buffers.host_masks is None:
@@ -139,6 +143,10 @@ class DeviceRunner:
             self._record(3)
             model_hw = (int(model_masks.shape[-2]), int(model_masks.shape[-1]))
         self.synchronize()
+        # The marking-point map is small (1/16 of the model's pixels x 3): a plain download.
+        self.last_outputs = {
+            name: value.float().cpu().numpy() for name, value in zip(self.extra_output_names, extra, strict=True)
+        }
         downloaded = time.perf_counter()
         results = split_masks(buffers.host_masks.numpy(), sizes, model_hw)
         end = time.perf_counter()
@@ -210,7 +218,7 @@ class DeviceRunner:
         # Pinned memory makes the copies truly asynchronous DMA; only CUDA has it.
         return self._torch.empty(count, dtype=self._torch.uint8, pin_memory=self._on_cuda)
 
-    def _build_frames(self, sizes: tuple[SizeHW, ...]) -> StaticProgram[tuple[Any, Any]]:
+    def _build_frames(self, sizes: tuple[SizeHW, ...]) -> StaticProgram[tuple[Any, ...]]:
         """Static buffers for frames of ``sizes`` and the program from uploaded frames to masks."""
         torch = self._torch
         counts = [height * width * 3 for height, width in sizes]
@@ -224,10 +232,11 @@ class DeviceRunner:
             frames.append(device_frames[offset : offset + count].view(height, width, 3))
             offset += count
 
-        def compute() -> tuple[Any, Any]:
+        def compute() -> tuple[Any, ...]:
             inputs = [preprocess_torch(frame, self._input_size, self._norm) for frame in frames]
             batch = inputs[0] if len(inputs) == 1 else torch.cat(inputs)
-            logits = self._forward(batch.to(dtype=self._input_dtype, memory_format=self._memory_format))
+            output = self._forward(batch.to(dtype=self._input_dtype, memory_format=self._memory_format))
+            logits, *extra = output if isinstance(output, (list, tuple)) else (output,)
             if self._check_logits is not None:
                 self._check_logits(tuple(logits.shape))
             model_masks = argmax_masks_torch(logits)
@@ -237,7 +246,7 @@ class DeviceRunner:
                 for index, size in enumerate(sizes)
                 if size != model_hw
             ]
-            return torch.cat([*full, model_masks.reshape(-1)]), model_masks
+            return (torch.cat([*full, model_masks.reshape(-1)]), model_masks, *extra[: len(self.extra_output_names)])
 
         return StaticProgram(
             buffers=FrameBuffers(host_frames=host_frames, staging=staging, device_frames=device_frames),

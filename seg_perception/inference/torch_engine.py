@@ -154,16 +154,27 @@ class TorchEngine(Engine):
         return self._runner.cache.backend_name if self._on_cuda and self._runner else "eager"
 
     def _forward(self, model_input: Any) -> Any:
+        """Logits, or ``(logits, marking points)`` for models with a marking-point head."""
         with self._torch.inference_mode():
             output = self._model(model_input)
-        return output[0] if isinstance(output, (list, tuple)) else output
+        if isinstance(output, (list, tuple)):
+            return tuple(output[: len(self.metadata.output_names)]) if len(self.metadata.output_names) > 1 else output[0]
+        return output
 
     def _run(self, model_input: np.ndarray) -> np.ndarray:
+        return self._run_all(model_input)[0]
+
+    def _run_all(self, model_input: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         torch = self._torch
         tensor = torch.from_numpy(model_input).to(self._device)
         if self._on_cuda:
             tensor = tensor.to(dtype=self._dtype, memory_format=torch.channels_last)
-        return self._forward(tensor).float().cpu().numpy()
+        output = self._forward(tensor)
+        logits, *extra = output if isinstance(output, tuple) else (output,)
+        names = self.metadata.output_names[1:]
+        return logits.float().cpu().numpy(), {
+            name: value.float().cpu().numpy() for name, value in zip(names, extra, strict=True)
+        }
 
     def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not self._on_cuda:
@@ -183,6 +194,7 @@ class TorchEngine(Engine):
         runner = self._device_runner()
         results = runner.run(images)
         self.last_timings_ms = dict(runner.last_timings_ms)
+        self.last_outputs = dict(runner.last_outputs)
         return results
 
     def runtime_call(self, *, batch: int = 1, seed: int = 0) -> Callable[[], Any]:
@@ -220,6 +232,7 @@ class TorchEngine(Engine):
             cuda_graphs=self._cuda_graphs and self._on_cuda,
             max_graphs=self._max_graphs,
             logger=self._logger,
+            extra_output_names=self.metadata.output_names[1:],
         )
 
     def _check_logits_once(self, shape: tuple[int, ...]) -> None:
