@@ -48,13 +48,18 @@ class ParkingSlot:
 
     Attributes:
         corners: (4, 2) float32 pixel coordinates. ``corners[0] -> corners[1]`` is the
-            entrance side; the rest follow around the slot.
-        free: True when no vehicle occupies the slot.
-        instance_id: Identifier unique within one frame (a tracked id where slots are tracked).
+            entrance side (left to right as seen from the aisle), the rest follow
+            clockwise on screen: ``corners[3]`` and ``corners[2]`` are the back ends of the
+            separating lines that start at ``corners[0]`` and ``corners[1]``.
+        free: True when no vehicle occupies the slot (``occupied`` is its negation).
+        instance_id: Identifier unique within one frame (a tracked id where slots are tracked:
+            it stays with the same physical slot across frames).
         extra: Free-form details for the JSON output.
         slot_type: Layout; UNKNOWN lets the message builder classify it from the corners.
         confidence: Detection confidence in [0, 1] (1 where the detector gives none).
         occupancy_confidence: Confidence of ``free`` in [0, 1].
+        corners_m: (4, 2) corners in the vehicle frame (x forward, y left, metres), when the
+            camera's ground geometry is known.
     """
 
     corners: np.ndarray
@@ -64,16 +69,32 @@ class ParkingSlot:
     slot_type: SlotType = SlotType.UNKNOWN
     confidence: float = 1.0
     occupancy_confidence: float = 1.0
+    corners_m: np.ndarray | None = None
+
+    @property
+    def occupied(self) -> bool:
+        return not self.free
+
+    @property
+    def entrance(self) -> np.ndarray:
+        """(2, 2) entrance corners in pixels."""
+        return np.asarray(self.corners)[:2]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "class": "parking_slot",
             "id": int(self.instance_id),
             "free": bool(self.free),
+            "occupied": not bool(self.free),
             "entrance": [0, 1],
             "vertices": np.asarray(self.corners, dtype=float).round(2).tolist(),
-            **self.extra,
         }
+        if self.slot_type != SlotType.UNKNOWN:
+            data["type"] = self.slot_type.name.lower()
+        data["confidence"] = round(float(self.confidence), 3)
+        if self.corners_m is not None:
+            data["vertices_m"] = np.asarray(self.corners_m, dtype=float).round(3).tolist()
+        return {**data, **self.extra}
 
 
 MARKING_SHAPES = ("T", "L", "I")

@@ -215,3 +215,33 @@ def test_folder_with_train_but_no_val_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(RecipeError, match="has train/ but not val/"):
         build_datasets(recipe)
+
+
+def test_marking_point_training_reduces_its_loss_and_exports_the_head(tmp_path: Path) -> None:
+    from seg_perception.inference.checkpoint import load_checkpoint
+    from seg_perception.inference.export import export_checkpoint
+    from seg_perception.training.trainer import Trainer
+
+    recipe = parse_recipe(
+        {
+            "name": "tiny_points", "scenario": "parking", "input_size": [96, 96],
+            "model": {"name": "icnet_lite", "options": {"marking_points": True}},
+            "data": {"train_seeds": [0, 100000], "val_seeds": [100000, 100002], "pool_size": 4},
+            "augment": {"horizontal_flip": 0.5, "rotate": {"limit": 20, "p": 0.5}},
+            "marking_points": {"sigma_px": 4.0},
+            "optimizer": {"lr": 0.004},
+            "train": {"batch_size": 4, "steps": 30, "val_every": 30, "checkpoint_every": 30, "threads": 1},
+        }
+    )
+    trainer = Trainer(recipe, out_dir=tmp_path / "run", progress=False)
+    images, masks, target = next(trainer._batches())
+    assert target.shape == (4, 3, 24, 24) and float(target[:, 0].max()) > 0.5
+    first = trainer._train_step(images, masks, target)
+    for _ in range(29):
+        last = trainer._train_step(images, masks, target)
+    assert last < first * 0.7
+    path = trainer.save(tmp_path / "run" / "best.pt")
+    _, metadata, _ = load_checkpoint(path)
+    assert metadata.marking_point_stride == 4 and metadata.metres_per_pixel == pytest.approx(0.02 * 640 / 96)
+    report = export_checkpoint(path, tmp_path / "points.onnx")
+    assert report.max_abs_diff < 1e-3

@@ -17,10 +17,16 @@ import numpy as np
 from seg_perception.config import SCENARIOS, ClassMap, ScenarioConfig, default_model_path, load_scenario
 from seg_perception.errors import ConfigError
 from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
 from seg_perception.inference.engine import Engine
 from seg_perception.inference.errors import ModelFileError
+from seg_perception.inference.metadata import MARKING_POINTS_NAME
 from seg_perception.postprocess import extract_parking_slots, extract_polygons
 from seg_perception.postprocess import overlay as blend_overlay
+from seg_perception.postprocess.ground import pixels_to_vehicle_metres
+from seg_perception.postprocess.marking_points import decode_marking_points, scale_points
+from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
+from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
 from seg_perception.postprocess.camera_model import GroundMapper, ground_mapper_from_config
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import LaneExtractor, LaneResult, LaneSettings
@@ -31,6 +37,9 @@ SLOT_LINE = "slot_line"
 FREE_SLOT = "free_slot"
 DEFAULT_MIN_AREA_PX = 60.0
 DEFAULT_EPSILON_PX = 2.0
+SLOT_METHODS = ("auto", "marking_points", "free_space")
+DEFAULT_POINT_THRESHOLD = 0.3
+DEFAULT_NMS_RADIUS_M = 0.4
 
 
 @dataclass
@@ -43,6 +52,8 @@ class FrameResult:
         slots: Parking slots (scenarios with ``slot_line`` and ``free_slot`` classes).
         lanes: Tracked lane boundaries, ego lane, stop lines and crosswalks (scenarios with a
             ``lane_marking`` class and lanes enabled), else None.
+        marking_points: ``(K, 5)`` rows ``(x, y, dx, dy, score)`` in frame pixels (models
+            with a marking-point head; empty otherwise).
         timings_ms: ``preprocess``, ``inference``, ``mask`` (engine), ``postprocess``
             and ``total`` in milliseconds.
     """
@@ -52,13 +63,20 @@ class FrameResult:
     slots: list[ParkingSlot] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     lanes: LaneResult | None = None
+    marking_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
 
     def to_json(self) -> dict[str, Any]:
-        """Polygons, slots and lanes in the contest's JSON spirit (class, id, vertices)."""
+        """Polygons, slots, marking points and lanes in the contest's JSON spirit (class, id, vertices)."""
         record: dict[str, Any] = {
             "polygons": [polygon.to_json() for polygon in self.polygons],
             "slots": [slot.to_json() for slot in self.slots],
         }
+        if len(self.marking_points):
+            record["marking_points"] = [
+                {"x": round(float(x), 2), "y": round(float(y), 2), "dx": round(float(dx), 3),
+                 "dy": round(float(dy), 3), "score": round(float(score), 3)}
+                for x, y, dx, dy, score in self.marking_points
+            ]
         if self.lanes is not None:
             record["lanes"] = self.lanes.to_json()
         return record
@@ -156,6 +174,7 @@ class SegmentationPipeline:
             mapper = ground if ground is not None else ground_mapper_from_config(camera_params)
             self._lanes = LaneExtractor(names, settings, mapper=mapper)
             self._tracker = LaneTracker(tracking)
+        self._configure_slots(engine, scenario, camera_params)
 
     def set_ground(self, ground: GroundMapper | None) -> None:
         """Use a new pixel <-> ground mapping for the lane boundaries (e.g. from a CameraInfo topic).
@@ -174,8 +193,59 @@ class SegmentationPipeline:
         return self._lanes.mapper if self._lanes is not None else None
 
     def reset_tracking(self) -> None:
-        """Forget tracked lane boundaries (a new stream starts)."""
+        """Forget tracked lane boundaries and parking slots (a new stream starts)."""
         self._tracker.reset()
+        if self._slot_tracker is not None:
+            self._slot_tracker.reset()
+
+    def _configure_slots(self, engine: Engine, scenario: ScenarioConfig, camera_params: dict[str, Any]) -> None:
+        """Slot method, ground scale and tracker from the scenario's ``slots`` block and the model.
+
+        Raises:
+            ConfigError: a bad ``slots`` block, or a model trained at a ground resolution with a
+                camera whose ``metres_per_pixel`` is missing or implausible.
+        """
+        metadata = engine.metadata
+        block = dict(scenario.params.get("slots") or {})
+        block.update(camera_params.get("slots") or {})
+        method = str(block.pop("method", "auto"))
+        if method not in SLOT_METHODS:
+            raise ConfigError(f"slots.method must be one of {SLOT_METHODS}, got {method!r}")
+        if method == "auto":
+            method = "marking_points" if metadata.has_marking_points else "free_space"
+        if method == "marking_points" and not metadata.has_marking_points:
+            raise ModelFileError(
+                f"slots.method is marking_points but model {engine.model_file} has no marking-point "
+                "output; export a model trained with model.options.marking_points, or use free_space"
+            )
+        self.slot_method = method if self._slot_ids is not None else "none"
+        self.point_threshold = float(block.pop("point_threshold", DEFAULT_POINT_THRESHOLD))
+        self.nms_radius_m = float(block.pop("nms_radius_m", DEFAULT_NMS_RADIUS_M))
+        tracker_block = dict(block.pop("tracker", None) or {})
+        track = bool(tracker_block.pop("enabled", True))
+        try:
+            self.slot_priors = SlotPriors.from_config(block)
+            tracker_config = TrackerConfig.from_config(tracker_block)
+        except (ValueError, TypeError, IndexError) as err:
+            raise ConfigError(f"scenario {scenario.name!r}: bad slots block ({err})") from err
+        camera_mpp = camera_params.get("metres_per_pixel")
+        self.metres_per_pixel: float | None = None
+        self._scaler: AvmScaler | None = None
+        what = f"camera {self.camera!r} metres_per_pixel (scenario {scenario.name!r})"
+        if metadata.metres_per_pixel is not None:
+            # A model trained at a ground resolution: every frame is brought to it.
+            self.metres_per_pixel = check_metres_per_pixel(camera_mpp, what=what)
+            model_mpp = check_metres_per_pixel(
+                metadata.metres_per_pixel, what=f"model {engine.model_file} metadata metres_per_pixel"
+            )
+            self._scaler = AvmScaler(self.metres_per_pixel, model_mpp, metadata.input_size)
+        elif camera_mpp is not None or self.slot_method == "marking_points":
+            self.metres_per_pixel = check_metres_per_pixel(camera_mpp, what=what)
+        self._slot_tracker = (
+            SlotTracker(tracker_config)
+            if track and self.slot_method == "marking_points" and self.metres_per_pixel is not None
+            else None
+        )
 
     @classmethod
     def load(
@@ -277,15 +347,30 @@ class SegmentationPipeline:
             InvalidImageError: the frame is not a (H, W, 3) uint8 image.
         """
         start = time.perf_counter()
+        frame_size = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
+        fit = self._scaler.fit(frame_size) if self._scaler is not None else None
         predict_masks = getattr(self.engine, "predict_masks", None)
-        if predict_masks is not None:
-            mask, model_mask = predict_masks(image_bgr)
-        else:  # a duck-typed engine with predict() only
-            mask = model_mask = self.engine.predict(image_bgr)
+        if fit is not None and not fit.direct and self._scaler is not None:
+            canvas = self._scaler.to_canvas(image_bgr, fit)
+            if predict_masks is not None:
+                _, model_mask = predict_masks(canvas)
+            else:
+                model_mask = self.engine.predict(canvas)
+            mask = self._scaler.mask_to_frame(model_mask, fit, frame_size)
+            frame_from_model = fit.frame_from_canvas()
+        else:
+            if predict_masks is not None:
+                mask, model_mask = predict_masks(image_bgr)
+            else:  # a duck-typed engine with predict() only
+                mask = model_mask = self.engine.predict(image_bgr)
+            frame_from_model = _resize_affine(model_mask.shape, mask.shape)
+        outputs = dict(getattr(self.engine, "last_outputs", {}) or {})
         after_engine = time.perf_counter()
         # Regions are traced on the model-resolution mask (the frame's mask is its nearest
         # upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.
-        coarse = model_mask if _is_upscale(model_mask.shape, mask.shape) else None
+        coarse = model_mask if fit is None or fit.direct else None
+        if coarse is not None and not _is_upscale(model_mask.shape, mask.shape):
+            coarse = None
         polygons = extract_polygons(
             mask,
             self._class_names,
@@ -294,7 +379,10 @@ class SegmentationPipeline:
             coarse_mask=coarse,
         )
         slots: list[ParkingSlot] = []
-        if self._slot_ids is not None:
+        points = np.zeros((0, 5))
+        if self.slot_method == "marking_points" and self._slot_ids is not None:
+            slots, points = self._slots_from_points(outputs, mask, frame_from_model)
+        elif self._slot_ids is not None:
             slot_line_id, free_slot_id = self._slot_ids
             slots = extract_parking_slots(
                 mask,
@@ -318,7 +406,42 @@ class SegmentationPipeline:
         timings = dict(self.engine.last_timings_ms)
         timings["postprocess"] = (end - after_engine) * 1e3
         timings["total"] = (end - start) * 1e3
-        return FrameResult(mask=mask, polygons=polygons, slots=slots, timings_ms=timings, lanes=lanes)
+        return FrameResult(
+            mask=mask, polygons=polygons, slots=slots, timings_ms=timings, lanes=lanes,
+            marking_points=points,
+        )
+
+    def _slots_from_points(
+        self, outputs: dict[str, np.ndarray], mask: np.ndarray, frame_from_model: np.ndarray
+    ) -> tuple[list[ParkingSlot], np.ndarray]:
+        """Marking points → slots in frame pixels and metres, tracked (see ``postprocess.slot_assembly``)."""
+        points_map = outputs.get(MARKING_POINTS_NAME)
+        if points_map is None or self.metres_per_pixel is None or self._slot_ids is None:
+            return [], np.zeros((0, 5))
+        stride = self.engine.metadata.marking_point_stride
+        model_mpp = self.engine.metadata.metres_per_pixel or self.metres_per_pixel * abs(frame_from_model[0, 0])
+        points = decode_marking_points(
+            points_map[0], stride=stride, threshold=self.point_threshold,
+            nms_radius_px=self.nms_radius_m / model_mpp,
+        )
+        points = scale_points(points, frame_from_model)
+        slot_line_id, free_slot_id = self._slot_ids
+        slots = assemble_slots(
+            points,
+            metres_per_pixel=self.metres_per_pixel,
+            priors=self.slot_priors,
+            line_mask=mask == slot_line_id,
+            free_mask=mask == free_slot_id,
+        )
+        height, width = mask.shape
+        origin = self._ego_px if self._ego_px is not None else (width / 2.0, height / 2.0)
+        for slot in slots:
+            slot.corners_m = pixels_to_vehicle_metres(slot.corners, self.metres_per_pixel, origin).astype(
+                np.float32
+            )
+        if self._slot_tracker is not None:
+            self._slot_tracker.update(slots)
+        return slots, points
 
     def overlay(
         self,
@@ -389,6 +512,13 @@ def scenario_from_metadata(metadata: Any) -> ScenarioConfig:
         "camera": {"enabled": True},
     }
     return ScenarioConfig(name=str(metadata.scenario), classes=classes, cameras=("camera",), params=params)
+
+
+def _resize_affine(model_hw: tuple[int, ...], frame_hw: tuple[int, ...]) -> np.ndarray:
+    """2x3 affine of model pixel coordinates → frame pixel coordinates for a plain resize (pixel centres)."""
+    sx = frame_hw[1] / model_hw[1]
+    sy = frame_hw[0] / model_hw[0]
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
 
 
 def _is_upscale(small: tuple[int, ...], large: tuple[int, ...]) -> bool:

@@ -1,0 +1,79 @@
+"""Marking points from the parking model's ``marking_points`` map (NumPy/OpenCV only).
+
+The map is ``(3, h, w)`` at 1/stride of the model input: heat in 0..1 and the unit direction
+of the separating line (pointing into the slot). Peaks are local maxima of the heat above a
+threshold; each is refined to sub-cell precision by the heat-weighted centroid of its 3x3
+neighbourhood (the training target is a Gaussian centred on the exact point), its direction
+is the heat-weighted mean direction there, and peaks closer than an NMS radius to a stronger
+one are dropped.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: Columns of a decoded point row.
+X, Y, DX, DY, SCORE = range(5)
+
+
+def decode_marking_points(
+    points_map: np.ndarray,
+    *,
+    stride: int,
+    threshold: float,
+    nms_radius_px: float,
+) -> np.ndarray:
+    """Marking points of one map: ``(K, 5)`` float64 rows ``(x, y, dx, dy, score)``, best first.
+
+    ``x, y`` are pixels of the model's input image (cell ``(i, j)`` is centred on pixel
+    ``((j + 0.5) * stride - 0.5, (i + 0.5) * stride - 0.5)``).
+
+    Args:
+        points_map: ``(3, h, w)`` heat and unit direction.
+        stride: Model input pixels per map cell.
+        threshold: Minimum peak heat.
+        nms_radius_px: A peak within this distance (input pixels) of a stronger one is dropped.
+    """
+    heat = np.ascontiguousarray(points_map[0], dtype=np.float32)
+    if heat.size == 0 or float(heat.max(initial=0.0)) < threshold:
+        return np.zeros((0, 5))
+    peaks = (heat >= cv2.dilate(heat, np.ones((3, 3), np.uint8))) & (heat >= threshold)
+    rows, cols = np.nonzero(peaks)
+    padded = np.pad(heat, 1)
+    padded_dir = np.pad(np.asarray(points_map[1:3], dtype=np.float32), ((0, 0), (1, 1), (1, 1)))
+    offsets = np.array([-1, 0, 1])
+    found = []
+    for row, col in zip(rows, cols, strict=True):
+        window = padded[row : row + 3, col : col + 3]
+        weight = window.sum()
+        dy = float((window.sum(axis=1) * offsets).sum() / weight)
+        dx = float((window.sum(axis=0) * offsets).sum() / weight)
+        direction = (padded_dir[:, row : row + 3, col : col + 3] * window).sum(axis=(1, 2))
+        norm = float(np.hypot(*direction))
+        if norm < 1e-6:
+            continue
+        x = (col + dx + 0.5) * stride - 0.5
+        y = (row + dy + 0.5) * stride - 0.5
+        found.append((x, y, direction[0] / norm, direction[1] / norm, float(heat[row, col])))
+    if not found:
+        return np.zeros((0, 5))
+    points = np.array(found)
+    points = points[np.argsort(-points[:, SCORE], kind="stable")]
+    keep: list[int] = []
+    for index in range(len(points)):
+        if all(np.hypot(*(points[index, :2] - points[other, :2])) >= nms_radius_px for other in keep):
+            keep.append(index)
+    return points[keep]
+
+
+def scale_points(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """Map decoded points through a 2x3 affine (positions; directions rotate, renormalised)."""
+    points = np.array(points, dtype=np.float64, copy=True)
+    if len(points) == 0:
+        return points
+    linear = np.asarray(affine, dtype=np.float64)[:, :2]
+    points[:, :2] = points[:, :2] @ linear.T + np.asarray(affine, dtype=np.float64)[:, 2]
+    direction = points[:, 2:4] @ linear.T
+    points[:, 2:4] = direction / np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12)
+    return points

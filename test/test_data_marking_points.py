@@ -1,0 +1,69 @@
+"""Marking-point ground truth, its training target, and its path through the augmentations."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from seg_perception.data.augment import build_transforms
+from seg_perception.data.marking_points import (
+    from_albumentations,
+    marking_point_target,
+    slot_marking_points,
+    to_albumentations,
+)
+from seg_perception.geometry import ParkingSlot
+from seg_perception.training.errors import RecipeError
+from seg_perception.training.recipe import load_recipe, parse_recipe
+
+
+def test_entrance_corners_shared_by_neighbours_are_one_point_with_the_line_direction():
+    left = ParkingSlot(corners=np.array([[10, 10], [10, 60], [110, 60], [110, 10]], np.float32))
+    right = ParkingSlot(corners=np.array([[10, 60], [10, 110], [110, 110], [110, 60]], np.float32))
+    points = slot_marking_points([left, right])
+    assert points.shape == (3, 4)
+    np.testing.assert_allclose(points[:, 2:], [[1, 0]] * 3)
+
+
+def test_target_peaks_at_the_points_with_their_direction():
+    points = np.array([[21.5, 33.5, 0.0, 1.0]], np.float32)
+    target = marking_point_target(points, (64, 64), stride=4, sigma_px=4.0)
+    assert target.shape == (3, 16, 16)
+    row, col = np.unravel_index(np.argmax(target[0]), target[0].shape)
+    assert (row, col) == (8, 5)
+    assert target[1:, row, col].tolist() == [0.0, 1.0]
+    assert target[1:, 0, 15].tolist() == [0.0, 0.0] or target[0, 0, 15] < 1e-3
+
+
+def test_albumentations_angles_round_trip():
+    points = np.array([[1, 2, 0.6, -0.8], [3, 4, -1, 0]], np.float32)
+    np.testing.assert_allclose(from_albumentations(to_albumentations(points)), points, atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", [{"horizontal_flip": 1.0}, {"rotate": {"limit": [35, 35], "p": 1.0}}])
+def test_directions_turn_with_the_image(spec):
+    """A drawn line from the point along its direction is still along the moved direction."""
+    image = np.zeros((96, 96, 3), np.uint8)
+    start, direction = np.array([48.0, 48.0]), np.array([np.cos(0.4), np.sin(0.4)])
+    cv2.line(image, (48, 48), tuple(int(v) for v in start + 40 * direction), (255, 255, 255), 1)
+    transform = build_transforms(spec, train=True, size=(96, 96), mean=(0, 0, 0), std=(1, 1, 1), seed=0,
+                                 keypoints=True)
+    out, _, moved = transform.with_points(image, np.zeros((96, 96), np.uint8), np.array([[*start, *direction]]))
+    ys, xs = np.nonzero(out.numpy().max(axis=0) > 0.5)
+    drawn = np.array([xs.mean(), ys.mean()]) - moved[0, :2]
+    drawn /= np.linalg.norm(drawn)
+    assert float(drawn @ moved[0, 2:]) > 0.97
+
+
+def test_recipe_marking_points_block_needs_the_head_and_known_keys():
+    recipe = load_recipe("config/training/parking.yaml")
+    assert recipe.model_options["marking_points"] is True and recipe.point_target() == (4, 4.0)
+    base = {"model": {"name": "icnet_lite", "options": {"marking_points": True}}, "scenario": "parking",
+            "input_size": [64, 64]}
+    with pytest.raises(RecipeError, match="marking_points block"):
+        parse_recipe(base)
+    with pytest.raises(RecipeError, match="unknown marking_points"):
+        parse_recipe({**base, "marking_points": {"sigma": 1}})
+    with pytest.raises(RecipeError, match="options.marking_points"):
+        parse_recipe({**base, "model": "icnet_lite", "marking_points": {"sigma_px": 2}})

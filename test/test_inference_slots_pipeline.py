@@ -1,0 +1,150 @@
+"""The pipeline's slot path: ground-resolution matching, marking points → slots in pixels and metres, ids."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seg_perception.config import load_scenario
+from seg_perception.data.marking_points import marking_point_target
+from seg_perception.errors import ConfigError, ModelFileError
+from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
+from seg_perception.inference.metadata import MARKING_POINTS_NAME, ModelMetadata
+
+MODEL_MPP = 0.04
+INPUT = (320, 320)
+
+
+class PointEngine:
+    """A duck-typed engine whose marking points are a perpendicular row drawn in model pixels."""
+
+    def __init__(self, model_points: np.ndarray, *, metres_per_pixel: float | None = MODEL_MPP) -> None:
+        self.metadata = ModelMetadata(
+            model="fake", scenario="parking", classes=("background", "slot_line", "free_slot"),
+            colors=("#000000", "#FFFFFF", "#30E060"), input_size=INPUT, marking_point_stride=4,
+            metres_per_pixel=metres_per_pixel,
+        )
+        self.model_file = Path("fake.onnx")
+        self.last_timings_ms: dict[str, float] = {}
+        self.last_outputs: dict[str, np.ndarray] = {}
+        self.model_points = model_points
+        self.inputs: list[tuple[int, int]] = []
+
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.inputs.append(image_bgr.shape[:2])
+        model_mask = np.full(INPUT, 2, np.uint8)  # all free space
+        self.last_outputs = {
+            MARKING_POINTS_NAME: marking_point_target(self.model_points, INPUT, stride=4, sigma_px=4.0)[None]
+        }
+        import cv2
+
+        mask = cv2.resize(model_mask, image_bgr.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        return mask, model_mask
+
+
+def row_in_model_pixels(shift_px: float = 0.0) -> np.ndarray:
+    """Four points of a perpendicular row, 2.5 m apart, 1.5 m right of the centre, lines pointing right."""
+    pitch = 2.5 / MODEL_MPP
+    return np.array(
+        [[160 + 1.5 / MODEL_MPP, 60 + k * pitch + shift_px, 1.0, 0.0] for k in range(4)], np.float32
+    )
+
+
+def parking_scenario(mpp: float | None, size=(600, 600)):
+    scenario = load_scenario("parking")
+    block = dict(scenario.params["avm"])
+    block["image_size"] = list(size)
+    block["origin_px"] = [size[1] / 2, size[0] / 2]
+    if mpp is None:
+        block.pop("metres_per_pixel", None)
+    else:
+        block["metres_per_pixel"] = mpp
+    return dataclasses.replace(scenario, params={**scenario.params, "avm": block})
+
+
+def test_frames_are_brought_to_the_models_ground_resolution_and_slots_come_back_in_frame_units():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    engine = PointEngine(row_in_model_pixels())
+    camera_mpp = 0.017  # a ps2.0-like 600x600 view: 10.2 m, smaller than the model's 12.8 m
+    pipeline = SegmentationPipeline(engine, parking_scenario(camera_mpp), "avm")  # type: ignore[arg-type]
+    result = pipeline.process(np.zeros((600, 600, 3), np.uint8))
+    assert engine.inputs == [INPUT]  # a canvas of the model's size went to the engine
+    assert result.mask.shape == (600, 600)
+    assert len(result.marking_points) == 4
+    assert [slot.slot_type.name.lower() for slot in result.slots] == ["perpendicular"] * 3
+    for slot in result.slots:
+        width_m = np.hypot(*(slot.corners[1] - slot.corners[0])) * camera_mpp
+        assert width_m == pytest.approx(2.5, abs=0.05)
+        # metres in the vehicle frame: 1.5 m to the right (y = -1.5), entrance first
+        assert slot.corners_m[:2, 1] == pytest.approx([-1.5, -1.5], abs=0.05)
+        assert slot.free
+    # The frame's pixel of a point: model (x, y) → frame ((x - offset) / scale).
+    fit = pipeline._scaler.fit((600, 600))
+    expected_x = (row_in_model_pixels()[0, 0] + 0.5 - fit.offset[0]) / fit.scale[0] - 0.5
+    assert result.marking_points[:, 0] == pytest.approx(np.full(4, expected_x), abs=1.0)
+    payload = result.to_json()
+    assert payload["slots"][0]["type"] == "perpendicular" and "vertices_m" in payload["slots"][0]
+    assert len(payload["marking_points"]) == 4
+
+
+def test_slot_ids_follow_the_slots_while_the_car_moves():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    engine = PointEngine(row_in_model_pixels())
+    pipeline = SegmentationPipeline(engine, parking_scenario(0.02, (640, 640)), "avm")  # type: ignore[arg-type]
+    ids = []
+    for step in range(6):
+        engine.model_points = row_in_model_pixels(shift_px=step * 2.0)  # 8 cm a frame
+        ids.append([slot.instance_id for slot in pipeline.process(np.zeros((640, 640, 3), np.uint8)).slots])
+    assert all(sorted(frame_ids) == sorted(ids[0]) for frame_ids in ids)
+    assert engine.inputs[0] == (640, 640)  # 640 px at 2 cm = 320 px at 4 cm: the engine's resize does it
+
+
+@pytest.mark.parametrize("value", [None, 0, -0.02, 2.0, "two", 0.0001])
+def test_a_missing_or_implausible_camera_scale_is_a_start_up_error(value):
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    scenario = parking_scenario(0.02)
+    block = dict(scenario.params["avm"])
+    if value is None:
+        block.pop("metres_per_pixel")
+    else:
+        block["metres_per_pixel"] = value
+    scenario = dataclasses.replace(scenario, params={**scenario.params, "avm": block})
+    with pytest.raises(ConfigError, match="metres_per_pixel"):
+        SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
+
+
+def test_marking_points_method_needs_a_model_with_that_output():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    scenario = parking_scenario(0.02)
+    scenario = dataclasses.replace(scenario, params={**scenario.params, "slots": {"method": "marking_points"}})
+    engine = PointEngine(row_in_model_pixels())
+    engine.metadata = dataclasses.replace(engine.metadata, marking_point_stride=0)
+    with pytest.raises(ModelFileError, match="marking-point"):
+        SegmentationPipeline(engine, scenario, "avm")  # type: ignore[arg-type]
+
+
+def test_check_metres_per_pixel_names_the_setting():
+    assert check_metres_per_pixel("0.02", what="x") == pytest.approx(0.02)
+    with pytest.raises(ConfigError, match="camera avm"):
+        check_metres_per_pixel(20, what="camera avm")
+
+
+def test_scaler_pads_small_views_and_crops_large_ones():
+    scaler = AvmScaler(0.02, 0.04, INPUT)
+    small = scaler.fit((400, 400))  # 8 m → 200 px, padded
+    assert small.resized == (200, 200) and small.offset == (60, 60) and not small.direct
+    canvas = scaler.to_canvas(np.full((400, 400, 3), 255, np.uint8), small)
+    assert canvas[:60].max() == 0 and canvas[60:260, 60:260].min() == 255
+    large = scaler.fit((1000, 800))  # 20 x 16 m → 500 x 400 px, centre kept
+    assert large.offset == (-40, -90)
+    mask = np.ones(INPUT, np.uint8)
+    back = scaler.mask_to_frame(mask, large, (1000, 800))
+    assert back[500, 400] == 1 and back[0, 0] == 0  # the cropped border has no label
+    assert scaler.fit((640, 640)).direct

@@ -1,0 +1,162 @@
+"""Marking-point decoding, slot assembly with metric priors, and slot tracking (NumPy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seg_perception.bags.eval_metrics import match_slots
+from seg_perception.data.marking_points import marking_point_target, slot_marking_points
+from seg_perception.data.synthetic import generate_drive, generate_scene
+from seg_perception.geometry import ParkingSlot
+from seg_perception.postprocess.ground import pixels_to_vehicle_metres
+from seg_perception.postprocess.marking_points import decode_marking_points, scale_points
+from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
+from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
+
+MPP = 0.02
+
+
+def with_scores(points: np.ndarray, score: float = 0.9) -> np.ndarray:
+    return np.hstack([points, np.full((len(points), 1), score)])
+
+
+def test_decode_recovers_sub_cell_positions_and_directions() -> None:
+    truth = np.array([[37.3, 21.8, 1.0, 0.0], [101.6, 90.1, 0.0, -1.0], [60.2, 140.7, 0.6, 0.8]], np.float32)
+    target = marking_point_target(truth, (160, 160), stride=4, sigma_px=4.0)
+    decoded = decode_marking_points(target, stride=4, threshold=0.3, nms_radius_px=8.0)
+    assert len(decoded) == 3
+    for x, y, dx, dy in truth:
+        nearest = decoded[np.argmin(np.hypot(decoded[:, 0] - x, decoded[:, 1] - y))]
+        assert np.hypot(nearest[0] - x, nearest[1] - y) < 0.8  # a fifth of a cell
+        assert nearest[2] * dx + nearest[3] * dy > 0.99
+
+
+def test_decode_suppresses_weak_and_nearby_peaks() -> None:
+    heat = np.zeros((3, 20, 20), np.float32)
+    heat[1] = 1.0
+    heat[0, 5, 5], heat[0, 5, 7], heat[0, 15, 15] = 0.9, 0.8, 0.2
+    decoded = decode_marking_points(heat, stride=4, threshold=0.3, nms_radius_px=12.0)
+    assert len(decoded) == 1 and decoded[0, 4] == pytest.approx(0.9)
+
+
+def test_scale_points_maps_positions_and_keeps_unit_directions() -> None:
+    points = with_scores(np.array([[10.0, 20.0, 0.6, 0.8]]))
+    scaled = scale_points(points, np.array([[2.0, 0.0, 1.0], [0.0, 1.0, -3.0]]))
+    assert scaled[0, :2].tolist() == [21.0, 17.0]
+    assert np.hypot(*scaled[0, 2:4]) == pytest.approx(1.0)
+
+
+def row_points(kind: str, count: int) -> np.ndarray:
+    """Entrance points of a row on the right of the aisle (x = 300 px), directions into the slots."""
+    if kind == "perpendicular":
+        pitch_m, direction = 2.5, np.array([1.0, 0.0])
+    elif kind == "parallel":
+        pitch_m, direction = 6.0, np.array([1.0, 0.0])
+    else:
+        pitch_m, direction = 2.6 / np.sin(np.deg2rad(55)), np.array([np.sin(np.deg2rad(55)), np.cos(np.deg2rad(55))])
+    rows = [[300.0, 100.0 + k * pitch_m / MPP, *direction] for k in range(count)]
+    return with_scores(np.array(rows))
+
+
+@pytest.mark.parametrize("kind", ["perpendicular", "parallel", "angled"])
+def test_rows_of_each_type_become_adjacent_slots(kind: str) -> None:
+    slots = assemble_slots(row_points(kind, 4), metres_per_pixel=MPP, priors=SlotPriors())
+    assert len(slots) == 3
+    assert {slot.slot_type.name.lower() for slot in slots} == {kind}
+    for slot in slots:
+        entrance_m = np.hypot(*(slot.corners[1] - slot.corners[0])) * MPP
+        depth_m = np.hypot(*(slot.corners[3] - slot.corners[0])) * MPP
+        assert depth_m == pytest.approx(SlotPriors().default_depth_m[kind])
+        if kind == "parallel":
+            assert 4.5 <= entrance_m <= 7.5
+        # corners go clockwise on screen (positive shoelace sum, y down) with the entrance first
+        x, y = slot.corners[:, 0], slot.corners[:, 1]
+        assert float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0
+
+
+def test_a_missed_middle_point_of_a_perpendicular_row_is_no_parallel_slot() -> None:
+    points = row_points("perpendicular", 3)
+    line_mask = np.zeros((600, 700), bool)
+    for x0, y0, *_ in points:  # 5 m separating lines: deeper than any parallel slot
+        line_mask[int(y0) - 2 : int(y0) + 3, int(x0) : int(x0) + int(5.0 / MPP)] = True
+    outer = points[[0, 2]]  # 5 m apart, the middle point missed
+    assert assemble_slots(outer, metres_per_pixel=MPP, priors=SlotPriors(), line_mask=line_mask) == []
+    assert len(assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors(), line_mask=line_mask)) == 2
+
+
+def test_points_whose_directions_disagree_make_no_slot() -> None:
+    points = row_points("perpendicular", 2)
+    points[1, 2:4] = [0.0, 1.0]  # this line runs along the aisle
+    assert assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors()) == []
+    points[1, 2:4] = [-1.0, 0.0]  # opposite sides of the entrance
+    assert assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors()) == []
+
+
+def test_depth_comes_from_the_separating_line_paint() -> None:
+    points = row_points("perpendicular", 2)
+    line_mask = np.zeros((600, 700), bool)
+    for x0, y0, *_ in points:
+        line_mask[int(y0) - 2 : int(y0) + 3, int(x0) : int(x0) + int(4.6 / MPP)] = True
+    slot = assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors(), line_mask=line_mask)[0]
+    assert slot.extra["depth_from"] == "paint"
+    assert np.hypot(*(slot.corners[3] - slot.corners[0])) * MPP == pytest.approx(4.6, abs=0.05)
+
+
+def test_occupancy_from_the_free_space_class() -> None:
+    points = row_points("perpendicular", 3)
+    free_mask = np.zeros((600, 700), bool)
+    free_mask[100 : 100 + int(2.5 / MPP), 300:] = True  # only the first slot is free
+    slots = assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors(), free_mask=free_mask)
+    by_top = sorted(slots, key=lambda slot: float(slot.corners[:, 1].min()))
+    assert [slot.free for slot in by_top] == [True, False]
+    assert by_top[1].occupied
+
+
+def test_ground_truth_points_rebuild_every_synthetic_slot() -> None:
+    """The assembly itself loses nothing: the generator's own entrance corners give back its slots."""
+    found = true = matched = 0
+    for seed in range(200000, 200012):
+        scene = generate_scene("parking", seed, size=(320, 320))
+        mpp = scene.meta["metres_per_pixel"]
+        slots = assemble_slots(with_scores(slot_marking_points(scene.slots)), metres_per_pixel=mpp,
+                               priors=SlotPriors())
+        matches = match_slots(slots, scene.slots, threshold_px=0.1 / mpp)
+        found, true, matched = found + len(slots), true + len(scene.slots), matched + len(matches)
+        kinds = {scene.slots[t].extra["type"]: slots[p].slot_type.name.lower() for p, t, _ in matches}
+        assert all(expected == got for expected, got in kinds.items())
+    assert true > 30 and matched == true == found
+
+
+def test_priors_reject_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="bogus"):
+        SlotPriors.from_config({"bogus": 1})
+    assert SlotPriors.from_config({"parallel_length_m": [5, 7]}).parallel_length_m == (5.0, 7.0)
+
+
+def metric_slots(slots: list[ParkingSlot], origin=(160.0, 160.0), mpp=0.04) -> list[ParkingSlot]:
+    for slot in slots:
+        slot.corners_m = pixels_to_vehicle_metres(slot.corners, mpp, origin)
+    return slots
+
+
+def test_tracker_keeps_ids_while_the_car_moves_and_through_a_missed_frame() -> None:
+    tracker = SlotTracker(TrackerConfig(match_distance_m=0.5, max_missed=3))
+    frames = list(generate_drive("parking", 7, 40, size=(320, 320), fps=10.0))
+    seen_ids: list[set[int]] = []
+    for index, frame in enumerate(frames):
+        slots = [ParkingSlot(corners=s.corners.copy(), free=s.free) for s in frame.slots]
+        if index == 20:
+            slots = slots[1:]  # one slot missed for a frame
+        tracker.update(metric_slots(slots))
+        seen_ids.append({slot.instance_id for slot in slots})
+        assert len({slot.instance_id for slot in slots}) == len(slots)  # unique within a frame
+    # ids persist: most ids of frame k are still there at frame k+1 (slots only leave at the view's edge)
+    overlaps = [len(a & b) / max(1, len(a)) for a, b in zip(seen_ids, seen_ids[1:], strict=False)]
+    assert np.mean(overlaps) > 0.8
+    assert seen_ids[21] & (seen_ids[19] - seen_ids[20]), "the missed slot gets its id back"
+
+
+def test_tracker_needs_metric_corners() -> None:
+    with pytest.raises(ValueError, match="metres"):
+        SlotTracker().update([ParkingSlot(corners=np.zeros((4, 2), np.float32))])
