@@ -21,6 +21,7 @@ from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
 from seg_perception.inference.engine import Engine
 from seg_perception.inference.errors import ModelFileError
 from seg_perception.inference.metadata import MARKING_POINTS_NAME
+from seg_perception.inference.preprocess import check_image
 from seg_perception.postprocess import extract_parking_slots, extract_polygons
 from seg_perception.postprocess import overlay as blend_overlay
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
@@ -347,10 +348,13 @@ class SegmentationPipeline:
             InvalidImageError: the frame is not a (H, W, 3) uint8 image.
         """
         start = time.perf_counter()
-        frame_size = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
-        fit = self._scaler.fit(frame_size) if self._scaler is not None else None
+        fit = None
+        if self._scaler is not None:
+            image_bgr = check_image(image_bgr)
+            frame_size = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
+            fit = self._scaler.fit(frame_size)
         predict_masks = getattr(self.engine, "predict_masks", None)
-        if fit is not None and not fit.direct and self._scaler is not None:
+        if fit is not None and not fit.direct and self._scaler is not None:  # pad / crop to the model's scale
             canvas = self._scaler.to_canvas(image_bgr, fit)
             if predict_masks is not None:
                 _, model_mask = predict_masks(canvas)

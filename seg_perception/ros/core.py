@@ -107,6 +107,11 @@ class SerializedEngine:
     def last_timings_ms(self) -> dict[str, float]:
         return dict(getattr(self._local, "timings", {}))
 
+    @property
+    def last_outputs(self) -> dict[str, np.ndarray]:
+        """The calling thread's latest extra model outputs (marking points), like ``last_timings_ms``."""
+        return dict(getattr(self._local, "outputs", {}))
+
     def describe(self) -> str:
         return self.inner.describe()
 
@@ -129,6 +134,7 @@ class SerializedEngine:
             else:
                 masks = predict_masks(image_bgr)
             self._local.timings = dict(self.inner.last_timings_ms)
+            self._local.outputs = dict(getattr(self.inner, "last_outputs", {}) or {})
         return masks
 
     def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] = ()) -> None:
