@@ -67,3 +67,24 @@ def test_recipe_marking_points_block_needs_the_head_and_known_keys():
         parse_recipe({**base, "marking_points": {"sigma": 1}})
     with pytest.raises(RecipeError, match="options.marking_points"):
         parse_recipe({**base, "model": "icnet_lite", "marking_points": {"sigma_px": 2}})
+
+
+def test_generator_marking_points_are_used_when_given_and_occluded_ones_left_out():
+    from types import SimpleNamespace
+
+    from seg_perception.data.marking_points import scene_marking_points
+
+    marks = [SimpleNamespace(position=np.array([5.0, 6.0]), direction=np.pi / 2, occluded=False),
+             SimpleNamespace(position=np.array([9.0, 9.0]), direction=0.0, occluded=True)]
+    rows = scene_marking_points(SimpleNamespace(marking_points=marks, slots=[]))
+    np.testing.assert_allclose(rows, [[5.0, 6.0, 0.0, 1.0]], atol=1e-6)
+    slot = ParkingSlot(corners=np.array([[10, 10], [10, 60], [110, 60], [110, 10]], np.float32))
+    assert len(scene_marking_points(SimpleNamespace(marking_points=[], slots=[slot]))) == 2
+
+
+def test_recipe_scale_range_sets_the_nominal_metres_per_pixel():
+    base = {"model": "icnet_lite", "scenario": "parking", "input_size": [64, 64]}
+    recipe = parse_recipe({**base, "data": {"metres_per_pixel": [0.02, 0.08]}})
+    assert recipe.data.nominal_metres_per_pixel() == pytest.approx(0.04)
+    with pytest.raises(RecipeError, match="metres_per_pixel"):
+        parse_recipe({**base, "data": {"metres_per_pixel": [0.08, 0.02]}})

@@ -14,6 +14,7 @@ point's Gaussian dominates, that point's direction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,30 @@ def slot_marking_points(slots: Sequence[ParkingSlot], *, merge_px: float = MERGE
     if not rows:
         return np.zeros((0, 4), np.float32)
     return np.stack(rows).astype(np.float32)
+
+
+def marking_point_rows(marks: Sequence[Any], *, include_occluded: bool = False) -> np.ndarray:
+    """A generator's own marking points (objects with ``position``, ``direction`` in radians,
+    image axes, and ``occluded``) as ``(K, 4)`` rows ``(x, y, dx, dy)``.
+
+    Occluded junctions are left out by default: the image does not show them, so the model
+    should not be taught to see them.
+    """
+    rows = [
+        (float(mark.position[0]), float(mark.position[1]), float(np.cos(mark.direction)), float(np.sin(mark.direction)))
+        for mark in marks
+        if include_occluded or not getattr(mark, "occluded", False)
+    ]
+    return np.array(rows, np.float32).reshape(-1, 4)
+
+
+def scene_marking_points(sample: Any) -> np.ndarray:
+    """Marking points of a synthetic scene: its own ``marking_points`` when the generator gives
+    them (they include junctions of slots cut by the view's edge), else its slots' entrance corners."""
+    marks = getattr(sample, "marking_points", None)
+    if marks:
+        return marking_point_rows(marks)
+    return slot_marking_points(sample.slots)
 
 
 def marking_point_target(

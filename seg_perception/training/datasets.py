@@ -78,11 +78,17 @@ class ScenePool(Dataset):
         transform: Transform,
         progress: bool = False,
         point_target: tuple[int, float] | None = None,
+        metres_per_pixel: float | tuple[float, float] | None = None,
     ) -> ScenePool:
-        """Draw ``generate_scene(scenario, seed, size=size)`` for every seed."""
-        from seg_perception.data.marking_points import slot_marking_points
+        """Draw ``generate_scene(scenario, seed, size=size)`` for every seed.
+
+        ``metres_per_pixel`` (AVM scenes: a value, or a ``(low, high)`` range drawn per seed)
+        is passed on when set; default: the scenario camera's, scaled to ``size``.
+        """
+        from seg_perception.data.marking_points import scene_marking_points
         from seg_perception.data.synthetic import generate_scene
 
+        scale: dict[str, Any] = {} if metres_per_pixel is None else {"metres_per_pixel": metres_per_pixel}
         seeds = list(seeds)
         height, width = size
         images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
@@ -94,10 +100,10 @@ class ScenePool(Dataset):
             iterator = tqdm(seeds, desc=f"generating {scenario} scenes", unit="scene", leave=False)
         points: list[np.ndarray] = []
         for index, seed in enumerate(iterator):
-            sample = generate_scene(scenario, seed, size=size)
+            sample = generate_scene(scenario, seed, size=size, **scale)
             images[index] = sample.image
             masks[index] = sample.mask
-            points.append(slot_marking_points(sample.slots))
+            points.append(scene_marking_points(sample))
         return cls(images, masks, transform, points=points, point_target=point_target)
 
 
@@ -231,6 +237,7 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     val = ScenePool.generate(
         recipe.scenario, range(*recipe.data.val_seeds), size=size, transform=val_transform, progress=progress,
         point_target=point_target,
+        metres_per_pixel=recipe.data.metres_per_pixel,
     )
     timings["val_pool_s"] = time.perf_counter() - started
     if recipe.data.pool_size > 0:
@@ -243,6 +250,7 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
             transform=train_transform,
             progress=progress,
             point_target=point_target,
+            metres_per_pixel=recipe.data.metres_per_pixel,
         )
         timings["train_pool_s"] = time.perf_counter() - started
     else:

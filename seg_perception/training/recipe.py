@@ -40,6 +40,8 @@ class DataSpec:
             0 generates every sample on the fly (slow on few CPU cores).
         path: Dataset root for the non-synthetic sources.
         options: Extra keyword options of the dataset reader (e.g. ``class_mapping``).
+        metres_per_pixel: Synthetic AVM scenes: ground resolution, a value or a ``[low, high]``
+            range drawn per scene (scale augmentation); None: the scenario camera's.
     """
 
     source: str = "synthetic"
@@ -48,6 +50,16 @@ class DataSpec:
     pool_size: int = 1024
     path: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    metres_per_pixel: float | tuple[float, float] | None = None
+
+    def nominal_metres_per_pixel(self) -> float | None:
+        """The value, or the geometric mean of the range (the scale the model is centred on)."""
+        value = self.metres_per_pixel
+        if value is None:
+            return None
+        if isinstance(value, (tuple, list)):
+            return float((float(value[0]) * float(value[1])) ** 0.5)
+        return float(value)
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             pool_size=int(data_block.pop("pool_size", 1024)),
             path=data_block.pop("path", None),
             options=dict(data_block.pop("options", None) or {}),
+            metres_per_pixel=_metres_per_pixel(data_block.pop("metres_per_pixel", None), source),
         )
     except (TypeError, ValueError) as err:
         raise RecipeError(f"{source}: malformed data block ({err})") from err
@@ -221,6 +234,19 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
     if leftovers:
         raise RecipeError(f"{source}: unknown fields {sorted(leftovers)}")
     return recipe
+
+
+def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | None:
+    """``data.metres_per_pixel``: None, a positive number or a ``[low, high]`` range."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2 or not 0 < float(value[0]) <= float(value[1]):
+            raise RecipeError(f"{source}: data.metres_per_pixel range must be [low, high] with 0 < low <= high")
+        return float(value[0]), float(value[1])
+    if float(value) <= 0:
+        raise RecipeError(f"{source}: data.metres_per_pixel must be positive, got {value!r}")
+    return float(value)
 
 
 MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight")

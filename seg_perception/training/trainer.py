@@ -209,7 +209,10 @@ class Trainer:
             std=self.recipe.std,
             extra=extra,
             marking_point_stride=MARKING_POINT_STRIDE if getattr(self.model, "marking_points", False) else 0,
-            metres_per_pixel=training_metres_per_pixel(self.scenario, self.recipe.input_size),
+            metres_per_pixel=(
+                self.recipe.data.nominal_metres_per_pixel()
+                or training_metres_per_pixel(self.scenario, self.recipe.input_size)
+            ),
         )
 
     def save(self, path: Path, *, val_summary: dict[str, Any] | None = None) -> Path:
