@@ -9,7 +9,8 @@ Two marking points form a slot entrance when, in metres:
   entrance is ``parallel_length_m`` long (the car parks along it); **angled**: the lines lean
   further (up to ``max_angled_deg`` from the normal) and the slot, measured across the lines,
   is ``perpendicular_width_m`` wide;
-- no third marking point lies on the entrance between them (that would make two slots);
+- no third marking point lies on the entrance between them (that would make two slots; a
+  point of a neighbour's double line or platform edge a few centimetres inside counts);
 - a parallel slot's separating lines are not longer than a parallel slot is deep (else the
   two points are two slots apart in a perpendicular row whose middle point was missed).
 
@@ -33,6 +34,10 @@ import numpy as np
 from seg_perception.geometry import ParkingSlot
 from seg_perception.interfaces import SlotType
 from seg_perception.postprocess.marking_points import DX, DY, SCORE, X, Y
+
+
+#: A third point further than this from both ends of an entrance lies between them.
+END_MARGIN_M = 0.1
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,8 @@ def assemble_slots(
                 offset = others[:, [X, Y]] - p[[X, Y]]
                 t = offset @ unit / length_px
                 distance = np.abs(offset @ np.array([-unit[1], unit[0]]))
-                if np.any((t > 0.1) & (t < 0.9) & (distance < on_line_px)):
+                margin = END_MARGIN_M / metres_per_pixel / length_px  # twin points of a double line count
+                if np.any((t > margin) & (t < 1.0 - margin) & (distance < on_line_px)):
                     continue
             if kind == "parallel" and line_mask is not None:
                 # Separating lines longer than a parallel slot is deep: a perpendicular row with
