@@ -26,5 +26,7 @@ def test_shipped_weights_match_their_scenario(path: Path) -> None:
     assert metadata.classes == scenario.classes.names
     assert metadata.colors == scenario.classes.colors_hex
     assert [i.name for i in proto.graph.input] == ["image"]
-    assert [o.name for o in proto.graph.output] == ["logits"]
+    assert [o.name for o in proto.graph.output] == list(metadata.output_names)
+    if metadata.has_marking_points:  # the parking model: marking points at a known ground scale
+        assert metadata.output_names == ("logits", "marking_points") and metadata.metres_per_pixel
     assert "val_miou" in metadata.extra
