@@ -55,7 +55,16 @@ build-tools:
 demo: $(STAMP)
 	$(VENV)/bin/seg-perception demo
 
-test: $(STAMP)
+# colcon (for the test that builds the package in a colcon workspace) in a venv of its own:
+# colcon-core pins setuptools and brings pytest plugins that the project venv should not get.
+COLCON_VENV := $(VENV)/colcon
+COLCON_STAMP := $(COLCON_VENV)/.installed
+$(COLCON_STAMP):
+	$(PYTHON) -m venv $(COLCON_VENV)
+	$(COLCON_VENV)/bin/pip install -q colcon-common-extensions==0.3.0
+	touch $(COLCON_STAMP)
+
+test: $(STAMP) $(COLCON_STAMP)
 	$(PY) -m pytest -q test
 
 # Every command of README.md, weights/README.md and docs/ run in a scratch folder, reduced

@@ -26,7 +26,7 @@ RUNS = {
     "raw": {"compressed_input": False, "options": []},
     "compressed": {
         "compressed_input": True,
-        "options": ["--raw-overlay", "--compress-masks", "--video", "gif"],
+        "options": ["--raw-overlay", "--compress-masks", "--video", "gif", "--polygon-cloud"],
     },
 }
 
@@ -106,14 +106,20 @@ def test_output_bag_holds_inputs_outputs_and_ground_truth(processed):
         mask_topic,
         overlay_topic,
         "/avm/markers",
-        "/avm/polygons",
+        "/avm/lanes",
+        "/avm/slots",
         "/avm/polygons/json",
     ):
         assert counts[topic] == FRAMES, topic
     image_outputs = {"/avm/mask", "/avm/mask/compressed", "/avm/overlay", "/avm/overlay/compressed"}
     assert image_outputs & set(types) == {mask_topic, overlay_topic}  # each stored once
     assert types["/avm/markers"] == "visualization_msgs/msg/MarkerArray"
-    assert types["/avm/polygons"] == "sensor_msgs/msg/PointCloud2"
+    assert types["/avm/slots"] == "seg_perception/msg/ParkingSlotArray"
+    assert types["/avm/lanes"] == "seg_perception/msg/LaneBoundaryArray"
+    if compressed:  # the opt-in polygon cloud
+        assert types["/avm/polygons"] == "sensor_msgs/msg/PointCloud2" and counts["/avm/polygons"] == FRAMES
+    else:
+        assert "/avm/polygons" not in types
     markers = deserialize_message(read_topic(out / "bag", "/avm/markers")[0].rawdata, MarkerArray)
     assert markers.markers[0].action == 3  # DELETEALL first
     overlay = read_topic(out / "bag", overlay_topic)[0].decode()

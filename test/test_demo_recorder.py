@@ -27,6 +27,7 @@ def test_output_topics_follow_the_node_layout():
     topics = OutputTopics.for_camera("front", input_topic="/camera/front/image_raw")
     assert topics.mask == "/front/mask" and topics.overlay == "/front/overlay"
     assert topics.processing_time == "/front/processing_time_ms"
+    assert (topics.lanes, topics.slots) == ("/front/lanes", "/front/slots")
     assert topics.ground_truth == "/camera/front/image_raw/ground_truth"
     assert OutputTopics.for_camera("avm", input_topic="/x", namespace="/car/").mask == "/car/avm/mask"
 

@@ -23,12 +23,19 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Float32, Header  # noqa: E402
 from test_reliability_helpers import wait_for  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
+from seg_perception.msg import (  # noqa: E402
+    LaneBoundary,
+    LaneBoundaryArray,
+    ParkingSlot,
+    ParkingSlotArray,
+    SegmentationInfo,
+)
 from seg_perception.ros import camera_worker  # noqa: E402
 from seg_perception.ros.errors import NodeParameterError  # noqa: E402
 from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
@@ -38,6 +45,9 @@ pytestmark = pytest.mark.ros
 DOMAIN_ID = 101  # unique per test module: no cross-talk with other DDS tests
 HEIGHT, WIDTH = 120, 160
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +72,14 @@ class Harness:
         self.received: dict[str, list] = {}
         self._lock = threading.Lock()
 
-    def subscribe(self, msg_type: type, topic: str) -> list:
+    def subscribe(self, msg_type: type, topic: str, qos: QoSProfile = RELIABLE) -> list:
         self.received[topic] = inbox = []
 
         def store(msg: object) -> None:
             with self._lock:
                 inbox.append(msg)
 
-        self.client.create_subscription(msg_type, topic, store, RELIABLE)
+        self.client.create_subscription(msg_type, topic, store, qos)
         return inbox
 
     def publisher(self, msg_type: type, topic: str):
@@ -126,14 +136,15 @@ def highway(ros_context: Context, models: dict[str, Path]) -> Iterator[Harness]:
 def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Harness) -> None:
     masks = highway.subscribe(Image, "front/mask")
     markers = highway.subscribe(MarkerArray, "front/markers")
-    clouds = highway.subscribe(PointCloud2, "front/polygons")
+    lanes = highway.subscribe(LaneBoundaryArray, "front/lanes")
     times = highway.subscribe(Float32, "front/processing_time_ms")
     publisher = highway.publisher(Image, "/camera/front/image_raw")
     worker = highway.node.workers[0]
-    matched = (worker.mask_pub, worker.markers_pub, worker.polygons_pub, worker.time_pub)
+    assert worker.polygons_pub is None  # the PointCloud2 is opt-in
+    matched = (worker.mask_pub, worker.markers_pub, worker.lanes_pub, worker.time_pub)
     wait_for(lambda: all(pub.get_subscription_count() > 0 for pub in matched), "output subscriptions")
     publisher.publish(image_msg(scene(), stamp_sec=11))
-    wait_for(lambda: masks and markers and clouds and times, "mask, markers, polygons and processing time")
+    wait_for(lambda: masks and markers and lanes and times, "mask, markers, lanes and processing time")
     assert highway.node.workers[0].overlay_pub.get_subscription_count() == 0
 
     mask_msg = masks[0]
@@ -152,10 +163,15 @@ def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Har
         assert (strip.points[0].x, strip.points[0].y) == (strip.points[-1].x, strip.points[-1].y)
     assert len({strip.id for strip in strips}) == 2
 
-    points = cloud_to_points(clouds[0])
-    assert [f.name for f in clouds[0].fields][:5] == ["x", "y", "z", "u", "v"]
-    assert set(points["class_id"]) == {1} and len(set(points["instance_id"])) == 2
-    assert np.isnan(points["x"]).all()  # front camera without homography: uncalibrated
+    lane_array = lanes[0]
+    assert lane_array.header.stamp.sec == 11 and lane_array.header.frame_id == "base_link"
+    assert (lane_array.image_width, lane_array.image_height) == (WIDTH, HEIGHT)
+    assert not lane_array.metric and not lane_array.ego_lane_valid  # no homography: pixels only
+    by_position = {b.position: b for b in lane_array.boundaries}
+    assert set(by_position) == {LaneBoundary.POSITION_EGO_LEFT, LaneBoundary.POSITION_EGO_RIGHT}
+    left = by_position[LaneBoundary.POSITION_EGO_LEFT]
+    assert all(20 <= p.x <= 30 for p in left.pixels) and len(left.points) == 0
+    assert left.pixels[0].y > left.pixels[-1].y  # near (image bottom) first
     assert times[0].data > 0
 
     overlays = highway.subscribe(Image, "front/overlay")
@@ -182,7 +198,7 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
 
         return build
 
-    for name in ("build_marker_array", "build_polygon_cloud"):
+    for name in ("build_marker_array", "lane_boundary_array", "parking_slot_array"):
         monkeypatch.setattr(camera_worker, name, counted(name))
     masks = highway.subscribe(Image, "front/mask")
     publisher = highway.publisher(Image, "/camera/front/image_raw")
@@ -196,6 +212,21 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
     publisher.publish(image_msg(scene(), stamp_sec=22))
     wait_for(lambda: markers, "markers")
     assert built == ["build_marker_array"]
+    lanes = highway.subscribe(LaneBoundaryArray, "front/lanes")
+    wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
+    publisher.publish(image_msg(scene(), stamp_sec=23))
+    wait_for(lambda: lanes, "lanes")
+    assert built == ["build_marker_array", "build_marker_array", "lane_boundary_array"]
+
+
+def test_segmentation_info_is_latched_with_the_class_map(highway: Harness) -> None:
+    infos = highway.subscribe(SegmentationInfo, "front/segmentation_info", LATCHED)  # after it was published
+    wait_for(lambda: infos, "latched segmentation info")
+    info = infos[0]
+    assert (info.camera, info.scenario, info.engine) == ("front", "highway", "onnxruntime")
+    assert info.model_file.endswith("highway.onnx") and "CPUExecutionProvider" in info.providers
+    assert [(c.id, c.name) for c in info.classes] == [(0, "background"), (1, "lane_marking")]
+    assert (info.input_height, info.input_width) == (HEIGHT, WIDTH)
 
 
 @pytest.mark.parametrize(
@@ -266,14 +297,16 @@ def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict
             Parameter("avm.origin_px", value=[80.0, 60.0]),
             Parameter("avm.frame_id", value="vehicle"),
             Parameter("polygon.min_area_px", value=20.0),
+            Parameter("publish_polygon_cloud", value=True),
         ],
     )
     try:
         markers = harness.subscribe(MarkerArray, "avm/markers")
         clouds = harness.subscribe(PointCloud2, "avm/polygons")
+        slot_arrays = harness.subscribe(ParkingSlotArray, "avm/slots")
         publisher = harness.publisher(CompressedImage, "/camera/avm/image_raw/compressed")
         worker = harness.node.workers[0]
-        outputs = (worker.markers_pub, worker.polygons_pub)
+        outputs = (worker.markers_pub, worker.polygons_pub, worker.slots_pub)
         wait_for(
             lambda: all(pub.get_subscription_count() > 0 for pub in outputs),
             "markers and polygons subscriptions",
@@ -287,7 +320,7 @@ def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict
         msg = CompressedImage(format="png", data=png.tobytes())
         msg.header.stamp.sec = 50
         publisher.publish(msg)
-        wait_for(lambda: markers and clouds, "parking markers and polygons")
+        wait_for(lambda: markers and clouds and slot_arrays, "parking markers, polygons and slots")
         namespaces = {m.ns for m in markers[0].markers[1:]}
         assert "avm/slot_line" in namespaces
         assert all(m.header.frame_id == "vehicle" for m in markers[0].markers)
@@ -299,6 +332,15 @@ def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict
         np.testing.assert_allclose(lines["y"], (80 - lines["u"]) * 0.02, atol=1e-5)
         slots = points[points["class_id"] == SLOT_CLASS_ID]
         assert set(np.unique(slots["free"])) <= {0, 1}
+        typed = slot_arrays[0]
+        assert typed.metric and typed.header.frame_id == "vehicle" and typed.header.stamp.sec == 50
+        assert len(typed.slots) == len(np.unique(slots["instance_id"])) >= 1
+        slot = typed.slots[0]
+        assert slot.occupancy == ParkingSlot.OCCUPANCY_FREE
+        for corner, pixel in zip(slot.corners, slot.corner_pixels, strict=True):
+            expected = ((60 - pixel.y) * 0.02, (80 - pixel.x) * 0.02)
+            assert (corner.x, corner.y) == pytest.approx(expected, abs=1e-5)
+        assert slot.width > 0 and slot.depth > 0
     finally:
         harness.close()
 

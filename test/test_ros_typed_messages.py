@@ -9,13 +9,13 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-import seg_perception.msg as generated
-from seg_perception.msg import LaneBoundary as LaneBoundaryMsg
-from seg_perception.msg import ParkingSlot as ParkingSlotMsg
 from std_msgs.msg import Header
 
+import seg_perception.msg as generated
 from seg_perception.geometry import ImageCurve, LaneBoundary, ParkingSlot
 from seg_perception.interfaces import MESSAGE_CONSTANTS, LanePosition, LaneType, Occupancy, SlotType
+from seg_perception.msg import LaneBoundary as LaneBoundaryMsg
+from seg_perception.msg import ParkingSlot as ParkingSlotMsg
 from seg_perception.ros.projection import GroundProjection
 from seg_perception.ros.typed_messages import (
     classify_slot,

@@ -4,8 +4,8 @@ Ground truth comes from the bag's ``/camera/<cam>/ground_truth/{mask,polygons}``
 (``--gt-bag`` when they live in another bag, e.g. the input of ``process``), from an
 image/mask folder (``--dataset``) or from the scene generator (``--generate N``).
 Predictions come from the bag's ``process`` outputs (``/<cam>/mask``, or the PNG
-``/<cam>/mask/compressed``, and ``/<cam>/polygons/json``) when present, else from running the
-pipeline on its images.
+``/<cam>/mask/compressed``, ``/<cam>/polygons/json`` and the typed ``/<cam>/slots``, which
+supersedes the JSON's slots) when present, else from running the pipeline on its images.
 Frames are paired by camera and header stamp. Metrics: see
 :mod:`seg_perception.bags.eval_metrics`; parking scenarios add the ps2.0-style marking-point and
 slot table of :mod:`seg_perception.metrics.parking` (truth: the frame JSON's visible
@@ -35,6 +35,7 @@ from seg_perception.bags.process import PARTIAL_SUFFIX, STATUS_KEY
 from seg_perception.bags.storage import BagMessage, BagReader, prepare_output_directory
 from seg_perception.config import ScenarioConfig
 from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.interfaces import PARKING_SLOT_ARRAY_MSGTYPE, SLOTS_TOPIC, Occupancy, SlotType
 from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
     ParkingAccumulator,
@@ -196,6 +197,9 @@ def _plan(
             predicted_json = topics.output_topic(camera, "polygons", namespace=namespace) + "/json"
             if predicted_json in reader.topics:
                 parts[predicted_json] = "pred_json"
+            predicted_slots = topics.output_topic(camera, SLOTS_TOPIC, namespace=namespace)
+            if reader.topics.get(predicted_slots) == PARKING_SLOT_ARRAY_MSGTYPE:
+                parts[predicted_slots] = "pred_slots"
         else:
             image = _image_topic(reader, camera)
             if image is None:
@@ -244,7 +248,24 @@ def _decode(message: BagMessage, role: str) -> tuple[int, Any]:
         return stamp, (polygons, slots, frame_json.marking_point_positions(record))
     if role == "image":
         return messages.stamp_ns(msg), messages.decode_image(msg, message.msgtype, topic=message.topic)
+    if role == "pred_slots":
+        return messages.stamp_ns(msg), slots_from_msg(msg)
     return messages.stamp_ns(msg), messages.decode_mask(msg, topic=message.topic, msgtype=message.msgtype)
+
+
+def slots_from_msg(msg: Any) -> list[ParkingSlot]:
+    """Slots of a decoded ``seg_perception/ParkingSlotArray`` (pixel corners, occupancy, type, id)."""
+    return [
+        ParkingSlot(
+            corners=np.array([[p.x, p.y] for p in slot.corner_pixels], dtype=np.float32),
+            free=int(slot.occupancy) != Occupancy.OCCUPIED,
+            instance_id=int(slot.id),
+            slot_type=SlotType(int(slot.type)),
+            confidence=float(slot.confidence),
+            occupancy_confidence=float(slot.occupancy_confidence),
+        )
+        for slot in msg.slots
+    ]
 
 
 def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_slots: bool) -> Frame:
@@ -256,6 +277,7 @@ def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_s
     else:
         predicted_mask = parts["pred_mask"]
         predicted_polygons, predicted_slots, predicted_points = parts.get("pred_json", (None, None, None))
+        predicted_slots = parts.get("pred_slots", predicted_slots)
     return Frame(
         parts["true_mask"],
         predicted_mask,

@@ -7,8 +7,10 @@ code path), so masks match the live node's. Writes to ``--out``:
 - ``bag/`` (MCAP): the input images and ground-truth topics, and per camera
   ``/<cam>/mask`` (mono8, exact; the live node's topic; PNG on ``/<cam>/mask/compressed`` with
   ``--compress-masks``), ``/<cam>/overlay/compressed`` (JPEG; raw bgr8 on ``/<cam>/overlay`` with
-  ``--raw-overlay``), ``markers`` (MarkerArray), ``polygons`` (PointCloud2, as the node publishes)
-  and ``polygons/json`` (frame JSON), all with the input header stamps and log times;
+  ``--raw-overlay``), ``markers`` (MarkerArray), ``lanes`` (``seg_perception/LaneBoundaryArray``),
+  ``slots`` (``seg_perception/ParkingSlotArray``) and ``polygons/json`` (frame JSON), plus ``polygons``
+  (PointCloud2) with ``--polygon-cloud`` (the node's opt-in), all with the input header stamps and
+  log times; the typed messages' schemas go into the MCAP file, so Foxglove and ``rosbags`` decode them;
 - ``polygons.jsonl``: one frame JSON per line (``seg_perception.bags.frame_json``);
 - ``summary.json``: frames, fps, latency percentiles per stage;
 - ``overlay.mp4`` (or ``.gif``) and ``contact_sheet.png``.
@@ -86,6 +88,7 @@ class CameraOutputs:
         raw_overlay: bool = False,
         compress_masks: bool = False,
         jpeg_quality: int = DEFAULT_OVERLAY_JPEG_QUALITY,
+        polygon_cloud: bool = False,
     ) -> None:
         self.camera = camera
         self.pipeline = pipeline
@@ -94,7 +97,15 @@ class CameraOutputs:
         self.raw_overlay = raw_overlay
         self.compress_masks = compress_masks
         self.jpeg_quality = jpeg_quality
-        compressed = {"mask": compress_masks, "overlay": not raw_overlay, "markers": False, "polygons": False}
+        self.polygon_cloud = polygon_cloud
+        compressed = {
+            "mask": compress_masks,
+            "overlay": not raw_overlay,
+            "markers": False,
+            "lanes": False,
+            "slots": False,
+            "polygons": False,
+        }
         self.topic = {
             kind: topics.output_topic(camera, kind, namespace=namespace, compressed=is_compressed)
             for kind, is_compressed in compressed.items()
@@ -139,9 +150,17 @@ class CameraOutputs:
                 log_time,
                 self.ros.markers(**kwargs, lanes=result.lanes),
             )
-            self.writer.write_raw(
-                self.topic["polygons"], ros_outputs.POINT_CLOUD_MSGTYPE, log_time, self.ros.cloud(**kwargs)
-            )
+            frame = {"stamp_ns": stamp, "frame_id": frame_id, "image_size": size}
+            lanes = self.ros.lanes(**frame, lanes=result.lanes)
+            slots = self.ros.slots(**frame, slots=result.slots)
+            typed = [
+                ("lanes", ros_outputs.LANE_BOUNDARY_ARRAY_MSGTYPE, lanes),
+                ("slots", ros_outputs.PARKING_SLOT_ARRAY_MSGTYPE, slots),
+            ]
+            if self.polygon_cloud:
+                typed.append(("polygons", ros_outputs.POINT_CLOUD_MSGTYPE, self.ros.cloud(**kwargs)))
+            for kind, msgtype, rawdata in typed:
+                self.writer.write_raw(self.topic[kind], msgtype, log_time, rawdata)
         return overlay
 
     def _mask_msg(self, mask: np.ndarray, stamp: int, frame_id: str) -> Any:
@@ -193,6 +212,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store masks as lossless PNG on /<cam>/mask/compressed (default: raw mono8 on /<cam>/mask, "
         "the live node's topic)",
+    )
+    parser.add_argument(
+        "--polygon-cloud",
+        action="store_true",
+        help="also write every region polygon as a PointCloud2 on /<cam>/polygons (the node's "
+        "publish_polygon_cloud); lanes and slots are always written as typed messages",
     )
     parser.add_argument(
         "--video",
@@ -327,6 +352,7 @@ def _process(
                 raw_overlay=args.raw_overlay,
                 compress_masks=args.compress_masks,
                 jpeg_quality=args.overlay_jpeg_quality,
+                polygon_cloud=args.polygon_cloud,
             )
             for camera in set(selection.values())
         }

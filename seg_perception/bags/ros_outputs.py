@@ -1,9 +1,10 @@
-"""Markers and polygon clouds of the live node, serialised for an output bag.
+"""Markers, typed lanes and slots, and polygon clouds of the live node, serialised for an output bag.
 
-These messages are built by the ROS layer's own helpers (``seg_perception.ros.markers``
-and ``seg_perception.ros.polygon_cloud``) and serialised with ``rclpy.serialization``,
-which needs the ROS message packages but no running DDS graph. Where they are not
-importable, :func:`create` returns None and ``process`` writes the other outputs.
+These messages are built by the ROS layer's own helpers (``seg_perception.ros.markers``,
+``seg_perception.ros.typed_messages`` and ``seg_perception.ros.polygon_cloud``) and serialised
+with ``rclpy.serialization``, which needs the ROS message packages (and this package's generated
+``seg_perception.msg``) but no running DDS graph. Where they are not importable, :func:`create`
+returns None and ``process`` writes the other outputs.
 """
 
 from __future__ import annotations
@@ -12,15 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from seg_perception.config import ScenarioConfig
-from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.geometry import LaneBoundary, ParkingSlot, Polygon
+from seg_perception.interfaces import LANE_BOUNDARY_ARRAY_MSGTYPE, PARKING_SLOT_ARRAY_MSGTYPE
 
 MARKER_ARRAY_MSGTYPE = "visualization_msgs/msg/MarkerArray"
 POINT_CLOUD_MSGTYPE = "sensor_msgs/msg/PointCloud2"
+__all__ = [
+    "LANE_BOUNDARY_ARRAY_MSGTYPE",
+    "MARKER_ARRAY_MSGTYPE",
+    "PARKING_SLOT_ARRAY_MSGTYPE",
+    "POINT_CLOUD_MSGTYPE",
+    "RosOutputBuilder",
+    "create",
+]
 
 
 @dataclass
 class RosOutputBuilder:
-    """Builds one camera's MarkerArray and PointCloud2 as CDR bytes."""
+    """Builds one camera's MarkerArray, LaneBoundaryArray, ParkingSlotArray and PointCloud2 as CDR bytes."""
 
     camera: str
     style: Any
@@ -41,6 +51,30 @@ class RosOutputBuilder:
     def cloud(self, **frame: Any) -> bytes:
         """Serialized polygon PointCloud2 of one frame (keywords as for :meth:`_serialize`)."""
         return self._serialize("build_polygon_cloud", **frame)
+
+    def lanes(
+        self, *, stamp_ns: int, frame_id: str, image_size: tuple[int, int], lanes: list[LaneBoundary]
+    ) -> bytes:
+        """Serialized ``seg_perception/LaneBoundaryArray`` of one frame."""
+        msg = self.modules["lane_boundary_array"](
+            header=self._header(stamp_ns, frame_id),
+            projection=self.projection,
+            image_size=image_size,
+            boundaries=lanes,
+        )
+        return self.modules["serialize_message"](msg)
+
+    def slots(
+        self, *, stamp_ns: int, frame_id: str, image_size: tuple[int, int], slots: list[ParkingSlot]
+    ) -> bytes:
+        """Serialized ``seg_perception/ParkingSlotArray`` of one frame."""
+        msg = self.modules["parking_slot_array"](
+            header=self._header(stamp_ns, frame_id),
+            projection=self.projection,
+            image_size=image_size,
+            slots=slots,
+        )
+        return self.modules["serialize_message"](msg)
 
     def _serialize(
         self,
@@ -73,6 +107,7 @@ def create(scenario: ScenarioConfig, camera: str) -> RosOutputBuilder | None:
         from seg_perception.ros.markers import MarkerStyle, build_marker_array
         from seg_perception.ros.polygon_cloud import build_polygon_cloud
         from seg_perception.ros.projection import GroundProjection
+        from seg_perception.ros.typed_messages import lane_boundary_array, parking_slot_array
     except ImportError:
         return None
     block = scenario.camera(camera)
@@ -98,5 +133,7 @@ def create(scenario: ScenarioConfig, camera: str) -> RosOutputBuilder | None:
         "Header": Header,
         "build_marker_array": build_marker_array,
         "build_polygon_cloud": build_polygon_cloud,
+        "lane_boundary_array": lane_boundary_array,
+        "parking_slot_array": parking_slot_array,
     }
     return RosOutputBuilder(camera, style, projection, modules)

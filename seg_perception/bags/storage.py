@@ -2,7 +2,9 @@
 
 Messages are (de)serialised with the ``rosbags`` type store of ROS 2 Jazzy, whose
 definitions of the ``sensor_msgs``, ``std_msgs`` and ``visualization_msgs`` types used
-here are the same as Humble's and Kilted's. Raw CDR bytes pass through untouched, so
+here are the same as Humble's and Kilted's, plus this package's own messages registered
+from their ``.msg`` files (:mod:`seg_perception.interfaces`), so MCAP files carry their
+schemas and bags with them decode without ROS. Raw CDR bytes pass through untouched, so
 bags can also carry messages serialised by rclpy.
 """
 
@@ -20,10 +22,12 @@ from rosbags.rosbag2 import Reader, Writer
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.typesys import Stores, get_typestore
 
+from seg_perception import interfaces
 from seg_perception.bags.errors import BagError
 
 STORAGE_FORMATS = ("mcap", "sqlite3")
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+interfaces.register_types(_TYPESTORE)
 
 
 def typestore() -> Any:

@@ -8,8 +8,10 @@ or failed (engine or publishing error), so ``received = processed + dropped +
 rejected + failed`` once the camera is idle.
 
 The mask and the processing time are always published; the overlay, the markers, the tracked
-lane boundaries (``<camera>/lanes``, ``seg_perception/LaneBoundaryArray``) and the polygon cloud
-are only built while their topic has a subscriber.
+lane boundaries (``<camera>/lanes``, ``seg_perception/LaneBoundaryArray``, front cameras), the
+parking slots (``<camera>/slots``, ``seg_perception/ParkingSlotArray``) and the opt-in polygon
+cloud are only built while their topic has a subscriber. ``<camera>/segmentation_info`` (model
+and class map) is published once on activation with a latched QoS.
 
 Failures never stop the thread: a bad frame is rejected with a warning throttled per
 reason, an engine exception is logged once per exception type (diagnostics stay ERROR
@@ -24,14 +26,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import rclpy
-from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Float32, Header
 from visualization_msgs.msg import MarkerArray
 
 from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
-from seg_perception.msg import LaneBoundaryArray
+from seg_perception.interfaces import LANES_TOPIC, SEGMENTATION_INFO_TOPIC, SLOTS_TOPIC
+from seg_perception.msg import LaneBoundaryArray, ParkingSlotArray, SegmentationInfo
 from seg_perception.ros.errors import ImageConversionError
 from seg_perception.ros.image_conversion import (
     compressed_msg_to_bgr,
@@ -52,15 +55,21 @@ from seg_perception.ros.parameters import CameraSettings
 from seg_perception.ros.polygon_cloud import build_polygon_cloud
 from seg_perception.ros.projection import camera_info_projection
 from seg_perception.ros.stats import CameraStats
-from seg_perception.ros.typed_messages import tracked_lane_array
+from seg_perception.ros.typed_messages import parking_slot_array, segmentation_info, tracked_lane_array
 
 if TYPE_CHECKING:
     from seg_perception.ros.core import SegmentationCore
 
 WARN_THROTTLE_S = 5.0
-LANES_TOPIC = "lanes"
 SILENT_INPUT_WARN_PERIOD_S = 30.0
 WORKER_POLL_S = 0.2
+# Latched: a subscriber that starts later still gets the model and class map.
+INFO_QOS = QoSProfile(
+    history=QoSHistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+    durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+)
 
 
 class CameraWorker:
@@ -100,17 +109,26 @@ class CameraWorker:
         self.mask_pub = create(Image, f"{prefix}/mask", output_qos)
         self.overlay_pub = create(Image, f"{prefix}/overlay", output_qos)
         self.markers_pub = create(MarkerArray, f"{prefix}/markers", output_qos)
-        self.polygons_pub = create(PointCloud2, f"{prefix}/polygons", output_qos)
-        self.time_pub = create(Float32, f"{prefix}/processing_time_ms", output_qos)
-        # tracked lane boundaries (front cameras), published while subscribed
         self.lanes_pub = create(LaneBoundaryArray, f"{prefix}/{LANES_TOPIC}", output_qos)
-        self.publishers = (
-            self.mask_pub,
-            self.overlay_pub,
-            self.markers_pub,
-            self.polygons_pub,
-            self.time_pub,
-            self.lanes_pub,
+        self.slots_pub = create(ParkingSlotArray, f"{prefix}/{SLOTS_TOPIC}", output_qos)
+        self.info_pub = create(SegmentationInfo, f"{prefix}/{SEGMENTATION_INFO_TOPIC}", INFO_QOS)
+        self.polygons_pub = (
+            create(PointCloud2, f"{prefix}/polygons", output_qos) if settings.publish_polygon_cloud else None
+        )
+        self.time_pub = create(Float32, f"{prefix}/processing_time_ms", output_qos)
+        self.publishers = tuple(
+            publisher
+            for publisher in (
+                self.mask_pub,
+                self.overlay_pub,
+                self.markers_pub,
+                self.lanes_pub,
+                self.slots_pub,
+                self.info_pub,
+                self.polygons_pub,
+                self.time_pub,
+            )
+            if publisher is not None
         )
         compressed = camera.transport == "compressed"
         self.message_type: type = CompressedImage if compressed else Image
@@ -140,6 +158,27 @@ class CameraWorker:
             )
         self.thread = threading.Thread(target=self._run, name=f"seg_{self.camera.name}", daemon=True)
         self.thread.start()
+        self.publish_info()
+
+    def publish_info(self) -> None:
+        """Publish the latched ``SegmentationInfo`` (model, engine, class map) of this camera."""
+        settings, engine = self.core.settings, self.pipeline.engine
+        metadata = engine.metadata
+        header = Header(stamp=self.core.node.get_clock().now().to_msg(), frame_id=self.camera.frame_id)
+        self.info_pub.publish(
+            segmentation_info(
+                header=header,
+                camera=self.camera.name,
+                scenario=settings.scenario.name,
+                model=metadata.model,
+                model_file=str(engine.model_file),
+                engine=settings.engine,
+                providers=list(engine.providers),
+                input_size=tuple(metadata.input_size),
+                class_names=settings.scenario.classes.names,
+                colors_rgb=settings.scenario.classes.colors_rgb,
+            )
+        )
 
     def stop(self) -> None:
         """Unsubscribe, let the current frame finish and join the thread (idempotent).
@@ -342,7 +381,7 @@ class CameraWorker:
         return Header(stamp=header.stamp, frame_id=self.camera.frame_id)
 
     def _publish(self, header: Header, image: Any, result: FrameResult) -> None:
-        """Mask always; overlay, markers and polygon cloud only while someone subscribes.
+        """Mask always; overlay, markers, lanes, slots and polygon cloud only while someone subscribes.
 
         A message published without a matched subscriber reaches nobody, so building it
         is pure overhead (the overlay, the marker points and their conversion to C cost
@@ -377,7 +416,11 @@ class CameraWorker:
             )
         if result.lanes is not None and self.lanes_pub.get_subscription_count() > 0:
             self.lanes_pub.publish(tracked_lane_array(header=header, image_size=size, lanes=result.lanes))
-        if self.polygons_pub.get_subscription_count() > 0:
+        if self.slots_pub.get_subscription_count() > 0:
+            self.slots_pub.publish(
+                parking_slot_array(header=header, projection=projection, image_size=size, slots=result.slots)
+            )
+        if self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0:
             self.polygons_pub.publish(
                 build_polygon_cloud(
                     header=header,

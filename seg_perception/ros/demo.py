@@ -525,6 +525,8 @@ class _ScenarioRun:
             "markers_per_frame": (
                 float(np.mean(recorder.markers_per_frame)) if recorder.markers_per_frame else None
             ),
+            "lanes_per_frame": float(np.mean(recorder.lanes_per_frame)) if recorder.lanes_per_frame else None,
+            "slots_per_frame": float(np.mean(recorder.slots_per_frame)) if recorder.slots_per_frame else None,
             "accuracy": accuracy,
             "node_profile": (
                 profile_summary(self.profile_path, include=PROFILE_FRAMES)

@@ -11,9 +11,11 @@ with the managed variant :mod:`seg_perception.ros.lifecycle_node`.
 Outputs per camera, relative names under ``<camera>/`` (remappable), every one
 stamped with the input header (``<camera>.frame_id`` overrides its frame):
 ``mask`` (mono8 class ids), ``overlay`` (bgr8, computed only while subscribed),
-``markers`` (MarkerArray), ``polygons`` (PointCloud2, see
-:mod:`seg_perception.ros.polygon_cloud`), ``processing_time_ms`` (Float32); plus
-``/diagnostics`` (DiagnosticArray, one status per camera).
+``markers`` (MarkerArray), ``lanes`` (``seg_perception/LaneBoundaryArray``), ``slots``
+(``seg_perception/ParkingSlotArray``), ``segmentation_info`` (``seg_perception/SegmentationInfo``,
+latched), ``processing_time_ms`` (Float32), and with ``publish_polygon_cloud`` ``polygons``
+(PointCloud2, see :mod:`seg_perception.ros.polygon_cloud`); plus ``/diagnostics``
+(DiagnosticArray, one status per camera).
 """
 
 from __future__ import annotations

@@ -75,6 +75,7 @@ class NodeSettings:
     qos_reliability: str
     qos_depth: int
     marker_scale: float
+    publish_polygon_cloud: bool
     max_image_pixels: int
     stale_timeout_s: float
     diagnostics_period_s: float
@@ -414,6 +415,12 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             float_range=(1e-6, 100.0),
             read_only=False,
         ),
+        publish_polygon_cloud=bool(declare(
+            "publish_polygon_cloud",
+            False,
+            "also publish every region polygon (all classes) as a sensor_msgs/PointCloud2 on "
+            "<camera>/polygons; planners use the typed <camera>/lanes and <camera>/slots instead",
+        )),
         max_image_pixels=declare(
             "max_image_pixels", DEFAULT_MAX_PIXELS, "larger input images are rejected", int_range=(1, _BIG)
         ),

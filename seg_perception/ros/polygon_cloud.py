@@ -1,9 +1,9 @@
-"""Polygons and parking slots as a ``sensor_msgs/PointCloud2`` for planners.
+"""Polygons and parking slots as a ``sensor_msgs/PointCloud2`` (opt-in: ``publish_polygon_cloud``).
 
-An ament_python package cannot define messages, and no installed standard message
-carries a list of classed polygons (``geometry_msgs/PolygonStamped`` holds one
-polygon without class; a MarkerArray must be parsed), so every vertex becomes one
-point of an unorganised cloud (``height = 1``) on ``<camera>/polygons``:
+Lanes and slots have typed messages (``seg_perception/msg``); this cloud carries every region
+polygon of every class (crosswalks, stop lines, ...) for consumers that want them without a
+MarkerArray. Every vertex becomes one point of an unorganised cloud (``height = 1``) on
+``<camera>/polygons``:
 
 =============  =========  ======  =====================================================
 field          datatype   offset  meaning

@@ -1,6 +1,6 @@
 """Records what the segmentation node publishes for one camera, for scoring and reports.
 
-Subscribes to the node's ``<camera>/mask``, ``overlay``, ``markers``, ``polygons``,
+Subscribes to the node's ``<camera>/mask``, ``overlay``, ``markers``, ``lanes``, ``slots``,
 ``processing_time_ms`` and ``/diagnostics``, and to the synthetic camera's
 ``<topic>/ground_truth``. Callbacks only store references to the message buffers
 (no copies, no maths), so recording does not compete with the node for the CPU;
@@ -22,10 +22,12 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import Image
 from std_msgs.msg import Float32
 from visualization_msgs.msg import Marker, MarkerArray
 
+from seg_perception.interfaces import LANES_TOPIC, SLOTS_TOPIC
+from seg_perception.msg import LaneBoundaryArray, ParkingSlotArray
 from seg_perception.reporting.stream import StreamRecording
 from seg_perception.ros.image_conversion import image_msg_to_bgr
 from seg_perception.ros.player import ground_truth_topic
@@ -52,7 +54,8 @@ class OutputTopics:
     mask: str
     overlay: str
     markers: str
-    polygons: str
+    lanes: str
+    slots: str
     processing_time: str
     diagnostics: str
     ground_truth: str
@@ -65,7 +68,8 @@ class OutputTopics:
             mask=f"{prefix}/mask",
             overlay=f"{prefix}/overlay",
             markers=f"{prefix}/markers",
-            polygons=f"{prefix}/polygons",
+            lanes=f"{prefix}/{LANES_TOPIC}",
+            slots=f"{prefix}/{SLOTS_TOPIC}",
             processing_time=f"{prefix}/processing_time_ms",
             diagnostics="/diagnostics",
             ground_truth=ground_truth_topic(input_topic),
@@ -96,7 +100,8 @@ class OutputRecorder(Node):
         self.overlay_every = overlay_every
         self.overlays_received = 0
         self.markers_per_frame: list[int] = []
-        self.polygon_points_per_frame: list[int] = []
+        self.lanes_per_frame: list[int] = []
+        self.slots_per_frame: list[int] = []
         self.processing_ms: list[float] = []
         self.diagnostics: dict[str, dict[str, Any]] = {}
         self.last_diagnostics_at = float("-inf")  # time.monotonic() of the latest /diagnostics
@@ -110,7 +115,8 @@ class OutputRecorder(Node):
         if overlay_every > 0:
             self.create_subscription(Image, topics.overlay, self._on_overlay, outputs)
         self.create_subscription(MarkerArray, topics.markers, self._on_markers, outputs)
-        self.create_subscription(PointCloud2, topics.polygons, self._on_polygons, outputs)
+        self.create_subscription(LaneBoundaryArray, topics.lanes, self._on_lanes, outputs)
+        self.create_subscription(ParkingSlotArray, topics.slots, self._on_slots, outputs)
         self.create_subscription(Float32, topics.processing_time, self._on_processing_time, outputs)
         self.create_subscription(DiagnosticArray, topics.diagnostics, self._on_diagnostics, outputs)
 
@@ -133,8 +139,11 @@ class OutputRecorder(Node):
     def _on_markers(self, msg: MarkerArray) -> None:
         self.markers_per_frame.append(sum(1 for marker in msg.markers if marker.action == Marker.ADD))
 
-    def _on_polygons(self, msg: PointCloud2) -> None:
-        self.polygon_points_per_frame.append(int(msg.width) * int(msg.height))
+    def _on_lanes(self, msg: LaneBoundaryArray) -> None:
+        self.lanes_per_frame.append(len(msg.boundaries))
+
+    def _on_slots(self, msg: ParkingSlotArray) -> None:
+        self.slots_per_frame.append(len(msg.slots))
 
     def _on_processing_time(self, msg: Float32) -> None:
         self.processing_ms.append(float(msg.data))
