@@ -162,13 +162,3 @@ class LaneBoundary:
     confidence: float = 1.0
     image_curve: ImageCurve | None = None
     class_id: int = -1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "class": "lane_boundary",
-            "id": int(self.instance_id),
-            "position": self.position.name.lower(),
-            "type": self.lane_type.name.lower(),
-            "color": self.color.name.lower(),
-            "vertices": np.asarray(self.points, dtype=float).round(2).tolist(),
-        }

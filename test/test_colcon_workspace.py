@@ -165,12 +165,8 @@ def _stop(process: subprocess.Popen) -> str:
 @pytest.mark.ros
 def test_colcon_installed_node_runs_from_the_sourced_workspace(workspace: Path, tmp_path: Path) -> None:
     env = _underlay_env(ROS_DOMAIN_ID=str(DOMAIN_ID), ROS_LOG_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
-    node = _run_sourced(
-        workspace,
-        "$COLCON_PREFIX_PATH/seg_perception/lib/seg_perception/segmentation_node "
-        "--ros-args -p scenario:=parking",
-        env={**env, "COLCON_PREFIX_PATH": str(workspace / "install")},
-    )
+    executable = workspace / "install" / "seg_perception" / "lib" / "seg_perception" / "segmentation_node"
+    node = _run_sourced(workspace, f"{executable} --ros-args -p scenario:=parking", env=env)
     try:
         info = _latched_info(node, "/avm/segmentation_info")
     finally:

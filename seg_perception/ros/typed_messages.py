@@ -33,7 +33,6 @@ from seg_perception.ros.projection import GroundProjection
 
 NAN = float("nan")
 ANGLED_TOLERANCE_RAD = math.radians(15.0)  # slots slanted less than this count as perpendicular
-_NAN_POINT = (NAN, NAN, NAN)
 
 
 def _points(xyz: np.ndarray) -> list[Point]:
