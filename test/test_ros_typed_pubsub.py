@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +166,53 @@ def test_every_message_type_arrives_intact_from_another_process(
     assert (info.camera, info.model, list(info.providers)) == ("avm", "icnet_lite", ["CPUExecutionProvider"])
     assert info.classes[0].name == "free_slot" and info.classes[0].color.b == pytest.approx(0.75)
     assert received["ClassInfo"].id == 2
+
+
+def _readme_subscriber() -> str:
+    """The subscriber example of README.md (the python block that subscribes to ParkingSlotArray)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = text.split("```python\n")[1:]
+    example = next(block.split("```")[0] for block in blocks if "ParkingSlotArray" in block)
+    assert len(example.strip().splitlines()) <= 15, "the README promises a 15-line example"
+    return example
+
+
+def test_readme_subscriber_example_prints_free_slots(ros_context: Context, tmp_path) -> None:
+    from geometry_msgs.msg import Point
+
+    env = {
+        **os.environ,
+        "ROS_DOMAIN_ID": str(DOMAIN_ID),
+        "ROS_LOG_DIR": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+    }
+    subscriber = subprocess.Popen(
+        [sys.executable, "-c", _readme_subscriber()],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    node = Node("slot_source", context=ros_context)
+    publisher = node.create_publisher(generated.ParkingSlotArray, "/avm/slots", 10)
+    slot = generated.ParkingSlot(id=5, occupancy=generated.ParkingSlot.OCCUPANCY_FREE)
+    slot.entrance_center = Point(x=1.25, y=-2.5, z=0.0)
+    taken = generated.ParkingSlot(id=6, occupancy=generated.ParkingSlot.OCCUPANCY_OCCUPIED)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(subscriber.stdout.readline, b"")), daemon=True)
+    reader.start()
+    try:
+        wait_for(
+            lambda: publisher.get_subscription_count() > 0 or subscriber.poll() is not None, "the example"
+        )
+        deadline = time.monotonic() + 30.0
+        while not lines and subscriber.poll() is None and time.monotonic() < deadline:
+            publisher.publish(generated.ParkingSlotArray(slots=[slot, taken]))
+            time.sleep(0.2)
+    finally:
+        subscriber.kill()
+        subscriber.wait(timeout=10)
+        reader.join(timeout=5)
+        node.destroy_node()
+    output = b"".join(lines).decode()
+    assert "free slot 5: entrance (1.25, -2.50) m" in output, output
+    assert "slot 6" not in output
