@@ -2,7 +2,9 @@
 
 The "ROS installation" is this venv (the Kilted wheels): it is the underlay on AMENT_PREFIX_PATH /
 CMAKE_PREFIX_PATH, as /opt/ros/<distro> is for a user. colcon runs from its own venv
-(``make test`` installs colcon-common-extensions there). The build takes a few minutes on 2 cores.
+(``make test`` installs colcon-common-extensions there). Beside the package, the workspace holds a
+user's C++ package that depends on the messages (``test/colcon_consumer``, as README.md shows).
+The build takes a few minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ def workspace(tmp_path_factory) -> Path:
             shutil.copytree(source, package / name, ignore=ignore)
         else:
             shutil.copy2(source, package / name)
+    shutil.copytree(ROOT / "test" / "colcon_consumer", ws / "src" / "seg_perception_consumer")
+    # The wheels' CMake exports name include dirs of their build machine: every package that uses
+    # them needs the pruning seg_perception does for itself (not needed with a ROS installation).
+    prune = ws / "prune_missing_include_dirs.cmake"
+    prune.write_text(
+        f"include({package / 'cmake' / 'prune_missing_include_dirs.cmake'})\nprune_missing_include_dirs()\n"
+    )
     command = [
         str(COLCON),
         "build",
@@ -71,6 +80,7 @@ def workspace(tmp_path_factory) -> Path:
         "console_cohesion-",
         "--cmake-args",
         f"-DPython3_EXECUTABLE={sys.executable}",
+        f"-DCMAKE_PROJECT_INCLUDE={prune}",
         "-DBUILD_TESTING=OFF",
     ]
     result = subprocess.run(
@@ -112,6 +122,18 @@ def test_colcon_install_has_the_ros_layout(workspace: Path) -> None:
     site = next(prefix.glob("lib/python3*/site-packages/seg_perception"))
     assert (site / "__init__.py").read_text() == (ROOT / "seg_perception" / "__init__.py").read_text()
     assert (site / "msg" / "_parking_slot_array.py").is_file() and (site / "ros" / "node.py").is_file()
+
+
+def test_a_users_cpp_package_builds_against_the_messages(workspace: Path) -> None:
+    consumer = (
+        workspace / "install" / "seg_perception_consumer" / "lib" / "seg_perception_consumer" / "consumer"
+    )
+    script = f"source {workspace / 'install' / 'local_setup.bash'} && {consumer}"
+    result = subprocess.run(
+        ["bash", "-c", script], env=_underlay_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "slots=1 corner1.x=2.5 lanes=2 ego_left=1"
 
 
 def _run_sourced(workspace: Path, command: str, *, env: dict[str, str]) -> subprocess.Popen:
