@@ -99,3 +99,51 @@ def test_every_scenario_config_loads(scenario: str) -> None:
     assert config.name == scenario
     assert config.classes.names[0] == "background"
     assert config.classes.colors_bgr.shape == (config.classes.num_classes, 3)
+
+
+def _fake_path(tmp_path: Path, *, tools: tuple[str, ...], uid: int) -> str:
+    """A PATH holding only ``tools`` (links to the real ones) and an ``id`` reporting ``uid``."""
+    import shutil
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in tools:
+        (fake / tool).symlink_to(shutil.which(tool))
+    (fake / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (fake / "id").chmod(0o755)
+    return str(fake)
+
+
+def test_make_names_the_apt_command_when_build_tools_are_missing_and_not_root(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    path = _fake_path(tmp_path, tools=("sh", "python3"), uid=1000)  # no cmake, no g++
+    result = subprocess.run(
+        [shutil.which("make"), "-s", "-C", str(ROOT), "build-tools", f"PYTHON={sys.executable}"],
+        env={"PATH": path, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "missing build tools for the message interfaces: cmake g++" in result.stderr
+    assert "sudo apt-get install -y cmake g++ make python3-dev" in result.stderr
+
+
+def test_make_is_silent_when_the_build_tools_are_there(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if not (shutil.which("cmake") and shutil.which("g++")):
+        pytest.skip("cmake / g++ not installed on this machine")
+    path = _fake_path(tmp_path, tools=("sh", "python3", "cmake", "g++"), uid=1000)
+    result = subprocess.run(
+        [shutil.which("make"), "-s", "-C", str(ROOT), "build-tools", f"PYTHON={sys.executable}"],
+        env={"PATH": path, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == result.stderr == ""
