@@ -251,6 +251,12 @@ RULES: tuple[Rule, ...] = (
         lang="python",
     ),
     Rule(
+        r"^import rclpy\nfrom seg_perception\.msg import",
+        "covered",
+        "a subscriber that spins until Ctrl-C; test/test_ros_typed_pubsub.py runs it against a publisher",
+        lang="python",
+    ),
+    Rule(
         r".",
         "compile",
         "a snippet for a running ROS graph or your own code: compiled (syntax) here",
