@@ -72,7 +72,8 @@ def test_parking_slot_array_without_calibration_has_nan_metres_and_pixel_angle()
     ],
 )
 def test_slot_type_is_classified_from_the_corners(corners, expected) -> None:
-    assert classify_slot(*slot_measures(np.array(corners, np.float64))) == expected
+    width, depth, angle = slot_measures(np.array(corners, np.float64))
+    assert classify_slot(width[0], depth[0], angle[0]) == expected
 
 
 def test_a_known_slot_type_is_kept() -> None:

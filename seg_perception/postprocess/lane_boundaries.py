@@ -46,12 +46,30 @@ class EgoLane:
 
 
 def fit_polynomial(t: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Coefficients ``c[0..3]`` (lowest power first) of a least-squares fit of degree ≤ 2; zeros beyond."""
-    degree = int(min(MAX_CURVE_DEGREE, len(np.unique(t)) - 1))
+    """Coefficients ``c[0..3]`` (lowest power first) of a least-squares fit of degree ≤ 2; zeros beyond.
+
+    The fit runs on ``t`` centred and scaled (pixel rows in the hundreds make the plain
+    Vandermonde matrix ill-conditioned) and the coefficients are mapped back to ``t``.
+    """
+    t = np.asarray(t, dtype=np.float64).ravel()
+    values = np.asarray(values, dtype=np.float64).ravel()
     coefficients = np.zeros(CURVE_COEFFICIENTS, dtype=np.float64)
-    if degree < 0:
+    if t.size == 0:
         return coefficients
-    coefficients[: degree + 1] = np.polynomial.polynomial.polyfit(t, values, degree)
+    centre = float(t.mean())
+    scale = float(np.abs(t - centre).max())
+    degree = min(MAX_CURVE_DEGREE, t.size - 1)
+    if degree == 0 or scale == 0.0:
+        coefficients[0] = float(values.mean())
+        return coefficients
+    s = (t - centre) / scale
+    a = np.zeros(MAX_CURVE_DEGREE + 1)
+    a[: degree + 1] = np.linalg.lstsq(np.vander(s, degree + 1, increasing=True), values, rcond=None)[0]
+    # a0 + a1 (t - m)/k + a2 (t - m)²/k²  ->  c0 + c1 t + c2 t²
+    m, k = centre, scale
+    coefficients[0] = a[0] - a[1] * m / k + a[2] * m * m / (k * k)
+    coefficients[1] = a[1] / k - 2.0 * a[2] * m / (k * k)
+    coefficients[2] = a[2] / (k * k)
     return coefficients
 
 
@@ -60,25 +78,26 @@ def evaluate(coefficients: np.ndarray, t: np.ndarray | float) -> np.ndarray:
 
 
 def centre_line(points: np.ndarray, max_rows: int = DEFAULT_MAX_ROWS) -> np.ndarray:
-    """(N, 2) midpoints of horizontal cuts through a closed polygon, bottom (largest v) first."""
+    """(N, 2) midpoints of horizontal cuts through a closed polygon, bottom (largest v) first.
+
+    All cuts at once: every row against every edge (rows × edges), the cut's ends being the
+    leftmost and rightmost crossings.
+    """
     polygon = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if len(polygon) < 3:
         return polygon[np.argsort(-polygon[:, 1])].astype(np.float32)
     v_min, v_max = float(polygon[:, 1].min()), float(polygon[:, 1].max())
     if v_max - v_min < 1.0:
         return np.array([[polygon[:, 0].mean(), (v_min + v_max) / 2]], dtype=np.float32)
-    rows = np.linspace(v_min, v_max, max_rows + 2)[1:-1]  # strictly inside: no degenerate cuts
-    start, end = polygon, np.roll(polygon, -1, axis=0)
-    (u0, v0), (u1, v1) = start.T, end.T
-    line = []
-    for v in rows[::-1]:
-        crosses = (v0 <= v) != (v1 <= v)
-        if not crosses.any():
-            continue
-        t = (v - v0[crosses]) / (v1[crosses] - v0[crosses])
-        u = u0[crosses] + t * (u1[crosses] - u0[crosses])
-        line.append(((u.min() + u.max()) / 2, v))
-    return np.asarray(line, dtype=np.float32).reshape(-1, 2)
+    rows = np.linspace(v_max, v_min, max_rows + 2)[1:-1, None]  # bottom first, strictly inside
+    (u0, v0), (u1, v1) = polygon.T, np.roll(polygon, -1, axis=0).T
+    crosses = (v0 <= rows) != (v1 <= rows)
+    dv = np.where(v1 != v0, v1 - v0, 1.0)
+    u = u0 + (rows - v0) / dv * (u1 - u0)
+    left = np.where(crosses, u, np.inf).min(axis=1)
+    right = np.where(crosses, u, -np.inf).max(axis=1)
+    cut = crosses.any(axis=1)
+    return np.column_stack([(left[cut] + right[cut]) / 2, rows[cut, 0]]).astype(np.float32)
 
 
 def boundaries_from_polygons(
@@ -107,8 +126,7 @@ def boundaries_from_polygons(
         points = centre_line(polygon.points, max_rows)
         if len(points) == 0:
             continue
-        curve = fit_polynomial(points[:, 1], points[:, 0])
-        lines.append((float(evaluate(curve, bottom)), points, polygon.class_id))
+        lines.append((_bottom_intercept(points, bottom), points, polygon.class_id))
     lines.sort(key=lambda line: line[0])
     groups: list[list[tuple[float, np.ndarray, int]]] = []
     for line in lines:
@@ -128,6 +146,14 @@ def boundaries_from_polygons(
         )
     _assign_positions(boundaries, bottom, width / 2.0)
     return boundaries
+
+
+def _bottom_intercept(points: np.ndarray, bottom: float) -> float:
+    """Column where the line through a centre line's nearest and farthest points meets row ``bottom``."""
+    (u_near, v_near), (u_far, v_far) = points[0], points[-1]
+    if v_near - v_far < 1e-6:
+        return float(u_near)
+    return float(u_near + (bottom - v_near) * (u_far - u_near) / (v_far - v_near))
 
 
 def _assign_positions(boundaries: list[LaneBoundary], bottom: float, centre: float) -> None:

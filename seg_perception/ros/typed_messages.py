@@ -99,19 +99,22 @@ def lane_boundary_array(
     )
 
 
-def slot_measures(corners: np.ndarray) -> tuple[float, float, float]:
-    """``(width, depth, angle)`` of a quadrilateral with its entrance ``corners[0] -> corners[1]``.
+def slot_measures(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(width, depth, angle)`` of n quadrilaterals ``(n, 4, 2)`` whose entrance is corners 0 -> 1.
 
     Width: entrance length; depth: from the entrance midpoint to the back midpoint; angle:
-    between the entrance and the side ``corners[1] -> corners[2]`` in [0, pi]. In the units of
-    ``corners`` (the angle is the same for pixels and metres under a uniform scale).
+    between the entrance and the side ``corners[:, 1] -> corners[:, 2]`` in [0, pi] (NaN for a
+    degenerate slot). In the units of ``corners`` (the angle is the same for pixels and metres
+    under a uniform scale).
     """
-    c = np.asarray(corners, dtype=np.float64).reshape(4, 2)
-    entrance, side = c[1] - c[0], c[2] - c[1]
-    width = float(np.hypot(*entrance))
-    depth = float(np.hypot(*((c[2] + c[3]) / 2 - (c[0] + c[1]) / 2)))
-    norms = width * float(np.hypot(*side))
-    angle = float(np.arccos(np.clip(np.dot(-entrance, side) / norms, -1.0, 1.0))) if norms > 0 else NAN
+    c = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)
+    entrance, side = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]
+    width = np.hypot(entrance[:, 0], entrance[:, 1])
+    depth_vector = (c[:, 2] + c[:, 3] - c[:, 0] - c[:, 1]) / 2
+    depth = np.hypot(depth_vector[:, 0], depth_vector[:, 1])
+    norms = width * np.hypot(side[:, 0], side[:, 1])
+    cosine = -np.einsum("ij,ij->i", entrance, side) / np.where(norms > 0, norms, 1.0)
+    angle = np.where(norms > 0, np.arccos(np.clip(cosine, -1.0, 1.0)), np.nan)
     return width, depth, angle
 
 
@@ -131,45 +134,48 @@ def parking_slot_array(
     image_size: tuple[int, int],
     slots: Sequence[ParkingSlot],
 ) -> ParkingSlotArray:
-    """``ParkingSlotArray`` of one frame; ``image_size`` is ``(height, width)``."""
+    """``ParkingSlotArray`` of one frame; ``image_size`` is ``(height, width)``.
+
+    The geometry of all slots is computed at once (one projection, vectorised measures); only
+    the message objects are built per slot.
+    """
     metric = projection.metric
+    height, width = image_size
+    array = ParkingSlotArray(header=header, metric=metric, image_width=int(width), image_height=int(height))
+    if not slots:
+        return array
+    pixels = np.stack([np.asarray(s.corners, dtype=np.float64).reshape(4, 2) for s in slots])
+    xyz = projection.metric_points(pixels.reshape(-1, 2), image_size).astype(np.float64).reshape(-1, 4, 3)
+    pixel_width, pixel_depth, pixel_angle = slot_measures(pixels)
+    metric_slot = np.all(np.isfinite(xyz), axis=(1, 2)) & metric
+    metres_width, metres_depth, metres_angle = slot_measures(xyz[..., :2])
+    entrance = (xyz[:, 0] + xyz[:, 1]) / 2
+    inward = (xyz[:, 2] + xyz[:, 3]) / 2 - entrance
+    heading = np.arctan2(inward[:, 1], inward[:, 0])
     messages = []
-    for slot in slots:
-        pixels = np.asarray(slot.corners, dtype=np.float64).reshape(4, 2)
-        xyz = projection.metric_points(pixels, image_size).astype(np.float64)
-        metric_slot = metric and bool(np.all(np.isfinite(xyz)))
-        pixel_width, pixel_depth, angle = slot_measures(pixels)
+    for i, slot in enumerate(slots):
         slot_type = slot.slot_type
         if slot_type == SlotType.UNKNOWN:
-            slot_type = classify_slot(pixel_width, pixel_depth, angle)
-        msg = ParkingSlotMsg(
-            id=int(slot.instance_id) & 0xFFFFFFFF,
-            type=int(slot_type),
-            occupancy=int(Occupancy.FREE if slot.free else Occupancy.OCCUPIED),
-            confidence=float(slot.confidence),
-            occupancy_confidence=float(slot.occupancy_confidence),
-            corners=_points(xyz),
-            corner_pixels=_pixels(pixels),
-            entrance_center=Point(x=NAN, y=NAN, z=NAN),
-            entrance_heading=NAN,
-            width=NAN,
-            depth=NAN,
-            angle=angle,
-        )
-        if metric_slot:
-            width, depth, angle = slot_measures(xyz[:, :2])
-            entrance_mid = (xyz[0] + xyz[1]) / 2
-            inward = (xyz[2] + xyz[3]) / 2 - entrance_mid
-            msg.entrance_center = Point(
-                x=float(entrance_mid[0]), y=float(entrance_mid[1]), z=float(entrance_mid[2])
+            slot_type = classify_slot(pixel_width[i], pixel_depth[i], pixel_angle[i])
+        ok = bool(metric_slot[i])
+        messages.append(
+            ParkingSlotMsg(
+                id=int(slot.instance_id) & 0xFFFFFFFF,
+                type=int(slot_type),
+                occupancy=int(Occupancy.FREE if slot.free else Occupancy.OCCUPIED),
+                confidence=float(slot.confidence),
+                occupancy_confidence=float(slot.occupancy_confidence),
+                corners=_points(xyz[i]),
+                corner_pixels=_pixels(pixels[i]),
+                entrance_center=_points(entrance[i : i + 1])[0] if ok else Point(x=NAN, y=NAN, z=NAN),
+                entrance_heading=float(heading[i]) if ok else NAN,
+                width=float(metres_width[i]) if ok else NAN,
+                depth=float(metres_depth[i]) if ok else NAN,
+                angle=float(metres_angle[i] if ok else pixel_angle[i]),
             )
-            msg.entrance_heading = float(math.atan2(inward[1], inward[0]))
-            msg.width, msg.depth, msg.angle = width, depth, angle
-        messages.append(msg)
-    height, width = image_size
-    return ParkingSlotArray(
-        header=header, metric=metric, image_width=int(width), image_height=int(height), slots=messages
-    )
+        )
+    array.slots = messages
+    return array
 
 
 def segmentation_info(
