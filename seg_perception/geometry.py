@@ -1,10 +1,9 @@
-"""Plain data types for polygons, lane boundaries and parking slots, shared by ground truth and predictions.
+"""Plain data types for polygons and parking slots, shared by ground truth and predictions.
 
 Coordinates are image pixels ``(x, y)`` as float32; conversion to metres happens
-where a calibration is known (the ROS layer and the offline tools). Lane boundaries and
-slots map one to one onto the package's messages (``LaneBoundary``, ``ParkingSlot``;
-``seg_perception.ros.typed_messages``): fields that post-processing does not estimate keep
-their "unknown" defaults.
+where a calibration is known (the ROS layer and the offline tools). Parking slots map one to
+one onto the package's ``ParkingSlot`` message (``seg_perception.ros.typed_messages``): fields
+that post-processing does not estimate keep their "unknown" defaults.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from seg_perception.interfaces import LaneColor, LanePosition, LaneType, SlotType
+from seg_perception.interfaces import SlotType
 
 
 @dataclass
@@ -127,38 +126,3 @@ class MarkingPoint:
             "shape": self.shape,
             "occluded": bool(self.occluded),
         }
-
-
-@dataclass
-class ImageCurve:
-    """A cubic ``u(v) = c[0] + c[1] v + c[2] v² + c[3] v³`` in pixels, valid for ``v_min <= v <= v_max``."""
-
-    coefficients: np.ndarray
-    v_min: float
-    v_max: float
-
-
-@dataclass
-class LaneBoundary:
-    """One lane boundary (painted line or road edge) of a front-camera frame.
-
-    Attributes:
-        points: (K, 2) float32 pixel coordinates ``(u, v)`` along the boundary's centre line,
-            ordered from near the vehicle (image bottom) to far.
-        instance_id: Identifier unique within one frame (a tracked id where lanes are tracked).
-        position: Relative to the ego vehicle.
-        lane_type: Marking pattern.
-        color: Marking paint.
-        confidence: Detection confidence in [0, 1] (1 where the detector gives none).
-        image_curve: Fitted curve in the image, if any.
-        class_id: Class of the segmentation mask the boundary came from (-1: none).
-    """
-
-    points: np.ndarray
-    instance_id: int = 0
-    position: LanePosition = LanePosition.UNKNOWN
-    lane_type: LaneType = LaneType.UNKNOWN
-    color: LaneColor = LaneColor.UNKNOWN
-    confidence: float = 1.0
-    image_curve: ImageCurve | None = None
-    class_id: int = -1

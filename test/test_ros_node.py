@@ -167,11 +167,6 @@ def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Har
     assert lane_array.header.stamp.sec == 11 and lane_array.header.frame_id == "base_link"
     assert (lane_array.image_width, lane_array.image_height) == (WIDTH, HEIGHT)
     assert not lane_array.metric and not lane_array.ego_lane_valid  # no homography: pixels only
-    by_position = {b.position: b for b in lane_array.boundaries}
-    assert set(by_position) == {LaneBoundary.POSITION_EGO_LEFT, LaneBoundary.POSITION_EGO_RIGHT}
-    left = by_position[LaneBoundary.POSITION_EGO_LEFT]
-    assert all(20 <= p.x <= 30 for p in left.pixels) and len(left.points) == 0
-    assert left.pixels[0].y > left.pixels[-1].y  # near (image bottom) first
     assert times[0].data > 0
 
     overlays = highway.subscribe(Image, "front/overlay")
@@ -182,6 +177,34 @@ def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Har
     overlay = np.frombuffer(overlays[0].data, np.uint8).reshape(HEIGHT, WIDTH, 3)
     assert not np.array_equal(overlay[50, 25], scene()[50, 25])  # lane pixel tinted
     assert np.array_equal(overlay[50, 70], scene()[50, 70])  # background untouched
+
+
+def road() -> np.ndarray:
+    """Dark BGR frame with two lane lines converging ahead (as a front camera sees them)."""
+    image = np.full((HEIGHT, WIDTH, 3), 30, np.uint8)
+    cv2.line(image, (20, HEIGHT - 1), (70, 45), (255, 255, 255), 4)
+    cv2.line(image, (WIDTH - 20, HEIGHT - 1), (90, 45), (255, 255, 255), 4)
+    return image
+
+
+def test_lane_boundaries_are_published_as_typed_messages(highway: Harness) -> None:
+    lanes = highway.subscribe(LaneBoundaryArray, "front/lanes")
+    publisher = highway.publisher(Image, "/camera/front/image_raw")
+    worker = highway.node.workers[0]
+    wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
+    publisher.publish(image_msg(road(), stamp_sec=13))
+    wait_for(lambda: lanes, "lanes")
+    array = lanes[0]
+    assert array.header.stamp.sec == 13 and not array.metric  # no calibration: image space
+    by_position = {b.position: b for b in array.boundaries}
+    assert set(by_position) == {LaneBoundary.POSITION_EGO_LEFT, LaneBoundary.POSITION_EGO_RIGHT}
+    left, right = by_position[LaneBoundary.POSITION_EGO_LEFT], by_position[LaneBoundary.POSITION_EGO_RIGHT]
+    assert left.id != right.id and left.type == LaneBoundary.TYPE_SOLID
+    assert len(left.points) == 0 and not left.has_curve and left.has_image_curve
+    assert left.pixels[0].y > left.pixels[-1].y  # near (image bottom) first
+    assert left.pixels[0].x < 40 < 120 < right.pixels[0].x  # the lines where they were drawn
+    u_bottom = sum(c * left.pixels[0].y**k for k, c in enumerate(left.image_curve_coefficients))
+    assert u_bottom == pytest.approx(left.pixels[0].x, abs=3.0)
 
 
 def test_markers_and_polygons_are_built_only_for_subscribers(
@@ -198,7 +221,7 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
 
         return build
 
-    for name in ("build_marker_array", "lane_boundary_array", "parking_slot_array"):
+    for name in ("build_marker_array", "tracked_lane_array", "parking_slot_array"):
         monkeypatch.setattr(camera_worker, name, counted(name))
     masks = highway.subscribe(Image, "front/mask")
     publisher = highway.publisher(Image, "/camera/front/image_raw")
@@ -216,7 +239,7 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
     wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
     publisher.publish(image_msg(scene(), stamp_sec=23))
     wait_for(lambda: lanes, "lanes")
-    assert built == ["build_marker_array", "build_marker_array", "lane_boundary_array"]
+    assert built == ["build_marker_array", "build_marker_array", "tracked_lane_array"]
 
 
 def test_segmentation_info_is_latched_with_the_class_map(highway: Harness) -> None:

@@ -12,17 +12,18 @@ pytest.importorskip("rclpy")
 from std_msgs.msg import Header
 
 import seg_perception.msg as generated
-from seg_perception.geometry import ImageCurve, LaneBoundary, ParkingSlot
-from seg_perception.interfaces import MESSAGE_CONSTANTS, LanePosition, LaneType, Occupancy, SlotType
+from seg_perception.geometry import ParkingSlot
+from seg_perception.interfaces import MESSAGE_CONSTANTS, Occupancy, SlotType
 from seg_perception.msg import LaneBoundary as LaneBoundaryMsg
 from seg_perception.msg import ParkingSlot as ParkingSlotMsg
+from seg_perception.postprocess.lanes import EgoLane, LaneBoundary, LaneResult
 from seg_perception.ros.projection import GroundProjection
 from seg_perception.ros.typed_messages import (
     classify_slot,
-    lane_boundary_array,
     parking_slot_array,
     segmentation_info,
     slot_measures,
+    tracked_lane_array,
 )
 
 HEADER = Header(frame_id="base_link")
@@ -83,42 +84,82 @@ def test_a_known_slot_type_is_kept() -> None:
     assert Occupancy.FREE == ParkingSlotMsg.OCCUPANCY_FREE
 
 
-def _straight(u: float) -> LaneBoundary:
+def _boundary(u: float, *, index: int, metric: bool, **values) -> LaneBoundary:
     v = np.linspace(199, 100, 10)
-    return LaneBoundary(
-        points=np.column_stack([np.full_like(v, u), v]).astype(np.float32),
-        image_curve=ImageCurve(np.array([u, 0, 0, 0], np.float64), 100.0, 199.0),
-    )
+    pixels = np.column_stack([np.full_like(v, u), v]).astype(np.float32)
+    ground = np.column_stack([np.linspace(2, 20, 10), np.full(10, (100 - u) * 0.035)]).astype(np.float32)
+    coefficients = np.array([(100 - u) * 0.035, 0.0, 0.001, 0.0]) if metric else np.array([u, 0.0, 0.0])
+    fields = {
+        "id": 7,
+        "position": {1: "ego_left", -1: "ego_right", 2: "left_1"}.get(index, f"left_{index - 1}"),
+        "position_index": index,
+        "line_type": "solid",
+        "color": "white",
+        "confidence": 0.8,
+        "metric": metric,
+        "coefficients": coefficients,
+        "valid_range": (2.0, 20.0) if metric else (100.0, 199.0),
+        "image_points": pixels,
+        "ground_points": ground if metric else None,
+        "plane_coefficients": coefficients,
+        "plane_range": (2.0, 20.0),
+        **values,
+    }
+    return LaneBoundary(**fields)
 
 
-def test_lane_boundary_array_with_bird_eye_calibration_gives_curves_and_ego_lane() -> None:
-    left, right = _straight(60.0), _straight(160.0)
-    left.position, right.position = LanePosition.EGO_LEFT, LanePosition.EGO_RIGHT
-    left.lane_type = LaneType.DASHED
-    right.instance_id = 1
-    projection = GroundProjection.from_parameters(metres_per_pixel=0.035, origin_px=[100, 200])
-    msg = lane_boundary_array(
-        header=HEADER, projection=projection, image_size=(200, 200), boundaries=[left, right]
+def test_metric_lanes_carry_ground_points_curves_and_the_ego_lane() -> None:
+    left = _boundary(60.0, index=1, metric=True, line_type="dashed", color="yellow")
+    right = _boundary(160.0, index=-1, metric=True, id=8)
+    outer = _boundary(10.0, index=2, metric=True, id=9)
+    far = _boundary(0.0, index=3, metric=True, id=10, line_type="double")
+    ego = EgoLane(
+        width=3.5, lateral_offset=0.35, heading_rad=0.02, curvature=0.001, left_id=7, right_id=8, metric=True
     )
-    assert msg.metric and [b.id for b in msg.boundaries] == [0, 1]
+    lanes = LaneResult(boundaries=[left, right, outer, far], ego_lane=ego, metric=True)
+    msg = tracked_lane_array(header=HEADER, image_size=(200, 320), lanes=lanes)
+    assert msg.metric and (msg.image_width, msg.image_height) == (320, 200)
+    assert [b.id for b in msg.boundaries] == [7, 8, 9, 10]
+    assert [b.position for b in msg.boundaries] == [
+        LaneBoundaryMsg.POSITION_EGO_LEFT,
+        LaneBoundaryMsg.POSITION_EGO_RIGHT,
+        LaneBoundaryMsg.POSITION_ADJACENT_LEFT,
+        LaneBoundaryMsg.POSITION_OTHER,
+    ]
     first = msg.boundaries[0]
-    assert first.type == LaneBoundaryMsg.TYPE_DASHED and first.position == LaneBoundaryMsg.POSITION_EGO_LEFT
-    assert len(first.points) == len(first.pixels) == 10
-    assert first.has_curve and first.curve_coefficients[0] == pytest.approx(40 * 0.035)
-    assert first.has_image_curve and first.image_curve_coefficients[0] == pytest.approx(60.0)
-    assert msg.ego_lane_valid
-    assert msg.ego_lane_width == pytest.approx(100 * 0.035)
-    assert msg.lateral_offset == pytest.approx(-(40 - 60) * 0.035 / 2)
-    assert msg.heading == pytest.approx(0.0, abs=1e-6) and msg.curvature == pytest.approx(0.0, abs=1e-6)
-
-
-def test_lane_boundary_array_without_calibration_has_pixels_only() -> None:
-    msg = lane_boundary_array(
-        header=HEADER, projection=GroundProjection(), image_size=(200, 200), boundaries=[_straight(50.0)]
+    assert (first.type, first.color) == (LaneBoundaryMsg.TYPE_DASHED, LaneBoundaryMsg.COLOR_YELLOW)
+    assert (
+        msg.boundaries[1].type == LaneBoundaryMsg.TYPE_SOLID
+        and msg.boundaries[1].color == LaneBoundaryMsg.COLOR_WHITE
     )
-    assert not msg.metric and not msg.ego_lane_valid and math.isnan(msg.ego_lane_width)
-    assert len(msg.boundaries[0].points) == 0 and len(msg.boundaries[0].pixels) == 10
-    assert not msg.boundaries[0].has_curve
+    assert msg.boundaries[3].type == LaneBoundaryMsg.TYPE_DOUBLE_SOLID
+    assert first.confidence == pytest.approx(0.8)
+    assert len(first.points) == len(first.pixels) == 10
+    assert (first.points[0].x, first.points[0].y, first.points[0].z) == pytest.approx((2.0, 40 * 0.035, 0.0))
+    assert first.has_curve and first.has_image_curve  # u(v) fitted to the pixels as well
+    assert first.image_curve_coefficients[0] == pytest.approx(60.0, abs=1e-6)
+    assert list(first.curve_coefficients) == pytest.approx([40 * 0.035, 0.0, 0.001, 0.0])
+    assert (first.curve_x_min, first.curve_x_max) == pytest.approx((2.0, 20.0))
+    assert msg.ego_lane_valid
+    assert (msg.ego_lane_width, msg.lateral_offset, msg.heading, msg.curvature) == pytest.approx(
+        (3.5, 0.35, -0.02, 0.001)  # heading: the lane's direction relative to the vehicle
+    )
+
+
+def test_image_space_lanes_carry_pixels_and_u_of_v_only() -> None:
+    boundary = _boundary(50.0, index=-1, metric=False, line_type="unknown", color="unknown")
+    ego = EgoLane(
+        width=1.0, lateral_offset=0.0, heading_rad=0.0, curvature=0.0, left_id=1, right_id=2, metric=False
+    )
+    lanes = LaneResult(boundaries=[boundary], ego_lane=ego, metric=False)
+    msg = tracked_lane_array(header=HEADER, image_size=(200, 200), lanes=lanes)
+    assert not msg.metric
+    assert not msg.ego_lane_valid and math.isnan(msg.ego_lane_width)  # pseudo-metres are not metres
+    lane = msg.boundaries[0]
+    assert (lane.type, lane.color) == (LaneBoundaryMsg.TYPE_UNKNOWN, LaneBoundaryMsg.COLOR_UNKNOWN)
+    assert len(lane.points) == 0 and len(lane.pixels) == 10 and not lane.has_curve
+    assert lane.has_image_curve and list(lane.image_curve_coefficients) == pytest.approx([50.0, 0, 0, 0])
+    assert (lane.image_curve_v_min, lane.image_curve_v_max) == pytest.approx((100.0, 199.0))
 
 
 def test_segmentation_info_carries_the_class_map() -> None:

@@ -7,8 +7,8 @@ code path), so masks match the live node's. Writes to ``--out``:
 - ``bag/`` (MCAP): the input images and ground-truth topics, and per camera
   ``/<cam>/mask`` (mono8, exact; the live node's topic; PNG on ``/<cam>/mask/compressed`` with
   ``--compress-masks``), ``/<cam>/overlay/compressed`` (JPEG; raw bgr8 on ``/<cam>/overlay`` with
-  ``--raw-overlay``), ``markers`` (MarkerArray), ``lanes`` (``seg_perception/LaneBoundaryArray``),
-  ``slots`` (``seg_perception/ParkingSlotArray``) and ``polygons/json`` (frame JSON), plus ``polygons``
+  ``--raw-overlay``), ``markers`` (MarkerArray), ``lanes`` (``seg_perception/LaneBoundaryArray``,
+  front cameras), ``slots`` (``seg_perception/ParkingSlotArray``) and ``polygons/json`` (frame JSON), plus ``polygons``
   (PointCloud2) with ``--polygon-cloud`` (the node's opt-in), all with the input header stamps and
   log times; the typed messages' schemas go into the MCAP file, so Foxglove and ``rosbags`` decode them;
 - ``polygons.jsonl``: one frame JSON per line (``seg_perception.bags.frame_json``);
@@ -151,12 +151,11 @@ class CameraOutputs:
                 self.ros.markers(**kwargs, lanes=result.lanes),
             )
             frame = {"stamp_ns": stamp, "frame_id": frame_id, "image_size": size}
-            lanes = self.ros.lanes(**frame, lanes=result.lanes)
             slots = self.ros.slots(**frame, slots=result.slots)
-            typed = [
-                ("lanes", ros_outputs.LANE_BOUNDARY_ARRAY_MSGTYPE, lanes),
-                ("slots", ros_outputs.PARKING_SLOT_ARRAY_MSGTYPE, slots),
-            ]
+            typed = [("slots", ros_outputs.PARKING_SLOT_ARRAY_MSGTYPE, slots)]
+            if result.lanes is not None:  # front cameras: as the node, no lanes topic without lanes
+                lanes = self.ros.lanes(**frame, lanes=result.lanes)
+                typed.append(("lanes", ros_outputs.LANE_BOUNDARY_ARRAY_MSGTYPE, lanes))
             if self.polygon_cloud:
                 typed.append(("polygons", ros_outputs.POINT_CLOUD_MSGTYPE, self.ros.cloud(**kwargs)))
             for kind, msgtype, rawdata in typed:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from seg_perception.config import ScenarioConfig
-from seg_perception.geometry import LaneBoundary, ParkingSlot, Polygon
+from seg_perception.geometry import ParkingSlot, Polygon
 from seg_perception.interfaces import LANE_BOUNDARY_ARRAY_MSGTYPE, PARKING_SLOT_ARRAY_MSGTYPE
+from seg_perception.postprocess.lanes import LaneResult
 
 MARKER_ARRAY_MSGTYPE = "visualization_msgs/msg/MarkerArray"
 POINT_CLOUD_MSGTYPE = "sensor_msgs/msg/PointCloud2"
@@ -52,15 +53,10 @@ class RosOutputBuilder:
         """Serialized polygon PointCloud2 of one frame (keywords as for :meth:`_serialize`)."""
         return self._serialize("build_polygon_cloud", **frame)
 
-    def lanes(
-        self, *, stamp_ns: int, frame_id: str, image_size: tuple[int, int], lanes: list[LaneBoundary]
-    ) -> bytes:
-        """Serialized ``seg_perception/LaneBoundaryArray`` of one frame."""
-        msg = self.modules["lane_boundary_array"](
-            header=self._header(stamp_ns, frame_id),
-            projection=self.projection,
-            image_size=image_size,
-            boundaries=lanes,
+    def lanes(self, *, stamp_ns: int, frame_id: str, image_size: tuple[int, int], lanes: LaneResult) -> bytes:
+        """Serialized ``seg_perception/LaneBoundaryArray`` of one frame's tracked lanes."""
+        msg = self.modules["tracked_lane_array"](
+            header=self._header(stamp_ns, frame_id), image_size=image_size, lanes=lanes
         )
         return self.modules["serialize_message"](msg)
 
@@ -107,7 +103,7 @@ def create(scenario: ScenarioConfig, camera: str) -> RosOutputBuilder | None:
         from seg_perception.ros.markers import MarkerStyle, build_marker_array
         from seg_perception.ros.polygon_cloud import build_polygon_cloud
         from seg_perception.ros.projection import GroundProjection
-        from seg_perception.ros.typed_messages import lane_boundary_array, parking_slot_array
+        from seg_perception.ros.typed_messages import parking_slot_array, tracked_lane_array
     except ImportError:
         return None
     block = scenario.camera(camera)
@@ -133,7 +129,7 @@ def create(scenario: ScenarioConfig, camera: str) -> RosOutputBuilder | None:
         "Header": Header,
         "build_marker_array": build_marker_array,
         "build_polygon_cloud": build_polygon_cloud,
-        "lane_boundary_array": lane_boundary_array,
+        "tracked_lane_array": tracked_lane_array,
         "parking_slot_array": parking_slot_array,
     }
     return RosOutputBuilder(camera, style, projection, modules)

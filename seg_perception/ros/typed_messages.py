@@ -1,15 +1,14 @@
 """Frame results → the package's typed messages (``seg_perception/msg``).
 
-The plain data types of :mod:`seg_perception.geometry` (pixels) become ``LaneBoundaryArray``
-and ``ParkingSlotArray`` with metric fields from the camera's
-:class:`~seg_perception.ros.projection.GroundProjection`, and a model's class map becomes the
-latched ``SegmentationInfo``. The live node publishes these messages and ``process`` writes
-them into its bags (serialised by rclpy), so both give the same bytes.
+Lane post-processing's :class:`~seg_perception.postprocess.lanes.LaneResult` becomes a
+``LaneBoundaryArray`` (:func:`tracked_lane_array`); the parking slots of
+:mod:`seg_perception.geometry` (pixels) become a ``ParkingSlotArray`` with metric fields from the
+camera's :class:`~seg_perception.ros.projection.GroundProjection`; a model's class map becomes the
+latched ``SegmentationInfo``. The live node publishes these messages and ``process`` writes them
+into its bags (serialised by rclpy), so both give the same bytes.
 
-Fields the post-processing does not estimate keep their message defaults described in
-``msg/*.msg``: a slot type left UNKNOWN is classified here from the corners
-(:func:`classify_slot`); the ego lane comes from the ``EGO_LEFT`` / ``EGO_RIGHT`` boundaries'
-ground curves (:func:`~seg_perception.postprocess.lane_boundaries.ego_lane`).
+Fields the post-processing does not estimate keep the "unknown" values of ``msg/*.msg``; a slot
+type left UNKNOWN is classified here from the corners (:func:`classify_slot`).
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ import numpy as np
 from geometry_msgs.msg import Point, Point32
 from std_msgs.msg import ColorRGBA, Header
 
-from seg_perception.geometry import LaneBoundary, ParkingSlot
+from seg_perception.geometry import ParkingSlot
 from seg_perception.interfaces import LaneColor, LanePosition, LaneType, Occupancy, SlotType
 from seg_perception.msg import ClassInfo, LaneBoundaryArray, ParkingSlotArray, SegmentationInfo
 from seg_perception.msg import LaneBoundary as LaneBoundaryMsg
 from seg_perception.msg import ParkingSlot as ParkingSlotMsg
-from seg_perception.postprocess.lane_boundaries import ego_lane, fit_ground_curve
 from seg_perception.postprocess.lanes import LaneResult
 from seg_perception.ros.projection import GroundProjection
 
@@ -43,60 +41,6 @@ def _pixels(uv: np.ndarray) -> list[Point32]:
     return [
         Point32(x=float(u), y=float(v), z=0.0) for u, v in np.asarray(uv, dtype=np.float64).reshape(-1, 2)
     ]
-
-
-def lane_boundary_array(
-    *,
-    header: Header,
-    projection: GroundProjection,
-    image_size: tuple[int, int],
-    boundaries: Sequence[LaneBoundary],
-) -> LaneBoundaryArray:
-    """``LaneBoundaryArray`` of one frame; ``image_size`` is ``(height, width)``."""
-    metric = projection.metric
-    ground_curves: dict[LanePosition, np.ndarray] = {}
-    messages = []
-    for boundary in boundaries:
-        pixels = np.asarray(boundary.points, dtype=np.float32).reshape(-1, 2)
-        msg = LaneBoundaryMsg(
-            id=int(boundary.instance_id) & 0xFFFFFFFF,
-            position=int(boundary.position),
-            type=int(boundary.lane_type),
-            color=int(boundary.color),
-            confidence=float(boundary.confidence),
-            pixels=_pixels(pixels),
-        )
-        if boundary.image_curve is not None:
-            msg.has_image_curve = True
-            msg.image_curve_coefficients = np.asarray(boundary.image_curve.coefficients, dtype=np.float64)
-            msg.image_curve_v_min = float(boundary.image_curve.v_min)
-            msg.image_curve_v_max = float(boundary.image_curve.v_max)
-        if metric and len(pixels):
-            xyz = projection.metric_points(pixels, image_size)
-            xyz = xyz[np.all(np.isfinite(xyz), axis=1)]
-            msg.points = _points(xyz)
-            fitted = fit_ground_curve(xyz[:, :2])
-            if fitted is not None:
-                coefficients, x_min, x_max = fitted
-                msg.has_curve = True
-                msg.curve_coefficients = coefficients
-                msg.curve_x_min, msg.curve_x_max = x_min, x_max
-                ground_curves.setdefault(boundary.position, coefficients)
-        messages.append(msg)
-    ego = ego_lane(ground_curves.get(LanePosition.EGO_LEFT), ground_curves.get(LanePosition.EGO_RIGHT))
-    height, width = image_size
-    return LaneBoundaryArray(
-        header=header,
-        metric=metric,
-        image_width=int(width),
-        image_height=int(height),
-        boundaries=messages,
-        ego_lane_valid=ego.valid,
-        ego_lane_width=ego.width,
-        lateral_offset=ego.lateral_offset,
-        heading=ego.heading,
-        curvature=ego.curvature,
-    )
 
 
 def slot_measures(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
