@@ -172,7 +172,7 @@ def _readme_subscriber() -> str:
     """The subscriber example of README.md (the python block that subscribes to ParkingSlotArray)."""
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     blocks = text.split("```python\n")[1:]
-    example = next(block.split("```")[0] for block in blocks if "ParkingSlotArray" in block)
+    example = next(b.split("```")[0] for b in blocks if "create_subscription(ParkingSlotArray" in b)
     assert len(example.strip().splitlines()) <= 15, "the README promises a 15-line example"
     return example
 
