@@ -111,6 +111,7 @@ def test_occupancy_from_the_free_space_class() -> None:
     by_top = sorted(slots, key=lambda slot: float(slot.corners[:, 1].min()))
     assert [slot.free for slot in by_top] == [True, False]
     assert by_top[1].occupied
+    assert [slot.occupancy_confidence for slot in by_top] == [pytest.approx(1.0, abs=0.05)] * 2
 
 
 def test_ground_truth_points_rebuild_every_synthetic_slot() -> None:

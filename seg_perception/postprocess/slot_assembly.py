@@ -226,9 +226,14 @@ def assemble_slots(
         corners = np.array([p0, p1, p1 + back, p0 + back], dtype=np.float32)
         free = True
         free_fraction = None
+        occupancy_confidence = 0.0  # no free-space class: occupancy unknown, reported free
         if free_mask is not None:
             free_fraction = _free_fraction(free_mask, corners)
             free = free_fraction >= priors.min_free_fraction
+            # How far the fraction is from the threshold, scaled to 0..1 on its side.
+            threshold = priors.min_free_fraction
+            span = (1.0 - threshold) if free else threshold
+            occupancy_confidence = min(1.0, abs(free_fraction - threshold) / max(span, 1e-6))
         extra: dict[str, Any] = {"depth_m": round(depth_m, 3), "depth_from": depth_source}
         if free_fraction is not None:
             extra["free_fraction"] = round(free_fraction, 3)
@@ -239,6 +244,7 @@ def assemble_slots(
                 instance_id=len(slots),
                 slot_type=SlotType[kind.upper()],
                 confidence=confidence,
+                occupancy_confidence=occupancy_confidence,
                 extra=extra,
             )
         )
