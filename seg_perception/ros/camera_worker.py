@@ -12,6 +12,9 @@ lane boundaries (``<camera>/lanes``, ``seg_perception/LaneBoundaryArray``, front
 parking slots (``<camera>/slots``, ``seg_perception/ParkingSlotArray``) and the opt-in polygon
 cloud are only built while their topic has a subscriber. ``<camera>/segmentation_info`` (model
 and class map) is published once on activation with a latched QoS.
+Before the first output of each model (at start and after every scenario switch) the worker
+republishes ``segmentation_info`` stamped with that frame, and announces on the latched
+``<camera>/model`` topic (JSON) which scenario and model produce the outputs from that stamp on.
 
 Failures never stop the thread: a bad frame is rejected with a warning throttled per
 reason, an engine exception is logged once per exception type (diagnostics stay ERROR
@@ -20,15 +23,17 @@ until a frame succeeds again), and the next frame is processed normally.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from std_msgs.msg import Float32, Header
+from std_msgs.msg import Float32, Header, String
 from visualization_msgs.msg import MarkerArray
 
 from seg_perception.errors import SegPerceptionError
@@ -93,12 +98,15 @@ class CameraWorker:
         self._faults = OncePerKey()
         self._consecutive_failures = 0
         settings = core.settings
-        self.style = MarkerStyle(
-            camera=camera.name,
-            class_names=settings.scenario.classes.names,
-            colors_rgb=settings.scenario.classes.colors_rgb,
-            line_width=settings.marker_scale,
-        )
+        self.style = self._marker_style(pipeline, settings.marker_scale)
+        # The frame lock is held while a frame is processed: a scenario switch swaps the
+        # pipeline between two frames. The announced pipeline is the one <camera>/model names.
+        self._frame_lock = threading.Lock()
+        self._announced: SegmentationPipeline | None = None
+        self.model_switches = 0
+        # Frames are delivered in their own callback group, so a multi-threaded executor keeps
+        # them flowing while a parameter request loads a new model.
+        self.callback_group = MutuallyExclusiveCallbackGroup()
         output_qos = QoSProfile(
             history=QoSHistoryPolicy.KEEP_LAST,
             depth=settings.qos_depth,
@@ -116,6 +124,13 @@ class CameraWorker:
             create(PointCloud2, f"{prefix}/polygons", output_qos) if settings.publish_polygon_cloud else None
         )
         self.time_pub = create(Float32, f"{prefix}/processing_time_ms", output_qos)
+        latched = QoSProfile(
+            history=QoSHistoryPolicy.KEEP_LAST,
+            depth=1,
+            reliability=QoSReliabilityPolicy.RELIABLE,
+            durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+        )
+        self.model_pub = create(String, f"{prefix}/model", latched)
         self.publishers = tuple(
             publisher
             for publisher in (
@@ -127,12 +142,59 @@ class CameraWorker:
                 self.info_pub,
                 self.polygons_pub,
                 self.time_pub,
+                self.model_pub,
             )
             if publisher is not None
         )
         compressed = camera.transport == "compressed"
         self.message_type: type = CompressedImage if compressed else Image
         self.convert: Callable[..., Any] = compressed_msg_to_bgr if compressed else image_msg_to_bgr
+
+    @staticmethod
+    def _marker_style(pipeline: SegmentationPipeline, line_width: float) -> MarkerStyle:
+        classes = pipeline.scenario.classes
+        return MarkerStyle(
+            camera=pipeline.camera,
+            class_names=classes.names,
+            colors_rgb=classes.colors_rgb,
+            line_width=line_width,
+        )
+
+    def model_info(self) -> dict[str, str]:
+        """Which scenario and model the camera runs (diagnostics and ``<camera>/model``)."""
+        pipeline, model = self.pipeline, self.camera.model
+        return {
+            "scenario": model.scenario.name,
+            "model_file": str(model.model_file),
+            "model": pipeline.engine.metadata.model,
+            "classes": ", ".join(model.scenario.classes.names),
+            "providers": ", ".join(pipeline.engine.providers),
+            "model_switches": str(self.model_switches),
+        }
+
+    def swap(self, pipeline: SegmentationPipeline, camera: CameraSettings) -> Any:
+        """Run ``pipeline`` (with ``camera``'s new model) from the next frame on; returns the old engine.
+
+        Waits only for the frame in progress, so no frame is lost to the swap itself.
+        """
+        with self._frame_lock:
+            old, self.pipeline, self.camera = self.pipeline, pipeline, camera
+            self.style = self._marker_style(pipeline, self.core.marker_scale)
+            self.model_switches += 1
+        return old.engine
+
+    def _announce(self, header: Header) -> None:
+        """Publish on ``<camera>/model`` which model produces the outputs from ``header.stamp`` on."""
+        info = {
+            "camera": self.camera.name,
+            **self.model_info(),
+            "class_colors": list(self.pipeline.scenario.classes.colors_hex),
+            "first_stamp": {"sec": int(header.stamp.sec), "nanosec": int(header.stamp.nanosec)},
+        }
+        self.model_pub.publish(String(data=json.dumps(info)))
+        if self.model_switches:  # at start, activation already published it
+            self.publish_info(header)
+        self._announced = self.pipeline
 
     @property
     def topic(self) -> str:
@@ -150,7 +212,11 @@ class CameraWorker:
         self.mailbox = LatestMailbox()
         node = self.core.node
         self.subscription = node.create_subscription(
-            self.message_type, self.camera.topic, self._on_message, self.core.input_qos
+            self.message_type,
+            self.camera.topic,
+            self._on_message,
+            self.core.input_qos,
+            callback_group=self.callback_group,
         )
         if self.camera.camera_info_topic and self.projection.homography is None:
             self.info_subscription = node.create_subscription(
@@ -160,23 +226,27 @@ class CameraWorker:
         self.thread.start()
         self.publish_info()
 
-    def publish_info(self) -> None:
-        """Publish the latched ``SegmentationInfo`` (model, engine, class map) of this camera."""
-        settings, engine = self.core.settings, self.pipeline.engine
+    def publish_info(self, header: Header | None = None) -> None:
+        """Publish the latched ``SegmentationInfo`` (model, engine, class map) of this camera.
+
+        ``header``: the first frame the running model produces (after a switch); default now.
+        """
+        settings, engine, scenario = self.core.settings, self.pipeline.engine, self.pipeline.scenario
         metadata = engine.metadata
-        header = Header(stamp=self.core.node.get_clock().now().to_msg(), frame_id=self.camera.frame_id)
+        if header is None:
+            header = Header(stamp=self.core.node.get_clock().now().to_msg(), frame_id=self.camera.frame_id)
         self.info_pub.publish(
             segmentation_info(
                 header=header,
                 camera=self.camera.name,
-                scenario=settings.scenario.name,
+                scenario=scenario.name,
                 model=metadata.model,
                 model_file=str(engine.model_file),
                 engine=settings.engine,
                 providers=list(engine.providers),
                 input_size=tuple(metadata.input_size),
-                class_names=settings.scenario.classes.names,
-                colors_rgb=settings.scenario.classes.colors_rgb,
+                class_names=scenario.classes.names,
+                colors_rgb=scenario.classes.colors_rgb,
             )
         )
 
@@ -290,6 +360,10 @@ class CameraWorker:
                 Latency is measured from the input stamp on the node clock, except under sim
                 time (stamps and /clock from a bag), where it is measured from the arrival.
         """
+        with self._frame_lock:
+            self._process(msg, arrived=arrived)
+
+    def _process(self, msg: Any, *, arrived: float | None = None) -> None:
         start = time.perf_counter()
         arrived = start if arrived is None else arrived
         image = self._convert(msg)
@@ -302,7 +376,10 @@ class CameraWorker:
             return
         processed = time.perf_counter()
         try:
-            self._publish(self._output_header(msg.header), image, result)
+            header = self._output_header(msg.header)
+            if self._announced is not self.pipeline:
+                self._announce(header)
+            self._publish(header, image, result)
             end = time.perf_counter()
             processing_ms = (end - start) * 1e3
             self.time_pub.publish(Float32(data=float(processing_ms)))

@@ -10,17 +10,26 @@ managed node from its transitions.
 - ``deactivate``: unsubscribe, finish the current frames, stop the threads;
 - ``cleanup``: destroy the publishers and close the engine (``engine.close()``).
 
-The engine comes from an injectable factory (tests use slow or failing engines).
-By default (``camera_engines: shared``) one engine serves every camera through
-:class:`SerializedEngine`: engines reuse their buffers, so calls are serialised while
-conversion, post-processing and publishing of the cameras overlap. With
-``camera_engines: per_camera`` each camera gets its own engine (its own ONNX Runtime
-session or CUDA stream), so on a GPU the cameras' inferences do not wait for each
-other, at the cost of one model in memory per camera.
+Each camera runs its own scenario (``<camera>.scenario``: class map, post-processing,
+model file). Engines come from an injectable factory (tests use slow or failing
+engines) through an :class:`~seg_perception.ros.engine_pool.EnginePool`: by default
+(``camera_engines: shared``) cameras running the same model file share one engine
+through :class:`SerializedEngine` (engines reuse their buffers, so calls are
+serialised while conversion, post-processing and publishing of the cameras overlap).
+With ``camera_engines: per_camera`` each camera gets its own engine (its own ONNX
+Runtime session or CUDA stream), so on a GPU the cameras' inferences do not wait for
+each other, at the cost of one model in memory per camera.
+
+Scenario switch at run time: setting ``<camera>.scenario`` (or ``<camera>.model_file``)
+loads and warms up the new model beside the running one while frames keep flowing
+(the subscriptions have their own callback group), then swaps the camera's pipeline
+between two frames. A request that cannot be served (unknown scenario, missing or
+broken model, class map mismatch) is refused with the reason; the camera keeps its model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -37,29 +46,33 @@ from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 
 from seg_perception.config import share_dir
-from seg_perception.errors import ConfigError
+from seg_perception.errors import ConfigError, SegPerceptionError
 from seg_perception.inference.engine import Engine, create_engine
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.inference.pipeline import SegmentationPipeline
 from seg_perception.ros.camera_worker import CameraWorker
+from seg_perception.ros.engine_pool import EnginePool
 from seg_perception.ros.input_checks import shared_memory_advice
 from seg_perception.ros.log_limits import PercentFormattingLogger
-from seg_perception.ros.parameters import NodeSettings, declare_node_parameters
+from seg_perception.ros.parameters import (
+    CameraSettings,
+    NodeSettings,
+    declare_node_parameters,
+    resolve_camera_model,
+)
 from seg_perception.ros.stats import build_status
 
 EngineFactory = Callable[[NodeSettings, PercentFormattingLogger], Engine]
 DIAGNOSTICS_TOPIC = "/diagnostics"
+SWITCH_SUFFIXES = (".scenario", ".model_file")
 
 
-def _expected_frame_sizes(settings: NodeSettings) -> dict[str, tuple[int, int]]:
-    """Frame size per camera from the scenario (``<camera>.image_size``), where configured."""
-    sizes = {}
-    for camera in settings.enabled_cameras:
-        try:
-            sizes[camera.name] = settings.scenario.image_size(camera.name)
-        except (ConfigError, KeyError):
-            continue  # no size configured: the first frame of a new size builds what it needs
-    return sizes
+def _expected_frame_size(camera: CameraSettings) -> tuple[int, int] | None:
+    """The camera's frame size from its scenario (``<camera>.image_size``), where configured."""
+    try:
+        return camera.model.scenario.image_size(camera.name)
+    except (ConfigError, KeyError):
+        return None  # no size configured: the first frame of a new size builds what it needs
 
 
 def default_engine_factory(settings: NodeSettings, logger: PercentFormattingLogger) -> Engine:
@@ -157,8 +170,10 @@ class SegmentationCore:
         self._engine_factory = engine_factory or default_engine_factory
         self._lifecycle = isinstance(node, LifecycleNodeMixin)
         self.settings: NodeSettings | None = None
-        self.engine: SerializedEngine | None = None  # the first camera's; diagnostics describe it
+        self.engine: SerializedEngine | None = None  # the first camera's
         self._engines: list[SerializedEngine] = []
+        self._pool: EnginePool | None = None
+        self._switch_lock = threading.Lock()
         self.input_qos: QoSProfile = qos_profile_sensor_data
         self.marker_scale = 0.05
         self.overlay_alpha = 0.5
@@ -209,19 +224,20 @@ class SegmentationCore:
             self.marker_scale = settings.marker_scale
             self.overlay_alpha = settings.overlay_alpha
             logger = PercentFormattingLogger(self.node.get_logger())
+            pool = self._pool = EnginePool(
+                lambda path: SerializedEngine(
+                    self._engine_factory(dataclasses.replace(settings, model_file=path), logger)
+                ),
+                per_camera=settings.camera_engines == "per_camera",
+            )
             cameras = settings.enabled_cameras
-            if settings.camera_engines == "per_camera":
-                for _ in cameras:
-                    self._engines.append(SerializedEngine(self._engine_factory(settings, logger)))
-                camera_engines = list(self._engines)
-            else:
-                self._engines = [SerializedEngine(self._engine_factory(settings, logger))]
-                camera_engines = self._engines * len(cameras)
-            self.engine = self._engines[0]
+            camera_engines = [pool.acquire(camera.name, camera.model.model_file)[0] for camera in cameras]
+            self._engines = pool.engines
+            self.engine = camera_engines[0]
             pipelines = [
                 SegmentationPipeline(
                     engine,  # type: ignore[arg-type]  # duck-typed Engine
-                    settings.scenario,
+                    camera.model.scenario,
                     camera.name,
                     overlay_alpha=settings.overlay_alpha,
                     ground=camera.projection.ground_mapper(),
@@ -230,14 +246,13 @@ class SegmentationCore:
             ]
             # Lazy allocations, output checks, per-size fused graphs and TensorRT engines now,
             # not on the first camera frame.
-            sizes = _expected_frame_sizes(settings)
             for engine in self._engines:
                 served = [
-                    sizes[camera.name]
+                    size
                     for camera, used in zip(cameras, camera_engines, strict=True)
-                    if used is engine and camera.name in sizes
+                    if used is engine and (size := _expected_frame_size(camera)) is not None
                 ]
-                engine.warmup(frame_sizes=list(dict.fromkeys(served)))
+                pool.warm_up(engine, served)
             self._workers = [
                 CameraWorker(core=self, camera=camera, pipeline=pipeline)
                 for camera, pipeline in zip(settings.enabled_cameras, pipelines, strict=True)
@@ -255,10 +270,12 @@ class SegmentationCore:
             worker.start()
         self._active_since = time.monotonic()
         self._timer = self.node.create_timer(self.settings.diagnostics_period_s, self.publish_diagnostics)
-        cameras = ", ".join(f"{w.camera.name} <- {w.topic} ({w.camera.transport})" for w in self._workers)
-        self.node.get_logger().info(
-            f"scenario {self.settings.scenario.name}: {self.engine.describe()}; cameras: {cameras}"
+        cameras = "; ".join(
+            f"{w.camera.name} <- {w.topic} ({w.camera.transport}): {w.camera.model.label}, "
+            f"{w.pipeline.engine.describe()}"
+            for w in self._workers
         )
+        self.node.get_logger().info(f"cameras: {cameras}")
 
     def deactivate(self) -> None:
         """Unsubscribe and stop the workers after their current frame (idempotent)."""
@@ -277,9 +294,9 @@ class SegmentationCore:
         if self._diagnostics_pub is not None:
             self.destroy_publisher(self._diagnostics_pub)
             self._diagnostics_pub = None
-        engines, self._engines, self.engine = self._engines, [], None
-        for engine in engines:
-            engine.close()
+        pool, self._pool, self._engines, self.engine = self._pool, None, [], None
+        if pool is not None:
+            pool.close_all()
 
     shutdown = cleanup
 
@@ -312,8 +329,6 @@ class SegmentationCore:
         for worker in self._workers:
             worker.check_input(seconds_since_start=age, stale_timeout_s=settings.stale_timeout_s)
         info = {
-            "model_file": str(settings.model_file),
-            "model": engine.metadata.model,
             "engine": settings.engine,
             "device": settings.device,
             "camera_engines": settings.camera_engines,
@@ -326,7 +341,7 @@ class SegmentationCore:
                 seconds_since_start=age,
                 info={
                     **info,
-                    "providers": ", ".join(worker.pipeline.engine.providers),
+                    **worker.model_info(),
                     "topic": worker.topic,
                     "latency_from": "arrival (use_sim_time)" if self.sim_time_active() else "input stamp",
                 },
@@ -338,12 +353,99 @@ class SegmentationCore:
         publisher.publish(array)
 
     def _on_set_parameters(self, parameters: Sequence[Any]) -> SetParametersResult:
+        requests: dict[str, dict[str, str]] = {}
         for parameter in parameters:
             if parameter.name == "marker_scale":
                 self.marker_scale = float(parameter.value)
             elif parameter.name == "overlay_alpha":
                 self.overlay_alpha = float(parameter.value)
+            elif parameter.name.endswith(SWITCH_SUFFIXES):
+                camera, _, key = parameter.name.rpartition(".")
+                requests.setdefault(camera, {})[key] = parameter.value
+        for camera, request in requests.items():
+            reason = self._switch_request(camera, request)
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
         return SetParametersResult(successful=True)
+
+    def _switch_request(self, camera_name: str, request: dict[str, Any]) -> str | None:
+        worker = next((w for w in self._workers if w.camera.name == camera_name), None)
+        if worker is None or self.settings is None:
+            return None  # declaring, or not configured: the value applies at configure
+        for key, value in request.items():
+            if not isinstance(value, str):
+                return f"{camera_name}.{key} must be a string, got {type(value).__name__}"
+        current = self.node.get_parameter
+        scenario_text = request.get("scenario", current(f"{camera_name}.scenario").value)
+        model_text = request.get("model_file", current(f"{camera_name}.model_file").value)
+        if "scenario" in request and "model_file" not in request:
+            model_text = ""  # a new scenario brings its own model unless one is given with it
+        return self.switch_camera(camera_name, scenario=scenario_text, model_file=model_text)
+
+    def switch_camera(self, camera_name: str, *, scenario: str, model_file: str = "") -> str | None:
+        """Run ``scenario`` (and ``model_file``, empty: the scenario's) on a camera, between two frames.
+
+        The new model is loaded and warmed up while the camera keeps processing with the
+        old one; the swap waits only for the frame in progress. The old engine is closed
+        when no camera uses it any more.
+
+        Returns:
+            None on success (also when nothing changes), else why the request was refused;
+            the camera then keeps its model.
+        """
+        settings, pool = self.settings, self._pool
+        worker = next((w for w in self._workers if w.camera.name == camera_name), None)
+        if settings is None or pool is None or worker is None:
+            return f"camera {camera_name!r} is not configured"
+        logger = self.node.get_logger()
+        with self._switch_lock:
+            old = worker.camera.model
+            try:
+                model = resolve_camera_model(
+                    settings.scenario,
+                    settings.model_file,
+                    worker.camera,
+                    scenario_text=scenario,
+                    model_text=model_file,
+                )
+            except SegPerceptionError as err:
+                return self._refuse(camera_name, old.label, str(err))
+            if model.model_file == old.model_file and model.scenario.path == old.scenario.path:
+                return None
+            began = time.perf_counter()
+            try:
+                engine, _ = pool.acquire(camera_name, model.model_file)
+            except Exception as err:  # missing or broken file, CUDA policy, ...
+                return self._refuse(camera_name, old.label, f"{type(err).__name__}: {err}")
+            try:
+                pipeline = SegmentationPipeline(
+                    engine,  # type: ignore[arg-type]  # duck-typed Engine
+                    model.scenario,
+                    camera_name,
+                    overlay_alpha=settings.overlay_alpha,
+                )
+                size = worker.stats.snapshot().frame_size or _expected_frame_size(worker.camera)
+                pool.warm_up(engine, [size] if size else [])
+            except Exception as err:
+                pool.release(engine)
+                return self._refuse(camera_name, old.label, f"{type(err).__name__}: {err}")
+            loaded = time.perf_counter()
+            old_engine = worker.swap(pipeline, dataclasses.replace(worker.camera, model=model))
+            swapped = time.perf_counter()
+            pool.release(old_engine)
+            self._engines = pool.engines
+            self.engine = self._workers[0].pipeline.engine  # type: ignore[assignment]
+        logger.info(
+            f"camera '{camera_name}': switched from {old.label} to {model.label}: new model loaded and "
+            f"warmed up in {(loaded - began) * 1e3:.0f} ms beside the running one, swapped between two "
+            f"frames (waited {(swapped - loaded) * 1e3:.0f} ms for the frame in progress)"
+        )
+        return None
+
+    def _refuse(self, camera_name: str, running: str, reason: str) -> str:
+        message = f"camera '{camera_name}': switch refused: {reason}; still running {running}"
+        self.node.get_logger().warning(message)
+        return message
 
 
 def _input_qos(settings: NodeSettings) -> QoSProfile:

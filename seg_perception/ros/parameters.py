@@ -42,8 +42,21 @@ _BIG = 2**31 - 1
 
 
 @dataclass(frozen=True)
+class CameraModel:
+    """What one camera runs: its scenario (class map, colours, post-processing) and model file."""
+
+    scenario: ScenarioConfig
+    model_file: Path
+
+    @property
+    def label(self) -> str:
+        """``<scenario> (<model file name>)``, as logs and diagnostics show it."""
+        return f"{self.scenario.name} ({self.model_file.name})"
+
+
+@dataclass(frozen=True)
 class CameraSettings:
-    """Parameters of one camera (``<camera>.*``)."""
+    """Parameters of one camera (``<camera>.*``); ``model`` changes at run time (see the core)."""
 
     name: str
     enabled: bool
@@ -51,6 +64,7 @@ class CameraSettings:
     transport: str
     frame_id: str
     projection: GroundProjection
+    model: CameraModel
     camera_info_topic: str = ""
     mounting: tuple[float, ...] = ()
 
@@ -169,9 +183,35 @@ def _mounting_list(value: Any) -> list[float]:
     return [float(v) for v in value or []]
 
 
-def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> CameraSettings:
+def _declare_camera(
+    declare: _Declarer, scenario: ScenarioConfig, name: str, default_model: Path
+) -> CameraSettings:
     block = scenario.params.get(name) if isinstance(scenario.params.get(name), dict) else {}
     prefix = f"{name}."
+    camera_scenario = declare(
+        prefix + "scenario",
+        str(block.get("scenario", "")),
+        f"scenario of '{name}' (highway, road, parking or a scenario YAML): its class map, model and "
+        "post-processing; empty = the node's 'scenario'. Changeable at run time: the new model is loaded "
+        "and warmed up beside the running one, then swapped between two frames",
+        read_only=False,
+    )
+    camera_model_file = declare(
+        prefix + "model_file",
+        str(block.get("model_file", "")),
+        f"model of '{name}'; empty = the camera scenario's model (for the node's scenario: 'model_file'). "
+        "Changeable at run time like '<camera>.scenario'",
+        read_only=False,
+    )
+    # A camera running another scenario than the node's takes that scenario's camera block as
+    # defaults (the AVM geometry of 'parking'); the node's own block for the camera wins.
+    if camera_scenario and not _is_node_scenario(scenario, camera_scenario):
+        try:
+            own_block = load_scenario(camera_scenario).params.get(name)
+        except ConfigError:
+            own_block = None  # reported with the camera's model below
+        if isinstance(own_block, dict):
+            block = {**own_block, **block}
     enabled = declare(prefix + "enabled", bool(block.get("enabled", True)), f"process the '{name}' camera")
     topic = declare(
         prefix + "topic",
@@ -245,9 +285,61 @@ def _declare_camera(declare: _Declarer, scenario: ScenarioConfig, name: str) -> 
     )
     if not topic:
         raise NodeParameterError(f"parameter '{prefix}topic' is empty: give the input image topic")
-    return CameraSettings(
-        name, bool(enabled), topic, transport, frame_id, projection, str(camera_info_topic), tuple(mounting)
+    unresolved = CameraModel(scenario, default_model)
+    camera = CameraSettings(
+        name,
+        bool(enabled),
+        topic,
+        transport,
+        frame_id,
+        projection,
+        unresolved,
+        camera_info_topic=str(camera_info_topic),
+        mounting=tuple(mounting),
     )
+    model = resolve_camera_model(
+        scenario, default_model, camera, scenario_text=camera_scenario, model_text=camera_model_file
+    )
+    return dataclasses.replace(camera, model=model)
+
+
+def _is_node_scenario(scenario: ScenarioConfig, text: str) -> bool:
+    return text in (scenario.name, str(scenario.path) if scenario.path else scenario.name)
+
+
+def resolve_camera_model(
+    node_scenario: ScenarioConfig,
+    node_model_file: Path,
+    camera: CameraSettings,
+    *,
+    scenario_text: str,
+    model_text: str,
+) -> CameraModel:
+    """The scenario and model file a camera runs, from its ``<camera>.scenario`` and ``.model_file``.
+
+    An empty scenario, or the node's own, means the node's scenario with its class map and
+    polygon overrides and the node's ``model_file``; another scenario brings its own class map,
+    post-processing and model (``model_file`` in its YAML, else ``<share>/weights/<name>.onnx``).
+    The camera's input and geometry parameters are written into the scenario's camera block.
+
+    Raises:
+        NodeParameterError: the scenario cannot be loaded (unknown name, unreadable YAML).
+    """
+    prefix = f"{camera.name}."
+    if not scenario_text or _is_node_scenario(node_scenario, scenario_text):
+        scenario = node_scenario
+        default_model = node_model_file
+    else:
+        try:
+            scenario = load_scenario(scenario_text)
+        except ConfigError as err:
+            raise NodeParameterError(f"parameter '{prefix}scenario' = {scenario_text!r}: {err}") from err
+        shipped = scenario.params.get("model_file")
+        default_model = Path(shipped) if shipped else default_model_path(scenario.name)
+    if camera.name not in scenario.cameras:
+        scenario = dataclasses.replace(scenario, cameras=(*scenario.cameras, camera.name))
+    scenario = _with_camera_blocks(scenario, [camera])
+    return CameraModel(scenario=scenario, model_file=Path(model_text) if model_text else default_model)
 
 
 def _scenario_with_overrides(scenario: ScenarioConfig, declare: _Declarer) -> ScenarioConfig:
@@ -335,23 +427,23 @@ def declare_node_parameters(node: Node) -> NodeSettings:
     except ConfigError as err:
         raise NodeParameterError(f"parameter 'scenario' = {scenario_name!r}: {err}") from err
     scenario = _scenario_with_overrides(scenario, declare)
-    cameras = tuple(_declare_camera(declare, scenario, name) for name in scenario.cameras)
-    if not any(camera.enabled for camera in cameras):
-        raise NodeParameterError(
-            f"no camera is enabled among {list(scenario.cameras)}: set '<camera>.enabled'"
-        )
-    scenario = _with_camera_blocks(scenario, cameras)
-
     model_file = declare(
         "model_file",
         str(scenario.params.get("model_file") or ""),
         "ONNX model (engine onnxruntime) or .pt checkpoint (engine torch); empty = the scenario's "
         "shipped model <share>/weights/<scenario>.onnx",
     )
+    node_model_file = Path(model_file) if model_file else default_model_path(scenario.name)
+    cameras = tuple(_declare_camera(declare, scenario, name, node_model_file) for name in scenario.cameras)
+    if not any(camera.enabled for camera in cameras):
+        raise NodeParameterError(
+            f"no camera is enabled among {list(scenario.cameras)}: set '<camera>.enabled'"
+        )
+    scenario = _with_camera_blocks(scenario, cameras)
     return NodeSettings(
         scenario=scenario,
         cameras=cameras,
-        model_file=Path(model_file) if model_file else default_model_path(scenario.name),
+        model_file=node_model_file,
         engine=declare("engine", "onnxruntime", "inference engine", choices=ENGINES),
         device=_check_device(declare("device", "cpu", "cpu, cuda or cuda:N (default cpu: runs anywhere)")),
         providers=tuple(
