@@ -1,12 +1,21 @@
 """Launch logic as plain Python, so it is tested without the ``launch`` packages.
 
 The launch files (``launch/*.launch.py``) only declare the arguments listed in
-:data:`LAUNCH_ARGUMENTS`, resolve them, and turn the :class:`NodePlan` objects of
-:func:`plan_launch` into ``launch_ros.actions.Node`` actions.
+:func:`launch_arguments` (plain string defaults, no substitutions, so they load on every
+launch API, Jazzy's included), resolve them, and turn the :class:`NodePlan` objects of
+:func:`plan_launch` into ``launch_ros.actions.Node`` actions. Everything computed
+(the parameter file of a scenario, rviz2's presence) is decided here, before any
+process starts.
+
+Two kinds of launch: a scenario launch (``highway``, ``road``, ``parking``,
+``segmentation`` with ``scenario:=``) runs the scenario's cameras with its model; the
+``drive`` launch runs the whole car in one node, each camera with its own scenario
+(``front_scenario``, ``avm_scenario``), changeable at run time.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +26,10 @@ from seg_perception.errors import ConfigError
 NODE_EXECUTABLE = "segmentation_node"
 LIFECYCLE_EXECUTABLE = "lifecycle_segmentation_node"
 RVIZ_CONFIG = "seg_perception.rviz"
+RVIZ_PACKAGE = "rviz2"
+DRIVE = "drive"
+DRIVE_CAMERAS = ("front", "avm")
+ENGINES = ("onnxruntime", "torch")
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
@@ -31,16 +44,50 @@ class LaunchArgument:
     description: str
 
 
-LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument("scenario", "highway", f"scenario: {', '.join(SCENARIOS)} (selects config and model)"),
-    LaunchArgument("params_file", None, "ROS 2 parameter file; default <share>/config/<scenario>.yaml"),
+_SCENARIO_ARGUMENTS: tuple[LaunchArgument, ...] = (
+    LaunchArgument(
+        "scenario",
+        "highway",
+        f"scenario: {', '.join(SCENARIOS)} or the path of a scenario YAML (selects config and model)",
+    ),
+    LaunchArgument(
+        "params_file",
+        "",
+        "ROS 2 parameter file; empty: <share>/config/<scenario>.yaml (a scenario YAML is its own)",
+    ),
     LaunchArgument(
         "model_file",
         "",
         "ONNX model or .pt checkpoint; empty: the file's model_file or the "
         "shipped <share>/weights/<scenario>.onnx",
     ),
+)
+_DRIVE_ARGUMENTS: tuple[LaunchArgument, ...] = (
+    LaunchArgument(
+        "params_file", "", f"ROS 2 parameter file; empty: <share>/config/{DRIVE}.yaml (front + AVM)"
+    ),
+    *(
+        LaunchArgument(
+            f"{camera}_scenario",
+            default,
+            f"scenario of the {camera} camera ({', '.join(SCENARIOS)} or a scenario YAML); changeable "
+            f"at run time: ros2 param set /segmentation_node {camera}.scenario <scenario>",
+        )
+        for camera, default in (("front", "highway"), ("avm", "parking"))
+    ),
+    *(
+        LaunchArgument(
+            f"{camera}_model_file", "", f"model of the {camera} camera; empty: its scenario's model"
+        )
+        for camera in DRIVE_CAMERAS
+    ),
+)
+_COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("device", "", "cpu, cuda or cuda:N; empty: the node default (cpu)"),
+    LaunchArgument("engine", "", f"inference engine: {', '.join(ENGINES)}; empty: the node default"),
+    LaunchArgument(
+        "fp16", "false", "half precision on GPU engines (TensorRT FP16 / torch float16); no effect on the CPU"
+    ),
     LaunchArgument("front_topic", "", "front camera image topic; empty: the parameter file's front.topic"),
     LaunchArgument("avm_topic", "", "AVM camera image topic; empty: the parameter file's avm.topic"),
     LaunchArgument("use_sim_time", "false", "use /clock (true when replaying rosbags with --clock)"),
@@ -55,6 +102,13 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     ),
     LaunchArgument("autostart", "false", "lifecycle node only: configure and activate at start"),
 )
+LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = _SCENARIO_ARGUMENTS + _COMMON_ARGUMENTS
+DRIVE_LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = _DRIVE_ARGUMENTS + _COMMON_ARGUMENTS
+
+
+def launch_arguments(setup: str) -> tuple[LaunchArgument, ...]:
+    """The arguments of a launch file: ``drive`` or a scenario launch (any other name)."""
+    return DRIVE_LAUNCH_ARGUMENTS if setup == DRIVE else LAUNCH_ARGUMENTS
 
 
 @dataclass(frozen=True)
@@ -100,21 +154,38 @@ def parse_bool(name: str, text: str) -> bool:
     raise ConfigError(f"launch argument {name}:={text!r} is not a boolean (use true or false)")
 
 
-def check_scenario(scenario: str) -> str:
-    """Return ``scenario`` if it names a shipped scenario or a YAML file.
+def check_scenario(scenario: str, *, argument: str = "scenario") -> str:
+    """Return ``scenario`` if it names a shipped scenario or an existing YAML file.
 
     Raises:
-        ConfigError: unknown scenario name.
+        ConfigError: unknown scenario name, or a YAML path that does not exist.
     """
-    if scenario in SCENARIOS or scenario.endswith((".yaml", ".yml")):
+    if scenario in SCENARIOS:
         return scenario
-    raise ConfigError(f"launch argument scenario:={scenario!r}: choose one of {', '.join(SCENARIOS)}")
+    if scenario.endswith((".yaml", ".yml")):
+        if not Path(scenario).is_file():
+            raise ConfigError(f"launch argument {argument}:={scenario!r}: no such file")
+        return scenario
+    hint = f" (the whole car: ros2 launch {PACKAGE_NAME} {DRIVE}.launch.py)" if scenario == DRIVE else ""
+    raise ConfigError(
+        f"launch argument {argument}:={scenario!r}: choose one of {', '.join(SCENARIOS)} "
+        f"or the path of a scenario YAML{hint}"
+    )
 
 
 def default_params_file(scenario: str) -> Path:
     """The shipped parameter file of ``scenario`` (a YAML path is its own parameter file)."""
     check_scenario(scenario)
     return Path(scenario) if scenario.endswith((".yaml", ".yml")) else config_path(scenario)
+
+
+def find_rviz2() -> Path | None:
+    """rviz2's executable as ``launch_ros`` finds it (``<prefix>/lib/rviz2/rviz2``), or None."""
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        candidate = Path(prefix) / "lib" / RVIZ_PACKAGE / RVIZ_PACKAGE
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def rviz_config_path() -> Path:
@@ -124,40 +195,63 @@ def rviz_config_path() -> Path:
 
 def node_parameter_overrides(
     *,
-    scenario: str,
+    scenario: str = "",
     model_file: str = "",
     device: str = "",
+    engine: str = "",
+    fp16: bool = False,
     front_topic: str = "",
     avm_topic: str = "",
     use_sim_time: bool = False,
+    camera_scenarios: dict[str, str] | None = None,
+    camera_model_files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Parameters set on top of the parameter file; empty arguments leave the file's values."""
-    overrides: dict[str, Any] = {"scenario": check_scenario(scenario), "use_sim_time": use_sim_time}
+    overrides: dict[str, Any] = {"scenario": check_scenario(scenario)} if scenario else {}
+    overrides["use_sim_time"] = use_sim_time
+    if fp16:
+        overrides["fp16"] = True
     for key, value in (
         ("model_file", model_file),
         ("device", device),
+        ("engine", engine),
         ("front.topic", front_topic),
         ("avm.topic", avm_topic),
+        *((f"{camera}.scenario", text) for camera, text in (camera_scenarios or {}).items()),
+        *((f"{camera}.model_file", text) for camera, text in (camera_model_files or {}).items()),
     ):
         if value:
             overrides[key] = value
     return overrides
 
 
-def plan_launch(arguments: dict[str, str]) -> list[NodePlan]:
-    """Node list for resolved launch arguments (names of :data:`LAUNCH_ARGUMENTS`).
+def plan_launch(arguments: dict[str, str], *, setup: str = "") -> list[NodePlan]:
+    """Node list for resolved launch arguments (names of :func:`launch_arguments` of ``setup``).
 
     Camera topics are applied as the ``<camera>.topic`` parameters rather than
     remappings, so they also work for ``compressed`` transport; outputs are relative
     names under ``<camera>/`` and follow ``namespace``. ``lifecycle:=true`` runs the
     managed node under the same name (``/segmentation_node``), with the ``autostart``
-    parameter from the ``autostart`` argument.
+    parameter from the ``autostart`` argument. ``rviz:=true`` without rviz2 installed
+    fails here, before anything starts.
 
     Raises:
-        ConfigError: unknown scenario or log level, or a non-boolean flag.
+        ConfigError: unknown scenario, engine or log level, a non-boolean flag, a missing
+            parameter file, or rviz asked for but not installed.
     """
-    values = {argument.name: argument.default or "" for argument in LAUNCH_ARGUMENTS} | dict(arguments)
-    scenario = check_scenario(values["scenario"])
+    declared = launch_arguments(setup)
+    values = {argument.name: argument.default or "" for argument in declared} | dict(arguments)
+    drive = setup == DRIVE
+    scenario = "" if drive else check_scenario(values["scenario"])
+    camera_scenarios = (
+        {c: check_scenario(values[f"{c}_scenario"], argument=f"{c}_scenario") for c in DRIVE_CAMERAS}
+        if drive
+        else {}
+    )
+    camera_model_files = {c: values[f"{c}_model_file"] for c in DRIVE_CAMERAS} if drive else {}
+    engine = values["engine"]
+    if engine and engine not in ENGINES:
+        raise ConfigError(f"launch argument engine:={engine!r}: choose one of {', '.join(ENGINES)}")
     log_level = values["log_level"].lower()
     if log_level not in LOG_LEVELS:
         raise ConfigError(
@@ -166,14 +260,27 @@ def plan_launch(arguments: dict[str, str]) -> list[NodePlan]:
     use_sim_time = parse_bool("use_sim_time", values["use_sim_time"])
     lifecycle = parse_bool("lifecycle", values["lifecycle"])
     autostart = parse_bool("autostart", values["autostart"])
-    params_file = values["params_file"] or str(default_params_file(scenario))
+    fp16 = parse_bool("fp16", values["fp16"])
+    rviz = parse_bool("rviz", values["rviz"])
+    params_file = values["params_file"] or str(config_path(DRIVE) if drive else default_params_file(scenario))
+    if not Path(params_file).is_file():
+        raise ConfigError(f"launch argument params_file:={params_file!r}: no such file")
+    if rviz and find_rviz2() is None:
+        raise ConfigError(
+            f"rviz:=true but {RVIZ_PACKAGE} is not installed (no lib/{RVIZ_PACKAGE}/{RVIZ_PACKAGE} under "
+            f"AMENT_PREFIX_PATH): install ros-$ROS_DISTRO-rviz2 or drop rviz:=true; nothing was started"
+        )
     overrides = node_parameter_overrides(
         scenario=scenario,
-        model_file=values["model_file"],
+        model_file=values.get("model_file", ""),
         device=values["device"],
+        engine=engine,
+        fp16=fp16,
         front_topic=values["front_topic"],
         avm_topic=values["avm_topic"],
         use_sim_time=use_sim_time,
+        camera_scenarios=camera_scenarios,
+        camera_model_files=camera_model_files,
     )
     if lifecycle:
         overrides["autostart"] = autostart
@@ -187,7 +294,7 @@ def plan_launch(arguments: dict[str, str]) -> list[NodePlan]:
             ros_arguments=["--log-level", log_level],
         )
     ]
-    if parse_bool("rviz", values["rviz"]):
+    if rviz:
         plans.append(
             NodePlan(
                 package="rviz2",
