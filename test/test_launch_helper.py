@@ -11,7 +11,9 @@ import yaml
 
 from seg_perception.config import SCENARIOS, config_path
 from seg_perception.errors import ConfigError
+from seg_perception.ros import launch_helper
 from seg_perception.ros.launch_helper import (
+    DRIVE_LAUNCH_ARGUMENTS,
     LAUNCH_ARGUMENTS,
     check_scenario,
     default_params_file,
@@ -26,6 +28,8 @@ REQUIRED_ARGUMENTS = {
     "params_file",
     "model_file",
     "device",
+    "engine",
+    "fp16",
     "front_topic",
     "avm_topic",
     "use_sim_time",
@@ -35,11 +39,81 @@ REQUIRED_ARGUMENTS = {
     "lifecycle",
     "autostart",
 }
+DRIVE_ARGUMENTS = (REQUIRED_ARGUMENTS - {"scenario", "model_file"}) | {
+    "front_scenario",
+    "avm_scenario",
+    "front_model_file",
+    "avm_model_file",
+}
+
+
+@pytest.fixture
+def with_rviz2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake rviz2 install prefix on AMENT_PREFIX_PATH."""
+    executable = tmp_path / "lib" / "rviz2" / "rviz2"
+    executable.parent.mkdir(parents=True)
+    executable.write_text("#!/bin/sh\n")
+    executable.chmod(0o755)
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))
+    return executable
 
 
 def test_every_argument_is_declared_with_a_description() -> None:
     assert {argument.name for argument in LAUNCH_ARGUMENTS} == REQUIRED_ARGUMENTS
-    assert all(len(argument.description) > 10 for argument in LAUNCH_ARGUMENTS)
+    assert {argument.name for argument in DRIVE_LAUNCH_ARGUMENTS} == DRIVE_ARGUMENTS
+    for argument in LAUNCH_ARGUMENTS + DRIVE_LAUNCH_ARGUMENTS:
+        assert len(argument.description) > 10
+        assert isinstance(argument.default, str)  # plain strings: no substitution needs ros2/launch#838
+
+
+def test_every_launch_option_the_readme_shows_is_declared() -> None:
+    readme = (ROOT / "README.md").read_text()
+    import re
+
+    shown = set(re.findall(r"launch\.py[^\n`]*", readme))
+    options = {name for line in shown for name in re.findall(r"(\w+):=", line)}
+    assert options  # the README shows launch options
+    assert options <= REQUIRED_ARGUMENTS | DRIVE_ARGUMENTS, options - REQUIRED_ARGUMENTS - DRIVE_ARGUMENTS
+
+
+def test_drive_plan_runs_front_and_avm_with_their_own_scenarios() -> None:
+    (node,) = plan_launch({}, setup="drive")
+    params_file, overrides = node.parameters
+    assert Path(params_file) == config_path("drive") and Path(params_file).is_file()
+    assert overrides == {"use_sim_time": False, "front.scenario": "highway", "avm.scenario": "parking"}
+    (node,) = plan_launch(
+        {"front_scenario": "road", "avm_model_file": "/m/p.onnx", "fp16": "true", "device": "cuda"},
+        setup="drive",
+    )
+    assert node.parameters[1] == {
+        "use_sim_time": False,
+        "fp16": True,
+        "device": "cuda",
+        "front.scenario": "road",
+        "avm.scenario": "parking",
+        "avm.model_file": "/m/p.onnx",
+    }
+    with pytest.raises(ConfigError, match="front_scenario"):
+        plan_launch({"front_scenario": "moon"}, setup="drive")
+    drive = yaml.safe_load(config_path("drive").read_text())["/**"]["ros__parameters"]
+    assert drive["cameras"] == ["front", "avm"]
+    assert (drive["front"]["scenario"], drive["avm"]["scenario"]) == ("highway", "parking")
+
+
+def test_scenario_yaml_path_is_its_own_parameter_file(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(config_path("road").read_text())
+    (node,) = plan_launch({"scenario": str(mine)})
+    assert node.parameters[0] == str(mine) and node.parameters[1]["scenario"] == str(mine)
+    with pytest.raises(ConfigError, match="no such file"):
+        plan_launch({"scenario": str(tmp_path / "absent.yaml")})
+
+
+def test_rviz_is_checked_before_anything_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match="rviz2 is not installed.*nothing was started"):
+        plan_launch({"scenario": "parking", "rviz": "true"})
+    assert launch_helper.find_rviz2() is None
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -53,11 +127,11 @@ def test_default_plan_loads_the_scenario_parameter_file(scenario: str) -> None:
     assert node.ros_arguments == ["--log-level", "info"] and node.namespace == ""
 
 
-def test_arguments_become_parameters_namespace_and_rviz() -> None:
+def test_arguments_become_parameters_namespace_and_rviz(with_rviz2: Path) -> None:
     plans = plan_launch(
         {
             "scenario": "parking",
-            "params_file": "/tmp/mine.yaml",
+            "params_file": str(config_path("parking")),
             "model_file": "/m/p.onnx",
             "device": "cuda",
             "front_topic": "/f",
@@ -69,7 +143,7 @@ def test_arguments_become_parameters_namespace_and_rviz() -> None:
         }
     )
     node, rviz = plans
-    assert node.parameters[0] == "/tmp/mine.yaml"
+    assert node.parameters[0] == str(config_path("parking"))
     assert node.parameters[1] == {
         "scenario": "parking",
         "use_sim_time": True,
@@ -101,6 +175,10 @@ def test_lifecycle_argument_runs_the_managed_node_with_autostart(autostart: bool
         ({"rviz": "maybe"}, "rviz"),
         ({"log_level": "loud"}, "log_level"),
         ({"lifecycle": "sometimes"}, "lifecycle"),
+        ({"fp16": "half"}, "fp16"),
+        ({"engine": "tensorflow"}, "engine"),
+        ({"scenario": "drive"}, "drive.launch.py"),
+        ({"params_file": "/nowhere/p.yaml"}, "params_file"),
     ],
 )
 def test_bad_arguments_fail_clearly(arguments: dict[str, str], fragment: str) -> None:
@@ -110,8 +188,9 @@ def test_bad_arguments_fail_clearly(arguments: dict[str, str], fragment: str) ->
 
 def test_small_helpers() -> None:
     assert parse_bool("x", "Yes") and not parse_bool("x", "0")
-    assert check_scenario("/a/b.yaml") == "/a/b.yaml"
-    assert default_params_file("/a/b.yaml") == Path("/a/b.yaml")
+    mine = str(config_path("road"))
+    assert check_scenario(mine) == mine
+    assert default_params_file(mine) == Path(mine)
 
 
 def test_rviz_config_is_valid_and_shows_overlays_and_markers() -> None:
@@ -126,13 +205,14 @@ def test_rviz_config_is_valid_and_shows_overlays_and_markers() -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None, reason="launch_ros is not installed")
-@pytest.mark.parametrize("name", ["segmentation", *SCENARIOS])
+@pytest.mark.parametrize("name", ["segmentation", "drive", *SCENARIOS])
 def test_launch_files_build_descriptions(name: str) -> None:
     from launch.actions import DeclareLaunchArgument
 
     description = runpy.run_path(str(ROOT / "launch" / f"{name}.launch.py"))["generate_launch_description"]()
     declared = {a.name: a for a in description.entities if isinstance(a, DeclareLaunchArgument)}
-    assert set(declared) == REQUIRED_ARGUMENTS
+    assert set(declared) == (DRIVE_ARGUMENTS if name == "drive" else REQUIRED_ARGUMENTS)
     assert all(a.description for a in declared.values())
-    expected = "highway" if name == "segmentation" else name
-    assert declared["scenario"].default_value[0].text == expected
+    if name != "drive":
+        expected = "highway" if name == "segmentation" else name
+        assert declared["scenario"].default_value[0].text == expected

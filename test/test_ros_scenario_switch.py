@@ -1,0 +1,239 @@
+"""Per-camera scenarios in one node, engines per distinct model, and the scenario switch at run time."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+from test_reliability_helpers import FakeEngine, Harness, accounted, image_msg, scene, wait_for  # noqa: E402
+
+from seg_perception.inference.errors import ModelFileError  # noqa: E402
+from seg_perception.ros.node import SegmentationNode  # noqa: E402
+
+pytestmark = pytest.mark.ros
+DOMAIN_ID = 112
+TOPICS = {"front": "/camera/front/image_raw", "avm": "/camera/avm/image_raw"}
+LOAD_S = 0.4  # a model load slow enough that frames arrive meanwhile
+RATE_HZ = 30.0
+
+
+class Engines:
+    """A factory of fake engines named after the model file's stem; ``broken`` stems fail to load."""
+
+    def __init__(self, load_s: float = 0.0) -> None:
+        self.load_s = load_s
+        self.created: list[FakeEngine] = []
+
+    def __call__(self, settings: Any, logger: Any) -> FakeEngine:
+        stem = Path(settings.model_file).stem
+        if stem == "broken":
+            raise ModelFileError(f"{settings.model_file} is not an ONNX model")
+        time.sleep(self.load_s)
+        engine = FakeEngine(stem)
+        engine.model_file = Path(settings.model_file)
+        self.created.append(engine)
+        return engine
+
+    def by_scenario(self, scenario: str) -> list[FakeEngine]:
+        return [engine for engine in self.created if engine.metadata.scenario == scenario]
+
+
+@pytest.fixture
+def make_harness() -> Iterator[Callable[..., Harness]]:
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN_ID)
+    harnesses: list[Harness] = []
+
+    def make(engines: Engines, **parameters: Any) -> Harness:
+        values = {
+            "scenario": "highway",
+            "cameras": list(TOPICS),
+            "front.scenario": "highway",
+            "avm.scenario": "parking",
+            "qos.reliability": "reliable",
+            "stale_timeout_s": 60.0,
+            "diagnostics_period_s": 0.2,
+        } | parameters
+        harness = Harness(
+            context,
+            SegmentationNode,
+            [Parameter(name, value=value) for name, value in values.items()],
+            engine_factory=engines,
+        )
+        harnesses.append(harness)
+        return harness
+
+    yield make
+    for harness in harnesses:
+        harness.close()
+    rclpy.try_shutdown(context=context)
+
+
+def _latched_models(harness: Harness, camera: str) -> list[dict[str, Any]]:
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    inbox: list[dict[str, Any]] = []
+    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    harness.client.create_subscription(String, f"{camera}/model", lambda m: inbox.append(json.loads(m.data)), qos)
+    return inbox
+
+
+def _workers(harness: Harness) -> dict[str, Any]:
+    return {worker.camera.name: worker for worker in harness.node.workers}
+
+
+def _set(harness: Harness, name: str, value: str) -> Any:
+    """Set a parameter through the node's parameter service, as ``ros2 param set`` does."""
+    client = AsyncParameterClient(harness.client, harness.node.get_name())
+    assert client.wait_for_services(timeout_sec=10.0)
+    future = client.set_parameters([Parameter(name, value=value)])
+    wait_for(future.done, f"the reply to setting {name}", timeout=20.0)
+    (result,) = future.result().results
+    return result
+
+
+def test_front_and_avm_run_their_own_models_in_one_node(make_harness) -> None:
+    engines = Engines()
+    harness = make_harness(engines)
+    workers = _workers(harness)
+    assert workers["front"].pipeline.scenario.classes.names == ("background", "lane_marking")
+    assert workers["avm"].pipeline.scenario.classes.names == ("background", "slot_line", "free_slot")
+    assert [e.metadata.scenario for e in engines.created] == ["highway", "parking"]
+    # The AVM's geometry comes from its own scenario (parking.yaml), not the node's (highway).
+    assert workers["avm"].camera.projection.metres_per_pixel == pytest.approx(0.02)
+    announced = {camera: _latched_models(harness, camera) for camera in TOPICS}
+    masks = {camera: harness.subscribe(Image, f"{camera}/mask") for camera in TOPICS}
+    publishers = {camera: harness.publisher(Image, topic) for camera, topic in TOPICS.items()}
+    for publisher in publishers.values():
+        publisher.publish(image_msg(scene()))
+    for camera in TOPICS:
+        wait_for(lambda c=camera: masks[c] and announced[c], f"{camera} mask and model announcement")
+    assert announced["front"][-1]["scenario"] == "highway"
+    assert announced["avm"][-1]["scenario"] == "parking"
+    assert announced["avm"][-1]["classes"] == "background, slot_line, free_slot"
+    assert announced["avm"][-1]["first_stamp"] == {"sec": 1, "nanosec": 0}
+    wait_for(lambda: any(len(a.status) == 2 for a in harness.diagnostics), "diagnostics")
+    values = {
+        status.name.split(": ")[-1]: {kv.key: kv.value for kv in status.values}
+        for status in harness.diagnostics[-1].status
+    }
+    assert values["front"]["scenario"] == "highway" and values["front"]["model_file"].endswith("highway.onnx")
+    assert values["avm"]["scenario"] == "parking" and values["avm"]["model_file"].endswith("parking.onnx")
+
+
+@pytest.mark.parametrize(("camera_engines", "expected"), [("shared", 1), ("per_camera", 2)])
+def test_cameras_running_the_same_model_share_one_engine(make_harness, camera_engines: str, expected: int) -> None:
+    engines = Engines()
+    harness = make_harness(engines, **{"avm.scenario": "highway", "camera_engines": camera_engines})
+    assert len(engines.created) == expected
+    workers = _workers(harness)
+    shared = workers["front"].pipeline.engine is workers["avm"].pipeline.engine
+    assert shared is (expected == 1)
+
+
+def test_switch_under_a_30_hz_stream_loses_at_most_one_frame(make_harness) -> None:
+    engines = Engines(load_s=LOAD_S)
+    harness = make_harness(engines)
+    announced = _latched_models(harness, "front")
+    masks = harness.subscribe(Image, "front/mask")
+    publisher = harness.publisher(Image, TOPICS["front"])
+    wait_for(lambda: harness.node.count_subscribers("front/mask") > 0, "front mask subscription")
+    sent: list[int] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        index = 0
+        while not stop.is_set():
+            index += 1
+            stamp = rclpy.time.Time(seconds=index).to_msg()
+            publisher.publish(image_msg(scene(), stamp=stamp))
+            sent.append(index)
+            time.sleep(1.0 / RATE_HZ)
+
+    camera = threading.Thread(target=stream, daemon=True)
+    camera.start()
+    wait_for(lambda: len(masks) >= 5, "masks before the switch")
+    began = time.monotonic()
+    result = _set(harness, "front.scenario", "road")
+    switch_s = time.monotonic() - began
+    wait_for(lambda: announced and announced[-1]["scenario"] == "road", "the road model's announcement")
+    time.sleep(0.3)
+    stop.set()
+    camera.join()
+    worker = _workers(harness)["front"]
+    wait_for(lambda: accounted(worker.stats.snapshot()), "the last frame to be processed")
+    wait_for(lambda: len(masks) >= worker.stats.snapshot().processed, "the last masks")
+    assert result.successful, result.reason
+    assert switch_s >= LOAD_S  # the reply comes once the new model runs
+    assert worker.pipeline.scenario.name == "road" and worker.model_switches == 1
+    assert engines.by_scenario("highway")[0].closed  # no camera uses it any more
+    assert not engines.by_scenario("parking")[0].closed
+    snapshot = worker.stats.snapshot()
+    assert snapshot.received >= len(sent) - 1 and snapshot.dropped <= 1, snapshot
+    assert len(masks) >= len(sent) - 1
+    first_road = announced[-1]["first_stamp"]["sec"]
+    stamps = [mask.header.stamp.sec for mask in masks]
+    assert stamps == sorted(stamps) and first_road in stamps
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("front.scenario", "moon", "unknown scenario 'moon'"),
+        ("front.model_file", "/models/broken.onnx", "is not an ONNX model"),
+        ("front.model_file", "/models/parking.onnx", "expects"),  # class map of another scenario
+    ],
+)
+def test_bad_switch_is_refused_with_the_reason_and_the_old_model_keeps_running(
+    make_harness, name: str, value: str, reason: str
+) -> None:
+    engines = Engines()
+    harness = make_harness(engines)
+    masks = harness.subscribe(Image, "front/mask")
+    publisher = harness.publisher(Image, TOPICS["front"])
+    result = _set(harness, name, value)
+    assert not result.successful
+    assert reason in result.reason and "still running highway (highway.onnx)" in result.reason
+    assert harness.node.get_parameter(name).value != value
+    worker = _workers(harness)["front"]
+    assert worker.pipeline.scenario.name == "highway" and worker.model_switches == 0
+    assert not any(engine.closed for engine in engines.created[:2])
+    assert len(engines.created) <= 3  # a refused model that did load is closed again
+    assert all(engine.closed for engine in engines.created[2:])
+    publisher.publish(image_msg(scene()))
+    wait_for(lambda: masks, "a mask from the old model after the refusal")
+
+
+def test_switching_back_and_diagnostics_count_switches(make_harness) -> None:
+    engines = Engines()
+    harness = make_harness(engines)
+    assert _set(harness, "avm.scenario", "highway").successful
+    workers = _workers(harness)
+    assert workers["avm"].pipeline.engine is workers["front"].pipeline.engine  # shared again
+    assert engines.by_scenario("parking")[0].closed and len(engines.created) == 2
+    assert _set(harness, "avm.scenario", "parking").successful
+    assert workers["avm"].pipeline.scenario.name == "parking"
+    wait_for(
+        lambda: any(
+            kv.key == "model_switches" and kv.value == "2"
+            for array in harness.diagnostics[-1:]
+            for status in array.status
+            for kv in status.values
+        ),
+        "diagnostics counting two switches",
+    )
+    assert isinstance(harness.diagnostics[-1], DiagnosticArray)
