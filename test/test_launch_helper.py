@@ -111,7 +111,7 @@ def test_scenario_yaml_path_is_its_own_parameter_file(tmp_path: Path) -> None:
 
 def test_rviz_is_checked_before_anything_starts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))
-    with pytest.raises(ConfigError, match="rviz2 is not installed.*nothing was started"):
+    with pytest.raises(ConfigError, match=r"rviz2 is not installed.*nothing was started"):
         plan_launch({"scenario": "parking", "rviz": "true"})
     assert launch_helper.find_rviz2() is None
 

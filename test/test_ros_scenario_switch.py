@@ -87,8 +87,12 @@ def _latched_models(harness: Harness, camera: str) -> list[dict[str, Any]]:
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     inbox: list[dict[str, Any]] = []
-    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-    harness.client.create_subscription(String, f"{camera}/model", lambda m: inbox.append(json.loads(m.data)), qos)
+    qos = QoSProfile(
+        depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+    )
+    harness.client.create_subscription(
+        String, f"{camera}/model", lambda m: inbox.append(json.loads(m.data)), qos
+    )
     return inbox
 
 
@@ -136,7 +140,9 @@ def test_front_and_avm_run_their_own_models_in_one_node(make_harness) -> None:
 
 
 @pytest.mark.parametrize(("camera_engines", "expected"), [("shared", 1), ("per_camera", 2)])
-def test_cameras_running_the_same_model_share_one_engine(make_harness, camera_engines: str, expected: int) -> None:
+def test_cameras_running_the_same_model_share_one_engine(
+    make_harness, camera_engines: str, expected: int
+) -> None:
     engines = Engines()
     harness = make_harness(engines, **{"avm.scenario": "highway", "camera_engines": camera_engines})
     assert len(engines.created) == expected

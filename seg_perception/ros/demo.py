@@ -8,6 +8,10 @@ and localhost-only discovery, so a live robot on the same network is neither see
 nor disturbed. The report (``report.md``, ``report.json``, GIFs, MP4s, contact sheets)
 gives fps, latency, drops and mIoU against the generator's exact labels.
 
+``drive`` is the whole car: one node (``config/drive.yaml``) serves the front camera
+with the highway lane model and the AVM with the parking model, both cameras streaming
+at once; the report has one entry per camera.
+
 Every wait has a timeout and names what did not come and which log to read.
 """
 
@@ -52,6 +56,9 @@ HELD_OUT_SEED = EVAL_SEED_START
 # whose drive shows every class, checking every CLASS_CHECK_STRIDE-th frame.
 DRIVE_SEED_TRIES = 4
 CLASS_CHECK_STRIDE = 15
+DRIVE = "drive"
+DRIVE_CAMERAS = {"front": "highway", "avm": "parking"}  # camera -> its scenario in the drive
+DEMO_SCENARIOS = (*SCENARIOS, DRIVE)
 PROFILE_RATE_HZ = 100
 PROFILE_FRAMES = ("seg_perception", "onnxruntime", "rclpy/publisher", "rclpy/executors.py")
 
@@ -240,15 +247,24 @@ def _say(text: str) -> None:
 class _ScenarioRun:
     """Node, player and recorder of one scenario (see the module docstring)."""
 
-    def __init__(self, scenario: str, settings: DemoSettings, *, context: Any, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        scenario: str,
+        settings: DemoSettings,
+        *,
+        context: Any,
+        env: dict[str, str],
+        camera: str | None = None,
+        label: str | None = None,
+    ) -> None:
         from rclpy.executors import SingleThreadedExecutor
 
         from seg_perception.ros.recorder import OutputRecorder, OutputTopics
 
         self.settings = settings
         self.config: ScenarioConfig = load_scenario(scenario)
-        self.name = self.config.name
-        self.camera = self.config.primary_camera
+        self.name = label or self.config.name
+        self.camera = camera or self.config.primary_camera
         self.topic = str(self.config.camera(self.camera).get("topic", f"/camera/{self.camera}/image_raw"))
         self.size = settings.size or self.config.image_size(self.camera)
         self.model_file = resolve_model(scenario, settings.model_dir)
@@ -276,7 +292,11 @@ class _ScenarioRun:
         _say(f"  [{self.name} {step}/5] {text}")
 
     def _node_command(self) -> list[str]:
-        params = {"scenario": self.name, "model_file": str(self.model_file), "device": self.settings.device}
+        params = {
+            "scenario": self.config.name,
+            "model_file": str(self.model_file),
+            "device": self.settings.device,
+        }
         homography = self._true_homography()
         if homography is not None:  # the synthetic camera is calibrated: lanes in metres
             # fixed-point: every entry reads back as a double (YAML takes "1e-05" for a string)
@@ -306,7 +326,8 @@ class _ScenarioRun:
 
     def _player_command(self) -> list[str]:
         params = {
-            "scenario": self.name,
+            "scenario": self.config.name,
+            "camera": self.camera,
             "seed": self.seed,
             "num_frames": self.settings.num_frames,
             "loop": "false",
@@ -543,6 +564,118 @@ class _ScenarioRun:
         }
 
 
+class _DriveRun:
+    """The whole car: one node serving front (lanes) and AVM (parking), both cameras at once.
+
+    Each camera is a :class:`_ScenarioRun` (its recorder, player and report entry) sharing
+    the one node process; their recorders are spun in turn.
+    """
+
+    def __init__(self, settings: DemoSettings, *, context: Any, env: dict[str, str]) -> None:
+        self.settings = settings
+        self.streams = [
+            _ScenarioRun(
+                scenario, settings, context=context, env=env, camera=camera, label=f"{DRIVE}-{camera}"
+            )
+            for camera, scenario in DRIVE_CAMERAS.items()
+        ]
+        self.out_dir = settings.out / DRIVE
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.node: ManagedProcess | None = None
+
+    def _node_command(self) -> list[str]:
+        command = [
+            sys.executable, "-m", "seg_perception.ros.node", "--ros-args",
+            "--params-file", str(share_dir() / "config" / f"{DRIVE}.yaml"),
+            "-p", f"device:={self.settings.device}",
+        ]
+        for stream in self.streams:
+            command += ["-p", f"{stream.camera}.model_file:={stream.model_file}"]
+            homography = stream._true_homography()
+            if homography is not None:  # the synthetic front camera is calibrated: lanes in metres
+                values = ",".join(f"{v:.12f}" for v in homography)
+                command += ["-p", f"{stream.camera}.ground_homography:=[{values}]"]
+        for extra in self.settings.node_args:
+            command += ["-p", extra]
+        return command
+
+    def _spin_until(self, done: Callable[[], bool], *, timeout_s: float, what: str) -> float:
+        start = time.monotonic()
+        while not done():
+            for stream in self.streams:
+                stream.executor.spin_once(timeout_sec=SPIN_S / len(self.streams))
+                stream._check_alive(what)
+            if time.monotonic() - start > timeout_s:
+                log = self.node.log_path if self.node else "the node log"
+                raise DemoError(f"{what} within {timeout_s:.0f} s: see {log}")
+        return time.monotonic() - start
+
+    def run(self) -> list[dict[str, Any]]:
+        settings, streams = self.settings, self.streams
+        try:
+            _say(f"  [drive] one node for {', '.join(f'{s.camera} ({s.config.name})' for s in streams)}; "
+                 f"log {self.out_dir / 'node.log'}")
+            self.node = ManagedProcess(
+                "node", self._node_command(), log_path=self.out_dir / "node.log", env=streams[0].env
+            )
+            for stream in streams:
+                stream.node = self.node
+            node_start = self._spin_until(
+                lambda: all(
+                    s.recorder.count_subscribers(s.topic) >= 1
+                    and s.recorder.node_output_matched
+                    and bool(s.recorder.camera_diagnostics(s.camera))
+                    for s in streams
+                ),
+                timeout_s=settings.startup_timeout_s,
+                what="the node did not subscribe to both cameras, advertise their masks and publish "
+                "diagnostics",
+            )
+            for stream in streams:
+                stream.timings["node_start_s"] = node_start
+                stream.player = ManagedProcess(
+                    f"synthetic {stream.camera} camera", stream._player_command(),
+                    log_path=stream.out_dir / "player.log", env=stream.env,
+                )
+            _say(f"  [drive] node ready after {node_start:.1f} s; both cameras generating frames")
+            self._spin_until(
+                lambda: all(bool(s.recorder.recording.ground_truth) for s in streams),
+                timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,
+                what="the synthetic cameras did not both publish ground truth",
+            )
+            _say(f"  [drive] streaming {settings.seconds:g} s at {settings.rate_hz:g} Hz on both cameras")
+            start = time.monotonic()
+            self._spin_until(
+                lambda: all(s.player is not None and s.player.exited() is not None for s in streams),
+                timeout_s=settings.seconds * 3 + settings.output_timeout_s + settings.startup_timeout_s,
+                what="the synthetic cameras did not finish their streams",
+            )
+            for stream in streams:
+                stream._drain(_NoBar())
+                stream.timings["stream_s"] = time.monotonic() - start
+        finally:
+            for stream in streams:
+                if stream.player is not None:
+                    stream.exit_codes[stream.player.name] = stream.player.stop()
+            if self.node is not None:
+                code = self.node.stop()
+                for stream in streams:
+                    stream.exit_codes["node"] = code
+            for stream in streams:
+                stream.executor.shutdown(timeout_sec=1.0)
+                stream.recorder.destroy_node()
+        return [stream._finish() for stream in streams]
+
+
+class _NoBar:
+    """A progress bar that shows nothing (two cameras stream at once)."""
+
+    n = 0
+
+    def update(self, count: int) -> None:
+        self.n += count
+
+
 # --------------------------------------------------------------------------- whole run
 
 
@@ -581,7 +714,8 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
     profile = shipped_profile()
     env = ros_environment(profile=profile, domain_id=settings.domain_id)
     for scenario in settings.scenarios:  # fail before starting anything
-        resolve_model(scenario, settings.model_dir)
+        for model_scenario in DRIVE_CAMERAS.values() if scenario == DRIVE else (scenario,):
+            resolve_model(model_scenario, settings.model_dir)
     if settings.profile_node:
         find_py_spy()
     _say(
@@ -598,14 +732,18 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
     try:
         for index, scenario in enumerate(settings.scenarios, start=1):
             _say(f"[{index}/{len(settings.scenarios)}] scenario {scenario}")
-            result = _ScenarioRun(scenario, settings, context=context, env=env).run()
-            results.append(result)
-            _say(
-                f"  {scenario}: {result['fps']:.1f} fps, latency p50 {result['latency_ms']['p50']:.0f} ms / "
-                f"p95 {result['latency_ms']['p95']:.0f} ms, {result['frames']['received']}/"
-                f"{result['frames']['sent']} masks, mIoU {result['accuracy']['miou']:.3f}"
-                + _absent_note(result["accuracy"])
-            )
+            if scenario == DRIVE:
+                runs = _DriveRun(settings, context=context, env=env).run()
+            else:
+                runs = [_ScenarioRun(scenario, settings, context=context, env=env).run()]
+            results.extend(runs)
+            for result in runs:
+                _say(
+                    f"  {result['scenario']}: {result['fps']:.1f} fps, latency p50 "
+                    f"{result['latency_ms']['p50']:.0f} ms / p95 {result['latency_ms']['p95']:.0f} ms, "
+                    f"{result['frames']['received']}/{result['frames']['sent']} masks, "
+                    f"mIoU {result['accuracy']['miou']:.3f}" + _absent_note(result["accuracy"])
+                )
     finally:
         context.try_shutdown()
     sheet = _overall_sheet(results, settings.out)
@@ -648,8 +786,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
-                        help="scenarios to run (default: all)")
+    parser.add_argument("--scenarios", nargs="+", choices=DEMO_SCENARIOS, default=list(SCENARIOS),
+                        help="scenarios to run (default: highway road parking); drive: front and AVM "
+                             "in one node, each with its own model")
     parser.add_argument("--seconds", type=float, default=6.0, help="stream length per scenario (default 6)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder (default out/demo)")
     parser.add_argument("--rate", type=float, default=30.0, help="camera rate in Hz (default 30)")

@@ -19,7 +19,8 @@ from seg_perception.ros.launch_helper import launch_arguments, plan_launch
 
 def _nodes(context: LaunchContext, setup: str) -> list[Node]:
     arguments = {
-        argument.name: LaunchConfiguration(argument.name).perform(context) for argument in launch_arguments(setup)
+        argument.name: LaunchConfiguration(argument.name).perform(context)
+        for argument in launch_arguments(setup)
     }
     return [Node(**plan.as_kwargs()) for plan in plan_launch(arguments, setup=setup)]
 
