@@ -201,10 +201,22 @@ def launch(env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
         process.close()
 
 
-def ros2(env: dict[str, str], *arguments: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def ros2(env: dict[str, str], *arguments: str, timeout: float = 60.0) -> str:
+    """Run a ``ros2`` command; stdout and stderr together."""
+    result = subprocess.run(
         [str(ROS2), *arguments], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+    return result.stdout + result.stderr
+
+
+def ros2_on_node(env: dict[str, str], *arguments: str, timeout: float = START_TIMEOUT_S) -> str:
+    """A ``ros2`` command on the node, retried while the CLI has not discovered it yet (busy machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        output = ros2(env, *arguments, "--no-daemon", "--spin-time", "2")
+        if "Node not found" not in output or time.monotonic() > deadline:
+            return output
+        time.sleep(0.5)
 
 
 def assert_clean_exit(process: Launch, code: int) -> None:
@@ -219,7 +231,10 @@ def assert_clean_exit(process: Launch, code: int) -> None:
 def test_show_args_lists_every_argument_with_its_description(env: dict[str, str], name: str) -> None:
     from seg_perception.ros.launch_helper import launch_arguments
 
-    result = ros2(env, "launch", "seg_perception", f"{name}.launch.py", "--show-args")
+    result = subprocess.run(
+        [str(ROS2), "launch", "seg_perception", f"{name}.launch.py", "--show-args"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for argument in launch_arguments("drive" if name == "drive" else name):
         assert f"'{argument.name}':\n        {argument.description}" in result.stdout
@@ -258,11 +273,11 @@ def test_drive_runs_front_and_avm_in_one_node_and_switches_by_parameter(
     assert process.output.count("process started") == 1  # one node for both cameras
     assert '"scenario": "highway"' in car.models["front"][-1]
     assert '"scenario": "parking"' in car.models["avm"][-1]
-    switched = ros2(env, "param", "set", "--no-daemon", NODE, "front.scenario", "road")
-    assert "Set parameter successful" in switched.stdout, switched.stdout + switched.stderr
+    switched = ros2_on_node(env, "param", "set", NODE, "front.scenario", "road")
+    assert "Set parameter successful" in switched, switched
     process.wait_for("camera 'front': switched from highway .* to road")
-    refused = ros2(env, "param", "set", "--no-daemon", NODE, "avm.scenario", "moon")
-    assert "Setting parameter failed" in refused.stdout and "still running parking" in refused.stdout
+    refused = ros2_on_node(env, "param", "set", NODE, "avm.scenario", "moon")
+    assert "Setting parameter failed" in refused and "still running parking" in refused, refused
     before = len(car.masks["front"])
     car.wait_for_masks(["front"], count=before + 3)
     assert '"scenario": "road"' in car.models["front"][-1]
@@ -273,13 +288,13 @@ def test_lifecycle_transitions_with_ros2_lifecycle_set(launch, car: Car, env: di
     process = launch("highway.launch.py", "lifecycle:=true")
     process.wait_for("unconfigured; run 'ros2 lifecycle set")
     for transition in ("configure", "activate"):
-        result = ros2(env, "lifecycle", "set", "--no-daemon", NODE, transition)
-        assert "Transitioning successful" in result.stdout, result.stdout + result.stderr
+        result = ros2_on_node(env, "lifecycle", "set", NODE, transition)
+        assert "Transitioning successful" in result, result
     car.wait_for_masks(["front"])
-    state = ros2(env, "lifecycle", "get", "--no-daemon", NODE)
-    assert state.stdout.startswith("active"), state.stdout + state.stderr
-    result = ros2(env, "lifecycle", "set", "--no-daemon", NODE, "deactivate")
-    assert "Transitioning successful" in result.stdout, result.stdout + result.stderr
+    state = ros2_on_node(env, "lifecycle", "get", NODE)
+    assert state.startswith("active"), state
+    result = ros2_on_node(env, "lifecycle", "set", NODE, "deactivate")
+    assert "Transitioning successful" in result, result
     assert_clean_exit(process, process.ctrl_c(times=1))
 
 

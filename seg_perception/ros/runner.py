@@ -4,9 +4,9 @@ Exit code 0 after Ctrl-C (SIGINT) or SIGTERM, 1 with one logged line for a user
 error (:class:`~seg_perception.errors.SegPerceptionError`: bad parameter, missing or
 wrong model file, CUDA absent under ``cuda_policy: fail``); never a traceback for
 either. rclpy's signal handlers shut the context down, which ends ``spin``; the
-workers then finish their current frame and are joined. From then on SIGINT is
-ignored with a note: a second Ctrl-C (or the SIGINT ``ros2 launch`` forwards on
-top of the terminal's) must not interrupt the cleanup halfway.
+workers then finish their current frame and are joined. Only the first SIGINT
+interrupts; later ones are ignored with a note, so a second Ctrl-C (or the SIGINT
+``ros2 launch`` forwards on top of the terminal's) cannot break the cleanup halfway.
 
 The node spins on a two-thread executor: frames arrive in the cameras' own callback
 groups, so a parameter request that loads a new model (a scenario switch) does not
@@ -28,19 +28,35 @@ from rclpy.node import Node
 from seg_perception.errors import SegPerceptionError
 
 EXECUTOR_THREADS = 2
+NOTE_AGAIN = "[seg_perception] already shutting down; Ctrl-C again is ignored"
 
 
-def _ignore_sigint_while_stopping(signum: int, frame: FrameType | None) -> None:
-    with contextlib.suppress(Exception):  # stderr may be closed by then
-        print("[seg_perception] already shutting down; Ctrl-C again is ignored", file=sys.stderr, flush=True)
+class _SigintGuard:
+    """SIGINT handler under rclpy's (which chains to it): the first one interrupts, later ones only note.
+
+    rclpy shuts the context down on every SIGINT and then calls the handler it replaced; Python's
+    default raises KeyboardInterrupt each time, so a second Ctrl-C during the cleanup (or the one
+    ``ros2 launch`` forwards on top of the terminal's) would break it halfway (exit code -2).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count == 1:
+            raise KeyboardInterrupt
+        with contextlib.suppress(Exception):  # stderr may be closed by then
+            print(NOTE_AGAIN, file=sys.stderr, flush=True)
 
 
-def _stop_taking_sigint() -> None:
-    """From now on SIGINT only prints a note (rclpy's handler would interrupt the cleanup)."""
-    with contextlib.suppress(Exception):
-        rclpy.signals.uninstall_signal_handlers()
-    with contextlib.suppress(ValueError):  # not the main thread (tests): nothing to protect
-        signal.signal(signal.SIGINT, _ignore_sigint_while_stopping)
+def _install_sigint_guard() -> _SigintGuard | None:
+    guard = _SigintGuard()
+    try:
+        signal.signal(signal.SIGINT, guard)
+    except ValueError:  # not the main thread (tests): nothing to protect
+        return None
+    return guard
 
 
 def run_node(
@@ -51,6 +67,7 @@ def run_node(
     start: Callable[[Node], None] | None = None,
 ) -> int:
     """Create a node, optionally ``start`` it, spin until shutdown; return the exit code."""
+    guard = _install_sigint_guard()  # before rclpy.init, so rclpy's handler chains to it
     rclpy.init(args=args)
     node: Node | None = None
     executor: MultiThreadedExecutor | None = None
@@ -68,7 +85,8 @@ def run_node(
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        _stop_taking_sigint()
+        if guard is not None:  # stopping now, whatever the cause: no SIGINT interrupts the cleanup
+            guard.count = max(guard.count, 1)
         try:
             if executor is not None:
                 executor.shutdown(timeout_sec=5.0)
@@ -76,7 +94,10 @@ def run_node(
                 node.shutdown()  # type: ignore[attr-defined]
                 node.destroy_node()
             rclpy.try_shutdown()
-        except KeyboardInterrupt:  # a SIGINT that came in before the handler changed
+        except KeyboardInterrupt:  # only if SIGINT came before the guard was installed
             pass
-        _stop_taking_sigint()  # rclpy.try_shutdown may have put its own handler back
+        # Interpreter exit puts SIGINT's default action back (killed: exit code -2) unless it is
+        # ignored; the node is gone, so one arriving now has nothing left to stop.
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
