@@ -322,6 +322,75 @@ def test_bombs_among_good_frames_at_5_hz_every_good_frame_is_processed(harness: 
     assert after.dropped == before.dropped
 
 
+@pytest.mark.parametrize(
+    ("case", "stamp", "hint"),
+    [
+        ("zero", (0, 0), "unset"),
+        ("an hour old (a bag replayed without use_sim_time)", (-3600, 0), "use_sim_time:=true"),
+        ("a day in the future", (86400, 0), "synchronised"),
+        ("the largest sec", None, "ahead of the node clock"),
+    ],
+    ids=["zero", "past", "future", "huge-sec"],
+)
+def test_absurd_stamps_are_counted_as_clock_mismatch_and_kept_out_of_latency(
+    harness: Harness, case: str, stamp: tuple[int, int] | None, hint: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from builtin_interfaces.msg import Time
+
+    worker = harness.node.workers[0]
+    now_s = time.time_ns() // 10**9
+    if stamp is None:
+        absurd = Time(sec=2**31 - 1, nanosec=999_999_999)
+    elif stamp == (0, 0):
+        absurd = Time(sec=0, nanosec=0)
+    else:
+        absurd = Time(sec=now_s + stamp[0], nanosec=stamp[1])
+    deliver(harness, 0, image_msg(scene()))  # a well-stamped frame first: latency is measured
+    before = worker.stats.snapshot()
+    count = len(harness.diagnostics)
+    deliver(harness, 0, image_msg(scene(), stamp=absurd))
+    after = worker.stats.snapshot()
+    assert after.processed == before.processed + 1, case  # processed and published as usual
+    assert after.clock_mismatch == before.clock_mismatch + 1
+    assert hint in after.clock_mismatch_detail
+    assert after.latency_ms[2] < harness.node.settings.stamp_window_s * 1e3  # max stays plausible
+    wait_for(lambda: len(harness.diagnostics) > count, "a diagnostics message")
+    wait_for(
+        lambda: any(
+            "clock mismatch" in status.message and hint in status.message
+            for status in harness.diagnostics[-1].status
+        ),
+        "diagnostics to report the clock mismatch",
+    )
+    values = {kv.key: kv.value for kv in harness.diagnostics[-1].status[0].values}
+    assert int(values["clock_mismatch"]) >= 1 and hint in values["clock_mismatch_last"]
+    deliver(harness, 0, image_msg(scene()))
+    assert worker.stats.snapshot().clock_mismatch == after.clock_mismatch
+    assert not worker.stats.snapshot().clock_mismatch_now
+
+
+def test_frames_near_the_transport_limit_are_warned_about_once(
+    harness: Harness, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from seg_perception.ros.dds_limits import FrameSizeLimit
+
+    worker = harness.node.workers[0]
+    saved = worker.size_limit
+    big = scene(HEIGHT * 2, WIDTH * 2)  # 36 KiB of bgr8
+    worker.size_limit = FrameSizeLimit(64 * 1024, 32 * 1024, "a 64 KiB test segment", "raise it")
+    try:
+        capfd.readouterr()
+        deliver(harness, 0, image_msg(scene()))  # 9 KiB: below the limit, no warning
+        assert "near the transport's limit" not in capfd.readouterr().err
+        deliver(harness, 0, image_msg(big))
+        deliver(harness, 0, image_msg(big))
+        warnings = [line for line in capfd.readouterr().err.splitlines() if "near the transport" in line]
+        assert len(warnings) == 1 and "a 64 KiB test segment" in warnings[0] and "raise it" in warnings[0]
+    finally:
+        worker.size_limit = saved
+        worker._large_frame_warned = False
+
+
 def test_peek_reads_png_and_jpeg_sizes_without_decoding() -> None:
     image = np.zeros((30, 50, 3), np.uint8)
     ok, jpeg = cv2.imencode(".jpg", image)

@@ -113,8 +113,9 @@ def image_msg(image: np.ndarray, *, stamp: Any = None, encoding: str = "bgr8") -
     msg.header = Header(frame_id="camera")
     if stamp is not None:
         msg.header.stamp = stamp
-    else:
-        msg.header.stamp.sec = 1
+    else:  # now, on the node's (system) clock: a plausible stamp, so latency is measured
+        now_ns = time.time_ns()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 10**9)
     msg.data = rows.tobytes()
     return msg
 

@@ -139,3 +139,43 @@ def test_autostart_failure_raises_a_start_error(context: Context, tmp_path: Path
             harness.node.start()
     finally:
         harness.close()
+
+
+def test_bad_topic_name_fails_configure_with_the_reason_in_the_log(
+    context: Context, capfd: pytest.CaptureFixture[str]
+) -> None:
+    harness = make(context, FakeEngine("highway"), **{"front.topic": "bad topic!"})
+    try:
+        lifecycle = Lifecycle(harness)
+        assert not lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+        assert lifecycle.state() == State.PRIMARY_STATE_UNCONFIGURED
+        err = capfd.readouterr().err
+        line = next(line for line in err.splitlines() if "configure failed" in line)
+        assert "parameter 'front.topic' = 'bad topic!' is not a valid topic name" in line
+        assert "Traceback" not in err
+    finally:
+        harness.close()
+
+
+def test_activate_failure_returns_failure_with_the_logged_reason(
+    context: Context, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = make(context, FakeEngine("highway"))
+    try:
+        lifecycle = Lifecycle(harness)
+        assert lifecycle.transition(Transition.TRANSITION_CONFIGURE)
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("subscription refused\nby the middleware")
+
+        monkeypatch.setattr(harness.node, "create_subscription", refuse)
+        assert not lifecycle.transition(Transition.TRANSITION_ACTIVATE)
+        assert lifecycle.state() == State.PRIMARY_STATE_INACTIVE
+        err = capfd.readouterr().err
+        assert "activate failed: subscription refused by the middleware" in err
+        assert "Traceback" not in err
+        monkeypatch.undo()
+        assert lifecycle.transition(Transition.TRANSITION_ACTIVATE)  # and it can be activated again
+        assert all(worker.running for worker in harness.node.workers)
+    finally:
+        harness.close()

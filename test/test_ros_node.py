@@ -281,10 +281,11 @@ def test_bad_frame_is_rejected_and_counted_then_next_frame_processed(
 def test_diagnostics_report_fps_counters_and_providers(highway: Harness) -> None:
     diagnostics = highway.subscribe(DiagnosticArray, "/diagnostics")
     publisher = highway.publisher(Image, "/camera/front/image_raw")
-    for index in range(5):
-        publisher.publish(image_msg(scene(), stamp_sec=30 + index))
+    now = int(time.time())  # stamps on the node's clock: latency is measured, no clock_mismatch
+    for _ in range(5):
+        publisher.publish(image_msg(scene(), stamp_sec=now))
         time.sleep(0.05)
-    bad = image_msg(scene(), stamp_sec=40, encoding="yuv422")
+    bad = image_msg(scene(), stamp_sec=now, encoding="yuv422")
     publisher.publish(bad)
     stats = highway.node.workers[0].stats
     wait_for(
@@ -306,6 +307,7 @@ def test_diagnostics_report_fps_counters_and_providers(highway: Harness) -> None
     assert float(values["processing_ms_p95"]) >= float(values["processing_ms_p50"]) > 0
     for key in ("latency_ms_p50", "latency_ms_max", "stage_ms.conversion", "stage_ms.publish", "stale"):
         assert key in values
+    assert values["clock_mismatch"] == "0" and 0 <= float(values["latency_ms_max"]) < 5000
 
 
 def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict[str, Path]) -> None:

@@ -16,6 +16,11 @@ Before the first output of each model (at start and after every scenario switch)
 republishes ``segmentation_info`` stamped with that frame, and announces on the latched
 ``<camera>/model`` topic (JSON) which scenario and model produce the outputs from that stamp on.
 
+A frame whose stamp is unset or further than ``stamp_window_s`` from the node clock is
+processed as usual but counted as ``clock_mismatch`` and kept out of the latency
+statistics (its "latency" would be the offset between two clocks); under sim time latency
+is measured from the frame's arrival, so stamps are not compared with the clock.
+
 Failures never stop the thread: a bad frame is rejected with a warning throttled per
 reason, an engine exception is logged once per exception type (diagnostics stay ERROR
 until a frame succeeds again), and the next frame is processed normally.
@@ -24,6 +29,7 @@ until a frame succeeds again), and the next frame is processed normally.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +46,7 @@ from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
 from seg_perception.interfaces import LANES_TOPIC, SEGMENTATION_INFO_TOPIC, SLOTS_TOPIC
 from seg_perception.msg import LaneBoundaryArray, ParkingSlotArray, SegmentationInfo
+from seg_perception.ros.dds_limits import frame_size_limit
 from seg_perception.ros.errors import ImageConversionError
 from seg_perception.ros.image_conversion import (
     compressed_msg_to_bgr,
@@ -97,6 +104,8 @@ class CameraWorker:
         self._silent_warnings = KeyedThrottle(SILENT_INPUT_WARN_PERIOD_S)
         self._faults = OncePerKey()
         self._consecutive_failures = 0
+        self.size_limit = frame_size_limit(os.environ)
+        self._large_frame_warned = False
         settings = core.settings
         self.style = self._marker_style(pipeline, settings.marker_scale)
         # The frame lock is held while a frame is processed: a scenario switch swaps the
@@ -342,7 +351,21 @@ class CameraWorker:
 
     def _on_message(self, msg: Any) -> None:
         # The arrival time goes with the frame: under sim time it is where latency is measured from.
+        if not self._large_frame_warned and self.size_limit is not None:
+            self._check_frame_bytes(len(msg.data))
         self.stats.on_received(dropped=self.mailbox.put((msg, time.perf_counter())))
+
+    def _check_frame_bytes(self, size: int) -> None:
+        """Warn once when frames come near what the transport delivers (larger ones vanish unseen)."""
+        limit = self.size_limit
+        if limit is None or size < limit.warn_bytes:
+            return
+        self._large_frame_warned = True
+        self.core.node.get_logger().warning(
+            f"camera '{self.camera.name}': frames of {size / 2**20:.1f} MiB on {self.topic} are near the "
+            f"transport's limit ({limit.source}): larger or faster frames are lost before they reach "
+            f"this node, unseen by its counters. Fix: {limit.advice}; see docs/reliability.md"
+        )
 
     def _run(self) -> None:
         mailbox = self.mailbox
@@ -394,11 +417,26 @@ class CameraWorker:
             "pipeline": (processed - converted) * 1e3,
             "publish": (end - processed) * 1e3,
         }
+        mismatch = None
         if self.core.sim_time_active():
             latency_ms: float | None = (end - arrived) * 1e3
         else:
             latency_ms = self.core.latency_ms(msg.header.stamp)
-        self.stats.on_processed(latency_ms=latency_ms, processing_ms=processing_ms, stages_ms=stages)
+            mismatch = self.core.clock_mismatch(latency_ms)
+            if mismatch is not None:
+                self._warn_clock_mismatch(mismatch)
+        self.stats.on_processed(
+            latency_ms=latency_ms, processing_ms=processing_ms, stages_ms=stages, clock_mismatch=mismatch
+        )
+
+    def _warn_clock_mismatch(self, detail: str) -> None:
+        suppressed = self._warnings.allow("clock_mismatch")
+        if suppressed is not None:
+            more = f" ({suppressed} more since the last warning)" if suppressed else ""
+            self.core.node.get_logger().warning(
+                f"camera '{self.camera.name}': frame stamp does not fit the node clock: {detail}{more}; "
+                "processed, counted in diagnostics as clock_mismatch and kept out of the latency statistics"
+            )
 
     def _convert(self, msg: Any) -> Any:
         try:

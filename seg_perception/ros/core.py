@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -320,6 +321,29 @@ class SegmentationCore:
         now = self.node.get_clock().now().nanoseconds
         return (now - (stamp.sec * 10**9 + stamp.nanosec)) / 1e6
 
+    def clock_mismatch(self, latency_ms: float | None) -> str | None:
+        """Why a frame's stamp is implausible for the node's clock, or None when it fits.
+
+        A stamp is plausible within ``stamp_window_s`` of the node clock; outside it (or unset),
+        the frame's latency would be the clocks' offset, not the node's lag. (Under sim time
+        latency is measured from arrival and stamps are not compared with the clock.)
+        """
+        window_s = self.settings.stamp_window_s if self.settings is not None else 0.0
+        if latency_ms is None:
+            return "header.stamp is unset (0): the publisher does not stamp its frames"
+        offset_s = latency_ms / 1e3
+        if abs(offset_s) <= window_s:
+            return None
+        if offset_s > 0:
+            return (
+                f"stamps are {offset_s:.3g} s behind the node clock (window {window_s:g} s); replaying "
+                "a bag? run the node with use_sim_time:=true and play with --clock"
+            )
+        return (
+            f"stamps are {-offset_s:.3g} s ahead of the node clock (window {window_s:g} s); are the "
+            "camera's and this machine's clocks synchronised (NTP/PTP)?"
+        )
+
     def publish_diagnostics(self) -> None:
         """Publish one ``DiagnosticStatus`` per camera on ``/diagnostics``."""
         settings, engine, publisher = self.settings, self.engine, self._diagnostics_pub
@@ -350,7 +374,12 @@ class SegmentationCore:
         ]
         array = DiagnosticArray(status=statuses)
         array.header.stamp = self.node.get_clock().now().to_msg()
-        publisher.publish(array)
+        try:
+            publisher.publish(array)
+        except Exception:
+            if rclpy.ok(context=self.node.context):
+                raise
+            # the context is shutting down (SIGINT/SIGTERM): the last diagnostics go nowhere
 
     def _on_set_parameters(self, parameters: Sequence[Any]) -> SetParametersResult:
         requests: dict[str, dict[str, str]] = {}

@@ -9,6 +9,7 @@ standard transitions:
   (lifecycle) publishers. A failure is logged with its reason and the transition
   returns FAILURE: the node stays unconfigured and can be configured again.
 - ``activate``: subscribe, start the camera workers and diagnostics; publishers publish.
+  A failure is logged with its reason and the transition returns FAILURE (inactive).
 - ``deactivate``: unsubscribe and stop processing after the current frame.
 - ``cleanup``: destroy the publishers and release the engine (``engine.close()``).
 - ``shutdown`` (from any state) and error processing: everything above, in order.
@@ -33,7 +34,7 @@ from seg_perception.ros.camera_worker import CameraWorker
 from seg_perception.ros.core import EngineFactory, SegmentationCore
 from seg_perception.ros.errors import NodeStartError
 from seg_perception.ros.node import NODE_NAME
-from seg_perception.ros.runner import run_node
+from seg_perception.ros.runner import one_line, run_node
 
 
 class LifecycleSegmentationNode(LifecycleNode):
@@ -71,23 +72,37 @@ class LifecycleSegmentationNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
         except Exception as err:  # an unexpected error must not take the process down
-            self.get_logger().error(f"configure failed with {type(err).__name__}: {err}")
+            self.get_logger().error(f"configure failed with {type(err).__name__}: {one_line(err)}")
             return TransitionCallbackReturn.FAILURE
         self.get_logger().info("configured; activate to start processing")
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)  # enables the lifecycle publishers
-        self.core.activate()
+        try:
+            self.core.activate()
+        except Exception as err:  # e.g. a subscription rclpy refuses: stay inactive, say why
+            self.get_logger().error(f"activate failed: {one_line(err)}")
+            self.core.deactivate()
+            super().on_deactivate(state)
+            return TransitionCallbackReturn.FAILURE
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.core.deactivate()
+        try:
+            self.core.deactivate()
+        except Exception as err:
+            self.get_logger().error(f"deactivate failed: {one_line(err)}")
+            return TransitionCallbackReturn.ERROR
         self.get_logger().info("deactivated: not processing")
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.core.cleanup()
+        try:
+            self.core.cleanup()
+        except Exception as err:
+            self.get_logger().error(f"cleanup failed: {one_line(err)}")
+            return TransitionCallbackReturn.ERROR
         self.get_logger().info("cleaned up: engine released")
         return TransitionCallbackReturn.SUCCESS
 

@@ -19,10 +19,14 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import (
     InvalidParameterTypeException,
     InvalidParameterValueException,
+    InvalidTopicNameException,
     ParameterUninitializedException,
 )
+from rclpy.expand_topic_name import expand_topic_name
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.validate_full_topic_name import validate_full_topic_name
+from rclpy.validate_topic_name import validate_topic_name
 
 from seg_perception.config import ClassMap, ScenarioConfig, default_model_path, load_scenario
 from seg_perception.errors import ConfigError
@@ -93,6 +97,7 @@ class NodeSettings:
     max_image_pixels: int
     stale_timeout_s: float
     diagnostics_period_s: float
+    stamp_window_s: float = 5.0
 
     @property
     def enabled_cameras(self) -> tuple[CameraSettings, ...]:
@@ -124,6 +129,10 @@ class _Declarer:
 
     def __init__(self, node: Node) -> None:
         self._node = node
+
+    @property
+    def node(self) -> Node:
+        return self._node
 
     def __call__(
         self,
@@ -285,6 +294,9 @@ def _declare_camera(
     )
     if not topic:
         raise NodeParameterError(f"parameter '{prefix}topic' is empty: give the input image topic")
+    check_topic_name(declare.node, prefix + "topic", topic)
+    if camera_info_topic:
+        check_topic_name(declare.node, prefix + "camera_info_topic", str(camera_info_topic))
     unresolved = CameraModel(scenario, default_model)
     camera = CameraSettings(
         name,
@@ -340,6 +352,25 @@ def resolve_camera_model(
         scenario = dataclasses.replace(scenario, cameras=(*scenario.cameras, camera.name))
     scenario = _with_camera_blocks(scenario, [camera])
     return CameraModel(scenario=scenario, model_file=Path(model_text) if model_text else default_model)
+
+
+def check_topic_name(node: Node, parameter: str, topic: str) -> str:
+    """The topic as the node resolves it (namespace, ``~``); one-line error for an invalid name.
+
+    Raises:
+        NodeParameterError: ``topic`` is not a valid ROS topic name.
+    """
+    try:
+        validate_topic_name(topic)
+        resolved = expand_topic_name(topic, node.get_name(), node.get_namespace())
+        validate_full_topic_name(resolved)
+    except (InvalidTopicNameException, ValueError) as err:
+        reason = " ".join(" ".join(str(err).splitlines()[:1]).split()).rstrip(":")
+        raise NodeParameterError(
+            f"parameter '{parameter}' = {topic!r} is not a valid topic name ({reason}); use letters, "
+            "digits, '_' and '/' separators, e.g. /camera/front/image_raw"
+        ) from err
+    return resolved
 
 
 def _scenario_with_overrides(scenario: ScenarioConfig, declare: _Declarer) -> ScenarioConfig:
@@ -524,6 +555,13 @@ def declare_node_parameters(node: Node) -> NodeSettings:
         ),
         diagnostics_period_s=declare(
             "diagnostics_period_s", 1.0, "period of /diagnostics", float_range=(0.01, 3600.0)
+        ),
+        stamp_window_s=declare(
+            "stamp_window_s",
+            5.0,
+            "input stamps further than this from the node clock (or unset) count as clock_mismatch "
+            "and stay out of the latency statistics",
+            float_range=(0.001, 1e9),
         ),
     )
 

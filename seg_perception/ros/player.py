@@ -39,6 +39,7 @@ from seg_perception.config import load_scenario
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.errors import SegPerceptionError
 from seg_perception.ros.image_conversion import bgr_to_msg, mask_to_msg
+from seg_perception.ros.runner import ARGUMENT_ERRORS, one_line
 
 NODE_NAME = "synthetic_camera"
 GROUND_TRUTH_SUFFIX = "/ground_truth"
@@ -218,7 +219,7 @@ class SyntheticCameraPlayer(Node):
         first_stamp = last_stamp = 0
         index = 0
         self.get_logger().info(f"streaming on {self.image_topic} at {self.rate_hz:g} Hz")
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self.context.ok():
             position = index % len(self._frames)
             if index and position == 0 and not self.loop:
                 break
@@ -267,9 +268,20 @@ class SyntheticCameraPlayer(Node):
             path.write_text(json.dumps(asdict(self.stats), indent=2))
 
 
+def _spin(executor: SingleThreadedExecutor) -> None:
+    try:
+        executor.spin()
+    except ExternalShutdownException:  # SIGINT/SIGTERM: the main thread ends the stream
+        pass
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``ros2 run seg_perception synthetic_camera``; returns the exit code."""
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except ARGUMENT_ERRORS as err:
+        rclpy.logging.get_logger(NODE_NAME).error(f"invalid arguments: {one_line(err)}")
+        return 1
     player: SyntheticCameraPlayer | None = None
     executor = SingleThreadedExecutor()
     spinner: threading.Thread | None = None
@@ -277,16 +289,25 @@ def main(args: Sequence[str] | None = None) -> int:
         player = SyntheticCameraPlayer()
         # Spin (parameter services, graph) in the background; the main thread keeps the rate.
         executor.add_node(player)
-        spinner = threading.Thread(target=executor.spin, name="player_spin", daemon=True)
+        spinner = threading.Thread(target=_spin, args=(executor,), name="player_spin", daemon=True)
         spinner.start()
         player.generate()
         player.wait_for_consumers()
         player.play()
         player.write_stats()
-    except SegPerceptionError as err:
-        rclpy.logging.get_logger(NODE_NAME).error(str(err))
+    except (SegPerceptionError, *ARGUMENT_ERRORS) as err:
+        if not rclpy.ok():
+            return 0  # a signal during start-up
+        rclpy.logging.get_logger(NODE_NAME).error(one_line(err))
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
+        if player is not None:
+            player.stop()
+            player.write_stats()
+    except Exception:
+        if rclpy.ok():
+            raise  # a bug: keep its traceback
+        # SIGINT/SIGTERM shut the context down under a publish: that is the end of the stream
         if player is not None:
             player.stop()
             player.write_stats()

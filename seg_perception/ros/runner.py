@@ -1,12 +1,16 @@
 """Process entry point shared by the node launchers: init, spin, clean exit codes.
 
-Exit code 0 after Ctrl-C (SIGINT) or SIGTERM, 1 with one logged line for a user
-error (:class:`~seg_perception.errors.SegPerceptionError`: bad parameter, missing or
-wrong model file, CUDA absent under ``cuda_policy: fail``); never a traceback for
-either. rclpy's signal handlers shut the context down, which ends ``spin``; the
-workers then finish their current frame and are joined. Only the first SIGINT
-interrupts; later ones are ignored with a note, so a second Ctrl-C (or the SIGINT
-``ros2 launch`` forwards on top of the terminal's) cannot break the cleanup halfway.
+Exit code 0 after Ctrl-C (SIGINT) or SIGTERM, in any state (a lifecycle node that is
+unconfigured, inactive, active or finalized alike), and 1 with one logged line for a
+user error: :class:`~seg_perception.errors.SegPerceptionError` (bad parameter, missing
+or wrong model file, CUDA absent under ``cuda_policy: fail``) and the errors rclpy
+raises for bad command-line arguments, names and parameter overrides; never a
+traceback for either. rclpy's signal handlers shut the context down, which ends
+``spin``; the workers then finish their current frame and are joined. Whatever fails
+because the context is already shutting down (a publish, a timer) is part of the
+shutdown, not an error. Only the first SIGINT interrupts; later ones are ignored with a
+note, so a second Ctrl-C (or the SIGINT ``ros2 launch`` forwards on top of the
+terminal's) cannot break the cleanup halfway.
 
 The node spins on a two-thread executor: frames arrive in the cameras' own callback
 groups, so a parameter request that loads a new model (a scenario switch) does not
@@ -22,10 +26,28 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 import rclpy
+from rclpy.exceptions import NameValidationException, ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 
 from seg_perception.errors import SegPerceptionError
+
+# What a user's arguments can make rclpy raise: bad --ros-args, names, parameter overrides.
+ARGUMENT_ERRORS: tuple[type[BaseException], ...] = (
+    NameValidationException,
+    ParameterException,
+    rclpy_implementation.RCLError,
+)
+
+
+def one_line(err: BaseException) -> str:
+    """``err`` as a single line (rclpy's name errors add a line with a caret under the bad character)."""
+    lines = str(err).splitlines()
+    if isinstance(err, NameValidationException):
+        lines = lines[:2]
+    return " ".join(" ".join(lines).split()) or type(err).__name__
+
 
 EXECUTOR_THREADS = 2
 NOTE_AGAIN = "[seg_perception] already shutting down; Ctrl-C again is ignored"
@@ -67,8 +89,13 @@ def run_node(
     start: Callable[[Node], None] | None = None,
 ) -> int:
     """Create a node, optionally ``start`` it, spin until shutdown; return the exit code."""
+    logger = rclpy.logging.get_logger(logger_name)
     guard = _install_sigint_guard()  # before rclpy.init, so rclpy's handler chains to it
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except ARGUMENT_ERRORS as err:
+        logger.error(f"invalid arguments: {one_line(err)}")
+        return 1
     node: Node | None = None
     executor: MultiThreadedExecutor | None = None
     code = 0
@@ -80,10 +107,19 @@ def run_node(
         executor.add_node(node)
         executor.spin()
     except SegPerceptionError as err:
-        rclpy.logging.get_logger(logger_name).error(str(err))
-        code = 1
+        if rclpy.ok():  # else a signal during start-up: not the user's error
+            logger.error(str(err))
+            code = 1
+    except ARGUMENT_ERRORS as err:
+        if rclpy.ok():
+            logger.error(one_line(err))
+            code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise  # a bug: keep its traceback
+        # raised because the context shut down under it (e.g. a publish during SIGTERM)
     finally:
         if guard is not None:  # stopping now, whatever the cause: no SIGINT interrupts the cleanup
             guard.count = max(guard.count, 1)

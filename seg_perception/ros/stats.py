@@ -42,6 +42,9 @@ class StatsSnapshot:
     stage_ms: dict[str, float] = field(default_factory=dict)
     frame_size: tuple[int, int] | None = None
     size_changes: int = 0
+    clock_mismatch: int = 0
+    clock_mismatch_detail: str = ""
+    clock_mismatch_now: bool = False
 
     @property
     def rejected_total(self) -> int:
@@ -69,7 +72,9 @@ class CameraStats:
         self._now = clock or time.monotonic
         self._lock = threading.Lock()
         self._received = self._processed = self._dropped = self._engine_errors = 0
-        self._publish_errors = self._size_changes = 0
+        self._publish_errors = self._size_changes = self._clock_mismatch = 0
+        self._clock_mismatch_detail = ""
+        self._clock_mismatch_now = False
         self._frame_size: tuple[int, int] | None = None
         self._rejected: Counter[str] = Counter()
         self._last_engine_error = ""
@@ -115,13 +120,31 @@ class CameraStats:
             self._failing = True
 
     def on_processed(
-        self, *, latency_ms: float | None, processing_ms: float, stages_ms: dict[str, float] | None = None
+        self,
+        *,
+        latency_ms: float | None,
+        processing_ms: float,
+        stages_ms: dict[str, float] | None = None,
+        clock_mismatch: str | None = None,
     ) -> None:
+        """Count a published frame.
+
+        Args:
+            latency_ms: Stamp-to-publish latency; None when unknown.
+            processing_ms: Conversion to publishing, this node's own time.
+            stages_ms: Time per stage.
+            clock_mismatch: Why the frame's stamp is implausible for the node's clock (unset,
+                far in the past or future); such a frame's latency is not recorded.
+        """
         with self._lock:
             self._processed += 1
             self._failing = False
             self._processed_at.append(self._now())
-            if latency_ms is not None:
+            self._clock_mismatch_now = clock_mismatch is not None
+            if clock_mismatch is not None:
+                self._clock_mismatch += 1
+                self._clock_mismatch_detail = clock_mismatch
+            elif latency_ms is not None:
                 self._latency_ms.append(latency_ms)
             self._processing_ms.append(processing_ms)
             for stage, value in (stages_ms or {}).items():
@@ -148,6 +171,9 @@ class CameraStats:
                 stage_ms={k: float(np.mean(v)) for k, v in self._stage_ms.items() if v},
                 frame_size=self._frame_size,
                 size_changes=self._size_changes,
+                clock_mismatch=self._clock_mismatch,
+                clock_mismatch_detail=self._clock_mismatch_detail,
+                clock_mismatch_now=self._clock_mismatch_now,
             )
 
 
@@ -159,7 +185,8 @@ def build_status(
     seconds_since_start: float,
     info: dict[str, str],
 ) -> DiagnosticStatus:
-    """One camera's ``DiagnosticStatus``: ERROR while the engine fails, WARN when stale, else OK.
+    """One camera's ``DiagnosticStatus``: ERROR while the engine fails, WARN when stale or while
+    frame stamps do not fit the node's clock (``clock_mismatch``: latency not measured), else OK.
 
     Args:
         name: Status name (``seg_perception: <camera>``).
@@ -174,6 +201,9 @@ def build_status(
         level, message = DiagnosticStatus.ERROR, f"engine failing: {snapshot.last_engine_error}"
     elif stale:
         level, message = DiagnosticStatus.WARN, f"stale: no frame for {idle:.1f} s"
+    elif snapshot.clock_mismatch_now:
+        level = DiagnosticStatus.WARN
+        message = f"clock mismatch, latency not measured: {snapshot.clock_mismatch_detail}"
     else:
         level, message = DiagnosticStatus.OK, f"{snapshot.fps:.1f} fps"
     values = {
@@ -189,6 +219,7 @@ def build_status(
         "publish_errors": str(snapshot.publish_errors),
         "frame_size": "none" if snapshot.frame_size is None else "{1}x{0}".format(*snapshot.frame_size),
         "frame_size_changes": str(snapshot.size_changes),
+        "clock_mismatch": str(snapshot.clock_mismatch),
         "stale": str(stale).lower(),
         "seconds_since_frame": "never" if snapshot.seconds_since_frame is None else f"{idle:.2f}",
     }
@@ -198,6 +229,8 @@ def build_status(
             f"{label}_ms_p95": f"{p95:.2f}",
             f"{label}_ms_max": f"{peak:.2f}",
         }
+    if snapshot.clock_mismatch:
+        values["clock_mismatch_last"] = snapshot.clock_mismatch_detail
     values |= {f"stage_ms.{stage}": f"{ms:.2f}" for stage, ms in sorted(snapshot.stage_ms.items())}
     return DiagnosticStatus(
         level=level,
