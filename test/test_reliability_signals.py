@@ -131,6 +131,7 @@ def test_signal_ends_the_lifecycle_node_in_every_state(model: Path, signum: int,
     try:
         if state == "unconfigured":
             node.wait_ready("unconfigured; run 'ros2 lifecycle set")
+            time.sleep(0.5)  # logged just before spinning starts: signal the spinning node
         else:
             node.wait_ready()
             transition = (
