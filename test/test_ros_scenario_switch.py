@@ -122,14 +122,16 @@ def test_front_and_avm_run_their_own_models_in_one_node(make_harness) -> None:
     announced = {camera: _latched_models(harness, camera) for camera in TOPICS}
     masks = {camera: harness.subscribe(Image, f"{camera}/mask") for camera in TOPICS}
     publishers = {camera: harness.publisher(Image, topic) for camera, topic in TOPICS.items()}
-    for publisher in publishers.values():
-        publisher.publish(image_msg(scene()))
+    frames = {camera: image_msg(scene()) for camera in TOPICS}  # stamped now, on the node's clock
+    for camera, publisher in publishers.items():
+        publisher.publish(frames[camera])
     for camera in TOPICS:
         wait_for(lambda c=camera: masks[c] and announced[c], f"{camera} mask and model announcement")
     assert announced["front"][-1]["scenario"] == "highway"
     assert announced["avm"][-1]["scenario"] == "parking"
     assert announced["avm"][-1]["classes"] == "background, slot_line, free_slot"
-    assert announced["avm"][-1]["first_stamp"] == {"sec": 1, "nanosec": 0}
+    stamp = frames["avm"].header.stamp
+    assert announced["avm"][-1]["first_stamp"] == {"sec": stamp.sec, "nanosec": stamp.nanosec}
     wait_for(lambda: any(len(a.status) == 2 for a in harness.diagnostics), "diagnostics")
     values = {
         status.name.split(": ")[-1]: {kv.key: kv.value for kv in status.values}
