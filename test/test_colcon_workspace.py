@@ -9,6 +9,7 @@ The build takes a few minutes on 2 cores.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -204,9 +205,9 @@ def test_colcon_installed_node_runs_from_the_sourced_workspace(workspace: Path, 
 @pytest.mark.ros
 def test_colcon_installed_launch_file_starts_the_node(workspace: Path, tmp_path: Path) -> None:
     ros2 = Path(sys.prefix) / "bin" / "ros2"
-    try:
-        import launch_ros  # noqa: F401
-    except ImportError:
+    # find_spec, not import: importing launch replaces the logging setup of this test process
+    # and every later caplog test would capture nothing.
+    if importlib.util.find_spec("launch_ros") is None:
         pytest.skip("the launch stack (launch_ros, ros2launch) is not installed in this venv")
     if not ros2.is_file():
         pytest.skip(f"{ros2} missing: ros2cli is not installed in this venv")
