@@ -9,9 +9,11 @@ The build takes a few minutes on 2 cores.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -140,8 +142,14 @@ def test_a_users_cpp_package_builds_against_the_messages(workspace: Path) -> Non
 def _run_sourced(workspace: Path, command: str, *, env: dict[str, str]) -> subprocess.Popen:
     """``command`` in bash after sourcing the workspace's local_setup.bash (as a user would)."""
     script = f"source {workspace / 'install' / 'local_setup.bash'} && exec {command}"
+    # Own process group: stopping it stops what `ros2 launch` started too, so no node outlives its test.
     return subprocess.Popen(
-        ["bash", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["bash", "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -176,12 +184,17 @@ def _latched_info(process: subprocess.Popen, topic: str) -> object:
 
 
 def _stop(process: subprocess.Popen) -> str:
-    if process.poll() is None:
-        process.terminate()
+    """SIGINT to the whole process group (as Ctrl-C would), then SIGKILL to whatever is left of it."""
+    for sig, wait_s in ((signal.SIGINT, 20), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=wait_s)
+            break
         except subprocess.TimeoutExpired:
-            process.kill()
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # the group may outlive its leader (e.g. the launched node)
     return process.stdout.read()[-4000:] if process.stdout else ""
 
 
