@@ -47,9 +47,12 @@ def test_directions_turn_with_the_image(spec):
     image = np.zeros((96, 96, 3), np.uint8)
     start, direction = np.array([48.0, 48.0]), np.array([np.cos(0.4), np.sin(0.4)])
     cv2.line(image, (48, 48), tuple(int(v) for v in start + 40 * direction), (255, 255, 255), 1)
-    transform = build_transforms(spec, train=True, size=(96, 96), mean=(0, 0, 0), std=(1, 1, 1), seed=0,
-                                 keypoints=True)
-    out, _, moved = transform.with_points(image, np.zeros((96, 96), np.uint8), np.array([[*start, *direction]]))
+    transform = build_transforms(
+        spec, train=True, size=(96, 96), mean=(0, 0, 0), std=(1, 1, 1), seed=0, keypoints=True
+    )
+    out, _, moved = transform.with_points(
+        image, np.zeros((96, 96), np.uint8), np.array([[*start, *direction]])
+    )
     ys, xs = np.nonzero(out.numpy().max(axis=0) > 0.5)
     drawn = np.array([xs.mean(), ys.mean()]) - moved[0, :2]
     drawn /= np.linalg.norm(drawn)
@@ -59,13 +62,16 @@ def test_directions_turn_with_the_image(spec):
 def test_recipe_marking_points_block_needs_the_head_and_known_keys():
     recipe = load_recipe("config/training/parking.yaml")
     assert recipe.model_options["marking_points"] is True and recipe.point_target() == (4, 4.0)
-    base = {"model": {"name": "icnet_lite", "options": {"marking_points": True}}, "scenario": "parking",
-            "input_size": [64, 64]}
+    base = {
+        "model": {"name": "icnet_lite", "options": {"marking_points": True}},
+        "scenario": "parking",
+        "input_size": [64, 64],
+    }
     with pytest.raises(RecipeError, match="marking_points block"):
         parse_recipe(base)
     with pytest.raises(RecipeError, match="unknown marking_points"):
         parse_recipe({**base, "marking_points": {"sigma": 1}})
-    with pytest.raises(RecipeError, match="options.marking_points"):
+    with pytest.raises(RecipeError, match=r"options\.marking_points"):
         parse_recipe({**base, "model": "icnet_lite", "marking_points": {"sigma_px": 2}})
 
 
@@ -74,8 +80,10 @@ def test_generator_marking_points_are_used_when_given_and_occluded_ones_left_out
 
     from seg_perception.data.marking_points import scene_marking_points
 
-    marks = [SimpleNamespace(position=np.array([5.0, 6.0]), direction=np.pi / 2, occluded=False),
-             SimpleNamespace(position=np.array([9.0, 9.0]), direction=0.0, occluded=True)]
+    marks = [
+        SimpleNamespace(position=np.array([5.0, 6.0]), direction=np.pi / 2, occluded=False),
+        SimpleNamespace(position=np.array([9.0, 9.0]), direction=0.0, occluded=True),
+    ]
     rows = scene_marking_points(SimpleNamespace(marking_points=marks, slots=[]))
     np.testing.assert_allclose(rows, [[5.0, 6.0, 0.0, 1.0]], atol=1e-6)
     slot = ParkingSlot(corners=np.array([[10, 10], [10, 60], [110, 60], [110, 10]], np.float32))

@@ -42,7 +42,9 @@ def test_every_documented_command_has_a_rule_in_the_check_script():
     actions = [check_docs.rule_for(c).action for c in commands]
     ran = [a for a in actions if a in ("run", "python")]
     commands_proper = [a for a in actions if a != "env"]  # env lines set variables for the others
-    assert len(ran) >= len(commands_proper) / 2  # most really run; 'covered' is for ROS workspaces, GPUs, cameras
+    assert (
+        len(ran) >= len(commands_proper) / 2
+    )  # most really run; 'covered' is for ROS workspaces, GPUs, cameras
 
 
 def test_the_extractor_joins_continuations_and_drops_comments(tmp_path):

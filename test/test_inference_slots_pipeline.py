@@ -23,8 +23,12 @@ class PointEngine:
 
     def __init__(self, model_points: np.ndarray, *, metres_per_pixel: float | None = MODEL_MPP) -> None:
         self.metadata = ModelMetadata(
-            model="fake", scenario="parking", classes=("background", "slot_line", "free_slot"),
-            colors=("#000000", "#FFFFFF", "#30E060"), input_size=INPUT, marking_point_stride=4,
+            model="fake",
+            scenario="parking",
+            classes=("background", "slot_line", "free_slot"),
+            colors=("#000000", "#FFFFFF", "#30E060"),
+            input_size=INPUT,
+            marking_point_stride=4,
             metres_per_pixel=metres_per_pixel,
         )
         self.model_file = Path("fake.onnx")
@@ -123,7 +127,9 @@ def test_marking_points_method_needs_a_model_with_that_output():
     from seg_perception.inference.pipeline import SegmentationPipeline
 
     scenario = parking_scenario(0.02)
-    scenario = dataclasses.replace(scenario, params={**scenario.params, "slots": {"method": "marking_points"}})
+    scenario = dataclasses.replace(
+        scenario, params={**scenario.params, "slots": {"method": "marking_points"}}
+    )
     engine = PointEngine(row_in_model_pixels())
     engine.metadata = dataclasses.replace(engine.metadata, marking_point_stride=0)
     with pytest.raises(ModelFileError, match="marking-point"):

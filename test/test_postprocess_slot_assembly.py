@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -54,7 +56,10 @@ def row_points(kind: str, count: int) -> np.ndarray:
     elif kind == "parallel":
         pitch_m, direction = 6.0, np.array([1.0, 0.0])
     else:
-        pitch_m, direction = 2.6 / np.sin(np.deg2rad(55)), np.array([np.sin(np.deg2rad(55)), np.cos(np.deg2rad(55))])
+        pitch_m, direction = (
+            2.6 / np.sin(np.deg2rad(55)),
+            np.array([np.sin(np.deg2rad(55)), np.cos(np.deg2rad(55))]),
+        )
     rows = [[300.0, 100.0 + k * pitch_m / MPP, *direction] for k in range(count)]
     return with_scores(np.array(rows))
 
@@ -120,8 +125,9 @@ def test_ground_truth_points_rebuild_every_synthetic_slot() -> None:
     for seed in range(200000, 200012):
         scene = generate_scene("parking", seed, size=(320, 320))
         mpp = scene.meta["metres_per_pixel"]
-        slots = assemble_slots(with_scores(slot_marking_points(scene.slots)), metres_per_pixel=mpp,
-                               priors=SlotPriors())
+        slots = assemble_slots(
+            with_scores(slot_marking_points(scene.slots)), metres_per_pixel=mpp, priors=SlotPriors()
+        )
         matches = match_slots(slots, scene.slots, threshold_px=0.1 / mpp)
         found, true, matched = found + len(slots), true + len(scene.slots), matched + len(matches)
         kinds = {scene.slots[t].extra["type"]: slots[p].slot_type.name.lower() for p, t, _ in matches}
@@ -155,7 +161,7 @@ def test_tracker_keeps_ids_while_the_car_moves_and_through_a_missed_frame() -> N
         seen_ids.append({slot.instance_id for slot in slots})
         assert len({slot.instance_id for slot in slots}) == len(slots)  # unique within a frame
     # ids persist: most ids of frame k are still there at frame k+1 (slots only leave at the view's edge)
-    overlaps = [len(a & b) / max(1, len(a)) for a, b in zip(seen_ids, seen_ids[1:], strict=False)]
+    overlaps = [len(a & b) / max(1, len(a)) for a, b in itertools.pairwise(seen_ids)]
     assert np.mean(overlaps) > 0.8
     assert seen_ids[21] & (seen_ids[19] - seen_ids[20]), "the missed slot gets its id back"
 

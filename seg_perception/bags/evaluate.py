@@ -9,8 +9,8 @@ supersedes the JSON's slots) when present, else from running the pipeline on its
 Frames are paired by camera and header stamp. Metrics: see
 :mod:`seg_perception.bags.eval_metrics`; parking scenarios add the ps2.0-style marking-point and
 slot table of :mod:`seg_perception.metrics.parking` (truth: the frame JSON's visible
-``marking_points``, else its slots' entrance corners; prediction: the pipeline's marking points when it reports
-them, else its slots' entrance corners).
+``marking_points``, else its slots' entrance corners; prediction: the pipeline's marking points
+when it reports them, else its slots' entrance corners).
 """
 
 from __future__ import annotations

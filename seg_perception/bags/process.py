@@ -8,9 +8,10 @@ code path), so masks match the live node's. Writes to ``--out``:
   ``/<cam>/mask`` (mono8, exact; the live node's topic; PNG on ``/<cam>/mask/compressed`` with
   ``--compress-masks``), ``/<cam>/overlay/compressed`` (JPEG; raw bgr8 on ``/<cam>/overlay`` with
   ``--raw-overlay``), ``markers`` (MarkerArray), ``lanes`` (``seg_perception/LaneBoundaryArray``,
-  front cameras), ``slots`` (``seg_perception/ParkingSlotArray``) and ``polygons/json`` (frame JSON), plus ``polygons``
-  (PointCloud2) with ``--polygon-cloud`` (the node's opt-in), all with the input header stamps and
-  log times; the typed messages' schemas go into the MCAP file, so Foxglove and ``rosbags`` decode them;
+  front cameras), ``slots`` (``seg_perception/ParkingSlotArray``) and ``polygons/json`` (frame JSON),
+  plus ``polygons`` (PointCloud2) with ``--polygon-cloud`` (the node's opt-in), all with the input
+  header stamps and log times; the typed messages' schemas go into the MCAP file, so Foxglove and
+  ``rosbags`` decode them;
 - ``polygons.jsonl``: one frame JSON per line (``seg_perception.bags.frame_json``);
 - ``summary.json``: frames, fps, latency percentiles per stage;
 - ``overlay.mp4`` (or ``.gif``) and ``contact_sheet.png``.

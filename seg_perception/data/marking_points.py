@@ -56,7 +56,12 @@ def marking_point_rows(marks: Sequence[Any], *, include_occluded: bool = False) 
     should not be taught to see them.
     """
     rows = [
-        (float(mark.position[0]), float(mark.position[1]), float(np.cos(mark.direction)), float(np.sin(mark.direction)))
+        (
+            float(mark.position[0]),
+            float(mark.position[1]),
+            float(np.cos(mark.direction)),
+            float(np.sin(mark.direction)),
+        )
         for mark in marks
         if include_occluded or not getattr(mark, "occluded", False)
     ]
@@ -115,4 +120,6 @@ def from_albumentations(keypoints: np.ndarray) -> np.ndarray:
     """Inverse of :func:`to_albumentations`."""
     keypoints = np.asarray(keypoints, dtype=np.float32).reshape(-1, 3)
     angle = keypoints[:, 2]
-    return np.stack([keypoints[:, 0], keypoints[:, 1], np.cos(angle), -np.sin(angle)], axis=1).astype(np.float32)
+    return np.stack([keypoints[:, 0], keypoints[:, 1], np.cos(angle), -np.sin(angle)], axis=1).astype(
+        np.float32
+    )

@@ -113,12 +113,18 @@ class AvmScaler:
         canvas[y0:y1, x0:x1] = resized[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         return canvas
 
-    def mask_to_frame(self, canvas_mask: np.ndarray, fit: FrameFit, frame_size: tuple[int, int]) -> np.ndarray:
+    def mask_to_frame(
+        self, canvas_mask: np.ndarray, fit: FrameFit, frame_size: tuple[int, int]
+    ) -> np.ndarray:
         """Nearest-neighbour map of a canvas mask back to the frame (0 where the canvas cropped it)."""
         height, width = frame_size
         frame_from_canvas = fit.frame_from_canvas()
         canvas_from_frame = cv2.invertAffineTransform(frame_from_canvas)
         return cv2.warpAffine(
-            canvas_mask, canvas_from_frame, (width, height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+            canvas_mask,
+            canvas_from_frame,
+            (width, height),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
         )

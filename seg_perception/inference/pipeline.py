@@ -24,13 +24,13 @@ from seg_perception.inference.metadata import MARKING_POINTS_NAME
 from seg_perception.inference.preprocess import check_image
 from seg_perception.postprocess import extract_parking_slots, extract_polygons
 from seg_perception.postprocess import overlay as blend_overlay
+from seg_perception.postprocess.camera_model import GroundMapper, ground_mapper_from_config
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
+from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
+from seg_perception.postprocess.lanes import LaneExtractor, LaneResult, LaneSettings
 from seg_perception.postprocess.marking_points import decode_marking_points, scale_points
 from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
 from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
-from seg_perception.postprocess.camera_model import GroundMapper, ground_mapper_from_config
-from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
-from seg_perception.postprocess.lanes import LaneExtractor, LaneResult, LaneSettings
 from seg_perception.postprocess.visualize import annotate, color_table, draw_lanes
 
 LANE_CLASS = "lane_marking"
@@ -74,8 +74,13 @@ class FrameResult:
         }
         if len(self.marking_points):
             record["marking_points"] = [
-                {"x": round(float(x), 2), "y": round(float(y), 2), "dx": round(float(dx), 3),
-                 "dy": round(float(dy), 3), "score": round(float(score), 3)}
+                {
+                    "x": round(float(x), 2),
+                    "y": round(float(y), 2),
+                    "dx": round(float(dx), 3),
+                    "dy": round(float(dy), 3),
+                    "score": round(float(score), 3),
+                }
                 for x, y, dx, dy, score in self.marking_points
             ]
         if self.lanes is not None:
@@ -199,7 +204,9 @@ class SegmentationPipeline:
         if self._slot_tracker is not None:
             self._slot_tracker.reset()
 
-    def _configure_slots(self, engine: Engine, scenario: ScenarioConfig, camera_params: dict[str, Any]) -> None:
+    def _configure_slots(
+        self, engine: Engine, scenario: ScenarioConfig, camera_params: dict[str, Any]
+    ) -> None:
         """Slot method, ground scale and tracker from the scenario's ``slots`` block and the model.
 
         Raises:
@@ -411,7 +418,11 @@ class SegmentationPipeline:
         timings["postprocess"] = (end - after_engine) * 1e3
         timings["total"] = (end - start) * 1e3
         return FrameResult(
-            mask=mask, polygons=polygons, slots=slots, timings_ms=timings, lanes=lanes,
+            mask=mask,
+            polygons=polygons,
+            slots=slots,
+            timings_ms=timings,
+            lanes=lanes,
             marking_points=points,
         )
 
@@ -423,9 +434,13 @@ class SegmentationPipeline:
         if points_map is None or self.metres_per_pixel is None or self._slot_ids is None:
             return [], np.zeros((0, 5))
         stride = self.engine.metadata.marking_point_stride
-        model_mpp = self.engine.metadata.metres_per_pixel or self.metres_per_pixel * abs(frame_from_model[0, 0])
+        model_mpp = self.engine.metadata.metres_per_pixel or self.metres_per_pixel * abs(
+            frame_from_model[0, 0]
+        )
         points = decode_marking_points(
-            points_map[0], stride=stride, threshold=self.point_threshold,
+            points_map[0],
+            stride=stride,
+            threshold=self.point_threshold,
             nms_radius_px=self.nms_radius_m / model_mpp,
         )
         points = scale_points(points, frame_from_model)

@@ -145,7 +145,8 @@ class DeviceRunner:
         self.synchronize()
         # The marking-point map is small (1/16 of the model's pixels x 3): a plain download.
         self.last_outputs = {
-            name: value.float().cpu().numpy() for name, value in zip(self.extra_output_names, extra, strict=True)
+            name: value.float().cpu().numpy()
+            for name, value in zip(self.extra_output_names, extra, strict=True)
         }
         downloaded = time.perf_counter()
         results = split_masks(buffers.host_masks.numpy(), sizes, model_hw)
@@ -246,7 +247,11 @@ class DeviceRunner:
                 for index, size in enumerate(sizes)
                 if size != model_hw
             ]
-            return (torch.cat([*full, model_masks.reshape(-1)]), model_masks, *extra[: len(self.extra_output_names)])
+            return (
+                torch.cat([*full, model_masks.reshape(-1)]),
+                model_masks,
+                *extra[: len(self.extra_output_names)],
+            )
 
         return StaticProgram(
             buffers=FrameBuffers(host_frames=host_frames, staging=staging, device_frames=device_frames),

@@ -158,7 +158,11 @@ class TorchEngine(Engine):
         with self._torch.inference_mode():
             output = self._model(model_input)
         if isinstance(output, (list, tuple)):
-            return tuple(output[: len(self.metadata.output_names)]) if len(self.metadata.output_names) > 1 else output[0]
+            return (
+                tuple(output[: len(self.metadata.output_names)])
+                if len(self.metadata.output_names) > 1
+                else output[0]
+            )
         return output
 
     def _run(self, model_input: np.ndarray) -> np.ndarray:

@@ -35,7 +35,6 @@ from seg_perception.geometry import ParkingSlot
 from seg_perception.interfaces import SlotType
 from seg_perception.postprocess.marking_points import DX, DY, SCORE, X, Y
 
-
 #: A third point further than this from both ends of an entrance lies between them.
 END_MARGIN_M = 0.1
 
@@ -80,8 +79,9 @@ class SlotPriors:
         return cls(**values)
 
 
-def _paint_length_px(line_mask: np.ndarray, start: np.ndarray, direction: np.ndarray, *,
-                     max_px: float, gap_px: float) -> float:
+def _paint_length_px(
+    line_mask: np.ndarray, start: np.ndarray, direction: np.ndarray, *, max_px: float, gap_px: float
+) -> float:
     """Length of the paint run from ``start`` along ``direction`` (gaps up to ``gap_px`` bridged)."""
     height, width = line_mask.shape
     steps = np.arange(1.0, max_px + 1.0)
@@ -190,13 +190,17 @@ def assemble_slots(
                 reach = priors.depth_range_m.get("parallel", (0.0, np.inf))[1] / metres_per_pixel
                 gap = priors.paint_gap_m / metres_per_pixel
                 if any(
-                    _paint_length_px(line_mask, start, mean_dir, max_px=reach + 2.0 / metres_per_pixel,
-                                     gap_px=gap) > reach
+                    _paint_length_px(
+                        line_mask, start, mean_dir, max_px=reach + 2.0 / metres_per_pixel, gap_px=gap
+                    )
+                    > reach
                     for start in (p[[X, Y]], q[[X, Y]])
                 ):
                     continue
             # corners[0] -> corners[1] left to right from the aisle: clockwise on screen.
-            left, right = (i, j) if float(entrance[0] * mean_dir[1] - entrance[1] * mean_dir[0]) > 0 else (j, i)
+            left, right = (
+                (i, j) if float(entrance[0] * mean_dir[1] - entrance[1] * mean_dir[0]) > 0 else (j, i)
+            )
             confidence = float(np.sqrt(p[SCORE] * q[SCORE])) * (0.5 + 0.5 * agreement)
             candidates.append((confidence, left, right, kind, mean_dir))
     candidates.sort(key=lambda item: -item[0])

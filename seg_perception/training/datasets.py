@@ -33,7 +33,8 @@ class ScenePool(Dataset):
         points: Per scene, the ``(K, 4)`` marking points of its slots
             (:func:`~seg_perception.data.marking_points.slot_marking_points`); with
             ``point_target`` a sample is ``(image, mask, marking-point target)``.
-        point_target: ``(stride, sigma_px)`` of :func:`~seg_perception.data.marking_points.marking_point_target`.
+        point_target: ``(stride, sigma_px)`` of
+            :func:`~seg_perception.data.marking_points.marking_point_target`.
     """
 
     def __init__(
@@ -217,7 +218,10 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     size = recipe.input_size
     point_target = recipe.point_target()
     common: dict[str, Any] = {
-        "size": size, "mean": recipe.mean, "std": recipe.std, "keypoints": point_target is not None
+        "size": size,
+        "mean": recipe.mean,
+        "std": recipe.std,
+        "keypoints": point_target is not None,
     }
     train_transform = build_transforms(recipe.augment, train=True, seed=recipe.seed, **common)
     val_transform = build_transforms(recipe.augment, train=False, seed=recipe.seed, **common)
@@ -235,7 +239,11 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     train_start, train_stop = recipe.data.train_seeds
     started = time.perf_counter()
     val = ScenePool.generate(
-        recipe.scenario, range(*recipe.data.val_seeds), size=size, transform=val_transform, progress=progress,
+        recipe.scenario,
+        range(*recipe.data.val_seeds),
+        size=size,
+        transform=val_transform,
+        progress=progress,
         point_target=point_target,
         metres_per_pixel=recipe.data.metres_per_pixel,
     )

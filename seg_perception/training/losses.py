@@ -168,7 +168,9 @@ class CascadeLoss(nn.Module):
 
 
 class MarkingPointLoss(nn.Module):
-    """Loss of the marking-point head against :func:`~seg_perception.data.marking_points.marking_point_target`.
+    """Loss of the marking-point head against its target.
+
+    The target is :func:`~seg_perception.data.marking_points.marking_point_target`.
 
     Heat: quality focal loss (binary cross-entropy with the soft Gaussian target, scaled by
     ``|target - p|^gamma``: easy background cells fade out, as in CenterNet's focal loss, and
@@ -192,16 +194,22 @@ class MarkingPointLoss(nn.Module):
         self.gamma = gamma
         self.direction_min_heat = direction_min_heat
 
-    def forward(self, raw: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, raw: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> torch.Tensor:
         raw = raw.float()
         if raw.shape[-2:] != target.shape[-2:]:
-            raise ValueError(f"marking-point output {tuple(raw.shape)} and target {tuple(target.shape)} differ")
+            raise ValueError(
+                f"marking-point output {tuple(raw.shape)} and target {tuple(target.shape)} differ"
+            )
         weight = torch.ones_like(target[:, 0]) if valid is None else valid.float()
         heat_target = target[:, 0]
         probability = torch.sigmoid(raw[:, 0])
         bce = F.binary_cross_entropy_with_logits(raw[:, 0], heat_target, reduction="none")
         focal = bce * (heat_target - probability).abs().pow(self.gamma)
-        points = torch.clamp(heat_target.sum() / (2.0 * torch.pi), min=1.0)  # a Gaussian sums to ~2*pi*s^2/stride^2
+        points = torch.clamp(
+            heat_target.sum() / (2.0 * torch.pi), min=1.0
+        )  # a Gaussian sums to ~2*pi*s^2/stride^2
         heat_loss = (focal * weight).sum() / points
         direction = raw[:, 1:3]
         direction = direction / torch.sqrt((direction * direction).sum(1, keepdim=True) + 1e-12)

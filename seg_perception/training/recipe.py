@@ -242,7 +242,9 @@ def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | 
         return None
     if isinstance(value, (list, tuple)):
         if len(value) != 2 or not 0 < float(value[0]) <= float(value[1]):
-            raise RecipeError(f"{source}: data.metres_per_pixel range must be [low, high] with 0 < low <= high")
+            raise RecipeError(
+                f"{source}: data.metres_per_pixel range must be [low, high] with 0 < low <= high"
+            )
         return float(value[0]), float(value[1])
     if float(value) <= 0:
         raise RecipeError(f"{source}: data.metres_per_pixel must be positive, got {value!r}")
@@ -262,7 +264,9 @@ def _marking_points_block(block: Any, model_options: dict[str, Any], source: str
         raise RecipeError(f"{source}: marking_points must be a mapping of {MARKING_POINT_KEYS}")
     unknown = set(block) - set(MARKING_POINT_KEYS)
     if unknown:
-        raise RecipeError(f"{source}: unknown marking_points fields {sorted(unknown)}; known: {MARKING_POINT_KEYS}")
+        raise RecipeError(
+            f"{source}: unknown marking_points fields {sorted(unknown)}; known: {MARKING_POINT_KEYS}"
+        )
     if not model_options.get("marking_points"):
         raise RecipeError(f"{source}: a marking_points block needs model.options.marking_points: true")
     try:

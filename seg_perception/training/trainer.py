@@ -276,7 +276,9 @@ class Trainer:
             outputs = self.model(images)
         if self.point_criterion is not None:
             if point_target is None:
-                raise ConfigError("the training set gives no marking-point targets for the marking-point head")
+                raise ConfigError(
+                    "the training set gives no marking-point targets for the marking-point head"
+                )
             outputs, raw_points = outputs
             point_target = point_target.to(self.device, non_blocking=True)
             valid = valid_cells(masks, tuple(raw_points.shape[-2:]))
