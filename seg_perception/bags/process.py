@@ -45,7 +45,13 @@ from seg_perception.bags.errors import BagError, FrameRejectedError
 from seg_perception.bags.selection import select_image_topics
 from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_directory
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS
-from seg_perception.reporting import ReportingError, VideoSink, contact_sheet, evenly_spaced, write_png
+from seg_perception.reporting import (
+    VideoSink,
+    close_video_or_warn,
+    contact_sheet,
+    evenly_spaced,
+    write_png,
+)
 
 CONTACT_SHEET_FRAMES = 12
 CONTACT_SHEET_COLUMNS = 4
@@ -395,7 +401,7 @@ def _process(
             # the bag's metadata (written when the writer closes) says whether the run finished
             writer.set_custom_data(STATUS_KEY, json.dumps(status))
             progress.close()
-        video_path = _close_video(video)
+        video_path = close_video_or_warn(video, tool="process")
     wall = time.perf_counter() - start
     frames = sum(frames_per_topic.values())
     if frames == 0:
@@ -434,17 +440,6 @@ def _process(
             "contact_sheet": str(sheet_path) if sheet_path else None,
         },
     }
-
-
-def _close_video(video: VideoSink | None) -> Path | None:
-    """Finish the video; a GIF that cannot meet its size budget is a warning, not a lost run."""
-    if video is None:
-        return None
-    try:
-        return video.close()
-    except ReportingError as err:
-        print(f"process: warning: no overlay video: {err}", file=sys.stderr)
-        return None
 
 
 def _bag_fps(reader: BagReader, topic: str) -> float:

@@ -178,6 +178,13 @@ def parse_labelme_json(data: Any, *, source: str = "") -> ParkingLabel:
     size = None
     if data.get("imageHeight") and data.get("imageWidth"):
         size = (int(data["imageHeight"]), int(data["imageWidth"]))
+    return _point_label(points, names, size, source)
+
+
+def _point_label(
+    points: list[tuple[float, float]], names: list[str], size: tuple[int, int] | None, source: str
+) -> ParkingLabel:
+    """A label of loose points (LabelMe): no slot pairing, no marking-point shapes."""
     return ParkingLabel(
         points=np.array(points, np.float64).reshape(-1, 2),
         slots=None,
@@ -216,14 +223,7 @@ def parse_labelme_xml(text: str, *, source: str = "") -> ParkingLabel:
             size = (int(float(rows)), int(float(cols)))
         except ValueError:
             size = None
-    return ParkingLabel(
-        points=np.array(points, np.float64).reshape(-1, 2),
-        slots=None,
-        shapes=[""] * len(points),
-        names=names,
-        label_size=size,
-        source=source,
-    )
+    return _point_label(points, names, size, source)
 
 
 def read_parking_label(path: str | Path, *, label_size: tuple[int, int] | None = None) -> ParkingLabel:

@@ -11,7 +11,7 @@ from seg_perception.reporting.profile import profile_summary
 from seg_perception.reporting.stats import latency_summary, rate_hz
 from seg_perception.reporting.stream import StreamRecording
 from seg_perception.reporting.tables import format_number, render_markdown_table
-from seg_perception.reporting.video import VideoSink, count_video_frames, write_video
+from seg_perception.reporting.video import VideoSink, close_video_or_warn, count_video_frames, write_video
 from seg_perception.reporting.visuals import evenly_spaced, write_stream_visuals
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "StreamRecording",
     "VideoSink",
     "as_bgr",
+    "close_video_or_warn",
     "contact_sheet",
     "count_video_frames",
     "evenly_spaced",

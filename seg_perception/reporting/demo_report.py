@@ -48,20 +48,22 @@ def summary_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per scenario: throughput, latency, frame counts, accuracy, engine."""
     rows = []
     for item in report.get("scenarios", []):
-        rows.append({
-            "scenario": item.get("scenario"),
-            "camera": item.get("camera"),
-            "input": "x".join(str(v) for v in reversed(item.get("image_size", []))),
-            "fps": _get(item, "fps"),
-            "latency p50 ms": _get(item, "latency_ms", "p50"),
-            "p95 ms": _get(item, "latency_ms", "p95"),
-            "max ms": _get(item, "latency_ms", "max"),
-            "sent": _get(item, "frames", "sent"),
-            "received": _get(item, "frames", "received"),
-            "dropped": _get(item, "frames", "dropped"),
-            "mIoU": format_number(_get(item, "accuracy", "miou"), digits=3),
-            "providers": item.get("providers") or "n/a",
-        })
+        rows.append(
+            {
+                "scenario": item.get("scenario"),
+                "camera": item.get("camera"),
+                "input": "x".join(str(v) for v in reversed(item.get("image_size", []))),
+                "fps": _get(item, "fps"),
+                "latency p50 ms": _get(item, "latency_ms", "p50"),
+                "p95 ms": _get(item, "latency_ms", "p95"),
+                "max ms": _get(item, "latency_ms", "max"),
+                "sent": _get(item, "frames", "sent"),
+                "received": _get(item, "frames", "received"),
+                "dropped": _get(item, "frames", "dropped"),
+                "mIoU": format_number(_get(item, "accuracy", "miou"), digits=3),
+                "providers": item.get("providers") or "n/a",
+            }
+        )
     return rows
 
 
@@ -101,15 +103,22 @@ def _scenario_section(item: Mapping[str, Any], base: Path, min_fps: float | None
         rows.append({"class": "**mIoU**", "IoU": _get(item, "accuracy", "miou")})
         absent = _get(item, "accuracy", "absent_classes") or {}
         if absent:
-            rows.append({"class": "mIoU over classes in the ground truth",
-                         "IoU": _get(item, "accuracy", "miou_present")})
+            rows.append(
+                {
+                    "class": "mIoU over classes in the ground truth",
+                    "IoU": _get(item, "accuracy", "miou_present"),
+                }
+            )
         rows.append({"class": "pixel accuracy", "IoU": _get(item, "accuracy", "pixel_accuracy")})
         frames = _get(item, "accuracy", "frames_scored")
         lines += [f"Accuracy over {frames} frames matched to ground truth by stamp:", ""]
         lines += [render_markdown_table(rows, digits=3), ""]
         for class_name, pixels in absent.items():
-            lines += [f"`{class_name}` does not occur in this stream's ground truth; the model marked "
-                      f"{pixels} pixels as {class_name} over all frames, hence its IoU of 0.", ""]
+            lines += [
+                f"`{class_name}` does not occur in this stream's ground truth; the model marked "
+                f"{pixels} pixels as {class_name} over all frames, hence its IoU of 0.",
+                "",
+            ]
     files = item.get("files") or {}
     if files.get("animation"):
         lines += [f"![{name} overlay animation]({_relative(files['animation'], base)})", ""]

@@ -41,4 +41,3 @@ def rate_hz(times_s: Iterable[float]) -> float:
     if len(times) < 2 or times[-1] <= times[0]:
         return float("nan")
     return (len(times) - 1) / (times[-1] - times[0])
-

@@ -9,6 +9,7 @@ file and says so in the log. :func:`write_video` writes a list of frames at once
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -138,6 +139,17 @@ class VideoSink:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def close_video_or_warn(video: VideoSink | None, *, tool: str) -> Path | None:
+    """Finish ``video``; a GIF that cannot meet its size budget is a warning on stderr, not a lost run."""
+    if video is None:
+        return None
+    try:
+        return video.close()
+    except ReportingError as err:
+        print(f"{tool}: warning: no overlay video: {err}", file=sys.stderr)
+        return None
 
 
 def write_video(

@@ -29,7 +29,12 @@ import numpy as np
 from tqdm import tqdm
 
 from seg_perception.bags import frame_json
-from seg_perception.reporting import ReportingError, VideoSink, latency_summary, write_png
+from seg_perception.reporting import (
+    VideoSink,
+    close_video_or_warn,
+    latency_summary,
+    write_png,
+)
 from seg_perception.tools.errors import PredictError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -296,7 +301,7 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
         progress.close()
         if jsonl is not None:
             jsonl.close()
-        video_path = _close_video(video)
+        video_path = close_video_or_warn(video, tool="predict")
     wall = time.perf_counter() - start
     return {
         "source": source.text,
@@ -328,13 +333,3 @@ def stage_latencies(timings: list[dict[str, float]]) -> dict[str, dict[str, floa
     """Per pipeline stage (``preprocess``, ``inference``, ..., ``total``): p50, p95, max and mean in ms."""
     stages = sorted({stage for frame in timings for stage in frame})
     return {stage: latency_summary(frame[stage] for frame in timings if stage in frame) for stage in stages}
-
-
-def _close_video(video: VideoSink | None) -> Path | None:
-    if video is None:
-        return None
-    try:
-        return video.close()
-    except ReportingError as err:
-        print(f"predict: warning: no overlay video: {err}", file=sys.stderr)
-        return None
