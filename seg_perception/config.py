@@ -78,9 +78,7 @@ class ClassMap:
         if len(self.names) < 2:
             raise ConfigError("a class map needs at least two classes (background and one more)")
         if len(self.names) != len(self.colors_hex):
-            raise ConfigError(
-                f"{len(self.names)} class names but {len(self.colors_hex)} class colours"
-            )
+            raise ConfigError(f"{len(self.names)} class names but {len(self.colors_hex)} class colours")
         if len(set(self.names)) != len(self.names):
             raise ConfigError(f"class names are not unique: {list(self.names)}")
         for color in self.colors_hex:

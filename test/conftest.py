@@ -54,8 +54,20 @@ def synthetic_bag(tmp_path_factory):
         key = (scenario, float(seconds), size, int(seed), tuple(options))
         if key not in built:
             bag = tmp_path_factory.mktemp(f"bag_{scenario}") / "drive"
-            argv = ["make-bag", "--scenario", scenario, "--seconds", str(seconds), "--size", size,
-                    "--seed", str(seed), "--out", str(bag), *options]
+            argv = [
+                "make-bag",
+                "--scenario",
+                scenario,
+                "--seconds",
+                str(seconds),
+                "--size",
+                size,
+                "--seed",
+                str(seed),
+                "--out",
+                str(bag),
+                *options,
+            ]
             assert main(argv) == 0, argv
             built[key] = bag
         return built[key]

@@ -39,17 +39,23 @@ def test_gpu_machine_runs_every_engine():
 
 def test_gpu_providers_without_a_cuda_device_are_skipped():
     # onnxruntime-gpu installed on a machine without a GPU still lists its providers.
-    listed = Capabilities(ort_providers=(prov.TENSORRT, prov.CUDA, prov.CPU), torch_available=True,
-                          torch_cuda=False)
+    listed = Capabilities(
+        ort_providers=(prov.TENSORRT, prov.CUDA, prov.CPU), torch_available=True, torch_cuda=False
+    )
     assert "no CUDA device" in skip_reason(ENGINE_CHOICES["onnxruntime-cuda"], listed, model_kinds=BOTH)
     assert skip_reason(ENGINE_CHOICES["onnxruntime-cpu"], listed, model_kinds=BOTH) is None
 
 
 def test_missing_libraries_and_model_formats_are_reasons():
-    no_libs = Capabilities(ort_providers=None, torch_available=False, torch_cuda=False,
-                           notes={"onnxruntime": "No module named 'onnxruntime'"})
-    assert "onnxruntime is not installed" in skip_reason(ENGINE_CHOICES["onnxruntime-cpu"], no_libs,
-                                                          model_kinds=BOTH)
+    no_libs = Capabilities(
+        ort_providers=None,
+        torch_available=False,
+        torch_cuda=False,
+        notes={"onnxruntime": "No module named 'onnxruntime'"},
+    )
+    assert "onnxruntime is not installed" in skip_reason(
+        ENGINE_CHOICES["onnxruntime-cpu"], no_libs, model_kinds=BOTH
+    )
     assert "torch is not installed" in skip_reason(ENGINE_CHOICES["torch-cpu"], no_libs, model_kinds=BOTH)
     only_onnx = skip_reason(ENGINE_CHOICES["torch-cpu"], FULL_GPU, model_kinds={ONNX})
     assert "checkpoint" in only_onnx

@@ -21,8 +21,13 @@ def test_node_bench_measures_both_cameras_in_a_window(tmp_path, tiny_onnx_model)
         shutil.copy(tiny_onnx_model(scenario, kind="random"), model_dir / f"{scenario}.onnx")
     streams = (CameraStream("highway", "front", (72, 128)), CameraStream("parking", "avm", (64, 64)))
     result = run_node_bench(
-        out=tmp_path / "node", cache_dir=tmp_path / "cache", domain_id=201 + os.getpid() % 30,
-        seconds=1.0, model_dir=model_dir, streams=streams, startup_timeout_s=60.0,
+        out=tmp_path / "node",
+        cache_dir=tmp_path / "cache",
+        domain_id=201 + os.getpid() % 30,
+        seconds=1.0,
+        model_dir=model_dir,
+        streams=streams,
+        startup_timeout_s=60.0,
     )
     assert result["status"] == "ok", result.get("reason")
     assert set(result["cameras"]) == {"front", "avm"}

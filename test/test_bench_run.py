@@ -11,8 +11,23 @@ from seg_perception.bench.errors import BenchError
 from seg_perception.bench.runner import BenchSettings, measure_row, run_bench
 from seg_perception.cli import main
 
-ENGINE_KEYS = {"label", "model", "input_size", "frame_size", "engine", "precision", "threads", "status",
-               "providers", "device", "engine_only", "predict", "predict_stages_ms", "memory", "source"}
+ENGINE_KEYS = {
+    "label",
+    "model",
+    "input_size",
+    "frame_size",
+    "engine",
+    "precision",
+    "threads",
+    "status",
+    "providers",
+    "device",
+    "engine_only",
+    "predict",
+    "predict_stages_ms",
+    "memory",
+    "source",
+}
 LOOP_KEYS = {"iterations", "wall_s", "fps", "latency_ms", "stopped_early"}
 LATENCY_KEYS = {"count", "mean", "p50", "p95", "p99", "max"}
 
@@ -28,8 +43,21 @@ def _positive_loop(loop, iterations):
 def test_bench_command_on_a_model_file_writes_json_and_markdown(tmp_path, tiny_onnx_model):
     model = tiny_onnx_model("highway", kind="random")
     out = tmp_path / "bench"
-    argv = ["bench", "--model-file", str(model), "--iterations", "4", "--warmup", "1", "--threads", "0",
-            "--frame-size", "60x80", "--out", str(out)]
+    argv = [
+        "bench",
+        "--model-file",
+        str(model),
+        "--iterations",
+        "4",
+        "--warmup",
+        "1",
+        "--threads",
+        "0",
+        "--frame-size",
+        "60x80",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
 
     report = json.loads((out / "bench.json").read_text())
@@ -66,8 +94,15 @@ def test_bench_command_on_a_model_file_writes_json_and_markdown(tmp_path, tiny_o
 
 
 def test_bench_exports_registry_models_once_and_runs_onnx_and_torch(tmp_path):
-    settings = BenchSettings(out=tmp_path, models=("icnet_lite",), sizes=((32, 64),),
-                             engines=("onnxruntime-cpu", "torch-cpu"), iterations=2, warmup=1, threads=None)
+    settings = BenchSettings(
+        out=tmp_path,
+        models=("icnet_lite",),
+        sizes=((32, 64),),
+        engines=("onnxruntime-cpu", "torch-cpu"),
+        iterations=2,
+        warmup=1,
+        threads=None,
+    )
     report = run_bench(settings)
     rows = {row["engine"]: row for row in report["rows"]}
     for engine in ("onnxruntime-cpu", "torch-cpu"):
@@ -77,8 +112,17 @@ def test_bench_exports_registry_models_once_and_runs_onnx_and_torch(tmp_path):
     exported = sorted(path.name for path in (tmp_path / "models").iterdir())
     assert exported == ["icnet_lite_32x64_2cls.onnx", "icnet_lite_32x64_2cls.pt"]
     stamps = {path.name: os.stat(path).st_mtime_ns for path in (tmp_path / "models").iterdir()}
-    run_bench(BenchSettings(out=tmp_path, models=("icnet_lite",), sizes=((32, 64),),
-                            engines=("onnxruntime-cpu",), iterations=1, warmup=0, threads=None))
+    run_bench(
+        BenchSettings(
+            out=tmp_path,
+            models=("icnet_lite",),
+            sizes=((32, 64),),
+            engines=("onnxruntime-cpu",),
+            iterations=1,
+            warmup=0,
+            threads=None,
+        )
+    )
     assert {path.name: os.stat(path).st_mtime_ns for path in (tmp_path / "models").iterdir()} == stamps
 
 
@@ -133,8 +177,14 @@ torch = pytest.importorskip("torch")
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_torch_cuda_row_reports_gpu_memory(tmp_path):
-    settings = BenchSettings(out=tmp_path, models=("icnet_lite",), sizes=((64, 128),),
-                             engines=("torch-cuda", "onnxruntime-cuda"), iterations=3, warmup=1)
+    settings = BenchSettings(
+        out=tmp_path,
+        models=("icnet_lite",),
+        sizes=((64, 128),),
+        engines=("torch-cuda", "onnxruntime-cuda"),
+        iterations=3,
+        warmup=1,
+    )
     rows = {row["engine"]: row for row in run_bench(settings)["rows"]}
     assert rows["torch-cuda"]["status"] == "ok"
     assert rows["torch-cuda"]["device"].startswith("cuda")

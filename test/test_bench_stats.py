@@ -42,8 +42,15 @@ def test_rate_in_window_counts_intervals_between_stamps():
 
 
 def test_node_overhead_counts_every_stage_but_the_engine_and_the_pipeline_total():
-    stages = {"inference": 20.0, "conversion": 1.0, "preprocess": 2.0, "mask": 0.5, "postprocess": 1.5,
-              "publish": 1.0, "pipeline": 24.0}
+    stages = {
+        "inference": 20.0,
+        "conversion": 1.0,
+        "preprocess": 2.0,
+        "mask": 0.5,
+        "postprocess": 1.5,
+        "publish": 1.0,
+        "pipeline": 24.0,
+    }
     overhead = node_overhead(stages)
     assert overhead["engine_ms"] == 20.0
     assert overhead["overhead_ms"] == pytest.approx(6.0)

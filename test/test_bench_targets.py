@@ -6,8 +6,15 @@ from seg_perception.bench.targets import MET, MISSED, NOT_MEASURED, evaluate_tar
 
 
 def _row(model, size, engine, fps, *, status="ok", precision="fp32", threads=None, metric="engine_only"):
-    row = {"label": model, "model": model, "input_size": list(size), "engine": engine, "status": status,
-           "precision": precision, "threads": threads}
+    row = {
+        "label": model,
+        "model": model,
+        "input_size": list(size),
+        "engine": engine,
+        "status": status,
+        "precision": precision,
+        "threads": threads,
+    }
     if status == "ok":
         other = "predict" if metric == "engine_only" else "engine_only"
         row |= {metric: {"fps": fps}, other: {"fps": fps / 2}}
@@ -61,12 +68,25 @@ def test_cpu_target_needs_every_default_model_and_at_most_two_threads():
 
 
 def test_node_targets_take_the_worst_camera():
-    node = {"status": "ok", "device": "cpu", "cameras": {
-        "front": {"latency_p99_ms": 40.0, "dropped": 0, "overhead_percent": 10.0,
-                  "stage_ms": {"inference": 24.0, "publish": 12.0, "conversion": 0.1, "mask": 1.9,
-                               "pipeline": 26.0}},  # an aggregate: not a part of its own
-        "avm": {"latency_p99_ms": 20.0, "dropped": 3, "overhead_percent": 12.0},
-    }}
+    node = {
+        "status": "ok",
+        "device": "cpu",
+        "cameras": {
+            "front": {
+                "latency_p99_ms": 40.0,
+                "dropped": 0,
+                "overhead_percent": 10.0,
+                "stage_ms": {
+                    "inference": 24.0,
+                    "publish": 12.0,
+                    "conversion": 0.1,
+                    "mask": 1.9,
+                    "pipeline": 26.0,
+                },
+            },  # an aggregate: not a part of its own
+            "avm": {"latency_p99_ms": 20.0, "dropped": 3, "overhead_percent": 12.0},
+        },
+    }
     results = _by_key(evaluate_targets([], node))
     assert results["node_p99"]["status"] == MISSED
     assert results["node_p99"]["value"] == pytest.approx(40.0)

@@ -158,8 +158,9 @@ def test_measure_two_cameras_builds_one_second_engine_for_parallel_and_closes_it
         built.append(FakeEngine())
         return built[-1]
 
-    report = measure_two_cameras(engine, make_engine=make_engine, sizes=SIZES,
-                                 budget=LoopBudget(iterations=3, warmup=1))
+    report = measure_two_cameras(
+        engine, make_engine=make_engine, sizes=SIZES, budget=LoopBudget(iterations=3, warmup=1)
+    )
     assert report["cameras"] == {"front": list(SIZES[0]), "avm": list(SIZES[1])}
     assert list(report["policies"]) == list(POLICIES)
     assert len(built) == 1 and built[0].closed and not engine.closed
@@ -170,8 +171,12 @@ def test_measure_two_cameras_builds_one_second_engine_for_parallel_and_closes_it
 
 
 def test_a_failing_policy_is_reported_and_the_others_still_count():
-    report = measure_two_cameras(FakeEngine(fail_batch=True), make_engine=FakeEngine, sizes=SIZES,
-                                 budget=LoopBudget(iterations=2, warmup=0))
+    report = measure_two_cameras(
+        FakeEngine(fail_batch=True),
+        make_engine=FakeEngine,
+        sizes=SIZES,
+        budget=LoopBudget(iterations=2, warmup=0),
+    )
     batched = report["policies"]["batched"]
     assert batched["status"] == "failed" and "batch of 2" in batched["reason"]
     assert report["best"] in ("serialized", "parallel")
@@ -207,13 +212,27 @@ def test_fifo_lock_serves_waiters_in_arrival_order():
 
 
 def test_markdown_table_marks_the_winner_in_one_sentence_per_row():
-    policy = {"status": "ok", "engines": 1, "pairs_per_s": 10.0,
-              "latency_ms": {"front": {"p50": 1.0, "p99": 2.0}, "avm": {"p50": 1.5, "p99": 3.0}}}
-    row = {"status": "ok", "label": "m.onnx", "input_size": [4, 4], "engine": "onnxruntime-cpu",
-           "two_cameras": {"cameras": {"front": [6, 8], "avm": [5, 5]}, "best": "parallel",
-                           "policies": {"serialized": policy,
-                                        "parallel": {**policy, "engines": 2, "pairs_per_s": 30.0},
-                                        "batched": {"status": "failed", "reason": "no | batch"}}}}
+    policy = {
+        "status": "ok",
+        "engines": 1,
+        "pairs_per_s": 10.0,
+        "latency_ms": {"front": {"p50": 1.0, "p99": 2.0}, "avm": {"p50": 1.5, "p99": 3.0}},
+    }
+    row = {
+        "status": "ok",
+        "label": "m.onnx",
+        "input_size": [4, 4],
+        "engine": "onnxruntime-cpu",
+        "two_cameras": {
+            "cameras": {"front": [6, 8], "avm": [5, 5]},
+            "best": "parallel",
+            "policies": {
+                "serialized": policy,
+                "parallel": {**policy, "engines": 2, "pairs_per_s": 30.0},
+                "batched": {"status": "failed", "reason": "no | batch"},
+            },
+        },
+    }
     lines = two_camera_table([row])
     text = "\n".join(lines)
     assert "| m.onnx | 4×4 | onnxruntime-cpu | **parallel** | 2 | **30.0** | 1.0 / 2.0 | 1.5 / 3.0 |" in text
@@ -225,8 +244,23 @@ def test_markdown_table_marks_the_winner_in_one_sentence_per_row():
 def test_bench_two_cameras_on_a_tiny_model_writes_json_and_markdown(tmp_path, tiny_onnx_model):
     model = tiny_onnx_model("highway", kind="random")
     out = tmp_path / "bench"
-    argv = ["bench", "--model-file", str(model), "--engines", "onnxruntime-cpu", "--iterations", "4",
-            "--warmup", "1", "--two-cameras", "--two-camera-sizes", "30x40", "36x36", "--out", str(out)]
+    argv = [
+        "bench",
+        "--model-file",
+        str(model),
+        "--engines",
+        "onnxruntime-cpu",
+        "--iterations",
+        "4",
+        "--warmup",
+        "1",
+        "--two-cameras",
+        "--two-camera-sizes",
+        "30x40",
+        "36x36",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     report = json.loads((out / "bench.json").read_text())
     assert report["settings"]["two_cameras"] is True
@@ -254,8 +288,24 @@ def test_bench_two_cameras_on_a_tiny_model_writes_json_and_markdown(tmp_path, ti
     assert f"*{two['best']}* won with" in markdown
 
     plain = tmp_path / "plain"
-    assert main(["bench", "--model-file", str(model), "--engines", "onnxruntime-cpu", "--iterations", "2",
-                 "--warmup", "0", "--out", str(plain)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--model-file",
+                str(model),
+                "--engines",
+                "onnxruntime-cpu",
+                "--iterations",
+                "2",
+                "--warmup",
+                "0",
+                "--out",
+                str(plain),
+            ]
+        )
+        == 0
+    )
     (row,) = json.loads((plain / "bench.json").read_text())["rows"]
     assert "two_cameras" not in row
     assert "Not run (add `--two-cameras`)." in (plain / "bench.md").read_text()

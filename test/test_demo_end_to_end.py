@@ -22,8 +22,14 @@ INPUT_SIZE = (32, 64)
 
 def _settings(tmp_path, model_dir, offset):
     return DemoSettings(
-        scenarios=(SCENARIO,), seconds=1.0, out=tmp_path / "demo", size=(72, 128), model_dir=model_dir,
-        domain_id=150 + (os.getpid() + offset) % 50, startup_timeout_s=90.0, output_timeout_s=60.0,
+        scenarios=(SCENARIO,),
+        seconds=1.0,
+        out=tmp_path / "demo",
+        size=(72, 128),
+        model_dir=model_dir,
+        domain_id=150 + (os.getpid() + offset) % 50,
+        startup_timeout_s=90.0,
+        output_timeout_s=60.0,
     )
 
 
@@ -38,8 +44,19 @@ def test_demo_writes_report_animation_and_contact_sheet(tmp_path, tiny_onnx_mode
     saved = json.loads((out / "report.json").read_text())
     assert saved["fastdds_profile"].endswith("fastdds_shm.xml")
     (item,) = saved["scenarios"]
-    for key in ("fps", "input_fps", "latency_ms", "frames", "accuracy", "providers", "model", "files",
-                "node_counters", "timings_s", "meets_min_fps"):
+    for key in (
+        "fps",
+        "input_fps",
+        "latency_ms",
+        "frames",
+        "accuracy",
+        "providers",
+        "model",
+        "files",
+        "node_counters",
+        "timings_s",
+        "meets_min_fps",
+    ):
         assert key in item, key
     assert item["frames"]["sent"] == 30
     assert 0 < item["frames"]["received"] <= 30
@@ -74,9 +91,23 @@ def test_demo_fails_fast_on_a_missing_model(tmp_path):
 
 def test_demo_names_the_node_log_when_the_node_dies(tmp_path, capsys):
     (tmp_path / f"{SCENARIO}.onnx").write_bytes(b"not an onnx model")
-    code = main(["demo", "--scenarios", SCENARIO, "--seconds", "1", "--size", "72x128",
-                 "--model-dir", str(tmp_path), "--out", str(tmp_path / "demo"),
-                 "--domain-id", str(150 + (os.getpid() + 13) % 50)])
+    code = main(
+        [
+            "demo",
+            "--scenarios",
+            SCENARIO,
+            "--seconds",
+            "1",
+            "--size",
+            "72x128",
+            "--model-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "demo"),
+            "--domain-id",
+            str(150 + (os.getpid() + 13) % 50),
+        ]
+    )
     assert code == 1
     error = capsys.readouterr().err
     assert "node exited with code 1" in error

@@ -56,9 +56,16 @@ def play_and_listen(tmp_path, *, frames: int, domain: int, transport: str = "raw
     executor.add_node(node)
     stats_file = tmp_path / f"stats_{transport}.json"
     params = {
-        "scenario": "highway", "num_frames": frames, "loop": "false", "rate_hz": RATE_HZ,
-        "image_size": "[90,160]", "transport": transport, "wait_for_subscribers": 1,
-        "wait_for_ground_truth_subscribers": 1, "wait_timeout_s": 30.0, "stats_file": stats_file,
+        "scenario": "highway",
+        "num_frames": frames,
+        "loop": "false",
+        "rate_hz": RATE_HZ,
+        "image_size": "[90,160]",
+        "transport": transport,
+        "wait_for_subscribers": 1,
+        "wait_for_ground_truth_subscribers": 1,
+        "wait_timeout_s": 30.0,
+        "stats_file": stats_file,
     }
     command = [sys.executable, "-m", "seg_perception.ros.player", "--ros-args"]
     for key, value in params.items():

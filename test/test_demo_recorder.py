@@ -53,8 +53,10 @@ def test_recorder_matches_masks_to_ground_truth_and_measures_latency():
     recorder = OutputRecorder(topics, overlay_every=2, context=context)
     fake = Node("fake_segmentation_node", context=context)
     reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-    publishers = {name: fake.create_publisher(Image, getattr(topics, name), reliable)
-                  for name in ("mask", "overlay", "ground_truth")}
+    publishers = {
+        name: fake.create_publisher(Image, getattr(topics, name), reliable)
+        for name in ("mask", "overlay", "ground_truth")
+    }
     time_pub = fake.create_publisher(Float32, topics.processing_time, reliable)
     diag_pub = fake.create_publisher(DiagnosticArray, topics.diagnostics, reliable)
     executor = SingleThreadedExecutor(context=context)
@@ -79,8 +81,15 @@ def test_recorder_matches_masks_to_ground_truth_and_measures_latency():
         status = DiagnosticStatus(name="segmentation_node: front", values=values)
         diag_pub.publish(DiagnosticArray(status=[status]))
         recording = recorder.recording
-        assert _wait(executor, lambda: len(recording.predictions) == 5 and len(recording.ground_truth) == 6
-                     and recorder.diagnostics and len(recording.overlays) == 3)
+        assert _wait(
+            executor,
+            lambda: (
+                len(recording.predictions) == 5
+                and len(recording.ground_truth) == 6
+                and recorder.diagnostics
+                and len(recording.overlays) == 3
+            ),
+        )
     finally:
         executor.shutdown()
         recorder.destroy_node()

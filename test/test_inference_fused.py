@@ -148,9 +148,10 @@ def test_uint8_tensors_meet_only_float_casts_as_tensorrt_requires(random_model):
     assert [node.op_type for node in consumers] == ["Cast"]
     assert {attr.i for attr in consumers[0].attribute if attr.name == "to"} <= float_types
     uint8_casts = [
-        node for node in fused.graph.node
-        if node.op_type == "Cast" and any(attr.name == "to" and attr.i == onnx.TensorProto.UINT8
-                                          for attr in node.attribute)
+        node
+        for node in fused.graph.node
+        if node.op_type == "Cast"
+        and any(attr.name == "to" and attr.i == onnx.TensorProto.UINT8 for attr in node.attribute)
     ]
     assert [node.output[0] for node in uint8_casts] == [MASK_OUTPUT]
     assert elem_types[uint8_casts[0].input[0]] in float_types
@@ -253,8 +254,13 @@ def test_fused_gpu_engine_matches_cpu(providers, tmp_path):
     model_file = share_dir() / "weights" / "parking.onnx"
     cpu = create_engine(model_file)
     gpu = create_engine(
-        model_file, device="cuda", providers=providers, fp16=True, cuda_policy="fail",
-        trt_cache_dir=tmp_path / "trt", fused_cache_dir=tmp_path / "fused",
+        model_file,
+        device="cuda",
+        providers=providers,
+        fp16=True,
+        cuda_policy="fail",
+        trt_cache_dir=tmp_path / "trt",
+        fused_cache_dir=tmp_path / "fused",
     )
     assert gpu.fused and gpu.device.startswith("cuda")
     for sample in generate_drive("parking", 200000, 3, size=(640, 640)):

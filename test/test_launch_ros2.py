@@ -28,8 +28,11 @@ from typing import Any
 import pytest
 
 ROS2 = Path(sys.executable).parent / "ros2"
-MISSING = [name for name in ("launch", "launch_ros", "ros2launch", "ros2lifecycle", "ros2param")
-           if importlib.util.find_spec(name) is None]
+MISSING = [
+    name
+    for name in ("launch", "launch_ros", "ros2launch", "ros2lifecycle", "ros2param")
+    if importlib.util.find_spec(name) is None
+]
 if MISSING or not ROS2.is_file():
     pytest.skip(
         f"the ROS 2 launch stack is not installed ({', '.join(MISSING) or 'no ros2 executable'}): "
@@ -237,7 +240,11 @@ def test_show_args_lists_every_argument_with_its_description(env: dict[str, str]
 
     result = subprocess.run(
         [str(ROS2), "launch", "seg_perception", f"{name}.launch.py", "--show-args"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for argument in launch_arguments("drive" if name == "drive" else name):

@@ -29,23 +29,44 @@ def test_official_key_names() -> None:
     with torch.device("meta"):
         keys = set(build_model("hrnetv2_w48", 19).state_dict())
     expected = [
-        "conv1.weight", "bn1.running_mean", "conv2.weight", "bn2.weight",
-        "layer1.0.conv3.weight", "layer1.0.downsample.0.weight", "layer1.0.downsample.1.weight",
+        "conv1.weight",
+        "bn1.running_mean",
+        "conv2.weight",
+        "bn2.weight",
+        "layer1.0.conv3.weight",
+        "layer1.0.downsample.0.weight",
+        "layer1.0.downsample.1.weight",
         "layer1.3.bn3.running_var",
-        "transition1.0.0.weight", "transition1.0.1.weight", "transition1.1.0.0.weight",
-        "transition2.2.0.0.weight", "transition3.3.0.1.running_mean",
-        "stage2.0.branches.0.0.conv1.weight", "stage2.0.branches.1.3.bn2.bias",
-        "stage2.0.fuse_layers.0.1.0.weight", "stage2.0.fuse_layers.1.0.0.0.weight",
-        "stage3.3.fuse_layers.0.2.1.running_var", "stage3.3.fuse_layers.2.0.1.0.weight",
-        "stage4.2.fuse_layers.3.0.0.0.weight", "stage4.2.fuse_layers.3.0.2.0.weight",
-        "stage4.2.fuse_layers.3.0.2.1.weight", "stage4.2.fuse_layers.0.3.1.bias",
-        "last_layer.0.weight", "last_layer.0.bias", "last_layer.1.running_var",
-        "last_layer.3.weight", "last_layer.3.bias",
+        "transition1.0.0.weight",
+        "transition1.0.1.weight",
+        "transition1.1.0.0.weight",
+        "transition2.2.0.0.weight",
+        "transition3.3.0.1.running_mean",
+        "stage2.0.branches.0.0.conv1.weight",
+        "stage2.0.branches.1.3.bn2.bias",
+        "stage2.0.fuse_layers.0.1.0.weight",
+        "stage2.0.fuse_layers.1.0.0.0.weight",
+        "stage3.3.fuse_layers.0.2.1.running_var",
+        "stage3.3.fuse_layers.2.0.1.0.weight",
+        "stage4.2.fuse_layers.3.0.0.0.weight",
+        "stage4.2.fuse_layers.3.0.2.0.weight",
+        "stage4.2.fuse_layers.3.0.2.1.weight",
+        "stage4.2.fuse_layers.0.3.1.bias",
+        "last_layer.0.weight",
+        "last_layer.0.bias",
+        "last_layer.1.running_var",
+        "last_layer.3.weight",
+        "last_layer.3.bias",
     ]
     assert [key for key in expected if key not in keys] == []
     # Places where the official code has None (same width / same branch) hold no weights.
-    absent = ["transition2.0.0.weight", "transition2.1.0.weight", "stage2.0.fuse_layers.0.0.0.weight",
-              "stage4.3.branches.0.0.conv1.weight", "stage5.0.branches.0.0.conv1.weight"]
+    absent = [
+        "transition2.0.0.weight",
+        "transition2.1.0.weight",
+        "stage2.0.fuse_layers.0.0.0.weight",
+        "stage4.3.branches.0.0.conv1.weight",
+        "stage5.0.branches.0.0.conv1.weight",
+    ]
     assert [key for key in absent if key in keys] == []
     assert max(int(k.split(".")[1]) for k in keys if k.startswith("stage3.")) == 3
     assert keys.isdisjoint({k for k in keys if k.startswith("stage4.") and ".branches.4." in k})
@@ -81,7 +102,7 @@ def test_load_official_checkpoint_strict_with_prefix(tmp_path: Path) -> None:
     assert report.problems == [] and not report.head_reinitialised
     _assert_loaded(model, state)
     # Without the prefix, through the model method.
-    plain = {key[len("model."):]: v for key, v in state.items() if key.startswith("model.")}
+    plain = {key[len("model.") :]: v for key, v in state.items() if key.startswith("model.")}
     other = build_model("hrnetv2_w18_small_v1", 19)
     assert other.load_official_state_dict(plain).stripped_prefix is None
     _assert_loaded(other, state)

@@ -23,10 +23,17 @@ def test_export_with_mish_matches_pytorch(name: str, tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but still supported
         torch.onnx.export(
-            model, (torch.randn(1, 3, 64, 96),), str(path), dynamo=False, opset_version=17,
-            input_names=["image"], output_names=["logits"],
-            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                          "logits": {0: "batch", 2: "height", 3: "width"}},
+            model,
+            (torch.randn(1, 3, 64, 96),),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={
+                "image": {0: "batch", 2: "height", 3: "width"},
+                "logits": {0: "batch", 2: "height", 3: "width"},
+            },
         )
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert {"Softplus", "Tanh"} <= ops  # Mish exported as Mul(x, Tanh(Softplus(x)))

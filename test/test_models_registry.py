@@ -15,8 +15,16 @@ SIZES = [(64, 96), (70, 90)]  # 70x90: not divisible by 32
 def test_list_models_has_every_family() -> None:
     names = list_models()
     assert names == sorted(names)
-    for expected in ("icnet_r50", "icnet_r18", "icnet_lite", "hrnetv2_w18", "hrnetv2_w32", "hrnetv2_w48",
-                     "hrnetv2_w18_small_v1", "hrnetv2_w18_small_v2"):
+    for expected in (
+        "icnet_r50",
+        "icnet_r18",
+        "icnet_lite",
+        "hrnetv2_w18",
+        "hrnetv2_w32",
+        "hrnetv2_w48",
+        "hrnetv2_w18_small_v1",
+        "hrnetv2_w18_small_v2",
+    ):
         assert expected in names
 
 
@@ -91,12 +99,15 @@ def test_icnet_cascade_resolutions_and_weights() -> None:
     assert aux_16.shape[-2:] == (8, 16)
 
 
-@pytest.mark.parametrize(("name", "options"), [
-    ("icnet_lite", {"activation": "mish"}),
-    ("hrnetv2_w18_small_v1", {"activation": "mish"}),
-    ("hrnetv2_w18_small_v1", {"csp": True}),
-    ("hrnetv2_w18_small_v1", {"csp": True, "csp_ratio": 0.25, "activation": "mish"}),
-])
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("icnet_lite", {"activation": "mish"}),
+        ("hrnetv2_w18_small_v1", {"activation": "mish"}),
+        ("hrnetv2_w18_small_v1", {"csp": True}),
+        ("hrnetv2_w18_small_v1", {"csp": True, "csp_ratio": 0.25, "activation": "mish"}),
+    ],
+)
 def test_options_keep_the_contract(name: str, options: dict[str, object]) -> None:
     torch.manual_seed(0)
     model = build_model(name, 4, **options)

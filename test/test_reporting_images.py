@@ -16,9 +16,9 @@ def test_contact_sheet_grid_geometry_and_placement():
     images = [np.full((50, 100, 3), value, np.uint8) for value in (10, 20, 30, 40, 50)]
     sheet = contact_sheet(images, cols=2, tile_width=100, gap=4)
     assert sheet.shape == (3 * 50 + 4 * 4, 2 * 100 + 3 * 4, 3)
-    assert sheet[4 + 10, 4 + 10, 0] == 10           # first tile, top left
+    assert sheet[4 + 10, 4 + 10, 0] == 10  # first tile, top left
     assert sheet[4 + 10, 4 + 100 + 4 + 10, 0] == 20  # second tile, top right
-    assert sheet[2 * 54 + 4 + 10, 4 + 10, 0] == 50   # fifth tile, third row
+    assert sheet[2 * 54 + 4 + 10, 4 + 10, 0] == 50  # fifth tile, third row
     assert sheet[2 * 54 + 4 + 10, 4 + 104 + 10, 0] == 32  # empty cell keeps the background
 
 
@@ -36,8 +36,14 @@ def test_contact_sheet_scales_mixed_sizes_and_grey_and_labels():
     assert sheet[:15, :20].max() > 0  # the label was drawn on a black tile
 
 
-@pytest.mark.parametrize("kwargs", [{"images": []}, {"images": [np.zeros((4, 4, 3), np.uint8)], "cols": 0},
-                                    {"images": [np.zeros((4, 4, 3), np.uint8)], "labels": ["a", "b"]}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"images": []},
+        {"images": [np.zeros((4, 4, 3), np.uint8)], "cols": 0},
+        {"images": [np.zeros((4, 4, 3), np.uint8)], "labels": ["a", "b"]},
+    ],
+)
 def test_contact_sheet_rejects_bad_input(kwargs):
     with pytest.raises(ReportingError):
         contact_sheet(**kwargs)

@@ -57,19 +57,26 @@ def test_json_safe_makes_strict_json():
 def test_write_report_writes_both_files(tmp_path):
     report = {
         "min_fps": 15.0,
-        "scenarios": [{
-            "scenario": "highway", "camera": "front", "image_size": [540, 960], "fps": 12.0,
-            "latency_ms": {"p50": 40.0, "p95": 60.0, "max": float("nan")},
-            "frames": {"sent": 10, "received": 8, "dropped": 2},
-            "accuracy": {
-                "miou": 0.5, "pixel_accuracy": 0.9, "frames_scored": 8,
-                "per_class_iou": {"background": 0.9, "lane": None},
-            },
-            "files": {
-                "animation": str(tmp_path / "highway" / "highway.gif"),
-                "video": str(tmp_path / "highway" / "highway.mp4"),
-            },
-        }],
+        "scenarios": [
+            {
+                "scenario": "highway",
+                "camera": "front",
+                "image_size": [540, 960],
+                "fps": 12.0,
+                "latency_ms": {"p50": 40.0, "p95": 60.0, "max": float("nan")},
+                "frames": {"sent": 10, "received": 8, "dropped": 2},
+                "accuracy": {
+                    "miou": 0.5,
+                    "pixel_accuracy": 0.9,
+                    "frames_scored": 8,
+                    "per_class_iou": {"background": 0.9, "lane": None},
+                },
+                "files": {
+                    "animation": str(tmp_path / "highway" / "highway.gif"),
+                    "video": str(tmp_path / "highway" / "highway.mp4"),
+                },
+            }
+        ],
     }
     json_path, md_path = write_report(report, tmp_path)
     assert json.loads(json_path.read_text())["scenarios"][0]["latency_ms"]["max"] is None

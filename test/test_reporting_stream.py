@@ -32,8 +32,15 @@ def test_matching_counts_and_latency_in_stamp_order():
     assert recording.matched_stamps == [T0 + i * 33 * MS for i in (0, 1, 3, 4)]
     assert recording.latencies_ms()[:5] == pytest.approx([10.0, 20.0 - 7e-6, 20.0, 40.0, 30.0], abs=1e-3)
     counts = recording.counts(frames_sent=5)
-    assert counts == {"sent": 5, "ground_truth_received": 5, "received": 5, "matched": 4, "dropped": 0,
-                      "unmatched_predictions": 1, "duplicates": 1}
+    assert counts == {
+        "sent": 5,
+        "ground_truth_received": 5,
+        "received": 5,
+        "matched": 4,
+        "dropped": 0,
+        "unmatched_predictions": 1,
+        "duplicates": 1,
+    }
 
 
 def test_latency_summary_and_rates():

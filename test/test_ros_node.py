@@ -203,7 +203,7 @@ def test_lane_boundaries_are_published_as_typed_messages(highway: Harness) -> No
     assert len(left.points) == 0 and not left.has_curve and left.has_image_curve
     assert left.pixels[0].y > left.pixels[-1].y  # near (image bottom) first
     assert left.pixels[0].x < 40 < 120 < right.pixels[0].x  # the lines where they were drawn
-    u_bottom = sum(c * left.pixels[0].y**k for k, c in enumerate(left.image_curve_coefficients))
+    u_bottom = sum(c * left.pixels[0].y ** k for k, c in enumerate(left.image_curve_coefficients))
     assert u_bottom == pytest.approx(left.pixels[0].x, abs=3.0)
 
 

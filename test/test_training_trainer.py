@@ -224,7 +224,9 @@ def test_marking_point_training_reduces_its_loss_and_exports_the_head(tmp_path: 
 
     recipe = parse_recipe(
         {
-            "name": "tiny_points", "scenario": "parking", "input_size": [96, 96],
+            "name": "tiny_points",
+            "scenario": "parking",
+            "input_size": [96, 96],
             "model": {"name": "icnet_lite", "options": {"marking_points": True}},
             "data": {"train_seeds": [0, 100000], "val_seeds": [100000, 100002], "pool_size": 4},
             "augment": {"horizontal_flip": 0.5, "rotate": {"limit": 20, "p": 0.5}},

@@ -34,48 +34,111 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS),
-                        help=f"registry models, exported untrained (default: {' '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--sizes", nargs="+", type=_size, default=list(DEFAULT_SIZES), metavar="HxW",
-                        help="model input sizes (default: 256x512)")
-    parser.add_argument("--model-file", nargs="+", type=Path, default=[], metavar="FILE",
-                        help="benchmark these .onnx/.pt files instead of --models/--sizes")
-    parser.add_argument("--engines", nargs="+", default=list(ENGINE_CHOICES), choices=list(ENGINE_CHOICES),
-                        help="engines to try (default: all; unavailable ones are reported as skipped)")
-    parser.add_argument("--scenario", choices=SCENARIOS, default="highway",
-                        help="class map of exported models (default highway)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(DEFAULT_MODELS),
+        help=f"registry models, exported untrained (default: {' '.join(DEFAULT_MODELS)})",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=_size,
+        default=list(DEFAULT_SIZES),
+        metavar="HxW",
+        help="model input sizes (default: 256x512)",
+    )
+    parser.add_argument(
+        "--model-file",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="benchmark these .onnx/.pt files instead of --models/--sizes",
+    )
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        default=list(ENGINE_CHOICES),
+        choices=list(ENGINE_CHOICES),
+        help="engines to try (default: all; unavailable ones are reported as skipped)",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="highway",
+        help="class map of exported models (default highway)",
+    )
     parser.add_argument("--iterations", type=int, default=30, help="timed calls per measurement (default 30)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
-    parser.add_argument("--max-seconds", type=float, default=4.0,
-                        help="stop a measurement after this long once 3 calls ran (default 4)")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="CPU threads of CPU engines; 0 = library default (default 2)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="auto: FP16 on the GPU engines, FP32 on the CPU; bf16 applies to torch-cuda "
-                             "(others use FP16 then) (default auto)")
-    parser.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false",
-                        help="GPU engines run without CUDA graphs (default: with, where possible)")
-    parser.add_argument("--frame-size", type=_size, metavar="HxW",
-                        help="uint8 frame size for predict (default: the model's input size)")
-    parser.add_argument("--out", type=Path, default=Path("out/bench"),
-                        help="output folder (default out/bench)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=4.0,
+        help="stop a measurement after this long once 3 calls ran (default 4)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=2, help="CPU threads of CPU engines; 0 = library default (default 2)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: FP16 on the GPU engines, FP32 on the CPU; bf16 applies to torch-cuda "
+        "(others use FP16 then) (default auto)",
+    )
+    parser.add_argument(
+        "--no-cuda-graphs",
+        dest="cuda_graphs",
+        action="store_false",
+        help="GPU engines run without CUDA graphs (default: with, where possible)",
+    )
+    parser.add_argument(
+        "--frame-size",
+        type=_size,
+        metavar="HxW",
+        help="uint8 frame size for predict (default: the model's input size)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/bench"), help="output folder (default out/bench)"
+    )
     two = parser.add_argument_group("two cameras on one device (--two-cameras)")
-    two.add_argument("--two-cameras", action="store_true",
-                     help="also measure, per model x engine, two free-running cameras sharing the device: "
-                          "serialized (one engine, a lock), parallel (two engines), batched (batch of 2)")
+    two.add_argument(
+        "--two-cameras",
+        action="store_true",
+        help="also measure, per model x engine, two free-running cameras sharing the device: "
+        "serialized (one engine, a lock), parallel (two engines), batched (batch of 2)",
+    )
     default_two = " ".join(f"{h}x{w}" for h, w in DEFAULT_TWO_CAMERA_SIZES)
-    two.add_argument("--two-camera-sizes", nargs=2, type=_size, default=list(DEFAULT_TWO_CAMERA_SIZES),
-                     metavar="HxW", help=f"front and AVM frame sizes (default {default_two})")
+    two.add_argument(
+        "--two-camera-sizes",
+        nargs=2,
+        type=_size,
+        default=list(DEFAULT_TWO_CAMERA_SIZES),
+        metavar="HxW",
+        help=f"front and AVM frame sizes (default {default_two})",
+    )
     node = parser.add_argument_group("node end to end (--node)")
-    node.add_argument("--node", action="store_true",
-                      help="also run the node with both cameras at 30 Hz (front 540x960, AVM 640x640)")
+    node.add_argument(
+        "--node",
+        action="store_true",
+        help="also run the node with both cameras at 30 Hz (front 540x960, AVM 640x640)",
+    )
     node.add_argument("--node-seconds", type=float, default=5.0, help="measurement window (default 5)")
     node.add_argument("--node-rate", type=float, default=30.0, help="camera rate in Hz (default 30)")
     node.add_argument("--node-device", default="cpu", help="node device: cpu, cuda, cuda:N (default cpu)")
-    node.add_argument("--node-model-dir", type=Path,
-                      help="folder with <scenario>.onnx (default: shipped weights, else untrained exports)")
-    node.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
-                      help="extra parameter for both nodes (repeatable), e.g. --node-param fp16:=true")
+    node.add_argument(
+        "--node-model-dir",
+        type=Path,
+        help="folder with <scenario>.onnx (default: shipped weights, else untrained exports)",
+    )
+    node.add_argument(
+        "--node-param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="extra parameter for both nodes (repeatable), e.g. --node-param fp16:=true",
+    )
     node.add_argument("--domain-id", type=int, help="ROS domain (default: a private one in 101..200)")
 
 

@@ -177,8 +177,12 @@ def create_bench_engine(
 
             torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN pick the fastest kernels
         return create_engine(
-            model_file, engine="torch", device=choice.device, precision=precision,
-            cuda_graphs=cuda_graphs, cuda_policy="fail",
+            model_file,
+            engine="torch",
+            device=choice.device,
+            precision=precision,
+            cuda_graphs=cuda_graphs,
+            cuda_policy="fail",
         )
     return create_engine(
         model_file,

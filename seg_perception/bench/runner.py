@@ -150,13 +150,21 @@ def bench_one(
     engine = None
     try:
         engine = bench_engines.create_bench_engine(
-            choice, model_file, precision=precision, threads=settings.threads,
-            trt_cache_dir=settings.trt_cache_dir, cuda_graphs=settings.cuda_graphs,
+            choice,
+            model_file,
+            precision=precision,
+            threads=settings.threads,
+            trt_cache_dir=settings.trt_cache_dir,
+            cuda_graphs=settings.cuda_graphs,
         )
         providers = list(engine.providers)
         if choice.required_provider and choice.required_provider not in providers:
-            return {**row, "status": SKIPPED, "providers": providers,
-                    "reason": f"{choice.required_provider} was not used (session runs on {providers})"}
+            return {
+                **row,
+                "status": SKIPPED,
+                "providers": providers,
+                "reason": f"{choice.required_provider} was not used (session runs on {providers})",
+            }
         measured = measure_row(engine, frame_size=frame_size, settings=settings, on_gpu=choice.on_gpu)
         # Read memory with this one engine loaded, before the two-camera run adds a second.
         memory = _memory(before, measured.pop("torch_peak_mb"), choice.on_gpu)
@@ -164,8 +172,12 @@ def bench_one(
             measured["two_cameras"] = measure_two_cameras(
                 engine,
                 make_engine=lambda: bench_engines.create_bench_engine(
-                    choice, model_file, precision=precision, threads=settings.threads,
-                    trt_cache_dir=settings.trt_cache_dir, cuda_graphs=settings.cuda_graphs,
+                    choice,
+                    model_file,
+                    precision=precision,
+                    threads=settings.threads,
+                    trt_cache_dir=settings.trt_cache_dir,
+                    cuda_graphs=settings.cuda_graphs,
                 ),
                 sizes=settings.two_camera_sizes,
                 budget=settings.budget,
@@ -180,8 +192,13 @@ def bench_one(
         if engine is not None:
             engine.close()
     return {
-        **row, "status": OK, "providers": providers, "device": engine.device,
-        "description": engine.describe(), **measured, "memory": memory,
+        **row,
+        "status": OK,
+        "providers": providers,
+        "device": engine.device,
+        "description": engine.describe(),
+        **measured,
+        "memory": memory,
     }
 
 

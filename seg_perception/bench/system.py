@@ -57,7 +57,10 @@ def gpu_info() -> list[dict[str, str]]:
     try:
         output = subprocess.run(
             [executable, f"--query-gpu={query}", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=NVIDIA_SMI_TIMEOUT_S, check=True,
+            capture_output=True,
+            text=True,
+            timeout=NVIDIA_SMI_TIMEOUT_S,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []

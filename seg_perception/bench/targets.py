@@ -62,30 +62,62 @@ class NodeTarget:
 
 ENGINE_TARGETS = (
     EngineTarget(
-        "icnet_r50_trt_fp16", "ICNet (ResNet-50) at 1024x2048, TensorRT FP16: >= 200 fps",
-        ("icnet_r50",), ((1024, 2048),), ("onnxruntime-tensorrt",), "engine_only", 200.0, precision="fp16",
+        "icnet_r50_trt_fp16",
+        "ICNet (ResNet-50) at 1024x2048, TensorRT FP16: >= 200 fps",
+        ("icnet_r50",),
+        ((1024, 2048),),
+        ("onnxruntime-tensorrt",),
+        "engine_only",
+        200.0,
+        precision="fp16",
     ),
     EngineTarget(
-        "hrnetv2_w48_gpu", "HRNetV2-W48 at 1024x2048 on one GPU: >= 60 fps",
-        ("hrnetv2_w48",), ((1024, 2048),), GPU_ENGINES, "engine_only", 60.0,
+        "hrnetv2_w48_gpu",
+        "HRNetV2-W48 at 1024x2048 on one GPU: >= 60 fps",
+        ("hrnetv2_w48",),
+        ((1024, 2048),),
+        GPU_ENGINES,
+        "engine_only",
+        60.0,
     ),
     EngineTarget(
-        "hrnetv2_w18_small_v2_gpu", "HRNetV2-W18-Small-v2 at 1024x2048 on one GPU: >= 200 fps",
-        ("hrnetv2_w18_small_v2",), ((1024, 2048),), GPU_ENGINES, "engine_only", 200.0,
+        "hrnetv2_w18_small_v2_gpu",
+        "HRNetV2-W18-Small-v2 at 1024x2048 on one GPU: >= 200 fps",
+        ("hrnetv2_w18_small_v2",),
+        ((1024, 2048),),
+        GPU_ENGINES,
+        "engine_only",
+        200.0,
     ),
     EngineTarget(
-        "cpu_default_models", "CPU, 2 threads, default models (icnet_lite 256x512 / 320x320), frame to mask: "
-        ">= 15 fps",
-        ("icnet_lite",), ((256, 512), (320, 320)), ("onnxruntime-cpu",), "predict", 15.0,
-        aggregate="worst", max_threads=2,
+        "cpu_default_models",
+        "CPU, 2 threads, default models (icnet_lite 256x512 / 320x320), frame to mask: >= 15 fps",
+        ("icnet_lite",),
+        ((256, 512), (320, 320)),
+        ("onnxruntime-cpu",),
+        "predict",
+        15.0,
+        aggregate="worst",
+        max_threads=2,
     ),
 )
 NODE_TARGETS = (
-    NodeTarget("node_p99", "node latency stamp -> mask p99 < 33 ms per camera (GPU)", "latency_p99_ms",
-               33.0, strict=True, unit=" ms"),
+    NodeTarget(
+        "node_p99",
+        "node latency stamp -> mask p99 < 33 ms per camera (GPU)",
+        "latency_p99_ms",
+        33.0,
+        strict=True,
+        unit=" ms",
+    ),
     NodeTarget("node_drops", "node: no dropped frames with both cameras at 30 Hz (GPU)", "dropped", 0.0),
-    NodeTarget("node_overhead", "node overhead (conversion, pre/post-processing, publishing) <= 15% of "
-               "the engine's time (GPU)", "overhead_percent", 15.0, unit="%"),
+    NodeTarget(
+        "node_overhead",
+        "node overhead (conversion, pre/post-processing, publishing) <= 15% of the engine's time (GPU)",
+        "overhead_percent",
+        15.0,
+        unit="%",
+    ),
 )
 
 
@@ -109,14 +141,18 @@ def evaluate_engine_target(target: EngineTarget, rows: Sequence[dict[str, Any]])
     """Status of one engine target against benchmark rows (see :func:`evaluate_targets`)."""
     candidates = [row for row in rows if _row_qualifies(target, row)]
     measured = [
-        row for row in candidates
+        row
+        for row in candidates
         if row.get("status") == "ok" and math.isfinite(row.get(target.metric, {}).get("fps", math.nan))
     ]
     result: dict[str, Any] = {"key": target.key, "target": target.text, "value": None}
     if not measured:
-        why = "; ".join(
-            sorted({f"{row['engine']}: {row['status']}: {row.get('reason', '')}" for row in candidates})
-        ) or "no qualifying configuration in this run"
+        why = (
+            "; ".join(
+                sorted({f"{row['engine']}: {row['status']}: {row.get('reason', '')}" for row in candidates})
+            )
+            or "no qualifying configuration in this run"
+        )
         return {**result, "status": NOT_MEASURED, "text": f"not measured here ({why})"}
     values = [(row[target.metric]["fps"], row) for row in measured]
     value, row = (max if target.aggregate == "best" else min)(values, key=lambda item: item[0])
@@ -169,10 +205,14 @@ def evaluate_node_target(target: NodeTarget, node: dict[str, Any] | None) -> dic
     stage_ms = node.get("cameras", {}).get(camera, {}).get("stage_ms") or {}
     # Only the disjoint stages: "pipeline" and the like are sums of them.
     stages = {name: ms for name, ms in stage_ms.items() if name in (ENGINE_STAGE, *OVERHEAD_STAGES)}
-    return {**result, "status": MISSED, "text": (
-        f"missed by {_fmt(excess)}{target.unit}: {_fmt(value)}{target.unit} vs {bound} ({camera}){note}"
-        + _dominant(stages, f"{camera} node")
-    )}
+    return {
+        **result,
+        "status": MISSED,
+        "text": (
+            f"missed by {_fmt(excess)}{target.unit}: {_fmt(value)}{target.unit} vs {bound} ({camera}){note}"
+            + _dominant(stages, f"{camera} node")
+        ),
+    }
 
 
 def evaluate_targets(rows: Sequence[dict[str, Any]], node: dict[str, Any] | None) -> list[dict[str, Any]]:

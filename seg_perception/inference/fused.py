@@ -96,12 +96,23 @@ def build_fused_model(
     # (exact below 2**24) before uint8. A direct int64 -> uint8 Cast could leave that node off
     # TensorRT, which also rules out TensorRT's CUDA graph (it needs every node on TensorRT).
     post_nodes = [
-        helper.make_node("ArgMax", [OUTPUT_NAME], [_PREFIX + "class_ids"], axis=1, keepdims=0,
-                         name=_PREFIX + "argmax"),
-        helper.make_node("Cast", [_PREFIX + "class_ids"], [_PREFIX + "class_ids_f32"], to=TensorProto.FLOAT,
-                         name=_PREFIX + "ids_to_float"),
-        helper.make_node("Cast", [_PREFIX + "class_ids_f32"], [MASK_OUTPUT], to=TensorProto.UINT8,
-                         name=_PREFIX + "to_uint8"),
+        helper.make_node(
+            "ArgMax", [OUTPUT_NAME], [_PREFIX + "class_ids"], axis=1, keepdims=0, name=_PREFIX + "argmax"
+        ),
+        helper.make_node(
+            "Cast",
+            [_PREFIX + "class_ids"],
+            [_PREFIX + "class_ids_f32"],
+            to=TensorProto.FLOAT,
+            name=_PREFIX + "ids_to_float",
+        ),
+        helper.make_node(
+            "Cast",
+            [_PREFIX + "class_ids_f32"],
+            [MASK_OUTPUT],
+            to=TensorProto.UINT8,
+            name=_PREFIX + "to_uint8",
+        ),
     ]
     out_height, out_width = metadata.input_size
     # Other outputs (the marking-point map) pass through as float32 at their static shape.
@@ -201,12 +212,23 @@ def _preprocess_nodes(
         const("offset", np.array(norm.offset, dtype=np.float32).reshape(1, 3, 1, 1)),
     ]
     nodes = [
-        helper.make_node("Cast", [FRAME_INPUT], [_PREFIX + "frame_f32"], to=TensorProto.FLOAT,
-                         name=_PREFIX + "to_float"),
-        helper.make_node("Transpose", [_PREFIX + "frame_f32"], [_PREFIX + "bgr"], perm=[0, 3, 1, 2],
-                         name=_PREFIX + "to_nchw"),
-        helper.make_node("Gather", [_PREFIX + "bgr", _PREFIX + "rgb_from_bgr"], [_PREFIX + "rgb"], axis=1,
-                         name=_PREFIX + "to_rgb"),
+        helper.make_node(
+            "Cast", [FRAME_INPUT], [_PREFIX + "frame_f32"], to=TensorProto.FLOAT, name=_PREFIX + "to_float"
+        ),
+        helper.make_node(
+            "Transpose",
+            [_PREFIX + "frame_f32"],
+            [_PREFIX + "bgr"],
+            perm=[0, 3, 1, 2],
+            name=_PREFIX + "to_nchw",
+        ),
+        helper.make_node(
+            "Gather",
+            [_PREFIX + "bgr", _PREFIX + "rgb_from_bgr"],
+            [_PREFIX + "rgb"],
+            axis=1,
+            name=_PREFIX + "to_rgb",
+        ),
     ]
     resized = _PREFIX + "rgb"
     if tuple(frame_size) != (height, width):
@@ -217,15 +239,21 @@ def _preprocess_nodes(
         }
         if opset >= 18:
             resize_attributes["antialias"] = 0  # OpenCV's INTER_LINEAR does not low-pass either
-        nodes.append(helper.make_node(
-            "Resize", [_PREFIX + "rgb", "", "", _PREFIX + "sizes"], [_PREFIX + "resized"],
-            name=_PREFIX + "resize", **resize_attributes,
-        ))
+        nodes.append(
+            helper.make_node(
+                "Resize",
+                [_PREFIX + "rgb", "", "", _PREFIX + "sizes"],
+                [_PREFIX + "resized"],
+                name=_PREFIX + "resize",
+                **resize_attributes,
+            )
+        )
         resized = _PREFIX + "resized"
     nodes += [
         helper.make_node("Mul", [resized, _PREFIX + "scale"], [_PREFIX + "scaled"], name=_PREFIX + "scale"),
-        helper.make_node("Add", [_PREFIX + "scaled", _PREFIX + "offset"], [INPUT_NAME],
-                         name=_PREFIX + "offset"),
+        helper.make_node(
+            "Add", [_PREFIX + "scaled", _PREFIX + "offset"], [INPUT_NAME], name=_PREFIX + "offset"
+        ),
     ]
     return nodes, initializers
 

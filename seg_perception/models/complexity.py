@@ -62,5 +62,5 @@ def count_macs(model: nn.Module, size: tuple[int, int], *, batch: int = 1) -> in
 
 
 def count_gflops(model: nn.Module, size: tuple[int, int], *, batch: int = 1) -> float:
-    """"GFLOPs" in the official HRNet convention: ``count_macs / 2**30``."""
+    """ "GFLOPs" in the official HRNet convention: ``count_macs / 2**30``."""
     return count_macs(model, size, batch=batch) / GFLOPS_DIVISOR

@@ -92,8 +92,13 @@ class ConvBNAct(nn.Sequential):
         padding = dilation * (kernel_size - 1) // 2
         layers: list[nn.Module] = [
             nn.Conv2d(
-                in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                dilation=dilation, bias=False,
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                bias=False,
             ),
             nn.BatchNorm2d(out_channels),
         ]

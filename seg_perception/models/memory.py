@@ -110,7 +110,10 @@ def measure(config: MemoryConfig, *, timeout_s: float = 600.0) -> dict[str, Any]
     """Measure ``config`` in a fresh subprocess (so its peak RSS is its own)."""
     result = subprocess.run(
         [sys.executable, "-m", "seg_perception.models.memory", json.dumps(asdict(config))],
-        capture_output=True, text=True, timeout=timeout_s, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
     )
     if result.returncode != 0:
         raise ModelOptionError(f"memory measurement of {config.label} failed: {result.stderr.strip()}")

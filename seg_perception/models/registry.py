@@ -44,9 +44,7 @@ def model_entry(name: str) -> ModelEntry:
     try:
         return REGISTRY[name]
     except KeyError as err:
-        raise UnknownModelError(
-            f"unknown model {name!r}; valid names: {', '.join(list_models())}"
-        ) from err
+        raise UnknownModelError(f"unknown model {name!r}; valid names: {', '.join(list_models())}") from err
 
 
 def build_model(name: str, num_classes: int, **options: Any) -> SegmentationModel:

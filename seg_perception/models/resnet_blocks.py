@@ -110,8 +110,14 @@ def make_res_layer(
             nn.BatchNorm2d(out_channels),
         )
     layers = [
-        block(in_channels, planes, stride=stride, dilation=dilation, downsample=downsample,
-              activation=activation)
+        block(
+            in_channels,
+            planes,
+            stride=stride,
+            dilation=dilation,
+            downsample=downsample,
+            activation=activation,
+        )
     ]
     layers += [
         block(out_channels, planes, dilation=dilation, activation=activation) for _ in range(1, num_blocks)

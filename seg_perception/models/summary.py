@@ -38,7 +38,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csp", action="store_true", help="HRNet with cross-stage-partial stages")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     parser.add_argument(
-        "--memory-report", action="store_true",
+        "--memory-report",
+        action="store_true",
         help="also measure one training step of hrnetv2_w18_small_v2 with ReLU/Mish/CSP (slow: ~1 min)",
     )
     parser.add_argument(
@@ -78,12 +79,14 @@ def memory_rows(size: tuple[int, int], batch: int) -> list[list[str]]:
     rows = []
     for config in DEFAULT_CONFIGS:
         result = measure(replace(config, size=size, batch=batch))
-        rows.append([
-            f"{config.model} {config.label}",
-            f"{result['params'] / 1e6:.2f}",
-            f"{result['saved_activations_mb']:.0f}",
-            f"{result['peak_step_rss_mb']:.0f}",
-        ])
+        rows.append(
+            [
+                f"{config.model} {config.label}",
+                f"{result['params'] / 1e6:.2f}",
+                f"{result['saved_activations_mb']:.0f}",
+                f"{result['peak_step_rss_mb']:.0f}",
+            ]
+        )
     return rows
 
 
@@ -94,20 +97,27 @@ def run(args: argparse.Namespace) -> int:
     if args.num_classes < 1:
         raise SegPerceptionError(f"--num-classes must be >= 1, got {args.num_classes}")
     height, width = args.size
-    print(f"Input {height}x{width}, {args.num_classes} classes; GFLOPs = conv multiply-accumulates / 2^30 "
-          "(official HRNet convention)")
-    print(_table(
-        ["model", "params (M)", f"GFLOPs @ {height}x{width}"],
-        complexity_rows(names, args.size, num_classes=args.num_classes, activation=args.activation,
-                        csp=args.csp),
-        markdown=args.markdown,
-    ))
+    print(
+        f"Input {height}x{width}, {args.num_classes} classes; GFLOPs = conv multiply-accumulates / 2^30 "
+        "(official HRNet convention)"
+    )
+    print(
+        _table(
+            ["model", "params (M)", f"GFLOPs @ {height}x{width}"],
+            complexity_rows(
+                names, args.size, num_classes=args.num_classes, activation=args.activation, csp=args.csp
+            ),
+            markdown=args.markdown,
+        )
+    )
     if args.memory_report:
         mh, mw = args.memory_size
         print(f"\nOne training step (forward + backward), input {args.memory_batch}x3x{mh}x{mw}, CPU:")
-        print(_table(
-            ["configuration", "params (M)", "saved activations (MB)", "peak RSS increase (MB)"],
-            memory_rows(args.memory_size, args.memory_batch),
-            markdown=args.markdown,
-        ))
+        print(
+            _table(
+                ["configuration", "params (M)", "saved activations (MB)", "peak RSS increase (MB)"],
+                memory_rows(args.memory_size, args.memory_batch),
+                markdown=args.markdown,
+            )
+        )
     return 0

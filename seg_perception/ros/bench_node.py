@@ -81,15 +81,29 @@ class _StreamRun:
         self.node: ManagedProcess | None = None
         self.player: ManagedProcess | None = None
 
-    def start(self, *, env: dict[str, str], device: str, rate_hz: float, node_params: tuple[str, ...],
-              wait_timeout_s: float) -> None:
+    def start(
+        self,
+        *,
+        env: dict[str, str],
+        device: str,
+        rate_hz: float,
+        node_params: tuple[str, ...],
+        wait_timeout_s: float,
+    ) -> None:
         stream = self.stream
         node_command = [
-            sys.executable, "-m", "seg_perception.ros.node", "--ros-args",
-            "-r", f"__node:=seg_bench_{stream.camera}",
-            "-p", f"scenario:={stream.scenario}",
-            "-p", f"model_file:={self.model_file}",
-            "-p", f"device:={device}",
+            sys.executable,
+            "-m",
+            "seg_perception.ros.node",
+            "--ros-args",
+            "-r",
+            f"__node:=seg_bench_{stream.camera}",
+            "-p",
+            f"scenario:={stream.scenario}",
+            "-p",
+            f"model_file:={self.model_file}",
+            "-p",
+            f"device:={device}",
         ]
         for extra in node_params:
             node_command += ["-p", extra]
@@ -105,8 +119,12 @@ class _StreamRun:
             "wait_timeout_s": wait_timeout_s,
         }
         player_command = [
-            sys.executable, "-m", "seg_perception.ros.player", "--ros-args",
-            "-r", f"__node:=seg_bench_camera_{stream.camera}",
+            sys.executable,
+            "-m",
+            "seg_perception.ros.player",
+            "--ros-args",
+            "-r",
+            f"__node:=seg_bench_camera_{stream.camera}",
         ]
         for key, value in player_params.items():
             player_command += ["-p", f"{key}:={value}"]
@@ -238,12 +256,18 @@ def run_node_bench(
 
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
-        "seconds": seconds, "rate_hz": rate_hz, "device": device, "engine": "onnxruntime",
-        "domain_id": domain_id, "layout": "one node process per camera (the node runs one model for all "
+        "seconds": seconds,
+        "rate_hz": rate_hz,
+        "device": device,
+        "engine": "onnxruntime",
+        "domain_id": domain_id,
+        "layout": "one node process per camera (the node runs one model for all "
         "its cameras), both on this machine at the same time",
     }
-    models = {stream.scenario: scenario_model(stream.scenario, model_dir=model_dir, cache_dir=cache_dir)
-              for stream in streams}
+    models = {
+        stream.scenario: scenario_model(stream.scenario, model_dir=model_dir, cache_dir=cache_dir)
+        for stream in streams
+    }
     profile = shipped_profile()
     env = ros_environment(profile=profile, domain_id=domain_id)
     summary["fastdds_profile"] = str(profile) if profile else None
@@ -264,10 +288,20 @@ def run_node_bench(
             executor.add_node(run.recorder)
         print(f"  node bench: {len(runs)} cameras at {rate_hz:g} Hz on {device}, logs in {out}", flush=True)
         for run in runs:
-            run.start(env=env, device=device, rate_hz=rate_hz, node_params=node_params,
-                      wait_timeout_s=startup_timeout_s)
-        _spin_until(executor, runs, lambda: all(run.streaming for run in runs),
-                    timeout_s=startup_timeout_s, what="waiting for every camera's first mask")
+            run.start(
+                env=env,
+                device=device,
+                rate_hz=rate_hz,
+                node_params=node_params,
+                wait_timeout_s=startup_timeout_s,
+            )
+        _spin_until(
+            executor,
+            runs,
+            lambda: all(run.streaming for run in runs),
+            timeout_s=startup_timeout_s,
+            what="waiting for every camera's first mask",
+        )
         _spin_for(executor, SETTLE_S)
         clock = runs[0].recorder.get_clock()
         window_start = clock.now().nanoseconds

@@ -409,9 +409,11 @@ class _ScenarioRun:
         # have matched this recorder's readers too. Streaming before that lost every mask of a
         # short stream now and then, so the camera starts only once the node is fully connected.
         self.timings["node_start_s"] = self._spin_until(
-            lambda: recorder.count_subscribers(self.topic) >= 1
-            and recorder.node_output_matched
-            and bool(recorder.camera_diagnostics(self.camera)),
+            lambda: (
+                recorder.count_subscribers(self.topic) >= 1
+                and recorder.node_output_matched
+                and bool(recorder.camera_diagnostics(self.camera))
+            ),
             timeout_s=settings.startup_timeout_s,
             what=f"the node did not subscribe to {self.topic}, advertise {recorder.topics.mask} "
             "and publish diagnostics",
@@ -419,8 +421,11 @@ class _ScenarioRun:
         self.player = ManagedProcess(
             "synthetic camera", self._player_command(), log_path=self.out_dir / "player.log", env=self.env
         )
-        self._prefix(2, f"node ready after {self.timings['node_start_s']:.1f} s; waiting for the camera "
-                        f"to finish generating frames (log {self.out_dir / 'player.log'})")
+        self._prefix(
+            2,
+            f"node ready after {self.timings['node_start_s']:.1f} s; waiting for the camera "
+            f"to finish generating frames (log {self.out_dir / 'player.log'})",
+        )
         generate_timeout = settings.startup_timeout_s + 0.2 * settings.num_frames
         self.timings["generate_wait_s"] = self._spin_until(
             lambda: bool(recorder.recording.ground_truth),
@@ -461,9 +466,19 @@ class _ScenarioRun:
     def _start_profiler(self) -> None:
         assert self.node is not None
         command = [
-            find_py_spy(), "record", "-p", str(self.node.process.pid), "-r", str(PROFILE_RATE_HZ),
-            "-d", str(max(1, int(self.settings.seconds))), "--nonblocking", "-f", "raw",
-            "-o", str(self.profile_path),
+            find_py_spy(),
+            "record",
+            "-p",
+            str(self.node.process.pid),
+            "-r",
+            str(PROFILE_RATE_HZ),
+            "-d",
+            str(max(1, int(self.settings.seconds))),
+            "--nonblocking",
+            "-f",
+            "raw",
+            "-o",
+            str(self.profile_path),
         ]
         log_path = self.out_dir / "profiler.log"
         self.profiler = ManagedProcess("profiler", command, log_path=log_path, env=self.env)
@@ -501,8 +516,11 @@ class _ScenarioRun:
 
         start = time.monotonic()
         recorder, recording = self.recorder, self.recorder.recording
-        self._prefix(4, f"node stopped (exit code {self.exit_codes.get('node')}); scoring "
-                        f"{len(recording.matched_stamps)} masks against ground truth")
+        self._prefix(
+            4,
+            f"node stopped (exit code {self.exit_codes.get('node')}); scoring "
+            f"{len(recording.matched_stamps)} masks against ground truth",
+        )
         if self.exit_codes.get("node"):
             _say(f"  warning: the node exited with code {self.exit_codes['node']}; see {self.node.log_path}")
         stats_path = self.player_stats_path
@@ -513,8 +531,12 @@ class _ScenarioRun:
         values = diagnostics.get("values", {})
         self._prefix(5, f"writing overlays, animation and contact sheet to {self.out_dir}")
         files = write_stream_visuals(
-            recording, self.out_dir, name=self.name, colors_bgr=self.config.classes.colors_bgr,
-            gif_fps=self.settings.gif_fps, video=True,
+            recording,
+            self.out_dir,
+            name=self.name,
+            colors_bgr=self.config.classes.colors_bgr,
+            gif_fps=self.settings.gif_fps,
+            video=True,
             annotate=overlay_annotator(self.config, self.camera, recording.predictions),
         )
         self.timings["report_s"] = time.monotonic() - start
@@ -535,8 +557,15 @@ class _ScenarioRun:
             "processing_ms": latency_summary(recorder.processing_ms),
             "frames": frames,
             "node_counters": {
-                key: int(values[key]) for key in ("frames_received", "frames_processed", "frames_dropped",
-                                                   "frames_rejected", "engine_errors") if key in values
+                key: int(values[key])
+                for key in (
+                    "frames_received",
+                    "frames_processed",
+                    "frames_dropped",
+                    "frames_rejected",
+                    "engine_errors",
+                )
+                if key in values
             },
             "node_stages_ms": {
                 key.split(".", 1)[1]: float(value)
@@ -558,8 +587,11 @@ class _ScenarioRun:
             "timings_s": self.timings,
             "exit_codes": self.exit_codes,
             "player": player_stats,
-            "files": {**files, "node_log": str(self.out_dir / "node.log"),
-                      "player_log": str(self.out_dir / "player.log")},
+            "files": {
+                **files,
+                "node_log": str(self.out_dir / "node.log"),
+                "player_log": str(self.out_dir / "player.log"),
+            },
             "_overlays": [image for _, image in recording.overlays],
         }
 
@@ -585,9 +617,14 @@ class _DriveRun:
 
     def _node_command(self) -> list[str]:
         command = [
-            sys.executable, "-m", "seg_perception.ros.node", "--ros-args",
-            "--params-file", str(share_dir() / "config" / f"{DRIVE}.yaml"),
-            "-p", f"device:={self.settings.device}",
+            sys.executable,
+            "-m",
+            "seg_perception.ros.node",
+            "--ros-args",
+            "--params-file",
+            str(share_dir() / "config" / f"{DRIVE}.yaml"),
+            "-p",
+            f"device:={self.settings.device}",
         ]
         for stream in self.streams:
             command += ["-p", f"{stream.camera}.model_file:={stream.model_file}"]
@@ -613,8 +650,10 @@ class _DriveRun:
     def run(self) -> list[dict[str, Any]]:
         settings, streams = self.settings, self.streams
         try:
-            _say(f"  [drive] one node for {', '.join(f'{s.camera} ({s.config.name})' for s in streams)}; "
-                 f"log {self.out_dir / 'node.log'}")
+            _say(
+                f"  [drive] one node for {', '.join(f'{s.camera} ({s.config.name})' for s in streams)}; "
+                f"log {self.out_dir / 'node.log'}"
+            )
             self.node = ManagedProcess(
                 "node", self._node_command(), log_path=self.out_dir / "node.log", env=streams[0].env
             )
@@ -634,8 +673,10 @@ class _DriveRun:
             for stream in streams:
                 stream.timings["node_start_s"] = node_start
                 stream.player = ManagedProcess(
-                    f"synthetic {stream.camera} camera", stream._player_command(),
-                    log_path=stream.out_dir / "player.log", env=stream.env,
+                    f"synthetic {stream.camera} camera",
+                    stream._player_command(),
+                    log_path=stream.out_dir / "player.log",
+                    env=stream.env,
                 )
             _say(f"  [drive] node ready after {node_start:.1f} s; both cameras generating frames")
             self._spin_until(
@@ -751,15 +792,22 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
         "title": "seg_perception demo",
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "host": {
-            "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
             # Other work on the machine slows the node: the 1-minute load average puts fps in context.
             "load_average_1min": {"start": load_before, "end": os.getloadavg()[0]},
         },
         "rmw": env.get("RMW_IMPLEMENTATION"),
         "fastdds_profile": str(profile) if profile else None,
         "domain_id": settings.domain_id,
-        "settings": {"seconds": settings.seconds, "rate_hz": settings.rate_hz, "seed": settings.seed,
-                     "size": list(settings.size) if settings.size else None, "device": settings.device},
+        "settings": {
+            "seconds": settings.seconds,
+            "rate_hz": settings.rate_hz,
+            "seed": settings.seed,
+            "size": list(settings.size) if settings.size else None,
+            "device": settings.device,
+        },
         "min_fps": settings.min_fps,
         "scenarios": results,
         "contact_sheet": str(sheet) if sheet else None,
@@ -786,29 +834,50 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenarios", nargs="+", choices=DEMO_SCENARIOS, default=list(SCENARIOS),
-                        help="scenarios to run (default: highway road parking); drive: front and AVM "
-                             "in one node, each with its own model")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=DEMO_SCENARIOS,
+        default=list(SCENARIOS),
+        help="scenarios to run (default: highway road parking); drive: front and AVM "
+        "in one node, each with its own model",
+    )
     parser.add_argument("--seconds", type=float, default=6.0, help="stream length per scenario (default 6)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder (default out/demo)")
     parser.add_argument("--rate", type=float, default=30.0, help="camera rate in Hz (default 30)")
     parser.add_argument("--size", type=_size, help="camera HxW (default: the scenario's image_size)")
-    parser.add_argument("--model-dir", type=Path,
-                        help="folder with <scenario>.onnx (default: the shipped weights/)")
+    parser.add_argument(
+        "--model-dir", type=Path, help="folder with <scenario>.onnx (default: the shipped weights/)"
+    )
     parser.add_argument("--device", default="cpu", help="node device: cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
-                        help=f"seed of the drives (default {HELD_OUT_SEED}: held out from training)")
-    parser.add_argument("--domain-id", type=int,
-                        help="ROS domain of the demo (default: $ROS_DOMAIN_ID when set, else a private one "
-                        "in 1..100)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=HELD_OUT_SEED,
+        help=f"seed of the drives (default {HELD_OUT_SEED}: held out from training)",
+    )
+    parser.add_argument(
+        "--domain-id",
+        type=int,
+        help="ROS domain of the demo (default: $ROS_DOMAIN_ID when set, else a private one in 1..100)",
+    )
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds for the node to start")
-    parser.add_argument("--output-timeout", type=float, default=20.0,
-                        help="seconds for the first mask once frames flow")
+    parser.add_argument(
+        "--output-timeout", type=float, default=20.0, help="seconds for the first mask once frames flow"
+    )
     parser.add_argument("--min-fps", type=float, default=15.0, help="fps bar the report checks (default 15)")
-    parser.add_argument("--profile-node", action="store_true",
-                        help="sample the node with py-spy while streaming; the report lists the hot spots")
-    parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
-                        help="extra node parameter (repeatable), e.g. --node-param overlay_alpha:=0.6")
+    parser.add_argument(
+        "--profile-node",
+        action="store_true",
+        help="sample the node with py-spy while streaming; the report lists the hot spots",
+    )
+    parser.add_argument(
+        "--node-param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="extra node parameter (repeatable), e.g. --node-param overlay_alpha:=0.6",
+    )
 
 
 def demo_domain_id(requested: int | None, environ: Mapping[str, str]) -> int:

@@ -499,12 +499,14 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "engine torch on CUDA: fp32, fp16 or bf16 weights; auto = follow fp16",
             choices=PRECISIONS,
         ),
-        fused_graph=bool(declare(
-            "fused_graph",
-            True,
-            "ONNX Runtime on a GPU provider: run resize, normalisation and arg-max inside the graph "
-            "(uint8 frame up, uint8 mask down); false = on the host, as on the CPU",
-        )),
+        fused_graph=bool(
+            declare(
+                "fused_graph",
+                True,
+                "ONNX Runtime on a GPU provider: run resize, normalisation and arg-max inside the graph "
+                "(uint8 frame up, uint8 mask down); false = on the host, as on the CPU",
+            )
+        ),
         camera_engines=declare(
             "camera_engines",
             "shared",
@@ -512,11 +514,13 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "(ONNX Runtime session / CUDA stream) per camera, so GPU inferences do not wait for each other",
             choices=CAMERA_ENGINES,
         ),
-        cuda_graphs=bool(declare(
-            "cuda_graphs",
-            True,
-            "on CUDA, record and replay CUDA graphs per frame size (falls back with a warning)",
-        )),
+        cuda_graphs=bool(
+            declare(
+                "cuda_graphs",
+                True,
+                "on CUDA, record and replay CUDA graphs per frame size (falls back with a warning)",
+            )
+        ),
         overlay_alpha=declare(
             "overlay_alpha",
             0.5,
@@ -538,12 +542,14 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             float_range=(1e-6, 100.0),
             read_only=False,
         ),
-        publish_polygon_cloud=bool(declare(
-            "publish_polygon_cloud",
-            False,
-            "also publish every region polygon (all classes) as a sensor_msgs/PointCloud2 on "
-            "<camera>/polygons; planners use the typed <camera>/lanes and <camera>/slots instead",
-        )),
+        publish_polygon_cloud=bool(
+            declare(
+                "publish_polygon_cloud",
+                False,
+                "also publish every region polygon (all classes) as a sensor_msgs/PointCloud2 on "
+                "<camera>/polygons; planners use the typed <camera>/lanes and <camera>/slots instead",
+            )
+        ),
         max_image_pixels=declare(
             "max_image_pixels", DEFAULT_MAX_PIXELS, "larger input images are rejected", int_range=(1, _BIG)
         ),

@@ -78,8 +78,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         camera: _frames(scenario, camera, DISTINCT_FRAMES, args.rate) for camera, scenario in CAMERAS.items()
     }
     command = [
-        sys.executable, "-m", "seg_perception.ros.node", "--ros-args",
-        "--params-file", str(share_dir() / "config" / "drive.yaml"),
+        sys.executable,
+        "-m",
+        "seg_perception.ros.node",
+        "--ros-args",
+        "--params-file",
+        str(share_dir() / "config" / "drive.yaml"),
     ]
     node_process = ManagedProcess("node", command, log_path=out / "node.log", env=env)
     context = Context()
@@ -120,8 +124,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         client = AsyncParameterClient(node, NODE)
         client.wait_for_services(timeout_sec=args.startup_timeout)
         time.sleep(1.0)  # discovery of the mask subscriptions on the node's side
-        print(f"streaming {args.seconds:g} s at {args.rate:g} Hz on front and avm; "
-              f"front.scenario -> {args.to} at {args.switch_at:g} s", flush=True)
+        print(
+            f"streaming {args.seconds:g} s at {args.rate:g} Hz on front and avm; "
+            f"front.scenario -> {args.to} at {args.switch_at:g} s",
+            flush=True,
+        )
         period = 1.0 / args.rate
         start = time.monotonic()
         future = None
@@ -149,7 +156,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stamps = {stamp for stamp, _ in received[camera]}
             missing = [s for s in sent[camera] if s not in stamps]
             near = [
-                s for s in missing
+                s
+                for s in missing
                 if ("requested_ns" in switch and abs(s - switch["requested_ns"]) <= SWITCH_WINDOW_S * 1e9)
                 or ("replied_ns" in switch and abs(s - switch["replied_ns"]) <= SWITCH_WINDOW_S * 1e9)
             ]
@@ -169,7 +177,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "successful": bool(reply.successful) if reply is not None else None,
             "reason": reply.reason if reply is not None else "no reply",
             "request_to_reply_ms": round((switch["replied_ns"] - switch["requested_ns"]) / 1e6, 1)
-            if "replied_ns" in switch else None,
+            if "replied_ns" in switch
+            else None,
         }
     finally:
         stop.set()

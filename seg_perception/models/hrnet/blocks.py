@@ -44,9 +44,11 @@ class HighResolutionModule(nn.Module):
             for j in range(self.num_branches):
                 if j > i:
                     # Convolve at the low resolution, then upsample: cheaper than the reverse.
-                    row.append(nn.Sequential(
-                        nn.Conv2d(channels[j], channels[i], 1, bias=False), nn.BatchNorm2d(channels[i])
-                    ))
+                    row.append(
+                        nn.Sequential(
+                            nn.Conv2d(channels[j], channels[i], 1, bias=False), nn.BatchNorm2d(channels[i])
+                        )
+                    )
                 elif j == i:
                     row.append(None)
                 else:
@@ -123,9 +125,7 @@ class CSPStage(nn.Module):
         self.bypass = tuple(max(1, round(c * ratio)) for c in in_channels)
         inner_in = tuple(c - b for c, b in zip(in_channels, self.bypass, strict=True))
         self.inner_in = inner_in
-        inner_channels = tuple(
-            max(1, round(c * (1.0 - ratio))) for c in num_channels
-        )
+        inner_channels = tuple(max(1, round(c * (1.0 - ratio))) for c in num_channels)
         self.stage = HRStage(num_modules, block, num_blocks, inner_in, inner_channels, activation=activation)
         self.out_channels = tuple(c * block.expansion for c in num_channels)
         self.transitions = nn.ModuleList(

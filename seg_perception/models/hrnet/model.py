@@ -126,12 +126,18 @@ class HRNetV2(SegmentationModel):
             transitions.append(_make_transition(channels, wanted, act))
             if csp:
                 built: nn.Module = CSPStage(
-                    stage.num_modules, block, stage.num_blocks, wanted, stage.num_channels,
-                    ratio=csp_ratio, activation=act,
+                    stage.num_modules,
+                    block,
+                    stage.num_blocks,
+                    wanted,
+                    stage.num_channels,
+                    ratio=csp_ratio,
+                    activation=act,
                 )
             else:
-                built = HRStage(stage.num_modules, block, stage.num_blocks, wanted, stage.num_channels,
-                                activation=act)
+                built = HRStage(
+                    stage.num_modules, block, stage.num_blocks, wanted, stage.num_channels, activation=act
+                )
             stages.append(built)
             channels = built.out_channels
         self.transition1, self.transition2, self.transition3 = transitions
@@ -145,9 +151,7 @@ class HRNetV2(SegmentationModel):
             make_activation(act),
             nn.Conv2d(head_channels, num_classes, 1),
         )
-        self.point_head = (
-            MarkingPointHead(head_channels, activation=act) if marking_points else None
-        )
+        self.point_head = MarkingPointHead(head_channels, activation=act) if marking_points else None
 
     @staticmethod
     def _transit(transition: nn.ModuleList, feats: list[Tensor]) -> list[Tensor]:
@@ -192,6 +196,10 @@ def build_hrnet(
 ) -> HRNetV2:
     """Build an HRNetV2 variant from :data:`HRNET_SPECS`."""
     return HRNetV2(
-        HRNET_SPECS[variant], num_classes=num_classes, activation=activation, csp=csp, csp_ratio=csp_ratio,
+        HRNET_SPECS[variant],
+        num_classes=num_classes,
+        activation=activation,
+        csp=csp,
+        csp_ratio=csp_ratio,
         marking_points=marking_points,
     )

@@ -76,7 +76,7 @@ def _strip_wrapper(state: Mapping[str, Tensor], report: LoadReport) -> dict[str,
         if any(key.startswith(prefix) for key in state):
             report.stripped_prefix = prefix
             report.wrapper_keys = sorted(key for key in state if not key.startswith(prefix))
-            return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+            return {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
     return dict(state)
 
 
@@ -111,8 +111,12 @@ def load_official_hrnet_state_dict(
     report = LoadReport()
     state = _strip_wrapper(_read(state_dict_or_path), report)
     if report.wrapper_keys:
-        _LOG.warning("ignoring %d keys outside %r: %s", len(report.wrapper_keys), report.stripped_prefix,
-                     ", ".join(report.wrapper_keys))
+        _LOG.warning(
+            "ignoring %d keys outside %r: %s",
+            len(report.wrapper_keys),
+            report.stripped_prefix,
+            ", ".join(report.wrapper_keys),
+        )
     own = model.state_dict()
     report.missing = sorted(key for key in own if key not in state)
     report.unexpected = sorted(key for key in state if key not in own)
@@ -138,7 +142,8 @@ def load_official_hrnet_state_dict(
         _LOG.warning(
             "class count differs from the checkpoint: last_layer.3 re-initialised "
             "(%d classes in the checkpoint, %d here)",
-            state["last_layer.3.weight"].shape[0], own["last_layer.3.weight"].shape[0],
+            state["last_layer.3.weight"].shape[0],
+            own["last_layer.3.weight"].shape[0],
         )
     for line in report.problems:
         _LOG.warning("HRNet checkpoint: %s", line)

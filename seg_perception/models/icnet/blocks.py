@@ -47,7 +47,11 @@ class PyramidPooling(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, *, bins: tuple[int, ...] = (1, 2, 3, 6),
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        bins: tuple[int, ...] = (1, 2, 3, 6),
         activation: str = "relu",
     ) -> None:
         super().__init__()
@@ -72,7 +76,12 @@ class CascadeFeatureFusion(nn.Module):
     """
 
     def __init__(
-        self, low_channels: int, high_channels: int, out_channels: int, *, num_classes: int,
+        self,
+        low_channels: int,
+        high_channels: int,
+        out_channels: int,
+        *,
+        num_classes: int,
         activation: str = "relu",
     ) -> None:
         super().__init__()

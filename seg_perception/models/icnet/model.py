@@ -51,13 +51,9 @@ ICNET_SPECS: dict[str, ICNetSpec] = {
     "icnet_r50": ICNetSpec(
         "bottleneck", (3, 4, 6, 3), (64, 128, 256, 512), (32, 32, 64), (32, 32, 64), 256, 128
     ),
-    "icnet_r18": ICNetSpec(
-        "basic", (2, 2, 2, 2), (64, 128, 256, 512), (32, 32, 64), (32, 32, 64), 256, 128
-    ),
+    "icnet_r18": ICNetSpec("basic", (2, 2, 2, 2), (64, 128, 256, 512), (32, 32, 64), (32, 32, 64), 256, 128),
     # CPU demo model: ResNet widths 16..128, one block per stage but two at 1/32.
-    "icnet_lite": ICNetSpec(
-        "basic", (1, 1, 2, 1), (16, 32, 64, 128), (16, 16, 32), (16, 16, 32), 64, 64
-    ),
+    "icnet_lite": ICNetSpec("basic", (1, 1, 2, 1), (16, 32, 64, 128), (16, 16, 32), (16, 16, 32), 64, 64),
 }
 
 
@@ -103,9 +99,7 @@ class ICNet(SegmentationModel):
             spec.cff_channels, spec.sub1[2], spec.cff_channels, num_classes=num_classes, activation=act
         )
         self.classifier = nn.Conv2d(spec.cff_channels, num_classes, 1)
-        self.point_head = (
-            MarkingPointHead(spec.cff_channels, activation=act) if marking_points else None
-        )
+        self.point_head = MarkingPointHead(spec.cff_channels, activation=act) if marking_points else None
 
     def forward_heads(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
         feat_sub1 = self.sub1(x)  # 1/8
