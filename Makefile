@@ -72,8 +72,11 @@ test: $(STAMP) $(COLCON_STAMP)
 check-docs: $(STAMP)
 	$(PY) scripts/check_docs.py
 
+# ruff (lint and format) over everything, mypy (strict, configured in pyproject.toml) over the package.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check seg_perception test launch
+	$(VENV)/bin/ruff check seg_perception test launch scripts
+	$(VENV)/bin/ruff format --check seg_perception test launch scripts
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache out
