@@ -147,7 +147,7 @@ def decode_compressed(
             ``header_mismatch`` when the decoded size differs from the declared one.
     """
     buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1)
-    header = read_header(memoryview(buffer))
+    header = read_header(buffer.data)
     check_size(header.height, header.width, max_pixels)
     suffix = f" ({description})" if description else ""
     try:

@@ -52,7 +52,7 @@ def _apply(transform: Transform | None, image: np.ndarray, mask: np.ndarray) -> 
     return (image, mask) if transform is None else transform(image, mask)
 
 
-class SyntheticDataset(Dataset):
+class SyntheticDataset(Dataset[Any]):
     """Procedural scenes generated on the fly; item ``i`` is the scene of seed ``seeds[i]``."""
 
     def __init__(
@@ -78,7 +78,7 @@ class SyntheticDataset(Dataset):
         return _apply(self.transform, sample.image, sample.mask)
 
 
-class ImageMaskFolderDataset(Dataset):
+class ImageMaskFolderDataset(Dataset[Any]):
     """``root/images/<stem>.<ext>`` paired with ``root/masks/<stem>.png`` (pixel = class id)."""
 
     def __init__(
@@ -115,7 +115,7 @@ class ImageMaskFolderDataset(Dataset):
         return _apply(self.transform, image, mask)
 
 
-class CityscapesDataset(Dataset):
+class CityscapesDataset(Dataset[Any]):
     """Cityscapes layout: ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` with
     ``gtFine/<split>/<city>/*_gtFine_labelIds.png``.
 
@@ -160,7 +160,7 @@ class CityscapesDataset(Dataset):
         return _apply(self.transform, image, self.lut[labels])
 
 
-class CocoPolygonDataset(Dataset):
+class CocoPolygonDataset(Dataset[Any]):
     """COCO-style polygons (the contest format) rasterised into class masks.
 
     ``category_map`` maps COCO ``category_id`` -> class id; other categories are skipped.

@@ -202,7 +202,7 @@ def rasterize_lane_mask(
     return mask
 
 
-class TuSimpleDataset(Dataset):
+class TuSimpleDataset(Dataset[Any]):
     """TuSimple frames with lane masks rasterised from the labels.
 
     Args:
@@ -255,7 +255,7 @@ class TuSimpleDataset(Dataset):
         return _apply(self.transform, image, mask)
 
 
-class CULaneDataset(Dataset):
+class CULaneDataset(Dataset[Any]):
     """CULane frames (``<name>.jpg`` + ``<name>.lines.txt``) with rasterised lane masks.
 
     Args:

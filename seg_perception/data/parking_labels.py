@@ -167,13 +167,14 @@ def parse_labelme_json(data: Any, *, source: str = "") -> ParkingLabel:
     """
     if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
         raise DatasetError(f"{source or 'label'}: a LabelMe JSON label needs a 'shapes' list")
-    points, names = [], []
+    points: list[tuple[float, float]] = []
+    names: list[str] = []
     for shape in data["shapes"]:
         try:
             xy = np.asarray(shape["points"], np.float64).reshape(-1, 2)
         except (KeyError, TypeError, ValueError) as err:
             raise DatasetError(f"{source or 'label'}: malformed LabelMe shape {shape!r:.80} ({err})") from err
-        points.extend(xy)
+        points.extend((float(x), float(y)) for x, y in xy)
         names.extend([str(shape.get("label", ""))] * len(xy))
     size = None
     if data.get("imageHeight") and data.get("imageWidth"):

@@ -48,7 +48,7 @@ class BlockGrid:
         Raises:
             ValueError: ``fine_hw`` smaller than ``coarse_hw`` in either dimension.
         """
-        return _grid(tuple(int(v) for v in coarse_hw), tuple(int(v) for v in fine_hw))  # type: ignore[arg-type]
+        return _grid(tuple(int(v) for v in coarse_hw), tuple(int(v) for v in fine_hw))
 
     def to_fine(self, points: np.ndarray) -> np.ndarray:
         """(K, 2) coarse ``(x, y)`` → fine coordinates, float64: ``(p + 0.5) * s - 0.5``.
@@ -111,7 +111,7 @@ def trace_source(mask: np.ndarray, coarse_mask: np.ndarray | None) -> tuple[np.n
             raise ValueError(f"expected an (H, W) uint8 {name}, got shape {array.shape} dtype {array.dtype}")
     if coarse_mask is None or coarse_mask.shape == mask.shape:
         return mask, None
-    return coarse_mask, BlockGrid.between(coarse_mask.shape, mask.shape)  # type: ignore[arg-type]
+    return coarse_mask, BlockGrid.between(coarse_mask.shape, mask.shape)
 
 
 @lru_cache(maxsize=16)

@@ -294,8 +294,8 @@ def draw_lanes(
         points = np.asarray(boundary.image_points, dtype=np.float64)
         if len(points) < 2:
             continue
-        ego = boundary.position in ("ego_left", "ego_right")
-        color = _EGO_BGR if ego else _PAINT_BGR.get(boundary.color, _OTHER_BGR)
+        is_ego = boundary.position in ("ego_left", "ego_right")
+        color = _EGO_BGR if is_ego else _PAINT_BGR.get(boundary.color, _OTHER_BGR)
         line = points.round().astype(np.int32)
         if boundary.line_type == "dashed":
             for k in range(0, len(line) - 1, 2):
