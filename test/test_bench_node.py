@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("rclpy")
 
+from seg_perception.bench.node import CameraStream, run_node_bench
 from seg_perception.bench.targets import evaluate_targets
-from seg_perception.ros.bench_node import CameraStream, run_node_bench
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ pytest.importorskip("onnx")
 
 from seg_perception.cli import main
 from seg_perception.reporting import count_video_frames
-from seg_perception.ros.demo import DemoError, DemoSettings, run_demo
+from seg_perception.tools.demo import DemoError, DemoSettings, run_demo
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

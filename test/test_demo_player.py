@@ -18,8 +18,8 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
-from seg_perception.ros.demo import ros_environment, shipped_profile, temporary_environment  # noqa: E402
-from seg_perception.ros.player import PlayerError, SyntheticCameraPlayer, ground_truth_topic  # noqa: E402
+from seg_perception.tools.demo import ros_environment, shipped_profile, temporary_environment  # noqa: E402
+from seg_perception.tools.synthetic_camera import PlayerError, SyntheticCameraPlayer, ground_truth_topic  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -67,7 +67,7 @@ def play_and_listen(tmp_path, *, frames: int, domain: int, transport: str = "raw
         "wait_timeout_s": 30.0,
         "stats_file": stats_file,
     }
-    command = [sys.executable, "-m", "seg_perception.ros.player", "--ros-args"]
+    command = [sys.executable, "-m", "seg_perception.tools.synthetic_camera", "--ros-args"]
     for key, value in params.items():
         command += ["-p", f"{key}:={value}"]
     player = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -18,7 +18,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Float32, Header  # noqa: E402
 
 from seg_perception.ros.image_conversion import bgr_to_msg, mask_to_msg  # noqa: E402
-from seg_perception.ros.recorder import OutputRecorder, OutputTopics, mono8_view, stamp_ns  # noqa: E402
+from seg_perception.tools.recorder import OutputRecorder, OutputTopics, mono8_view, stamp_ns  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

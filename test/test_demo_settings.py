@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from seg_perception.ros.demo import DemoError, demo_domain_id
+from seg_perception.tools.demo import DemoError, demo_domain_id
 
 
 def test_domain_id_precedence():
@@ -24,7 +24,7 @@ def test_drive_seed_skips_drives_missing_a_class(monkeypatch):
 
     from seg_perception.config import load_scenario
     from seg_perception.data import synthetic
-    from seg_perception.ros import demo
+    from seg_perception.tools import demo
 
     class Sample:
         def __init__(self, classes):
@@ -44,7 +44,7 @@ def test_overlay_annotator_draws_legend_and_slot_outlines():
     import numpy as np
 
     from seg_perception.config import load_scenario
-    from seg_perception.ros import demo
+    from seg_perception.tools import demo
 
     parking = load_scenario("parking")
     mask = np.zeros((200, 200), np.uint8)

@@ -212,7 +212,7 @@ def test_malformed_ros_arguments_are_one_line_and_exit_1() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_camera_stand_in_ends_cleanly_on_a_signal(signum: int) -> None:
     camera = NodeProcess(
-        "seg_perception.ros.player", "num_frames:=4", "rate_hz:=100.0", "image_size:=[32,48]"
+        "seg_perception.tools.synthetic_camera", "num_frames:=4", "rate_hz:=100.0", "image_size:=[32,48]"
     )
     try:
         camera.wait_ready("streaming on")

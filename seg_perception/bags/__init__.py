@@ -2,5 +2,5 @@
 
 Everything here reads and writes ROS 2 bags (MCAP or sqlite3) with the pure-Python
 ``rosbags`` library, so no ROS installation or DDS graph is needed. Only the ``play``
-command (``seg_perception.ros.bag_player``) talks to ROS.
+command (``seg_perception.tools.bag_player``) talks to ROS.
 """

@@ -282,7 +282,7 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
                 gc.collect()
     node = None
     if settings.node:
-        from seg_perception.ros.bench_node import run_node_bench
+        from seg_perception.bench.node import run_node_bench
 
         node = run_node_bench(out=settings.out / "node", **settings.node_options)
     providers_used = sorted({p for row in rows if row["status"] == OK for p in row.get("providers", [])})

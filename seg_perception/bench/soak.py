@@ -1,7 +1,7 @@
 """``seg-perception soak``: flood the node's cameras for a long time and watch its memory.
 
 Per stream (scenario, camera, frame size) it starts a segmentation node process and
-a flooding camera process (:mod:`seg_perception.ros.flood_camera`) in a private
+a flooding camera process (:mod:`seg_perception.tools.flood_camera`) in a private
 localhost ROS domain, samples the node's resident memory every ``--sample-s``
 seconds, and at the end prints, per stream: RSS at warm-up end, peak and final, the
 slope after warm-up (least squares, MB/s), frames sent / received / processed /
@@ -31,7 +31,7 @@ import numpy as np
 
 from seg_perception.errors import SegPerceptionError
 from seg_perception.models.summary import parse_size
-from seg_perception.ros.demo import ManagedProcess, resolve_model, ros_environment, shipped_profile
+from seg_perception.tools.demo import ManagedProcess, resolve_model, ros_environment, shipped_profile
 
 MIB = 2**20
 NODE_START_S = 8.0  # model load and first DDS discovery before flooding starts
@@ -109,7 +109,7 @@ def _node_command(stream: Stream, extra: list[str]) -> list[str]:
 def _flood_command(stream: Stream, args: argparse.Namespace, report: Path) -> list[str]:
     height, width = stream.size
     return [
-        sys.executable, "-m", "seg_perception.ros.flood_camera",
+        sys.executable, "-m", "seg_perception.tools.flood_camera",
         "--scenario", stream.scenario, "--camera", stream.camera, "--size", f"{height}x{width}",
         "--rate", str(args.rate), "--seconds", str(args.seconds), "--report", str(report),
     ]  # fmt: skip

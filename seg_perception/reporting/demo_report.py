@@ -1,6 +1,6 @@
 """``report.md`` and ``report.json`` of a demo or benchmark run, from plain dictionaries.
 
-The input is the run summary the demo builds (see ``seg_perception.ros.demo``):
+The input is the run summary the demo builds (see ``seg_perception.tools.demo``):
 ``{"scenarios": [<scenario summary>, ...], "min_fps": ..., ...}``. Keeping the writer
 ROS-free lets offline tools produce the same report from a bag.
 """

@@ -7,7 +7,7 @@ and subscribes to every topic under ``/<camera>/`` that the node offers (mask,
 overlay, markers, geometry, ...) so the node builds all its outputs. Mask latency
 (stamp to reception) and ``/diagnostics`` of the camera are written as JSON on exit.
 
-Usage: python -m seg_perception.ros.flood_camera --scenario parking --camera avm
+Usage: python -m seg_perception.tools.flood_camera --scenario parking --camera avm
     --size 640x640 --rate 300 --seconds 600 --report out/soak/avm_flood.json
 """
 
@@ -128,7 +128,7 @@ class FloodCamera:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seg_perception.ros.flood_camera", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m seg_perception.tools.flood_camera", description=__doc__)
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--camera", required=True, help="the node's camera name (its outputs' prefix)")
     parser.add_argument("--topic", help="image topic (default /camera/<camera>/image_raw)")

@@ -1,8 +1,8 @@
 """``seg-perception demo``: the node on a synthetic camera over real DDS, scored and reported.
 
 For each scenario: the segmentation node starts in its own process, a synthetic
-camera (:mod:`seg_perception.ros.player`) in another, and this process records the
-node's outputs (:mod:`seg_perception.ros.recorder`). All three use the shipped
+camera (:mod:`seg_perception.tools.synthetic_camera`) in another, and this process records the
+node's outputs (:mod:`seg_perception.tools.recorder`). All three use the shipped
 Fast DDS shared-memory profile (``config/fastdds_shm.xml``), a private ROS domain
 and localhost-only discovery, so a live robot on the same network is neither seen
 nor disturbed. The report (``report.md``, ``report.json``, GIFs, MP4s, contact sheets)
@@ -259,7 +259,7 @@ class _ScenarioRun:
     ) -> None:
         from rclpy.executors import SingleThreadedExecutor
 
-        from seg_perception.ros.recorder import OutputRecorder, OutputTopics
+        from seg_perception.tools.recorder import OutputRecorder, OutputTopics
 
         self.settings = settings
         self.config: ScenarioConfig = load_scenario(scenario)
@@ -338,7 +338,7 @@ class _ScenarioRun:
             "wait_timeout_s": self.settings.startup_timeout_s + 30.0,
             "stats_file": str(self.player_stats_path),
         }
-        command = [sys.executable, "-m", "seg_perception.ros.player", "--ros-args"]
+        command = [sys.executable, "-m", "seg_perception.tools.synthetic_camera", "--ros-args"]
         for key, value in params.items():
             command += ["-p", f"{key}:={value}"]
         return command

@@ -30,7 +30,7 @@ from seg_perception.interfaces import LANES_TOPIC, SLOTS_TOPIC
 from seg_perception.msg import LaneBoundaryArray, ParkingSlotArray
 from seg_perception.reporting.stream import StreamRecording
 from seg_perception.ros.image_conversion import image_msg_to_bgr
-from seg_perception.ros.player import ground_truth_topic
+from seg_perception.tools.synthetic_camera import ground_truth_topic
 
 NODE_NAME = "seg_demo_recorder"
 DEPTH = 100

@@ -1,6 +1,6 @@
 """Whole car under a 30 Hz stream, with a scenario switch: what one node delivers per camera.
 
-``python -m seg_perception.ros.switch_bench [--seconds 8] [--rate 30] [--switch-at 4] [--to road]``
+``python -m seg_perception.bench.scenario_switch [--seconds 8] [--rate 30] [--switch-at 4] [--to road]``
 
 Starts the drive node (``config/drive.yaml``: front with the highway lane model, AVM with
 the parking model) in its own process, on a private localhost ROS domain with the shipped
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from seg_perception.config import load_scenario, share_dir
-from seg_perception.ros.demo import (
+from seg_perception.tools.demo import (
     ManagedProcess,
     ros_environment,
     shipped_profile,

@@ -6,10 +6,10 @@ default model. The node runs one model and one class map for all its cameras (on
 shared engine, see :mod:`seg_perception.ros.core`), so the two cameras run as two node
 processes side by side on the same machine.
 
-Reused from the demo: the process launching (:class:`~seg_perception.ros.demo.ManagedProcess`,
+Reused from the demo: the process launching (:class:`~seg_perception.tools.demo.ManagedProcess`,
 private localhost ROS domain, the shipped Fast DDS shared-memory profile), the synthetic
-camera (:mod:`seg_perception.ros.player`, looping a short drive) and the output recorder
-(:mod:`seg_perception.ros.recorder`, overlays not subscribed so the nodes skip drawing them).
+camera (:mod:`seg_perception.tools.synthetic_camera`, looping a short drive) and the output recorder
+(:mod:`seg_perception.tools.recorder`, overlays not subscribed so the nodes skip drawing them).
 
 Measured over a window of ``seconds`` once both cameras produce masks: latency from
 input stamp to mask reception (p50/p95/p99/max), output fps and drops per camera
@@ -30,7 +30,7 @@ from seg_perception.bench.models import scenario_model
 from seg_perception.bench.stats import node_overhead, rate_in_window, summarize_latencies
 from seg_perception.config import load_scenario
 from seg_perception.errors import SegPerceptionError
-from seg_perception.ros.demo import ManagedProcess, ros_environment, shipped_profile, temporary_environment
+from seg_perception.tools.demo import ManagedProcess, ros_environment, shipped_profile, temporary_environment
 
 SPIN_S = 0.02
 SETTLE_S = 1.0
@@ -63,7 +63,7 @@ class _StreamRun:
     def __init__(
         self, stream: CameraStream, *, model_file: Path, model_origin: str, out: Path, context: Any
     ) -> None:
-        from seg_perception.ros.recorder import OutputRecorder, OutputTopics
+        from seg_perception.tools.recorder import OutputRecorder, OutputTopics
 
         self.stream = stream
         self.model_file = model_file
@@ -121,7 +121,7 @@ class _StreamRun:
         player_command = [
             sys.executable,
             "-m",
-            "seg_perception.ros.player",
+            "seg_perception.tools.synthetic_camera",
             "--ros-args",
             "-r",
             f"__node:=seg_bench_camera_{stream.camera}",
