@@ -113,7 +113,10 @@ def load_checkpoint(
     raw = read_checkpoint(path, map_location=map_location)
     metadata = metadata_from_dict(raw["metadata"], source=str(path))
     try:
-        model = build_model(raw["model_name"], metadata.num_classes, **raw["model_options"])
+        options = dict(raw["model_options"])
+        if metadata.align_corners:  # the model's resizes follow its metadata
+            options.setdefault("align_corners", True)
+        model = build_model(raw["model_name"], metadata.num_classes, **options)
     except Exception as err:
         raise ModelFileError(f"{path}: cannot build model {raw['model_name']!r} ({err})") from err
     try:

@@ -32,6 +32,10 @@ class ModelMetadata:
         marking_point_stride: Stride of the ``marking_points`` output (0: the model has none).
         metres_per_pixel: Ground resolution of the bird's-eye images the model was trained
             on (None for perspective cameras); the pipeline rescales AVM frames to it.
+        align_corners: ``align_corners`` of the model's bilinear resizes, logits included
+            (the ``align_corners`` model option; True for official HRNet-OCR / ADE20K
+            checkpoints). The exported graph already resizes that way; a consumer that
+            resizes this model's logits itself must use the same value.
     """
 
     model: str
@@ -45,6 +49,7 @@ class ModelMetadata:
     extra: dict[str, Any] = field(default_factory=dict)
     marking_point_stride: int = 0
     metres_per_pixel: float | None = None
+    align_corners: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -79,6 +84,7 @@ class ModelMetadata:
             extra=dict(values.get("extra", {})),
             marking_point_stride=int(values.get("marking_point_stride", 0)),
             metres_per_pixel=None if mpp is None else float(mpp),
+            align_corners=bool(values.get("align_corners", False)),
         )
 
     def to_props(self) -> dict[str, str]:

@@ -28,9 +28,11 @@ class MarkingPointHead(nn.Module):
         )
         self.out = nn.Conv2d(hidden, MARKING_POINT_CHANNELS, 1)
         # Start the heat near the background rate (CenterNet's prior), so focal loss is stable.
-        nn.init.constant_(self.out.bias, 0.0)
+        bias = self.out.bias
+        assert bias is not None  # Conv2d's default bias=True
         with torch.no_grad():
-            self.out.bias[0] = -2.19
+            bias.fill_(0.0)
+            bias[0] = -2.19
 
     def forward(self, feature: Tensor) -> Tensor:
         return self.out(self.body(feature))
@@ -63,10 +65,15 @@ class SegmentationModel(nn.Module):
     #: True when ``forward_logits`` already returns the main logits at input resolution.
     main_logits_at_input_size: bool = False
 
-    def __init__(self, *, num_classes: int, marking_points: bool = False) -> None:
+    def __init__(
+        self, *, num_classes: int, marking_points: bool = False, align_corners: bool = False
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.marking_points = bool(marking_points)
+        #: ``align_corners`` of every bilinear resize in the network and of resizing its logits
+        #: (training losses, export metadata); official HRNet-OCR / ADE20K configs use True.
+        self.align_corners = bool(align_corners)
 
     def forward_logits(self, x: Tensor) -> list[Tensor]:
         return self.forward_heads(x)[0]
@@ -79,7 +86,11 @@ class SegmentationModel(nn.Module):
         logits, points = self.forward_heads(x)
         if self.training:
             return logits if points is None else (logits, points)
-        main = logits[0] if self.main_logits_at_input_size else resize_to(logits[0], x.shape[-2:])
+        main = (
+            logits[0]
+            if self.main_logits_at_input_size
+            else resize_to(logits[0], x.shape[-2:], align_corners=self.align_corners)
+        )
         if points is None:
             return main
         return main, marking_point_map(points)

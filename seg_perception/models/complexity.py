@@ -41,7 +41,8 @@ def count_macs(model: nn.Module, size: tuple[int, int], *, batch: int = 1) -> in
 
     def on_linear(module: nn.Module, _inputs: tuple[Tensor, ...], output: Tensor) -> None:
         nonlocal total
-        total += int(output.numel()) * module.in_features  # type: ignore[operator]
+        assert isinstance(module, nn.Linear)  # the hook is only registered on Linear layers
+        total += int(output.numel()) * module.in_features
 
     handles = []
     for module in model.modules():

@@ -108,6 +108,10 @@ class ConvBNAct(nn.Sequential):
         self.out_channels = out_channels
 
 
-def resize_to(x: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
-    """Bilinear resize to an exact size (align_corners=False, as the official HRNet code)."""
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+def resize_to(x: Tensor, size: tuple[int, int] | torch.Size, *, align_corners: bool = False) -> Tensor:
+    """Bilinear resize to an exact size.
+
+    ``align_corners=False`` is the official HRNet code's default; its HRNet-OCR branch and its
+    ADE20K / COCO-Stuff configs train with ``ALIGN_CORNERS: True`` (the ``align_corners`` model option).
+    """
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)

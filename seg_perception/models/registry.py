@@ -1,38 +1,117 @@
-"""The model registry: ``build_model(name, num_classes, **options)`` and ``list_models()``."""
+"""The model registry: ``@register_model`` beside each architecture, ``build_model`` and ``list_models``.
+
+An architecture registers itself where it is defined, as in timm::
+
+    @register_model(HRNET_SPECS, family="hrnet")
+    class HRNetV2(SegmentationModel):
+        def __init__(self, spec, *, num_classes, activation="relu", ...): ...
+
+Every key of the spec table becomes a model name built as ``HRNetV2(HRNET_SPECS[name], ...)``;
+the options a name accepts are the keyword-only parameters of the constructor (besides
+``num_classes``), documented in its docstring. The table below is filled by those decorators
+when :mod:`seg_perception.models` is imported, so there is no central list of architectures.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from seg_perception.models.base import SegmentationModel
 from seg_perception.models.errors import ModelOptionError, UnknownModelError
-from seg_perception.models.hrnet.model import HRNET_SPECS, build_hrnet
-from seg_perception.models.icnet.model import ICNET_SPECS, build_icnet
+
+
+class _SpecModel(Protocol):
+    """A model class constructed as ``cls(spec, num_classes=..., **options)``."""
+
+    def __call__(self, spec: Any, /, *, num_classes: int, **options: Any) -> SegmentationModel: ...
+
+
+ModelClass = TypeVar("ModelClass", bound=type[SegmentationModel])
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """How to build one registered name, and which options it accepts."""
+    """How to build one registered name, and which options it accepts.
+
+    Attributes:
+        builder: ``builder(num_classes=..., **options)`` returns a fresh model.
+        architecture: The registered class (its constructor documents the options).
+        family: Architecture family (``icnet``, ``hrnet``).
+        options: Keyword options the builder takes besides ``num_classes``.
+        defaults: Default value of each option.
+        doc: First line of the architecture's docstring.
+    """
 
     builder: Callable[..., SegmentationModel]
+    architecture: type[SegmentationModel]
     family: str
     options: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    doc: str = ""
 
 
-_ICNET_OPTIONS = ("activation", "marking_points")
-_HRNET_OPTIONS = ("activation", "csp", "csp_ratio", "marking_points")
+_REGISTRY: dict[str, ModelEntry] = {}
 
-REGISTRY: dict[str, ModelEntry] = {
-    **{name: ModelEntry(build_icnet, "icnet", _ICNET_OPTIONS) for name in ICNET_SPECS},
-    **{name: ModelEntry(build_hrnet, "hrnet", _HRNET_OPTIONS) for name in HRNET_SPECS},
-}
+
+def _keyword_options(constructor: Callable[..., Any]) -> dict[str, Any]:
+    """Keyword-only parameters of ``constructor`` with their defaults, ``num_classes`` left out."""
+    parameters = inspect.signature(constructor).parameters.values()
+    return {
+        p.name: p.default
+        for p in parameters
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "num_classes"
+    }
+
+
+def register_model(specs: Mapping[str, Any], *, family: str) -> Callable[[ModelClass], ModelClass]:
+    """Class decorator: register one model name per entry of ``specs``.
+
+    Args:
+        specs: Name -> architecture spec, the first positional argument of the class.
+        family: Architecture family shown in listings.
+
+    Raises:
+        ValueError: a name is registered twice.
+    """
+
+    def decorate(cls: ModelClass) -> ModelClass:
+        options = _keyword_options(cls.__init__)
+        doc = (inspect.getdoc(cls) or "").splitlines()[0] if cls.__doc__ else ""
+        for name, spec in specs.items():
+            if name in _REGISTRY:
+                raise ValueError(f"model {name!r} is registered twice")
+            _REGISTRY[name] = ModelEntry(
+                builder=_bind(cls, spec),
+                architecture=cls,
+                family=family,
+                options=tuple(options),
+                defaults=dict(options),
+                doc=doc,
+            )
+        return cls
+
+    return decorate
+
+
+def _bind(cls: type[SegmentationModel], spec: Any) -> Callable[..., SegmentationModel]:
+    def build(**options: Any) -> SegmentationModel:
+        constructor: _SpecModel = cls  # type: ignore[assignment]  # subclasses take the spec first
+        return constructor(spec, **options)
+
+    return build
+
+
+def registered_models() -> Mapping[str, ModelEntry]:
+    """The registry table (name -> entry), read-only."""
+    return dict(_REGISTRY)
 
 
 def list_models() -> list[str]:
     """Every registered model name, sorted."""
-    return sorted(REGISTRY)
+    return sorted(_REGISTRY)
 
 
 def model_entry(name: str) -> ModelEntry:
@@ -42,7 +121,7 @@ def model_entry(name: str) -> ModelEntry:
         UnknownModelError: ``name`` is not registered; the message lists the valid names.
     """
     try:
-        return REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError as err:
         raise UnknownModelError(f"unknown model {name!r}; valid names: {', '.join(list_models())}") from err
 
@@ -53,9 +132,8 @@ def build_model(name: str, num_classes: int, **options: Any) -> SegmentationMode
     Args:
         name: A name from :func:`list_models`.
         num_classes: Number of output classes (>= 1).
-        **options: ``activation`` (``relu``/``mish``) and ``marking_points`` (add the
-            marking-point head, see :class:`~seg_perception.models.base.MarkingPointHead`) for
-            every model; ``csp`` and ``csp_ratio`` for HRNet.
+        **options: The architecture's options (see its class: ``activation``, ``marking_points``
+            and ``align_corners`` for every model; ``csp`` and ``csp_ratio`` for HRNet).
 
     Raises:
         UnknownModelError: unknown ``name`` (the message lists the valid names).
@@ -69,4 +147,4 @@ def build_model(name: str, num_classes: int, **options: Any) -> SegmentationMode
         )
     if int(num_classes) < 1:
         raise ModelOptionError(f"num_classes must be >= 1, got {num_classes}")
-    return entry.builder(name, num_classes=int(num_classes), **options)
+    return entry.builder(num_classes=int(num_classes), **options)

@@ -136,15 +136,22 @@ class CascadeLoss(nn.Module):
     ICNet's cascade label guidance: logits at 1/4, 1/8 and 1/16 weighted 1.0, 0.4, 0.4,
     each against the target downsampled (nearest) to that logits' size (``resize="target"``,
     the package contract). With ``resize="logits"`` the main (first) logits are instead
-    upsampled bilinearly to the target's size: nearest-downsampling a 2-3 px lane line to
-    1/4 resolution breaks it into dots, and the model learns dotted, blobby lines.
+    upsampled bilinearly to the target's size (with the model's ``align_corners``):
+    nearest-downsampling a 2-3 px lane line to 1/4 resolution breaks it into dots, and the
+    model learns dotted, blobby lines.
     A single tensor (eval-mode output) is treated as a one-element list with weight 1.
     """
 
     def __init__(
-        self, base: nn.Module, loss_weights: Sequence[float] = (1.0,), *, resize: str = "target"
+        self,
+        base: nn.Module,
+        loss_weights: Sequence[float] = (1.0,),
+        *,
+        resize: str = "target",
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
+        self.align_corners = align_corners
         if resize not in ("target", "logits"):
             raise RecipeError(f"loss resize must be 'target' or 'logits', got {resize!r}")
         self.base = base
@@ -162,7 +169,9 @@ class CascadeLoss(nn.Module):
         total = outputs[0].new_zeros((), dtype=torch.float32)
         for index, (logits, weight) in enumerate(zip(outputs, weights, strict=True)):
             if index == 0 and self.resize == "logits" and logits.shape[-2:] != target.shape[-2:]:
-                logits = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)
+                logits = F.interpolate(
+                    logits, size=target.shape[-2:], mode="bilinear", align_corners=self.align_corners
+                )
             total = total + weight * self.base(logits, downsample_target(target, tuple(logits.shape[-2:])))
         return total
 
@@ -231,6 +240,7 @@ def build_loss(
     *,
     loss_weights: Sequence[float] = (1.0,),
     ignore_index: int = IGNORE_INDEX,
+    align_corners: bool = False,
 ) -> CascadeLoss:
     """Build the training loss from a recipe's ``loss`` block.
 
@@ -240,6 +250,7 @@ def build_loss(
             ``{"focal": 0.3, ...}`` mapping of term weights is accepted too. ``None`` means plain CE.
         loss_weights: The model's cascade weights (``model.loss_weights``).
         ignore_index: Target value that contributes nothing.
+        align_corners: The model's ``align_corners`` (used when logits are upsampled).
 
     Raises:
         RecipeError: an unknown term or a malformed option.
@@ -266,4 +277,4 @@ def build_loss(
         else:
             raise RecipeError(f"unknown loss term {name!r}; choose from {sorted(_LOSSES)}")
         terms[name] = (float(weight), module)
-    return CascadeLoss(CombinedLoss(terms), loss_weights, resize=resize)
+    return CascadeLoss(CombinedLoss(terms), loss_weights, resize=resize, align_corners=align_corners)

@@ -134,9 +134,12 @@ class Trainer:
         factory = model_factory or _default_model_factory(recipe)
         self.model = factory(recipe.model, self.scenario.classes.num_classes).to(self.device)
         loss_weights = tuple(getattr(self.model, "loss_weights", (1.0,)))
-        self.criterion = build_loss(recipe.loss, loss_weights=loss_weights, ignore_index=IGNORE_INDEX).to(
-            self.device
-        )
+        self.criterion = build_loss(
+            recipe.loss,
+            loss_weights=loss_weights,
+            ignore_index=IGNORE_INDEX,
+            align_corners=bool(getattr(self.model, "align_corners", False)),
+        ).to(self.device)
         self.point_criterion: MarkingPointLoss | None = None
         if recipe.marking_points:
             if not getattr(self.model, "marking_points", False):
@@ -209,6 +212,7 @@ class Trainer:
             std=self.recipe.std,
             extra=extra,
             marking_point_stride=MARKING_POINT_STRIDE if getattr(self.model, "marking_points", False) else 0,
+            align_corners=bool(getattr(self.model, "align_corners", False)),
             metres_per_pixel=(
                 self.recipe.data.nominal_metres_per_pixel()
                 or training_metres_per_pixel(self.scenario, self.recipe.input_size)

@@ -1,6 +1,6 @@
 """HRNetV2 for semantic segmentation (official ``seg_hrnet.py`` layout), with Mish and CSP options."""
 
-from seg_perception.models.hrnet.model import HRNET_SPECS, HRNetSpec, HRNetV2, StageSpec, build_hrnet
+from seg_perception.models.hrnet.model import HRNET_SPECS, HRNetSpec, HRNetV2, StageSpec
 from seg_perception.models.hrnet.official import LoadReport, load_official_hrnet_state_dict
 
 __all__ = [
@@ -9,6 +9,5 @@ __all__ = [
     "HRNetV2",
     "LoadReport",
     "StageSpec",
-    "build_hrnet",
     "load_official_hrnet_state_dict",
 ]

@@ -25,8 +25,10 @@ class HighResolutionModule(nn.Module):
         num_channels: tuple[int, ...],
         *,
         activation: str = "relu",
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
+        self.align_corners = align_corners
         self.num_branches = len(num_channels)
         self.branches = nn.ModuleList(
             make_res_layer(block, in_channels[i], num_channels[i], num_blocks[i], activation=activation)
@@ -59,7 +61,8 @@ class HighResolutionModule(nn.Module):
                     ]
                     convs.append(ConvBNAct(channels[j], channels[i], stride=2, activation=None))
                     row.append(nn.Sequential(*convs))
-            fuse_layers.append(nn.ModuleList(row))
+            # None where the official layout has None (same branch): no keys, as in its checkpoints.
+            fuse_layers.append(nn.ModuleList(row))  # type: ignore[arg-type]  # ModuleList keeps None entries
         return nn.ModuleList(fuse_layers)
 
     def forward(self, inputs: list[Tensor]) -> list[Tensor]:
@@ -69,11 +72,14 @@ class HighResolutionModule(nn.Module):
         fused = []
         for i, row in enumerate(self.fuse_layers):
             total = feats[i]
-            for j, layer in enumerate(row):
-                if j == i:
+            layers: list[nn.Module | None] = list(row)  # type: ignore[call-overload]  # a ModuleList
+            for j, layer in enumerate(layers):
+                if layer is None:  # j == i: the branch itself
                     continue
                 if j > i:
-                    total = total + resize_to(layer(feats[j]), feats[i].shape[-2:])
+                    total = total + resize_to(
+                        layer(feats[j]), feats[i].shape[-2:], align_corners=self.align_corners
+                    )
                 else:
                     total = total + layer(feats[j])
             fused.append(self.relu(total))
@@ -92,10 +98,18 @@ class HRStage(nn.Sequential):
         num_channels: tuple[int, ...],
         *,
         activation: str = "relu",
+        align_corners: bool = False,
     ) -> None:
         modules = []
         for _ in range(num_modules):
-            module = HighResolutionModule(block, num_blocks, in_channels, num_channels, activation=activation)
+            module = HighResolutionModule(
+                block,
+                num_blocks,
+                in_channels,
+                num_channels,
+                activation=activation,
+                align_corners=align_corners,
+            )
             in_channels = module.out_channels
             modules.append(module)
         super().__init__(*modules)
@@ -120,13 +134,22 @@ class CSPStage(nn.Module):
         *,
         ratio: float,
         activation: str = "relu",
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
         self.bypass = tuple(max(1, round(c * ratio)) for c in in_channels)
         inner_in = tuple(c - b for c, b in zip(in_channels, self.bypass, strict=True))
         self.inner_in = inner_in
         inner_channels = tuple(max(1, round(c * (1.0 - ratio))) for c in num_channels)
-        self.stage = HRStage(num_modules, block, num_blocks, inner_in, inner_channels, activation=activation)
+        self.stage = HRStage(
+            num_modules,
+            block,
+            num_blocks,
+            inner_in,
+            inner_channels,
+            activation=activation,
+            align_corners=align_corners,
+        )
         self.out_channels = tuple(c * block.expansion for c in num_channels)
         self.transitions = nn.ModuleList(
             ConvBNAct(inner + bypass, out, 1, activation=activation)

@@ -7,7 +7,10 @@ YAML files); state-dict keys match the official checkpoints (``conv1``, ``bn1``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +19,11 @@ from seg_perception.models.base import MarkingPointHead, SegmentationModel
 from seg_perception.models.errors import ModelOptionError
 from seg_perception.models.hrnet.blocks import CSPStage, HRStage
 from seg_perception.models.layers import ConvBNAct, check_activation, make_activation, resize_to
+from seg_perception.models.registry import register_model
 from seg_perception.models.resnet_blocks import BLOCKS, make_res_layer
+
+if TYPE_CHECKING:
+    from seg_perception.models.hrnet.official import LoadReport
 
 
 @dataclass(frozen=True)
@@ -84,11 +91,15 @@ def _make_transition(pre: tuple[int, ...], cur: tuple[int, ...], activation: str
                 for k in range(last + 1)
             ]
             layers.append(nn.Sequential(*steps))
-    return nn.ModuleList(layers)
+    return nn.ModuleList(layers)  # type: ignore[arg-type]  # None (no layer) as in the official layout
 
 
+@register_model(HRNET_SPECS, family="hrnet")
 class HRNetV2(SegmentationModel):
-    """HRNetV2 backbone plus the V2 head (concatenate all branches at 1/4, 1×1, classes)."""
+    """HRNetV2 backbone plus the V2 head (concatenate all branches at 1/4, 1×1, classes).
+
+    Registered as every name of :data:`HRNET_SPECS`.
+    """
 
     loss_weights = (1.0,)
     main_logits_at_input_size = True
@@ -102,8 +113,26 @@ class HRNetV2(SegmentationModel):
         csp: bool = False,
         csp_ratio: float = 0.5,
         marking_points: bool = False,
+        align_corners: bool = False,
     ) -> None:
-        super().__init__(num_classes=num_classes, marking_points=marking_points)
+        """Build one variant.
+
+        Args:
+            spec: A row of :data:`HRNET_SPECS`.
+            num_classes: Output classes.
+            activation: ``relu`` (official) or ``mish``.
+            csp: Cross-stage-partial stages (CSPNet): part of each branch skips the
+                stage, ~20% less training memory; state-dict keys then differ from the official.
+            csp_ratio: Share of the channels that skip a CSP stage, in (0, 1).
+            marking_points: Add the marking-point head (parking-slot entrance corners).
+            align_corners: ``align_corners`` of every bilinear resize (fusion, head, logits):
+                False as the official default, True for checkpoints of configs with
+                ``ALIGN_CORNERS: True`` (HRNet-OCR branch, its ADE20K / COCO-Stuff configs).
+
+        Raises:
+            ModelOptionError: a bad activation or ``csp_ratio``.
+        """
+        super().__init__(num_classes=num_classes, marking_points=marking_points, align_corners=align_corners)
         check_activation(activation)
         if csp and not 0.0 < csp_ratio < 1.0:
             raise ModelOptionError(f"csp_ratio must be in (0, 1), got {csp_ratio}")
@@ -124,8 +153,9 @@ class HRNetV2(SegmentationModel):
             block = BLOCKS[stage.block]
             wanted = tuple(c * block.expansion for c in stage.num_channels)
             transitions.append(_make_transition(channels, wanted, act))
+            built: CSPStage | HRStage
             if csp:
-                built: nn.Module = CSPStage(
+                built = CSPStage(
                     stage.num_modules,
                     block,
                     stage.num_blocks,
@@ -133,10 +163,17 @@ class HRNetV2(SegmentationModel):
                     stage.num_channels,
                     ratio=csp_ratio,
                     activation=act,
+                    align_corners=align_corners,
                 )
             else:
                 built = HRStage(
-                    stage.num_modules, block, stage.num_blocks, wanted, stage.num_channels, activation=act
+                    stage.num_modules,
+                    block,
+                    stage.num_blocks,
+                    wanted,
+                    stage.num_channels,
+                    activation=act,
+                    align_corners=align_corners,
                 )
             stages.append(built)
             channels = built.out_channels
@@ -174,32 +211,15 @@ class HRNetV2(SegmentationModel):
     def forward_heads(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
         feats = self.forward_features(x)
         size = feats[0].shape[-2:]
-        merged = torch.cat([feats[0], *(resize_to(f, size) for f in feats[1:])], dim=1)
+        corners = self.align_corners
+        merged = torch.cat([feats[0], *(resize_to(f, size, align_corners=corners) for f in feats[1:])], dim=1)
         points = None if self.point_head is None else self.point_head(merged)
-        return [resize_to(self.last_layer(merged), x.shape[-2:])], points
+        return [resize_to(self.last_layer(merged), x.shape[-2:], align_corners=corners)], points
 
-    def load_official_state_dict(self, state_dict_or_path: object, *, strict: bool = True) -> object:
+    def load_official_state_dict(
+        self, state_dict_or_path: Mapping[str, Tensor] | str | Path, *, strict: bool = True
+    ) -> LoadReport:
         """Shortcut for :func:`seg_perception.models.hrnet.official.load_official_hrnet_state_dict`."""
         from seg_perception.models.hrnet.official import load_official_hrnet_state_dict
 
         return load_official_hrnet_state_dict(self, state_dict_or_path, strict=strict)
-
-
-def build_hrnet(
-    variant: str,
-    *,
-    num_classes: int,
-    activation: str = "relu",
-    csp: bool = False,
-    csp_ratio: float = 0.5,
-    marking_points: bool = False,
-) -> HRNetV2:
-    """Build an HRNetV2 variant from :data:`HRNET_SPECS`."""
-    return HRNetV2(
-        HRNET_SPECS[variant],
-        num_classes=num_classes,
-        activation=activation,
-        csp=csp,
-        csp_ratio=csp_ratio,
-        marking_points=marking_points,
-    )

@@ -19,6 +19,8 @@ _LOG = logging.getLogger(__name__)
 HEAD_KEYS = ("last_layer.3.weight", "last_layer.3.bias")
 #: Prefixes of training wrappers: the official ``FullModel`` (``model.``) and DataParallel (``module.``).
 WRAPPER_PREFIXES = ("model.", "module.")
+#: BatchNorm buffer that PyTorch < 0.4.1 did not save; only momentum=None BatchNorm reads it.
+BATCHES_TRACKED = "num_batches_tracked"
 
 
 @dataclass
@@ -34,6 +36,8 @@ class LoadReport:
         stripped_prefix: Wrapper prefix removed from the checkpoint keys, if any.
         wrapper_keys: Keys outside the wrapped model (e.g. the official ``loss.criterion.weight``),
             ignored on purpose.
+        filled: ``num_batches_tracked`` buffers absent from the checkpoint (saved by PyTorch
+            < 0.4.1) whose BatchNorm is otherwise complete: set to 0, not counted as missing.
     """
 
     loaded: list[str] = field(default_factory=list)
@@ -43,6 +47,7 @@ class LoadReport:
     head_reinitialised: bool = False
     stripped_prefix: str | None = None
     wrapper_keys: list[str] = field(default_factory=list)
+    filled: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -80,6 +85,28 @@ def _strip_wrapper(state: Mapping[str, Tensor], report: LoadReport) -> dict[str,
     return dict(state)
 
 
+def _fill_batches_tracked(state: dict[str, Tensor], own: Mapping[str, Tensor], report: LoadReport) -> None:
+    """Add the ``num_batches_tracked`` buffers an old checkpoint lacks (zeros), listed in ``report.filled``.
+
+    Only for BatchNorm layers whose running statistics the checkpoint has: a layer that is
+    missing altogether stays missing.
+    """
+    for key, value in own.items():
+        if not key.endswith(BATCHES_TRACKED) or key in state:
+            continue
+        layer = key[: -len(BATCHES_TRACKED)]
+        if f"{layer}running_mean" in state and f"{layer}running_var" in state:
+            state[key] = torch.zeros_like(value, device="cpu")
+            report.filled.append(key)
+    report.filled.sort()
+    if report.filled:
+        _LOG.warning(
+            "HRNet checkpoint lacks %d %s buffers (saved by PyTorch < 0.4.1): filled with 0",
+            len(report.filled),
+            BATCHES_TRACKED,
+        )
+
+
 def _reinitialise_head(model: nn.Module) -> None:
     classifier = model.get_submodule("last_layer.3")
     if isinstance(classifier, nn.Conv2d):
@@ -95,6 +122,8 @@ def load_official_hrnet_state_dict(
     ``loss.criterion.weight``, are listed in ``wrapper_keys`` and logged). A class-count mismatch in
     ``last_layer.3`` re-initialises that classifier, logs a warning and sets
     ``head_reinitialised``; it is never an error, so fine-tuning on other classes just works.
+    Checkpoints saved by PyTorch < 0.4.1 lack the BatchNorm ``num_batches_tracked`` buffers:
+    they are filled with 0, listed in ``filled`` and logged (a warning with their count).
 
     Args:
         model: An HRNetV2 built with the official layout (``csp=False``).
@@ -118,6 +147,7 @@ def load_official_hrnet_state_dict(
             ", ".join(report.wrapper_keys),
         )
     own = model.state_dict()
+    _fill_batches_tracked(state, own, report)
     report.missing = sorted(key for key in own if key not in state)
     report.unexpected = sorted(key for key in state if key not in own)
     to_load: dict[str, Tensor] = {}

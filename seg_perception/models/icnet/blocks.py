@@ -53,9 +53,11 @@ class PyramidPooling(nn.Module):
         *,
         bins: tuple[int, ...] = (1, 2, 3, 6),
         activation: str = "relu",
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
         self.bins = bins
+        self.align_corners = align_corners
         self.project = ConvBNAct(in_channels, out_channels, 1, activation=activation)
         self.out_channels = out_channels
 
@@ -63,7 +65,8 @@ class PyramidPooling(nn.Module):
         size = x.shape[-2:]
         total = x
         for bins in self.bins:
-            total = total + resize_to(adaptive_avg_pool2d_exportable(x, bins), size)
+            pooled = adaptive_avg_pool2d_exportable(x, bins)
+            total = total + resize_to(pooled, size, align_corners=self.align_corners)
         return self.project(total)
 
 
@@ -83,8 +86,10 @@ class CascadeFeatureFusion(nn.Module):
         *,
         num_classes: int,
         activation: str = "relu",
+        align_corners: bool = False,
     ) -> None:
         super().__init__()
+        self.align_corners = align_corners
         self.low = ConvBNAct(low_channels, out_channels, 3, dilation=2, activation=None)
         self.high = ConvBNAct(high_channels, out_channels, 1, activation=None)
         self.act = make_activation(activation)
@@ -92,6 +97,6 @@ class CascadeFeatureFusion(nn.Module):
         self.out_channels = out_channels
 
     def forward(self, low: Tensor, high: Tensor) -> tuple[Tensor, Tensor]:
-        low_up = resize_to(low, high.shape[-2:])
+        low_up = resize_to(low, high.shape[-2:], align_corners=self.align_corners)
         fused = self.act(self.low(low_up) + self.high(high))
         return fused, self.aux_classifier(low_up)

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from seg_perception.models.base import MarkingPointHead, SegmentationModel
 from seg_perception.models.icnet.blocks import CascadeFeatureFusion, PyramidPooling
 from seg_perception.models.layers import ConvBNAct, check_activation
+from seg_perception.models.registry import register_model
 from seg_perception.models.resnet_blocks import BLOCKS, make_res_layer
 
 
@@ -57,15 +58,38 @@ ICNET_SPECS: dict[str, ICNetSpec] = {
 }
 
 
+@register_model(ICNET_SPECS, family="icnet")
 class ICNet(SegmentationModel):
-    """ICNet with a dilated ResNet on the 1/4 branch; see the module docstring for the layout."""
+    """ICNet with a dilated ResNet on the 1/4 branch; see the module docstring for the layout.
+
+    Registered as every name of :data:`ICNET_SPECS`.
+    """
 
     loss_weights = (1.0, 0.4, 0.4)
 
     def __init__(
-        self, spec: ICNetSpec, *, num_classes: int, activation: str = "relu", marking_points: bool = False
+        self,
+        spec: ICNetSpec,
+        *,
+        num_classes: int,
+        activation: str = "relu",
+        marking_points: bool = False,
+        align_corners: bool = False,
     ) -> None:
-        super().__init__(num_classes=num_classes, marking_points=marking_points)
+        """Build one variant.
+
+        Args:
+            spec: A row of :data:`ICNET_SPECS`.
+            num_classes: Output classes.
+            activation: ``relu`` or ``mish``.
+            marking_points: Add the marking-point head (parking-slot entrance corners).
+            align_corners: ``align_corners`` of every bilinear resize (cascade inputs, pyramid
+                pooling, fusion, logits); True for weights trained that way elsewhere.
+
+        Raises:
+            ModelOptionError: a bad activation.
+        """
+        super().__init__(num_classes=num_classes, marking_points=marking_points, align_corners=align_corners)
         check_activation(activation)
         block = BLOCKS[spec.block]
         act = activation
@@ -91,12 +115,23 @@ class ICNet(SegmentationModel):
         c3 = widths[2] * block.expansion
         self.layer4 = make_res_layer(block, c3, widths[3], depths[3], dilation=4, activation=act)
         c4 = widths[3] * block.expansion
-        self.psp = PyramidPooling(c4, spec.psp_channels, activation=act)
+        corners = align_corners
+        self.psp = PyramidPooling(c4, spec.psp_channels, activation=act, align_corners=corners)
         self.cff_sub24 = CascadeFeatureFusion(
-            spec.psp_channels, c2, spec.cff_channels, num_classes=num_classes, activation=act
+            spec.psp_channels,
+            c2,
+            spec.cff_channels,
+            num_classes=num_classes,
+            activation=act,
+            align_corners=corners,
         )
         self.cff_sub12 = CascadeFeatureFusion(
-            spec.cff_channels, spec.sub1[2], spec.cff_channels, num_classes=num_classes, activation=act
+            spec.cff_channels,
+            spec.sub1[2],
+            spec.cff_channels,
+            num_classes=num_classes,
+            activation=act,
+            align_corners=corners,
         )
         self.classifier = nn.Conv2d(spec.cff_channels, num_classes, 1)
         self.point_head = MarkingPointHead(spec.cff_channels, activation=act) if marking_points else None
@@ -104,25 +139,17 @@ class ICNet(SegmentationModel):
     def forward_heads(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
         feat_sub1 = self.sub1(x)  # 1/8
 
-        half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
+        corners = self.align_corners
+        half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=corners)
         shared = self.layer1(self.stem(half))  # 1/8
         feat_sub2 = self.layer2[0](shared)  # 1/16: the paper's conv3_1, shared with the 1/4 branch
 
-        quarter = F.interpolate(feat_sub2, scale_factor=0.5, mode="bilinear", align_corners=False)
+        quarter = F.interpolate(feat_sub2, scale_factor=0.5, mode="bilinear", align_corners=corners)
         deep = self.layer4(self.layer3(self.layer2[1:](quarter)))  # 1/32
         feat_sub4 = self.psp(deep)
 
         fused_16, aux_16 = self.cff_sub24(feat_sub4, feat_sub2)
         fused_8, aux_8 = self.cff_sub12(fused_16, feat_sub1)
-        up_4 = F.interpolate(fused_8, scale_factor=2.0, mode="bilinear", align_corners=False)
+        up_4 = F.interpolate(fused_8, scale_factor=2.0, mode="bilinear", align_corners=corners)
         points = None if self.point_head is None else self.point_head(up_4)
         return [self.classifier(up_4), aux_8, aux_16], points
-
-
-def build_icnet(
-    variant: str, *, num_classes: int, activation: str = "relu", marking_points: bool = False
-) -> ICNet:
-    """Build an ICNet variant from :data:`ICNET_SPECS`."""
-    return ICNet(
-        ICNET_SPECS[variant], num_classes=num_classes, activation=activation, marking_points=marking_points
-    )
