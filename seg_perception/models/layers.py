@@ -51,9 +51,10 @@ class Mish(nn.Module):
     """Memory-lean Mish; traced exporters see the plain expression."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if _is_exporting() or torch.jit.is_scripting():
+        if _is_exporting() or torch.jit.is_scripting():  # type: ignore[attr-defined]  # re-exported, not in __all__
             return mish_reference(x)
-        return MishFunction.apply(x)
+        result: Tensor = MishFunction.apply(x)  # type: ignore[no-untyped-call]  # Function.apply is untyped
+        return result
 
 
 def make_activation(name: str) -> nn.Module:
