@@ -123,6 +123,12 @@ def test_output_bag_holds_inputs_outputs_and_ground_truth(processed):
     assert markers.markers[0].action == 3  # DELETEALL first
     overlay = read_topic(out / "bag", overlay_topic)[0].decode()
     mask = read_topic(out / "bag", mask_topic)[0].decode()
+    # The node's frame for parking's AVM (its frame_id: base_link), not the input's optical frame.
+    assert {markers.markers[0].header.frame_id, overlay.header.frame_id, mask.header.frame_id} == {
+        "base_link"
+    }
+    record = json.loads(read_topic(out / "bag", "/avm/polygons/json")[0].decode().data)
+    assert record["frame_id"] == "base_link"
     if compressed:
         assert overlay.encoding == "bgr8" and (overlay.height, overlay.width) == (48, 64)
         assert types[mask_topic] == "sensor_msgs/msg/CompressedImage" and mask.format.startswith("mono8; png")

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from seg_perception.bags import frame_json, messages, ros_outputs, topics
+from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError, FrameRejectedError
 from seg_perception.bags.selection import select_image_topics
 from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_directory
@@ -52,6 +52,8 @@ from seg_perception.reporting import (
     evenly_spaced,
     write_png,
 )
+from seg_perception.ros.outputs import LANES, MARKERS, MASK, OVERLAY, POLYGONS, SLOTS, output_frame_id
+from seg_perception.ros.projection import scenario_camera_geometry
 
 CONTACT_SHEET_FRAMES = 12
 CONTACT_SHEET_COLUMNS = 4
@@ -106,30 +108,34 @@ class CameraOutputs:
         self.jpeg_quality = jpeg_quality
         self.polygon_cloud = polygon_cloud
         compressed = {
-            "mask": compress_masks,
-            "overlay": not raw_overlay,
-            "markers": False,
-            "lanes": False,
-            "slots": False,
-            "polygons": False,
+            MASK.name: compress_masks,
+            OVERLAY.name: not raw_overlay,
+            MARKERS.name: False,
+            LANES.name: False,
+            SLOTS.name: False,
+            POLYGONS.name: False,
         }
         self.topic = {
             kind: topics.output_topic(camera, kind, namespace=namespace, compressed=is_compressed)
             for kind, is_compressed in compressed.items()
         }
-        self.topic["json"] = self.topic["polygons"] + "/json"
+        self.topic["json"] = self.topic[POLYGONS.name] + "/json"
         self.calibration = frame_json.Calibration.from_mapping(scenario.camera(camera))
-        self.ros = ros_outputs.create(scenario, camera)
+        # The node's frame and projection for this camera, and its message builders (None where
+        # the ROS message packages are not installed).
+        self.geometry = scenario_camera_geometry(scenario, camera)
+        self.ros = _serialized_outputs(scenario, camera)
         self.timings: list[dict[str, float]] = []
 
     def handle(self, image: np.ndarray, *, stamp: int, log_time: int, frame_id: str) -> np.ndarray:
-        """Process one frame, write its outputs, return the overlay."""
+        """Process one frame (``frame_id``: the input's), write its outputs, return the overlay."""
+        frame_id = output_frame_id(self.geometry.frame_id, frame_id)
         result = self.pipeline.process(image)
         self.timings.append(result.timings_ms)
         overlay = self.pipeline.overlay(image, result.mask, lanes=result.lanes)
         size = (int(result.mask.shape[0]), int(result.mask.shape[1]))
-        self.writer.write(self.topic["mask"], log_time, self._mask_msg(result.mask, stamp, frame_id))
-        self.writer.write(self.topic["overlay"], log_time, self._overlay_msg(overlay, stamp, frame_id))
+        self.writer.write(self.topic[MASK.name], log_time, self._mask_msg(result.mask, stamp, frame_id))
+        self.writer.write(self.topic[OVERLAY.name], log_time, self._overlay_msg(overlay, stamp, frame_id))
         record = frame_json.frame_record(
             stamp_ns=stamp,
             frame_id=frame_id,
@@ -144,29 +150,18 @@ class CameraOutputs:
         self.writer.write(self.topic["json"], log_time, messages.string_msg(text))
         self.jsonl.write(text + "\n")
         if self.ros is not None:
-            kwargs = {
-                "stamp_ns": stamp,
-                "frame_id": frame_id,
-                "image_size": size,
-                "polygons": result.polygons,
-                "slots": result.slots,
-            }
-            self.writer.write_raw(
-                self.topic["markers"],
-                ros_outputs.MARKER_ARRAY_MSGTYPE,
-                log_time,
-                self.ros.markers(**kwargs, lanes=result.lanes),
-            )
             frame = {"stamp_ns": stamp, "frame_id": frame_id, "image_size": size}
-            slots = self.ros.slots(**frame, slots=result.slots)
-            typed = [("slots", ros_outputs.PARKING_SLOT_ARRAY_MSGTYPE, slots)]
+            regions = {"polygons": result.polygons, "slots": result.slots}
+            typed = [
+                (MARKERS, self.ros.markers(**frame, **regions, lanes=result.lanes)),
+                (SLOTS, self.ros.slots(**frame, slots=result.slots)),
+            ]
             if result.lanes is not None:  # front cameras: as the node, no lanes topic without lanes
-                lanes = self.ros.lanes(**frame, lanes=result.lanes)
-                typed.append(("lanes", ros_outputs.LANE_BOUNDARY_ARRAY_MSGTYPE, lanes))
+                typed.append((LANES, self.ros.lanes(**frame, lanes=result.lanes)))
             if self.polygon_cloud:
-                typed.append(("polygons", ros_outputs.POINT_CLOUD_MSGTYPE, self.ros.cloud(**kwargs)))
-            for kind, msgtype, rawdata in typed:
-                self.writer.write_raw(self.topic[kind], msgtype, log_time, rawdata)
+                typed.append((POLYGONS, self.ros.cloud(**frame, **regions)))
+            for output, rawdata in typed:
+                self.writer.write_raw(self.topic[output.name], output.msgtype, log_time, rawdata)
         return overlay
 
     def _mask_msg(self, mask: np.ndarray, stamp: int, frame_id: str) -> Any:
@@ -178,6 +173,14 @@ class CameraOutputs:
         if self.raw_overlay:
             return messages.image_msg(overlay, stamp=stamp, frame_id=frame_id)
         return messages.jpeg_msg(overlay, stamp=stamp, frame_id=frame_id, quality=self.jpeg_quality)
+
+
+def _serialized_outputs(scenario: Any, camera: str) -> Any:
+    try:
+        from seg_perception.ros.bag_outputs import for_camera
+    except ImportError:
+        return None
+    return for_camera(scenario, camera)
 
 
 def register(parser: argparse.ArgumentParser) -> None:

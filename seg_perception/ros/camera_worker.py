@@ -33,19 +33,18 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import rclpy
+from builtin_interfaces.msg import Time
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Float32, Header, String
-from visualization_msgs.msg import MarkerArray
 
 from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
-from seg_perception.interfaces import LANES_TOPIC, SEGMENTATION_INFO_TOPIC, SLOTS_TOPIC
-from seg_perception.msg import LaneBoundaryArray, ParkingSlotArray, SegmentationInfo
 from seg_perception.ros.dds_limits import frame_size_limit
 from seg_perception.ros.errors import ImageConversionError
 from seg_perception.ros.image_conversion import (
@@ -63,33 +62,60 @@ from seg_perception.ros.input_checks import (
 from seg_perception.ros.log_limits import KeyedThrottle, OncePerKey
 from seg_perception.ros.mailbox import LatestMailbox
 from seg_perception.ros.markers import MarkerStyle, build_marker_array
-from seg_perception.ros.parameters import CameraSettings
+from seg_perception.ros.outputs import (
+    CAMERA_OUTPUTS,
+    LANES,
+    MARKERS,
+    MASK,
+    MODEL,
+    OVERLAY,
+    POLYGONS,
+    PROCESSING_TIME,
+    SEGMENTATION_INFO,
+    SLOTS,
+    output_frame_id,
+)
+from seg_perception.ros.parameters import CameraSettings, NodeSettings
 from seg_perception.ros.polygon_cloud import build_polygon_cloud
 from seg_perception.ros.projection import camera_info_projection
+from seg_perception.ros.qos import output_profile
 from seg_perception.ros.stats import CameraStats
 from seg_perception.ros.typed_messages import parking_slot_array, segmentation_info, tracked_lane_array
-
-if TYPE_CHECKING:
-    from seg_perception.ros.core import SegmentationCore
 
 WARN_THROTTLE_S = 5.0
 SILENT_INPUT_WARN_PERIOD_S = 30.0
 WORKER_POLL_S = 0.2
-# Latched: a subscriber that starts later still gets the model and class map.
-INFO_QOS = QoSProfile(
-    history=QoSHistoryPolicy.KEEP_LAST,
-    depth=1,
-    reliability=QoSReliabilityPolicy.RELIABLE,
-    durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
-)
+
+
+class WorkerHost(Protocol):
+    """What a camera worker uses of the node's :class:`~seg_perception.ros.core.SegmentationCore`.
+
+    A protocol rather than an import, so the core imports its workers and not the other way round.
+    """
+
+    node: Node
+    settings: NodeSettings | None
+    input_qos: QoSProfile
+    marker_scale: float
+    overlay_alpha: float
+
+    def create_publisher(self, msg_type: type, topic: str, qos: QoSProfile | int) -> Any: ...
+
+    def destroy_publisher(self, publisher: Any) -> None: ...
+
+    def check_frame_size(self, frame_bytes: int) -> None: ...
+
+    def sim_time_active(self) -> bool: ...
+
+    def latency_ms(self, stamp: Time) -> float | None: ...
+
+    def clock_mismatch(self, latency_ms: float | None) -> str | None: ...
 
 
 class CameraWorker:
     """Publishers (created at once), and subscription plus thread (between :meth:`start` and :meth:`stop`)."""
 
-    def __init__(
-        self, *, core: SegmentationCore, camera: CameraSettings, pipeline: SegmentationPipeline
-    ) -> None:
+    def __init__(self, *, core: WorkerHost, camera: CameraSettings, pipeline: SegmentationPipeline) -> None:
         self.core = core
         self.camera = camera
         self.projection = camera.projection  # replaced once a CameraInfo message calibrates the camera
@@ -116,45 +142,26 @@ class CameraWorker:
         # Frames are delivered in their own callback group, so a multi-threaded executor keeps
         # them flowing while a parameter request loads a new model.
         self.callback_group = MutuallyExclusiveCallbackGroup()
-        output_qos = QoSProfile(
-            history=QoSHistoryPolicy.KEEP_LAST,
-            depth=settings.qos_depth,
-            reliability=QoSReliabilityPolicy.RELIABLE,
-        )
-        prefix = camera.name
-        create = core.create_publisher
-        self.mask_pub = create(Image, f"{prefix}/mask", output_qos)
-        self.overlay_pub = create(Image, f"{prefix}/overlay", output_qos)
-        self.markers_pub = create(MarkerArray, f"{prefix}/markers", output_qos)
-        self.lanes_pub = create(LaneBoundaryArray, f"{prefix}/{LANES_TOPIC}", output_qos)
-        self.slots_pub = create(ParkingSlotArray, f"{prefix}/{SLOTS_TOPIC}", output_qos)
-        self.info_pub = create(SegmentationInfo, f"{prefix}/{SEGMENTATION_INFO_TOPIC}", INFO_QOS)
-        self.polygons_pub = (
-            create(PointCloud2, f"{prefix}/polygons", output_qos) if settings.publish_polygon_cloud else None
-        )
-        self.time_pub = create(Float32, f"{prefix}/processing_time_ms", output_qos)
-        latched = QoSProfile(
-            history=QoSHistoryPolicy.KEEP_LAST,
-            depth=1,
-            reliability=QoSReliabilityPolicy.RELIABLE,
-            durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
-        )
-        self.model_pub = create(String, f"{prefix}/model", latched)
-        self.publishers = tuple(
-            publisher
-            for publisher in (
-                self.mask_pub,
-                self.overlay_pub,
-                self.markers_pub,
-                self.lanes_pub,
-                self.slots_pub,
-                self.info_pub,
-                self.polygons_pub,
-                self.time_pub,
-                self.model_pub,
+        # One publisher per row of the outputs table (the polygon cloud only when asked for).
+        self.outputs: dict[str, Any] = {
+            output.name: core.create_publisher(
+                output.message_class(),
+                output.relative_topic(camera.name),
+                output_profile(output.qos, settings.qos_depth),
             )
-            if publisher is not None
-        )
+            for output in CAMERA_OUTPUTS
+            if output is not POLYGONS or settings.publish_polygon_cloud
+        }
+        self.mask_pub = self.outputs[MASK.name]
+        self.overlay_pub = self.outputs[OVERLAY.name]
+        self.markers_pub = self.outputs[MARKERS.name]
+        self.lanes_pub = self.outputs[LANES.name]
+        self.slots_pub = self.outputs[SLOTS.name]
+        self.info_pub = self.outputs[SEGMENTATION_INFO.name]
+        self.polygons_pub = self.outputs.get(POLYGONS.name)
+        self.time_pub = self.outputs[PROCESSING_TIME.name]
+        self.model_pub = self.outputs[MODEL.name]
+        self.publishers = tuple(self.outputs.values())
         compressed = camera.transport == "compressed"
         self.message_type: type = CompressedImage if compressed else Image
         self.convert: Callable[..., Any] = compressed_msg_to_bgr if compressed else image_msg_to_bgr
@@ -491,9 +498,8 @@ class CameraWorker:
             )
 
     def _output_header(self, header: Header) -> Header:
-        if not self.camera.frame_id:
-            return header
-        return Header(stamp=header.stamp, frame_id=self.camera.frame_id)
+        frame_id = output_frame_id(self.camera.frame_id, header.frame_id)
+        return header if frame_id == header.frame_id else Header(stamp=header.stamp, frame_id=frame_id)
 
     def _publish(self, header: Header, image: Any, result: FrameResult) -> None:
         """Mask always; overlay, markers, lanes, slots and polygon cloud only while someone subscribes.

@@ -44,7 +44,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNodeMixin
 from rclpy.node import Node
-from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile
 
 from seg_perception.config import share_dir
 from seg_perception.errors import ConfigError, SegPerceptionError
@@ -55,16 +55,17 @@ from seg_perception.ros.camera_worker import CameraWorker
 from seg_perception.ros.engine_pool import EnginePool
 from seg_perception.ros.input_checks import shared_memory_advice
 from seg_perception.ros.log_limits import PercentFormattingLogger
+from seg_perception.ros.outputs import DIAGNOSTICS
 from seg_perception.ros.parameters import (
     CameraSettings,
     NodeSettings,
     declare_node_parameters,
     resolve_camera_model,
 )
+from seg_perception.ros.qos import DEFAULT_INPUT_QOS, input_qos, output_profile
 from seg_perception.ros.stats import build_status
 
 EngineFactory = Callable[[NodeSettings, PercentFormattingLogger], Engine]
-DIAGNOSTICS_TOPIC = "/diagnostics"
 SWITCH_SUFFIXES = (".scenario", ".model_file")
 
 
@@ -173,9 +174,9 @@ class SegmentationCore:
         self.settings: NodeSettings | None = None
         self.engine: SerializedEngine | None = None  # the first camera's
         self._engines: list[SerializedEngine] = []
-        self._pool: EnginePool | None = None
+        self._pool: EnginePool[SerializedEngine] | None = None
         self._switch_lock = threading.Lock()
-        self.input_qos: QoSProfile = qos_profile_sensor_data
+        self.input_qos: QoSProfile = DEFAULT_INPUT_QOS
         self.marker_scale = 0.05
         self.overlay_alpha = 0.5
         self._workers: list[CameraWorker] = []
@@ -221,7 +222,7 @@ class SegmentationCore:
             return
         try:
             settings = self.settings = declare_node_parameters(self.node)
-            self.input_qos = _input_qos(settings)
+            self.input_qos = input_qos(settings.qos_reliability, settings.qos_depth)
             self.marker_scale = settings.marker_scale
             self.overlay_alpha = settings.overlay_alpha
             logger = PercentFormattingLogger(self.node.get_logger())
@@ -258,7 +259,11 @@ class SegmentationCore:
                 CameraWorker(core=self, camera=camera, pipeline=pipeline)
                 for camera, pipeline in zip(settings.enabled_cameras, pipelines, strict=True)
             ]
-            self._diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+            self._diagnostics_pub = self.create_publisher(
+                DIAGNOSTICS.message_class(),
+                DIAGNOSTICS.name,
+                output_profile(DIAGNOSTICS.qos, settings.qos_depth),
+            )
         except BaseException:
             self.cleanup()
             raise
@@ -475,18 +480,3 @@ class SegmentationCore:
         message = f"camera '{camera_name}': switch refused: {reason}; still running {running}"
         self.node.get_logger().warning(message)
         return message
-
-
-def _input_qos(settings: NodeSettings) -> QoSProfile:
-    if settings.qos_reliability == "best_effort":
-        return QoSProfile(
-            history=qos_profile_sensor_data.history,
-            depth=settings.qos_depth,
-            reliability=qos_profile_sensor_data.reliability,
-            durability=qos_profile_sensor_data.durability,
-        )
-    return QoSProfile(
-        history=QoSHistoryPolicy.KEEP_LAST,
-        depth=settings.qos_depth,
-        reliability=QoSReliabilityPolicy.RELIABLE,
-    )

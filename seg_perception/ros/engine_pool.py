@@ -13,33 +13,41 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from seg_perception.ros.core import SerializedEngine
+from typing import Generic, Protocol, TypeVar
 
 FrameSize = tuple[int, int]
 
 
+class PooledEngine(Protocol):
+    """What the pool calls on an engine (the node pools ``SerializedEngine`` of ``ros/core.py``)."""
+
+    def warmup(self, *, frame_sizes: Sequence[FrameSize]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+EngineT = TypeVar("EngineT", bound=PooledEngine)
+
+
 @dataclass
-class _Entry:
-    engine: SerializedEngine
+class _Entry(Generic[EngineT]):
+    engine: EngineT
     users: int = 0
     warmed: set[FrameSize] = field(default_factory=set)
     warmed_once: bool = False
 
 
-class EnginePool:
+class EnginePool(Generic[EngineT]):
     """Engines keyed by model file (and camera, when ``per_camera``), counted by their users."""
 
-    def __init__(self, create: Callable[[Path], SerializedEngine], *, per_camera: bool) -> None:
+    def __init__(self, create: Callable[[Path], EngineT], *, per_camera: bool) -> None:
         """Args:
         create: Loads one model file into an engine (raises on a missing or broken file).
         per_camera: One engine per camera even where cameras run the same model.
         """
         self._create = create
         self._per_camera = per_camera
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._entries: dict[tuple[str, str], _Entry[EngineT]] = {}
         self._lock = threading.Lock()
 
     def _key(self, camera: str, model_file: Path) -> tuple[str, str]:
@@ -47,12 +55,12 @@ class EnginePool:
         return (camera if self._per_camera else "", path)
 
     @property
-    def engines(self) -> list[SerializedEngine]:
+    def engines(self) -> list[EngineT]:
         """Every loaded engine, in load order."""
         with self._lock:
             return [entry.engine for entry in self._entries.values()]
 
-    def acquire(self, camera: str, model_file: Path) -> tuple[SerializedEngine, bool]:
+    def acquire(self, camera: str, model_file: Path) -> tuple[EngineT, bool]:
         """The engine of ``model_file`` for ``camera``, loaded if no camera has it yet.
 
         Returns:
@@ -79,7 +87,7 @@ class EnginePool:
         duplicate.close()
         return entry.engine, False
 
-    def warm_up(self, engine: SerializedEngine, frame_sizes: Sequence[FrameSize]) -> None:
+    def warm_up(self, engine: EngineT, frame_sizes: Sequence[FrameSize]) -> None:
         """Warm ``engine`` up at the sizes it has not run yet (once at the model size if none)."""
         with self._lock:
             entry = next((e for e in self._entries.values() if e.engine is engine), None)
@@ -92,7 +100,7 @@ class EnginePool:
             entry.warmed_once = True
         engine.warmup(frame_sizes=sizes)
 
-    def release(self, engine: SerializedEngine) -> bool:
+    def release(self, engine: EngineT) -> bool:
         """One user less; the engine is closed when it was the last. Returns True if closed."""
         with self._lock:
             for key, entry in self._entries.items():

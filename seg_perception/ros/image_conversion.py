@@ -47,11 +47,6 @@ except ImportError:  # no cv_bridge wheel: the NumPy path covers the 8-bit encod
     _BRIDGE = None
 
 
-def cv_bridge_available() -> bool:
-    """True when ``cv_bridge`` handles the encodings this module does not."""
-    return _BRIDGE is not None
-
-
 def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Convert a ``sensor_msgs/Image`` into an (H, W, 3) uint8 BGR array.
 
@@ -128,13 +123,6 @@ def peek_compressed_size(data: bytes) -> tuple[int, int] | None:
     except ImageConversionError:
         return None
     return header.height, header.width
-
-
-def filled_byte_array(array_u8: np.ndarray) -> array.array:
-    """An ``array.array("B")`` holding the bytes of ``array_u8`` (one copy), for message ``data``."""
-    data = array.array("B")
-    data.frombytes(memoryview(np.ascontiguousarray(array_u8)).cast("B"))
-    return data
 
 
 def fill_message_data(msg: Any, array_u8: np.ndarray) -> None:

@@ -33,7 +33,14 @@ from seg_perception.errors import ConfigError
 from seg_perception.inference.torch_engine import PRECISIONS as TORCH_PRECISIONS
 from seg_perception.ros.errors import NodeParameterError
 from seg_perception.ros.image_conversion import DEFAULT_MAX_PIXELS
-from seg_perception.ros.projection import DEFAULT_PIXEL_PLANE_SCALE, GroundProjection
+from seg_perception.ros.projection import (
+    GroundProjection,
+    camera_block,
+    camera_geometry,
+    geometry_parameters,
+    names_scenario,
+)
+from seg_perception.ros.qos import INPUT_RELIABILITIES
 
 ENGINES = ("onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
@@ -41,7 +48,6 @@ CUDA_POLICIES = ("fallback_to_cpu", "fail")
 PRECISIONS = ("auto", *TORCH_PRECISIONS)
 CAMERA_ENGINES = ("shared", "per_camera")
 TRANSPORTS = ("raw", "compressed")
-RELIABILITIES = ("best_effort", "reliable")
 _BIG = 2**31 - 1
 
 
@@ -184,14 +190,6 @@ def _check_range(name: str, value: Any, bounds: tuple[float, float] | None) -> N
         )
 
 
-def _mounting_list(value: Any) -> list[float]:
-    """A config's ``mounting`` (mapping or list) as ``[height_m, pitch_deg, roll_deg, yaw_deg]``."""
-    if isinstance(value, dict):
-        keys = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
-        return [float(value.get(key, 0.0)) for key in keys]
-    return [float(v) for v in value or []]
-
-
 def _declare_camera(
     declare: _Declarer, scenario: ScenarioConfig, name: str, default_model: Path
 ) -> CameraSettings:
@@ -212,15 +210,8 @@ def _declare_camera(
         "Changeable at run time like '<camera>.scenario'",
         read_only=False,
     )
-    # A camera running another scenario than the node's takes that scenario's camera block as
-    # defaults (the AVM geometry of 'parking'); the node's own block for the camera wins.
-    if camera_scenario and not _is_node_scenario(scenario, camera_scenario):
-        try:
-            own_block = load_scenario(camera_scenario).params.get(name)
-        except ConfigError:
-            own_block = None  # reported with the camera's model below
-        if isinstance(own_block, dict):
-            block = {**own_block, **block}
+    block = camera_block(scenario, name, camera_scenario)
+    geometry_defaults = geometry_parameters(block)
     enabled = declare(prefix + "enabled", bool(block.get("enabled", True)), f"process the '{name}' camera")
     topic = declare(
         prefix + "topic",
@@ -235,38 +226,38 @@ def _declare_camera(
     )
     frame_id = declare(
         prefix + "frame_id",
-        str(block.get("frame_id", "")),
+        geometry_defaults["frame_id"],
         "frame_id of every output; empty keeps the input header's frame_id. Metric markers are in the "
         "vehicle frame, so set the vehicle frame (e.g. base_link) when the input's frame is the camera's",
     )
     metres_per_pixel = declare(
         prefix + "metres_per_pixel",
-        float(block.get("metres_per_pixel", 0.0)),
+        geometry_defaults["metres_per_pixel"],
         "bird's-eye scale for metric markers (AVM); 0 = not a metric top view",
         float_range=(0.0, 10.0),
     )
     origin_px = declare(
         prefix + "origin_px",
-        [float(v) for v in block.get("origin_px", [])],
+        geometry_defaults["origin_px"],
         "pixel [u, v] of the vehicle-frame origin in a bird's-eye image",
         array_type=Parameter.Type.DOUBLE_ARRAY,
     )
     homography = declare(
         prefix + "ground_homography",
-        [float(v) for v in block.get("ground_homography", [])],
+        geometry_defaults["ground_homography"],
         "row-major 3x3 homography from image pixels to ground-plane metres (x forward, y left); "
         "empty = uncalibrated (markers on a pixel-scaled plane, polygon x/y/z NaN)",
         array_type=Parameter.Type.DOUBLE_ARRAY,
     )
     camera_info_file = declare(
         prefix + "camera_info_file",
-        str(block.get("camera_info_file", "")),
+        geometry_defaults["camera_info_file"],
         "sensor_msgs/CameraInfo YAML (camera_calibration format); with 'mounting', gives the ground "
         "homography when 'ground_homography' is empty",
     )
     mounting = declare(
         prefix + "mounting",
-        [float(v) for v in _mounting_list(block.get("mounting"))],
+        geometry_defaults["mounting"],
         "camera mounting [height_m, pitch_deg, roll_deg, yaw_deg] above the vehicle-frame origin "
         "(pitch positive looking down), used with 'camera_info_file'",
         array_type=Parameter.Type.DOUBLE_ARRAY,
@@ -279,18 +270,21 @@ def _declare_camera(
     )
     plane_scale = declare(
         prefix + "pixel_plane_scale",
-        float(block.get("pixel_plane_scale", DEFAULT_PIXEL_PLANE_SCALE)),
+        geometry_defaults["pixel_plane_scale"],
         "display units per pixel of uncalibrated cameras' markers",
         float_range=(1e-6, 10.0),
     )
-    projection = GroundProjection.from_parameters(
-        ground_homography=homography,
-        metres_per_pixel=metres_per_pixel,
-        origin_px=origin_px,
-        pixel_plane_scale=plane_scale,
-        camera=name,
-        camera_info_file=camera_info_file,
-        mounting=mounting,
+    geometry = camera_geometry(
+        {
+            "frame_id": frame_id,
+            "ground_homography": homography,
+            "metres_per_pixel": metres_per_pixel,
+            "origin_px": origin_px,
+            "pixel_plane_scale": plane_scale,
+            "camera_info_file": camera_info_file,
+            "mounting": mounting,
+        },
+        name,
     )
     if not topic:
         raise NodeParameterError(f"parameter '{prefix}topic' is empty: give the input image topic")
@@ -303,8 +297,8 @@ def _declare_camera(
         bool(enabled),
         topic,
         transport,
-        frame_id,
-        projection,
+        geometry.frame_id,
+        geometry.projection,
         unresolved,
         camera_info_topic=str(camera_info_topic),
         mounting=tuple(mounting),
@@ -313,10 +307,6 @@ def _declare_camera(
         scenario, default_model, camera, scenario_text=camera_scenario, model_text=camera_model_file
     )
     return dataclasses.replace(camera, model=model)
-
-
-def _is_node_scenario(scenario: ScenarioConfig, text: str) -> bool:
-    return text in (scenario.name, str(scenario.path) if scenario.path else scenario.name)
 
 
 def resolve_camera_model(
@@ -338,7 +328,7 @@ def resolve_camera_model(
         NodeParameterError: the scenario cannot be loaded (unknown name, unreadable YAML).
     """
     prefix = f"{camera.name}."
-    if not scenario_text or _is_node_scenario(node_scenario, scenario_text):
+    if not scenario_text or names_scenario(node_scenario, scenario_text):
         scenario = node_scenario
         default_model = node_model_file
     else:
@@ -532,7 +522,7 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "qos.reliability",
             "best_effort",
             "input subscription reliability (default: sensor-data QoS)",
-            choices=RELIABILITIES,
+            choices=INPUT_RELIABILITIES,
         ),
         qos_depth=declare("qos.depth", 5, "history depth of inputs and outputs", int_range=(1, 1000)),
         marker_scale=declare(

@@ -18,18 +18,20 @@ Three cases, chosen per camera from its parameters (first match wins):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from seg_perception.config import ScenarioConfig, load_scenario
 from seg_perception.errors import ConfigError
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, Mounting
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.ros.errors import NodeParameterError
 
 DEFAULT_PIXEL_PLANE_SCALE = 0.01
+MOUNTING_KEYS = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,9 @@ class GroundProjection:
                     f"parameter '{camera}.mounting' = {list(mounting)}: expected [height_m, pitch_deg, "
                     f"roll_deg, yaw_deg] with '{camera}.camera_info_file'"
                 )
-            keys = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
             try:
                 camera_model = CameraModel.from_camera_info_file(
-                    camera_info_file, Mounting.from_mapping(dict(zip(keys, mounting, strict=False)))
+                    camera_info_file, Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False)))
                 )
             except ConfigError as err:
                 raise NodeParameterError(f"parameter '{camera}.camera_info_file': {err}") from err
@@ -161,9 +162,94 @@ def camera_info_projection(info: Any, mounting: Sequence[float], base: GroundPro
             f"the camera's 'mounting' parameter is {list(mounting)}: set [height_m, pitch_deg, roll_deg, "
             "yaw_deg] to use CameraInfo"
         )
-    keys = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
     fields = {"k": list(info.k), "d": list(info.d), "width": int(info.width), "height": int(info.height)}
     camera = CameraModel.from_camera_info(
-        fields, Mounting.from_mapping(dict(zip(keys, mounting, strict=False)))
+        fields, Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False)))
     )
     return replace(base, homography=camera.image_to_ground_homography(), camera_model=camera)
+
+
+@dataclass(frozen=True)
+class CameraGeometry:
+    """Where a camera's outputs lie: their ``frame_id`` ("" keeps the input's) and the projection."""
+
+    frame_id: str
+    projection: GroundProjection
+
+
+def mounting_list(value: Any) -> list[float]:
+    """A config's ``mounting`` (mapping or list) as ``[height_m, pitch_deg, roll_deg, yaw_deg]``."""
+    if isinstance(value, Mapping):
+        return [float(value.get(key, 0.0)) for key in MOUNTING_KEYS]
+    return [float(v) for v in value or []]
+
+
+def names_scenario(scenario: ScenarioConfig, text: str) -> bool:
+    """True when ``text`` (a ``scenario`` parameter: name or YAML path) names ``scenario``."""
+    return text in (scenario.name, str(scenario.path) if scenario.path else scenario.name)
+
+
+def camera_block(scenario: ScenarioConfig, camera: str, camera_scenario: str = "") -> dict[str, Any]:
+    """The parameter block of ``camera`` in ``scenario`` (empty when there is none).
+
+    A camera running another scenario than the node's (``<camera>.scenario``, ``camera_scenario``
+    here) takes that scenario's block for the camera as defaults (the AVM geometry of 'parking');
+    the node's own block for the camera wins. An unloadable ``camera_scenario`` adds nothing (it
+    is reported where the camera's model is resolved).
+    """
+    params = scenario.params.get(camera)
+    block: dict[str, Any] = dict(params) if isinstance(params, dict) else {}
+    if camera_scenario and not names_scenario(scenario, camera_scenario):
+        try:
+            own_block = load_scenario(camera_scenario).params.get(camera)
+        except ConfigError:
+            own_block = None
+        if isinstance(own_block, dict):
+            block = {**own_block, **block}
+    return block
+
+
+def geometry_parameters(block: Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario camera block's frame and projection values.
+
+    The node declares them as its ``<camera>.*`` parameter defaults; offline ``process`` uses
+    them as they are. Either way :func:`camera_geometry` turns them into a :class:`CameraGeometry`.
+    """
+    return {
+        "frame_id": str(block.get("frame_id", "")),
+        "metres_per_pixel": float(block.get("metres_per_pixel", 0.0)),
+        "origin_px": [float(v) for v in block.get("origin_px", [])],
+        "ground_homography": [float(v) for v in block.get("ground_homography", [])],
+        "camera_info_file": str(block.get("camera_info_file", "")),
+        "mounting": mounting_list(block.get("mounting")),
+        "pixel_plane_scale": float(block.get("pixel_plane_scale", DEFAULT_PIXEL_PLANE_SCALE)),
+    }
+
+
+def camera_geometry(values: Mapping[str, Any], camera: str) -> CameraGeometry:
+    """The output frame and projection of ``camera`` from :func:`geometry_parameters`' values.
+
+    Raises:
+        NodeParameterError: values that do not make a projection (see
+            :meth:`GroundProjection.from_parameters`).
+    """
+    projection = GroundProjection.from_parameters(
+        ground_homography=values["ground_homography"],
+        metres_per_pixel=values["metres_per_pixel"],
+        origin_px=values["origin_px"],
+        pixel_plane_scale=values["pixel_plane_scale"],
+        camera=camera,
+        camera_info_file=values["camera_info_file"],
+        mounting=values["mounting"],
+    )
+    return CameraGeometry(str(values["frame_id"]), projection)
+
+
+def scenario_camera_geometry(scenario: ScenarioConfig, camera: str) -> CameraGeometry:
+    """The frame and projection the node gives ``camera`` when it runs ``scenario`` as configured.
+
+    What offline ``process`` uses, so its outputs lie where the node's would.
+    """
+    own = camera_block(scenario, camera)
+    block = camera_block(scenario, camera, str(own.get("scenario", "")))
+    return camera_geometry(geometry_parameters(block), camera)

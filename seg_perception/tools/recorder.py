@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32
 from visualization_msgs.msg import Marker, MarkerArray
 
-from seg_perception.interfaces import LANES_TOPIC, SLOTS_TOPIC
 from seg_perception.msg import LaneBoundaryArray, ParkingSlotArray
 from seg_perception.reporting.stream import StreamRecording
 from seg_perception.ros.image_conversion import image_msg_to_bgr
+from seg_perception.ros.outputs import DIAGNOSTICS, LANES, MARKERS, MASK, OVERLAY, PROCESSING_TIME, SLOTS
+from seg_perception.ros.qos import output_qos
 from seg_perception.tools.synthetic_camera import ground_truth_topic
 
 NODE_NAME = "seg_demo_recorder"
@@ -62,16 +62,15 @@ class OutputTopics:
 
     @classmethod
     def for_camera(cls, camera: str, *, input_topic: str, namespace: str = "") -> OutputTopics:
-        """Topics of a node in ``namespace`` (the node's outputs are relative ``<camera>/...`` names)."""
-        prefix = f"{namespace.rstrip('/')}/{camera}"
+        """Topics of a node in ``namespace`` (names from the node's outputs table)."""
         return cls(
-            mask=f"{prefix}/mask",
-            overlay=f"{prefix}/overlay",
-            markers=f"{prefix}/markers",
-            lanes=f"{prefix}/{LANES_TOPIC}",
-            slots=f"{prefix}/{SLOTS_TOPIC}",
-            processing_time=f"{prefix}/processing_time_ms",
-            diagnostics="/diagnostics",
+            mask=MASK.topic(camera, namespace),
+            overlay=OVERLAY.topic(camera, namespace),
+            markers=MARKERS.topic(camera, namespace),
+            lanes=LANES.topic(camera, namespace),
+            slots=SLOTS.topic(camera, namespace),
+            processing_time=PROCESSING_TIME.topic(camera, namespace),
+            diagnostics=DIAGNOSTICS.topic(camera, namespace),
             ground_truth=ground_truth_topic(input_topic),
         )
 
@@ -107,9 +106,7 @@ class OutputRecorder(Node):
         self.last_diagnostics_at = float("-inf")  # time.monotonic() of the latest /diagnostics
         # The node publishes its outputs reliably; a reliable reader makes the scoring see every
         # mask (a best-effort reader lost whole short streams now and then); the depth absorbs bursts.
-        keep_last = QoSHistoryPolicy.KEEP_LAST
-        outputs = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.RELIABLE)
-        truth = QoSProfile(history=keep_last, depth=DEPTH, reliability=QoSReliabilityPolicy.RELIABLE)
+        outputs = truth = output_qos(DEPTH)
         self.mask_sub = self.create_subscription(Image, topics.mask, self._on_mask, outputs)
         self.truth_sub = self.create_subscription(Image, topics.ground_truth, self._on_truth, truth)
         if overlay_every > 0:
