@@ -340,7 +340,7 @@ def _process(
     first_rejection: dict[str, str] = {}
     _remove_previous(out, overwrite=args.overwrite)
     partial_bag, partial_jsonl = out / ("bag" + PARTIAL_SUFFIX), out / ("polygons.jsonl" + PARTIAL_SUFFIX)
-    status = {"status": "incomplete", "frames_expected": total, "frames_done": 0}
+    status: dict[str, Any] = {"status": "incomplete", "frames_expected": total, "frames_done": 0}
     start = time.perf_counter()
     try:
         jsonl_file = partial_jsonl.open("w")

@@ -132,7 +132,7 @@ class CameraWorker:
         self._consecutive_failures = 0
         self.size_limit = frame_size_limit(os.environ)
         self._large_frame_warned = False
-        settings = core.settings
+        settings = self.settings
         self.style = self._marker_style(pipeline, settings.marker_scale)
         # The frame lock is held while a frame is processed: a scenario switch swaps the
         # pipeline between two frames. The announced pipeline is the one <camera>/model names.
@@ -165,6 +165,13 @@ class CameraWorker:
         compressed = camera.transport == "compressed"
         self.message_type: type = CompressedImage if compressed else Image
         self.convert: Callable[..., Any] = compressed_msg_to_bgr if compressed else image_msg_to_bgr
+
+    @property
+    def settings(self) -> NodeSettings:
+        """The node's settings (a worker exists only while its node is configured)."""
+        settings = self.core.settings
+        assert settings is not None, "camera worker of an unconfigured node"
+        return settings
 
     @staticmethod
     def _marker_style(pipeline: SegmentationPipeline, line_width: float) -> MarkerStyle:
@@ -247,7 +254,7 @@ class CameraWorker:
 
         ``header``: the first frame the running model produces (after a switch); default now.
         """
-        settings, engine, scenario = self.core.settings, self.pipeline.engine, self.pipeline.scenario
+        settings, engine, scenario = self.settings, self.pipeline.engine, self.pipeline.scenario
         metadata = engine.metadata
         if header is None:
             header = Header(stamp=self.core.node.get_clock().now().to_msg(), frame_id=self.camera.frame_id)
@@ -260,7 +267,7 @@ class CameraWorker:
                 model_file=str(engine.model_file),
                 engine=settings.engine,
                 providers=list(engine.providers),
-                input_size=tuple(metadata.input_size),
+                input_size=(int(metadata.input_size[0]), int(metadata.input_size[1])),
                 class_names=scenario.classes.names,
                 colors_rgb=scenario.classes.colors_rgb,
             )
@@ -447,7 +454,7 @@ class CameraWorker:
 
     def _convert(self, msg: Any) -> Any:
         try:
-            image = self.convert(msg, max_pixels=self.core.settings.max_image_pixels)
+            image = self.convert(msg, max_pixels=self.settings.max_image_pixels)
         except ImageConversionError as err:
             self._reject(err.reason, str(err))
             return None

@@ -193,7 +193,7 @@ def _check_range(name: str, value: Any, bounds: tuple[float, float] | None) -> N
 def _declare_camera(
     declare: _Declarer, scenario: ScenarioConfig, name: str, default_model: Path
 ) -> CameraSettings:
-    block = scenario.params.get(name) if isinstance(scenario.params.get(name), dict) else {}
+    block = camera_block(scenario, name)
     prefix = f"{name}."
     camera_scenario = declare(
         prefix + "scenario",
