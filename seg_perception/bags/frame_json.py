@@ -48,6 +48,7 @@ import numpy as np
 
 from seg_perception.bags.errors import BagError
 from seg_perception.geometry import MarkingPoint, ParkingSlot, Polygon
+from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.postprocess.lanes import LaneResult
 
 
@@ -69,10 +70,8 @@ class Calibration:
         return self.metres_per_pixel > 0
 
     def to_metres(self, points_uv: np.ndarray) -> np.ndarray:
-        points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
-        x = (self.origin_px[1] - points[:, 1]) * self.metres_per_pixel
-        y = (self.origin_px[0] - points[:, 0]) * self.metres_per_pixel
-        return np.column_stack([x, y])
+        """(K, 2) vehicle-frame metres of (K, 2) pixels, as the node's markers (calibrated cameras only)."""
+        return pixels_to_vehicle_metres(points_uv, self.metres_per_pixel, self.origin_px)
 
 
 def frame_record(

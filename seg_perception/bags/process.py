@@ -120,10 +120,11 @@ class CameraOutputs:
             for kind, is_compressed in compressed.items()
         }
         self.topic["json"] = self.topic[POLYGONS.name] + "/json"
-        self.calibration = frame_json.Calibration.from_mapping(scenario.camera(camera))
         # The node's frame and projection for this camera, and its message builders (None where
         # the ROS message packages are not installed).
         self.geometry = scenario_camera_geometry(scenario, camera)
+        projection = self.geometry.projection
+        self.calibration = frame_json.Calibration(projection.metres_per_pixel, projection.origin_px)
         self.ros = _serialized_outputs(scenario, camera)
         self.timings: list[dict[str, float]] = []
 
