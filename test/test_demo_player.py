@@ -18,7 +18,7 @@ from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
-from seg_perception.tools.demo import ros_environment, shipped_profile, temporary_environment  # noqa: E402
+from seg_perception.tools.processes import ros_environment, shipped_profile, temporary_environment  # noqa: E402
 from seg_perception.tools.synthetic_camera import PlayerError, SyntheticCameraPlayer, ground_truth_topic  # noqa: E402
 
 pytestmark = pytest.mark.ros

@@ -30,7 +30,12 @@ from seg_perception.bench.models import scenario_model
 from seg_perception.bench.stats import node_overhead, rate_in_window, summarize_latencies
 from seg_perception.config import load_scenario
 from seg_perception.errors import SegPerceptionError
-from seg_perception.tools.demo import ManagedProcess, ros_environment, shipped_profile, temporary_environment
+from seg_perception.tools.processes import (
+    ManagedProcess,
+    ros_environment,
+    shipped_profile,
+    temporary_environment,
+)
 
 SPIN_S = 0.02
 SETTLE_S = 1.0

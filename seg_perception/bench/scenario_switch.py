@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from seg_perception.config import load_scenario, share_dir
-from seg_perception.tools.demo import (
+from seg_perception.tools.processes import (
     ManagedProcess,
     ros_environment,
     shipped_profile,

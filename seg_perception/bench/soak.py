@@ -31,7 +31,8 @@ import numpy as np
 
 from seg_perception.errors import SegPerceptionError
 from seg_perception.models.summary import parse_size
-from seg_perception.tools.demo import ManagedProcess, resolve_model, ros_environment, shipped_profile
+from seg_perception.tools.demo import resolve_model
+from seg_perception.tools.processes import ManagedProcess, ros_environment, shipped_profile
 
 MIB = 2**20
 NODE_START_S = 8.0  # model load and first DDS discovery before flooding starts
