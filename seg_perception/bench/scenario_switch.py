@@ -108,7 +108,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     stop = threading.Event()
-    spinner = threading.Thread(target=lambda: [executor.spin_once(0.05) for _ in iter(stop.is_set, True)])
+
+    def spin() -> None:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    spinner = threading.Thread(target=spin)
     spinner.start()
     sent: dict[str, list[int]] = {c: [] for c in CAMERAS}
     result: dict[str, Any] = {}
@@ -151,7 +156,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(1.5)  # in-flight masks
         if future is not None and "replied_ns" not in switch and future.done():
             switch["replied_ns"] = time.time_ns()
-        reply = future.result().results[0] if future is not None and future.done() else None
+        response = future.result() if future is not None and future.done() else None
+        reply = response.results[0] if response is not None else None
         for camera in CAMERAS:
             stamps = {stamp for stamp, _ in received[camera]}
             missing = [s for s in sent[camera] if s not in stamps]

@@ -444,7 +444,8 @@ class _ScenarioRun:
             f"{len(recording.matched_stamps)} masks against ground truth",
         )
         if self.exit_codes.get("node"):
-            _say(f"  warning: the node exited with code {self.exit_codes['node']}; see {self.node.log_path}")
+            log = self.node.log_path if self.node is not None else "its log"
+            _say(f"  warning: the node exited with code {self.exit_codes['node']}; see {log}")
         stats_path = self.player_stats_path
         player_stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
         accuracy = recording.score(self.config.classes.names)
@@ -710,7 +711,7 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
     finally:
         context.try_shutdown()
     sheet = _overall_sheet(results, settings.out)
-    report = {
+    report: dict[str, Any] = {
         "title": "seg_perception demo",
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "host": {
