@@ -95,27 +95,27 @@ class SyntheticCameraPlayer(Node):
         self.seed = int(declare("seed", 0).value)
         self.num_frames = int(declare("num_frames", 180).value)
         self.rate_hz = float(declare("rate_hz", 30.0).value)
-        camera = declare("camera", "").value or self.scenario.primary_camera
+        camera: str = declare("camera", "").value or self.scenario.primary_camera
         block = self.scenario.camera(camera)
-        self.camera = camera
-        self.topic = declare("topic", "").value or str(block.get("topic", f"/camera/{camera}/image_raw"))
-        size = list(declare("image_size", Parameter.Type.INTEGER_ARRAY).value or [])
+        self.camera: str = camera
+        self.topic: str = declare("topic", "").value or str(block.get("topic", f"/camera/{camera}/image_raw"))
+        size: list[int] = list(declare("image_size", Parameter.Type.INTEGER_ARRAY).value or [])
         self.image_size: tuple[int, int] = (
             (int(size[0]), int(size[1])) if len(size) == 2 else self.scenario.image_size(camera)
         )
-        self.transport = declare("transport", "raw").value
+        self.transport: str = declare("transport", "raw").value
         self.jpeg_quality = int(declare("jpeg_quality", 90).value)
-        self.frame_id = declare("frame_id", "").value or f"{camera}_camera"
+        self.frame_id: str = declare("frame_id", "").value or f"{camera}_camera"
         self.publish_ground_truth = bool(declare("publish_ground_truth", True).value)
         self.loop = bool(declare("loop", True).value)
         self.wait_for_subscribers = int(declare("wait_for_subscribers", 0).value)
         self.wait_for_gt_subscribers = int(declare("wait_for_ground_truth_subscribers", 0).value)
         self.wait_timeout_s = float(declare("wait_timeout_s", 60.0).value)
         self.start_delay_s = float(declare("start_delay_s", 0.5).value)
-        self.stats_file = declare("stats_file", "").value
+        self.stats_file: str = declare("stats_file", "").value
         self._validate()
 
-        compressed = self.transport == "compressed"
+        compressed: bool = self.transport == "compressed"
         self.image_topic = f"{self.topic.rstrip('/')}/compressed" if compressed else self.topic
         self.image_pub = self.create_publisher(
             CompressedImage if compressed else Image, self.image_topic, qos_profile_sensor_data
@@ -275,10 +275,13 @@ def _spin(executor: SingleThreadedExecutor) -> None:
         pass
 
 
+STOP_ERRORS: tuple[type[BaseException], ...] = (SegPerceptionError, *ARGUMENT_ERRORS)
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``ros2 run seg_perception synthetic_camera``; returns the exit code."""
     try:
-        rclpy.init(args=args)
+        rclpy.init(args=list(args) if args is not None else None)
     except ARGUMENT_ERRORS as err:
         rclpy.logging.get_logger(NODE_NAME).error(f"invalid arguments: {one_line(err)}")
         return 1
@@ -295,7 +298,7 @@ def main(args: Sequence[str] | None = None) -> int:
         player.wait_for_consumers()
         player.play()
         player.write_stats()
-    except (SegPerceptionError, *ARGUMENT_ERRORS) as err:
+    except STOP_ERRORS as err:
         if not rclpy.ok():
             return 0  # a signal during start-up
         rclpy.logging.get_logger(NODE_NAME).error(one_line(err))
