@@ -33,7 +33,7 @@ def test_class_map_checks_lengths_and_uniqueness() -> None:
 
 
 def test_unknown_scenario_lists_valid_ones() -> None:
-    with pytest.raises(ConfigError, match="highway, road, parking"):
+    with pytest.raises(ConfigError, match="highway, parking, road"):
         load_scenario("moon")
 
 

@@ -144,14 +144,14 @@ def test_ego_boundaries_are_numbered_from_the_car_out():
 
 
 def test_lights_and_cars_that_look_like_paint_are_background():
-    classes = load_scenario("highway").classes
+    roles = load_scenario("highway").roles
     lit = 0
     for seed in range(40):
         rng = np.random.default_rng([seed, 3])
         world = sample_front_world(rng, SIZE, urban=seed % 2 == 0, duration_s=0.0, speed=20.0)
         if world.conditions.time != "night":
             continue
-        frame = render_front(world, classes, time_s=0.0, rng=np.random.default_rng(seed))
+        frame = render_front(world, roles, time_s=0.0, rng=np.random.default_rng(seed))
         lit += int(frame.lights.sum())
         assert not (frame.mask[frame.lights] > 0).any()
     assert lit > 50
@@ -162,7 +162,7 @@ def test_lights_and_cars_that_look_like_paint_are_background():
         Vehicle(t=0.0, s0=9.0, speed=world.speed, width=1.9, height=1.6, length=4.5, color=yellow)
     ]
     world.hood = None
-    frame = render_front(world, classes, time_s=0.0, rng=np.random.default_rng(0))
+    frame = render_front(world, roles, time_s=0.0, rng=np.random.default_rng(0))
     x_c = float(world.centre_x(np.array([9.0]))[0])
     box = world.camera.project_output(
         np.array([x_c - 0.8, x_c + 0.8]), np.array([9.0, 9.0]), np.array([0.4, 0.8])

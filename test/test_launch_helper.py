@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seg_perception.config import SCENARIOS, config_path
+from seg_perception.config import config_path, scenario_names
 from seg_perception.errors import ConfigError
 from seg_perception.ros import launch_helper
 from seg_perception.ros.launch_helper import (
@@ -116,7 +116,7 @@ def test_rviz_is_checked_before_anything_starts(monkeypatch: pytest.MonkeyPatch,
     assert launch_helper.find_rviz2() is None
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", scenario_names())
 def test_default_plan_loads_the_scenario_parameter_file(scenario: str) -> None:
     (node,) = plan_launch({"scenario": scenario})
     params_file, overrides = node.parameters
@@ -205,7 +205,7 @@ def test_rviz_config_is_valid_and_shows_overlays_and_markers() -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None, reason="launch_ros is not installed")
-@pytest.mark.parametrize("name", ["segmentation", "drive", *SCENARIOS])
+@pytest.mark.parametrize("name", ["segmentation", "drive", *scenario_names()])
 def test_launch_files_build_descriptions(name: str) -> None:
     from launch.actions import DeclareLaunchArgument
 

@@ -49,7 +49,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
 
-from seg_perception.config import SCENARIOS, config_path, share_dir  # noqa: E402
+from seg_perception.config import config_path, scenario_names, share_dir  # noqa: E402
 from seg_perception.ros.image_conversion import bgr_to_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -234,7 +234,7 @@ def assert_clean_exit(process: Launch, code: int) -> None:
         assert bad not in output, output[-3000:]
 
 
-@pytest.mark.parametrize("name", ["segmentation", "drive", *SCENARIOS])
+@pytest.mark.parametrize("name", ["segmentation", "drive", *scenario_names()])
 def test_show_args_lists_every_argument_with_its_description(env: dict[str, str], name: str) -> None:
     from seg_perception.ros.launch_helper import launch_arguments
 

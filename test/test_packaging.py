@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from seg_perception.config import SCENARIOS, load_scenario
+from seg_perception.config import load_scenario, scenario_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = Path(sys.prefix)
@@ -61,7 +61,7 @@ def test_ros_executables_installed_to_lib_package() -> None:
 @needs_install
 def test_share_has_configs_launch_files_and_ament_marker() -> None:
     share = PREFIX / "share" / "seg_perception"
-    for scenario in SCENARIOS:
+    for scenario in scenario_names():
         assert (share / "config" / f"{scenario}.yaml").is_file()
     for launch_file in (ROOT / "launch").glob("*.launch.py"):
         assert (share / "launch" / launch_file.name).is_file()
@@ -93,7 +93,7 @@ def test_pip_install_puts_the_message_interfaces_where_ros_looks() -> None:
     } <= libraries
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", scenario_names())
 def test_every_scenario_config_loads(scenario: str) -> None:
     config = load_scenario(scenario)
     assert config.name == scenario

@@ -38,7 +38,7 @@ def shapes() -> tuple[list[Polygon], list[ParkingSlot]]:
 
 def test_marker_array_deleteall_then_closed_strips_per_class_namespace() -> None:
     polygons, slots = shapes()
-    style = MarkerStyle("avm", CLASSES, COLORS, line_width=0.07)
+    style = MarkerStyle("avm", CLASSES, COLORS, line_width=0.07, slot_line_id=1, free_space_id=2)
     projection = GroundProjection.from_parameters(metres_per_pixel=0.02, origin_px=[50, 50])
     markers = build_marker_array(
         header=HEADER,

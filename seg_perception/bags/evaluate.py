@@ -72,7 +72,12 @@ class _Pending:
 
 
 def has_slots(scenario: ScenarioConfig) -> bool:
-    return {"slot_line", "free_slot"} <= set(scenario.classes.names)
+    roles = scenario.roles
+    return (
+        scenario.postprocess == "parking_slots"
+        and roles.get("slot_line") is not None
+        and roles.get("free_space") is not None
+    )
 
 
 def slot_threshold(args: argparse.Namespace, scenario: ScenarioConfig) -> tuple[float, float]:

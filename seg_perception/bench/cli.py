@@ -23,7 +23,7 @@ from seg_perception.bench.errors import BenchError
 from seg_perception.bench.models import parse_size
 from seg_perception.bench.runner import DEFAULT_MODELS, DEFAULT_SIZES, BenchSettings, run_bench
 from seg_perception.bench.two_cameras import DEFAULT_TWO_CAMERA_SIZES
-from seg_perception.config import SCENARIOS
+from seg_perception.config import scenario_names
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -65,7 +65,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--scenario",
-        choices=SCENARIOS,
+        choices=scenario_names(),
         default="highway",
         help="class map of exported models (default highway)",
     )

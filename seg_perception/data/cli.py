@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seg_perception.config import SCENARIOS, load_scenario
+from seg_perception.config import load_scenario, scenario_names
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.parking_labels import to_dmpr_json
 
@@ -40,7 +40,9 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scenario", required=True, help=f"{', '.join(SCENARIOS)} or a scenario YAML path")
+    parser.add_argument(
+        "--scenario", required=True, help=f"{', '.join(scenario_names())} or a scenario YAML path"
+    )
     parser.add_argument("--count", type=int, default=20, help="number of scenes (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="first seed; scene i uses seed + i")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         raise DatasetError(f"--tusimple / --culane need a front-camera scenario; {config.name} is not one")
     out: Path = args.out
     folders = {name: out / name for name in ("images", "masks", "polygons", "preview", "labels")}
-    parking = "slot_line" in config.classes.names
+    parking = config.synthetic_scene == "parking"  # scenes with slots and marking points
     for name, folder in folders.items():
         if (name != "preview" or not args.no_preview) and (name != "labels" or parking):
             folder.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,21 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from seg_perception.config import SCENARIOS, ClassMap, ScenarioConfig, default_model_path, load_scenario
+from seg_perception.config import (
+    DEFAULT_SCENARIO,
+    ClassMap,
+    ClassRoles,
+    ScenarioConfig,
+    default_model_path,
+    load_scenario,
+    scenario_names,
+)
 from seg_perception.errors import ConfigError
 from seg_perception.geometry import ParkingSlot, Polygon
 from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
@@ -33,9 +42,6 @@ from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
 from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
 from seg_perception.postprocess.visualize import annotate, color_table, draw_lanes
 
-LANE_CLASS = "lane_marking"
-SLOT_LINE = "slot_line"
-FREE_SLOT = "free_slot"
 DEFAULT_MIN_AREA_PX = 60.0
 DEFAULT_EPSILON_PX = 2.0
 SLOT_METHODS = ("auto", "marking_points", "free_space")
@@ -50,9 +56,9 @@ class FrameResult:
     Attributes:
         mask: (H, W) uint8 class ids at the frame's size.
         polygons: One polygon per connected region of each non-background class.
-        slots: Parking slots (scenarios with ``slot_line`` and ``free_slot`` classes).
-        lanes: Tracked lane boundaries, ego lane, stop lines and crosswalks (scenarios with a
-            ``lane_marking`` class and lanes enabled), else None.
+        slots: Parking slots (scenarios with ``postprocess: parking_slots``).
+        lanes: Tracked lane boundaries, ego lane, stop lines and crosswalks (scenarios with
+            ``postprocess: lanes`` and lanes enabled), else None.
         marking_points: ``(K, 5)`` rows ``(x, y, dx, dy, score)`` in frame pixels (models
             with a marking-point head; empty otherwise).
         timings_ms: ``preprocess``, ``inference``, ``mask`` (engine), ``postprocess``
@@ -93,9 +99,10 @@ class SegmentationPipeline:
 
     Polygon thresholds come from the scenario's ``polygon`` block (``min_area_px``,
     ``simplify_epsilon_px``), overridable per camera with a ``polygon`` block inside
-    the camera's parameters. Parking slots are extracted when the class map has
-    ``slot_line`` and ``free_slot``; the ego point for the slot entrance rule is the
-    camera's ``origin_px`` when configured.
+    the camera's parameters. What else is extracted is the scenario's ``postprocess``, with
+    the classes its ``roles`` name (:mod:`seg_perception.config`): parking slots
+    (``parking_slots``: ``slot_line`` and ``free_space`` classes; the ego point for the slot
+    entrance rule is the camera's ``origin_px`` when configured) or lane boundaries (``lanes``).
 
     Regions are traced on the engine's model-resolution mask (``Engine.predict_masks``)
     when the frame is larger: the frame's mask is its nearest upscale, so the regions
@@ -103,9 +110,9 @@ class SegmentationPipeline:
     vertices are mapped to frame pixels (see :mod:`seg_perception.postprocess.coarse`).
     Engines with ``predict`` only are post-processed at frame size.
 
-    Lane boundaries (:mod:`seg_perception.postprocess.lanes`) are extracted and tracked when
-    the class map has ``lane_marking`` and the scenario's ``lanes`` block does not set
-    ``enabled: false``; the rest of that block (overridable per camera) holds
+    Lane boundaries (:mod:`seg_perception.postprocess.lanes`) are extracted and tracked from the
+    ``lane_paint`` class (and ``crosswalk``, ``stop_line`` when the scenario has them) unless the
+    scenario's ``lanes`` block sets ``enabled: false``; the rest of that block (overridable per camera) holds
     :class:`LaneSettings` and a ``tracking`` block of :class:`TrackerSettings`. They are in
     ground metres when the camera is calibrated (``ground``, or the camera block's
     ``ground_homography`` / ``camera_info_file`` + ``mounting``), in image space otherwise.
@@ -158,21 +165,26 @@ class SegmentationPipeline:
         self.min_area_px = float(polygon_params.get("min_area_px", DEFAULT_MIN_AREA_PX))
         self.epsilon_px = float(polygon_params.get("simplify_epsilon_px", DEFAULT_EPSILON_PX))
         names = scenario.classes.names
-        self._slot_ids = (
-            (names.index(SLOT_LINE), names.index(FREE_SLOT))
-            if SLOT_LINE in names and FREE_SLOT in names
-            else None
-        )
+        roles = scenario.roles
+        self._background = roles.all("background")
+        self._slot_ids = _slot_class_ids(scenario, roles)
         origin = camera_params.get("origin_px")
         self._ego_px = (float(origin[0]), float(origin[1])) if origin is not None else None
         self._lanes: LaneExtractor | None = None
         self._tracker = LaneTracker()
         self._lane_lock = threading.Lock()
+        # Stop lines with a class of their own join the lane paint (the extractor finds them as
+        # its transverse bars): (class id, lane paint id) to relabel, else None.
+        self._stop_as_paint: tuple[int, int] | None = None
         lane_block = {**scenario.params.get("lanes", {}), **camera_params.get("lanes", {})}
-        if LANE_CLASS in names and lane_block.get("enabled", True):
+        lane_paint = roles.get("lane_paint") if scenario.postprocess == "lanes" else None
+        if lane_paint is not None and lane_block.get("enabled", True):
+            stop_line = roles.get("stop_line")
+            if stop_line is not None:
+                self._stop_as_paint = (stop_line, lane_paint)
             try:
-                settings = LaneSettings.from_mapping(
-                    {k: v for k, v in lane_block.items() if k not in ("enabled", "tracking")}
+                settings = lane_settings_from_scenario(
+                    scenario, {k: v for k, v in lane_block.items() if k not in ("enabled", "tracking")}
                 )
                 tracking = TrackerSettings(**lane_block.get("tracking", {}))
             except (TypeError, ValueError) as err:
@@ -277,11 +289,12 @@ class SegmentationPipeline:
             cv2.imwrite("annotated.png", pipeline.draw(frame, result))
 
         Args:
-            scenario: ``highway``, ``road``, ``parking`` or a scenario YAML path. None with a
+            scenario: A scenario name (``config/<name>.yaml``) or a scenario YAML path. None with a
                 ``model_file``: the scenario named in the model's metadata, or, for a model of
                 another class map (e.g. one given metadata by ``seg-perception add-metadata``),
                 a single-camera scenario built from the metadata's classes and colours.
-            model_file: ONNX model or ``.pt`` checkpoint; default: the scenario's shipped model.
+            model_file: ONNX model or ``.pt`` checkpoint; default: the scenario YAML's
+                ``model_file``, else its shipped model ``<share>/weights/<scenario>.onnx``.
             device: ``cpu``, ``cuda`` or ``cuda:N``.
             engine: ``onnxruntime`` or ``torch``.
             camera: Camera of the scenario (default: its first).
@@ -295,9 +308,13 @@ class SegmentationPipeline:
         from seg_perception.inference.engine import create_engine
 
         if scenario is None and model_file is None:
-            scenario = SCENARIOS[0]
+            scenario = DEFAULT_SCENARIO
         config = load_scenario(scenario) if scenario is not None else None
-        model = model_file if model_file is not None else default_model_path(config.name)  # type: ignore[union-attr]
+        if model_file is not None:
+            model: str | os.PathLike[str] = model_file
+        else:  # scenario is set when model_file is not: the YAML's model_file, else the shipped model
+            assert config is not None
+            model = config.params.get("model_file") or default_model_path(config.name)
         loaded = create_engine(model, engine=engine, device=device, **engine_options)
         try:
             if config is None:
@@ -387,6 +404,7 @@ class SegmentationPipeline:
             self._class_names,
             min_area_px=self.min_area_px,
             epsilon_px=self.epsilon_px,
+            background=self._background,
             coarse_mask=coarse,
         )
         slots: list[ParkingSlot] = []
@@ -405,9 +423,13 @@ class SegmentationPipeline:
             )
         lanes = None
         if self._lanes is not None:
+            lane_mask = coarse if coarse is not None else mask
+            if self._stop_as_paint is not None:
+                stop_line, lane_paint = self._stop_as_paint
+                lane_mask = np.where(lane_mask == stop_line, np.uint8(lane_paint), lane_mask)
             with self._lane_lock:
                 detections = self._lanes.extract(
-                    coarse if coarse is not None else mask,
+                    lane_mask,
                     image_bgr,
                     vanishing_hint=self._tracker.vanishing_point,
                     frame_size=(int(mask.shape[0]), int(mask.shape[1])),
@@ -497,14 +519,18 @@ def mask_geometry(
     min_area = float(polygon_params.get("min_area_px", DEFAULT_MIN_AREA_PX))
     epsilon = float(polygon_params.get("simplify_epsilon_px", DEFAULT_EPSILON_PX))
     names = scenario.classes.names
-    polygons = extract_polygons(mask, names, min_area_px=min_area, epsilon_px=epsilon)
+    roles = scenario.roles
+    polygons = extract_polygons(
+        mask, names, min_area_px=min_area, epsilon_px=epsilon, background=roles.all("background")
+    )
     slots: list[ParkingSlot] = []
-    if SLOT_LINE in names and FREE_SLOT in names:
+    slot_ids = _slot_class_ids(scenario, roles)
+    if slot_ids is not None:
         origin = camera_params.get("origin_px")
         slots = extract_parking_slots(
             mask,
-            slot_line_id=names.index(SLOT_LINE),
-            free_slot_id=names.index(FREE_SLOT),
+            slot_line_id=slot_ids[0],
+            free_slot_id=slot_ids[1],
             min_area_px=min_area,
             ego_px=(float(origin[0]), float(origin[1])) if origin is not None else None,
         )
@@ -514,11 +540,12 @@ def mask_geometry(
 def scenario_from_metadata(metadata: Any) -> ScenarioConfig:
     """The scenario a model file names, or a one-camera scenario made of its class map.
 
-    A model trained for one of the shipped scenarios gets that scenario's configuration
-    (cameras, calibration, polygon thresholds); any other model gets its own classes and
-    colours, one camera called ``camera`` and default polygon thresholds.
+    A model trained for one of the scenarios in ``config/`` gets that scenario's configuration
+    (cameras, calibration, polygon thresholds, post-processing); any other model gets its own
+    classes and colours, one camera called ``camera``, default polygon thresholds and
+    ``regions`` post-processing.
     """
-    if metadata.scenario in SCENARIOS:
+    if metadata.scenario in scenario_names():
         shipped = load_scenario(metadata.scenario)
         if tuple(shipped.classes.names) == tuple(metadata.classes):
             return shipped
@@ -531,6 +558,38 @@ def scenario_from_metadata(metadata: Any) -> ScenarioConfig:
         "camera": {"enabled": True},
     }
     return ScenarioConfig(name=str(metadata.scenario), classes=classes, cameras=("camera",), params=params)
+
+
+def lane_settings_from_scenario(
+    scenario: ScenarioConfig, block: Mapping[str, Any] | None = None
+) -> LaneSettings:
+    """:class:`LaneSettings` from a ``lanes`` block, with the classes of the scenario's roles.
+
+    The lane class is the ``lane_paint`` role's, the crosswalk class the ``crosswalk`` role's
+    (none without that role).
+
+    Raises:
+        ValueError: an unknown or malformed key in ``block``.
+        ConfigError: the scenario has no ``lane_paint`` class.
+    """
+    roles, names = scenario.roles, scenario.classes.names
+    crosswalk = roles.get("crosswalk")
+    return LaneSettings.from_mapping(
+        {
+            **(block or {}),
+            "lane_class": names[roles.require("lane_paint")],
+            # No crosswalk role: a name that is no class, so the extractor finds no crosswalks.
+            "crosswalk_class": names[crosswalk] if crosswalk is not None else "",
+        }
+    )
+
+
+def _slot_class_ids(scenario: ScenarioConfig, roles: ClassRoles) -> tuple[int, int] | None:
+    """(slot line, free space) class ids of a ``parking_slots`` scenario whose map has both, else None."""
+    if scenario.postprocess != "parking_slots":
+        return None
+    slot_line, free_space = roles.get("slot_line"), roles.get("free_space")
+    return None if slot_line is None or free_space is None else (slot_line, free_space)
 
 
 def _resize_affine(model_hw: tuple[int, ...], frame_hw: tuple[int, ...]) -> np.ndarray:

@@ -25,10 +25,10 @@ def extract_polygons(
     *,
     min_area_px: float,
     epsilon_px: float,
-    ignore: Iterable[str] = ("background",),
+    background: Iterable[int] = (0,),
     coarse_mask: np.ndarray | None = None,
 ) -> list[Polygon]:
-    """One simplified polygon per connected region of every class not in ``ignore``.
+    """One simplified polygon per connected region of every class not in ``background``.
 
     Ordering is stable frame to frame as far as the scene allows: by class id, then
     bottom-most region first, then left to right; ``instance_id`` counts regions of
@@ -39,7 +39,7 @@ def extract_polygons(
         class_names: Names by class id.
         min_area_px: Regions with fewer pixels (holes included) are dropped.
         epsilon_px: ``cv2.approxPolyDP`` tolerance; 0 keeps every contour vertex.
-        ignore: Class names not turned into polygons.
+        background: Class ids not turned into polygons (the scenario's ``background`` role).
         coarse_mask: Optional (h, w) mask that ``mask`` is the nearest-neighbour upscale
             of (the model-resolution mask): regions are traced on it, (H/h)·(W/w) times
             fewer pixels, and their outlines mapped to ``mask`` pixels before
@@ -52,10 +52,10 @@ def extract_polygons(
         or clockwise as OpenCV traces them, not repeated at the end.
     """
     source, grid = trace_source(mask, coarse_mask)
-    skipped = set(ignore)
+    skipped = set(background)
     polygons: list[Polygon] = []
     for class_id, class_name in enumerate(class_names):
-        if class_name in skipped:
+        if class_id in skipped:
             continue
         binary = (source == class_id).view(np.uint8)
         if not cv2.countNonZero(binary):  # absent class: skip the contour scan

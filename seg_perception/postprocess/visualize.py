@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from seg_perception.postprocess.lanes import CROSSWALK, STOP_LINE
+
 if TYPE_CHECKING:
     from seg_perception.postprocess.lanes import LaneResult
 
@@ -254,7 +256,7 @@ def annotate(
 _EGO_BGR = (60, 220, 60)
 _PAINT_BGR = {"white": (235, 235, 235), "yellow": (0, 200, 255)}
 _OTHER_BGR = (200, 160, 60)
-_MARKING_BGR = {"stop_line": (40, 40, 230), "crosswalk": (230, 160, 0)}
+_MARKING_BGR = {STOP_LINE: (40, 40, 230), CROSSWALK: (230, 160, 0)}  # by RoadMarking.kind
 _EGO_FILL_ALPHA = 0.25
 
 

@@ -106,10 +106,7 @@ class SerializedOutputs:
 def for_camera(scenario: ScenarioConfig, camera: str) -> SerializedOutputs:
     """The builder of ``camera``'s outputs on ``scenario``."""
     geometry = scenario_camera_geometry(scenario, camera)
-    style = MarkerStyle(
-        camera=camera,
-        class_names=scenario.classes.names,
-        colors_rgb=scenario.classes.colors_rgb,
-        line_width=METRIC_LINE_WIDTH if geometry.projection.metric else PIXEL_PLANE_LINE_WIDTH,
+    style = MarkerStyle.for_scenario(
+        camera, scenario, METRIC_LINE_WIDTH if geometry.projection.metric else PIXEL_PLANE_LINE_WIDTH
     )
     return SerializedOutputs(camera, style, geometry)

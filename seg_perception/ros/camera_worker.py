@@ -28,6 +28,7 @@ until a frame succeeds again), and the next frame is processed normally.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -175,13 +176,7 @@ class CameraWorker:
 
     @staticmethod
     def _marker_style(pipeline: SegmentationPipeline, line_width: float) -> MarkerStyle:
-        classes = pipeline.scenario.classes
-        return MarkerStyle(
-            camera=pipeline.camera,
-            class_names=classes.names,
-            colors_rgb=classes.colors_rgb,
-            line_width=line_width,
-        )
+        return MarkerStyle.for_scenario(pipeline.camera, pipeline.scenario, line_width)
 
     def model_info(self) -> dict[str, str]:
         """Which scenario and model the camera runs (diagnostics and ``<camera>/model``)."""
@@ -528,9 +523,7 @@ class CameraWorker:
         if self.markers_pub.get_subscription_count() > 0:
             style = self.style
             if style.line_width != self.core.marker_scale:
-                style = self.style = MarkerStyle(
-                    style.camera, style.class_names, style.colors_rgb, self.core.marker_scale
-                )
+                style = self.style = dataclasses.replace(style, line_width=self.core.marker_scale)
             self.markers_pub.publish(
                 build_marker_array(
                     header=header,

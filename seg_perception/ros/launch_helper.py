@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seg_perception.config import PACKAGE_NAME, SCENARIOS, config_path, share_dir
+from seg_perception.config import PACKAGE_NAME, config_path, scenario_names, share_dir
 from seg_perception.errors import ConfigError
 
 NODE_EXECUTABLE = "segmentation_node"
@@ -48,7 +48,8 @@ _SCENARIO_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument(
         "scenario",
         "highway",
-        f"scenario: {', '.join(SCENARIOS)} or the path of a scenario YAML (selects config and model)",
+        f"scenario: {', '.join(scenario_names())} (the YAML files of <share>/config) or the path of "
+        "a scenario YAML (selects config and model)",
     ),
     LaunchArgument(
         "params_file",
@@ -70,7 +71,7 @@ _DRIVE_ARGUMENTS: tuple[LaunchArgument, ...] = (
         LaunchArgument(
             f"{camera}_scenario",
             default,
-            f"scenario of the {camera} camera ({', '.join(SCENARIOS)} or a scenario YAML); changeable "
+            f"scenario of the {camera} camera ({', '.join(scenario_names())} or a scenario YAML); changeable "
             f"at run time: ros2 param set /segmentation_node {camera}.scenario <scenario>",
         )
         for camera, default in (("front", "highway"), ("avm", "parking"))
@@ -155,12 +156,13 @@ def parse_bool(name: str, text: str) -> bool:
 
 
 def check_scenario(scenario: str, *, argument: str = "scenario") -> str:
-    """Return ``scenario`` if it names a shipped scenario or an existing YAML file.
+    """Return ``scenario`` if it names a scenario of ``<share>/config`` or an existing YAML file.
 
     Raises:
         ConfigError: unknown scenario name, or a YAML path that does not exist.
     """
-    if scenario in SCENARIOS:
+    names = scenario_names()
+    if scenario in names:
         return scenario
     if scenario.endswith((".yaml", ".yml")):
         if not Path(scenario).is_file():
@@ -168,7 +170,7 @@ def check_scenario(scenario: str, *, argument: str = "scenario") -> str:
         return scenario
     hint = f" (the whole car: ros2 launch {PACKAGE_NAME} {DRIVE}.launch.py)" if scenario == DRIVE else ""
     raise ConfigError(
-        f"launch argument {argument}:={scenario!r}: choose one of {', '.join(SCENARIOS)} "
+        f"launch argument {argument}:={scenario!r}: choose one of {', '.join(names)} "
         f"or the path of a scenario YAML{hint}"
     )
 

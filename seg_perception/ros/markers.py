@@ -3,8 +3,8 @@
 Each frame's array starts with one ``DELETEALL`` marker, then one closed ``LINE_STRIP``
 (first point repeated) per polygon or slot. Namespaces are ``<camera>/<class>``
 (slots: ``<camera>/parking_slot``), ids are the instance ids, colours come from the
-scenario's class map (free slots take the ``free_slot`` colour, occupied ones the
-``slot_line`` colour when those classes exist).
+scenario's class map (free slots take the colour of the ``free_space`` role's class, occupied
+ones that of the ``slot_line`` role's class, when the scenario has those roles).
 
 Lane boundaries are open LINE_STRIPs in namespace ``<camera>/lane_boundary`` with the
 boundary's track id as marker id (ego boundaries green, others white or yellow as painted,
@@ -21,6 +21,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 from geometry_msgs.msg import Point, Vector3
@@ -28,13 +29,16 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from seg_perception.geometry import ParkingSlot, Polygon
-from seg_perception.postprocess.lanes import EGO_LEFT, EGO_RIGHT, YELLOW, LaneResult
+from seg_perception.postprocess.lanes import CROSSWALK, EGO_LEFT, EGO_RIGHT, STOP_LINE, YELLOW, LaneResult
 from seg_perception.ros.projection import GroundProjection
+
+if TYPE_CHECKING:
+    from seg_perception.config import ScenarioConfig
 
 SLOT_NAMESPACE = "parking_slot"
 LANE_NAMESPACE = "lane_boundary"
 LANE_LABEL_NAMESPACE = "lane_label"
-MARKING_NAMESPACES = {"stop_line": "stop_line", "crosswalk": "crosswalk_area"}
+MARKING_NAMESPACES = {STOP_LINE: "stop_line", CROSSWALK: "crosswalk_area"}  # by RoadMarking.kind
 _EGO_LANE_COLOR = (0.25, 0.9, 0.25)
 _WHITE_LANE_COLOR = (0.95, 0.95, 0.95)
 _YELLOW_LANE_COLOR = (1.0, 0.8, 0.0)
@@ -58,12 +62,29 @@ class MarkerStyle:
         class_names: Scenario class names, index = class id.
         colors_rgb: (num_classes, 3) uint8 RGB colours.
         line_width: ``scale.x`` of the line strips, in output-frame units.
+        slot_line_id: Class whose colour occupied slots take (the ``slot_line`` role), or None.
+        free_space_id: Class whose colour free slots take (the ``free_space`` role), or None.
     """
 
     camera: str
     class_names: tuple[str, ...]
     colors_rgb: np.ndarray
     line_width: float = 0.05
+    slot_line_id: int | None = None
+    free_space_id: int | None = None
+
+    @classmethod
+    def for_scenario(cls, camera: str, scenario: ScenarioConfig, line_width: float) -> MarkerStyle:
+        """The style of a scenario's camera: its class names, colours and slot roles."""
+        roles = scenario.roles
+        return cls(
+            camera=camera,
+            class_names=scenario.classes.names,
+            colors_rgb=scenario.classes.colors_rgb,
+            line_width=line_width,
+            slot_line_id=roles.get("slot_line"),
+            free_space_id=roles.get("free_space"),
+        )
 
     def class_color(self, class_id: int) -> ColorRGBA:
         if 0 <= class_id < len(self.colors_rgb):
@@ -73,9 +94,9 @@ class MarkerStyle:
         return ColorRGBA(r=red, g=green, b=blue, a=1.0)
 
     def slot_color(self, free: bool) -> ColorRGBA:
-        name = "free_slot" if free else "slot_line"
-        if name in self.class_names:
-            return self.class_color(self.class_names.index(name))
+        class_id = self.free_space_id if free else self.slot_line_id
+        if class_id is not None:
+            return self.class_color(class_id)
         red, green, blue = _FREE_COLOR if free else _OCCUPIED_COLOR
         return ColorRGBA(r=red, g=green, b=blue, a=1.0)
 

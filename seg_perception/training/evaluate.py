@@ -332,9 +332,14 @@ def _run_lanes(args: argparse.Namespace) -> int:
     predict, metadata = load_predictor(args.model, threads=args.threads)
     scenario = args.scenario or metadata.scenario
     if args.tusimple is not None or args.culane is not None:
+        from seg_perception.config import load_scenario
+        from seg_perception.inference.pipeline import lane_settings_from_scenario, scenario_from_metadata
+
+        config = load_scenario(args.scenario) if args.scenario else scenario_from_metadata(metadata)
         summary = evaluate_lane_dataset(
             predict,
             list(metadata.classes),
+            settings=lane_settings_from_scenario(config),
             tusimple=args.tusimple,
             tusimple_root=args.tusimple_root,
             culane_root=args.culane,

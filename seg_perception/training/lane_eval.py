@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +137,10 @@ def drive_world(
 ) -> FrontWorld:
     """The world :func:`generate_drive` renders for these arguments (same random stream)."""
     rng = np.random.default_rng([int(seed), size[0], size[1]])
-    urban = "crosswalk" in scenario.classes.names or scenario.name == "road"
-    speed = DRIVE_SPEED["road" if urban else "highway"]
-    return sample_front_world(rng, size, urban=urban, duration_s=max(num_frames - 1, 0) / fps, speed=speed)
+    scene = scenario.synthetic_scene
+    speed = DRIVE_SPEED[scene]
+    duration = max(num_frames - 1, 0) / fps
+    return sample_front_world(rng, size, urban=scene == "urban", duration_s=duration, speed=speed)
 
 
 @dataclass
@@ -210,9 +211,12 @@ def evaluate_lane_drives(
         calibrated: Use the generator's true camera (metres) or image space.
         on_frame: Called with ``(drive, frame, image, tracked result)``, e.g. to save overlays.
     """
+    from seg_perception.inference.pipeline import lane_settings_from_scenario
     from seg_perception.metrics.lanes import TuSimpleMetrics
 
     config = scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario)
+    # The scenario's lane / crosswalk classes (its roles), whatever the given settings say.
+    lane_settings = lane_settings_from_scenario(config, asdict(settings) if settings else None)
     height, width = size
     scores = LaneScores(TuSimpleMetrics(), lateral_errors=[])
     for drive in range(drives):
@@ -225,7 +229,9 @@ def evaluate_lane_drives(
             if extractor is None:  # the true camera, as the generator reports it
                 camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
                 mapper = GroundMapper.from_camera(camera) if calibrated else None
-                extractor = LaneExtractor(config.classes.names, settings, mapper=mapper, mapper_size=size)
+                extractor = LaneExtractor(
+                    config.classes.names, lane_settings, mapper=mapper, mapper_size=size
+                )
                 # rows from the horizon down (rows above it, empty in both, would count as correct)
                 top = int(np.clip(np.ceil(camera.horizon_v()), 0, height - 1))
                 step = max(1, round(height / TUSIMPLE_ROWS))

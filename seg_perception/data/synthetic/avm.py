@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seg_perception.config import ClassMap
+from seg_perception.config import ClassRoles
 from seg_perception.data.synthetic import avm_objects as objects
 from seg_perception.data.synthetic.avm_texture import (
     GroundTexture,
@@ -774,10 +774,10 @@ def _cast_shadows(world: ParkingWorld, image: np.ndarray, to_px: np.ndarray) -> 
     np.copyto(image, cv2.multiply(image, cv2.merge([weight, weight, weight]), dtype=cv2.CV_8U))
 
 
-def render_parking(world: ParkingWorld, classes: ClassMap, *, time_s: float, rng: np.random.Generator):
+def render_parking(world: ParkingWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator):
     """Draw the lot at ``time_s`` -> (image BGR, mask, slots in pixels, marking points in pixels)."""
     h, w = world.size
-    line_id, free_id = classes.index("slot_line"), classes.index("free_slot")
+    line_id, free_id = roles.require("slot_line"), roles.require("free_space")
     to_px = world.world_to_pixel(time_s)
     # WARP_INVERSE_MAP: the matrix maps output pixels to texture pixels
     image = cv2.warpAffine(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from seg_perception.config import ClassMap
+from seg_perception.config import ClassRoles
 from seg_perception.data.synthetic.camera import PinholeCamera
 from seg_perception.data.synthetic.conditions import (
     Conditions,
@@ -588,7 +588,7 @@ def _line_strips(line: LaneLine, lo: float, hi: float, gaps: list[tuple[float, f
 
 
 def _marking_polygons(
-    world: FrontWorld, travelled: float, lateral: float, classes: ClassMap
+    world: FrontWorld, travelled: float, lateral: float, roles: ClassRoles
 ) -> list[tuple[int, tuple[int, int, int], list[np.ndarray]]]:
     """(class id, colour, image polygons) of every painted region within the marking range.
 
@@ -596,18 +596,21 @@ def _marking_polygons(
     so each entry can be filled in one call.
     """
     lo, hi = travelled + world.s_near, travelled + world.marking_range
-    lane_id = classes.index("lane_marking")
+    lane_id = roles.require("lane_paint")
     entries: list[tuple[int, tuple[int, int, int], list[np.ndarray]]] = []
     for line in world.lines:
         entries.append(
             (lane_id, _paint_colour(world, line), _line_strips(line, lo, hi, world.gaps, travelled))
         )
+    stop = roles.get("stop_line")
+    stop_id = lane_id if stop is None else stop  # without a class of their own: lane paint
     for s0, depth, t0, t1 in world.stop_lines:
         if lo <= s0 and s0 + depth <= hi:
             entries.append(
-                (lane_id, WHITE_PAINT, [_strip_ts(t0, t1, s0 - travelled, s0 + depth - travelled, 2)])
+                (stop_id, WHITE_PAINT, [_strip_ts(t0, t1, s0 - travelled, s0 + depth - travelled, 2)])
             )
-    cross_id = classes.index("crosswalk") if "crosswalk" in classes.names else lane_id
+    cross = roles.get("crosswalk")
+    cross_id = lane_id if cross is None else cross
     for s0, length, stripes in world.crosswalks:
         a, b = max(s0, lo), min(s0 + length, hi)
         if b > a:
@@ -792,7 +795,7 @@ def _lane_truth(world: FrontWorld, travelled: float, lateral: float, hidden: np.
 
 
 def render_front(
-    world: FrontWorld, classes: ClassMap, *, time_s: float, rng: np.random.Generator
+    world: FrontWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator
 ) -> FrontFrame:
     """Draw the world at ``time_s`` seconds into the drive."""
     cam = world.camera
@@ -852,7 +855,7 @@ def render_front(
 
     mask = np.zeros((h, w), np.uint8)
     bare = image.copy()
-    for class_id, colour, polys in _marking_polygons(world, travelled, lateral, classes):
+    for class_id, colour, polys in _marking_polygons(world, travelled, lateral, roles):
         fill_disjoint_polygons(image, polys, colour)
         fill_disjoint_polygons(mask, polys, class_id)
 

@@ -14,8 +14,8 @@ from seg_perception.data.synthetic.sample import SceneSample, mask_to_polygons
 from seg_perception.errors import ConfigError
 
 SIDE_VIEW_P = 0.15  # share of single AVM scenes seen as a left/right side view
-# ego speeds of the temporally coherent drives, metres per second
-DRIVE_SPEED = {"highway": 25.0, "road": 10.0, "parking": 2.0}
+# ego speeds of the temporally coherent drives by synthetic scene (config.SYNTHETIC_SCENES), m/s
+DRIVE_SPEED = {"highway": 25.0, "urban": 10.0, "parking": 2.0}
 
 
 @functools.lru_cache(maxsize=16)
@@ -70,12 +70,6 @@ def centred_origin(size: tuple[int, int], metres_per_pixel: float) -> tuple[floa
     return width / 2.0, height / 2.0 + EGO_CENTRE_AHEAD_M / metres_per_pixel
 
 
-def _flavour(config: ScenarioConfig) -> str:
-    if config.primary_camera == "avm" or "slot_line" in config.classes.names:
-        return "parking"
-    return "road" if (config.name == "road" or "crosswalk" in config.classes.names) else "highway"
-
-
 def generate_drive(
     scenario: str | ScenarioConfig,
     seed: int,
@@ -101,12 +95,13 @@ def generate_drive(
     """
     config = _resolve(scenario)
     hw = _size(config, size)
-    flavour = _flavour(config)
+    scene = config.synthetic_scene  # the YAML's synthetic.scene (see seg_perception.config)
     duration = max(num_frames - 1, 0) / fps
     rng = np.random.default_rng([int(seed), hw[0], hw[1]])
-    speed = DRIVE_SPEED[flavour]
+    speed = DRIVE_SPEED[scene]
+    roles = config.roles
     meta_base = {"scenario": config.name, "seed": int(seed), "camera": config.primary_camera}
-    if flavour == "parking":
+    if scene == "parking":
         mpp, origin = _avm_geometry(config, hw, metres_per_pixel, rng)
         world = sample_parking_world(
             rng,
@@ -119,17 +114,17 @@ def generate_drive(
         )
         meta_base.update(metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=world.style)
     else:
-        world = sample_front_world(rng, hw, urban=flavour == "road", duration_s=duration, speed=speed)
+        world = sample_front_world(rng, hw, urban=scene == "urban", duration_s=duration, speed=speed)
         meta_base["camera_model"] = world.camera.to_json()
         meta_base["conditions"] = world.conditions.describe()
     for frame in range(num_frames):
         frame_rng = np.random.default_rng([int(seed), hw[0], hw[1], frame + 1])
         time_s = frame / fps
         slots, marks, lanes = [], [], []
-        if flavour == "parking":
-            image, mask, slots, marks = render_parking(world, config.classes, time_s=time_s, rng=frame_rng)
+        if scene == "parking":
+            image, mask, slots, marks = render_parking(world, roles, time_s=time_s, rng=frame_rng)
         else:
-            rendered = render_front(world, config.classes, time_s=time_s, rng=frame_rng)
+            rendered = render_front(world, roles, time_s=time_s, rng=frame_rng)
             image, mask, lanes = rendered.image, rendered.mask, rendered.lanes
         yield SceneSample(
             image=image,
