@@ -49,6 +49,7 @@ from seg_perception.data.synthetic.render import (
     fill_polygons,
     noise_crop,
     photometric_finish,
+    rgb,
     smooth_noise,
 )
 from seg_perception.geometry import MarkingPoint, ParkingSlot
@@ -261,7 +262,7 @@ def _row(
     double = style.line_style == "double"
     pillar_depth = float(rng.uniform(0.3, 0.9))
     pillar_size = float(rng.uniform(0.5, 0.9))
-    pillar_colour = tuple(int(v) for v in rng.integers(150, 225, 3))
+    pillar_colour = rgb(rng.integers(150, 225, 3))
     striped = bool(rng.random() < 0.5)
     stopper = bool(rng.random() < 0.3)
     stopper_colour = (30, 200, 230) if rng.random() < 0.5 else (150, 150, 150)
@@ -324,10 +325,10 @@ def _row(
         y = float(end[1]) + gap
     back_x = x_entrance + side * depth + side * 0.3
     if indoor and rng.random() < 0.8:
-        colour = tuple(int(v) for v in rng.integers(150, 230, 3))
+        colour = rgb(rng.integers(150, 230, 3))
         solids.append(objects.wall(np.array([back_x, y_lo]), np.array([back_x, y_hi]), 0.3, colour))
     elif not indoor and rng.random() < 0.4:
-        colour = tuple(int(v) for v in rng.integers(140, 200, 3))
+        colour = rgb(rng.integers(140, 200, 3))
         solids.append(objects.kerb(np.array([back_x, y_lo]), np.array([back_x, y_hi]), colour))
     return slots, lines, marks, solids
 
@@ -354,8 +355,8 @@ def _platform_row(
     gap = float(rng.uniform(0.15, 0.4))  # between neighbouring platforms
     height = float(rng.uniform(0.08, 0.25))
     axis, along = np.array([float(side), 0.0]), np.array([0.0, 1.0])
-    steel = tuple(int(v) for v in rng.integers(110, 190) + rng.integers(-8, 9, 3))
-    edge = tuple(int(v * 0.55) for v in steel)
+    steel = rgb(rng.integers(110, 190) + rng.integers(-8, 9, 3))
+    edge = rgb(v * 0.55 for v in steel)
     kerb = x_entrance - side * float(rng.uniform(0.1, 0.4))
     lines.append(
         PaintedLine(_line_poly(np.array([kerb, y_lo]), np.array([kerb, y_hi]), style.width), style.paint)
@@ -415,7 +416,9 @@ def _parked_car(slot: SlotGeometry) -> list[objects.Solid]:
 
 
 @functools.lru_cache(maxsize=8)
-def _sector_geometry(size: tuple[int, int], origin: tuple[float, float], mpp: float):
+def _sector_geometry(
+    size: tuple[int, int], origin: tuple[float, float], mpp: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Camera sector id per pixel (0 under the ego car), camera positions, a sharpness map, angle bins."""
     h, w = size
     ox, oy = origin
@@ -514,7 +517,7 @@ def sample_parking_world(
         centre = np.array([rng.uniform(-aisle / 2.0 + 0.8, aisle / 2.0 - 0.8), rng.uniform(y_lo, y_hi)])
         if abs(centre[0]) < EGO_HALF_WIDTH_M + 0.6 and -2.0 < centre[1] < 5.0:
             continue  # not standing on the ego car
-        shirt = tuple(int(v) for v in rng.integers(20, 230, 3))
+        shirt = rgb(rng.integers(20, 230, 3))
         solids.append(objects.person(centre, float(rng.uniform(0, np.pi)), shirt))
 
     # searching for a slot, a car drives close to one row: its side 0.5-1.8 m from the entrances
@@ -576,8 +579,8 @@ def sample_parking_world(
     if rng.random() < (0.7 if indoor else 0.25):  # lamps or sky glare mirrored by the floor: bright rays
         rays = np.zeros(1024, np.float32)
         for _ in range(int(rng.integers(2, 9))):
-            centre, width = int(rng.integers(0, 1024)), float(rng.uniform(3.0, 25.0))
-            offsets = (np.arange(1024) - centre + 512) % 1024 - 512
+            ray_centre, width = int(rng.integers(0, 1024)), float(rng.uniform(3.0, 25.0))
+            offsets = (np.arange(1024) - ray_centre + 512) % 1024 - 512
             rays += float(rng.uniform(15, 60)) * np.exp(-0.5 * (offsets / width) ** 2).astype(np.float32)
         glare = rays[angle_bin] * far
         reflections = glare if reflections is None else reflections + glare
@@ -636,11 +639,11 @@ def _decorate_ground(
     to_tex = ground.world_to_texture()
     tex_mpp = float(ground.to_world[0, 0])
     if painted and rng.random() < 0.5:
-        fill = tuple(int(v) for v in rng.integers(40, 220, 3))
+        fill = rgb(rng.integers(40, 220, 3))
         fill_polygons(ground.image, [_apply(to_tex, s.corners) for s in slots], fill)
     if slots and rng.random() < 0.6:
         first = int(rng.integers(1, 900))
-        colour = paint if rng.random() < 0.7 else tuple(int(v) for v in rng.integers(120, 255, 3))
+        colour = paint if rng.random() < 0.7 else rgb(rng.integers(120, 255, 3))
         at_back = rng.random() < 0.5
         prefix = str(rng.choice(["", "", "A", "B", "P", "B2-"]))
         for index, slot in enumerate(slots):
@@ -671,7 +674,7 @@ def _decorate_ground(
 def _reflections(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     """Additive light of ceiling lamps mirrored by a glossy floor (image space, float32)."""
     h, w = size
-    small = np.zeros((max(h // 8, 4), max(w // 8, 4)), np.float32)
+    small: np.ndarray = np.zeros((max(h // 8, 4), max(w // 8, 4)), np.float32)
     for _ in range(int(rng.integers(2, 7))):
         cx, cy = float(rng.uniform(0, small.shape[1])), float(rng.uniform(0, small.shape[0]))
         rx = float(rng.uniform(0.5, 2.0))
@@ -687,7 +690,7 @@ POLAR_ANGLES = 360
 
 
 @functools.lru_cache(maxsize=8)
-def _polar_maps(size: tuple[int, int], centre: tuple[float, float]):
+def _polar_maps(size: tuple[int, int], centre: tuple[float, float]) -> tuple[np.ndarray, ...]:
     """``cv2.remap`` maps image -> polar (rows: angle, cols: radius in pixels) and back.
 
     Own maps rather than ``cv2.warpPolar``, which leaves pixels uninitialised (and scenes
@@ -774,7 +777,9 @@ def _cast_shadows(world: ParkingWorld, image: np.ndarray, to_px: np.ndarray) -> 
     np.copyto(image, cv2.multiply(image, cv2.merge([weight, weight, weight]), dtype=cv2.CV_8U))
 
 
-def render_parking(world: ParkingWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator):
+def render_parking(
+    world: ParkingWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, list[ParkingSlot], list[MarkingPoint]]:
     """Draw the lot at ``time_s`` -> (image BGR, mask, slots in pixels, marking points in pixels)."""
     h, w = world.size
     line_id, free_id = roles.require("slot_line"), roles.require("free_space")
@@ -858,7 +863,7 @@ def render_parking(world: ParkingWorld, roles: ClassRoles, *, time_s: float, rng
         occluder[:, hi:] = 1
 
     # a slot is reported when its entrance lies in the image; back corners may lie outside
-    slots = []
+    slots: list[ParkingSlot] = []
     for slot, px in visible:
         entrance = px[:2]
         if not (
@@ -878,7 +883,7 @@ def render_parking(world: ParkingWorld, roles: ClassRoles, *, time_s: float, rng
                 extra={"type": slot.kind, "occupied": not slot.free, "markings": slot.markings},
             )
         )
-    marks = []
+    marks: list[MarkingPoint] = []
     rot = to_px[:2, :2]
     for mark in world.marks:
         p = _apply(to_px, mark.position[None])[0]

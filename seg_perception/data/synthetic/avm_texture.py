@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from seg_perception.data.synthetic.render import ellipse_polygon, fill_polygons, ground_texture, smooth_noise
+from seg_perception.data.synthetic.render import (
+    ellipse_polygon,
+    fill_polygons,
+    ground_texture,
+    rgb,
+    smooth_noise,
+)
 
 OUTDOOR_GROUNDS = ("asphalt", "concrete", "brick", "grass_pavers", "painted")
 OUTDOOR_GROUND_P = (0.34, 0.2, 0.18, 0.12, 0.16)
@@ -118,7 +124,7 @@ def _tiled(tile: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -
 
 def _base_surface(rng: np.random.Generator, kind: str, shape: tuple[int, int], tex_mpp: float) -> np.ndarray:
     h, w = shape
-    texture = np.empty((h, w, 3), np.uint8)
+    texture: np.ndarray = np.empty((h, w, 3), np.uint8)
     if kind == "brick":
         texture = _tiled(_brick_tile(rng, tex_mpp), shape, rng)
         blotch, grain = float(rng.uniform(4, 12)), float(rng.uniform(3, 7))
@@ -142,7 +148,7 @@ def _base_surface(rng: np.random.Generator, kind: str, shape: tuple[int, int], t
     texture = cv2.add(texture, noise, dtype=cv2.CV_8U)
     if kind == "concrete":  # slab joints
         pitch = float(rng.uniform(3.0, 6.0)) / tex_mpp
-        shade = tuple(int(v) for v in (np.asarray(texture[0, 0], np.float32) * 0.7))
+        shade = rgb(np.asarray(texture[0, 0], np.float32) * 0.7)
         for x in np.arange(float(rng.uniform(0, pitch)), w, pitch):
             cv2.line(texture, (int(x), 0), (int(x), h - 1), shade, 1)
         for y in np.arange(float(rng.uniform(0, pitch)), h, pitch):
@@ -160,7 +166,7 @@ def _soft_blob(
     x0, x1, y0, y1 = max(cx - r, 0), min(cx + r + 1, w), max(cy - r, 0), min(cy + r + 1, h)
     if x1 <= x0 or y1 <= y0:
         return
-    patch = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
+    patch: np.ndarray = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
     blob = ellipse_polygon(
         r, r, radius_px, radius_px * float(rng.uniform(0.4, 1.0)), float(rng.uniform(0, np.pi))
     )

@@ -267,7 +267,7 @@ def rain_overlay(image: np.ndarray, conditions: Conditions, rng: np.random.Gener
     if conditions.rain_streaks <= 0.0:
         return
     height, width = image.shape[:2]
-    layer = np.zeros((height, width), np.uint8)
+    layer: np.ndarray = np.zeros((height, width), np.uint8)
     count = int(conditions.rain_streaks * width * height / 900)
     angle = float(rng.normal(0.0, 0.25))
     length = max(3, height // 25)
@@ -302,7 +302,8 @@ def windscreen_droplets(image: np.ndarray, count: int, rng: np.random.Generator)
     height, width = image.shape[:2]
     small = cv2.resize(image, (max(1, width // 4), max(1, height // 4)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), max(0.5, width / 640.0))
-    blurred = cv2.add(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), 12)
+    # A scalar operand is cv2.Scalar(12): the stubs type only arrays.
+    blurred = cv2.add(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR), 12)  # type: ignore[call-overload]
     drops = np.zeros((height, width), np.uint8)
     for _ in range(count):
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
@@ -316,7 +317,7 @@ def vignette(image: np.ndarray, strength: float) -> None:
     if strength <= 0.0:
         return
     height, width = image.shape[:2]
-    ys, xs = np.ogrid[-1.0:1.0:9j, -1.0:1.0:17j]
+    ys, xs = np.ogrid[-1.0:1.0:9j, -1.0:1.0:17j]  # type: ignore[misc]  # a complex step is a point count
     factor = (1.0 - strength * 0.5 * (xs**2 + ys**2)).astype(np.float32)
     factor = cv2.resize(factor, (width, height), interpolation=cv2.INTER_LINEAR)
     image[:] = cv2.multiply(image, cv2.merge([factor, factor, factor]), dtype=cv2.CV_8U)
@@ -326,7 +327,7 @@ def sensor_finish(image: np.ndarray, conditions: Conditions, rng: np.random.Gene
     """Exposure with HDR clipping, colour cast, blur, motion blur, sensor noise and JPEG artefacts."""
     windscreen_droplets(image, conditions.droplets, rng)
     vignette(image, conditions.vignette)
-    image = cv2.LUT(image, exposure_lut(conditions.exposure_gain, conditions.gamma, conditions.cast))  # type: ignore[arg-type]
+    image = cv2.LUT(image, exposure_lut(conditions.exposure_gain, conditions.gamma, conditions.cast))
     if conditions.blur_sigma > 0.0:
         image = cv2.GaussianBlur(image, (0, 0), conditions.blur_sigma)
     if conditions.motion_blur_px >= 1.5:
@@ -336,12 +337,13 @@ def sensor_finish(image: np.ndarray, conditions: Conditions, rng: np.random.Gene
         rotation = cv2.getRotationMatrix2D(
             ((length - 1) / 2.0, (length - 1) / 2.0), conditions.motion_blur_angle, 1.0
         )
-        kernel = cv2.warpAffine(kernel, rotation, (length, length))
-        kernel /= max(float(kernel.sum()), 1e-6)
-        image = cv2.filter2D(image, -1, kernel)
+        rotated: np.ndarray = cv2.warpAffine(kernel, rotation, (length, length))
+        rotated /= max(float(rotated.sum()), 1e-6)
+        image = cv2.filter2D(image, -1, rotated)
     image = sensor_noise(image, conditions.noise_sigma, rng)
     if conditions.jpeg_quality:
         ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, conditions.jpeg_quality])
-        if ok:
-            image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            image = decoded
     return image

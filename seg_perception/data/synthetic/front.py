@@ -49,6 +49,7 @@ from seg_perception.data.synthetic.render import (
     fill_polygons,
     ground_texture,
     luma_noise_crop,
+    rgb,
     smooth_noise,
 )
 from seg_perception.data.synthetic.sample import LaneTruth
@@ -166,15 +167,19 @@ class FrontWorld:
             -self.ego_offset + self.yaw * s + self.curvature / 2.0 * s**2 + self.curvature_rate / 6.0 * s**3
         )
 
-    def to_image(self, t: np.ndarray, s: np.ndarray, z: np.ndarray | float = 0.0, lateral: float = 0.0):
+    def to_image(
+        self, t: np.ndarray, s: np.ndarray, z: np.ndarray | float = 0.0, lateral: float = 0.0
+    ) -> np.ndarray:
         """Road coordinates relative to the ego (s ahead, t lateral) -> pixel coordinates."""
         return self.camera.project(self.centre_x(s) + t - lateral, s, z)
 
 
-def _intervals_minus(intervals: list[tuple[float, float]], gaps: list[tuple[float, float]]):
+def _intervals_minus(
+    intervals: list[tuple[float, float]], gaps: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
     out = intervals
     for g0, g1 in gaps:
-        nxt = []
+        nxt: list[tuple[float, float]] = []
         for a, b in out:
             if b <= g0 or a >= g1:
                 nxt.append((a, b))
@@ -216,17 +221,19 @@ def _project_many(world: FrontWorld, polys_ts: list[np.ndarray], lateral: float)
     return np.split(image_pts, np.cumsum([len(p) for p in polys_ts])[:-1])
 
 
-def _strip(world: FrontWorld, t0: float, t1: float, s0: float, s1: float, lateral: float, n: int = 0):
+def _strip(
+    world: FrontWorld, t0: float, t1: float, s0: float, s1: float, lateral: float, n: int = 0
+) -> np.ndarray:
     """Image polygon of the road-coordinate rectangle [t0, t1] x [s0, s1] (s relative to the ego)."""
     return _project_many(world, [_strip_ts(t0, t1, s0, s1, n)], lateral)[0]
 
 
-def _shade(colour: tuple[int, ...], factor: float) -> tuple[int, int, int]:
-    return tuple(int(np.clip(c * factor, 0, 255)) for c in colour)  # type: ignore[return-value]
+def _shade(colour: tuple[float, ...], factor: float) -> tuple[int, int, int]:
+    return rgb(np.clip(c * factor, 0, 255) for c in colour)
 
 
 def _mix(a: tuple[int, ...], b: tuple[int, ...], share_a: float) -> tuple[int, int, int]:
-    return tuple(int(share_a * x + (1.0 - share_a) * y) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+    return rgb(share_a * x + (1.0 - share_a) * y for x, y in zip(a, b, strict=True))
 
 
 def _shoulder_colour(rng: np.random.Generator, asphalt: int) -> tuple[int, int, int]:
@@ -401,7 +408,7 @@ def sample_front_world(
         seams.append(np.array([t, s]) + np.cumsum(steps, axis=0))
     ghosts = []
     if rng.random() < 0.25:  # ground-off or blacked-out old markings beside the new ones
-        for line in rng.permutation(lines)[: int(rng.integers(1, 3))]:
+        for line in [lines[k] for k in rng.permutation(len(lines))[: int(rng.integers(1, 3))]]:
             offset = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 1.2))
             ghosts.append(
                 LaneLine(
@@ -431,7 +438,7 @@ def sample_front_world(
                 length = float(rng.uniform(10.0, 35.0))
                 grey = int(rng.integers(70, 200))
                 tint = rng.integers(-25, 25, 3)
-                color = tuple(int(np.clip(grey + d, 0, 255)) for d in tint)
+                color = rgb(np.clip(grey + d, 0, 255) for d in tint)
                 buildings.append(
                     (
                         base_t + side * float(rng.uniform(0, 2)),
@@ -449,8 +456,8 @@ def sample_front_world(
             barriers.append((road_left - 0.6, "concrete" if rng.random() < 0.5 else "rail"))
     for _ in range(int(rng.integers(3, 14) * density)):
         side = -1 if rng.random() < 0.5 else 1
-        edge = road_left if side < 0 else road_right
-        t = edge + side * float(rng.uniform(1.5, 14.0))
+        road_edge = road_left if side < 0 else road_right
+        t = road_edge + side * float(rng.uniform(1.5, 14.0))
         green = (int(rng.integers(20, 60)), int(rng.integers(70, 120)), int(rng.integers(30, 70)))
         trees.append(
             (
@@ -562,7 +569,9 @@ def _paint_colour(world: FrontWorld, line: LaneLine) -> tuple[int, int, int]:
     return _mix(line.color, world.colors["asphalt"], line.fade)
 
 
-def _line_strips(line: LaneLine, lo: float, hi: float, gaps: list[tuple[float, float]], travelled: float):
+def _line_strips(
+    line: LaneLine, lo: float, hi: float, gaps: list[tuple[float, float]], travelled: float
+) -> list[np.ndarray]:
     """(t, s) polygons of one marking between absolute distances ``lo`` and ``hi``."""
     if line.style == "dashed":
         intervals = _dash_intervals(lo, hi, line.dash, line.gap, line.phase)
@@ -619,7 +628,9 @@ def _marking_polygons(
     return [(class_id, colour, _project_many(world, polys, lateral)) for class_id, colour, polys in entries]
 
 
-def _ground_polys(world: FrontWorld, polys: list[np.ndarray], travelled: float, lateral: float, far: float):
+def _ground_polys(
+    world: FrontWorld, polys: list[np.ndarray], travelled: float, lateral: float, far: float
+) -> list[np.ndarray]:
     keep = []
     for poly in polys:
         s = poly[:, 1] - travelled
@@ -629,7 +640,9 @@ def _ground_polys(world: FrontWorld, polys: list[np.ndarray], travelled: float, 
     return _project_many(world, keep, lateral)
 
 
-def _ground_lines(world: FrontWorld, lines: list[np.ndarray], travelled: float, lateral: float, far: float):
+def _ground_lines(
+    world: FrontWorld, lines: list[np.ndarray], travelled: float, lateral: float, far: float
+) -> list[np.ndarray]:
     """Image polylines of ground polylines (t, s), cut to [s_near, far]."""
     keep = []
     for line in lines:
@@ -641,7 +654,13 @@ def _ground_lines(world: FrontWorld, lines: list[np.ndarray], travelled: float, 
 
 
 def _draw_vehicle(
-    world: FrontWorld, vehicle: Vehicle, s: float, lateral: float, image, occluder, night: bool
+    world: FrontWorld,
+    vehicle: Vehicle,
+    s: float,
+    lateral: float,
+    image: np.ndarray,
+    occluder: np.ndarray,
+    night: bool,
 ) -> list[LightSource]:
     half = vehicle.width / 2.0
     cam = world.camera
@@ -704,7 +723,15 @@ def _draw_vehicle(
     return lights
 
 
-def _add_ground_strips(world, image, t_pairs, travelled, lateral, colour, far=150.0):
+def _add_ground_strips(
+    world: FrontWorld,
+    image: np.ndarray,
+    t_pairs: list[tuple[float, float]],
+    travelled: float,
+    lateral: float,
+    colour: tuple[int, int, int],
+    far: float = 150.0,
+) -> None:
     polys = [_strip_ts(t0, t1, world.s_near, far, 40) for t0, t1 in t_pairs]
     fill_polygons(image, _project_many(world, polys, lateral), colour)
 
@@ -808,7 +835,7 @@ def render_front(
     c = world.colors
 
     rows = np.linspace(0.0, 1.0, max(horizon, 1), dtype=np.float32)[:, None]
-    image = np.empty((h, w, 3), np.uint8)
+    image: np.ndarray = np.empty((h, w, 3), np.uint8)
     image[:horizon] = (np.array(c["sky_top"]) * (1 - rows) + np.array(c["sky_low"]) * rows).astype(np.uint8)[
         :, None
     ]
@@ -853,7 +880,7 @@ def render_front(
         polys = _line_strips(ghost, travelled + world.s_near, travelled + 80.0, world.gaps, travelled)
         fill_polygons(image, _project_many(world, polys, lateral), _shade(c["asphalt"], ghost.fade))
 
-    mask = np.zeros((h, w), np.uint8)
+    mask: np.ndarray = np.zeros((h, w), np.uint8)
     bare = image.copy()
     for class_id, colour, polys in _marking_polygons(world, travelled, lateral, roles):
         fill_disjoint_polygons(image, polys, colour)
@@ -890,10 +917,10 @@ def render_front(
         # shadows darken road and paint alike; the paint stays labelled
         shade = np.zeros((h, w), np.uint8)
         fill_polygons(shade, _ground_polys(world, world.shadows, travelled, lateral, 120.0), 1)
-        for v, s in vehicles:
+        for v, v_s in vehicles:
             foot = world.to_image(
                 np.array([v.t - v.width / 2 - 0.2, v.t + v.width / 2 + 0.2] * 2),
-                np.array([s - 0.2, s - 0.2, s + v.length, s + v.length]),
+                np.array([v_s - 0.2, v_s - 0.2, v_s + v.length, v_s + v.length]),
                 lateral=lateral,
             )
             fill_polygons(shade, [foot[[0, 1, 3, 2]]], 1)
@@ -988,23 +1015,23 @@ def render_front(
             1, np.round(cam.focal_px * 0.18 / np.maximum(cam.depth(s, pole_h / 2), 1.0))
         ).astype(int)
         pole_colour = (110, 110, 115) if not night else (25, 25, 25)
-        for i in range(len(poles)):
-            for a, b in ((bases[i], tops[i]), (tops[i], lamp_px[i])):
-                cv2.line(image, tuple(a), tuple(b), pole_colour, int(thick[i]))
-                cv2.line(occluder, tuple(a), tuple(b), 1, int(thick[i]))
+        for pole in range(len(poles)):
+            for a, b in ((bases[pole], tops[pole]), (tops[pole], lamp_px[pole])):
+                cv2.line(image, tuple(a), tuple(b), pole_colour, int(thick[pole]))
+                cv2.line(occluder, tuple(a), tuple(b), 1, int(thick[pole]))
         if cond.dark:
             feet_v = world.to_image(lamp_t, s, 0.0, lateral=lateral)[:, 1]
             radii = cam.focal_px * 0.35 / np.maximum(cam.depth(s, pole_h), 1.0)
             xs_lamp = world.centre_x(s) + lamp_t - lateral
-            for i in range(len(poles)):
+            for pole in range(len(poles)):
                 lamp = LightSource(
-                    float(lamps[i, 0]), float(lamps[i, 1]), float(radii[i]), (170, 220, 255), 1.4
+                    float(lamps[pole, 0]), float(lamps[pole, 1]), float(radii[pole]), (170, 220, 255), 1.4
                 )
-                lamp.ground_v = float(feet_v[i])
+                lamp.ground_v = float(feet_v[pole])
                 lights.append(lamp)
-                pools.append((float(xs_lamp[i]), float(s[i]), float(pole_h[i] * 0.7), 0.9))
-    for v, s in vehicles:
-        lights += _draw_vehicle(world, v, s, lateral, image, occluder, night or cond.time == "dusk")
+                pools.append((float(xs_lamp[pole]), float(s[pole]), float(pole_h[pole] * 0.7), 0.9))
+    for v, v_s in vehicles:
+        lights += _draw_vehicle(world, v, v_s, lateral, image, occluder, night or cond.time == "dusk")
     hidden |= occluder
     mask[hidden > 0] = 0
     _add_fine_texture(image, occluder, road, horizon, world.grass_grain, rng)
@@ -1014,12 +1041,12 @@ def render_front(
         light = pool_light(x_g, y_g, pools)
         if cond.headlights:
             light = light + (1.0 - cond.ambient) * headlight_light(x_g, y_g, high_beam=cond.high_beam)
-        light = cv2.resize(light.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-        light[:horizon] = 0.0
-        light[occluder > 0] *= 0.3
+        frame_light: np.ndarray = cv2.resize(light.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        frame_light[:horizon] = 0.0
+        frame_light[occluder > 0] *= 0.3
         # road paint is retroreflective: it comes back far brighter than asphalt in a headlight beam
-        light[mask > 0] *= 2.2
-        apply_lighting(image, light, cond.ambient)
+        frame_light[mask > 0] *= 2.2
+        apply_lighting(image, frame_light, cond.ambient)
     elif cond.wet > 0.0:
         # a wet road mirrors the bright sky near the horizon
         band = max(2, (h - horizon) // 3)
@@ -1036,16 +1063,16 @@ def render_front(
         us = np.linspace(0.0, w - 1, 24)
         edge = h * hood["top"] + hood["bend"] * h * ((us - w / 2.0) / (w / 2.0)) ** 2
         poly = np.concatenate([np.stack([us, edge], 1), [[w - 1, h + 2], [0, h + 2]]])
-        base = (40, 40, 42) if hood["dash"] else (hood["b"], hood["g"], hood["r"])
-        base = _shade(base, 0.12 if night else 1.0)
-        fill_polygons(image, [poly], base)
+        hood_colour = (40, 40, 42) if hood["dash"] else (hood["b"], hood["g"], hood["r"])
+        hood_base = _shade(hood_colour, 0.12 if night else 1.0)
+        fill_polygons(image, [poly], hood_base)
         fill_polygons(hidden, [poly], 1)
         shine = np.stack([us, edge + max(1.0, h * 0.01)], 1)
         cv2.polylines(
             image,
             [np.round(shine).astype(np.int32)],
             False,
-            _mix(c["sky_low"], base, hood["shine"]),
+            _mix(c["sky_low"], hood_base, hood["shine"]),
             max(1, h // 90),
         )
         mask[hidden > 0] = 0

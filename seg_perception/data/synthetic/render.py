@@ -7,6 +7,8 @@ the label mask are rasterised by the very same call and agree pixel for pixel.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -14,6 +16,12 @@ import numpy as np
 SHIFT_BITS = 4
 _SCALE = float(1 << SHIFT_BITS)
 _COORD_LIMIT = 1.0e6  # keeps ``points * 16`` far from int32 overflow
+
+
+def rgb(values: Iterable[Any]) -> tuple[int, int, int]:
+    """Three channel values as a colour tuple of ints (``int()`` of each, as OpenCV wants them)."""
+    red, green, blue = (int(v) for v in values)
+    return red, green, blue
 
 
 def to_fixed(points: np.ndarray) -> np.ndarray:
@@ -158,7 +166,7 @@ def ground_texture(
 ) -> np.ndarray:
     """(H, W, 3) int16 additive texture: large luminance blotches plus fine colour grain."""
     blotches = smooth_noise(rng, shape, shape[0] / 12.0) * blotch
-    texture = cv2.merge([blotches, blotches, blotches])
+    texture: np.ndarray = cv2.merge([blotches, blotches, blotches])
     texture += noise_crop(rng, shape).astype(np.float32) * (grain / _BANK_SIGMA)
     return texture.astype(np.int16)
 
@@ -209,8 +217,9 @@ def photometric_finish(
     if rng.random() < jpeg_p:
         quality = int(rng.integers(35, 90))
         ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            image = decoded
     return image
 
 

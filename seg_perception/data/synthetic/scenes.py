@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from seg_perception.config import ScenarioConfig, load_scenario
-from seg_perception.data.synthetic.avm import EGO_CENTRE_AHEAD_M, render_parking, sample_parking_world
-from seg_perception.data.synthetic.front import render_front, sample_front_world
-from seg_perception.data.synthetic.sample import SceneSample, mask_to_polygons
+from seg_perception.data.synthetic.avm import (
+    EGO_CENTRE_AHEAD_M,
+    ParkingWorld,
+    render_parking,
+    sample_parking_world,
+)
+from seg_perception.data.synthetic.front import FrontWorld, render_front, sample_front_world
+from seg_perception.data.synthetic.sample import LaneTruth, SceneSample, mask_to_polygons
 from seg_perception.errors import ConfigError
+from seg_perception.geometry import MarkingPoint, ParkingSlot
 
 SIDE_VIEW_P = 0.15  # share of single AVM scenes seen as a left/right side view
 # ego speeds of the temporally coherent drives by synthetic scene (config.SYNTHETIC_SCENES), m/s
@@ -100,10 +107,12 @@ def generate_drive(
     rng = np.random.default_rng([int(seed), hw[0], hw[1]])
     speed = DRIVE_SPEED[scene]
     roles = config.roles
-    meta_base = {"scenario": config.name, "seed": int(seed), "camera": config.primary_camera}
+    meta_base: dict[str, Any] = {"scenario": config.name, "seed": int(seed), "camera": config.primary_camera}
+    parking_world: ParkingWorld | None = None
+    front_world: FrontWorld | None = None
     if scene == "parking":
         mpp, origin = _avm_geometry(config, hw, metres_per_pixel, rng)
-        world = sample_parking_world(
+        parking_world = sample_parking_world(
             rng,
             hw,
             metres_per_pixel=mpp,
@@ -112,19 +121,24 @@ def generate_drive(
             speed=speed,
             side_view_p=side_view_p,
         )
-        meta_base.update(metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=world.style)
+        meta_base.update(
+            metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=parking_world.style
+        )
     else:
-        world = sample_front_world(rng, hw, urban=scene == "urban", duration_s=duration, speed=speed)
-        meta_base["camera_model"] = world.camera.to_json()
-        meta_base["conditions"] = world.conditions.describe()
+        front_world = sample_front_world(rng, hw, urban=scene == "urban", duration_s=duration, speed=speed)
+        meta_base["camera_model"] = front_world.camera.to_json()
+        meta_base["conditions"] = front_world.conditions.describe()
     for frame in range(num_frames):
         frame_rng = np.random.default_rng([int(seed), hw[0], hw[1], frame + 1])
         time_s = frame / fps
-        slots, marks, lanes = [], [], []
-        if scene == "parking":
-            image, mask, slots, marks = render_parking(world, roles, time_s=time_s, rng=frame_rng)
+        slots: list[ParkingSlot] = []
+        marks: list[MarkingPoint] = []
+        lanes: list[LaneTruth] = []
+        if parking_world is not None:
+            image, mask, slots, marks = render_parking(parking_world, roles, time_s=time_s, rng=frame_rng)
         else:
-            rendered = render_front(world, roles, time_s=time_s, rng=frame_rng)
+            assert front_world is not None  # one of the two worlds was sampled above
+            rendered = render_front(front_world, roles, time_s=time_s, rng=frame_rng)
             image, mask, lanes = rendered.image, rendered.mask, rendered.lanes
         yield SceneSample(
             image=image,
