@@ -27,6 +27,7 @@ _PUBLIC = {
     "SegmentationPipeline": "seg_perception.inference.pipeline",
     "FrameResult": "seg_perception.inference.pipeline",
     "create_engine": "seg_perception.inference.engine",
+    "EngineOptions": "seg_perception.inference.options",
     "load_scenario": "seg_perception.config",
     "ModelMetadata": "seg_perception.inference.metadata",
 }

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 import yaml
 
+from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError
 from seg_perception.postprocess.camera_model import (
     CameraModel,
@@ -108,14 +109,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yaml", type=Path, help="write the camera's parameter block here")
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise ConfigError(f"--size is HxW, e.g. 540x960, got {text!r}") from err
-    return height, width
-
-
 def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]:
     """``(mapper, parameter block, frame or None, summary text)`` for the chosen source.
 
@@ -162,7 +155,10 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
         return GroundMapper.from_camera(camera), block, frame, text
     from seg_perception.data.synthetic import generate_drive
 
-    size = _size(args.size)
+    try:
+        size = parse_size(args.size)
+    except ValueError as err:
+        raise ConfigError(f"--size: {err}") from err
     sample = next(generate_drive(args.synthetic, args.seed, 1, size=size))
     if "camera_model" not in sample.meta:
         raise ConfigError(f"scenario {args.synthetic!r} has no front camera to calibrate")

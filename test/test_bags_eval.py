@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from seg_perception.bags import frame_json, messages
-from seg_perception.bags.eval_metrics import EvaluationAccumulator, match_slots
 from seg_perception.bags.storage import BagWriter
 from seg_perception.cli import main
 from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.metrics.evaluation import EvaluationAccumulator, match_slots
 
 H, W = 40, 40
 SCALE = 0.02  # parking.yaml metres_per_pixel → 0.5 m threshold = 25 px

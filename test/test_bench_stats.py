@@ -1,44 +1,17 @@
-"""Benchmark statistics: percentiles, throughput, node overhead and the timing loop, by hand."""
+"""Benchmark statistics: throughput, node overhead and the timing loop, by hand."""
 
 import math
 
 import pytest
 
 from seg_perception.bench.measure import parse_compute_apps, time_loop
-from seg_perception.bench.stats import node_overhead, rate_in_window, summarize_latencies, throughput_fps
-
-
-def test_percentiles_of_one_to_hundred_match_hand_computed_values():
-    stats = summarize_latencies(range(1, 101))
-    # Linear interpolation at q * (n - 1): p95 -> index 94.05 -> 95 + 0.05, p99 -> index 98.01 -> 99 + 0.01.
-    assert stats.count == 100
-    assert stats.p50 == pytest.approx(50.5)
-    assert stats.p95 == pytest.approx(95.05)
-    assert stats.p99 == pytest.approx(99.01)
-    assert stats.mean == pytest.approx(50.5)
-    assert stats.max == 100.0
-
-
-def test_percentiles_ignore_non_finite_values_and_empty_series_give_nan():
-    stats = summarize_latencies([4.0, float("nan"), 2.0, float("inf")])
-    assert stats.count == 2
-    assert stats.p50 == pytest.approx(3.0)
-    assert stats.max == 4.0
-    empty = summarize_latencies([])
-    assert empty.count == 0
-    assert all(math.isnan(value) for value in (empty.p50, empty.p99, empty.mean, empty.max))
+from seg_perception.bench.stats import node_overhead, throughput_fps
 
 
 def test_throughput_is_calls_per_wall_second():
     assert throughput_fps(30, 1.5) == pytest.approx(20.0)
     assert math.isnan(throughput_fps(0, 1.0))
     assert math.isnan(throughput_fps(5, 0.0))
-
-
-def test_rate_in_window_counts_intervals_between_stamps():
-    stamps = [round(i * 1e9 / 30) for i in range(31)]  # 31 frames spanning one second
-    assert rate_in_window(reversed(stamps)) == pytest.approx(30.0)
-    assert math.isnan(rate_in_window([5]))
 
 
 def test_node_overhead_counts_every_stage_but_the_engine_and_the_pipeline_total():

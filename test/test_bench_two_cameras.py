@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from seg_perception.bench.report import two_camera_table
-from seg_perception.bench.stats import summarize_latencies
 from seg_perception.bench.two_cameras import (
     POLICIES,
     FifoLock,
@@ -21,6 +20,7 @@ from seg_perception.bench.two_cameras import (
     run_serialized,
 )
 from seg_perception.cli import main
+from seg_perception.metrics.latency import summarize_latencies
 
 SIZES = ((6, 8), (5, 5))  # front, AVM: different sizes so every call shows which camera it served
 

@@ -12,10 +12,12 @@ import torch
 from torch import nn
 
 from seg_perception.errors import ModelFileError
-from seg_perception.inference.engine import Engine, OnnxRuntimeEngine, TorchEngine, create_engine
+from seg_perception.inference.engine import Engine, create_engine
 from seg_perception.inference.errors import EngineError, InvalidImageError
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.onnxruntime_engine import OnnxRuntimeEngine
 from seg_perception.inference.preprocess import Normalization, preprocess
+from seg_perception.inference.torch_engine import TorchEngine
 
 INPUT_HW = (24, 40)  # not square: catches height/width mix-ups
 HAS_ORT_CUDA = "CUDAExecutionProvider" in onnxruntime.get_available_providers()

@@ -138,21 +138,22 @@ def test_polygons_traced_at_model_resolution_match_those_of_the_frame_mask(road_
         assert outline_distance(fine.points, coarse.points) <= pipeline.epsilon_px + 1.0
 
 
-class PredictOnlyEngine:
-    """A duck-typed engine with ``predict`` but no ``predict_masks`` (as test doubles have)."""
+class FrameSizeEngine:
+    """An engine whose model-size mask is the frame's mask (as test doubles have)."""
 
     def __init__(self, engine):
         self.inner = engine
         self.metadata, self.model_file = engine.metadata, engine.model_file
-        self.last_timings_ms = {}
+        self.last_timings_ms, self.last_outputs = {}, {}
 
-    def predict(self, image):
-        return self.inner.predict(image)
+    def predict_masks(self, image):
+        mask = self.inner.predict(image)
+        return mask, mask
 
 
-def test_engine_without_predict_masks_is_post_processed_at_frame_size(road_model):
+def test_engine_with_frame_size_masks_is_post_processed_at_frame_size(road_model):
     scenario = load_scenario("road")
-    pipeline = SegmentationPipeline(PredictOnlyEngine(create_engine(road_model)), scenario, "front")
+    pipeline = SegmentationPipeline(FrameSizeEngine(create_engine(road_model)), scenario, "front")
     result = pipeline.process(shapes_image())
     full = extract_polygons(
         result.mask, scenario.classes.names, min_area_px=pipeline.min_area_px, epsilon_px=pipeline.epsilon_px

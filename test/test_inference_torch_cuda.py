@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from seg_perception.inference.engine import TorchEngine, create_engine
+from seg_perception.inference.engine import EngineOptions, create_engine
 from seg_perception.inference.errors import EngineError
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.inference.preprocess import (
@@ -19,7 +19,7 @@ from seg_perception.inference.preprocess import (
     resize_mask,
 )
 from seg_perception.inference.torch_device import DeviceRunner, split_masks
-from seg_perception.inference.torch_engine import fold_batchnorm
+from seg_perception.inference.torch_engine import TorchEngine, fold_batchnorm
 from seg_perception.inference.torch_graphs import EagerBackend, GraphCache, StaticProgram
 
 MODEL_HW = (32, 48)
@@ -343,7 +343,9 @@ def test_cuda_graphs_give_the_masks_of_eager_runs(checkpoint, cpu_engine):
 @pytest.mark.gpu
 @needs_cuda
 def test_graph_cache_evicts_on_cuda_and_recaptures_correctly(checkpoint):
-    engine = TorchEngine(checkpoint, device="cuda", cuda_policy="fail", max_graphs=2)
+    engine = TorchEngine(
+        checkpoint, EngineOptions(engine="torch", device="cuda", cuda_policy="fail", max_graphs=2)
+    )
     eager = cuda_engine(checkpoint, cuda_graphs=False)
     for index, size in enumerate([*FRAME_SIZES, FRAME_SIZES[0]]):
         image = frame(*size, seed=index)

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from seg_perception.bags.eval_metrics import match_slots
 from seg_perception.data.marking_points import marking_point_target, slot_marking_points
 from seg_perception.data.synthetic import generate_drive, generate_scene
 from seg_perception.geometry import ParkingSlot
+from seg_perception.metrics.evaluation import match_slots
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.postprocess.marking_points import decode_marking_points, scale_points
 from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots

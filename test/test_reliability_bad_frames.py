@@ -353,7 +353,7 @@ def test_absurd_stamps_are_counted_as_clock_mismatch_and_kept_out_of_latency(
     assert after.processed == before.processed + 1, case  # processed and published as usual
     assert after.clock_mismatch == before.clock_mismatch + 1
     assert hint in after.clock_mismatch_detail
-    assert after.latency_ms[2] < harness.node.settings.stamp_window_s * 1e3  # max stays plausible
+    assert after.latency_ms.max < harness.node.settings.stamp_window_s * 1e3  # max stays plausible
     wait_for(lambda: len(harness.diagnostics) > count, "a diagnostics message")
     wait_for(
         lambda: any(

@@ -58,6 +58,7 @@ class FakeEngine:
         self.warmed_frame_sizes: list[tuple[int, int]] = []
         self.intervals: list[tuple[float, float]] = []  # (start, end) of every predict call
         self.last_timings_ms: dict[str, float] = {}
+        self.last_outputs: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -78,6 +79,11 @@ class FakeEngine:
             raise self.faults[index]
         self.last_timings_ms = {"inference": self.delay_s * 1e3}
         return (image_bgr.max(axis=2) > 128).astype(np.uint8)
+
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The mask at the frame's size, twice (the model's size is the frame's)."""
+        mask = self.predict(image_bgr)
+        return mask, mask
 
     def close(self) -> None:
         self.closed = True

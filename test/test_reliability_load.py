@@ -110,8 +110,8 @@ def test_flood_keeps_memory_bounded_newest_frame_wins_and_counts_every_frame(har
     }
     for name, worker in workers.items():
         snapshot = worker.stats.snapshot()
-        p50_processing = snapshot.processing_ms[0]
-        p95_latency = snapshot.latency_ms[1]
+        p50_processing = snapshot.processing_ms.p50
+        p95_latency = snapshot.latency_ms.p95
         report[name] = {
             "received": snapshot.received,
             "processed": snapshot.processed,

@@ -1,37 +1,12 @@
-"""Reporting: latency statistics, rates, Markdown tables and strict-JSON sanitising."""
+"""Reporting: Markdown tables and strict-JSON sanitising."""
 
 import json
-import math
 
 import numpy as np
 import pytest
 
-from seg_perception.reporting import latency_summary, rate_hz, render_markdown_table
+from seg_perception.reporting import render_markdown_table
 from seg_perception.reporting.demo_report import json_safe, render_report_markdown, write_report
-
-
-def test_latency_summary_matches_numpy_percentiles():
-    values = np.random.default_rng(0).gamma(2.0, 10.0, size=500)
-    summary = latency_summary(values)
-    assert summary["count"] == 500
-    assert summary["p50"] == pytest.approx(np.percentile(values, 50))
-    assert summary["p95"] == pytest.approx(np.percentile(values, 95))
-    assert summary["max"] == pytest.approx(values.max())
-    assert summary["mean"] == pytest.approx(values.mean())
-    assert summary["p50"] <= summary["p95"] <= summary["max"]
-
-
-def test_latency_summary_ignores_non_finite_and_handles_empty():
-    assert latency_summary([1.0, float("nan"), 3.0, float("inf")])["count"] == 2
-    empty = latency_summary([])
-    assert empty["count"] == 0 and math.isnan(empty["p50"]) and math.isnan(empty["max"])
-
-
-def test_rate_counts_intervals_not_events():
-    assert rate_hz([i / 30.0 for i in range(91)]) == pytest.approx(30.0)
-    assert rate_hz([5.0, 4.0, 4.5]) == pytest.approx(2.0)  # order does not matter
-    assert math.isnan(rate_hz([1.0]))
-    assert math.isnan(rate_hz([2.0, 2.0]))
 
 
 def test_markdown_table_layout_and_cells():

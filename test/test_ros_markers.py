@@ -149,9 +149,16 @@ def test_stats_and_status_levels() -> None:
     stats.on_rejected("bad_step")
     snap = stats.snapshot()
     assert snap.fps == pytest.approx(10.0) and snap.dropped == 1 and snap.rejected == {"bad_step": 1}
-    assert snap.latency_ms[0] == pytest.approx(5.0) and snap.latency_ms[2] == 10.0
+    assert snap.latency_ms.p50 == pytest.approx(5.0) and snap.latency_ms.max == 10.0
     status = build_status(name="n: front", snapshot=snap, stale_timeout_s=1.0, seconds_since_start=5, info={})
     values = {kv.key: kv.value for kv in status.values}
+    # the one percentile set of metrics.latency: 0..10 ms -> p95 9.5, p99 9.9
+    assert [values[f"latency_ms_{key}"] for key in ("p50", "p95", "p99", "max")] == [
+        "5.00",
+        "9.50",
+        "9.90",
+        "10.00",
+    ]
     assert status.level == b"\x00" and values["rejected.bad_step"] == "1" and values["stale"] == "false"
     now[0] += 3.0
     stale = build_status(

@@ -7,7 +7,7 @@ Predictions come from the bag's ``process`` outputs (``/<cam>/mask``, or the PNG
 ``/<cam>/mask/compressed``, ``/<cam>/polygons/json`` and the typed ``/<cam>/slots``, which
 supersedes the JSON's slots) when present, else from running the pipeline on its images.
 Frames are paired by camera and header stamp. Metrics: see
-:mod:`seg_perception.bags.eval_metrics`; parking scenarios add the ps2.0-style marking-point and
+:mod:`seg_perception.metrics.evaluation`; parking scenarios add the ps2.0-style marking-point and
 slot table of :mod:`seg_perception.metrics.parking` (truth: the frame JSON's visible
 ``marking_points``, else its slots' entrance corners; prediction: the pipeline's marking points
 when it reports them, else its slots' entrance corners).
@@ -30,12 +30,15 @@ from tqdm import tqdm
 
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError
-from seg_perception.bags.eval_metrics import EvaluationAccumulator, markdown
 from seg_perception.bags.process import PARTIAL_SUFFIX, STATUS_KEY
 from seg_perception.bags.storage import BagMessage, BagReader, prepare_output_directory
+from seg_perception.cli_args import SIZE_METAVAR
 from seg_perception.config import ScenarioConfig
 from seg_perception.geometry import ParkingSlot, Polygon
+from seg_perception.inference.arguments import add_engine_arguments, engine_options
 from seg_perception.interfaces import PARKING_SLOT_ARRAY_MSGTYPE, SLOTS_TOPIC, Occupancy, SlotType
+from seg_perception.metrics.evaluation import EvaluationAccumulator, markdown
+from seg_perception.metrics.latency import stage_latencies
 from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
     ParkingAccumulator,
@@ -106,9 +109,7 @@ class PipelineRunner:
             from seg_perception.inference.engine import create_engine
 
             model = self.args.model or default_model_path(self.scenario.name)
-            self._engine = create_engine(
-                model, engine=self.args.engine, device=self.args.device, intra_op_threads=self.args.threads
-            )
+            self._engine = create_engine(model, engine_options(self.args))
         if camera not in self._pipelines:
             from seg_perception.inference.pipeline import SegmentationPipeline
 
@@ -314,11 +315,11 @@ def generated_frames(
     args: argparse.Namespace, scenario: ScenarioConfig, runner: PipelineRunner
 ) -> Iterator[Frame]:
     """Frames of a generated drive, predicted by the pipeline."""
-    from seg_perception.bags.make_bag import parse_size
+    from seg_perception.bags.make_bag import size_option
     from seg_perception.data.synthetic import generate_drive
 
     for sample in tqdm(
-        generate_drive(scenario.name, args.seed, args.generate, size=parse_size(args.size)),
+        generate_drive(scenario.name, args.seed, args.generate, size=size_option(args.size)),
         total=args.generate,
         unit="frame",
         desc="eval-bag",
@@ -402,16 +403,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=1000, help="generator seed with --generate (default 1000)"
     )
-    parser.add_argument("--size", help="generated image size HEIGHTxWIDTH with --generate")
+    parser.add_argument("--size", metavar=SIZE_METAVAR, help="generated image size with --generate")
     parser.add_argument(
         "--model", type=Path, help="model file when the pipeline runs (default: shipped weights)"
     )
     parser.add_argument(
         "--run-pipeline", action="store_true", help="ignore predictions stored in BAG; run the model"
     )
-    parser.add_argument("--engine", default="onnxruntime", choices=("onnxruntime", "torch"))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, help="ONNX Runtime CPU threads")
+    add_engine_arguments(parser)
     parser.add_argument(
         "--output-namespace",
         default=topics.DEFAULT_OUTPUT_NAMESPACE,
@@ -510,9 +509,9 @@ def run(args: argparse.Namespace) -> int:
     if incomplete:
         report["incomplete"] = incomplete
     if runner.timings:
-        from seg_perception.bags.process import latency_summary
+        from seg_perception.bags.process import LATENCY_DIGITS
 
-        report["latency_ms"] = latency_summary(runner.timings)
+        report["latency_ms"] = stage_latencies(runner.timings, LATENCY_DIGITS)
     text = markdown(report)
     if "parking" in report:
         text += (

@@ -20,6 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from seg_perception import cli_args
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import STORAGE_FORMATS, BagWriter
@@ -46,7 +47,7 @@ class BagLayout:
     ground_truth: bool = True
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
+def size_option(text: str | None) -> tuple[int, int] | None:
     """``HxW`` → (height, width); None passes through.
 
     Raises:
@@ -55,12 +56,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     try:
-        height, width = (int(v) for v in text.lower().split("x"))
+        return cli_args.parse_size(text)
     except ValueError as err:
-        raise BagError(f"--size {text!r}: expected HEIGHTxWIDTH, e.g. 480x640") from err
-    if height <= 0 or width <= 0:
-        raise BagError(f"--size {text!r}: height and width must be positive")
-    return height, width
+        raise BagError(f"--size: {err}") from err
 
 
 def write_frames(
@@ -160,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     scenarios = [load_scenario(name).name for name in args.scenario]
     if len(set(scenarios)) != len(scenarios):
         raise BagError(f"--scenario given twice: {scenarios}")
-    size = parse_size(args.size)
+    size = size_option(args.size)
     num_frames = max(1, math.ceil(args.seconds * args.fps - 1e-9))
     layout = BagLayout(
         compressed=args.compressed,

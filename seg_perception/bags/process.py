@@ -45,6 +45,8 @@ from seg_perception.bags.errors import BagError, FrameRejectedError
 from seg_perception.bags.selection import select_image_topics
 from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_directory
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS
+from seg_perception.inference.arguments import add_engine_arguments, engine_options
+from seg_perception.metrics.latency import stage_latencies
 from seg_perception.reporting import (
     VideoSink,
     close_video_or_warn,
@@ -58,20 +60,9 @@ from seg_perception.ros.projection import scenario_camera_geometry
 CONTACT_SHEET_FRAMES = 12
 CONTACT_SHEET_COLUMNS = 4
 DEFAULT_OVERLAY_JPEG_QUALITY = 90
-PERCENTILES = (50, 90, 99)
+LATENCY_DIGITS = 3  # summary.json rounds milliseconds to microseconds
 PARTIAL_SUFFIX = ".partial"
 STATUS_KEY = "seg_perception.process"
-
-
-def latency_summary(timings: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Per stage: mean, p50, p90, p99 and max in milliseconds."""
-    stages = sorted({key for frame in timings for key in frame})
-    summary: dict[str, dict[str, float]] = {}
-    for stage in stages:
-        values = np.array([frame[stage] for frame in timings if stage in frame], dtype=np.float64)
-        summary[stage] = {"mean": round(float(values.mean()), 3), "max": round(float(values.max()), 3)}
-        summary[stage].update({f"p{p}": round(float(np.percentile(values, p)), 3) for p in PERCENTILES})
-    return summary
 
 
 class CameraOutputs:
@@ -195,11 +186,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="image topics to process (default: the scenario cameras' image topics)",
     )
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--engine", default="onnxruntime", choices=("onnxruntime", "torch"))
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument(
-        "--threads", type=int, help="ONNX Runtime CPU threads (default: ONNX Runtime decides)"
-    )
+    add_engine_arguments(parser)
     parser.add_argument("--max-frames", type=int, help="stop after this many frames per camera")
     parser.add_argument(
         "--output-namespace",
@@ -271,9 +258,7 @@ def run(args: argparse.Namespace) -> int:
             if topic in reader.topics
         ]
         model_file = args.model or default_model_path(scenario.name)
-        engine = create_engine(
-            model_file, engine=args.engine, device=args.device, intra_op_threads=args.threads
-        )
+        engine = create_engine(model_file, engine_options(args))
         try:
             summary = _process(reader, args, scenario, engine, SegmentationPipeline, selection, copied, total)
         finally:
@@ -433,7 +418,7 @@ def _process(
                 "frames": len(outputs.timings),
                 "topics": outputs.topic,
                 "markers": outputs.ros is not None,
-                "latency_ms": latency_summary(outputs.timings),
+                "latency_ms": stage_latencies(outputs.timings, LATENCY_DIGITS),
             }
             for camera, outputs in cameras.items()
         },

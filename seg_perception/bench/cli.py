@@ -18,19 +18,13 @@ import argparse
 import os
 from pathlib import Path
 
-from seg_perception.bench.engines import ENGINE_CHOICES, PRECISIONS
+from seg_perception.bench.engines import ENGINE_CHOICES
 from seg_perception.bench.errors import BenchError
-from seg_perception.bench.models import parse_size
 from seg_perception.bench.runner import DEFAULT_MODELS, DEFAULT_SIZES, BenchSettings, run_bench
 from seg_perception.bench.two_cameras import DEFAULT_TWO_CAMERA_SIZES
+from seg_perception.cli_args import add_device_argument, add_size_argument
 from seg_perception.config import scenario_names
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        return parse_size(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x512, got {text!r}") from err
+from seg_perception.inference.arguments import add_precision_argument
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -40,13 +34,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=list(DEFAULT_MODELS),
         help=f"registry models, exported untrained (default: {' '.join(DEFAULT_MODELS)})",
     )
-    parser.add_argument(
-        "--sizes",
-        nargs="+",
-        type=_size,
-        default=list(DEFAULT_SIZES),
-        metavar="HxW",
-        help="model input sizes (default: 256x512)",
+    add_size_argument(
+        parser, "--sizes", "model input sizes (default: 256x512)", nargs="+", default=list(DEFAULT_SIZES)
     )
     parser.add_argument(
         "--model-file",
@@ -80,11 +69,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=2, help="CPU threads of CPU engines; 0 = library default (default 2)"
     )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto: FP16 on the GPU engines, FP32 on the CPU; bf16 applies to torch-cuda "
+    add_precision_argument(
+        parser,
+        "auto: FP16 on the GPU engines, FP32 on the CPU; bf16 applies to torch-cuda "
         "(others use FP16 then) (default auto)",
     )
     parser.add_argument(
@@ -93,11 +80,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="GPU engines run without CUDA graphs (default: with, where possible)",
     )
-    parser.add_argument(
-        "--frame-size",
-        type=_size,
-        metavar="HxW",
-        help="uint8 frame size for predict (default: the model's input size)",
+    add_size_argument(
+        parser, "--frame-size", "uint8 frame size for predict (default: the model's input size)"
     )
     parser.add_argument(
         "--out", type=Path, default=Path("out/bench"), help="output folder (default out/bench)"
@@ -110,13 +94,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "serialized (one engine, a lock), parallel (two engines), batched (batch of 2)",
     )
     default_two = " ".join(f"{h}x{w}" for h, w in DEFAULT_TWO_CAMERA_SIZES)
-    two.add_argument(
+    add_size_argument(
+        two,
         "--two-camera-sizes",
+        f"front and AVM frame sizes (default {default_two})",
         nargs=2,
-        type=_size,
         default=list(DEFAULT_TWO_CAMERA_SIZES),
-        metavar="HxW",
-        help=f"front and AVM frame sizes (default {default_two})",
     )
     node = parser.add_argument_group("node end to end (--node)")
     node.add_argument(
@@ -126,7 +109,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     node.add_argument("--node-seconds", type=float, default=5.0, help="measurement window (default 5)")
     node.add_argument("--node-rate", type=float, default=30.0, help="camera rate in Hz (default 30)")
-    node.add_argument("--node-device", default="cpu", help="node device: cpu, cuda, cuda:N (default cpu)")
+    add_device_argument(node, "--node-device", what="node device: ")
     node.add_argument(
         "--node-model-dir",
         type=Path,

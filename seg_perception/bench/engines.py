@@ -8,17 +8,14 @@ CUDA, what kind of model file there is), so the logic is testable without a GPU.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seg_perception.inference import providers as prov
-from seg_perception.inference.torch_engine import PRECISIONS as TORCH_PRECISIONS
 
 ONNX = "onnx"
 CHECKPOINT = "checkpoint"
-PRECISIONS = ("auto", *TORCH_PRECISIONS)  # what the engines can run, and "auto"
 
 
 @dataclass(frozen=True)
@@ -168,31 +165,25 @@ def create_bench_engine(
         EngineError: the engine cannot run here after all (e.g. the CUDA driver is missing).
         ModelFileError: the model file is missing or unusable.
     """
-    from seg_perception.inference.engine import create_engine
+    from seg_perception.inference.engine import EngineOptions, create_engine
 
     fp16 = precision == "fp16"
-    if choice.engine == "torch":
-        if choice.on_gpu:
-            import torch
+    if choice.engine == "torch" and choice.on_gpu:
+        import torch
 
-            torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN pick the fastest kernels
-        return create_engine(
-            model_file,
-            engine="torch",
-            device=choice.device,
-            precision=precision,
-            cuda_graphs=cuda_graphs,
-            cuda_policy="fail",
-        )
-    return create_engine(
-        model_file,
-        engine="onnxruntime",
+        torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN pick the fastest kernels
+    # Each engine takes the options that apply to it: torch the precision, ONNX Runtime the
+    # providers, FP16 flag, CPU threads and caches.
+    options = EngineOptions(
+        engine=choice.engine,
         device=choice.device,
         providers=engine_providers(choice, fp16=fp16, trt_cache_dir=trt_cache_dir),
         fp16=fp16,
+        precision=precision,
         cuda_policy="fail",
         intra_op_threads=threads,
-        trt_cache_dir=os.fspath(trt_cache_dir),
+        trt_cache_dir=trt_cache_dir,
         cuda_graphs=cuda_graphs,
-        fused_cache_dir=os.fspath(trt_cache_dir.parent / "fused"),
+        fused_cache_dir=trt_cache_dir.parent / "fused",
     )
+    return create_engine(model_file, options)

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from seg_perception.bench.stats import LatencyStats, summarize_latencies, throughput_fps
+from seg_perception.bench.stats import throughput_fps
+from seg_perception.metrics.latency import LatencyStats, summarize_latencies
 
 NVIDIA_SMI_TIMEOUT_S = 10.0
 

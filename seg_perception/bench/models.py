@@ -43,18 +43,6 @@ def size_text(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"256x512"`` → ``(256, 512)`` (height x width).
-
-    Raises:
-        ValueError: not two positive integers separated by ``x``.
-    """
-    height, width = (int(part) for part in text.lower().split("x"))
-    if height < 1 or width < 1:
-        raise ValueError(f"size must be positive, got {text!r}")
-    return height, width
-
-
 def exported_model(
     model: str,
     size: tuple[int, int],

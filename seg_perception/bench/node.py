@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from seg_perception.bench.models import scenario_model
-from seg_perception.bench.stats import node_overhead, rate_in_window, summarize_latencies
+from seg_perception.bench.stats import node_overhead
 from seg_perception.config import load_scenario
 from seg_perception.errors import SegPerceptionError
+from seg_perception.metrics.latency import rate_hz, summarize_latencies
 from seg_perception.tools.processes import (
     ManagedProcess,
     ros_environment,
@@ -184,8 +185,8 @@ class _StreamRun:
             "model_file": str(self.model_file),
             "model_origin": self.model_origin,
             "providers": diagnostics.get("providers"),
-            "input_fps": rate_in_window(sent),
-            "fps": rate_in_window(recording.receive_ns[stamp] for stamp in received),
+            "input_fps": rate_hz(t / 1e9 for t in sent),
+            "fps": rate_hz(recording.receive_ns[stamp] / 1e9 for stamp in received),
             "sent": len(sent),
             "received": len(received),
             "dropped": len(sent) - len(received),
@@ -195,7 +196,7 @@ class _StreamRun:
             **overhead,
             "processing_ms": {
                 key: float(diagnostics[f"processing_ms_{key}"])
-                for key in ("p50", "p95", "max")
+                for key in ("p50", "p95", "p99", "max")
                 if f"processing_ms_{key}" in diagnostics
             },
             "node_counters": {

@@ -23,9 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from seg_perception.config import load_scenario, share_dir
+from seg_perception.metrics.latency import summarize_latencies
 from seg_perception.tools.processes import (
     ManagedProcess,
     ros_environment,
@@ -53,11 +52,9 @@ def _frames(scenario: str, camera: str, count: int, rate_hz: float) -> list[Any]
     ]
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    array = np.asarray(values)
-    return {k: round(float(np.percentile(array, q)), 1) for k, q in (("p50", 50), ("p95", 95), ("max", 100))}
+def _latency(values_ms: list[float]) -> dict[str, float | int]:
+    """Latency statistics of the values (metrics.latency), to 0.1 ms; empty without values."""
+    return summarize_latencies(values_ms).to_json(digits=1) if values_ms else {}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -176,7 +173,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "masks_missing": len(missing),
                 "missing_near_switch": len(near),
                 "output_fps": round((len(arrivals) - 1) / span_s, 2) if span_s else 0.0,
-                "latency_ms": _percentiles([(a - s) / 1e6 for s, a in received[camera]]),
+                "latency_ms": _latency([(a - s) / 1e6 for s, a in received[camera]]),
             }
         result["switch"] = {
             "to": args.to,

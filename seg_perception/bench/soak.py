@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from seg_perception.cli_args import parse_size
 from seg_perception.errors import SegPerceptionError
-from seg_perception.models.summary import parse_size
 from seg_perception.tools.demo import resolve_model
 from seg_perception.tools.processes import ManagedProcess, ros_environment, shipped_profile
 

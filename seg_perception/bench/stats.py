@@ -1,50 +1,13 @@
-"""Statistics of timed calls: percentiles, throughput and node overhead (pure NumPy)."""
+"""Throughput and node overhead of timed calls (percentiles: :mod:`seg_perception.metrics.latency`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
-
-import numpy as np
+from collections.abc import Mapping
 
 # Node stages (``stage_ms.*`` in the node's diagnostics) that are not the engine's own work.
 OVERHEAD_STAGES = ("conversion", "preprocess", "mask", "postprocess", "publish")
 ENGINE_STAGE = "inference"
-
-
-@dataclass(frozen=True)
-class LatencyStats:
-    """Summary of a latency series in milliseconds (NaN everywhere when empty)."""
-
-    count: int
-    mean: float
-    p50: float
-    p95: float
-    p99: float
-    max: float
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def summarize_latencies(values_ms: Iterable[float]) -> LatencyStats:
-    """Mean, p50/p95/p99 (linear interpolation, NumPy's default) and max; non-finite values ignored."""
-    array = np.asarray([float(v) for v in values_ms], dtype=np.float64)
-    array = array[np.isfinite(array)]
-    if array.size == 0:
-        nan = float("nan")
-        return LatencyStats(count=0, mean=nan, p50=nan, p95=nan, p99=nan, max=nan)
-    p50, p95, p99 = np.percentile(array, [50, 95, 99])
-    return LatencyStats(
-        count=int(array.size),
-        mean=float(array.mean()),
-        p50=float(p50),
-        p95=float(p95),
-        p99=float(p99),
-        max=float(array.max()),
-    )
 
 
 def throughput_fps(calls: int, wall_s: float) -> float:
@@ -52,14 +15,6 @@ def throughput_fps(calls: int, wall_s: float) -> float:
     if calls <= 0 or not wall_s > 0:
         return float("nan")
     return calls / wall_s
-
-
-def rate_in_window(times_ns: Iterable[int]) -> float:
-    """Events per second from their timestamps: ``(n - 1) / span`` (NaN for fewer than two)."""
-    times = sorted(int(t) for t in times_ns)
-    if len(times) < 2 or times[-1] <= times[0]:
-        return float("nan")
-    return (len(times) - 1) / ((times[-1] - times[0]) / 1e9)
 
 
 def node_overhead(stage_ms: Mapping[str, float]) -> dict[str, float]:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from seg_perception.bench.measure import random_frame, time_loop
-from seg_perception.bench.stats import finite, summarize_latencies
+from seg_perception.bench.stats import finite
+from seg_perception.metrics.latency import summarize_latencies
 
 SERIALIZED, PARALLEL, BATCHED = "serialized", "parallel", "batched"
 POLICIES = (SERIALIZED, PARALLEL, BATCHED)

@@ -21,22 +21,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from seg_perception.cli_args import add_size_argument
 from seg_perception.config import load_scenario, scenario_names
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.parking_labels import to_dmpr_json
 
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``HxW`` -> (H, W)."""
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(
-            f"size {text!r} is not of the form HEIGHTxWIDTH, e.g. 640x640"
-        ) from err
-    if height < 16 or width < 16:
-        raise argparse.ArgumentTypeError(f"size {text!r} is too small (at least 16x16)")
-    return height, width
+MIN_SIZE = 16  # smaller scenes have no room for a lane or a slot
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=20, help="number of scenes (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="first seed; scene i uses seed + i")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--size", type=parse_size, default=None, help="HEIGHTxWIDTH (default: the camera's)")
+    add_size_argument(parser, "--size", "frame size (default: the camera's)", minimum=MIN_SIZE, default=None)
     parser.add_argument(
         "--drive", action="store_true", help="one temporally coherent drive instead of scenes"
     )

@@ -202,7 +202,59 @@ def rasterize_lane_mask(
     return mask
 
 
-class TuSimpleDataset(Dataset[Any]):
+class LaneMaskDataset(Dataset[Any]):
+    """Frames with lane polylines, rasterised into class-id masks when read (TuSimple, CULane).
+
+    Args:
+        root: Dataset root.
+        dataset: The dataset's name, for messages.
+        class_id: Class id of the lane class in the model's class map.
+        line_width_px, taper: See :func:`rasterize_lane_mask`.
+        transform: ``(image_bgr, mask) -> ...``.
+
+    Raises:
+        DatasetError: ``root`` is not a folder.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        dataset: str,
+        *,
+        class_id: int,
+        line_width_px: float | None,
+        taper: bool,
+        transform: Transform | None,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"{dataset} root {self.root} does not exist")
+        self.class_id = class_id
+        self.line_width_px = line_width_px
+        self.taper = taper
+        self.transform = transform
+
+    def image_path(self, index: int) -> Path:
+        """Image file of frame ``index``."""
+        raise NotImplementedError
+
+    def lanes(self, index: int) -> list[np.ndarray]:
+        """Lane polylines of frame ``index``."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Any:
+        image = read_image(self.image_path(index))
+        mask = rasterize_lane_mask(
+            self.lanes(index),
+            image.shape[:2],
+            class_id=self.class_id,
+            line_width_px=self.line_width_px,
+            taper=self.taper,
+        )
+        return _apply(self.transform, image, mask)
+
+
+class TuSimpleDataset(LaneMaskDataset):
     """TuSimple frames with lane masks rasterised from the labels.
 
     Args:
@@ -223,9 +275,9 @@ class TuSimpleDataset(Dataset[Any]):
         taper: bool = True,
         transform: Transform | None = None,
     ) -> None:
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DatasetError(f"TuSimple root {self.root} does not exist")
+        super().__init__(
+            root, "TuSimple", class_id=class_id, line_width_px=line_width_px, taper=taper, transform=transform
+        )
         if not label_files:
             raise DatasetError("TuSimpleDataset needs at least one label file")
         self.labels: list[TuSimpleLabel] = []
@@ -234,28 +286,18 @@ class TuSimpleDataset(Dataset[Any]):
             self.labels += read_tusimple_labels(path)
         if not self.labels:
             raise DatasetError(f"the TuSimple label files {list(label_files)} hold no frames")
-        self.class_id = class_id
-        self.line_width_px = line_width_px
-        self.taper = taper
-        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> Any:
-        label = self.labels[index]
-        image = read_image(self.root / label.raw_file)
-        mask = rasterize_lane_mask(
-            label.polylines(),
-            image.shape[:2],
-            class_id=self.class_id,
-            line_width_px=self.line_width_px,
-            taper=self.taper,
-        )
-        return _apply(self.transform, image, mask)
+    def image_path(self, index: int) -> Path:
+        return self.root / self.labels[index].raw_file
+
+    def lanes(self, index: int) -> list[np.ndarray]:
+        return self.labels[index].polylines()
 
 
-class CULaneDataset(Dataset[Any]):
+class CULaneDataset(LaneMaskDataset):
     """CULane frames (``<name>.jpg`` + ``<name>.lines.txt``) with rasterised lane masks.
 
     Args:
@@ -275,9 +317,9 @@ class CULaneDataset(Dataset[Any]):
         taper: bool = True,
         transform: Transform | None = None,
     ) -> None:
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DatasetError(f"CULane root {self.root} does not exist")
+        super().__init__(
+            root, "CULane", class_id=class_id, line_width_px=line_width_px, taper=taper, transform=transform
+        )
         if list_file is None:
             self.images = sorted(p.with_name(p.name[: -len(".lines.txt")] + ".jpg")
                                  for p in self.root.rglob("*.lines.txt"))  # fmt: skip
@@ -292,28 +334,15 @@ class CULaneDataset(Dataset[Any]):
             ]
         if not self.images:
             raise DatasetError(f"no CULane frames under {self.root}")
-        self.class_id = class_id
-        self.line_width_px = line_width_px
-        self.taper = taper
-        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def lanes(self, index: int) -> list[np.ndarray]:
-        """Lane polylines of frame ``index``."""
-        return read_culane_lines(culane_lines_path(self.images[index]))
+    def image_path(self, index: int) -> Path:
+        return self.images[index]
 
-    def __getitem__(self, index: int) -> Any:
-        image = read_image(self.images[index])
-        mask = rasterize_lane_mask(
-            self.lanes(index),
-            image.shape[:2],
-            class_id=self.class_id,
-            line_width_px=self.line_width_px,
-            taper=self.taper,
-        )
-        return _apply(self.transform, image, mask)
+    def lanes(self, index: int) -> list[np.ndarray]:
+        return read_culane_lines(culane_lines_path(self.images[index]))
 
 
 def tusimple_h_samples(height: int, top_row: float) -> list[float]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from seg_perception import __version__
+from seg_perception.cli_args import add_size_argument
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import INPUT_NAME, METADATA_PREFIX, OUTPUT_NAME, ModelMetadata
 
@@ -37,14 +38,6 @@ class AddMetadataReport:
     path: Path
     metadata: ModelMetadata
     output_shape: tuple[int, ...]
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH, got {text!r}") from err
-    return height, width
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -63,9 +56,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--colors", help="comma-separated #RRGGBB per class (with --classes; default: a palette)"
     )
-    parser.add_argument(
-        "--input-size", type=_size, help="HEIGHTxWIDTH (default: the file's static input size)"
-    )
+    add_size_argument(parser, "--input-size", "input size (default: the file's static input size)")
     parser.add_argument("--mean", type=float, nargs=3, default=(0.485, 0.456, 0.406), help="RGB mean on 0..1")
     parser.add_argument("--std", type=float, nargs=3, default=(0.229, 0.224, 0.225), help="RGB std on 0..1")
     parser.add_argument("--model-name", help="architecture name shown in logs (default: the graph's name)")
@@ -161,8 +152,8 @@ def add_metadata(args: argparse.Namespace) -> AddMetadataReport:
         classes=tuple(names),
         colors=tuple(colors),
         input_size=(int(input_size[0]), int(input_size[1])),
-        mean=tuple(args.mean),  # type: ignore[arg-type]
-        std=tuple(args.std),  # type: ignore[arg-type]
+        mean=tuple(args.mean),
+        std=tuple(args.std),
         extra={"source_file": args.model.name, "added_by": f"seg-perception {__version__} add-metadata"},
     )
     kept = [prop for prop in model.metadata_props if not prop.key.startswith(METADATA_PREFIX)]

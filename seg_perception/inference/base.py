@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,6 +59,56 @@ def require_model_file(model_file: str | os.PathLike[str] | None, *, kind: str) 
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise ModelFileError(f"{kind} model file {path} {what}; {EXPORT_HINT}")
     return path
+
+
+class SegmentationEngine(Protocol):
+    """What the pipeline and the node need from an engine.
+
+    :class:`Engine` (every engine of :data:`~seg_perception.inference.engine.ENGINES`) keeps
+    it, and so do wrappers such as the node's ``SerializedEngine`` (one engine shared by
+    camera threads) and test doubles.
+    """
+
+    @property
+    def model_file(self) -> Path:
+        """The file the model was loaded from."""
+        ...
+
+    @property
+    def metadata(self) -> ModelMetadata:
+        """Classes, colours, input size and normalisation of the model."""
+        ...
+
+    @property
+    def providers(self) -> list[str]:
+        """Execution providers or device really in use."""
+        ...
+
+    @property
+    def last_timings_ms(self) -> dict[str, float]:
+        """Timings of the latest call (``preprocess``, ``inference``, ``mask``) in milliseconds."""
+        ...
+
+    @property
+    def last_outputs(self) -> dict[str, np.ndarray]:
+        """The model's other outputs of the latest call (``marking_points``), by name."""
+        ...
+
+    def describe(self) -> str:
+        """One line for logs and diagnostics."""
+        ...
+
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class-id masks at the frame's size and at the model's output size (see :class:`Engine`)."""
+        ...
+
+    def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] | None = None) -> None:
+        """Run a few frames so lazy work happens before the first camera frame."""
+        ...
+
+    def close(self) -> None:
+        """Release the model."""
+        ...
 
 
 class Engine(ABC):

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from seg_perception import __version__
+from seg_perception.cli_args import add_size_argument
 from seg_perception.errors import ModelFileError
 from seg_perception.inference.metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
 from seg_perception.models.base import MARKING_POINT_STRIDE
@@ -55,7 +56,7 @@ def _export_to_bytes(
         torch.onnx.export(
             model,
             (example,),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # a file object is documented; the stubs say path only
             input_names=[INPUT_NAME],
             output_names=list(output_names),
             dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
@@ -183,14 +184,6 @@ def export_checkpoint(
     return export_onnx(model, metadata, out, opset=opset, size=size, tolerance=tolerance)
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = text.lower().split("x")
-        return int(height), int(width)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x512, got {text!r}") from err
-
-
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "checkpoint", type=Path, help="training checkpoint (.pt) written by 'seg-perception train'"
@@ -199,7 +192,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})"
     )
-    parser.add_argument("--size", type=_size, help="input HxW (default: the checkpoint's training size)")
+    add_size_argument(parser, "--size", "input size (default: the checkpoint's training size)")
     parser.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs logits difference allowed"
     )

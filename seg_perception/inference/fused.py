@@ -29,6 +29,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -233,7 +234,7 @@ def _preprocess_nodes(
     resized = _PREFIX + "rgb"
     if tuple(frame_size) != (height, width):
         initializers.append(const("sizes", np.array([batch, 3, height, width], dtype=np.int64)))
-        resize_attributes: dict[str, object] = {
+        resize_attributes: dict[str, Any] = {  # ONNX attributes: make_node(**kwargs: Any)
             "mode": "linear",
             "coordinate_transformation_mode": "half_pixel",
         }

@@ -36,7 +36,9 @@ from seg_perception.inference.base import (
 from seg_perception.inference.errors import ModelFileError
 from seg_perception.inference.fused import FRAME_INPUT, MASK_OUTPUT, ensure_fused_model
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.options import EngineOptions
 from seg_perception.inference.preprocess import check_image, resize_mask
+from seg_perception.inference.providers import EngineLogger
 
 # Static-shape fused sessions kept per engine (frame size x batch); a camera uses one.
 MAX_FUSED_SESSIONS = 4
@@ -116,17 +118,10 @@ class OnnxRuntimeEngine(Engine):
 
     Args:
         model_file: ``.onnx`` file written by ``seg-perception export``.
-        device: ``cpu`` or ``cuda`` (``cuda:N``).
-        providers: Explicit providers (names or ``(name, options)``); default from ``device``.
-        fp16: FP16 inference on the GPU: TensorRT builds FP16 engines; with the CUDA
-            provider alone the fused graph's network is converted to float16.
-        cuda_policy: ``fallback_to_cpu`` (warn) or ``fail`` when a GPU provider is absent.
-        intra_op_threads: CPU threads of the CPU provider; default lets ONNX Runtime decide.
-        trt_cache_dir: TensorRT engine and timing caches (default under :func:`default_cache_dir`).
-        fused: Run the fused frame → mask graph (None: on GPU providers only).
-        cuda_graphs: Let the provider record CUDA graphs for fused sessions (GPU only);
-            a provider that cannot is retried without them, with a warning.
-        fused_cache_dir: Where fused graphs are written (default under :func:`default_cache_dir`).
+        options: Device, providers, ``fp16`` (TensorRT FP16 engines; with the CUDA provider
+            alone the fused graph's network is converted to float16), CUDA policy, CPU
+            threads, caches, ``fused`` and ``cuda_graphs`` (see :class:`EngineOptions`);
+            ``precision`` and ``max_graphs`` are torch's.
         logger: Receives load messages and fallback warnings.
     """
 
@@ -135,30 +130,24 @@ class OnnxRuntimeEngine(Engine):
     def __init__(
         self,
         model_file: str | os.PathLike[str],
+        options: EngineOptions | None = None,
         *,
-        device: str = "cpu",
-        providers: list[prov.ProviderEntry] | None = None,
-        fp16: bool = False,
-        cuda_policy: prov.CudaPolicy = "fallback_to_cpu",
-        intra_op_threads: int | None = None,
-        trt_cache_dir: str | os.PathLike[str] | None = None,
-        fused: bool | None = None,
-        cuda_graphs: bool = True,
-        fused_cache_dir: str | os.PathLike[str] | None = None,
-        logger: logging.Logger | None = None,
+        logger: EngineLogger | None = None,
     ) -> None:
         import onnxruntime as ort
 
+        options = options or EngineOptions(engine=self.name)
         self._ort = ort
-        self._logger = logger or logging.getLogger(__name__)
+        self._logger: EngineLogger = logger or logging.getLogger(__name__)
         path = require_model_file(model_file, kind="ONNX")
         available = ort.get_available_providers()
+        device, fp16, cuda_policy = options.device, options.fp16, options.cuda_policy
         requested, usable = prov.resolve_providers(
             device=device,
-            providers=providers,
+            providers=options.providers,
             available=available,
             fp16=fp16,
-            trt_cache_dir=trt_cache_dir or default_trt_cache_dir(),
+            trt_cache_dir=options.trt_cache_dir or default_trt_cache_dir(),
         )
         if cuda_policy == "fail":  # fail before the (slow) session build
             usable_names = [prov.provider_name(entry) for entry in usable]
@@ -171,11 +160,12 @@ class OnnxRuntimeEngine(Engine):
         self._usable = usable
         self._options = ort.SessionOptions()
         self._options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if intra_op_threads:
-            self._options.intra_op_num_threads = int(intra_op_threads)
+        if options.intra_op_threads:
+            self._options.intra_op_num_threads = int(options.intra_op_threads)
         self._device_id = device_index(device)
         self._fp16 = fp16
-        self._cuda_graphs = cuda_graphs
+        self._cuda_graphs = options.cuda_graphs
+        fused, fused_cache_dir = options.fused, options.fused_cache_dir
         self._fused_cache_dir = Path(fused_cache_dir) if fused_cache_dir else default_cache_dir() / "fused"
         self._runners: OrderedDict[tuple[int, int, int], FusedRunner] = OrderedDict()
         self._plain_session: Any = None

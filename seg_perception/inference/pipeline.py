@@ -27,9 +27,10 @@ from seg_perception.config import (
 from seg_perception.errors import ConfigError
 from seg_perception.geometry import ParkingSlot, Polygon
 from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
-from seg_perception.inference.engine import Engine
+from seg_perception.inference.base import SegmentationEngine
 from seg_perception.inference.errors import ModelFileError
 from seg_perception.inference.metadata import MARKING_POINTS_NAME
+from seg_perception.inference.options import EngineOptions
 from seg_perception.inference.preprocess import check_image
 from seg_perception.postprocess import extract_parking_slots, extract_polygons
 from seg_perception.postprocess import overlay as blend_overlay
@@ -108,7 +109,7 @@ class SegmentationPipeline:
     when the frame is larger: the frame's mask is its nearest upscale, so the regions
     and area thresholds are the same while contour tracing visits up to 4x fewer pixels;
     vertices are mapped to frame pixels (see :mod:`seg_perception.postprocess.coarse`).
-    Engines with ``predict`` only are post-processed at frame size.
+    An engine whose two masks are the frame's size is post-processed at frame size.
 
     Lane boundaries (:mod:`seg_perception.postprocess.lanes`) are extracted and tracked from the
     ``lane_paint`` class (and ``crosswalk``, ``stop_line`` when the scenario has them) unless the
@@ -121,7 +122,7 @@ class SegmentationPipeline:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: SegmentationEngine,
         scenario: ScenarioConfig,
         camera: str,
         *,
@@ -217,7 +218,7 @@ class SegmentationPipeline:
             self._slot_tracker.reset()
 
     def _configure_slots(
-        self, engine: Engine, scenario: ScenarioConfig, camera_params: dict[str, Any]
+        self, engine: SegmentationEngine, scenario: ScenarioConfig, camera_params: dict[str, Any]
     ) -> None:
         """Slot method, ground scale and tracker from the scenario's ``slots`` block and the model.
 
@@ -273,10 +274,11 @@ class SegmentationPipeline:
         scenario: str | os.PathLike[str] | None = None,
         *,
         model_file: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
-        engine: str = "onnxruntime",
+        device: str | None = None,
+        engine: str | None = None,
         camera: str | None = None,
         overlay_alpha: float = 0.5,
+        options: EngineOptions | None = None,
         **engine_options: Any,
     ) -> SegmentationPipeline:
         """Load a model and its scenario in one call: the package's Python entry point.
@@ -295,10 +297,11 @@ class SegmentationPipeline:
                 a single-camera scenario built from the metadata's classes and colours.
             model_file: ONNX model or ``.pt`` checkpoint; default: the scenario YAML's
                 ``model_file``, else its shipped model ``<share>/weights/<scenario>.onnx``.
-            device: ``cpu``, ``cuda`` or ``cuda:N``.
-            engine: ``onnxruntime`` or ``torch``.
+            device: ``cpu``, ``cuda`` or ``cuda:N`` (default: ``options``', else ``cpu``).
+            engine: ``onnxruntime`` or ``torch`` (default: ``options``', else ``onnxruntime``).
             camera: Camera of the scenario (default: its first).
-            engine_options: Passed to :func:`~seg_perception.inference.engine.create_engine`.
+            options: Engine options (:class:`~seg_perception.inference.options.EngineOptions`).
+            engine_options: Fields of ``options`` replaced (``fp16``, ``intra_op_threads``, ...).
 
         Raises:
             ConfigError: unknown scenario or camera.
@@ -315,7 +318,9 @@ class SegmentationPipeline:
         else:  # scenario is set when model_file is not: the YAML's model_file, else the shipped model
             assert config is not None
             model = config.params.get("model_file") or default_model_path(config.name)
-        loaded = create_engine(model, engine=engine, device=device, **engine_options)
+        overrides = {"engine": engine, "device": device}
+        engine_options.update({name: value for name, value in overrides.items() if value is not None})
+        loaded = create_engine(model, options, **engine_options)
         try:
             if config is None:
                 config = scenario_from_metadata(loaded.metadata)
@@ -377,22 +382,15 @@ class SegmentationPipeline:
             image_bgr = check_image(image_bgr)
             frame_size = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
             fit = self._scaler.fit(frame_size)
-        predict_masks = getattr(self.engine, "predict_masks", None)
         if fit is not None and not fit.direct and self._scaler is not None:  # pad / crop to the model's scale
             canvas = self._scaler.to_canvas(image_bgr, fit)
-            if predict_masks is not None:
-                _, model_mask = predict_masks(canvas)
-            else:
-                model_mask = self.engine.predict(canvas)
+            _, model_mask = self.engine.predict_masks(canvas)
             mask = self._scaler.mask_to_frame(model_mask, fit, frame_size)
             frame_from_model = fit.frame_from_canvas()
         else:
-            if predict_masks is not None:
-                mask, model_mask = predict_masks(image_bgr)
-            else:  # a duck-typed engine with predict() only
-                mask = model_mask = self.engine.predict(image_bgr)
+            mask, model_mask = self.engine.predict_masks(image_bgr)
             frame_from_model = _resize_affine(model_mask.shape, mask.shape)
-        outputs = dict(getattr(self.engine, "last_outputs", {}) or {})
+        outputs = dict(self.engine.last_outputs)
         after_engine = time.perf_counter()
         # Regions are traced on the model-resolution mask (the frame's mask is its nearest
         # upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.

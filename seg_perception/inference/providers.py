@@ -7,9 +7,9 @@ tuple, the two forms ``onnxruntime.InferenceSession(providers=...)`` accepts.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from seg_perception.inference.errors import EngineError
 
@@ -23,7 +23,31 @@ GPU_INSTALL_HINT = (
 )
 
 ProviderEntry = str | tuple[str, dict[str, Any]]
+
+
+class EngineLogger(Protocol):
+    """Where engines send load messages and fallback warnings: a ``logging.Logger`` or the
+    node's rclpy logger facade. Messages arrive pre-formatted (rclpy takes one string)."""
+
+    def info(self, message: str, /) -> None: ...
+
+    def warning(self, message: str, /) -> None: ...
+
+
 CudaPolicy = Literal["fallback_to_cpu", "fail"]
+
+
+def check_cuda_policy(policy: str) -> CudaPolicy:
+    """``policy`` as a :data:`CudaPolicy`.
+
+    Raises:
+        EngineError: not one of :data:`CUDA_POLICIES`.
+    """
+    if policy == "fallback_to_cpu":
+        return "fallback_to_cpu"
+    if policy == "fail":
+        return "fail"
+    raise EngineError(f"unknown cuda_policy {policy!r}; use one of {', '.join(CUDA_POLICIES)}")
 
 
 def provider_name(entry: ProviderEntry) -> str:
@@ -32,7 +56,7 @@ def provider_name(entry: ProviderEntry) -> str:
 
 
 def default_providers(
-    device: str, *, fp16: bool = False, trt_cache_dir: str | Path | None = None
+    device: str, *, fp16: bool = False, trt_cache_dir: str | os.PathLike[str] | None = None
 ) -> list[ProviderEntry]:
     """Preferred provider order for a device, before checking what is installed.
 
@@ -140,7 +164,7 @@ def check_gpu_obtained(
     available: Sequence[str],
     *,
     policy: CudaPolicy,
-    logger: logging.Logger | None = None,
+    logger: EngineLogger | None = None,
 ) -> None:
     """Apply the CUDA policy when a GPU provider was asked for but is not in use.
 
@@ -186,7 +210,7 @@ def resolve_providers(
     providers: Sequence[ProviderEntry] | None,
     available: Sequence[str],
     fp16: bool = False,
-    trt_cache_dir: str | Path | None = None,
+    trt_cache_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[ProviderEntry], list[ProviderEntry]]:
     """Return ``(requested, usable)``: what was asked for and what this ONNX Runtime can try."""
     if providers:
@@ -201,7 +225,7 @@ def resolve_torch_device(
     *,
     cuda_available: bool,
     policy: CudaPolicy,
-    logger: logging.Logger | None = None,
+    logger: EngineLogger | None = None,
 ) -> str:
     """Device string the torch engine will use, applying the CUDA policy.
 
@@ -227,7 +251,7 @@ def resolve_torch_device(
     return "cpu"
 
 
-def _warn_fallback(message: str, logger: logging.Logger | None) -> None:
+def _warn_fallback(message: str, logger: EngineLogger | None) -> None:
     # Pre-formatted: rclpy loggers accept a single message argument only.
     text = f"{message}. Continuing on CPU (cuda_policy=fallback_to_cpu)."
     (logger or logging.getLogger(__name__)).warning(text)

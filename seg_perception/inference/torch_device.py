@@ -12,7 +12,6 @@ device, which is how the tests check it against the NumPy path.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ from seg_perception.inference.torch_graphs import (
 
 if TYPE_CHECKING:
     import torch
+
+    from seg_perception.inference.providers import EngineLogger
 
 SizeHW = tuple[int, int]
 
@@ -92,7 +93,7 @@ class DeviceRunner:
         cuda_graphs: bool = True,
         max_graphs: int = DEFAULT_MAX_GRAPHS,
         warmup_runs: int = DEFAULT_WARMUP_RUNS,
-        logger: logging.Logger | None = None,
+        logger: EngineLogger | None = None,
         extra_output_names: Sequence[str] = (),
     ) -> None:
         import torch
@@ -109,10 +110,11 @@ class DeviceRunner:
         self._stream: Any = None
         self._events: list[Any] = []
         if self._on_cuda:
-            self._stream = torch.cuda.Stream(device=device)
+            cuda: Any = torch.cuda  # Stream and Event have untyped constructors in torch's stubs
+            self._stream = cuda.Stream(device=device)
             # Weights and normalisation tensors were uploaded on the default stream.
             self._stream.wait_stream(torch.cuda.current_stream(device))
-            self._events = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
+            self._events = [cuda.Event(enable_timing=True) for _ in range(4)]
         if backend is None:
             backend = CudaGraphBackend(self._stream) if self._on_cuda and cuda_graphs else EagerBackend()
         self.cache = GraphCache(backend, max_entries=max_graphs, warmup_runs=warmup_runs, logger=logger)

@@ -24,15 +24,15 @@ import numpy as np
 from seg_perception.inference import providers as prov
 from seg_perception.inference.base import Engine, require_model_file
 from seg_perception.inference.errors import EngineError
+from seg_perception.inference.options import PRECISIONS, EngineOptions
 from seg_perception.inference.preprocess import check_image
+from seg_perception.inference.providers import EngineLogger
 from seg_perception.inference.torch_device import DeviceRunner
-from seg_perception.inference.torch_graphs import DEFAULT_MAX_GRAPHS, capture_lock
+from seg_perception.inference.torch_graphs import capture_lock
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 def check_precision(precision: str | None, *, fp16: bool = False) -> str:
@@ -83,10 +83,11 @@ def fold_batchnorm(model: nn.Module) -> int:
 class TorchEngine(Engine):
     """A PyTorch checkpoint (see :mod:`seg_perception.inference.checkpoint`) run in eval mode.
 
-    ``precision`` (``fp32``, ``fp16``, ``bf16``; ``fp16=True`` means ``fp16``) and
-    ``cuda_graphs`` apply on CUDA only; the CPU path is always fp32 and eager.
-    ``intra_op_threads`` is not applied because torch's thread pool is process-wide;
-    set it in the calling program.
+    Of :class:`EngineOptions`, ``precision`` (``fp32``, ``fp16``, ``bf16``; ``fp16=True``
+    means ``fp16``), ``cuda_graphs`` and ``max_graphs`` apply on CUDA only; the CPU path is
+    always fp32 and eager. ``intra_op_threads`` is not applied because torch's thread pool
+    is process-wide; set it in the calling program. ONNX Runtime's provider, fusion and
+    cache options do not apply.
 
     Attributes:
         precision: Precision really used (``fp32`` on the CPU whatever was asked).
@@ -98,24 +99,23 @@ class TorchEngine(Engine):
     def __init__(
         self,
         model_file: str | os.PathLike[str],
+        options: EngineOptions | None = None,
         *,
-        device: str = "cpu",
-        fp16: bool = False,
-        precision: str | None = None,
-        cuda_graphs: bool = True,
-        max_graphs: int = DEFAULT_MAX_GRAPHS,
-        cuda_policy: prov.CudaPolicy = "fallback_to_cpu",
-        logger: logging.Logger | None = None,
+        logger: EngineLogger | None = None,
     ) -> None:
         import torch
 
         from seg_perception.inference.checkpoint import load_checkpoint
 
-        log = logger or logging.getLogger(__name__)
-        requested = check_precision(precision, fp16=fp16)
+        options = options or EngineOptions(engine=self.name)
+        log: EngineLogger = logger or logging.getLogger(__name__)
+        requested = check_precision(options.precision, fp16=options.fp16)
         path = require_model_file(model_file, kind="PyTorch checkpoint")
         resolved = prov.resolve_torch_device(
-            device, cuda_available=torch.cuda.is_available(), policy=cuda_policy, logger=logger
+            options.device,
+            cuda_available=torch.cuda.is_available(),
+            policy=options.cuda_policy,
+            logger=logger,
         )
         model, metadata, _raw = load_checkpoint(path)
         super().__init__(path, metadata)
@@ -130,10 +130,12 @@ class TorchEngine(Engine):
         if self._on_cuda:
             fold_batchnorm(model)
             # Cast weights rather than autocast: no per-op casts, and capturable as is.
-            model = model.to(self._device, dtype=self._dtype, memory_format=torch.channels_last)
+            model = model.to(  # type: ignore[call-overload]  # stubs lack Module.to(memory_format=)
+                self._device, dtype=self._dtype, memory_format=torch.channels_last
+            )
         self._model = model
-        self._cuda_graphs = bool(cuda_graphs)
-        self._max_graphs = max_graphs
+        self._cuda_graphs = bool(options.cuda_graphs)
+        self._max_graphs = options.max_graphs
         self._logger = log
         self._runner: DeviceRunner | None = None
         if self._on_cuda:

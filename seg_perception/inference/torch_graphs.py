@@ -16,7 +16,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from seg_perception.inference.providers import EngineLogger
 
 T = TypeVar("T")
 
@@ -127,14 +130,14 @@ class GraphCache:
         *,
         max_entries: int = DEFAULT_MAX_GRAPHS,
         warmup_runs: int = DEFAULT_WARMUP_RUNS,
-        logger: logging.Logger | None = None,
+        logger: EngineLogger | None = None,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self._backend: GraphBackend = backend
         self._max_entries = max_entries
         self._warmup_runs = max(0, warmup_runs)
-        self._logger = logger or logging.getLogger(__name__)
+        self._logger: EngineLogger = logger or logging.getLogger(__name__)
         self._entries: OrderedDict[Hashable, CachedProgram[Any]] = OrderedDict()
         self.capture_error: str | None = None
 

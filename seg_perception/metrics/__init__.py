@@ -1,2 +1,10 @@
-"""Evaluation metrics that do not depend on training: lane benchmarks (TuSimple, CULane) and parking
-slots (ps2.0-style marking points and slot entrances)."""
+"""Evaluation metrics, NumPy only (no torch, no ROS), shared by training, evaluation and the tools.
+
+- :mod:`~seg_perception.metrics.segmentation`: confusion matrix, pixel accuracy, per-class IoU, mIoU;
+- :mod:`~seg_perception.metrics.evaluation`: masks, polygons and parking-slot entrances of a stream
+  against ground truth (``eval-bag``);
+- :mod:`~seg_perception.metrics.lanes`: lane benchmarks (TuSimple, CULane);
+- :mod:`~seg_perception.metrics.parking`: ps2.0-style marking points and slot entrances;
+- :mod:`~seg_perception.metrics.latency`: latency percentiles and rates (one percentile set for the
+  node's diagnostics, the demo, ``process``, ``predict`` and ``bench``).
+"""

@@ -49,6 +49,8 @@ CULANE_IOU_THRESH = 0.5
 
 Polyline = np.ndarray
 
+Values = Sequence[float] | np.ndarray  # one number per row: a list or an array
+
 
 def _as_polyline(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
@@ -94,7 +96,7 @@ def tusimple_to_polyline(xs: Sequence[float], h_samples: Sequence[float]) -> np.
     return np.stack([x[keep], y[keep]], axis=1)
 
 
-def tusimple_angle(xs: Sequence[float], h_samples: Sequence[float]) -> float:
+def tusimple_angle(xs: Values, h_samples: Values) -> float:
     """Angle (radians from vertical) of the least-squares line ``x = k y + b`` through a lane."""
     x = np.asarray(xs, dtype=np.float64)
     y = np.asarray(h_samples, dtype=np.float64)
@@ -119,9 +121,9 @@ class TuSimpleFrame:
 
 
 def tusimple_frame(
-    pred_xs: Sequence[Sequence[float]],
-    gt_xs: Sequence[Sequence[float]],
-    h_samples: Sequence[float],
+    pred_xs: Sequence[Values],
+    gt_xs: Sequence[Values],
+    h_samples: Values,
     *,
     pixel_thresh: float = TUSIMPLE_PIXEL_THRESH,
     point_thresh: float = TUSIMPLE_POINT_THRESH,

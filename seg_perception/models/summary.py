@@ -13,25 +13,17 @@ from dataclasses import replace
 
 import torch
 
+from seg_perception.cli_args import add_size_argument
 from seg_perception.errors import SegPerceptionError
 from seg_perception.models.complexity import count_gflops, count_parameters
 from seg_perception.models.memory import DEFAULT_CONFIGS, measure
 from seg_perception.models.registry import build_model, list_models, model_entry
 
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"1024x2048"`` → ``(1024, 2048)`` (height × width)."""
-    try:
-        height, width = (int(part) for part in text.lower().split("x"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 1024x2048, got {text!r}") from err
-    if height < 32 or width < 32:
-        raise argparse.ArgumentTypeError(f"size must be at least 32x32, got {text!r}")
-    return height, width
+MIN_SIZE = 32  # the models downsample 32x
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=parse_size, default=(1024, 2048), help="HEIGHTxWIDTH (1024x2048)")
+    add_size_argument(parser, "--size", "input (1024x2048)", minimum=MIN_SIZE, default=(1024, 2048))
     parser.add_argument("--num-classes", type=int, default=19, help="classes of the head (19, Cityscapes)")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="only these models (default: all)")
     parser.add_argument("--activation", choices=("relu", "mish"), default="relu")
@@ -42,8 +34,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also measure one training step of hrnetv2_w18_small_v2 with ReLU/Mish/CSP (slow: ~1 min)",
     )
-    parser.add_argument(
-        "--memory-size", type=parse_size, default=(256, 512), help="input of the memory report (256x512)"
+    add_size_argument(
+        parser, "--memory-size", "input of the memory report (256x512)", minimum=MIN_SIZE, default=(256, 512)
     )
     parser.add_argument("--memory-batch", type=int, default=2, help="batch of the memory report")
 

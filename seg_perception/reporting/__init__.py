@@ -1,4 +1,4 @@
-"""ROS-free reporting helpers: statistics, Markdown tables, GIFs, MP4s, contact sheets, stream scoring.
+"""ROS-free reporting helpers: Markdown tables, GIFs, MP4s, contact sheets, stream scoring.
 
 Used by ``seg-perception demo`` and reusable by the offline bag tools; nothing here
 imports rclpy.
@@ -8,7 +8,6 @@ from seg_perception.reporting.demo_report import json_safe, write_report
 from seg_perception.reporting.errors import ReportingError
 from seg_perception.reporting.images import as_bgr, contact_sheet, fit_width, write_gif, write_png
 from seg_perception.reporting.profile import profile_summary
-from seg_perception.reporting.stats import latency_summary, rate_hz
 from seg_perception.reporting.stream import StreamRecording
 from seg_perception.reporting.tables import format_number, render_markdown_table
 from seg_perception.reporting.video import VideoSink, close_video_or_warn, count_video_frames, write_video
@@ -26,9 +25,7 @@ __all__ = [
     "fit_width",
     "format_number",
     "json_safe",
-    "latency_summary",
     "profile_summary",
-    "rate_hz",
     "render_markdown_table",
     "write_gif",
     "write_png",

@@ -13,8 +13,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seg_perception.reporting.stats import latency_summary, rate_hz
-from seg_perception.training.metrics import SegmentationMetrics
+from seg_perception.metrics.latency import rate_hz, summarize_latencies
+from seg_perception.metrics.segmentation import SegmentationMetrics
 
 
 @dataclass
@@ -102,4 +102,4 @@ class StreamRecording:
         }
 
     def latency(self) -> dict[str, float | int]:
-        return latency_summary(self.latencies_ms())
+        return summarize_latencies(self.latencies_ms()).to_json()

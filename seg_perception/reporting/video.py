@@ -99,7 +99,7 @@ class VideoSink:
         # Even width and height: MPEG-4 encoders work on 2x2 chroma blocks and crop odd sizes.
         self._size = (max(2, scaled.shape[1] // 2 * 2), max(2, scaled.shape[0] // 2 * 2))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*MP4_FOURCC), self.fps, self._size)
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*MP4_FOURCC), self.fps, self._size)
         if writer.isOpened():
             self._writer = writer
             return

@@ -48,7 +48,8 @@ from rclpy.qos import QoSProfile
 
 from seg_perception.config import share_dir
 from seg_perception.errors import ConfigError, SegPerceptionError
-from seg_perception.inference.engine import Engine, create_engine
+from seg_perception.inference.base import SegmentationEngine
+from seg_perception.inference.engine import create_engine
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.inference.pipeline import SegmentationPipeline
 from seg_perception.ros.camera_worker import CameraWorker
@@ -65,7 +66,7 @@ from seg_perception.ros.parameters import (
 from seg_perception.ros.qos import DEFAULT_INPUT_QOS, input_qos, output_profile
 from seg_perception.ros.stats import build_status
 
-EngineFactory = Callable[[NodeSettings, PercentFormattingLogger], Engine]
+EngineFactory = Callable[[NodeSettings, PercentFormattingLogger], SegmentationEngine]
 SWITCH_SUFFIXES = (".scenario", ".model_file")
 
 
@@ -77,31 +78,20 @@ def _expected_frame_size(camera: CameraSettings) -> tuple[int, int] | None:
         return None  # no size configured: the first frame of a new size builds what it needs
 
 
-def default_engine_factory(settings: NodeSettings, logger: PercentFormattingLogger) -> Engine:
+def default_engine_factory(settings: NodeSettings, logger: PercentFormattingLogger) -> SegmentationEngine:
     """:func:`create_engine` with the node's settings; load messages and CUDA fallbacks go to ``logger``."""
-    return create_engine(
-        settings.model_file,
-        engine=settings.engine,
-        device=settings.device,
-        providers=list(settings.providers) or None,
-        fp16=settings.fp16,
-        cuda_policy=settings.cuda_policy,  # type: ignore[arg-type]
-        precision=None if settings.precision == "auto" else settings.precision,
-        fused=None if settings.fused_graph else False,
-        cuda_graphs=settings.cuda_graphs,
-        logger=logger,  # type: ignore[arg-type]
-    )
+    return create_engine(settings.model_file, settings.engine_options(), logger=logger)
 
 
 class SerializedEngine:
     """One engine shared by several camera threads: one call at a time, timings per thread.
 
-    ``Engine.predict`` fills a reused input buffer and stores ``last_timings_ms`` on the
+    ``Engine.predict_masks`` fills a reused input buffer and stores ``last_timings_ms`` on the
     engine, so concurrent calls would race; here ``last_timings_ms`` is the calling
-    thread's own latest timings, which is what the pipeline reads right after ``predict``.
+    thread's own latest timings, which is what the pipeline reads right after ``predict_masks``.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: SegmentationEngine) -> None:
         self.inner = engine
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -130,29 +120,15 @@ class SerializedEngine:
     def describe(self) -> str:
         return self.inner.describe()
 
-    def predict(self, image_bgr: np.ndarray) -> np.ndarray:
-        with self._lock:
-            mask = self.inner.predict(image_bgr)
-            self._local.timings = dict(self.inner.last_timings_ms)
-        return mask
-
     def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Frame-size and model-size masks (``Engine.predict_masks``).
-
-        An engine with ``predict`` only gives its mask twice (post-processing then works at frame size).
-        """
+        """Frame-size and model-size masks (``Engine.predict_masks``), one call at a time."""
         with self._lock:
-            predict_masks = getattr(self.inner, "predict_masks", None)
-            if predict_masks is None:
-                mask = self.inner.predict(image_bgr)
-                masks = (mask, mask)
-            else:
-                masks = predict_masks(image_bgr)
+            masks = self.inner.predict_masks(image_bgr)
             self._local.timings = dict(self.inner.last_timings_ms)
-            self._local.outputs = dict(getattr(self.inner, "last_outputs", {}) or {})
+            self._local.outputs = dict(self.inner.last_outputs)
         return masks
 
-    def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] = ()) -> None:
+    def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] | None = None) -> None:
         with self._lock:
             if frame_sizes:
                 self.inner.warmup(iterations, frame_sizes=frame_sizes)
@@ -238,7 +214,7 @@ class SegmentationCore:
             self.engine = camera_engines[0]
             pipelines = [
                 SegmentationPipeline(
-                    engine,  # type: ignore[arg-type]  # duck-typed Engine
+                    engine,
                     camera.model.scenario,
                     camera.name,
                     overlay_alpha=settings.overlay_alpha,
@@ -453,7 +429,7 @@ class SegmentationCore:
                 return self._refuse(camera_name, old.label, f"{type(err).__name__}: {err}")
             try:
                 pipeline = SegmentationPipeline(
-                    engine,  # type: ignore[arg-type]  # duck-typed Engine
+                    engine,
                     model.scenario,
                     camera_name,
                     overlay_alpha=settings.overlay_alpha,
@@ -468,7 +444,8 @@ class SegmentationCore:
             swapped = time.perf_counter()
             pool.release(old_engine)
             self._engines = pool.engines
-            self.engine = self._workers[0].pipeline.engine  # type: ignore[assignment]
+            if worker is self._workers[0]:
+                self.engine = engine
         logger.info(
             f"camera '{camera_name}': switched from {old.label} to {model.label}: new model loaded and "
             f"warmed up in {(loaded - began) * 1e3:.0f} ms beside the running one, swapped between two "

@@ -22,6 +22,7 @@ from typing import Any
 
 from seg_perception.config import PACKAGE_NAME, config_path, scenario_names, share_dir
 from seg_perception.errors import ConfigError
+from seg_perception.inference.engine import ENGINES
 
 NODE_EXECUTABLE = "segmentation_node"
 LIFECYCLE_EXECUTABLE = "lifecycle_segmentation_node"
@@ -29,7 +30,6 @@ RVIZ_CONFIG = "seg_perception.rviz"
 RVIZ_PACKAGE = "rviz2"
 DRIVE = "drive"
 DRIVE_CAMERAS = ("front", "avm")
-ENGINES = ("onnxruntime", "torch")
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")

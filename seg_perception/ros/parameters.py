@@ -30,7 +30,9 @@ from rclpy.validate_topic_name import validate_topic_name
 
 from seg_perception.config import ClassMap, ScenarioConfig, default_model_path, load_scenario
 from seg_perception.errors import ConfigError
-from seg_perception.inference.torch_engine import PRECISIONS as TORCH_PRECISIONS
+from seg_perception.inference.engine import ENGINES
+from seg_perception.inference.options import PRECISION_CHOICES, EngineOptions
+from seg_perception.inference.providers import CUDA_POLICIES, check_cuda_policy
 from seg_perception.ros.errors import NodeParameterError
 from seg_perception.ros.image_conversion import DEFAULT_MAX_PIXELS
 from seg_perception.ros.projection import (
@@ -42,10 +44,7 @@ from seg_perception.ros.projection import (
 )
 from seg_perception.ros.qos import INPUT_RELIABILITIES
 
-ENGINES = ("onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
-CUDA_POLICIES = ("fallback_to_cpu", "fail")
-PRECISIONS = ("auto", *TORCH_PRECISIONS)
 CAMERA_ENGINES = ("shared", "per_camera")
 TRANSPORTS = ("raw", "compressed")
 _BIG = 2**31 - 1
@@ -108,6 +107,20 @@ class NodeSettings:
     @property
     def enabled_cameras(self) -> tuple[CameraSettings, ...]:
         return tuple(camera for camera in self.cameras if camera.enabled)
+
+    def engine_options(self) -> EngineOptions:
+        """The engine parameters as :class:`EngineOptions` (``precision: auto`` lets the engine
+        choose; ``fused_graph: false`` never fuses, ``true`` fuses on GPU providers)."""
+        return EngineOptions(
+            engine=self.engine,
+            device=self.device,
+            providers=self.providers or None,
+            fp16=self.fp16,
+            cuda_policy=check_cuda_policy(self.cuda_policy),
+            precision=None if self.precision == "auto" else self.precision,
+            fused=None if self.fused_graph else False,
+            cuda_graphs=self.cuda_graphs,
+        )
 
 
 def _descriptor(
@@ -465,7 +478,7 @@ def declare_node_parameters(node: Node) -> NodeSettings:
         scenario=scenario,
         cameras=cameras,
         model_file=node_model_file,
-        engine=declare("engine", "onnxruntime", "inference engine", choices=ENGINES),
+        engine=declare("engine", "onnxruntime", "inference engine", choices=tuple(ENGINES)),
         device=_check_device(declare("device", "cpu", "cpu, cuda or cuda:N (default cpu: runs anywhere)")),
         providers=tuple(
             declare(
@@ -487,7 +500,7 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "precision",
             "auto",
             "engine torch on CUDA: fp32, fp16 or bf16 weights; auto = follow fp16",
-            choices=PRECISIONS,
+            choices=PRECISION_CHOICES,
         ),
         fused_graph=bool(
             declare(

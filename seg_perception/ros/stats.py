@@ -11,16 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
+from seg_perception.metrics.latency import LatencyStats, summarize_latencies
+
 WINDOW = 300  # frames kept for percentiles (10 s at 30 fps)
 FPS_WINDOW_S = 5.0
-
-
-def _percentiles(values: deque[float]) -> tuple[float, float, float]:
-    if not values:
-        return float("nan"), float("nan"), float("nan")
-    array = np.fromiter(values, dtype=np.float64)
-    p50, p95 = np.percentile(array, [50, 95])
-    return float(p50), float(p95), float(array.max())
 
 
 @dataclass
@@ -37,8 +31,8 @@ class StatsSnapshot:
     publish_errors: int
     failing: bool
     seconds_since_frame: float | None
-    latency_ms: tuple[float, float, float]
-    processing_ms: tuple[float, float, float]
+    latency_ms: LatencyStats
+    processing_ms: LatencyStats
     stage_ms: dict[str, float] = field(default_factory=dict)
     frame_size: tuple[int, int] | None = None
     size_changes: int = 0
@@ -166,8 +160,8 @@ class CameraStats:
                 publish_errors=self._publish_errors,
                 failing=self._failing,
                 seconds_since_frame=None if self._last_received is None else now - self._last_received,
-                latency_ms=_percentiles(self._latency_ms),
-                processing_ms=_percentiles(self._processing_ms),
+                latency_ms=summarize_latencies(self._latency_ms),
+                processing_ms=summarize_latencies(self._processing_ms),
                 stage_ms={k: float(np.mean(v)) for k, v in self._stage_ms.items() if v},
                 frame_size=self._frame_size,
                 size_changes=self._size_changes,
@@ -223,11 +217,11 @@ def build_status(
         "stale": str(stale).lower(),
         "seconds_since_frame": "never" if snapshot.seconds_since_frame is None else f"{idle:.2f}",
     }
-    for label, (p50, p95, peak) in (("latency", snapshot.latency_ms), ("processing", snapshot.processing_ms)):
+    for label, stats in (("latency", snapshot.latency_ms), ("processing", snapshot.processing_ms)):
         values |= {
-            f"{label}_ms_p50": f"{p50:.2f}",
-            f"{label}_ms_p95": f"{p95:.2f}",
-            f"{label}_ms_max": f"{peak:.2f}",
+            f"{label}_ms_{key}": f"{value:.2f}"
+            for key, value in stats.to_json().items()
+            if key not in ("count", "mean")  # p50, p95, p99, max
         }
     if snapshot.clock_mismatch:
         values["clock_mismatch_last"] = snapshot.clock_mismatch_detail

@@ -31,12 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from seg_perception.cli_args import add_device_argument, add_size_argument
 from seg_perception.config import ScenarioConfig, default_model_path, load_scenario, scenario_names, share_dir
 from seg_perception.errors import SegPerceptionError
+from seg_perception.metrics.latency import summarize_latencies
 from seg_perception.reporting.demo_report import write_report
 from seg_perception.reporting.images import contact_sheet, write_png
 from seg_perception.reporting.profile import profile_summary
-from seg_perception.reporting.stats import latency_summary
 from seg_perception.reporting.visuals import evenly_spaced, write_stream_visuals
 from seg_perception.tools.processes import (
     ManagedProcess,
@@ -478,7 +479,7 @@ class _ScenarioRun:
             "fps": recording.output_fps(),
             "input_fps": player_stats.get("achieved_rate_hz", recording.input_fps()),
             "latency_ms": recording.latency(),
-            "processing_ms": latency_summary(recorder.processing_ms),
+            "processing_ms": summarize_latencies(recorder.processing_ms).to_json(),
             "frames": frames,
             "node_counters": {
                 key: int(values[key])
@@ -749,14 +750,6 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
 # --------------------------------------------------------------------------- command line
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = text.lower().split("x")
-        return int(height), int(width)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 270x480, got {text!r}") from err
-
-
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenarios",
@@ -769,11 +762,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="stream length per scenario (default 6)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="report folder (default out/demo)")
     parser.add_argument("--rate", type=float, default=30.0, help="camera rate in Hz (default 30)")
-    parser.add_argument("--size", type=_size, help="camera HxW (default: the scenario's image_size)")
+    add_size_argument(parser, "--size", "camera size (default: the scenario's image_size)")
     parser.add_argument(
         "--model-dir", type=Path, help="folder with <scenario>.onnx (default: the shipped weights/)"
     )
-    parser.add_argument("--device", default="cpu", help="node device: cpu, cuda or cuda:N (default cpu)")
+    add_device_argument(parser, what="node device: ")
     parser.add_argument(
         "--seed",
         type=int,

@@ -30,8 +30,9 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from seg_perception.cli_args import add_size_argument
 from seg_perception.data.synthetic import generate_drive
-from seg_perception.models.summary import parse_size
+from seg_perception.metrics.latency import summarize_latencies
 
 SETTLE_S = 2.5  # after the flood: last masks arrive, and a /diagnostics status (1 s period) of the idle node
 DISTINCT_FRAMES = 8  # enough for varied post-processing, little memory in the flooder
@@ -113,16 +114,11 @@ class FloodCamera:
 
     def report(self) -> dict[str, Any]:
         with self._lock:
-            latencies = np.asarray(self.latencies_ms, dtype=np.float64)
-            names, values = (
-                ("p50", "p95", "p99"),
-                np.percentile(latencies, [50, 95, 99]) if latencies.size else (),
-            )
-            percentiles = {name: round(float(value), 2) for name, value in zip(names, values, strict=False)}
+            latency = summarize_latencies(self.latencies_ms).to_json(digits=2) if self.latencies_ms else {}
             return {
                 "sent": self.sent,
                 "received": dict(self.received),
-                "mask_latency_ms": {**percentiles, "max": float(latencies.max()) if latencies.size else None},
+                "mask_latency_ms": latency,
                 "diagnostics": dict(self.diagnostics),
             }
 
@@ -132,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", required=True)
     parser.add_argument("--camera", required=True, help="the node's camera name (its outputs' prefix)")
     parser.add_argument("--topic", help="image topic (default /camera/<camera>/image_raw)")
-    parser.add_argument("--size", type=parse_size, required=True, metavar="HxW")
+    add_size_argument(parser, "--size", "frame size", required=True)
     parser.add_argument("--rate", type=float, required=True, help="frames per second to publish")
     parser.add_argument("--seconds", type=float, required=True)
     parser.add_argument("--seed", type=int, default=200_000)

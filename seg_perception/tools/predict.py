@@ -29,10 +29,11 @@ import numpy as np
 from tqdm import tqdm
 
 from seg_perception.bags import frame_json
+from seg_perception.inference.arguments import add_engine_arguments, engine_options
+from seg_perception.metrics.latency import stage_latencies
 from seg_perception.reporting import (
     VideoSink,
     close_video_or_warn,
-    latency_summary,
     write_png,
 )
 from seg_perception.tools.errors import PredictError
@@ -157,11 +158,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-file", type=Path, help="ONNX model or .pt checkpoint (default: shipped model)"
     )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--engine", default="onnxruntime", choices=("onnxruntime", "torch"))
-    parser.add_argument(
-        "--threads", type=int, help="ONNX Runtime CPU threads (default: ONNX Runtime decides)"
-    )
+    add_engine_arguments(parser)
     parser.add_argument("--out", type=Path, help="output folder (default out/predict/<source name>)")
     parser.add_argument(
         "--video",
@@ -199,15 +196,9 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise PredictError(f"cannot create the output folder {out}: {err}") from err
-    options = {"intra_op_threads": args.threads} if args.threads else {}
     try:
         pipeline = SegmentationPipeline.load(
-            args.scenario,
-            model_file=args.model_file,
-            device=args.device,
-            engine=args.engine,
-            overlay_alpha=args.alpha,
-            **options,
+            args.scenario, model_file=args.model_file, overlay_alpha=args.alpha, options=engine_options(args)
         )
     except Exception:
         source.close()
@@ -327,9 +318,3 @@ def write_mask(mask: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), mask):
         raise PredictError(f"cannot write {path}")
-
-
-def stage_latencies(timings: list[dict[str, float]]) -> dict[str, dict[str, float | int]]:
-    """Per pipeline stage (``preprocess``, ``inference``, ..., ``total``): p50, p95, max and mean in ms."""
-    stages = sorted({stage for frame in timings for stage in frame})
-    return {stage: latency_summary(frame[stage] for frame in timings if stage in frame) for stage in stages}

@@ -148,17 +148,17 @@ def evaluate_avm(
 ) -> dict[str, Any]:
     """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance."""
     from seg_perception.config import load_scenario
-    from seg_perception.inference.engine import create_engine
+    from seg_perception.inference.engine import EngineOptions, create_engine
     from seg_perception.inference.pipeline import SegmentationPipeline
 
     samples, unlabelled = avm_samples(Path(data), index=index)
     if not samples:
         raise ConfigError(f"{data} holds no AVM images with labels (DMPR-PS JSON, LabelMe XML/JSON)")
     samples = samples[:count] if count else samples
-    engine = create_engine(Path(model_path), engine="onnxruntime", device="cpu", intra_op_threads=threads)
+    engine = create_engine(Path(model_path), EngineOptions(intra_op_threads=threads))
     base = load_scenario(scenario or engine.metadata.scenario)
     accumulator = ParkingAccumulator(threshold_m=threshold_m)
-    pipelines: dict[tuple[int, int], Any] = {}
+    pipelines: dict[tuple[tuple[int, int], float | None], Any] = {}  # (frame size, metres per pixel)
     sources: set[str] = set()
     try:
         for number, sample in enumerate(samples):

@@ -11,15 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seg_perception.cli_args import add_size_argument
 from seg_perception.training.errors import RecipeError
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = text.lower().split("x")
-        return int(height), int(width)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 256x512, got {text!r}") from err
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="total optimiser steps (overrides the recipe)")
     parser.add_argument("--batch-size", type=int, help="batch size")
     parser.add_argument("--lr", type=float, help="AdamW learning rate")
-    parser.add_argument("--size", type=_size, help="input size HxW, e.g. 256x512")
+    add_size_argument(parser, "--size", "input size, e.g. 256x512")
     parser.add_argument("--model", help="model registry name (e.g. icnet_r18)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     parser.add_argument("--workers", type=int, help="DataLoader worker processes")

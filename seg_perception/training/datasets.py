@@ -23,7 +23,7 @@ from seg_perception.training.recipe import Recipe
 Transform = Callable[[np.ndarray, np.ndarray], tuple[torch.Tensor, torch.Tensor]]
 
 
-class ScenePool(Dataset):
+class ScenePool(Dataset[Any]):
     """Pre-generated synthetic scenes held in memory, transformed on access.
 
     Args:
@@ -116,7 +116,7 @@ def _int_keys(mapping: dict[Any, Any]) -> dict[int, int]:
 DEFAULT_VAL_FRACTION = 0.1
 
 
-def _held_out_split(dataset: Any, split: str, val_fraction: float) -> Dataset:
+def _held_out_split(dataset: Any, split: str, val_fraction: float) -> Dataset[Any]:
     """Every ``round(1 / val_fraction)``-th pair of a flat folder for ``val``, the others for ``train``."""
     from torch.utils.data import Subset
 
@@ -138,7 +138,7 @@ def _held_out_split(dataset: Any, split: str, val_fraction: float) -> Dataset:
     return Subset(dataset, [index for index in range(count) if index not in held_out])
 
 
-def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset:
+def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset[Any]:
     """A reader of the user's dataset for one split (``train`` or ``val``).
 
     - ``folder``: ``path/<split>/{images,masks}``; a flat ``path/{images,masks}`` holds out every
@@ -203,7 +203,9 @@ def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset
     return CocoPolygonDataset(annotations, images, category_map=category_map, transform=transform, **options)
 
 
-def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, Dataset, dict[str, float]]:
+def build_datasets(
+    recipe: Recipe, *, progress: bool = False
+) -> tuple[Dataset[Any], Dataset[Any], dict[str, float]]:
     """Return ``(train_dataset, val_dataset, timings)`` for a recipe.
 
     ``timings`` holds the seconds spent generating the synthetic pools (empty otherwise).
@@ -251,7 +253,7 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     if recipe.data.pool_size > 0:
         count = min(recipe.data.pool_size, train_stop - train_start)
         started = time.perf_counter()
-        train: Dataset = ScenePool.generate(
+        train: Dataset[Any] = ScenePool.generate(
             recipe.scenario,
             range(train_start, train_start + count),
             size=size,
@@ -264,7 +266,7 @@ def build_datasets(recipe: Recipe, *, progress: bool = False) -> tuple[Dataset, 
     else:
         if point_target is not None:
             raise RecipeError("marking_points training needs a scene pool (data.pool_size > 0)")
-        from seg_perception.data import SyntheticDataset
+        from seg_perception.data.datasets import SyntheticDataset
 
         train = SyntheticDataset(
             recipe.scenario, seeds=range(train_start, train_stop), size=size, transform=train_transform

@@ -34,39 +34,15 @@ from typing import Any
 import cv2
 import numpy as np
 
+from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError, ModelFileError
-from seg_perception.inference.metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M
-from seg_perception.training.metrics import SegmentationMetrics, format_table
+from seg_perception.metrics.segmentation import SegmentationMetrics, format_table
 from seg_perception.training.recipe import EVAL_SEED_START
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-
-
-def _preprocess(image_bgr: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
-    height, width = metadata.input_size
-    resized = cv2.resize(image_bgr, (width, height), interpolation=cv2.INTER_LINEAR)
-    rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-    normalised = (rgb - np.asarray(metadata.mean, np.float32)) / np.asarray(metadata.std, np.float32)
-    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
-
-
-def _to_mask(logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    mask = logits[0].argmax(0).astype(np.uint8)
-    if mask.shape != shape:
-        mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    return mask
-
-
-def _onnx_metadata(path: Path) -> ModelMetadata:
-    import onnx
-
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as err:
-        raise ModelFileError(f"{path} is not a readable ONNX file ({err}); re-export it") from err
-    return ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, source=str(path))
 
 
 def load_predictor(model_path: str | Path, *, threads: int = 2) -> tuple[Predictor, ModelMetadata]:
@@ -75,42 +51,18 @@ def load_predictor(model_path: str | Path, *, threads: int = 2) -> tuple[Predict
     Raises:
         ModelFileError: the file is missing or unusable.
     """
+    from seg_perception.inference.engine import EngineOptions, create_engine
+
     path = Path(model_path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist; pass an .onnx file or a training checkpoint")
-    if path.suffix == ".onnx":
-        try:
-            from seg_perception.inference.engine import create_engine
-        except ImportError:
-            create_engine = None  # type: ignore[assignment]
-        if create_engine is not None:
-            engine = create_engine(path, engine="onnxruntime", device="cpu", intra_op_threads=threads)
-            return engine.predict, engine.metadata
-        import onnxruntime as ort
+    engine = "onnxruntime" if path.suffix == ".onnx" else "torch"
+    if engine == "torch":
+        import torch
 
-        metadata = _onnx_metadata(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-        def predict_onnx(image: np.ndarray) -> np.ndarray:
-            logits = session.run([OUTPUT_NAME], {INPUT_NAME: _preprocess(image, metadata)})[0]
-            return _to_mask(logits, image.shape[:2])
-
-        return predict_onnx, metadata
-    import torch
-
-    from seg_perception.inference.checkpoint import load_checkpoint
-
-    torch.set_num_threads(threads)
-    model, metadata, _ = load_checkpoint(path)
-
-    def predict_torch(image: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            logits = model(torch.from_numpy(_preprocess(image, metadata))).numpy()
-        return _to_mask(logits, image.shape[:2])
-
-    return predict_torch, metadata
+        torch.set_num_threads(threads)  # torch's pool is process-wide: the engine leaves it alone
+    loaded = create_engine(path, EngineOptions(engine=engine, intra_op_threads=threads))
+    return loaded.predict, loaded.metadata
 
 
 def synthetic_samples(
@@ -289,6 +241,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     lanes.add_argument("--culane-list", help="CULane list file in the root (default: every .lines.txt)")
 
 
+def _write_json(path: Path | None, report: dict[str, Any]) -> None:
+    """Write ``report`` as JSON to ``path`` (``--json``), when given."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    print(f"wrote {path}")
+
+
 def run_avm(args: argparse.Namespace) -> int:
     """``eval --avm``: print the marking-point and slot table; ``--json`` writes the whole report."""
     from seg_perception.metrics.parking import format_report
@@ -314,10 +275,7 @@ def run_avm(args: argparse.Namespace) -> int:
         + f"; predicted points from: {', '.join(report['predicted_points_from'])}"
     )
     print(format_report(report), end="")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
-        print(f"wrote {args.json}")
+    _write_json(args.json, report)
     return 0
 
 
@@ -350,9 +308,9 @@ def _run_lanes(args: argparse.Namespace) -> int:
         print(format_lane_metrics(summary.get("tusimple"), summary.get("culane")))
     else:
         try:
-            height, width = (int(v) for v in args.size.lower().split("x"))
+            height, width = parse_size(args.size)
         except ValueError as err:
-            raise ConfigError(f"--size is HxW, e.g. 540x960, got {args.size!r}") from err
+            raise ConfigError(f"--size: {err}") from err
         summary = evaluate_lane_drives(
             scenario,
             predict=predict,
@@ -364,10 +322,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
         )
         summary["model"] = str(args.model)
         print(f"{metadata.model}: {format_lane_summary(summary)}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2))
-        print(f"wrote {args.json}")
+    _write_json(args.json, summary)
     return 0
 
 
@@ -388,8 +343,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{summary['model_name']} on {summary['samples']} scenes ({summary['data']}):")
     print(format_table(summary))
     print(f"mean predict time: {summary['mean_predict_ms']:.1f} ms")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2))
-        print(f"wrote {args.json}")
+    _write_json(args.json, summary)
     return 0

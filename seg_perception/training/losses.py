@@ -28,6 +28,8 @@ def _class_weight_tensor(class_weights: Sequence[float] | None) -> torch.Tensor 
 class CrossEntropyLoss(nn.Module):
     """Pixel-wise cross-entropy, mean over non-ignored pixels (class-weighted if weights are given)."""
 
+    class_weights: torch.Tensor | None  # a buffer (None: unweighted)
+
     def __init__(
         self, *, ignore_index: int = IGNORE_INDEX, class_weights: Sequence[float] | None = None
     ) -> None:
@@ -47,6 +49,8 @@ class FocalLoss(nn.Module):
     The mean is taken over non-ignored pixels, normalised by the summed class weights
     exactly as :func:`torch.nn.functional.cross_entropy` does, so ``gamma=0`` reproduces CE.
     """
+
+    class_weights: torch.Tensor | None  # a buffer (None: unweighted)
 
     def __init__(
         self,
@@ -80,6 +84,8 @@ class SoftCrossEntropyLoss(nn.Module):
 
     This is the "soft CE" of the competition write-up; ``smoothing=0`` is plain CE.
     """
+
+    class_weights: torch.Tensor | None  # a buffer (None: unweighted)
 
     def __init__(
         self,
@@ -172,7 +178,9 @@ class CascadeLoss(nn.Module):
                 logits = F.interpolate(
                     logits, size=target.shape[-2:], mode="bilinear", align_corners=self.align_corners
                 )
-            total = total + weight * self.base(logits, downsample_target(target, tuple(logits.shape[-2:])))
+            total = total + weight * self.base(
+                logits, downsample_target(target, (int(logits.shape[-2]), int(logits.shape[-1])))
+            )
         return total
 
 

@@ -175,9 +175,9 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
     if data_block:
         raise RecipeError(f"{source}: unknown data fields {sorted(data_block)}")
     if data.source == "synthetic":
-        train, val = data.train_seeds, data.val_seeds
-        if train[0] < val[1] and val[0] < train[1]:
-            raise RecipeError(f"{source}: train_seeds {train} and val_seeds {val} overlap")
+        train_seeds, val_seeds = data.train_seeds, data.val_seeds
+        if train_seeds[0] < val_seeds[1] and val_seeds[0] < train_seeds[1]:
+            raise RecipeError(f"{source}: train_seeds {train_seeds} and val_seeds {val_seeds} overlap")
     elif not data.path:
         raise RecipeError(f"{source}: data.source {data.source!r} needs data.path")
     optimizer = dict(doc.pop("optimizer", None) or {})

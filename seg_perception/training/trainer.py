@@ -7,10 +7,10 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -22,9 +22,9 @@ from seg_perception.config import ScenarioConfig, load_scenario
 from seg_perception.errors import ConfigError
 from seg_perception.inference.checkpoint import read_checkpoint, save_checkpoint
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.metrics.segmentation import SegmentationMetrics
 from seg_perception.models.base import MARKING_POINT_STRIDE
 from seg_perception.training.losses import IGNORE_INDEX, MarkingPointLoss, build_loss, valid_cells
-from seg_perception.training.metrics import SegmentationMetrics
 from seg_perception.training.recipe import Recipe
 from seg_perception.training.reporting import plot_curves, read_records, write_metrics
 
@@ -58,8 +58,9 @@ def _seed_worker(worker_id: int) -> None:
     # Every worker holds a copy of the seeded augmentation pipeline: give each its own stream.
     info = torch.utils.data.get_worker_info()
     transform = getattr(getattr(info, "dataset", None), "transform", None)
-    if hasattr(transform, "reseed"):
-        transform.reseed(seed)
+    reseed = getattr(transform, "reseed", None)
+    if reseed is not None:
+        reseed(seed)
 
 
 def training_metres_per_pixel(scenario: ScenarioConfig, input_size: tuple[int, int]) -> float | None:
@@ -112,7 +113,7 @@ class Trainer:
         device: str = "cpu",
         resume: str | Path | None = None,
         progress: bool = True,
-        datasets: tuple[Dataset, Dataset] | None = None,
+        datasets: tuple[Dataset[Any], Dataset[Any]] | None = None,
         model_factory: ModelFactory | None = None,
     ) -> None:
         self.recipe = recipe
@@ -236,7 +237,7 @@ class Trainer:
 
     # -- loops ----------------------------------------------------------------------------------
 
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self) -> Iterator[Sequence[torch.Tensor]]:
         """Endless shuffled batches, seeded by (recipe seed, step): the same command repeats its batches."""
         epoch = 0
         while True:
@@ -245,7 +246,7 @@ class Trainer:
                 self.train_set,
                 batch_size=self.recipe.batch_size,
                 shuffle=True,
-                drop_last=len(self.train_set) >= self.recipe.batch_size,
+                drop_last=len(cast(Sized, self.train_set)) >= self.recipe.batch_size,
                 num_workers=self.recipe.num_workers,
                 worker_init_fn=_seed_worker,
                 generator=generator,

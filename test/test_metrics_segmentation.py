@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from seg_perception.training.metrics import (
+from seg_perception.metrics.segmentation import (
     SegmentationMetrics,
     confusion_matrix,
     format_table,

@@ -1,6 +1,6 @@
 """Accuracy of predicted masks, polygons and parking slots against ground truth (NumPy only).
 
-- Pixels: the confusion matrix of :mod:`seg_perception.training.metrics` → pixel accuracy,
+- Pixels: the confusion matrix of :mod:`seg_perception.metrics.segmentation` → pixel accuracy,
   per-class IoU, mIoU.
 - Polygons: per class, predicted and true polygons are rasterised (filled) at the image
   size; IoU = Σ|P ∩ T| / Σ|P ∪ T| over all frames (a class absent from both: NaN).
@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from seg_perception.geometry import ParkingSlot, Polygon
-from seg_perception.training.metrics import SegmentationMetrics, mean_iou, per_class_iou, pixel_accuracy
+from seg_perception.metrics.segmentation import SegmentationMetrics, mean_iou, per_class_iou, pixel_accuracy
 
 ENTRANCE_ORDERINGS = ((0, 1), (1, 0))
 _INFEASIBLE = 1e9
