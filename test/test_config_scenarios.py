@@ -143,9 +143,10 @@ def test_a_stop_line_class_is_painted_by_the_generator_and_joins_the_lane_paint(
         def __init__(self, classes: tuple[str, ...], mask: np.ndarray) -> None:
             self.metadata = ModelMetadata("fixed", "x", classes, ("#000000",) * len(classes), mask.shape)
             self.model_file, self.mask, self.last_timings_ms = Path("fixed"), mask, {}
+            self.last_outputs: dict[str, np.ndarray] = {}
 
-        def predict(self, image: np.ndarray) -> np.ndarray:
-            return self.mask
+        def predict_masks(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return self.mask, self.mask
 
     own = SegmentationPipeline(MaskEngine(stops.classes.names, sample.mask), stops, "front")  # type: ignore[arg-type]
     shared = SegmentationPipeline(MaskEngine(road.classes.names, plain), road, "front")  # type: ignore[arg-type]
