@@ -29,6 +29,11 @@ GIF_MAX_WIDTH = 480
 GIF_STRIDE = 3
 
 
+def fourcc(code: str) -> int:
+    """The FOURCC integer of a four-letter codec code (what ``cv2.VideoWriter_fourcc`` returns)."""
+    return int.from_bytes(code.encode("ascii"), "little")
+
+
 class VideoSink:
     """Writes BGR (or grey) uint8 frames to ``path``: ``.mp4`` streamed, ``.gif`` on :meth:`close`.
 
@@ -99,7 +104,7 @@ class VideoSink:
         # Even width and height: MPEG-4 encoders work on 2x2 chroma blocks and crop odd sizes.
         self._size = (max(2, scaled.shape[1] // 2 * 2), max(2, scaled.shape[0] // 2 * 2))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*MP4_FOURCC), self.fps, self._size)
+        writer = cv2.VideoWriter(str(self.path), fourcc(MP4_FOURCC), self.fps, self._size)
         if writer.isOpened():
             self._writer = writer
             return
