@@ -107,12 +107,21 @@ def measure_row(
     mask resize, but includes the host/device copies of what the runtime takes and returns.
     """
     frame = random_frame(frame_size)
-    loop = dict(iterations=settings.iterations, warmup=settings.warmup, max_seconds=settings.max_seconds)
     run_model = engine.runtime_call()
     with TorchCudaMemory() as engine_peak:
-        engine_only = time_loop(run_model, **loop)
+        engine_only = time_loop(
+            run_model,
+            iterations=settings.iterations,
+            warmup=settings.warmup,
+            max_seconds=settings.max_seconds,
+        )
     with TorchCudaMemory() as predict_peak:
-        predicted = time_loop(lambda: engine.predict(frame), **loop)
+        predicted = time_loop(
+            lambda: engine.predict(frame),
+            iterations=settings.iterations,
+            warmup=settings.warmup,
+            max_seconds=settings.max_seconds,
+        )
     peaks = [peak.peak_mb for peak in (engine_peak, predict_peak) if peak.peak_mb is not None]
     return {
         "engine_only": engine_only.to_json(),

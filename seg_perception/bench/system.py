@@ -79,7 +79,7 @@ def torch_cuda_info() -> dict[str, Any]:
     except ImportError:
         return {"cuda": None, "cudnn": None, "device": None}
     available = torch.cuda.is_available()
-    cudnn = torch.backends.cudnn.version() if available else None
+    cudnn = torch.backends.cudnn.version() if available else None  # type: ignore[no-untyped-call]  # torch leaves it unannotated
     return {
         "cuda": torch.version.cuda,
         "cudnn": cudnn,

@@ -43,7 +43,7 @@ try:  # optional: extends the supported encodings where ROS provides it
 
     _BRIDGE: Any = CvBridge()
 except ImportError:  # no cv_bridge wheel: the NumPy path covers the 8-bit encodings
-    CvBridgeError = Exception  # type: ignore[assignment,misc]
+    CvBridgeError = Exception
     _BRIDGE = None
 
 
@@ -133,7 +133,7 @@ def fill_message_data(msg: Any, array_u8: np.ndarray) -> None:
     message's own array in place copies the pixels once in either mode.
     """
     msg.data = array.array("B")
-    msg.data.frombytes(memoryview(np.ascontiguousarray(array_u8)).cast("B"))
+    msg.data.frombytes(np.ascontiguousarray(array_u8).data.cast("B"))
 
 
 def mask_to_msg(mask: np.ndarray, header: Header) -> Image:

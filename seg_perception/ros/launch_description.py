@@ -9,6 +9,8 @@ ros2/launch#838 (Jazzy's) as on newer ones.
 
 from __future__ import annotations
 
+from typing import Any
+
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -30,7 +32,7 @@ def build_launch_description(*, scenario: str = "highway") -> LaunchDescription:
 
     For a scenario launch the ``scenario`` argument defaults to ``scenario``.
     """
-    actions: list = []
+    actions: list[Any] = []
     for argument in launch_arguments(scenario):
         default = scenario if argument.name == "scenario" else argument.default or ""
         actions.append(

@@ -25,6 +25,7 @@ The header is the input image's (frame_id overridden by ``<camera>.frame_id``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sensor_msgs.msg import PointCloud2, PointField
@@ -46,14 +47,10 @@ POINT_DTYPE = np.dtype(
     }
 )
 _DATATYPES = {"<f4": PointField.FLOAT32, "<u2": PointField.UINT16, "|u1": PointField.UINT8}
+_FIELDS: dict[str, tuple[Any, ...]] = dict(POINT_DTYPE.fields or {})  # a structured dtype: never empty
 POINT_FIELDS = [
-    PointField(
-        name=name,
-        offset=POINT_DTYPE.fields[name][1],
-        datatype=_DATATYPES[POINT_DTYPE.fields[name][0].str],
-        count=1,
-    )
-    for name in POINT_DTYPE.names
+    PointField(name=name, offset=_FIELDS[name][1], datatype=_DATATYPES[_FIELDS[name][0].str], count=1)
+    for name in POINT_DTYPE.names or ()
 ]
 
 

@@ -92,7 +92,7 @@ def run_node(
     logger = rclpy.logging.get_logger(logger_name)
     guard = _install_sigint_guard()  # before rclpy.init, so rclpy's handler chains to it
     try:
-        rclpy.init(args=args)
+        rclpy.init(args=None if args is None else list(args))
     except ARGUMENT_ERRORS as err:
         logger.error(f"invalid arguments: {one_line(err)}")
         return 1

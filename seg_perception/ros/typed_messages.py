@@ -210,6 +210,11 @@ def tracked_lane_array(
         messages.append(msg)
     ego = lanes.ego_lane
     valid = ego is not None and ego.metric
+    ego_width, offset, heading, curvature = (
+        (float(ego.width), float(ego.lateral_offset), -float(ego.heading_rad), float(ego.curvature))
+        if ego is not None and valid
+        else (NAN, NAN, NAN, NAN)  # heading: the lane's direction, not the car's
+    )
     height, width = image_size
     return LaneBoundaryArray(
         header=header,
@@ -218,8 +223,8 @@ def tracked_lane_array(
         image_height=int(height),
         boundaries=messages,
         ego_lane_valid=bool(valid),
-        ego_lane_width=float(ego.width) if valid else NAN,
-        lateral_offset=float(ego.lateral_offset) if valid else NAN,
-        heading=-float(ego.heading_rad) if valid else NAN,  # the lane's direction, not the car's
-        curvature=float(ego.curvature) if valid else NAN,
+        ego_lane_width=ego_width,
+        lateral_offset=offset,
+        heading=heading,
+        curvature=curvature,
     )
