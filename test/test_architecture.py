@@ -43,6 +43,7 @@ WITHOUT_ROS = frozenset(
         "interfaces",
         "image_decoding",
         "image_encodings",
+        "cli_args",
     }
 )
 RCLPY_USERS = frozenset({NODE, "tools", "bench"})

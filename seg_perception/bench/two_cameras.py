@@ -252,7 +252,7 @@ def camera_frames(sizes: Sequence[tuple[int, int]]) -> dict[str, np.ndarray]:
     if len(sizes) != len(CAMERAS):
         raise ValueError(f"need {len(CAMERAS)} frame sizes ({', '.join(CAMERAS)}), got {len(sizes)}")
     return {
-        camera: random_frame(tuple(size), seed=index)
+        camera: random_frame((int(size[0]), int(size[1])), seed=index)
         for index, (camera, size) in enumerate(zip(CAMERAS, sizes, strict=True))
     }
 
