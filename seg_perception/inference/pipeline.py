@@ -95,6 +95,30 @@ class FrameResult:
         return record
 
 
+@dataclass
+class Segmentation:
+    """The engine's result for one frame (:meth:`SegmentationPipeline.segment`), before post-processing.
+
+    Attributes:
+        image: The frame (checked), for the paint colour of lane boundaries.
+        mask: (H, W) uint8 class ids at the frame's size.
+        coarse_mask: The model-resolution mask ``mask`` is the nearest upscale of (regions are
+            traced on it), or None.
+        frame_from_model: 2x3 affine, model pixels -> frame pixels.
+        outputs: The engine's extra outputs (e.g. marking points).
+        timings_ms: The engine's ``preprocess``, ``inference`` and ``mask`` times.
+        start: ``time.perf_counter()`` when segmentation started.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    coarse_mask: np.ndarray | None
+    frame_from_model: np.ndarray
+    outputs: dict[str, np.ndarray]
+    timings_ms: dict[str, float]
+    start: float
+
+
 class SegmentationPipeline:
     """An engine plus a scenario's post-processing for one camera.
 
@@ -371,7 +395,17 @@ class SegmentationPipeline:
         self.close()
 
     def process(self, image_bgr: np.ndarray) -> FrameResult:
-        """Segment one frame and extract its polygons (and slots).
+        """Segment one frame and extract its polygons (and slots): :meth:`segment` then :meth:`postprocess`.
+
+        Raises:
+            InvalidImageError: the frame is not a (H, W, 3) uint8 image.
+        """
+        return self.postprocess(self.segment(image_bgr))
+
+    def segment(self, image_bgr: np.ndarray) -> Segmentation:
+        """The engine's part of :meth:`process`: the class mask at the frame's size (and at the model's).
+
+        The node publishes the mask as soon as this returns, before the post-processing.
 
         Raises:
             InvalidImageError: the frame is not a (H, W, 3) uint8 image.
@@ -390,13 +424,26 @@ class SegmentationPipeline:
         else:
             mask, model_mask = self.engine.predict_masks(image_bgr)
             frame_from_model = _resize_affine(model_mask.shape, mask.shape)
-        outputs = dict(self.engine.last_outputs)
-        after_engine = time.perf_counter()
-        # Regions are traced on the model-resolution mask (the frame's mask is its nearest
-        # upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.
         coarse = model_mask if fit is None or fit.direct else None
         if coarse is not None and not _is_upscale(model_mask.shape, mask.shape):
             coarse = None
+        return Segmentation(
+            image=image_bgr,
+            mask=mask,
+            coarse_mask=coarse,
+            frame_from_model=frame_from_model,
+            outputs=dict(self.engine.last_outputs),
+            timings_ms=dict(self.engine.last_timings_ms),
+            start=start,
+        )
+
+    def postprocess(self, segmentation: Segmentation) -> FrameResult:
+        """Polygons, parking slots and lane boundaries of a :meth:`segment` result (updates the trackers)."""
+        image_bgr, mask, coarse = segmentation.image, segmentation.mask, segmentation.coarse_mask
+        frame_from_model, outputs = segmentation.frame_from_model, segmentation.outputs
+        after_engine = time.perf_counter()
+        # Regions are traced on the model-resolution mask (the frame's mask is its nearest
+        # upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.
         polygons = extract_polygons(
             mask,
             self._class_names,
@@ -434,9 +481,9 @@ class SegmentationPipeline:
                 )
                 lanes = self._tracker.update(detections)
         end = time.perf_counter()
-        timings = dict(self.engine.last_timings_ms)
+        timings = dict(segmentation.timings_ms)
         timings["postprocess"] = (end - after_engine) * 1e3
-        timings["total"] = (end - start) * 1e3
+        timings["total"] = (end - segmentation.start) * 1e3
         return FrameResult(
             mask=mask,
             polygons=polygons,

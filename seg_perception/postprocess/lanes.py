@@ -34,6 +34,7 @@ paint; its image polyline is the fitted curve projected back (clipped to the ima
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
@@ -335,6 +336,35 @@ def polyval(x: np.ndarray | float, coefficients: np.ndarray) -> np.ndarray:
     return result
 
 
+@functools.cache
+def _unit_spacing(points: int) -> np.ndarray:
+    """``points`` exponents from 0 to 1: ``low * (high / low) ** t`` is ``np.geomspace(low, high)``."""
+    spacing = np.linspace(0.0, 1.0, points)
+    spacing.flags.writeable = False
+    return spacing
+
+
+def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
+    """Least-squares ``c0 + c1 x + ... + c_degree x^degree`` (lowest order first).
+
+    What ``np.polynomial.polynomial.polyfit`` computes (columns scaled to unit norm for
+    conditioning), without its argument checks: those cost more than the fit on a few dozen points.
+    """
+    design = np.asarray(x, dtype=np.float64)[:, None] ** np.arange(degree + 1)
+    norms = np.sqrt(np.einsum("ij,ij->j", design, design))
+    norms[norms == 0] = 1.0
+    solution, *_ = np.linalg.lstsq(design / norms, np.asarray(y, dtype=np.float64), rcond=None)
+    return solution / norms
+
+
+def _line_fit(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """``(slope, intercept)`` of the least-squares line ``u = intercept + slope v`` (np.polyfit, degree 1)."""
+    v_mean, u_mean = float(v.mean()), float(u.mean())
+    dv = v - v_mean
+    slope = float(dv @ (u - u_mean)) / float(dv @ dv)
+    return slope, u_mean - slope * v_mean
+
+
 def _row_runs(binary_rows: np.ndarray, max_hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(row_index, start, end)`` of the runs of each row (end exclusive), holes <= ``max_hole`` closed."""
     padded = np.zeros((binary_rows.shape[0], binary_rows.shape[1] + 2), np.int8)
@@ -373,14 +403,16 @@ def _link_tracklets(
             position += 1
         taken: set[int] = set()
         pairs = []
-        for run_i, (u, left, right) in enumerate(found):
-            for track_i, (track, _) in enumerate(active):
-                predicted = track.predict(v)
-                width = max(right - left, track.right[-1] - track.left[-1])
-                tolerance = 2.0 * step + 0.75 * width + pixel
-                distance = abs(predicted - u)
-                if distance <= tolerance:
-                    pairs.append((distance, run_i, track_i))
+        if found and active:  # each track's prediction and width once per row, not once per run
+            predicted = [track.predict(v) for track, _ in active]
+            widths = [track.right[-1] - track.left[-1] for track, _ in active]
+            slack = 2.0 * step + pixel
+            for run_i, (u, left, right) in enumerate(found):
+                run_width = right - left
+                for track_i, track_u in enumerate(predicted):
+                    distance = abs(track_u - u)
+                    if distance <= slack + 0.75 * max(run_width, widths[track_i]):
+                        pairs.append((distance, run_i, track_i))
         pairs.sort()
         used_tracks: set[int] = set()
         for _, run_i, track_i in pairs:
@@ -427,7 +459,7 @@ def estimate_vanishing_point(
     for u, v in tracklets:
         if len(v) < 4 or v.max() - v.min() < 0.015 * height:
             continue
-        slope, intercept = np.polyfit(v, u, 1)
+        slope, intercept = _line_fit(u, v)
         if abs(slope) < MIN_VP_SLOPE:  # nearly horizontal in the image: no lane line
             continue
         fits.append((intercept, slope, float(v.min()), float(len(v)) * float(v.max() - v.min())))
@@ -669,10 +701,11 @@ class LaneExtractor:
             return result
 
         lines = self._group(samples, weights)
+        yellow = self._yellow_samples(image_bgr, kept)
         boundaries = []
         for members, shape in lines:
             boundary = self._boundary(
-                members, shape, samples, weights, spans, kept, plane, image_bgr, (height, width), x_bottom
+                members, shape, samples, weights, spans, yellow, plane, (height, width), x_bottom
             )
             if boundary is not None:
                 boundaries.append(boundary)
@@ -761,7 +794,7 @@ class LaneExtractor:
     def _shape_residual(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray) -> tuple[float, float]:
         """``(offset, rms)`` of a tracklet from the shape: its mean lateral distance and the spread."""
         xs = xy[:, 0] / _X_SCALE
-        along = sum((s * xs ** (j + 1) for j, s in enumerate(shape)), np.zeros_like(xs))
+        along = polyval(xs, np.concatenate([[0.0], shape])) if len(shape) else np.zeros_like(xs)
         distance = xy[:, 1] - along
         total = float(weight.sum())
         offset = float(distance @ weight) / total
@@ -775,9 +808,8 @@ class LaneExtractor:
         samples: list[np.ndarray],
         weights: list[np.ndarray],
         spans: list[tuple[float, float]],
-        pixels: list[tuple[np.ndarray, np.ndarray]],
+        yellow: list[np.ndarray] | None,
         plane: _Plane,
-        image_bgr: np.ndarray | None,
         size: tuple[int, int],
         x_bottom: float,
     ) -> LaneBoundary | None:
@@ -810,7 +842,7 @@ class LaneExtractor:
             line_type = SOLID
         else:
             line_type = UNKNOWN
-        color = self._color(image_bgr, pixels, members)
+        color = self._color(yellow, members)
         confidence = float(np.clip(min(1.0, covered_length / 6.0) * np.exp(-rms / 0.15), 0.0, 1.0))
 
         # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
@@ -861,13 +893,17 @@ class LaneExtractor:
                     return True
         return False
 
-    def _color(
-        self, image_bgr: np.ndarray | None, pixels: list[tuple[np.ndarray, np.ndarray]], members: list[int]
-    ) -> str:
-        if image_bgr is None:
-            return "unknown"
-        u = np.concatenate([pixels[k][0] for k in members])
-        v = np.concatenate([pixels[k][1] for k in members])
+    def _yellow_samples(
+        self, image_bgr: np.ndarray | None, pixels: list[tuple[np.ndarray, np.ndarray]]
+    ) -> list[np.ndarray] | None:
+        """Per tracklet, whether the image is yellow paint under each sample (None without an image).
+
+        One colour conversion for all tracklets of the frame (one per boundary cost more than the fits).
+        """
+        if image_bgr is None or not pixels:
+            return None
+        u = np.concatenate([p[0] for p in pixels])
+        v = np.concatenate([p[1] for p in pixels])
         height, width = image_bgr.shape[:2]
         cols = np.clip(np.round(u).astype(np.int64), 0, width - 1)
         rows_ = np.clip(np.round(v).astype(np.int64), 0, height - 1)
@@ -875,7 +911,13 @@ class LaneExtractor:
         hsv = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2HSV).reshape(-1, 3)
         low, high = self.settings.yellow_hue
         yellow = (hsv[:, 0] >= low) & (hsv[:, 0] <= high) & (hsv[:, 1] >= self.settings.yellow_min_saturation)
-        return YELLOW if float(yellow.mean()) >= self.settings.yellow_min_share else WHITE
+        return np.split(yellow, np.cumsum([len(p[0]) for p in pixels])[:-1])
+
+    def _color(self, yellow: list[np.ndarray] | None, members: list[int]) -> str:
+        if yellow is None:
+            return "unknown"
+        share = float(np.concatenate([yellow[k] for k in members]).mean())
+        return YELLOW if share >= self.settings.yellow_min_share else WHITE
 
     def _markings(
         self, mask: np.ndarray, paint: np.ndarray | None, plane: _Plane, scale: tuple[float, float]
@@ -1008,7 +1050,8 @@ def render_curve(
     None when fewer than two of its points fall inside the image.
     """
     near, far = x_range
-    xs = np.geomspace(max(near, 1e-3), max(far, near + 1e-3), points)
+    low = max(near, 1e-3)
+    xs = low * (max(far, near + 1e-3) / low) ** _unit_spacing(points)  # np.geomspace, ~10x cheaper
     curve = np.column_stack([xs, polyval(xs, coefficients)])
     image_points = plane.to_image(curve)
     height, width = size
@@ -1031,7 +1074,7 @@ def render_curve(
             (float(curve[0, 0]), float(curve[-1, 0])),
         )
     degree = 2 if len(image_points) >= 3 else 1
-    public = np.polynomial.polynomial.polyfit(image_points[:, 1], image_points[:, 0], degree)
+    public = fit_polynomial(image_points[:, 1], image_points[:, 0], degree)
     valid = (float(image_points[:, 1].min()), float(image_points[:, 1].max()))
     return image_points.astype(np.float32), None, np.asarray(public, dtype=np.float64), valid
 

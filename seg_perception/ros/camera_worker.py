@@ -7,10 +7,13 @@ frame ends in exactly one counter: processed, dropped, rejected (``rejected.<rea
 or failed (engine or publishing error), so ``received = processed + dropped +
 rejected + failed`` once the camera is idle.
 
-The mask and the processing time are always published; the overlay, the markers, the tracked
-lane boundaries (``<camera>/lanes``, ``seg_perception/LaneBoundaryArray``, front cameras), the
-parking slots (``<camera>/slots``, ``seg_perception/ParkingSlotArray``) and the opt-in polygon
-cloud are only built while their topic has a subscriber. ``<camera>/segmentation_info`` (model
+The mask and the processing time are always published, the mask as soon as the engine returns
+(before the post-processing: planners wait for it); the tracked lane boundaries
+(``<camera>/lanes``, ``seg_perception/LaneBoundaryArray``, front cameras), the parking slots
+(``<camera>/slots``, ``seg_perception/ParkingSlotArray``) and the opt-in polygon cloud are only
+built while their topic has a subscriber; the overlay and the markers (pictures for people) only
+while subscribed and at most ``visualization_rate_hz`` times a second. Each output's build and
+publish time goes to the ``stage_ms.publish_<output>`` diagnostics. ``<camera>/segmentation_info`` (model
 and class map) is published once on activation with a latched QoS.
 Before the first output of each model (at start and after every scenario switch) the worker
 republishes ``segmentation_info`` stamped with that frame, and announces on the latched
@@ -34,7 +37,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import rclpy
 from builtin_interfaces.msg import Time
@@ -83,6 +86,7 @@ from seg_perception.ros.qos import output_profile
 from seg_perception.ros.stats import CameraStats
 from seg_perception.ros.typed_messages import parking_slot_array, segmentation_info, tracked_lane_array
 
+_Result = TypeVar("_Result")
 WARN_THROTTLE_S = 5.0
 SILENT_INPUT_WARN_PERIOD_S = 30.0
 WORKER_POLL_S = 0.2
@@ -99,6 +103,7 @@ class WorkerHost(Protocol):
     input_qos: QoSProfile
     marker_scale: float
     overlay_alpha: float
+    visualization_rate_hz: float
 
     def create_publisher(self, msg_type: type, topic: str, qos: QoSProfile | int) -> Any: ...
 
@@ -133,6 +138,7 @@ class CameraWorker:
         self._consecutive_failures = 0
         self.size_limit = frame_size_limit(os.environ)
         self._large_frame_warned = False
+        self._last_visualization: float | None = None  # time.monotonic() of the last overlay/markers
         settings = self.settings
         self.style = self._marker_style(pipeline, settings.marker_scale)
         # The frame lock is held while a frame is processed: a scenario switch swaps the
@@ -403,28 +409,41 @@ class CameraWorker:
             return
         converted = time.perf_counter()
         self.core.check_frame_size(len(msg.data))
-        result = self._segment(image)
-        if result is None:
+        segmentation = self._run_stage(self.pipeline.segment, image)
+        if segmentation is None:
             return
-        processed = time.perf_counter()
+        segmented = time.perf_counter()
+        stages: dict[str, float] = {}
         try:
             header = self._output_header(msg.header)
             if self._announced is not self.pipeline:
                 self._announce(header)
-            self._publish(header, image, result)
+            # the mask first: planners wait for it, not for the geometry or the pictures
+            self.mask_pub.publish(mask_to_msg(segmentation.mask, header))
+        except Exception as err:  # e.g. the context is shutting down under us
+            self._publish_failed(err)
+            return
+        mask_sent = time.perf_counter()
+        result = self._run_stage(self.pipeline.postprocess, segmentation)
+        if result is None:
+            return
+        self._recovered()
+        processed = time.perf_counter()
+        try:
+            self._publish(header, image, result, stages)
             end = time.perf_counter()
             processing_ms = (end - start) * 1e3
             self.time_pub.publish(Float32(data=float(processing_ms)))
-        except Exception as err:  # e.g. the context is shutting down under us
-            if rclpy.ok(context=self.core.node.context):
-                self._log_fault_once("publish", err)
-            self.stats.on_publish_error()
+        except Exception as err:
+            self._publish_failed(err)
             return
-        stages = {k: v for k, v in result.timings_ms.items() if k != "total"}
+        stages |= {k: v for k, v in result.timings_ms.items() if k != "total"}
         stages |= {
             "conversion": (converted - start) * 1e3,
-            "pipeline": (processed - converted) * 1e3,
-            "publish": (end - processed) * 1e3,
+            "pipeline": (segmented - converted + processed - mask_sent) * 1e3,
+            "publish_mask": (mask_sent - segmented) * 1e3,
+            "publish": (mask_sent - segmented + end - processed) * 1e3,
+            "mask_ready": (mask_sent - start) * 1e3,
         }
         mismatch = None
         if self.core.sim_time_active():
@@ -475,21 +494,30 @@ class CameraWorker:
             )
         self.stats.on_rejected(reason)  # counted last: a frame accounted for is also logged
 
-    def _segment(self, image: Any) -> FrameResult | None:
+    def _run_stage(self, stage: Callable[[Any], _Result], argument: Any) -> _Result | None:
+        """``stage(argument)`` (the pipeline's segmentation or post-processing); an exception is an
+        engine error: logged once per type, counted, None returned."""
         try:
-            result = self.pipeline.process(image)
+            result = stage(argument)
         except Exception as err:
             self._consecutive_failures += 1
             self._log_fault_once("inference", err)
             self.stats.on_engine_error(f"{type(err).__name__}: {err}")
             return None
+        return result
+
+    def _recovered(self) -> None:
         if self._consecutive_failures:
             self.core.node.get_logger().info(
                 f"camera '{self.camera.name}': inference recovered after "
                 f"{self._consecutive_failures} failed frame(s)"
             )
             self._consecutive_failures = 0
-        return result
+
+    def _publish_failed(self, err: Exception) -> None:
+        if rclpy.ok(context=self.core.node.context):
+            self._log_fault_once("publish", err)
+        self.stats.on_publish_error()
 
     def _log_fault_once(self, stage: str, err: Exception) -> None:
         kind = type(err).__name__
@@ -503,24 +531,55 @@ class CameraWorker:
         frame_id = output_frame_id(self.camera.frame_id, header.frame_id)
         return header if frame_id == header.frame_id else Header(stamp=header.stamp, frame_id=frame_id)
 
-    def _publish(self, header: Header, image: Any, result: FrameResult) -> None:
-        """Mask always; overlay, markers, lanes, slots and polygon cloud only while someone subscribes.
+    def _publish(self, header: Header, image: Any, result: FrameResult, stages_ms: dict[str, float]) -> None:
+        """Everything but the mask: lanes, slots and polygon cloud while someone subscribes; overlay and
+        markers while someone subscribes and at most ``visualization_rate_hz`` times a second.
 
         A message published without a matched subscriber reaches nobody, so building it
         is pure overhead (the overlay, the marker points and their conversion to C cost
-        more than the polygon extraction itself).
+        more than the polygon extraction itself). The time of each output built goes to
+        ``stages_ms`` as ``publish_<output>`` (build, serialisation and hand-over to DDS).
         """
-        self.mask_pub.publish(mask_to_msg(result.mask, header))
-        if self.overlay_pub.get_subscription_count() > 0:
+        size = result.mask.shape[:2]
+        projection = self.projection
+        clock = time.perf_counter
+        if result.lanes is not None and self.lanes_pub.get_subscription_count() > 0:
+            begin = clock()
+            self.lanes_pub.publish(tracked_lane_array(header=header, image_size=size, lanes=result.lanes))
+            stages_ms["publish_lanes"] = (clock() - begin) * 1e3
+        if self.slots_pub.get_subscription_count() > 0:
+            begin = clock()
+            self.slots_pub.publish(
+                parking_slot_array(header=header, projection=projection, image_size=size, slots=result.slots)
+            )
+            stages_ms["publish_slots"] = (clock() - begin) * 1e3
+        if self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0:
+            begin = clock()
+            self.polygons_pub.publish(
+                build_polygon_cloud(
+                    header=header,
+                    projection=projection,
+                    image_size=size,
+                    polygons=result.polygons,
+                    slots=result.slots,
+                )
+            )
+            stages_ms["publish_polygons"] = (clock() - begin) * 1e3
+        overlay = self.overlay_pub.get_subscription_count() > 0
+        markers = self.markers_pub.get_subscription_count() > 0
+        if not (overlay or markers) or not self._visualization_due():
+            return
+        if overlay:
+            begin = clock()
             height, width = result.mask.shape[:2]
             overlay_msg, pixels = image_msg_with_buffer(header, height, width, "bgr8")
             self.pipeline.overlay(
                 image, result.mask, self.core.overlay_alpha, out=pixels, lanes=result.lanes
-            )  # no extra copy
+            )  # drawn straight into the message: no extra copy
             self.overlay_pub.publish(overlay_msg)
-        size = result.mask.shape[:2]
-        projection = self.projection
-        if self.markers_pub.get_subscription_count() > 0:
+            stages_ms["publish_overlay"] = (clock() - begin) * 1e3
+        if markers:
+            begin = clock()
             style = self.style
             if style.line_width != self.core.marker_scale:
                 style = self.style = dataclasses.replace(style, line_width=self.core.marker_scale)
@@ -535,19 +594,13 @@ class CameraWorker:
                     lanes=result.lanes,
                 )
             )
-        if result.lanes is not None and self.lanes_pub.get_subscription_count() > 0:
-            self.lanes_pub.publish(tracked_lane_array(header=header, image_size=size, lanes=result.lanes))
-        if self.slots_pub.get_subscription_count() > 0:
-            self.slots_pub.publish(
-                parking_slot_array(header=header, projection=projection, image_size=size, slots=result.slots)
-            )
-        if self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0:
-            self.polygons_pub.publish(
-                build_polygon_cloud(
-                    header=header,
-                    projection=projection,
-                    image_size=size,
-                    polygons=result.polygons,
-                    slots=result.slots,
-                )
-            )
+            stages_ms["publish_markers"] = (clock() - begin) * 1e3
+
+    def _visualization_due(self) -> bool:
+        """True when overlay and markers may go out now (``visualization_rate_hz``; 0: every frame)."""
+        rate = self.core.visualization_rate_hz
+        now = time.monotonic()
+        if rate > 0 and self._last_visualization is not None and now - self._last_visualization < 1.0 / rate:
+            return False
+        self._last_visualization = now
+        return True

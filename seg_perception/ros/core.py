@@ -58,6 +58,7 @@ from seg_perception.ros.input_checks import shared_memory_advice
 from seg_perception.ros.log_limits import PercentFormattingLogger
 from seg_perception.ros.outputs import DIAGNOSTICS
 from seg_perception.ros.parameters import (
+    DEFAULT_VISUALIZATION_RATE_HZ,
     CameraSettings,
     NodeSettings,
     declare_node_parameters,
@@ -155,6 +156,7 @@ class SegmentationCore:
         self.input_qos: QoSProfile = DEFAULT_INPUT_QOS
         self.marker_scale = 0.05
         self.overlay_alpha = 0.5
+        self.visualization_rate_hz = DEFAULT_VISUALIZATION_RATE_HZ
         self._workers: list[CameraWorker] = []
         self._diagnostics_pub: Any = None
         self._timer: Any = None
@@ -201,6 +203,7 @@ class SegmentationCore:
             self.input_qos = input_qos(settings.qos_reliability, settings.qos_depth)
             self.marker_scale = settings.marker_scale
             self.overlay_alpha = settings.overlay_alpha
+            self.visualization_rate_hz = settings.visualization_rate_hz
             logger = PercentFormattingLogger(self.node.get_logger())
             pool = self._pool = EnginePool(
                 lambda path: SerializedEngine(
@@ -369,6 +372,8 @@ class SegmentationCore:
                 self.marker_scale = float(parameter.value)
             elif parameter.name == "overlay_alpha":
                 self.overlay_alpha = float(parameter.value)
+            elif parameter.name == "visualization_rate_hz":
+                self.visualization_rate_hz = float(parameter.value)
             elif parameter.name.endswith(SWITCH_SUFFIXES):
                 camera, _, key = parameter.name.rpartition(".")
                 requests.setdefault(camera, {})[key] = parameter.value

@@ -48,6 +48,7 @@ DEVICES = ("cpu", "cuda")
 CAMERA_ENGINES = ("shared", "per_camera")
 TRANSPORTS = ("raw", "compressed")
 _BIG = 2**31 - 1
+DEFAULT_VISUALIZATION_RATE_HZ = 10.0  # overlay and markers: enough for a person watching RViz
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class NodeSettings:
     stale_timeout_s: float
     diagnostics_period_s: float
     stamp_window_s: float = 5.0
+    visualization_rate_hz: float = DEFAULT_VISUALIZATION_RATE_HZ
 
     @property
     def enabled_cameras(self) -> tuple[CameraSettings, ...]:
@@ -543,6 +545,14 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             0.05,
             "line width of the markers (output-frame units)",
             float_range=(1e-6, 100.0),
+            read_only=False,
+        ),
+        visualization_rate_hz=declare(
+            "visualization_rate_hz",
+            DEFAULT_VISUALIZATION_RATE_HZ,
+            "most overlay and marker messages per second and camera (pictures for people: the mask, "
+            "lanes and slots go out every frame); 0 = every frame",
+            float_range=(0.0, 1000.0),
             read_only=False,
         ),
         publish_polygon_cloud=bool(
