@@ -127,6 +127,7 @@ def highway(ros_context: Context, models: dict[str, Path]) -> Iterator[Harness]:
             Parameter("diagnostics_period_s", value=0.2),
             Parameter("stale_timeout_s", value=30.0),
             Parameter("polygon.min_area_px", value=20.0),
+            Parameter("visualization_rate_hz", value=0.0),  # overlay and markers for every frame
         ],
     )
     yield harness
@@ -239,7 +240,55 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
     wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
     publisher.publish(image_msg(scene(), stamp_sec=23))
     wait_for(lambda: lanes, "lanes")
-    assert built == ["build_marker_array", "build_marker_array", "tracked_lane_array"]
+    assert sorted(built) == ["build_marker_array", "build_marker_array", "tracked_lane_array"]
+
+
+def test_overlay_and_markers_at_most_visualization_rate_hz_mask_and_lanes_every_frame(
+    highway: Harness,
+) -> None:
+    masks = highway.subscribe(Image, "front/mask")
+    lanes = highway.subscribe(LaneBoundaryArray, "front/lanes")
+    markers = highway.subscribe(MarkerArray, "front/markers")
+    overlays = highway.subscribe(Image, "front/overlay")
+    times = highway.subscribe(Float32, "front/processing_time_ms")
+    worker = highway.node.workers[0]
+    matched = (worker.mask_pub, worker.lanes_pub, worker.markers_pub, worker.overlay_pub, worker.time_pub)
+    wait_for(lambda: all(pub.get_subscription_count() > 0 for pub in matched), "output subscriptions")
+    highway.node.set_parameters([Parameter("visualization_rate_hz", value=0.2)])  # one per 5 s
+    publisher = highway.publisher(Image, "/camera/front/image_raw")
+    for stamp in (31, 32, 33):
+        publisher.publish(image_msg(scene(), stamp_sec=stamp))
+        wait_for(lambda n=stamp - 30: len(times) >= n, "frame processed")
+    wait_for(lambda: len(masks) == 3 and len(lanes) == 3 and markers and overlays, "outputs")
+    assert (len(markers), len(overlays)) == (1, 1)  # the first frame's; the next two within 5 s
+    assert markers[0].markers[-1].header.stamp.sec == 31 and overlays[0].header.stamp.sec == 31
+    highway.node.set_parameters([Parameter("visualization_rate_hz", value=0.0)])  # every frame again
+    publisher.publish(image_msg(scene(), stamp_sec=34))
+    wait_for(lambda: len(markers) == 2 and len(overlays) == 2, "overlay and markers of the next frame")
+    assert overlays[1].header.stamp.sec == 34
+
+
+def test_mask_goes_out_before_the_post_processing(highway: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    masks = highway.subscribe(Image, "front/mask")
+    lanes = highway.subscribe(LaneBoundaryArray, "front/lanes")
+    worker = highway.node.workers[0]
+    wait_for(lambda: worker.mask_pub.get_subscription_count() > 0, "mask subscription")
+    wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
+    postprocess = worker.pipeline.postprocess
+    mask_received_before: list[bool] = []
+
+    def waiting_postprocess(segmentation: object) -> object:
+        # the mask must reach a subscriber while post-processing has not finished
+        deadline = time.monotonic() + 5.0
+        while not masks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        mask_received_before.append(bool(masks))
+        return postprocess(segmentation)
+
+    monkeypatch.setattr(worker.pipeline, "postprocess", waiting_postprocess)
+    highway.publisher(Image, "/camera/front/image_raw").publish(image_msg(scene(), stamp_sec=41))
+    wait_for(lambda: lanes, "lanes")
+    assert mask_received_before == [True]
 
 
 def test_segmentation_info_is_latched_with_the_class_map(highway: Harness) -> None:
