@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("seg_perception.calibrate", "front-camera ground homography, checked on a metric grid"),
     "bench": ("seg_perception.bench.cli", "fps, latency and memory of the engines (and of the node: --node)"),
     "soak": ("seg_perception.bench.soak", "flood the cameras for minutes: node RSS over time, slope, drops"),
+    "bench-stages": (
+        "seg_perception.bench.node_stages",
+        "the node's own cost per output (conversion, post-processing, each message), in one process",
+    ),
 }
 
 
