@@ -354,7 +354,7 @@ def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
     norms = np.sqrt(np.einsum("ij,ij->j", design, design))
     norms[norms == 0] = 1.0
     solution, *_ = np.linalg.lstsq(design / norms, np.asarray(y, dtype=np.float64), rcond=None)
-    return solution / norms
+    return np.asarray(solution / norms, dtype=np.float64)
 
 
 def _line_fit(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
@@ -669,21 +669,25 @@ class LaneExtractor:
                 & (centre_all[:, 0] < settings.max_range_m)
                 & ~transverse
             )
-            bounds = np.cumsum([0, *lengths])
-            for first, last in pairwise(bounds):
-                ok = ok_all[first:last]
-                if not ok.any():
-                    continue
-                xy = centre_all[first:last][ok]
-                # a sample stands for the ground between its row and the next sampled rows
-                near = near_all[first:last, 0][ok]
-                far = far_all[first:last, 0][ok]
-                near = np.where(np.isfinite(near), near, xy[:, 0])
-                far = np.where(np.isfinite(far), far, xy[:, 0])
-                samples.append(xy)
-                spans.append((float(near.min()), float(far.max())))
-                weights.append(1.0 / (1.0 + xy[:, 0] / 30.0) ** 2)
-                kept.append((u_all[first:last][ok], v_all[first:last][ok]))
+            # per tracklet, its usable samples: one pass over all samples, then split (a loop of
+            # small NumPy calls per tracklet cost more than the rest of this step)
+            tracklet_of = np.repeat(np.arange(len(lengths)), lengths)[ok_all]
+            counts = np.bincount(tracklet_of, minlength=len(lengths))
+            xy_ok = centre_all[ok_all]
+            # a sample stands for the ground between its row and the next sampled rows
+            near_ok = np.where(np.isfinite(near_all[ok_all, 0]), near_all[ok_all, 0], xy_ok[:, 0])
+            far_ok = np.where(np.isfinite(far_all[ok_all, 0]), far_all[ok_all, 0], xy_ok[:, 0])
+            weight_ok = 1.0 / (1.0 + xy_ok[:, 0] / 30.0) ** 2
+            present = counts[counts > 0]
+            if len(present):
+                starts = np.concatenate([[0], np.cumsum(present)[:-1]])
+                cuts = starts[1:]
+                near_min = np.minimum.reduceat(near_ok, starts)
+                far_max = np.maximum.reduceat(far_ok, starts)
+                samples = np.split(xy_ok, cuts)
+                weights = np.split(weight_ok, cuts)
+                spans = [(float(a), float(b)) for a, b in zip(near_min, far_max, strict=True)]
+                kept = list(zip(np.split(u_all[ok_all], cuts), np.split(v_all[ok_all], cuts), strict=True))
         # stop lines are searched where a sampled row crossed transverse paint, and always in
         # scenarios with crosswalks (urban roads), where a thin far stop line can fall between rows
         look_for_stop_lines = transverse_found or self.crosswalk_id is not None
