@@ -171,6 +171,8 @@ def reduce_seg(text: str) -> str:
     text = _sub(text, r"--iterations \d+", "--iterations 3")
     text = _sub(text, r"--max-seconds \d+(\.\d+)?", "--max-seconds 1")
     text = _sub(text, r"--node-seconds \d+(\.\d+)?", "--node-seconds 2")
+    text = _sub(text, r"--drives \d+", "--drives 1")
+    text = _sub(text, r"--frames \d+", "--frames 3")
     words = text.split()
     if len(words) > 1 and words[1] == "train":
         text += " --steps 2 --val-every 2 --checkpoint-every 2 --pool-size 2 --batch-size 2 --size 64x128"
