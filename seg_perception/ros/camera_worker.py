@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -55,7 +56,6 @@ from seg_perception.ros.image_conversion import (
     compressed_msg_to_bgr,
     image_msg_to_bgr,
     image_msg_with_buffer,
-    mask_to_msg,
 )
 from seg_perception.ros.input_checks import (
     COMPRESSED_TYPE,
@@ -139,6 +139,7 @@ class CameraWorker:
         self.size_limit = frame_size_limit(os.environ)
         self._large_frame_warned = False
         self._last_visualization: float | None = None  # time.monotonic() of the last overlay/markers
+        self._messages: dict[str, tuple[tuple[int, int], Image, np.ndarray]] = {}  # reused, per output
         settings = self.settings
         self.style = self._marker_style(pipeline, settings.marker_scale)
         # The frame lock is held while a frame is processed: a scenario switch swaps the
@@ -419,7 +420,10 @@ class CameraWorker:
             if self._announced is not self.pipeline:
                 self._announce(header)
             # the mask first: planners wait for it, not for the geometry or the pictures
-            self.mask_pub.publish(mask_to_msg(segmentation.mask, header))
+            mask = segmentation.mask
+            mask_msg, mask_pixels = self._image_message("mask", header, mask.shape[:2], "mono8")
+            np.copyto(mask_pixels, mask)  # the one copy of the mask into a message
+            self.mask_pub.publish(mask_msg)
         except Exception as err:  # e.g. the context is shutting down under us
             self._publish_failed(err)
             return
@@ -571,8 +575,7 @@ class CameraWorker:
             return
         if overlay:
             begin = clock()
-            height, width = result.mask.shape[:2]
-            overlay_msg, pixels = image_msg_with_buffer(header, height, width, "bgr8")
+            overlay_msg, pixels = self._image_message("overlay", header, result.mask.shape[:2], "bgr8")
             self.pipeline.overlay(
                 image, result.mask, self.core.overlay_alpha, out=pixels, lanes=result.lanes
             )  # drawn straight into the message: no extra copy
@@ -595,6 +598,21 @@ class CameraWorker:
                 )
             )
             stages_ms["publish_markers"] = (clock() - begin) * 1e3
+
+    def _image_message(
+        self, output: str, header: Header, size: tuple[int, int], encoding: str
+    ) -> tuple[Image, np.ndarray]:
+        """This camera's ``output`` image message and a writable view of its pixels, reused frame after
+        frame while the size stays (``publish`` converts the message synchronously, so its buffer is
+        free again when it returns): no frame-sized allocation per frame."""
+        cached = self._messages.get(output)
+        if cached is None or cached[0] != size:
+            msg, pixels = image_msg_with_buffer(header, size[0], size[1], encoding)
+            self._messages[output] = (size, msg, pixels)
+            return msg, pixels
+        _, msg, pixels = cached
+        msg.header = header
+        return msg, pixels
 
     def _visualization_due(self) -> bool:
         """True when overlay and markers may go out now (``visualization_rate_hz``; 0: every frame)."""
