@@ -144,6 +144,18 @@ def drive_seed(config: ScenarioConfig, seed: int, num_frames: int, size: tuple[i
     return seed
 
 
+def _overlay_rate_hz(settings: DemoSettings) -> float:
+    """Overlays per second the node sends: the camera rate, at most its ``visualization_rate_hz``."""
+    from seg_perception.ros.parameters import DEFAULT_VISUALIZATION_RATE_HZ  # rclpy: imported on use
+
+    limit = DEFAULT_VISUALIZATION_RATE_HZ
+    for extra in settings.node_args:
+        name, _, value = extra.partition(":=")
+        if name == "visualization_rate_hz":
+            limit = float(value)
+    return settings.rate_hz if limit <= 0 else min(settings.rate_hz, limit)
+
+
 def overlay_annotator(
     config: ScenarioConfig, camera: str, predictions: Mapping[int, np.ndarray]
 ) -> Callable[[int, np.ndarray], np.ndarray]:
@@ -196,7 +208,7 @@ class _ScenarioRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.env = env
         self.timings: dict[str, float] = {}
-        self.overlay_every = max(1, round(settings.rate_hz / settings.gif_fps))
+        self.overlay_every = max(1, round(_overlay_rate_hz(settings) / settings.gif_fps))
         self.recorder = OutputRecorder(
             OutputTopics.for_camera(self.camera, input_topic=self.topic),
             overlay_every=self.overlay_every,
