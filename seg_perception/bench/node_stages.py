@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from seg_perception.errors import SegPerceptionError
-from seg_perception.models.summary import parse_size
+from seg_perception.cli_args import parse_size
 
 STAGES = (
     "conversion",
