@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from seg_perception.errors import SegPerceptionError
 from seg_perception.cli_args import parse_size
+from seg_perception.errors import SegPerceptionError
 
 STAGES = (
     "conversion",
