@@ -633,7 +633,11 @@ class LaneExtractor:
             estimate = estimate_vanishing_point(arrays, (height, width))
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
-            elif estimate is not None and np.hypot(*np.subtract(estimate, vanishing_hint)) < VP_JUMP * height:
+            elif (
+                estimate is not None
+                and vanishing_hint is not None
+                and np.hypot(*np.subtract(estimate, vanishing_hint)) < VP_JUMP * height
+            ):
                 # smoothed, so that the pseudo-ground (and the tracked curves in it) stays put
                 vanishing = (
                     vanishing_hint[0] + VP_SMOOTHING * (estimate[0] - vanishing_hint[0]),
@@ -933,7 +937,9 @@ class LaneExtractor:
         settings = self.settings
         to_frame = np.array(scale)
         found: list[RoadMarking] = []
-        count, labels, stats = 0, None, None
+        count = 0
+        labels: np.ndarray = np.zeros((0, 0), np.int32)
+        stats: np.ndarray = np.zeros((0, 5), np.int32)
         if paint is not None:
             count, labels, stats, _ = cv2.connectedComponentsWithStats(paint, connectivity=8)
         for label in range(1, count):
@@ -1029,7 +1035,7 @@ def _before_junction(
         keep = [xy[:, 0] > far_edge for xy in samples]
     else:
         keep = before
-    out: tuple[list, list, list, list] = ([], [], [], [])
+    out: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     for xy, weight, span, (u, v), mask in zip(samples, weights, spans, pixels, keep, strict=True):
         if mask.sum() < 1:
             continue
