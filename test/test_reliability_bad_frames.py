@@ -198,7 +198,10 @@ def test_size_change_mid_stream_is_processed_at_the_new_size_and_logged(
 ) -> None:
     worker = harness.node.workers[0]
     masks = harness.masks  # type: ignore[attr-defined]
+    count = len(masks)
     deliver(harness, 0, image_msg(scene()))
+    # the small frame's mask must have arrived before counting, or it would pass for the big one's
+    wait_for(lambda: len(masks) > count, "the mask of the first frame")
     capfd.readouterr()
     before = worker.stats.snapshot()
     count = len(masks)
