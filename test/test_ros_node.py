@@ -235,12 +235,15 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
     wait_for(lambda: worker.markers_pub.get_subscription_count() > 0, "markers subscription")
     publisher.publish(image_msg(scene(), stamp_sec=22))
     wait_for(lambda: markers, "markers")
-    assert built == ["build_marker_array"]
+    assert built and set(built) == {"build_marker_array"}  # markers only: nobody listens to lanes yet
+    before_lanes = len(built)
     lanes = highway.subscribe(LaneBoundaryArray, "front/lanes")
     wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
     publisher.publish(image_msg(scene(), stamp_sec=23))
     wait_for(lambda: lanes, "lanes")
-    assert sorted(built) == ["build_marker_array", "build_marker_array", "tracked_lane_array"]
+    # how many frames a busy machine lets through is not the point: what is built, and from when
+    assert "tracked_lane_array" in built[before_lanes:] and "tracked_lane_array" not in built[:before_lanes]
+    assert "parking_slot_array" not in built  # a highway camera has no slots
 
 
 def test_overlay_and_markers_at_most_visualization_rate_hz_mask_and_lanes_every_frame(
