@@ -187,3 +187,74 @@ def test_reseed_gives_a_worker_its_own_stream():
     first.reseed(7)
     second.reseed(7)
     assert torch.equal(first(image, mask)[0], second(image, mask)[0])
+
+
+CAMERA_LOOKS = {
+    "color_jitter": ({"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.005},
+                     {"brightness": 0.0, "contrast": 0.0, "saturation": 0.0, "hue": 0.3}),
+    "white_balance": ({"gain": [0.98, 1.02]}, {"gain": [0.5, 1.5]}),
+    "gamma": ({"limit": [0.97, 1.03]}, {"limit": [0.4, 0.5]}),
+    "plasma": ({"brightness": 0.02, "contrast": 0.02}, {"brightness": 0.6, "contrast": 0.6}),
+    "blur": ({"sigma": [0.1, 0.1]}, {"sigma": [3.0, 3.0]}),
+    "motion_blur": ({"length": [3, 3]}, {"length": [15, 15]}),
+    "downscale": ({"scale": [0.95, 0.95]}, {"scale": [0.2, 0.2]}),
+    "jpeg": ({"quality": [98, 100]}, {"quality": [5, 10]}),
+}  # fmt: skip
+
+
+def _textured(size: int = 96) -> np.ndarray:
+    """Coloured blocks with fine stripes: every camera effect (colour, blur, resolution) shows."""
+    rng = np.random.default_rng(3)
+    image = np.kron(rng.integers(30, 220, (6, 6, 3), dtype=np.uint8), np.ones((16, 16, 1), np.uint8))
+    image[::4] = 240  # thin bright lines, like slot paint
+    return image[:size, :size]
+
+
+@pytest.mark.parametrize("name", sorted(CAMERA_LOOKS))
+def test_camera_looks_grow_with_their_options_and_keep_mask_and_points(name):
+    weak, strong = CAMERA_LOOKS[name]
+    image = _textured()
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[::4] = 1
+    points = np.array([[20.0, 30.0, 1.0, 0.0], [70.0, 50.0, 0.0, -1.0]], np.float32)
+    size = image.shape[:2]
+    reference = build_transforms({}, train=True, size=size, mean=MEAN, std=STD)(image, mask)[0]
+
+    def change(options):
+        transform = build_transforms(
+            {name: {**options, "p": 1.0}}, train=True, size=size, mean=MEAN, std=STD, seed=0, keypoints=True
+        )
+        total = 0.0
+        for _ in range(4):
+            out, out_mask, out_points = transform.with_points(image, mask, points)
+            assert torch.equal(out_mask, torch.from_numpy(mask.astype(np.int64)))  # photometric only
+            np.testing.assert_allclose(out_points, points, atol=1e-4)
+            total += float((out - reference).abs().mean())
+        return total / 4
+
+    # JPEG's chroma subsampling changes saturated blocks even at quality 100: a smaller ratio.
+    assert change(strong) > (1.4 if name == "jpeg" else 2.0) * change(weak)
+
+
+def test_to_gray_removes_colour():
+    image = _textured()
+    out, _ = build_transforms({"to_gray": 1.0}, train=True, size=(96, 96), mean=MEAN, std=STD)(
+        image, np.zeros((96, 96), np.uint8)
+    )
+    assert float((out[0] - out[1]).abs().max()) < 1e-6 and float((out[1] - out[2]).abs().max()) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"white_balance": {"gain": [1.3, 0.7]}}, "gain"),
+        ({"color_jitter": {"hue": 0.8}}, "hue"),
+        ({"color_jitter": {"saturation": 1.5}}, "saturation"),
+        ({"jpeg": {"quality": [0, 50]}}, "quality"),
+        ({"plasma": {"brightness": 2.0}}, "plasma"),
+        ({"blur": {"size": 3}}, "unknown options"),
+    ],
+)
+def test_camera_look_options_are_checked(spec, message):
+    with pytest.raises(AugmentationError, match=message):
+        build_transforms(spec, train=True, size=(8, 8), mean=MEAN, std=STD)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from seg_perception.errors import ModelFileError
+from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.checkpoint import read_checkpoint
 from seg_perception.training.errors import RecipeError
 from seg_perception.training.recipe import Recipe, load_recipe, parse_recipe
@@ -118,6 +118,45 @@ def test_resume_continues_from_saved_step(tmp_path: Path) -> None:
     assert [step for step, _ in history] == list(range(1, 31))  # kept across the resume, no repeats
 
 
+def test_init_starts_a_new_run_from_saved_weights(tmp_path: Path) -> None:
+    make_trainer(tiny_recipe(steps=20), tmp_path / "first").fit()
+    saved = read_checkpoint(tmp_path / "first" / "last.pt")
+    trainer = make_trainer(tiny_recipe(steps=12), tmp_path / "tuned", init=tmp_path / "first" / "last.pt")
+    assert trainer.step == 0 and trainer.scheduler.last_epoch == 0  # a new schedule, not a resume
+    assert not trainer.optimizer.state  # fresh optimiser moments
+    for name, value in trainer.model.state_dict().items():
+        assert torch.equal(value, saved["state_dict"][name])
+    result = trainer.fit()
+    assert result.steps == 12
+    tuned = read_checkpoint(tmp_path / "tuned" / "last.pt")
+    assert tuned["step"] == 12
+    assert tuned["metadata"]["extra"]["initialised_from"] == {"checkpoint": "last.pt", "steps": 20}
+    assert any(not torch.equal(v, saved["state_dict"][k]) for k, v in tuned["state_dict"].items())
+
+
+def test_init_refuses_resume_too_and_other_models(tmp_path: Path) -> None:
+    make_trainer(tiny_recipe(steps=10), tmp_path).fit()
+    with pytest.raises(ConfigError, match="not both"):
+        make_trainer(tiny_recipe(), tmp_path, init=tmp_path / "last.pt", resume=tmp_path / "last.pt")
+    with pytest.raises(ConfigError, match="tiny_cascade"):
+        make_trainer(tiny_recipe(model="other_net"), tmp_path / "x", init=tmp_path / "last.pt")
+
+    class WiderNet(TinyCascadeNet):
+        def __init__(self, num_classes: int) -> None:
+            super().__init__(num_classes)
+            self.body[0] = nn.Conv2d(3, 16, 3, padding=1)
+
+    with pytest.raises(ConfigError, match="does not fit"):
+        Trainer(
+            tiny_recipe(),
+            out_dir=tmp_path / "y",
+            progress=False,
+            datasets=(StripeScenes(8, seed=0), StripeScenes(2, seed=1)),
+            model_factory=lambda name, num_classes: WiderNet(num_classes),
+            init=tmp_path / "last.pt",
+        )
+
+
 def test_resume_from_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match=r"missing\.pt"):
         make_trainer(tiny_recipe(), tmp_path, resume=tmp_path / "missing.pt")
@@ -139,7 +178,7 @@ def test_recipe_validation() -> None:
         parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8], "train": {"stepz": 1}})
 
 
-@pytest.mark.parametrize("name", ["highway", "road", "parking", "highway_hrnet"])
+@pytest.mark.parametrize("name", ["highway", "road", "parking", "parking_finetune", "highway_hrnet"])
 def test_shipped_recipes_parse(name: str) -> None:
     recipe = load_recipe(name)
     assert recipe.data.source == "synthetic"

@@ -8,6 +8,15 @@ Example spec (YAML)::
     clahe: 0.2
     brightness_contrast: 0.5
     noise: {std_range: [0.01, 0.04], p: 0.3}
+    color_jitter: {brightness: 0.3, contrast: 0.3, saturation: 0.4, hue: 0.08, p: 0.5}
+    white_balance: {gain: [0.8, 1.2], p: 0.5}   # one gain per colour channel
+    gamma: {limit: [0.6, 1.6], p: 0.3}
+    plasma: {brightness: 0.3, contrast: 0.3, p: 0.3}   # uneven exposure across the frame
+    to_gray: 0.05
+    blur: {sigma: [0.3, 1.5], p: 0.3}
+    motion_blur: {length: [3, 9], p: 0.2}
+    downscale: {scale: [0.35, 0.8], p: 0.3}   # low-resolution camera, upsampled
+    jpeg: {quality: [30, 90], p: 0.3}
     crop: [128, 256]                       # or {size: [128, 256], focus_classes: [2], focus_p: 0.3}
 
 Scalars are probabilities. Training runs resize to ``size`` -> ``crop`` (random crop at
@@ -102,14 +111,111 @@ def _noise(value: Any, ignore_index: int) -> A.BasicTransform:
     return A.GaussNoise(std_range=std_range, per_channel=bool(o.get("per_channel", True)), p=o["p"])
 
 
-# Pipeline order (geometry before photometry); the spec's key order does not matter.
+def _range(
+    o: dict[str, Any], key: str, default: tuple[float, float], *, low: float, high: float
+) -> tuple[float, float]:
+    """``o[key]`` as an ordered ``(low, high)`` pair inside ``[low, high]``."""
+    pair = tuple(float(v) for v in _pair(o.get(key, default), key))
+    if not low <= pair[0] <= pair[1] <= high:
+        raise AugmentationError(
+            f"augmentation option {key!r}: {list(pair)} must be ordered and inside [{low}, {high}]"
+        )
+    return pair[0], pair[1]
+
+
+def _color_jitter(value: Any, ignore_index: int) -> A.BasicTransform:
+    """Brightness, contrast and saturation factors ``1 ± x``, hue shift ``± hue`` (fraction of a turn).
+
+    The hue shift turns white-balance casts and paint colours (yellow, blue, green floors).
+    """
+    o = _options("color_jitter", value, {"brightness", "contrast", "saturation", "hue"})
+    factors = {}
+    for key in ("brightness", "contrast", "saturation"):
+        amount = float(o.get(key, 0.2))
+        if not 0.0 <= amount < 1.0:
+            raise AugmentationError(f"augmentation 'color_jitter': {key} {amount} must be in [0, 1)")
+        factors[key] = (1.0 - amount, 1.0 + amount)
+    hue = float(o.get("hue", 0.05))
+    if not 0.0 <= hue <= 0.5:
+        raise AugmentationError(f"augmentation 'color_jitter': hue {hue} must be in [0, 0.5]")
+    return A.ColorJitter(**factors, hue=(-hue, hue), p=o["p"])
+
+
+def _white_balance(value: Any, ignore_index: int) -> A.BasicTransform:
+    """One random gain per colour channel for the whole image (a camera's white balance)."""
+    o = _options("white_balance", value, {"gain"})
+    gain = _range(o, "gain", (0.85, 1.15), low=0.0, high=4.0)
+    return A.MultiplicativeNoise(multiplier=gain, per_channel=True, elementwise=False, p=o["p"])
+
+
+def _gamma(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("gamma", value, {"limit"})
+    low, high = _range(o, "limit", (0.8, 1.25), low=0.05, high=10.0)
+    return A.RandomGamma(gamma_limit=(low * 100.0, high * 100.0), p=o["p"])
+
+
+def _plasma(value: Any, ignore_index: int) -> A.BasicTransform:
+    """Smoothly varying brightness and contrast over the frame (uneven exposure, glare, shade)."""
+    o = _options("plasma", value, {"brightness", "contrast", "roughness"})
+    brightness, contrast = float(o.get("brightness", 0.3)), float(o.get("contrast", 0.3))
+    if not (0.0 <= brightness <= 1.0 and 0.0 <= contrast <= 1.0):
+        raise AugmentationError("augmentation 'plasma': brightness and contrast must be in [0, 1]")
+    return A.PlasmaBrightnessContrast(
+        brightness_range=(-brightness, brightness),
+        contrast_range=(-contrast, contrast),
+        roughness=float(o.get("roughness", 3.0)),
+        p=o["p"],
+    )
+
+
+def _to_gray(value: Any, ignore_index: int) -> A.BasicTransform:
+    return A.ToGray(p=_options("to_gray", value, set())["p"])
+
+
+def _blur(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("blur", value, {"sigma"})
+    sigma = _range(o, "sigma", (0.3, 1.5), low=0.01, high=20.0)
+    return A.GaussianBlur(blur_limit=0, sigma_limit=sigma, p=o["p"])
+
+
+def _motion_blur(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("motion_blur", value, {"length"})
+    low, high = (int(v) for v in _range(o, "length", (3, 7), low=3, high=101))
+    return A.MotionBlur(blur_limit=(low | 1, high | 1), p=o["p"])
+
+
+def _downscale(value: Any, ignore_index: int) -> A.BasicTransform:
+    """Down- then upsample (a low-resolution camera or a view stretched far from the car)."""
+    o = _options("downscale", value, {"scale"})
+    scale = _range(o, "scale", (0.5, 0.9), low=0.05, high=1.0)
+    pair = {"downscale": cv2.INTER_AREA, "upscale": cv2.INTER_LINEAR}
+    return A.Downscale(scale_range=scale, interpolation_pair=pair, p=o["p"])
+
+
+def _jpeg(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("jpeg", value, {"quality"})
+    low, high = (int(v) for v in _range(o, "quality", (40, 95), low=1, high=100))
+    return A.ImageCompression(compression_type="jpeg", quality_range=(low, high), p=o["p"])
+
+
+# Pipeline order (geometry, then colour and exposure, then blur and resolution, then sensor
+# noise and compression, as a camera would produce them); the spec's key order does not matter.
 BUILDERS: dict[str, Callable[[Any, int], A.BasicTransform]] = {
     "horizontal_flip": _horizontal_flip,
     "rotate": _rotate,
     "coarse_dropout": _coarse_dropout,
     "clahe": _clahe,
     "brightness_contrast": _brightness_contrast,
+    "color_jitter": _color_jitter,
+    "white_balance": _white_balance,
+    "gamma": _gamma,
+    "plasma": _plasma,
+    "to_gray": _to_gray,
+    "blur": _blur,
+    "motion_blur": _motion_blur,
+    "downscale": _downscale,
     "noise": _noise,
+    "jpeg": _jpeg,
 }
 
 

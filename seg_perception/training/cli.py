@@ -4,6 +4,7 @@ Example:
     seg-perception train --config config/training/highway.yaml --out runs/highway
     seg-perception train --config highway --steps 200 --device cpu --threads 2
     seg-perception train --config highway --resume runs/highway/last.pt
+    seg-perception train --config parking_finetune --init runs/parking/last.pt --out runs/parking_ft
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="recipe name (highway, road, ...) or YAML path")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/<recipe name>)")
     parser.add_argument("--resume", type=Path, help="checkpoint to continue from (e.g. runs/x/last.pt)")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        help="checkpoint whose weights start a new run (fine-tuning: new optimiser, schedule and steps)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     parser.add_argument("--steps", type=int, help="total optimiser steps (overrides the recipe)")
     parser.add_argument("--batch-size", type=int, help="batch size")
@@ -57,7 +63,12 @@ def run(args: argparse.Namespace) -> int:
         raise RecipeError("steps and batch size must be positive")
     out_dir = args.out or Path("runs") / recipe.name
     trainer = Trainer(
-        recipe, out_dir=out_dir, device=args.device, resume=args.resume, progress=not args.no_progress
+        recipe,
+        out_dir=out_dir,
+        device=args.device,
+        resume=args.resume,
+        init=args.init,
+        progress=not args.no_progress,
     )
     for key, seconds in trainer.timings.items():
         print(f"{key}: {seconds:.1f} s")

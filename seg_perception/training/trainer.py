@@ -100,6 +100,8 @@ class Trainer:
         out_dir: Run folder.
         device: ``cpu``, ``cuda`` or ``auto``.
         resume: Checkpoint to continue from (model, optimiser, scheduler, step, best mIoU).
+        init: Checkpoint whose model weights start a new run (fine-tuning: fresh optimiser,
+            schedule and step count, the recipe's own augmentations); not with ``resume``.
         progress: Show tqdm bars.
         datasets: ``(train, val)`` to use instead of building them from the recipe.
         model_factory: ``(name, num_classes) -> model`` instead of the registry.
@@ -112,6 +114,7 @@ class Trainer:
         out_dir: str | Path,
         device: str = "cpu",
         resume: str | Path | None = None,
+        init: str | Path | None = None,
         progress: bool = True,
         datasets: tuple[Dataset[Any], Dataset[Any]] | None = None,
         model_factory: ModelFactory | None = None,
@@ -164,18 +167,34 @@ class Trainer:
         self.best_miou = -math.inf
         self.records: list[dict[str, Any]] = []
         self.loss_history: list[tuple[int, float]] = []
+        if resume is not None and init is not None:
+            raise ConfigError(
+                "give either resume (continue a run) or init (start from its weights), not both"
+            )
+        self.initialised_from: dict[str, Any] | None = None
+        if init is not None:
+            raw = self._load_weights(Path(init))
+            self.initialised_from = {"checkpoint": Path(init).name, "steps": int(raw.get("step", 0))}
         if resume is not None:
             self._resume(Path(resume))
 
     # -- state --------------------------------------------------------------------------------
 
-    def _resume(self, path: Path) -> None:
+    def _load_weights(self, path: Path) -> dict[str, Any]:
+        """Load a checkpoint's model weights (strictly: every key, same shapes); return the checkpoint."""
         raw = read_checkpoint(path, map_location=str(self.device))
         if raw["model_name"] != self.recipe.model:
             raise ConfigError(
                 f"{path} holds a {raw['model_name']!r} model but the recipe trains {self.recipe.model!r}"
             )
-        self.model.load_state_dict(raw["state_dict"])
+        try:
+            self.model.load_state_dict(raw["state_dict"])
+        except RuntimeError as err:
+            raise ConfigError(f"{path} does not fit the recipe's model {self.recipe.model!r}: {err}") from err
+        return raw
+
+    def _resume(self, path: Path) -> None:
+        raw = self._load_weights(path)
         for key, target in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
             if key in raw:
                 target.load_state_dict(raw[key])
@@ -196,6 +215,8 @@ class Trainer:
             "trained_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "data": self.recipe.data.source,
         }
+        if self.initialised_from is not None:
+            extra["initialised_from"] = dict(self.initialised_from)
         if self.recipe.data.source == "synthetic":
             extra["train_seeds"] = list(self.recipe.data.train_seeds)
             extra["val_seeds"] = list(self.recipe.data.val_seeds)
