@@ -304,3 +304,27 @@ def test_generator_meta_and_config_blocks(tmp_path):
         ground_mapper_from_config({"ground_homography": [1.0, 2.0]})
     with pytest.raises(ConfigError, match="mounting"):
         ground_mapper_from_config({"camera_info_file": str(tmp_path / "x.yaml")})
+
+
+def test_boundaries_run_on_past_their_paint_along_the_road():
+    # paint seen only to 18 m (a truck ahead hides the rest): the lines go on along the curve
+    curvature = 1.0 / 400.0
+    mask, image = draw_road(THREE_LANES[1:3], curvature=curvature, far=18.0)
+    result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in result.boundaries] == ["ego_left", "ego_right"]
+    for boundary, offset in zip(result.boundaries, (1.75, -1.75), strict=True):
+        assert boundary.paint_range[1] < 19.0  # its own paint
+        assert boundary.plane_range[1] >= LaneSettings().extend_to_m - 1e-6  # drawn on ahead
+        assert boundary.ground_points[-1, 0] > 50.0
+        expected = offset + curvature / 2.0 * 40.0**2
+        assert abs(float(boundary.lateral_at(40.0)) - expected) < 0.5
+    short = LaneExtractor(CLASSES, LaneSettings(extend_to_m=0.0), mapper=MAPPER).extract(mask, image)
+    assert all(b.plane_range[1] < 19.0 for b in short.boundaries)
+
+
+def test_boundaries_stop_at_the_stop_line_ahead():
+    mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
+    result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert len(result.boundaries) == 2 and [m.kind for m in result.markings] == ["stop_line"]
+    stop = result.markings[0].distance
+    assert all(14.0 <= b.plane_range[1] <= stop + 1e-6 for b in result.boundaries)

@@ -29,7 +29,10 @@ The steps, all plain NumPy/OpenCV:
    paint support and fit residual; the ego lane from the two boundaries either side.
 
 A boundary's valid range runs from the ground seen by the bottom image row to the farthest
-paint; its image polyline is the fitted curve projected back (clipped to the image).
+paint of the frame, at least ``extend_to_m`` ahead (not past a junction): a line goes on where
+a vehicle hides its paint or where it is too thin far away for the mask, as lane labels (and a
+planner's lookahead) assume. ``painted_range`` keeps the stretch its own paint covers. Its image
+polyline is the fitted curve projected back (clipped to the image).
 """
 
 from __future__ import annotations
@@ -83,6 +86,10 @@ class LaneSettings:
     shape_prior: float = 0.3
     shape_span_m: float = 20.0  # boundaries shorter than this lean on the shared road shape
     min_extrapolation_m: float = 8.0
+    # a boundary is continued along its curve to this distance ahead (0: only to its paint), as
+    # lane labels run through paint hidden by vehicles or too thin far away for the mask; a
+    # stop line or crosswalk ahead ends it first
+    extend_to_m: float = 60.0
     yellow_min_saturation: int = 70
     yellow_hue: tuple[int, int] = (10, 40)
     yellow_min_share: float = 0.4
@@ -130,8 +137,11 @@ class LaneBoundary:
         ground_points: (K, 2) float32 ``(x, y)`` metres (metric) or None.
         plane_coefficients: The same curve in the extraction plane (metres or pseudo-metres),
             ``c0..c3``, used for tracking.
-        plane_range: ``(x_near, x_far)`` in the extraction plane.
+        plane_range: ``(x_near, x_far)`` in the extraction plane: the stretch drawn, which runs
+            past the paint (``extend_to_m``).
         missed_frames: Frames since paint last supported it (tracking; 0 = seen now).
+        painted_range: ``(x_near, x_far)`` of the paint it was fitted to, in the extraction
+            plane (None: ``plane_range``); tracks are matched there.
     """
 
     id: int
@@ -148,6 +158,12 @@ class LaneBoundary:
     plane_coefficients: np.ndarray
     plane_range: tuple[float, float]
     missed_frames: int = 0
+    painted_range: tuple[float, float] | None = None
+
+    @property
+    def paint_range(self) -> tuple[float, float]:
+        """``(x_near, x_far)`` of the paint behind the curve (``plane_range`` when not recorded)."""
+        return self.painted_range if self.painted_range is not None else self.plane_range
 
     def lateral_at(self, x: float | np.ndarray) -> np.ndarray:
         """Lateral offset (plane units, left positive) at forward distance ``x``."""
@@ -707,13 +723,20 @@ class LaneExtractor:
         samples, weights, spans, kept = _before_junction(samples, weights, spans, kept, markings, x_bottom)
         if not samples:
             return result
+        # boundaries run on to the farthest paint of the frame (the road is seen that far), at
+        # least to extend_to_m, but never past the junction ahead of the paint
+        paint_far = max(span[1] for span in spans)
+        junction = min((m.distance for m in markings if m.distance > paint_far), default=np.inf)
+        extend_to = 0.0
+        if settings.extend_to_m > 0:
+            extend_to = min(max(settings.extend_to_m, paint_far), settings.max_range_m, junction)
 
         lines = self._group(samples, weights)
         yellow = self._yellow_samples(image_bgr, kept)
         boundaries = []
         for members, shape in lines:
             boundary = self._boundary(
-                members, shape, samples, weights, spans, yellow, plane, (height, width), x_bottom
+                members, shape, samples, weights, spans, yellow, plane, (height, width), x_bottom, extend_to
             )
             if boundary is not None:
                 boundaries.append(boundary)
@@ -820,6 +843,7 @@ class LaneExtractor:
         plane: _Plane,
         size: tuple[int, int],
         x_bottom: float,
+        extend_to: float,
     ) -> LaneBoundary | None:
         settings = self.settings
         xy = np.concatenate([samples[k] for k in members])
@@ -855,7 +879,7 @@ class LaneExtractor:
 
         # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
         start = max(min(x_bottom, x_near), x_near - max(settings.min_extrapolation_m, span), 0.3)
-        x_range = (start, max(x_far, start + 0.1))
+        x_range = (start, max(x_far, extend_to, start + 0.1))
         rendered = render_curve(plane, coefficients, x_range, size)
         if rendered is None:
             return None
@@ -874,6 +898,7 @@ class LaneExtractor:
             ground_points=ground,
             plane_coefficients=coefficients,
             plane_range=x_range,
+            painted_range=(x_near, x_far),
         )
 
     def _is_double(self, members: list[int], samples: list[np.ndarray], coefficients: np.ndarray) -> bool:
