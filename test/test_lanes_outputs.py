@@ -247,3 +247,17 @@ def test_tracked_lanes_as_typed_messages():
     msg = tracked_lane_array(header=Header(), image_size=mask.shape, lanes=uncalibrated)
     assert not msg.metric and not msg.ego_lane_valid
     assert all(not m.has_curve and not m.points and m.has_image_curve for m in msg.boundaries)
+
+
+def test_eval_uses_the_lane_settings_the_node_uses(road_model):
+    from seg_perception.training.lane_eval import scenario_lane_settings
+
+    scenario = load_scenario("road")
+    scenario.params["lanes"] = {"extend_to_m": 25.0, "cluster_gap_m": 0.6, "tracking": {"max_missed": 3}}
+    settings, tracking = scenario_lane_settings(scenario)
+    pipeline = SegmentationPipeline(create_engine(road_model), scenario, "front")
+    assert settings == pipeline._lanes.settings and tracking == pipeline._tracker.settings
+    assert (settings.extend_to_m, settings.cluster_gap_m, tracking.max_missed) == (25.0, 0.6, 3)
+    # the shipped road scenario draws urban lines only as far as their paint
+    assert scenario_lane_settings(load_scenario("road"))[0].extend_to_m == 0.0
+    assert scenario_lane_settings(load_scenario("highway"))[0].extend_to_m > 0.0

@@ -257,6 +257,18 @@ def test_tracking_drops_a_boundary_after_max_missed_frames():
     assert counts[:6] == [2] * 6 and counts[-1] == 0
 
 
+def test_a_line_seen_by_one_track_is_not_also_coasted_by_another():
+    # two lines 1 m apart, then one line between them: one boundary, not one plus a coasting twin
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    tracker = LaneTracker()
+    mask, image = draw_road([(1.5, "solid", WHITE, 0.0), (2.5, "solid", WHITE, 0.0)], far=30.0)
+    assert len(tracker.update(extractor.extract(mask, image)).boundaries) == 2
+    mask, image = draw_road([(2.0, "solid", WHITE, 0.0)], far=30.0)
+    result = tracker.update(extractor.extract(mask, image))
+    assert [(b.position, b.missed_frames) for b in result.boundaries] == [("ego_left", 0)]
+    assert abs(float(result.boundaries[0].lateral_at(10.0)) - 2.0) < 0.3
+
+
 def test_lane_change_renumbers_positions_and_keeps_ids():
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
     tracker = LaneTracker()

@@ -118,12 +118,19 @@ class LaneTracker:
             matched_tracks.add(t_index)
             matched_detections.add(d_index)
             self._blend(self._tracks[t_index], detections.boundaries[d_index])
+        near_a_detection = (distances <= settings.match_distance_m).any(axis=1)
         survivors = []
         for t_index, track in enumerate(self._tracks):
             if t_index not in matched_tracks:
                 track.missed += 1
-                # a boundary seen in fewer than min_hits frames was probably a blob: dropped at once
-                if track.missed > settings.max_missed or not self._confirmed(track):
+                # a boundary seen in fewer than min_hits frames was probably a blob: dropped at once;
+                # one whose line is seen now, by another track, is a duplicate (the line was split
+                # in two for a while): it does not coast beside it
+                if (
+                    track.missed > settings.max_missed
+                    or not self._confirmed(track)
+                    or near_a_detection[t_index]
+                ):
                     continue
             survivors.append(track)
         starting = not self._tracks

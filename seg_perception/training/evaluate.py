@@ -291,13 +291,14 @@ def _run_lanes(args: argparse.Namespace) -> int:
     scenario = args.scenario or metadata.scenario
     if args.tusimple is not None or args.culane is not None:
         from seg_perception.config import load_scenario
-        from seg_perception.inference.pipeline import lane_settings_from_scenario, scenario_from_metadata
+        from seg_perception.inference.pipeline import scenario_from_metadata
+        from seg_perception.training.lane_eval import scenario_lane_settings
 
         config = load_scenario(args.scenario) if args.scenario else scenario_from_metadata(metadata)
         summary = evaluate_lane_dataset(
             predict,
             list(metadata.classes),
-            settings=lane_settings_from_scenario(config),
+            settings=scenario_lane_settings(config)[0],
             tusimple=args.tusimple,
             tusimple_root=args.tusimple_root,
             culane_root=args.culane,

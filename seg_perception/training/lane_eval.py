@@ -38,7 +38,7 @@ from seg_perception.data.synthetic.front import (
 )
 from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
-from seg_perception.postprocess.lane_tracking import LaneTracker
+from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import EGO_LEFT, EGO_RIGHT, LaneExtractor, LaneResult, LaneSettings
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -211,19 +211,17 @@ def evaluate_lane_drives(
         calibrated: Use the generator's true camera (metres) or image space.
         on_frame: Called with ``(drive, frame, image, tracked result)``, e.g. to save overlays.
     """
-    from seg_perception.inference.pipeline import lane_settings_from_scenario
     from seg_perception.metrics.lanes import TuSimpleMetrics
 
     config = scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario)
-    # The scenario's lane / crosswalk classes (its roles), whatever the given settings say.
-    lane_settings = lane_settings_from_scenario(config, asdict(settings) if settings else None)
+    lane_settings, tracking = scenario_lane_settings(config, settings)
     height, width = size
     scores = LaneScores(TuSimpleMetrics(), lateral_errors=[])
     for drive in range(drives):
         seed = seed_start + drive
         world: FrontWorld | None = None
         extractor: LaneExtractor | None = None
-        tracker = LaneTracker()
+        tracker = LaneTracker(tracking)
         ids: dict[int, list[int | None]] = {}
         for frame, sample in enumerate(_frames(config, seed, frames, size, fps)):
             if extractor is None:  # the true camera, as the generator reports it
@@ -284,6 +282,22 @@ def evaluate_lane_drives(
         }
     )
     return summary
+
+
+def scenario_lane_settings(
+    config: ScenarioConfig, settings: LaneSettings | None = None
+) -> tuple[LaneSettings, TrackerSettings]:
+    """The lane settings and tracking the node would use for this scenario (its ``lanes`` block).
+
+    ``settings``, when given, replace the block's extraction settings; the lane / crosswalk
+    classes always come from the scenario's roles.
+    """
+    from seg_perception.inference.pipeline import lane_settings_from_scenario
+
+    block = dict(config.params.get("lanes") or {})
+    tracking = TrackerSettings(**(block.get("tracking") or {}))
+    extraction = {k: v for k, v in block.items() if k not in ("enabled", "tracking")}
+    return lane_settings_from_scenario(config, asdict(settings) if settings else extraction), tracking
 
 
 def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
