@@ -118,7 +118,7 @@ class LaneTracker:
             matched_tracks.add(t_index)
             matched_detections.add(d_index)
             self._blend(self._tracks[t_index], detections.boundaries[d_index])
-        near_a_detection = (distances <= settings.match_distance_m).any(axis=1)
+        near_a_detection = [bool(v) for v in np.any(distances <= settings.match_distance_m, axis=1)]
         survivors = []
         for t_index, track in enumerate(self._tracks):
             if t_index not in matched_tracks:
