@@ -212,6 +212,23 @@ def test_uncalibrated_boundaries_are_image_curves_on_the_paint():
         assert np.all(np.abs(ground[:, 1] - offset) < 0.12 + 0.01 * ground[:, 0]), position
 
 
+def test_uncalibrated_boundaries_run_on_only_under_a_found_horizon():
+    extractor = LaneExtractor(CLASSES)
+    # one line: no vanishing point from the paint, so no guessed horizon is passed on or drawn to
+    mask, image = draw_road([(1.75, "solid", WHITE, 0.0)], far=15.0)
+    lone = extractor.extract(mask, image)
+    assert lone.vanishing_point is None and len(lone.boundaries) == 1
+    painted = lone.boundaries[0].paint_range[1]
+    assert lone.boundaries[0].plane_range[1] <= painted + 1e-6
+    # lines either side give the horizon: the boundaries go on towards it
+    mask, image = draw_road(THREE_LANES[1:3], far=15.0)
+    both = extractor.extract(mask, image)
+    assert both.vanishing_point is not None and abs(both.vanishing_point[1] - CAMERA.horizon_v()) < 6.0
+    for boundary in both.boundaries:
+        assert boundary.plane_range[1] > 2.0 * boundary.paint_range[1]
+        assert boundary.image_points[:, 1].min() < CAMERA.horizon_v() + 15.0
+
+
 def test_frame_size_scaling_from_a_coarse_mask():
     mask, image = draw_road(THREE_LANES)
     coarse = cv2.resize(mask, (320, 180), interpolation=cv2.INTER_NEAREST)

@@ -644,11 +644,15 @@ class LaneExtractor:
         tracklets = [t for t in tracklets if len(t.v) >= 2]  # a lone run is a speck, not a dash
 
         vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
+        # uncalibrated, with neither a hint nor paint to place the horizon: a nominal guess, which
+        # is not passed on (a wrong guess as the next frame's hint would outvote good estimates)
+        guessed = not self.metric and vanishing_hint is None
         if not self.metric:
             arrays = [(np.asarray(t.u), np.asarray(t.v)) for t in tracklets]
             estimate = estimate_vanishing_point(arrays, (height, width))
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
+                guessed = False
             elif (
                 estimate is not None
                 and vanishing_hint is not None
@@ -714,7 +718,7 @@ class LaneExtractor:
         markings = self._markings(mask, paint if look_for_stop_lines else None, plane, (scale_u, scale_v))
         result = LaneResult(
             metric=plane.metric,
-            vanishing_point=None if plane.metric else vanishing,
+            vanishing_point=None if plane.metric or guessed else vanishing,
             markings=markings,
             plane=plane,
             frame_size=(height, width),
@@ -728,7 +732,7 @@ class LaneExtractor:
         paint_far = max(span[1] for span in spans)
         junction = min((m.distance for m in markings if m.distance > paint_far), default=np.inf)
         extend_to = 0.0
-        if settings.extend_to_m > 0:
+        if settings.extend_to_m > 0 and not guessed:  # a guessed horizon says nothing of the far road
             extend_to = min(max(settings.extend_to_m, paint_far), settings.max_range_m, junction)
 
         lines = self._group(samples, weights)
