@@ -59,7 +59,7 @@ _GRID_M = np.array([2.0, 4.0, 6.0, 9.0, 12.0, 16.0, 20.0, 25.0, 30.0, 40.0, 50.0
 
 
 def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary]) -> np.ndarray:
-    """(T, D) mean lateral distances over the stretch of road the paint of both boundaries covers.
+    """(T, D) mean lateral distances over the stretch of road both boundaries cover up to their paint.
 
     Sampled on a fixed grid of distances; pairs with no grid point in common are compared where
     the later one starts.
@@ -67,7 +67,7 @@ def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary
 
     def table(boundaries: list[LaneBoundary]) -> tuple[np.ndarray, np.ndarray]:
         lateral = np.array([b.lateral_at(_GRID_M) for b in boundaries]).reshape(len(boundaries), len(_GRID_M))
-        near = np.array([b.paint_range[0] for b in boundaries]).reshape(-1, 1)
+        near = np.array([b.plane_range[0] for b in boundaries]).reshape(-1, 1)
         far = np.array([b.paint_range[1] for b in boundaries]).reshape(-1, 1)
         return lateral, (_GRID_M >= near) & (_GRID_M <= far)
 
@@ -82,7 +82,7 @@ def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary
         distances = np.where(count > 0, (difference * both).sum(axis=2) / count, np.nan)
     for t_index, d_index in zip(*np.nonzero(count == 0), strict=True):
         a, b = tracks[t_index], detections[d_index]
-        x = max(a.paint_range[0], b.paint_range[0])
+        x = max(a.plane_range[0], b.plane_range[0])
         distances[t_index, d_index] = abs(float(a.lateral_at(x)) - float(b.lateral_at(x)))
     return distances
 
