@@ -286,6 +286,21 @@ def test_a_line_seen_by_one_track_is_not_also_coasted_by_another():
     assert abs(float(result.boundaries[0].lateral_at(10.0)) - 2.0) < 0.3
 
 
+def test_a_line_split_for_a_while_keeps_its_first_id():
+    # one line, then split in two for two frames (the new half gets a new track), then one again
+    # nearer the new track: the line goes on with the id it had first
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    tracker = LaneTracker()
+    frames = [[2.0]] * 5 + [[1.2, 2.4]] * 2 + [[1.6]] * 3
+    ids = []
+    for offsets in frames:
+        mask, image = draw_road([(o, "solid", WHITE, 0.0) for o in offsets], far=30.0)
+        result = tracker.update(extractor.extract(mask, image))
+        ids.append([b.id for b in result.boundaries])
+    assert len(ids[0]) == 1 and len(ids[6]) == 2
+    assert ids[-3:] == [ids[0]] * 3
+
+
 def test_lane_change_renumbers_positions_and_keeps_ids():
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
     tracker = LaneTracker()

@@ -111,14 +111,26 @@ class LaneTracker:
             for t, d in zip(*np.nonzero(distances <= settings.match_distance_m), strict=True)
         )
         matched_tracks: set[int] = set()
-        matched_detections: set[int] = set()
+        matched_detections: dict[int, int] = {}  # detection -> the track it went to
         for _, t_index, d_index in pairs:
             if t_index in matched_tracks or d_index in matched_detections:
                 continue
             matched_tracks.add(t_index)
-            matched_detections.add(d_index)
+            matched_detections[d_index] = t_index
             self._blend(self._tracks[t_index], detections.boundaries[d_index])
         near_a_detection = [bool(v) for v in np.any(distances <= settings.match_distance_m, axis=1)]
+        for t_index, track in enumerate(self._tracks):
+            if t_index in matched_tracks or not near_a_detection[t_index]:
+                continue
+            # a duplicate of a line seen now: the line keeps the id it has had the longest
+            nearest = min(
+                (d for d in matched_detections if distances[t_index, d] <= settings.match_distance_m),
+                key=lambda d: float(distances[t_index, d]),
+            )
+            twin = self._tracks[matched_detections[nearest]]
+            if track.hits > twin.hits and self._confirmed(track):
+                twin.boundary = replace(twin.boundary, id=track.boundary.id)
+                twin.hits = track.hits + 1
         survivors = []
         for t_index, track in enumerate(self._tracks):
             if t_index not in matched_tracks:
