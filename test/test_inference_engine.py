@@ -280,3 +280,15 @@ def test_batch_of_frames_of_different_sizes_equals_one_call_per_frame(engine_kin
         np.testing.assert_array_equal(model_mask, expected_model_mask)
         np.testing.assert_array_equal(mask, expected_mask)
     assert single.predict_masks_batch([]) == []
+
+
+def test_threads_per_engine_splits_the_cores_and_never_gives_zero() -> None:
+    from seg_perception.inference.options import threads_per_engine
+
+    assert threads_per_engine(1, cpus=8) == 8
+    assert threads_per_engine(2, cpus=8) == 4
+    assert threads_per_engine(3, cpus=8) == 2
+    assert threads_per_engine(2, cpus=2) == 1
+    assert threads_per_engine(4, cpus=2) == 1  # more engines than cores: one thread each
+    with pytest.raises(ValueError, match="at least 1"):
+        threads_per_engine(0, cpus=2)

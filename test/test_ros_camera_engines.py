@@ -14,12 +14,15 @@ from sensor_msgs.msg import Image  # noqa: E402
 from test_reliability_helpers import FakeEngine, Harness, image_msg, scene, wait_for  # noqa: E402
 
 from seg_perception.config import load_scenario  # noqa: E402
+from seg_perception.inference.options import EngineOptions, available_cpus  # noqa: E402
 from seg_perception.ros.node import SegmentationNode  # noqa: E402
+from seg_perception.ros.parameters import NodeSettings  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 107
 DELAY_S = 0.3
 TOPICS = {"front": "/camera/front/image_raw", "avm": "/camera/avm/image_raw"}
+options: list[EngineOptions] = []  # what each engine of the latest harness was created with
 
 
 @pytest.fixture
@@ -27,12 +30,14 @@ def make_harness() -> Iterator[Callable[[str], tuple[Harness, list[FakeEngine]]]
     context = Context()
     rclpy.init(context=context, domain_id=DOMAIN_ID)
     harnesses: list[Harness] = []
+    options.clear()
 
-    def make(camera_engines: str) -> tuple[Harness, list[FakeEngine]]:
+    def make(camera_engines: str, *extra: Parameter) -> tuple[Harness, list[FakeEngine]]:
         engines: list[FakeEngine] = []
 
-        def factory(settings: object, logger: object) -> FakeEngine:
+        def factory(settings: NodeSettings, logger: object) -> FakeEngine:
             engines.append(FakeEngine("highway", delay_s=DELAY_S))
+            options.append(settings.engine_options())
             return engines[-1]
 
         harness = Harness(
@@ -44,6 +49,7 @@ def make_harness() -> Iterator[Callable[[str], tuple[Harness, list[FakeEngine]]]
                 Parameter("camera_engines", value=camera_engines),
                 Parameter("qos.reliability", value="reliable"),
                 Parameter("stale_timeout_s", value=60.0),
+                *extra,
             ],
             engine_factory=factory,
         )
@@ -93,3 +99,19 @@ def test_shared_engine_serialises_the_cameras(make_harness) -> None:
     _one_frame_per_camera(harness)
     first, second = sorted(engines[0].intervals)
     assert _overlap_s(first, second) <= 0.0  # one call at a time
+
+
+def test_engines_inferring_side_by_side_split_the_cpu_cores_by_default(make_harness) -> None:
+    make_harness("per_camera")
+    # two engines inferring side by side: half the cores each (at least one thread)
+    assert [o.intra_op_threads for o in options] == [max(1, available_cpus() // 2)] * 2
+
+
+def test_one_shared_engine_gets_every_core_by_default(make_harness) -> None:
+    make_harness("shared")  # both cameras run the same model: one engine, one call at a time
+    assert [o.intra_op_threads for o in options] == [available_cpus()]
+
+
+def test_inference_threads_parameter_overrides_the_split(make_harness) -> None:
+    make_harness("shared", Parameter("inference_threads", value=3))
+    assert [o.intra_op_threads for o in options] == [3]

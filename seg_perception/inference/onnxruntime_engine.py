@@ -207,7 +207,9 @@ class OnnxRuntimeEngine(Engine):
 
     def describe(self) -> str:
         graph = "fused frame-to-mask graph" if self.fused else "plain graph"
-        return f"{super().describe()}, {graph}"
+        threads = self._options.intra_op_num_threads
+        cpu_threads = f", {threads} CPU thread{'s' if threads != 1 else ''}" if threads > 0 else ""
+        return f"{super().describe()}, {graph}{cpu_threads}"
 
     # -- plain graph ---------------------------------------------------------------------------
 

@@ -19,6 +19,27 @@ PRECISIONS = ("fp32", "fp16", "bf16")  # torch weights on CUDA
 PRECISION_CHOICES = ("auto", *PRECISIONS)  # command lines and node parameters: auto lets the engine choose
 
 
+def available_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask: a container's or ``taskset``'s share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity API on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_engine(concurrent_engines: int, cpus: int | None = None) -> int:
+    """CPU inference threads for each of ``concurrent_engines`` engines that run at the same time.
+
+    The cores are split between them (at least one thread each): ONNX Runtime's default gives every
+    session a thread per core, and sessions running side by side then oversubscribe the CPU, their
+    spinning worker threads competing for the same cores (on 2 cores with front and AVM cameras that
+    halved the frame rate and doubled the CPU time per frame, ``docs/benchmarks.md``).
+    """
+    if concurrent_engines < 1:
+        raise ValueError(f"concurrent_engines must be at least 1, got {concurrent_engines}")
+    return max(1, (available_cpus() if cpus is None else cpus) // concurrent_engines)
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """Everything an engine is asked for besides the model file.

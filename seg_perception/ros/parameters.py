@@ -31,7 +31,7 @@ from rclpy.validate_topic_name import validate_topic_name
 from seg_perception.config import ClassMap, ScenarioConfig, default_model_path, load_scenario
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
-from seg_perception.inference.options import PRECISION_CHOICES, EngineOptions
+from seg_perception.inference.options import PRECISION_CHOICES, EngineOptions, threads_per_engine
 from seg_perception.inference.providers import CUDA_POLICIES, check_cuda_policy
 from seg_perception.ros.errors import NodeParameterError
 from seg_perception.ros.image_conversion import DEFAULT_MAX_PIXELS
@@ -105,6 +105,24 @@ class NodeSettings:
     diagnostics_period_s: float
     stamp_window_s: float = 5.0
     visualization_rate_hz: float = DEFAULT_VISUALIZATION_RATE_HZ
+    inference_threads: int = 0
+
+    @property
+    def concurrent_engines(self) -> int:
+        """Engines that may infer at the same time: one per enabled camera (``per_camera``), else one
+        per distinct model among them (a shared engine runs one call at a time)."""
+        cameras = self.enabled_cameras
+        if self.camera_engines == "per_camera":
+            return max(1, len(cameras))
+        return max(1, len({camera.model.model_file.resolve() for camera in cameras}))
+
+    @property
+    def cpu_threads_per_engine(self) -> int:
+        """``inference_threads``, or with 0 the available cores split between the engines that may
+        infer at the same time (:attr:`concurrent_engines`)."""
+        if self.inference_threads > 0:
+            return self.inference_threads
+        return threads_per_engine(self.concurrent_engines)
 
     @property
     def enabled_cameras(self) -> tuple[CameraSettings, ...]:
@@ -122,6 +140,7 @@ class NodeSettings:
             precision=None if self.precision == "auto" else self.precision,
             fused=None if self.fused_graph else False,
             cuda_graphs=self.cuda_graphs,
+            intra_op_threads=self.cpu_threads_per_engine,
         )
 
 
@@ -511,6 +530,14 @@ def declare_node_parameters(node: Node) -> NodeSettings:
                 "ONNX Runtime on a GPU provider: run resize, normalisation and arg-max inside the graph "
                 "(uint8 frame up, uint8 mask down); false = on the host, as on the CPU",
             )
+        ),
+        inference_threads=declare(
+            "inference_threads",
+            0,
+            "ONNX Runtime CPU threads per engine; 0 = the available cores split between the engines "
+            "that infer side by side (one per distinct model, or per camera with camera_engines "
+            "per_camera), so they do not oversubscribe the CPU",
+            int_range=(0, 1024),
         ),
         camera_engines=declare(
             "camera_engines",
