@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from seg_perception.config import load_scenario
 from seg_perception.data.marking_points import marking_point_target
 from seg_perception.errors import ConfigError, ModelFileError
-from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
+from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel, resize_frame
 from seg_perception.inference.metadata import MARKING_POINTS_NAME, ModelMetadata
 
 MODEL_MPP = 0.04
@@ -154,3 +155,27 @@ def test_scaler_pads_small_views_and_crops_large_ones():
     back = scaler.mask_to_frame(mask, large, (1000, 800))
     assert back[500, 400] == 1 and back[0, 0] == 0  # the cropped border has no label
     assert scaler.fit((640, 640)).direct
+
+
+@pytest.mark.parametrize(
+    ("frame", "size"), [((640, 640), (321, 321)), ((640, 480), (250, 188)), ((600, 600), (301, 301))]
+)
+def test_resize_frame_matches_an_area_resize_and_keeps_the_geometry(frame, size):
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (*frame, 3), dtype=np.uint8), (0, 0), 3)
+    column = frame[1] * 3 // 4
+    image[:, column - 2 : column + 2] = 255  # a vertical line 3/4 across
+    resized = resize_frame(image, size)
+    reference = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    assert resized.shape == reference.shape
+    assert np.abs(resized.astype(int) - reference.astype(int)).mean() < 2.0
+    profile = resized[size[0] // 2, :, 0].astype(float)
+    expected_x = (column + 0.5) * size[1] / frame[1] - 0.5  # the line's centre, pixel-centre convention
+    assert abs(float(np.argmax(profile)) - expected_x) <= 1.0
+
+
+def test_resize_frame_enlarges_bilinearly():
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[:, 50:] = 200
+    resized = resize_frame(image, (250, 250))
+    assert resized.shape == (250, 250, 3) and 0 < resized[0, 124, 0] < 200  # interpolated edge

@@ -46,6 +46,27 @@ def check_metres_per_pixel(value: object, *, what: str) -> float:
     return number
 
 
+def resize_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resized to ``size`` (height, width): area-averaged when shrinking, bilinear otherwise.
+
+    OpenCV's area resize is fast only for whole-number factors (0.2 ms for 640 -> 320 pixels) and ~20
+    times slower for others (4.7 ms for 640 -> 321, a camera at 2 cm per pixel and a model at 3.99
+    cm). A shrink close to 1/k is therefore done as an exact 1/k area resize plus a bilinear
+    adjustment of under a pixel in ``k``; both cover the whole frame, so the geometry is unchanged.
+    """
+    height, width = size
+    frame_h, frame_w = image.shape[:2]
+    if height >= frame_h:
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    step = round(frame_h / height)
+    if step >= 2 and frame_h % step == 0 and frame_w % step == 0:
+        image = cv2.resize(image, (frame_w // step, frame_h // step), interpolation=cv2.INTER_AREA)
+        if image.shape[:2] == (height, width):
+            return image
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
 @dataclass(frozen=True)
 class FrameFit:
     """How one frame size maps into the model's input canvas.
@@ -101,10 +122,7 @@ class AvmScaler:
     def to_canvas(self, image_bgr: np.ndarray, fit: FrameFit) -> np.ndarray:
         """The frame rescaled and centred in a black canvas of the model's input size."""
         height, width = fit.resized
-        shrink = height < image_bgr.shape[0]
-        resized = cv2.resize(
-            image_bgr, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        )
+        resized = resize_frame(image_bgr, (height, width))
         canvas_h, canvas_w = self.input_size
         canvas = np.zeros((canvas_h, canvas_w, 3), np.uint8)
         ox, oy = fit.offset
