@@ -246,6 +246,34 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
     assert "parking_slot_array" not in built  # a highway camera has no slots
 
 
+def test_polygons_are_traced_only_on_frames_that_draw_them(
+    highway: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = highway.node.workers[0]
+    postprocess = worker.pipeline.postprocess
+    traced: list[bool] = []
+    results: list[object] = []
+
+    def recording_postprocess(segmentation: object, *, polygons: bool = True) -> object:
+        traced.append(polygons)
+        results.append(postprocess(segmentation, polygons=polygons))
+        return results[-1]
+
+    monkeypatch.setattr(worker.pipeline, "postprocess", recording_postprocess)
+    masks = highway.subscribe(Image, "front/mask")
+    publisher = highway.publisher(Image, "/camera/front/image_raw")
+    wait_for(lambda: worker.mask_pub.get_subscription_count() > 0, "mask subscription")
+    publisher.publish(image_msg(scene(), stamp_sec=31))
+    wait_for(lambda: results, "post-processing")
+    assert traced == [False] and results[0].polygons == []  # nothing draws them: not traced
+    markers = highway.subscribe(MarkerArray, "front/markers")
+    wait_for(lambda: worker.markers_pub.get_subscription_count() > 0, "markers subscription")
+    publisher.publish(image_msg(scene(), stamp_sec=32))
+    wait_for(lambda: markers, "markers")
+    assert traced[-1] is True and results[-1].polygons  # the markers draw the lane regions
+    assert any(marker.type == Marker.LINE_STRIP for marker in markers[-1].markers)
+
+
 def test_overlay_and_markers_at_most_visualization_rate_hz_mask_and_lanes_every_frame(
     highway: Harness,
 ) -> None:
@@ -280,13 +308,13 @@ def test_mask_goes_out_before_the_post_processing(highway: Harness, monkeypatch:
     postprocess = worker.pipeline.postprocess
     mask_received_before: list[bool] = []
 
-    def waiting_postprocess(segmentation: object) -> object:
+    def waiting_postprocess(segmentation: object, **options: bool) -> object:
         # the mask must reach a subscriber while post-processing has not finished
         deadline = time.monotonic() + 5.0
         while not masks and time.monotonic() < deadline:
             time.sleep(0.01)
         mask_received_before.append(bool(masks))
-        return postprocess(segmentation)
+        return postprocess(segmentation, **options)
 
     monkeypatch.setattr(worker.pipeline, "postprocess", waiting_postprocess)
     highway.publisher(Image, "/camera/front/image_raw").publish(image_msg(scene(), stamp_sec=41))

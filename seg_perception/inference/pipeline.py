@@ -437,20 +437,30 @@ class SegmentationPipeline:
             start=start,
         )
 
-    def postprocess(self, segmentation: Segmentation) -> FrameResult:
-        """Polygons, parking slots and lane boundaries of a :meth:`segment` result (updates the trackers)."""
+    def postprocess(self, segmentation: Segmentation, *, polygons: bool = True) -> FrameResult:
+        """Polygons, parking slots and lane boundaries of a :meth:`segment` result (updates the trackers).
+
+        Args:
+            polygons: Trace the region polygons; False leaves ``FrameResult.polygons`` empty (the
+                node skips them on frames where no output draws them). Slots and lanes do not
+                depend on them.
+        """
         image_bgr, mask, coarse = segmentation.image, segmentation.mask, segmentation.coarse_mask
         frame_from_model, outputs = segmentation.frame_from_model, segmentation.outputs
         after_engine = time.perf_counter()
         # Regions are traced on the model-resolution mask (the frame's mask is its nearest
         # upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.
-        polygons = extract_polygons(
-            mask,
-            self._class_names,
-            min_area_px=self.min_area_px,
-            epsilon_px=self.epsilon_px,
-            background=self._background,
-            coarse_mask=coarse,
+        regions = (
+            extract_polygons(
+                mask,
+                self._class_names,
+                min_area_px=self.min_area_px,
+                epsilon_px=self.epsilon_px,
+                background=self._background,
+                coarse_mask=coarse,
+            )
+            if polygons
+            else []
         )
         slots: list[ParkingSlot] = []
         points = np.zeros((0, 5))
@@ -486,7 +496,7 @@ class SegmentationPipeline:
         timings["total"] = (end - segmentation.start) * 1e3
         return FrameResult(
             mask=mask,
-            polygons=polygons,
+            polygons=regions,
             slots=slots,
             timings_ms=timings,
             lanes=lanes,

@@ -37,6 +37,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -428,13 +429,17 @@ class CameraWorker:
             self._publish_failed(err)
             return
         mask_sent = time.perf_counter()
-        result = self._run_stage(self.pipeline.postprocess, segmentation)
+        visualize = self._visualization_wanted()
+        polygons = (visualize and self.markers_pub.get_subscription_count() > 0) or (
+            self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0
+        )
+        result = self._run_stage(partial(self.pipeline.postprocess, polygons=polygons), segmentation)
         if result is None:
             return
         self._recovered()
         processed = time.perf_counter()
         try:
-            self._publish(header, image, result, stages)
+            self._publish(header, image, result, stages, visualize=visualize)
             end = time.perf_counter()
             processing_ms = (end - start) * 1e3
             self.time_pub.publish(Float32(data=float(processing_ms)))
@@ -535,9 +540,11 @@ class CameraWorker:
         frame_id = output_frame_id(self.camera.frame_id, header.frame_id)
         return header if frame_id == header.frame_id else Header(stamp=header.stamp, frame_id=frame_id)
 
-    def _publish(self, header: Header, image: Any, result: FrameResult, stages_ms: dict[str, float]) -> None:
+    def _publish(
+        self, header: Header, image: Any, result: FrameResult, stages_ms: dict[str, float], *, visualize: bool
+    ) -> None:
         """Everything but the mask: lanes, slots and polygon cloud while someone subscribes; overlay and
-        markers while someone subscribes and at most ``visualization_rate_hz`` times a second.
+        markers while someone subscribes and ``visualize`` (:meth:`_visualization_wanted`).
 
         A message published without a matched subscriber reaches nobody, so building it
         is pure overhead (the overlay, the marker points and their conversion to C cost
@@ -569,10 +576,10 @@ class CameraWorker:
                 )
             )
             stages_ms["publish_polygons"] = (clock() - begin) * 1e3
+        if not visualize:
+            return
         overlay = self.overlay_pub.get_subscription_count() > 0
         markers = self.markers_pub.get_subscription_count() > 0
-        if not (overlay or markers) or not self._visualization_due():
-            return
         if overlay:
             begin = clock()
             overlay_msg, pixels = self._image_message("overlay", header, result.mask.shape[:2], "bgr8")
@@ -613,6 +620,14 @@ class CameraWorker:
         _, msg, pixels = cached
         msg.header = header
         return msg, pixels
+
+    def _visualization_wanted(self) -> bool:
+        """True when this frame's overlay / markers have a subscriber and are due (decided before the
+        post-processing, which then skips the polygons on frames that draw nothing)."""
+        wanted = (
+            self.overlay_pub.get_subscription_count() > 0 or self.markers_pub.get_subscription_count() > 0
+        )
+        return wanted and self._visualization_due()
 
     def _visualization_due(self) -> bool:
         """True when overlay and markers may go out now (``visualization_rate_hz``; 0: every frame)."""
