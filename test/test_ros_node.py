@@ -260,7 +260,7 @@ def test_polygons_are_traced_only_on_frames_that_draw_them(
         return results[-1]
 
     monkeypatch.setattr(worker.pipeline, "postprocess", recording_postprocess)
-    masks = highway.subscribe(Image, "front/mask")
+    highway.subscribe(Image, "front/mask")  # the mask publisher has a subscriber, as in use
     publisher = highway.publisher(Image, "/camera/front/image_raw")
     wait_for(lambda: worker.mask_pub.get_subscription_count() > 0, "mask subscription")
     publisher.publish(image_msg(scene(), stamp_sec=31))
