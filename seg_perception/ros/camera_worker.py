@@ -429,17 +429,17 @@ class CameraWorker:
             self._publish_failed(err)
             return
         mask_sent = time.perf_counter()
-        visualize = self._visualization_wanted()
-        polygons = (visualize and self.markers_pub.get_subscription_count() > 0) or (
-            self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0
-        )
-        result = self._run_stage(partial(self.pipeline.postprocess, polygons=polygons), segmentation)
+        # decided once, before the post-processing: it traces polygons only for a frame that draws them
+        overlay, markers = self._pictures_due()
+        cloud = self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0
+        postprocess = partial(self.pipeline.postprocess, polygons=markers or cloud)
+        result = self._run_stage(postprocess, segmentation)
         if result is None:
             return
         self._recovered()
         processed = time.perf_counter()
         try:
-            self._publish(header, image, result, stages, visualize=visualize)
+            self._publish(header, image, result, stages, overlay=overlay, markers=markers, cloud=cloud)
             end = time.perf_counter()
             processing_ms = (end - start) * 1e3
             self.time_pub.publish(Float32(data=float(processing_ms)))
@@ -541,10 +541,18 @@ class CameraWorker:
         return header if frame_id == header.frame_id else Header(stamp=header.stamp, frame_id=frame_id)
 
     def _publish(
-        self, header: Header, image: Any, result: FrameResult, stages_ms: dict[str, float], *, visualize: bool
+        self,
+        header: Header,
+        image: Any,
+        result: FrameResult,
+        stages_ms: dict[str, float],
+        *,
+        overlay: bool,
+        markers: bool,
+        cloud: bool,
     ) -> None:
-        """Everything but the mask: lanes, slots and polygon cloud while someone subscribes; overlay and
-        markers while someone subscribes and ``visualize`` (:meth:`_visualization_wanted`).
+        """Everything but the mask: lanes and slots while someone subscribes; the polygon ``cloud``,
+        ``overlay`` and ``markers`` where asked (:meth:`_pictures_due`, decided before the post-processing).
 
         A message published without a matched subscriber reaches nobody, so building it
         is pure overhead (the overlay, the marker points and their conversion to C cost
@@ -564,7 +572,7 @@ class CameraWorker:
                 parking_slot_array(header=header, projection=projection, image_size=size, slots=result.slots)
             )
             stages_ms["publish_slots"] = (clock() - begin) * 1e3
-        if self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0:
+        if cloud and self.polygons_pub is not None:
             begin = clock()
             self.polygons_pub.publish(
                 build_polygon_cloud(
@@ -576,10 +584,6 @@ class CameraWorker:
                 )
             )
             stages_ms["publish_polygons"] = (clock() - begin) * 1e3
-        if not visualize:
-            return
-        overlay = self.overlay_pub.get_subscription_count() > 0
-        markers = self.markers_pub.get_subscription_count() > 0
         if overlay:
             begin = clock()
             overlay_msg, pixels = self._image_message("overlay", header, result.mask.shape[:2], "bgr8")
@@ -621,13 +625,13 @@ class CameraWorker:
         msg.header = header
         return msg, pixels
 
-    def _visualization_wanted(self) -> bool:
-        """True when this frame's overlay / markers have a subscriber and are due (decided before the
-        post-processing, which then skips the polygons on frames that draw nothing)."""
-        wanted = (
-            self.overlay_pub.get_subscription_count() > 0 or self.markers_pub.get_subscription_count() > 0
-        )
-        return wanted and self._visualization_due()
+    def _pictures_due(self) -> tuple[bool, bool]:
+        """Whether this frame's overlay and markers go out: subscribed and due (visualization_rate_hz)."""
+        overlay = self.overlay_pub.get_subscription_count() > 0
+        markers = self.markers_pub.get_subscription_count() > 0
+        if (overlay or markers) and self._visualization_due():
+            return overlay, markers
+        return False, False
 
     def _visualization_due(self) -> bool:
         """True when overlay and markers may go out now (``visualization_rate_hz``; 0: every frame)."""
