@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -82,6 +83,40 @@ def test_demo_writes_report_animation_and_contact_sheet(tmp_path, tiny_onnx_mode
     markdown = (out / "report.md").read_text()
     assert f"## {SCENARIO}" in markdown and "mIoU" in markdown
     assert report["files"]["markdown"] == str(out / "report.md")
+
+
+def test_drive_switches_the_front_camera_while_streaming_and_reports_it(tmp_path, tiny_onnx_model):
+    model_dir = tmp_path / "models"
+    model_dir.mkdir()
+    for scenario in ("highway", "parking", "road"):
+        shutil.copy(tiny_onnx_model(scenario, kind="random", input_size=INPUT_SIZE), model_dir)
+    settings = DemoSettings(
+        scenarios=("drive",),
+        seconds=2.0,
+        out=tmp_path / "demo",
+        size=(72, 128),
+        model_dir=model_dir,
+        domain_id=150 + (os.getpid() + 14) % 50,
+        startup_timeout_s=90.0,
+        output_timeout_s=60.0,
+        switch=("front", "road"),
+        switch_at_s=1.0,
+    )
+    report = run_demo(settings)
+
+    front, avm = report["scenarios"]
+    assert (front["camera"], avm["camera"]) == ("front", "avm")
+    for item in (front, avm):
+        switch = item["switch"]
+        assert (switch["camera"], switch["to"], switch["successful"]) == ("front", "road", True)
+        assert switch["request_to_reply_ms"] > 0
+        (line,) = switch["log"]
+        assert "switched from highway (highway.onnx) to road (road.onnx)" in line
+        lost = switch["lost_in_a_row"]
+        assert set(lost) == {"at_event", "elsewhere_max", "elsewhere_p95", "masks_elsewhere"}
+        assert lost["masks_elsewhere"] > 0
+    markdown = (tmp_path / "demo" / "report.md").read_text()
+    assert markdown.count("switch of front to road at 1 s: done") == 2
 
 
 def test_demo_fails_fast_on_a_missing_model(tmp_path):

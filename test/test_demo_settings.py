@@ -4,7 +4,9 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from seg_perception.tools.demo import DemoError, demo_domain_id
+import argparse
+
+from seg_perception.tools.demo import DemoError, demo_domain_id, parse_switch, register, settings_from_args
 
 
 def test_domain_id_precedence():
@@ -59,3 +61,38 @@ def test_overlay_annotator_draws_legend_and_slot_outlines():
     assert (picture[40:160, 50:150] != 50).any(axis=2).sum() > 200  # outlines around the region
     plain = annotate(8, overlay)  # no mask for this stamp: legend only
     assert (plain[100:, 100:] == 50).all()
+
+
+def test_switch_option_is_checked_before_anything_starts():
+    assert parse_switch(None, ("drive",)) is None
+    assert parse_switch("front = road", ("highway", "drive")) == ("front", "road")
+    for text, reason in (
+        ("front:road", "expected CAMERA=SCENARIO"),
+        ("=road", "expected CAMERA=SCENARIO"),
+        ("rear=road", "no camera 'rear'"),
+        ("front=city", "unknown scenario 'city'"),
+    ):
+        with pytest.raises(DemoError, match=reason):
+            parse_switch(text, ("drive",))
+    with pytest.raises(DemoError, match="needs the drive scenario"):
+        parse_switch("front=road", ("highway",))
+
+
+def _args(*argv):
+    parser = argparse.ArgumentParser()
+    register(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_switch_at_defaults_to_half_the_stream_and_must_lie_inside_it():
+    settings = settings_from_args(_args("--scenarios", "drive", "--seconds", "8", "--switch", "front=road"))
+    assert settings.switch == ("front", "road") and settings.switch_at_s is None
+    at = settings_from_args(_args("--scenarios", "drive", "--switch", "front=road", "--switch-at", "2"))
+    assert at.switch_at_s == 2.0
+    for argv in (
+        ("--switch-at", "2"),
+        ("--switch", "front=road", "--switch-at", "8"),
+        ("--switch", "front=road", "--switch-at", "0"),
+    ):
+        with pytest.raises(DemoError, match="--switch-at"):
+            settings_from_args(_args("--scenarios", "drive", "--seconds", "6", *argv))

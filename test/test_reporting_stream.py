@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from seg_perception.reporting.stream import StreamRecording
+from seg_perception.reporting.stream import StreamRecording, loss_around
 
 MS = 1_000_000
 T0 = 1_700_000_000 * 1_000_000_000
@@ -73,3 +73,28 @@ def test_empty_recording_is_nan_not_an_error():
     assert math.isnan(recording.output_fps())
     assert math.isnan(recording.score(["background", "lane"])["miou"])
     assert recording.counts(frames_sent=3)["dropped"] == 3
+
+
+def test_loss_around_an_event_against_the_rest_of_the_stream():
+    sent = list(range(0, 200, 10))  # 20 frames, one every 10 ns
+    lost = {20, 30, 100, 110, 120, 190}  # a run of 2, a run of 3 inside the window, the last frame
+    received = set(sent) - lost
+    loss = loss_around(sent, received, (95, 105))
+    assert loss["at_event"] == 3
+    assert loss["elsewhere_max"] == 2  # the trailing lost frame has no mask after it: not a gap
+    # every mask but the one right after the event's run (no received stamp lies in the window)
+    assert loss["masks_elsewhere"] == len(received) - 1
+    assert 0.0 < loss["elsewhere_p95"] <= 2.0
+    # a run that only touches the window counts for the event
+    assert loss_around(sent, received, (120, 125))["at_event"] == 3
+    assert loss_around(sent, received, (190, 195))["at_event"] == 1
+
+
+def test_loss_around_without_losses_or_frames():
+    assert loss_around(range(5), set(range(5)), (1, 2)) == {
+        "at_event": 0,
+        "elsewhere_max": 0,
+        "elsewhere_p95": 0.0,
+        "masks_elsewhere": 3,
+    }
+    assert loss_around([], set(), (0, 1))["masks_elsewhere"] == 0

@@ -67,6 +67,19 @@ def summary_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def switch_line(switch: Mapping[str, Any]) -> str:
+    """One line about a switch of the report: outcome, reply time and frames lost in a row."""
+    outcome = "done" if switch.get("successful") else f"refused ({switch.get('reason')})"
+    reply = switch.get("request_to_reply_ms")
+    lost = switch.get("lost_in_a_row") or {}
+    return (
+        f"switch of {switch['camera']} to {switch['to']} at {switch['at_s']:g} s: {outcome}, reply after "
+        f"{'-' if reply is None else f'{reply:.0f} ms'}; frames lost in a row at the swap "
+        f"{lost.get('at_event', '-')}, elsewhere max {lost.get('elsewhere_max', '-')} "
+        f"(p95 {lost.get('elsewhere_p95', float('nan')):.1f})"
+    )
+
+
 def _scenario_section(item: Mapping[str, Any], base: Path, min_fps: float | None) -> list[str]:
     name = item.get("scenario", "?")
     lines = [f"## {name}", ""]
@@ -88,6 +101,9 @@ def _scenario_section(item: Mapping[str, Any], base: Path, min_fps: float | None
     counters = item.get("node_counters") or {}
     if counters:
         lines.append("- node counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
+    if item.get("switch"):
+        lines.append(f"- {switch_line(item['switch'])}")
+        lines += [f"  - node log: `{line.strip()}`" for line in item["switch"].get("log", [])]
     lines.append("")
     hot_spots = item.get("node_profile") or []
     if hot_spots:

@@ -6,7 +6,7 @@ are integer nanoseconds, receive times are nanoseconds on the same clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,3 +103,40 @@ class StreamRecording:
 
     def latency(self) -> dict[str, float | int]:
         return summarize_latencies(self.latencies_ms()).to_json()
+
+
+def loss_around(
+    sent_ns: Iterable[int], received_ns: Collection[int], window_ns: tuple[int, int]
+) -> dict[str, Any]:
+    """Frames lost in a row at an event (a model swap) against the rest of the stream.
+
+    A node that cannot keep up drops frames anyway (it keeps the newest), so the swap's
+    cost is the longest run of lost frames overlapping ``window_ns`` (the input stamps the
+    swap can affect), next to the gaps elsewhere: the frames lost just before each mask
+    whose stamp lies outside the window.
+
+    Returns:
+        ``at_event`` (the longest run overlapping the window, 0 when none), ``elsewhere_max``
+        and ``elsewhere_p95`` of the gaps before the masks outside the window, ``masks_elsewhere``.
+    """
+    start, end = window_ns
+    at_event = 0
+    gaps: list[int] = []
+    run: list[int] = []
+    for stamp in sorted(sent_ns):
+        if stamp not in received_ns:
+            run.append(stamp)
+            continue
+        if run and run[0] <= end and run[-1] >= start:
+            at_event = max(at_event, len(run))
+        elif not start <= stamp <= end:
+            gaps.append(len(run))
+        run = []
+    if run and run[0] <= end and run[-1] >= start:
+        at_event = max(at_event, len(run))
+    return {
+        "at_event": at_event,
+        "elsewhere_max": max(gaps, default=0),
+        "elsewhere_p95": float(np.percentile(gaps, 95)) if gaps else 0.0,
+        "masks_elsewhere": len(gaps),
+    }

@@ -10,7 +10,9 @@ gives fps, latency, drops and mIoU against the generator's exact labels.
 
 ``drive`` is the whole car: one node (``config/drive.yaml``) serves the front camera
 with the highway lane model and the AVM with the parking model, both cameras streaming
-at once; the report has one entry per camera.
+at once; the report has one entry per camera. ``--switch front=road`` changes a camera's
+scenario half-way through the drive (as ``ros2 param set`` does) and reports how long the
+switch took and how many frames were lost in a row at the swap, next to the drops elsewhere.
 
 Every wait has a timeout and names what did not come and which log to read.
 """
@@ -24,7 +26,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,10 @@ from seg_perception.cli_args import add_device_argument, add_size_argument
 from seg_perception.config import ScenarioConfig, default_model_path, load_scenario, scenario_names, share_dir
 from seg_perception.errors import SegPerceptionError
 from seg_perception.metrics.latency import summarize_latencies
-from seg_perception.reporting.demo_report import write_report
+from seg_perception.reporting.demo_report import switch_line, write_report
 from seg_perception.reporting.images import contact_sheet, write_png
 from seg_perception.reporting.profile import profile_summary
+from seg_perception.reporting.stream import loss_around
 from seg_perception.reporting.visuals import evenly_spaced, write_stream_visuals
 from seg_perception.tools.processes import (
     ManagedProcess,
@@ -59,6 +62,9 @@ DRIVE_SEED_TRIES = 4
 CLASS_CHECK_STRIDE = 15
 DRIVE = "drive"
 DRIVE_CAMERAS = {"front": "highway", "avm": "parking"}  # camera -> its scenario in the drive
+# Input stamps a swap can affect: those from this long before the switch request (frames in
+# flight through the node) to this long after its reply.
+SWITCH_WINDOW_S = 0.5
 # The shipped scenarios the demo shows by default, in its order (any scenario of config/ can be chosen).
 DEFAULT_DEMO_SCENARIOS = ("highway", "road", "parking")
 PROFILE_RATE_HZ = 100
@@ -88,6 +94,9 @@ class DemoSettings:
     min_fps: float = 15.0
     node_args: tuple[str, ...] = field(default_factory=tuple)
     profile_node: bool = False
+    switch: tuple[str, str] | None = None
+    """``(camera, scenario)`` the drive switches to at :attr:`switch_at_s`."""
+    switch_at_s: float | None = None
 
     @property
     def num_frames(self) -> int:
@@ -551,6 +560,15 @@ class _DriveRun:
         self.out_dir = settings.out / DRIVE
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.node: ManagedProcess | None = None
+        self.switch = (
+            _Switch(
+                *settings.switch,
+                at_s=settings.switch_at_s if settings.switch_at_s is not None else settings.seconds / 2,
+                model_dir=settings.model_dir,
+            )
+            if settings.switch is not None
+            else None
+        )
 
     def _node_command(self) -> list[str]:
         command = [
@@ -573,9 +591,18 @@ class _DriveRun:
             command += ["-p", extra]
         return command
 
-    def _spin_until(self, done: Callable[[], bool], *, timeout_s: float, what: str) -> float:
+    def _spin_until(
+        self,
+        done: Callable[[], bool],
+        *,
+        timeout_s: float,
+        what: str,
+        tick: Callable[[float], None] | None = None,
+    ) -> float:
         start = time.monotonic()
         while not done():
+            if tick is not None:
+                tick(time.monotonic() - start)
             for stream in self.streams:
                 stream.executor.spin_once(timeout_sec=SPIN_S / len(self.streams))
                 stream._check_alive(what)
@@ -615,6 +642,8 @@ class _DriveRun:
                     log_path=stream.out_dir / "player.log",
                     env=stream.env,
                 )
+            if self.switch is not None:
+                self.switch.connect(streams[0].recorder, timeout_s=settings.startup_timeout_s)
             _say(f"  [drive] node ready after {node_start:.1f} s; both cameras generating frames")
             self._spin_until(
                 lambda: all(bool(s.recorder.recording.ground_truth) for s in streams),
@@ -627,10 +656,13 @@ class _DriveRun:
                 lambda: all(s.player is not None and s.player.exited() is not None for s in streams),
                 timeout_s=settings.seconds * 3 + settings.output_timeout_s + settings.startup_timeout_s,
                 what="the synthetic cameras did not finish their streams",
+                tick=self.switch.tick if self.switch is not None else None,
             )
             for stream in streams:
                 stream._drain(_NoBar())
                 stream.timings["stream_s"] = time.monotonic() - start
+            if self.switch is not None:
+                self.switch.finish()
         finally:
             for stream in streams:
                 if stream.player is not None:
@@ -642,7 +674,90 @@ class _DriveRun:
             for stream in streams:
                 stream.executor.shutdown(timeout_sec=1.0)
                 stream.recorder.destroy_node()
-        return [stream._finish() for stream in streams]
+        results = [stream._finish() for stream in streams]
+        if self.switch is not None:
+            summary = self.switch.summary(self.out_dir / "node.log")
+            for stream, result in zip(streams, results, strict=True):
+                result["switch"] = {
+                    **summary,
+                    "lost_in_a_row": self.switch.loss(stream.recorder.recording),
+                }
+        return results
+
+
+class _Switch:
+    """A camera's scenario change in the middle of the drive, set through the node's parameters."""
+
+    def __init__(self, camera: str, scenario: str, *, at_s: float, model_dir: Path | None) -> None:
+        self.camera, self.scenario, self.at_s = camera, scenario, at_s
+        self.model_file = resolve_model(scenario, model_dir)  # as the demo's other models
+        self.client: Any = None
+        self.future: Any = None
+        self.requested_ns: int | None = None
+        self.replied_ns: int | None = None
+
+    def connect(self, node: Any, *, timeout_s: float) -> None:
+        """A parameter client of the segmentation node on ``node`` (one of the demo's recorders)."""
+        from rclpy.parameter_client import AsyncParameterClient
+
+        from seg_perception.ros.node import NODE_NAME
+
+        self.client = AsyncParameterClient(node, NODE_NAME)
+        if not self.client.wait_for_services(timeout_sec=timeout_s):
+            raise DemoError(f"the node's parameter services did not come up within {timeout_s:.0f} s")
+
+    def tick(self, elapsed_s: float) -> None:
+        """Request the switch once ``at_s`` into the stream; note when the reply is in."""
+        from rclpy.parameter import Parameter
+
+        if self.future is None and elapsed_s >= self.at_s:
+            _say(f"  [drive] switching {self.camera} to {self.scenario} ({elapsed_s:.1f} s into the stream)")
+            self.requested_ns = time.time_ns()
+            # atomically: one request, one swap (set_parameters would switch once per parameter)
+            self.future = self.client.set_parameters_atomically(
+                [
+                    Parameter(f"{self.camera}.scenario", value=self.scenario),
+                    Parameter(f"{self.camera}.model_file", value=str(self.model_file)),
+                ]
+            )
+        if self.future is not None and self.replied_ns is None and self.future.done():
+            self.replied_ns = time.time_ns()
+
+    def finish(self) -> None:
+        if self.future is None:
+            raise DemoError(f"the stream ended before the switch at {self.at_s:g} s")
+        if self.replied_ns is None and self.future.done():
+            self.replied_ns = time.time_ns()
+
+    def summary(self, node_log: Path) -> dict[str, Any]:
+        """The request, the node's reply and its log lines about the switch."""
+        reply = self.future.result().result if self.future is not None and self.future.done() else None
+        log = node_log.read_text(errors="replace") if node_log.is_file() else ""
+        return {
+            "camera": self.camera,
+            "to": self.scenario,
+            "at_s": self.at_s,
+            "successful": bool(reply.successful) if reply is not None else None,
+            "reason": reply.reason if reply is not None else "no reply",
+            "request_to_reply_ms": (
+                (self.replied_ns - self.requested_ns) / 1e6
+                if self.replied_ns is not None and self.requested_ns is not None
+                else None
+            ),
+            "log": [line for line in log.splitlines() if "switched from" in line or "switch refused" in line],
+        }
+
+    def loss(self, recording: Any) -> dict[str, Any]:
+        """Frames lost in a row at the swap against elsewhere in ``recording`` (see :func:`loss_around`)."""
+        if self.requested_ns is None:
+            return {}
+        window_end = (
+            self.replied_ns if self.replied_ns is not None else max(recording.ground_truth, default=0)
+        )
+        margin = round(SWITCH_WINDOW_S * 1e9)
+        return loss_around(
+            recording.ground_truth, recording.predictions, (self.requested_ns - margin, window_end + margin)
+        )
 
 
 class _NoBar:
@@ -722,6 +837,8 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
                     f"{result['frames']['received']}/{result['frames']['sent']} masks, "
                     f"mIoU {result['accuracy']['miou']:.3f}" + _absent_note(result["accuracy"])
                 )
+                if "switch" in result:
+                    _say("    " + switch_line(result["switch"]))
     finally:
         context.try_shutdown()
     sheet = _overall_sheet(results, settings.out)
@@ -801,6 +918,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="sample the node with py-spy while streaming; the report lists the hot spots",
     )
     parser.add_argument(
+        "--switch",
+        metavar="CAMERA=SCENARIO",
+        help=f"drive only: change a camera's scenario while streaming, e.g. front=road "
+        f"(cameras: {', '.join(DRIVE_CAMERAS)})",
+    )
+    parser.add_argument(
+        "--switch-at",
+        type=float,
+        metavar="SECONDS",
+        help="seconds into the stream for --switch (default: half of --seconds)",
+    )
+    parser.add_argument(
         "--node-param",
         action="append",
         default=[],
@@ -823,11 +952,41 @@ def demo_domain_id(requested: int | None, environ: Mapping[str, str]) -> int:
     return 1 + os.getpid() % 100
 
 
+def parse_switch(text: str | None, scenarios: Sequence[str]) -> tuple[str, str] | None:
+    """``--switch CAMERA=SCENARIO`` as ``(camera, scenario)``; None without it.
+
+    Raises:
+        DemoError: not ``CAMERA=SCENARIO``, a camera the drive lacks, an unknown scenario,
+            or no drive among ``scenarios``.
+    """
+    if text is None:
+        return None
+    camera, separator, scenario = text.partition("=")
+    camera, scenario = camera.strip(), scenario.strip()
+    if not separator or not camera or not scenario:
+        raise DemoError(f"--switch {text!r}: expected CAMERA=SCENARIO, e.g. front=road")
+    if DRIVE not in scenarios:
+        raise DemoError(f"--switch needs the {DRIVE} scenario (--scenarios {DRIVE})")
+    if camera not in DRIVE_CAMERAS:
+        raise DemoError(
+            f"--switch {text!r}: the drive has no camera {camera!r} (cameras: {', '.join(DRIVE_CAMERAS)})"
+        )
+    if scenario not in scenario_names():
+        raise DemoError(
+            f"--switch {text!r}: unknown scenario {scenario!r} (known: {', '.join(scenario_names())})"
+        )
+    return camera, scenario
+
+
 def settings_from_args(args: argparse.Namespace) -> DemoSettings:
     if args.seconds <= 0 or args.rate <= 0:
         raise DemoError("--seconds and --rate must be > 0")
+    scenarios = tuple(dict.fromkeys(args.scenarios))
+    switch = parse_switch(args.switch, scenarios)
+    if args.switch_at is not None and (switch is None or not 0 < args.switch_at < args.seconds):
+        raise DemoError("--switch-at needs --switch and must lie inside the stream (0 < SECONDS < --seconds)")
     return DemoSettings(
-        scenarios=tuple(dict.fromkeys(args.scenarios)),
+        scenarios=scenarios,
         seconds=args.seconds,
         out=args.out,
         rate_hz=args.rate,
@@ -841,6 +1000,8 @@ def settings_from_args(args: argparse.Namespace) -> DemoSettings:
         min_fps=args.min_fps,
         node_args=tuple(args.node_param),
         profile_node=args.profile_node,
+        switch=switch,
+        switch_at_s=args.switch_at,
     )
 
 
