@@ -5,12 +5,12 @@ unconfigured, inactive, active or finalized alike), and 1 with one logged line f
 user error: :class:`~seg_perception.errors.SegPerceptionError` (bad parameter, missing
 or wrong model file, CUDA absent under ``cuda_policy: fail``) and the errors rclpy
 raises for bad command-line arguments, names and parameter overrides; never a
-traceback for either. rclpy's signal handlers shut the context down, which ends
-``spin``; the workers then finish their current frame and are joined. Whatever fails
-because the context is already shutting down (a publish, a timer) is part of the
-shutdown, not an error. Only the first SIGINT interrupts; later ones are ignored with a
-note, so a second Ctrl-C (or the SIGINT ``ros2 launch`` forwards on top of the
-terminal's) cannot break the cleanup halfway.
+traceback for either. rclpy's signal handlers shut the context down, which ends the
+spinning (checked at least every :data:`SHUTDOWN_POLL_S`); the workers then finish their
+current frame and are joined. Whatever fails because the context is already shutting
+down (a publish, a timer) is part of the shutdown, not an error. Only the first SIGINT
+interrupts; later ones are ignored with a note, so a second Ctrl-C (or the SIGINT
+``ros2 launch`` forwards on top of the terminal's) cannot break the cleanup halfway.
 
 The node spins on a two-thread executor: frames arrive in the cameras' own callback
 groups, so a parameter request that loads a new model (a scenario switch) does not
@@ -50,6 +50,10 @@ def one_line(err: BaseException) -> str:
 
 
 EXECUTOR_THREADS = 2
+# The executor also wakes this often to check the context: rclpy's signal handler shuts the
+# context down and then wakes waiting executors, and about one SIGTERM in 60 after a lifecycle
+# shutdown transition left the wait asleep for good (the process never exited).
+SHUTDOWN_POLL_S = 0.25
 NOTE_AGAIN = "[seg_perception] already shutting down; Ctrl-C again is ignored"
 
 
@@ -105,7 +109,8 @@ def run_node(
             start(node)
         executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
         executor.add_node(node)
-        executor.spin()
+        while executor.context.ok():
+            executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
     except SegPerceptionError as err:
         if rclpy.ok():  # else a signal during start-up: not the user's error
             logger.error(str(err))
