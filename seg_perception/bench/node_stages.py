@@ -37,13 +37,12 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from seg_perception.cli_args import parse_size
+from seg_perception.bench.streams import DEFAULT_STREAMS, Stream
 from seg_perception.errors import SegPerceptionError
 
 STAGES = (
@@ -69,26 +68,6 @@ CAMERA_RATE_HZ = 30.0
 
 class StageBenchError(SegPerceptionError):
     """A stream specification is invalid."""
-
-
-@dataclass(frozen=True)
-class Stream:
-    scenario: str
-    camera: str
-    size: tuple[int, int]
-
-    @classmethod
-    def parse(cls, text: str) -> Stream:
-        try:
-            scenario, camera, size = text.split(":")
-            return cls(scenario, camera, parse_size(size))
-        except (ValueError, argparse.ArgumentTypeError) as err:
-            raise argparse.ArgumentTypeError(
-                f"stream must be SCENARIO:CAMERA:HxW, e.g. parking:avm:640x640, got {text!r}"
-            ) from err
-
-
-DEFAULT_STREAMS = (Stream("highway", "front", (540, 960)), Stream("parking", "avm", (640, 640)))
 
 
 class _Timer:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from seg_perception.cli_args import parse_size
+from seg_perception.bench.streams import DEFAULT_STREAMS, Stream
 from seg_perception.errors import SegPerceptionError
 from seg_perception.tools.demo import resolve_model
 from seg_perception.tools.processes import ManagedProcess, ros_environment, shipped_profile
@@ -41,28 +41,6 @@ FLOOD_GRACE_S = 30.0  # the flooder's own start and report, beyond --seconds
 
 class SoakError(SegPerceptionError):
     """A process died or a stream specification is invalid."""
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One flooded camera: the node's scenario, its camera name and the frame size."""
-
-    scenario: str
-    camera: str
-    size: tuple[int, int]
-
-    @classmethod
-    def parse(cls, text: str) -> Stream:
-        try:
-            scenario, camera, size = text.split(":")
-            return cls(scenario, camera, parse_size(size))
-        except (ValueError, argparse.ArgumentTypeError) as err:
-            raise argparse.ArgumentTypeError(
-                f"stream must be SCENARIO:CAMERA:HxW, e.g. parking:avm:640x640, got {text!r}"
-            ) from err
-
-
-DEFAULT_STREAMS = (Stream("highway", "front", (540, 960)), Stream("parking", "avm", (640, 640)))
 
 
 def rss_bytes(pid: int) -> tuple[int, int]:
