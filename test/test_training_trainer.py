@@ -178,7 +178,7 @@ def test_recipe_validation() -> None:
         parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8], "train": {"stepz": 1}})
 
 
-@pytest.mark.parametrize("name", ["highway", "road", "parking", "parking_finetune", "highway_hrnet"])
+@pytest.mark.parametrize("name", ["highway", "road", "parking", "parking_finetune", "highway_finetune", "highway_hrnet"])
 def test_shipped_recipes_parse(name: str) -> None:
     recipe = load_recipe(name)
     assert recipe.data.source == "synthetic"
