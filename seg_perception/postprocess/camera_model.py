@@ -19,6 +19,7 @@ removed from pixels before the homography with ``cv2.undistortPoints``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,10 @@ from seg_perception.postprocess.ground import apply_homography
 # vehicle (x fwd, y left, z up) -> optical (x right, y down, z fwd) with all angles zero
 _VEHICLE_TO_OPTICAL = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 MIN_CORRESPONDENCES = 4
+
+
+_NO_ROTATION = np.zeros(3)  # rvec / tvec of cv2.projectPoints for points already in the camera frame
+_NO_ROTATION.flags.writeable = False
 
 
 def _rot_x(angle: float) -> np.ndarray:
@@ -174,6 +179,11 @@ class CameraModel:
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
+    @functools.cached_property
+    def distortion_array(self) -> np.ndarray:
+        """``distortion`` as OpenCV takes it."""
+        return np.asarray(self.distortion, dtype=np.float64)
+
     @property
     def rotation(self) -> np.ndarray:
         """3x3 rotation taking vehicle-frame vectors to the camera optical frame."""
@@ -204,7 +214,7 @@ class CameraModel:
         if not self.distortion or len(points) == 0:
             return points
         undistorted = cv2.undistortPoints(
-            points.reshape(-1, 1, 2), self.matrix, np.asarray(self.distortion), P=self.matrix
+            points.reshape(-1, 1, 2), self.matrix, self.distortion_array, P=self.matrix
         )
         return undistorted.reshape(-1, 2)
 
@@ -248,8 +258,9 @@ class GroundMapper:
     def from_camera(cls, camera: CameraModel) -> GroundMapper:
         return cls(camera.image_to_ground_homography(), camera)
 
-    @property
+    @functools.cached_property
     def ground_to_image(self) -> np.ndarray:
+        """The inverse homography (computed once: lane curves are projected several times a frame)."""
         return np.linalg.inv(self.image_to_ground)
 
     def to_ground(self, points_uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -266,16 +277,21 @@ class GroundMapper:
     def to_image(self, points_xy: np.ndarray) -> np.ndarray:
         """(K, 2) ground metres -> pixels (distorted if the camera has distortion); NaN behind the camera."""
         points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
-        projected = np.column_stack([points, np.ones(len(points))]) @ self.ground_to_image.T
-        valid = projected[:, 2] > 1e-9
+        x, y = points[:, 0], points[:, 1]
+        (a, b, c), (d, e, f), (g, h, i) = self.ground_to_image.tolist()
+        w = g * x + h * y + i
+        valid = w > 1e-9
         with np.errstate(divide="ignore", invalid="ignore"):
-            uv = np.where(valid[:, None], projected[:, :2] / projected[:, 2:3], np.nan)
+            uv = np.column_stack([(a * x + b * y + c) / w, (d * x + e * y + f) / w])
+        if not valid.all():
+            uv[~valid] = np.nan
         if self.camera is not None and self.camera.distortion and valid.any():
             cam = self.camera
-            normalised = np.column_stack([(uv[valid, 0] - cam.cx) / cam.fx, (uv[valid, 1] - cam.cy) / cam.fy])
-            rays = np.column_stack([normalised, np.ones(len(normalised))])
+            rays = np.ones((int(valid.sum()), 1, 3))
+            rays[:, 0, 0] = (uv[valid, 0] - cam.cx) / cam.fx
+            rays[:, 0, 1] = (uv[valid, 1] - cam.cy) / cam.fy
             distorted, _ = cv2.projectPoints(
-                rays.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), cam.matrix, np.asarray(cam.distortion)
+                rays, _NO_ROTATION, _NO_ROTATION, cam.matrix, cam.distortion_array
             )
             uv[valid] = distorted.reshape(-1, 2)
         return uv

@@ -29,7 +29,8 @@ from seg_perception.postprocess.lanes import (
     LaneResult,
     assign_positions,
     ego_lane,
-    render_curve,
+    polyval_at,
+    render_curves,
 )
 
 
@@ -58,6 +59,18 @@ class _Track:
 _GRID_M = np.array([2.0, 4.0, 6.0, 9.0, 12.0, 16.0, 20.0, 25.0, 30.0, 40.0, 50.0, 65.0, 80.0])
 
 
+def _lateral_table(boundaries: list[LaneBoundary]) -> np.ndarray:
+    """(N, grid) lateral offsets of the boundaries on the grid (Horner's rule on all rows at once)."""
+    coefficients = [b.plane_coefficients for b in boundaries]
+    if len({len(c) for c in coefficients}) != 1:
+        return np.array([b.lateral_at(_GRID_M) for b in boundaries]).reshape(len(boundaries), len(_GRID_M))
+    table = np.asarray(coefficients, dtype=np.float64)
+    result = np.repeat(table[:, -1:], len(_GRID_M), axis=1)
+    for j in range(table.shape[1] - 2, -1, -1):
+        result = result * _GRID_M + table[:, j : j + 1]
+    return result
+
+
 def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary]) -> np.ndarray:
     """(T, D) mean lateral distances over the stretch of road both boundaries cover up to their paint.
 
@@ -66,7 +79,7 @@ def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary
     """
 
     def table(boundaries: list[LaneBoundary]) -> tuple[np.ndarray, np.ndarray]:
-        lateral = np.array([b.lateral_at(_GRID_M) for b in boundaries]).reshape(len(boundaries), len(_GRID_M))
+        lateral = _lateral_table(boundaries)
         near = np.array([b.plane_range[0] for b in boundaries]).reshape(-1, 1)
         far = np.array([b.paint_range[1] for b in boundaries]).reshape(-1, 1)
         return lateral, (_GRID_M >= near) & (_GRID_M <= far)
@@ -193,17 +206,13 @@ class LaneTracker:
         plane = detections.plane
         size = detections.frame_size
         boundaries: list[LaneBoundary] = []
-        for track in self._tracks:
-            if not self._confirmed(track):
-                continue
-            boundary = track.boundary
-            rendered = (
-                render_curve(plane, boundary.plane_coefficients, boundary.plane_range, size)
-                if plane
-                else None
-            )
+        shown = [track for track in self._tracks if self._confirmed(track)]
+        curves = [(t.boundary.plane_coefficients, t.boundary.plane_range) for t in shown]
+        drawn = render_curves(plane, curves, size) if plane is not None else [None] * len(shown)
+        for track, rendered in zip(shown, drawn, strict=True):
             if rendered is None:
                 continue
+            boundary = track.boundary
             image_points, ground, public, valid = rendered
             boundaries.append(
                 replace(
@@ -218,7 +227,7 @@ class LaneTracker:
                     valid_range=valid,
                 )
             )
-        boundaries.sort(key=lambda b: -float(b.lateral_at(0.0)))
+        boundaries.sort(key=lambda b: -polyval_at(0.0, b.plane_coefficients))
         assign_positions(boundaries)
         return replace(
             detections,

@@ -38,6 +38,7 @@ polyline is the fitted curve projected back (clipped to the image).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import pairwise
@@ -319,12 +320,6 @@ class _Tracklet:
     left: list[float] = field(default_factory=list)
     right: list[float] = field(default_factory=list)
 
-    def predict(self, v: float) -> float:
-        if len(self.v) >= 3:
-            slope = (self.u[-1] - self.u[-3]) / (self.v[-1] - self.v[-3])
-            return self.u[-1] + slope * (v - self.v[-1])
-        return self.u[-1]
-
 
 def _sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
     """Rows to scan, ascending: ``target`` over the height at the bottom, denser towards the
@@ -333,14 +328,22 @@ def _sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
     painted = np.flatnonzero(paint.any(axis=1))
     if painted.size == 0:
         return np.zeros(0, np.int64)
-    top, bottom = int(painted[0]), height - 1
+    return _rows_from(int(painted[0]), height, target)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rows_from(top: int, height: int, target: int) -> np.ndarray:
+    """:func:`_sample_rows` for paint from row ``top`` down (read-only; the same few per camera)."""
+    bottom = height - 1
     base = max(1.0, height / target)
     rows, v = [], float(bottom)
     while v >= top:
         rows.append(round(v))
         fraction = (v - top) / max(bottom - top, 1)
         v -= max(1.0, base * (0.25 + 0.75 * fraction))
-    return np.unique(np.asarray(rows, dtype=np.int64))
+    sampled = np.unique(np.asarray(rows, dtype=np.int64))
+    sampled.flags.writeable = False
+    return sampled
 
 
 def polyval(x: np.ndarray | float, coefficients: np.ndarray) -> np.ndarray:
@@ -350,6 +353,24 @@ def polyval(x: np.ndarray | float, coefficients: np.ndarray) -> np.ndarray:
     for c in coefficients[-2::-1]:
         result = result * x + float(c)
     return result
+
+
+def polyval_at(x: float, coefficients: np.ndarray) -> float:
+    """:func:`polyval` at one point, in plain floats (the same operations, a fraction of the cost)."""
+    values = coefficients.tolist()
+    result = float(values[-1])
+    for c in values[-2::-1]:
+        result = result * x + float(c)
+    return result
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array without NaNs (the same value; its generality costs more than the sort)."""
+    ordered = np.sort(values)
+    half = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[half])
+    return (float(ordered[half - 1]) + float(ordered[half])) / 2.0
 
 
 @functools.cache
@@ -382,18 +403,23 @@ def _line_fit(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
 
 
 def _row_runs(binary_rows: np.ndarray, max_hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(row_index, start, end)`` of the runs of each row (end exclusive), holes <= ``max_hole`` closed."""
-    padded = np.zeros((binary_rows.shape[0], binary_rows.shape[1] + 2), np.int8)
-    padded[:, 1:-1] = binary_rows
-    edges = np.diff(padded, axis=1)
-    start_rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
-    if len(starts) > 1:
-        joined = (start_rows[1:] == start_rows[:-1]) & (starts[1:] - ends[:-1] <= max_hole)
-        first = np.r_[True, ~joined]
-        last = np.r_[~joined, True]
-        start_rows, starts, ends = start_rows[first], starts[first], ends[last]
-    return start_rows, starts, ends
+    """``(row_index, start, end)`` of the runs of each row (end exclusive), holes <= ``max_hole`` closed.
+
+    From the painted pixels alone (``cv2.findNonZero``, row-major), not from every pixel of
+    the rows: a run starts at a pixel whose left neighbour in its row is more than
+    ``max_hole`` pixels away.
+    """
+    pixels = cv2.findNonZero(np.ascontiguousarray(binary_rows, dtype=np.uint8))
+    if pixels is None or len(pixels) == 0:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    points = pixels.reshape(-1, 2).astype(np.int64)  # (x, y), row-major
+    columns, rows = points[:, 0], points[:, 1]
+    starts_here = np.ones(len(columns), bool)
+    starts_here[1:] = (rows[1:] != rows[:-1]) | (columns[1:] - columns[:-1] > max_hole + 1)
+    first = np.flatnonzero(starts_here)
+    last = np.r_[first[1:], len(columns)] - 1
+    return rows[first], columns[first], columns[last] + 1
 
 
 def _link_tracklets(
@@ -401,35 +427,47 @@ def _link_tracklets(
 ) -> list[_Tracklet]:
     """Link runs row by row from the bottom up; a tracklet ends after two rows without a run.
 
-    ``runs`` are ``(row index, left edge, right edge)`` (right edge exclusive) in frame pixels;
-    ``step`` is the frame-pixel distance between sampled rows, ``pixel`` the width of a mask pixel.
+    ``runs`` are ``(row index, left edge, right edge)`` (right edge exclusive) in frame pixels,
+    ordered by row and then column (as ``np.nonzero`` gives them); ``step`` is the frame-pixel
+    distance between sampled rows, ``pixel`` the width of a mask pixel.
+
+    Plain Python floats and lists throughout: a frame has a few hundred runs, where the per-call
+    cost of NumPy (and of NumPy scalars) would be most of the time.
     """
     row_index, starts, ends = runs
-    order = np.argsort(-rows[row_index], kind="stable")
-    active: list[tuple[_Tracklet, int]] = []  # (tracklet, rows since last seen)
+    # runs of sampled row i: lefts[first[i]:first[i + 1]]
+    first = np.searchsorted(row_index, np.arange(len(rows) + 1)).tolist()
+    lefts, rights, row_v = starts.tolist(), ends.tolist(), rows.tolist()
+    slack = 2.0 * step + pixel
+    active: list[_Tracklet] = []
+    idle: list[int] = []  # rows since each active tracklet was last seen
     done: list[_Tracklet] = []
-    position = 0
-    count = len(order)
-    for row_i in np.argsort(-rows):
-        v = float(rows[row_i])
-        found: list[tuple[float, float, float]] = []
-        while position < count and row_index[order[position]] == row_i:
-            k = order[position]
-            found.append(((starts[k] + ends[k]) / 2.0 - 0.5, float(starts[k]), float(ends[k])))
-            position += 1
-        taken: set[int] = set()
+    for row_i in range(len(row_v) - 1, -1, -1):
+        v = row_v[row_i]
+        lo, hi = first[row_i], first[row_i + 1]
+        if lo == hi and not active:
+            continue
+        found = [((lefts[k] + rights[k]) / 2.0 - 0.5, lefts[k], rights[k]) for k in range(lo, hi)]
         pairs = []
         if found and active:  # each track's prediction and width once per row, not once per run
-            predicted = [track.predict(v) for track, _ in active]
-            widths = [track.right[-1] - track.left[-1] for track, _ in active]
-            slack = 2.0 * step + pixel
+            predicted = []
+            widths = []
+            for track in active:
+                tu, tv = track.u, track.v
+                if len(tv) >= 3:
+                    predicted.append(tu[-1] + (tu[-1] - tu[-3]) / (tv[-1] - tv[-3]) * (v - tv[-1]))
+                else:
+                    predicted.append(tu[-1])
+                widths.append(track.right[-1] - track.left[-1])
             for run_i, (u, left, right) in enumerate(found):
                 run_width = right - left
                 for track_i, track_u in enumerate(predicted):
                     distance = abs(track_u - u)
-                    if distance <= slack + 0.75 * max(run_width, widths[track_i]):
+                    width = widths[track_i]
+                    if distance <= slack + 0.75 * (run_width if run_width >= width else width):
                         pairs.append((distance, run_i, track_i))
-        pairs.sort()
+            pairs.sort()
+        taken: set[int] = set()
         used_tracks: set[int] = set()
         for _, run_i, track_i in pairs:
             if run_i in taken or track_i in used_tracks:
@@ -437,24 +475,28 @@ def _link_tracklets(
             taken.add(run_i)
             used_tracks.add(track_i)
             u, left, right = found[run_i]
-            track = active[track_i][0]
+            track = active[track_i]
             track.u.append(u)
             track.v.append(v)
             track.left.append(left)
             track.right.append(right)
-        next_active = []
-        for track_i, (track, idle) in enumerate(active):
+        next_active: list[_Tracklet] = []
+        next_idle: list[int] = []
+        for track_i, track in enumerate(active):
             if track_i in used_tracks:
-                next_active.append((track, 0))
-            elif idle + 1 <= 2:
-                next_active.append((track, idle + 1))
+                next_active.append(track)
+                next_idle.append(0)
+            elif idle[track_i] + 1 <= 2:
+                next_active.append(track)
+                next_idle.append(idle[track_i] + 1)
             else:
                 done.append(track)
         for run_i, (u, left, right) in enumerate(found):
             if run_i not in taken:
-                next_active.append((_Tracklet([u], [v], [left], [right]), 0))
-        active = next_active
-    done.extend(track for track, _ in active)
+                next_active.append(_Tracklet([u], [v], [left], [right]))
+                next_idle.append(0)
+        active, idle = next_active, next_idle
+    done.extend(active)
     return done
 
 
@@ -511,21 +553,32 @@ def _solve_shared(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Least squares ``y = a_k + sum_j s_j (x/X)^j``: per-tracklet offsets ``a`` and shared shape ``s``."""
     count = len(samples)
-    blocks, targets, sample_weights = [], [], []
-    for k, (xy, weight) in enumerate(zip(samples, weights, strict=True)):
-        xs = xy[:, 0] / _X_SCALE
-        block = np.zeros((len(xy), count + degree))
-        block[:, k] = 1.0
-        for j in range(1, degree + 1):
-            block[:, count + j - 1] = xs**j
-        blocks.append(block)
-        targets.append(xy[:, 1])
-        sample_weights.append(weight)
-    matrix = np.concatenate(blocks)
-    target = np.concatenate(targets)
-    root_w = np.sqrt(np.concatenate(sample_weights))
-    solution, *_ = np.linalg.lstsq(matrix * root_w[:, None], target * root_w, rcond=None)
+    xy = np.concatenate(samples)
+    xs = xy[:, 0] / _X_SCALE
+    matrix = np.zeros((len(xy), count + degree))
+    matrix[np.arange(len(xy)), np.repeat(np.arange(count), [len(s) for s in samples])] = 1.0
+    for j in range(1, degree + 1):
+        matrix[:, count + j - 1] = xs**j
+    root_w = np.sqrt(np.concatenate(weights))
+    solution, *_ = np.linalg.lstsq(matrix * root_w[:, None], xy[:, 1] * root_w, rcond=None)
     return solution[:count], solution[count:]
+
+
+def _shape_residuals(
+    xy: np.ndarray, weight: np.ndarray, owner: np.ndarray, count: int, shape: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, rms)`` of every tracklet from the shape: its mean lateral distance and the spread.
+
+    ``xy`` and ``weight`` are all tracklets' samples one after the other, ``owner`` the tracklet
+    of each sample (one pass for all tracklets, not a few NumPy calls per tracklet).
+    """
+    xs = xy[:, 0] / _X_SCALE
+    along = polyval(xs, np.concatenate([[0.0], shape])) if len(shape) else np.zeros_like(xs)
+    distance = xy[:, 1] - along
+    total = np.bincount(owner, weight, count)
+    offset = np.bincount(owner, distance * weight, count) / total
+    spread = distance - offset[owner]
+    return offset, np.sqrt(np.bincount(owner, spread * spread * weight, count) / total)
 
 
 def _fit_line(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: float) -> np.ndarray:
@@ -547,7 +600,7 @@ def _fit_line(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: floa
 
 
 def _to_metric_coefficients(normalised: np.ndarray) -> np.ndarray:
-    return np.asarray([c / _X_SCALE**j for j, c in enumerate(normalised)])
+    return np.asarray(normalised / _X_SCALE ** np.arange(len(normalised)), dtype=np.float64)
 
 
 def _intervals_union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -737,12 +790,20 @@ class LaneExtractor:
 
         lines = self._group(samples, weights)
         yellow = self._yellow_samples(image_bgr, kept)
-        boundaries = []
+        fitted = []
         for members, shape in lines:
             boundary = self._boundary(
-                members, shape, samples, weights, spans, yellow, plane, (height, width), x_bottom, extend_to
+                members, shape, samples, weights, spans, yellow, plane, x_bottom, extend_to
             )
             if boundary is not None:
+                fitted.append(boundary)
+        boundaries = []
+        curves = [(b.plane_coefficients, b.plane_range) for b in fitted]
+        for boundary, rendered in zip(fitted, render_curves(plane, curves, (height, width)), strict=True):
+            if rendered is not None:  # a curve with fewer than two points in the image is dropped
+                boundary.image_points, boundary.ground_points, boundary.coefficients, boundary.valid_range = (
+                    rendered
+                )
                 boundaries.append(boundary)
         boundaries.sort(key=lambda b: -float(b.plane_coefficients[0]))
         boundaries = (
@@ -773,68 +834,57 @@ class LaneExtractor:
         far noise) are left out.
         """
         settings = self.settings
-        reliable = [
-            k
-            for k in range(len(samples))
-            if len(samples[k]) >= 3 and samples[k][:, 0].min() < settings.shape_range_m
-        ]
-        active = reliable or list(range(len(samples)))
+        count = len(samples)
+        lengths = np.array([len(xy) for xy in samples])
+        xy_all, weight_all = np.concatenate(samples), np.concatenate(weights)
+        owner = np.repeat(np.arange(count), lengths)
+        firsts = np.r_[0, np.cumsum(lengths)[:-1]]
+        x_min = np.minimum.reduceat(xy_all[:, 0], firsts)
+        x_max = np.maximum.reduceat(xy_all[:, 0], firsts)
+        reliable = [k for k in range(count) if lengths[k] >= 3 and x_min[k] < settings.shape_range_m]
+        active = reliable or list(range(count))
         shape = np.zeros(0)
         for attempt in range(3):
-            all_x = np.concatenate([samples[k][:, 0] for k in active])
-            spread = float(all_x.max() - all_x.min())
-            degree = min(1 if spread < 10.0 else 2, max(0, len(all_x) - len(active) - 1))
+            spread = float(x_max[active].max() - x_min[active].min())
+            degree = min(1 if spread < 10.0 else 2, max(0, int(lengths[active].sum()) - len(active) - 1))
             if degree == 0:
                 shape = np.zeros(0)
                 break
             _, shape = _solve_shared([samples[k] for k in active], degree, [weights[k] for k in active])
-            residuals = np.array([self._shape_residual(samples[k], weights[k], shape)[1] for k in active])
+            residuals = _shape_residuals(xy_all, weight_all, owner, count, shape)[1][active]
             # tracklets that do not follow the road (arrows, blobs) are dropped and the shape refitted
-            bad = residuals > 0.3 + 3.0 * np.median(residuals)
+            bad = residuals > 0.3 + 3.0 * _median(residuals)
             if not bad.any() or bad.all() or attempt == 2:
                 break
-            active = [k for k, b in zip(active, bad, strict=True) if not b]
-        kept, offsets_list = [], []
-        for k in range(len(samples)):
-            offset, rms = self._shape_residual(samples[k], weights[k], shape)
-            mean_x = float(samples[k][:, 0].mean())
-            if rms <= settings.max_shape_residual_m * (1.0 + mean_x / _X_SCALE):
-                kept.append(k)
-                offsets_list.append(offset)
-        offsets = np.asarray(offsets_list)
+            active = [k for k, b in zip(active, bad.tolist(), strict=True) if not b]
+        offsets_all, rms_all = _shape_residuals(xy_all, weight_all, owner, count, shape)
+        limits = settings.max_shape_residual_m * (
+            1.0 + np.bincount(owner, xy_all[:, 0], count) / lengths / _X_SCALE
+        )
+        kept = np.flatnonzero(rms_all <= limits).tolist()
+        offsets = offsets_all[kept]
         order = np.argsort(offsets)
         clusters: list[list[int]] = []
         last = None
-        for position in order:
-            if last is None or offsets[position] - last > settings.cluster_gap_m:
+        for position, offset in zip(order.tolist(), offsets[order].tolist(), strict=True):
+            if last is None or offset - last > settings.cluster_gap_m:
                 clusters.append([])
             clusters[-1].append(kept[position])
-            last = offsets[position]
+            last = offset
         # the shape again with one offset per line: a line spans far more road than its dashes
-        lines = [np.concatenate([samples[k] for k in cluster]) for cluster in clusters]
-        line_weights = [np.concatenate([weights[k] for k in cluster]) for cluster in clusters]
-        usable = [i for i, xy in enumerate(lines) if len(xy) >= settings.min_samples]
+        usable = [c for c in clusters if int(lengths[c].sum()) >= settings.min_samples]
         if usable:
-            all_x = np.concatenate([lines[i][:, 0] for i in usable])
-            spread = float(all_x.max() - all_x.min())
+            members = [k for c in usable for k in c]
+            spread = float(x_max[members].max() - x_min[members].min())
             degree = 1 if spread < 10.0 else (2 if spread < 35.0 else 3)
-            degree = min(degree, max(0, len(all_x) - len(usable) - 1))
+            degree = min(degree, max(0, int(lengths[members].sum()) - len(usable) - 1))
             if degree > 0:
                 _, shape = _solve_shared(
-                    [lines[i] for i in usable], degree, [line_weights[i] for i in usable]
+                    [np.concatenate([samples[k] for k in c]) for c in usable],
+                    degree,
+                    [np.concatenate([weights[k] for k in c]) for c in usable],
                 )
         return [(cluster, shape) for cluster in clusters]
-
-    @staticmethod
-    def _shape_residual(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray) -> tuple[float, float]:
-        """``(offset, rms)`` of a tracklet from the shape: its mean lateral distance and the spread."""
-        xs = xy[:, 0] / _X_SCALE
-        along = polyval(xs, np.concatenate([[0.0], shape])) if len(shape) else np.zeros_like(xs)
-        distance = xy[:, 1] - along
-        total = float(weight.sum())
-        offset = float(distance @ weight) / total
-        spread = distance - offset
-        return offset, float(np.sqrt((spread * spread) @ weight / total))
 
     def _boundary(
         self,
@@ -845,10 +895,10 @@ class LaneExtractor:
         spans: list[tuple[float, float]],
         yellow: list[np.ndarray] | None,
         plane: _Plane,
-        size: tuple[int, int],
         x_bottom: float,
         extend_to: float,
     ) -> LaneBoundary | None:
+        """The line of the tracklets ``members``: fitted, typed, coloured; not drawn yet (no image points)."""
         settings = self.settings
         xy = np.concatenate([samples[k] for k in members])
         weight = np.concatenate([weights[k] for k in members])
@@ -860,7 +910,7 @@ class LaneExtractor:
         normalised = _fit_line(xy, weight, shape, prior)
         coefficients = _to_metric_coefficients(normalised)
         fitted = polyval(xy[:, 0], coefficients)
-        rms = float(np.sqrt(np.average((xy[:, 1] - fitted) ** 2, weights=weight)))
+        rms = math.sqrt(float(((xy[:, 1] - fitted) ** 2 * weight).sum() / weight.sum()))  # np.average
         covered = _intervals_union([spans[k] for k in members])
         x_near, x_far = covered[0][0], covered[-1][1]
         span = x_far - x_near
@@ -879,15 +929,12 @@ class LaneExtractor:
         else:
             line_type = UNKNOWN
         color = self._color(yellow, members)
-        confidence = float(np.clip(min(1.0, covered_length / 6.0) * np.exp(-rms / 0.15), 0.0, 1.0))
+        confidence = min(max(min(1.0, covered_length / 6.0) * float(np.exp(-rms / 0.15)), 0.0), 1.0)
 
         # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
         start = max(min(x_bottom, x_near), x_near - max(settings.min_extrapolation_m, span), 0.3)
         x_range = (start, max(x_far, extend_to, start + 0.1))
-        rendered = render_curve(plane, coefficients, x_range, size)
-        if rendered is None:
-            return None
-        image_points, ground, public, valid = rendered
+        # drawn by the caller, all boundaries of the frame at once (render_curves)
         return LaneBoundary(
             id=0,
             position="",
@@ -896,10 +943,10 @@ class LaneExtractor:
             color=color,
             confidence=confidence,
             metric=plane.metric,
-            coefficients=public,
-            valid_range=valid,
-            image_points=image_points,
-            ground_points=ground,
+            coefficients=coefficients,
+            valid_range=x_range,
+            image_points=np.zeros((0, 2), np.float32),
+            ground_points=None,
             plane_coefficients=coefficients,
             plane_range=x_range,
             painted_range=(x_near, x_far),
@@ -915,7 +962,7 @@ class LaneExtractor:
             xy = samples[k]
             if len(xy) < 3:
                 continue
-            residual = float(np.median(xy[:, 1] - polyval(xy[:, 0], coefficients)))
+            residual = _median(xy[:, 1] - polyval(xy[:, 0], coefficients))
             info.append((float(xy[:, 0].min()), float(xy[:, 0].max()), residual))
         for i in range(len(info)):
             for j in range(i + 1, len(info)):
@@ -966,16 +1013,10 @@ class LaneExtractor:
         settings = self.settings
         to_frame = np.array(scale)
         found: list[RoadMarking] = []
-        count = 0
-        labels: np.ndarray = np.zeros((0, 0), np.int32)
-        stats: np.ndarray = np.zeros((0, 5), np.int32)
-        if paint is not None:
-            count, labels, stats, _ = cv2.connectedComponentsWithStats(paint, connectivity=8)
-        for label in range(1, count):
-            x0, y0, w, h, area = stats[label]
-            if w < 2 * h or area < 10:
+        for x0, y0, w, h, component in _wide_components(paint) if paint is not None else []:
+            ys, xs = np.nonzero(component)
+            if len(xs) < 10:
                 continue
-            ys, xs = np.nonzero(labels[y0 : y0 + h, x0 : x0 + w] == label)
             pixels = (np.column_stack([xs + x0, ys + y0])[:: max(1, len(xs) // 400)] + 0.5) * to_frame - 0.5
             ground = plane.to_plane(pixels)
             ground = ground[np.isfinite(ground).all(axis=1)]
@@ -1041,6 +1082,34 @@ class LaneExtractor:
         return found
 
 
+def _wide_components(binary: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
+    """``(x0, y0, w, h, pixels)`` of the 8-connected components at least twice as wide as tall.
+
+    ``pixels`` is the component's mask within its box; components in raster order of their first
+    pixel. Boxes come from the components' outer
+    borders (``cv2.findContours``), and only the wide ones are labelled, within their box: labelling
+    the whole mask with statistics cost several times more.
+    """
+    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    wide = []
+    for contour, parent in zip(contours, hierarchy.reshape(-1, 4)[:, 3].tolist(), strict=True):
+        if parent >= 0:  # the border of a hole
+            continue
+        x0, y0, w, h = cv2.boundingRect(contour)
+        if w < 2 * h:
+            continue
+        points = contour.reshape(-1, 2)
+        first_x = int(points[points[:, 1] == y0, 0].min())  # the component's first pixel in raster order
+        wide.append((y0, first_x, x0, w, h))
+    found = []
+    for y0, first_x, x0, w, h in sorted(wide):
+        _, labels = cv2.connectedComponents(binary[y0 : y0 + h, x0 : x0 + w], connectivity=8)
+        found.append((x0, y0, w, h, labels == labels[0, first_x - x0]))
+    return found
+
+
 def _before_junction(
     samples: list[np.ndarray],
     weights: list[np.ndarray],
@@ -1077,51 +1146,82 @@ def _before_junction(
     return out
 
 
+Rendered = tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float]]
+
+
 def render_curve(
     plane: _Plane,
     coefficients: np.ndarray,
     x_range: tuple[float, float],
     size: tuple[int, int],
     points: int = 40,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float]] | None:
+) -> Rendered | None:
     """``(image_points, ground_points, public coefficients, valid range)`` of a plane curve in the image.
 
     None when fewer than two of its points fall inside the image.
     """
-    near, far = x_range
-    low = max(near, 1e-3)
-    xs = low * (max(far, near + 1e-3) / low) ** _unit_spacing(points)  # np.geomspace, ~10x cheaper
-    curve = np.column_stack([xs, polyval(xs, coefficients)])
-    image_points = plane.to_image(curve)
+    return render_curves(plane, [(coefficients, x_range)], size, points)[0]
+
+
+def render_curves(
+    plane: _Plane,
+    curves: Sequence[tuple[np.ndarray, tuple[float, float]]],
+    size: tuple[int, int],
+    points: int = 40,
+) -> list[Rendered | None]:
+    """:func:`render_curve` of several ``(coefficients, x_range)`` curves: one projection for all."""
+    if not curves:
+        return []
+    spacing = _unit_spacing(points)
+    xs = np.empty((len(curves), points))
+    for k, (_, (near, far)) in enumerate(curves):
+        low = max(near, 1e-3)
+        xs[k] = low * (max(far, near + 1e-3) / low) ** spacing  # np.geomspace, ~10x cheaper
+    ys = _polyval_rows(xs, [coefficients for coefficients, _ in curves])
+    image_all = plane.to_image(np.column_stack([xs.ravel(), ys.ravel()])).reshape(len(curves), points, 2)
     height, width = size
-    inside = (
-        np.isfinite(image_points).all(axis=1)
-        & (image_points[:, 0] >= 0)
-        & (image_points[:, 0] <= width - 1)
-        & (image_points[:, 1] >= 0)
-        & (image_points[:, 1] <= height - 1)
-    )
-    if inside.sum() < 2:
-        return None
-    image_points = image_points[inside]
-    curve = curve[inside]
-    if plane.metric:
-        return (
-            image_points.astype(np.float32),
-            curve.astype(np.float32),
-            np.asarray(coefficients, dtype=np.float64),
-            (float(curve[0, 0]), float(curve[-1, 0])),
-        )
-    degree = 2 if len(image_points) >= 3 else 1
-    public = fit_polynomial(image_points[:, 1], image_points[:, 0], degree)
-    valid = (float(image_points[:, 1].min()), float(image_points[:, 1].max()))
-    return image_points.astype(np.float32), None, np.asarray(public, dtype=np.float64), valid
+    u, v = image_all[..., 0], image_all[..., 1]
+    inside = (u >= 0) & (u <= width - 1) & (v >= 0) & (v <= height - 1)  # False for NaN
+    rendered: list[Rendered | None] = []
+    for k, count in enumerate(inside.sum(axis=1).tolist()):
+        if count < 2:
+            rendered.append(None)
+            continue
+        image_points = image_all[k][inside[k]]
+        if plane.metric:
+            curve_x, curve_y = xs[k][inside[k]], ys[k][inside[k]]
+            rendered.append(
+                (
+                    image_points.astype(np.float32),
+                    np.column_stack([curve_x, curve_y]).astype(np.float32),
+                    np.asarray(curves[k][0], dtype=np.float64),
+                    (float(curve_x[0]), float(curve_x[-1])),
+                )
+            )
+            continue
+        degree = 2 if len(image_points) >= 3 else 1
+        public = fit_polynomial(image_points[:, 1], image_points[:, 0], degree)
+        valid = (float(image_points[:, 1].min()), float(image_points[:, 1].max()))
+        rendered.append((image_points.astype(np.float32), None, np.asarray(public, dtype=np.float64), valid))
+    return rendered
+
+
+def _polyval_rows(x: np.ndarray, coefficients: Sequence[np.ndarray]) -> np.ndarray:
+    """``polyval(x[k], coefficients[k])`` for every row ``k`` (Horner's rule on all rows at once)."""
+    if len({len(c) for c in coefficients}) != 1:
+        return np.array([polyval(row, c) for row, c in zip(x, coefficients, strict=True)])
+    table = np.asarray(coefficients, dtype=np.float64)
+    result = np.repeat(table[:, -1:], x.shape[1], axis=1)
+    for j in range(table.shape[1] - 2, -1, -1):
+        result = result * x + table[:, j : j + 1]
+    return result
 
 
 def assign_positions(boundaries: list[LaneBoundary]) -> None:
     """Name boundaries by their lateral offset at the vehicle: ego-left/right, then left-1/right-1, ..."""
-    left = sorted((b for b in boundaries if b.lateral_at(0.0) >= 0), key=lambda b: float(b.lateral_at(0.0)))
-    right = sorted((b for b in boundaries if b.lateral_at(0.0) < 0), key=lambda b: -float(b.lateral_at(0.0)))
+    at_vehicle = [(polyval_at(0.0, b.plane_coefficients), b) for b in boundaries]
+    left = [b for _, b in sorted((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0])]
+    right = [b for _, b in sorted((item for item in at_vehicle if item[0] < 0), key=lambda item: -item[0])]
     for rank, boundary in enumerate(left):
         boundary.position_index = rank + 1
         boundary.position = EGO_LEFT if rank == 0 else f"left_{rank}"
