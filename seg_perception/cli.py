@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seg_perception.bench.node_stages",
         "the node's own cost per output (conversion, post-processing, each message), in one process",
     ),
+    "bench-lanes": (
+        "seg_perception.bench.lanes",
+        "CPU ms per front frame of the lane boundaries (extraction + tracking) on held-out drives",
+    ),
 }
 
 

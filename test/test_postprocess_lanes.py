@@ -14,7 +14,14 @@ from seg_perception.postprocess.camera_model import (
     homography_from_correspondences,
 )
 from seg_perception.postprocess.lane_tracking import LaneTracker
-from seg_perception.postprocess.lanes import LaneExtractor, LaneSettings
+from seg_perception.postprocess.lanes import (
+    LaneExtractor,
+    LaneSettings,
+    _row_runs,
+    _wide_components,
+    render_curve,
+    render_curves,
+)
 
 SIZE = (360, 640)
 CLASSES = ["background", "lane_marking", "crosswalk"]
@@ -372,3 +379,78 @@ def test_boundaries_stop_at_the_stop_line_ahead():
     assert len(result.boundaries) == 2 and [m.kind for m in result.markings] == ["stop_line"]
     stop = result.markings[0].distance
     assert all(14.0 <= b.plane_range[1] <= stop + 1e-6 for b in result.boundaries)
+
+
+def runs_reference(rows, max_hole):
+    """Runs of each row pixel by pixel, holes of up to ``max_hole`` pixels closed."""
+    found = []
+    for index, row in enumerate(rows):
+        columns = np.flatnonzero(row)
+        if not len(columns):
+            continue
+        start = previous = int(columns[0])
+        for column in columns[1:].tolist():
+            if column - previous - 1 > max_hole:
+                found.append((index, start, previous + 1))
+                start = column
+            previous = column
+        found.append((index, start, previous + 1))
+    return found
+
+
+def test_row_runs_close_small_holes_only():
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        rows = (rng.random((int(rng.integers(1, 8)), int(rng.integers(1, 30)))) < rng.random()).astype(
+            np.uint8
+        )
+        hole = int(rng.integers(0, 4))
+        row_index, starts, ends = _row_runs(rows, hole)
+        assert list(zip(row_index.tolist(), starts.tolist(), ends.tolist(), strict=True)) == runs_reference(
+            rows, hole
+        )
+    empty = _row_runs(np.zeros((3, 5), np.uint8), 2)
+    assert all(len(part) == 0 for part in empty)
+
+
+def test_wide_components_are_the_labelled_components_twice_as_wide_as_tall():
+    rng = np.random.default_rng(4)
+    ring = np.zeros((12, 30), np.uint8)
+    cv2.rectangle(ring, (1, 1), (28, 10), 1, 1)  # a component with a hole ...
+    ring[5:7, 8:20] = 1  # ... and a wide one inside it
+    masks = [ring] + [
+        cv2.dilate((rng.random((20, 50)) < 0.15).astype(np.uint8), np.ones((1, 3), np.uint8))
+        for _ in range(60)
+    ]
+    for binary in masks:
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        expected = sorted(
+            (int(x), int(y), int(w), int(h), np.flatnonzero(labels[y : y + h, x : x + w] == label).tolist())
+            for label, (x, y, w, h, _) in enumerate(stats)
+            if label and w >= 2 * h
+        )
+        found = sorted(
+            (x, y, w, h, np.flatnonzero(pixels).tolist()) for x, y, w, h, pixels in _wide_components(binary)
+        )
+        assert found == expected
+    assert len(_wide_components(ring)) == 2
+
+
+@pytest.mark.parametrize("mapper", [MAPPER, None], ids=["metric", "image_space"])
+def test_curves_drawn_together_are_the_curves_drawn_one_by_one(mapper):
+    mask, _ = draw_road([(1.8, "solid", WHITE, 0.0), (-1.8, "dashed", WHITE, 0.0)])
+    plane = LaneExtractor(CLASSES, mapper=mapper).extract(mask).plane
+    curves = [
+        (np.array([1.8, 0.01, 1e-4, 0.0]), (3.0, 60.0)),
+        (np.array([-1.8, 0.0, 0.0, 1e-6]), (5.0, 40.0)),
+        (np.array([400.0, 0.0, 0.0, 0.0]), (3.0, 20.0)),  # far off to the side: not in the image
+    ]
+    together = render_curves(plane, curves, SIZE)
+    assert together[2] is None and together[0] is not None and together[1] is not None
+    for (coefficients, x_range), drawn in zip(curves, together, strict=True):
+        alone = render_curve(plane, coefficients, x_range, SIZE)
+        assert (alone is None) == (drawn is None)
+        if alone is not None and drawn is not None:
+            for part_alone, part_drawn in zip(alone[:3], drawn[:3], strict=True):
+                np.testing.assert_array_equal(part_alone, part_drawn)
+            assert alone[3] == drawn[3]

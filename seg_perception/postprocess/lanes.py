@@ -584,19 +584,23 @@ def _shape_residuals(
 def _fit_line(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: float) -> np.ndarray:
     """Cubic in normalised x pulled towards the shared shape by ``prior`` (relative to the data weight)."""
     degree = 3
+    count = len(xy)
     xs = xy[:, 0] / _X_SCALE
-    design = np.column_stack([xs**j for j in range(degree + 1)])
     root_w = np.sqrt(weight)
     lam = np.sqrt(prior * float(weight.sum()))
-    # only the shape terms the road fit had are pulled; unfitted higher terms are pulled to zero
-    target_shape = np.zeros(degree)
-    target_shape[: len(shape)] = shape
-    prior_rows = np.zeros((degree, degree + 1))
-    prior_rows[:, 1:] = np.eye(degree) * lam
-    matrix = np.vstack([design * root_w[:, None], prior_rows])
-    target = np.concatenate([xy[:, 1] * root_w, target_shape * lam])
+    # rows: the weighted samples (x^0 .. x^3), then one prior row per shape term: only the shape
+    # terms the road fit had are pulled towards it; unfitted higher terms are pulled to zero
+    matrix = np.zeros((count + degree, degree + 1))
+    matrix[:count, 0] = root_w
+    matrix[:count, 1] = xs * root_w
+    matrix[:count, 2] = xs**2 * root_w
+    matrix[:count, 3] = xs**3 * root_w
+    matrix[np.arange(count, count + degree), np.arange(1, degree + 1)] = lam
+    target = np.zeros(count + degree)
+    target[:count] = xy[:, 1] * root_w
+    target[count : count + len(shape)] = shape * lam
     solution, *_ = np.linalg.lstsq(matrix, target, rcond=None)
-    return solution
+    return np.asarray(solution, dtype=np.float64)
 
 
 def _to_metric_coefficients(normalised: np.ndarray) -> np.ndarray:
@@ -643,6 +647,8 @@ class LaneExtractor:
         )
         self.mapper = mapper
         self.mapper_size = mapper_size
+        self._bottom_cache: dict[tuple[int, int], tuple[GroundMapper, float]] = {}
+        self._scaled: dict[tuple[int, int], tuple[GroundMapper, GroundMapper]] = {}
 
     @property
     def metric(self) -> bool:
@@ -653,9 +659,13 @@ class LaneExtractor:
         focal = (width / 2.0) / np.tan(np.deg2rad(self.settings.nominal_hfov_deg) / 2.0)
         mapper = self.mapper
         if mapper is not None and self.mapper_size is not None and tuple(self.mapper_size) != tuple(size):
-            sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
-            scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
-            mapper = GroundMapper(mapper.image_to_ground @ scale, None)
+            scaled = self._scaled.get(size)
+            if scaled is None or scaled[0] is not mapper:  # made once per frame size (and mapper)
+                sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
+                scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
+                scaled = (mapper, GroundMapper(mapper.image_to_ground @ scale, None))
+                self._scaled[size] = scaled
+            mapper = scaled[1]
         return _Plane(
             mapper, vanishing_point, focal * self.settings.nominal_height_m, self.settings.nominal_height_m
         )
@@ -819,9 +829,16 @@ class LaneExtractor:
         return result
 
     def _bottom_distance(self, plane: _Plane, size: tuple[int, int]) -> float:
+        """Forward distance of the ground seen by the bottom row's centre (fixed for a calibrated camera)."""
+        cached = self._bottom_cache.get(size)
+        if cached is not None and plane.mapper is not None and cached[0] is plane.mapper:
+            return cached[1]
         height, width = size
         x = plane.to_plane(np.array([[width / 2.0, height - 1.0]]))[0, 0]
-        return float(x) if np.isfinite(x) and x > 0 else 0.5
+        distance = float(x) if np.isfinite(x) and x > 0 else 0.5
+        if plane.mapper is not None:
+            self._bottom_cache[size] = (plane.mapper, distance)
+        return distance
 
     def _group(
         self, samples: list[np.ndarray], weights: list[np.ndarray]
@@ -909,8 +926,8 @@ class LaneExtractor:
         prior = settings.shape_prior * (1.0 + (settings.shape_span_m / max(own_span, 1.0)) ** 2)
         normalised = _fit_line(xy, weight, shape, prior)
         coefficients = _to_metric_coefficients(normalised)
-        fitted = polyval(xy[:, 0], coefficients)
-        rms = math.sqrt(float(((xy[:, 1] - fitted) ** 2 * weight).sum() / weight.sum()))  # np.average
+        residuals = xy[:, 1] - polyval(xy[:, 0], coefficients)
+        rms = math.sqrt(float((residuals**2 * weight).sum() / weight.sum()))  # np.average
         covered = _intervals_union([spans[k] for k in members])
         x_near, x_far = covered[0][0], covered[-1][1]
         span = x_far - x_near
@@ -920,7 +937,7 @@ class LaneExtractor:
         gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
         long_gaps = [g for g in gaps if g >= settings.min_gap_m]
         coverage = covered_length / max(span, 1e-6)
-        if self._is_double(members, samples, coefficients):
+        if self._is_double(members, samples, residuals):
             line_type = DOUBLE
         elif long_gaps and coverage < settings.dashed_max_coverage:
             line_type = DASHED
@@ -952,27 +969,35 @@ class LaneExtractor:
             painted_range=(x_near, x_far),
         )
 
-    def _is_double(self, members: list[int], samples: list[np.ndarray], coefficients: np.ndarray) -> bool:
-        """Two tracklets side by side (overlapping along the road) a paint-gap apart."""
+    def _is_double(self, members: list[int], samples: list[np.ndarray], residuals: np.ndarray) -> bool:
+        """Two tracklets side by side (overlapping along the road) a paint-gap apart.
+
+        ``residuals``: the members' samples' lateral distances from the line's fit, member after member.
+        """
         settings = self.settings
         if len(members) < 2:
             return False
-        info = []
+        info = []  # (x_min, x_max, first sample, end) of the members with three samples or more
+        start = 0
         for k in members:
-            xy = samples[k]
-            if len(xy) < 3:
-                continue
-            residual = _median(xy[:, 1] - polyval(xy[:, 0], coefficients))
-            info.append((float(xy[:, 0].min()), float(xy[:, 0].max()), residual))
+            xs = samples[k][:, 0]
+            if len(xs) >= 3:
+                info.append((float(xs.min()), float(xs.max()), start, start + len(xs)))
+            start += len(xs)
+        medians: dict[int, float] = {}  # median residual of a member, computed when first needed
+
+        def median(i: int) -> float:
+            if i not in medians:
+                medians[i] = _median(residuals[info[i][2] : info[i][3]])
+            return medians[i]
+
         for i in range(len(info)):
             for j in range(i + 1, len(info)):
                 lo = max(info[i][0], info[j][0])
                 hi = min(info[i][1], info[j][1])
                 shorter = min(info[i][1] - info[i][0], info[j][1] - info[j][0])
-                separation = abs(info[i][2] - info[j][2])
-                if (
-                    hi - lo > 0.3 * max(shorter, 1e-6)
-                    and settings.double_min_sep_m <= separation <= settings.double_max_sep_m
+                if hi - lo > 0.3 * max(shorter, 1e-6) and (
+                    settings.double_min_sep_m <= abs(median(i) - median(j)) <= settings.double_max_sep_m
                 ):
                     return True
         return False
@@ -1013,22 +1038,28 @@ class LaneExtractor:
         settings = self.settings
         to_frame = np.array(scale)
         found: list[RoadMarking] = []
+        candidates = []
         for x0, y0, w, h, component in _wide_components(paint) if paint is not None else []:
             ys, xs = np.nonzero(component)
             if len(xs) < 10:
                 continue
             pixels = (np.column_stack([xs + x0, ys + y0])[:: max(1, len(xs) // 400)] + 0.5) * to_frame - 0.5
-            ground = plane.to_plane(pixels)
-            ground = ground[np.isfinite(ground).all(axis=1)]
-            if len(ground) < 3:
-                continue
-            along = float(ground[:, 0].max() - ground[:, 0].min())
-            across = float(ground[:, 1].max() - ground[:, 1].min())
-            if across >= settings.stop_line_min_length_m and along <= settings.stop_line_max_depth_m:
-                outline = (
-                    np.array([[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]], np.float64) * to_frame
-                )
-                found.append(self._marking(STOP_LINE, outline, plane, float(ground[:, 0].min())))
+            candidates.append((x0, y0, w, h, pixels))
+        if candidates:  # one mapping call for all candidates' pixels
+            mapped = plane.to_plane(np.concatenate([c[4] for c in candidates]))
+            cuts = np.cumsum([len(c[4]) for c in candidates])[:-1]
+            for (x0, y0, w, h, _), ground in zip(candidates, np.split(mapped, cuts), strict=True):
+                ground = ground[np.isfinite(ground).all(axis=1)]
+                if len(ground) < 3:
+                    continue
+                along = float(ground[:, 0].max() - ground[:, 0].min())
+                across = float(ground[:, 1].max() - ground[:, 1].min())
+                if across >= settings.stop_line_min_length_m and along <= settings.stop_line_max_depth_m:
+                    outline = (
+                        np.array([[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]], np.float64)
+                        * to_frame
+                    )
+                    found.append(self._marking(STOP_LINE, outline, plane, float(ground[:, 0].min())))
         if self.crosswalk_id is not None:
             found.extend(self._crosswalks(mask, plane, to_frame))
         found.sort(key=lambda m: m.distance)
