@@ -19,6 +19,7 @@ from seg_perception.postprocess.lanes import (
     LaneSettings,
     _row_runs,
     _wide_components,
+    estimate_vanishing_point,
     render_curve,
     render_curves,
 )
@@ -234,6 +235,43 @@ def test_uncalibrated_boundaries_run_on_only_under_a_found_horizon():
     for boundary in both.boundaries:
         assert boundary.plane_range[1] > 2.0 * boundary.paint_range[1]
         assert boundary.image_points[:, 1].min() < CAMERA.horizon_v() + 15.0
+
+
+def test_a_crossing_far_from_any_horizon_is_not_taken_for_the_vanishing_point():
+    height, width = SIZE
+    region = LaneSettings().vanishing_region(SIZE)
+    # a lane line and a shadow edge crossing far up and to the right (a tree's shadow on real frames)
+    v = np.linspace(200.0, 350.0, 12)
+    crossing = (0.8 * width, 0.1 * height)
+    line = (crossing[0] - 1.2 * (v - crossing[1]), v)
+    shadow = (crossing[0] + 0.3 * (v - crossing[1]), v)
+    found = estimate_vanishing_point([line, shadow], SIZE)
+    assert found is not None and abs(found[0] - crossing[0]) < 1.0 and abs(found[1] - crossing[1]) < 1.0
+    assert estimate_vanishing_point([line, shadow], SIZE, region) is None
+    # lines either side of the car that meet near the horizon give it, region or not
+    left, right = (320.0 - 1.2 * (v - 150.0), v), (320.0 + 1.2 * (v - 150.0), v)
+    centre = estimate_vanishing_point([left, right], SIZE, region)
+    assert centre is not None and abs(centre[0] - 320.0) < 1.0 and abs(centre[1] - 150.0) < 1.0
+
+
+def test_a_shadow_edge_crossing_a_line_far_above_the_horizon_leaves_the_vanishing_point():
+    height, _ = SIZE
+    mask, image = draw_road(THREE_LANES[1:3], far=15.0)
+    rows, columns = np.nonzero(mask == LANE)
+    left = columns < SIZE[1] / 2
+    slope, intercept = np.polyfit(rows[left], columns[left], 1)
+    # a straight shadow edge from the bottom right to where the left line's extension is at 10 % of the height
+    crossing = np.array([slope * 0.1 * height + intercept, 0.1 * height])
+    start = np.array([crossing[0] + 0.35 * (height - 1 - crossing[1]), height - 1.0])
+    end = start + (crossing - start) * (height - 1 - 230.0) / (height - 1 - crossing[1])
+    cv2.line(mask, tuple(np.round(start).astype(int)), tuple(np.round(end).astype(int)), LANE, 6)
+    found = LaneExtractor(CLASSES).extract(mask, image)
+    assert found.vanishing_point is not None and abs(found.vanishing_point[1] - CAMERA.horizon_v()) < 6.0
+    assert len(found.boundaries) >= 2
+    # taken anywhere, the crossing would be the vanishing point
+    anywhere = LaneSettings(vanishing_max_pitch_deg=89.0, vanishing_max_yaw_deg=89.0)
+    fooled = LaneExtractor(CLASSES, anywhere).extract(mask, image)
+    assert fooled.vanishing_point is not None and abs(fooled.vanishing_point[1] - crossing[1]) < 6.0
 
 
 def test_frame_size_scaling_from_a_coarse_mask():

@@ -96,9 +96,22 @@ class LaneSettings:
     yellow_min_share: float = 0.4
     nominal_height_m: float = 1.4
     nominal_hfov_deg: float = 70.0
+    # uncalibrated: the vanishing point of the paint lies within this pitch (rows) and this yaw
+    # (columns) of the image centre for the nominal field of view; lane-line crossings farther
+    # out (a shadow edge or a blob crossing a line) are not taken for it
+    vanishing_max_pitch_deg: float = 12.0
+    vanishing_max_yaw_deg: float = 15.0
     stop_line_min_length_m: float = 1.5
     stop_line_max_depth_m: float = 1.2
     crosswalk_join_m: float = 1.5
+
+    def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
+        height, width = size
+        focal = (width / 2.0) / math.tan(math.radians(self.nominal_hfov_deg) / 2.0)
+        du = focal * math.tan(math.radians(self.vanishing_max_yaw_deg))
+        dv = focal * math.tan(math.radians(self.vanishing_max_pitch_deg))
+        return width / 2.0 - du, width / 2.0 + du, height / 2.0 - dv, height / 2.0 + dv
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> LaneSettings:
@@ -501,16 +514,22 @@ def _link_tracklets(
 
 
 def estimate_vanishing_point(
-    tracklets: Sequence[tuple[np.ndarray, np.ndarray]], size: tuple[int, int]
+    tracklets: Sequence[tuple[np.ndarray, np.ndarray]],
+    size: tuple[int, int],
+    region: tuple[float, float, float, float] | None = None,
 ) -> tuple[float, float] | None:
     """Weighted median of the pairwise intersections of straight fits ``u = a + b v`` of tracklets.
 
     Args:
         tracklets: ``(u, v)`` sample arrays of each tracklet.
         size: (height, width) of the image.
+        region: ``(u_min, u_max, v_min, v_max)`` pixels where the camera's vanishing point can
+            be (see :meth:`LaneSettings.vanishing_region`); intersections outside it are not
+            candidates (a shadow edge or a blob crossing a lane line far from the horizon).
+            None: any column, rows ``VP_ROWS``.
 
     Returns:
-        ``(u0, v0)`` or None when fewer than two non-parallel tracklets are long enough.
+        ``(u0, v0)`` or None when no two non-parallel tracklets meet where a vanishing point can be.
     """
     height, _ = size
     fits = []
@@ -533,7 +552,12 @@ def estimate_vanishing_point(
             v_cross = (a_j - a_i) / (b_i - b_j)
             if not (VP_ROWS[0] * height < v_cross < min(top_i, top_j)):
                 continue
-            candidates.append((a_i + b_i * v_cross, v_cross))
+            u_cross = a_i + b_i * v_cross
+            if region is not None and not (
+                region[0] <= u_cross <= region[1] and region[2] <= v_cross <= region[3]
+            ):
+                continue
+            candidates.append((u_cross, v_cross))
             weights.append(np.sqrt(w_i * w_j))
     if not candidates:
         return None
@@ -712,7 +736,9 @@ class LaneExtractor:
         guessed = not self.metric and vanishing_hint is None
         if not self.metric:
             arrays = [(np.asarray(t.u), np.asarray(t.v)) for t in tracklets]
-            estimate = estimate_vanishing_point(arrays, (height, width))
+            estimate = estimate_vanishing_point(
+                arrays, (height, width), settings.vanishing_region((height, width))
+            )
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
                 guessed = False
