@@ -61,7 +61,7 @@ def test_directions_turn_with_the_image(spec):
 
 def test_recipe_marking_points_block_needs_the_head_and_known_keys():
     recipe = load_recipe("config/training/parking.yaml")
-    assert recipe.model_options["marking_points"] is True and recipe.point_target() == (4, 4.0)
+    assert recipe.model_options["marking_points"] is True and recipe.point_target() == (4, 4.0, False)
     base = {
         "model": {"name": "icnet_lite", "options": {"marking_points": True}},
         "scenario": "parking",

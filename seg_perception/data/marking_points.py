@@ -78,18 +78,24 @@ def scene_marking_points(sample: Any) -> np.ndarray:
 
 
 def marking_point_target(
-    points: np.ndarray, size: tuple[int, int], *, stride: int, sigma_px: float
+    points: np.ndarray,
+    size: tuple[int, int],
+    *,
+    stride: int,
+    sigma_px: float,
+    offsets: bool = False,
 ) -> np.ndarray:
     """Training target ``(3, ceil(H/stride), ceil(W/stride))`` float32 of an ``(H, W)`` image.
 
     Channel 0 is the heat (max over points of a Gaussian of ``sigma_px`` image pixels),
     channels 1-2 the unit direction of the point whose Gaussian is largest there (0 elsewhere).
     Cell ``(i, j)`` covers image pixels ``[j*stride, (j+1)*stride)``; its centre is
-    ``(j + 0.5) * stride - 0.5`` in pixel coordinates.
+    ``(j + 0.5) * stride - 0.5`` in pixel coordinates. With ``offsets`` two more channels
+    (5 in all): that point's position relative to the cell centre, in cells.
     """
     height, width = size
     rows, cols = -(-int(height) // stride), -(-int(width) // stride)
-    target = np.zeros((3, rows, cols), np.float32)
+    target = np.zeros((5 if offsets else 3, rows, cols), np.float32)
     if len(points) == 0:
         return target
     ys = (np.arange(rows, dtype=np.float32) + 0.5) * stride - 0.5
@@ -103,6 +109,9 @@ def marking_point_target(
         best[wins] = gaussian[wins]
         target[1][wins] = dx
         target[2][wins] = dy
+        if offsets:
+            target[3][wins] = ((x - xs[None, :]) / stride * np.ones_like(gaussian))[wins]
+            target[4][wins] = ((y - ys[:, None]) / stride * np.ones_like(gaussian))[wins]
     return target
 
 

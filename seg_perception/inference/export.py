@@ -119,6 +119,10 @@ def export_onnx(
     if has_points != metadata.has_marking_points:
         stride = MARKING_POINT_STRIDE if has_points else 0
         metadata = dataclasses.replace(metadata, marking_point_stride=stride)
+    # The graph's marking-point channels are the model's; the metadata tells decoders which.
+    metadata = dataclasses.replace(
+        metadata, marking_point_offsets=bool(getattr(model, "point_offsets", False))
+    )
     # The graph resizes as the model was built; the metadata says so for consumers resizing logits.
     metadata = dataclasses.replace(metadata, align_corners=bool(getattr(model, "align_corners", False)))
     generator = torch.Generator().manual_seed(seed)

@@ -120,7 +120,9 @@ def build_fused_model(
     stride = max(metadata.marking_point_stride, 1)
     extra_outputs = [
         helper.make_tensor_value_info(
-            name, TensorProto.FLOAT, [batch, 3, -(-out_height // stride), -(-out_width // stride)]
+            name,
+            TensorProto.FLOAT,
+            [batch, metadata.marking_point_channels, -(-out_height // stride), -(-out_width // stride)],
         )
         for name in metadata.output_names[1:]
     ]

@@ -11,7 +11,8 @@ from seg_perception.errors import ModelFileError
 METADATA_PREFIX = "seg_perception."
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
-#: Second output of models with a marking-point head: (N, 3, H/stride, W/stride) heat + unit direction.
+#: Second output of models with a marking-point head: (N, 3, H/stride, W/stride) heat + unit direction
+#: (N, 5, ...) with the sub-cell offsets (ox, oy) in cells when ``marking_point_offsets``).
 MARKING_POINTS_NAME = "marking_points"
 
 
@@ -30,6 +31,8 @@ class ModelMetadata:
         channel_order: ``RGB``; frames are converted to it before normalisation.
         extra: Free-form provenance (training command, metrics, version).
         marking_point_stride: Stride of the ``marking_points`` output (0: the model has none).
+        marking_point_offsets: The ``marking_points`` output has two more channels, each
+            point's sub-cell offset from its cell's centre in cells (model option ``point_offsets``).
         metres_per_pixel: Ground resolution of the bird's-eye images the model was trained
             on (None for perspective cameras); the pipeline rescales AVM frames to it.
         align_corners: ``align_corners`` of the model's bilinear resizes, logits included
@@ -48,6 +51,7 @@ class ModelMetadata:
     channel_order: str = "RGB"
     extra: dict[str, Any] = field(default_factory=dict)
     marking_point_stride: int = 0
+    marking_point_offsets: bool = False
     metres_per_pixel: float | None = None
     align_corners: bool = False
 
@@ -58,6 +62,11 @@ class ModelMetadata:
     @property
     def has_marking_points(self) -> bool:
         return self.marking_point_stride > 0
+
+    @property
+    def marking_point_channels(self) -> int:
+        """Channels of the ``marking_points`` output: heat, direction (2), offsets (2) if any."""
+        return 5 if self.marking_point_offsets else 3
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -83,6 +92,7 @@ class ModelMetadata:
             channel_order=str(values.get("channel_order", "RGB")),
             extra=dict(values.get("extra", {})),
             marking_point_stride=int(values.get("marking_point_stride", 0)),
+            marking_point_offsets=bool(values.get("marking_point_offsets", False)),
             metres_per_pixel=None if mpp is None else float(mpp),
             align_corners=bool(values.get("align_corners", False)),
         )

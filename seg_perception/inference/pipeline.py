@@ -519,6 +519,7 @@ class SegmentationPipeline:
             stride=stride,
             threshold=self.point_threshold,
             nms_radius_px=self.nms_radius_m / model_mpp,
+            offsets=self.engine.metadata.marking_point_offsets,
         )
         points = scale_points(points, frame_from_model)
         slot_line_id, free_slot_id = self._slot_ids

@@ -5,7 +5,9 @@ of the separating line (pointing into the slot). Peaks are local maxima of the h
 threshold; each is refined to sub-cell precision by the heat-weighted centroid of its 3x3
 neighbourhood (the training target is a Gaussian centred on the exact point), its direction
 is the heat-weighted mean direction there, and peaks closer than an NMS radius to a stronger
-one are dropped.
+one are dropped. A map with sub-cell offsets (``(5, h, w)``, model option ``point_offsets``)
+places each point by the heat-weighted mean of its 3x3 cells' votes (cell centre + offset)
+instead of the centroid of the heat.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def decode_marking_points(
     stride: int,
     threshold: float,
     nms_radius_px: float,
+    offsets: bool = False,
 ) -> np.ndarray:
     """Marking points of one map: ``(K, 5)`` float64 rows ``(x, y, dx, dy, score)``, best first.
 
@@ -34,7 +37,17 @@ def decode_marking_points(
         stride: Model input pixels per map cell.
         threshold: Minimum peak heat.
         nms_radius_px: A peak within this distance (input pixels) of a stronger one is dropped.
+        offsets: The map has the two sub-cell offset channels (``(5, h, w)``), in cells.
+
+    Raises:
+        ValueError: the map's channel count is not the one ``offsets`` says.
     """
+    channels = 5 if offsets else 3
+    if points_map.shape[0] != channels:
+        raise ValueError(
+            f"marking-point map has {points_map.shape[0]} channels, expected {channels} "
+            f"({'with' if offsets else 'without'} sub-cell offsets)"
+        )
     heat = np.ascontiguousarray(points_map[0], dtype=np.float32)
     if heat.size == 0 or float(heat.max(initial=0.0)) < threshold:
         return np.zeros((0, 5))
@@ -42,13 +55,21 @@ def decode_marking_points(
     rows, cols = np.nonzero(peaks)
     padded = np.pad(heat, 1)
     padded_dir = np.pad(np.asarray(points_map[1:3], dtype=np.float32), ((0, 0), (1, 1), (1, 1)))
-    offsets = np.array([-1, 0, 1])
+    padded_offset = (
+        np.pad(np.asarray(points_map[3:5], dtype=np.float32), ((0, 0), (1, 1), (1, 1))) if offsets else None
+    )
+    neighbours = np.array([-1, 0, 1])
     found = []
     for row, col in zip(rows, cols, strict=True):
         window = padded[row : row + 3, col : col + 3]
         weight = window.sum()
-        dy = float((window.sum(axis=1) * offsets).sum() / weight)
-        dx = float((window.sum(axis=0) * offsets).sum() / weight)
+        if padded_offset is None:
+            dy = float((window.sum(axis=1) * neighbours).sum() / weight)
+            dx = float((window.sum(axis=0) * neighbours).sum() / weight)
+        else:
+            votes = padded_offset[:, row : row + 3, col : col + 3]
+            dx = float(((votes[0] + neighbours[None, :]) * window).sum() / weight)
+            dy = float(((votes[1] + neighbours[:, None]) * window).sum() / weight)
         direction = (padded_dir[:, row : row + 3, col : col + 3] * window).sum(axis=(1, 2))
         norm = float(np.hypot(*direction))
         if norm < 1e-6:

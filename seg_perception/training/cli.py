@@ -5,6 +5,8 @@ Example:
     seg-perception train --config highway --steps 200 --device cpu --threads 2
     seg-perception train --config highway --resume runs/highway/last.pt
     seg-perception train --config parking_finetune --init runs/parking/last.pt --out runs/parking_ft
+    seg-perception train --config parking_offsets --init runs/parking/last.pt \
+        --init-new point_head.offset --out runs/parking_offsets
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--init",
         type=Path,
         help="checkpoint whose weights start a new run (fine-tuning: new optimiser, schedule and steps)",
+    )
+    parser.add_argument(
+        "--init-new",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="with --init: a module of the recipe's model that the checkpoint does not have and that "
+        "keeps its fresh initialisation (e.g. point_head.offset); repeatable. Any other missing or "
+        "unexpected key is an error",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     parser.add_argument("--steps", type=int, help="total optimiser steps (overrides the recipe)")
@@ -68,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         resume=args.resume,
         init=args.init,
+        init_new=tuple(args.init_new),
         progress=not args.no_progress,
     )
     for key, seconds in trainer.timings.items():

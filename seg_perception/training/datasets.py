@@ -33,7 +33,7 @@ class ScenePool(Dataset[Any]):
         points: Per scene, the ``(K, 4)`` marking points of its slots
             (:func:`~seg_perception.data.marking_points.slot_marking_points`); with
             ``point_target`` a sample is ``(image, mask, marking-point target)``.
-        point_target: ``(stride, sigma_px)`` of
+        point_target: ``(stride, sigma_px, offsets)`` of
             :func:`~seg_perception.data.marking_points.marking_point_target`.
     """
 
@@ -44,7 +44,7 @@ class ScenePool(Dataset[Any]):
         transform: Transform,
         *,
         points: Sequence[np.ndarray] | None = None,
-        point_target: tuple[int, float] | None = None,
+        point_target: tuple[int, float, bool] | None = None,
     ) -> None:
         self.images = images
         self.masks = masks
@@ -65,8 +65,10 @@ class ScenePool(Dataset[Any]):
         image, mask, moved = self.transform.with_points(  # type: ignore[attr-defined]
             self.images[index], self.masks[index], self.points[index]
         )
-        stride, sigma = self.point_target
-        target = marking_point_target(moved, tuple(mask.shape), stride=stride, sigma_px=sigma)
+        stride, sigma, offsets = self.point_target
+        target = marking_point_target(
+            moved, tuple(mask.shape), stride=stride, sigma_px=sigma, offsets=offsets
+        )
         return image, mask, torch.from_numpy(target)
 
     @classmethod
@@ -78,7 +80,7 @@ class ScenePool(Dataset[Any]):
         size: tuple[int, int],
         transform: Transform,
         progress: bool = False,
-        point_target: tuple[int, float] | None = None,
+        point_target: tuple[int, float, bool] | None = None,
         metres_per_pixel: float | tuple[float, float] | None = None,
     ) -> ScenePool:
         """Draw ``generate_scene(scenario, seed, size=size)`` for every seed.

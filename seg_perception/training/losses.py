@@ -193,8 +193,10 @@ class MarkingPointLoss(nn.Module):
     ``|target - p|^gamma``: easy background cells fade out, as in CenterNet's focal loss, and
     the sub-cell Gaussian shape is kept), summed and divided by the number of points (the
     summed target heat, at least 1). Direction: L1 between the predicted unit direction and the
-    target's, on the cells near a point (target heat > ``direction_min_heat``). Cells whose
-    label is ignored (rotated in from outside, dropped out) count for neither.
+    target's, on the cells near a point (target heat > ``direction_min_heat``). Offsets (a head
+    with five channels, against a five-channel target): L1 between the predicted and the true
+    sub-cell offset, in cells, on the same cells. Cells whose label is ignored (rotated in from
+    outside, dropped out) count for none of them.
     """
 
     def __init__(
@@ -202,12 +204,14 @@ class MarkingPointLoss(nn.Module):
         *,
         heat_weight: float = 1.0,
         direction_weight: float = 0.5,
+        offset_weight: float = 0.0,
         gamma: float = 2.0,
         direction_min_heat: float = 0.3,
     ) -> None:
         super().__init__()
         self.heat_weight = heat_weight
         self.direction_weight = direction_weight
+        self.offset_weight = offset_weight
         self.gamma = gamma
         self.direction_min_heat = direction_min_heat
 
@@ -215,7 +219,7 @@ class MarkingPointLoss(nn.Module):
         self, raw: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None
     ) -> torch.Tensor:
         raw = raw.float()
-        if raw.shape[-2:] != target.shape[-2:]:
+        if raw.shape[-2:] != target.shape[-2:] or raw.shape[1] != target.shape[1]:
             raise ValueError(
                 f"marking-point output {tuple(raw.shape)} and target {tuple(target.shape)} differ"
             )
@@ -232,7 +236,13 @@ class MarkingPointLoss(nn.Module):
         direction = direction / torch.sqrt((direction * direction).sum(1, keepdim=True) + 1e-12)
         near = ((heat_target > self.direction_min_heat).float() * weight).unsqueeze(1)
         direction_loss = ((direction - target[:, 1:3]).abs() * near).sum() / torch.clamp(near.sum(), min=1.0)
-        return self.heat_weight * heat_loss + self.direction_weight * direction_loss
+        total = self.heat_weight * heat_loss + self.direction_weight * direction_loss
+        if raw.shape[1] > 3:
+            offset_loss = ((raw[:, 3:5] - target[:, 3:5]).abs() * near).sum() / torch.clamp(
+                near.sum(), min=1.0
+            )
+            total = total + self.offset_weight * offset_loss
+        return total
 
 
 def valid_cells(mask: torch.Tensor, size: tuple[int, int], ignore_index: int = IGNORE_INDEX) -> torch.Tensor:

@@ -90,16 +90,25 @@ class Recipe:
     seed: int = 0
     amp: bool = True
     grad_clip: float | None = None
-    #: Marking-point head training (``sigma_px``, ``heat_weight``, ``direction_weight``); empty: off.
+    #: Marking-point head training (``sigma_px``, ``heat_weight``, ``direction_weight``,
+    #: ``offset_weight``); empty: off.
     marking_points: dict[str, Any] = field(default_factory=dict)
+    #: Modules (state-dict prefixes, e.g. ``point_head.offset``) that train; the rest of the
+    #: model is frozen (no gradient, batch norm statistics kept). Empty: the whole model trains.
+    trainable: tuple[str, ...] = ()
 
-    def point_target(self) -> tuple[int, float] | None:
-        """``(stride, sigma_px)`` of the marking-point target, or None when the head is not trained."""
+    def point_target(self) -> tuple[int, float, bool] | None:
+        """``(stride, sigma_px, offsets)`` of the marking-point target, or None when the head is
+        not trained (``offsets``: the model regresses sub-cell offsets, option ``point_offsets``)."""
         if not self.marking_points:
             return None
         from seg_perception.models.base import MARKING_POINT_STRIDE
 
-        return MARKING_POINT_STRIDE, float(self.marking_points.get("sigma_px", 4.0))
+        return (
+            MARKING_POINT_STRIDE,
+            float(self.marking_points.get("sigma_px", 4.0)),
+            bool(self.model_options.get("point_offsets", False)),
+        )
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """Copy with the non-``None`` overrides applied (``data_*`` keys go to :class:`DataSpec`)."""
@@ -222,6 +231,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             t_mult=int(scheduler.pop("T_mult", Recipe.t_mult)),
             eta_min=float(scheduler.pop("eta_min", Recipe.eta_min)),
             marking_points=_marking_points_block(doc.pop("marking_points", None), model_options, source),
+            trainable=_trainable(train.pop("trainable", None), source),
             **train,
         )
     except (TypeError, ValueError) as err:
@@ -234,6 +244,15 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
     if leftovers:
         raise RecipeError(f"{source}: unknown fields {sorted(leftovers)}")
     return recipe
+
+
+def _trainable(value: Any, source: str) -> tuple[str, ...]:
+    """``train.trainable``: a list of module names (state-dict prefixes); absent: everything trains."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise RecipeError(f"{source}: train.trainable must be a list of module names, got {value!r}")
+    return tuple(value)
 
 
 def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | None:
@@ -251,7 +270,7 @@ def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | 
     return float(value)
 
 
-MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight")
+MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight", "offset_weight")
 
 
 def _marking_points_block(block: Any, model_options: dict[str, Any], source: str) -> dict[str, Any]:
@@ -270,9 +289,16 @@ def _marking_points_block(block: Any, model_options: dict[str, Any], source: str
     if not model_options.get("marking_points"):
         raise RecipeError(f"{source}: a marking_points block needs model.options.marking_points: true")
     try:
-        return {key: float(value) for key, value in block.items()}
+        values = {key: float(value) for key, value in block.items()}
     except (TypeError, ValueError) as err:
         raise RecipeError(f"{source}: marking_points values must be numbers ({err})") from err
+    offsets = bool(model_options.get("point_offsets"))
+    if offsets != (values.get("offset_weight", 0.0) > 0.0):
+        raise RecipeError(
+            f"{source}: model option point_offsets and a positive marking_points.offset_weight "
+            "go together (an offset head needs its loss, an offset loss needs the head)"
+        )
+    return values
 
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:

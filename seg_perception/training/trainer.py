@@ -102,6 +102,9 @@ class Trainer:
         resume: Checkpoint to continue from (model, optimiser, scheduler, step, best mIoU).
         init: Checkpoint whose model weights start a new run (fine-tuning: fresh optimiser,
             schedule and step count, the recipe's own augmentations); not with ``resume``.
+        init_new: Modules of the model (state-dict prefixes such as ``point_head.offset``) that
+            ``init`` lacks and that keep their fresh initialisation. Every one must be missing
+            from the checkpoint, and nothing else may be: loading never skips a key silently.
         progress: Show tqdm bars.
         datasets: ``(train, val)`` to use instead of building them from the recipe.
         model_factory: ``(name, num_classes) -> model`` instead of the registry.
@@ -115,6 +118,7 @@ class Trainer:
         device: str = "cpu",
         resume: str | Path | None = None,
         init: str | Path | None = None,
+        init_new: tuple[str, ...] = (),
         progress: bool = True,
         datasets: tuple[Dataset[Any], Dataset[Any]] | None = None,
         model_factory: ModelFactory | None = None,
@@ -154,9 +158,13 @@ class Trainer:
             self.point_criterion = MarkingPointLoss(
                 heat_weight=float(recipe.marking_points.get("heat_weight", 1.0)),
                 direction_weight=float(recipe.marking_points.get("direction_weight", 0.5)),
+                offset_weight=float(recipe.marking_points.get("offset_weight", 0.0)),
             )
+        self._frozen_leaves = self._freeze(recipe.trainable)
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
+            [p for p in self.model.parameters() if p.requires_grad],
+            lr=recipe.lr,
+            weight_decay=recipe.weight_decay,
         )
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
             self.optimizer, T_0=max(1, recipe.t0), T_mult=max(1, recipe.t_mult), eta_min=recipe.eta_min
@@ -171,26 +179,89 @@ class Trainer:
             raise ConfigError(
                 "give either resume (continue a run) or init (start from its weights), not both"
             )
+        if init_new and init is None:
+            raise ConfigError("init_new names modules that init does not have; it needs init")
         self.initialised_from: dict[str, Any] | None = None
         if init is not None:
-            raw = self._load_weights(Path(init))
+            raw = self._load_weights(Path(init), new_modules=init_new)
             self.initialised_from = {"checkpoint": Path(init).name, "steps": int(raw.get("step", 0))}
+            if init_new:
+                self.initialised_from["new_modules"] = list(init_new)
         if resume is not None:
             self._resume(Path(resume))
 
     # -- state --------------------------------------------------------------------------------
 
-    def _load_weights(self, path: Path) -> dict[str, Any]:
-        """Load a checkpoint's model weights (strictly: every key, same shapes); return the checkpoint."""
+    def _freeze(self, trainable: tuple[str, ...]) -> list[nn.Module]:
+        """Freeze every parameter outside ``trainable`` (module prefixes); return the frozen leaves.
+
+        Raises:
+            ConfigError: a prefix names no parameter of the model.
+        """
+        if not trainable:
+            return []
+
+        def inside(name: str) -> bool:
+            return any(name == prefix or name.startswith(prefix + ".") for prefix in trainable)
+
+        names = [name for name, _ in self.model.named_parameters()]
+        for prefix in trainable:
+            if not any(name.startswith(prefix + ".") for name in names):
+                raise ConfigError(
+                    f"train.trainable names {prefix!r}, which has no parameters in {self.recipe.model!r}"
+                )
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(inside(name))
+        return [
+            module
+            for name, module in self.model.named_modules()
+            if not any(True for _ in module.children()) and not inside(name)
+        ]
+
+    def _train_mode(self) -> None:
+        """Train mode, except the frozen modules (their batch norm statistics stay as loaded)."""
+        self.model.train()
+        for module in self._frozen_leaves:
+            module.train(False)
+
+    def _load_weights(self, path: Path, *, new_modules: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Load a checkpoint's model weights; return the checkpoint.
+
+        Strict: every key of the model and of the checkpoint, same shapes. The only exception
+        is ``new_modules``: the model's keys under those prefixes must all be missing from the
+        checkpoint (they keep their initialisation), and each prefix must name such keys.
+        """
         raw = read_checkpoint(path, map_location=str(self.device))
         if raw["model_name"] != self.recipe.model:
             raise ConfigError(
                 f"{path} holds a {raw['model_name']!r} model but the recipe trains {self.recipe.model!r}"
             )
+        state: dict[str, torch.Tensor] = raw["state_dict"]
+        model_keys = set(self.model.state_dict())
+
+        def is_new(key: str) -> bool:
+            return any(key == prefix or key.startswith(prefix + ".") for prefix in new_modules)
+
+        for prefix in new_modules:
+            owned = {key for key in model_keys if key == prefix or key.startswith(prefix + ".")}
+            if not owned:
+                raise ConfigError(
+                    f"new module {prefix!r} is not part of the recipe's model {self.recipe.model!r}"
+                )
+            present = sorted(owned & set(state))
+            if present:
+                raise ConfigError(f"new module {prefix!r} is in {path} already ({present[0]}, ...); drop it")
         try:
-            self.model.load_state_dict(raw["state_dict"])
+            result = self.model.load_state_dict(state, strict=not new_modules)
         except RuntimeError as err:
             raise ConfigError(f"{path} does not fit the recipe's model {self.recipe.model!r}: {err}") from err
+        if new_modules:
+            missing = [key for key in result.missing_keys if not is_new(key)]
+            if missing or result.unexpected_keys:
+                raise ConfigError(
+                    f"{path} does not fit the recipe's model {self.recipe.model!r}: missing keys "
+                    f"{missing}, unexpected keys {list(result.unexpected_keys)}"
+                )
         return raw
 
     def _resume(self, path: Path) -> None:
@@ -234,6 +305,7 @@ class Trainer:
             std=self.recipe.std,
             extra=extra,
             marking_point_stride=MARKING_POINT_STRIDE if getattr(self.model, "marking_points", False) else 0,
+            marking_point_offsets=bool(getattr(self.model, "point_offsets", False)),
             align_corners=bool(getattr(self.model, "align_corners", False)),
             metres_per_pixel=(
                 self.recipe.data.nominal_metres_per_pixel()
@@ -290,7 +362,7 @@ class Trainer:
                 logits = logits[0]
             prediction = logits.argmax(1).cpu().numpy()
             metrics.update(masks.numpy(), prediction)
-        self.model.train()
+        self._train_mode()
         return metrics.summary()
 
     def _train_step(
@@ -328,7 +400,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "recipe.json").write_text(json.dumps(self.recipe.to_dict(), indent=2))
         total = self.recipe.steps
-        self.model.train()
+        self._train_mode()
         started = time.perf_counter()
         interval_losses: list[float] = []
         recent_losses: list[float] = []
@@ -385,7 +457,7 @@ class Trainer:
                     self.run_dir, self.records, recipe=self.recipe.to_dict(), loss_history=self.loss_history
                 )
                 plot_curves(self.run_dir, self.records, self.loss_history)
-                self.model.train()
+                self._train_mode()
                 last_summary = summary
             if self.step % self.recipe.checkpoint_every == 0 or at_end:
                 self.save(last_path, val_summary=last_summary)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from seg_perception.models.base import MarkingPointHead, SegmentationModel
+from seg_perception.models.base import SegmentationModel
 from seg_perception.models.errors import ModelOptionError
 from seg_perception.models.hrnet.blocks import CSPStage, HRStage
 from seg_perception.models.layers import ConvBNAct, check_activation, make_activation, resize_to
@@ -113,6 +113,7 @@ class HRNetV2(SegmentationModel):
         csp: bool = False,
         csp_ratio: float = 0.5,
         marking_points: bool = False,
+        point_offsets: bool = False,
         align_corners: bool = False,
     ) -> None:
         """Build one variant.
@@ -125,6 +126,7 @@ class HRNetV2(SegmentationModel):
                 stage, ~20% less training memory; state-dict keys then differ from the official.
             csp_ratio: Share of the channels that skip a CSP stage, in (0, 1).
             marking_points: Add the marking-point head (parking-slot entrance corners).
+            point_offsets: The marking-point head also regresses each point's sub-cell offset.
             align_corners: ``align_corners`` of every bilinear resize (fusion, head, logits):
                 False as the official default, True for checkpoints of configs with
                 ``ALIGN_CORNERS: True`` (HRNet-OCR branch, its ADE20K / COCO-Stuff configs).
@@ -132,7 +134,12 @@ class HRNetV2(SegmentationModel):
         Raises:
             ModelOptionError: a bad activation or ``csp_ratio``.
         """
-        super().__init__(num_classes=num_classes, marking_points=marking_points, align_corners=align_corners)
+        super().__init__(
+            num_classes=num_classes,
+            marking_points=marking_points,
+            point_offsets=point_offsets,
+            align_corners=align_corners,
+        )
         check_activation(activation)
         if csp and not 0.0 < csp_ratio < 1.0:
             raise ModelOptionError(f"csp_ratio must be in (0, 1), got {csp_ratio}")
@@ -188,7 +195,7 @@ class HRNetV2(SegmentationModel):
             make_activation(act),
             nn.Conv2d(head_channels, num_classes, 1),
         )
-        self.point_head = MarkingPointHead(head_channels, activation=act) if marking_points else None
+        self.point_head = self.build_point_head(head_channels, activation=act)
 
     @staticmethod
     def _transit(transition: nn.ModuleList, feats: list[Tensor]) -> list[Tensor]:

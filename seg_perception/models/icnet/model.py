@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seg_perception.models.base import MarkingPointHead, SegmentationModel
+from seg_perception.models.base import SegmentationModel
 from seg_perception.models.icnet.blocks import CascadeFeatureFusion, PyramidPooling
 from seg_perception.models.layers import ConvBNAct, check_activation
 from seg_perception.models.registry import register_model
@@ -74,6 +74,7 @@ class ICNet(SegmentationModel):
         num_classes: int,
         activation: str = "relu",
         marking_points: bool = False,
+        point_offsets: bool = False,
         align_corners: bool = False,
     ) -> None:
         """Build one variant.
@@ -83,13 +84,19 @@ class ICNet(SegmentationModel):
             num_classes: Output classes.
             activation: ``relu`` or ``mish``.
             marking_points: Add the marking-point head (parking-slot entrance corners).
+            point_offsets: The marking-point head also regresses each point's sub-cell offset.
             align_corners: ``align_corners`` of every bilinear resize (cascade inputs, pyramid
                 pooling, fusion, logits); True for weights trained that way elsewhere.
 
         Raises:
             ModelOptionError: a bad activation.
         """
-        super().__init__(num_classes=num_classes, marking_points=marking_points, align_corners=align_corners)
+        super().__init__(
+            num_classes=num_classes,
+            marking_points=marking_points,
+            point_offsets=point_offsets,
+            align_corners=align_corners,
+        )
         check_activation(activation)
         block = BLOCKS[spec.block]
         act = activation
@@ -134,7 +141,7 @@ class ICNet(SegmentationModel):
             align_corners=corners,
         )
         self.classifier = nn.Conv2d(spec.cff_channels, num_classes, 1)
-        self.point_head = MarkingPointHead(spec.cff_channels, activation=act) if marking_points else None
+        self.point_head = self.build_point_head(spec.cff_channels, activation=act)
 
     def forward_heads(self, x: Tensor) -> tuple[list[Tensor], Tensor | None]:
         feat_sub1 = self.sub1(x)  # 1/8
