@@ -36,6 +36,19 @@ def test_target_peaks_at_the_points_with_their_direction():
     assert target[1:, 0, 15].tolist() == [0.0, 0.0] or target[0, 0, 15] < 1e-3
 
 
+def test_offset_target_points_from_every_cell_near_a_point_to_it():
+    points = np.array([[21.3, 33.9, 0.0, 1.0], [50.0, 10.0, 1.0, 0.0]], np.float32)
+    plain = marking_point_target(points, (64, 64), stride=4, sigma_px=4.0)
+    target = marking_point_target(points, (64, 64), stride=4, sigma_px=4.0, offsets=True)
+    assert target.shape == (5, 16, 16)
+    np.testing.assert_array_equal(target[:3], plain)  # heat and direction unchanged
+    rows, cols = np.nonzero(target[0] > 0.3)
+    assert len(rows) > 2 * 5
+    for row, col in zip(rows, cols, strict=True):
+        position = (np.array([col, row]) + 0.5) * 4 - 0.5 + 4 * target[3:, row, col]
+        assert np.min(np.hypot(*(points[:, :2] - position).T)) < 1e-4  # the cell's own point
+
+
 def test_albumentations_angles_round_trip():
     points = np.array([[1, 2, 0.6, -0.8], [3, 4, -1, 0]], np.float32)
     np.testing.assert_allclose(from_albumentations(to_albumentations(points)), points, atol=1e-6)
@@ -96,3 +109,31 @@ def test_recipe_scale_range_sets_the_nominal_metres_per_pixel():
     assert recipe.data.nominal_metres_per_pixel() == pytest.approx(0.04)
     with pytest.raises(RecipeError, match="metres_per_pixel"):
         parse_recipe({**base, "data": {"metres_per_pixel": [0.08, 0.02]}})
+
+
+def test_point_loss_counts_offsets_near_points_only_and_refuses_other_layouts():
+    import torch
+
+    from seg_perception.training.losses import MarkingPointLoss
+
+    points = np.array([[21.3, 33.9, 0.0, 1.0]], np.float32)
+    target = torch.from_numpy(marking_point_target(points, (64, 64), stride=4, sigma_px=4.0, offsets=True))[
+        None
+    ]
+    raw = torch.zeros_like(target)
+    raw[:, 0] = torch.logit(target[:, 0].clamp(1e-4, 1 - 1e-4))
+    raw[:, 1:3] = target[:, 1:3]
+    loss = MarkingPointLoss(offset_weight=1.0)
+    exact = raw.clone()
+    exact[:, 3:] = target[:, 3:]
+    wrong_near = exact.clone()
+    wrong_near[:, 3:] += 0.5
+    far = target[0, 0] < 0.01
+    wrong_far = exact.clone()
+    wrong_far[:, 3:, far] += 5.0
+    base = float(loss(exact, target))
+    # L1 in cells, x and y summed, averaged over the cells near the point
+    assert float(loss(wrong_near, target)) == pytest.approx(base + 1.0, abs=1e-4)
+    assert float(loss(wrong_far, target)) == pytest.approx(base, abs=1e-6)  # far cells do not count
+    with pytest.raises(ValueError, match="differ"):
+        loss(raw[:, :3], target)

@@ -22,7 +22,10 @@ INPUT = (320, 320)
 class PointEngine:
     """A duck-typed engine whose marking points are a perpendicular row drawn in model pixels."""
 
-    def __init__(self, model_points: np.ndarray, *, metres_per_pixel: float | None = MODEL_MPP) -> None:
+    def __init__(
+        self, model_points: np.ndarray, *, metres_per_pixel: float | None = MODEL_MPP, offsets: bool = False
+    ) -> None:
+        self.offsets = offsets
         self.metadata = ModelMetadata(
             model="fake",
             scenario="parking",
@@ -30,6 +33,7 @@ class PointEngine:
             colors=("#000000", "#FFFFFF", "#30E060"),
             input_size=INPUT,
             marking_point_stride=4,
+            marking_point_offsets=offsets,
             metres_per_pixel=metres_per_pixel,
         )
         self.model_file = Path("fake.onnx")
@@ -42,7 +46,9 @@ class PointEngine:
         self.inputs.append(image_bgr.shape[:2])
         model_mask = np.full(INPUT, 2, np.uint8)  # all free space
         self.last_outputs = {
-            MARKING_POINTS_NAME: marking_point_target(self.model_points, INPUT, stride=4, sigma_px=4.0)[None]
+            MARKING_POINTS_NAME: marking_point_target(
+                self.model_points, INPUT, stride=4, sigma_px=4.0, offsets=self.offsets
+            )[None]
         }
         import cv2
 
@@ -70,10 +76,11 @@ def parking_scenario(mpp: float | None, size=(600, 600)):
     return dataclasses.replace(scenario, params={**scenario.params, "avm": block})
 
 
-def test_frames_are_brought_to_the_models_ground_resolution_and_slots_come_back_in_frame_units():
+@pytest.mark.parametrize("offsets", [False, True], ids=["heat", "heat_offsets"])
+def test_frames_are_brought_to_the_models_ground_resolution_and_slots_come_back_in_frame_units(offsets):
     from seg_perception.inference.pipeline import SegmentationPipeline
 
-    engine = PointEngine(row_in_model_pixels())
+    engine = PointEngine(row_in_model_pixels(), offsets=offsets)
     camera_mpp = 0.017  # a ps2.0-like 600x600 view: 10.2 m, smaller than the model's 12.8 m
     pipeline = SegmentationPipeline(engine, parking_scenario(camera_mpp), "avm")  # type: ignore[arg-type]
     result = pipeline.process(np.zeros((600, 600, 3), np.uint8))
@@ -91,6 +98,8 @@ def test_frames_are_brought_to_the_models_ground_resolution_and_slots_come_back_
     fit = pipeline._scaler.fit((600, 600))
     expected_x = (row_in_model_pixels()[0, 0] + 0.5 - fit.offset[0]) / fit.scale[0] - 0.5
     assert result.marking_points[:, 0] == pytest.approx(np.full(4, expected_x), abs=1.0)
+    if offsets:  # the map's sub-cell offsets place the points exactly (the heat centroid only nearly)
+        assert result.marking_points[:, 0] == pytest.approx(np.full(4, expected_x), abs=0.01)
     payload = result.to_json()
     assert payload["slots"][0]["type"] == "perpendicular" and "vertices_m" in payload["slots"][0]
     assert len(payload["marking_points"]) == 4

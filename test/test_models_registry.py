@@ -134,6 +134,30 @@ def test_marking_point_head_contract_and_gradients(name: str) -> None:
     assert all(p.grad is not None for p in model.parameters())
 
 
+@pytest.mark.parametrize("name", ["icnet_lite", "hrnetv2_w18_small_v1"])
+def test_offset_head_adds_two_channels_that_start_at_the_cell_centre(name: str) -> None:
+    torch.manual_seed(0)
+    plain = build_model(name, 3, marking_points=True)
+    model = build_model(name, 3, marking_points=True, point_offsets=True)
+    assert model.point_offsets and not plain.point_offsets
+    # Every key of the plain model is in the grown one, same shape; the new ones are the offset branch.
+    grown, base = model.state_dict(), plain.state_dict()
+    assert all(grown[key].shape == value.shape for key, value in base.items())
+    assert {key.split(".")[1] for key in set(grown) - set(base)} == {"offset"}
+    model.load_state_dict(base, strict=False)
+    model.eval()
+    plain.eval()
+    with torch.no_grad():
+        image = torch.randn(1, 3, 64, 96)
+        _, points = model(image)
+        _, plain_points = plain(image)
+    assert tuple(points.shape) == (1, 5, 16, 24)
+    torch.testing.assert_close(points[:, :3], plain_points)  # heat and direction: the plain head's
+    assert float(points[:, 3:].abs().max()) == 0.0  # zero-initialised: at the cell centre
+    with pytest.raises(ModelOptionError, match="needs marking_points"):
+        build_model(name, 3, point_offsets=True)
+
+
 def test_models_without_the_head_keep_the_plain_contract() -> None:
     model = build_model("icnet_lite", 3).eval()
     assert model.marking_points is False

@@ -34,6 +34,37 @@ def test_decode_recovers_sub_cell_positions_and_directions() -> None:
         assert nearest[2] * dx + nearest[3] * dy > 0.99
 
 
+def test_decode_with_offsets_places_points_by_the_offset_votes() -> None:
+    truth = np.array([[37.3, 21.8, 1.0, 0.0], [101.6, 90.1, 0.0, -1.0], [62.0, 141.9, 0.6, 0.8]], np.float32)
+    target = marking_point_target(truth, (160, 160), stride=4, sigma_px=4.0, offsets=True)
+    assert target.shape == (5, 40, 40)
+    decoded = decode_marking_points(target, stride=4, threshold=0.3, nms_radius_px=8.0, offsets=True)
+    centroid = decode_marking_points(target[:3], stride=4, threshold=0.3, nms_radius_px=8.0)
+    assert len(decoded) == len(centroid) == 3
+    errors = {}
+    for name, points in (("offsets", decoded), ("centroid", centroid)):
+        errors[name] = max(
+            float(np.min(np.hypot(points[:, 0] - x, points[:, 1] - y))) for x, y, _, _ in truth
+        )
+    assert errors["offsets"] < 0.01 < errors["centroid"]  # the 3x3 centroid is pulled to the cell centre
+    # A wrong offset moves the point: the votes, not the heat, decide where it is.
+    shifted = target.copy()
+    shifted[3] += 0.5
+    moved = decode_marking_points(shifted, stride=4, threshold=0.3, nms_radius_px=8.0, offsets=True)
+    assert np.sort(moved[:, 0]) == pytest.approx(np.sort(truth[:, 0]) + 2.0, abs=0.01)
+
+
+def test_decode_refuses_a_map_of_the_other_layout() -> None:
+    target = marking_point_target(np.array([[20.0, 20.0, 1.0, 0.0]]), (64, 64), stride=4, sigma_px=4.0)
+    with pytest.raises(ValueError, match="3 channels, expected 5"):
+        decode_marking_points(target, stride=4, threshold=0.3, nms_radius_px=8.0, offsets=True)
+    with_offsets = marking_point_target(
+        np.array([[20.0, 20.0, 1.0, 0.0]]), (64, 64), stride=4, sigma_px=4.0, offsets=True
+    )
+    with pytest.raises(ValueError, match="5 channels, expected 3"):
+        decode_marking_points(with_offsets, stride=4, threshold=0.3, nms_radius_px=8.0)
+
+
 def test_decode_suppresses_weak_and_nearby_peaks() -> None:
     heat = np.zeros((3, 20, 20), np.float32)
     heat[1] = 1.0

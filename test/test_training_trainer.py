@@ -157,6 +157,118 @@ def test_init_refuses_resume_too_and_other_models(tmp_path: Path) -> None:
         )
 
 
+class GrownNet(TinyCascadeNet):
+    """TinyCascadeNet with a batch-normed layer and one module more (``extra``): a grown model."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__(num_classes)
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, num_classes, 1)
+        )
+        self.extra = nn.Conv2d(num_classes, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        logits = self.extra(self.body(x))
+        if self.training:
+            return [logits, nn.functional.avg_pool2d(logits, 2)]
+        return logits
+
+
+class BaseOfGrownNet(GrownNet):
+    """GrownNet without ``extra``: what the checkpoint being fine-tuned holds."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__(num_classes)
+        del self.extra
+        self.extra = nn.Identity()
+
+
+def grown_trainer(recipe: Recipe, out: Path, net: type[nn.Module] = GrownNet, **kwargs: object) -> Trainer:
+    return Trainer(
+        recipe,
+        out_dir=out,
+        progress=False,
+        datasets=(StripeScenes(24, seed=0), StripeScenes(6, seed=1)),
+        model_factory=lambda name, num_classes: net(num_classes),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_init_new_names_the_modules_a_checkpoint_lacks_and_nothing_is_skipped_silently(
+    tmp_path: Path,
+) -> None:
+    grown_trainer(tiny_recipe(steps=10), tmp_path / "base", BaseOfGrownNet).fit()
+    base = tmp_path / "base" / "last.pt"
+    saved = read_checkpoint(base)["state_dict"]
+    with pytest.raises(ConfigError, match="does not fit"):  # a missing module is never skipped by default
+        grown_trainer(tiny_recipe(), tmp_path / "a", init=base)
+    trainer = grown_trainer(tiny_recipe(steps=4), tmp_path / "b", init=base, init_new=("extra",))
+    fresh = GrownNet(2).state_dict()
+    for name, value in trainer.model.state_dict().items():
+        if name.startswith("extra."):
+            assert name not in saved and value.shape == fresh[name].shape
+        else:
+            assert torch.equal(value, saved[name]), name
+    trainer.fit()
+    provenance = read_checkpoint(tmp_path / "b" / "last.pt")["metadata"]["extra"]["initialised_from"]
+    assert provenance["new_modules"] == ["extra"]
+    with pytest.raises(ConfigError, match="not part of"):  # a typo is an error, not a no-op
+        grown_trainer(tiny_recipe(), tmp_path / "c", init=base, init_new=("extar",))
+    with pytest.raises(ConfigError, match="already"):  # the checkpoint has it: nothing is new
+        grown_trainer(tiny_recipe(), tmp_path / "d", init=tmp_path / "b" / "last.pt", init_new=("extra",))
+
+    class GrownTwiceNet(GrownNet):
+        def __init__(self, num_classes: int) -> None:
+            super().__init__(num_classes)
+            self.more = nn.Conv2d(num_classes, num_classes, 1)
+
+    with pytest.raises(ConfigError, match=r"missing keys \['more.weight', 'more.bias'\]"):
+        grown_trainer(tiny_recipe(), tmp_path / "e", GrownTwiceNet, init=base, init_new=("extra",))
+    with pytest.raises(ConfigError, match="needs init"):
+        grown_trainer(tiny_recipe(), tmp_path / "f", init_new=("extra",))
+
+
+def test_trainable_trains_only_the_named_modules_and_keeps_the_rest_as_loaded(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    trainer = grown_trainer(tiny_recipe(steps=10, trainable=("extra",)), tmp_path / "run")
+    before = {name: value.clone() for name, value in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    for name, value in after.items():
+        if name.startswith("extra."):
+            assert not torch.equal(value, before[name]), name
+        else:  # weights and batch-norm statistics alike
+            assert torch.equal(value, before[name]), name
+    assert len(trainer.optimizer.param_groups[0]["params"]) == 2  # extra.weight, extra.bias
+    with pytest.raises(ConfigError, match="no parameters"):
+        grown_trainer(tiny_recipe(trainable=("head",)), tmp_path / "x")
+    recipe = parse_recipe(
+        {"scenario": "highway", "model": "m", "input_size": [8, 8], "train": {"trainable": ["a.b"]}}
+    )
+    assert recipe.trainable == ("a.b",)
+    with pytest.raises(RecipeError, match="trainable"):
+        parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8], "train": {"trainable": "a"}})
+
+
+def test_offset_head_and_its_loss_go_together_in_a_recipe() -> None:
+    def recipe(options: dict[str, object], block: dict[str, object]) -> Recipe:
+        return parse_recipe(
+            {
+                "scenario": "parking",
+                "input_size": [96, 96],
+                "model": {"name": "icnet_lite", "options": options},
+                "marking_points": block,
+            }
+        )
+
+    with_offsets = recipe({"marking_points": True, "point_offsets": True}, {"offset_weight": 1.0})
+    assert with_offsets.point_target() == (4, 4.0, True)
+    with pytest.raises(RecipeError, match="go together"):
+        recipe({"marking_points": True, "point_offsets": True}, {"sigma_px": 4.0})
+    with pytest.raises(RecipeError, match="go together"):
+        recipe({"marking_points": True}, {"offset_weight": 1.0})
+
+
 def test_resume_from_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match=r"missing\.pt"):
         make_trainer(tiny_recipe(), tmp_path, resume=tmp_path / "missing.pt")
@@ -178,7 +290,18 @@ def test_recipe_validation() -> None:
         parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8], "train": {"stepz": 1}})
 
 
-@pytest.mark.parametrize("name", ["highway", "road", "parking", "parking_finetune", "highway_finetune", "highway_hrnet"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "highway",
+        "road",
+        "parking",
+        "parking_finetune",
+        "parking_offsets",
+        "highway_finetune",
+        "highway_hrnet",
+    ],
+)
 def test_shipped_recipes_parse(name: str) -> None:
     recipe = load_recipe(name)
     assert recipe.data.source == "synthetic"

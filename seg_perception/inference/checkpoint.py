@@ -124,4 +124,8 @@ def load_checkpoint(
     except RuntimeError as err:
         raise ModelFileError(f"{path}: weights do not fit model {raw['model_name']!r} ({err})") from err
     model.eval()
+    # The marking-point channels are the built model's (a checkpoint saved by hand may not say).
+    offsets = bool(getattr(model, "point_offsets", False))
+    if metadata.marking_point_offsets != offsets:
+        metadata = dataclasses.replace(metadata, marking_point_offsets=offsets)
     return model, metadata, raw
