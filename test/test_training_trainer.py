@@ -298,6 +298,7 @@ def test_recipe_validation() -> None:
         "parking",
         "parking_finetune",
         "parking_offsets",
+        "parking_offsets_head",
         "highway_finetune",
         "highway_hrnet",
     ],
