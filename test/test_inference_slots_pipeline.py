@@ -105,6 +105,62 @@ def test_frames_are_brought_to_the_models_ground_resolution_and_slots_come_back_
     assert len(payload["marking_points"]) == 4
 
 
+class FlipAwarePointEngine(PointEngine):
+    """Draws its row on the frame it is given: a flipped frame gets the flipped row (and directions)."""
+
+    def __init__(self, model_points: np.ndarray) -> None:
+        super().__init__(model_points)
+        self.batches: list[int] = []
+        self.reference = np.zeros((*INPUT, 3), np.uint8)
+
+    def predict_masks_batch(self, frames):
+        self.batches.append(len(frames))
+        maps, masks = [], []
+        for frame in frames:
+            points = self.model_points.copy()
+            probe = frame[0, 0, 0], frame[0, -1, 0], frame[-1, 0, 0]  # which corner the marker is in
+            if probe[1] == 255 or (probe[0] != 255 and probe[2] != 255):  # mirrored left-right
+                points[:, 0], points[:, 2] = INPUT[1] - 1 - points[:, 0], -points[:, 2]
+            if probe[2] == 255 or (probe[0] != 255 and probe[1] != 255):  # mirrored upside down
+                points[:, 1], points[:, 3] = INPUT[0] - 1 - points[:, 1], -points[:, 3]
+            maps.append(marking_point_target(points, INPUT, stride=4, sigma_px=4.0))
+            masks.append((np.full(frame.shape[:2], 2, np.uint8), np.full(INPUT, 2, np.uint8)))
+        self.last_outputs = {MARKING_POINTS_NAME: np.stack(maps)}
+        return masks
+
+
+@pytest.mark.parametrize("flips", [2, 4])
+def test_test_time_flips_batch_the_mirrored_frames_and_keep_the_points(flips):
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    engine = FlipAwarePointEngine(row_in_model_pixels())
+    scenario = parking_scenario(MODEL_MPP, INPUT)
+    scenario = dataclasses.replace(
+        scenario, params={**scenario.params, "slots": {**scenario.params["slots"], "test_time_flips": flips}}
+    )
+    pipeline = SegmentationPipeline(engine, scenario, "avm")  # type: ignore[arg-type]
+    frame = np.zeros((*INPUT, 3), np.uint8)
+    frame[0, 0] = 255  # a marker in the top-left corner tells the fake engine how a copy is mirrored
+    result = pipeline.process(frame)
+    assert engine.batches == [flips]
+    assert len(result.slots) == 3 and len(result.marking_points) == 4
+    expected = row_in_model_pixels()
+    order = np.argsort(result.marking_points[:, 1])
+    np.testing.assert_allclose(result.marking_points[order, :2], expected[:, :2], atol=1.0)
+    np.testing.assert_allclose(result.marking_points[order, 2:4], expected[:, 2:], atol=1e-3)
+
+
+def test_test_time_flips_must_be_one_two_or_four():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    scenario = parking_scenario(MODEL_MPP, INPUT)
+    scenario = dataclasses.replace(
+        scenario, params={**scenario.params, "slots": {**scenario.params["slots"], "test_time_flips": 3}}
+    )
+    with pytest.raises(ConfigError, match="test_time_flips"):
+        SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
+
+
 def test_slot_ids_follow_the_slots_while_the_car_moves():
     from seg_perception.inference.pipeline import SegmentationPipeline
 

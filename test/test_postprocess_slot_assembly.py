@@ -12,7 +12,13 @@ from seg_perception.data.synthetic import generate_drive, generate_scene
 from seg_perception.geometry import ParkingSlot
 from seg_perception.metrics.evaluation import match_slots
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
-from seg_perception.postprocess.marking_points import decode_marking_points, scale_points
+from seg_perception.postprocess.marking_points import (
+    TEST_TIME_FLIPS,
+    decode_marking_points,
+    flip_frame,
+    merge_flipped_maps,
+    scale_points,
+)
 from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
 from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
 
@@ -63,6 +69,34 @@ def test_decode_refuses_a_map_of_the_other_layout() -> None:
     )
     with pytest.raises(ValueError, match="5 channels, expected 3"):
         decode_marking_points(with_offsets, stride=4, threshold=0.3, nms_radius_px=8.0)
+
+
+@pytest.mark.parametrize("offsets", [False, True])
+def test_flipped_maps_merge_back_onto_the_frame(offsets: bool) -> None:
+    """Maps of mirrored copies of a frame, merged, are the frame's map (heat, directions, offsets)."""
+    size = (96, 128)
+    truth = np.array([[37.3, 21.8, 1.0, 0.0], [101.6, 70.1, 0.6, -0.8]], np.float32)
+
+    def mirrored(flip: tuple[bool, bool]) -> np.ndarray:
+        points = truth.copy()
+        if flip[0]:
+            points[:, 0], points[:, 2] = size[1] - 1 - points[:, 0], -points[:, 2]
+        if flip[1]:
+            points[:, 1], points[:, 3] = size[0] - 1 - points[:, 1], -points[:, 3]
+        return marking_point_target(points, size, stride=4, sigma_px=4.0, offsets=offsets)
+
+    reference = mirrored((False, False))
+    for count, flips in TEST_TIME_FLIPS.items():
+        merged = merge_flipped_maps(np.stack([mirrored(flip) for flip in flips]), flips)
+        near = reference[0] > 0.3
+        np.testing.assert_allclose(merged[0], reference[0], atol=1e-5, err_msg=str(count))
+        np.testing.assert_allclose(merged[1:, near], reference[1:, near], atol=1e-4, err_msg=str(count))
+        decoded = decode_marking_points(merged, stride=4, threshold=0.3, nms_radius_px=8.0, offsets=offsets)
+        assert len(decoded) == 2
+    with pytest.raises(ValueError, match="2 maps for 4 flips"):
+        merge_flipped_maps(np.stack([reference] * 2), TEST_TIME_FLIPS[4])
+    image = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
+    assert flip_frame(image, (True, True)).tolist() == image[::-1, ::-1].tolist()
 
 
 def test_decode_suppresses_weak_and_nearby_peaks() -> None:

@@ -38,7 +38,13 @@ from seg_perception.postprocess.camera_model import GroundMapper, ground_mapper_
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import LaneExtractor, LaneResult, LaneSettings
-from seg_perception.postprocess.marking_points import decode_marking_points, scale_points
+from seg_perception.postprocess.marking_points import (
+    TEST_TIME_FLIPS,
+    decode_marking_points,
+    flip_frame,
+    merge_flipped_maps,
+    scale_points,
+)
 from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
 from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
 from seg_perception.postprocess.visualize import annotate, color_table, draw_lanes
@@ -266,6 +272,15 @@ class SegmentationPipeline:
         self.slot_method = method if self._slot_ids is not None else "none"
         self.point_threshold = float(block.pop("point_threshold", DEFAULT_POINT_THRESHOLD))
         self.nms_radius_m = float(block.pop("nms_radius_m", DEFAULT_NMS_RADIUS_M))
+        flips = block.pop("test_time_flips", 1)
+        if flips not in TEST_TIME_FLIPS or isinstance(flips, bool):
+            raise ConfigError(
+                f"slots.test_time_flips must be one of {sorted(TEST_TIME_FLIPS)}, got {flips!r}"
+            )
+        #: (horizontal, vertical) flips of the frame whose marking points are averaged.
+        self.point_flips = (
+            TEST_TIME_FLIPS[int(flips)] if self.slot_method == "marking_points" else TEST_TIME_FLIPS[1]
+        )
         tracker_block = dict(block.pop("tracker", None) or {})
         track = bool(tracker_block.pop("enabled", True))
         try:
@@ -418,11 +433,11 @@ class SegmentationPipeline:
             fit = self._scaler.fit(frame_size)
         if fit is not None and not fit.direct and self._scaler is not None:  # pad / crop to the model's scale
             canvas = self._scaler.to_canvas(image_bgr, fit)
-            _, model_mask = self.engine.predict_masks(canvas)
+            _, model_mask, outputs = self._predict(canvas)
             mask = self._scaler.mask_to_frame(model_mask, fit, frame_size)
             frame_from_model = fit.frame_from_canvas()
         else:
-            mask, model_mask = self.engine.predict_masks(image_bgr)
+            mask, model_mask, outputs = self._predict(image_bgr)
             frame_from_model = _resize_affine(model_mask.shape, mask.shape)
         coarse = model_mask if fit is None or fit.direct else None
         if coarse is not None and not _is_upscale(model_mask.shape, mask.shape):
@@ -432,10 +447,25 @@ class SegmentationPipeline:
             mask=mask,
             coarse_mask=coarse,
             frame_from_model=frame_from_model,
-            outputs=dict(self.engine.last_outputs),
+            outputs=outputs,
             timings_ms=dict(self.engine.last_timings_ms),
             start=start,
         )
+
+    def _predict(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The engine's masks of one frame and its other outputs; with test-time flips, the
+        flipped copies go through the engine in the same batch and their marking points are merged."""
+        if len(self.point_flips) == 1:
+            mask, model_mask = self.engine.predict_masks(image_bgr)
+            return mask, model_mask, dict(self.engine.last_outputs)
+        copies = [flip_frame(image_bgr, flip) for flip in self.point_flips]
+        (mask, model_mask), *_ = self.engine.predict_masks_batch(copies)
+        outputs = dict(self.engine.last_outputs)
+        if MARKING_POINTS_NAME in outputs:
+            outputs[MARKING_POINTS_NAME] = merge_flipped_maps(outputs[MARKING_POINTS_NAME], self.point_flips)[
+                None
+            ]
+        return mask, model_mask, outputs
 
     def postprocess(self, segmentation: Segmentation, *, polygons: bool = True) -> FrameResult:
         """Polygons, parking slots and lane boundaries of a :meth:`segment` result (updates the trackers).

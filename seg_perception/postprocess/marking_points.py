@@ -88,6 +88,65 @@ def decode_marking_points(
     return points[keep]
 
 
+#: Test-time flips by count: (horizontal, vertical) of each copy of the frame, the frame first.
+#: A bird's-eye view stays a valid view when mirrored; the shipped model was trained with
+#: horizontal flips and sees 180-degree turns of rows, but not 90-degree turns (rows run along
+#: the car), so rotations by 90 degrees are not used.
+TEST_TIME_FLIPS: dict[int, tuple[tuple[bool, bool], ...]] = {
+    1: ((False, False),),
+    2: ((False, False), (True, False)),
+    4: ((False, False), (True, False), (False, True), (True, True)),
+}
+
+
+def flip_frame(image: np.ndarray, flip: tuple[bool, bool]) -> np.ndarray:
+    """``image`` mirrored left-right (``flip[0]``) and / or upside down (``flip[1]``), contiguous."""
+    horizontal, vertical = flip
+    out = image[:, ::-1] if horizontal else image
+    out = out[::-1] if vertical else out
+    return np.ascontiguousarray(out)
+
+
+def merge_flipped_maps(maps: np.ndarray, flips: tuple[tuple[bool, bool], ...]) -> np.ndarray:
+    """One marking-point map from the maps of flipped copies of a frame (test-time flips).
+
+    Each map is flipped back (its directions and sub-cell offsets mirrored with it); the heat
+    is the mean over the copies, the direction and the offsets their heat-weighted means (the
+    direction renormalised). Exact for maps of an input whose size is a multiple of the stride:
+    a mirrored cell is a cell.
+
+    Args:
+        maps: ``(F, C, h, w)`` maps of the copies (C = 3, or 5 with offsets), in ``flips`` order.
+        flips: ``(horizontal, vertical)`` of each copy.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if len(maps) != len(flips):
+        raise ValueError(f"{len(maps)} maps for {len(flips)} flips")
+    back = []
+    for points_map, (horizontal, vertical) in zip(maps, flips, strict=True):
+        restored = points_map.copy()
+        if horizontal:
+            restored = restored[:, :, ::-1]
+            restored[1] = -restored[1]
+            if len(restored) > 3:
+                restored[3] = -restored[3]
+        if vertical:
+            restored = restored[:, ::-1]
+            restored[2] = -restored[2]
+            if len(restored) > 3:
+                restored[4] = -restored[4]
+        back.append(restored)
+    stack = np.stack(back)
+    heat = stack[:, 0]
+    weight = heat / np.maximum(heat.sum(axis=0), 1e-12)
+    merged = np.empty_like(stack[0])
+    merged[0] = heat.mean(axis=0)
+    direction = (stack[:, 1:3] * weight[:, None]).sum(axis=0)
+    merged[1:3] = direction / np.maximum(np.linalg.norm(direction, axis=0), 1e-12)
+    merged[3:] = (stack[:, 3:] * weight[:, None]).sum(axis=0)
+    return merged
+
+
 def scale_points(points: np.ndarray, affine: np.ndarray) -> np.ndarray:
     """Map decoded points through a 2x3 affine (positions; directions rotate, renormalised)."""
     points = np.array(points, dtype=np.float64, copy=True)
