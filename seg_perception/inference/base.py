@@ -102,6 +102,10 @@ class SegmentationEngine(Protocol):
         """Class-id masks at the frame's size and at the model's output size (see :class:`Engine`)."""
         ...
 
+    def predict_masks_batch(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`predict_masks` of several frames in one call; ``last_outputs`` has a row per frame."""
+        ...
+
     def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] | None = None) -> None:
         """Run a few frames so lazy work happens before the first camera frame."""
         ...

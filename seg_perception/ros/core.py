@@ -129,6 +129,14 @@ class SerializedEngine:
             self._local.outputs = dict(self.inner.last_outputs)
         return masks
 
+    def predict_masks_batch(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``Engine.predict_masks_batch`` (test-time flips of one camera), one call at a time."""
+        with self._lock:
+            masks = self.inner.predict_masks_batch(frames)
+            self._local.timings = dict(self.inner.last_timings_ms)
+            self._local.outputs = dict(self.inner.last_outputs)
+        return masks
+
     def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] | None = None) -> None:
         with self._lock:
             if frame_sizes:
