@@ -824,12 +824,17 @@ class LaneExtractor:
         if settings.extend_to_m > 0 and not guessed:  # a guessed horizon says nothing of the far road
             extend_to = min(max(settings.extend_to_m, paint_far), settings.max_range_m, junction)
 
-        lines = self._group(samples, weights)
+        # each tracklet's stretch of road: [x_first[k], x_last[k]]
+        firsts = np.r_[0, np.cumsum([len(xy) for xy in samples])[:-1]]
+        all_x = np.concatenate([xy[:, 0] for xy in samples])
+        x_first, x_last = np.minimum.reduceat(all_x, firsts), np.maximum.reduceat(all_x, firsts)
+        lines = self._group(samples, weights, x_first, x_last)
+        extents = list(zip(x_first.tolist(), x_last.tolist(), strict=True))
         yellow = self._yellow_samples(image_bgr, kept)
         fitted = []
         for members, shape in lines:
             boundary = self._boundary(
-                members, shape, samples, weights, spans, yellow, plane, x_bottom, extend_to
+                members, shape, samples, weights, extents, spans, yellow, plane, x_bottom, extend_to
             )
             if boundary is not None:
                 fitted.append(boundary)
@@ -867,7 +872,7 @@ class LaneExtractor:
         return distance
 
     def _group(
-        self, samples: list[np.ndarray], weights: list[np.ndarray]
+        self, samples: list[np.ndarray], weights: list[np.ndarray], x_min: np.ndarray, x_max: np.ndarray
     ) -> list[tuple[list[int], np.ndarray]]:
         """Clusters of tracklet indices sharing one lateral offset, with the road shape.
 
@@ -881,9 +886,6 @@ class LaneExtractor:
         lengths = np.array([len(xy) for xy in samples])
         xy_all, weight_all = np.concatenate(samples), np.concatenate(weights)
         owner = np.repeat(np.arange(count), lengths)
-        firsts = np.r_[0, np.cumsum(lengths)[:-1]]
-        x_min = np.minimum.reduceat(xy_all[:, 0], firsts)
-        x_max = np.maximum.reduceat(xy_all[:, 0], firsts)
         reliable = [k for k in range(count) if lengths[k] >= 3 and x_min[k] < settings.shape_range_m]
         active = reliable or list(range(count))
         shape = np.zeros(0)
@@ -935,8 +937,9 @@ class LaneExtractor:
         shape: np.ndarray,
         samples: list[np.ndarray],
         weights: list[np.ndarray],
+        extents: list[tuple[float, float]],
         spans: list[tuple[float, float]],
-        yellow: list[np.ndarray] | None,
+        yellow: list[int] | None,
         plane: _Plane,
         x_bottom: float,
         extend_to: float,
@@ -948,7 +951,7 @@ class LaneExtractor:
         if len(xy) < settings.min_samples:
             return None
         # a short stretch of paint says little about curvature: the shorter, the more it follows the road
-        own_span = float(xy[:, 0].max() - xy[:, 0].min())
+        own_span = max(extents[k][1] for k in members) - min(extents[k][0] for k in members)
         prior = settings.shape_prior * (1.0 + (settings.shape_span_m / max(own_span, 1.0)) ** 2)
         normalised = _fit_line(xy, weight, shape, prior)
         coefficients = _to_metric_coefficients(normalised)
@@ -963,7 +966,7 @@ class LaneExtractor:
         gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
         long_gaps = [g for g in gaps if g >= settings.min_gap_m]
         coverage = covered_length / max(span, 1e-6)
-        if self._is_double(members, samples, residuals):
+        if self._is_double(members, samples, extents, residuals):
             line_type = DOUBLE
         elif long_gaps and coverage < settings.dashed_max_coverage:
             line_type = DASHED
@@ -971,7 +974,7 @@ class LaneExtractor:
             line_type = SOLID
         else:
             line_type = UNKNOWN
-        color = self._color(yellow, members)
+        color = self._color(yellow, members, samples)
         confidence = min(max(min(1.0, covered_length / 6.0) * float(np.exp(-rms / 0.15)), 0.0), 1.0)
 
         # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
@@ -995,7 +998,13 @@ class LaneExtractor:
             painted_range=(x_near, x_far),
         )
 
-    def _is_double(self, members: list[int], samples: list[np.ndarray], residuals: np.ndarray) -> bool:
+    def _is_double(
+        self,
+        members: list[int],
+        samples: list[np.ndarray],
+        extents: list[tuple[float, float]],
+        residuals: np.ndarray,
+    ) -> bool:
         """Two tracklets side by side (overlapping along the road) a paint-gap apart.
 
         ``residuals``: the members' samples' lateral distances from the line's fit, member after member.
@@ -1006,10 +1015,10 @@ class LaneExtractor:
         info = []  # (x_min, x_max, first sample, end) of the members with three samples or more
         start = 0
         for k in members:
-            xs = samples[k][:, 0]
-            if len(xs) >= 3:
-                info.append((float(xs.min()), float(xs.max()), start, start + len(xs)))
-            start += len(xs)
+            count = len(samples[k])
+            if count >= 3:
+                info.append((*extents[k], start, start + count))
+            start += count
         medians: dict[int, float] = {}  # median residual of a member, computed when first needed
 
         def median(i: int) -> float:
@@ -1030,8 +1039,8 @@ class LaneExtractor:
 
     def _yellow_samples(
         self, image_bgr: np.ndarray | None, pixels: list[tuple[np.ndarray, np.ndarray]]
-    ) -> list[np.ndarray] | None:
-        """Per tracklet, whether the image is yellow paint under each sample (None without an image).
+    ) -> list[int] | None:
+        """Per tracklet, how many of its samples lie on yellow paint in the image (None without an image).
 
         One colour conversion for all tracklets of the frame (one per boundary cost more than the fits).
         """
@@ -1046,12 +1055,13 @@ class LaneExtractor:
         hsv = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2HSV).reshape(-1, 3)
         low, high = self.settings.yellow_hue
         yellow = (hsv[:, 0] >= low) & (hsv[:, 0] <= high) & (hsv[:, 1] >= self.settings.yellow_min_saturation)
-        return np.split(yellow, np.cumsum([len(p[0]) for p in pixels])[:-1])
+        owner = np.repeat(np.arange(len(pixels)), [len(p[0]) for p in pixels])
+        return [int(c) for c in np.bincount(owner, yellow, len(pixels)).tolist()]
 
-    def _color(self, yellow: list[np.ndarray] | None, members: list[int]) -> str:
+    def _color(self, yellow: list[int] | None, members: list[int], samples: list[np.ndarray]) -> str:
         if yellow is None:
             return "unknown"
-        share = float(np.concatenate([yellow[k] for k in members]).mean())
+        share = sum(yellow[k] for k in members) / sum(len(samples[k]) for k in members)
         return YELLOW if share >= self.settings.yellow_min_share else WHITE
 
     def _markings(
