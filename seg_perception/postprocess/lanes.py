@@ -326,14 +326,6 @@ class LaneResult:
         }
 
 
-@dataclass
-class _Tracklet:
-    u: list[float] = field(default_factory=list)
-    v: list[float] = field(default_factory=list)
-    left: list[float] = field(default_factory=list)
-    right: list[float] = field(default_factory=list)
-
-
 def _sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
     """Rows to scan, ascending: ``target`` over the height at the bottom, denser towards the
     topmost paint (far away, where a dash spans few rows), every row there."""
@@ -437,63 +429,62 @@ def _row_runs(binary_rows: np.ndarray, max_hole: int) -> tuple[np.ndarray, np.nd
 
 def _link_tracklets(
     rows: np.ndarray, runs: tuple[np.ndarray, np.ndarray, np.ndarray], step: float, pixel: float
-) -> list[_Tracklet]:
+) -> list[list[int]]:
     """Link runs row by row from the bottom up; a tracklet ends after two rows without a run.
 
     ``runs`` are ``(row index, left edge, right edge)`` (right edge exclusive) in frame pixels,
     ordered by row and then column (as ``np.nonzero`` gives them); ``step`` is the frame-pixel
-    distance between sampled rows, ``pixel`` the width of a mask pixel.
+    distance between sampled rows, ``pixel`` the width of a mask pixel. A tracklet is the list of
+    its runs' indices, from the bottom up.
 
     Plain Python floats and lists throughout: a frame has a few hundred runs, where the per-call
     cost of NumPy (and of NumPy scalars) would be most of the time.
     """
     row_index, starts, ends = runs
-    # runs of sampled row i: lefts[first[i]:first[i + 1]]
+    # runs of sampled row i: first[i] .. first[i + 1] - 1
     first = np.searchsorted(row_index, np.arange(len(rows) + 1)).tolist()
     lefts, rights, row_v = starts.tolist(), ends.tolist(), rows.tolist()
+    centres = [(left + right) / 2.0 - 0.5 for left, right in zip(lefts, rights, strict=True)]
+    run_v = [row_v[i] for i in row_index.tolist()]
     slack = 2.0 * step + pixel
-    active: list[_Tracklet] = []
+    active: list[list[int]] = []
     idle: list[int] = []  # rows since each active tracklet was last seen
-    done: list[_Tracklet] = []
+    done: list[list[int]] = []
     for row_i in range(len(row_v) - 1, -1, -1):
         v = row_v[row_i]
         lo, hi = first[row_i], first[row_i + 1]
         if lo == hi and not active:
             continue
-        found = [((lefts[k] + rights[k]) / 2.0 - 0.5, lefts[k], rights[k]) for k in range(lo, hi)]
         pairs = []
-        if found and active:  # each track's prediction and width once per row, not once per run
+        if lo < hi and active:  # each track's prediction and width once per row, not once per run
             predicted = []
             widths = []
             for track in active:
-                tu, tv = track.u, track.v
-                if len(tv) >= 3:
-                    predicted.append(tu[-1] + (tu[-1] - tu[-3]) / (tv[-1] - tv[-3]) * (v - tv[-1]))
+                last = track[-1]
+                if len(track) >= 3:
+                    third = track[-3]
+                    slope = (centres[last] - centres[third]) / (run_v[last] - run_v[third])
+                    predicted.append(centres[last] + slope * (v - run_v[last]))
                 else:
-                    predicted.append(tu[-1])
-                widths.append(track.right[-1] - track.left[-1])
-            for run_i, (u, left, right) in enumerate(found):
-                run_width = right - left
+                    predicted.append(centres[last])
+                widths.append(rights[last] - lefts[last])
+            for k in range(lo, hi):
+                u, run_width = centres[k], rights[k] - lefts[k]
                 for track_i, track_u in enumerate(predicted):
                     distance = abs(track_u - u)
                     width = widths[track_i]
                     if distance <= slack + 0.75 * (run_width if run_width >= width else width):
-                        pairs.append((distance, run_i, track_i))
+                        pairs.append((distance, k, track_i))
             pairs.sort()
         taken: set[int] = set()
         used_tracks: set[int] = set()
-        for _, run_i, track_i in pairs:
-            if run_i in taken or track_i in used_tracks:
+        for _, k, track_i in pairs:
+            if k in taken or track_i in used_tracks:
                 continue
-            taken.add(run_i)
+            taken.add(k)
             used_tracks.add(track_i)
-            u, left, right = found[run_i]
-            track = active[track_i]
-            track.u.append(u)
-            track.v.append(v)
-            track.left.append(left)
-            track.right.append(right)
-        next_active: list[_Tracklet] = []
+            active[track_i].append(k)
+        next_active: list[list[int]] = []
         next_idle: list[int] = []
         for track_i, track in enumerate(active):
             if track_i in used_tracks:
@@ -504,9 +495,9 @@ def _link_tracklets(
                 next_idle.append(idle[track_i] + 1)
             else:
                 done.append(track)
-        for run_i, (u, left, right) in enumerate(found):
-            if run_i not in taken:
-                next_active.append(_Tracklet([u], [v], [left], [right]))
+        for k in range(lo, hi):
+            if k not in taken:
+                next_active.append([k])
                 next_idle.append(0)
         active, idle = next_active, next_idle
     done.extend(active)
@@ -727,15 +718,22 @@ class LaneExtractor:
         spacing = np.diff(rows_frame, prepend=rows_frame[0] - scale_v) if len(rows) else rows_frame
         if len(spacing) > 1:
             spacing[0] = spacing[1]
-        tracklets = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
-        tracklets = [t for t in tracklets if len(t.v) >= 2]  # a lone run is a speck, not a dash
+        linked = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
+        tracklets = [t for t in linked if len(t) >= 2]  # a lone run is a speck, not a dash
+        # every tracklet's runs one after the other: centres, rows and edges in frame pixels
+        lengths = [len(t) for t in tracklets]
+        run_ids = np.concatenate(tracklets) if tracklets else np.zeros(0, np.int64)
+        left_all, right_all = runs[1][run_ids], runs[2][run_ids]
+        u_all = (left_all + right_all) / 2.0 - 0.5
+        v_all = rows_frame[row_index[run_ids]]
 
         vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
         # uncalibrated, with neither a hint nor paint to place the horizon: a nominal guess, which
         # is not passed on (a wrong guess as the next frame's hint would outvote good estimates)
         guessed = not self.metric and vanishing_hint is None
         if not self.metric:
-            arrays = [(np.asarray(t.u), np.asarray(t.v)) for t in tracklets]
+            cuts = np.cumsum(lengths)[:-1]
+            arrays = list(zip(np.split(u_all, cuts), np.split(v_all, cuts), strict=True))
             estimate = estimate_vanishing_point(
                 arrays, (height, width), settings.vanishing_region((height, width))
             )
@@ -757,12 +755,7 @@ class LaneExtractor:
         samples, spans, weights, kept = [], [], [], []
         transverse_found = False
         if tracklets:
-            lengths = [len(t.v) for t in tracklets]
-            u_all = np.concatenate([t.u for t in tracklets])
-            v_all = np.concatenate([t.v for t in tracklets])
             half = np.interp(v_all, rows_frame, spacing) / 2.0
-            left_all = np.concatenate([t.left for t in tracklets])
-            right_all = np.concatenate([t.right for t in tracklets])
             # one mapping call for all centres, edges and the ends of the rows' ground strips
             mapped = plane.to_plane(
                 np.column_stack(
