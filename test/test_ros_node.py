@@ -181,10 +181,11 @@ def test_outputs_are_stamped_sized_and_overlay_only_when_subscribed(highway: Har
 
 
 def road() -> np.ndarray:
-    """Dark BGR frame with two lane lines converging ahead (as a front camera sees them)."""
+    """Dark BGR frame with two lane lines converging ahead (as a front camera sees them: towards a
+    vanishing point just above the image centre, where a forward camera's horizon lies)."""
     image = np.full((HEIGHT, WIDTH, 3), 30, np.uint8)
-    cv2.line(image, (20, HEIGHT - 1), (70, 45), (255, 255, 255), 4)
-    cv2.line(image, (WIDTH - 20, HEIGHT - 1), (90, 45), (255, 255, 255), 4)
+    cv2.line(image, (20, HEIGHT - 1), (72, 62), (255, 255, 255), 4)
+    cv2.line(image, (WIDTH - 20, HEIGHT - 1), (88, 62), (255, 255, 255), 4)
     return image
 
 
