@@ -72,16 +72,22 @@ def _strip_comment(line: str) -> str:
 
 
 def _open_quote(text: str) -> bool:
-    """True while ``text`` has an unterminated single- or double-quoted string."""
+    """True while ``text`` has an unterminated single- or double-quoted string.
+
+    A ``#`` that starts a word outside quotes begins a comment, as in the shell: an
+    apostrophe after it ("this checkout's venv") opens nothing.
+    """
     quote = ""
     escaped = False
-    for char in text:
+    for index, char in enumerate(text):
         if escaped:
             escaped = False
         elif char == "\\" and quote != "'":
             escaped = True
         elif quote:
             quote = "" if char == quote else quote
+        elif char == "#" and (index == 0 or text[index - 1].isspace()):
+            break
         elif char in "'\"":
             quote = char
     return bool(quote)

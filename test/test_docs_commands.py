@@ -68,6 +68,14 @@ def test_the_extractor_joins_continuations_and_drops_comments(tmp_path):
     assert actions == ["run", None, "env", "run", "compile"]  # echo has no rule: the test would say so
 
 
+def test_an_apostrophe_in_a_comment_opens_no_quote(tmp_path):
+    check_docs = load_check_docs()
+    (tmp_path / "README.md").write_text(
+        "```bash\nexport A=1   # only in this checkout's venv\nseg-perception models\n```\n"
+    )
+    assert [c.text for c in check_docs.extract_commands(tmp_path)] == ["export A=1", "seg-perception models"]
+
+
 def documented_invocations():
     """(where, subcommand, flags) of every `seg-perception X ...` in the docs, blocks and inline."""
     found = []
