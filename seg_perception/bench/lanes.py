@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from seg_perception.bench.report import finish_cpu_report
 from seg_perception.cli_args import parse_size
 from seg_perception.errors import SegPerceptionError
 
@@ -212,9 +212,5 @@ def run(args: argparse.Namespace) -> int:
             f"p90 {figures['p90_ms']:6.2f}  (extraction {figures['extract_mean_ms']:.2f}, "
             f"tracking {figures['track_mean_ms']:.2f})"
         )
-    print(f"load average (1 min) at start / end: {result['load_average'][0]} / {result['load_average'][1]}")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
-        print(f"report: {args.out}")
+    finish_cpu_report(result, args.out)
     return 0

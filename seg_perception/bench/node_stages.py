@@ -32,7 +32,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from seg_perception.bench.report import finish_cpu_report
 from seg_perception.bench.streams import DEFAULT_STREAMS, Stream
 from seg_perception.errors import SegPerceptionError
 
@@ -330,9 +330,5 @@ def run(args: argparse.Namespace) -> int:
         "visualization_every": args.visualization_every,
         "streams": results,
     }
-    print(f"load average (1 min) at start / end: {summary['load_average'][0]} / {summary['load_average'][1]}")
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(summary, indent=2))
-        print(f"report: {args.out}")
+    finish_cpu_report(summary, args.out)
     return 0

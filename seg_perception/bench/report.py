@@ -11,6 +11,17 @@ JSON_NAME = "bench.json"
 MARKDOWN_NAME = "bench.md"
 
 
+def finish_cpu_report(report: dict[str, Any], out: Path | None) -> None:
+    """Print the load average a CPU benchmark ran under (``report["load_average"]``: start, end)
+    and write ``report`` as JSON to ``out`` when given."""
+    start, end = report["load_average"]
+    print(f"load average (1 min) at start / end: {start} / {end}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        print(f"report: {out}")
+
+
 def json_safe(value: Any) -> Any:
     """NaN and infinities become ``null`` so the file is strict JSON; tuples become lists."""
     if isinstance(value, float):
