@@ -73,13 +73,15 @@ def tiny_recipe(**changes: object) -> Recipe:
     return recipe.with_overrides(**changes)
 
 
-def make_trainer(recipe: Recipe, out: Path, **kwargs: object) -> Trainer:
+def make_trainer(
+    recipe: Recipe, out: Path, net: type[nn.Module] = TinyCascadeNet, **kwargs: object
+) -> Trainer:
     return Trainer(
         recipe,
         out_dir=out,
         progress=False,
         datasets=(StripeScenes(24, seed=0), StripeScenes(6, seed=1)),
-        model_factory=lambda name, num_classes: TinyCascadeNet(num_classes),
+        model_factory=lambda name, num_classes: net(num_classes),
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -184,14 +186,7 @@ class BaseOfGrownNet(GrownNet):
 
 
 def grown_trainer(recipe: Recipe, out: Path, net: type[nn.Module] = GrownNet, **kwargs: object) -> Trainer:
-    return Trainer(
-        recipe,
-        out_dir=out,
-        progress=False,
-        datasets=(StripeScenes(24, seed=0), StripeScenes(6, seed=1)),
-        model_factory=lambda name, num_classes: net(num_classes),
-        **kwargs,  # type: ignore[arg-type]
-    )
+    return make_trainer(recipe, out, net, **kwargs)
 
 
 def test_init_new_names_the_modules_a_checkpoint_lacks_and_nothing_is_skipped_silently(

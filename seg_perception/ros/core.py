@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rclpy
@@ -66,6 +66,8 @@ from seg_perception.ros.parameters import (
 )
 from seg_perception.ros.qos import DEFAULT_INPUT_QOS, input_qos, output_profile
 from seg_perception.ros.stats import build_status
+
+_Masks = TypeVar("_Masks")
 
 EngineFactory = Callable[[NodeSettings, PercentFormattingLogger], SegmentationEngine]
 SWITCH_SUFFIXES = (".scenario", ".model_file")
@@ -121,21 +123,21 @@ class SerializedEngine:
     def describe(self) -> str:
         return self.inner.describe()
 
-    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Frame-size and model-size masks (``Engine.predict_masks``), one call at a time."""
+    def _one_at_a_time(self, call: Callable[[], _Masks]) -> _Masks:
+        """``call()`` under the lock; its timings and extra outputs kept for the calling thread."""
         with self._lock:
-            masks = self.inner.predict_masks(image_bgr)
+            masks = call()
             self._local.timings = dict(self.inner.last_timings_ms)
             self._local.outputs = dict(self.inner.last_outputs)
         return masks
 
+    def predict_masks(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame-size and model-size masks (``Engine.predict_masks``), one call at a time."""
+        return self._one_at_a_time(lambda: self.inner.predict_masks(image_bgr))
+
     def predict_masks_batch(self, frames: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``Engine.predict_masks_batch`` (test-time flips of one camera), one call at a time."""
-        with self._lock:
-            masks = self.inner.predict_masks_batch(frames)
-            self._local.timings = dict(self.inner.last_timings_ms)
-            self._local.outputs = dict(self.inner.last_outputs)
-        return masks
+        return self._one_at_a_time(lambda: self.inner.predict_masks_batch(frames))
 
     def warmup(self, iterations: int = 2, *, frame_sizes: Sequence[tuple[int, int]] | None = None) -> None:
         with self._lock:

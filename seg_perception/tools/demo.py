@@ -201,7 +201,9 @@ class _ScenarioRun:
         env: dict[str, str],
         camera: str | None = None,
         label: str | None = None,
+        executor: Any = None,
     ) -> None:
+        """``executor``: spins the recorder (the drive's cameras share one); default its own."""
         from rclpy.executors import SingleThreadedExecutor
 
         from seg_perception.tools.recorder import OutputRecorder, OutputTopics
@@ -223,7 +225,7 @@ class _ScenarioRun:
             overlay_every=self.overlay_every,
             context=context,
         )
-        self.executor = SingleThreadedExecutor(context=context)
+        self.executor = executor if executor is not None else SingleThreadedExecutor(context=context)
         self.executor.add_node(self.recorder)
         self.exit_codes: dict[str, int] = {}
         self.node: ManagedProcess | None = None
@@ -550,20 +552,24 @@ class _DriveRun:
     """
 
     def __init__(self, settings: DemoSettings, *, context: Any, env: dict[str, str]) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+
         self.settings = settings
+        # One executor for every camera's recorder: each spin waits on all their topics at once
+        # (spinning one executor per camera in turn made the recorder lose ground truths and masks).
+        self.executor = SingleThreadedExecutor(context=context)
         self.streams = [
             _ScenarioRun(
-                scenario, settings, context=context, env=env, camera=camera, label=f"{DRIVE}-{camera}"
+                scenario,
+                settings,
+                context=context,
+                env=env,
+                camera=camera,
+                label=f"{DRIVE}-{camera}",
+                executor=self.executor,
             )
             for camera, scenario in DRIVE_CAMERAS.items()
         ]
-        # One executor for every camera's recorder: each spin waits on all their topics at once
-        # (spinning one executor per camera in turn cost the recorder process ~30 % of a core).
-        self.executor = self.streams[0].executor
-        for stream in self.streams[1:]:
-            stream.executor.shutdown(timeout_sec=0.0)
-            stream.executor = self.executor
-            self.executor.add_node(stream.recorder)
         self.out_dir = settings.out / DRIVE
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.node: ManagedProcess | None = None
