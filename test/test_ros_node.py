@@ -36,8 +36,8 @@ from seg_perception.msg import (  # noqa: E402
     ParkingSlotArray,
     SegmentationInfo,
 )
-from seg_perception.ros import camera_worker  # noqa: E402
 from seg_perception.ros.errors import NodeParameterError  # noqa: E402
+from seg_perception.ros.frame_messages import FrameMessages  # noqa: E402
 from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
 from seg_perception.ros.polygon_cloud import SLOT_CLASS_ID, cloud_to_points  # noqa: E402
 
@@ -215,16 +215,16 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
     built: list[str] = []
 
     def counted(name: str) -> Callable[..., object]:
-        original = getattr(camera_worker, name)
+        original = getattr(FrameMessages, name)
 
-        def build(**kwargs: object) -> object:
+        def build(self: FrameMessages, *args: object) -> object:
             built.append(name)
-            return original(**kwargs)
+            return original(self, *args)
 
         return build
 
-    for name in ("build_marker_array", "tracked_lane_array", "parking_slot_array"):
-        monkeypatch.setattr(camera_worker, name, counted(name))
+    for name in ("markers", "lanes", "slots"):
+        monkeypatch.setattr(FrameMessages, name, counted(name))
     masks = highway.subscribe(Image, "front/mask")
     publisher = highway.publisher(Image, "/camera/front/image_raw")
     worker = highway.node.workers[0]
@@ -236,15 +236,15 @@ def test_markers_and_polygons_are_built_only_for_subscribers(
     wait_for(lambda: worker.markers_pub.get_subscription_count() > 0, "markers subscription")
     publisher.publish(image_msg(scene(), stamp_sec=22))
     wait_for(lambda: markers, "markers")
-    assert built and set(built) == {"build_marker_array"}  # markers only: nobody listens to lanes yet
+    assert built and set(built) == {"markers"}  # markers only: nobody listens to lanes yet
     before_lanes = len(built)
     lanes = highway.subscribe(LaneBoundaryArray, "front/lanes")
     wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
     publisher.publish(image_msg(scene(), stamp_sec=23))
     wait_for(lambda: lanes, "lanes")
     # how many frames a busy machine lets through is not the point: what is built, and from when
-    assert "tracked_lane_array" in built[before_lanes:] and "tracked_lane_array" not in built[:before_lanes]
-    assert "parking_slot_array" not in built  # a highway camera has no slots
+    assert "lanes" in built[before_lanes:] and "lanes" not in built[:before_lanes]
+    assert "slots" not in built  # a highway camera has no slots
 
 
 def test_polygons_are_traced_only_on_frames_that_draw_them(

@@ -142,17 +142,13 @@ class CameraOutputs:
         self.writer.write(self.topic["json"], log_time, messages.string_msg(text))
         self.jsonl.write(text + "\n")
         if self.ros is not None:
-            frame = {"stamp_ns": stamp, "frame_id": frame_id, "image_size": size}
-            regions = {"polygons": result.polygons, "slots": result.slots}
-            typed = [
-                (MARKERS, self.ros.markers(**frame, **regions, lanes=result.lanes)),
-                (SLOTS, self.ros.slots(**frame, slots=result.slots)),
-            ]
+            typed = [MARKERS, SLOTS]
             if result.lanes is not None:  # front cameras: as the node, no lanes topic without lanes
-                typed.append((LANES, self.ros.lanes(**frame, lanes=result.lanes)))
+                typed.append(LANES)
             if self.polygon_cloud:
-                typed.append((POLYGONS, self.ros.cloud(**frame, **regions)))
-            for output, rawdata in typed:
+                typed.append(POLYGONS)
+            for output in typed:
+                rawdata = self.ros.serialized(output, stamp_ns=stamp, frame_id=frame_id, result=result)
                 self.writer.write_raw(self.topic[output.name], output.msgtype, log_time, rawdata)
         return overlay
 

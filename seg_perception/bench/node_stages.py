@@ -120,12 +120,11 @@ def measure_stream(
 
     from seg_perception.config import load_scenario
     from seg_perception.inference.pipeline import SegmentationPipeline
+    from seg_perception.ros.frame_messages import FrameMessages
     from seg_perception.ros.image_conversion import image_msg_to_bgr, image_msg_with_buffer, mask_to_msg
-    from seg_perception.ros.markers import MarkerStyle, build_marker_array
-    from seg_perception.ros.polygon_cloud import build_polygon_cloud
+    from seg_perception.ros.markers import MarkerStyle
     from seg_perception.ros.projection import GroundProjection
     from seg_perception.ros.stats import CameraStats, build_status
-    from seg_perception.ros.typed_messages import parking_slot_array, tracked_lane_array
 
     scenario = load_scenario(stream.scenario)
     block = scenario.camera(stream.camera)
@@ -140,6 +139,7 @@ def measure_stream(
     style = MarkerStyle(
         camera=stream.camera, class_names=classes.names, colors_rgb=classes.colors_rgb, line_width=0.05
     )
+    messages = FrameMessages(style, projection)
     stats = CameraStats()
     images = _frames(stream, frames, seed)
     inputs = []
@@ -156,18 +156,13 @@ def measure_stream(
                     msg,
                     timer=_Timer() if warm_up else timer,
                     pipeline=pipeline,
-                    projection=projection,
-                    style=style,
+                    messages=messages,
                     stats=stats,
                     convert=image_msg_to_bgr,
                     serialize=serialize_message,
                     header=Header(frame_id=stream.camera),
                     mask_to_msg=mask_to_msg,
                     image_msg_with_buffer=image_msg_with_buffer,
-                    build_marker_array=build_marker_array,
-                    build_polygon_cloud=build_polygon_cloud,
-                    tracked_lane_array=tracked_lane_array,
-                    parking_slot_array=parking_slot_array,
                     build_status=build_status,
                 )
     pipeline.close()
@@ -185,8 +180,7 @@ def _one_frame(
     *,
     timer: _Timer,
     pipeline: Any,
-    projection: Any,
-    style: Any,
+    messages: Any,
     stats: Any,
     convert: Callable[..., Any],
     serialize: Callable[[Any], bytes],
@@ -205,49 +199,27 @@ def _one_frame(
         serialize(build["mask_to_msg"](segmentation.mask, header))
     with timer.stage("postprocess"):
         result = pipeline.postprocess(segmentation)
-    size = result.mask.shape[:2]
     if result.lanes is not None:
         with timer.stage("lanes_msg"):
-            serialize(build["tracked_lane_array"](header=header, image_size=size, lanes=result.lanes))
+            serialize(messages.lanes(header, result))
     with timer.stage("slots_msg"):
-        serialize(
-            build["parking_slot_array"](
-                header=header, projection=projection, image_size=size, slots=result.slots
-            )
-        )
+        serialize(messages.slots(header, result))
     with timer.stage("markers_msg"):
-        serialize(
-            build["build_marker_array"](
-                header=header,
-                style=style,
-                projection=projection,
-                image_size=size,
-                polygons=result.polygons,
-                slots=result.slots,
-                lanes=result.lanes,
-            )
-        )
+        serialize(messages.markers(header, result))
     with timer.stage("overlay_msg"):
-        overlay_msg, pixels = build["image_msg_with_buffer"](header, size[0], size[1], "bgr8")
+        height, width = result.mask.shape[:2]
+        overlay_msg, pixels = build["image_msg_with_buffer"](header, height, width, "bgr8")
         pipeline.overlay(image, result.mask, out=pixels, lanes=result.lanes)
         serialize(overlay_msg)
     with timer.stage("polygons_msg"):
-        serialize(
-            build["build_polygon_cloud"](
-                header=header,
-                projection=projection,
-                image_size=size,
-                polygons=result.polygons,
-                slots=result.slots,
-            )
-        )
+        serialize(messages.cloud(header, result))
     stats.on_received(dropped=False)
     stats.on_processed(latency_ms=30.0, processing_ms=30.0, stages_ms=dict(segmentation.timings_ms))
     with timer.stage("diagnostics"):
         from diagnostic_msgs.msg import DiagnosticArray
 
         status = build["build_status"](
-            name=f"seg_perception: {style.camera}",
+            name=f"seg_perception: {messages.style.camera}",
             snapshot=stats.snapshot(),
             stale_timeout_s=2.0,
             seconds_since_start=1.0,

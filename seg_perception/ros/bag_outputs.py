@@ -1,8 +1,8 @@
 """One camera's markers, typed lanes and slots and polygon cloud, built as the node builds them and
 serialised (CDR) for offline ``process``'s output bag.
 
-The messages come from the node's own builders (``markers``, ``typed_messages``,
-``polygon_cloud``), with the node's frame and projection
+The messages come from the node's own builders (:mod:`~seg_perception.ros.frame_messages`),
+with the node's frame and projection
 (:func:`~seg_perception.ros.projection.scenario_camera_geometry`), and are serialised with
 ``rclpy.serialization``, which needs the ROS message packages but no running DDS graph.
 ``process`` imports this module only where they are installed.
@@ -10,18 +10,19 @@ The messages come from the node's own builders (``markers``, ``typed_messages``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
 
 from seg_perception.config import ScenarioConfig
-from seg_perception.geometry import ParkingSlot, Polygon
-from seg_perception.postprocess.lanes import LaneResult
-from seg_perception.ros.markers import MarkerStyle, build_marker_array
-from seg_perception.ros.polygon_cloud import build_polygon_cloud
+from seg_perception.inference.pipeline import FrameResult
+from seg_perception.ros.frame_messages import FrameMessages
+from seg_perception.ros.markers import MarkerStyle
+from seg_perception.ros.outputs import LANES, MARKERS, POLYGONS, SLOTS, Output
 from seg_perception.ros.projection import CameraGeometry, scenario_camera_geometry
-from seg_perception.ros.typed_messages import parking_slot_array, tracked_lane_array
 
 METRIC_LINE_WIDTH = 0.05  # metres, the node's marker_scale default
 PIXEL_PLANE_LINE_WIDTH = 0.02
@@ -38,69 +39,28 @@ class SerializedOutputs:
     style: MarkerStyle
     geometry: CameraGeometry
 
-    def _header(self, stamp_ns: int, frame_id: str) -> Header:
+    def serialized(self, output: Output, *, stamp_ns: int, frame_id: str, result: FrameResult) -> bytes:
+        """``output`` (markers, lanes, slots or polygons) of one frame, serialised.
+
+        Raises:
+            ValueError: ``output`` is not built here, or is the lanes of a frame without lanes.
+        """
+        build = _BUILDERS.get(output.name)
+        if build is None:
+            raise ValueError(f"{output.name} is not one of {sorted(_BUILDERS)}")
         header = Header(frame_id=frame_id)
         header.stamp.sec = int(stamp_ns // 1_000_000_000)
         header.stamp.nanosec = int(stamp_ns % 1_000_000_000)
-        return header
+        messages = FrameMessages(self.style, self.geometry.projection)
+        return bytes(serialize_message(build(messages, header, result)))
 
-    def markers(
-        self,
-        *,
-        stamp_ns: int,
-        frame_id: str,
-        image_size: tuple[int, int],
-        polygons: list[Polygon],
-        slots: list[ParkingSlot],
-        lanes: LaneResult | None = None,
-    ) -> bytes:
-        """Serialized MarkerArray of one frame."""
-        msg = build_marker_array(
-            header=self._header(stamp_ns, frame_id),
-            style=self.style,
-            projection=self.geometry.projection,
-            image_size=image_size,
-            polygons=polygons,
-            slots=slots,
-            lanes=lanes,
-        )
-        return bytes(serialize_message(msg))
 
-    def cloud(
-        self,
-        *,
-        stamp_ns: int,
-        frame_id: str,
-        image_size: tuple[int, int],
-        polygons: list[Polygon],
-        slots: list[ParkingSlot],
-    ) -> bytes:
-        """Serialized polygon PointCloud2 of one frame."""
-        msg = build_polygon_cloud(
-            header=self._header(stamp_ns, frame_id),
-            projection=self.geometry.projection,
-            image_size=image_size,
-            polygons=polygons,
-            slots=slots,
-        )
-        return bytes(serialize_message(msg))
-
-    def lanes(self, *, stamp_ns: int, frame_id: str, image_size: tuple[int, int], lanes: LaneResult) -> bytes:
-        """Serialized ``seg_perception/LaneBoundaryArray`` of one frame's tracked lanes."""
-        msg = tracked_lane_array(header=self._header(stamp_ns, frame_id), image_size=image_size, lanes=lanes)
-        return bytes(serialize_message(msg))
-
-    def slots(
-        self, *, stamp_ns: int, frame_id: str, image_size: tuple[int, int], slots: list[ParkingSlot]
-    ) -> bytes:
-        """Serialized ``seg_perception/ParkingSlotArray`` of one frame."""
-        msg = parking_slot_array(
-            header=self._header(stamp_ns, frame_id),
-            projection=self.geometry.projection,
-            image_size=image_size,
-            slots=slots,
-        )
-        return bytes(serialize_message(msg))
+_BUILDERS: dict[str, Callable[[FrameMessages, Header, FrameResult], Any]] = {
+    MARKERS.name: FrameMessages.markers,
+    LANES.name: FrameMessages.lanes,
+    SLOTS.name: FrameMessages.slots,
+    POLYGONS.name: FrameMessages.cloud,
+}
 
 
 def for_camera(scenario: ScenarioConfig, camera: str) -> SerializedOutputs:

@@ -53,6 +53,7 @@ from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
 from seg_perception.ros.dds_limits import frame_size_limit
 from seg_perception.ros.errors import ImageConversionError
+from seg_perception.ros.frame_messages import FrameMessages
 from seg_perception.ros.image_conversion import (
     compressed_msg_to_bgr,
     image_msg_to_bgr,
@@ -66,7 +67,7 @@ from seg_perception.ros.input_checks import (
 )
 from seg_perception.ros.log_limits import KeyedThrottle, OncePerKey
 from seg_perception.ros.mailbox import LatestMailbox
-from seg_perception.ros.markers import MarkerStyle, build_marker_array
+from seg_perception.ros.markers import MarkerStyle
 from seg_perception.ros.outputs import (
     CAMERA_OUTPUTS,
     LANES,
@@ -81,11 +82,10 @@ from seg_perception.ros.outputs import (
     output_frame_id,
 )
 from seg_perception.ros.parameters import CameraSettings, NodeSettings
-from seg_perception.ros.polygon_cloud import build_polygon_cloud
 from seg_perception.ros.projection import camera_info_projection
 from seg_perception.ros.qos import output_profile
 from seg_perception.ros.stats import CameraStats
-from seg_perception.ros.typed_messages import parking_slot_array, segmentation_info, tracked_lane_array
+from seg_perception.ros.typed_messages import segmentation_info
 
 _Result = TypeVar("_Result")
 WARN_THROTTLE_S = 5.0
@@ -559,30 +559,22 @@ class CameraWorker:
         more than the polygon extraction itself). The time of each output built goes to
         ``stages_ms`` as ``publish_<output>`` (build, serialisation and hand-over to DDS).
         """
-        size = result.mask.shape[:2]
-        projection = self.projection
+        style = self.style
+        if style.line_width != self.core.marker_scale:
+            style = self.style = dataclasses.replace(style, line_width=self.core.marker_scale)
+        messages = FrameMessages(style, self.projection)
         clock = time.perf_counter
         if result.lanes is not None and self.lanes_pub.get_subscription_count() > 0:
             begin = clock()
-            self.lanes_pub.publish(tracked_lane_array(header=header, image_size=size, lanes=result.lanes))
+            self.lanes_pub.publish(messages.lanes(header, result))
             stages_ms["publish_lanes"] = (clock() - begin) * 1e3
         if self.slots_pub.get_subscription_count() > 0:
             begin = clock()
-            self.slots_pub.publish(
-                parking_slot_array(header=header, projection=projection, image_size=size, slots=result.slots)
-            )
+            self.slots_pub.publish(messages.slots(header, result))
             stages_ms["publish_slots"] = (clock() - begin) * 1e3
         if cloud and self.polygons_pub is not None:
             begin = clock()
-            self.polygons_pub.publish(
-                build_polygon_cloud(
-                    header=header,
-                    projection=projection,
-                    image_size=size,
-                    polygons=result.polygons,
-                    slots=result.slots,
-                )
-            )
+            self.polygons_pub.publish(messages.cloud(header, result))
             stages_ms["publish_polygons"] = (clock() - begin) * 1e3
         if overlay:
             begin = clock()
@@ -594,20 +586,7 @@ class CameraWorker:
             stages_ms["publish_overlay"] = (clock() - begin) * 1e3
         if markers:
             begin = clock()
-            style = self.style
-            if style.line_width != self.core.marker_scale:
-                style = self.style = dataclasses.replace(style, line_width=self.core.marker_scale)
-            self.markers_pub.publish(
-                build_marker_array(
-                    header=header,
-                    style=style,
-                    projection=projection,
-                    image_size=size,
-                    polygons=result.polygons,
-                    slots=result.slots,
-                    lanes=result.lanes,
-                )
-            )
+            self.markers_pub.publish(messages.markers(header, result))
             stages_ms["publish_markers"] = (clock() - begin) * 1e3
 
     def _image_message(
