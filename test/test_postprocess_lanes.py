@@ -411,6 +411,26 @@ def test_boundaries_run_on_past_their_paint_along_the_road():
     assert all(b.plane_range[1] < 19.0 for b in short.boundaries)
 
 
+def test_paint_that_begins_far_ahead_does_not_take_the_ego_position():
+    # a strip painted only from 32 m on, 0.8 m left (a far blob, or the far end of a curve the
+    # road shape does not follow): extrapolated to the car it lies between the car and the
+    # ego-left line, so ranked at the car it would push that line out to left_1
+    mask, image = draw_road(THREE_LANES[1:3], far=45.0)
+    far_mask, far_image = draw_road([(0.8, "solid", WHITE, 0.0)], near=32.0, far=50.0)
+    mask = np.maximum(mask, far_mask)
+    image = np.where(far_mask[..., None] > 0, far_image, image)
+    unlimited = LaneExtractor(CLASSES, LaneSettings(max_paint_start_m=0.0), mapper=MAPPER).extract(
+        mask, image
+    )
+    assert [b.position for b in unlimited.boundaries] == ["left_1", "ego_left", "ego_right"]
+    assert unlimited.boundary_at("ego_left").paint_range[0] > 30.0
+    limited = LaneExtractor(CLASSES, LaneSettings(max_paint_start_m=30.0), mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in limited.boundaries] == ["ego_left", "ego_right"]
+    for boundary, offset in zip(limited.boundaries, (1.75, -1.75), strict=True):
+        assert abs(float(boundary.lateral_at(10.0)) - offset) < 0.05
+        assert boundary.paint_range[0] < 10.0
+
+
 def test_boundaries_stop_at_the_stop_line_ahead():
     mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
     result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)

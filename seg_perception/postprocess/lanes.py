@@ -87,6 +87,10 @@ class LaneSettings:
     shape_prior: float = 0.3
     shape_span_m: float = 20.0  # boundaries shorter than this lean on the shared road shape
     min_extrapolation_m: float = 8.0
+    # paint that begins farther ahead than this (0: no limit) is not made a boundary: its offset at
+    # the car is a long extrapolation (a far blob, or the far end of a curve the shared shape does
+    # not follow), and ranked by that offset it would take the position of a line seen near the car
+    max_paint_start_m: float = 0.0
     # a boundary is continued along its curve to this distance ahead (0: only to its paint), as
     # lane labels run through paint hidden by vehicles or too thin far away for the mask; a
     # stop line or crosswalk ahead ends it first
@@ -955,6 +959,8 @@ class LaneExtractor:
         span = x_far - x_near
         covered_length = sum(b - a for a, b in covered)
         if covered_length < settings.min_painted_m:
+            return None
+        if 0.0 < settings.max_paint_start_m < x_near:
             return None
         gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
         long_gaps = [g for g in gaps if g >= settings.min_gap_m]
