@@ -68,6 +68,11 @@ def test_demo_writes_report_animation_and_contact_sheet(tmp_path, tiny_onnx_mode
     assert set(item["accuracy"]["per_class_iou"]) == {"background", "lane_marking"}
     assert "CPUExecutionProvider" in item["providers"]
     assert item["exit_codes"] == {"synthetic camera": 0, "node": 0}
+    cpu = item["cpu_while_streaming"]  # the node segmented 30 frames meanwhile (a tiny camera may not tick)
+    assert set(cpu["percent_of_a_core"]) == {"node", "recorder (this demo)", "cameras"}
+    assert cpu["percent_of_a_core"]["node"] > 0
+    assert all(share >= 0 for share in cpu["percent_of_a_core"].values())
+    assert 0 <= cpu["machine_idle_percent"] <= 100
 
     gif = out / SCENARIO / f"{SCENARIO}.gif"
     assert gif == type(gif)(item["files"]["animation"])
@@ -82,6 +87,7 @@ def test_demo_writes_report_animation_and_contact_sheet(tmp_path, tiny_onnx_mode
     assert (out / SCENARIO / "node.log").read_text().strip()
     markdown = (out / "report.md").read_text()
     assert f"## {SCENARIO}" in markdown and "mIoU" in markdown
+    assert "- CPU while streaming (" in markdown and "of a core" in markdown
     assert report["files"]["markdown"] == str(out / "report.md")
 
 
@@ -115,6 +121,8 @@ def test_drive_switches_the_front_camera_while_streaming_and_reports_it(tmp_path
         lost = switch["lost_in_a_row"]
         assert set(lost) == {"at_event", "elsewhere_max", "elsewhere_p95", "masks_elsewhere"}
         assert lost["masks_elsewhere"] > 0
+    assert front["cpu_while_streaming"] == avm["cpu_while_streaming"]  # one node, one recorder
+    assert front["cpu_while_streaming"]["percent_of_a_core"]["node"] > 0
     markdown = (tmp_path / "demo" / "report.md").read_text()
     assert markdown.count("switch of front to road at 1 s: done") == 2
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from seg_perception.reporting.cpu_usage import describe as describe_cpu
 from seg_perception.reporting.tables import format_number, render_markdown_table
 
 
@@ -98,6 +99,11 @@ def _scenario_section(item: Mapping[str, Any], base: Path, min_fps: float | None
     if stages:
         stage_text = ", ".join(f"{k} {format_number(v, digits=1)} ms" for k, v in stages.items())
         lines.append(f"- node stages (mean): {stage_text}")
+    cpu = item.get("cpu_while_streaming")
+    if cpu:
+        lines.append(
+            f"- CPU while streaming ({format_number(cpu.get('seconds'), digits=1)} s): {describe_cpu(cpu)}"
+        )
     counters = item.get("node_counters") or {}
     if counters:
         lines.append("- node counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))

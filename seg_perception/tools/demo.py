@@ -37,6 +37,7 @@ from seg_perception.cli_args import add_device_argument, add_size_argument
 from seg_perception.config import ScenarioConfig, default_model_path, load_scenario, scenario_names, share_dir
 from seg_perception.errors import SegPerceptionError
 from seg_perception.metrics.latency import summarize_latencies
+from seg_perception.reporting import cpu_usage
 from seg_perception.reporting.demo_report import switch_line, write_report
 from seg_perception.reporting.images import contact_sheet, write_png
 from seg_perception.reporting.profile import profile_summary
@@ -231,6 +232,7 @@ class _ScenarioRun:
         self.node: ManagedProcess | None = None
         self.player: ManagedProcess | None = None
         self.profiler: ManagedProcess | None = None
+        self.cpu: dict[str, Any] | None = None  # CPU shares while streaming (reporting.cpu_usage)
         self.profile_path = self.out_dir / "node_profile.txt"
         self.player_stats_path = self.out_dir / "player_stats.json"
         self.seed = drive_seed(self.config, settings.seed, settings.num_frames, self.size, settings.rate_hz)
@@ -399,16 +401,32 @@ class _ScenarioRun:
                 self._start_profiler()
             assert self.player is not None
             player = self.player
+            meter = cpu_usage.CpuMeter(self.cpu_groups())
+
+            def tick() -> None:
+                bar.update(len(recording.predictions) - bar.n)
+                meter.tick()
+
             self._spin_until(
                 lambda: player.exited() is not None,
                 timeout_s=settings.seconds * 3 + settings.output_timeout_s,
                 what="the synthetic camera did not finish its stream",
-                on_tick=lambda: bar.update(len(recording.predictions) - bar.n),
+                on_tick=tick,
             )
+            self.cpu = meter.usage()
             self._drain(bar)
         finally:
             bar.close()
         self.timings["stream_s"] = time.monotonic() - start
+
+    def cpu_groups(self, players: Sequence[ManagedProcess | None] | None = None) -> dict[str, list[int]]:
+        """Processes whose CPU the report gives: the node, this demo (the recorder) and the cameras."""
+        cameras = [self.player] if players is None else players
+        return {
+            "node": [self.node.process.pid] if self.node is not None else [],
+            "recorder (this demo)": [os.getpid()],
+            "cameras": [p.process.pid for p in cameras if p is not None],
+        }
 
     def _start_profiler(self) -> None:
         assert self.node is not None
@@ -515,6 +533,7 @@ class _ScenarioRun:
                 )
                 if key in values
             },
+            "cpu_while_streaming": self.cpu,
             "node_stages_ms": {
                 key.split(".", 1)[1]: float(value)
                 for key, value in values.items()
@@ -665,12 +684,23 @@ class _DriveRun:
             )
             _say(f"  [drive] streaming {settings.seconds:g} s at {settings.rate_hz:g} Hz on both cameras")
             start = time.monotonic()
+            meter = cpu_usage.CpuMeter(streams[0].cpu_groups([s.player for s in streams]))
+            switch = self.switch
+
+            def tick(elapsed_s: float) -> None:
+                meter.tick()
+                if switch is not None:
+                    switch.tick(elapsed_s)
+
             self._spin_until(
                 lambda: all(s.player is not None and s.player.exited() is not None for s in streams),
                 timeout_s=settings.seconds * 3 + settings.output_timeout_s + settings.startup_timeout_s,
                 what="the synthetic cameras did not finish their streams",
-                tick=self.switch.tick if self.switch is not None else None,
+                tick=tick,
             )
+            cpu = meter.usage()
+            for stream in streams:
+                stream.cpu = cpu  # one node and one recorder for both cameras
             for stream in streams:
                 stream._drain(_NoBar())
                 stream.timings["stream_s"] = time.monotonic() - start
@@ -850,6 +880,8 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
                     f"{result['frames']['received']}/{result['frames']['sent']} masks, "
                     f"mIoU {result['accuracy']['miou']:.3f}" + _absent_note(result["accuracy"])
                 )
+                if result.get("cpu_while_streaming"):
+                    _say("    CPU while streaming: " + cpu_usage.describe(result["cpu_while_streaming"]))
                 if "switch" in result:
                     _say("    " + switch_line(result["switch"]))
     finally:
