@@ -261,3 +261,26 @@ def test_eval_uses_the_lane_settings_the_node_uses(road_model):
     # the shipped road scenario draws urban lines only as far as their paint
     assert scenario_lane_settings(load_scenario("road"))[0].extend_to_m == 0.0
     assert scenario_lane_settings(load_scenario("highway"))[0].extend_to_m > 0.0
+
+
+def test_lane_eval_reports_each_drive_with_its_scene():
+    from seg_perception.training.lane_eval import evaluate_lane_drives, format_lane_summary
+
+    frames = 3
+    summary = evaluate_lane_drives(
+        "highway", predict=None, drives=2, frames=frames, seed_start=200000, size=(270, 480)
+    )
+    drives = summary["per_drive"]
+    assert [d["seed"] for d in drives] == [200000, 200001]
+    for drive in drives:
+        assert drive["time"] in ("day", "dusk", "night") and drive["weather"]
+        assert 20.0 < drive["hfov_deg"] < 120.0 and 0.5 < drive["camera_height_m"] < 3.0
+        assert drive["line_styles"] and set(drive["line_styles"]) <= {"solid", "dashed", "double", "dots"}
+        assert 0.0 <= drive["tusimple_accuracy"] <= 1.0 and 0.0 <= drive["id_persistence"] <= 1.0
+    # every drive has the same number of frames: the overall scores are the drives' means
+    for key in ("tusimple_accuracy", "tusimple_fp", "tusimple_fn"):
+        assert summary[key] == pytest.approx(np.mean([d[key] for d in drives]))
+    text = format_lane_summary(summary)
+    for drive in drives:
+        assert f"seed {drive['seed']}: TuSimple {drive['tusimple_accuracy']:.3f}" in text
+        assert f"({drive['time']}, {drive['weather']}" in text

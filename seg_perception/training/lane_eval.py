@@ -46,6 +46,7 @@ LATERAL_AT_M = 10.0
 LATERAL_TARGET_M = 0.10
 TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
 TUSIMPLE_SIDE_LANES = 2  # lines per side scored: ego-left, left-1; ego-right, right-1
+WORN_FADE = 0.5  # a line painted at under this share of its strength counts as worn in the drive's scene
 
 
 @dataclass
@@ -217,15 +218,20 @@ def evaluate_lane_drives(
     lane_settings, tracking = scenario_lane_settings(config, settings)
     height, width = size
     scores = LaneScores(TuSimpleMetrics(), lateral_errors=[])
+    per_drive: list[dict[str, Any]] = []
     for drive in range(drives):
         seed = seed_start + drive
         world: FrontWorld | None = None
         extractor: LaneExtractor | None = None
         tracker = LaneTracker(tracking)
         ids: dict[int, list[int | None]] = {}
+        first_frame = len(scores.tusimple.frames)
+        scene: dict[str, Any] = {}
         for frame, sample in enumerate(_frames(config, seed, frames, size, fps)):
             if extractor is None:  # the true camera, as the generator reports it
                 camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
+                world = world or drive_world(config, seed, frames, size, fps)
+                scene = drive_scene(sample.meta, world)
                 mapper = GroundMapper.from_camera(camera) if calibrated else None
                 extractor = LaneExtractor(
                     config.classes.names, lane_settings, mapper=mapper, mapper_size=size
@@ -264,13 +270,28 @@ def evaluate_lane_drives(
                 )
                 ids.setdefault(lane.index, []).append(best[1] if best[0] < match_m else None)
             _score_ego(scores, truth, result)
+        kept = visible = 0
         for seen in ids.values():
             present = [i for i in seen if i is not None]
             usual = Counter(present).most_common(1)[0][0] if present else None
-            scores.visible_frames += len(seen)
+            visible += len(seen)
             scores.detected_frames += len(present)
-            scores.kept_frames += sum(1 for i in seen if i is not None and i == usual)
+            kept += sum(1 for i in seen if i is not None and i == usual)
+        scores.visible_frames += visible
+        scores.kept_frames += kept
+        frames_of_drive = scores.tusimple.frames[first_frame:]
+        per_drive.append(
+            {
+                "seed": seed,
+                **scene,
+                "tusimple_accuracy": float(np.mean([f.accuracy for f in frames_of_drive])),
+                "tusimple_fp": float(np.mean([f.fp for f in frames_of_drive])),
+                "tusimple_fn": float(np.mean([f.fn for f in frames_of_drive])),
+                "id_persistence": kept / visible if visible else None,
+            }
+        )
     summary = scores.summary()
+    summary["per_drive"] = per_drive
     summary.update(
         {
             "scenario": config.name,
@@ -282,6 +303,45 @@ def evaluate_lane_drives(
         }
     )
     return summary
+
+
+def drive_scene(meta: dict[str, Any], world: FrontWorld | None = None) -> dict[str, Any]:
+    """What a drive's first frame says about its scene: the generator's conditions (time of day,
+    weather, motion blur, JPEG quality, ...), the camera's horizontal field of view and height and
+    the world's line styles (``dots``: Botts' dots) and worn lines (paint at under half its
+    strength), so that a per-drive score can be read against the conditions that made it."""
+    scene: dict[str, Any] = dict(meta.get("conditions") or {})
+    if world is not None:
+        scene["line_styles"] = sorted({line.style for line in world.lines})
+        scene["worn_lines"] = sum(1 for line in world.lines if line.fade < WORN_FADE)
+    camera = meta.get("camera_model") or {}
+    if camera.get("focal_px") and camera.get("width"):
+        scene["hfov_deg"] = round(
+            float(np.degrees(2.0 * np.arctan(camera["width"] / 2.0 / camera["focal_px"]))), 1
+        )
+    if camera.get("mount_height_m") is not None:
+        scene["camera_height_m"] = round(float(camera["mount_height_m"]), 2)
+    return scene
+
+
+def _describe_scene(drive: dict[str, Any]) -> str:
+    parts = [str(drive[key]) for key in ("time", "weather") if key in drive]
+    parts += [key.replace("_", " ") for key in ("low_sun", "headlights") if drive.get(key)]
+    if drive.get("wet"):
+        parts.append(f"wet {drive['wet']}")
+    if drive.get("motion_blur_px"):
+        parts.append(f"motion blur {drive['motion_blur_px']} px")
+    if drive.get("jpeg_quality"):
+        parts.append(f"JPEG {drive['jpeg_quality']}")
+    if drive.get("line_styles"):
+        parts.append("lines " + "/".join(drive["line_styles"]))
+    if drive.get("worn_lines"):
+        parts.append(f"{drive['worn_lines']} worn")
+    if "hfov_deg" in drive:
+        parts.append(f"FOV {drive['hfov_deg']:.0f} deg")
+    if "camera_height_m" in drive:
+        parts.append(f"camera {drive['camera_height_m']} m")
+    return ", ".join(parts)
 
 
 def scenario_lane_settings(
@@ -361,6 +421,13 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
                 f"{100 * summary['lateral_error_10m_within_target']:.1f} % <= {LATERAL_TARGET_M} m; "
                 f"ego boundary missing in {100 * summary['ego_boundary_missing']:.1f} % of frames"
             )
+    for drive in summary.get("per_drive", []):
+        persistence = drive.get("id_persistence")
+        kept = f"  id {persistence:.3f}" if summary["calibrated"] and persistence is not None else ""
+        lines.append(
+            f"    seed {drive['seed']}: TuSimple {drive['tusimple_accuracy']:.3f} / "
+            f"{drive['tusimple_fp']:.3f} / {drive['tusimple_fn']:.3f}{kept}  ({_describe_scene(drive)})"
+        )
     return "\n".join(lines)
 
 
