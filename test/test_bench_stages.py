@@ -15,12 +15,14 @@ def test_node_share_counts_pictures_at_their_rate_and_diagnostics_once_a_second(
         "inference": {"mean_ms": 10.0},
         "segment_cpu": {"mean_ms": 99.0},  # inference's own CPU: never part of the node's share
         "postprocess": {"mean_ms": 2.0},
+        "polygons": {"mean_ms": 1.2},
         "overlay_msg": {"mean_ms": 3.0},
         "markers_msg": {"mean_ms": 1.5},
+        "polygons_msg": {"mean_ms": 7.0},  # only for a polygon-cloud subscriber: not in the share
         "diagnostics": {"mean_ms": 3.0},
     }
     share = node_share(stages, visualization_every=3.0)
-    assert share["other_ms"] == pytest.approx(2.0 + (3.0 + 1.5) / 3.0 + 3.0 / 30.0)
+    assert share["other_ms"] == pytest.approx(2.0 + (1.2 + 3.0 + 1.5) / 3.0 + 3.0 / 30.0)
     assert share["other_percent"] == pytest.approx(10.0 * share["other_ms"])
     assert math.isnan(node_share({"postprocess": {"mean_ms": 1.0}}, visualization_every=1.0)["other_percent"])
 
@@ -48,6 +50,7 @@ def test_every_stage_of_a_frame_is_timed(stream: Stream, outputs: set[str]) -> N
         "inference",
         "mask_msg",
         "postprocess",
+        "polygons",
         "slots_msg",
         "markers_msg",
         "overlay_msg",

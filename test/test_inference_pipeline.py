@@ -57,6 +57,21 @@ def test_process_finds_polygons_of_the_right_classes(road_model):
     json.dumps(result.to_json())
 
 
+def test_polygons_alone_are_those_postprocess_traces_and_skipping_them_leaves_the_rest(road_model):
+    pipeline = SegmentationPipeline(create_engine(road_model), load_scenario("road"), "front")
+    segmentation = pipeline.segment(shapes_image())
+    with_polygons = pipeline.postprocess(segmentation)
+    without = pipeline.postprocess(segmentation, polygons=False)
+    assert len(with_polygons.polygons) == 3 and without.polygons == []
+    traced = pipeline.trace_polygons(segmentation)
+    assert [(p.class_id, p.instance_id) for p in traced] == [
+        (p.class_id, p.instance_id) for p in with_polygons.polygons
+    ]
+    for mine, theirs in zip(traced, with_polygons.polygons, strict=True):
+        np.testing.assert_array_equal(mine.points, theirs.points)
+    np.testing.assert_array_equal(without.mask, with_polygons.mask)
+
+
 def test_polygon_thresholds_come_from_the_scenario(road_model):
     scenario = load_scenario("road")
     pipeline = SegmentationPipeline(create_engine(road_model), scenario, "front")

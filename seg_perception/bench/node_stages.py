@@ -8,7 +8,9 @@ frame, every step timed on its own:
 - ``preprocess``, ``inference``, ``mask``: the engine's own stage times (``SegmentationPipeline.segment``),
   and ``segment_cpu``: the CPU time of all the process's threads (ONNX Runtime's included) meanwhile;
 - ``mask_msg``: the ``mono8`` mask message built and serialised;
-- ``postprocess``: polygons, parking slots, lane boundaries and their tracking;
+- ``postprocess``: parking slots, lane boundaries and their tracking, as on a frame that draws nothing;
+- ``polygons``: the region polygons the markers draw (the node traces them only on frames whose
+  markers or polygon cloud go out);
 - ``lanes_msg``, ``slots_msg``, ``markers_msg``, ``polygons_msg``: each typed message built and serialised;
 - ``overlay_msg``: the overlay drawn into its message's buffer and serialised;
 - ``diagnostics``: one camera's ``DiagnosticStatus`` built and serialised (the node sends it once a
@@ -22,7 +24,8 @@ node under contention (``bench --node``) measures the whole.
 Per stage: mean and p90 wall time, and mean CPU time of the calling thread (on a shared machine
 the wall time includes waiting for a core; ONNX Runtime's own threads are not in the CPU time of
 ``inference``). ``everything but inference`` sums every stage except ``inference`` with the
-overlay and markers counted at their share of frames (``--visualization-every``).
+polygons, overlay and markers counted at their share of frames (``--visualization-every``) and
+without the polygon cloud (built only for its subscribers, who then get polygons traced on every frame).
 
 Example::
 
@@ -32,6 +35,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +57,7 @@ STAGES = (
     "mask",
     "mask_msg",
     "postprocess",
+    "polygons",
     "lanes_msg",
     "slots_msg",
     "markers_msg",
@@ -60,7 +65,8 @@ STAGES = (
     "polygons_msg",
     "diagnostics",
 )
-VISUALIZATION_STAGES = ("markers_msg", "overlay_msg")
+VISUALIZATION_STAGES = ("polygons", "markers_msg", "overlay_msg")
+SUBSCRIBER_ONLY_STAGES = ("polygons_msg",)
 ENGINE_STAGE = "inference"
 DIAGNOSTICS_RATE_HZ = 1.0
 CAMERA_RATE_HZ = 30.0
@@ -198,7 +204,9 @@ def _one_frame(
     with timer.stage("mask_msg"):
         serialize(build["mask_to_msg"](segmentation.mask, header))
     with timer.stage("postprocess"):
-        result = pipeline.postprocess(segmentation)
+        result = pipeline.postprocess(segmentation, polygons=False)
+    with timer.stage("polygons"):
+        result = dataclasses.replace(result, polygons=pipeline.trace_polygons(segmentation))
     if result.lanes is not None:
         with timer.stage("lanes_msg"):
             serialize(messages.lanes(header, result))
@@ -231,12 +239,13 @@ def _one_frame(
 def node_share(
     stages: dict[str, dict[str, float]], *, visualization_every: float, key: str = "mean_ms"
 ) -> dict[str, float]:
-    """Per-frame cost of everything but inference (overlay and markers at their share of frames,
-    diagnostics at 1 Hz of a 30 Hz camera) and its percentage of the inference time."""
+    """Per-frame cost of everything but inference (polygons, overlay and markers at their share of
+    frames, diagnostics at 1 Hz of a 30 Hz camera, no polygon cloud) and its percentage of the
+    inference time."""
     engine = float(stages.get(ENGINE_STAGE, {}).get(key, float("nan")))
     total = 0.0
     for name, figures in stages.items():
-        if name in (ENGINE_STAGE, "segment_cpu") or key not in figures:
+        if name in (ENGINE_STAGE, "segment_cpu", *SUBSCRIBER_ONLY_STAGES) or key not in figures:
             continue
         weight = 1.0
         if name in VISUALIZATION_STAGES:

@@ -467,6 +467,21 @@ class SegmentationPipeline:
             ]
         return mask, model_mask, outputs
 
+    def trace_polygons(self, segmentation: Segmentation) -> list[Polygon]:
+        """The region polygons of a :meth:`segment` result, in frame pixels (no tracker involved).
+
+        Regions are traced on the model-resolution mask (the frame's mask is its nearest
+        upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.
+        """
+        return extract_polygons(
+            segmentation.mask,
+            self._class_names,
+            min_area_px=self.min_area_px,
+            epsilon_px=self.epsilon_px,
+            background=self._background,
+            coarse_mask=segmentation.coarse_mask,
+        )
+
     def postprocess(self, segmentation: Segmentation, *, polygons: bool = True) -> FrameResult:
         """Polygons, parking slots and lane boundaries of a :meth:`segment` result (updates the trackers).
 
@@ -478,20 +493,7 @@ class SegmentationPipeline:
         image_bgr, mask, coarse = segmentation.image, segmentation.mask, segmentation.coarse_mask
         frame_from_model, outputs = segmentation.frame_from_model, segmentation.outputs
         after_engine = time.perf_counter()
-        # Regions are traced on the model-resolution mask (the frame's mask is its nearest
-        # upscale: same regions, up to ~4x fewer pixels) and vertices scaled to the frame.
-        regions = (
-            extract_polygons(
-                mask,
-                self._class_names,
-                min_area_px=self.min_area_px,
-                epsilon_px=self.epsilon_px,
-                background=self._background,
-                coarse_mask=coarse,
-            )
-            if polygons
-            else []
-        )
+        regions = self.trace_polygons(segmentation) if polygons else []
         slots: list[ParkingSlot] = []
         points = np.zeros((0, 5))
         if self.slot_method == "marking_points" and self._slot_ids is not None:
