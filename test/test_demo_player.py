@@ -36,8 +36,14 @@ def _stamp(msg) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
-def play_and_listen(tmp_path, *, frames: int, domain: int, transport: str = "raw"):
-    """Run the player process once; return (images, ground truths, player stats)."""
+def play_and_listen(
+    tmp_path, *, frames: int, domain: int, transport: str = "raw", start_after_s: float = 0.0
+):
+    """Run the player process once; return (images, ground truths, player stats).
+
+    ``start_after_s`` > 0: the player waits for a start file, created once it has generated its
+    frames and that many seconds have passed (the stats then hold ``start_file_ns``).
+    """
     env = ros_environment(profile=shipped_profile(), domain_id=domain)
     context = Context()
     keys = ("RMW_IMPLEMENTATION", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE")
@@ -66,15 +72,25 @@ def play_and_listen(tmp_path, *, frames: int, domain: int, transport: str = "raw
         "wait_for_ground_truth_subscribers": 1,
         "wait_timeout_s": 30.0,
         "stats_file": stats_file,
+        "ready_file": tmp_path / f"ready_{transport}.json",
     }
+    start_file = tmp_path / f"start_{transport}"
+    if start_after_s > 0:
+        params["start_file"] = start_file
     command = [sys.executable, "-m", "seg_perception.tools.synthetic_camera", "--ros-args"]
     for key, value in params.items():
         command += ["-p", f"{key}:={value}"]
     player = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 45
+        ready_at = None
         while player.poll() is None and time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.02)
+            if start_after_s > 0 and not start_file.exists() and params["ready_file"].exists():
+                ready_at = ready_at or time.monotonic()
+                if time.monotonic() - ready_at >= start_after_s:
+                    start_file.touch()
+                    start_file_ns = time.time_ns()
         drain_end = time.monotonic() + 1.0  # frames still in flight when the player exits
         while len(truths) < frames and time.monotonic() < drain_end:
             executor.spin_once(timeout_sec=0.02)
@@ -86,13 +102,18 @@ def play_and_listen(tmp_path, *, frames: int, domain: int, transport: str = "raw
         node.destroy_node()
         context.try_shutdown()
     assert player.returncode == 0, output
-    return images, truths, json.loads(stats_file.read_text())
+    stats = json.loads(stats_file.read_text())
+    if start_after_s > 0:
+        stats["start_file_ns"] = start_file_ns
+    return images, truths, stats
 
 
 def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
     frames = 30
     images, truths, stats = play_and_listen(tmp_path, frames=frames, domain=_domain(0))
     assert stats["frames_sent"] == frames
+    # said once every frame was generated, for harnesses that start the node only then
+    assert json.loads((tmp_path / "ready_raw.json").read_text()) == {"frames_generated": frames}
     assert len(images) >= frames - 2, f"only {len(images)} of {frames} frames arrived"
     assert len(truths) == frames
     first = images[0]
@@ -109,8 +130,11 @@ def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
     assert truths[0].encoding == "mono8" and mask.size == 90 * 160 and mask.max() == 1  # lane pixels
 
 
-def test_player_compressed_transport_publishes_jpeg(tmp_path):
-    images, truths, stats = play_and_listen(tmp_path, frames=5, domain=_domain(1), transport="compressed")
+def test_player_compressed_transport_publishes_jpeg_and_waits_for_its_start_file(tmp_path):
+    images, truths, stats = play_and_listen(
+        tmp_path, frames=5, domain=_domain(1), transport="compressed", start_after_s=1.0
+    )
+    assert stats["first_stamp_ns"] >= stats["start_file_ns"]  # nothing streamed before the file
     assert stats["topic"] == TOPIC + "/compressed"
     assert len(images) >= 4 and len(truths) == 5
     assert "jpeg" in images[0].format

@@ -235,6 +235,10 @@ class _ScenarioRun:
         self.cpu: dict[str, Any] | None = None  # CPU shares while streaming (reporting.cpu_usage)
         self.profile_path = self.out_dir / "node_profile.txt"
         self.player_stats_path = self.out_dir / "player_stats.json"
+        # the drive starts its node once every camera has generated its frames, and the cameras'
+        # streams together by creating start_path (None: no wait)
+        self.player_ready_path: Path | None = None
+        self.player_start_path: Path | None = None
         self.seed = drive_seed(self.config, settings.seed, settings.num_frames, self.size, settings.rate_hz)
 
     def _prefix(self, step: int, text: str) -> None:
@@ -287,6 +291,10 @@ class _ScenarioRun:
             "wait_timeout_s": self.settings.startup_timeout_s + 30.0,
             "stats_file": str(self.player_stats_path),
         }
+        if self.player_ready_path is not None:
+            params["ready_file"] = str(self.player_ready_path)
+        if self.player_start_path is not None:
+            params["start_file"] = str(self.player_start_path)
         command = [sys.executable, "-m", "seg_perception.tools.synthetic_camera", "--ros-args"]
         for key, value in params.items():
             command += ["-p", f"{key}:={value}"]
@@ -650,11 +658,35 @@ class _DriveRun:
                 f"  [drive] one node for {', '.join(f'{s.camera} ({s.config.name})' for s in streams)}; "
                 f"log {self.out_dir / 'node.log'}"
             )
+            # Every camera generates its frames before the node starts, and all stream from the same
+            # moment once the node is ready (the start file): no camera's frame generation (a core for
+            # tens of seconds) competes with another's stream, and both streams are measured at once.
+            start_path = self.out_dir / "cameras_start"
+            start_path.unlink(missing_ok=True)
+            for stream in streams:
+                stream.player_ready_path = stream.out_dir / "player_ready.json"
+                stream.player_ready_path.unlink(missing_ok=True)
+                stream.player_start_path = start_path
+                stream.player = ManagedProcess(
+                    f"synthetic {stream.camera} camera",
+                    stream._player_command(),
+                    log_path=stream.out_dir / "player.log",
+                    env=stream.env,
+                )
+            generate_s = self._spin_until(
+                lambda: all(
+                    s.player_ready_path is not None and s.player_ready_path.is_file() for s in streams
+                ),
+                timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,
+                what="the synthetic cameras did not both generate their frames",
+            )
+            _say(f"  [drive] both cameras generated their frames in {generate_s:.1f} s; starting the node")
             self.node = ManagedProcess(
                 "node", self._node_command(), log_path=self.out_dir / "node.log", env=streams[0].env
             )
             for stream in streams:
                 stream.node = self.node
+                stream.timings["generate_wait_s"] = generate_s
             node_start = self._spin_until(
                 lambda: all(
                     s.recorder.count_subscribers(s.topic) >= 1
@@ -668,15 +700,10 @@ class _DriveRun:
             )
             for stream in streams:
                 stream.timings["node_start_s"] = node_start
-                stream.player = ManagedProcess(
-                    f"synthetic {stream.camera} camera",
-                    stream._player_command(),
-                    log_path=stream.out_dir / "player.log",
-                    env=stream.env,
-                )
             if self.switch is not None:
                 self.switch.connect(streams[0].recorder, timeout_s=settings.startup_timeout_s)
-            _say(f"  [drive] node ready after {node_start:.1f} s; both cameras generating frames")
+            start_path.touch()
+            _say(f"  [drive] node ready after {node_start:.1f} s; both cameras start streaming")
             self._spin_until(
                 lambda: all(bool(s.recorder.recording.ground_truth) for s in streams),
                 timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,

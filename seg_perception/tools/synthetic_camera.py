@@ -85,7 +85,11 @@ class SyntheticCameraPlayer(Node):
     ``<camera>_camera``), ``publish_ground_truth``, ``loop`` (default true; the demo
     plays once), ``wait_for_subscribers`` and ``wait_for_ground_truth_subscribers``
     (subscriber counts to wait for before streaming), ``wait_timeout_s``,
-    ``start_delay_s``, ``stats_file``.
+    ``start_delay_s``, ``stats_file``, ``ready_file`` (written once every frame is generated:
+    a harness with several cameras starts the node after all of them, so that no camera's
+    frame generation competes with another camera's stream) and ``start_file`` (streaming
+    waits, after the subscribers, until this file exists: the harness creates it to start all
+    its cameras at once).
     """
 
     def __init__(self, *, node_name: str = NODE_NAME, **node_options: Any) -> None:
@@ -113,6 +117,8 @@ class SyntheticCameraPlayer(Node):
         self.wait_timeout_s = float(declare("wait_timeout_s", 60.0).value)
         self.start_delay_s = float(declare("start_delay_s", 0.5).value)
         self.stats_file: str = declare("stats_file", "").value
+        self.ready_file: str = declare("ready_file", "").value
+        self.start_file: str = declare("start_file", "").value
         self._validate()
 
         compressed: bool = self.transport == "compressed"
@@ -173,6 +179,12 @@ class SyntheticCameraPlayer(Node):
         self.stats.frames_generated = len(self._frames)
         self.stats.generate_s = time.perf_counter() - start
         self.get_logger().info(f"generated {len(self._frames)} frames in {self.stats.generate_s:.1f} s")
+        if self.ready_file:
+            path = Path(self.ready_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + ".partial")  # renamed: a reader never sees half a file
+            partial.write_text(json.dumps({"frames_generated": len(self._frames)}))
+            partial.replace(path)
 
     def _image_message(self, image: np.ndarray, header: Header) -> Any:
         if self.transport == "raw":
@@ -207,6 +219,13 @@ class SyntheticCameraPlayer(Node):
                         f"after {self.wait_timeout_s:.0f} s"
                     )
                 time.sleep(WAIT_POLL_S)
+        if self.start_file:
+            self.get_logger().info(f"waiting for {self.start_file}")
+            while not Path(self.start_file).exists():
+                if time.monotonic() > deadline:
+                    raise PlayerError(f"{self.start_file} did not appear within {self.wait_timeout_s:.0f} s")
+                if self._stop.wait(WAIT_POLL_S):
+                    return
         # Matching is per side: give the subscribers a moment to match this writer too,
         # or the first best-effort frames are discarded.
         self._stop.wait(self.start_delay_s)
