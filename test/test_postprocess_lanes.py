@@ -254,6 +254,31 @@ def test_a_crossing_far_from_any_horizon_is_not_taken_for_the_vanishing_point():
     assert centre is not None and abs(centre[0] - 320.0) < 1.0 and abs(centre[1] - 150.0) < 1.0
 
 
+def test_short_paint_fragments_do_not_outvote_the_lines_for_the_vanishing_point():
+    horizon = CAMERA.horizon_v()
+    mask, image = draw_road([(1.75, "solid", WHITE, 0.0), (-1.75, "solid", WHITE, 0.0)], far=30.0)
+    # short strokes (a model's blobs and far fragments), in pairs meeting 35 px above the horizon
+    fake = (320.0, horizon - 35.0)
+    for k in range(6):
+        for sign in (-1, 1):
+            slope = sign * (2.0 + 0.3 * k)
+            v0 = 185 + 3 * (k % 4)
+            ends = [(fake[0] + slope * (v - fake[1]), v) for v in (v0, v0 + 10)]
+            cv2.line(mask, *[tuple(int(c) for c in end) for end in ends], LANE, 3)
+    found = LaneExtractor(CLASSES).extract(mask, image)
+    assert found.vanishing_point is not None and abs(found.vanishing_point[1] - horizon) < 3.0
+    every = LaneExtractor(CLASSES, LaneSettings(vanishing_long_span=0.0)).extract(mask, image)
+    assert every.vanishing_point is not None and abs(every.vanishing_point[1] - fake[1]) < 12.0
+    # only short dashes (none spans 5 % of the height): they still give the horizon
+    mask, image = draw_road(
+        [(1.75, "dashed", WHITE, 0.0), (-1.75, "dashed", WHITE, 4.0)], near=10.0, far=30.0
+    )
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+    assert stats[1:, cv2.CC_STAT_HEIGHT].max() < LaneSettings().vanishing_long_span * SIZE[0]
+    dashes = LaneExtractor(CLASSES).extract(mask, image)
+    assert dashes.vanishing_point is not None and abs(dashes.vanishing_point[1] - horizon) < 3.0
+
+
 def test_a_shadow_edge_crossing_a_line_far_above_the_horizon_leaves_the_vanishing_point():
     height, _ = SIZE
     mask, image = draw_road(THREE_LANES[1:3], far=15.0)
