@@ -257,3 +257,71 @@ def test_avm_side_views_keep_a_strip_beside_the_car():
         for s in range(20)
     ]
     assert set(full) == {"full"}
+
+
+def _parking_world(seed, size=(160, 160), mpp=0.04):
+    from seg_perception.data.synthetic.avm import sample_parking_world
+
+    rng = np.random.default_rng(seed)
+    return sample_parking_world(
+        rng, size, metres_per_pixel=mpp, origin_px=(size[1] / 2, size[0] / 2), duration_s=0.0, speed=0.0
+    )
+
+
+def test_avm_paint_looks_vary_and_are_recorded():
+    """Faint paint, soft edges and walkway bands each appear in some lots and not in others."""
+    faint, soft, walkways = set(), set(), set()
+    for seed in range(40):
+        world = _parking_world(seed)
+        look = world.style["paint_look"]
+        faint.add(look["faint"])
+        soft.add(look["soft_sigma_m"] > 0)
+        walkways.add(bool(look["walkways"]))
+        assert (world.paint_soft_px > 0) == (look["soft_sigma_m"] > 0)
+        if look["faint"]:  # faint paint never reaches full strength
+            assert world.wear.max() <= 0.75 + 1e-6
+            assert world.wear.min() >= 0.15 - 1e-6
+    assert faint == soft == walkways == {True, False}
+
+
+def test_avm_soft_paint_spreads_the_lines_but_not_their_labels():
+    from seg_perception.data.synthetic.avm import render_parking
+
+    config = load_scenario("parking")
+    world = next(
+        w
+        for w in (_parking_world(seed) for seed in range(100))
+        if w.style["paint_look"]["soft_sigma_m"] > 0 and not w.style["paint_look"]["faint"]
+    )
+    world.reflections = None
+    soft_px = world.paint_soft_px
+    renders = {}
+    for name, sigma in (("hard", 0.0), ("soft", max(soft_px, 1.5))):
+        world.paint_soft_px = sigma
+        renders[name] = render_parking(world, config.roles, time_s=0.0, rng=np.random.default_rng(0))
+    hard_image, hard_mask = renders["hard"][:2]
+    soft_image, soft_mask = renders["soft"][:2]
+    np.testing.assert_array_equal(hard_mask, soft_mask)  # labels are the painted polygons
+    line = hard_mask == config.roles.require("slot_line")
+    assert line.any()
+    # a blurred line: the gradient across its edges is weaker than the hard-edged line's
+    grad = lambda img: np.abs(np.diff(img.astype(np.float32).mean(axis=2), axis=1))  # noqa: E731
+    edges = line[:, 1:] ^ line[:, :-1]
+    assert grad(soft_image)[edges].mean() < 0.9 * grad(hard_image)[edges].mean()
+
+
+def test_avm_rows_mostly_mark_their_entrance():
+    """Most perpendicular and angled rows have an entrance line (T / L points), some have none (I)."""
+    marked = []
+    shapes = set()
+    for seed in range(80):
+        sample = generate_scene("parking", seed, size=(128, 128))
+        shapes |= {m.shape for m in sample.marking_points}
+        marked += [
+            row["entrance_line"]
+            for row in sample.meta["avm_style"]["rows"]
+            if row["kind"] != "parallel" and row["lines"] != "platforms"
+        ]
+    assert len(marked) > 60
+    assert 0.5 < np.mean(marked) < 0.8
+    assert shapes == {"T", "L", "I"}

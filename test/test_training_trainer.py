@@ -294,6 +294,7 @@ def test_recipe_validation() -> None:
         "parking_finetune",
         "parking_offsets",
         "parking_offsets_head",
+        "parking_realism",
         "highway_finetune",
         "highway_refine",
         "highway_hrnet",

@@ -69,6 +69,14 @@ LINE_STYLE_P = (0.55, 0.12, 0.13, 0.2)
 SLOT_KINDS = ("perpendicular", "parallel", "angled")
 SLOT_KIND_P = (0.55, 0.22, 0.23)
 EGO_LOOKS = ("black_box", "dark_car", "grey_box")
+FAINT_PAINT_P = 0.35  # share of lots whose paint is faint (worn, or white on light concrete)
+FAINT_PAINT_FADE = (0.35, 0.75)  # their paint strength is scaled by this
+FAINT_PAINT_MIN = 0.15  # paint never fades below this share of its colour
+SOFT_PAINT_P = 0.6  # share of lots whose lines have soft edges
+SOFT_PAINT_SIGMA_M = (0.01, 0.05)  # Gaussian sigma of the soft edges, metres on the ground
+WALKWAY_P_INDOOR, WALKWAY_P_OUTDOOR = 0.4, 0.15  # lots with painted walkway / kerb bands along the aisle
+WALKWAY_COLOURS = ((70, 160, 60), (40, 190, 225), (170, 170, 170), (190, 120, 40), (60, 60, 200))  # BGR
+MIN_SOFT_PX = 0.3  # softer edges than this are drawn hard
 _SECTOR_CAMERAS = (1, 2, 3, 4)  # front, right, rear, left (sector ids of :func:`_sector_geometry`)
 
 
@@ -122,6 +130,7 @@ class ParkingWorld:
     streaks: np.ndarray = field(repr=False)  # (H, W, 3) float32 brightness of radial streaks on objects
     reflections: np.ndarray | None = field(repr=False, default=None)  # (H, W) float32 additive light
     style: dict[str, Any] = field(default_factory=dict)
+    paint_soft_px: float = 0.0  # Gaussian sigma of the paint's edges (stitching and lens blur), pixels
     shadow_strength: float = 0.4
     smear: float = 0.02  # length of the radial blur, as a fraction of the image size
     pose0: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -216,7 +225,8 @@ def _row_style(
     if indoor and rng.random() < 0.2:  # a stacked garage: steel platforms instead of painted slots
         kind, line_style = "perpendicular", "platforms"
         paint = PAINTS["yellow"] if rng.random() < 0.7 else paint
-    entrance_p = 0.55 if kind == "parallel" else 0.4
+    # most painted lots (and ps2.0) mark the entrance: T and L points outnumber open line ends
+    entrance_p = 0.55 if kind == "parallel" else 0.6
     if rng.random() < 0.1:
         paint = PAINTS[str(rng.choice(list(PAINTS)))]
     return _RowStyle(
@@ -586,7 +596,7 @@ def sample_parking_world(
         reflections = glare if reflections is None else reflections + glare
     camera_heights = np.array([1.0, *rng.uniform(0.6, 0.95, 1), *rng.uniform(0.85, 1.1, 1),
                                *rng.uniform(0.75, 1.0, 1), *rng.uniform(0.85, 1.1, 1)])  # fmt: skip
-    return ParkingWorld(
+    world = ParkingWorld(
         size=size,
         metres_per_pixel=metres_per_pixel,
         origin_px=origin_px,
@@ -623,6 +633,57 @@ def sample_parking_world(
         ),
         weave=float(rng.uniform(0.0, 0.3)),
     )
+    # Drawn last: the rest of a seed's lot stays as it was drawn before these looks existed.
+    _paint_realism(rng, world, aisle, (y_lo, y_hi), indoor=indoor)
+    return world
+
+
+def _paint_realism(
+    rng: np.random.Generator,
+    world: ParkingWorld,
+    aisle: float,
+    y_range: tuple[float, float],
+    *,
+    indoor: bool,
+) -> None:
+    """Paint as real stitched AVM views show it: faint, soft-edged, beside unlabelled walkway bands.
+
+    - faint paint (old, or white on light concrete): the whole lot's paint blends further
+      into the ground;
+    - soft edges: stitching, lens blur and upsampling spread every line over a few pixels;
+    - walkway and kerb bands painted along the aisle (green, yellow, grey, blue, red), parallel
+      to the rows: long edges that cross no separating line and are no slot marking.
+    """
+    faint = rng.random() < FAINT_PAINT_P
+    fade = float(rng.uniform(*FAINT_PAINT_FADE))
+    if faint:
+        world.wear = np.clip(world.wear * fade, FAINT_PAINT_MIN, 1.0).astype(np.float32)
+    soft = rng.random() < SOFT_PAINT_P
+    sigma_m = float(rng.uniform(*SOFT_PAINT_SIGMA_M))
+    world.paint_soft_px = sigma_m / world.metres_per_pixel if soft else 0.0
+    bands: list[dict[str, Any]] = []
+    if rng.random() < (WALKWAY_P_INDOOR if indoor else WALKWAY_P_OUTDOOR):
+        to_tex = world.ground.world_to_texture()
+        y_lo, y_hi = y_range
+        for side in (-1.0, 1.0):
+            if rng.random() < 0.35:
+                continue
+            inset = float(rng.uniform(0.25, 1.6))  # from the entrance towards the aisle
+            width = float(rng.uniform(0.15, 0.7))
+            colour = WALKWAY_COLOURS[int(rng.integers(len(WALKWAY_COLOURS)))]
+            colour = rgb(np.asarray(colour) * float(rng.uniform(0.75, 1.1)))
+            x_in = side * (aisle / 2.0 - inset)
+            x_out = x_in - side * width
+            band = np.array(
+                [[x_in, y_lo - 1.0], [x_in, y_hi + 1.0], [x_out, y_hi + 1.0], [x_out, y_lo - 1.0]]
+            )
+            fill_polygons(world.ground.image, [_apply(to_tex, band)], colour)
+            bands.append({"side": int(side), "inset_m": round(inset, 3), "width_m": round(width, 3)})
+    world.style["paint_look"] = {
+        "faint": faint,
+        "soft_sigma_m": round(sigma_m, 4) if soft else 0.0,
+        "walkways": bands,
+    }
 
 
 def _decorate_ground(
@@ -814,7 +875,16 @@ def render_parking(
     for colour, polys in by_colour.items():
         fill_polygons(image, polys, colour)
         fill_polygons(mask, polys, line_id)
-    blend_where(image, bare, world.wear, mask == line_id)  # worn paint
+    if world.paint_soft_px >= MIN_SOFT_PX:
+        # the paint layer blurred: edges spread over the ground, thin lines lose contrast; the
+        # label stays the painted polygon
+        paint = cv2.subtract(image.astype(np.float32), bare.astype(np.float32))
+        paint = cv2.GaussianBlur(paint, (0, 0), world.paint_soft_px)
+        paint *= world.wear[..., None]
+        image = cv2.add(bare.astype(np.float32), paint)
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    else:
+        blend_where(image, bare, world.wear, mask == line_id)  # worn paint
 
     sector_id, cameras, _, _ = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
     _cast_shadows(world, image, to_px)

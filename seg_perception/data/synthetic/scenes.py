@@ -20,7 +20,7 @@ from seg_perception.data.synthetic.sample import LaneTruth, SceneSample, mask_to
 from seg_perception.errors import ConfigError
 from seg_perception.geometry import MarkingPoint, ParkingSlot
 
-SIDE_VIEW_P = 0.15  # share of single AVM scenes seen as a left/right side view
+SIDE_VIEW_P = 0.25  # share of single AVM scenes seen as a left/right side view
 # ego speeds of the temporally coherent drives by synthetic scene (config.SYNTHETIC_SCENES), m/s
 DRIVE_SPEED = {"highway": 25.0, "urban": 10.0, "parking": 2.0}
 
