@@ -70,13 +70,11 @@ def test_process_serialises_the_same_messages_with_the_stamp_and_frame() -> None
     assert slots.header.frame_id == "avm_link"
     header = Header(frame_id="avm_link")
     header.stamp.sec, header.stamp.nanosec = 12, 345
-    expected = FrameMessages(outputs.style, outputs.geometry.projection).slots(header, result)
+    expected = outputs.messages.slots(header, result)
     assert raw == bytes(serialize_message(expected))  # the very message the node would publish
     markers = deserialize_message(
         outputs.serialized(MARKERS, stamp_ns=stamp_ns, frame_id="avm_link", result=result), MarkerArray
     )
-    assert len(markers.markers) == len(
-        FrameMessages(outputs.style, outputs.geometry.projection).markers(header, result).markers
-    )
+    assert len(markers.markers) == len(outputs.messages.markers(header, result).markers)
     with pytest.raises(ValueError, match="mask is not one of"):
         outputs.serialized(MASK, stamp_ns=stamp_ns, frame_id="avm_link", result=result)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from rclpy.serialization import serialize_message
@@ -51,8 +52,12 @@ class SerializedOutputs:
         header = Header(frame_id=frame_id)
         header.stamp.sec = int(stamp_ns // 1_000_000_000)
         header.stamp.nanosec = int(stamp_ns % 1_000_000_000)
-        messages = FrameMessages(self.style, self.geometry.projection)
-        return bytes(serialize_message(build(messages, header, result)))
+        return bytes(serialize_message(build(self.messages, header, result)))
+
+    @cached_property
+    def messages(self) -> FrameMessages:
+        """The builders with this camera's marker style and projection (fixed for a bag)."""
+        return FrameMessages(self.style, self.geometry.projection)
 
 
 _BUILDERS: dict[str, Callable[[FrameMessages, Header, FrameResult], Any]] = {

@@ -190,6 +190,17 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _cpu_groups(
+    node: ManagedProcess | None, players: Sequence[ManagedProcess | None]
+) -> dict[str, list[int]]:
+    """Processes whose CPU the report gives: the node, this demo (the recorder) and the cameras."""
+    return {
+        "node": [node.process.pid] if node is not None else [],
+        "recorder (this demo)": [os.getpid()],
+        "cameras": [player.process.pid for player in players if player is not None],
+    }
+
+
 class _ScenarioRun:
     """Node, player and recorder of one scenario (see the module docstring)."""
 
@@ -409,7 +420,7 @@ class _ScenarioRun:
                 self._start_profiler()
             assert self.player is not None
             player = self.player
-            meter = cpu_usage.CpuMeter(self.cpu_groups())
+            meter = cpu_usage.CpuMeter(_cpu_groups(self.node, [player]))
 
             def tick() -> None:
                 bar.update(len(recording.predictions) - bar.n)
@@ -426,15 +437,6 @@ class _ScenarioRun:
         finally:
             bar.close()
         self.timings["stream_s"] = time.monotonic() - start
-
-    def cpu_groups(self, players: Sequence[ManagedProcess | None] | None = None) -> dict[str, list[int]]:
-        """Processes whose CPU the report gives: the node, this demo (the recorder) and the cameras."""
-        cameras = [self.player] if players is None else players
-        return {
-            "node": [self.node.process.pid] if self.node is not None else [],
-            "recorder (this demo)": [os.getpid()],
-            "cameras": [p.process.pid for p in cameras if p is not None],
-        }
 
     def _start_profiler(self) -> None:
         assert self.node is not None
@@ -711,7 +713,7 @@ class _DriveRun:
             )
             _say(f"  [drive] streaming {settings.seconds:g} s at {settings.rate_hz:g} Hz on both cameras")
             start = time.monotonic()
-            meter = cpu_usage.CpuMeter(streams[0].cpu_groups([s.player for s in streams]))
+            meter = cpu_usage.CpuMeter(_cpu_groups(self.node, [s.player for s in streams]))
             switch = self.switch
 
             def tick(elapsed_s: float) -> None:
@@ -728,7 +730,6 @@ class _DriveRun:
             cpu = meter.usage()
             for stream in streams:
                 stream.cpu = cpu  # one node and one recorder for both cameras
-            for stream in streams:
                 stream._drain(_NoBar())
                 stream.timings["stream_s"] = time.monotonic() - start
             if self.switch is not None:
