@@ -325,3 +325,57 @@ def test_avm_rows_mostly_mark_their_entrance():
     assert len(marked) > 60
     assert 0.5 < np.mean(marked) < 0.8
     assert shapes == {"T", "L", "I"}
+
+
+def test_avm_double_lines_and_platform_gaps_are_one_marking_point_in_the_middle():
+    """A double separating line, and the gap between two garage platforms, is one junction: one
+    marking point in its middle that the slots on both sides share (no twin points 0.15-0.5 m
+    apart, one of which a detector would find by chance)."""
+    seen = set()
+    for seed in range(150):
+        world = _parking_world(seed)
+        kinds = {row["lines"] for row in world.style["rows"]} & {"double", "platforms"}
+        if not kinds:
+            continue
+        seen |= kinds
+        marks = np.array([m.position for m in world.marks])
+        gaps = np.linalg.norm(marks[:, None] - marks[None], axis=2) + np.eye(len(marks)) * 1e9
+        assert gaps.min() > 0.6, (seed, gaps.min())
+        for slot in world.slots:
+            if slot.label_corners is None:
+                continue
+            painted_width = np.linalg.norm(slot.corners[1] - slot.corners[0])
+            labelled_width = np.linalg.norm(slot.label_corners[1] - slot.label_corners[0])
+            assert painted_width < labelled_width < painted_width + 1.0  # half a gap on each side at most
+            for corner in slot.label_corners[:2]:
+                assert np.linalg.norm(marks - corner, axis=1).min() < 1e-9
+    assert seen == {"double", "platforms"}
+
+
+def test_avm_platform_tops_are_ridged_along_the_slot():
+    from seg_perception.data.synthetic import avm_objects
+    from seg_perception.data.synthetic.avm import render_parking
+
+    config = load_scenario("parking")
+    world = next(
+        w
+        for w in (_parking_world(seed, size=(240, 240), mpp=0.04) for seed in range(300))
+        if any(s.kind == "platform" for s in w.solids)
+    )
+    world.reflections = None
+    world.paint_soft_px = 0.0
+    tops = {}
+    for name in ("ridged", "flat"):
+        if name == "flat":
+            world.solids = [
+                avm_objects.Solid(s.footprint, s.bands, s.kind, top=s.top) if s.kind == "platform" else s
+                for s in world.solids
+            ]
+        image = render_parking(world, config.roles, time_s=0.0, rng=np.random.default_rng(0))[0]
+        tops[name] = image.astype(np.float32).mean(axis=2)
+    changed = np.abs(tops["ridged"] - tops["flat"]) > 3
+    assert changed.sum() > 100  # ridges drawn on the platforms
+    # rows run along the aisle (image y), the slots across it (x): ridges along x vary along y
+    along_slot = np.abs(np.diff(tops["ridged"], axis=1))[changed[:, 1:]].mean()
+    across_slot = np.abs(np.diff(tops["ridged"], axis=0))[changed[1:, :]].mean()
+    assert across_slot > 1.5 * along_slot

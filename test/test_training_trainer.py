@@ -295,6 +295,7 @@ def test_recipe_validation() -> None:
         "parking_offsets",
         "parking_offsets_head",
         "parking_realism",
+        "parking_junctions",
         "highway_finetune",
         "highway_refine",
         "highway_hrnet",

@@ -90,6 +90,9 @@ class SlotGeometry:
     car_color: tuple[int, int, int] | None = None
     car_jitter: tuple[float, float, float] = (0.0, 0.0, 0.0)  # lateral, longitudinal (m), yaw (rad)
     markings: str = "paint"  # what marks the slot: painted lines, or a stacked garage's "platform"
+    # Corners the label reports when they differ from the painted slot: slots beside a double
+    # separating line meet at its middle (its one marking point), not at its inner line.
+    label_corners: np.ndarray | None = None
 
 
 @dataclass
@@ -222,7 +225,7 @@ def _row_style(
     line_style = str(rng.choice(LINE_STYLES, p=LINE_STYLE_P))
     if kind == "parallel" and line_style == "double":
         line_style = "solid"
-    if indoor and rng.random() < 0.2:  # a stacked garage: steel platforms instead of painted slots
+    if indoor and rng.random() < 0.3:  # a stacked garage: steel platforms instead of painted slots
         kind, line_style = "perpendicular", "platforms"
         paint = PAINTS["yellow"] if rng.random() < 0.7 else paint
     # most painted lots (and ps2.0) mark the entrance: T and L points outnumber open line ends
@@ -289,14 +292,16 @@ def _row(
             if double and interior and style.rounded:
                 lines.append(PaintedLine(_u_cap(e, axis, style.double_gap / 2.0, width), style.paint))
             for off in offsets:
-                start = e + along * off
-                for poly in _separator(rng, start, axis, depth, width, style.line_style):
+                for poly in _separator(rng, e + along * off, axis, depth, width, style.line_style):
                     lines.append(PaintedLine(poly, style.paint))
-                if style.entrance_line:
-                    shape = "T" if interior or double else "L"
-                else:
-                    shape = "I"
-                marks.append(WorldMark(start, axis.copy(), shape))
+            # One marking point per separator, a double one's too: at its middle, where the
+            # two slots beside it meet (two points a few centimetres apart are one junction to
+            # a detector, and a slot's entrance would sit at either twin by chance).
+            if style.entrance_line:
+                shape = "T" if interior or double else "L"
+            else:
+                shape = "I"
+            marks.append(WorldMark(e.copy(), axis.copy(), shape))
         if style.back_line:
             back = axis * depth
             lines.append(
@@ -318,7 +323,20 @@ def _row(
                 float(rng.uniform(-0.3, 0.3)),
                 float(rng.uniform(-0.04, 0.04)),
             )
-            slot = SlotGeometry(corners=corners, kind=kind, free=free, car_color=color, car_jitter=jitter)
+            m0, m1 = entrances[i], entrances[i + 1]  # the separators' marking points
+            entrance_corners = (
+                np.array([m0, m1, m1 + axis * depth, m0 + axis * depth])
+                if side > 0
+                else np.array([m1, m0, m0 + axis * depth, m1 + axis * depth])
+            )
+            slot = SlotGeometry(
+                corners=corners,
+                kind=kind,
+                free=free,
+                car_color=color,
+                car_jitter=jitter,
+                label_corners=entrance_corners if double else None,
+            )
             slots.append(slot)
             if not free:
                 solids += _parked_car(slot)
@@ -354,8 +372,10 @@ def _platform_row(
 ) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
     """A stacked garage row: a steel platform per slot, a painted kerb line along the entrances.
 
-    The slot is the platform; its marking points are the platform's front corners (L shaped:
-    the platform edge meets the entrance line), just in front of its raised edge.
+    The slot is the platform. Its marking points are where neighbouring platforms meet at the
+    front: one point in the middle of the gap between two platforms (the junction a detector
+    sees, and where real garage labels put it), in front of the raised edges. The steel tops
+    are ridged along the slot (anti-slip plates), unpainted.
     """
     lines: list[PaintedLine] = []
     slots: list[SlotGeometry] = []
@@ -371,20 +391,27 @@ def _platform_row(
     lines.append(
         PaintedLine(_line_poly(np.array([kerb, y_lo]), np.array([kerb, y_hi]), style.width), style.paint)
     )
+    ridges = (float(rng.uniform(0.05, 0.15)), float(rng.uniform(0.55, 0.85)))  # spacing (m), shade
     inset = 0.05  # the raised edge starts just behind the corner on the ground
     y = y_lo
+    marks.append(WorldMark(np.array([x_entrance, y]), axis.copy(), "L"))
     while y + pitch < y_hi:
         e0 = np.array([x_entrance, y + gap / 2.0])
         e1 = np.array([x_entrance, y + pitch - gap / 2.0])
         b0, b1 = e0 + axis * depth, e1 + axis * depth
         corners = np.array([e0, e1, b1, b0]) if side > 0 else np.array([e1, e0, b0, b1])
-        for corner in (e0, e1):
-            marks.append(WorldMark(corner.copy(), axis.copy(), "L"))
+        m0, m1 = np.array([x_entrance, y]), np.array([x_entrance, y + pitch])  # gap middles
+        label_corners = (
+            np.array([m0, m1, m1 + axis * depth, m0 + axis * depth])
+            if side > 0
+            else np.array([m1, m0, m0 + axis * depth, m1 + axis * depth])
+        )
+        marks.append(WorldMark(m1.copy(), axis.copy(), "L"))
         footprint = np.array([
             e0 + axis * inset + along * inset, e1 + axis * inset - along * inset,
             b1 - along * inset, b0 + along * inset,
         ])  # fmt: skip
-        solids.append(objects.platform(footprint, height, edge, steel))
+        solids.append(objects.platform(footprint, height, edge, steel, ridges=ridges))
         free = bool(rng.random() >= occupancy)
         colour = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
         jitter = (float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.2, 0.2)), 0.0)
@@ -395,6 +422,7 @@ def _platform_row(
             car_color=colour,
             car_jitter=jitter,
             markings="platform",
+            label_corners=label_corners,
         )
         slots.append(slot)
         if not free:
@@ -812,10 +840,29 @@ def _draw_solids(
         bands = objects.project_bands(footprint, camera, float(height), solid.bands)
         if solid.top is not None:  # a flat top seen from above: drawn, but it hides no ground label
             scale = objects.stretch(max(b.z1 for b in solid.bands), float(height))
-            fill_polygons(image, [camera + (footprint - camera) * scale], solid.top)
+            top = camera + (footprint - camera) * scale
+            fill_polygons(image, [top], solid.top)
+            if solid.ridges is not None:
+                _draw_ridges(image, top, solid, world.metres_per_pixel * scale)
         fill_polygons(occluder, [bands[0][0]], 1)  # the top band's polygon spans the whole object
         for polygon, colour in bands:
             fill_polygons(image, [polygon], colour)
+
+
+def _draw_ridges(image: np.ndarray, top: np.ndarray, solid: objects.Solid, metres_per_px: float) -> None:
+    """Ridges along a platform's top (footprint order: front edge, then back edge reversed)."""
+    assert solid.ridges is not None and solid.top is not None
+    spacing_m, shade = solid.ridges
+    front, back = (top[0], top[1]), (top[3], top[2])
+    width_px = float(np.linalg.norm(front[1] - front[0]))
+    count = int(width_px * metres_per_px / spacing_m)
+    if count < 2 or width_px / count < 2.0:
+        return  # too fine to draw at this resolution
+    colour = tuple(int(v * shade) for v in solid.top)
+    for f in (np.arange(count) + 0.5) / count:
+        a = front[0] + f * (front[1] - front[0])
+        b = back[0] + f * (back[1] - back[0])
+        cv2.line(image, tuple(np.rint(a).astype(int)), tuple(np.rint(b).astype(int)), colour, 1, cv2.LINE_AA)
 
 
 def _cast_shadows(world: ParkingWorld, image: np.ndarray, to_px: np.ndarray) -> None:
@@ -934,7 +981,8 @@ def render_parking(
 
     # a slot is reported when its entrance lies in the image; back corners may lie outside
     slots: list[ParkingSlot] = []
-    for slot, px in visible:
+    for slot, painted_px in visible:
+        px = painted_px if slot.label_corners is None else _apply(to_px, slot.label_corners)
         entrance = px[:2]
         if not (
             (entrance >= 0).all() and (entrance[:, 0] <= w - 1).all() and (entrance[:, 1] <= h - 1).all()

@@ -39,6 +39,7 @@ class Solid:
     bands: list[Band]
     kind: str
     top: tuple[int, int, int] | None = None  # colour of a flat top one can see (platforms), else None
+    ridges: tuple[float, float] | None = None  # ridges along the top: spacing (m), shade (0..1)
 
 
 def stretch(height: float, camera_height: float) -> float:
@@ -193,7 +194,16 @@ def pole(centre: np.ndarray, radius: float, colour: tuple[int, int, int]) -> Sol
 
 
 def platform(
-    footprint: np.ndarray, height: float, side: tuple[int, int, int], top: tuple[int, int, int]
+    footprint: np.ndarray,
+    height: float,
+    side: tuple[int, int, int],
+    top: tuple[int, int, int],
+    *,
+    ridges: tuple[float, float] | None = None,
 ) -> Solid:
-    """A low steel pallet of a stacked (mechanical) garage: its slot is the platform itself."""
-    return Solid(footprint, [Band(0.0, height, side)], "platform", top=top)
+    """A low steel pallet of a stacked (mechanical) garage: its slot is the platform itself.
+
+    ``footprint`` runs front edge first (entrance corners, then back corners); ``ridges`` are
+    the anti-slip ridges along it: spacing in metres and their shade of the top colour.
+    """
+    return Solid(footprint, [Band(0.0, height, side)], "platform", top=top, ridges=ridges)
