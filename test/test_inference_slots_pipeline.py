@@ -161,6 +161,24 @@ def test_test_time_flips_must_be_one_two_or_four():
         SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
 
 
+def test_a_slots_block_without_point_settings_decodes_like_the_shipped_config():
+    """The code's fallbacks are the shipped parking config's values (a user's own scenario file
+    that leaves them out gets the tuned point threshold and NMS radius, not older ones)."""
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    shipped = parking_scenario(MODEL_MPP, INPUT)
+    bare_slots = {
+        k: v for k, v in shipped.params["slots"].items() if k not in ("point_threshold", "nms_radius_m")
+    }
+    bare = dataclasses.replace(shipped, params={**shipped.params, "slots": bare_slots})
+    pipelines = [
+        SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
+        for scenario in (shipped, bare)
+    ]
+    assert pipelines[1].point_threshold == pipelines[0].point_threshold
+    assert pipelines[1].nms_radius_m == pipelines[0].nms_radius_m
+
+
 def test_slot_ids_follow_the_slots_while_the_car_moves():
     from seg_perception.inference.pipeline import SegmentationPipeline
 

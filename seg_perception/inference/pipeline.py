@@ -52,8 +52,9 @@ from seg_perception.postprocess.visualize import annotate, color_table, draw_lan
 DEFAULT_MIN_AREA_PX = 60.0
 DEFAULT_EPSILON_PX = 2.0
 SLOT_METHODS = ("auto", "marking_points", "free_space")
-DEFAULT_POINT_THRESHOLD = 0.3
-DEFAULT_NMS_RADIUS_M = 0.4
+# Fallbacks for a ``slots`` block that leaves these out: the shipped config/parking.yaml values.
+DEFAULT_POINT_THRESHOLD = 0.2
+DEFAULT_NMS_RADIUS_M = 0.3
 
 
 @dataclass
