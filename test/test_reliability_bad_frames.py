@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.serialization import serialize_message  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from test_reliability_helpers import (  # noqa: E402
     HEIGHT,
@@ -135,6 +136,11 @@ BAD_FRAMES = {
     "zero width": (0, _raw(width=0), "empty_image"),
     "zero height": (0, _raw(height=0), "empty_image"),
     "8K raw image": (0, _raw(width=7680, height=4320, step=7680 * 3, data=bytes(16)), "too_large"),
+    "bytes that are no Image message (published serialized, cut short)": (
+        0,
+        lambda: serialize_message(image_msg(scene()))[:40],
+        "undecodable_message",
+    ),
     "random bytes as JPEG": (
         1,
         lambda: CompressedImage(format="jpeg", data=bytes(range(256)) * 4),
