@@ -73,6 +73,8 @@ def test_demo_writes_report_animation_and_contact_sheet(tmp_path, tiny_onnx_mode
     assert cpu["percent_of_a_core"]["node"] > 0
     assert all(share >= 0 for share in cpu["percent_of_a_core"].values())
     assert 0 <= cpu["machine_idle_percent"] <= 100
+    fps = item["fps"]
+    assert cpu["ms_per_mask"]["node"] == pytest.approx(10 * cpu["percent_of_a_core"]["node"] / fps, abs=0.1)
 
     gif = out / SCENARIO / f"{SCENARIO}.gif"
     assert gif == type(gif)(item["files"]["animation"])
@@ -130,6 +132,9 @@ def test_drive_switches_the_front_camera_while_streaming_and_reports_it(tmp_path
     assert overlap_ns >= 0.75 * min(s["last_stamp_ns"] - s["first_stamp_ns"] for s in spans)
     assert front["cpu_while_streaming"] == avm["cpu_while_streaming"]  # one node, one recorder
     assert front["cpu_while_streaming"]["percent_of_a_core"]["node"] > 0
+    node_share = front["cpu_while_streaming"]["percent_of_a_core"]["node"]
+    per_mask = front["cpu_while_streaming"]["ms_per_mask"]["node"]  # over both cameras' masks
+    assert per_mask == pytest.approx(10 * node_share / (front["fps"] + avm["fps"]), abs=0.1)
     markdown = (tmp_path / "demo" / "report.md").read_text()
     assert markdown.count("switch of front to road at 1 s: done") == 2
 

@@ -105,3 +105,23 @@ def test_the_real_proc_sees_this_process_burn_cpu() -> None:
         total += sum(range(10_000))
     cpu = cpu_usage.usage(before, after)
     assert cpu is not None and cpu["percent_of_a_core"]["this test"] > 0
+
+
+def test_cost_per_mask_is_the_groups_cpu_over_the_masks_it_delivered() -> None:
+    cpu = {
+        "seconds": 10.0,
+        "cpus": 2,
+        "percent_of_a_core": {"node": 108.0, "cameras": 9.0},
+        "machine_idle_percent": 17,
+    }
+    costed = cpu_usage.with_cost_per_mask(cpu, "node", 29.5)
+    assert costed is not None
+    assert costed["ms_per_mask"] == {"node": pytest.approx(36.6)}  # 1.08 s of CPU a second / 29.5 masks
+    assert cpu_usage.describe(costed).endswith("; node 37 ms of CPU per mask")
+    recosted = cpu_usage.with_cost_per_mask(costed, "node", 59.0)  # e.g. both cameras' masks
+    assert recosted is not None and recosted["ms_per_mask"] == {"node": pytest.approx(18.3)}
+    nothing = cpu_usage.with_cost_per_mask(costed, "node", 0.0)  # no mask delivered: no cost given
+    assert (
+        nothing is not None and "ms_per_mask" not in nothing and "per mask" not in cpu_usage.describe(nothing)
+    )
+    assert cpu_usage.with_cost_per_mask(None, "node", 30.0) is None

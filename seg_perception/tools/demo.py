@@ -543,7 +543,7 @@ class _ScenarioRun:
                 )
                 if key in values
             },
-            "cpu_while_streaming": self.cpu,
+            "cpu_while_streaming": cpu_usage.with_cost_per_mask(self.cpu, "node", recording.output_fps()),
             "node_stages_ms": {
                 key.split(".", 1)[1]: float(value)
                 for key, value in values.items()
@@ -746,6 +746,11 @@ class _DriveRun:
             for stream in streams:
                 stream.recorder.destroy_node()
         results = [stream._finish() for stream in streams]
+        # One node delivers every camera's masks: its CPU per mask is over all of them.
+        masks_per_second = sum(float(result["fps"]) for result in results)
+        for result in results:
+            cpu = result["cpu_while_streaming"]
+            result["cpu_while_streaming"] = cpu_usage.with_cost_per_mask(cpu, "node", masks_per_second)
         if self.switch is not None:
             summary = self.switch.summary(self.out_dir / "node.log")
             for stream, result in zip(streams, results, strict=True):
