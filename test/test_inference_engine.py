@@ -73,6 +73,22 @@ def frame(height, width, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
+@pytest.mark.parametrize(("kwargs", "allowed"), [({}, "0"), ({"spin_wait": True}, "1")])
+def test_idle_inference_threads_sleep_unless_spin_wait_is_asked_for(tiny_model, monkeypatch, kwargs, allowed):
+    """Spinning workers burn a core between a camera's frames (docs/benchmarks.md): off by default."""
+    asked = []
+    real_session = onnxruntime.InferenceSession
+
+    def session(path, sess_options=None, **rest):
+        asked.append(sess_options.get_session_config_entry("session.intra_op.allow_spinning"))
+        return real_session(path, sess_options=sess_options, **rest)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", session)
+    with create_engine(tiny_model[0], intra_op_threads=2, **kwargs) as loaded:
+        loaded.predict_masks(frame(*INPUT_HW))
+    assert asked and set(asked) == {allowed}
+
+
 def test_engine_reports_metadata_and_cpu_provider(engine):
     assert isinstance(engine, OnnxRuntimeEngine) and isinstance(engine, Engine)
     assert engine.metadata.classes == ("background", "lane_marking", "crosswalk")

@@ -48,6 +48,8 @@ MAX_FUSED_SESSIONS = 4
 # the next run on: 4 runs reach that first pure replay, so a provider that cannot capture
 # fails while the session is prepared, where it is retried without graphs.
 CUDA_GRAPH_PREPARE_RUNS = 4
+# Session option: whether idle intra-op threads spin (EngineOptions.spin_wait).
+ALLOW_SPINNING = "session.intra_op.allow_spinning"
 
 
 class FusedRunner:
@@ -162,6 +164,7 @@ class OnnxRuntimeEngine(Engine):
         self._options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if options.intra_op_threads:
             self._options.intra_op_num_threads = int(options.intra_op_threads)
+        self._options.add_session_config_entry(ALLOW_SPINNING, "1" if options.spin_wait else "0")
         self._device_id = device_index(device)
         self._fp16 = fp16
         self._cuda_graphs = options.cuda_graphs

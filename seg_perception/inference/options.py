@@ -58,6 +58,10 @@ class EngineOptions:
             ``fail`` (raise :class:`~seg_perception.inference.errors.EngineError`).
         intra_op_threads: ONNX Runtime CPU threads; None lets ONNX Runtime decide (torch's
             pool is process-wide: set it in the calling program).
+        spin_wait: ONNX Runtime: let its CPU worker threads spin waiting for work after each run.
+            That only pays back to back (benchmarks); between a camera's frames it burns a core: with
+            2 threads and 20 ms between runs, 38 instead of 18 ms of CPU per highway frame for the same
+            wall time (``docs/benchmarks.md``). Off: idle threads sleep.
         trt_cache_dir: TensorRT engine and timing cache; None: ``<cache>/tensorrt``.
         fused: ONNX Runtime: run the fused frame-to-mask graph (pre-processing and arg-max
             inside, uint8 in and out); None fuses on GPU providers only.
@@ -77,6 +81,7 @@ class EngineOptions:
     precision: str | None = None
     cuda_policy: prov.CudaPolicy = "fallback_to_cpu"
     intra_op_threads: int | None = None
+    spin_wait: bool = False
     trt_cache_dir: str | os.PathLike[str] | None = None
     fused: bool | None = None
     cuda_graphs: bool = True
