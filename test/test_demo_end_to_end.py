@@ -109,6 +109,7 @@ def test_drive_switches_the_front_camera_while_streaming_and_reports_it(tmp_path
         output_timeout_s=60.0,
         switch=("front", "road"),
         switch_at_s=1.0,
+        profile_node=True,  # py-spy (requirements-dev.txt) samples the one node for both cameras
     )
     report = run_demo(settings)
 
@@ -131,6 +132,7 @@ def test_drive_switches_the_front_camera_while_streaming_and_reports_it(tmp_path
     overlap_ns = min(s["last_stamp_ns"] for s in spans) - max(s["first_stamp_ns"] for s in spans)
     assert overlap_ns >= 0.75 * min(s["last_stamp_ns"] - s["first_stamp_ns"] for s in spans)
     assert front["cpu_while_streaming"] == avm["cpu_while_streaming"]  # one node, one recorder
+    assert front["node_profile"] and front["node_profile"] == avm["node_profile"]
     assert front["cpu_while_streaming"]["percent_of_a_core"]["node"] > 0
     node_share = front["cpu_while_streaming"]["percent_of_a_core"]["node"]
     per_mask = front["cpu_while_streaming"]["ms_per_mask"]["node"]  # over both cameras' masks

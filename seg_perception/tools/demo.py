@@ -711,6 +711,10 @@ class _DriveRun:
                 timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,
                 what="the synthetic cameras did not both publish ground truth",
             )
+            if settings.profile_node:  # one node: one profile, in every camera's report entry
+                streams[0]._start_profiler()
+                for stream in streams[1:]:
+                    stream.profile_path = streams[0].profile_path
             _say(f"  [drive] streaming {settings.seconds:g} s at {settings.rate_hz:g} Hz on both cameras")
             start = time.monotonic()
             meter = cpu_usage.CpuMeter(_cpu_groups(self.node, [s.player for s in streams]))
@@ -736,6 +740,8 @@ class _DriveRun:
                 self.switch.finish()
         finally:
             for stream in streams:
+                if stream.profiler is not None:
+                    stream.exit_codes[stream.profiler.name] = stream.profiler.stop()
                 if stream.player is not None:
                     stream.exit_codes[stream.player.name] = stream.player.stop()
             if self.node is not None:
