@@ -298,6 +298,7 @@ def test_recipe_validation() -> None:
         "parking_junctions",
         "highway_finetune",
         "highway_refine",
+        "highway_gentle",
         "highway_hrnet",
     ],
 )
