@@ -537,3 +537,33 @@ def test_curves_drawn_together_are_the_curves_drawn_one_by_one(mapper):
             for part_alone, part_drawn in zip(alone[:3], drawn[:3], strict=True):
                 np.testing.assert_array_equal(part_alone, part_drawn)
             assert alone[3] == drawn[3]
+
+
+def test_dashes_joined_into_their_lines_give_the_vanishing_point_their_own_directions_miss():
+    height = SIZE[0]
+    vanishing = (320.0, 150.0)
+    rng = np.random.default_rng(3)
+    dashes = []
+    for lean in (-1.2, 1.3):
+        # a model's short blobby dashes: centres on the line, each dash's own direction 30 % steeper
+        for top in (175.0, 195.0, 225.0, 265.0, 320.0):
+            v = np.linspace(top, top + 0.02 * height, 6)
+            centre = vanishing[0] + lean * (v.mean() - vanishing[1])
+            dashes.append((centre + 1.3 * lean * (v - v.mean()) + rng.normal(0.0, 0.3, v.shape), v))
+    alone = estimate_vanishing_point(dashes, SIZE)
+    assert alone is not None and np.hypot(alone[0] - vanishing[0], alone[1] - vanishing[1]) > 10.0
+    joined = estimate_vanishing_point(dashes, SIZE, join=0.02)
+    assert joined is not None and np.hypot(joined[0] - vanishing[0], joined[1] - vanishing[1]) < 2.0
+
+
+def test_lines_all_on_one_side_give_the_horizon_where_three_of_them_meet():
+    # the car at the left edge of the road: every line is right of it and leans the same way
+    right_side = [(-1.75, "solid", WHITE, 0.0), (-5.25, "solid", WHITE, 0.0), (-8.75, "solid", WHITE, 0.0)]
+    mask, image = draw_road(right_side, far=40.0)
+    assert LaneExtractor(CLASSES).extract(mask, image).vanishing_point is None
+    one_side = LaneSettings(vanishing_same_side_deg=10.0, vanishing_join=0.02)
+    found = LaneExtractor(CLASSES, one_side).extract(mask, image).vanishing_point
+    assert found is not None and abs(found[1] - CAMERA.horizon_v()) < 4.0
+    # two lines on one side cross somewhere in any case: no third line through it, no horizon
+    mask, image = draw_road(right_side[:2], far=40.0)
+    assert LaneExtractor(CLASSES, one_side).extract(mask, image).vanishing_point is None
