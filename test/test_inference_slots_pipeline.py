@@ -168,7 +168,9 @@ def test_a_slots_block_without_point_settings_decodes_like_the_shipped_config():
 
     shipped = parking_scenario(MODEL_MPP, INPUT)
     bare_slots = {
-        k: v for k, v in shipped.params["slots"].items() if k not in ("point_threshold", "nms_radius_m")
+        k: v
+        for k, v in shipped.params["slots"].items()
+        if k not in ("point_threshold", "nms_radius_m", "edge_margin_m", "edge_point_threshold")
     }
     bare = dataclasses.replace(shipped, params={**shipped.params, "slots": bare_slots})
     pipelines = [
@@ -177,6 +179,8 @@ def test_a_slots_block_without_point_settings_decodes_like_the_shipped_config():
     ]
     assert pipelines[1].point_threshold == pipelines[0].point_threshold
     assert pipelines[1].nms_radius_m == pipelines[0].nms_radius_m
+    assert pipelines[1].edge_margin_m == pipelines[0].edge_margin_m
+    assert pipelines[1].edge_point_threshold == pipelines[0].edge_point_threshold
 
 
 def test_slot_ids_follow_the_slots_while_the_car_moves():

@@ -15,6 +15,7 @@ from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.postprocess.marking_points import (
     TEST_TIME_FLIPS,
     decode_marking_points,
+    drop_weak_edge_points,
     flip_frame,
     merge_flipped_maps,
     scale_points,
@@ -234,3 +235,20 @@ def test_tracker_keeps_ids_while_the_car_moves_and_through_a_missed_frame() -> N
 def test_tracker_needs_metric_corners() -> None:
     with pytest.raises(ValueError, match="metres"):
         SlotTracker().update([ParkingSlot(corners=np.zeros((4, 2), np.float32))])
+
+
+def test_weak_points_near_the_frame_border_are_dropped_strong_ones_kept():
+    points = np.array(
+        [
+            [5.0, 50.0, 1.0, 0.0, 0.25],  # weak, 5 px from the left border
+            [5.0, 80.0, 1.0, 0.0, 0.6],  # strong, same place
+            [50.0, 50.0, 1.0, 0.0, 0.25],  # weak, far from every border
+            [50.0, 96.0, 1.0, 0.0, 0.25],  # weak, 3.5 px from the bottom border
+        ]
+    )
+    kept = drop_weak_edge_points(points, (100, 120), margin_px=10.0, threshold=0.3)
+    np.testing.assert_array_equal(kept, points[[1, 2]])
+    # a margin of 0 keeps everything
+    np.testing.assert_array_equal(
+        drop_weak_edge_points(points, (100, 120), margin_px=0.0, threshold=0.3), points
+    )

@@ -41,6 +41,7 @@ from seg_perception.postprocess.lanes import LaneExtractor, LaneResult, LaneSett
 from seg_perception.postprocess.marking_points import (
     TEST_TIME_FLIPS,
     decode_marking_points,
+    drop_weak_edge_points,
     flip_frame,
     merge_flipped_maps,
     scale_points,
@@ -55,6 +56,8 @@ SLOT_METHODS = ("auto", "marking_points", "free_space")
 # Fallbacks for a ``slots`` block that leaves these out: the shipped config/parking.yaml values.
 DEFAULT_POINT_THRESHOLD = 0.2
 DEFAULT_NMS_RADIUS_M = 0.3
+DEFAULT_EDGE_MARGIN_M = 0.8
+DEFAULT_EDGE_POINT_THRESHOLD = 0.3
 
 
 @dataclass
@@ -273,6 +276,8 @@ class SegmentationPipeline:
         self.slot_method = method if self._slot_ids is not None else "none"
         self.point_threshold = float(block.pop("point_threshold", DEFAULT_POINT_THRESHOLD))
         self.nms_radius_m = float(block.pop("nms_radius_m", DEFAULT_NMS_RADIUS_M))
+        self.edge_margin_m = float(block.pop("edge_margin_m", DEFAULT_EDGE_MARGIN_M))
+        self.edge_point_threshold = float(block.pop("edge_point_threshold", DEFAULT_EDGE_POINT_THRESHOLD))
         flips = block.pop("test_time_flips", 1)
         if flips not in TEST_TIME_FLIPS or isinstance(flips, bool):
             raise ConfigError(
@@ -555,6 +560,12 @@ class SegmentationPipeline:
             offsets=self.engine.metadata.marking_point_offsets,
         )
         points = scale_points(points, frame_from_model)
+        points = drop_weak_edge_points(
+            points,
+            mask.shape[:2],
+            margin_px=self.edge_margin_m / self.metres_per_pixel,
+            threshold=self.edge_point_threshold,
+        )
         slot_line_id, free_slot_id = self._slot_ids
         slots = assemble_slots(
             points,

@@ -88,6 +88,30 @@ def decode_marking_points(
     return points[keep]
 
 
+def drop_weak_edge_points(
+    points: np.ndarray, size: tuple[int, int], *, margin_px: float, threshold: float
+) -> np.ndarray:
+    """Points closer than ``margin_px`` to the frame's border need at least ``threshold`` heat.
+
+    At the border the model sees only half a junction (a line that leaves the view, a car cut
+    by the edge), and its weak peaks there are mostly false (``docs/parking_slots.md``).
+
+    Args:
+        points: ``(K, 5)`` decoded rows in frame pixels.
+        size: Frame ``(height, width)``.
+        margin_px: Width of the border band; 0 keeps every point.
+        threshold: Minimum heat of a point inside the band.
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 5)
+    if margin_px <= 0 or len(points) == 0:
+        return points
+    height, width = size
+    to_edge = np.minimum.reduce(
+        [points[:, X] + 0.5, points[:, Y] + 0.5, width - 0.5 - points[:, X], height - 0.5 - points[:, Y]]
+    )
+    return points[(to_edge >= margin_px) | (points[:, SCORE] >= threshold)]
+
+
 #: Test-time flips by count: (horizontal, vertical) of each copy of the frame, the frame first.
 #: A bird's-eye view stays a valid view when mirrored; the shipped model was trained with
 #: horizontal flips and sees 180-degree turns of rows, but not 90-degree turns (rows run along
