@@ -113,9 +113,10 @@ def test_marking_points_point_into_their_slots_and_have_a_shape():
         for slot in sample.slots:
             if slot.extra["type"] == "parallel":
                 continue  # its separating lines run along the short side, not the slot axis
-            axis = slot.corners[3] - slot.corners[0]
-            axis /= np.linalg.norm(axis)
-            for corner in slot.corners[:2]:
+            if slot.extra["type"] == "angled" and sample.meta["avm_style"]["curve_radius_m"]:
+                continue  # on a curved aisle a leaning line bends: its chord is not its start
+            for corner, back in ((slot.corners[0], slot.corners[3]), (slot.corners[1], slot.corners[2])):
+                axis = (back - corner) / np.linalg.norm(back - corner)  # its own separating line
                 mark = min(sample.marking_points, key=lambda m: np.linalg.norm(m.position - corner))
                 direction = np.array([np.cos(mark.direction), np.sin(mark.direction)])
                 assert direction @ axis > 0.99
@@ -379,3 +380,36 @@ def test_avm_platform_tops_are_ridged_along_the_slot():
     along_slot = np.abs(np.diff(tops["ridged"], axis=1))[changed[:, 1:]].mean()
     across_slot = np.abs(np.diff(tops["ridged"], axis=0))[changed[1:, :]].mean()
     assert across_slot > 1.5 * along_slot
+
+
+def test_avm_some_still_views_show_a_curved_aisle_with_labels_that_follow_it():
+    """A fifth of single views bend the lot around the car: rows curve, separating lines turn
+    radial (neighbouring marking points disagree in direction), and every visible entrance
+    corner stays a marking point on the painted lines; drives never curve."""
+    classes = load_scenario("parking").classes
+    line_id = classes.index("slot_line")
+    curved, spreads, on_line, checked = 0, [], 0, 0
+    for seed in range(60):
+        sample = generate_scene("parking", seed, size=(200, 200), metres_per_pixel=0.04)
+        if not sample.meta["avm_style"]["curve_radius_m"]:
+            continue
+        curved += 1
+        visible = [m for m in sample.marking_points if not m.occluded]
+        for side in (-1, 1):  # the marks of one row point the same way on a straight row
+            row = [m.direction for m in visible if np.sign(np.cos(m.direction)) == side]
+            if len(row) >= 3:
+                spreads.append(np.ptp(np.unwrap(row)))
+        lines = sample.mask == line_id
+        near = np.zeros_like(lines)
+        for dy, dx in itertools.product((-1, 0, 1), repeat=2):
+            near |= np.roll(lines, (dy, dx), axis=(0, 1))
+        for mark in visible:
+            x, y = (round(float(v)) for v in mark.position)
+            checked += 1
+            on_line += bool(near[y, x])
+    assert 6 <= curved <= 20
+    assert spreads and min(spreads) > np.deg2rad(2)  # straight rows: 0
+    assert checked > 10 and on_line / checked > 0.7
+    for seed in range(15):  # a drive along a curve would need a curved path: drives stay straight
+        frame = next(iter(generate_drive("parking", seed, 2, size=(64, 64))))
+        assert frame.meta["avm_style"]["curve_radius_m"] == 0.0

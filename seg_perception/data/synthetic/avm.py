@@ -77,6 +77,9 @@ SOFT_PAINT_SIGMA_M = (0.01, 0.05)  # Gaussian sigma of the soft edges, metres on
 WALKWAY_P_INDOOR, WALKWAY_P_OUTDOOR = 0.4, 0.15  # lots with painted walkway / kerb bands along the aisle
 WALKWAY_COLOURS = ((70, 160, 60), (40, 190, 225), (170, 170, 170), (190, 120, 40), (60, 60, 200))  # BGR
 MIN_SOFT_PX = 0.3  # softer edges than this are drawn hard
+CURVED_P = 0.2  # share of single views whose aisle and rows curve (ramps, round garages, bends)
+CURVE_RADIUS_M = (40.0, 90.0)  # radius of the aisle's curve (tighter ones squeeze the inner row's slots)
+CURVE_STREAM = 7  # key of the curve's own random stream (see sample_parking_world)
 _SECTOR_CAMERAS = (1, 2, 3, 4)  # front, right, rear, left (sector ids of :func:`_sector_geometry`)
 
 
@@ -138,6 +141,8 @@ class ParkingWorld:
     smear: float = 0.02  # length of the radial blur, as a fraction of the image size
     pose0: tuple[float, float, float] = (0.0, 0.0, 0.0)
     weave: float = 0.0
+    # Rows curve around a centre this far from the car's middle (metres; + right, - left, 0 straight).
+    curve_radius_m: float = 0.0
 
     def pose(self, time_s: float) -> tuple[float, float, float]:
         """Ego (x, y, heading) at ``time_s``; heading counter-clockwise from +y."""
@@ -663,7 +668,20 @@ def sample_parking_world(
     )
     # Drawn last: the rest of a seed's lot stays as it was drawn before these looks existed.
     _paint_realism(rng, world, aisle, (y_lo, y_hi), indoor=indoor)
+    # A still view of a curved aisle, drawn from a stream of its own: taking numbers from ``rng``
+    # here would shift the rendering's noise, so every other seed's image would change too.
+    curve_rng = np.random.default_rng([_stream_key(rng), CURVE_STREAM])
+    if duration_s == 0.0 and curve_rng.random() < CURVED_P:
+        world.curve_radius_m = float(curve_rng.choice([-1.0, 1.0]) * curve_rng.uniform(*CURVE_RADIUS_M))
+    world.style["curve_radius_m"] = round(world.curve_radius_m, 2)
     return world
+
+
+def _stream_key(rng: np.random.Generator) -> int:
+    """A number fixed by ``rng``'s current state that does not advance it."""
+    state = rng.bit_generator.state["state"]
+    value = state["state"] if isinstance(state, dict) else state
+    return int(value) % (1 << 63)
 
 
 def _paint_realism(
@@ -941,6 +959,9 @@ def render_parking(
         lit = cv2.multiply(image, world.streaks, dtype=cv2.CV_8U)
         np.copyto(image, lit, where=occluder[..., None].astype(bool))
 
+    bend = _Bend.of(world, to_px)
+    if bend is not None:  # the ground and what stands on it follow the curve; the car does not
+        image, mask, occluder = bend.layers(image, mask, occluder)
     # the ego car: stitched AVM images show a blank box or a car icon there
     ox, oy = world.origin_px
     k = world.style["ego_scale"] / world.metres_per_pixel
@@ -983,6 +1004,8 @@ def render_parking(
     slots: list[ParkingSlot] = []
     for slot, painted_px in visible:
         px = painted_px if slot.label_corners is None else _apply(to_px, slot.label_corners)
+        if bend is not None:
+            px = bend.points(px)
         entrance = px[:2]
         if not (
             (entrance >= 0).all() and (entrance[:, 0] <= w - 1).all() and (entrance[:, 1] <= h - 1).all()
@@ -1005,11 +1028,16 @@ def render_parking(
     rot = to_px[:2, :2]
     for mark in world.marks:
         p = _apply(to_px, mark.position[None])[0]
+        d = rot @ mark.direction
+        if bend is not None:
+            d = d / max(float(np.linalg.norm(d)), 1e-9)
+            d = bend.points(p[None] + d[None] * 0.5)[0]
+            p = bend.points(p[None])[0]
+            d = d - p
         if not (0 <= p[0] <= w - 1 and 0 <= p[1] <= h - 1):
             continue
         if keep is not None and not keep[0] <= p[0] < keep[1]:
             continue
-        d = rot @ mark.direction
         marks.append(
             MarkingPoint(
                 position=p.astype(np.float32),
@@ -1019,6 +1047,64 @@ def render_parking(
             )
         )
     return image, mask, slots, marks
+
+
+@dataclass(frozen=True)
+class _Bend:
+    """A straight lot bent into a curve around the aisle's middle beside the car (pixels).
+
+    In the aisle's own axes (``across`` it, ``along`` it: the car may sit at a slight angle),
+    a line along the aisle becomes an arc of ``radius`` around a centre on the ``side`` of it,
+    and a line across it a radius, as on a curved row. Near the car it is the identity.
+    """
+
+    anchor: np.ndarray  # (2,) pixels
+    axes: np.ndarray  # (2, 2) rows: unit "across" and "along" directions in pixels
+    radius: float  # pixels
+    side: float  # +1: the centre lies along +across, -1: the other way
+
+    @classmethod
+    def of(cls, world: ParkingWorld, to_px: np.ndarray) -> _Bend | None:
+        if world.curve_radius_m == 0.0:
+            return None
+        # the aisle's middle line beside the car: the rows on both sides keep their scale
+        # within aisle / 2 / radius (slot widths stay plausible)
+        ego_y = world.pose(0.0)[1]  # curves are drawn for still views only
+        anchor = _apply(to_px, np.array([[0.0, ego_y + EGO_CENTRE_AHEAD_M]]))[0]
+        axes = to_px[:2, :2].T.copy()  # world x and y in pixels
+        axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+        radius = abs(world.curve_radius_m) / world.metres_per_pixel
+        return cls(anchor, axes, radius, float(np.sign(world.curve_radius_m)))
+
+    def points(self, points: np.ndarray) -> np.ndarray:
+        """Straight-lot pixels -> curved-lot pixels."""
+        local = (np.asarray(points, np.float64) - self.anchor) @ self.axes.T
+        r, theta = self.radius - self.side * local[..., 0], local[..., 1] / self.radius
+        bent = np.stack([self.side * (self.radius - r * np.cos(theta)), r * np.sin(theta)], axis=-1)
+        return bent @ self.axes + self.anchor
+
+    def layers(self, image: np.ndarray, mask: np.ndarray, occluder: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Image, label mask and occluder resampled onto the curve; what the straight view did not
+        hold is black, unlabelled and hidden (stitched views have such ragged outer borders)."""
+        h, w = mask.shape
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+        across = (xx - self.anchor[0]) * self.axes[0, 0] + (yy - self.anchor[1]) * self.axes[0, 1]
+        along = (xx - self.anchor[0]) * self.axes[1, 0] + (yy - self.anchor[1]) * self.axes[1, 1]
+        a = self.radius - self.side * across
+        r, theta = np.hypot(a, along), np.arctan2(along, a)
+        src_across, src_along = self.side * (self.radius - r), self.radius * theta
+        map_x = (self.anchor[0] + src_across * self.axes[0, 0] + src_along * self.axes[1, 0]).astype(
+            np.float32
+        )
+        map_y = (self.anchor[1] + src_across * self.axes[0, 1] + src_along * self.axes[1, 1]).astype(
+            np.float32
+        )
+        outside = (map_x < -0.5) | (map_x > w - 0.5) | (map_y < -0.5) | (map_y > h - 0.5)
+        bent_image = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        bent_mask = cv2.remap(mask, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        bent_occluder = cv2.remap(occluder, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        bent_occluder[outside] = 1
+        return bent_image, bent_mask, bent_occluder
 
 
 def _side_view_columns(world: ParkingWorld, box: np.ndarray) -> tuple[int, int] | None:
