@@ -244,6 +244,8 @@ class _ScenarioRun:
         self.player: ManagedProcess | None = None
         self.profiler: ManagedProcess | None = None
         self.cpu: dict[str, Any] | None = None  # CPU shares while streaming (reporting.cpu_usage)
+        # masks a second the node delivered over all its cameras (the drive's); None: this camera's
+        self.node_masks_per_second: float | None = None
         self.profile_path = self.out_dir / "node_profile.txt"
         self.player_stats_path = self.out_dir / "player_stats.json"
         # the drive starts its node once every camera has generated its frames, and the cameras'
@@ -543,7 +545,9 @@ class _ScenarioRun:
                 )
                 if key in values
             },
-            "cpu_while_streaming": cpu_usage.with_cost_per_mask(self.cpu, "node", recording.output_fps()),
+            "cpu_while_streaming": cpu_usage.with_cost_per_mask(
+                self.cpu, "node", self.node_masks_per_second or recording.output_fps()
+            ),
             "node_stages_ms": {
                 key.split(".", 1)[1]: float(value)
                 for key, value in values.items()
@@ -751,12 +755,11 @@ class _DriveRun:
             self.executor.shutdown(timeout_sec=1.0)
             for stream in streams:
                 stream.recorder.destroy_node()
-        results = [stream._finish() for stream in streams]
         # One node delivers every camera's masks: its CPU per mask is over all of them.
-        masks_per_second = sum(float(result["fps"]) for result in results)
-        for result in results:
-            cpu = result["cpu_while_streaming"]
-            result["cpu_while_streaming"] = cpu_usage.with_cost_per_mask(cpu, "node", masks_per_second)
+        node_masks_per_second = sum(stream.recorder.recording.output_fps() for stream in streams)
+        for stream in streams:
+            stream.node_masks_per_second = node_masks_per_second
+        results = [stream._finish() for stream in streams]
         if self.switch is not None:
             summary = self.switch.summary(self.out_dir / "node.log")
             for stream, result in zip(streams, results, strict=True):
