@@ -436,6 +436,25 @@ def test_boundaries_run_on_past_their_paint_along_the_road():
     assert all(b.plane_range[1] < 19.0 for b in short.boundaries)
 
 
+def test_run_on_straight_continues_along_the_tangent_past_the_paint():
+    # a curvature fitted to 18 m of paint is not extrapolated over the run-on: past the paint the
+    # line goes straight on, as it leaves the paint, while on the paint it keeps the curve
+    curvature = 1.0 / 400.0
+    mask, image = draw_road(THREE_LANES[1:3], curvature=curvature, far=18.0)
+    settings = LaneSettings(run_on_straight=True)
+    result = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in result.boundaries] == ["ego_left", "ego_right"]
+    for boundary, offset in zip(result.boundaries, (1.75, -1.75), strict=True):
+        far_paint = boundary.paint_range[1]
+        assert far_paint < 19.0
+        assert boundary.plane_range[1] >= settings.extend_to_m - 1e-6
+        for x in (8.0, 14.0):  # on the paint: the curve
+            assert abs(float(boundary.lateral_at(x)) - (offset + curvature / 2.0 * x**2)) < 0.08
+        for x in (40.0, 55.0):  # past it: the tangent at the paint's far end
+            tangent = offset + curvature / 2.0 * far_paint**2 + curvature * far_paint * (x - far_paint)
+            assert abs(float(boundary.lateral_at(x)) - tangent) < 0.25, (boundary.position, x)
+
+
 def test_paint_that_begins_far_ahead_does_not_take_the_ego_position():
     # a strip painted only from 32 m on, 0.8 m left (a far blob, or the far end of a curve the
     # road shape does not follow): extrapolated to the car it lies between the car and the

@@ -60,6 +60,7 @@ MIN_VP_SLOPE = 0.2  # |du/dv| of tracklets used for the vanishing point
 VP_ROWS = (0.05, 1.0)  # rows of the vanishing point, shares of the height (and above the paint)
 VP_SMOOTHING = 0.3  # weight of this frame's vanishing point against the hint
 VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height from the hint is ignored
+_RENDER_POINTS = 40  # samples along a drawn boundary
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,10 @@ class LaneSettings:
     # lane labels run through paint hidden by vehicles or too thin far away for the mask; a
     # stop line or crosswalk ahead ends it first
     extend_to_m: float = 60.0
+    # past the farthest paint of its line a boundary runs on along its tangent there instead of
+    # its polynomial (False: the polynomial's curvature is extrapolated); a curvature fitted to a
+    # few metres of paint grows sideways over tens of metres of run-on (hooks near the horizon)
+    run_on_straight: bool = False
     yellow_min_saturation: int = 70
     yellow_hue: tuple[int, int] = (10, 40)
     yellow_min_share: float = 0.4
@@ -774,6 +779,23 @@ def _fit_line(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: floa
     return np.asarray(solution, dtype=np.float64)
 
 
+def _straight_past(coefficients: np.ndarray, near: float, far_paint: float, end: float) -> np.ndarray:
+    """The polynomial ``coefficients`` on ``[near, far_paint]`` continued along its tangent to ``end``.
+
+    One polynomial of the same degree fitted to both pieces, sampled like the rendering
+    (geometric spacing: the near road, where lateral error matters most, weighs most).
+    """
+    degree = len(coefficients) - 1
+    if degree < 2:
+        return coefficients
+    low = max(near, 1e-3)
+    xs = low * (end / low) ** _unit_spacing(4 * _RENDER_POINTS)
+    slope = float(polyval_at(far_paint, np.polynomial.polynomial.polyder(coefficients)))
+    tangent = polyval_at(far_paint, coefficients) + slope * (xs - far_paint)
+    ys = np.where(xs <= far_paint, polyval(xs, coefficients), tangent)
+    return fit_polynomial(xs, ys, degree)
+
+
 def _to_metric_coefficients(normalised: np.ndarray) -> np.ndarray:
     return np.asarray(normalised / _X_SCALE ** np.arange(len(normalised)), dtype=np.float64)
 
@@ -1147,6 +1169,8 @@ class LaneExtractor:
         # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
         start = max(min(x_bottom, x_near), x_near - max(settings.min_extrapolation_m, span), 0.3)
         x_range = (start, max(x_far, extend_to, start + 0.1))
+        if settings.run_on_straight and x_range[1] > x_far:
+            coefficients = _straight_past(coefficients, start, x_far, x_range[1])
         # drawn by the caller, all boundaries of the frame at once (render_curves)
         return LaneBoundary(
             id=0,
@@ -1388,7 +1412,7 @@ def render_curve(
     coefficients: np.ndarray,
     x_range: tuple[float, float],
     size: tuple[int, int],
-    points: int = 40,
+    points: int = _RENDER_POINTS,
 ) -> Rendered | None:
     """``(image_points, ground_points, public coefficients, valid range)`` of a plane curve in the image.
 
@@ -1401,7 +1425,7 @@ def render_curves(
     plane: _Plane,
     curves: Sequence[tuple[np.ndarray, tuple[float, float]]],
     size: tuple[int, int],
-    points: int = 40,
+    points: int = _RENDER_POINTS,
 ) -> list[Rendered | None]:
     """:func:`render_curve` of several ``(coefficients, x_range)`` curves: one projection for all."""
     if not curves:
