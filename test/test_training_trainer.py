@@ -296,6 +296,7 @@ def test_recipe_validation() -> None:
         "parking_offsets_head",
         "parking_realism",
         "parking_junctions",
+        "parking_v2",
         "highway_finetune",
         "highway_refine",
         "highway_gentle",
