@@ -586,3 +586,29 @@ def test_lines_all_on_one_side_give_the_horizon_where_three_of_them_meet():
     # two lines on one side cross somewhere in any case: no third line through it, no horizon
     mask, image = draw_road(right_side[:2], far=40.0)
     assert LaneExtractor(CLASSES, one_side).extract(mask, image).vanishing_point is None
+
+
+def test_a_missed_ego_line_does_not_make_its_neighbour_the_ego_boundary():
+    # the ego lane's left line (dots the model missed) is not painted: the line a lane further
+    # left would make a 7 m ego lane, so with max_lane_width_m it is left_1 and no ego lane is given
+    lines = [THREE_LANES[0], THREE_LANES[2]]  # +5.25 m and -1.75 m
+    mask, image = draw_road(lines)
+    unchecked = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in unchecked.boundaries] == ["ego_left", "ego_right"]
+    assert unchecked.ego_lane is not None and unchecked.ego_lane.width > 6.5
+    settings = LaneSettings(max_lane_width_m=5.0)
+    result = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+    assert [(b.position, b.position_index) for b in result.boundaries] == [("left_1", 2), ("ego_right", -1)]
+    assert result.ego_lane is None
+    # the tracker keeps the names (it renames its boundaries every frame)
+    tracked = LaneTracker().update(result)
+    assert sorted(b.position for b in tracked.boundaries) == ["ego_right", "left_1"]
+    # a lane of ordinary width is untouched, and so is a lone line within a lane width of the car
+    both = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(*draw_road(THREE_LANES[1:3]))
+    assert [b.position for b in both.boundaries] == ["ego_left", "ego_right"]
+    alone = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(*draw_road([THREE_LANES[0]], shift=2.0))
+    assert [b.position for b in alone.boundaries] == ["ego_left"]  # 3.25 m to the left
+    far_alone = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(
+        *draw_road([THREE_LANES[0]], shift=-1.0)
+    )
+    assert [b.position for b in far_alone.boundaries] == ["left_1"]  # 6.25 m: a lane away

@@ -228,7 +228,7 @@ class LaneTracker:
                 )
             )
         boundaries.sort(key=lambda b: -polyval_at(0.0, b.plane_coefficients))
-        assign_positions(boundaries)
+        assign_positions(boundaries, detections.max_lane_width)
         return replace(
             detections,
             boundaries=boundaries,

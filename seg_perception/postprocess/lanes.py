@@ -102,6 +102,11 @@ class LaneSettings:
     # its polynomial (False: the polynomial's curvature is extrapolated); a curvature fitted to a
     # few metres of paint grows sideways over tens of metres of run-on (hooks near the horizon)
     run_on_straight: bool = False
+    # calibrated cameras: the nearest line on a side is an ego boundary only if the ego lane it
+    # makes is at most this wide (with one side seen: it lies within this of the car); else it is
+    # named one position out, so a missed ego line does not turn its neighbour into the ego
+    # boundary, a lane away (0: no check)
+    max_lane_width_m: float = 0.0
     yellow_min_saturation: int = 70
     yellow_hue: tuple[int, int] = (10, 40)
     yellow_min_share: float = 0.4
@@ -340,6 +345,8 @@ class LaneResult:
     vanishing_point: tuple[float, float] | None = None
     plane: _Plane | None = field(default=None, repr=False)
     frame_size: tuple[int, int] = (0, 0)
+    # widest ego lane the positions allow (metres; 0: no check), for the tracker's renaming
+    max_lane_width: float = 0.0
 
     def boundary_at(self, position: str) -> LaneBoundary | None:
         return next((b for b in self.boundaries if b.position == position), None)
@@ -998,6 +1005,7 @@ class LaneExtractor:
             markings=markings,
             plane=plane,
             frame_size=(height, width),
+            max_lane_width=settings.max_lane_width_m if plane.metric else 0.0,
         )
         x_bottom = self._bottom_distance(plane, (height, width))
         samples, weights, spans, kept = _before_junction(samples, weights, spans, kept, markings, x_bottom)
@@ -1041,7 +1049,7 @@ class LaneExtractor:
         )
         for index, boundary in enumerate(boundaries):
             boundary.id = index
-        assign_positions(boundaries)
+        assign_positions(boundaries, result.max_lane_width)
         result.boundaries = boundaries
         result.ego_lane = ego_lane(boundaries, metric=plane.metric)
         return result
@@ -1475,15 +1483,31 @@ def _polyval_rows(x: np.ndarray, coefficients: Sequence[np.ndarray]) -> np.ndarr
     return result
 
 
-def assign_positions(boundaries: list[LaneBoundary]) -> None:
-    """Name boundaries by their lateral offset at the vehicle: ego-left/right, then left-1/right-1, ..."""
+def assign_positions(boundaries: list[LaneBoundary], max_lane_width: float = 0.0) -> None:
+    """Name boundaries by their lateral offset at the vehicle: ego-left/right, then left-1/right-1, ...
+
+    With ``max_lane_width`` (> 0, same units as the offsets), a nearest line that would make the
+    ego lane wider than that (or, alone on its side of an empty other side, lies farther than that
+    from the vehicle) is taken for the next line out: its side's names start one position further.
+    """
     at_vehicle = [(polyval_at(0.0, b.plane_coefficients), b) for b in boundaries]
-    left = [b for _, b in sorted((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0])]
-    right = [b for _, b in sorted((item for item in at_vehicle if item[0] < 0), key=lambda item: -item[0])]
-    for rank, boundary in enumerate(left):
+    left = sorted((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0])
+    right = sorted((item for item in at_vehicle if item[0] < 0), key=lambda item: -item[0])
+    skip_left = skip_right = 0
+    if max_lane_width > 0:
+        if left and right and left[0][0] - right[0][0] > max_lane_width:
+            if left[0][0] > -right[0][0]:
+                skip_left = 1
+            else:
+                skip_right = 1
+        elif left and not right and left[0][0] > max_lane_width:
+            skip_left = 1
+        elif right and not left and -right[0][0] > max_lane_width:
+            skip_right = 1
+    for rank, (_, boundary) in enumerate(left, start=skip_left):
         boundary.position_index = rank + 1
         boundary.position = EGO_LEFT if rank == 0 else f"left_{rank}"
-    for rank, boundary in enumerate(right):
+    for rank, (_, boundary) in enumerate(right, start=skip_right):
         boundary.position_index = -(rank + 1)
         boundary.position = EGO_RIGHT if rank == 0 else f"right_{rank}"
 
