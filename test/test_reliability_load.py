@@ -35,6 +35,7 @@ DOMAIN_ID = 105
 ENGINE_DELAY_S = 0.05
 RATE_HZ = 200.0
 DURATION_S = 3.0
+FRAMES_AFTER_FLOOD = 3  # in flight + in the mailbox + one still in transit when the flood stops
 HEIGHT, WIDTH = 120, 160  # 57.6 kB per frame: 1,000+ queued frames would show as tens of MB
 MAX_GROWTH_BYTES = 4 * 2**20
 TOPICS = {"front": "/camera/front/image_raw", "avm": "/camera/avm/image_raw"}
@@ -95,11 +96,12 @@ def test_flood_keeps_memory_bounded_newest_frame_wins_and_counts_every_frame(har
     tracemalloc.start()
     baseline, _ = tracemalloc.get_traced_memory()
     publish_for(DURATION_S)
+    workers = {worker.camera.name: worker for worker in harness.node.workers}
+    processed_at_stop = {name: worker.stats.snapshot().processed for name, worker in workers.items()}
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_growth = _rss_bytes() - rss_before
 
-    workers = {worker.camera.name: worker for worker in harness.node.workers}
     for worker in workers.values():
         wait_for(lambda w=worker: w.stats.snapshot().pending == 0, "the last frames to be processed")
     report: dict[str, object] = {
@@ -126,10 +128,12 @@ def test_flood_keeps_memory_bounded_newest_frame_wins_and_counts_every_frame(har
         assert snapshot.dropped > 2 * snapshot.processed > 0
         assert snapshot.received <= published[name]
         assert p50_processing >= ENGINE_DELAY_S * 1e3
-        # no queue: frames that waited behind older ones would push latency towards the
-        # flood's length; a frame waits at most for its own and the other camera's inference
-        # (one shared engine), so stay far below it (a ratio to p50 flaked on a loaded machine)
-        assert p95_latency < 0.3 * DURATION_S * 1e3
+        # no queue: once the flood stops, a camera processes at most the frame in flight, the one
+        # waiting in its mailbox and one that was still in transit; a queue of N frames would
+        # process N more. Counted, not timed: latency bounds (0.9 s, or ratios to the processing
+        # time) flaked on slow or loaded 2-core machines, where processing alone took 0.2-0.9 s
+        # under tracemalloc, while a queue of 8 frames stayed inside the looser ones
+        assert snapshot.processed - processed_at_stop[name] <= FRAMES_AFTER_FLOOD, report
         # newest frame wins: the last frame published is the last one processed
         wait_for(lambda n=name: mask_stamps[n] and mask_stamps[n][-1] == last_stamp[n], f"{name} newest mask")
     print(f"load report: {report}")
