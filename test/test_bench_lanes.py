@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+import onnx
 import pytest
 
 from seg_perception.bench.lanes import LaneBenchError, measure, register, run
+from seg_perception.config import default_model_path
+from seg_perception.inference.metadata import ModelMetadata
 
 
 def test_every_frame_is_timed_in_both_spaces() -> None:
@@ -23,7 +26,12 @@ def test_every_frame_is_timed_in_both_spaces() -> None:
 
 def test_model_masks_are_the_model_resolution_masks_the_node_uses() -> None:
     result = measure(drives=1, frames=1, size=(540, 960), repeat=1)
-    assert result["source"].startswith("model masks 256x512")
+    # the highway scenario's shipped model, at the input size its metadata gives (not the frame's)
+    model = onnx.load(str(default_model_path("highway")), load_external_data=False)
+    props = {prop.key: prop.value for prop in model.metadata_props}
+    height, width = ModelMetadata.from_props(props, source="highway.onnx").input_size
+    assert (height, width) != (540, 960)
+    assert result["source"] == f"model masks {height}x{width} (highway.onnx)"
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -195,23 +195,24 @@ def test_switch_under_a_30_hz_stream_loses_at_most_one_frame(make_harness) -> No
     first_road = announced[-1]["first_stamp"]["sec"]
     stamps = [mask.header.stamp.sec for mask in masks]
     assert stamps == sorted(stamps) and first_road in stamps
-    # The swap happens between two frames: at most the one frame in between is lost. A busy 2-core
-    # machine also loses frames with no switch at all (CI: 3 in a row while the new model loaded beside
-    # the old one, single frames after the swap), so the frames lost next to the new model's first
-    # frame (just before and just after it) are held to one, or to the longest run lost elsewhere in the
-    # same stream when that is longer (as the demo reports it). A swap that held the frames for 0.3 s
-    # loses ~9 in a row there (checked by making it sleep).
+    # The swap happens between two frames: at most the one frame in between is lost. A swap that
+    # held the frames loses the ones that arrived meanwhile, all just BEFORE the new model's first
+    # frame (the mailbox keeps the newest: ~9 in a row for a 0.3 s hold, checked by making it sleep).
+    # A busy 2-core machine also loses frames with no switch at all (CI: 3 in a row while the new
+    # model loaded beside the old one), so that run is held to one frame, or to the longest run lost
+    # elsewhere in the same stream when that is longer (as the demo reports it). Frames lost just
+    # AFTER the first new frame are the new pipeline's first, slower frames (lazy imports, caches:
+    # 33 vs 10 ms measured for road), not the swap: CI lost 3 there on a quiet slow machine; the
+    # new model keeping up is judged below.
     missing = set(sent) - set(stamps)
     before = after_first = 0  # frames lost in a row just before and just after the new model's first frame
     while first_road - 1 - before in missing:
         before += 1
     while first_road + 1 + after_first in missing:
         after_first += 1
-    at_swap = set(range(first_road - before, first_road)) | set(
-        range(first_road + 1, first_road + 1 + after_first)
-    )
-    lost_at_swap = before + after_first
-    assert lost_at_swap <= max(1, _longest_run(missing - at_swap)), (sorted(missing), first_road)
+    at_swap = set(range(first_road - before, first_road + 1 + after_first))
+    elsewhere = _longest_run(missing - at_swap)
+    assert before <= max(1, elsewhere), (sorted(missing), first_road, after_first)
     after = [index for index in sent if index > first_road]
     kept_up = len(set(after) - missing) >= len(after) / 2  # the new model keeps up
     assert kept_up, (sorted(missing), first_road)
