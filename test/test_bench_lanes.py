@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-import onnx
 import pytest
 
 from seg_perception.bench.lanes import LaneBenchError, measure, register, run
 from seg_perception.config import default_model_path
-from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.engine import create_engine
 
 
 def test_every_frame_is_timed_in_both_spaces() -> None:
@@ -27,9 +26,8 @@ def test_every_frame_is_timed_in_both_spaces() -> None:
 def test_model_masks_are_the_model_resolution_masks_the_node_uses() -> None:
     result = measure(drives=1, frames=1, size=(540, 960), repeat=1)
     # the highway scenario's shipped model, at the input size its metadata gives (not the frame's)
-    model = onnx.load(str(default_model_path("highway")), load_external_data=False)
-    props = {prop.key: prop.value for prop in model.metadata_props}
-    height, width = ModelMetadata.from_props(props, source="highway.onnx").input_size
+    with create_engine(default_model_path("highway")) as engine:
+        height, width = engine.metadata.input_size
     assert (height, width) != (540, 960)
     assert result["source"] == f"model masks {height}x{width} (highway.onnx)"
 

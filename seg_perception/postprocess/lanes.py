@@ -420,6 +420,12 @@ def _unit_spacing(points: int) -> np.ndarray:
     return spacing
 
 
+def _geometric_samples(near: float, far: float, points: int) -> np.ndarray:
+    """``points`` distances from ``near`` to ``far``, denser near (``np.geomspace``, ~10x cheaper)."""
+    low = max(near, 1e-3)
+    return np.asarray(low * (max(far, near + 1e-3) / low) ** _unit_spacing(points), dtype=np.float64)
+
+
 def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
     """Least-squares ``c0 + c1 x + ... + c_degree x^degree`` (lowest order first).
 
@@ -795,8 +801,7 @@ def _straight_past(coefficients: np.ndarray, near: float, far_paint: float, end:
     degree = len(coefficients) - 1
     if degree < 2:
         return coefficients
-    low = max(near, 1e-3)
-    xs = low * (end / low) ** _unit_spacing(4 * _RENDER_POINTS)
+    xs = _geometric_samples(near, end, 4 * _RENDER_POINTS)
     slope = float(polyval_at(far_paint, np.polynomial.polynomial.polyder(coefficients)))
     tangent = polyval_at(far_paint, coefficients) + slope * (xs - far_paint)
     ys = np.where(xs <= far_paint, polyval(xs, coefficients), tangent)
@@ -1438,11 +1443,9 @@ def render_curves(
     """:func:`render_curve` of several ``(coefficients, x_range)`` curves: one projection for all."""
     if not curves:
         return []
-    spacing = _unit_spacing(points)
     xs = np.empty((len(curves), points))
     for k, (_, (near, far)) in enumerate(curves):
-        low = max(near, 1e-3)
-        xs[k] = low * (max(far, near + 1e-3) / low) ** spacing  # np.geomspace, ~10x cheaper
+        xs[k] = _geometric_samples(near, far, points)
     ys = _polyval_rows(xs, [coefficients for coefficients, _ in curves])
     image_all = plane.to_image(np.column_stack([xs.ravel(), ys.ravel()])).reshape(len(curves), points, 2)
     height, width = size
