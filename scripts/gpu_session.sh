@@ -8,7 +8,8 @@
 # nvidia-smi.txt, versions.txt, gpu-tests.txt, bench/ (bench.json, bench.md).
 #
 # Usage: scripts/gpu_session.sh [quick|full]
-#   quick: GPU tests + torch-cuda and ONNX Runtime GPU engines on the shipped models (minutes)
+#   quick: GPU tests + torch-cuda and ONNX Runtime GPU engines on the shipped models, the HRNet
+#          highway model that device cuda picks included (minutes)
 #   full:  quick + the 1024x2048 targets (icnet_r50, hrnetv2_w48, hrnetv2_w18_small_v2)
 set -euo pipefail
 
@@ -43,7 +44,7 @@ python3 -m pytest -q -m gpu -p no:cacheprovider \
 
 engines=(torch-cuda onnxruntime-cuda onnxruntime-tensorrt)
 python3 -m seg_perception.cli bench --engines "${engines[@]}" \
-    --model-file weights/highway.onnx weights/road.onnx weights/parking.onnx \
+    --model-file weights/highway.onnx weights/highway_hrnetv2_w18_small_v1.onnx weights/road.onnx weights/parking.onnx \
     --frame-size 540x960 --two-cameras --out "$out/bench-shipped"
 if [[ "$mode" == full ]]; then
     python3 -m seg_perception.cli bench --engines "${engines[@]}" --sizes 1024x2048 \

@@ -113,6 +113,29 @@ def default_model_path(scenario: str) -> Path:
     return share_dir() / "weights" / f"{scenario}.onnx"
 
 
+def is_cuda_device(device: str | None) -> bool:
+    """``cuda`` or ``cuda:N``."""
+    return bool(device) and (device == "cuda" or str(device).startswith("cuda:"))
+
+
+def scenario_model_path(scenario: ScenarioConfig, device: str | None = None) -> Path:
+    """The model a scenario runs on ``device`` when no model file is given on the command line.
+
+    The scenario's ``model_file`` when set (any device); else, on a CUDA device, its
+    ``cuda_model_file`` when set (a larger model that a GPU runs in real time but a CPU does
+    not: a bare file name is looked up in ``<share>/weights``); else the shipped
+    ``<share>/weights/<scenario>.onnx``.
+    """
+    explicit = scenario.params.get("model_file")
+    if explicit:
+        return Path(str(explicit))
+    for_gpu = str(scenario.params.get("cuda_model_file") or "")
+    if for_gpu and is_cuda_device(device):
+        path = Path(for_gpu)
+        return share_dir() / "weights" / path if path.name == for_gpu else path
+    return default_model_path(scenario.name)
+
+
 def parse_hex_color(text: str) -> tuple[int, int, int]:
     """Parse ``#RRGGBB`` into an (R, G, B) tuple.
 

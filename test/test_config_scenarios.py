@@ -11,7 +11,7 @@ import pytest
 import yaml
 from tiny_onnx import write_conv_model
 
-from seg_perception.config import config_dir, load_scenario, scenario_names, share_dir
+from seg_perception.config import config_dir, load_scenario, scenario_model_path, scenario_names, share_dir
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.metadata import ModelMetadata
@@ -220,3 +220,24 @@ def test_marker_slot_colours_come_from_the_slot_roles(share: Path) -> None:
         1.0,
         1.0,
     )
+
+
+def test_the_model_of_a_scenario_follows_the_device() -> None:
+    highway, road = load_scenario("highway"), load_scenario("road")
+    weights = SHIPPED / "weights"
+    assert scenario_model_path(highway) == scenario_model_path(highway, "cpu") == weights / "highway.onnx"
+    gpu_model = weights / str(highway.params["cuda_model_file"])
+    assert gpu_model.is_file() and gpu_model != weights / "highway.onnx"  # the named file is shipped
+    assert scenario_model_path(highway, "cuda") == scenario_model_path(highway, "cuda:1") == gpu_model
+    assert scenario_model_path(road, "cuda") == weights / "road.onnx"  # no cuda_model_file: one model
+
+
+def test_a_model_file_in_the_yaml_wins_on_every_device(share: Path, tmp_path: Path) -> None:
+    path = share / "config" / "highway.yaml"
+    _edit(path, model_file=str(tmp_path / "mine.onnx"))
+    highway = load_scenario("highway")
+    assert (
+        scenario_model_path(highway, "cpu") == scenario_model_path(highway, "cuda") == tmp_path / "mine.onnx"
+    )
+    _edit(path, model_file="", cuda_model_file=str(tmp_path / "gpu.onnx"))  # a path is used as it is
+    assert scenario_model_path(load_scenario("highway"), "cuda") == tmp_path / "gpu.onnx"

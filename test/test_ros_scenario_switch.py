@@ -21,6 +21,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from test_reliability_helpers import FakeEngine, Harness, accounted, image_msg, scene, wait_for  # noqa: E402
 
+from seg_perception.config import load_scenario  # noqa: E402
 from seg_perception.inference.errors import ModelFileError  # noqa: E402
 from seg_perception.ros.node import SegmentationNode  # noqa: E402
 
@@ -29,10 +30,17 @@ DOMAIN_ID = 112
 TOPICS = {"front": "/camera/front/image_raw", "avm": "/camera/avm/image_raw"}
 LOAD_S = 0.4  # a model load slow enough that frames arrive meanwhile
 RATE_HZ = 30.0
+#: Scenarios of the shipped GPU models, whose file names are not scenario names.
+GPU_MODEL_SCENARIOS = {
+    Path(str(load_scenario(name).params["cuda_model_file"])).stem: name
+    for name in ("highway", "road", "parking")
+    if load_scenario(name).params.get("cuda_model_file")
+}
 
 
 class Engines:
-    """A factory of fake engines named after the model file's stem; ``broken`` stems fail to load."""
+    """A factory of fake engines named after the model file's stem (a GPU model's: its scenario);
+    ``broken`` stems fail to load."""
 
     def __init__(self, load_s: float = 0.0) -> None:
         self.load_s = load_s
@@ -43,7 +51,7 @@ class Engines:
         if stem == "broken":
             raise ModelFileError(f"{settings.model_file} is not an ONNX model")
         time.sleep(self.load_s)
-        engine = FakeEngine(stem)
+        engine = FakeEngine(GPU_MODEL_SCENARIOS.get(stem, stem))
         engine.model_file = Path(settings.model_file)
         self.created.append(engine)
         return engine
@@ -139,6 +147,22 @@ def test_front_and_avm_run_their_own_models_in_one_node(make_harness) -> None:
     }
     assert values["front"]["scenario"] == "highway" and values["front"]["model_file"].endswith("highway.onnx")
     assert values["avm"]["scenario"] == "parking" and values["avm"]["model_file"].endswith("parking.onnx")
+
+
+@pytest.mark.parametrize("node_scenario", ["highway", "parking"])  # the node's model, another scenario's
+def test_on_cuda_each_camera_runs_its_scenarios_gpu_model(make_harness, node_scenario: str) -> None:
+    engines = Engines()
+    harness = make_harness(engines, device="cuda", scenario=node_scenario)
+    files = {worker.camera.name: worker.camera.model.model_file for worker in harness.node.workers}
+    # highway.yaml names a larger model for GPUs (cuda_model_file); parking.yaml does not.
+    assert files["front"].name == load_scenario("highway").params["cuda_model_file"]
+    assert files["avm"].name == "parking.onnx"
+    assert [engine.model_file for engine in engines.created] == [files["front"], files["avm"]]
+    result = _set(harness, "front.scenario", "road")  # a switch picks the new scenario's model for the device
+    assert result.successful, result.reason
+    assert _workers(harness)["front"].camera.model.model_file.name == "road.onnx"
+    assert _set(harness, "front.scenario", "highway").successful
+    assert _workers(harness)["front"].camera.model.model_file == files["front"]
 
 
 @pytest.mark.parametrize(("camera_engines", "expected"), [("shared", 1), ("per_camera", 2)])

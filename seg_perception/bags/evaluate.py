@@ -105,10 +105,10 @@ class PipelineRunner:
 
     def __call__(self, camera: str, image: np.ndarray) -> Any:
         if self._engine is None:
-            from seg_perception.config import default_model_path
+            from seg_perception.config import scenario_model_path
             from seg_perception.inference.engine import create_engine
 
-            model = self.args.model or default_model_path(self.scenario.name)
+            model = self.args.model or scenario_model_path(self.scenario, self.args.device)
             self._engine = create_engine(model, engine_options(self.args))
         if camera not in self._pipelines:
             from seg_perception.inference.pipeline import SegmentationPipeline

@@ -228,7 +228,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from seg_perception.config import default_model_path, load_scenario
+    from seg_perception.config import load_scenario, scenario_model_path
     from seg_perception.inference.engine import create_engine
     from seg_perception.inference.pipeline import SegmentationPipeline
 
@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
             for topic in (topics.ground_truth_mask_topic(camera), topics.ground_truth_polygons_topic(camera))
             if topic in reader.topics
         ]
-        model_file = args.model or default_model_path(scenario.name)
+        model_file = args.model or scenario_model_path(scenario, args.device)
         engine = create_engine(model_file, engine_options(args))
         try:
             summary = _process(reader, args, scenario, engine, SegmentationPipeline, selection, copied, total)

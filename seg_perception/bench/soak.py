@@ -74,7 +74,7 @@ class _Run:
 def _node_command(stream: Stream, extra: list[str]) -> list[str]:
     params = {
         "scenario": stream.scenario,
-        "model_file": str(resolve_model(stream.scenario, None)),
+        "model_file": str(resolve_model(stream.scenario, None, "cpu")),  # the soak runs the node on CPU
         "cameras": f"[{stream.camera}]",
     }
     command = [sys.executable, "-m", "seg_perception.ros.node", "--ros-args"]

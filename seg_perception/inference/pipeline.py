@@ -20,8 +20,8 @@ from seg_perception.config import (
     ClassMap,
     ClassRoles,
     ScenarioConfig,
-    default_model_path,
     load_scenario,
+    scenario_model_path,
     scenario_names,
 )
 from seg_perception.errors import ConfigError
@@ -340,8 +340,8 @@ class SegmentationPipeline:
                 ``model_file``: the scenario named in the model's metadata, or, for a model of
                 another class map (e.g. one given metadata by ``seg-perception add-metadata``),
                 a single-camera scenario built from the metadata's classes and colours.
-            model_file: ONNX model or ``.pt`` checkpoint; default: the scenario YAML's
-                ``model_file``, else its shipped model ``<share>/weights/<scenario>.onnx``.
+            model_file: ONNX model or ``.pt`` checkpoint; default: the scenario's model for the
+                device (:func:`~seg_perception.config.scenario_model_path`).
             device: ``cpu``, ``cuda`` or ``cuda:N`` (default: ``options``', else ``cpu``).
             engine: ``onnxruntime`` or ``torch`` (default: ``options``', else ``onnxruntime``).
             camera: Camera of the scenario (default: its first).
@@ -362,7 +362,7 @@ class SegmentationPipeline:
             model: str | os.PathLike[str] = model_file
         else:  # scenario is set when model_file is not: the YAML's model_file, else the shipped model
             assert config is not None
-            model = config.params.get("model_file") or default_model_path(config.name)
+            model = scenario_model_path(config, device or (options.device if options else None))
         overrides = {"engine": engine, "device": device}
         engine_options.update({name: value for name, value in overrides.items() if value is not None})
         loaded = create_engine(model, options, **engine_options)

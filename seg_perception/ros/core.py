@@ -432,6 +432,7 @@ class SegmentationCore:
                     worker.camera,
                     scenario_text=scenario,
                     model_text=model_file,
+                    device=settings.device,
                 )
             except SegPerceptionError as err:
                 return self._refuse(camera_name, old.label, str(err))

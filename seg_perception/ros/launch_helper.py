@@ -84,7 +84,11 @@ _DRIVE_ARGUMENTS: tuple[LaunchArgument, ...] = (
     ),
 )
 _COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument("device", "", "cpu, cuda or cuda:N; empty: the node default (cpu)"),
+    LaunchArgument(
+        "device",
+        "",
+        "cpu, cuda or cuda:N (cuda: also the scenario's cuda_model_file); empty: the node default (cpu)",
+    ),
     LaunchArgument("engine", "", f"inference engine: {', '.join(ENGINES)}; empty: the node default"),
     LaunchArgument(
         "fp16", "false", "half precision on GPU engines (TensorRT FP16 / torch float16); no effect on the CPU"

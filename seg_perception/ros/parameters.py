@@ -28,7 +28,7 @@ from rclpy.parameter import Parameter
 from rclpy.validate_full_topic_name import validate_full_topic_name
 from rclpy.validate_topic_name import validate_topic_name
 
-from seg_perception.config import ClassMap, ScenarioConfig, default_model_path, load_scenario
+from seg_perception.config import ClassMap, ScenarioConfig, load_scenario, scenario_model_path
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
 from seg_perception.inference.options import PRECISION_CHOICES, EngineOptions, threads_per_engine
@@ -225,7 +225,7 @@ def _check_range(name: str, value: Any, bounds: tuple[float, float] | None) -> N
 
 
 def _declare_camera(
-    declare: _Declarer, scenario: ScenarioConfig, name: str, default_model: Path
+    declare: _Declarer, scenario: ScenarioConfig, name: str, default_model: Path, device: str
 ) -> CameraSettings:
     block = camera_block(scenario, name)
     prefix = f"{name}."
@@ -338,7 +338,12 @@ def _declare_camera(
         mounting=tuple(mounting),
     )
     model = resolve_camera_model(
-        scenario, default_model, camera, scenario_text=camera_scenario, model_text=camera_model_file
+        scenario,
+        default_model,
+        camera,
+        scenario_text=camera_scenario,
+        model_text=camera_model_file,
+        device=device,
     )
     return dataclasses.replace(camera, model=model)
 
@@ -350,12 +355,13 @@ def resolve_camera_model(
     *,
     scenario_text: str,
     model_text: str,
+    device: str,
 ) -> CameraModel:
     """The scenario and model file a camera runs, from its ``<camera>.scenario`` and ``.model_file``.
 
     An empty scenario, or the node's own, means the node's scenario with its class map and
     polygon overrides and the node's ``model_file``; another scenario brings its own class map,
-    post-processing and model (``model_file`` in its YAML, else ``<share>/weights/<name>.onnx``).
+    post-processing and model for ``device`` (:func:`~seg_perception.config.scenario_model_path`).
     The camera's input and geometry parameters are written into the scenario's camera block.
 
     Raises:
@@ -370,8 +376,7 @@ def resolve_camera_model(
             scenario = load_scenario(scenario_text)
         except ConfigError as err:
             raise NodeParameterError(f"parameter '{prefix}scenario' = {scenario_text!r}: {err}") from err
-        shipped = scenario.params.get("model_file")
-        default_model = Path(shipped) if shipped else default_model_path(scenario.name)
+        default_model = scenario_model_path(scenario, device)
     if camera.name not in scenario.cameras:
         scenario = dataclasses.replace(scenario, cameras=(*scenario.cameras, camera.name))
     scenario = _with_camera_blocks(scenario, [camera])
@@ -482,14 +487,17 @@ def declare_node_parameters(node: Node) -> NodeSettings:
     except ConfigError as err:
         raise NodeParameterError(f"parameter 'scenario' = {scenario_name!r}: {err}") from err
     scenario = _scenario_with_overrides(scenario, declare)
+    device = _check_device(declare("device", "cpu", "cpu, cuda or cuda:N (default cpu: runs anywhere)"))
     model_file = declare(
         "model_file",
         str(scenario.params.get("model_file") or ""),
         "ONNX model (engine onnxruntime) or .pt checkpoint (engine torch); empty = the scenario's "
-        "shipped model <share>/weights/<scenario>.onnx",
+        "model for the device: <share>/weights/<scenario>.onnx, on cuda its 'cuda_model_file' if set",
     )
-    node_model_file = Path(model_file) if model_file else default_model_path(scenario.name)
-    cameras = tuple(_declare_camera(declare, scenario, name, node_model_file) for name in scenario.cameras)
+    node_model_file = Path(model_file) if model_file else scenario_model_path(scenario, device)
+    cameras = tuple(
+        _declare_camera(declare, scenario, name, node_model_file, device) for name in scenario.cameras
+    )
     if not any(camera.enabled for camera in cameras):
         raise NodeParameterError(
             f"no camera is enabled among {list(scenario.cameras)}: set '<camera>.enabled'"
@@ -500,7 +508,7 @@ def declare_node_parameters(node: Node) -> NodeSettings:
         cameras=cameras,
         model_file=node_model_file,
         engine=declare("engine", "onnxruntime", "inference engine", choices=tuple(ENGINES)),
-        device=_check_device(declare("device", "cpu", "cpu, cuda or cuda:N (default cpu: runs anywhere)")),
+        device=device,
         providers=tuple(
             declare(
                 "providers",

@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from seg_perception.cli_args import add_device_argument, add_size_argument
-from seg_perception.config import ScenarioConfig, default_model_path, load_scenario, scenario_names, share_dir
+from seg_perception.config import (
+    ScenarioConfig,
+    load_scenario,
+    scenario_model_path,
+    scenario_names,
+    share_dir,
+)
 from seg_perception.errors import SegPerceptionError
 from seg_perception.metrics.latency import summarize_latencies
 from seg_perception.reporting import cpu_usage
@@ -120,13 +126,17 @@ def find_py_spy() -> str:
     return found
 
 
-def resolve_model(scenario: str, model_dir: Path | None) -> Path:
-    """The ONNX model of ``scenario``: ``<model_dir>/<scenario>.onnx`` or the shipped one.
+def resolve_model(scenario: str, model_dir: Path | None, device: str) -> Path:
+    """The ONNX model of ``scenario``: ``<model_dir>/<scenario>.onnx``, else the scenario's for ``device``.
 
     Raises:
         DemoError: the file does not exist (the message says how to make it).
     """
-    path = (model_dir / f"{scenario}.onnx") if model_dir else default_model_path(scenario)
+    path = (
+        (model_dir / f"{scenario}.onnx")
+        if model_dir
+        else scenario_model_path(load_scenario(scenario), device)
+    )
     if not path.is_file():
         raise DemoError(
             f"no model for scenario '{scenario}': {path} does not exist; train and export it "
@@ -226,7 +236,7 @@ class _ScenarioRun:
         self.camera = camera or self.config.primary_camera
         self.topic = str(self.config.camera(self.camera).get("topic", f"/camera/{self.camera}/image_raw"))
         self.size = settings.size or self.config.image_size(self.camera)
-        self.model_file = resolve_model(scenario, settings.model_dir)
+        self.model_file = resolve_model(scenario, settings.model_dir, settings.device)
         self.out_dir = settings.out / self.name
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.env = env
@@ -611,6 +621,7 @@ class _DriveRun:
                 *settings.switch,
                 at_s=settings.switch_at_s if settings.switch_at_s is not None else settings.seconds / 2,
                 model_dir=settings.model_dir,
+                device=settings.device,
             )
             if settings.switch is not None
             else None
@@ -773,9 +784,11 @@ class _DriveRun:
 class _Switch:
     """A camera's scenario change in the middle of the drive, set through the node's parameters."""
 
-    def __init__(self, camera: str, scenario: str, *, at_s: float, model_dir: Path | None) -> None:
+    def __init__(
+        self, camera: str, scenario: str, *, at_s: float, model_dir: Path | None, device: str
+    ) -> None:
         self.camera, self.scenario, self.at_s = camera, scenario, at_s
-        self.model_file = resolve_model(scenario, model_dir)  # as the demo's other models
+        self.model_file = resolve_model(scenario, model_dir, device)  # as the demo's other models
         self.client: Any = None
         self.future: Any = None
         self.requested_ns: int | None = None
@@ -893,7 +906,7 @@ def run_demo(settings: DemoSettings) -> dict[str, Any]:
     env = ros_environment(profile=profile, domain_id=settings.domain_id)
     for scenario in settings.scenarios:  # fail before starting anything
         for model_scenario in DRIVE_CAMERAS.values() if scenario == DRIVE else (scenario,):
-            resolve_model(model_scenario, settings.model_dir)
+            resolve_model(model_scenario, settings.model_dir, settings.device)
     if settings.profile_node:
         find_py_spy()
     _say(
