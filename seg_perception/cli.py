@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("seg_perception.data.cli", "write synthetic scenes (image, mask, polygons) to a folder"),
     "train": ("seg_perception.training.cli", "train a model on synthetic scenes or a dataset"),
     "export": ("seg_perception.inference.export", "export a checkpoint to ONNX with embedded metadata"),
+    "recover": (
+        "seg_perception.tools.recover",
+        "a training checkpoint from an exported ONNX model (to fine-tune a shipped model)",
+    ),
     "predict": ("seg_perception.tools.predict", "segment images, a folder, a video or a camera (no ROS)"),
     "add-metadata": (
         "seg_perception.inference.add_metadata",

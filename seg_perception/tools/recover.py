@@ -1,0 +1,85 @@
+"""``seg-perception recover``: a training checkpoint from a shipped ONNX model, to fine-tune it.
+
+    seg-perception recover weights/parking.onnx --out runs/parking_shipped.pt
+    seg-perception train --config config/training/<recipe>.yaml --init runs/parking_shipped.pt --out runs/...
+
+The weights come from the graph (:mod:`seg_perception.inference.recover`); the batch norms get
+the statistics of synthetic scenes of the model's own scenario, drawn from the training seed
+range, so a fine-tune in train mode starts from the shipped function.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from seg_perception.inference.export import DEFAULT_TOLERANCE
+
+#: Calibration scenes come from the training range (train 0..99999, eval 200000+).
+CALIBRATION_SEED = 90000
+BATCH = 8
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="ONNX model written by 'seg-perception export'")
+    parser.add_argument("--out", type=Path, required=True, help="destination training checkpoint (.pt)")
+    parser.add_argument(
+        "--calibration-scenes",
+        type=int,
+        default=64,
+        help="synthetic scenes of the model's scenario whose statistics the batch norms get (default 64; "
+        "0: none, fine for inference, not for a fine-tune in train mode)",
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs output difference allowed"
+    )
+
+
+def _calibration_batches(model: Path, scenes: int) -> Iterator[np.ndarray]:
+    """Preprocessed synthetic scenes of the model's scenario, at its input size and ground scale."""
+    from seg_perception.data.synthetic import generate_scene
+    from seg_perception.inference.engine import create_engine
+    from seg_perception.inference.preprocess import Normalization, preprocess
+
+    engine = create_engine(model)
+    try:
+        metadata = engine.metadata
+    finally:
+        engine.close()
+    norm = Normalization.from_mean_std(metadata.mean, metadata.std)
+    batch: list[np.ndarray] = []
+    for seed in range(CALIBRATION_SEED, CALIBRATION_SEED + scenes):
+        scene = generate_scene(
+            metadata.scenario,
+            seed,
+            size=metadata.input_size,
+            metres_per_pixel=metadata.metres_per_pixel or None,
+        )
+        batch.append(preprocess(scene.image, metadata.input_size, norm)[0])
+        if len(batch) == BATCH:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+def run(args: argparse.Namespace) -> int:
+    from seg_perception.inference.recover import recover_checkpoint
+
+    report = recover_checkpoint(
+        args.model,
+        args.out,
+        calibration=_calibration_batches(args.model, args.calibration_scenes),
+        tolerance=args.tolerance,
+    )
+    unused = ", ".join(report.unused_modules) or "none"
+    print(
+        f"wrote {report.path}: {report.convolutions} convolutions ({report.folded_norms} with their batch "
+        f"norms folded in) from {args.model}; batch norms calibrated on {report.calibration_frames} "
+        f"synthetic scenes; parity ONNX Runtime vs PyTorch: max abs diff {report.max_abs_diff:.2e}\n"
+        f"not in the graph, left as built (training-only heads): {unused}"
+    )
+    return 0
