@@ -566,6 +566,21 @@ class SegmentationPipeline:
             margin_px=self.edge_margin_m / self.metres_per_pixel,
             threshold=self.edge_point_threshold,
         )
+        return self.slots_from_marking_points(points, mask), points
+
+    def slots_from_marking_points(self, points: np.ndarray, mask: np.ndarray) -> list[ParkingSlot]:
+        """Slots of decoded marking points in frame pixels, with metric corners, tracked.
+
+        The assembly step of :meth:`postprocess` on its own, so marking points from elsewhere
+        (the true ones of a synthetic scene: ``eval --avm --oracle``) go through the same priors,
+        paint and free-space checks and tracker as the model's.
+
+        Args:
+            points: ``(K, 5)`` rows ``(x, y, dx, dy, score)`` in frame pixels.
+            mask: ``(H, W)`` class ids of the frame (slot-line paint and free space).
+        """
+        if self.metres_per_pixel is None or self._slot_ids is None:
+            return []
         slot_line_id, free_slot_id = self._slot_ids
         slots = assemble_slots(
             points,
@@ -582,7 +597,7 @@ class SegmentationPipeline:
             )
         if self._slot_tracker is not None:
             self._slot_tracker.update(slots)
-        return slots, points
+        return slots
 
     def overlay(
         self,

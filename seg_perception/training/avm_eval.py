@@ -10,6 +10,14 @@ Predicted marking points are the pipeline's own when it provides them (``marking
 its result), else the entrance corners of its slots, merged where neighbouring slots share
 a corner. Metrics: :mod:`seg_perception.metrics.parking`.
 
+``oracle=True`` (``--oracle``) measures the slot assembly alone, on folders written by
+``seg-perception generate``: the labelled marking points (positions and directions, heat 1)
+and the true class mask (``masks/<name>.png`` beside ``images/``) go through the pipeline's
+own assembly step (:meth:`~seg_perception.inference.pipeline.SegmentationPipeline.slots_from_marking_points`:
+the scenario's priors, paint and free-space checks) instead of the model, which is never run
+(it only names the scenario). Point metrics are then 1 by construction; the slot metrics are
+what the assembly would give a perfect detector.
+
 ``--metres-per-pixel`` is the ground resolution **of the label frame** (ps2.0: 600 x 600 px
 over ~10 m, about 0.0167); an image stored at another size than its label frame scales it.
 It overrides a ``metres_per_pixel`` written in the labels (``seg-perception generate`` writes
@@ -24,6 +32,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import cv2
@@ -109,6 +118,31 @@ def predicted_points(result: Any, threshold_px: float) -> tuple[np.ndarray, str]
     return merge_points(corners, threshold_px / 2.0), "slot_corners"
 
 
+def true_mask_path(image_path: Path) -> Path:
+    """The class mask ``seg-perception generate`` wrote beside an image (``images/x.png`` → ``masks/x.png``)."""
+    return image_path.parent.parent / "masks" / f"{image_path.stem}.png"
+
+
+def oracle_points(label: ParkingLabel) -> np.ndarray:
+    """The label's marking points as decoded rows ``(x, y, dx, dy, score)`` with heat 1.
+
+    Raises:
+        ConfigError: a point has no direction (point-list labels, ps2.0 rows without one).
+    """
+    directions = label.directions
+    if len(label.points) and (directions is None or np.isnan(directions).any()):
+        raise ConfigError(
+            f"{label.source}: --oracle needs every marking point's direction (DMPR-PS marks with a "
+            "second point, as seg-perception generate writes them)"
+        )
+    if not len(label.points):
+        return np.zeros((0, 5))
+    angles = np.asarray(directions, np.float64)
+    return np.column_stack(
+        [label.points, np.cos(angles), np.sin(angles), np.ones(len(label.points))]
+    ).astype(np.float64)
+
+
 def draw_overlay(
     image: np.ndarray,
     label: ParkingLabel,
@@ -145,8 +179,17 @@ def evaluate_avm(
     overlay_every: int = 1,
     threads: int = 2,
     scenario: str | None = None,
+    oracle: bool = False,
 ) -> dict[str, Any]:
-    """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance."""
+    """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance.
+
+    With ``oracle`` the labelled marking points and the true masks replace the model (see the
+    module docstring).
+
+    Raises:
+        ConfigError: no labelled images, an unreadable image, or (``oracle``) a label without
+            directions or a missing true mask.
+    """
     from seg_perception.config import load_scenario
     from seg_perception.inference.engine import EngineOptions, create_engine
     from seg_perception.inference.pipeline import SegmentationPipeline
@@ -177,9 +220,22 @@ def evaluate_avm(
                 pipelines[key] = SegmentationPipeline(
                     engine, _scenario_for(base, size, frame_mpp), base.primary_camera
                 )
-            result = pipelines[key].process(image)
             threshold_px = frame_threshold_px(size[1], frame_mpp, accumulator.threshold_m)
-            points, source = predicted_points(result, threshold_px)
+            if oracle:
+                mask_path = true_mask_path(sample.image_path)
+                mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
+                if mask is None or mask.shape[:2] != size:
+                    raise ConfigError(
+                        f"--oracle needs the true mask of {sample.image_path} at {mask_path} "
+                        "(a folder written by seg-perception generate)"
+                    )
+                true_points = oracle_points(label)
+                slots = pipelines[key].slots_from_marking_points(true_points, mask)
+                result = SimpleNamespace(slots=slots, marking_points=true_points)
+                points, source = true_points[:, :2], "oracle"
+            else:
+                result = pipelines[key].process(image)
+                points, source = predicted_points(result, threshold_px)
             sources.add(source)
             matches = accumulator.update(
                 image_width=size[1],
@@ -205,6 +261,7 @@ def evaluate_avm(
             "unlabelled_images_skipped": unlabelled,
             "metres_per_pixel_of_label_frame": metres_per_pixel,
             "predicted_points_from": sorted(sources),
+            "oracle": oracle,
         }
     )
     return report

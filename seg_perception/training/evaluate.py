@@ -214,6 +214,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="with --avm: ground resolution of the label frame (ps2.0: 0.0167); default: the labels' own",
     )
     avm.add_argument(
+        "--oracle",
+        action="store_true",
+        help="with --avm on a folder written by generate: the true marking points and masks replace the "
+        "model (never run; it names the scenario), so the slot table measures the slot assembly alone",
+    )
+    avm.add_argument(
         "--threshold-cm",
         type=float,
         default=100.0 * DEFAULT_THRESHOLD_M,
@@ -267,6 +273,7 @@ def run_avm(args: argparse.Namespace) -> int:
         overlays=args.overlays,
         threads=args.threads,
         scenario=args.scenario,
+        oracle=args.oracle,
     )
     skipped = report["unlabelled_images_skipped"]
     print(
@@ -330,6 +337,8 @@ def _run_lanes(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.avm is not None:
         return run_avm(args)
+    if args.oracle:
+        raise ConfigError("--oracle scores the slot assembly on a generated folder: give it with --avm DIR")
     if args.lanes or args.tusimple is not None or args.culane is not None:
         return _run_lanes(args)
     summary = evaluate(
