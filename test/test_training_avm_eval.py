@@ -132,3 +132,90 @@ def test_an_empty_marking_point_output_falls_back_to_slot_corners():
     points, source = avm_eval.predicted_points(result, threshold_px=10.0)
     assert source == "marking_points"
     np.testing.assert_allclose(points, [[7.0, 8.0]])
+
+
+def _generated_folder(tmp_path, *, count=2, seed=500000):
+    from seg_perception.cli import main
+
+    out = tmp_path / "generated"
+    argv = ["generate", "--scenario", "parking", "--count", str(count), "--seed", str(seed)]
+    argv += ["--size", "240x240", "--metres-per-pixel", "0.03", "--out", str(out), "--no-preview"]
+    assert main(argv) == 0
+    return out
+
+
+class _AssemblyOnly:
+    """Records what the oracle hands the assembly step; running the model is an error."""
+
+    calls: ClassVar[list[tuple[np.ndarray, np.ndarray]]] = []
+
+    def __init__(self, engine, scenario, camera):
+        pass
+
+    def process(self, image):
+        raise AssertionError("--oracle must not run the model")
+
+    def slots_from_marking_points(self, points, mask):
+        _AssemblyOnly.calls.append((points, mask))
+        return []
+
+
+def test_oracle_hands_the_true_points_with_directions_and_the_true_mask_to_the_assembly(
+    tmp_path, monkeypatch
+):
+    import seg_perception.inference.engine as engine_module
+    import seg_perception.inference.pipeline as pipeline_module
+
+    folder = _generated_folder(tmp_path)
+    engine = SimpleNamespace(metadata=SimpleNamespace(scenario="parking"), close=lambda: None)
+    monkeypatch.setattr(engine_module, "create_engine", lambda *a, **k: engine)
+    monkeypatch.setattr(pipeline_module, "SegmentationPipeline", _AssemblyOnly)
+    _AssemblyOnly.calls = []
+    report = avm_eval.evaluate_avm("model.onnx", folder, oracle=True)
+    assert report["oracle"] and report["predicted_points_from"] == ["oracle"]
+    assert report["groups"]["all"]["points"]["recall"] == 1.0
+    assert len(_AssemblyOnly.calls) == 2
+    for (points, mask), stem in zip(_AssemblyOnly.calls, ["parking_500000", "parking_500001"], strict=True):
+        label = json.loads((folder / "labels" / f"{stem}.json").read_text())
+        marks = np.array(label["marks"])
+        np.testing.assert_allclose(points[:, :2], marks[:, :2])
+        direction = marks[:, 2:4] - marks[:, :2]
+        np.testing.assert_allclose(
+            points[:, 2:4], direction / np.linalg.norm(direction, axis=1, keepdims=True)
+        )
+        np.testing.assert_array_equal(points[:, 4], 1.0)
+        np.testing.assert_array_equal(
+            mask, cv2.imread(str(folder / "masks" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
+        )
+
+
+def test_oracle_through_the_shipped_assembly_rebuilds_the_labelled_slots(tmp_path, capsys):
+    from seg_perception.cli import main
+    from seg_perception.config import share_dir
+
+    folder = _generated_folder(tmp_path, count=3)
+    model = share_dir() / "weights" / "parking.onnx"
+    assert main(["eval", str(model), "--avm", str(folder), "--oracle", "--threads", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "predicted points from: oracle" in text
+    row = next(line for line in text.splitlines() if line.startswith("| all |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2:4] == ["1.000", "1.000"]  # points are the labels themselves
+    assert cells[6] == "1.000" and int(cells[8]) > 0  # every labelled slot comes back
+
+
+def test_oracle_needs_directions_and_true_masks(avm_folder, tmp_path, capsys):
+    from seg_perception.cli import main
+    from seg_perception.config import share_dir
+    from seg_perception.errors import ConfigError
+
+    label = avm_eval.read_parking_label(avm_folder / "Full" / "run_xml" / "1.json")
+    with pytest.raises(ConfigError, match="direction"):
+        avm_eval.oracle_points(label)  # ps2.0 marks without a second point
+    model = str(share_dir() / "weights" / "parking.onnx")
+    folder = _generated_folder(tmp_path, count=1)
+    (folder / "masks" / "parking_500000.png").unlink()
+    assert main(["eval", model, "--avm", str(folder), "--oracle", "--threads", "1"]) != 0
+    assert "--oracle needs the true mask" in capsys.readouterr().err
+    assert main(["eval", model, "--oracle"]) != 0
+    assert "give it with --avm DIR" in capsys.readouterr().err

@@ -119,7 +119,7 @@ def predicted_points(result: Any, threshold_px: float) -> tuple[np.ndarray, str]
 
 
 def true_mask_path(image_path: Path) -> Path:
-    """The class mask ``seg-perception generate`` wrote beside an image (``images/x.png`` → ``masks/x.png``)."""
+    """The class mask ``seg-perception generate`` wrote for ``images/x.png``: ``masks/x.png``."""
     return image_path.parent.parent / "masks" / f"{image_path.stem}.png"
 
 
@@ -138,9 +138,9 @@ def oracle_points(label: ParkingLabel) -> np.ndarray:
     if not len(label.points):
         return np.zeros((0, 5))
     angles = np.asarray(directions, np.float64)
-    return np.column_stack(
-        [label.points, np.cos(angles), np.sin(angles), np.ones(len(label.points))]
-    ).astype(np.float64)
+    return np.column_stack([label.points, np.cos(angles), np.sin(angles), np.ones(len(label.points))]).astype(
+        np.float64
+    )
 
 
 def draw_overlay(
@@ -223,7 +223,7 @@ def evaluate_avm(
             threshold_px = frame_threshold_px(size[1], frame_mpp, accumulator.threshold_m)
             if oracle:
                 mask_path = true_mask_path(sample.image_path)
-                mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
+                mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED) if mask_path.is_file() else None
                 if mask is None or mask.shape[:2] != size:
                     raise ConfigError(
                         f"--oracle needs the true mask of {sample.image_path} at {mask_path} "
