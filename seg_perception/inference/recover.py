@@ -99,9 +99,11 @@ def _call_order(
             continue
         reached.add(node)
         pending.extend(next_node for next_node, _ in node.next_functions if next_node is not None)
+    # An in-place op after a convolution moves its output's grad_fn downstream: still reached iff live.
     live = [index for index, (_, output) in enumerate(calls) if output.grad_fn in reached]
-    dead: list[nn.Module] = [calls[i][0] for i in range(len(calls)) if i not in set(live)]
-    dead += [norms[i] for i in norms if i not in set(live)]
+    kept = set(live)
+    dead: list[nn.Module] = [module for index, (module, _) in enumerate(calls) if index not in kept]
+    dead += [norm for index, norm in norms.items() if index not in kept]
     return [calls[i][0] for i in live], {n: norms[i] for n, i in enumerate(live) if i in norms}, dead
 
 
