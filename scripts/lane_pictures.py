@@ -1,7 +1,7 @@
 """Before/after pictures of the lane boundaries for docs/images/lanes/ (run from the repository root).
 
     .venv/bin/python scripts/lane_pictures.py [--model weights/highway.onnx] [--out docs/images/lanes] \
-        [--real ../shared/realdata/front]
+        [--real ../shared/realdata/front] [--every-still DIR]
 
 - ``real_before.png``: the model's paint pixels and per-region polygons (what the node published
   before lane boundaries), on the MIT-licensed real highway frames of ``../shared/realdata/front``;
@@ -9,6 +9,10 @@
 - ``synthetic_after.png``: a held-out synthetic drive with the true camera (metres): true lines thin
   cyan, boundaries drawn over them;
 - ``calibration_grid.png``: ``seg-perception calibrate --synthetic highway``'s metric grid.
+
+``--every-still DIR`` draws every still of ``--real`` instead (the docs pictures show six), each at
+full resolution with its boundaries and a labelled 800x450 copy, and prints each still's boundary
+positions: what to look at when judging a model change on the real frames.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seg_perception.config import load_scenario
+from seg_perception.config import ScenarioConfig, load_scenario
 from seg_perception.data.synthetic import generate_drive
+from seg_perception.inference.base import SegmentationEngine
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.pipeline import SegmentationPipeline
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, draw_metric_grid
@@ -42,6 +47,28 @@ def sheet(tiles: list[np.ndarray], columns: int = 3) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
+def draw_every_still(engine: SegmentationEngine, scenario: ScenarioConfig, real: Path, out: Path) -> None:
+    """Every still under ``real`` with its lane boundaries (a fresh pipeline per still, image space)."""
+    stills = sorted(p for p in real.glob("*/*") if p.suffix.lower() in {".jpg", ".png"})
+    if not stills:
+        raise SystemExit(f"no stills under {real}: pass --real to the realdata/front folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in stills:
+        image = cv2.imread(str(path))
+        if image is None:
+            raise SystemExit(f"cannot read {path}")
+        pipeline = SegmentationPipeline(engine, scenario, "front")
+        result = pipeline.process(image)
+        picture = pipeline.overlay(image, result.mask, lanes=result.lanes)
+        cv2.imwrite(str(out / f"{path.stem}_full.png"), picture)
+        small = cv2.resize(picture, (800, 450), interpolation=cv2.INTER_AREA)
+        for colour, width in (((0, 0, 0), 4), ((255, 255, 255), 2)):
+            cv2.putText(small, path.stem, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, colour, width)
+        cv2.imwrite(str(out / f"{path.stem}.png"), small)
+        boundaries = sorted(b.position for b in result.lanes.boundaries) if result.lanes else []
+        print(f"{path.stem}: {', '.join(boundaries) or 'no boundary'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="weights/highway.onnx")
@@ -49,10 +76,14 @@ def main() -> None:
     parser.add_argument(
         "--real", type=Path, default=Path("../shared/realdata/front"), help="real frames folder"
     )
+    parser.add_argument("--every-still", type=Path, help="draw every real still into this folder instead")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     scenario = load_scenario("highway")
     engine = create_engine(args.model, engine="onnxruntime", device="cpu", intra_op_threads=2)
+    if args.every_still is not None:
+        draw_every_still(engine, scenario, args.real, args.every_still)
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
     before, after = [], []
     for name in FRAMES:
         image = cv2.imread(str(args.real / name))
