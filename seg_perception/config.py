@@ -115,7 +115,7 @@ def default_model_path(scenario: str) -> Path:
 
 def is_cuda_device(device: str | None) -> bool:
     """``cuda`` or ``cuda:N``."""
-    return bool(device) and (device == "cuda" or str(device).startswith("cuda:"))
+    return str(device or "").partition(":")[0] == "cuda"
 
 
 def scenario_model_path(scenario: ScenarioConfig, device: str | None = None) -> Path:

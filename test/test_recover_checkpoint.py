@@ -95,7 +95,9 @@ def test_calibration_gives_the_norms_their_inputs_statistics_and_keeps_the_funct
     frames = [
         np.random.default_rng(seed).normal(1.0, 2.0, size=(4, 3, *SIZE)).astype(np.float32) for seed in (3, 4)
     ]
-    report = recover_checkpoint(tmp_path / "model.onnx", tmp_path / "model.pt", calibration=frames)
+    report = recover_checkpoint(
+        tmp_path / "model.onnx", tmp_path / "model.pt", calibration=lambda _metadata: frames
+    )
     assert report.calibration_frames == 8 and report.max_abs_diff < 1e-4
     recovered, _, _ = load_checkpoint(tmp_path / "model.pt")
     stem_norm = recovered.get_submodule("stem.0.1")

@@ -32,9 +32,9 @@ LOAD_S = 0.4  # a model load slow enough that frames arrive meanwhile
 RATE_HZ = 30.0
 #: Scenarios of the shipped GPU models, whose file names are not scenario names.
 GPU_MODEL_SCENARIOS = {
-    Path(str(load_scenario(name).params["cuda_model_file"])).stem: name
+    Path(str(gpu_model)).stem: name
     for name in ("highway", "road", "parking")
-    if load_scenario(name).params.get("cuda_model_file")
+    if (gpu_model := load_scenario(name).params.get("cuda_model_file"))
 }
 
 

@@ -360,7 +360,7 @@ class SegmentationPipeline:
         config = load_scenario(scenario) if scenario is not None else None
         if model_file is not None:
             model: str | os.PathLike[str] = model_file
-        else:  # scenario is set when model_file is not: the YAML's model_file, else the shipped model
+        else:  # scenario is set when model_file is not: the scenario's model for the device
             assert config is not None
             model = scenario_model_path(config, device or (options.device if options else None))
         overrides = {"engine": engine, "device": device}

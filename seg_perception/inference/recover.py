@@ -9,9 +9,10 @@ rebuilds the PyTorch model named in the ONNX metadata and fills its weights from
 2. the graph's ``Conv`` nodes come in the same order (the exporter traces the same forward); the
    exporter folded each batch norm into its convolution, so a convolution followed by a batch
    norm gets the folded weight, and its batch norm the folded bias with an identity scale;
-3. calibration frames (optional, the caller's) set each batch norm's running statistics to
-   those of its input, with scale and shift that keep the function unchanged. Without them a
-   fine-tune in train mode would normalise by batch statistics the folded weights never had;
+3. calibration frames (optional: the caller makes them from the model's metadata) set each batch
+   norm's running statistics to those of its input, with scale and shift that keep the function
+   unchanged. Without them a fine-tune in train mode would normalise by batch statistics the
+   folded weights never had;
 4. every parameter and buffer must be filled (nothing skipped silently), and the rebuilt model
    must reproduce ONNX Runtime's outputs within a tolerance (the export's parity check, reversed).
 """
@@ -19,7 +20,7 @@ rebuilds the PyTorch model named in the ONNX metadata and fills its weights from
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def _call_order(
     dead: list[nn.Module] = [module for index, (module, _) in enumerate(calls) if index not in kept]
     dead += [norm for index, norm in norms.items() if index not in kept]
     return [calls[i][0] for i in live], {n: norms[i] for n, i in enumerate(live) if i in norms}, dead
+
+
+def _no_frames(_metadata: ModelMetadata) -> Iterable[np.ndarray]:
+    """No calibration frames."""
+    return ()
 
 
 def _statistics(norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -259,7 +265,7 @@ def recover_checkpoint(
     onnx_path: str | Path,
     out: str | Path,
     *,
-    calibration: Iterable[np.ndarray] = (),
+    calibration: Callable[[ModelMetadata], Iterable[np.ndarray]] | None = None,
     model_options: dict[str, Any] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
@@ -269,7 +275,8 @@ def recover_checkpoint(
     Args:
         onnx_path: A file written by ``seg-perception export`` (its metadata names the model).
         out: Destination ``.pt``; loadable by ``train --init``, ``export`` and the torch engine.
-        calibration: Preprocessed ``(N, 3, h, w)`` float32 inputs for :func:`calibrate_norms`.
+        calibration: Given the file's metadata (read here once), preprocessed ``(N, 3, h, w)``
+            float32 inputs for :func:`calibrate_norms`; None: no calibration.
         model_options: ``build_model`` options; default: what the metadata implies.
         tolerance: Largest allowed max-abs difference between ONNX Runtime and the rebuilt model.
         seed: Seed of the random example and parity inputs.
@@ -301,7 +308,8 @@ def recover_checkpoint(
     example = torch.randn(1, 3, height, width, generator=generator)
     convolutions, folded, unused = fill_from_onnx(model, proto, example)
     frames = calibrate_norms(
-        model, (torch.from_numpy(np.asarray(batch, np.float32)) for batch in calibration)
+        model,
+        (torch.from_numpy(np.asarray(batch, np.float32)) for batch in (calibration or _no_frames)(metadata)),
     )
     parity_input = torch.randn(2, 3, height, width, generator=generator)
     with torch.no_grad():

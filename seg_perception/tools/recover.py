@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from seg_perception.inference.export import DEFAULT_TOLERANCE
+from seg_perception.inference.metadata import ModelMetadata
 
 #: Calibration scenes come from the training range (train 0..99999, eval 200000+).
 CALIBRATION_SEED = 90000
@@ -38,17 +39,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _calibration_batches(model: Path, scenes: int) -> Iterator[np.ndarray]:
+def _calibration_batches(metadata: ModelMetadata, scenes: int) -> Iterator[np.ndarray]:
     """Preprocessed synthetic scenes of the model's scenario, at its input size and ground scale."""
     from seg_perception.data.synthetic import generate_scene
-    from seg_perception.inference.engine import create_engine
     from seg_perception.inference.preprocess import Normalization, preprocess
 
-    engine = create_engine(model)
-    try:
-        metadata = engine.metadata
-    finally:
-        engine.close()
     norm = Normalization.from_mean_std(metadata.mean, metadata.std)
     batch: list[np.ndarray] = []
     for seed in range(CALIBRATION_SEED, CALIBRATION_SEED + scenes):
@@ -72,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     report = recover_checkpoint(
         args.model,
         args.out,
-        calibration=_calibration_batches(args.model, args.calibration_scenes),
+        calibration=lambda metadata: _calibration_batches(metadata, args.calibration_scenes),
         tolerance=args.tolerance,
     )
     unused = ", ".join(report.unused_modules) or "none"

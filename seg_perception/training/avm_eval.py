@@ -138,9 +138,7 @@ def oracle_points(label: ParkingLabel) -> np.ndarray:
     if not len(label.points):
         return np.zeros((0, 5))
     angles = np.asarray(directions, np.float64)
-    return np.column_stack([label.points, np.cos(angles), np.sin(angles), np.ones(len(label.points))]).astype(
-        np.float64
-    )
+    return np.column_stack([label.points, np.cos(angles), np.sin(angles), np.ones(len(label.points))])
 
 
 def draw_overlay(
