@@ -124,13 +124,15 @@ def test_drive_switches_the_front_camera_while_streaming_and_reports_it(tmp_path
         lost = switch["lost_in_a_row"]
         assert set(lost) == {"at_event", "elsewhere_max", "elsewhere_p95", "masks_elsewhere"}
         assert lost["masks_elsewhere"] > 0
-    # both cameras generated their frames before the node started, so they streamed at the same time
+    # both cameras generated their frames before the node started, so they streamed at the same time:
+    # one after the other would not overlap at all; half the span leaves room for the second player
+    # process starting late on a busy 2-core machine (CI: 1.44 s of 1.96 s)
     spans = [
         json.loads((tmp_path / "demo" / f"drive-{camera}" / "player_stats.json").read_text())
         for camera in ("front", "avm")
     ]
     overlap_ns = min(s["last_stamp_ns"] for s in spans) - max(s["first_stamp_ns"] for s in spans)
-    assert overlap_ns >= 0.75 * min(s["last_stamp_ns"] - s["first_stamp_ns"] for s in spans)
+    assert overlap_ns >= 0.5 * min(s["last_stamp_ns"] - s["first_stamp_ns"] for s in spans)
     assert front["cpu_while_streaming"] == avm["cpu_while_streaming"]  # one node, one recorder
     assert front["node_profile"] and front["node_profile"] == avm["node_profile"]
     assert front["cpu_while_streaming"]["percent_of_a_core"]["node"] > 0
