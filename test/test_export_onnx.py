@@ -108,3 +108,43 @@ def test_export_from_registry_checkpoint(tmp_path: Path) -> None:
     restored = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props})
     assert restored.input_size == (32, 48)
     assert restored.extra["steps"] == 7 and "package_version" in restored.extra
+
+
+def test_a_mirror_averaged_export_is_mirror_equivariant_and_says_so(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = TinyNet().eval()
+    report = export_onnx(model, highway_metadata(), tmp_path / "mirror.onnx", mirror_average=True)
+    assert report.max_abs_diff < 1e-4
+    proto = onnx.load(str(tmp_path / "mirror.onnx"))
+    assert ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}).mirror_averaged
+    session = ort.InferenceSession(str(tmp_path / "mirror.onnx"), providers=["CPUExecutionProvider"])
+    frames = torch.randn(3, 3, 24, 40, generator=torch.Generator().manual_seed(1))
+    (logits,) = session.run(None, {"image": frames.numpy()})
+    (mirrored,) = session.run(None, {"image": np.ascontiguousarray(frames.numpy()[..., ::-1])})
+    np.testing.assert_allclose(mirrored, logits[..., ::-1], atol=1e-5)  # a mirrored frame: mirrored logits
+    with torch.no_grad():
+        plain, of_mirror = model(frames).numpy(), model(frames.flip(-1)).numpy()
+    np.testing.assert_allclose(logits, (plain + of_mirror[..., ::-1]) / 2, atol=1e-5)
+    assert np.abs(plain - logits).max() > 1e-3  # a random net is not symmetric: the average changed it
+    plain_file = tmp_path / "plain.onnx"
+    export_onnx(model, highway_metadata(), plain_file)
+    assert not ModelMetadata.from_props(
+        {p.key: p.value for p in onnx.load(str(plain_file)).metadata_props}
+    ).mirror_averaged
+
+
+def test_mirror_averaging_refuses_a_model_with_marking_points(tmp_path: Path) -> None:
+    models = pytest.importorskip("seg_perception.models")
+    model = models.build_model("icnet_lite", 3, marking_points=True).eval()
+    classes = load_scenario("parking").classes
+    metadata = ModelMetadata(
+        model="icnet_lite",
+        scenario="parking",
+        classes=classes.names,
+        colors=classes.colors_hex,
+        input_size=(32, 32),
+        marking_point_stride=4,
+    )
+    with pytest.raises(ModelFileError, match="test_time_flips"):
+        export_onnx(model, metadata, tmp_path / "points.onnx", mirror_average=True)
+    assert not (tmp_path / "points.onnx").exists()

@@ -153,3 +153,18 @@ def test_the_command_recovers_a_file_and_calibrates_on_its_scenario(tmp_path: Pa
     recovered, _, _ = load_checkpoint(tmp_path / "r.pt")
     batch = torch.randn(1, 3, 64, 128, generator=torch.Generator().manual_seed(5))
     np.testing.assert_allclose(_outputs(recovered, batch)[0], _outputs(original, batch)[0], atol=1e-4)
+
+
+def test_a_mirror_averaged_file_recovers_its_bare_model(tmp_path: Path, capsys) -> None:
+    from seg_perception.cli import main
+
+    torch.manual_seed(0)
+    original = _trained_looking(build_model("icnet_lite", 2), 3)
+    export_onnx(original, _metadata("icnet_lite", "highway"), tmp_path / "mirror.onnx", mirror_average=True)
+    assert main(["recover", str(tmp_path / "mirror.onnx"), "--out", str(tmp_path / "bare.pt")]) == 0
+    assert "export --mirror-average" in capsys.readouterr().out
+    recovered, metadata, _ = load_checkpoint(tmp_path / "bare.pt")
+    assert not metadata.mirror_averaged  # the checkpoint is the bare model, and says so
+    batch = torch.randn(2, 3, *SIZE, generator=torch.Generator().manual_seed(7))
+    for expected, actual in zip(_outputs(original, batch), _outputs(recovered, batch), strict=True):
+        np.testing.assert_allclose(actual, expected, atol=1e-4)

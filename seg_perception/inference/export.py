@@ -29,6 +29,7 @@ from seg_perception import __version__
 from seg_perception.cli_args import add_size_argument
 from seg_perception.errors import ModelFileError
 from seg_perception.inference.metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from seg_perception.inference.mirror import MirrorAveraged
 from seg_perception.models.base import MARKING_POINT_STRIDE
 
 DEFAULT_OPSET = 17
@@ -91,6 +92,7 @@ def export_onnx(
     size: tuple[int, int] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     seed: int = 0,
+    mirror_average: bool = False,
 ) -> ExportReport:
     """Export ``model`` to ``out``, check it, embed ``metadata`` and verify parity with ONNX Runtime.
 
@@ -102,9 +104,13 @@ def export_onnx(
         size: (height, width) of the exported example input; defaults to ``metadata.input_size``.
         tolerance: Largest allowed max-abs difference between PyTorch and ONNX Runtime logits.
         seed: Seed of the random parity input.
+        mirror_average: Export :class:`~seg_perception.inference.mirror.MirrorAveraged` around
+            the model (logits averaged over the frame and its left-right mirror; twice the cost)
+            and say so in the metadata.
 
     Raises:
-        ModelFileError: the checker rejects the graph or the parity check fails.
+        ModelFileError: the checker rejects the graph, the parity check fails, or
+            ``mirror_average`` is asked of a model with a marking-point head.
     """
     import onnx
 
@@ -125,6 +131,9 @@ def export_onnx(
     )
     # The graph resizes as the model was built; the metadata says so for consumers resizing logits.
     metadata = dataclasses.replace(metadata, align_corners=bool(getattr(model, "align_corners", False)))
+    metadata = dataclasses.replace(metadata, mirror_averaged=mirror_average)
+    if mirror_average:
+        model = MirrorAveraged(model).eval()
     generator = torch.Generator().manual_seed(seed)
     example = torch.randn(1, 3, height, width, generator=generator)
     proto = onnx.load_from_string(
@@ -174,6 +183,7 @@ def export_checkpoint(
     opset: int = DEFAULT_OPSET,
     size: tuple[int, int] | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    mirror_average: bool = False,
 ) -> ExportReport:
     """Load a training checkpoint and export it (see :func:`export_onnx`)."""
     from seg_perception.inference.checkpoint import load_checkpoint
@@ -185,7 +195,9 @@ def export_checkpoint(
     extra["exported_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     extra["checkpoint"] = Path(checkpoint).name
     metadata = dataclasses.replace(metadata, extra=extra)
-    return export_onnx(model, metadata, out, opset=opset, size=size, tolerance=tolerance)
+    return export_onnx(
+        model, metadata, out, opset=opset, size=size, tolerance=tolerance, mirror_average=mirror_average
+    )
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -200,15 +212,27 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE, help="max abs logits difference allowed"
     )
+    parser.add_argument(
+        "--mirror-average",
+        action="store_true",
+        help="average the logits of each frame and of its left-right mirror inside the graph "
+        "(test-time mirroring for every engine, about twice the cost; segmentation-only models)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     report = export_checkpoint(
-        args.checkpoint, args.out, opset=args.opset, size=args.size, tolerance=args.tolerance
+        args.checkpoint,
+        args.out,
+        opset=args.opset,
+        size=args.size,
+        tolerance=args.tolerance,
+        mirror_average=args.mirror_average,
     )
     print(
         f"wrote {report.path} ({report.size_bytes / 1e6:.2f} MB, opset {report.opset}, "
-        f"input {report.input_size[0]}x{report.input_size[1]}, dynamic batch)\n"
+        f"input {report.input_size[0]}x{report.input_size[1]}, dynamic batch"
+        f"{', mirror-averaged' if args.mirror_average else ''})\n"
         f"parity PyTorch vs ONNX Runtime CPU: max abs diff {report.max_abs_diff:.2e}"
     )
     return 0

@@ -39,6 +39,10 @@ class ModelMetadata:
             (the ``align_corners`` model option; True for official HRNet-OCR / ADE20K
             checkpoints). The exported graph already resizes that way; a consumer that
             resizes this model's logits itself must use the same value.
+        mirror_averaged: The graph averages the logits of each frame and of its left-right
+            mirror (flipped back), at about twice the cost (``seg-perception export
+            --mirror-average``; :mod:`~seg_perception.inference.mirror`). The training
+            checkpoint behind the file does not: run it through ``MirrorAveraged`` to match.
     """
 
     model: str
@@ -54,6 +58,7 @@ class ModelMetadata:
     marking_point_offsets: bool = False
     metres_per_pixel: float | None = None
     align_corners: bool = False
+    mirror_averaged: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -95,6 +100,7 @@ class ModelMetadata:
             marking_point_offsets=bool(values.get("marking_point_offsets", False)),
             metres_per_pixel=None if mpp is None else float(mpp),
             align_corners=bool(values.get("align_corners", False)),
+            mirror_averaged=bool(values.get("mirror_averaged", False)),
         )
 
     def to_props(self) -> dict[str, str]:

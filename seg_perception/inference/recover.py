@@ -31,6 +31,7 @@ from torch import nn
 from seg_perception.errors import ModelFileError
 from seg_perception.inference.export import DEFAULT_TOLERANCE, onnx_outputs
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.mirror import MirrorAveraged
 
 #: Batch norms are fused only into these (the exporter's eval-mode peephole).
 _CONV = nn.Conv2d
@@ -47,6 +48,7 @@ class RecoverReport:
     unused_modules: tuple[str, ...]  # training-only heads the exporter dropped: left as built
     calibration_frames: int
     max_abs_diff: float
+    mirror_averaged: bool = False  # the file averaged mirror copies; the checkpoint holds the bare model
 
 
 def model_options_from_metadata(metadata: ModelMetadata) -> dict[str, Any]:
@@ -312,8 +314,11 @@ def recover_checkpoint(
         (torch.from_numpy(np.asarray(batch, np.float32)) for batch in (calibration or _no_frames)(metadata)),
     )
     parity_input = torch.randn(2, 3, height, width, generator=generator)
+    # A mirror-averaged file runs the model once on a doubled batch: the same convolutions in the
+    # same order, so the model fills alike; its parity is the wrapper's.
+    graph_function = MirrorAveraged(model).eval() if metadata.mirror_averaged else model
     with torch.no_grad():
-        result = model(parity_input)
+        result = graph_function(parity_input)
     expected_all = [t.numpy() for t in (result if isinstance(result, (list, tuple)) else [result])]
     actual_all = onnx_outputs(onnx_path, parity_input.numpy())
     max_abs_diff = max(
@@ -330,9 +335,12 @@ def recover_checkpoint(
     path = save_checkpoint(
         out,
         model,
-        dataclasses.replace(metadata, extra=extra),
+        # The checkpoint holds the bare model: mirroring again is an export option.
+        dataclasses.replace(metadata, extra=extra, mirror_averaged=False),
         model_name=metadata.model,
         model_options=options,
         step=int(extra.get("steps", 0)),
     )
-    return RecoverReport(path, convolutions, folded, unused, frames, max_abs_diff)
+    return RecoverReport(
+        path, convolutions, folded, unused, frames, max_abs_diff, mirror_averaged=metadata.mirror_averaged
+    )

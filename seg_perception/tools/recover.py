@@ -77,4 +77,9 @@ def run(args: argparse.Namespace) -> int:
         f"synthetic scenes; parity ONNX Runtime vs PyTorch: max abs diff {report.max_abs_diff:.2e}\n"
         f"not in the graph, left as built (training-only heads): {unused}"
     )
+    if report.mirror_averaged:
+        print(
+            "the file averaged each frame with its left-right mirror; the checkpoint holds the bare "
+            "model: 'seg-perception export --mirror-average' makes such a file again"
+        )
     return 0
