@@ -14,6 +14,7 @@ from torch import nn
 from seg_perception.config import load_scenario
 from seg_perception.errors import ModelFileError
 from seg_perception.inference.checkpoint import load_checkpoint, save_checkpoint
+from seg_perception.inference.engine import create_engine
 from seg_perception.inference.export import export_checkpoint, export_onnx
 from seg_perception.inference.metadata import ModelMetadata
 
@@ -131,6 +132,9 @@ def test_a_mirror_averaged_export_is_mirror_equivariant_and_says_so(tmp_path: Pa
     assert not ModelMetadata.from_props(
         {p.key: p.value for p in onnx.load(str(plain_file)).metadata_props}
     ).mirror_averaged
+    # Logs and diagnostics say which file averages mirrors.
+    assert "mirror-averaged" in create_engine(tmp_path / "mirror.onnx").describe()
+    assert "mirror-averaged" not in create_engine(plain_file).describe()
 
 
 def test_mirror_averaging_refuses_a_model_with_marking_points(tmp_path: Path) -> None:

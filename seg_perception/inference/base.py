@@ -162,7 +162,8 @@ class Engine(ABC):
 
     def describe(self) -> str:
         """One line for logs and diagnostics."""
-        return f"{self.name} on {', '.join(self.providers)} ({self.model_file.name}, {self.metadata.model})"
+        mirrored = ", mirror-averaged" if self.metadata.mirror_averaged else ""
+        return f"{self.name} on {', '.join(self.providers)} ({self.model_file.name}, {self.metadata.model}{mirrored})"
 
     def predict_logits(self, image_bgr: np.ndarray) -> np.ndarray:
         """Float32 logits ``(1, C, h, w)`` at the model's input resolution."""
