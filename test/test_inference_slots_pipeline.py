@@ -37,6 +37,7 @@ class PointEngine:
             metres_per_pixel=metres_per_pixel,
         )
         self.model_file = Path("fake.onnx")
+        self.device = "cpu"
         self.last_timings_ms: dict[str, float] = {}
         self.last_outputs: dict[str, np.ndarray] = {}
         self.model_points = model_points
@@ -150,14 +151,33 @@ def test_test_time_flips_batch_the_mirrored_frames_and_keep_the_points(flips):
     np.testing.assert_allclose(result.marking_points[order, 2:4], expected[:, 2:], atol=1e-3)
 
 
-def test_test_time_flips_must_be_one_two_or_four():
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1"])
+def test_an_engine_on_cuda_averages_the_scenarios_cuda_flips(device):
+    """parking.yaml mirrors each frame on CUDA, where the copies are one cheap batch, not on a CPU."""
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    engine = FlipAwarePointEngine(row_in_model_pixels())
+    engine.device = device
+    scenario = parking_scenario(MODEL_MPP, INPUT)  # the shipped slots block
+    on_cpu, on_cuda = (scenario.params["slots"][key] for key in ("test_time_flips", "cuda_test_time_flips"))
+    assert (on_cpu, on_cuda) == (1, 4)  # what weights/README.md measured and chose
+    pipeline = SegmentationPipeline(engine, scenario, "avm")  # type: ignore[arg-type]
+    frame = np.zeros((*INPUT, 3), np.uint8)
+    frame[0, 0] = 255
+    result = pipeline.process(frame)
+    assert engine.batches == ([on_cuda] if device.startswith("cuda") else [])  # one frame, no batch on CPU
+    assert len(result.marking_points) == 4
+
+
+@pytest.mark.parametrize("key", ["test_time_flips", "cuda_test_time_flips"])
+def test_test_time_flips_must_be_one_two_or_four(key):
     from seg_perception.inference.pipeline import SegmentationPipeline
 
     scenario = parking_scenario(MODEL_MPP, INPUT)
     scenario = dataclasses.replace(
-        scenario, params={**scenario.params, "slots": {**scenario.params["slots"], "test_time_flips": 3}}
+        scenario, params={**scenario.params, "slots": {**scenario.params["slots"], key: 3}}
     )
-    with pytest.raises(ConfigError, match="test_time_flips"):
+    with pytest.raises(ConfigError, match=key):
         SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
 
 

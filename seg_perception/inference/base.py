@@ -85,6 +85,11 @@ class SegmentationEngine(Protocol):
         ...
 
     @property
+    def device(self) -> str:
+        """``cpu`` or ``cuda[:N]``: where inference really runs (after any fallback)."""
+        ...
+
+    @property
     def last_timings_ms(self) -> dict[str, float]:
         """Timings of the latest call (``preprocess``, ``inference``, ``mask``) in milliseconds."""
         ...
@@ -163,7 +168,8 @@ class Engine(ABC):
     def describe(self) -> str:
         """One line for logs and diagnostics."""
         mirrored = ", mirror-averaged" if self.metadata.mirror_averaged else ""
-        return f"{self.name} on {', '.join(self.providers)} ({self.model_file.name}, {self.metadata.model}{mirrored})"
+        model = f"{self.model_file.name}, {self.metadata.model}{mirrored}"
+        return f"{self.name} on {', '.join(self.providers)} ({model})"
 
     def predict_logits(self, image_bgr: np.ndarray) -> np.ndarray:
         """Float32 logits ``(1, C, h, w)`` at the model's input resolution."""

@@ -20,6 +20,7 @@ from seg_perception.config import (
     ClassMap,
     ClassRoles,
     ScenarioConfig,
+    is_cuda_device,
     load_scenario,
     scenario_model_path,
     scenario_names,
@@ -127,6 +128,25 @@ class Segmentation:
     outputs: dict[str, np.ndarray]
     timings_ms: dict[str, float]
     start: float
+
+
+def _test_time_flips(block: dict[str, Any], engine: SegmentationEngine) -> int:
+    """How many mirror copies of a frame the marking points average (pops the keys from ``block``).
+
+    ``slots.test_time_flips``; on an engine that runs on CUDA, ``slots.cuda_test_time_flips`` when
+    set: there the copies go through the model as one cheap batch, on a CPU each costs a frame.
+
+    Raises:
+        ConfigError: a value is not one of :data:`TEST_TIME_FLIPS`.
+    """
+    values = {key: block.pop(key, None) for key in ("test_time_flips", "cuda_test_time_flips")}
+    for key, value in values.items():
+        if value is not None and (value not in TEST_TIME_FLIPS or isinstance(value, bool)):
+            raise ConfigError(f"slots.{key} must be one of {sorted(TEST_TIME_FLIPS)}, got {value!r}")
+    on_cuda = values["cuda_test_time_flips"]
+    if on_cuda is not None and is_cuda_device(engine.device):
+        return int(on_cuda)
+    return int(values["test_time_flips"] or 1)
 
 
 class SegmentationPipeline:
@@ -278,11 +298,7 @@ class SegmentationPipeline:
         self.nms_radius_m = float(block.pop("nms_radius_m", DEFAULT_NMS_RADIUS_M))
         self.edge_margin_m = float(block.pop("edge_margin_m", DEFAULT_EDGE_MARGIN_M))
         self.edge_point_threshold = float(block.pop("edge_point_threshold", DEFAULT_EDGE_POINT_THRESHOLD))
-        flips = block.pop("test_time_flips", 1)
-        if flips not in TEST_TIME_FLIPS or isinstance(flips, bool):
-            raise ConfigError(
-                f"slots.test_time_flips must be one of {sorted(TEST_TIME_FLIPS)}, got {flips!r}"
-            )
+        flips = _test_time_flips(block, engine)
         #: (horizontal, vertical) flips of the frame whose marking points are averaged.
         self.point_flips = (
             TEST_TIME_FLIPS[int(flips)] if self.slot_method == "marking_points" else TEST_TIME_FLIPS[1]

@@ -112,6 +112,10 @@ class SerializedEngine:
         return list(self.inner.providers)
 
     @property
+    def device(self) -> str:
+        return self.inner.device
+
+    @property
     def last_timings_ms(self) -> dict[str, float]:
         return dict(getattr(self._local, "timings", {}))
 
