@@ -51,6 +51,7 @@ class FakeEngine:
         self.metadata = metadata_for(scenario)
         self.model_file = Path(f"/fake/{scenario}.onnx")
         self.providers = ["FakeProvider"]
+        self.device = "cpu"
         self.delay_s = delay_s
         self.faults = dict(faults or {})
         self.calls = 0

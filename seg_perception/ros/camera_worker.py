@@ -198,6 +198,8 @@ class CameraWorker:
             "model": pipeline.engine.metadata.model,
             "classes": ", ".join(model.scenario.classes.names),
             "providers": ", ".join(pipeline.engine.providers),
+            # 1 unless the scenario mirrors frames for their marking points (cuda_test_time_flips)
+            "test_time_flips": str(len(pipeline.point_flips)),
             "model_switches": str(self.model_switches),
         }
 
