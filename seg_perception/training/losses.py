@@ -184,6 +184,60 @@ class CascadeLoss(nn.Module):
         return total
 
 
+class DistillationLoss(nn.Module):
+    """Knowledge distillation: ``weight * T**2 * KL(softmax(teacher / T) || softmax(student / T))``.
+
+    The KL divergence is summed over classes per pixel and averaged over the pixels whose
+    target is not ``ignore_index`` (dropout holes, pixels rotated in from outside), so the
+    teacher is followed exactly where the hard loss is. Logits of another size than the target
+    are upsampled bilinearly to it first, like the hard loss's main logits (``resize: logits``).
+    The teacher's logits carry no gradient. ``T**2`` keeps the gradients' size as ``T`` changes
+    (Hinton et al., 2015, "Distilling the knowledge in a neural network").
+
+    Args:
+        weight: Weight of the term (> 0).
+        temperature: Softmax temperature ``T`` (> 0).
+        ignore_index: Target value whose pixels count for nothing.
+        align_corners: The student's ``align_corners`` (used when logits are upsampled).
+    """
+
+    def __init__(
+        self,
+        *,
+        weight: float = 1.0,
+        temperature: float = 1.0,
+        ignore_index: int = IGNORE_INDEX,
+        align_corners: bool = False,
+    ) -> None:
+        super().__init__()
+        if not (weight > 0.0 and temperature > 0.0):
+            raise RecipeError(
+                f"distillation weight and temperature must be positive, got {weight}, {temperature}"
+            )
+        self.weight = float(weight)
+        self.temperature = float(temperature)
+        self.ignore_index = ignore_index
+        self.align_corners = align_corners
+
+    def _resized(self, logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        if tuple(logits.shape[-2:]) == size:
+            return logits.float()
+        return F.interpolate(logits.float(), size=size, mode="bilinear", align_corners=self.align_corners)
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if student.shape[1] != teacher.shape[1]:
+            raise ValueError(
+                f"student logits have {student.shape[1]} classes but the teacher's have {teacher.shape[1]}"
+            )
+        size = (int(target.shape[-2]), int(target.shape[-1]))
+        log_student = F.log_softmax(self._resized(student, size) / self.temperature, dim=1)
+        log_teacher = F.log_softmax(self._resized(teacher.detach(), size) / self.temperature, dim=1)
+        divergence = (log_teacher.exp() * (log_teacher - log_student)).sum(dim=1)
+        valid = (target != self.ignore_index).to(divergence.dtype)
+        mean = (divergence * valid).sum() / valid.sum().clamp(min=1.0)
+        return self.weight * self.temperature**2 * mean
+
+
 class MarkingPointLoss(nn.Module):
     """Loss of the marking-point head against its target.
 

@@ -63,6 +63,29 @@ class DataSpec:
 
 
 @dataclass(frozen=True)
+class DistillSpec:
+    """Knowledge distillation from a trained teacher (the recipe's ``distill`` block).
+
+    The loss gains ``weight * temperature**2 * KL(softmax(teacher / T) || softmax(student / T))``
+    per pixel, averaged over the pixels the hard loss does not ignore.
+
+    Attributes:
+        teacher: Training checkpoint of the teacher (``seg-perception train`` or ``recover``);
+            a relative path is taken from the working directory, like ``--init``.
+        weight: Weight of the distillation term beside the hard-label loss (> 0).
+        temperature: Softmax temperature ``T`` (> 0); the term is scaled by ``T**2`` so its
+            gradients keep their size as ``T`` changes (Hinton et al., 2015).
+
+    The teacher runs on the student's batch as it is (same crops, same pixel scale, same
+    normalisation), whatever input size it was trained at: a fully convolutional teacher.
+    """
+
+    teacher: str
+    weight: float = 1.0
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A complete training recipe (see ``config/training/highway.yaml`` for a commented example)."""
 
@@ -96,6 +119,8 @@ class Recipe:
     #: Modules (state-dict prefixes, e.g. ``point_head.offset``) that train; the rest of the
     #: model is frozen (no gradient, batch norm statistics kept). Empty: the whole model trains.
     trainable: tuple[str, ...] = ()
+    #: Knowledge distillation from a teacher checkpoint; None: off.
+    distill: DistillSpec | None = None
 
     def point_target(self) -> tuple[int, float, bool] | None:
         """``(stride, sigma_px, offsets)`` of the marking-point target, or None when the head is
@@ -209,6 +234,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
         "t_mult",
         "eta_min",
         "marking_points",
+        "distill",
     }
     unknown = set(train) - known_train
     if unknown:
@@ -232,6 +258,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             eta_min=float(scheduler.pop("eta_min", Recipe.eta_min)),
             marking_points=_marking_points_block(doc.pop("marking_points", None), model_options, source),
             trainable=_trainable(train.pop("trainable", None), source),
+            distill=_distill_block(doc.pop("distill", None), source),
             **train,
         )
     except (TypeError, ValueError) as err:
@@ -268,6 +295,36 @@ def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | 
     if float(value) <= 0:
         raise RecipeError(f"{source}: data.metres_per_pixel must be positive, got {value!r}")
     return float(value)
+
+
+DISTILL_KEYS = ("teacher", "weight", "temperature")
+
+
+def _distill_block(block: Any, source: str) -> DistillSpec | None:
+    """The recipe's ``distill`` block: ``{teacher: PATH, weight: W, temperature: T}``; absent: None."""
+    if block is None:
+        return None
+    if not isinstance(block, dict):
+        raise RecipeError(f"{source}: distill must be a mapping of {DISTILL_KEYS}")
+    unknown = set(block) - set(DISTILL_KEYS)
+    if unknown:
+        raise RecipeError(f"{source}: unknown distill fields {sorted(unknown)}; known: {DISTILL_KEYS}")
+    teacher = block.get("teacher")
+    if not isinstance(teacher, str) or not teacher:
+        raise RecipeError(f"{source}: distill.teacher must be the path of a training checkpoint")
+    try:
+        weight = float(block.get("weight", DistillSpec.weight))
+        temperature = float(block.get("temperature", DistillSpec.temperature))
+    except (TypeError, ValueError) as err:
+        raise RecipeError(
+            f"{source}: distill.weight and distill.temperature must be numbers ({err})"
+        ) from err
+    if not (weight > 0.0 and temperature > 0.0):
+        raise RecipeError(
+            f"{source}: distill.weight and distill.temperature must be positive, "
+            f"got {weight} and {temperature}"
+        )
+    return DistillSpec(teacher=teacher, weight=weight, temperature=temperature)
 
 
 MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight", "offset_weight")

@@ -20,12 +20,19 @@ from torch.utils.data import DataLoader, Dataset
 from seg_perception import __version__
 from seg_perception.config import ScenarioConfig, load_scenario
 from seg_perception.errors import ConfigError
-from seg_perception.inference.checkpoint import read_checkpoint, save_checkpoint
+from seg_perception.inference.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.metrics.segmentation import SegmentationMetrics
 from seg_perception.models.base import MARKING_POINT_STRIDE
-from seg_perception.training.losses import IGNORE_INDEX, MarkingPointLoss, build_loss, valid_cells
-from seg_perception.training.recipe import Recipe
+from seg_perception.training.errors import RecipeError
+from seg_perception.training.losses import (
+    IGNORE_INDEX,
+    DistillationLoss,
+    MarkingPointLoss,
+    build_loss,
+    valid_cells,
+)
+from seg_perception.training.recipe import DistillSpec, Recipe
 from seg_perception.training.reporting import plot_curves, read_records, write_metrics
 
 ModelFactory = Callable[[str, int], nn.Module]
@@ -95,6 +102,10 @@ class Trainer:
     The run folder gets ``last.pt`` (every ``checkpoint_every`` steps and at the end),
     ``best.pt`` (highest validation mIoU), ``metrics.csv``, ``metrics.json`` and ``curves.png``.
 
+    A recipe with a ``distill`` block also loads its teacher checkpoint (strictly, in eval mode,
+    without gradients) and adds :class:`~seg_perception.training.losses.DistillationLoss` between
+    the student's main logits and the teacher's on every training batch.
+
     Args:
         recipe: The training recipe.
         out_dir: Run folder.
@@ -148,6 +159,16 @@ class Trainer:
             ignore_index=IGNORE_INDEX,
             align_corners=bool(getattr(self.model, "align_corners", False)),
         ).to(self.device)
+        self.teacher: nn.Module | None = None
+        self.distill_criterion: DistillationLoss | None = None
+        if recipe.distill is not None:
+            self.teacher = self._load_teacher(recipe.distill)
+            self.distill_criterion = DistillationLoss(
+                weight=recipe.distill.weight,
+                temperature=recipe.distill.temperature,
+                ignore_index=IGNORE_INDEX,
+                align_corners=bool(getattr(self.model, "align_corners", False)),
+            ).to(self.device)
         self.point_criterion: MarkingPointLoss | None = None
         if recipe.marking_points:
             if not getattr(self.model, "marking_points", False):
@@ -264,6 +285,46 @@ class Trainer:
                 )
         return raw
 
+    def _load_teacher(self, spec: DistillSpec) -> nn.Module:
+        """Build the distillation teacher from its checkpoint: strict weights, eval mode, no gradients.
+
+        Raises:
+            RecipeError: the checkpoint is missing, or predicts another class map (or scenario),
+                or expects other input normalisation than the recipe's.
+            ModelFileError: the checkpoint is corrupt or its weights do not fit its model.
+        """
+        path = Path(spec.teacher)
+        if not path.is_file():
+            raise RecipeError(
+                f"recipe {self.recipe.name!r}: distill.teacher {path} does not exist; make it with "
+                f"'seg-perception recover MODEL.onnx --out {path}' (from a shipped model) or "
+                "'seg-perception train'"
+            )
+        teacher, metadata, _ = load_checkpoint(path, map_location=str(self.device))
+        if list(metadata.classes) != self.class_names or metadata.scenario != self.scenario.name:
+            raise RecipeError(
+                f"recipe {self.recipe.name!r}: distill.teacher {path} predicts {list(metadata.classes)} "
+                f"(scenario {metadata.scenario!r}) but the recipe trains {self.class_names} (scenario "
+                f"{self.scenario.name!r}); a teacher needs the student's class map"
+            )
+        if tuple(metadata.mean) != tuple(self.recipe.mean) or tuple(metadata.std) != tuple(self.recipe.std):
+            raise RecipeError(
+                f"recipe {self.recipe.name!r}: distill.teacher {path} expects inputs normalised with "
+                f"mean {metadata.mean}, std {metadata.std}, the recipe gives mean {self.recipe.mean}, "
+                f"std {self.recipe.std}"
+            )
+        teacher.eval()
+        teacher.requires_grad_(False)
+        return teacher.to(self.device)
+
+    def _teacher_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """The teacher's main logits for a normalised batch (eval mode, no gradient)."""
+        if self.teacher is None:
+            raise RecipeError(f"recipe {self.recipe.name!r} has no distill block, so no teacher")
+        with torch.no_grad(), torch.autocast(self.device.type, enabled=self.use_amp):
+            output = self.teacher(images)
+        return output[0] if isinstance(output, (list, tuple)) else output
+
     def _resume(self, path: Path) -> None:
         raw = self._load_weights(path)
         for key, target in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
@@ -288,6 +349,12 @@ class Trainer:
         }
         if self.initialised_from is not None:
             extra["initialised_from"] = dict(self.initialised_from)
+        if self.recipe.distill is not None:
+            extra["distilled_from"] = {
+                "teacher": Path(self.recipe.distill.teacher).name,
+                "weight": self.recipe.distill.weight,
+                "temperature": self.recipe.distill.temperature,
+            }
         if self.recipe.data.source == "synthetic":
             extra["train_seeds"] = list(self.recipe.data.train_seeds)
             extra["val_seeds"] = list(self.recipe.data.val_seeds)
@@ -383,6 +450,9 @@ class Trainer:
             loss = self.criterion(outputs, masks) + self.point_criterion(raw_points, point_target, valid)
         else:
             loss = self.criterion(outputs, masks)
+        if self.distill_criterion is not None:
+            main = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+            loss = loss + self.distill_criterion(main, self._teacher_logits(images), masks)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.recipe.grad_clip:
