@@ -232,6 +232,15 @@ def test_the_model_of_a_scenario_follows_the_device() -> None:
     assert scenario_model_path(road, "cuda") == weights / "road.onnx"  # no cuda_model_file: one model
 
 
+def test_parking_on_cuda_runs_its_hrnet_model() -> None:
+    parking = load_scenario("parking")
+    weights = SHIPPED / "weights"
+    assert scenario_model_path(parking, "cpu") == weights / "parking.onnx"
+    gpu_model = weights / "parking_hrnetv2_w18_small_v1.onnx"
+    assert parking.params["cuda_model_file"] == gpu_model.name and gpu_model.is_file()
+    assert scenario_model_path(parking, "cuda") == scenario_model_path(parking, "cuda:0") == gpu_model
+
+
 def test_a_model_file_in_the_yaml_wins_on_every_device(share: Path, tmp_path: Path) -> None:
     path = share / "config" / "highway.yaml"
     _edit(path, model_file=str(tmp_path / "mine.onnx"))

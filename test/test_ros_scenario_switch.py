@@ -156,9 +156,10 @@ def test_on_cuda_each_camera_runs_its_scenarios_gpu_model(make_harness, node_sce
     engines = Engines()
     harness = make_harness(engines, device="cuda", scenario=node_scenario)
     files = {worker.camera.name: worker.camera.model.model_file for worker in harness.node.workers}
-    # highway.yaml names a larger model for GPUs (cuda_model_file); parking.yaml does not.
+    # highway.yaml and parking.yaml name larger models for GPUs (cuda_model_file).
     assert files["front"].name == load_scenario("highway").params["cuda_model_file"]
-    assert files["avm"].name == "parking.onnx"
+    assert files["avm"].name == load_scenario("parking").params["cuda_model_file"]
+    assert files["avm"].name != "parking.onnx"
     assert [engine.model_file for engine in engines.created] == [files["front"], files["avm"]]
     result = _set(harness, "front.scenario", "road")  # a switch picks the new scenario's model for the device
     assert result.successful, result.reason

@@ -297,6 +297,7 @@ def test_recipe_validation() -> None:
         "parking_realism",
         "parking_junctions",
         "parking_v2",
+        "parking_hrnet",
         "highway_finetune",
         "highway_refine",
         "highway_gentle",
