@@ -1,0 +1,77 @@
+"""Every training recipe the package ships (config/training/*.yaml) loads, names itself and builds.
+
+The recipes are the record of how each shipped file was made (weights/README.md quotes them), and
+most are only run for an hour on a free CPU: a recipe that no longer parses, names a model that was
+renamed, or draws its pool from the validation or evaluation seeds would only show up then.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seg_perception.config import load_scenario
+from seg_perception.data.augment import build_transforms
+from seg_perception.models.registry import build_model, list_models
+from seg_perception.training.recipe import TRAIN_SEEDS, Recipe, load_recipe
+
+RECIPE_DIR = Path(__file__).resolve().parents[1] / "config" / "training"
+RECIPES = sorted(RECIPE_DIR.glob("*.yaml"))
+
+
+def test_the_package_ships_recipes() -> None:
+    assert {"highway", "road", "parking"} <= {path.stem for path in RECIPES}
+
+
+@pytest.fixture(params=RECIPES, ids=[path.stem for path in RECIPES])
+def recipe(request: pytest.FixtureRequest) -> Recipe:
+    path: Path = request.param
+    loaded = load_recipe(path)
+    assert loaded.name == path.stem, "a recipe's name is its file's (runs/<name>, the docs' commands)"
+    return loaded
+
+
+def test_recipe_names_a_registered_model_for_a_shipped_scenario(recipe: Recipe) -> None:
+    assert recipe.model in list_models()
+    scenario = load_scenario(recipe.scenario)
+    model = build_model(recipe.model, scenario.classes.num_classes, **recipe.model_options)
+    assert model.num_classes == scenario.classes.num_classes
+
+
+def test_recipe_augmentations_build(recipe: Recipe) -> None:
+    transform = build_transforms(
+        recipe.augment,
+        train=True,
+        size=recipe.input_size,
+        mean=recipe.mean,
+        std=recipe.std,
+        seed=recipe.seed,
+    )
+    height, width = recipe.input_size
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    mask = rng.integers(0, 2, (height, width), dtype=np.uint8)
+    tensor, target = transform(image, mask)
+    crop = recipe.augment.get("crop", recipe.input_size)
+    if isinstance(crop, dict):  # {size: [h, w], focus: ..., focus_p: ...}
+        crop = crop["size"]
+    assert tuple(tensor.shape) == (3, *crop)
+    assert tuple(target.shape) == tuple(crop)
+
+
+def test_synthetic_pool_stays_in_the_training_seeds(recipe: Recipe) -> None:
+    data = recipe.data
+    if data.source != "synthetic":
+        pytest.skip(f"{recipe.name} reads {data.source} data, not seeds")
+    first, end = data.train_seeds
+    assert TRAIN_SEEDS[0] <= first < end <= TRAIN_SEEDS[1]
+    if data.pool_size:
+        assert first + data.pool_size <= end, "the pool would reach the validation seeds"
+
+
+def test_schedule_fits_the_run(recipe: Recipe) -> None:
+    assert recipe.steps > 0 and recipe.lr > 0 and recipe.batch_size > 0
+    assert 0 < recipe.val_every <= recipe.steps
+    assert recipe.eta_min < recipe.lr
