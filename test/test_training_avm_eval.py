@@ -47,9 +47,11 @@ class _Pipeline:
         (300, 96): np.array(STRIP_POINTS_LABEL_FRAME) / 2.0,
     }
     scales: ClassVar[list[float]] = []
+    slot_blocks: ClassVar[list[dict]] = []
 
     def __init__(self, engine, scenario, camera):
         _Pipeline.scales.append(scenario.camera(camera)["metres_per_pixel"])
+        _Pipeline.slot_blocks.append(dict(scenario.params.get("slots") or {}))
 
     def process(self, image):
         points = self.truth[image.shape[:2]] + np.array([SHIFT_PX, 0.0])
@@ -67,6 +69,7 @@ def stand_in(monkeypatch):
     monkeypatch.setattr(engine_module, "create_engine", lambda *a, **k: engine)
     monkeypatch.setattr(pipeline_module, "SegmentationPipeline", _Pipeline)
     _Pipeline.scales = []
+    _Pipeline.slot_blocks = []
 
 
 def test_avm_eval_scales_labels_and_thresholds_per_frame(avm_folder, stand_in, tmp_path):
@@ -111,6 +114,31 @@ def test_eval_cli_avm_prints_the_table(avm_folder, stand_in, capsys, tmp_path):
     text = capsys.readouterr().out
     assert "| all | 2 | 1.000 | 1.000 | 9.0 | 1.000 | 1.000 | 6.0 | 1 |" in text
     assert json.loads(out.read_text())["groups"]["Strip"]["frames"] == 1
+
+
+def test_avm_eval_keeps_the_scenarios_flips_unless_told(avm_folder, stand_in):
+    avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02)
+    shipped = _Pipeline.slot_blocks[0]
+    assert (shipped["test_time_flips"], shipped["cuda_test_time_flips"]) == (1, 4)  # config/parking.yaml
+
+    _Pipeline.slot_blocks = []
+    avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02, test_time_flips=4)
+    told = _Pipeline.slot_blocks[0]
+    # the given number on any device; every other slot setting as shipped
+    assert told["test_time_flips"] == 4 and "cuda_test_time_flips" not in told
+    assert {k: v for k, v in told.items() if k != "test_time_flips"} == {
+        k: v for k, v in shipped.items() if k not in ("test_time_flips", "cuda_test_time_flips")
+    }
+
+
+def test_eval_cli_passes_test_time_flips_and_refuses_other_counts(avm_folder, stand_in, capsys):
+    from seg_perception.cli import main
+
+    assert main(["eval", "model.onnx", "--avm", str(avm_folder), "--test-time-flips", "2"]) == 0
+    assert {block["test_time_flips"] for block in _Pipeline.slot_blocks} == {2}
+    with pytest.raises(SystemExit):
+        main(["eval", "model.onnx", "--avm", str(avm_folder), "--test-time-flips", "3"])
+    assert "invalid choice" in capsys.readouterr().err
 
 
 def test_predicted_points_fall_back_to_merged_slot_corners():

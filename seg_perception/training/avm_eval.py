@@ -178,11 +178,14 @@ def evaluate_avm(
     threads: int = 2,
     scenario: str | None = None,
     oracle: bool = False,
+    test_time_flips: int | None = None,
 ) -> dict[str, Any]:
     """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance.
 
     With ``oracle`` the labelled marking points and the true masks replace the model (see the
-    module docstring).
+    module docstring). ``test_time_flips`` (1, 2 or 4) replaces the scenario's
+    ``slots.test_time_flips``, e.g. 4 to score a model on the CPU as a CUDA engine runs it
+    (``slots.cuda_test_time_flips``); None keeps the scenario's setting for this engine.
 
     Raises:
         ConfigError: no labelled images, an unreadable image, or (``oracle``) a label without
@@ -198,6 +201,10 @@ def evaluate_avm(
     samples = samples[:count] if count else samples
     engine = create_engine(Path(model_path), EngineOptions(intra_op_threads=threads))
     base = load_scenario(scenario or engine.metadata.scenario)
+    if test_time_flips is not None:
+        slots = {**(base.params.get("slots") or {}), "test_time_flips": test_time_flips}
+        slots.pop("cuda_test_time_flips", None)  # the given number, on whatever device the engine runs
+        base = dataclasses.replace(base, params={**base.params, "slots": slots})
     accumulator = ParkingAccumulator(threshold_m=threshold_m)
     pipelines: dict[tuple[tuple[int, int], float | None], Any] = {}  # (frame size, metres per pixel)
     sources: set[str] = set()

@@ -39,6 +39,7 @@ from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M
 from seg_perception.metrics.segmentation import SegmentationMetrics, format_table
+from seg_perception.postprocess.marking_points import TEST_TIME_FLIPS
 from seg_perception.training.recipe import EVAL_SEED_START
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -226,6 +227,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"with --avm: match distance (default {100.0 * DEFAULT_THRESHOLD_M:.1f} cm: "
         "10 px at ps2.0's 600x600)",
     )
+    avm.add_argument(
+        "--test-time-flips",
+        type=int,
+        choices=sorted(TEST_TIME_FLIPS),
+        help="with --avm: mirrored copies of each frame whose marking points are averaged, instead of "
+        "the scenario's slots.test_time_flips (the CPU's); 4 scores a model as device cuda runs it "
+        "(config/parking.yaml: cuda_test_time_flips)",
+    )
 
     lanes = parser.add_argument_group("lane boundaries (front scenarios)")
     lanes.add_argument(
@@ -274,6 +283,7 @@ def run_avm(args: argparse.Namespace) -> int:
         threads=args.threads,
         scenario=args.scenario,
         oracle=args.oracle,
+        test_time_flips=args.test_time_flips,
     )
     skipped = report["unlabelled_images_skipped"]
     print(
