@@ -65,8 +65,13 @@ def row_in_model_pixels(shift_px: float = 0.0) -> np.ndarray:
     )
 
 
-def parking_scenario(mpp: float | None, size=(600, 600)):
+def parking_scenario(mpp: float | None, size=(600, 600), *, flips: int | None = 1):
+    """The shipped parking scenario with the AVM sized ``size`` at ``mpp``; ``flips`` mirrored copies
+    (1: the fakes here answer every copy alike; None: the shipped ``test_time_flips``)."""
     scenario = load_scenario("parking")
+    slots = dict(scenario.params["slots"])
+    if flips is not None:
+        slots["test_time_flips"] = flips
     block = dict(scenario.params["avm"])
     block["image_size"] = list(size)
     block["origin_px"] = [size[1] / 2, size[0] / 2]
@@ -74,7 +79,7 @@ def parking_scenario(mpp: float | None, size=(600, 600)):
         block.pop("metres_per_pixel", None)
     else:
         block["metres_per_pixel"] = mpp
-    return dataclasses.replace(scenario, params={**scenario.params, "avm": block})
+    return dataclasses.replace(scenario, params={**scenario.params, "avm": block, "slots": slots})
 
 
 @pytest.mark.parametrize("offsets", [False, True], ids=["heat", "heat_offsets"])
@@ -153,20 +158,36 @@ def test_test_time_flips_batch_the_mirrored_frames_and_keep_the_points(flips):
 
 @pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1"])
 def test_an_engine_on_cuda_averages_the_scenarios_cuda_flips(device):
-    """parking.yaml mirrors each frame on CUDA, where the copies are one cheap batch, not on a CPU."""
+    """cuda_test_time_flips on an engine that runs on CUDA, test_time_flips elsewhere."""
     from seg_perception.inference.pipeline import SegmentationPipeline
 
     engine = FlipAwarePointEngine(row_in_model_pixels())
     engine.device = device
-    scenario = parking_scenario(MODEL_MPP, INPUT)  # the shipped slots block
-    on_cpu, on_cuda = (scenario.params["slots"][key] for key in ("test_time_flips", "cuda_test_time_flips"))
-    assert (on_cpu, on_cuda) == (1, 4)  # what weights/README.md measured and chose
+    shipped = parking_scenario(MODEL_MPP, INPUT)
+    slots = {**shipped.params["slots"], "test_time_flips": 2, "cuda_test_time_flips": 4}
+    scenario = dataclasses.replace(shipped, params={**shipped.params, "slots": slots})
     pipeline = SegmentationPipeline(engine, scenario, "avm")  # type: ignore[arg-type]
     frame = np.zeros((*INPUT, 3), np.uint8)
     frame[0, 0] = 255
     result = pipeline.process(frame)
-    assert engine.batches == ([on_cuda] if device.startswith("cuda") else [])  # one frame, no batch on CPU
+    assert engine.batches == ([4] if device.startswith("cuda") else [2])
     assert len(result.marking_points) == 4
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_the_shipped_parking_scenario_flips_four_times_on_cuda_only(device):
+    """What weights/README.md measured and chose: 4 copies on CUDA (a cheap batch); one on a CPU,
+    where 4 cost the node a third of its rate and, with both cameras in one node, half the AVM's."""
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    engine = FlipAwarePointEngine(row_in_model_pixels())
+    engine.device = device
+    scenario = parking_scenario(MODEL_MPP, INPUT, flips=None)
+    slots = scenario.params["slots"]
+    assert (slots["test_time_flips"], slots["cuda_test_time_flips"]) == (1, 4)
+    pipeline = SegmentationPipeline(engine, scenario, "avm")  # type: ignore[arg-type]
+    pipeline.process(np.zeros((*INPUT, 3), np.uint8))
+    assert engine.batches == ([4] if device == "cuda" else [])  # one frame, no batch on the CPU
 
 
 @pytest.mark.parametrize("key", ["test_time_flips", "cuda_test_time_flips"])

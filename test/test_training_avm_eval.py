@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from seg_perception.config import load_scenario
 from seg_perception.geometry import MarkingPoint, ParkingSlot
 from seg_perception.training import avm_eval
 
@@ -119,7 +120,7 @@ def test_eval_cli_avm_prints_the_table(avm_folder, stand_in, capsys, tmp_path):
 def test_avm_eval_keeps_the_scenarios_flips_unless_told(avm_folder, stand_in):
     avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02)
     shipped = _Pipeline.slot_blocks[0]
-    assert (shipped["test_time_flips"], shipped["cuda_test_time_flips"]) == (1, 4)  # config/parking.yaml
+    assert shipped == load_scenario("parking").params["slots"]  # config/parking.yaml as it is
 
     _Pipeline.slot_blocks = []
     avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02, test_time_flips=4)
