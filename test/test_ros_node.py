@@ -22,13 +22,18 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.parameter import (  # noqa: E402
+    Parameter,
+    parameter_dict_from_yaml_file,
+    parameter_value_to_python,
+)
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Float32, Header  # noqa: E402
 from test_reliability_helpers import wait_for  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
+from seg_perception.config import share_dir  # noqa: E402
 from seg_perception.msg import (  # noqa: E402
     LaneBoundary,
     LaneBoundaryArray,
@@ -39,6 +44,7 @@ from seg_perception.msg import (  # noqa: E402
 from seg_perception.ros.errors import NodeParameterError  # noqa: E402
 from seg_perception.ros.frame_messages import FrameMessages  # noqa: E402
 from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
+from seg_perception.ros.parameters import unused_parameter_overrides  # noqa: E402
 from seg_perception.ros.polygon_cloud import SLOT_CLASS_ID, cloud_to_points  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -474,6 +480,57 @@ def test_invalid_parameter_fails_with_one_clear_line(
     assert "\n" not in message
     for fragment in expected:
         assert fragment in message
+
+
+def test_overrides_that_are_no_parameter_of_the_node_are_named_in_a_warning(
+    ros_context: Context, models: dict[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A scenario-file key passed as a parameter (or a typo) is not silently ignored."""
+    overrides = [
+        Parameter("model_file", value=str(models["highway"])),
+        Parameter("slots.test_time_flips", value=4),
+        Parameter("fornt.topic", value="/camera/typo"),
+    ]
+    node = SegmentationNode(context=ros_context, parameter_overrides=overrides)
+    try:
+        scenario = node.core.settings.scenario.params
+        assert unused_parameter_overrides(node, scenario) == ["fornt.topic", "slots.test_time_flips"]
+        logged = capfd.readouterr().err
+        assert "ignored, not parameters of this node: fornt.topic, slots.test_time_flips." in logged
+        assert "scenario:=FILE" in logged
+    finally:
+        node.shutdown()
+        node.destroy_node()
+
+
+@pytest.mark.parametrize(("scenario", "camera"), [("highway", "front"), ("parking", "avm")])
+def test_the_scenario_file_as_parameter_file_warns_of_nothing(
+    ros_context: Context,
+    models: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    scenario: str,
+    camera: str,
+) -> None:
+    """What the launch files do: config/<scenario>.yaml is also the node's parameter file."""
+    params_file = share_dir() / "config" / f"{scenario}.yaml"
+    from_file = parameter_dict_from_yaml_file(str(params_file), use_wildcard=True)
+    overrides = [
+        Parameter(name, value=parameter_value_to_python(message.value))
+        for name, message in from_file.items()
+        if name != "model_file"
+    ]
+    overrides += [
+        Parameter("model_file", value=str(models[scenario])),
+        Parameter(f"{camera}.topic", value="/x"),
+    ]
+    assert sum("." in p.name and not p.name.startswith(camera) for p in overrides) > 3  # scenario keys
+    node = SegmentationNode(context=ros_context, parameter_overrides=overrides)
+    try:
+        assert unused_parameter_overrides(node, node.core.settings.scenario.params) == []
+        assert "not parameters of this node" not in capfd.readouterr().err
+    finally:
+        node.shutdown()
+        node.destroy_node()
 
 
 def test_main_exits_1_naming_a_missing_model_file(

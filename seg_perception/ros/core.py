@@ -63,6 +63,7 @@ from seg_perception.ros.parameters import (
     NodeSettings,
     declare_node_parameters,
     resolve_camera_model,
+    unused_parameter_overrides,
 )
 from seg_perception.ros.qos import DEFAULT_INPUT_QOS, input_qos, output_profile
 from seg_perception.ros.stats import build_status
@@ -275,6 +276,13 @@ class SegmentationCore:
             for w in self._workers
         )
         self.node.get_logger().info(f"cameras: {cameras}")
+        ignored = unused_parameter_overrides(self.node, self.settings.scenario.params)
+        if ignored:
+            self.node.get_logger().warning(
+                f"ignored, not parameters of this node: {', '.join(ignored)}. Scenario settings "
+                "(slots.*, lanes.*, ...) live in the scenario YAML: copy it and pass scenario:=FILE "
+                "(or <camera>.scenario:=FILE); ros2 param list shows the node's parameters"
+            )
 
     def deactivate(self) -> None:
         """Unsubscribe and stop the workers after their current frame (idempotent)."""

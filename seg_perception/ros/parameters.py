@@ -9,8 +9,9 @@ the value and what is allowed.
 
 from __future__ import annotations
 
+import array
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -463,6 +464,43 @@ def _with_camera_blocks(scenario: ScenarioConfig, cameras: Sequence[CameraSettin
             block["origin_px"] = list(camera.projection.origin_px)
         params[camera.name] = block
     return dataclasses.replace(scenario, params=params)
+
+
+def unused_parameter_overrides(node: Node, scenario_params: Mapping[str, Any]) -> list[str]:
+    """Names given to the node (``-p``, a parameter file) that it ignores.
+
+    rclpy keeps overrides that name no declared parameter without a word. Those that repeat the
+    scenario YAML's own value (a launch file passes ``config/<scenario>.yaml`` as the parameter
+    file) are used through the scenario; any other, a typo or a scenario key set to a new value
+    (``slots.test_time_flips``: read from the scenario YAML, not from parameters), would be
+    ignored silently. Call it once everything is declared (publishers and subscriptions included).
+    """
+    overrides = getattr(node, "_parameter_overrides", {})  # rclpy offers no public accessor
+    scenario_values = dict(_flattened(scenario_params))
+    return sorted(
+        name
+        for name, parameter in overrides.items()
+        if not node.has_parameter(name)
+        and not (name in scenario_values and _same_value(parameter.value, scenario_values[name]))
+    )
+
+
+def _flattened(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Nested scenario keys as ROS parameter names (``slots.tracker.enabled``)."""
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            yield from _flattened(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _same_value(given: Any, configured: Any) -> bool:
+    if isinstance(given, (list, tuple, array.array)) and isinstance(configured, (list, tuple)):
+        return len(given) == len(configured) and all(map(_same_value, given, configured))
+    numbers = (int, float)
+    if isinstance(given, numbers) and isinstance(configured, numbers):
+        return isinstance(given, bool) == isinstance(configured, bool) and float(given) == float(configured)
+    return bool(given == configured)
 
 
 def declare_node_parameters(node: Node) -> NodeSettings:
