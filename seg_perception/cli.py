@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seg_perception.tools.recover",
         "a training checkpoint from an exported ONNX model (to fine-tune a shipped model)",
     ),
+    "quantize": (
+        "seg_perception.tools.quantize",
+        "an int8 copy of an exported model for CPUs (calibrated on synthetic scenes, parity-checked)",
+    ),
     "predict": ("seg_perception.tools.predict", "segment images, a folder, a video or a camera (no ROS)"),
     "add-metadata": (
         "seg_perception.inference.add_metadata",

@@ -123,16 +123,18 @@ def scenario_model_path(scenario: ScenarioConfig, device: str | None = None) -> 
 
     The scenario's ``model_file`` when set (any device); else, on a CUDA device, its
     ``cuda_model_file`` when set (a larger model that a GPU runs in real time but a CPU does
-    not: a bare file name is looked up in ``<share>/weights``); else the shipped
-    ``<share>/weights/<scenario>.onnx``.
+    not), and on any other device its ``cpu_model_file`` when set (e.g. an int8 copy made by
+    ``seg-perception quantize``); a bare file name is looked up in ``<share>/weights``. Else the
+    shipped ``<share>/weights/<scenario>.onnx``.
     """
     explicit = scenario.params.get("model_file")
     if explicit:
         return Path(str(explicit))
-    for_gpu = str(scenario.params.get("cuda_model_file") or "")
-    if for_gpu and is_cuda_device(device):
-        path = Path(for_gpu)
-        return share_dir() / "weights" / path if path.name == for_gpu else path
+    key = "cuda_model_file" if is_cuda_device(device) else "cpu_model_file"
+    for_device = str(scenario.params.get(key) or "")
+    if for_device:
+        path = Path(for_device)
+        return share_dir() / "weights" / path if path.name == for_device else path
     return default_model_path(scenario.name)
 
 

@@ -250,3 +250,17 @@ def test_a_model_file_in_the_yaml_wins_on_every_device(share: Path, tmp_path: Pa
     )
     _edit(path, model_file="", cuda_model_file=str(tmp_path / "gpu.onnx"))  # a path is used as it is
     assert scenario_model_path(load_scenario("highway"), "cuda") == tmp_path / "gpu.onnx"
+
+
+def test_a_cpu_model_file_serves_every_device_but_cuda(share: Path, tmp_path: Path) -> None:
+    path = share / "config" / "road.yaml"
+    _edit(path, cpu_model_file="road_int8.onnx", cuda_model_file="road_big.onnx")  # bare names: in weights/
+    road = load_scenario("road")
+    weights = share / "weights"
+    assert scenario_model_path(road) == scenario_model_path(road, "cpu") == weights / "road_int8.onnx"
+    assert scenario_model_path(road, "cuda:1") == weights / "road_big.onnx"
+    _edit(path, cpu_model_file=str(tmp_path / "mine_int8.onnx"))  # a path is used as it is
+    assert scenario_model_path(load_scenario("road"), "cpu") == tmp_path / "mine_int8.onnx"
+    _edit(path, model_file=str(tmp_path / "mine.onnx"))  # model_file still wins everywhere
+    road = load_scenario("road")
+    assert scenario_model_path(road, "cpu") == scenario_model_path(road, "cuda") == tmp_path / "mine.onnx"

@@ -120,7 +120,7 @@ def test_align_corners_changes_icnet_outputs() -> None:
 def test_align_corners_changes_hrnet_outputs_and_round_trips_through_export(tmp_path: Path) -> None:
     name = "hrnetv2_w18_small_v1"
     from seg_perception.inference.export import export_onnx, onnx_logits
-    from seg_perception.inference.onnxruntime_engine import _read_metadata
+    from seg_perception.inference.onnxruntime_engine import read_onnx_metadata
 
     torch.manual_seed(0)
     plain = build_model(name, 3).eval()
@@ -136,12 +136,12 @@ def test_align_corners_changes_hrnet_outputs_and_round_trips_through_export(tmp_
     )
     path = tmp_path / "aligned.onnx"
     export_onnx(aligned, metadata, path)
-    assert _read_metadata(path).align_corners is True
+    assert read_onnx_metadata(path).align_corners is True
     onnx_out = onnx_logits(path, image.numpy())
     np.testing.assert_allclose(onnx_out, out_aligned.numpy(), atol=1e-3)
     assert float(np.abs(onnx_out - out_plain.numpy()).max()) > 1e-3
     export_onnx(plain, dataclasses.replace(metadata, align_corners=True), tmp_path / "plain.onnx")
-    assert _read_metadata(tmp_path / "plain.onnx").align_corners is False  # from the model, not the input
+    assert read_onnx_metadata(tmp_path / "plain.onnx").align_corners is False  # from the model, not the input
     assert ModelMetadata.from_props(
         dataclasses.replace(metadata, align_corners=True).to_props()
     ).align_corners

@@ -168,7 +168,8 @@ class Engine(ABC):
     def describe(self) -> str:
         """One line for logs and diagnostics."""
         mirrored = ", mirror-averaged" if self.metadata.mirror_averaged else ""
-        model = f"{self.model_file.name}, {self.metadata.model}{mirrored}"
+        quantized = ", int8" if self.metadata.quantization else ""
+        model = f"{self.model_file.name}, {self.metadata.model}{quantized}{mirrored}"
         return f"{self.name} on {', '.join(self.providers)} ({model})"
 
     def predict_logits(self, image_bgr: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from seg_perception.errors import ModelFileError, SegPerceptionError
 
-__all__ = ["EngineError", "InvalidImageError", "ModelFileError"]
+__all__ = ["EngineError", "InvalidImageError", "ModelFileError", "QuantizationError"]
 
 
 class EngineError(SegPerceptionError):
@@ -11,3 +11,7 @@ class EngineError(SegPerceptionError):
 
 class InvalidImageError(SegPerceptionError, ValueError):
     """A frame handed to an engine is not a usable (H, W, 3) uint8 image."""
+
+
+class QuantizationError(SegPerceptionError):
+    """A model cannot be quantized, or its quantized copy does not follow the float model closely enough."""

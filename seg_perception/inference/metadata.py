@@ -43,6 +43,9 @@ class ModelMetadata:
             mirror (flipped back), at about twice the cost (``seg-perception export
             --mirror-average``; :mod:`~seg_perception.inference.mirror`). The training
             checkpoint behind the file does not: run it through ``MirrorAveraged`` to match.
+        quantization: Empty for a float model; for a file written by ``seg-perception quantize``
+            the method, the source file and the calibration frames
+            (:mod:`~seg_perception.inference.quantize`).
     """
 
     model: str
@@ -59,6 +62,7 @@ class ModelMetadata:
     metres_per_pixel: float | None = None
     align_corners: bool = False
     mirror_averaged: bool = False
+    quantization: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -101,6 +105,7 @@ class ModelMetadata:
             metres_per_pixel=None if mpp is None else float(mpp),
             align_corners=bool(values.get("align_corners", False)),
             mirror_averaged=bool(values.get("mirror_averaged", False)),
+            quantization=dict(values.get("quantization") or {}),
         )
 
     def to_props(self) -> dict[str, str]:

@@ -176,7 +176,7 @@ class OnnxRuntimeEngine(Engine):
 
         use_fused = prov.has_gpu(usable) if fused is None else fused
         if use_fused:
-            super().__init__(path, _read_metadata(path))
+            super().__init__(path, read_onnx_metadata(path))
             try:
                 first = self._runner(1, self.metadata.input_size)
             except ModelFileError as err:
@@ -404,7 +404,7 @@ def _props(session: Any) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
-def _read_metadata(path: Path) -> ModelMetadata:
+def read_onnx_metadata(path: Path) -> ModelMetadata:
     """Metadata of an ONNX file without building a session (a TensorRT build takes seconds)."""
     import onnx
 
@@ -415,4 +415,10 @@ def _read_metadata(path: Path) -> ModelMetadata:
     return ModelMetadata.from_props({prop.key: prop.value for prop in proto.metadata_props}, source=str(path))
 
 
-__all__ = ["CUDA_GRAPH_PREPARE_RUNS", "MAX_FUSED_SESSIONS", "FusedRunner", "OnnxRuntimeEngine"]
+__all__ = [
+    "CUDA_GRAPH_PREPARE_RUNS",
+    "MAX_FUSED_SESSIONS",
+    "FusedRunner",
+    "OnnxRuntimeEngine",
+    "read_onnx_metadata",
+]

@@ -11,17 +11,10 @@ range, so a fine-tune in train mode starts from the shipped function.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 from seg_perception.inference.export import DEFAULT_TOLERANCE
-from seg_perception.inference.metadata import ModelMetadata
-
-#: Calibration scenes come from the training range (train 0..99999, eval 200000+).
-CALIBRATION_SEED = 90000
-BATCH = 8
+from seg_perception.tools.synthetic_batches import synthetic_batches
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -39,35 +32,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _calibration_batches(metadata: ModelMetadata, scenes: int) -> Iterator[np.ndarray]:
-    """Preprocessed synthetic scenes of the model's scenario, at its input size and ground scale."""
-    from seg_perception.data.synthetic import generate_scene
-    from seg_perception.inference.preprocess import Normalization, preprocess
-
-    norm = Normalization.from_mean_std(metadata.mean, metadata.std)
-    batch: list[np.ndarray] = []
-    for seed in range(CALIBRATION_SEED, CALIBRATION_SEED + scenes):
-        scene = generate_scene(
-            metadata.scenario,
-            seed,
-            size=metadata.input_size,
-            metres_per_pixel=metadata.metres_per_pixel or None,
-        )
-        batch.append(preprocess(scene.image, metadata.input_size, norm)[0])
-        if len(batch) == BATCH:
-            yield np.stack(batch)
-            batch = []
-    if batch:
-        yield np.stack(batch)
-
-
 def run(args: argparse.Namespace) -> int:
     from seg_perception.inference.recover import recover_checkpoint
 
     report = recover_checkpoint(
         args.model,
         args.out,
-        calibration=lambda metadata: _calibration_batches(metadata, args.calibration_scenes),
+        calibration=lambda metadata: synthetic_batches(metadata, args.calibration_scenes),
         tolerance=args.tolerance,
     )
     unused = ", ".join(report.unused_modules) or "none"

@@ -1,0 +1,135 @@
+"""``seg-perception quantize``: an int8 copy of an exported model that follows the float one."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from seg_perception.cli import main
+from seg_perception.inference.engine import create_engine
+from seg_perception.inference.errors import QuantizationError
+from seg_perception.inference.onnxruntime_engine import read_onnx_metadata
+from seg_perception.inference.quantize import METHOD, quantize_model
+from seg_perception.tools.synthetic_batches import synthetic_batches
+
+SHIPPED = Path(__file__).resolve().parents[1] / "weights"
+SOURCE = SHIPPED / "parking.onnx"  # the smallest shipped model with a marking-point head
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("quantize") / "parking_int8.onnx"
+    metadata = read_onnx_metadata(SOURCE)
+    report = quantize_model(
+        SOURCE,
+        out,
+        calibration=synthetic_batches(metadata, 8, batch=4),
+        check=synthetic_batches(metadata, 3, first_seed=99000),
+        calibration_note={"seeds": [90000, 90008]},
+    )
+    return out, report
+
+
+def test_the_copy_is_int8_smaller_and_follows_the_float_model(quantized: tuple[Path, object]) -> None:
+    out, report = quantized
+    graph = onnx.load(str(out)).graph
+    ops = {node.op_type for node in graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert int8_weights, "the convolution weights are stored as int8"
+    assert report.size_bytes < 0.6 * SOURCE.stat().st_size  # type: ignore[attr-defined]
+    assert (report.calibration_frames, report.check_frames) == (8, 3)  # type: ignore[attr-defined]
+    assert report.mask_agreement >= 0.97  # type: ignore[attr-defined]
+    assert report.max_heat_difference is not None and report.max_heat_difference < 0.2  # type: ignore[attr-defined]
+
+
+def test_the_metadata_is_carried_over_and_says_how_the_file_was_made(quantized: tuple[Path, object]) -> None:
+    out, _ = quantized
+    source, copy = read_onnx_metadata(SOURCE), read_onnx_metadata(out)
+    assert dataclasses.replace(copy, quantization={}) == source  # classes, sizes, scale, heads: unchanged
+    assert copy.quantization["method"] == METHOD
+    assert copy.quantization["source"] == SOURCE.name
+    assert copy.quantization["calibration_frames"] == 8
+    assert copy.quantization["calibration"] == {"seeds": [90000, 90008]}
+
+
+def test_an_engine_runs_the_copy_and_says_it_is_int8(quantized: tuple[Path, object]) -> None:
+    out, _ = quantized
+    frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    with (
+        create_engine(out, engine="onnxruntime", device="cpu", intra_op_threads=1) as engine,
+        create_engine(SOURCE, engine="onnxruntime", device="cpu", intra_op_threads=1) as reference,
+    ):
+        assert "int8" in engine.describe() and "int8" not in reference.describe()
+        mask, _ = engine.predict_masks(frame)
+        expected, _ = reference.predict_masks(frame)
+    assert mask.shape == expected.shape == frame.shape[:2]
+
+
+def test_a_quantized_file_is_not_quantized_again(quantized: tuple[Path, object], tmp_path: Path) -> None:
+    out, _ = quantized
+    metadata = read_onnx_metadata(out)
+    with pytest.raises(QuantizationError, match="quantized already"):
+        quantize_model(
+            out,
+            tmp_path / "twice.onnx",
+            calibration=synthetic_batches(metadata, 1),
+            check=synthetic_batches(metadata, 1),
+            calibration_note={},
+        )
+    assert not (tmp_path / "twice.onnx").exists()
+
+
+def test_a_copy_that_does_not_follow_the_float_model_is_not_written(tmp_path: Path) -> None:
+    metadata = read_onnx_metadata(SOURCE)
+    # calibrated on a single black frame, the activation ranges fit no real scene
+    black = np.zeros((1, 3, *metadata.input_size), np.float32)
+    with pytest.raises(QuantizationError, match="check pixels"):
+        quantize_model(
+            SOURCE,
+            tmp_path / "bad.onnx",
+            calibration=[black],
+            check=synthetic_batches(metadata, 2, first_seed=99000),
+            calibration_note={},
+            min_agreement=0.999,
+        )
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_missing_frames_are_errors(tmp_path: Path) -> None:
+    metadata = read_onnx_metadata(SOURCE)
+    with pytest.raises(QuantizationError, match="calibration frames"):
+        quantize_model(
+            SOURCE,
+            tmp_path / "a.onnx",
+            calibration=[],
+            check=synthetic_batches(metadata, 1),
+            calibration_note={},
+        )
+    with pytest.raises(QuantizationError, match="check frames"):
+        quantize_model(
+            SOURCE,
+            tmp_path / "b.onnx",
+            calibration=synthetic_batches(metadata, 1),
+            check=[],
+            calibration_note={},
+        )
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_command_writes_the_copy_and_reports_the_agreement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "int8.onnx"
+    assert (
+        main(["quantize", str(SOURCE), "--out", str(out), "--calibration-scenes", "4", "--check-scenes", "2"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "4 synthetic scenes" in printed and "2 other scenes" in printed
+    calibration = read_onnx_metadata(out).quantization["calibration"]
+    assert calibration["seeds"] == [90000, 90004] and calibration["generator"].endswith("'parking' scenes")
