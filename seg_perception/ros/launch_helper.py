@@ -87,7 +87,8 @@ _COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument(
         "device",
         "",
-        "cpu, cuda or cuda:N (cuda: also the scenario's cuda_model_file); empty: the node default (cpu)",
+        "cpu, cuda or cuda:N (each picks the scenario's cuda_model_file / cpu_model_file if set); "
+        "empty: the node default (cpu)",
     ),
     LaunchArgument("engine", "", f"inference engine: {', '.join(ENGINES)}; empty: the node default"),
     LaunchArgument(

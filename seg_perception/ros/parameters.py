@@ -530,7 +530,8 @@ def declare_node_parameters(node: Node) -> NodeSettings:
         "model_file",
         str(scenario.params.get("model_file") or ""),
         "ONNX model (engine onnxruntime) or .pt checkpoint (engine torch); empty = the scenario's "
-        "model for the device: <share>/weights/<scenario>.onnx, on cuda its 'cuda_model_file' if set",
+        "model for the device: on cuda its 'cuda_model_file', elsewhere its 'cpu_model_file' if set, "
+        "else <share>/weights/<scenario>.onnx",
     )
     node_model_file = Path(model_file) if model_file else scenario_model_path(scenario, device)
     cameras = tuple(
