@@ -3,6 +3,7 @@ roles, synthetic scene) in the YAML: adding one is copying a YAML and editing it
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from seg_perception.config import config_dir, load_scenario, scenario_model_path
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.onnxruntime_engine import read_onnx_metadata
 from seg_perception.inference.pipeline import SegmentationPipeline
 
 SHIPPED = share_dir()
@@ -239,6 +241,15 @@ def test_parking_on_cuda_runs_its_hrnet_model() -> None:
     gpu_model = weights / "parking_hrnetv2_w18_small_v1.onnx"
     assert parking.params["cuda_model_file"] == gpu_model.name and gpu_model.is_file()
     assert scenario_model_path(parking, "cuda") == scenario_model_path(parking, "cuda:0") == gpu_model
+
+
+def test_the_shipped_int8_parking_file_is_the_gpu_model_quantized() -> None:
+    """The opt-in CPU file (weights/README.md) must follow the GPU file it was made from."""
+    weights = SHIPPED / "weights"
+    gpu_model = weights / str(load_scenario("parking").params["cuda_model_file"])
+    copy = read_onnx_metadata(weights / f"{gpu_model.stem}_int8.onnx")
+    assert copy.quantization["source"] == gpu_model.name
+    assert dataclasses.replace(copy, quantization={}) == read_onnx_metadata(gpu_model)  # classes, scale, heads
 
 
 def test_a_model_file_in_the_yaml_wins_on_every_device(share: Path, tmp_path: Path) -> None:
