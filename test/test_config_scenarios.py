@@ -249,7 +249,8 @@ def test_the_shipped_int8_parking_file_is_the_gpu_model_quantized() -> None:
     gpu_model = weights / str(load_scenario("parking").params["cuda_model_file"])
     copy = read_onnx_metadata(weights / f"{gpu_model.stem}_int8.onnx")
     assert copy.quantization["source"] == gpu_model.name
-    assert dataclasses.replace(copy, quantization={}) == read_onnx_metadata(gpu_model)  # classes, scale, heads
+    # the same classes, ground scale and heads as the file it was made from
+    assert dataclasses.replace(copy, quantization={}) == read_onnx_metadata(gpu_model)
 
 
 def test_a_model_file_in_the_yaml_wins_on_every_device(share: Path, tmp_path: Path) -> None:
