@@ -10,10 +10,12 @@ import onnx
 import pytest
 
 from seg_perception.cli import main
+from seg_perception.errors import ModelFileError
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.errors import QuantizationError
 from seg_perception.inference.onnxruntime_engine import read_onnx_metadata
 from seg_perception.inference.quantize import METHOD, quantize_model
+from seg_perception.inference.recover import recover_checkpoint
 from seg_perception.tools.synthetic_batches import synthetic_batches
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights"
@@ -133,3 +135,12 @@ def test_the_command_writes_the_copy_and_reports_the_agreement(
     assert f"wrote {out}" in printed and "4 synthetic scenes" in printed and "2 other scenes" in printed
     calibration = read_onnx_metadata(out).quantization["calibration"]
     assert calibration["seeds"] == [90000, 90004] and calibration["generator"].endswith("'parking' scenes")
+
+
+def test_recover_refuses_the_copy_and_names_its_float_source(
+    quantized: tuple[Path, object], tmp_path: Path
+) -> None:
+    out, _ = quantized
+    with pytest.raises(ModelFileError, match=r"int8 copy .* from parking\.onnx: recover that file instead"):
+        recover_checkpoint(out, tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()

@@ -284,8 +284,9 @@ def recover_checkpoint(
         seed: Seed of the random example and parity inputs.
 
     Raises:
-        ModelFileError: no seg_perception metadata, unknown model, weights that do not fit, or a
-            rebuilt model whose outputs differ from the file's.
+        ModelFileError: no seg_perception metadata, an int8 copy (``seg-perception quantize``),
+            unknown model, weights that do not fit, or a rebuilt model whose outputs differ from
+            the file's.
     """
     import onnx
 
@@ -300,6 +301,12 @@ def recover_checkpoint(
     metadata = ModelMetadata.from_props(
         {prop.key: prop.value for prop in proto.metadata_props}, source=str(onnx_path)
     )
+    if metadata.quantization:
+        # its weights are int8 approximations: training must start from the float file
+        raise ModelFileError(
+            f"{onnx_path} is an int8 copy made by 'seg-perception quantize' from "
+            f"{metadata.quantization.get('source', 'a float model')}: recover that file instead"
+        )
     options = model_options_from_metadata(metadata) if model_options is None else dict(model_options)
     try:
         model = build_model(metadata.model, metadata.num_classes, **options).eval()
