@@ -14,8 +14,9 @@ from seg_perception.errors import ModelFileError
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.errors import QuantizationError
 from seg_perception.inference.onnxruntime_engine import read_onnx_metadata
-from seg_perception.inference.quantize import METHOD, quantize_model
+from seg_perception.inference.quantize import METHOD, QuantizeReport, quantize_model
 from seg_perception.inference.recover import recover_checkpoint
+from seg_perception.tools.quantize import CHECK_SEED
 from seg_perception.tools.synthetic_batches import synthetic_batches
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights"
@@ -23,33 +24,35 @@ SOURCE = SHIPPED / "parking.onnx"  # the smallest shipped model with a marking-p
 
 
 @pytest.fixture(scope="module")
-def quantized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def quantized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, QuantizeReport]:
     out = tmp_path_factory.mktemp("quantize") / "parking_int8.onnx"
     metadata = read_onnx_metadata(SOURCE)
     report = quantize_model(
         SOURCE,
         out,
         calibration=synthetic_batches(metadata, 8, batch=4),
-        check=synthetic_batches(metadata, 3, first_seed=99000),
+        check=synthetic_batches(metadata, 3, first_seed=CHECK_SEED),
         calibration_note={"seeds": [90000, 90008]},
     )
     return out, report
 
 
-def test_the_copy_is_int8_smaller_and_follows_the_float_model(quantized: tuple[Path, object]) -> None:
+def test_the_copy_is_int8_smaller_and_follows_the_float_model(quantized: tuple[Path, QuantizeReport]) -> None:
     out, report = quantized
     graph = onnx.load(str(out)).graph
     ops = {node.op_type for node in graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
     assert int8_weights, "the convolution weights are stored as int8"
-    assert report.size_bytes < 0.6 * SOURCE.stat().st_size  # type: ignore[attr-defined]
-    assert (report.calibration_frames, report.check_frames) == (8, 3)  # type: ignore[attr-defined]
-    assert report.mask_agreement >= 0.97  # type: ignore[attr-defined]
-    assert report.max_heat_difference is not None and report.max_heat_difference < 0.2  # type: ignore[attr-defined]
+    assert report.size_bytes < 0.6 * SOURCE.stat().st_size
+    assert (report.calibration_frames, report.check_frames) == (8, 3)
+    assert report.mask_agreement >= 0.97
+    assert report.max_heat_difference is not None and report.max_heat_difference < 0.2
 
 
-def test_the_metadata_is_carried_over_and_says_how_the_file_was_made(quantized: tuple[Path, object]) -> None:
+def test_the_metadata_is_carried_over_and_says_how_the_file_was_made(
+    quantized: tuple[Path, QuantizeReport],
+) -> None:
     out, _ = quantized
     source, copy = read_onnx_metadata(SOURCE), read_onnx_metadata(out)
     assert dataclasses.replace(copy, quantization={}) == source  # classes, sizes, scale, heads: unchanged
@@ -59,7 +62,7 @@ def test_the_metadata_is_carried_over_and_says_how_the_file_was_made(quantized: 
     assert copy.quantization["calibration"] == {"seeds": [90000, 90008]}
 
 
-def test_an_engine_runs_the_copy_and_says_it_is_int8(quantized: tuple[Path, object]) -> None:
+def test_an_engine_runs_the_copy_and_says_it_is_int8(quantized: tuple[Path, QuantizeReport]) -> None:
     out, _ = quantized
     frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     with (
@@ -72,7 +75,9 @@ def test_an_engine_runs_the_copy_and_says_it_is_int8(quantized: tuple[Path, obje
     assert mask.shape == expected.shape == frame.shape[:2]
 
 
-def test_a_quantized_file_is_not_quantized_again(quantized: tuple[Path, object], tmp_path: Path) -> None:
+def test_a_quantized_file_is_not_quantized_again(
+    quantized: tuple[Path, QuantizeReport], tmp_path: Path
+) -> None:
     out, _ = quantized
     metadata = read_onnx_metadata(out)
     with pytest.raises(QuantizationError, match="quantized already"):
@@ -95,7 +100,7 @@ def test_a_copy_that_does_not_follow_the_float_model_is_not_written(tmp_path: Pa
             SOURCE,
             tmp_path / "bad.onnx",
             calibration=[black],
-            check=synthetic_batches(metadata, 2, first_seed=99000),
+            check=synthetic_batches(metadata, 2, first_seed=CHECK_SEED),
             calibration_note={},
             min_agreement=0.999,
         )
@@ -138,7 +143,7 @@ def test_the_command_writes_the_copy_and_reports_the_agreement(
 
 
 def test_recover_refuses_the_copy_and_names_its_float_source(
-    quantized: tuple[Path, object], tmp_path: Path
+    quantized: tuple[Path, QuantizeReport], tmp_path: Path
 ) -> None:
     out, _ = quantized
     with pytest.raises(ModelFileError, match=r"int8 copy .* from parking\.onnx: recover that file instead"):
