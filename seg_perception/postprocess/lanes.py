@@ -133,6 +133,11 @@ class LaneSettings:
     # Both off in the code's defaults, on in config/highway.yaml: measured in docs/lanes.md
     # (better on most synthetic drives, on true masks and on 18 fresh highway drives)
     vanishing_same_side_deg: float = 0.0
+    # uncalibrated: when nothing above gives a vanishing point, two long lines leaning the same
+    # way whose directions differ by at least this angle vote without a third line through their
+    # crossing (0: never), rather than the nominal guess; a camera that sees the lines of one side
+    # only (a snow bank or an unpainted edge on the other) otherwise keeps a horizon it never found
+    vanishing_pair_deg: float = 0.0
     stop_line_min_length_m: float = 1.5
     stop_line_max_depth_m: float = 1.2
     crosswalk_join_m: float = 1.5
@@ -648,6 +653,7 @@ def intersect_lines(
     min_span: float = VP_MIN_SPAN,
     same_side_angle_deg: float | None = None,
     tolerance: float = 0.0,
+    third_line: bool = True,
 ) -> tuple[float, float] | None:
     """Weighted median of the pairwise intersections of straight image lines ``u = a + b v``.
 
@@ -664,6 +670,7 @@ def intersect_lines(
             passes within ``tolerance`` pixels (along the row) of their crossing; None: only
             lines leaning opposite ways vote together.
         tolerance: Pixels, see ``same_side_angle_deg``.
+        third_line: False: same-side pairs vote without a third line through their crossing.
 
     Returns:
         ``(u0, v0)`` or None when no two lines meet where a vanishing point can be.
@@ -696,7 +703,7 @@ def intersect_lines(
                 continue
             # two lines on one side cross somewhere in any case: their crossing is the vanishing
             # point only where a third line passes through it too
-            if same_side and not any(
+            if same_side and third_line and not any(
                 k != i and k != j and abs(fits[k][0] + fits[k][1] * v_cross - u_cross) <= tolerance
                 for k in range(len(fits))
             ):
@@ -943,6 +950,15 @@ class LaneExtractor:
                 )
                 if estimate is not None:
                     break
+            if estimate is None and settings.vanishing_pair_deg > 0:
+                estimate = intersect_lines(
+                    straight,
+                    (height, width),
+                    region,
+                    min_span=min_spans[0],
+                    same_side_angle_deg=settings.vanishing_pair_deg,
+                    third_line=False,
+                )
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
                 guessed = False
