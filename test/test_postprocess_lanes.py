@@ -20,8 +20,10 @@ from seg_perception.postprocess.lanes import (
     _row_runs,
     _wide_components,
     estimate_vanishing_point,
+    intersect_lines,
     render_curve,
     render_curves,
+    vanishing_lines,
 )
 
 SIZE = (360, 640)
@@ -586,6 +588,36 @@ def test_lines_all_on_one_side_give_the_horizon_where_three_of_them_meet():
     # two lines on one side cross somewhere in any case: no third line through it, no horizon
     mask, image = draw_road(right_side[:2], far=40.0)
     assert LaneExtractor(CLASSES, one_side).extract(mask, image).vanishing_point is None
+
+
+def test_two_lines_on_one_side_give_the_horizon_when_nothing_else_does_with_vanishing_pair_deg():
+    # the far side of the road is a snow bank or an unpainted edge: two lines, both right of the car
+    right_side = [(-1.75, "solid", WHITE, 0.0), (-5.25, "solid", WHITE, 0.0)]
+    mask, image = draw_road(right_side, far=40.0)
+    pair = LaneSettings(vanishing_same_side_deg=10.0, vanishing_join=0.02, vanishing_pair_deg=15.0)
+    found = LaneExtractor(CLASSES, pair).extract(mask, image).vanishing_point
+    assert found is not None and abs(found[1] - CAMERA.horizon_v()) < 4.0
+    # lines nearly parallel in the image cross anywhere along them: under the angle, no horizon
+    narrow = LaneSettings(vanishing_same_side_deg=10.0, vanishing_join=0.02, vanishing_pair_deg=60.0)
+    assert LaneExtractor(CLASSES, narrow).extract(mask, image).vanishing_point is None
+    # where lines either side of the car cross, the pair tier is never asked
+    both_sides = [(1.75, "solid", WHITE, 0.0), (-1.75, "solid", WHITE, 0.0), (-5.25, "solid", WHITE, 0.0)]
+    mask, image = draw_road(both_sides, far=40.0)
+    without = LaneExtractor(CLASSES, LaneSettings(vanishing_same_side_deg=10.0, vanishing_join=0.02))
+    assert (
+        LaneExtractor(CLASSES, pair).extract(mask, image).vanishing_point
+        == without.extract(mask, image).vanishing_point
+    )
+
+
+def test_intersect_lines_pairs_same_side_lines_without_a_third_only_when_asked():
+    vanishing = (320.0, 150.0)
+    v = np.linspace(250.0, 470.0, 12)
+    lines = vanishing_lines([(vanishing[0] + lean * (v - vanishing[1]), v) for lean in (0.6, 1.6)], SIZE)
+    assert intersect_lines(lines, SIZE, same_side_angle_deg=10.0) is None
+    found = intersect_lines(lines, SIZE, same_side_angle_deg=10.0, third_line=False)
+    assert found is not None and np.hypot(found[0] - vanishing[0], found[1] - vanishing[1]) < 1.0
+    assert intersect_lines(lines, SIZE, same_side_angle_deg=40.0, third_line=False) is None
 
 
 def test_a_missed_ego_line_does_not_make_its_neighbour_the_ego_boundary():

@@ -703,9 +703,13 @@ def intersect_lines(
                 continue
             # two lines on one side cross somewhere in any case: their crossing is the vanishing
             # point only where a third line passes through it too
-            if same_side and third_line and not any(
-                k != i and k != j and abs(fits[k][0] + fits[k][1] * v_cross - u_cross) <= tolerance
-                for k in range(len(fits))
+            if (
+                same_side
+                and third_line
+                and not any(
+                    k != i and k != j and abs(fits[k][0] + fits[k][1] * v_cross - u_cross) <= tolerance
+                    for k in range(len(fits))
+                )
             ):
                 continue
             candidates.append((u_cross, v_cross))
