@@ -610,6 +610,26 @@ def test_two_lines_on_one_side_give_the_horizon_when_nothing_else_does_with_vani
     )
 
 
+def test_trimmed_dash_ends_stop_pulling_the_vanishing_point_above_the_horizon():
+    vanishing = (320.0, 150.0)
+    dashes = []
+    for lean in (-1.2, 1.3):
+        for top in (200.0, 280.0):
+            v = np.arange(top, top + 40.0)
+            u = vanishing[0] + lean * (v - vanishing[1])
+            # a slanted (or rounded) end: the runs of the first and last rows are cut short, their
+            # centres drawn towards the dash's middle column
+            ends = np.r_[np.linspace(1.0, 0.0, 6), np.zeros(len(v) - 12), np.linspace(0.0, 1.0, 6)]
+            dashes.append((u + ends * (u.mean() - u) * 0.5, v))
+    plain = estimate_vanishing_point(dashes, SIZE)
+    assert plain is not None and vanishing[1] - plain[1] > 5.0  # above the horizon
+    trimmed = estimate_vanishing_point(dashes, SIZE, trim=0.15)
+    assert trimmed is not None and np.hypot(trimmed[0] - vanishing[0], trimmed[1] - vanishing[1]) < 1.0
+    # both keys are scenario-config keys (an unknown one would raise)
+    settings = LaneSettings.from_mapping({"vanishing_trim": 0.15, "vanishing_pair_deg": 15})
+    assert (settings.vanishing_trim, settings.vanishing_pair_deg) == (0.15, 15.0)
+
+
 def test_intersect_lines_pairs_same_side_lines_without_a_third_only_when_asked():
     vanishing = (320.0, 150.0)
     v = np.linspace(250.0, 470.0, 12)
