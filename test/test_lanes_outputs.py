@@ -189,6 +189,24 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert main(["eval", str(road_model), "--culane", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CULane" in out and "TP 2" in out and "FN 0" in out, out
+    # --overlays: the frame with its boundaries and its labelled lines
+    assert (
+        main(
+            [
+                "eval",
+                str(road_model),
+                "--tusimple",
+                str(tmp_path / "labels.json"),
+                "--overlays",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )
+    written = sorted((tmp_path / "o").iterdir())
+    assert [p.name for p in written] == ["00000_0001.png"]
+    picture = cv2.imread(str(written[0]))
+    assert picture.shape == image.shape and np.any(picture != image)
 
 
 def test_camera_info_message_calibrates_the_pipeline(road_model):
@@ -284,3 +302,25 @@ def test_lane_eval_reports_each_drive_with_its_scene():
     for drive in drives:
         assert f"seed {drive['seed']}: TuSimple {drive['tusimple_accuracy']:.3f}" in text
         assert f"({drive['time']}, {drive['weather']}" in text
+
+
+def test_lane_eval_overlays_show_boundaries_over_the_true_lines(tmp_path):
+    from seg_perception.training.lane_eval import evaluate_lane_drives
+
+    evaluate_lane_drives(
+        "highway",
+        predict=None,
+        drives=1,
+        frames=12,
+        seed_start=200000,
+        size=(270, 480),
+        overlays=tmp_path,
+        overlay_every=10,
+    )
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["drive200000_000.png", "drive200000_010.png"]
+    picture = cv2.imread(str(tmp_path / written[0]))
+    assert picture.shape == (270, 480, 3)
+    cyan = np.all(picture == (255, 255, 0), axis=2)  # the true lines
+    green = (picture[..., 1] > 180) & (picture[..., 0] < 120) & (picture[..., 2] < 120)  # ego boundaries
+    assert cyan.sum() > 50 and green.sum() > 50

@@ -196,7 +196,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data", type=Path, help="image/mask folder instead of synthetic scenes")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
-    parser.add_argument("--overlays", type=Path, help="write image|truth|prediction PNGs here")
+    parser.add_argument(
+        "--overlays",
+        type=Path,
+        help="write image|truth|prediction PNGs here (with --lanes, --tusimple, --culane: frames with "
+        "their boundaries over the true lines, every 10th frame of a drive)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     avm = parser.add_argument_group("real AVM images with point labels (marking points and slots)")
     avm.add_argument(
@@ -321,6 +326,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
             culane_root=args.culane,
             culane_list=args.culane_list,
             count=args.count if args.count != 100 else None,
+            overlays=args.overlays,
         )
         print(f"{metadata.model} lane boundaries on {summary['dataset']}:")
         print(format_lane_metrics(summary.get("tusimple"), summary.get("culane")))
@@ -337,6 +343,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
             seed_start=args.seed_start,
             size=(height, width),
             calibrated=not args.uncalibrated,
+            overlays=args.overlays,
         )
         summary["model"] = str(args.model)
         print(f"{metadata.model}: {format_lane_summary(summary)}")

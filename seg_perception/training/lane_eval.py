@@ -46,6 +46,8 @@ LATERAL_AT_M = 10.0
 LATERAL_TARGET_M = 0.10
 TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
 TUSIMPLE_SIDE_LANES = 2  # lines per side scored: ego-left, left-1; ego-right, right-1
+OVERLAY_EVERY = 10  # frames of a drive between two overlay pictures
+_TRUTH_BGR = (255, 255, 0)  # the scored true lines in overlay pictures
 WORN_FADE = 0.5  # a line painted at under this share of its strength counts as worn in the drive's scene
 
 
@@ -202,6 +204,8 @@ def evaluate_lane_drives(
     settings: LaneSettings | None = None,
     match_m: float = 0.5,
     on_frame: Callable[[int, int, np.ndarray, LaneResult], None] | None = None,
+    overlays: Path | None = None,
+    overlay_every: int = OVERLAY_EVERY,
 ) -> dict[str, Any]:
     """Score lane boundaries on ``drives`` synthetic drives of ``frames`` frames.
 
@@ -210,7 +214,10 @@ def evaluate_lane_drives(
         predict: ``image -> mask`` at the image's size; None scores the true masks (oracle:
             the post-processing alone).
         calibrated: Use the generator's true camera (metres) or image space.
-        on_frame: Called with ``(drive, frame, image, tracked result)``, e.g. to save overlays.
+        on_frame: Called with ``(drive, frame, image, tracked result)``.
+        overlays: Folder for pictures of every ``overlay_every``-th frame of each drive
+            (``drive<seed>_<frame>.png``): the tracked boundaries (``draw_lanes``) and the
+            scored true lines (thin cyan).
     """
     from seg_perception.metrics.lanes import TuSimpleMetrics
 
@@ -251,12 +258,17 @@ def evaluate_lane_drives(
                 world = world or drive_world(config, seed, frames, size, fps)
                 truth = true_lanes(world, sample.meta["time_s"])
             # TuSimple labels the ego lane's boundaries and the next one out on each side
+            scored = nearest_lanes(truth, TUSIMPLE_SIDE_LANES)
             scores.tusimple.update(
                 [b.image_points for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES],
-                [lane.image for lane in nearest_lanes(truth, TUSIMPLE_SIDE_LANES)],
+                [lane.image for lane in scored],
                 h_samples,
                 image_width=width,
             )
+            if overlays is not None and frame % max(overlay_every, 1) == 0:
+                save_lane_overlay(
+                    overlays / f"drive{seed}_{frame:03d}.png", sample.image, result, [t.image for t in scored]
+                )
             if not calibrated:
                 continue
             for lane in nearest_lanes(truth, TUSIMPLE_SIDE_LANES):
@@ -303,6 +315,27 @@ def evaluate_lane_drives(
         }
     )
     return summary
+
+
+def save_lane_overlay(path: Path, image: np.ndarray, result: LaneResult, truth: list[np.ndarray]) -> None:
+    """Write ``image`` with ``result``'s boundaries and, over them, the true lines (thin cyan).
+
+    Raises:
+        ConfigError: the picture cannot be written.
+    """
+    import cv2
+
+    from seg_perception.errors import ConfigError
+    from seg_perception.postprocess.visualize import draw_lanes
+
+    picture = draw_lanes(image.copy(), result)
+    for line in truth:  # 1 px over the wider boundaries: both stay visible where they agree
+        points = np.asarray(line, np.float64).reshape(-1, 2)
+        if len(points) >= 2:
+            cv2.polylines(picture, [np.round(points).astype(np.int32)], False, _TRUTH_BGR, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), picture):
+        raise ConfigError(f"cannot write overlay {path}")
 
 
 def drive_scene(meta: dict[str, Any], world: FrontWorld | None = None) -> dict[str, Any]:
@@ -441,6 +474,7 @@ def evaluate_lane_dataset(
     culane_list: str | None = None,
     count: int | None = None,
     settings: LaneSettings | None = None,
+    overlays: Path | None = None,
 ) -> dict[str, Any]:
     """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
 
@@ -453,6 +487,8 @@ def evaluate_lane_dataset(
         culane_root: A CULane root; ``culane_list`` a list file in it (None: every
             ``*.lines.txt``).
         count: Evaluate at most this many frames.
+        overlays: Folder for a picture of every frame (``<index>_<image name>.png``): its
+            boundaries and its labelled lines (thin cyan).
     """
     import cv2
 
@@ -462,8 +498,11 @@ def evaluate_lane_dataset(
 
     extractor = LaneExtractor(class_names, settings)
 
-    def boundaries(image: np.ndarray) -> list[np.ndarray]:
-        return [b.image_points for b in extractor.extract(predict(image), image).boundaries]
+    def boundaries(image: np.ndarray, index: int, name: str, truth: list[np.ndarray]) -> list[np.ndarray]:
+        result = extractor.extract(predict(image), image)
+        if overlays is not None:
+            save_lane_overlay(overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
+        return [b.image_points for b in result.boundaries]
 
     def read(path: Path) -> np.ndarray:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -474,9 +513,11 @@ def evaluate_lane_dataset(
     if tusimple is not None:
         root = tusimple_root or tusimple.parent
         metrics = TuSimpleMetrics()
-        for label in read_tusimple_labels(tusimple)[:count]:
+        for index, label in enumerate(read_tusimple_labels(tusimple)[:count]):
             image = read(root / label.raw_file)
-            metrics.update(boundaries(image), label.polylines(), label.h_samples, image_width=image.shape[1])
+            truth = label.polylines()
+            predicted = boundaries(image, index, label.raw_file, truth)
+            metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
         return {"dataset": f"TuSimple {tusimple}", "tusimple": metrics.summary()}
     if culane_root is None:
         raise ConfigError("give a TuSimple label file or a CULane root")
@@ -484,5 +525,6 @@ def evaluate_lane_dataset(
     culane = CULaneMetrics()
     for index, path in enumerate(dataset.images[:count]):
         image = read(path)
-        culane.update(boundaries(image), dataset.lanes(index), image.shape[:2])
+        truth = dataset.lanes(index)
+        culane.update(boundaries(image, index, path.name, truth), truth, image.shape[:2])
     return {"dataset": f"CULane {culane_root}", "culane": culane.summary()}
