@@ -143,6 +143,11 @@ class LaneSettings:
     # caps, and their run centres pull the tracklet's direction towards the vertical, which moves
     # the crossing above the horizon (11-18 px of 540 on model masks of development drives)
     vanishing_trim: float = 0.0
+    # uncalibrated, on a stream: a frame's estimate farther than VP_JUMP from the smoothed one is
+    # ignored as an outlier; when this many frames in a row give such estimates that agree with
+    # each other, their median replaces the smoothed one (0: never), so that a wrong first estimate
+    # cannot hold for the rest of a drive against every later frame's paint
+    vanishing_reanchor_frames: int = 0
     stop_line_min_length_m: float = 1.5
     stop_line_max_depth_m: float = 1.2
     crosswalk_join_m: float = 1.5
@@ -322,6 +327,20 @@ class _Plane:
     @property
     def metric(self) -> bool:
         return self.mapper is not None
+
+    def _reanchor(
+        self, estimate: tuple[float, float], hint: tuple[float, float], frames: int, height: int
+    ) -> tuple[float, float]:
+        """The hint, or the median of the last ``frames`` refused estimates once they agree."""
+        self._refused = [*self._refused[-(frames - 1) :], estimate] if frames > 1 else [estimate]
+        if len(self._refused) < frames:
+            return hint
+        refused = np.asarray(self._refused)
+        median = np.median(refused, axis=0)
+        if np.max(np.hypot(*(refused - median).T)) >= VP_JUMP * height / 2.0:
+            return hint  # scattered: outliers, not a horizon the hint missed
+        self._refused.clear()
+        return float(median[0]), float(median[1])
 
     def to_plane(self, uv: np.ndarray) -> np.ndarray:
         uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
@@ -880,10 +899,26 @@ class LaneExtractor:
         self.mapper_size = mapper_size
         self._bottom_cache: dict[tuple[int, int], tuple[GroundMapper, float]] = {}
         self._scaled: dict[tuple[int, int], tuple[GroundMapper, GroundMapper]] = {}
+        # consecutive vanishing-point estimates refused as jumps from the hint (vanishing_reanchor_frames)
+        self._refused: list[tuple[float, float]] = []
 
     @property
     def metric(self) -> bool:
         return self.mapper is not None
+
+    def _reanchor(
+        self, estimate: tuple[float, float], hint: tuple[float, float], frames: int, height: int
+    ) -> tuple[float, float]:
+        """The hint, or the median of the last ``frames`` refused estimates once they agree."""
+        self._refused = [*self._refused[-(frames - 1) :], estimate] if frames > 1 else [estimate]
+        if len(self._refused) < frames:
+            return hint
+        refused = np.asarray(self._refused)
+        median = np.median(refused, axis=0)
+        if np.max(np.hypot(*(refused - median).T)) >= VP_JUMP * height / 2.0:
+            return hint  # scattered: outliers, not a horizon the hint missed
+        self._refused.clear()
+        return float(median[0]), float(median[1])
 
     def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> _Plane:
         height, width = size
@@ -980,6 +1015,8 @@ class LaneExtractor:
                     same_side_angle_deg=settings.vanishing_pair_deg,
                     third_line=False,
                 )
+            if vanishing_hint is None:
+                self._refused.clear()
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
                 guessed = False
@@ -993,6 +1030,9 @@ class LaneExtractor:
                     vanishing_hint[0] + VP_SMOOTHING * (estimate[0] - vanishing_hint[0]),
                     vanishing_hint[1] + VP_SMOOTHING * (estimate[1] - vanishing_hint[1]),
                 )
+                self._refused.clear()
+            elif estimate is not None and settings.vanishing_reanchor_frames > 0:
+                vanishing = self._reanchor(estimate, vanishing, settings.vanishing_reanchor_frames, height)
         plane = self._plane((height, width), vanishing)
 
         samples, spans, weights, kept = [], [], [], []
