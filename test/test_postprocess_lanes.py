@@ -664,3 +664,21 @@ def test_a_missed_ego_line_does_not_make_its_neighbour_the_ego_boundary():
         *draw_road([THREE_LANES[0]], shift=-1.0)
     )
     assert [b.position for b in far_alone.boundaries] == ["left_1"]  # 6.25 m: a lane away
+
+
+def test_a_stuck_vanishing_hint_gives_way_to_estimates_that_agree_over_frames():
+    mask, image = draw_road(THREE_LANES[1:3], far=40.0)
+    found = LaneExtractor(CLASSES).extract(mask, image).vanishing_point
+    assert found is not None and abs(found[1] - CAMERA.horizon_v()) < 4.0
+    stuck = (found[0], found[1] - 60.0)  # a hint far above: every frame's estimate is refused as a jump
+    never = LaneExtractor(CLASSES)
+    for _ in range(5):
+        assert never.extract(mask, image, vanishing_hint=stuck).vanishing_point == stuck
+    reanchor = LaneExtractor(CLASSES, LaneSettings(vanishing_reanchor_frames=3))
+    kept = [reanchor.extract(mask, image, vanishing_hint=stuck).vanishing_point for _ in range(2)]
+    assert kept == [stuck, stuck]  # two refused estimates are not yet a horizon
+    moved = reanchor.extract(mask, image, vanishing_hint=stuck).vanishing_point
+    assert moved is not None and np.hypot(moved[0] - found[0], moved[1] - found[1]) < 1.0
+    # a new stream (no hint) starts counting again
+    reanchor.extract(mask, image)
+    assert reanchor.extract(mask, image, vanishing_hint=stuck).vanishing_point == stuck
