@@ -328,20 +328,6 @@ class _Plane:
     def metric(self) -> bool:
         return self.mapper is not None
 
-    def _reanchor(
-        self, estimate: tuple[float, float], hint: tuple[float, float], frames: int, height: int
-    ) -> tuple[float, float]:
-        """The hint, or the median of the last ``frames`` refused estimates once they agree."""
-        self._refused = [*self._refused[-(frames - 1) :], estimate] if frames > 1 else [estimate]
-        if len(self._refused) < frames:
-            return hint
-        refused = np.asarray(self._refused)
-        median = np.median(refused, axis=0)
-        if np.max(np.hypot(*(refused - median).T)) >= VP_JUMP * height / 2.0:
-            return hint  # scattered: outliers, not a horizon the hint missed
-        self._refused.clear()
-        return float(median[0]), float(median[1])
-
     def to_plane(self, uv: np.ndarray) -> np.ndarray:
         uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
         if self.mapper is not None:
