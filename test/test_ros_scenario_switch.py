@@ -29,6 +29,9 @@ DOMAIN_ID = 112
 TOPICS = {"front": "/camera/front/image_raw", "avm": "/camera/avm/image_raw"}
 FRAMES_PER_PHASE = 5  # frames sent before the switch, while the new model loads, and after it
 MAX_SWITCH_FRAMES = 500  # frames sent, one at a time, before a released load must have swapped
+# a held load waits for the test's release only to end a hung test: longer than the lockstep phase it
+# spans may take (each frame up to WAIT_S; CI once needed 10 s for the 5 frames and the load gave up)
+GATE_WAIT_S = (FRAMES_PER_PHASE + 1) * WAIT_S
 #: Scenarios of the shipped GPU models, whose file names are not scenario names.
 GPU_MODEL_SCENARIOS = {
     Path(str(gpu_model)).stem: name
@@ -52,7 +55,7 @@ class Engines:
             raise ModelFileError(f"{settings.model_file} is not an ONNX model")
         self.loading.append(stem)
         if stem in self.gates:
-            assert self.gates[stem].wait(timeout=WAIT_S), f"{stem} was never let load"
+            assert self.gates[stem].wait(timeout=GATE_WAIT_S), f"{stem} was never let load"
         engine = FakeEngine(GPU_MODEL_SCENARIOS.get(stem, stem))
         engine.model_file = Path(settings.model_file)
         self.created.append(engine)
