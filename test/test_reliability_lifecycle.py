@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,15 +14,7 @@ from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
-from test_reliability_helpers import (  # noqa: E402
-    WAIT_S,
-    FakeEngine,
-    Harness,
-    fake_factory,
-    image_msg,
-    scene,
-    wait_for,
-)
+from test_reliability_helpers import FakeEngine, Harness, fake_factory, image_msg, scene, wait_for  # noqa: E402
 
 from seg_perception.ros.errors import NodeStartError  # noqa: E402
 from seg_perception.ros.lifecycle_node import LifecycleSegmentationNode  # noqa: E402
@@ -56,15 +47,14 @@ class Lifecycle:
     def transition(self, transition_id: int) -> bool:
         before = self.state()
         future = self.change.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            if future.done():
-                return bool(future.result().success)
-            time.sleep(0.01)
-        # Seen once in CI under load: the node logged the transition within 60 ms but the reply
-        # never reached this client (a transport loss, not the node's behaviour). The node's state
-        # says whether the transition happened; a refused one leaves it unchanged.
-        return self.state() != before
+        try:
+            wait_for(future.done, "the transition's reply")
+        except AssertionError:
+            # Seen once in CI under load: the node logged the transition within 60 ms but the reply
+            # never reached this client (a transport loss, not the node's behaviour). The node's state
+            # says whether the transition happened; a refused one leaves it unchanged.
+            return self.state() != before
+        return bool(future.result().success)
 
     @staticmethod
     def _call(client, request):

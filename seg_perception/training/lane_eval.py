@@ -271,7 +271,7 @@ def evaluate_lane_drives(
                 )
             if not calibrated:
                 continue
-            for lane in nearest_lanes(truth, TUSIMPLE_SIDE_LANES):
+            for lane in scored:
                 best = min(
                     (
                         (_mean_lateral(b.ground_points, lane), b.id)
