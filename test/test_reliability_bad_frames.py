@@ -310,15 +310,16 @@ def test_random_compressed_payloads_through_the_node_are_all_accounted_for(
 
 
 def test_bombs_among_good_frames_cost_no_good_frame_and_are_never_decoded(harness: Harness) -> None:
-    """Ten 16384x16384 bombs, each 0.1 s before a good frame: every good frame gets its mask and
-    the decoder sees only the good frames.
+    """Ten 16384x16384 bombs, each followed by a good frame: every good frame gets its mask, every
+    bomb is refused as too large, and the decoder sees only the good frames.
 
     Decoding a bomb took ~3 s and 1.5 GB before the header check, so most good frames of a 5 Hz
     stream were overwritten in the mailbox (3 of 10 processed); refused from the header, a bomb
-    costs next to nothing. Each bomb is sent once the previous good frame has its mask, so a good
-    frame slowed by a loaded machine is never overwritten by the next bomb (the mailbox keeps the
-    latest frame by design). What a bomb costs is checked by what runs (no decoder call), not by a
-    clock: a timed budget failed CI once under load (a good frame waited 2.0 s, another 0.01 s).
+    costs next to nothing. Each message is sent once the previous one is accounted for (the bomb
+    refused, the good frame masked), because the mailbox keeps the latest frame by design: a fixed
+    0.1 s pause once let a good frame overwrite a bomb the worker thread of a loaded CI machine had
+    not yet taken (one drop, nine refusals). What a bomb costs is checked by what runs (no decoder
+    call), not by a clock: a timed budget failed CI once under load (a good frame waited 2.0 s).
     """
     worker = harness.node.workers[1]
     bombs = [bmp_rle8(), jpeg_late_sof_bomb()]
@@ -327,8 +328,12 @@ def test_bombs_among_good_frames_cost_no_good_frame_and_are_never_decoded(harnes
     with mock.patch.object(cv2, "imdecode", wraps=cv2.imdecode) as decoder:
         for index in range(10):
             done = worker.stats.snapshot().processed
+            refused = worker.stats.snapshot().rejected.get("too_large", 0)
             harness.avm.publish(CompressedImage(format="bmp", data=bombs[index % 2]))  # type: ignore[attr-defined]
-            time.sleep(0.1)
+            wait_for(
+                lambda refused=refused: worker.stats.snapshot().rejected.get("too_large", 0) == refused + 1,
+                f"bomb {index} refused",
+            )
             harness.avm.publish(good)  # type: ignore[attr-defined]
             wait_for(
                 lambda done=done: worker.stats.snapshot().processed == done + 1, f"good frame {index}'s mask"
