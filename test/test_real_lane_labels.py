@@ -1,0 +1,93 @@
+"""The hand-made labels of the real highway stills (labels/real_front) and the tool that snaps them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import cv2
+import numpy as np
+import pytest
+
+from seg_perception.data.lanes import read_tusimple_labels
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ROOT / "labels" / "real_front"
+REAL_FRONT = ROOT.parent / "shared" / "realdata" / "front"
+
+
+def _snapper() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "snap_lane_labels", ROOT / "scripts" / "snap_lane_labels.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _road_with_line(hidden: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A grey road with one white line from (300, 700) to (620, 430); its centre per row."""
+    image = np.full((720, 1280, 3), 90, np.uint8)
+    cv2.line(image, (300, 700), (620, 430), (235, 235, 235), 10)
+    if hidden is not None:  # a vehicle over the line
+        image[hidden[0] : hidden[1], :] = 40
+    rows = np.arange(430, 701)
+    centre = 300 + (620 - 300) * (700 - rows) / (700 - 430)
+    return image, rows, centre
+
+
+@pytest.mark.parametrize("hidden", [None, (520, 600)])
+def test_a_rough_line_snaps_onto_the_paint(hidden: tuple[int, int] | None) -> None:
+    snap = _snapper()
+    image, rows, centre = _road_with_line(hidden)
+    rough = snap.RoughLane(
+        np.array([[620.0 + 3, 430.0], [450.0 + 10, 573.0], [300.0 + 12, 700.0]]), 430.0, 700.0
+    )
+    fitted, paint_rows = snap.snap_lane(snap.paint_ridges(image), rough)
+    rough_error = np.abs(np.interp(rows, rough.points[:, 1], rough.points[:, 0]) - centre)
+    assert rough_error.max() >= 10  # the rough line is off by up to 12 px
+    inner = (rows >= 440) & (rows <= 690)  # the drawn line's end caps are not paint of the line
+    assert np.abs(fitted - centre)[inner].max() < 2.0  # across the hidden rows too (20 px is a miss)
+    if hidden is not None:
+        assert not np.isin(np.arange(hidden[0] + 2, hidden[1] - 2), paint_rows).any()  # blur spills 1 row
+
+
+def test_a_line_without_paint_keeps_its_rough_course() -> None:
+    snap = _snapper()
+    image = np.full((720, 1280, 3), 90, np.uint8)
+    rough = snap.RoughLane(np.array([[620.0, 430.0], [300.0, 700.0]]), 430.0, 700.0)
+    fitted, paint_rows = snap.snap_lane(snap.paint_ridges(image), rough)
+    assert paint_rows.size == 0
+    assert np.allclose(fitted, np.interp(np.arange(430, 701), [430, 700], [620, 300]))
+
+
+def test_the_labels_read_as_tusimple_and_fit_their_frames() -> None:
+    labels = read_tusimple_labels(LABELS / "tusimple.json")
+    assert len(labels) == 14
+    assert sum(len(label.lanes) for label in labels) == 53
+    for label in labels:
+        width, height = (1280, 720) if "1280x720" in label.raw_file else (960, 540)
+        assert 3 <= len(label.lanes) <= 4
+        assert label.h_samples[-1] < height and np.all(np.diff(label.h_samples) == round(height / 72))
+        for lane in label.lanes:
+            xs = np.array(lane)
+            assert ((xs == -2) | ((xs >= 0) & (xs < width))).all()
+            assert (xs >= 0).sum() >= 4  # outer lines leave the frame at its side after a few rows
+
+
+@pytest.mark.skipif(not REAL_FRONT.is_dir(), reason="shared/realdata is not beside this checkout")
+def test_the_committed_labels_are_what_the_script_makes_of_the_rough_lines(tmp_path: Path) -> None:
+    import yaml
+
+    snap = _snapper()
+    spec = yaml.safe_load((LABELS / "rough_lines.yaml").read_text())
+    made = [snap.label_frame(REAL_FRONT, frame)[0].to_json() for frame in spec["frames"]]
+    committed = [label.to_json() for label in read_tusimple_labels(LABELS / "tusimple.json")]
+    assert [m["raw_file"] for m in made] == [c["raw_file"] for c in committed]
+    for mine, theirs in zip(made, committed, strict=True):
+        assert mine["h_samples"] == theirs["h_samples"]
+        assert np.allclose(np.array(mine["lanes"], float), np.array(theirs["lanes"], float), atol=0.11)
