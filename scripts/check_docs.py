@@ -302,6 +302,7 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
 
     shutil.copytree(ROOT / "config", workspace / "config")
     shutil.copytree(ROOT / "weights", workspace / "weights")
+    shutil.copytree(ROOT / "labels", workspace / "labels")  # the real stills' lane labels
     shared = shared_dir()
     video = workspace / "path" / "to" / "video.mp4"
     images = workspace / "path" / "to" / "images"

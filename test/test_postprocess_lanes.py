@@ -485,6 +485,42 @@ def test_boundaries_stop_at_the_stop_line_ahead():
     assert all(14.0 <= b.plane_range[1] <= stop + 1e-6 for b in result.boundaries)
 
 
+def _side_blob(mask, distance, lateral=(-6.0, -8.0), mapper=MAPPER):
+    """Transverse paint off to the side of the road (beyond its right edge) at ``distance`` m."""
+    near, far = lateral
+    outline = np.array([[distance, near], [distance, far], [distance + 0.4, far], [distance + 0.4, near]])
+    cv2.fillPoly(mask, [np.round(mapper.to_image(outline)).astype(np.int32)], LANE)
+
+
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_transverse_paint_off_the_cars_path_ends_no_boundary(calibrated):
+    mask, image = draw_road(THREE_LANES)
+    _side_blob(mask, 15.0)
+    mapper = MAPPER if calibrated else None
+    cut = LaneExtractor(CLASSES, mapper=mapper).extract(mask, image)
+    kept = LaneExtractor(CLASSES, LaneSettings(junction_corridor_m=2.0), mapper=mapper).extract(mask, image)
+    for result in (cut, kept):
+        assert [m.kind for m in result.markings] == ["stop_line"]  # reported either way
+    assert cut.markings[0].on_path and not kept.markings[0].on_path
+    ego = ("ego_left", "ego_right")
+    # every corridor: the blob ends the lanes; with one, they run on to their paint's end
+    assert all(cut.boundary_at(p).paint_range[1] < kept.boundary_at(p).paint_range[1] for p in ego)
+    if calibrated:
+        stop = cut.markings[0].distance
+        assert abs(stop - 15.0) < 0.5
+        assert all(cut.boundary_at(p).plane_range[1] <= stop + 1e-6 for p in ego)
+        assert all(kept.boundary_at(p).plane_range[1] > 40.0 for p in ego)
+
+
+def test_a_stop_line_across_the_cars_path_still_ends_the_boundaries():
+    mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
+    result = LaneExtractor(CLASSES, LaneSettings(junction_corridor_m=2.0), mapper=MAPPER).extract(mask, image)
+    assert [m.on_path for m in result.markings] == [True]
+    stop = result.markings[0].distance
+    assert len(result.boundaries) == 2
+    assert all(b.plane_range[1] <= stop + 1e-6 for b in result.boundaries)
+
+
 def runs_reference(rows, max_hole):
     """Runs of each row pixel by pixel, holes of up to ``max_hole`` pixels closed."""
     found = []

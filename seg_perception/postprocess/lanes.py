@@ -151,6 +151,10 @@ class LaneSettings:
     stop_line_min_length_m: float = 1.5
     stop_line_max_depth_m: float = 1.2
     crosswalk_join_m: float = 1.5
+    # a stop line or crosswalk ends the boundaries only when its lateral span comes within this
+    # distance of the car's axis at its row (0: every one does); transverse paint off to the side,
+    # such as a tail light or the edge of a lane two over, would otherwise cut every boundary
+    junction_corridor_m: float = 0.0
 
     def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
@@ -294,6 +298,8 @@ class RoadMarking:
         ground_points: (K, 2) float32 outline in metres, or None when uncalibrated.
         distance: Forward distance of its near edge (plane units).
         far_distance: Forward distance of its far edge (plane units).
+        on_path: Whether it reaches the car's path (``junction_corridor_m``): only such a
+            marking ends the lane boundaries.
     """
 
     kind: str
@@ -302,6 +308,7 @@ class RoadMarking:
     ground_points: np.ndarray | None
     distance: float
     far_distance: float = 0.0
+    on_path: bool = True
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -1076,13 +1083,14 @@ class LaneExtractor:
             max_lane_width=settings.max_lane_width_m if plane.metric else 0.0,
         )
         x_bottom = self._bottom_distance(plane, (height, width))
-        samples, weights, spans, kept = _before_junction(samples, weights, spans, kept, markings, x_bottom)
+        junctions = [m for m in markings if m.on_path]
+        samples, weights, spans, kept = _before_junction(samples, weights, spans, kept, junctions, x_bottom)
         if not samples:
             return result
         # boundaries run on to the farthest paint of the frame (the road is seen that far), at
         # least to extend_to_m, but never past the junction ahead of the paint
         paint_far = max(span[1] for span in spans)
-        junction = min((m.distance for m in markings if m.distance > paint_far), default=np.inf)
+        junction = min((m.distance for m in junctions if m.distance > paint_far), default=np.inf)
         extend_to = 0.0
         if settings.extend_to_m > 0 and not guessed:  # a guessed horizon says nothing of the far road
             extend_to = min(max(settings.extend_to_m, paint_far), settings.max_range_m, junction)
@@ -1368,6 +1376,10 @@ class LaneExtractor:
         found.sort(key=lambda m: m.distance)
         for index, marking in enumerate(found):
             marking.id = index
+        if settings.junction_corridor_m > 0 and found:
+            width = mask.shape[1] * to_frame[0]
+            for marking in found:
+                marking.on_path = _reaches_axis(marking, plane, width, settings.junction_corridor_m)
         return found
 
     def _marking(self, kind: str, outline: np.ndarray, plane: _Plane, distance: float) -> RoadMarking:
@@ -1442,6 +1454,19 @@ def _wide_components(binary: np.ndarray) -> list[tuple[int, int, int, int, np.nd
         _, labels = cv2.connectedComponents(binary[y0 : y0 + h, x0 : x0 + w], connectivity=8)
         found.append((x0, y0, w, h, labels == labels[0, first_x - x0]))
     return found
+
+
+def _reaches_axis(marking: RoadMarking, plane: _Plane, width: float, corridor: float) -> bool:
+    """Whether the marking's lateral span comes within ``corridor`` of the car's axis (the frame's
+    centre column) at the marking's middle row, in plane units."""
+    outline = np.asarray(marking.image_points, np.float64)
+    row = float(outline[:, 1].mean())
+    lateral = plane.to_plane(outline)[:, 1]
+    axis = plane.to_plane(np.array([[(width - 1) / 2.0, row]]))[0, 1]
+    lateral = lateral[np.isfinite(lateral)]
+    if not lateral.size or not np.isfinite(axis):
+        return True  # cannot place it: keep the old behaviour, it ends the lanes
+    return bool(lateral.min() - corridor <= axis <= lateral.max() + corridor)
 
 
 def _before_junction(
