@@ -182,10 +182,27 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     )
     write_culane_lines(tmp_path / "clips" / "0001.lines.txt", truth)
     # the two outer lines are painted but not labelled here: TuSimple's FP counts them
-    assert main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(road_model),
+                "--tusimple",
+                str(tmp_path / "labels.json"),
+                "--json",
+                str(tmp_path / "s.json"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     accuracy = float(out.split("accuracy")[1].split()[0])
     assert accuracy >= 0.95, out
+    # the JSON names each frame's scores, so a change's wins and losses can be found
+    [frame] = json.loads((tmp_path / "s.json").read_text())["per_frame"]
+    assert frame["raw_file"] == "clips/0001.jpg" and frame["num_gt"] == 2
+    assert frame["accuracy"] == pytest.approx(accuracy, abs=1e-4) and frame["matched"] == 2
+    assert frame["num_pred"] == 4 and frame["fp"] == pytest.approx(0.5)  # the two unlabelled lines
     assert main(["eval", str(road_model), "--culane", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CULane" in out and "TP 2" in out and "FN 0" in out, out

@@ -489,6 +489,11 @@ def evaluate_lane_dataset(
         count: Evaluate at most this many frames.
         overlays: Folder for a picture of every frame (``<index>_<image name>.png``): its
             boundaries and its labelled lines (thin cyan).
+
+    Returns:
+        ``dataset``, the metrics' summary (``tusimple`` or ``culane``) and, for TuSimple,
+        ``per_frame``: each frame's ``raw_file``, accuracy, FP, FN and lane counts, to find the
+        frames a change wins or loses.
     """
     import cv2
 
@@ -513,12 +518,15 @@ def evaluate_lane_dataset(
     if tusimple is not None:
         root = tusimple_root or tusimple.parent
         metrics = TuSimpleMetrics()
+        per_frame = []
         for index, label in enumerate(read_tusimple_labels(tusimple)[:count]):
             image = read(root / label.raw_file)
             truth = label.polylines()
             predicted = boundaries(image, index, label.raw_file, truth)
             metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
-        return {"dataset": f"TuSimple {tusimple}", "tusimple": metrics.summary()}
+            frame = metrics.frames[-1]
+            per_frame.append({"raw_file": label.raw_file, **asdict(frame)})
+        return {"dataset": f"TuSimple {tusimple}", "tusimple": metrics.summary(), "per_frame": per_frame}
     if culane_root is None:
         raise ConfigError("give a TuSimple label file or a CULane root")
     dataset = CULaneDataset(culane_root, list_file=culane_list)
