@@ -341,3 +341,29 @@ def test_lane_eval_overlays_show_boundaries_over_the_true_lines(tmp_path):
     cyan = np.all(picture == (255, 255, 0), axis=2)  # the true lines
     green = (picture[..., 1] > 180) & (picture[..., 0] < 120) & (picture[..., 2] < 120)  # ego boundaries
     assert cyan.sum() > 50 and green.sum() > 50
+
+
+def test_the_drives_true_lines_run_to_the_frame_edge():
+    """The truth a drive is scored against starts where each line enters the frame (the bottom row
+    or a side), as a labelled real frame's lines do; it used to start one sample spacing inside,
+    so a boundary that reached the bottom row was scored wrong there."""
+    from seg_perception.config import load_scenario
+    from seg_perception.training.lane_eval import _frames, drive_world, lanes_of_sample, true_lanes
+
+    height, width = size = (270, 480)
+    config = load_scenario("highway")
+    sample = next(_frames(config, 200000, 2, size, 30.0))
+    truths = [true_lanes(drive_world(config, 200000, 2, size, 30.0), sample.meta["time_s"])]
+    if getattr(sample, "lanes", None):
+        truths.append(lanes_of_sample(sample.lanes, size))
+    for truth in truths:
+        assert truth
+        on_bottom = 0
+        for lane in truth:
+            image = lane.image
+            assert np.all((image >= -1e-9) & (image <= [width - 1 + 1e-9, height - 1 + 1e-9]))
+            near = image[np.argmax(image[:, 1])]  # the line's lowest point
+            on_edge = min(near[0], width - 1 - near[0], height - 1 - near[1])
+            assert on_edge == pytest.approx(0.0, abs=1e-6), near
+            on_bottom += bool(abs(near[1] - (height - 1)) < 1e-6)
+        assert on_bottom >= 2  # the ego lane's lines enter through the bottom row

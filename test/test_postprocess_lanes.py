@@ -596,6 +596,50 @@ def test_curves_drawn_together_are_the_curves_drawn_one_by_one(mapper):
             assert alone[3] == drawn[3]
 
 
+@pytest.mark.parametrize("mapper", [MAPPER, None], ids=["metric", "image_space"])
+def test_a_curve_starts_where_it_enters_the_frame(mapper):
+    """A curve whose near end lies just below the frame starts on the bottom row (it lost a whole
+    sample spacing, ~15 px of 540, when only the samples inside were kept); one that leaves the
+    side of the frame near the car starts on that side."""
+    mask, _ = draw_road([(1.8, "solid", WHITE, 0.0), (-1.8, "dashed", WHITE, 0.0)])
+    plane = LaneExtractor(CLASSES, mapper=mapper).extract(mask).plane
+    height, width = SIZE
+    bottom = float(plane.to_plane(np.array([[width / 2.0, height - 1.0]]))[0, 0])
+    straight = np.array([1.0, 0.0, 0.0, 0.0])
+    sampled = render_curve(plane, straight, (0.99 * bottom, 60.0), SIZE)[0]
+    assert sampled[0, 1] < height - 5  # without the option: the first sample inside, rows up
+    image_points, _, _, valid = render_curve(
+        plane, straight, (0.99 * bottom, 60.0), SIZE, from_frame_edge=True
+    )
+    assert image_points[0, 1] == pytest.approx(height - 1, abs=1e-3)
+    np.testing.assert_array_equal(image_points[1:], sampled)
+    assert valid[1 if mapper is None else 0] == pytest.approx(
+        height - 1 if mapper is None else bottom, rel=1e-3
+    )
+    assert np.all(np.diff(image_points[:, 1]) < 0)  # still near to far, up the frame
+    # far to the side: it enters through the frame's left edge
+    wide = np.array([12.0, 0.0, 0.0, 0.0])
+    side_points = render_curve(plane, wide, (0.99 * bottom, 60.0), SIZE, from_frame_edge=True)[0]
+    assert side_points[0, 0] == pytest.approx(0.0, abs=1e-3) and 0 < side_points[0, 1] < height - 1
+
+
+@pytest.mark.parametrize("mapper", [MAPPER, None], ids=["metric", "image_space"])
+def test_boundaries_and_their_tracks_start_on_the_bottom_row_with_start_at_frame_edge(mapper):
+    mask, image = draw_road(THREE_LANES[1:3], near=0.5)  # paint from below the frame
+    for edge in (False, True):
+        extractor = LaneExtractor(CLASSES, LaneSettings(start_at_frame_edge=edge), mapper=mapper)
+        tracker = LaneTracker()
+        for _ in range(3):  # confirmed tracks are drawn by the tracker
+            tracked = tracker.update(extractor.extract(mask, image))
+        for result in (extractor.extract(mask, image), tracked):
+            lowest = [float(b.image_points[:, 1].max()) for b in result.boundaries]
+            assert len(lowest) == 2
+            if edge:
+                assert lowest == pytest.approx([SIZE[0] - 1] * 2, abs=1e-3)
+            else:  # the first drawing sample inside: rows up for at least one of them
+                assert min(lowest) < SIZE[0] - 2
+
+
 def test_dashes_joined_into_their_lines_give_the_vanishing_point_their_own_directions_miss():
     height = SIZE[0]
     vanishing = (320.0, 150.0)

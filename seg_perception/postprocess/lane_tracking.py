@@ -208,7 +208,10 @@ class LaneTracker:
         boundaries: list[LaneBoundary] = []
         shown = [track for track in self._tracks if self._confirmed(track)]
         curves = [(t.boundary.plane_coefficients, t.boundary.plane_range) for t in shown]
-        drawn = render_curves(plane, curves, size) if plane is not None else [None] * len(shown)
+        if plane is not None:
+            drawn = render_curves(plane, curves, size, from_frame_edge=detections.start_at_frame_edge)
+        else:
+            drawn = [None] * len(shown)
         for track, rendered in zip(shown, drawn, strict=True):
             if rendered is None:
                 continue

@@ -155,6 +155,9 @@ class LaneSettings:
     # distance of the car's axis at its row (0: every one does); transverse paint off to the side,
     # such as a tail light or the edge of a lane two over, would otherwise cut every boundary
     junction_corridor_m: float = 0.0
+    # a boundary starts where its curve enters the frame (the bottom row or a side) rather than at
+    # its first rendered sample inside, up to one sample spacing (7 % of the distance) further on
+    start_at_frame_edge: bool = False
 
     def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
@@ -369,6 +372,8 @@ class LaneResult:
     frame_size: tuple[int, int] = (0, 0)
     # widest ego lane the positions allow (metres; 0: no check), for the tracker's renaming
     max_lane_width: float = 0.0
+    # the tracker draws its tracks as the extractor drew the boundaries (start_at_frame_edge)
+    start_at_frame_edge: bool = False
 
     def boundary_at(self, position: str) -> LaneBoundary | None:
         return next((b for b in self.boundaries if b.position == position), None)
@@ -1081,6 +1086,7 @@ class LaneExtractor:
             plane=plane,
             frame_size=(height, width),
             max_lane_width=settings.max_lane_width_m if plane.metric else 0.0,
+            start_at_frame_edge=settings.start_at_frame_edge,
         )
         x_bottom = self._bottom_distance(plane, (height, width))
         junctions = [m for m in markings if m.on_path]
@@ -1111,7 +1117,8 @@ class LaneExtractor:
                 fitted.append(boundary)
         boundaries = []
         curves = [(b.plane_coefficients, b.plane_range) for b in fitted]
-        for boundary, rendered in zip(fitted, render_curves(plane, curves, (height, width)), strict=True):
+        drawn = render_curves(plane, curves, (height, width), from_frame_edge=settings.start_at_frame_edge)
+        for boundary, rendered in zip(fitted, drawn, strict=True):
             if rendered is not None:  # a curve with fewer than two points in the image is dropped
                 boundary.image_points, boundary.ground_points, boundary.coefficients, boundary.valid_range = (
                     rendered
@@ -1514,12 +1521,15 @@ def render_curve(
     x_range: tuple[float, float],
     size: tuple[int, int],
     points: int = _RENDER_POINTS,
+    *,
+    from_frame_edge: bool = False,
 ) -> Rendered | None:
     """``(image_points, ground_points, public coefficients, valid range)`` of a plane curve in the image.
 
-    None when fewer than two of its points fall inside the image.
+    None when fewer than two of its points fall inside the image. ``from_frame_edge``: it starts
+    where it enters the frame, not at its first sample inside.
     """
-    return render_curves(plane, [(coefficients, x_range)], size, points)[0]
+    return render_curves(plane, [(coefficients, x_range)], size, points, from_frame_edge=from_frame_edge)[0]
 
 
 def render_curves(
@@ -1527,6 +1537,8 @@ def render_curves(
     curves: Sequence[tuple[np.ndarray, tuple[float, float]]],
     size: tuple[int, int],
     points: int = _RENDER_POINTS,
+    *,
+    from_frame_edge: bool = False,
 ) -> list[Rendered | None]:
     """:func:`render_curve` of several ``(coefficients, x_range)`` curves: one projection for all."""
     if not curves:
@@ -1545,8 +1557,19 @@ def render_curves(
             rendered.append(None)
             continue
         image_points = image_all[k][inside[k]]
+        curve_x, curve_y = xs[k][inside[k]], ys[k][inside[k]]
+        first = int(np.argmax(inside[k]))
+        if from_frame_edge and first > 0 and np.isfinite(image_all[k, first - 1]).all():
+            # the curve enters the frame between two samples (from below it or a side): start it
+            # where it crosses the frame's edge, not at the first sample inside, which lies up to
+            # one sample spacing (7 % of the distance) further on
+            t = frame_entry_fraction(image_all[k, first - 1], image_all[k, first], width, height)
+            image_points = np.vstack(
+                [image_all[k, first - 1] + t * (image_all[k, first] - image_all[k, first - 1]), image_points]
+            )
+            curve_x = np.r_[xs[k, first - 1] + t * (xs[k, first] - xs[k, first - 1]), curve_x]
+            curve_y = np.r_[ys[k, first - 1] + t * (ys[k, first] - ys[k, first - 1]), curve_y]
         if plane.metric:
-            curve_x, curve_y = xs[k][inside[k]], ys[k][inside[k]]
             rendered.append(
                 (
                     image_points.astype(np.float32),
@@ -1561,6 +1584,23 @@ def render_curves(
         valid = (float(image_points[:, 1].min()), float(image_points[:, 1].max()))
         rendered.append((image_points.astype(np.float32), None, np.asarray(public, dtype=np.float64), valid))
     return rendered
+
+
+def frame_entry_fraction(outside: np.ndarray, inside: np.ndarray, width: int, height: int) -> float:
+    """Fraction of the way from a pixel outside the frame ``[0, width - 1] x [0, height - 1]`` to
+    one inside it where the segment between them enters the frame (the last edge it crosses).
+
+    A polyline sampled along a line keeps its samples inside the frame; this places its first
+    point on the frame's edge instead of up to one sample spacing inside (lane boundaries and the
+    lanes they are scored against both start there).
+    """
+    fraction = 0.0
+    for axis, limit in ((0, width - 1.0), (1, height - 1.0)):
+        start, end = float(outside[axis]), float(inside[axis])
+        for edge in (0.0, limit):
+            if (start - edge) * (end - edge) < 0:  # this edge lies between them
+                fraction = max(fraction, (start - edge) / (start - end))
+    return min(fraction, 1.0)
 
 
 def _polyval_rows(x: np.ndarray, coefficients: Sequence[np.ndarray]) -> np.ndarray:

@@ -39,7 +39,14 @@ from seg_perception.data.synthetic.front import (
 from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
-from seg_perception.postprocess.lanes import EGO_LEFT, EGO_RIGHT, LaneExtractor, LaneResult, LaneSettings
+from seg_perception.postprocess.lanes import (
+    EGO_LEFT,
+    EGO_RIGHT,
+    LaneExtractor,
+    LaneResult,
+    LaneSettings,
+    frame_entry_fraction,
+)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 LATERAL_AT_M = 10.0
@@ -80,8 +87,34 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
             continue
         vehicle = np.column_stack([ground[:, 1], -ground[:, 0]])
         order = np.argsort(vehicle[:, 0])
-        found.append(TrueLane(int(lane.lane_id), vehicle[order], image[inside]))
+        in_frame = _to_frame_edges(image, inside, width, height)[1]
+        found.append(TrueLane(int(lane.lane_id), vehicle[order], in_frame))
     return found
+
+
+def _to_frame_edges(
+    image: np.ndarray, inside: np.ndarray, width: int, height: int, ground: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(ground, image)`` of a sampled line's samples inside the frame, with the points where it
+    enters and leaves the frame added (``ground`` interpolated alike; None: zeros).
+
+    The generator samples a line from the ground the bottom pixel edge sees, half a row below the
+    frame, so its first sample inside lies up to one sample spacing up; a labelled real frame's
+    lines run to the frame's edge, and so do the boundaries they are scored against.
+    """
+    first = int(np.argmax(inside))
+    last = len(inside) - 1 - int(np.argmax(inside[::-1]))
+    run = np.flatnonzero(inside)  # a line that leaves and re-enters a side keeps its inside samples
+    values = ground if ground is not None else np.zeros_like(image)
+    image_parts, ground_parts = [image[run]], [values[run]]
+    for outer, inner in ((first - 1, first), (last + 1, last)):
+        if not 0 <= outer < len(image) or not np.isfinite(image[outer]).all():
+            continue
+        t = frame_entry_fraction(image[outer], image[inner], width, height)
+        where = 0 if outer < inner else len(image_parts)
+        image_parts.insert(where, (image[outer] + t * (image[inner] - image[outer]))[None])
+        ground_parts.insert(where, (values[outer] + t * (values[inner] - values[outer]))[None])
+    return np.vstack(ground_parts), np.vstack(image_parts)
 
 
 def ego_lateral_m(time_s: float) -> float:
@@ -131,7 +164,8 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
         )
         if inside.sum() < 3:
             continue
-        lanes.append(TrueLane(index, np.column_stack([s, -world_x])[inside], image[inside]))
+        ground = np.column_stack([s, -world_x])
+        lanes.append(TrueLane(index, *_to_frame_edges(image, inside, cam.width, cam.height, ground)))
     return lanes
 
 
