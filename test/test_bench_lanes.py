@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from seg_perception.bench.lanes import LaneBenchError, measure, register, run
-from seg_perception.config import default_model_path
+from seg_perception.config import load_scenario, scenario_model_path
 from seg_perception.inference.engine import create_engine
 
 
@@ -25,11 +25,13 @@ def test_every_frame_is_timed_in_both_spaces() -> None:
 
 def test_model_masks_are_the_model_resolution_masks_the_node_uses() -> None:
     result = measure(drives=1, frames=1, size=(540, 960), repeat=1)
-    # the highway scenario's shipped model, at the input size its metadata gives (not the frame's)
-    with create_engine(default_model_path("highway")) as engine:
+    # the model the node runs for the highway scenario on the CPU, at the input size its metadata
+    # gives (not the frame's)
+    model = scenario_model_path(load_scenario("highway"), "cpu")
+    with create_engine(model) as engine:
         height, width = engine.metadata.input_size
     assert (height, width) != (540, 960)
-    assert result["source"] == f"model masks {height}x{width} (highway.onnx)"
+    assert result["source"] == f"model masks {height}x{width} ({model.name})"
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -227,11 +227,13 @@ def test_marker_slot_colours_come_from_the_slot_roles(share: Path) -> None:
 def test_the_model_of_a_scenario_follows_the_device() -> None:
     highway, road = load_scenario("highway"), load_scenario("road")
     weights = SHIPPED / "weights"
-    assert scenario_model_path(highway) == scenario_model_path(highway, "cpu") == weights / "highway.onnx"
+    # highway: the HRNet model on CUDA, its int8 copy on every other device (weights/README.md)
+    cpu_model = weights / "highway_hrnetv2_w18_small_v1_int8.onnx"
+    assert scenario_model_path(highway) == scenario_model_path(highway, "cpu") == cpu_model
     gpu_model = weights / str(highway.params["cuda_model_file"])
-    assert gpu_model.is_file() and gpu_model != weights / "highway.onnx"  # the named file is shipped
+    assert cpu_model.is_file() and gpu_model.is_file()  # the named files are shipped
     assert scenario_model_path(highway, "cuda") == scenario_model_path(highway, "cuda:1") == gpu_model
-    assert scenario_model_path(road, "cuda") == weights / "road.onnx"  # no cuda_model_file: one model
+    assert scenario_model_path(road, "cuda") == scenario_model_path(road, "cpu") == weights / "road.onnx"
 
 
 def test_parking_on_cuda_runs_its_hrnet_model() -> None:
@@ -243,10 +245,12 @@ def test_parking_on_cuda_runs_its_hrnet_model() -> None:
     assert scenario_model_path(parking, "cuda") == scenario_model_path(parking, "cuda:0") == gpu_model
 
 
-def test_the_shipped_int8_parking_file_is_the_gpu_model_quantized() -> None:
-    """The opt-in CPU file (weights/README.md) must follow the GPU file it was made from."""
+@pytest.mark.parametrize("scenario", ["parking", "highway"])
+def test_the_shipped_int8_files_are_the_gpu_models_quantized(scenario: str) -> None:
+    """The int8 CPU files (highway's default, parking's opt-in; weights/README.md) must follow the
+    GPU file each was made from."""
     weights = SHIPPED / "weights"
-    gpu_model = weights / str(load_scenario("parking").params["cuda_model_file"])
+    gpu_model = weights / str(load_scenario(scenario).params["cuda_model_file"])
     copy = read_onnx_metadata(weights / f"{gpu_model.stem}_int8.onnx")
     assert copy.quantization["source"] == gpu_model.name
     # the same classes, ground scale and heads as the file it was made from

@@ -96,3 +96,21 @@ def test_switch_at_defaults_to_half_the_stream_and_must_lie_inside_it():
     ):
         with pytest.raises(DemoError, match="--switch-at"):
             settings_from_args(_args("--scenarios", "drive", "--seconds", "6", *argv))
+
+
+def test_the_drive_demo_runs_the_models_its_node_would():
+    """The drive's front camera runs the node's own scenario, so config/drive.yaml's per-device
+    model keys apply to it (ICNet-lite on the CPU); the AVM's parking scenario keeps its own, and a
+    scenario run alone keeps highway.yaml's (the int8 HRNet on the CPU)."""
+    from seg_perception.config import load_scenario, scenario_model_path, share_dir
+    from seg_perception.tools.demo import drive_model_overrides, resolve_model
+
+    weights = share_dir() / "weights"
+    front = drive_model_overrides("highway")
+    assert front == {"cpu_model_file": "highway.onnx"} and drive_model_overrides("parking") == {}
+    assert resolve_model("highway", None, "cpu", front) == weights / "highway.onnx"
+    assert resolve_model("highway", None, "cuda", front) == scenario_model_path(
+        load_scenario("highway"), "cuda"
+    )
+    assert resolve_model("highway", None, "cpu") == scenario_model_path(load_scenario("highway"), "cpu")
+    assert resolve_model("highway", None, "cpu") != weights / "highway.onnx"

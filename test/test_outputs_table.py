@@ -17,7 +17,7 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy  # noqa: E402
-from test_reliability_helpers import FakeEngine  # noqa: E402
+from test_reliability_helpers import FakeEngine, scenario_of_model  # noqa: E402
 
 from seg_perception.config import load_scenario  # noqa: E402
 from seg_perception.ros.outputs import CAMERA_OUTPUTS, LATCHED, NODE_OUTPUTS, POLYGONS  # noqa: E402
@@ -82,7 +82,7 @@ def make_node() -> Iterator:
 
     def make(overrides: list[Parameter]) -> SegmentationNode:
         def factory(settings, logger):
-            return FakeEngine(Path(settings.model_file).stem)
+            return FakeEngine(scenario_of_model(settings.model_file))
 
         node = SegmentationNode(context=context, parameter_overrides=overrides, engine_factory=factory)
         nodes.append(node)

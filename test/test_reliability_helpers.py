@@ -28,6 +28,19 @@ WAIT_S = 10.0
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
+def scenario_of_model(model_file: str | Path) -> str:
+    """The scenario of a model file named like the shipped ones: ``<scenario>.onnx``, or a file a
+    scenario names for a device (``cuda_model_file``, ``cpu_model_file``), whose name is not one."""
+    from seg_perception.config import load_scenario, scenario_names
+
+    stem = Path(model_file).stem
+    for name in scenario_names():
+        params = load_scenario(name).params
+        if stem in {Path(str(params.get(key) or "")).stem for key in ("cuda_model_file", "cpu_model_file")}:
+            return name
+    return stem
+
+
 def metadata_for(scenario: str, *, classes: tuple[str, ...] | None = None) -> ModelMetadata:
     return tiny_metadata(scenario, classes=classes, input_size=(HEIGHT, WIDTH), model="threshold_test")
 

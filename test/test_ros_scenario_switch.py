@@ -18,9 +18,17 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
-from test_reliability_helpers import WAIT_S, FakeEngine, Harness, image_msg, scene, wait_for  # noqa: E402
+from test_reliability_helpers import (  # noqa: E402
+    WAIT_S,
+    FakeEngine,
+    Harness,
+    image_msg,
+    scenario_of_model,
+    scene,
+    wait_for,
+)
 
-from seg_perception.config import load_scenario  # noqa: E402
+from seg_perception.config import load_scenario, scenario_model_path  # noqa: E402
 from seg_perception.inference.errors import ModelFileError  # noqa: E402
 from seg_perception.ros.node import SegmentationNode  # noqa: E402
 
@@ -32,12 +40,8 @@ MAX_SWITCH_FRAMES = 500  # frames sent, one at a time, before a released load mu
 # a held load waits for the test's release only to end a hung test: longer than the lockstep phase it
 # spans may take (each frame up to WAIT_S; CI once needed 10 s for the 5 frames and the load gave up)
 GATE_WAIT_S = (FRAMES_PER_PHASE + 1) * WAIT_S
-#: Scenarios of the shipped GPU models, whose file names are not scenario names.
-GPU_MODEL_SCENARIOS = {
-    Path(str(gpu_model)).stem: name
-    for name in ("highway", "road", "parking")
-    if (gpu_model := load_scenario(name).params.get("cuda_model_file"))
-}
+#: What the front camera runs on the CPU: highway.yaml's cpu_model_file.
+HIGHWAY_CPU_MODEL = scenario_model_path(load_scenario("highway"), "cpu").name
 
 
 class Engines:
@@ -56,7 +60,7 @@ class Engines:
         self.loading.append(stem)
         if stem in self.gates:
             assert self.gates[stem].wait(timeout=GATE_WAIT_S), f"{stem} was never let load"
-        engine = FakeEngine(GPU_MODEL_SCENARIOS.get(stem, stem))
+        engine = FakeEngine(scenario_of_model(settings.model_file))
         engine.model_file = Path(settings.model_file)
         self.created.append(engine)
         return engine
@@ -150,7 +154,9 @@ def test_front_and_avm_run_their_own_models_in_one_node(make_harness) -> None:
         status.name.split(": ")[-1]: {kv.key: kv.value for kv in status.values}
         for status in harness.diagnostics[-1].status
     }
-    assert values["front"]["scenario"] == "highway" and values["front"]["model_file"].endswith("highway.onnx")
+    assert values["front"]["scenario"] == "highway" and values["front"]["model_file"].endswith(
+        HIGHWAY_CPU_MODEL
+    )
     assert values["avm"]["scenario"] == "parking" and values["avm"]["model_file"].endswith("parking.onnx")
 
 
@@ -252,7 +258,7 @@ def test_bad_switch_is_refused_with_the_reason_and_the_old_model_keeps_running(
     publisher = harness.publisher(Image, TOPICS["front"])
     result = _set(harness, name, value)
     assert not result.successful
-    assert reason in result.reason and "still running highway (highway.onnx)" in result.reason
+    assert reason in result.reason and f"still running highway ({HIGHWAY_CPU_MODEL})" in result.reason
     assert harness.node.get_parameter(name).value != value
     worker = _workers(harness)["front"]
     assert worker.pipeline.scenario.name == "highway" and worker.model_switches == 0
@@ -282,3 +288,24 @@ def test_switching_back_and_diagnostics_count_switches(make_harness) -> None:
         "diagnostics counting two switches",
     )
     assert isinstance(harness.diagnostics[-1], DiagnosticArray)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_drive_yaml_keeps_the_front_camera_on_icnet_on_the_cpu_only(make_harness, device: str) -> None:
+    """config/drive.yaml sets the node's ``cpu_model_file`` to highway.onnx: with both cameras in one
+    node on a CPU the front camera keeps ICNet-lite (highway.yaml alone runs the int8 HRNet there),
+    while on CUDA it runs highway.yaml's ``cuda_model_file``; the AVM's scenario brings its own."""
+    from seg_perception.config import read_parameters, share_dir
+
+    drive = read_parameters(share_dir() / "config" / "drive.yaml")
+    assert drive["cpu_model_file"] == "highway.onnx"
+    alone = make_harness(Engines(), device=device)
+    pinned = make_harness(Engines(), device=device, cpu_model_file=drive["cpu_model_file"])
+    highway, parking = load_scenario("highway"), load_scenario("parking")
+    for harness, front in (
+        (alone, scenario_model_path(highway, device).name),
+        (pinned, "highway.onnx" if device == "cpu" else highway.params["cuda_model_file"]),
+    ):
+        files = {name: worker.camera.model.model_file.name for name, worker in _workers(harness).items()}
+        assert files == {"front": front, "avm": scenario_model_path(parking, device).name}
+    assert HIGHWAY_CPU_MODEL != "highway.onnx"  # the pin matters on the CPU

@@ -533,6 +533,18 @@ def declare_node_parameters(node: Node) -> NodeSettings:
         "model for the device: on cuda its 'cuda_model_file', elsewhere its 'cpu_model_file' if set, "
         "else <share>/weights/<scenario>.onnx",
     )
+    # the scenario's per-device models, overridable like any other default (drive.yaml keeps the
+    # front camera on the CPU model of a lighter engine than the highway scenario's own)
+    per_device = {
+        key: declare(
+            key,
+            str(scenario.params.get(key) or ""),
+            f"model when 'model_file' is empty {where} (a bare file name is looked up in "
+            "<share>/weights); empty = <share>/weights/<scenario>.onnx",
+        )
+        for key, where in (("cuda_model_file", "on device cuda"), ("cpu_model_file", "on every other device"))
+    }
+    scenario = dataclasses.replace(scenario, params={**scenario.params, **per_device})
     node_model_file = Path(model_file) if model_file else scenario_model_path(scenario, device)
     cameras = tuple(
         _declare_camera(declare, scenario, name, node_model_file, device) for name in scenario.cameras

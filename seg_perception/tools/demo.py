@@ -20,6 +20,7 @@ Every wait has a timeout and names what did not come and which log to read.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import platform
@@ -37,6 +38,7 @@ from seg_perception.cli_args import add_device_argument, add_size_argument
 from seg_perception.config import (
     ScenarioConfig,
     load_scenario,
+    read_parameters,
     scenario_model_path,
     scenario_names,
     share_dir,
@@ -126,17 +128,24 @@ def find_py_spy() -> str:
     return found
 
 
-def resolve_model(scenario: str, model_dir: Path | None, device: str) -> Path:
+def resolve_model(
+    scenario: str, model_dir: Path | None, device: str, overrides: dict[str, Any] | None = None
+) -> Path:
     """The ONNX model of ``scenario``: ``<model_dir>/<scenario>.onnx``, else the scenario's for ``device``.
+
+    ``overrides``: per-device model keys (``cpu_model_file``, ``cuda_model_file``) a parameter
+    file sets over the scenario's, as ``config/drive.yaml`` does for its front camera.
 
     Raises:
         DemoError: the file does not exist (the message says how to make it).
     """
-    path = (
-        (model_dir / f"{scenario}.onnx")
-        if model_dir
-        else scenario_model_path(load_scenario(scenario), device)
-    )
+    if model_dir:
+        path = model_dir / f"{scenario}.onnx"
+    else:
+        config = load_scenario(scenario)
+        if overrides:
+            config = dataclasses.replace(config, params={**config.params, **overrides})
+        path = scenario_model_path(config, device)
     if not path.is_file():
         raise DemoError(
             f"no model for scenario '{scenario}': {path} does not exist; train and export it "
@@ -144,6 +153,15 @@ def resolve_model(scenario: str, model_dir: Path | None, device: str) -> Path:
             f"seg-perception export runs/{scenario}/best.pt --out {path}) or pass --model-dir"
         )
     return path
+
+
+def drive_model_overrides(scenario: str) -> dict[str, Any]:
+    """The per-device model keys ``config/drive.yaml`` sets for a camera running its node's own
+    scenario (the node resolves that camera's model with them; other scenarios bring their own)."""
+    params = read_parameters(share_dir() / "config" / f"{DRIVE}.yaml")
+    if params.get("scenario") != scenario:
+        return {}
+    return {key: params[key] for key in ("cpu_model_file", "cuda_model_file") if key in params}
 
 
 # --------------------------------------------------------------------------- one scenario
@@ -224,8 +242,10 @@ class _ScenarioRun:
         camera: str | None = None,
         label: str | None = None,
         executor: Any = None,
+        model_overrides: dict[str, Any] | None = None,
     ) -> None:
-        """``executor``: spins the recorder (the drive's cameras share one); default its own."""
+        """``executor``: spins the recorder (the drive's cameras share one); default its own.
+        ``model_overrides``: per-device model keys over the scenario's (:func:`resolve_model`)."""
         from rclpy.executors import SingleThreadedExecutor
 
         from seg_perception.tools.recorder import OutputRecorder, OutputTopics
@@ -236,7 +256,7 @@ class _ScenarioRun:
         self.camera = camera or self.config.primary_camera
         self.topic = str(self.config.camera(self.camera).get("topic", f"/camera/{self.camera}/image_raw"))
         self.size = settings.size or self.config.image_size(self.camera)
-        self.model_file = resolve_model(scenario, settings.model_dir, settings.device)
+        self.model_file = resolve_model(scenario, settings.model_dir, settings.device, model_overrides)
         self.out_dir = settings.out / self.name
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.env = env
@@ -610,6 +630,7 @@ class _DriveRun:
                 camera=camera,
                 label=f"{DRIVE}-{camera}",
                 executor=self.executor,
+                model_overrides=drive_model_overrides(scenario),
             )
             for camera, scenario in DRIVE_CAMERAS.items()
         ]
