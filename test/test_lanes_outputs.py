@@ -181,20 +181,12 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
         tmp_path / "labels.json", [TuSimpleLabel.from_polylines("clips/0001.jpg", truth, h_samples)]
     )
     write_culane_lines(tmp_path / "clips" / "0001.lines.txt", truth)
+
+    def eval_tusimple(*options: str) -> int:
+        return main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json"), *options])
+
     # the two outer lines are painted but not labelled here: TuSimple's FP counts them
-    assert (
-        main(
-            [
-                "eval",
-                str(road_model),
-                "--tusimple",
-                str(tmp_path / "labels.json"),
-                "--json",
-                str(tmp_path / "s.json"),
-            ]
-        )
-        == 0
-    )
+    assert eval_tusimple("--json", str(tmp_path / "s.json")) == 0
     out = capsys.readouterr().out
     accuracy = float(out.split("accuracy")[1].split()[0])
     assert accuracy >= 0.95, out
@@ -207,19 +199,7 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     out = capsys.readouterr().out
     assert "CULane" in out and "TP 2" in out and "FN 0" in out, out
     # --overlays: the frame with its boundaries and its labelled lines
-    assert (
-        main(
-            [
-                "eval",
-                str(road_model),
-                "--tusimple",
-                str(tmp_path / "labels.json"),
-                "--overlays",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 0
-    )
+    assert eval_tusimple("--overlays", str(tmp_path / "o")) == 0
     written = sorted((tmp_path / "o").iterdir())
     assert [p.name for p in written] == ["00000_0001.png"]
     picture = cv2.imread(str(written[0]))
