@@ -1557,19 +1557,20 @@ def render_curves(
             rendered.append(None)
             continue
         image_points = image_all[k][inside[k]]
-        curve_x, curve_y = xs[k][inside[k]], ys[k][inside[k]]
         first = int(np.argmax(inside[k]))
+        entry: tuple[int, float] | None = None  # (first sample inside, fraction back to the edge)
         if from_frame_edge and first > 0 and np.isfinite(image_all[k, first - 1]).all():
             # the curve enters the frame between two samples (from below it or a side): start it
             # where it crosses the frame's edge, not at the first sample inside, which lies up to
             # one sample spacing (7 % of the distance) further on
             t = frame_entry_fraction(image_all[k, first - 1], image_all[k, first], width, height)
-            image_points = np.vstack(
-                [image_all[k, first - 1] + t * (image_all[k, first] - image_all[k, first - 1]), image_points]
-            )
-            curve_x = np.r_[xs[k, first - 1] + t * (xs[k, first] - xs[k, first - 1]), curve_x]
-            curve_y = np.r_[ys[k, first - 1] + t * (ys[k, first] - ys[k, first - 1]), curve_y]
+            entry = (first, t)
+            image_points = np.vstack([_between(image_all[k], first, t), image_points])
         if plane.metric:
+            curve_x, curve_y = xs[k][inside[k]], ys[k][inside[k]]
+            if entry is not None:
+                curve_x = np.r_[_between(xs[k], *entry), curve_x]
+                curve_y = np.r_[_between(ys[k], *entry), curve_y]
             rendered.append(
                 (
                     image_points.astype(np.float32),
@@ -1584,6 +1585,11 @@ def render_curves(
         valid = (float(image_points[:, 1].min()), float(image_points[:, 1].max()))
         rendered.append((image_points.astype(np.float32), None, np.asarray(public, dtype=np.float64), valid))
     return rendered
+
+
+def _between(values: np.ndarray, index: int, t: float) -> np.ndarray:
+    """The point ``t`` of the way from ``values[index - 1]`` to ``values[index]``."""
+    return values[index - 1] + t * (values[index] - values[index - 1])
 
 
 def frame_entry_fraction(outside: np.ndarray, inside: np.ndarray, width: int, height: int) -> float:

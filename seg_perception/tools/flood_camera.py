@@ -127,6 +127,7 @@ class FloodCamera:
         return counts["received"] == sum(counts[key] for key in ACCOUNTED)
 
     def report(self) -> dict[str, Any]:
+        accounting_exact = self.settled()
         with self._lock:
             latency = summarize_latencies(self.latencies_ms).to_json(digits=2) if self.latencies_ms else {}
             return {
@@ -134,6 +135,7 @@ class FloodCamera:
                 "received": dict(self.received),
                 "mask_latency_ms": latency,
                 "diagnostics": dict(self.diagnostics),
+                "accounting_exact": accounting_exact,
             }
 
 
