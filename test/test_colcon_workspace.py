@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from seg_perception.config import load_scenario
+
 ROOT = Path(__file__).resolve().parents[1]
 COLCON = Path(sys.prefix) / "colcon" / "bin" / "colcon"
 DOMAIN_ID = 122  # unique per test module: no cross-talk with other DDS tests
@@ -208,9 +210,8 @@ def test_colcon_installed_node_runs_from_the_sourced_workspace(workspace: Path, 
     finally:
         output = _stop(node)
     assert info is not None, f"no segmentation_info from the colcon-installed node:\n{output}"
-    installed = (
-        workspace / "install" / "seg_perception" / "share" / "seg_perception" / "weights" / "parking.onnx"
-    )
+    cpu_model = load_scenario("parking").params["cpu_model_file"]  # the CPU default (weights/README.md)
+    installed = workspace / "install" / "seg_perception" / "share" / "seg_perception" / "weights" / cpu_model
     assert info.model_file == str(installed)  # the workspace's install, not this venv's
     assert [c.name for c in info.classes] == ["background", "slot_line", "free_slot"]
 

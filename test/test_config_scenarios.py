@@ -236,10 +236,12 @@ def test_the_model_of_a_scenario_follows_the_device() -> None:
     assert scenario_model_path(road, "cuda") == scenario_model_path(road, "cpu") == weights / "road.onnx"
 
 
-def test_parking_on_cuda_runs_its_hrnet_model() -> None:
+def test_parking_runs_its_hrnet_model_on_cuda_and_its_int8_copy_elsewhere() -> None:
     parking = load_scenario("parking")
     weights = SHIPPED / "weights"
-    assert scenario_model_path(parking, "cpu") == weights / "parking.onnx"
+    cpu_model = weights / "parking_hrnetv2_w18_small_v1_int8.onnx"
+    assert parking.params["cpu_model_file"] == cpu_model.name and cpu_model.is_file()
+    assert scenario_model_path(parking) == scenario_model_path(parking, "cpu") == cpu_model
     gpu_model = weights / "parking_hrnetv2_w18_small_v1.onnx"
     assert parking.params["cuda_model_file"] == gpu_model.name and gpu_model.is_file()
     assert scenario_model_path(parking, "cuda") == scenario_model_path(parking, "cuda:0") == gpu_model
@@ -247,8 +249,8 @@ def test_parking_on_cuda_runs_its_hrnet_model() -> None:
 
 @pytest.mark.parametrize("scenario", ["parking", "highway"])
 def test_the_shipped_int8_files_are_the_gpu_models_quantized(scenario: str) -> None:
-    """The int8 CPU files (highway's default, parking's opt-in; weights/README.md) must follow the
-    GPU file each was made from."""
+    """The int8 files (each scenario's CPU default; weights/README.md) must follow the GPU file
+    each was made from."""
     weights = SHIPPED / "weights"
     gpu_model = weights / str(load_scenario(scenario).params["cuda_model_file"])
     copy = read_onnx_metadata(weights / f"{gpu_model.stem}_int8.onnx")

@@ -98,19 +98,29 @@ def test_switch_at_defaults_to_half_the_stream_and_must_lie_inside_it():
             settings_from_args(_args("--scenarios", "drive", "--seconds", "6", *argv))
 
 
-def test_the_drive_demo_runs_the_models_its_node_would():
-    """The drive's front camera runs the node's own scenario, so config/drive.yaml's per-device
-    model keys apply to it (ICNet-lite on the CPU); the AVM's parking scenario keeps its own, and a
-    scenario run alone keeps highway.yaml's (the int8 HRNet on the CPU)."""
+@pytest.mark.parametrize(
+    ("camera", "scenario", "pinned"),
+    [("front", "highway", "highway.onnx"), ("avm", "parking", "parking.onnx")],
+)
+def test_the_drive_demo_runs_the_models_its_node_would(camera: str, scenario: str, pinned: str) -> None:
+    """config/drive.yaml pins both cameras to ICNet-lite on the CPU: the front through the node's
+    per-device keys (it runs the node's own scenario), the AVM through its own block's. On CUDA and
+    for a scenario run alone the scenario's own models apply (the int8 HRNet files on the CPU)."""
     from seg_perception.config import load_scenario, scenario_model_path, share_dir
     from seg_perception.tools.demo import drive_model_overrides, resolve_model
 
     weights = share_dir() / "weights"
-    front = drive_model_overrides("highway")
-    assert front == {"cpu_model_file": "highway.onnx"} and drive_model_overrides("parking") == {}
-    assert resolve_model("highway", None, "cpu", front) == weights / "highway.onnx"
-    assert resolve_model("highway", None, "cuda", front) == scenario_model_path(
-        load_scenario("highway"), "cuda"
-    )
-    assert resolve_model("highway", None, "cpu") == scenario_model_path(load_scenario("highway"), "cpu")
-    assert resolve_model("highway", None, "cpu") != weights / "highway.onnx"
+    overrides = drive_model_overrides(camera, scenario)
+    assert overrides == {"cpu_model_file": pinned}
+    assert resolve_model(scenario, None, "cpu", overrides) == weights / pinned
+    config = load_scenario(scenario)
+    assert resolve_model(scenario, None, "cuda", overrides) == scenario_model_path(config, "cuda")
+    assert resolve_model(scenario, None, "cpu") == scenario_model_path(config, "cpu") != weights / pinned
+
+
+def test_a_drive_cameras_block_keys_apply_to_the_scenario_it_names_only() -> None:
+    from seg_perception.tools.demo import drive_model_overrides
+
+    assert drive_model_overrides("front", "road") == {}  # neither the node's scenario nor the block's
+    # the AVM running the node's scenario (highway) gets the node's keys, not its block's parking pin
+    assert drive_model_overrides("avm", "highway") == {"cpu_model_file": "highway.onnx"}

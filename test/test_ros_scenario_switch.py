@@ -42,6 +42,8 @@ MAX_SWITCH_FRAMES = 500  # frames sent, one at a time, before a released load mu
 GATE_WAIT_S = (FRAMES_PER_PHASE + 1) * WAIT_S
 #: What the front camera runs on the CPU: highway.yaml's cpu_model_file.
 HIGHWAY_CPU_MODEL = scenario_model_path(load_scenario("highway"), "cpu").name
+#: What the AVM camera runs on the CPU: parking.yaml's cpu_model_file.
+PARKING_CPU_MODEL = scenario_model_path(load_scenario("parking"), "cpu").name
 
 
 class Engines:
@@ -157,7 +159,7 @@ def test_front_and_avm_run_their_own_models_in_one_node(make_harness) -> None:
     assert values["front"]["scenario"] == "highway" and values["front"]["model_file"].endswith(
         HIGHWAY_CPU_MODEL
     )
-    assert values["avm"]["scenario"] == "parking" and values["avm"]["model_file"].endswith("parking.onnx")
+    assert values["avm"]["scenario"] == "parking" and values["avm"]["model_file"].endswith(PARKING_CPU_MODEL)
 
 
 @pytest.mark.parametrize("node_scenario", ["highway", "parking"])  # the node's model, another scenario's
@@ -291,21 +293,47 @@ def test_switching_back_and_diagnostics_count_switches(make_harness) -> None:
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_drive_yaml_keeps_the_front_camera_on_icnet_on_the_cpu_only(make_harness, device: str) -> None:
-    """config/drive.yaml sets the node's ``cpu_model_file`` to highway.onnx: with both cameras in one
-    node on a CPU the front camera keeps ICNet-lite (highway.yaml alone runs the int8 HRNet there),
-    while on CUDA it runs highway.yaml's ``cuda_model_file``; the AVM's scenario brings its own."""
+def test_drive_yaml_keeps_both_cameras_on_icnet_lite_on_the_cpu_only(make_harness, device: str) -> None:
+    """config/drive.yaml sets the node's ``cpu_model_file`` (the front, running the node's scenario)
+    and ``avm.cpu_model_file`` to the ICNet-lite files: with both cameras in one node on a CPU each
+    keeps ICNet-lite (each scenario alone runs a heavier model there), while on CUDA both run their
+    scenario's ``cuda_model_file``."""
     from seg_perception.config import read_parameters, share_dir
 
     drive = read_parameters(share_dir() / "config" / "drive.yaml")
-    assert drive["cpu_model_file"] == "highway.onnx"
+    assert drive["cpu_model_file"] == "highway.onnx" and drive["avm"]["cpu_model_file"] == "parking.onnx"
     alone = make_harness(Engines(), device=device)
-    pinned = make_harness(Engines(), device=device, cpu_model_file=drive["cpu_model_file"])
+    pinned = make_harness(
+        Engines(),
+        device=device,
+        cpu_model_file=drive["cpu_model_file"],
+        **{"avm.cpu_model_file": drive["avm"]["cpu_model_file"]},
+    )
     highway, parking = load_scenario("highway"), load_scenario("parking")
-    for harness, front in (
-        (alone, scenario_model_path(highway, device).name),
-        (pinned, "highway.onnx" if device == "cpu" else highway.params["cuda_model_file"]),
+    on_cpu = device == "cpu"
+    for harness, front, avm in (
+        (alone, scenario_model_path(highway, device).name, scenario_model_path(parking, device).name),
+        (
+            pinned,
+            "highway.onnx" if on_cpu else highway.params["cuda_model_file"],
+            "parking.onnx" if on_cpu else parking.params["cuda_model_file"],
+        ),
     ):
         files = {name: worker.camera.model.model_file.name for name, worker in _workers(harness).items()}
-        assert files == {"front": front, "avm": scenario_model_path(parking, device).name}
-    assert HIGHWAY_CPU_MODEL != "highway.onnx"  # the pin matters on the CPU
+        assert files == {"front": front, "avm": avm}
+    assert HIGHWAY_CPU_MODEL != "highway.onnx" and PARKING_CPU_MODEL != "parking.onnx"  # the pins matter
+
+
+def test_a_cameras_own_cpu_model_applies_to_its_start_scenario_only(make_harness) -> None:
+    """``<camera>.cpu_model_file`` wins over the node's per-device keys for the scenario the camera
+    starts with; a scenario switched to at run time brings its own model, and switching back
+    restores the camera's."""
+    harness = make_harness(
+        Engines(), device="cpu", cpu_model_file="road.onnx", **{"front.cpu_model_file": "highway.onnx"}
+    )
+    front = lambda: _workers(harness)["front"].camera.model.model_file.name  # noqa: E731
+    assert front() == "highway.onnx"  # the camera's key over the node's (road.onnx would be refused)
+    assert _set(harness, "front.scenario", "road").successful
+    assert front() == scenario_model_path(load_scenario("road"), "cpu").name
+    assert _set(harness, "front.scenario", "highway").successful
+    assert front() == "highway.onnx"

@@ -29,7 +29,7 @@ from rclpy.parameter import Parameter
 from rclpy.validate_full_topic_name import validate_full_topic_name
 from rclpy.validate_topic_name import validate_topic_name
 
-from seg_perception.config import ClassMap, ScenarioConfig, load_scenario, scenario_model_path
+from seg_perception.config import ClassMap, ScenarioConfig, is_cuda_device, load_scenario, scenario_model_path
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
 from seg_perception.inference.options import PRECISION_CHOICES, EngineOptions, threads_per_engine
@@ -48,6 +48,8 @@ from seg_perception.ros.qos import INPUT_RELIABILITIES
 DEVICES = ("cpu", "cuda")
 CAMERA_ENGINES = ("shared", "per_camera")
 TRANSPORTS = ("raw", "compressed")
+#: Per-device model keys (node-wide and per camera) and where each applies
+DEVICE_MODEL_KEYS = (("cuda_model_file", "on device cuda"), ("cpu_model_file", "on every other device"))
 _BIG = 2**31 - 1
 DEFAULT_VISUALIZATION_RATE_HZ = 10.0  # overlay and markers: enough for a person watching RViz
 
@@ -78,6 +80,10 @@ class CameraSettings:
     model: CameraModel
     camera_info_topic: str = ""
     mounting: tuple[float, ...] = ()
+    #: ``<camera>.cpu_model_file`` / ``.cuda_model_file`` (set ones only), and the scenario they apply
+    #: to: the camera's scenario at start
+    device_models: tuple[tuple[str, str], ...] = ()
+    device_models_scenario: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,20 @@ def _declare_camera(
         "Changeable at run time like '<camera>.scenario'",
         read_only=False,
     )
+    device_models = tuple(
+        (key, str(value))
+        for key, where in DEVICE_MODEL_KEYS
+        if (
+            value := declare(
+                prefix + key,
+                str(block.get(key, "")),
+                f"model of '{name}' {where} when '{prefix}model_file' is empty (over the node's and the "
+                "scenario's; a bare file name is looked up in <share>/weights); only for the scenario "
+                f"'{prefix}scenario' names at start (a scenario switched to at run time brings its own); "
+                "empty = the scenario's",
+            )
+        )
+    )
     block = camera_block(scenario, name, camera_scenario)
     geometry_defaults = geometry_parameters(block)
     enabled = declare(prefix + "enabled", bool(block.get("enabled", True)), f"process the '{name}' camera")
@@ -337,6 +357,8 @@ def _declare_camera(
         unresolved,
         camera_info_topic=str(camera_info_topic),
         mounting=tuple(mounting),
+        device_models=device_models,
+        device_models_scenario=str(camera_scenario),
     )
     model = resolve_camera_model(
         scenario,
@@ -363,7 +385,9 @@ def resolve_camera_model(
     An empty scenario, or the node's own, means the node's scenario with its class map and
     polygon overrides and the node's ``model_file``; another scenario brings its own class map,
     post-processing and model for ``device`` (:func:`~seg_perception.config.scenario_model_path`).
-    The camera's input and geometry parameters are written into the scenario's camera block.
+    The camera's own ``cpu_model_file`` / ``cuda_model_file`` (``camera.device_models``) win over
+    both while it runs the scenario it started with. The camera's input and geometry parameters are
+    written into the scenario's camera block.
 
     Raises:
         NodeParameterError: the scenario cannot be loaded (unknown name, unreadable YAML).
@@ -378,6 +402,13 @@ def resolve_camera_model(
         except ConfigError as err:
             raise NodeParameterError(f"parameter '{prefix}scenario' = {scenario_text!r}: {err}") from err
         default_model = scenario_model_path(scenario, device)
+    own_key = "cuda_model_file" if is_cuda_device(device) else "cpu_model_file"
+    own_model = dict(camera.device_models).get(own_key, "")
+    if own_model and names_scenario(scenario, camera.device_models_scenario or node_scenario.name):
+        default_model = scenario_model_path(
+            dataclasses.replace(scenario, params={**scenario.params, "model_file": "", own_key: own_model}),
+            device,
+        )
     if camera.name not in scenario.cameras:
         scenario = dataclasses.replace(scenario, cameras=(*scenario.cameras, camera.name))
     scenario = _with_camera_blocks(scenario, [camera])
@@ -542,7 +573,7 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             f"model when 'model_file' is empty {where} (a bare file name is looked up in "
             "<share>/weights); empty = <share>/weights/<scenario>.onnx",
         )
-        for key, where in (("cuda_model_file", "on device cuda"), ("cpu_model_file", "on every other device"))
+        for key, where in DEVICE_MODEL_KEYS
     }
     scenario = dataclasses.replace(scenario, params={**scenario.params, **per_device})
     node_model_file = Path(model_file) if model_file else scenario_model_path(scenario, device)

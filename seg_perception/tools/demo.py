@@ -155,13 +155,19 @@ def resolve_model(
     return path
 
 
-def drive_model_overrides(scenario: str) -> dict[str, Any]:
-    """The per-device model keys ``config/drive.yaml`` sets for a camera running its node's own
-    scenario (the node resolves that camera's model with them; other scenarios bring their own)."""
+def drive_model_overrides(camera: str, scenario: str) -> dict[str, Any]:
+    """The per-device model keys ``config/drive.yaml`` sets for ``camera`` running ``scenario``, as
+    its node resolves them: the node's own keys for a camera running the node's scenario, and over
+    them the camera block's (``avm: {cpu_model_file: ...}``) for the scenario that block names."""
     params = read_parameters(share_dir() / "config" / f"{DRIVE}.yaml")
-    if params.get("scenario") != scenario:
-        return {}
-    return {key: params[key] for key in ("cpu_model_file", "cuda_model_file") if key in params}
+    keys = ("cpu_model_file", "cuda_model_file")
+    overrides = (
+        {key: params[key] for key in keys if key in params} if params.get("scenario") == scenario else {}
+    )
+    block = params.get(camera)
+    if isinstance(block, dict) and block.get("scenario", params.get("scenario")) == scenario:
+        overrides.update({key: block[key] for key in keys if block.get(key)})
+    return overrides
 
 
 # --------------------------------------------------------------------------- one scenario
@@ -630,7 +636,7 @@ class _DriveRun:
                 camera=camera,
                 label=f"{DRIVE}-{camera}",
                 executor=self.executor,
-                model_overrides=drive_model_overrides(scenario),
+                model_overrides=drive_model_overrides(camera, scenario),
             )
             for camera, scenario in DRIVE_CAMERAS.items()
         ]
