@@ -105,6 +105,15 @@ def test_a_copy_that_does_not_follow_the_float_model_is_not_written(tmp_path: Pa
             min_agreement=0.999,
         )
     assert not (tmp_path / "bad.onnx").exists()
+    with pytest.raises(QuantizationError, match="no marking-point output"):
+        quantize_model(
+            SHIPPED / "highway.onnx",
+            tmp_path / "bad.onnx",
+            calibration=[],
+            check=[],
+            calibration_note={},
+            marking_point_threshold=0.4,
+        )
 
 
 def test_missing_frames_are_errors(tmp_path: Path) -> None:
@@ -149,3 +158,43 @@ def test_recover_refuses_the_copy_and_names_its_float_source(
     with pytest.raises(ModelFileError, match=r"int8 copy .* from parking\.onnx: recover that file instead"):
         recover_checkpoint(out, tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_the_copy_can_carry_the_point_threshold_it_was_judged_at(tmp_path: Path) -> None:
+    metadata = read_onnx_metadata(SOURCE)
+    out = tmp_path / "judged_int8.onnx"
+
+    def batches(count: int, seed: int) -> object:
+        return synthetic_batches(metadata, count, first_seed=seed)
+
+    quantize_model(
+        SOURCE,
+        out,
+        calibration=batches(2, 90000),
+        check=batches(1, CHECK_SEED),
+        calibration_note={},
+        marking_point_threshold=0.4,
+    )
+    copy = read_onnx_metadata(out)
+    assert copy.marking_point_threshold == 0.4
+    assert dataclasses.replace(copy, quantization={}, marking_point_threshold=None) == metadata
+    for bad in (0.0, 1.0, -0.2):
+        with pytest.raises(QuantizationError, match="marking_point_threshold"):
+            quantize_model(
+                SOURCE,
+                tmp_path / "bad.onnx",
+                calibration=batches(1, 90000),
+                check=[],
+                calibration_note={},
+                marking_point_threshold=bad,
+            )
+    assert not (tmp_path / "bad.onnx").exists()
+    with pytest.raises(QuantizationError, match="no marking-point output"):
+        quantize_model(
+            SHIPPED / "highway.onnx",
+            tmp_path / "bad.onnx",
+            calibration=[],
+            check=[],
+            calibration_note={},
+            marking_point_threshold=0.4,
+        )

@@ -307,3 +307,30 @@ def test_resize_frame_enlarges_bilinearly():
     image[:, 50:] = 200
     resized = resize_frame(image, (250, 250))
     assert resized.shape == (250, 250, 3) and 0 < resized[0, 124, 0] < 200  # interpolated edge
+
+
+def test_the_point_threshold_is_the_scenarios_else_the_model_files_else_the_default():
+    """A model file judged at its own threshold (metadata ``marking_point_threshold``) runs at it
+    unless the scenario sets ``slots.point_threshold``; the shipped parking config leaves it to the
+    model."""
+    from seg_perception.inference.pipeline import DEFAULT_POINT_THRESHOLD, SegmentationPipeline
+
+    shipped = parking_scenario(MODEL_MPP, INPUT)
+    assert "point_threshold" not in shipped.params["slots"]
+    plain = PointEngine(row_in_model_pixels())
+    judged = PointEngine(row_in_model_pixels())
+    judged.metadata = dataclasses.replace(judged.metadata, marking_point_threshold=0.4)
+    explicit = dataclasses.replace(
+        shipped, params={**shipped.params, "slots": {**shipped.params["slots"], "point_threshold": 0.3}}
+    )
+    thresholds = [
+        SegmentationPipeline(engine, scenario, "avm").point_threshold  # type: ignore[arg-type]
+        for engine, scenario in ((plain, shipped), (judged, shipped), (judged, explicit))
+    ]
+    assert thresholds == [DEFAULT_POINT_THRESHOLD, 0.4, 0.3]
+    # props written by older versions (no such key) read back as "not set"
+    props = plain.metadata.to_props()
+    assert ModelMetadata.from_props(props).marking_point_threshold is None
+    assert ModelMetadata.from_props(judged.metadata.to_props()).marking_point_threshold == 0.4
+    props.pop("seg_perception.marking_point_threshold")
+    assert ModelMetadata.from_props(props) == plain.metadata

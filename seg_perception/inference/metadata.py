@@ -46,6 +46,9 @@ class ModelMetadata:
         quantization: Empty for a float model; for a file written by ``seg-perception quantize``
             the method, the source file and the calibration frames
             (:mod:`~seg_perception.inference.quantize`).
+        marking_point_threshold: The least marking-point heat this file's points were judged at
+            (``seg-perception quantize --marking-point-threshold``); the pipeline uses it where the
+            scenario sets no ``slots.point_threshold``. None: the scenario's value or the default.
     """
 
     model: str
@@ -63,6 +66,7 @@ class ModelMetadata:
     align_corners: bool = False
     mirror_averaged: bool = False
     quantization: dict[str, Any] = field(default_factory=dict)
+    marking_point_threshold: float | None = None
 
     @property
     def num_classes(self) -> int:
@@ -90,6 +94,7 @@ class ModelMetadata:
             KeyError, ValueError, TypeError, IndexError: a required key is missing or malformed.
         """
         mpp = values.get("metres_per_pixel")
+        threshold = values.get("marking_point_threshold")
         return cls(
             model=str(values["model"]),
             scenario=str(values["scenario"]),
@@ -106,6 +111,7 @@ class ModelMetadata:
             align_corners=bool(values.get("align_corners", False)),
             mirror_averaged=bool(values.get("mirror_averaged", False)),
             quantization=dict(values.get("quantization") or {}),
+            marking_point_threshold=None if threshold is None else float(threshold),
         )
 
     def to_props(self) -> dict[str, str]:

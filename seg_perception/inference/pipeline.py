@@ -294,7 +294,13 @@ class SegmentationPipeline:
                 "output; export a model trained with model.options.marking_points, or use free_space"
             )
         self.slot_method = method if self._slot_ids is not None else "none"
-        self.point_threshold = float(block.pop("point_threshold", DEFAULT_POINT_THRESHOLD))
+        # the scenario's threshold, else the one the model file was judged at, else the default
+        model_threshold = metadata.marking_point_threshold
+        self.point_threshold = float(
+            block.pop(
+                "point_threshold", DEFAULT_POINT_THRESHOLD if model_threshold is None else model_threshold
+            )
+        )
         self.nms_radius_m = float(block.pop("nms_radius_m", DEFAULT_NMS_RADIUS_M))
         self.edge_margin_m = float(block.pop("edge_margin_m", DEFAULT_EDGE_MARGIN_M))
         self.edge_point_threshold = float(block.pop("edge_point_threshold", DEFAULT_EDGE_POINT_THRESHOLD))

@@ -113,6 +113,7 @@ def quantize_model(
     check: Iterable[np.ndarray],
     calibration_note: dict[str, Any],
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    marking_point_threshold: float | None = None,
 ) -> QuantizeReport:
     """Write an int8 copy of ``model_file`` to ``out`` (see the module docstring).
 
@@ -125,6 +126,8 @@ def quantize_model(
         calibration_note: What the calibration frames were (e.g. generator, seeds), stored in
             the metadata's ``quantization`` entry.
         min_agreement: Least share of check pixels whose class must be the float model's.
+        marking_point_threshold: Written into the copy's metadata (the heat its points are to be
+            judged at, in (0, 1)); None keeps the float file's.
 
     Raises:
         ModelFileError: ``model_file`` is not an exported model.
@@ -141,6 +144,14 @@ def quantize_model(
         raise QuantizationError(f"{source} is quantized already ({metadata.quantization.get('method')})")
     if not 0.0 < min_agreement <= 1.0:
         raise QuantizationError(f"min_agreement must be in (0, 1], got {min_agreement}")
+    if marking_point_threshold is not None:
+        if not metadata.has_marking_points:
+            raise QuantizationError(f"{source} has no marking-point output: a point threshold means nothing")
+        if not 0.0 < marking_point_threshold < 1.0:
+            raise QuantizationError(
+                f"marking_point_threshold must be in (0, 1), got {marking_point_threshold}"
+            )
+        metadata = dataclasses.replace(metadata, marking_point_threshold=float(marking_point_threshold))
     batches = iter(calibration)
     first = next(batches, None)
     if first is None:

@@ -1,7 +1,7 @@
 """``seg-perception quantize``: an int8 copy of an exported model, for CPUs.
 
     seg-perception quantize weights/parking_hrnetv2_w18_small_v1.onnx \\
-        --out weights/parking_hrnetv2_w18_small_v1_int8.onnx
+        --out weights/parking_hrnetv2_w18_small_v1_int8.onnx --marking-point-threshold 0.4
 
 Activation ranges come from synthetic scenes of the model's own scenario drawn from the training
 seed range (never evaluation scenes, never real images); a parity check on other scenes of that
@@ -42,6 +42,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="least share of check pixels with the float model's class; below it nothing is written "
         f"(default {DEFAULT_MIN_AGREEMENT})",
     )
+    parser.add_argument(
+        "--marking-point-threshold",
+        type=float,
+        help="parking models: the least marking-point heat the copy's points are judged at, stored in its "
+        "metadata and used where the scenario sets no slots.point_threshold (default: the float file's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             "metres_per_pixel": metadata.metres_per_pixel,
         },
         min_agreement=args.min_agreement,
+        marking_point_threshold=args.marking_point_threshold,
     )
     heat = (
         f", marking-point heat within {report.max_heat_difference:.3f}"
