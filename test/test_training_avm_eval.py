@@ -248,3 +248,12 @@ def test_oracle_needs_directions_and_true_masks(avm_folder, tmp_path, capsys):
     assert "--oracle needs the true mask" in capsys.readouterr().err
     assert main(["eval", model, "--oracle"]) != 0
     assert "give it with --avm DIR" in capsys.readouterr().err
+
+
+def test_a_generated_folders_masks_are_not_counted_as_unlabelled_images(tmp_path):
+    folder = _generated_folder(tmp_path, count=2)
+    samples, unlabelled = avm_eval.avm_samples(folder)
+    assert [sample.image_path.parent.name for sample in samples] == ["images", "images"]
+    assert unlabelled == 0
+    (folder / "images" / "stray.png").write_bytes((folder / "images" / "parking_500000.png").read_bytes())
+    assert avm_eval.avm_samples(folder)[1] == 1  # an image without a label still counts
