@@ -271,18 +271,24 @@ def _parking_world(seed, size=(160, 160), mpp=0.04):
 
 def test_avm_paint_looks_vary_and_are_recorded():
     """Faint paint, soft edges and walkway bands each appear in some lots and not in others."""
-    faint, soft, walkways = set(), set(), set()
+    faint, soft, walkways, crossing, streaks = set(), set(), set(), set(), set()
     for seed in range(40):
         world = _parking_world(seed)
         look = world.style["paint_look"]
         faint.add(look["faint"])
         soft.add(look["soft_sigma_m"] > 0)
         walkways.add(bool(look["walkways"]))
+        crossing.add(bool(look["crossing_lines"]))
+        streaks.add(look["light_streaks"] > 0)
+        # separating lines run on only across a band drawn on that side
+        assert set(look["crossing_lines"]) <= {band["side"] for band in look["walkways"]}
+        if look["light_streaks"]:
+            assert world.reflections is not None
         assert (world.paint_soft_px > 0) == (look["soft_sigma_m"] > 0)
         if look["faint"]:  # faint paint never reaches full strength
             assert world.wear.max() <= 0.75 + 1e-6
             assert world.wear.min() >= 0.15 - 1e-6
-    assert faint == soft == walkways == {True, False}
+    assert faint == soft == walkways == crossing == streaks == {True, False}
 
 
 def test_avm_soft_paint_spreads_the_lines_but_not_their_labels():

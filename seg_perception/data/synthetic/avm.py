@@ -80,6 +80,11 @@ MIN_SOFT_PX = 0.3  # softer edges than this are drawn hard
 CURVED_P = 0.2  # share of single views whose aisle and rows curve (ramps, round garages, bends)
 CURVE_RADIUS_M = (40.0, 90.0)  # radius of the aisle's curve (tighter ones squeeze the inner row's slots)
 CURVE_STREAM = 7  # key of the curve's own random stream (see sample_parking_world)
+LOOKS_STREAM = 11  # key of the stream of the looks added after the curve (see _crossing_looks)
+CROSSING_LINES_P = 0.6  # walkway bands across which the separating lines run on to the aisle
+LIGHT_STREAK_P_INDOOR, LIGHT_STREAK_P_OUTDOOR = 0.35, 0.1  # lots with long light streaks on the floor
+LIGHT_STREAK_LENGTH_M = (3.0, 9.0)  # a lamp tube's or a window's reflection, or a sun streak
+LIGHT_STREAK_WIDTH_M = (0.06, 0.3)
 _SECTOR_CAMERAS = (1, 2, 3, 4)  # front, right, rear, left (sector ids of :func:`_sector_geometry`)
 
 
@@ -674,7 +679,66 @@ def sample_parking_world(
     if duration_s == 0.0 and curve_rng.random() < CURVED_P:
         world.curve_radius_m = float(curve_rng.choice([-1.0, 1.0]) * curve_rng.uniform(*CURVE_RADIUS_M))
     world.style["curve_radius_m"] = round(world.curve_radius_m, 2)
+    _crossing_looks(np.random.default_rng([_stream_key(rng), LOOKS_STREAM]), world, aisle, indoor=indoor)
     return world
+
+
+def _crossing_looks(rng: np.random.Generator, world: ParkingWorld, aisle: float, *, indoor: bool) -> None:
+    """Paint and light that cross the slot lines where real AVM views show false junctions.
+
+    - separating lines that run on across a walkway band to the aisle: the band's edges then meet
+      them in T-like crossings a metre from the slots' entrances, which are not marking points;
+    - long straight light streaks on the floor (a lamp tube's or a window's reflection, a sun
+      streak) crossing lines at any angle.
+
+    Drawn from a stream of their own (``rng``), so every other look of a seed stays as it was.
+    """
+    look = world.style["paint_look"]
+    crossing: list[int] = []
+    if look["walkways"]:
+        to_tex = world.ground.world_to_texture()
+        paint = PAINTS[world.style["paint"]]
+        for band in look["walkways"]:
+            if rng.random() >= CROSSING_LINES_P:
+                continue
+            side = band["side"]
+            reach = band["inset_m"] + band["width_m"] + float(rng.uniform(0.0, 0.6))
+            width = float(rng.uniform(0.08, 0.2))
+            polygons = []
+            for slot in world.slots:
+                if slot.markings != "paint" or np.sign(slot.corners[0, 0]) != side:
+                    continue
+                for entrance, back in ((0, 3), (1, 2)):
+                    start = slot.corners[entrance]
+                    into = slot.corners[back] - start
+                    length = float(np.linalg.norm(into))
+                    if length < 1e-6 or abs(into[0]) < 0.3 * length:
+                        continue  # a side that does not point away from the aisle cannot cross the band
+                    outward = -into / length
+                    end = start + outward * reach / abs(outward[0])
+                    polygons.append(_apply(to_tex, _line_poly(start, end, width)))
+            if polygons:
+                fill_polygons(world.ground.image, polygons, paint)
+                crossing.append(int(side))
+    look["crossing_lines"] = crossing
+    streaks = 0
+    if rng.random() < (LIGHT_STREAK_P_INDOOR if indoor else LIGHT_STREAK_P_OUTDOOR):
+        h, w = world.size
+        light = np.zeros((h, w), np.float32)
+        streaks = int(rng.integers(1, 5))
+        for _ in range(streaks):
+            centre = rng.uniform((0.0, 0.0), (w, h))
+            angle = float(rng.uniform(0.0, np.pi))
+            half = float(rng.uniform(*LIGHT_STREAK_LENGTH_M)) / world.metres_per_pixel / 2.0
+            offset = half * np.array([np.cos(angle), np.sin(angle)])
+            thickness = max(1, round(float(rng.uniform(*LIGHT_STREAK_WIDTH_M)) / world.metres_per_pixel))
+            a, b = np.round(centre - offset).astype(int), np.round(centre + offset).astype(int)
+            cv2.line(
+                light, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), float(rng.uniform(30, 90)), thickness
+            )
+        soft = np.asarray(cv2.GaussianBlur(light, (0, 0), max(0.5, float(rng.uniform(0.3, 1.5)))), np.float32)
+        world.reflections = soft if world.reflections is None else world.reflections + soft
+    look["light_streaks"] = streaks
 
 
 def _stream_key(rng: np.random.Generator) -> int:
