@@ -113,9 +113,18 @@ def default_model_path(scenario: str) -> Path:
     return share_dir() / "weights" / f"{scenario}.onnx"
 
 
+#: A scenario's (and a node camera's) model keys for CUDA devices and for every other device
+CUDA_MODEL_KEY, CPU_MODEL_KEY = "cuda_model_file", "cpu_model_file"
+
+
 def is_cuda_device(device: str | None) -> bool:
     """``cuda`` or ``cuda:N``."""
     return str(device or "").partition(":")[0] == "cuda"
+
+
+def device_model_key(device: str | None) -> str:
+    """The per-device model key that applies on ``device``."""
+    return CUDA_MODEL_KEY if is_cuda_device(device) else CPU_MODEL_KEY
 
 
 def scenario_model_path(scenario: ScenarioConfig, device: str | None = None) -> Path:
@@ -130,8 +139,7 @@ def scenario_model_path(scenario: ScenarioConfig, device: str | None = None) -> 
     explicit = scenario.params.get("model_file")
     if explicit:
         return Path(str(explicit))
-    key = "cuda_model_file" if is_cuda_device(device) else "cpu_model_file"
-    for_device = str(scenario.params.get(key) or "")
+    for_device = str(scenario.params.get(device_model_key(device)) or "")
     if for_device:
         path = Path(for_device)
         return share_dir() / "weights" / path if path.name == for_device else path

@@ -29,7 +29,15 @@ from rclpy.parameter import Parameter
 from rclpy.validate_full_topic_name import validate_full_topic_name
 from rclpy.validate_topic_name import validate_topic_name
 
-from seg_perception.config import ClassMap, ScenarioConfig, is_cuda_device, load_scenario, scenario_model_path
+from seg_perception.config import (
+    CPU_MODEL_KEY,
+    CUDA_MODEL_KEY,
+    ClassMap,
+    ScenarioConfig,
+    device_model_key,
+    load_scenario,
+    scenario_model_path,
+)
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
 from seg_perception.inference.options import PRECISION_CHOICES, EngineOptions, threads_per_engine
@@ -49,7 +57,7 @@ DEVICES = ("cpu", "cuda")
 CAMERA_ENGINES = ("shared", "per_camera")
 TRANSPORTS = ("raw", "compressed")
 #: Per-device model keys (node-wide and per camera) and where each applies
-DEVICE_MODEL_KEYS = (("cuda_model_file", "on device cuda"), ("cpu_model_file", "on every other device"))
+DEVICE_MODEL_KEYS = ((CUDA_MODEL_KEY, "on device cuda"), (CPU_MODEL_KEY, "on every other device"))
 _BIG = 2**31 - 1
 DEFAULT_VISUALIZATION_RATE_HZ = 10.0  # overlay and markers: enough for a person watching RViz
 
@@ -402,7 +410,7 @@ def resolve_camera_model(
         except ConfigError as err:
             raise NodeParameterError(f"parameter '{prefix}scenario' = {scenario_text!r}: {err}") from err
         default_model = scenario_model_path(scenario, device)
-    own_key = "cuda_model_file" if is_cuda_device(device) else "cpu_model_file"
+    own_key = device_model_key(device)
     own_model = dict(camera.device_models).get(own_key, "")
     if own_model and names_scenario(scenario, camera.device_models_scenario or node_scenario.name):
         default_model = scenario_model_path(

@@ -36,6 +36,8 @@ import numpy as np
 
 from seg_perception.cli_args import add_device_argument, add_size_argument
 from seg_perception.config import (
+    CPU_MODEL_KEY,
+    CUDA_MODEL_KEY,
     ScenarioConfig,
     load_scenario,
     read_parameters,
@@ -160,7 +162,7 @@ def drive_model_overrides(camera: str, scenario: str) -> dict[str, Any]:
     its node resolves them: the node's own keys for a camera running the node's scenario, and over
     them the camera block's (``avm: {cpu_model_file: ...}``) for the scenario that block names."""
     params = read_parameters(share_dir() / "config" / f"{DRIVE}.yaml")
-    keys = ("cpu_model_file", "cuda_model_file")
+    keys = (CPU_MODEL_KEY, CUDA_MODEL_KEY)
     overrides = (
         {key: params[key] for key in keys if key in params} if params.get("scenario") == scenario else {}
     )
