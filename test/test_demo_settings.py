@@ -124,3 +124,22 @@ def test_a_drive_cameras_block_keys_apply_to_the_scenario_it_names_only() -> Non
     assert drive_model_overrides("front", "road") == {}  # neither the node's scenario nor the block's
     # the AVM running the node's scenario (highway) gets the node's keys, not its block's parking pin
     assert drive_model_overrides("avm", "highway") == {"cpu_model_file": "highway.onnx"}
+
+
+def test_a_model_file_node_param_is_the_model_the_demo_reports() -> None:
+    """``--node-param model_file:=X`` reaches the node last on its command line, so the report must
+    name X, not the model the demo would have chosen."""
+    from pathlib import Path
+
+    from seg_perception.tools.demo import node_arg_model
+
+    args = (
+        "overlay_alpha:=0.6",
+        "model_file:=/tmp/a.onnx",
+        "avm.model_file:=/tmp/b.onnx",
+        "model_file:=/tmp/c.onnx",
+    )
+    assert node_arg_model(args, "model_file") == Path("/tmp/c.onnx")  # the last one wins, as in ROS
+    assert node_arg_model(args, "avm.model_file") == Path("/tmp/b.onnx")
+    assert node_arg_model(args, "front.model_file") is None
+    assert node_arg_model(("model_file:=",), "model_file") is None  # empty: the demo's own choice

@@ -157,6 +157,18 @@ def resolve_model(
     return path
 
 
+def node_arg_model(node_args: Sequence[str], parameter: str) -> Path | None:
+    """The model file an extra ``--node-param`` gives ``parameter`` (``model_file``, or
+    ``<camera>.model_file`` in the drive), the last one winning as on the node's command line; None
+    without one. The report names the model the node runs, not the one the demo would have chosen."""
+    chosen: Path | None = None
+    for extra in node_args:
+        name, _, value = extra.partition(":=")
+        if name.strip() == parameter and value.strip():
+            chosen = Path(value.strip())
+    return chosen
+
+
 def drive_model_overrides(camera: str, scenario: str) -> dict[str, Any]:
     """The per-device model keys ``config/drive.yaml`` sets for ``camera`` running ``scenario``, as
     its node resolves them: the node's own keys for a camera running the node's scenario, and over
@@ -251,9 +263,12 @@ class _ScenarioRun:
         label: str | None = None,
         executor: Any = None,
         model_overrides: dict[str, Any] | None = None,
+        model_parameter: str = "model_file",
     ) -> None:
         """``executor``: spins the recorder (the drive's cameras share one); default its own.
-        ``model_overrides``: per-device model keys over the scenario's (:func:`resolve_model`)."""
+        ``model_overrides``: per-device model keys over the scenario's (:func:`resolve_model`).
+        ``model_parameter``: the node parameter that names this camera's model; an extra
+        ``--node-param`` setting it wins over the demo's choice."""
         from rclpy.executors import SingleThreadedExecutor
 
         from seg_perception.tools.recorder import OutputRecorder, OutputTopics
@@ -264,7 +279,9 @@ class _ScenarioRun:
         self.camera = camera or self.config.primary_camera
         self.topic = str(self.config.camera(self.camera).get("topic", f"/camera/{self.camera}/image_raw"))
         self.size = settings.size or self.config.image_size(self.camera)
-        self.model_file = resolve_model(scenario, settings.model_dir, settings.device, model_overrides)
+        self.model_file = node_arg_model(settings.node_args, model_parameter) or resolve_model(
+            scenario, settings.model_dir, settings.device, model_overrides
+        )
         self.out_dir = settings.out / self.name
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.env = env
@@ -639,6 +656,7 @@ class _DriveRun:
                 label=f"{DRIVE}-{camera}",
                 executor=self.executor,
                 model_overrides=drive_model_overrides(camera, scenario),
+                model_parameter=f"{camera}.model_file",
             )
             for camera, scenario in DRIVE_CAMERAS.items()
         ]
