@@ -236,10 +236,11 @@ def test_the_model_of_a_scenario_follows_the_device() -> None:
     assert scenario_model_path(road, "cuda") == scenario_model_path(road, "cpu") == weights / "road.onnx"
 
 
-def test_parking_runs_its_hrnet_model_on_cuda_and_its_int8_copy_elsewhere() -> None:
+def test_parking_runs_its_hrnet_model_on_cuda_and_an_int8_hrnet_elsewhere() -> None:
     parking = load_scenario("parking")
     weights = SHIPPED / "weights"
-    cpu_model = weights / "parking_hrnetv2_w18_small_v1_int8.onnx"
+    # the CPU's int8 file comes from a fine-tune of the CUDA file, judged on its own (weights/README.md)
+    cpu_model = weights / "parking_hrnetv2_w18_small_v1_crossing_int8.onnx"
     assert parking.params["cpu_model_file"] == cpu_model.name and cpu_model.is_file()
     assert scenario_model_path(parking) == scenario_model_path(parking, "cpu") == cpu_model
     gpu_model = weights / "parking_hrnetv2_w18_small_v1.onnx"
@@ -247,20 +248,31 @@ def test_parking_runs_its_hrnet_model_on_cuda_and_its_int8_copy_elsewhere() -> N
     assert scenario_model_path(parking, "cuda") == scenario_model_path(parking, "cuda:0") == gpu_model
 
 
-@pytest.mark.parametrize("scenario", ["parking", "highway"])
-def test_the_shipped_int8_files_are_the_gpu_models_quantized(scenario: str) -> None:
-    """The int8 files (each scenario's CPU default; weights/README.md) must follow the GPU file
-    each was made from."""
+@pytest.mark.parametrize(
+    ("scenario", "source", "threshold"),
+    [
+        ("highway", "highway_hrnetv2_w18_small_v1.onnx", None),
+        ("parking", "parking_hrnetv2_w18_small_v1_crossing.onnx", 0.4),
+    ],
+)
+def test_each_shipped_int8_file_is_its_shipped_source_quantized(
+    scenario: str, source: str, threshold: float | None
+) -> None:
+    """Each scenario's CPU default is an int8 file; the float file it was made from is shipped beside
+    it (weights/README.md), so the copy can be checked and made again."""
     weights = SHIPPED / "weights"
-    gpu_model = weights / str(load_scenario(scenario).params["cuda_model_file"])
-    copy = read_onnx_metadata(weights / f"{gpu_model.stem}_int8.onnx")
-    assert copy.quantization["source"] == gpu_model.name
+    int8_file = weights / str(load_scenario(scenario).params["cpu_model_file"])
+    copy = read_onnx_metadata(int8_file)
+    assert copy.quantization["source"] == source and (weights / source).is_file()
     # the same classes, ground scale and heads as the file it was made from; the parking copy also
     # names the marking-point threshold it was judged at (weights/README.md)
-    assert copy.marking_point_threshold == (0.4 if scenario == "parking" else None)
+    assert copy.marking_point_threshold == threshold
     assert dataclasses.replace(copy, quantization={}, marking_point_threshold=None) == read_onnx_metadata(
-        gpu_model
+        weights / source
     )
+    # every int8 file in weights/ is some scenario's CPU default: no stray copies
+    defaults = {str(load_scenario(name).params.get("cpu_model_file", "")) for name in ("highway", "parking")}
+    assert {path.name for path in weights.glob("*_int8.onnx")} <= defaults
 
 
 def test_a_model_file_in_the_yaml_wins_on_every_device(share: Path, tmp_path: Path) -> None:
