@@ -211,3 +211,26 @@ def test_lens_warp_and_point_projection_agree(size):
         assert (map_x >= -0.5).all() and (map_x <= size[1] - 0.5).all()  # every output pixel has a source
         checked += 1
     assert checked >= 10
+
+
+def test_botts_dots_share_is_a_knob_that_leaves_other_seeds_alone():
+    """``botts_dots_p`` decides with the same random draw as before: at the default every seed is
+    the scene it was, at 1 every highway has dots on its inner lines, at 0 none has."""
+    styles = {}
+    for share in (0.0, None, 1.0):
+        kwargs = {} if share is None else {"botts_dots_p": share}
+        styles[share] = [
+            {line.style for line in sample_front_world(
+                np.random.default_rng([seed, 7]), SIZE, urban=False, duration_s=0.0, speed=20.0, **kwargs
+            ).lines}
+            for seed in range(40)
+        ]  # fmt: skip
+    assert not any("dots" in s for s in styles[0.0])
+    with_dots = sum("dots" in s for s in styles[1.0])
+    assert with_dots >= 30  # inner lines are dots at 85 %: nearly every road shows some
+    assert 0 < sum("dots" in s for s in styles[None]) < with_dots
+    # the default is the generator's share; the images of a seed without dots do not change
+    plain = generate_scene("highway", 3, size=SIZE)
+    assert np.array_equal(plain.image, generate_scene("highway", 3, size=SIZE, botts_dots_p=0.12).image)
+    urban = generate_scene("road", 3, size=SIZE)  # city streets never get them
+    assert np.array_equal(urban.image, generate_scene("road", 3, size=SIZE, botts_dots_p=1.0).image)

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -283,6 +284,13 @@ def test_recipe_validation() -> None:
         parse_recipe({"scenario": "highway", "model": "m"})
     with pytest.raises(RecipeError, match="unknown train fields"):
         parse_recipe({"scenario": "highway", "model": "m", "input_size": [8, 8], "train": {"stepz": 1}})
+    base = {"scenario": "highway", "model": "m", "input_size": [8, 8]}
+    assert parse_recipe({**base, "data": {"botts_dots_p": 0.5}}).data.botts_dots_p == 0.5
+    assert parse_recipe(base).data.botts_dots_p is None  # the generator's own share
+    with pytest.raises(RecipeError, match="probability"):
+        parse_recipe({**base, "data": {"botts_dots_p": 1.5}})
+    with pytest.raises(RecipeError, match="synthetic"):
+        parse_recipe({**base, "data": {"source": "folder", "path": "x", "botts_dots_p": 0.5}})
 
 
 @pytest.mark.parametrize(
@@ -411,3 +419,19 @@ def test_marking_point_training_reduces_its_loss_and_exports_the_head(tmp_path: 
     assert metadata.marking_point_stride == 4 and metadata.metres_per_pixel == pytest.approx(0.02 * 640 / 96)
     report = export_checkpoint(path, tmp_path / "points.onnx")
     assert report.max_abs_diff < 1e-3
+
+
+def test_botts_dots_share_reaches_the_training_pool_only() -> None:
+    from seg_perception.data.synthetic import generate_scene
+    from seg_perception.training.datasets import ScenePool, build_datasets
+
+    data = {"train_seeds": [0, 50], "val_seeds": [100, 102], "pool_size": 12, "botts_dots_p": 1.0}
+    recipe = parse_recipe({"scenario": "highway", "model": "m", "input_size": [32, 64], "data": data})
+    train, val = build_datasets(recipe)[:2]
+    assert isinstance(train, ScenePool) and isinstance(val, ScenePool)
+    dotted = [generate_scene("highway", seed, size=(32, 64), botts_dots_p=1.0).image for seed in range(12)]
+    plain = [generate_scene("highway", seed, size=(32, 64)).image for seed in range(12)]
+    assert any(not np.array_equal(a, b) for a, b in zip(dotted, plain, strict=True))
+    assert all(np.array_equal(pool, scene) for pool, scene in zip(train.images, dotted, strict=True))
+    val_scene = generate_scene("highway", 100, size=(32, 64)).image  # validation: the generator's share
+    assert np.array_equal(val.images[0], val_scene)

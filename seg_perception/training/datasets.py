@@ -82,16 +82,21 @@ class ScenePool(Dataset[Any]):
         progress: bool = False,
         point_target: tuple[int, float, bool] | None = None,
         metres_per_pixel: float | tuple[float, float] | None = None,
+        botts_dots_p: float | None = None,
     ) -> ScenePool:
         """Draw ``generate_scene(scenario, seed, size=size)`` for every seed.
 
         ``metres_per_pixel`` (AVM scenes: a value, or a ``(low, high)`` range drawn per seed)
         is passed on when set; default: the scenario camera's, scaled to ``size``.
+        ``botts_dots_p`` (highway scenes: share of roads with Botts' dots) likewise; default: the
+        generator's.
         """
         from seg_perception.data.marking_points import scene_marking_points
         from seg_perception.data.synthetic import generate_scene
 
         scale: dict[str, Any] = {} if metres_per_pixel is None else {"metres_per_pixel": metres_per_pixel}
+        if botts_dots_p is not None:
+            scale["botts_dots_p"] = botts_dots_p
         seeds = list(seeds)
         height, width = size
         images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
@@ -263,11 +268,14 @@ def build_datasets(
             progress=progress,
             point_target=point_target,
             metres_per_pixel=recipe.data.metres_per_pixel,
+            botts_dots_p=recipe.data.botts_dots_p,  # training scenes only: validation keeps the generator's
         )
         timings["train_pool_s"] = time.perf_counter() - started
     else:
         if point_target is not None:
             raise RecipeError("marking_points training needs a scene pool (data.pool_size > 0)")
+        if recipe.data.botts_dots_p is not None:
+            raise RecipeError("data.botts_dots_p needs a scene pool (data.pool_size > 0)")
         from seg_perception.data.datasets import SyntheticDataset
 
         train = SyntheticDataset(

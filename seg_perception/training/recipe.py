@@ -42,6 +42,8 @@ class DataSpec:
         options: Extra keyword options of the dataset reader (e.g. ``class_mapping``).
         metres_per_pixel: Synthetic AVM scenes: ground resolution, a value or a ``[low, high]``
             range drawn per scene (scale augmentation); None: the scenario camera's.
+        botts_dots_p: Synthetic highway training scenes: probability that a road's lane lines are
+            Botts' dots (more of a rare look); None: the generator's. Validation keeps the generator's.
     """
 
     source: str = "synthetic"
@@ -51,6 +53,7 @@ class DataSpec:
     path: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     metres_per_pixel: float | tuple[float, float] | None = None
+    botts_dots_p: float | None = None
 
     def nominal_metres_per_pixel(self) -> float | None:
         """The value, or the geometric mean of the range (the scale the model is centred on)."""
@@ -203,6 +206,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             path=data_block.pop("path", None),
             options=dict(data_block.pop("options", None) or {}),
             metres_per_pixel=_metres_per_pixel(data_block.pop("metres_per_pixel", None), source),
+            botts_dots_p=_probability(data_block.pop("botts_dots_p", None), source, "data.botts_dots_p"),
         )
     except (TypeError, ValueError) as err:
         raise RecipeError(f"{source}: malformed data block ({err})") from err
@@ -214,6 +218,8 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             raise RecipeError(f"{source}: train_seeds {train_seeds} and val_seeds {val_seeds} overlap")
     elif not data.path:
         raise RecipeError(f"{source}: data.source {data.source!r} needs data.path")
+    if data.botts_dots_p is not None and data.source != "synthetic":
+        raise RecipeError(f"{source}: data.botts_dots_p shapes synthetic scenes; data.source is {data.source!r}")
     optimizer = dict(doc.pop("optimizer", None) or {})
     scheduler = dict(doc.pop("scheduler", None) or {})
     train = dict(doc.pop("train", None) or {})
@@ -280,6 +286,15 @@ def _trainable(value: Any, source: str) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise RecipeError(f"{source}: train.trainable must be a list of module names, got {value!r}")
     return tuple(value)
+
+
+def _probability(value: Any, source: str, name: str) -> float | None:
+    """None, or a number within [0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
+        raise RecipeError(f"{source}: {name} must be a probability within [0, 1], got {value!r}")
+    return float(value)
 
 
 def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | None:

@@ -57,6 +57,8 @@ from seg_perception.data.synthetic.sample import LaneTruth
 WHITE_PAINT = (228, 232, 232)
 YELLOW_PAINT = (40, 185, 225)
 DOT_WHITE = (215, 220, 220)
+# Share of highways whose lane lines are Botts' dots (raised ceramic dots, as on Californian roads).
+BOTTS_DOTS_P = 0.12
 CAR_COLOURS = (
     (40, 40, 40),
     (200, 200, 205),
@@ -245,9 +247,19 @@ def _shoulder_colour(rng: np.random.Generator, asphalt: int) -> tuple[int, int, 
 
 
 def sample_front_world(
-    rng: np.random.Generator, size: tuple[int, int], *, urban: bool, duration_s: float, speed: float
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    *,
+    urban: bool,
+    duration_s: float,
+    speed: float,
+    botts_dots_p: float = BOTTS_DOTS_P,
 ) -> FrontWorld:
-    """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive."""
+    """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive.
+
+    ``botts_dots_p``: probability that a highway's lane lines are Botts' dots (a training pool
+    can ask for more of them; the same random draw decides, so every other look of a seed stays).
+    """
     camera = PinholeCamera.sample(rng, size, lens=True)
     conditions = sample_conditions(rng, urban=urban)
     height, width = size
@@ -262,7 +274,7 @@ def sample_front_world(
         else (float(rng.uniform(3.0, 6.0)), float(rng.uniform(6.0, 12.0)))
     )
     centre_line = int(rng.integers(1, n_lanes)) if urban and n_lanes >= 2 and rng.random() < 0.6 else -1
-    botts = (not urban) and rng.random() < 0.12  # California-style raised dots instead of dashes
+    botts = (not urban) and rng.random() < botts_dots_p  # California-style raised dots instead of dashes
     worn_world = rng.random() < 0.35
     lines: list[LaneLine] = []
     for k, t in enumerate(bounds):

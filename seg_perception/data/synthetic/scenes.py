@@ -15,7 +15,7 @@ from seg_perception.data.synthetic.avm import (
     render_parking,
     sample_parking_world,
 )
-from seg_perception.data.synthetic.front import FrontWorld, render_front, sample_front_world
+from seg_perception.data.synthetic.front import BOTTS_DOTS_P, FrontWorld, render_front, sample_front_world
 from seg_perception.data.synthetic.sample import LaneTruth, SceneSample, mask_to_polygons
 from seg_perception.errors import ConfigError
 from seg_perception.geometry import MarkingPoint, ParkingSlot
@@ -86,6 +86,7 @@ def generate_drive(
     fps: float = 30.0,
     metres_per_pixel: MetresPerPixel = None,
     side_view_p: float = 0.0,
+    botts_dots_p: float = BOTTS_DOTS_P,
 ) -> Iterator[SceneSample]:
     """Temporally coherent frames of one drive: the ego moves, markings and slots scroll.
 
@@ -99,6 +100,7 @@ def generate_drive(
             range drawn per seed; default: the scenario camera's, scaled to ``size``.
         side_view_p: AVM scenes only: probability that the drive is seen as a side view (a
             strip beside the car, the rest black; ``meta["avm_style"]["view"]``).
+        botts_dots_p: Highway scenes only: probability that the lane lines are Botts' dots.
     """
     config = _resolve(scenario)
     hw = _size(config, size)
@@ -125,7 +127,9 @@ def generate_drive(
             metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=parking_world.style
         )
     else:
-        front_world = sample_front_world(rng, hw, urban=scene == "urban", duration_s=duration, speed=speed)
+        front_world = sample_front_world(
+            rng, hw, urban=scene == "urban", duration_s=duration, speed=speed, botts_dots_p=botts_dots_p
+        )
         meta_base["camera_model"] = front_world.camera.to_json()
         meta_base["conditions"] = front_world.conditions.describe()
     for frame in range(num_frames):
@@ -158,13 +162,22 @@ def generate_scene(
     size: tuple[int, int] | None = None,
     metres_per_pixel: MetresPerPixel = None,
     side_view_p: float = SIDE_VIEW_P,
+    botts_dots_p: float = BOTTS_DOTS_P,
 ) -> SceneSample:
-    """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel, side_view_p).
+    """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel, side_view_p,
+    botts_dots_p).
 
-    AVM scenes are side views (a strip beside the car) with probability ``side_view_p``.
+    AVM scenes are side views (a strip beside the car) with probability ``side_view_p``; highway
+    lane lines are Botts' dots with probability ``botts_dots_p``.
     """
     return next(
         generate_drive(
-            scenario, seed, 1, size=size, metres_per_pixel=metres_per_pixel, side_view_p=side_view_p
+            scenario,
+            seed,
+            1,
+            size=size,
+            metres_per_pixel=metres_per_pixel,
+            side_view_p=side_view_p,
+            botts_dots_p=botts_dots_p,
         )
     )
