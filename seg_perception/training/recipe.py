@@ -219,7 +219,9 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
     elif not data.path:
         raise RecipeError(f"{source}: data.source {data.source!r} needs data.path")
     if data.botts_dots_p is not None and data.source != "synthetic":
-        raise RecipeError(f"{source}: data.botts_dots_p shapes synthetic scenes; data.source is {data.source!r}")
+        raise RecipeError(
+            f"{source}: data.botts_dots_p shapes synthetic scenes; data.source is {data.source!r}"
+        )
     optimizer = dict(doc.pop("optimizer", None) or {})
     scheduler = dict(doc.pop("scheduler", None) or {})
     train = dict(doc.pop("train", None) or {})
