@@ -157,16 +157,23 @@ def resolve_model(
     return path
 
 
-def node_arg_model(node_args: Sequence[str], parameter: str) -> Path | None:
-    """The model file an extra ``--node-param`` gives ``parameter`` (``model_file``, or
-    ``<camera>.model_file`` in the drive), the last one winning as on the node's command line; None
-    without one. The report names the model the node runs, not the one the demo would have chosen."""
-    chosen: Path | None = None
+def node_arg(node_args: Sequence[str], parameter: str) -> str | None:
+    """The value extra ``--node-param`` arguments give ``parameter``, the last one winning as on
+    the node's command line; None without one (or with an empty value)."""
+    chosen: str | None = None
     for extra in node_args:
         name, _, value = extra.partition(":=")
-        if name.strip() == parameter and value.strip():
-            chosen = Path(value.strip())
+        if name.strip() == parameter:
+            chosen = value.strip() or None
     return chosen
+
+
+def node_arg_model(node_args: Sequence[str], parameter: str) -> Path | None:
+    """The model file an extra ``--node-param`` gives ``parameter`` (``model_file``, or
+    ``<camera>.model_file`` in the drive); None without one. The report names the model the node
+    runs, not the one the demo would have chosen."""
+    value = node_arg(node_args, parameter)
+    return Path(value) if value else None
 
 
 def drive_model_overrides(camera: str, scenario: str) -> dict[str, Any]:
@@ -206,11 +213,8 @@ def _overlay_rate_hz(settings: DemoSettings) -> float:
     """Overlays per second the node sends: the camera rate, at most its ``visualization_rate_hz``."""
     from seg_perception.ros.parameters import DEFAULT_VISUALIZATION_RATE_HZ  # rclpy: imported on use
 
-    limit = DEFAULT_VISUALIZATION_RATE_HZ
-    for extra in settings.node_args:
-        name, _, value = extra.partition(":=")
-        if name == "visualization_rate_hz":
-            limit = float(value)
+    value = node_arg(settings.node_args, "visualization_rate_hz")
+    limit = DEFAULT_VISUALIZATION_RATE_HZ if value is None else float(value)
     return settings.rate_hz if limit <= 0 else min(settings.rate_hz, limit)
 
 

@@ -94,9 +94,11 @@ class ScenePool(Dataset[Any]):
         from seg_perception.data.marking_points import scene_marking_points
         from seg_perception.data.synthetic import generate_scene
 
-        scale: dict[str, Any] = {} if metres_per_pixel is None else {"metres_per_pixel": metres_per_pixel}
+        scene_options: dict[str, Any] = (
+            {} if metres_per_pixel is None else {"metres_per_pixel": metres_per_pixel}
+        )
         if botts_dots_p is not None:
-            scale["botts_dots_p"] = botts_dots_p
+            scene_options["botts_dots_p"] = botts_dots_p
         seeds = list(seeds)
         height, width = size
         images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
@@ -108,7 +110,7 @@ class ScenePool(Dataset[Any]):
             iterator = tqdm(seeds, desc=f"generating {scenario} scenes", unit="scene", leave=False)
         points: list[np.ndarray] = []
         for index, seed in enumerate(iterator):
-            sample = generate_scene(scenario, seed, size=size, **scale)
+            sample = generate_scene(scenario, seed, size=size, **scene_options)
             images[index] = sample.image
             masks[index] = sample.mask
             points.append(scene_marking_points(sample))
