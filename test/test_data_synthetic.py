@@ -345,7 +345,10 @@ def test_avm_double_lines_and_platform_gaps_are_one_marking_point_in_the_middle(
         if not kinds:
             continue
         seen |= kinds
-        marks = np.array([m.position for m in world.marks])
+        band_corners = [c for slot in world.slots if slot.markings == "band" for c in slot.corners[:2]]
+        marks = np.array(
+            [m.position for m in world.marks if not any(np.allclose(m.position, c) for c in band_corners)]
+        )
         gaps = np.linalg.norm(marks[:, None] - marks[None], axis=2) + np.eye(len(marks)) * 1e9
         assert gaps.min() > 0.6, (seed, gaps.min())
         for slot in world.slots:
@@ -357,6 +360,38 @@ def test_avm_double_lines_and_platform_gaps_are_one_marking_point_in_the_middle(
             for corner in slot.label_corners[:2]:
                 assert np.linalg.norm(marks - corner, axis=1).min() < 1e-9
     assert seen == {"double", "platforms"}
+
+
+def test_avm_band_rows_give_each_slot_its_own_corners_at_the_band_edges():
+    """Slots between wide unpainted bands (concrete strips among pavers) keep their own corners:
+    a marking point at each edge of a band, two per band between slots, each a slot's corner."""
+    from seg_perception.data.synthetic.avm import BAND_WIDTH_M
+
+    rows = 0
+    for seed in range(60):
+        world = _parking_world(seed)
+        if not any(row["lines"] == "bands" for row in world.style["rows"]):
+            continue
+        rows += 1
+        assert not world.style["indoor"]
+        band_slots = [slot for slot in world.slots if slot.markings == "band"]
+        assert band_slots and all(slot.label_corners is None for slot in band_slots)
+        marks = np.array([m.position for m in world.marks])
+        twins = 0
+        for slot in band_slots:
+            for corner in slot.corners[:2]:
+                distances = np.linalg.norm(marks - corner, axis=1)
+                assert distances.min() < 1e-9  # each entrance corner is a marking point
+                # its twin across the band, where the slot beside it has its corner
+                twins += int(
+                    ((distances > BAND_WIDTH_M[0] - 1e-6) & (distances < BAND_WIDTH_M[1] / 0.5)).any()
+                )
+        assert twins > 0
+        bands = [line for line in world.lines if line.band]
+        assert len({line.colour for line in bands}) == 1  # one concrete grey per lot
+        ground_grey = float(world.ground.image.mean())
+        assert abs(float(np.mean(bands[0].colour)) - ground_grey) > 20  # stands off the ground
+    assert rows >= 3
 
 
 def test_avm_platform_tops_are_ridged_along_the_slot():

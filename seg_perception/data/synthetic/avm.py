@@ -29,7 +29,7 @@ and marking points (position, direction, shape) in pixels.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -85,6 +85,14 @@ CROSSING_LINES_P = 0.6  # walkway bands across which the separating lines run on
 LIGHT_STREAK_P_INDOOR, LIGHT_STREAK_P_OUTDOOR = 0.35, 0.1  # lots with long light streaks on the floor
 LIGHT_STREAK_LENGTH_M = (3.0, 9.0)  # a lamp tube's or a window's reflection, or a sun streak
 LIGHT_STREAK_WIDTH_M = (0.06, 0.3)
+BANDS_STREAM = 13  # key of the stream that turns outdoor rows into band rows (see sample_parking_world)
+BAND_ROWS_P = 0.2  # outdoor rows whose slots lie between wide unpainted bands (concrete strips among pavers)
+BAND_PAVER_GROUND_P = 0.75  # such lots mostly have paver slots; the rest keep their ground
+PAVER_GROUNDS = ("brick", "grass_pavers")
+BAND_WIDTH_M = (0.4, 0.75)  # a separating band, across (the real Brick strips: 0.5-0.7 m)
+BAND_ENTRANCE_WIDTH_M = (0.2, 0.5)  # the band along the entrances
+BAND_ENTRANCE_P = 0.85  # band rows with a band along the entrances (else the separators end open)
+BAND_CONTRAST = (30, 70)  # a band's grey differs from the ground's mean by this much
 _SECTOR_CAMERAS = (1, 2, 3, 4)  # front, right, rear, left (sector ids of :func:`_sector_geometry`)
 
 
@@ -118,6 +126,7 @@ class PaintedLine:
 
     polygon: np.ndarray
     colour: tuple[int, int, int]
+    band: bool = False  # an unpainted concrete band of a band row (its grey is set against the ground)
 
 
 @dataclass
@@ -226,6 +235,7 @@ class _RowStyle:
     width: float
     double_gap: float
     rounded: bool = False  # double lines joined by a half circle at the entrance ("U" marks)
+    band_width: float = 0.0  # band rows: width of a separating band (``width`` is the entrance band's)
 
 
 def _row_style(
@@ -291,6 +301,10 @@ def _row(
     stopper_colour = (30, 200, 230) if rng.random() < 0.5 else (150, 150, 150)
     if style.line_style == "platforms":
         return _platform_row(rng, side, x_entrance, y_lo, y_hi, style, occupancy)
+    if style.line_style == "bands":
+        return _band_row(
+            rng, side, x_entrance, (y_lo, y_hi), style, occupancy, pitch=pitch, depth=depth, axis=axis
+        )
     y = y_lo
     while y < y_hi:
         count = int(rng.integers(2, 9)) if rng.random() < 0.6 else int(np.ceil((y_hi - y) / pitch))
@@ -368,6 +382,127 @@ def _row(
     elif not indoor and rng.random() < 0.4:
         colour = rgb(rng.integers(140, 200, 3))
         solids.append(objects.kerb(np.array([back_x, y_lo]), np.array([back_x, y_hi]), colour))
+    return slots, lines, marks, solids
+
+
+def _band_style(rng: np.random.Generator, style: _RowStyle) -> _RowStyle:
+    """``style`` turned into a band row's: unpainted concrete bands instead of paint lines."""
+    return replace(
+        style,
+        line_style="bands",
+        width=float(rng.uniform(*BAND_ENTRANCE_WIDTH_M)),
+        band_width=float(rng.uniform(*BAND_WIDTH_M)),
+        entrance_line=bool(rng.random() < BAND_ENTRANCE_P),
+    )
+
+
+def _contrast_bands(rng: np.random.Generator, lines: list[PaintedLine], ground: np.ndarray) -> None:
+    """Give the lot's bands one concrete grey that stands off the ground's mean (lighter or darker)."""
+    mean = float(ground.mean())
+    delta = float(rng.uniform(*BAND_CONTRAST))
+    darker = mean - delta >= 40.0 and (mean + delta > 235.0 or rng.random() < 0.5)
+    grey = mean - delta if darker else mean + delta
+    colour = rgb(rng.uniform(0.94, 1.06, 3) * grey)
+    for line in lines:
+        if line.band:
+            line.colour = colour
+
+
+def _unworn_bands(world: ParkingWorld, to_px: np.ndarray) -> np.ndarray:
+    """The paint's wear, except on concrete bands: they are no paint and do not fade."""
+    bands = [_apply(to_px, line.polygon) for line in world.lines if line.band]
+    if not bands:
+        return world.wear
+    drawn = np.zeros(world.size, np.float32)
+    fill_polygons(drawn, bands, 1.0)
+    # as soft as the paint's edges, so no seam shows
+    whole = (
+        cv2.GaussianBlur(drawn, (0, 0), world.paint_soft_px) if world.paint_soft_px >= MIN_SOFT_PX else drawn
+    )
+    return np.maximum(world.wear, whole).astype(np.float32)
+
+
+def _band_row(
+    rng: np.random.Generator,
+    side: int,
+    x_entrance: float,
+    y_range: tuple[float, float],
+    style: _RowStyle,
+    occupancy: float,
+    *,
+    pitch: float,
+    depth: float,
+    axis: np.ndarray,
+) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
+    """A row of slots between wide unpainted bands (concrete strips between paver slots).
+
+    A band is as wide as a car's wheel track is narrow (0.4-0.75 m), so each slot keeps its own
+    corners: a marking point at each edge of a band where it meets the entrance (two per band
+    between two slots, one at a row's end), as labels of such lots put them. ``pitch`` is the slot's
+    width (along the entrance); the bands come on top.
+    """
+    lines: list[PaintedLine] = []
+    slots: list[SlotGeometry] = []
+    marks: list[WorldMark] = []
+    solids: list[objects.Solid] = []
+    along = np.array([0.0, 1.0])
+    half_gap = style.band_width / 2.0 / abs(float(axis[0]))  # band centre to edge, along the entrance
+    pitch += 2.0 * half_gap
+    shape = "L" if style.entrance_line else "I"
+    y, y_hi = y_range
+    while y < y_hi:
+        count = int(rng.integers(2, 9)) if rng.random() < 0.6 else int(np.ceil((y_hi - y) / pitch))
+        count = max(1, count)
+        centres = [np.array([x_entrance, y + i * pitch]) for i in range(count + 1)]
+        for i, centre in enumerate(centres):
+            lines.append(
+                PaintedLine(
+                    _line_poly(centre, centre + axis * depth, style.band_width), style.paint, band=True
+                )
+            )
+            if i > 0:
+                marks.append(WorldMark(centre - along * half_gap, axis.copy(), shape))
+            if i < count:
+                marks.append(WorldMark(centre + along * half_gap, axis.copy(), shape))
+        if style.entrance_line:  # its slot-side edge is the entrance, so the corners sit on it
+            offset = np.array([-side * style.width / 2.0, 0.0])
+            start, end = centres[0] - along * half_gap + offset, centres[-1] + along * half_gap + offset
+            lines.append(PaintedLine(_line_poly(start, end, style.width), style.paint, band=True))
+        if style.back_line:
+            back = axis * depth
+            start, end = centres[0] - along * half_gap + back, centres[-1] + along * half_gap + back
+            lines.append(PaintedLine(_line_poly(start, end, style.band_width), style.paint, band=True))
+        for i in range(count):
+            e0, e1 = centres[i] + along * half_gap, centres[i + 1] - along * half_gap
+            b0, b1 = e0 + axis * depth, e1 + axis * depth
+            corners = np.array([e0, e1, b1, b0]) if side > 0 else np.array([e1, e0, b0, b1])
+            free = bool(rng.random() >= occupancy)
+            color = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
+            jitter = (
+                float(rng.uniform(-0.12, 0.12)),
+                float(rng.uniform(-0.3, 0.3)),
+                float(rng.uniform(-0.04, 0.04)),
+            )
+            slot = SlotGeometry(
+                corners=corners,
+                kind=style.kind,
+                free=free,
+                car_color=color,
+                car_jitter=jitter,
+                markings="band",
+            )
+            slots.append(slot)
+            if not free:
+                solids += _parked_car(slot)
+        end_y = float(centres[-1][1])
+        gap = float(rng.uniform(0.8, 3.0))
+        if rng.random() < 0.2:
+            solids.append(objects.pole(centres[-1] + along * (gap / 2.0) + axis * 0.5, 0.08, (90, 140, 170)))
+        y = end_y + gap
+    if rng.random() < 0.4:
+        back_x = x_entrance + side * depth + side * 0.3
+        colour = rgb(rng.integers(140, 200, 3))
+        solids.append(objects.kerb(np.array([back_x, y_range[0]]), np.array([back_x, y_hi]), colour))
     return slots, lines, marks, solids
 
 
@@ -540,6 +675,11 @@ def sample_parking_world(
     y_lo, y_hi = -view_radius - float(rng.uniform(0, 3)), travel + view_radius
     indoor = bool(rng.random() < 0.35)
     ground_kind = choose_ground(rng, indoor=indoor)
+    # Band rows come from a stream of their own: every other seed's lot stays as it was drawn.
+    band_rng = np.random.default_rng([_stream_key(rng), BANDS_STREAM])
+    band_sides = [] if indoor else [side for side in (-1, 1) if band_rng.random() < BAND_ROWS_P]
+    if band_sides and ground_kind not in PAVER_GROUNDS and band_rng.random() < BAND_PAVER_GROUND_P:
+        ground_kind = str(band_rng.choice(PAVER_GROUNDS))
     aisle = float(rng.uniform(5.0, 7.5))
     line_w = float(rng.uniform(0.08, 0.25))
     paint_name = str(rng.choice(list(PAINT_P), p=list(PAINT_P.values())))
@@ -553,6 +693,8 @@ def sample_parking_world(
         if rng.random() < 0.1:
             continue  # a wall or kerb on this side: no slots
         style = _row_style(rng, paint, line_w, indoor=indoor)
+        if side in band_sides:
+            style = _band_style(band_rng, style)
         row_kinds.append(
             {"kind": style.kind, "lines": style.line_style, "entrance_line": style.entrance_line}
         )
@@ -574,7 +716,7 @@ def sample_parking_world(
         lateral = float(rng.choice([-1.0, 1.0]) * rng.uniform(clearance - 1.8, clearance - 0.5))
     else:
         lateral = float(rng.uniform(-0.6, 0.6))
-    patterned = ground_kind in ("brick", "grass_pavers")
+    patterned = ground_kind in PAVER_GROUNDS
     tex_mpp = metres_per_pixel * (1.25 if patterned else 2.0)
     stains = int(rng.integers(1, 8) * max(1.0, travel / 10.0))
     ground = make_ground(
@@ -588,6 +730,8 @@ def sample_parking_world(
     _decorate_ground(
         rng, ground, slots, paint, aisle, (y_lo, y_hi), painted=ground_kind in ("painted", "epoxy")
     )
+    if band_sides:
+        _contrast_bands(band_rng, lines, ground.image)
 
     wear_strength = float(rng.uniform(0.0, 0.65))
     wear = 1.0 - wear_strength * (0.5 + 0.5 * smooth_noise(rng, size, max(3.0, w / 40.0)))
@@ -1004,16 +1148,17 @@ def render_parking(
     for colour, polys in by_colour.items():
         fill_polygons(image, polys, colour)
         fill_polygons(mask, polys, line_id)
+    wear = _unworn_bands(world, to_px)
     if world.paint_soft_px >= MIN_SOFT_PX:
         # the paint layer blurred: edges spread over the ground, thin lines lose contrast; the
         # label stays the painted polygon
         paint = cv2.subtract(image.astype(np.float32), bare.astype(np.float32))
         paint = cv2.GaussianBlur(paint, (0, 0), world.paint_soft_px)
-        paint *= world.wear[..., None]
+        paint *= wear[..., None]
         image = cv2.add(bare.astype(np.float32), paint)
         image = np.clip(image, 0, 255).astype(np.uint8)
     else:
-        blend_where(image, bare, world.wear, mask == line_id)  # worn paint
+        blend_where(image, bare, wear, mask == line_id)  # worn paint
 
     sector_id, cameras, _, _ = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
     _cast_shadows(world, image, to_px)
