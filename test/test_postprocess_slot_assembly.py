@@ -156,6 +156,20 @@ def test_a_missed_middle_point_of_a_perpendicular_row_is_no_parallel_slot() -> N
     assert len(assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors(), line_mask=line_mask)) == 2
 
 
+@pytest.mark.parametrize("kind", ["perpendicular", "parallel"])
+def test_band_rows_give_the_slots_between_the_bands_only(kind: str) -> None:
+    """Slots between wide bands have a corner at each band edge (two points 0.6 m apart): the
+    slots come from the inner pairs, never across a band (a pair one band apart is as wide as a slot)."""
+    band_m, width_m = 0.6, (2.5 if kind == "perpendicular" else 5.5)
+    centres_m = [k * (width_m + band_m) for k in range(4)]
+    edges_m = [c + side * band_m / 2 for c in centres_m for side in (-1, 1)][1:-1]  # outer row ends: one edge
+    points = with_scores(np.array([[300.0, 100.0 + y / MPP, 1.0, 0.0] for y in edges_m]))
+    slots = assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors())
+    assert len(slots) == 3
+    for slot in slots:
+        assert np.hypot(*(slot.corners[1] - slot.corners[0])) * MPP == pytest.approx(width_m, abs=0.01)
+
+
 def test_points_whose_directions_disagree_make_no_slot() -> None:
     points = row_points("perpendicular", 2)
     points[1, 2:4] = [0.0, 1.0]  # this line runs along the aisle

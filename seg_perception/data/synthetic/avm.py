@@ -89,7 +89,7 @@ BANDS_STREAM = 13  # key of the stream that turns outdoor rows into band rows (s
 BAND_ROWS_P = 0.2  # outdoor rows whose slots lie between wide unpainted bands (concrete strips among pavers)
 BAND_PAVER_GROUND_P = 0.75  # such lots mostly have paver slots; the rest keep their ground
 PAVER_GROUNDS = ("brick", "grass_pavers")
-BAND_WIDTH_M = (0.4, 0.75)  # a separating band, across (the real Brick strips: 0.5-0.7 m)
+BAND_WIDTH_M = (0.45, 0.75)  # a separating band, across (wider than a double line's 0.25-0.5 m gap)
 BAND_ENTRANCE_WIDTH_M = (0.2, 0.5)  # the band along the entrances
 BAND_ENTRANCE_P = 0.85  # band rows with a band along the entrances (else the separators end open)
 BAND_CONTRAST = (30, 70)  # a band's grey differs from the ground's mean by this much
@@ -436,7 +436,7 @@ def _band_row(
 ) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
     """A row of slots between wide unpainted bands (concrete strips between paver slots).
 
-    A band is as wide as a car's wheel track is narrow (0.4-0.75 m), so each slot keeps its own
+    A band is so wide (0.45-0.75 m) that each slot keeps its own
     corners: a marking point at each edge of a band where it meets the entrance (two per band
     between two slots, one at a row's end), as labels of such lots put them. ``pitch`` is the slot's
     width (along the entrance); the bands come on top.
