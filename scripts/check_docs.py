@@ -361,6 +361,9 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
     )
     recipe = (ROOT / "config" / "training" / "parking.yaml").read_text()
     recipe = re.sub(r"(?m)^data:.*\n(  .*\n)*", "data: {source: folder, path: my_dataset}\n", recipe)
+    # as README says: a mask folder has no slot points, so the marking-point head goes
+    recipe = re.sub(r"(?m)^  options: \{marking_points: true\}.*\n", "", recipe)
+    recipe = re.sub(r"(?m)^marking_points:.*\n(  .*\n)*", "", recipe)
     (workspace / "my_recipe.yaml").write_text(recipe)
 
 
