@@ -257,3 +257,34 @@ def test_a_generated_folders_masks_are_not_counted_as_unlabelled_images(tmp_path
     assert unlabelled == 0
     (folder / "images" / "stray.png").write_bytes((folder / "images" / "parking_500000.png").read_bytes())
     assert avm_eval.avm_samples(folder)[1] == 1  # an image without a label still counts
+
+
+def test_a_generated_scene_counts_in_a_group_per_kind_of_row_marking(tmp_path):
+    folder = _generated_folder(tmp_path, count=6)
+    samples, _ = avm_eval.avm_samples(folder)
+    for sample in samples:
+        scene = json.loads((folder / "polygons" / f"{sample.image_path.stem}.json").read_text())
+        style = scene["meta"]["avm_style"]
+        expected = {f"rows {row['lines']}" for row in style["rows"]} | {
+            "indoor" if style["indoor"] else "outdoor"
+        }
+        assert set(sample.tags) == expected
+    accumulator = avm_eval.ParkingAccumulator(threshold_m=0.17)
+    for sample in samples:
+        accumulator.update(
+            image_width=240,
+            predicted_points=np.zeros((0, 2)),
+            true_points=np.array([[10.0, 10.0]]),
+            group=sample.group,
+            tags=sample.tags,
+        )
+    groups = accumulator.report()["groups"]
+    assert groups["all"]["frames"] == groups["images"]["frames"] == len(samples)
+    for tag in {tag for sample in samples for tag in sample.tags}:
+        assert groups[tag]["frames"] == sum(tag in sample.tags for sample in samples)
+    assert sum(groups.get(place, {"frames": 0})["frames"] for place in ("indoor", "outdoor")) == len(samples)
+
+
+def test_images_outside_a_generated_folder_have_no_scene_groups(avm_folder):
+    samples, _ = avm_eval.avm_samples(avm_folder)
+    assert samples and all(sample.tags == () for sample in samples)

@@ -151,12 +151,18 @@ class ParkingAccumulator:
         true_entrances: np.ndarray | None = None,
         metres_per_pixel: float | None = None,
         group: str | None = None,
+        tags: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Add one frame; slots count only when ``true_entrances`` is given. Returns the frame's matches."""
+        """Add one frame; slots count only when ``true_entrances`` is given. Returns the frame's matches.
+
+        The frame counts in ``all``, in ``group`` and in each of ``tags`` (further groups a frame
+        may share with others, e.g. each kind of row marking a generated scene has).
+        """
         threshold = frame_threshold_px(image_width, metres_per_pixel, self.threshold_m)
         scale = metres_per_pixel if metres_per_pixel is not None and metres_per_pixel > 0 else None
         point_matches = match_points(predicted_points, true_points, threshold)
         keys = ["all"] + ([group] if group else [])
+        keys += [tag for tag in dict.fromkeys(tags) if tag not in keys]
         self.frames += 1
         for key in keys:
             self._frames[key] = self._frames.get(key, 0) + 1

@@ -4,7 +4,11 @@ DIR holds AVM images (any depth) and their labels: DMPR-PS JSON (ps2.0) or Label
 found beside each image or in a sibling label folder (see
 :func:`seg_perception.data.parking_labels.find_label`), or listed in a CSV (``--index``, columns
 ``image``, ``label_xml`` or ``label``, optional ``category``). Images without a label are
-skipped and counted. Results are grouped by ``category`` (CSV) or by the first folder under DIR.
+skipped and counted. Results are grouped by ``category`` (CSV) or by the first folder under DIR;
+on a folder written by ``seg-perception generate`` each scene also counts in a group per kind of
+row marking it has (``rows solid``, ``rows double``, ``rows bands``, ``rows platforms``, ...) and
+in ``indoor`` or ``outdoor`` (from the scene's ``polygons/<name>.json``), so a change that helps
+one kind of lot and hurts another shows.
 
 Predicted marking points are the pipeline's own when it provides them (``marking_points`` on
 its result), else the entrance corners of its slots, merged where neighbouring slots share
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +66,7 @@ class AvmSample:
     image_path: Path
     label_path: Path
     group: str
+    tags: tuple[str, ...] = ()  # further groups (a generated scene's kinds of row marking)
 
 
 def avm_samples(root: Path, *, index: Path | None = None) -> tuple[list[AvmSample], int]:
@@ -89,8 +95,23 @@ def avm_samples(root: Path, *, index: Path | None = None) -> tuple[list[AvmSampl
             continue
         relative = path.relative_to(root)
         group = relative.parts[0] if len(relative.parts) > 1 else root.name
-        samples.append(AvmSample(str(relative), path, label, group))
+        samples.append(AvmSample(str(relative), path, label, group, scene_tags(path)))
     return samples, unlabelled
+
+
+def scene_tags(image_path: Path) -> tuple[str, ...]:
+    """A generated scene's groups from its ``polygons/<name>.json``: each kind of row marking, and
+    ``indoor`` / ``outdoor``; none for other images (or an unreadable file)."""
+    scene = image_path.parent.parent / "polygons" / f"{image_path.stem}.json"
+    if image_path.parent.name != "images" or not scene.is_file():
+        return ()
+    try:
+        style = json.loads(scene.read_text())["meta"]["avm_style"]
+        rows = sorted({str(row["lines"]) for row in style["rows"]})
+        place = "indoor" if style["indoor"] else "outdoor"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+    return (*(f"rows {lines}" for lines in rows), place)
 
 
 def _scenario_for(
@@ -257,6 +278,7 @@ def evaluate_avm(
                 true_entrances=label.entrances(),
                 metres_per_pixel=frame_mpp,
                 group=sample.group,
+                tags=sample.tags,
             )
             if overlays is not None and number % max(overlay_every, 1) == 0:
                 target = overlays / f"{sample.group}_{Path(sample.name).stem}.png"
