@@ -337,32 +337,11 @@ def _row(
             shrink = style.double_gap / 2.0 if double else 0.0
             e0 = entrances[i] + along * (shrink if i > 0 else 0.0)
             e1 = entrances[i + 1] - along * (shrink if i + 1 < count else 0.0)
-            b0, b1 = e0 + axis * depth, e1 + axis * depth
-            # corners[0] -> corners[1]: the entrance, ordered left to right as seen from the aisle
-            corners = np.array([e0, e1, b1, b0]) if side > 0 else np.array([e1, e0, b0, b1])
-            free = bool(rng.random() >= occupancy)
-            color = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
-            jitter = (
-                float(rng.uniform(-0.12, 0.12)),
-                float(rng.uniform(-0.3, 0.3)),
-                float(rng.uniform(-0.04, 0.04)),
-            )
-            m0, m1 = entrances[i], entrances[i + 1]  # the separators' marking points
-            entrance_corners = (
-                np.array([m0, m1, m1 + axis * depth, m0 + axis * depth])
-                if side > 0
-                else np.array([m1, m0, m0 + axis * depth, m1 + axis * depth])
-            )
-            slot = SlotGeometry(
-                corners=corners,
-                kind=kind,
-                free=free,
-                car_color=color,
-                car_jitter=jitter,
-                label_corners=entrance_corners if double else None,
-            )
+            slot = _drawn_slot(rng, (e0, e1), axis * depth, side, kind, occupancy)
+            if double:  # the separators' marking points
+                slot.label_corners = _corners((entrances[i], entrances[i + 1]), axis * depth, side)
             slots.append(slot)
-            if not free:
+            if not slot.free:
                 solids += _parked_car(slot)
             elif stopper and kind != "parallel":
                 bar_centre = (e0 + e1) / 2.0 + axis * (depth - 0.5)
@@ -383,6 +362,34 @@ def _row(
         colour = rgb(rng.integers(140, 200, 3))
         solids.append(objects.kerb(np.array([back_x, y_lo]), np.array([back_x, y_hi]), colour))
     return slots, lines, marks, solids
+
+
+def _corners(entrance: tuple[np.ndarray, np.ndarray], back: np.ndarray, side: int) -> np.ndarray:
+    """A slot's four corners from its entrance ends and the vector to its back: the entrance first,
+    ordered left to right as seen from the aisle."""
+    e0, e1 = entrance
+    return np.array([e0, e1, e1 + back, e0 + back]) if side > 0 else np.array([e1, e0, e0 + back, e1 + back])
+
+
+def _drawn_slot(
+    rng: np.random.Generator,
+    entrance: tuple[np.ndarray, np.ndarray],
+    back: np.ndarray,
+    side: int,
+    kind: str,
+    occupancy: float,
+) -> SlotGeometry:
+    """A slot with its occupancy, car colour and the parked car's offset drawn from ``rng``."""
+    free = bool(rng.random() >= occupancy)
+    color = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
+    jitter = (
+        float(rng.uniform(-0.12, 0.12)),
+        float(rng.uniform(-0.3, 0.3)),
+        float(rng.uniform(-0.04, 0.04)),
+    )
+    return SlotGeometry(
+        corners=_corners(entrance, back, side), kind=kind, free=free, car_color=color, car_jitter=jitter
+    )
 
 
 def _band_style(rng: np.random.Generator, style: _RowStyle) -> _RowStyle:
@@ -473,26 +480,11 @@ def _band_row(
             start, end = centres[0] - along * half_gap + back, centres[-1] + along * half_gap + back
             lines.append(PaintedLine(_line_poly(start, end, style.band_width), style.paint, band=True))
         for i in range(count):
-            e0, e1 = centres[i] + along * half_gap, centres[i + 1] - along * half_gap
-            b0, b1 = e0 + axis * depth, e1 + axis * depth
-            corners = np.array([e0, e1, b1, b0]) if side > 0 else np.array([e1, e0, b0, b1])
-            free = bool(rng.random() >= occupancy)
-            color = None if free else CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
-            jitter = (
-                float(rng.uniform(-0.12, 0.12)),
-                float(rng.uniform(-0.3, 0.3)),
-                float(rng.uniform(-0.04, 0.04)),
-            )
-            slot = SlotGeometry(
-                corners=corners,
-                kind=style.kind,
-                free=free,
-                car_color=color,
-                car_jitter=jitter,
-                markings="band",
-            )
+            entrance = (centres[i] + along * half_gap, centres[i + 1] - along * half_gap)
+            slot = _drawn_slot(rng, entrance, axis * depth, side, style.kind, occupancy)
+            slot.markings = "band"
             slots.append(slot)
-            if not free:
+            if not slot.free:
                 solids += _parked_car(slot)
         end_y = float(centres[-1][1])
         gap = float(rng.uniform(0.8, 3.0))
