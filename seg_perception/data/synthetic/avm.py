@@ -20,7 +20,9 @@ What makes the images look like real stitched AVM views rather than a map:
   walls and light reflections on glossy floors;
 - slot lines solid, dashed, doubled or short ticks, white, yellow or blue, worn and
   partly hidden; with or without an entrance line, so marking points are T, L or I
-  shaped; rows on both sides, in groups, cut by the view edges.
+  shaped; rows on both sides, in groups, cut by the view edges; some outdoor rows marked by
+  wide unpainted concrete bands among pavers instead, each slot with its own corners at the
+  band edges.
 
 Ground truth per frame: the label mask, slots (entrance corners first, occupancy, type)
 and marking points (position, direction, shape) in pixels.
@@ -93,6 +95,8 @@ BAND_WIDTH_M = (0.45, 0.75)  # a separating band, across (wider than a double li
 BAND_ENTRANCE_WIDTH_M = (0.2, 0.5)  # the band along the entrances
 BAND_ENTRANCE_P = 0.85  # band rows with a band along the entrances (else the separators end open)
 BAND_CONTRAST = (30, 70)  # a band's grey differs from the ground's mean by this much
+BAND_GREY_RANGE = (40.0, 235.0)  # ...and stays inside this range (darker or lighter, whichever fits)
+BAND_TINT = (0.94, 1.06)  # per-channel factor: concrete is not quite neutral grey
 _SECTOR_CAMERAS = (1, 2, 3, 4)  # front, right, rear, left (sector ids of :func:`_sector_geometry`)
 
 
@@ -407,9 +411,10 @@ def _contrast_bands(rng: np.random.Generator, lines: list[PaintedLine], ground: 
     """Give the lot's bands one concrete grey that stands off the ground's mean (lighter or darker)."""
     mean = float(ground.mean())
     delta = float(rng.uniform(*BAND_CONTRAST))
-    darker = mean - delta >= 40.0 and (mean + delta > 235.0 or rng.random() < 0.5)
+    lowest, highest = BAND_GREY_RANGE
+    darker = mean - delta >= lowest and (mean + delta > highest or rng.random() < 0.5)
     grey = mean - delta if darker else mean + delta
-    colour = rgb(rng.uniform(0.94, 1.06, 3) * grey)
+    colour = rgb(rng.uniform(*BAND_TINT, 3) * grey)
     for line in lines:
         if line.band:
             line.colour = colour
