@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import ClassVar
 
@@ -288,3 +289,17 @@ def test_a_generated_scene_counts_in_a_group_per_kind_of_row_marking(tmp_path):
 def test_images_outside_a_generated_folder_have_no_scene_groups(avm_folder):
     samples, _ = avm_eval.avm_samples(avm_folder)
     assert samples and all(sample.tags == () for sample in samples)
+
+
+def test_the_report_lists_each_frames_counts(avm_folder, stand_in):
+    report = avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.0167)
+    frames = {frame["image"]: frame for frame in report["per_frame"]}
+    assert len(frames) == report["images"] == 2
+    full = frames[str(Path("Full") / "run_img" / "1.png")]
+    assert full["groups"] == ["Full"]
+    assert full["points"] == {"predicted": 2, "true": 2, "matched": 2}  # shifted 3 px: within the radius
+    assert full["slots"] == {"predicted": 1, "true": 1, "matched": 1}
+    strip = next(frame for name, frame in frames.items() if name.endswith("7.jpg"))
+    assert strip["slots"]["true"] is None  # a point list pairs nothing
+    totals = report["groups"]["all"]["points"]
+    assert sum(frame["points"]["matched"] for frame in frames.values()) == totals["matched"]

@@ -210,6 +210,9 @@ def evaluate_avm(
 ) -> dict[str, Any]:
     """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance.
 
+    The report's ``per_frame`` lists each image's name, groups and point / slot counts (predicted,
+    true, matched; true slots None for point-list labels), to find the frames a change wins or loses.
+
     With ``oracle`` the labelled marking points and the true masks replace the model (see the
     module docstring). ``test_time_flips`` (1, 2 or 4) replaces the scenario's
     ``slots.test_time_flips``, e.g. 4 to score a model on the CPU as a CUDA engine runs it
@@ -234,6 +237,7 @@ def evaluate_avm(
         slots.pop("cuda_test_time_flips", None)  # the given number, on whatever device the engine runs
         base = dataclasses.replace(base, params={**base.params, "slots": slots})
     accumulator = ParkingAccumulator(threshold_m=threshold_m)
+    per_frame: list[dict[str, Any]] = []
     pipelines: dict[tuple[tuple[int, int], float | None], Any] = {}  # (frame size, metres per pixel)
     sources: set[str] = set()
     try:
@@ -280,6 +284,22 @@ def evaluate_avm(
                 group=sample.group,
                 tags=sample.tags,
             )
+            per_frame.append(
+                {
+                    "image": sample.name,
+                    "groups": [sample.group, *sample.tags],
+                    "points": {
+                        "predicted": len(points),
+                        "true": len(label.points),
+                        "matched": len(matches["points"]),
+                    },
+                    "slots": {
+                        "predicted": len(result.slots),
+                        "true": len(label.slots) if label.slots is not None else None,
+                        "matched": len(matches["slots"]),
+                    },
+                }
+            )
             if overlays is not None and number % max(overlay_every, 1) == 0:
                 target = overlays / f"{sample.group}_{Path(sample.name).stem}.png"
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -296,6 +316,7 @@ def evaluate_avm(
             "metres_per_pixel_of_label_frame": metres_per_pixel,
             "predicted_points_from": sorted(sources),
             "oracle": oracle,
+            "per_frame": per_frame,
         }
     )
     return report
