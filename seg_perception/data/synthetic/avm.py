@@ -420,9 +420,9 @@ def _contrast_bands(rng: np.random.Generator, lines: list[PaintedLine], ground: 
             line.colour = colour
 
 
-def _unworn_bands(world: ParkingWorld, to_px: np.ndarray) -> np.ndarray:
-    """The paint's wear, except on concrete bands: they are no paint and do not fade."""
-    bands = [_apply(to_px, line.polygon) for line in world.lines if line.band]
+def _unworn_bands(world: ParkingWorld, bands: list[np.ndarray]) -> np.ndarray:
+    """The paint's wear, except on concrete bands (``bands``: their pixel polygons): they are no
+    paint and do not fade."""
     if not bands:
         return world.wear
     drawn = np.zeros(world.size, np.float32)
@@ -448,9 +448,9 @@ def _band_row(
 ) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
     """A row of slots between wide unpainted bands (concrete strips between paver slots).
 
-    A band is so wide (0.45-0.75 m) that each slot keeps its own
-    corners: a marking point at each edge of a band where it meets the entrance (two per band
-    between two slots, one at a row's end), as labels of such lots put them. ``pitch`` is the slot's
+    A band is so wide (``BAND_WIDTH_M``) that each slot keeps its own corners: a marking point at
+    each edge of a band where it meets the entrance (two per band between two slots, one at a
+    row's end), as labels of such lots put them. ``pitch`` is the slot's
     width (along the entrance); the bands come on top.
     """
     lines: list[PaintedLine] = []
@@ -1140,12 +1140,16 @@ def render_parking(
             fill_polygons(mask, [px], free_id)
     bare = image.copy()
     by_colour: dict[tuple[int, int, int], list[np.ndarray]] = {}
+    bands: list[np.ndarray] = []
     for line in world.lines:
-        by_colour.setdefault(line.colour, []).append(_apply(to_px, line.polygon))
+        polygon = _apply(to_px, line.polygon)
+        by_colour.setdefault(line.colour, []).append(polygon)
+        if line.band:
+            bands.append(polygon)
     for colour, polys in by_colour.items():
         fill_polygons(image, polys, colour)
         fill_polygons(mask, polys, line_id)
-    wear = _unworn_bands(world, to_px)
+    wear = _unworn_bands(world, bands)
     if world.paint_soft_px >= MIN_SOFT_PX:
         # the paint layer blurred: edges spread over the ground, thin lines lose contrast; the
         # label stays the painted polygon
