@@ -195,6 +195,11 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert frame["raw_file"] == "clips/0001.jpg" and frame["num_gt"] == 2
     assert frame["accuracy"] == pytest.approx(accuracy, abs=1e-4) and frame["matched"] == 2
     assert frame["num_pred"] == 4 and frame["fp"] == pytest.approx(0.5)  # the two unlabelled lines
+    # scoring only the ego lane's boundaries, as labelled here: no FP
+    assert eval_tusimple("--lanes-per-side", "1", "--json", str(tmp_path / "s1.json")) == 0
+    [frame] = json.loads((tmp_path / "s1.json").read_text())["per_frame"]
+    assert frame["num_pred"] == 2 and frame["matched"] == 2 and frame["fp"] == 0.0
+    capsys.readouterr()
     assert main(["eval", str(road_model), "--culane", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CULane" in out and "TP 2" in out and "FN 0" in out, out

@@ -259,6 +259,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     lanes.add_argument("--culane", type=Path, help="CULane root to score boundaries on (F1 at IoU 0.5)")
     lanes.add_argument("--culane-list", help="CULane list file in the root (default: every .lines.txt)")
+    lanes.add_argument(
+        "--lanes-per-side",
+        type=int,
+        default=0,
+        help="--tusimple / --culane: score only this many boundaries per side of the car, for labels "
+        "that mark only the nearest lines (e.g. 2: ego and next lane; default 0: every boundary)",
+    )
 
 
 def _write_json(path: Path | None, report: dict[str, Any]) -> None:
@@ -327,6 +334,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
             culane_list=args.culane_list,
             count=args.count if args.count != 100 else None,
             overlays=args.overlays,
+            lanes_per_side=args.lanes_per_side,
         )
         print(f"{metadata.model} lane boundaries on {summary['dataset']}:")
         print(format_lane_metrics(summary.get("tusimple"), summary.get("culane")))

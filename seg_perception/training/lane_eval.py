@@ -509,6 +509,7 @@ def evaluate_lane_dataset(
     count: int | None = None,
     settings: LaneSettings | None = None,
     overlays: Path | None = None,
+    lanes_per_side: int = 0,
 ) -> dict[str, Any]:
     """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
 
@@ -523,6 +524,10 @@ def evaluate_lane_dataset(
         count: Evaluate at most this many frames.
         overlays: Folder for a picture of every frame (``<index>_<image name>.png``): its
             boundaries and its labelled lines (thin cyan).
+        lanes_per_side: Score only this many boundaries on each side of the car (ego-left,
+            left-1, ...; 0: every boundary). For label sets that mark only the nearest lines:
+            TuSimple zeroes a frame with more than two lanes beyond its labels. The project's
+            real stills label every visible line, so they are scored with 0.
 
     Returns:
         ``dataset``, the metrics' summary (``tusimple`` or ``culane``) and, for TuSimple,
@@ -541,7 +546,11 @@ def evaluate_lane_dataset(
         result = extractor.extract(predict(image), image)
         if overlays is not None:
             save_lane_overlay(overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
-        return [b.image_points for b in result.boundaries]
+        return [
+            b.image_points
+            for b in result.boundaries
+            if lanes_per_side <= 0 or abs(b.position_index) <= lanes_per_side
+        ]
 
     def read(path: Path) -> np.ndarray:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
