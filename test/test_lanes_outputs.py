@@ -352,3 +352,35 @@ def test_the_drives_true_lines_run_to_the_frame_edge():
             assert on_edge == pytest.approx(0.0, abs=1e-6), near
             on_bottom += bool(abs(near[1] - (height - 1)) < 1e-6)
         assert on_bottom >= 2  # the ego lane's lines enter through the bottom row
+
+
+def test_a_line_the_frame_never_shows_is_not_scored():
+    """The drives' truth keeps the lines a labeller could mark, as the generator's TuSimple labels
+    do: a line hidden all along (under a snow bank) is left out, a line seen anywhere keeps its
+    whole course through what hides it."""
+    from seg_perception.data.lanes import scene_lane_polylines
+    from seg_perception.data.synthetic.sample import LaneTruth
+    from seg_perception.training.lane_eval import lanes_of_sample
+
+    height, width = size = (270, 480)
+    forward = np.linspace(3.0, 40.0, 12)
+
+    def line(lane_id: int, offset: float, visible: np.ndarray) -> LaneTruth:
+        image = np.column_stack([np.full_like(forward, 100.0 + 100 * lane_id), np.linspace(269, 140, 12)])
+        ground = np.column_stack([np.full_like(forward, offset), forward])
+        return LaneTruth(lane_id, lane_id, "solid", "white", ground, image, visible)
+
+    buried = line(0, -1.8, np.zeros(12, bool))
+    glimpsed = np.zeros(12, bool)
+    glimpsed[5:8] = True  # a vehicle hides the rest
+    partly = line(1, 1.8, glimpsed)
+    truth = lanes_of_sample([buried, partly], size)
+    assert [lane.index for lane in truth] == [1]
+    assert len(truth[0].image) == 12  # its whole course, not only the glimpse
+    assert not buried.in_sight and partly.in_sight
+
+    class Sample:
+        mask = np.zeros((height, width), np.uint8)
+        lanes = [buried, partly]
+
+    assert [len(points) for points in scene_lane_polylines(Sample())] == [3]  # the labels agree

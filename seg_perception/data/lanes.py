@@ -364,9 +364,9 @@ def scene_lane_polylines(sample: Any) -> list[np.ndarray]:
     lines = []
     for lane in sample.lanes:
         points = np.asarray(lane.image, np.float64)
-        visible = np.flatnonzero(lane.visible)
-        if visible.size < 2:
+        if not lane.in_sight:
             continue
+        visible = np.flatnonzero(lane.visible)
         points = points[visible[0] : visible[-1] + 1]
         inside = (
             (points[:, 0] >= 0)

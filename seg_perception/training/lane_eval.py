@@ -74,7 +74,13 @@ class TrueLane:
 
 def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
     """The generator's per-lane truth (``SceneSample.lanes``: ground ``(x right, y forward)``) as
-    :class:`TrueLane` in the vehicle frame (x forward, y left), image points inside the frame."""
+    :class:`TrueLane` in the vehicle frame (x forward, y left), image points inside the frame.
+
+    A line with no visible stretch in the frame (under a snow bank, or behind a vehicle all the
+    way) is left out, as the generator's TuSimple labels leave it out
+    (:func:`seg_perception.data.lanes.scene_lane_polylines`): no one can label what the frame
+    does not show. A line seen anywhere keeps its whole course, through what hides it.
+    """
     height, width = size
     found = []
     for lane in lanes:
@@ -83,7 +89,7 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
         inside = (
             (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
         )
-        if inside.sum() < 3:
+        if inside.sum() < 3 or not lane.in_sight:
             continue
         vehicle = np.column_stack([ground[:, 1], -ground[:, 0]])
         order = np.argsort(vehicle[:, 0])
@@ -162,7 +168,7 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
             & (image[:, 1] >= 0)
             & (image[:, 1] <= cam.height - 1)
         )
-        if inside.sum() < 3:
+        if inside.sum() < 3 or not lane.in_sight:
             continue
         ground = np.column_stack([s, -world_x])
         lanes.append(TrueLane(index, *_to_frame_edges(image, inside, cam.width, cam.height, ground)))

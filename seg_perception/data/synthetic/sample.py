@@ -12,6 +12,7 @@ from seg_perception.config import ClassMap
 from seg_perception.geometry import MarkingPoint, ParkingSlot, Polygon
 
 MIN_REGION_AREA_PX = 3
+LABEL_MIN_VISIBLE_POINTS = 2  # visible truth samples a line needs to be labelled at all
 
 
 @dataclass
@@ -42,6 +43,12 @@ class LaneTruth:
     ground: np.ndarray
     image: np.ndarray
     visible: np.ndarray
+
+    @property
+    def in_sight(self) -> bool:
+        """Whether the frame shows enough of the line for a labeller to mark it (a line under a snow
+        bank, or behind a vehicle all the way, is not labelled)."""
+        return int(np.count_nonzero(self.visible)) >= LABEL_MIN_VISIBLE_POINTS
 
     def in_frame(self, shape: tuple[int, int]) -> np.ndarray:
         """(M, 2) image points inside a frame of ``shape`` = (H, W)."""
