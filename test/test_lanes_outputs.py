@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -379,8 +380,5 @@ def test_a_line_the_frame_never_shows_is_not_scored():
     assert len(truth[0].image) == 12  # its whole course, not only the glimpse
     assert not buried.in_sight and partly.in_sight
 
-    class Sample:
-        mask = np.zeros((height, width), np.uint8)
-        lanes = [buried, partly]
-
-    assert [len(points) for points in scene_lane_polylines(Sample())] == [3]  # the labels agree
+    sample = SimpleNamespace(mask=np.zeros((height, width), np.uint8), lanes=[buried, partly])
+    assert [len(points) for points in scene_lane_polylines(sample)] == [3]  # the labels agree

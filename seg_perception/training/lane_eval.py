@@ -168,7 +168,7 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
             & (image[:, 1] >= 0)
             & (image[:, 1] <= cam.height - 1)
         )
-        if inside.sum() < 3 or not lane.in_sight:
+        if inside.sum() < 3:
             continue
         ground = np.column_stack([s, -world_x])
         lanes.append(TrueLane(index, *_to_frame_edges(image, inside, cam.width, cam.height, ground)))
