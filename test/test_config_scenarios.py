@@ -240,7 +240,7 @@ def test_parking_runs_its_hrnet_model_on_cuda_and_an_int8_hrnet_elsewhere() -> N
     parking = load_scenario("parking")
     weights = SHIPPED / "weights"
     # the CPU's int8 file comes from a fine-tune of the CUDA file, judged on its own (weights/README.md)
-    cpu_model = weights / "parking_hrnetv2_w18_small_v1_crossing_int8.onnx"
+    cpu_model = weights / "parking_hrnetv2_w18_small_v1_bands_int8.onnx"
     assert parking.params["cpu_model_file"] == cpu_model.name and cpu_model.is_file()
     assert scenario_model_path(parking) == scenario_model_path(parking, "cpu") == cpu_model
     gpu_model = weights / "parking_hrnetv2_w18_small_v1.onnx"
@@ -252,7 +252,7 @@ def test_parking_runs_its_hrnet_model_on_cuda_and_an_int8_hrnet_elsewhere() -> N
     ("scenario", "source", "threshold"),
     [
         ("highway", "highway_hrnetv2_w18_small_v1.onnx", None),
-        ("parking", "parking_hrnetv2_w18_small_v1_crossing.onnx", 0.4),
+        ("parking", "parking_hrnetv2_w18_small_v1_bands.onnx", 0.4),
     ],
 )
 def test_each_shipped_int8_file_is_its_shipped_source_quantized(
