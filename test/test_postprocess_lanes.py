@@ -477,6 +477,26 @@ def test_paint_that_begins_far_ahead_does_not_take_the_ego_position():
         assert boundary.paint_range[0] < 10.0
 
 
+def _painted(mask, image, lines, *, near, far):
+    more_mask, more_image = draw_road(lines, near=near, far=far)
+    return np.maximum(mask, more_mask), np.where(more_mask[..., None] > 0, more_image, image)
+
+
+def test_paint_spanning_under_the_minimum_span_is_not_a_boundary():
+    # a 2 m fleck where a right_1 line would be (a glint, a kerb's corner) becomes a boundary of
+    # its own without the limit; with it, only lines whose paint spans the limit remain, and a
+    # line of Botts' dots (0.3 m of paint every 1.5 m: little paint, a long span) is still one
+    mask, image = draw_road(THREE_LANES[1:3], far=45.0)
+    mask, image = _painted(mask, image, [(-5.25, "solid", WHITE, 0.0)], near=12.0, far=14.0)
+    for start in np.arange(4.0, 30.0, 1.5):
+        mask, image = _painted(mask, image, [(5.25, "solid", WHITE, 0.0)], near=start, far=start + 0.3)
+    unlimited = LaneExtractor(CLASSES, LaneSettings(), mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in unlimited.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+    limited = LaneExtractor(CLASSES, LaneSettings(min_paint_span_m=3.0), mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in limited.boundaries] == ["left_1", "ego_left", "ego_right"]
+    assert abs(float(limited.boundary_at("left_1").lateral_at(10.0)) - 5.25) < 0.1
+
+
 def test_boundaries_stop_at_the_stop_line_ahead():
     mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
     result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)

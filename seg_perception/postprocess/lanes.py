@@ -94,6 +94,11 @@ class LaneSettings:
     # the car is a long extrapolation (a far blob, or the far end of a curve the shared shape does
     # not follow), and ranked by that offset it would take the position of a line seen near the car
     max_paint_start_m: float = 0.0
+    # paint spanning less than this along the road (0: no limit) is not made a boundary: a lone
+    # fleck of paint, a glint or a kerb's corner seen over a metre or two, not a line. Measured on
+    # the span from the first to the last paint, not on the painted length, so that Botts' dots
+    # (little paint over a long span) stay lines
+    min_paint_span_m: float = 0.0
     # a boundary is continued along its curve to this distance ahead (0: only to its paint), as
     # lane labels run through paint hidden by vehicles or too thin far away for the mask; a
     # stop line or crosswalk ahead ends it first
@@ -1241,7 +1246,7 @@ class LaneExtractor:
         covered_length = sum(b - a for a, b in covered)
         if covered_length < settings.min_painted_m:
             return None
-        if 0.0 < settings.max_paint_start_m < x_near:
+        if 0.0 < settings.max_paint_start_m < x_near or span < settings.min_paint_span_m:
             return None
         gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
         long_gaps = [g for g in gaps if g >= settings.min_gap_m]
