@@ -497,6 +497,34 @@ def test_paint_spanning_under_the_minimum_span_is_not_a_boundary():
     assert abs(float(limited.boundary_at("left_1").lateral_at(10.0)) - 5.25) < 0.1
 
 
+def test_nothing_beyond_a_solid_yellow_edge_on_the_configured_side_is_a_boundary():
+    # a divided highway's yellow left edge with a barrier's bright edge beyond it (drawn as paint):
+    # with yellow_edge_side left the barrier is no boundary; on the right side, or with a dashed
+    # yellow line (a centre line with lanes beyond), every line stays
+    def positions(lines, side):
+        mask, image = draw_road(lines, far=45.0)
+        result = LaneExtractor(CLASSES, LaneSettings(yellow_edge_side=side), mapper=MAPPER).extract(
+            mask, image
+        )
+        return [b.position for b in result.boundaries], result
+
+    edge = [(5.25, "solid", WHITE, 0.0), (1.75, "solid", YELLOW, 0.0), *THREE_LANES[2:]]
+    assert positions(edge, "")[0] == ["left_1", "ego_left", "ego_right", "right_1"]
+    kept, result = positions(edge, "left")
+    assert kept == ["ego_left", "ego_right", "right_1"]
+    assert result.boundary_at("ego_left").color == "yellow"
+    assert positions(edge, "right")[0] == ["left_1", "ego_left", "ego_right", "right_1"]
+    centre = [(5.25, "solid", WHITE, 0.0), (1.75, "dashed", YELLOW, 2.0), *THREE_LANES[2:]]
+    assert positions(centre, "left")[0] == ["left_1", "ego_left", "ego_right", "right_1"]
+    mirrored = [*THREE_LANES[:2], (-1.75, "solid", YELLOW, 0.0), (-5.25, "solid", WHITE, 0.0)]
+    assert positions(mirrored, "right")[0] == ["left_1", "ego_left", "ego_right"]
+
+
+def test_an_unknown_yellow_edge_side_is_a_settings_error():
+    with pytest.raises(ValueError, match="yellow_edge_side"):
+        LaneSettings.from_mapping({"yellow_edge_side": "both"})
+
+
 def test_boundaries_stop_at_the_stop_line_ahead():
     mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
     result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)

@@ -52,6 +52,7 @@ from seg_perception.postprocess.camera_model import GroundMapper
 
 SOLID, DASHED, DOUBLE, UNKNOWN = "solid", "dashed", "double", "unknown"
 WHITE, YELLOW = "white", "yellow"
+YELLOW_EDGE_SIDES = ("", "left", "right")  # LaneSettings.yellow_edge_side
 EGO_LEFT, EGO_RIGHT = "ego_left", "ego_right"
 STOP_LINE, CROSSWALK = "stop_line", "crosswalk"
 _X_SCALE = 50.0  # metres: normalises x in the fits so that all coefficients are of similar size
@@ -112,6 +113,11 @@ class LaneSettings:
     # named one position out, so a missed ego line does not turn its neighbour into the ego
     # boundary, a lane away (0: no check)
     max_lane_width_m: float = 0.0
+    # "left" / "right" ("": neither): a solid yellow line on this side of the car is the edge of
+    # its carriageway, and nothing beyond it is a lane boundary (right-hand traffic's divided
+    # highways paint their left edge yellow; beyond it lie a shoulder, a barrier or a guardrail,
+    # whose long bright edges a model takes for paint)
+    yellow_edge_side: str = ""
     yellow_min_saturation: int = 70
     yellow_hue: tuple[int, int] = (10, 40)
     yellow_min_share: float = 0.4
@@ -163,6 +169,12 @@ class LaneSettings:
     # a boundary starts where its curve enters the frame (the bottom row or a side) rather than at
     # its first rendered sample inside, up to one sample spacing (7 % of the distance) further on
     start_at_frame_edge: bool = False
+
+    def __post_init__(self) -> None:
+        if self.yellow_edge_side not in YELLOW_EDGE_SIDES:
+            raise ValueError(
+                f"yellow_edge_side must be one of {YELLOW_EDGE_SIDES}, not {self.yellow_edge_side!r}"
+            )
 
     def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
@@ -1130,6 +1142,7 @@ class LaneExtractor:
                 )
                 boundaries.append(boundary)
         boundaries.sort(key=lambda b: -float(b.plane_coefficients[0]))
+        boundaries = within_yellow_edge(boundaries, settings.yellow_edge_side)
         boundaries = (
             boundaries[: settings.max_lines]
             if len(boundaries) <= settings.max_lines
@@ -1623,6 +1636,28 @@ def _polyval_rows(x: np.ndarray, coefficients: Sequence[np.ndarray]) -> np.ndarr
     for j in range(table.shape[1] - 2, -1, -1):
         result = result * x + table[:, j : j + 1]
     return result
+
+
+def within_yellow_edge(boundaries: list[LaneBoundary], side: str) -> list[LaneBoundary]:
+    """``boundaries`` (left to right) without those beyond the solid yellow line nearest the car on ``side``.
+
+    Args:
+        boundaries: Sorted by lateral offset at the car, leftmost first.
+        side: ``left``, ``right`` or empty (every boundary is kept).
+    """
+    if not side:
+        return boundaries
+    offsets = [float(b.plane_coefficients[0]) for b in boundaries]
+    edges = [
+        index
+        for index, (boundary, offset) in enumerate(zip(boundaries, offsets, strict=True))
+        if boundary.color == YELLOW and boundary.line_type == SOLID and (offset > 0.0) == (side == "left")
+    ]
+    if side == "left" and edges:
+        return boundaries[edges[-1] :]
+    if side == "right" and edges:
+        return boundaries[: edges[0] + 1]
+    return boundaries
 
 
 def assign_positions(boundaries: list[LaneBoundary], max_lane_width: float = 0.0) -> None:
