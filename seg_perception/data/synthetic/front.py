@@ -113,6 +113,51 @@ class Vehicle:
     truck: bool = False
 
 
+@dataclass(frozen=True)
+class BarrierLook:
+    """How one roadside barrier is drawn. Real barriers carry long bright edges (a sunlit concrete
+    top, a steel beam's ridge mirroring the sky, a pale foot) that converge like lane lines; a model
+    that never saw them as background takes them for paint."""
+
+    height: float = 0.85  # metres above the road (concrete: its top; rail: the beam's top)
+    offset: float = 0.0  # metres beyond the usual 0.6 m from the road's edge
+    face_shade: float = 1.05  # face brightness against the kerb (concrete) or steel colour
+    top_width: float = 0.0  # concrete: flat top seen from the camera above it (0: none)
+    top_shade: float = 1.0  # concrete: top brightness against the kerb colour
+    foot_height: float = 0.0  # concrete: a band at its foot in another shade (0: none)
+    foot_shade: float = 1.0
+    ridge_shade: float = 0.0  # rail: brightness of the beam's ridge against the steel (0: no ridge)
+
+
+def sample_barrier_look(rng: np.random.Generator, kind: str) -> BarrierLook:
+    """A random look for a barrier of ``kind`` (``rail`` | ``concrete``)."""
+    offset = float(rng.uniform(0.0, 2.0)) if rng.random() < 0.4 else 0.0
+    if kind == "rail":
+        return BarrierLook(
+            height=float(rng.uniform(0.7, 0.9)),
+            offset=offset,
+            face_shade=float(rng.uniform(0.7, 1.15)),
+            ridge_shade=float(rng.uniform(1.2, 1.6)) if rng.random() < 0.7 else 0.0,
+        )
+    return BarrierLook(
+        height=float(rng.uniform(0.8, 1.1)),
+        offset=offset,
+        face_shade=float(rng.uniform(0.6, 1.05)),
+        top_width=float(rng.uniform(0.15, 0.35)) if rng.random() < 0.8 else 0.0,
+        top_shade=float(rng.uniform(1.1, 1.5)),
+        foot_height=float(rng.uniform(0.05, 0.3)) if rng.random() < 0.5 else 0.0,
+        foot_shade=float(rng.uniform(0.7, 1.4)),
+    )
+
+
+RAIL_STEEL = (160, 165, 170)  # BGR
+RAIL_DEPTH_M = 0.3  # height of a steel beam
+DEFAULT_BARRIER_LOOKS = {
+    "rail": BarrierLook(height=0.8),
+    "concrete": BarrierLook(),
+}  # the looks before BarrierLook
+
+
 @dataclass
 class FrontWorld:
     """Everything static in one drive; ``render`` draws it at a given ego position."""
@@ -157,6 +202,7 @@ class FrontWorld:
     hood: dict[str, float] | None = None
     ego_lane_index: int = 0
     grass_grain: int = 16  # amplitude of the grass and leaf texture
+    barrier_looks: list[BarrierLook] = field(default_factory=list)  # per barrier (default looks if absent)
 
     @property
     def s_near(self) -> float:
@@ -560,7 +606,7 @@ def sample_front_world(
     wear = np.clip(wear * float(rng.uniform(0.75, 1.0)), 0.4, 1.0).astype(np.float32)
     hills = np.cumsum(rng.normal(0.0, 1.0, 32)) * height * 0.006 + height * float(rng.uniform(0.0, 0.06))
 
-    return FrontWorld(
+    world = FrontWorld(
         camera=camera, urban=urban, speed=speed,
         curvature=0.0 if rng.random() < 0.35 else float(rng.uniform(-1.0, 1.0) / (120.0 if urban else 450.0)),
         curvature_rate=float(rng.normal(0.0, 1e-5)),
@@ -575,6 +621,9 @@ def sample_front_world(
         kerbs=urban and rng.random() < 0.7, street_lights=street_lights, snow_banks=snow_banks,
         hood=hood, ego_lane_index=ego_lane, grass_grain=int(rng.integers(14, 40)),
     )  # fmt: skip
+    # drawn after everything else, so that every other part of a seed's world stays as it was
+    world.barrier_looks = [sample_barrier_look(rng, kind) for _, kind in barriers]
+    return world
 
 
 def _paint_colour(world: FrontWorld, line: LaneLine) -> tuple[int, int, int]:
@@ -991,15 +1040,30 @@ def render_front(
                 ]
             )
             fill_polygons(image, [face], c["kerb"])
-    for t, kind in world.barriers:
+    looks = world.barrier_looks or [DEFAULT_BARRIER_LOOKS[kind] for _, kind in world.barriers]
+    for (t_road, kind), look in zip(world.barriers, looks, strict=True):
         near_s = np.linspace(world.s_near, 120.0, 40)
-        z0, z1, colour = (
-            (0.5, 0.8, (160, 165, 170)) if kind == "rail" else (0.0, 0.85, _shade(c["kerb"], 1.05))
-        )
-        rail = np.concatenate([
-            world.to_image(np.full(40, t), near_s, z1, lateral=lateral),
-            world.to_image(np.full(40, t), near_s[::-1], z0, lateral=lateral),
-        ])  # fmt: skip
+        away = 1.0 if t_road > 0 else -1.0  # from the road outwards
+        t = t_road + away * look.offset
+
+        def band(t0: float, t1: float, z0: float, z1: float, near_s: np.ndarray = near_s) -> np.ndarray:
+            return np.concatenate([
+                world.to_image(np.full(40, t0), near_s, z1, lateral=lateral),
+                world.to_image(np.full(40, t1), near_s[::-1], z0, lateral=lateral),
+            ])  # fmt: skip
+
+        if kind == "rail":
+            z0, z1 = look.height - RAIL_DEPTH_M, look.height
+            colour = _shade(RAIL_STEEL, look.face_shade)
+        else:
+            z0, z1 = 0.0, look.height
+            colour = _shade(c["kerb"], look.face_shade)
+            if look.top_width > 0:  # drawn first: the face hides it from a camera below the top
+                fill_polygons(
+                    image, [band(t, t + away * look.top_width, z1, z1)], _shade(c["kerb"], look.top_shade)
+                )
+                fill_polygons(occluder, [band(t, t + away * look.top_width, z1, z1)], 1)
+        rail = band(t, t, z0, z1)
         if kind == "rail":
             first = np.ceil((travelled + world.s_near) / 4.0) * 4.0 - travelled
             posts_s = np.arange(first, 60.0, 4.0)
@@ -1012,6 +1076,14 @@ def render_front(
                 cv2.line(occluder, tuple(foot), tuple(head), 1, int(width_px))
         fill_polygons(image, [rail], colour)
         fill_polygons(occluder, [rail], 1)
+        if look.ridge_shade > 0:  # the beam's ridge mirrors the sky, between two darker grooves
+            ridge = band(t, t, z0 + 0.45 * RAIL_DEPTH_M, z0 + 0.62 * RAIL_DEPTH_M)
+            fill_polygons(
+                image, [band(t, t, z0 + 0.25 * RAIL_DEPTH_M, z0 + 0.75 * RAIL_DEPTH_M)], _shade(colour, 0.6)
+            )
+            fill_polygons(image, [ridge], _shade(RAIL_STEEL, look.ridge_shade))
+        if look.foot_height > 0:
+            fill_polygons(image, [band(t, t, 0.0, look.foot_height)], _shade(colour, look.foot_shade))
     lights: list[LightSource] = []
     pools: list[tuple[float, float, float, float]] = []
     if world.street_lights:
