@@ -14,7 +14,7 @@ from seg_perception.config import load_scenario
 from seg_perception.data.lanes import read_tusimple_labels, scene_tusimple_label
 from seg_perception.data.synthetic import generate_drive, generate_scene
 from seg_perception.data.synthetic.camera import PinholeCamera
-from seg_perception.data.synthetic.front import Vehicle, render_front, sample_front_world
+from seg_perception.data.synthetic.front import BarrierLook, Vehicle, render_front, sample_front_world
 
 SIZE = (144, 256)
 
@@ -169,6 +169,57 @@ def test_lights_and_cars_that_look_like_paint_are_background():
     )
     (u0, v1), (u1, v0) = np.round(box).astype(int)
     assert frame.mask[v0:v1, u0:u1].size > 10 and (frame.mask[v0:v1, u0:u1] == 0).all()
+
+
+def test_barrier_edges_that_look_like_paint_are_background():
+    """A concrete barrier's sunlit top is a bright strip above its darker face, drawn where the
+    look puts it, and labelled background; every look comes up over a few worlds."""
+    looks = [look for world in worlds(150) for look in world.barrier_looks]
+    assert any(look.top_width > 0 for look in looks) and any(look.ridge_shade > 0 for look in looks)
+    assert any(look.foot_height > 0 for look in looks) and any(look.offset > 0 for look in looks)
+    roles = load_scenario("highway").roles
+    world = next(
+        w for w in worlds(60) if w.conditions.time == "day" and w.hood is None and w.road_left > -5.0
+    )
+    world.vehicles, world.trees, world.street_lights, world.snow_banks = [], [], [], []
+    t = world.road_left - 0.6
+    world.barriers = [(t, "concrete")]
+    world.barrier_looks = [BarrierLook(height=1.0, offset=1.0, face_shade=0.6, top_width=0.4, top_shade=1.6)]
+    frame = render_front(world, roles, time_s=0.0, rng=np.random.default_rng(0))
+
+    def pixel(lateral: float, z: float) -> tuple[int, int]:
+        s = np.array([12.0])
+        u, v = np.round(world.camera.project_output(world.centre_x(s) + lateral, s, np.array([z])))[0]
+        return int(v), int(u)
+
+    top, face = pixel(t - 1.2, 1.0), pixel(t - 1.0, 0.5)  # 1 m further out than t, the top 0.4 m wide
+    assert frame.mask[top] == 0 and frame.mask[face] == 0
+    assert frame.image[top].mean() > frame.image[face].mean() + 30
+
+
+def test_barrier_looks_leave_the_rest_of_a_seed_alone(monkeypatch):
+    """The looks are drawn after everything else: with looks that draw nothing, every other part of
+    a seed's world is the same."""
+    from seg_perception.data.synthetic import front
+
+    def summary(world):
+        return (
+            [(line.t, line.style, line.phase, line.fade) for line in world.lines],
+            [(v.t, v.s0, v.color) for v in world.vehicles],
+            world.camera.to_json(),
+            world.conditions.describe(),
+            world.trees,
+            world.barriers,
+            (world.curvature, world.yaw, world.ego_offset, world.joints, world.kerbs, world.grass_grain),
+        )
+
+    drawn = [list(worlds(12)), list(worlds(12, urban=True))]
+    assert sum(len(world.barrier_looks) for world in drawn[0]) > 0
+    monkeypatch.setattr(front, "sample_barrier_look", lambda rng, kind: front.DEFAULT_BARRIER_LOOKS[kind])
+    fixed = [list(worlds(12)), list(worlds(12, urban=True))]
+    for ours, theirs in zip(drawn[0] + drawn[1], fixed[0] + fixed[1], strict=True):
+        assert summary(ours) == summary(theirs)
+        assert len(ours.barrier_looks) == len(ours.barriers)
 
 
 def test_drive_keeps_lane_ids():
