@@ -222,6 +222,23 @@ def test_barrier_looks_leave_the_rest_of_a_seed_alone(monkeypatch):
         assert len(ours.barrier_looks) == len(ours.barriers)
 
 
+def test_barrier_share_is_a_knob_that_leaves_the_default_alone():
+    """At ``barrier_p`` 1 every highway has a barrier on both sides, at 0 none; the default is the
+    generator's own share, so every seed's world stays as it was."""
+
+    def barriers(**kwargs):
+        return [
+            sample_front_world(
+                np.random.default_rng([seed, 7]), SIZE, urban=False, duration_s=0.0, speed=20.0, **kwargs
+            ).barriers
+            for seed in range(30)
+        ]
+
+    assert all(len(b) == 2 for b in barriers(barrier_p=1.0))
+    assert not any(barriers(barrier_p=0.0))
+    assert barriers(barrier_p=0.6) == barriers() != barriers(barrier_p=1.0)
+
+
 def test_drive_keeps_lane_ids():
     frames = list(generate_drive("highway", 3, 5, size=SIZE))
     ids = [sorted({lane.lane_id for lane in f.lanes}) for f in frames]

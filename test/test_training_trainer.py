@@ -291,6 +291,12 @@ def test_recipe_validation() -> None:
         parse_recipe({**base, "data": {"botts_dots_p": 1.5}})
     with pytest.raises(RecipeError, match="synthetic"):
         parse_recipe({**base, "data": {"source": "folder", "path": "x", "botts_dots_p": 0.5}})
+    assert parse_recipe({**base, "data": {"barrier_p": 1.0}}).data.barrier_p == 1.0
+    assert parse_recipe(base).data.barrier_p is None
+    with pytest.raises(RecipeError, match="probability"):
+        parse_recipe({**base, "data": {"barrier_p": -0.1}})
+    with pytest.raises(RecipeError, match="barrier_p shapes synthetic"):
+        parse_recipe({**base, "data": {"source": "folder", "path": "x", "barrier_p": 0.5}})
 
 
 @pytest.mark.parametrize(
@@ -421,15 +427,16 @@ def test_marking_point_training_reduces_its_loss_and_exports_the_head(tmp_path: 
     assert report.max_abs_diff < 1e-3
 
 
-def test_botts_dots_share_reaches_the_training_pool_only() -> None:
+@pytest.mark.parametrize("knob", ["botts_dots_p", "barrier_p"])
+def test_highway_shares_reach_the_training_pool_only(knob: str) -> None:
     from seg_perception.data.synthetic import generate_scene
     from seg_perception.training.datasets import ScenePool, build_datasets
 
-    data = {"train_seeds": [0, 50], "val_seeds": [100, 102], "pool_size": 12, "botts_dots_p": 1.0}
+    data = {"train_seeds": [0, 50], "val_seeds": [100, 102], "pool_size": 12, knob: 1.0}
     recipe = parse_recipe({"scenario": "highway", "model": "m", "input_size": [32, 64], "data": data})
     train, val = build_datasets(recipe)[:2]
     assert isinstance(train, ScenePool) and isinstance(val, ScenePool)
-    dotted = [generate_scene("highway", seed, size=(32, 64), botts_dots_p=1.0).image for seed in range(12)]
+    dotted = [generate_scene("highway", seed, size=(32, 64), **{knob: 1.0}).image for seed in range(12)]
     plain = [generate_scene("highway", seed, size=(32, 64)).image for seed in range(12)]
     assert any(not np.array_equal(a, b) for a, b in zip(dotted, plain, strict=True))
     assert all(np.array_equal(pool, scene) for pool, scene in zip(train.images, dotted, strict=True))

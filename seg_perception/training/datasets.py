@@ -83,13 +83,14 @@ class ScenePool(Dataset[Any]):
         point_target: tuple[int, float, bool] | None = None,
         metres_per_pixel: float | tuple[float, float] | None = None,
         botts_dots_p: float | None = None,
+        barrier_p: float | None = None,
     ) -> ScenePool:
         """Draw ``generate_scene(scenario, seed, size=size)`` for every seed.
 
         ``metres_per_pixel`` (AVM scenes: a value, or a ``(low, high)`` range drawn per seed)
         is passed on when set; default: the scenario camera's, scaled to ``size``.
-        ``botts_dots_p`` (highway scenes: share of roads with Botts' dots) likewise; default: the
-        generator's.
+        ``botts_dots_p`` (highway scenes: share of roads with Botts' dots) and ``barrier_p``
+        (highway scenes: probability of a barrier on each side) likewise; default: the generator's.
         """
         from seg_perception.data.marking_points import scene_marking_points
         from seg_perception.data.synthetic import generate_scene
@@ -99,6 +100,8 @@ class ScenePool(Dataset[Any]):
         )
         if botts_dots_p is not None:
             scene_options["botts_dots_p"] = botts_dots_p
+        if barrier_p is not None:
+            scene_options["barrier_p"] = barrier_p
         seeds = list(seeds)
         height, width = size
         images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
@@ -271,13 +274,15 @@ def build_datasets(
             point_target=point_target,
             metres_per_pixel=recipe.data.metres_per_pixel,
             botts_dots_p=recipe.data.botts_dots_p,  # training scenes only: validation keeps the generator's
+            barrier_p=recipe.data.barrier_p,
         )
         timings["train_pool_s"] = time.perf_counter() - started
     else:
         if point_target is not None:
             raise RecipeError("marking_points training needs a scene pool (data.pool_size > 0)")
-        if recipe.data.botts_dots_p is not None:
-            raise RecipeError("data.botts_dots_p needs a scene pool (data.pool_size > 0)")
+        for name in ("botts_dots_p", "barrier_p"):
+            if getattr(recipe.data, name) is not None:
+                raise RecipeError(f"data.{name} needs a scene pool (data.pool_size > 0)")
         from seg_perception.data.datasets import SyntheticDataset
 
         train = SyntheticDataset(

@@ -44,6 +44,8 @@ class DataSpec:
             range drawn per scene (scale augmentation); None: the scenario camera's.
         botts_dots_p: Synthetic highway training scenes: probability that a road's lane lines are
             Botts' dots (more of a rare look); None: the generator's. Validation keeps the generator's.
+        barrier_p: Synthetic highway training scenes: probability of a barrier on each side of the
+            road; None: the generator's. Validation keeps the generator's.
     """
 
     source: str = "synthetic"
@@ -54,6 +56,7 @@ class DataSpec:
     options: dict[str, Any] = field(default_factory=dict)
     metres_per_pixel: float | tuple[float, float] | None = None
     botts_dots_p: float | None = None
+    barrier_p: float | None = None
 
     def nominal_metres_per_pixel(self) -> float | None:
         """The value, or the geometric mean of the range (the scale the model is centred on)."""
@@ -207,6 +210,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             options=dict(data_block.pop("options", None) or {}),
             metres_per_pixel=_metres_per_pixel(data_block.pop("metres_per_pixel", None), source),
             botts_dots_p=_probability(data_block.pop("botts_dots_p", None), source, "data.botts_dots_p"),
+            barrier_p=_probability(data_block.pop("barrier_p", None), source, "data.barrier_p"),
         )
     except (TypeError, ValueError) as err:
         raise RecipeError(f"{source}: malformed data block ({err})") from err
@@ -218,10 +222,11 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             raise RecipeError(f"{source}: train_seeds {train_seeds} and val_seeds {val_seeds} overlap")
     elif not data.path:
         raise RecipeError(f"{source}: data.source {data.source!r} needs data.path")
-    if data.botts_dots_p is not None and data.source != "synthetic":
-        raise RecipeError(
-            f"{source}: data.botts_dots_p shapes synthetic scenes; data.source is {data.source!r}"
-        )
+    for name in ("botts_dots_p", "barrier_p"):
+        if getattr(data, name) is not None and data.source != "synthetic":
+            raise RecipeError(
+                f"{source}: data.{name} shapes synthetic scenes; data.source is {data.source!r}"
+            )
     optimizer = dict(doc.pop("optimizer", None) or {})
     scheduler = dict(doc.pop("scheduler", None) or {})
     train = dict(doc.pop("train", None) or {})

@@ -59,6 +59,7 @@ YELLOW_PAINT = (40, 185, 225)
 DOT_WHITE = (215, 220, 220)
 # Share of highways whose lane lines are Botts' dots (raised ceramic dots, as on Californian roads).
 BOTTS_DOTS_P = 0.12
+BARRIER_P = 0.6  # highways: probability of a barrier on each side of the road
 CAR_COLOURS = (
     (40, 40, 40),
     (200, 200, 205),
@@ -300,11 +301,14 @@ def sample_front_world(
     duration_s: float,
     speed: float,
     botts_dots_p: float = BOTTS_DOTS_P,
+    barrier_p: float = BARRIER_P,
 ) -> FrontWorld:
     """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive.
 
     ``botts_dots_p``: probability that a highway's lane lines are Botts' dots (a training pool
     can ask for more of them; the same random draw decides, so every other look of a seed stays).
+    ``barrier_p``: probability of a barrier on each side of a highway (a training pool can ask for
+    more; at the default every seed is the world it was).
     """
     camera = PinholeCamera.sample(rng, size, lens=True)
     conditions = sample_conditions(rng, urban=urban)
@@ -508,9 +512,9 @@ def sample_front_world(
                 )
                 s += length + float(rng.uniform(0.0, 8.0))
     else:
-        if rng.random() < 0.6:
+        if rng.random() < barrier_p:
             barriers.append((road_right + 0.6, "rail" if rng.random() < 0.7 else "concrete"))
-        if rng.random() < 0.6:
+        if rng.random() < barrier_p:
             barriers.append((road_left - 0.6, "concrete" if rng.random() < 0.5 else "rail"))
     for _ in range(int(rng.integers(3, 14) * density)):
         side = -1 if rng.random() < 0.5 else 1

@@ -15,7 +15,13 @@ from seg_perception.data.synthetic.avm import (
     render_parking,
     sample_parking_world,
 )
-from seg_perception.data.synthetic.front import BOTTS_DOTS_P, FrontWorld, render_front, sample_front_world
+from seg_perception.data.synthetic.front import (
+    BARRIER_P,
+    BOTTS_DOTS_P,
+    FrontWorld,
+    render_front,
+    sample_front_world,
+)
 from seg_perception.data.synthetic.sample import LaneTruth, SceneSample, mask_to_polygons
 from seg_perception.errors import ConfigError
 from seg_perception.geometry import MarkingPoint, ParkingSlot
@@ -87,6 +93,7 @@ def generate_drive(
     metres_per_pixel: MetresPerPixel = None,
     side_view_p: float = 0.0,
     botts_dots_p: float = BOTTS_DOTS_P,
+    barrier_p: float = BARRIER_P,
 ) -> Iterator[SceneSample]:
     """Temporally coherent frames of one drive: the ego moves, markings and slots scroll.
 
@@ -101,6 +108,7 @@ def generate_drive(
         side_view_p: AVM scenes only: probability that the drive is seen as a side view (a
             strip beside the car, the rest black; ``meta["avm_style"]["view"]``).
         botts_dots_p: Highway scenes only: probability that the lane lines are Botts' dots.
+        barrier_p: Highway scenes only: probability of a barrier on each side of the road.
     """
     config = _resolve(scenario)
     hw = _size(config, size)
@@ -128,7 +136,13 @@ def generate_drive(
         )
     else:
         front_world = sample_front_world(
-            rng, hw, urban=scene == "urban", duration_s=duration, speed=speed, botts_dots_p=botts_dots_p
+            rng,
+            hw,
+            urban=scene == "urban",
+            duration_s=duration,
+            speed=speed,
+            botts_dots_p=botts_dots_p,
+            barrier_p=barrier_p,
         )
         meta_base["camera_model"] = front_world.camera.to_json()
         meta_base["conditions"] = front_world.conditions.describe()
@@ -163,12 +177,14 @@ def generate_scene(
     metres_per_pixel: MetresPerPixel = None,
     side_view_p: float = SIDE_VIEW_P,
     botts_dots_p: float = BOTTS_DOTS_P,
+    barrier_p: float = BARRIER_P,
 ) -> SceneSample:
     """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel, side_view_p,
-    botts_dots_p).
+    botts_dots_p, barrier_p).
 
     AVM scenes are side views (a strip beside the car) with probability ``side_view_p``; highway
-    lane lines are Botts' dots with probability ``botts_dots_p``.
+    lane lines are Botts' dots with probability ``botts_dots_p``, and each side of a highway has a
+    barrier with probability ``barrier_p``.
     """
     return next(
         generate_drive(
@@ -179,5 +195,6 @@ def generate_scene(
             metres_per_pixel=metres_per_pixel,
             side_view_p=side_view_p,
             botts_dots_p=botts_dots_p,
+            barrier_p=barrier_p,
         )
     )
