@@ -1,6 +1,7 @@
 """Lane boundaries from masks drawn through a known camera: grouping, fit, type, positions, tracking."""
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,6 +27,7 @@ from seg_perception.postprocess.lanes import (
     vanishing_lines,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 SIZE = (360, 640)
 CLASSES = ["background", "lane_marking", "crosswalk"]
 LANE = 1
@@ -520,9 +522,20 @@ def test_nothing_beyond_a_solid_yellow_edge_on_the_configured_side_is_a_boundary
     assert positions(mirrored, "right")[0] == ["left_1", "ego_left", "ego_right"]
 
 
-def test_an_unknown_yellow_edge_side_is_a_settings_error():
+def test_an_unknown_yellow_edge_side_is_a_settings_error(tmp_path):
     with pytest.raises(ValueError, match="yellow_edge_side"):
         LaneSettings.from_mapping({"yellow_edge_side": "both"})
+    # in a scenario file it is a one-line configuration error for eval as for the node
+    from seg_perception.config import load_scenario
+    from seg_perception.training.lane_eval import scenario_lane_settings
+
+    text = (ROOT / "config" / "highway.yaml").read_text()
+    assert "yellow_edge_side: left" in text
+    bad = tmp_path / "highway.yaml"
+    bad.write_text(text.replace("yellow_edge_side: left", "yellow_edge_side: both"))
+    with pytest.raises(ConfigError, match="bad 'lanes' block: yellow_edge_side"):
+        scenario_lane_settings(load_scenario(str(bad)))
+    assert scenario_lane_settings(load_scenario("highway"))[0].yellow_edge_side == "left"
 
 
 def test_boundaries_stop_at_the_stop_line_ahead():

@@ -424,13 +424,20 @@ def scenario_lane_settings(
 
     ``settings``, when given, replace the block's extraction settings; the lane / crosswalk
     classes always come from the scenario's roles.
+
+    Raises:
+        ConfigError: an unknown key or a bad value in the block (as the node reports it).
     """
+    from seg_perception.errors import ConfigError
     from seg_perception.inference.pipeline import lane_settings_from_scenario
 
     block = dict(config.params.get("lanes") or {})
-    tracking = TrackerSettings(**(block.get("tracking") or {}))
     extraction = {k: v for k, v in block.items() if k not in ("enabled", "tracking")}
-    return lane_settings_from_scenario(config, asdict(settings) if settings else extraction), tracking
+    try:
+        tracking = TrackerSettings(**(block.get("tracking") or {}))
+        return lane_settings_from_scenario(config, asdict(settings) if settings else extraction), tracking
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"scenario {config.name!r}: bad 'lanes' block: {err}") from err
 
 
 def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
