@@ -1050,7 +1050,8 @@ def render_front(
         away = 1.0 if t_road > 0 else -1.0  # from the road outwards
         t = t_road + away * look.offset
 
-        def band(t0: float, t1: float, z0: float, z1: float, near_s: np.ndarray = near_s) -> np.ndarray:
+        def side_band(t0: float, t1: float, z0: float, z1: float, near_s: np.ndarray = near_s) -> np.ndarray:
+            """Image polygon from (t0, z1) to (t1, z0) along the road: a barrier's face or top."""
             return np.concatenate([
                 world.to_image(np.full(40, t0), near_s, z1, lateral=lateral),
                 world.to_image(np.full(40, t1), near_s[::-1], z0, lateral=lateral),
@@ -1064,10 +1065,12 @@ def render_front(
             colour = _shade(c["kerb"], look.face_shade)
             if look.top_width > 0:  # drawn first: the face hides it from a camera below the top
                 fill_polygons(
-                    image, [band(t, t + away * look.top_width, z1, z1)], _shade(c["kerb"], look.top_shade)
+                    image,
+                    [side_band(t, t + away * look.top_width, z1, z1)],
+                    _shade(c["kerb"], look.top_shade),
                 )
-                fill_polygons(occluder, [band(t, t + away * look.top_width, z1, z1)], 1)
-        rail = band(t, t, z0, z1)
+                fill_polygons(occluder, [side_band(t, t + away * look.top_width, z1, z1)], 1)
+        rail = side_band(t, t, z0, z1)
         if kind == "rail":
             first = np.ceil((travelled + world.s_near) / 4.0) * 4.0 - travelled
             posts_s = np.arange(first, 60.0, 4.0)
@@ -1081,13 +1084,15 @@ def render_front(
         fill_polygons(image, [rail], colour)
         fill_polygons(occluder, [rail], 1)
         if look.ridge_shade > 0:  # the beam's ridge mirrors the sky, between two darker grooves
-            ridge = band(t, t, z0 + 0.45 * RAIL_DEPTH_M, z0 + 0.62 * RAIL_DEPTH_M)
+            ridge = side_band(t, t, z0 + 0.45 * RAIL_DEPTH_M, z0 + 0.62 * RAIL_DEPTH_M)
             fill_polygons(
-                image, [band(t, t, z0 + 0.25 * RAIL_DEPTH_M, z0 + 0.75 * RAIL_DEPTH_M)], _shade(colour, 0.6)
+                image,
+                [side_band(t, t, z0 + 0.25 * RAIL_DEPTH_M, z0 + 0.75 * RAIL_DEPTH_M)],
+                _shade(colour, 0.6),
             )
             fill_polygons(image, [ridge], _shade(RAIL_STEEL, look.ridge_shade))
         if look.foot_height > 0:
-            fill_polygons(image, [band(t, t, 0.0, look.foot_height)], _shade(colour, look.foot_shade))
+            fill_polygons(image, [side_band(t, t, 0.0, look.foot_height)], _shade(colour, look.foot_shade))
     lights: list[LightSource] = []
     pools: list[tuple[float, float, float, float]] = []
     if world.street_lights:
