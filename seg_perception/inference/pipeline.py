@@ -237,13 +237,7 @@ class SegmentationPipeline:
             stop_line = roles.get("stop_line")
             if stop_line is not None:
                 self._stop_as_paint = (stop_line, lane_paint)
-            try:
-                settings = lane_settings_from_scenario(
-                    scenario, {k: v for k, v in lane_block.items() if k not in ("enabled", "tracking")}
-                )
-                tracking = TrackerSettings(**lane_block.get("tracking", {}))
-            except (TypeError, ValueError) as err:
-                raise ConfigError(f"scenario {scenario.name!r}: bad 'lanes' block: {err}") from err
+            settings, tracking = lane_settings_and_tracking(scenario, lane_block)
             mapper = ground if ground is not None else ground_mapper_from_config(camera_params)
             self._lanes = LaneExtractor(names, settings, mapper=mapper)
             self._tracker = LaneTracker(tracking)
@@ -719,6 +713,27 @@ def lane_settings_from_scenario(
             "crosswalk_class": names[crosswalk] if crosswalk is not None else "",
         }
     )
+
+
+def lane_settings_and_tracking(
+    scenario: ScenarioConfig, block: Mapping[str, Any], extraction: Mapping[str, Any] | None = None
+) -> tuple[LaneSettings, TrackerSettings]:
+    """The extraction settings and tracking of a ``lanes`` block (``enabled`` is the caller's).
+
+    ``extraction``, when given, replaces the block's extraction keys (the ``tracking`` block stays).
+
+    Raises:
+        ConfigError: an unknown key or a bad value in the block, in one line naming the scenario.
+    """
+    if extraction is None:
+        extraction = {k: v for k, v in block.items() if k not in ("enabled", "tracking")}
+    try:
+        return (
+            lane_settings_from_scenario(scenario, extraction),
+            TrackerSettings(**(block.get("tracking") or {})),
+        )
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"scenario {scenario.name!r}: bad 'lanes' block: {err}") from err
 
 
 def _slot_class_ids(scenario: ScenarioConfig, roles: ClassRoles) -> tuple[int, int] | None:

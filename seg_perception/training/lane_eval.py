@@ -428,16 +428,10 @@ def scenario_lane_settings(
     Raises:
         ConfigError: an unknown key or a bad value in the block (as the node reports it).
     """
-    from seg_perception.errors import ConfigError
-    from seg_perception.inference.pipeline import lane_settings_from_scenario
+    from seg_perception.inference.pipeline import lane_settings_and_tracking
 
     block = dict(config.params.get("lanes") or {})
-    extraction = {k: v for k, v in block.items() if k not in ("enabled", "tracking")}
-    try:
-        tracking = TrackerSettings(**(block.get("tracking") or {}))
-        return lane_settings_from_scenario(config, asdict(settings) if settings else extraction), tracking
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"scenario {config.name!r}: bad 'lanes' block: {err}") from err
+    return lane_settings_and_tracking(config, block, asdict(settings) if settings else None)
 
 
 def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:

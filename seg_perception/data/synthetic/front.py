@@ -153,10 +153,6 @@ def sample_barrier_look(rng: np.random.Generator, kind: str) -> BarrierLook:
 
 RAIL_STEEL = (160, 165, 170)  # BGR
 RAIL_DEPTH_M = 0.3  # height of a steel beam
-DEFAULT_BARRIER_LOOKS = {
-    "rail": BarrierLook(height=0.8),
-    "concrete": BarrierLook(),
-}  # the looks before BarrierLook
 
 
 @dataclass
@@ -203,7 +199,7 @@ class FrontWorld:
     hood: dict[str, float] | None = None
     ego_lane_index: int = 0
     grass_grain: int = 16  # amplitude of the grass and leaf texture
-    barrier_looks: list[BarrierLook] = field(default_factory=list)  # per barrier (default looks if absent)
+    barrier_looks: list[BarrierLook] = field(default_factory=list)  # one per barrier, in its order
 
     @property
     def s_near(self) -> float:
@@ -1044,8 +1040,7 @@ def render_front(
                 ]
             )
             fill_polygons(image, [face], c["kerb"])
-    looks = world.barrier_looks or [DEFAULT_BARRIER_LOOKS[kind] for _, kind in world.barriers]
-    for (t_road, kind), look in zip(world.barriers, looks, strict=True):
+    for (t_road, kind), look in zip(world.barriers, world.barrier_looks, strict=True):
         near_s = np.linspace(world.s_near, 120.0, 40)
         away = 1.0 if t_road > 0 else -1.0  # from the road outwards
         t = t_road + away * look.offset
@@ -1064,12 +1059,9 @@ def render_front(
             z0, z1 = 0.0, look.height
             colour = _shade(c["kerb"], look.face_shade)
             if look.top_width > 0:  # drawn first: the face hides it from a camera below the top
-                fill_polygons(
-                    image,
-                    [side_band(t, t + away * look.top_width, z1, z1)],
-                    _shade(c["kerb"], look.top_shade),
-                )
-                fill_polygons(occluder, [side_band(t, t + away * look.top_width, z1, z1)], 1)
+                top = side_band(t, t + away * look.top_width, z1, z1)
+                fill_polygons(image, [top], _shade(c["kerb"], look.top_shade))
+                fill_polygons(occluder, [top], 1)
         rail = side_band(t, t, z0, z1)
         if kind == "rail":
             first = np.ceil((travelled + world.s_near) / 4.0) * 4.0 - travelled
