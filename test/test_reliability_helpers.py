@@ -12,7 +12,6 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -21,6 +20,7 @@ from std_msgs.msg import Header
 from tiny_onnx import tiny_metadata, write_tiny_model
 
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.ros.executor import FramesInlineExecutor
 from seg_perception.ros.stats import StatsSnapshot
 
 HEIGHT, WIDTH = 48, 64
@@ -150,14 +150,13 @@ class Harness:
         overrides: Collection[Parameter],
         *,
         engine_factory: Callable[..., Any] | None = None,
-        threads: int = 4,
     ) -> None:
         self.context = context
         self.node = make_node(
             context=context, parameter_overrides=list(overrides), engine_factory=engine_factory
         )
         self.client = Node("reliability_client", context=context)
-        self.executor = MultiThreadedExecutor(num_threads=threads, context=context)
+        self.executor = FramesInlineExecutor(context=context)  # the node's own (runner.py)
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
         self.errors: list[BaseException] = []

@@ -12,9 +12,10 @@ down (a publish, a timer) is part of the shutdown, not an error. Only the first 
 interrupts; later ones are ignored with a note, so a second Ctrl-C (or the SIGINT
 ``ros2 launch`` forwards on top of the terminal's) cannot break the cleanup halfway.
 
-The node spins on a two-thread executor: frames arrive in the cameras' own callback
-groups, so a parameter request that loads a new model (a scenario switch) does not
-hold them up.
+The node spins on :class:`~seg_perception.ros.executor.FramesInlineExecutor`: frames (the
+cameras' own callback groups) are handled in the spinning thread, and the default group's
+callbacks beside it, so a parameter request that loads a new model (a scenario switch) does
+not hold them up.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from types import FrameType
 
 import rclpy
 from rclpy.exceptions import NameValidationException, ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 
 from seg_perception.errors import SegPerceptionError
+from seg_perception.ros.executor import FramesInlineExecutor
 
 # What a user's arguments can make rclpy raise: bad --ros-args, names, parameter overrides.
 ARGUMENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -49,7 +51,6 @@ def one_line(err: BaseException) -> str:
     return " ".join(" ".join(lines).split()) or type(err).__name__
 
 
-EXECUTOR_THREADS = 2
 # The executor also wakes this often to check the context: rclpy's signal handler shuts the
 # context down and then wakes waiting executors, and about one SIGTERM in 60 after a lifecycle
 # shutdown transition left the wait asleep for good (the process never exited).
@@ -101,13 +102,13 @@ def run_node(
         logger.error(f"invalid arguments: {one_line(err)}")
         return 1
     node: Node | None = None
-    executor: MultiThreadedExecutor | None = None
+    executor: FramesInlineExecutor | None = None
     code = 0
     try:
         node = make_node()
         if start is not None:
             start(node)
-        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor = FramesInlineExecutor()
         executor.add_node(node)
         while executor.context.ok():
             executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
