@@ -224,6 +224,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(r"^(cd ~/ros2_ws|pip install -r|colcon |rosdep |ros2 )", "covered", ROS_WORKSPACE),
     Rule(r"^scripts/gpu_session\.sh", "covered", GPU),
+    Rule(r"^(SEG_ROS_WHEELS=\S+ )?scripts/gpu_node_drive\.sh", "covered", GPU),
     Rule(r"(cuda|tensorrt)", "covered", GPU),
     Rule(
         r"^seg-perception predict 0\b",
