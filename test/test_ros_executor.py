@@ -39,6 +39,16 @@ def _spin_until(executor: FramesInlineExecutor, done: threading.Event) -> None:
         executor.spin_once(timeout_sec=0.05)
 
 
+def _spin_expecting_error(executor: FramesInlineExecutor, message: str) -> None:
+    try:
+        with pytest.raises(RuntimeError, match=message):
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
+    finally:
+        executor.shutdown(timeout_sec=WAIT_S)
+
+
 def test_frames_run_in_the_spinning_thread_while_a_default_group_callback_blocks(node: Node) -> None:
     executor = FramesInlineExecutor(context=node.context)
     executor.add_node(node)
@@ -83,13 +93,7 @@ def test_an_inline_callbacks_exception_reaches_the_spinning_thread(node: Node) -
 
     node.create_subscription(String, "broken", broken, 10, callback_group=MutuallyExclusiveCallbackGroup())
     node.create_publisher(String, "broken", 10).publish(String(data="x"))
-    try:
-        with pytest.raises(RuntimeError, match="a bug in a frame callback"):
-            deadline = time.monotonic() + WAIT_S
-            while time.monotonic() < deadline:
-                executor.spin_once(timeout_sec=0.05)
-    finally:
-        executor.shutdown(timeout_sec=WAIT_S)
+    _spin_expecting_error(executor, "a bug in a frame callback")
 
 
 def test_a_default_group_callbacks_exception_reaches_the_spinning_thread(node: Node) -> None:
@@ -100,10 +104,4 @@ def test_a_default_group_callbacks_exception_reaches_the_spinning_thread(node: N
         raise RuntimeError("a bug in a timer")
 
     node.create_timer(0.01, broken)
-    try:
-        with pytest.raises(RuntimeError, match="a bug in a timer"):
-            deadline = time.monotonic() + WAIT_S
-            while time.monotonic() < deadline:
-                executor.spin_once(timeout_sec=0.05)
-    finally:
-        executor.shutdown(timeout_sec=WAIT_S)
+    _spin_expecting_error(executor, "a bug in a timer")
