@@ -522,6 +522,27 @@ def test_nothing_beyond_a_solid_yellow_edge_on_the_configured_side_is_a_boundary
     assert positions(mirrored, "right")[0] == ["left_1", "ego_left", "ego_right"]
 
 
+def test_an_edge_bright_on_one_side_only_is_no_boundary_with_the_stripe_check():
+    # the model marks the edge of snow covering the road's right part (bright beyond, asphalt inside)
+    # as paint where the right lane's line lies under the snow: a long straight edge, not a stripe
+    lines = THREE_LANES[:3]
+    mask, image = draw_road(lines, far=45.0)
+    snow = ground_strip(MAPPER, lambda xs: np.full_like(xs, -5.25 - 5.0), 2.0, 45.0, width=10.0)
+    cv2.fillPoly(image, [np.round(snow).astype(np.int32)], (235, 235, 240))
+    edge = ground_strip(MAPPER, lambda xs: np.full_like(xs, -5.25), 2.0, 45.0)
+    cv2.fillPoly(mask, [np.round(edge).astype(np.int32)], LANE)
+
+    def positions(share):
+        settings = LaneSettings(min_stripe_share=share)
+        result = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+        return [b.position for b in result.boundaries]
+
+    assert positions(0.0) == ["left_1", "ego_left", "ego_right", "right_1"]
+    assert positions(0.5) == ["left_1", "ego_left", "ego_right"]
+    with pytest.raises(ValueError, match="min_stripe_share"):
+        LaneSettings(min_stripe_share=1.5)
+
+
 def test_an_unknown_yellow_edge_side_is_a_settings_error(tmp_path):
     with pytest.raises(ValueError, match="yellow_edge_side"):
         LaneSettings.from_mapping({"yellow_edge_side": "both"})

@@ -118,6 +118,12 @@ class LaneSettings:
     # highways paint their left edge yellow; beyond it lie a shoulder, a barrier or a guardrail,
     # whose long bright edges a model takes for paint)
     yellow_edge_side: str = ""
+    # paint is a stripe: brighter (HSV value) than the ground on both of its sides by at least
+    # stripe_contrast. A boundary whose samples are such stripes in less than this share (0: no
+    # check) is not made: the edge of snow on the road, of a sunlit kerb or of a wall is bright on
+    # one side only, and a model takes its long straight edge for paint
+    min_stripe_share: float = 0.0
+    stripe_contrast: float = 8.0
     yellow_min_saturation: int = 70
     yellow_hue: tuple[int, int] = (10, 40)
     yellow_min_share: float = 0.4
@@ -175,6 +181,8 @@ class LaneSettings:
             raise ValueError(
                 f"yellow_edge_side must be one of {YELLOW_EDGE_SIDES}, not {self.yellow_edge_side!r}"
             )
+        if not 0.0 <= self.min_stripe_share <= 1.0:
+            raise ValueError(f"min_stripe_share must lie in [0, 1], not {self.min_stripe_share}")
 
     def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
@@ -882,6 +890,29 @@ def _intervals_union(intervals: list[tuple[float, float]]) -> list[tuple[float, 
     return [(a, b) for a, b in merged]
 
 
+def _stripe_samples(
+    image_bgr: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    settings: LaneSettings,
+) -> np.ndarray:
+    """Per paint sample (centre ``u``, row ``v``, run edges ``left``/``right``, frame pixels): whether
+    the image there is a bright stripe, brighter (HSV value) than the ground one run width beyond
+    each edge by at least ``settings.stripe_contrast``."""
+    height, width = image_bgr.shape[:2]
+    gap = np.maximum(right - left, 2.0)
+    rows_ = np.clip(np.round(v).astype(np.int64), 0, height - 1)
+
+    def value(columns: np.ndarray) -> np.ndarray:
+        cols = np.clip(np.round(columns).astype(np.int64), 0, width - 1)
+        return image_bgr[rows_, cols].max(axis=-1).astype(np.float32)
+
+    centre, outside_left, outside_right = value(u), value(left - 0.5 - gap), value(right - 0.5 + gap)
+    return (centre - np.maximum(outside_left, outside_right)) >= settings.stripe_contrast
+
+
 class LaneExtractor:
     """Lane boundaries and road markings of single frames (no state; see :class:`LaneTracker`).
 
@@ -1051,6 +1082,7 @@ class LaneExtractor:
         plane = self._plane((height, width), vanishing)
 
         samples, spans, weights, kept = [], [], [], []
+        stripes: list[int] | None = None  # per tracklet, its samples on a bright stripe (the stripe check)
         transverse_found = False
         if tracklets:
             half = np.interp(v_all, rows_frame, spacing) / 2.0
@@ -1092,6 +1124,9 @@ class LaneExtractor:
                 weights = np.split(weight_ok, cuts)
                 spans = [(float(a), float(b)) for a, b in zip(near_min, far_max, strict=True)]
                 kept = list(zip(np.split(u_all[ok_all], cuts), np.split(v_all[ok_all], cuts), strict=True))
+                if settings.min_stripe_share > 0 and image_bgr is not None:
+                    stripe = _stripe_samples(image_bgr, u_all, v_all, left_all, right_all, settings)
+                    stripes = [int(n) for n in np.add.reduceat(stripe[ok_all].astype(np.int64), starts)]
         # stop lines are searched where a sampled row crossed transverse paint, and always in
         # scenarios with crosswalks (urban roads), where a thin far stop line can fall between rows
         look_for_stop_lines = transverse_found or self.crosswalk_id is not None
@@ -1127,6 +1162,10 @@ class LaneExtractor:
         yellow = self._yellow_samples(image_bgr, kept)
         fitted = []
         for members, shape in lines:
+            if stripes is not None and sum(stripes[k] for k in members) < settings.min_stripe_share * sum(
+                len(samples[k]) for k in members
+            ):
+                continue  # an edge, not a stripe of paint
             boundary = self._boundary(
                 members, shape, samples, weights, extents, spans, yellow, plane, x_bottom, extend_to
             )
