@@ -3,9 +3,10 @@
 rclpy's ``MultiThreadedExecutor`` hands every callback to a thread pool through a task, a future
 and a wake-up of the wait set. For a camera frame that costs more than the callback itself, and the
 threads then contend for the interpreter lock with the camera workers: the drive demo (two cameras
-at 30 Hz, 2 cores) delivered 17-18 masks a second per camera with a p50 latency of 66-91 ms, and on a
-16-core machine the executor's thread spun and starved the workers (0.2-2 masks a second). With the
-frames handled in the spinning thread the same demo delivers 29-30 masks a second at 9-14 ms.
+at 30 Hz, 2 cores) delivered 11-15 masks a second per camera at a p50 latency of 36-46 ms, and on a
+16-core machine the executor's thread spun and starved the workers (0.2-3.2 masks a second). With the
+frames handled in the spinning thread the same demo delivers 29-30 masks a second at 9-14 ms
+(docs/benchmarks.md, "The executor was the limit").
 
 A ``SingleThreadedExecutor`` alone would stall the frames while a callback blocks: a scenario switch
 loads and warms up its model inside the parameter callback, and a lifecycle ``configure`` loads the
@@ -17,6 +18,7 @@ one pool thread per node keeps each node's slow callbacks in order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -50,14 +52,15 @@ class FramesInlineExecutor(Executor):
         self._background: list[Task[Any]] = []
 
     def _in_background(self, entity: Any) -> bool:
-        group = getattr(entity, "callback_group", None)
-        return group is not None and any(group is node.default_callback_group for node in self.get_nodes())
+        return entity is not None and any(
+            entity.callback_group is node.default_callback_group for node in self.get_nodes()
+        )
 
-    def _spin_once_impl(self, timeout_sec: Any = None, wait_condition: Any = None) -> None:
+    def _spin_once_impl(
+        self, timeout_sec: Any = None, wait_condition: Callable[[], bool] = lambda: False
+    ) -> None:
         try:
-            handler, entity, _node = self.wait_for_ready_callbacks(
-                timeout_sec, None, wait_condition if wait_condition is not None else (lambda: False)
-            )
+            handler, entity, _node = self.wait_for_ready_callbacks(timeout_sec, None, wait_condition)
         except (ShutdownException, TimeoutException, ConditionReachedException):
             return
         if self._in_background(entity):
