@@ -442,3 +442,20 @@ def test_highway_shares_reach_the_training_pool_only(knob: str) -> None:
     assert all(np.array_equal(pool, scene) for pool, scene in zip(train.images, dotted, strict=True))
     val_scene = generate_scene("highway", 100, size=(32, 64)).image  # validation: the generator's share
     assert np.array_equal(val.images[0], val_scene)
+
+
+def test_pool_drawn_in_worker_processes_is_the_same_pool() -> None:
+    from seg_perception.training.datasets import ScenePool
+
+    def transform(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return image, mask
+
+    seeds = range(500, 540)  # two chunks and a partial third
+    options = {"size": (48, 48), "transform": transform, "metres_per_pixel": (0.03, 0.05)}
+    serial = ScenePool.generate("parking", seeds, **options)
+    parallel = ScenePool.generate("parking", seeds, workers=2, **options)
+    assert np.array_equal(serial.images, parallel.images) and np.array_equal(serial.masks, parallel.masks)
+    assert serial.points is not None and parallel.points is not None
+    assert len(parallel.points) == len(seeds)
+    assert all(np.array_equal(a, b) for a, b in zip(serial.points, parallel.points, strict=True))
+    assert len({image.tobytes() for image in parallel.images}) > len(seeds) // 2  # real, varied scenes

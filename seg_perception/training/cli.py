@@ -49,6 +49,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pool-size", type=int, help="synthetic scenes pre-generated into memory (0: on the fly)"
     )
+    parser.add_argument(
+        "--pool-workers",
+        type=int,
+        default=0,
+        help="processes drawing the synthetic scene pools (same scenes; default 0: this process)",
+    )
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
         init_new=tuple(args.init_new),
         progress=not args.no_progress,
+        pool_workers=args.pool_workers,
     )
     for key, seconds in trainer.timings.items():
         print(f"{key}: {seconds:.1f} s")

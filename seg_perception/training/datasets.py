@@ -7,9 +7,11 @@ Synthetic scenes are slow to draw on a few CPU cores, so by default a pool of
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,7 @@ class ScenePool(Dataset[Any]):
         metres_per_pixel: float | tuple[float, float] | None = None,
         botts_dots_p: float | None = None,
         barrier_p: float | None = None,
+        workers: int = 0,
     ) -> ScenePool:
         """Draw ``generate_scene(scenario, seed, size=size)`` for every seed.
 
@@ -91,10 +94,9 @@ class ScenePool(Dataset[Any]):
         is passed on when set; default: the scenario camera's, scaled to ``size``.
         ``botts_dots_p`` (highway scenes: share of roads with Botts' dots) and ``barrier_p``
         (highway scenes: probability of a barrier on each side) likewise; default: the generator's.
+        ``workers`` > 1 draws the scenes in that many processes (each scene depends on its seed
+        alone, so the pool is the same); 0 or 1 draws them in this process.
         """
-        from seg_perception.data.marking_points import scene_marking_points
-        from seg_perception.data.synthetic import generate_scene
-
         scene_options: dict[str, Any] = (
             {} if metres_per_pixel is None else {"metres_per_pixel": metres_per_pixel}
         )
@@ -106,18 +108,57 @@ class ScenePool(Dataset[Any]):
         height, width = size
         images = np.empty((len(seeds), height, width, 3), dtype=np.uint8)
         masks = np.empty((len(seeds), height, width), dtype=np.uint8)
-        iterator: Any = seeds
+        points: list[np.ndarray] = []
+        chunks = [seeds[start : start + _POOL_CHUNK] for start in range(0, len(seeds), _POOL_CHUNK)]
+        bar: Any = None
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(seeds, desc=f"generating {scenario} scenes", unit="scene", leave=False)
-        points: list[np.ndarray] = []
-        for index, seed in enumerate(iterator):
-            sample = generate_scene(scenario, seed, size=size, **scene_options)
-            images[index] = sample.image
-            masks[index] = sample.mask
-            points.append(scene_marking_points(sample))
+            bar = tqdm(total=len(seeds), desc=f"generating {scenario} scenes", unit="scene", leave=False)
+        drawn: Iterator[_DrawnScenes]
+        executor: ProcessPoolExecutor | None = None
+        if workers > 1 and len(chunks) > 1:
+            # spawn, not fork: the parent may already hold torch / OpenMP threads
+            executor = ProcessPoolExecutor(
+                max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn")
+            )
+            drawn = executor.map(_draw_scenes, [(scenario, chunk, size, scene_options) for chunk in chunks])
+        else:
+            drawn = (_draw_scenes((scenario, chunk, size, scene_options)) for chunk in chunks)
+        try:
+            index = 0
+            for chunk_images, chunk_masks, chunk_points in drawn:
+                count = len(chunk_images)
+                images[index : index + count] = chunk_images
+                masks[index : index + count] = chunk_masks
+                points.extend(chunk_points)
+                index += count
+                if bar is not None:
+                    bar.update(count)
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+            if bar is not None:
+                bar.close()
         return cls(images, masks, transform, points=points, point_target=point_target)
+
+
+_POOL_CHUNK = 32  # scenes per task: large enough to amortise the transfer, small enough to balance
+_DrawnScenes = tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+
+
+def _draw_scenes(task: tuple[str, Sequence[int], tuple[int, int], dict[str, Any]]) -> _DrawnScenes:
+    """Images, masks and marking points of ``generate_scene`` for each seed of one chunk."""
+    from seg_perception.data.marking_points import scene_marking_points
+    from seg_perception.data.synthetic import generate_scene
+
+    scenario, seeds, size, scene_options = task
+    samples = [generate_scene(scenario, seed, size=size, **scene_options) for seed in seeds]
+    return (
+        np.stack([sample.image for sample in samples]),
+        np.stack([sample.mask for sample in samples]),
+        [scene_marking_points(sample) for sample in samples],
+    )
 
 
 def _int_keys(mapping: dict[Any, Any]) -> dict[int, int]:
@@ -216,9 +257,11 @@ def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset
 
 
 def build_datasets(
-    recipe: Recipe, *, progress: bool = False
+    recipe: Recipe, *, progress: bool = False, pool_workers: int = 0
 ) -> tuple[Dataset[Any], Dataset[Any], dict[str, float]]:
     """Return ``(train_dataset, val_dataset, timings)`` for a recipe.
+
+    ``pool_workers`` > 1 draws the synthetic pools in that many processes (same scenes).
 
     ``timings`` holds the seconds spent generating the synthetic pools (empty otherwise).
     Samples go through :func:`seg_perception.data.augment.build_transforms` with the recipe's
@@ -260,6 +303,7 @@ def build_datasets(
         progress=progress,
         point_target=point_target,
         metres_per_pixel=recipe.data.metres_per_pixel,
+        workers=pool_workers,
     )
     timings["val_pool_s"] = time.perf_counter() - started
     if recipe.data.pool_size > 0:
@@ -275,6 +319,7 @@ def build_datasets(
             metres_per_pixel=recipe.data.metres_per_pixel,
             botts_dots_p=recipe.data.botts_dots_p,  # training scenes only: validation keeps the generator's
             barrier_p=recipe.data.barrier_p,
+            workers=pool_workers,
         )
         timings["train_pool_s"] = time.perf_counter() - started
     else:

@@ -119,6 +119,8 @@ class Trainer:
         progress: Show tqdm bars.
         datasets: ``(train, val)`` to use instead of building them from the recipe.
         model_factory: ``(name, num_classes) -> model`` instead of the registry.
+        pool_workers: Processes drawing the synthetic scene pools (a many-core training machine);
+            the pools are the same scenes whatever the count.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class Trainer:
         progress: bool = True,
         datasets: tuple[Dataset[Any], Dataset[Any]] | None = None,
         model_factory: ModelFactory | None = None,
+        pool_workers: int = 0,
     ) -> None:
         self.recipe = recipe
         self.run_dir = Path(out_dir)
@@ -146,7 +149,9 @@ class Trainer:
         if datasets is None:
             from seg_perception.training.datasets import build_datasets
 
-            train_set, val_set, self.timings = build_datasets(recipe, progress=progress)
+            train_set, val_set, self.timings = build_datasets(
+                recipe, progress=progress, pool_workers=pool_workers
+            )
         else:
             train_set, val_set = datasets
         self.train_set, self.val_set = train_set, val_set
