@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seg_perception.tools.quantize",
         "an int8 copy of an exported model for CPUs (calibrated on synthetic scenes, parity-checked)",
     ),
+    "point-threshold": (
+        "seg_perception.tools.point_threshold",
+        "pick a parking model's marking-point threshold on labelled AVM images (slot F1), write it in",
+    ),
     "predict": ("seg_perception.tools.predict", "segment images, a folder, a video or a camera (no ROS)"),
     "add-metadata": (
         "seg_perception.inference.add_metadata",

@@ -415,10 +415,27 @@ def read_onnx_metadata(path: Path) -> ModelMetadata:
     return ModelMetadata.from_props({prop.key: prop.value for prop in proto.metadata_props}, source=str(path))
 
 
+def write_onnx_metadata(source: Path, target: Path, metadata: ModelMetadata) -> None:
+    """Copy ``source`` to ``target`` with its ``metadata_props`` replaced by ``metadata`` (graph unchanged)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(source))
+    except Exception as err:  # protobuf decode errors have no common base class
+        raise ModelFileError(f"{source} is not a loadable ONNX model ({err}).{_hint(source)}") from err
+    del proto.metadata_props[:]
+    for key, value in metadata.to_props().items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(proto)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(target))
+
+
 __all__ = [
     "CUDA_GRAPH_PREPARE_RUNS",
     "MAX_FUSED_SESSIONS",
     "FusedRunner",
     "OnnxRuntimeEngine",
     "read_onnx_metadata",
+    "write_onnx_metadata",
 ]

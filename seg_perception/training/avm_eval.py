@@ -207,6 +207,7 @@ def evaluate_avm(
     scenario: str | None = None,
     oracle: bool = False,
     test_time_flips: int | None = None,
+    point_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance.
 
@@ -217,6 +218,8 @@ def evaluate_avm(
     module docstring). ``test_time_flips`` (1, 2 or 4) replaces the scenario's
     ``slots.test_time_flips``, e.g. 4 to score a model on the CPU as a CUDA engine runs it
     (``slots.cuda_test_time_flips``); None keeps the scenario's setting for this engine.
+    ``point_threshold`` replaces ``slots.point_threshold`` (the least marking-point heat; by default
+    the model file's own, see ``docs/parking_slots.md``).
 
     Raises:
         ConfigError: no labelled images, an unreadable image, or (``oracle``) a label without
@@ -235,6 +238,9 @@ def evaluate_avm(
     if test_time_flips is not None:
         slots = {**(base.params.get("slots") or {}), "test_time_flips": test_time_flips}
         slots.pop("cuda_test_time_flips", None)  # the given number, on whatever device the engine runs
+        base = dataclasses.replace(base, params={**base.params, "slots": slots})
+    if point_threshold is not None:
+        slots = {**(base.params.get("slots") or {}), "point_threshold": point_threshold}
         base = dataclasses.replace(base, params={**base.params, "slots": slots})
     accumulator = ParkingAccumulator(threshold_m=threshold_m)
     per_frame: list[dict[str, Any]] = []

@@ -240,6 +240,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "the scenario's slots.test_time_flips (the CPU's); 4 scores a model as device cuda runs it "
         "(config/parking.yaml: cuda_test_time_flips)",
     )
+    parser.add_argument(
+        "--point-threshold",
+        type=float,
+        help="with --avm: the least marking-point heat, instead of the model file's own "
+        "(seg-perception point-threshold picks one on labelled images)",
+    )
 
     lanes = parser.add_argument_group("lane boundaries (front scenarios)")
     lanes.add_argument(
@@ -296,6 +302,7 @@ def run_avm(args: argparse.Namespace) -> int:
         scenario=args.scenario,
         oracle=args.oracle,
         test_time_flips=args.test_time_flips,
+        point_threshold=args.point_threshold,
     )
     skipped = report["unlabelled_images_skipped"]
     print(
