@@ -243,9 +243,12 @@ def test_parking_runs_its_hrnet_model_on_cuda_and_an_int8_hrnet_elsewhere() -> N
     cpu_model = weights / "parking_hrnetv2_w18_small_v1_bands_int8.onnx"
     assert parking.params["cpu_model_file"] == cpu_model.name and cpu_model.is_file()
     assert scenario_model_path(parking) == scenario_model_path(parking, "cpu") == cpu_model
-    gpu_model = weights / "parking_hrnetv2_w18_small_v1.onnx"
+    gpu_model = weights / "parking_hrnetv2_w18_small_v1_wholeframe.onnx"
     assert parking.params["cuda_model_file"] == gpu_model.name and gpu_model.is_file()
     assert scenario_model_path(parking, "cuda") == scenario_model_path(parking, "cuda:0") == gpu_model
+    # each file runs at the marking-point threshold picked for it (the pipeline's fallback is 0.2)
+    for model in (cpu_model, gpu_model):
+        assert read_onnx_metadata(model).marking_point_threshold is not None
 
 
 @pytest.mark.parametrize(

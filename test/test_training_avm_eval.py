@@ -133,6 +133,16 @@ def test_avm_eval_keeps_the_scenarios_flips_unless_told(avm_folder, stand_in):
     }
 
 
+def test_avm_eval_point_threshold_replaces_the_scenarios_only_there(avm_folder, stand_in):
+    avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02, point_threshold=0.45)
+    told = _Pipeline.slot_blocks[0]
+    shipped = load_scenario("parking").params["slots"]
+    assert told["point_threshold"] == pytest.approx(0.45)
+    assert {k: v for k, v in told.items() if k != "point_threshold"} == {
+        k: v for k, v in shipped.items() if k != "point_threshold"
+    }
+
+
 def test_eval_cli_passes_test_time_flips_and_refuses_other_counts(avm_folder, stand_in, capsys):
     from seg_perception.cli import main
 

@@ -416,7 +416,7 @@ def read_onnx_metadata(path: Path) -> ModelMetadata:
 
 
 def write_onnx_metadata(source: Path, target: Path, metadata: ModelMetadata) -> None:
-    """Copy ``source`` to ``target`` with its ``metadata_props`` replaced by ``metadata`` (graph unchanged)."""
+    """Copy ``source`` to ``target`` with ``metadata_props`` replaced by ``metadata`` (graph unchanged)."""
     import onnx
 
     try:

@@ -78,11 +78,11 @@ def run(args: argparse.Namespace) -> int:
 
     metadata = read_onnx_metadata(args.model)
     if not metadata.has_marking_points:
-        raise PointThresholdError(f"{args.model} has no marking-point output: nothing to pick a threshold for")
+        raise PointThresholdError(f"{args.model} has no marking-point output: no threshold to pick")
     if any(not 0.0 < value < 1.0 for value in args.candidates):
         raise PointThresholdError(f"candidate thresholds must lie in (0, 1), got {args.candidates}")
     scores: dict[float, float] = {}
-    print("| threshold | points P / R (F1) | slots P / R (F1) |")
+    print("| threshold | " + " | ".join(f"{kind} P / R (F1)" for kind in CRITERIA) + " |")
     print("|---|---|---|")
     for threshold in sorted(set(args.candidates)):
         totals: dict[str, dict[str, int]] = {
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             precision = counts["matched"] / counts["predicted"] if counts["predicted"] else 0.0
             recall = counts["matched"] / counts["true"] if counts["true"] else 0.0
             cells.append(f"{precision:.3f} / {recall:.3f} ({f1_from_counts(counts):.3f})")
-        print(f"| {threshold:g} | {cells[0]} | {cells[1]} |", flush=True)
+        print(f"| {threshold:g} | " + " | ".join(cells) + " |", flush=True)
     best = choose_threshold(scores)
     print(f"best {args.criterion} F1 {scores[best]:.3f} at threshold {best:g}")
     if args.out is not None:
