@@ -15,7 +15,7 @@ import pytest
 from seg_perception.config import load_scenario
 from seg_perception.data.augment import build_transforms
 from seg_perception.models.registry import build_model, list_models
-from seg_perception.training.recipe import TRAIN_SEEDS, Recipe, load_recipe
+from seg_perception.training.recipe import EVAL_SEED_START, VAL_SEEDS, Recipe, load_recipe
 
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "config" / "training"
 RECIPES = sorted(RECIPE_DIR.glob("*.yaml"))
@@ -66,9 +66,10 @@ def test_synthetic_pool_stays_in_the_training_seeds(recipe: Recipe) -> None:
     if data.source != "synthetic":
         pytest.skip(f"{recipe.name} reads {data.source} data, not seeds")
     first, end = data.train_seeds
-    assert TRAIN_SEEDS[0] <= first < end <= TRAIN_SEEDS[1]
-    if data.pool_size:
-        assert first + data.pool_size <= end, "the pool would reach the validation seeds"
+    assert 0 <= first < end <= EVAL_SEED_START
+    pool_end = first + data.pool_size if data.pool_size else end
+    assert pool_end <= end
+    assert pool_end <= VAL_SEEDS[0] or first >= VAL_SEEDS[1], "the pool would reach the validation seeds"
 
 
 def test_schedule_fits_the_run(recipe: Recipe) -> None:

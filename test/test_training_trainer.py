@@ -280,6 +280,19 @@ def test_recipe_validation() -> None:
                 "data": {"train_seeds": [0, 100], "val_seeds": [50, 60]},
             }
         )
+    with pytest.raises(RecipeError, match="evaluation scenes start there"):
+        parse_recipe(
+            {
+                "scenario": "parking",
+                "model": "m",
+                "input_size": [8, 8],
+                "data": {"train_seeds": [150_000, 200_001]},
+            }
+        )
+    beyond_val = {"train_seeds": [120_000, 130_000]}  # large GPU pools live between val and eval
+    assert parse_recipe(
+        {"scenario": "parking", "model": "m", "input_size": [8, 8], "data": beyond_val}
+    ).data.train_seeds == (120_000, 130_000)
     with pytest.raises(RecipeError, match="input_size"):
         parse_recipe({"scenario": "highway", "model": "m"})
     with pytest.raises(RecipeError, match="unknown train fields"):

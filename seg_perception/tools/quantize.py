@@ -1,7 +1,7 @@
 """``seg-perception quantize``: an int8 copy of an exported model, for CPUs.
 
-    seg-perception quantize weights/parking_hrnetv2_w18_small_v1_bands.onnx \\
-        --out weights/parking_hrnetv2_w18_small_v1_bands_int8.onnx --marking-point-threshold 0.4
+    seg-perception quantize weights/parking_hrnetv2_w18_small_v1_wholeframe.onnx \\
+        --out weights/parking_hrnetv2_w18_small_v1_wholeframe_int8.onnx --marking-point-threshold 0.5
 
 Activation ranges come from synthetic scenes of the model's own scenario drawn from the training
 seed range (never evaluation scenes, never real images); a parity check on other scenes of that

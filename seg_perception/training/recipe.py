@@ -20,6 +20,9 @@ import yaml
 from seg_perception.config import share_dir
 from seg_perception.training.errors import RecipeError
 
+# Synthetic seed space: recipes train below EVAL_SEED_START outside VAL_SEEDS (TRAIN_SEEDS is the
+# default range; large GPU pools use 101_000..199_999); validation uses VAL_SEEDS; evaluation and the
+# judged sets start at EVAL_SEED_START.
 TRAIN_SEEDS = (0, 100_000)
 VAL_SEEDS = (100_000, 101_000)
 EVAL_SEED_START = 200_000
@@ -220,6 +223,11 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
         train_seeds, val_seeds = data.train_seeds, data.val_seeds
         if train_seeds[0] < val_seeds[1] and val_seeds[0] < train_seeds[1]:
             raise RecipeError(f"{source}: train_seeds {train_seeds} and val_seeds {val_seeds} overlap")
+        if train_seeds[0] < 0 or train_seeds[1] > EVAL_SEED_START:
+            raise RecipeError(
+                f"{source}: train_seeds {train_seeds} must lie in [0, {EVAL_SEED_START}): "
+                "evaluation scenes start there"
+            )
     elif not data.path:
         raise RecipeError(f"{source}: data.source {data.source!r} needs data.path")
     for name in ("botts_dots_p", "barrier_p"):
