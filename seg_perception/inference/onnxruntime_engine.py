@@ -423,9 +423,7 @@ def write_onnx_metadata(source: Path, target: Path, metadata: ModelMetadata) -> 
         proto = onnx.load(str(source))
     except Exception as err:  # protobuf decode errors have no common base class
         raise ModelFileError(f"{source} is not a loadable ONNX model ({err}).{_hint(source)}") from err
-    del proto.metadata_props[:]
-    for key, value in metadata.to_props().items():
-        proto.metadata_props.add(key=key, value=value)
+    onnx.helper.set_model_props(proto, metadata.to_props())  # replaces every earlier entry
     onnx.checker.check_model(proto)
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(target))

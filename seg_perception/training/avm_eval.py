@@ -235,12 +235,15 @@ def evaluate_avm(
     samples = samples[:count] if count else samples
     engine = create_engine(Path(model_path), EngineOptions(intra_op_threads=threads))
     base = load_scenario(scenario or engine.metadata.scenario)
-    if test_time_flips is not None:
-        slots = {**(base.params.get("slots") or {}), "test_time_flips": test_time_flips}
-        slots.pop("cuda_test_time_flips", None)  # the given number, on whatever device the engine runs
-        base = dataclasses.replace(base, params={**base.params, "slots": slots})
-    if point_threshold is not None:
-        slots = {**(base.params.get("slots") or {}), "point_threshold": point_threshold}
+    overrides = {
+        key: value
+        for key, value in (("test_time_flips", test_time_flips), ("point_threshold", point_threshold))
+        if value is not None
+    }
+    if overrides:
+        slots = {**(base.params.get("slots") or {}), **overrides}
+        if test_time_flips is not None:
+            slots.pop("cuda_test_time_flips", None)  # the given number, on whatever device the engine runs
         base = dataclasses.replace(base, params={**base.params, "slots": slots})
     accumulator = ParkingAccumulator(threshold_m=threshold_m)
     per_frame: list[dict[str, Any]] = []
