@@ -52,21 +52,24 @@ def test_the_sweep_sums_every_folder_and_writes_the_best_threshold(
 ) -> None:
     import seg_perception.training.avm_eval as avm_eval
 
-    calls: list[tuple[str, float | None, int | None]] = []
+    calls: list[tuple[str, tuple[float, ...], int | None]] = []
 
-    def fake_evaluate(model: Any, folder: Path, **options: Any) -> dict[str, Any]:
-        threshold = options["point_threshold"]
-        calls.append((folder.name, threshold, options["test_time_flips"]))
+    def fake_sweep(model: Any, folder: Path, thresholds: Any, **options: Any) -> dict[float, Any]:
+        calls.append((folder.name, tuple(thresholds), options["test_time_flips"]))
         # folder a peaks at 0.3, folder b at 0.5: summed, 0.5 wins (slots) while points favour 0.3
-        good = {"a": {0.3: 9, 0.5: 6}, "b": {0.3: 3, 0.5: 9}}[folder.name][threshold]
-        points = _counts(10, 10, 9 if threshold == 0.3 else 5)
-        return {"groups": {"all": {"points": points, "slots": _counts(10, 10, good)}}}
+        reports = {}
+        for threshold in thresholds:
+            good = {"a": {0.3: 9, 0.5: 6}, "b": {0.3: 3, 0.5: 9}}[folder.name][threshold]
+            points = _counts(10, 10, 9 if threshold == 0.3 else 5)
+            reports[threshold] = {"groups": {"all": {"points": points, "slots": _counts(10, 10, good)}}}
+        return reports
 
-    monkeypatch.setattr(avm_eval, "evaluate_avm", fake_evaluate)
+    monkeypatch.setattr(avm_eval, "evaluate_avm_thresholds", fake_sweep)
     out = tmp_path / "tuned.onnx"
     argv = ["point-threshold", str(point_model), "--avm", str(tmp_path / "a"), "--avm", str(tmp_path / "b")]
     assert main([*argv, "--candidates", "0.5", "0.3", "--test-time-flips", "4", "--out", str(out)]) == 0
-    assert sorted(calls) == [("a", 0.3, 4), ("a", 0.5, 4), ("b", 0.3, 4), ("b", 0.5, 4)]
+    # one sweep per folder, every candidate in it (the model runs once per image)
+    assert sorted(calls) == [("a", (0.3, 0.5), 4), ("b", (0.3, 0.5), 4)]
     assert read_onnx_metadata(out).marking_point_threshold == pytest.approx(0.5)
     printed = capsys.readouterr().out
     assert "| threshold | slots P / R (F1) | points P / R (F1) |" in printed

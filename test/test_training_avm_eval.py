@@ -55,6 +55,12 @@ class _Pipeline:
         _Pipeline.scales.append(scenario.camera(camera)["metres_per_pixel"])
         _Pipeline.slot_blocks.append(dict(scenario.params.get("slots") or {}))
 
+    def segment(self, image):
+        return image
+
+    def postprocess(self, segmentation, *, polygons=True):
+        return self.process(segmentation)
+
     def process(self, image):
         points = self.truth[image.shape[:2]] + np.array([SHIFT_PX, 0.0])
         marks = [MarkingPoint(position=p.astype(np.float32)) for p in points]
@@ -313,3 +319,47 @@ def test_the_report_lists_each_frames_counts(avm_folder, stand_in):
     assert strip["slots"]["true"] is None  # a point list pairs nothing
     totals = report["groups"]["all"]["points"]
     assert sum(frame["points"]["matched"] for frame in frames.values()) == totals["matched"]
+
+
+def test_a_threshold_sweep_equals_one_evaluation_per_threshold(tmp_path):
+    """The sweep runs the model once per image; each threshold's report is the one-threshold run's."""
+    import torch
+
+    from seg_perception.cli import main
+    from seg_perception.inference.export import export_onnx
+    from seg_perception.inference.metadata import ModelMetadata
+    from seg_perception.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("icnet_lite", 3, marking_points=True).eval()
+    with torch.no_grad():  # heat spread over (0, 1), not the near-zero start of training
+        model.point_head.out.weight.normal_(0.0, 1.0)
+        model.point_head.out.bias.zero_()
+    metadata = ModelMetadata(
+        model="icnet_lite",
+        scenario="parking",
+        classes=("background", "slot_line", "free_slot"),
+        colors=("#000000", "#FFFFFF", "#30E060"),
+        input_size=(64, 64),
+        marking_point_stride=4,
+        metres_per_pixel=0.1,
+    )
+    onnx_path = tmp_path / "points.onnx"
+    export_onnx(model, metadata, onnx_path)
+    scenes = tmp_path / "scenes"
+    argv = ["generate", "--scenario", "parking", "--count", "3", "--seed", "5", "--size", "96x96"]
+    assert main([*argv, "--metres-per-pixel", "0.1", "--out", str(scenes)]) == 0
+
+    thresholds = (0.3, 0.5, 0.7)
+    sweep = avm_eval.evaluate_avm_thresholds(onnx_path, scenes, thresholds, threads=1, test_time_flips=2)
+    assert list(sweep) == list(thresholds)
+    predicted = []
+    for threshold in thresholds:
+        alone = avm_eval.evaluate_avm(
+            onnx_path, scenes, threads=1, test_time_flips=2, point_threshold=threshold
+        )
+        assert sweep[threshold]["groups"] == alone["groups"]
+        assert sweep[threshold]["per_frame"] == alone["per_frame"]
+        assert sweep[threshold]["point_threshold"] == threshold
+        predicted.append(alone["groups"]["all"]["points"]["predicted"])
+    assert predicted[0] > predicted[-1]  # the thresholds differ in what they keep

@@ -3,8 +3,9 @@
     seg-perception point-threshold weights/parking.onnx --avm tuning/a --avm tuning/b \\
         --test-time-flips 4 --out weights/parking_tuned.onnx
 
-Each candidate threshold (the least heat a marking point needs) runs the whole parking pipeline over
-every labelled folder (``eval --avm``); the one with the highest slot F1 over all of them (or point F1
+Each candidate threshold (the least heat a marking point needs) is scored by the whole parking
+pipeline over every labelled folder (``eval --avm``; the model runs once per image, each candidate
+decodes its outputs and assembles slots again); the one with the highest slot F1 over all of them (or point F1
 with ``--criterion points``, for labels without slots) is written into a copy's metadata
 (``marking_point_threshold``), which the node uses wherever the scenario sets no
 ``slots.point_threshold``. Use generated scenes or your own labelled frames, never the images you will
@@ -74,30 +75,35 @@ def choose_threshold(scores: dict[float, float]) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from seg_perception.inference.onnxruntime_engine import read_onnx_metadata, write_onnx_metadata
-    from seg_perception.training.avm_eval import evaluate_avm
+    from seg_perception.training.avm_eval import evaluate_avm_thresholds
 
     metadata = read_onnx_metadata(args.model)
     if not metadata.has_marking_points:
         raise PointThresholdError(f"{args.model} has no marking-point output: no threshold to pick")
     if any(not 0.0 < value < 1.0 for value in args.candidates):
         raise PointThresholdError(f"candidate thresholds must lie in (0, 1), got {args.candidates}")
+    candidates = sorted(set(args.candidates))
+    # the model runs once per image and folder; each candidate only re-decodes its outputs
+    sweeps = [
+        evaluate_avm_thresholds(
+            args.model,
+            folder,
+            candidates,
+            metres_per_pixel=args.metres_per_pixel,
+            threads=args.threads,
+            test_time_flips=args.test_time_flips,
+        )
+        for folder in args.avm
+    ]
     scores: dict[float, float] = {}
     print("| threshold | " + " | ".join(f"{kind} P / R (F1)" for kind in CRITERIA) + " |")
     print("|---|---|---|")
-    for threshold in sorted(set(args.candidates)):
+    for threshold in candidates:
         totals: dict[str, dict[str, int]] = {
             kind: {"predicted": 0, "true": 0, "matched": 0} for kind in CRITERIA
         }
-        for folder in args.avm:
-            report = evaluate_avm(
-                args.model,
-                folder,
-                metres_per_pixel=args.metres_per_pixel,
-                threads=args.threads,
-                test_time_flips=args.test_time_flips,
-                point_threshold=threshold,
-            )
-            overall: dict[str, Any] = report["groups"]["all"]
+        for sweep in sweeps:
+            overall: dict[str, Any] = sweep[threshold]["groups"]["all"]
             for kind in CRITERIA:
                 if overall.get(kind) and overall[kind].get("true") is not None:
                     for key in ("predicted", "true", "matched"):

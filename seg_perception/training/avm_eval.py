@@ -34,7 +34,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -169,6 +169,22 @@ def oracle_points(label: ParkingLabel) -> np.ndarray:
     return np.column_stack([label.points, np.cos(angles), np.sin(angles), np.ones(len(label.points))])
 
 
+def _true_mask(image_path: Path, size: tuple[int, int]) -> np.ndarray:
+    """The true class mask of a generated scene (``--oracle``).
+
+    Raises:
+        ConfigError: it is missing or not of the image's size.
+    """
+    mask_path = true_mask_path(image_path)
+    mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED) if mask_path.is_file() else None
+    if mask is None or mask.shape[:2] != size:
+        raise ConfigError(
+            f"--oracle needs the true mask of {image_path} at {mask_path} "
+            "(a folder written by seg-perception generate)"
+        )
+    return np.asarray(mask)
+
+
 def draw_overlay(
     image: np.ndarray,
     label: ParkingLabel,
@@ -225,6 +241,96 @@ def evaluate_avm(
         ConfigError: no labelled images, an unreadable image, or (``oracle``) a label without
             directions or a missing true mask.
     """
+    (report,) = _evaluate(
+        model_path,
+        data,
+        (point_threshold,),
+        index=index,
+        metres_per_pixel=metres_per_pixel,
+        threshold_m=threshold_m,
+        count=count,
+        overlays=overlays,
+        overlay_every=overlay_every,
+        threads=threads,
+        scenario=scenario,
+        oracle=oracle,
+        test_time_flips=test_time_flips,
+    )
+    return report
+
+
+def evaluate_avm_thresholds(
+    model_path: str | Path,
+    data: Path,
+    point_thresholds: Sequence[float],
+    *,
+    index: Path | None = None,
+    metres_per_pixel: float | None = None,
+    threshold_m: float = DEFAULT_THRESHOLD_M,
+    threads: int = 2,
+    test_time_flips: int | None = None,
+) -> dict[float, dict[str, Any]]:
+    """:func:`evaluate_avm`'s report for each marking-point threshold, the model run once per image.
+
+    Only the decoding of the marking points and the slot assembly depend on the threshold, so
+    each frame's engine outputs are post-processed once per threshold (a pipeline, and its slot
+    tracker, per threshold); the reports equal separate :func:`evaluate_avm` runs.
+
+    Raises:
+        ConfigError: as :func:`evaluate_avm`, or no thresholds.
+    """
+    thresholds = tuple(dict.fromkeys(float(value) for value in point_thresholds))
+    if not thresholds:
+        raise ConfigError("no marking-point thresholds to evaluate")
+    reports = _evaluate(
+        model_path,
+        data,
+        thresholds,
+        index=index,
+        metres_per_pixel=metres_per_pixel,
+        threshold_m=threshold_m,
+        threads=threads,
+        test_time_flips=test_time_flips,
+    )
+    return dict(zip(thresholds, reports, strict=True))
+
+
+def _with_slot_overrides(
+    base: ScenarioConfig, *, test_time_flips: int | None, point_threshold: float | None
+) -> ScenarioConfig:
+    """``base`` with ``slots.test_time_flips`` / ``slots.point_threshold`` replaced where given."""
+    overrides = {
+        key: value
+        for key, value in (("test_time_flips", test_time_flips), ("point_threshold", point_threshold))
+        if value is not None
+    }
+    if not overrides:
+        return base
+    slots = {**(base.params.get("slots") or {}), **overrides}
+    if test_time_flips is not None:
+        slots.pop("cuda_test_time_flips", None)  # the given number, on whatever device the engine runs
+    return dataclasses.replace(base, params={**base.params, "slots": slots})
+
+
+def _evaluate(
+    model_path: str | Path,
+    data: Path,
+    point_thresholds: tuple[float | None, ...],
+    *,
+    index: Path | None = None,
+    metres_per_pixel: float | None = None,
+    threshold_m: float = DEFAULT_THRESHOLD_M,
+    count: int | None = None,
+    overlays: Path | None = None,
+    overlay_every: int = 1,
+    threads: int = 2,
+    scenario: str | None = None,
+    oracle: bool = False,
+    test_time_flips: int | None = None,
+) -> list[dict[str, Any]]:
+    """One report per threshold of ``point_thresholds`` (None: the scenario's / model's own); the
+    engine runs once per image, through the first threshold's pipeline. Overlays are drawn for
+    the first threshold."""
     from seg_perception.config import load_scenario
     from seg_perception.inference.engine import EngineOptions, create_engine
     from seg_perception.inference.pipeline import SegmentationPipeline
@@ -234,20 +340,15 @@ def evaluate_avm(
         raise ConfigError(f"{data} holds no AVM images with labels (DMPR-PS JSON, LabelMe XML/JSON)")
     samples = samples[:count] if count else samples
     engine = create_engine(Path(model_path), EngineOptions(intra_op_threads=threads))
-    base = load_scenario(scenario or engine.metadata.scenario)
-    overrides = {
-        key: value
-        for key, value in (("test_time_flips", test_time_flips), ("point_threshold", point_threshold))
-        if value is not None
-    }
-    if overrides:
-        slots = {**(base.params.get("slots") or {}), **overrides}
-        if test_time_flips is not None:
-            slots.pop("cuda_test_time_flips", None)  # the given number, on whatever device the engine runs
-        base = dataclasses.replace(base, params={**base.params, "slots": slots})
-    accumulator = ParkingAccumulator(threshold_m=threshold_m)
-    per_frame: list[dict[str, Any]] = []
-    pipelines: dict[tuple[tuple[int, int], float | None], Any] = {}  # (frame size, metres per pixel)
+    loaded = load_scenario(scenario or engine.metadata.scenario)
+    bases = [
+        _with_slot_overrides(loaded, test_time_flips=test_time_flips, point_threshold=threshold)
+        for threshold in point_thresholds
+    ]
+    accumulators = [ParkingAccumulator(threshold_m=threshold_m) for _ in bases]
+    per_frames: list[list[dict[str, Any]]] = [[] for _ in bases]
+    # (frame size, metres per pixel) -> one pipeline per threshold
+    pipelines: dict[tuple[tuple[int, int], float | None], list[Any]] = {}
     sources: set[str] = set()
     try:
         for number, sample in enumerate(samples):
@@ -263,72 +364,75 @@ def evaluate_avm(
                 frame_mpp = metres_per_pixel * label_width / size[1]
             key = (size, frame_mpp)
             if key not in pipelines:
-                pipelines[key] = SegmentationPipeline(
-                    engine, _scenario_for(base, size, frame_mpp), base.primary_camera
-                )
-            threshold_px = frame_threshold_px(size[1], frame_mpp, accumulator.threshold_m)
+                pipelines[key] = [
+                    SegmentationPipeline(engine, _scenario_for(base, size, frame_mpp), base.primary_camera)
+                    for base in bases
+                ]
+            threshold_px = frame_threshold_px(size[1], frame_mpp, threshold_m)
             if oracle:
-                mask_path = true_mask_path(sample.image_path)
-                mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED) if mask_path.is_file() else None
-                if mask is None or mask.shape[:2] != size:
-                    raise ConfigError(
-                        f"--oracle needs the true mask of {sample.image_path} at {mask_path} "
-                        "(a folder written by seg-perception generate)"
-                    )
+                true_mask = _true_mask(sample.image_path, size)
                 true_points = oracle_points(label)
-                slots = pipelines[key].slots_from_marking_points(true_points, mask)
-                result = SimpleNamespace(slots=slots, marking_points=true_points)
-                points, source = true_points[:, :2], "oracle"
             else:
-                result = pipelines[key].process(image)
-                points, source = predicted_points(result, threshold_px)
-            sources.add(source)
-            matches = accumulator.update(
-                image_width=size[1],
-                predicted_points=points,
-                true_points=label.points,
-                predicted_entrances=slot_entrances(result.slots),
-                true_entrances=label.entrances(),
-                metres_per_pixel=frame_mpp,
-                group=sample.group,
-                tags=sample.tags,
-            )
-            per_frame.append(
-                {
-                    "image": sample.name,
-                    "groups": [sample.group, *sample.tags],
-                    "points": {
-                        "predicted": len(points),
-                        "true": len(label.points),
-                        "matched": len(matches["points"]),
-                    },
-                    "slots": {
-                        "predicted": len(result.slots),
-                        "true": len(label.slots) if label.slots is not None else None,
-                        "matched": len(matches["slots"]),
-                    },
-                }
-            )
-            if overlays is not None and number % max(overlay_every, 1) == 0:
-                target = overlays / f"{sample.group}_{Path(sample.name).stem}.png"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(target), draw_overlay(image, label, points, result.slots, matches))
+                segmentation = pipelines[key][0].segment(image)
+            for which, pipeline in enumerate(pipelines[key]):
+                if oracle:
+                    slots = pipeline.slots_from_marking_points(true_points, true_mask)
+                    result: Any = SimpleNamespace(slots=slots, marking_points=true_points)
+                    points, source = true_points[:, :2], "oracle"
+                else:
+                    result = pipeline.postprocess(segmentation, polygons=False)
+                    points, source = predicted_points(result, threshold_px)
+                sources.add(source)
+                matches = accumulators[which].update(
+                    image_width=size[1],
+                    predicted_points=points,
+                    true_points=label.points,
+                    predicted_entrances=slot_entrances(result.slots),
+                    true_entrances=label.entrances(),
+                    metres_per_pixel=frame_mpp,
+                    group=sample.group,
+                    tags=sample.tags,
+                )
+                per_frames[which].append(
+                    {
+                        "image": sample.name,
+                        "groups": [sample.group, *sample.tags],
+                        "points": {
+                            "predicted": len(points),
+                            "true": len(label.points),
+                            "matched": len(matches["points"]),
+                        },
+                        "slots": {
+                            "predicted": len(result.slots),
+                            "true": len(label.slots) if label.slots is not None else None,
+                            "matched": len(matches["slots"]),
+                        },
+                    }
+                )
+                if which == 0 and overlays is not None and number % max(overlay_every, 1) == 0:
+                    target = overlays / f"{sample.group}_{Path(sample.name).stem}.png"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(target), draw_overlay(image, label, points, result.slots, matches))
     finally:
         engine.close()
-    report = accumulator.report()
-    report.update(
-        {
-            "model": str(model_path),
-            "data": str(data),
-            "images": len(samples),
-            "unlabelled_images_skipped": unlabelled,
-            "metres_per_pixel_of_label_frame": metres_per_pixel,
-            "predicted_points_from": sorted(sources),
-            "oracle": oracle,
-            "per_frame": per_frame,
-        }
-    )
-    return report
+    reports = []
+    for accumulator, per_frame, threshold in zip(accumulators, per_frames, point_thresholds, strict=True):
+        report = accumulator.report()
+        report.update(
+            {
+                "model": str(model_path),
+                "data": str(data),
+                "images": len(samples),
+                "unlabelled_images_skipped": unlabelled,
+                "metres_per_pixel_of_label_frame": metres_per_pixel,
+                "predicted_points_from": sorted(sources),
+                "oracle": oracle,
+                "point_threshold": threshold,
+                "per_frame": per_frame,
+            }
+        )
+        reports.append(report)
+    return reports
 
 
 def iter_groups(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
