@@ -844,3 +844,24 @@ def test_a_stuck_vanishing_hint_gives_way_to_estimates_that_agree_over_frames():
     # a new stream (no hint) starts counting again
     reanchor.extract(mask, image)
     assert reanchor.extract(mask, image, vanishing_hint=stuck).vanishing_point == stuck
+
+
+def test_a_line_beyond_a_gap_wider_than_a_lane_is_named_past_the_lane_that_fits_there():
+    # right of the ego lane the next line was missed (or a shoulder and median lie there): the line
+    # 7 m beyond the ego-right line is two lanes out, not the right-1 boundary
+    lines = [THREE_LANES[1], THREE_LANES[2], (-8.75, "solid", WHITE, 0.0)]
+    mask, image = draw_road(lines)
+    unchecked = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in unchecked.boundaries] == ["ego_left", "ego_right", "right_1"]
+    settings = LaneSettings(max_lane_width_m=4.5)
+    result = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+    assert [(b.position, b.position_index) for b in result.boundaries] == [
+        ("ego_left", 1),
+        ("ego_right", -1),
+        ("right_2", -3),
+    ]
+    tracked = LaneTracker().update(result)
+    assert sorted(b.position for b in tracked.boundaries) == ["ego_left", "ego_right", "right_2"]
+    # lines a lane apart keep their names
+    four = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(*draw_road(THREE_LANES))
+    assert [b.position for b in four.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]

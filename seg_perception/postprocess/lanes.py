@@ -111,7 +111,9 @@ class LaneSettings:
     # calibrated cameras: the nearest line on a side is an ego boundary only if the ego lane it
     # makes is at most this wide (with one side seen: it lies within this of the car); else it is
     # named one position out, so a missed ego line does not turn its neighbour into the ego
-    # boundary, a lane away (0: no check)
+    # boundary, a lane away. Farther out likewise: a line more than this beyond its inner
+    # neighbour is named a position further out per lane that fits in the gap (a missed line, or
+    # a shoulder and median before another carriageway's lines) (0: no check)
     max_lane_width_m: float = 0.0
     # "left" / "right" ("": neither): a solid yellow line on this side of the car is the edge of
     # its carriageway, and nothing beyond it is a lane boundary (right-hand traffic's divided
@@ -1705,6 +1707,8 @@ def assign_positions(boundaries: list[LaneBoundary], max_lane_width: float = 0.0
     With ``max_lane_width`` (> 0, same units as the offsets), a nearest line that would make the
     ego lane wider than that (or, alone on its side of an empty other side, lies farther than that
     from the vehicle) is taken for the next line out: its side's names start one position further.
+    Farther out, a gap between two neighbouring lines wider than that moves the outer line (and
+    those beyond it) one position further for each further lane that fits in the gap.
     """
     at_vehicle = [(polyval_at(0.0, b.plane_coefficients), b) for b in boundaries]
     left = sorted((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0])
@@ -1720,12 +1724,30 @@ def assign_positions(boundaries: list[LaneBoundary], max_lane_width: float = 0.0
             skip_left = 1
         elif right and not left and -right[0][0] > max_lane_width:
             skip_right = 1
-    for rank, (_, boundary) in enumerate(left, start=skip_left):
+    for rank, boundary in zip(_ranks(left, skip_left, max_lane_width), (b for _, b in left), strict=True):
         boundary.position_index = rank + 1
         boundary.position = EGO_LEFT if rank == 0 else f"left_{rank}"
-    for rank, (_, boundary) in enumerate(right, start=skip_right):
+    for rank, boundary in zip(_ranks(right, skip_right, max_lane_width), (b for _, b in right), strict=True):
         boundary.position_index = -(rank + 1)
         boundary.position = EGO_RIGHT if rank == 0 else f"right_{rank}"
+
+
+def _ranks(side: list[tuple[float, LaneBoundary]], first: int, max_lane_width: float) -> list[int]:
+    """Position ranks (0: the ego boundary) of one side's lines, nearest first, the first at ``first``.
+
+    With ``max_lane_width`` > 0, a gap between neighbouring lines wider than a lane skips one rank
+    for each further lane that could fit in it (``ceil(gap / max_lane_width) - 1``): a line missed
+    between them, or the shoulder and median before another carriageway, so the line beyond is not
+    named the next lane's boundary.
+    """
+    ranks: list[int] = []
+    rank = first
+    for index, (offset, _) in enumerate(side):
+        if index > 0:
+            gap = abs(offset - side[index - 1][0])
+            rank += 1 + (int(np.ceil(gap / max_lane_width)) - 1 if 0 < max_lane_width < gap else 0)
+        ranks.append(rank)
+    return ranks
 
 
 def ego_lane(boundaries: Sequence[LaneBoundary], *, metric: bool) -> EgoLane | None:
