@@ -86,6 +86,7 @@ def test_avm_eval_scales_labels_and_thresholds_per_frame(avm_folder, stand_in, t
     assert report["predicted_points_from"] == ["marking_points"]
     # 0.02 m/px in the label frames: 0.02 for the 600-px image, 0.04 for the half-size strip
     assert sorted(_Pipeline.scales) == pytest.approx([0.02, 0.04])
+    assert report["ps2_scale_assumed"] is False
     overall = report["groups"]["all"]
     assert overall["points"]["recall"] == 1.0 and overall["points"]["precision"] == 1.0
     assert overall["points"]["error_px"] == pytest.approx(SHIFT_PX)
@@ -102,8 +103,12 @@ def test_avm_eval_threshold_is_metric(avm_folder, stand_in):
     # 5 cm: the 3 px shift is 6 cm in the full view and 12 cm in the strip: nothing matches
     report = avm_eval.evaluate_avm("model.onnx", avm_folder, metres_per_pixel=0.02, threshold_m=0.05)
     assert report["groups"]["all"]["points"]["matched"] == 0
-    # without a scale the ps2.0 convention holds: 10 px per 600 px of image width
+    # without a scale the ps2.0 convention holds: 10 px per 600 px of image width, and the model
+    # sees each image as 10 m across (600 px: 1/60 m a pixel; the 96-px strip: 10/96)
+    _Pipeline.scales = []
     report = avm_eval.evaluate_avm("model.onnx", avm_folder)
+    assert sorted(_Pipeline.scales) == pytest.approx([10.0 / 600, 10.0 / 96])
+    assert report["ps2_scale_assumed"] is True
     groups = report["groups"]
     assert groups["Full"]["points"]["recall"] == 1.0 and groups["Full"]["points"]["error_cm"] is None
     assert groups["Strip"]["points"]["recall"] == 0.0  # 10 * 96 / 600 = 1.6 px < 3 px

@@ -32,13 +32,19 @@ DEFAULT_THRESHOLD_M = PS2_THRESHOLD_PX * PS2_METRES_PER_PIXEL
 _INFEASIBLE = 1e12
 
 
+def ps2_metres_per_pixel(image_width: int) -> float:
+    """The ground resolution of a frame without a known scale, by the ps2.0 convention: the frame
+    spans what ps2.0's 600 pixels do (about 10 m) across its width."""
+    return PS2_METRES_PER_PIXEL * PS2_IMAGE_PX / image_width
+
+
 def frame_threshold_px(
     image_width: int, metres_per_pixel: float | None, threshold_m: float = DEFAULT_THRESHOLD_M
 ) -> float:
     """The matching threshold of one frame in its pixels (see the module docstring)."""
     if metres_per_pixel is not None and metres_per_pixel > 0:
         return threshold_m / metres_per_pixel
-    return threshold_m / PS2_METRES_PER_PIXEL * image_width / PS2_IMAGE_PX
+    return threshold_m / ps2_metres_per_pixel(image_width)
 
 
 def match_points(

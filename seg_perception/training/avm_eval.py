@@ -25,8 +25,9 @@ what the assembly would give a perfect detector.
 ``--metres-per-pixel`` is the ground resolution **of the label frame** (ps2.0: 600 x 600 px
 over ~10 m, about 0.0167); an image stored at another size than its label frame scales it.
 It overrides a ``metres_per_pixel`` written in the labels (``seg-perception generate`` writes
-one); without either, thresholds follow the ps2.0 convention (10 px per 600 px of width) and
-no centimetres are reported.
+one); without either, the ps2.0 convention holds: each image spans 10 m across its width, for
+the model's input scale and for the thresholds (10 px per 600 px of width), and no centimetres are
+reported (``ps2_scale_assumed`` in the report).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from seg_perception.metrics.parking import (
     frame_threshold_px,
     marking_point_positions,
     merge_points,
+    ps2_metres_per_pixel,
     slot_entrances,
 )
 
@@ -348,8 +350,9 @@ def _evaluate(
     accumulators = [ParkingAccumulator(threshold_m=threshold_m) for _ in bases]
     per_frames: list[list[dict[str, Any]]] = [[] for _ in bases]
     # (frame size, metres per pixel) -> one pipeline per threshold
-    pipelines: dict[tuple[tuple[int, int], float | None], list[Any]] = {}
+    pipelines: dict[tuple[tuple[int, int], float], list[Any]] = {}
     sources: set[str] = set()
+    assumed_scale = False
     try:
         for number, sample in enumerate(samples):
             image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
@@ -362,10 +365,13 @@ def _evaluate(
             if metres_per_pixel is not None:
                 label_width = raw_label.label_size[1] if raw_label.label_size else size[1]
                 frame_mpp = metres_per_pixel * label_width / size[1]
-            key = (size, frame_mpp)
+            # without a scale the model sees the frame as the metric does: ps2.0's 10 m across its width
+            model_mpp = frame_mpp if frame_mpp is not None else ps2_metres_per_pixel(size[1])
+            assumed_scale = assumed_scale or frame_mpp is None
+            key = (size, model_mpp)
             if key not in pipelines:
                 pipelines[key] = [
-                    SegmentationPipeline(engine, _scenario_for(base, size, frame_mpp), base.primary_camera)
+                    SegmentationPipeline(engine, _scenario_for(base, size, model_mpp), base.primary_camera)
                     for base in bases
                 ]
             threshold_px = frame_threshold_px(size[1], frame_mpp, threshold_m)
@@ -427,6 +433,7 @@ def _evaluate(
                 "metres_per_pixel_of_label_frame": metres_per_pixel,
                 "predicted_points_from": sorted(sources),
                 "oracle": oracle,
+                "ps2_scale_assumed": assumed_scale,
                 "point_threshold": threshold,
                 "per_frame": per_frame,
             }

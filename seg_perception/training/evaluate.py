@@ -310,6 +310,11 @@ def run_avm(args: argparse.Namespace) -> int:
         + (f" ({skipped} without labels skipped)" if skipped else "")
         + f"; predicted points from: {', '.join(report['predicted_points_from'])}"
     )
+    if report["ps2_scale_assumed"]:
+        print(
+            "no ground scale (--metres-per-pixel or the labels' metres_per_pixel): every such image is "
+            "taken to span 10 m across its width, as ps2.0's 600 px do; give the scale for other AVMs"
+        )
     print(format_report(report), end="")
     _write_json(args.json, report)
     return 0
