@@ -26,13 +26,14 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from seg_perception.cli_args import add_size_argument
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.metrics.latency import summarize_latencies
+from seg_perception.ros.runner import spin_until_shutdown
 
 SETTLE_S = 2.5  # after the flood: last masks arrive, and a /diagnostics status (1 s period) of the idle node
 # ...and until a status accounts for every frame (none still in the mailbox or the worker); a loaded
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     camera = FloodCamera(context, args=args)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(camera.node)
-    spinner = threading.Thread(target=_spin, args=(executor,), daemon=True)
+    spinner = threading.Thread(target=spin_until_shutdown, args=(executor,), daemon=True)
     spinner.start()
     period = 1.0 / args.rate
     start = next_at = time.monotonic()
@@ -181,13 +182,6 @@ def main(argv: list[str] | None = None) -> int:
     executor.shutdown(timeout_sec=1.0)
     rclpy.try_shutdown(context=context)
     return 0
-
-
-def _spin(executor: SingleThreadedExecutor) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
 
 
 if __name__ == "__main__":

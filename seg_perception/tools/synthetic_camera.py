@@ -39,7 +39,7 @@ from seg_perception.config import load_scenario
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.errors import SegPerceptionError
 from seg_perception.ros.image_conversion import bgr_to_msg, mask_to_msg
-from seg_perception.ros.runner import ARGUMENT_ERRORS, one_line
+from seg_perception.ros.runner import ARGUMENT_ERRORS, one_line, spin_until_shutdown
 
 NODE_NAME = "synthetic_camera"
 GROUND_TRUTH_SUFFIX = "/ground_truth"
@@ -287,13 +287,6 @@ class SyntheticCameraPlayer(Node):
             path.write_text(json.dumps(asdict(self.stats), indent=2))
 
 
-def _spin(executor: SingleThreadedExecutor) -> None:
-    try:
-        executor.spin()
-    except ExternalShutdownException:  # SIGINT/SIGTERM: the main thread ends the stream
-        pass
-
-
 STOP_ERRORS: tuple[type[BaseException], ...] = (SegPerceptionError, *ARGUMENT_ERRORS)
 
 
@@ -311,7 +304,9 @@ def main(args: Sequence[str] | None = None) -> int:
         player = SyntheticCameraPlayer()
         # Spin (parameter services, graph) in the background; the main thread keeps the rate.
         executor.add_node(player)
-        spinner = threading.Thread(target=_spin, args=(executor,), name="player_spin", daemon=True)
+        spinner = threading.Thread(
+            target=spin_until_shutdown, args=(executor,), name="player_spin", daemon=True
+        )
         spinner.start()
         player.generate()
         player.wait_for_consumers()
