@@ -187,6 +187,22 @@ def _true_mask(image_path: Path, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(mask)
 
 
+def _frame_record(
+    sample: AvmSample, label: ParkingLabel, points: int, slots: int, matches: dict[str, Any]
+) -> dict[str, Any]:
+    """One image's entry of a report's ``per_frame``: its groups and predicted / true / matched counts."""
+    return {
+        "image": sample.name,
+        "groups": [sample.group, *sample.tags],
+        "points": {"predicted": points, "true": len(label.points), "matched": len(matches["points"])},
+        "slots": {
+            "predicted": slots,
+            "true": len(label.slots) if label.slots is not None else None,
+            "matched": len(matches["slots"]),
+        },
+    }
+
+
 def draw_overlay(
     image: np.ndarray,
     label: ParkingLabel,
@@ -400,20 +416,7 @@ def _evaluate(
                     tags=sample.tags,
                 )
                 per_frames[which].append(
-                    {
-                        "image": sample.name,
-                        "groups": [sample.group, *sample.tags],
-                        "points": {
-                            "predicted": len(points),
-                            "true": len(label.points),
-                            "matched": len(matches["points"]),
-                        },
-                        "slots": {
-                            "predicted": len(result.slots),
-                            "true": len(label.slots) if label.slots is not None else None,
-                            "matched": len(matches["slots"]),
-                        },
-                    }
+                    _frame_record(sample, label, len(points), len(result.slots), matches)
                 )
                 if which == 0 and overlays is not None and number % max(overlay_every, 1) == 0:
                     target = overlays / f"{sample.group}_{Path(sample.name).stem}.png"
