@@ -14,7 +14,7 @@ from seg_perception.postprocess.camera_model import (
     Mounting,
     homography_from_correspondences,
 )
-from seg_perception.postprocess.lane_tracking import LaneTracker
+from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
     LaneExtractor,
     LaneSettings,
@@ -348,6 +348,25 @@ def test_tracking_drops_a_boundary_after_max_missed_frames():
     assert counts[:6] == [2] * 6 and counts[-1] == 0
 
 
+def test_a_boundary_seen_in_few_frames_coasts_as_many_frames_with_earned_coasting():
+    # the ego lines in ten frames, a right_1 line in the last two of them, then nothing: with
+    # coast_per_hit 1 the right_1 line coasts two frames, the ego lines the full max_missed (6);
+    # without it every boundary coasts max_missed frames
+    def boundary_counts(settings):
+        extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+        tracker = LaneTracker(settings)
+        ego = list(THREE_LANES[1:3])
+        for lines in [ego] * 8 + [[*ego, (-5.25, "solid", WHITE, 0.0)]] * 2:
+            mask, image = draw_road(lines, far=30.0)
+            seen = tracker.update(extractor.extract(mask, image))
+        assert [b.position for b in seen.boundaries] == ["ego_left", "ego_right", "right_1"]
+        empty = np.zeros(SIZE, np.uint8)
+        return [len(tracker.update(extractor.extract(empty, image)).boundaries) for _ in range(8)]
+
+    assert boundary_counts(TrackerSettings()) == [3] * 6 + [0] * 2
+    assert boundary_counts(TrackerSettings(coast_per_hit=1.0)) == [3] * 2 + [2] * 4 + [0] * 2
+
+
 def test_a_line_seen_by_one_track_is_not_also_coasted_by_another():
     # two lines 1 m apart, then one line between them: one boundary, not one plus a coasting twin
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
@@ -497,6 +516,24 @@ def test_paint_spanning_under_the_minimum_span_is_not_a_boundary():
     limited = LaneExtractor(CLASSES, LaneSettings(min_paint_span_m=3.0), mapper=MAPPER).extract(mask, image)
     assert [b.position for b in limited.boundaries] == ["left_1", "ego_left", "ego_right"]
     assert abs(float(limited.boundary_at("left_1").lateral_at(10.0)) - 5.25) < 0.1
+
+
+def test_short_paint_far_ahead_is_no_boundary_with_a_calibrated_camera_only():
+    # 6 m of paint from 22 m on where a right_1 line would be (a vehicle's edge, a bit of barrier)
+    # beside a left_1 line painted from 22 m to 45 m: with the far-paint check the short one is
+    # dropped and the long one stays; in image space (no camera) the check does not apply
+    mask, image = draw_road(THREE_LANES[1:3], far=45.0)
+    mask, image = _painted(mask, image, [(-5.25, "solid", WHITE, 0.0)], near=22.0, far=28.0)
+    mask, image = _painted(mask, image, [(5.25, "solid", WHITE, 0.0)], near=22.0, far=45.0)
+    checked = LaneSettings(far_paint_start_m=20.0, far_paint_min_span_m=10.0)
+    unchecked = LaneExtractor(CLASSES, LaneSettings(), mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in unchecked.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+    limited = LaneExtractor(CLASSES, checked, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in limited.boundaries] == ["left_1", "ego_left", "ego_right"]
+    assert abs(float(limited.boundary_at("left_1").lateral_at(30.0)) - 5.25) < 0.1
+    image_space = LaneExtractor(CLASSES, checked).extract(mask, image)
+    assert not image_space.metric
+    assert len(image_space.boundaries) == len(LaneExtractor(CLASSES).extract(mask, image).boundaries)
 
 
 def test_nothing_beyond_a_solid_yellow_edge_on_the_configured_side_is_a_boundary():

@@ -40,6 +40,9 @@ class TrackerSettings:
 
     match_distance_m: float = 0.9
     max_missed: int = 6
+    # coasting is earned (0: off): a track coasts at most this many frames per frame it was seen
+    # in (and never past max_missed), so a boundary seen twice does not live on for max_missed more
+    coast_per_hit: float = 0.0
     min_hits: int = 2  # frames a new boundary must be seen in before it is output (but at a stream's start)
     smoothing: float = 0.6  # weight of the new detection
     confidence_decay: float = 0.7
@@ -152,7 +155,7 @@ class LaneTracker:
                 # one whose line is seen now, by another track, is a duplicate (the line was split
                 # in two for a while): it does not coast beside it
                 if (
-                    track.missed > settings.max_missed
+                    track.missed > self._coast_limit(track)
                     or not self._confirmed(track)
                     or near_a_detection[t_index]
                 ):
@@ -164,6 +167,12 @@ class LaneTracker:
                 survivors.append(self._new_track(detection, from_start=starting))
         self._tracks = survivors
         return self._result(detections)
+
+    def _coast_limit(self, track: _Track) -> float:
+        settings = self.settings
+        if settings.coast_per_hit <= 0.0:
+            return settings.max_missed
+        return min(settings.max_missed, settings.coast_per_hit * track.hits)
 
     def _confirmed(self, track: _Track) -> bool:
         return track.hits >= self.settings.min_hits or track.from_start

@@ -100,6 +100,13 @@ class LaneSettings:
     # the span from the first to the last paint, not on the painted length, so that Botts' dots
     # (little paint over a long span) stay lines
     min_paint_span_m: float = 0.0
+    # calibrated cameras: paint that begins farther ahead than far_paint_start_m (0: no check) is
+    # a boundary only if it spans at least far_paint_min_span_m: a few metres of paint far ahead
+    # (a vehicle's edge, a bit of barrier, a line of another carriageway) give a boundary whose
+    # offset at the car is extrapolated over several times their length. Not applied in image
+    # space, whose pseudo-metres far ahead have no reliable scale
+    far_paint_start_m: float = 0.0
+    far_paint_min_span_m: float = 0.0
     # a boundary is continued along its curve to this distance ahead (0: only to its paint), as
     # lane labels run through paint hidden by vehicles or too thin far away for the mask; a
     # stop line or crosswalk ahead ends it first
@@ -1301,6 +1308,8 @@ class LaneExtractor:
         if covered_length < settings.min_painted_m:
             return None
         if 0.0 < settings.max_paint_start_m < x_near or span < settings.min_paint_span_m:
+            return None
+        if plane.metric and 0.0 < settings.far_paint_start_m < x_near and span < settings.far_paint_min_span_m:
             return None
         gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
         long_gaps = [g for g in gaps if g >= settings.min_gap_m]
