@@ -97,6 +97,10 @@ BAND_ENTRANCE_P = 0.85  # band rows with a band along the entrances (else the se
 BAND_CONTRAST = (30, 70)  # a band's grey differs from the ground's mean by this much
 BAND_GREY_RANGE = (40.0, 235.0)  # ...and stays inside this range (darker or lighter, whichever fits)
 BAND_TINT = (0.94, 1.06)  # per-channel factor: concrete is not quite neutral grey
+# between two groups of slots of a separator row: a walkway, narrower than any slot (a slot-wide
+# space between two separating lines is a slot to anyone who looks, and unlabelled it taught the
+# metrics to count the slot assembly's right answer as a false slot)
+GROUP_GAP_M = (0.8, 1.8)
 _SECTOR_CAMERAS = (1, 2, 3, 4)  # front, right, rear, left (sector ids of :func:`_sector_geometry`)
 
 
@@ -351,7 +355,7 @@ def _row(
                 bar_centre = (e0 + e1) / 2.0 + axis * (depth - 0.5)
                 solids.append(objects.wheel_stopper(bar_centre, e1 - e0, stopper_colour))
         end = entrances[-1]
-        gap = float(rng.uniform(0.8, 3.0))
+        gap = float(rng.uniform(*GROUP_GAP_M))
         if indoor and rng.random() < 0.85:
             centre = end + along * (gap / 2.0) + axis * depth * pillar_depth
             solids.append(objects.pillar(centre, pillar_size, pillar_colour, striped))
