@@ -356,7 +356,8 @@ def test_avm_double_lines_and_platform_gaps_are_one_marking_point_in_the_middle(
                 continue
             painted_width = np.linalg.norm(slot.corners[1] - slot.corners[0])
             labelled_width = np.linalg.norm(slot.label_corners[1] - slot.label_corners[0])
-            assert painted_width < labelled_width < painted_width + 1.0  # half a gap on each side at most
+            # half a gap on each side at most; none where a group of one slot has no shared line
+            assert painted_width - 1e-9 <= labelled_width < painted_width + 1.0
             for corner in slot.label_corners[:2]:
                 assert np.linalg.norm(marks - corner, axis=1).min() < 1e-9
     assert seen == {"double", "platforms"}
