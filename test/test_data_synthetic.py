@@ -339,6 +339,7 @@ def test_avm_double_lines_and_platform_gaps_are_one_marking_point_in_the_middle(
     marking point in its middle that the slots on both sides share (no twin points 0.15-0.5 m
     apart, one of which a detector would find by chance)."""
     seen = set()
+    widened = 0
     for seed in range(150):
         world = _parking_world(seed)
         kinds = {row["lines"] for row in world.style["rows"]} & {"double", "platforms"}
@@ -358,9 +359,11 @@ def test_avm_double_lines_and_platform_gaps_are_one_marking_point_in_the_middle(
             labelled_width = np.linalg.norm(slot.label_corners[1] - slot.label_corners[0])
             # half a gap on each side at most; none where a group of one slot has no shared line
             assert painted_width - 1e-9 <= labelled_width < painted_width + 1.0
+            widened += labelled_width > painted_width + 0.1
             for corner in slot.label_corners[:2]:
                 assert np.linalg.norm(marks - corner, axis=1).min() < 1e-9
     assert seen == {"double", "platforms"}
+    assert widened > 20
 
 
 def test_avm_gaps_between_groups_of_slots_are_narrower_than_any_slot():
