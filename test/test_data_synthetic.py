@@ -383,7 +383,7 @@ def test_avm_gaps_between_groups_of_slots_are_narrower_than_any_slot():
         band_rows = {round(float(c[0]), 3) for c in band_corners}  # their gaps lie between bands
         for x in {round(float(m.position[0]), 3) for m in world.marks} - band_rows:
             along = sorted(float(m.position[1]) for m in world.marks if abs(float(m.position[0]) - x) < 1e-3)
-            for lo, hi in zip(along, along[1:]):
+            for lo, hi in itertools.pairwise(along):
                 is_slot = any(
                     {round(float(e[0][1]), 6), round(float(e[1][1]), 6)} == {round(lo, 6), round(hi, 6)}
                     and abs(float(e[0][0]) - x) < 1e-3

@@ -1309,7 +1309,8 @@ class LaneExtractor:
             return None
         if 0.0 < settings.max_paint_start_m < x_near or span < settings.min_paint_span_m:
             return None
-        if plane.metric and 0.0 < settings.far_paint_start_m < x_near and span < settings.far_paint_min_span_m:
+        far = 0.0 < settings.far_paint_start_m < x_near
+        if plane.metric and far and span < settings.far_paint_min_span_m:
             return None
         gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
         long_gaps = [g for g in gaps if g >= settings.min_gap_m]
