@@ -596,6 +596,30 @@ def test_an_unknown_yellow_edge_side_is_a_settings_error(tmp_path):
     assert scenario_lane_settings(load_scenario("highway"))[0].yellow_edge_side == "left"
 
 
+def test_a_bad_tracking_value_is_a_settings_error(tmp_path):
+    assert TrackerSettings.from_mapping({"max_missed": "10", "coast_per_hit": 1}) == TrackerSettings(
+        max_missed=10, coast_per_hit=1.0
+    )
+    for bad, message in (
+        ({"max_mised": 3}, "unknown tracking settings"),
+        ({"coast_per_hit": -1.0}, "must not be negative"),
+        ({"max_missed": "often"}, "invalid literal"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TrackerSettings.from_mapping(bad)
+    # in a scenario file it is a one-line configuration error for eval as for the node
+    from seg_perception.config import load_scenario
+    from seg_perception.training.lane_eval import scenario_lane_settings
+
+    text = (ROOT / "config" / "highway.yaml").read_text()
+    assert "coast_per_hit: 1.0" in text
+    bad_file = tmp_path / "highway.yaml"
+    bad_file.write_text(text.replace("coast_per_hit: 1.0", "coast_per_hit: -1.0"))
+    with pytest.raises(ConfigError, match="bad 'lanes' block: tracking settings"):
+        scenario_lane_settings(load_scenario(str(bad_file)))
+    assert scenario_lane_settings(load_scenario("highway"))[1].coast_per_hit == 1.0
+
+
 def test_boundaries_stop_at_the_stop_line_ahead():
     mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
     result = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)

@@ -730,7 +730,7 @@ def lane_settings_and_tracking(
     try:
         return (
             lane_settings_from_scenario(scenario, extraction),
-            TrackerSettings(**(block.get("tracking") or {})),
+            TrackerSettings.from_mapping(block.get("tracking")),
         )
     except (TypeError, ValueError) as err:
         raise ConfigError(f"scenario {scenario.name!r}: bad 'lanes' block: {err}") from err

@@ -20,7 +20,9 @@ boundary moves a few centimetres per frame, well inside the matching distance.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +50,25 @@ class TrackerSettings:
     smoothing: float = 0.6  # weight of the new detection
     confidence_decay: float = 0.7
     vote_decay: float = 0.9
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> TrackerSettings:
+        """From a ``tracking`` block: values converted to the fields' types, none negative.
+
+        Raises:
+            ValueError: an unknown key, a value of the wrong kind or a negative one.
+        """
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown tracking settings {unknown}; known: {sorted(known)}")
+        defaults = cls()
+        converted = {key: type(getattr(defaults, key))(value) for key, value in values.items()}
+        negative = sorted(key for key, value in converted.items() if value < 0)
+        if negative:
+            raise ValueError(f"tracking settings {negative} must not be negative")
+        return cls(**converted)
 
 
 @dataclass
