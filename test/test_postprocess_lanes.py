@@ -580,20 +580,28 @@ def test_an_edge_bright_on_one_side_only_is_no_boundary_with_the_stripe_check():
         LaneSettings(min_stripe_share=1.5)
 
 
-def test_an_unknown_yellow_edge_side_is_a_settings_error(tmp_path):
-    with pytest.raises(ValueError, match="yellow_edge_side"):
-        LaneSettings.from_mapping({"yellow_edge_side": "both"})
-    # in a scenario file it is a one-line configuration error for eval as for the node
+def _edited_highway_fails(tmp_path, shipped, edited, message):
+    """highway.yaml with ``shipped`` replaced by ``edited`` is a one-line configuration error for
+    eval as for the node (both read the block through ``lane_settings_and_tracking``)."""
     from seg_perception.config import load_scenario
     from seg_perception.training.lane_eval import scenario_lane_settings
 
     text = (ROOT / "config" / "highway.yaml").read_text()
-    assert "yellow_edge_side: left" in text
+    assert shipped in text
     bad = tmp_path / "highway.yaml"
-    bad.write_text(text.replace("yellow_edge_side: left", "yellow_edge_side: both"))
-    with pytest.raises(ConfigError, match="bad 'lanes' block: yellow_edge_side"):
+    bad.write_text(text.replace(shipped, edited))
+    with pytest.raises(ConfigError, match=message):
         scenario_lane_settings(load_scenario(str(bad)))
-    assert scenario_lane_settings(load_scenario("highway"))[0].yellow_edge_side == "left"
+    return scenario_lane_settings(load_scenario("highway"))
+
+
+def test_an_unknown_yellow_edge_side_is_a_settings_error(tmp_path):
+    with pytest.raises(ValueError, match="yellow_edge_side"):
+        LaneSettings.from_mapping({"yellow_edge_side": "both"})
+    shipped = _edited_highway_fails(
+        tmp_path, "yellow_edge_side: left", "yellow_edge_side: both", "bad 'lanes' block: yellow_edge_side"
+    )
+    assert shipped[0].yellow_edge_side == "left"
 
 
 def test_a_bad_tracking_value_is_a_settings_error(tmp_path):
@@ -607,17 +615,10 @@ def test_a_bad_tracking_value_is_a_settings_error(tmp_path):
     ):
         with pytest.raises(ValueError, match=message):
             TrackerSettings.from_mapping(bad)
-    # in a scenario file it is a one-line configuration error for eval as for the node
-    from seg_perception.config import load_scenario
-    from seg_perception.training.lane_eval import scenario_lane_settings
-
-    text = (ROOT / "config" / "highway.yaml").read_text()
-    assert "coast_per_hit: 1.0" in text
-    bad_file = tmp_path / "highway.yaml"
-    bad_file.write_text(text.replace("coast_per_hit: 1.0", "coast_per_hit: -1.0"))
-    with pytest.raises(ConfigError, match="bad 'lanes' block: tracking settings"):
-        scenario_lane_settings(load_scenario(str(bad_file)))
-    assert scenario_lane_settings(load_scenario("highway"))[1].coast_per_hit == 1.0
+    shipped = _edited_highway_fails(
+        tmp_path, "coast_per_hit: 1.0", "coast_per_hit: -1.0", "bad 'lanes' block: tracking settings"
+    )
+    assert shipped[1].coast_per_hit == 1.0
 
 
 def test_boundaries_stop_at_the_stop_line_ahead():
