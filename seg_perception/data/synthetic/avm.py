@@ -495,11 +495,11 @@ def _band_row(
             slots.append(slot)
             if not slot.free:
                 solids += _parked_car(slot)
-        end_y = float(centres[-1][1])
-        gap = float(rng.uniform(0.8, 3.0))
-        if rng.random() < 0.2:
-            solids.append(objects.pole(centres[-1] + along * (gap / 2.0) + axis * 0.5, 0.08, (90, 140, 170)))
-        y = end_y + gap
+        if rng.random() < 0.2:  # a lamp post at the back end of the group's last band
+            solids.append(objects.pole(centres[-1] + axis * (depth + 0.3), 0.08, (90, 140, 170)))
+        # the next group shares this band: a gap between two bands would be drawn like a slot (two
+        # bands, ground between) without being one
+        y = float(centres[-1][1])
     if rng.random() < 0.4:
         back_x = x_entrance + side * depth + side * 0.3
         colour = rgb(rng.integers(140, 200, 3))
