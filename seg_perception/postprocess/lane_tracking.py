@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from seg_perception.postprocess.lanes import (
     ego_lane,
     polyval_at,
     render_curves,
+    settings_values,
 )
 
 
@@ -58,13 +59,7 @@ class TrackerSettings:
         Raises:
             ValueError: an unknown key, a value of the wrong kind or a negative one.
         """
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown tracking settings {unknown}; known: {sorted(known)}")
-        defaults = cls()
-        converted = {key: type(getattr(defaults, key))(value) for key, value in values.items()}
+        converted = settings_values(cls(), values, "tracking settings")
         negative = sorted(key for key, value in converted.items() if value < 0)
         if negative:
             raise ValueError(f"tracking settings {negative} must not be negative")

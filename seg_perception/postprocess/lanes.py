@@ -64,6 +64,24 @@ VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height fro
 _RENDER_POINTS = 40  # samples along a drawn boundary
 
 
+def settings_values(defaults: Any, values: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """A config block's values for the dataclass instance ``defaults``, converted to its fields' types.
+
+    Raises:
+        ValueError: a key that is no field (a typo must not go unnoticed), or a value that does not convert.
+    """
+    values = dict(values or {})
+    known = {f.name for f in fields(defaults)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; known: {sorted(known)}")
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
+        default = getattr(defaults, key)
+        converted[key] = tuple(value) if isinstance(default, tuple) else type(default)(value)
+    return converted
+
+
 @dataclass(frozen=True)
 class LaneSettings:
     """Thresholds of the lane-boundary extraction (the ``lanes`` block of a scenario config).
@@ -208,16 +226,7 @@ class LaneSettings:
         Raises:
             ValueError: an unknown key.
         """
-        values = dict(values or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown lane settings {unknown}; known: {sorted(known)}")
-        converted: dict[str, Any] = {}
-        for key, value in values.items():
-            default = getattr(cls(), key)
-            converted[key] = tuple(value) if isinstance(default, tuple) else type(default)(value)
-        return cls(**converted)
+        return cls(**settings_values(cls(), values, "lane settings"))
 
 
 @dataclass
