@@ -34,8 +34,8 @@ from seg_perception.postprocess.lanes import (
     ego_lane,
     polyval_at,
     render_curves,
-    settings_values,
 )
+from seg_perception.postprocess.settings import settings_values
 
 
 @dataclass(frozen=True)

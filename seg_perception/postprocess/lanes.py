@@ -41,7 +41,7 @@ import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -49,6 +49,7 @@ import cv2
 import numpy as np
 
 from seg_perception.postprocess.camera_model import GroundMapper
+from seg_perception.postprocess.settings import settings_values
 
 SOLID, DASHED, DOUBLE, UNKNOWN = "solid", "dashed", "double", "unknown"
 WHITE, YELLOW = "white", "yellow"
@@ -62,24 +63,6 @@ VP_ROWS = (0.05, 1.0)  # rows of the vanishing point, shares of the height (and 
 VP_SMOOTHING = 0.3  # weight of this frame's vanishing point against the hint
 VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height from the hint is ignored
 _RENDER_POINTS = 40  # samples along a drawn boundary
-
-
-def settings_values(defaults: Any, values: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
-    """A config block's values for the dataclass instance ``defaults``, converted to its fields' types.
-
-    Raises:
-        ValueError: a key that is no field (a typo must not go unnoticed), or a value that does not convert.
-    """
-    values = dict(values or {})
-    known = {f.name for f in fields(defaults)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown}; known: {sorted(known)}")
-    converted: dict[str, Any] = {}
-    for key, value in values.items():
-        default = getattr(defaults, key)
-        converted[key] = tuple(value) if isinstance(default, tuple) else type(default)(value)
-    return converted
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ labelled ``free_slot`` by the segmentation (the free-space class measurably help
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -34,6 +34,7 @@ import numpy as np
 from seg_perception.geometry import ParkingSlot
 from seg_perception.interfaces import SlotType
 from seg_perception.postprocess.marking_points import DX, DY, SCORE, X, Y
+from seg_perception.postprocess.settings import check_known
 
 #: A third point further than this from both ends of an entrance lies between them.
 END_MARGIN_M = 0.1
@@ -62,10 +63,7 @@ class SlotPriors:
     def from_config(cls, block: Mapping[str, Any] | None) -> SlotPriors:
         """Build from a config mapping; unknown keys raise ``ValueError`` naming them."""
         block = dict(block or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(block) - known)
-        if unknown:
-            raise ValueError(f"unknown slot prior(s) {unknown}; known: {sorted(known)}")
+        check_known(cls, block, "slot prior(s)")
         values: dict[str, Any] = {}
         for key, value in block.items():
             if key in ("perpendicular_width_m", "parallel_length_m"):

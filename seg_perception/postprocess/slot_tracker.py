@@ -12,12 +12,13 @@ Matching is greedy by distance (few slots per frame); a track unseen for more th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from seg_perception.geometry import ParkingSlot
+from seg_perception.postprocess.settings import check_known
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,7 @@ class TrackerConfig:
     @classmethod
     def from_config(cls, block: Mapping[str, Any] | None) -> TrackerConfig:
         block = dict(block or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(block) - known)
-        if unknown:
-            raise ValueError(f"unknown tracker option(s) {unknown}; known: {sorted(known)}")
+        check_known(cls, block, "tracker option(s)")
         return cls(
             match_distance_m=float(block.get("match_distance_m", cls.match_distance_m)),
             max_missed=int(block.get("max_missed", cls.max_missed)),
