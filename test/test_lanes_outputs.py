@@ -382,3 +382,30 @@ def test_a_line_the_frame_never_shows_is_not_scored():
 
     sample = SimpleNamespace(mask=np.zeros((height, width), np.uint8), lanes=[buried, partly])
     assert [len(points) for points in scene_lane_polylines(sample)] == [3]  # the labels agree
+
+
+def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
+    """The generator cuts a line where a junction interrupts its paint; the drives' truth scores its
+    stretch up to the junction, or the stretch across it once the frame shows none of the lines
+    before it, never both (two true lanes on one line pushed the next line out of the scored set)."""
+    from seg_perception.data.synthetic.sample import LaneTruth
+    from seg_perception.training.lane_eval import lanes_of_sample, nearest_lanes
+
+    size = (270, 480)
+
+    def stretch(lane_id: int, offset: float, near: float, far: float, seen: bool) -> LaneTruth:
+        forward = np.linspace(near, far, 8)
+        rows = np.linspace(269, 140, 8) if near < 10.0 else np.linspace(180, 130, 8)
+        image = np.column_stack([np.full(8, 240.0 + 40.0 * offset), rows])
+        ground = np.column_stack([np.full(8, offset), forward])
+        return LaneTruth(lane_id, lane_id, "solid", "white", ground, image, np.full(8, seen))
+
+    def scored(before_seen: bool) -> list[tuple[int, float]]:
+        lanes = []
+        for lane_id, offset in enumerate((-5.4, -1.8, 1.8, 5.4)):
+            lanes += [stretch(lane_id, offset, 3.0, 8.0, before_seen), stretch(lane_id, offset, 20.0, 60.0, True)]
+        truth = nearest_lanes(lanes_of_sample(lanes, size), 2)
+        return sorted((lane.index, float(lane.ground[0, 0])) for lane in truth)
+
+    assert scored(before_seen=True) == [(0, 3.0), (1, 3.0), (2, 3.0), (3, 3.0)]  # all four lines, once
+    assert scored(before_seen=False) == [(0, 20.0), (1, 20.0), (2, 20.0), (3, 20.0)]  # at the junction

@@ -927,3 +927,38 @@ def test_a_line_beyond_a_gap_wider_than_a_lane_is_named_past_the_lane_that_fits_
     # lines a lane apart keep their names
     four = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(*draw_road(THREE_LANES))
     assert [b.position for b in four.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+
+
+EGO_SOLID = [(1.75, "solid", WHITE, 0.0), (-1.75, "solid", WHITE, 0.0)]
+
+
+def test_at_a_junction_the_road_across_it_starts_at_its_paint():
+    """With the stop line under the car and paint only beyond the junction, the boundaries are the
+    road across it and begin at their paint, not drawn back through the junction to the car."""
+    across, _ = draw_road(EGO_SOLID, near=9.0, transverse=3.2)
+    plain, image = draw_road(EGO_SOLID, near=9.0)
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    at_junction, open_road = extractor.extract(across, image), extractor.extract(plain, image)
+    assert at_junction.across_junction and not open_road.across_junction
+    assert len(at_junction.boundaries) == len(open_road.boundaries) == 2
+    assert all(b.plane_range[0] >= 8.5 for b in at_junction.boundaries)
+    assert all(b.plane_range[0] < 4.0 for b in open_road.boundaries)  # paint far ahead, no junction
+
+
+def test_crossing_a_junction_boundaries_start_at_their_paint_until_it_reaches_the_car():
+    """Once the stop line has left the frame the tracker's hint carries the crossing on; paint
+    reaching the bottom rows ends it."""
+    tracker = LaneTracker()
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+    entering, _ = draw_road(EGO_SOLID, near=9.0, transverse=3.2)
+    crossing, image = draw_road(EGO_SOLID, near=7.0)
+    reached, _ = draw_road(EGO_SOLID, near=2.0)
+    tracker.update(extractor.extract(entering, image, junction_hint=tracker.across_junction))
+    assert tracker.across_junction
+    hinted = tracker.update(extractor.extract(crossing, image, junction_hint=tracker.across_junction))
+    assert hinted.across_junction and all(b.plane_range[0] >= 6.5 for b in hinted.boundaries)
+    unhinted = extractor.extract(crossing, image)  # a stream that never saw the junction
+    assert not unhinted.across_junction and all(b.plane_range[0] < 4.0 for b in unhinted.boundaries)
+    back_on_road = tracker.update(extractor.extract(reached, image, junction_hint=tracker.across_junction))
+    assert not back_on_road.across_junction and not tracker.across_junction
+    assert all(b.plane_range[0] < 4.0 for b in back_on_road.boundaries)

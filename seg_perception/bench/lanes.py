@@ -105,7 +105,11 @@ def _one_pass(drives: list[_Drive], scenario: str, size: tuple[int, int], *, cal
         for mask, image in drive.frames:
             start = time.process_time()
             detections = extractor.extract(
-                mask, image, vanishing_hint=tracker.vanishing_point, frame_size=size
+                mask,
+                image,
+                vanishing_hint=tracker.vanishing_point,
+                junction_hint=tracker.across_junction,
+                frame_size=size,
             )
             extracted = time.process_time()
             tracker.update(detections)

@@ -541,6 +541,7 @@ class SegmentationPipeline:
                     lane_mask,
                     image_bgr,
                     vanishing_hint=self._tracker.vanishing_point,
+                    junction_hint=self._tracker.across_junction,
                     frame_size=(int(mask.shape[0]), int(mask.shape[1])),
                 )
                 lanes = self._tracker.update(detections)

@@ -128,16 +128,20 @@ class LaneTracker:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self.vanishing_point: tuple[float, float] | None = None
+        # the last frame's boundaries were across a junction (the extractor's junction_hint)
+        self.across_junction = False
 
     def reset(self) -> None:
         self._tracks = []
         self.vanishing_point = None
+        self.across_junction = False
 
     def update(self, detections: LaneResult) -> LaneResult:
         """Tracked boundaries (stable ids, smoothed, coasting ones included) for this frame."""
         settings = self.settings
         if detections.vanishing_point is not None:  # already smoothed by the extractor (given as its hint)
             self.vanishing_point = detections.vanishing_point
+        self.across_junction = detections.across_junction
         distances = _lateral_distances([t.boundary for t in self._tracks], detections.boundaries)
         pairs = sorted(
             (float(distances[t, d]), int(t), int(d))

@@ -182,6 +182,10 @@ class LaneSettings:
     # distance of the car's axis at its row (0: every one does); transverse paint off to the side,
     # such as a tail light or the edge of a lane two over, would otherwise cut every boundary
     junction_corridor_m: float = 0.0
+    # crossing a junction whose stop line or crosswalk has left the frame (the previous frame's
+    # boundaries were across it), boundaries start at their first paint until paint comes within
+    # this distance of the bottom image row: the car has reached the painted road
+    junction_exit_m: float = 2.0
     # a boundary starts where its curve enters the frame (the bottom row or a side) rather than at
     # its first rendered sample inside, up to one sample spacing (7 % of the distance) further on
     start_at_frame_edge: bool = False
@@ -400,6 +404,8 @@ class LaneResult:
     max_lane_width: float = 0.0
     # the tracker draws its tracks as the extractor drew the boundaries (start_at_frame_edge)
     start_at_frame_edge: bool = False
+    # the boundaries are of the road across a junction the car is at: they start at their paint
+    across_junction: bool = False
 
     def boundary_at(self, position: str) -> LaneBoundary | None:
         return next((b for b in self.boundaries if b.position == position), None)
@@ -989,6 +995,7 @@ class LaneExtractor:
         image_bgr: np.ndarray | None = None,
         *,
         vanishing_hint: tuple[float, float] | None = None,
+        junction_hint: bool = False,
         frame_size: tuple[int, int] | None = None,
     ) -> LaneResult:
         """Boundaries (ids = per-frame indices, near-left first), ego lane and markings of one mask.
@@ -999,6 +1006,9 @@ class LaneExtractor:
             image_bgr: The frame, for paint colour; None gives colour ``unknown``.
             vanishing_hint: Vanishing point (frame pixels) to use when this frame's paint cannot
                 give one (uncalibrated cameras; e.g. the tracker's smoothed estimate).
+            junction_hint: The previous frame's boundaries were across a junction (the
+                tracker's ``across_junction``): with its markings out of sight, the car is still
+                crossing it until paint comes within ``junction_exit_m`` of the bottom row.
             frame_size: (H, W) of the frame when ``mask`` is smaller; all outputs are in
                 frame pixels.
         """
@@ -1143,7 +1153,14 @@ class LaneExtractor:
         )
         x_bottom = self._bottom_distance(plane, (height, width))
         junctions = [m for m in markings if m.on_path]
-        samples, weights, spans, kept = _before_junction(samples, weights, spans, kept, junctions, x_bottom)
+        samples, weights, spans, kept, result.across_junction = _before_junction(
+            samples, weights, spans, kept, junctions, x_bottom
+        )
+        if junction_hint and not result.across_junction and samples:
+            nearest = min(float(xy[:, 0].min()) for xy in samples)
+            result.across_junction = nearest > x_bottom + settings.junction_exit_m
+        if result.across_junction:  # no lane runs across the junction: boundaries start at their paint
+            x_bottom = np.inf
         if not samples:
             return result
         # boundaries run on to the farthest paint of the frame (the road is seen that far), at
@@ -1545,15 +1562,21 @@ def _before_junction(
     markings: list[RoadMarking],
     x_bottom: float,
 ) -> tuple[
-    list[np.ndarray], list[np.ndarray], list[tuple[float, float]], list[tuple[np.ndarray, np.ndarray]]
+    list[np.ndarray],
+    list[np.ndarray],
+    list[tuple[float, float]],
+    list[tuple[np.ndarray, np.ndarray]],
+    bool,
 ]:
-    """Tracklet samples of the road up to the first stop line or crosswalk (a junction ends the lane).
+    """Tracklet samples of the road up to the first stop line or crosswalk (a junction ends the lane),
+    and whether they are of the road across it.
 
     When no paint lies before it (the car is at the junction), the road beyond it is kept instead.
     """
-    ahead = sorted((m for m in markings if m.distance > x_bottom), key=lambda m: m.distance)
+    # a marking the bottom image row already crosses is the junction the car is entering
+    ahead = sorted((m for m in markings if m.far_distance > x_bottom), key=lambda m: m.distance)
     if not ahead or not samples:
-        return samples, weights, spans, pixels
+        return samples, weights, spans, pixels, False
     near_edge, far_edge = ahead[0].distance, ahead[0].far_distance
     before = [xy[:, 0] < near_edge for xy in samples]
     if sum(int(mask.sum()) for mask in before) < 3:
@@ -1570,7 +1593,7 @@ def _before_junction(
         out[1].append(weight[mask])
         out[2].append(span)
         out[3].append((u[mask], v[mask]))
-    return out
+    return (*out, keep is not before)
 
 
 Rendered = tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float]]

@@ -55,6 +55,8 @@ TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
 TUSIMPLE_SIDE_LANES = 2  # lines per side scored: ego-left, left-1; ego-right, right-1
 OVERLAY_EVERY = 10  # frames of a drive between two overlay pictures
 _TRUTH_BGR = (255, 255, 0)  # the scored true lines in overlay pictures
+# a line's stretch before a junction this short (the car is at the junction) is no stretch
+JUNCTION_MIN_STRETCH_M = 1.0
 WORN_FADE = 0.5  # a line painted at under this share of its strength counts as worn in the drive's scene
 
 
@@ -80,22 +82,54 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
     way) is left out, as the generator's TuSimple labels leave it out
     (:func:`seg_perception.data.lanes.scene_lane_polylines`): no one can label what the frame
     does not show. A line seen anywhere keeps its whole course, through what hides it.
+
+    The generator cuts a line where a junction interrupts its paint; like :func:`true_lanes`,
+    only its stretch up to the first junction ahead is scored (when the frame shows none of the
+    lines before it: the stretch across it), so one line is never two true lanes of the frame.
     """
     height, width = size
     found = []
-    for lane in lanes:
+    for lane in _up_to_junction(lanes, size):
+        if not _labelled(lane, size):
+            continue
         ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)
         image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
         inside = (
             (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
         )
-        if inside.sum() < 3 or not lane.in_sight:
-            continue
         vehicle = np.column_stack([ground[:, 1], -ground[:, 0]])
         order = np.argsort(vehicle[:, 0])
         in_frame = _to_frame_edges(image, inside, width, height)[1]
         found.append(TrueLane(int(lane.lane_id), vehicle[order], in_frame))
     return found
+
+
+def _up_to_junction(lanes: list[Any], size: tuple[int, int]) -> list[Any]:
+    """Each line's stretch up to the first junction ahead, or the stretches across it when the frame
+    shows none of the lines before it (the car is at the junction).
+
+    The generator cuts every line at the same junctions, so the k-th stretch (longer than
+    :data:`JUNCTION_MIN_STRETCH_M`) of each line lies between the same two junctions.
+    """
+    stretches: dict[int, list[Any]] = {}
+    for lane in lanes:
+        forward = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)[:, 1]
+        if forward.max() - forward.min() > JUNCTION_MIN_STRETCH_M:
+            stretches.setdefault(int(lane.lane_id), []).append(lane)
+    before = [found[0] for found in stretches.values()]
+    if any(_labelled(lane, size) for lane in before):
+        return before
+    return [found[1] for found in stretches.values() if len(found) > 1]
+
+
+def _labelled(lane: Any, size: tuple[int, int]) -> bool:
+    """Whether a labeller marks the line in the frame: in sight, three points inside the frame."""
+    height, width = size
+    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
+    inside = (
+        (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
+    )
+    return bool(lane.in_sight and inside.sum() >= 3)
 
 
 def _to_frame_edges(
@@ -288,7 +322,12 @@ def evaluate_lane_drives(
                 step = max(1, round(height / TUSIMPLE_ROWS))
                 h_samples = np.arange(height - 1, top, -step, dtype=np.float64)[::-1]
             mask = sample.mask if predict is None else predict(sample.image)
-            detections = extractor.extract(mask, sample.image, vanishing_hint=tracker.vanishing_point)
+            detections = extractor.extract(
+                mask,
+                sample.image,
+                vanishing_hint=tracker.vanishing_point,
+                junction_hint=tracker.across_junction,
+            )
             result = tracker.update(detections)
             if on_frame is not None:
                 on_frame(drive, frame, sample.image, result)
