@@ -1156,11 +1156,6 @@ class LaneExtractor:
         samples, weights, spans, kept, result.across_junction = _before_junction(
             samples, weights, spans, kept, junctions, x_bottom
         )
-        if junction_hint and not result.across_junction and samples:
-            nearest = min(float(xy[:, 0].min()) for xy in samples)
-            result.across_junction = nearest > x_bottom + settings.junction_exit_m
-        if result.across_junction:  # no lane runs across the junction: boundaries start at their paint
-            x_bottom = np.inf
         if not samples:
             return result
         # boundaries run on to the farthest paint of the frame (the road is seen that far), at
@@ -1178,17 +1173,30 @@ class LaneExtractor:
         lines = self._group(samples, weights, x_first, x_last)
         extents = list(zip(x_first.tolist(), x_last.tolist(), strict=True))
         yellow = self._yellow_samples(image_bgr, kept)
-        fitted = []
-        for members, shape in lines:
-            if stripes is not None and sum(stripes[k] for k in members) < settings.min_stripe_share * sum(
-                len(samples[k]) for k in members
-            ):
-                continue  # an edge, not a stripe of paint
-            boundary = self._boundary(
-                members, shape, samples, weights, extents, spans, yellow, plane, x_bottom, extend_to
-            )
-            if boundary is not None:
-                fitted.append(boundary)
+
+        def fit(nearest_start: float) -> list[LaneBoundary]:
+            fitted = []
+            for members, shape in lines:
+                if stripes is not None and sum(stripes[k] for k in members) < settings.min_stripe_share * sum(
+                    len(samples[k]) for k in members
+                ):
+                    continue  # an edge, not a stripe of paint
+                boundary = self._boundary(
+                    members, shape, samples, weights, extents, spans, yellow, plane, nearest_start, extend_to
+                )
+                if boundary is not None:
+                    fitted.append(boundary)
+            return fitted
+
+        # no lane runs across a junction: the road beyond it starts at its paint (infinite start)
+        crossing = result.across_junction or junction_hint
+        fitted = fit(np.inf if crossing else x_bottom)
+        if crossing and not result.across_junction:  # its markings out of sight: on while the lines'
+            # paint stays off the bottom rows (a speck of paint there does not end it)
+            reached = min((b.painted_range[0] for b in fitted), default=-np.inf)
+            result.across_junction = reached > x_bottom + settings.junction_exit_m
+            if not result.across_junction:
+                fitted = fit(x_bottom)
         boundaries = []
         curves = [(b.plane_coefficients, b.plane_range) for b in fitted]
         drawn = render_curves(plane, curves, (height, width), from_frame_edge=settings.start_at_frame_edge)
