@@ -403,7 +403,8 @@ def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
     def scored(before_seen: bool) -> list[tuple[int, float]]:
         lanes = []
         for lane_id, offset in enumerate((-5.4, -1.8, 1.8, 5.4)):
-            lanes += [stretch(lane_id, offset, 3.0, 8.0, before_seen), stretch(lane_id, offset, 20.0, 60.0, True)]
+            lanes.append(stretch(lane_id, offset, 3.0, 8.0, before_seen))  # up to the junction
+            lanes.append(stretch(lane_id, offset, 20.0, 60.0, True))  # across it
         truth = nearest_lanes(lanes_of_sample(lanes, size), 2)
         return sorted((lane.index, float(lane.ground[0, 0])) for lane in truth)
 

@@ -1193,7 +1193,9 @@ class LaneExtractor:
         fitted = fit(np.inf if crossing else x_bottom)
         if crossing and not result.across_junction:  # its markings out of sight: on while the lines'
             # paint stays off the bottom rows (a speck of paint there does not end it)
-            reached = min((b.painted_range[0] for b in fitted), default=-np.inf)
+            reached = min(
+                (b.painted_range[0] for b in fitted if b.painted_range is not None), default=-np.inf
+            )
             result.across_junction = reached > x_bottom + settings.junction_exit_m
             if not result.across_junction:
                 fitted = fit(x_bottom)
@@ -1587,10 +1589,8 @@ def _before_junction(
         return samples, weights, spans, pixels, False
     near_edge, far_edge = ahead[0].distance, ahead[0].far_distance
     before = [xy[:, 0] < near_edge for xy in samples]
-    if sum(int(mask.sum()) for mask in before) < 3:
-        keep = [xy[:, 0] > far_edge for xy in samples]
-    else:
-        keep = before
+    across = sum(int(mask.sum()) for mask in before) < 3
+    keep = [xy[:, 0] > far_edge for xy in samples] if across else before
     out: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     for xy, weight, span, (u, v), mask in zip(samples, weights, spans, pixels, keep, strict=True):
         if mask.sum() < 1:
@@ -1601,7 +1601,7 @@ def _before_junction(
         out[1].append(weight[mask])
         out[2].append(span)
         out[3].append((u[mask], v[mask]))
-    return (*out, keep is not before)
+    return (*out, across)
 
 
 Rendered = tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float]]

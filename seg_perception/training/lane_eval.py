@@ -94,9 +94,7 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
             continue
         ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)
         image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
-        inside = (
-            (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
-        )
+        inside = _inside(image, size)
         vehicle = np.column_stack([ground[:, 1], -ground[:, 0]])
         order = np.argsort(vehicle[:, 0])
         in_frame = _to_frame_edges(image, inside, width, height)[1]
@@ -124,12 +122,14 @@ def _up_to_junction(lanes: list[Any], size: tuple[int, int]) -> list[Any]:
 
 def _labelled(lane: Any, size: tuple[int, int]) -> bool:
     """Whether a labeller marks the line in the frame: in sight, three points inside the frame."""
-    height, width = size
     image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
-    inside = (
-        (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
-    )
-    return bool(lane.in_sight and inside.sum() >= 3)
+    return bool(lane.in_sight and _inside(image, size).sum() >= 3)
+
+
+def _inside(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Which of the ``(N, 2)`` pixel points lie inside a frame of ``size`` = (H, W)."""
+    height, width = size
+    return (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
 
 
 def _to_frame_edges(
