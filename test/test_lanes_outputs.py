@@ -410,3 +410,15 @@ def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
 
     assert scored(before_seen=True) == [(0, 3.0), (1, 3.0), (2, 3.0), (3, 3.0)]  # all four lines, once
     assert scored(before_seen=False) == [(0, 20.0), (1, 20.0), (2, 20.0), (3, 20.0)]  # at the junction
+
+
+def test_a_lines_stretches_across_junctions_are_told_apart_for_id_persistence():
+    """Id persistence follows each painted stretch: the stretch of a line across a junction is
+    another line (with an id of its own), the same stretch seen from farther on is not."""
+    from seg_perception.training.lane_eval import junctions_before
+
+    world = SimpleNamespace(gaps=[(10.0, 22.0), (80.0, 95.0)])
+    assert [junctions_before(world, s) for s in (3.0, 9.0)] == [0, 0]  # before the first junction
+    assert [junctions_before(world, s) for s in (22.4, 40.0, 79.0)] == [1, 1, 1]  # across it
+    assert junctions_before(world, 96.0) == 2
+    assert junctions_before(SimpleNamespace(gaps=[]), 500.0) == 0  # a highway: one stretch per line

@@ -10,7 +10,8 @@ the boundaries (not the paint pixels) are scored against the generator's exact l
   at 1280 px width scaled to the frame);
 - **id persistence**: for each of the four nearest true lines (two per side), the share of the
   frames it is visible in where the boundary matched to it (mean lateral distance < ``match_m``)
-  carries the line's usual id;
+  carries the line's usual id (a line's stretch across a junction is another painted line, with
+  an id of its own: the bar is about dash gaps, not junctions);
 - **lateral error at 10 m**: ``|y_pred(10) - y_true(10)|`` of the ego-left and ego-right
   boundaries with the generator's true camera (calibrated runs only).
 
@@ -209,6 +210,12 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
     return lanes
 
 
+def junctions_before(world: FrontWorld, s: float) -> int:
+    """How many of the world's junctions end before road position ``s`` (metres along the drive):
+    which painted stretch of a line begins there (a line's stretches are cut at junctions)."""
+    return sum(1 for _, end in world.gaps if end <= s + JUNCTION_MIN_STRETCH_M)
+
+
 def drive_world(
     scenario: ScenarioConfig, seed: int, num_frames: int, size: tuple[int, int], fps: float
 ) -> FrontWorld:
@@ -305,7 +312,7 @@ def evaluate_lane_drives(
         world: FrontWorld | None = None
         extractor: LaneExtractor | None = None
         tracker = LaneTracker(tracking)
-        ids: dict[int, list[int | None]] = {}
+        ids: dict[tuple[int, int], list[int | None]] = {}
         first_frame = len(scores.tusimple.frames)
         scene: dict[str, Any] = {}
         for frame, sample in enumerate(_frames(config, seed, frames, size, fps)):
@@ -359,7 +366,11 @@ def evaluate_lane_drives(
                     ),
                     default=(float("inf"), None),
                 )
-                ids.setdefault(lane.index, []).append(best[1] if best[0] < match_m else None)
+                assert world is not None  # made with the extractor
+                stretch = junctions_before(
+                    world, world.speed * float(sample.meta["time_s"]) + lane.ground[0, 0]
+                )
+                ids.setdefault((lane.index, stretch), []).append(best[1] if best[0] < match_m else None)
             _score_ego(scores, truth, result)
         kept = visible = 0
         for seen in ids.values():
