@@ -224,6 +224,29 @@ def test_init_new_names_the_modules_a_checkpoint_lacks_and_nothing_is_skipped_si
         grown_trainer(tiny_recipe(), tmp_path / "f", init_new=("extra",))
 
 
+def test_init_new_replaces_a_classifier_trained_for_another_class_count(tmp_path: Path) -> None:
+    """A model for one more class (another scenario's class map) starts a new run: every layer is
+    loaded but the named classifier layers, whose every key has another shape; a named module with
+    a key of the same shape is not new and stays an error."""
+    plain_loss = {"terms": {"ce": 1.0}}  # no per-class weights: the base model has one logit more
+    make_trainer(
+        tiny_recipe(steps=4, loss=plain_loss), tmp_path / "base", lambda classes: GrownNet(classes + 1)
+    ).fit()
+    base = tmp_path / "base" / "last.pt"
+    saved = read_checkpoint(base)["state_dict"]
+    with pytest.raises(ConfigError, match="does not fit"):  # other shapes are never skipped by default
+        grown_trainer(tiny_recipe(), tmp_path / "a", init=base)
+    trainer = grown_trainer(tiny_recipe(steps=2), tmp_path / "b", init=base, init_new=("body.3", "extra"))
+    for name, value in trainer.model.state_dict().items():
+        if name.startswith(("body.3.", "extra.")):
+            assert value.shape != saved[name].shape, name
+        else:
+            assert torch.equal(value, saved[name]), name
+    trainer.fit()
+    with pytest.raises(ConfigError, match="already"):  # body.0 has the same shapes: not new
+        grown_trainer(tiny_recipe(), tmp_path / "c", init=base, init_new=("body.0", "body.3", "extra"))
+
+
 def test_trainable_trains_only_the_named_modules_and_keeps_the_rest_as_loaded(tmp_path: Path) -> None:
     torch.manual_seed(0)
     trainer = grown_trainer(tiny_recipe(steps=10, trainable=("extra",)), tmp_path / "run")

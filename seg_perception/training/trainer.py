@@ -114,8 +114,9 @@ class Trainer:
         init: Checkpoint whose model weights start a new run (fine-tuning: fresh optimiser,
             schedule and step count, the recipe's own augmentations); not with ``resume``.
         init_new: Modules of the model (state-dict prefixes such as ``point_head.offset``) that
-            ``init`` lacks and that keep their fresh initialisation. Every one must be missing
-            from the checkpoint, and nothing else may be: loading never skips a key silently.
+            keep their fresh initialisation: ``init`` lacks them, or holds them with other shapes
+            in every key (a classifier for another class count, e.g. ``last_layer.3``), which are
+            then left out. Nothing else may be missing: loading never skips a key silently.
         progress: Show tqdm bars.
         datasets: ``(train, val)`` to use instead of building them from the recipe.
         model_factory: ``(name, num_classes) -> model`` instead of the registry.
@@ -254,16 +255,18 @@ class Trainer:
         """Load a checkpoint's model weights; return the checkpoint.
 
         Strict: every key of the model and of the checkpoint, same shapes. The only exception
-        is ``new_modules``: the model's keys under those prefixes must all be missing from the
-        checkpoint (they keep their initialisation), and each prefix must name such keys.
+        is ``new_modules``: the model's keys under those prefixes keep their initialisation and
+        must each be missing from the checkpoint or have another shape there in every key (then
+        left out: another class count's classifier); each prefix must name such keys.
         """
         raw = read_checkpoint(path, map_location=str(self.device))
         if raw["model_name"] != self.recipe.model:
             raise ConfigError(
                 f"{path} holds a {raw['model_name']!r} model but the recipe trains {self.recipe.model!r}"
             )
-        state: dict[str, torch.Tensor] = raw["state_dict"]
-        model_keys = set(self.model.state_dict())
+        state: dict[str, torch.Tensor] = dict(raw["state_dict"])
+        model_state = self.model.state_dict()
+        model_keys = set(model_state)
 
         def is_new(key: str) -> bool:
             return any(key == prefix or key.startswith(prefix + ".") for prefix in new_modules)
@@ -275,8 +278,10 @@ class Trainer:
                     f"new module {prefix!r} is not part of the recipe's model {self.recipe.model!r}"
                 )
             present = sorted(owned & set(state))
-            if present:
+            if any(state[key].shape == model_state[key].shape for key in present):
                 raise ConfigError(f"new module {prefix!r} is in {path} already ({present[0]}, ...); drop it")
+            for key in present:  # another shape in every key: another class count's classifier
+                del state[key]
         try:
             result = self.model.load_state_dict(state, strict=not new_modules)
         except RuntimeError as err:
