@@ -32,9 +32,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="MODULE",
-        help="with --init: a module of the recipe's model that the checkpoint does not have and that "
-        "keeps its fresh initialisation (e.g. point_head.offset); repeatable. Any other missing or "
-        "unexpected key is an error",
+        help="with --init: a module of the recipe's model that keeps its fresh initialisation: the "
+        "checkpoint does not have it (e.g. point_head.offset) or has it with another shape in every key "
+        "(another class count's classifier, e.g. last_layer.3); repeatable. Any other missing, "
+        "unexpected or differently shaped key is an error",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     parser.add_argument("--steps", type=int, help="total optimiser steps (overrides the recipe)")
