@@ -205,11 +205,20 @@ def launch(env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
 
 
 def ros2(env: dict[str, str], *arguments: str, timeout: float = 60.0) -> str:
-    """Run a ``ros2`` command; stdout and stderr together."""
+    """Run a ``ros2`` command; stdout and stderr together.
+
+    Unbuffered: a CLI that prints its answer and then dies while shutting down its DDS participant
+    (seen once in CI: empty output) still shows what it printed; an empty answer names its exit code.
+    """
     result = subprocess.run(
-        [str(ROS2), *arguments], env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [str(ROS2), *arguments],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
-    return result.stdout + result.stderr
+    return result.stdout + result.stderr or f"(no output, exit code {result.returncode})"
 
 
 def ros2_on_node(env: dict[str, str], *arguments: str, timeout: float = START_TIMEOUT_S) -> str:
