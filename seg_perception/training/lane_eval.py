@@ -212,8 +212,9 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
 
 def junctions_before(world: FrontWorld, s: float) -> int:
     """How many of the world's junctions end before road position ``s`` (metres along the drive):
-    which painted stretch of a line begins there (a line's stretches are cut at junctions)."""
-    return sum(1 for _, end in world.gaps if end <= s + JUNCTION_MIN_STRETCH_M)
+    which painted stretch of a line begins there (a line's stretches are cut at junctions, so a
+    stretch begins past a junction's end)."""
+    return sum(1 for _, end in world.gaps if end < s)
 
 
 def drive_world(
@@ -357,6 +358,8 @@ def evaluate_lane_drives(
                 )
             if not calibrated:
                 continue
+            assert world is not None  # made with the extractor
+            travelled = world.speed * float(sample.meta["time_s"])
             for lane in scored:
                 best = min(
                     (
@@ -366,10 +369,7 @@ def evaluate_lane_drives(
                     ),
                     default=(float("inf"), None),
                 )
-                assert world is not None  # made with the extractor
-                stretch = junctions_before(
-                    world, world.speed * float(sample.meta["time_s"]) + lane.ground[0, 0]
-                )
+                stretch = junctions_before(world, travelled + lane.ground[0, 0])
                 ids.setdefault((lane.index, stretch), []).append(best[1] if best[0] < match_m else None)
             _score_ego(scores, truth, result)
         kept = visible = 0
