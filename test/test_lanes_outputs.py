@@ -386,30 +386,36 @@ def test_a_line_the_frame_never_shows_is_not_scored():
 
 def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
     """The generator cuts a line where a junction interrupts its paint; the drives' truth scores its
-    stretch up to the junction, or the stretch across it once the frame shows none of the lines
-    before it, never both (two true lanes on one line pushed the next line out of the scored set)."""
+    stretch up to the junction, or the stretch across it once the car is at the junction (the frame
+    shows none of the lines before it, or none for AT_JUNCTION_M), never both (two true lanes on one
+    line pushed the next line out of the scored set)."""
     from seg_perception.data.synthetic.sample import LaneTruth
+    from seg_perception.postprocess.lanes import AT_JUNCTION_M
     from seg_perception.training.lane_eval import lanes_of_sample, nearest_lanes
 
     size = (270, 480)
 
     def stretch(lane_id: int, offset: float, near: float, far: float, seen: bool) -> LaneTruth:
         forward = np.linspace(near, far, 8)
-        rows = np.linspace(269, 140, 8) if near < 10.0 else np.linspace(180, 130, 8)
+        # the first sample lies half a row below the frame, as the generator's does
+        rows = np.linspace(269.5, 140, 8) if near < 10.0 else np.linspace(180, 130, 8)
         image = np.column_stack([np.full(8, 240.0 + 40.0 * offset), rows])
         ground = np.column_stack([np.full(8, offset), forward])
         return LaneTruth(lane_id, lane_id, "solid", "white", ground, image, np.full(8, seen))
 
-    def scored(before_seen: bool) -> list[tuple[int, float]]:
+    def scored(before_seen: bool, junction_at: float = 8.0) -> list[tuple[int, float]]:
         lanes = []
         for lane_id, offset in enumerate((-5.4, -1.8, 1.8, 5.4)):
-            lanes.append(stretch(lane_id, offset, 3.0, 8.0, before_seen))  # up to the junction
+            lanes.append(stretch(lane_id, offset, 3.0, junction_at, before_seen))  # up to the junction
             lanes.append(stretch(lane_id, offset, 20.0, 60.0, True))  # across it
         truth = nearest_lanes(lanes_of_sample(lanes, size), 2)
-        return sorted((lane.index, float(lane.ground[0, 0])) for lane in truth)
+        return sorted((lane.index, round(float(lane.ground[0, 0]), 3)) for lane in truth)
 
     assert scored(before_seen=True) == [(0, 3.0), (1, 3.0), (2, 3.0), (3, 3.0)]  # all four lines, once
     assert scored(before_seen=False) == [(0, 20.0), (1, 20.0), (2, 20.0), (3, 20.0)]  # at the junction
+    # the lines before it are in sight, but for less than AT_JUNCTION_M: the car is at the junction
+    assert scored(True, junction_at=3.0 + 0.8 * AT_JUNCTION_M) == [(0, 20.0), (1, 20.0), (2, 20.0), (3, 20.0)]
+    assert scored(True, junction_at=3.0 + 1.2 * AT_JUNCTION_M)[0][1] < 20.0
 
 
 def test_a_lines_stretches_across_junctions_are_told_apart_for_id_persistence():

@@ -945,6 +945,30 @@ def test_at_a_junction_the_road_across_it_starts_at_its_paint():
     assert all(b.plane_range[0] < 4.0 for b in open_road.boundaries)  # paint far ahead, no junction
 
 
+def test_a_stop_line_just_beyond_the_bottom_row_is_the_junction_the_car_is_at():
+    """Paint before a stop line less than at_junction_m beyond the bottom row is no lane to steer by:
+    the boundaries are of the road across it. Farther on, the lane before it is kept, up to it."""
+    from seg_perception.postprocess.lanes import AT_JUNCTION_M
+
+    ground, _ = MAPPER.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))
+    x_bottom = float(ground[0, 0])
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+
+    def junction(stop_line_at: float) -> tuple[np.ndarray, np.ndarray]:
+        """The lines up to a stop line, and on across the junction 8 m beyond it."""
+        before, image = draw_road(EGO_SOLID, near=2.0, far=stop_line_at - 0.3, transverse=stop_line_at)
+        return np.maximum(before, draw_road(EGO_SOLID, near=stop_line_at + 8.0)[0]), image
+
+    near_stop = x_bottom + 0.6 * AT_JUNCTION_M
+    result = extractor.extract(*junction(near_stop))
+    assert result.across_junction and len(result.boundaries) == 2
+    assert all(b.plane_range[0] > near_stop + 7.0 for b in result.boundaries)  # at the road across
+    far_stop = x_bottom + 2.0 * AT_JUNCTION_M
+    result = extractor.extract(*junction(far_stop))
+    assert not result.across_junction and len(result.boundaries) == 2
+    assert all(b.plane_range[0] < x_bottom + 0.5 and b.plane_range[1] < far_stop + 0.2 for b in result.boundaries)
+
+
 def test_crossing_a_junction_boundaries_start_at_their_paint_until_it_reaches_the_car():
     """Once the stop line has left the frame the tracker's hint carries the crossing on; paint
     reaching the bottom rows ends it."""

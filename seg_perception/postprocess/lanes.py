@@ -22,7 +22,8 @@ The steps, all plain NumPy/OpenCV:
 5. **Fit.** Each line is fitted as ``y = c0 + c1 x + c2 x^2 + c3 x^3``, pulled towards the
    shared shape (short lines follow the road, long lines their own paint).
 6. **Junctions.** A lane ends at the first stop line or crosswalk ahead; paint beyond it is the
-   road across the junction (used instead when the car is already at the junction).
+   road across the junction (used instead when the car is already at the junction: its marking
+   begins within ``at_junction_m`` of the bottom row, or no paint lies before it).
 7. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
    double: two parallel tracklets 0.1-0.7 m apart), colour from the image under the paint
    (HSV), position from the lateral offset at the vehicle (``x = 0``), confidence from the
@@ -63,6 +64,10 @@ VP_ROWS = (0.05, 1.0)  # rows of the vanishing point, shares of the height (and 
 VP_SMOOTHING = 0.3  # weight of this frame's vanishing point against the hint
 VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height from the hint is ignored
 _RENDER_POINTS = 40  # samples along a drawn boundary
+# the car is at a junction whose stop line or crosswalk begins less than this far beyond the bottom
+# image row: the stretch of lane before it is too short to steer by, its lines are of the road across
+# (LaneSettings.at_junction_m; the synthetic drives' truth, training.lane_eval, follows it)
+AT_JUNCTION_M = 1.0
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,9 @@ class LaneSettings:
     # boundaries were across it), boundaries start at their first paint until paint comes within
     # this distance of the bottom image row: the car has reached the painted road
     junction_exit_m: float = 2.0
+    # a stop line or crosswalk beginning less than this beyond the bottom image row is the junction
+    # the car is at: boundaries are of the road across it
+    at_junction_m: float = AT_JUNCTION_M
     # a boundary starts where its curve enters the frame (the bottom row or a side) rather than at
     # its first rendered sample inside, up to one sample spacing (7 % of the distance) further on
     start_at_frame_edge: bool = False
@@ -1154,7 +1162,7 @@ class LaneExtractor:
         x_bottom = self._bottom_distance(plane, (height, width))
         junctions = [m for m in markings if m.on_path]
         samples, weights, spans, kept, result.across_junction = _before_junction(
-            samples, weights, spans, kept, junctions, x_bottom
+            samples, weights, spans, kept, junctions, x_bottom, settings.at_junction_m
         )
         if not samples:
             return result
@@ -1571,6 +1579,7 @@ def _before_junction(
     pixels: list[tuple[np.ndarray, np.ndarray]],
     markings: list[RoadMarking],
     x_bottom: float,
+    at_junction_m: float,
 ) -> tuple[
     list[np.ndarray],
     list[np.ndarray],
@@ -1581,7 +1590,8 @@ def _before_junction(
     """Tracklet samples of the road up to the first stop line or crosswalk (a junction ends the lane),
     and whether they are of the road across it.
 
-    When no paint lies before it (the car is at the junction), the road beyond it is kept instead.
+    When the car is at the junction (the marking begins within ``at_junction_m`` of the bottom row,
+    or no paint lies before it), the road beyond it is kept instead.
     """
     # a marking the bottom image row already crosses is the junction the car is entering
     ahead = sorted((m for m in markings if m.far_distance > x_bottom), key=lambda m: m.distance)
@@ -1589,7 +1599,7 @@ def _before_junction(
         return samples, weights, spans, pixels, False
     near_edge, far_edge = ahead[0].distance, ahead[0].far_distance
     before = [xy[:, 0] < near_edge for xy in samples]
-    across = sum(int(mask.sum()) for mask in before) < 3
+    across = near_edge - x_bottom < at_junction_m or sum(int(mask.sum()) for mask in before) < 3
     keep = [xy[:, 0] > far_edge for xy in samples] if across else before
     out: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     for xy, weight, span, (u, v), mask in zip(samples, weights, spans, pixels, keep, strict=True):

@@ -41,6 +41,7 @@ from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
+    AT_JUNCTION_M,
     EGO_LEFT,
     EGO_RIGHT,
     LaneExtractor,
@@ -85,8 +86,8 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
     does not show. A line seen anywhere keeps its whole course, through what hides it.
 
     The generator cuts a line where a junction interrupts its paint; like :func:`true_lanes`,
-    only its stretch up to the first junction ahead is scored (when the frame shows none of the
-    lines before it: the stretch across it), so one line is never two true lanes of the frame.
+    only its stretch up to the first junction ahead is scored (when the car is at the junction:
+    the stretch across it), so one line is never two true lanes of the frame.
     """
     height, width = size
     found = []
@@ -104,8 +105,9 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
 
 
 def _up_to_junction(lanes: list[Any], size: tuple[int, int]) -> list[Any]:
-    """Each line's stretch up to the first junction ahead, or the stretches across it when the frame
-    shows none of the lines before it (the car is at the junction).
+    """Each line's stretch up to the first junction ahead, or the stretches across it when the car is
+    at the junction: the frame shows no line before it, or none for :data:`AT_JUNCTION_M` or more
+    (the lane extractor's convention: a stretch that short is not a lane to steer by).
 
     The generator cuts every line at the same junctions, so the k-th stretch (longer than
     :data:`JUNCTION_MIN_STRETCH_M`) of each line lies between the same two junctions.
@@ -116,9 +118,22 @@ def _up_to_junction(lanes: list[Any], size: tuple[int, int]) -> list[Any]:
         if forward.max() - forward.min() > JUNCTION_MIN_STRETCH_M:
             stretches.setdefault(int(lane.lane_id), []).append(lane)
     before = [found[0] for found in stretches.values()]
-    if any(_labelled(lane, size) for lane in before):
+    across = [found[1] for found in stretches.values() if len(found) > 1]
+    if not across or any(_labelled(lane, size) and _seen_m(lane, size) >= AT_JUNCTION_M for lane in before):
         return before
-    return [found[1] for found in stretches.values() if len(found) > 1]
+    return across
+
+
+def _seen_m(lane: Any, size: tuple[int, int]) -> float:
+    """How far ahead (metres) the frame shows the line: from where it enters the frame to where it leaves."""
+    height, width = size
+    ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)
+    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
+    inside = _inside(image, size)
+    if not inside.any():
+        return 0.0
+    forward = _to_frame_edges(image, inside, width, height, ground)[0][:, 1]
+    return float(forward.max() - forward.min())
 
 
 def _labelled(lane: Any, size: tuple[int, int]) -> bool:
