@@ -384,6 +384,24 @@ def test_a_line_the_frame_never_shows_is_not_scored():
     assert [len(points) for points in scene_lane_polylines(sample)] == [3]  # the labels agree
 
 
+def test_a_short_stretch_in_a_frame_corner_is_scored_as_the_labels_hold_it():
+    """A line whose stretch shows two samples in the frame (between its side and a stop line) is a
+    line of the generator's TuSimple labels, and so of the drives' truth: boundaries drawn on it are
+    not false ones."""
+    from seg_perception.data.lanes import scene_lane_polylines
+    from seg_perception.data.synthetic.sample import LaneTruth
+    from seg_perception.training.lane_eval import lanes_of_sample
+
+    height, width = size = (270, 480)
+    columns = np.array([-60.0, -30.0, 5.0, 25.0])  # enters through the left side, two samples inside
+    image = np.column_stack([columns, np.linspace(200, 185, 4)])
+    ground = np.column_stack([np.full(4, -5.4), np.linspace(8.0, 9.5, 4)])
+    stub = LaneTruth(0, -2, "solid", "white", ground, image, np.array([False, False, True, True]))
+    sample = SimpleNamespace(mask=np.zeros((height, width), np.uint8), lanes=[stub])
+    assert [len(points) for points in scene_lane_polylines(sample)] == [2]
+    assert [lane.index for lane in lanes_of_sample([stub], size)] == [0]
+
+
 def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
     """The generator cuts a line where a junction interrupts its paint; the drives' truth scores its
     stretch up to the junction, or the stretch across it once the car is at the junction (the frame

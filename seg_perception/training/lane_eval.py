@@ -137,9 +137,10 @@ def _seen_m(lane: Any, size: tuple[int, int]) -> float:
 
 
 def _labelled(lane: Any, size: tuple[int, int]) -> bool:
-    """Whether a labeller marks the line in the frame: in sight, three points inside the frame."""
+    """Whether a labeller marks the line in the frame: in sight, and a polyline (two points) inside the
+    frame, as the generator's TuSimple labels (:func:`seg_perception.data.lanes.scene_lane_polylines`)."""
     image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
-    return bool(lane.in_sight and _inside(image, size).sum() >= 3)
+    return bool(lane.in_sight and _inside(image, size).sum() >= 2)
 
 
 def _inside(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
