@@ -239,6 +239,21 @@ def test_barrier_share_is_a_knob_that_leaves_the_default_alone():
     assert barriers() != barriers(barrier_p=1.0)
 
 
+def test_urban_scenes_can_be_highways_and_stay_as_they_were_by_default():
+    """``highway_p`` 1 turns every urban scene into a highway (no crosswalk, the road's classes); the
+    default leaves every seed's urban scene exactly as before (no extra random draw)."""
+    from seg_perception.config import load_scenario
+    from seg_perception.data.synthetic import generate_scene
+
+    crosswalk = load_scenario("road").classes.names.index("crosswalk")
+    urban = [generate_scene("road", seed, size=(96, 192)) for seed in range(6)]
+    highway = [generate_scene("road", seed, size=(96, 192), highway_p=1.0) for seed in range(6)]
+    assert any((sample.mask == crosswalk).any() for sample in urban)
+    assert not any((sample.mask == crosswalk).any() for sample in highway)
+    unchanged = generate_scene("road", 3, size=(96, 192), highway_p=0.0)
+    assert np.array_equal(unchanged.image, urban[3].image) and np.array_equal(unchanged.mask, urban[3].mask)
+
+
 def test_drive_keeps_lane_ids():
     frames = list(generate_drive("highway", 3, 5, size=SIZE))
     ids = [sorted({lane.lane_id for lane in f.lanes}) for f in frames]

@@ -333,6 +333,10 @@ def test_recipe_validation() -> None:
         parse_recipe({**base, "data": {"barrier_p": -0.1}})
     with pytest.raises(RecipeError, match="barrier_p shapes synthetic"):
         parse_recipe({**base, "data": {"source": "folder", "path": "x", "barrier_p": 0.5}})
+    assert parse_recipe({**base, "data": {"highway_p": 0.3}}).data.highway_p == 0.3
+    assert parse_recipe(base).data.highway_p is None
+    with pytest.raises(RecipeError, match="probability"):
+        parse_recipe({**base, "data": {"highway_p": 2.0}})
 
 
 @pytest.mark.parametrize(

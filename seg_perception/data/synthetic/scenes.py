@@ -94,6 +94,7 @@ def generate_drive(
     side_view_p: float = 0.0,
     botts_dots_p: float = BOTTS_DOTS_P,
     barrier_p: float = BARRIER_P,
+    highway_p: float = 0.0,
 ) -> Iterator[SceneSample]:
     """Temporally coherent frames of one drive: the ego moves, markings and slots scroll.
 
@@ -109,6 +110,8 @@ def generate_drive(
             strip beside the car, the rest black; ``meta["avm_style"]["view"]``).
         botts_dots_p: Highway scenes only: probability that the lane lines are Botts' dots.
         barrier_p: Highway scenes only: probability of a barrier on each side of the road.
+        highway_p: Urban scenes only: probability that the drive is on a highway instead (the
+            scenario's classes; no junctions), so that an urban model also sees highway roadsides.
     """
     config = _resolve(scenario)
     hw = _size(config, size)
@@ -135,10 +138,12 @@ def generate_drive(
             metres_per_pixel=mpp, origin_px=[origin[0], origin[1]], avm_style=parking_world.style
         )
     else:
+        # the extra draw only when asked for: the scenes of every existing seed stay as they are
+        urban = scene == "urban" and not (highway_p > 0.0 and rng.random() < highway_p)
         front_world = sample_front_world(
             rng,
             hw,
-            urban=scene == "urban",
+            urban=urban,
             duration_s=duration,
             speed=speed,
             botts_dots_p=botts_dots_p,
@@ -178,13 +183,14 @@ def generate_scene(
     side_view_p: float = SIDE_VIEW_P,
     botts_dots_p: float = BOTTS_DOTS_P,
     barrier_p: float = BARRIER_P,
+    highway_p: float = 0.0,
 ) -> SceneSample:
     """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel, side_view_p,
-    botts_dots_p, barrier_p).
+    botts_dots_p, barrier_p, highway_p).
 
     AVM scenes are side views (a strip beside the car) with probability ``side_view_p``; highway
     lane lines are Botts' dots with probability ``botts_dots_p``, and each side of a highway has a
-    barrier with probability ``barrier_p``.
+    barrier with probability ``barrier_p``; an urban scene is a highway with probability ``highway_p``.
     """
     return next(
         generate_drive(
@@ -196,5 +202,6 @@ def generate_scene(
             side_view_p=side_view_p,
             botts_dots_p=botts_dots_p,
             barrier_p=barrier_p,
+            highway_p=highway_p,
         )
     )
