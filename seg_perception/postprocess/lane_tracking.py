@@ -239,7 +239,9 @@ class LaneTracker:
         shown = [track for track in self._tracks if self._confirmed(track)]
         curves = [(t.boundary.plane_coefficients, t.boundary.plane_range) for t in shown]
         if plane is not None:
-            drawn = render_curves(plane, curves, size, from_frame_edge=detections.start_at_frame_edge)
+            drawn = render_curves(
+                plane, curves, size, from_frame_edge=detections.start_at_frame_edge, hood=detections.hood_edge
+            )
         else:
             drawn = [None] * len(shown)
         for track, rendered in zip(shown, drawn, strict=True):

@@ -50,6 +50,7 @@ import cv2
 import numpy as np
 
 from seg_perception.postprocess.camera_model import GroundMapper
+from seg_perception.postprocess.hood import find_hood, hood_rows
 from seg_perception.postprocess.settings import settings_values
 
 SOLID, DASHED, DOUBLE, UNKNOWN = "solid", "dashed", "double", "unknown"
@@ -197,6 +198,9 @@ class LaneSettings:
     # a boundary starts where its curve enters the frame (the bottom row or a side) rather than at
     # its first rendered sample inside, up to one sample spacing (7 % of the distance) further on
     start_at_frame_edge: bool = False
+    # the car's hood may cover up to this share of the frame's height (0: never looked for): where
+    # the frame shows one (postprocess.hood), boundaries start at its edge, not on the car itself
+    hood_max_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.yellow_edge_side not in YELLOW_EDGE_SIDES:
@@ -414,6 +418,8 @@ class LaneResult:
     start_at_frame_edge: bool = False
     # the boundaries are of the road across a junction the car is at: they start at their paint
     across_junction: bool = False
+    # (W,) rows of the car's hood edge (postprocess.hood), or None: boundaries are drawn above it
+    hood_edge: np.ndarray | None = field(default=None, repr=False)
 
     def boundary_at(self, position: str) -> LaneBoundary | None:
         return next((b for b in self.boundaries if b.position == position), None)
@@ -1158,8 +1164,9 @@ class LaneExtractor:
             frame_size=(height, width),
             max_lane_width=settings.max_lane_width_m if plane.metric else 0.0,
             start_at_frame_edge=settings.start_at_frame_edge,
+            hood_edge=None if image_bgr is None else find_hood(image_bgr, paint, settings.hood_max_share),
         )
-        x_bottom = self._bottom_distance(plane, (height, width))
+        x_bottom = self._bottom_distance(plane, (height, width), result.hood_edge)
         junctions = [m for m in markings if m.on_path]
         samples, weights, spans, kept, result.across_junction = _before_junction(
             samples, weights, spans, kept, junctions, x_bottom, settings.at_junction_m
@@ -1209,7 +1216,13 @@ class LaneExtractor:
                 fitted = fit(x_bottom)
         boundaries = []
         curves = [(b.plane_coefficients, b.plane_range) for b in fitted]
-        drawn = render_curves(plane, curves, (height, width), from_frame_edge=settings.start_at_frame_edge)
+        drawn = render_curves(
+            plane,
+            curves,
+            (height, width),
+            from_frame_edge=settings.start_at_frame_edge,
+            hood=result.hood_edge,
+        )
         for boundary, rendered in zip(fitted, drawn, strict=True):
             if rendered is not None:  # a curve with fewer than two points in the image is dropped
                 boundary.image_points, boundary.ground_points, boundary.coefficients, boundary.valid_range = (
@@ -1230,8 +1243,15 @@ class LaneExtractor:
         result.ego_lane = ego_lane(boundaries, metric=plane.metric)
         return result
 
-    def _bottom_distance(self, plane: _Plane, size: tuple[int, int]) -> float:
-        """Forward distance of the ground seen by the bottom row's centre (fixed for a calibrated camera)."""
+    def _bottom_distance(self, plane: _Plane, size: tuple[int, int], hood: np.ndarray | None = None) -> float:
+        """Forward distance of the ground seen by the bottom row's centre (fixed for a calibrated
+        camera), or by the hood edge's lowest point above it (the curves are drawn from there; where
+        the edge is higher, the drawing clips them)."""
+        if hood is not None:
+            lowest = int(np.argmax(hood))
+            x = plane.to_plane(np.array([[float(lowest), float(hood[lowest])]]))[0, 0]
+            if np.isfinite(x) and x > 0:
+                return max(float(x), self._bottom_distance(plane, size))
         cached = self._bottom_cache.get(size)
         if cached is not None and plane.mapper is not None and cached[0] is plane.mapper:
             return cached[1]
@@ -1641,8 +1661,13 @@ def render_curves(
     points: int = _RENDER_POINTS,
     *,
     from_frame_edge: bool = False,
+    hood: np.ndarray | None = None,
 ) -> list[Rendered | None]:
-    """:func:`render_curve` of several ``(coefficients, x_range)`` curves: one projection for all."""
+    """:func:`render_curve` of several ``(coefficients, x_range)`` curves: one projection for all.
+
+    With ``hood`` (the rows of the car's hood edge per column), the frame ends at the hood: samples
+    below its edge are outside, and a curve entering from under it starts on its edge.
+    """
     if not curves:
         return []
     xs = np.empty((len(curves), points))
@@ -1653,6 +1678,8 @@ def render_curves(
     height, width = size
     u, v = image_all[..., 0], image_all[..., 1]
     inside = (u >= 0) & (u <= width - 1) & (v >= 0) & (v <= height - 1)  # False for NaN
+    if hood is not None:
+        inside &= v <= hood_rows(hood, u)
     rendered: list[Rendered | None] = []
     for k, count in enumerate(inside.sum(axis=1).tolist()):
         if count < 2:
@@ -1665,7 +1692,7 @@ def render_curves(
             # the curve enters the frame between two samples (from below it or a side): start it
             # where it crosses the frame's edge, not at the first sample inside, which lies up to
             # one sample spacing (7 % of the distance) further on
-            t = frame_entry_fraction(image_all[k, first - 1], image_all[k, first], width, height)
+            t = frame_entry_fraction(image_all[k, first - 1], image_all[k, first], width, height, hood)
             entry = (first, t)
             image_points = np.vstack([_between(image_all[k], first, t), image_points])
         if plane.metric:
@@ -1694,13 +1721,16 @@ def _between(values: np.ndarray, index: int, t: float) -> np.ndarray:
     return values[index - 1] + t * (values[index] - values[index - 1])
 
 
-def frame_entry_fraction(outside: np.ndarray, inside: np.ndarray, width: int, height: int) -> float:
+def frame_entry_fraction(
+    outside: np.ndarray, inside: np.ndarray, width: int, height: int, hood: np.ndarray | None = None
+) -> float:
     """Fraction of the way from a pixel outside the frame ``[0, width - 1] x [0, height - 1]`` to
     one inside it where the segment between them enters the frame (the last edge it crosses).
 
     A polyline sampled along a line keeps its samples inside the frame; this places its first
     point on the frame's edge instead of up to one sample spacing inside (lane boundaries and the
-    lanes they are scored against both start there).
+    lanes they are scored against both start there). With ``hood`` (its edge's row per column),
+    the frame's lower edge is the hood's.
     """
     fraction = 0.0
     for axis, limit in ((0, width - 1.0), (1, height - 1.0)):
@@ -1708,6 +1738,11 @@ def frame_entry_fraction(outside: np.ndarray, inside: np.ndarray, width: int, he
         for edge in (0.0, limit):
             if (start - edge) * (end - edge) < 0:  # this edge lies between them
                 fraction = max(fraction, (start - edge) / (start - end))
+    if hood is not None:  # below the hood's edge: where the segment crosses it (the edge is locally straight)
+        below = float(outside[1]) - float(hood_rows(hood, np.array([outside[0]]))[0])
+        above = float(inside[1]) - float(hood_rows(hood, np.array([inside[0]]))[0])
+        if below > 0 >= above:
+            fraction = max(fraction, below / (below - above))
     return min(fraction, 1.0)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,9 @@ class TrueLane:
         return float(np.interp(x, self.ground[:, 0], self.ground[:, 1]))
 
 
-def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
+def lanes_of_sample(
+    lanes: list[Any], size: tuple[int, int], hood: np.ndarray | None = None
+) -> list[TrueLane]:
     """The generator's per-lane truth (``SceneSample.lanes``: ground ``(x right, y forward)``) as
     :class:`TrueLane` in the vehicle frame (x forward, y left), image points inside the frame.
 
@@ -88,9 +90,14 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
     The generator cuts a line where a junction interrupts its paint; like :func:`true_lanes`,
     only its stretch up to the first junction ahead is scored (when the car is at the junction:
     the stretch across it), so one line is never two true lanes of the frame.
+
+    With ``hood`` (the sample's ``hood_edge_px``), a line starts at the hood's edge: what the car
+    itself covers is no lane in the frame, as the labels hold it.
     """
     height, width = size
     found = []
+    if hood is not None:
+        lanes = [_above_hood(lane, hood) for lane in lanes]
     for lane in _up_to_junction(lanes, size):
         if not _labelled(lane, size):
             continue
@@ -102,6 +109,29 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int]) -> list[TrueLane]:
         in_frame = _to_frame_edges(image, inside, width, height)[1]
         found.append(TrueLane(int(lane.lane_id), vehicle[order], in_frame))
     return found
+
+
+def _above_hood(lane: Any, hood: np.ndarray) -> Any:
+    """``lane`` with its image points under the hood's edge (``(K, 2)`` pixels, left to right) made
+    NaN (outside every frame), but for the last one before the road is seen, moved onto the edge."""
+    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2).copy()
+    ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2).copy()
+    under = image[:, 1] > np.interp(image[:, 0], hood[:, 0], hood[:, 1])  # False for NaN
+    if not under.any():
+        return lane
+    seen = np.flatnonzero(~under & np.isfinite(image).all(axis=1))
+    first = int(seen[0]) if seen.size else len(image)
+    # points run near to far: the line comes out from under the hood between these two
+    if 0 < first < len(image) and under[first - 1]:
+        outer, inner = image[first - 1], image[first]
+        below = outer[1] - np.interp(outer[0], hood[:, 0], hood[:, 1])
+        above = inner[1] - np.interp(inner[0], hood[:, 0], hood[:, 1])
+        t = below / (below - above)
+        image[first - 1] = outer + t * (inner - outer)
+        ground[first - 1] = ground[first - 1] + t * (ground[first] - ground[first - 1])
+        under[first - 1] = False
+    image[under] = np.nan
+    return replace(lane, image=image, ground=ground)
 
 
 def _up_to_junction(lanes: list[Any], size: tuple[int, int]) -> list[Any]:
@@ -356,7 +386,8 @@ def evaluate_lane_drives(
             if on_frame is not None:
                 on_frame(drive, frame, sample.image, result)
             if getattr(sample, "lanes", None):
-                truth = lanes_of_sample(sample.lanes, size)
+                hood = sample.meta.get("hood_edge_px")
+                truth = lanes_of_sample(sample.lanes, size, None if hood is None else np.asarray(hood))
             else:  # a generator without per-lane truth: computed from its world
                 world = world or drive_world(config, seed, frames, size, fps)
                 truth = true_lanes(world, sample.meta["time_s"])

@@ -831,6 +831,24 @@ class FrontFrame:
     lights: np.ndarray  # bool (H, W): cores of headlights, tail lights, street lamps, the sun
 
 
+def _hood_edge_rendered(hood: dict[str, float], height: int, width: int) -> np.ndarray:
+    """(24, 2) pixels ``(u, v)`` of the hood's top edge in the rendered (pinhole) picture."""
+    us = np.linspace(0.0, width - 1, 24)
+    return np.stack(
+        [us, height * hood["top"] + hood["bend"] * height * ((us - width / 2.0) / (width / 2.0)) ** 2], 1
+    )
+
+
+def hood_edge_px(world: FrontWorld) -> np.ndarray | None:
+    """(K, 2) output pixels ``(u, v)`` of the car's hood edge (lens included), left to right, or None
+    without a hood: the road is seen above it."""
+    if world.hood is None:
+        return None
+    cam = world.camera
+    edge = cam.to_output(_hood_edge_rendered(world.hood, cam.height, cam.width))
+    return edge[np.argsort(edge[:, 0])]
+
+
 def _lane_truth(world: FrontWorld, travelled: float, lateral: float, hidden: np.ndarray) -> list[LaneTruth]:
     """Per-line ground truth: ground metres (vehicle frame) and output pixels, split at junctions."""
     cam = world.camera
@@ -1145,8 +1163,7 @@ def render_front(
 
     if world.hood is not None:
         hood = world.hood
-        us = np.linspace(0.0, w - 1, 24)
-        edge = h * hood["top"] + hood["bend"] * h * ((us - w / 2.0) / (w / 2.0)) ** 2
+        us, edge = _hood_edge_rendered(hood, h, w).T
         poly = np.concatenate([np.stack([us, edge], 1), [[w - 1, h + 2], [0, h + 2]]])
         hood_colour = (40, 40, 42) if hood["dash"] else (hood["b"], hood["g"], hood["r"])
         hood_base = _shade(hood_colour, 0.12 if night else 1.0)

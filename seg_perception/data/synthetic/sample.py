@@ -83,8 +83,9 @@ class SceneSample:
         lanes: Lane boundaries (front scenes only), see :class:`LaneTruth`.
         meta: ``scenario``, ``seed``, ``camera``, ``frame``; AVM scenes add
             ``metres_per_pixel`` and ``origin_px``; front scenes add ``camera_model`` (the
-            true camera: ``K``, ``D``, mounting; see ``PinholeCamera.to_json``) and
-            ``conditions`` (time of day, weather, sensor effects).
+            true camera: ``K``, ``D``, mounting; see ``PinholeCamera.to_json``),
+            ``conditions`` (time of day, weather, sensor effects) and, when the car's hood is in
+            the frame, ``hood_edge_px`` (its top edge, ``[u, v]`` output pixels left to right).
     """
 
     image: np.ndarray

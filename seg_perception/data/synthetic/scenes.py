@@ -19,6 +19,7 @@ from seg_perception.data.synthetic.front import (
     BARRIER_P,
     BOTTS_DOTS_P,
     FrontWorld,
+    hood_edge_px,
     render_front,
     sample_front_world,
 )
@@ -150,6 +151,9 @@ def generate_drive(
             barrier_p=barrier_p,
         )
         meta_base["camera_model"] = front_world.camera.to_json()
+        hood = hood_edge_px(front_world)
+        if hood is not None:
+            meta_base["hood_edge_px"] = hood.round(2).tolist()
         meta_base["conditions"] = front_world.conditions.describe()
     for frame in range(num_frames):
         frame_rng = np.random.default_rng([int(seed), hw[0], hw[1], frame + 1])

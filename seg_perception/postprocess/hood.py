@@ -1,0 +1,96 @@
+"""The car's own hood at the bottom of a front camera's frame: where the road stops being seen.
+
+A camera behind the windscreen often sees the car's hood. Lane lines end at its edge, and a
+boundary drawn on to the frame's bottom row runs over the car itself, where no labeller puts a
+lane (TuSimple, CULane and the generator's labels stop at the hood). The edge is found per frame
+from two cues together:
+
+1. no lane paint below a row near the bottom (a model marks none on the hood), and
+2. a strong, mostly horizontal intensity edge along one smooth curve across most of the width,
+   never above the lowest paint of a column (the hood's outline against the road).
+
+A dash gap at the bottom of the frame has no such edge beside the paint, and a shadow across the
+road has paint below it, so neither is taken for a hood.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+HOOD_COLUMNS = 64  # columns the edge is searched in
+HOOD_MIN_CONTRAST = 10.0  # levels (of a channel) between 2 rows above and 2 below the edge, after a 5x5 blur
+HOOD_STRONG_SHARE = 0.6  # a column's edge: its topmost row with this share of the column's strongest
+HOOD_MIN_COLUMNS = 0.6  # share of the searched columns that must lie on the one smooth curve
+HOOD_SMOOTH_COLUMNS = 7  # running median (columns) the curve is checked against
+HOOD_TOLERANCE = 0.006  # share of the height: a column farther than this from the median is off the curve
+HOOD_RISE = 0.05  # share of the height: the edge may lie this far above the lowest paint (a curved hood)
+HOOD_MIN_ROWS = 0.01  # share of the height: a paint-free band thinner than this at the bottom is no hood
+_GRADIENT_ROWS = 2  # the edge's contrast: rows above against rows below
+
+
+def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.ndarray | None:
+    """The hood's edge as a row per frame column, or None when the frame shows no hood.
+
+    Args:
+        image_bgr: (H, W, 3) frame.
+        paint: (h, w) lane paint (non-zero) of the frame, or of a smaller mask it is the upscale of.
+        max_share: Largest share of the frame's height the hood may cover (0: never a hood).
+
+    Returns:
+        (W,) float rows: the road is seen at and above ``edge[u]`` in column ``u``.
+    """
+    height, width = image_bgr.shape[:2]
+    mask_h, mask_w = paint.shape[:2]
+    painted = paint.any(axis=1)
+    if max_share <= 0.0 or not painted.any():
+        return None
+    scale_u, scale_v = width / mask_w, height / mask_h
+    lowest = (int(np.flatnonzero(painted)[-1]) + 1) * scale_v - 1.0  # the lowest paint, in frame rows
+    band = height - 1.0 - lowest
+    if band < max(3.0, HOOD_MIN_ROWS * height) or band > max_share * height:
+        return None
+    top = max(_GRADIENT_ROWS, int(lowest - HOOD_RISE * height))
+    columns = np.linspace(0, width - 1, HOOD_COLUMNS).astype(np.int64)
+    colour = cv2.GaussianBlur(image_bgr[top - _GRADIENT_ROWS :].astype(np.float32), (5, 5), 0)[:, columns]
+    # contrast at row top + i: rows 2 below against rows 2 above, in the channel that differs most (a
+    # hood can be as bright as the road and differ in colour only)
+    search = np.abs(colour[2 * _GRADIENT_ROWS :] - colour[: -2 * _GRADIENT_ROWS]).max(axis=2)
+    # paint is never under the hood: a painted column's edge lies at or below its lowest paint
+    column_paint = paint[:, np.minimum(columns // scale_u, mask_w - 1).astype(np.int64)] > 0
+    has_paint = column_paint.any(axis=0)
+    lowest_in_column = np.where(
+        has_paint, (mask_h - np.argmax(column_paint[::-1], axis=0)) * scale_v - 1.0, -np.inf
+    )
+    rows = top + np.arange(search.shape[0])[:, None]
+    search[rows < lowest_in_column[None, :] - _GRADIENT_ROWS] = 0.0
+    strongest = search.max(axis=0)
+    strong = search >= np.maximum(HOOD_MIN_CONTRAST, HOOD_STRONG_SHARE * strongest)[None, :]
+    found = strongest >= HOOD_MIN_CONTRAST
+    if found.sum() < HOOD_MIN_COLUMNS * HOOD_COLUMNS:
+        return None
+    u = columns[found].astype(np.float64)
+    v = (top + np.argmax(strong[:, found], axis=0)).astype(np.float64)
+    on_curve = np.abs(v - _running_median(v, HOOD_SMOOTH_COLUMNS)) <= max(2.0, HOOD_TOLERANCE * height)
+    if on_curve.sum() < HOOD_MIN_COLUMNS * HOOD_COLUMNS:
+        return None
+    edge = np.interp(np.arange(width, dtype=np.float64), u[on_curve], v[on_curve])
+    # between the searched columns too, the edge is never above a column's paint
+    in_mask = paint > 0
+    mask_lowest = np.where(
+        in_mask.any(axis=0), (mask_h - np.argmax(in_mask[::-1], axis=0)) * scale_v - 1.0, -np.inf
+    )
+    return np.maximum(edge, mask_lowest[np.minimum(np.arange(width) // scale_u, mask_w - 1).astype(np.int64)])
+
+
+def _running_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Median of each value's ``window`` neighbours (the ends padded with the end values)."""
+    half = window // 2
+    padded = np.pad(values, half, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+
+
+def hood_rows(edge: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The hood's edge row under each column ``u`` (frame pixels; NaN stays NaN)."""
+    columns = np.arange(len(edge), dtype=np.float64)
+    return np.interp(u, columns, edge)

@@ -1,0 +1,110 @@
+"""The car's hood at a front frame's bottom: found where the lane lines end; boundaries and truth above it."""
+
+import numpy as np
+import pytest
+from test_postprocess_lanes import CLASSES, LANE, SIZE, THREE_LANES, draw_road
+
+from seg_perception.data.synthetic.scenes import generate_scene
+from seg_perception.postprocess.hood import find_hood, hood_rows
+from seg_perception.postprocess.lane_tracking import LaneTracker
+from seg_perception.postprocess.lanes import LaneExtractor, LaneSettings
+from seg_perception.training.lane_eval import lanes_of_sample
+
+HOOD_BGR = (40, 60, 150)
+
+
+def textured(image, seed=0):
+    """``image`` with asphalt grain, so that the only long edge is the one drawn."""
+    rng = np.random.default_rng(seed)
+    return np.clip(image.astype(np.float64) + rng.normal(0.0, 4.0, image.shape), 0, 255).astype(np.uint8)
+
+
+def hood_edge(size, top=0.86, bend=0.05):
+    """Rows of a hood edge highest at the centre, lower towards the sides (as a bonnet seen from inside)."""
+    height, width = size
+    u = np.arange(width, dtype=np.float64)
+    return height * top + bend * height * ((u - width / 2.0) / (width / 2.0)) ** 2
+
+
+def with_hood(mask, image, edge):
+    """The frame with the hood drawn over everything below ``edge`` (the mask has no paint there)."""
+    rows = np.arange(mask.shape[0])[:, None]
+    under = rows > edge[None, :]
+    mask, image = mask.copy(), image.copy()
+    mask[under] = 0
+    image[under] = HOOD_BGR
+    return mask, image
+
+
+def road_with_hood(size=SIZE):
+    mask, image = draw_road(THREE_LANES[1:3], near=0.5)
+    edge = hood_edge(size)
+    mask, image = with_hood(mask, textured(image), edge)
+    return mask, image, edge
+
+
+def test_the_hood_edge_is_found_where_the_lane_lines_end():
+    mask, image, edge = road_with_hood()
+    found = find_hood(image, mask == LANE, max_share=0.2)
+    assert found is not None and found.shape == (SIZE[1],)
+    assert np.percentile(np.abs(found - edge), 95) <= 3.0
+    # a smaller mask (the model's resolution) gives the same edge in frame rows
+    small = mask[::2, ::2]
+    assert np.percentile(np.abs(find_hood(image, small == LANE, max_share=0.2) - edge), 95) <= 3.0
+    assert find_hood(image, mask == LANE, max_share=0.0) is None  # not looked for
+    assert find_hood(image, mask == LANE, max_share=0.05) is None  # covers more than allowed
+
+
+def test_a_dash_gap_or_a_shadow_at_the_bottom_is_no_hood():
+    # dashed lines whose paint begins 6 m ahead: bare asphalt below, no edge across it
+    mask, image = draw_road(THREE_LANES[1:3], near=6.0)
+    assert (mask == LANE)[-40:].sum() == 0
+    assert find_hood(textured(image), mask == LANE, max_share=0.5) is None
+    # a shadow across the road near the bottom: an edge across the frame, but paint below it
+    mask, image = draw_road(THREE_LANES[1:3], near=0.5)
+    shaded = image.copy()
+    shaded[int(0.86 * SIZE[0]) :] = (shaded[int(0.86 * SIZE[0]) :] * 0.5).astype(np.uint8)
+    assert find_hood(textured(shaded), mask == LANE, max_share=0.2) is None
+
+
+def test_boundaries_and_their_tracks_start_on_the_hood_edge():
+    mask, image, edge = road_with_hood()
+    for share in (0.0, 0.2):
+        settings = LaneSettings(start_at_frame_edge=True, hood_max_share=share)
+        extractor = LaneExtractor(CLASSES, settings, mapper=None)
+        tracker = LaneTracker()
+        for _ in range(3):  # confirmed tracks are drawn by the tracker
+            tracked = tracker.update(extractor.extract(mask, image))
+        for result in (extractor.extract(mask, image), tracked):
+            assert len(result.boundaries) == 2
+            for boundary in result.boundaries:
+                lowest = boundary.image_points[np.argmax(boundary.image_points[:, 1])]
+                if share:  # on the hood's edge, not over the car
+                    assert lowest[1] == pytest.approx(float(hood_rows(edge, lowest[:1])[0]), abs=2.0)
+                else:
+                    assert lowest[1] == pytest.approx(SIZE[0] - 1, abs=1e-3)
+
+
+def test_the_drives_truth_starts_at_the_hood_edge_as_the_labels_do():
+    size = (270, 480)
+    sample = next(
+        s
+        for s in (generate_scene("highway", seed, size=size) for seed in range(200, 240))
+        if "hood_edge_px" in s.meta
+    )
+    hood = np.asarray(sample.meta["hood_edge_px"])
+    assert hood.shape[1] == 2 and np.all(np.diff(hood[:, 0]) > 0)
+    # the hood hides the mask's paint: no lane pixel below its edge
+    rows, cols = np.nonzero(sample.mask)
+    assert np.all(rows <= np.interp(cols, hood[:, 0], hood[:, 1]) + 1.5)
+    plain, cut = lanes_of_sample(sample.lanes, size), lanes_of_sample(sample.lanes, size, hood)
+    assert [lane.index for lane in plain] == [lane.index for lane in cut]
+    entered = 0
+    for before, after in zip(plain, cut, strict=True):
+        edge = np.interp(after.image[:, 0], hood[:, 0], hood[:, 1])
+        assert np.all(after.image[:, 1] <= edge + 1e-6)
+        lowest = int(np.argmax(after.image[:, 1]))
+        if before.image[:, 1].max() > edge[lowest] + 1.0:  # the line came from under the hood
+            entered += 1
+            assert after.image[lowest, 1] == pytest.approx(edge[lowest], abs=0.5)
+    assert entered >= 1
