@@ -22,6 +22,7 @@ HOOD_COLUMNS = 64  # columns the edge is searched in
 HOOD_MIN_CONTRAST = 10.0  # levels (of a channel) between 2 rows above and 2 below the edge, after a 5x5 blur
 HOOD_STRONG_SHARE = 0.6  # a column's edge: its topmost row with this share of the column's strongest
 HOOD_MIN_COLUMNS = 0.6  # share of the searched columns that must lie on the one smooth curve
+HOOD_MAX_LINE_COLUMNS = 0.25  # share of the searched columns whose paint may end on the edge
 HOOD_SMOOTH_COLUMNS = 7  # running median (columns) the curve is checked against
 HOOD_TOLERANCE = 0.006  # share of the height: a column farther than this from the median is off the curve
 HOOD_RISE = 0.05  # share of the height: the edge may lie this far above the lowest paint (a curved hood)
@@ -73,6 +74,13 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     v = (top + np.argmax(strong[:, found], axis=0)).astype(np.float64)
     on_curve = np.abs(v - _running_median(v, HOOD_SMOOTH_COLUMNS)) <= max(2.0, HOOD_TOLERANCE * height)
     if on_curve.sum() < HOOD_MIN_COLUMNS * HOOD_COLUMNS:
+        return None
+    # the lines end at a hood's edge, each in a few columns; paint ending on it across the road is a
+    # stop line, and a frame whose lines all end above it shows a seam or a shadow, not a hood
+    ends_on_edge = has_paint[found][on_curve] & (
+        v[on_curve] - lowest_in_column[found][on_curve] <= max(2.0, HOOD_TOLERANCE * height) + _GRADIENT_ROWS
+    )
+    if not 0 < ends_on_edge.sum() <= HOOD_MAX_LINE_COLUMNS * HOOD_COLUMNS:
         return None
     edge = np.interp(np.arange(width, dtype=np.float64), u[on_curve], v[on_curve])
     # between the searched columns too, the edge is never above a column's paint
