@@ -6,7 +6,7 @@ from test_postprocess_lanes import CLASSES, LANE, SIZE, THREE_LANES, draw_road
 
 from seg_perception.data.synthetic.scenes import generate_scene
 from seg_perception.postprocess.hood import find_hood, hood_rows
-from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
+from seg_perception.postprocess.lane_tracking import LaneTracker
 from seg_perception.postprocess.lanes import LaneExtractor, LaneSettings
 from seg_perception.training.lane_eval import lanes_of_sample
 
@@ -109,26 +109,3 @@ def test_the_drives_truth_starts_at_the_hood_edge_as_the_labels_do():
             assert after.image[lowest, 1] == pytest.approx(edge[lowest], abs=0.5)
     assert entered >= 1
 
-
-def test_the_tracker_keeps_the_hood_through_frames_where_it_is_not_found():
-    mask, image, _ = road_with_hood()
-    lost = textured(np.full_like(image, 90))  # the same paint, but nothing to find the hood by
-    lost[mask == LANE] = 230
-    extractor = LaneExtractor(
-        CLASSES, LaneSettings(start_at_frame_edge=True, hood_max_share=0.2), mapper=None
-    )
-    assert extractor.extract(mask, lost).hood_edge is None
-    tracker = LaneTracker(TrackerSettings(hood_hold_frames=2))
-
-    def lowest_rows(result):
-        return [float(b.image_points[:, 1].max()) for b in result.boundaries]
-
-    for _ in range(3):
-        tracker.update(extractor.extract(mask, image))
-    for _ in range(2):  # held
-        held = tracker.update(extractor.extract(mask, lost))
-        assert held.hood_edge is not None and max(lowest_rows(held)) < SIZE[0] - 20
-    released = tracker.update(extractor.extract(mask, lost))
-    assert released.hood_edge is None and max(lowest_rows(released)) == pytest.approx(SIZE[0] - 1, abs=1e-3)
-    tracker.reset()
-    assert tracker.update(extractor.extract(mask, lost)).hood_edge is None

@@ -51,9 +51,6 @@ class TrackerSettings:
     smoothing: float = 0.6  # weight of the new detection
     confidence_decay: float = 0.7
     vote_decay: float = 0.9
-    # the hood moves with the camera: a frame where it is not found keeps the last one found for
-    # up to this many frames (0: each frame alone)
-    hood_hold_frames: int = 30
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrackerSettings:
@@ -133,19 +130,15 @@ class LaneTracker:
         self.vanishing_point: tuple[float, float] | None = None
         # the last frame's boundaries were across a junction (the extractor's junction_hint)
         self.across_junction = False
-        self._hood: np.ndarray | None = None  # the last hood edge found, and frames since
-        self._hood_age = 0
 
     def reset(self) -> None:
         self._tracks = []
         self.vanishing_point = None
         self.across_junction = False
-        self._hood = None
 
     def update(self, detections: LaneResult) -> LaneResult:
         """Tracked boundaries (stable ids, smoothed, coasting ones included) for this frame."""
         settings = self.settings
-        detections = self._held_hood(detections)
         if detections.vanishing_point is not None:  # already smoothed by the extractor (given as its hint)
             self.vanishing_point = detections.vanishing_point
         self.across_junction = detections.across_junction
@@ -237,22 +230,6 @@ class LaneTracker:
         track.hits += 1
         track.missed = 0
         self._vote(track, detection)
-
-    def _held_hood(self, detections: LaneResult) -> LaneResult:
-        """``detections`` with the last hood found when this frame's was not (within hood_hold_frames)."""
-        if detections.hood_edge is not None:
-            self._hood, self._hood_age = detections.hood_edge, 0
-            return detections
-        held = self._hood
-        if (
-            held is None
-            or self._hood_age >= self.settings.hood_hold_frames
-            or len(held) != detections.frame_size[1]
-        ):
-            self._hood = None
-            return detections
-        self._hood_age += 1
-        return replace(detections, hood_edge=held)
 
     def _result(self, detections: LaneResult) -> LaneResult:
         settings = self.settings
