@@ -108,4 +108,3 @@ def test_the_drives_truth_starts_at_the_hood_edge_as_the_labels_do():
             entered += 1
             assert after.image[lowest, 1] == pytest.approx(edge[lowest], abs=0.5)
     assert entered >= 1
-
