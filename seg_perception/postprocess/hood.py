@@ -59,7 +59,7 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     search = np.abs(colour[2 * _GRADIENT_ROWS :] - colour[: -2 * _GRADIENT_ROWS]).max(axis=2)
     # paint is never under the hood: a painted column's edge lies at or below its lowest paint
     column_paint = paint[:, np.minimum(columns // scale_u, mask_w - 1).astype(np.int64)] > 0
-    has_paint = column_paint.any(axis=0)
+    has_paint: np.ndarray = np.asarray(column_paint.any(axis=0), dtype=bool)
     lowest_in_column = np.where(
         has_paint, (mask_h - np.argmax(column_paint[::-1], axis=0)) * scale_v - 1.0, -np.inf
     )
