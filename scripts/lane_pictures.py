@@ -114,7 +114,7 @@ def main() -> None:
             if index in (10, 39):
                 picture = pipeline.overlay(sample.image, result.mask, lanes=result.lanes)
                 truth = (
-                    lanes_of_sample(sample.lanes, size)
+                    lanes_of_sample(sample.lanes, size, sample.meta.get("hood_edge_px"))
                     if getattr(sample, "lanes", None)
                     else true_lanes(world, sample.meta["time_s"])
                 )

@@ -76,9 +76,7 @@ class TrueLane:
         return float(np.interp(x, self.ground[:, 0], self.ground[:, 1]))
 
 
-def lanes_of_sample(
-    lanes: list[Any], size: tuple[int, int], hood: np.ndarray | None = None
-) -> list[TrueLane]:
+def lanes_of_sample(lanes: list[Any], size: tuple[int, int], hood: Any = None) -> list[TrueLane]:
     """The generator's per-lane truth (``SceneSample.lanes``: ground ``(x right, y forward)``) as
     :class:`TrueLane` in the vehicle frame (x forward, y left), image points inside the frame.
 
@@ -91,13 +89,14 @@ def lanes_of_sample(
     only its stretch up to the first junction ahead is scored (when the car is at the junction:
     the stretch across it), so one line is never two true lanes of the frame.
 
-    With ``hood`` (the sample's ``hood_edge_px``), a line starts at the hood's edge: what the car
-    itself covers is no lane in the frame, as the labels hold it.
+    With ``hood`` (the sample's ``meta["hood_edge_px"]``: ``(K, 2)`` pixels), a line starts at the
+    hood's edge: what the car itself covers is no lane in the frame, as the labels hold it.
     """
     height, width = size
     found = []
     if hood is not None:
-        lanes = [_above_hood(lane, hood) for lane in lanes]
+        edge = np.asarray(hood, dtype=np.float64).reshape(-1, 2)
+        lanes = [_above_hood(lane, edge) for lane in lanes]
     for lane in _up_to_junction(lanes, size):
         if not _labelled(lane, size):
             continue
@@ -386,8 +385,7 @@ def evaluate_lane_drives(
             if on_frame is not None:
                 on_frame(drive, frame, sample.image, result)
             if getattr(sample, "lanes", None):
-                hood = sample.meta.get("hood_edge_px")
-                truth = lanes_of_sample(sample.lanes, size, None if hood is None else np.asarray(hood))
+                truth = lanes_of_sample(sample.lanes, size, sample.meta.get("hood_edge_px"))
             else:  # a generator without per-lane truth: computed from its world
                 world = world or drive_world(config, seed, frames, size, fps)
                 truth = true_lanes(world, sample.meta["time_s"])
