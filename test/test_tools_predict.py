@@ -72,6 +72,7 @@ def test_predict_folder_writes_overlays_masks_json_and_reports_unreadable(tmp_pa
         assert (mask[bright] == 1).mean() > 0.9 and (mask[~bright] == 0).mean() > 0.9
         record = json.loads((out / "json" / f"{name}.json").read_text())
         assert record["image_size"] == [96, 128] and record["polygons"][0]["class"] == "lane_marking"
+        assert "boundaries" in record["lanes"]  # front scenarios: the lane boundaries, as process writes them
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 2 and summary["unreadable"] == ["broken"]
     assert "broken" in capsys.readouterr().err
@@ -139,3 +140,6 @@ def test_predict_on_the_real_highway_video(tmp_path):
     records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(records) == 3 and all(record["image_size"] == [540, 960] for record in records)
     assert all(len(record["polygons"]) >= 2 for record in records)  # the solid and the dashed line at least
+    for record in records:  # and as lane boundaries: the ego lane's two
+        positions = {boundary["position"] for boundary in record["lanes"]["boundaries"]}
+        assert {"ego_left", "ego_right"} <= positions

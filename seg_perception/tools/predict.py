@@ -267,6 +267,7 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
                 polygons=result.polygons,
                 slots=result.slots,
                 calibration=calibration,
+                lanes=result.lanes,
             )
             record = {"source": source.text, "frame_index": frame.index, **record}
             if per_frame_files:
