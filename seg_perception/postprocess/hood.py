@@ -3,14 +3,16 @@
 A camera behind the windscreen often sees the car's hood. Lane lines end at its edge, and a
 boundary drawn on to the frame's bottom row runs over the car itself, where no labeller puts a
 lane (TuSimple, CULane and the generator's labels stop at the hood). The edge is found per frame
-from two cues together:
+from three cues together:
 
-1. no lane paint below a row near the bottom (a model marks none on the hood), and
-2. a strong, mostly horizontal intensity edge along one smooth curve across most of the width,
-   never above the lowest paint of a column (the hood's outline against the road).
+1. no lane paint below a row near the bottom (a model marks none on the hood);
+2. a strong, mostly horizontal edge (in any colour channel) along one smooth curve across most of
+   the width, never above the lowest paint of a column (the hood's outline against the road);
+3. some lines end on that curve, but not paint across the road.
 
-A dash gap at the bottom of the frame has no such edge beside the paint, and a shadow across the
-road has paint below it, so neither is taken for a hood.
+A dash gap at the bottom of the frame has no such edge beside the paint, a shadow across the road
+has paint below it, and a stop line's own lower edge has paint across the road ending on it: none is
+taken for a hood. Measured in docs/lanes.md ("The car's hood").
 """
 
 from __future__ import annotations

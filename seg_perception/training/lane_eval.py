@@ -115,7 +115,9 @@ def _above_hood(lane: Any, hood: np.ndarray) -> Any:
     NaN (outside every frame), but for the last one before the road is seen, moved onto the edge."""
     image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2).copy()
     ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2).copy()
-    under = image[:, 1] > np.interp(image[:, 0], hood[:, 0], hood[:, 1])  # False for NaN
+    # how far below the hood's edge each point lies (negative: above it; NaN stays NaN)
+    depth = image[:, 1] - np.interp(image[:, 0], hood[:, 0], hood[:, 1])
+    under = depth > 0  # False for NaN
     if not under.any():
         return lane
     seen = np.flatnonzero(~under & np.isfinite(image).all(axis=1))
@@ -123,9 +125,7 @@ def _above_hood(lane: Any, hood: np.ndarray) -> Any:
     # points run near to far: the line comes out from under the hood between these two
     if 0 < first < len(image) and under[first - 1]:
         outer, inner = image[first - 1], image[first]
-        below = outer[1] - np.interp(outer[0], hood[:, 0], hood[:, 1])
-        above = inner[1] - np.interp(inner[0], hood[:, 0], hood[:, 1])
-        t = below / (below - above)
+        t = depth[first - 1] / (depth[first - 1] - depth[first])
         image[first - 1] = outer + t * (inner - outer)
         ground[first - 1] = ground[first - 1] + t * (ground[first] - ground[first - 1])
         under[first - 1] = False
