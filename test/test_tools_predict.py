@@ -78,6 +78,22 @@ def test_predict_folder_writes_overlays_masks_json_and_reports_unreadable(tmp_pa
     assert "broken" in capsys.readouterr().err
 
 
+def test_predict_takes_each_still_of_a_folder_alone(tmp_path, lane_model):
+    # two unrelated pictures: the first one's lines must not coast into the second (as a video's would)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), stripe_image(offset=0))
+    cv2.imwrite(str(folder / "b.png"), stripe_image(offset=50))
+    out = tmp_path / "out"
+    assert main(["predict", str(folder), "--model-file", str(lane_model), "--out", str(out)]) == 0
+    records = [json.loads((out / "json" / f"{name}.json").read_text()) for name in ("a", "b")]
+    assert all(record["lanes"]["boundaries"] for record in records)
+    for record in records:
+        assert [b["missed_frames"] for b in record["lanes"]["boundaries"]] == [0] * len(
+            record["lanes"]["boundaries"]
+        )
+
+
 def write_video(path, frames, fps=10.0):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
     assert writer.isOpened()

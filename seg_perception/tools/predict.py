@@ -8,8 +8,10 @@ Writes to ``--out``:
   line), ``preview.png`` (the middle frame); ``--save-frames`` adds the per-frame PNGs;
 - ``summary.json``: frames, unreadable inputs, fps, latency percentiles, model, providers.
 
-Frame JSON is the offline tools' format (:mod:`seg_perception.bags.frame_json`) plus ``source``
-and ``frame_index``; the stamp is the frame's time in the video (0 for still images).
+Frame JSON is the offline tools' format (:mod:`seg_perception.bags.frame_json`, lane boundaries
+included) plus ``source`` and ``frame_index``; the stamp is the frame's time in the video (0 for still
+images). Videos and cameras are streams (lane boundaries and slots tracked from frame to frame); the
+images of a folder are unrelated pictures, each taken alone.
 """
 
 from __future__ import annotations
@@ -256,6 +258,8 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
                 progress.update(1)
                 continue
             image = frame.image
+            if not source.is_stream:  # stills are unrelated pictures: none inherits another's lanes or slots
+                pipeline.reset_tracking()
             result = pipeline.process(image)
             timings.append(result.timings_ms)
             picture = pipeline.draw(image, result, legend=not args.no_legend)
