@@ -53,6 +53,15 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     band = height - 1.0 - lowest
     if band < max(3.0, HOOD_MIN_ROWS * height) or band > max_share * height:
         return None
+    in_mask = paint > 0
+    # each mask column's lowest paint in frame rows (-inf: none), looked up for frame columns
+    mask_lowest = np.where(
+        in_mask.any(axis=0), (mask_h - np.argmax(in_mask[::-1], axis=0)) * scale_v - 1.0, -np.inf
+    )
+
+    def lowest_paint(frame_columns: np.ndarray) -> np.ndarray:
+        return mask_lowest[np.minimum(frame_columns // scale_u, mask_w - 1).astype(np.int64)]
+
     top = max(_GRADIENT_ROWS, int(lowest - HOOD_RISE * height))
     columns = np.linspace(0, width - 1, HOOD_COLUMNS).astype(np.int64)
     colour = cv2.GaussianBlur(image_bgr[top - _GRADIENT_ROWS :].astype(np.float32), (5, 5), 0)[:, columns]
@@ -60,11 +69,7 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     # hood can be as bright as the road and differ in colour only)
     search = np.abs(colour[2 * _GRADIENT_ROWS :] - colour[: -2 * _GRADIENT_ROWS]).max(axis=2)
     # paint is never under the hood: a painted column's edge lies at or below its lowest paint
-    column_paint = paint[:, np.minimum(columns // scale_u, mask_w - 1).astype(np.int64)] > 0
-    has_paint: np.ndarray = np.asarray(column_paint.any(axis=0), dtype=bool)
-    lowest_in_column = np.where(
-        has_paint, (mask_h - np.argmax(column_paint[::-1], axis=0)) * scale_v - 1.0, -np.inf
-    )
+    lowest_in_column = lowest_paint(columns)
     rows = top + np.arange(search.shape[0])[:, None]
     search[rows < lowest_in_column[None, :] - _GRADIENT_ROWS] = 0.0
     strongest = search.max(axis=0)
@@ -79,18 +84,14 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
         return None
     # the lines end at a hood's edge, each in a few columns; paint ending on it across the road is a
     # stop line, and a frame whose lines all end above it shows a seam or a shadow, not a hood
-    ends_on_edge = has_paint[found][on_curve] & (
+    ends_on_edge = (  # False where a column has no paint (-inf)
         v[on_curve] - lowest_in_column[found][on_curve] <= max(2.0, HOOD_TOLERANCE * height) + _GRADIENT_ROWS
     )
     if not 0 < ends_on_edge.sum() <= HOOD_MAX_LINE_COLUMNS * HOOD_COLUMNS:
         return None
     edge = np.interp(np.arange(width, dtype=np.float64), u[on_curve], v[on_curve])
     # between the searched columns too, the edge is never above a column's paint
-    in_mask = paint > 0
-    mask_lowest = np.where(
-        in_mask.any(axis=0), (mask_h - np.argmax(in_mask[::-1], axis=0)) * scale_v - 1.0, -np.inf
-    )
-    return np.maximum(edge, mask_lowest[np.minimum(np.arange(width) // scale_u, mask_w - 1).astype(np.int64)])
+    return np.maximum(edge, lowest_paint(np.arange(width)))
 
 
 def _running_median(values: np.ndarray, window: int) -> np.ndarray:
