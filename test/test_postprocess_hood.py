@@ -1,4 +1,4 @@
-"""The car's hood at a front frame's bottom: found where the lane lines end; boundaries and truth above it."""
+"""The car's hood at a front frame's bottom: found below the lane lines and beside them; boundaries and truth above it."""
 
 import numpy as np
 import pytest
@@ -53,6 +53,28 @@ def test_the_hood_edge_is_found_where_the_lane_lines_end():
     assert np.percentile(np.abs(find_hood(image, small == LANE, max_share=0.2) - edge), 95) <= 3.0
     assert find_hood(image, mask == LANE, max_share=0.0) is None  # not looked for
     assert find_hood(image, mask == LANE, max_share=0.05) is None  # covers more than allowed
+
+
+def test_the_hood_is_found_below_lines_that_end_well_above_it():
+    # dashes that begin 6 m ahead, more than a hood's largest share above the bottom row
+    mask, image = draw_road(THREE_LANES[1:3], near=6.0)
+    lowest = np.flatnonzero((mask == LANE).any(axis=1))[-1]
+    assert SIZE[0] - 1 - lowest > 0.2 * SIZE[0]
+    edge = hood_edge(SIZE)
+    mask, image = with_hood(mask, textured(image), edge)
+    found = find_hood(image, mask == LANE, max_share=0.2)
+    assert found is not None and np.percentile(np.abs(found - edge), 95) <= 3.0
+
+
+def test_a_line_running_through_the_edge_makes_it_no_hood():
+    # the same bonnet edge, but a line's paint runs on below it to the bottom row
+    mask, image = draw_road(THREE_LANES[1:3], near=0.5)
+    edge = hood_edge(SIZE)
+    under = np.arange(SIZE[0])[:, None] > edge[None, :]
+    hooded = textured(image)
+    hooded[under & (mask != LANE)] = HOOD_BGR
+    assert ((mask == LANE) & under).any()
+    assert find_hood(hooded, mask == LANE, max_share=0.2) is None
 
 
 def test_a_dash_gap_or_a_shadow_at_the_bottom_is_no_hood():

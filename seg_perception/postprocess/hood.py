@@ -5,14 +5,18 @@ boundary drawn on to the frame's bottom row runs over the car itself, where no l
 lane (TuSimple, CULane and the generator's labels stop at the hood). The edge is found per frame
 from three cues together:
 
-1. no lane paint below a row near the bottom (a model marks none on the hood);
+1. no lane paint below a row near the bottom (a model marks none on the hood), but in columns
+   beside the hood: a bonnet seen from inside often curves down out of the frame at the sides, and
+   the lines there run on to the bottom row;
 2. a strong, mostly horizontal edge (in any colour channel) along one smooth curve across most of
    the width, never above the lowest paint of a column (the hood's outline against the road);
-3. some lines end on that curve, but not paint across the road.
+3. no line runs through it (where paint reaches the bottom row, the curve has come down to the
+   bottom there), and no paint ends on it across the road.
 
-A dash gap at the bottom of the frame has no such edge beside the paint, a shadow across the road
-has paint below it, and a stop line's own lower edge has paint across the road ending on it: none is
-taken for a hood. Measured in docs/lanes.md ("The car's hood").
+The lines need not end on the edge: dashes and Botts' dots often end above it, and faint paint far
+above it. A dash gap at the bottom of the frame has no such edge beside the paint, a shadow across
+the road has the lines' paint running on below it, and a stop line's own lower edge has paint across
+the road ending on it: none is taken for a hood. Measured in docs/lanes.md ("The car's hood").
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ HOOD_SMOOTH_COLUMNS = 7  # running median (columns) the curve is checked against
 HOOD_TOLERANCE = 0.006  # share of the height: a column farther than this from the median is off the curve
 HOOD_RISE = 0.05  # share of the height: the edge may lie this far above the lowest paint (a curved hood)
 HOOD_MIN_ROWS = 0.01  # share of the height: a paint-free band thinner than this at the bottom is no hood
+# the lines may end up to this many times the hood's largest share of the height above the bottom row
+# (a dash gap or faint paint just above the hood), the hood's edge still lies within its share
+HOOD_PAINT_FREE_FACTOR = 2.0
+HOOD_BESIDE_ROWS = 0.02  # share of the height: paint this near the bottom row passes beside the hood
+HOOD_BESIDE_DROP = 0.04  # share of the height: beside such paint, the edge has come down this near the bottom
 _GRADIENT_ROWS = 2  # the edge's contrast: rows above against rows below
 
 
@@ -45,24 +54,29 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     """
     height, width = image_bgr.shape[:2]
     mask_h, mask_w = paint.shape[:2]
-    painted = paint.any(axis=1)
-    if max_share <= 0.0 or not painted.any():
+    in_mask = paint > 0
+    if max_share <= 0.0 or not in_mask.any():
         return None
     scale_u, scale_v = width / mask_w, height / mask_h
-    lowest = (int(np.flatnonzero(painted)[-1]) + 1) * scale_v - 1.0  # the lowest paint, in frame rows
-    band = height - 1.0 - lowest
-    if band < max(3.0, HOOD_MIN_ROWS * height) or band > max_share * height:
-        return None
-    in_mask = paint > 0
     # each mask column's lowest paint in frame rows (-inf: none), looked up for frame columns
     mask_lowest = np.where(
         in_mask.any(axis=0), (mask_h - np.argmax(in_mask[::-1], axis=0)) * scale_v - 1.0, -np.inf
     )
+    # paint this near the bottom row is a line beside a hood that curves down out of the frame (or
+    # one through what is then no hood: checked on the edge found)
+    beside_from = height - 1.0 - max(3.0, HOOD_BESIDE_ROWS * height)
+    elsewhere = mask_lowest[np.isfinite(mask_lowest) & (mask_lowest < beside_from)]
+    # the lowest paint of the other columns (none: the band is as tall as a hood may be)
+    lowest = float(elsewhere.max()) if elsewhere.size else (1.0 - max_share) * height
+    band = height - 1.0 - lowest
+    if band < max(3.0, HOOD_MIN_ROWS * height) or band > HOOD_PAINT_FREE_FACTOR * max_share * height:
+        return None
 
     def lowest_paint(frame_columns: np.ndarray) -> np.ndarray:
         return mask_lowest[np.minimum(frame_columns // scale_u, mask_w - 1).astype(np.int64)]
 
-    top = max(_GRADIENT_ROWS, int(lowest - HOOD_RISE * height))
+    # the edge lies within the hood's largest share of the height, and at most a little above the paint
+    top = max(_GRADIENT_ROWS, int(lowest - HOOD_RISE * height), int((1.0 - max_share) * height) - _GRADIENT_ROWS)
     columns = np.linspace(0, width - 1, HOOD_COLUMNS).astype(np.int64)
     colour = cv2.GaussianBlur(image_bgr[top - _GRADIENT_ROWS :].astype(np.float32), (5, 5), 0)[:, columns]
     # contrast at row top + i: rows 2 below against rows 2 above, in the channel that differs most (a
@@ -82,14 +96,19 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     on_curve = np.abs(v - _running_median(v, HOOD_SMOOTH_COLUMNS)) <= max(2.0, HOOD_TOLERANCE * height)
     if on_curve.sum() < HOOD_MIN_COLUMNS * HOOD_COLUMNS:
         return None
-    # the lines end at a hood's edge, each in a few columns; paint ending on it across the road is a
-    # stop line, and a frame whose lines all end above it shows a seam or a shadow, not a hood
-    ends_on_edge = (  # False where a column has no paint (-inf)
-        v[on_curve] - lowest_in_column[found][on_curve] <= max(2.0, HOOD_TOLERANCE * height) + _GRADIENT_ROWS
-    )
-    if not 0 < ends_on_edge.sum() <= HOOD_MAX_LINE_COLUMNS * HOOD_COLUMNS:
+    u_edge, v_edge = u[on_curve], v[on_curve]
+    # a line reaching the bottom row passes beside the hood: the edge has come down near the bottom
+    # there (beyond the curve's ends it stays at its end's row); higher up, the line runs through it
+    beside = columns[lowest_in_column >= beside_from].astype(np.float64)
+    if (np.interp(beside, u_edge, v_edge) < height - 1.0 - max(3.0, HOOD_BESIDE_DROP * height)).any():
         return None
-    edge = np.interp(np.arange(width, dtype=np.float64), u[on_curve], v[on_curve])
+    # paint ending on the edge across the road is a stop line's, not lines ending at the car
+    ends_on_edge = (  # False where a column has no paint (-inf)
+        v_edge - lowest_in_column[found][on_curve] <= max(2.0, HOOD_TOLERANCE * height) + _GRADIENT_ROWS
+    )
+    if ends_on_edge.sum() > HOOD_MAX_LINE_COLUMNS * HOOD_COLUMNS:
+        return None
+    edge = np.interp(np.arange(width, dtype=np.float64), u_edge, v_edge)
     # between the searched columns too, the edge is never above a column's paint
     return np.maximum(edge, lowest_paint(np.arange(width)))
 
