@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from test_postprocess_lanes import CLASSES, LANE, SIZE, THREE_LANES, draw_road
+from test_postprocess_lanes import CLASSES, LANE, SIZE, THREE_LANES, WHITE, draw_road
 
 from seg_perception.data.synthetic.scenes import generate_scene
 from seg_perception.postprocess.hood import find_hood, hood_rows
@@ -53,6 +53,22 @@ def test_the_hood_edge_is_found_where_the_lane_lines_end():
     assert np.percentile(np.abs(find_hood(image, small == LANE, max_share=0.2) - edge), 95) <= 3.0
     assert find_hood(image, mask == LANE, max_share=0.0) is None  # not looked for
     assert find_hood(image, mask == LANE, max_share=0.05) is None  # covers more than allowed
+
+
+def test_a_bonnet_curving_down_out_of_the_frame_is_found_beside_the_line():
+    # a shallow bonnet leaves the bottom row near the frame's left side; the left line runs on to the
+    # bottom row beside it, so the frame has no paint-free band at its bottom
+    lines = [(2.1, "dashed", WHITE, 2.0), (-1.75, "dashed", WHITE, 5.0)]
+    mask, image = draw_road(lines, near=0.5)
+    edge = hood_edge(SIZE, top=0.93, bend=0.08)
+    mask, image = with_hood(mask, textured(image), edge)
+    beside = (mask == LANE)[-1]
+    assert beside.any() and (edge[beside] >= SIZE[0] - 1).all()
+    found = find_hood(image, mask == LANE, max_share=0.2)
+    assert found is not None
+    seen = edge < SIZE[0] - 1  # where the hood is in the frame, the edge found is the hood's
+    assert np.percentile(np.abs(found[seen] - edge[seen]), 95) <= 5.0
+    assert (found[beside] >= SIZE[0] - 1).all()  # the line beside it keeps its rows to the bottom
 
 
 def test_the_hood_is_found_below_lines_that_end_well_above_it():
