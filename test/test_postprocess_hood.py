@@ -1,4 +1,4 @@
-"""The car's hood at a front frame's bottom: found below the lane lines and beside them; boundaries and truth above it."""
+"""The car's hood at a frame's bottom: found below and beside the lane lines; boundaries, truth above it."""
 
 import numpy as np
 import pytest

@@ -76,7 +76,8 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
         return mask_lowest[np.minimum(frame_columns // scale_u, mask_w - 1).astype(np.int64)]
 
     # the edge lies within the hood's largest share of the height, and at most a little above the paint
-    top = max(_GRADIENT_ROWS, int(lowest - HOOD_RISE * height), int((1.0 - max_share) * height) - _GRADIENT_ROWS)
+    zone_top = int((1.0 - max_share) * height) - _GRADIENT_ROWS
+    top = max(_GRADIENT_ROWS, int(lowest - HOOD_RISE * height), zone_top)
     columns = np.linspace(0, width - 1, HOOD_COLUMNS).astype(np.int64)
     colour = cv2.GaussianBlur(image_bgr[top - _GRADIENT_ROWS :].astype(np.float32), (5, 5), 0)[:, columns]
     # contrast at row top + i: rows 2 below against rows 2 above, in the channel that differs most (a
