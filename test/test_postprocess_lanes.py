@@ -890,6 +890,26 @@ def test_a_missed_ego_line_does_not_make_its_neighbour_the_ego_boundary():
     assert [b.position for b in far_alone.boundaries] == ["left_1"]  # 6.25 m: a lane away
 
 
+def test_a_line_too_close_to_make_a_lane_with_the_other_side_is_dropped():
+    # a short stripe of false paint (a seam, glare) 0.2 m left of the car, between the ego lines
+    mask, image = draw_road(THREE_LANES[1:3])
+    stripe_mask, stripe_image = draw_road([(0.2, "solid", WHITE, 0.0)], near=5.0, far=9.0)
+    stripe = stripe_mask == LANE
+    mask[stripe], image[stripe] = LANE, stripe_image[stripe]
+    unchecked = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in unchecked.boundaries] == ["left_1", "ego_left", "ego_right"]
+    assert unchecked.ego_lane is not None and unchecked.ego_lane.width < 2.2
+    result = LaneExtractor(CLASSES, LaneSettings(min_lane_width_m=2.2), mapper=MAPPER).extract(mask, image)
+    # the stripe is less confident than either real line: it goes, and the real lines are the ego lane
+    assert [b.position for b in result.boundaries] == ["ego_left", "ego_right"]
+    assert result.ego_lane is not None and result.ego_lane.width == pytest.approx(3.5, abs=0.1)
+    # a lane of ordinary width keeps both lines
+    both = LaneExtractor(CLASSES, LaneSettings(min_lane_width_m=2.2), mapper=MAPPER).extract(
+        *draw_road(THREE_LANES[1:3])
+    )
+    assert [b.position for b in both.boundaries] == ["ego_left", "ego_right"]
+
+
 def test_a_stuck_vanishing_hint_gives_way_to_estimates_that_agree_over_frames():
     mask, image = draw_road(THREE_LANES[1:3], far=40.0)
     found = LaneExtractor(CLASSES).extract(mask, image).vanishing_point

@@ -129,6 +129,10 @@ class LaneSettings:
     # neighbour is named a position further out per lane that fits in the gap (a missed line, or
     # a shoulder and median before another carriageway's lines) (0: no check)
     max_lane_width_m: float = 0.0
+    # calibrated cameras: the car's own lane is at least this wide at the car (no car fits a narrower
+    # one); of two nearest lines either side closer than this, the less confident is no lane line (a
+    # seam, a shadow's edge or glare taken for paint) and is dropped (0: no check)
+    min_lane_width_m: float = 0.0
     # "left" / "right" ("": neither): a solid yellow line on this side of the car is the edge of
     # its carriageway, and nothing beyond it is a lane boundary (right-hand traffic's divided
     # highways paint their left edge yellow; beyond it lie a shoulder, a barrier or a guardrail,
@@ -1231,6 +1235,8 @@ class LaneExtractor:
                 boundaries.append(boundary)
         boundaries.sort(key=lambda b: -float(b.plane_coefficients[0]))
         boundaries = within_yellow_edge(boundaries, settings.yellow_edge_side)
+        if plane.metric:
+            boundaries = without_narrow_ego_lane(boundaries, settings.min_lane_width_m)
         boundaries = (
             boundaries[: settings.max_lines]
             if len(boundaries) <= settings.max_lines
@@ -1755,6 +1761,21 @@ def _polyval_rows(x: np.ndarray, coefficients: Sequence[np.ndarray]) -> np.ndarr
     for j in range(table.shape[1] - 2, -1, -1):
         result = result * x + table[:, j : j + 1]
     return result
+
+
+def without_narrow_ego_lane(boundaries: list[LaneBoundary], min_width: float) -> list[LaneBoundary]:
+    """``boundaries`` without the less confident of the two nearest lines either side of the car, for as
+    long as those lie closer together at the car than ``min_width`` (metres; 0: all kept)."""
+    kept = list(boundaries)
+    while min_width > 0:
+        at_vehicle = [(polyval_at(0.0, b.plane_coefficients), b) for b in kept]
+        left = min((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0], default=None)
+        right = max((item for item in at_vehicle if item[0] < 0), key=lambda item: item[0], default=None)
+        if left is None or right is None or left[0] - right[0] >= min_width:
+            break
+        weaker = left[1] if left[1].confidence < right[1].confidence else right[1]
+        kept = [b for b in kept if b is not weaker]
+    return kept
 
 
 def within_yellow_edge(boundaries: list[LaneBoundary], side: str) -> list[LaneBoundary]:
