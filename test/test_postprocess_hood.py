@@ -85,14 +85,14 @@ def test_the_hood_is_found_below_lines_that_end_well_above_it():
 def test_a_line_running_through_the_edge_makes_it_no_hood():
     # a hood-like edge across the frame below dashes that end well above it, but a solid line straight
     # ahead runs on through it to the bottom row: that is paint on the road, not under a hood
-    mask, image = draw_road(THREE_LANES[1:3] + [(0.05, "solid", WHITE, 0.0)], near=6.0)
-    through, _ = draw_road([(0.05, "solid", WHITE, 0.0)], near=0.5)
-    mask[through == LANE] = LANE
+    mask, image = draw_road(THREE_LANES[1:3], near=6.0)
+    line_mask, line_image = draw_road([(0.05, "solid", WHITE, 0.0)], near=0.5)
+    on_line = line_mask == LANE
+    mask[on_line], image[on_line] = LANE, line_image[on_line]
     edge = hood_edge(SIZE)
     under = np.arange(SIZE[0])[:, None] > edge[None, :]
     hooded = textured(image)
     hooded[under & (mask != LANE)] = HOOD_BGR
-    hooded[under & (mask == LANE)] = WHITE
     assert ((mask == LANE) & under).any()
     assert find_hood(hooded, mask == LANE, max_share=0.2) is None
     # without that line, the same frame shows a hood
