@@ -19,7 +19,7 @@ boundary moves a few centimetres per frame, well inside the matching distance.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -37,9 +37,6 @@ from seg_perception.postprocess.lanes import (
 )
 from seg_perception.postprocess.settings import settings_values
 
-HOOD_MATCH_SHARE = 0.02  # share of the height: hood edges of two frames this close (median) are one hood
-HOOD_MATCH_MIN_PX = 3.0
-
 
 @dataclass(frozen=True)
 class TrackerSettings:
@@ -54,10 +51,6 @@ class TrackerSettings:
     smoothing: float = 0.6  # weight of the new detection
     confidence_decay: float = 0.7
     vote_decay: float = 0.9
-    # a hood edge found in a frame is used only where one was found at the same place in one of this
-    # many frames before (but at a stream's start): the car's hood stays put, while the edge of a
-    # shadow or a patch taken for one moves with the road (0: every edge found is used)
-    hood_confirm_frames: int = 0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrackerSettings:
@@ -134,16 +127,12 @@ class LaneTracker:
         self.settings = settings or TrackerSettings()
         self._tracks: list[_Track] = []
         self._next_id = 0
-        self._hoods: deque[np.ndarray | None] = deque(maxlen=max(self.settings.hood_confirm_frames, 1))
-        self._frames = 0
         self.vanishing_point: tuple[float, float] | None = None
         # the last frame's boundaries were across a junction (the extractor's junction_hint)
         self.across_junction = False
 
     def reset(self) -> None:
         self._tracks = []
-        self._hoods.clear()
-        self._frames = 0
         self.vanishing_point = None
         self.across_junction = False
 
@@ -198,28 +187,7 @@ class LaneTracker:
             if d_index not in matched_detections:
                 survivors.append(self._new_track(detection, from_start=starting))
         self._tracks = survivors
-        hood = self._confirmed_hood(detections)
-        return self._result(
-            detections if hood is detections.hood_edge else replace(detections, hood_edge=hood)
-        )
-
-    def _confirmed_hood(self, detections: LaneResult) -> np.ndarray | None:
-        """The frame's hood edge, or None where it is not confirmed by an earlier frame's."""
-        found = detections.hood_edge
-        confirm = self.settings.hood_confirm_frames
-        earlier = [edge for edge in self._hoods if edge is not None]
-        self._hoods.append(found)
-        self._frames += 1
-        if found is None or confirm <= 0 or self._frames == 1:
-            return found
-        tolerance = max(HOOD_MATCH_MIN_PX, HOOD_MATCH_SHARE * detections.frame_size[0])
-        if any(
-            float(np.median(np.abs(edge - found))) <= tolerance
-            for edge in earlier
-            if edge.shape == found.shape
-        ):
-            return found
-        return None
+        return self._result(detections)
 
     def _coast_limit(self, track: _Track) -> float:
         settings = self.settings
