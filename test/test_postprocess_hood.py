@@ -1,5 +1,7 @@
 """The car's hood at a frame's bottom: found below and beside the lane lines; boundaries, truth above it."""
 
+import json
+
 import numpy as np
 import pytest
 from test_postprocess_lanes import CLASSES, LANE, SIZE, THREE_LANES, WHITE, draw_road
@@ -129,6 +131,21 @@ def test_boundaries_and_their_tracks_start_on_the_hood_edge():
                     assert lowest[1] == pytest.approx(float(hood_rows(edge, lowest[:1])[0]), abs=2.0)
                 else:
                     assert lowest[1] == pytest.approx(SIZE[0] - 1, abs=1e-3)
+
+
+def test_the_frame_json_gives_the_hood_edge_where_there_is_one():
+    mask, image, edge = road_with_hood()
+    for share in (0.0, 0.2):
+        extractor = LaneExtractor(CLASSES, LaneSettings(hood_max_share=share), mapper=None)
+        detections = extractor.extract(mask, image)
+        for result in (detections, LaneTracker().update(detections)):
+            record = json.loads(json.dumps(result.to_json()))
+            if not share:
+                assert record["hood_edge"] is None
+                continue
+            points = np.asarray(record["hood_edge"])
+            assert points.shape == (17, 2) and points[0, 0] == 0.0 and points[-1, 0] == SIZE[1] - 1
+            assert np.abs(points[:, 1] - hood_rows(edge, points[:, 0])).max() <= 3.0
 
 
 def test_the_drives_truth_starts_at_the_hood_edge_as_the_labels_do():

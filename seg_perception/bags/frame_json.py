@@ -30,11 +30,13 @@ Front cameras add ``"lanes"`` (see :meth:`seg_perception.postprocess.lanes.LaneR
                               "points_m": [[x, y], ...]}],
               "ego_lane": {"width": 3.6, "lateral_offset": 0.1, "heading_rad": 0.01,
                            "curvature": 0.0005, "left_id": 3, "right_id": 4, "units": "m"},
-              "markings": [{"class": "stop_line", "id": 0, "distance": 12.3, "vertices": [...]}]}
+              "markings": [{"class": "stop_line", "id": 0, "distance": 12.3, "vertices": [...]}],
+              "hood_edge": [[u, v], ...]}
 
 Metric boundaries are ``y = c0 + c1 x + c2 x^2 + c3 x^3`` (vehicle frame, metres) over
 ``valid_range`` in x; in image space (uncalibrated) ``u = c0 + c1 v + c2 v^2`` over rows
-``valid_range``, and ``"frame": "image"``.
+``valid_range``, and ``"frame": "image"``. ``hood_edge`` is the car's hood edge where the frame shows one
+(17 pixels evenly across the width; the road is seen above it), else null.
 """
 
 from __future__ import annotations

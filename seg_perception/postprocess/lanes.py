@@ -54,6 +54,7 @@ from seg_perception.postprocess.hood import find_hood, hood_rows
 from seg_perception.postprocess.settings import settings_values
 
 SOLID, DASHED, DOUBLE, UNKNOWN = "solid", "dashed", "double", "unknown"
+HOOD_JSON_POINTS = 17  # the hood's edge in a frame's JSON: this many points, evenly across the width
 WHITE, YELLOW = "white", "yellow"
 YELLOW_EDGE_SIDES = ("", "left", "right")  # LaneSettings.yellow_edge_side
 EGO_LEFT, EGO_RIGHT = "ego_left", "ego_right"
@@ -434,7 +435,14 @@ class LaneResult:
             "boundaries": [b.to_json() for b in self.boundaries],
             "ego_lane": self.ego_lane.to_json() if self.ego_lane is not None else None,
             "markings": [m.to_json() for m in self.markings],
+            "hood_edge": None if self.hood_edge is None else _hood_vertices(self.hood_edge),
         }
+
+
+def _hood_vertices(edge: np.ndarray) -> list[list[float]]:
+    """The hood's edge (a row per column) as :data:`HOOD_JSON_POINTS` pixels ``[u, v]`` across the frame."""
+    u = np.linspace(0.0, len(edge) - 1.0, HOOD_JSON_POINTS)
+    return np.column_stack([u, hood_rows(edge, u)]).round(1).tolist()
 
 
 def _sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
