@@ -1776,14 +1776,22 @@ def without_narrow_ego_lane(boundaries: list[LaneBoundary], min_width: float) ->
     long as those lie closer together at the car than ``min_width`` (metres; 0: all kept)."""
     kept = list(boundaries)
     while min_width > 0:
-        at_vehicle = [(polyval_at(0.0, b.plane_coefficients), b) for b in kept]
-        left = min((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0], default=None)
-        right = max((item for item in at_vehicle if item[0] < 0), key=lambda item: item[0], default=None)
-        if left is None or right is None or left[0] - right[0] >= min_width:
+        left, right = _sides_at_vehicle(kept)
+        if not left or not right or left[0][0] - right[0][0] >= min_width:
             break
-        weaker = left[1] if left[1].confidence < right[1].confidence else right[1]
+        weaker = left[0][1] if left[0][1].confidence < right[0][1].confidence else right[0][1]
         kept = [b for b in kept if b is not weaker]
     return kept
+
+
+def _sides_at_vehicle(
+    boundaries: list[LaneBoundary],
+) -> tuple[list[tuple[float, LaneBoundary]], list[tuple[float, LaneBoundary]]]:
+    """``(offset at the vehicle, boundary)`` of the lines left of the car and right of it, nearest first."""
+    at_vehicle = [(polyval_at(0.0, b.plane_coefficients), b) for b in boundaries]
+    left = sorted((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0])
+    right = sorted((item for item in at_vehicle if item[0] < 0), key=lambda item: -item[0])
+    return left, right
 
 
 def within_yellow_edge(boundaries: list[LaneBoundary], side: str) -> list[LaneBoundary]:
@@ -1817,9 +1825,7 @@ def assign_positions(boundaries: list[LaneBoundary], max_lane_width: float = 0.0
     Farther out, a gap between two neighbouring lines wider than that moves the outer line (and
     those beyond it) one position further for each further lane that fits in the gap.
     """
-    at_vehicle = [(polyval_at(0.0, b.plane_coefficients), b) for b in boundaries]
-    left = sorted((item for item in at_vehicle if item[0] >= 0), key=lambda item: item[0])
-    right = sorted((item for item in at_vehicle if item[0] < 0), key=lambda item: -item[0])
+    left, right = _sides_at_vehicle(boundaries)
     skip_left = skip_right = 0
     if max_lane_width > 0:
         if left and right and left[0][0] - right[0][0] > max_lane_width:
