@@ -207,6 +207,19 @@ def test_stop_line_is_its_own_object():
     assert [b.position for b in result.boundaries] == ["ego_left", "ego_right"]
 
 
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_a_stop_line_touching_the_lines_is_still_a_stop_line(calibrated):
+    # the lines run on through the stop line: one paint component with it, as tall as the lines
+    mask, image = draw_road([(1.75, "solid", WHITE, 0.0), THREE_LANES[2]], transverse=15.0)
+    result = LaneExtractor(CLASSES, mapper=MAPPER if calibrated else None).extract(mask, image)
+    assert [m.kind for m in result.markings] == ["stop_line"]
+    assert [b.position for b in result.boundaries] == ["ego_left", "ego_right"]
+    stop = result.markings[0].distance
+    assert all(b.plane_range[1] <= stop + 1e-6 for b in result.boundaries)
+    if calibrated:
+        assert abs(stop - 15.0) < 0.5
+
+
 def test_uncalibrated_boundaries_are_image_curves_on_the_paint():
     mask, image = draw_road(THREE_LANES)
     result = LaneExtractor(CLASSES).extract(mask, image)

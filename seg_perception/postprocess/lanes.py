@@ -1487,7 +1487,12 @@ class LaneExtractor:
         to_frame = np.array(scale)
         found: list[RoadMarking] = []
         candidates = []
-        for x0, y0, w, h, component in _wide_components(paint) if paint is not None else []:
+        transverse = (
+            None
+            if paint is None
+            else _transverse_paint(paint, plane, to_frame, settings.transverse_width_m, settings.max_hole_px)
+        )
+        for x0, y0, w, h, component in _wide_components(transverse) if transverse is not None else []:
             ys, xs = np.nonzero(component)
             if len(xs) < 10:
                 continue
@@ -1563,6 +1568,29 @@ class LaneExtractor:
             distance = float(np.min([boxes[k][1][:, 0].min() for k in group]))
             found.append(self._marking(CROSSWALK, hull, plane, distance))
         return found
+
+
+def _transverse_paint(
+    paint: np.ndarray, plane: _Plane, scale: np.ndarray, min_width: float, max_hole: int
+) -> np.ndarray:
+    """``paint`` (mask pixels) with only its row runs at least ``min_width`` across the road (plane
+    units; holes of ``max_hole`` pixels closed): stop lines apart from the lines they touch.
+
+    A stop line usually meets a solid line or the centre line; as one component with it, it is as
+    tall as the line and was no stop line at all.
+    """
+    row, start, end = _row_runs(paint, max_hole)
+    transverse = np.zeros_like(paint)
+    if not len(row):
+        return transverse
+    v = (row + 0.5) * scale[1] - 0.5
+    edges = plane.to_plane(np.column_stack([np.r_[start, end] * scale[0], np.r_[v, v]]))
+    left, right = np.split(edges[:, 1], 2)
+    with np.errstate(invalid="ignore"):
+        wide = np.abs(left - right) >= min_width  # False where either edge is above the horizon
+    for r, s, e in zip(row[wide].tolist(), start[wide].tolist(), end[wide].tolist(), strict=True):
+        transverse[r, s:e] = 1
+    return transverse
 
 
 def _wide_components(binary: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
