@@ -1003,6 +1003,31 @@ def test_a_stop_line_just_beyond_the_bottom_row_is_the_junction_the_car_is_at():
         assert boundary.plane_range[0] < x_bottom + 0.5 and boundary.plane_range[1] < far_stop + 0.2
 
 
+def test_less_than_at_junction_m_of_paint_before_a_junction_is_no_lane_before_it():
+    """With the stop line well ahead but only a stub of each line's paint before it (the end of a dash),
+    the boundaries are of the road across the junction, as a labeller marks that frame's lanes."""
+    from seg_perception.postprocess.lanes import AT_JUNCTION_M
+
+    ground, _ = MAPPER.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))
+    x_bottom = float(ground[0, 0])
+    stop_line_at = x_bottom + 3.0 * AT_JUNCTION_M
+    extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+
+    def junction(paint_before_m: float) -> tuple[np.ndarray, np.ndarray]:
+        paint_ends = stop_line_at - 0.3
+        before, image = draw_road(
+            EGO_SOLID, near=paint_ends - paint_before_m, far=paint_ends, transverse=stop_line_at
+        )
+        return np.maximum(before, draw_road(EGO_SOLID, near=stop_line_at + 8.0)[0]), image
+
+    stub = extractor.extract(*junction(0.6 * AT_JUNCTION_M))
+    assert stub.across_junction and len(stub.boundaries) == 2
+    assert all(b.plane_range[0] > stop_line_at + 7.0 for b in stub.boundaries)
+    lane = extractor.extract(*junction(2.0 * AT_JUNCTION_M))
+    assert not lane.across_junction and len(lane.boundaries) == 2
+    assert all(b.plane_range[1] < stop_line_at + 0.2 for b in lane.boundaries)
+
+
 def test_crossing_a_junction_boundaries_start_at_their_paint_until_it_reaches_the_car():
     """Once the stop line has left the frame the tracker's hint carries the crossing on; paint
     reaching the bottom rows ends it."""

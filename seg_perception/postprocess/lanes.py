@@ -23,7 +23,7 @@ The steps, all plain NumPy/OpenCV:
    shared shape (short lines follow the road, long lines their own paint).
 6. **Junctions.** A lane ends at the first stop line or crosswalk ahead; paint beyond it is the
    road across the junction (used instead when the car is already at the junction: its marking
-   begins within ``at_junction_m`` of the bottom row, or no paint lies before it).
+   begins within ``at_junction_m`` of the bottom row, or no line shows that much paint before it).
 7. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
    double: two parallel tracklets 0.1-0.7 m apart), colour from the image under the paint
    (HSV), position from the lateral offset at the vehicle (``x = 0``), confidence from the
@@ -1653,7 +1653,7 @@ def _before_junction(
     and whether they are of the road across it.
 
     When the car is at the junction (the marking begins within ``at_junction_m`` of the bottom row,
-    or no paint lies before it), the road beyond it is kept instead.
+    or no tracklet shows ``at_junction_m`` of paint before it), the road beyond it is kept instead.
     """
     # a marking the bottom image row already crosses is the junction the car is entering
     ahead = sorted((m for m in markings if m.far_distance > x_bottom), key=lambda m: m.distance)
@@ -1661,7 +1661,15 @@ def _before_junction(
         return samples, weights, spans, pixels, False
     near_edge, far_edge = ahead[0].distance, ahead[0].far_distance
     before = [xy[:, 0] < near_edge for xy in samples]
-    across = near_edge - x_bottom < at_junction_m or sum(int(mask.sum()) for mask in before) < 3
+    # the longest stretch of one line's paint the frame shows before the junction: a stub of a dash is
+    # no lane to steer by (the drives' truth, too, wants a line seen for at_junction_m)
+    stretches = [xy[mask, 0] for xy, mask in zip(samples, before, strict=True) if mask.any()]
+    seen = max((float(np.ptp(forward)) for forward in stretches), default=0.0)
+    across = (
+        near_edge - x_bottom < at_junction_m
+        or sum(int(mask.sum()) for mask in before) < 3
+        or seen < at_junction_m
+    )
     keep = [xy[:, 0] > far_edge for xy in samples] if across else before
     out: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     for xy, weight, span, (u, v), mask in zip(samples, weights, spans, pixels, keep, strict=True):
