@@ -220,6 +220,18 @@ def test_a_stop_line_touching_the_lines_is_still_a_stop_line(calibrated):
         assert abs(stop - 15.0) < 0.5
 
 
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_a_speck_of_paint_just_below_the_horizon_is_no_stop_line(calibrated):
+    # a few pixels there span metres across the road: wide enough for a stop line, but beyond max_range_m
+    mask, image = draw_road(THREE_LANES[1:3])
+    horizon = int(np.ceil(CAMERA.horizon_v()))
+    for below in (2, 6):
+        speck = mask.copy()
+        speck[horizon + below, 300:312] = LANE
+        result = LaneExtractor(CLASSES, mapper=MAPPER if calibrated else None).extract(speck, image)
+        assert result.markings == []
+
+
 def test_uncalibrated_boundaries_are_image_curves_on_the_paint():
     mask, image = draw_road(THREE_LANES)
     result = LaneExtractor(CLASSES).extract(mask, image)

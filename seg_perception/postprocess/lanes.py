@@ -1507,12 +1507,17 @@ class LaneExtractor:
                     continue
                 along = float(ground[:, 0].max() - ground[:, 0].min())
                 across = float(ground[:, 1].max() - ground[:, 1].min())
-                if across >= settings.stop_line_min_length_m and along <= settings.stop_line_max_depth_m:
+                near = float(ground[:, 0].min())
+                if (
+                    across >= settings.stop_line_min_length_m
+                    and along <= settings.stop_line_max_depth_m
+                    and near < settings.max_range_m  # near the horizon a few pixels span metres
+                ):
                     outline = (
                         np.array([[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]], np.float64)
                         * to_frame
                     )
-                    found.append(self._marking(STOP_LINE, outline, plane, float(ground[:, 0].min())))
+                    found.append(self._marking(STOP_LINE, outline, plane, near))
         if self.crosswalk_id is not None:
             found.extend(self._crosswalks(mask, plane, to_frame))
         found.sort(key=lambda m: m.distance)
