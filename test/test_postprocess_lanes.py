@@ -1040,6 +1040,25 @@ def test_less_than_at_junction_m_of_paint_before_a_junction_is_no_lane_before_it
     assert all(b.plane_range[1] < stop_line_at + 0.2 for b in lane.boundaries)
 
 
+def test_across_a_junction_every_boundary_starts_where_the_road_across_does():
+    """Beyond the junction the solid line's paint starts where the road does; the dashed line's first
+    dash lies metres on, but its boundary starts there too (as a labeller draws it)."""
+    from seg_perception.postprocess.lanes import AT_JUNCTION_M
+
+    ground, _ = MAPPER.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))
+    stop_line_at = float(ground[0, 0]) + 0.5 * AT_JUNCTION_M  # the junction the car is at
+    road_from = stop_line_at + 8.0
+    lines = [(1.75, "dashed", WHITE, 3.0), (-1.75, "solid", WHITE, 0.0)]  # the first dash at road_from + 3
+    result = LaneExtractor(CLASSES, mapper=MAPPER).extract(
+        *draw_road(lines, near=road_from, transverse=stop_line_at)
+    )
+    assert result.across_junction
+    dashed, solid = result.boundary_at("ego_left"), result.boundary_at("ego_right")
+    assert dashed.line_type == "dashed" and dashed.painted_range[0] > road_from + 2.5
+    assert abs(solid.plane_range[0] - road_from) < 0.5
+    assert abs(dashed.plane_range[0] - solid.plane_range[0]) < 0.1
+
+
 def test_crossing_a_junction_boundaries_start_at_their_paint_until_it_reaches_the_car():
     """Once the stop line has left the frame the tracker's hint carries the crossing on; paint
     reaching the bottom rows ends it."""

@@ -1226,6 +1226,19 @@ class LaneExtractor:
             result.across_junction = reached > x_bottom + settings.junction_exit_m
             if not result.across_junction:
                 fitted = fit(x_bottom)
+        if result.across_junction:
+            # a solid line's paint starts where the road across does, a dashed line's first dash may
+            # lie metres on: every boundary starts at the nearest solid line's start (if there is one)
+            road_start = min(
+                (
+                    b.painted_range[0]
+                    for b in fitted
+                    if b.painted_range is not None and b.line_type in (SOLID, DOUBLE)
+                ),
+                default=np.inf,
+            )
+            if any(b.painted_range is not None and b.painted_range[0] > road_start for b in fitted):
+                fitted = fit(max(road_start, x_bottom))
         boundaries = []
         curves = [(b.plane_coefficients, b.plane_range) for b in fitted]
         drawn = render_curves(
