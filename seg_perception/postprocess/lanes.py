@@ -21,9 +21,11 @@ The steps, all plain NumPy/OpenCV:
    long the gap between them, so a line is joined across its dash gaps.
 5. **Fit.** Each line is fitted as ``y = c0 + c1 x + c2 x^2 + c3 x^3``, pulled towards the
    shared shape (short lines follow the road, long lines their own paint).
-6. **Junctions.** A lane ends at the first stop line or crosswalk ahead; paint beyond it is the
-   road across the junction (used instead when the car is already at the junction: its marking
-   begins within ``at_junction_m`` of the bottom row, or no line shows that much paint before it).
+6. **Junctions.** A lane ends at the first stop line or crosswalk ahead (stop lines: the paint's
+   row runs at least ``transverse_width_m`` across the road, apart from the lines they touch);
+   paint beyond it is the road across the junction (used instead when the car is already at the
+   junction: its marking begins within ``at_junction_m`` of the bottom row, or no line shows that
+   much paint before it), whose boundaries all start where its nearest solid line does.
 7. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
    double: two parallel tracklets 0.1-0.7 m apart), colour from the image under the paint
    (HSV), position from the lateral offset at the vehicle (``x = 0``), confidence from the
