@@ -990,13 +990,18 @@ def test_at_a_junction_the_road_across_it_starts_at_its_paint():
     assert all(b.plane_range[0] < 4.0 for b in open_road.boundaries)  # paint far ahead, no junction
 
 
+def bottom_row_distance() -> float:
+    """Metres ahead of the ground the bottom image row sees at the frame's centre column."""
+    ground, _ = MAPPER.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))
+    return float(ground[0, 0])
+
+
 def test_a_stop_line_just_beyond_the_bottom_row_is_the_junction_the_car_is_at():
     """Paint before a stop line less than at_junction_m beyond the bottom row is no lane to steer by:
     the boundaries are of the road across it. Farther on, the lane before it is kept, up to it."""
     from seg_perception.postprocess.lanes import AT_JUNCTION_M
 
-    ground, _ = MAPPER.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))
-    x_bottom = float(ground[0, 0])
+    x_bottom = bottom_row_distance()
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
 
     def junction(stop_line_at: float) -> tuple[np.ndarray, np.ndarray]:
@@ -1020,8 +1025,7 @@ def test_less_than_at_junction_m_of_paint_before_a_junction_is_no_lane_before_it
     the boundaries are of the road across the junction, as a labeller marks that frame's lanes."""
     from seg_perception.postprocess.lanes import AT_JUNCTION_M
 
-    ground, _ = MAPPER.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))
-    x_bottom = float(ground[0, 0])
+    x_bottom = bottom_row_distance()
     stop_line_at = x_bottom + 3.0 * AT_JUNCTION_M
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
 
@@ -1045,8 +1049,7 @@ def test_across_a_junction_every_boundary_starts_where_the_road_across_does():
     dash lies metres on, but its boundary starts there too (as a labeller draws it)."""
     from seg_perception.postprocess.lanes import AT_JUNCTION_M
 
-    ground, _ = MAPPER.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))
-    stop_line_at = float(ground[0, 0]) + 0.5 * AT_JUNCTION_M  # the junction the car is at
+    stop_line_at = bottom_row_distance() + 0.5 * AT_JUNCTION_M  # the junction the car is at
     road_from = stop_line_at + 8.0
     lines = [(1.75, "dashed", WHITE, 3.0), (-1.75, "solid", WHITE, 0.0)]  # the first dash at road_from + 3
     result = LaneExtractor(CLASSES, mapper=MAPPER).extract(
