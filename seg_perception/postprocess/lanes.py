@@ -1597,7 +1597,7 @@ def _transverse_paint(
     units; holes of ``max_hole`` pixels closed): stop lines apart from the lines they touch.
 
     A stop line usually meets a solid line or the centre line; as one component with it, it is as
-    tall as the line and was no stop line at all.
+    tall as the line and would be taken for no stop line at all.
     """
     row, start, end = _row_runs(paint, max_hole)
     transverse = np.zeros_like(paint)
