@@ -1502,12 +1502,14 @@ class LaneExtractor:
         to_frame = np.array(scale)
         found: list[RoadMarking] = []
         candidates = []
-        transverse = (
-            None
+        components = (
+            []
             if paint is None
-            else _transverse_paint(paint, plane, to_frame, settings.transverse_width_m, settings.max_hole_px)
+            else _wide_components(
+                _transverse_paint(paint, plane, to_frame, settings.transverse_width_m, settings.max_hole_px)
+            )
         )
-        for x0, y0, w, h, component in _wide_components(transverse) if transverse is not None else []:
+        for x0, y0, w, h, component in components:
             ys, xs = np.nonzero(component)
             if len(xs) < 10:
                 continue
