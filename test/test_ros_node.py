@@ -329,6 +329,27 @@ def test_mask_goes_out_before_the_post_processing(highway: Harness, monkeypatch:
     assert mask_received_before == [True]
 
 
+def test_a_subscriber_count_failing_as_the_context_shuts_down_skips_the_frame_quietly(
+    highway: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SIGTERM during a flood: the worker thread asked for the overlay's subscribers on a dead context
+    from rclpy.impl.implementation_singleton import rclpy_implementation
+
+    worker = highway.node.workers[0]
+
+    def dead_context() -> int:
+        raise rclpy_implementation.RCLError(
+            "failed to get subscription count: publisher's context is invalid"
+        )
+
+    monkeypatch.setattr(worker.overlay_pub, "get_subscription_count", dead_context)
+    before = worker.stats.snapshot()
+    worker.process(image_msg(scene(), stamp_sec=51))  # raises nothing
+    after = worker.stats.snapshot()
+    assert after.publish_errors == before.publish_errors + 1
+    assert after.processed == before.processed
+
+
 def test_segmentation_info_is_latched_with_the_class_map(highway: Harness) -> None:
     infos = highway.subscribe(SegmentationInfo, "front/segmentation_info", LATCHED)  # after it was published
     wait_for(lambda: infos, "latched segmentation info")

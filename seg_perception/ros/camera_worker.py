@@ -441,13 +441,14 @@ class CameraWorker:
             mask_msg, mask_pixels = self._image_message("mask", header, mask.shape[:2], "mono8")
             np.copyto(mask_pixels, mask)  # the one copy of the mask into a message
             self.mask_pub.publish(mask_msg)
+            mask_sent = time.perf_counter()
+            # decided once, before the post-processing: it traces polygons only for a frame that draws
+            # them (subscriber counts fail like a publish when the context shuts down under us)
+            overlay, markers = self._pictures_due()
+            cloud = self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0
         except Exception as err:  # e.g. the context is shutting down under us
             self._publish_failed(err)
             return
-        mask_sent = time.perf_counter()
-        # decided once, before the post-processing: it traces polygons only for a frame that draws them
-        overlay, markers = self._pictures_due()
-        cloud = self.polygons_pub is not None and self.polygons_pub.get_subscription_count() > 0
         postprocess = partial(self.pipeline.postprocess, polygons=markers or cloud)
         result = self._run_stage(postprocess, segmentation)
         if result is None:
