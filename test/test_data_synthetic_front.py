@@ -117,8 +117,11 @@ def test_lane_truth_follows_the_camera_and_the_paint(scenario):
                 near |= np.roll(paint, (dy, dx), axis=(0, 1))
         for lane in sample.lanes:
             # ground metres and image pixels agree through the reported camera
+            # (but for points far outside the frame where the lens folds back: no position, NaN)
             projected = camera.project_output(lane.ground[:, 0], lane.ground[:, 1], 0.0)
-            np.testing.assert_allclose(projected, lane.image, atol=1e-6)
+            placed = np.isfinite(lane.image).all(axis=1)
+            np.testing.assert_allclose(projected[placed], lane.image[placed], atol=1e-6)
+            assert not lane.visible[~placed].any()
             assert lane.position != 0 and lane.color in ("white", "yellow")
             if lane.style not in ("solid", "double"):
                 continue
@@ -128,6 +131,21 @@ def test_lane_truth_follows_the_camera_and_the_paint(scenario):
                     on_paint += bool(near[round(y), round(x)])
     assert checked > 30
     assert on_paint / checked > 0.9, on_paint / checked
+
+
+def test_a_line_stays_one_line_where_the_lens_folds_back_beside_the_car():
+    """Only junctions cut a line: a fold of the lens beside the car is no junction, so the line beyond
+    it is not a second line (the lane scores took its unseen first piece for the line and left the
+    line out)."""
+    folded = 0
+    for seed in range(20):
+        sample = generate_scene("highway", seed, size=SIZE)  # highways have no junctions
+        assert all(count == 1 for count in Counter(lane.lane_id for lane in sample.lanes).values())
+        for lane in sample.lanes:
+            unplaced = ~np.isfinite(lane.image).all(axis=1)
+            folded += int(unplaced.sum())
+            assert not lane.visible[unplaced].any()
+    assert folded > 0  # some of these cameras' lenses fold beside the car
 
 
 def test_ego_boundaries_are_numbered_from_the_car_out():

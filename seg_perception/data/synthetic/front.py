@@ -878,13 +878,18 @@ def _lane_truth(world: FrontWorld, travelled: float, lateral: float, hidden: np.
     visible = inside & (output[:, 0] >= 0) & (output[:, 0] <= width - 1)
     visible &= (output[:, 1] >= 0) & (output[:, 1] <= height - 1)
     visible[inside] &= hidden[v[inside], u[inside]] == 0
-    cut = in_gap[None, :] | ~cam.lens_valid(render).reshape(x.shape)  # no output position (lens_valid)
+    # where the lens folds back a point has no output position (lens_valid): NaN, not a cut, so a
+    # line is split only where a junction interrupts its paint (a fold near the car is no junction)
+    folded = ~cam.lens_valid(render)
+    output[folded] = np.nan
+    visible &= ~folded
+    cut = np.broadcast_to(in_gap[None, :], x.shape)
     visible, output = visible.reshape(x.shape), output.reshape(*x.shape, 2)
     lanes = []
     for index, line in enumerate(world.lines):
         pieces = np.split(np.arange(len(s_rel)), np.flatnonzero(np.diff(cut[index].astype(int))) + 1)
         for piece in pieces:
-            if cut[index, piece[0]] or len(piece) < 2:
+            if cut[index, piece[0]] or len(piece) < 2 or not np.isfinite(output[index, piece]).any():
                 continue
             lanes.append(
                 LaneTruth(

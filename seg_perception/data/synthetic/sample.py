@@ -32,7 +32,7 @@ class LaneTruth:
         ground: (N, 2) metres ``(x right, y forward)`` on the ground, vehicle frame of the
             sample's ``camera_model`` (camera at ``(0, 0, mount_height_m)``).
         image: (N, 2) pixels ``(x, y)`` in the output image (lens included); points may lie
-            outside the frame.
+            outside the frame, and are NaN far outside it, where the lens gives them no position.
         visible: (N,) inside the frame and not hidden by a vehicle, snow or the car's hood.
     """
 
@@ -63,7 +63,11 @@ class LaneTruth:
             "style": self.style,
             "color": self.color,
             "ground_m": np.asarray(self.ground, float).round(3).tolist(),
-            "image_px": np.asarray(self.image, float).round(2).tolist(),
+            # null where the lens gives the point no position in the image
+            "image_px": [
+                [round(float(u), 2), round(float(v), 2)] if np.isfinite([u, v]).all() else None
+                for u, v in np.asarray(self.image, float)
+            ],
             "visible": [bool(v) for v in self.visible],
         }
 
