@@ -690,6 +690,21 @@ def test_a_stop_line_across_the_cars_path_still_ends_the_boundaries():
     assert all(b.plane_range[1] <= stop + 1e-6 for b in result.boundaries)
 
 
+@pytest.mark.parametrize("calibrated", [True, False])
+def test_off_path_stop_lines_false_reports_only_stop_lines_on_the_cars_path(calibrated):
+    mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
+    _side_blob(mask, 25.0)
+    mapper = MAPPER if calibrated else None
+    reported = LaneExtractor(CLASSES, LaneSettings(junction_corridor_m=2.0), mapper=mapper).extract(mask, image)
+    settings = LaneSettings(junction_corridor_m=2.0, off_path_stop_lines=False)
+    result = LaneExtractor(CLASSES, settings, mapper=mapper).extract(mask, image)
+    assert [m.on_path for m in reported.markings] == [True, False]
+    # the one across the car's path stays (and still ends the boundaries); the one beside it goes
+    assert [(m.kind, m.on_path, m.id) for m in result.markings] == [("stop_line", True, 0)]
+    assert result.markings[0].distance == reported.markings[0].distance
+    assert [b.plane_range for b in result.boundaries] == [b.plane_range for b in reported.boundaries]
+
+
 def runs_reference(rows, max_hole):
     """Runs of each row pixel by pixel, holes of up to ``max_hole`` pixels closed."""
     found = []

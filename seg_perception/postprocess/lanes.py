@@ -195,6 +195,10 @@ class LaneSettings:
     # distance of the car's axis at its row (0: every one does); transverse paint off to the side,
     # such as a tail light or the edge of a lane two over, would otherwise cut every boundary
     junction_corridor_m: float = 0.0
+    # with junction_corridor_m: whether transverse paint off the car's path is still reported as a
+    # stop line (it ends no boundary either way); False where roads have no stop lines beside the
+    # car's path (highways), so a far dash seen at a slant is not published as one
+    off_path_stop_lines: bool = True
     # crossing a junction whose stop line or crosswalk has left the frame (the previous frame's
     # boundaries were across it), boundaries start at their first paint until paint comes within
     # this distance of the bottom image row: the car has reached the painted road
@@ -1538,12 +1542,14 @@ class LaneExtractor:
         if self.crosswalk_id is not None:
             found.extend(self._crosswalks(mask, plane, to_frame))
         found.sort(key=lambda m: m.distance)
-        for index, marking in enumerate(found):
-            marking.id = index
         if settings.junction_corridor_m > 0 and found:
             width = mask.shape[1] * to_frame[0]
             for marking in found:
                 marking.on_path = _reaches_axis(marking, plane, width, settings.junction_corridor_m)
+            if not settings.off_path_stop_lines:
+                found = [m for m in found if m.on_path or m.kind != STOP_LINE]
+        for index, marking in enumerate(found):
+            marking.id = index
         return found
 
     def _marking(self, kind: str, outline: np.ndarray, plane: _Plane, distance: float) -> RoadMarking:
