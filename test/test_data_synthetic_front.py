@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -146,6 +147,23 @@ def test_a_line_stays_one_line_where_the_lens_folds_back_beside_the_car():
             folded += int(unplaced.sum())
             assert not lane.visible[unplaced].any()
     assert folded > 0  # some of these cameras' lenses fold beside the car
+
+
+def test_the_preview_draws_a_folded_line_only_where_it_has_a_position():
+    """A line whose near end has no image position (NaN) is drawn in pieces, not to a cast NaN: the
+    preview showed a stray diagonal from the frame's top edge."""
+    from seg_perception.data.cli import annotated
+
+    sample = generate_scene("highway", 4, size=SIZE)
+    assert any(not np.isfinite(lane.image).all() for lane in sample.lanes)
+    colors = np.zeros((8, 3), np.uint8)  # a black mask panel
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NaN cast to int
+        truth = annotated(sample, colors)[SIZE[0] :]
+    horizon = int(np.ceil(camera_from_meta(sample.meta["camera_model"]).horizon_v))
+    magenta = (truth[..., 0] > 0) & (truth[..., 1] == 0) & (truth[..., 2] > 0)
+    assert magenta[horizon + 2 :].any()  # the lines are drawn, on the road
+    assert not magenta[: max(horizon - 1, 0)].any()  # and nothing of them above the horizon
 
 
 def test_ego_boundaries_are_numbered_from_the_car_out():

@@ -695,7 +695,8 @@ def test_off_path_stop_lines_false_reports_only_stop_lines_on_the_cars_path(cali
     mask, image = draw_road(THREE_LANES[1:3], far=14.0, transverse=15.0)
     _side_blob(mask, 25.0)
     mapper = MAPPER if calibrated else None
-    reported = LaneExtractor(CLASSES, LaneSettings(junction_corridor_m=2.0), mapper=mapper).extract(mask, image)
+    reporting = LaneSettings(junction_corridor_m=2.0)
+    reported = LaneExtractor(CLASSES, reporting, mapper=mapper).extract(mask, image)
     settings = LaneSettings(junction_corridor_m=2.0, off_path_stop_lines=False)
     result = LaneExtractor(CLASSES, settings, mapper=mapper).extract(mask, image)
     assert [m.on_path for m in reported.markings] == [True, False]

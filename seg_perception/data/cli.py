@@ -89,7 +89,12 @@ def annotated(sample: Any, colors: np.ndarray) -> np.ndarray:
             truth, mark.shape, (round(x) + 5, round(y) - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1
         )
     for lane in getattr(sample, "lanes", []):
-        cv2.polylines(truth, [np.round(lane.image).astype(np.int32)], False, (255, 0, 255), 1, cv2.LINE_AA)
+        # a line's stretches with an image position (none where the lens folds back, NaN)
+        placed = np.isfinite(lane.image).all(axis=1)
+        stretches = np.split(np.arange(len(placed)), np.flatnonzero(np.diff(placed.astype(int))) + 1)
+        polylines = [np.round(lane.image[k]).astype(np.int32) for k in stretches if placed[k[0]]]
+        if polylines:
+            cv2.polylines(truth, polylines, False, (255, 0, 255), 1, cv2.LINE_AA)
     return np.vstack([sample.image, truth])
 
 
