@@ -629,6 +629,20 @@ def test_an_unknown_yellow_edge_side_is_a_settings_error(tmp_path):
     assert shipped[0].yellow_edge_side == "left"
 
 
+def test_a_switch_takes_true_or_false_and_a_bad_value_names_its_key():
+    # as a launch argument or a quoted YAML value the switch arrives as a string: "false" is off
+    assert LaneSettings.from_mapping({"off_path_stop_lines": "false"}).off_path_stop_lines is False
+    assert LaneSettings.from_mapping({"run_on_straight": " True "}).run_on_straight is True
+    assert LaneSettings.from_mapping({"start_at_frame_edge": False}).start_at_frame_edge is False
+    for bad, message in (
+        ({"off_path_stop_lines": "no"}, "lane settings: off_path_stop_lines must be true or false, got 'no'"),
+        ({"run_on_straight": 1}, "run_on_straight must be true or false, got 1"),
+        ({"max_lane_width_m": "wide"}, "lane settings: max_lane_width_m must be a number, got 'wide'"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            LaneSettings.from_mapping(bad)
+
+
 def test_a_bad_tracking_value_is_a_settings_error(tmp_path):
     assert TrackerSettings.from_mapping({"max_missed": "10", "coast_per_hit": 1}) == TrackerSettings(
         max_missed=10, coast_per_hit=1.0
@@ -636,7 +650,7 @@ def test_a_bad_tracking_value_is_a_settings_error(tmp_path):
     for bad, message in (
         ({"max_mised": 3}, "unknown tracking settings"),
         ({"coast_per_hit": -1.0}, "must not be negative"),
-        ({"max_missed": "often"}, "invalid literal"),
+        ({"max_missed": "often"}, "tracking settings: max_missed must be an integer, got 'often'"),
     ):
         with pytest.raises(ValueError, match=message):
             TrackerSettings.from_mapping(bad)

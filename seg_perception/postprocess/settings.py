@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+_KINDS = {int: "an integer", float: "a number", str: "a string"}  # how a value's type reads in an error
+
 
 def check_known(settings_type: Any, values: Mapping[str, Any], what: str) -> None:
     """Raise ``ValueError`` naming the keys of ``values`` that are no field of ``settings_type``.
@@ -26,8 +28,27 @@ def settings_values(defaults: Any, values: Mapping[str, Any] | None, what: str) 
     """
     values = dict(values or {})
     check_known(defaults, values, what)
-    converted: dict[str, Any] = {}
-    for key, value in values.items():
-        default = getattr(defaults, key)
-        converted[key] = tuple(value) if isinstance(default, tuple) else type(default)(value)
-    return converted
+    return {key: _converted(getattr(defaults, key), value, f"{what}: {key}") for key, value in values.items()}
+
+
+def _converted(default: Any, value: Any, where: str) -> Any:
+    """``value`` as the type of ``default``; a switch takes only true / false (a launch argument
+    arrives as the string ``"false"``, which ``bool()`` would turn on).
+
+    Raises:
+        ValueError: a value that does not convert, named by ``where``.
+    """
+    if isinstance(default, tuple):
+        return tuple(value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ValueError(f"{where} must be true or false, got {value!r}")
+    try:
+        return type(default)(value)
+    except (TypeError, ValueError) as err:
+        kind = _KINDS.get(type(default), type(default).__name__)
+        raise ValueError(f"{where} must be {kind}, got {value!r}") from err
+
