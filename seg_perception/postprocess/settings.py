@@ -51,4 +51,3 @@ def _converted(default: Any, value: Any, where: str) -> Any:
     except (TypeError, ValueError) as err:
         kind = _KINDS.get(type(default), type(default).__name__)
         raise ValueError(f"{where} must be {kind}, got {value!r}") from err
-
