@@ -224,6 +224,32 @@ def test_a_slots_block_without_point_settings_decodes_like_the_shipped_config():
     assert pipelines[1].edge_point_threshold == pipelines[0].edge_point_threshold
 
 
+@pytest.mark.parametrize(
+    ("enabled", "tracked"), [(True, True), ("true", True), (False, False), ("false", False)]
+)
+def test_the_slot_tracker_switch_takes_true_or_false_also_as_strings(enabled, tracked):
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    scenario = parking_scenario(0.02, (640, 640))
+    slots = {
+        **scenario.params["slots"],
+        "tracker": {**scenario.params["slots"].get("tracker", {}), "enabled": enabled},
+    }
+    scenario = dataclasses.replace(scenario, params={**scenario.params, "slots": slots})
+    pipeline = SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
+    assert (pipeline._slot_tracker is not None) is tracked
+
+
+def test_a_slot_tracker_switch_that_is_neither_true_nor_false_is_a_start_up_error():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    scenario = parking_scenario(0.02, (640, 640))
+    slots = {**scenario.params["slots"], "tracker": {"enabled": "off"}}
+    scenario = dataclasses.replace(scenario, params={**scenario.params, "slots": slots})
+    with pytest.raises(ConfigError, match="slots.tracker.enabled must be true or false, got 'off'"):
+        SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
+
+
 def test_slot_ids_follow_the_slots_while_the_car_moves():
     from seg_perception.inference.pipeline import SegmentationPipeline
 

@@ -48,6 +48,7 @@ from seg_perception.postprocess.marking_points import (
     scale_points,
 )
 from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
+from seg_perception.postprocess.settings import switch_value
 from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
 from seg_perception.postprocess.visualize import annotate, color_table, draw_lanes
 
@@ -304,8 +305,8 @@ class SegmentationPipeline:
             TEST_TIME_FLIPS[int(flips)] if self.slot_method == "marking_points" else TEST_TIME_FLIPS[1]
         )
         tracker_block = dict(block.pop("tracker", None) or {})
-        track = bool(tracker_block.pop("enabled", True))
         try:
+            track = switch_value(tracker_block.pop("enabled", True), "slots.tracker.enabled")
             self.slot_priors = SlotPriors.from_config(block)
             tracker_config = TrackerConfig.from_config(tracker_block)
         except (ValueError, TypeError, IndexError) as err:

@@ -41,13 +41,23 @@ def _converted(default: Any, value: Any, where: str) -> Any:
     if isinstance(default, tuple):
         return tuple(value)
     if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise ValueError(f"{where} must be true or false, got {value!r}")
+        return switch_value(value, where)
     try:
         return type(default)(value)
     except (TypeError, ValueError) as err:
         kind = _KINDS.get(type(default), type(default).__name__)
         raise ValueError(f"{where} must be {kind}, got {value!r}") from err
+
+
+def switch_value(value: Any, where: str) -> bool:
+    """``value`` of an on / off setting: a bool, or the string ``true`` / ``false`` (any case), as a
+    launch argument or a quoted YAML value arrives; ``bool("false")`` would be on.
+
+    Raises:
+        ValueError: anything else, named by ``where``.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{where} must be true or false, got {value!r}")
