@@ -47,8 +47,8 @@ from seg_perception.postprocess.marking_points import (
     merge_flipped_maps,
     scale_points,
 )
-from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
 from seg_perception.postprocess.settings import switch_value
+from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
 from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
 from seg_perception.postprocess.visualize import annotate, color_table, draw_lanes
 
