@@ -246,7 +246,7 @@ def test_a_slot_tracker_switch_that_is_neither_true_nor_false_is_a_start_up_erro
     scenario = parking_scenario(0.02, (640, 640))
     slots = {**scenario.params["slots"], "tracker": {"enabled": "off"}}
     scenario = dataclasses.replace(scenario, params={**scenario.params, "slots": slots})
-    with pytest.raises(ConfigError, match="slots.tracker.enabled must be true or false, got 'off'"):
+    with pytest.raises(ConfigError, match=r"slots\.tracker\.enabled must be true or false, got 'off'"):
         SegmentationPipeline(PointEngine(row_in_model_pixels()), scenario, "avm")  # type: ignore[arg-type]
 
 
