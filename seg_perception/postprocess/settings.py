@@ -58,6 +58,7 @@ def switch_value(value: Any, where: str) -> bool:
     """
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in ("true", "false"):
+        return word == "true"
     raise ValueError(f"{where} must be true or false, got {value!r}")

@@ -883,13 +883,14 @@ def _lane_truth(world: FrontWorld, travelled: float, lateral: float, hidden: np.
     folded = ~cam.lens_valid(render)
     output[folded] = np.nan
     visible &= ~folded
-    cut = np.broadcast_to(in_gap[None, :], x.shape)
     visible, output = visible.reshape(x.shape), output.reshape(*x.shape, 2)
+    # the stretches between junctions: the same samples for every line
+    stretches = np.split(np.arange(len(s_rel)), np.flatnonzero(np.diff(in_gap.astype(int))) + 1)
+    stretches = [piece for piece in stretches if not in_gap[piece[0]] and len(piece) >= 2]
     lanes = []
     for index, line in enumerate(world.lines):
-        pieces = np.split(np.arange(len(s_rel)), np.flatnonzero(np.diff(cut[index].astype(int))) + 1)
-        for piece in pieces:
-            if cut[index, piece[0]] or len(piece) < 2 or not np.isfinite(output[index, piece]).any():
+        for piece in stretches:
+            if not np.isfinite(output[index, piece]).any():
                 continue
             lanes.append(
                 LaneTruth(
