@@ -909,6 +909,40 @@ def test_trimmed_dash_ends_stop_pulling_the_vanishing_point_above_the_horizon():
     assert (settings.vanishing_trim, settings.vanishing_pair_deg) == (0.15, 15.0)
 
 
+def test_uncalibrated_lines_keep_to_their_paint_near_the_car_under_a_horizon_a_few_rows_off():
+    """A lens's distortion or a roll leaves a frame's lines meeting in no single point: the
+    horizon found lies a few rows off some of them, which turns those lines in the pseudo-ground
+    by an amount proportional to their offset. Pulled to the road's shared heading, such a line
+    leaves its own paint near the car; its heading is only loosely tied to the road's."""
+    size = height, width = 540, 960
+    mask = np.zeros(size, np.uint8)
+    # (lean, row where the line meets the image's middle column, dashed): the outer line meets
+    # the others' crossing 10 rows higher
+    lines = [(-1.0, 225.0, False), (1.3, 225.0, True), (3.2, 215.0, True)]
+    for lean, meets, dashed in lines:
+        for v in range(240, height):
+            u = width / 2 + lean * (v - meets)
+            if 0 <= u < width and not (dashed and (v // 20) % 2):
+                cv2.circle(mask, (int(u), v), max(1, (v - 230) // 60), 1, -1)
+    image = np.full((*size, 3), 90, np.uint8)
+    image[mask > 0] = WHITE
+
+    def near_end_errors(settings):
+        result = LaneExtractor(CLASSES, settings).extract(mask, image)
+        assert len(result.boundaries) == len(lines)
+        errors = []
+        for boundary in result.boundaries:
+            u, v = boundary.image_points[np.argmax(boundary.image_points[:, 1])]
+            errors.append(min(abs(width / 2 + lean * (v - meets) - u) for lean, meets, _ in lines))
+        return errors
+
+    assert max(near_end_errors(LaneSettings())) < 4.0
+    # the heading pulled as hard as the curvature (before image_heading_prior): off by 12-18 px
+    assert max(near_end_errors(LaneSettings(image_heading_prior=1.0))) > 10.0
+    with pytest.raises(ValueError, match="image_heading_prior"):
+        LaneSettings(image_heading_prior=-0.1)
+
+
 def test_intersect_lines_pairs_same_side_lines_without_a_third_only_when_asked():
     vanishing = (320.0, 150.0)
     v = np.linspace(250.0, 470.0, 12)

@@ -100,6 +100,11 @@ class LaneSettings:
     max_shape_residual_m: float = 0.25  # tracklets farther from the shape are not lane lines
     shape_prior: float = 0.3
     shape_span_m: float = 20.0  # boundaries shorter than this lean on the shared road shape
+    # uncalibrated: the share of shape_prior that pulls a line's heading towards the road's (its
+    # curvature terms get all of it). Lines are parallel in the pseudo-ground only under the true
+    # horizon; an estimated horizon a few rows off turns each line there by an amount proportional
+    # to its offset, so an outer line pulled to the road's heading leaves its own paint near the car
+    image_heading_prior: float = 0.01
     min_extrapolation_m: float = 8.0
     # paint that begins farther ahead than this (0: no limit) is not made a boundary: its offset at
     # the car is a long extrapolation (a far blob, or the far end of a curve the shared shape does
@@ -220,6 +225,8 @@ class LaneSettings:
             )
         if not 0.0 <= self.min_stripe_share <= 1.0:
             raise ValueError(f"min_stripe_share must lie in [0, 1], not {self.min_stripe_share}")
+        if self.image_heading_prior < 0.0:
+            raise ValueError(f"image_heading_prior must not be negative, not {self.image_heading_prior}")
 
     def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
@@ -877,13 +884,18 @@ def _shape_residuals(
     return offset, np.sqrt(np.bincount(owner, spread * spread * weight, count) / total)
 
 
-def _fit_line(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: float) -> np.ndarray:
-    """Cubic in normalised x pulled towards the shared shape by ``prior`` (relative to the data weight)."""
+def _fit_line(
+    xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: float, heading_share: float = 1.0
+) -> np.ndarray:
+    """Cubic in normalised x pulled towards the shared shape by ``prior`` (relative to the data weight).
+
+    The heading (linear) term is pulled by ``heading_share`` of it, the curvature terms by all of it.
+    """
     degree = 3
     count = len(xy)
     xs = xy[:, 0] / _X_SCALE
     root_w = np.sqrt(weight)
-    lam = np.sqrt(prior * float(weight.sum()))
+    lam = np.sqrt(prior * float(weight.sum())) * np.array([math.sqrt(heading_share), 1.0, 1.0])
     # rows: the weighted samples (x^0 .. x^3), then one prior row per shape term: only the shape
     # terms the road fit had are pulled towards it; unfitted higher terms are pulled to zero
     matrix = np.zeros((count + degree, degree + 1))
@@ -894,7 +906,7 @@ def _fit_line(xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: floa
     matrix[np.arange(count, count + degree), np.arange(1, degree + 1)] = lam
     target = np.zeros(count + degree)
     target[:count] = xy[:, 1] * root_w
-    target[count : count + len(shape)] = shape * lam
+    target[count : count + len(shape)] = shape * lam[: len(shape)]
     solution, *_ = np.linalg.lstsq(matrix, target, rcond=None)
     return np.asarray(solution, dtype=np.float64)
 
@@ -1377,7 +1389,7 @@ class LaneExtractor:
         # a short stretch of paint says little about curvature: the shorter, the more it follows the road
         own_span = max(extents[k][1] for k in members) - min(extents[k][0] for k in members)
         prior = settings.shape_prior * (1.0 + (settings.shape_span_m / max(own_span, 1.0)) ** 2)
-        normalised = _fit_line(xy, weight, shape, prior)
+        normalised = _fit_line(xy, weight, shape, prior, 1.0 if plane.metric else settings.image_heading_prior)
         coefficients = _to_metric_coefficients(normalised)
         residuals = xy[:, 1] - polyval(xy[:, 0], coefficients)
         rms = math.sqrt(float((residuals**2 * weight).sum() / weight.sum()))  # np.average
