@@ -1389,7 +1389,8 @@ class LaneExtractor:
         # a short stretch of paint says little about curvature: the shorter, the more it follows the road
         own_span = max(extents[k][1] for k in members) - min(extents[k][0] for k in members)
         prior = settings.shape_prior * (1.0 + (settings.shape_span_m / max(own_span, 1.0)) ** 2)
-        normalised = _fit_line(xy, weight, shape, prior, 1.0 if plane.metric else settings.image_heading_prior)
+        heading_share = 1.0 if plane.metric else settings.image_heading_prior
+        normalised = _fit_line(xy, weight, shape, prior, heading_share)
         coefficients = _to_metric_coefficients(normalised)
         residuals = xy[:, 1] - polyval(xy[:, 0], coefficients)
         rms = math.sqrt(float((residuals**2 * weight).sum() / weight.sum()))  # np.average
