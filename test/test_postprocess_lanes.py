@@ -20,12 +20,10 @@ from seg_perception.postprocess.lanes import (
     LaneSettings,
     _row_runs,
     _wide_components,
-    estimate_vanishing_point,
-    intersect_lines,
     render_curve,
     render_curves,
-    vanishing_lines,
 )
+from seg_perception.postprocess.vanishing import estimate_vanishing_point, intersect_lines, vanishing_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (360, 640)

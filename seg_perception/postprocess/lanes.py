@@ -14,13 +14,16 @@ The steps, all plain NumPy/OpenCV:
    ``(u0, v0)`` of the tracklets, ``x = F h / (v - v0)``, ``y = -(u - u0) h / (v - v0)`` with a
    nominal focal length ``F`` and camera height ``h``. For a camera with small pitch and roll
    that map is the true ground up to scale, so lane lines are parallel in it (the
-   vanishing point is re-estimated each frame and smoothed by the caller's ``hint``).
+   vanishing point, :mod:`seg_perception.postprocess.vanishing`, is re-estimated each frame and
+   smoothed by the caller's ``hint``).
 4. **Grouping.** One least-squares fit of all tracklets with a shared road shape
    ``c1 x + c2 x^2 + c3 x^3`` and one lateral offset per tracklet; the offsets are clustered
    (gap > ``cluster_gap_m`` starts a new line). Dashes of one line share an offset however
    long the gap between them, so a line is joined across its dash gaps.
 5. **Fit.** Each line is fitted as ``y = c0 + c1 x + c2 x^2 + c3 x^3``, pulled towards the
-   shared shape (short lines follow the road, long lines their own paint).
+   shared shape (short lines follow the road, long lines their own paint); in the pseudo-ground
+   the heading ``c1`` only loosely (``image_heading_prior``), as a horizon a few rows off turns
+   each line there by its offset.
 6. **Junctions.** A lane ends at the first stop line or crosswalk ahead (stop lines: the paint's
    row runs at least ``transverse_width_m`` across the road, apart from the lines they touch);
    paint beyond it is the road across the junction (used instead when the car is already at the
@@ -54,6 +57,7 @@ import numpy as np
 from seg_perception.postprocess.camera_model import GroundMapper
 from seg_perception.postprocess.hood import find_hood, hood_rows
 from seg_perception.postprocess.settings import settings_values
+from seg_perception.postprocess.vanishing import VP_MIN_SPAN, intersect_lines, vanishing_lines
 
 SOLID, DASHED, DOUBLE, UNKNOWN = "solid", "dashed", "double", "unknown"
 HOOD_JSON_POINTS = 17  # the hood's edge in a frame's JSON: this many points, evenly across the width
@@ -62,9 +66,6 @@ YELLOW_EDGE_SIDES = ("", "left", "right")  # LaneSettings.yellow_edge_side
 EGO_LEFT, EGO_RIGHT = "ego_left", "ego_right"
 STOP_LINE, CROSSWALK = "stop_line", "crosswalk"
 _X_SCALE = 50.0  # metres: normalises x in the fits so that all coefficients are of similar size
-VP_MIN_SPAN = 0.015  # share of the height a tracklet must span to vote for the vanishing point at all
-MIN_VP_SLOPE = 0.2  # |du/dv| of tracklets used for the vanishing point
-VP_ROWS = (0.05, 1.0)  # rows of the vanishing point, shares of the height (and above the paint)
 VP_SMOOTHING = 0.3  # weight of this frame's vanishing point against the hint
 VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height from the hint is ignored
 _RENDER_POINTS = 40  # samples along a drawn boundary
@@ -537,14 +538,6 @@ def fit_polynomial(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
     return np.asarray(solution / norms, dtype=np.float64)
 
 
-def _line_fit(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
-    """``(slope, intercept)`` of the least-squares line ``u = intercept + slope v`` (np.polyfit, degree 1)."""
-    v_mean, u_mean = float(v.mean()), float(u.mean())
-    dv = v - v_mean
-    slope = float(dv @ (u - u_mean)) / float(dv @ dv)
-    return slope, u_mean - slope * v_mean
-
-
 def _row_runs(binary_rows: np.ndarray, max_hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(row_index, start, end)`` of the runs of each row (end exclusive), holes <= ``max_hole`` closed.
 
@@ -640,215 +633,6 @@ def _link_tracklets(
         active, idle = next_active, next_idle
     done.extend(active)
     return done
-
-
-class _StraightLine:
-    """Running sums of ``(u, v)`` samples and their least-squares line ``u = intercept + slope v``.
-
-    Plain floats: joining a frame's few dozen tracklets compares each pair a few times, where
-    NumPy calls on small arrays would cost more than the arithmetic.
-    """
-
-    def __init__(self, u: np.ndarray, v: np.ndarray) -> None:
-        self.count = float(len(v))
-        self.su, self.sv = float(u.sum()), float(v.sum())
-        self.suu, self.suv, self.svv = float(u @ u), float(u @ v), float(v @ v)
-        self.top, self.bottom = float(v.min()), float(v.max())
-        self.slope, self.intercept = self._fit(self)
-
-    @staticmethod
-    def _fit(sums: _StraightLine) -> tuple[float, float]:
-        n = sums.count
-        spread = sums.svv - sums.sv * sums.sv / n
-        slope = (sums.suv - sums.su * sums.sv / n) / spread if spread > 0 else 0.0
-        return slope, (sums.su - slope * sums.sv) / n
-
-    def rms_from(self, slope: float, intercept: float) -> float:
-        """Root mean square of this line's samples' distance (in u) from ``u = intercept + slope v``."""
-        n = self.count
-        squares = (
-            self.suu
-            - 2.0 * intercept * self.su
-            - 2.0 * slope * self.suv
-            + intercept * intercept * n
-            + 2.0 * intercept * slope * self.sv
-            + slope * slope * self.svv
-        )
-        return math.sqrt(max(squares, 0.0) / n)
-
-    def joined(self, other: _StraightLine) -> _StraightLine:
-        line = object.__new__(_StraightLine)
-        line.count, line.su, line.sv = self.count + other.count, self.su + other.su, self.sv + other.sv
-        line.suu, line.suv, line.svv = self.suu + other.suu, self.suv + other.suv, self.svv + other.svv
-        line.top, line.bottom = min(self.top, other.top), max(self.bottom, other.bottom)
-        line.slope, line.intercept = self._fit(line)
-        return line
-
-
-def _join_collinear(lines: list[_StraightLine], tolerance: float) -> list[_StraightLine]:
-    """Tracklets' lines joined where they lie on one straight image line: the dashes of a lane line.
-
-    Greedy, the longest line first, growing towards the nearest rows: a tracklet joins when one
-    straight fit of the joined samples stays within ``tolerance`` pixels (RMS) of both its own
-    samples and the line's. A dash's own direction is poorly known (a model's dash is a short
-    blob); a line through several dashes is not.
-    """
-    free = list(lines)
-    joined = []
-    while free:
-        line = free.pop(max(range(len(free)), key=lambda k: free[k].bottom - free[k].top))
-        grown = True
-        while grown:
-            grown = False
-            free.sort(key=lambda other: max(line.top - other.bottom, other.top - line.bottom, 0.0))
-            for k, other in enumerate(free):
-                if other.slope * line.slope <= 0:
-                    continue
-                union = line.joined(other)
-                if (
-                    line.rms_from(union.slope, union.intercept) <= tolerance
-                    and other.rms_from(union.slope, union.intercept) <= tolerance
-                ):
-                    line = union
-                    del free[k]
-                    grown = True
-                    break
-        joined.append(line)
-    return joined
-
-
-def vanishing_lines(
-    tracklets: Sequence[tuple[np.ndarray, np.ndarray]],
-    size: tuple[int, int],
-    *,
-    join: float = 0.0,
-    trim: float = 0.0,
-) -> list[_StraightLine]:
-    """Straight image lines of the tracklets that can vote for the vanishing point.
-
-    Args:
-        tracklets: ``(u, v)`` sample arrays of each tracklet, in row order.
-        size: (height, width) of the image.
-        join: Tracklets on one straight line within this share of the height (RMS) are joined
-            into one line, so that a line's dashes vote together with the direction of the
-            whole line; 0: every tracklet is a line of its own.
-        trim: Share of each tracklet's samples left out at either end (its slanted or rounded
-            ends, whose centres lean towards the vertical); 0: all of them.
-    """
-    height, _ = size
-    if trim > 0:
-        cut = [int(trim * len(v)) for _, v in tracklets]
-        tracklets = [(u[k : len(u) - k], v[k : len(v) - k]) for (u, v), k in zip(tracklets, cut, strict=True)]
-    lines = [
-        _StraightLine(u, v) for u, v in tracklets if len(v) >= 4 and v.max() - v.min() >= VP_MIN_SPAN * height
-    ]
-    # nearly horizontal in the image: no lane line
-    lines = [line for line in lines if abs(line.slope) >= MIN_VP_SLOPE]
-    return _join_collinear(lines, join * height) if join > 0 else lines
-
-
-def intersect_lines(
-    lines: Sequence[_StraightLine],
-    size: tuple[int, int],
-    region: tuple[float, float, float, float] | None = None,
-    *,
-    min_span: float = VP_MIN_SPAN,
-    same_side_angle_deg: float | None = None,
-    tolerance: float = 0.0,
-    third_line: bool = True,
-) -> tuple[float, float] | None:
-    """Weighted median of the pairwise intersections of straight image lines ``u = a + b v``.
-
-    Args:
-        lines: From :func:`vanishing_lines`.
-        size: (height, width) of the image.
-        region: ``(u_min, u_max, v_min, v_max)`` pixels where the camera's vanishing point can
-            be (see :meth:`LaneSettings.vanishing_region`); intersections outside it are not
-            candidates (a shadow edge or a blob crossing a lane line far from the horizon).
-            None: any column, rows ``VP_ROWS``.
-        min_span: Lines spanning fewer rows than this share of the height do not vote.
-        same_side_angle_deg: Two lines leaning the same way (both left or both right of the
-            car) vote when their directions differ by at least this angle and a third line
-            passes within ``tolerance`` pixels (along the row) of their crossing; None: only
-            lines leaning opposite ways vote together.
-        tolerance: Pixels, see ``same_side_angle_deg``.
-        third_line: False: same-side pairs vote without a third line through their crossing.
-
-    Returns:
-        ``(u0, v0)`` or None when no two lines meet where a vanishing point can be.
-    """
-    height, _ = size
-    fits = [
-        (line.intercept, line.slope, line.top, line.count * (line.bottom - line.top))
-        for line in lines
-        if line.bottom - line.top >= min_span * height
-    ]
-    min_angle = math.radians(same_side_angle_deg) if same_side_angle_deg is not None else math.inf
-    candidates, weights = [], []
-    for i in range(len(fits)):
-        a_i, b_i, top_i, w_i = fits[i]
-        for j in range(i + 1, len(fits)):
-            a_j, b_j, top_j, w_j = fits[j]
-            # a line left of the car leans one way, a line right of it the other: such pairs meet
-            # at the horizon; two lines on one side only where their directions differ enough
-            # (nearly parallel, they meet anywhere along it)
-            same_side = b_i * b_j > 0
-            if same_side and abs(math.atan(b_i) - math.atan(b_j)) < min_angle:
-                continue
-            v_cross = (a_j - a_i) / (b_i - b_j)
-            if not (VP_ROWS[0] * height < v_cross < min(top_i, top_j)):
-                continue
-            u_cross = a_i + b_i * v_cross
-            if region is not None and not (
-                region[0] <= u_cross <= region[1] and region[2] <= v_cross <= region[3]
-            ):
-                continue
-            # two lines on one side cross somewhere in any case: their crossing is the vanishing
-            # point only where a third line passes through it too
-            if (
-                same_side
-                and third_line
-                and not any(
-                    k != i and k != j and abs(fits[k][0] + fits[k][1] * v_cross - u_cross) <= tolerance
-                    for k in range(len(fits))
-                )
-            ):
-                continue
-            candidates.append((u_cross, v_cross))
-            weights.append(np.sqrt(w_i * w_j))
-    if not candidates:
-        return None
-    points = np.asarray(candidates)
-    w = np.asarray(weights)
-
-    def weighted_median(values: np.ndarray) -> float:
-        order = np.argsort(values)
-        cumulative = np.cumsum(w[order])
-        return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2.0)])
-
-    return weighted_median(points[:, 0]), weighted_median(points[:, 1])
-
-
-def estimate_vanishing_point(
-    tracklets: Sequence[tuple[np.ndarray, np.ndarray]],
-    size: tuple[int, int],
-    region: tuple[float, float, float, float] | None = None,
-    *,
-    min_span: float = VP_MIN_SPAN,
-    join: float = 0.0,
-    same_side_angle_deg: float | None = None,
-    trim: float = 0.0,
-) -> tuple[float, float] | None:
-    """The vanishing point of tracklets: :func:`vanishing_lines`, then :func:`intersect_lines`."""
-    lines = vanishing_lines(tracklets, size, join=join, trim=trim)
-    return intersect_lines(
-        lines,
-        size,
-        region,
-        min_span=min_span,
-        same_side_angle_deg=same_side_angle_deg,
-        tolerance=join * size[0],
-    )
 
 
 def _solve_shared(
