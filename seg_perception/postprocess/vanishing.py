@@ -141,7 +141,7 @@ def intersect_lines(
         lines: From :func:`vanishing_lines`.
         size: (height, width) of the image.
         region: ``(u_min, u_max, v_min, v_max)`` pixels where the camera's vanishing point can
-            be (see :meth:`LaneSettings.vanishing_region`); intersections outside it are not
+            be (``lanes.LaneSettings.vanishing_region``); intersections outside it are not
             candidates (a shadow edge or a blob crossing a lane line far from the horizon).
             None: any column, rows ``VP_ROWS``.
         min_span: Lines spanning fewer rows than this share of the height do not vote.
