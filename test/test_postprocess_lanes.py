@@ -1,6 +1,7 @@
 """Lane boundaries from masks drawn through a known camera: grouping, fit, type, positions, tracking."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -935,10 +936,40 @@ def test_uncalibrated_lines_keep_to_their_paint_near_the_car_under_a_horizon_a_f
         return errors
 
     assert max(near_end_errors(LaneSettings())) < 4.0
-    # the heading pulled as hard as the curvature (before image_heading_prior): off by 12-18 px
-    assert max(near_end_errors(LaneSettings(image_heading_prior=1.0))) > 10.0
-    with pytest.raises(ValueError, match="image_heading_prior"):
-        LaneSettings(image_heading_prior=-0.1)
+    # the heading pulled as hard as the curvature (before heading_prior): off by 12-18 px
+    assert max(near_end_errors(LaneSettings(heading_prior=1.0))) > 10.0
+    with pytest.raises(ValueError, match="heading_prior"):
+        LaneSettings(heading_prior=-0.1)
+
+
+def test_calibrated_lines_keep_to_their_paint_near_the_car_when_the_camera_pitches_off_its_calibration():
+    """Braking, a load or a slope ahead pitch the camera away from its calibration: the lines then
+    splay in the ground plane in proportion to their offset, and pulled to the road's shared heading
+    the outer ones leave their paint near the car."""
+    lines = [(offset, "solid", WHITE, 0.0) for offset in (5.25, 1.75, -1.75, -5.25)]
+    mask, image = draw_road(lines)
+    mounting = CAMERA.mounting
+    pitched = replace(CAMERA, mounting=replace(mounting, pitch_rad=mounting.pitch_rad - np.deg2rad(0.5)))
+    calibration = GroundMapper.from_camera(pitched)
+    xs = np.linspace(1.0, 80.0, 400)
+
+    def near_end_errors(settings):
+        result = LaneExtractor(CLASSES, settings, mapper=calibration).extract(mask, image)
+        assert len(result.boundaries) == len(lines)
+        errors = []
+        for boundary in result.boundaries:
+            u, v = boundary.image_points[np.argmax(boundary.image_points[:, 1])]
+            columns = []
+            for offset, *_ in lines:  # each painted line's column at that row, through the true camera
+                uv = MAPPER.to_image(np.column_stack([xs, np.full_like(xs, offset)]))
+                order = np.argsort(uv[:, 1])
+                columns.append(np.interp(v, uv[order, 1], uv[order, 0]))
+            errors.append(min(abs(c - u) for c in columns))
+        return errors
+
+    assert max(near_end_errors(LaneSettings())) < 3.0
+    # the heading pulled as hard as the curvature (before heading_prior): off by 6-9 px
+    assert max(near_end_errors(LaneSettings(heading_prior=1.0))) > 6.0
 
 
 def test_intersect_lines_pairs_same_side_lines_without_a_third_only_when_asked():

@@ -21,9 +21,9 @@ The steps, all plain NumPy/OpenCV:
    (gap > ``cluster_gap_m`` starts a new line). Dashes of one line share an offset however
    long the gap between them, so a line is joined across its dash gaps.
 5. **Fit.** Each line is fitted as ``y = c0 + c1 x + c2 x^2 + c3 x^3``, pulled towards the
-   shared shape (short lines follow the road, long lines their own paint); in the pseudo-ground
-   the heading ``c1`` only loosely (``image_heading_prior``), as a horizon a few rows off turns
-   each line there by its offset.
+   shared shape (short lines follow the road, long lines their own paint); the heading ``c1``
+   only loosely (``heading_prior``), as a horizon a few rows off, or a camera pitched otherwise
+   than its calibration, turns each line in the plane by its offset.
 6. **Junctions.** A lane ends at the first stop line or crosswalk ahead (stop lines: the paint's
    row runs at least ``transverse_width_m`` across the road, apart from the lines they touch);
    paint beyond it is the road across the junction (used instead when the car is already at the
@@ -101,11 +101,12 @@ class LaneSettings:
     max_shape_residual_m: float = 0.25  # tracklets farther from the shape are not lane lines
     shape_prior: float = 0.3
     shape_span_m: float = 20.0  # boundaries shorter than this lean on the shared road shape
-    # uncalibrated: the share of shape_prior that pulls a line's heading towards the road's (its
-    # curvature terms get all of it). Lines are parallel in the pseudo-ground only under the true
-    # horizon; an estimated horizon a few rows off turns each line there by an amount proportional
-    # to its offset, so an outer line pulled to the road's heading leaves its own paint near the car
-    image_heading_prior: float = 0.01
+    # the share of shape_prior that pulls a line's heading towards the road's (its curvature terms
+    # get all of it). Lines are parallel in the plane only under the true horizon: an estimated
+    # horizon a few rows off (uncalibrated), or a camera pitched otherwise than its calibration says
+    # (braking, a load, a slope ahead), turns each line there by an amount proportional to its
+    # offset, so an outer line pulled to the road's heading leaves its own paint near the car
+    heading_prior: float = 0.01
     min_extrapolation_m: float = 8.0
     # paint that begins farther ahead than this (0: no limit) is not made a boundary: its offset at
     # the car is a long extrapolation (a far blob, or the far end of a curve the shared shape does
@@ -226,8 +227,8 @@ class LaneSettings:
             )
         if not 0.0 <= self.min_stripe_share <= 1.0:
             raise ValueError(f"min_stripe_share must lie in [0, 1], not {self.min_stripe_share}")
-        if self.image_heading_prior < 0.0:
-            raise ValueError(f"image_heading_prior must not be negative, not {self.image_heading_prior}")
+        if self.heading_prior < 0.0:
+            raise ValueError(f"heading_prior must not be negative, not {self.heading_prior}")
 
     def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
@@ -1173,8 +1174,7 @@ class LaneExtractor:
         # a short stretch of paint says little about curvature: the shorter, the more it follows the road
         own_span = max(extents[k][1] for k in members) - min(extents[k][0] for k in members)
         prior = settings.shape_prior * (1.0 + (settings.shape_span_m / max(own_span, 1.0)) ** 2)
-        heading_share = 1.0 if plane.metric else settings.image_heading_prior
-        normalised = _fit_line(xy, weight, shape, prior, heading_share)
+        normalised = _fit_line(xy, weight, shape, prior, settings.heading_prior)
         coefficients = _to_metric_coefficients(normalised)
         residuals = xy[:, 1] - polyval(xy[:, 0], coefficients)
         rms = math.sqrt(float((residuals**2 * weight).sum() / weight.sum()))  # np.average
