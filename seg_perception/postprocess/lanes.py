@@ -670,7 +670,7 @@ def _shape_residuals(
 
 
 def _fit_line(
-    xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: float, heading_share: float = 1.0
+    xy: np.ndarray, weight: np.ndarray, shape: np.ndarray, prior: float, heading_share: float
 ) -> np.ndarray:
     """Cubic in normalised x pulled towards the shared shape by ``prior`` (relative to the data weight).
 
