@@ -972,6 +972,32 @@ def test_calibrated_lines_keep_to_their_paint_near_the_car_when_the_camera_pitch
     assert max(near_end_errors(LaneSettings(heading_prior=1.0))) > 6.0
 
 
+def test_pitch_from_lines_puts_a_camera_pitched_off_its_calibration_back_on_the_road():
+    """With pitch_from_lines the lines' vanishing point moves the calibration's horizon: lines 1.75 m
+    and 5.25 m either side come out where they are, 20 and 40 m ahead, whichever way the camera pitched."""
+    offsets = (5.25, 1.75, -1.75, -5.25)
+    mask, image = draw_road([(offset, "solid", WHITE, 0.0) for offset in offsets])
+    mounting = CAMERA.mounting
+    for error_deg in (0.5, -0.5, 1.0):
+        pitched = replace(
+            CAMERA, mounting=replace(mounting, pitch_rad=mounting.pitch_rad + np.deg2rad(error_deg))
+        )
+        calibration = GroundMapper.from_camera(pitched)
+        fixed = LaneExtractor(CLASSES, LaneSettings(pitch_from_lines=0.03), mapper=calibration).extract(
+            mask, image
+        )
+        assert fixed.vanishing_point is not None  # passed on as the next frame's hint
+        found = sorted(float(b.lateral_at(20.0)) for b in fixed.boundaries)
+        assert np.allclose(found, sorted(offsets), atol=0.15)
+        assert np.allclose(
+            sorted(float(b.lateral_at(40.0)) for b in fixed.boundaries), sorted(offsets), atol=0.2
+        )
+        plain = LaneExtractor(CLASSES, LaneSettings(), mapper=calibration).extract(mask, image)
+        assert plain.vanishing_point is None
+        outer = max(abs(float(b.lateral_at(40.0))) for b in plain.boundaries)
+        assert abs(outer - 5.25) > 0.6  # the calibration alone misplaces the outermost line (or loses it)
+
+
 def test_intersect_lines_pairs_same_side_lines_without_a_third_only_when_asked():
     vanishing = (320.0, 150.0)
     v = np.linspace(250.0, 470.0, 12)

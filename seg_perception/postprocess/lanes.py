@@ -47,7 +47,7 @@ import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -107,6 +107,10 @@ class LaneSettings:
     # (braking, a load, a slope ahead), turns each line there by an amount proportional to its
     # offset, so an outer line pulled to the road's heading leaves its own paint near the car
     heading_prior: float = 0.01
+    # calibrated cameras: the lines' vanishing point (smoothed over frames like the image space's) moves
+    # the calibration's horizon by up to this share of the frame height (0: never): braking, a load or a
+    # slope ahead pitch the camera away from its calibration, and the whole road shifts by as many rows
+    pitch_from_lines: float = 0.0
     min_extrapolation_m: float = 8.0
     # paint that begins farther ahead than this (0: no limit) is not made a boundary: its offset at
     # the car is a long extrapolation (a far blob, or the far end of a curve the shared shape does
@@ -716,6 +720,25 @@ def _to_metric_coefficients(normalised: np.ndarray) -> np.ndarray:
     return np.asarray(normalised / _X_SCALE ** np.arange(len(normalised)), dtype=np.float64)
 
 
+def _horizon_row(mapper: GroundMapper, u: float) -> float:
+    """The row of the calibration's horizon (undistorted pixels) at column ``u``."""
+    a, b, c = (float(value) for value in mapper.image_to_ground[2])
+    return -(a * u + c) / b if abs(b) > 1e-12 else 0.0
+
+
+def _pitched(plane: _Plane, vanishing: tuple[float, float], max_rows: float) -> _Plane:
+    """``plane`` with its calibration's horizon moved to the lines' vanishing point (undistorted
+    pixels), when that lies within ``max_rows`` of it: a camera pitched otherwise than its
+    calibration (braking, a load, a slope ahead) sees the road shifted by about as many rows."""
+    assert plane.mapper is not None
+    shift = vanishing[1] - _horizon_row(plane.mapper, vanishing[0])
+    if abs(shift) > max_rows:
+        return plane
+    rows = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -shift], [0.0, 0.0, 1.0]])
+    mapper = GroundMapper(plane.mapper.image_to_ground @ rows, plane.mapper.camera)
+    return replace(plane, mapper=mapper)
+
+
 def _intervals_union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
     merged: list[list[float]] = []
     for lo, hi in sorted(intervals):
@@ -868,10 +891,21 @@ class LaneExtractor:
         # uncalibrated, with neither a hint nor paint to place the horizon: a nominal guess, which
         # is not passed on (a wrong guess as the next frame's hint would outvote good estimates)
         guessed = not self.metric and vanishing_hint is None
-        if not self.metric:
-            cuts = np.cumsum(lengths)[:-1]
-            arrays = list(zip(np.split(u_all, cuts), np.split(v_all, cuts), strict=True))
+        # calibrated, with pitch_from_lines: the lines' vanishing point moves the calibration's horizon
+        pitch_rows = settings.pitch_from_lines * height if self.metric else 0.0
+        plane = self._plane((height, width), vanishing)
+        found = vanishing_hint is not None
+        if not self.metric or pitch_rows > 0:
+            u_vp, v_vp = u_all, v_all
             region = settings.vanishing_region((height, width))
+            if plane.mapper is not None:
+                # in the calibration's undistorted pixels, near its horizon
+                if plane.mapper.camera is not None and len(u_all):
+                    u_vp, v_vp = plane.mapper.camera.undistort(np.column_stack([u_all, v_all])).T
+                horizon = _horizon_row(plane.mapper, width / 2.0)
+                region = (region[0], region[1], horizon - pitch_rows, horizon + pitch_rows)
+            cuts = np.cumsum(lengths)[:-1]
+            arrays = list(zip(np.split(u_vp, cuts), np.split(v_vp, cuts), strict=True))
             straight = vanishing_lines(
                 arrays, (height, width), join=settings.vanishing_join, trim=settings.vanishing_trim
             )
@@ -906,6 +940,7 @@ class LaneExtractor:
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
                 guessed = False
+                found = True
             elif (
                 estimate is not None
                 and vanishing_hint is not None
@@ -919,7 +954,10 @@ class LaneExtractor:
                 self._refused.clear()
             elif estimate is not None and settings.vanishing_reanchor_frames > 0:
                 vanishing = self._reanchor(estimate, vanishing, settings.vanishing_reanchor_frames, height)
-        plane = self._plane((height, width), vanishing)
+            if plane.mapper is None:
+                plane = self._plane((height, width), vanishing)
+            elif found:
+                plane = _pitched(plane, vanishing, pitch_rows)
 
         samples, spans, weights, kept = [], [], [], []
         stripes: list[int] | None = None  # per tracklet, its samples on a bright stripe (the stripe check)
@@ -973,7 +1011,8 @@ class LaneExtractor:
         markings = self._markings(mask, paint if look_for_stop_lines else None, plane, (scale_u, scale_v))
         result = LaneResult(
             metric=plane.metric,
-            vanishing_point=None if plane.metric or guessed else vanishing,
+            # uncalibrated, or calibrated with pitch_from_lines: passed on as the next frame's hint
+            vanishing_point=vanishing if found and (not plane.metric or pitch_rows > 0) else None,
             markings=markings,
             plane=plane,
             frame_size=(height, width),
