@@ -996,6 +996,8 @@ def test_pitch_from_lines_puts_a_camera_pitched_off_its_calibration_back_on_the_
         assert plain.vanishing_point is None
         outer = max(abs(float(b.lateral_at(40.0))) for b in plain.boundaries)
         assert abs(outer - 5.25) > 0.6  # the calibration alone misplaces the outermost line (or loses it)
+    with pytest.raises(ValueError, match="pitch_from_lines"):
+        LaneSettings(pitch_from_lines=-0.01)
 
 
 def test_intersect_lines_pairs_same_side_lines_without_a_third_only_when_asked():

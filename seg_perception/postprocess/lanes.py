@@ -233,6 +233,10 @@ class LaneSettings:
             raise ValueError(f"min_stripe_share must lie in [0, 1], not {self.min_stripe_share}")
         if self.heading_prior < 0.0:
             raise ValueError(f"heading_prior must not be negative, not {self.heading_prior}")
+        if not 0.0 <= self.pitch_from_lines < 0.5:
+            raise ValueError(
+                f"pitch_from_lines must lie in [0, 0.5) (a share of the height), not {self.pitch_from_lines}"
+            )
 
     def vanishing_region(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
         """``(u_min, u_max, v_min, v_max)`` pixels of a frame of ``size`` where the vanishing point can be."""
