@@ -1000,6 +1000,22 @@ def test_pitch_from_lines_puts_a_camera_pitched_off_its_calibration_back_on_the_
         LaneSettings(pitch_from_lines=-0.01)
 
 
+def test_a_calibration_for_another_resolution_of_the_camera_maps_frames_of_this_one():
+    """A CameraInfo (or calibration file) made at the sensor's full size, frames at half of it: the
+    camera model, lens included, is resized to the frames (before, the homography alone was applied to
+    pixels of the wrong size, or, scaled, without the lens)."""
+    offsets = (5.25, 1.75, -1.75, -5.25)
+    lens = replace(CAMERA, distortion=(-0.25, 0.05, 0.0, 0.0, 0.0))
+    mask, image = draw_road(
+        [(o, "solid", WHITE, 0.0) for o in offsets], mapper=GroundMapper.from_camera(lens)
+    )
+    full_size = GroundMapper.from_camera(lens.scaled((2 * SIZE[0], 2 * SIZE[1])))
+    result = LaneExtractor(CLASSES, mapper=full_size).extract(mask, image)
+    for distance in (10.0, 30.0):
+        found = sorted(float(b.lateral_at(distance)) for b in result.boundaries)
+        assert np.allclose(found, sorted(offsets), atol=0.05)
+
+
 def test_intersect_lines_pairs_same_side_lines_without_a_third_only_when_asked():
     vanishing = (320.0, 150.0)
     v = np.linspace(250.0, 470.0, 12)

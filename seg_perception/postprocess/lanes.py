@@ -785,7 +785,7 @@ class LaneExtractor:
         mapper: Pixel <-> ground mapping of a calibrated camera (for frames of ``mapper_size``),
             or None for image-space boundaries.
         mapper_size: (height, width) the mapper was made for; frames of another size are
-            scaled to it.
+            scaled to it (None: the size of the mapper's camera model, when it has one).
     """
 
     def __init__(
@@ -805,6 +805,10 @@ class LaneExtractor:
             names.index(self.settings.crosswalk_class) if self.settings.crosswalk_class in names else None
         )
         self.mapper = mapper
+        # a camera model knows its own size: frames of another size (a CameraInfo or calibration file
+        # for another resolution of the camera) are mapped through the camera resized to them
+        if mapper_size is None and mapper is not None and mapper.camera is not None:
+            mapper_size = (mapper.camera.height, mapper.camera.width)
         self.mapper_size = mapper_size
         self._bottom_cache: dict[tuple[int, int], tuple[GroundMapper, float]] = {}
         self._scaled: dict[tuple[int, int], tuple[GroundMapper, GroundMapper]] = {}
@@ -836,9 +840,12 @@ class LaneExtractor:
         if mapper is not None and self.mapper_size is not None and tuple(self.mapper_size) != tuple(size):
             scaled = self._scaled.get(size)
             if scaled is None or scaled[0] is not mapper:  # made once per frame size (and mapper)
-                sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
-                scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
-                scaled = (mapper, GroundMapper(mapper.image_to_ground @ scale, None))
+                if mapper.camera is not None:  # the camera resized: its lens model goes with it
+                    scaled = (mapper, GroundMapper.from_camera(mapper.camera.scaled(size)))
+                else:
+                    sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
+                    scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
+                    scaled = (mapper, GroundMapper(mapper.image_to_ground @ scale, None))
                 self._scaled[size] = scaled
             mapper = scaled[1]
         return _Plane(
