@@ -74,6 +74,8 @@ def parse_metres_per_pixel(text: str) -> float | tuple[float, float]:
 
 def annotated(sample: Any, colors: np.ndarray) -> np.ndarray:
     """The scene's image over its colourised mask with slots (entrance magenta), marking points and lanes."""
+    from seg_perception.data.synthetic.sample import runs_where  # the generator's package, as run() loads it
+
     truth = colors[sample.mask].copy()
     for slot in sample.slots:
         corners = np.round(slot.corners).astype(np.int32)
@@ -91,8 +93,7 @@ def annotated(sample: Any, colors: np.ndarray) -> np.ndarray:
     for lane in getattr(sample, "lanes", []):
         # a line's stretches with an image position (none where the lens folds back, NaN)
         placed = np.isfinite(lane.image).all(axis=1)
-        stretches = np.split(np.arange(len(placed)), np.flatnonzero(np.diff(placed.astype(int))) + 1)
-        polylines = [np.round(lane.image[k]).astype(np.int32) for k in stretches if placed[k[0]]]
+        polylines = [np.round(lane.image[k]).astype(np.int32) for k in runs_where(placed)]
         if polylines:
             cv2.polylines(truth, polylines, False, (255, 0, 255), 1, cv2.LINE_AA)
     return np.vstack([sample.image, truth])

@@ -234,12 +234,14 @@ class CameraModel:
 
     def horizon_v(self, u: float | None = None) -> float:
         """Image row of the horizon at column ``u`` (default the centre), from the homography."""
-        inverse = self.image_to_ground_homography()
-        u = self.cx if u is None else u
-        # w(u, v) = h20 u + h21 v + h22 vanishes on the horizon
-        return (
-            float(-(inverse[2, 0] * u + inverse[2, 2]) / inverse[2, 1]) if abs(inverse[2, 1]) > 1e-12 else 0.0
-        )
+        return horizon_row(self.image_to_ground_homography(), self.cx if u is None else u)
+
+
+def horizon_row(image_to_ground: np.ndarray, u: float) -> float:
+    """Row of the horizon at column ``u`` (undistorted pixels) of an image -> ground homography."""
+    # w(u, v) = h20 u + h21 v + h22 vanishes on the horizon
+    a, b, c = (float(value) for value in image_to_ground[2])
+    return -(a * u + c) / b if abs(b) > 1e-12 else 0.0
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seg_perception.postprocess.camera_model import GroundMapper
+from seg_perception.postprocess.camera_model import GroundMapper, horizon_row
 from seg_perception.postprocess.hood import find_hood, hood_rows
 from seg_perception.postprocess.settings import settings_values
 from seg_perception.postprocess.vanishing import VP_MIN_SPAN, intersect_lines, vanishing_lines
@@ -724,18 +724,12 @@ def _to_metric_coefficients(normalised: np.ndarray) -> np.ndarray:
     return np.asarray(normalised / _X_SCALE ** np.arange(len(normalised)), dtype=np.float64)
 
 
-def _horizon_row(mapper: GroundMapper, u: float) -> float:
-    """The row of the calibration's horizon (undistorted pixels) at column ``u``."""
-    a, b, c = (float(value) for value in mapper.image_to_ground[2])
-    return -(a * u + c) / b if abs(b) > 1e-12 else 0.0
-
-
 def _pitched(plane: _Plane, vanishing: tuple[float, float], max_rows: float) -> _Plane:
     """``plane`` with its calibration's horizon moved to the lines' vanishing point (undistorted
     pixels), when that lies within ``max_rows`` of it: a camera pitched otherwise than its
     calibration (braking, a load, a slope ahead) sees the road shifted by about as many rows."""
     assert plane.mapper is not None
-    shift = vanishing[1] - _horizon_row(plane.mapper, vanishing[0])
+    shift = vanishing[1] - horizon_row(plane.mapper.image_to_ground, vanishing[0])
     if abs(shift) > max_rows:
         return plane
     rows = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -shift], [0.0, 0.0, 1.0]])
@@ -899,9 +893,6 @@ class LaneExtractor:
         v_all = rows_frame[row_index[run_ids]]
 
         vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
-        # uncalibrated, with neither a hint nor paint to place the horizon: a nominal guess, which
-        # is not passed on (a wrong guess as the next frame's hint would outvote good estimates)
-        guessed = not self.metric and vanishing_hint is None
         # calibrated, with pitch_from_lines: the lines' vanishing point moves the calibration's horizon
         pitch_rows = settings.pitch_from_lines * height if self.metric else 0.0
         plane = self._plane((height, width), vanishing)
@@ -913,7 +904,7 @@ class LaneExtractor:
                 # in the calibration's undistorted pixels, near its horizon
                 if plane.mapper.camera is not None and len(u_all):
                     u_vp, v_vp = plane.mapper.camera.undistort(np.column_stack([u_all, v_all])).T
-                horizon = _horizon_row(plane.mapper, width / 2.0)
+                horizon = horizon_row(plane.mapper.image_to_ground, width / 2.0)
                 region = (region[0], region[1], horizon - pitch_rows, horizon + pitch_rows)
             cuts = np.cumsum(lengths)[:-1]
             arrays = list(zip(np.split(u_vp, cuts), np.split(v_vp, cuts), strict=True))
@@ -950,7 +941,6 @@ class LaneExtractor:
                 self._refused.clear()
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
-                guessed = False
                 found = True
             elif (
                 estimate is not None
@@ -969,6 +959,9 @@ class LaneExtractor:
                 plane = self._plane((height, width), vanishing)
             elif found:
                 plane = _pitched(plane, vanishing, pitch_rows)
+        # uncalibrated, with neither a hint nor paint to place the horizon: a nominal guess, which
+        # is not passed on (a wrong guess as the next frame's hint would outvote good estimates)
+        guessed = not self.metric and not found
 
         samples, spans, weights, kept = [], [], [], []
         stripes: list[int] | None = None  # per tracklet, its samples on a bright stripe (the stripe check)

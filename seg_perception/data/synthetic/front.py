@@ -52,7 +52,7 @@ from seg_perception.data.synthetic.render import (
     rgb,
     smooth_noise,
 )
-from seg_perception.data.synthetic.sample import LaneTruth
+from seg_perception.data.synthetic.sample import LaneTruth, runs_where
 
 WHITE_PAINT = (228, 232, 232)
 YELLOW_PAINT = (40, 185, 225)
@@ -885,8 +885,7 @@ def _lane_truth(world: FrontWorld, travelled: float, lateral: float, hidden: np.
     visible &= ~folded
     visible, output = visible.reshape(x.shape), output.reshape(*x.shape, 2)
     # the stretches between junctions: the same samples for every line
-    stretches = np.split(np.arange(len(s_rel)), np.flatnonzero(np.diff(in_gap.astype(int))) + 1)
-    stretches = [piece for piece in stretches if not in_gap[piece[0]] and len(piece) >= 2]
+    stretches = [piece for piece in runs_where(~in_gap) if len(piece) >= 2]
     lanes = []
     for index, line in enumerate(world.lines):
         for piece in stretches:

@@ -15,6 +15,12 @@ MIN_REGION_AREA_PX = 3
 LABEL_MIN_VISIBLE_POINTS = 2  # visible truth samples a line needs to be labelled at all
 
 
+def runs_where(flags: np.ndarray) -> list[np.ndarray]:
+    """Index arrays of the runs of consecutive true values of a 1-D ``flags`` (a line's stretches)."""
+    pieces = np.split(np.arange(len(flags)), np.flatnonzero(np.diff(flags.astype(int))) + 1)
+    return [piece for piece in pieces if len(piece) and flags[piece[0]]]
+
+
 @dataclass
 class LaneTruth:
     """Ground truth of one painted lane boundary in one front-camera frame.
