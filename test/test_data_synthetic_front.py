@@ -15,6 +15,7 @@ from seg_perception.config import load_scenario
 from seg_perception.data.lanes import read_tusimple_labels, scene_tusimple_label
 from seg_perception.data.synthetic import generate_drive, generate_scene
 from seg_perception.data.synthetic.camera import PinholeCamera
+from seg_perception.data.synthetic.conditions import DARK_P
 from seg_perception.data.synthetic.front import BarrierLook, Vehicle, render_front, sample_front_world
 
 SIZE = (144, 256)
@@ -273,6 +274,27 @@ def test_barrier_share_is_a_knob_that_leaves_the_default_alone():
     assert all(len(b) == 2 for b in barriers(barrier_p=1.0))
     assert not any(barriers(barrier_p=0.0))
     assert barriers() != barriers(barrier_p=1.0)
+
+
+def test_dark_share_is_a_knob_that_leaves_every_other_look_alone():
+    """At ``dark_p`` 1 every drive is at dusk or night, at 0 none; the default, passed or not, keeps
+    each seed's drive as it was."""
+
+    def worlds(**kwargs):
+        return [
+            sample_front_world(
+                np.random.default_rng([seed, 7]), SIZE, urban=False, duration_s=0.0, speed=20.0, **kwargs
+            )
+            for seed in range(40)
+        ]
+
+    default, dark, light = worlds(), worlds(dark_p=1.0), worlds(dark_p=0.0)
+    assert all(world.conditions.dark for world in dark)
+    assert not any(world.conditions.dark for world in light)
+    assert any(world.conditions.dark for world in default) and not all(w.conditions.dark for w in default)
+    for passed, plain in zip(worlds(dark_p=DARK_P), default, strict=True):
+        assert passed.conditions == plain.conditions
+        assert [line.t for line in passed.lines] == [line.t for line in plain.lines]
 
 
 def test_urban_scenes_can_be_highways_and_stay_as_they_were_by_default():

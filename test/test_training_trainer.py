@@ -333,6 +333,10 @@ def test_recipe_validation() -> None:
         parse_recipe({**base, "data": {"barrier_p": -0.1}})
     with pytest.raises(RecipeError, match="barrier_p shapes synthetic"):
         parse_recipe({**base, "data": {"source": "folder", "path": "x", "barrier_p": 0.5}})
+    assert parse_recipe({**base, "data": {"dark_p": 0.6}}).data.dark_p == 0.6
+    assert parse_recipe(base).data.dark_p is None
+    with pytest.raises(RecipeError, match="probability"):
+        parse_recipe({**base, "data": {"dark_p": 1.2}})
     assert parse_recipe({**base, "data": {"highway_p": 0.3}}).data.highway_p == 0.3
     assert parse_recipe(base).data.highway_p is None
     with pytest.raises(RecipeError, match="probability"):
@@ -467,7 +471,7 @@ def test_marking_point_training_reduces_its_loss_and_exports_the_head(tmp_path: 
     assert report.max_abs_diff < 1e-3
 
 
-@pytest.mark.parametrize("knob", ["botts_dots_p", "barrier_p"])
+@pytest.mark.parametrize("knob", ["botts_dots_p", "barrier_p", "dark_p"])
 def test_highway_shares_reach_the_training_pool_only(knob: str) -> None:
     from seg_perception.data.synthetic import generate_scene
     from seg_perception.training.datasets import ScenePool, build_datasets

@@ -86,6 +86,7 @@ class ScenePool(Dataset[Any]):
         metres_per_pixel: float | tuple[float, float] | None = None,
         botts_dots_p: float | None = None,
         barrier_p: float | None = None,
+        dark_p: float | None = None,
         highway_p: float | None = None,
         workers: int = 0,
     ) -> ScenePool:
@@ -94,7 +95,8 @@ class ScenePool(Dataset[Any]):
         ``metres_per_pixel`` (AVM scenes: a value, or a ``(low, high)`` range drawn per seed)
         is passed on when set; default: the scenario camera's, scaled to ``size``.
         ``botts_dots_p`` (highway scenes: share of roads with Botts' dots) and ``barrier_p``
-        (highway scenes: probability of a barrier on each side) and ``highway_p`` (urban scenes:
+        (highway scenes: probability of a barrier on each side), ``dark_p`` (front scenes: probability
+        of dusk or night) and ``highway_p`` (urban scenes:
         probability of a highway scene instead) likewise; default: the generator's.
         ``workers`` > 1 draws the scenes in that many processes (each scene depends on its seed
         alone, so the pool is the same); 0 or 1 draws them in this process.
@@ -106,6 +108,8 @@ class ScenePool(Dataset[Any]):
             scene_options["botts_dots_p"] = botts_dots_p
         if barrier_p is not None:
             scene_options["barrier_p"] = barrier_p
+        if dark_p is not None:
+            scene_options["dark_p"] = dark_p
         if highway_p is not None:
             scene_options["highway_p"] = highway_p
         seeds = list(seeds)
@@ -323,6 +327,7 @@ def build_datasets(
             metres_per_pixel=recipe.data.metres_per_pixel,
             botts_dots_p=recipe.data.botts_dots_p,  # training scenes only: validation keeps the generator's
             barrier_p=recipe.data.barrier_p,
+            dark_p=recipe.data.dark_p,
             highway_p=recipe.data.highway_p,
             workers=pool_workers,
         )
@@ -330,7 +335,7 @@ def build_datasets(
     else:
         if point_target is not None:
             raise RecipeError("marking_points training needs a scene pool (data.pool_size > 0)")
-        for name in ("botts_dots_p", "barrier_p", "highway_p"):
+        for name in ("botts_dots_p", "barrier_p", "dark_p", "highway_p"):
             if getattr(recipe.data, name) is not None:
                 raise RecipeError(f"data.{name} needs a scene pool (data.pool_size > 0)")
         from seg_perception.data.datasets import SyntheticDataset

@@ -49,6 +49,8 @@ class DataSpec:
             Botts' dots (more of a rare look); None: the generator's. Validation keeps the generator's.
         barrier_p: Synthetic highway training scenes: probability of a barrier on each side of the
             road; None: the generator's. Validation keeps the generator's.
+        dark_p: Synthetic front-camera training scenes: probability of dusk or night; None: the
+            generator's. Validation keeps the generator's.
         highway_p: Synthetic urban training scenes: probability that a scene is a highway instead
             (the scenario's classes), so an urban model keeps seeing highway roadsides; None: never.
             Validation keeps urban scenes.
@@ -63,6 +65,7 @@ class DataSpec:
     metres_per_pixel: float | tuple[float, float] | None = None
     botts_dots_p: float | None = None
     barrier_p: float | None = None
+    dark_p: float | None = None
     highway_p: float | None = None
 
     def nominal_metres_per_pixel(self) -> float | None:
@@ -218,6 +221,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             metres_per_pixel=_metres_per_pixel(data_block.pop("metres_per_pixel", None), source),
             botts_dots_p=_probability(data_block.pop("botts_dots_p", None), source, "data.botts_dots_p"),
             barrier_p=_probability(data_block.pop("barrier_p", None), source, "data.barrier_p"),
+            dark_p=_probability(data_block.pop("dark_p", None), source, "data.dark_p"),
             highway_p=_probability(data_block.pop("highway_p", None), source, "data.highway_p"),
         )
     except (TypeError, ValueError) as err:
@@ -235,7 +239,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             )
     elif not data.path:
         raise RecipeError(f"{source}: data.source {data.source!r} needs data.path")
-    for name in ("botts_dots_p", "barrier_p", "highway_p"):
+    for name in ("botts_dots_p", "barrier_p", "dark_p", "highway_p"):
         if getattr(data, name) is not None and data.source != "synthetic":
             raise RecipeError(
                 f"{source}: data.{name} shapes synthetic scenes; data.source is {data.source!r}"

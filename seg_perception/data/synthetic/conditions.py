@@ -16,6 +16,9 @@ import numpy as np
 from seg_perception.data.synthetic.camera import PinholeCamera
 from seg_perception.data.synthetic.render import exposure_lut, sensor_noise
 
+TIME_P = (0.62, 0.13, 0.25)  # day, dusk, night
+DARK_P = TIME_P[1] + TIME_P[2]  # the generator's share of drives at dusk or night
+DUSK_SHARE = TIME_P[1] / DARK_P  # of the dark drives, those at dusk
 
 @dataclass
 class Conditions:
@@ -60,10 +63,16 @@ class Conditions:
         }
 
 
-def sample_conditions(rng: np.random.Generator, *, urban: bool) -> Conditions:
-    """Draw conditions; the mix leans on daylight but every hard case comes up often."""
+def sample_conditions(rng: np.random.Generator, *, urban: bool, dark_p: float = DARK_P) -> Conditions:
+    """Draw conditions; the mix leans on daylight but every hard case comes up often.
+
+    ``dark_p``: probability of dusk or night (split between them as at the default), so a training
+    pool can ask for more of them; at the default every seed draws what it always drew (another
+    share draws other drives: a dark drive takes more random draws than a day one).
+    """
     c = Conditions()
-    c.time = str(rng.choice(["day", "dusk", "night"], p=[0.62, 0.13, 0.25]))
+    times = TIME_P if dark_p == DARK_P else (1.0 - dark_p, dark_p * DUSK_SHARE, dark_p * (1.0 - DUSK_SHARE))
+    c.time = str(rng.choice(["day", "dusk", "night"], p=list(times)))
     c.weather = str(rng.choice(["clear", "overcast", "rain", "snow"], p=[0.5, 0.2, 0.18, 0.12]))
     if c.weather == "rain":
         c.wet = float(rng.uniform(0.4, 1.0))

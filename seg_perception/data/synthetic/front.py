@@ -37,6 +37,7 @@ from seg_perception.data.synthetic.conditions import (
     headlight_light,
     pool_light,
     rain_overlay,
+    DARK_P,
     sample_conditions,
     sensor_finish,
     sun_glare,
@@ -298,6 +299,7 @@ def sample_front_world(
     speed: float,
     botts_dots_p: float = BOTTS_DOTS_P,
     barrier_p: float = BARRIER_P,
+    dark_p: float = DARK_P,
 ) -> FrontWorld:
     """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive.
 
@@ -305,9 +307,11 @@ def sample_front_world(
     can ask for more of them; the same random draw decides, so every other look of a seed stays).
     ``barrier_p``: probability of a barrier on each side of a highway (a training pool can ask for
     more; at the default every seed is the world it was).
+    ``dark_p``: probability of a drive at dusk or night (at the default every seed is the world it
+    was; another share draws other worlds).
     """
     camera = PinholeCamera.sample(rng, size, lens=True)
-    conditions = sample_conditions(rng, urban=urban)
+    conditions = sample_conditions(rng, urban=urban, dark_p=dark_p)
     height, width = size
     lane_w = float(rng.uniform(2.9, 3.5) if urban else rng.uniform(3.3, 3.8))
     n_lanes = int(rng.integers(2, 5) if urban else rng.integers(2, 6))

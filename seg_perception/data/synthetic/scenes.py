@@ -15,6 +15,7 @@ from seg_perception.data.synthetic.avm import (
     render_parking,
     sample_parking_world,
 )
+from seg_perception.data.synthetic.conditions import DARK_P
 from seg_perception.data.synthetic.front import (
     BARRIER_P,
     BOTTS_DOTS_P,
@@ -95,6 +96,7 @@ def generate_drive(
     side_view_p: float = 0.0,
     botts_dots_p: float = BOTTS_DOTS_P,
     barrier_p: float = BARRIER_P,
+    dark_p: float = DARK_P,
     highway_p: float = 0.0,
 ) -> Iterator[SceneSample]:
     """Temporally coherent frames of one drive: the ego moves, markings and slots scroll.
@@ -111,6 +113,7 @@ def generate_drive(
             strip beside the car, the rest black; ``meta["avm_style"]["view"]``).
         botts_dots_p: Highway scenes only: probability that the lane lines are Botts' dots.
         barrier_p: Highway scenes only: probability of a barrier on each side of the road.
+        dark_p: Front scenes only: probability that the drive is at dusk or night.
         highway_p: Urban scenes only: probability that the drive is on a highway instead (the
             scenario's classes; no junctions), so that an urban model also sees highway roadsides.
     """
@@ -149,6 +152,7 @@ def generate_drive(
             speed=speed,
             botts_dots_p=botts_dots_p,
             barrier_p=barrier_p,
+            dark_p=dark_p,
         )
         meta_base["camera_model"] = front_world.camera.to_json()
         hood = hood_edge_px(front_world)
@@ -187,14 +191,16 @@ def generate_scene(
     side_view_p: float = SIDE_VIEW_P,
     botts_dots_p: float = BOTTS_DOTS_P,
     barrier_p: float = BARRIER_P,
+    dark_p: float = DARK_P,
     highway_p: float = 0.0,
 ) -> SceneSample:
     """One random scene; deterministic for a given (scenario, seed, size, metres_per_pixel, side_view_p,
-    botts_dots_p, barrier_p, highway_p).
+    botts_dots_p, barrier_p, dark_p, highway_p).
 
     AVM scenes are side views (a strip beside the car) with probability ``side_view_p``; highway
     lane lines are Botts' dots with probability ``botts_dots_p``, and each side of a highway has a
-    barrier with probability ``barrier_p``; an urban scene is a highway with probability ``highway_p``.
+    barrier with probability ``barrier_p``; a front drive is at dusk or night with probability
+    ``dark_p``; an urban scene is a highway with probability ``highway_p``.
     """
     return next(
         generate_drive(
@@ -206,6 +212,7 @@ def generate_scene(
             side_view_p=side_view_p,
             botts_dots_p=botts_dots_p,
             barrier_p=barrier_p,
+            dark_p=dark_p,
             highway_p=highway_p,
         )
     )
