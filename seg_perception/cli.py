@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "seg_perception.tools.recover",
         "a training checkpoint from an exported ONNX model (to fine-tune a shipped model)",
     ),
+    "average": (
+        "seg_perception.tools.average",
+        "average the weights of two checkpoints of one model (a fine-tune and its start)",
+    ),
     "quantize": (
         "seg_perception.tools.quantize",
         "an int8 copy of an exported model for CPUs (calibrated on synthetic scenes, parity-checked)",

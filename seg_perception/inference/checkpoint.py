@@ -129,3 +129,69 @@ def load_checkpoint(
     if metadata.marking_point_offsets != offsets:
         metadata = dataclasses.replace(metadata, marking_point_offsets=offsets)
     return model, metadata, raw
+
+
+def average_checkpoints(
+    first: str | os.PathLike[str],
+    second: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    weight: float = 0.5,
+) -> Path:
+    """Write ``(1 - weight) * first + weight * second``, tensor by tensor, as a new checkpoint.
+
+    Meant for a fine-tune and the checkpoint it started from (``seg-perception recover``): the
+    average of the two weight sets, batch-norm statistics included, lies in one basin and keeps more
+    of the start's behaviour away from the fine-tune's data. Integer buffers (batch-norm step
+    counters) come from ``second``; model, options and metadata too, and they must match ``first``'s.
+    No training state is carried over.
+
+    Raises:
+        ModelFileError: unreadable checkpoints, different models, class maps or input sizes, or
+            weights of different names or shapes; ``weight`` outside [0, 1].
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ModelFileError(f"weight {weight} is not in [0, 1] (0 keeps {first}, 1 keeps {second})")
+    start, end = read_checkpoint(first), read_checkpoint(second)
+    # the model, its options and every metadata field but the free-form training notes must agree
+    differ = [key for key in ("model_name", "model_options") if start[key] != end[key]]
+    differ += [
+        f"metadata.{key}"
+        for key in sorted(set(start["metadata"]) | set(end["metadata"]))
+        if key != "extra" and start["metadata"].get(key) != end["metadata"].get(key)
+    ]
+    if differ:
+        raise ModelFileError(
+            f"{first} and {second} differ in {', '.join(differ)}: only checkpoints of one model (a fine-tune "
+            "and its start) can be averaged"
+        )
+    weights_start, weights_end = start["state_dict"], end["state_dict"]
+    if weights_start.keys() != weights_end.keys():
+        names = sorted(set(weights_start).symmetric_difference(weights_end))
+        raise ModelFileError(f"{first} and {second} hold different weights: {names[:5]}")
+    averaged: dict[str, torch.Tensor] = {}
+    for name, value in weights_end.items():
+        other = weights_start[name]
+        if other.shape != value.shape:
+            raise ModelFileError(
+                f"{name} is {tuple(other.shape)} in {first} but {tuple(value.shape)} in {second}"
+            )
+        if value.is_floating_point():
+            averaged[name] = torch.lerp(other.to(value.dtype), value, weight)
+        else:
+            averaged[name] = value.clone()
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    origin = {"first": str(first), "second": str(second), "weight": float(weight)}
+    metadata = dict(end["metadata"])
+    metadata["extra"] = {**dict(metadata.get("extra") or {}), "averaged_from": origin}
+    payload = {
+        "model_name": end["model_name"],
+        "model_options": end["model_options"],
+        "metadata": metadata,
+        "state_dict": averaged,
+    }
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+    return path

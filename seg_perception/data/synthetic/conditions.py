@@ -20,6 +20,7 @@ TIME_P = (0.62, 0.13, 0.25)  # day, dusk, night
 DARK_P = TIME_P[1] + TIME_P[2]  # the generator's share of drives at dusk or night
 DUSK_SHARE = TIME_P[1] / DARK_P  # of the dark drives, those at dusk
 
+
 @dataclass
 class Conditions:
     """Time of day, weather and sensor settings of one drive."""

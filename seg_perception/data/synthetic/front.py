@@ -27,6 +27,7 @@ import numpy as np
 from seg_perception.config import ClassRoles
 from seg_perception.data.synthetic.camera import PinholeCamera
 from seg_perception.data.synthetic.conditions import (
+    DARK_P,
     Conditions,
     LightSource,
     apply_lighting,
@@ -37,7 +38,6 @@ from seg_perception.data.synthetic.conditions import (
     headlight_light,
     pool_light,
     rain_overlay,
-    DARK_P,
     sample_conditions,
     sensor_finish,
     sun_glare,
