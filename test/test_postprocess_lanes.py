@@ -1090,6 +1090,41 @@ def test_a_stuck_vanishing_hint_gives_way_to_estimates_that_agree_over_frames():
     assert reanchor.extract(mask, image, vanishing_hint=stuck).vanishing_point == stuck
 
 
+def test_a_vanishing_point_many_frames_confirmed_outlasts_a_few_agreeing_others():
+    """A stream whose first frames put the horizon 60 px higher (a wrong first estimate, or the
+    camera pitched): the more frames confirmed it, the more agreeing estimates in a row it takes to
+    move it, so one wrong first frame is undone after ``vanishing_reanchor_frames`` frames but a
+    horizon held for a while does not give way to a few outliers."""
+    mask, image = draw_road(THREE_LANES[1:3], far=40.0)
+    shift = 60
+    mask_up, image_up = np.roll(mask, -shift, axis=0), np.roll(image, -shift, axis=0)
+    mask_up[-shift:], image_up[-shift:] = 0, image[-1]
+    truth = LaneExtractor(CLASSES).extract(mask, image).vanishing_point
+    assert truth is not None
+
+    def stream(confirming_frames: int, later_frames: int) -> list[tuple[float, float] | None]:
+        extractor = LaneExtractor(CLASSES, LaneSettings(vanishing_reanchor_frames=3))
+        hint = extractor.extract(mask_up, image_up).vanishing_point
+        for _ in range(confirming_frames):
+            hint = extractor.extract(mask_up, image_up, vanishing_hint=hint).vanishing_point
+        assert hint is not None and hint[1] < truth[1] - shift / 2
+        points = []
+        for _ in range(later_frames):
+            hint = extractor.extract(mask, image, vanishing_hint=hint).vanishing_point
+            points.append(hint)
+        return points
+
+    def at_truth(point: tuple[float, float] | None) -> bool:
+        return point is not None and float(np.hypot(point[0] - truth[0], point[1] - truth[1])) < 1.0
+
+    # the wrong first frame alone: the third agreeing frame moves it
+    once = stream(0, 3)
+    assert not at_truth(once[1]) and at_truth(once[2])
+    # confirmed by 8 frames (9 with the first): three agreeing others are outliers, ten are a horizon
+    held = stream(8, 10)
+    assert not any(at_truth(point) for point in held[:9]) and at_truth(held[9])
+
+
 def test_a_line_beyond_a_gap_wider_than_a_lane_is_named_past_the_lane_that_fits_there():
     # right of the ego lane the next line was missed (or a shoulder and median lie there): the line
     # 7 m beyond the ego-right line is two lanes out, not the right-1 boundary

@@ -68,6 +68,9 @@ STOP_LINE, CROSSWALK = "stop_line", "crosswalk"
 _X_SCALE = 50.0  # metres: normalises x in the fits so that all coefficients are of similar size
 VP_SMOOTHING = 0.3  # weight of this frame's vanishing point against the hint
 VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height from the hint is ignored
+# frames that confirmed the smoothed vanishing point count up to this many against refused estimates
+# (vanishing_reanchor_frames): a horizon held for a second gives way to a second of agreeing others
+VP_SUPPORT_CAP = 30
 _RENDER_POINTS = 40  # samples along a drawn boundary
 # the car is at a junction whose stop line or crosswalk begins less than this far beyond the bottom
 # image row: the stretch of lane before it is too short to steer by, its lines are of the road across
@@ -195,9 +198,11 @@ class LaneSettings:
     # the crossing above the horizon (11-18 px of 540 on model masks of development drives)
     vanishing_trim: float = 0.0
     # uncalibrated, on a stream: a frame's estimate farther than VP_JUMP from the smoothed one is
-    # ignored as an outlier; when this many frames in a row give such estimates that agree with
-    # each other, their median replaces the smoothed one (0: never), so that a wrong first estimate
-    # cannot hold for the rest of a drive against every later frame's paint
+    # ignored as an outlier; when at least this many frames in a row give such estimates that agree
+    # with each other, and more of them than frames confirmed the smoothed one (up to
+    # VP_SUPPORT_CAP), their median replaces it (0: never), so that a wrong first estimate cannot
+    # hold for the rest of a drive against every later frame's paint, nor a few agreeing outliers
+    # replace a horizon that many frames confirmed
     vanishing_reanchor_frames: int = 0
     stop_line_min_length_m: float = 1.5
     stop_line_max_depth_m: float = 1.2
@@ -808,6 +813,8 @@ class LaneExtractor:
         self._scaled: dict[tuple[int, int], tuple[GroundMapper, GroundMapper]] = {}
         # consecutive vanishing-point estimates refused as jumps from the hint (vanishing_reanchor_frames)
         self._refused: list[tuple[float, float]] = []
+        # frames whose estimates set or confirmed the hint since it was last set
+        self._support = 0
 
     @property
     def metric(self) -> bool:
@@ -816,14 +823,17 @@ class LaneExtractor:
     def _reanchor(
         self, estimate: tuple[float, float], hint: tuple[float, float], frames: int, height: int
     ) -> tuple[float, float]:
-        """The hint, or the median of the last ``frames`` refused estimates once they agree."""
-        self._refused = [*self._refused[-(frames - 1) :], estimate] if frames > 1 else [estimate]
-        if len(self._refused) < frames:
+        """The hint, or the median of the refused estimates in a row once they agree and outnumber
+        (and number at least ``frames``) the frames that confirmed the hint."""
+        needed = max(frames, min(self._support, VP_SUPPORT_CAP) + 1)
+        self._refused = [*self._refused[-(needed - 1) :], estimate] if needed > 1 else [estimate]
+        if len(self._refused) < needed:
             return hint
         refused = np.asarray(self._refused)
         median = np.median(refused, axis=0)
         if np.max(np.hypot(*(refused - median).T)) >= VP_JUMP * height / 2.0:
             return hint  # scattered: outliers, not a horizon the hint missed
+        self._support = len(self._refused)
         self._refused.clear()
         return float(median[0]), float(median[1])
 
@@ -942,6 +952,7 @@ class LaneExtractor:
             if estimate is not None and vanishing_hint is None:
                 vanishing = estimate
                 found = True
+                self._support = 1
             elif (
                 estimate is not None
                 and vanishing_hint is not None
@@ -953,6 +964,7 @@ class LaneExtractor:
                     vanishing_hint[1] + VP_SMOOTHING * (estimate[1] - vanishing_hint[1]),
                 )
                 self._refused.clear()
+                self._support += 1
             elif estimate is not None and settings.vanishing_reanchor_frames > 0:
                 vanishing = self._reanchor(estimate, vanishing, settings.vanishing_reanchor_frames, height)
             if plane.mapper is None:
