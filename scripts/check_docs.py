@@ -187,6 +187,9 @@ def reduce_seg(text: str) -> str:
         text += " --max-frames 3"
     if len(words) > 1 and words[1] == "bench" and "--iterations" not in text:
         text += " --iterations 3 --warmup 1"
+    # two documents record the same bag: in one workspace the second run replaces the first's
+    if len(words) > 1 and words[1] == "make-bag" and "--overwrite" not in text:
+        text += " --overwrite"
     return text
 
 
@@ -251,6 +254,12 @@ RULES: tuple[Rule, ...] = (
         reduce=reduce_seg,
         timeout_s=8,
         timeout_ok=True,
+    ),
+    Rule(
+        r"^seg-perception (average |export runs/ft_average)",
+        "covered",
+        "the reduced fine-tune above trains at another input size, which average refuses (one model "
+        "only); test/test_average_checkpoints.py runs the command, export is run above",
     ),
     Rule(r"^(seg-perception|python -m seg_perception\.cli) ", "run", "reduced", reduce=reduce_seg),
     Rule(
@@ -366,6 +375,26 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
     recipe = re.sub(r"(?m)^  options: \{marking_points: true\}.*\n", "", recipe)
     recipe = re.sub(r"(?m)^marking_points:.*\n(  .*\n)*", "", recipe)
     (workspace / "my_recipe.yaml").write_text(recipe)
+    # Your fine-tuned parking model (with its marking-point head) and labelled scenes to tune it on.
+    (workspace / "runs" / "my_parking").mkdir(parents=True)
+    shutil.copy(ROOT / "weights" / "parking.onnx", workspace / "runs" / "my_parking" / "my_parking.onnx")
+    for folder, seed in (("out/tuning_a", "7000"), ("out/tuning_b", "7100")):
+        run_seg(
+            workspace,
+            env,
+            "generate",
+            "--scenario",
+            "parking",
+            "--count",
+            "2",
+            "--seed",
+            seed,
+            "--size",
+            "160x160",
+            "--no-preview",
+            "--out",
+            folder,
+        )
 
 
 # --------------------------------------------------------------------------- running
