@@ -338,37 +338,9 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
     model.graph.input[0].name = "input.1"
     onnx.save(model, str(workspace / "their_model.onnx"))
     # Your dataset in the documented layout, and a recipe pointing at it.
-    for split, seed in (("train", "0"), ("val", "100")):
-        run_seg(
-            workspace,
-            env,
-            "generate",
-            "--scenario",
-            "parking",
-            "--count",
-            "4",
-            "--seed",
-            seed,
-            "--size",
-            "96x96",
-            "--no-preview",
-            "--out",
-            f"my_dataset/{split}",
-        )
-    run_seg(
-        workspace,
-        env,
-        "generate",
-        "--scenario",
-        "road",
-        "--count",
-        "3",
-        "--size",
-        "96x160",
-        "--no-preview",
-        "--out",
-        "data/val",
-    )
+    for split, seed in (("train", 0), ("val", 100)):
+        generate_scenes(workspace, env, "parking", 4, "96x96", f"my_dataset/{split}", seed=seed)
+    generate_scenes(workspace, env, "road", 3, "96x160", "data/val")
     recipe = (ROOT / "config" / "training" / "parking.yaml").read_text()
     recipe = re.sub(r"(?m)^data:.*\n(  .*\n)*", "data: {source: folder, path: my_dataset}\n", recipe)
     # as README says: a mask folder has no slot points, so the marking-point head goes
@@ -378,23 +350,20 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
     # Your fine-tuned parking model (with its marking-point head) and labelled scenes to tune it on.
     (workspace / "runs" / "my_parking").mkdir(parents=True)
     shutil.copy(ROOT / "weights" / "parking.onnx", workspace / "runs" / "my_parking" / "my_parking.onnx")
-    for folder, seed in (("out/tuning_a", "7000"), ("out/tuning_b", "7100")):
-        run_seg(
-            workspace,
-            env,
-            "generate",
-            "--scenario",
-            "parking",
-            "--count",
-            "2",
-            "--seed",
-            seed,
-            "--size",
-            "160x160",
-            "--no-preview",
-            "--out",
-            folder,
-        )
+    for folder, seed in (("out/tuning_a", 7000), ("out/tuning_b", 7100)):
+        generate_scenes(workspace, env, "parking", 2, "160x160", folder, seed=seed)
+
+
+def generate_scenes(
+    workspace: Path, env: dict[str, str], scenario: str, count: int, size: str, out: str, *, seed: int = 0
+) -> None:
+    """``seg-perception generate`` into ``workspace/out`` (no preview pictures)."""
+    run_seg(
+        workspace,
+        env,
+        *("generate", "--scenario", scenario, "--count", str(count), "--seed", str(seed)),
+        *("--size", size, "--no-preview", "--out", out),
+    )
 
 
 # --------------------------------------------------------------------------- running
