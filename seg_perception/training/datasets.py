@@ -94,10 +94,10 @@ class ScenePool(Dataset[Any]):
 
         ``metres_per_pixel`` (AVM scenes: a value, or a ``(low, high)`` range drawn per seed)
         is passed on when set; default: the scenario camera's, scaled to ``size``.
-        ``botts_dots_p`` (highway scenes: share of roads with Botts' dots) and ``barrier_p``
-        (highway scenes: probability of a barrier on each side), ``dark_p`` (front scenes: probability
-        of dusk or night) and ``highway_p`` (urban scenes:
-        probability of a highway scene instead) likewise; default: the generator's.
+        ``botts_dots_p`` (highway scenes: share of roads with Botts' dots), ``barrier_p`` (highway
+        scenes: probability of a barrier on each side), ``dark_p`` (front scenes: probability of dusk
+        or night) and ``highway_p`` (urban scenes: probability of a highway scene instead) likewise;
+        default: the generator's.
         ``workers`` > 1 draws the scenes in that many processes (each scene depends on its seed
         alone, so the pool is the same); 0 or 1 draws them in this process.
         """
