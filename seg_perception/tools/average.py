@@ -5,8 +5,9 @@
     seg-perception average runs/shipped.pt runs/ft/best.pt --out runs/ft_average.pt [--weight 0.5]
     seg-perception export runs/ft_average.pt --out weights/<file>.onnx
 
-A fine-tune averaged with the weights it started from keeps more of what the start did away from
-the fine-tune's data (here: real roads, where the synthetic fine-tunes tend to lose lines).
+A fine-tune averaged with the weights it started from is meant to keep more of what the start did
+away from the fine-tune's data (here: real roads, where the synthetic fine-tunes tend to lose lines);
+judge the average like any candidate (weights/README.md, rule 11, where it did not).
 """
 
 from __future__ import annotations
