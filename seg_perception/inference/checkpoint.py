@@ -142,9 +142,9 @@ def average_checkpoints(
 
     Meant for a fine-tune and the checkpoint it started from (``seg-perception recover``): the
     average of the two weight sets, batch-norm statistics included, lies between them and may keep
-    more of the start's behaviour away from the fine-tune's data (measure it like any candidate). Integer buffers (batch-norm step
-    counters) come from ``second``; model, options and metadata too, and they must match ``first``'s.
-    No training state is carried over.
+    more of the start's behaviour away from the fine-tune's data (measure it like any candidate).
+    Integer buffers (batch-norm step counters) come from ``second``; model, options and metadata
+    too, and they must match ``first``'s. No training state is carried over.
 
     Raises:
         ModelFileError: unreadable checkpoints, different models, class maps or input sizes, or
