@@ -40,8 +40,6 @@ def save_checkpoint(
         model_options: Keyword options given to ``build_model``.
         **state: Training state (``optimizer``, ``scheduler``, ``step``, ``best_miou``, ...).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "model_name": model_name or metadata.model,
         "model_options": dict(model_options or {}),
@@ -49,6 +47,13 @@ def save_checkpoint(
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
         **state,
     }
+    return _write(payload, path)
+
+
+def _write(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, temporary)
     os.replace(temporary, path)
@@ -180,8 +185,6 @@ def average_checkpoints(
             averaged[name] = torch.lerp(other.to(value.dtype), value, weight)
         else:
             averaged[name] = value.clone()
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     origin = {"first": str(first), "second": str(second), "weight": float(weight)}
     metadata = dict(end["metadata"])
     metadata["extra"] = {**dict(metadata.get("extra") or {}), "averaged_from": origin}
@@ -191,7 +194,4 @@ def average_checkpoints(
         "metadata": metadata,
         "state_dict": averaged,
     }
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
-    return path
+    return _write(payload, out)

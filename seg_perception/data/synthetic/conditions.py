@@ -72,6 +72,7 @@ def sample_conditions(rng: np.random.Generator, *, urban: bool, dark_p: float = 
     share draws other drives: a dark drive takes more random draws than a day one).
     """
     c = Conditions()
+    # the default's own probabilities, not recomputed ones a rounding apart: every seed draws as before
     times = TIME_P if dark_p == DARK_P else (1.0 - dark_p, dark_p * DUSK_SHARE, dark_p * (1.0 - DUSK_SHARE))
     c.time = str(rng.choice(["day", "dusk", "night"], p=list(times)))
     c.weather = str(rng.choice(["clear", "overcast", "rain", "snow"], p=[0.5, 0.2, 0.18, 0.12]))
