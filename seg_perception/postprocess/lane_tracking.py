@@ -3,7 +3,8 @@
 Each frame's boundaries (from :class:`~seg_perception.postprocess.lanes.LaneExtractor`) are
 matched to the tracks by their mean lateral distance over the stretch of road both cover
 (nearest pairs first, up to ``match_distance_m``). A matched track blends in the new curve
-(exponential smoothing of the polynomial coefficients and range); an unmatched detection
+(exponential smoothing of the polynomial coefficients and range; with ``min_weight_share`` a detection
+less confident than the track, from less paint or a worse fit, moves it less); an unmatched detection
 starts a track with a new id (output once seen in ``min_hits`` frames, or at once in a stream's
 first frame, so one-frame blobs never get an id); a track without a detection is kept, unchanged, for up to
 ``max_missed`` frames (with ``coast_per_hit`` set, no more than that many per frame it was seen in) with its
@@ -49,6 +50,9 @@ class TrackerSettings:
     coast_per_hit: float = 0.0
     min_hits: int = 2  # frames a new boundary must be seen in before it is output (but at a stream's start)
     smoothing: float = 0.6  # weight of the new detection
+    # a detection less confident than its track (less paint, a worse fit) moves it less: its weight is
+    # smoothing x their confidence ratio, but no less than this share of smoothing (1: always smoothing)
+    min_weight_share: float = 1.0
     confidence_decay: float = 0.7
     vote_decay: float = 0.9
 
@@ -63,6 +67,8 @@ class TrackerSettings:
         negative = sorted(key for key, value in converted.items() if value < 0)
         if negative:
             raise ValueError(f"tracking settings {negative} must not be negative")
+        if converted.get("min_weight_share", 1.0) > 1.0:
+            raise ValueError("tracking setting min_weight_share is a share of smoothing: at most 1")
         return cls(**converted)
 
 
@@ -212,9 +218,17 @@ class LaneTracker:
             if value != UNKNOWN:
                 counter[value] += 1
 
+    def _weight(self, track: LaneBoundary, detection: LaneBoundary) -> float:
+        """The detection's weight in the blend: ``smoothing``, less for one less confident than the track."""
+        settings = self.settings
+        if settings.min_weight_share >= 1.0 or detection.confidence >= track.confidence:
+            return settings.smoothing
+        share = detection.confidence / track.confidence
+        return settings.smoothing * max(share, settings.min_weight_share)
+
     def _blend(self, track: _Track, detection: LaneBoundary) -> None:
-        w = self.settings.smoothing
         old = track.boundary
+        w = self._weight(old, detection)
         coefficients = w * detection.plane_coefficients + (1 - w) * old.plane_coefficients
         plane_range = (
             detection.plane_range[0],
@@ -225,7 +239,8 @@ class LaneTracker:
             id=old.id,
             plane_coefficients=coefficients,
             plane_range=plane_range,
-            confidence=w * detection.confidence + (1 - w) * old.confidence,
+            confidence=self.settings.smoothing * detection.confidence
+            + (1 - self.settings.smoothing) * old.confidence,
         )
         track.hits += 1
         track.missed = 0
