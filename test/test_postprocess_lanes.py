@@ -391,6 +391,30 @@ def test_a_boundary_seen_in_few_frames_coasts_as_many_frames_with_earned_coastin
     assert boundary_counts(TrackerSettings(coast_per_hit=1.0)) == [3] * 2 + [2] * 4 + [0] * 2
 
 
+def test_a_detection_less_confident_than_its_track_moves_it_less_with_min_weight_share():
+    # an ego-left line seen whole for five frames, then 0.5 m to the left: as 3 m of paint 14 m ahead
+    # (confidence about half the track's) or whole (as confident as the track). Without
+    # min_weight_share both move the track by smoothing (0.6) x 0.5 m; with it the short paint moves
+    # it by about half that, the whole line still by smoothing
+    def moved(settings, near, far):
+        extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+        tracker = LaneTracker(settings)
+        right = (-1.75, "solid", WHITE, 0.0)
+        for _ in range(5):
+            mask, image = draw_road([(1.75, "solid", WHITE, 0.0), right], far=30.0)
+            before = tracker.update(extractor.extract(mask, image)).boundary_at("ego_left")
+        mask, image = draw_road([right], far=30.0)
+        mask, image = _painted(mask, image, [(2.25, "solid", WHITE, 0.0)], near=near, far=far)
+        after = tracker.update(extractor.extract(mask, image)).boundary_at("ego_left")
+        assert before is not None and after is not None and after.id == before.id
+        return float(after.lateral_at(10.0)) - float(before.lateral_at(10.0))
+
+    for near, far in ((14.0, 17.0), (2.0, 30.0)):
+        assert moved(TrackerSettings(), near, far) == pytest.approx(0.3, abs=0.02)
+    assert moved(TrackerSettings(min_weight_share=0.3), 14.0, 17.0) == pytest.approx(0.15, abs=0.03)
+    assert moved(TrackerSettings(min_weight_share=0.3), 2.0, 30.0) == pytest.approx(0.3, abs=0.02)
+
+
 def test_a_line_seen_by_one_track_is_not_also_coasted_by_another():
     # two lines 1 m apart, then one line between them: one boundary, not one plus a coasting twin
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
@@ -649,6 +673,7 @@ def test_a_bad_tracking_value_is_a_settings_error(tmp_path):
     for bad, message in (
         ({"max_mised": 3}, "unknown tracking settings"),
         ({"coast_per_hit": -1.0}, "must not be negative"),
+        ({"min_weight_share": 1.5}, "min_weight_share is a share of smoothing: at most 1"),
         ({"max_missed": "often"}, "tracking settings: max_missed must be an integer, got 'often'"),
     ):
         with pytest.raises(ValueError, match=message):
