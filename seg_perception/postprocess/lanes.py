@@ -837,71 +837,23 @@ class LaneExtractor:
         self._refused.clear()
         return float(median[0]), float(median[1])
 
-    def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> _Plane:
-        height, width = size
-        focal = (width / 2.0) / np.tan(np.deg2rad(self.settings.nominal_hfov_deg) / 2.0)
-        mapper = self.mapper
-        if mapper is not None and self.mapper_size is not None and tuple(self.mapper_size) != tuple(size):
-            scaled = self._scaled.get(size)
-            if scaled is None or scaled[0] is not mapper:  # made once per frame size (and mapper)
-                if mapper.camera is not None:  # the camera resized: its lens model goes with it
-                    scaled = (mapper, GroundMapper.from_camera(mapper.camera.scaled(size)))
-                else:
-                    sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
-                    scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
-                    scaled = (mapper, GroundMapper(mapper.image_to_ground @ scale, None))
-                self._scaled[size] = scaled
-            mapper = scaled[1]
-        return _Plane(
-            mapper, vanishing_point, focal * self.settings.nominal_height_m, self.settings.nominal_height_m
-        )
-
-    def extract(
+    def _horizon(
         self,
-        mask: np.ndarray,
-        image_bgr: np.ndarray | None = None,
-        *,
-        vanishing_hint: tuple[float, float] | None = None,
-        junction_hint: bool = False,
-        frame_size: tuple[int, int] | None = None,
-    ) -> LaneResult:
-        """Boundaries (ids = per-frame indices, near-left first), ego lane and markings of one mask.
+        u_all: np.ndarray,
+        v_all: np.ndarray,
+        lengths: list[int],
+        size: tuple[int, int],
+        vanishing_hint: tuple[float, float] | None,
+    ) -> tuple[_Plane, tuple[float, float], bool, float]:
+        """The frame's extraction plane and its vanishing point from the tracklets' runs (frame pixels).
 
-        Args:
-            mask: (h, w) uint8 class ids: the frame's mask, or a smaller one it is the
-                upscale of (e.g. the model-resolution mask, several times cheaper).
-            image_bgr: The frame, for paint colour; None gives colour ``unknown``.
-            vanishing_hint: Vanishing point (frame pixels) to use when this frame's paint cannot
-                give one (uncalibrated cameras; e.g. the tracker's smoothed estimate).
-            junction_hint: The previous frame's boundaries were across a junction (the
-                tracker's ``across_junction``): with its markings out of sight, the car is still
-                crossing it until paint comes within ``junction_exit_m`` of the bottom row.
-            frame_size: (H, W) of the frame when ``mask`` is smaller; all outputs are in
-                frame pixels.
+        Returns:
+            ``(plane, vanishing point, found, pitch rows)``: found is False where neither the paint nor
+            ``vanishing_hint`` placed the vanishing point (uncalibrated: a nominal guess); pitch rows is
+            how far (rows) ``pitch_from_lines`` may move a calibration's horizon (0: off).
         """
         settings = self.settings
-        mask_h, mask_w = mask.shape[:2]
-        height, width = frame_size if frame_size is not None else (mask_h, mask_w)
-        scale_u, scale_v = width / mask_w, height / mask_h
-        paint = (mask == self.lane_id).view(np.uint8)
-        rows = _sample_rows(paint, settings.rows)
-        row_index, starts, ends = _row_runs(paint[rows], settings.max_hole_px)
-        # to frame pixels: a mask pixel k covers frame pixels [k * s, (k + 1) * s)
-        runs = (row_index, starts * scale_u, ends * scale_u)
-        rows_frame = (rows + 0.5) * scale_v - 0.5
-        # frame pixels between each sampled row and the next one (the bottom row: as its neighbour)
-        spacing = np.diff(rows_frame, prepend=rows_frame[0] - scale_v) if len(rows) else rows_frame
-        if len(spacing) > 1:
-            spacing[0] = spacing[1]
-        linked = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
-        tracklets = [t for t in linked if len(t) >= 2]  # a lone run is a speck, not a dash
-        # every tracklet's runs one after the other: centres, rows and edges in frame pixels
-        lengths = [len(t) for t in tracklets]
-        run_ids = np.concatenate(tracklets) if tracklets else np.zeros(0, np.int64)
-        left_all, right_all = runs[1][run_ids], runs[2][run_ids]
-        u_all = (left_all + right_all) / 2.0 - 0.5
-        v_all = rows_frame[row_index[run_ids]]
-
+        height, width = size
         vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
         # calibrated, with pitch_from_lines: the lines' vanishing point moves the calibration's horizon
         pitch_rows = settings.pitch_from_lines * height if self.metric else 0.0
@@ -971,6 +923,76 @@ class LaneExtractor:
                 plane = self._plane((height, width), vanishing)
             elif found:
                 plane = _pitched(plane, vanishing, pitch_rows)
+        return plane, vanishing, found, pitch_rows
+
+    def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> _Plane:
+        height, width = size
+        focal = (width / 2.0) / np.tan(np.deg2rad(self.settings.nominal_hfov_deg) / 2.0)
+        mapper = self.mapper
+        if mapper is not None and self.mapper_size is not None and tuple(self.mapper_size) != tuple(size):
+            scaled = self._scaled.get(size)
+            if scaled is None or scaled[0] is not mapper:  # made once per frame size (and mapper)
+                if mapper.camera is not None:  # the camera resized: its lens model goes with it
+                    scaled = (mapper, GroundMapper.from_camera(mapper.camera.scaled(size)))
+                else:
+                    sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
+                    scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
+                    scaled = (mapper, GroundMapper(mapper.image_to_ground @ scale, None))
+                self._scaled[size] = scaled
+            mapper = scaled[1]
+        return _Plane(
+            mapper, vanishing_point, focal * self.settings.nominal_height_m, self.settings.nominal_height_m
+        )
+
+    def extract(
+        self,
+        mask: np.ndarray,
+        image_bgr: np.ndarray | None = None,
+        *,
+        vanishing_hint: tuple[float, float] | None = None,
+        junction_hint: bool = False,
+        frame_size: tuple[int, int] | None = None,
+    ) -> LaneResult:
+        """Boundaries (ids = per-frame indices, near-left first), ego lane and markings of one mask.
+
+        Args:
+            mask: (h, w) uint8 class ids: the frame's mask, or a smaller one it is the
+                upscale of (e.g. the model-resolution mask, several times cheaper).
+            image_bgr: The frame, for paint colour; None gives colour ``unknown``.
+            vanishing_hint: Vanishing point (frame pixels) to use when this frame's paint cannot
+                give one (uncalibrated cameras; e.g. the tracker's smoothed estimate).
+            junction_hint: The previous frame's boundaries were across a junction (the
+                tracker's ``across_junction``): with its markings out of sight, the car is still
+                crossing it until paint comes within ``junction_exit_m`` of the bottom row.
+            frame_size: (H, W) of the frame when ``mask`` is smaller; all outputs are in
+                frame pixels.
+        """
+        settings = self.settings
+        mask_h, mask_w = mask.shape[:2]
+        height, width = frame_size if frame_size is not None else (mask_h, mask_w)
+        scale_u, scale_v = width / mask_w, height / mask_h
+        paint = (mask == self.lane_id).view(np.uint8)
+        rows = _sample_rows(paint, settings.rows)
+        row_index, starts, ends = _row_runs(paint[rows], settings.max_hole_px)
+        # to frame pixels: a mask pixel k covers frame pixels [k * s, (k + 1) * s)
+        runs = (row_index, starts * scale_u, ends * scale_u)
+        rows_frame = (rows + 0.5) * scale_v - 0.5
+        # frame pixels between each sampled row and the next one (the bottom row: as its neighbour)
+        spacing = np.diff(rows_frame, prepend=rows_frame[0] - scale_v) if len(rows) else rows_frame
+        if len(spacing) > 1:
+            spacing[0] = spacing[1]
+        linked = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
+        tracklets = [t for t in linked if len(t) >= 2]  # a lone run is a speck, not a dash
+        # every tracklet's runs one after the other: centres, rows and edges in frame pixels
+        lengths = [len(t) for t in tracklets]
+        run_ids = np.concatenate(tracklets) if tracklets else np.zeros(0, np.int64)
+        left_all, right_all = runs[1][run_ids], runs[2][run_ids]
+        u_all = (left_all + right_all) / 2.0 - 0.5
+        v_all = rows_frame[row_index[run_ids]]
+
+        plane, vanishing, found, pitch_rows = self._horizon(
+            u_all, v_all, lengths, (height, width), vanishing_hint
+        )
         # uncalibrated, with neither a hint nor paint to place the horizon: a nominal guess, which
         # is not passed on (a wrong guess as the next frame's hint would outvote good estimates)
         guessed = not self.metric and not found
