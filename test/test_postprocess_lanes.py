@@ -19,6 +19,9 @@ from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSetting
 from seg_perception.postprocess.lanes import (
     LaneExtractor,
     LaneSettings,
+    RoadMarking,
+    _before_junction,
+    _GroundSamples,
     _row_runs,
     _wide_components,
     render_curve,
@@ -196,6 +199,35 @@ def test_double_yellow_line_and_colour():
     assert left.line_type == "double" and left.color == "yellow"
     assert abs(float(left.lateral_at(10.0)) - 1.75) < 0.06
     assert right.color == "white"
+
+
+def test_the_stripe_check_s_flags_stay_with_their_samples_when_a_junction_cuts_the_tracklets():
+    # three tracklets: one wholly beyond a stop line at 12-13 m, one before it, one through it; its
+    # flags (one per sample: on a bright stripe) must go where their samples go, not stay per index
+    xs = [np.linspace(20.0, 25.0, 6), np.linspace(3.0, 10.0, 8), np.linspace(8.0, 18.0, 11)]
+    samples = [
+        np.column_stack([x, np.full_like(x, lateral)])
+        for x, lateral in zip(xs, (0.0, 1.75, -1.75), strict=True)
+    ]
+    flags = [np.ones(6, bool), np.zeros(8, bool), xs[2] < 12.0]
+    ground = _GroundSamples(
+        samples=samples,
+        weights=[np.ones(len(x)) for x in xs],
+        spans=[(float(x[0]), float(x[-1])) for x in xs],
+        kept=[(x * 10.0, x * 5.0) for x in xs],
+        stripes=flags,
+        transverse_found=True,
+    )
+    stop = RoadMarking("stop_line", 0, np.zeros((0, 2), np.float32), None, distance=12.0, far_distance=13.0)
+    before, across = _before_junction(ground, [stop], x_bottom=2.0, at_junction_m=4.0)
+    assert not across and len(before.samples) == 2
+    assert before.stripes is not None
+    for xy, weight, (u, _), stripe in zip(
+        before.samples, before.weights, before.kept, before.stripes, strict=True
+    ):
+        assert len(xy) == len(weight) == len(u) == len(stripe) and (xy[:, 0] < 12.0).all()
+    assert not before.stripes[0].any() and before.stripes[1].all()  # the line before, the one through it
+    assert before.spans[1] == (8.0, float(xs[2][xs[2] < 12.0].max()))
 
 
 def test_stop_line_is_its_own_object():

@@ -775,6 +775,31 @@ def _stripe_samples(
     return (centre - np.maximum(outside_left, outside_right)) >= settings.stripe_contrast
 
 
+@dataclass(frozen=True)
+class _Tracklets:
+    """A frame's paint as row runs linked into tracklets; every tracklet's runs one after the other."""
+
+    lengths: list[int]  # runs per tracklet
+    u: np.ndarray  # run centres (frame pixels)
+    v: np.ndarray  # their rows
+    left: np.ndarray  # run edges
+    right: np.ndarray
+    rows: np.ndarray  # the sampled rows (frame pixels)
+    spacing: np.ndarray  # frame pixels between each sampled row and the next one
+
+
+@dataclass(frozen=True)
+class _GroundSamples:
+    """Per tracklet (those with usable runs), its samples on the extraction plane."""
+
+    samples: list[np.ndarray]  # (n, 2) plane (x, y)
+    weights: list[np.ndarray]  # (n,) nearer ground weighs more
+    spans: list[tuple[float, float]]  # the stretch of ground its rows stand for
+    kept: list[tuple[np.ndarray, np.ndarray]]  # the samples' frame pixels (u, v)
+    stripes: list[np.ndarray] | None  # per sample: on a bright stripe (the stripe check); None: unchecked
+    transverse_found: bool  # some run crossed transverse paint (a stop line may be in view)
+
+
 class LaneExtractor:
     """Lane boundaries and road markings of single frames (no state; see :class:`LaneTracker`).
 
@@ -837,13 +862,30 @@ class LaneExtractor:
         self._refused.clear()
         return float(median[0]), float(median[1])
 
+    def _tracklets(self, paint: np.ndarray, scale: tuple[float, float]) -> _Tracklets:
+        """The paint's row runs on the sampled rows, linked row to row into tracklets (frame pixels)."""
+        settings = self.settings
+        scale_u, scale_v = scale
+        rows = _sample_rows(paint, settings.rows)
+        row_index, starts, ends = _row_runs(paint[rows], settings.max_hole_px)
+        # to frame pixels: a mask pixel k covers frame pixels [k * s, (k + 1) * s)
+        runs = (row_index, starts * scale_u, ends * scale_u)
+        rows_frame = (rows + 0.5) * scale_v - 0.5
+        # frame pixels between each sampled row and the next one (the bottom row: as its neighbour)
+        spacing = np.diff(rows_frame, prepend=rows_frame[0] - scale_v) if len(rows) else rows_frame
+        if len(spacing) > 1:
+            spacing[0] = spacing[1]
+        linked = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
+        tracklets = [t for t in linked if len(t) >= 2]  # a lone run is a speck, not a dash
+        # every tracklet's runs one after the other: centres, rows and edges in frame pixels
+        run_ids = np.concatenate(tracklets) if tracklets else np.zeros(0, np.int64)
+        left_all, right_all = runs[1][run_ids], runs[2][run_ids]
+        u_all = (left_all + right_all) / 2.0 - 0.5
+        v_all = rows_frame[row_index[run_ids]]
+        return _Tracklets([len(t) for t in tracklets], u_all, v_all, left_all, right_all, rows_frame, spacing)
+
     def _horizon(
-        self,
-        u_all: np.ndarray,
-        v_all: np.ndarray,
-        lengths: list[int],
-        size: tuple[int, int],
-        vanishing_hint: tuple[float, float] | None,
+        self, runs: _Tracklets, size: tuple[int, int], vanishing_hint: tuple[float, float] | None
     ) -> tuple[_Plane, tuple[float, float], bool, float]:
         """The frame's extraction plane and its vanishing point from the tracklets' runs (frame pixels).
 
@@ -854,6 +896,7 @@ class LaneExtractor:
         """
         settings = self.settings
         height, width = size
+        u_all, v_all, lengths = runs.u, runs.v, runs.lengths
         vanishing = (width / 2.0, 0.42 * height) if vanishing_hint is None else vanishing_hint
         # calibrated, with pitch_from_lines: the lines' vanishing point moves the calibration's horizon
         pitch_rows = settings.pitch_from_lines * height if self.metric else 0.0
@@ -925,6 +968,62 @@ class LaneExtractor:
                 plane = _pitched(plane, vanishing, pitch_rows)
         return plane, vanishing, found, pitch_rows
 
+    def _ground_samples(
+        self, runs: _Tracklets, plane: _Plane, image_bgr: np.ndarray | None
+    ) -> _GroundSamples:
+        """Each tracklet's runs on the extraction plane: the usable ones, the ground they stand for."""
+        settings = self.settings
+        lengths, u_all, v_all, left_all, right_all = runs.lengths, runs.u, runs.v, runs.left, runs.right
+        samples, spans, weights, kept = [], [], [], []
+        stripes: list[np.ndarray] | None = (
+            None  # per tracklet, per sample: on a bright stripe (the stripe check)
+        )
+        transverse_found = False
+        if lengths:
+            half = np.interp(v_all, runs.rows, runs.spacing) / 2.0
+            # one mapping call for all centres, edges and the ends of the rows' ground strips
+            mapped = plane.to_plane(
+                np.column_stack(
+                    [
+                        np.concatenate([u_all, left_all, right_all, u_all, u_all]),
+                        np.concatenate([v_all, v_all, v_all, v_all + half, v_all - half]),
+                    ]
+                )
+            )
+            centre_all, left_m, right_m, near_all, far_all = np.split(mapped, 5)
+            across_all = np.abs(left_m[:, 1] - right_m[:, 1])
+            transverse = across_all >= settings.transverse_width_m
+            transverse_found = bool(transverse.any())
+            ok_all = (
+                np.isfinite(centre_all).all(axis=1)
+                & (centre_all[:, 0] > 0)
+                & (centre_all[:, 0] < settings.max_range_m)
+                & ~transverse
+            )
+            # per tracklet, its usable samples: one pass over all samples, then split (a loop of
+            # small NumPy calls per tracklet cost more than the rest of this step)
+            tracklet_of = np.repeat(np.arange(len(lengths)), lengths)[ok_all]
+            counts = np.bincount(tracklet_of, minlength=len(lengths))
+            xy_ok = centre_all[ok_all]
+            # a sample stands for the ground between its row and the next sampled rows
+            near_ok = np.where(np.isfinite(near_all[ok_all, 0]), near_all[ok_all, 0], xy_ok[:, 0])
+            far_ok = np.where(np.isfinite(far_all[ok_all, 0]), far_all[ok_all, 0], xy_ok[:, 0])
+            weight_ok = 1.0 / (1.0 + xy_ok[:, 0] / 30.0) ** 2
+            present = counts[counts > 0]
+            if len(present):
+                starts = np.concatenate([[0], np.cumsum(present)[:-1]])
+                cuts = starts[1:]
+                near_min = np.minimum.reduceat(near_ok, starts)
+                far_max = np.maximum.reduceat(far_ok, starts)
+                samples = np.split(xy_ok, cuts)
+                weights = np.split(weight_ok, cuts)
+                spans = [(float(a), float(b)) for a, b in zip(near_min, far_max, strict=True)]
+                kept = list(zip(np.split(u_all[ok_all], cuts), np.split(v_all[ok_all], cuts), strict=True))
+                if settings.min_stripe_share > 0 and image_bgr is not None:
+                    stripe = _stripe_samples(image_bgr, u_all, v_all, left_all, right_all, settings)
+                    stripes = np.split(stripe[ok_all], cuts)
+        return _GroundSamples(samples, weights, spans, kept, stripes, transverse_found)
+
     def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> _Plane:
         height, width = size
         focal = (width / 2.0) / np.tan(np.deg2rad(self.settings.nominal_hfov_deg) / 2.0)
@@ -972,80 +1071,15 @@ class LaneExtractor:
         height, width = frame_size if frame_size is not None else (mask_h, mask_w)
         scale_u, scale_v = width / mask_w, height / mask_h
         paint = (mask == self.lane_id).view(np.uint8)
-        rows = _sample_rows(paint, settings.rows)
-        row_index, starts, ends = _row_runs(paint[rows], settings.max_hole_px)
-        # to frame pixels: a mask pixel k covers frame pixels [k * s, (k + 1) * s)
-        runs = (row_index, starts * scale_u, ends * scale_u)
-        rows_frame = (rows + 0.5) * scale_v - 0.5
-        # frame pixels between each sampled row and the next one (the bottom row: as its neighbour)
-        spacing = np.diff(rows_frame, prepend=rows_frame[0] - scale_v) if len(rows) else rows_frame
-        if len(spacing) > 1:
-            spacing[0] = spacing[1]
-        linked = _link_tracklets(rows_frame, runs, float(np.max(spacing, initial=scale_v)), scale_u)
-        tracklets = [t for t in linked if len(t) >= 2]  # a lone run is a speck, not a dash
-        # every tracklet's runs one after the other: centres, rows and edges in frame pixels
-        lengths = [len(t) for t in tracklets]
-        run_ids = np.concatenate(tracklets) if tracklets else np.zeros(0, np.int64)
-        left_all, right_all = runs[1][run_ids], runs[2][run_ids]
-        u_all = (left_all + right_all) / 2.0 - 0.5
-        v_all = rows_frame[row_index[run_ids]]
-
-        plane, vanishing, found, pitch_rows = self._horizon(
-            u_all, v_all, lengths, (height, width), vanishing_hint
-        )
+        runs = self._tracklets(paint, (scale_u, scale_v))
+        plane, vanishing, found, pitch_rows = self._horizon(runs, (height, width), vanishing_hint)
         # uncalibrated, with neither a hint nor paint to place the horizon: a nominal guess, which
         # is not passed on (a wrong guess as the next frame's hint would outvote good estimates)
         guessed = not self.metric and not found
-
-        samples, spans, weights, kept = [], [], [], []
-        stripes: list[int] | None = None  # per tracklet, its samples on a bright stripe (the stripe check)
-        transverse_found = False
-        if tracklets:
-            half = np.interp(v_all, rows_frame, spacing) / 2.0
-            # one mapping call for all centres, edges and the ends of the rows' ground strips
-            mapped = plane.to_plane(
-                np.column_stack(
-                    [
-                        np.concatenate([u_all, left_all, right_all, u_all, u_all]),
-                        np.concatenate([v_all, v_all, v_all, v_all + half, v_all - half]),
-                    ]
-                )
-            )
-            centre_all, left_m, right_m, near_all, far_all = np.split(mapped, 5)
-            across_all = np.abs(left_m[:, 1] - right_m[:, 1])
-            transverse = across_all >= settings.transverse_width_m
-            transverse_found = bool(transverse.any())
-            ok_all = (
-                np.isfinite(centre_all).all(axis=1)
-                & (centre_all[:, 0] > 0)
-                & (centre_all[:, 0] < settings.max_range_m)
-                & ~transverse
-            )
-            # per tracklet, its usable samples: one pass over all samples, then split (a loop of
-            # small NumPy calls per tracklet cost more than the rest of this step)
-            tracklet_of = np.repeat(np.arange(len(lengths)), lengths)[ok_all]
-            counts = np.bincount(tracklet_of, minlength=len(lengths))
-            xy_ok = centre_all[ok_all]
-            # a sample stands for the ground between its row and the next sampled rows
-            near_ok = np.where(np.isfinite(near_all[ok_all, 0]), near_all[ok_all, 0], xy_ok[:, 0])
-            far_ok = np.where(np.isfinite(far_all[ok_all, 0]), far_all[ok_all, 0], xy_ok[:, 0])
-            weight_ok = 1.0 / (1.0 + xy_ok[:, 0] / 30.0) ** 2
-            present = counts[counts > 0]
-            if len(present):
-                starts = np.concatenate([[0], np.cumsum(present)[:-1]])
-                cuts = starts[1:]
-                near_min = np.minimum.reduceat(near_ok, starts)
-                far_max = np.maximum.reduceat(far_ok, starts)
-                samples = np.split(xy_ok, cuts)
-                weights = np.split(weight_ok, cuts)
-                spans = [(float(a), float(b)) for a, b in zip(near_min, far_max, strict=True)]
-                kept = list(zip(np.split(u_all[ok_all], cuts), np.split(v_all[ok_all], cuts), strict=True))
-                if settings.min_stripe_share > 0 and image_bgr is not None:
-                    stripe = _stripe_samples(image_bgr, u_all, v_all, left_all, right_all, settings)
-                    stripes = [int(n) for n in np.add.reduceat(stripe[ok_all].astype(np.int64), starts)]
+        ground = self._ground_samples(runs, plane, image_bgr)
         # stop lines are searched where a sampled row crossed transverse paint, and always in
         # scenarios with crosswalks (urban roads), where a thin far stop line can fall between rows
-        look_for_stop_lines = transverse_found or self.crosswalk_id is not None
+        look_for_stop_lines = ground.transverse_found or self.crosswalk_id is not None
         markings = self._markings(mask, paint if look_for_stop_lines else None, plane, (scale_u, scale_v))
         result = LaneResult(
             metric=plane.metric,
@@ -1060,9 +1094,9 @@ class LaneExtractor:
         )
         x_bottom = self._bottom_distance(plane, (height, width), result.hood_edge)
         junctions = [m for m in markings if m.on_path]
-        samples, weights, spans, kept, result.across_junction = _before_junction(
-            samples, weights, spans, kept, junctions, x_bottom, settings.at_junction_m
-        )
+        ground, result.across_junction = _before_junction(ground, junctions, x_bottom, settings.at_junction_m)
+        samples, weights, spans = ground.samples, ground.weights, ground.spans
+        kept, stripes = ground.kept, ground.stripes
         if not samples:
             return result
         # boundaries run on to the farthest paint of the frame (the road is seen that far), at
@@ -1084,9 +1118,9 @@ class LaneExtractor:
         def fit(nearest_start: float) -> list[LaneBoundary]:
             fitted = []
             for members, shape in lines:
-                if stripes is not None and sum(stripes[k] for k in members) < settings.min_stripe_share * sum(
-                    len(samples[k]) for k in members
-                ):
+                if stripes is not None and sum(
+                    int(stripes[k].sum()) for k in members
+                ) < settings.min_stripe_share * sum(len(samples[k]) for k in members):
                     continue  # an edge, not a stripe of paint
                 boundary = self._boundary(
                     members, shape, samples, weights, extents, spans, yellow, plane, nearest_start, extend_to
@@ -1537,20 +1571,8 @@ def _reaches_axis(marking: RoadMarking, plane: _Plane, width: float, corridor: f
 
 
 def _before_junction(
-    samples: list[np.ndarray],
-    weights: list[np.ndarray],
-    spans: list[tuple[float, float]],
-    pixels: list[tuple[np.ndarray, np.ndarray]],
-    markings: list[RoadMarking],
-    x_bottom: float,
-    at_junction_m: float,
-) -> tuple[
-    list[np.ndarray],
-    list[np.ndarray],
-    list[tuple[float, float]],
-    list[tuple[np.ndarray, np.ndarray]],
-    bool,
-]:
+    ground: _GroundSamples, markings: list[RoadMarking], x_bottom: float, at_junction_m: float
+) -> tuple[_GroundSamples, bool]:
     """Tracklet samples of the road up to the first stop line or crosswalk (a junction ends the lane),
     and whether they are of the road across it.
 
@@ -1559,8 +1581,9 @@ def _before_junction(
     """
     # a marking the bottom image row already crosses is the junction the car is entering
     ahead = sorted((m for m in markings if m.far_distance > x_bottom), key=lambda m: m.distance)
+    samples = ground.samples
     if not ahead or not samples:
-        return samples, weights, spans, pixels, False
+        return ground, False
     near_edge, far_edge = ahead[0].distance, ahead[0].far_distance
     before = [xy[:, 0] < near_edge for xy in samples]
     # the longest stretch of one line's paint the frame shows before the junction: a stub of a dash is
@@ -1573,17 +1596,24 @@ def _before_junction(
         or seen < at_junction_m
     )
     keep = [xy[:, 0] > far_edge for xy in samples] if across else before
-    out: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
-    for xy, weight, span, (u, v), mask in zip(samples, weights, spans, pixels, keep, strict=True):
-        if mask.sum() < 1:
-            continue
+    # a tracklet left without samples goes, and its stripe flags with it (they stay one per sample)
+    tracklets = [k for k, mask in enumerate(keep) if mask.any()]
+    spans = []
+    for k in tracklets:
+        xy, mask, span = samples[k], keep[k], ground.spans[k]
         if not mask.all():
             span = (max(span[0], float(xy[mask, 0].min())), min(span[1], float(xy[mask, 0].max())))
-        out[0].append(xy[mask])
-        out[1].append(weight[mask])
-        out[2].append(span)
-        out[3].append((u[mask], v[mask]))
-    return (*out, across)
+        spans.append(span)
+    stripes = ground.stripes
+    kept = _GroundSamples(
+        samples=[samples[k][keep[k]] for k in tracklets],
+        weights=[ground.weights[k][keep[k]] for k in tracklets],
+        spans=spans,
+        kept=[(ground.kept[k][0][keep[k]], ground.kept[k][1][keep[k]]) for k in tracklets],
+        stripes=None if stripes is None else [stripes[k][keep[k]] for k in tracklets],
+        transverse_found=ground.transverse_found,
+    )
+    return kept, across
 
 
 Rendered = tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float]]
