@@ -239,6 +239,8 @@ class LaneTracker:
             id=old.id,
             plane_coefficients=coefficients,
             plane_range=plane_range,
+            # at the usual rate whatever the weight: a line that really shows less paint now (a run of
+            # dash gaps) soon has a track as unsure as its detections, which then weigh fully again
             confidence=self.settings.smoothing * detection.confidence
             + (1 - self.settings.smoothing) * old.confidence,
         )

@@ -975,9 +975,8 @@ class LaneExtractor:
         settings = self.settings
         lengths, u_all, v_all, left_all, right_all = runs.lengths, runs.u, runs.v, runs.left, runs.right
         samples, spans, weights, kept = [], [], [], []
-        stripes: list[np.ndarray] | None = (
-            None  # per tracklet, per sample: on a bright stripe (the stripe check)
-        )
+        # per tracklet, per sample: on a bright stripe (the stripe check)
+        stripes: list[np.ndarray] | None = None
         transverse_found = False
         if lengths:
             half = np.interp(v_all, runs.rows, runs.spacing) / 2.0
@@ -1118,9 +1117,10 @@ class LaneExtractor:
         def fit(nearest_start: float) -> list[LaneBoundary]:
             fitted = []
             for members, shape in lines:
-                if stripes is not None and sum(
-                    int(stripes[k].sum()) for k in members
-                ) < settings.min_stripe_share * sum(len(samples[k]) for k in members):
+                on_stripe = None if stripes is None else sum(int(stripes[k].sum()) for k in members)
+                if on_stripe is not None and on_stripe < settings.min_stripe_share * sum(
+                    len(samples[k]) for k in members
+                ):
                     continue  # an edge, not a stripe of paint
                 boundary = self._boundary(
                     members, shape, samples, weights, extents, spans, yellow, plane, nearest_start, extend_to
@@ -1605,7 +1605,7 @@ def _before_junction(
             span = (max(span[0], float(xy[mask, 0].min())), min(span[1], float(xy[mask, 0].max())))
         spans.append(span)
     stripes = ground.stripes
-    kept = _GroundSamples(
+    trimmed = _GroundSamples(
         samples=[samples[k][keep[k]] for k in tracklets],
         weights=[ground.weights[k][keep[k]] for k in tracklets],
         spans=spans,
@@ -1613,7 +1613,7 @@ def _before_junction(
         stripes=None if stripes is None else [stripes[k][keep[k]] for k in tracklets],
         transverse_found=ground.transverse_found,
     )
-    return kept, across
+    return trimmed, across
 
 
 Rendered = tuple[np.ndarray, np.ndarray | None, np.ndarray, tuple[float, float]]
