@@ -19,7 +19,6 @@ from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSetting
 from seg_perception.postprocess.lanes import (
     LaneExtractor,
     LaneSettings,
-    RoadMarking,
     _before_junction,
     _GroundSamples,
     _row_runs,
@@ -214,12 +213,12 @@ def test_the_stripe_check_s_flags_stay_with_their_samples_when_a_junction_cuts_t
         samples=samples,
         weights=[np.ones(len(x)) for x in xs],
         spans=[(float(x[0]), float(x[-1])) for x in xs],
+        reach=[np.column_stack([x - 0.5, x + 0.5]) for x in xs],
         kept=[(x * 10.0, x * 5.0) for x in xs],
         stripes=flags,
         transverse_found=True,
     )
-    stop = RoadMarking("stop_line", 0, np.zeros((0, 2), np.float32), None, distance=12.0, far_distance=13.0)
-    before, across = _before_junction(ground, [stop], x_bottom=2.0, at_junction_m=4.0)
+    before, across = _before_junction(ground, [(12.0, 13.0)], x_bottom=2.0, at_junction_m=4.0)
     assert not across and len(before.samples) == 2
     assert before.stripes is not None
     for xy, weight, (u, _), stripe in zip(
@@ -1217,6 +1216,39 @@ def test_at_a_junction_the_road_across_it_starts_at_its_paint():
     assert len(at_junction.boundaries) == len(open_road.boundaries) == 2
     assert all(b.plane_range[0] >= 8.5 for b in at_junction.boundaries)
     assert all(b.plane_range[0] < 4.0 for b in open_road.boundaries)  # paint far ahead, no junction
+
+
+def test_a_stretch_of_road_without_any_lines_paint_is_an_unmarked_junction():
+    """Both lines stop 12 m ahead and go on from 24 m (a crossing street, no stop line, no crosswalk):
+    with unmarked_junction_m the boundaries end where the paint does, as at a marked junction; a hole
+    in one line only (a missed stretch), or dash gaps that line up across lines, are no junction."""
+    settings = LaneSettings(unmarked_junction_m=10.0, min_lane_width_m=2.2)
+    unmarked = LaneExtractor(CLASSES, settings, mapper=MAPPER)
+    plain = LaneExtractor(CLASSES, mapper=MAPPER)
+    before, image = draw_road(EGO_SOLID, near=2.0, far=12.0)
+    crossed = np.maximum(before, draw_road(EGO_SOLID, near=24.0)[0])
+    result = unmarked.extract(crossed, image)
+    assert not result.across_junction and len(result.boundaries) == 2
+    assert all(b.plane_range[1] < 13.0 for b in result.boundaries)  # up to the junction, not across it
+    assert all(b.plane_range[1] > 40.0 for b in plain.extract(crossed, image).boundaries)  # off: run on
+    one_hole = np.maximum(crossed, draw_road(EGO_SOLID[:1], near=2.0)[0])  # the left line is whole
+    aligned_dashes = draw_road([(1.75, "dashed", WHITE, 0.0), (-1.75, "dashed", WHITE, 0.0)])[0]
+    for mask in (one_hole, aligned_dashes):
+        assert all(b.plane_range[1] > 40.0 for b in unmarked.extract(mask, image).boundaries)
+    # with less than at_junction_m of paint before it the car is at the junction: the road across it
+    x_bottom = bottom_row_distance()
+    stub = draw_road(EGO_SOLID, near=2.0, far=x_bottom + 0.5)[0]
+    at_it = np.maximum(stub, draw_road(EGO_SOLID, near=x_bottom + 12.0)[0])
+    result = unmarked.extract(at_it, image)
+    assert result.across_junction and len(result.boundaries) == 2
+    assert all(b.plane_range[0] > x_bottom + 11.0 for b in result.boundaries)
+
+
+def test_unmarked_junction_m_needs_the_lane_width_it_checks_the_lines_by():
+    with pytest.raises(ValueError, match="min_lane_width_m"):
+        LaneSettings(unmarked_junction_m=10.0)
+    with pytest.raises(ValueError, match="unmarked_junction_m"):
+        LaneSettings(unmarked_junction_m=-1.0, min_lane_width_m=2.2)
 
 
 def bottom_row_distance() -> float:

@@ -222,6 +222,12 @@ class LaneSettings:
     # a stop line or crosswalk beginning less than this beyond the bottom image row is the junction
     # the car is at: boundaries are of the road across it
     at_junction_m: float = AT_JUNCTION_M
+    # a junction with no stop line or crosswalk on the car's road (or one the model missed) shows as a
+    # stretch of road at least this long with no lane paint on it while lines at least
+    # min_lane_width_m apart go on both before and after it: the lines end there as at a marked one
+    # (0: not looked for; calibrated cameras only, the length is in metres). Longer than the gaps
+    # between dashes (9 m on US skip lines, whose dashes on neighbouring lines often line up)
+    unmarked_junction_m: float = 0.0
     # a boundary starts where its curve enters the frame (the bottom row or a side) rather than at
     # its first rendered sample inside, up to one sample spacing (7 % of the distance) further on
     start_at_frame_edge: bool = False
@@ -236,6 +242,12 @@ class LaneSettings:
             )
         if not 0.0 <= self.min_stripe_share <= 1.0:
             raise ValueError(f"min_stripe_share must lie in [0, 1], not {self.min_stripe_share}")
+        if self.unmarked_junction_m < 0.0:
+            raise ValueError(f"unmarked_junction_m must not be negative, not {self.unmarked_junction_m}")
+        if self.unmarked_junction_m > 0.0 and self.min_lane_width_m <= 0.0:
+            raise ValueError(
+                "unmarked_junction_m needs min_lane_width_m (how far apart the lines it sees are)"
+            )
         if self.heading_prior < 0.0:
             raise ValueError(f"heading_prior must not be negative, not {self.heading_prior}")
         if not 0.0 <= self.pitch_from_lines < 0.5:
@@ -795,6 +807,7 @@ class _GroundSamples:
     samples: list[np.ndarray]  # (n, 2) plane (x, y)
     weights: list[np.ndarray]  # (n,) nearer ground weighs more
     spans: list[tuple[float, float]]  # the stretch of ground its rows stand for
+    reach: list[np.ndarray]  # per sample (n, 2): the near and far end of the ground its row stands for
     kept: list[tuple[np.ndarray, np.ndarray]]  # the samples' frame pixels (u, v)
     stripes: list[np.ndarray] | None  # per sample: on a bright stripe (the stripe check); None: unchecked
     transverse_found: bool  # some run crossed transverse paint (a stop line may be in view)
@@ -974,7 +987,7 @@ class LaneExtractor:
         """Each tracklet's runs on the extraction plane: the usable ones, the ground they stand for."""
         settings = self.settings
         lengths, u_all, v_all, left_all, right_all = runs.lengths, runs.u, runs.v, runs.left, runs.right
-        samples, spans, weights, kept = [], [], [], []
+        samples, spans, reach, weights, kept = [], [], [], [], []
         # per tracklet, per sample: on a bright stripe (the stripe check)
         stripes: list[np.ndarray] | None = None
         transverse_found = False
@@ -1017,11 +1030,12 @@ class LaneExtractor:
                 samples = np.split(xy_ok, cuts)
                 weights = np.split(weight_ok, cuts)
                 spans = [(float(a), float(b)) for a, b in zip(near_min, far_max, strict=True)]
+                reach = np.split(np.column_stack([near_ok, far_ok]), cuts)
                 kept = list(zip(np.split(u_all[ok_all], cuts), np.split(v_all[ok_all], cuts), strict=True))
                 if settings.min_stripe_share > 0 and image_bgr is not None:
                     stripe = _stripe_samples(image_bgr, u_all, v_all, left_all, right_all, settings)
                     stripes = np.split(stripe[ok_all], cuts)
-        return _GroundSamples(samples, weights, spans, kept, stripes, transverse_found)
+        return _GroundSamples(samples, weights, spans, reach, kept, stripes, transverse_found)
 
     def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> _Plane:
         height, width = size
@@ -1092,7 +1106,11 @@ class LaneExtractor:
             hood_edge=None if image_bgr is None else find_hood(image_bgr, paint, settings.hood_max_share),
         )
         x_bottom = self._bottom_distance(plane, (height, width), result.hood_edge)
-        junctions = [m for m in markings if m.on_path]
+        junctions = [(m.distance, m.far_distance) for m in markings if m.on_path]
+        if settings.unmarked_junction_m > 0 and plane.metric:
+            junctions += _unmarked_junctions(
+                ground, x_bottom, settings.unmarked_junction_m, settings.min_lane_width_m
+            )
         ground, result.across_junction = _before_junction(ground, junctions, x_bottom, settings.at_junction_m)
         samples, weights, spans = ground.samples, ground.weights, ground.spans
         kept, stripes = ground.kept, ground.stripes
@@ -1101,7 +1119,7 @@ class LaneExtractor:
         # boundaries run on to the farthest paint of the frame (the road is seen that far), at
         # least to extend_to_m, but never past the junction ahead of the paint
         paint_far = max(span[1] for span in spans)
-        junction = min((m.distance for m in junctions if m.distance > paint_far), default=np.inf)
+        junction = min((near for near, _ in junctions if near >= paint_far), default=np.inf)
         extend_to = 0.0
         if settings.extend_to_m > 0 and not guessed:  # a guessed horizon says nothing of the far road
             extend_to = min(max(settings.extend_to_m, paint_far), settings.max_range_m, junction)
@@ -1570,21 +1588,51 @@ def _reaches_axis(marking: RoadMarking, plane: _Plane, width: float, corridor: f
     return bool(lateral.min() - corridor <= axis <= lateral.max() + corridor)
 
 
-def _before_junction(
-    ground: _GroundSamples, markings: list[RoadMarking], x_bottom: float, at_junction_m: float
-) -> tuple[_GroundSamples, bool]:
-    """Tracklet samples of the road up to the first stop line or crosswalk (a junction ends the lane),
-    and whether they are of the road across it.
+def _unmarked_junctions(
+    ground: _GroundSamples, x_bottom: float, min_gap: float, min_spread: float
+) -> list[tuple[float, float]]:
+    """Stretches of road ahead with no lane paint at least ``min_gap`` long, with lines at least
+    ``min_spread`` apart across the road going on both before and after them: junctions without a
+    marking on the car's road (their near and far edge).
 
-    When the car is at the junction (the marking begins within ``at_junction_m`` of the bottom row,
-    or no tracklet shows ``at_junction_m`` of paint before it), the road beyond it is kept instead.
+    One missed dash leaves a hole in its own line only; a stretch without any line's paint that
+    several lines reach from both sides is where the road is crossed.
     """
-    # a marking the bottom image row already crosses is the junction the car is entering
-    ahead = sorted((m for m in markings if m.far_distance > x_bottom), key=lambda m: m.distance)
+    if not ground.samples:
+        return []
+    reach = np.concatenate(ground.reach)
+    x, y = np.concatenate(ground.samples).T
+    order = np.argsort(reach[:, 0])
+    near, far = reach[order, 0], np.maximum.accumulate(reach[order, 1])
+    # a hole in the union of the samples' ground: the next sample's ground begins past all before it
+    holes = np.flatnonzero(near[1:] - far[:-1] >= min_gap)
+    found = []
+    for k in holes:
+        start, end = float(far[k]), float(near[k + 1])
+        if start <= x_bottom:
+            continue
+        before = y[(x <= start) & (x >= start - min_gap)]
+        after = y[(x >= end) & (x <= end + min_gap)]
+        if before.size and after.size and np.ptp(before) >= min_spread and np.ptp(after) >= min_spread:
+            found.append((start, end))
+    return found
+
+
+def _before_junction(
+    ground: _GroundSamples, junctions: list[tuple[float, float]], x_bottom: float, at_junction_m: float
+) -> tuple[_GroundSamples, bool]:
+    """Tracklet samples of the road up to the first junction (a stop line, a crosswalk or an unmarked
+    one: its near and far edge ahead; a junction ends the lane), and whether they are of the road across it.
+
+    When the car is at the junction (it begins within ``at_junction_m`` of the bottom row, or no
+    tracklet shows ``at_junction_m`` of paint before it), the road beyond it is kept instead.
+    """
+    # a junction the bottom image row already crosses is the one the car is entering
+    ahead = sorted((near, far) for near, far in junctions if far > x_bottom)
     samples = ground.samples
     if not ahead or not samples:
         return ground, False
-    near_edge, far_edge = ahead[0].distance, ahead[0].far_distance
+    near_edge, far_edge = ahead[0]
     before = [xy[:, 0] < near_edge for xy in samples]
     # the longest stretch of one line's paint the frame shows before the junction: a stub of a dash is
     # no lane to steer by (the drives' truth, too, wants a line seen for at_junction_m)
@@ -1609,6 +1657,7 @@ def _before_junction(
         samples=[samples[k][keep[k]] for k in tracklets],
         weights=[ground.weights[k][keep[k]] for k in tracklets],
         spans=spans,
+        reach=[ground.reach[k][keep[k]] for k in tracklets],
         kept=[(ground.kept[k][0][keep[k]], ground.kept[k][1][keep[k]]) for k in tracklets],
         stripes=None if stripes is None else [stripes[k][keep[k]] for k in tracklets],
         transverse_found=ground.transverse_found,
