@@ -1205,6 +1205,24 @@ def test_a_line_beyond_a_gap_wider_than_a_lane_is_named_past_the_lane_that_fits_
 EGO_SOLID = [(1.75, "solid", WHITE, 0.0), (-1.75, "solid", WHITE, 0.0)]
 
 
+def test_with_start_at_frame_edge_a_line_entering_at_a_nearer_corner_is_drawn_from_the_frame_edge():
+    """Through a barrel lens (or a rolled camera) a bottom corner of the frame sees nearer ground than
+    the bottom row's centre: a line whose nearest dash lies ahead is drawn back to the frame's edge,
+    as it is labelled, not only to the centre's distance, which at its side lies above the edge."""
+    lens = CameraModel(640, 360, 420.0, 420.0, 320.0, 180.0, CAMERA.mounting, (-0.3, 0.08, 0.0, 0.0, 0.0))
+    mapper = GroundMapper.from_camera(lens)
+    dashed = [(1.75, "dashed", WHITE, 0.0), (-1.75, "dashed", WHITE, 0.0)]
+    mask, image = draw_road(dashed, near=3.0, mapper=mapper)  # dashes at 3-6 m, 12-15 m, ...
+    settings = LaneSettings(start_at_frame_edge=True)
+    result = LaneExtractor(CLASSES, settings, mapper=mapper).extract(mask, image)
+    assert len(result.boundaries) == 2
+    centre = float(mapper.to_ground(np.array([[SIZE[1] / 2.0, SIZE[0] - 1.0]]))[0][0, 0])
+    for boundary in result.boundaries:
+        u, v = boundary.image_points[0]
+        assert v >= SIZE[0] - 1.5 or u <= 0.5 or u >= SIZE[1] - 1.5  # on the frame's edge
+        assert boundary.plane_range[0] < centre - 0.1  # nearer than the centre column's bottom row
+
+
 def test_at_a_junction_the_road_across_it_starts_at_its_paint():
     """With the stop line under the car and paint only beyond the junction, the boundaries are the
     road across it and begin at their paint, not drawn back through the junction to the car."""

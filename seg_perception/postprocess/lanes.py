@@ -28,7 +28,9 @@ The steps, all plain NumPy/OpenCV:
    row runs at least ``transverse_width_m`` across the road, apart from the lines they touch);
    paint beyond it is the road across the junction (used instead when the car is already at the
    junction: its marking begins within ``at_junction_m`` of the bottom row, or no line shows that
-   much paint before it), whose boundaries all start where its nearest solid line does.
+   much paint before it), whose boundaries all start where its nearest solid line does. With
+   ``unmarked_junction_m`` a stretch of road that long without any line's paint, lines going on
+   on both sides of it, is a junction too (one without markings, or whose markings were missed).
 7. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
    double: two parallel tracklets 0.1-0.7 m apart), colour from the image under the paint
    (HSV), position from the lateral offset at the vehicle (``x = 0``), confidence from the
@@ -848,6 +850,7 @@ class LaneExtractor:
             mapper_size = (mapper.camera.height, mapper.camera.width)
         self.mapper_size = mapper_size
         self._bottom_cache: dict[tuple[int, int], tuple[GroundMapper, float]] = {}
+        self._nearest_cache: dict[tuple[int, int], tuple[GroundMapper, float]] = {}
         self._scaled: dict[tuple[int, int], tuple[GroundMapper, GroundMapper]] = {}
         # consecutive vanishing-point estimates refused as jumps from the hint (vanishing_reanchor_frames)
         self._refused: list[tuple[float, float]] = []
@@ -1149,7 +1152,12 @@ class LaneExtractor:
 
         # no lane runs across a junction: the road beyond it starts at its paint (infinite start)
         crossing = result.across_junction or junction_hint
-        fitted = fit(np.inf if crossing else x_bottom)
+        # from where a line can enter the frame: through a lens that bends straight lines (barrel
+        # distortion) or a rolled camera, a corner of the bottom row sees nearer ground than its centre
+        x_start = x_bottom
+        if settings.start_at_frame_edge and result.hood_edge is None:
+            x_start = min(x_bottom, self._nearest_distance(plane, (height, width)))
+        fitted = fit(np.inf if crossing else x_start)
         if crossing and not result.across_junction:  # its markings out of sight: on while the lines'
             # paint stays off the bottom rows (a speck of paint there does not end it)
             reached = min(
@@ -1157,7 +1165,7 @@ class LaneExtractor:
             )
             result.across_junction = reached > x_bottom + settings.junction_exit_m
             if not result.across_junction:
-                fitted = fit(x_bottom)
+                fitted = fit(x_start)
         if result.across_junction:
             # a solid line's paint starts where the road across does, a dashed line's first dash may
             # lie metres on: every boundary starts at the nearest solid line's start (if there is one)
@@ -1219,6 +1227,21 @@ class LaneExtractor:
         distance = float(x) if np.isfinite(x) and x > 0 else 0.5
         if plane.mapper is not None:
             self._bottom_cache[size] = (plane.mapper, distance)
+        return distance
+
+    def _nearest_distance(self, plane: _Plane, size: tuple[int, int]) -> float:
+        """Forward distance of the nearest ground the bottom row sees, across its whole width (fixed
+        for a calibrated camera)."""
+        cached = self._nearest_cache.get(size)
+        if cached is not None and plane.mapper is not None and cached[0] is plane.mapper:
+            return cached[1]
+        height, width = size
+        columns = np.linspace(0.0, width - 1.0, _RENDER_POINTS)
+        x = plane.to_plane(np.column_stack([columns, np.full_like(columns, height - 1.0)]))[:, 0]
+        seen = x[np.isfinite(x) & (x > 0)]
+        distance = float(seen.min()) if seen.size else self._bottom_distance(plane, size)
+        if plane.mapper is not None:
+            self._nearest_cache[size] = (plane.mapper, distance)
         return distance
 
     def _group(
