@@ -142,6 +142,24 @@ def test_camera_model_geometry_and_distortion_round_trip():
     assert not mapper.to_ground(np.array([[320.0, 0.0]]))[1][0]  # the top row is sky
 
 
+def test_ground_a_barrel_lens_folds_back_into_the_frame_has_no_pixel():
+    """Barrel distortion 1 + k1 r^2 stops growing at r = sqrt(-1 / (3 k1)); ground seen at a larger
+    ray radius (near the car, far to the side) would be drawn inside the frame if projected through
+    the polynomial. It has no pixel (NaN), while ground inside the field of view round-trips."""
+    lens = replace(CAMERA, distortion=(-0.3, 0.0, 0.0, 0.0, 0.0))
+    assert lens.monotonic_radius == pytest.approx(np.sqrt(1.0 / 0.9), abs=2e-3)
+    assert CAMERA.monotonic_radius == np.inf
+    mapper = GroundMapper.from_camera(lens)
+    beside = np.array([[2.0, 6.0]])  # 2 m ahead, 6 m to the left: a ray of radius ~3
+    straight = GroundMapper.from_camera(CAMERA).to_image(beside)[0]
+    assert np.hypot(straight[0] - CAMERA.cx, straight[1] - CAMERA.cy) / CAMERA.fx > lens.monotonic_radius
+    assert np.isnan(mapper.to_image(beside)).all()
+    seen = np.array([[8.0, 1.5], [20.0, -3.0]])
+    back, valid = mapper.to_ground(mapper.to_image(seen))
+    assert valid.all()
+    np.testing.assert_allclose(back, seen, atol=1e-3)
+
+
 def test_camera_info_yaml_and_mounting(tmp_path):
     info = tmp_path / "front.yaml"
     info.write_text(

@@ -39,6 +39,10 @@ MIN_CORRESPONDENCES = 4
 
 _NO_ROTATION = np.zeros(3)  # rvec / tvec of cv2.projectPoints for points already in the camera frame
 _NO_ROTATION.flags.writeable = False
+# the lens's fold (CameraModel.monotonic_radius) is searched for up to this normalised radius (76 degrees
+# off the axis), in this many steps
+_MAX_RAY_RADIUS = 4.0
+_RADIUS_SAMPLES = 4001
 
 
 def _rot_x(angle: float) -> np.ndarray:
@@ -184,6 +188,24 @@ class CameraModel:
         """``distortion`` as OpenCV takes it."""
         return np.asarray(self.distortion, dtype=np.float64)
 
+    @functools.cached_property
+    def monotonic_radius(self) -> float:
+        """Largest normalised radius up to which the radial distortion still grows (inf if it always does).
+
+        Far outside the field of view barrel distortion folds back: a ray beyond this radius would be
+        drawn inside the frame, among the rays it really sees.
+        """
+        k = np.zeros(8)
+        k[: min(len(self.distortion), 8)] = self.distortion[:8]
+        k1, k2, _, _, k3, k4, k5, k6 = k.tolist()
+        if not (k1 or k2 or k3):
+            return float("inf")
+        r = np.linspace(0.0, _MAX_RAY_RADIUS, _RADIUS_SAMPLES)
+        r2 = r * r
+        radial = r * (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+        falling = np.flatnonzero(np.diff(radial) <= 0)
+        return float(r[falling[0]]) if falling.size else float("inf")
+
     @property
     def rotation(self) -> np.ndarray:
         """3x3 rotation taking vehicle-frame vectors to the camera optical frame."""
@@ -277,7 +299,8 @@ class GroundMapper:
         return xy, valid
 
     def to_image(self, points_xy: np.ndarray) -> np.ndarray:
-        """(K, 2) ground metres -> pixels (distorted if the camera has distortion); NaN behind the camera."""
+        """(K, 2) ground metres -> pixels (distorted if the camera has distortion); NaN behind the camera
+        and where the lens folds back (beyond :attr:`CameraModel.monotonic_radius`)."""
         points = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
         x, y = points[:, 0], points[:, 1]
         (a, b, c), (d, e, f), (g, h, i) = self.ground_to_image.tolist()
@@ -295,7 +318,11 @@ class GroundMapper:
             distorted, _ = cv2.projectPoints(
                 rays, _NO_ROTATION, _NO_ROTATION, cam.matrix, cam.distortion_array
             )
-            uv[valid] = distorted.reshape(-1, 2)
+            # beyond the lens's monotonic radius a ray would fold back into the frame: no pixel
+            folded = np.hypot(rays[:, 0, 0], rays[:, 0, 1]) >= cam.monotonic_radius
+            distorted = distorted.reshape(-1, 2)
+            distorted[folded] = np.nan
+            uv[valid] = distorted
         return uv
 
 
