@@ -279,9 +279,11 @@ def test_eval_uses_the_lane_settings_the_node_uses(road_model):
     pipeline = SegmentationPipeline(create_engine(road_model), scenario, "front")
     assert settings == pipeline._lanes.settings and tracking == pipeline._tracker.settings
     assert (settings.extend_to_m, settings.cluster_gap_m, tracking.max_missed) == (25.0, 0.6, 3)
-    # the shipped road scenario draws urban lines only as far as their paint
-    assert scenario_lane_settings(load_scenario("road"))[0].extend_to_m == 0.0
-    assert scenario_lane_settings(load_scenario("highway"))[0].extend_to_m > 0.0
+    # each shipped scenario's own block: the road runs urban lines on only to the frame's farthest paint
+    # (any extend_to_m below it), the highway on to a planner's lookahead
+    road, highway = (scenario_lane_settings(load_scenario(name))[0] for name in ("road", "highway"))
+    assert road.extend_to_m == load_scenario("road").params["lanes"]["extend_to_m"] < highway.extend_to_m
+    assert road.unmarked_junction_m > 0.0 == highway.unmarked_junction_m
 
 
 def test_lane_eval_reports_each_drive_with_its_scene():
