@@ -1280,34 +1280,11 @@ def test_a_stretch_of_road_without_any_lines_paint_is_an_unmarked_junction():
     assert all(b.plane_range[0] > x_bottom + 11.0 for b in result.boundaries)
 
 
-def test_with_carry_across_m_the_lane_before_a_short_junction_is_drawn_from_the_lines_beyond_it():
-    """No paint before a stop line 8 m ahead (a dash gap), the lines going on 3 m beyond it: a labeller
-    draws the lane up to the stop line along the lines' course, so the lines beyond are carried back
-    across it. Without carry_across_m, past a crossing street (the road resumes 15 m on), or with the
-    junction nearer than carry_min_ahead_m, the boundaries are of the road across, from its paint."""
-    carry = LaneExtractor(CLASSES, LaneSettings(carry_across_m=8.0), mapper=MAPPER)
-    plain = LaneExtractor(CLASSES, mapper=MAPPER)
-    short, image = draw_road(EGO_SOLID, near=11.0, transverse=8.0)
-    result = carry.extract(short, image)
-    assert not result.across_junction and len(result.boundaries) == 2
-    for boundary in result.boundaries:  # from the car up to the stop line, not across it
-        assert boundary.plane_range[0] < 4.0 and boundary.plane_range[1] < 8.2
-        assert abs(abs(float(boundary.lateral_at(5.0))) - 1.75) < 0.1
-    across = plain.extract(short, image)
-    assert across.across_junction and all(b.plane_range[0] > 10.5 for b in across.boundaries)
-    street = carry.extract(draw_road(EGO_SOLID, near=23.0, transverse=8.0)[0], image)
-    assert street.across_junction and all(b.plane_range[0] > 21.5 for b in street.boundaries)
-    near_it = LaneExtractor(CLASSES, LaneSettings(carry_across_m=8.0, carry_min_ahead_m=6.0), mapper=MAPPER)
-    assert near_it.extract(short, image).across_junction  # 8 m ahead, 5.1 m beyond the bottom row
-
-
 def test_unmarked_junction_m_needs_the_lane_width_it_checks_the_lines_by():
     with pytest.raises(ValueError, match="min_lane_width_m"):
         LaneSettings(unmarked_junction_m=10.0)
     with pytest.raises(ValueError, match="unmarked_junction_m"):
         LaneSettings(unmarked_junction_m=-1.0, min_lane_width_m=2.2)
-    with pytest.raises(ValueError, match="carry_across_m"):
-        LaneSettings(carry_across_m=-1.0)
 
 
 def bottom_row_distance() -> float:

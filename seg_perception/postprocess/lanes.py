@@ -230,14 +230,6 @@ class LaneSettings:
     # (0: not looked for; calibrated cameras only, the length is in metres). Longer than the gaps
     # between dashes (9 m on US skip lines, whose dashes on neighbouring lines often line up)
     unmarked_junction_m: float = 0.0
-    # a junction whose near edge lies at least carry_min_ahead_m beyond the bottom row, with no line's paint
-    # in the frame before it (a dash gap), and whose road across resumes at most carry_across_m beyond that
-    # edge (a crosswalk or stop line without a crossing street): the lines beyond it are carried back
-    # across it to draw the lane before it, as a labeller follows a line's course through its gap (0: the
-    # road across is drawn instead). Nearer the junction the road across is kept, as the drives' truth
-    # holds it there (its lines end where the junction's gap begins, before the marking the extractor sees)
-    carry_across_m: float = 0.0
-    carry_min_ahead_m: float = 4.0
     # a boundary starts where its curve enters the frame (the bottom row or a side) rather than at
     # its first rendered sample inside, up to one sample spacing (7 % of the distance) further on
     start_at_frame_edge: bool = False
@@ -252,11 +244,6 @@ class LaneSettings:
             )
         if not 0.0 <= self.min_stripe_share <= 1.0:
             raise ValueError(f"min_stripe_share must lie in [0, 1], not {self.min_stripe_share}")
-        if self.carry_across_m < 0.0 or self.carry_min_ahead_m < 0.0:
-            raise ValueError(
-                f"carry_across_m and carry_min_ahead_m must not be negative, not {self.carry_across_m}, "
-                f"{self.carry_min_ahead_m}"
-            )
         if self.unmarked_junction_m < 0.0:
             raise ValueError(f"unmarked_junction_m must not be negative, not {self.unmarked_junction_m}")
         if self.unmarked_junction_m > 0.0 and self.min_lane_width_m <= 0.0:
@@ -1127,19 +1114,7 @@ class LaneExtractor:
             junctions += _unmarked_junctions(
                 ground, x_bottom, settings.unmarked_junction_m, settings.min_lane_width_m
             )
-        ahead = min(((near, far) for near, far in junctions if far > x_bottom), default=None)
         ground, result.across_junction = _before_junction(ground, junctions, x_bottom, settings.at_junction_m)
-        carry_to = None  # the lane before a short junction, from the lines beyond it (carry_across_m)
-        if (
-            result.across_junction
-            and settings.carry_across_m > 0
-            and ahead is not None
-            and ahead[0] - x_bottom >= settings.carry_min_ahead_m
-            and ground.samples
-        ):
-            resumes = min(float(xy[:, 0].min()) for xy in ground.samples)  # where the road across begins
-            if resumes - ahead[0] <= settings.carry_across_m:
-                carry_to, result.across_junction = ahead[0], False
         samples, weights, spans = ground.samples, ground.weights, ground.spans
         kept, stripes = ground.kept, ground.stripes
         if not samples:
@@ -1176,19 +1151,13 @@ class LaneExtractor:
             return fitted
 
         # no lane runs across a junction: the road beyond it starts at its paint (infinite start)
-        crossing = result.across_junction or (junction_hint and carry_to is None)
+        crossing = result.across_junction or junction_hint
         # from where a line can enter the frame: through a lens that bends straight lines (barrel
         # distortion) or a rolled camera, a corner of the bottom row sees nearer ground than its centre
         x_start = x_bottom
         if settings.start_at_frame_edge and result.hood_edge is None:
             x_start = min(x_bottom, self._nearest_distance(plane, (height, width)))
         fitted = fit(np.inf if crossing else x_start)
-        if carry_to is not None:  # up to the junction, no farther
-            fitted = [
-                replace(b, plane_range=(b.plane_range[0], min(b.plane_range[1], carry_to)))
-                for b in fitted
-                if b.plane_range[0] < carry_to - settings.at_junction_m
-            ]
         if crossing and not result.across_junction:  # its markings out of sight: on while the lines'
             # paint stays off the bottom rows (a speck of paint there does not end it)
             reached = min(
