@@ -1266,11 +1266,13 @@ def test_a_stretch_of_road_without_any_lines_paint_is_an_unmarked_junction():
     result = unmarked.extract(crossed, image)
     assert not result.across_junction and len(result.boundaries) == 2
     assert all(b.plane_range[1] < 13.0 for b in result.boundaries)  # up to the junction, not across it
-    assert all(b.plane_range[1] > 40.0 for b in plain.extract(crossed, image).boundaries)  # off: run on
+    off = plain.extract(crossed, image).boundaries
+    assert len(off) == 2 and all(b.plane_range[1] > 40.0 for b in off)  # off: they run on
     one_hole = np.maximum(crossed, draw_road(EGO_SOLID[:1], near=2.0)[0])  # the left line is whole
     aligned_dashes = draw_road([(1.75, "dashed", WHITE, 0.0), (-1.75, "dashed", WHITE, 0.0)])[0]
     for mask in (one_hole, aligned_dashes):
-        assert all(b.plane_range[1] > 40.0 for b in unmarked.extract(mask, image).boundaries)
+        boundaries = unmarked.extract(mask, image).boundaries
+        assert len(boundaries) == 2 and all(b.plane_range[1] > 40.0 for b in boundaries)
     # with less than at_junction_m of paint before it the car is at the junction: the road across it
     x_bottom = bottom_row_distance()
     stub = draw_road(EGO_SOLID, near=2.0, far=x_bottom + 0.5)[0]

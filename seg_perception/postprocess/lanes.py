@@ -849,8 +849,7 @@ class LaneExtractor:
         if mapper_size is None and mapper is not None and mapper.camera is not None:
             mapper_size = (mapper.camera.height, mapper.camera.width)
         self.mapper_size = mapper_size
-        self._bottom_cache: dict[tuple[int, int], tuple[GroundMapper, float]] = {}
-        self._nearest_cache: dict[tuple[int, int], tuple[GroundMapper, float]] = {}
+        self._bottom_cache: dict[tuple[int, int], tuple[GroundMapper, tuple[float, float]]] = {}
         self._scaled: dict[tuple[int, int], tuple[GroundMapper, GroundMapper]] = {}
         # consecutive vanishing-point estimates refused as jumps from the hint (vanishing_reanchor_frames)
         self._refused: list[tuple[float, float]] = []
@@ -1156,7 +1155,7 @@ class LaneExtractor:
         # distortion) or a rolled camera, a corner of the bottom row sees nearer ground than its centre
         x_start = x_bottom
         if settings.start_at_frame_edge and result.hood_edge is None:
-            x_start = min(x_bottom, self._nearest_distance(plane, (height, width)))
+            x_start = self._bottom_row(plane, (height, width))[1]
         fitted = fit(np.inf if crossing else x_start)
         if crossing and not result.across_junction:  # its markings out of sight: on while the lines'
             # paint stays off the bottom rows (a speck of paint there does not end it)
@@ -1218,31 +1217,27 @@ class LaneExtractor:
             lowest = int(np.argmax(hood))
             x = plane.to_plane(np.array([[float(lowest), float(hood[lowest])]]))[0, 0]
             if np.isfinite(x) and x > 0:
-                return max(float(x), self._bottom_distance(plane, size))
+                return max(float(x), self._bottom_row(plane, size)[0])
+        return self._bottom_row(plane, size)[0]
+
+    def _bottom_row(self, plane: _Plane, size: tuple[int, int]) -> tuple[float, float]:
+        """Forward distances of the ground the bottom row sees: at its centre, and the nearest across its
+        whole width (a corner's, through a barrel lens or a rolled camera). Fixed for a calibrated camera
+        (cached); on an uncalibrated camera's pseudo-ground distance depends on the row only."""
         cached = self._bottom_cache.get(size)
         if cached is not None and plane.mapper is not None and cached[0] is plane.mapper:
             return cached[1]
         height, width = size
-        x = plane.to_plane(np.array([[width / 2.0, height - 1.0]]))[0, 0]
-        distance = float(x) if np.isfinite(x) and x > 0 else 0.5
+        columns = np.array([width / 2.0])
         if plane.mapper is not None:
-            self._bottom_cache[size] = (plane.mapper, distance)
-        return distance
-
-    def _nearest_distance(self, plane: _Plane, size: tuple[int, int]) -> float:
-        """Forward distance of the nearest ground the bottom row sees, across its whole width (fixed
-        for a calibrated camera)."""
-        cached = self._nearest_cache.get(size)
-        if cached is not None and plane.mapper is not None and cached[0] is plane.mapper:
-            return cached[1]
-        height, width = size
-        columns = np.linspace(0.0, width - 1.0, _RENDER_POINTS)
+            columns = np.r_[columns, np.linspace(0.0, width - 1.0, _RENDER_POINTS)]
         x = plane.to_plane(np.column_stack([columns, np.full_like(columns, height - 1.0)]))[:, 0]
+        centre = float(x[0]) if np.isfinite(x[0]) and x[0] > 0 else 0.5
         seen = x[np.isfinite(x) & (x > 0)]
-        distance = float(seen.min()) if seen.size else self._bottom_distance(plane, size)
+        distances = (centre, min(centre, float(seen.min())) if seen.size else centre)
         if plane.mapper is not None:
-            self._nearest_cache[size] = (plane.mapper, distance)
-        return distance
+            self._bottom_cache[size] = (plane.mapper, distances)
+        return distances
 
     def _group(
         self, samples: list[np.ndarray], weights: list[np.ndarray], x_min: np.ndarray, x_max: np.ndarray
