@@ -7,8 +7,8 @@ import pytest
 from test_postprocess_lanes import CLASSES, LANE, SIZE, THREE_LANES, WHITE, draw_road
 
 from seg_perception.data.synthetic.scenes import generate_scene
-from seg_perception.postprocess.hood import find_hood, hood_rows
-from seg_perception.postprocess.lane_tracking import LaneTracker
+from seg_perception.postprocess.hood import find_hood, hood_rows, paint_below
+from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import LaneExtractor, LaneSettings
 from seg_perception.training.lane_eval import lanes_of_sample
 
@@ -131,6 +131,61 @@ def test_boundaries_and_their_tracks_start_on_the_hood_edge():
                     assert lowest[1] == pytest.approx(float(hood_rows(edge, lowest[:1])[0]), abs=2.0)
                 else:
                     assert lowest[1] == pytest.approx(SIZE[0] - 1, abs=1e-3)
+
+
+def test_paint_below_a_hood_edge_means_the_road_shows_there():
+    mask, image, edge = road_with_hood()
+    assert not paint_below(edge, mask == LANE, SIZE[0])  # the lines end on the hood
+    bare, _ = draw_road(THREE_LANES[1:3], near=0.5)  # the same road, seen to the bottom row
+    assert paint_below(edge, bare == LANE, SIZE[0])
+    # a speck just under the edge is no road
+    specked = (mask == LANE).copy()
+    column = SIZE[1] // 2
+    specked[int(edge[column]) + 1, column - 1 : column + 2] = True
+    assert not paint_below(edge, specked, SIZE[0])
+
+
+def _missed_hood(image, edge):
+    """The frame with its hood painted like the road just above it: no edge for the detector."""
+    missed = image.copy()
+    rows = np.arange(image.shape[0])[:, None]
+    under = rows > edge[None, :]
+    road = np.median(image[int(edge.min()) - 12 : int(edge.min()) - 4], axis=(0, 1))
+    missed[under] = road.astype(np.uint8)
+    return textured(missed, seed=1)
+
+
+def test_a_hood_seen_in_a_few_frames_is_held_through_frames_that_miss_it():
+    mask, image, edge = road_with_hood()
+    missed = _missed_hood(image, edge)
+    settings = LaneSettings(start_at_frame_edge=True, hood_max_share=0.2)
+    extractor = LaneExtractor(CLASSES, settings, mapper=None)
+    assert find_hood(missed, mask == LANE, 0.2) is None
+    for hold, expect_held in ((0, False), (3, True)):
+        tracker = LaneTracker(TrackerSettings(hood_hold_frames=hold))
+        for _ in range(3):
+            tracker.update(extractor.extract(mask, image, hood_hint=tracker.hood))
+        tracked = tracker.update(extractor.extract(mask, missed, hood_hint=tracker.hood))
+        assert tracked.hood_held is expect_held
+        assert (tracked.hood_edge is not None) is expect_held
+        for boundary in tracked.boundaries:
+            lowest = boundary.image_points[np.argmax(boundary.image_points[:, 1])]
+            bottom = float(hood_rows(edge, lowest[:1])[0]) if expect_held else SIZE[0] - 1
+            assert lowest[1] == pytest.approx(bottom, abs=2.0)
+    # held, but the road shows below its edge: there is no hood there any more
+    bare, bare_image = draw_road(THREE_LANES[1:3], near=0.5)
+    released = tracker.update(extractor.extract(bare, textured(bare_image), hood_hint=tracker.hood))
+    assert released.hood_edge is None and tracker.hood is None
+
+
+def test_a_hood_found_once_is_not_held():
+    mask, image, edge = road_with_hood()
+    extractor = LaneExtractor(CLASSES, LaneSettings(start_at_frame_edge=True, hood_max_share=0.2), mapper=None)
+    tracker = LaneTracker(TrackerSettings(hood_hold_frames=3))
+    tracker.update(extractor.extract(mask, image, hood_hint=tracker.hood))
+    assert tracker.hood is None
+    missed = tracker.update(extractor.extract(mask, _missed_hood(image, edge), hood_hint=tracker.hood))
+    assert missed.hood_edge is None
 
 
 def test_the_frame_json_gives_the_hood_edge_where_there_is_one():

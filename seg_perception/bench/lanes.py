@@ -109,6 +109,7 @@ def _one_pass(drives: list[_Drive], scenario: str, size: tuple[int, int], *, cal
                 image,
                 vanishing_hint=tracker.vanishing_point,
                 junction_hint=tracker.across_junction,
+                hood_hint=tracker.hood,
                 frame_size=size,
             )
             extracted = time.process_time()

@@ -543,6 +543,7 @@ class SegmentationPipeline:
                     image_bgr,
                     vanishing_hint=self._tracker.vanishing_point,
                     junction_hint=self._tracker.across_junction,
+                    hood_hint=self._tracker.hood,
                     frame_size=(int(mask.shape[0]), int(mask.shape[1])),
                 )
                 lanes = self._tracker.update(detections)

@@ -39,6 +39,10 @@ HOOD_PAINT_FREE_FACTOR = 2.0
 HOOD_BESIDE_ROWS = 0.02  # share of the height: paint this near the bottom row passes beside the hood
 HOOD_BESIDE_DROP = 0.04  # share of the height: beside such paint, the edge has come down this near the bottom
 _GRADIENT_ROWS = 2  # the edge's contrast: rows above against rows below
+# a held hood (a tracker's, from earlier frames) is gone where lane paint lies this far below its edge
+# (share of the height: a speck on the edge itself is no road) in at least HOOD_GONE_COLUMNS mask columns
+HOOD_GONE_DEPTH = 0.02
+HOOD_GONE_COLUMNS = 3
 
 
 def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.ndarray | None:
@@ -125,3 +129,20 @@ def hood_rows(edge: np.ndarray, u: np.ndarray) -> np.ndarray:
     """The hood's edge row under each column ``u`` (frame pixels; NaN stays NaN)."""
     columns = np.arange(len(edge), dtype=np.float64)
     return np.interp(u, columns, edge)
+
+
+def paint_below(edge: np.ndarray, paint: np.ndarray, height: int) -> bool:
+    """Whether lane paint shows below a hood edge, so the road is seen there and the hood is not.
+
+    Args:
+        edge: (W,) frame rows of a hood edge (:func:`find_hood`) in a frame ``height`` rows high.
+        paint: (h, w) lane paint (non-zero), the frame's or a smaller mask it is the upscale of.
+        height: The frame's height.
+    """
+    mask_h, mask_w = paint.shape[:2]
+    width = len(edge)
+    # each mask column's edge, in mask rows, pushed down by the depth a speck on the edge may have
+    columns = np.minimum((np.arange(mask_w) + 0.5) * width / mask_w, width - 1).astype(np.int64)
+    limit = (np.asarray(edge, dtype=np.float64)[columns] + HOOD_GONE_DEPTH * height) * mask_h / height
+    below = (paint > 0) & (np.arange(mask_h)[:, None] > limit[None, :])
+    return int(np.count_nonzero(below.any(axis=0))) >= HOOD_GONE_COLUMNS

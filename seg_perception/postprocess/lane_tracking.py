@@ -38,6 +38,9 @@ from seg_perception.postprocess.lanes import (
 )
 from seg_perception.postprocess.settings import settings_values
 
+# share of the frame's height: two hood edges this close (median over the columns) are one hood
+HOOD_SAME_PLACE = 0.02
+
 
 @dataclass(frozen=True)
 class TrackerSettings:
@@ -55,6 +58,9 @@ class TrackerSettings:
     min_weight_share: float = 1.0
     confidence_decay: float = 0.7
     vote_decay: float = 0.9
+    # a hood found at the same place in this many frames in a row is held (the extractor's hood_hint)
+    # through frames that miss it, until lane paint shows below its edge (0: off)
+    hood_hold_frames: int = 0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrackerSettings:
@@ -136,11 +142,16 @@ class LaneTracker:
         self.vanishing_point: tuple[float, float] | None = None
         # the last frame's boundaries were across a junction (the extractor's junction_hint)
         self.across_junction = False
+        # the car's hood edge to hold through frames that miss it (the extractor's hood_hint), or None
+        self.hood: np.ndarray | None = None
+        self._hood_found: np.ndarray | None = None  # the last hood edge found
+        self._hood_streak = 0  # frames in a row it was found at the same place (or held)
 
     def reset(self) -> None:
         self._tracks = []
         self.vanishing_point = None
         self.across_junction = False
+        self.hood, self._hood_found, self._hood_streak = None, None, 0
 
     def update(self, detections: LaneResult) -> LaneResult:
         """Tracked boundaries (stable ids, smoothed, coasting ones included) for this frame."""
@@ -148,6 +159,7 @@ class LaneTracker:
         if detections.vanishing_point is not None:  # already smoothed by the extractor (given as its hint)
             self.vanishing_point = detections.vanishing_point
         self.across_junction = detections.across_junction
+        self._follow_hood(detections)
         distances = _lateral_distances([t.boundary for t in self._tracks], detections.boundaries)
         pairs = sorted(
             (float(distances[t, d]), int(t), int(d))
@@ -247,6 +259,23 @@ class LaneTracker:
         track.hits += 1
         track.missed = 0
         self._vote(track, detection)
+
+    def _follow_hood(self, detections: LaneResult) -> None:
+        """Hold a hood seen at one place in ``hood_hold_frames`` frames: a car's hood does not come and go."""
+        edge = detections.hood_edge
+        if edge is None:  # missed, and no hint held (or the road showed below it): let it go
+            self._hood_found, self._hood_streak = None, 0
+        elif not detections.hood_held:
+            found = self._hood_found
+            height = detections.frame_size[0]
+            same = (
+                found is not None
+                and found.shape == edge.shape
+                and float(np.median(np.abs(found - edge))) <= HOOD_SAME_PLACE * height
+            )
+            self._hood_found, self._hood_streak = edge, (self._hood_streak + 1 if same else 1)
+        held = 0 < self.settings.hood_hold_frames <= self._hood_streak
+        self.hood = self._hood_found if held else None
 
     def _result(self, detections: LaneResult) -> LaneResult:
         settings = self.settings

@@ -57,7 +57,7 @@ import cv2
 import numpy as np
 
 from seg_perception.postprocess.camera_model import GroundMapper, horizon_row
-from seg_perception.postprocess.hood import find_hood, hood_rows
+from seg_perception.postprocess.hood import find_hood, hood_rows, paint_below
 from seg_perception.postprocess.settings import settings_values
 from seg_perception.postprocess.vanishing import VP_MIN_SPAN, intersect_lines, vanishing_lines
 
@@ -467,6 +467,8 @@ class LaneResult:
     across_junction: bool = False
     # (W,) rows of the car's hood edge (postprocess.hood), or None: boundaries are drawn above it
     hood_edge: np.ndarray | None = field(default=None, repr=False)
+    # the hood edge is the tracker's hint (held from earlier frames), not found in this frame
+    hood_held: bool = False
 
     def boundary_at(self, position: str) -> LaneBoundary | None:
         return next((b for b in self.boundaries if b.position == position), None)
@@ -1065,6 +1067,7 @@ class LaneExtractor:
         *,
         vanishing_hint: tuple[float, float] | None = None,
         junction_hint: bool = False,
+        hood_hint: np.ndarray | None = None,
         frame_size: tuple[int, int] | None = None,
     ) -> LaneResult:
         """Boundaries (ids = per-frame indices, near-left first), ego lane and markings of one mask.
@@ -1078,6 +1081,8 @@ class LaneExtractor:
             junction_hint: The previous frame's boundaries were across a junction (the
                 tracker's ``across_junction``): with its markings out of sight, the car is still
                 crossing it until paint comes within ``junction_exit_m`` of the bottom row.
+            hood_hint: A hood edge held from earlier frames (the tracker's ``hood``): used when
+                this frame finds none and shows no lane paint below it.
             frame_size: (H, W) of the frame when ``mask`` is smaller; all outputs are in
                 frame pixels.
         """
@@ -1107,6 +1112,11 @@ class LaneExtractor:
             start_at_frame_edge=settings.start_at_frame_edge,
             hood_edge=None if image_bgr is None else find_hood(image_bgr, paint, settings.hood_max_share),
         )
+        if result.hood_edge is None and hood_hint is not None and image_bgr is not None:
+            # a hood the detector missed in this frame (glare, a shadow on it) is still there, unless
+            # the road shows below its edge
+            if not paint_below(hood_hint, paint, height):
+                result.hood_edge, result.hood_held = hood_hint, True
         x_bottom = self._bottom_distance(plane, (height, width), result.hood_edge)
         junctions = [(m.distance, m.far_distance) for m in markings if m.on_path]
         if settings.unmarked_junction_m > 0 and plane.metric:

@@ -380,6 +380,7 @@ def evaluate_lane_drives(
                 sample.image,
                 vanishing_hint=tracker.vanishing_point,
                 junction_hint=tracker.across_junction,
+                hood_hint=tracker.hood,
             )
             result = tracker.update(detections)
             if on_frame is not None:
