@@ -134,7 +134,7 @@ def test_boundaries_and_their_tracks_start_on_the_hood_edge():
 
 
 def test_paint_below_a_hood_edge_means_the_road_shows_there():
-    mask, image, edge = road_with_hood()
+    mask, _, edge = road_with_hood()
     assert not paint_below(edge, mask == LANE, SIZE[0])  # the lines end on the hood
     bare, _ = draw_road(THREE_LANES[1:3], near=0.5)  # the same road, seen to the bottom row
     assert paint_below(edge, bare == LANE, SIZE[0])
@@ -180,7 +180,8 @@ def test_a_hood_seen_in_a_few_frames_is_held_through_frames_that_miss_it():
 
 def test_a_hood_found_once_is_not_held():
     mask, image, edge = road_with_hood()
-    extractor = LaneExtractor(CLASSES, LaneSettings(start_at_frame_edge=True, hood_max_share=0.2), mapper=None)
+    settings = LaneSettings(start_at_frame_edge=True, hood_max_share=0.2)
+    extractor = LaneExtractor(CLASSES, settings, mapper=None)
     tracker = LaneTracker(TrackerSettings(hood_hold_frames=3))
     tracker.update(extractor.extract(mask, image, hood_hint=tracker.hood))
     assert tracker.hood is None
