@@ -142,8 +142,6 @@ class LaneTracker:
         self.vanishing_point: tuple[float, float] | None = None
         # the last frame's boundaries were across a junction (the extractor's junction_hint)
         self.across_junction = False
-        # the car's hood edge to hold through frames that miss it (the extractor's hood_hint), or None
-        self.hood: np.ndarray | None = None
         self._hood_found: np.ndarray | None = None  # the last hood edge found
         self._hood_streak = 0  # frames in a row it was found at the same place (or held)
 
@@ -151,7 +149,7 @@ class LaneTracker:
         self._tracks = []
         self.vanishing_point = None
         self.across_junction = False
-        self.hood, self._hood_found, self._hood_streak = None, None, 0
+        self._hood_found, self._hood_streak = None, 0
 
     def update(self, detections: LaneResult) -> LaneResult:
         """Tracked boundaries (stable ids, smoothed, coasting ones included) for this frame."""
@@ -274,8 +272,12 @@ class LaneTracker:
                 and float(np.median(np.abs(found - edge))) <= HOOD_SAME_PLACE * height
             )
             self._hood_found, self._hood_streak = edge, (self._hood_streak + 1 if same else 1)
+
+    @property
+    def hood(self) -> np.ndarray | None:
+        """The hood edge to hold through frames that miss it (the extractor's ``hood_hint``), or None."""
         held = 0 < self.settings.hood_hold_frames <= self._hood_streak
-        self.hood = self._hood_found if held else None
+        return self._hood_found if held else None
 
     def _result(self, detections: LaneResult) -> LaneResult:
         settings = self.settings
