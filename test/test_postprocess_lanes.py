@@ -16,16 +16,9 @@ from seg_perception.postprocess.camera_model import (
     homography_from_correspondences,
 )
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
-from seg_perception.postprocess.lanes import (
-    LaneExtractor,
-    LaneSettings,
-    _before_junction,
-    _GroundSamples,
-    _row_runs,
-    _wide_components,
-    render_curve,
-    render_curves,
-)
+from seg_perception.postprocess.lanes import LaneExtractor, LaneSettings, render_curve, render_curves
+from seg_perception.postprocess.lanes.junctions import before_junction, wide_components
+from seg_perception.postprocess.lanes.paint import GroundSamples, row_runs
 from seg_perception.postprocess.vanishing import estimate_vanishing_point, intersect_lines, vanishing_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,7 +220,7 @@ def test_the_stripe_check_s_flags_stay_with_their_samples_when_a_junction_cuts_t
         for x, lateral in zip(xs, (0.0, 1.75, -1.75), strict=True)
     ]
     flags = [np.ones(6, bool), np.zeros(8, bool), xs[2] < 12.0]
-    ground = _GroundSamples(
+    ground = GroundSamples(
         samples=samples,
         weights=[np.ones(len(x)) for x in xs],
         spans=[(float(x[0]), float(x[-1])) for x in xs],
@@ -236,7 +229,7 @@ def test_the_stripe_check_s_flags_stay_with_their_samples_when_a_junction_cuts_t
         stripes=flags,
         transverse_found=True,
     )
-    before, across = _before_junction(ground, [(12.0, 13.0)], x_bottom=2.0, at_junction_m=4.0)
+    before, across = before_junction(ground, [(12.0, 13.0)], x_bottom=2.0, at_junction_m=4.0)
     assert not across and len(before.samples) == 2
     assert before.stripes is not None
     for xy, weight, (u, _), stripe in zip(
@@ -817,11 +810,11 @@ def test_row_runs_close_small_holes_only():
             np.uint8
         )
         hole = int(rng.integers(0, 4))
-        row_index, starts, ends = _row_runs(rows, hole)
+        row_index, starts, ends = row_runs(rows, hole)
         assert list(zip(row_index.tolist(), starts.tolist(), ends.tolist(), strict=True)) == runs_reference(
             rows, hole
         )
-    empty = _row_runs(np.zeros((3, 5), np.uint8), 2)
+    empty = row_runs(np.zeros((3, 5), np.uint8), 2)
     assert all(len(part) == 0 for part in empty)
 
 
@@ -842,10 +835,10 @@ def test_wide_components_are_the_labelled_components_twice_as_wide_as_tall():
             if label and w >= 2 * h
         )
         found = sorted(
-            (x, y, w, h, np.flatnonzero(pixels).tolist()) for x, y, w, h, pixels in _wide_components(binary)
+            (x, y, w, h, np.flatnonzero(pixels).tolist()) for x, y, w, h, pixels in wide_components(binary)
         )
         assert found == expected
-    assert len(_wide_components(ring)) == 2
+    assert len(wide_components(ring)) == 2
 
 
 @pytest.mark.parametrize("mapper", [MAPPER, None], ids=["metric", "image_space"])
