@@ -922,6 +922,24 @@ def test_dashes_joined_into_their_lines_give_the_vanishing_point_their_own_direc
     assert joined is not None and np.hypot(joined[0] - vanishing[0], joined[1] - vanishing[1]) < 2.0
 
 
+def test_lines_whose_paint_reaches_the_horizon_still_give_it_but_lines_crossing_in_their_paint_do_not():
+    height = SIZE[0]
+    vanishing = (320.0, 150.0)
+
+    def line(lean: float, top: float, bottom: float) -> tuple[np.ndarray, np.ndarray]:
+        v = np.linspace(top, bottom, 40)
+        return vanishing[0] + lean * (v - vanishing[1]), v
+
+    # the paint runs up to the horizon (a blob's top row a little above it): the crossing lies
+    # just below the higher line's top, within the fits' noise
+    reaching = vanishing_lines([line(-1.4, vanishing[1] - 1.0, 340.0), line(1.5, 160.0, 340.0)], SIZE)
+    found = intersect_lines(reaching, SIZE)
+    assert found is not None and found == pytest.approx(vanishing, abs=0.5)
+    # two lines crossing well inside their paint (an X of a line and a blob's edge) meet no horizon
+    crossing = vanishing_lines([line(-1.4, vanishing[1] - 0.05 * height, 340.0), line(1.5, 130.0, 340.0)], SIZE)
+    assert intersect_lines(crossing, SIZE) is None
+
+
 def test_lines_all_on_one_side_give_the_horizon_where_three_of_them_meet():
     # the car at the left edge of the road: every line is right of it and leans the same way
     right_side = [(-1.75, "solid", WHITE, 0.0), (-5.25, "solid", WHITE, 0.0), (-8.75, "solid", WHITE, 0.0)]

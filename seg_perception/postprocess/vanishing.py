@@ -18,6 +18,9 @@ import numpy as np
 VP_MIN_SPAN = 0.015  # share of the height a tracklet must span to vote for the vanishing point at all
 MIN_VP_SLOPE = 0.2  # |du/dv| of tracklets used for the vanishing point
 VP_ROWS = (0.05, 1.0)  # rows of the vanishing point, shares of the height (and above the paint)
+# two lines whose paint reaches the horizon cross at their top rows: a crossing up to this share of
+# the height below the higher top is still above the paint, within the noise of the two fits
+VP_TOP_SLACK = 0.01
 
 
 class _StraightLine:
@@ -174,7 +177,7 @@ def intersect_lines(
             if same_side and abs(math.atan(b_i) - math.atan(b_j)) < min_angle:
                 continue
             v_cross = (a_j - a_i) / (b_i - b_j)
-            if not (VP_ROWS[0] * height < v_cross < min(top_i, top_j)):
+            if not (VP_ROWS[0] * height < v_cross < min(top_i, top_j) + VP_TOP_SLACK * height):
                 continue
             u_cross = a_i + b_i * v_cross
             if region is not None and not (
