@@ -121,3 +121,52 @@ def test_the_shipped_highway_models_find_the_real_lines(model_file: str, floor: 
     )
     assert summary["tusimple"]["frames"] == 14
     assert summary["tusimple"]["accuracy"] >= floor, summary["per_frame"]
+
+
+def _reframer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "reframe_lane_labels", ROOT / "scripts" / "reframe_lane_labels.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("top", "bottom", "side", "scale"),
+    [
+        (0.15, 0.0, 0.0, 1.0),
+        (0.0, 0.07, 0.0, 1.0),
+        (0.0, 0.0, 0.1, 1.0),
+        (0.0, 0.0, 0.0, 0.5),
+        (0.0, 0.0, 0.0, 2.0),
+    ],
+)
+def test_a_reframed_label_stays_on_its_line_in_the_reframed_frame(top, bottom, side, scale):
+    reframe = _reframer()
+    image, rows, centre = _road_with_line()
+    h_samples = [float(v) for v in range(430, 720, 10)]
+    label = reframe.TuSimpleLabel.from_polylines("road.png", [np.column_stack([centre, rows])], h_samples)
+    reframing = reframe.Reframing(top=top, bottom=bottom, side=side, scale=scale)
+    moved_image = reframing.image(image)
+    moved = reframing.label(label, image.shape[:2], "road.png")
+    row0, row1, col0, col1 = reframing.crop_box(image.shape[:2])
+    assert moved_image.shape[:2] == (round((row1 - row0) * scale), round((col1 - col0) * scale))
+    # the original rows moved along, only those inside the new frame
+    assert moved.h_samples == pytest.approx(
+        [(v - row0) * scale for v in h_samples if row0 <= v < row1], abs=0.06
+    )
+    (line,) = moved.polylines()
+    assert len(line) >= 2
+    assert (line[:, 1] <= moved_image.shape[0] - 1).all() and (line[:, 0] >= 0).all()
+    # every labelled point lies on the white line of the reframed image
+    grey = cv2.cvtColor(moved_image, cv2.COLOR_BGR2GRAY)
+    values = [grey[round(y), round(x)] for x, y in line]
+    assert min(values) > 200
+    # and where the frame lost the line's ends, so did the label
+    kept = [
+        (v - row0) * scale for v, c in zip(rows, centre, strict=True) if row0 <= v < row1 and col0 <= c < col1
+    ]
+    assert line[:, 1].max() <= max(kept) + 1e-6
