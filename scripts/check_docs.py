@@ -226,6 +226,11 @@ RULES: tuple[Rule, ...] = (
         in_root=True,
     ),
     Rule(r"^(cd ~/ros2_ws|pip install -r|colcon |rosdep |ros2 )", "covered", ROS_WORKSPACE),
+    Rule(
+        r"^python scripts/reframe_lane_labels\.py ",
+        "run",
+        "writes the labelled real stills (../shared) reframed five ways into the workspace",
+    ),
     Rule(r"^scripts/gpu_session\.sh", "covered", GPU),
     Rule(r"^(SEG_ROS_WHEELS=\S+ )?scripts/gpu_node_drive\.sh", "covered", GPU),
     Rule(r"(cuda|tensorrt)", "covered", GPU),
@@ -313,6 +318,7 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
     shutil.copytree(ROOT / "config", workspace / "config")
     shutil.copytree(ROOT / "weights", workspace / "weights")
     shutil.copytree(ROOT / "labels", workspace / "labels")  # the real stills' lane labels
+    shutil.copytree(ROOT / "scripts", workspace / "scripts")  # tools the docs run on those labels
     shared = shared_dir()
     video = workspace / "path" / "to" / "video.mp4"
     images = workspace / "path" / "to" / "images"

@@ -936,7 +936,8 @@ def test_lines_whose_paint_reaches_the_horizon_still_give_it_but_lines_crossing_
     found = intersect_lines(reaching, SIZE)
     assert found is not None and found == pytest.approx(vanishing, abs=0.5)
     # two lines crossing well inside their paint (an X of a line and a blob's edge) meet no horizon
-    crossing = vanishing_lines([line(-1.4, vanishing[1] - 0.05 * height, 340.0), line(1.5, 130.0, 340.0)], SIZE)
+    above = vanishing[1] - 0.05 * height
+    crossing = vanishing_lines([line(-1.4, above, 340.0), line(1.5, 130.0, 340.0)], SIZE)
     assert intersect_lines(crossing, SIZE) is None
 
 
