@@ -922,6 +922,24 @@ def test_dashes_joined_into_their_lines_give_the_vanishing_point_their_own_direc
     assert joined is not None and np.hypot(joined[0] - vanishing[0], joined[1] - vanishing[1]) < 2.0
 
 
+def test_dashes_of_two_lines_are_not_joined_into_a_line_turned_far_from_both():
+    vanishing = (320.0, 150.0)
+
+    def dash(lean: float, top: float, rows: float, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        v = np.linspace(top, top + rows, 8)
+        return vanishing[0] + lean * (v - vanishing[1]) + shift, v
+
+    # a near dash of one line and a far dash of the next line out: one straight fit lies within the
+    # join's tolerance of both (they are short) but runs nearly 30 degrees off the direction of either
+    near, far = dash(1.6, 300.0, 24.0), dash(1.6, 200.0, 10.0, shift=110.0)
+    lines = vanishing_lines([near, far], SIZE, join=0.03)
+    assert len(lines) == 2
+    # dashes of one line, each a few degrees off its direction (a model's blobs), still join
+    wobbly = [dash(1.6, 300.0, 24.0), dash(1.75, 200.0, 10.0), dash(1.45, 240.0, 12.0)]
+    (joined,) = vanishing_lines(wobbly, SIZE, join=0.03)
+    assert joined.slope == pytest.approx(1.6, abs=0.1)
+
+
 def test_lines_whose_paint_reaches_the_horizon_still_give_it_but_lines_crossing_in_their_paint_do_not():
     height = SIZE[0]
     vanishing = (320.0, 150.0)

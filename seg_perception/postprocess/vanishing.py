@@ -21,6 +21,11 @@ VP_ROWS = (0.05, 1.0)  # rows of the vanishing point, shares of the height (and 
 # two lines whose paint reaches the horizon cross at their top rows: a crossing up to this share of
 # the height below the higher top is still above the paint, within the noise of the two fits
 VP_TOP_SLACK = 0.01
+# a dash joins a line only if the joined line runs within this angle of the dash's own direction and
+# of the line's: a short dash's direction is noisy (a few degrees), but two dashes of different
+# lines, each short enough to lie within the join's tolerance of one fit, make a line turned far
+# from both (30 degrees in a real frame whose horizon this put in a tree)
+JOIN_MAX_TURN_DEG = 20.0
 
 
 class _StraightLine:
@@ -66,13 +71,19 @@ class _StraightLine:
         return line
 
 
+def _turn_deg(slope_a: float, slope_b: float) -> float:
+    """Angle (degrees) between two image directions ``du/dv``."""
+    return abs(math.degrees(math.atan(slope_a) - math.atan(slope_b)))
+
+
 def _join_collinear(lines: list[_StraightLine], tolerance: float) -> list[_StraightLine]:
     """Tracklets' lines joined where they lie on one straight image line: the dashes of a lane line.
 
     Greedy, the longest line first, growing towards the nearest rows: a tracklet joins when one
     straight fit of the joined samples stays within ``tolerance`` pixels (RMS) of both its own
-    samples and the line's. A dash's own direction is poorly known (a model's dash is a short
-    blob); a line through several dashes is not.
+    samples and the line's, and runs within ``JOIN_MAX_TURN_DEG`` of the directions of both. A
+    dash's own direction is poorly known (a model's dash is a short blob); a line through several
+    dashes is not.
     """
     free = list(lines)
     joined = []
@@ -89,6 +100,8 @@ def _join_collinear(lines: list[_StraightLine], tolerance: float) -> list[_Strai
                 if (
                     line.rms_from(union.slope, union.intercept) <= tolerance
                     and other.rms_from(union.slope, union.intercept) <= tolerance
+                    and _turn_deg(line.slope, union.slope) <= JOIN_MAX_TURN_DEG
+                    and _turn_deg(other.slope, union.slope) <= JOIN_MAX_TURN_DEG
                 ):
                     line = union
                     del free[k]
