@@ -18,15 +18,18 @@ LABELS = ROOT / "labels" / "real_front"
 REAL_FRONT = ROOT.parent / "shared" / "realdata" / "front"
 
 
-def _snapper() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "snap_lane_labels", ROOT / "scripts" / "snap_lane_labels.py"
-    )
+def _script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def _snapper() -> ModuleType:
+    return _script("snap_lane_labels")
 
 
 def _road_with_line(hidden: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,17 +126,6 @@ def test_the_shipped_highway_models_find_the_real_lines(model_file: str, floor: 
     assert summary["tusimple"]["accuracy"] >= floor, summary["per_frame"]
 
 
-def _reframer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "reframe_lane_labels", ROOT / "scripts" / "reframe_lane_labels.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("top", "bottom", "side", "scale"),
     [
@@ -145,7 +137,7 @@ def _reframer() -> ModuleType:
     ],
 )
 def test_a_reframed_label_stays_on_its_line_in_the_reframed_frame(top, bottom, side, scale):
-    reframe = _reframer()
+    reframe = _script("reframe_lane_labels")
     image, rows, centre = _road_with_line()
     h_samples = [float(v) for v in range(430, 720, 10)]
     label = reframe.TuSimpleLabel.from_polylines("road.png", [np.column_stack([centre, rows])], h_samples)

@@ -57,9 +57,7 @@ from seg_perception.postprocess.lanes.curves import (
     render_curve,
     render_curves,
 )
-from seg_perception.postprocess.lanes.extractor import (
-    LaneExtractor,
-)
+from seg_perception.postprocess.lanes.extractor import LaneExtractor
 from seg_perception.postprocess.lanes.positions import (
     assign_positions,
     ego_lane,
