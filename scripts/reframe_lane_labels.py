@@ -77,7 +77,7 @@ class Reframing:
         # the original's rows, moved with the frame (those still inside it)
         rows = (np.asarray(label.h_samples, dtype=np.float64) - row0) * self.scale
         h_samples = np.round(rows[(rows >= 0) & (rows <= new_height - 1)], 1)
-        return TuSimpleLabel.from_polylines(raw_file, lines, np.round(h_samples, 1))
+        return TuSimpleLabel.from_polylines(raw_file, lines, h_samples)
 
 
 VARIANTS = {
