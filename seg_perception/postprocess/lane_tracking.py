@@ -143,7 +143,7 @@ class LaneTracker:
         # the last frame's boundaries were across a junction (the extractor's junction_hint)
         self.across_junction = False
         self._hood_found: np.ndarray | None = None  # the last hood edge found
-        self._hood_streak = 0  # frames in a row it was found at the same place (or held)
+        self._hood_streak = 0  # frames in a row it was found at the same place (held frames keep it)
 
     def reset(self) -> None:
         self._tracks = []

@@ -24,7 +24,7 @@ VP_TOP_SLACK = 0.01
 # a dash joins a line only if the joined line runs within this angle of the dash's own direction and
 # of the line's: a short dash's direction is noisy (a few degrees), but two dashes of different
 # lines, each short enough to lie within the join's tolerance of one fit, make a line turned far
-# from both (25-30 degrees in two real frames; in one it put the horizon in a tree)
+# from at least one of them (26-31 degrees in two real frames; in one it put the horizon in a tree)
 JOIN_MAX_TURN_DEG = 20.0
 
 

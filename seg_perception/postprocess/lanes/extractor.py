@@ -366,11 +366,15 @@ class LaneExtractor:
             start_at_frame_edge=settings.start_at_frame_edge,
             hood_edge=None if image_bgr is None else find_hood(image_bgr, paint, settings.hood_max_share),
         )
-        if result.hood_edge is None and hood_hint is not None and image_bgr is not None:
-            # a hood the detector missed in this frame (glare, a shadow on it) is still there, unless
-            # the road shows below its edge
-            if not paint_below(hood_hint, paint, height):
-                result.hood_edge, result.hood_held = hood_hint, True
+        # a hood the detector missed in this frame (glare, a shadow on it) is still there, unless the
+        # road shows below its edge
+        if (
+            result.hood_edge is None
+            and hood_hint is not None
+            and image_bgr is not None
+            and not paint_below(hood_hint, paint, height)
+        ):
+            result.hood_edge, result.hood_held = hood_hint, True
         x_bottom = self._bottom_distance(plane, (height, width), result.hood_edge)
         junctions = [(m.distance, m.far_distance) for m in markings if m.on_path]
         if settings.unmarked_junction_m > 0 and plane.metric:
