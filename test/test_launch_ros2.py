@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +49,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
 
 from seg_perception.config import config_path, scenario_names, share_dir  # noqa: E402
+from seg_perception.ros.background_spin import BackgroundSpin  # noqa: E402
 from seg_perception.ros.image_conversion import bgr_to_msg  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -150,13 +150,7 @@ class Car:
                 String, f"/{camera}/model", lambda msg, c=camera: self.models[c].append(msg.data), LATCHED
             )
         self.node.create_timer(1.0 / CAMERA_HZ, self._publish)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.05)
+        self._spinner = BackgroundSpin(self.executor)
 
     def _publish(self) -> None:
         import numpy as np
@@ -176,8 +170,7 @@ class Car:
             time.sleep(0.05)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        assert self._spinner.stop(), "the executor's thread did not stop"
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)

@@ -254,7 +254,7 @@ def _accounting_holds(harness: Harness) -> None:
         snapshot = worker.stats.snapshot()
         assert snapshot.received == snapshot.processed + snapshot.dropped + snapshot.rejected_total
         assert snapshot.failed == 0 and worker.running
-    assert not harness.errors and harness.thread.is_alive()
+    assert not harness.errors and harness.spinner.running
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

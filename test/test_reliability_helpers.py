@@ -20,6 +20,7 @@ from std_msgs.msg import Header
 from tiny_onnx import tiny_metadata, write_tiny_model
 
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.ros.background_spin import BackgroundSpin
 from seg_perception.ros.executor import FramesInlineExecutor
 from seg_perception.ros.stats import StatsSnapshot
 
@@ -160,16 +161,12 @@ class Harness:
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
         self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
+        self.spinner = BackgroundSpin(self.executor, on_error=self._record)
         self.diagnostics = self.subscribe(DiagnosticArray, "/diagnostics")
 
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except BaseException as err:  # recorded: a test asserts nothing escaped the node
-            if rclpy.ok(context=self.context):
-                self.errors.append(err)
+    def _record(self, err: BaseException) -> None:
+        if rclpy.ok(context=self.context):  # recorded: a test asserts nothing escaped the node
+            self.errors.append(err)
 
     def publisher(self, msg_type: type, topic: str, qos: QoSProfile = RELIABLE) -> Any:
         publisher = self.client.create_publisher(msg_type, topic, qos)
@@ -182,8 +179,8 @@ class Harness:
         return inbox
 
     def close(self) -> None:
+        assert self.spinner.stop(), "the executor's thread did not stop"
         self.executor.shutdown(timeout_sec=5)
-        self.thread.join(timeout=5)
         shutdown = getattr(self.node, "shutdown", None)
         if shutdown is not None:
             shutdown()

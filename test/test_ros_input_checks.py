@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -142,6 +141,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
+from seg_perception.ros.background_spin import BackgroundSpin  # noqa: E402
 from seg_perception.ros.node import SegmentationNode  # noqa: E402
 
 DOMAIN_ID = 123  # unique per test module: no cross-talk with other DDS tests
@@ -177,15 +177,13 @@ def running(ros_context, tiny_onnx_model):
         executor = SingleThreadedExecutor(context=ros_context)
         executor.add_node(node)
         executor.add_node(client)
-        thread = threading.Thread(target=executor.spin, daemon=True)
-        thread.start()
-        started.append((node, client, executor, thread))
+        started.append((node, client, executor, BackgroundSpin(executor)))
         return node, client
 
     yield start
-    for node, client, executor, thread in started:
+    for node, client, executor, spinner in started:
+        assert spinner.stop(), "the executor's thread did not stop"
         executor.shutdown()
-        thread.join(timeout=5)
         node.shutdown()
         node.destroy_node()
         client.destroy_node()

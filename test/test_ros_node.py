@@ -41,6 +41,7 @@ from seg_perception.msg import (  # noqa: E402
     ParkingSlotArray,
     SegmentationInfo,
 )
+from seg_perception.ros.background_spin import BackgroundSpin  # noqa: E402
 from seg_perception.ros.errors import NodeParameterError  # noqa: E402
 from seg_perception.ros.frame_messages import FrameMessages  # noqa: E402
 from seg_perception.ros.node import SegmentationNode, main  # noqa: E402
@@ -73,8 +74,7 @@ class Harness:
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(self.client)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spinner = BackgroundSpin(self.executor)
         self.received: dict[str, list] = {}
         self._lock = threading.Lock()
 
@@ -94,8 +94,8 @@ class Harness:
         return publisher
 
     def close(self) -> None:
+        assert self.spinner.stop(), "the executor's thread did not stop"
         self.executor.shutdown()
-        self.thread.join(timeout=5)
         self.node.shutdown()
         self.node.destroy_node()
         self.client.destroy_node()

@@ -24,6 +24,7 @@ from test_reliability_helpers import wait_for  # noqa: E402
 
 import seg_perception.msg as generated  # noqa: E402
 from seg_perception.interfaces import MESSAGE_NAMES  # noqa: E402
+from seg_perception.ros.background_spin import BackgroundSpin  # noqa: E402
 
 pytestmark = pytest.mark.ros
 DOMAIN_ID = 121  # unique per test module: no cross-talk with other DDS tests
@@ -122,8 +123,7 @@ def test_every_message_type_arrives_intact_from_another_process(
         node.create_subscription(getattr(generated, name), f"typed/{name}", keep(name), RELIABLE)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    spinner = BackgroundSpin(executor)
     try:
         wait_for(
             lambda: len(received) == len(MESSAGE_NAMES) or publisher_process.poll() is not None,
@@ -131,8 +131,8 @@ def test_every_message_type_arrives_intact_from_another_process(
             timeout=60.0,
         )
     finally:
+        assert spinner.stop(), "the executor's thread did not stop"
         executor.shutdown()
-        thread.join(timeout=5)
         node.destroy_node()
     assert publisher_process.poll() is None, publisher_process.stdout.read()
     assert sorted(received) == sorted(MESSAGE_NAMES)

@@ -28,7 +28,7 @@ from types import FrameType
 
 import rclpy
 from rclpy.exceptions import NameValidationException, ParameterException
-from rclpy.executors import Executor, ExternalShutdownException
+from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 
@@ -49,23 +49,6 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, NameValidationException):
         lines = lines[:2]
     return " ".join(" ".join(lines).split()) or type(err).__name__
-
-
-def spin_until_shutdown(executor: Executor) -> None:
-    """``executor.spin()`` in a background thread that a signal's shutdown ends quietly.
-
-    rclpy's signal handler shuts the context down while the thread may be between two waits: the
-    executor then raises ``ExternalShutdownException``, or, building its next wait set on the dead
-    context, ``RCLError``. Both are that shutdown, not errors; an ``RCLError`` while the context is
-    still valid is re-raised.
-    """
-    try:
-        executor.spin()
-    except ExternalShutdownException:
-        pass
-    except rclpy_implementation.RCLError:
-        if executor.context.ok():
-            raise
 
 
 # The executor also wakes this often to check the context: rclpy's signal handler shuts the

@@ -33,7 +33,7 @@ from sensor_msgs.msg import Image
 from seg_perception.cli_args import add_size_argument
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.metrics.latency import summarize_latencies
-from seg_perception.ros.runner import spin_until_shutdown
+from seg_perception.ros.background_spin import BackgroundSpin
 
 SETTLE_S = 2.5  # after the flood: last masks arrive, and a /diagnostics status (1 s period) of the idle node
 # ...and until a status accounts for every frame (none still in the mailbox or the worker); a loaded
@@ -161,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     camera = FloodCamera(context, args=args)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(camera.node)
-    spinner = threading.Thread(target=spin_until_shutdown, args=(executor,), daemon=True)
-    spinner.start()
+    spinner = BackgroundSpin(executor, name="flood_spin")
     period = 1.0 / args.rate
     start = next_at = time.monotonic()
     while not stop.is_set() and time.monotonic() - start < args.seconds:
@@ -179,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         stop.wait(0.1)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(camera.report(), indent=2))
-    executor.shutdown(timeout_sec=1.0)
+    if spinner.stop():  # joined first: nothing may be destroyed under a wait in progress
+        executor.shutdown(timeout_sec=1.0)
+        camera.node.destroy_node()
     rclpy.try_shutdown(context=context)
     return 0
 

@@ -38,8 +38,9 @@ from std_msgs.msg import Header
 from seg_perception.config import load_scenario
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.errors import SegPerceptionError
+from seg_perception.ros.background_spin import BackgroundSpin
 from seg_perception.ros.image_conversion import bgr_to_msg, mask_to_msg
-from seg_perception.ros.runner import ARGUMENT_ERRORS, one_line, spin_until_shutdown
+from seg_perception.ros.runner import ARGUMENT_ERRORS, one_line
 
 NODE_NAME = "synthetic_camera"
 GROUND_TRUTH_SUFFIX = "/ground_truth"
@@ -299,15 +300,12 @@ def main(args: Sequence[str] | None = None) -> int:
         return 1
     player: SyntheticCameraPlayer | None = None
     executor = SingleThreadedExecutor()
-    spinner: threading.Thread | None = None
+    spinner: BackgroundSpin | None = None
     try:
         player = SyntheticCameraPlayer()
         # Spin (parameter services, graph) in the background; the main thread keeps the rate.
         executor.add_node(player)
-        spinner = threading.Thread(
-            target=spin_until_shutdown, args=(executor,), name="player_spin", daemon=True
-        )
-        spinner.start()
+        spinner = BackgroundSpin(executor, name="player_spin")
         player.generate()
         player.wait_for_consumers()
         player.play()
@@ -329,10 +327,10 @@ def main(args: Sequence[str] | None = None) -> int:
             player.stop()
             player.write_stats()
     finally:
+        # joined first: nothing may be destroyed under a wait in progress
+        stopped = spinner is None or spinner.stop()
         executor.shutdown(timeout_sec=1.0)
-        if spinner is not None:
-            spinner.join(timeout=2.0)
-        if player is not None:
+        if player is not None and stopped:
             player.destroy_node()
         rclpy.try_shutdown()
     return 0
