@@ -62,7 +62,7 @@ def test_unknown_encoding(tmp_path, capsys, tiny_onnx_model):
     model = tiny_onnx_model("parking")
     argv = ["process", str(bag), "--scenario", "parking", "--model", str(model), "--out", str(tmp_path / "o")]
     error = one_line_error(capsys, [*argv, "--video", "none"])
-    assert "unknown image encoding 'yuv999'" in error and "/camera/avm/image_raw" in error
+    assert "unknown_encoding: 'yuv999'" in error and "/camera/avm/image_raw" in error
 
 
 @pytest.mark.parametrize("command", ["process", "eval-bag", "play"])

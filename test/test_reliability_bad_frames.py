@@ -37,6 +37,7 @@ from test_reliability_helpers import (  # noqa: E402
     wait_for,
 )
 
+from seg_perception.image_encodings import ENCODINGS as RAW_ENCODINGS  # noqa: E402
 from seg_perception.ros.errors import ImageConversionError  # noqa: E402
 from seg_perception.ros.image_conversion import (  # noqa: E402
     compressed_msg_to_bgr,
@@ -58,12 +59,15 @@ ENCODINGS = [
     "8UC1",
     "8UC3",
     "yuv422",
+    "yuv422_yuy2",
+    "yuv999",
     "mono16",
+    "rgb16",
     "bayer_rggb8",
+    "bayer_gbrg16",
     "",
     "?",
 ]
-CHANNELS = {"bgr8": 3, "rgb8": 3, "bgra8": 4, "rgba8": 4, "mono8": 1, "8UC1": 1, "8UC3": 3}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +129,12 @@ def _eight_k_png() -> CompressedImage:
 
 
 BAD_FRAMES = {
-    "unknown encoding": (0, _raw(encoding="yuv422"), "unknown_encoding"),
+    "unknown encoding": (0, _raw(encoding="yuv999"), "unknown_encoding"),
+    "odd width in a 4:2:2 encoding": (
+        0,
+        _raw(encoding="yuv422", width=WIDTH - 1, step=2 * (WIDTH - 1), data=bytes(2 * (WIDTH - 1) * HEIGHT)),
+        "odd_width",
+    ),
     "encoding mismatched with data (rgb8 label, mono rows)": (
         0,
         _raw(encoding="rgb8", step=WIDTH),
@@ -231,7 +240,7 @@ def raw_messages(draw: st.DrawFn) -> Image:
     small = st.integers(0, 80)
     width = draw(st.one_of(small, st.integers(0, 2**32 - 1)))
     height = draw(st.one_of(small, st.integers(0, 2**32 - 1)))
-    row = width * CHANNELS.get(encoding, 1)
+    row = width * (RAW_ENCODINGS[encoding].bytes_per_pixel if encoding in RAW_ENCODINGS else 1)
     step = draw(
         st.one_of(st.integers(0, 2**32 - 1), st.integers(max(row - 2, 0), row + 8).map(lambda s: s % 2**32))
     )
@@ -270,6 +279,7 @@ def test_random_raw_messages_convert_or_raise_conversion_errors_only(msg: Image)
             "bad_step",
             "truncated",
             "oversized_data",
+            "odd_width",
         }
     else:
         assert image.shape == (msg.height, msg.width, 3) and image.dtype == np.uint8

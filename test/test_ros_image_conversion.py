@@ -53,6 +53,18 @@ def test_encodings_convert_to_bgr_honouring_step(
     np.testing.assert_array_equal(image, expected)
 
 
+def test_camera_encodings_without_cv_bridge_read_the_messages_fields() -> None:
+    # a big-endian 16-bit Bayer frame and a padded UYVY frame, as machine-vision and USB cameras send
+    mosaic = np.zeros((4, 6), ">u2")
+    mosaic[0::2, 0::2] = 200 * 257  # RGGB: red only
+    msg = Image(height=4, width=6, encoding="bayer_rggb16", is_bigendian=1, step=12, data=mosaic.tobytes())
+    assert (image_msg_to_bgr(msg)[1:3, 1:3] == (0, 0, 200)).all()
+    grey = np.tile(np.array([128, 126, 128, 126], np.uint8), (4, 3))  # U Y V Y, neutral chroma
+    msg = make_msg(grey.reshape(4, 6, 2), "yuv422", pad=4)
+    image = image_msg_to_bgr(msg)
+    assert image.shape == (4, 6, 3) and np.ptp(image) == 0 and 120 < image[0, 0, 0] < 140
+
+
 def test_big_endian_flag_is_irrelevant_for_8_bit() -> None:
     msg = make_msg(BGR, "bgr8")
     msg.is_bigendian = 1
@@ -62,7 +74,7 @@ def test_big_endian_flag_is_irrelevant_for_8_bit() -> None:
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda m: setattr(m, "encoding", "yuv422"), "unknown_encoding"),
+        (lambda m: setattr(m, "encoding", "yuv999"), "unknown_encoding"),
         (lambda m: setattr(m, "step", 14), "bad_step"),
         (lambda m: setattr(m, "data", bytes(20)), "truncated"),
         (lambda m: setattr(m, "width", 0), "empty_image"),

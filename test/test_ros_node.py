@@ -363,7 +363,7 @@ def test_segmentation_info_is_latched_with_the_class_map(highway: Harness) -> No
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        (lambda m: setattr(m, "encoding", "yuv422"), "unknown_encoding"),
+        (lambda m: setattr(m, "encoding", "yuv999"), "unknown_encoding"),
         (lambda m: setattr(m, "step", 10), "bad_step"),
         (lambda m: setattr(m, "data", bytes(100)), "truncated"),
     ],
@@ -393,7 +393,7 @@ def test_diagnostics_report_fps_counters_and_providers(highway: Harness) -> None
     for _ in range(5):
         publisher.publish(image_msg(scene(), stamp_sec=now))
         time.sleep(0.05)
-    bad = image_msg(scene(), stamp_sec=now, encoding="yuv422")
+    bad = image_msg(scene(), stamp_sec=now, encoding="yuv999")
     publisher.publish(bad)
     stats = highway.node.workers[0].stats
     wait_for(

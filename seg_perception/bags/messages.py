@@ -22,7 +22,7 @@ from seg_perception.bags.storage import message_class
 from seg_perception.bags.topics import COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, STRING_MSGTYPE
 from seg_perception.errors import ImageConversionError
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS, check_size, decode_compressed
-from seg_perception.image_encodings import ENCODINGS, SUPPORTED_ENCODINGS
+from seg_perception.image_encodings import raw_to_bgr
 
 JPEG_BGR_FORMAT = "bgr8; jpeg compressed bgr8"
 # compressed_image_transport writes nothing after "compressed" for a mono image (no conversion).
@@ -115,21 +115,18 @@ def decode_image(
         return image
     if msgtype != IMAGE_MSGTYPE:
         raise BagError(f"{where}type {msgtype} is not an image")
-    spec = ENCODINGS.get(msg.encoding)
-    if spec is None:
-        raise FrameRejectedError(
-            f"{where}unknown image encoding {msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}",
-            "unknown_encoding",
-        )
     try:
         check_size(int(msg.height), int(msg.width), max_pixels)
+        return raw_to_bgr(
+            np.asarray(msg.data, dtype=np.uint8).reshape(-1),
+            height=int(msg.height),
+            width=int(msg.width),
+            step=int(msg.step),
+            encoding=msg.encoding,
+            is_bigendian=bool(msg.is_bigendian),
+        )
     except ImageConversionError as err:
         raise FrameRejectedError(f"{where}image rejected: {err}", err.reason) from err
-    channels, conversion = spec
-    rows = _rows(msg, channels, where)
-    pixels = rows.reshape(msg.height, msg.width, channels) if channels > 1 else rows
-    pixels = np.ascontiguousarray(pixels)
-    return pixels if conversion is None else cv2.cvtColor(pixels, conversion)
 
 
 def decode_mask(msg: Any, *, topic: str = "", msgtype: str | None = None) -> np.ndarray:

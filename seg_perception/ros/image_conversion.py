@@ -1,9 +1,9 @@
 """Conversion between ``sensor_msgs`` image messages and OpenCV BGR arrays.
 
-The common 8-bit encodings (``rgb8``, ``bgr8``, ``rgba8``, ``bgra8``, ``mono8``) are
-converted here with NumPy views and one OpenCV colour conversion, so the package
-needs no ``cv_bridge``. Other encodings go to ``cv_bridge`` when it is importable
-(16-bit, Bayer, YUV, ...) and are rejected otherwise. Every rejection raises
+The encodings cameras publish (8- and 16-bit colour and mono, Bayer mosaics, packed YUV
+4:2:2: :mod:`seg_perception.image_encodings`) are converted here with NumPy views and one
+OpenCV colour conversion, so the package needs no ``cv_bridge``. Other encodings go to
+``cv_bridge`` when it is importable and are rejected otherwise. Every rejection raises
 :class:`ImageConversionError` whose ``reason`` is a short label the node counts.
 
 Outgoing images are filled through ``array.array.frombytes(memoryview)`` on the
@@ -24,7 +24,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS, check_size, decode_compressed, read_header
-from seg_perception.image_encodings import ENCODINGS, SUPPORTED_ENCODINGS
+from seg_perception.image_encodings import ENCODINGS, SUPPORTED_ENCODINGS, raw_to_bgr
 from seg_perception.ros.errors import ImageConversionError
 
 __all__ = [
@@ -61,27 +61,18 @@ def image_msg_to_bgr(msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
         ImageConversionError: empty or huge image, unknown encoding, ``step`` too
             small, or a payload other than ``step * height`` bytes.
     """
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    height, width = int(msg.height), int(msg.width)
     check_size(height, width, max_pixels)
-    spec = ENCODINGS.get(msg.encoding)
-    if spec is None:
+    if msg.encoding not in ENCODINGS:
         return _convert_with_bridge(msg)
-    channels, conversion = spec
-    row_bytes = width * channels
-    if step < row_bytes:
-        raise ImageConversionError("bad_step", f"step {step} < width*channels {row_bytes} ({msg.encoding})")
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    if buffer.size < step * height:
-        raise ImageConversionError("truncated", f"{buffer.size} bytes < step*height {step * height}")
-    if buffer.size > step * height:  # width/height/encoding disagree with the payload
-        raise ImageConversionError(
-            "oversized_data", f"{buffer.size} bytes > step*height {step * height} ({msg.encoding})"
-        )
-    rows = buffer[: step * height].reshape(height, step)[:, :row_bytes]
-    pixels = rows.reshape(height, width, channels) if channels > 1 else rows
-    if conversion is None:
-        return np.ascontiguousarray(pixels)
-    return cv2.cvtColor(np.ascontiguousarray(pixels), conversion)
+    return raw_to_bgr(
+        np.frombuffer(msg.data, dtype=np.uint8),
+        height=height,
+        width=width,
+        step=int(msg.step),
+        encoding=msg.encoding,
+        is_bigendian=bool(msg.is_bigendian),
+    )
 
 
 def _convert_with_bridge(msg: Image) -> np.ndarray:
