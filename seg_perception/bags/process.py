@@ -172,7 +172,7 @@ def _serialized_outputs(scenario: Any, camera: str) -> Any:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bag", type=Path, help="input bag (directory, .mcap or .db3)")
+    parser.add_argument("bag", type=Path, help="input bag (directory, .mcap or .db3; or a ROS 1 .bag)")
     parser.add_argument("--scenario", required=True, help="highway, road, parking or a YAML path")
     parser.add_argument("--model", type=Path, help="model file (default: the scenario's shipped weights)")
     parser.add_argument(

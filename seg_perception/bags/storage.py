@@ -1,5 +1,9 @@
 """Reading and writing ROS 2 bags (MCAP or sqlite3) with ``rosbags``, errors made one-line.
 
+ROS 1 bags (``.bag`` files) are read too: their messages are converted to the ROS 2 wire format
+of the same type as they are read (``std_msgs/Header`` loses its ``seq``; the other types the
+package reads are laid out alike in both), so every command reads them as it reads a ROS 2 bag.
+
 Messages are (de)serialised with the ``rosbags`` type store of ROS 2 Jazzy, whose
 definitions of the ``sensor_msgs``, ``std_msgs`` and ``visualization_msgs`` types used
 here are the same as Humble's and Kilted's, plus this package's own messages registered
@@ -18,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from rosbags.rosbag1 import Reader as Ros1Reader
 from rosbags.rosbag2 import Reader, Writer
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.typesys import Stores, get_typestore
@@ -26,6 +31,7 @@ from seg_perception import interfaces
 from seg_perception.bags.errors import BagError
 
 STORAGE_FORMATS = ("mcap", "sqlite3")
+ROS1_BAG_MAGIC = b"#ROSBAG V2.0\n"
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 interfaces.register_types(_TYPESTORE)
 
@@ -83,8 +89,9 @@ class BagReader:
         self.path = Path(path)
         if not self.path.exists():
             raise BagError(f"bag {self.path} does not exist")
+        self.ros1 = is_ros1_bag(self.path)
         try:
-            self._reader = Reader(self.path)
+            self._reader: Any = Ros1Reader(self.path) if self.ros1 else Reader(self.path)
             self._reader.open()
         except Exception as err:
             raise BagError(f"cannot open bag {self.path}: {_one_line(err)}") from err
@@ -98,7 +105,8 @@ class BagReader:
         self.close()
 
     def close(self) -> None:
-        if self._reader.is_open:
+        is_open = self._reader.bio is not None if self.ros1 else self._reader.is_open
+        if is_open:
             self._reader.close()
 
     @property
@@ -174,11 +182,30 @@ class BagReader:
             return
         try:
             for conn, timestamp, rawdata in self._reader.messages(connections, start=start_ns, stop=stop_ns):
-                yield BagMessage(conn.topic, conn.msgtype, int(timestamp), bytes(rawdata))
+                cdr = self._as_cdr(conn.topic, conn.msgtype, rawdata) if self.ros1 else bytes(rawdata)
+                yield BagMessage(conn.topic, conn.msgtype, int(timestamp), cdr)
         except BagError:
             raise
         except Exception as err:
             raise BagError(f"bag {self.path} is corrupt or truncated: {_one_line(err)}") from err
+
+    def _as_cdr(self, topic: str, msgtype: str, rawdata: bytes | memoryview) -> bytes:
+        """A ROS 1 message's bytes in the ROS 2 wire format of its type."""
+        if msgtype not in _TYPESTORE.fielddefs:
+            raise BagError(f"topic {topic}: ROS 1 message type {msgtype} has no ROS 2 counterpart here")
+        try:
+            return bytes(_TYPESTORE.ros1_to_cdr(bytes(rawdata), msgtype))
+        except Exception as err:  # rosbags raises assorted errors on bytes that do not fit the type
+            detail = _one_line(err)
+            raise BagError(f"topic {topic}: cannot convert a ROS 1 {msgtype} message ({detail})") from err
+
+
+def is_ros1_bag(path: Path) -> bool:
+    """Whether ``path`` is a ROS 1 bag file (by its first bytes, whatever its name)."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as stream:
+        return stream.read(len(ROS1_BAG_MAGIC)) == ROS1_BAG_MAGIC
 
 
 class BagWriter:

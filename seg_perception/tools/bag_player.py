@@ -160,7 +160,7 @@ class BagPlayer:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("bag", type=Path, help="bag directory, .mcap or .db3")
+    parser.add_argument("bag", type=Path, help="bag directory, .mcap or .db3 (or a ROS 1 .bag)")
     parser.add_argument("--topics", nargs="+", metavar="TOPIC", help="topics to play (default: all)")
     parser.add_argument("--rate", type=float, default=1.0, help="speed factor (default 1.0)")
     parser.add_argument("--loop", action="store_true", help="play again from the start until Ctrl-C")
