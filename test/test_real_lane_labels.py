@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -114,7 +116,7 @@ def test_the_shipped_highway_models_find_the_real_lines(model_file: str, floor: 
     from seg_perception.training.evaluate import load_predictor
     from seg_perception.training.lane_eval import evaluate_lane_dataset, scenario_lane_settings
 
-    predict, metadata = load_predictor(ROOT / "weights" / model_file, threads=1)
+    predict, metadata = load_predictor(ROOT / "weights" / model_file, threads=1, model_size=True)
     summary = evaluate_lane_dataset(
         predict,
         list(metadata.classes),
@@ -162,3 +164,38 @@ def test_a_reframed_label_stays_on_its_line_in_the_reframed_frame(top, bottom, s
         (v - row0) * scale for v, c in zip(rows, centre, strict=True) if row0 <= v < row1 and col0 <= c < col1
     ]
     assert line[:, 1].max() <= max(kept) + 1e-6
+
+
+def test_eval_scores_the_boundaries_the_node_s_lane_stage_computes(
+    tmp_path: Path, tiny_onnx_model: Callable[..., Path]
+) -> None:
+    """`eval --tusimple` scores the lane stage as the node runs it: on the model-size mask with the
+    frame's size beside it (until session 38 it read the mask at the frame's size, which the node
+    never does, and scored boundaries the node did not publish)."""
+    from seg_perception.cli import main
+    from seg_perception.config import load_scenario
+    from seg_perception.inference.pipeline import SegmentationPipeline
+    from seg_perception.metrics.lanes import TuSimpleMetrics
+    from seg_perception.postprocess.lanes import LaneExtractor
+    from seg_perception.training.lane_eval import scenario_lane_settings
+
+    data = tmp_path / "drive"
+    generate = ["generate", "--scenario", "highway", "--count", "3", "--seed", "900000", "--size", "270x480"]
+    assert main([*generate, "--tusimple", "--no-preview", "--out", str(data)]) == 0
+    model = tiny_onnx_model("highway", kind="threshold", input_size=(96, 160))
+    report = tmp_path / "eval.json"
+    assert main(["eval", str(model), "--tusimple", str(data / "tusimple.json"), "--json", str(report)]) == 0
+    scored = [frame["accuracy"] for frame in json.loads(report.read_text())["per_frame"]]
+
+    config = load_scenario("highway")
+    pipeline = SegmentationPipeline.load("highway", model_file=model)
+    metrics = TuSimpleMetrics()
+    for label in read_tusimple_labels(data / "tusimple.json"):
+        image = cv2.imread(str(data / label.raw_file), cv2.IMREAD_COLOR)
+        segmentation = pipeline.segment(image)
+        assert segmentation.coarse_mask is not None and segmentation.coarse_mask.shape == (96, 160)
+        extractor = LaneExtractor(config.classes.names, scenario_lane_settings(config)[0])
+        result = extractor.extract(segmentation.coarse_mask, image, frame_size=image.shape[:2])
+        truth = label.polylines()
+        metrics.update([b.image_points for b in result.boundaries], truth, label.h_samples, image_width=480)
+    assert scored == [frame.accuracy for frame in metrics.frames]

@@ -46,8 +46,14 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def load_predictor(model_path: str | Path, *, threads: int = 2) -> tuple[Predictor, ModelMetadata]:
-    """``(predict(image_bgr) -> uint8 mask at the image's size, metadata)`` for an ONNX file or checkpoint.
+def load_predictor(
+    model_path: str | Path, *, threads: int = 2, model_size: bool = False
+) -> tuple[Predictor, ModelMetadata]:
+    """``(predict(image_bgr) -> uint8 mask, metadata)`` for an ONNX file or checkpoint.
+
+    Args:
+        model_size: masks at the model's output size, as the node's lane stage reads them (with
+            the frame's size beside them); by default at the image's size.
 
     Raises:
         ModelFileError: the file is missing or unusable.
@@ -63,6 +69,8 @@ def load_predictor(model_path: str | Path, *, threads: int = 2) -> tuple[Predict
 
         torch.set_num_threads(threads)  # torch's pool is process-wide: the engine leaves it alone
     loaded = create_engine(path, EngineOptions(engine=engine, intra_op_threads=threads))
+    if model_size:
+        return (lambda image: loaded.predict_masks(image)[1]), loaded.metadata
     return loaded.predict, loaded.metadata
 
 
@@ -328,7 +336,9 @@ def _run_lanes(args: argparse.Namespace) -> int:
         format_lane_summary,
     )
 
-    predict, metadata = load_predictor(args.model, threads=args.threads)
+    # the model-size mask, with the frame's size: the node's lane stage reads that, so the scores are
+    # those of the boundaries it publishes
+    predict, metadata = load_predictor(args.model, threads=args.threads, model_size=True)
     scenario = args.scenario or metadata.scenario
     if args.tusimple is not None or args.culane is not None:
         from seg_perception.config import load_scenario

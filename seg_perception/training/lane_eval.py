@@ -338,8 +338,9 @@ def evaluate_lane_drives(
 
     Args:
         scenario: Front scenario (``highway`` or ``road``) name or config.
-        predict: ``image -> mask`` at the image's size; None scores the true masks (oracle:
-            the post-processing alone).
+        predict: ``image -> mask``, at the model's output size as the node's lane stage reads it
+            (``load_predictor(..., model_size=True)``) or at the image's; None scores the true
+            masks (oracle: the post-processing alone).
         calibrated: Use the generator's true camera (metres) or image space.
         on_frame: Called with ``(drive, frame, image, tracked result)``.
         overlays: Folder for pictures of every ``overlay_every``-th frame of each drive
@@ -381,6 +382,7 @@ def evaluate_lane_drives(
                 vanishing_hint=tracker.vanishing_point,
                 junction_hint=tracker.across_junction,
                 hood_hint=tracker.hood,
+                frame_size=size,
             )
             result = tracker.update(detections)
             if on_frame is not None:
@@ -620,6 +622,8 @@ def evaluate_lane_dataset(
     from the lane mask of each frame, scored as polylines by :mod:`seg_perception.metrics.lanes`.
 
     Args:
+        predict: ``image -> mask``, at the model's output size as the node's lane stage reads it
+            (``load_predictor(..., model_size=True)``) or at the image's.
         tusimple: A TuSimple label file (JSON lines); images under ``tusimple_root`` (default:
             the label file's folder).
         culane_root: A CULane root; ``culane_list`` a list file in it (None: every
@@ -646,7 +650,7 @@ def evaluate_lane_dataset(
     extractor = LaneExtractor(class_names, settings)
 
     def boundaries(image: np.ndarray, index: int, name: str, truth: list[np.ndarray]) -> list[np.ndarray]:
-        result = extractor.extract(predict(image), image)
+        result = extractor.extract(predict(image), image, frame_size=image.shape[:2])
         if overlays is not None:
             save_lane_overlay(overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
         return [
