@@ -4,7 +4,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -14,8 +13,10 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+from test_bags_ros1 import write_ros1_bag  # noqa: E402
 
 from seg_perception.bags import topics  # noqa: E402
+from seg_perception.ros.background_spin import BackgroundSpin  # noqa: E402
 
 pytestmark = pytest.mark.ros
 FRAMES = 9  # 0.3 s at 30 Hz
@@ -26,7 +27,7 @@ def drive(synthetic_bag):
     return synthetic_bag("parking", seconds=0.3, size="32x48")
 
 
-def play_and_listen(bag, extra, *, topic, domain):
+def play_and_listen(bag, extra, *, topic, domain, frames=FRAMES):
     """Run `seg-perception play` in a subprocess; collect what reliable and sensor-data subscribers get."""
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
@@ -37,14 +38,7 @@ def play_and_listen(bag, extra, *, topic, domain):
     node.create_subscription(Clock, "/clock", clock.append, 50)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
-    stop = threading.Event()
-
-    def spin():
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=0.05)
-
-    spinner = threading.Thread(target=spin)
-    spinner.start()
+    spinner = BackgroundSpin(executor)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
     try:
         result = subprocess.run(
@@ -65,11 +59,10 @@ def play_and_listen(bag, extra, *, topic, domain):
             timeout=60,
         )
         deadline = time.monotonic() + 3.0
-        while len(received) < FRAMES and time.monotonic() < deadline:
+        while len(received) < frames and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        stop.set()
-        spinner.join()
+        assert spinner.stop(), "the executor's thread did not stop"
         executor.shutdown()
         node.destroy_node()
         rclpy.shutdown(context=context)
@@ -117,3 +110,17 @@ def test_play_remaps_rate_start_and_clock(drive):
     clock_ns = [c.clock.sec * 10**9 + c.clock.nanosec for c in clock]
     assert clock_ns and clock_ns == sorted(clock_ns)
     assert start + 99_000_000 <= clock_ns[0] and clock_ns[-1] <= stamps[-1]
+
+
+def test_play_publishes_a_ros1_bag_as_ros2_messages(tmp_path):
+    bag = write_ros1_bag(tmp_path / "drive.bag")
+    topic = "/camera/avm/image_raw"
+    received, _, _ = play_and_listen(
+        bag, ["--topics", topic], topic=topic, domain=random.randint(221, 230), frames=4
+    )
+    assert [(m.header.stamp.sec, m.header.stamp.nanosec) for m, _ in received] == [
+        (100 + i, 7) for i in range(4)
+    ]
+    assert {(m.header.frame_id, m.encoding, m.width, m.height) for m, _ in received} == {
+        ("avm_camera", "bgr8", 64, 48)
+    }
