@@ -19,7 +19,7 @@ from seg_perception.ros.mailbox import LatestMailbox
 from seg_perception.ros.markers import MarkerStyle, build_marker_array
 from seg_perception.ros.polygon_cloud import SLOT_CLASS_ID, build_polygon_cloud, cloud_to_points
 from seg_perception.ros.projection import GroundProjection
-from seg_perception.ros.stats import CameraStats, build_status
+from seg_perception.ros.stats import CameraStats, PerceptionSample, build_status
 
 CLASSES = ("background", "slot_line", "free_slot")
 COLORS = np.array([[0, 0, 0], [255, 255, 255], [48, 224, 96]], np.uint8)
@@ -174,6 +174,72 @@ def test_stats_and_status_levels() -> None:
         name="n", snapshot=CameraStats().snapshot(), stale_timeout_s=1.0, seconds_since_start=2, info={}
     )
     assert never.level == b"\x01"
+
+
+def test_status_reports_the_ego_lane_and_warns_only_when_it_is_lost_long_enough() -> None:
+    now = [0.0]
+    stats = CameraStats(clock=lambda: now[0])
+
+    def frame(ego: bool) -> None:
+        now[0] += 0.1
+        stats.on_received(dropped=False)
+        stats.on_processed(
+            latency_ms=1.0,
+            processing_ms=1.0,
+            perception=PerceptionSample(ego_lane=ego, boundaries=3 if ego else 1),
+        )
+
+    def status(lost_s: float) -> tuple[int, str, dict[str, str]]:
+        built = build_status(
+            name="n",
+            snapshot=stats.snapshot(),
+            stale_timeout_s=1.0,
+            seconds_since_start=9,
+            info={},
+            ego_lane_lost_s=lost_s,
+        )
+        return built.level[0], built.message, {kv.key: kv.value for kv in built.values}
+
+    for _ in range(10):
+        frame(True)
+    for _ in range(30):  # 3 s without the ego lane
+        frame(False)
+    level, message, values = status(2.0)
+    assert (level, message) == (1, "no ego lane for 3.0 s")
+    assert values["lanes.ego_lane"] == "false" and values["lanes.boundaries"] == "1"
+    assert values["lanes.ego_lane_share"] == "0.25" and values["lanes.seconds_without_ego_lane"] == "3.00"
+    assert status(0.0)[0] == 0 and status(5.0)[0] == 0  # off, or not yet that long
+    frame(True)
+    assert status(2.0)[:2] == (0, "10.0 fps")
+
+    never = CameraStats(clock=lambda: now[0])  # no frame has had one: counted from the first
+    never.on_processed(latency_ms=None, processing_ms=1.0, perception=PerceptionSample(ego_lane=False))
+    now[0] += 4.0
+    assert (
+        build_status(
+            name="n",
+            snapshot=never.snapshot(),
+            stale_timeout_s=9.0,
+            seconds_since_start=9,
+            info={},
+            ego_lane_lost_s=2.0,
+        ).message
+        == "no ego lane for 4.0 s"
+    )
+
+
+def test_status_reports_slots_and_no_lane_keys_without_a_lane_stage() -> None:
+    stats = CameraStats()
+    stats.on_processed(
+        latency_ms=None, processing_ms=1.0, perception=PerceptionSample(slots=4, marking_points=9)
+    )
+    built = build_status(
+        name="n", snapshot=stats.snapshot(), stale_timeout_s=1.0, seconds_since_start=0, info={}
+    )
+    values = {kv.key: kv.value for kv in built.values}
+    assert values["slots.count"] == "4" and values["slots.marking_points"] == "9"
+    assert not any(key.startswith("lanes.") for key in values)
+    assert built.level[0] == 0
 
 
 def test_markers_skip_unprojectable_vertices_and_each_build_is_independent() -> None:

@@ -416,6 +416,9 @@ def test_diagnostics_report_fps_counters_and_providers(highway: Harness) -> None
     for key in ("latency_ms_p50", "latency_ms_max", "stage_ms.conversion", "stage_ms.publish", "stale"):
         assert key in values
     assert values["clock_mismatch"] == "0" and 0 <= float(values["latency_ms_max"]) < 5000
+    # what the lane stage found (a highway camera has no slot stage)
+    assert values["lanes.ego_lane"] in ("true", "false") and int(values["lanes.boundaries"]) >= 0
+    assert float(values["lanes.seconds_without_ego_lane"]) >= 0 and "slots.count" not in values
 
 
 def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict[str, Path]) -> None:

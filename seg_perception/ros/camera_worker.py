@@ -87,7 +87,7 @@ from seg_perception.ros.outputs import (
 from seg_perception.ros.parameters import CameraSettings, NodeSettings
 from seg_perception.ros.projection import camera_info_projection
 from seg_perception.ros.qos import output_profile
-from seg_perception.ros.stats import CameraStats
+from seg_perception.ros.stats import CameraStats, PerceptionSample
 from seg_perception.ros.typed_messages import segmentation_info
 
 _Result = TypeVar("_Result")
@@ -480,7 +480,21 @@ class CameraWorker:
             if mismatch is not None:
                 self._warn_clock_mismatch(mismatch)
         self.stats.on_processed(
-            latency_ms=latency_ms, processing_ms=processing_ms, stages_ms=stages, clock_mismatch=mismatch
+            latency_ms=latency_ms,
+            processing_ms=processing_ms,
+            stages_ms=stages,
+            clock_mismatch=mismatch,
+            perception=self._perception(result),
+        )
+
+    def _perception(self, result: FrameResult) -> PerceptionSample:
+        """What ``result`` found, for the diagnostics."""
+        lanes = result.lanes
+        return PerceptionSample(
+            ego_lane=None if lanes is None else lanes.ego_lane is not None,
+            boundaries=0 if lanes is None else len(lanes.boundaries),
+            slots=None if self.pipeline.slot_method == "none" else len(result.slots),
+            marking_points=len(result.marking_points),
         )
 
     def _warn_clock_mismatch(self, detail: str) -> None:

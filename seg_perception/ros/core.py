@@ -369,6 +369,7 @@ class SegmentationCore:
                 snapshot=worker.stats.snapshot(),
                 stale_timeout_s=settings.stale_timeout_s,
                 seconds_since_start=age,
+                ego_lane_lost_s=settings.ego_lane_lost_s,
                 info={
                     **info,
                     **worker.model_info(),

@@ -118,6 +118,7 @@ class NodeSettings:
     max_image_pixels: int
     stale_timeout_s: float
     diagnostics_period_s: float
+    ego_lane_lost_s: float = 0.0
     stamp_window_s: float = 5.0
     visualization_rate_hz: float = DEFAULT_VISUALIZATION_RATE_HZ
     inference_threads: int = 0
@@ -699,6 +700,13 @@ def declare_node_parameters(node: Node) -> NodeSettings:
         ),
         diagnostics_period_s=declare(
             "diagnostics_period_s", 1.0, "period of /diagnostics", float_range=(0.01, 3600.0)
+        ),
+        ego_lane_lost_s=declare(
+            "ego_lane_lost_s",
+            0.0,
+            "front cameras: frames without both ego boundaries for this long turn the camera's "
+            "diagnostics to WARN (0: never; a junction or a car park has none for a while)",
+            float_range=(0.0, 3600.0),
         ),
         stamp_window_s=declare(
             "stamp_window_s",

@@ -17,6 +17,23 @@ WINDOW = 300  # frames kept for percentiles (10 s at 30 fps)
 FPS_WINDOW_S = 5.0
 
 
+@dataclass(frozen=True)
+class PerceptionSample:
+    """What one processed frame found, as the diagnostics report it.
+
+    Attributes:
+        ego_lane: Both ego boundaries were found; None where the scenario extracts no lanes.
+        boundaries: Lane boundaries published.
+        slots: Parking slots published; None where the scenario extracts no slots.
+        marking_points: Marking points found (models with a marking-point head).
+    """
+
+    ego_lane: bool | None = None
+    boundaries: int = 0
+    slots: int | None = None
+    marking_points: int = 0
+
+
 @dataclass
 class StatsSnapshot:
     """A consistent copy of one camera's statistics."""
@@ -39,6 +56,11 @@ class StatsSnapshot:
     clock_mismatch: int = 0
     clock_mismatch_detail: str = ""
     clock_mismatch_now: bool = False
+    perception: PerceptionSample | None = None  # the latest processed frame's
+    ego_lane_share: float | None = None  # of the frames processed in the last FPS_WINDOW_S
+    # since the last frame with both ego boundaries, or since the first frame of the lane stage
+    # when none had them; None before any frame of a lane stage
+    seconds_without_ego_lane: float | None = None
 
     @property
     def rejected_total(self) -> int:
@@ -78,6 +100,9 @@ class CameraStats:
         self._latency_ms: deque[float] = deque(maxlen=WINDOW)
         self._processing_ms: deque[float] = deque(maxlen=WINDOW)
         self._stage_ms: dict[str, deque[float]] = {}
+        self._perception: PerceptionSample | None = None
+        self._ego_lane_at: deque[tuple[float, bool]] = deque(maxlen=WINDOW)
+        self._last_ego_lane: float | None = None  # or the first lane frame's time, before any had one
 
     def on_received(self, *, dropped: bool) -> None:
         with self._lock:
@@ -120,6 +145,7 @@ class CameraStats:
         processing_ms: float,
         stages_ms: dict[str, float] | None = None,
         clock_mismatch: str | None = None,
+        perception: PerceptionSample | None = None,
     ) -> None:
         """Count a published frame.
 
@@ -129,11 +155,19 @@ class CameraStats:
             stages_ms: Time per stage.
             clock_mismatch: Why the frame's stamp is implausible for the node's clock (unset,
                 far in the past or future); such a frame's latency is not recorded.
+            perception: What the frame's post-processing found.
         """
         with self._lock:
+            now = self._now()
             self._processed += 1
             self._failing = False
-            self._processed_at.append(self._now())
+            self._processed_at.append(now)
+            if perception is not None:
+                self._perception = perception
+                if perception.ego_lane is not None:
+                    self._ego_lane_at.append((now, perception.ego_lane))
+                    if perception.ego_lane or self._last_ego_lane is None:
+                        self._last_ego_lane = now
             self._clock_mismatch_now = clock_mismatch is not None
             if clock_mismatch is not None:
                 self._clock_mismatch += 1
@@ -149,6 +183,7 @@ class CameraStats:
         with self._lock:
             recent = [t for t in self._processed_at if now - t <= FPS_WINDOW_S]
             span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
+            ego = [found for at, found in self._ego_lane_at if now - at <= FPS_WINDOW_S]
             return StatsSnapshot(
                 fps=(len(recent) - 1) / span if span > 0 else 0.0,
                 received=self._received,
@@ -168,6 +203,9 @@ class CameraStats:
                 clock_mismatch=self._clock_mismatch,
                 clock_mismatch_detail=self._clock_mismatch_detail,
                 clock_mismatch_now=self._clock_mismatch_now,
+                perception=self._perception,
+                ego_lane_share=sum(ego) / len(ego) if ego else None,
+                seconds_without_ego_lane=None if self._last_ego_lane is None else now - self._last_ego_lane,
             )
 
 
@@ -178,9 +216,11 @@ def build_status(
     stale_timeout_s: float,
     seconds_since_start: float,
     info: dict[str, str],
+    ego_lane_lost_s: float = 0.0,
 ) -> DiagnosticStatus:
-    """One camera's ``DiagnosticStatus``: ERROR while the engine fails, WARN when stale or while
-    frame stamps do not fit the node's clock (``clock_mismatch``: latency not measured), else OK.
+    """One camera's ``DiagnosticStatus``: ERROR while the engine fails, WARN when stale, while
+    frame stamps do not fit the node's clock (``clock_mismatch``: latency not measured) or when the
+    ego lane has been lost for ``ego_lane_lost_s``, else OK.
 
     Args:
         name: Status name (``seg_perception: <camera>``).
@@ -188,9 +228,11 @@ def build_status(
         stale_timeout_s: No frame for this long (or none since start) → WARN.
         seconds_since_start: Node age, so a camera that never sent a frame turns stale.
         info: Static key/values (topic, model file, engine, providers, ...).
+        ego_lane_lost_s: Processed frames without both ego boundaries for this long → WARN (0: never).
     """
     idle = snapshot.seconds_since_frame if snapshot.seconds_since_frame is not None else seconds_since_start
     stale = idle > stale_timeout_s
+    lost = snapshot.seconds_without_ego_lane
     if snapshot.failing:
         level, message = DiagnosticStatus.ERROR, f"engine failing: {snapshot.last_engine_error}"
     elif stale:
@@ -198,6 +240,8 @@ def build_status(
     elif snapshot.clock_mismatch_now:
         level = DiagnosticStatus.WARN
         message = f"clock mismatch, latency not measured: {snapshot.clock_mismatch_detail}"
+    elif lost is not None and 0.0 < ego_lane_lost_s < lost:
+        level, message = DiagnosticStatus.WARN, f"no ego lane for {lost:.1f} s"
     else:
         level, message = DiagnosticStatus.OK, f"{snapshot.fps:.1f} fps"
     values = {
@@ -226,6 +270,7 @@ def build_status(
     if snapshot.clock_mismatch:
         values["clock_mismatch_last"] = snapshot.clock_mismatch_detail
     values |= {f"stage_ms.{stage}": f"{ms:.2f}" for stage, ms in sorted(snapshot.stage_ms.items())}
+    values |= perception_values(snapshot)
     return DiagnosticStatus(
         level=level,
         name=name,
@@ -233,3 +278,23 @@ def build_status(
         hardware_id=info.get("engine", ""),
         values=[KeyValue(key=k, value=v) for k, v in values.items()],
     )
+
+
+def perception_values(snapshot: StatsSnapshot) -> dict[str, str]:
+    """What the latest frames found: ``lanes.*`` for a lane stage, ``slots.*`` for a slot stage."""
+    found = snapshot.perception
+    if found is None:
+        return {}
+    values: dict[str, str] = {}
+    if found.ego_lane is not None:
+        share = snapshot.ego_lane_share
+        lost = snapshot.seconds_without_ego_lane
+        values |= {
+            "lanes.boundaries": str(found.boundaries),
+            "lanes.ego_lane": str(found.ego_lane).lower(),
+            "lanes.ego_lane_share": "none" if share is None else f"{share:.2f}",
+            "lanes.seconds_without_ego_lane": "none" if lost is None else f"{lost:.2f}",
+        }
+    if found.slots is not None:
+        values |= {"slots.count": str(found.slots), "slots.marking_points": str(found.marking_points)}
+    return values
