@@ -19,7 +19,7 @@ from seg_perception.ros.node import SegmentationNode  # noqa: E402
 from seg_perception.ros.parameters import NodeSettings  # noqa: E402
 
 pytestmark = pytest.mark.ros
-DOMAIN_ID = 107
+DOMAIN_ID = 109
 DELAY_S = 0.3
 TOPICS = {"front": "/camera/front/image_raw", "avm": "/camera/avm/image_raw"}
 options: list[EngineOptions] = []  # what each engine of the latest harness was created with
