@@ -194,7 +194,7 @@ class BagReader:
         if msgtype not in _TYPESTORE.fielddefs:
             raise BagError(f"topic {topic}: ROS 1 message type {msgtype} has no ROS 2 counterpart here")
         try:
-            return bytes(_TYPESTORE.ros1_to_cdr(bytes(rawdata), msgtype))
+            return bytes(_TYPESTORE.ros1_to_cdr(rawdata, msgtype))  # one copy, of the converted bytes
         except Exception as err:  # rosbags raises assorted errors on bytes that do not fit the type
             detail = _one_line(err)
             raise BagError(f"topic {topic}: cannot convert a ROS 1 {msgtype} message ({detail})") from err
