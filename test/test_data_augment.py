@@ -253,8 +253,34 @@ def test_to_gray_removes_colour():
         ({"jpeg": {"quality": [0, 50]}}, "quality"),
         ({"plasma": {"brightness": 2.0}}, "plasma"),
         ({"blur": {"size": 3}}, "unknown options"),
+        ({"random_convolution": {"kernel_sizes": [2]}}, "kernel_sizes"),
+        ({"random_convolution": {"kernel_sizes": []}}, "kernel_sizes"),
     ],
 )
 def test_camera_look_options_are_checked(spec, message):
     with pytest.raises(AugmentationError, match=message):
         build_transforms(spec, train=True, size=(8, 8), mean=MEAN, std=STD)
+
+
+def test_random_convolution_changes_colour_and_texture_but_keeps_paint_bright_and_black_black():
+    rng = np.random.default_rng(5)
+    image = rng.integers(70, 110, (64, 64, 3), dtype=np.uint8)  # grey ground with grain
+    image[:, 30:34] = 235  # a bright painted line
+    image[:8, :8] = 0  # no image here (a corner rotated in, the ego car's box)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 30:34] = 1
+    transform = build_transforms(
+        {"random_convolution": {"kernel_sizes": [1, 3, 5], "p": 1.0}},
+        train=True, size=(64, 64), mean=MEAN, std=STD, seed=0,
+    )  # fmt: skip
+    original = torch.from_numpy(image[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)
+    changes = []
+    for _ in range(12):
+        out, out_mask = transform(image, mask)
+        assert torch.equal(out_mask, torch.from_numpy(mask.astype(np.int64)))
+        assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+        brightness = out.mean(dim=0)
+        assert float(brightness[8:, 30:34].mean()) > float(brightness[8:, 40:].mean())  # paint stays brighter
+        assert float(out[:, :6, :6].abs().max()) == 0.0  # black stays black
+        changes.append(float((out - original).abs().mean()))
+    assert np.mean(changes) > 0.02 and len({round(c, 4) for c in changes}) > 6  # a different filter each draw

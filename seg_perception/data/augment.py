@@ -17,6 +17,7 @@ Example spec (YAML)::
     motion_blur: {length: [3, 9], p: 0.2}
     downscale: {scale: [0.35, 0.8], p: 0.3}   # low-resolution camera, upsampled
     jpeg: {quality: [30, 90], p: 0.3}
+    random_convolution: {kernel_sizes: [1, 3, 5], p: 0.5}   # texture and colour randomised, shapes kept
     crop: [128, 256]                       # or {size: [128, 256], focus_classes: [2], focus_p: 0.3}
 
 Scalars are probabilities. Training runs resize to ``size`` -> ``crop`` (random crop at
@@ -198,6 +199,62 @@ def _jpeg(value: Any, ignore_index: int) -> A.BasicTransform:
     return A.ImageCompression(compression_type="jpeg", quality_range=(low, high), p=o["p"])
 
 
+DARK_LEVEL = 24.0  # pixels darker than this in every channel keep (part of) their own value
+
+
+class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
+    """A random 3→3-channel convolution mixed with the image (RandConv; Xu et al., ICLR 2021).
+
+    Each draw takes a kernel size from ``kernel_sizes``, kernel weights from N(0, 1 / (3 k²))
+    and a mixing weight ``alpha`` ~ U(0, 1): ``alpha * image + (1 - alpha) * conv(image)``.
+    The filtered image keeps the frame's shapes (lines, edges, junctions) but gets a random
+    texture response and colour mapping, so a model cannot lean on the generator's textures
+    and colours. The filtered channels are rescaled to the image's own mean and spread, so the
+    result stays in the 0..255 range a camera gives.
+    """
+
+    def __init__(self, kernel_sizes: Sequence[int] = (1, 3, 5), p: float = 0.5):
+        super().__init__(p=p)
+        self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
+
+    def get_params(self) -> dict[str, Any]:
+        size = int(self.py_random.choice(self.kernel_sizes))
+        weights = self.random_generator.normal(0.0, 1.0 / np.sqrt(3.0 * size * size), (3, size, size, 3))
+        return {"weights": weights.astype(np.float32), "alpha": float(self.py_random.random())}
+
+    def apply(self, img: np.ndarray, weights: np.ndarray, alpha: float, **params: Any) -> np.ndarray:
+        image = img.astype(np.float32)
+        filtered = np.stack(
+            [sum(cv2.filter2D(image[..., c], -1, weights[out, ..., c], borderType=cv2.BORDER_REFLECT)
+                 for c in range(3)) for out in range(3)],
+            axis=-1,
+        )  # fmt: skip
+        brightness, filtered_brightness = image.mean(axis=-1), filtered.mean(axis=-1)
+        if np.mean((brightness - brightness.mean()) * (filtered_brightness - filtered_brightness.mean())) < 0:
+            filtered = -filtered  # paint stays brighter than the ground it is on
+        mean, spread = image.mean(axis=(0, 1)), image.std(axis=(0, 1)) + 1.0
+        filtered = (filtered - filtered.mean(axis=(0, 1))) / (filtered.std(axis=(0, 1)) + 1e-6)
+        mixed = alpha * image + (1.0 - alpha) * (filtered * spread + mean)
+        # Black is "no image here" (the ego car's box, corners rotated in, the canvas around a smaller
+        # view): it stays black, blending smoothly so noisy near-black pixels do not speckle.
+        keep = np.clip(1.0 - image.max(axis=-1, keepdims=True) / DARK_LEVEL, 0.0, 1.0)
+        mixed = keep * image + (1.0 - keep) * mixed
+        return np.clip(mixed, 0.0, 255.0).astype(img.dtype)
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("kernel_sizes",)
+
+
+def _random_convolution(value: Any, ignore_index: int) -> A.BasicTransform:
+    o = _options("random_convolution", value, {"kernel_sizes"})
+    sizes = o.get("kernel_sizes", (1, 3, 5))
+    if not (isinstance(sizes, (list, tuple)) and sizes and all(int(k) > 0 and int(k) % 2 == 1 for k in sizes)):
+        raise AugmentationError(
+            f"augmentation 'random_convolution': kernel_sizes must be a list of odd sizes, got {sizes!r}"
+        )
+    return RandomConvolution(kernel_sizes=sizes, p=o["p"])
+
+
 # Pipeline order (geometry, then colour and exposure, then blur and resolution, then sensor
 # noise and compression, as a camera would produce them); the spec's key order does not matter.
 BUILDERS: dict[str, Callable[[Any, int], A.BasicTransform]] = {
@@ -211,6 +268,7 @@ BUILDERS: dict[str, Callable[[Any, int], A.BasicTransform]] = {
     "gamma": _gamma,
     "plasma": _plasma,
     "to_gray": _to_gray,
+    "random_convolution": _random_convolution,
     "blur": _blur,
     "motion_blur": _motion_blur,
     "downscale": _downscale,
