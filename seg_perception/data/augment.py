@@ -223,23 +223,27 @@ class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
         return {"weights": weights.astype(np.float32), "alpha": float(self.py_random.random())}
 
     def apply(self, img: np.ndarray, weights: np.ndarray, alpha: float, **params: Any) -> np.ndarray:
-        image = img.astype(np.float32)
-        filtered = np.stack(
-            [sum(cv2.filter2D(image[..., c], -1, weights[out, ..., c], borderType=cv2.BORDER_REFLECT)
-                 for c in range(3)) for out in range(3)],
-            axis=-1,
-        )  # fmt: skip
-        brightness, filtered_brightness = image.mean(axis=-1), filtered.mean(axis=-1)
-        if np.mean((brightness - brightness.mean()) * (filtered_brightness - filtered_brightness.mean())) < 0:
-            filtered = -filtered  # paint stays brighter than the ground it is on
-        mean, spread = image.mean(axis=(0, 1)), image.std(axis=(0, 1)) + 1.0
-        filtered = (filtered - filtered.mean(axis=(0, 1))) / (filtered.std(axis=(0, 1)) + 1e-6)
-        mixed = alpha * image + (1.0 - alpha) * (filtered * spread + mean)
+        channels = cv2.split(img.astype(np.float32))  # OpenCV per-plane: far faster than numpy over H×W×3
+        filtered = [
+            sum(cv2.filter2D(channel, -1, weights[out, ..., c], borderType=cv2.BORDER_REFLECT)
+                for c, channel in enumerate(channels))
+            for out in range(3)
+        ]  # fmt: skip
+        brightness, filtered_brightness = sum(channels), sum(filtered)
+        if float(np.mean(brightness * filtered_brightness)) < float(brightness.mean() * filtered_brightness.mean()):
+            filtered = [-plane for plane in filtered]  # paint stays brighter than the ground it is on
         # Black is "no image here" (the ego car's box, corners rotated in, the canvas around a smaller
         # view): it stays black, blending smoothly so noisy near-black pixels do not speckle.
-        keep = np.clip(1.0 - image.max(axis=-1, keepdims=True) / DARK_LEVEL, 0.0, 1.0)
-        mixed = keep * image + (1.0 - keep) * mixed
-        return np.clip(mixed, 0.0, 255.0).astype(img.dtype)
+        brightest = np.maximum(np.maximum(channels[0], channels[1]), channels[2])
+        keep = np.clip(1.0 - brightest / DARK_LEVEL, 0.0, 1.0)
+        out = []
+        for channel, plane in zip(channels, filtered, strict=True):
+            (mean,), (spread,) = (v.ravel() for v in cv2.meanStdDev(channel))
+            (plane_mean,), (plane_spread,) = (v.ravel() for v in cv2.meanStdDev(plane))
+            rescaled = (plane - plane_mean) * ((spread + 1.0) / (plane_spread + 1e-6)) + mean
+            mixed = alpha * channel + (1.0 - alpha) * rescaled
+            out.append(keep * channel + (1.0 - keep) * mixed)
+        return np.clip(cv2.merge(out), 0.0, 255.0).astype(img.dtype)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
         return ("kernel_sizes",)
