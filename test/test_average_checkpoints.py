@@ -87,3 +87,12 @@ def test_the_command_writes_the_average(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["average", str(first), str(second), "--out", str(out)]) == 0
     assert "0.5 x" in capsys.readouterr().out
     load_checkpoint(out)
+
+
+def test_a_threshold_picked_for_one_weight_set_is_not_carried_into_the_average(tmp_path: Path) -> None:
+    recovered = _checkpoint(tmp_path / "a.pt", 1, _metadata(marking_point_threshold=0.4))  # a shipped file's
+    run = _checkpoint(tmp_path / "b.pt", 2)  # a fine-tune's run carries none
+    out = average_checkpoints(recovered, run, tmp_path / "avg.pt")
+    assert load_checkpoint(out)[1].marking_point_threshold is None
+    out = average_checkpoints(run, recovered, tmp_path / "avg2.pt")
+    assert load_checkpoint(out)[1].marking_point_threshold is None

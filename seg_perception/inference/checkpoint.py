@@ -136,6 +136,10 @@ def load_checkpoint(
     return model, metadata, raw
 
 
+# Metadata chosen for one particular set of weights, not part of what the model is.
+PER_WEIGHTS_SETTINGS = ("marking_point_threshold",)
+
+
 def average_checkpoints(
     first: str | os.PathLike[str],
     second: str | os.PathLike[str],
@@ -149,7 +153,10 @@ def average_checkpoints(
     average of the two weight sets, batch-norm statistics included, lies between them and may keep
     more of the start's behaviour away from the fine-tune's data (measure it like any candidate).
     Integer buffers (batch-norm step counters) come from ``second``; model, options and metadata
-    too, and they must match ``first``'s. No training state is carried over.
+    too, and they must match ``first``'s. Decoding settings chosen for one set of weights
+    (``marking_point_threshold``: a recovered shipped file carries one, a fresh run none) need not
+    match and are not carried over: the average is a new set of weights whose threshold is picked
+    afresh (``seg-perception point-threshold``). No training state is carried over.
 
     Raises:
         ModelFileError: unreadable checkpoints, different models, class maps or input sizes, or
@@ -163,7 +170,7 @@ def average_checkpoints(
     differ += [
         f"metadata.{key}"
         for key in sorted(set(start["metadata"]) | set(end["metadata"]))
-        if key != "extra" and start["metadata"].get(key) != end["metadata"].get(key)
+        if key not in ("extra", *PER_WEIGHTS_SETTINGS) and start["metadata"].get(key) != end["metadata"].get(key)
     ]
     if differ:
         raise ModelFileError(
@@ -187,6 +194,7 @@ def average_checkpoints(
             averaged[name] = value.clone()
     origin = {"first": str(first), "second": str(second), "weight": float(weight)}
     metadata = dict(end["metadata"])
+    metadata.update(dict.fromkeys(PER_WEIGHTS_SETTINGS))
     metadata["extra"] = {**dict(metadata.get("extra") or {}), "averaged_from": origin}
     payload = {
         "model_name": end["model_name"],
