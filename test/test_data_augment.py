@@ -255,6 +255,7 @@ def test_to_gray_removes_colour():
         ({"blur": {"size": 3}}, "unknown options"),
         ({"random_convolution": {"kernel_sizes": [2]}}, "kernel_sizes"),
         ({"random_convolution": {"kernel_sizes": []}}, "kernel_sizes"),
+        ({"random_convolution": {"min_brightness": 300}}, "min_brightness"),
     ],
 )
 def test_camera_look_options_are_checked(spec, message):
@@ -284,3 +285,20 @@ def test_random_convolution_changes_colour_and_texture_but_keeps_paint_bright_an
         assert float(out[:, :6, :6].abs().max()) == 0.0  # black stays black
         changes.append(float((out - original).abs().mean()))
     assert np.mean(changes) > 0.02 and len({round(c, 4) for c in changes}) > 6  # a different filter each draw
+
+
+def test_random_convolution_leaves_frames_darker_than_min_brightness_as_they_are():
+    rng = np.random.default_rng(6)
+    night = rng.integers(5, 40, (48, 48, 3), dtype=np.uint8)  # mean about 22
+    night[:, 20:23] = 200  # paint (or a light's reflection) in the dark
+    day = np.clip(night.astype(np.int32) + 100, 0, 255).astype(np.uint8)
+    mask = np.zeros((48, 48), np.uint8)
+    spec = {"random_convolution": {"min_brightness": 60, "p": 1.0}}
+    transform = build_transforms(spec, train=True, size=(48, 48), mean=MEAN, std=STD, seed=1)
+    expected = torch.from_numpy(night[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)
+    brighter = torch.from_numpy(day[..., ::-1].astype(np.float32) / 255).permute(2, 0, 1)
+    changes = []
+    for _ in range(8):
+        torch.testing.assert_close(transform(night, mask)[0], expected)
+        changes.append(float((transform(day, mask)[0] - brighter).abs().mean()))
+    assert np.mean(changes) > 0.02

@@ -17,7 +17,7 @@ Example spec (YAML)::
     motion_blur: {length: [3, 9], p: 0.2}
     downscale: {scale: [0.35, 0.8], p: 0.3}   # low-resolution camera, upsampled
     jpeg: {quality: [30, 90], p: 0.3}
-    random_convolution: {kernel_sizes: [1, 3, 5], p: 0.5}   # texture and colour randomised, shapes kept
+    random_convolution: {kernel_sizes: [1, 3, 5], min_brightness: 0, p: 0.5}   # texture and colour randomised
     crop: [128, 256]                       # or {size: [128, 256], focus_classes: [2], focus_p: 0.3}
 
 Scalars are probabilities. Training runs resize to ``size`` -> ``crop`` (random crop at
@@ -210,12 +210,15 @@ class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
     The filtered image keeps the frame's shapes (lines, edges, junctions) but gets a random
     texture response and colour mapping, so a model cannot lean on the generator's textures
     and colours. The filtered channels are rescaled to the image's own mean and spread, so the
-    result stays in the 0..255 range a camera gives.
+    result stays in the 0..255 range a camera gives. Frames darker on average than
+    ``min_brightness`` (0..255; night and dusk) keep their look: there the colour and glow of
+    a light's reflection are what set it apart from paint of the same shape.
     """
 
-    def __init__(self, kernel_sizes: Sequence[int] = (1, 3, 5), p: float = 0.5):
+    def __init__(self, kernel_sizes: Sequence[int] = (1, 3, 5), min_brightness: float = 0.0, p: float = 0.5):
         super().__init__(p=p)
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
+        self.min_brightness = float(min_brightness)
 
     def get_params(self) -> dict[str, Any]:
         size = int(self.py_random.choice(self.kernel_sizes))
@@ -223,6 +226,8 @@ class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
         return {"weights": weights.astype(np.float32), "alpha": float(self.py_random.random())}
 
     def apply(self, img: np.ndarray, weights: np.ndarray, alpha: float, **params: Any) -> np.ndarray:
+        if self.min_brightness > 0.0 and float(np.mean(cv2.mean(img)[:3])) < self.min_brightness:
+            return img
         channels = cv2.split(img.astype(np.float32))  # OpenCV per-plane: far faster than numpy over H×W×3
         filtered = [
             sum(cv2.filter2D(channel, -1, weights[out, ..., c], borderType=cv2.BORDER_REFLECT)
@@ -230,7 +235,9 @@ class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
             for out in range(3)
         ]  # fmt: skip
         brightness, filtered_brightness = sum(channels), sum(filtered)
-        if float(np.mean(brightness * filtered_brightness)) < float(brightness.mean() * filtered_brightness.mean()):
+        if float(np.mean(brightness * filtered_brightness)) < float(
+            brightness.mean() * filtered_brightness.mean()
+        ):
             filtered = [-plane for plane in filtered]  # paint stays brighter than the ground it is on
         # Black is "no image here" (the ego car's box, corners rotated in, the canvas around a smaller
         # view): it stays black, blending smoothly so noisy near-black pixels do not speckle.
@@ -246,17 +253,24 @@ class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
         return np.clip(cv2.merge(out), 0.0, 255.0).astype(img.dtype)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("kernel_sizes",)
+        return ("kernel_sizes", "min_brightness")
 
 
 def _random_convolution(value: Any, ignore_index: int) -> A.BasicTransform:
-    o = _options("random_convolution", value, {"kernel_sizes"})
+    o = _options("random_convolution", value, {"kernel_sizes", "min_brightness"})
     sizes = o.get("kernel_sizes", (1, 3, 5))
-    if not (isinstance(sizes, (list, tuple)) and sizes and all(int(k) > 0 and int(k) % 2 == 1 for k in sizes)):
+    if not (
+        isinstance(sizes, (list, tuple)) and sizes and all(int(k) > 0 and int(k) % 2 == 1 for k in sizes)
+    ):
         raise AugmentationError(
             f"augmentation 'random_convolution': kernel_sizes must be a list of odd sizes, got {sizes!r}"
         )
-    return RandomConvolution(kernel_sizes=sizes, p=o["p"])
+    min_brightness = float(o.get("min_brightness", 0.0))
+    if not 0.0 <= min_brightness <= 255.0:
+        raise AugmentationError(
+            f"augmentation 'random_convolution': min_brightness {min_brightness} is outside [0, 255]"
+        )
+    return RandomConvolution(kernel_sizes=sizes, min_brightness=min_brightness, p=o["p"])
 
 
 # Pipeline order (geometry, then colour and exposure, then blur and resolution, then sensor
