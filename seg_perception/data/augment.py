@@ -202,6 +202,13 @@ def _jpeg(value: Any, ignore_index: int) -> A.BasicTransform:
 DARK_LEVEL = 24.0  # pixels darker than this in every channel keep (part of) their own value
 
 
+def _sum_planes(planes: Sequence[np.ndarray]) -> np.ndarray:
+    total = planes[0].copy()
+    for plane in planes[1:]:
+        total += plane
+    return total
+
+
 class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
     """A random 3→3-channel convolution mixed with the image (RandConv; Xu et al., ICLR 2021).
 
@@ -230,11 +237,11 @@ class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
             return img
         channels = cv2.split(img.astype(np.float32))  # OpenCV per-plane: far faster than numpy over H×W×3
         filtered = [
-            sum(cv2.filter2D(channel, -1, weights[out, ..., c], borderType=cv2.BORDER_REFLECT)
-                for c, channel in enumerate(channels))
+            _sum_planes([cv2.filter2D(channel, -1, weights[out, ..., c], borderType=cv2.BORDER_REFLECT)
+                         for c, channel in enumerate(channels)])
             for out in range(3)
         ]  # fmt: skip
-        brightness, filtered_brightness = sum(channels), sum(filtered)
+        brightness, filtered_brightness = _sum_planes(channels), _sum_planes(filtered)
         if float(np.mean(brightness * filtered_brightness)) < float(
             brightness.mean() * filtered_brightness.mean()
         ):

@@ -170,7 +170,8 @@ def average_checkpoints(
     differ += [
         f"metadata.{key}"
         for key in sorted(set(start["metadata"]) | set(end["metadata"]))
-        if key not in ("extra", *PER_WEIGHTS_SETTINGS) and start["metadata"].get(key) != end["metadata"].get(key)
+        if key not in ("extra", *PER_WEIGHTS_SETTINGS)
+        and start["metadata"].get(key) != end["metadata"].get(key)
     ]
     if differ:
         raise ModelFileError(
