@@ -218,8 +218,9 @@ class RandomConvolution(A.ImageOnlyTransform):  # type: ignore[misc]
     texture response and colour mapping, so a model cannot lean on the generator's textures
     and colours. The filtered channels are rescaled to the image's own mean and spread, so the
     result stays in the 0..255 range a camera gives. Frames darker on average than
-    ``min_brightness`` (0..255; night and dusk) keep their look: there the colour and glow of
-    a light's reflection are what set it apart from paint of the same shape.
+    ``min_brightness`` (0..255) keep their look: meant for night and dusk, where a light's
+    reflection differs from paint of the same shape mostly by its colour and glow
+    (weights/README.md, rules 13 and 14, measured both ways on the highway model).
     """
 
     def __init__(self, kernel_sizes: Sequence[int] = (1, 3, 5), min_brightness: float = 0.0, p: float = 0.5):
