@@ -154,18 +154,19 @@ def decode_mask(msg: Any, *, topic: str = "", msgtype: str | None = None) -> np.
         return mask
     if msg.encoding not in ("mono8", "8UC1"):
         raise BagError(f"{where}mask encoding {msg.encoding!r} is not mono8")
-    return np.ascontiguousarray(_rows(msg, 1, where))
+    return np.ascontiguousarray(_mask_rows(msg, where))
 
 
-def _rows(msg: Any, channels: int, where: str) -> np.ndarray:
+def _mask_rows(msg: Any, where: str) -> np.ndarray:
+    """A mono8 mask's (height, width) pixels without the rows' padding."""
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
         raise FrameRejectedError(f"{where}empty image ({width}x{height})", "empty_image")
-    if step < width * channels:
-        raise FrameRejectedError(f"{where}step {step} < width*channels {width * channels}", "bad_step")
+    if step < width:
+        raise FrameRejectedError(f"{where}step {step} < width {width}", "bad_step")
     buffer = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
     if buffer.size < step * height:
         raise FrameRejectedError(
             f"{where}truncated image: {buffer.size} bytes < step*height {step * height}", "truncated"
         )
-    return buffer[: step * height].reshape(height, step)[:, : width * channels]
+    return buffer[: step * height].reshape(height, step)[:, :width]
