@@ -61,10 +61,12 @@ def test_recipe_augmentations_build(recipe: Recipe) -> None:
     assert tuple(target.shape) == tuple(crop)
 
 
-def test_synthetic_pool_stays_in_the_training_seeds(recipe: Recipe) -> None:
-    data = recipe.data
-    if data.source != "synthetic":
-        pytest.skip(f"{recipe.name} reads {data.source} data, not seeds")
+SYNTHETIC = [path for path in RECIPES if load_recipe(path).data.source == "synthetic"]
+
+
+@pytest.mark.parametrize("path", SYNTHETIC, ids=[path.stem for path in SYNTHETIC])
+def test_synthetic_pool_stays_in_the_training_seeds(path: Path) -> None:
+    data = load_recipe(path).data
     first, end = data.train_seeds
     assert 0 <= first < end <= EVAL_SEED_START
     pool_end = first + data.pool_size if data.pool_size else end
@@ -76,3 +78,33 @@ def test_schedule_fits_the_run(recipe: Recipe) -> None:
     assert recipe.steps > 0 and recipe.lr > 0 and recipe.batch_size > 0
     assert 0 < recipe.val_every <= recipe.steps
     assert recipe.eta_min < recipe.lr
+
+
+def test_the_real_avm_recipe_trains_on_a_labelled_folder(tmp_path: Path) -> None:
+    """``parking_avm_finetune`` (the user's own labelled AVM images) builds on such a folder."""
+    import dataclasses
+    import json
+
+    import cv2
+
+    from seg_perception.data.parking_labels import to_dmpr_json
+    from seg_perception.data.synthetic import generate_scene
+    from seg_perception.training.avm_dataset import AvmPointDataset
+    from seg_perception.training.datasets import build_datasets
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for seed in (0, 1):  # two generated scenes written as ps2.0 would hold them: image + DMPR-PS JSON
+        scene = generate_scene("parking", seed, size=(400, 400), metres_per_pixel=0.025)
+        cv2.imwrite(str(tmp_path / "images" / f"{seed}.png"), scene.image)
+        label = to_dmpr_json(scene.marking_points, scene.slots)
+        (tmp_path / "labels" / f"{seed}.json").write_text(json.dumps(label))
+    shipped = load_recipe(RECIPE_DIR / "parking_avm_finetune.yaml")
+    assert shipped.data.source == "avm" and shipped.distill is not None and not shipped.trains_segmentation
+    recipe = dataclasses.replace(
+        shipped, data=dataclasses.replace(shipped.data, path=str(tmp_path), val_seeds=(100000, 100001))
+    )
+    train, val = build_datasets(recipe)[:2]
+    assert isinstance(train, AvmPointDataset) and len(train) == 2 and len(val) == 1
+    image, _mask, target = train[0]
+    assert tuple(image.shape) == (3, *recipe.input_size) and float(target[0].max()) > 0.5

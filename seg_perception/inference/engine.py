@@ -35,6 +35,7 @@ __all__ = [
     "SegmentationEngine",
     "create_engine",
     "default_trt_cache_dir",
+    "engine_for_file",
     "require_model_file",
 ]
 
@@ -57,6 +58,11 @@ def _torch(model_file: str | os.PathLike[str], options: EngineOptions, logger: E
 
 ENGINES: dict[str, EngineFactory] = {"onnxruntime": _onnxruntime, "torch": _torch}
 """Engine name -> factory: the one list of engines (CLIs, node parameters, launch arguments)."""
+
+
+def engine_for_file(model_file: str | os.PathLike[str]) -> str:
+    """The engine that runs a model file: ``torch`` for a training checkpoint, else ``onnxruntime``."""
+    return "torch" if os.fspath(model_file).endswith(CHECKPOINT_SUFFIXES) else "onnxruntime"
 
 
 def create_engine(

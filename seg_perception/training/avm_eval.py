@@ -350,14 +350,19 @@ def _evaluate(
     engine runs once per image, through the first threshold's pipeline. Overlays are drawn for
     the first threshold."""
     from seg_perception.config import load_scenario
-    from seg_perception.inference.engine import EngineOptions, create_engine
+    from seg_perception.inference.engine import EngineOptions, create_engine, engine_for_file
     from seg_perception.inference.pipeline import SegmentationPipeline
 
     samples, unlabelled = avm_samples(Path(data), index=index)
     if not samples:
         raise ConfigError(f"{data} holds no AVM images with labels (DMPR-PS JSON, LabelMe XML/JSON)")
     samples = samples[:count] if count else samples
-    engine = create_engine(Path(model_path), EngineOptions(intra_op_threads=threads))
+    engine_name = engine_for_file(model_path)
+    if engine_name == "torch":
+        import torch
+
+        torch.set_num_threads(threads)  # torch's pool is process-wide: the engine leaves it alone
+    engine = create_engine(Path(model_path), EngineOptions(engine=engine_name, intra_op_threads=threads))
     loaded = load_scenario(scenario or engine.metadata.scenario)
     bases = [
         _with_slot_overrides(loaded, test_time_flips=test_time_flips, point_threshold=threshold)

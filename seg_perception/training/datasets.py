@@ -264,6 +264,44 @@ def _dataset_reader(recipe: Recipe, split: str, transform: Transform) -> Dataset
     return CocoPolygonDataset(annotations, images, category_map=category_map, transform=transform, **options)
 
 
+AVM_OPTIONS = ("index", "metres_per_pixel")
+
+
+def _avm_train_set(
+    recipe: Recipe, transform: Transform, point_target: tuple[int, float, bool]
+) -> Dataset[Any]:
+    """The ``avm`` source's training set: the labelled images under ``data.path`` (or its ``options.index``
+    CSV), at the model's ground resolution (``data.metres_per_pixel``, else the scenario camera's)."""
+    from seg_perception.config import load_scenario
+    from seg_perception.training.avm_dataset import AvmPointDataset
+    from seg_perception.training.avm_eval import avm_samples
+    from seg_perception.training.trainer import training_metres_per_pixel
+
+    options = dict(recipe.data.options)
+    unknown = sorted(set(options) - set(AVM_OPTIONS))
+    if unknown:
+        raise RecipeError(
+            f"data.options {unknown} are not options of the avm source; known: {list(AVM_OPTIONS)}"
+        )
+    index = options.get("index")
+    root = Path(str(recipe.data.path))
+    samples, _unlabelled = avm_samples(root, index=None if index is None else Path(index))
+    model_mpp = recipe.data.metres_per_pixel or training_metres_per_pixel(
+        load_scenario(recipe.scenario), recipe.input_size
+    )
+    if model_mpp is None:
+        raise RecipeError(f"scenario {recipe.scenario!r} has no ground resolution; set data.metres_per_pixel")
+    return AvmPointDataset(
+        [(sample.image_path, sample.label_path) for sample in samples],
+        input_size=recipe.input_size,
+        model_metres_per_pixel=model_mpp,
+        transform=transform,
+        point_target=point_target,
+        label_metres_per_pixel=options.get("metres_per_pixel"),
+        seed=recipe.seed,
+    )
+
+
 def build_datasets(
     recipe: Recipe, *, progress: bool = False, pool_workers: int = 0
 ) -> tuple[Dataset[Any], Dataset[Any], dict[str, float]]:
@@ -291,6 +329,24 @@ def build_datasets(
     train_transform = build_transforms(recipe.augment, train=True, seed=recipe.seed, **common)
     val_transform = build_transforms(recipe.augment, train=False, seed=recipe.seed, **common)
     timings: dict[str, float] = {}
+    if not recipe.trains_segmentation:
+        if point_target is None:
+            raise RecipeError(
+                f"data.source {recipe.data.source!r} trains the marking-point head: add marking_points"
+            )
+        started = time.perf_counter()
+        val = ScenePool.generate(
+            recipe.scenario,
+            range(*recipe.data.val_seeds),
+            size=size,
+            transform=val_transform,
+            progress=progress,
+            point_target=point_target,
+            metres_per_pixel=recipe.data.metres_per_pixel,
+            workers=pool_workers,
+        )
+        timings["val_pool_s"] = time.perf_counter() - started
+        return _avm_train_set(recipe, train_transform, point_target), val, timings
     if recipe.data.source != "synthetic":
         if point_target is not None:
             raise RecipeError(

@@ -58,12 +58,12 @@ def load_predictor(
     Raises:
         ModelFileError: the file is missing or unusable.
     """
-    from seg_perception.inference.engine import EngineOptions, create_engine
+    from seg_perception.inference.engine import EngineOptions, create_engine, engine_for_file
 
     path = Path(model_path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist; pass an .onnx file or a training checkpoint")
-    engine = "onnxruntime" if path.suffix == ".onnx" else "torch"
+    engine = engine_for_file(path)
     if engine == "torch":
         import torch
 

@@ -26,7 +26,7 @@ from seg_perception.training.errors import RecipeError
 TRAIN_SEEDS = (0, 100_000)
 VAL_SEEDS = (100_000, 101_000)
 EVAL_SEED_START = 200_000
-DATA_SOURCES = ("synthetic", "folder", "cityscapes", "coco", "tusimple", "culane")
+DATA_SOURCES = ("synthetic", "folder", "cityscapes", "coco", "tusimple", "culane", "avm")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,11 @@ class DataSpec:
     Attributes:
         source: ``synthetic`` (procedural scenes), ``folder`` (image/mask folders),
             ``cityscapes``, ``coco``, ``tusimple`` or ``culane`` (lane masks rasterised from the
-            lane polylines).
+            lane polylines), or ``avm``: real bird's-eye images with marking-point labels (ps2.0's
+            DMPR-PS JSON, any folder ``eval --avm`` reads; ``options.index``: its CSV list,
+            ``options.metres_per_pixel``: the label frames' scale), which train the marking-point
+            head alone and validate on synthetic scenes of ``val_seeds``
+            (:mod:`seg_perception.training.avm_dataset`).
         train_seeds: ``[start, stop)`` seeds of synthetic training scenes.
         val_seeds: ``[start, stop)`` seeds of synthetic validation scenes (disjoint).
         pool_size: Synthetic scenes pre-generated once into memory and augmented from;
@@ -137,6 +141,11 @@ class Recipe:
     trainable: tuple[str, ...] = ()
     #: Knowledge distillation from a teacher checkpoint; None: off.
     distill: DistillSpec | None = None
+
+    @property
+    def trains_segmentation(self) -> bool:
+        """Whether the data carries class masks to train on (``avm`` labels hold marking points only)."""
+        return self.data.source != "avm"
 
     def point_target(self) -> tuple[int, float, bool] | None:
         """``(stride, sigma_px, offsets)`` of the marking-point target, or None when the head is
@@ -300,6 +309,11 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
     }
     if leftovers:
         raise RecipeError(f"{source}: unknown fields {sorted(leftovers)}")
+    if not recipe.trains_segmentation and not recipe.marking_points:
+        raise RecipeError(
+            f"{source}: data.source {data.source!r} has marking-point labels only; it needs a marking_points "
+            "block (and model.options.marking_points: true)"
+        )
     return recipe
 
 

@@ -457,7 +457,9 @@ class Trainer:
             outputs, raw_points = outputs
             point_target = point_target.to(self.device, non_blocking=True)
             valid = valid_cells(masks, tuple(raw_points.shape[-2:]))
-            loss = self.criterion(outputs, masks) + self.point_criterion(raw_points, point_target, valid)
+            loss = self.point_criterion(raw_points, point_target, valid)
+            if self.recipe.trains_segmentation:
+                loss = loss + self.criterion(outputs, masks)
         else:
             loss = self.criterion(outputs, masks)
         if self.distill_criterion is not None:
