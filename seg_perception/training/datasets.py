@@ -275,7 +275,7 @@ def _avm_train_set(
     from seg_perception.config import load_scenario
     from seg_perception.training.avm_dataset import AvmPointDataset
     from seg_perception.training.avm_eval import avm_samples
-    from seg_perception.training.trainer import training_metres_per_pixel
+    from seg_perception.training.recipe import training_metres_per_pixel
 
     options = dict(recipe.data.options)
     unknown = sorted(set(options) - set(AVM_OPTIONS))
@@ -329,35 +329,17 @@ def build_datasets(
     train_transform = build_transforms(recipe.augment, train=True, seed=recipe.seed, **common)
     val_transform = build_transforms(recipe.augment, train=False, seed=recipe.seed, **common)
     timings: dict[str, float] = {}
-    if not recipe.trains_segmentation:
-        if point_target is None:
-            raise RecipeError(
-                f"data.source {recipe.data.source!r} trains the marking-point head: add marking_points"
-            )
-        started = time.perf_counter()
-        val = ScenePool.generate(
-            recipe.scenario,
-            range(*recipe.data.val_seeds),
-            size=size,
-            transform=val_transform,
-            progress=progress,
-            point_target=point_target,
-            metres_per_pixel=recipe.data.metres_per_pixel,
-            workers=pool_workers,
-        )
-        timings["val_pool_s"] = time.perf_counter() - started
-        return _avm_train_set(recipe, train_transform, point_target), val, timings
-    if recipe.data.source != "synthetic":
+    if recipe.trains_segmentation and recipe.data.source != "synthetic":
         if point_target is not None:
             raise RecipeError(
-                "marking_points training needs slot ground truth, which only the synthetic source has"
+                "marking_points training needs marking-point labels: the synthetic or the avm source"
             )
         return (
             _dataset_reader(recipe, "train", train_transform),
             _dataset_reader(recipe, "val", val_transform),
             timings,
         )
-    train_start, train_stop = recipe.data.train_seeds
+    # validation on synthetic scenes, for the avm source too (its labels hold no classes)
     started = time.perf_counter()
     val = ScenePool.generate(
         recipe.scenario,
@@ -370,6 +352,13 @@ def build_datasets(
         workers=pool_workers,
     )
     timings["val_pool_s"] = time.perf_counter() - started
+    if not recipe.trains_segmentation:
+        if point_target is None:  # parse_recipe refuses such a recipe; one built by hand may not be
+            raise RecipeError(
+                f"data.source {recipe.data.source!r} trains the marking-point head: add marking_points"
+            )
+        return _avm_train_set(recipe, train_transform, point_target), val, timings
+    train_start, train_stop = recipe.data.train_seeds
     if recipe.data.pool_size > 0:
         count = min(recipe.data.pool_size, train_stop - train_start)
         started = time.perf_counter()

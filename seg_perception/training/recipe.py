@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from seg_perception.config import share_dir
+from seg_perception.config import ScenarioConfig, share_dir
 from seg_perception.training.errors import RecipeError
 
 # Synthetic seed space: recipes train below EVAL_SEED_START outside VAL_SEEDS (TRAIN_SEEDS is the
@@ -190,6 +190,17 @@ def _pair(value: Any, what: str) -> tuple[int, int]:
         return int(value[0]), int(value[1])
     except (TypeError, ValueError) as err:
         raise RecipeError(f"{what} must be two integers, got {value!r}") from err
+
+
+def training_metres_per_pixel(scenario: ScenarioConfig, input_size: tuple[int, int]) -> float | None:
+    """Ground resolution of the training images: the bird's-eye camera's ``metres_per_pixel``
+    at its ``image_size``, scaled to the recipe's input width (the synthetic scenes cover the
+    same ground at any size); None for cameras without one (perspective views)."""
+    block = scenario.camera(scenario.primary_camera)
+    if "metres_per_pixel" not in block:
+        return None
+    reference_width = scenario.image_size()[1]
+    return float(block["metres_per_pixel"]) * reference_width / float(input_size[1])
 
 
 def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from seg_perception import __version__
-from seg_perception.config import ScenarioConfig, load_scenario
+from seg_perception.config import load_scenario
 from seg_perception.errors import ConfigError
 from seg_perception.inference.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from seg_perception.inference.metadata import ModelMetadata
@@ -32,7 +32,7 @@ from seg_perception.training.losses import (
     build_loss,
     valid_cells,
 )
-from seg_perception.training.recipe import DistillSpec, Recipe
+from seg_perception.training.recipe import DistillSpec, Recipe, training_metres_per_pixel
 from seg_perception.training.reporting import plot_curves, read_records, write_metrics
 
 ModelFactory = Callable[[str, int], nn.Module]
@@ -68,17 +68,6 @@ def _seed_worker(worker_id: int) -> None:
     reseed = getattr(transform, "reseed", None)
     if reseed is not None:
         reseed(seed)
-
-
-def training_metres_per_pixel(scenario: ScenarioConfig, input_size: tuple[int, int]) -> float | None:
-    """Ground resolution of the training images: the bird's-eye camera's ``metres_per_pixel``
-    at its ``image_size``, scaled to the recipe's input width (the synthetic scenes cover the
-    same ground at any size); None for cameras without one (perspective views)."""
-    block = scenario.camera(scenario.primary_camera)
-    if "metres_per_pixel" not in block:
-        return None
-    reference_width = scenario.image_size()[1]
-    return float(block["metres_per_pixel"]) * reference_width / float(input_size[1])
 
 
 def resolve_device(name: str) -> torch.device:
