@@ -44,16 +44,31 @@ def _dmpr(mark: tuple[float, float], size: int, **extra: object) -> dict:
     return {"marks": [[x, y, x, y + 20.0, 0]], "slots": [], "image_size": [size, size], **extra}
 
 
-def test_an_image_is_rescaled_to_the_model_scale_and_centred_with_its_mark(tmp_path: Path) -> None:
-    mark = (180.0, 150.0)
-    image = _t_junction(tmp_path, "a", size=400, mark=mark, label=_dmpr(mark, 400, metres_per_pixel=0.025))
-    dataset = AvmPointDataset(
-        [(image, tmp_path / "labels" / "a.json")],
+def _dataset(
+    folder: Path,
+    name: str,
+    *,
+    size: int,
+    mark: tuple[float, float],
+    label: dict,
+    model_mpp: float | tuple[float, float] = 0.04,
+    label_mpp: float | None = None,
+) -> AvmPointDataset:
+    """One painted, labelled image (:func:`_t_junction`) as a dataset at ``model_mpp``."""
+    image = _t_junction(folder, name, size=size, mark=mark, label=label)
+    return AvmPointDataset(
+        [(image, folder / "labels" / f"{name}.json")],
         input_size=INPUT,
-        model_metres_per_pixel=0.04,
+        model_metres_per_pixel=model_mpp,
         transform=_transform(),
         point_target=POINT_TARGET,
+        label_metres_per_pixel=label_mpp,
     )
+
+
+def test_an_image_is_rescaled_to_the_model_scale_and_centred_with_its_mark(tmp_path: Path) -> None:
+    mark = (180.0, 150.0)
+    dataset = _dataset(tmp_path, "a", size=400, mark=mark, label=_dmpr(mark, 400, metres_per_pixel=0.025))
     canvas, mask, marks = dataset.canvas(0)
     # 400 px at 2.5 cm = 10 m = 250 px at 4 cm, centred in 320: offset 35
     assert canvas.shape == (*INPUT, 3)
@@ -74,17 +89,9 @@ def test_an_image_is_rescaled_to_the_model_scale_and_centred_with_its_mark(tmp_p
 
 def test_a_label_without_a_scale_takes_the_recipe_option_then_ps2s_ten_metres(tmp_path: Path) -> None:
     mark = (300.0, 300.0)
-    image = _t_junction(tmp_path, "b", size=600, mark=mark, label=_dmpr(mark, 600))
 
     def fitted(label_mpp: float | None) -> float:
-        dataset = AvmPointDataset(
-            [(image, tmp_path / "labels" / "b.json")],
-            input_size=INPUT,
-            model_metres_per_pixel=0.04,
-            transform=_transform(),
-            point_target=POINT_TARGET,
-            label_metres_per_pixel=label_mpp,
-        )
+        dataset = _dataset(tmp_path, "b", size=600, mark=mark, label=_dmpr(mark, 600), label_mpp=label_mpp)
         mask = dataset.canvas(0)[1]
         return float((mask[INPUT[0] // 2] == IMAGE).sum())  # the image's width in the canvas
 
@@ -94,14 +101,8 @@ def test_a_label_without_a_scale_takes_the_recipe_option_then_ps2s_ten_metres(tm
 
 def test_a_scale_range_draws_one_scale_per_sample(tmp_path: Path) -> None:
     mark = (200.0, 200.0)
-    image = _t_junction(tmp_path, "c", size=400, mark=mark, label=_dmpr(mark, 400, metres_per_pixel=0.025))
-    dataset = AvmPointDataset(
-        [(image, tmp_path / "labels" / "c.json")],
-        input_size=INPUT,
-        model_metres_per_pixel=(0.03, 0.053),
-        transform=_transform(),
-        point_target=POINT_TARGET,
-    )
+    label = _dmpr(mark, 400, metres_per_pixel=0.025)
+    dataset = _dataset(tmp_path, "c", size=400, mark=mark, label=label, model_mpp=(0.03, 0.053))
     widths = {int((dataset.canvas(0)[1][INPUT[0] // 2] == IMAGE).sum()) for _ in range(12)}
     assert len(widths) > 3 and min(widths) >= 400 * 0.025 / 0.053 - 1 and max(widths) <= 320
 
@@ -109,14 +110,7 @@ def test_a_scale_range_draws_one_scale_per_sample(tmp_path: Path) -> None:
 def test_marks_without_directions_cannot_train_the_head(tmp_path: Path) -> None:
     labelme = {"shapes": [{"label": "1", "points": [[10, 10]], "shape_type": "point"}], "imageHeight": 400,
                "imageWidth": 400}  # fmt: skip
-    image = _t_junction(tmp_path, "d", size=400, mark=(10.0, 10.0), label=labelme)
-    dataset = AvmPointDataset(
-        [(image, tmp_path / "labels" / "d.json")],
-        input_size=INPUT,
-        model_metres_per_pixel=0.04,
-        transform=_transform(),
-        point_target=POINT_TARGET,
-    )
+    dataset = _dataset(tmp_path, "d", size=400, mark=(10.0, 10.0), label=labelme)
     with pytest.raises(DatasetError, match="direction for every mark"):
         dataset[0]
 
