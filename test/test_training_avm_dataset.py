@@ -165,3 +165,22 @@ def test_training_on_avm_labels_moves_the_point_head_and_leaves_the_class_head_a
 
     report = evaluate_avm(trainer.save(tmp_path / "run" / "last.pt"), tmp_path / "data", count=2, threads=1)
     assert report["images"] == 2 and report["groups"]["all"]["points"]["true"] == 2
+
+
+def test_train_names_the_last_checkpoint_to_export_for_a_points_only_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """best.pt is chosen by the synthetic validation's mIoU, which a points-only run does not train."""
+    import yaml
+
+    from seg_perception.cli import main
+
+    mark = (160.0, 160.0)
+    _t_junction(tmp_path / "data", "s", size=400, mark=mark, label=_dmpr(mark, 400))
+    recipe = _recipe(tmp_path / "data")
+    recipe["train"] = {**recipe["train"], "steps": 1, "val_every": 1, "checkpoint_every": 1, "batch_size": 1}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", "--config", str(tmp_path / "recipe.yaml"), "--out", str(tmp_path / "run"),
+                 "--no-progress"]) == 0  # fmt: skip
+    export = next(line for line in capsys.readouterr().out.splitlines() if "export:" in line)
+    assert f"export {tmp_path / 'run' / 'last.pt'} " in export

@@ -93,11 +93,13 @@ def run(args: argparse.Namespace) -> int:
     for key, seconds in trainer.timings.items():
         print(f"{key}: {seconds:.1f} s")
     result = trainer.fit()
+    # best.pt is the best validation mIoU; a run on marking-point labels alone (avm) is judged by its points
+    chosen = (result.best_checkpoint if recipe.trains_segmentation else None) or result.last_checkpoint
     print(
         f"trained {recipe.model} for {result.steps} steps in {result.seconds / 60:.1f} min; "
         f"best val mIoU {result.best_miou:.4f}\n"
         f"  best: {result.best_checkpoint}\n  last: {result.last_checkpoint}\n"
-        f"  export: seg-perception export {result.best_checkpoint or result.last_checkpoint} "
+        f"  export: seg-perception export {chosen} "
         f"--out {out_dir / (recipe.name + '.onnx')}\n"
         f"  use:    seg-perception predict IMAGE_OR_VIDEO --model-file {out_dir / (recipe.name + '.onnx')}"
     )
