@@ -137,6 +137,10 @@ def test_an_avm_recipe_needs_the_marking_point_head_and_known_options(tmp_path: 
         parse_recipe(document)
     with pytest.raises(RecipeError, match="not options of the avm source"):
         build_datasets(parse_recipe(_recipe(tmp_path, options={"scale": 0.02})))
+    (tmp_path / "images").mkdir()
+    cv2.imwrite(str(tmp_path / "images" / "unlabelled.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(RecipeError, match=r"holds no labelled AVM images \(1 without a label\)"):
+        build_datasets(parse_recipe(_recipe(tmp_path)))
 
 
 def test_training_on_avm_labels_moves_the_point_head_and_leaves_the_class_head_alone(tmp_path: Path) -> None:

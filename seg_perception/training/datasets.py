@@ -285,7 +285,12 @@ def _avm_train_set(
         )
     index = options.get("index")
     root = Path(str(recipe.data.path))
-    samples, _unlabelled = avm_samples(root, index=None if index is None else Path(index))
+    samples, unlabelled = avm_samples(root, index=None if index is None else Path(index))
+    if not samples:
+        raise RecipeError(
+            f"{root} holds no labelled AVM images ({unlabelled} without a label): each image needs a .json "
+            "label of the same stem beside it or in a sibling folder, or a row in data.options.index"
+        )
     model_mpp = recipe.data.metres_per_pixel or training_metres_per_pixel(
         load_scenario(recipe.scenario), recipe.input_size
     )
