@@ -103,8 +103,18 @@ def test_a_scale_range_draws_one_scale_per_sample(tmp_path: Path) -> None:
     mark = (200.0, 200.0)
     label = _dmpr(mark, 400, metres_per_pixel=0.025)
     dataset = _dataset(tmp_path, "c", size=400, mark=mark, label=label, model_mpp=(0.03, 0.053))
-    widths = {int((dataset.canvas(0)[1][INPUT[0] // 2] == IMAGE).sum()) for _ in range(12)}
-    assert len(widths) > 3 and min(widths) >= 400 * 0.025 / 0.053 - 1 and max(widths) <= 320
+
+    def widths(count: int) -> list[int]:
+        return [int((dataset.canvas(0)[1][INPUT[0] // 2] == IMAGE).sum()) for _ in range(count)]
+
+    drawn = widths(12)
+    assert len(set(drawn)) > 3 and min(drawn) >= 400 * 0.025 / 0.053 - 1 and max(drawn) <= 320
+    dataset.reseed(7)  # a loader worker's own stream: repeatable, and not another worker's
+    first = widths(6)
+    dataset.reseed(7)
+    assert widths(6) == first
+    dataset.reseed(8)
+    assert widths(6) != first
 
 
 def test_marks_without_directions_cannot_train_the_head(tmp_path: Path) -> None:
@@ -188,3 +198,30 @@ def test_train_names_the_last_checkpoint_to_export_for_a_points_only_run(
                  "--no-progress"]) == 0  # fmt: skip
     export = next(line for line in capsys.readouterr().out.splitlines() if "export:" in line)
     assert f"export {tmp_path / 'run' / 'last.pt'} " in export
+
+
+def test_each_loader_worker_draws_its_own_scales(tmp_path: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from seg_perception.training.trainer import _seed_worker
+
+    mark = (200.0, 200.0)
+    label = _dmpr(mark, 400, metres_per_pixel=0.025)
+    one = _dataset(tmp_path, "w", size=400, mark=mark, label=label, model_mpp=(0.04, 0.053))
+    dataset = AvmPointDataset(
+        one.samples * 2,
+        input_size=INPUT,
+        model_metres_per_pixel=(0.04, 0.053),
+        transform=_transform(),
+        point_target=POINT_TARGET,
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=1,
+        num_workers=2,
+        worker_init_fn=_seed_worker,
+        generator=torch.Generator().manual_seed(0),
+    )
+    # sample 0 is worker 0's first draw, sample 1 worker 1's: copies of one stream would give the same scale
+    widths = [int((mask[0, INPUT[0] // 2] == IMAGE).sum()) for _, mask, _ in loader]
+    assert widths[0] != widths[1]

@@ -96,6 +96,10 @@ class AvmPointDataset(Dataset[Any]):
     def __len__(self) -> int:
         return len(self.samples)
 
+    def reseed(self, seed: int) -> None:
+        """Restart the scale draws from ``seed`` (each DataLoader worker needs its own stream)."""
+        self._rng = np.random.default_rng(seed)
+
     def frame_metres_per_pixel(self, label: ParkingLabel, raw: ParkingLabel, image_width: int) -> float:
         """Ground resolution of an image whose label (``raw``, scaled to the image: ``label``) is given."""
         if label.metres_per_pixel is not None:
@@ -137,7 +141,7 @@ class AvmPointDataset(Dataset[Any]):
         sx, sy = fit.scale
         xy = (label.points + 0.5) * np.array([sx, sy]) - 0.5 + np.array([ox, oy])
         directions = np.asarray(label.directions, np.float64).reshape(-1)
-        # a mark's direction turns only where the rescale differs in x and y (another label aspect)
+        # a mark's direction turns only where the rescale differs in x and y (rounded sizes)
         directions = np.arctan2(np.sin(directions) * sy, np.cos(directions) * sx)
         marks = np.column_stack([xy, np.cos(directions), np.sin(directions)]).reshape(-1, 4)
         canvas_h, canvas_w = self.input_size

@@ -62,12 +62,14 @@ def _seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     random.seed(seed)
     np.random.seed(seed)
-    # Every worker holds a copy of the seeded augmentation pipeline: give each its own stream.
+    # Every worker holds a copy of the seeded augmentation pipeline (and of a dataset's own random
+    # draws, e.g. the avm source's scales): give each its own stream.
     info = torch.utils.data.get_worker_info()
-    transform = getattr(getattr(info, "dataset", None), "transform", None)
-    reseed = getattr(transform, "reseed", None)
-    if reseed is not None:
-        reseed(seed)
+    dataset = getattr(info, "dataset", None)
+    for owner in (dataset, getattr(dataset, "transform", None)):
+        reseed = getattr(owner, "reseed", None)
+        if reseed is not None:
+            reseed(seed)
 
 
 def resolve_device(name: str) -> torch.device:
