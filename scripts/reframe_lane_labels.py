@@ -16,6 +16,8 @@ Variants (``--variants`` picks some; shares of the frame's height or width):
 - ``crop_bottom``: the bottom 7 % cut off (less or none of the hood).
 - ``narrow``: the middle 80 % of the width (a narrower field of view).
 - ``half`` / ``double``: the frame at half / twice its size (INTER_AREA / INTER_LINEAR).
+- ``wide``: the top 25 % and the bottom 11 % cut off: CULane's 1640x590 shape (2.78 : 1), a wide view
+  with its horizon higher and no hood.
 
 Labels are moved with their frame, at the original rows moved along (those still inside it); label
 points that fall outside the new frame are dropped.
@@ -86,6 +88,7 @@ VARIANTS = {
     "narrow": Reframing(side=0.1),
     "half": Reframing(scale=0.5),
     "double": Reframing(scale=2.0),
+    "wide": Reframing(top=0.25, bottom=0.11),
 }
 
 

@@ -136,6 +136,7 @@ def test_the_shipped_highway_models_find_the_real_lines(model_file: str, floor: 
         (0.0, 0.0, 0.1, 1.0),
         (0.0, 0.0, 0.0, 0.5),
         (0.0, 0.0, 0.0, 2.0),
+        (0.25, 0.11, 0.0, 1.0),
     ],
 )
 def test_a_reframed_label_stays_on_its_line_in_the_reframed_frame(top, bottom, side, scale):
