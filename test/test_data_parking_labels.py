@@ -116,6 +116,18 @@ def test_find_label_beside_or_in_sibling_folders(tmp_path):
     assert find_label(images / "9.jpg") is None
 
 
+def test_find_label_in_dmpr_ps_own_label_tree(tmp_path):
+    """DMPR-PS keeps ps2.0's labels in ``ps_json_label/<split>/`` beside the images' ``<split>/``."""
+    for split in ("training", "testing/all"):
+        images, labels = tmp_path / split, tmp_path / "ps_json_label" / split
+        images.mkdir(parents=True)
+        labels.mkdir(parents=True)
+        (images / "img1.jpg").write_bytes(b"")
+        (labels / "img1.json").write_text(json.dumps({"marks": [[1, 2, 3, 4, 0]], "slots": []}))
+        assert find_label(images / "img1.jpg") == labels / "img1.json"
+    assert find_label(tmp_path / "testing" / "all" / "img2.jpg") is None
+
+
 def test_synthetic_truth_round_trips_through_the_dmpr_form():
     from seg_perception.data.parking_labels import to_dmpr_json
     from seg_perception.data.synthetic import generate_scene

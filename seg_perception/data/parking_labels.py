@@ -35,6 +35,10 @@ LABEL_SUFFIXES = (".json", ".xml")
 # label folders beside an image folder "x" (or "x_img"): "x" itself, "x_xml", "x_xml_ori", ...
 _LABEL_FOLDER_SUFFIXES = ("", "_xml", "_xml_ori", "_label", "_labels", "_json")
 _IMAGE_FOLDER_SUFFIXES = ("_img", "_images", "_image")
+#: DMPR-PS keeps ps2.0's labels in a tree of their own beside the images' (``ps_json_label/<split>/``).
+DMPR_LABEL_FOLDER = "ps_json_label"
+#: How many folders deep a ps2.0 split may be (``testing/all``: 2), for :func:`find_label`.
+DMPR_LABEL_DEPTH = 3
 
 
 @dataclass
@@ -268,7 +272,9 @@ def find_label(image_path: str | Path) -> Path | None:
     Sibling folders tried for an image in ``<dir>/<name>/``: ``<name>_xml``, ``<name>_xml_ori``,
     ``<name>_label(s)``, ``<name>_json``, and the same with a trailing ``_img``, ``_images`` or
     ``_image`` removed from ``<name>``, then ``<dir>/<name>/labels/``, and ``<dir>/labels/`` for
-    ``<dir>/images/`` (the layout ``seg-perception generate`` writes).
+    ``<dir>/images/`` (the layout ``seg-perception generate`` writes). Last, DMPR-PS's layout of ps2.0:
+    ``<base>/ps_json_label/<split>/<stem>.json`` for an image ``<base>/<split>/<stem>.jpg`` (``<split>``
+    up to :data:`DMPR_LABEL_DEPTH` folders deep, e.g. ``training`` or ``testing/all``).
     """
     image_path = Path(image_path)
     folder = image_path.parent
@@ -285,6 +291,12 @@ def find_label(image_path: str | Path) -> Path | None:
             label = directory / f"{image_path.stem}{suffix}"
             if label.is_file():
                 return label
+    split = Path(folder.name)
+    for base in list(folder.parents)[:DMPR_LABEL_DEPTH]:
+        label = base / DMPR_LABEL_FOLDER / split / f"{image_path.stem}.json"
+        if label.is_file():
+            return label
+        split = Path(base.name) / split
     return None
 
 
