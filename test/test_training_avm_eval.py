@@ -272,8 +272,11 @@ def test_oracle_needs_directions_and_true_masks(avm_folder, tmp_path, capsys):
     assert "give it with --avm DIR" in capsys.readouterr().err
 
 
-def test_a_generated_folders_masks_are_not_counted_as_unlabelled_images(tmp_path):
+def test_a_generated_folders_masks_and_previews_are_not_counted_as_unlabelled_images(tmp_path):
     folder = _generated_folder(tmp_path, count=2)
+    (folder / "preview").mkdir()  # what generate writes without --no-preview
+    for name in ("parking_500000", "parking_500001"):
+        (folder / "preview" / f"{name}.jpg").write_bytes(b"jpeg")
     samples, unlabelled = avm_eval.avm_samples(folder)
     assert [sample.image_path.parent.name for sample in samples] == ["images", "images"]
     assert unlabelled == 0

@@ -89,8 +89,8 @@ def avm_samples(root: Path, *, index: Path | None = None) -> tuple[list[AvmSampl
                 samples.append(AvmSample(image, root / image, root / label, group))
         return samples, unlabelled
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-        if _is_true_mask(path):
-            continue  # a generated folder's class mask, not a camera image
+        if _is_generated_extra(path):
+            continue  # a generated folder's class mask or preview, not a camera image
         label = find_label(path)
         if label is None:
             unlabelled += 1
@@ -143,9 +143,12 @@ def predicted_points(result: Any, threshold_px: float) -> tuple[np.ndarray, str]
     return merge_points(corners, threshold_px / 2.0), "slot_corners"
 
 
-def _is_true_mask(path: Path) -> bool:
-    """``masks/x.png`` beside ``images/x.png`` (a folder written by ``seg-perception generate``)."""
-    return path.parent.name == "masks" and (path.parent.parent / "images" / path.name).is_file()
+def _is_generated_extra(path: Path) -> bool:
+    """A class mask ``masks/x.png`` or a preview ``preview/x.jpg`` beside ``images/x.png`` (a folder
+    written by ``seg-perception generate``): not a camera image."""
+    if path.parent.name not in ("masks", "preview"):
+        return False
+    return (path.parent.parent / "images" / f"{path.stem}.png").is_file()
 
 
 def true_mask_path(image_path: Path) -> Path:
