@@ -148,3 +148,12 @@ def test_synthetic_truth_round_trips_through_the_dmpr_form():
             np.testing.assert_allclose(label.points[[a, b]], slot.corners[:2], atol=0.01)
         checked += len(label.slots)
     assert checked > 5
+
+
+def test_an_images_ground_resolution_is_the_given_scale_else_the_labels_own_scaled_to_the_image():
+    from seg_perception.data.parking_labels import parse_dmpr_json
+
+    own = parse_dmpr_json({"marks": [[1, 2]], "image_size": [600, 600], "metres_per_pixel": 0.02})
+    assert own.image_metres_per_pixel(300) == pytest.approx(0.04)  # the image is half the label frame
+    assert own.image_metres_per_pixel(300, given=0.01) == pytest.approx(0.02)  # a given scale wins
+    assert parse_dmpr_json({"marks": [[1, 2]]}).image_metres_per_pixel(600) is None

@@ -76,6 +76,19 @@ class ParkingLabel:
             return np.zeros((0, 2, 2))
         return np.stack([self.points[[a, b]] for a, b in self.slots])
 
+    def image_metres_per_pixel(self, image_width: int, *, given: float | None = None) -> float | None:
+        """Ground resolution of the image this label belongs to, ``image_width`` pixels wide.
+
+        ``given`` (metres per pixel of the label frame, e.g. a user's for a dataset whose labels do
+        not say) replaces the label's own; either is scaled from the label frame to the image. None
+        when neither says.
+        """
+        scale = given if given is not None else self.metres_per_pixel
+        if scale is None:
+            return None
+        label_width = self.label_size[1] if self.label_size else image_width
+        return float(scale) * label_width / image_width
+
     def scaled_to(self, image_size: tuple[int, int]) -> ParkingLabel:
         """The label in an image of ``image_size`` (height, width), scaled from ``label_size``."""
         if self.label_size is None or tuple(self.label_size) == tuple(image_size):

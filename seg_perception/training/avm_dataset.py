@@ -9,9 +9,9 @@ hold marking points, no class masks: a sample's mask is background over the imag
 the canvas around it, so the point loss counts the image's cells only, and the trainer leaves the
 segmentation loss out (:attr:`Recipe.trains_segmentation`).
 
-Ground resolution of an image: its label's own (``metres_per_pixel`` in the package's DMPR-PS
-extension), else the recipe's ``data.options.metres_per_pixel`` (of the label frame, as ``eval --avm
---metres-per-pixel``), else ps2.0's convention of 10 m across the image.
+Ground resolution of an image: the recipe's ``data.options.metres_per_pixel`` (of the label frame),
+else its label's own (``metres_per_pixel`` in the package's DMPR-PS extension), else ps2.0's
+convention of 10 m across the image: as ``eval --avm`` with and without ``--metres-per-pixel``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from seg_perception.data.datasets import read_image
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.marking_points import marking_point_target
-from seg_perception.data.parking_labels import ParkingLabel, read_parking_label
+from seg_perception.data.parking_labels import read_parking_label
 from seg_perception.errors import ConfigError
 from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
 from seg_perception.metrics.parking import ps2_metres_per_pixel
@@ -50,7 +50,7 @@ class AvmPointDataset(Dataset[Any]):
         transform: A :class:`~seg_perception.data.augment.SegmentationTransform` built with keypoints.
         point_target: ``(stride, sigma_px, offsets)`` of
             :func:`~seg_perception.data.marking_points.marking_point_target`.
-        label_metres_per_pixel: Ground resolution of the label frames whose labels do not say
+        label_metres_per_pixel: Ground resolution of the label frames, in place of the labels' own
             (see the module docstring).
         seed: Seed of the scale draws.
 
@@ -100,15 +100,6 @@ class AvmPointDataset(Dataset[Any]):
         """Restart the scale draws from ``seed`` (each DataLoader worker needs its own stream)."""
         self._rng = np.random.default_rng(seed)
 
-    def frame_metres_per_pixel(self, label: ParkingLabel, raw: ParkingLabel, image_width: int) -> float:
-        """Ground resolution of an image whose label (``raw``, scaled to the image: ``label``) is given."""
-        if label.metres_per_pixel is not None:
-            return float(label.metres_per_pixel)
-        if self.label_metres_per_pixel is not None:
-            label_width = raw.label_size[1] if raw.label_size else image_width
-            return self.label_metres_per_pixel * label_width / image_width
-        return ps2_metres_per_pixel(image_width)
-
     def _model_metres_per_pixel(self) -> float:
         low, high = self.model_range
         if low == high:
@@ -130,7 +121,9 @@ class AvmPointDataset(Dataset[Any]):
                 f"{label_path}: training the marking-point head needs a direction for every mark "
                 "(DMPR-PS JSON rows [x, y, x2, y2, shape]); point lists carry none"
             )
-        frame_mpp = self.frame_metres_per_pixel(label, raw, image.shape[1])
+        frame_mpp = raw.image_metres_per_pixel(image.shape[1], given=self.label_metres_per_pixel)
+        if frame_mpp is None:
+            frame_mpp = ps2_metres_per_pixel(image.shape[1])
         scaler = AvmScaler(frame_mpp, self._model_metres_per_pixel(), self.input_size)
         fit = scaler.fit(image.shape[:2])
         canvas = scaler.to_canvas(image, fit)

@@ -353,19 +353,14 @@ def _evaluate(
     engine runs once per image, through the first threshold's pipeline. Overlays are drawn for
     the first threshold."""
     from seg_perception.config import load_scenario
-    from seg_perception.inference.engine import EngineOptions, create_engine, engine_for_file
     from seg_perception.inference.pipeline import SegmentationPipeline
+    from seg_perception.training.engines import open_engine
 
     samples, unlabelled = avm_samples(Path(data), index=index)
     if not samples:
         raise ConfigError(f"{data} holds no AVM images with labels (DMPR-PS JSON, LabelMe XML/JSON)")
     samples = samples[:count] if count else samples
-    engine_name = engine_for_file(model_path)
-    if engine_name == "torch":
-        import torch
-
-        torch.set_num_threads(threads)  # torch's pool is process-wide: the engine leaves it alone
-    engine = create_engine(Path(model_path), EngineOptions(engine=engine_name, intra_op_threads=threads))
+    engine = open_engine(model_path, threads=threads)
     loaded = load_scenario(scenario or engine.metadata.scenario)
     bases = [
         _with_slot_overrides(loaded, test_time_flips=test_time_flips, point_threshold=threshold)
@@ -385,10 +380,7 @@ def _evaluate(
             size = (int(image.shape[0]), int(image.shape[1]))
             raw_label = read_parking_label(sample.label_path)
             label = raw_label.scaled_to(size)
-            frame_mpp = label.metres_per_pixel  # the label's own, scaled to the image
-            if metres_per_pixel is not None:
-                label_width = raw_label.label_size[1] if raw_label.label_size else size[1]
-                frame_mpp = metres_per_pixel * label_width / size[1]
+            frame_mpp = raw_label.image_metres_per_pixel(size[1], given=metres_per_pixel)
             # without a scale the model sees the frame as the metric does: ps2.0's 10 m across its width
             model_mpp = frame_mpp if frame_mpp is not None else ps2_metres_per_pixel(size[1])
             assumed_scale = assumed_scale or frame_mpp is None

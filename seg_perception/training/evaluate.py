@@ -40,6 +40,7 @@ from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M
 from seg_perception.metrics.segmentation import SegmentationMetrics, format_table
 from seg_perception.postprocess.marking_points import TEST_TIME_FLIPS
+from seg_perception.training.engines import open_engine
 from seg_perception.training.recipe import EVAL_SEED_START
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -58,17 +59,10 @@ def load_predictor(
     Raises:
         ModelFileError: the file is missing or unusable.
     """
-    from seg_perception.inference.engine import EngineOptions, create_engine, engine_for_file
-
     path = Path(model_path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist; pass an .onnx file or a training checkpoint")
-    engine = engine_for_file(path)
-    if engine == "torch":
-        import torch
-
-        torch.set_num_threads(threads)  # torch's pool is process-wide: the engine leaves it alone
-    loaded = create_engine(path, EngineOptions(engine=engine, intra_op_threads=threads))
+    loaded = open_engine(path, threads=threads)
     if model_size:
         return (lambda image: loaded.predict_masks(image)[1]), loaded.metadata
     return loaded.predict, loaded.metadata
