@@ -59,6 +59,8 @@ class ParkingSlot:
         occupancy_confidence: Confidence of ``free`` in [0, 1].
         corners_m: (4, 2) corners in the vehicle frame (x forward, y left, metres), when the
             camera's ground geometry is known.
+        missed_frames: 0 for a slot detected in this frame; n > 0 for a tracked slot missed in
+            the last n frames and reported where the ego motion has moved it.
     """
 
     corners: np.ndarray
@@ -69,6 +71,7 @@ class ParkingSlot:
     confidence: float = 1.0
     occupancy_confidence: float = 1.0
     corners_m: np.ndarray | None = None
+    missed_frames: int = 0
 
     @property
     def occupied(self) -> bool:
@@ -91,6 +94,7 @@ class ParkingSlot:
         if self.slot_type != SlotType.UNKNOWN:
             data["type"] = self.slot_type.name.lower()
         data["confidence"] = round(float(self.confidence), 3)
+        data["missed_frames"] = int(self.missed_frames)
         if self.corners_m is not None:
             data["vertices_m"] = np.asarray(self.corners_m, dtype=float).round(3).tolist()
         return {**data, **self.extra}

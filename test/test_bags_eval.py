@@ -137,6 +137,15 @@ def test_eval_bag_reports_the_known_numbers(tmp_path, capsys):
     assert (slots["predicted"], slots["true"], slots["matched"]) == (8, 6, 4)
     assert slots["error_cm"] == pytest.approx(5.0)
     assert "| all | 2 | 0.500 | 0.667 | 5.0 | 0.500 | 0.667 | 5.0 | 6 |" in text
+    # slot ids over the stream: true slots 0 and 2 are matched in both frames, by predicted id 0 each time
+    assert report["parking"]["slot_ids"] == {
+        "pairs": 2,
+        "kept": 2,
+        "persistence": 1.0,
+        "slots": 2,
+        "ids_per_slot": 1.0,
+    }
+    assert "Slot ids: the same id in 100.0 % of 2 successive matches of a labelled slot" in text
 
 
 def test_ground_truth_from_another_bag(tmp_path):

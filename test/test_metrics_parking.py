@@ -8,6 +8,8 @@ import pytest
 from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
     ParkingAccumulator,
+    SlotIdPersistence,
+    format_persistence,
     format_report,
     frame_threshold_px,
     match_entrances,
@@ -100,3 +102,19 @@ def test_marking_point_positions_from_rows_or_objects():
     assert marking_point_positions(None).shape == (0, 2)
     objects = [SimpleNamespace(position=np.array([5.0, 6.0]))]
     np.testing.assert_allclose(marking_point_positions(objects), [[5, 6]])
+
+
+def test_slot_id_persistence_counts_kept_and_switched_ids_across_missed_frames() -> None:
+    persistence = SlotIdPersistence()
+    # frame 1: true slots 7 and 9 matched by predicted ids 1 and 2
+    persistence.update([(0, 0, None), (1, 1, None)], predicted_ids=[1, 2], true_ids=[7, 9])
+    # frame 2: slot 7 kept its id, slot 9 switched to 5
+    persistence.update([(1, 0, None), (0, 1, None)], predicted_ids=[5, 1], true_ids=[7, 9])
+    # frame 3: slot 9 missed; frame 4: slot 9 back under 5 (compared with its last matched frame)
+    persistence.update([(0, 0, None)], predicted_ids=[1], true_ids=[7, 9])
+    persistence.update([(0, 0, None)], predicted_ids=[5], true_ids=[9])
+    report = persistence.report()
+    assert report == {"pairs": 4, "kept": 3, "persistence": 0.75, "slots": 2, "ids_per_slot": 1.5}
+    assert format_persistence(report).startswith("Slot ids: the same id in 75.0 % of 4 successive matches")
+    assert SlotIdPersistence().report()["persistence"] is None
+    assert "no labelled slot was matched in two frames" in format_persistence(SlotIdPersistence().report())

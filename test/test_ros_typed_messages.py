@@ -84,6 +84,13 @@ def test_a_known_slot_type_is_kept() -> None:
     assert Occupancy.FREE == ParkingSlotMsg.OCCUPANCY_FREE
 
 
+def test_a_held_slot_says_how_many_frames_it_was_missed() -> None:
+    detected, held = ParkingSlot(SLOT_PX), ParkingSlot(SLOT_PX, missed_frames=3)
+    array = parking_slot_array(header=HEADER, projection=AVM, image_size=(200, 300), slots=[detected, held])
+    assert [msg.missed_frames for msg in array.slots] == [0, 3]
+    assert held.to_json()["missed_frames"] == 3 and detected.to_json()["missed_frames"] == 0
+
+
 def _boundary(u: float, *, index: int, metric: bool, **values) -> LaneBoundary:
     v = np.linspace(199, 100, 10)
     pixels = np.column_stack([np.full_like(v, u), v]).astype(np.float32)

@@ -10,6 +10,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from seg_perception.config import load_scenario
 from seg_perception.geometry import MarkingPoint, ParkingSlot
@@ -57,6 +58,9 @@ class _Pipeline:
 
     def segment(self, image):
         return image
+
+    def reset_tracking(self):
+        pass
 
     def postprocess(self, segmentation, *, polygons=True):
         return self.process(segmentation)
@@ -206,6 +210,9 @@ class _AssemblyOnly:
     def process(self, image):
         raise AssertionError("--oracle must not run the model")
 
+    def reset_tracking(self):
+        pass
+
     def slots_from_marking_points(self, points, mask):
         _AssemblyOnly.calls.append((points, mask))
         return []
@@ -253,6 +260,22 @@ def test_oracle_through_the_shipped_assembly_rebuilds_the_labelled_slots(tmp_pat
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[2:4] == ["1.000", "1.000"]  # points are the labels themselves
     assert cells[6] == "1.000" and int(cells[8]) > 0  # every labelled slot comes back
+
+
+def test_labelled_images_are_single_frames_so_no_slot_is_held_from_the_one_before(tmp_path):
+    """With held slots on, the slots of one image must not turn up in the next (another place)."""
+    from seg_perception.config import share_dir
+
+    folder = _generated_folder(tmp_path, count=3)
+    scenario = yaml.safe_load((share_dir() / "config" / "parking.yaml").read_text())
+    tracker = scenario["/**"]["ros__parameters"]["slots"]["tracker"]
+    tracker.update({"max_missed": 15, "coast_frames": 5, "coast_min_hits": 1})
+    path = tmp_path / "parking_held.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    model = share_dir() / "weights" / "parking.onnx"
+    report = avm_eval.evaluate_avm(str(model), folder, oracle=True, scenario=str(path))
+    slots = report["groups"]["all"]["slots"]
+    assert slots["true"] > 0 and slots["precision"] == 1.0 and slots["recall"] == 1.0
 
 
 def test_oracle_needs_directions_and_true_masks(avm_folder, tmp_path, capsys):

@@ -42,6 +42,8 @@ from seg_perception.metrics.latency import stage_latencies
 from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
     ParkingAccumulator,
+    SlotIdPersistence,
+    format_persistence,
     format_report,
     frame_threshold_px,
     marking_point_positions,
@@ -467,6 +469,8 @@ def run(args: argparse.Namespace) -> int:
     threshold_px, scale = slot_threshold(args, scenario)
     accumulator = EvaluationAccumulator(scenario.classes.names, threshold_px, scale)
     parking = ParkingAccumulator(threshold_m=args.point_threshold_cm / 100.0) if has_slots(scenario) else None
+    # a bag or a generated drive is a stream whose labelled slots keep their ids from frame to frame
+    persistence = SlotIdPersistence() if parking is not None and not args.dataset else None
     runner = PipelineRunner(args, scenario)
     frames = (bag_frames if args.bag else generated_frames if args.generate else dataset_frames)(
         args, scenario, runner
@@ -484,7 +488,7 @@ def run(args: argparse.Namespace) -> int:
             if parking is not None and frame.true_slots is not None and frame.predicted_slots is not None:
                 width = int(frame.true_mask.shape[1])
                 point_px = frame_threshold_px(width, scale or None, parking.threshold_m)
-                parking.update(
+                matches = parking.update(
                     image_width=width,
                     predicted_points=_points_or_corners(
                         frame.predicted_points, frame.predicted_slots, point_px
@@ -494,6 +498,12 @@ def run(args: argparse.Namespace) -> int:
                     true_entrances=slot_entrances(frame.true_slots),
                     metres_per_pixel=scale or None,
                 )
+                if persistence is not None:
+                    persistence.update(
+                        matches["slots"],
+                        [slot.instance_id for slot in frame.predicted_slots],
+                        [slot.instance_id for slot in frame.true_slots],
+                    )
     except ValueError as err:
         raise BagError(str(err)) from err
     finally:
@@ -503,6 +513,8 @@ def run(args: argparse.Namespace) -> int:
     report = accumulator.report()
     if parking is not None and parking.frames:
         report["parking"] = parking.report()
+        if persistence is not None:
+            report["parking"]["slot_ids"] = persistence.report()
     report.update(
         {"scenario": scenario.name, "source": str(args.bag or args.dataset or f"generate:{args.generate}")}
     )
@@ -518,6 +530,8 @@ def run(args: argparse.Namespace) -> int:
             "\nMarking points and slots (every labelled slot, occupied ones too; ps2.0-style matching):\n\n"
             + format_report(report["parking"])
         )
+        if "slot_ids" in report["parking"]:
+            text += "\n" + format_persistence(report["parking"]["slot_ids"])
     if incomplete:
         text = f"> **INCOMPLETE INPUT**: {incomplete}\n\n{text}"
     print(text, end="")

@@ -615,7 +615,7 @@ class SegmentationPipeline:
                 np.float32
             )
         if self._slot_tracker is not None:
-            self._slot_tracker.update(slots)
+            slots = self._slot_tracker.update(slots, (height, width))
         return slots
 
     def overlay(

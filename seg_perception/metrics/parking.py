@@ -208,6 +208,55 @@ class ParkingAccumulator:
         return {"threshold_m": self.threshold_m, "frames": self.frames, "groups": groups}
 
 
+@dataclass
+class SlotIdPersistence:
+    """How well predicted slot ids stay with the physical slot over a stream of frames.
+
+    Fed frame after frame with the slot matches of :meth:`ParkingAccumulator.update` and both
+    sides' ids (the truth's ids name physical slots). A true slot matched now and at its last
+    matched frame (missed frames in between allowed) is one *pair*; the pair is *kept* when the
+    predicted id is the same. Persistence = kept / pairs; ``ids_per_slot`` is the mean number of
+    distinct predicted ids a true slot was matched with (1 is ideal).
+    """
+
+    pairs: int = 0
+    kept: int = 0
+    _last: dict[int, int] = field(default_factory=dict)
+    _ids: dict[int, set[int]] = field(default_factory=dict)
+
+    def update(
+        self, matches: Sequence[tuple[int, int, Any]], predicted_ids: Sequence[int], true_ids: Sequence[int]
+    ) -> None:
+        """Add one frame: ``matches`` are ``(pred_index, true_index, ...)`` into the id lists."""
+        for pred_index, true_index, *_ in matches:
+            true_id, predicted_id = int(true_ids[true_index]), int(predicted_ids[pred_index])
+            if true_id in self._last:
+                self.pairs += 1
+                self.kept += int(self._last[true_id] == predicted_id)
+            self._last[true_id] = predicted_id
+            self._ids.setdefault(true_id, set()).add(predicted_id)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "pairs": self.pairs,
+            "kept": self.kept,
+            "persistence": self.kept / self.pairs if self.pairs else None,
+            "slots": len(self._ids),
+            "ids_per_slot": float(np.mean([len(ids) for ids in self._ids.values()])) if self._ids else None,
+        }
+
+
+def format_persistence(report: dict[str, Any]) -> str:
+    """One sentence on :meth:`SlotIdPersistence.report`."""
+    if not report["pairs"]:
+        return "Slot ids: no labelled slot was matched in two frames.\n"
+    return (
+        f"Slot ids: the same id in {100.0 * report['persistence']:.1f} % of {report['pairs']} successive "
+        f"matches of a labelled slot; {report['ids_per_slot']:.2f} ids per labelled slot "
+        f"({report['slots']} slots).\n"
+    )
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A Markdown table: one row per group, marking points then slots."""
 

@@ -109,6 +109,7 @@ def parking_slot_array(
                 occupancy=int(Occupancy.FREE if slot.free else Occupancy.OCCUPIED),
                 confidence=float(slot.confidence),
                 occupancy_confidence=float(slot.occupancy_confidence),
+                missed_frames=min(int(slot.missed_frames), 0xFFFF),
                 corners=_points(xyz[i]),
                 corner_pixels=_pixels(pixels[i]),
                 entrance_center=_points(entrance[i : i + 1])[0] if ok else Point(x=NAN, y=NAN, z=NAN),

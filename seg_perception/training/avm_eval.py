@@ -397,6 +397,7 @@ def _evaluate(
             else:
                 segmentation = pipelines[key][0].segment(image)
             for which, pipeline in enumerate(pipelines[key]):
+                pipeline.reset_tracking()  # labelled images are single frames: nothing held from the last
                 if oracle:
                     slots = pipeline.slots_from_marking_points(true_points, true_mask)
                     result: Any = SimpleNamespace(slots=slots, marking_points=true_points)

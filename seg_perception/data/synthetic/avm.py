@@ -1130,7 +1130,7 @@ def render_parking(
     mask = np.zeros((h, w), np.uint8)
     margin = 3.0 / world.metres_per_pixel
     visible = []
-    for slot in world.slots:
+    for slot_id, slot in enumerate(world.slots):
         px = _apply(to_px, slot.corners)
         if (
             px[:, 0].max() < -margin
@@ -1139,7 +1139,7 @@ def render_parking(
             or px[:, 1].min() > h + margin
         ):
             continue
-        visible.append((slot, px))
+        visible.append((slot_id, slot, px))
         if slot.free:
             fill_polygons(mask, [px], free_id)
     bare = image.copy()
@@ -1216,7 +1216,7 @@ def render_parking(
 
     # a slot is reported when its entrance lies in the image; back corners may lie outside
     slots: list[ParkingSlot] = []
-    for slot, painted_px in visible:
+    for slot_id, slot, painted_px in visible:
         px = painted_px if slot.label_corners is None else _apply(to_px, slot.label_corners)
         if bend is not None:
             px = bend.points(px)
@@ -1234,7 +1234,7 @@ def render_parking(
             ParkingSlot(
                 corners=px.astype(np.float32),
                 free=slot.free,
-                instance_id=len(slots),
+                instance_id=slot_id,  # the lot's own numbering: one physical slot keeps it in every frame
                 extra={"type": slot.kind, "occupied": not slot.free, "markings": slot.markings},
             )
         )
