@@ -45,6 +45,7 @@ def test_registered_types_round_trip_through_cdr() -> None:
         occupancy=interfaces.Occupancy.FREE,
         confidence=0.5,
         occupancy_confidence=0.25,
+        missed_frames=2,
         corners=[point(x=float(i), y=-1.0, z=0.0) for i in range(4)],
         corner_pixels=[point32(x=float(i), y=2.0, z=0.0) for i in range(4)],
         entrance_center=point(x=0.5, y=-1.0, z=0.0),
@@ -62,6 +63,7 @@ def test_registered_types_round_trip_through_cdr() -> None:
     msgtype = interfaces.PARKING_SLOT_ARRAY_MSGTYPE
     decoded = store.deserialize_cdr(store.serialize_cdr(array, msgtype), msgtype)
     assert decoded.slots[0].id == 7 and decoded.slots[0].corners[3].x == 3.0
+    assert decoded.slots[0].missed_frames == 2
     assert decoded.header.stamp.nanosec == 4 and decoded.image_height == 480
 
 
