@@ -93,6 +93,20 @@ def test_draw_geometry_draws_polygons_slots_entrances_and_lines():
     assert near(image[145, 25], (0, 0, 255))  # lane line
 
 
+def test_a_held_slot_is_labelled_as_held():
+    from seg_perception.geometry import ParkingSlot
+    from seg_perception.postprocess import visualize
+
+    corners = np.array([[40, 190], [200, 190], [200, 110], [40, 110]], np.float32)
+    drawn = []
+    for missed in (0, 2):
+        image = np.zeros((200, 240, 3), np.uint8)
+        visualize.draw_geometry(image, colors_bgr=COLORS, slots=[ParkingSlot(corners, missed_frames=missed)])
+        drawn.append(image)
+    label_row = drawn[0][138:158, 124:190]  # right of "S0 free": empty unless the label goes on
+    assert not label_row.any() and drawn[1][138:158, 124:190].any()
+
+
 def test_annotate_leaves_the_frame_untouched():
     from seg_perception.postprocess import annotate
 

@@ -213,7 +213,8 @@ def draw_geometry(
             centre = corners.mean(axis=0)
             put_label(
                 image,
-                f"S{slot.instance_id} {'free' if slot.free else 'occ'}",
+                f"S{slot.instance_id} {'free' if slot.free else 'occ'}"
+                + (f" held {slot.missed_frames}" if slot.missed_frames else ""),
                 (centre[0] - 20, centre[1] - 8),
             )
     for points, label, color in lines:
