@@ -403,6 +403,34 @@ def test_absurd_stamps_are_counted_as_clock_mismatch_and_kept_out_of_latency(
     assert not worker.stats.snapshot().clock_mismatch_now
 
 
+def test_stamps_that_go_back_or_pause_start_tracking_afresh(harness: Harness) -> None:
+    from builtin_interfaces.msg import Time
+
+    worker = harness.node.workers[0]
+    base = time.time_ns() // 10**9
+    restarts: list[int] = []
+
+    def send(sec: int, nanosec: int = 0) -> None:
+        deliver(harness, 0, image_msg(scene(), stamp=Time(sec=sec, nanosec=nanosec)))
+
+    with mock.patch.object(worker.pipeline, "reset_tracking", side_effect=lambda: restarts.append(1)):
+        send(base)  # the last test's frames came a while ago: this one may restart
+        restarts.clear()
+        send(base, 33_000_000)
+        send(base, 66_000_000)
+        send(base, 900_000_000)  # within tracking_gap_s (1 s)
+        assert restarts == []
+        send(base - 20)  # the stamps went back: a bag played again
+        assert len(restarts) == 1
+        send(base - 20, 33_000_000)
+        send(base - 15)  # a 5 s pause
+        assert len(restarts) == 2
+        send(0)  # an unset stamp tells nothing
+        send(base - 15, 33_000_000)
+        assert len(restarts) == 2
+    assert worker.tracking_restarts >= 2
+
+
 def test_frames_near_the_transport_limit_are_warned_about_once(
     harness: Harness, capfd: pytest.CaptureFixture[str]
 ) -> None:

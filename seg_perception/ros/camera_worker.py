@@ -151,6 +151,8 @@ class CameraWorker:
         self._frame_lock = threading.Lock()
         self._announced: SegmentationPipeline | None = None
         self.model_switches = 0
+        self._last_stamp_ns: int | None = None  # of the last frame: a jump restarts the trackers
+        self.tracking_restarts = 0
         # Frames are delivered in their own callback group, so a multi-threaded executor keeps
         # them flowing while a parameter request loads a new model.
         self.callback_group = MutuallyExclusiveCallbackGroup()
@@ -254,6 +256,9 @@ class CameraWorker:
             self.info_subscription = node.create_subscription(
                 CameraInfo, self.camera.camera_info_topic, self._on_camera_info, self.core.input_qos
             )
+        with self._frame_lock:  # an activation starts a new stream: nothing tracked before it holds
+            self.pipeline.reset_tracking()
+            self._last_stamp_ns = None
         self.thread = threading.Thread(target=self._run, name=f"seg_{self.camera.name}", daemon=True)
         self.thread.start()
         self.publish_info()
@@ -425,6 +430,7 @@ class CameraWorker:
         image = self._convert(msg)
         if image is None:
             return
+        self._restart_tracking_on_a_jump(msg.header.stamp)
         converted = time.perf_counter()
         self.core.check_frame_size(len(msg.data))
         segmentation = self._run_stage(self.pipeline.segment, image)
@@ -485,6 +491,23 @@ class CameraWorker:
             stages_ms=stages,
             clock_mismatch=mismatch,
             perception=self._perception(result),
+        )
+
+    def _restart_tracking_on_a_jump(self, stamp: Time) -> None:
+        """Forget tracked lanes and slots when the input stamps go back (a bag played again) or pause
+        for longer than ``tracking_gap_s``: what was tracked no longer says where things are now."""
+        stamp_ns = int(stamp.sec) * 10**9 + int(stamp.nanosec)
+        if stamp_ns == 0:  # unset stamps tell nothing about the stream
+            return
+        last, self._last_stamp_ns = self._last_stamp_ns, stamp_ns
+        gap_s = self.settings.tracking_gap_s
+        if last is None or gap_s <= 0 or 0 <= stamp_ns - last <= gap_s * 1e9:
+            return
+        self.pipeline.reset_tracking()
+        self.tracking_restarts += 1
+        jump = "went back" if stamp_ns < last else f"paused {(stamp_ns - last) / 1e9:.1f} s"
+        self.core.node.get_logger().info(
+            f"camera '{self.camera.name}': input stamps {jump}: lane and slot tracking start afresh"
         )
 
     def _perception(self, result: FrameResult) -> PerceptionSample:

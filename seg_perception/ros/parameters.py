@@ -120,6 +120,7 @@ class NodeSettings:
     diagnostics_period_s: float
     ego_lane_lost_s: float = 0.0
     stamp_window_s: float = 5.0
+    tracking_gap_s: float = 1.0
     visualization_rate_hz: float = DEFAULT_VISUALIZATION_RATE_HZ
     inference_threads: int = 0
 
@@ -714,6 +715,13 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "input stamps further than this from the node clock (or unset) count as clock_mismatch "
             "and stay out of the latency statistics",
             float_range=(0.001, 1e9),
+        ),
+        tracking_gap_s=declare(
+            "tracking_gap_s",
+            1.0,
+            "input stamps that go back (a bag played again) or pause longer than this start lane and "
+            "slot tracking afresh (0: only an activation does)",
+            float_range=(0.0, 1e9),
         ),
     )
 
