@@ -146,6 +146,13 @@ def test_eval_bag_reports_the_known_numbers(tmp_path, capsys):
         "ids_per_slot": 1.0,
     }
     assert "Slot ids: the same id in 100.0 % of 2 successive matches of a labelled slot" in text
+    assert report["parking"]["occupancy"] == {
+        "matched": 4,
+        "accuracy": 1.0,
+        "free_called_occupied": 0,
+        "occupied_called_free": 0,
+    }
+    assert "Occupancy: right for 100.0 % of 4 matched slots" in text
 
 
 def test_ground_truth_from_another_bag(tmp_path):

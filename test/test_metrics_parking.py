@@ -7,8 +7,10 @@ import pytest
 
 from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
+    OccupancyAgreement,
     ParkingAccumulator,
     SlotIdPersistence,
+    format_occupancy,
     format_persistence,
     format_report,
     frame_threshold_px,
@@ -118,3 +120,17 @@ def test_slot_id_persistence_counts_kept_and_switched_ids_across_missed_frames()
     assert format_persistence(report).startswith("Slot ids: the same id in 75.0 % of 4 successive matches")
     assert SlotIdPersistence().report()["persistence"] is None
     assert "no labelled slot was matched in two frames" in format_persistence(SlotIdPersistence().report())
+
+
+def test_occupancy_agreement_counts_both_kinds_of_mistake_over_matched_slots_only() -> None:
+    occupancy = OccupancyAgreement()
+    # predicted slot 0 (occupied) matches true slot 1 (free); predicted 1 (free) matches true 0 (free);
+    # predicted 2 matches nothing and does not count
+    occupancy.update(
+        [(0, 1, None), (1, 0, None)], predicted_occupied=[True, False, True], true_occupied=[False, False]
+    )
+    occupancy.update([(0, 0, None)], predicted_occupied=[False], true_occupied=[True])
+    report = occupancy.report()
+    assert report == {"matched": 3, "accuracy": 1 / 3, "free_called_occupied": 1, "occupied_called_free": 1}
+    assert format_occupancy(report).startswith("Occupancy: right for 33.3 % of 3 matched slots")
+    assert OccupancyAgreement().report()["accuracy"] is None

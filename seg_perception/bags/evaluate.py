@@ -41,8 +41,10 @@ from seg_perception.metrics.evaluation import EvaluationAccumulator, markdown
 from seg_perception.metrics.latency import stage_latencies
 from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
+    OccupancyAgreement,
     ParkingAccumulator,
     SlotIdPersistence,
+    format_occupancy,
     format_persistence,
     format_report,
     frame_threshold_px,
@@ -471,6 +473,7 @@ def run(args: argparse.Namespace) -> int:
     parking = ParkingAccumulator(threshold_m=args.point_threshold_cm / 100.0) if has_slots(scenario) else None
     # a bag or a generated drive is a stream whose labelled slots keep their ids from frame to frame
     persistence = SlotIdPersistence() if parking is not None and not args.dataset else None
+    occupancy = OccupancyAgreement() if parking is not None else None
     runner = PipelineRunner(args, scenario)
     frames = (bag_frames if args.bag else generated_frames if args.generate else dataset_frames)(
         args, scenario, runner
@@ -498,6 +501,12 @@ def run(args: argparse.Namespace) -> int:
                     true_entrances=slot_entrances(frame.true_slots),
                     metres_per_pixel=scale or None,
                 )
+                if occupancy is not None:
+                    occupancy.update(
+                        matches["slots"],
+                        [slot.occupied for slot in frame.predicted_slots],
+                        [slot.occupied for slot in frame.true_slots],
+                    )
                 if persistence is not None:
                     persistence.update(
                         matches["slots"],
@@ -513,6 +522,8 @@ def run(args: argparse.Namespace) -> int:
     report = accumulator.report()
     if parking is not None and parking.frames:
         report["parking"] = parking.report()
+        if occupancy is not None:
+            report["parking"]["occupancy"] = occupancy.report()
         if persistence is not None:
             report["parking"]["slot_ids"] = persistence.report()
     report.update(
@@ -530,8 +541,10 @@ def run(args: argparse.Namespace) -> int:
             "\nMarking points and slots (every labelled slot, occupied ones too; ps2.0-style matching):\n\n"
             + format_report(report["parking"])
         )
+        if "occupancy" in report["parking"]:
+            text += "\n" + format_occupancy(report["parking"]["occupancy"])
         if "slot_ids" in report["parking"]:
-            text += "\n" + format_persistence(report["parking"]["slot_ids"])
+            text += format_persistence(report["parking"]["slot_ids"])
     if incomplete:
         text = f"> **INCOMPLETE INPUT**: {incomplete}\n\n{text}"
     print(text, end="")

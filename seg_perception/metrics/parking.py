@@ -209,6 +209,52 @@ class ParkingAccumulator:
 
 
 @dataclass
+class OccupancyAgreement:
+    """Whether matched slots are called free or occupied as labelled (frames whose labels say so).
+
+    Fed frame after frame with the slot matches of :meth:`ParkingAccumulator.update` and both sides'
+    ``occupied`` flags.
+    """
+
+    matched: int = 0
+    free_called_occupied: int = 0
+    occupied_called_free: int = 0
+
+    def update(
+        self,
+        matches: Sequence[tuple[int, int, Any]],
+        predicted_occupied: Sequence[bool],
+        true_occupied: Sequence[bool],
+    ) -> None:
+        """Add one frame: ``matches`` are ``(pred_index, true_index, ...)`` into the flag lists."""
+        for pred_index, true_index, *_ in matches:
+            truth, called = bool(true_occupied[true_index]), bool(predicted_occupied[pred_index])
+            self.matched += 1
+            self.free_called_occupied += int(called and not truth)
+            self.occupied_called_free += int(truth and not called)
+
+    def report(self) -> dict[str, Any]:
+        wrong = self.free_called_occupied + self.occupied_called_free
+        return {
+            "matched": self.matched,
+            "accuracy": (self.matched - wrong) / self.matched if self.matched else None,
+            "free_called_occupied": self.free_called_occupied,
+            "occupied_called_free": self.occupied_called_free,
+        }
+
+
+def format_occupancy(report: dict[str, Any]) -> str:
+    """One sentence on :meth:`OccupancyAgreement.report`."""
+    if not report["matched"]:
+        return "Occupancy: no labelled slot was matched.\n"
+    return (
+        f"Occupancy: right for {100.0 * report['accuracy']:.1f} % of {report['matched']} matched slots "
+        f"(free called occupied: {report['free_called_occupied']}, occupied called free: "
+        f"{report['occupied_called_free']}).\n"
+    )
+
+
+@dataclass
 class SlotIdPersistence:
     """How well predicted slot ids stay with the physical slot over a stream of frames.
 
