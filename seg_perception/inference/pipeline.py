@@ -588,7 +588,8 @@ class SegmentationPipeline:
         return self.slots_from_marking_points(points, mask), points
 
     def slots_from_marking_points(self, points: np.ndarray, mask: np.ndarray) -> list[ParkingSlot]:
-        """Slots of decoded marking points in frame pixels, with metric corners, tracked.
+        """Slots of decoded marking points in frame pixels, with metric corners, tracked (with the
+        tracker's held slots after the detected ones, see ``postprocess.slot_tracker``).
 
         The assembly step of :meth:`postprocess` on its own, so marking points from elsewhere
         (the true ones of a synthetic scene: ``eval --avm --oracle``) go through the same priors,

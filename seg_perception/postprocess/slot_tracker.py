@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from seg_perception.geometry import ParkingSlot
-from seg_perception.postprocess.settings import check_known
+from seg_perception.postprocess.settings import settings_values
 
 
 @dataclass(frozen=True)
@@ -62,22 +62,9 @@ class TrackerConfig:
         """The block's values over the defaults.
 
         Raises:
-            ValueError: an unknown key, or a value out of its range.
+            ValueError: an unknown key, a value of the wrong type, or one out of its range.
         """
-        block = dict(block or {})
-        check_known(cls, block, "tracker option(s)")
-        config = cls(
-            match_distance_m=float(block.get("match_distance_m", cls.match_distance_m)),
-            max_missed=int(block.get("max_missed", cls.max_missed)),
-            smoothing=float(block.get("smoothing", cls.smoothing)),
-            coast_frames=int(block.get("coast_frames", cls.coast_frames)),
-            coast_min_hits=int(block.get("coast_min_hits", cls.coast_min_hits)),
-            confidence_decay=float(block.get("confidence_decay", cls.confidence_decay)),
-            same_place_m=float(block.get("same_place_m", cls.same_place_m)),
-            min_slots_to_rotate=int(block.get("min_slots_to_rotate", cls.min_slots_to_rotate)),
-            outlier_floor_m=float(block.get("outlier_floor_m", cls.outlier_floor_m)),
-            min_turn_deg=float(block.get("min_turn_deg", cls.min_turn_deg)),
-        )
+        config = cls(**settings_values(cls(), block, "tracker option(s)"))
         if config.match_distance_m <= 0 or config.max_missed < 0:
             raise ValueError("slots.tracker: match_distance_m must be > 0 and max_missed >= 0")
         if not 0.0 < config.smoothing <= 1.0:
@@ -178,18 +165,13 @@ class SlotTracker:
             The detected slots, then the held ones (``missed_frames`` > 0) when ``coast_frames``
             allows them.
         """
-        anchors = [slot_anchor_m(slot) for slot in slots]
+        anchors = np.array([slot_anchor_m(slot) for slot in slots]).reshape(-1, 2)
         predicted = self._motion.apply(np.array([track.position for track in self._tracks]).reshape(-1, 2))
-        pairs = sorted(
-            (float(np.hypot(*(anchor - prediction))), s, t)
-            for s, anchor in enumerate(anchors)
-            for t, prediction in enumerate(predicted)
-        )
+        distances = np.linalg.norm(anchors[:, None] - predicted[None], axis=2)
+        close = np.argwhere(distances <= self.config.match_distance_m)  # (slot, track) pairs, row-major
         slot_track: dict[int, int] = {}
         taken: set[int] = set()
-        for distance, s, t in pairs:
-            if distance > self.config.match_distance_m:
-                break
+        for s, t in close[np.argsort(distances[close[:, 0], close[:, 1]], kind="stable")].tolist():
             if s in slot_track or t in taken:
                 continue
             slot_track[s] = t
@@ -263,7 +245,7 @@ class SlotTracker:
         )
 
     def _held(
-        self, survivors: list[_Track], anchors: list[np.ndarray], image_size: tuple[int, int] | None
+        self, survivors: list[_Track], anchors: np.ndarray, image_size: tuple[int, int] | None
     ) -> list[ParkingSlot]:
         """Copies of the missed tracks' slots that may still be reported (see the module docstring)."""
         config = self.config
@@ -271,7 +253,7 @@ class SlotTracker:
         for track in survivors:
             if track.missed > min(config.coast_frames, track.hits) or track.hits < config.coast_min_hits:
                 continue
-            if any(float(np.hypot(*(anchor - track.position))) <= config.same_place_m for anchor in anchors):
+            if len(anchors) and np.linalg.norm(anchors - track.position, axis=1).min() <= config.same_place_m:
                 continue  # a slot detected there now (under another id) is that slot
             entrance = np.asarray(track.slot.corners, dtype=np.float64)[:2]
             if image_size is not None and not (
