@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import cv2
 import numpy as np
 import pytest
 
@@ -452,6 +453,46 @@ def test_avm_platform_tops_are_ridged_along_the_slot():
     along_slot = np.abs(np.diff(tops["ridged"], axis=1))[changed[:, 1:]].mean()
     across_slot = np.abs(np.diff(tops["ridged"], axis=0))[changed[1:, :]].mean()
     assert across_slot > 1.5 * along_slot
+
+
+def test_avm_a_platform_carries_its_slots_label_wherever_it_shows():
+    """A garage platform is the slot's surface, raised: the cameras stretch its top and side faces
+    away from the car, often off its footprint. On a free platform all of it is free space (a
+    platform read as an obstacle would make every empty one look occupied); on an occupied one
+    none of it is."""
+    from dataclasses import replace
+
+    from seg_perception.data.synthetic import avm_objects
+    from seg_perception.data.synthetic.avm import render_parking
+
+    roles = load_scenario("parking").roles
+    free_id = roles.require("free_space")
+    worlds = (_parking_world(seed, size=(240, 240), mpp=0.04) for seed in range(300))
+    world = next(w for w in worlds if sum(s.kind == "platform" for s in w.solids) >= 3)
+    world.reflections = None
+    platforms = [s for s in world.solids if s.kind == "platform"]  # no parked cars
+    marker = (255, 0, 255)
+    marked = [
+        avm_objects.Solid(s.footprint, [replace(b, colour=marker) for b in s.bands], s.kind, top=marker)
+        for s in platforms
+    ]
+    for free in (True, False):
+        world.slots = [
+            replace(slot, free=free) if slot.markings == "platform" else slot for slot in world.slots
+        ]
+        renders = []
+        for solids in (platforms, marked):
+            world.solids = solids
+            renders.append(render_parking(world, roles, time_s=0.0, rng=np.random.default_rng(0))[:2])
+        (plain, mask), (painted, _) = renders
+        shown = np.abs(painted.astype(np.int16) - plain.astype(np.int16)).max(axis=2) > 80
+        shown = cv2.erode(shown.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # blur at the edges
+        assert shown.sum() > 500
+        share = float((mask[shown] == free_id).mean())
+        if free:
+            assert share > 0.97, share
+        else:
+            assert share < 0.03, share
 
 
 def test_avm_some_still_views_show_a_curved_aisle_with_labels_that_follow_it():

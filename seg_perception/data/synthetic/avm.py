@@ -1042,12 +1042,19 @@ def _radial_smear(
 def _draw_solids(
     world: ParkingWorld,
     image: np.ndarray,
+    mask: np.ndarray,
     occluder: np.ndarray,
     to_px: np.ndarray,
     cameras: np.ndarray,
     sector_id: np.ndarray,
 ) -> None:
-    """Project every object that may reach the view, farthest from its camera first."""
+    """Project every object that may reach the view, farthest from its camera first.
+
+    An object hides the ground: its outline goes into ``occluder`` and its pixels lose their label
+    in ``mask``. A garage platform (a solid with a flat top) is the slot's own surface, raised: where
+    it shows, top and side faces, it carries the label of the ground it stands on (free space on a
+    free platform), so that an empty platform reads as a free slot however far the camera stretches it.
+    """
     h, w = world.size
     drawn = []
     for solid in world.solids:
@@ -1063,17 +1070,35 @@ def _draw_solids(
             (float(np.linalg.norm(centre - camera)), solid, footprint, camera, world.camera_heights[sector])
         )
     drawn.sort(key=lambda item: -item[0])
-    for _, solid, footprint, camera, height in drawn:
+    # read before any object is drawn: a neighbour's stretched platform may cover this footprint
+    surfaces = [
+        _ground_label(mask, footprint) if solid.top is not None else 0 for _, solid, footprint, _, _ in drawn
+    ]
+    for (_, solid, footprint, camera, height), surface in zip(drawn, surfaces, strict=True):
         bands = objects.project_bands(footprint, camera, float(height), solid.bands)
-        if solid.top is not None:  # a flat top seen from above: drawn, but it hides no ground label
+        outline = [bands[0][0]]  # the top band's polygon spans the whole object
+        if solid.top is not None:
             scale = objects.stretch(max(b.z1 for b in solid.bands), float(height))
             top = camera + (footprint - camera) * scale
             fill_polygons(image, [top], solid.top)
             if solid.ridges is not None:
                 _draw_ridges(image, top, solid, world.metres_per_pixel * scale)
-        fill_polygons(occluder, [bands[0][0]], 1)  # the top band's polygon spans the whole object
+            outline.append(top)
+        fill_polygons(occluder, [bands[0][0]], 1)
+        fill_polygons(mask, outline, surface)
         for polygon, colour in bands:
             fill_polygons(image, [polygon], colour)
+
+
+def _ground_label(mask: np.ndarray, footprint: np.ndarray) -> int:
+    """The most common label of ``mask`` inside the ``footprint`` polygon (0 outside the image)."""
+    h, w = mask.shape
+    x0, y0 = np.clip(np.floor(footprint.min(axis=0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(footprint.max(axis=0)).astype(int) + 1, 0, [w, h])
+    inside = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
+    fill_polygons(inside, [footprint - np.array([x0, y0], np.float64)], 1)
+    labels = mask[y0:y1, x0:x1][inside > 0]
+    return int(np.bincount(labels).argmax()) if labels.size else 0
 
 
 def _draw_ridges(image: np.ndarray, top: np.ndarray, solid: objects.Solid, metres_per_px: float) -> None:
@@ -1168,7 +1193,7 @@ def render_parking(
     sector_id, cameras, _, _ = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
     _cast_shadows(world, image, to_px)
     occluder = np.zeros((h, w), np.uint8)
-    _draw_solids(world, image, occluder, to_px, cameras, sector_id)
+    _draw_solids(world, image, mask, occluder, to_px, cameras, sector_id)
     if occluder.any():  # radial streaks over what stands above the ground
         lit = cv2.multiply(image, world.streaks, dtype=cv2.CV_8U)
         np.copyto(image, lit, where=occluder[..., None].astype(bool))
@@ -1187,12 +1212,13 @@ def render_parking(
     look = world.style["ego_look"]
     if look == "dark_car":
         ego = objects.car(np.array([ox, mid_y]), np.array([0.0, -1.0]), 2 * half_l, 2 * half_w, (30, 30, 34))
-        fill_polygons(image, [ego[0].footprint], (22, 22, 24))
-        fill_polygons(occluder, [ego[0].footprint], 1)
+        ego_outline = ego[0].footprint
+        fill_polygons(image, [ego_outline], (22, 22, 24))
     else:
+        ego_outline = box
         fill_polygons(image, [box], (0, 0, 0) if look == "black_box" else (60, 60, 60))
-        fill_polygons(occluder, [box], 1)
-    mask[occluder > 0] = 0
+    fill_polygons(occluder, [ego_outline], 1)
+    fill_polygons(mask, [ego_outline], 0)
 
     image = cv2.multiply(image, world.sector_gain, dtype=cv2.CV_8U)
     if world.reflections is not None:
@@ -1317,6 +1343,7 @@ class _Bend:
         bent_image = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         bent_mask = cv2.remap(mask, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
         bent_occluder = cv2.remap(occluder, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        bent_mask[outside] = 0
         bent_occluder[outside] = 1
         return bent_image, bent_mask, bent_occluder
 
