@@ -16,6 +16,11 @@ Steps, each checked:
 4. ``onnx.checker`` and a parity check on separate *check frames*: the share of pixels whose
    class is the float model's, and the largest marking-point heat difference. Below
    ``min_agreement`` the file is not written.
+
+A model whose head alone was retrained can keep an earlier int8 copy's activation ranges
+(``ranges_from``) everywhere but downstream of the retrained modules (``recalibrate``): its other
+layers then come out bit for bit as in that copy, where a fresh calibration would move them by its
+own noise (calibration frames follow the generator, which changes between sessions).
 """
 
 from __future__ import annotations
@@ -105,6 +110,53 @@ def _parity(
     return frames, agreeing / pixels, heat if metadata.has_marking_points else None
 
 
+def kept_ranges(
+    prepared: Any, earlier: Any, recalibrate: tuple[str, ...]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Activation ranges of the int8 model ``earlier`` to keep when quantizing ``prepared``.
+
+    Returns the scale and zero point of every tensor that ``earlier`` quantizes and ``prepared``
+    holds, except those computed from a node of a ``recalibrate`` module (exported node names
+    carry their module path, ``/last_layer/last_layer.0/Conv``).
+
+    Raises:
+        QuantizationError: ``earlier`` quantizes no activation, shares none with ``prepared``, or
+            a ``recalibrate`` module has no node in ``prepared``.
+    """
+    from onnx import numpy_helper
+
+    constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in earlier.graph.initializer}
+    earlier_ranges = {
+        node.input[0]: (constants[node.input[1]], constants[node.input[2]])
+        for node in earlier.graph.node
+        if node.op_type == "QuantizeLinear" and node.input[0] not in constants
+    }
+    if not earlier_ranges:
+        raise QuantizationError("the ranges_from model quantizes no activation: it is no int8 copy")
+    changed: set[str] = set()
+    for module in recalibrate:
+        nodes = [node for node in prepared.graph.node if module in node.name.split("/")]
+        if not nodes:
+            raise QuantizationError(f"recalibrate names {module!r}, which has no node in the model")
+        changed.update(output for node in nodes for output in node.output)
+    consumers: dict[str, list[Any]] = {}
+    for node in prepared.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    frontier = list(changed)
+    while frontier:  # everything computed from a retrained module's output
+        for node in consumers.get(frontier.pop(), []):
+            fresh = [output for output in node.output if output not in changed]
+            changed.update(fresh)
+            frontier.extend(fresh)
+    tensors = {output for node in prepared.graph.node for output in node.output}
+    tensors.update(graph_input.name for graph_input in prepared.graph.input)  # the image
+    kept = {name: value for name, value in earlier_ranges.items() if name in tensors and name not in changed}
+    if not kept:
+        raise QuantizationError("the ranges_from model shares no activation with this one: another graph")
+    return kept
+
+
 def quantize_model(
     model_file: str | Path,
     out: str | Path,
@@ -114,6 +166,8 @@ def quantize_model(
     calibration_note: dict[str, Any],
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
     marking_point_threshold: float | None = None,
+    ranges_from: str | Path | None = None,
+    recalibrate: tuple[str, ...] = (),
 ) -> QuantizeReport:
     """Write an int8 copy of ``model_file`` to ``out`` (see the module docstring).
 
@@ -128,10 +182,15 @@ def quantize_model(
         min_agreement: Least share of check pixels whose class must be the float model's.
         marking_point_threshold: Written into the copy's metadata (the heat its points are to be
             judged at, in (0, 1)); None keeps the float file's.
+        ranges_from: An earlier int8 copy of a model with the same graph, whose activation ranges
+            are kept for every tensor not computed from a module in ``recalibrate``.
+        recalibrate: Modules (state-dict prefixes, e.g. ``last_layer``) whose outputs, and all
+            that is computed from them, get ranges from ``calibration``; only with ``ranges_from``.
 
     Raises:
         ModelFileError: ``model_file`` is not an exported model.
-        QuantizationError: it is quantized already, calibration or check frames are missing, or
+        QuantizationError: it is quantized already, calibration or check frames are missing,
+            ``ranges_from`` is no int8 copy of this graph, a ``recalibrate`` module is not in it, or
             the quantized file does not follow the float one closely enough.
     """
     import onnx
@@ -152,6 +211,8 @@ def quantize_model(
                 f"marking_point_threshold must be in (0, 1), got {marking_point_threshold}"
             )
         metadata = dataclasses.replace(metadata, marking_point_threshold=float(marking_point_threshold))
+    if recalibrate and ranges_from is None:
+        raise QuantizationError("recalibrate names modules whose ranges change: it needs ranges_from")
     batches = iter(calibration)
     first = next(batches, None)
     if first is None:
@@ -161,6 +222,13 @@ def quantize_model(
         prepared, quantized = Path(scratch) / "prepared.onnx", Path(scratch) / "quantized.onnx"
         # symbolic shape inference is for transformer graphs; ONNX shape inference covers convolutions
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        extra_options: dict[str, Any] = {}
+        if ranges_from is not None:
+            kept = kept_ranges(onnx.load(str(prepared)), onnx.load(str(ranges_from)), recalibrate)
+            extra_options["TensorQuantOverrides"] = {
+                name: [{"scale": scale, "zero_point": zero_point}]
+                for name, (scale, zero_point) in kept.items()
+            }
         quantize_static(
             str(prepared),
             str(quantized),
@@ -169,6 +237,7 @@ def quantize_model(
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            extra_options=extra_options,
         )
         model = onnx.load(str(quantized))
         entry = {
@@ -177,6 +246,8 @@ def quantize_model(
             "calibration_frames": reader.frames,
             "calibration": calibration_note,
         }
+        if ranges_from is not None:
+            entry["ranges_from"] = {"file": Path(ranges_from).name, "recalibrated": list(recalibrate)}
         del model.metadata_props[:]
         for key, value in dataclasses.replace(metadata, quantization=entry).to_props().items():
             model.metadata_props.add(key=key, value=value)
@@ -201,4 +272,4 @@ def quantize_model(
     )
 
 
-__all__ = ["DEFAULT_MIN_AGREEMENT", "METHOD", "QuantizeReport", "quantize_model"]
+__all__ = ["DEFAULT_MIN_AGREEMENT", "METHOD", "QuantizeReport", "kept_ranges", "quantize_model"]

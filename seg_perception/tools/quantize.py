@@ -48,6 +48,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="parking models: the least marking-point heat the copy's points are judged at, stored in its "
         "metadata and used where the scenario sets no slots.point_threshold (default: the float file's)",
     )
+    parser.add_argument(
+        "--ranges-from",
+        type=Path,
+        help="an earlier int8 copy of the same graph: keep its activation ranges except downstream of "
+        "--recalibrate, so that the layers a fine-tune left alone come out bit for bit as there",
+    )
+    parser.add_argument(
+        "--recalibrate",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="with --ranges-from: modules (e.g. last_layer) whose outputs and all computed from them get "
+        "fresh ranges from the calibration scenes",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         },
         min_agreement=args.min_agreement,
         marking_point_threshold=args.marking_point_threshold,
+        ranges_from=args.ranges_from,
+        recalibrate=tuple(args.recalibrate),
     )
     heat = (
         f", marking-point heat within {report.max_heat_difference:.3f}"
