@@ -131,6 +131,28 @@ def test_occupancy_agreement_counts_both_kinds_of_mistake_over_matched_slots_onl
     )
     occupancy.update([(0, 0, None)], predicted_occupied=[False], true_occupied=[True])
     report = occupancy.report()
-    assert report == {"matched": 3, "accuracy": 1 / 3, "free_called_occupied": 1, "occupied_called_free": 1}
+    assert report == {
+        "matched": 3,
+        "accuracy": 1 / 3,
+        "free_called_occupied": 1,
+        "occupied_called_free": 1,
+        "mean_confidence_right": None,  # no confidences given
+        "mean_confidence_wrong": None,
+    }
     assert format_occupancy(report).startswith("Occupancy: right for 33.3 % of 3 matched slots")
+    assert "confidence" not in format_occupancy(report)
     assert OccupancyAgreement().report()["accuracy"] is None
+
+
+def test_occupancy_agreement_says_how_sure_the_right_and_the_wrong_calls_were() -> None:
+    occupancy = OccupancyAgreement()
+    occupancy.update(
+        [(0, 0, None), (1, 1, None), (2, 2, None)],
+        predicted_occupied=[True, False, True],
+        true_occupied=[True, False, False],  # the third call is wrong
+        predicted_confidence=[0.9, 0.7, 0.2],
+    )
+    report = occupancy.report()
+    assert report["mean_confidence_right"] == pytest.approx(0.8)
+    assert report["mean_confidence_wrong"] == pytest.approx(0.2)
+    assert "mean occupancy confidence 0.80 on right calls, 0.20 on wrong ones" in format_occupancy(report)

@@ -506,6 +506,7 @@ def run(args: argparse.Namespace) -> int:
                         matches["slots"],
                         [slot.occupied for slot in frame.predicted_slots],
                         [slot.occupied for slot in frame.true_slots],
+                        [slot.occupancy_confidence for slot in frame.predicted_slots],
                     )
                 if persistence is not None:
                     persistence.update(

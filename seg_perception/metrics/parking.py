@@ -213,18 +213,21 @@ class OccupancyAgreement:
     """Whether matched slots are called free or occupied as labelled (frames whose labels say so).
 
     Fed frame after frame with the slot matches of :meth:`ParkingAccumulator.update` and both sides'
-    ``occupied`` flags.
+    ``occupied`` flags; with the predicted slots' occupancy confidences, it also says how sure the
+    right calls and the wrong ones were (a useful confidence is lower on the wrong ones).
     """
 
     matched: int = 0
     free_called_occupied: int = 0
     occupied_called_free: int = 0
+    _confidence: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
 
     def update(
         self,
         matches: Sequence[tuple[int, int, Any]],
         predicted_occupied: Sequence[bool],
         true_occupied: Sequence[bool],
+        predicted_confidence: Sequence[float] | None = None,
     ) -> None:
         """Add one frame: ``matches`` are ``(pred_index, true_index, ...)`` into the flag lists."""
         for pred_index, true_index, *_ in matches:
@@ -232,14 +235,22 @@ class OccupancyAgreement:
             self.matched += 1
             self.free_called_occupied += int(called and not truth)
             self.occupied_called_free += int(truth and not called)
+            if predicted_confidence is not None:
+                self._confidence[called == truth].append(float(predicted_confidence[pred_index]))
 
     def report(self) -> dict[str, Any]:
         wrong = self.free_called_occupied + self.occupied_called_free
+
+        def mean(values: list[float]) -> float | None:
+            return float(np.mean(values)) if values else None
+
         return {
             "matched": self.matched,
             "accuracy": (self.matched - wrong) / self.matched if self.matched else None,
             "free_called_occupied": self.free_called_occupied,
             "occupied_called_free": self.occupied_called_free,
+            "mean_confidence_right": mean(self._confidence[True]),
+            "mean_confidence_wrong": mean(self._confidence[False]),
         }
 
 
@@ -247,10 +258,16 @@ def format_occupancy(report: dict[str, Any]) -> str:
     """One sentence on :meth:`OccupancyAgreement.report`."""
     if not report["matched"]:
         return "Occupancy: no labelled slot was matched.\n"
+    confidence = ""
+    if report["mean_confidence_right"] is not None:
+        wrong = report["mean_confidence_wrong"]
+        confidence = f"; mean occupancy confidence {report['mean_confidence_right']:.2f} on right calls" + (
+            f", {wrong:.2f} on wrong ones" if wrong is not None else ""
+        )
     return (
         f"Occupancy: right for {100.0 * report['accuracy']:.1f} % of {report['matched']} matched slots "
         f"(free called occupied: {report['free_called_occupied']}, occupied called free: "
-        f"{report['occupied_called_free']}).\n"
+        f"{report['occupied_called_free']}){confidence}.\n"
     )
 
 
