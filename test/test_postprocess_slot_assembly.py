@@ -199,17 +199,6 @@ def test_occupancy_from_the_free_space_class() -> None:
     assert [slot.occupancy_confidence for slot in by_top] == [pytest.approx(1.0, abs=0.05)] * 2
 
 
-def test_a_slot_half_out_of_view_is_half_as_sure_of_its_occupancy() -> None:
-    """The free-space fraction of a sliver at the frame's edge says little about the whole slot."""
-    points = row_points("perpendicular", 2)  # one slot, its lines running right from x = 300
-    depth_px = SlotPriors().default_depth_m["perpendicular"] / MPP
-    for width, expected in ((700, 1.0), (int(300 + depth_px / 2), 0.5)):
-        free_mask = np.ones((600, width), bool)
-        (slot,) = assemble_slots(points, metres_per_pixel=MPP, priors=SlotPriors(), free_mask=free_mask)
-        assert slot.free
-        assert slot.occupancy_confidence == pytest.approx(expected, abs=0.03)
-
-
 def test_ground_truth_points_rebuild_every_synthetic_slot() -> None:
     """The assembly itself loses nothing: the generator's own entrance corners give back its slots."""
     found = true = matched = 0

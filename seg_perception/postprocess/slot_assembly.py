@@ -19,9 +19,7 @@ candidates are taken best first. The depth of a slot is the length of its separa
 paint (``slot_line`` pixels walked from each entrance point along its direction, dashes
 bridged up to ``paint_gap_m``) when it falls in the type's ``depth_range_m``, else the
 type's ``default_depth_m``. A slot is occupied when less than ``min_free_fraction`` of it is
-labelled ``free_slot`` by the segmentation (the free-space class measurably helps there). Its
-occupancy confidence grows with the fraction's distance from that threshold and shrinks with the
-share of the slot in view: a sliver at the frame's edge says little about the whole slot.
+labelled ``free_slot`` by the segmentation (the free-space class measurably helps there).
 """
 
 from __future__ import annotations
@@ -104,25 +102,20 @@ def _paint_length_px(
     return last
 
 
-def _free_fraction(free_mask: np.ndarray, corners: np.ndarray) -> tuple[float, float]:
-    """Fraction of the quadrilateral's visible pixels labelled free, and the share of its pixels
-    that are visible (inside the frame)."""
+def _free_fraction(free_mask: np.ndarray, corners: np.ndarray) -> float:
+    """Fraction of the quadrilateral's visible pixels labelled free."""
     height, width = free_mask.shape
     polygon = np.rint(corners).astype(np.int32)
     x0, y0 = np.clip(polygon.min(axis=0), 0, [width, height])
     x1, y1 = np.clip(polygon.max(axis=0) + 1, 0, [width, height])
     if x1 <= x0 or y1 <= y0:
-        return 0.0, 0.0
+        return 0.0
     region = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(region, [polygon - [x0, y0]], 1)
     inside = region.astype(bool)
     if not inside.any():
-        return 0.0, 0.0
-    low = polygon.min(axis=0)
-    whole = np.zeros(tuple(polygon.max(axis=0) - low + 1)[::-1], np.uint8)
-    cv2.fillPoly(whole, [polygon - low], 1)
-    in_view = min(1.0, float(np.count_nonzero(inside)) / max(float(np.count_nonzero(whole)), 1.0))
-    return float(free_mask[y0:y1, x0:x1][inside].mean()), in_view
+        return 0.0
+    return float(free_mask[y0:y1, x0:x1][inside].mean())
 
 
 def assemble_slots(
@@ -237,13 +230,12 @@ def assemble_slots(
         free_fraction = None
         occupancy_confidence = 0.0  # no free-space class: occupancy unknown, reported free
         if free_mask is not None:
-            free_fraction, in_view = _free_fraction(free_mask, corners)
+            free_fraction = _free_fraction(free_mask, corners)
             free = free_fraction >= priors.min_free_fraction
-            # How far the fraction is from the threshold, scaled to 0..1 on its side, times the
-            # share of the slot in view.
+            # How far the fraction is from the threshold, scaled to 0..1 on its side.
             threshold = priors.min_free_fraction
             span = (1.0 - threshold) if free else threshold
-            occupancy_confidence = min(1.0, abs(free_fraction - threshold) / max(span, 1e-6)) * in_view
+            occupancy_confidence = min(1.0, abs(free_fraction - threshold) / max(span, 1e-6))
         extra: dict[str, Any] = {"depth_m": round(depth_m, 3), "depth_from": depth_source}
         if free_fraction is not None:
             extra["free_fraction"] = round(free_fraction, 3)
