@@ -151,6 +151,8 @@ def test_eval_bag_reports_the_known_numbers(tmp_path, capsys):
         "accuracy": 1.0,
         "free_called_occupied": 0,
         "occupied_called_free": 0,
+        "mean_confidence_right": 1.0,  # the recorded slots' occupancy_confidence
+        "mean_confidence_wrong": None,  # no wrong call
     }
     assert "Occupancy: right for 100.0 % of 4 matched slots" in text
 
