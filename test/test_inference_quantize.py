@@ -195,26 +195,31 @@ def _constants(path: Path) -> dict[str, np.ndarray]:
     return {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
 
 
+def _quantize_source(out: Path, **options: object) -> None:
+    """``SOURCE`` quantized on 4 scenes other than the ``quantized`` fixture's (frames are drawn lazily:
+    a refusal before calibration costs none)."""
+    metadata = read_onnx_metadata(SOURCE)
+    quantize_model(
+        SOURCE,
+        out,
+        calibration=synthetic_batches(metadata, 4, first_seed=95000),
+        check=synthetic_batches(metadata, 2, first_seed=CHECK_SEED),
+        calibration_note={},
+        **options,  # type: ignore[arg-type]
+    )
+
+
 def test_an_earlier_copys_ranges_are_kept_except_downstream_of_the_recalibrated_modules(
     quantized: tuple[Path, QuantizeReport], tmp_path: Path
 ) -> None:
     """A model whose head alone was retrained gets an int8 copy whose other layers are the earlier
     copy's bit for bit; calibrated afresh on other frames, they would move."""
     earlier, _ = quantized
-    metadata = read_onnx_metadata(SOURCE)
     reference = _constants(earlier)
 
     def changed_against_earlier(name: str, **options: object) -> set[str]:
-        out = tmp_path / name
-        quantize_model(
-            SOURCE,
-            out,
-            calibration=synthetic_batches(metadata, 4, first_seed=95000),  # not the earlier copy's frames
-            check=synthetic_batches(metadata, 2, first_seed=CHECK_SEED),
-            calibration_note={},
-            **options,  # type: ignore[arg-type]
-        )
-        constants = _constants(out)
+        _quantize_source(tmp_path / name, **options)
+        constants = _constants(tmp_path / name)
         assert constants.keys() == reference.keys()
         return {name for name, value in constants.items() if not np.array_equal(value, reference[name])}
 
@@ -230,22 +235,11 @@ def test_ranges_from_refuses_a_float_file_and_unknown_modules(
     quantized: tuple[Path, QuantizeReport], tmp_path: Path
 ) -> None:
     earlier, _ = quantized
-    metadata = read_onnx_metadata(SOURCE)
-
-    def attempt(**options: object) -> None:
-        quantize_model(
-            SOURCE,
-            tmp_path / "x.onnx",
-            calibration=synthetic_batches(metadata, 1),
-            check=synthetic_batches(metadata, 1),
-            calibration_note={},
-            **options,  # type: ignore[arg-type]
-        )
-
+    out = tmp_path / "x.onnx"
     with pytest.raises(QuantizationError, match="needs ranges_from"):
-        attempt(recalibrate=("classifier",))
+        _quantize_source(out, recalibrate=("classifier",))
     with pytest.raises(QuantizationError, match="no int8 copy"):
-        attempt(ranges_from=SOURCE)
+        _quantize_source(out, ranges_from=SOURCE)
     with pytest.raises(QuantizationError, match="'no_such_module', which has no node"):
-        attempt(ranges_from=earlier, recalibrate=("no_such_module",))
-    assert not (tmp_path / "x.onnx").exists()
+        _quantize_source(out, ranges_from=earlier, recalibrate=("no_such_module",))
+    assert not out.exists()
