@@ -14,6 +14,7 @@ What a scenario *does* is configuration too, never a class name in code:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping
@@ -315,6 +316,12 @@ class ScenarioConfig:
         if not isinstance(block, dict):
             raise ConfigError(f"scenario {self.name!r} has no parameter block for camera {name!r}")
         return block
+
+    def with_camera_params(self, name: str, params: Mapping[str, Any]) -> ScenarioConfig:
+        """A copy whose camera ``name`` block has ``params``' fields replaced (None: the field removed)."""
+        block = {**self.camera(name), **params}
+        block = {key: value for key, value in block.items() if value is not None}
+        return dataclasses.replace(self, params={**self.params, name: block})
 
     @property
     def primary_camera(self) -> str:

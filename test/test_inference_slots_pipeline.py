@@ -360,3 +360,45 @@ def test_the_point_threshold_is_the_scenarios_else_the_model_files_else_the_defa
     assert ModelMetadata.from_props(judged.metadata.to_props()).marking_point_threshold == 0.4
     props.pop("seg_perception.marking_point_threshold")
     assert ModelMetadata.from_props(props) == plain.metadata
+
+
+def test_frames_of_another_size_than_the_cameras_geometry_get_a_note_naming_what_is_used():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    pipeline = SegmentationPipeline(
+        PointEngine(row_in_model_pixels()),  # type: ignore[arg-type]
+        parking_scenario(0.02, (640, 640)),
+        "avm",
+    )
+    assert pipeline.ground_geometry_note((640, 640)) is None
+    note = pipeline.ground_geometry_note((600, 600))
+    assert note is not None
+    for part in ("'avm'", "600x600", "640x640", "metres_per_pixel 0.02", "origin_px [320.0, 320.0]"):
+        assert part in note
+    # the scale is still the configured one: nothing is guessed from the frame's size
+    assert pipeline.metres_per_pixel == pytest.approx(0.02)
+
+
+def test_a_camera_without_a_configured_size_or_ground_scale_gets_no_note():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    scenario = parking_scenario(0.02)
+    unsized = scenario.with_camera_params("avm", {"image_size": None})
+    assert "image_size" not in unsized.camera("avm")
+    assert "image_size" in scenario.camera("avm")  # the copy leaves the original alone
+    pipeline = SegmentationPipeline(PointEngine(row_in_model_pixels()), unsized, "avm")  # type: ignore[arg-type]
+    assert pipeline.ground_geometry_note((600, 600)) is None
+
+
+def test_load_replaces_the_cameras_fields():
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    pipeline = SegmentationPipeline.load(
+        "parking", camera_params={"metres_per_pixel": 0.0167, "image_size": None}
+    )
+    try:
+        assert pipeline.metres_per_pixel == pytest.approx(0.0167)
+        assert pipeline.configured_size is None
+        assert pipeline.ground_geometry_note((600, 600)) is None
+    finally:
+        pipeline.close()

@@ -421,7 +421,9 @@ def test_diagnostics_report_fps_counters_and_providers(highway: Harness) -> None
     assert float(values["lanes.seconds_without_ego_lane"]) >= 0 and "slots.count" not in values
 
 
-def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict[str, Path]) -> None:
+def test_parking_compressed_markers_in_metres(
+    ros_context: Context, models: dict[str, Path], capfd: pytest.CaptureFixture[str]
+) -> None:
     harness = Harness(
         ros_context,
         [
@@ -477,6 +479,13 @@ def test_parking_compressed_markers_in_metres(ros_context: Context, models: dict
             expected = ((60 - pixel.y) * 0.02, (80 - pixel.x) * 0.02)
             assert (corner.x, corner.y) == pytest.approx(expected, abs=1e-5)
         assert slot.width > 0 and slot.depth > 0
+        # the frames are not the 640x640 the camera's scale was set for: said once, and used as set
+        notes = capfd.readouterr().err.count(f"frames are {WIDTH}x{HEIGHT} but its ground geometry")
+        assert notes == 1
+        received = stats.snapshot().processed
+        publisher.publish(msg)
+        wait_for(lambda: stats.snapshot().processed > received, "a second frame of the same size")
+        assert "ground geometry" not in capfd.readouterr().err
     finally:
         harness.close()
 

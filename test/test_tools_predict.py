@@ -159,3 +159,29 @@ def test_predict_on_the_real_highway_video(tmp_path):
     for record in records:  # and as lane boundaries: the ego lane's two
         positions = {boundary["position"] for boundary in record["lanes"]["boundaries"]}
         assert {"ego_left", "ego_right"} <= positions
+
+
+def test_predict_says_when_avm_frames_are_not_the_size_their_scale_was_set_for_and_takes_theirs(
+    tmp_path, capsys
+):
+    image = np.full((300, 300, 3), 90, np.uint8)
+    (tmp_path / "a.png").write_bytes(cv2.imencode(".png", image)[1].tobytes())
+    base = ["predict", str(tmp_path / "a.png"), "--scenario", "parking", "--threads", "1"]
+    assert main([*base, "--out", str(tmp_path / "as_set")]) == 0
+    err = capsys.readouterr().err
+    assert "300x300" in err and "metres_per_pixel 0.02" in err and "--metres-per-pixel" in err
+    argv = [
+        *base,
+        "--metres-per-pixel",
+        "0.0333",
+        "--origin-px",
+        "150",
+        "150",
+        "--out",
+        str(tmp_path / "given"),
+    ]
+    assert main(argv) == 0
+    assert "warning" not in capsys.readouterr().err
+    record = json.loads((tmp_path / "given" / "json" / "a.json").read_text())
+    assert record["metres_per_pixel"] == pytest.approx(0.0333)
+    assert record["origin_px"] == pytest.approx([150.0, 150.0])

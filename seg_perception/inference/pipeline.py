@@ -150,6 +150,14 @@ def _test_time_flips(block: dict[str, Any], engine: SegmentationEngine) -> int:
     return int(values["test_time_flips"] or 1)
 
 
+def _configured_size(camera_params: dict[str, Any]) -> tuple[int, int] | None:
+    """The camera block's ``image_size`` as (height, width), or None when it has none."""
+    size = camera_params.get("image_size")
+    if not (isinstance(size, list | tuple) and len(size) == 2):
+        return None
+    return int(size[0]), int(size[1])
+
+
 class SegmentationPipeline:
     """An engine plus a scenario's post-processing for one camera.
 
@@ -243,6 +251,31 @@ class SegmentationPipeline:
             self._lanes = LaneExtractor(names, settings, mapper=mapper)
             self._tracker = LaneTracker(tracking)
         self._configure_slots(engine, scenario, camera_params)
+        #: (height, width) the camera's ground geometry (``metres_per_pixel``, ``origin_px``) was set for
+        self.configured_size = _configured_size(camera_params)
+
+    def ground_geometry_note(self, frame_size: tuple[int, int]) -> str | None:
+        """Why this frame size may not fit the camera's bird's-eye geometry, or None when it does.
+
+        ``metres_per_pixel`` and ``origin_px`` describe frames of the camera's ``image_size``. A frame
+        of another size (another AVM, a resized stream) is still read with them: the model then sees
+        the ground at a wrong scale, which costs slots (``docs/parking_slots.md``, "Scale"), and the
+        metric corners shift. Nothing is guessed; the caller says so once per size.
+
+        Args:
+            frame_size: (height, width) of a frame about to be processed.
+        """
+        expected = self.configured_size
+        if self.metres_per_pixel is None or expected is None or tuple(frame_size) == expected:
+            return None
+        origin = f", origin_px {list(self._ego_px)}" if self._ego_px is not None else ""
+        return (
+            f"camera '{self.camera}': frames are {frame_size[1]}x{frame_size[0]} but its ground geometry "
+            f"(metres_per_pixel {self.metres_per_pixel:g}{origin}) is set for image_size "
+            f"{expected[1]}x{expected[0]}; it is used as set. If these frames cover the ground at "
+            "another scale, set the camera's metres_per_pixel, origin_px and image_size for them "
+            "(a wrong scale costs slots: docs/parking_slots.md, Scale)"
+        )
 
     def set_ground(self, ground: GroundMapper | None) -> None:
         """Use a new pixel <-> ground mapping for the lane boundaries (e.g. from a CameraInfo topic).
@@ -339,6 +372,7 @@ class SegmentationPipeline:
         device: str | None = None,
         engine: str | None = None,
         camera: str | None = None,
+        camera_params: Mapping[str, Any] | None = None,
         overlay_alpha: float = 0.5,
         options: EngineOptions | None = None,
         **engine_options: Any,
@@ -362,6 +396,8 @@ class SegmentationPipeline:
             device: ``cpu``, ``cuda`` or ``cuda:N`` (default: ``options``', else ``cpu``).
             engine: ``onnxruntime`` or ``torch`` (default: ``options``', else ``onnxruntime``).
             camera: Camera of the scenario (default: its first).
+            camera_params: Fields of the camera's parameter block replaced (None: removed), e.g.
+                ``{"metres_per_pixel": 0.0167}`` for bird's-eye frames at another ground scale.
             options: Engine options (:class:`~seg_perception.inference.options.EngineOptions`).
             engine_options: Fields of ``options`` replaced (``fp16``, ``intra_op_threads``, ...).
 
@@ -386,7 +422,10 @@ class SegmentationPipeline:
         try:
             if config is None:
                 config = scenario_from_metadata(loaded.metadata)
-            return cls(loaded, config, camera or config.primary_camera, overlay_alpha=overlay_alpha)
+            camera = camera or config.primary_camera
+            if camera_params:
+                config = config.with_camera_params(camera, camera_params)
+            return cls(loaded, config, camera, overlay_alpha=overlay_alpha)
         except Exception:
             loaded.close()
             raise

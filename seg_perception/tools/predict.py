@@ -161,6 +161,22 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--model-file", type=Path, help="ONNX model or .pt checkpoint (default: shipped model)"
     )
     add_engine_arguments(parser)
+    geometry = parser.add_argument_group("bird's-eye (AVM) frames")
+    geometry.add_argument(
+        "--metres-per-pixel",
+        type=float,
+        metavar="M",
+        help="ground size of a pixel of these frames (ps2.0's 600x600 views: 0.0167); default: the "
+        "scenario camera's metres_per_pixel, which is for its image_size (docs/parking_slots.md, Scale)",
+    )
+    geometry.add_argument(
+        "--origin-px",
+        type=float,
+        nargs=2,
+        metavar=("U", "V"),
+        help="pixel of the vehicle-frame origin in these frames, for metric slot corners (default: the "
+        "scenario camera's origin_px)",
+    )
     parser.add_argument("--out", type=Path, help="output folder (default out/predict/<source name>)")
     parser.add_argument(
         "--video",
@@ -185,6 +201,20 @@ def default_out(source: str) -> Path:
     return Path("out") / "predict" / name
 
 
+def frame_geometry(args: argparse.Namespace) -> dict[str, Any]:
+    """The camera fields ``--metres-per-pixel`` and ``--origin-px`` replace.
+
+    A given scale describes these frames, so the camera's ``image_size`` (what its own scale was set
+    for) no longer applies and is dropped.
+    """
+    fields: dict[str, Any] = {}
+    if args.metres_per_pixel is not None:
+        fields |= {"metres_per_pixel": float(args.metres_per_pixel), "image_size": None}
+    if args.origin_px is not None:
+        fields["origin_px"] = [float(value) for value in args.origin_px]
+    return fields
+
+
 def run(args: argparse.Namespace) -> int:
     from seg_perception.inference.pipeline import SegmentationPipeline
 
@@ -200,7 +230,11 @@ def run(args: argparse.Namespace) -> int:
         raise PredictError(f"cannot create the output folder {out}: {err}") from err
     try:
         pipeline = SegmentationPipeline.load(
-            args.scenario, model_file=args.model_file, overlay_alpha=args.alpha, options=engine_options(args)
+            args.scenario,
+            model_file=args.model_file,
+            camera_params=frame_geometry(args),
+            overlay_alpha=args.alpha,
+            options=engine_options(args),
         )
     except Exception:
         source.close()
@@ -246,6 +280,7 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
     calibration = frame_json.Calibration.from_mapping(pipeline.scenario.camera(pipeline.camera))
     timings: list[dict[str, float]] = []
     unreadable: list[str] = []
+    sizes_seen: set[tuple[int, int]] = set()
     preview_index = (source.total // 2) if source.total else 0
     preview_path = None
     progress = tqdm(total=source.total, unit="frame", desc="predict", disable=None)
@@ -258,6 +293,13 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
                 progress.update(1)
                 continue
             image = frame.image
+            size = (int(image.shape[0]), int(image.shape[1]))
+            if size not in sizes_seen:
+                sizes_seen.add(size)
+                if (note := pipeline.ground_geometry_note(size)) is not None:
+                    tqdm.write(
+                        f"predict: warning: {note} (here: --metres-per-pixel, --origin-px)", file=sys.stderr
+                    )
             if not source.is_stream:  # stills are unrelated pictures: none inherits another's lanes or slots
                 pipeline.reset_tracking()
             result = pipeline.process(image)

@@ -120,14 +120,11 @@ def _scenario_for(
     scenario: ScenarioConfig, image_size: tuple[int, int], metres_per_pixel: float | None
 ) -> ScenarioConfig:
     """The scenario with its AVM camera sized like this image (ego at the image centre)."""
-    camera = scenario.primary_camera
-    block = dict(scenario.camera(camera))
     height, width = image_size
-    block["image_size"] = [height, width]
-    block["origin_px"] = [width / 2.0, height / 2.0]
+    block: dict[str, Any] = {"image_size": [height, width], "origin_px": [width / 2.0, height / 2.0]}
     if metres_per_pixel is not None:
         block["metres_per_pixel"] = float(metres_per_pixel)
-    return dataclasses.replace(scenario, params={**scenario.params, camera: block})
+    return scenario.with_camera_params(scenario.primary_camera, block)
 
 
 def predicted_points(result: Any, threshold_px: float) -> tuple[np.ndarray, str]:
