@@ -185,3 +185,14 @@ def test_eval_bag_takes_the_process_output_folder_and_names_the_bag_on_a_wrong_p
     capsys.readouterr()
     assert main(["eval-bag", str(out / "output.mcap"), "--scenario", "parking"]) == 1
     assert f"'seg-perception process' wrote {out / 'bag'}" in capsys.readouterr().err
+
+
+def test_process_says_once_when_avm_frames_are_not_the_size_their_scale_was_set_for(
+    tmp_path, synthetic_bag, model, capsys
+):
+    bag = synthetic_bag("parking", seed=5)  # 48x64 frames; the scenario's AVM scale is for 640x640
+    argv = ["process", str(bag), "--scenario", "parking", "--model", str(model), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--video", "none"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("frames are 64x48 but its ground geometry") == 1
+    assert "image_size 640x640" in err and "--scenario" in err
