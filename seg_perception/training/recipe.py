@@ -92,17 +92,32 @@ class DistillSpec:
     Attributes:
         teacher: Training checkpoint of the teacher (``seg-perception train`` or ``recover``);
             a relative path is taken from the working directory, like ``--init``.
-        weight: Weight of the distillation term beside the hard-label loss (> 0).
+        weight: Weight of the distillation term on the generated batches beside the hard-label loss
+            (>= 0).
         temperature: Softmax temperature ``T`` (> 0); the term is scaled by ``T**2`` so its
             gradients keep their size as ``T`` changes (Hinton et al., 2015).
 
+        anchor_frames: Unlabelled real frames (an image folder or a video file; a relative path is
+            taken from the working directory) on which the student is held to the teacher's logits
+            at every step (:mod:`seg_perception.training.anchor_frames`); None: no anchor.
+        anchor_weight: Weight of the anchor term (> 0).
+        anchor_batch: Anchor frames per step.
+        anchor_every: Every how many frames of ``anchor_frames`` one is used (a video's neighbouring
+            frames are near copies).
+
     The teacher runs on the student's batch as it is (same crops, same pixel scale, same
     normalisation), whatever input size it was trained at: a fully convolutional teacher.
+    ``weight`` 0 leaves the generated batches to the hard labels alone (then ``anchor_frames``
+    is needed: a teacher must be followed somewhere).
     """
 
     teacher: str
     weight: float = 1.0
     temperature: float = 1.0
+    anchor_frames: str | None = None
+    anchor_weight: float = 1.0
+    anchor_batch: int = 4
+    anchor_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -361,11 +376,19 @@ def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | 
     return float(value)
 
 
-DISTILL_KEYS = ("teacher", "weight", "temperature")
+DISTILL_KEYS = (
+    "teacher",
+    "weight",
+    "temperature",
+    "anchor_frames",
+    "anchor_weight",
+    "anchor_batch",
+    "anchor_every",
+)
 
 
 def _distill_block(block: Any, source: str) -> DistillSpec | None:
-    """The recipe's ``distill`` block: ``{teacher: PATH, weight: W, temperature: T}``; absent: None."""
+    """The recipe's ``distill`` block (:class:`DistillSpec`'s fields); absent: None."""
     if block is None:
         return None
     if not isinstance(block, dict):
@@ -376,19 +399,42 @@ def _distill_block(block: Any, source: str) -> DistillSpec | None:
     teacher = block.get("teacher")
     if not isinstance(teacher, str) or not teacher:
         raise RecipeError(f"{source}: distill.teacher must be the path of a training checkpoint")
+    anchor = block.get("anchor_frames")
+    if anchor is not None and (not isinstance(anchor, str) or not anchor):
+        raise RecipeError(f"{source}: distill.anchor_frames must be the path of an image folder or a video")
     try:
         weight = float(block.get("weight", DistillSpec.weight))
         temperature = float(block.get("temperature", DistillSpec.temperature))
+        anchor_weight = float(block.get("anchor_weight", DistillSpec.anchor_weight))
+        anchor_batch = int(block.get("anchor_batch", DistillSpec.anchor_batch))
+        anchor_every = int(block.get("anchor_every", DistillSpec.anchor_every))
     except (TypeError, ValueError) as err:
         raise RecipeError(
-            f"{source}: distill.weight and distill.temperature must be numbers ({err})"
+            f"{source}: distill's weights, temperature and counts must be numbers ({err})"
         ) from err
-    if not (weight > 0.0 and temperature > 0.0):
+    if not (weight >= 0.0 and temperature > 0.0 and anchor_weight > 0.0):
         raise RecipeError(
-            f"{source}: distill.weight and distill.temperature must be positive, "
-            f"got {weight} and {temperature}"
+            f"{source}: distill.temperature and distill.anchor_weight must be positive and distill.weight "
+            f"not negative, got {temperature}, {anchor_weight} and {weight}"
         )
-    return DistillSpec(teacher=teacher, weight=weight, temperature=temperature)
+    if weight == 0.0 and anchor is None:
+        raise RecipeError(
+            f"{source}: distill.weight 0 needs distill.anchor_frames (the teacher is followed there)"
+        )
+    if anchor_batch < 1 or anchor_every < 1:
+        raise RecipeError(
+            f"{source}: distill.anchor_batch and distill.anchor_every must be at least 1, "
+            f"got {anchor_batch} and {anchor_every}"
+        )
+    return DistillSpec(
+        teacher=teacher,
+        weight=weight,
+        temperature=temperature,
+        anchor_frames=anchor,
+        anchor_weight=anchor_weight,
+        anchor_batch=anchor_batch,
+        anchor_every=anchor_every,
+    )
 
 
 MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight", "offset_weight")

@@ -24,6 +24,7 @@ from seg_perception.inference.checkpoint import load_checkpoint, read_checkpoint
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.metrics.segmentation import SegmentationMetrics
 from seg_perception.models.base import MARKING_POINT_STRIDE
+from seg_perception.training.anchor_frames import AnchorSet, load_anchor_frames
 from seg_perception.training.errors import RecipeError
 from seg_perception.training.losses import (
     IGNORE_INDEX,
@@ -158,14 +159,30 @@ class Trainer:
         ).to(self.device)
         self.teacher: nn.Module | None = None
         self.distill_criterion: DistillationLoss | None = None
+        self.anchors: AnchorSet | None = None
+        self.anchor_criterion: DistillationLoss | None = None
         if recipe.distill is not None:
-            self.teacher = self._load_teacher(recipe.distill)
-            self.distill_criterion = DistillationLoss(
-                weight=recipe.distill.weight,
-                temperature=recipe.distill.temperature,
-                ignore_index=IGNORE_INDEX,
-                align_corners=bool(getattr(self.model, "align_corners", False)),
-            ).to(self.device)
+            spec = recipe.distill
+            self.teacher = self._load_teacher(spec)
+            align_corners = bool(getattr(self.model, "align_corners", False))
+            if spec.weight > 0.0:
+                self.distill_criterion = DistillationLoss(
+                    weight=spec.weight,
+                    temperature=spec.temperature,
+                    ignore_index=IGNORE_INDEX,
+                    align_corners=align_corners,
+                ).to(self.device)
+            if spec.anchor_frames is not None:
+                frames = load_anchor_frames(
+                    spec.anchor_frames, recipe.input_size, recipe.mean, recipe.std, every=spec.anchor_every
+                )
+                self.anchors = AnchorSet.from_teacher(frames.to(self.device), self.teacher)
+                self.anchor_criterion = DistillationLoss(
+                    weight=spec.anchor_weight,
+                    temperature=spec.temperature,
+                    ignore_index=IGNORE_INDEX,
+                    align_corners=align_corners,
+                ).to(self.device)
         self.point_criterion: MarkingPointLoss | None = None
         if recipe.marking_points:
             if not getattr(self.model, "marking_points", False):
@@ -326,6 +343,33 @@ class Trainer:
             output = self.teacher(images)
         return output[0] if isinstance(output, (list, tuple)) else output
 
+    def _anchor_loss(self) -> torch.Tensor:
+        """The student held to the teacher on a batch of anchor frames.
+
+        The student runs with its batch norm in eval mode, as it will run on a camera: its running
+        statistics stay the generated scenes' and the anchor holds the function a car will use.
+        """
+        if self.anchors is None or self.anchor_criterion is None or self.recipe.distill is None:
+            raise RecipeError(f"recipe {self.recipe.name!r} has no distill.anchor_frames")
+        generator = torch.Generator().manual_seed(self.recipe.seed * 1_000_003 + self.step)
+        images, teacher_logits = self.anchors.batch(self.recipe.distill.anchor_batch, generator)
+        norms = [
+            m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+        ]
+        for module in norms:
+            module.train(False)
+        try:
+            with torch.autocast(self.device.type, enabled=self.use_amp):
+                outputs = self.model(images)
+        finally:
+            for module in norms:
+                module.train(True)
+        student = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        everywhere = torch.zeros(
+            (len(images), *teacher_logits.shape[-2:]), dtype=torch.long, device=teacher_logits.device
+        )
+        return self.anchor_criterion(student, teacher_logits, everywhere)
+
     def _resume(self, path: Path) -> None:
         raw = self._load_weights(path)
         for key, target in (("optimizer", self.optimizer), ("scheduler", self.scheduler)):
@@ -356,6 +400,13 @@ class Trainer:
                 "weight": self.recipe.distill.weight,
                 "temperature": self.recipe.distill.temperature,
             }
+            if self.recipe.distill.anchor_frames is not None:
+                extra["distilled_from"] |= {
+                    "anchor_frames": Path(self.recipe.distill.anchor_frames).name,
+                    "anchor_weight": self.recipe.distill.anchor_weight,
+                    "anchor_batch": self.recipe.distill.anchor_batch,
+                    "anchor_every": self.recipe.distill.anchor_every,
+                }
         if self.recipe.data.source == "synthetic":
             extra["train_seeds"] = list(self.recipe.data.train_seeds)
             extra["val_seeds"] = list(self.recipe.data.val_seeds)
@@ -456,6 +507,8 @@ class Trainer:
         if self.distill_criterion is not None:
             main = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
             loss = loss + self.distill_criterion(main, self._teacher_logits(images), masks)
+        if self.anchors is not None:
+            loss = loss + self._anchor_loss()
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.recipe.grad_clip:
