@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from test_training_trainer import SIZE, make_trainer, tiny_recipe
@@ -13,7 +16,9 @@ from test_training_trainer import SIZE, make_trainer, tiny_recipe
 from seg_perception.errors import ModelFileError
 from seg_perception.inference.checkpoint import read_checkpoint, save_checkpoint
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.inference.preprocess import Normalization, preprocess
 from seg_perception.models import build_model
+from seg_perception.training.anchor_frames import AnchorSet, load_anchor_frames
 from seg_perception.training.errors import RecipeError
 from seg_perception.training.losses import DistillationLoss
 from seg_perception.training.recipe import DistillSpec, Recipe, load_recipe, parse_recipe
@@ -71,13 +76,35 @@ def test_distill_block_parses_and_is_checked() -> None:
     base = {"scenario": "highway", "model": "m", "input_size": [8, 8]}
     recipe = parse_recipe({**base, "distill": {"teacher": "t.pt", "weight": 0.5, "temperature": 2}})
     assert recipe.distill == DistillSpec(teacher="t.pt", weight=0.5, temperature=2.0)
-    assert recipe.to_dict()["distill"] == {"teacher": "t.pt", "weight": 0.5, "temperature": 2.0}
+    assert recipe.to_dict()["distill"] == {
+        "teacher": "t.pt",
+        "weight": 0.5,
+        "temperature": 2.0,
+        "anchor_frames": None,
+        "anchor_weight": 1.0,
+        "anchor_batch": 4,
+        "anchor_every": 1,
+    }
     assert parse_recipe(base).distill is None
+    anchored = {
+        "teacher": "t.pt",
+        "weight": 0,
+        "anchor_frames": "v.mp4",
+        "anchor_batch": 2,
+        "anchor_every": 3,
+    }
+    assert parse_recipe({**base, "distill": anchored}).distill == DistillSpec(
+        teacher="t.pt", weight=0.0, anchor_frames="v.mp4", anchor_batch=2, anchor_every=3
+    )
     for block, message in (
         ({"weight": 1.0}, "distill.teacher"),
-        ({"teacher": "t.pt", "weight": 0.0}, "positive"),
+        ({"teacher": "t.pt", "weight": 0.0}, "needs distill.anchor_frames"),
+        ({"teacher": "t.pt", "weight": -1.0}, "not negative"),
         ({"teacher": "t.pt", "temperature": -1}, "positive"),
         ({"teacher": "t.pt", "weight": "heavy"}, "numbers"),
+        ({"teacher": "t.pt", "anchor_frames": "v.mp4", "anchor_weight": 0}, "positive"),
+        ({"teacher": "t.pt", "anchor_frames": "v.mp4", "anchor_batch": 0}, "at least 1"),
+        ({"teacher": "t.pt", "anchor_frames": 7}, "image folder or a video"),
         ({"teacher": "t.pt", "alpha": 1}, "unknown distill fields"),
         ("t.pt", "mapping"),
     ):
@@ -174,3 +201,93 @@ def test_distill_term_adds_to_the_hard_loss(tmp_path: Path) -> None:
         soft = distilled.distill_criterion(outputs[0], distilled._teacher_logits(images), masks).item()
     assert soft > 0.0
     assert distilled._train_step(images, masks) == pytest.approx(hard + soft, rel=1e-5)
+
+
+# -- anchor frames: unlabelled real frames that hold the student to its teacher -------------------
+
+
+def write_frames(folder: Path, count: int) -> list[np.ndarray]:
+    """``count`` distinct, left-right asymmetric BGR frames as PNGs in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for index in range(count):
+        frame = np.zeros((48, 80, 3), np.uint8)
+        frame[:, : 10 + 5 * index] = (40 * index % 256, 200, 30)
+        cv2.imwrite(str(folder / f"{index:03d}.png"), frame)
+        frames.append(frame)
+    return frames
+
+
+def test_anchor_frames_come_from_a_folder_or_a_video_as_the_engines_preprocess_them(tmp_path: Path) -> None:
+    frames = write_frames(tmp_path / "folder", 5)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    loaded = load_anchor_frames(tmp_path / "folder", SIZE, mean, std, every=2)
+    assert loaded.shape == (3, 3, *SIZE) and loaded.dtype == torch.float32
+    norm = Normalization.from_mean_std(mean, std)
+    for row, index in enumerate((0, 2, 4)):
+        np.testing.assert_array_equal(loaded[row].numpy(), preprocess(frames[index], SIZE, norm)[0])
+    video = tmp_path / "drive.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (80, 48))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    assert load_anchor_frames(video, SIZE, mean, std).shape == (5, 3, *SIZE)
+    for path, message in (
+        (tmp_path / "missing", "does not exist"),
+        (tmp_path / "folder" / "000.png", "neither a folder of images nor a video"),
+    ):
+        with pytest.raises(RecipeError, match=message):
+            load_anchor_frames(path, SIZE, mean, std)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RecipeError, match="holds no frame"):
+        load_anchor_frames(tmp_path / "empty", SIZE, mean, std)
+
+
+def test_an_anchor_batchs_targets_are_the_teachers_answers_on_the_frames_as_drawn_mirrored_or_not() -> None:
+    torch.manual_seed(0)
+    teacher = torch.nn.Conv2d(3, 2, 3, padding=1)  # not mirror-symmetric: its answer on a mirror differs
+    images = torch.randn(6, 3, 8, 12)
+    anchors = AnchorSet.from_teacher(images, teacher)
+    picked, logits = anchors.batch(6, torch.Generator().manual_seed(1))
+    assert picked.shape == images.shape
+    with torch.no_grad():
+        np.testing.assert_allclose(teacher(picked).numpy(), logits.numpy(), atol=1e-5)
+    flipped = sum(not any(torch.equal(p, i) for i in images) for p in picked)
+    assert 0 < flipped < 6  # some mirrored, some not (this seed)
+    again, _ = anchors.batch(6, torch.Generator().manual_seed(1))
+    assert torch.equal(again, picked)  # the step's seed decides the batch
+    assert anchors.batch(10, torch.Generator().manual_seed(2))[0].shape[0] == 6  # no more than there are
+
+
+def anchored_recipe(teacher: Path, frames: Path, **changes: object) -> Recipe:
+    spec = DistillSpec(teacher=str(teacher), weight=0.0, anchor_frames=str(frames), anchor_batch=2)
+    return dataclasses.replace(tiny_recipe(**changes), distill=spec)
+
+
+def test_the_anchor_term_is_zero_at_the_teacher_grows_as_the_student_leaves_it_and_is_added(
+    tmp_path: Path,
+) -> None:
+    teacher_path = save_teacher(tmp_path / "teacher.pt")
+    write_frames(tmp_path / "frames", 4)
+    trainer = make_trainer(anchored_recipe(teacher_path, tmp_path / "frames"), tmp_path / "run")
+    assert trainer.distill_criterion is None and trainer.anchors is not None and len(trainer.anchors) == 4
+    trainer.model.train()
+    student_as_teacher = copy.deepcopy(trainer.model).eval()  # as if the student started as its teacher
+    trainer.anchors = AnchorSet.from_teacher(trainer.anchors.images, student_as_teacher)
+    trainer.model.train()
+    assert trainer._anchor_loss().item() == pytest.approx(0.0, abs=1e-6)
+    running = {k: v.clone() for k, v in trainer.model.state_dict().items() if "running" in k}
+    with torch.no_grad():
+        for parameter in trainer.model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    assert trainer._anchor_loss().item() > 0.0
+    for name, value in running.items():  # the anchors' forward leaves the batch statistics alone
+        assert torch.equal(trainer.model.state_dict()[name], value), name
+    assert all(m.training for m in trainer.model.modules())  # and puts train mode back
+    images, masks = next(trainer._batches())
+    with torch.no_grad():
+        hard = trainer.criterion(trainer.model(images), masks).item()
+    anchor = trainer._anchor_loss().item()
+    assert trainer._train_step(images, masks) == pytest.approx(hard + anchor, rel=1e-4)
+    saved_metadata = trainer.metadata().extra["distilled_from"]
+    assert saved_metadata["anchor_frames"] == "frames" and saved_metadata["anchor_batch"] == 2

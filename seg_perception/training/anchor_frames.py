@@ -6,7 +6,8 @@ student to give the teacher's answer on a few real frames, which need no labels:
 free to change on the generator's scenes and held where the real frames are. The frames are read
 once, brought to the model's input size as the engines bring a camera frame
 (:func:`~seg_perception.inference.preprocess.preprocess`), and the teacher's logits on them are
-computed once (:class:`AnchorSet`); a batch mirrors each frame left-right by chance, logits alike.
+computed once, on each frame and on its mirror image (:class:`AnchorSet`); a batch mirrors each frame
+left-right by chance.
 """
 
 from __future__ import annotations
@@ -81,37 +82,47 @@ def load_anchor_frames(
 
 @dataclass
 class AnchorSet:
-    """Anchor frames and the teacher's logits on them, with mirrored batches drawn by seed.
+    """Anchor frames and the teacher's logits on them and on their mirror images.
+
+    A teacher is not exactly mirror-symmetric, so the target for a mirrored frame is the teacher's
+    answer on that mirrored frame, not its answer on the frame mirrored afterwards.
 
     Attributes:
         images: ``(N, 3, h, w)`` normalised model inputs.
         teacher_logits: ``(N, C, h', w')`` the teacher's main logits on ``images``.
+        mirrored_logits: ``(N, C, h', w')`` its main logits on ``images`` mirrored left-right.
     """
 
     images: torch.Tensor
     teacher_logits: torch.Tensor
+    mirrored_logits: torch.Tensor
 
     @classmethod
     def from_teacher(cls, images: torch.Tensor, teacher: torch.nn.Module, *, chunk: int = 8) -> AnchorSet:
-        """The teacher's logits on ``images`` (eval mode, no gradient), ``chunk`` frames at a time."""
+        """The teacher's logits on ``images`` and on their mirrors (eval mode, no gradient)."""
         teacher.eval()
-        outputs = []
-        with torch.no_grad():
-            for start in range(0, len(images), chunk):
-                output = teacher(images[start : start + chunk])
-                outputs.append((output[0] if isinstance(output, (list, tuple)) else output).float())
-        return cls(images=images, teacher_logits=torch.cat(outputs))
+
+        def logits(batch: torch.Tensor) -> torch.Tensor:
+            outputs = []
+            with torch.no_grad():
+                for start in range(0, len(batch), chunk):
+                    output = teacher(batch[start : start + chunk])
+                    outputs.append((output[0] if isinstance(output, (list, tuple)) else output).float())
+            return torch.cat(outputs)
+
+        return cls(images=images, teacher_logits=logits(images), mirrored_logits=logits(images.flip(-1)))
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
     def batch(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``size`` frames drawn without replacement (all of them when fewer), each mirrored left-right
-        with probability one half, and the teacher's logits mirrored alike."""
+        with probability one half, and the teacher's logits on each as drawn."""
         picks = torch.randperm(len(self), generator=generator)[: min(size, len(self))]
         mirror = torch.rand(len(picks), generator=generator) < 0.5
         images = self.images[picks].clone()
-        logits = self.teacher_logits[picks].clone()
         images[mirror] = images[mirror].flip(-1)
-        logits[mirror] = logits[mirror].flip(-1)
+        logits = torch.where(
+            mirror[:, None, None, None], self.mirrored_logits[picks], self.teacher_logits[picks]
+        )
         return images, logits
