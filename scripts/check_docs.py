@@ -358,6 +358,9 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
     shutil.copy(ROOT / "weights" / "parking.onnx", workspace / "runs" / "my_parking" / "my_parking.onnx")
     for folder, seed in (("out/tuning_a", 7000), ("out/tuning_b", 7100)):
         generate_scenes(workspace, env, "parking", 2, "160x160", folder, seed=seed)
+    # Your bird's-eye views of another size and scale than the parking camera's (ps2.0's 600x600)
+    generate_scenes(workspace, env, "parking", 2, "600x600", "path/to/avm_scenes", seed=7200)
+    shutil.copytree(workspace / "path" / "to" / "avm_scenes" / "images", workspace / "path" / "to" / "avm")
 
 
 def generate_scenes(
