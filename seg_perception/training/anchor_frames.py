@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 import torch
 
+from seg_perception.data.datasets import IMAGE_SUFFIXES
 from seg_perception.inference.preprocess import Normalization, preprocess
 from seg_perception.training.errors import RecipeError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
 def _frames_of(path: Path) -> Iterator[np.ndarray]:

@@ -164,25 +164,23 @@ class Trainer:
         if recipe.distill is not None:
             spec = recipe.distill
             self.teacher = self._load_teacher(spec)
-            align_corners = bool(getattr(self.model, "align_corners", False))
-            if spec.weight > 0.0:
-                self.distill_criterion = DistillationLoss(
-                    weight=spec.weight,
+
+            def distillation(weight: float) -> DistillationLoss:
+                return DistillationLoss(
+                    weight=weight,
                     temperature=spec.temperature,
                     ignore_index=IGNORE_INDEX,
-                    align_corners=align_corners,
+                    align_corners=bool(getattr(self.model, "align_corners", False)),
                 ).to(self.device)
+
+            if spec.weight > 0.0:
+                self.distill_criterion = distillation(spec.weight)
             if spec.anchor_frames is not None:
                 frames = load_anchor_frames(
                     spec.anchor_frames, recipe.input_size, recipe.mean, recipe.std, every=spec.anchor_every
                 )
                 self.anchors = AnchorSet.from_teacher(frames.to(self.device), self.teacher)
-                self.anchor_criterion = DistillationLoss(
-                    weight=spec.anchor_weight,
-                    temperature=spec.temperature,
-                    ignore_index=IGNORE_INDEX,
-                    align_corners=align_corners,
-                ).to(self.device)
+                self.anchor_criterion = distillation(spec.anchor_weight)
         self.point_criterion: MarkingPointLoss | None = None
         if recipe.marking_points:
             if not getattr(self.model, "marking_points", False):
