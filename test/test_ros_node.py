@@ -490,6 +490,37 @@ def test_parking_compressed_markers_in_metres(
         harness.close()
 
 
+@pytest.mark.parametrize(("image_size", "warned"), [(None, True), ([HEIGHT, WIDTH], False), ([0, 0], False)])
+def test_avm_image_size_says_which_frames_its_scale_is_for(
+    ros_context: Context,
+    models: dict[str, Path],
+    capfd: pytest.CaptureFixture[str],
+    image_size: list[int] | None,
+    warned: bool,
+) -> None:
+    """The frames are HEIGHT x WIDTH; the parking scale is for 640x640 unless avm.image_size says."""
+    overrides = [
+        Parameter("scenario", value="parking"),
+        Parameter("model_file", value=str(models["parking"])),
+        Parameter("qos.reliability", value="reliable"),
+    ]
+    if image_size is not None:
+        overrides.append(Parameter("avm.image_size", value=image_size))
+    harness = Harness(ros_context, overrides)
+    try:
+        worker = harness.node.workers[0]
+        assert harness.node.core.settings.cameras[0].image_size == (
+            (640, 640) if image_size is None else (tuple(image_size) if min(image_size) else None)
+        )
+        publisher = harness.publisher(Image, "/camera/avm/image_raw")
+        capfd.readouterr()
+        publisher.publish(image_msg(scene(green=True), stamp_sec=5))
+        wait_for(lambda: worker.stats.snapshot().processed == 1, "the frame to be processed")
+        assert ("but its ground geometry" in capfd.readouterr().err) == warned
+    finally:
+        harness.close()
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -498,6 +529,8 @@ def test_parking_compressed_markers_in_metres(
         ([Parameter("device", value="gpu")], ["'device'", "gpu", "cuda"]),
         ([Parameter("front.transport", value="h264")], ["'front.transport'", "h264", "raw, compressed"]),
         ([Parameter("front.ground_homography", value=[1.0, 2.0])], ["'front.ground_homography'", "9"]),
+        ([Parameter("front.image_size", value=[480])], ["'front.image_size'", "[480]", "[height, width]"]),
+        ([Parameter("front.image_size", value=[480, 0])], ["'front.image_size'", "[480, 0]", "[0, 0]"]),
         ([Parameter("scenario", value="moon")], ["'scenario'", "moon"]),
         ([Parameter("qos.depth", value=0)], ["'qos.depth'", "0"]),
         ([Parameter("precision", value="int8")], ["'precision'", "int8", "auto, fp32, fp16, bf16"]),

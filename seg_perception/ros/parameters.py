@@ -92,6 +92,8 @@ class CameraSettings:
     #: to: the camera's scenario at start
     device_models: tuple[tuple[str, str], ...] = ()
     device_models_scenario: str = ""
+    #: ``<camera>.image_size``: the (height, width) its bird's-eye geometry is for; None: any size
+    image_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,12 @@ class _Declarer:
         return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def _configured_size(block: Mapping[str, Any]) -> list[int]:
+    """A camera block's ``image_size`` as the parameter's default: [height, width], or [0, 0] without one."""
+    size = block.get("image_size")
+    return [int(size[0]), int(size[1])] if isinstance(size, (list, tuple)) and len(size) == 2 else [0, 0]
+
+
 def _check_range(name: str, value: Any, bounds: tuple[float, float] | None) -> None:
     # rclpy enforces ranges on set_parameters but not on overrides given at start.
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
@@ -307,6 +315,17 @@ def _declare_camera(
         "pixel [u, v] of the vehicle-frame origin in a bird's-eye image",
         array_type=Parameter.Type.DOUBLE_ARRAY,
     )
+    image_size = declare(
+        prefix + "image_size",
+        _configured_size(block),
+        "frame size [height, width] that 'metres_per_pixel' and 'origin_px' describe; frames of another "
+        "size are read with them all the same, with a warning; [0, 0] = any size, no warning",
+        array_type=Parameter.Type.INTEGER_ARRAY,
+    )
+    if len(image_size) != 2 or min(image_size) < 0 or (0 in image_size and max(image_size) > 0):
+        raise NodeParameterError(
+            f"parameter '{prefix}image_size' = {image_size}: give [height, width] or [0, 0] (any size)"
+        )
     homography = declare(
         prefix + "ground_homography",
         geometry_defaults["ground_homography"],
@@ -369,6 +388,7 @@ def _declare_camera(
         mounting=tuple(mounting),
         device_models=device_models,
         device_models_scenario=str(camera_scenario),
+        image_size=(int(image_size[0]), int(image_size[1])) if min(image_size) > 0 else None,
     )
     model = resolve_camera_model(
         scenario,
@@ -500,6 +520,9 @@ def _with_camera_blocks(scenario: ScenarioConfig, cameras: Sequence[CameraSettin
         block = dict(params.get(camera.name) or {})
         block.update(enabled=camera.enabled, topic=camera.topic, transport=camera.transport)
         block.pop("origin_px", None)
+        block.pop("image_size", None)
+        if camera.image_size is not None:
+            block["image_size"] = list(camera.image_size)
         if camera.projection.metres_per_pixel > 0:
             block["metres_per_pixel"] = camera.projection.metres_per_pixel
             block["origin_px"] = list(camera.projection.origin_px)
