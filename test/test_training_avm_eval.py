@@ -189,6 +189,25 @@ def test_an_empty_marking_point_output_falls_back_to_slot_corners():
     np.testing.assert_allclose(points, [[7.0, 8.0]])
 
 
+def test_points_from_slot_corners_reads_the_slots_even_beside_marking_points(avm_folder, stand_in, capsys):
+    from seg_perception.cli import main
+    from seg_perception.errors import ConfigError
+
+    slots = [ParkingSlot(corners=np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 50.0], [0.0, 50.0]]))]
+    result = SimpleNamespace(slots=slots, marking_points=np.array([[7.0, 8.0, 0.0, 1.0, 0.8]]))
+    points, source = avm_eval.predicted_points(result, threshold_px=10.0, points_from="slot_corners")
+    assert source == "slot_corners"
+    np.testing.assert_allclose(points, [[0.0, 0.0], [100.0, 0.0]])  # the lone marking point is not there
+    with pytest.raises(ConfigError, match="points_from"):
+        avm_eval.predicted_points(result, threshold_px=10.0, points_from="heat")
+    report = avm_eval.evaluate_avm(
+        "model.onnx", avm_folder, metres_per_pixel=0.02, points_from="slot_corners"
+    )
+    assert report["predicted_points_from"] == ["slot_corners"]
+    assert main(["eval", "model.onnx", "--avm", str(avm_folder), "--points-from", "slot_corners"]) == 0
+    assert "predicted points from: slot_corners" in capsys.readouterr().out
+
+
 def _generated_folder(tmp_path, *, count=2, seed=500000):
     from seg_perception.cli import main
 

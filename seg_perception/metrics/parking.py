@@ -29,6 +29,8 @@ PS2_IMAGE_PX = 600
 PS2_METRES_PER_PIXEL = 10.0 / PS2_IMAGE_PX  # ps2.0: about 10 m x 10 m in 600 x 600 pixels
 PS2_THRESHOLD_PX = 10.0
 DEFAULT_THRESHOLD_M = PS2_THRESHOLD_PX * PS2_METRES_PER_PIXEL
+#: What an evaluation reads the predicted points from: marking points, or the slots' entrance corners.
+POINT_SOURCES = ("marking_points", "slot_corners")
 _INFEASIBLE = 1e12
 
 

@@ -49,6 +49,7 @@ from seg_perception.data.parking_labels import ParkingLabel, find_label, read_pa
 from seg_perception.errors import ConfigError
 from seg_perception.metrics.parking import (
     DEFAULT_THRESHOLD_M,
+    POINT_SOURCES,
     ParkingAccumulator,
     frame_threshold_px,
     marking_point_positions,
@@ -127,14 +128,19 @@ def _scenario_for(
     return scenario.with_camera_params(scenario.primary_camera, block)
 
 
-def predicted_points(result: Any, threshold_px: float) -> tuple[np.ndarray, str]:
+def predicted_points(
+    result: Any, threshold_px: float, *, points_from: str = "marking_points"
+) -> tuple[np.ndarray, str]:
     """The pipeline's marking points, else its slots' entrance corners merged; and which was used.
 
     A pipeline without marking points (a segmentation-only model) reports none: its slots'
-    entrance corners stand in for them.
+    entrance corners stand in for them. ``points_from`` ``slot_corners`` reads the slots' entrance
+    corners always: what a consumer of the slots alone gets (a found point that makes no slot is lost).
     """
+    if points_from not in POINT_SOURCES:
+        raise ConfigError(f"points_from must be one of {POINT_SOURCES}, got {points_from!r}")
     points = marking_point_positions(getattr(result, "marking_points", None))
-    if len(points):
+    if len(points) and points_from == "marking_points":
         return points, "marking_points"
     corners = slot_entrances(result.slots).reshape(-1, 2)
     return merge_points(corners, threshold_px / 2.0), "slot_corners"
@@ -242,6 +248,7 @@ def evaluate_avm(
     oracle: bool = False,
     test_time_flips: int | None = None,
     point_threshold: float | None = None,
+    points_from: str = "marking_points",
 ) -> dict[str, Any]:
     """Run the parking pipeline over labelled AVM images and return the metrics report plus provenance.
 
@@ -253,7 +260,9 @@ def evaluate_avm(
     ``slots.test_time_flips``, e.g. 4 to score a model on the CPU as a CUDA engine runs it
     (``slots.cuda_test_time_flips``); None keeps the scenario's setting for this engine.
     ``point_threshold`` replaces ``slots.point_threshold`` (the least marking-point heat; by default
-    the model file's own, see ``docs/parking_slots.md``).
+    the model file's own, see ``docs/parking_slots.md``). ``points_from`` (``POINT_SOURCES``) says
+    what the predicted points are: the marking points, or the slots' entrance corners
+    (:func:`predicted_points`).
 
     Raises:
         ConfigError: no labelled images, an unreadable image, or (``oracle``) a label without
@@ -273,6 +282,7 @@ def evaluate_avm(
         scenario=scenario,
         oracle=oracle,
         test_time_flips=test_time_flips,
+        points_from=points_from,
     )
     return report
 
@@ -345,6 +355,7 @@ def _evaluate(
     scenario: str | None = None,
     oracle: bool = False,
     test_time_flips: int | None = None,
+    points_from: str = "marking_points",
 ) -> list[dict[str, Any]]:
     """One report per threshold of ``point_thresholds`` (None: the scenario's / model's own); the
     engine runs once per image, through the first threshold's pipeline. Overlays are drawn for
@@ -401,7 +412,7 @@ def _evaluate(
                     points, source = true_points[:, :2], "oracle"
                 else:
                     result = pipeline.postprocess(segmentation, polygons=False)
-                    points, source = predicted_points(result, threshold_px)
+                    points, source = predicted_points(result, threshold_px, points_from=points_from)
                 sources.add(source)
                 matches = accumulators[which].update(
                     image_width=size[1],

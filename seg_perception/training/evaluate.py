@@ -37,7 +37,7 @@ import numpy as np
 from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import ModelMetadata
-from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M
+from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M, POINT_SOURCES
 from seg_perception.metrics.segmentation import SegmentationMetrics, format_table
 from seg_perception.postprocess.marking_points import TEST_TIME_FLIPS
 from seg_perception.training.engines import open_engine
@@ -228,6 +228,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "model (never run; it names the scenario), so the slot table measures the slot assembly alone",
     )
     avm.add_argument(
+        "--points-from",
+        choices=POINT_SOURCES,
+        default=POINT_SOURCES[0],
+        help="with --avm: score the marking points (default) or the slots' entrance corners, which is "
+        "what a consumer of the slots alone gets",
+    )
+    avm.add_argument(
         "--threshold-cm",
         type=float,
         default=100.0 * DEFAULT_THRESHOLD_M,
@@ -305,6 +312,7 @@ def run_avm(args: argparse.Namespace) -> int:
         oracle=args.oracle,
         test_time_flips=args.test_time_flips,
         point_threshold=args.point_threshold,
+        points_from=args.points_from,
     )
     skipped = report["unlabelled_images_skipped"]
     print(
