@@ -96,7 +96,6 @@ class DistillSpec:
             (>= 0).
         temperature: Softmax temperature ``T`` (> 0); the term is scaled by ``T**2`` so its
             gradients keep their size as ``T`` changes (Hinton et al., 2015).
-
         anchor_frames: Unlabelled real frames (an image folder or a video file; a relative path is
             taken from the working directory) on which the student is held to the teacher's logits
             at every step (:mod:`seg_perception.training.anchor_frames`); None: no anchor.
