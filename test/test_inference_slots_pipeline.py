@@ -377,6 +377,10 @@ def test_frames_of_another_size_than_the_cameras_geometry_get_a_note_naming_what
         assert part in note
     # the scale is still the configured one: nothing is guessed from the frame's size
     assert pipeline.metres_per_pixel == pytest.approx(0.02)
+    # said once per size: the first 600x600 frame gets the note, the next ones none
+    assert pipeline.new_ground_geometry_note((600, 600)) == note
+    assert pipeline.new_ground_geometry_note((600, 600)) is None
+    assert pipeline.new_ground_geometry_note((640, 640)) is None
 
 
 def test_a_camera_without_a_configured_size_or_ground_scale_gets_no_note():

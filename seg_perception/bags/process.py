@@ -118,19 +118,14 @@ class CameraOutputs:
         self.calibration = frame_json.Calibration(projection.metres_per_pixel, projection.origin_px)
         self.ros = _serialized_outputs(scenario, camera)
         self.timings: list[dict[str, float]] = []
-        self.sizes_seen: set[tuple[int, int]] = set()
 
     def handle(self, image: np.ndarray, *, stamp: int, log_time: int, frame_id: str) -> np.ndarray:
         """Process one frame (``frame_id``: the input's), write its outputs, return the overlay."""
         frame_id = output_frame_id(self.geometry.frame_id, frame_id)
-        frame_size = (int(image.shape[0]), int(image.shape[1]))
-        if frame_size not in self.sizes_seen:
-            self.sizes_seen.add(frame_size)
-            if (note := self.pipeline.ground_geometry_note(frame_size)) is not None:
-                print(
-                    f"process: warning: {note} (set them in a scenario YAML given as --scenario)",
-                    file=sys.stderr,
-                )
+        if (note := self.pipeline.new_ground_geometry_note(image.shape[:2])) is not None:
+            print(
+                f"process: warning: {note} (set them in a scenario YAML given as --scenario)", file=sys.stderr
+            )
         result = self.pipeline.process(image)
         self.timings.append(result.timings_ms)
         overlay = self.pipeline.overlay(image, result.mask, lanes=result.lanes)

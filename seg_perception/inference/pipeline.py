@@ -253,6 +253,7 @@ class SegmentationPipeline:
         self._configure_slots(engine, scenario, camera_params)
         #: (height, width) the camera's ground geometry (``metres_per_pixel``, ``origin_px``) was set for
         self.configured_size = _configured_size(camera_params)
+        self._sizes_checked: set[tuple[int, int]] = set()  # frame sizes new_ground_geometry_note has seen
 
     def ground_geometry_note(self, frame_size: tuple[int, int]) -> str | None:
         """Why this frame size may not fit the camera's bird's-eye geometry, or None when it does.
@@ -276,6 +277,15 @@ class SegmentationPipeline:
             "another scale, set the camera's metres_per_pixel, origin_px and image_size for them "
             "(a wrong scale costs slots: docs/parking_slots.md, Scale)"
         )
+
+    def new_ground_geometry_note(self, frame_size: tuple[int, int]) -> str | None:
+        """:meth:`ground_geometry_note` for the first frame of each size this pipeline is given, else None:
+        what the node, ``predict`` and ``process`` say once per frame size."""
+        size = (int(frame_size[0]), int(frame_size[1]))
+        if size in self._sizes_checked:
+            return None
+        self._sizes_checked.add(size)
+        return self.ground_geometry_note(size)
 
     def set_ground(self, ground: GroundMapper | None) -> None:
         """Use a new pixel <-> ground mapping for the lane boundaries (e.g. from a CameraInfo topic).

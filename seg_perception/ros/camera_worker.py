@@ -139,7 +139,6 @@ class CameraWorker:
         self._warnings = KeyedThrottle(WARN_THROTTLE_S)
         self._silent_warnings = KeyedThrottle(SILENT_INPUT_WARN_PERIOD_S)
         self._faults = OncePerKey()
-        self._geometry_checked = OncePerKey()
         self._consecutive_failures = 0
         self.size_limit = frame_size_limit(os.environ)
         self._large_frame_warned = False
@@ -432,7 +431,9 @@ class CameraWorker:
         if image is None:
             return
         self._restart_tracking_on_a_jump(msg.header.stamp)
-        self._check_ground_geometry(image.shape[:2])
+        # once per frame size: a bird's-eye camera's frames not the size its metres_per_pixel is for
+        if (note := self.pipeline.new_ground_geometry_note(image.shape[:2])) is not None:
+            self.core.node.get_logger().warning(note)
         converted = time.perf_counter()
         self.core.check_frame_size(len(msg.data))
         segmentation = self._run_stage(self.pipeline.segment, image)
@@ -521,16 +522,6 @@ class CameraWorker:
             slots=None if self.pipeline.slot_method == "none" else len(result.slots),
             marking_points=len(result.marking_points),
         )
-
-    def _check_ground_geometry(self, size: tuple[int, int]) -> None:
-        """Warn once per pipeline and frame size when a bird's-eye camera's frames are not the size its
-        ``metres_per_pixel`` and ``origin_px`` were set for (they are still used: nothing is guessed)."""
-        pipeline = self.pipeline
-        if not self._geometry_checked.first((id(pipeline), size)):
-            return
-        note = pipeline.ground_geometry_note(size)
-        if note is not None:
-            self.core.node.get_logger().warning(note)
 
     def _warn_clock_mismatch(self, detail: str) -> None:
         suppressed = self._warnings.allow("clock_mismatch")

@@ -280,7 +280,6 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
     calibration = frame_json.Calibration.from_mapping(pipeline.scenario.camera(pipeline.camera))
     timings: list[dict[str, float]] = []
     unreadable: list[str] = []
-    sizes_seen: set[tuple[int, int]] = set()
     preview_index = (source.total // 2) if source.total else 0
     preview_path = None
     progress = tqdm(total=source.total, unit="frame", desc="predict", disable=None)
@@ -293,13 +292,10 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
                 progress.update(1)
                 continue
             image = frame.image
-            size = (int(image.shape[0]), int(image.shape[1]))
-            if size not in sizes_seen:
-                sizes_seen.add(size)
-                if (note := pipeline.ground_geometry_note(size)) is not None:
-                    tqdm.write(
-                        f"predict: warning: {note} (here: --metres-per-pixel, --origin-px)", file=sys.stderr
-                    )
+            if (note := pipeline.new_ground_geometry_note(image.shape[:2])) is not None:
+                tqdm.write(
+                    f"predict: warning: {note} (here: --metres-per-pixel, --origin-px)", file=sys.stderr
+                )
             if not source.is_stream:  # stills are unrelated pictures: none inherits another's lanes or slots
                 pipeline.reset_tracking()
             result = pipeline.process(image)
