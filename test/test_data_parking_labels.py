@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.io
 
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.parking_labels import (
@@ -54,6 +55,42 @@ def test_dmpr_json_single_mark_flat_and_plain_xy():
 def test_dmpr_json_rejects_malformed_labels(label):
     with pytest.raises(DatasetError):
         parse_dmpr_json(label, source="bad.json")
+
+
+def test_ps2_matlab_labels_read_like_their_dmpr_json(tmp_path):
+    """ps2.0's own ``.mat`` files: ``marks`` rows x, y (no direction), ``slots`` 1-based, type, angle."""
+    path = tmp_path / "img1.mat"
+    scipy.io.savemat(path, {"marks": np.array([[100.0, 200.0], [200.0, 200.0], [300.5, 201.0]]),
+                            "slots": np.array([[1, 2, 1, 90], [2, 3, 1, 90]])})  # fmt: skip
+    parsed = read_parking_label(path)
+    assert parsed.label_size == (600, 600) and parsed.source == str(path)
+    np.testing.assert_allclose(parsed.points, [[100, 200], [200, 200], [300.5, 201]])
+    assert parsed.slots == [(0, 1), (1, 2)]
+    assert np.isnan(parsed.directions).all()
+    # the labelling tool's directional version saves the second point as DMPR-PS's JSON does
+    directional = tmp_path / "img2.mat"
+    scipy.io.savemat(
+        directional, {"marks": np.array([[10.0, 20.0, 10.0, 80.0, 1.0]]), "slots": np.zeros((0, 4))}
+    )
+    parsed = read_parking_label(directional)
+    np.testing.assert_allclose(parsed.directions, [np.pi / 2])
+    assert parsed.slots == [] and parsed.shapes == ["1"]
+    assert read_parking_label(directional, label_size=(480, 640)).label_size == (480, 640)
+
+
+def test_ps2_matlab_labels_that_cannot_be_read_are_named(tmp_path):
+    no_marks = tmp_path / "a.mat"
+    scipy.io.savemat(no_marks, {"slots": np.array([[1, 2, 1, 90]])})
+    with pytest.raises(DatasetError, match=r"a\.mat: a ps2\.0 MATLAB label needs a 'marks' array"):
+        read_parking_label(no_marks)
+    not_matlab = tmp_path / "b.mat"
+    not_matlab.write_text("marks = [1 2]")
+    with pytest.raises(DatasetError, match=r"cannot read .*b\.mat as a MATLAB file"):
+        read_parking_label(not_matlab)
+    bad_slot = tmp_path / "c.mat"
+    scipy.io.savemat(bad_slot, {"marks": np.array([[1.0, 2.0]]), "slots": np.array([[1, 2, 1, 90]])})
+    with pytest.raises(DatasetError, match=r"c\.mat: slot \[1\.0, 2\.0\] names marks outside 1\.\.1"):
+        read_parking_label(bad_slot)
 
 
 def test_labelme_xml_points_skip_deleted_and_scale_to_the_image():
@@ -126,6 +163,20 @@ def test_find_label_in_dmpr_ps_own_label_tree(tmp_path):
         (labels / "img1.json").write_text(json.dumps({"marks": [[1, 2, 3, 4, 0]], "slots": []}))
         assert find_label(images / "img1.jpg") == labels / "img1.json"
     assert find_label(tmp_path / "testing" / "all" / "img2.jpg") is None
+
+
+def test_find_label_takes_ps2_matlab_files_beside_the_images_after_any_json(tmp_path):
+    """ps2.0 as released keeps ``<stem>.mat`` beside each image; DMPR-PS's JSON of it, when there, wins
+    (it carries directions)."""
+    images = tmp_path / "testing" / "all"
+    images.mkdir(parents=True)
+    (images / "img1.jpg").write_bytes(b"")
+    scipy.io.savemat(images / "img1.mat", {"marks": np.array([[1.0, 2.0]]), "slots": np.zeros((0, 4))})
+    assert find_label(images / "img1.jpg") == images / "img1.mat"
+    labels = tmp_path / "ps_json_label" / "testing" / "all"
+    labels.mkdir(parents=True)
+    (labels / "img1.json").write_text(json.dumps({"marks": [[1, 2, 3, 4, 0]], "slots": []}))
+    assert find_label(images / "img1.jpg") == labels / "img1.json"
 
 
 def test_synthetic_truth_round_trips_through_the_dmpr_form():

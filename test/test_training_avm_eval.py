@@ -208,12 +208,12 @@ def test_points_from_slot_corners_reads_the_slots_even_beside_marking_points(avm
     assert "predicted points from: slot_corners" in capsys.readouterr().out
 
 
-def _generated_folder(tmp_path, *, count=2, seed=500000):
+def _generated_folder(tmp_path, *, count=2, seed=500000, size="240x240", metres_per_pixel=0.03):
     from seg_perception.cli import main
 
     out = tmp_path / "generated"
     argv = ["generate", "--scenario", "parking", "--count", str(count), "--seed", str(seed)]
-    argv += ["--size", "240x240", "--metres-per-pixel", "0.03", "--out", str(out), "--no-preview"]
+    argv += ["--size", size, "--metres-per-pixel", str(metres_per_pixel), "--out", str(out), "--no-preview"]
     assert main(argv) == 0
     return out
 
@@ -279,6 +279,38 @@ def test_oracle_through_the_shipped_assembly_rebuilds_the_labelled_slots(tmp_pat
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[2:4] == ["1.000", "1.000"]  # points are the labels themselves
     assert cells[6] == "1.000" and int(cells[8]) > 0  # every labelled slot comes back
+
+
+def test_ps2_matlab_labels_evaluate_as_their_json(tmp_path, capsys):
+    """ps2.0's own layout: 600 x 600 images over 10 m with a ``.mat`` label beside each, no scale given."""
+    import scipy.io
+
+    from seg_perception.cli import main
+    from seg_perception.config import share_dir
+
+    folder = _generated_folder(tmp_path, size="600x600", metres_per_pixel=10.0 / 600)
+    model = share_dir() / "weights" / "parking.onnx"
+    argv = ["eval", str(model), "--avm", str(folder), "--oracle", "--threads", "1"]
+    assert main(argv) == 0
+    json_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| all |"))
+    for label in sorted((folder / "labels").glob("*.json")):
+        data = json.loads(label.read_text())
+        scipy.io.savemat(
+            folder / "images" / f"{label.stem}.mat", {"marks": data["marks"], "slots": data["slots"]}
+        )
+        label.unlink()
+    assert main(argv) == 0
+    from_matlab = capsys.readouterr().out
+    row = next(line for line in from_matlab.splitlines() if line.startswith("| all |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "2" and cells[2:4] == ["1.000", "1.000"]
+    assert cells[6] == "1.000" and int(cells[8]) > 0  # every labelled slot comes back
+    # the same scores as from the JSON labels, which name their scale (so they also give centimetres)
+    json_cells = [cell.strip() for cell in json_row.strip("|").split("|")]
+    assert [c for i, c in enumerate(cells) if i not in (4, 7)] == [
+        c for i, c in enumerate(json_cells) if i not in (4, 7)
+    ]
+    assert (cells[4], cells[7]) == ("-", "-") and json_cells[4] != "-"
 
 
 def test_labelled_images_are_single_frames_so_no_slot_is_held_from_the_one_before(tmp_path):

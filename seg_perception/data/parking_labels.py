@@ -1,4 +1,4 @@
-"""Real AVM parking labels: ps2.0 (DMPR-PS JSON) and point lists (LabelMe XML / JSON).
+"""Real AVM parking labels: ps2.0 (its MATLAB files, DMPR-PS JSON) and point lists (LabelMe XML / JSON).
 
 DMPR-PS JSON (ps2.0 as the DMPR-PS authors distribute it), one file per image::
 
@@ -8,6 +8,12 @@ DMPR-PS JSON (ps2.0 as the DMPR-PS authors distribute it), one file per image::
 values, ``(dir_x, dir_y)`` is a second point along the marking line, giving the direction;
 a single mark may come as a flat list. ``slots`` rows start with the 1-based indices of the
 slot's two entrance marks.
+
+ps2.0 as its authors distribute it: a MATLAB file beside each image (``<stem>.mat``, as their
+labelling tool saves it) holding the same two arrays, ``marks`` (rows ``x, y``; the tool's
+directional version adds the second point) and ``slots`` (rows ``first, second, type, angle``).
+Marks of two columns carry no direction: such labels score points and slots, but cannot train
+the marking-point head or feed ``--oracle``, which need one.
 
 LabelMe XML: ``<object><name>…</name><polygon><pt><x>…</x><y>…</y></pt>…</polygon></object>``,
 every ``pt`` a point, with the label frame's size in ``<imagesize><nrows>``/``<ncols>``.
@@ -27,11 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.io
 
 from seg_perception.data.errors import DatasetError
 
 DMPR_FRAME = (600, 600)  # (height, width) of ps2.0 images
-LABEL_SUFFIXES = (".json", ".xml")
+LABEL_SUFFIXES = (".json", ".xml", ".mat")
+#: MATLAB labels come last: ps2.0's own ``.mat`` beside an image has no directions, DMPR-PS's JSON of
+#: the same image (in its ``ps_json_label`` tree) has.
+_TEXT_LABEL_SUFFIXES = (".json", ".xml")
+MATLAB_LABEL_SUFFIX = ".mat"
 # label folders beside an image folder "x" (or "x_img"): "x" itself, "x_xml", "x_xml_ori", ...
 _LABEL_FOLDER_SUFFIXES = ("", "_xml", "_xml_ori", "_label", "_labels", "_json")
 _IMAGE_FOLDER_SUFFIXES = ("_img", "_images", "_image")
@@ -176,6 +187,24 @@ def parse_dmpr_json(data: Any, *, source: str = "", label_size: tuple[int, int] 
     )
 
 
+def read_matlab_label(path: Path) -> dict[str, Any]:
+    """The ``marks`` and ``slots`` arrays of a ps2.0 MATLAB label, as :func:`parse_dmpr_json` takes them.
+
+    Raises:
+        DatasetError: the file is not a MATLAB file scipy reads (v7.3 files are HDF5: save them with
+            ``-v7``), or it has no ``marks``.
+    """
+    try:
+        content = scipy.io.loadmat(str(path))
+    except NotImplementedError as err:  # scipy's answer to a v7.3 (HDF5) file
+        raise DatasetError(f"{path}: a MATLAB v7.3 file; save it with -v7 to read it here ({err})") from err
+    except (OSError, ValueError, TypeError, scipy.io.matlab.MatReadError) as err:
+        raise DatasetError(f"cannot read {path} as a MATLAB file ({err})") from err
+    if "marks" not in content:
+        raise DatasetError(f"{path}: a ps2.0 MATLAB label needs a 'marks' array")
+    return {"marks": content["marks"], "slots": content.get("slots", np.zeros((0, 4)))}
+
+
 def parse_labelme_json(data: Any, *, source: str = "") -> ParkingLabel:
     """Points of a LabelMe JSON file: every point of every shape.
 
@@ -245,12 +274,12 @@ def parse_labelme_xml(text: str, *, source: str = "") -> ParkingLabel:
 
 
 def read_parking_label(path: str | Path, *, label_size: tuple[int, int] | None = None) -> ParkingLabel:
-    """Read a label file: ``.xml`` LabelMe, ``.json`` DMPR-PS (``marks``) or LabelMe (``shapes``).
+    """Read a label file: ``.xml`` LabelMe, ``.json`` DMPR-PS (``marks``) or LabelMe (``shapes``), ``.mat``.
 
     Args:
         path: The label file.
         label_size: (height, width) the coordinates refer to when the file does not say
-            (DMPR-PS JSON: default 600 x 600).
+            (DMPR-PS JSON and ps2.0 MATLAB: default 600 x 600).
 
     Raises:
         DatasetError: the file is missing, unreadable or in none of these formats.
@@ -272,22 +301,27 @@ def read_parking_label(path: str | Path, *, label_size: tuple[int, int] | None =
             label = parse_labelme_json(data, source=str(path))
         else:
             raise DatasetError(f"{path}: neither a DMPR-PS ('marks') nor a LabelMe ('shapes') label")
+    elif path.suffix.lower() == MATLAB_LABEL_SUFFIX:
+        label = parse_dmpr_json(
+            read_matlab_label(path), source=str(path), label_size=label_size or DMPR_FRAME
+        )
     else:
-        raise DatasetError(f"{path}: unknown label format (expected .json or .xml)")
+        raise DatasetError(f"{path}: unknown label format (expected .json, .xml or .mat)")
     if label.label_size is None and label_size is not None:
         label.label_size = label_size
     return label
 
 
 def find_label(image_path: str | Path) -> Path | None:
-    """The label file of an image: same stem, ``.json`` or ``.xml``, beside it or in a sibling folder.
+    """The label file of an image: same stem, ``.json``, ``.xml`` or ``.mat``, beside it or in a sibling one.
 
     Sibling folders tried for an image in ``<dir>/<name>/``: ``<name>_xml``, ``<name>_xml_ori``,
     ``<name>_label(s)``, ``<name>_json``, and the same with a trailing ``_img``, ``_images`` or
     ``_image`` removed from ``<name>``, then ``<dir>/<name>/labels/``, and ``<dir>/labels/`` for
     ``<dir>/images/`` (the layout ``seg-perception generate`` writes). Last, DMPR-PS's layout of ps2.0:
     ``<base>/ps_json_label/<split>/<stem>.json`` for an image ``<base>/<split>/<stem>.jpg`` (``<split>``
-    up to :data:`DMPR_LABEL_DEPTH` folders deep, e.g. ``training`` or ``testing/all``).
+    up to :data:`DMPR_LABEL_DEPTH` folders deep, e.g. ``training`` or ``testing/all``). A ``.mat`` file
+    (ps2.0's own labels, beside its images) is taken only when none of these has a JSON or XML label.
     """
     image_path = Path(image_path)
     folder = image_path.parent
@@ -300,7 +334,7 @@ def find_label(image_path: str | Path) -> Path | None:
     if folder.name == "images":
         candidates.append(folder.parent / "labels")
     for directory in candidates:
-        for suffix in LABEL_SUFFIXES:
+        for suffix in _TEXT_LABEL_SUFFIXES:
             label = directory / f"{image_path.stem}{suffix}"
             if label.is_file():
                 return label
@@ -310,6 +344,10 @@ def find_label(image_path: str | Path) -> Path | None:
         if label.is_file():
             return label
         split = Path(base.name) / split
+    for directory in candidates:
+        label = directory / f"{image_path.stem}{MATLAB_LABEL_SUFFIX}"
+        if label.is_file():
+            return label
     return None
 
 
