@@ -119,7 +119,8 @@ class AvmPointDataset(Dataset[Any]):
         if label.directions is None or (len(label.points) and np.isnan(label.directions).any()):
             raise DatasetError(
                 f"{label_path}: training the marking-point head needs a direction for every mark "
-                "(DMPR-PS JSON rows [x, y, x2, y2, shape]); point lists carry none"
+                "(DMPR-PS JSON rows [x, y, x2, y2, shape]); point lists and ps2.0's two-column .mat "
+                "marks carry none"
             )
         frame_mpp = raw.image_metres_per_pixel(image.shape[1], given=self.label_metres_per_pixel)
         if frame_mpp is None:
