@@ -78,6 +78,17 @@ def test_predict_folder_writes_overlays_masks_json_and_reports_unreadable(tmp_pa
     assert "broken" in capsys.readouterr().err
 
 
+def test_predict_with_no_readable_frame_says_so_without_a_latency(tmp_path, lane_model, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"")
+    assert (
+        main(["predict", str(broken), "--model-file", str(lane_model), "--out", str(tmp_path / "out")]) != 0
+    )
+    out, err = capsys.readouterr()
+    assert "error: no frame of" in err
+    assert "predict: 0 frames at 0.0 fps (pipeline p50 - ms), 1 unreadable" in out and "nan" not in out
+
+
 def test_predict_takes_each_still_of_a_folder_alone(tmp_path, lane_model):
     # two unrelated pictures: the first one's lines must not coast into the second (as a video's would)
     folder = tmp_path / "images"

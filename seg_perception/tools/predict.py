@@ -255,10 +255,10 @@ def run(args: argparse.Namespace) -> int:
         providers=list(pipeline.engine.providers),
     )
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    total = summary["latency_ms"].get("total", {})
+    p50 = summary["latency_ms"].get("total", {}).get("p50")
     print(
         f"predict: {summary['frames']} frames at {summary['fps']:.1f} fps "
-        f"(pipeline p50 {total.get('p50', float('nan')):.1f} ms)"
+        f"(pipeline p50 {'-' if p50 is None else f'{p50:.1f}'} ms)"
         + (f", {len(summary['unreadable'])} unreadable" if summary["unreadable"] else "")
         + f" -> {out}"
     )
