@@ -120,6 +120,22 @@ class DistillSpec:
 
 
 @dataclass(frozen=True)
+class MixStyleSpec:
+    """The recipe's ``mix_style`` block.
+
+    Attributes:
+        modules: Names of the model's submodules (``model.get_submodule``) whose outputs are mixed;
+            a module that returns a list (an HRNet stage) has each of its maps mixed.
+        p: Probability that a batch is mixed at each module.
+        alpha: Beta distribution parameter of the mixing weight (small: mostly one frame's style).
+    """
+
+    modules: tuple[str, ...]
+    p: float = 0.5
+    alpha: float = 0.1
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A complete training recipe (see ``config/training/highway.yaml`` for a commented example)."""
 
@@ -155,6 +171,8 @@ class Recipe:
     trainable: tuple[str, ...] = ()
     #: Knowledge distillation from a teacher checkpoint; None: off.
     distill: DistillSpec | None = None
+    #: Feature statistics mixed between the frames of a batch (MixStyle); None: off.
+    mix_style: MixStyleSpec | None = None
 
     @property
     def trains_segmentation(self) -> bool:
@@ -299,6 +317,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
         "eta_min",
         "marking_points",
         "distill",
+        "mix_style",
     }
     unknown = set(train) - known_train
     if unknown:
@@ -323,6 +342,7 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             marking_points=_marking_points_block(doc.pop("marking_points", None), model_options, source),
             trainable=_trainable(train.pop("trainable", None), source),
             distill=_distill_block(doc.pop("distill", None), source),
+            mix_style=_mix_style_block(doc.pop("mix_style", None), source),
             **train,
         )
     except (TypeError, ValueError) as err:
@@ -434,6 +454,35 @@ def _distill_block(block: Any, source: str) -> DistillSpec | None:
         anchor_batch=anchor_batch,
         anchor_every=anchor_every,
     )
+
+
+MIX_STYLE_KEYS = ("modules", "p", "alpha")
+
+
+def _mix_style_block(block: Any, source: str) -> MixStyleSpec | None:
+    """The recipe's ``mix_style`` block (:class:`MixStyleSpec`'s fields); absent: None."""
+    if block is None:
+        return None
+    if not isinstance(block, dict):
+        raise RecipeError(f"{source}: mix_style must be a mapping of {MIX_STYLE_KEYS}")
+    unknown = set(block) - set(MIX_STYLE_KEYS)
+    if unknown:
+        raise RecipeError(f"{source}: unknown mix_style fields {sorted(unknown)}; known: {MIX_STYLE_KEYS}")
+    modules = block.get("modules")
+    if (
+        not isinstance(modules, (list, tuple))
+        or not modules
+        or not all(isinstance(m, str) and m for m in modules)
+    ):
+        raise RecipeError(f"{source}: mix_style.modules must be a list of module names, got {modules!r}")
+    p = _probability(block.get("p", MixStyleSpec.p), source, "mix_style.p")
+    try:
+        alpha = float(block.get("alpha", MixStyleSpec.alpha))
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{source}: mix_style.alpha must be a number ({err})") from err
+    if not alpha > 0.0:
+        raise RecipeError(f"{source}: mix_style.alpha must be positive, got {alpha}")
+    return MixStyleSpec(modules=tuple(modules), p=float(MixStyleSpec.p if p is None else p), alpha=alpha)
 
 
 MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight", "offset_weight")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import json
 import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence, Sized
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ from seg_perception.metrics.segmentation import SegmentationMetrics
 from seg_perception.models.base import MARKING_POINT_STRIDE
 from seg_perception.training.anchor_frames import AnchorSet, load_anchor_frames
 from seg_perception.training.errors import RecipeError
+from seg_perception.training.feature_styles import MixStyle
 from seg_perception.training.losses import (
     IGNORE_INDEX,
     DistillationLoss,
@@ -39,7 +41,7 @@ from seg_perception.training.reporting import plot_curves, read_records, write_m
 ModelFactory = Callable[[str, int], nn.Module]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class TrainResult:
     """What a finished run produced."""
 
@@ -194,6 +196,10 @@ class Trainer:
                 offset_weight=float(recipe.marking_points.get("offset_weight", 0.0)),
             )
         self._frozen_leaves = self._freeze(recipe.trainable)
+        # the hooks draw from their own stream, so a recipe without them repeats its runs exactly
+        self.mix_style = (
+            None if recipe.mix_style is None else MixStyle(self.model, recipe.mix_style, seed=recipe.seed)
+        )
         self.optimizer = torch.optim.AdamW(
             [p for p in self.model.parameters() if p.requires_grad],
             lr=recipe.lr,
@@ -405,6 +411,9 @@ class Trainer:
                     "anchor_batch": self.recipe.distill.anchor_batch,
                     "anchor_every": self.recipe.distill.anchor_every,
                 }
+        if self.recipe.mix_style is not None:
+            spec = self.recipe.mix_style
+            extra["mix_style"] = {"modules": list(spec.modules), "p": spec.p, "alpha": spec.alpha}
         if self.recipe.data.source == "synthetic":
             extra["train_seeds"] = list(self.recipe.data.train_seeds)
             extra["val_seeds"] = list(self.recipe.data.val_seeds)
@@ -487,7 +496,8 @@ class Trainer:
     ) -> float:
         images = images.to(self.device, non_blocking=True)
         masks = masks.to(self.device, non_blocking=True).long()
-        with torch.autocast(self.device.type, enabled=self.use_amp):
+        mixing = self.mix_style.active() if self.mix_style is not None else contextlib.nullcontext()
+        with mixing, torch.autocast(self.device.type, enabled=self.use_amp):
             outputs = self.model(images)
         if self.point_criterion is not None:
             if point_target is None:
