@@ -35,15 +35,15 @@ def mix_styles(features: torch.Tensor, weights: torch.Tensor, partners: torch.Te
         weights: (N,) share of each frame's own statistics.
         partners: (N,) index of each frame's partner.
     """
-    mean = features.mean(dim=(2, 3), keepdim=True)
-    std = (features.var(dim=(2, 3), keepdim=True) + STATISTICS_EPS).sqrt()
+    maps = features.float()  # half-precision maps (AMP) would lose the variance
+    mean = maps.mean(dim=(2, 3), keepdim=True)
+    std = (maps.var(dim=(2, 3), keepdim=True) + STATISTICS_EPS).sqrt()
     # the statistics are a target, not a path for gradients (as in the paper)
     mean, std = mean.detach(), std.detach()
-    normalised = (features - mean) / std
-    share = weights.to(features.dtype).view(-1, 1, 1, 1)
+    share = weights.to(maps.device, torch.float32).view(-1, 1, 1, 1)
     mixed_mean = share * mean + (1 - share) * mean[partners]
     mixed_std = share * std + (1 - share) * std[partners]
-    return normalised * mixed_std + mixed_mean
+    return ((maps - mean) / std * mixed_std + mixed_mean).to(features.dtype)
 
 
 class MixStyle:
@@ -101,7 +101,8 @@ class MixStyle:
         draw = self._draw(int(maps[0].shape[0]))
         if draw is None:
             return None
-        weights, partners = (t.to(maps[0].device) for t in draw)
+        weights, partners = draw
+        partners = partners.to(maps[0].device)
         self.mixed_calls += 1
         mixed = [mix_styles(m, weights, partners) for m in maps]
         if isinstance(output, tuple):
