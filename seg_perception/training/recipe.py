@@ -395,6 +395,20 @@ def _metres_per_pixel(value: Any, source: str) -> float | tuple[float, float] | 
     return float(value)
 
 
+def _check_block(block: Any, name: str, keys: tuple[str, ...], source: str) -> dict[str, Any]:
+    """A recipe block that must be a mapping of ``keys``, returned as one.
+
+    Raises:
+        RecipeError: it is not a mapping, or it has other fields.
+    """
+    if not isinstance(block, dict):
+        raise RecipeError(f"{source}: {name} must be a mapping of {keys}")
+    unknown = set(block) - set(keys)
+    if unknown:
+        raise RecipeError(f"{source}: unknown {name} fields {sorted(unknown)}; known: {keys}")
+    return block
+
+
 DISTILL_KEYS = (
     "teacher",
     "weight",
@@ -410,11 +424,7 @@ def _distill_block(block: Any, source: str) -> DistillSpec | None:
     """The recipe's ``distill`` block (:class:`DistillSpec`'s fields); absent: None."""
     if block is None:
         return None
-    if not isinstance(block, dict):
-        raise RecipeError(f"{source}: distill must be a mapping of {DISTILL_KEYS}")
-    unknown = set(block) - set(DISTILL_KEYS)
-    if unknown:
-        raise RecipeError(f"{source}: unknown distill fields {sorted(unknown)}; known: {DISTILL_KEYS}")
+    block = _check_block(block, "distill", DISTILL_KEYS, source)
     teacher = block.get("teacher")
     if not isinstance(teacher, str) or not teacher:
         raise RecipeError(f"{source}: distill.teacher must be the path of a training checkpoint")
@@ -463,11 +473,7 @@ def _mix_style_block(block: Any, source: str) -> MixStyleSpec | None:
     """The recipe's ``mix_style`` block (:class:`MixStyleSpec`'s fields); absent: None."""
     if block is None:
         return None
-    if not isinstance(block, dict):
-        raise RecipeError(f"{source}: mix_style must be a mapping of {MIX_STYLE_KEYS}")
-    unknown = set(block) - set(MIX_STYLE_KEYS)
-    if unknown:
-        raise RecipeError(f"{source}: unknown mix_style fields {sorted(unknown)}; known: {MIX_STYLE_KEYS}")
+    block = _check_block(block, "mix_style", MIX_STYLE_KEYS, source)
     modules = block.get("modules")
     if (
         not isinstance(modules, (list, tuple))
@@ -494,13 +500,7 @@ def _marking_points_block(block: Any, model_options: dict[str, Any], source: str
         if model_options.get("marking_points"):
             raise RecipeError(f"{source}: model option marking_points needs a marking_points block")
         return {}
-    if not isinstance(block, dict):
-        raise RecipeError(f"{source}: marking_points must be a mapping of {MARKING_POINT_KEYS}")
-    unknown = set(block) - set(MARKING_POINT_KEYS)
-    if unknown:
-        raise RecipeError(
-            f"{source}: unknown marking_points fields {sorted(unknown)}; known: {MARKING_POINT_KEYS}"
-        )
+    block = _check_block(block, "marking_points", MARKING_POINT_KEYS, source)
     if not model_options.get("marking_points"):
         raise RecipeError(f"{source}: a marking_points block needs model.options.marking_points: true")
     try:
