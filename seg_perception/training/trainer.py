@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import json
 import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence, Sized
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,7 +41,7 @@ from seg_perception.training.reporting import plot_curves, read_records, write_m
 ModelFactory = Callable[[str, int], nn.Module]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class TrainResult:
     """What a finished run produced."""
 
