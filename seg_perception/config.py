@@ -147,6 +147,15 @@ def scenario_model_path(scenario: ScenarioConfig, device: str | None = None) -> 
     return default_model_path(scenario.name)
 
 
+def camera_image_size(block: Mapping[str, Any]) -> tuple[int, int] | None:
+    """A camera block's ``image_size`` (the frame size its ground geometry is for) as (height, width);
+    None when it has none."""
+    size = block.get("image_size")
+    if not (isinstance(size, list | tuple) and len(size) == 2):
+        return None
+    return int(size[0]), int(size[1])
+
+
 def parse_hex_color(text: str) -> tuple[int, int, int]:
     """Parse ``#RRGGBB`` into an (R, G, B) tuple.
 

@@ -22,6 +22,7 @@ from seg_perception.training.anchor_frames import AnchorSet, load_anchor_frames
 from seg_perception.training.errors import RecipeError
 from seg_perception.training.losses import DistillationLoss
 from seg_perception.training.recipe import DistillSpec, Recipe, load_recipe, parse_recipe
+from seg_perception.training.trainer import Trainer
 
 IGNORE = 255
 
@@ -264,12 +265,17 @@ def anchored_recipe(teacher: Path, frames: Path, **changes: object) -> Recipe:
     return dataclasses.replace(tiny_recipe(**changes), distill=spec)
 
 
+def anchored_trainer(tmp_path: Path) -> Trainer:
+    """A tiny trainer held to a saved teacher on four written frames (``tmp_path / "frames"``)."""
+    teacher_path = save_teacher(tmp_path / "teacher.pt")
+    write_frames(tmp_path / "frames", 4)
+    return make_trainer(anchored_recipe(teacher_path, tmp_path / "frames"), tmp_path / "run")
+
+
 def test_the_anchor_term_is_zero_at_the_teacher_grows_as_the_student_leaves_it_and_is_added(
     tmp_path: Path,
 ) -> None:
-    teacher_path = save_teacher(tmp_path / "teacher.pt")
-    write_frames(tmp_path / "frames", 4)
-    trainer = make_trainer(anchored_recipe(teacher_path, tmp_path / "frames"), tmp_path / "run")
+    trainer = anchored_trainer(tmp_path)
     assert trainer.distill_criterion is None and trainer.anchors is not None and len(trainer.anchors) == 4
     student_as_teacher = copy.deepcopy(trainer.model).eval()  # as if the student started as its teacher
     trainer.anchors = AnchorSet.from_teacher(trainer.anchors.images, student_as_teacher)
@@ -291,9 +297,7 @@ def test_the_anchor_term_is_zero_at_the_teacher_grows_as_the_student_leaves_it_a
 def test_the_anchor_frames_run_through_batch_norm_as_on_a_camera_and_leave_its_statistics_alone(
     tmp_path: Path,
 ) -> None:
-    teacher_path = save_teacher(tmp_path / "teacher.pt")
-    write_frames(tmp_path / "frames", 4)
-    trainer = make_trainer(anchored_recipe(teacher_path, tmp_path / "frames"), tmp_path / "run")
+    trainer = anchored_trainer(tmp_path)
     torch.manual_seed(0)
     trainer.model = torch.nn.Sequential(  # a student with batch norm (the tiny stand-in has none)
         torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 2, 1)

@@ -20,6 +20,7 @@ from seg_perception.config import (
     ClassMap,
     ClassRoles,
     ScenarioConfig,
+    camera_image_size,
     is_cuda_device,
     load_scenario,
     scenario_model_path,
@@ -150,14 +151,6 @@ def _test_time_flips(block: dict[str, Any], engine: SegmentationEngine) -> int:
     return int(values["test_time_flips"] or 1)
 
 
-def _configured_size(camera_params: dict[str, Any]) -> tuple[int, int] | None:
-    """The camera block's ``image_size`` as (height, width), or None when it has none."""
-    size = camera_params.get("image_size")
-    if not (isinstance(size, list | tuple) and len(size) == 2):
-        return None
-    return int(size[0]), int(size[1])
-
-
 class SegmentationPipeline:
     """An engine plus a scenario's post-processing for one camera.
 
@@ -252,7 +245,7 @@ class SegmentationPipeline:
             self._tracker = LaneTracker(tracking)
         self._configure_slots(engine, scenario, camera_params)
         #: (height, width) the camera's ground geometry (``metres_per_pixel``, ``origin_px``) was set for
-        self.configured_size = _configured_size(camera_params)
+        self.configured_size = camera_image_size(camera_params)
         self._sizes_checked: set[tuple[int, int]] = set()  # frame sizes new_ground_geometry_note has seen
 
     def ground_geometry_note(self, frame_size: tuple[int, int]) -> str | None:

@@ -34,6 +34,7 @@ from seg_perception.config import (
     CUDA_MODEL_KEY,
     ClassMap,
     ScenarioConfig,
+    camera_image_size,
     device_model_key,
     load_scenario,
     scenario_model_path,
@@ -235,12 +236,6 @@ class _Declarer:
         return list(value) if isinstance(value, (list, tuple)) else value
 
 
-def _configured_size(block: Mapping[str, Any]) -> list[int]:
-    """A camera block's ``image_size`` as the parameter's default: [height, width], or [0, 0] without one."""
-    size = block.get("image_size")
-    return [int(size[0]), int(size[1])] if isinstance(size, (list, tuple)) and len(size) == 2 else [0, 0]
-
-
 def _check_range(name: str, value: Any, bounds: tuple[float, float] | None) -> None:
     # rclpy enforces ranges on set_parameters but not on overrides given at start.
     if bounds is not None and not bounds[0] <= value <= bounds[1]:
@@ -317,7 +312,7 @@ def _declare_camera(
     )
     image_size = declare(
         prefix + "image_size",
-        _configured_size(block),
+        list(camera_image_size(block) or (0, 0)),  # [0, 0]: any size
         "frame size [height, width] that 'metres_per_pixel' and 'origin_px' describe; frames of another "
         "size are read with them all the same, with a warning; [0, 0] = any size, no warning",
         array_type=Parameter.Type.INTEGER_ARRAY,

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from seg_perception.bags import frame_json
 from seg_perception.inference.arguments import add_engine_arguments, engine_options
+from seg_perception.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from seg_perception.metrics.latency import stage_latencies
 from seg_perception.reporting import (
     VideoSink,
@@ -40,8 +41,6 @@ from seg_perception.reporting import (
 )
 from seg_perception.tools.errors import PredictError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 DEFAULT_VIDEO_FPS = 30.0
 CAMERA_PATTERN = re.compile(r"^(\d+|/dev/video\d+)$")
 

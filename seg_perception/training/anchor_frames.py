@@ -20,11 +20,9 @@ import cv2
 import numpy as np
 import torch
 
-from seg_perception.data.datasets import IMAGE_SUFFIXES
 from seg_perception.inference.preprocess import Normalization, preprocess
+from seg_perception.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from seg_perception.training.errors import RecipeError
-
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
 def _frames_of(path: Path) -> Iterator[np.ndarray]:

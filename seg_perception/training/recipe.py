@@ -481,14 +481,14 @@ def _mix_style_block(block: Any, source: str) -> MixStyleSpec | None:
         or not all(isinstance(m, str) and m for m in modules)
     ):
         raise RecipeError(f"{source}: mix_style.modules must be a list of module names, got {modules!r}")
-    p = _probability(block.get("p", MixStyleSpec.p), source, "mix_style.p")
+    p = _probability(block.get("p"), source, "mix_style.p")
     try:
         alpha = float(block.get("alpha", MixStyleSpec.alpha))
     except (TypeError, ValueError) as err:
         raise RecipeError(f"{source}: mix_style.alpha must be a number ({err})") from err
     if not alpha > 0.0:
         raise RecipeError(f"{source}: mix_style.alpha must be positive, got {alpha}")
-    return MixStyleSpec(modules=tuple(modules), p=float(MixStyleSpec.p if p is None else p), alpha=alpha)
+    return MixStyleSpec(modules=tuple(modules), p=MixStyleSpec.p if p is None else p, alpha=alpha)
 
 
 MARKING_POINT_KEYS = ("sigma_px", "heat_weight", "direction_weight", "offset_weight")
