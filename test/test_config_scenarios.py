@@ -227,8 +227,8 @@ def test_marker_slot_colours_come_from_the_slot_roles(share: Path) -> None:
 def test_the_model_of_a_scenario_follows_the_device() -> None:
     highway, road = load_scenario("highway"), load_scenario("road")
     weights = SHIPPED / "weights"
-    # highway: the HRNet model on CUDA, its int8 copy on every other device (weights/README.md)
-    cpu_model = weights / "highway_hrnetv2_w18_small_v1_int8.onnx"
+    # highway: the mirror-averaged HRNet model on CUDA, its int8 copy on every other device (weights/README.md)
+    cpu_model = weights / "highway_hrnetv2_w18_small_v1_mirror_int8.onnx"
     assert scenario_model_path(highway) == scenario_model_path(highway, "cpu") == cpu_model
     gpu_model = weights / str(highway.params["cuda_model_file"])
     assert cpu_model.is_file() and gpu_model.is_file()  # the named files are shipped
@@ -254,7 +254,7 @@ def test_parking_runs_its_hrnet_model_on_cuda_and_an_int8_hrnet_elsewhere() -> N
 @pytest.mark.parametrize(
     ("scenario", "source", "threshold"),
     [
-        ("highway", "highway_hrnetv2_w18_small_v1.onnx", None),
+        ("highway", "highway_hrnetv2_w18_small_v1_mirror.onnx", None),
         ("parking", "parking_hrnetv2_w18_small_v1_wholeframe.onnx", 0.5),
     ],
 )
@@ -274,9 +274,9 @@ def test_each_shipped_int8_file_is_its_shipped_source_quantized(
     assert dataclasses.replace(copy, quantization={}, marking_point_threshold=None) == dataclasses.replace(
         float_metadata, marking_point_threshold=None
     )
-    # every int8 file in weights/ is some scenario's CPU default: no stray copies
-    defaults = {str(load_scenario(name).params.get("cpu_model_file", "")) for name in ("highway", "parking")}
-    assert {path.name for path in weights.glob("*_int8.onnx")} <= defaults
+    # every int8 file in weights/ is a copy of a float file shipped beside it: no stray copies
+    for path in weights.glob("*_int8.onnx"):
+        assert (weights / read_onnx_metadata(path).quantization["source"]).is_file(), path.name
 
 
 def test_a_model_file_in_the_yaml_wins_on_every_device(share: Path, tmp_path: Path) -> None:
