@@ -44,7 +44,8 @@ python3 -m pytest -q -m gpu -p no:cacheprovider \
 
 engines=(torch-cuda onnxruntime-cuda onnxruntime-tensorrt)
 python3 -m seg_perception.cli bench --engines "${engines[@]}" \
-    --model-file weights/highway.onnx weights/highway_hrnetv2_w18_small_v1.onnx weights/road.onnx weights/parking.onnx \
+    --model-file weights/highway.onnx weights/highway_hrnetv2_w18_small_v1.onnx \
+    weights/highway_hrnetv2_w18_small_v1_mirror.onnx weights/road.onnx weights/parking.onnx \
     --frame-size 540x960 --two-cameras --out "$out/bench-shipped"
 if [[ "$mode" == full ]]; then
     python3 -m seg_perception.cli bench --engines "${engines[@]}" --sizes 1024x2048 \

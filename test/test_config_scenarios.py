@@ -227,7 +227,7 @@ def test_marker_slot_colours_come_from_the_slot_roles(share: Path) -> None:
 def test_the_model_of_a_scenario_follows_the_device() -> None:
     highway, road = load_scenario("highway"), load_scenario("road")
     weights = SHIPPED / "weights"
-    # highway: the mirror-averaged HRNet model on CUDA, its int8 copy on every other device (weights/README.md)
+    # highway: the mirror-averaged HRNet on CUDA, its int8 copy on every other device (weights/README.md)
     cpu_model = weights / "highway_hrnetv2_w18_small_v1_mirror_int8.onnx"
     assert scenario_model_path(highway) == scenario_model_path(highway, "cpu") == cpu_model
     gpu_model = weights / str(highway.params["cuda_model_file"])

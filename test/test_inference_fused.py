@@ -74,7 +74,9 @@ def test_fused_graph_gives_the_host_pipelines_mask(random_model, plain_engine, s
         ("highway", "highway_hrnetv2_w18_small_v1_mirror.onnx", (540, 960)),
     ],
 )
-def test_fused_shipped_models_agree_with_the_host_pipeline_on_scenes(scenario, file_name, frame_size, tmp_path):
+def test_fused_shipped_models_agree_with_the_host_pipeline_on_scenes(
+    scenario, file_name, frame_size, tmp_path
+):
     model_file = share_dir() / "weights" / file_name
     plain = create_engine(model_file, intra_op_threads=1)
     fused = create_engine(model_file, intra_op_threads=1, fused=True, fused_cache_dir=tmp_path)
