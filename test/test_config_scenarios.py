@@ -232,6 +232,9 @@ def test_the_model_of_a_scenario_follows_the_device() -> None:
     assert scenario_model_path(highway) == scenario_model_path(highway, "cpu") == cpu_model
     gpu_model = weights / str(highway.params["cuda_model_file"])
     assert cpu_model.is_file() and gpu_model.is_file()  # the named files are shipped
+    # both average each frame with its mirror inside the graph (rule 25), and the CPU's is the GPU's in int8
+    assert read_onnx_metadata(cpu_model).mirror_averaged and read_onnx_metadata(gpu_model).mirror_averaged
+    assert read_onnx_metadata(cpu_model).quantization["source"] == gpu_model.name
     assert scenario_model_path(highway, "cuda") == scenario_model_path(highway, "cuda:1") == gpu_model
     assert scenario_model_path(road, "cuda") == scenario_model_path(road, "cpu") == weights / "road.onnx"
 
