@@ -448,3 +448,25 @@ def test_a_lines_stretches_across_junctions_are_told_apart_for_id_persistence():
     assert [junctions_before(world, s) for s in (22.4, 40.0, 79.0)] == [1, 1, 1]  # across it
     assert junctions_before(world, 96.0) == 2
     assert junctions_before(SimpleNamespace(gaps=[]), 500.0) == 0  # a highway: one stretch per line
+
+
+def test_lane_eval_scores_the_published_line_types_against_the_generators():
+    from collections import Counter
+
+    from seg_perception.metrics.lanes import TuSimpleMetrics
+    from seg_perception.training.lane_eval import LaneScores, evaluate_lane_drives, format_lane_summary
+
+    scores = LaneScores(TuSimpleMetrics(), types=Counter({("dashed", "dashed"): 3, ("dashed", "solid"): 1}))
+    summary = scores.summary()
+    assert summary["line_type_accuracy"] == pytest.approx(0.75) and summary["line_type_pairs"] == 4
+    assert summary["line_types"] == {"dashed->dashed": 3, "dashed->solid": 1}
+    assert "line_type_accuracy" not in LaneScores(TuSimpleMetrics()).summary()  # nothing matched, no score
+
+    # on the true masks every matched line is typed, from the styles the extractor names (dots have none)
+    summary = evaluate_lane_drives(
+        "highway", predict=None, drives=2, frames=3, seed_start=200000, size=(270, 480)
+    )
+    assert summary["line_type_pairs"] == sum(summary["line_types"].values()) > 0
+    assert {pair.split("->")[0] for pair in summary["line_types"]} <= {"solid", "dashed", "double"}
+    assert summary["line_type_accuracy"] > 0.8
+    assert "line type right in" in format_lane_summary(summary)

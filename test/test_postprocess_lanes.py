@@ -1408,3 +1408,22 @@ def test_crossing_a_junction_boundaries_start_at_their_paint_until_it_reaches_th
     back_on_road = tracker.update(extractor.extract(reached, image, junction_hint=tracker.across_junction))
     assert not back_on_road.across_junction and not tracker.across_junction
     assert all(b.plane_range[0] < 4.0 for b in back_on_road.boundaries)
+
+
+def test_a_dashed_line_whose_far_dashes_run_together_is_typed_from_its_near_paint():
+    """Far away a mask runs a dashed line's dashes into one stripe; ``type_window_m`` types the line
+    from its nearer paint, where the gaps show, and a solid line stays solid."""
+    near_dashes, image = draw_road([(1.75, "dashed", WHITE, 0.0), (-1.75, "solid", WHITE, 0.0)], far=25.0)
+    merged_far, _ = draw_road(
+        [(1.75, "solid", WHITE, 0.0), (-1.75, "solid", WHITE, 0.0)], near=25.0, far=85.0
+    )
+    mask = np.maximum(near_dashes, merged_far)
+
+    def types(settings):
+        result = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+        return {b.position: b.line_type for b in result.boundaries}
+
+    assert types(LaneSettings()) == {"ego_left": "solid", "ego_right": "solid"}  # the far stripe outweighs
+    assert types(LaneSettings(type_window_m=30.0)) == {"ego_left": "dashed", "ego_right": "solid"}
+    # a window shorter than a dash and its gap sees no gap: no dashes can be told there
+    assert types(LaneSettings(type_window_m=2.0))["ego_left"] != "dashed"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,11 @@ from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
     AT_JUNCTION_M,
+    DASHED,
+    DOUBLE,
     EGO_LEFT,
     EGO_RIGHT,
+    SOLID,
     LaneExtractor,
     LaneResult,
     LaneSettings,
@@ -56,6 +59,7 @@ LATERAL_TARGET_M = 0.10
 TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
 TUSIMPLE_SIDE_LANES = 2  # lines per side scored: ego-left, left-1; ego-right, right-1
 OVERLAY_EVERY = 10  # frames of a drive between two overlay pictures
+TYPED_STYLES = (SOLID, DASHED, DOUBLE)  # the generator's line styles the extractor also names
 _TRUTH_BGR = (255, 255, 0)  # the scored true lines in overlay pictures
 # a line's stretch before a junction this short (the car is at the junction) is no stretch
 JUNCTION_MIN_STRETCH_M = 1.0
@@ -69,6 +73,7 @@ class TrueLane:
     index: int
     ground: np.ndarray  # (K, 2) x forward, y left (metres)
     image: np.ndarray  # (K, 2) pixels inside the frame
+    style: str = ""  # the generator's: solid, dashed, double or dots ("": not known)
 
     def lateral_at(self, x: float) -> float:
         if not self.ground[0, 0] <= x <= self.ground[-1, 0]:
@@ -106,7 +111,7 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int], hood: Any = None) -
         vehicle = np.column_stack([ground[:, 1], -ground[:, 0]])
         order = np.argsort(vehicle[:, 0])
         in_frame = _to_frame_edges(image, inside, width, height)[1]
-        found.append(TrueLane(int(lane.lane_id), vehicle[order], in_frame))
+        found.append(TrueLane(int(lane.lane_id), vehicle[order], in_frame, str(lane.style)))
     return found
 
 
@@ -251,7 +256,9 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
         if inside.sum() < 3:
             continue
         ground = np.column_stack([s, -world_x])
-        lanes.append(TrueLane(index, *_to_frame_edges(image, inside, cam.width, cam.height, ground)))
+        lanes.append(
+            TrueLane(index, *_to_frame_edges(image, inside, cam.width, cam.height, ground), line.style)
+        )
     return lanes
 
 
@@ -284,6 +291,9 @@ class LaneScores:
     lateral_errors: list[float] | None = None
     ego_missing: int = 0
     ego_expected: int = 0
+    # (true style, published type) of every matched boundary whose line has a type the extractor
+    # names (Botts' dots have none of their own)
+    types: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, Any]:
         errors = np.asarray(self.lateral_errors or [], dtype=np.float64)
@@ -298,6 +308,13 @@ class LaneScores:
             result["lateral_error_10m_p95"] = float(np.percentile(errors, 95))
             result["lateral_error_10m_within_target"] = float(np.mean(errors <= LATERAL_TARGET_M))
         result["ego_boundary_missing"] = self.ego_missing / max(self.ego_expected, 1)
+        typed = sum(self.types.values())
+        if typed:
+            result["line_type_accuracy"] = (
+                sum(n for (true, found), n in self.types.items() if true == found) / typed
+            )
+            result["line_type_pairs"] = typed
+            result["line_types"] = {f"{true}->{found}": n for (true, found), n in sorted(self.types.items())}
         return result
 
 
@@ -409,16 +426,20 @@ def evaluate_lane_drives(
             assert world is not None  # made with the extractor
             travelled = world.speed * float(sample.meta["time_s"])
             for lane in scored:
-                best = min(
+                distance, nearest = min(
                     (
-                        (_mean_lateral(b.ground_points, lane), b.id)
+                        (_mean_lateral(b.ground_points, lane), b)
                         for b in result.boundaries
                         if b.ground_points is not None
                     ),
                     default=(float("inf"), None),
+                    key=lambda pair: pair[0],
                 )
+                matched = nearest if distance < match_m else None
                 stretch = junctions_before(world, travelled + lane.ground[0, 0])
-                ids.setdefault((lane.index, stretch), []).append(best[1] if best[0] < match_m else None)
+                ids.setdefault((lane.index, stretch), []).append(None if matched is None else matched.id)
+                if matched is not None and lane.style in TYPED_STYLES:
+                    scores.types[(lane.style, matched.line_type)] += 1
             _score_ego(scores, truth, result)
         kept = visible = 0
         for seen in ids.values():
@@ -592,6 +613,11 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
                 f"p95 {summary['lateral_error_10m_p95']:.3f} m, "
                 f"{100 * summary['lateral_error_10m_within_target']:.1f} % <= {LATERAL_TARGET_M} m; "
                 f"ego boundary missing in {100 * summary['ego_boundary_missing']:.1f} % of frames"
+            )
+        if "line_type_accuracy" in summary:
+            lines.append(
+                f"  line type right in {100 * summary['line_type_accuracy']:.1f} % of "
+                f"{summary['line_type_pairs']} matched line-frames (solid, dashed, double)"
             )
     for drive in summary.get("per_drive", []):
         persistence = drive.get("id_persistence")

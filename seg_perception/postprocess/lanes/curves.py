@@ -150,6 +150,11 @@ def to_metric_coefficients(normalised: np.ndarray) -> np.ndarray:
     return np.asarray(normalised / X_SCALE ** np.arange(len(normalised)), dtype=np.float64)
 
 
+def clipped_intervals(intervals: list[tuple[float, float]], end: float) -> list[tuple[float, float]]:
+    """The parts of sorted, disjoint ``intervals`` that lie before ``end``."""
+    return [(a, min(b, end)) for a, b in intervals if a < end]
+
+
 def intervals_union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
     merged: list[list[float]] = []
     for lo, hi in sorted(intervals):

@@ -16,6 +16,7 @@ from seg_perception.postprocess.hood import find_hood, paint_below
 from seg_perception.postprocess.lanes.curves import (
     RENDER_POINTS,
     X_SCALE,
+    clipped_intervals,
     fit_line,
     intervals_union,
     polyval,
@@ -606,9 +607,11 @@ class LaneExtractor:
         far = 0.0 < settings.far_paint_start_m < x_near
         if plane.metric and far and span < settings.far_paint_min_span_m:
             return None
-        gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(covered)]
+        window = settings.type_window_m
+        typed = clipped_intervals(covered, x_near + window) if window > 0 else covered  # starts at x_near
+        gaps = [b0 - a1 for (_, a1), (b0, _) in pairwise(typed)]
         long_gaps = [g for g in gaps if g >= settings.min_gap_m]
-        coverage = covered_length / max(span, 1e-6)
+        coverage = sum(b - a for a, b in typed) / max(typed[-1][1] - x_near, 1e-6)
         if self._is_double(members, samples, extents, residuals):
             line_type = DOUBLE
         elif long_gaps and coverage < settings.dashed_max_coverage:

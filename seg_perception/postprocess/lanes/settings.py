@@ -37,6 +37,10 @@ class LaneSettings:
     dashed_max_coverage: float = 0.8
     min_gap_m: float = 1.0
     type_min_span_m: float = 10.0
+    # solid or dashed is told from the paint within this distance beyond the line's nearest paint
+    # (0: all of it): far away a dash and its gap shrink to a row or two of the mask and the model's
+    # paint runs them together, so a dashed line's far stretch reads as solid
+    type_window_m: float = 0.0
     max_lines: int = 8
     shape_range_m: float = 30.0  # tracklets starting nearer than this fit the road shape
     max_shape_residual_m: float = 0.25  # tracklets farther from the shape are not lane lines
