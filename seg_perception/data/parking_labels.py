@@ -38,10 +38,9 @@ import scipy.io
 from seg_perception.data.errors import DatasetError
 
 DMPR_FRAME = (600, 600)  # (height, width) of ps2.0 images
-LABEL_SUFFIXES = (".json", ".xml", ".mat")
-#: MATLAB labels come last: ps2.0's own ``.mat`` beside an image has no directions, DMPR-PS's JSON of
-#: the same image (in its ``ps_json_label`` tree) has.
 _TEXT_LABEL_SUFFIXES = (".json", ".xml")
+#: MATLAB labels are looked for last: ps2.0's own ``.mat`` beside an image has no directions,
+#: DMPR-PS's JSON of the same image (in its ``ps_json_label`` tree) has.
 MATLAB_LABEL_SUFFIX = ".mat"
 # label folders beside an image folder "x" (or "x_img"): "x" itself, "x_xml", "x_xml_ori", ...
 _LABEL_FOLDER_SUFFIXES = ("", "_xml", "_xml_ori", "_label", "_labels", "_json")
