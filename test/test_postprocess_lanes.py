@@ -457,6 +457,35 @@ def test_a_detection_less_confident_than_its_track_moves_it_less_with_min_weight
     assert moved(TrackerSettings(min_weight_share=0.3), 2.0, 30.0) == pytest.approx(0.3, abs=0.02)
 
 
+def test_a_detection_extrapolated_towards_the_car_moves_the_near_track_less_with_extrapolation_scale():
+    # an ego-left line seen from the car on for five frames (or only from 14 m on), then 0.5 m to the
+    # left as paint from 14 to 30 m (a dash gap before the car). Without extrapolation_scale_m the
+    # whole track moves by smoothing (0.6) x 0.5 m; with it, where the track's paint reached nearer
+    # than the detection's, the near road keeps the track's course and only the painted stretch moves
+    def moved(settings, track_near):
+        extractor = LaneExtractor(CLASSES, mapper=MAPPER)
+        tracker = LaneTracker(settings)
+        right = (-1.75, "solid", WHITE, 0.0)
+        for _ in range(5):
+            mask, image = draw_road([right], far=30.0)
+            mask, image = _painted(mask, image, [(1.75, "solid", WHITE, 0.0)], near=track_near, far=30.0)
+            before = tracker.update(extractor.extract(mask, image)).boundary_at("ego_left")
+        mask, image = draw_road([right], far=30.0)
+        mask, image = _painted(mask, image, [(2.25, "solid", WHITE, 0.0)], near=14.0, far=30.0)
+        after = tracker.update(extractor.extract(mask, image)).boundary_at("ego_left")
+        assert before is not None and after is not None and after.id == before.id
+        return [float(after.lateral_at(x)) - float(before.lateral_at(x)) for x in (5.0, 22.0)]
+
+    scaled = TrackerSettings(extrapolation_scale_m=1.0, support_drift_m=0.5)
+    assert moved(TrackerSettings(), 0.0) == pytest.approx([0.3, 0.3], abs=0.03)
+    near, painted = moved(scaled, 0.0)
+    assert abs(near) < 0.05 and painted == pytest.approx(0.3, abs=0.03)
+    # a track whose own paint never came nearer than the detection's (and has aged since) keeps no
+    # near course of its own: there the detection weighs at least smoothing
+    near, painted = moved(scaled, 14.0)
+    assert painted == pytest.approx(0.3, abs=0.03) and near >= painted - 0.01
+
+
 def test_a_line_seen_by_one_track_is_not_also_coasted_by_another():
     # two lines 1 m apart, then one line between them: one boundary, not one plus a coasting twin
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
@@ -716,6 +745,7 @@ def test_a_bad_tracking_value_is_a_settings_error(tmp_path):
         ({"max_mised": 3}, "unknown tracking settings"),
         ({"coast_per_hit": -1.0}, "must not be negative"),
         ({"min_weight_share": 1.5}, "min_weight_share is a share of smoothing: at most 1"),
+        ({"extrapolation_scale_m": -1.0}, "must not be negative"),
         ({"max_missed": "often"}, "tracking settings: max_missed must be an integer, got 'often'"),
     ):
         with pytest.raises(ValueError, match=message):

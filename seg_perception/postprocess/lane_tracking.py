@@ -33,6 +33,8 @@ from seg_perception.postprocess.lanes import (
     LaneResult,
     assign_positions,
     ego_lane,
+    fit_polynomial,
+    geometric_samples,
     polyval_at,
     render_curves,
 )
@@ -40,6 +42,8 @@ from seg_perception.postprocess.settings import settings_values
 
 # share of the frame's height: two hood edges this close (median over the columns) are one hood
 HOOD_SAME_PLACE = 0.02
+# distances at which a track and its detection are blended when their curves weigh by distance
+BLEND_SAMPLES = 64
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,13 @@ class TrackerSettings:
     # a hood found at the same place in this many frames in a row is held (the extractor's hood_hint)
     # through frames that miss it, until lane paint shows below its edge (0: off)
     hood_hold_frames: int = 0
+    # Nearer than its paint a detection is an extrapolation (a dash gap before the car): there its weight
+    # in the blend falls by exp(-metres short of its paint / this) against the track's, whose own paint
+    # reached nearer in earlier frames (0: the coefficients blended as a whole, whatever the paint)
+    extrapolation_scale_m: float = 0.0
+    # how far the track's nearest paint moves ahead per frame without new paint there: old evidence
+    # of the road just ahead of the car ages as the car drives over it
+    support_drift_m: float = 0.5
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrackerSettings:
@@ -86,6 +97,11 @@ class _Track:
     from_start: bool = False  # seen in the stream's first frame: output at once
     types: Counter[str] = field(default_factory=Counter)
     colors: Counter[str] = field(default_factory=Counter)
+    # the nearest distance its curve is backed by paint (seen now, or aged from earlier frames)
+    support: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.support = self.boundary.paint_range[0]
 
 
 _GRID_M = np.array([2.0, 4.0, 6.0, 9.0, 12.0, 16.0, 20.0, 25.0, 30.0, 40.0, 50.0, 65.0, 80.0])
@@ -239,7 +255,9 @@ class LaneTracker:
     def _blend(self, track: _Track, detection: LaneBoundary) -> None:
         old = track.boundary
         w = self._weight(old, detection)
-        coefficients = w * detection.plane_coefficients + (1 - w) * old.plane_coefficients
+        aged_support = track.support + self.settings.support_drift_m
+        coefficients = self._blended_coefficients(old, detection, w, aged_support)
+        track.support = min(detection.paint_range[0], aged_support)
         plane_range = (
             detection.plane_range[0],
             w * detection.plane_range[1] + (1 - w) * old.plane_range[1],
@@ -257,6 +275,24 @@ class LaneTracker:
         track.hits += 1
         track.missed = 0
         self._vote(track, detection)
+
+    def _blended_coefficients(
+        self, old: LaneBoundary, detection: LaneBoundary, weight: float, old_support: float
+    ) -> np.ndarray:
+        """The track's curve after the blend: ``weight`` for the detection where both are backed by
+        paint; nearer than either's paint, each weighs less the farther it is extrapolated there."""
+        scale = self.settings.extrapolation_scale_m
+        degree = len(detection.plane_coefficients) - 1
+        new_support = detection.paint_range[0]
+        near = min(detection.plane_range[0], old.plane_range[0])
+        if scale <= 0.0 or degree != len(old.plane_coefficients) - 1 or max(new_support, old_support) <= near:
+            return weight * detection.plane_coefficients + (1 - weight) * old.plane_coefficients
+        xs = geometric_samples(near, max(detection.plane_range[1], old.plane_range[1]), BLEND_SAMPLES)
+        new_share = weight * np.exp(-np.clip(new_support - xs, 0.0, None) / scale)
+        old_share = (1 - weight) * np.exp(-np.clip(old_support - xs, 0.0, None) / scale)
+        share = new_share / np.maximum(new_share + old_share, np.finfo(np.float64).tiny)
+        lateral = share * detection.lateral_at(xs) + (1 - share) * old.lateral_at(xs)
+        return fit_polynomial(xs, lateral, degree)
 
     def _follow_hood(self, detections: LaneResult) -> None:
         """Hold a hood seen at one place in ``hood_hold_frames`` frames: a car's hood does not come and go."""

@@ -52,6 +52,7 @@ the steps on one frame.
 from seg_perception.postprocess.lanes.curves import (
     fit_polynomial,
     frame_entry_fraction,
+    geometric_samples,
     polyval,
     polyval_at,
     render_curve,
@@ -111,6 +112,7 @@ __all__ = [
     "ego_lane",
     "fit_polynomial",
     "frame_entry_fraction",
+    "geometric_samples",
     "polyval",
     "polyval_at",
     "render_curve",
