@@ -5,11 +5,11 @@ matched to the tracks by their mean lateral distance over the stretch of road bo
 (nearest pairs first, up to ``match_distance_m``). A matched track blends in the new curve
 (exponential smoothing of the polynomial coefficients and range; with ``min_weight_share`` a detection
 less confident than the track, from less paint or a worse fit, moves it less; with ``extrapolation_scale_m``
-the curves are blended distance by distance, each weighing less where it runs nearer than its paint); an
-unmatched detection starts a track with a new id (output once seen in ``min_hits`` frames, or at once in a stream's
-first frame, so one-frame blobs never get an id); a track without a detection is kept, unchanged, for up to
-``max_missed`` frames (with ``coast_per_hit`` set, no more than that many per frame it was seen in) with its
-confidence decaying (``missed_frames`` says how long), so
+the curves are blended distance by distance, each weighing less where it runs nearer than its paint);
+an unmatched detection starts a track with a new id (output once seen in ``min_hits`` frames, or at once
+in a stream's first frame, so one-frame blobs never get an id); a track without a detection is kept,
+unchanged, for up to ``max_missed`` frames (with ``coast_per_hit`` set, no more than that many per frame it
+was seen in) with its confidence decaying (``missed_frames`` says how long), so
 a line that drops out for a frame or two (a dash gap with no dash in range, an occluding
 car) keeps its id. Positions (ego-left, right-1, ...) and the ego lane are recomputed from
 the tracked curves every frame, so they are renumbered as soon as a boundary crosses
