@@ -228,6 +228,44 @@ def test_status_reports_the_ego_lane_and_warns_only_when_it_is_lost_long_enough(
     )
 
 
+def test_status_warns_while_a_share_of_frames_is_dropped_and_not_for_a_handful() -> None:
+    now = [0.0]
+    stats = CameraStats(clock=lambda: now[0])
+
+    def camera(frames: int, *, every_dropped: int) -> None:
+        """A 30-fps camera; every ``every_dropped``-th frame replaces an unprocessed one."""
+        for index in range(frames):
+            now[0] += 1 / 30
+            dropped = every_dropped > 0 and index % every_dropped == 0
+            stats.on_received(dropped=dropped)
+            if not dropped:
+                stats.on_processed(latency_ms=40.0, processing_ms=40.0)
+
+    def status(share_warn: float) -> tuple[int, str, dict[str, str]]:
+        built = build_status(
+            name="n",
+            snapshot=stats.snapshot(),
+            stale_timeout_s=1.0,
+            seconds_since_start=9,
+            info={},
+            dropped_share_warn=share_warn,
+        )
+        return built.level[0], built.message, {kv.key: kv.value for kv in built.values}
+
+    camera(6, every_dropped=2)  # half dropped, but too few frames to say so
+    level, _, values = status(0.25)
+    assert level == 0 and values["dropped_share"] == "unknown"
+    camera(150, every_dropped=3)  # 5 s at 30 fps, a third dropped: the model runs at 20 fps
+    level, message, values = status(0.25)
+    assert level == 1 and message.startswith("dropping 33% of frames, the model is slower than the camera")
+    assert "30.0 fps in, 20.0 out, processing p50 40 ms" in message
+    assert float(values["dropped_share"]) == pytest.approx(1 / 3, abs=0.01)
+    assert float(values["input_fps"]) == pytest.approx(30.0, abs=0.01)
+    assert status(0.0)[0] == 0 and status(0.4)[0] == 0  # off, or a larger share allowed
+    camera(150, every_dropped=0)  # the model keeps up again: nothing dropped over the window
+    assert status(0.25)[:2] == (0, "30.0 fps") and status(0.25)[2]["dropped_share"] == "0.000"
+
+
 def test_status_reports_slots_and_no_lane_keys_without_a_lane_stage() -> None:
     stats = CameraStats()
     stats.on_processed(

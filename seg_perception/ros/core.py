@@ -370,6 +370,7 @@ class SegmentationCore:
                 stale_timeout_s=settings.stale_timeout_s,
                 seconds_since_start=age,
                 ego_lane_lost_s=settings.ego_lane_lost_s,
+                dropped_share_warn=settings.dropped_share_warn,
                 info={
                     **info,
                     **worker.model_info(),

@@ -53,6 +53,7 @@ from seg_perception.ros.projection import (
     names_scenario,
 )
 from seg_perception.ros.qos import INPUT_RELIABILITIES
+from seg_perception.ros.stats import FPS_WINDOW_S, MIN_FRAMES_FOR_DROPPED_SHARE
 
 DEVICES = ("cpu", "cuda")
 CAMERA_ENGINES = ("shared", "per_camera")
@@ -61,6 +62,9 @@ TRANSPORTS = ("raw", "compressed")
 DEVICE_MODEL_KEYS = ((CUDA_MODEL_KEY, "on device cuda"), (CPU_MODEL_KEY, "on every other device"))
 _BIG = 2**31 - 1
 DEFAULT_VISUALIZATION_RATE_HZ = 10.0  # overlay and markers: enough for a person watching RViz
+# A quarter of the frames dropped for seconds is a model that cannot keep up, not a hiccup: a scenario
+# switch's model load (about half a second) drops about a tenth of a 5-s window.
+DEFAULT_DROPPED_SHARE_WARN = 0.25
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class NodeSettings:
     stale_timeout_s: float
     diagnostics_period_s: float
     ego_lane_lost_s: float = 0.0
+    dropped_share_warn: float = 0.0
     stamp_window_s: float = 5.0
     tracking_gap_s: float = 1.0
     visualization_rate_hz: float = DEFAULT_VISUALIZATION_RATE_HZ
@@ -726,6 +731,14 @@ def declare_node_parameters(node: Node) -> NodeSettings:
             "front cameras: frames without both ego boundaries for this long turn the camera's "
             "diagnostics to WARN (0: never; a junction or a car park has none for a while)",
             float_range=(0.0, 3600.0),
+        ),
+        dropped_share_warn=declare(
+            "dropped_share_warn",
+            DEFAULT_DROPPED_SHARE_WARN,
+            "dropping a larger share of a camera's frames (the model slower than the camera; over the "
+            f"last {FPS_WINDOW_S:g} s, from {MIN_FRAMES_FOR_DROPPED_SHARE} frames on) turns its "
+            "diagnostics to WARN (0: never)",
+            float_range=(0.0, 1.0),
         ),
         stamp_window_s=declare(
             "stamp_window_s",

@@ -15,6 +15,9 @@ from seg_perception.metrics.latency import LatencyStats, summarize_latencies
 
 WINDOW = 300  # frames kept for percentiles (10 s at 30 fps)
 FPS_WINDOW_S = 5.0
+# Fewer frames received in the last FPS_WINDOW_S than this say nothing about the share dropped
+# (a test's or a bag's handful of frames, a camera just started).
+MIN_FRAMES_FOR_DROPPED_SHARE = 10
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class StatsSnapshot:
     # since the last frame with both ego boundaries, or since the first frame of the lane stage
     # when none had them; None before any frame of a lane stage
     seconds_without_ego_lane: float | None = None
+    # of the frames received in the last FPS_WINDOW_S, the share replaced unprocessed by a newer one
+    # (the model slower than the camera); None below MIN_FRAMES_FOR_DROPPED_SHARE frames
+    dropped_share: float | None = None
+    input_fps: float = 0.0  # frames received per second over the last FPS_WINDOW_S
 
     @property
     def rejected_total(self) -> int:
@@ -96,6 +103,7 @@ class CameraStats:
         self._last_engine_error = ""
         self._failing = False
         self._last_received: float | None = None
+        self._received_at: deque[tuple[float, bool]] = deque(maxlen=WINDOW)  # (time, replaced a frame)
         self._processed_at: deque[float] = deque(maxlen=WINDOW)
         self._latency_ms: deque[float] = deque(maxlen=WINDOW)
         self._processing_ms: deque[float] = deque(maxlen=WINDOW)
@@ -109,6 +117,7 @@ class CameraStats:
             self._received += 1
             self._dropped += int(dropped)
             self._last_received = self._now()
+            self._received_at.append((self._last_received, dropped))
 
     def on_dropped(self) -> None:
         """A received frame discarded without processing (e.g. pending when the camera stops)."""
@@ -184,8 +193,16 @@ class CameraStats:
             recent = [t for t in self._processed_at if now - t <= FPS_WINDOW_S]
             span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
             ego = [found for at, found in self._ego_lane_at if now - at <= FPS_WINDOW_S]
+            arrived = [(at, dropped) for at, dropped in self._received_at if now - at <= FPS_WINDOW_S]
+            arrival_span = arrived[-1][0] - arrived[0][0] if len(arrived) > 1 else 0.0
             return StatsSnapshot(
                 fps=(len(recent) - 1) / span if span > 0 else 0.0,
+                input_fps=(len(arrived) - 1) / arrival_span if arrival_span > 0 else 0.0,
+                dropped_share=(
+                    sum(dropped for _, dropped in arrived) / len(arrived)
+                    if len(arrived) >= MIN_FRAMES_FOR_DROPPED_SHARE
+                    else None
+                ),
                 received=self._received,
                 processed=self._processed,
                 dropped=self._dropped,
@@ -217,10 +234,12 @@ def build_status(
     seconds_since_start: float,
     info: dict[str, str],
     ego_lane_lost_s: float = 0.0,
+    dropped_share_warn: float = 0.0,
 ) -> DiagnosticStatus:
     """One camera's ``DiagnosticStatus``: ERROR while the engine fails, WARN when stale, while
-    frame stamps do not fit the node's clock (``clock_mismatch``: latency not measured) or when the
-    ego lane has been lost for ``ego_lane_lost_s``, else OK.
+    frame stamps do not fit the node's clock (``clock_mismatch``: latency not measured), while more
+    than ``dropped_share_warn`` of the frames are dropped or when the ego lane has been lost for
+    ``ego_lane_lost_s``, else OK.
 
     Args:
         name: Status name (``seg_perception: <camera>``).
@@ -229,10 +248,13 @@ def build_status(
         seconds_since_start: Node age, so a camera that never sent a frame turns stale.
         info: Static key/values (topic, model file, engine, providers, ...).
         ego_lane_lost_s: Processed frames without both ego boundaries for this long → WARN (0: never).
+        dropped_share_warn: A larger share of the frames received in the last ``FPS_WINDOW_S`` dropped
+            unprocessed (the model slower than the camera) → WARN (0: never).
     """
     idle = snapshot.seconds_since_frame if snapshot.seconds_since_frame is not None else seconds_since_start
     stale = idle > stale_timeout_s
     lost = snapshot.seconds_without_ego_lane
+    dropping = snapshot.dropped_share
     if snapshot.failing:
         level, message = DiagnosticStatus.ERROR, f"engine failing: {snapshot.last_engine_error}"
     elif stale:
@@ -240,6 +262,13 @@ def build_status(
     elif snapshot.clock_mismatch_now:
         level = DiagnosticStatus.WARN
         message = f"clock mismatch, latency not measured: {snapshot.clock_mismatch_detail}"
+    elif dropping is not None and 0.0 < dropped_share_warn < dropping:
+        level = DiagnosticStatus.WARN
+        message = (
+            f"dropping {dropping:.0%} of frames, the model is slower than the camera: "
+            f"{snapshot.input_fps:.1f} fps in, {snapshot.fps:.1f} out, processing p50 "
+            f"{snapshot.processing_ms.p50:.0f} ms"
+        )
     elif lost is not None and 0.0 < ego_lane_lost_s < lost:
         level, message = DiagnosticStatus.WARN, f"no ego lane for {lost:.1f} s"
     else:
@@ -247,6 +276,8 @@ def build_status(
     values = {
         **info,
         "fps": f"{snapshot.fps:.2f}",
+        "input_fps": f"{snapshot.input_fps:.2f}",
+        "dropped_share": "unknown" if dropping is None else f"{dropping:.3f}",
         "frames_received": str(snapshot.received),
         "frames_processed": str(snapshot.processed),
         "frames_dropped": str(snapshot.dropped),
