@@ -1457,3 +1457,60 @@ def test_a_dashed_line_whose_far_dashes_run_together_is_typed_from_its_near_pain
     assert types(LaneSettings(type_window_m=30.0)) == {"ego_left": "dashed", "ego_right": "solid"}
     # a window shorter than a dash and its gap sees no gap: no dashes can be told there
     assert types(LaneSettings(type_window_m=2.0))["ego_left"] != "dashed"
+
+
+def _blobs(mask, image, offset, distances, side_px=6):
+    """Paint a far line as the model draws its far dashes: a square blob ``side_px`` wide at each dash
+    centre (``offset`` metres left, ``distances`` ahead), which every sampled row cuts at its centre."""
+    half = side_px // 2
+    for u, v in np.round(MAPPER.to_image(np.column_stack([distances, np.full(len(distances), offset)]))):
+        u, v = int(u), int(v)
+        mask[v - half : v + half, u - half : u + half] = LANE
+        image[v - half : v + half, u - half : u + half] = WHITE
+    return mask, image
+
+
+def test_a_far_line_drawn_as_blobs_is_a_line_with_blob_shift_ratio():
+    # two lanes over on the right (-8.75 m) the line is blobs 6 px wide 16-34 m ahead, where it crosses
+    # 6 columns per row: the rows cut each blob at its centre, the samples run along the camera's rays
+    mask, image = draw_road(THREE_LANES[1:], far=45.0)
+    mask, image = _blobs(mask, image, -8.75, np.arange(16.0, 35.0, 4.5))
+    plain = LaneExtractor(CLASSES, LaneSettings(), mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in plain.boundaries] == ["ego_left", "ego_right", "right_1"]
+    settings = LaneSettings(blob_shift_ratio=0.5)
+    blobs = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in blobs.boundaries] == ["ego_left", "ego_right", "right_1", "right_2"]
+    assert abs(float(blobs.boundary_at("right_2").lateral_at(25.0)) + 8.75) < 0.3
+    for position, boundary in zip(("ego_left", "ego_right", "right_1"), plain.boundaries, strict=True):
+        assert abs(float(blobs.boundary_at(position).lateral_at(10.0) - boundary.lateral_at(10.0))) < 0.02
+    # one blob alone (a fleck of paint) stays no line
+    mask, image = draw_road(THREE_LANES[1:], far=45.0)
+    mask, image = _blobs(mask, image, -8.75, np.array([20.0]))
+    alone = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in alone.boundaries] == ["ego_left", "ego_right", "right_1"]
+
+
+def test_lines_beyond_the_farthest_position_are_not_published_nor_tracked_out():
+    lines = [(offset, "solid", WHITE, 0.0) for offset in (8.75, 5.25, 1.75, -1.75, -5.25, -8.75)]
+    mask, image = draw_road(lines, far=45.0)
+    every = LaneExtractor(CLASSES, LaneSettings(), mapper=MAPPER).extract(mask, image)
+    assert [b.position for b in every.boundaries] == [
+        "left_2",
+        "left_1",
+        "ego_left",
+        "ego_right",
+        "right_1",
+        "right_2",
+    ]
+    extractor = LaneExtractor(CLASSES, LaneSettings(farthest_position=1), mapper=MAPPER)
+    near = extractor.extract(mask, image)
+    assert [b.position for b in near.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+    assert [b.id for b in near.boundaries] == [0, 1, 2, 3]
+    assert near.ego_lane is not None and abs(near.ego_lane.width - 3.5) < 0.05
+    # tracks of the outer lines from an earlier frame coast on; the tracker names them like the
+    # extractor and holds back those beyond the farthest position too
+    tracker = LaneTracker(TrackerSettings())
+    assert len(tracker.update(every).boundaries) == 6
+    tracked = tracker.update(near)
+    assert [b.position for b in tracked.boundaries] == ["left_1", "ego_left", "ego_right", "right_1"]
+    assert len(tracker.update(replace(near, farthest_position=0)).boundaries) == 6  # the coasting ones

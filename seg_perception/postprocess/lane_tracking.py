@@ -38,6 +38,7 @@ from seg_perception.postprocess.lanes import (
     geometric_samples,
     polyval_at,
     render_curves,
+    within_farthest_position,
 )
 from seg_perception.postprocess.settings import settings_values
 
@@ -349,6 +350,7 @@ class LaneTracker:
             )
         boundaries.sort(key=lambda b: -polyval_at(0.0, b.plane_coefficients))
         assign_positions(boundaries, detections.max_lane_width)
+        boundaries = within_farthest_position(boundaries, detections.farthest_position)
         return replace(
             detections,
             boundaries=boundaries,

@@ -15,7 +15,9 @@ The steps, all plain NumPy/OpenCV:
    nominal focal length ``F`` and camera height ``h``. For a camera with small pitch and roll
    that map is the true ground up to scale, so lane lines are parallel in it (the
    vanishing point, :mod:`seg_perception.postprocess.vanishing`, is re-estimated each frame and
-   smoothed by the caller's ``hint``).
+   smoothed by the caller's ``hint``). With ``blob_shift_ratio``, a tracklet whose rows cut one
+   blob of paint at its centre (a far dash beside the road, drawn a few pixels wide, where a
+   line crosses many columns per row) stands for its centre alone.
 4. **Grouping.** One least-squares fit of all tracklets with a shared road shape
    ``c1 x + c2 x^2 + c3 x^3`` and one lateral offset per tracklet; the offsets are clustered
    (gap > ``cluster_gap_m`` starts a new line). Dashes of one line share an offset however
@@ -34,7 +36,8 @@ The steps, all plain NumPy/OpenCV:
 7. **Attributes.** Type from the coverage of the line by paint (dashed: gaps along it;
    double: two parallel tracklets 0.1-0.7 m apart), colour from the image under the paint
    (HSV), position from the lateral offset at the vehicle (``x = 0``), confidence from the
-   paint support and fit residual; the ego lane from the two boundaries either side.
+   paint support and fit residual; the ego lane from the two boundaries either side. Lines beyond
+   ``farthest_position`` (left_N / right_N) are not published.
 
 A boundary's valid range runs from the ground seen by the bottom image row to the farthest
 paint of the frame, at least ``extend_to_m`` ahead (not past a junction): a line goes on where
@@ -62,6 +65,7 @@ from seg_perception.postprocess.lanes.extractor import LaneExtractor
 from seg_perception.postprocess.lanes.positions import (
     assign_positions,
     ego_lane,
+    within_farthest_position,
     within_yellow_edge,
     without_narrow_ego_lane,
 )
@@ -117,6 +121,7 @@ __all__ = [
     "polyval_at",
     "render_curve",
     "render_curves",
+    "within_farthest_position",
     "within_yellow_edge",
     "without_narrow_ego_lane",
 ]

@@ -35,17 +35,20 @@ from seg_perception.postprocess.lanes.junctions import (
     wide_components,
 )
 from seg_perception.postprocess.lanes.paint import (
+    BLOB_SAMPLES,
     GroundSamples,
     Tracklets,
     link_tracklets,
     row_runs,
     sample_rows,
     stripe_samples,
+    unresolved_blobs,
 )
 from seg_perception.postprocess.lanes.plane import ExtractionPlane, pitched
 from seg_perception.postprocess.lanes.positions import (
     assign_positions,
     ego_lane,
+    within_farthest_position,
     within_yellow_edge,
     without_narrow_ego_lane,
 )
@@ -294,6 +297,20 @@ class LaneExtractor:
                 if settings.min_stripe_share > 0 and image_bgr is not None:
                     stripe = stripe_samples(image_bgr, u_all, v_all, left_all, right_all, settings)
                     stripes = np.split(stripe[ok_all], cuts)
+                if settings.blob_shift_ratio > 0:
+                    runs_ok = (u_all[ok_all], v_all[ok_all], (right_all - left_all)[ok_all])
+                    blob, centres = unresolved_blobs(
+                        runs_ok, xy_ok, weight_ok, starts, plane, settings.blob_shift_ratio
+                    )
+                    for i in np.flatnonzero(blob).tolist():  # each blob: its centre, BLOB_SAMPLES times
+                        samples[i] = np.repeat(centres[i : i + 1], BLOB_SAMPLES, axis=0)
+                        weights[i] = np.full(BLOB_SAMPLES, weights[i].sum() / BLOB_SAMPLES)
+                        ends = [[reach[i][:, 0].min(), reach[i][:, 1].max()]]
+                        reach[i] = np.repeat(np.asarray(ends), BLOB_SAMPLES, axis=0)
+                        u_kept, v_kept = kept[i]
+                        kept[i] = (np.full(BLOB_SAMPLES, u_kept.mean()), np.full(BLOB_SAMPLES, v_kept.mean()))
+                        if stripes is not None:
+                            stripes[i] = np.full(BLOB_SAMPLES, stripes[i].mean() >= 0.5)
         return GroundSamples(samples, weights, spans, reach, kept, stripes, transverse_found)
 
     def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> ExtractionPlane:
@@ -365,6 +382,7 @@ class LaneExtractor:
             frame_size=(height, width),
             max_lane_width=settings.max_lane_width_m if plane.metric else 0.0,
             start_at_frame_edge=settings.start_at_frame_edge,
+            farthest_position=settings.farthest_position,
             hood_edge=None if image_bgr is None else find_hood(image_bgr, paint, settings.hood_max_share),
         )
         # a hood the detector missed in this frame (glare, a shadow on it) is still there, unless the
@@ -471,9 +489,10 @@ class LaneExtractor:
             if len(boundaries) <= settings.max_lines
             else sorted(boundaries, key=lambda b: -b.confidence)[: settings.max_lines]
         )
+        assign_positions(boundaries, result.max_lane_width)
+        boundaries = within_farthest_position(boundaries, settings.farthest_position)
         for index, boundary in enumerate(boundaries):
             boundary.id = index
-        assign_positions(boundaries, result.max_lane_width)
         result.boundaries = boundaries
         result.ego_lane = ego_lane(boundaries, metric=plane.metric)
         return result

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from seg_perception.postprocess.lanes.plane import ExtractionPlane
 from seg_perception.postprocess.lanes.settings import LaneSettings
+
+# A blob of paint counts as this many samples at its centre: alone it stays below a line's
+# min_samples (3), as a fleck of paint does, while two blobs in a row (a far line's dashes) make one.
+BLOB_SAMPLES = 2
 
 
 def sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
@@ -155,6 +160,56 @@ def stripe_samples(
 
     centre, outside_left, outside_right = value(u), value(left - 0.5 - gap), value(right - 0.5 + gap)
     return (centre - np.maximum(outside_left, outside_right)) >= settings.stripe_contrast
+
+
+def unresolved_blobs(
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray],
+    xy: np.ndarray,
+    weights: np.ndarray,
+    starts: np.ndarray,
+    plane: ExtractionPlane,
+    ratio: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which tracklets are blobs of paint the sampled rows cannot resolve, and each tracklet's centre.
+
+    A line along the road at lateral offset y crosses the image by a number of columns per row that
+    grows with y; far to the side, many more than a far dash that the model draws a few pixels wide
+    is long. Every row then cuts the dash at its centre, and the samples line up along the camera's
+    ray instead of the line: only their centre is a point of the line.
+
+    Args:
+        samples: Per sample (tracklet after tracklet), its run's centre ``u``, row ``v`` and width
+            (frame pixels).
+        xy: Per sample, its point on the plane.
+        weights: Per sample, its weight.
+        starts: Index of each tracklet's first sample (every tracklet has one at least).
+        plane: The frame's extraction plane.
+        ratio: A tracklet is a blob when its run centres move by less than this share of the columns
+            a line along the road at its offset would cross over its rows, and that is more than its
+            runs are wide.
+
+    Returns:
+        A blob flag per tracklet, and per tracklet the centre of its samples in the image mapped to
+        the plane (``(n, 2)``, NaN where the plane has no point).
+    """
+    u, v, widths = samples
+    counts = np.diff(np.r_[starts, len(u)])
+    shift = np.maximum.reduceat(u, starts) - np.minimum.reduceat(u, starts)
+    near, far = np.minimum.reduceat(xy[:, 0], starts), np.maximum.reduceat(xy[:, 0], starts)
+    lateral = np.add.reduceat(xy[:, 1] * weights, starts) / np.add.reduceat(weights, starts)
+    ends = plane.to_image(np.column_stack([np.r_[near, far], np.r_[lateral, lateral]]))
+    along_road = np.abs(ends[: len(starts), 0] - ends[len(starts) :, 0])
+    centres = plane.to_plane(
+        np.column_stack([np.add.reduceat(u, starts) / counts, np.add.reduceat(v, starts) / counts])
+    )
+    with np.errstate(invalid="ignore"):  # NaN where an end has no image point: not a blob
+        blob = (
+            (counts >= 2)
+            & (shift < ratio * along_road)
+            & (along_road > np.add.reduceat(widths, starts) / counts)
+            & np.isfinite(centres).all(axis=1)
+        )
+    return blob, centres
 
 
 @dataclass(frozen=True)

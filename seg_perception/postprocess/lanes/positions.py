@@ -85,6 +85,15 @@ def assign_positions(boundaries: list[LaneBoundary], max_lane_width: float = 0.0
         boundary.position = EGO_RIGHT if rank == 0 else f"right_{rank}"
 
 
+def within_farthest_position(boundaries: list[LaneBoundary], farthest: int) -> list[LaneBoundary]:
+    """``boundaries`` (positions assigned) without those beyond left_``farthest`` / right_``farthest``
+    (0: all kept)."""
+    if farthest <= 0:
+        return boundaries
+    # position_index: +-1 the ego boundaries, +-(N + 1) left_N / right_N
+    return [b for b in boundaries if abs(b.position_index) <= farthest + 1]
+
+
 def _ranks(side: list[tuple[float, LaneBoundary]], first: int, max_lane_width: float) -> list[int]:
     """Position ranks (0: the ego boundary) of one side's lines, nearest first, the first at ``first``.
 

@@ -170,6 +170,9 @@ class LaneResult:
     frame_size: tuple[int, int] = (0, 0)
     # widest ego lane the positions allow (metres; 0: no check), for the tracker's renaming
     max_lane_width: float = 0.0
+    # the farthest position either side that is published (LaneSettings.farthest_position; 0: all),
+    # for the tracker's renaming
+    farthest_position: int = 0
     # the tracker draws its tracks as the extractor drew the boundaries (start_at_frame_edge)
     start_at_frame_edge: bool = False
     # the boundaries are of the road across a junction the car is at: they start at their paint

@@ -42,8 +42,19 @@ class LaneSettings:
     # paint runs them together, so a dashed line's far stretch reads as solid
     type_window_m: float = 0.0
     max_lines: int = 8
+    # the farthest position published on either side, as in left_N / right_N (0: every line): lines
+    # three lanes out and farther are a few far pixels of paint, and lane labels (TuSimple's
+    # included) hold the ego lane and its neighbours
+    farthest_position: int = 0
     shape_range_m: float = 30.0  # tracklets starting nearer than this fit the road shape
     max_shape_residual_m: float = 0.25  # tracklets farther from the shape are not lane lines
+    # a tracklet whose run centres move across the image by less than this share of what a line
+    # along the road at its offset would over its rows (and that is more than its runs are wide) is
+    # a blob the sampled rows cannot resolve, and only its centre is a point of the line (0: never):
+    # far to the side a line crosses many columns per row, and the model draws its far dashes as
+    # blobs a few pixels wide, so every row cuts a dash at its centre and the samples run along the
+    # camera's ray instead of the line (their spread failed max_shape_residual_m)
+    blob_shift_ratio: float = 0.0
     shape_prior: float = 0.3
     shape_span_m: float = 20.0  # boundaries shorter than this lean on the shared road shape
     # the share of shape_prior that pulls a line's heading towards the road's (its curvature terms
@@ -190,6 +201,10 @@ class LaneSettings:
             raise ValueError(
                 "unmarked_junction_m needs min_lane_width_m (how far apart the lines it sees are)"
             )
+        if not 0.0 <= self.blob_shift_ratio <= 1.0:
+            raise ValueError(f"blob_shift_ratio must lie in [0, 1], not {self.blob_shift_ratio}")
+        if self.farthest_position < 0:
+            raise ValueError(f"farthest_position must not be negative, not {self.farthest_position}")
         if self.heading_prior < 0.0:
             raise ValueError(f"heading_prior must not be negative, not {self.heading_prior}")
         if not 0.0 <= self.pitch_from_lines < 0.5:
