@@ -176,6 +176,14 @@ def test_stats_and_status_levels() -> None:
     assert never.level == b"\x01"
 
 
+def _level_message_values(stats: CameraStats, **limits: float) -> tuple[int, str, dict[str, str]]:
+    """Level, message and key/values of a fresh camera status (``limits``: build_status's WARN limits)."""
+    built = build_status(
+        name="n", snapshot=stats.snapshot(), stale_timeout_s=1.0, seconds_since_start=9, info={}, **limits
+    )
+    return built.level[0], built.message, {kv.key: kv.value for kv in built.values}
+
+
 def test_status_reports_the_ego_lane_and_warns_only_when_it_is_lost_long_enough() -> None:
     now = [0.0]
     stats = CameraStats(clock=lambda: now[0])
@@ -190,15 +198,7 @@ def test_status_reports_the_ego_lane_and_warns_only_when_it_is_lost_long_enough(
         )
 
     def status(lost_s: float) -> tuple[int, str, dict[str, str]]:
-        built = build_status(
-            name="n",
-            snapshot=stats.snapshot(),
-            stale_timeout_s=1.0,
-            seconds_since_start=9,
-            info={},
-            ego_lane_lost_s=lost_s,
-        )
-        return built.level[0], built.message, {kv.key: kv.value for kv in built.values}
+        return _level_message_values(stats, ego_lane_lost_s=lost_s)
 
     for _ in range(10):
         frame(True)
@@ -242,15 +242,7 @@ def test_status_warns_while_a_share_of_frames_is_dropped_and_not_for_a_handful()
                 stats.on_processed(latency_ms=40.0, processing_ms=40.0)
 
     def status(share_warn: float) -> tuple[int, str, dict[str, str]]:
-        built = build_status(
-            name="n",
-            snapshot=stats.snapshot(),
-            stale_timeout_s=1.0,
-            seconds_since_start=9,
-            info={},
-            dropped_share_warn=share_warn,
-        )
-        return built.level[0], built.message, {kv.key: kv.value for kv in built.values}
+        return _level_message_values(stats, dropped_share_warn=share_warn)
 
     camera(6, every_dropped=2)  # half dropped, but too few frames to say so
     level, _, values = status(0.25)
