@@ -190,14 +190,11 @@ class CameraStats:
     def snapshot(self) -> StatsSnapshot:
         now = self._now()
         with self._lock:
-            recent = [t for t in self._processed_at if now - t <= FPS_WINDOW_S]
-            span = recent[-1] - recent[0] if len(recent) > 1 else 0.0
             ego = [found for at, found in self._ego_lane_at if now - at <= FPS_WINDOW_S]
             arrived = [(at, dropped) for at, dropped in self._received_at if now - at <= FPS_WINDOW_S]
-            arrival_span = arrived[-1][0] - arrived[0][0] if len(arrived) > 1 else 0.0
             return StatsSnapshot(
-                fps=(len(recent) - 1) / span if span > 0 else 0.0,
-                input_fps=(len(arrived) - 1) / arrival_span if arrival_span > 0 else 0.0,
+                fps=_rate([t for t in self._processed_at if now - t <= FPS_WINDOW_S]),
+                input_fps=_rate([at for at, _ in arrived]),
                 dropped_share=(
                     sum(dropped for _, dropped in arrived) / len(arrived)
                     if len(arrived) >= MIN_FRAMES_FOR_DROPPED_SHARE
@@ -224,6 +221,12 @@ class CameraStats:
                 ego_lane_share=sum(ego) / len(ego) if ego else None,
                 seconds_without_ego_lane=None if self._last_ego_lane is None else now - self._last_ego_lane,
             )
+
+
+def _rate(times: list[float]) -> float:
+    """Events per second over ``times`` (ascending), 0 below two events or a zero span."""
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    return (len(times) - 1) / span if span > 0 else 0.0
 
 
 def build_status(
