@@ -14,11 +14,7 @@ from three cues together:
    bottom there), and no paint ends on it across the road.
 
 The lines need not end on the edge: dashes and Botts' dots often end above it, and faint paint far
-above it. The edge is searched first just above the lowest paint, taking each column's topmost strong
-edge; a frame where that finds none is searched again over the hood's whole share of the height (a
-bonnet whose sides curve down beside lines that come near the bottom row) and with each column's
-strongest edge (a glossy hood below tyre marks or cracks whose edges are strong too): see
-``HOOD_SEARCHES``. A dash gap at the bottom of the frame has no such edge beside the paint, a shadow across
+above it. A dash gap at the bottom of the frame has no such edge beside the paint, a shadow across
 the road has the lines' paint running on below it, and a stop line's own lower edge has paint across
 the road ending on it: none is taken for a hood. Measured in docs/lanes.md ("The car's hood").
 """
@@ -36,17 +32,6 @@ HOOD_MAX_LINE_COLUMNS = 0.25  # share of the searched columns whose paint may en
 HOOD_SMOOTH_COLUMNS = 7  # running median (columns) the curve is checked against
 HOOD_TOLERANCE = 0.006  # share of the height: a column farther than this from the median is off the curve
 HOOD_RISE = 0.05  # share of the height: the edge may lie this far above the lowest paint (a curved hood)
-# The searches for the edge, in order until one finds a hood: how far above the lowest paint the edge may
-# lie (share of the height; None: anywhere in the hood's largest share) and the share of a column's
-# strongest contrast its edge row needs (the topmost such row; 1.0: the strongest row). The first finds
-# most hoods and fewest false ones; the others only look where it found none (docs/lanes.md, "A hood the
-# first search misses").
-HOOD_SEARCHES: tuple[tuple[float | None, float], ...] = (
-    (HOOD_RISE, HOOD_STRONG_SHARE),
-    (None, HOOD_STRONG_SHARE),
-    (HOOD_RISE, 1.0),
-    (None, 1.0),
-)
 HOOD_MIN_ROWS = 0.01  # share of the height: a paint-free band thinner than this at the bottom is no hood
 # the lines may end up to this many times the hood's largest share of the height above the bottom row
 # (a dash gap or faint paint just above the hood), the hood's edge still lies within its share
@@ -54,7 +39,6 @@ HOOD_PAINT_FREE_FACTOR = 2.0
 HOOD_BESIDE_ROWS = 0.02  # share of the height: paint this near the bottom row passes beside the hood
 HOOD_BESIDE_DROP = 0.04  # share of the height: beside such paint, the edge has come down this near the bottom
 _GRADIENT_ROWS = 2  # the edge's contrast: rows above against rows below
-_BLUR_TAPS = 5  # the frame is blurred 5x5 before the contrast is taken (asphalt grain, JPEG blocks)
 # a held hood (a tracker's, from earlier frames) is gone where lane paint lies this far below its edge
 # (share of the height: a speck on the edge itself is no road) in at least HOOD_GONE_COLUMNS mask columns
 HOOD_GONE_DEPTH = 0.02
@@ -95,59 +79,20 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     def lowest_paint(frame_columns: np.ndarray) -> np.ndarray:
         return mask_lowest[np.minimum(frame_columns // scale_u, mask_w - 1).astype(np.int64)]
 
+    # the edge lies within the hood's largest share of the height, and at most a little above the paint
+    zone_top = int((1.0 - max_share) * height) - _GRADIENT_ROWS
+    top = max(_GRADIENT_ROWS, int(lowest - HOOD_RISE * height), zone_top)
     columns = np.linspace(0, width - 1, HOOD_COLUMNS).astype(np.int64)
+    colour = cv2.GaussianBlur(image_bgr[top - _GRADIENT_ROWS :].astype(np.float32), (5, 5), 0)[:, columns]
+    # contrast at row top + i: rows 2 below against rows 2 above, in the channel that differs most (a
+    # hood can be as bright as the road and differ in colour only)
+    search = np.abs(colour[2 * _GRADIENT_ROWS :] - colour[: -2 * _GRADIENT_ROWS]).max(axis=2)
     # paint is never under the hood: a painted column's edge lies at or below its lowest paint
     lowest_in_column = lowest_paint(columns)
-    # the edge lies within the hood's largest share of the height
-    zone_top = max(_GRADIENT_ROWS, int((1.0 - max_share) * height) - _GRADIENT_ROWS)
-    colour = _blurred_columns(image_bgr[zone_top - _GRADIENT_ROWS :], columns)
-    # contrast at row zone_top + i: rows 2 below against rows 2 above, in the channel that differs most
-    # (a hood can be as bright as the road and differ in colour only)
-    contrast = np.abs(colour[2 * _GRADIENT_ROWS :] - colour[: -2 * _GRADIENT_ROWS]).max(axis=2)
-    rows = zone_top + np.arange(contrast.shape[0])[:, None]
-    contrast[rows < lowest_in_column[None, :] - _GRADIENT_ROWS] = 0.0
-    tried: set[tuple[int, float]] = set()
-    for rise, strong_share in HOOD_SEARCHES:
-        top = zone_top if rise is None else max(int(lowest - rise * height), zone_top)
-        if (top, strong_share) in tried:  # the paint is so low that the wider search is the same
-            continue
-        tried.add((top, strong_share))
-        edge = _search_edge(
-            contrast[top - zone_top :], top, strong_share, columns, lowest_in_column, (height, width), beside_from
-        )
-        if edge is not None:
-            # between the searched columns too, the edge is never above a column's paint
-            return np.maximum(edge, lowest_paint(np.arange(width)))
-    return None
-
-
-def _search_edge(
-    contrast: np.ndarray,
-    top: int,
-    strong_share: float,
-    columns: np.ndarray,
-    lowest_in_column: np.ndarray,
-    size: tuple[int, int],
-    beside_from: float,
-) -> np.ndarray | None:
-    """One search for the hood's edge at and below row ``top`` (see :func:`find_hood`).
-
-    Args:
-        contrast: (H - 2 - top, HOOD_COLUMNS) contrast across each row from ``top`` down, in the
-            searched columns, zero above their lowest paint.
-        top: Highest frame row the edge may lie on.
-        strong_share: A column's edge is its topmost row with this share of its strongest contrast.
-        columns: (HOOD_COLUMNS,) frame columns searched.
-        lowest_in_column: Their lowest paint in frame rows (-inf: none).
-        size: The frame's (height, width).
-        beside_from: Paint at or below this row passes beside the hood.
-
-    Returns:
-        (W,) rows of the edge, or None when this search finds no hood.
-    """
-    height, width = size
-    strongest = contrast.max(axis=0)
-    strong = contrast >= np.maximum(HOOD_MIN_CONTRAST, strong_share * strongest)[None, :]
+    rows = top + np.arange(search.shape[0])[:, None]
+    search[rows < lowest_in_column[None, :] - _GRADIENT_ROWS] = 0.0
+    strongest = search.max(axis=0)
+    strong = search >= np.maximum(HOOD_MIN_CONTRAST, HOOD_STRONG_SHARE * strongest)[None, :]
     found = strongest >= HOOD_MIN_CONTRAST
     if found.sum() < HOOD_MIN_COLUMNS * HOOD_COLUMNS:
         return None
@@ -168,24 +113,9 @@ def _search_edge(
     )
     if ends_on_edge.sum() > HOOD_MAX_LINE_COLUMNS * HOOD_COLUMNS:
         return None
-    return np.interp(np.arange(width, dtype=np.float64), u_edge, v_edge)
-
-
-def _blurred_columns(image_bgr: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """(H, len(columns), 3) float32: ``image_bgr`` under a 5x5 Gaussian blur, in ``columns`` only.
-
-    The same as ``cv2.GaussianBlur(image, (5, 5), 0)[:, columns]`` (borders reflected the same way), at
-    a small part of its cost: the hood's search reads 64 columns of a wide frame.
-    """
-    width = image_bgr.shape[1]
-    kernel = cv2.getGaussianKernel(_BLUR_TAPS, 0).astype(np.float32)
-    # each column's neighbours, reflected at the frame's sides as OpenCV's default border does
-    near = np.abs(columns[:, None] + np.arange(_BLUR_TAPS) - _BLUR_TAPS // 2)
-    near = (width - 1) - np.abs((width - 1) - near)
-    across = np.einsum("rctk,t->rck", image_bgr[:, near].astype(np.float32), kernel[:, 0])
-    rows, count, channels = across.shape
-    down = cv2.sepFilter2D(across.reshape(rows, count * channels), -1, np.ones(1, np.float32), kernel)
-    return down.reshape(rows, count, channels)
+    edge = np.interp(np.arange(width, dtype=np.float64), u_edge, v_edge)
+    # between the searched columns too, the edge is never above a column's paint
+    return np.maximum(edge, lowest_paint(np.arange(width)))
 
 
 def _running_median(values: np.ndarray, window: int) -> np.ndarray:
