@@ -7,6 +7,7 @@ import pytest
 from test_postprocess_lanes import CLASSES, LANE, SIZE, THREE_LANES, WHITE, draw_road
 
 from seg_perception.data.synthetic.scenes import generate_scene
+from seg_perception.postprocess import hood
 from seg_perception.postprocess.hood import find_hood, hood_rows, paint_below
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import LaneExtractor, LaneSettings
@@ -82,6 +83,58 @@ def test_the_hood_is_found_below_lines_that_end_well_above_it():
     mask, image = with_hood(mask, textured(image), edge)
     found = find_hood(image, mask == LANE, max_share=0.2)
     assert found is not None and np.percentile(np.abs(found - edge), 95) <= 3.0
+
+
+def test_a_deep_bonnet_is_found_where_lines_reach_its_low_sides(monkeypatch):
+    # a bonnet rising high in the middle, two lines meeting it low at its sides: its centre lies more
+    # than HOOD_RISE above the lowest paint, where the first search does not look
+    mask, image = draw_road([(2.5, "solid", WHITE, 0.0), (-2.5, "solid", WHITE, 0.0)], near=0.5)
+    edge = hood_edge(SIZE, top=0.82, bend=0.10)
+    mask, image = with_hood(mask, textured(image), edge)
+    lowest = np.flatnonzero((mask == LANE).any(axis=1))[-1]
+    assert lowest - edge.min() > hood.HOOD_RISE * SIZE[0]
+    found = find_hood(image, mask == LANE, max_share=0.2)
+    middle = slice(SIZE[1] // 4, 3 * SIZE[1] // 4)
+    assert found is not None and np.percentile(np.abs(found - edge)[middle], 95) <= 3.0
+    monkeypatch.setattr(hood, "HOOD_SEARCHES", hood.HOOD_SEARCHES[:1])
+    assert find_hood(image, mask == LANE, max_share=0.2) is None
+
+
+def test_a_hood_below_marks_with_strong_edges_is_found_by_its_strongest_edge(monkeypatch):
+    # dark tyre marks just above the hood across most of the width: in those columns the topmost strong
+    # edge is a mark's, at a different height in each, so only the strongest edge lies on one curve
+    mask, image = draw_road(THREE_LANES[1:3], near=0.5)
+    edge = hood_edge(SIZE)
+    rng = np.random.default_rng(1)
+    step = 8
+    for u in range(int(0.05 * SIZE[1]), int(0.95 * SIZE[1]), step):
+        v = int(edge[u] - rng.uniform(6.0, 16.0))
+        image[v : v + 4, u : u + step] = 45  # 45 levels darker than the road, the hood differs by 60
+    mask, image = with_hood(mask, textured(image), edge)
+    found = find_hood(image, mask == LANE, max_share=0.2)
+    assert found is not None and np.percentile(np.abs(found - edge), 95) <= 3.0
+    topmost = tuple(search for search in hood.HOOD_SEARCHES if search[1] < 1.0)
+    monkeypatch.setattr(hood, "HOOD_SEARCHES", topmost)
+    assert find_hood(image, mask == LANE, max_share=0.2) is None
+
+
+def test_a_seam_across_the_road_with_a_line_running_on_below_it_is_no_hood(monkeypatch):
+    # a lighter slab of concrete from 82 % of the height down, below dashes that end well above it; the
+    # road's edge line beside a narrow shoulder runs on below the seam to the frame's side, so the first
+    # search (just above the lowest paint) does not reach the seam and the wider ones find its edge
+    mask, image = draw_road([(1.75, "dashed", WHITE, 0.0), (-1.75, "dashed", WHITE, 0.0)], near=6.0)
+    edge_mask, edge_image = draw_road([(-2.5, "solid", WHITE, 0.0)], near=0.5)
+    edge_line = edge_mask == LANE
+    mask[edge_line], image[edge_line] = LANE, edge_image[edge_line]
+    seam = int(0.82 * SIZE[0])
+    slab = image.astype(np.int16)
+    slab[seam:][mask[seam:] != LANE] += 40
+    image = textured(np.clip(slab, 0, 255).astype(np.uint8))
+    assert find_hood(image, mask == LANE, max_share=0.2) is None
+    # without a bonnet's shape the wider searches take the seam for the hood's edge
+    monkeypatch.setattr(hood, "_bonnet_shaped", lambda *args: True)
+    found = find_hood(image, mask == LANE, max_share=0.2)
+    assert found is not None and abs(float(np.median(found)) - seam) <= 3.0
 
 
 def test_a_line_running_through_the_edge_makes_it_no_hood():
