@@ -137,6 +137,21 @@ def test_a_seam_across_the_road_with_a_line_running_on_below_it_is_no_hood(monke
     assert found is not None and abs(float(np.median(found)) - seam) <= 3.0
 
 
+@pytest.mark.parametrize("width", [1, 2, 5, 63, 64, 97])
+@pytest.mark.parametrize("height", [1, 4, 9, 40])
+def test_frames_of_any_size_give_an_edge_or_none(height, width):
+    # a node camera may send any size (a fuzzed 1-pixel-wide frame once failed the blur's border)
+    rng = np.random.default_rng(height * 1000 + width)
+    image = rng.integers(0, 256, (height, width, 3)).astype(np.uint8)
+    for lowest in range(height):  # paint down to every row in turn, so every band is tried
+        paint = np.zeros((height, width), np.uint8)
+        paint[: lowest + 1] = LANE
+        edge = find_hood(image, paint, max_share=0.2)
+        assert edge is None or edge.shape == (width,)
+    if width < hood.HOOD_COLUMNS:
+        assert find_hood(image, np.ones((height, width), np.uint8), max_share=0.2) is None
+
+
 def test_a_line_running_through_the_edge_makes_it_no_hood():
     # a hood-like edge across the frame below dashes that end well above it, but a solid line straight
     # ahead runs on through it to the bottom row: that is paint on the road, not under a hood

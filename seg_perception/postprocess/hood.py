@@ -82,7 +82,8 @@ def find_hood(image_bgr: np.ndarray, paint: np.ndarray, max_share: float) -> np.
     height, width = image_bgr.shape[:2]
     mask_h, mask_w = paint.shape[:2]
     in_mask = paint > 0
-    if max_share <= 0.0 or not in_mask.any():
+    # a frame narrower than the columns searched has no edge across it to find
+    if max_share <= 0.0 or width < HOOD_COLUMNS or not in_mask.any():
         return None
     scale_u, scale_v = width / mask_w, height / mask_h
     # each mask column's lowest paint in frame rows (-inf: none), looked up for frame columns
@@ -224,8 +225,10 @@ def _blurred_columns(image_bgr: np.ndarray, columns: np.ndarray) -> np.ndarray:
     width = image_bgr.shape[1]
     kernel = cv2.getGaussianKernel(_BLUR_TAPS, 0).astype(np.float32)
     # each column's neighbours, reflected at the frame's sides as OpenCV's default border does
-    near = np.abs(columns[:, None] + np.arange(_BLUR_TAPS) - _BLUR_TAPS // 2)
-    near = (width - 1) - np.abs((width - 1) - near)
+    # (BORDER_REFLECT_101: ... 2 1 | 0 1 2 ... w-2 w-1 | w-2 ...)
+    period = max(2 * (width - 1), 1)
+    near = np.abs(columns[:, None] + np.arange(_BLUR_TAPS) - _BLUR_TAPS // 2) % period
+    near = np.where(near > width - 1, period - near, near)
     across = np.einsum("rctk,t->rck", image_bgr[:, near].astype(np.float32), kernel[:, 0])
     rows, count, channels = across.shape
     down = cv2.sepFilter2D(across.reshape(rows, count * channels), -1, np.ones(1, np.float32), kernel)
