@@ -52,8 +52,8 @@ HOOD_SEARCHES: tuple[tuple[float | None, float], ...] = (
     (None, 1.0),
 )
 HOOD_MIN_ROWS = 0.01  # share of the height: a paint-free band thinner than this at the bottom is no hood
-# a wider search's edge: within this many times the curve's tolerance (below) of one parabola across
-# the frame, and no line's paint ending farther below it than that
+# a wider search's edge: within this many times the curve's tolerance (HOOD_TOLERANCE and the contrast's
+# rows) of one parabola across the frame, and no line's paint ending farther below it than that
 HOOD_BONNET_FIT = 2.0
 # the lines may end up to this many times the hood's largest share of the height above the bottom row
 # (a dash gap or faint paint just above the hood), the hood's edge still lies within its share
