@@ -132,9 +132,33 @@ def test_a_seam_across_the_road_with_a_line_running_on_below_it_is_no_hood(monke
     image = textured(np.clip(slab, 0, 255).astype(np.uint8))
     assert find_hood(image, mask == LANE, max_share=0.2) is None
     # without a bonnet's shape the wider searches take the seam for the hood's edge
-    monkeypatch.setattr(hood, "_bonnet_shaped", lambda *args: True)
+    monkeypatch.setattr(hood, "_bonnet_bend", lambda *args: 0.0)
     found = find_hood(image, mask == LANE, max_share=0.2)
     assert found is not None and abs(float(np.median(found)) - seam) <= 3.0
+
+
+def test_a_bonnet_whose_trim_is_taken_for_paint_is_a_hood_and_a_stop_line_is_not(monkeypatch):
+    # a light trim along a bent bonnet's edge, marked as paint over a third of the width: paint ending on
+    # the edge there reads as a stop line's to the first search, but the edge is clearly bent
+    mask, image = draw_road(THREE_LANES[1:3], near=6.0)
+    edge = hood_edge(SIZE, top=0.84, bend=0.08)
+    mask, image = with_hood(mask, textured(image), edge)
+    rows = np.arange(SIZE[0])[:, None]
+    trim = (rows <= edge[None, :]) & (rows > edge[None, :] - 5) & (np.arange(SIZE[1]) < SIZE[1] // 3)
+    mask[trim], image[trim] = LANE, (200, 210, 220)
+    found = find_hood(image, mask == LANE, max_share=0.2)
+    seen = edge < SIZE[0] - 1
+    assert found is not None and np.percentile(np.abs(found - edge)[seen], 95) <= 3.0
+    # without the trim's bend, paint ending on the edge over a third of the width is a stop line's
+    monkeypatch.setattr(hood, "HOOD_TRIM_BEND", np.inf)
+    assert find_hood(image, mask == LANE, max_share=0.2) is None
+    monkeypatch.undo()
+    # a real stop line near the car, straight across the road, is no hood
+    for distance in (3.0, 4.0, 5.0):
+        lines, image = draw_road(THREE_LANES[1:3], near=6.0)
+        mask, _ = draw_road(THREE_LANES[1:3], near=6.0, transverse=distance)
+        image[(mask == LANE) & (lines != LANE)] = WHITE
+        assert find_hood(textured(image), mask == LANE, max_share=0.2) is None
 
 
 @pytest.mark.parametrize("width", [1, 2, 5, 63, 64, 97])

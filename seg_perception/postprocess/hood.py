@@ -55,6 +55,10 @@ HOOD_MIN_ROWS = 0.01  # share of the height: a paint-free band thinner than this
 # a wider search's edge: within this many times the curve's tolerance (HOOD_TOLERANCE and the contrast's
 # rows) of one parabola across the frame, and no line's paint ending farther below it than that
 HOOD_BONNET_FIT = 2.0
+# a wider search's edge bent this many times the curve's tolerance or more (its sides that much lower than its
+# middle) is a bonnet even with paint ending on it across the road: a trim the model took for paint (a
+# stop line is straight, or bent the other way by a wide lens)
+HOOD_TRIM_BEND = 4.0
 # the lines may end up to this many times the hood's largest share of the height above the bottom row
 # (a dash gap or faint paint just above the hood), the hood's edge still lies within its share
 HOOD_PAINT_FREE_FACTOR = 2.0
@@ -158,7 +162,7 @@ def _search_edge(
         lowest_in_column: Their lowest paint in frame rows (-inf: none).
         size: The frame's (height, width).
         beside_from: Paint at or below this row passes beside the hood.
-        bonnet_shape: Whether the edge must have a bonnet's shape (:func:`_bonnet_shaped`).
+        bonnet_shape: Whether the edge must have a bonnet's shape (:func:`_bonnet_bend`).
 
     Returns:
         (W,) rows of the edge, or None when this search finds no hood.
@@ -176,25 +180,28 @@ def _search_edge(
         return None
     u_edge, v_edge = u[on_curve], v[on_curve]
     tolerance = max(2.0, HOOD_TOLERANCE * height) + _GRADIENT_ROWS
-    if bonnet_shape and not _bonnet_shaped(
-        u_edge, v_edge, columns, lowest_in_column, width, tolerance, beside_from
-    ):
-        return None
+    bend = 0.0
+    if bonnet_shape:
+        shape = _bonnet_bend(u_edge, v_edge, columns, lowest_in_column, width, tolerance, beside_from)
+        if shape is None:
+            return None
+        bend = shape
     # a line reaching the bottom row passes beside the hood: the edge has come down near the bottom
     # there (beyond the curve's ends it stays at its end's row); higher up, the line runs through it
     beside = columns[lowest_in_column >= beside_from].astype(np.float64)
     if (np.interp(beside, u_edge, v_edge) < height - 1.0 - max(3.0, HOOD_BESIDE_DROP * height)).any():
         return None
-    # paint ending on the edge across the road is a stop line's, not lines ending at the car
+    # paint ending on the edge across the road is a stop line's, not lines ending at the car; but a
+    # bonnet's trim, on an edge clearly bent
     ends_on_edge = (  # False where a column has no paint (-inf)
         v_edge - lowest_in_column[found][on_curve] <= tolerance
     )
-    if ends_on_edge.sum() > HOOD_MAX_LINE_COLUMNS * HOOD_COLUMNS:
+    if ends_on_edge.sum() > HOOD_MAX_LINE_COLUMNS * HOOD_COLUMNS and bend < HOOD_TRIM_BEND * tolerance:
         return None
     return np.interp(np.arange(width, dtype=np.float64), u_edge, v_edge)
 
 
-def _bonnet_shaped(
+def _bonnet_bend(
     u_edge: np.ndarray,
     v_edge: np.ndarray,
     columns: np.ndarray,
@@ -202,10 +209,11 @@ def _bonnet_shaped(
     width: int,
     tolerance: float,
     beside_from: float,
-) -> bool:
-    """Whether an edge's columns ``(u_edge, v_edge)`` lie on a bonnet: one parabola across the frame,
-    highest in the middle or flat, with no line's paint (but a line's beside the hood) ending farther
-    below it than ``HOOD_BONNET_FIT`` times ``tolerance``."""
+) -> float | None:
+    """How much lower an edge's sides lie than its middle (rows), when its columns ``(u_edge, v_edge)``
+    lie on a bonnet: one parabola across the frame, highest in the middle or flat, with no line's paint
+    (but a line's beside the hood) ending farther below it than ``HOOD_BONNET_FIT`` times ``tolerance``;
+    None when they do not."""
     across = (u_edge - width / 2.0) / (width / 2.0)
     parabola = np.polyfit(across, v_edge, 2)
     residual = float(np.sqrt(np.mean((v_edge - np.polyval(parabola, across)) ** 2)))
@@ -213,7 +221,9 @@ def _bonnet_shaped(
     below = lowest_in_column[painted] - np.polyval(parabola, (columns[painted] - width / 2.0) / (width / 2.0))
     limit = HOOD_BONNET_FIT * tolerance
     # image rows grow downwards: a bonnet's sides lie lower than its middle (a bend of 0 or more)
-    return bool(parabola[0] >= -tolerance and residual <= limit and not (below > limit).any())
+    if parabola[0] < -tolerance or residual > limit or (below > limit).any():
+        return None
+    return float(parabola[0])
 
 
 def _blurred_columns(image_bgr: np.ndarray, columns: np.ndarray) -> np.ndarray:
