@@ -23,8 +23,10 @@ frame where that finds none is searched again (``HOOD_SEARCHES``): over the hood
 height (a deep bonnet whose low sides lines come near) and with each column's strongest edge (a glossy
 hood below tyre marks whose edges are strong too). What those searches find must have a bonnet's shape:
 one parabola, highest in the middle or flat, with the lines' paint ending above it; a seam of the road
-that the wider window reaches is straight where a line's paint runs on below it. Measured in
-docs/lanes.md ("The car's hood", "A bonnet's shape").
+that the wider window reaches is straight where a line's paint runs on below it. A clearly bent one is
+a hood even where paint ends on it across the road (a trim the model took for paint; a stop line is
+straight). Measured in docs/lanes.md ("The car's hood", "A bonnet's shape", "A bonnet's trim taken
+for paint").
 """
 
 from __future__ import annotations
