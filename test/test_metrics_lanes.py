@@ -9,6 +9,7 @@ import pytest
 
 from seg_perception.metrics.lanes import (
     CULaneMetrics,
+    PaintCoverage,
     TuSimpleMetrics,
     culane_frame,
     max_weight_matching,
@@ -111,6 +112,41 @@ def test_tusimple_metrics_take_polylines_and_scale_the_threshold_with_width():
     summary = half.summary()
     assert summary["accuracy"] == 0.0 and summary["fn"] == 1.0 and summary["frames"] == 1
     assert np.isnan(TuSimpleMetrics().summary()["accuracy"])
+
+
+def test_paint_coverage_counts_covered_points_and_paint_on_the_lines():
+    """Paint along the lower half of one of two labelled lines, plus a blob off both lines and a blob
+    above the labelled rows (not counted): 29 of 112 points are covered (56 rows a line; rows 430-710
+    lie within 20 px of the stripe at 450-719), and only the rows the labels span (160-710) count."""
+    paint = np.zeros((720, 1280), bool)
+    paint[450:720, 318:323] = True  # 5 px wide on the line at x = 320
+    paint[500:520, 900:920] = True  # 400 px off any line
+    paint[0:100, 0:1280] = True  # above the first labelled row (160): neither right nor wrong
+    gt = [np.array([[320.0, 719.0], [320.0, 160.0]]), np.array([[640.0, 719.0], [640.0, 160.0]])]
+    coverage = PaintCoverage()
+    frame = coverage.update(paint, gt, ROWS)
+    assert frame.points == 2 * len(ROWS)
+    assert frame.points_near_paint == int(np.count_nonzero(ROWS >= 430))
+    assert frame.paint_pixels == 261 * 5 + 20 * 20
+    assert frame.paint_on_lines == 261 * 5
+    summary = coverage.summary()
+    assert summary["point_recall"] == pytest.approx(frame.points_near_paint / frame.points)
+    assert summary["pixel_precision"] == pytest.approx(261 * 5 / (261 * 5 + 400))
+    assert summary["frames"] == 1
+
+
+def test_paint_coverage_scales_its_threshold_with_the_width_and_handles_no_paint():
+    gt = [np.array([[320.0, 719.0], [320.0, 160.0]])]
+    paint = np.zeros((720, 1280), bool)
+    paint[:, 335] = True  # 15 px from the line: within 20 px at 1280 wide
+    assert PaintCoverage().update(paint, gt, ROWS).points_near_paint == len(ROWS)
+    half = np.zeros((360, 640), bool)
+    half[:, 175] = True  # 15 px from the line at x = 160 of a 640-px frame: 10 px is the threshold there
+    assert PaintCoverage().update(half, [gt[0] / 2.0], ROWS / 2.0).points_near_paint == 0
+    empty = PaintCoverage()
+    frame = empty.update(np.zeros((720, 1280), bool), gt, ROWS)
+    assert frame.points_near_paint == 0 and frame.paint_pixels == 0
+    assert empty.summary()["point_recall"] == 0.0 and np.isnan(empty.summary()["pixel_precision"])
 
 
 def test_tusimple_rejects_lanes_of_the_wrong_length():

@@ -3,7 +3,8 @@
 - :mod:`~seg_perception.metrics.segmentation`: confusion matrix, pixel accuracy, per-class IoU, mIoU;
 - :mod:`~seg_perception.metrics.evaluation`: masks, polygons and parking-slot entrances of a stream
   against ground truth (``eval-bag``);
-- :mod:`~seg_perception.metrics.lanes`: lane benchmarks (TuSimple, CULane);
+- :mod:`~seg_perception.metrics.lanes`: lane benchmarks (TuSimple, CULane) and the lane class's
+  coverage of labelled lines;
 - :mod:`~seg_perception.metrics.parking`: ps2.0-style marking points and slot entrances;
 - :mod:`~seg_perception.metrics.latency`: latency percentiles and rates (one percentile set for the
   node's diagnostics, the demo, ``process``, ``predict`` and ``bench``).

@@ -1,4 +1,4 @@
-"""Lane benchmarks: TuSimple accuracy / FP / FN and CULane precision / recall / F1.
+"""Lane benchmarks: TuSimple accuracy / FP / FN, CULane precision / recall / F1, and paint coverage.
 
 Both take lanes as polylines: ``(N, 2)`` arrays of pixel coordinates ``(x, y)`` ordered
 along the lane (any direction). Ground truth in the datasets' own encodings converts with
@@ -28,6 +28,11 @@ computed on the pixels, the pairs are matched one-to-one maximising the total Io
 with IoU above 0.5 is a true positive. The official tool interpolates the points with a cubic
 spline first; these functions join them with straight segments, which differs by under a
 pixel for the densely sampled lanes both datasets hold.
+
+Paint coverage (:class:`PaintCoverage`) scores the segmentation itself on TuSimple labels: the
+share of labelled points with lane paint within the benchmark's threshold, and the share of the
+paint within it of a labelled line. Issue-style numbers ("a lane pixel within 20 px of 27 % of the
+labelled points") are these; the boundaries are what TuSimple's accuracy scores.
 """
 
 from __future__ import annotations
@@ -227,6 +232,93 @@ class TuSimpleMetrics:
         }
 
 
+@dataclass(frozen=True)
+class PaintFrame:
+    """Pixel-level counts of one frame for :class:`PaintCoverage`."""
+
+    points: int
+    points_near_paint: int
+    paint_pixels: int
+    paint_on_lines: int
+
+
+class PaintCoverage:
+    """How much of the labelled lines the lane class covers, and how much of the lane class lies on them.
+
+    The segmentation's own score on lane labels, before any boundary is drawn: a labelled point
+    (a lane's x at an ``h_samples`` row) is covered when a paint pixel lies within the threshold
+    (Euclidean); a paint pixel is on a line when a labelled line's polyline lies within the
+    threshold. Only the rows the labels span are counted (``h_samples``' first to last): TuSimple
+    labels nothing above its first row, so paint there (the sky, the far road) is neither right
+    nor wrong. Both are pooled over the frames (points, and pixels). The threshold is the
+    benchmark's 20 px for 1280-px-wide frames, scaled to the frame's width like
+    :class:`TuSimpleMetrics`'.
+
+    Example:
+        >>> coverage = PaintCoverage()
+        >>> coverage.update(mask == lane_class, gt_polylines, h_samples)
+        >>> coverage.summary()["point_recall"]
+    """
+
+    def __init__(
+        self, *, pixel_thresh: float = TUSIMPLE_PIXEL_THRESH, reference_width: int = TUSIMPLE_WIDTH
+    ) -> None:
+        self.pixel_thresh = pixel_thresh
+        self.reference_width = reference_width
+        self.frames: list[PaintFrame] = []
+
+    def update(
+        self, paint: np.ndarray, gt_lanes: Sequence[np.ndarray], h_samples: Sequence[float]
+    ) -> PaintFrame:
+        """Score one frame: ``paint`` a boolean ``(H, W)`` mask at the labels' frame size."""
+        height, width = paint.shape
+        thresh = self.pixel_thresh * width / self.reference_width
+        rows = np.asarray(h_samples, dtype=np.float64)
+        top = int(np.clip(np.floor(rows.min()), 0, height)) if rows.size else 0
+        bottom = int(np.clip(np.ceil(rows.max()) + 1, 0, height)) if rows.size else 0
+        # distance of every pixel to the nearest paint pixel (no paint: infinitely far)
+        if paint.any():
+            to_paint = cv2.distanceTransform((~paint).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        else:
+            to_paint = np.full(paint.shape, np.inf, np.float32)
+        points = near = 0
+        lines = np.zeros(paint.shape, np.uint8)
+        for lane in gt_lanes:
+            xs = polyline_to_tusimple(lane, rows)
+            keep = (xs >= 0) & (xs <= width - 1) & (rows >= 0) & (rows <= height - 1)
+            u = np.round(xs[keep]).astype(np.int64)
+            v = np.round(rows[keep]).astype(np.int64)
+            points += len(u)
+            near += int(np.count_nonzero(to_paint[v, u] <= thresh))
+            line = _as_polyline(lane)
+            if len(line) >= 2:
+                cv2.polylines(lines, [np.round(line).astype(np.int32)], False, 1, 1)
+        band = paint[top:bottom]
+        if lines.any():
+            to_line = cv2.distanceTransform(1 - lines, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[top:bottom]
+            on_lines = int(np.count_nonzero(band & (to_line <= thresh)))
+        else:
+            on_lines = 0
+        frame = PaintFrame(points, near, int(np.count_nonzero(band)), on_lines)
+        self.frames.append(frame)
+        return frame
+
+    def summary(self) -> dict[str, float | int]:
+        """``point_recall`` (labelled points with paint near them), ``pixel_precision`` (paint pixels
+        near a labelled line; NaN without paint), their counts and ``frames``."""
+        points = sum(f.points for f in self.frames)
+        near = sum(f.points_near_paint for f in self.frames)
+        pixels = sum(f.paint_pixels for f in self.frames)
+        on_lines = sum(f.paint_on_lines for f in self.frames)
+        return {
+            "point_recall": near / points if points else float("nan"),
+            "pixel_precision": on_lines / pixels if pixels else float("nan"),
+            "points": points,
+            "paint_pixels": pixels,
+            "frames": len(self.frames),
+        }
+
+
 def rasterize_lane(
     points: Sequence[Sequence[float]] | np.ndarray, shape: tuple[int, int], width: int
 ) -> np.ndarray:
@@ -376,14 +468,23 @@ class CULaneMetrics:
 
 
 def format_lane_metrics(
-    tusimple: dict[str, float | int] | None, culane: dict[str, float | int] | None
+    tusimple: dict[str, float | int] | None,
+    culane: dict[str, float | int] | None,
+    paint: dict[str, float | int] | None = None,
 ) -> str:
-    """Human-readable lines for the summaries of :class:`TuSimpleMetrics` and :class:`CULaneMetrics`."""
+    """Human-readable lines for the summaries of :class:`TuSimpleMetrics`, :class:`CULaneMetrics` and
+    :class:`PaintCoverage`."""
     lines = []
     if tusimple is not None:
         lines.append(
             f"TuSimple  accuracy {tusimple['accuracy']:.4f}  FP {tusimple['fp']:.4f}  FN {tusimple['fn']:.4f}"
             f"  ({tusimple['frames']} frames)"
+        )
+    if paint is not None:
+        lines.append(
+            f"paint     {100 * paint['point_recall']:.1f} % of the labelled points have lane paint within "
+            f"the threshold; {100 * paint['pixel_precision']:.1f} % of the paint lies on a labelled line"
+            f"  ({paint['points']} points, {paint['paint_pixels']} paint pixels)"
         )
     if culane is not None:
         lines.append(

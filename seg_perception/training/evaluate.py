@@ -361,7 +361,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
             lanes_per_side=args.lanes_per_side,
         )
         print(f"{metadata.model} lane boundaries on {summary['dataset']}:")
-        print(format_lane_metrics(summary.get("tusimple"), summary.get("culane")))
+        print(format_lane_metrics(summary.get("tusimple"), summary.get("culane"), summary.get("paint")))
     else:
         try:
             height, width = parse_size(args.size)

@@ -663,20 +663,33 @@ def evaluate_lane_dataset(
             real stills label every visible line, so they are scored with 0.
 
     Returns:
-        ``dataset``, the metrics' summary (``tusimple`` or ``culane``) and, for TuSimple,
-        ``per_frame``: each frame's ``raw_file``, accuracy, FP, FN and lane counts, to find the
-        frames a change wins or loses.
+        ``dataset``, the metrics' summary (``tusimple`` or ``culane``) and, for TuSimple, ``paint``
+        (the lane class's coverage of the labelled lines, :class:`PaintCoverage`) and
+        ``per_frame``: each frame's ``raw_file``, accuracy, FP, FN, lane counts and paint counts, to
+        find the frames a change wins or loses.
     """
     import cv2
 
     from seg_perception.data.lanes import CULaneDataset, read_tusimple_labels
     from seg_perception.errors import ConfigError
-    from seg_perception.metrics.lanes import CULaneMetrics, TuSimpleMetrics
+    from seg_perception.metrics.lanes import CULaneMetrics, PaintCoverage, TuSimpleMetrics
 
     extractor = LaneExtractor(class_names, settings)
+    coverage = PaintCoverage()
 
-    def boundaries(image: np.ndarray, index: int, name: str, truth: list[np.ndarray]) -> list[np.ndarray]:
-        result = extractor.extract(predict(image), image, frame_size=image.shape[:2])
+    def boundaries(
+        image: np.ndarray,
+        index: int,
+        name: str,
+        truth: list[np.ndarray],
+        h_samples: list[float] | None = None,
+    ) -> list[np.ndarray]:
+        mask = predict(image)
+        if h_samples is not None:
+            height, width = image.shape[:2]
+            full = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+            coverage.update(full == extractor.lane_id, truth, h_samples)
+        result = extractor.extract(mask, image, frame_size=image.shape[:2])
         if overlays is not None:
             save_lane_overlay(overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
         return [
@@ -698,11 +711,18 @@ def evaluate_lane_dataset(
         for index, label in enumerate(read_tusimple_labels(tusimple)[:count]):
             image = read(root / label.raw_file)
             truth = label.polylines()
-            predicted = boundaries(image, index, label.raw_file, truth)
+            predicted = boundaries(image, index, label.raw_file, truth, list(label.h_samples))
             metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
             frame = metrics.frames[-1]
-            per_frame.append({"raw_file": label.raw_file, **asdict(frame)})
-        return {"dataset": f"TuSimple {tusimple}", "tusimple": metrics.summary(), "per_frame": per_frame}
+            per_frame.append(
+                {"raw_file": label.raw_file, **asdict(frame), "paint": asdict(coverage.frames[-1])}
+            )
+        return {
+            "dataset": f"TuSimple {tusimple}",
+            "tusimple": metrics.summary(),
+            "paint": coverage.summary(),
+            "per_frame": per_frame,
+        }
     if culane_root is None:
         raise ConfigError("give a TuSimple label file or a CULane root")
     dataset = CULaneDataset(culane_root, list_file=culane_list)
