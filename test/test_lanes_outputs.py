@@ -15,6 +15,7 @@ from seg_perception.cli import main
 from seg_perception.config import load_scenario
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.pipeline import SegmentationPipeline
+from seg_perception.metrics.lanes import PaintCoverage
 from seg_perception.postprocess.lanes import LaneExtractor
 
 
@@ -196,6 +197,18 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert frame["raw_file"] == "clips/0001.jpg" and frame["num_gt"] == 2
     assert frame["accuracy"] == pytest.approx(accuracy, abs=1e-4) and frame["matched"] == 2
     assert frame["num_pred"] == 4 and frame["fp"] == pytest.approx(0.5)  # the two unlabelled lines
+    # the paint itself scores about as the frame's true paint does (the model reads it at 180x320): the
+    # ego lines' dash gaps hold labelled points far from any paint, and the unlabelled outer lines'
+    # paint lies off the labelled lines
+    paint = json.loads((tmp_path / "s.json").read_text())["paint"]
+    true_paint = PaintCoverage().update(draw_road(THREE_LANES)[0] == 1, truth, h_samples)
+    assert paint["frames"] == 1 and paint["points"] == frame["paint"]["points"] == true_paint.points
+    assert paint["point_recall"] == pytest.approx(true_paint.points_near_paint / true_paint.points, abs=0.1)
+    assert paint["pixel_precision"] == pytest.approx(
+        true_paint.paint_on_lines / true_paint.paint_pixels, abs=0.1
+    )
+    assert paint["point_recall"] < 0.9 and paint["pixel_precision"] < 0.9, paint
+    assert "of the labelled points have lane paint" in out
     # scoring only the ego lane's boundaries, as labelled here: no FP
     assert eval_tusimple("--lanes-per-side", "1", "--json", str(tmp_path / "s1.json")) == 0
     [frame] = json.loads((tmp_path / "s1.json").read_text())["per_frame"]
@@ -204,6 +217,7 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert main(["eval", str(road_model), "--culane", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CULane" in out and "TP 2" in out and "FN 0" in out, out
+    assert "of the labelled points have lane paint" in out
     # --overlays: the frame with its boundaries and its labelled lines
     assert eval_tusimple("--overlays", str(tmp_path / "o")) == 0
     written = sorted((tmp_path / "o").iterdir())

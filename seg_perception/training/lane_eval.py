@@ -663,10 +663,10 @@ def evaluate_lane_dataset(
             real stills label every visible line, so they are scored with 0.
 
     Returns:
-        ``dataset``, the metrics' summary (``tusimple`` or ``culane``) and, for TuSimple, ``paint``
-        (the lane class's coverage of the labelled lines, :class:`PaintCoverage`) and
-        ``per_frame``: each frame's ``raw_file``, accuracy, FP, FN, lane counts and paint counts, to
-        find the frames a change wins or loses.
+        ``dataset``, the metrics' summary (``tusimple`` or ``culane``), ``paint`` (the lane class's
+        coverage of the labelled lines, :class:`PaintCoverage`; CULane frames without labelled
+        lines are left out) and, for TuSimple, ``per_frame``: each frame's ``raw_file``, accuracy,
+        FP, FN, lane counts and paint counts, to find the frames a change wins or loses.
     """
     import cv2
 
@@ -730,5 +730,7 @@ def evaluate_lane_dataset(
     for index, path in enumerate(dataset.images[:count]):
         image = read(path)
         truth = dataset.lanes(index)
-        culane.update(boundaries(image, index, path.name, truth), truth, image.shape[:2])
-    return {"dataset": f"CULane {culane_root}", "culane": culane.summary()}
+        # CULane labels a point every few rows: the rows of its points play TuSimple's h_samples
+        rows = sorted({round(float(y)) for lane in truth for y in np.asarray(lane).reshape(-1, 2)[:, 1]})
+        culane.update(boundaries(image, index, path.name, truth, rows or None), truth, image.shape[:2])
+    return {"dataset": f"CULane {culane_root}", "culane": culane.summary(), "paint": coverage.summary()}
