@@ -284,7 +284,7 @@ class PaintCoverage:
         points = near = 0
         lines = np.zeros(paint.shape, np.uint8)
         for lane in gt_lanes:
-            xs = polyline_to_tusimple(lane, rows)
+            xs = polyline_to_tusimple(lane, h_samples)
             keep = (xs >= 0) & (xs <= width - 1) & (rows >= 0) & (rows <= height - 1)
             u = np.round(xs[keep]).astype(np.int64)
             v = np.round(rows[keep]).astype(np.int64)

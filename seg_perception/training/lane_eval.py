@@ -731,6 +731,6 @@ def evaluate_lane_dataset(
         image = read(path)
         truth = dataset.lanes(index)
         # CULane labels a point every few rows: the rows of its points play TuSimple's h_samples
-        rows = sorted({round(float(y)) for lane in truth for y in np.asarray(lane).reshape(-1, 2)[:, 1]})
+        rows = sorted({float(round(y)) for lane in truth for y in np.asarray(lane).reshape(-1, 2)[:, 1]})
         culane.update(boundaries(image, index, path.name, truth, rows or None), truth, image.shape[:2])
     return {"dataset": f"CULane {culane_root}", "culane": culane.summary(), "paint": coverage.summary()}
