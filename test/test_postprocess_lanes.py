@@ -597,6 +597,27 @@ def test_run_on_straight_continues_along_the_tangent_past_the_paint():
             assert abs(float(boundary.lateral_at(x)) - tangent) < 0.25, (boundary.position, x)
 
 
+def test_near_straight_extrapolates_towards_the_car_along_the_tangent_at_the_nearest_paint():
+    # paint seen only from 12 m on (glare, wear or a dash gap near the car): the curvature fitted
+    # there is not carried to the car; nearer than the paint the line goes on along its tangent
+    curvature = 1.0 / 150.0
+    mask, image = draw_road([(-1.75, "solid", WHITE, 0.0)], curvature=curvature, near=12.0, far=30.0)
+    curved = LaneExtractor(CLASSES, mapper=MAPPER).extract(mask, image).boundary_at("ego_right")
+    settings = LaneSettings(near_straight=True)
+    straight = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image).boundary_at("ego_right")
+    assert curved is not None and straight is not None
+    near_paint = straight.paint_range[0]
+    assert 11.0 < near_paint < 13.0 and straight.plane_range[0] < 6.0  # drawn on towards the car
+    slope = curvature * near_paint
+    at_paint = -1.75 + curvature / 2.0 * near_paint**2
+    for x in (15.0, 25.0):  # on the paint: the curve, as without the setting
+        assert abs(float(straight.lateral_at(x)) - (-1.75 + curvature / 2.0 * x**2)) < 0.08
+    for x in (4.0, 5.0):  # nearer: the tangent at the nearest paint, where the curve bent away
+        tangent = at_paint + slope * (x - near_paint)
+        assert abs(float(straight.lateral_at(x)) - tangent) < 0.05, x
+        assert abs(float(curved.lateral_at(x)) - tangent) > 0.1, x
+
+
 def test_paint_that_begins_far_ahead_does_not_take_the_ego_position():
     # a strip painted only from 32 m on, 0.8 m left (a far blob, or the far end of a curve the
     # road shape does not follow): extrapolated to the car it lies between the car and the

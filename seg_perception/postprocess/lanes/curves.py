@@ -130,19 +130,28 @@ def fit_line(
     return np.asarray(solution, dtype=np.float64)
 
 
-def straight_past(coefficients: np.ndarray, near: float, far_paint: float, end: float) -> np.ndarray:
-    """The polynomial ``coefficients`` on ``[near, far_paint]`` continued along its tangent to ``end``.
+def straight_past(
+    coefficients: np.ndarray, near: float, far_paint: float, end: float, near_paint: float | None = None
+) -> np.ndarray:
+    """The polynomial ``coefficients`` on ``[near, far_paint]`` continued along its tangent to ``end``
+    (and, with ``near_paint``, along its tangent there back to ``near``).
 
-    One polynomial of the same degree fitted to both pieces, sampled like the rendering
+    One polynomial of the same degree fitted to the pieces, sampled like the rendering
     (geometric spacing: the near road, where lateral error matters most, weighs most).
     """
     degree = len(coefficients) - 1
     if degree < 2:
         return coefficients
     xs = geometric_samples(near, end, 4 * RENDER_POINTS)
-    slope = float(polyval_at(far_paint, np.polynomial.polynomial.polyder(coefficients)))
+    derivative = np.polynomial.polynomial.polyder(coefficients)
+    slope = float(polyval_at(far_paint, derivative))
     tangent = polyval_at(far_paint, coefficients) + slope * (xs - far_paint)
     ys = np.where(xs <= far_paint, polyval(xs, coefficients), tangent)
+    if near_paint is not None and near_paint > near:
+        near_slope = float(polyval_at(near_paint, derivative))
+        ys = np.where(
+            xs < near_paint, polyval_at(near_paint, coefficients) + near_slope * (xs - near_paint), ys
+        )
     return fit_polynomial(xs, ys, degree)
 
 

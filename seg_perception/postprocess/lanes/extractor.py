@@ -645,8 +645,15 @@ class LaneExtractor:
         # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
         start = max(min(x_bottom, x_near), x_near - max(settings.min_extrapolation_m, span), 0.3)
         x_range = (start, max(x_far, extend_to, start + 0.1))
-        if settings.run_on_straight and x_range[1] > x_far:
-            coefficients = straight_past(coefficients, start, x_far, x_range[1])
+        near_straight = settings.near_straight and start < x_near
+        if (settings.run_on_straight and x_range[1] > x_far) or near_straight:
+            coefficients = straight_past(
+                coefficients,
+                start,
+                x_far if settings.run_on_straight else x_range[1],
+                x_range[1],
+                x_near if near_straight else None,
+            )
         # drawn by the caller, all boundaries of the frame at once (render_curves)
         return LaneBoundary(
             id=0,

@@ -68,6 +68,11 @@ class LaneSettings:
     # slope ahead pitch the camera away from its calibration, and the whole road shifts by as many rows
     pitch_from_lines: float = 0.0
     min_extrapolation_m: float = 8.0
+    # nearer than its nearest paint a boundary runs on along its tangent there instead of its
+    # polynomial (False: the polynomial's curvature is extrapolated towards the car); a curvature
+    # fitted to far paint alone (the near stretch hidden by glare, worn, or in a dash gap) bends
+    # the extrapolation away from the line where it matters most
+    near_straight: bool = False
     # paint that begins farther ahead than this (0: no limit) is not made a boundary: its offset at
     # the car is a long extrapolation (a far blob, or the far end of a curve the shared shape does
     # not follow), and ranked by that offset it would take the position of a line seen near the car
