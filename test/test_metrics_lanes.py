@@ -140,6 +140,7 @@ def test_paint_coverage_scales_its_threshold_with_the_width_and_handles_no_paint
     paint = np.zeros((720, 1280), bool)
     paint[:, 335] = True  # 15 px from the line: within 20 px at 1280 wide
     assert PaintCoverage().update(paint, gt, ROWS).points_near_paint == len(ROWS)
+    assert PaintCoverage().update(paint.astype(np.uint8), gt, ROWS).points_near_paint == len(ROWS)  # any mask
     half = np.zeros((360, 640), bool)
     half[:, 175] = True  # 15 px from the line at x = 160 of a 640-px frame: 10 px is the threshold there
     assert PaintCoverage().update(half, [gt[0] / 2.0], ROWS / 2.0).points_near_paint == 0

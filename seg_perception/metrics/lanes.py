@@ -29,7 +29,7 @@ with IoU above 0.5 is a true positive. The official tool interpolates the points
 spline first; these functions join them with straight segments, which differs by under a
 pixel for the densely sampled lanes both datasets hold.
 
-Paint coverage (:class:`PaintCoverage`) scores the segmentation itself on TuSimple labels: the
+Paint coverage (:class:`PaintCoverage`) scores the segmentation itself on lane labels: the
 share of labelled points with lane paint within the benchmark's threshold, and the share of the
 paint within it of a labelled line. Issue-style numbers ("a lane pixel within 20 px of 27 % of the
 labelled points") are these; the boundaries are what TuSimple's accuracy scores.
@@ -270,7 +270,8 @@ class PaintCoverage:
     def update(
         self, paint: np.ndarray, gt_lanes: Sequence[np.ndarray], h_samples: Sequence[float]
     ) -> PaintFrame:
-        """Score one frame: ``paint`` a boolean ``(H, W)`` mask at the labels' frame size."""
+        """Score one frame: ``paint`` an ``(H, W)`` mask at the labels' frame size (nonzero: lane paint)."""
+        paint = np.asarray(paint).astype(bool)
         height, width = paint.shape
         thresh = self.pixel_thresh * width / self.reference_width
         rows = np.asarray(h_samples, dtype=np.float64)
