@@ -323,6 +323,24 @@ def test_lane_eval_reports_each_drive_with_its_scene():
         assert f"({drive['time']}, {drive['weather']}" in text
 
 
+def test_lane_eval_reports_how_much_of_the_true_lines_the_paint_covers():
+    """The true masks' paint lies on the scored lines (all but other lines' and markings' paint) and
+    covers most of their points (not the dash gaps); a model that paints nothing covers none."""
+    from seg_perception.training.lane_eval import evaluate_lane_drives, format_lane_summary
+
+    def drives(predict):
+        return evaluate_lane_drives(
+            "highway", predict=predict, drives=2, frames=3, seed_start=200000, size=(270, 480)
+        )
+
+    truth = drives(None)
+    assert 0.8 <= truth["paint_pixel_precision"] <= 1.0, truth
+    assert 0.3 <= truth["paint_point_recall"] < 1.0, truth
+    assert "of the scored lines' points have lane paint" in format_lane_summary(truth)
+    nothing = drives(lambda image: np.zeros(image.shape[:2], np.uint8))
+    assert nothing["paint_point_recall"] == 0.0 and np.isnan(nothing["paint_pixel_precision"])
+
+
 def test_lane_eval_overlays_show_boundaries_over_the_true_lines(tmp_path):
     from seg_perception.training.lane_eval import evaluate_lane_drives
 

@@ -294,11 +294,17 @@ class LaneScores:
     # (true style, published type) of every matched boundary whose line has a type the extractor
     # names (Botts' dots have none of their own)
     types: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # the lane class's coverage of the scored true lines (metrics.lanes.PaintCoverage), or None
+    paint: Any = None
 
     def summary(self) -> dict[str, Any]:
         errors = np.asarray(self.lateral_errors or [], dtype=np.float64)
         result = dict(self.tusimple.summary())
         result = {f"tusimple_{k}": v for k, v in result.items()}
+        if self.paint is not None and self.paint.frames:
+            paint = self.paint.summary()
+            result["paint_point_recall"] = paint["point_recall"]
+            result["paint_pixel_precision"] = paint["pixel_precision"]
         result["id_persistence"] = self.kept_frames / max(self.visible_frames, 1)
         result["id_persistence_when_detected"] = self.kept_frames / max(self.detected_frames, 1)
         result["line_detected"] = self.detected_frames / max(self.visible_frames, 1)
@@ -364,12 +370,14 @@ def evaluate_lane_drives(
             (``drive<seed>_<frame>.png``): the tracked boundaries (``draw_lanes``) and the
             scored true lines (thin cyan).
     """
-    from seg_perception.metrics.lanes import TuSimpleMetrics
+    import cv2
+
+    from seg_perception.metrics.lanes import PaintCoverage, TuSimpleMetrics
 
     config = scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario)
     lane_settings, tracking = scenario_lane_settings(config, settings)
     height, width = size
-    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[])
+    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[], paint=PaintCoverage())
     per_drive: list[dict[str, Any]] = []
     for drive in range(drives):
         seed = seed_start + drive
@@ -411,6 +419,12 @@ def evaluate_lane_drives(
                 truth = true_lanes(world, sample.meta["time_s"])
             # TuSimple labels the ego lane's boundaries and the next one out on each side
             scored = nearest_lanes(truth, TUSIMPLE_SIDE_LANES)
+            full = (
+                mask
+                if mask.shape[:2] == size
+                else cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+            )
+            scores.paint.update(full == extractor.lane_id, [lane.image for lane in scored], h_samples)
             scores.tusimple.update(
                 [b.image_points for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES],
                 [lane.image for lane in scored],
@@ -600,6 +614,12 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
         f"  TuSimple accuracy {summary['tusimple_accuracy']:.4f}  FP {summary['tusimple_fp']:.4f}  "
         f"FN {summary['tusimple_fn']:.4f}  ({summary['tusimple_frames']} frames)",
     ]
+    if "paint_point_recall" in summary:
+        lines.append(
+            f"  paint: {100 * summary['paint_point_recall']:.1f} % of the scored lines' points have lane paint "
+            f"within the threshold; {100 * summary['paint_pixel_precision']:.1f} % of the paint lies on a "
+            "scored line"
+        )
     if summary["calibrated"]:
         lines.append(
             f"  id persistence {summary['id_persistence']:.4f} "
