@@ -616,9 +616,9 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
     ]
     if "paint_point_recall" in summary:
         lines.append(
-            f"  paint: {100 * summary['paint_point_recall']:.1f} % of the scored lines' points have lane paint "
-            f"within the threshold; {100 * summary['paint_pixel_precision']:.1f} % of the paint lies on a "
-            "scored line"
+            f"  paint: {100 * summary['paint_point_recall']:.1f} % of the scored lines' points have lane "
+            f"paint within the threshold; {100 * summary['paint_pixel_precision']:.1f} % of the paint lies "
+            "on a scored line"
         )
     if summary["calibrated"]:
         lines.append(
