@@ -359,6 +359,10 @@ def evaluate_lane_drives(
 ) -> dict[str, Any]:
     """Score lane boundaries on ``drives`` synthetic drives of ``frames`` frames.
 
+    The summary holds TuSimple accuracy / FP / FN, id persistence, the lateral error at 10 m, line
+    types, and the mask's own coverage of the scored true lines (``paint_point_recall``,
+    ``paint_pixel_precision``: :class:`~seg_perception.metrics.lanes.PaintCoverage`).
+
     Args:
         scenario: Front scenario (``highway`` or ``road``) name or config.
         predict: ``image -> mask``, at the model's output size as the node's lane stage reads it
