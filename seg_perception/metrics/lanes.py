@@ -283,7 +283,7 @@ class PaintCoverage:
         else:
             to_paint = np.full(paint.shape, np.inf, np.float32)
         points = near = 0
-        lines = np.zeros(paint.shape, np.uint8)
+        lines = np.zeros(paint.shape, bool)
         for lane in gt_lanes:
             xs = polyline_to_tusimple(lane, h_samples)
             keep = (xs >= 0) & (xs <= width - 1) & (rows >= 0) & (rows <= height - 1)
@@ -291,12 +291,11 @@ class PaintCoverage:
             v = np.round(rows[keep]).astype(np.int64)
             points += len(u)
             near += int(np.count_nonzero(to_paint[v, u] <= thresh))
-            line = _as_polyline(lane)
-            if len(line) >= 2:
-                cv2.polylines(lines, [np.round(line).astype(np.int32)], False, 1, 1)
+            lines |= rasterize_lane(lane, paint.shape, 1)
         band = paint[top:bottom]
         if lines.any():
-            to_line = cv2.distanceTransform(1 - lines, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[top:bottom]
+            to_line = cv2.distanceTransform((~lines).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            to_line = to_line[top:bottom]
             on_lines = int(np.count_nonzero(band & (to_line <= thresh)))
         else:
             on_lines = 0

@@ -131,10 +131,15 @@ def fit_line(
 
 
 def straight_past(
-    coefficients: np.ndarray, near: float, far_paint: float, end: float, near_paint: float | None = None
+    coefficients: np.ndarray,
+    near: float,
+    end: float,
+    *,
+    near_paint: float | None = None,
+    far_paint: float | None = None,
 ) -> np.ndarray:
-    """The polynomial ``coefficients`` on ``[near, far_paint]`` continued along its tangent to ``end``
-    (and, with ``near_paint``, along its tangent there back to ``near``).
+    """The polynomial ``coefficients`` on ``[near, end]`` continued along its tangent past ``far_paint``
+    and before ``near_paint`` (None: the polynomial there).
 
     One polynomial of the same degree fitted to the pieces, sampled like the rendering
     (geometric spacing: the near road, where lateral error matters most, weighs most).
@@ -144,14 +149,15 @@ def straight_past(
         return coefficients
     xs = geometric_samples(near, end, 4 * RENDER_POINTS)
     derivative = np.polynomial.polynomial.polyder(coefficients)
-    slope = float(polyval_at(far_paint, derivative))
-    tangent = polyval_at(far_paint, coefficients) + slope * (xs - far_paint)
-    ys = np.where(xs <= far_paint, polyval(xs, coefficients), tangent)
-    if near_paint is not None and near_paint > near:
-        near_slope = float(polyval_at(near_paint, derivative))
-        ys = np.where(
-            xs < near_paint, polyval_at(near_paint, coefficients) + near_slope * (xs - near_paint), ys
-        )
+
+    def tangent(at: float) -> np.ndarray:
+        return polyval_at(at, coefficients) + float(polyval_at(at, derivative)) * (xs - at)
+
+    ys = polyval(xs, coefficients)
+    if far_paint is not None:
+        ys = np.where(xs > far_paint, tangent(far_paint), ys)
+    if near_paint is not None:
+        ys = np.where(xs < near_paint, tangent(near_paint), ys)
     return fit_polynomial(xs, ys, degree)
 
 

@@ -645,14 +645,11 @@ class LaneExtractor:
         # drawn from the bottom image row, but never extrapolated nearer by more than the painted span
         start = max(min(x_bottom, x_near), x_near - max(settings.min_extrapolation_m, span), 0.3)
         x_range = (start, max(x_far, extend_to, start + 0.1))
-        near_straight = settings.near_straight and start < x_near
-        if (settings.run_on_straight and x_range[1] > x_far) or near_straight:
+        far_paint = x_far if settings.run_on_straight and x_range[1] > x_far else None
+        near_paint = x_near if settings.near_straight and start < x_near else None
+        if far_paint is not None or near_paint is not None:
             coefficients = straight_past(
-                coefficients,
-                start,
-                x_far if settings.run_on_straight else x_range[1],
-                x_range[1],
-                x_near if near_straight else None,
+                coefficients, start, x_range[1], near_paint=near_paint, far_paint=far_paint
             )
         # drawn by the caller, all boundaries of the frame at once (render_curves)
         return LaneBoundary(
