@@ -1,12 +1,18 @@
 """Before/after pictures of the lane boundaries for docs/images/lanes/ (run from the repository root).
 
-    .venv/bin/python scripts/lane_pictures.py [--model weights/highway.onnx] [--out docs/images/lanes] \
+    .venv/bin/python scripts/lane_pictures.py [--model FILE] [--out docs/images/lanes] \
         [--real ../shared/realdata/front] [--every-still DIR]
 
-- ``real_before.png``: the model's paint pixels and per-region polygons (what the node published
+The ``*_shipped`` pictures show the shipped defaults (docs/lanes.md); redraw them whenever a default
+model or setting changes. The older ``real_after*.png`` / ``synthetic_after*.png`` pictures of
+docs/lanes_history.md were drawn by earlier versions of this script and stay as they were.
+``--model`` defaults to the highway scenario's CPU default (``cpu_model_file`` in
+``config/highway.yaml``), i.e. what ``seg-perception predict`` runs on this machine.
+
+- ``real_paint_regions.jpg``: the model's paint pixels and per-region polygons (what the node published
   before lane boundaries), on the MIT-licensed real highway frames of ``../shared/realdata/front``;
-- ``real_after.png``: the same frames with the tracked lane boundaries (image space: no calibration);
-- ``synthetic_after.png``: a held-out synthetic drive with the true camera (metres): true lines thin
+- ``real_shipped.jpg``: the same frames with the tracked lane boundaries (image space: no calibration);
+- ``synthetic_shipped.jpg``: a held-out synthetic drive with the true camera (metres): true lines thin
   cyan, boundaries drawn over them;
 - ``calibration_grid.png``: ``seg-perception calibrate --synthetic highway``'s metric grid.
 
@@ -23,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seg_perception.config import ScenarioConfig, load_scenario
+from seg_perception.config import ScenarioConfig, load_scenario, scenario_model_path
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.inference.base import SegmentationEngine
 from seg_perception.inference.engine import create_engine
@@ -71,7 +77,7 @@ def draw_every_still(engine: SegmentationEngine, scenario: ScenarioConfig, real:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="weights/highway.onnx")
+    parser.add_argument("--model", type=Path, help="ONNX file (default: the scenario's CPU default)")
     parser.add_argument("--out", type=Path, default=Path("docs/images/lanes"))
     parser.add_argument(
         "--real", type=Path, default=Path("../shared/realdata/front"), help="real frames folder"
@@ -79,7 +85,8 @@ def main() -> None:
     parser.add_argument("--every-still", type=Path, help="draw every real still into this folder instead")
     args = parser.parse_args()
     scenario = load_scenario("highway")
-    engine = create_engine(args.model, engine="onnxruntime", device="cpu", intra_op_threads=2)
+    model = args.model or scenario_model_path(scenario, "cpu")
+    engine = create_engine(str(model), engine="onnxruntime", device="cpu", intra_op_threads=2)
     if args.every_still is not None:
         draw_every_still(engine, scenario, args.real, args.every_still)
         return
@@ -97,8 +104,8 @@ def main() -> None:
         before.append(cv2.resize(old, TILE, interpolation=cv2.INTER_AREA))
         new = pipeline.overlay(image, result.mask, lanes=result.lanes)
         after.append(cv2.resize(new, TILE, interpolation=cv2.INTER_AREA))
-    cv2.imwrite(str(args.out / "real_before.png"), sheet(before))
-    cv2.imwrite(str(args.out / "real_after.png"), sheet(after))
+    cv2.imwrite(str(args.out / "real_paint_regions.jpg"), sheet(before))
+    cv2.imwrite(str(args.out / "real_shipped.jpg"), sheet(after))
 
     size, frames, synthetic = (540, 960), 40, []
     for seed in (200000, 200003):
@@ -121,7 +128,7 @@ def main() -> None:
                 for lane in truth:
                     cv2.polylines(picture, [np.round(lane.image).astype(np.int32)], False, (255, 255, 0), 1)
                 synthetic.append(cv2.resize(picture, (600, 338), interpolation=cv2.INTER_AREA))
-    cv2.imwrite(str(args.out / "synthetic_after.png"), sheet(synthetic, columns=2))
+    cv2.imwrite(str(args.out / "synthetic_shipped.jpg"), sheet(synthetic, columns=2))
     sample = next(generate_drive(scenario, 200000, 1, size=size))
     camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
     grid = draw_metric_grid(sample.image, GroundMapper.from_camera(camera))

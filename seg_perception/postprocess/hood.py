@@ -25,7 +25,7 @@ hood below tyre marks whose edges are strong too). What those searches find must
 one parabola, highest in the middle or flat, with the lines' paint ending above it; a seam of the road
 that the wider window reaches is straight where a line's paint runs on below it. A clearly bent one is
 a hood even where paint ends on it across the road (a trim the model took for paint; a stop line is
-straight). Measured in docs/lanes.md ("The car's hood", "A bonnet's shape", "A bonnet's trim taken
+straight). Measured in docs/lanes_history.md ("The car's hood", "A bonnet's shape", "A bonnet's trim taken
 for paint").
 """
 
@@ -46,7 +46,7 @@ HOOD_RISE = 0.05  # share of the height: the edge may lie this far above the low
 # lie (share of the height; None: anywhere in the hood's largest share) and the share of a column's
 # strongest contrast its edge row needs (the topmost such row; 1.0: the strongest row). The first finds
 # most hoods and fewest false ones; the others only look where it found none, and what they find must
-# have a bonnet's shape (docs/lanes.md, "A bonnet's shape").
+# have a bonnet's shape (docs/lanes_history.md, "A bonnet's shape").
 HOOD_SEARCHES: tuple[tuple[float | None, float], ...] = (
     (HOOD_RISE, HOOD_STRONG_SHARE),
     (None, HOOD_STRONG_SHARE),

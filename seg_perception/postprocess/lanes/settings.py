@@ -142,7 +142,7 @@ class LaneSettings:
     # directions differ by at least this angle and a third line passes through their crossing
     # (within vanishing_join), only where no lines either side of the car give one (0: never), so
     # that a car at the road's edge, with all its lines on one side, still finds the horizon.
-    # Both off in the code's defaults, on in config/highway.yaml: measured in docs/lanes.md
+    # Both off in the code's defaults, on in config/highway.yaml: measured in docs/lanes_history.md
     # (better on most synthetic drives, on true masks and on 18 fresh highway drives)
     vanishing_same_side_deg: float = 0.0
     # uncalibrated: when nothing above gives a vanishing point, two long lines leaning the same
