@@ -1442,6 +1442,29 @@ def test_across_a_junction_every_boundary_starts_where_the_road_across_does():
     assert abs(dashed.plane_range[0] - solid.plane_range[0]) < 0.1
 
 
+def test_a_short_solid_line_sets_where_the_road_across_a_junction_starts_only_past_its_minimum_span():
+    """With type_min_span_m 5, 6 m of gapless paint is a solid line; across a junction, where every
+    boundary starts at the nearest solid line's paint, it counts only with junction_solid_min_span_m
+    of paint (default 10 m): how short a line is typed solid does not move where the road starts."""
+    from seg_perception.postprocess.lanes import AT_JUNCTION_M
+
+    stop_line_at = bottom_row_distance() + 0.5 * AT_JUNCTION_M  # the junction the car is at
+    road_from = stop_line_at + 8.0
+    dashed_mask, image = draw_road([(1.75, "dashed", WHITE, 3.0)], near=road_from, transverse=stop_line_at)
+    solid_mask, _ = draw_road([(-1.75, "solid", WHITE, 0.0)], near=road_from, far=road_from + 6.0)
+    mask = np.maximum(dashed_mask, solid_mask)
+
+    def dashed_start(**values: float) -> float:
+        result = LaneExtractor(CLASSES, LaneSettings(**values), mapper=MAPPER).extract(mask, image)
+        assert result.across_junction and result.boundary_at("ego_right").line_type == "solid"
+        return float(result.boundary_at("ego_left").plane_range[0])
+
+    assert dashed_start(type_min_span_m=5.0) > road_from + 2.5  # at its own first dash
+    assert abs(dashed_start(type_min_span_m=5.0, junction_solid_min_span_m=5.0) - road_from) < 0.5
+    with pytest.raises(ValueError, match="junction_solid_min_span_m"):
+        LaneSettings(junction_solid_min_span_m=-1.0)
+
+
 def test_crossing_a_junction_boundaries_start_at_their_paint_until_it_reaches_the_car():
     """Once the stop line has left the frame the tracker's hint carries the crossing on; paint
     reaching the bottom rows ends it."""

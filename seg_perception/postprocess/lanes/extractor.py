@@ -75,6 +75,15 @@ VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height fro
 VP_SUPPORT_CAP = 30
 
 
+def _marks_road_start(boundary: LaneBoundary, min_solid_span: float) -> bool:
+    """Whether a boundary's nearest paint marks where the road across a junction begins: a double
+    line's does, a solid line's with at least ``min_solid_span`` of paint."""
+    if boundary.line_type == DOUBLE:
+        return True
+    near, far = boundary.painted_range if boundary.painted_range is not None else (0.0, 0.0)
+    return boundary.line_type == SOLID and far - near >= min_solid_span
+
+
 class LaneExtractor:
     """Lane boundaries and road markings of single frames (no state; see :class:`LaneTracker`).
 
@@ -459,7 +468,8 @@ class LaneExtractor:
                 (
                     b.painted_range[0]
                     for b in fitted
-                    if b.painted_range is not None and b.line_type in (SOLID, DOUBLE)
+                    if b.painted_range is not None
+                    and _marks_road_start(b, settings.junction_solid_min_span_m)
                 ),
                 default=np.inf,
             )

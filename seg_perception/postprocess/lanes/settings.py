@@ -177,6 +177,10 @@ class LaneSettings:
     # boundaries were across it), boundaries start at their first paint until paint comes within
     # this distance of the bottom image row: the car has reached the painted road
     junction_exit_m: float = 2.0
+    # across a junction every boundary starts where the nearest double or solid line's paint does; a
+    # solid one counts with at least this much paint, however short a line type_min_span_m types as
+    # solid (a short solid piece is as often a dashed line's dash; 10: type_min_span_m's default)
+    junction_solid_min_span_m: float = 10.0
     # a stop line or crosswalk beginning less than this beyond the bottom image row is the junction
     # the car is at: boundaries are of the road across it
     at_junction_m: float = AT_JUNCTION_M
@@ -210,6 +214,10 @@ class LaneSettings:
             raise ValueError(f"blob_shift_ratio must lie in [0, 1], not {self.blob_shift_ratio}")
         if self.farthest_position < 0:
             raise ValueError(f"farthest_position must not be negative, not {self.farthest_position}")
+        if self.junction_solid_min_span_m < 0.0:
+            raise ValueError(
+                f"junction_solid_min_span_m must not be negative, not {self.junction_solid_min_span_m}"
+            )
         if self.heading_prior < 0.0:
             raise ValueError(f"heading_prior must not be negative, not {self.heading_prior}")
         if not 0.0 <= self.pitch_from_lines < 0.5:
