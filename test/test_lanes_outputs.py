@@ -502,3 +502,8 @@ def test_lane_eval_scores_the_published_line_types_against_the_generators():
     assert {pair.split("->")[0] for pair in summary["line_types"]} <= {"solid", "dashed", "double"}
     assert summary["line_type_accuracy"] > 0.8
     assert "line type right in" in format_lane_summary(summary)
+    # without a calibration the lines are matched in the image, as TuSimple matches them
+    image_space = evaluate_lane_drives(
+        "highway", predict=None, drives=2, frames=3, seed_start=200000, size=(270, 480), calibrated=False
+    )
+    assert image_space["line_type_pairs"] > 0 and image_space["line_type_accuracy"] > 0.8

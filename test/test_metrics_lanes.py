@@ -114,6 +114,17 @@ def test_tusimple_metrics_take_polylines_and_scale_the_threshold_with_width():
     assert np.isnan(TuSimpleMetrics().summary()["accuracy"])
 
 
+def test_tusimple_frames_pair_each_matched_true_lane_with_its_best_prediction_as_given():
+    """The pairs index the lanes as passed in, also past lanes on no sampled row (dropped before
+    scoring): a consumer reads the matched prediction's attributes from its own list."""
+    gt = [np.array([[320.0, 719.0], [320.0, 160.0]]), np.array([[900.0, 719.0], [900.0, 160.0]])]
+    above_the_rows = np.array([[600.0, 100.0], [600.0, 50.0]])  # no h_sample: not a lane here
+    pred = [above_the_rows, gt[1] + [5.0, 0.0], gt[0] + [40.0, 0.0], gt[0] + [3.0, 0.0]]
+    frame = TuSimpleMetrics().update(pred, [above_the_rows, *gt], ROWS, image_width=1280)
+    assert frame.pairs == ((1, 3), (2, 1)) and frame.matched == 2
+    assert tusimple_frame([vertical(300)], [vertical(700)], ROWS).pairs == ()
+
+
 def test_paint_coverage_counts_covered_points_and_paint_on_the_lines():
     """Paint along the lower half of one of two labelled lines, plus a blob off both lines and a blob
     above the labelled rows (not counted): 29 of 112 points are covered (56 rows a line; rows 430-710

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -123,6 +123,8 @@ class TuSimpleFrame:
     matched: int
     num_pred: int
     num_gt: int
+    # (true lane, predicted lane) index pairs of the matched lines, each true lane's best prediction
+    pairs: tuple[tuple[int, int], ...] = ()
 
 
 def tusimple_frame(
@@ -152,13 +154,15 @@ def tusimple_frame(
     def coded(lane: np.ndarray) -> np.ndarray:
         return np.where(lane >= 0, lane, -100.0)
 
-    line_accuracies, matched = [], 0
-    for lane in gt:
+    line_accuracies, pairs = [], []
+    for index, lane in enumerate(gt):
         thresh = pixel_thresh / np.cos(tusimple_angle(lane, rows))
         accuracies = [float(np.mean(np.abs(coded(p) - coded(lane)) < thresh)) for p in pred]
         best = max(accuracies, default=0.0)
-        matched += best >= point_thresh
+        if best >= point_thresh:
+            pairs.append((index, int(np.argmax(accuracies))))
         line_accuracies.append(best)
+    matched = len(pairs)
     fn = len(gt) - matched
     if len(gt) > 4 and fn > 0:
         fn -= 1
@@ -173,6 +177,7 @@ def tusimple_frame(
         matched=matched,
         num_pred=len(pred),
         num_gt=len(gt),
+        pairs=tuple(pairs),
     )
 
 
@@ -205,18 +210,22 @@ class TuSimpleMetrics:
         *,
         image_width: int = TUSIMPLE_WIDTH,
     ) -> TuSimpleFrame:
-        """Score one frame; lanes are polylines ``(N, 2)`` of pixel ``(x, y)`` in an ``image_width`` frame."""
-        pred = [polyline_to_tusimple(p, h_samples) for p in pred_lanes]
-        pred = [p for p in pred if (p >= 0).any()]
-        gt = [polyline_to_tusimple(g, h_samples) for g in gt_lanes]
-        gt = [g for g in gt if (g >= 0).any()]
+        """Score one frame; lanes are polylines ``(N, 2)`` of pixel ``(x, y)`` in an ``image_width`` frame.
+
+        The returned frame's ``pairs`` index ``gt_lanes`` and ``pred_lanes`` as given.
+        """
+        pred_all = [polyline_to_tusimple(p, h_samples) for p in pred_lanes]
+        gt_all = [polyline_to_tusimple(g, h_samples) for g in gt_lanes]
+        pred_kept = [k for k, p in enumerate(pred_all) if (p >= 0).any()]  # a lane on no row is none
+        gt_kept = [k for k, g in enumerate(gt_all) if (g >= 0).any()]
         frame = tusimple_frame(
-            pred,
-            gt,
+            [pred_all[k] for k in pred_kept],
+            [gt_all[k] for k in gt_kept],
             h_samples,
             pixel_thresh=self.pixel_thresh * image_width / self.reference_width,
             point_thresh=self.point_thresh,
         )
+        frame = replace(frame, pairs=tuple((gt_kept[g], pred_kept[p]) for g, p in frame.pairs))
         self.frames.append(frame)
         return frame
 

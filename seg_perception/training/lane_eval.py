@@ -429,8 +429,9 @@ def evaluate_lane_drives(
                 else cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
             )
             scores.paint.update(full == extractor.lane_id, [lane.image for lane in scored], h_samples)
-            scores.tusimple.update(
-                [b.image_points for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES],
+            published = [b for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES]
+            frame_scores = scores.tusimple.update(
+                [b.image_points for b in published],
                 [lane.image for lane in scored],
                 h_samples,
                 image_width=width,
@@ -439,7 +440,10 @@ def evaluate_lane_drives(
                 save_lane_overlay(
                     overlays / f"drive{seed}_{frame:03d}.png", sample.image, result, [t.image for t in scored]
                 )
-            if not calibrated:
+            if not calibrated:  # line types of the lines matched in the image, as TuSimple matches them
+                for true_index, found_index in frame_scores.pairs:
+                    if scored[true_index].style in TYPED_STYLES:
+                        scores.types[(scored[true_index].style, published[found_index].line_type)] += 1
                 continue
             assert world is not None  # made with the extractor
             travelled = world.speed * float(sample.meta["time_s"])
@@ -737,10 +741,8 @@ def evaluate_lane_dataset(
             truth = label.polylines()
             predicted = boundaries(image, index, label.raw_file, truth, list(label.h_samples))
             metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
-            frame = metrics.frames[-1]
-            per_frame.append(
-                {"raw_file": label.raw_file, **asdict(frame), "paint": asdict(coverage.frames[-1])}
-            )
+            scores = {k: v for k, v in asdict(metrics.frames[-1]).items() if k != "pairs"}  # list indices
+            per_frame.append({"raw_file": label.raw_file, **scores, "paint": asdict(coverage.frames[-1])})
         return {
             "dataset": f"TuSimple {tusimple}",
             "tusimple": metrics.summary(),
