@@ -78,10 +78,10 @@ VP_SUPPORT_CAP = 30
 def _marks_road_start(boundary: LaneBoundary, min_solid_span: float) -> bool:
     """Whether a boundary's nearest paint marks where the road across a junction begins: a double
     line's does, a solid line's with at least ``min_solid_span`` of paint."""
-    if boundary.line_type == DOUBLE:
-        return True
-    near, far = boundary.painted_range if boundary.painted_range is not None else (0.0, 0.0)
-    return boundary.line_type == SOLID and far - near >= min_solid_span
+    if boundary.painted_range is None:
+        return False
+    near, far = boundary.painted_range
+    return boundary.line_type == DOUBLE or (boundary.line_type == SOLID and far - near >= min_solid_span)
 
 
 class LaneExtractor:
