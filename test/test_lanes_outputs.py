@@ -507,3 +507,42 @@ def test_lane_eval_scores_the_published_line_types_against_the_generators():
         "highway", predict=None, drives=2, frames=3, seed_start=200000, size=(270, 480), calibrated=False
     )
     assert image_space["line_type_pairs"] > 0 and image_space["line_type_accuracy"] > 0.8
+    assert "line type right in" in format_lane_summary(image_space)
+
+
+def test_lane_eval_breaks_its_drives_down_by_scene():
+    from seg_perception.training.lane_eval import format_lane_summary, scene_breakdown
+
+    def drive(accuracy: float, **scene: object) -> dict[str, object]:
+        return {"tusimple_accuracy": accuracy, "tusimple_fp": 1.0 - accuracy, "tusimple_fn": 0.0, **scene}
+
+    per_drive = [
+        drive(0.9, time="day", weather="snow", wet=0.0, worn_lines=2),
+        drive(0.7, time="day", weather="clear", low_sun=True, line_styles=["dots", "solid"]),
+        drive(0.5, time="night", weather="snow", wet=0.4, worn_lines=0),
+    ]
+    groups = scene_breakdown(per_drive)
+    facets = ["day", "night", "clear", "snow", "low sun", "wet road", "worn lines", "Botts' dots"]
+    assert list(groups) == facets  # those some drive has, in SCENE_FACETS' order
+    assert groups["day"]["drives"] == 2 and groups["day"]["accuracy"] == pytest.approx(0.8)
+    assert groups["snow"]["fp"] == pytest.approx(0.3) and groups["snow"]["fn"] == 0.0
+    assert [groups[name]["drives"] for name in facets[-3:]] == [1, 1, 1]
+    assert scene_breakdown([]) == {}
+    printed = format_lane_summary(evaluate_summary_stub(groups))
+    assert "by scene (drives: accuracy / FP / FN): day 2: 0.800 / 0.200 / 0.000" in printed
+
+
+def evaluate_summary_stub(groups: dict[str, dict[str, float | int]]) -> dict[str, object]:
+    """The least a lane summary holds for format_lane_summary (image space, no drives listed)."""
+    return {
+        "calibrated": False,
+        "source": "model",
+        "scenario": "highway",
+        "seeds": "1..3",
+        "frames_per_drive": 1,
+        "tusimple_accuracy": 0.7,
+        "tusimple_fp": 0.3,
+        "tusimple_fn": 0.0,
+        "tusimple_frames": 3,
+        "by_scene": groups,
+    }

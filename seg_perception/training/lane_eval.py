@@ -485,6 +485,7 @@ def evaluate_lane_drives(
         )
     summary = scores.summary()
     summary["per_drive"] = per_drive
+    summary["by_scene"] = scene_breakdown(per_drive)
     summary.update(
         {
             "scenario": config.name,
@@ -536,6 +537,46 @@ def drive_scene(meta: dict[str, Any], world: FrontWorld | None = None) -> dict[s
     if camera.get("mount_height_m") is not None:
         scene["camera_height_m"] = round(float(camera["mount_height_m"]), 2)
     return scene
+
+
+def _has(key: str, value: object = None) -> Callable[[dict[str, Any]], bool]:
+    """Whether a drive's scene has ``key`` (any true value), or ``key`` equal to ``value``."""
+    if value is None:
+        return lambda drive: bool(drive.get(key))
+    return lambda drive: drive.get(key) == value
+
+
+#: The scene facets a lane summary breaks its drives down by: a name and whether a drive has it.
+SCENE_FACETS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+    ("day", _has("time", "day")),
+    ("dusk", _has("time", "dusk")),
+    ("night", _has("time", "night")),
+    ("clear", _has("weather", "clear")),
+    ("overcast", _has("weather", "overcast")),
+    ("rain", _has("weather", "rain")),
+    ("snow", _has("weather", "snow")),
+    ("low sun", _has("low_sun")),
+    ("wet road", _has("wet")),
+    ("worn lines", _has("worn_lines")),
+    ("Botts' dots", lambda drive: "dots" in (drive.get("line_styles") or ())),
+)
+
+
+def scene_breakdown(per_drive: list[dict[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """Mean TuSimple accuracy, FP and FN of the drives of each scene facet (``SCENE_FACETS``) that any
+    drive has, so that a total can be traced to the conditions that cost it."""
+    groups: dict[str, dict[str, float | int]] = {}
+    for name, has in SCENE_FACETS:
+        drives = [d for d in per_drive if has(d)]
+        if drives:
+            groups[name] = {
+                "drives": len(drives),
+                **{
+                    key: float(np.mean([d[f"tusimple_{key}"] for d in drives]))
+                    for key in ("accuracy", "fp", "fn")
+                },
+            }
+    return groups
 
 
 def _describe_scene(drive: dict[str, Any]) -> str:
@@ -642,11 +683,19 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
                 f"{100 * summary['lateral_error_10m_within_target']:.1f} % <= {LATERAL_TARGET_M} m; "
                 f"ego boundary missing in {100 * summary['ego_boundary_missing']:.1f} % of frames"
             )
-        if "line_type_accuracy" in summary:
-            lines.append(
-                f"  line type right in {100 * summary['line_type_accuracy']:.1f} % of "
-                f"{summary['line_type_pairs']} matched line-frames (solid, dashed, double)"
+    if "line_type_accuracy" in summary:
+        lines.append(
+            f"  line type right in {100 * summary['line_type_accuracy']:.1f} % of "
+            f"{summary['line_type_pairs']} matched line-frames (solid, dashed, double)"
+        )
+    if summary.get("by_scene"):
+        lines.append(
+            "  by scene (drives: accuracy / FP / FN): "
+            + "; ".join(
+                f"{name} {g['drives']}: {g['accuracy']:.3f} / {g['fp']:.3f} / {g['fn']:.3f}"
+                for name, g in summary["by_scene"].items()
             )
+        )
     for drive in summary.get("per_drive", []):
         persistence = drive.get("id_persistence")
         kept = f"  id {persistence:.3f}" if summary["calibrated"] and persistence is not None else ""
