@@ -62,9 +62,7 @@ def _as_polyline(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     return array[np.isfinite(array).all(axis=1)]
 
 
-def polyline_to_tusimple(
-    points: Sequence[Sequence[float]] | np.ndarray, h_samples: Sequence[float]
-) -> np.ndarray:
+def polyline_to_tusimple(points: Sequence[Sequence[float]] | np.ndarray, h_samples: Values) -> np.ndarray:
     """x of a polyline at each ``h_samples`` row (linear between vertices), -2 outside its rows.
 
     Where the polyline crosses a row more than once (it should not: lanes are one x per row),
@@ -206,7 +204,7 @@ class TuSimpleMetrics:
         self,
         pred_lanes: Sequence[np.ndarray],
         gt_lanes: Sequence[np.ndarray],
-        h_samples: Sequence[float],
+        h_samples: Values,
         *,
         image_width: int = TUSIMPLE_WIDTH,
     ) -> TuSimpleFrame:
@@ -276,9 +274,7 @@ class PaintCoverage:
         self.reference_width = reference_width
         self.frames: list[PaintFrame] = []
 
-    def update(
-        self, paint: np.ndarray, gt_lanes: Sequence[np.ndarray], h_samples: Sequence[float]
-    ) -> PaintFrame:
+    def update(self, paint: np.ndarray, gt_lanes: Sequence[np.ndarray], h_samples: Values) -> PaintFrame:
         """Score one frame: ``paint`` an ``(H, W)`` mask at the labels' frame size (nonzero: lane paint)."""
         paint = np.asarray(paint).astype(bool)
         height, width = paint.shape

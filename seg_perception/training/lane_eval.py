@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +52,9 @@ from seg_perception.postprocess.lanes import (
     LaneSettings,
     frame_entry_fraction,
 )
+
+if TYPE_CHECKING:
+    from seg_perception.metrics.lanes import PaintCoverage, TuSimpleMetrics
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 LATERAL_AT_M = 10.0
@@ -284,7 +287,7 @@ def drive_world(
 class LaneScores:
     """Accumulated lane metrics over drives."""
 
-    tusimple: Any
+    tusimple: TuSimpleMetrics
     kept_frames: int = 0
     detected_frames: int = 0
     visible_frames: int = 0
@@ -294,13 +297,12 @@ class LaneScores:
     # (true style, published type) of every matched boundary whose line has a type the extractor
     # names (Botts' dots have none of their own)
     types: Counter[tuple[str, str]] = field(default_factory=Counter)
-    # the lane class's coverage of the scored true lines (metrics.lanes.PaintCoverage), or None
-    paint: Any = None
+    # the lane class's coverage of the scored true lines, or None
+    paint: PaintCoverage | None = None
 
     def summary(self) -> dict[str, Any]:
         errors = np.asarray(self.lateral_errors or [], dtype=np.float64)
-        result = dict(self.tusimple.summary())
-        result = {f"tusimple_{k}": v for k, v in result.items()}
+        result: dict[str, Any] = {f"tusimple_{k}": v for k, v in self.tusimple.summary().items()}
         if self.paint is not None and self.paint.frames:
             paint = self.paint.summary()
             result["paint_point_recall"] = paint["point_recall"]
@@ -381,7 +383,8 @@ def evaluate_lane_drives(
     config = scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario)
     lane_settings, tracking = scenario_lane_settings(config, settings)
     height, width = size
-    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[], paint=PaintCoverage())
+    paint = PaintCoverage()
+    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[], paint=paint)
     per_drive: list[dict[str, Any]] = []
     for drive in range(drives):
         seed = seed_start + drive
@@ -428,7 +431,7 @@ def evaluate_lane_drives(
                 if mask.shape[:2] == size
                 else cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
             )
-            scores.paint.update(full == extractor.lane_id, [lane.image for lane in scored], h_samples)
+            paint.update(full == extractor.lane_id, [lane.image for lane in scored], h_samples)
             published = [b for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES]
             frame_scores = scores.tusimple.update(
                 [b.image_points for b in published],

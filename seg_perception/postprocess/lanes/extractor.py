@@ -75,13 +75,15 @@ VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height fro
 VP_SUPPORT_CAP = 30
 
 
-def _marks_road_start(boundary: LaneBoundary, min_solid_span: float) -> bool:
-    """Whether a boundary's nearest paint marks where the road across a junction begins: a double
-    line's does, a solid line's with at least ``min_solid_span`` of paint."""
+def _road_start(boundary: LaneBoundary, min_solid_span: float) -> float | None:
+    """Where the road across a junction begins by this boundary's paint: a double line's nearest paint,
+    a solid line's with at least ``min_solid_span`` of paint; None for any other boundary."""
     if boundary.painted_range is None:
-        return False
+        return None
     near, far = boundary.painted_range
-    return boundary.line_type == DOUBLE or (boundary.line_type == SOLID and far - near >= min_solid_span)
+    if boundary.line_type == DOUBLE or (boundary.line_type == SOLID and far - near >= min_solid_span):
+        return near
+    return None
 
 
 class LaneExtractor:
@@ -464,15 +466,8 @@ class LaneExtractor:
         if result.across_junction:
             # a solid line's paint starts where the road across does, a dashed line's first dash may
             # lie metres on: every boundary starts at the nearest solid line's start (if there is one)
-            road_start = min(
-                (
-                    b.painted_range[0]
-                    for b in fitted
-                    if b.painted_range is not None
-                    and _marks_road_start(b, settings.junction_solid_min_span_m)
-                ),
-                default=np.inf,
-            )
+            starts = [_road_start(b, settings.junction_solid_min_span_m) for b in fitted]
+            road_start = min((s for s in starts if s is not None), default=np.inf)
             if any(b.painted_range is not None and b.painted_range[0] > road_start for b in fitted):
                 fitted = fit(max(road_start, x_bottom))
         boundaries = []

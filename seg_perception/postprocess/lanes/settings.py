@@ -179,7 +179,8 @@ class LaneSettings:
     junction_exit_m: float = 2.0
     # across a junction every boundary starts where the nearest double or solid line's paint does; a
     # solid one counts with at least this much paint, however short a line type_min_span_m types as
-    # solid (a short solid piece is as often a dashed line's dash; 10: type_min_span_m's default)
+    # solid (10: type_min_span_m's default, with which that step was measured; counting 5-10 m pieces
+    # moved the road's boundaries, docs/lanes_history.md rule 34)
     junction_solid_min_span_m: float = 10.0
     # a stop line or crosswalk beginning less than this beyond the bottom image row is the junction
     # the car is at: boundaries are of the road across it
