@@ -8,7 +8,7 @@ scores the same paint under each framing::
 
     python scripts/reframe_lane_labels.py labels/real_front/tusimple.json \\
         --root ../shared/realdata/front --out out/reframed
-    seg-perception eval MODEL --tusimple out/reframed/crop_top/tusimple.json
+    seg-perception eval MODEL --tusimple out/reframed/crop_top/tusimple.json --lanes-per-side 0
 
 Variants (``--variants`` picks some; shares of the frame's height or width):
 

@@ -12,7 +12,12 @@ import pytest
 
 from seg_perception.cli import main
 from seg_perception.config import load_scenario
-from seg_perception.data.lanes import read_tusimple_labels, scene_tusimple_label
+from seg_perception.data.lanes import (
+    read_culane_lines,
+    read_tusimple_labels,
+    scene_lane_polylines,
+    scene_tusimple_label,
+)
 from seg_perception.data.synthetic import generate_drive, generate_scene
 from seg_perception.data.synthetic.camera import PinholeCamera
 from seg_perception.data.synthetic.conditions import DARK_P
@@ -335,6 +340,28 @@ def test_scene_tusimple_label_and_cli(tmp_path, capsys):
     assert len(list((out / "images").glob("*.lines.txt"))) == 3
     assert main(["generate", "--scenario", "parking", "--count", "1", "--out", str(out), "--tusimple"]) != 0
     assert "front-camera scenario" in capsys.readouterr().err
+
+
+def test_generated_lane_labels_hold_the_lines_the_benchmarks_label(tmp_path):
+    """TuSimple and CULane label the ego lane's lines and the next one out on each side; so do the
+    generator's labels by default, and every line in sight with --lanes-per-side 0."""
+    sample = generate_scene("highway", 1, size=SIZE)  # six lines in sight: positions -2 .. +4
+    assert sorted(lane.position for lane in sample.lanes if lane.in_sight) == [-2, -1, 1, 2, 3, 4]
+    every = scene_lane_polylines(sample)
+    nearest = scene_lane_polylines(sample, lanes_per_side=2)
+    assert len(every) == 6 and len(nearest) == 4
+    assert all(any(np.array_equal(line, kept) for kept in every) for line in nearest)
+    for options, lines in (([], 4), (["--lanes-per-side", "0"], 6)):
+        out = tmp_path / f"gen{len(options)}"
+        size = f"{SIZE[0]}x{SIZE[1]}"
+        code = main(["generate", "--scenario", "highway", "--count", "1", "--seed", "1", "--out", str(out),
+                     "--size", size, "--tusimple", "--culane", "--no-preview", *options])  # fmt: skip
+        assert code == 0
+        [label] = read_tusimple_labels(out / "tusimple.json")
+        assert len(label.lanes) == lines
+        assert len(read_culane_lines(next((out / "images").glob("*.lines.txt")))) == lines
+    assert main(["generate", "--scenario", "highway", "--count", "1", "--out", str(tmp_path / "bad"),
+                 "--tusimple", "--lanes-per-side", "-1"]) != 0  # fmt: skip
 
 
 @pytest.mark.parametrize("size", [(144, 256), (540, 960)])

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 from test_inference_pipeline import RED, colour_model
-from test_postprocess_lanes import CAMERA, MAPPER, THREE_LANES, draw_road
+from test_postprocess_lanes import CAMERA, MAPPER, THREE_LANES, WHITE, draw_road
 
 from seg_perception.cli import main
 from seg_perception.config import load_scenario
 from seg_perception.inference.engine import create_engine
 from seg_perception.inference.pipeline import SegmentationPipeline
 from seg_perception.metrics.lanes import PaintCoverage
+from seg_perception.postprocess.camera_model import GroundMapper
 from seg_perception.postprocess.lanes import LaneExtractor
 
 
@@ -224,6 +226,51 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert [p.name for p in written] == ["00000_0001.png"]
     picture = cv2.imread(str(written[0]))
     assert picture.shape == image.shape and np.any(picture != image)
+
+
+def test_eval_scores_the_lines_the_benchmarks_label_unless_told_every_line(tmp_path, road_model, capsys):
+    """TuSimple and CULane label the ego lane's lines and the next one out on each side: by default
+    eval scores those boundaries; --lanes-per-side 0 scores every one, for labels of every line."""
+    from seg_perception.data.lanes import TuSimpleLabel, write_tusimple_labels
+
+    five_lanes = [*THREE_LANES, (8.75, "dashed", WHITE, 1.0), (-8.75, "dashed", WHITE, 3.0)]
+    # a wide lens, so that all six lines cross most rows of the frame
+    wide = GroundMapper.from_camera(replace(CAMERA, fx=200.0, fy=200.0))
+    mask, _ = draw_road(five_lanes, mapper=wide)
+    image = np.full((*mask.shape, 3), 60, np.uint8)
+    image[mask == 1] = RED
+    (tmp_path / "clips").mkdir()
+    cv2.imwrite(str(tmp_path / "clips" / "0001.png"), image)
+    xs = np.geomspace(2.0, 45.0, 200)
+    every_line = []
+    for offset, *_ in five_lanes:
+        line = wide.to_image(np.column_stack([xs, np.full_like(xs, offset)]))
+        every_line.append(
+            line[(line[:, 0] >= 0) & (line[:, 0] < CAMERA.width) & (line[:, 1] < CAMERA.height)]
+        )
+    h_samples = list(range(200, 250, 5))  # the rows where the outer lines are in the frame
+    write_tusimple_labels(
+        tmp_path / "labels.json", [TuSimpleLabel.from_polylines("clips/0001.png", every_line, h_samples)]
+    )
+
+    def scored(*options: str) -> dict:
+        report = tmp_path / "report.json"
+        assert main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json"),
+                     "--json", str(report), *options]) == 0  # fmt: skip
+        return json.loads(report.read_text())
+
+    every = scored("--lanes-per-side", "0")
+    [frame] = every["per_frame"]
+    assert every["lanes_per_side"] == 0 and frame["num_gt"] == 6 and frame["num_pred"] == 6
+    assert frame["matched"] == 6 and frame["fn"] == 0.0
+    assert "every boundary" in capsys.readouterr().out
+    nearest = scored()  # the default: the ego lane's lines and the next one out, as TuSimple labels them
+    [frame] = nearest["per_frame"]
+    assert nearest["lanes_per_side"] == 2 and frame["num_pred"] == 4 and frame["fp"] == 0.0
+    assert "the 2 nearest boundaries on each side" in capsys.readouterr().out
+    assert main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json"),
+                 "--lanes-per-side", "-1"]) != 0  # fmt: skip
+    assert "lanes_per_side" in capsys.readouterr().err
 
 
 def test_camera_info_message_calibrates_the_pipeline(road_model):

@@ -7,7 +7,9 @@ marking points; front scenes' lane boundaries with the true camera in meta) and
 ``labels/<name>.json`` in the DMPR-PS (ps2.0) form, so ``seg-perception eval --avm`` scores a
 model on them like on real labelled AVM images. Front scenarios can also write TuSimple labels
 (``--tusimple``: ``tusimple.json``, JSON lines whose ``raw_file`` is relative to the output
-folder) and CULane labels (``--culane``: ``images/<name>.lines.txt``). ``--sheet PNG`` writes
+folder) and CULane labels (``--culane``: ``images/<name>.lines.txt``), of the lines those benchmarks
+label (the ego lane's and the next one out on each side; ``--lanes-per-side 0``: every line in
+sight). ``--sheet PNG`` writes
 a contact sheet of the scenes (image over mask, slots and marking points drawn).
 """
 
@@ -25,6 +27,7 @@ from seg_perception.cli_args import add_size_argument
 from seg_perception.config import load_scenario, scenario_names
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.parking_labels import to_dmpr_json
+from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE
 
 MIN_SIZE = 16  # smaller scenes have no room for a lane or a slot
 
@@ -56,6 +59,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--culane", action="store_true", help="also write CULane lane files images/<name>.lines.txt (front)"
+    )
+    parser.add_argument(
+        "--lanes-per-side",
+        type=int,
+        default=BENCHMARK_LANES_PER_SIDE,
+        help="--tusimple / --culane: label this many lines on each side of the car (default "
+        f"{BENCHMARK_LANES_PER_SIDE}: the ego lane's and the next one out, as TuSimple and CULane do); "
+        "0: every line in sight",
     )
 
 
@@ -113,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise DatasetError(f"--count must be at least 1, got {args.count}")
     config = load_scenario(args.scenario)
+    if args.lanes_per_side < 0:
+        raise DatasetError(f"--lanes-per-side must be 0 (every line) or more, got {args.lanes_per_side}")
     if (args.tusimple or args.culane) and config.primary_camera != "front":
         raise DatasetError(f"--tusimple / --culane need a front-camera scenario; {config.name} is not one")
     out: Path = args.out
@@ -147,9 +160,14 @@ def run(args: argparse.Namespace) -> int:
             label["metres_per_pixel"] = sample.meta.get("metres_per_pixel")
             (folders["labels"] / f"{name}.json").write_text(json.dumps(label))
         if args.tusimple:
-            tusimple.append(scene_tusimple_label(sample, f"images/{name}.png"))
+            tusimple.append(
+                scene_tusimple_label(sample, f"images/{name}.png", lanes_per_side=args.lanes_per_side)
+            )
         if args.culane:
-            write_culane_lines(folders["images"] / f"{name}.lines.txt", scene_lane_polylines(sample))
+            write_culane_lines(
+                folders["images"] / f"{name}.lines.txt",
+                scene_lane_polylines(sample, lanes_per_side=args.lanes_per_side),
+            )
         if not args.no_preview:
             preview = np.hstack([sample.image, colors[sample.mask]])
             cv2.imwrite(str(folders["preview"] / f"{name}.jpg"), preview, [cv2.IMWRITE_JPEG_QUALITY, 85])

@@ -353,18 +353,22 @@ def tusimple_h_samples(height: int, top_row: float) -> list[float]:
     return [float(row) for row in range(first, height, step)]
 
 
-def scene_lane_polylines(sample: Any) -> list[np.ndarray]:
+def scene_lane_polylines(sample: Any, *, lanes_per_side: int = 0) -> list[np.ndarray]:
     """Image polylines of a synthetic front scene's lanes, TuSimple-style.
 
     Each lane keeps its in-frame points from its first to its last visible point, so a
     vehicle hiding the middle of a line does not cut it, while the part under the car's
     hood or past the last visible paint is left out.
+
+    Args:
+        lanes_per_side: Only the lines this near the car on each side (1: the ego lane's, 2: also
+            the next one out, as TuSimple and CULane label); 0: every line in sight.
     """
     height, width = sample.mask.shape
     lines = []
     for lane in sample.lanes:
         points = np.asarray(lane.image, np.float64)
-        if not lane.in_sight:
+        if not lane.in_sight or (lanes_per_side > 0 and abs(lane.position) > lanes_per_side):
             continue
         visible = np.flatnonzero(lane.visible)
         points = points[visible[0] : visible[-1] + 1]
@@ -380,11 +384,12 @@ def scene_lane_polylines(sample: Any) -> list[np.ndarray]:
     return lines
 
 
-def scene_tusimple_label(sample: Any, raw_file: str) -> TuSimpleLabel:
+def scene_tusimple_label(sample: Any, raw_file: str, *, lanes_per_side: int = 0) -> TuSimpleLabel:
     """TuSimple label of a synthetic front scene (:class:`SceneSample` with ``lanes``).
 
     ``h_samples`` start just below the true horizon (from the sample's camera) and run to the
-    bottom of the frame every ``height / 72`` rows.
+    bottom of the frame every ``height / 72`` rows. ``lanes_per_side`` as in
+    :func:`scene_lane_polylines`.
     """
     from seg_perception.data.synthetic.camera import PinholeCamera
 
@@ -401,5 +406,5 @@ def scene_tusimple_label(sample: Any, raw_file: str) -> TuSimpleLabel:
         horizon = camera.project_output(np.array([0.0]), np.array([1.0e4]), 0.0)[0, 1]
         top = float(horizon) + 0.02 * height
     return TuSimpleLabel.from_polylines(
-        raw_file, scene_lane_polylines(sample), tusimple_h_samples(height, top)
+        raw_file, scene_lane_polylines(sample, lanes_per_side=lanes_per_side), tusimple_h_samples(height, top)
     )

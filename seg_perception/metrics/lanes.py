@@ -51,6 +51,10 @@ TUSIMPLE_ABSENT = -2.0
 CULANE_WIDTH = 1640
 CULANE_LANE_WIDTH = 30
 CULANE_IOU_THRESH = 0.5
+# Lines per side of the car that TuSimple and CULane label: the ego lane's two and the next one out on
+# each side (TuSimple: "the current lane and the adjacent left and right lanes"; a fifth while the car
+# changes lanes). Boundaries beyond them count as false positives there, however real their paint.
+BENCHMARK_LANES_PER_SIDE = 2
 
 Polyline = np.ndarray
 

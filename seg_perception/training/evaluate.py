@@ -37,6 +37,7 @@ import numpy as np
 from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import ModelMetadata
+from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE
 from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M, POINT_SOURCES
 from seg_perception.metrics.segmentation import SegmentationMetrics, format_table
 from seg_perception.postprocess.marking_points import TEST_TIME_FLIPS
@@ -277,9 +278,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     lanes.add_argument(
         "--lanes-per-side",
         type=int,
-        default=0,
-        help="--tusimple / --culane: score only this many boundaries per side of the car, for labels "
-        "that mark only the nearest lines (e.g. 2: ego and next lane; default 0: every boundary)",
+        default=BENCHMARK_LANES_PER_SIDE,
+        help="--tusimple / --culane: score only this many boundaries per side of the car (default "
+        f"{BENCHMARK_LANES_PER_SIDE}: the ego lane's and the next one out, the lines TuSimple and CULane "
+        "label); 0: every boundary, for labels that mark every visible line (labels/real_front)",
     )
 
 
@@ -360,7 +362,12 @@ def _run_lanes(args: argparse.Namespace) -> int:
             overlays=args.overlays,
             lanes_per_side=args.lanes_per_side,
         )
-        print(f"{metadata.model} lane boundaries on {summary['dataset']}:")
+        scored = (
+            "every boundary"
+            if args.lanes_per_side == 0
+            else f"the {args.lanes_per_side} nearest boundaries on each side of the car"
+        )
+        print(f"{metadata.model} lane boundaries on {summary['dataset']}, {scored} (--lanes-per-side):")
         print(format_lane_metrics(summary.get("tusimple"), summary.get("culane"), summary.get("paint")))
     else:
         try:

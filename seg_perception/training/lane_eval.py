@@ -38,6 +38,7 @@ from seg_perception.data.synthetic.front import (
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
+from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
@@ -60,7 +61,6 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 LATERAL_AT_M = 10.0
 LATERAL_TARGET_M = 0.10
 TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
-TUSIMPLE_SIDE_LANES = 2  # lines per side scored: ego-left, left-1; ego-right, right-1
 OVERLAY_EVERY = 10  # frames of a drive between two overlay pictures
 TYPED_STYLES = (SOLID, DASHED, DOUBLE)  # the generator's line styles the extractor also names
 _TRUTH_BGR = (255, 255, 0)  # the scored true lines in overlay pictures
@@ -425,14 +425,14 @@ def evaluate_lane_drives(
                 world = world or drive_world(config, seed, frames, size, fps)
                 truth = true_lanes(world, sample.meta["time_s"])
             # TuSimple labels the ego lane's boundaries and the next one out on each side
-            scored = nearest_lanes(truth, TUSIMPLE_SIDE_LANES)
+            scored = nearest_lanes(truth, BENCHMARK_LANES_PER_SIDE)
             full = (
                 mask
                 if mask.shape[:2] == size
                 else cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
             )
             paint.update(full == extractor.lane_id, [lane.image for lane in scored], h_samples)
-            published = [b for b in result.boundaries if abs(b.position_index) <= TUSIMPLE_SIDE_LANES]
+            published = [b for b in result.boundaries if abs(b.position_index) <= BENCHMARK_LANES_PER_SIDE]
             frame_scores = scores.tusimple.update(
                 [b.image_points for b in published],
                 [lane.image for lane in scored],
@@ -720,7 +720,7 @@ def evaluate_lane_dataset(
     count: int | None = None,
     settings: LaneSettings | None = None,
     overlays: Path | None = None,
-    lanes_per_side: int = 0,
+    lanes_per_side: int = BENCHMARK_LANES_PER_SIDE,
 ) -> dict[str, Any]:
     """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
 
@@ -738,15 +738,18 @@ def evaluate_lane_dataset(
         overlays: Folder for a picture of every frame (``<index>_<image name>.png``): its
             boundaries and its labelled lines (thin cyan).
         lanes_per_side: Score only this many boundaries on each side of the car (ego-left,
-            left-1, ...; 0: every boundary). For label sets that mark only the nearest lines:
-            TuSimple zeroes a frame with more than two lanes beyond its labels. The project's
-            real stills label every visible line, so they are scored with 0.
+            left-1, ...; 0: every boundary). The default is the benchmarks' own convention
+            (:data:`~seg_perception.metrics.lanes.BENCHMARK_LANES_PER_SIDE`: TuSimple and CULane
+            label the ego lane's lines and the next one out on each side, and TuSimple zeroes a
+            frame with more than two lanes beyond its labels). Labels that mark every visible
+            line, as the project's real stills do (``labels/real_front``), are scored with 0.
 
     Returns:
-        ``dataset``, the metrics' summary (``tusimple`` or ``culane``), ``paint`` (the lane class's
-        coverage of the labelled lines, :class:`PaintCoverage`; CULane frames without labelled
-        lines are left out) and, for TuSimple, ``per_frame``: each frame's ``raw_file``, accuracy,
-        FP, FN, lane counts and paint counts, to find the frames a change wins or loses.
+        ``dataset``, ``lanes_per_side``, the metrics' summary (``tusimple`` or ``culane``),
+        ``paint`` (the lane class's coverage of the labelled lines, :class:`PaintCoverage`; CULane
+        frames without labelled lines are left out) and, for TuSimple, ``per_frame``: each frame's
+        ``raw_file``, accuracy, FP, FN, lane counts and paint counts, to find the frames a change
+        wins or loses.
     """
     import cv2
 
@@ -754,6 +757,8 @@ def evaluate_lane_dataset(
     from seg_perception.errors import ConfigError
     from seg_perception.metrics.lanes import CULaneMetrics, PaintCoverage, TuSimpleMetrics
 
+    if lanes_per_side < 0:
+        raise ConfigError(f"lanes_per_side must be 0 (every boundary) or more, got {lanes_per_side}")
     extractor = LaneExtractor(class_names, settings)
     coverage = PaintCoverage()
 
@@ -797,6 +802,7 @@ def evaluate_lane_dataset(
             per_frame.append({"raw_file": label.raw_file, **scores, "paint": asdict(coverage.frames[-1])})
         return {
             "dataset": f"TuSimple {tusimple}",
+            "lanes_per_side": lanes_per_side,
             "tusimple": metrics.summary(),
             "paint": coverage.summary(),
             "per_frame": per_frame,
@@ -811,4 +817,9 @@ def evaluate_lane_dataset(
         # CULane labels a point every few rows: the rows of its points play TuSimple's h_samples
         rows = sorted({float(round(y)) for lane in truth for y in np.asarray(lane).reshape(-1, 2)[:, 1]})
         culane.update(boundaries(image, index, path.name, truth, rows or None), truth, image.shape[:2])
-    return {"dataset": f"CULane {culane_root}", "culane": culane.summary(), "paint": coverage.summary()}
+    return {
+        "dataset": f"CULane {culane_root}",
+        "lanes_per_side": lanes_per_side,
+        "culane": culane.summary(),
+        "paint": coverage.summary(),
+    }
