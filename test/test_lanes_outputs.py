@@ -273,6 +273,77 @@ def test_eval_scores_the_lines_the_benchmarks_label_unless_told_every_line(tmp_p
     assert "lanes_per_side" in capsys.readouterr().err
 
 
+def test_clip_frames_before_a_labelled_frame_in_number_order(tmp_path):
+    from seg_perception.training.lane_eval import clip_frames_before
+
+    clip = tmp_path / "clips" / "0530" / "1492626047222176976_0"
+    clip.mkdir(parents=True)
+    for number in range(1, 21):
+        (clip / f"{number}.jpg").touch()
+    (clip / "notes.jpg").touch()
+    labelled = clip / "20.jpg"
+    assert clip_frames_before(labelled, 19) == [clip / f"{number}.jpg" for number in range(1, 20)]
+    assert clip_frames_before(labelled, 3) == [clip / "17.jpg", clip / "18.jpg", clip / "19.jpg"]
+    assert clip_frames_before(clip / "1.jpg", 19) == []
+    assert clip_frames_before(labelled, 0) == []
+    assert clip_frames_before(clip / "notes.jpg", 19) == []  # a still, not a clip's frame
+    (clip / "12.jpg").unlink()  # a gap ends the clip
+    assert clip_frames_before(labelled, 19) == [clip / f"{number}.jpg" for number in range(13, 20)]
+    # labelled frames numbered in a row are stills, not one another's clip
+    assert clip_frames_before(labelled, 19, {labelled, clip / "17.jpg"}) == [clip / "18.jpg", clip / "19.jpg"]
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    for number in range(1, 4):
+        (stills / f"{number:04d}.png").touch()
+    assert clip_frames_before(stills / "0003.png", 19) == [stills / "0001.png", stills / "0002.png"]
+    assert clip_frames_before(stills / "0003.png", 19, {stills / f"{n:04d}.png" for n in range(1, 4)}) == []
+
+
+def test_eval_tracks_a_tusimple_clip_up_to_its_labelled_frame(tmp_path, road_model, capsys):
+    """The labelled 20th frame misses its left line's paint (a worn stretch); the 19 frames before it show it.
+    Scored as the node runs on video, the tracker keeps the boundary; scored alone, the frame misses it."""
+    from seg_perception.data.lanes import TuSimpleLabel, write_tusimple_labels
+
+    def frame(lines: list) -> np.ndarray:
+        mask, _ = draw_road(lines)
+        image = np.full((*mask.shape, 3), 60, np.uint8)
+        image[mask == 1] = RED
+        return image
+
+    clip = tmp_path / "clips" / "0001"
+    clip.mkdir(parents=True)
+    for number in range(1, 20):
+        cv2.imwrite(str(clip / f"{number}.png"), frame(THREE_LANES))
+    worn = [line for line in THREE_LANES if line[0] != 1.75]  # the ego lane's left line gone
+    cv2.imwrite(str(clip / "20.png"), frame(worn))
+    xs = np.geomspace(2.0, 45.0, 200)
+    truth = []
+    for offset, *_ in THREE_LANES:  # labelled where they are in the frame
+        line = MAPPER.to_image(np.column_stack([xs, np.full_like(xs, offset)]))
+        truth.append(line[(line[:, 0] >= 0) & (line[:, 0] < CAMERA.width) & (line[:, 1] < CAMERA.height)])
+    h_samples = list(range(200, 360, 10))
+    write_tusimple_labels(
+        tmp_path / "labels.json", [TuSimpleLabel.from_polylines("clips/0001/20.png", truth, h_samples)]
+    )
+
+    def scored(*options: str) -> dict:
+        report = tmp_path / "report.json"
+        assert main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json"),
+                     "--json", str(report), *options]) == 0  # fmt: skip
+        return json.loads(report.read_text())
+
+    alone = scored("--clip-frames", "0")
+    [frame_alone] = alone["per_frame"]
+    assert alone["tracked_frames"] == 0 and frame_alone["clip_frames"] == 0
+    assert frame_alone["matched"] < 4 and frame_alone["fn"] > 0
+    assert "tracked through" not in capsys.readouterr().out
+    clip_run = scored()
+    [frame_tracked] = clip_run["per_frame"]
+    assert clip_run["tracked_frames"] == 1 and frame_tracked["clip_frames"] == 19
+    assert frame_tracked["matched"] == 4 and frame_tracked["fn"] == 0.0
+    assert "1 of 1 frames tracked through" in capsys.readouterr().out
+
+
 def test_camera_info_message_calibrates_the_pipeline(road_model):
     pytest.importorskip("sensor_msgs")
     from sensor_msgs.msg import CameraInfo

@@ -55,6 +55,7 @@ CULANE_IOU_THRESH = 0.5
 # each side (TuSimple: "the current lane and the adjacent left and right lanes"; a fifth while the car
 # changes lanes). Boundaries beyond them count as false positives there, however real their paint.
 BENCHMARK_LANES_PER_SIDE = 2
+TUSIMPLE_CLIP_FRAMES = 19  # a TuSimple clip: 20 frames of one second, the last one labelled
 
 Polyline = np.ndarray
 

@@ -37,7 +37,7 @@ import numpy as np
 from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import ModelMetadata
-from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE
+from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CLIP_FRAMES
 from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M, POINT_SOURCES
 from seg_perception.metrics.segmentation import SegmentationMetrics, format_table
 from seg_perception.postprocess.marking_points import TEST_TIME_FLIPS
@@ -276,6 +276,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     lanes.add_argument("--culane", type=Path, help="CULane root to score boundaries on (F1 at IoU 0.5)")
     lanes.add_argument("--culane-list", help="CULane list file in the root (default: every .lines.txt)")
     lanes.add_argument(
+        "--clip-frames",
+        type=int,
+        default=TUSIMPLE_CLIP_FRAMES,
+        help="--tusimple: track through up to this many frames a clip holds before its labelled one "
+        "(TuSimple's 1.jpg ... 19.jpg before 20.jpg), as the node runs on video (default "
+        f"{TUSIMPLE_CLIP_FRAMES}); 0: every frame alone",
+    )
+    lanes.add_argument(
         "--lanes-per-side",
         type=int,
         default=BENCHMARK_LANES_PER_SIDE,
@@ -350,10 +358,13 @@ def _run_lanes(args: argparse.Namespace) -> int:
         from seg_perception.training.lane_eval import scenario_lane_settings
 
         config = load_scenario(args.scenario) if args.scenario else scenario_from_metadata(metadata)
+        settings, tracking = scenario_lane_settings(config)
         summary = evaluate_lane_dataset(
             predict,
             list(metadata.classes),
-            settings=scenario_lane_settings(config)[0],
+            settings=settings,
+            tracking=tracking,
+            clip_frames=args.clip_frames,
             tusimple=args.tusimple,
             tusimple_root=args.tusimple_root,
             culane_root=args.culane,
@@ -368,6 +379,11 @@ def _run_lanes(args: argparse.Namespace) -> int:
             else f"the {args.lanes_per_side} nearest boundaries on each side of the car"
         )
         print(f"{metadata.model} lane boundaries on {summary['dataset']}, {scored} (--lanes-per-side):")
+        if summary.get("tracked_frames"):
+            print(
+                f"{summary['tracked_frames']} of {summary['tusimple']['frames']} frames tracked through the "
+                "frames their clips hold before them, as the node runs on video (--clip-frames 0: alone)"
+            )
         print(format_lane_metrics(summary.get("tusimple"), summary.get("culane"), summary.get("paint")))
     else:
         try:

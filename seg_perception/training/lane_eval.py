@@ -23,7 +23,7 @@ the lines across it, from their first paint).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +38,7 @@ from seg_perception.data.synthetic.front import (
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
-from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE
+from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CLIP_FRAMES
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
@@ -709,6 +709,28 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def clip_frames_before(path: Path, count: int, labelled: Collection[Path] = ()) -> list[Path]:
+    """The frames a TuSimple clip holds before its labelled one, oldest first.
+
+    A TuSimple clip is a folder of frames named by their number (``1.jpg`` ... ``20.jpg``), the
+    last one labelled. These are the files beside ``path`` numbered just below it, one by one
+    (the same suffix and zero-padding), up to ``count`` of them; the run stops at a missing
+    number or at a frame in ``labelled``: a folder of labelled frames numbered in a row is a set
+    of stills, not a clip. None when ``path``'s name is no frame number.
+    """
+    if count <= 0 or not path.stem.isdigit():
+        return []
+    number = int(path.stem)
+    width = len(path.stem) if path.stem.startswith("0") else 1  # zero-padded names keep their width
+    earlier: list[Path] = []
+    for previous in range(number - 1, max(number - 1 - count, -1), -1):
+        frame = path.with_name(f"{previous:0{width}d}{path.suffix}")
+        if not frame.is_file() or frame in labelled:
+            break
+        earlier.append(frame)
+    return earlier[::-1]
+
+
 def evaluate_lane_dataset(
     predict: Predictor,
     class_names: list[str],
@@ -719,13 +741,18 @@ def evaluate_lane_dataset(
     culane_list: str | None = None,
     count: int | None = None,
     settings: LaneSettings | None = None,
+    tracking: TrackerSettings | None = None,
     overlays: Path | None = None,
     lanes_per_side: int = BENCHMARK_LANES_PER_SIDE,
+    clip_frames: int = TUSIMPLE_CLIP_FRAMES,
 ) -> dict[str, Any]:
     """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
 
-    Frames are independent (no tracking) and uncalibrated: boundaries are image-space curves
-    from the lane mask of each frame, scored as polylines by :mod:`seg_perception.metrics.lanes`.
+    Frames are uncalibrated: boundaries are image-space curves from the lane mask, scored as
+    polylines by :mod:`seg_perception.metrics.lanes`. A TuSimple frame whose clip holds the
+    frames before it (:func:`clip_frames_before`) is scored as the node sees it on video: the
+    boundaries tracked through those frames up to the labelled one (``tracking``); any other
+    frame is scored alone. CULane frames (a second apart) are always scored alone.
 
     Args:
         predict: ``image -> mask``, at the model's output size as the node's lane stage reads it
@@ -735,6 +762,10 @@ def evaluate_lane_dataset(
         culane_root: A CULane root; ``culane_list`` a list file in it (None: every
             ``*.lines.txt``).
         count: Evaluate at most this many frames.
+        settings: The extraction settings (default: :class:`LaneSettings`' own).
+        tracking: The tracking settings for clips (default: :class:`TrackerSettings`' own).
+        clip_frames: Track through at most this many frames before each labelled TuSimple
+            frame (default: a whole clip's 19); 0 scores every frame alone.
         overlays: Folder for a picture of every frame (``<index>_<image name>.png``): its
             boundaries and its labelled lines (thin cyan).
         lanes_per_side: Score only this many boundaries on each side of the car (ego-left,
@@ -747,9 +778,10 @@ def evaluate_lane_dataset(
     Returns:
         ``dataset``, ``lanes_per_side``, the metrics' summary (``tusimple`` or ``culane``),
         ``paint`` (the lane class's coverage of the labelled lines, :class:`PaintCoverage`; CULane
-        frames without labelled lines are left out) and, for TuSimple, ``per_frame``: each frame's
-        ``raw_file``, accuracy, FP, FN, lane counts and paint counts, to find the frames a change
-        wins or loses.
+        frames without labelled lines are left out) and, for TuSimple, ``tracked_frames`` (how
+        many were scored after their clip's earlier frames) and ``per_frame``: each frame's
+        ``raw_file``, accuracy, FP, FN, lane counts, ``clip_frames`` (the earlier frames tracked
+        through) and paint counts, to find the frames a change wins or loses.
     """
     import cv2
 
@@ -759,8 +791,31 @@ def evaluate_lane_dataset(
 
     if lanes_per_side < 0:
         raise ConfigError(f"lanes_per_side must be 0 (every boundary) or more, got {lanes_per_side}")
+    if clip_frames < 0:
+        raise ConfigError(f"clip_frames must be 0 (frames alone) or more, got {clip_frames}")
     extractor = LaneExtractor(class_names, settings)
     coverage = PaintCoverage()
+
+    def tracked(image: np.ndarray, mask: np.ndarray, context: list[Path]) -> LaneResult:
+        """The labelled frame's boundaries after tracking through ``context``, as the node runs."""
+        tracker = LaneTracker(tracking or TrackerSettings())
+        clip_extractor = LaneExtractor(class_names, settings)
+
+        def step(frame: np.ndarray, frame_mask: np.ndarray) -> LaneResult:
+            detections = clip_extractor.extract(
+                frame_mask,
+                frame,
+                vanishing_hint=tracker.vanishing_point,
+                junction_hint=tracker.across_junction,
+                hood_hint=tracker.hood,
+                frame_size=frame.shape[:2],
+            )
+            return tracker.update(detections)
+
+        for path in context:
+            frame = read(path)
+            step(frame, predict(frame))
+        return step(image, mask)
 
     def boundaries(
         image: np.ndarray,
@@ -768,13 +823,17 @@ def evaluate_lane_dataset(
         name: str,
         truth: list[np.ndarray],
         h_samples: list[float] | None = None,
+        context: list[Path] | None = None,
     ) -> list[np.ndarray]:
         mask = predict(image)
         if h_samples is not None:
             height, width = image.shape[:2]
             full = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
             coverage.update(full == extractor.lane_id, truth, h_samples)
-        result = extractor.extract(mask, image, frame_size=image.shape[:2])
+        if context:
+            result = tracked(image, mask, context)
+        else:
+            result = extractor.extract(mask, image, frame_size=image.shape[:2])
         if overlays is not None:
             save_lane_overlay(overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
         return [
@@ -793,16 +852,27 @@ def evaluate_lane_dataset(
         root = tusimple_root or tusimple.parent
         metrics = TuSimpleMetrics()
         per_frame = []
-        for index, label in enumerate(read_tusimple_labels(tusimple)[:count]):
+        labels = read_tusimple_labels(tusimple)
+        labelled = {root / label.raw_file for label in labels}
+        for index, label in enumerate(labels[:count]):
             image = read(root / label.raw_file)
             truth = label.polylines()
-            predicted = boundaries(image, index, label.raw_file, truth, list(label.h_samples))
+            context = clip_frames_before(root / label.raw_file, clip_frames, labelled)
+            predicted = boundaries(image, index, label.raw_file, truth, list(label.h_samples), context)
             metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
             scores = {k: v for k, v in asdict(metrics.frames[-1]).items() if k != "pairs"}  # list indices
-            per_frame.append({"raw_file": label.raw_file, **scores, "paint": asdict(coverage.frames[-1])})
+            per_frame.append(
+                {
+                    "raw_file": label.raw_file,
+                    **scores,
+                    "clip_frames": len(context),
+                    "paint": asdict(coverage.frames[-1]),
+                }
+            )
         return {
             "dataset": f"TuSimple {tusimple}",
             "lanes_per_side": lanes_per_side,
+            "tracked_frames": sum(1 for frame in per_frame if frame["clip_frames"]),
             "tusimple": metrics.summary(),
             "paint": coverage.summary(),
             "per_frame": per_frame,
