@@ -336,6 +336,15 @@ def prepare_workspace(workspace: Path, env: dict[str, str]) -> None:
             cv2.imwrite(str(images / f"frame{index}.png"), np.full((180, 320, 3), 60, np.uint8))
     first = sorted(images.iterdir())[0]
     cv2.imwrite(str(workspace / "image.jpg"), cv2.imread(str(first)))
+    # A clip dumped to files (1.jpg, 2.jpg, ...): the video's first frames
+    clip = workspace / "path" / "to" / "clip"
+    clip.mkdir()
+    capture = cv2.VideoCapture(str(video))
+    for number in range(1, 6):
+        ok, frame = capture.read()
+        if ok:
+            cv2.imwrite(str(clip / f"{number}.jpg"), frame)
+    capture.release()
     # A model "trained elsewhere": the highway model without its metadata, input renamed.
     model = onnx.load(str(ROOT / "weights" / "highway.onnx"))
     del model.metadata_props[:]

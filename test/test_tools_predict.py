@@ -105,6 +105,37 @@ def test_predict_takes_each_still_of_a_folder_alone(tmp_path, lane_model):
         )
 
 
+def test_predict_sequence_tracks_a_folder_of_one_videos_frames_in_natural_order(tmp_path, lane_model, capsys):
+    """A clip dumped to files (TuSimple's 1.jpg ... 20.jpg): --sequence FPS reads it as one video, so a
+    frame that misses its line keeps the boundary the frames before it found, as a video's would."""
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for number in range(1, 12):
+        cv2.imwrite(str(folder / f"{number}.png"), stripe_image(offset=number))
+    cv2.imwrite(str(folder / "12.png"), np.full((96, 128, 3), 20, np.uint8))  # the line hidden
+    out = tmp_path / "out"
+    argv = ["predict", str(folder), "--model-file", str(lane_model), "--out", str(out), "--video", "none"]
+    assert main([*argv, "--sequence", "20"]) == 0
+    records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [record["frame_index"] for record in records] == list(range(12))
+    assert [record["stamp_ns"] for record in records] == [k * 50_000_000 for k in range(12)]
+    ids = [[b["id"] for b in record["lanes"]["boundaries"]] for record in records]
+    assert ids[0] and all(
+        frame_ids == ids[0] for frame_ids in ids[1:11]
+    )  # 10.png after 9.png, not after 1.png
+    [held] = records[-1]["lanes"]["boundaries"]
+    assert held["id"] == ids[0][0] and held["missed_frames"] == 1
+    assert json.loads((out / "summary.json").read_text())["kind"] == "sequence"
+    # without --sequence the same folder is stills: the last frame has no boundary
+    assert main([*argv[:-2], "--out", str(tmp_path / "stills")]) == 0
+    assert json.loads((tmp_path / "stills" / "json" / "12.json").read_text())["lanes"]["boundaries"] == []
+    assert main([*argv, "--sequence", "0"]) == 1
+    assert main([*argv, "--sequence", "20"]) == 0
+    image = folder / "1.png"
+    assert main(["predict", str(image), "--model-file", str(lane_model), "--sequence", "20"]) == 1
+    assert "reads a folder of frames as a video" in capsys.readouterr().err
+
+
 def write_video(path, frames, fps=10.0):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
     assert writer.isOpened()

@@ -4,14 +4,17 @@ Writes to ``--out``:
 
 - images and folders: ``overlays/<name>.png`` (class colours, polygons / slots with their ids,
   legend), ``masks/<name>.png`` (pixel = class id) and ``json/<name>.json`` (frame JSON);
-- videos and cameras: ``overlay.mp4`` (or ``.gif``), ``predictions.jsonl`` (one frame JSON per
-  line), ``preview.png`` (the middle frame); ``--save-frames`` adds the per-frame PNGs;
+- videos, ``--sequence`` folders and cameras: ``overlay.mp4`` (or ``.gif``), ``predictions.jsonl``
+  (one frame JSON per line), ``preview.png`` (the middle frame); ``--save-frames`` adds the per-frame
+  PNGs;
 - ``summary.json``: frames, unreadable inputs, fps, latency percentiles, model, providers.
 
 Frame JSON is the offline tools' format (:mod:`seg_perception.bags.frame_json`, lane boundaries
 included) plus ``source`` and ``frame_index``; the stamp is the frame's time in the video (0 for still
 images). Videos and cameras are streams (lane boundaries and slots tracked from frame to frame); the
-images of a folder are unrelated pictures, each taken alone.
+images of a folder are unrelated pictures, each taken alone, unless ``--sequence FPS`` says they are the
+frames of one video (a clip dumped to files, e.g. a TuSimple clip's ``1.jpg`` ... ``20.jpg``): then
+they are a stream in natural order (``2.jpg`` before ``10.jpg``), written as a video's are.
 """
 
 from __future__ import annotations
@@ -60,12 +63,15 @@ class Source:
     """Frames of an image, a folder of images, a video file or a camera, in order.
 
     Attributes:
-        kind: ``image``, ``folder``, ``video`` or ``camera``.
+        kind: ``image``, ``folder``, ``sequence`` (a folder of one video's frames), ``video`` or
+            ``camera``.
         total: Number of frames when known (None for cameras).
-        fps: Frame rate of a video or camera (None for still images).
+        fps: Frame rate of a video, a sequence or a camera (None for still images).
     """
 
-    def __init__(self, text: str, *, max_frames: int | None = None) -> None:
+    def __init__(
+        self, text: str, *, max_frames: int | None = None, sequence_fps: float | None = None
+    ) -> None:
         self.text = text
         self.max_frames = max_frames
         self.fps: float | None = None
@@ -84,11 +90,14 @@ class Source:
                 )
             self.fps = float(self._capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_VIDEO_FPS
         elif path.is_dir():
-            self.kind = "folder"
-            self._files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            self.kind = "folder" if sequence_fps is None else "sequence"
+            self._files = sorted(
+                (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_order
+            )
             if not self._files:
                 raise PredictError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
             self.total = len(self._files)
+            self.fps = sequence_fps
         elif not path.exists():
             raise PredictError(
                 f"{path} does not exist; give an image, a folder, a video file or a camera index"
@@ -112,6 +121,9 @@ class Source:
                 f"{path}: unknown file type {path.suffix!r}; images: {', '.join(IMAGE_SUFFIXES)}; "
                 f"videos: {', '.join(VIDEO_SUFFIXES)}"
             )
+        if sequence_fps is not None and self.kind != "sequence":
+            self.close()
+            raise PredictError(f"--sequence reads a folder of frames as a video; {text} is a {self.kind}")
         if max_frames is not None and self.total is not None:
             self.total = min(self.total, max_frames)
         elif max_frames is not None:
@@ -119,7 +131,7 @@ class Source:
 
     @property
     def is_stream(self) -> bool:
-        return self.kind in ("video", "camera")
+        return self.kind in ("sequence", "video", "camera")
 
     def frames(self) -> Iterator[Frame]:
         limit = self.max_frames if self.max_frames is not None else sys.maxsize
@@ -127,7 +139,8 @@ class Source:
             for index, path in enumerate(self._files[:limit]):
                 image = cv2.imread(str(path), cv2.IMREAD_COLOR)
                 error = "" if image is not None else "not a readable image"
-                yield Frame(image=image, name=path.stem, index=index, error=error)
+                stamp = round(index * 1e9 / self.fps) if self.fps else 0
+                yield Frame(image=image, name=path.stem, index=index, stamp_ns=stamp, error=error)
             return
         index = 0
         start = time.monotonic_ns()
@@ -145,6 +158,13 @@ class Source:
     def close(self) -> None:
         if self._capture is not None:
             self._capture.release()
+
+
+def natural_order(path: Path) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a file name with its digit runs compared as numbers (``2.jpg`` before ``10.jpg``)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", path.name) if part
+    )
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -176,15 +196,26 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="pixel of the vehicle-frame origin in these frames, for metric slot corners (default: the "
         "scenario camera's origin_px)",
     )
+    parser.add_argument(
+        "--sequence",
+        type=float,
+        metavar="FPS",
+        help="a folder holds the frames of one video at this rate (natural order: 2.jpg before 10.jpg): "
+        "tracked from frame to frame and written as a video's (default: the folder's images are unrelated "
+        "stills, each taken alone)",
+    )
     parser.add_argument("--out", type=Path, help="output folder (default out/predict/<source name>)")
     parser.add_argument(
         "--video",
         default="mp4",
         choices=("mp4", "gif", "none"),
-        help="videos and cameras: overlay video format (default mp4; GIF where OpenCV cannot write MP4)",
+        help="videos, sequences and cameras: overlay video format (default mp4; GIF where OpenCV cannot "
+        "write MP4)",
     )
     parser.add_argument(
-        "--save-frames", action="store_true", help="videos and cameras: also write every overlay and mask PNG"
+        "--save-frames",
+        action="store_true",
+        help="videos, sequences and cameras: also write every overlay and mask PNG",
     )
     parser.add_argument(
         "--max-frames", type=int, help="stop after this many frames (cameras: Ctrl-C also stops)"
@@ -221,7 +252,9 @@ def run(args: argparse.Namespace) -> int:
         raise PredictError(f"--alpha must be within 0..1, got {args.alpha}")
     if args.max_frames is not None and args.max_frames < 1:
         raise PredictError(f"--max-frames must be >= 1, got {args.max_frames}")
-    source = Source(args.source, max_frames=args.max_frames)
+    if args.sequence is not None and not args.sequence > 0:
+        raise PredictError(f"--sequence must be a frame rate above 0, got {args.sequence}")
+    source = Source(args.source, max_frames=args.max_frames, sequence_fps=args.sequence)
     out: Path = args.out or default_out(args.source)
     try:
         out.mkdir(parents=True, exist_ok=True)
