@@ -171,7 +171,14 @@ def test_calibrate_command_from_pairs_and_camera_info(tmp_path, capsys):
 
 def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_model, capsys):
     """Frames with red lane paint and their true lines: the boundaries of the colour model match them."""
-    from seg_perception.data.lanes import TuSimpleLabel, write_culane_lines, write_tusimple_labels
+    from seg_perception.data.lanes import (
+        TuSimpleLabel,
+        read_culane_lines,
+        read_tusimple_labels,
+        write_culane_lines,
+        write_tusimple_labels,
+    )
+    from seg_perception.metrics.lanes import tusimple_frame
 
     truth = []
     for offset, *_ in THREE_LANES[1:3]:
@@ -215,10 +222,27 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert eval_tusimple("--lanes-per-side", "1", "--json", str(tmp_path / "s1.json")) == 0
     [frame] = json.loads((tmp_path / "s1.json").read_text())["per_frame"]
     assert frame["num_pred"] == 2 and frame["matched"] == 2 and frame["fp"] == 0.0
+    # --predictions: the benchmark's own submission form, which its evaluator scores as eval did
+    assert (
+        eval_tusimple("--predictions", str(tmp_path / "pred.json"), "--json", str(tmp_path / "s2.json")) == 0
+    )
+    [submitted] = read_tusimple_labels(tmp_path / "pred.json")
+    [frame] = json.loads((tmp_path / "s2.json").read_text())["per_frame"]
+    assert submitted.raw_file == "clips/0001.jpg" and submitted.h_samples == h_samples
+    assert len(submitted.lanes) == frame["num_pred"] == 4 and submitted.extra["run_time"] > 0
+    [label] = read_tusimple_labels(tmp_path / "labels.json")
+    rescored = tusimple_frame(submitted.lanes, label.lanes, h_samples)
+    assert (
+        rescored.accuracy == pytest.approx(frame["accuracy"], abs=0.01)
+        and rescored.matched == frame["matched"]
+    )
     capsys.readouterr()
-    assert main(["eval", str(road_model), "--culane", str(tmp_path)]) == 0
+    assert (
+        main(["eval", str(road_model), "--culane", str(tmp_path), "--predictions", str(tmp_path / "p")]) == 0
+    )
     out = capsys.readouterr().out
     assert "CULane" in out and "TP 2" in out and "FN 0" in out, out
+    assert len(read_culane_lines(tmp_path / "p" / "clips" / "0001.lines.txt")) == 4  # TP 2 + FP 2
     assert "of the labelled points have lane paint" in out
     # --overlays: the frame with its boundaries and its labelled lines
     assert eval_tusimple("--overlays", str(tmp_path / "o")) == 0

@@ -276,6 +276,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     lanes.add_argument("--culane", type=Path, help="CULane root to score boundaries on (F1 at IoU 0.5)")
     lanes.add_argument("--culane-list", help="CULane list file in the root (default: every .lines.txt)")
     lanes.add_argument(
+        "--predictions",
+        type=Path,
+        help="--tusimple: also write the scored boundaries as a TuSimple submission file (JSON lines with "
+        "run_time) for the benchmark's own evaluator; --culane: as <image>.lines.txt files under this folder",
+    )
+    lanes.add_argument(
         "--clip-frames",
         type=int,
         default=TUSIMPLE_CLIP_FRAMES,
@@ -365,6 +371,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
             settings=settings,
             tracking=tracking,
             clip_frames=args.clip_frames,
+            predictions=args.predictions,
             tusimple=args.tusimple,
             tusimple_root=args.tusimple_root,
             culane_root=args.culane,
@@ -385,6 +392,8 @@ def _run_lanes(args: argparse.Namespace) -> int:
                 "frames their clips hold before them, as the node runs on video (--clip-frames 0: alone)"
             )
         print(format_lane_metrics(summary.get("tusimple"), summary.get("culane"), summary.get("paint")))
+        if args.predictions is not None:
+            print(f"wrote the scored boundaries in the benchmark's form to {args.predictions}")
     else:
         try:
             height, width = parse_size(args.size)

@@ -22,6 +22,7 @@ the lines across it, from their first paint).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -745,6 +746,7 @@ def evaluate_lane_dataset(
     overlays: Path | None = None,
     lanes_per_side: int = BENCHMARK_LANES_PER_SIDE,
     clip_frames: int = TUSIMPLE_CLIP_FRAMES,
+    predictions: Path | None = None,
 ) -> dict[str, Any]:
     """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
 
@@ -766,6 +768,10 @@ def evaluate_lane_dataset(
         tracking: The tracking settings for clips (default: :class:`TrackerSettings`' own).
         clip_frames: Track through at most this many frames before each labelled TuSimple
             frame (default: a whole clip's 19); 0 scores every frame alone.
+        predictions: Where to write the scored boundaries in the benchmark's own form, for its
+            official evaluator: TuSimple's submission file (JSON lines of ``raw_file``, ``lanes``,
+            ``h_samples`` and ``run_time``, the milliseconds the model and the lane stage took on
+            the frame) or, for CULane, a folder of ``<image path>.lines.txt``.
         overlays: Folder for a picture of every frame (``<index>_<image name>.png``): its
             boundaries and its labelled lines (thin cyan).
         lanes_per_side: Score only this many boundaries on each side of the car (ego-left,
@@ -785,7 +791,13 @@ def evaluate_lane_dataset(
     """
     import cv2
 
-    from seg_perception.data.lanes import CULaneDataset, read_tusimple_labels
+    from seg_perception.data.lanes import (
+        CULaneDataset,
+        TuSimpleLabel,
+        read_tusimple_labels,
+        write_culane_lines,
+        write_tusimple_labels,
+    )
     from seg_perception.errors import ConfigError
     from seg_perception.metrics.lanes import CULaneMetrics, PaintCoverage, TuSimpleMetrics
 
@@ -796,8 +808,9 @@ def evaluate_lane_dataset(
     extractor = LaneExtractor(class_names, settings)
     coverage = PaintCoverage()
 
-    def tracked(image: np.ndarray, mask: np.ndarray, context: list[Path]) -> LaneResult:
-        """The labelled frame's boundaries after tracking through ``context``, as the node runs."""
+    def tracked(image: np.ndarray, mask: np.ndarray, context: list[Path]) -> tuple[LaneResult, float]:
+        """The labelled frame's boundaries after tracking through ``context``, as the node runs, and
+        the seconds its own step took."""
         tracker = LaneTracker(tracking or TrackerSettings())
         clip_extractor = LaneExtractor(class_names, settings)
 
@@ -815,7 +828,8 @@ def evaluate_lane_dataset(
         for path in context:
             frame = read(path)
             step(frame, predict(frame))
-        return step(image, mask)
+        start = time.perf_counter()
+        return step(image, mask), time.perf_counter() - start
 
     def boundaries(
         image: np.ndarray,
@@ -824,23 +838,29 @@ def evaluate_lane_dataset(
         truth: list[np.ndarray],
         h_samples: list[float] | None = None,
         context: list[Path] | None = None,
-    ) -> list[np.ndarray]:
+    ) -> tuple[list[np.ndarray], float]:
+        """The frame's scored boundaries and the milliseconds the model and the lane stage took on it."""
+        start = time.perf_counter()
         mask = predict(image)
+        model_s = time.perf_counter() - start
         if h_samples is not None:
             height, width = image.shape[:2]
             full = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
             coverage.update(full == extractor.lane_id, truth, h_samples)
         if context:
-            result = tracked(image, mask, context)
+            result, lanes_s = tracked(image, mask, context)
         else:
+            start = time.perf_counter()
             result = extractor.extract(mask, image, frame_size=image.shape[:2])
+            lanes_s = time.perf_counter() - start
         if overlays is not None:
             save_lane_overlay(overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
-        return [
+        scored = [
             b.image_points
             for b in result.boundaries
             if lanes_per_side <= 0 or abs(b.position_index) <= lanes_per_side
         ]
+        return scored, (model_s + lanes_s) * 1e3
 
     def read(path: Path) -> np.ndarray:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -852,14 +872,22 @@ def evaluate_lane_dataset(
         root = tusimple_root or tusimple.parent
         metrics = TuSimpleMetrics()
         per_frame = []
+        submission: list[TuSimpleLabel] = []
         labels = read_tusimple_labels(tusimple)
         labelled = {root / label.raw_file for label in labels}
         for index, label in enumerate(labels[:count]):
             image = read(root / label.raw_file)
             truth = label.polylines()
             context = clip_frames_before(root / label.raw_file, clip_frames, labelled)
-            predicted = boundaries(image, index, label.raw_file, truth, list(label.h_samples), context)
+            predicted, run_ms = boundaries(
+                image, index, label.raw_file, truth, list(label.h_samples), context
+            )
             metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
+            submission.append(
+                TuSimpleLabel.from_polylines(
+                    label.raw_file, predicted, label.h_samples, run_time=round(run_ms, 1)
+                )
+            )
             scores = {k: v for k, v in asdict(metrics.frames[-1]).items() if k != "pairs"}  # list indices
             per_frame.append(
                 {
@@ -869,6 +897,8 @@ def evaluate_lane_dataset(
                     "paint": asdict(coverage.frames[-1]),
                 }
             )
+        if predictions is not None:
+            write_tusimple_labels(predictions, submission)
         return {
             "dataset": f"TuSimple {tusimple}",
             "lanes_per_side": lanes_per_side,
@@ -886,7 +916,12 @@ def evaluate_lane_dataset(
         truth = dataset.lanes(index)
         # CULane labels a point every few rows: the rows of its points play TuSimple's h_samples
         rows = sorted({float(round(y)) for lane in truth for y in np.asarray(lane).reshape(-1, 2)[:, 1]})
-        culane.update(boundaries(image, index, path.name, truth, rows or None), truth, image.shape[:2])
+        predicted, _ = boundaries(image, index, path.name, truth, rows or None)
+        culane.update(predicted, truth, image.shape[:2])
+        if predictions is not None:  # the layout CULane's own evaluator reads: the image's path, .lines.txt
+            target = predictions / path.relative_to(culane_root).with_suffix(".lines.txt")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_culane_lines(target, predicted)
     return {
         "dataset": f"CULane {culane_root}",
         "lanes_per_side": lanes_per_side,
