@@ -34,6 +34,19 @@ def road_model(tmp_path_factory):
     return colour_model(tmp_path_factory.mktemp("models"), "road", input_hw=(180, 320))
 
 
+def in_frame(line: np.ndarray) -> np.ndarray:
+    """The points of an image polyline inside the lane tests' frame, as a label holds them."""
+    return line[(line[:, 0] >= 0) & (line[:, 0] < CAMERA.width) & (line[:, 1] < CAMERA.height)]
+
+
+def eval_tusimple_report(folder, model, *options: str) -> dict:
+    """``eval --tusimple folder/labels.json`` with ``options``: its JSON report."""
+    report = folder / "report.json"
+    assert main(["eval", str(model), "--tusimple", str(folder / "labels.json"),
+                 "--json", str(report), *options]) == 0  # fmt: skip
+    return json.loads(report.read_text())
+
+
 def test_pipeline_tracks_metric_boundaries_with_a_configured_homography(road_model):
     scenario = load_scenario("road")
     homography = [float(v) for v in CAMERA.image_to_ground_homography().ravel()]
@@ -268,27 +281,20 @@ def test_eval_scores_the_lines_the_benchmarks_label_unless_told_every_line(tmp_p
     xs = np.geomspace(2.0, 45.0, 200)
     every_line = []
     for offset, *_ in five_lanes:
-        line = wide.to_image(np.column_stack([xs, np.full_like(xs, offset)]))
-        every_line.append(
-            line[(line[:, 0] >= 0) & (line[:, 0] < CAMERA.width) & (line[:, 1] < CAMERA.height)]
-        )
+        every_line.append(in_frame(wide.to_image(np.column_stack([xs, np.full_like(xs, offset)]))))
     h_samples = list(range(200, 250, 5))  # the rows where the outer lines are in the frame
     write_tusimple_labels(
         tmp_path / "labels.json", [TuSimpleLabel.from_polylines("clips/0001.png", every_line, h_samples)]
     )
 
-    def scored(*options: str) -> dict:
-        report = tmp_path / "report.json"
-        assert main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json"),
-                     "--json", str(report), *options]) == 0  # fmt: skip
-        return json.loads(report.read_text())
-
-    every = scored("--lanes-per-side", "0")
+    every = eval_tusimple_report(tmp_path, road_model, "--lanes-per-side", "0")
     [frame] = every["per_frame"]
     assert every["lanes_per_side"] == 0 and frame["num_gt"] == 6 and frame["num_pred"] == 6
     assert frame["matched"] == 6 and frame["fn"] == 0.0
     assert "every boundary" in capsys.readouterr().out
-    nearest = scored()  # the default: the ego lane's lines and the next one out, as TuSimple labels them
+    nearest = eval_tusimple_report(
+        tmp_path, road_model
+    )  # the default: the ego lane's lines and the next one out, as TuSimple labels them
     [frame] = nearest["per_frame"]
     assert nearest["lanes_per_side"] == 2 and frame["num_pred"] == 4 and frame["fp"] == 0.0
     assert "the 2 nearest boundaries on each side" in capsys.readouterr().out
@@ -343,25 +349,18 @@ def test_eval_tracks_a_tusimple_clip_up_to_its_labelled_frame(tmp_path, road_mod
     xs = np.geomspace(2.0, 45.0, 200)
     truth = []
     for offset, *_ in THREE_LANES:  # labelled where they are in the frame
-        line = MAPPER.to_image(np.column_stack([xs, np.full_like(xs, offset)]))
-        truth.append(line[(line[:, 0] >= 0) & (line[:, 0] < CAMERA.width) & (line[:, 1] < CAMERA.height)])
+        truth.append(in_frame(MAPPER.to_image(np.column_stack([xs, np.full_like(xs, offset)]))))
     h_samples = list(range(200, 360, 10))
     write_tusimple_labels(
         tmp_path / "labels.json", [TuSimpleLabel.from_polylines("clips/0001/20.png", truth, h_samples)]
     )
 
-    def scored(*options: str) -> dict:
-        report = tmp_path / "report.json"
-        assert main(["eval", str(road_model), "--tusimple", str(tmp_path / "labels.json"),
-                     "--json", str(report), *options]) == 0  # fmt: skip
-        return json.loads(report.read_text())
-
-    alone = scored("--clip-frames", "0")
+    alone = eval_tusimple_report(tmp_path, road_model, "--clip-frames", "0")
     [frame_alone] = alone["per_frame"]
     assert alone["tracked_frames"] == 0 and frame_alone["clip_frames"] == 0
     assert frame_alone["matched"] < 4 and frame_alone["fn"] > 0
     assert "tracked through" not in capsys.readouterr().out
-    clip_run = scored()
+    clip_run = eval_tusimple_report(tmp_path, road_model)
     [frame_tracked] = clip_run["per_frame"]
     assert clip_run["tracked_frames"] == 1 and frame_tracked["clip_frames"] == 19
     assert frame_tracked["matched"] == 4 and frame_tracked["fn"] == 0.0

@@ -409,15 +409,7 @@ def evaluate_lane_drives(
                 step = max(1, round(height / TUSIMPLE_ROWS))
                 h_samples = np.arange(height - 1, top, -step, dtype=np.float64)[::-1]
             mask = sample.mask if predict is None else predict(sample.image)
-            detections = extractor.extract(
-                mask,
-                sample.image,
-                vanishing_hint=tracker.vanishing_point,
-                junction_hint=tracker.across_junction,
-                hood_hint=tracker.hood,
-                frame_size=size,
-            )
-            result = tracker.update(detections)
+            result = tracked_step(extractor, tracker, mask, sample.image)
             if on_frame is not None:
                 on_frame(drive, frame, sample.image, result)
             if getattr(sample, "lanes", None):
@@ -710,6 +702,22 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def tracked_step(
+    extractor: LaneExtractor, tracker: LaneTracker, mask: np.ndarray, image: np.ndarray
+) -> LaneResult:
+    """One frame of a stream through the lane stage as the node runs it: the extractor with the
+    tracker's hints (horizon, junction, hood) from the frames before, then the tracker."""
+    detections = extractor.extract(
+        mask,
+        image,
+        vanishing_hint=tracker.vanishing_point,
+        junction_hint=tracker.across_junction,
+        hood_hint=tracker.hood,
+        frame_size=(int(image.shape[0]), int(image.shape[1])),
+    )
+    return tracker.update(detections)
+
+
 def clip_frames_before(path: Path, count: int, labelled: Collection[Path] = ()) -> list[Path]:
     """The frames a TuSimple clip holds before its labelled one, oldest first.
 
@@ -813,23 +821,11 @@ def evaluate_lane_dataset(
         the seconds its own step took."""
         tracker = LaneTracker(tracking or TrackerSettings())
         clip_extractor = LaneExtractor(class_names, settings)
-
-        def step(frame: np.ndarray, frame_mask: np.ndarray) -> LaneResult:
-            detections = clip_extractor.extract(
-                frame_mask,
-                frame,
-                vanishing_hint=tracker.vanishing_point,
-                junction_hint=tracker.across_junction,
-                hood_hint=tracker.hood,
-                frame_size=frame.shape[:2],
-            )
-            return tracker.update(detections)
-
         for path in context:
             frame = read(path)
-            step(frame, predict(frame))
+            tracked_step(clip_extractor, tracker, predict(frame), frame)
         start = time.perf_counter()
-        return step(image, mask), time.perf_counter() - start
+        return tracked_step(clip_extractor, tracker, mask, image), time.perf_counter() - start
 
     def boundaries(
         image: np.ndarray,
