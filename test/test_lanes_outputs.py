@@ -362,7 +362,9 @@ def test_eval_tracks_a_tusimple_clip_up_to_its_labelled_frame(tmp_path, road_mod
     assert "tracked through" not in capsys.readouterr().out
     clip_run = eval_tusimple_report(tmp_path, road_model)
     [frame_tracked] = clip_run["per_frame"]
-    assert clip_run["tracked_frames"] == 1 and frame_tracked["clip_frames"] == 19
+    assert (
+        clip_run["tracked_frames"] == 1 and frame_tracked["clip_frames"] == 10
+    )  # the default: the 10 before
     assert frame_tracked["matched"] == 4 and frame_tracked["fn"] == 0.0
     assert "1 of 1 frames tracked through" in capsys.readouterr().out
 

@@ -37,7 +37,7 @@ import numpy as np
 from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import ModelMetadata
-from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CLIP_FRAMES
+from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CONTEXT_FRAMES
 from seg_perception.metrics.parking import DEFAULT_THRESHOLD_M, POINT_SOURCES
 from seg_perception.metrics.segmentation import SegmentationMetrics, format_table
 from seg_perception.postprocess.marking_points import TEST_TIME_FLIPS
@@ -284,10 +284,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     lanes.add_argument(
         "--clip-frames",
         type=int,
-        default=TUSIMPLE_CLIP_FRAMES,
+        default=TUSIMPLE_CONTEXT_FRAMES,
         help="--tusimple: track through up to this many frames a clip holds before its labelled one "
         "(TuSimple's 1.jpg ... 19.jpg before 20.jpg), as the node runs on video (default "
-        f"{TUSIMPLE_CLIP_FRAMES}); 0: every frame alone",
+        f"{TUSIMPLE_CONTEXT_FRAMES}, the nearest); 0: every frame alone",
     )
     lanes.add_argument(
         "--lanes-per-side",

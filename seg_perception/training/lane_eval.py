@@ -39,7 +39,7 @@ from seg_perception.data.synthetic.front import (
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
-from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CLIP_FRAMES
+from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CONTEXT_FRAMES
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
@@ -753,7 +753,7 @@ def evaluate_lane_dataset(
     tracking: TrackerSettings | None = None,
     overlays: Path | None = None,
     lanes_per_side: int = BENCHMARK_LANES_PER_SIDE,
-    clip_frames: int = TUSIMPLE_CLIP_FRAMES,
+    clip_frames: int = TUSIMPLE_CONTEXT_FRAMES,
     predictions: Path | None = None,
 ) -> dict[str, Any]:
     """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
@@ -775,7 +775,7 @@ def evaluate_lane_dataset(
         settings: The extraction settings (default: :class:`LaneSettings`' own).
         tracking: The tracking settings for clips (default: :class:`TrackerSettings`' own).
         clip_frames: Track through at most this many frames before each labelled TuSimple
-            frame (default: a whole clip's 19); 0 scores every frame alone.
+            frame (default: the 10 before it); 0 scores every frame alone.
         predictions: Where to write the scored boundaries in the benchmark's own form, for its
             official evaluator: TuSimple's submission file (JSON lines of ``raw_file``, ``lanes``,
             ``h_samples`` and ``run_time``, the milliseconds the model and the lane stage took on
