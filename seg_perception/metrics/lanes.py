@@ -55,9 +55,9 @@ CULANE_IOU_THRESH = 0.5
 # each side (TuSimple: "the current lane and the adjacent left and right lanes"; a fifth while the car
 # changes lanes). Boundaries beyond them count as false positives there, however real their paint.
 BENCHMARK_LANES_PER_SIDE = 2
-# Frames of a TuSimple clip (20 of one second, 1.jpg ... 20.jpg, the last labelled) tracked before its labelled
-# one: 10 gave what all 19 gave on 60 generated clips at 20 fps, in about half the time (docs/lanes_history.md,
-# "What eval scores on a TuSimple file").
+# Frames of a TuSimple clip (20 of one second, 1.jpg ... 20.jpg, the last labelled) tracked before its
+# labelled one: 10 gave what all 19 gave on 60 generated clips at 20 fps, in about half the time
+# (docs/lanes_history.md, "What eval scores on a TuSimple file").
 TUSIMPLE_CONTEXT_FRAMES = 10
 
 Polyline = np.ndarray
