@@ -342,6 +342,24 @@ def test_scene_tusimple_label_and_cli(tmp_path, capsys):
     assert "front-camera scenario" in capsys.readouterr().err
 
 
+def test_generate_drive_at_a_given_frame_rate(tmp_path, capsys):
+    """--fps sets the time between a drive's frames (TuSimple's clips: 20 a second)."""
+    size = f"{SIZE[0]}x{SIZE[1]}"
+    out = tmp_path / "clip"
+    code = main(["generate", "--scenario", "highway", "--drive", "--count", "3", "--seed", "5",
+                 "--size", size, "--fps", "20", "--no-preview", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    times = [
+        json.loads(path.read_text())["meta"]["time_s"] for path in sorted((out / "polygons").glob("*.json"))
+    ]
+    assert times == pytest.approx([0.0, 0.05, 0.1])
+    assert (
+        main(["generate", "--scenario", "highway", "--drive", "--fps", "0", "--out", str(tmp_path / "x")])
+        != 0
+    )
+    assert "--fps" in capsys.readouterr().err
+
+
 def test_generated_lane_labels_hold_the_lines_the_benchmarks_label(tmp_path):
     """TuSimple and CULane label the ego lane's lines and the next one out on each side; so do the
     generator's labels by default, and every line in sight with --lanes-per-side 0."""

@@ -58,7 +58,7 @@ def _drives(
 ) -> tuple[list[_Drive], str]:
     """Masks as the node's lane stage gets them, and a description of their source."""
     from seg_perception.config import load_scenario
-    from seg_perception.data.synthetic.scenes import generate_drive
+    from seg_perception.data.synthetic.scenes import DRIVE_FPS, generate_drive
 
     config = load_scenario(scenario)
     pipeline = None
@@ -70,7 +70,7 @@ def _drives(
     source = "true masks"
     for seed in range(seed_start, seed_start + drives):
         drive = _Drive({}, [])
-        for sample in generate_drive(config, seed, frames, size=size, fps=30.0):
+        for sample in generate_drive(config, seed, frames, size=size, fps=DRIVE_FPS):
             drive.camera_meta = sample.meta["camera_model"]
             if pipeline is None:
                 drive.frames.append((sample.mask, sample.image))

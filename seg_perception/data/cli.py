@@ -27,6 +27,7 @@ from seg_perception.cli_args import add_size_argument
 from seg_perception.config import load_scenario, scenario_names
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.parking_labels import to_dmpr_json
+from seg_perception.data.synthetic.scenes import DRIVE_FPS
 from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE
 
 MIN_SIZE = 16  # smaller scenes have no room for a lane or a slot
@@ -42,6 +43,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_size_argument(parser, "--size", "frame size (default: the camera's)", minimum=MIN_SIZE, default=None)
     parser.add_argument(
         "--drive", action="store_true", help="one temporally coherent drive instead of scenes"
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        default=DRIVE_FPS,
+        help=f"--drive: frames a second, the time between frames (default {DRIVE_FPS:g}; TuSimple's "
+        "clips: 20)",
     )
     parser.add_argument("--no-preview", action="store_true", help="skip the colour previews")
     parser.add_argument(
@@ -124,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise DatasetError(f"--count must be at least 1, got {args.count}")
     config = load_scenario(args.scenario)
+    if not args.fps > 0:
+        raise DatasetError(f"--fps must be above 0, got {args.fps}")
     if args.lanes_per_side < 0:
         raise DatasetError(f"--lanes-per-side must be 0 (every line) or more, got {args.lanes_per_side}")
     if (args.tusimple or args.culane) and config.primary_camera != "front":
@@ -136,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
             folder.mkdir(parents=True, exist_ok=True)
     mpp = args.metres_per_pixel
     if args.drive:
-        samples = generate_drive(config, args.seed, args.count, size=args.size, metres_per_pixel=mpp)
+        samples = generate_drive(
+            config, args.seed, args.count, size=args.size, fps=args.fps, metres_per_pixel=mpp
+        )
     else:
         samples = (
             generate_scene(config, args.seed + i, size=args.size, metres_per_pixel=mpp)

@@ -38,7 +38,7 @@ from seg_perception.data.synthetic.front import (
     _intervals_minus,
     sample_front_world,
 )
-from seg_perception.data.synthetic.scenes import DRIVE_SPEED, generate_drive
+from seg_perception.data.synthetic.scenes import DRIVE_FPS, DRIVE_SPEED, generate_drive
 from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CONTEXT_FRAMES
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
@@ -353,7 +353,7 @@ def evaluate_lane_drives(
     seed_start: int,
     size: tuple[int, int],
     calibrated: bool = True,
-    fps: float = 30.0,
+    fps: float = DRIVE_FPS,
     settings: LaneSettings | None = None,
     match_m: float = 0.5,
     on_frame: Callable[[int, int, np.ndarray, LaneResult], None] | None = None,

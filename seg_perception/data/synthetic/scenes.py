@@ -31,6 +31,7 @@ from seg_perception.geometry import MarkingPoint, ParkingSlot
 SIDE_VIEW_P = 0.25  # share of single AVM scenes seen as a left/right side view
 # ego speeds of the temporally coherent drives by synthetic scene (config.SYNTHETIC_SCENES), m/s
 DRIVE_SPEED = {"highway": 25.0, "urban": 10.0, "parking": 2.0}
+DRIVE_FPS = 30.0  # a drive's frames a second by default: a camera's 30 Hz
 
 
 @functools.lru_cache(maxsize=16)
@@ -91,7 +92,7 @@ def generate_drive(
     num_frames: int,
     *,
     size: tuple[int, int] | None = None,
-    fps: float = 30.0,
+    fps: float = DRIVE_FPS,
     metres_per_pixel: MetresPerPixel = None,
     side_view_p: float = 0.0,
     botts_dots_p: float = BOTTS_DOTS_P,
