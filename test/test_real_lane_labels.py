@@ -84,6 +84,61 @@ def test_the_labels_read_as_tusimple_and_fit_their_frames() -> None:
             assert (xs >= 0).sum() >= 4  # outer lines leave the frame at its side after a few rows
 
 
+def test_labels_cut_to_the_lines_tusimple_labels_keep_the_nearest_per_side() -> None:
+    from seg_perception.data.lanes import TuSimpleLabel
+
+    nearest = _script("nearest_lane_labels")
+    rows = [400.0, 500.0, 600.0, 700.0]
+    # lines meeting the bottom row (719) at about 80, 400, 560 | 720, 900, 1200 in a 1280-px frame
+    lanes: list[list[float]] = []
+    for bottom, drift in (
+        (80.0, -1.0),
+        (400.0, -0.5),
+        (560.0, -0.2),
+        (720.0, 0.2),
+        (900.0, 0.5),
+        (1200.0, 1.0),
+    ):
+        lanes.append([bottom - drift * (719.0 - row) for row in rows])
+    lanes[1][0] = -2.0  # a line unlabelled on its top row still has its bottom
+    label = TuSimpleLabel(raw_file="f.jpg", h_samples=rows, lanes=lanes)
+    cut = nearest.nearest_lanes(label, (720, 1280), 2)
+    assert cut.lanes == [lanes[1], lanes[2], lanes[3], lanes[4]] and cut.h_samples == rows
+    assert nearest.nearest_lanes(label, (720, 1280), 1).lanes == [lanes[2], lanes[3]]
+    assert nearest.bottom_crossing(lanes[0], rows, 719.0) == pytest.approx(80.0)
+    assert nearest.bottom_crossing([-2.0, -2.0, 5.0, -2.0], rows, 719.0) is None
+
+
+@pytest.mark.skipif(not REAL_FRONT.is_dir(), reason="shared/realdata is not beside this checkout")
+def test_the_committed_nearest_labels_are_what_the_script_makes_and_score_with_eval_s_default(
+    tmp_path: Path,
+) -> None:
+    """``tusimple_nearest.json``: the stills labelled as TuSimple labels, which eval's default scores as
+    TuSimple does (the CPU default 0.977 / 0 / 0 there, docs/lanes.md)."""
+    from seg_perception.inference.pipeline import scenario_from_metadata
+    from seg_perception.training.evaluate import load_predictor
+    from seg_perception.training.lane_eval import evaluate_lane_dataset, scenario_lane_settings
+
+    nearest = _script("nearest_lane_labels")
+    made = tmp_path / "nearest.json"
+    assert nearest.main([str(LABELS / "tusimple.json"), "--root", str(REAL_FRONT), "--out", str(made)]) == 0
+    assert made.read_text() == (LABELS / "tusimple_nearest.json").read_text()
+    assert sum(len(label.lanes) for label in read_tusimple_labels(made)) == 42
+    model = ROOT / "weights" / "highway_hrnetv2_w18_small_v1_mirror_int8.onnx"
+    predict, metadata = load_predictor(model, threads=1, model_size=True)
+    settings, tracking = scenario_lane_settings(scenario_from_metadata(metadata))
+    summary = evaluate_lane_dataset(
+        predict,
+        list(metadata.classes),
+        settings=settings,
+        tracking=tracking,
+        tusimple=made,
+        tusimple_root=REAL_FRONT,
+    )
+    assert summary["lanes_per_side"] == 2 and summary["tusimple"]["frames"] == 14
+    assert summary["tusimple"]["accuracy"] >= 0.95 and summary["tusimple"]["fp"] <= 0.05, summary["per_frame"]
+
+
 @pytest.mark.skipif(not REAL_FRONT.is_dir(), reason="shared/realdata is not beside this checkout")
 def test_the_committed_labels_are_what_the_script_makes_of_the_rough_lines(tmp_path: Path) -> None:
     import yaml
