@@ -236,10 +236,9 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     [frame] = json.loads((tmp_path / "s1.json").read_text())["per_frame"]
     assert frame["num_pred"] == 2 and frame["matched"] == 2 and frame["fp"] == 0.0
     # --predictions: the benchmark's own submission form, which its evaluator scores as eval did
-    assert (
-        eval_tusimple("--predictions", str(tmp_path / "pred.json"), "--json", str(tmp_path / "s2.json")) == 0
-    )
-    [submitted] = read_tusimple_labels(tmp_path / "pred.json")
+    submission = tmp_path / "submissions" / "pred.json"  # its folder made as needed
+    assert eval_tusimple("--predictions", str(submission), "--json", str(tmp_path / "s2.json")) == 0
+    [submitted] = read_tusimple_labels(submission)
     [frame] = json.loads((tmp_path / "s2.json").read_text())["per_frame"]
     assert submitted.raw_file == "clips/0001.jpg" and submitted.h_samples == h_samples
     assert len(submitted.lanes) == frame["num_pred"] == 4 and submitted.extra["run_time"] > 0

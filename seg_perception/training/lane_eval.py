@@ -894,6 +894,7 @@ def evaluate_lane_dataset(
                 }
             )
         if predictions is not None:
+            predictions.parent.mkdir(parents=True, exist_ok=True)
             write_tusimple_labels(predictions, submission)
         return {
             "dataset": f"TuSimple {tusimple}",
