@@ -104,14 +104,7 @@ def _one_pass(drives: list[_Drive], scenario: str, size: tuple[int, int], *, cal
         tracker = LaneTracker(tracking)
         for mask, image in drive.frames:
             start = time.process_time()
-            detections = extractor.extract(
-                mask,
-                image,
-                vanishing_hint=tracker.vanishing_point,
-                junction_hint=tracker.across_junction,
-                hood_hint=tracker.hood,
-                frame_size=size,
-            )
+            detections = tracker.detect(extractor, mask, image, size)
             extracted = time.process_time()
             tracker.update(detections)
             times.append((extracted - start, time.process_time() - extracted))

@@ -580,14 +580,8 @@ class SegmentationPipeline:
                 stop_line, lane_paint = self._stop_as_paint
                 lane_mask = np.where(lane_mask == stop_line, np.uint8(lane_paint), lane_mask)
             with self._lane_lock:
-                detections = self._lanes.extract(
-                    lane_mask,
-                    image_bgr,
-                    vanishing_hint=self._tracker.vanishing_point,
-                    junction_hint=self._tracker.across_junction,
-                    hood_hint=self._tracker.hood,
-                    frame_size=(int(mask.shape[0]), int(mask.shape[1])),
-                )
+                frame_size = (int(mask.shape[0]), int(mask.shape[1]))
+                detections = self._tracker.detect(self._lanes, lane_mask, image_bgr, frame_size)
                 lanes = self._tracker.update(detections)
         end = time.perf_counter()
         timings = dict(segmentation.timings_ms)

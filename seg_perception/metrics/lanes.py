@@ -56,7 +56,7 @@ CULANE_IOU_THRESH = 0.5
 # changes lanes). Boundaries beyond them count as false positives there, however real their paint.
 BENCHMARK_LANES_PER_SIDE = 2
 # Frames of a TuSimple clip (20 of one second, 1.jpg ... 20.jpg, the last labelled) tracked before its
-# labelled one: 10 gave what all 19 gave on 60 generated clips at 20 fps, in about half the time
+# labelled one: 10 gave what all 19 gave on 60 generated clips at 20 fps, on 11 frames a clip instead of 20
 # (docs/lanes_history.md, "What eval scores on a TuSimple file").
 TUSIMPLE_CONTEXT_FRAMES = 10
 

@@ -31,6 +31,7 @@ import numpy as np
 from seg_perception.postprocess.lanes import (
     UNKNOWN,
     LaneBoundary,
+    LaneExtractor,
     LaneResult,
     assign_positions,
     ego_lane,
@@ -168,6 +169,24 @@ class LaneTracker:
         self.vanishing_point = None
         self.across_junction = False
         self._hood_found, self._hood_streak = None, 0
+
+    def detect(
+        self,
+        extractor: LaneExtractor,
+        mask: np.ndarray,
+        image_bgr: np.ndarray | None,
+        frame_size: tuple[int, int],
+    ) -> LaneResult:
+        """``extractor`` on the next frame of this stream, told what the frames before found: the
+        horizon, whether the boundaries ran across a junction, and a held hood (its hints)."""
+        return extractor.extract(
+            mask,
+            image_bgr,
+            vanishing_hint=self.vanishing_point,
+            junction_hint=self.across_junction,
+            hood_hint=self.hood,
+            frame_size=frame_size,
+        )
 
     def update(self, detections: LaneResult) -> LaneResult:
         """Tracked boundaries (stable ids, smoothed, coasting ones included) for this frame."""

@@ -409,7 +409,7 @@ def evaluate_lane_drives(
                 step = max(1, round(height / TUSIMPLE_ROWS))
                 h_samples = np.arange(height - 1, top, -step, dtype=np.float64)[::-1]
             mask = sample.mask if predict is None else predict(sample.image)
-            result = tracked_step(extractor, tracker, mask, sample.image)
+            result = tracker.update(tracker.detect(extractor, mask, sample.image, size))
             if on_frame is not None:
                 on_frame(drive, frame, sample.image, result)
             if getattr(sample, "lanes", None):
@@ -702,22 +702,6 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def tracked_step(
-    extractor: LaneExtractor, tracker: LaneTracker, mask: np.ndarray, image: np.ndarray
-) -> LaneResult:
-    """One frame of a stream through the lane stage as the node runs it: the extractor with the
-    tracker's hints (horizon, junction, hood) from the frames before, then the tracker."""
-    detections = extractor.extract(
-        mask,
-        image,
-        vanishing_hint=tracker.vanishing_point,
-        junction_hint=tracker.across_junction,
-        hood_hint=tracker.hood,
-        frame_size=(int(image.shape[0]), int(image.shape[1])),
-    )
-    return tracker.update(detections)
-
-
 def clip_frames_before(path: Path, count: int, labelled: Collection[Path] = ()) -> list[Path]:
     """The frames a TuSimple clip holds before its labelled one, oldest first.
 
@@ -823,9 +807,10 @@ def evaluate_lane_dataset(
         clip_extractor = LaneExtractor(class_names, settings)
         for path in context:
             frame = read(path)
-            tracked_step(clip_extractor, tracker, predict(frame), frame)
+            tracker.update(tracker.detect(clip_extractor, predict(frame), frame, frame.shape[:2]))
         start = time.perf_counter()
-        return tracked_step(clip_extractor, tracker, mask, image), time.perf_counter() - start
+        result = tracker.update(tracker.detect(clip_extractor, mask, image, image.shape[:2]))
+        return result, time.perf_counter() - start
 
     def boundaries(
         image: np.ndarray,
@@ -879,11 +864,12 @@ def evaluate_lane_dataset(
                 image, index, label.raw_file, truth, list(label.h_samples), context
             )
             metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
-            submission.append(
-                TuSimpleLabel.from_polylines(
-                    label.raw_file, predicted, label.h_samples, run_time=round(run_ms, 1)
+            if predictions is not None:
+                submission.append(
+                    TuSimpleLabel.from_polylines(
+                        label.raw_file, predicted, label.h_samples, run_time=round(run_ms, 1)
+                    )
                 )
-            )
             scores = {k: v for k, v in asdict(metrics.frames[-1]).items() if k != "pairs"}  # list indices
             per_frame.append(
                 {
