@@ -560,6 +560,41 @@ def test_a_line_the_frame_never_shows_is_not_scored():
     assert [len(points) for points in scene_lane_polylines(sample)] == [3]  # the labels agree
 
 
+def test_the_generators_lane_labels_run_to_the_frame_edge():
+    """A TuSimple / CULane label the generator writes starts where its line enters the frame or comes
+    out from under the hood, as a labeller draws it and as the drives' truth does: the generator
+    samples a line every few metres, so its nearest sample in sight can lie tens of rows above that
+    edge, and a label that started there scored a boundary drawn down to the edge as wrong on the
+    rows between. A line a vehicle hides up to some point starts where it is seen."""
+    from seg_perception.data.lanes import scene_lane_polylines, scene_tusimple_label
+    from seg_perception.data.synthetic.sample import LaneTruth
+
+    height, width = (720, 1280)
+    ground = np.column_stack([np.full(5, -1.8), np.linspace(2.0, 30.0, 5)])
+    seen = np.array([False, True, True, True, True])
+
+    def line(lane_id: int, columns: tuple[float, float], rows: list[float]) -> LaneTruth:
+        image = np.column_stack([np.linspace(*columns, 5), rows])
+        return LaneTruth(lane_id, lane_id, "solid", "white", ground, image, seen)
+
+    entering = line(0, (400.0, 600.0), [760.0, 690.0, 600.0, 500.0, 420.0])  # first sample below the frame
+    behind_a_car = line(1, (900.0, 700.0), [719.0, 690.0, 600.0, 500.0, 420.0])  # first sample hidden
+    road = SimpleNamespace(mask=np.zeros((height, width), np.uint8), lanes=[entering, behind_a_car], meta={})
+    from_bottom, from_car = scene_lane_polylines(road)
+    assert from_bottom[0] == pytest.approx([400.0 + 50.0 * 41.0 / 70.0, height - 1.0])  # on the bottom row
+    assert from_car[0] == pytest.approx([850.0, 690.0])  # its first sample seen
+    label = scene_tusimple_label(road, "x.png")
+    bottom = label.h_samples.index(710.0)
+    assert label.lanes[0][bottom] >= 0 and label.lanes[1][bottom] < 0
+
+    hood = np.array([[0.0, 700.0], [width - 1.0, 700.0]])  # the hood's edge on row 700
+    hooded = SimpleNamespace(
+        mask=np.zeros((height, width), np.uint8), lanes=[behind_a_car], meta={"hood_edge_px": hood}
+    )
+    (from_hood,) = scene_lane_polylines(hooded)
+    assert from_hood[0] == pytest.approx([900.0 - 50.0 * 19.0 / 29.0, 700.0])  # on the hood's edge
+
+
 def test_a_short_stretch_in_a_frame_corner_is_scored_as_the_labels_hold_it():
     """A line whose stretch shows two samples in the frame (between its side and a stop line) is a
     line of the generator's TuSimple labels, and so of the drives' truth: boundaries drawn on it are
@@ -574,7 +609,8 @@ def test_a_short_stretch_in_a_frame_corner_is_scored_as_the_labels_hold_it():
     ground = np.column_stack([np.full(4, -5.4), np.linspace(8.0, 9.5, 4)])
     stub = LaneTruth(0, -2, "solid", "white", ground, image, np.array([False, False, True, True]))
     sample = SimpleNamespace(mask=np.zeros((height, width), np.uint8), lanes=[stub])
-    assert [len(points) for points in scene_lane_polylines(sample)] == [2]
+    (label,) = scene_lane_polylines(sample)
+    assert len(label) == 3 and label[0, 0] == pytest.approx(0.0)  # the two samples and the frame's edge
     assert [lane.index for lane in lanes_of_sample([stub], size)] == [0]
 
 

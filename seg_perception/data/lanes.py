@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 from seg_perception.data.datasets import Transform, _apply, read_image
 from seg_perception.data.errors import DatasetError
 from seg_perception.metrics.lanes import TUSIMPLE_ABSENT, polyline_to_tusimple, tusimple_to_polyline
+from seg_perception.postprocess.lanes.curves import frame_entry_fraction
 
 TUSIMPLE_TRAIN_LABELS = ("label_data_0313.json", "label_data_0601.json")
 TUSIMPLE_VAL_LABELS = ("label_data_0531.json",)
@@ -358,27 +359,48 @@ def scene_lane_polylines(sample: Any, *, lanes_per_side: int = 0) -> list[np.nda
 
     Each lane keeps its in-frame points from its first to its last visible point, so a
     vehicle hiding the middle of a line does not cut it, while the part under the car's
-    hood or past the last visible paint is left out.
+    hood or past the last visible paint is left out. Where the line runs on out of the frame
+    (or under the hood, ``meta["hood_edge_px"]``) beyond those points, it ends on the frame's
+    (the hood's) edge, as a labeller draws it and as the drives' truth holds it
+    (:func:`seg_perception.training.lane_eval.lanes_of_sample`): the generator samples a line
+    every few metres, so its nearest sample in sight can lie tens of rows above the edge it
+    crosses. A line a vehicle hides up to some point starts where it is seen.
 
     Args:
         lanes_per_side: Only the lines this near the car on each side (1: the ego lane's, 2: also
             the next one out, as TuSimple and CULane label); 0: every line in sight.
     """
     height, width = sample.mask.shape
+    hood_edge = getattr(sample, "meta", {}).get("hood_edge_px")
+    hood = None
+    if hood_edge is not None:  # the hood's edge row under each column
+        edge = np.asarray(hood_edge, dtype=np.float64).reshape(-1, 2)
+        hood = np.interp(np.arange(width, dtype=np.float64), edge[:, 0], edge[:, 1])
     lines = []
     for lane in sample.lanes:
         points = np.asarray(lane.image, np.float64)
         if not lane.in_sight or (lanes_per_side > 0 and abs(lane.position) > lanes_per_side):
             continue
         visible = np.flatnonzero(lane.visible)
-        points = points[visible[0] : visible[-1] + 1]
+        first, last = int(visible[0]), int(visible[-1])
         inside = (
             (points[:, 0] >= 0)
             & (points[:, 0] <= width - 1)
             & (points[:, 1] >= 0)
             & (points[:, 1] <= height - 1)
+            & np.isfinite(points).all(axis=1)
         )
-        points = points[inside & np.isfinite(points).all(axis=1)]
+        beyond = ~inside
+        if hood is not None:
+            beyond |= inside & (points[:, 1] > np.interp(points[:, 0], np.arange(width), hood))
+        kept = [points[first : last + 1][inside[first : last + 1]]]
+        for outer, inner in ((first - 1, first), (last + 1, last)):
+            # only where the line leaves the frame or goes under the hood: not where a vehicle hides it
+            if 0 <= outer < len(points) and np.isfinite(points[outer]).all() and beyond[outer]:
+                t = frame_entry_fraction(points[outer], points[inner], width, height, hood)
+                edge = (points[outer] + t * (points[inner] - points[outer]))[None]
+                kept.insert(0 if outer < inner else len(kept), edge)
+        points = np.vstack(kept)
         if len(points) >= 2:
             lines.append(points)
     return lines
