@@ -264,6 +264,24 @@ def test_eval_scores_boundaries_on_tusimple_and_culane_folders(tmp_path, road_mo
     assert picture.shape == image.shape and np.any(picture != image)
 
 
+def test_eval_reads_the_lane_labels_generate_writes(tmp_path, road_model, capsys):
+    """A folder written by ``generate --tusimple --culane`` is a TuSimple set and a CULane set as it is:
+    its PNG frames are found beside their ``.lines.txt`` (CULane's own frames are JPEG)."""
+    from seg_perception.data.lanes import CULaneDataset, culane_image_path
+
+    out = tmp_path / "gen"
+    generate = ["generate", "--scenario", "highway", "--count", "2", "--size", "90x160", "--no-preview"]
+    assert main([*generate, "--tusimple", "--culane", "--out", str(out)]) == 0
+    frames = sorted((out / "images").glob("*.png"))
+    assert [culane_image_path(p.with_suffix(".lines.txt")) for p in frames] == frames
+    assert CULaneDataset(out, list_file=None).images == frames
+    capsys.readouterr()
+    assert main(["eval", str(road_model), "--culane", str(out)]) == 0
+    assert "2 frames" in capsys.readouterr().out
+    assert main(["eval", str(road_model), "--tusimple", str(out / "tusimple.json")]) == 0
+    assert "(2 frames)" in capsys.readouterr().out
+
+
 def test_eval_scores_the_lines_the_benchmarks_label_unless_told_every_line(tmp_path, road_model, capsys):
     """TuSimple and CULane label the ego lane's lines and the next one out on each side: by default
     eval scores those boundaries; --lanes-per-side 0 scores every one, for labels of every line."""

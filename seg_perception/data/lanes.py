@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 
 from seg_perception.data.datasets import Transform, _apply, read_image
 from seg_perception.data.errors import DatasetError
+from seg_perception.media_files import IMAGE_SUFFIXES
 from seg_perception.metrics.lanes import TUSIMPLE_ABSENT, polyline_to_tusimple, tusimple_to_polyline
 from seg_perception.postprocess.lanes.curves import frame_entry_fraction
 
@@ -156,6 +157,18 @@ def write_culane_lines(path: str | Path, lanes: Iterable[np.ndarray]) -> None:
 def culane_lines_path(image_path: Path) -> Path:
     """``a/b/00000.jpg`` -> ``a/b/00000.lines.txt``."""
     return image_path.with_suffix(".lines.txt")
+
+
+def culane_image_path(lines_path: Path) -> Path:
+    """The frame a ``.lines.txt`` labels: ``<name>.jpg``, as CULane stores its frames, else the
+    ``<name>`` of another image suffix that exists (``seg-perception generate --culane`` writes
+    PNG); ``<name>.jpg`` when there is none, for the reader to report missing."""
+    stem = lines_path.name[: -len(".lines.txt")]
+    for suffix in dict.fromkeys((".jpg", *IMAGE_SUFFIXES)):
+        candidate = lines_path.with_name(stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return lines_path.with_name(stem + ".jpg")
 
 
 def _densify(line: np.ndarray, step_px: float) -> np.ndarray:
@@ -304,7 +317,8 @@ class CULaneDataset(LaneMaskDataset):
     Args:
         root: Dataset root.
         list_file: A CULane list file relative to ``root`` (first column = image path); ``None``
-            takes every ``*.lines.txt`` under the root with its ``.jpg``.
+            takes every ``*.lines.txt`` under the root with its frame (:func:`culane_image_path`:
+            the ``.jpg``, or the ``.png`` of a folder ``seg-perception generate --culane`` wrote).
         class_id, line_width_px, taper, transform: As for :class:`TuSimpleDataset`.
     """
 
@@ -322,8 +336,7 @@ class CULaneDataset(LaneMaskDataset):
             root, "CULane", class_id=class_id, line_width_px=line_width_px, taper=taper, transform=transform
         )
         if list_file is None:
-            self.images = sorted(p.with_name(p.name[: -len(".lines.txt")] + ".jpg")
-                                 for p in self.root.rglob("*.lines.txt"))  # fmt: skip
+            self.images = sorted(culane_image_path(p) for p in self.root.rglob("*.lines.txt"))
         else:
             listing = self.root / list_file
             if not listing.is_file():
