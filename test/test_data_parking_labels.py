@@ -32,18 +32,19 @@ def test_dmpr_json_marks_slots_and_directions(tmp_path):
     path.write_text(json.dumps(label))
     parsed = read_parking_label(path)
     assert parsed.label_size == (600, 600)
-    np.testing.assert_allclose(parsed.points, [[100, 200], [200, 200], [300.5, 201]])
+    # counted from 1 in the file (MATLAB's pixels, as ps2.0's), from 0 in the package
+    np.testing.assert_allclose(parsed.points, [[99, 199], [199, 199], [299.5, 200]])
     assert parsed.slots == [(0, 1), (1, 2)]
     np.testing.assert_allclose(parsed.directions, [np.pi / 2, np.pi / 2, np.pi])
     assert parsed.shapes == ["0", "1", "0"]
     entrances = parsed.entrances()
     assert entrances.shape == (2, 2, 2)
-    np.testing.assert_allclose(entrances[1], [[200, 200], [300.5, 201]])
+    np.testing.assert_allclose(entrances[1], [[199, 199], [299.5, 200]])
 
 
 def test_dmpr_json_single_mark_flat_and_plain_xy():
     parsed = parse_dmpr_json({"marks": [10, 20], "slots": []})
-    np.testing.assert_allclose(parsed.points, [[10, 20]])
+    np.testing.assert_allclose(parsed.points, [[9, 19]])
     assert parsed.slots == [] and np.isnan(parsed.directions).all()
     assert parsed.entrances().shape == (0, 2, 2)
 
@@ -64,7 +65,7 @@ def test_ps2_matlab_labels_read_like_their_dmpr_json(tmp_path):
                             "slots": np.array([[1, 2, 1, 90], [2, 3, 1, 90]])})  # fmt: skip
     parsed = read_parking_label(path)
     assert parsed.label_size == (600, 600) and parsed.source == str(path)
-    np.testing.assert_allclose(parsed.points, [[100, 200], [200, 200], [300.5, 201]])
+    np.testing.assert_allclose(parsed.points, [[99, 199], [199, 199], [299.5, 200]])  # MATLAB counts from 1
     assert parsed.slots == [(0, 1), (1, 2)]
     assert np.isnan(parsed.directions).all()
     # the labelling tool's directional version saves the second point as DMPR-PS's JSON does

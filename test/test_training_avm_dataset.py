@@ -12,6 +12,7 @@ import torch
 
 from seg_perception.data.augment import build_transforms
 from seg_perception.data.errors import DatasetError
+from seg_perception.data.parking_labels import DMPR_PIXEL_ORIGIN
 from seg_perception.training.avm_dataset import IGNORED, IMAGE, AvmPointDataset
 from seg_perception.training.errors import RecipeError
 from seg_perception.training.recipe import parse_recipe
@@ -40,7 +41,8 @@ def _transform(train: bool = False):
 
 
 def _dmpr(mark: tuple[float, float], size: int, **extra: object) -> dict:
-    x, y = mark
+    """A DMPR-PS label of one mark at the 0-based pixel ``mark`` (the file counts from 1, as ps2.0's)."""
+    x, y = np.asarray(mark, np.float64) + DMPR_PIXEL_ORIGIN
     return {"marks": [[x, y, x, y + 20.0, 0]], "slots": [], "image_size": [size, size], **extra}
 
 

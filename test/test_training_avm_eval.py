@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from seg_perception.config import load_scenario
+from seg_perception.data.parking_labels import DMPR_PIXEL_ORIGIN
 from seg_perception.geometry import MarkingPoint, ParkingSlot
 from seg_perception.training import avm_eval
 
@@ -33,7 +34,8 @@ def avm_folder(tmp_path):
     cv2.imwrite(str(full / "1.png"), np.zeros((600, 600, 3), np.uint8))
     labels = tmp_path / "Full" / "run_xml"
     labels.mkdir()
-    (labels / "1.json").write_text(json.dumps({"marks": DMPR_MARKS, "slots": [[1, 2]]}))
+    ps2_marks = (np.array(DMPR_MARKS) + DMPR_PIXEL_ORIGIN).tolist()  # ps2.0 counts pixels from 1
+    (labels / "1.json").write_text(json.dumps({"marks": ps2_marks, "slots": [[1, 2]]}))
     strips = tmp_path / "Strip" / "side_R"
     strips.mkdir(parents=True)
     cv2.imwrite(str(strips / "7.jpg"), np.zeros((300, 96, 3), np.uint8))
@@ -255,7 +257,7 @@ def test_oracle_hands_the_true_points_with_directions_and_the_true_mask_to_the_a
     for (points, mask), stem in zip(_AssemblyOnly.calls, ["parking_500000", "parking_500001"], strict=True):
         label = json.loads((folder / "labels" / f"{stem}.json").read_text())
         marks = np.array(label["marks"])
-        np.testing.assert_allclose(points[:, :2], marks[:, :2])
+        np.testing.assert_allclose(points[:, :2], marks[:, :2] - DMPR_PIXEL_ORIGIN)  # written from 1
         direction = marks[:, 2:4] - marks[:, :2]
         np.testing.assert_allclose(
             points[:, 2:4], direction / np.linalg.norm(direction, axis=1, keepdims=True)

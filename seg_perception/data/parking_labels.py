@@ -4,7 +4,9 @@ DMPR-PS JSON (ps2.0 as the DMPR-PS authors distribute it), one file per image::
 
     {"marks": [[x, y, dir_x, dir_y, shape], ...], "slots": [[1, 2, type, angle], ...]}
 
-``marks`` rows start with ``x, y`` in the 600 x 600 image; when a row has at least four
+``marks`` rows start with ``x, y`` in the 600 x 600 image, in MATLAB's pixel coordinates (the
+first pixel is ``(1, 1)``; read as the package's 0-based pixels, ``x - 1``, as DMPR-PS itself
+converts them: :data:`DMPR_PIXEL_ORIGIN`); when a row has at least four
 values, ``(dir_x, dir_y)`` is a second point along the marking line, giving the direction;
 a single mark may come as a flat list. ``slots`` rows start with the 1-based indices of the
 slot's two entrance marks.
@@ -38,6 +40,10 @@ import scipy.io
 from seg_perception.data.errors import DatasetError
 
 DMPR_FRAME = (600, 600)  # (height, width) of ps2.0 images
+#: ps2.0's marks are MATLAB pixel coordinates, whose first pixel is (1, 1); the package's pixels
+#: start at 0 (OpenCV's). DMPR-PS itself converts a mark to OpenCV pixels as ``x - 1``: it
+#: normalises labels by ``(x - 0.5) / 600`` and draws a normalised ``u`` at ``600 u - 0.5``.
+DMPR_PIXEL_ORIGIN = 1.0
 _TEXT_LABEL_SUFFIXES = (".json", ".xml")
 #: MATLAB labels are looked for last: ps2.0's own ``.mat`` beside an image has no directions,
 #: DMPR-PS's JSON of the same image (in its ``ps_json_label`` tree) has.
@@ -150,7 +156,7 @@ def parse_dmpr_json(data: Any, *, source: str = "", label_size: tuple[int, int] 
             raise ValueError("each slot needs two mark numbers")
     except (TypeError, ValueError) as err:
         raise DatasetError(f"{source or 'label'}: malformed DMPR-PS marks/slots ({err})") from err
-    points = marks[:, :2].copy()
+    points = marks[:, :2] - DMPR_PIXEL_ORIGIN
     directions = np.full(len(points), np.nan)
     shapes = [""] * len(points)
     if marks.shape[1] >= 4:
@@ -356,7 +362,8 @@ _DIRECTION_STEP_PX = 20.0  # the second point of a mark row lies this far along 
 
 
 def to_dmpr_json(marking_points: list[Any], slots: list[Any], *, match_px: float = 1.0) -> dict[str, Any]:
-    """A DMPR-PS style label of synthetic ground truth (coordinates in the image's own pixels).
+    """A DMPR-PS style label of synthetic ground truth (coordinates in the image's own pixels, written
+    from 1 as ps2.0's are: :data:`DMPR_PIXEL_ORIGIN`).
 
     Marks are ``[x, y, x + 20 cos(direction), y + 20 sin(direction), shape]`` (shape: T 0, L 1,
     I 2); slots ``[first mark, second mark, type, 90]`` (1-based; type: perpendicular 1,
@@ -366,7 +373,8 @@ def to_dmpr_json(marking_points: list[Any], slots: list[Any], *, match_px: float
     positions = np.array([np.asarray(m.position, np.float64) for m in marking_points]).reshape(-1, 2)
     for mark, position in zip(marking_points, positions, strict=True):
         step = _DIRECTION_STEP_PX * np.array([np.cos(mark.direction), np.sin(mark.direction)])
-        marks.append([*np.round(position, 2).tolist(), *np.round(position + step, 2).tolist(),
+        at = position + DMPR_PIXEL_ORIGIN
+        marks.append([*np.round(at, 2).tolist(), *np.round(at + step, 2).tolist(),
                       DMPR_SHAPE_CODES.get(mark.shape, 0)])  # fmt: skip
     rows = []
     for slot in slots:
