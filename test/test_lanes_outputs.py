@@ -636,7 +636,9 @@ def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
     """The generator cuts a line where a junction interrupts its paint; the drives' truth scores its
     stretch up to the junction, or the stretch across it once the car is at the junction (the frame
     shows none of the lines before it, or none for AT_JUNCTION_M), never both (two true lanes on one
-    line pushed the next line out of the scored set)."""
+    line pushed the next line out of the scored set). The generator's TuSimple / CULane labels take the
+    same stretches (they labelled both: six to nine lanes on a frame of an urban drive)."""
+    from seg_perception.data.lanes import scene_lane_polylines
     from seg_perception.data.synthetic.sample import LaneTruth
     from seg_perception.postprocess.lanes import AT_JUNCTION_M
     from seg_perception.training.lane_eval import lanes_of_sample, nearest_lanes
@@ -651,12 +653,20 @@ def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
         ground = np.column_stack([np.full(8, offset), forward])
         return LaneTruth(lane_id, lane_id, "solid", "white", ground, image, np.full(8, seen))
 
-    def scored(before_seen: bool, junction_at: float = 8.0) -> list[tuple[int, float]]:
-        lanes = []
+    def lines(before_seen: bool, junction_at: float) -> list[LaneTruth]:
+        found = []
         for lane_id, offset in enumerate((-5.4, -1.8, 1.8, 5.4)):
-            lanes.append(stretch(lane_id, offset, 3.0, junction_at, before_seen))  # up to the junction
-            lanes.append(stretch(lane_id, offset, 20.0, 60.0, True))  # across it
+            found.append(stretch(lane_id, offset, 3.0, junction_at, before_seen))  # up to the junction
+            found.append(stretch(lane_id, offset, 20.0, 60.0, True))  # across it
+        return found
+
+    def scored(before_seen: bool, junction_at: float = 8.0) -> list[tuple[int, float]]:
+        lanes = lines(before_seen, junction_at)
         truth = nearest_lanes(lanes_of_sample(lanes, size), 2)
+        labels = scene_lane_polylines(SimpleNamespace(mask=np.zeros(size, np.uint8), lanes=lanes, meta={}))
+        nearest_rows = [float(label[:, 1].max()) for label in labels]  # before the junction: 251
+        before = truth[0].ground[0, 0] < 20.0
+        assert len(labels) == 4 and all((row > 200) == before for row in nearest_rows), nearest_rows
         return sorted((lane.index, round(float(lane.ground[0, 0]), 3)) for lane in truth)
 
     assert scored(before_seen=True) == [(0, 3.0), (1, 3.0), (2, 3.0), (3, 3.0)]  # all four lines, once

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from seg_perception.data.datasets import Transform, _apply, read_image
 from seg_perception.data.errors import DatasetError
 from seg_perception.media_files import IMAGE_SUFFIXES
 from seg_perception.metrics.lanes import TUSIMPLE_ABSENT, polyline_to_tusimple, tusimple_to_polyline
+from seg_perception.postprocess.lanes import AT_JUNCTION_M
 from seg_perception.postprocess.lanes.curves import frame_entry_fraction
 
 TUSIMPLE_TRAIN_LABELS = ("label_data_0313.json", "label_data_0601.json")
@@ -359,6 +360,108 @@ class CULaneDataset(LaneMaskDataset):
         return read_culane_lines(culane_lines_path(self.images[index]))
 
 
+#: A line's stretch before a junction this short (the car is at the junction) is no stretch.
+JUNCTION_MIN_STRETCH_M = 1.0
+
+
+def above_hood(lane: Any, hood: np.ndarray) -> Any:
+    """``lane`` with its image points under the hood's edge (``(K, 2)`` pixels, left to right) made
+    NaN (outside every frame), but for the last one before the road is seen, moved onto the edge."""
+    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2).copy()
+    ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2).copy()
+    # how far below the hood's edge each point lies (negative: above it; NaN stays NaN)
+    depth = image[:, 1] - np.interp(image[:, 0], hood[:, 0], hood[:, 1])
+    under = depth > 0  # False for NaN
+    if not under.any():
+        return lane
+    seen = np.flatnonzero(~under & np.isfinite(image).all(axis=1))
+    first = int(seen[0]) if seen.size else len(image)
+    # points run near to far: the line comes out from under the hood between these two
+    if 0 < first < len(image) and under[first - 1]:
+        outer, inner = image[first - 1], image[first]
+        t = depth[first - 1] / (depth[first - 1] - depth[first])
+        image[first - 1] = outer + t * (inner - outer)
+        ground[first - 1] = ground[first - 1] + t * (ground[first] - ground[first - 1])
+        under[first - 1] = False
+    image[under] = np.nan
+    return replace(lane, image=image, ground=ground)
+
+
+def stretches_to_label(lanes: Sequence[Any], size: tuple[int, int]) -> list[int]:
+    """Indices into ``lanes`` (a synthetic frame's :class:`LaneTruth` pieces) of the stretches a
+    labeller marks: each line's stretch up to the first junction ahead, or the stretches across it when
+    the car is at the junction: the frame shows no line before it, or none for :data:`AT_JUNCTION_M` or
+    more (the lane extractor's convention: a stretch that short is not a lane to steer by). One line
+    is never two lanes of the frame.
+
+    The generator cuts every line at the same junctions, so the k-th stretch (longer than
+    :data:`JUNCTION_MIN_STRETCH_M`) of each line lies between the same two junctions.
+    """
+    stretches: dict[int, list[int]] = {}
+    for index, lane in enumerate(lanes):
+        forward = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)[:, 1]
+        if forward.max() - forward.min() > JUNCTION_MIN_STRETCH_M:
+            stretches.setdefault(int(lane.lane_id), []).append(index)
+    before = [found[0] for found in stretches.values()]
+    across = [found[1] for found in stretches.values() if len(found) > 1]
+    if not across or any(
+        marked_in_frame(lanes[index], size) and seen_ahead_m(lanes[index], size) >= AT_JUNCTION_M
+        for index in before
+    ):
+        return before
+    return across
+
+
+def seen_ahead_m(lane: Any, size: tuple[int, int]) -> float:
+    """How far ahead (metres) the frame shows the line: from where it enters the frame to where it leaves."""
+    height, width = size
+    ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)
+    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
+    inside = inside_frame(image, size)
+    if not inside.any():
+        return 0.0
+    forward = to_frame_edges(image, inside, width, height, ground)[0][:, 1]
+    return float(forward.max() - forward.min())
+
+
+def marked_in_frame(lane: Any, size: tuple[int, int]) -> bool:
+    """Whether a labeller marks the line in the frame: in sight, and a polyline (two points) inside the
+    frame, as the generator's TuSimple labels hold it (:func:`scene_lane_polylines`)."""
+    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
+    return bool(lane.in_sight and inside_frame(image, size).sum() >= 2)
+
+
+def inside_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Which of the ``(N, 2)`` pixel points lie inside a frame of ``size`` = (H, W)."""
+    height, width = size
+    return (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
+
+
+def to_frame_edges(
+    image: np.ndarray, inside: np.ndarray, width: int, height: int, ground: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(ground, image)`` of a sampled line's samples inside the frame, with the points where it
+    enters and leaves the frame added (``ground`` interpolated alike; None: zeros).
+
+    The generator samples a line from the ground the bottom pixel edge sees, half a row below the
+    frame, so its first sample inside lies up to one sample spacing up; a labelled real frame's
+    lines run to the frame's edge, and so do the boundaries they are scored against.
+    """
+    first = int(np.argmax(inside))
+    last = len(inside) - 1 - int(np.argmax(inside[::-1]))
+    run = np.flatnonzero(inside)  # a line that leaves and re-enters a side keeps its inside samples
+    values = ground if ground is not None else np.zeros_like(image)
+    image_parts, ground_parts = [image[run]], [values[run]]
+    for outer, inner in ((first - 1, first), (last + 1, last)):
+        if not 0 <= outer < len(image) or not np.isfinite(image[outer]).all():
+            continue
+        t = frame_entry_fraction(image[outer], image[inner], width, height)
+        where = 0 if outer < inner else len(image_parts)
+        image_parts.insert(where, (image[outer] + t * (image[inner] - image[outer]))[None])
+        ground_parts.insert(where, (values[outer] + t * (values[inner] - values[outer]))[None])
+    return np.vstack(ground_parts), np.vstack(image_parts)
+
+
 def tusimple_h_samples(height: int, top_row: float) -> list[float]:
     """Rows for a TuSimple label of a ``height``-row frame: every ``height / 72`` rows (10 at 720)
     from ``top_row`` (rounded up to the step) to the bottom, as the benchmark samples 160..710."""
@@ -389,8 +492,11 @@ def scene_lane_polylines(sample: Any, *, lanes_per_side: int = 0) -> list[np.nda
     if hood_edge is not None:  # the hood's edge row under each column
         edge = np.asarray(hood_edge, dtype=np.float64).reshape(-1, 2)
         hood = np.interp(np.arange(width, dtype=np.float64), edge[:, 0], edge[:, 1])
+    lanes = list(sample.lanes)
+    hooded = lanes if hood_edge is None else [above_hood(lane, edge) for lane in lanes]
     lines = []
-    for lane in sample.lanes:
+    for index in stretches_to_label(hooded, (height, width)):
+        lane = lanes[index]
         points = np.asarray(lane.image, np.float64)
         if not lane.in_sight or (lanes_per_side > 0 and abs(lane.position) > lanes_per_side):
             continue

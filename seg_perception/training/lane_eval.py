@@ -25,13 +25,20 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from seg_perception.config import ScenarioConfig, load_scenario
+from seg_perception.data.lanes import (
+    above_hood,
+    inside_frame,
+    marked_in_frame,
+    stretches_to_label,
+    to_frame_edges,
+)
 from seg_perception.data.synthetic.front import (
     FrontWorld,
     _dash_intervals,
@@ -43,7 +50,6 @@ from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CONT
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
-    AT_JUNCTION_M,
     DASHED,
     DOUBLE,
     EGO_LEFT,
@@ -52,7 +58,6 @@ from seg_perception.postprocess.lanes import (
     LaneExtractor,
     LaneResult,
     LaneSettings,
-    frame_entry_fraction,
 )
 
 if TYPE_CHECKING:
@@ -65,8 +70,6 @@ TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
 OVERLAY_EVERY = 10  # frames of a drive between two overlay pictures
 TYPED_STYLES = (SOLID, DASHED, DOUBLE)  # the generator's line styles the extractor also names
 _TRUTH_BGR = (255, 255, 0)  # the scored true lines in overlay pictures
-# a line's stretch before a junction this short (the car is at the junction) is no stretch
-JUNCTION_MIN_STRETCH_M = 1.0
 WORN_FADE = 0.5  # a line painted at under this share of its strength counts as worn in the drive's scene
 
 
@@ -105,111 +108,19 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int], hood: Any = None) -
     found = []
     if hood is not None:
         edge = np.asarray(hood, dtype=np.float64).reshape(-1, 2)
-        lanes = [_above_hood(lane, edge) for lane in lanes]
-    for lane in _up_to_junction(lanes, size):
-        if not _labelled(lane, size):
+        lanes = [above_hood(lane, edge) for lane in lanes]
+    for index in stretches_to_label(lanes, size):
+        lane = lanes[index]
+        if not marked_in_frame(lane, size):
             continue
         ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)
         image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
-        inside = _inside(image, size)
+        inside = inside_frame(image, size)
         vehicle = np.column_stack([ground[:, 1], -ground[:, 0]])
         order = np.argsort(vehicle[:, 0])
-        in_frame = _to_frame_edges(image, inside, width, height)[1]
+        in_frame = to_frame_edges(image, inside, width, height)[1]
         found.append(TrueLane(int(lane.lane_id), vehicle[order], in_frame, str(lane.style)))
     return found
-
-
-def _above_hood(lane: Any, hood: np.ndarray) -> Any:
-    """``lane`` with its image points under the hood's edge (``(K, 2)`` pixels, left to right) made
-    NaN (outside every frame), but for the last one before the road is seen, moved onto the edge."""
-    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2).copy()
-    ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2).copy()
-    # how far below the hood's edge each point lies (negative: above it; NaN stays NaN)
-    depth = image[:, 1] - np.interp(image[:, 0], hood[:, 0], hood[:, 1])
-    under = depth > 0  # False for NaN
-    if not under.any():
-        return lane
-    seen = np.flatnonzero(~under & np.isfinite(image).all(axis=1))
-    first = int(seen[0]) if seen.size else len(image)
-    # points run near to far: the line comes out from under the hood between these two
-    if 0 < first < len(image) and under[first - 1]:
-        outer, inner = image[first - 1], image[first]
-        t = depth[first - 1] / (depth[first - 1] - depth[first])
-        image[first - 1] = outer + t * (inner - outer)
-        ground[first - 1] = ground[first - 1] + t * (ground[first] - ground[first - 1])
-        under[first - 1] = False
-    image[under] = np.nan
-    return replace(lane, image=image, ground=ground)
-
-
-def _up_to_junction(lanes: list[Any], size: tuple[int, int]) -> list[Any]:
-    """Each line's stretch up to the first junction ahead, or the stretches across it when the car is
-    at the junction: the frame shows no line before it, or none for :data:`AT_JUNCTION_M` or more
-    (the lane extractor's convention: a stretch that short is not a lane to steer by).
-
-    The generator cuts every line at the same junctions, so the k-th stretch (longer than
-    :data:`JUNCTION_MIN_STRETCH_M`) of each line lies between the same two junctions.
-    """
-    stretches: dict[int, list[Any]] = {}
-    for lane in lanes:
-        forward = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)[:, 1]
-        if forward.max() - forward.min() > JUNCTION_MIN_STRETCH_M:
-            stretches.setdefault(int(lane.lane_id), []).append(lane)
-    before = [found[0] for found in stretches.values()]
-    across = [found[1] for found in stretches.values() if len(found) > 1]
-    if not across or any(_labelled(lane, size) and _seen_m(lane, size) >= AT_JUNCTION_M for lane in before):
-        return before
-    return across
-
-
-def _seen_m(lane: Any, size: tuple[int, int]) -> float:
-    """How far ahead (metres) the frame shows the line: from where it enters the frame to where it leaves."""
-    height, width = size
-    ground = np.asarray(lane.ground, dtype=np.float64).reshape(-1, 2)
-    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
-    inside = _inside(image, size)
-    if not inside.any():
-        return 0.0
-    forward = _to_frame_edges(image, inside, width, height, ground)[0][:, 1]
-    return float(forward.max() - forward.min())
-
-
-def _labelled(lane: Any, size: tuple[int, int]) -> bool:
-    """Whether a labeller marks the line in the frame: in sight, and a polyline (two points) inside the
-    frame, as the generator's TuSimple labels (:func:`seg_perception.data.lanes.scene_lane_polylines`)."""
-    image = np.asarray(lane.image, dtype=np.float64).reshape(-1, 2)
-    return bool(lane.in_sight and _inside(image, size).sum() >= 2)
-
-
-def _inside(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Which of the ``(N, 2)`` pixel points lie inside a frame of ``size`` = (H, W)."""
-    height, width = size
-    return (image[:, 0] >= 0) & (image[:, 0] <= width - 1) & (image[:, 1] >= 0) & (image[:, 1] <= height - 1)
-
-
-def _to_frame_edges(
-    image: np.ndarray, inside: np.ndarray, width: int, height: int, ground: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(ground, image)`` of a sampled line's samples inside the frame, with the points where it
-    enters and leaves the frame added (``ground`` interpolated alike; None: zeros).
-
-    The generator samples a line from the ground the bottom pixel edge sees, half a row below the
-    frame, so its first sample inside lies up to one sample spacing up; a labelled real frame's
-    lines run to the frame's edge, and so do the boundaries they are scored against.
-    """
-    first = int(np.argmax(inside))
-    last = len(inside) - 1 - int(np.argmax(inside[::-1]))
-    run = np.flatnonzero(inside)  # a line that leaves and re-enters a side keeps its inside samples
-    values = ground if ground is not None else np.zeros_like(image)
-    image_parts, ground_parts = [image[run]], [values[run]]
-    for outer, inner in ((first - 1, first), (last + 1, last)):
-        if not 0 <= outer < len(image) or not np.isfinite(image[outer]).all():
-            continue
-        t = frame_entry_fraction(image[outer], image[inner], width, height)
-        where = 0 if outer < inner else len(image_parts)
-        image_parts.insert(where, (image[outer] + t * (image[inner] - image[outer]))[None])
-        ground_parts.insert(where, (values[outer] + t * (values[inner] - values[outer]))[None])
-    return np.vstack(ground_parts), np.vstack(image_parts)
 
 
 def ego_lateral_m(time_s: float) -> float:
@@ -261,7 +172,7 @@ def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[T
             continue
         ground = np.column_stack([s, -world_x])
         lanes.append(
-            TrueLane(index, *_to_frame_edges(image, inside, cam.width, cam.height, ground), line.style)
+            TrueLane(index, *to_frame_edges(image, inside, cam.width, cam.height, ground), line.style)
         )
     return lanes
 
