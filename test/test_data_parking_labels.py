@@ -187,7 +187,7 @@ def test_synthetic_truth_round_trips_through_the_dmpr_form():
     checked = 0
     for seed in range(4):
         sample = generate_scene("parking", seed, size=(200, 200), metres_per_pixel=0.04)
-        data = to_dmpr_json(sample.marking_points, sample.slots)
+        data = to_dmpr_json(sample.marking_points, sample.slots, include_occluded=True)
         data["image_size"] = list(sample.mask.shape)
         data["metres_per_pixel"] = 0.04
         label = parse_dmpr_json(json.loads(json.dumps(data)))
@@ -200,6 +200,29 @@ def test_synthetic_truth_round_trips_through_the_dmpr_form():
             np.testing.assert_allclose(label.points[[a, b]], slot.corners[:2], atol=0.01)
         checked += len(label.slots)
     assert checked > 5
+
+
+def test_synthetic_labels_leave_out_the_marks_an_object_hides():
+    """A labeller marks what the image shows: a mark under a parked car's smear, and the slot whose
+    entrance it is, are not in the label ``generate`` writes, as the training target leaves them out."""
+    from seg_perception.data.marking_points import marking_point_rows
+    from seg_perception.data.parking_labels import to_dmpr_json
+    from seg_perception.geometry import MarkingPoint, ParkingSlot
+
+    def mark(x: float, occluded: bool) -> MarkingPoint:
+        return MarkingPoint(position=np.array([x, 50.0]), direction=np.pi / 2, shape="T", occluded=occluded)
+
+    marks = [mark(20.0, False), mark(80.0, False), mark(140.0, True)]
+    slots = [
+        ParkingSlot(corners=np.array([[x0, 50.0], [x1, 50.0], [x1, 150.0], [x0, 150.0]]), instance_id=i)
+        for i, (x0, x1) in enumerate([(20.0, 80.0), (80.0, 140.0)])
+    ]
+    label = parse_dmpr_json(to_dmpr_json(marks, slots))
+    np.testing.assert_allclose(label.points, [[20.0, 50.0], [80.0, 50.0]])
+    assert label.slots == [(0, 1)]  # the slot with a hidden entrance corner is left out
+    assert len(marking_point_rows(marks)) == len(label.points)  # as the model is taught
+    everything = parse_dmpr_json(to_dmpr_json(marks, slots, include_occluded=True))
+    assert len(everything.points) == 3 and everything.slots == [(0, 1), (1, 2)]
 
 
 def test_an_images_ground_resolution_is_the_given_scale_else_the_labels_own_scaled_to_the_image():

@@ -361,14 +361,22 @@ DMPR_SLOT_TYPES = {"perpendicular": 1, "parallel": 2, "angled": 3}
 _DIRECTION_STEP_PX = 20.0  # the second point of a mark row lies this far along its direction
 
 
-def to_dmpr_json(marking_points: list[Any], slots: list[Any], *, match_px: float = 1.0) -> dict[str, Any]:
+def to_dmpr_json(
+    marking_points: list[Any], slots: list[Any], *, match_px: float = 1.0, include_occluded: bool = False
+) -> dict[str, Any]:
     """A DMPR-PS style label of synthetic ground truth (coordinates in the image's own pixels, written
     from 1 as ps2.0's are: :data:`DMPR_PIXEL_ORIGIN`).
 
     Marks are ``[x, y, x + 20 cos(direction), y + 20 sin(direction), shape]`` (shape: T 0, L 1,
     I 2); slots ``[first mark, second mark, type, 90]`` (1-based; type: perpendicular 1,
     parallel 2, angled 3), for slots whose two entrance corners are marks.
+
+    Marks something above the ground hides (``occluded``) are left out, and so the slots whose
+    entrance they are, unless ``include_occluded``: a labeller marks what the image shows, as the
+    training target (:func:`seg_perception.data.marking_points.marking_point_rows`) and ``eval-bag``
+    hold it.
     """
+    marking_points = [m for m in marking_points if include_occluded or not getattr(m, "occluded", False)]
     marks = []
     positions = np.array([np.asarray(m.position, np.float64) for m in marking_points]).reshape(-1, 2)
     for mark, position in zip(marking_points, positions, strict=True):
