@@ -511,14 +511,14 @@ def scene_lane_polylines(sample: Any, *, lanes_per_side: int = 0) -> list[np.nda
         )
         beyond = ~inside
         if hood is not None:
-            beyond |= inside & (points[:, 1] > np.interp(points[:, 0], np.arange(width), hood))
+            beyond |= inside & (points[:, 1] > np.interp(points[:, 0], edge[:, 0], edge[:, 1]))
         kept = [points[first : last + 1][inside[first : last + 1]]]
         for outer, inner in ((first - 1, first), (last + 1, last)):
             # only where the line leaves the frame or goes under the hood: not where a vehicle hides it
             if 0 <= outer < len(points) and np.isfinite(points[outer]).all() and beyond[outer]:
                 t = frame_entry_fraction(points[outer], points[inner], width, height, hood)
-                edge = (points[outer] + t * (points[inner] - points[outer]))[None]
-                kept.insert(0 if outer < inner else len(kept), edge)
+                crossing = points[outer] + t * (points[inner] - points[outer])
+                kept.insert(0 if outer < inner else len(kept), crossing[None])
         points = np.vstack(kept)
         if len(points) >= 2:
             lines.append(points)
