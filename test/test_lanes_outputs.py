@@ -483,6 +483,26 @@ def test_lane_eval_reports_each_drive_with_its_scene():
         assert f"({drive['time']}, {drive['weather']}" in text
 
 
+def test_lane_eval_also_scores_the_boundaries_against_the_generators_labels():
+    """Beside the drives' truth, the same boundaries are scored against the labels ``generate --tusimple``
+    writes of each frame (a line ends at the last paint in sight, as a labeller stops): the true masks'
+    boundaries match both; a model that paints nothing matches neither."""
+    from seg_perception.training.lane_eval import evaluate_lane_drives, format_lane_summary
+
+    def drives(predict):
+        return evaluate_lane_drives(
+            "highway", predict=predict, drives=2, frames=3, seed_start=200000, size=(270, 480)
+        )
+
+    oracle = drives(None)
+    assert oracle["labels_tusimple_frames"] == oracle["tusimple_frames"] == 6
+    assert oracle["labels_tusimple_accuracy"] > 0.9 and oracle["tusimple_accuracy"] > 0.9
+    assert f"accuracy {oracle['labels_tusimple_accuracy']:.4f}" in format_lane_summary(oracle)
+    blind = drives(lambda image: np.zeros(image.shape[:2], np.uint8))
+    assert blind["labels_tusimple_accuracy"] == blind["tusimple_accuracy"] == 0.0
+    assert blind["labels_tusimple_fn"] == 1.0
+
+
 def test_lane_eval_reports_how_much_of_the_true_lines_the_paint_covers():
     """The true masks' paint lies on the scored lines (all but other lines' and markings' paint) and
     covers most of their points (not the dash gaps); a model that paints nothing covers none."""

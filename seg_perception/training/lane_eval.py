@@ -36,6 +36,7 @@ from seg_perception.data.lanes import (
     above_hood,
     inside_frame,
     marked_in_frame,
+    scene_tusimple_label,
     stretches_to_label,
     to_frame_edges,
 )
@@ -211,10 +212,14 @@ class LaneScores:
     types: Counter[tuple[str, str]] = field(default_factory=Counter)
     # the lane class's coverage of the scored true lines, or None
     paint: PaintCoverage | None = None
+    # the same boundaries against the generator's own TuSimple labels (``generate --tusimple``), or None
+    labelled: TuSimpleMetrics | None = None
 
     def summary(self) -> dict[str, Any]:
         errors = np.asarray(self.lateral_errors or [], dtype=np.float64)
         result: dict[str, Any] = {f"tusimple_{k}": v for k, v in self.tusimple.summary().items()}
+        if self.labelled is not None and self.labelled.frames:
+            result.update({f"labels_tusimple_{k}": v for k, v in self.labelled.summary().items()})
         if self.paint is not None and self.paint.frames:
             paint = self.paint.summary()
             result["paint_point_recall"] = paint["point_recall"]
@@ -296,7 +301,7 @@ def evaluate_lane_drives(
     lane_settings, tracking = scenario_lane_settings(config, settings)
     height, width = size
     paint = PaintCoverage()
-    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[], paint=paint)
+    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[], paint=paint, labelled=TuSimpleMetrics())
     per_drive: list[dict[str, Any]] = []
     for drive in range(drives):
         seed = seed_start + drive
@@ -343,6 +348,11 @@ def evaluate_lane_drives(
                 h_samples,
                 image_width=width,
             )
+            if scores.labelled is not None and getattr(sample, "lanes", None):
+                label = scene_tusimple_label(sample, "", lanes_per_side=BENCHMARK_LANES_PER_SIDE)
+                scores.labelled.update(
+                    [b.image_points for b in published], label.polylines(), label.h_samples, image_width=width
+                )
             if overlays is not None and frame % max(overlay_every, 1) == 0:
                 save_lane_overlay(
                     overlays / f"drive{seed}_{frame:03d}.png", sample.image, result, [t.image for t in scored]
@@ -570,6 +580,12 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
         f"  TuSimple accuracy {summary['tusimple_accuracy']:.4f}  FP {summary['tusimple_fp']:.4f}  "
         f"FN {summary['tusimple_fn']:.4f}  ({summary['tusimple_frames']} frames)",
     ]
+    if "labels_tusimple_accuracy" in summary:
+        lines.append(
+            f"  against the generator's TuSimple labels (a line ends at the last paint in sight): accuracy "
+            f"{summary['labels_tusimple_accuracy']:.4f}  FP {summary['labels_tusimple_fp']:.4f}  "
+            f"FN {summary['labels_tusimple_fn']:.4f}"
+        )
     if "paint_point_recall" in summary:
         lines.append(
             f"  paint: {100 * summary['paint_point_recall']:.1f} % of the scored lines' points have lane "
