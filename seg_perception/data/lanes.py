@@ -34,6 +34,7 @@ from seg_perception.data.datasets import Transform, _apply, read_image
 from seg_perception.data.errors import DatasetError
 from seg_perception.media_files import IMAGE_SUFFIXES
 from seg_perception.metrics.lanes import TUSIMPLE_ABSENT, polyline_to_tusimple, tusimple_to_polyline
+from seg_perception.postprocess.hood import hood_rows
 from seg_perception.postprocess.lanes import AT_JUNCTION_M
 from seg_perception.postprocess.lanes.curves import frame_entry_fraction
 
@@ -438,14 +439,22 @@ def inside_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def to_frame_edges(
-    image: np.ndarray, inside: np.ndarray, width: int, height: int, ground: np.ndarray | None = None
+    image: np.ndarray,
+    inside: np.ndarray,
+    width: int,
+    height: int,
+    ground: np.ndarray | None = None,
+    hood: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(ground, image)`` of a sampled line's samples inside the frame, with the points where it
+    """``(ground, image)`` of a sampled line's samples marked ``inside``, with the points where it
     enters and leaves the frame added (``ground`` interpolated alike; None: zeros).
 
     The generator samples a line from the ground the bottom pixel edge sees, half a row below the
     frame, so its first sample inside lies up to one sample spacing up; a labelled real frame's
-    lines run to the frame's edge, and so do the boundaries they are scored against.
+    lines run to the frame's edge, and so do the boundaries they are scored against. With ``hood``
+    (its edge's row under each column) the frame's lower edge is the hood's. Where the sample next
+    to the marked ones lies inside the frame, above any hood (a vehicle hides it), the line ends at
+    its last marked sample.
     """
     first = int(np.argmax(inside))
     last = len(inside) - 1 - int(np.argmax(inside[::-1]))
@@ -455,7 +464,10 @@ def to_frame_edges(
     for outer, inner in ((first - 1, first), (last + 1, last)):
         if not 0 <= outer < len(image) or not np.isfinite(image[outer]).all():
             continue
-        t = frame_entry_fraction(image[outer], image[inner], width, height)
+        under_hood = hood is not None and image[outer, 1] > hood_rows(hood, image[outer, :1])[0]
+        if inside_frame(image[outer : outer + 1], (height, width))[0] and not under_hood:
+            continue
+        t = frame_entry_fraction(image[outer], image[inner], width, height, hood)
         where = 0 if outer < inner else len(image_parts)
         image_parts.insert(where, (image[outer] + t * (image[inner] - image[outer]))[None])
         ground_parts.insert(where, (values[outer] + t * (values[inner] - values[outer]))[None])
@@ -502,26 +514,11 @@ def scene_lane_polylines(sample: Any, *, lanes_per_side: int = 0) -> list[np.nda
             continue
         visible = np.flatnonzero(lane.visible)
         first, last = int(visible[0]), int(visible[-1])
-        inside = (
-            (points[:, 0] >= 0)
-            & (points[:, 0] <= width - 1)
-            & (points[:, 1] >= 0)
-            & (points[:, 1] <= height - 1)
-            & np.isfinite(points).all(axis=1)
-        )
-        beyond = ~inside
-        if hood is not None:
-            beyond |= inside & (points[:, 1] > np.interp(points[:, 0], edge[:, 0], edge[:, 1]))
-        kept = [points[first : last + 1][inside[first : last + 1]]]
-        for outer, inner in ((first - 1, first), (last + 1, last)):
-            # only where the line leaves the frame or goes under the hood: not where a vehicle hides it
-            if 0 <= outer < len(points) and np.isfinite(points[outer]).all() and beyond[outer]:
-                t = frame_entry_fraction(points[outer], points[inner], width, height, hood)
-                crossing = points[outer] + t * (points[inner] - points[outer])
-                kept.insert(0 if outer < inner else len(kept), crossing[None])
-        points = np.vstack(kept)
-        if len(points) >= 2:
-            lines.append(points)
+        seen = np.zeros(len(points), bool)  # in the frame from the first to the last visible sample
+        seen[first : last + 1] = inside_frame(points[first : last + 1], (height, width))
+        polyline = to_frame_edges(points, seen, width, height, hood=hood)[1]
+        if len(polyline) >= 2:
+            lines.append(polyline)
     return lines
 
 
