@@ -118,6 +118,7 @@ class CameraOutputs:
         self.calibration = frame_json.Calibration(projection.metres_per_pixel, projection.origin_px)
         self.ros = _serialized_outputs(scenario, camera)
         self.timings: list[dict[str, float]] = []
+        self.scene_cuts = 0  # frames unrelated to the one before: the pipeline restarted its trackers
 
     def handle(self, image: np.ndarray, *, stamp: int, log_time: int, frame_id: str) -> np.ndarray:
         """Process one frame (``frame_id``: the input's), write its outputs, return the overlay."""
@@ -128,6 +129,7 @@ class CameraOutputs:
             )
         result = self.pipeline.process(image)
         self.timings.append(result.timings_ms)
+        self.scene_cuts += result.scene_cut
         overlay = self.pipeline.overlay(image, result.mask, lanes=result.lanes)
         size = (int(result.mask.shape[0]), int(result.mask.shape[1]))
         self.writer.write(self.topic[MASK.name], log_time, self._mask_msg(result.mask, stamp, frame_id))
@@ -268,9 +270,11 @@ def run(args: argparse.Namespace) -> int:
     _write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     for camera, stats in summary["cameras"].items():
         total_ms = stats["latency_ms"].get("total", {})
+        cuts = stats["scene_cuts"]
+        restarts = f", tracking restarted on {cuts} unrelated frame(s)" if cuts else ""
         print(
             f"{camera}: {stats['frames']} frames, pipeline p50 {total_ms.get('p50', float('nan')):.1f} ms "
-            f"p99 {total_ms.get('p99', float('nan')):.1f} ms"
+            f"p99 {total_ms.get('p99', float('nan')):.1f} ms{restarts}"
         )
     print(
         f"processed {summary['frames']} frames in {summary['wall_s']:.1f} s "
@@ -418,6 +422,7 @@ def _process(
                 "frames": len(outputs.timings),
                 "topics": outputs.topic,
                 "markers": outputs.ros is not None,
+                "scene_cuts": outputs.scene_cuts,
                 "latency_ms": stage_latencies(outputs.timings, LATENCY_DIGITS),
             }
             for camera, outputs in cameras.items()

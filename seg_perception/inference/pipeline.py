@@ -48,6 +48,7 @@ from seg_perception.postprocess.marking_points import (
     merge_flipped_maps,
     scale_points,
 )
+from seg_perception.postprocess.scene_cut import SceneCutDetector, SceneCutSettings
 from seg_perception.postprocess.settings import switch_value
 from seg_perception.postprocess.slot_assembly import SlotPriors, assemble_slots
 from seg_perception.postprocess.slot_tracker import SlotTracker, TrackerConfig
@@ -77,6 +78,8 @@ class FrameResult:
             with a marking-point head; empty otherwise).
         timings_ms: ``preprocess``, ``inference``, ``mask`` (engine), ``postprocess``
             and ``total`` in milliseconds.
+        scene_cut: The frame does not continue the one before it (``scene_cut`` block,
+            :mod:`seg_perception.postprocess.scene_cut`): the trackers started afresh on it.
     """
 
     mask: np.ndarray
@@ -85,6 +88,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     lanes: LaneResult | None = None
     marking_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    scene_cut: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Polygons, slots, marking points and lanes in the contest's JSON spirit (class, id, vertices)."""
@@ -174,6 +178,9 @@ class SegmentationPipeline:
     ground metres when the camera is calibrated (``ground``, or the camera block's
     ``ground_homography`` / ``camera_info_file`` + ``mounting``), in image space otherwise.
     The tracker keeps state: one pipeline per camera stream, :meth:`reset_tracking` between streams.
+    Within a stream, a frame that does not continue the one before (unrelated pictures fed one after
+    another) restarts the trackers on its own: the scenario's ``scene_cut`` block (overridable per
+    camera) holds :class:`~seg_perception.postprocess.scene_cut.SceneCutSettings`.
     """
 
     def __init__(
@@ -244,6 +251,14 @@ class SegmentationPipeline:
             self._lanes = LaneExtractor(names, settings, mapper=mapper)
             self._tracker = LaneTracker(tracking)
         self._configure_slots(engine, scenario, camera_params)
+        cut_block = {**(scenario.params.get("scene_cut") or {}), **(camera_params.get("scene_cut") or {})}
+        try:
+            cut_settings = SceneCutSettings.from_mapping(cut_block)
+        except ValueError as err:
+            raise ConfigError(f"scenario {scenario.name!r}, camera {camera!r}: {err}") from err
+        # only a pipeline that tracks something has anything to restart
+        tracks = self._lanes is not None or self._slot_tracker is not None
+        self._scene_cut = SceneCutDetector(cut_settings) if tracks else None
         #: (height, width) the camera's ground geometry (``metres_per_pixel``, ``origin_px``) was set for
         self.configured_size = camera_image_size(camera_params)
         self._sizes_checked: set[tuple[int, int]] = set()  # frame sizes new_ground_geometry_note has seen
@@ -298,9 +313,19 @@ class SegmentationPipeline:
 
     def reset_tracking(self) -> None:
         """Forget tracked lane boundaries and parking slots (a new stream starts)."""
+        self._restart_trackers()
+        if self._scene_cut is not None:
+            self._scene_cut.reset()
+
+    def _restart_trackers(self) -> None:
         self._tracker.reset()
         if self._slot_tracker is not None:
             self._slot_tracker.reset()
+
+    @property
+    def scene_cut_settings(self) -> SceneCutSettings | None:
+        """How frames that do not continue the last are told (None: nothing is tracked)."""
+        return self._scene_cut.settings if self._scene_cut is not None else None
 
     def _configure_slots(
         self, engine: SegmentationEngine, scenario: ScenarioConfig, camera_params: dict[str, Any]
@@ -558,6 +583,10 @@ class SegmentationPipeline:
         image_bgr, mask, coarse = segmentation.image, segmentation.mask, segmentation.coarse_mask
         frame_from_model, outputs = segmentation.frame_from_model, segmentation.outputs
         after_engine = time.perf_counter()
+        scene_cut = self._scene_cut is not None and self._scene_cut.update(image_bgr)
+        if scene_cut:  # what was tracked belongs to another picture
+            with self._lane_lock:
+                self._restart_trackers()
         regions = self.trace_polygons(segmentation) if polygons else []
         slots: list[ParkingSlot] = []
         points = np.zeros((0, 5))
@@ -594,6 +623,7 @@ class SegmentationPipeline:
             timings_ms=timings,
             lanes=lanes,
             marking_points=points,
+            scene_cut=scene_cut,
         )
 
     def _slots_from_points(

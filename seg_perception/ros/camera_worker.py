@@ -153,6 +153,7 @@ class CameraWorker:
         self.model_switches = 0
         self._last_stamp_ns: int | None = None  # of the last frame: a jump restarts the trackers
         self.tracking_restarts = 0
+        self.scene_cuts = 0  # frames that did not continue the last one (the pipeline restarted its trackers)
         # Frames are delivered in their own callback group, so a multi-threaded executor keeps
         # them flowing while a parameter request loads a new model.
         self.callback_group = MutuallyExclusiveCallbackGroup()
@@ -463,6 +464,8 @@ class CameraWorker:
         if result is None:
             return
         self._recovered()
+        if result.scene_cut:
+            self._on_scene_cut()
         processed = time.perf_counter()
         try:
             self._publish(header, image, result, stages, overlay=overlay, markers=markers, cloud=cloud)
@@ -511,6 +514,20 @@ class CameraWorker:
         jump = "went back" if stamp_ns < last else f"paused {(stamp_ns - last) / 1e9:.1f} s"
         self.core.node.get_logger().info(
             f"camera '{self.camera.name}': input stamps {jump}: lane and slot tracking start afresh"
+        )
+
+    def _on_scene_cut(self) -> None:
+        """Count a frame the pipeline found unrelated to the last one, and say so (throttled: a folder
+        of stills published as a stream cuts on every picture)."""
+        self.scene_cuts += 1
+        if self._warnings.allow("scene_cut") is None:
+            return
+        settings = self.pipeline.scene_cut_settings
+        below = f" below {settings.min_detail_correlation:g}" if settings is not None else ""
+        self.core.node.get_logger().info(
+            f"camera '{self.camera.name}': a frame does not continue the last one (detail correlation"
+            f"{below}; the scenario's scene_cut block): lane and slot tracking start afresh "
+            f"({self.scene_cuts} such frames so far)"
         )
 
     def _perception(self, result: FrameResult) -> PerceptionSample:

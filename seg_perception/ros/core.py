@@ -375,6 +375,8 @@ class SegmentationCore:
                     **info,
                     **worker.model_info(),
                     "topic": worker.topic,
+                    # frames unrelated to the one before (stills in a stream): tracking restarted on them
+                    "scene_cuts": str(worker.scene_cuts),
                     "latency_from": "arrival (use_sim_time)" if self.sim_time_active() else "input stamp",
                 },
             )
