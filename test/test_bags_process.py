@@ -196,3 +196,28 @@ def test_process_says_once_when_avm_frames_are_not_the_size_their_scale_was_set_
     err = capsys.readouterr().err
     assert err.count("frames are 64x48 but its ground geometry") == 1
     assert "image_size 640x640" in err and "--scenario" in err
+
+
+def test_process_counts_the_frames_that_do_not_continue_the_last_and_restarts_tracking_on_them(
+    tmp_path, tiny_onnx_model, capsys
+):
+    """Two highway drives in one bag, stamps running on: lane tracking starts afresh where the second
+    begins (the node does the same), and the summary says how often that happened."""
+    from seg_perception.bags.storage import BagWriter
+    from seg_perception.bags.topics import image_topic
+    from seg_perception.data.synthetic.scenes import generate_drive
+
+    size = (180, 320)
+    frames = [s.image for s in generate_drive("highway", 994700, 3, size=size, fps=10.0)]
+    frames += [s.image for s in generate_drive("highway", 994701, 3, size=size, fps=10.0)]
+    bag, topic = tmp_path / "two_drives", image_topic("front")
+    with BagWriter(bag) as writer:
+        for index, image in enumerate(frames):
+            stamp = 1_000_000_000 + index * 100_000_000
+            writer.write(topic, stamp, messages.image_msg(image, stamp=stamp, frame_id="camera"))
+    model = tiny_onnx_model("highway")
+    argv = ["process", str(bag), "--scenario", "highway", "--model", str(model), "--video", "none"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["frames"] == 6 and summary["cameras"]["front"]["scene_cuts"] == 1
+    assert "tracking restarted on 1 unrelated frame(s)" in capsys.readouterr().out

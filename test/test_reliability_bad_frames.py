@@ -431,6 +431,30 @@ def test_stamps_that_go_back_or_pause_start_tracking_afresh(harness: Harness) ->
     assert worker.tracking_restarts >= 2
 
 
+def test_a_frame_unrelated_to_the_last_restarts_tracking_and_is_counted_in_diagnostics(
+    harness: Harness, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from seg_perception.data.synthetic.scenes import generate_drive, generate_scene
+
+    worker = harness.node.workers[0]
+    drive = [sample.image for sample in generate_drive("highway", 994800, 3, size=(180, 320), fps=10.0)]
+    for image in drive:  # one stream (the frame before, another test's, may count as a cut)
+        deliver(harness, 0, image_msg(image))
+    before = worker.scene_cuts
+    deliver(harness, 0, image_msg(drive[-1]))
+    assert worker.scene_cuts == before  # the same picture again continues the stream
+    restart = mock.patch.object(worker.pipeline, "_restart_trackers", wraps=worker.pipeline._restart_trackers)
+    unthrottled = mock.patch.object(worker._warnings, "allow", return_value=0)  # other tests' cuts logged too
+    with restart as restarted, unthrottled:
+        deliver(harness, 0, image_msg(generate_scene("highway", 994801, size=(180, 320)).image))
+    assert worker.scene_cuts == before + 1 and restarted.call_count == 1
+    count = len(harness.diagnostics)
+    wait_for(lambda: len(harness.diagnostics) > count, "a diagnostics message")
+    values = {kv.key: kv.value for kv in harness.diagnostics[-1].status[0].values}
+    assert int(values["scene_cuts"]) == worker.scene_cuts
+    assert "does not continue the last one" in capfd.readouterr().err
+
+
 def test_frames_near_the_transport_limit_are_warned_about_once(
     harness: Harness, capfd: pytest.CaptureFixture[str]
 ) -> None:
