@@ -239,3 +239,20 @@ def test_marking_points_in_frame_json_leave_out_the_hidden_ones():
         frame_json.marking_point_positions(record, visible_only=False), [[1, 2], [3, 4]]
     )
     assert frame_json.marking_point_positions({"slots": []}) is None
+
+
+def test_eval_bag_takes_a_datasets_images_each_alone(tmp_path, tiny_onnx_model, capsys):
+    """An images/ + masks/ folder holds unrelated pictures: tracking starts afresh before every one."""
+    from unittest import mock
+
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    folder = tmp_path / "val"
+    assert main(["generate", "--scenario", "highway", "--count", "3", "--seed", "994900", "--size", "90x160",
+                 "--out", str(folder), "--no-preview"]) == 0  # fmt: skip
+    model = tiny_onnx_model("highway")
+    with mock.patch.object(SegmentationPipeline, "reset_tracking", autospec=True) as reset:
+        argv = ["eval-bag", "--dataset", str(folder), "--scenario", "highway", "--model", str(model)]
+        assert main([*argv, "--out", str(tmp_path / "eval")]) == 0
+    assert reset.call_count == 3
+    assert "mIoU" in capsys.readouterr().out

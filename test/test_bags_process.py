@@ -198,11 +198,17 @@ def test_process_says_once_when_avm_frames_are_not_the_size_their_scale_was_set_
     assert "image_size 640x640" in err and "--scenario" in err
 
 
-def test_process_counts_the_frames_that_do_not_continue_the_last_and_restarts_tracking_on_them(
-    tmp_path, tiny_onnx_model, capsys
+@pytest.mark.parametrize(
+    ("pause_s", "options", "cuts", "jumps"),
+    [(0.0, [], 1, 0), (5.0, [], 0, 1), (5.0, ["--tracking-gap-s", "0"], 1, 0)],
+    ids=["stamps_running_on", "stamps_paused", "stamps_paused_gap_off"],
+)
+def test_process_restarts_tracking_where_a_second_drive_begins_and_counts_why(
+    tmp_path, tiny_onnx_model, capsys, pause_s, options, cuts, jumps
 ):
-    """Two highway drives in one bag, stamps running on: lane tracking starts afresh where the second
-    begins (the node does the same), and the summary says how often that happened."""
+    """Two highway drives in one bag: lane tracking starts afresh where the second begins, as in the
+    node: on its stamps' pause when they pause (tracking_gap_s), else because its first frame does not
+    continue the last one (scene_cut); the summary says which."""
     from seg_perception.bags.storage import BagWriter
     from seg_perception.bags.topics import image_topic
     from seg_perception.data.synthetic.scenes import generate_drive
@@ -213,11 +219,13 @@ def test_process_counts_the_frames_that_do_not_continue_the_last_and_restarts_tr
     bag, topic = tmp_path / "two_drives", image_topic("front")
     with BagWriter(bag) as writer:
         for index, image in enumerate(frames):
-            stamp = 1_000_000_000 + index * 100_000_000
+            stamp = 1_000_000_000 + index * 100_000_000 + (int(pause_s * 1e9) if index >= 3 else 0)
             writer.write(topic, stamp, messages.image_msg(image, stamp=stamp, frame_id="camera"))
     model = tiny_onnx_model("highway")
-    argv = ["process", str(bag), "--scenario", "highway", "--model", str(model), "--video", "none"]
+    argv = ["process", str(bag), "--scenario", "highway", "--model", str(model), "--video", "none", *options]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 0
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["frames"] == 6 and summary["cameras"]["front"]["scene_cuts"] == 1
-    assert "tracking restarted on 1 unrelated frame(s)" in capsys.readouterr().out
+    camera = json.loads((tmp_path / "out" / "summary.json").read_text())["cameras"]["front"]
+    assert (camera["scene_cuts"], camera["tracking_restarts"]) == (cuts, jumps)
+    out = capsys.readouterr().out
+    assert ("tracking restarted on 1 unrelated frame(s)" in out) == bool(cuts)
+    assert ("on 1 jump(s) of the stamps" in out) == bool(jumps)

@@ -170,3 +170,19 @@ def test_real_stills_fed_as_one_stream_score_close_to_each_alone() -> None:
     uncut, none = accuracy({"enabled": False}, alone=False)
     assert none == 0 and cuts >= 4
     assert streamed >= alone - 0.05 and uncut < streamed - 0.15, (alone, streamed, uncut)
+
+
+def test_stamps_that_go_back_or_pause_longer_than_the_gap_are_jumps() -> None:
+    from seg_perception.postprocess.scene_cut import StampGap
+
+    gap = StampGap(1.0)
+    second = 10**9
+    assert [gap.jump(t) for t in (5 * second, 5 * second + 33_000_000, 6 * second)] == [None, None, None]
+    assert gap.jump(3 * second) == "went back"
+    assert gap.jump(0) is None  # an unset stamp tells nothing
+    assert gap.jump(9 * second) == "paused 6.0 s"
+    gap.reset()
+    assert gap.jump(2 * second) is None  # a new stream's first frame
+    assert StampGap(0.0).jump(1) is None and StampGap(0.0).jump(2) is None
+    never = StampGap(0.0)
+    assert [never.jump(t) for t in (9 * second, second, 100 * second)] == [None, None, None]

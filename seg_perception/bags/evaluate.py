@@ -52,6 +52,7 @@ from seg_perception.metrics.parking import (
     merge_points,
     slot_entrances,
 )
+from seg_perception.postprocess.scene_cut import StampGap
 
 DEFAULT_SLOT_THRESHOLD_M = 0.5
 DEFAULT_SLOT_THRESHOLD_PX = 25.0
@@ -105,9 +106,16 @@ class PipelineRunner:
         self.scenario = scenario
         self._engine: Any = None
         self._pipelines: dict[str, Any] = {}
+        self._stamp_gaps: dict[str, StampGap] = {}  # per camera: stamps that jump restart its trackers
         self.timings: list[dict[str, float]] = []
 
-    def __call__(self, camera: str, image: np.ndarray) -> Any:
+    def __call__(self, camera: str, image: np.ndarray, *, stamp_ns: int = 0, still: bool = False) -> Any:
+        """The pipeline's result on one frame of ``camera``.
+
+        Args:
+            stamp_ns: The frame's stamp: stamps that go back or pause start tracking afresh, as in the node.
+            still: The frame is a picture of its own (a dataset folder's): nothing tracked before holds.
+        """
         if self._engine is None:
             from seg_perception.config import scenario_model_path
             from seg_perception.inference.engine import create_engine
@@ -118,7 +126,10 @@ class PipelineRunner:
             from seg_perception.inference.pipeline import SegmentationPipeline
 
             self._pipelines[camera] = SegmentationPipeline(self._engine, self.scenario, camera)
-        result = self._pipelines[camera].process(image)
+        pipeline = self._pipelines[camera]
+        if still or self._stamp_gaps.setdefault(camera, StampGap()).jump(stamp_ns) is not None:
+            pipeline.reset_tracking()
+        result = pipeline.process(image)
         self.timings.append(result.timings_ms)
         return result
 
@@ -149,7 +160,7 @@ def bag_frames(args: argparse.Namespace, scenario: ScenarioConfig, runner: Pipel
                 if set(entry.parts) >= plan["needed"][camera]:
                     del pending[(camera, stamp)]
                     progress.update(1)
-                    yield _frame(entry.parts, camera, runner, with_slots=has_slots(scenario))
+                    yield _frame(entry.parts, camera, runner, stamp=stamp, with_slots=has_slots(scenario))
         if pending:
             print(
                 f"eval-bag: {len(pending)} frame(s) without a counterpart (no truth or no prediction) skipped"
@@ -278,10 +289,12 @@ def slots_from_msg(msg: Any) -> list[ParkingSlot]:
     ]
 
 
-def _frame(parts: dict[str, Any], camera: str, runner: PipelineRunner, *, with_slots: bool) -> Frame:
+def _frame(
+    parts: dict[str, Any], camera: str, runner: PipelineRunner, *, stamp: int, with_slots: bool
+) -> Frame:
     true_polygons, true_slots, true_points = parts.get("true_json", (None, None, None))
     if "image" in parts:
-        result = runner(camera, parts["image"])
+        result = runner(camera, parts["image"], stamp_ns=stamp)
         predicted_mask, predicted_polygons, predicted_slots = result.mask, result.polygons, result.slots
         predicted_points = _result_points(result)
     else:
@@ -363,7 +376,7 @@ def dataset_frames(
         mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
         if image is None or mask is None or mask.ndim != 2:
             raise BagError(f"cannot read {path} or its single-channel mask {mask_path}")
-        result = runner(scenario.primary_camera, image)
+        result = runner(scenario.primary_camera, image, still=True)  # a dataset's images are unrelated
         yield Frame(mask, result.mask, mask_to_polygons(mask, scenario.classes), result.polygons)
 
 

@@ -47,6 +47,7 @@ from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_dir
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS
 from seg_perception.inference.arguments import add_engine_arguments, engine_options
 from seg_perception.metrics.latency import stage_latencies
+from seg_perception.postprocess.scene_cut import DEFAULT_TRACKING_GAP_S, StampGap
 from seg_perception.reporting import (
     VideoSink,
     close_video_or_warn,
@@ -89,6 +90,7 @@ class CameraOutputs:
         compress_masks: bool = False,
         jpeg_quality: int = DEFAULT_OVERLAY_JPEG_QUALITY,
         polygon_cloud: bool = False,
+        tracking_gap_s: float = DEFAULT_TRACKING_GAP_S,
     ) -> None:
         self.camera = camera
         self.pipeline = pipeline
@@ -119,6 +121,9 @@ class CameraOutputs:
         self.ros = _serialized_outputs(scenario, camera)
         self.timings: list[dict[str, float]] = []
         self.scene_cuts = 0  # frames unrelated to the one before: the pipeline restarted its trackers
+        # stamps that go back or pause restart the trackers, as in the node (tracking_gap_s)
+        self.stamp_gap = StampGap(tracking_gap_s)
+        self.tracking_restarts = 0
 
     def handle(self, image: np.ndarray, *, stamp: int, log_time: int, frame_id: str) -> np.ndarray:
         """Process one frame (``frame_id``: the input's), write its outputs, return the overlay."""
@@ -127,6 +132,9 @@ class CameraOutputs:
             print(
                 f"process: warning: {note} (set them in a scenario YAML given as --scenario)", file=sys.stderr
             )
+        if self.stamp_gap.jump(stamp) is not None:
+            self.pipeline.reset_tracking()
+            self.tracking_restarts += 1
         result = self.pipeline.process(image)
         self.timings.append(result.timings_ms)
         self.scene_cuts += result.scene_cut
@@ -230,6 +238,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_PIXELS,
         help=f"frames declaring more pixels are skipped, like the node does (default {DEFAULT_MAX_PIXELS})",
     )
+    parser.add_argument(
+        "--tracking-gap-s",
+        type=float,
+        default=DEFAULT_TRACKING_GAP_S,
+        help="input stamps that go back or pause longer than this start lane and slot tracking afresh, "
+        f"like the node's tracking_gap_s (default {DEFAULT_TRACKING_GAP_S:g}; 0: never)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
 
 
@@ -270,8 +285,9 @@ def run(args: argparse.Namespace) -> int:
     _write_text(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
     for camera, stats in summary["cameras"].items():
         total_ms = stats["latency_ms"].get("total", {})
-        cuts = stats["scene_cuts"]
+        cuts, jumps = stats["scene_cuts"], stats["tracking_restarts"]
         restarts = f", tracking restarted on {cuts} unrelated frame(s)" if cuts else ""
+        restarts += f", on {jumps} jump(s) of the stamps" if jumps else ""
         print(
             f"{camera}: {stats['frames']} frames, pipeline p50 {total_ms.get('p50', float('nan')):.1f} ms "
             f"p99 {total_ms.get('p99', float('nan')):.1f} ms{restarts}"
@@ -352,6 +368,7 @@ def _process(
                 compress_masks=args.compress_masks,
                 jpeg_quality=args.overlay_jpeg_quality,
                 polygon_cloud=args.polygon_cloud,
+                tracking_gap_s=args.tracking_gap_s,
             )
             for camera in set(selection.values())
         }
@@ -423,6 +440,7 @@ def _process(
                 "topics": outputs.topic,
                 "markers": outputs.ros is not None,
                 "scene_cuts": outputs.scene_cuts,
+                "tracking_restarts": outputs.tracking_restarts,
                 "latency_ms": stage_latencies(outputs.timings, LATENCY_DIGITS),
             }
             for camera, outputs in cameras.items()

@@ -47,6 +47,8 @@ _FLAT = 1e-6  # a tile's summed squared detail below this: no detail (a black or
 # a thumbnail whose detail's RMS is below this many grey levels shows nothing (a covered lens' noise,
 # averaged over the thumbnail's pixels, stays well under it)
 _BLANK_DETAIL_RMS = 1.0
+# stamps that pause longer than this (seconds) start a new stream: the node's tracking_gap_s default
+DEFAULT_TRACKING_GAP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -184,3 +186,32 @@ def _tile_slices(size: tuple[int, int], tiles: tuple[int, int]) -> list[tuple[sl
     rows = [slice(i * height // down, (i + 1) * height // down) for i in range(down)]
     columns = [slice(j * width // across, (j + 1) * width // across) for j in range(across)]
     return [(row, column) for row in rows for column in columns]
+
+
+class StampGap:
+    """Says when a stream's stamps go back (a bag played again) or pause longer than ``gap_s``.
+
+    What was tracked before such a jump no longer says where things are now; the node and ``process``
+    restart their trackers on it. Stamps are the frames' ``header.stamp`` in nanoseconds; an unset
+    stamp (0) tells nothing and is passed over.
+    """
+
+    def __init__(self, gap_s: float = DEFAULT_TRACKING_GAP_S) -> None:
+        self.gap_s = gap_s
+        self._last_ns: int | None = None
+
+    def reset(self) -> None:
+        """Forget the last stamp: the next frame starts a stream."""
+        self._last_ns = None
+
+    def jump(self, stamp_ns: int) -> str | None:
+        """How the stamps jumped before ``stamp_ns`` (``"went back"``, ``"paused 5.0 s"``), or None.
+
+        With ``gap_s`` 0 no stamp is a jump.
+        """
+        if stamp_ns == 0:
+            return None
+        last, self._last_ns = self._last_ns, stamp_ns
+        if last is None or self.gap_s <= 0 or 0 <= stamp_ns - last <= self.gap_s * 1e9:
+            return None
+        return "went back" if stamp_ns < last else f"paused {(stamp_ns - last) / 1e9:.1f} s"

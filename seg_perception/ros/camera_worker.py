@@ -54,6 +54,7 @@ from std_msgs.msg import Float32, Header, String
 
 from seg_perception.errors import SegPerceptionError
 from seg_perception.inference.pipeline import FrameResult, SegmentationPipeline
+from seg_perception.postprocess.scene_cut import StampGap
 from seg_perception.ros.dds_limits import frame_size_limit
 from seg_perception.ros.errors import ImageConversionError
 from seg_perception.ros.frame_messages import FrameMessages
@@ -151,7 +152,7 @@ class CameraWorker:
         self._frame_lock = threading.Lock()
         self._announced: SegmentationPipeline | None = None
         self.model_switches = 0
-        self._last_stamp_ns: int | None = None  # of the last frame: a jump restarts the trackers
+        self._stamp_gap = StampGap(settings.tracking_gap_s)  # stamps that jump restart the trackers
         self.tracking_restarts = 0
         self.scene_cuts = 0  # frames that did not continue the last one (the pipeline restarted its trackers)
         # Frames are delivered in their own callback group, so a multi-threaded executor keeps
@@ -259,7 +260,7 @@ class CameraWorker:
             )
         with self._frame_lock:  # an activation starts a new stream: nothing tracked before it holds
             self.pipeline.reset_tracking()
-            self._last_stamp_ns = None
+            self._stamp_gap.reset()
         self.thread = threading.Thread(target=self._run, name=f"seg_{self.camera.name}", daemon=True)
         self.thread.start()
         self.publish_info()
@@ -502,16 +503,12 @@ class CameraWorker:
     def _restart_tracking_on_a_jump(self, stamp: Time) -> None:
         """Forget tracked lanes and slots when the input stamps go back (a bag played again) or pause
         for longer than ``tracking_gap_s``: what was tracked no longer says where things are now."""
-        stamp_ns = int(stamp.sec) * 10**9 + int(stamp.nanosec)
-        if stamp_ns == 0:  # unset stamps tell nothing about the stream
-            return
-        last, self._last_stamp_ns = self._last_stamp_ns, stamp_ns
-        gap_s = self.settings.tracking_gap_s
-        if last is None or gap_s <= 0 or 0 <= stamp_ns - last <= gap_s * 1e9:
+        self._stamp_gap.gap_s = self.settings.tracking_gap_s
+        jump = self._stamp_gap.jump(int(stamp.sec) * 10**9 + int(stamp.nanosec))
+        if jump is None:
             return
         self.pipeline.reset_tracking()
         self.tracking_restarts += 1
-        jump = "went back" if stamp_ns < last else f"paused {(stamp_ns - last) / 1e9:.1f} s"
         self.core.node.get_logger().info(
             f"camera '{self.camera.name}': input stamps {jump}: lane and slot tracking start afresh"
         )

@@ -43,6 +43,7 @@ from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
 from seg_perception.inference.options import PRECISION_CHOICES, EngineOptions, threads_per_engine
 from seg_perception.inference.providers import CUDA_POLICIES, check_cuda_policy
+from seg_perception.postprocess.scene_cut import DEFAULT_TRACKING_GAP_S
 from seg_perception.ros.errors import NodeParameterError
 from seg_perception.ros.image_conversion import DEFAULT_MAX_PIXELS
 from seg_perception.ros.projection import (
@@ -128,7 +129,7 @@ class NodeSettings:
     ego_lane_lost_s: float = 0.0
     dropped_share_warn: float = 0.0
     stamp_window_s: float = 5.0
-    tracking_gap_s: float = 1.0
+    tracking_gap_s: float = DEFAULT_TRACKING_GAP_S
     visualization_rate_hz: float = DEFAULT_VISUALIZATION_RATE_HZ
     inference_threads: int = 0
 
@@ -749,7 +750,7 @@ def declare_node_parameters(node: Node) -> NodeSettings:
         ),
         tracking_gap_s=declare(
             "tracking_gap_s",
-            1.0,
+            DEFAULT_TRACKING_GAP_S,
             "input stamps that go back (a bag played again) or pause longer than this start lane and "
             "slot tracking afresh (0: only an activation does)",
             float_range=(0.0, 1e9),
