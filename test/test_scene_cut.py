@@ -81,7 +81,7 @@ def test_a_switched_off_detector_never_cuts_and_looks_at_nothing() -> None:
     [
         ({"min_correlation": 0.3}, "unknown scene_cut settings"),
         ({"min_detail_correlation": 1.5}, "in -1..1"),
-        ({"width_px": 16}, "width_px must be at least"),
+        ({"thumbnail_px": 16}, "thumbnail_px must be at least"),
         ({"detail_sigma_px": 0}, "detail_sigma_px above 0"),
         ({"enabled": "perhaps"}, "enabled"),
     ],

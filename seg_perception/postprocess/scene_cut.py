@@ -10,7 +10,7 @@ views, slot precision / recall from 0.887 / 0.800 to 0.737 / 0.664 (``docs/relia
 "Unrelated frames in one stream").
 
 The test compares a frame with the last one after following the motion between them: both are
-shrunk to a grey thumbnail ``width_px`` across its long side, the last one is warped onto this one
+shrunk to a grey thumbnail ``thumbnail_px`` along its long side, the last one is warped onto this one
 by dense optical flow (Farnebäck), and the fine detail of the two (each minus its Gaussian blur of
 ``detail_sigma_px``) is correlated tile by tile, 2 x 3 tiles (3 x 2 on a tall frame). The frame is a
 cut when the median tile correlates less than ``min_detail_correlation``. Within a stream the
@@ -58,7 +58,7 @@ class SceneCutSettings:
     enabled: bool = True
     # a frame whose detail correlates less than this with the last frame's, motion followed, is a cut
     min_detail_correlation: float = 0.3
-    width_px: int = 96  # the thumbnails' long side
+    thumbnail_px: int = 96  # the thumbnails' long side
     detail_sigma_px: float = 1.5  # the blur whose difference is the fine detail (thumbnail pixels)
 
     @classmethod
@@ -74,10 +74,10 @@ class SceneCutSettings:
                 "scene_cut.min_detail_correlation is a correlation, in -1..1: "
                 f"got {settings.min_detail_correlation}"
             )
-        if settings.width_px < 4 * _MIN_THUMBNAIL_PX or settings.detail_sigma_px <= 0:
+        if settings.thumbnail_px < 4 * _MIN_THUMBNAIL_PX or settings.detail_sigma_px <= 0:
             raise ValueError(
-                f"scene_cut: width_px must be at least {4 * _MIN_THUMBNAIL_PX} and detail_sigma_px above 0, "
-                f"got {settings.width_px} and {settings.detail_sigma_px}"
+                f"scene_cut: thumbnail_px must be at least {4 * _MIN_THUMBNAIL_PX} and detail_sigma_px "
+                f"above 0, got {settings.thumbnail_px} and {settings.detail_sigma_px}"
             )
         return settings
 
@@ -129,7 +129,7 @@ class SceneCutDetector:
     def _thumbnail(self, image: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         height, width = grey.shape[:2]
-        long_side = self.settings.width_px
+        long_side = self.settings.thumbnail_px
         short_side = max(_MIN_THUMBNAIL_PX, round(min(height, width) * long_side / max(height, width)))
         # a tall frame (an AVM strip) gets as many pixels along its long side as a wide one
         size = (long_side, short_side) if height <= width else (short_side, long_side)
