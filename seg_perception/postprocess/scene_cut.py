@@ -16,9 +16,10 @@ by dense optical flow (Farnebäck), and the fine detail of the two (each minus i
 cut when the median tile correlates less than ``min_detail_correlation``. Within a stream the
 flow lines the detail up again; between unrelated pictures no motion does, even where the road and
 the sky lie in the same places (the blur takes away that shared layout, which correlates any two
-road pictures). The median keeps one or two tiles that something close to the camera swept
-through (a pole, a truck, a stop line at night) from making a cut. A frame of another size than
-the last is always a cut; a blank frame never is.
+road pictures). Only pixels with detail in both frames count, so what covers part of one (a
+wiper, a truck's flank) is left out rather than counted as a mismatch, and the median keeps one
+or two tiles that something close to the camera swept through (a pole, a stop line at night)
+from making a cut. A frame of another size than the last is always a cut; a blank frame never is.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ _FLOW_POLY_N = 5
 _FLOW_POLY_SIGMA = 1.1
 _MIN_THUMBNAIL_PX = 8  # the thumbnail's shorter side, whatever the frame's aspect
 _TILES = (2, 3)  # rows x columns of a wide frame's thumbnail (transposed for a tall one)
-_FLAT = 1e-6  # a tile's summed squared detail below this: no detail (a black or uniform area)
+# a thumbnail pixel shows detail where its local detail energy is at least this share of its frame's median
+_DETAIL_SHARE = 0.1
+_MIN_TILE_PIXELS = 8  # a tile with fewer pixels showing detail in both frames is left out of the median
 # a thumbnail whose detail's RMS is below this many grey levels shows nothing (a covered lens' noise,
 # averaged over the thumbnail's pixels, stays well under it)
 _BLANK_DETAIL_RMS = 1.0
@@ -57,7 +60,7 @@ class SceneCutSettings:
 
     enabled: bool = True
     # a frame whose detail correlates less than this with the last frame's, motion followed, is a cut
-    min_detail_correlation: float = 0.3
+    min_detail_correlation: float = 0.35
     thumbnail_px: int = 96  # the thumbnails' long side
     detail_sigma_px: float = 1.5  # the blur whose difference is the fine detail (thumbnail pixels)
 
@@ -139,8 +142,8 @@ class SceneCutDetector:
         """The median tile's correlation of the thumbnails' fine detail once ``last`` is warped onto
         ``current``.
 
-        Tiles flat in both (a black margin, a clear sky) are left out; a tile flat in one and not the
-        other does not correlate. Two thumbnails flat all over correlate fully.
+        Only pixels with detail in both count (``_DETAIL_SHARE``); a tile with fewer than
+        ``_MIN_TILE_PIXELS`` of them is left out, and with no tile left the two correlate fully.
         """
         height, width = current.shape
         flow = cv2.calcOpticalFlowFarneback(
@@ -164,15 +167,23 @@ class SceneCutDetector:
             borderMode=cv2.BORDER_REPLICATE,
         )
         a, b = self._detail(warped), self._detail(current)
+        # compared only where both show detail: what covers part of one frame (a wiper, a close truck's
+        # flank) is left out instead of counting as a mismatch, and so are margins flat in both
+        energy_a = cv2.GaussianBlur(a * a, (0, 0), self.settings.detail_sigma_px)
+        energy_b = cv2.GaussianBlur(b * b, (0, 0), self.settings.detail_sigma_px)
+        shown = (energy_a > _DETAIL_SHARE * np.median(energy_a)) & (
+            energy_b > _DETAIL_SHARE * np.median(energy_b)
+        )
         tiles = _TILES if height <= width else _TILES[::-1]
         correlations = []
         for rows_slice, columns_slice in _tile_slices((height, width), tiles):
-            tile_a = a[rows_slice, columns_slice] - a[rows_slice, columns_slice].mean()
-            tile_b = b[rows_slice, columns_slice] - b[rows_slice, columns_slice].mean()
-            energy_a, energy_b = float(np.sum(tile_a * tile_a)), float(np.sum(tile_b * tile_b))
-            if energy_a < _FLAT and energy_b < _FLAT:
+            keep = shown[rows_slice, columns_slice]
+            if np.count_nonzero(keep) < _MIN_TILE_PIXELS:
                 continue
-            norm = float(np.sqrt(energy_a * energy_b))
+            tile_a = a[rows_slice, columns_slice][keep]
+            tile_b = b[rows_slice, columns_slice][keep]
+            tile_a, tile_b = tile_a - tile_a.mean(), tile_b - tile_b.mean()
+            norm = float(np.sqrt(np.sum(tile_a * tile_a) * np.sum(tile_b * tile_b)))
             correlations.append(float(np.sum(tile_a * tile_b)) / norm if norm > 0.0 else 0.0)
         return float(np.median(correlations)) if correlations else 1.0
 
