@@ -9,17 +9,18 @@ highway stills fed once each, TuSimple accuracy fell from 0.969 to 0.690; on 100
 views, slot precision / recall from 0.887 / 0.800 to 0.737 / 0.664 (``docs/reliability.md``,
 "Unrelated frames in one stream").
 
-The test compares a frame with the last one after following the motion between them: both are
-shrunk to a grey thumbnail about ``thumbnail_px`` along its long side (averages of whole square
-blocks of pixels), the last one is warped onto this one by dense optical flow (Farnebäck), and the fine detail of the two (each minus its Gaussian blur of
-``detail_sigma_px``) is correlated tile by tile, 2 x 3 tiles (3 x 2 on a tall frame). The frame is a
-cut when the median tile correlates less than ``min_detail_correlation``. Within a stream the
-flow lines the detail up again; between unrelated pictures no motion does, even where the road and
-the sky lie in the same places (the blur takes away that shared layout, which correlates any two
-road pictures). Only pixels with detail in both frames count, so what covers part of one (a
-wiper, a truck's flank) is left out rather than counted as a mismatch, and the median keeps one
-or two tiles that something close to the camera swept through (a pole, a stop line at night)
-from making a cut. A frame of another size than the last is always a cut; a blank frame never is.
+The test compares a frame with the last one after following the motion between them: both are shrunk
+to a grey thumbnail about ``thumbnail_px`` along its long side (averages of whole square blocks of
+pixels), the last one is warped onto this one by dense optical flow (Farnebäck), and the fine detail
+of the two (each minus its Gaussian blur of ``detail_sigma_px``) is correlated tile by tile, 2 x 3
+tiles (3 x 2 on a tall frame). The frame is a cut when the median tile correlates less than
+``min_detail_correlation``. Within a stream the flow lines the detail up again; between unrelated
+pictures no motion does, even where the road and the sky lie in the same places (the blur takes away
+that shared layout, which correlates any two road pictures). Only pixels with detail in both frames
+count, so what covers part of one (a wiper, a truck's flank) is left out rather than counted as a
+mismatch, and the median keeps one or two tiles that something close to the camera swept through (a
+pole, a stop line at night) from making a cut. A frame of another size than the last is always a
+cut; a blank frame never is.
 """
 
 from __future__ import annotations
