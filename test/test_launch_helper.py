@@ -32,6 +32,8 @@ REQUIRED_ARGUMENTS = {
     "fp16",
     "front_topic",
     "avm_topic",
+    "avm_metres_per_pixel",
+    "avm_origin_px",
     "use_sim_time",
     "rviz",
     "log_level",
@@ -179,6 +181,10 @@ def test_lifecycle_argument_runs_the_managed_node_with_autostart(autostart: bool
         ({"engine": "tensorflow"}, "engine"),
         ({"scenario": "drive"}, "drive.launch.py"),
         ({"params_file": "/nowhere/p.yaml"}, "params_file"),
+        ({"avm_metres_per_pixel": "fine"}, "avm_metres_per_pixel"),
+        ({"avm_metres_per_pixel": "-0.02"}, "above 0"),
+        ({"avm_origin_px": "300"}, "U,V"),
+        ({"avm_origin_px": "a,b"}, "avm_origin_px"),
     ],
 )
 def test_bad_arguments_fail_clearly(arguments: dict[str, str], fragment: str) -> None:
@@ -216,3 +222,15 @@ def test_launch_files_build_descriptions(name: str) -> None:
     if name != "drive":
         expected = "highway" if name == "segmentation" else name
         assert declared["scenario"].default_value[0].text == expected
+
+
+def test_an_avm_of_another_scale_is_set_from_the_launch_line() -> None:
+    """ps2.0-like 600x600 views at 1.67 cm: the scale describes the frames as they come (any size)."""
+    (node,) = plan_launch(
+        {"scenario": "parking", "avm_metres_per_pixel": "0.0167", "avm_origin_px": "300, 300"}
+    )
+    overrides = node.parameters[1]
+    assert overrides["avm.metres_per_pixel"] == pytest.approx(0.0167)
+    assert overrides["avm.image_size"] == [0, 0] and overrides["avm.origin_px"] == [300.0, 300.0]
+    (plain,) = plan_launch({"scenario": "parking"})  # empty: the parameter file's geometry
+    assert not any(key.startswith("avm.") for key in plain.parameters[1])

@@ -96,6 +96,19 @@ _COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
     ),
     LaunchArgument("front_topic", "", "front camera image topic; empty: the parameter file's front.topic"),
     LaunchArgument("avm_topic", "", "AVM camera image topic; empty: the parameter file's avm.topic"),
+    LaunchArgument(
+        "avm_metres_per_pixel",
+        "",
+        "ground size in metres of a pixel of the AVM frames as they arrive, for an AVM other than the "
+        "parameter file's (ps2.0's 600x600 views: 0.0167); the parking model reads the ground at its own "
+        "scale, so a wrong value costs slots; empty: the file's avm.metres_per_pixel, for its avm.image_size",
+    ),
+    LaunchArgument(
+        "avm_origin_px",
+        "",
+        "U,V: the pixel of the vehicle origin (rear-axle centre) in those frames, for slot corners in metres "
+        "(ps2.0's views: 300,300, their centre); empty: the file's avm.origin_px",
+    ),
     LaunchArgument("use_sim_time", "false", "use /clock (true when replaying rosbags with --clock)"),
     LaunchArgument("rviz", "false", f"also start rviz2 with config/{RVIZ_CONFIG}"),
     LaunchArgument("log_level", "info", f"node log level: {', '.join(LOG_LEVELS)}"),
@@ -160,6 +173,39 @@ def parse_bool(name: str, text: str) -> bool:
     raise ConfigError(f"launch argument {name}:={text!r} is not a boolean (use true or false)")
 
 
+def _positive_number(name: str, text: str) -> float | None:
+    """A launch argument that is empty (None) or a number above 0.
+
+    Raises:
+        ConfigError: anything else, named by the argument.
+    """
+    if not str(text).strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise ConfigError(f"launch argument {name}:={text!r} is not a number") from err
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"launch argument {name}:={text!r} must be a number above 0")
+    return value
+
+
+def _pixel(name: str, text: str) -> tuple[float, float] | None:
+    """A launch argument that is empty (None) or ``U,V``: two numbers.
+
+    Raises:
+        ConfigError: anything else, named by the argument.
+    """
+    if not str(text).strip():
+        return None
+    parts = [part.strip() for part in str(text).strip("[]() ").split(",")]
+    try:
+        u, v = (float(part) for part in parts)
+    except ValueError as err:
+        raise ConfigError(f"launch argument {name}:={text!r}: give the pixel as U,V (e.g. 300,300)") from err
+    return u, v
+
+
 def check_scenario(scenario: str, *, argument: str = "scenario") -> str:
     """Return ``scenario`` if it names a scenario of ``<share>/config`` or an existing YAML file.
 
@@ -212,9 +258,21 @@ def node_parameter_overrides(
     use_sim_time: bool = False,
     camera_scenarios: dict[str, str] | None = None,
     camera_model_files: dict[str, str] | None = None,
+    avm_metres_per_pixel: float | None = None,
+    avm_origin_px: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """Parameters set on top of the parameter file; empty arguments leave the file's values."""
+    """Parameters set on top of the parameter file; empty arguments leave the file's values.
+
+    An AVM scale given here describes the frames as they arrive, whatever their size: the camera's
+    ``image_size`` becomes ``[0, 0]`` (any size), so frames of another size than the file's are not
+    reported as such.
+    """
     overrides: dict[str, Any] = {"scenario": check_scenario(scenario)} if scenario else {}
+    if avm_metres_per_pixel is not None:
+        overrides["avm.metres_per_pixel"] = avm_metres_per_pixel
+        overrides["avm.image_size"] = [0, 0]
+    if avm_origin_px is not None:
+        overrides["avm.origin_px"] = [float(avm_origin_px[0]), float(avm_origin_px[1])]
     overrides["use_sim_time"] = use_sim_time
     if fp16:
         overrides["fp16"] = True
@@ -277,6 +335,8 @@ def plan_launch(arguments: dict[str, str], *, setup: str = "") -> list[NodePlan]
             f"rviz:=true but {RVIZ_PACKAGE} is not installed (no lib/{RVIZ_PACKAGE}/{RVIZ_PACKAGE} under "
             f"AMENT_PREFIX_PATH): install ros-$ROS_DISTRO-rviz2 or drop rviz:=true; nothing was started"
         )
+    avm_metres_per_pixel = _positive_number("avm_metres_per_pixel", values["avm_metres_per_pixel"])
+    avm_origin_px = _pixel("avm_origin_px", values["avm_origin_px"])
     overrides = node_parameter_overrides(
         scenario=scenario,
         model_file=values.get("model_file", ""),
@@ -288,6 +348,8 @@ def plan_launch(arguments: dict[str, str], *, setup: str = "") -> list[NodePlan]
         use_sim_time=use_sim_time,
         camera_scenarios=camera_scenarios,
         camera_model_files=camera_model_files,
+        avm_metres_per_pixel=avm_metres_per_pixel,
+        avm_origin_px=avm_origin_px,
     )
     if lifecycle:
         overrides["autostart"] = autostart
