@@ -183,6 +183,5 @@ def test_stamps_that_go_back_or_pause_longer_than_the_gap_are_jumps() -> None:
     assert gap.jump(9 * second) == "paused 6.0 s"
     gap.reset()
     assert gap.jump(2 * second) is None  # a new stream's first frame
-    assert StampGap(0.0).jump(1) is None and StampGap(0.0).jump(2) is None
     never = StampGap(0.0)
     assert [never.jump(t) for t in (9 * second, second, 100 * second)] == [None, None, None]

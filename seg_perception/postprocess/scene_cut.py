@@ -115,7 +115,8 @@ class SceneCutDetector:
             return False
         size = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         thumbnail = self._thumbnail(image_bgr)
-        blank = float(np.sqrt(np.mean(self._detail(thumbnail) ** 2))) < _BLANK_DETAIL_RMS
+        detail = self._detail(thumbnail)
+        blank = float(np.sqrt(np.mean(detail**2))) < _BLANK_DETAIL_RMS
         last, last_size = self._last, self._last_size
         self._last_size = size
         self.last_correlation = None
@@ -127,7 +128,7 @@ class SceneCutDetector:
         self._last = thumbnail
         if last is None:
             return False
-        self.last_correlation = self.detail_correlation(last, thumbnail)
+        self.last_correlation = self.detail_correlation(last, thumbnail, current_detail=detail)
         return self.last_correlation < self.settings.min_detail_correlation
 
     def _thumbnail(self, image: np.ndarray) -> np.ndarray:
@@ -141,9 +142,11 @@ class SceneCutDetector:
         whole = grey[: rows * block, : columns * block]
         return cv2.resize(whole, (columns, rows), interpolation=cv2.INTER_AREA).astype(np.float32)
 
-    def detail_correlation(self, last: np.ndarray, current: np.ndarray) -> float:
+    def detail_correlation(
+        self, last: np.ndarray, current: np.ndarray, *, current_detail: np.ndarray | None = None
+    ) -> float:
         """The median tile's correlation of the thumbnails' fine detail once ``last`` is warped onto
-        ``current``.
+        ``current`` (``current_detail``: the current one's detail, when already at hand).
 
         Only pixels with detail in both count (``_DETAIL_SHARE``); a tile with fewer than
         ``_MIN_TILE_PIXELS`` of them is left out, and with no tile left the two correlate fully.
@@ -169,7 +172,8 @@ class SceneCutDetector:
             cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        a, b = self._detail(warped), self._detail(current)
+        a = self._detail(warped)
+        b = self._detail(current) if current_detail is None else current_detail
         # compared only where both show detail: what covers part of one frame (a wiper, a close truck's
         # flank) is left out instead of counting as a mismatch, and so are margins flat in both
         energy_a = cv2.GaussianBlur(a * a, (0, 0), self.settings.detail_sigma_px)

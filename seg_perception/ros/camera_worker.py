@@ -503,7 +503,6 @@ class CameraWorker:
     def _restart_tracking_on_a_jump(self, stamp: Time) -> None:
         """Forget tracked lanes and slots when the input stamps go back (a bag played again) or pause
         for longer than ``tracking_gap_s``: what was tracked no longer says where things are now."""
-        self._stamp_gap.gap_s = self.settings.tracking_gap_s
         jump = self._stamp_gap.jump(int(stamp.sec) * 10**9 + int(stamp.nanosec))
         if jump is None:
             return
