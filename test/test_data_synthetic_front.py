@@ -21,7 +21,13 @@ from seg_perception.data.lanes import (
 from seg_perception.data.synthetic import generate_drive, generate_scene
 from seg_perception.data.synthetic.camera import PinholeCamera
 from seg_perception.data.synthetic.conditions import DARK_P
-from seg_perception.data.synthetic.front import BarrierLook, Vehicle, render_front, sample_front_world
+from seg_perception.data.synthetic.front import (
+    FOLLOW_GAP_M,
+    BarrierLook,
+    Vehicle,
+    render_front,
+    sample_front_world,
+)
 
 SIZE = (144, 256)
 
@@ -211,6 +217,38 @@ def test_lights_and_cars_that_look_like_paint_are_background():
     )
     (u0, v1), (u1, v0) = np.round(box).astype(int)
     assert frame.mask[v0:v1, u0:u1].size > 10 and (frame.mask[v0:v1, u0:u1] == 0).all()
+
+
+def test_a_slower_vehicle_in_the_ego_lane_is_followed_not_driven_through():
+    """The ego car used to close on a slower vehicle in its lane and pass through it (the vehicle
+    vanished between two frames of a drive); it now follows at the gap the vehicle started at, at
+    most FOLLOW_GAP_M. A slower vehicle in the next lane is still overtaken."""
+    speed = 25.0
+    red = (0, 0, 200)
+
+    def vehicle(t: float, s0: float) -> Vehicle:
+        return Vehicle(t=t, s0=s0, speed=0.7 * speed, width=1.8, height=1.5, length=4.5, color=red)
+
+    ahead, near, beside = vehicle(0.2, 40.0), vehicle(-0.3, 8.0), vehicle(3.6, 40.0)
+    gaps = np.array([ahead.distance_ahead(t, speed) for t in np.arange(0.0, 20.0, 0.1)])
+    assert gaps[0] == 40.0 and (np.diff(gaps) <= 0).all()
+    assert gaps.min() == pytest.approx(FOLLOW_GAP_M)
+    assert {near.distance_ahead(t, speed) for t in (0.0, 5.0, 20.0)} == {8.0}
+    assert beside.distance_ahead(20.0, speed) < 0.0
+    # drawn: after 10 s the vehicle ahead is still in the picture, the one beside is gone
+    roles = load_scenario("highway").roles
+    world = sample_front_world(np.random.default_rng(5), SIZE, urban=False, duration_s=20.0, speed=speed)
+    world.hood = None
+
+    def changed_pixels(vehicles: list[Vehicle]) -> int:
+        world.vehicles = []
+        empty = render_front(world, roles, time_s=10.0, rng=np.random.default_rng(0)).image
+        world.vehicles = vehicles
+        drawn = render_front(world, roles, time_s=10.0, rng=np.random.default_rng(0)).image
+        return int((np.abs(drawn.astype(int) - empty.astype(int)).max(axis=2) > 30).sum())
+
+    assert changed_pixels([ahead]) > 50
+    assert changed_pixels([beside]) == 0
 
 
 def test_barrier_edges_that_look_like_paint_are_background():

@@ -44,6 +44,7 @@ from seg_perception.data.synthetic.front import (
     FrontWorld,
     _dash_intervals,
     _intervals_minus,
+    ego_lateral_m,
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_FPS, DRIVE_SPEED, generate_drive
@@ -122,11 +123,6 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int], hood: Any = None) -
         in_frame = to_frame_edges(image, inside, width, height)[1]
         found.append(TrueLane(int(lane.lane_id), vehicle[order], in_frame, str(lane.style)))
     return found
-
-
-def ego_lateral_m(time_s: float) -> float:
-    """The synthetic ego's lateral weave inside its lane (as ``render_front`` draws it)."""
-    return 0.25 * float(np.sin(0.4 * time_s))
 
 
 def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[TrueLane]:

@@ -82,6 +82,9 @@ TRUCK_COLOURS = ((240, 240, 240), (225, 228, 230), (20, 190, 240), (40, 40, 170)
 SKY_FAR = 220.0  # metres drawn for the road surface
 TREE = 2  # occluder value of trees (textured like leaves); everything else occludes with 1
 LANE_LABEL_MIN_PX = 0.6  # paint is labelled out to where it is this wide at 512 px image width
+WEAVE_M = 0.25  # the ego car weaves this far either side of its lane's centre
+EGO_WIDTH_M = 1.9  # a vehicle whose body overlaps the ego car's path is followed, not driven through
+FOLLOW_GAP_M = 15.0  # a slower vehicle in the ego car's path is followed this far ahead at most
 
 
 @dataclass
@@ -101,6 +104,11 @@ class LaneLine:
     yellow: bool = False
 
 
+def ego_lateral_m(time_s: float) -> float:
+    """The ego car's offset from its lane's centre ``time_s`` seconds into a drive (m): a gentle weave."""
+    return WEAVE_M * float(np.sin(0.4 * time_s))
+
+
 @dataclass
 class Vehicle:
     """A box-shaped vehicle seen from behind (or, oncoming, from the front)."""
@@ -113,6 +121,18 @@ class Vehicle:
     length: float
     color: tuple[int, int, int]
     truck: bool = False
+
+    def distance_ahead(self, time_s: float, ego_speed: float) -> float:
+        """How far ahead of the ego car the vehicle's rear is ``time_s`` seconds into the drive (m).
+
+        A slower vehicle in the ego car's path is caught up with and then followed at the gap it
+        started with, at most :data:`FOLLOW_GAP_M`, as a driver would: the ego car never drives
+        through it. Vehicles in other lanes keep their own speed and are overtaken.
+        """
+        ahead = self.s0 + (self.speed - ego_speed) * time_s
+        if abs(self.t) < (self.width + EGO_WIDTH_M) / 2.0 + WEAVE_M:
+            ahead = max(ahead, min(self.s0, FOLLOW_GAP_M))
+        return ahead
 
 
 @dataclass(frozen=True)
@@ -918,7 +938,7 @@ def render_front(
     night = cond.time == "night"
     h, w = cam.height, cam.width
     travelled = world.speed * time_s
-    lateral = 0.25 * np.sin(0.4 * time_s)  # gentle weaving inside the lane
+    lateral = ego_lateral_m(time_s)
     horizon = int(np.clip(np.floor(cam.horizon_v), 0, h - 1))
     c = world.colors
 
@@ -998,7 +1018,7 @@ def render_front(
         fade_rows(image, amount, c["sky_low"])
 
     vehicles = sorted(
-        ((v, v.s0 + (v.speed - world.speed) * time_s) for v in world.vehicles), key=lambda x: -x[1]
+        ((v, v.distance_ahead(time_s, world.speed)) for v in world.vehicles), key=lambda x: -x[1]
     )
     vehicles = [(v, s) for v, s in vehicles if 3.0 < s < 150.0]
     if not night:
