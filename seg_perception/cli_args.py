@@ -44,6 +44,17 @@ def size_type(minimum: int = 1) -> Callable[[str], tuple[int, int]]:
     return size
 
 
+def probability(text: str) -> float:
+    """A share from 0 to 1 as an argparse ``type``: anything else is a usage error."""
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}") from err
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
+    return value
+
+
 def add_size_argument(
     parser: ArgumentTarget, flag: str, help_text: str, *, minimum: int = 1, **options: Any
 ) -> None:

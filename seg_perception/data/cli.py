@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seg_perception.cli_args import add_size_argument
+from seg_perception.cli_args import add_size_argument, probability
 from seg_perception.config import load_scenario, scenario_names
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.parking_labels import to_dmpr_json
@@ -50,6 +50,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DRIVE_FPS,
         help=f"--drive: frames a second, the time between frames (default {DRIVE_FPS:g}; TuSimple's "
         "clips: 20)",
+    )
+    parser.add_argument(
+        "--lane-changes",
+        type=probability,
+        default=0.0,
+        metavar="P",
+        help="--drive, front scenarios: probability that the car moves into the next lane during the "
+        "drive (3-6 s; default 0)",
     )
     parser.add_argument("--no-preview", action="store_true", help="skip the colour previews")
     parser.add_argument(
@@ -147,7 +155,13 @@ def run(args: argparse.Namespace) -> int:
     mpp = args.metres_per_pixel
     if args.drive:
         samples = generate_drive(
-            config, args.seed, args.count, size=args.size, fps=args.fps, metres_per_pixel=mpp
+            config,
+            args.seed,
+            args.count,
+            size=args.size,
+            fps=args.fps,
+            metres_per_pixel=mpp,
+            lane_change_p=args.lane_changes,
         )
     else:
         samples = (

@@ -15,8 +15,10 @@ car) keeps its id. Positions (ego-left, right-1, ...) and the ego lane are recom
 the tracked curves every frame, so they are renumbered as soon as a boundary crosses
 under the vehicle during a lane change, while the ids stay with the lines.
 
-The vehicle's own motion is not compensated (no odometry input): at lane-keeping rates a
-boundary moves a few centimetres per frame, well inside the matching distance.
+The vehicle's own motion comes from no odometry: at lane-keeping rates a boundary moves a few
+centimetres per frame, well inside the matching distance. With ``ego_motion_min_lines``, every track is
+first moved across by the shift the frame's matched lines share (the car's own sideways motion, a lane
+change's 5 cm a frame), so smoothing does not drag the boundaries behind the car's motion.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class TrackerSettings:
     # how far the track's nearest paint moves ahead per frame without new paint there: old evidence
     # of the road just ahead of the car ages as the car drives over it
     support_drift_m: float = 0.5
+    # with at least this many lines matched in a frame, every track is first moved across by the median
+    # of their lateral shifts (the car's own sideways motion: a lane change), then blended (0: off)
+    ego_motion_min_lines: int = 0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrackerSettings:
@@ -122,8 +127,11 @@ def _lateral_table(boundaries: list[LaneBoundary]) -> np.ndarray:
     return result
 
 
-def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary]) -> np.ndarray:
-    """(T, D) mean lateral distances over the stretch of road both boundaries cover up to their paint.
+def _lateral_differences(
+    tracks: list[LaneBoundary], detections: list[LaneBoundary], *, signed: bool = False
+) -> np.ndarray:
+    """(T, D) mean lateral distances over the stretch of road both boundaries cover up to their paint
+    (``signed``: mean detection-minus-track offsets there, positive when the detection lies further left).
 
     Sampled on a fixed grid of distances; pairs with no grid point in common are compared where
     the later one starts.
@@ -140,14 +148,17 @@ def _lateral_distances(tracks: list[LaneBoundary], detections: list[LaneBoundary
     track_lateral, track_valid = table(tracks)
     detection_lateral, detection_valid = table(detections)
     both = track_valid[:, None, :] & detection_valid[None, :, :]
-    difference = np.abs(track_lateral[:, None, :] - detection_lateral[None, :, :])
+    difference = detection_lateral[None, :, :] - track_lateral[:, None, :]
+    if not signed:
+        difference = np.abs(difference)
     count = both.sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         distances = np.where(count > 0, (difference * both).sum(axis=2) / count, np.nan)
     for t_index, d_index in zip(*np.nonzero(count == 0), strict=True):
         a, b = tracks[t_index], detections[d_index]
         x = max(a.plane_range[0], b.plane_range[0])
-        distances[t_index, d_index] = abs(float(a.lateral_at(x)) - float(b.lateral_at(x)))
+        gap = float(b.lateral_at(x)) - float(a.lateral_at(x))
+        distances[t_index, d_index] = gap if signed else abs(gap)
     return distances
 
 
@@ -195,7 +206,7 @@ class LaneTracker:
             self.vanishing_point = detections.vanishing_point
         self.across_junction = detections.across_junction
         self._follow_hood(detections)
-        distances = _lateral_distances([t.boundary for t in self._tracks], detections.boundaries)
+        distances = _lateral_differences([t.boundary for t in self._tracks], detections.boundaries)
         pairs = sorted(
             (float(distances[t, d]), int(t), int(d))
             for t, d in zip(*np.nonzero(distances <= settings.match_distance_m), strict=True)
@@ -207,6 +218,8 @@ class LaneTracker:
                 continue
             matched_tracks.add(t_index)
             matched_detections[d_index] = t_index
+        self._follow_ego_motion(detections.boundaries, matched_detections)
+        for d_index, t_index in matched_detections.items():
             self._blend(self._tracks[t_index], detections.boundaries[d_index])
         near_a_detection = [bool(v) for v in np.any(distances <= settings.match_distance_m, axis=1)]
         for t_index, track in enumerate(self._tracks):
@@ -241,6 +254,22 @@ class LaneTracker:
                 survivors.append(self._new_track(detection, from_start=starting))
         self._tracks = survivors
         return self._result(detections)
+
+    def _follow_ego_motion(self, detections: list[LaneBoundary], matched: dict[int, int]) -> None:
+        """Move every track across by the median shift of the matched lines (``ego_motion_min_lines``)."""
+        if self.settings.ego_motion_min_lines <= 0 or len(matched) < self.settings.ego_motion_min_lines:
+            return
+        tracks = [self._tracks[t] for t in matched.values()]
+        shifts = _lateral_differences(
+            [t.boundary for t in tracks], [detections[d] for d in matched], signed=True
+        ).diagonal()
+        shift = float(np.median(shifts))
+        if not np.isfinite(shift) or shift == 0.0:
+            return
+        for track in self._tracks:
+            coefficients = np.array(track.boundary.plane_coefficients, dtype=np.float64)
+            coefficients[0] += shift
+            track.boundary = replace(track.boundary, plane_coefficients=coefficients)
 
     def _coast_limit(self, track: _Track) -> float:
         settings = self.settings

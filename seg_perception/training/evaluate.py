@@ -34,7 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seg_perception.cli_args import parse_size
+from seg_perception.cli_args import parse_size, probability
 from seg_perception.errors import ConfigError, ModelFileError
 from seg_perception.inference.metadata import ModelMetadata
 from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CONTEXT_FRAMES
@@ -268,6 +268,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--uncalibrated", action="store_true", help="--lanes in image space, without the true camera"
     )
     lanes.add_argument(
+        "--lane-changes",
+        type=probability,
+        default=0.0,
+        metavar="P",
+        help="--lanes: share of drives in which the car moves into the next lane (3-6 s; needs drives "
+        "of a few seconds, e.g. --frames 180; default 0)",
+    )
+    lanes.add_argument(
         "--tusimple", type=Path, help="TuSimple label file (JSON lines) to score boundaries on"
     )
     lanes.add_argument(
@@ -408,6 +416,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
             size=(height, width),
             calibrated=not args.uncalibrated,
             overlays=args.overlays,
+            lane_change_p=args.lane_changes,
         )
         summary["model"] = str(args.model)
         print(f"{metadata.model}: {format_lane_summary(summary)}")

@@ -44,7 +44,6 @@ from seg_perception.data.synthetic.front import (
     FrontWorld,
     _dash_intervals,
     _intervals_minus,
-    ego_lateral_m,
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_FPS, DRIVE_SPEED, generate_drive
@@ -68,6 +67,7 @@ if TYPE_CHECKING:
 Predictor = Callable[[np.ndarray], np.ndarray]
 LATERAL_AT_M = 10.0
 LATERAL_TARGET_M = 0.10
+NEAR_STRETCH_M = 5.0  # a true line's offset at the car is extrapolated from this much of its nearest paint
 TUSIMPLE_ROWS = 72  # h_samples per image height (TuSimple: every 10 px of 720)
 OVERLAY_EVERY = 10  # frames of a drive between two overlay pictures
 TYPED_STYLES = (SOLID, DASHED, DOUBLE)  # the generator's line styles the extractor also names
@@ -88,6 +88,16 @@ class TrueLane:
         if not self.ground[0, 0] <= x <= self.ground[-1, 0]:
             return float("nan")
         return float(np.interp(x, self.ground[:, 0], self.ground[:, 1]))
+
+    def lateral_at_vehicle(self) -> float:
+        """The line's offset at the car (x = 0), straight on from its nearest few metres: the side of
+        the car it is on as the package names positions (``assign_positions``), also while the car
+        crosses it in a lane change."""
+        near = self.ground[self.ground[:, 0] <= self.ground[0, 0] + NEAR_STRETCH_M]
+        if len(near) < 2 or near[-1, 0] - near[0, 0] < 1e-6:
+            return float(self.ground[0, 1])
+        _slope, offset = np.polyfit(near[:, 0], near[:, 1], 1)
+        return float(offset)
 
 
 def lanes_of_sample(lanes: list[Any], size: tuple[int, int], hood: Any = None) -> list[TrueLane]:
@@ -127,9 +137,10 @@ def lanes_of_sample(lanes: list[Any], size: tuple[int, int], hood: Any = None) -
 
 def true_lanes(world: FrontWorld, time_s: float, *, samples: int = 80) -> list[TrueLane]:
     """The lane lines with paint in the labelled range, as ground and image polylines."""
+    world = world.at_time(time_s)
     cam = world.camera
     travelled = world.speed * time_s
-    lateral = ego_lateral_m(time_s)
+    lateral = world.ego_lateral_m(time_s)
     lo, hi = travelled + world.s_near, travelled + world.marking_range
     near = max(cam.near_ground_m, 0.5)
     lanes = []
@@ -182,14 +193,22 @@ def junctions_before(world: FrontWorld, s: float) -> int:
 
 
 def drive_world(
-    scenario: ScenarioConfig, seed: int, num_frames: int, size: tuple[int, int], fps: float
+    scenario: ScenarioConfig,
+    seed: int,
+    num_frames: int,
+    size: tuple[int, int],
+    fps: float,
+    *,
+    lane_change_p: float = 0.0,
 ) -> FrontWorld:
     """The world :func:`generate_drive` renders for these arguments (same random stream)."""
     rng = np.random.default_rng([int(seed), size[0], size[1]])
     scene = scenario.synthetic_scene
     speed = DRIVE_SPEED[scene]
     duration = max(num_frames - 1, 0) / fps
-    return sample_front_world(rng, size, urban=scene == "urban", duration_s=duration, speed=speed)
+    return sample_front_world(
+        rng, size, urban=scene == "urban", duration_s=duration, speed=speed, lane_change_p=lane_change_p
+    )
 
 
 @dataclass
@@ -206,6 +225,9 @@ class LaneScores:
     # (true style, published type) of every matched boundary whose line has a type the extractor
     # names (Botts' dots have none of their own)
     types: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # matched boundaries whose position (ego_left, left_1, ...) is the true line's, of all matched
+    positions_right: int = 0
+    positions_matched: int = 0
     # the lane class's coverage of the scored true lines, or None
     paint: PaintCoverage | None = None
     # the same boundaries against the generator's own TuSimple labels (``generate --tusimple``), or None
@@ -236,6 +258,9 @@ class LaneScores:
             )
             result["line_type_pairs"] = typed
             result["line_types"] = {f"{true}->{found}": n for (true, found), n in sorted(self.types.items())}
+        if self.positions_matched:
+            result["position_accuracy"] = self.positions_right / self.positions_matched
+            result["position_pairs"] = self.positions_matched
         return result
 
 
@@ -271,11 +296,13 @@ def evaluate_lane_drives(
     on_frame: Callable[[int, int, np.ndarray, LaneResult], None] | None = None,
     overlays: Path | None = None,
     overlay_every: int = OVERLAY_EVERY,
+    lane_change_p: float = 0.0,
 ) -> dict[str, Any]:
     """Score lane boundaries on ``drives`` synthetic drives of ``frames`` frames.
 
     The summary holds TuSimple accuracy / FP / FN, id persistence, the lateral error at 10 m, line
-    types, and the mask's own coverage of the scored true lines (``paint_point_recall``,
+    types, positions (``position_accuracy``: matched boundaries numbered as their true lines), and
+    the mask's own coverage of the scored true lines (``paint_point_recall``,
     ``paint_pixel_precision``: :class:`~seg_perception.metrics.lanes.PaintCoverage`).
 
     Args:
@@ -288,6 +315,8 @@ def evaluate_lane_drives(
         overlays: Folder for pictures of every ``overlay_every``-th frame of each drive
             (``drive<seed>_<frame>.png``): the tracked boundaries (``draw_lanes``) and the
             scored true lines (thin cyan).
+        lane_change_p: Share of drives in which the car moves into the next lane (the
+            generator's ``lane_change_p``; 0: every seed's drive as it was).
     """
     import cv2
 
@@ -307,10 +336,10 @@ def evaluate_lane_drives(
         ids: dict[tuple[int, int], list[int | None]] = {}
         first_frame = len(scores.tusimple.frames)
         scene: dict[str, Any] = {}
-        for frame, sample in enumerate(_frames(config, seed, frames, size, fps)):
+        for frame, sample in enumerate(_frames(config, seed, frames, size, fps, lane_change_p)):
             if extractor is None:  # the true camera, as the generator reports it
                 camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
-                world = world or drive_world(config, seed, frames, size, fps)
+                world = world or drive_world(config, seed, frames, size, fps, lane_change_p=lane_change_p)
                 scene = drive_scene(sample.meta, world)
                 mapper = GroundMapper.from_camera(camera) if calibrated else None
                 extractor = LaneExtractor(
@@ -327,7 +356,7 @@ def evaluate_lane_drives(
             if getattr(sample, "lanes", None):
                 truth = lanes_of_sample(sample.lanes, size, sample.meta.get("hood_edge_px"))
             else:  # a generator without per-lane truth: computed from its world
-                world = world or drive_world(config, seed, frames, size, fps)
+                world = world or drive_world(config, seed, frames, size, fps, lane_change_p=lane_change_p)
                 truth = true_lanes(world, sample.meta["time_s"])
             # TuSimple labels the ego lane's boundaries and the next one out on each side
             scored = nearest_lanes(truth, BENCHMARK_LANES_PER_SIDE)
@@ -360,6 +389,7 @@ def evaluate_lane_drives(
                 continue
             assert world is not None  # made with the extractor
             travelled = world.speed * float(sample.meta["time_s"])
+            positions = true_positions(truth)
             for lane in scored:
                 distance, nearest = min(
                     (
@@ -375,6 +405,9 @@ def evaluate_lane_drives(
                 ids.setdefault((lane.index, stretch), []).append(None if matched is None else matched.id)
                 if matched is not None and lane.style in TYPED_STYLES:
                     scores.types[(lane.style, matched.line_type)] += 1
+                if matched is not None:
+                    scores.positions_matched += 1
+                    scores.positions_right += int(matched.position_index == positions[lane.index])
             _score_ego(scores, truth, result)
         kept = visible = 0
         for seen in ids.values():
@@ -449,6 +482,8 @@ def drive_scene(meta: dict[str, Any], world: FrontWorld | None = None) -> dict[s
         )
     if camera.get("mount_height_m") is not None:
         scene["camera_height_m"] = round(float(camera["mount_height_m"]), 2)
+    if meta.get("lane_change"):
+        scene["lane_change"] = True
     return scene
 
 
@@ -472,6 +507,7 @@ SCENE_FACETS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
     ("wet road", _has("wet")),
     ("worn lines", _has("worn_lines")),
     ("Botts' dots", lambda drive: "dots" in (drive.get("line_styles") or ())),
+    ("lane change", _has("lane_change")),
 )
 
 
@@ -494,7 +530,7 @@ def scene_breakdown(per_drive: list[dict[str, Any]]) -> dict[str, dict[str, floa
 
 def _describe_scene(drive: dict[str, Any]) -> str:
     parts = [str(drive[key]) for key in ("time", "weather") if key in drive]
-    parts += [key.replace("_", " ") for key in ("low_sun", "headlights") if drive.get(key)]
+    parts += [key.replace("_", " ") for key in ("low_sun", "headlights", "lane_change") if drive.get(key)]
     if drive.get("wet"):
         parts.append(f"wet {drive['wet']}")
     if drive.get("motion_blur_px"):
@@ -530,8 +566,8 @@ def scenario_lane_settings(
 
 
 def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
-    """True lanes left and right of the vehicle, nearest first (by their lateral offset at the near end)."""
-    at_origin = [(lane.lateral_at(lane.ground[0, 0]), lane) for lane in truth]
+    """True lanes left and right of the vehicle, nearest first (by their lateral offset at the car)."""
+    at_origin = [(lane.lateral_at_vehicle(), lane) for lane in truth]
     left = sorted((item for item in at_origin if item[0] >= 0), key=lambda item: item[0])
     right = sorted((item for item in at_origin if item[0] < 0), key=lambda item: -item[0])
     return [lane for _, lane in left], [lane for _, lane in right]
@@ -540,6 +576,15 @@ def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
 def nearest_lanes(truth: list[TrueLane], per_side: int) -> list[TrueLane]:
     left, right = _sides(truth)
     return left[:per_side] + right[:per_side]
+
+
+def true_positions(truth: list[TrueLane]) -> dict[int, int]:
+    """Each true line's position index as :class:`LaneBoundary` numbers them (+1 ego-left, +2
+    left-1, ..., -1 ego-right, ...), by line index."""
+    left, right = _sides(truth)
+    return {lane.index: rank + 1 for rank, lane in enumerate(left)} | {
+        lane.index: -(rank + 1) for rank, lane in enumerate(right)
+    }
 
 
 def _score_ego(scores: LaneScores, truth: list[TrueLane], result: LaneResult) -> None:
@@ -562,9 +607,14 @@ def _score_ego(scores: LaneScores, truth: list[TrueLane], result: LaneResult) ->
 
 
 def _frames(
-    config: ScenarioConfig, seed: int, frames: int, size: tuple[int, int], fps: float
+    config: ScenarioConfig,
+    seed: int,
+    frames: int,
+    size: tuple[int, int],
+    fps: float,
+    lane_change_p: float = 0.0,
 ) -> Iterator[Any]:
-    return generate_drive(config, seed, frames, size=size, fps=fps)
+    return generate_drive(config, seed, frames, size=size, fps=fps, lane_change_p=lane_change_p)
 
 
 def format_lane_summary(summary: dict[str, Any]) -> str:
@@ -602,6 +652,11 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
                 f"{100 * summary['lateral_error_10m_within_target']:.1f} % <= {LATERAL_TARGET_M} m; "
                 f"ego boundary missing in {100 * summary['ego_boundary_missing']:.1f} % of frames"
             )
+    if "position_accuracy" in summary:
+        lines.append(
+            f"  position right in {100 * summary['position_accuracy']:.1f} % of "
+            f"{summary['position_pairs']} matched line-frames (ego_left, ego_right, left_1, right_1)"
+        )
     if "line_type_accuracy" in summary:
         lines.append(
             f"  line type right in {100 * summary['line_type_accuracy']:.1f} % of "

@@ -19,7 +19,7 @@ outside the headlights) stays labelled: the model has to find it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -85,6 +85,7 @@ LANE_LABEL_MIN_PX = 0.6  # paint is labelled out to where it is this wide at 512
 WEAVE_M = 0.25  # the ego car weaves this far either side of its lane's centre
 EGO_WIDTH_M = 1.9  # a vehicle whose body overlaps the ego car's path is followed, not driven through
 FOLLOW_GAP_M = 15.0  # a slower vehicle in the ego car's path is followed this far ahead at most
+LANE_CHANGE_S = (3.0, 6.0)  # how long a lane change takes (s)
 
 
 @dataclass
@@ -104,11 +105,6 @@ class LaneLine:
     yellow: bool = False
 
 
-def ego_lateral_m(time_s: float) -> float:
-    """The ego car's offset from its lane's centre ``time_s`` seconds into a drive (m): a gentle weave."""
-    return WEAVE_M * float(np.sin(0.4 * time_s))
-
-
 @dataclass
 class Vehicle:
     """A box-shaped vehicle seen from behind (or, oncoming, from the front)."""
@@ -122,17 +118,42 @@ class Vehicle:
     color: tuple[int, int, int]
     truck: bool = False
 
-    def distance_ahead(self, time_s: float, ego_speed: float) -> float:
+    def distance_ahead(
+        self, time_s: float, ego_speed: float, ego_lanes_t: tuple[float, ...] = (0.0,)
+    ) -> float:
         """How far ahead of the ego car the vehicle's rear is ``time_s`` seconds into the drive (m).
 
-        A slower vehicle in the ego car's path is caught up with and then followed at the gap it
+        A slower vehicle in a lane the ego car drives in (``ego_lanes_t``: the lanes' lateral
+        offsets; the second one of a lane change) is caught up with and then followed at the gap it
         started with, at most :data:`FOLLOW_GAP_M`, as a driver would: the ego car never drives
         through it. Vehicles in other lanes keep their own speed and are overtaken.
         """
         ahead = self.s0 + (self.speed - ego_speed) * time_s
-        if abs(self.t) < (self.width + EGO_WIDTH_M) / 2.0 + WEAVE_M:
+        reach = (self.width + EGO_WIDTH_M) / 2.0 + WEAVE_M
+        if any(abs(self.t - lane_t) < reach for lane_t in ego_lanes_t):
             ahead = max(ahead, min(self.s0, FOLLOW_GAP_M))
         return ahead
+
+
+@dataclass(frozen=True)
+class LaneChange:
+    """The ego car moving into the next lane during a drive: a smooth (half-cosine) lateral step."""
+
+    start_s: float  # seconds into the drive when it starts
+    duration_s: float
+    offset_m: float  # lateral step (the lane width; positive: to the right)
+
+    def lateral_m(self, time_s: float) -> float:
+        """How far the car has moved across by ``time_s`` (m)."""
+        progress = float(np.clip((time_s - self.start_s) / self.duration_s, 0.0, 1.0))
+        return self.offset_m * (1.0 - float(np.cos(np.pi * progress))) / 2.0
+
+    def lateral_speed(self, time_s: float) -> float:
+        """The car's speed across the road at ``time_s`` (m/s)."""
+        progress = (time_s - self.start_s) / self.duration_s
+        if not 0.0 < progress < 1.0:
+            return 0.0
+        return self.offset_m * np.pi / (2.0 * self.duration_s) * float(np.sin(np.pi * progress))
 
 
 @dataclass(frozen=True)
@@ -221,6 +242,7 @@ class FrontWorld:
     ego_lane_index: int = 0
     grass_grain: int = 16  # amplitude of the grass and leaf texture
     barrier_looks: list[BarrierLook] = field(default_factory=list)  # one per barrier, in its order
+    lane_change: LaneChange | None = None
 
     @property
     def s_near(self) -> float:
@@ -238,6 +260,26 @@ class FrontWorld:
     ) -> np.ndarray:
         """Road coordinates relative to the ego (s ahead, t lateral) -> pixel coordinates."""
         return self.camera.project(self.centre_x(s) + t - lateral, s, z)
+
+    @property
+    def ego_lanes_t(self) -> tuple[float, ...]:
+        """Lateral offsets of the lanes the ego car drives in: its own, and the next one of a lane change."""
+        return (0.0,) if self.lane_change is None else (0.0, self.lane_change.offset_m)
+
+    def ego_lateral_m(self, time_s: float) -> float:
+        """The ego car's offset from its first lane's centre ``time_s`` seconds into the drive (m):
+        a gentle weave, plus the lane change's step."""
+        weave = WEAVE_M * float(np.sin(0.4 * time_s))
+        return weave + (0.0 if self.lane_change is None else self.lane_change.lateral_m(time_s))
+
+    def at_time(self, time_s: float) -> FrontWorld:
+        """The world as the car sees it ``time_s`` seconds into the drive: during a lane change the
+        car heads across the road (``lateral speed / speed``, small), which turns the road's centre
+        line by as much the other way. Itself when the car heads along the road."""
+        if self.lane_change is None:
+            return self
+        heading = self.lane_change.lateral_speed(time_s) / max(self.speed, 1e-6)
+        return self if heading == 0.0 else replace(self, yaw=self.yaw - heading)
 
 
 def _intervals_minus(
@@ -320,6 +362,7 @@ def sample_front_world(
     botts_dots_p: float = BOTTS_DOTS_P,
     barrier_p: float = BARRIER_P,
     dark_p: float = DARK_P,
+    lane_change_p: float = 0.0,
 ) -> FrontWorld:
     """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive.
 
@@ -329,6 +372,9 @@ def sample_front_world(
     more; at the default every seed is the world it was).
     ``dark_p``: probability of a drive at dusk or night (at the default every seed is the world it
     was; another share draws other worlds).
+    ``lane_change_p``: probability that the car moves into a next lane (same direction of travel)
+    during the drive, over 3-6 s starting somewhere in its first ``duration_s`` (drawn after
+    everything else: the world is the same, only the car's path differs).
     """
     camera = PinholeCamera.sample(rng, size, lens=True)
     conditions = sample_conditions(rng, urban=urban, dark_p=dark_p)
@@ -647,6 +693,16 @@ def sample_front_world(
     )  # fmt: skip
     # drawn after everything else, so that every other part of a seed's world stays as it was
     world.barrier_looks = [sample_barrier_look(rng, kind) for _, kind in barriers]
+    if lane_change_p > 0.0 and rng.random() < lane_change_p:
+        first_same_way = centre_line if centre_line >= 0 else 0  # urban lanes left of it are oncoming
+        sides = [side for side in (-1, 1) if first_same_way <= ego_lane + side < n_lanes]
+        if sides:
+            change_s = float(rng.uniform(*LANE_CHANGE_S))
+            world.lane_change = LaneChange(
+                start_s=float(rng.uniform(0.0, max(duration_s - change_s, 0.0))),
+                duration_s=change_s,
+                offset_m=float(sides[int(rng.integers(len(sides)))]) * lane_w,
+            )
     return world
 
 
@@ -933,12 +989,13 @@ def render_front(
     world: FrontWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator
 ) -> FrontFrame:
     """Draw the world at ``time_s`` seconds into the drive."""
+    world = world.at_time(time_s)
     cam = world.camera
     cond = world.conditions
     night = cond.time == "night"
     h, w = cam.height, cam.width
     travelled = world.speed * time_s
-    lateral = ego_lateral_m(time_s)
+    lateral = world.ego_lateral_m(time_s)
     horizon = int(np.clip(np.floor(cam.horizon_v), 0, h - 1))
     c = world.colors
 
@@ -1018,7 +1075,8 @@ def render_front(
         fade_rows(image, amount, c["sky_low"])
 
     vehicles = sorted(
-        ((v, v.distance_ahead(time_s, world.speed)) for v in world.vehicles), key=lambda x: -x[1]
+        ((v, v.distance_ahead(time_s, world.speed, world.ego_lanes_t)) for v in world.vehicles),
+        key=lambda x: -x[1],
     )
     vehicles = [(v, s) for v, s in vehicles if 3.0 < s < 150.0]
     if not night:

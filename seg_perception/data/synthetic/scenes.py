@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,7 @@ def generate_drive(
     barrier_p: float = BARRIER_P,
     dark_p: float = DARK_P,
     highway_p: float = 0.0,
+    lane_change_p: float = 0.0,
 ) -> Iterator[SceneSample]:
     """Temporally coherent frames of one drive: the ego moves, markings and slots scroll.
 
@@ -117,6 +119,8 @@ def generate_drive(
         dark_p: Front scenes only: probability that the drive is at dusk or night.
         highway_p: Urban scenes only: probability that the drive is on a highway instead (the
             scenario's classes; no junctions), so that an urban model also sees highway roadsides.
+        lane_change_p: Front scenes only: probability that the car moves into the next lane during
+            the drive (``meta["lane_change"]``; at 0 every seed's drive is the one it was).
     """
     config = _resolve(scenario)
     hw = _size(config, size)
@@ -154,8 +158,11 @@ def generate_drive(
             botts_dots_p=botts_dots_p,
             barrier_p=barrier_p,
             dark_p=dark_p,
+            lane_change_p=lane_change_p,
         )
         meta_base["camera_model"] = front_world.camera.to_json()
+        if front_world.lane_change is not None:
+            meta_base["lane_change"] = asdict(front_world.lane_change)
         hood = hood_edge_px(front_world)
         if hood is not None:
             meta_base["hood_edge_px"] = hood.round(2).tolist()

@@ -15,6 +15,9 @@ from seg_perception.postprocess.lanes.settings import LaneSettings
 # A blob of paint counts as this many samples at its centre: alone it stays below a line's
 # min_samples (3), as a fleck of paint does, while two blobs in a row (a far line's dashes) make one.
 BLOB_SAMPLES = 2
+# Tracklets this long along the road (metres, or the pseudo-ground's units) say which way the road
+# runs in the plane: shorter ones (a dash seen far off, a blob) have noisy or ray-like directions.
+HEADING_MIN_SPAN = 4.0
 
 
 def sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
@@ -177,6 +180,11 @@ def unresolved_blobs(
     is long. Every row then cuts the dash at its centre, and the samples line up along the camera's
     ray instead of the line: only their centre is a point of the line.
 
+    "Along the road" is along the frame's long tracklets (:func:`road_slope`), not the car's axis:
+    in a lane change the car heads across the road, and the line it crosses runs from under the
+    car along a ray of the camera, keeping one column, as a blob does; measured from the road's
+    direction it lies at no offset and crosses no columns, so it stays a line.
+
     Args:
         samples: Per sample (tracklet after tracklet), its run's centre ``u``, row ``v`` and width
             (frame pixels).
@@ -196,8 +204,14 @@ def unresolved_blobs(
     counts = np.diff(np.r_[starts, len(u)])
     shift = np.maximum.reduceat(u, starts) - np.minimum.reduceat(u, starts)
     near, far = np.minimum.reduceat(xy[:, 0], starts), np.maximum.reduceat(xy[:, 0], starts)
-    lateral = np.add.reduceat(xy[:, 1] * weights, starts) / np.add.reduceat(weights, starts)
-    ends = plane.to_image(np.column_stack([np.r_[near, far], np.r_[lateral, lateral]]))
+    total = np.add.reduceat(weights, starts)
+    lateral = np.add.reduceat(xy[:, 1] * weights, starts) / total
+    along = np.add.reduceat(xy[:, 0] * weights, starts) / total
+    slope = road_slope(xy, starts)
+    offset = lateral - slope * along  # where a line along the road through the tracklet passes the car
+    ends = plane.to_image(
+        np.column_stack([np.r_[near, far], np.r_[offset + slope * near, offset + slope * far]])
+    )
     along_road = np.abs(ends[: len(starts), 0] - ends[len(starts) :, 0])
     centres = plane.to_plane(
         np.column_stack([np.add.reduceat(u, starts) / counts, np.add.reduceat(v, starts) / counts])
@@ -210,6 +224,29 @@ def unresolved_blobs(
             & np.isfinite(centres).all(axis=1)
         )
     return blob, centres
+
+
+def road_slope(xy: np.ndarray, starts: np.ndarray) -> float:
+    """Which way the road runs on the plane: the lateral change per unit ahead (``dy / dx``) that
+    the frame's long tracklets share, their median weighted by length (0, the car's axis, when
+    none is :data:`HEADING_MIN_SPAN` long).
+
+    Args:
+        xy: Per sample, its point on the plane, tracklet after tracklet.
+        starts: Index of each tracklet's first sample.
+    """
+    slopes, spans = [], []
+    for points in np.split(xy, starts[1:]):
+        span = float(points[:, 0].max() - points[:, 0].min()) if len(points) else 0.0
+        if len(points) < 3 or span < HEADING_MIN_SPAN:
+            continue
+        slopes.append(float(np.polyfit(points[:, 0], points[:, 1], 1)[0]))
+        spans.append(span)
+    if not slopes:
+        return 0.0
+    order = np.argsort(slopes)
+    cumulative = np.cumsum(np.asarray(spans)[order])
+    return float(np.asarray(slopes)[order][np.searchsorted(cumulative, cumulative[-1] / 2.0)])
 
 
 @dataclass(frozen=True)
