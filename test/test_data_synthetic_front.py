@@ -24,6 +24,7 @@ from seg_perception.data.synthetic.conditions import DARK_P
 from seg_perception.data.synthetic.front import (
     FOLLOW_GAP_M,
     BarrierLook,
+    LaneChange,
     Vehicle,
     render_front,
     sample_front_world,
@@ -249,6 +250,36 @@ def test_a_slower_vehicle_in_the_ego_lane_is_followed_not_driven_through():
 
     assert changed_pixels([ahead]) > 50
     assert changed_pixels([beside]) == 0
+
+
+def test_a_drive_can_change_lanes_with_the_world_unchanged():
+    """With lane_change_p the car moves into a next lane of its direction over 3-6 s, heading across
+    the road as it goes; the world (road, lines, traffic, light) is the one the seed gives without
+    it, and at 0 the drive is the one it was."""
+    change = LaneChange(start_s=1.0, duration_s=4.0, offset_m=-3.5)
+    assert change.lateral_m(0.5) == 0.0 and change.lateral_m(9.0) == -3.5
+    assert change.lateral_m(3.0) == pytest.approx(-1.75)
+    assert change.lateral_speed(3.0) == pytest.approx(-3.5 * np.pi / 8.0) and change.lateral_speed(6.0) == 0.0
+    size, frames = (144, 256), 200  # 6.6 s: the longest change fits (a shorter drive holds part of one)
+    plain = list(generate_drive("highway", 31, frames, size=size, lane_change_p=0.0))
+    default = generate_drive("highway", 31, frames, size=size)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(plain, default, strict=True))
+    changing = list(generate_drive("highway", 31, frames, size=size, lane_change_p=1.0))
+    meta = changing[0].meta["lane_change"]
+    assert "lane_change" not in plain[0].meta
+    assert 3.0 <= meta["duration_s"] <= 6.0 and 3.3 <= abs(meta["offset_m"]) <= 3.8
+    assert meta["start_s"] + meta["duration_s"] <= (frames - 1) / 30.0 + 1e-9
+    if meta["start_s"] > 0.0:
+        assert np.array_equal(changing[0].image, plain[0].image)
+    # the lines' offsets at the car moved by the step, the other way
+    first, last = (
+        {lane.lane_id: lane.ground[0][0] for lane in sample.lanes} for sample in (changing[0], changing[-1])
+    )
+    common = sorted(set(first) & set(last))
+    assert common
+    weave = 0.25 * 2
+    for lane_id in common:
+        assert abs(last[lane_id] - first[lane_id] + meta["offset_m"]) < weave + 0.5
 
 
 def test_barrier_edges_that_look_like_paint_are_background():

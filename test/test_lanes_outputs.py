@@ -483,6 +483,23 @@ def test_lane_eval_reports_each_drive_with_its_scene():
         assert f"({drive['time']}, {drive['weather']}" in text
 
 
+def test_a_lane_change_keeps_ids_and_renumbers_positions_on_a_generated_drive():
+    """A generated drive in which the car moves one lane over (seed 4248: to the right over 3.6 s,
+    across a solid line), scored with the true masks and the highway's settings: the crossed line
+    keeps its id all along (the blob test once cut it to its centre: id persistence 0.77) and
+    positions follow the lines as the truth names them."""
+    from seg_perception.training.lane_eval import evaluate_lane_drives, format_lane_summary
+
+    summary = evaluate_lane_drives(
+        "highway", predict=None, drives=1, frames=150, seed_start=4248, size=(270, 480), lane_change_p=1.0
+    )
+    assert summary["per_drive"][0]["lane_change"] is True
+    assert summary["id_persistence"] == 1.0
+    assert summary["position_accuracy"] >= 0.97 and summary["position_pairs"] > 250
+    assert "position right in" in format_lane_summary(summary)
+    assert summary["by_scene"]["lane change"]["drives"] == 1
+
+
 def test_lane_eval_also_scores_the_boundaries_against_the_generators_labels():
     """Beside the drives' truth, the same boundaries are scored against the labels ``generate --tusimple``
     writes of each frame (a line ends at the last paint in sight, as a labeller stops): the true masks'
