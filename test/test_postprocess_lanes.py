@@ -551,7 +551,8 @@ def test_a_line_the_car_crosses_is_not_taken_for_a_blob():
 def test_tracks_follow_the_cars_sideways_motion_with_ego_motion_min_lines():
     """In a lane change every line moves across by the same few centimetres a frame. Smoothing alone
     leaves the tracks trailing behind; moved first by the shift the matched lines share, they stay on
-    their lines, and a line seen alone (fewer than ego_motion_min_lines) is blended as before."""
+    their lines, and a line seen alone (fewer than ego_motion_min_lines) or in image space is blended
+    as before."""
     extractor = LaneExtractor(CLASSES, mapper=MAPPER)
     lines = [(5.25, "solid", WHITE, 0.0), (1.75, "solid", WHITE, 0.0), (-1.75, "solid", WHITE, 0.0)]
 
@@ -570,6 +571,10 @@ def test_tracks_follow_the_cars_sideways_motion_with_ego_motion_min_lines():
     assert lag(TrackerSettings(ego_motion_min_lines=2), lines).max() < 0.015  # the mask's own error
     one = lines[1:2]
     np.testing.assert_allclose(lag(TrackerSettings(ego_motion_min_lines=2), one), lag(TrackerSettings(), one))
+    # in image space (no calibration) the plane follows each frame's horizon: tracks are not moved
+    extractor = LaneExtractor(CLASSES)
+    moved = lag(TrackerSettings(ego_motion_min_lines=2), lines)
+    np.testing.assert_allclose(moved, lag(TrackerSettings(), lines))
 
 
 def test_generator_meta_and_config_blocks(tmp_path):

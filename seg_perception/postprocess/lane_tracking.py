@@ -18,7 +18,8 @@ under the vehicle during a lane change, while the ids stay with the lines.
 The vehicle's own motion comes from no odometry: at lane-keeping rates a boundary moves a few
 centimetres per frame, well inside the matching distance. With ``ego_motion_min_lines``, every track is
 first moved across by the shift the frame's matched lines share (the car's own sideways motion, a lane
-change's 5 cm a frame), so smoothing does not drag the boundaries behind the car's motion.
+change's 5 cm a frame), so smoothing does not drag the boundaries behind the car's motion (boundaries in
+metres only).
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ class TrackerSettings:
     # of the road just ahead of the car ages as the car drives over it
     support_drift_m: float = 0.5
     # with at least this many lines matched in a frame, every track is first moved across by the median
-    # of their lateral shifts (the car's own sideways motion: a lane change), then blended (0: off)
+    # of their lateral shifts (the car's own sideways motion: a lane change), then blended (0: off).
+    # Boundaries in metres only: in image space the plane moves with each frame's horizon estimate, and
+    # the shift the lines share is that estimate's jitter as much as the car's motion
     ego_motion_min_lines: int = 0
 
     @classmethod
@@ -218,7 +221,8 @@ class LaneTracker:
                 continue
             matched_tracks.add(t_index)
             matched_detections[d_index] = t_index
-        self._follow_ego_motion(detections.boundaries, matched_detections)
+        if detections.metric:  # image space: each frame's plane moves with its own horizon estimate
+            self._follow_ego_motion(detections.boundaries, matched_detections)
         for d_index, t_index in matched_detections.items():
             self._blend(self._tracks[t_index], detections.boundaries[d_index])
         near_a_detection = [bool(v) for v in np.any(distances <= settings.match_distance_m, axis=1)]
