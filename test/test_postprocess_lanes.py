@@ -548,6 +548,28 @@ def test_a_line_the_car_crosses_is_not_taken_for_a_blob():
         np.testing.assert_allclose(found, [-3.4, 0.1, 3.6], atol=0.05)
 
 
+def test_the_roads_heading_comes_from_long_tracklets_that_agree():
+    """``road_slope``: the length-weighted median slope of the long tracklets; short ones (a far dash,
+    a blob) do not vote, and paint that fans out (stripes straight up the image are rays on the
+    plane) gives no heading, so the blob test falls back to the car's axis."""
+    from seg_perception.postprocess.lanes.paint import road_slope
+
+    def tracklets(*lines: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+        parts = [
+            np.column_stack([x := np.linspace(x0, x1, 12), offset + slope * x])
+            for offset, slope, x0, x1 in lines
+        ]
+        return np.vstack(parts), np.r_[0, np.cumsum([len(p) for p in parts])[:-1]]
+
+    parallel = tracklets(
+        (1.8, 0.05, 5.0, 40.0), (-1.7, 0.05, 6.0, 30.0), (5.0, 0.06, 10.0, 25.0), (9.0, -0.6, 30.0, 32.0)
+    )
+    assert road_slope(*parallel) == pytest.approx(0.05)
+    assert road_slope(*tracklets((9.0, -0.6, 30.0, 32.0))) == 0.0  # too short to say
+    fanned = tracklets((0.0, 0.3, 5.0, 40.0), (0.0, -0.3, 5.0, 40.0), (0.0, 0.25, 5.0, 30.0))
+    assert road_slope(*fanned) == 0.0
+
+
 def test_tracks_follow_the_cars_sideways_motion_with_ego_motion_min_lines():
     """In a lane change every line moves across by the same few centimetres a frame. Smoothing alone
     leaves the tracks trailing behind; moved first by the shift the matched lines share, they stay on

@@ -18,6 +18,9 @@ BLOB_SAMPLES = 2
 # Tracklets this long along the road (metres, or the pseudo-ground's units) say which way the road
 # runs in the plane: shorter ones (a dash seen far off, a blob) have noisy or ray-like directions.
 HEADING_MIN_SPAN = 4.0
+# ... if they agree: their slopes' length-weighted mean distance from the median at most this (about 3 deg).
+# Paint that fans out (stripes straight up the image, rays on the plane) has no one heading.
+HEADING_MAX_SPREAD = 0.05
 
 
 def sample_rows(paint: np.ndarray, target: int) -> np.ndarray:
@@ -229,7 +232,8 @@ def unresolved_blobs(
 def road_slope(xy: np.ndarray, starts: np.ndarray) -> float:
     """Which way the road runs on the plane: the lateral change per unit ahead (``dy / dx``) that
     the frame's long tracklets share, their median weighted by length (0, the car's axis, when
-    none is :data:`HEADING_MIN_SPAN` long).
+    none is :data:`HEADING_MIN_SPAN` long, or when they fan out by more than
+    :data:`HEADING_MAX_SPREAD`).
 
     Args:
         xy: Per sample, its point on the plane, tracklet after tracklet.
@@ -244,9 +248,12 @@ def road_slope(xy: np.ndarray, starts: np.ndarray) -> float:
         spans.append(span)
     if not slopes:
         return 0.0
-    order = np.argsort(slopes)
-    cumulative = np.cumsum(np.asarray(spans)[order])
-    return float(np.asarray(slopes)[order][np.searchsorted(cumulative, cumulative[-1] / 2.0)])
+    values, weights = np.asarray(slopes), np.asarray(spans)
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    median = float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2.0)])
+    spread = float(np.sum(weights * np.abs(values - median)) / cumulative[-1])
+    return median if spread <= HEADING_MAX_SPREAD else 0.0
 
 
 @dataclass(frozen=True)
