@@ -359,7 +359,8 @@ def evaluate_lane_drives(
                 world = world or drive_world(config, seed, frames, size, fps, lane_change_p=lane_change_p)
                 truth = true_lanes(world, sample.meta["time_s"])
             # TuSimple labels the ego lane's boundaries and the next one out on each side
-            scored = nearest_lanes(truth, BENCHMARK_LANES_PER_SIDE)
+            left, right = _sides(truth)
+            scored = left[:BENCHMARK_LANES_PER_SIDE] + right[:BENCHMARK_LANES_PER_SIDE]
             full = (
                 mask
                 if mask.shape[:2] == size
@@ -389,7 +390,7 @@ def evaluate_lane_drives(
                 continue
             assert world is not None  # made with the extractor
             travelled = world.speed * float(sample.meta["time_s"])
-            positions = true_positions(truth)
+            positions = true_positions(left, right)
             for lane in scored:
                 distance, nearest = min(
                     (
@@ -408,7 +409,7 @@ def evaluate_lane_drives(
                 if matched is not None:
                     scores.positions_matched += 1
                     scores.positions_right += int(matched.position_index == positions[lane.index])
-            _score_ego(scores, truth, result)
+            _score_ego(scores, left, right, result)
         kept = visible = 0
         for seen in ids.values():
             present = [i for i in seen if i is not None]
@@ -578,18 +579,17 @@ def nearest_lanes(truth: list[TrueLane], per_side: int) -> list[TrueLane]:
     return left[:per_side] + right[:per_side]
 
 
-def true_positions(truth: list[TrueLane]) -> dict[int, int]:
+def true_positions(left: list[TrueLane], right: list[TrueLane]) -> dict[int, int]:
     """Each true line's position index as :class:`LaneBoundary` numbers them (+1 ego-left, +2
-    left-1, ..., -1 ego-right, ...), by line index."""
-    left, right = _sides(truth)
+    left-1, ..., -1 ego-right, ...), by line index, from the lines either side (:func:`_sides`)."""
     return {lane.index: rank + 1 for rank, lane in enumerate(left)} | {
         lane.index: -(rank + 1) for rank, lane in enumerate(right)
     }
 
 
-def _score_ego(scores: LaneScores, truth: list[TrueLane], result: LaneResult) -> None:
-    """Lateral error at 10 m of the ego boundaries against the true lines either side of the vehicle."""
-    left, right = _sides(truth)
+def _score_ego(scores: LaneScores, left: list[TrueLane], right: list[TrueLane], result: LaneResult) -> None:
+    """Lateral error at 10 m of the ego boundaries against the true lines either side of the vehicle
+    (:func:`_sides`)."""
     for position, side in ((EGO_LEFT, left), (EGO_RIGHT, right)):
         if not side:
             continue

@@ -239,16 +239,21 @@ def road_slope(xy: np.ndarray, starts: np.ndarray) -> float:
         xy: Per sample, its point on the plane, tracklet after tracklet.
         starts: Index of each tracklet's first sample.
     """
-    slopes, spans = [], []
-    for points in np.split(xy, starts[1:]):
-        span = float(points[:, 0].max() - points[:, 0].min()) if len(points) else 0.0
-        if len(points) < 3 or span < HEADING_MIN_SPAN:
-            continue
-        slopes.append(float(np.polyfit(points[:, 0], points[:, 1], 1)[0]))
-        spans.append(span)
-    if not slopes:
+    if len(xy) == 0:
         return 0.0
-    values, weights = np.asarray(slopes), np.asarray(spans)
+    x, y = xy[:, 0], xy[:, 1]
+    counts = np.diff(np.r_[starts, len(xy)])
+    spans = np.maximum.reduceat(x, starts) - np.minimum.reduceat(x, starts)
+    # every tracklet's least-squares slope at once (the node runs this each frame)
+    mean_x = np.add.reduceat(x, starts) / counts
+    mean_y = np.add.reduceat(y, starts) / counts
+    dx = x - np.repeat(mean_x, counts)
+    covariance = np.add.reduceat(dx * (y - np.repeat(mean_y, counts)), starts)
+    variance = np.add.reduceat(dx * dx, starts)
+    long = (counts >= 3) & (spans >= HEADING_MIN_SPAN)
+    if not long.any():
+        return 0.0
+    values, weights = covariance[long] / variance[long], spans[long]
     order = np.argsort(values)
     cumulative = np.cumsum(weights[order])
     median = float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2.0)])
