@@ -48,23 +48,38 @@ def _rss_bytes() -> int:
 
 @pytest.fixture
 def harness() -> Iterator[Harness]:
+    """The node under flood, traced by ``tracemalloc`` from before its threads start to after they end.
+
+    ``tracemalloc.start()`` / ``stop()`` while other threads allocate can crash CPython before 3.12.9
+    (python/cpython#128679, #131566: a thread tracing an allocation without the GIL meets ``stop``
+    freeing the tables). CI ran 3.11.7 and died once with a segmentation fault in this test, which
+    started and stopped tracing mid-flood. Tracing now spans the harness: started before any of its
+    threads exist, stopped after :meth:`Harness.close` joined them; the test reads the growth with
+    ``reset_peak`` instead.
+    """
+    tracemalloc.start()
     context = Context()
-    rclpy.init(context=context, domain_id=DOMAIN_ID)
-    harness = Harness(
-        context,
-        SegmentationNode,
-        [
-            Parameter("scenario", value="highway"),
-            Parameter("cameras", value=["front", "avm"]),
-            Parameter("qos.reliability", value="reliable"),
-            Parameter("qos.depth", value=1),  # latency-minded: DDS keeps only the newest frame too
-            Parameter("stale_timeout_s", value=60.0),
-        ],
-        engine_factory=fake_factory(FakeEngine("highway", delay_s=ENGINE_DELAY_S)),
-    )
-    yield harness
-    harness.close()
-    rclpy.try_shutdown(context=context)
+    try:
+        rclpy.init(context=context, domain_id=DOMAIN_ID)
+        harness = Harness(
+            context,
+            SegmentationNode,
+            [
+                Parameter("scenario", value="highway"),
+                Parameter("cameras", value=["front", "avm"]),
+                Parameter("qos.reliability", value="reliable"),
+                Parameter("qos.depth", value=1),  # latency-minded: DDS keeps only the newest frame too
+                Parameter("stale_timeout_s", value=60.0),
+            ],
+            engine_factory=fake_factory(FakeEngine("highway", delay_s=ENGINE_DELAY_S)),
+        )
+        try:
+            yield harness
+        finally:
+            harness.close()  # joins every thread the harness started
+    finally:
+        rclpy.try_shutdown(context=context)
+        tracemalloc.stop()
 
 
 def test_flood_keeps_memory_bounded_newest_frame_wins_and_counts_every_frame(harness: Harness) -> None:
@@ -93,13 +108,12 @@ def test_flood_keeps_memory_bounded_newest_frame_wins_and_counts_every_frame(har
 
     publish_for(0.5)  # warm up: buffers, DDS history, statistics windows
     rss_before = _rss_bytes()
-    tracemalloc.start()
+    tracemalloc.reset_peak()
     baseline, _ = tracemalloc.get_traced_memory()
     publish_for(DURATION_S)
     workers = {worker.camera.name: worker for worker in harness.node.workers}
     processed_at_stop = {name: worker.stats.snapshot().processed for name, worker in workers.items()}
     current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     rss_growth = _rss_bytes() - rss_before
 
     for worker in workers.values():
