@@ -16,6 +16,8 @@ from seg_perception.metrics.lanes import (
     polyline_to_tusimple,
     tusimple_angle,
     tusimple_frame,
+    tusimple_min_rows,
+    tusimple_rows,
     tusimple_to_polyline,
 )
 
@@ -99,6 +101,26 @@ def test_tusimple_half_covered_lane_counts_half_its_rows():
     gt_short = vertical(500)
     gt_short[:10] = -2
     assert tusimple_frame([gt_short], [gt_short], ROWS).accuracy == 1.0
+
+
+def _stub(x: float, rows_covered: int) -> np.ndarray:
+    """A lane present on the last ``rows_covered`` of ROWS at column ``x``, absent above."""
+    lane = np.full(ROWS.shape, -2.0)
+    lane[len(ROWS) - rows_covered :] = x
+    return lane
+
+
+def test_a_lane_shorter_than_tusimple_min_rows_is_matched_by_a_prediction_that_shares_no_row():
+    # the benchmark counts a row both lines skip as correct: a short lane 'matches' far-off stubs
+    rows = tusimple_min_rows(len(ROWS))
+    assert rows == 8  # 56 rows at 0.85: 7 lane rows and 1 prediction row apart still score 48 / 56
+    far_prediction = np.full(ROWS.shape, -2.0)
+    far_prediction[0] = 100.0  # one row at the top, 500 px away from every lane below
+    too_short = tusimple_frame([far_prediction], [_stub(600, rows - 1), _stub(700, rows - 1)], ROWS)
+    assert too_short.matched == 2 and too_short.fp < 0  # two lanes matched by one prediction
+    long_enough = tusimple_frame([far_prediction], [_stub(600, rows), _stub(700, rows)], ROWS)
+    assert long_enough.matched == 0 and long_enough.fp == 1.0
+    assert tusimple_rows([[600, 719], [600, 160 + 10 * (len(ROWS) - rows)]], ROWS) == rows
 
 
 def test_tusimple_metrics_take_polylines_and_scale_the_threshold_with_width():

@@ -33,7 +33,13 @@ from torch.utils.data import Dataset
 from seg_perception.data.datasets import Transform, _apply, read_image
 from seg_perception.data.errors import DatasetError
 from seg_perception.media_files import IMAGE_SUFFIXES
-from seg_perception.metrics.lanes import TUSIMPLE_ABSENT, polyline_to_tusimple, tusimple_to_polyline
+from seg_perception.metrics.lanes import (
+    TUSIMPLE_ABSENT,
+    polyline_to_tusimple,
+    tusimple_min_rows,
+    tusimple_rows,
+    tusimple_to_polyline,
+)
 from seg_perception.postprocess.hood import hood_rows
 from seg_perception.postprocess.lanes import AT_JUNCTION_M
 from seg_perception.postprocess.lanes.curves import frame_entry_fraction
@@ -527,7 +533,8 @@ def scene_tusimple_label(sample: Any, raw_file: str, *, lanes_per_side: int = 0)
 
     ``h_samples`` start just below the true horizon (from the sample's camera) and run to the
     bottom of the frame every ``height / 72`` rows. ``lanes_per_side`` as in
-    :func:`scene_lane_polylines`.
+    :func:`scene_lane_polylines`. A lane on fewer rows than :func:`tusimple_min_rows` (a far stub
+    beyond a junction) is left out: the benchmark would count it matched by any prediction.
     """
     from seg_perception.data.synthetic.camera import PinholeCamera
 
@@ -543,6 +550,9 @@ def scene_tusimple_label(sample: Any, raw_file: str, *, lanes_per_side: int = 0)
         )  # fmt: skip
         horizon = camera.project_output(np.array([0.0]), np.array([1.0e4]), 0.0)[0, 1]
         top = float(horizon) + 0.02 * height
+    h_samples = tusimple_h_samples(height, top)
+    min_rows = tusimple_min_rows(len(h_samples))
+    polylines = scene_lane_polylines(sample, lanes_per_side=lanes_per_side)
     return TuSimpleLabel.from_polylines(
-        raw_file, scene_lane_polylines(sample, lanes_per_side=lanes_per_side), tusimple_h_samples(height, top)
+        raw_file, [line for line in polylines if tusimple_rows(line, h_samples) >= min_rows], h_samples
     )

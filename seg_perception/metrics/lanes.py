@@ -97,6 +97,25 @@ def polyline_to_tusimple(points: Sequence[Sequence[float]] | np.ndarray, h_sampl
     return out
 
 
+def tusimple_min_rows(rows: int, point_thresh: float = TUSIMPLE_POINT_THRESH) -> int:
+    """The fewest of ``rows`` h_samples rows a lane must cross for TuSimple's line accuracy to need a
+    prediction near it.
+
+    The benchmark counts a row on which both lines are absent as a correct one, so a lane on fewer
+    rows than this reaches ``point_thresh`` with a prediction on another row that skips all of its
+    rows: a far stub of three rows "matches" a stub 150 px away, and several such lanes match one
+    prediction (an FP rate below 0). TuSimple's own labels are long; the generator's truth and labels
+    leave shorter lanes out.
+    """
+    # k lane rows and one prediction row, disjoint: accuracy (rows - k - 1) / rows >= point_thresh
+    return max(1, int(np.floor((1.0 - point_thresh) * rows + 1e-9)))
+
+
+def tusimple_rows(points: Sequence[Sequence[float]] | np.ndarray, h_samples: Values) -> int:
+    """How many ``h_samples`` rows a polyline crosses."""
+    return int(np.count_nonzero(polyline_to_tusimple(points, h_samples) >= 0))
+
+
 def tusimple_to_polyline(xs: Sequence[float], h_samples: Sequence[float]) -> np.ndarray:
     """``(N, 2)`` points ``(x, y)`` of a TuSimple lane (rows with x < 0 dropped)."""
     x = np.asarray(xs, dtype=np.float64)

@@ -47,7 +47,12 @@ from seg_perception.data.synthetic.front import (
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_FPS, DRIVE_SPEED, generate_drive
-from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE, TUSIMPLE_CONTEXT_FRAMES
+from seg_perception.metrics.lanes import (
+    BENCHMARK_LANES_PER_SIDE,
+    TUSIMPLE_CONTEXT_FRAMES,
+    tusimple_min_rows,
+    tusimple_rows,
+)
 from seg_perception.postprocess.camera_model import CameraModel, GroundMapper
 from seg_perception.postprocess.lane_tracking import LaneTracker, TrackerSettings
 from seg_perception.postprocess.lanes import (
@@ -349,6 +354,7 @@ def evaluate_lane_drives(
                 top = int(np.clip(np.ceil(camera.horizon_v()), 0, height - 1))
                 step = max(1, round(height / TUSIMPLE_ROWS))
                 h_samples = np.arange(height - 1, top, -step, dtype=np.float64)[::-1]
+                min_rows = tusimple_min_rows(len(h_samples))
             mask = sample.mask if predict is None else predict(sample.image)
             result = tracker.update(tracker.detect(extractor, mask, sample.image, size))
             if on_frame is not None:
@@ -358,6 +364,8 @@ def evaluate_lane_drives(
             else:  # a generator without per-lane truth: computed from its world
                 world = world or drive_world(config, seed, frames, size, fps, lane_change_p=lane_change_p)
                 truth = true_lanes(world, sample.meta["time_s"])
+            # a line too short for TuSimple's line accuracy is no lane a benchmark labels (nor scores)
+            truth = [lane for lane in truth if tusimple_rows(lane.image, h_samples) >= min_rows]
             # TuSimple labels the ego lane's boundaries and the next one out on each side
             left, right = _sides(truth)
             scored = left[:BENCHMARK_LANES_PER_SIDE] + right[:BENCHMARK_LANES_PER_SIDE]
