@@ -751,6 +751,11 @@ def test_lane_eval_scores_the_published_line_types_against_the_generators():
     )
     assert image_space["line_type_pairs"] > 0 and image_space["line_type_accuracy"] > 0.8
     assert "line type right in" in format_lane_summary(image_space)
+    # ids, the ego lane and positions are scored in metres only: absent in image space, not 0
+    assert summary["id_persistence"] > 0.9 and "ego_boundary_missing" in summary
+    metric_only = ("id_persistence", "line_detected", "ego_boundary_missing", "position_accuracy")
+    assert not any(key in image_space for key in metric_only)
+    assert "id persistence" not in format_lane_summary(image_space)
 
 
 def test_lane_eval_breaks_its_drives_down_by_scene():

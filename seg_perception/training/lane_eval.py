@@ -247,15 +247,17 @@ class LaneScores:
             paint = self.paint.summary()
             result["paint_point_recall"] = paint["point_recall"]
             result["paint_pixel_precision"] = paint["pixel_precision"]
-        result["id_persistence"] = self.kept_frames / max(self.visible_frames, 1)
-        result["id_persistence_when_detected"] = self.kept_frames / max(self.detected_frames, 1)
-        result["line_detected"] = self.detected_frames / max(self.visible_frames, 1)
-        result["id_visible_frames"] = self.visible_frames
+        if self.visible_frames:  # ids and the ego lane are scored in metres only (a calibrated camera)
+            result["id_persistence"] = self.kept_frames / self.visible_frames
+            result["id_persistence_when_detected"] = self.kept_frames / max(self.detected_frames, 1)
+            result["line_detected"] = self.detected_frames / self.visible_frames
+            result["id_visible_frames"] = self.visible_frames
         if errors.size:
             result["lateral_error_10m_mean"] = float(errors.mean())
             result["lateral_error_10m_p95"] = float(np.percentile(errors, 95))
             result["lateral_error_10m_within_target"] = float(np.mean(errors <= LATERAL_TARGET_M))
-        result["ego_boundary_missing"] = self.ego_missing / max(self.ego_expected, 1)
+        if self.ego_expected:
+            result["ego_boundary_missing"] = self.ego_missing / self.ego_expected
         typed = sum(self.types.values())
         if typed:
             result["line_type_accuracy"] = (
@@ -646,7 +648,7 @@ def format_lane_summary(summary: dict[str, Any]) -> str:
             f"paint within the threshold; {100 * summary['paint_pixel_precision']:.1f} % of the paint lies "
             "on a scored line"
         )
-    if summary["calibrated"]:
+    if "id_persistence" in summary:
         lines.append(
             f"  id persistence {summary['id_persistence']:.4f} "
             f"over {summary['id_visible_frames']} line-frames "
