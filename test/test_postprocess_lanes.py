@@ -500,23 +500,6 @@ def test_a_line_seen_by_one_track_is_not_also_coasted_by_another():
     assert abs(float(result.boundaries[0].lateral_at(10.0)) - 2.0) < 0.3
 
 
-def test_the_tracker_publishes_no_ego_lane_narrower_than_min_lane_width():
-    # an ego lane for five frames, then a line 0.3 m right of the car beside the left one: the
-    # extractor drops the left line of that 2.05 m lane, and its coasting track must not bring it back
-    extractor = LaneExtractor(CLASSES, LaneSettings(min_lane_width_m=2.2), mapper=MAPPER)
-    tracker = LaneTracker()
-    widths, published = [], []
-    for offsets in [[1.75, -1.75]] * 5 + [[1.75, -0.3]] * 3:
-        mask, image = draw_road([(o, "solid", WHITE, 0.0) for o in offsets], far=30.0)
-        result = tracker.update(extractor.extract(mask, image))
-        widths.append(None if result.ego_lane is None else result.ego_lane.width)
-        published.append(sorted(float(b.lateral_at(0.0)) for b in result.boundaries))
-    assert widths[:5] == [pytest.approx(3.5, abs=0.05)] * 5
-    assert all(width is None or width >= 2.2 for width in widths)
-    # the new line and the coasting right_1, not the coasting ego-left 2.05 m from the new line
-    assert published[-1] == pytest.approx([-1.75, -0.3], abs=0.1)
-
-
 def test_a_line_split_for_a_while_keeps_its_first_id():
     # one line, then split in two for two frames (the new half gets a new track), then one again
     # nearer the new track: the line goes on with the id it had first

@@ -43,7 +43,6 @@ from seg_perception.postprocess.lanes import (
     polyval_at,
     render_curves,
     within_farthest_position,
-    without_narrow_ego_lane,
 )
 from seg_perception.postprocess.settings import settings_values
 
@@ -402,8 +401,6 @@ class LaneTracker:
                 )
             )
         boundaries.sort(key=lambda b: -polyval_at(0.0, b.plane_coefficients))
-        # a coasting track beside a new one can make an ego lane no car fits, as the extractor never does
-        boundaries = without_narrow_ego_lane(boundaries, detections.min_lane_width)
         assign_positions(boundaries, detections.max_lane_width)
         boundaries = within_farthest_position(boundaries, detections.farthest_position)
         return replace(

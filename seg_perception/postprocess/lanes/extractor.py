@@ -392,7 +392,6 @@ class LaneExtractor:
             plane=plane,
             frame_size=(height, width),
             max_lane_width=settings.max_lane_width_m if plane.metric else 0.0,
-            min_lane_width=settings.min_lane_width_m if plane.metric else 0.0,
             start_at_frame_edge=settings.start_at_frame_edge,
             farthest_position=settings.farthest_position,
             hood_edge=None if image_bgr is None else find_hood(image_bgr, paint, settings.hood_max_share),
@@ -488,7 +487,8 @@ class LaneExtractor:
                 boundaries.append(boundary)
         boundaries.sort(key=lambda b: -float(b.plane_coefficients[0]))
         boundaries = within_yellow_edge(boundaries, settings.yellow_edge_side)
-        boundaries = without_narrow_ego_lane(boundaries, result.min_lane_width)
+        if plane.metric:
+            boundaries = without_narrow_ego_lane(boundaries, settings.min_lane_width_m)
         boundaries = (
             boundaries[: settings.max_lines]
             if len(boundaries) <= settings.max_lines

@@ -170,9 +170,6 @@ class LaneResult:
     frame_size: tuple[int, int] = (0, 0)
     # widest ego lane the positions allow (metres; 0: no check), for the tracker's renaming
     max_lane_width: float = 0.0
-    # narrowest ego lane (metres; 0: no check): of two ego lines closer at the car, the tracker too
-    # publishes only the more confident (LaneSettings.min_lane_width_m, calibrated cameras)
-    min_lane_width: float = 0.0
     # the farthest position either side that is published (LaneSettings.farthest_position; 0: all),
     # for the tracker's renaming
     farthest_position: int = 0
