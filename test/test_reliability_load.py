@@ -54,8 +54,8 @@ def harness() -> Iterator[Harness]:
     (python/cpython#128679, #131566: a thread tracing an allocation without the GIL meets ``stop``
     freeing the tables). CI ran 3.11.7 and died once with a segmentation fault in this test, which
     started and stopped tracing mid-flood. Tracing now spans the harness: started before any of its
-    threads exist, stopped after :meth:`Harness.close` joined them; the test reads the growth with
-    ``reset_peak`` instead.
+    threads exist, stopped after :meth:`Harness.close` joined them (left on if the harness fails to
+    start or stop); the test reads the growth with ``reset_peak`` instead.
     """
     tracemalloc.start()
     context = Context()
@@ -77,9 +77,12 @@ def harness() -> Iterator[Harness]:
             yield harness
         finally:
             harness.close()  # joins every thread the harness started
-    finally:
+    except BaseException:
+        # tracing stays on: stopping it beside threads that may still run is the crash above
         rclpy.try_shutdown(context=context)
-        tracemalloc.stop()
+        raise
+    rclpy.try_shutdown(context=context)
+    tracemalloc.stop()
 
 
 def test_flood_keeps_memory_bounded_newest_frame_wins_and_counts_every_frame(harness: Harness) -> None:
