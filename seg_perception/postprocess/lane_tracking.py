@@ -131,10 +131,10 @@ def _lateral_table(boundaries: list[LaneBoundary]) -> np.ndarray:
 
 
 def _lateral_differences(
-    tracks: list[LaneBoundary], detections: list[LaneBoundary], *, signed: bool = False
-) -> np.ndarray:
-    """(T, D) mean lateral distances over the stretch of road both boundaries cover up to their paint
-    (``signed``: mean detection-minus-track offsets there, positive when the detection lies further left).
+    tracks: list[LaneBoundary], detections: list[LaneBoundary]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(T, D) mean lateral distances over the stretch of road both boundaries cover up to their paint,
+    and (T, D) mean detection-minus-track offsets there (positive when the detection lies further left).
 
     Sampled on a fixed grid of distances; pairs with no grid point in common are compared where
     the later one starts.
@@ -147,22 +147,22 @@ def _lateral_differences(
         return lateral, (_GRID_M >= near) & (_GRID_M <= far)
 
     if not tracks or not detections:
-        return np.zeros((len(tracks), len(detections)))
+        empty = np.zeros((len(tracks), len(detections)))
+        return empty, empty.copy()
     track_lateral, track_valid = table(tracks)
     detection_lateral, detection_valid = table(detections)
     both = track_valid[:, None, :] & detection_valid[None, :, :]
     difference = detection_lateral[None, :, :] - track_lateral[:, None, :]
-    if not signed:
-        difference = np.abs(difference)
     count = both.sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        distances = np.where(count > 0, (difference * both).sum(axis=2) / count, np.nan)
+        distances = np.where(count > 0, (np.abs(difference) * both).sum(axis=2) / count, np.nan)
+        shifts = np.where(count > 0, (difference * both).sum(axis=2) / count, np.nan)
     for t_index, d_index in zip(*np.nonzero(count == 0), strict=True):
         a, b = tracks[t_index], detections[d_index]
         x = max(a.plane_range[0], b.plane_range[0])
-        gap = float(b.lateral_at(x)) - float(a.lateral_at(x))
-        distances[t_index, d_index] = gap if signed else abs(gap)
-    return distances
+        shifts[t_index, d_index] = float(b.lateral_at(x)) - float(a.lateral_at(x))
+        distances[t_index, d_index] = abs(shifts[t_index, d_index])
+    return distances, shifts
 
 
 class LaneTracker:
@@ -209,7 +209,7 @@ class LaneTracker:
             self.vanishing_point = detections.vanishing_point
         self.across_junction = detections.across_junction
         self._follow_hood(detections)
-        distances = _lateral_differences([t.boundary for t in self._tracks], detections.boundaries)
+        distances, shifts = _lateral_differences([t.boundary for t in self._tracks], detections.boundaries)
         pairs = sorted(
             (float(distances[t, d]), int(t), int(d))
             for t, d in zip(*np.nonzero(distances <= settings.match_distance_m), strict=True)
@@ -222,7 +222,7 @@ class LaneTracker:
             matched_tracks.add(t_index)
             matched_detections[d_index] = t_index
         if detections.metric:  # image space: each frame's plane moves with its own horizon estimate
-            self._follow_ego_motion(detections.boundaries, matched_detections)
+            self._follow_ego_motion(shifts, matched_detections)
         for d_index, t_index in matched_detections.items():
             self._blend(self._tracks[t_index], detections.boundaries[d_index])
         near_a_detection = [bool(v) for v in np.any(distances <= settings.match_distance_m, axis=1)]
@@ -259,15 +259,16 @@ class LaneTracker:
         self._tracks = survivors
         return self._result(detections)
 
-    def _follow_ego_motion(self, detections: list[LaneBoundary], matched: dict[int, int]) -> None:
-        """Move every track across by the median shift of the matched lines (``ego_motion_min_lines``)."""
+    def _follow_ego_motion(self, shifts: np.ndarray, matched: dict[int, int]) -> None:
+        """Move every track across by the median shift of the matched lines (``ego_motion_min_lines``).
+
+        Args:
+            shifts: (T, D) detection-minus-track lateral offsets (:func:`_lateral_differences`).
+            matched: Detection index -> the track it went to.
+        """
         if self.settings.ego_motion_min_lines <= 0 or len(matched) < self.settings.ego_motion_min_lines:
             return
-        tracks = [self._tracks[t] for t in matched.values()]
-        shifts = _lateral_differences(
-            [t.boundary for t in tracks], [detections[d] for d in matched], signed=True
-        ).diagonal()
-        shift = float(np.median(shifts))
+        shift = float(np.median([shifts[t_index, d_index] for d_index, t_index in matched.items()]))
         if not np.isfinite(shift) or shift == 0.0:
             return
         for track in self._tracks:
