@@ -6,12 +6,16 @@ Three sources (one per run):
   per line, ``#`` comments): pixels of ground points and their metres in the vehicle frame
   (x forward, y left), e.g. the corners of a lane dash measured with a tape;
 - ``--camera-info FILE`` (a ``sensor_msgs/CameraInfo`` YAML from ``camera_calibration``) plus
-  the mounting ``--height`` (m) ``--pitch`` (deg, positive looking down) ``--roll`` ``--yaw``;
+  the mounting ``--height`` (m) ``--pitch`` (deg, positive looking down) ``--roll`` ``--yaw``
+  (``--rectified`` for rectified frames: the file's ``P``, no distortion);
 - ``--synthetic SCENARIO``: the generator's true camera of drive ``--seed`` (what the demo uses).
 
 It prints the homography and the parameter lines to paste into a scenario config
-(``<camera>: ground_homography: [...]``, or ``camera_info_file`` + ``mounting``), writes them
-with ``--yaml``, and with ``--image FRAME --grid OUT.png`` draws a metric grid (5-50 m ahead,
+(``<camera>: ground_homography: [...]`` for pairs and lenses without distortion, else
+``camera_info_file`` + ``mounting``: a homography alone cannot hold a lens's distortion, and
+the node takes a ``ground_homography`` over a camera info file), writes them with ``--yaml``
+(``--synthetic`` with a distorting lens writes its camera info file beside them), and with
+``--image FRAME --grid OUT.png`` draws a metric grid (5-50 m ahead,
 1.5 m lateral steps) over the frame to check it: grid lines must lie flat on the road and
 lane lines must run parallel to the lateral ones.
 
@@ -97,6 +101,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     mount.add_argument("--pitch", type=float, default=0.0, help="degrees, positive looking down (default 0)")
     mount.add_argument("--roll", type=float, default=0.0, help="degrees about the optical axis (default 0)")
     mount.add_argument("--yaw", type=float, default=0.0, help="degrees, positive turned left (default 0)")
+    mount.add_argument(
+        "--rectified",
+        action="store_true",
+        help="the frames are rectified (image_proc's image_rect): the camera info's P, no distortion",
+    )
     parser.add_argument(
         "--seed", type=int, default=200000, help="drive seed for --synthetic (default 200000)"
     )
@@ -145,13 +154,14 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
             "roll_deg": args.roll,
             "yaw_deg": args.yaw,
         }
-        camera = CameraModel.from_camera_info_file(args.camera_info, Mounting.from_mapping(mounting))
-        block = {
-            "camera_info_file": str(args.camera_info),
-            "mounting": mounting,
-            "ground_homography": [float(v) for v in camera.image_to_ground_homography().ravel()],
-        }
-        text = f"camera info {args.camera_info}, horizon at row {camera.horizon_v():.1f}"
+        camera = CameraModel.from_camera_info_file(
+            args.camera_info, Mounting.from_mapping(mounting), rectified=args.rectified
+        )
+        block = {"camera_info_file": str(args.camera_info), "mounting": mounting}
+        if args.rectified:
+            block["rectified"] = True
+        lens = _lens(camera, args.rectified)
+        text = f"camera info {args.camera_info} ({lens}), horizon at row {camera.horizon_v():.1f}"
         return GroundMapper.from_camera(camera), block, frame, text
     from seg_perception.data.synthetic import generate_drive
 
@@ -164,9 +174,37 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
         raise ConfigError(f"scenario {args.synthetic!r} has no front camera to calibrate")
     camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
     block = {"ground_homography": [float(v) for v in camera.image_to_ground_homography().ravel()]}
+    text = f"synthetic {args.synthetic} seed {args.seed}, {_lens(camera, False)}"
+    if camera.distortion:
+        if args.yaml is None:
+            text += " (the homography leaves it out: pass --yaml to write the camera info file too)"
+        else:
+            info_file = args.yaml.with_name(f"{args.yaml.stem}_camera_info.yaml")
+            info_file.parent.mkdir(parents=True, exist_ok=True)
+            info_file.write_text(yaml.safe_dump(camera.camera_info(), sort_keys=False))
+            block = {"camera_info_file": str(info_file), "mounting": _mounting_degrees(camera.mounting)}
     if frame is None:
         frame = sample.image
-    return GroundMapper.from_camera(camera), block, frame, f"synthetic {args.synthetic} seed {args.seed}"
+    return GroundMapper.from_camera(camera), block, frame, text
+
+
+def _lens(camera: CameraModel, rectified: bool) -> str:
+    """The lens model in words, for the summary line."""
+    if rectified:
+        return "rectified frames"
+    if not camera.distortion:
+        return "no lens distortion"
+    return f"{camera.distortion_model} distortion {[round(v, 4) for v in camera.distortion]}"
+
+
+def _mounting_degrees(mounting: Mounting) -> dict[str, float]:
+    """A mounting as the ``mounting`` block writes it (metres, degrees)."""
+    return {
+        "height_m": round(mounting.height_m, 6),
+        "pitch_deg": round(float(np.rad2deg(mounting.pitch_rad)), 6),
+        "roll_deg": round(float(np.rad2deg(mounting.roll_rad)), 6),
+        "yaw_deg": round(float(np.rad2deg(mounting.yaw_rad)), 6),
+    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
@@ -81,8 +82,11 @@ def test_play_delivers_frames_in_order_with_recorded_stamps_and_timing(drive):
     stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m, _ in received]
     assert stamps == [start + round(i * 1e9 / 30) for i in range(FRAMES)]
     assert all(m.header.frame_id == "camera_avm_optical_frame" and m.width == 48 for m, _ in received)
-    span = received[-1][1] - received[0][1]
-    assert span > 0.6 * (FRAMES - 1) / 30  # recorded timing kept, not a burst
+    # recorded timing kept, not a burst: most frames arrive a frame period after the one before. (Not
+    # the first-to-last span: a reliable reader holds frames back until a lost early one is repaired,
+    # which squeezed that span to 0.15 s of 0.27 once.)
+    gaps = np.diff([arrival for _, arrival in received])
+    assert np.median(gaps) > 0.6 / 30, gaps
     assert best_effort, "a sensor-data (best-effort) subscriber got nothing"
 
 

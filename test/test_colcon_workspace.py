@@ -225,7 +225,10 @@ def test_colcon_installed_launch_file_starts_the_node(workspace: Path, tmp_path:
         pytest.skip("the launch stack (launch_ros, ros2launch) is not installed in this venv")
     if not ros2.is_file():
         pytest.skip(f"{ros2} missing: ros2cli is not installed in this venv")
-    env = _underlay_env(ROS_DOMAIN_ID=str(DOMAIN_ID), ROS_LOG_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    # TMPDIR: launch_ros writes each node's parameters to a launch_params_* file it never deletes
+    env = _underlay_env(
+        ROS_DOMAIN_ID=str(DOMAIN_ID), ROS_LOG_DIR=str(tmp_path), TMPDIR=str(tmp_path), PYTHONUNBUFFERED="1"
+    )
     launched = _run_sourced(workspace, f"{ros2} launch seg_perception parking.launch.py", env=env)
     try:
         info = _latched_info(launched, "/avm/segmentation_info")

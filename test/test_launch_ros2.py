@@ -83,6 +83,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         ROS_DOMAIN_ID=str(DOMAIN_ID),
         ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
         ROS_LOG_DIR=str(tmp_path_factory.mktemp("ros_log")),
+        # launch_ros writes each node's parameters to a launch_params_* file it never deletes
+        TMPDIR=str(tmp_path_factory.mktemp("launch_tmp")),
         PYTHONUNBUFFERED="1",
         RMW_IMPLEMENTATION=values.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"),
     )

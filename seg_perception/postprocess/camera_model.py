@@ -12,9 +12,12 @@ camera). A ground point ``(x, y, 0)`` reaches the (undistorted) pixel ``K (R (p 
 which is the 3x3 homography ``K [r1 r2 -R c]``; its inverse maps pixels to metres.
 
 Intrinsics come from a ``sensor_msgs/CameraInfo`` (message fields ``k``, ``d``,
-``width``, ``height``, or the ``camera_calibration`` YAML file with ``camera_matrix``
-and ``distortion_coefficients``). Lens distortion (plumb-bob / rational polynomial) is
-removed from pixels before the homography with ``cv2.undistortPoints``.
+``distortion_model``, ``p``, ``width``, ``height``, or the ``camera_calibration`` YAML file
+with ``camera_matrix``, ``distortion_model``, ``distortion_coefficients`` and
+``projection_matrix``), read as ROS defines them: raw images are projected with ``K`` and
+their lens distortion (``plumb_bob`` / ``rational_polynomial``: OpenCV's model;
+``equidistant``: OpenCV's fisheye model) is removed from pixels before the homography;
+rectified images (``image_proc``'s ``image_rect``) are projected with ``P`` and no distortion.
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ from seg_perception.postprocess.ground import apply_homography
 # vehicle (x fwd, y left, z up) -> optical (x right, y down, z fwd) with all angles zero
 _VEHICLE_TO_OPTICAL = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 MIN_CORRESPONDENCES = 4
+
+PLUMB_BOB = "plumb_bob"
+RATIONAL_POLYNOMIAL = "rational_polynomial"
+EQUIDISTANT = "equidistant"
+#: The CameraInfo ``distortion_model`` values the package projects with, and how many coefficients
+#: each takes (``plumb_bob``: k1 k2 p1 p2 [k3]; ``rational_polynomial``: k1 k2 p1 p2 k3 k4 k5 k6;
+#: ``equidistant``: k1 k2 k3 k4 of the angle)
+DISTORTION_COEFFICIENTS = {PLUMB_BOB: (4, 5), RATIONAL_POLYNOMIAL: (8,), EQUIDISTANT: (4,)}
 
 
 _NO_ROTATION = np.zeros(3)  # rvec / tvec of cv2.projectPoints for points already in the camera frame
@@ -95,7 +106,11 @@ class Mounting:
 
 @dataclass(frozen=True)
 class CameraModel:
-    """Pinhole intrinsics (plus optional distortion) and mounting of one camera."""
+    """Pinhole intrinsics (plus optional distortion) and mounting of one camera.
+
+    ``distortion`` holds the coefficients of ``distortion_model`` (:data:`DISTORTION_COEFFICIENTS`);
+    empty: an undistorted (or rectified) image.
+    """
 
     width: int
     height: int
@@ -105,37 +120,76 @@ class CameraModel:
     cy: float
     mounting: Mounting
     distortion: tuple[float, ...] = field(default=())
+    distortion_model: str = PLUMB_BOB
 
     @classmethod
-    def from_camera_info(cls, info: Mapping[str, Any], mounting: Mounting) -> CameraModel:
-        """From a CameraInfo as a mapping: message fields (``k``, ``d``) or the calibration YAML layout.
+    def from_camera_info(
+        cls, info: Mapping[str, Any], mounting: Mounting, *, rectified: bool = False
+    ) -> CameraModel:
+        """From a CameraInfo as a mapping: message fields (``k``, ``d``, ``p``) or the calibration YAML.
+
+        Args:
+            info: The CameraInfo.
+            mounting: Where the camera sits.
+            rectified: The images are rectified (``image_proc``'s ``image_rect``): their camera is
+                the projection matrix ``P``, without distortion; otherwise ``K`` and ``D``.
 
         Raises:
-            ConfigError: no 3x3 camera matrix or no image size.
+            ConfigError: no camera matrix (or a zero one: the camera was never calibrated), no image
+                size, a distortion model the package does not know or coefficients it does not take.
         """
-        matrix = info.get("k")
-        if matrix is None and isinstance(info.get("camera_matrix"), Mapping):
-            matrix = info["camera_matrix"].get("data")
-        distortion = info.get("d")
-        if distortion is None and isinstance(info.get("distortion_coefficients"), Mapping):
-            distortion = info["distortion_coefficients"].get("data")
         width = info.get("width", info.get("image_width"))
         height = info.get("height", info.get("image_height"))
-        values = np.asarray(list(matrix or []), dtype=np.float64)
-        if values.size != 9 or not width or not height:
+        dist: tuple[float, ...] = ()
+        if not width or not height:
+            raise ConfigError("camera info needs the image size (width/height or image_width/image_height)")
+        if rectified:
+            values = _matrix_values(info, "p", "projection_matrix")
+            if values.size != 12:
+                raise ConfigError(
+                    "rectified images need the camera info's 3x4 projection matrix (p or "
+                    "projection_matrix.data, 12 numbers)"
+                )
+            fx, cx, fy, cy = (float(values[i]) for i in (0, 2, 5, 6))
+            model = PLUMB_BOB
+        else:
+            values = _matrix_values(info, "k", "camera_matrix")
+            if values.size != 9:
+                raise ConfigError(
+                    "camera info needs a 3x3 camera matrix (k or camera_matrix.data, 9 numbers)"
+                )
+            fx, cx, fy, cy = (float(values[i]) for i in (0, 2, 4, 5))
+            model = str(info.get("distortion_model") or PLUMB_BOB).strip().lower()
+            distortion = info.get("d")
+            if distortion is None and isinstance(info.get("distortion_coefficients"), Mapping):
+                distortion = info["distortion_coefficients"].get("data")
+            dist = tuple(float(v) for v in (distortion or []))
+            if model != EQUIDISTANT and not any(abs(v) > 0 for v in dist):
+                dist = ()  # a pinhole (a fisheye's zero coefficients are its ideal lens, theta_d = theta)
+            if model not in DISTORTION_COEFFICIENTS:
+                known = ", ".join(DISTORTION_COEFFICIENTS)
+                raise ConfigError(
+                    f"camera info distortion model {model!r} is not supported ({known}): rectify the "
+                    "images (image_proc) and set the camera's 'rectified'"
+                )
+            if dist and len(dist) not in DISTORTION_COEFFICIENTS[model]:
+                counts = " or ".join(str(n) for n in DISTORTION_COEFFICIENTS[model])
+                raise ConfigError(
+                    f"camera info distortion model {model!r} takes {counts} coefficients, got {len(dist)}"
+                )
+        if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
+            which = "projection matrix P" if rectified else "camera matrix K"
             raise ConfigError(
-                "camera info needs a 3x3 camera matrix (k or camera_matrix.data, 9 numbers) and the image "
-                "size (width/height or image_width/image_height)"
+                f"the camera info's {which} has no focal length (fx {fx:g}, fy {fy:g}): the camera was not "
+                "calibrated; calibrate it (camera_calibration) or give a ground_homography"
             )
-        k = values.reshape(3, 3)
-        dist = tuple(float(v) for v in (distortion or []))
-        if not any(abs(v) > 0 for v in dist):
-            dist = ()
-        return cls(int(width), int(height), k[0, 0], k[1, 1], k[0, 2], k[1, 2], mounting, dist)
+        return cls(int(width), int(height), fx, fy, cx, cy, mounting, dist, model)
 
     @classmethod
-    def from_camera_info_file(cls, path: str | Path, mounting: Mounting) -> CameraModel:
-        """From a ``camera_calibration`` / ``camera_info_manager`` YAML file.
+    def from_camera_info_file(
+        cls, path: str | Path, mounting: Mounting, *, rectified: bool = False
+    ) -> CameraModel:
+        """From a ``camera_calibration`` / ``camera_info_manager`` YAML file (see :meth:`from_camera_info`).
 
         Raises:
             ConfigError: unreadable file or missing fields.
@@ -146,7 +200,31 @@ class CameraModel:
             raise ConfigError(f"cannot read camera info file {path}: {err}") from err
         if not isinstance(info, Mapping):
             raise ConfigError(f"camera info file {path} does not hold a mapping")
-        return cls.from_camera_info(info, mounting)
+        try:
+            return cls.from_camera_info(info, mounting, rectified=rectified)
+        except ConfigError as err:
+            raise ConfigError(f"camera info file {path}: {err}") from err
+
+    def camera_info(self) -> dict[str, Any]:
+        """This camera as a ``camera_calibration`` YAML mapping (what :meth:`from_camera_info_file` reads)."""
+        k = [self.fx, 0.0, self.cx, 0.0, self.fy, self.cy, 0.0, 0.0, 1.0]
+        return {
+            "image_width": self.width,
+            "image_height": self.height,
+            "camera_matrix": {"rows": 3, "cols": 3, "data": k},
+            "distortion_model": self.distortion_model,
+            "distortion_coefficients": {
+                "rows": 1,
+                "cols": len(self.distortion),
+                "data": list(self.distortion),
+            },
+            "rectification_matrix": {
+                "rows": 3,
+                "cols": 3,
+                "data": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+            },
+            "projection_matrix": {"rows": 3, "cols": 4, "data": [*k[:3], 0.0, *k[3:6], 0.0, *k[6:], 0.0]},
+        }
 
     @classmethod
     def from_generator_meta(cls, meta: Mapping[str, Any], size: tuple[int, int]) -> CameraModel:
@@ -197,6 +275,14 @@ class CameraModel:
         """
         k = np.zeros(8)
         k[: min(len(self.distortion), 8)] = self.distortion[:8]
+        if self.distortion_model == EQUIDISTANT:  # theta_d = theta (1 + k1 theta^2 + ... + k4 theta^8)
+            if not k[:4].any():
+                return float("inf")
+            theta = np.linspace(0.0, np.arctan(_MAX_RAY_RADIUS), _RADIUS_SAMPLES)
+            t2 = theta * theta
+            radial = theta * (1 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3]))))
+            falling = np.flatnonzero(np.diff(radial) <= 0)
+            return float(np.tan(theta[falling[0]])) if falling.size else float("inf")
         k1, k2, _, _, k3, k4, k5, k6 = k.tolist()
         if not (k1 or k2 or k3):
             return float("inf")
@@ -235,10 +321,17 @@ class CameraModel:
         points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
         if not self.distortion or len(points) == 0:
             return points
-        undistorted = cv2.undistortPoints(
-            points.reshape(-1, 1, 2), self.matrix, self.distortion_array, P=self.matrix
+        undistort = (
+            cv2.fisheye.undistortPoints if self.distortion_model == EQUIDISTANT else cv2.undistortPoints
         )
+        undistorted = undistort(points.reshape(-1, 1, 2), self.matrix, self.distortion_array, P=self.matrix)
         return undistorted.reshape(-1, 2)
+
+    def distort(self, rays: np.ndarray) -> np.ndarray:
+        """(K, 2) pixels of (K, 1, 3) rays in the optical frame, through the lens."""
+        project = cv2.fisheye.projectPoints if self.distortion_model == EQUIDISTANT else cv2.projectPoints
+        pixels, _ = project(rays, _NO_ROTATION, _NO_ROTATION, self.matrix, self.distortion_array)
+        return pixels.reshape(-1, 2)
 
     def scaled(self, size: tuple[int, int]) -> CameraModel:
         """The same camera for frames resized to ``size`` = (height, width)."""
@@ -257,6 +350,14 @@ class CameraModel:
     def horizon_v(self, u: float | None = None) -> float:
         """Image row of the horizon at column ``u`` (default the centre), from the homography."""
         return horizon_row(self.image_to_ground_homography(), self.cx if u is None else u)
+
+
+def _matrix_values(info: Mapping[str, Any], message_field: str, yaml_key: str) -> np.ndarray:
+    """A CameraInfo matrix's numbers: the message field (``k``) or the YAML block's ``data``."""
+    values = info.get(message_field)
+    if values is None and isinstance(info.get(yaml_key), Mapping):
+        values = info[yaml_key].get("data")
+    return np.asarray(list(values or []), dtype=np.float64)
 
 
 def horizon_row(image_to_ground: np.ndarray, u: float) -> float:
@@ -315,12 +416,9 @@ class GroundMapper:
             rays = np.ones((int(valid.sum()), 1, 3))
             rays[:, 0, 0] = (uv[valid, 0] - cam.cx) / cam.fx
             rays[:, 0, 1] = (uv[valid, 1] - cam.cy) / cam.fy
-            distorted, _ = cv2.projectPoints(
-                rays, _NO_ROTATION, _NO_ROTATION, cam.matrix, cam.distortion_array
-            )
+            distorted = cam.distort(rays)
             # beyond the lens's monotonic radius a ray would fold back into the frame: no pixel
             folded = np.hypot(rays[:, 0, 0], rays[:, 0, 1]) >= cam.monotonic_radius
-            distorted = distorted.reshape(-1, 2)
             distorted[folded] = np.nan
             uv[valid] = distorted
         return uv
@@ -420,7 +518,8 @@ def ground_mapper_from_config(block: Mapping[str, Any]) -> GroundMapper | None:
 
     1. ``ground_homography``: 9 numbers, row-major image -> ground homography;
     2. ``camera_info_file`` (a CameraInfo YAML) plus ``mounting``
-       (``{height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m}``).
+       (``{height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m}``); ``rectified: true`` for
+       rectified images (the file's ``P``, no distortion).
 
     Raises:
         ConfigError: a malformed homography, camera info file or mounting.
@@ -444,7 +543,8 @@ def ground_mapper_from_config(block: Mapping[str, Any]) -> GroundMapper | None:
             raise ConfigError(
                 f"camera_info_file {info_file} needs a 'mounting' block (height_m, pitch_deg, ...)"
             )
-        return GroundMapper.from_camera(
-            CameraModel.from_camera_info_file(info_file, Mounting.from_mapping(mounting))
+        camera = CameraModel.from_camera_info_file(
+            info_file, Mounting.from_mapping(mounting), rectified=bool(block.get("rectified", False))
         )
+        return GroundMapper.from_camera(camera)
     return None

@@ -365,7 +365,9 @@ class CameraWorker:
             return
         logger = self.core.node.get_logger()
         try:
-            projection = camera_info_projection(msg, self.camera.mounting, self.projection)
+            projection = camera_info_projection(
+                msg, self.camera.mounting, self.projection, rectified=self.camera.rectified
+            )
         except SegPerceptionError as err:
             if self._faults.first(("camera_info", type(err).__name__)):
                 logger.warning(
@@ -374,9 +376,10 @@ class CameraWorker:
             return
         self.projection = projection
         self.pipeline.set_ground(projection.ground_mapper())
+        lens = "rectified" if self.camera.rectified else msg.distortion_model or "no"
         logger.info(
             f"camera '{self.camera.name}': ground projection from {self.camera.camera_info_topic} "
-            f"({msg.width}x{msg.height}) and mounting {list(self.camera.mounting)}"
+            f"({msg.width}x{msg.height}, {lens} lens model) and mounting {list(self.camera.mounting)}"
         )
 
     def _on_message(self, serialized: bytes) -> None:

@@ -94,6 +94,8 @@ class CameraSettings:
     model: CameraModel
     camera_info_topic: str = ""
     mounting: tuple[float, ...] = ()
+    #: ``<camera>.rectified``: the images are rectified (CameraInfo's P, no distortion)
+    rectified: bool = False
     #: ``<camera>.cpu_model_file`` / ``.cuda_model_file`` (set ones only), and the scenario they apply
     #: to: the camera's scenario at start
     device_models: tuple[tuple[str, str], ...] = ()
@@ -353,6 +355,12 @@ def _declare_camera(
         "sensor_msgs/CameraInfo topic; with 'mounting', its first message gives the ground homography "
         "when neither 'ground_homography' nor 'camera_info_file' is set",
     )
+    rectified = declare(
+        prefix + "rectified",
+        geometry_defaults["rectified"],
+        "the input images are rectified (image_proc's image_rect): the camera info's projection matrix P "
+        "projects them, without its distortion; false: raw images, K and the lens distortion D",
+    )
     plane_scale = declare(
         prefix + "pixel_plane_scale",
         geometry_defaults["pixel_plane_scale"],
@@ -368,6 +376,7 @@ def _declare_camera(
             "pixel_plane_scale": plane_scale,
             "camera_info_file": camera_info_file,
             "mounting": mounting,
+            "rectified": rectified,
         },
         name,
     )
@@ -387,6 +396,7 @@ def _declare_camera(
         unresolved,
         camera_info_topic=str(camera_info_topic),
         mounting=tuple(mounting),
+        rectified=bool(rectified),
         device_models=device_models,
         device_models_scenario=str(camera_scenario),
         image_size=(int(image_size[0]), int(image_size[1])) if min(image_size) > 0 else None,

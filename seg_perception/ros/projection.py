@@ -5,7 +5,9 @@ Three cases, chosen per camera from its parameters (first match wins):
 1. ``ground_homography`` (9 floats, row-major 3×3) maps pixel ``(u, v, 1)`` to ground-plane
    metres ``(x, y, w)`` in the vehicle frame (x forward, y left): metric. Without it, a
    ``camera_info_file`` (CameraInfo YAML) plus ``mounting`` (height, pitch, roll, yaw) gives
-   the homography (:class:`~seg_perception.postprocess.camera_model.CameraModel`).
+   the homography (:class:`~seg_perception.postprocess.camera_model.CameraModel`), and the
+   camera's lens distortion is removed from pixels first (``rectified``: the images are
+   rectified, so ``P`` is their camera and there is no distortion to remove).
 2. ``metres_per_pixel`` > 0 (bird's-eye / AVM images): ``x = (v0 - v)·s``, ``y = (u0 - u)·s``
    around ``origin_px = (u0, v0)``, the pixel of the vehicle-frame origin: metric
    (image up = vehicle forward, image left = vehicle left), as
@@ -63,11 +65,13 @@ class GroundProjection:
         camera: str = "",
         camera_info_file: str = "",
         mounting: Sequence[float] = (),
+        rectified: bool = False,
     ) -> GroundProjection:
         """Build from node parameters.
 
         ``mounting`` is ``[height_m, pitch_deg, roll_deg, yaw_deg]`` (trailing values may be
-        left out), used with ``camera_info_file`` when there is no ``ground_homography``.
+        left out), used with ``camera_info_file`` when there is no ``ground_homography``;
+        ``rectified``: the images are rectified (the file's ``P``, no distortion).
 
         Raises:
             NodeParameterError: a homography that is not 9 finite numbers or is singular,
@@ -93,7 +97,9 @@ class GroundProjection:
                 )
             try:
                 camera_model = CameraModel.from_camera_info_file(
-                    camera_info_file, Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False)))
+                    camera_info_file,
+                    Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False))),
+                    rectified=rectified,
                 )
             except ConfigError as err:
                 raise NodeParameterError(f"parameter '{camera}.camera_info_file': {err}") from err
@@ -125,7 +131,13 @@ class GroundProjection:
         """(K, 3) float32 coordinates to draw, metric or pixel-plane; NaN where unprojectable."""
         points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
         u, v = points[:, 0], points[:, 1]
-        if self.homography is not None:
+        if self.camera_model is not None:  # the lens's distortion removed, at the frame's size
+            camera = self.camera_model
+            if (camera.height, camera.width) != tuple(image_size):
+                camera = camera.scaled(image_size)
+            ground, _ = GroundMapper.from_camera(camera).to_ground(points)
+            x, y = ground[:, 0], ground[:, 1]
+        elif self.homography is not None:
             ground = np.column_stack([u, v, np.ones_like(u)]) @ self.homography.T
             with np.errstate(divide="ignore", invalid="ignore"):
                 w = np.where(ground[:, 2] > 1e-9, ground[:, 2], np.nan)  # at or above the horizon
@@ -146,25 +158,36 @@ class GroundProjection:
         return self.display_points(points_uv, image_size)
 
 
-def camera_info_projection(info: Any, mounting: Sequence[float], base: GroundProjection) -> GroundProjection:
+def camera_info_projection(
+    info: Any, mounting: Sequence[float], base: GroundProjection, *, rectified: bool = False
+) -> GroundProjection:
     """``base`` with the homography of a ``sensor_msgs/CameraInfo`` message and a mounting.
 
     Args:
-        info: The message (``k``, ``d``, ``width``, ``height``).
+        info: The message (``k``, ``d``, ``distortion_model``, ``p``, ``width``, ``height``).
         mounting: ``[height_m, pitch_deg, roll_deg, yaw_deg]`` (trailing values may be left out).
         base: The camera's projection so far (its display settings are kept).
+        rectified: The images are rectified: projected with ``p``, without distortion.
 
     Raises:
-        ConfigError: no mounting, or a message without a camera matrix or image size.
+        ConfigError: no mounting, or a message the camera cannot be made of (see
+            :meth:`CameraModel.from_camera_info`: an uncalibrated camera's zero matrix among them).
     """
     if not 1 <= len(mounting) <= 4:
         raise ConfigError(
             f"the camera's 'mounting' parameter is {list(mounting)}: set [height_m, pitch_deg, roll_deg, "
             "yaw_deg] to use CameraInfo"
         )
-    fields = {"k": list(info.k), "d": list(info.d), "width": int(info.width), "height": int(info.height)}
+    fields = {
+        "k": list(info.k),
+        "d": list(info.d),
+        "distortion_model": str(info.distortion_model),
+        "p": list(info.p),
+        "width": int(info.width),
+        "height": int(info.height),
+    }
     camera = CameraModel.from_camera_info(
-        fields, Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False)))
+        fields, Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False))), rectified=rectified
     )
     return replace(base, homography=camera.image_to_ground_homography(), camera_model=camera)
 
@@ -222,6 +245,7 @@ def geometry_parameters(block: Mapping[str, Any]) -> dict[str, Any]:
         "ground_homography": [float(v) for v in block.get("ground_homography", [])],
         "camera_info_file": str(block.get("camera_info_file", "")),
         "mounting": mounting_list(block.get("mounting")),
+        "rectified": bool(block.get("rectified", False)),
         "pixel_plane_scale": float(block.get("pixel_plane_scale", DEFAULT_PIXEL_PLANE_SCALE)),
     }
 
@@ -241,6 +265,7 @@ def camera_geometry(values: Mapping[str, Any], camera: str) -> CameraGeometry:
         camera=camera,
         camera_info_file=values["camera_info_file"],
         mounting=values["mounting"],
+        rectified=bool(values.get("rectified", False)),
     )
     return CameraGeometry(str(values["frame_id"]), projection)
 

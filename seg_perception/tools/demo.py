@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from seg_perception.cli_args import add_device_argument, add_size_argument
 from seg_perception.config import (
@@ -322,19 +323,22 @@ class _ScenarioRun:
             "model_file": str(self.model_file),
             "device": self.settings.device,
         }
-        homography = self._true_homography()
-        if homography is not None:  # the synthetic camera is calibrated: lanes in metres
-            # fixed-point: every entry reads back as a double (YAML takes "1e-05" for a string)
-            params[f"{self.camera}.ground_homography"] = "[" + ",".join(f"{v:.12f}" for v in homography) + "]"
         command = [sys.executable, "-m", "seg_perception.ros.node", "--ros-args"]
         for key, value in params.items():
             command += ["-p", f"{key}:={value}"]
+        for setting in self.true_camera_parameters():
+            command += ["-p", setting]
         for extra in self.settings.node_args:
             command += ["-p", extra]
         return command
 
-    def _true_homography(self) -> list[float] | None:
-        """The player's true image -> ground homography (front cameras; None for bird's-eye ones)."""
+    def true_camera_parameters(self) -> list[str]:
+        """Node parameters (``key:=value``) calibrating this camera as the player's true one.
+
+        A front camera gets a CameraInfo file (``camera_info.yaml`` in the stream's folder: its
+        intrinsics and lens distortion, as a calibrated real camera's) and its mounting, so lanes
+        come out in metres; bird's-eye cameras get nothing.
+        """
         from seg_perception.data.synthetic import generate_drive
         from seg_perception.postprocess.camera_model import CameraModel
 
@@ -345,9 +349,16 @@ class _ScenarioRun:
         first = next(frames)
         meta = first.meta.get("camera_model")
         if meta is None:
-            return None
+            return []
         camera = CameraModel.from_generator_meta(meta, self.size)
-        return [float(v) for v in camera.image_to_ground_homography().ravel()]
+        info_file = self.out_dir / "camera_info.yaml"
+        info_file.write_text(yaml.safe_dump(camera.camera_info(), sort_keys=False))
+        m = camera.mounting
+        # fixed-point: every entry reads back as a double (YAML takes "1e-05" for a string)
+        mounting = ",".join(
+            f"{v:.9f}" for v in (m.height_m, *np.rad2deg([m.pitch_rad, m.roll_rad, m.yaw_rad]))
+        )
+        return [f"{self.camera}.camera_info_file:={info_file}", f"{self.camera}.mounting:=[{mounting}]"]
 
     def _player_command(self) -> list[str]:
         params = {
@@ -616,6 +627,11 @@ class _ScenarioRun:
                 float(np.mean(recorder.markers_per_frame)) if recorder.markers_per_frame else None
             ),
             "lanes_per_frame": float(np.mean(recorder.lanes_per_frame)) if recorder.lanes_per_frame else None,
+            "lanes_metric_share": (
+                recorder.metric_lane_frames / len(recorder.lanes_per_frame)
+                if recorder.lanes_per_frame
+                else None
+            ),
             "slots_per_frame": float(np.mean(recorder.slots_per_frame)) if recorder.slots_per_frame else None,
             "accuracy": accuracy,
             "node_profile": (
@@ -691,10 +707,8 @@ class _DriveRun:
         ]
         for stream in self.streams:
             command += ["-p", f"{stream.camera}.model_file:={stream.model_file}"]
-            homography = stream._true_homography()
-            if homography is not None:  # the synthetic front camera is calibrated: lanes in metres
-                values = ",".join(f"{v:.12f}" for v in homography)
-                command += ["-p", f"{stream.camera}.ground_homography:=[{values}]"]
+            for setting in stream.true_camera_parameters():
+                command += ["-p", setting]
         for extra in self.settings.node_args:
             command += ["-p", extra]
         return command

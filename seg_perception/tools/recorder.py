@@ -100,6 +100,7 @@ class OutputRecorder(Node):
         self.overlays_received = 0
         self.markers_per_frame: list[int] = []
         self.lanes_per_frame: list[int] = []
+        self.metric_lane_frames = 0  # lane arrays in metres (the camera calibrated)
         self.slots_per_frame: list[int] = []
         self.processing_ms: list[float] = []
         self.diagnostics: dict[str, dict[str, Any]] = {}
@@ -138,6 +139,7 @@ class OutputRecorder(Node):
 
     def _on_lanes(self, msg: LaneBoundaryArray) -> None:
         self.lanes_per_frame.append(len(msg.boundaries))
+        self.metric_lane_frames += bool(msg.metric)
 
     def _on_slots(self, msg: ParkingSlotArray) -> None:
         self.slots_per_frame.append(len(msg.slots))

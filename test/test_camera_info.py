@@ -1,0 +1,263 @@
+"""CameraInfo read as ROS defines it: the distortion model, rectified frames, uncalibrated drivers.
+
+A front camera calibrated by a ``sensor_msgs/CameraInfo`` (file or topic) plus its mounting gives
+lane boundaries, markers and the polygon cloud in metres; these tests hold the lens models to
+formulas written out here, not to the code under test.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from seg_perception.cli import main
+from seg_perception.errors import ConfigError
+from seg_perception.postprocess.camera_model import (
+    CameraModel,
+    GroundMapper,
+    Mounting,
+    ground_mapper_from_config,
+)
+from seg_perception.ros.errors import NodeParameterError
+from seg_perception.ros.projection import GroundProjection
+
+WIDTH, HEIGHT = 640, 360
+K = [300.0, 0.0, 322.0, 0.0, 300.0, 178.0, 0.0, 0.0, 1.0]
+MOUNTING = Mounting(height_m=1.4, pitch_rad=np.deg2rad(3.0))
+# ground points seen by every lens below: 4-30 m ahead, up to 4 m aside
+GROUND = np.array([[4.0, 0.0], [4.0, 3.0], [6.0, -4.0], [10.0, 2.5], [30.0, -1.0], [5.0, 4.0]])
+LENSES = {
+    "plumb_bob": [-0.28, 0.07, 0.001, -0.0005, 0.0],
+    "rational_polynomial": [-0.2, 0.05, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0],
+    "equidistant": [0.05, -0.01, 0.002, 0.0],
+}
+
+
+def assert_within_one_percent(ground: np.ndarray) -> None:
+    """``ground`` within 1 % of each point's distance ahead of GROUND (a lens's points, undone)."""
+    error = np.abs(np.asarray(ground)[:, :2] - GROUND)
+    assert (error <= 0.01 * GROUND[:, :1]).all(), error
+
+
+def info(model: str = "plumb_bob", d: list[float] | None = None, **extra: object) -> dict[str, object]:
+    return {"width": WIDTH, "height": HEIGHT, "k": K, "distortion_model": model, "d": d or [], **extra}
+
+
+def pinhole_rays(ground: np.ndarray) -> np.ndarray:
+    """(K, 2) normalised image coordinates (x/z, y/z) of ground points, without any lens."""
+    pinhole = GroundMapper.from_camera(CameraModel(WIDTH, HEIGHT, 300.0, 300.0, 322.0, 178.0, MOUNTING))
+    uv = pinhole.to_image(ground)
+    return np.column_stack([(uv[:, 0] - 322.0) / 300.0, (uv[:, 1] - 178.0) / 300.0])
+
+
+def through_lens(model: str, d: list[float], rays: np.ndarray) -> np.ndarray:
+    """Pixels of normalised rays through the lens, by the models' textbook formulas."""
+    a, b = rays[:, 0], rays[:, 1]
+    r2 = a * a + b * b
+    if model == "equidistant":
+        r = np.sqrt(r2)
+        theta = np.arctan(r)
+        t2 = theta * theta
+        theta_d = theta * (1 + d[0] * t2 + d[1] * t2**2 + d[2] * t2**3 + d[3] * t2**4)
+        xd, yd = a * theta_d / r, b * theta_d / r
+    else:
+        k = [*d, 0.0, 0.0, 0.0][:8]
+        k1, k2, p1, p2, k3, k4, k5, k6 = k
+        radial = (1 + k1 * r2 + k2 * r2**2 + k3 * r2**3) / (1 + k4 * r2 + k5 * r2**2 + k6 * r2**3)
+        xd = a * radial + 2 * p1 * a * b + p2 * (r2 + 2 * a * a)
+        yd = b * radial + p1 * (r2 + 2 * b * b) + 2 * p2 * a * b
+    return np.column_stack([300.0 * xd + 322.0, 300.0 * yd + 178.0])
+
+
+@pytest.mark.parametrize("model", sorted(LENSES))
+def test_each_distortion_model_maps_its_pixels_to_the_ground_they_show(model: str) -> None:
+    d = LENSES[model]
+    camera = CameraModel.from_camera_info(info(model, d), MOUNTING)
+    mapper = GroundMapper.from_camera(camera)
+    seen = through_lens(model, d, pinhole_rays(GROUND))
+    assert np.abs(seen - (pinhole_rays(GROUND) * 300.0 + [322.0, 178.0])).max() > 5.0  # a real lens
+    np.testing.assert_allclose(mapper.to_image(GROUND), seen, atol=0.05)
+    ground, valid = mapper.to_ground(seen)
+    assert valid.all()
+    assert_within_one_percent(ground)
+
+
+def test_a_fisheye_calibration_is_not_read_as_plumb_bob() -> None:
+    """The same four numbers as plumb_bob (k1 k2 p1 p2) would put the ground metres off."""
+    d = LENSES["equidistant"]
+    seen = through_lens("equidistant", d, pinhole_rays(GROUND))
+    as_plumb_bob, _ = GroundMapper.from_camera(
+        CameraModel.from_camera_info(info("plumb_bob", d), MOUNTING)
+    ).to_ground(seen)
+    assert np.abs(as_plumb_bob - GROUND).max() > 0.5
+
+
+def test_unknown_models_wrong_coefficient_counts_and_uncalibrated_drivers_are_clear_errors(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(
+        ConfigError, match=r"'double_sphere' is not supported \(plumb_bob, rational_polynomial, "
+    ):
+        CameraModel.from_camera_info(info("double_sphere", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), MOUNTING)
+    with pytest.raises(ConfigError, match="'equidistant' takes 4 coefficients, got 5"):
+        CameraModel.from_camera_info(info("equidistant", [0.1, 0.0, 0.0, 0.0, 0.0]), MOUNTING)
+    # a camera driver without a calibration publishes a zero K: an error naming the cause, not a
+    # singular homography
+    with pytest.raises(ConfigError, match="not calibrated"):
+        CameraModel.from_camera_info({**info(), "k": [0.0] * 9}, MOUNTING)
+    # zero coefficients are a pinhole, but a fisheye's are its ideal lens (theta_d = theta)
+    assert CameraModel.from_camera_info(info("plumb_bob", [0.0] * 5), MOUNTING).distortion == ()
+    ideal = GroundMapper.from_camera(CameraModel.from_camera_info(info("equidistant", [0.0] * 4), MOUNTING))
+    np.testing.assert_allclose(
+        ideal.to_image(GROUND), through_lens("equidistant", [0.0] * 4, pinhole_rays(GROUND)), atol=0.05
+    )
+    file = tmp_path / "zero.yaml"
+    file.write_text(
+        yaml.safe_dump({"image_width": WIDTH, "image_height": HEIGHT, "camera_matrix": {"data": [0] * 9}})
+    )
+    with pytest.raises(
+        NodeParameterError, match=r"'front.camera_info_file': camera info file .*zero.yaml.*not calibrated"
+    ):
+        GroundProjection.from_parameters(camera="front", camera_info_file=str(file), mounting=[1.4, 3.0])
+
+
+def test_a_camera_info_message_of_an_uncalibrated_driver_is_refused_with_the_cause() -> None:
+    """The node's CameraInfo callback warns about a ConfigError and goes on; a zero K raised
+    numpy's LinAlgError there before."""
+    pytest.importorskip("sensor_msgs")
+    from sensor_msgs.msg import CameraInfo
+
+    from seg_perception.ros.projection import camera_info_projection
+
+    with pytest.raises(ConfigError, match="not calibrated"):
+        camera_info_projection(CameraInfo(width=WIDTH, height=HEIGHT), [1.4, 3.0], GroundProjection())
+    d = LENSES["equidistant"]
+    message = CameraInfo(width=WIDTH, height=HEIGHT, k=K, d=d, distortion_model="equidistant")
+    projection = camera_info_projection(message, [1.4, 3.0], GroundProjection())
+    assert projection.camera_model is not None and projection.camera_model.distortion_model == "equidistant"
+    seen = through_lens("equidistant", d, pinhole_rays(GROUND))
+    assert_within_one_percent(projection.metric_points(seen, (HEIGHT, WIDTH)))
+
+
+def test_rectified_frames_are_projected_with_p_and_no_distortion() -> None:
+    """image_proc's image_rect has the camera P describes (here a new focal and centre), no lens."""
+    p = [250.0, 0.0, 330.0, 0.0, 0.0, 250.0, 170.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    camera = CameraModel.from_camera_info(
+        info("plumb_bob", LENSES["plumb_bob"], p=p), MOUNTING, rectified=True
+    )
+    assert (camera.fx, camera.fy, camera.cx, camera.cy, camera.distortion) == (250.0, 250.0, 330.0, 170.0, ())
+    rectified_pixels = pinhole_rays(GROUND) * 250.0 + [330.0, 170.0]
+    ground, _ = GroundMapper.from_camera(camera).to_ground(rectified_pixels)
+    np.testing.assert_allclose(ground, GROUND, atol=1e-6)
+    with pytest.raises(ConfigError, match="projection matrix"):
+        CameraModel.from_camera_info(info(), MOUNTING, rectified=True)
+
+
+def test_markers_and_the_polygon_cloud_take_the_lens_and_the_frame_size_into_account(tmp_path: Path) -> None:
+    """Polygon markers, slots and the polygon cloud went through the homography alone: metres off
+    wherever the lens bends the image, and wrong on frames of another size than the calibration."""
+    d = LENSES["plumb_bob"]
+    file = tmp_path / "front.yaml"
+    camera = CameraModel.from_camera_info(info("plumb_bob", d), MOUNTING)
+    file.write_text(yaml.safe_dump(camera.camera_info()))
+    projection = GroundProjection.from_parameters(
+        camera="front", camera_info_file=str(file), mounting=[1.4, 3.0]
+    )
+    seen = through_lens("plumb_bob", d, pinhole_rays(GROUND))
+    metres = projection.metric_points(seen, (HEIGHT, WIDTH))
+    assert_within_one_percent(metres)
+    assert (metres[:, 2] == 0).all()
+    # the homography alone, as before: metres off near the frame's bottom corners
+    homography_only = GroundProjection.from_parameters(
+        ground_homography=camera.image_to_ground_homography().ravel().tolist()
+    )
+    assert np.abs(homography_only.metric_points(seen, (HEIGHT, WIDTH))[:, :2] - GROUND).max() > 0.3
+    # frames streamed at half the calibration's size
+    half = projection.metric_points(seen / 2.0, (HEIGHT // 2, WIDTH // 2))
+    assert_within_one_percent(half[:, :2])
+
+
+def test_calibrate_writes_a_camera_info_block_for_a_lens_and_the_synthetic_camera_file(
+    tmp_path: Path, capsys
+) -> None:
+    """A ground_homography wins over a camera info file in the node, and holds no distortion: the
+    block calibrate writes for a camera info is the file and the mounting."""
+    d = LENSES["equidistant"]
+    file = tmp_path / "fisheye.yaml"
+    file.write_text(
+        yaml.safe_dump(CameraModel.from_camera_info(info("equidistant", d), MOUNTING).camera_info())
+    )
+    out = tmp_path / "front.yaml"
+    assert (
+        main(["calibrate", "--camera-info", str(file), "--height", "1.4", "--pitch", "3", "--yaml", str(out)])
+        == 0
+    )
+    assert "equidistant distortion" in capsys.readouterr().out
+    block = yaml.safe_load(out.read_text())["front"]
+    assert "ground_homography" not in block and block["camera_info_file"] == str(file)
+    mapper = ground_mapper_from_config(block)
+    assert mapper is not None
+    seen = through_lens("equidistant", d, pinhole_rays(GROUND))
+    assert_within_one_percent(mapper.to_ground(seen)[0])
+    # rectified frames of the same camera: its P (here K), no distortion, and the block says so
+    assert (
+        main(
+            [
+                "calibrate",
+                "--camera-info",
+                str(file),
+                "--height",
+                "1.4",
+                "--pitch",
+                "3",
+                "--rectified",
+                "--yaml",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "rectified frames" in capsys.readouterr().out
+    block = yaml.safe_load(out.read_text())["front"]
+    assert block["rectified"] is True
+    pinhole_pixels = pinhole_rays(GROUND) * 300.0 + [322.0, 178.0]
+    np.testing.assert_allclose(
+        ground_mapper_from_config(block).to_ground(pinhole_pixels)[0], GROUND, atol=1e-6
+    )
+
+    # the generator's drives have barrel lenses: the block names a camera info file written beside it
+    for seed in range(200000, 200040):
+        from seg_perception.data.synthetic import generate_drive
+
+        meta = next(generate_drive("highway", seed, 1, size=(270, 480))).meta["camera_model"]
+        true = CameraModel.from_generator_meta(meta, (270, 480))
+        if true.distortion:
+            break
+    else:
+        pytest.fail("no drive with a distorting lens among 40 seeds")
+    synthetic = tmp_path / "synthetic.yaml"
+    assert (
+        main(
+            [
+                "calibrate",
+                "--synthetic",
+                "highway",
+                "--seed",
+                str(seed),
+                "--size",
+                "270x480",
+                "--yaml",
+                str(synthetic),
+            ]
+        )
+        == 0
+    )
+    block = yaml.safe_load(synthetic.read_text())["front"]
+    assert Path(block["camera_info_file"]).is_file() and "ground_homography" not in block
+    pixels = np.array([[5.0, 265.0], [475.0, 265.0], [240.0, 200.0]])  # bottom corners, a far centre
+    np.testing.assert_allclose(
+        ground_mapper_from_config(block).to_ground(pixels)[0],
+        GroundMapper.from_camera(true).to_ground(pixels)[0],
+        atol=1e-3,
+    )
