@@ -215,6 +215,50 @@ def test_lane_boundaries_are_published_as_typed_messages(highway: Harness) -> No
     assert u_bottom == pytest.approx(left.pixels[0].x, abs=3.0)
 
 
+def test_a_camera_info_topic_calibrates_the_camera_and_an_uncalibrated_drivers_is_refused(
+    ros_context: Context, models: dict[str, Path]
+) -> None:
+    """A camera driver without a calibration publishes CameraInfo with a zero K: the node warns and
+    stays uncalibrated (it died of a singular matrix in the callback before); the first usable
+    message, a fisheye calibration here, puts the lanes in metres."""
+    from sensor_msgs.msg import CameraInfo
+
+    harness = Harness(
+        ros_context,
+        [
+            Parameter("scenario", value="highway"),
+            Parameter("model_file", value=str(models["highway"])),
+            Parameter("qos.reliability", value="reliable"),
+            Parameter("front.camera_info_topic", value="/camera/front/camera_info"),
+            Parameter("front.mounting", value=[1.4, 3.0]),
+        ],
+    )
+    try:
+        lanes = harness.subscribe(LaneBoundaryArray, "front/lanes")
+        info = harness.publisher(CameraInfo, "/camera/front/camera_info")
+        images = harness.publisher(Image, "/camera/front/image_raw")
+        worker = harness.node.workers[0]
+        wait_for(lambda: worker.lanes_pub.get_subscription_count() > 0, "lanes subscription")
+        info.publish(CameraInfo(width=WIDTH, height=HEIGHT))  # an uncalibrated driver's
+        time.sleep(0.5)
+        images.publish(image_msg(road(), stamp_sec=21))
+        wait_for(lambda: lanes, "lanes")
+        assert not lanes[-1].metric and worker.projection.homography is None
+        k = [100.0, 0.0, WIDTH / 2, 0.0, 100.0, HEIGHT / 2, 0.0, 0.0, 1.0]
+        info.publish(
+            CameraInfo(
+                width=WIDTH, height=HEIGHT, k=k, d=[0.02, 0.0, 0.0, 0.0], distortion_model="equidistant"
+            )
+        )
+        wait_for(lambda: worker.projection.camera_model is not None, "calibration from the CameraInfo")
+        assert worker.projection.camera_model.distortion_model == "equidistant"
+        images.publish(image_msg(road(), stamp_sec=22))
+        wait_for(lambda: lanes[-1].header.stamp.sec == 22, "lanes of the second frame")
+        assert lanes[-1].metric
+    finally:
+        harness.close()
+
+
 def test_markers_and_polygons_are_built_only_for_subscribers(
     highway: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
