@@ -34,6 +34,10 @@ REQUIRED_ARGUMENTS = {
     "avm_topic",
     "avm_metres_per_pixel",
     "avm_origin_px",
+    "front_camera_info_topic",
+    "front_camera_info_file",
+    "front_mounting",
+    "front_rectified",
     "use_sim_time",
     "rviz",
     "log_level",
@@ -185,6 +189,11 @@ def test_lifecycle_argument_runs_the_managed_node_with_autostart(autostart: bool
         ({"avm_metres_per_pixel": "-0.02"}, "above 0"),
         ({"avm_origin_px": "300"}, "U,V"),
         ({"avm_origin_px": "a,b"}, "avm_origin_px"),
+        ({"front_camera_info_topic": "/cam/camera_info"}, "need front_mounting"),
+        ({"front_mounting": "1.45"}, "HEIGHT_M,PITCH_DEG"),
+        ({"front_mounting": "-1.45,2"}, "above 0"),
+        ({"front_mounting": "1.45,2,0,0,9"}, "front_mounting"),
+        ({"front_rectified": "perhaps"}, "front_rectified"),
     ],
 )
 def test_bad_arguments_fail_clearly(arguments: dict[str, str], fragment: str) -> None:
@@ -234,3 +243,27 @@ def test_an_avm_of_another_scale_is_set_from_the_launch_line() -> None:
     assert overrides["avm.image_size"] == [0, 0] and overrides["avm.origin_px"] == [300.0, 300.0]
     (plain,) = plan_launch({"scenario": "parking"})  # empty: the parameter file's geometry
     assert not any(key.startswith("avm.") for key in plain.parameters[1])
+
+
+def test_a_real_front_camera_is_calibrated_from_the_launch_line() -> None:
+    """Its driver's CameraInfo topic (or a calibration file) and where it is mounted: lanes in metres."""
+    (node,) = plan_launch(
+        {
+            "scenario": "highway",
+            "front_topic": "/cam/image_rect",
+            "front_camera_info_topic": "/cam/camera_info",
+            "front_mounting": "1.45, 2.5",
+            "front_rectified": "true",
+        }
+    )
+    overrides = node.parameters[1]
+    assert overrides["front.camera_info_topic"] == "/cam/camera_info" and overrides["front.rectified"] is True
+    assert overrides["front.mounting"] == [1.45, 2.5] and "front.camera_info_file" not in overrides
+    (from_file,) = plan_launch(
+        {"scenario": "road", "front_camera_info_file": "/cal/front.yaml", "front_mounting": "1.3,1,0.5,-0.2"}
+    )
+    assert from_file.parameters[1]["front.camera_info_file"] == "/cal/front.yaml"
+    assert from_file.parameters[1]["front.mounting"] == [1.3, 1.0, 0.5, -0.2]
+    assert "front.rectified" not in from_file.parameters[1]  # empty: the parameter file's
+    (plain,) = plan_launch({"scenario": "highway"})
+    assert not any(key.startswith("front.") for key in plain.parameters[1])

@@ -15,6 +15,7 @@ Two kinds of launch: a scenario launch (``highway``, ``road``, ``parking``,
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 from seg_perception.config import PACKAGE_NAME, config_path, scenario_names, share_dir
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
+from seg_perception.ros.projection import MOUNTING_KEYS
 
 NODE_EXECUTABLE = "segmentation_node"
 LIFECYCLE_EXECUTABLE = "lifecycle_segmentation_node"
@@ -108,6 +110,33 @@ _COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
         "",
         "U,V: the pixel of the vehicle origin (rear-axle centre) in those frames, for slot corners in metres "
         "(ps2.0's views: 300,300, their centre); empty: the file's avm.origin_px",
+    ),
+    LaunchArgument(
+        "front_camera_info_topic",
+        "",
+        "sensor_msgs/CameraInfo topic of the front camera (its driver's, e.g. /camera/front/camera_info): "
+        "with front_mounting, lane boundaries and markers in metres; empty: the file's "
+        "front.camera_info_topic",
+    ),
+    LaunchArgument(
+        "front_camera_info_file",
+        "",
+        "camera_calibration YAML of the front camera, instead of a topic (with front_mounting); empty: the "
+        "file's front.camera_info_file",
+    ),
+    LaunchArgument(
+        "front_mounting",
+        "",
+        "HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG]: the front camera's height above the ground at the vehicle "
+        "origin and its angles (pitch positive looking down), for front_camera_info_*; empty: the file's "
+        "front.mounting",
+    ),
+    LaunchArgument(
+        "front_rectified",
+        "",
+        "true: front_topic carries rectified frames (image_proc's image_rect), projected with the "
+        "CameraInfo's P and no distortion; false: raw frames (K and the lens distortion); empty: the file's "
+        "front.rectified",
     ),
     LaunchArgument("use_sim_time", "false", "use /clock (true when replaying rosbags with --clock)"),
     LaunchArgument("rviz", "false", f"also start rviz2 with config/{RVIZ_CONFIG}"),
@@ -206,6 +235,32 @@ def _pixel(name: str, text: str) -> tuple[float, float] | None:
     return u, v
 
 
+def _mounting(name: str, text: str) -> list[float] | None:
+    """A launch argument that is empty (None) or ``HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG]``.
+
+    Raises:
+        ConfigError: anything else, or a height not above 0, named by the argument.
+    """
+    if not str(text).strip():
+        return None
+    parts = [part.strip() for part in str(text).strip("[]() ").split(",")]
+    try:
+        values = [float(part) for part in parts]
+    except ValueError as err:
+        raise ConfigError(
+            f"launch argument {name}:={text!r}: give HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG] (e.g. 1.45,2.5)"
+        ) from err
+    if not 2 <= len(values) <= len(MOUNTING_KEYS) or not all(math.isfinite(v) for v in values):
+        raise ConfigError(
+            f"launch argument {name}:={text!r}: give HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG] (e.g. 1.45,2.5)"
+        )
+    if not values[0] > 0:
+        raise ConfigError(
+            f"launch argument {name}:={text!r}: the height (metres above the ground) must be above 0"
+        )
+    return values
+
+
 def check_scenario(scenario: str, *, argument: str = "scenario") -> str:
     """Return ``scenario`` if it names a scenario of ``<share>/config`` or an existing YAML file.
 
@@ -260,6 +315,10 @@ def node_parameter_overrides(
     camera_model_files: dict[str, str] | None = None,
     avm_metres_per_pixel: float | None = None,
     avm_origin_px: tuple[float, float] | None = None,
+    front_camera_info_topic: str = "",
+    front_camera_info_file: str = "",
+    front_mounting: list[float] | None = None,
+    front_rectified: bool | None = None,
 ) -> dict[str, Any]:
     """Parameters set on top of the parameter file; empty arguments leave the file's values.
 
@@ -273,6 +332,10 @@ def node_parameter_overrides(
         overrides["avm.image_size"] = [0, 0]
     if avm_origin_px is not None:
         overrides["avm.origin_px"] = [float(avm_origin_px[0]), float(avm_origin_px[1])]
+    if front_mounting is not None:
+        overrides["front.mounting"] = [float(v) for v in front_mounting]
+    if front_rectified is not None:
+        overrides["front.rectified"] = front_rectified
     overrides["use_sim_time"] = use_sim_time
     if fp16:
         overrides["fp16"] = True
@@ -282,6 +345,8 @@ def node_parameter_overrides(
         ("engine", engine),
         ("front.topic", front_topic),
         ("avm.topic", avm_topic),
+        ("front.camera_info_topic", front_camera_info_topic),
+        ("front.camera_info_file", front_camera_info_file),
         *((f"{camera}.scenario", text) for camera, text in (camera_scenarios or {}).items()),
         *((f"{camera}.model_file", text) for camera, text in (camera_model_files or {}).items()),
     ):
@@ -337,6 +402,17 @@ def plan_launch(arguments: dict[str, str], *, setup: str = "") -> list[NodePlan]
         )
     avm_metres_per_pixel = _positive_number("avm_metres_per_pixel", values["avm_metres_per_pixel"])
     avm_origin_px = _pixel("avm_origin_px", values["avm_origin_px"])
+    front_mounting = _mounting("front_mounting", values["front_mounting"])
+    front_rectified = (
+        parse_bool("front_rectified", values["front_rectified"]) if values["front_rectified"] else None
+    )
+    camera_info = values["front_camera_info_topic"] or values["front_camera_info_file"]
+    if camera_info and front_mounting is None:
+        raise ConfigError(
+            "launch arguments front_camera_info_topic / front_camera_info_file need front_mounting:="
+            "HEIGHT_M,PITCH_DEG (the camera's height above the ground and its pitch): a CameraInfo alone "
+            "does not say where the ground is"
+        )
     overrides = node_parameter_overrides(
         scenario=scenario,
         model_file=values.get("model_file", ""),
@@ -350,6 +426,10 @@ def plan_launch(arguments: dict[str, str], *, setup: str = "") -> list[NodePlan]
         camera_model_files=camera_model_files,
         avm_metres_per_pixel=avm_metres_per_pixel,
         avm_origin_px=avm_origin_px,
+        front_camera_info_topic=values["front_camera_info_topic"],
+        front_camera_info_file=values["front_camera_info_file"],
+        front_mounting=front_mounting,
+        front_rectified=front_rectified,
     )
     if lifecycle:
         overrides["autostart"] = autostart
