@@ -8,6 +8,8 @@ Three sources (one per run):
 - ``--camera-info FILE`` (a ``sensor_msgs/CameraInfo`` YAML from ``camera_calibration``) plus
   the mounting ``--height`` (m) ``--pitch`` (deg, positive looking down) ``--roll`` ``--yaw``
   (``--rectified`` for rectified frames: the file's ``P``, no distortion);
+- ``--camera-info FILE`` with pairs: the pairs measure the mounting (height, pitch, roll, yaw and
+  where the camera sits from the origin the metres are measured from), the lens taken into account;
 - ``--synthetic SCENARIO``: the generator's true camera of drive ``--seed`` (what the demo uses).
 
 It prints the homography and the parameter lines to paste into a scenario config
@@ -23,11 +25,13 @@ Examples:
     seg-perception calibrate --pairs dashes.txt --image frame.png --grid check.png
     seg-perception calibrate --camera-info front.yaml --height 1.45 --pitch 2.5 \
         --image frame.png --grid check.png
+    seg-perception calibrate --camera-info front.yaml --pairs dashes.txt --image frame.png --grid check.png
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,7 @@ from seg_perception.postprocess.camera_model import (
     Mounting,
     draw_metric_grid,
     homography_from_correspondences,
+    mounting_from_correspondences,
 )
 
 
@@ -129,16 +134,19 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
         pairs += read_pairs(args.pairs)
     chosen = [name for name, used in (("pairs", bool(pairs)), ("camera-info", args.camera_info is not None),
                                       ("synthetic", args.synthetic is not None)) if used]  # fmt: skip
-    if len(chosen) != 1:
+    if len(chosen) != 1 and chosen != ["pairs", "camera-info"]:
         raise ConfigError(
             "give exactly one source: --pair/--pairs (>= 4 image<->ground pairs), --camera-info with "
-            f"--height/--pitch, or --synthetic SCENARIO (got {chosen or 'none'})"
+            "--height/--pitch or with pairs (which then measure the mounting), or --synthetic SCENARIO "
+            f"(got {chosen or 'none'})"
         )
     frame = None
     if args.image is not None:
         frame = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
         if frame is None:
             raise ConfigError(f"cannot read image {args.image}")
+    if pairs and args.camera_info is not None:
+        return _mounting_from_pairs(args, np.asarray(pairs, dtype=np.float64), frame)
     if pairs:
         array = np.asarray(pairs, dtype=np.float64)
         matrix, rms = homography_from_correspondences(array[:, :2], array[:, 2:])
@@ -188,6 +196,40 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
     return GroundMapper.from_camera(camera), block, frame, text
 
 
+def _mounting_from_pairs(
+    args: argparse.Namespace, pairs: np.ndarray, frame: np.ndarray | None
+) -> tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]:
+    """A camera info plus pairs: the pairs measure the mounting (height, angles, offsets).
+
+    Raises:
+        ConfigError: --height given too, or pairs that do not determine a pose.
+    """
+    if args.height is not None:
+        raise ConfigError(
+            "--camera-info with pairs measures the mounting: leave out --height/--pitch/--roll/--yaw, or "
+            "the pairs"
+        )
+    unmounted = Mounting(height_m=1.0)  # replaced by the measured one
+    camera = CameraModel.from_camera_info_file(args.camera_info, unmounted, rectified=args.rectified)
+    mounting, rms_px = mounting_from_correspondences(camera, pairs[:, :2], pairs[:, 2:])
+    camera = replace(camera, mounting=mounting)
+    mapper = GroundMapper.from_camera(camera)
+    ground, _ = mapper.to_ground(pairs[:, :2])
+    rms_m = float(np.sqrt(np.nanmean(np.sum((ground - pairs[:, 2:]) ** 2, axis=1))))
+    values = _mounting_degrees(mounting)
+    block: dict[str, Any] = {"camera_info_file": str(args.camera_info), "mounting": values}
+    if args.rectified:
+        block["rectified"] = True
+    lens = _lens(camera, args.rectified)
+    text = (
+        f"camera info {args.camera_info} ({lens}); mounting from {len(pairs)} pairs: "
+        f"height {values['height_m']:.3f} m, pitch {values['pitch_deg']:.2f} deg, "
+        f"roll {values['roll_deg']:.2f} deg, yaw {values['yaw_deg']:.2f} deg, x {values['x_m']:.2f} m, "
+        f"y {values['y_m']:.2f} m; reprojection RMS {rms_px:.2f} px, RMS ground error {rms_m:.3f} m"
+    )
+    return mapper, block, frame, text
+
+
 def _lens(camera: CameraModel, rectified: bool) -> str:
     """The lens model in words, for the summary line."""
     if rectified:
@@ -204,6 +246,8 @@ def _mounting_degrees(mounting: Mounting) -> dict[str, float]:
         "pitch_deg": round(float(np.rad2deg(mounting.pitch_rad)), 6),
         "roll_deg": round(float(np.rad2deg(mounting.roll_rad)), 6),
         "yaw_deg": round(float(np.rad2deg(mounting.yaw_rad)), 6),
+        "x_m": round(mounting.x_m, 6),
+        "y_m": round(mounting.y_m, 6),
     }
 
 

@@ -18,9 +18,10 @@ from seg_perception.postprocess.camera_model import (
     GroundMapper,
     Mounting,
     ground_mapper_from_config,
+    mounting_from_correspondences,
 )
 from seg_perception.ros.errors import NodeParameterError
-from seg_perception.ros.projection import GroundProjection
+from seg_perception.ros.projection import GroundProjection, mounting_list
 
 WIDTH, HEIGHT = 640, 360
 K = [300.0, 0.0, 322.0, 0.0, 300.0, 178.0, 0.0, 0.0, 1.0]
@@ -261,3 +262,45 @@ def test_calibrate_writes_a_camera_info_block_for_a_lens_and_the_synthetic_camer
         GroundMapper.from_camera(true).to_ground(pixels)[0],
         atol=1e-3,
     )
+
+
+def test_pairs_measured_on_the_ground_give_a_known_lens_its_mounting(tmp_path: Path, capsys) -> None:
+    """Intrinsics from camera_calibration, a few ground points measured with a tape: calibrate finds
+    the height, the angles and where the camera sits from the vehicle origin (a base_link on the rear
+    axle), and the node's parameters carry all six (it took four before, the camera at the origin)."""
+    d = LENSES["plumb_bob"]
+    true = Mounting(1.45, np.deg2rad(2.5), np.deg2rad(-1.2), np.deg2rad(0.8), x_m=1.7, y_m=-0.3)
+    camera = CameraModel.from_camera_info(info("plumb_bob", d), true)
+    ground = np.array([[6.0, 2.0], [6.0, -2.0], [10.0, 3.0], [12.0, -3.0], [25.0, 1.8], [20.0, -1.8]])
+    seen = GroundMapper.from_camera(camera).to_image(ground)
+
+    found, rms = mounting_from_correspondences(camera, seen, ground)
+    assert rms < 0.05
+    angles = np.rad2deg([found.pitch_rad, found.roll_rad, found.yaw_rad])
+    np.testing.assert_allclose(angles, [2.5, -1.2, 0.8], atol=0.01)
+    np.testing.assert_allclose([found.height_m, found.x_m, found.y_m], [1.45, 1.7, -0.3], atol=0.005)
+    noisy, rms = mounting_from_correspondences(
+        camera, seen + np.random.default_rng(0).normal(0, 0.5, seen.shape), ground
+    )
+    assert (
+        0.1 < rms < 1.0 and abs(np.rad2deg(noisy.pitch_rad) - 2.5) < 0.1 and abs(noisy.height_m - 1.45) < 0.03
+    )
+    with pytest.raises(ConfigError, match="one line"):
+        mounting_from_correspondences(camera, seen[:4], np.column_stack([np.arange(4.0) + 5, np.zeros(4)]))
+
+    file = tmp_path / "front_camera.yaml"
+    file.write_text(yaml.safe_dump(camera.camera_info()))
+    pairs = tmp_path / "tape.txt"
+    pairs.write_text("".join(f"{u} {v} {x} {y}\n" for (u, v), (x, y) in zip(seen, ground, strict=True)))
+    out = tmp_path / "front.yaml"
+    assert main(["calibrate", "--camera-info", str(file), "--pairs", str(pairs), "--yaml", str(out)]) == 0
+    assert "mounting from 6 pairs: height 1.450 m, pitch 2.50 deg" in capsys.readouterr().out
+    block = yaml.safe_load(out.read_text())["front"]
+    assert set(block["mounting"]) == {"height_m", "pitch_deg", "roll_deg", "yaw_deg", "x_m", "y_m"}
+    # the node's parameters (a list, as the block's mapping becomes) put the pixels where they were measured
+    projection = GroundProjection.from_parameters(
+        camera="front", camera_info_file=block["camera_info_file"], mounting=mounting_list(block["mounting"])
+    )
+    np.testing.assert_allclose(projection.metric_points(seen, (HEIGHT, WIDTH))[:, :2], ground, atol=0.01)
+    assert main(["calibrate", "--camera-info", str(file), "--pairs", str(pairs), "--height", "1.4"]) == 1
+    assert "measures the mounting" in capsys.readouterr().err

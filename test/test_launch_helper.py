@@ -192,7 +192,7 @@ def test_lifecycle_argument_runs_the_managed_node_with_autostart(autostart: bool
         ({"front_camera_info_topic": "/cam/camera_info"}, "need front_mounting"),
         ({"front_mounting": "1.45"}, "HEIGHT_M,PITCH_DEG"),
         ({"front_mounting": "-1.45,2"}, "above 0"),
-        ({"front_mounting": "1.45,2,0,0,9"}, "front_mounting"),
+        ({"front_mounting": "1.45,2,0,0,9,0,1"}, "front_mounting"),
         ({"front_rectified": "perhaps"}, "front_rectified"),
     ],
 )

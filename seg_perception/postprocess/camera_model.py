@@ -466,6 +466,60 @@ def homography_from_correspondences(
     return matrix, rms
 
 
+def mounting_from_correspondences(
+    camera: CameraModel,
+    image_points: Sequence[Sequence[float]] | np.ndarray,
+    ground_points: Sequence[Sequence[float]] | np.ndarray,
+) -> tuple[Mounting, float]:
+    """Where a camera of known intrinsics and lens sits, from >= 4 pixel <-> ground-metre pairs.
+
+    The pixels are undistorted with the camera's lens, the pose is solved as a planar PnP and read
+    as :class:`Mounting` (height, pitch, roll, yaw and the offsets ``x_m``, ``y_m`` from the origin
+    the ground points are measured from). ``camera``'s own mounting is not used.
+
+    Returns:
+        ``(mounting, rms_px)``: the mounting and the pairs' reprojection RMS in pixels.
+
+    Raises:
+        ConfigError: fewer than 4 pairs, points on one line, or a pose below the ground.
+    """
+    image = np.asarray(image_points, dtype=np.float64).reshape(-1, 2)
+    ground = np.asarray(ground_points, dtype=np.float64).reshape(-1, 2)
+    if len(image) != len(ground) or len(image) < MIN_CORRESPONDENCES:
+        raise ConfigError(
+            f"a mounting needs at least {MIN_CORRESPONDENCES} image<->ground pairs, got {len(image)} image "
+            f"and {len(ground)} ground points"
+        )
+    centred = ground - ground.mean(axis=0)
+    singular = np.linalg.svd(centred, compute_uv=False)
+    if singular[-1] <= 1e-6 * max(singular[0], 1e-12):
+        raise ConfigError("the ground points lie on one line: spread them over the ground plane")
+    undistorted = camera.undistort(image)
+    world = np.column_stack([ground, np.zeros(len(ground))])
+    found, rvec, tvec = cv2.solvePnP(world, undistorted, camera.matrix, None, flags=cv2.SOLVEPNP_IPPE)
+    if not found:
+        raise ConfigError("the pairs do not determine the camera's pose (check the pixels and the metres)")
+    rvec, tvec = cv2.solvePnPRefineLM(world, undistorted, camera.matrix, None, rvec, tvec)
+    rotation = cv2.Rodrigues(rvec)[0]  # vehicle -> optical
+    position = (-rotation.T @ tvec).ravel()
+    if position[2] <= 0:
+        raise ConfigError("the pairs put the camera below the ground: check the pixels and the metres")
+    # rotation = Rz(-roll) V Ry(-pitch) Rz(-yaw) and V^T Rz(t) V = Rx(t), so
+    # V^T rotation = Rx(-roll) Ry(-pitch) Rz(-yaw)
+    m = _VEHICLE_TO_OPTICAL.T @ rotation
+    mounting = Mounting(
+        height_m=float(position[2]),
+        pitch_rad=-float(np.arcsin(np.clip(m[0, 2], -1.0, 1.0))),
+        roll_rad=-float(np.arctan2(-m[1, 2], m[2, 2])),
+        yaw_rad=-float(np.arctan2(-m[0, 1], m[0, 0])),
+        x_m=float(position[0]),
+        y_m=float(position[1]),
+    )
+    reprojected = GroundMapper.from_camera(replace(camera, mounting=mounting)).to_image(ground)
+    rms = float(np.sqrt(np.mean(np.sum((reprojected - image) ** 2, axis=1))))
+    return mounting, rms
+
+
 def draw_metric_grid(
     image_bgr: np.ndarray,
     mapper: GroundMapper,

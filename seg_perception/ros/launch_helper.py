@@ -127,9 +127,9 @@ _COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument(
         "front_mounting",
         "",
-        "HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG]: the front camera's height above the ground at the vehicle "
-        "origin and its angles (pitch positive looking down), for front_camera_info_*; empty: the file's "
-        "front.mounting",
+        "HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG,X_M,Y_M]: the front camera's height above the ground, its "
+        "angles (pitch positive looking down) and where it sits ahead of / left of the vehicle origin, for "
+        "front_camera_info_*; empty: the file's front.mounting",
     ),
     LaunchArgument(
         "front_rectified",
@@ -236,24 +236,23 @@ def _pixel(name: str, text: str) -> tuple[float, float] | None:
 
 
 def _mounting(name: str, text: str) -> list[float] | None:
-    """A launch argument that is empty (None) or ``HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG]``.
+    """A launch argument that is empty (None) or ``HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG,X_M,Y_M]``.
 
     Raises:
         ConfigError: anything else, or a height not above 0, named by the argument.
     """
     if not str(text).strip():
         return None
+    form = (
+        f"launch argument {name}:={text!r}: give HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG,X_M,Y_M] (e.g. 1.4,2)"
+    )
     parts = [part.strip() for part in str(text).strip("[]() ").split(",")]
     try:
         values = [float(part) for part in parts]
     except ValueError as err:
-        raise ConfigError(
-            f"launch argument {name}:={text!r}: give HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG] (e.g. 1.45,2.5)"
-        ) from err
+        raise ConfigError(form) from err
     if not 2 <= len(values) <= len(MOUNTING_KEYS) or not all(math.isfinite(v) for v in values):
-        raise ConfigError(
-            f"launch argument {name}:={text!r}: give HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG] (e.g. 1.45,2.5)"
-        )
+        raise ConfigError(form)
     if not values[0] > 0:
         raise ConfigError(
             f"launch argument {name}:={text!r}: the height (metres above the ground) must be above 0"

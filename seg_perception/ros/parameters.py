@@ -345,8 +345,9 @@ def _declare_camera(
     mounting = declare(
         prefix + "mounting",
         geometry_defaults["mounting"],
-        "camera mounting [height_m, pitch_deg, roll_deg, yaw_deg] above the vehicle-frame origin "
-        "(pitch positive looking down), used with 'camera_info_file'",
+        "camera mounting [height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]: height above the ground, "
+        "angles (pitch positive looking down), and where it sits ahead of / left of the vehicle-frame "
+        "origin (trailing values may be left out: 0), used with 'camera_info_file' / 'camera_info_topic'",
         array_type=Parameter.Type.DOUBLE_ARRAY,
     )
     camera_info_topic = declare(

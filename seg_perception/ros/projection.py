@@ -33,7 +33,10 @@ from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.ros.errors import NodeParameterError
 
 DEFAULT_PIXEL_PLANE_SCALE = 0.01
-MOUNTING_KEYS = ("height_m", "pitch_deg", "roll_deg", "yaw_deg")
+#: ``<camera>.mounting``'s values in order (trailing ones may be left out: 0); ``x_m``, ``y_m``: where
+#: the camera sits ahead of and left of the vehicle-frame origin (a base_link on the rear axle)
+MOUNTING_KEYS = ("height_m", "pitch_deg", "roll_deg", "yaw_deg", "x_m", "y_m")
+MOUNTING_TEXT = "[height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]"
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,8 @@ class GroundProjection:
     ) -> GroundProjection:
         """Build from node parameters.
 
-        ``mounting`` is ``[height_m, pitch_deg, roll_deg, yaw_deg]`` (trailing values may be
-        left out), used with ``camera_info_file`` when there is no ``ground_homography``;
+        ``mounting`` is ``[height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]`` (trailing values may
+        be left out), used with ``camera_info_file`` when there is no ``ground_homography``;
         ``rectified``: the images are rectified (the file's ``P``, no distortion).
 
         Raises:
@@ -90,10 +93,10 @@ class GroundProjection:
                 raise NodeParameterError(f"parameter '{camera}.ground_homography' is singular")
         camera_model = None
         if homography is None and camera_info_file:
-            if not 1 <= len(mounting) <= 4:
+            if not 1 <= len(mounting) <= len(MOUNTING_KEYS):
                 raise NodeParameterError(
-                    f"parameter '{camera}.mounting' = {list(mounting)}: expected [height_m, pitch_deg, "
-                    f"roll_deg, yaw_deg] with '{camera}.camera_info_file'"
+                    f"parameter '{camera}.mounting' = {list(mounting)}: expected {MOUNTING_TEXT} (trailing "
+                    f"values may be left out) with '{camera}.camera_info_file'"
                 )
             try:
                 camera_model = CameraModel.from_camera_info_file(
@@ -165,7 +168,7 @@ def camera_info_projection(
 
     Args:
         info: The message (``k``, ``d``, ``distortion_model``, ``p``, ``width``, ``height``).
-        mounting: ``[height_m, pitch_deg, roll_deg, yaw_deg]`` (trailing values may be left out).
+        mounting: ``[height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]`` (trailing values may be left out).
         base: The camera's projection so far (its display settings are kept).
         rectified: The images are rectified: projected with ``p``, without distortion.
 
@@ -173,10 +176,10 @@ def camera_info_projection(
         ConfigError: no mounting, or a message the camera cannot be made of (see
             :meth:`CameraModel.from_camera_info`: an uncalibrated camera's zero matrix among them).
     """
-    if not 1 <= len(mounting) <= 4:
+    if not 1 <= len(mounting) <= len(MOUNTING_KEYS):
         raise ConfigError(
-            f"the camera's 'mounting' parameter is {list(mounting)}: set [height_m, pitch_deg, roll_deg, "
-            "yaw_deg] to use CameraInfo"
+            f"the camera's 'mounting' parameter is {list(mounting)}: set {MOUNTING_TEXT} (trailing values "
+            "may be left out) to use CameraInfo"
         )
     fields = {
         "k": list(info.k),
@@ -201,7 +204,7 @@ class CameraGeometry:
 
 
 def mounting_list(value: Any) -> list[float]:
-    """A config's ``mounting`` (mapping or list) as ``[height_m, pitch_deg, roll_deg, yaw_deg]``."""
+    """A config's ``mounting`` (mapping or list) as ``[height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]``."""
     if isinstance(value, Mapping):
         return [float(value.get(key, 0.0)) for key in MOUNTING_KEYS]
     return [float(v) for v in value or []]
