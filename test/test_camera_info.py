@@ -304,3 +304,21 @@ def test_pairs_measured_on_the_ground_give_a_known_lens_its_mounting(tmp_path: P
     np.testing.assert_allclose(projection.metric_points(seen, (HEIGHT, WIDTH))[:, :2], ground, atol=0.01)
     assert main(["calibrate", "--camera-info", str(file), "--pairs", str(pairs), "--height", "1.4"]) == 1
     assert "measures the mounting" in capsys.readouterr().err
+
+
+def test_frames_of_another_aspect_ratio_than_the_calibration_get_a_note(tiny_onnx_model) -> None:
+    """A calibration is scaled to frames of another size (a binned or resized stream), which a crop or
+    another sensor mode breaks: the node says so once per frame size instead of publishing off metres."""
+    from seg_perception.config import load_scenario
+    from seg_perception.inference.engine import create_engine
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    model = tiny_onnx_model("highway", input_size=(32, 64))
+    pipeline = SegmentationPipeline(create_engine(model), load_scenario("highway"), "front")
+    assert pipeline.new_ground_geometry_note((HEIGHT, WIDTH)) is None  # not calibrated yet
+    pipeline.set_ground(GroundMapper.from_camera(CameraModel.from_camera_info(info(), MOUNTING)))
+    assert pipeline.new_ground_geometry_note((HEIGHT // 2, WIDTH // 2)) is None  # binned: scaled, right
+    note = pipeline.new_ground_geometry_note((480, 640))
+    assert note is not None and "640x480" in note and f"{WIDTH}x{HEIGHT}" in note and "aspect ratio" in note
+    assert pipeline.new_ground_geometry_note((480, 640)) is None  # once per size
+    assert pipeline.new_ground_geometry_note((HEIGHT, WIDTH)) is None

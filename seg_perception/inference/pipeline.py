@@ -57,6 +57,9 @@ from seg_perception.postprocess.visualize import annotate, color_table, draw_lan
 DEFAULT_MIN_AREA_PX = 60.0
 DEFAULT_EPSILON_PX = 2.0
 SLOT_METHODS = ("auto", "marking_points", "free_space")
+#: frames whose aspect ratio differs from their calibration's by more than this share are noted (a
+#: resized or binned stream keeps the aspect ratio; a crop or another sensor mode does not)
+CALIBRATION_ASPECT_TOLERANCE = 0.01
 # Fallbacks for a ``slots`` block that leaves these out: the shipped config/parking.yaml values.
 DEFAULT_POINT_THRESHOLD = 0.2
 DEFAULT_NMS_RADIUS_M = 0.3
@@ -264,16 +267,30 @@ class SegmentationPipeline:
         self._sizes_checked: set[tuple[int, int]] = set()  # frame sizes new_ground_geometry_note has seen
 
     def ground_geometry_note(self, frame_size: tuple[int, int]) -> str | None:
-        """Why this frame size may not fit the camera's bird's-eye geometry, or None when it does.
+        """Why this frame size may not fit the camera's ground geometry, or None when it does.
 
         ``metres_per_pixel`` and ``origin_px`` describe frames of the camera's ``image_size``. A frame
         of another size (another AVM, a resized stream) is still read with them: the model then sees
         the ground at a wrong scale, which costs slots (``docs/parking_slots.md``, "Scale"), and the
-        metric corners shift. Nothing is guessed; the caller says so once per size.
+        metric corners shift. A front camera's calibration (a CameraInfo) is scaled to frames of
+        another size, which is right for a resized or binned stream but not for another aspect ratio
+        (a crop, another sensor mode). Nothing is guessed; the caller says so once per size.
 
         Args:
             frame_size: (height, width) of a frame about to be processed.
         """
+        ground = self.ground
+        if ground is not None and ground.camera is not None:
+            camera = ground.camera
+            calibrated = camera.width / camera.height
+            if abs(frame_size[1] / frame_size[0] - calibrated) > CALIBRATION_ASPECT_TOLERANCE * calibrated:
+                return (
+                    f"camera '{self.camera}': frames are {frame_size[1]}x{frame_size[0]} but its "
+                    f"calibration (camera info) is for {camera.width}x{camera.height}, another aspect ratio "
+                    "(a crop or another sensor mode): it is scaled to the frames all the same, so the metres "
+                    "are off. Calibrate the camera at the resolution it streams"
+                )
+            return None
         expected = self.configured_size
         if self.metres_per_pixel is None or expected is None or tuple(frame_size) == expected:
             return None
@@ -305,6 +322,7 @@ class SegmentationPipeline:
         with self._lane_lock:
             self._lanes = LaneExtractor(self._class_names, self._lanes.settings, mapper=ground)
             self._tracker = LaneTracker(self._tracker.settings)
+        self._sizes_checked.clear()  # frame sizes are checked against the new calibration
 
     @property
     def ground(self) -> GroundMapper | None:
