@@ -5,8 +5,10 @@ lane boundaries, markers and the polygon cloud in metres; these tests hold the l
 formulas written out here, not to the code under test.
 """
 
+import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -102,7 +104,10 @@ def test_unknown_models_wrong_coefficient_counts_and_uncalibrated_drivers_are_cl
     ):
         CameraModel.from_camera_info(info("double_sphere", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), MOUNTING)
     with pytest.raises(ConfigError, match="'equidistant' takes 4 coefficients, got 5"):
-        CameraModel.from_camera_info(info("equidistant", [0.1, 0.0, 0.0, 0.0, 0.0]), MOUNTING)
+        CameraModel.from_camera_info(info("equidistant", [0.1, 0.0, 0.0, 0.0, 0.2]), MOUNTING)
+    # drivers that pad D with zeros: the model's own coefficients
+    padded = CameraModel.from_camera_info(info("plumb_bob", [*LENSES["plumb_bob"], 0.0, 0.0, 0.0]), MOUNTING)
+    assert padded.distortion == tuple(LENSES["plumb_bob"])
     # a camera driver without a calibration publishes a zero K: an error naming the cause, not a
     # singular homography
     with pytest.raises(ConfigError, match="not calibrated"):
@@ -322,3 +327,89 @@ def test_frames_of_another_aspect_ratio_than_the_calibration_get_a_note(tiny_onn
     assert note is not None and "640x480" in note and f"{WIDTH}x{HEIGHT}" in note and "aspect ratio" in note
     assert pipeline.new_ground_geometry_note((480, 640)) is None  # once per size
     assert pipeline.new_ground_geometry_note((HEIGHT, WIDTH)) is None
+
+
+def _drive_camera(seed: int, size: tuple[int, int]) -> tuple[list[np.ndarray], CameraModel]:
+    """Frames of a generated highway drive and its true camera (lens included)."""
+    from seg_perception.data.synthetic.scenes import generate_drive
+
+    samples = list(generate_drive("highway", seed, 3, size=size, fps=10.0))
+    return [s.image for s in samples], CameraModel.from_generator_meta(samples[0].meta["camera_model"], size)
+
+
+def _mounting_text(camera: CameraModel) -> str:
+    m = camera.mounting
+    return ",".join(f"{v:.6f}" for v in (m.height_m, *np.rad2deg([m.pitch_rad, m.roll_rad, m.yaw_rad])))
+
+
+def test_predict_and_process_take_a_camera_info_and_a_mounting(
+    tmp_path: Path, tiny_onnx_model, capsys
+) -> None:
+    """Frames of a real camera give lanes in metres without a scenario file: predict from a CameraInfo
+    file, process from the CameraInfo topic recorded in the bag (written out and copied along)."""
+    from seg_perception.bags import messages
+    from seg_perception.bags.storage import BagReader, BagWriter, message_class
+    from seg_perception.bags.topics import CAMERA_INFO_MSGTYPE, image_topic
+
+    size = (180, 320)
+    frames, camera = _drive_camera(994910, size)
+    model = tiny_onnx_model("highway")
+    info_file = tmp_path / "front_camera.yaml"
+    info_file.write_text(yaml.safe_dump(camera.camera_info()))
+    still = tmp_path / "stills" / "frame.png"
+    still.parent.mkdir()
+    cv2.imwrite(str(still), frames[0])
+    base = ["predict", str(still), "--model-file", str(model), "--scenario", "highway"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert json.loads((tmp_path / "plain" / "json" / "frame.json").read_text())["lanes"]["metric"] is False
+    out = tmp_path / "calibrated"
+    argv = [*base, "--camera-info", str(info_file), "--mounting", _mounting_text(camera), "--out", str(out)]
+    assert main(argv) == 0
+    assert json.loads((out / "json" / "frame.json").read_text())["lanes"]["metric"] is True
+    assert main([*base, "--camera-info", str(info_file), "--out", str(out)]) == 1
+    assert "--mounting" in capsys.readouterr().err
+
+    bag, topic, info_topic = tmp_path / "drive", image_topic("front"), "/camera/front/camera_info"
+    fields = camera.camera_info()
+    info_msg = message_class(CAMERA_INFO_MSGTYPE)(
+        header=messages.header(1_000_000_000, "camera"),
+        height=camera.height,
+        width=camera.width,
+        distortion_model=camera.distortion_model,
+        d=np.asarray(camera.distortion, np.float64),
+        k=np.asarray(fields["camera_matrix"]["data"], np.float64),
+        r=np.eye(3).ravel(),
+        p=np.asarray(fields["projection_matrix"]["data"], np.float64),
+        binning_x=0,
+        binning_y=0,
+        roi=message_class("sensor_msgs/msg/RegionOfInterest")(
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+        ),
+    )
+    with BagWriter(bag) as writer:
+        for index, image in enumerate(frames):
+            stamp = 1_000_000_000 + index * 100_000_000
+            writer.write(info_topic, stamp, info_msg)
+            writer.write(topic, stamp, messages.image_msg(image, stamp=stamp, frame_id="camera"))
+    processed = tmp_path / "processed"
+    argv = [
+        "process",
+        str(bag),
+        "--scenario",
+        "highway",
+        "--model",
+        str(model),
+        "--video",
+        "none",
+        "--out",
+        str(processed),
+    ]
+    assert main([*argv, "--camera-info-topic", info_topic, "--mounting", _mounting_text(camera)]) == 0
+    written = CameraModel.from_camera_info_file(processed / "camera_info.yaml", camera.mounting)
+    assert (written.fx, written.cx, written.distortion) == (camera.fx, camera.cx, camera.distortion)
+    with BagReader(processed / "bag") as reader:
+        assert reader.message_counts[info_topic] == 3  # copied along
+        lanes = [m.decode() for m in reader.messages(["/front/lanes"])]
+    assert len(lanes) == 3 and all(array.metric for array in lanes)
+    assert main([*argv, "--overwrite", "--camera-info-topic", "/nowhere", "--mounting", "1.4,2"]) == 1
+    assert "/nowhere" in capsys.readouterr().err

@@ -90,6 +90,28 @@ def string_msg(text: str) -> Any:
     return message_class(STRING_MSGTYPE)(data=text)
 
 
+def camera_info_yaml(msg: Any) -> dict[str, Any]:
+    """A ``sensor_msgs/CameraInfo`` as the ``camera_calibration`` YAML mapping a ``camera_info_file`` holds.
+
+    Takes ROS 2 messages (``k``, ``d``, ``r``, ``p``) and ROS 1 ones (``K``, ``D``, ``R``, ``P``).
+    """
+
+    def numbers(name: str) -> list[float]:
+        values = getattr(msg, name, None)
+        return [float(v) for v in (values if values is not None else getattr(msg, name.upper(), ()))]
+
+    d = numbers("d")
+    return {
+        "image_width": int(msg.width),
+        "image_height": int(msg.height),
+        "camera_matrix": {"rows": 3, "cols": 3, "data": numbers("k")},
+        "distortion_model": str(msg.distortion_model),
+        "distortion_coefficients": {"rows": 1, "cols": len(d), "data": d},
+        "rectification_matrix": {"rows": 3, "cols": 3, "data": numbers("r")},
+        "projection_matrix": {"rows": 3, "cols": 4, "data": numbers("p")},
+    }
+
+
 def decode_image(
     msg: Any, msgtype: str, *, topic: str = "", max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> np.ndarray:

@@ -38,12 +38,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError, FrameRejectedError
+from seg_perception.bags.messages import camera_info_yaml
 from seg_perception.bags.selection import select_image_topics
 from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_directory
+from seg_perception.bags.topics import CAMERA_INFO_MSGTYPE
+from seg_perception.calibration_arguments import add_calibration_arguments, calibration_fields
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS
 from seg_perception.inference.arguments import add_engine_arguments, engine_options
 from seg_perception.metrics.latency import stage_latencies
@@ -246,6 +250,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         f"like the node's tracking_gap_s (default {DEFAULT_TRACKING_GAP_S:g}; 0: never)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
+    add_calibration_arguments(parser)
+    parser.add_argument(
+        "--camera-info-topic",
+        metavar="TOPIC",
+        help="the bag's sensor_msgs/CameraInfo topic (its first message) instead of --camera-info; written "
+        "to OUT/camera_info.yaml and copied into the output bag",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -274,6 +285,9 @@ def run(args: argparse.Namespace) -> int:
             for topic in (topics.ground_truth_mask_topic(camera), topics.ground_truth_polygons_topic(camera))
             if topic in reader.topics
         ]
+        scenario = _calibrated(scenario, args, reader, set(selection.values()))
+        if args.camera_info_topic:
+            copied.append(args.camera_info_topic)
         model_file = args.model or scenario_model_path(scenario, args.device)
         engine = create_engine(model_file, engine_options(args))
         try:
@@ -300,6 +314,38 @@ def run(args: argparse.Namespace) -> int:
         first = summary["first_rejection"][reason]
         print(f"process: warning: {count} frame(s) skipped as {reason} (first: {first})", file=sys.stderr)
     return 0
+
+
+def _calibrated(scenario: Any, args: argparse.Namespace, reader: BagReader, cameras: set[str]) -> Any:
+    """``scenario`` with its front cameras calibrated by ``--camera-info`` or ``--camera-info-topic``.
+
+    Raises:
+        BagError: both given, a CameraInfo topic missing, empty or of another type, or no front camera
+            among the processed ones.
+        ConfigError: a mounting without a camera info, or the other way round.
+    """
+    if args.camera_info_topic and args.camera_info is not None:
+        raise BagError("give --camera-info or --camera-info-topic, not both")
+    written = None
+    if args.camera_info_topic:
+        (topic,) = reader.require_topics([args.camera_info_topic], msgtypes=[CAMERA_INFO_MSGTYPE])
+        first = next(iter(reader.messages([topic])), None)
+        if first is None:
+            raise BagError(f"topic {topic} holds no CameraInfo message")
+        written = args.out / "camera_info.yaml"
+        _write_text(written, yaml.safe_dump(camera_info_yaml(first.decode()), sort_keys=False))
+    fields = calibration_fields(args, written)
+    if not fields:
+        return scenario
+    front = sorted(camera for camera in cameras if not scenario.camera(camera).get("metres_per_pixel"))
+    if not front:
+        raise BagError(
+            "--camera-info calibrates front cameras' lane boundaries; the processed cameras "
+            f"{sorted(cameras)} are bird's-eye ones"
+        )
+    for camera in front:
+        scenario = scenario.with_camera_params(camera, fields)
+    return scenario
 
 
 def _write_text(path: Path, text: str) -> None:

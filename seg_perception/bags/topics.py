@@ -16,6 +16,7 @@ from __future__ import annotations
 IMAGE_MSGTYPE = "sensor_msgs/msg/Image"
 COMPRESSED_MSGTYPE = "sensor_msgs/msg/CompressedImage"
 STRING_MSGTYPE = "std_msgs/msg/String"
+CAMERA_INFO_MSGTYPE = "sensor_msgs/msg/CameraInfo"
 IMAGE_MSGTYPES = (IMAGE_MSGTYPE, COMPRESSED_MSGTYPE)
 
 COMPRESSED_SUFFIX = "/compressed"  # image_transport: <base topic>/compressed carries CompressedImage

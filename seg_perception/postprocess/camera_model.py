@@ -38,6 +38,11 @@ from seg_perception.postprocess.ground import apply_homography
 # vehicle (x fwd, y left, z up) -> optical (x right, y down, z fwd) with all angles zero
 _VEHICLE_TO_OPTICAL = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 MIN_CORRESPONDENCES = 4
+#: A mounting written as a list (node parameters, launch arguments, command lines): these values in this
+#: order, trailing ones may be left out (0); ``x_m``, ``y_m``: where the camera sits ahead of and left of
+#: the vehicle-frame origin (a base_link on the rear axle)
+MOUNTING_KEYS = ("height_m", "pitch_deg", "roll_deg", "yaw_deg", "x_m", "y_m")
+MOUNTING_TEXT = "[height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]"
 
 PLUMB_BOB = "plumb_bob"
 RATIONAL_POLYNOMIAL = "rational_polynomial"
@@ -102,6 +107,21 @@ class Mounting:
             x_m=float(values.get("x_m", 0.0)),
             y_m=float(values.get("y_m", 0.0)),
         )
+
+    @classmethod
+    def from_values(cls, values: Sequence[float] | Mapping[str, Any]) -> Mounting:
+        """From :data:`MOUNTING_KEYS`' values as a list (trailing ones may be left out) or a mapping.
+
+        Raises:
+            ConfigError: no value or more than six, or no positive ``height_m``.
+        """
+        if isinstance(values, Mapping):
+            return cls.from_mapping(values)
+        if not 1 <= len(values) <= len(MOUNTING_KEYS):
+            raise ConfigError(
+                f"a camera mounting is {MOUNTING_TEXT} (trailing values may be left out), got {list(values)}"
+            )
+        return cls.from_mapping(dict(zip(MOUNTING_KEYS, (float(v) for v in values), strict=False)))
 
 
 @dataclass(frozen=True)
@@ -172,6 +192,9 @@ class CameraModel:
                     f"camera info distortion model {model!r} is not supported ({known}): rectify the "
                     "images (image_proc) and set the camera's 'rectified'"
                 )
+            longest = max(DISTORTION_COEFFICIENTS[model])
+            if len(dist) > longest and not any(dist[longest:]):
+                dist = dist[:longest]  # drivers that pad D with zeros (a plumb_bob of 8 or 14 numbers)
             if dist and len(dist) not in DISTORTION_COEFFICIENTS[model]:
                 counts = " or ".join(str(n) for n in DISTORTION_COEFFICIENTS[model])
                 raise ConfigError(
@@ -572,8 +595,8 @@ def ground_mapper_from_config(block: Mapping[str, Any]) -> GroundMapper | None:
 
     1. ``ground_homography``: 9 numbers, row-major image -> ground homography;
     2. ``camera_info_file`` (a CameraInfo YAML) plus ``mounting``
-       (``{height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m}``); ``rectified: true`` for
-       rectified images (the file's ``P``, no distortion).
+       (``{height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m}``, or those values as a list);
+       ``rectified: true`` for rectified images (the file's ``P``, no distortion).
 
     Raises:
         ConfigError: a malformed homography, camera info file or mounting.
@@ -593,12 +616,13 @@ def ground_mapper_from_config(block: Mapping[str, Any]) -> GroundMapper | None:
     info_file = str(block.get("camera_info_file") or "")
     if info_file:
         mounting = block.get("mounting")
-        if not isinstance(mounting, Mapping):
+        if not mounting:
             raise ConfigError(
-                f"camera_info_file {info_file} needs a 'mounting' block (height_m, pitch_deg, ...)"
+                f"camera_info_file {info_file} needs a 'mounting' (height_m, pitch_deg, ...: a mapping, or "
+                f"a list {MOUNTING_TEXT})"
             )
         camera = CameraModel.from_camera_info_file(
-            info_file, Mounting.from_mapping(mounting), rectified=bool(block.get("rectified", False))
+            info_file, Mounting.from_values(mounting), rectified=bool(block.get("rectified", False))
         )
         return GroundMapper.from_camera(camera)
     return None

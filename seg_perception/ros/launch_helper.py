@@ -24,7 +24,7 @@ from typing import Any
 from seg_perception.config import PACKAGE_NAME, config_path, scenario_names, share_dir
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
-from seg_perception.ros.projection import MOUNTING_KEYS
+from seg_perception.postprocess.camera_model import MOUNTING_KEYS
 
 NODE_EXECUTABLE = "segmentation_node"
 LIFECYCLE_EXECUTABLE = "lifecycle_segmentation_node"

@@ -28,15 +28,17 @@ import numpy as np
 
 from seg_perception.config import ScenarioConfig, load_scenario
 from seg_perception.errors import ConfigError
-from seg_perception.postprocess.camera_model import CameraModel, GroundMapper, Mounting
+from seg_perception.postprocess.camera_model import (
+    MOUNTING_KEYS,
+    MOUNTING_TEXT,
+    CameraModel,
+    GroundMapper,
+    Mounting,
+)
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.ros.errors import NodeParameterError
 
 DEFAULT_PIXEL_PLANE_SCALE = 0.01
-#: ``<camera>.mounting``'s values in order (trailing ones may be left out: 0); ``x_m``, ``y_m``: where
-#: the camera sits ahead of and left of the vehicle-frame origin (a base_link on the rear axle)
-MOUNTING_KEYS = ("height_m", "pitch_deg", "roll_deg", "yaw_deg", "x_m", "y_m")
-MOUNTING_TEXT = "[height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class GroundProjection:
             try:
                 camera_model = CameraModel.from_camera_info_file(
                     camera_info_file,
-                    Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False))),
+                    Mounting.from_values(mounting),
                     rectified=rectified,
                 )
             except ConfigError as err:
@@ -189,9 +191,7 @@ def camera_info_projection(
         "width": int(info.width),
         "height": int(info.height),
     }
-    camera = CameraModel.from_camera_info(
-        fields, Mounting.from_mapping(dict(zip(MOUNTING_KEYS, mounting, strict=False))), rectified=rectified
-    )
+    camera = CameraModel.from_camera_info(fields, Mounting.from_values(mounting), rectified=rectified)
     return replace(base, homography=camera.image_to_ground_homography(), camera_model=camera)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from seg_perception.bags import frame_json
+from seg_perception.calibration_arguments import add_calibration_arguments, calibration_fields
 from seg_perception.inference.arguments import add_engine_arguments, engine_options
 from seg_perception.media_files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from seg_perception.metrics.latency import stage_latencies
@@ -196,6 +197,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="pixel of the vehicle-frame origin in these frames, for metric slot corners (default: the "
         "scenario camera's origin_px)",
     )
+    add_calibration_arguments(parser)
     parser.add_argument(
         "--sequence",
         type=float,
@@ -264,13 +266,20 @@ def run(args: argparse.Namespace) -> int:
         pipeline = SegmentationPipeline.load(
             args.scenario,
             model_file=args.model_file,
-            camera_params=frame_geometry(args),
+            camera_params=frame_geometry(args) | calibration_fields(args),
             overlay_alpha=args.alpha,
             options=engine_options(args),
         )
     except Exception:
         source.close()
         raise
+    if args.camera_info is not None and pipeline.ground is None:
+        pipeline.close()
+        source.close()
+        raise PredictError(
+            f"--camera-info calibrates a front camera's lane boundaries: scenario {pipeline.scenario.name}'s "
+            f"camera '{pipeline.camera}' has none"
+        )
     print(
         f"predict: {source.kind} {args.source} -> {out} (scenario {pipeline.scenario.name}, "
         f"model {pipeline.engine.model_file}, providers {', '.join(pipeline.engine.providers)})",
