@@ -10,6 +10,9 @@ Three sources (one per run):
   (``--rectified`` for rectified frames: the file's ``P``, no distortion);
 - ``--camera-info FILE`` with pairs: the pairs measure the mounting (height, pitch, roll, yaw and
   where the camera sits from the origin the metres are measured from), the lens taken into account;
+- ``--camera-info FILE --image FRAME --lane-width M``: a frame of the car driving along a straight
+  lane M metres wide; the highway model finds its two lines, their vanishing point gives pitch and
+  yaw, the width the height (roll as ``--roll`` gives it);
 - ``--synthetic SCENARIO``: the generator's true camera of drive ``--seed`` (what the demo uses).
 
 It prints the homography and the parameter lines to paste into a scenario config
@@ -26,6 +29,7 @@ Examples:
     seg-perception calibrate --camera-info front.yaml --height 1.45 --pitch 2.5 \
         --image frame.png --grid check.png
     seg-perception calibrate --camera-info front.yaml --pairs dashes.txt --image frame.png --grid check.png
+    seg-perception calibrate --camera-info front.yaml --image straight.png --lane-width 3.66 --grid check.png
 """
 
 from __future__ import annotations
@@ -48,7 +52,14 @@ from seg_perception.postprocess.camera_model import (
     draw_metric_grid,
     homography_from_correspondences,
     mounting_from_correspondences,
+    mounting_from_straight_lane,
 )
+from seg_perception.postprocess.lanes.results import EGO_LEFT, EGO_RIGHT
+
+#: the scenario whose model finds a straight road's lines for --lane-width
+STRAIGHT_ROAD_SCENARIO = "highway"
+#: the far share of a line's rows left out of the vanishing point (bunched near the horizon)
+STRAIGHT_ROAD_FAR_SHARE = 0.2
 
 
 def _pair(text: str) -> tuple[float, float, float, float]:
@@ -107,6 +118,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     mount.add_argument("--roll", type=float, default=0.0, help="degrees about the optical axis (default 0)")
     mount.add_argument("--yaw", type=float, default=0.0, help="degrees, positive turned left (default 0)")
     mount.add_argument(
+        "--lane-width",
+        type=float,
+        metavar="M",
+        help="with --camera-info and --image: measure pitch, yaw and height from the ego lane of a straight "
+        "road in the frame (the highway model finds its lines); M: the lane's width (US highways 3.66)",
+    )
+    mount.add_argument(
         "--rectified",
         action="store_true",
         help="the frames are rectified (image_proc's image_rect): the camera info's P, no distortion",
@@ -147,6 +165,13 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
             raise ConfigError(f"cannot read image {args.image}")
     if pairs and args.camera_info is not None:
         return _mounting_from_pairs(args, np.asarray(pairs, dtype=np.float64), frame)
+    if args.lane_width is not None:
+        if args.camera_info is None or frame is None or args.height is not None:
+            raise ConfigError(
+                "--lane-width measures the mounting from a straight road: give --camera-info and --image "
+                "(a frame of the car driving along a straight lane), without --height"
+            )
+        return _mounting_from_straight_road(args, frame)
     if pairs:
         array = np.asarray(pairs, dtype=np.float64)
         matrix, rms = homography_from_correspondences(array[:, :2], array[:, 2:])
@@ -228,6 +253,57 @@ def _mounting_from_pairs(
         f"y {values['y_m']:.2f} m; reprojection RMS {rms_px:.2f} px, RMS ground error {rms_m:.3f} m"
     )
     return mapper, block, frame, text
+
+
+def _mounting_from_straight_road(
+    args: argparse.Namespace, frame: np.ndarray
+) -> tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]:
+    """A camera info plus a frame of a straight lane of known width: pitch, yaw and height.
+
+    Raises:
+        ConfigError: the model finds no ego lane in the frame, or its lines give no pose.
+    """
+    from seg_perception.inference.pipeline import SegmentationPipeline
+
+    roll = float(np.deg2rad(args.roll))
+    unmounted = Mounting(height_m=1.0)  # replaced by the measured one
+    camera = CameraModel.from_camera_info_file(args.camera_info, unmounted, rectified=args.rectified)
+    pipeline = SegmentationPipeline.load(STRAIGHT_ROAD_SCENARIO)
+    try:
+        lanes = pipeline.process(frame).lanes
+    finally:
+        pipeline.close()
+    found = {b.position: b for b in (lanes.boundaries if lanes is not None else [])}
+    if EGO_LEFT not in found or EGO_RIGHT not in found:
+        raise ConfigError(
+            f"the {STRAIGHT_ROAD_SCENARIO} model found no ego lane in {args.image} (boundaries: "
+            f"{sorted(found) or 'none'}): give a frame of the car driving along a straight, painted lane"
+        )
+    left, right = (_near_part(found[position].image_points) for position in (EGO_LEFT, EGO_RIGHT))
+    if camera.width != frame.shape[1] or camera.height != frame.shape[0]:
+        camera = camera.scaled(frame.shape[:2])
+    measured = mounting_from_straight_lane(camera, left, right, args.lane_width, roll_rad=roll)
+    camera = replace(camera, mounting=measured.mounting)
+    values = _mounting_degrees(measured.mounting)
+    del values["x_m"], values["y_m"]
+    block: dict[str, Any] = {"camera_info_file": str(args.camera_info), "mounting": values}
+    if args.rectified:
+        block["rectified"] = True
+    u, v = measured.vanishing_point
+    text = (
+        f"camera info {args.camera_info} ({_lens(camera, args.rectified)}); mounting from the straight lane "
+        f"in {args.image} ({args.lane_width:g} m wide): height {values['height_m']:.3f} m, pitch "
+        f"{values['pitch_deg']:.2f} deg, yaw {values['yaw_deg']:.2f} deg (roll {args.roll:g} deg as given); "
+        f"vanishing point ({u:.1f}, {v:.1f}), the camera {measured.lateral_offset_m:+.2f} m from the lane's "
+        "centre"
+    )
+    return GroundMapper.from_camera(camera), block, frame, text
+
+
+def _near_part(points: np.ndarray) -> np.ndarray:
+    """A boundary's pixels without the far share of its rows, where a line bunches up at the horizon."""
+    rows = points[:, 1]
+    return points[rows >= rows.min() + STRAIGHT_ROAD_FAR_SHARE * np.ptp(rows)]
 
 
 def _lens(camera: CameraModel, rectified: bool) -> str:

@@ -6,6 +6,7 @@ formulas written out here, not to the code under test.
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -21,6 +22,7 @@ from seg_perception.postprocess.camera_model import (
     Mounting,
     ground_mapper_from_config,
     mounting_from_correspondences,
+    mounting_from_straight_lane,
 )
 from seg_perception.ros.errors import NodeParameterError
 from seg_perception.ros.projection import GroundProjection, mounting_list
@@ -413,3 +415,71 @@ def test_predict_and_process_take_a_camera_info_and_a_mounting(
     assert len(lanes) == 3 and all(array.metric for array in lanes)
     assert main([*argv, "--overwrite", "--camera-info-topic", "/nowhere", "--mounting", "1.4,2"]) == 1
     assert "/nowhere" in capsys.readouterr().err
+
+
+def test_a_straight_lane_of_known_width_gives_pitch_yaw_and_height() -> None:
+    """Its lines' vanishing point is the road's direction (pitch, yaw), its width the scale (height)."""
+    true = Mounting(1.45, np.deg2rad(2.5), 0.0, np.deg2rad(1.5))
+    camera = replace(
+        CameraModel.from_camera_info(info("plumb_bob", LENSES["plumb_bob"]), MOUNTING), mounting=true
+    )
+    mapper = GroundMapper.from_camera(camera)
+    ahead = np.linspace(6.0, 30.0, 10)
+    left, right = (mapper.to_image(np.column_stack([ahead, np.full(10, y)])) for y in (1.55, -2.11))
+    measured = mounting_from_straight_lane(camera, left, right, 3.66)
+    assert abs(measured.mounting.height_m - 1.45) < 0.005 and abs(measured.lateral_offset_m - 0.28) < 0.005
+    angles = np.rad2deg([measured.mounting.pitch_rad, measured.mounting.yaw_rad])
+    np.testing.assert_allclose(angles, [2.5, 1.5], atol=0.01)
+    with pytest.raises(ConfigError, match="swap"):
+        mounting_from_straight_lane(camera, right, left, 3.66)
+
+
+# The Udacity CarND camera of the MIT-licensed stills in ../shared/realdata/front/highway_1280x720:
+# cv2.calibrateCamera on that project's chessboard images (as its public write-ups print it)
+UDACITY_CAMERA_INFO = {
+    "image_width": 1280,
+    "image_height": 720,
+    "camera_matrix": {"data": [1157.77818, 0.0, 667.113857, 0.0, 1152.82217, 386.124583, 0.0, 0.0, 1.0]},
+    "distortion_model": "plumb_bob",
+    "distortion_coefficients": {"data": [-0.24688507, -0.02373155, -0.00109831, 0.00035107, -0.00259868]},
+}
+REAL_STILLS = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "front" / "highway_1280x720"
+
+
+@pytest.mark.skipif(not REAL_STILLS.is_dir(), reason="shared/realdata is not beside this checkout")
+def test_real_frames_come_out_in_metres_from_one_straight_frame_and_a_lane_width(
+    tmp_path: Path, capsys
+) -> None:
+    """A real camera end to end: its calibration, one frame of a straight lane and the lane's width
+    (US highways: 3.66 m) give the mounting; the other real stills then have ego lanes of that width."""
+    file = tmp_path / "udacity.yaml"
+    file.write_text(yaml.safe_dump(UDACITY_CAMERA_INFO))
+    out = tmp_path / "front.yaml"
+    argv = ["calibrate", "--camera-info", str(file), "--image", str(REAL_STILLS / "straight_lines1.jpg")]
+    assert main([*argv, "--lane-width", "3.66", "--yaml", str(out)]) == 0
+    mounting = yaml.safe_load(out.read_text())["front"]["mounting"]
+    assert (
+        1.1 < mounting["height_m"] < 1.4 and abs(mounting["pitch_deg"]) < 3 and abs(mounting["yaw_deg"]) < 3
+    )
+    values = ",".join(str(mounting[key]) for key in ("height_m", "pitch_deg", "roll_deg", "yaw_deg"))
+    predicted = tmp_path / "predicted"
+    argv = [
+        "predict",
+        str(REAL_STILLS),
+        "--camera-info",
+        str(file),
+        "--mounting",
+        values,
+        "--out",
+        str(predicted),
+    ]
+    assert main(argv) == 0
+    widths = [
+        json.loads(path.read_text())["lanes"]["ego_lane"]["width"]
+        for path in sorted((predicted / "json").glob("*.json"))
+    ]
+    assert (
+        len(widths) == 8
+        and abs(float(np.mean(widths)) - 3.66) < 0.1
+        and max(abs(w - 3.66) for w in widths) < 0.4
+    )

@@ -543,6 +543,87 @@ def mounting_from_correspondences(
     return mounting, rms
 
 
+@dataclass(frozen=True)
+class StraightRoadCalibration:
+    """A mounting measured from the two lines of a straight lane (:func:`mounting_from_straight_lane`).
+
+    Attributes:
+        mounting: Height, pitch and yaw (roll as given; the camera above the vehicle origin).
+        vanishing_point: Undistorted pixel ``(u, v)`` where the two lines meet.
+        lateral_offset_m: The camera's offset from the lane's centre (+ = left of it).
+    """
+
+    mounting: Mounting
+    vanishing_point: tuple[float, float]
+    lateral_offset_m: float
+
+
+def mounting_from_straight_lane(
+    camera: CameraModel,
+    left_uv: np.ndarray,
+    right_uv: np.ndarray,
+    lane_width_m: float,
+    *,
+    roll_rad: float = 0.0,
+) -> StraightRoadCalibration:
+    """A camera's pitch, yaw and height from the two lines of a straight lane of known width.
+
+    The lines' vanishing point gives the direction of the road, hence pitch and yaw (the car
+    driving along the lane); the lane's width gives the height, since ground distances scale with
+    it. Roll cannot be told from two parallel lines: it is taken as given.
+
+    Args:
+        camera: Intrinsics and lens (its mounting is not used).
+        left_uv: (K, 2) pixels along the lane's left line (raw, distorted as the frame is).
+        right_uv: (K, 2) pixels along its right line.
+        lane_width_m: The lane's width between the lines' centres (a US highway: 3.66 m).
+        roll_rad: The camera's roll.
+
+    Raises:
+        ConfigError: fewer than 2 points on a line, lines that do not meet ahead, or a width not above 0.
+    """
+    if not lane_width_m > 0:
+        raise ConfigError(f"the lane width must be above 0 metres, got {lane_width_m}")
+    lines = []
+    for name, points in (("left", left_uv), ("right", right_uv)):
+        undistorted = camera.undistort(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+        if len(undistorted) < 2 or np.ptp(undistorted[:, 1]) < 1.0:
+            raise ConfigError(f"the {name} line needs points over more than one image row")
+        # u = a v + b fitted to the line, as a homogeneous line through two of its points
+        slope, offset = np.polyfit(undistorted[:, 1], undistorted[:, 0], 1)
+        lines.append(np.cross([offset, 0.0, 1.0], [slope + offset, 1.0, 1.0]))
+    vanishing = np.cross(lines[0], lines[1])
+    if abs(vanishing[2]) < 1e-12:
+        raise ConfigError("the two lines are parallel in the image: they do not meet ahead")
+    u_v, v_v = vanishing[:2] / vanishing[2]
+    # the road's direction through the camera (rolled back to level)
+    ray = _rot_z(roll_rad) @ np.array([(u_v - camera.cx) / camera.fx, (v_v - camera.cy) / camera.fy, 1.0])
+    ray /= np.linalg.norm(ray)
+    if ray[2] <= 0:
+        raise ConfigError("the lines meet behind the camera: check which is left and which is right")
+    # optical direction of the vehicle's x axis: (sin yaw, -sin pitch cos yaw, cos pitch cos yaw)
+    pitch = float(np.arcsin(np.clip(-ray[1], -1.0, 1.0)))
+    yaw = float(np.arctan2(ray[0], ray[2] / np.cos(pitch)))
+    unit = replace(camera, mounting=Mounting(height_m=1.0, pitch_rad=pitch, roll_rad=roll_rad, yaw_rad=yaw))
+    mapper = GroundMapper.from_camera(unit)
+    fits = []
+    for points in (left_uv, right_uv):
+        ground, valid = mapper.to_ground(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+        if valid.sum() < 2:
+            raise ConfigError("a line lies above the horizon the vanishing point gives")
+        fits.append(np.polyfit(ground[valid, 0], ground[valid, 1], 1))  # y = b x + a, at height 1 m
+    separation = float(fits[0][1] - fits[1][1])
+    if not separation > 0:
+        raise ConfigError("the left line lies right of the right one on the ground: swap them")
+    height = lane_width_m / separation
+    centre = height * float(fits[0][1] + fits[1][1]) / 2.0
+    return StraightRoadCalibration(
+        Mounting(height_m=height, pitch_rad=pitch, roll_rad=roll_rad, yaw_rad=yaw),
+        (float(u_v), float(v_v)),
+        -centre,
+    )
+
+
 def draw_metric_grid(
     image_bgr: np.ndarray,
     mapper: GroundMapper,
