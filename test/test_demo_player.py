@@ -16,10 +16,15 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 
 from seg_perception.tools.processes import ros_environment, shipped_profile, temporary_environment  # noqa: E402
-from seg_perception.tools.synthetic_camera import PlayerError, SyntheticCameraPlayer, ground_truth_topic  # noqa: E402
+from seg_perception.tools.synthetic_camera import (  # noqa: E402
+    PlayerError,
+    SyntheticCameraPlayer,
+    camera_info_topic,
+    ground_truth_topic,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -50,7 +55,8 @@ def play_and_listen(
     with temporary_environment({k: env[k] for k in keys if k in env}):
         context.init(domain_id=domain)
     node = Node("player_test_listener", context=context)
-    images, truths = [], []
+    images, truths, infos = [], [], []
+    node.create_subscription(CameraInfo, camera_info_topic(TOPIC), infos.append, qos_profile_sensor_data)
     if transport == "raw":
         node.create_subscription(Image, TOPIC, images.append, qos_profile_sensor_data)
     else:
@@ -105,6 +111,7 @@ def play_and_listen(
     stats = json.loads(stats_file.read_text())
     if start_after_s > 0:
         stats["start_file_ns"] = start_file_ns
+    stats["camera_infos"] = infos
     return images, truths, stats
 
 
@@ -128,6 +135,19 @@ def test_player_streams_frames_and_ground_truth_at_the_rate(tmp_path):
     assert (len(truth_stamps) - 1) / span_s == pytest.approx(RATE_HZ, rel=0.15)
     mask = np.frombuffer(truths[0].data, np.uint8)
     assert truths[0].encoding == "mono8" and mask.size == 90 * 160 and mask.max() == 1  # lane pixels
+    # the true camera beside the frames, as a driver publishes it, stamped like them
+    infos = stats["camera_infos"]
+    assert camera_info_topic(TOPIC) == "/camera/front/camera_info" and len(infos) >= frames - 2
+    assert {_stamp(info) for info in infos} <= set(truth_stamps)
+    from seg_perception.data.synthetic import generate_drive
+    from seg_perception.postprocess.camera_model import CameraModel
+
+    meta = next(generate_drive("highway", 0, 1, size=(90, 160), fps=RATE_HZ)).meta["camera_model"]
+    true = CameraModel.from_generator_meta(meta, (90, 160))
+    first_info = infos[0]
+    assert (first_info.width, first_info.height, first_info.distortion_model) == (160, 90, "plumb_bob")
+    np.testing.assert_allclose(first_info.k, [true.fx, 0, true.cx, 0, true.fy, true.cy, 0, 0, 1])
+    assert tuple(first_info.d) == true.distortion
 
 
 def test_player_compressed_transport_publishes_jpeg_and_waits_for_its_start_file(tmp_path):

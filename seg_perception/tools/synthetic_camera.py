@@ -6,7 +6,10 @@ out as ``sensor_msgs/Image`` (bgr8) on the scenario's camera topic, or with
 ``transport:=compressed`` as ``CompressedImage`` JPEG on ``<topic>/compressed`` (the
 image_transport convention), looping until Ctrl-C unless ``loop:=false``. The exact
 label mask of every frame goes out as a ``mono8`` image with the same header on
-``<topic>/ground_truth`` (reliable), so a scorer can match predictions by stamp.
+``<topic>/ground_truth`` (reliable), so a scorer can match predictions by stamp. A front
+camera also publishes its true ``sensor_msgs/CameraInfo`` (intrinsics and lens) beside its
+images, on ``camera_info`` in the image topic's namespace, as a camera driver does; it logs the
+mounting to give the node with it (``front_camera_info_topic:=... front_mounting:=...``).
 
 Every frame is generated and serialised before the first one is published: the
 generator costs ~60 ms a 960x540 frame on one core, which would otherwise cap the rate.
@@ -32,18 +35,20 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from seg_perception.config import load_scenario
 from seg_perception.data.synthetic import generate_drive
 from seg_perception.errors import SegPerceptionError
+from seg_perception.postprocess.camera_model import CameraModel
 from seg_perception.ros.background_spin import BackgroundSpin
 from seg_perception.ros.image_conversion import bgr_to_msg, mask_to_msg
 from seg_perception.ros.runner import ARGUMENT_ERRORS, one_line
 
 NODE_NAME = "synthetic_camera"
 GROUND_TRUTH_SUFFIX = "/ground_truth"
+CAMERA_INFO_NAME = "camera_info"  # image_transport's sibling of the image topic
 WAIT_POLL_S = 0.05
 
 
@@ -70,6 +75,27 @@ class PlaybackStats:
     last_stamp_ns: int = 0
     publish_ms_mean: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def camera_info_topic(topic: str) -> str:
+    """The CameraInfo topic beside an image topic (``/cam/front/image_raw``: ``/cam/front/camera_info``)."""
+    namespace = topic.rstrip("/").rsplit("/", 1)[0]
+    return f"{namespace}/{CAMERA_INFO_NAME}"
+
+
+def camera_info_message(camera: CameraModel, header: Header) -> CameraInfo:
+    """``camera`` as a ``sensor_msgs/CameraInfo`` (``P`` = ``K [I | 0]``: the raw frames' camera)."""
+    info = camera.camera_info()
+    return CameraInfo(
+        header=header,
+        width=camera.width,
+        height=camera.height,
+        distortion_model=camera.distortion_model,
+        d=list(camera.distortion),
+        k=info["camera_matrix"]["data"],
+        r=info["rectification_matrix"]["data"],
+        p=info["projection_matrix"]["data"],
+    )
 
 
 def ground_truth_topic(topic: str) -> str:
@@ -136,6 +162,9 @@ class SyntheticCameraPlayer(Node):
         self.gt_pub = (
             self.create_publisher(Image, self.gt_topic, gt_qos) if self.publish_ground_truth else None
         )
+        self.info_topic = camera_info_topic(self.topic)
+        self.info_pub: Any = None  # created for a front camera, once generate() knows it has a lens
+        self._info_msg: CameraInfo | None = None
         self.stats = PlaybackStats(
             scenario=self.scenario.name,
             topic=self.image_topic,
@@ -174,6 +203,10 @@ class SyntheticCameraPlayer(Node):
         for sample in frames:
             if self._stop.is_set():
                 return
+            if self._info_msg is None and "camera_model" in sample.meta:
+                self._announce_camera(
+                    CameraModel.from_generator_meta(sample.meta["camera_model"], self.image_size)
+                )
             image_msg = self._image_message(sample.image, header)
             gt_msg = mask_to_msg(sample.mask, header) if self.gt_pub is not None else None
             self._frames.append((image_msg, gt_msg))
@@ -186,6 +219,19 @@ class SyntheticCameraPlayer(Node):
             partial = path.with_name(path.name + ".partial")  # renamed: a reader never sees half a file
             partial.write_text(json.dumps({"frames_generated": len(self._frames)}))
             partial.replace(path)
+
+    def _announce_camera(self, camera: CameraModel) -> None:
+        """Publish the drive's true camera as its CameraInfo from now on, and say where it is mounted."""
+        self._info_msg = camera_info_message(camera, Header(frame_id=self.frame_id))
+        self.info_pub = self.create_publisher(CameraInfo, self.info_topic, qos_profile_sensor_data)
+        m = camera.mounting
+        mounting = ",".join(
+            f"{v:.4f}" for v in (m.height_m, *np.rad2deg([m.pitch_rad, m.roll_rad, m.yaw_rad]))
+        )
+        self.get_logger().info(
+            f"camera info on {self.info_topic}; this drive's camera is mounted at {mounting} (height m, "
+            f"pitch, roll, yaw deg): front_camera_info_topic:={self.info_topic} front_mounting:={mounting}"
+        )
 
     def _image_message(self, image: np.ndarray, header: Header) -> Any:
         if self.transport == "raw":
@@ -256,6 +302,9 @@ class SyntheticCameraPlayer(Node):
             stamp = self.get_clock().now()
             tick = time.perf_counter()
             image_msg.header.stamp = stamp.to_msg()
+            if self._info_msg is not None:  # before its frame, as drivers do: the frame finds it there
+                self._info_msg.header.stamp = image_msg.header.stamp
+                self.info_pub.publish(self._info_msg)
             self.image_pub.publish(image_msg)
             if gt_msg is not None and self.gt_pub is not None:
                 gt_msg.header.stamp = image_msg.header.stamp
