@@ -89,7 +89,10 @@ def test_demo_writes_report_animation_and_contact_sheet(tmp_path, tiny_onnx_mode
     assert (out / SCENARIO / "node.log").read_text().strip()
     # the node is calibrated as a real camera is (the true camera's CameraInfo and mounting): lanes in metres
     info = out / SCENARIO / "camera_info.yaml"
-    assert f"front.camera_info_file:={info} -p front.mounting:=[" in (out / SCENARIO / "node.log").read_text()
+    assert (
+        f"front.camera_info_file:={info.resolve()} -p front.mounting:=["
+        in (out / SCENARIO / "node.log").read_text()
+    )
     assert item["lanes_metric_share"] == 1.0
     markdown = (out / "report.md").read_text()
     assert f"## {SCENARIO}" in markdown and "mIoU" in markdown

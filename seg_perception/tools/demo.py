@@ -351,7 +351,7 @@ class _ScenarioRun:
         if meta is None:
             return []
         camera = CameraModel.from_generator_meta(meta, self.size)
-        info_file = self.out_dir / "camera_info.yaml"
+        info_file = (self.out_dir / "camera_info.yaml").resolve()  # the node may run elsewhere
         info_file.write_text(yaml.safe_dump(camera.camera_info(), sort_keys=False))
         m = camera.mounting
         # fixed-point: every entry reads back as a double (YAML takes "1e-05" for a string)
