@@ -483,3 +483,18 @@ def test_real_frames_come_out_in_metres_from_one_straight_frame_and_a_lane_width
         and abs(float(np.mean(widths)) - 3.66) < 0.1
         and max(abs(w - 3.66) for w in widths) < 0.4
     )
+
+
+def test_a_drivers_region_of_interest_and_binning_take_the_calibration_to_its_frames() -> None:
+    """K describes the full sensor; a driver streaming a window of it (roi), binned, says so in the
+    message: the frames' pixels are (full - offset) / binning."""
+    full = CameraModel.from_camera_info(info("plumb_bob", LENSES["plumb_bob"]), MOUNTING)
+    roi = {"x_offset": 64, "y_offset": 40, "width": 512, "height": 280}
+    window = CameraModel.from_camera_info(
+        info("plumb_bob", LENSES["plumb_bob"], roi=roi, binning_x=2, binning_y=2), MOUNTING
+    )
+    assert (window.width, window.height) == (256, 140)
+    seen_full = GroundMapper.from_camera(full).to_image(GROUND)
+    seen = GroundMapper.from_camera(window).to_image(GROUND)
+    np.testing.assert_allclose(seen, (seen_full - [64, 40]) / 2, atol=1e-6)
+    assert_within_one_percent(GroundMapper.from_camera(window).to_ground(seen)[0])

@@ -93,7 +93,8 @@ def string_msg(text: str) -> Any:
 def camera_info_yaml(msg: Any) -> dict[str, Any]:
     """A ``sensor_msgs/CameraInfo`` as the ``camera_calibration`` YAML mapping a ``camera_info_file`` holds.
 
-    Takes ROS 2 messages (``k``, ``d``, ``r``, ``p``) and ROS 1 ones (``K``, ``D``, ``R``, ``P``).
+    Takes ROS 2 messages (``k``, ``d``, ``r``, ``p``) and ROS 1 ones (``K``, ``D``, ``R``, ``P``); the
+    message's binning and region of interest are kept (:meth:`CameraModel.from_camera_info` applies them).
     """
 
     def numbers(name: str) -> list[float]:
@@ -101,6 +102,7 @@ def camera_info_yaml(msg: Any) -> dict[str, Any]:
         return [float(v) for v in (values if values is not None else getattr(msg, name.upper(), ()))]
 
     d = numbers("d")
+    roi = msg.roi
     return {
         "image_width": int(msg.width),
         "image_height": int(msg.height),
@@ -109,6 +111,15 @@ def camera_info_yaml(msg: Any) -> dict[str, Any]:
         "distortion_coefficients": {"rows": 1, "cols": len(d), "data": d},
         "rectification_matrix": {"rows": 3, "cols": 3, "data": numbers("r")},
         "projection_matrix": {"rows": 3, "cols": 4, "data": numbers("p")},
+        # not in camera_calibration's files, but in the message: what the frames are of the sensor
+        "binning_x": int(msg.binning_x),
+        "binning_y": int(msg.binning_y),
+        "roi": {
+            "x_offset": int(roi.x_offset),
+            "y_offset": int(roi.y_offset),
+            "width": int(roi.width),
+            "height": int(roi.height),
+        },
     }
 
 

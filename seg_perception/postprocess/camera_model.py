@@ -152,7 +152,8 @@ class CameraModel:
             info: The CameraInfo.
             mounting: Where the camera sits.
             rectified: The images are rectified (``image_proc``'s ``image_rect``): their camera is
-                the projection matrix ``P``, without distortion; otherwise ``K`` and ``D``.
+                the projection matrix ``P``, without distortion; otherwise ``K`` and ``D``. Either is
+                taken to the frames through the message's ``roi`` and ``binning_x`` / ``binning_y``.
 
         Raises:
             ConfigError: no camera matrix (or a zero one: the camera was never calibrated), no image
@@ -200,6 +201,17 @@ class CameraModel:
                 raise ConfigError(
                     f"camera info distortion model {model!r} takes {counts} coefficients, got {len(dist)}"
                 )
+        # a driver's region of interest and binning: K and P describe the full sensor, the frames
+        # its ROI (when set) binned (as image_geometry reads them)
+        roi = info.get("roi") or {}
+        if int(roi.get("width", 0) or 0) > 0 and int(roi.get("height", 0) or 0) > 0:
+            width, height = int(roi["width"]), int(roi["height"])
+            cx -= float(roi.get("x_offset", 0) or 0)
+            cy -= float(roi.get("y_offset", 0) or 0)
+        binning_x = max(int(info.get("binning_x", 0) or 0), 1)
+        binning_y = max(int(info.get("binning_y", 0) or 0), 1)
+        fx, cx, width = fx / binning_x, cx / binning_x, int(width) // binning_x
+        fy, cy, height = fy / binning_y, cy / binning_y, int(height) // binning_y
         if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
             which = "projection matrix P" if rectified else "camera matrix K"
             raise ConfigError(

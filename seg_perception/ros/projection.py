@@ -190,6 +190,14 @@ def camera_info_projection(
         "p": list(info.p),
         "width": int(info.width),
         "height": int(info.height),
+        "binning_x": int(info.binning_x),
+        "binning_y": int(info.binning_y),
+        "roi": {
+            "x_offset": int(info.roi.x_offset),
+            "y_offset": int(info.roi.y_offset),
+            "width": int(info.roi.width),
+            "height": int(info.roi.height),
+        },
     }
     camera = CameraModel.from_camera_info(fields, Mounting.from_values(mounting), rectified=rectified)
     return replace(base, homography=camera.image_to_ground_homography(), camera_model=camera)
