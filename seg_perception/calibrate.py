@@ -46,6 +46,7 @@ import yaml
 from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError
 from seg_perception.postprocess.camera_model import (
+    MOUNTING_KEYS,
     CameraModel,
     GroundMapper,
     Mounting,
@@ -234,8 +235,7 @@ def _mounting_from_pairs(
             "--camera-info with pairs measures the mounting: leave out --height/--pitch/--roll/--yaw, or "
             "the pairs"
         )
-    unmounted = Mounting(height_m=1.0)  # replaced by the measured one
-    camera = CameraModel.from_camera_info_file(args.camera_info, unmounted, rectified=args.rectified)
+    camera = _camera_to_mount(args)
     mounting, rms_px = mounting_from_correspondences(camera, pairs[:, :2], pairs[:, 2:])
     camera = replace(camera, mounting=mounting)
     mapper = GroundMapper.from_camera(camera)
@@ -266,8 +266,7 @@ def _mounting_from_straight_road(
     from seg_perception.inference.pipeline import SegmentationPipeline
 
     roll = float(np.deg2rad(args.roll))
-    unmounted = Mounting(height_m=1.0)  # replaced by the measured one
-    camera = CameraModel.from_camera_info_file(args.camera_info, unmounted, rectified=args.rectified)
+    camera = _camera_to_mount(args)
     pipeline = SegmentationPipeline.load(STRAIGHT_ROAD_SCENARIO)
     try:
         lanes = pipeline.process(frame).lanes
@@ -306,6 +305,13 @@ def _near_part(points: np.ndarray) -> np.ndarray:
     return points[rows >= rows.min() + STRAIGHT_ROAD_FAR_SHARE * np.ptp(rows)]
 
 
+def _camera_to_mount(args: argparse.Namespace) -> CameraModel:
+    """``--camera-info``'s camera, its mounting a placeholder for the one the command measures."""
+    return CameraModel.from_camera_info_file(
+        args.camera_info, Mounting(height_m=1.0), rectified=args.rectified
+    )
+
+
 def _lens(camera: CameraModel, rectified: bool) -> str:
     """The lens model in words, for the summary line."""
     if rectified:
@@ -317,14 +323,7 @@ def _lens(camera: CameraModel, rectified: bool) -> str:
 
 def _mounting_degrees(mounting: Mounting) -> dict[str, float]:
     """A mounting as the ``mounting`` block writes it (metres, degrees)."""
-    return {
-        "height_m": round(mounting.height_m, 6),
-        "pitch_deg": round(float(np.rad2deg(mounting.pitch_rad)), 6),
-        "roll_deg": round(float(np.rad2deg(mounting.roll_rad)), 6),
-        "yaw_deg": round(float(np.rad2deg(mounting.yaw_rad)), 6),
-        "x_m": round(mounting.x_m, 6),
-        "y_m": round(mounting.y_m, 6),
-    }
+    return {key: round(value, 6) for key, value in zip(MOUNTING_KEYS, mounting.values(), strict=True)}
 
 
 def run(args: argparse.Namespace) -> int:

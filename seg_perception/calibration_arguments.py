@@ -9,36 +9,26 @@ block's fields (:meth:`~seg_perception.config.ScenarioConfig.with_camera_params`
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
 from seg_perception.cli_args import ArgumentTarget
 from seg_perception.errors import ConfigError
-from seg_perception.postprocess.camera_model import MOUNTING_KEYS
+from seg_perception.postprocess.camera_model import parse_mounting
 
 MOUNTING_METAVAR = "H,PITCH[,ROLL,YAW,X,Y]"
 
 
-def parse_mounting(text: str) -> list[float]:
-    """``HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG,X_M,Y_M]`` as an argparse ``type``.
+def mounting_argument(text: str) -> list[float]:
+    """:func:`~seg_perception.postprocess.camera_model.parse_mounting` as an argparse ``type``.
 
     Raises:
         argparse.ArgumentTypeError: not two to six numbers, or a height not above 0.
     """
     try:
-        values = [float(part) for part in text.strip("[]() ").split(",")]
+        return parse_mounting(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(
-            f"give {MOUNTING_METAVAR} in metres and degrees, got {text!r}"
-        ) from err
-    if not 2 <= len(values) <= len(MOUNTING_KEYS) or not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"give {MOUNTING_METAVAR} in metres and degrees, got {text!r}")
-    if not values[0] > 0:
-        raise argparse.ArgumentTypeError(
-            f"the height (metres above the ground) must be above 0, got {text!r}"
-        )
-    return values
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def add_calibration_arguments(parser: ArgumentTarget) -> None:
@@ -53,7 +43,7 @@ def add_calibration_arguments(parser: ArgumentTarget) -> None:
     )
     group.add_argument(
         "--mounting",
-        type=parse_mounting,
+        type=mounting_argument,
         metavar=MOUNTING_METAVAR,
         help="the camera's height above the ground (m), pitch (deg, positive looking down), roll, yaw and "
         "where it sits ahead of / left of the vehicle origin (m)",

@@ -678,7 +678,7 @@ def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
     from seg_perception.data.lanes import scene_lane_polylines
     from seg_perception.data.synthetic.sample import LaneTruth
     from seg_perception.postprocess.lanes import AT_JUNCTION_M
-    from seg_perception.training.lane_eval import lanes_of_sample, nearest_lanes
+    from seg_perception.training.lane_eval import lanes_by_side, lanes_of_sample, nearest_lanes
 
     size = (270, 480)
 
@@ -699,7 +699,7 @@ def test_a_line_cut_by_a_junction_is_one_true_lane_before_it_or_across_it():
 
     def scored(before_seen: bool, junction_at: float = 8.0) -> list[tuple[int, float]]:
         lanes = lines(before_seen, junction_at)
-        truth = nearest_lanes(lanes_of_sample(lanes, size), 2)
+        truth = nearest_lanes(*lanes_by_side(lanes_of_sample(lanes, size)), 2)
         labels = scene_lane_polylines(SimpleNamespace(mask=np.zeros(size, np.uint8), lanes=lanes, meta={}))
         nearest_rows = [float(label[:, 1].max()) for label in labels]  # before the junction: 251
         before = truth[0].ground[0, 0] < 20.0

@@ -76,6 +76,26 @@ def _rot_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+def parse_mounting(text: str) -> list[float]:
+    """``HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG,X_M,Y_M]`` (a command line's or a launch argument's mounting).
+
+    Raises:
+        ValueError: not two to six finite numbers, or a height not above 0 (the message says which).
+    """
+    form = (
+        f"give HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG,X_M,Y_M] in metres and degrees (e.g. 1.4,2), got {text!r}"
+    )
+    try:
+        values = [float(part) for part in str(text).strip("[]() ").split(",")]
+    except ValueError as err:
+        raise ValueError(form) from err
+    if not 2 <= len(values) <= len(MOUNTING_KEYS) or not all(np.isfinite(values)):
+        raise ValueError(form)
+    if not values[0] > 0:
+        raise ValueError(f"the height (metres above the ground) must be above 0, got {text!r}")
+    return values
+
+
 @dataclass(frozen=True)
 class Mounting:
     """Where the camera sits on the vehicle (metres, radians)."""
@@ -107,6 +127,11 @@ class Mounting:
             x_m=float(values.get("x_m", 0.0)),
             y_m=float(values.get("y_m", 0.0)),
         )
+
+    def values(self) -> list[float]:
+        """:data:`MOUNTING_KEYS`' values (metres and degrees), as a mounting is written as a list."""
+        angles = np.rad2deg([self.pitch_rad, self.roll_rad, self.yaw_rad])
+        return [self.height_m, *(float(angle) for angle in angles), self.x_m, self.y_m]
 
     @classmethod
     def from_values(cls, values: Sequence[float] | Mapping[str, Any]) -> Mounting:
@@ -422,6 +447,35 @@ class GroundMapper:
     def ground_to_image(self) -> np.ndarray:
         """The inverse homography (computed once: lane curves are projected several times a frame)."""
         return np.linalg.inv(self.image_to_ground)
+
+    def resized(self, size: tuple[int, int], made_for: tuple[int, int] | None = None) -> GroundMapper:
+        """This mapping for frames of ``size`` = (height, width), made once per size.
+
+        With a camera, the camera resized to the frames (its lens goes with it); without one, the
+        homography rescaled from ``made_for``, the size it was made for. ``made_for`` defaults to the
+        camera's size; without either the mapping is used as it is.
+        """
+        if made_for is None and self.camera is not None:
+            made_for = (self.camera.height, self.camera.width)
+        size = (int(size[0]), int(size[1]))
+        if made_for is None or tuple(made_for) == size:
+            return self
+        key = (size, (int(made_for[0]), int(made_for[1])))
+        resized = self._resized.get(key)
+        if resized is None:
+            if self.camera is not None:
+                resized = GroundMapper.from_camera(self.camera.scaled(size))
+            else:
+                scale = np.diag(
+                    [made_for[1] / size[1], made_for[0] / size[0], 1.0]
+                )  # frame -> made_for pixels
+                resized = GroundMapper(self.image_to_ground @ scale, None)
+            self._resized[key] = resized
+        return resized
+
+    @functools.cached_property
+    def _resized(self) -> dict[tuple[tuple[int, int], tuple[int, int]], GroundMapper]:
+        return {}
 
     def to_ground(self, points_uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(xy, valid)``: (K, 2) metres and a mask of points below the horizon (NaN elsewhere)."""

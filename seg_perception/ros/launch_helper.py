@@ -15,7 +15,6 @@ Two kinds of launch: a scenario launch (``highway``, ``road``, ``parking``,
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 from seg_perception.config import PACKAGE_NAME, config_path, scenario_names, share_dir
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
-from seg_perception.postprocess.camera_model import MOUNTING_KEYS
+from seg_perception.postprocess.camera_model import parse_mounting
 
 NODE_EXECUTABLE = "segmentation_node"
 LIFECYCLE_EXECUTABLE = "lifecycle_segmentation_node"
@@ -243,21 +242,10 @@ def _mounting(name: str, text: str) -> list[float] | None:
     """
     if not str(text).strip():
         return None
-    form = (
-        f"launch argument {name}:={text!r}: give HEIGHT_M,PITCH_DEG[,ROLL_DEG,YAW_DEG,X_M,Y_M] (e.g. 1.4,2)"
-    )
-    parts = [part.strip() for part in str(text).strip("[]() ").split(",")]
     try:
-        values = [float(part) for part in parts]
+        return parse_mounting(text)
     except ValueError as err:
-        raise ConfigError(form) from err
-    if not 2 <= len(values) <= len(MOUNTING_KEYS) or not all(math.isfinite(v) for v in values):
-        raise ConfigError(form)
-    if not values[0] > 0:
-        raise ConfigError(
-            f"launch argument {name}:={text!r}: the height (metres above the ground) must be above 0"
-        )
-    return values
+        raise ConfigError(f"launch argument {name}:={text!r}: {err}") from err
 
 
 def check_scenario(scenario: str, *, argument: str = "scenario") -> str:

@@ -20,6 +20,7 @@ Three cases, chosen per camera from its parameters (first match wins):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -122,10 +123,12 @@ class GroundProjection:
         )
 
     def ground_mapper(self) -> GroundMapper | None:
-        """The homography as a :class:`GroundMapper` for lane boundaries (None when not a homography)."""
-        if self.homography is None:
-            return None
-        return GroundMapper(self.homography, self.camera_model)
+        """The homography (and the camera's lens) as a :class:`GroundMapper` (None when not a homography)."""
+        return self._ground_mapper
+
+    @functools.cached_property
+    def _ground_mapper(self) -> GroundMapper | None:
+        return None if self.homography is None else GroundMapper(self.homography, self.camera_model)
 
     @property
     def metric(self) -> bool:
@@ -136,17 +139,11 @@ class GroundProjection:
         """(K, 3) float32 coordinates to draw, metric or pixel-plane; NaN where unprojectable."""
         points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
         u, v = points[:, 0], points[:, 1]
-        if self.camera_model is not None:  # the lens's distortion removed, at the frame's size
-            camera = self.camera_model
-            if (camera.height, camera.width) != tuple(image_size):
-                camera = camera.scaled(image_size)
-            ground, _ = GroundMapper.from_camera(camera).to_ground(points)
+        if (
+            self._ground_mapper is not None
+        ):  # a camera's lens removed, at the frame's size; NaN above the horizon
+            ground, _ = self._ground_mapper.resized(image_size).to_ground(points)
             x, y = ground[:, 0], ground[:, 1]
-        elif self.homography is not None:
-            ground = np.column_stack([u, v, np.ones_like(u)]) @ self.homography.T
-            with np.errstate(divide="ignore", invalid="ignore"):
-                w = np.where(ground[:, 2] > 1e-9, ground[:, 2], np.nan)  # at or above the horizon
-                x, y = ground[:, 0] / w, ground[:, 1] / w
         elif self.metres_per_pixel > 0:
             x, y = pixels_to_vehicle_metres(points, self.metres_per_pixel, self.origin_px).T
         else:

@@ -353,11 +353,8 @@ class _ScenarioRun:
         camera = CameraModel.from_generator_meta(meta, self.size)
         info_file = (self.out_dir / "camera_info.yaml").resolve()  # the node may run elsewhere
         info_file.write_text(yaml.safe_dump(camera.camera_info(), sort_keys=False))
-        m = camera.mounting
         # fixed-point: every entry reads back as a double (YAML takes "1e-05" for a string)
-        mounting = ",".join(
-            f"{v:.9f}" for v in (m.height_m, *np.rad2deg([m.pitch_rad, m.roll_rad, m.yaw_rad]))
-        )
+        mounting = ",".join(f"{v:.9f}" for v in camera.mounting.values())
         return [f"{self.camera}.camera_info_file:={info_file}", f"{self.camera}.mounting:=[{mounting}]"]
 
     def _player_command(self) -> list[str]:

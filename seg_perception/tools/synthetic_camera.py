@@ -224,13 +224,11 @@ class SyntheticCameraPlayer(Node):
         """Publish the drive's true camera as its CameraInfo from now on, and say where it is mounted."""
         self._info_msg = camera_info_message(camera, Header(frame_id=self.frame_id))
         self.info_pub = self.create_publisher(CameraInfo, self.info_topic, qos_profile_sensor_data)
-        m = camera.mounting
-        mounting = ",".join(
-            f"{v:.4f}" for v in (m.height_m, *np.rad2deg([m.pitch_rad, m.roll_rad, m.yaw_rad]))
-        )
+        mounting = ",".join(f"{v:.4f}" for v in camera.mounting.values())
         self.get_logger().info(
             f"camera info on {self.info_topic}; this drive's camera is mounted at {mounting} (height m, "
-            f"pitch, roll, yaw deg): front_camera_info_topic:={self.info_topic} front_mounting:={mounting}"
+            f"pitch, roll, yaw deg, x, y m): front_camera_info_topic:={self.info_topic} "
+            f"front_mounting:={mounting}"
         )
 
     def _image_message(self, image: np.ndarray, header: Header) -> Any:

@@ -369,8 +369,8 @@ def evaluate_lane_drives(
             # a line too short for TuSimple's line accuracy is no lane a benchmark labels (nor scores)
             truth = [lane for lane in truth if tusimple_rows(lane.image, h_samples) >= min_rows]
             # TuSimple labels the ego lane's boundaries and the next one out on each side
-            left, right = _sides(truth)
-            scored = left[:BENCHMARK_LANES_PER_SIDE] + right[:BENCHMARK_LANES_PER_SIDE]
+            left, right = lanes_by_side(truth)
+            scored = nearest_lanes(left, right, BENCHMARK_LANES_PER_SIDE)
             full = (
                 mask
                 if mask.shape[:2] == size
@@ -576,7 +576,7 @@ def scenario_lane_settings(
     return lane_settings_and_tracking(config, block, asdict(settings) if settings else None)
 
 
-def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
+def lanes_by_side(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
     """True lanes left and right of the vehicle, nearest first (by their lateral offset at the car)."""
     at_origin = [(lane.lateral_at_vehicle(), lane) for lane in truth]
     left = sorted((item for item in at_origin if item[0] >= 0), key=lambda item: item[0])
@@ -584,14 +584,14 @@ def _sides(truth: list[TrueLane]) -> tuple[list[TrueLane], list[TrueLane]]:
     return [lane for _, lane in left], [lane for _, lane in right]
 
 
-def nearest_lanes(truth: list[TrueLane], per_side: int) -> list[TrueLane]:
-    left, right = _sides(truth)
+def nearest_lanes(left: list[TrueLane], right: list[TrueLane], per_side: int) -> list[TrueLane]:
+    """The ``per_side`` lines nearest the vehicle on each side (:func:`lanes_by_side`'s lists)."""
     return left[:per_side] + right[:per_side]
 
 
 def true_positions(left: list[TrueLane], right: list[TrueLane]) -> dict[int, int]:
     """Each true line's position index as :class:`LaneBoundary` numbers them (+1 ego-left, +2
-    left-1, ..., -1 ego-right, ...), by line index, from the lines either side (:func:`_sides`)."""
+    left-1, ..., -1 ego-right, ...), by line index, from the lines either side (:func:`lanes_by_side`)."""
     return {lane.index: rank + 1 for rank, lane in enumerate(left)} | {
         lane.index: -(rank + 1) for rank, lane in enumerate(right)
     }
@@ -599,7 +599,7 @@ def true_positions(left: list[TrueLane], right: list[TrueLane]) -> dict[int, int
 
 def _score_ego(scores: LaneScores, left: list[TrueLane], right: list[TrueLane], result: LaneResult) -> None:
     """Lateral error at 10 m of the ego boundaries against the true lines either side of the vehicle
-    (:func:`_sides`)."""
+    (:func:`lanes_by_side`)."""
     for position, side in ((EGO_LEFT, left), (EGO_RIGHT, right)):
         if not side:
             continue

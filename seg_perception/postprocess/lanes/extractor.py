@@ -121,7 +121,6 @@ class LaneExtractor:
             mapper_size = (mapper.camera.height, mapper.camera.width)
         self.mapper_size = mapper_size
         self._bottom_cache: dict[tuple[int, int], tuple[GroundMapper, tuple[float, float]]] = {}
-        self._scaled: dict[tuple[int, int], tuple[GroundMapper, GroundMapper]] = {}
         # consecutive vanishing-point estimates refused as jumps from the hint (vanishing_reanchor_frames)
         self._refused: list[tuple[float, float]] = []
         # frames whose estimates set or confirmed the hint since it was last set
@@ -325,20 +324,10 @@ class LaneExtractor:
         return GroundSamples(samples, weights, spans, reach, kept, stripes, transverse_found)
 
     def _plane(self, size: tuple[int, int], vanishing_point: tuple[float, float]) -> ExtractionPlane:
-        height, width = size
-        focal = (width / 2.0) / np.tan(np.deg2rad(self.settings.nominal_hfov_deg) / 2.0)
+        focal = (size[1] / 2.0) / np.tan(np.deg2rad(self.settings.nominal_hfov_deg) / 2.0)
         mapper = self.mapper
-        if mapper is not None and self.mapper_size is not None and tuple(self.mapper_size) != tuple(size):
-            scaled = self._scaled.get(size)
-            if scaled is None or scaled[0] is not mapper:  # made once per frame size (and mapper)
-                if mapper.camera is not None:  # the camera resized: its lens model goes with it
-                    scaled = (mapper, GroundMapper.from_camera(mapper.camera.scaled(size)))
-                else:
-                    sy, sx = self.mapper_size[0] / height, self.mapper_size[1] / width
-                    scale = np.diag([sx, sy, 1.0])  # frame pixels -> mapper pixels
-                    scaled = (mapper, GroundMapper(mapper.image_to_ground @ scale, None))
-                self._scaled[size] = scaled
-            mapper = scaled[1]
+        if mapper is not None and self.mapper_size is not None:
+            mapper = mapper.resized(size, self.mapper_size)
         return ExtractionPlane(
             mapper, vanishing_point, focal * self.settings.nominal_height_m, self.settings.nominal_height_m
         )
