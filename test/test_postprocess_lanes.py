@@ -1293,6 +1293,44 @@ def test_a_line_too_close_to_make_a_lane_with_the_other_side_is_dropped():
     assert [b.position for b in both.boundaries] == ["ego_left", "ego_right"]
 
 
+def test_a_stray_stripe_beside_a_lines_near_gap_leaves_the_line_with_max_member_offset_m():
+    # a seam half a metre outside the dashed ego-left line, in the gap before its first dash: within
+    # cluster_gap_m of the line, it joined it and turned the line and the road shape towards it
+    lines = [(1.75, "dashed", WHITE, 7.0), (-1.75, "dashed", WHITE, 3.0), (5.25, "dashed", WHITE, 7.0)]
+    mask, image = draw_road(lines)
+    stray_mask, stray_image = draw_road([(1.75 + 0.55, "solid", WHITE, 0.0)], near=3.5, far=7.5)
+    stray = stray_mask == LANE
+    mask[stray], image[stray] = LANE, stray_image[stray]
+
+    def ego_left_errors(settings):
+        result = LaneExtractor(CLASSES, settings, mapper=MAPPER).extract(mask, image)
+        boundary = result.boundary_at("ego_left")
+        return [abs(float(boundary.lateral_at(x)) - 1.75) for x in (4.0, 10.0, 20.0)], result
+
+    unchecked, _ = ego_left_errors(LaneSettings())
+    assert max(unchecked) > 0.15
+    errors, result = ego_left_errors(LaneSettings(max_member_offset_m=0.4))
+    assert max(errors) < 0.06, errors
+    assert [b.position for b in result.boundaries] == ["left_1", "ego_left", "ego_right"]
+    assert result.ego_lane is not None and abs(result.ego_lane.heading_rad) < 0.01
+    # image space: a line's pseudo-metre offset drifts along the road, so the check is not made there
+    plain, checked = (LaneExtractor(CLASSES, LaneSettings(max_member_offset_m=m)) for m in (0.0, 0.4))
+    assert [b.coefficients.tolist() for b in checked.extract(mask, image).boundaries] == [
+        b.coefficients.tolist() for b in plain.extract(mask, image).boundaries
+    ]
+    # lines without strays come out as without the check, a double line's stripes included
+    for road in (THREE_LANES, [(1.75, "double", YELLOW, 0.0), (-1.75, "dashed", WHITE, 0.0)]):
+        plain = LaneExtractor(CLASSES, mapper=MAPPER).extract(*draw_road(road))
+        checked = LaneExtractor(CLASSES, LaneSettings(max_member_offset_m=0.4), mapper=MAPPER).extract(
+            *draw_road(road)
+        )
+        assert [(b.position, b.line_type) for b in checked.boundaries] == [
+            (b.position, b.line_type) for b in plain.boundaries
+        ]
+        for before, after in zip(plain.boundaries, checked.boundaries, strict=True):
+            assert np.allclose(before.coefficients, after.coefficients)
+
+
 def test_a_stuck_vanishing_hint_gives_way_to_estimates_that_agree_over_frames():
     mask, image = draw_road(THREE_LANES[1:3], far=40.0)
     found = LaneExtractor(CLASSES).extract(mask, image).vanishing_point

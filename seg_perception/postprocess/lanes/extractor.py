@@ -73,6 +73,40 @@ VP_JUMP = 0.08  # a per-frame estimate farther than this share of the height fro
 # frames that confirmed the smoothed vanishing point count up to this many against refused estimates
 # (vanishing_reanchor_frames): a horizon held for a second gives way to a second of agreeing others
 VP_SUPPORT_CAP = 30
+# two tracklets are side by side (a double line's stripes) where they overlap along the road by more
+# than this share of the shorter one
+DOUBLE_MIN_OVERLAP = 0.3
+
+
+def _without_strays(
+    members: list[int],
+    offsets: np.ndarray,
+    tolerances: np.ndarray,
+    extents: tuple[np.ndarray, np.ndarray],
+    min_overlap_m: float,
+) -> list[int]:
+    """The line's tracklets less those off the median offset of all by more than their tolerance.
+
+    Only lines of three tracklets or more have a median that says which one strays. A tracklet side
+    by side with another (a double line's stripes: overlapping along the road by at least
+    ``min_overlap_m`` and by a share of the shorter as in ``_is_double``) is never a stray.
+    """
+    if len(members) < 3:
+        return members
+    x_min, x_max = extents
+    median = float(np.median(offsets[members]))
+    kept = []
+    for k in members:
+        beside = False
+        for j in members:
+            overlap = min(x_max[k], x_max[j]) - max(x_min[k], x_min[j])
+            shorter = min(x_max[k] - x_min[k], x_max[j] - x_min[j])
+            beside = beside or (
+                j != k and overlap >= min_overlap_m and overlap > DOUBLE_MIN_OVERLAP * shorter
+            )
+        if beside or abs(float(offsets[k]) - median) <= float(tolerances[k]):
+            kept.append(k)
+    return kept
 
 
 def _road_start(boundary: LaneBoundary, min_solid_span: float) -> float | None:
@@ -555,9 +589,8 @@ class LaneExtractor:
                 break
             active = [k for k, b in zip(active, bad.tolist(), strict=True) if not b]
         offsets_all, rms_all = shape_residuals(xy_all, weight_all, owner, count, shape)
-        limits = settings.max_shape_residual_m * (
-            1.0 + np.bincount(owner, xy_all[:, 0], count) / lengths / X_SCALE
-        )
+        growth = 1.0 + np.bincount(owner, xy_all[:, 0], count) / lengths / X_SCALE  # with the distance ahead
+        limits = settings.max_shape_residual_m * growth
         kept = np.flatnonzero(rms_all <= limits).tolist()
         offsets = offsets_all[kept]
         order = np.argsort(offsets)
@@ -568,6 +601,12 @@ class LaneExtractor:
                 clusters.append([])
             clusters[-1].append(kept[position])
             last = offset
+        if settings.max_member_offset_m > 0 and self.metric:  # pseudo-metres: lines turn off the shape
+            tolerances = settings.max_member_offset_m * growth
+            clusters = [
+                _without_strays(c, offsets_all, tolerances, (x_min, x_max), settings.min_painted_m)
+                for c in clusters
+            ]
         # the shape again with one offset per line: a line spans far more road than its dashes
         usable = [c for c in clusters if int(lengths[c].sum()) >= settings.min_samples]
         if usable:
@@ -696,7 +735,7 @@ class LaneExtractor:
                 lo = max(info[i][0], info[j][0])
                 hi = min(info[i][1], info[j][1])
                 shorter = min(info[i][1] - info[i][0], info[j][1] - info[j][0])
-                if hi - lo > 0.3 * max(shorter, 1e-6) and (
+                if hi - lo > DOUBLE_MIN_OVERLAP * max(shorter, 1e-6) and (
                     settings.double_min_sep_m <= abs(median(i) - median(j)) <= settings.double_max_sep_m
                 ):
                     return True

@@ -29,6 +29,14 @@ class LaneSettings:
     max_hole_px: int = 2
     transverse_width_m: float = 0.9
     cluster_gap_m: float = 0.7
+    # calibrated cameras: a tracklet farther than this (growing like max_shape_residual_m with the
+    # distance ahead) from the median offset of its line's tracklets, beside none of them, is left
+    # out of the line (0: never): a tar seam or a shadow's edge half a metre beside a line's near dash
+    # joins the line within cluster_gap_m, and the line, fitted through both, and the road shape shared
+    # by all lines turn towards it (2.5 degrees on the real video). A double line's second stripe runs
+    # beside its first and stays. Not applied in image space, where a line's pseudo-metre offset drifts
+    # along the road under a horizon a few rows off and its nearest dash would be taken for a stray
+    max_member_offset_m: float = 0.0
     double_min_sep_m: float = 0.1
     double_max_sep_m: float = 0.75
     min_samples: int = 3
@@ -219,6 +227,8 @@ class LaneSettings:
             raise ValueError(
                 f"junction_solid_min_span_m must not be negative, not {self.junction_solid_min_span_m}"
             )
+        if self.max_member_offset_m < 0.0:
+            raise ValueError(f"max_member_offset_m must not be negative, not {self.max_member_offset_m}")
         if self.heading_prior < 0.0:
             raise ValueError(f"heading_prior must not be negative, not {self.heading_prior}")
         if not 0.0 <= self.pitch_from_lines < 0.5:
