@@ -231,6 +231,11 @@ RULES: tuple[Rule, ...] = (
         "run",
         "writes the labelled real stills (../shared) reframed five ways into the workspace",
     ),
+    Rule(
+        r"^python scripts/lane_stability\.py ",
+        "run",
+        "reads the predictions a documented predict or process run wrote into the workspace",
+    ),
     Rule(r"^scripts/gpu_session\.sh", "covered", GPU),
     Rule(r"^(SEG_ROS_WHEELS=\S+ )?scripts/gpu_node_drive\.sh", "covered", GPU),
     Rule(r"(cuda|tensorrt)", "covered", GPU),

@@ -5,12 +5,14 @@ import json
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import BagReader
 from seg_perception.cli import main
 from seg_perception.data.synthetic import generate_drive
+from seg_perception.postprocess.camera_model import CameraModel, Mounting
 
 SIZE = (48, 64)
 SECONDS = 0.2
@@ -123,6 +125,108 @@ def test_existing_output_needs_overwrite(tmp_path, capsys):
     assert main([*argv, "--seconds", "0.1", "--overwrite"]) == 0
     with BagReader(bag) as reader:
         assert reader.message_counts["/camera/avm/image_raw"] == 3
+
+
+def _camera_info() -> dict:
+    """A calibrated camera's CameraInfo YAML (camera_calibration's form), with a lens."""
+    camera = CameraModel(64, 48, 60.0, 58.0, 31.0, 25.0, Mounting(1.4, 0.0), (-0.2, 0.03, 0.001, -0.002, 0.0))
+    return camera.camera_info()
+
+
+def test_a_real_cameras_video_becomes_a_bag_with_its_camera_info(tmp_path):
+    """``make-bag --from``: a video's frames at its own rate on the camera's topic, its CameraInfo beside
+    every frame with the same stamp, no ground truth."""
+    video = tmp_path / "dashcam.avi"
+    colours = [(40 * i, 255 - 40 * i, 128) for i in range(6)]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
+    for colour in colours:
+        writer.write(np.full((48, 64, 3), colour, np.uint8))
+    writer.release()
+    info = tmp_path / "camera_info.yaml"
+    info.write_text(yaml.safe_dump(_camera_info()))
+    bag = tmp_path / "bag"
+    assert (
+        main(
+            [
+                "make-bag",
+                "--scenario",
+                "highway",
+                "--from",
+                str(video),
+                "--camera-info",
+                str(info),
+                "--out",
+                str(bag),
+            ]
+        )
+        == 0
+    )
+    with BagReader(bag) as reader:
+        assert set(reader.topics) == {"/camera/front/image_raw", "/camera/front/camera_info"}
+        images = [
+            (messages.stamp_ns(m.decode()), m.decode()) for m in reader.messages(["/camera/front/image_raw"])
+        ]
+        infos = [m.decode() for m in reader.messages(["/camera/front/camera_info"])]
+        recording = json.loads(reader.custom_data["seg_perception.drive"])
+    start = int(topics.DEFAULT_START_TIME_S * 1e9)
+    assert [stamp for stamp, _ in images] == [start + i * 100_000_000 for i in range(6)]  # the video's 10 Hz
+    assert [messages.stamp_ns(m) for m in infos] == [stamp for stamp, _ in images]
+    for (_, msg), colour in zip(images, colours, strict=True):
+        assert msg.header.frame_id == topics.camera_frame_id("front")
+        assert (
+            np.abs(
+                messages.decode_image(msg, topics.IMAGE_MSGTYPE).astype(int).mean(axis=(0, 1)) - colour
+            ).max()
+            < 12
+        )
+    read = CameraModel.from_camera_info(messages.camera_info_yaml(infos[0]), Mounting(1.4, 0.0))
+    expected = CameraModel.from_camera_info(_camera_info(), Mounting(1.4, 0.0))
+    assert (read.fx, read.fy, read.cx, read.cy, read.distortion) == (
+        expected.fx,
+        expected.fy,
+        expected.cx,
+        expected.cy,
+        expected.distortion,
+    )
+    assert recording["camera"] == "front" and recording["fps"] == 10.0
+
+
+def test_a_folder_of_frames_becomes_a_bag_in_natural_order(tmp_path):
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    for index in (1, 2, 10):  # 10.png after 2.png
+        cv2.imwrite(str(folder / f"{index}.png"), np.full((48, 64, 3), index * 20, np.uint8))
+    bag = tmp_path / "bag"
+    argv = ["make-bag", "--scenario", "parking", "--from", str(folder), "--fps", "5", "--size", "24x32"]
+    assert main([*argv, "--compressed", "--out", str(bag)]) == 0
+    with BagReader(bag) as reader:
+        assert set(reader.topics) == {"/camera/avm/image_raw/compressed"}
+        frames = [messages.decode_image(m.decode(), m.msgtype) for m in reader.messages()]
+    assert [f.shape for f in frames] == [(24, 32, 3)] * 3
+    assert [round(float(f.mean()) / 20) for f in frames] == [1, 2, 10]
+    assert main([*argv, "--seconds", "0.4", "--overwrite", "--out", str(bag)]) == 0  # 2 frames at 5 Hz
+    with BagReader(bag) as reader:
+        assert reader.message_counts["/camera/avm/image_raw"] == 2
+
+
+def test_make_bag_from_a_camera_refuses_what_it_cannot_record(tmp_path, capsys):
+    still = tmp_path / "still.png"
+    cv2.imwrite(str(still), np.zeros((48, 64, 3), np.uint8))
+    info = tmp_path / "uncalibrated.yaml"
+    info.write_text(
+        yaml.safe_dump(dict(_camera_info(), camera_matrix={"rows": 3, "cols": 3, "data": [0.0] * 9}))
+    )
+    base = ["make-bag", "--out", str(tmp_path / "bag")]
+    cases = [
+        (["--scenario", "highway", "--from", str(still)], "is an image"),
+        (["--scenario", "highway", "--from", str(tmp_path / "missing.mp4")], "does not exist"),
+        (["--scenario", "highway", "--scenario", "parking", "--from", str(tmp_path)], "one --scenario"),
+        (["--scenario", "highway", "--camera-info", str(info)], "goes with --from"),
+        (["--scenario", "highway", "--from", str(tmp_path), "--camera-info", str(info)], "no focal length"),
+    ]
+    for argv, message in cases:
+        assert main([*base, *argv]) == 1, argv
+        assert message in capsys.readouterr().err, argv
 
 
 def test_png_mask_message_is_exact_and_smaller_than_raw():

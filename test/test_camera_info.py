@@ -350,8 +350,8 @@ def test_predict_and_process_take_a_camera_info_and_a_mounting(
     """Frames of a real camera give lanes in metres without a scenario file: predict from a CameraInfo
     file, process from the CameraInfo topic recorded in the bag (written out and copied along)."""
     from seg_perception.bags import messages
-    from seg_perception.bags.storage import BagReader, BagWriter, message_class
-    from seg_perception.bags.topics import CAMERA_INFO_MSGTYPE, image_topic
+    from seg_perception.bags.storage import BagReader, BagWriter
+    from seg_perception.bags.topics import image_topic
 
     size = (180, 320)
     frames, camera = _drive_camera(994910, size)
@@ -372,22 +372,7 @@ def test_predict_and_process_take_a_camera_info_and_a_mounting(
     assert "--mounting" in capsys.readouterr().err
 
     bag, topic, info_topic = tmp_path / "drive", image_topic("front"), "/camera/front/camera_info"
-    fields = camera.camera_info()
-    info_msg = message_class(CAMERA_INFO_MSGTYPE)(
-        header=messages.header(1_000_000_000, "camera"),
-        height=camera.height,
-        width=camera.width,
-        distortion_model=camera.distortion_model,
-        d=np.asarray(camera.distortion, np.float64),
-        k=np.asarray(fields["camera_matrix"]["data"], np.float64),
-        r=np.eye(3).ravel(),
-        p=np.asarray(fields["projection_matrix"]["data"], np.float64),
-        binning_x=0,
-        binning_y=0,
-        roi=message_class("sensor_msgs/msg/RegionOfInterest")(
-            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
-        ),
-    )
+    info_msg = messages.camera_info_msg(camera.camera_info(), stamp=1_000_000_000, frame_id="camera")
     with BagWriter(bag) as writer:
         for index, image in enumerate(frames):
             stamp = 1_000_000_000 + index * 100_000_000

@@ -156,7 +156,9 @@ def test_arguments_become_parameters_namespace_and_rviz(with_rviz2: Path) -> Non
         "model_file": "/m/p.onnx",
         "device": "cuda",
         "front.topic": "/f",
+        "front.transport": "raw",
         "avm.topic": "/cam/avm",
+        "avm.transport": "raw",
     }
     assert node.namespace == "car1" and node.ros_arguments == ["--log-level", "debug"]
     assert rviz.executable == "rviz2" and rviz.arguments == ["-d", str(rviz_config_path())]
@@ -267,3 +269,14 @@ def test_a_real_front_camera_is_calibrated_from_the_launch_line() -> None:
     assert "front.rectified" not in from_file.parameters[1]  # empty: the parameter file's
     (plain,) = plan_launch({"scenario": "highway"})
     assert not any(key.startswith("front.") for key in plain.parameters[1])
+
+
+def test_a_compressed_topic_from_the_launch_line_is_read_compressed() -> None:
+    """image_transport's naming: ``<base>/compressed`` carries CompressedImage, so a recording's compressed
+    topic needs no parameter file (the node's transport parameter says how it subscribes)."""
+    (node,) = plan_launch({"scenario": "highway", "front_topic": "/camera/front/image_raw/compressed"})
+    assert node.parameters[1]["front.transport"] == "compressed"
+    (node,) = plan_launch({"scenario": "parking", "avm_topic": "/car/avm/image"})
+    assert node.parameters[1]["avm.transport"] == "raw"  # even where the parameter file said compressed
+    (plain,) = plan_launch({"scenario": "highway"})
+    assert "front.transport" not in plain.parameters[1]

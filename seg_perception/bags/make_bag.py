@@ -1,4 +1,4 @@
-"""``seg-perception make-bag``: record a synthetic drive into a ROS 2 bag.
+"""``seg-perception make-bag``: record a synthetic drive, or a real camera's video, into a ROS 2 bag.
 
 Per camera: images at ``fps`` on ``/camera/<cam>/image_raw`` (``bgr8``) or
 ``/camera/<cam>/image_raw/compressed`` (JPEG), the exact label mask on
@@ -6,6 +6,12 @@ Per camera: images at ``fps`` on ``/camera/<cam>/image_raw`` (``bgr8``) or
 parking slots as frame JSON (``seg_perception.bags.frame_json``) on
 ``/camera/<cam>/ground_truth/polygons`` (``std_msgs/String``). Header stamps follow a
 fixed-rate timeline; the bag's log time equals the header stamp.
+
+With ``--from`` the frames are a real camera's instead (a video file or a folder of frames in natural
+order, as ``predict`` reads them), on the scenario camera's image topic at the video's own rate, with no
+ground truth; ``--camera-info`` adds its calibration on ``/camera/<cam>/camera_info``, stamped like the
+frames, as a camera driver publishes it. A dash-cam clip so becomes a bag that ``play`` feeds the live
+node (and RViz) and that ``process`` runs offline.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import yaml
 from tqdm import tqdm
 
 from seg_perception import cli_args
@@ -26,6 +34,8 @@ from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import STORAGE_FORMATS, BagWriter
 
 CUSTOM_DATA_KEY = "seg_perception.drive"
+DEFAULT_SECONDS = 20.0
+DEFAULT_FPS = 30.0
 
 
 @dataclass(frozen=True)
@@ -123,8 +133,30 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="highway, road or parking; repeat for several cameras on one timeline",
     )
-    parser.add_argument("--seconds", type=float, default=20.0, help="drive length (default 20)")
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the timeline (default 30)")
+    parser.add_argument(
+        "--seconds", type=float, help="drive length (default 20; --from: the whole video or folder)"
+    )
+    parser.add_argument(
+        "--fps",
+        type=float,
+        help="frame rate of the timeline (default 30; --from: a video's own rate, 30 for a folder)",
+    )
+    recorded = parser.add_argument_group("a real camera's frames instead of a synthetic drive")
+    recorded.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="VIDEO_OR_FOLDER",
+        help="a video file or a folder of one video's frames (natural order: 2.jpg before 10.jpg), "
+        "written on the --scenario camera's topic without ground truth",
+    )
+    recorded.add_argument(
+        "--camera-info",
+        type=Path,
+        metavar="FILE",
+        help="with --from: the camera's sensor_msgs/CameraInfo YAML (camera_calibration), written on "
+        "/camera/<cam>/camera_info beside every frame",
+    )
     parser.add_argument("--out", type=Path, required=True, help="bag directory to create")
     parser.add_argument(
         "--storage", choices=STORAGE_FORMATS, default="mcap", help="storage format (default mcap)"
@@ -151,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     from seg_perception.config import load_scenario
     from seg_perception.data.synthetic import generate_drive
 
-    if args.seconds <= 0 or args.fps <= 0:
+    if (args.seconds is not None and args.seconds <= 0) or (args.fps is not None and args.fps <= 0):
         raise BagError("--seconds and --fps must be positive")
     if not 1 <= args.jpeg_quality <= 100:
         raise BagError("--jpeg-quality must be within 1..100")
@@ -159,11 +191,17 @@ def run(args: argparse.Namespace) -> int:
     if len(set(scenarios)) != len(scenarios):
         raise BagError(f"--scenario given twice: {scenarios}")
     size = size_option(args.size)
-    num_frames = max(1, math.ceil(args.seconds * args.fps - 1e-9))
+    if args.source is not None:
+        return _run_from_media(args, load_scenario(scenarios[0]).primary_camera, size)
+    if args.camera_info is not None:
+        raise BagError("--camera-info goes with --from (a synthetic drive's camera is the generator's)")
+    seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
+    fps = DEFAULT_FPS if args.fps is None else args.fps
+    num_frames = max(1, math.ceil(seconds * fps - 1e-9))
     layout = BagLayout(
         compressed=args.compressed,
         jpeg_quality=args.jpeg_quality,
-        fps=args.fps,
+        fps=fps,
         start_ns=round(args.start_time * 1e9),
         ground_truth=not args.no_ground_truth,
     )
@@ -171,12 +209,12 @@ def run(args: argparse.Namespace) -> int:
         "scenarios": scenarios,
         "seed": args.seed,
         "num_frames": num_frames,
-        "fps": args.fps,
+        "fps": fps,
         "size": list(size) if size else None,
         "start_ns": layout.start_ns,
         "compressed": args.compressed,
     }
-    streams = [generate_drive(name, args.seed, num_frames, size=size, fps=args.fps) for name in scenarios]
+    streams = [generate_drive(name, args.seed, num_frames, size=size, fps=fps) for name in scenarios]
     with BagWriter(
         args.out,
         storage=args.storage,
@@ -186,7 +224,82 @@ def run(args: argparse.Namespace) -> int:
         written = write_frames(writer, zip(*streams, strict=False), layout=layout, total=num_frames)
     print(
         f"wrote {written} frames x {len(scenarios)} camera(s) "
-        f"({written / args.fps:.2f} s at {args.fps:g} Hz) "
+        f"({written / fps:.2f} s at {fps:g} Hz) "
         f"to {args.out} ({args.storage})"
+    )
+    return 0
+
+
+def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int] | None) -> int:
+    """``make-bag --from``: a real camera's video or folder of frames on ``camera``'s topics."""
+    import cv2
+
+    from seg_perception.errors import ConfigError
+    from seg_perception.postprocess.camera_model import CameraModel, Mounting
+    from seg_perception.tools.errors import PredictError
+    from seg_perception.tools.predict import Source
+
+    if len(args.scenario) > 1:
+        raise BagError("--from records one camera: give one --scenario")
+    info = None
+    if args.camera_info is not None:
+        try:  # checked as the node will read it, so a bad file fails here and not at playback
+            CameraModel.from_camera_info_file(args.camera_info, Mounting(height_m=1.0))
+        except ConfigError as err:
+            raise BagError(str(err)) from err
+        info = yaml.safe_load(args.camera_info.read_text())
+    folder_fps = None if args.source.is_file() else (args.fps or DEFAULT_FPS)
+    try:
+        source = Source(str(args.source), sequence_fps=folder_fps)
+    except PredictError as err:
+        raise BagError(f"--from: {err}") from err
+    if source.kind not in ("video", "sequence"):
+        source.close()
+        raise BagError(f"--from takes a video file or a folder of frames; {args.source} is an image")
+    fps = args.fps or source.fps or DEFAULT_FPS
+    limit = None if args.seconds is None else max(1, math.ceil(args.seconds * fps - 1e-9))
+    layout = BagLayout(
+        compressed=args.compressed,
+        jpeg_quality=args.jpeg_quality,
+        fps=fps,
+        start_ns=round(args.start_time * 1e9),
+        ground_truth=False,
+    )
+    frame_id = topics.camera_frame_id(camera)
+    recording = {"source": str(args.source), "camera": camera, "fps": fps, "start_ns": layout.start_ns}
+    written = unreadable = 0
+    with BagWriter(
+        args.out,
+        storage=args.storage,
+        overwrite=args.overwrite,
+        custom_data={CUSTOM_DATA_KEY: json.dumps(recording)},
+    ) as writer:
+        try:
+            for frame in tqdm(
+                source.frames(), total=source.total, unit="frame", desc="make-bag", disable=None
+            ):
+                if limit is not None and frame.index >= limit:
+                    break
+                stamp = topics.frame_stamp_ns(frame.index, start_ns=layout.start_ns, fps=fps)
+                if frame.image is None:
+                    unreadable += 1  # a gap in the timeline, as a dropped frame leaves one
+                    continue
+                image = frame.image if size is None else cv2.resize(frame.image, (size[1], size[0]))
+                sample = SimpleNamespace(image=image, meta={"camera": camera})
+                write_sample(writer, sample, stamp=stamp, layout=layout)
+                if info is not None:
+                    message = messages.camera_info_msg(info, stamp=stamp, frame_id=frame_id)
+                    writer.write(topics.camera_info_topic(camera), stamp, message)
+                written += 1
+        finally:
+            source.close()
+    if not written:
+        raise BagError(f"--from: no readable frame in {args.source}")
+    topic = topics.image_topic(camera, compressed=args.compressed)
+    extra = f", {topics.camera_info_topic(camera)}" if info is not None else ""
+    skipped = f"; {unreadable} unreadable frame(s) skipped" if unreadable else ""
+    print(
+        f"wrote {written} frames ({written / fps:.2f} s at {fps:g} Hz) on {topic}{extra} "
+        f"to {args.out}{skipped}"
     )
     return 0

@@ -12,6 +12,7 @@ subscribers and RViz decode them too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
@@ -19,7 +20,7 @@ import numpy as np
 
 from seg_perception.bags.errors import BagError, FrameRejectedError
 from seg_perception.bags.storage import message_class
-from seg_perception.bags.topics import COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, STRING_MSGTYPE
+from seg_perception.bags.topics import CAMERA_INFO_MSGTYPE, COMPRESSED_MSGTYPE, IMAGE_MSGTYPE, STRING_MSGTYPE
 from seg_perception.errors import ImageConversionError
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS, check_size, decode_compressed
 from seg_perception.image_encodings import raw_to_bgr
@@ -88,6 +89,45 @@ def png_mask_msg(mask: np.ndarray, *, stamp: int, frame_id: str, level: int = MA
 
 def string_msg(text: str) -> Any:
     return message_class(STRING_MSGTYPE)(data=text)
+
+
+def camera_info_msg(info: Mapping[str, Any], *, stamp: int, frame_id: str) -> Any:
+    """``sensor_msgs/CameraInfo`` of a ``camera_calibration`` YAML mapping (what :func:`camera_info_yaml`
+    writes): its ``R`` the identity and its ``P`` ``K [I | 0]`` where the file has none (raw frames).
+
+    Raises:
+        BagError: a matrix of the wrong size.
+    """
+
+    def numbers(key: str, count: int, default: Sequence[float] | np.ndarray) -> np.ndarray:
+        block = info.get(key)
+        values = np.asarray(block["data"] if isinstance(block, Mapping) else default, np.float64)
+        if values.size != count:
+            raise BagError(f"camera info: {key} has {values.size} numbers, not {count}")
+        return values
+
+    k = numbers("camera_matrix", 9, ())
+    distortion = info.get("distortion_coefficients") or {}
+    roi = info.get("roi") or {}
+    return message_class(CAMERA_INFO_MSGTYPE)(
+        header=header(stamp, frame_id),
+        height=int(info["image_height"]),
+        width=int(info["image_width"]),
+        distortion_model=str(info.get("distortion_model", "plumb_bob")),
+        d=np.asarray(distortion.get("data", ()), np.float64),
+        k=k,
+        r=numbers("rectification_matrix", 9, np.eye(3).ravel()),
+        p=numbers("projection_matrix", 12, np.hstack([k.reshape(3, 3), np.zeros((3, 1))]).ravel()),
+        binning_x=int(info.get("binning_x", 0)),
+        binning_y=int(info.get("binning_y", 0)),
+        roi=message_class("sensor_msgs/msg/RegionOfInterest")(
+            x_offset=int(roi.get("x_offset", 0)),
+            y_offset=int(roi.get("y_offset", 0)),
+            height=int(roi.get("height", 0)),
+            width=int(roi.get("width", 0)),
+            do_rectify=bool(roi.get("do_rectify", False)),
+        ),
+    )
 
 
 def camera_info_yaml(msg: Any) -> dict[str, Any]:

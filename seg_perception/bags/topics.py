@@ -4,6 +4,7 @@ Layout per camera ``<cam>`` (``front`` or ``avm``):
 
 - ``/camera/<cam>/image_raw`` (``sensor_msgs/Image``, ``bgr8``) or
   ``/camera/<cam>/image_raw/compressed`` (``sensor_msgs/CompressedImage``, JPEG);
+- ``/camera/<cam>/camera_info`` (``sensor_msgs/CameraInfo``; frames recorded from a calibrated camera);
 - ``/camera/<cam>/ground_truth/mask`` (``sensor_msgs/Image``, ``mono8``, class ids);
 - ``/camera/<cam>/ground_truth/polygons`` (``std_msgs/String``, frame JSON, see ``frame_json``);
 - outputs of ``process``: ``/<cam>/{mask,overlay,markers,polygons}`` (the live node's topics), plus
@@ -37,6 +38,11 @@ def image_topic(camera: str, *, compressed: bool = False) -> str:
 def compressed_topic(base: str) -> str:
     """``image_transport``'s compressed topic of the image topic ``base``."""
     return base + COMPRESSED_SUFFIX
+
+
+def camera_info_topic(camera: str) -> str:
+    """``sensor_msgs/CameraInfo`` of ``camera``, beside its images (``image_transport``'s sibling)."""
+    return f"{camera_namespace(camera)}/camera_info"
 
 
 def ground_truth_mask_topic(camera: str) -> str:

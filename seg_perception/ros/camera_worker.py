@@ -64,6 +64,7 @@ from seg_perception.ros.image_conversion import (
     image_msg_with_buffer,
 )
 from seg_perception.ros.input_checks import (
+    COMPRESSED_SUFFIX,
     COMPRESSED_TYPE,
     IMAGE_TYPE,
     PublisherInfo,
@@ -328,7 +329,11 @@ class CameraWorker:
         if self._silent_warnings.allow(self.camera.name) is None:
             return None
         node, topic = self.core.node, self.topic
-        sibling = topic[: -len("/compressed")] if topic.endswith("/compressed") else topic + "/compressed"
+        sibling = (
+            topic[: -len(COMPRESSED_SUFFIX)]
+            if topic.endswith(COMPRESSED_SUFFIX)
+            else topic + COMPRESSED_SUFFIX
+        )
         publishers = {
             name: [
                 PublisherInfo(

@@ -24,6 +24,7 @@ from seg_perception.config import PACKAGE_NAME, config_path, scenario_names, sha
 from seg_perception.errors import ConfigError
 from seg_perception.inference.engine import ENGINES
 from seg_perception.postprocess.camera_model import parse_mounting
+from seg_perception.ros.input_checks import COMPRESSED_SUFFIX
 
 NODE_EXECUTABLE = "segmentation_node"
 LIFECYCLE_EXECUTABLE = "lifecycle_segmentation_node"
@@ -95,8 +96,18 @@ _COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument(
         "fp16", "false", "half precision on GPU engines (TensorRT FP16 / torch float16); no effect on the CPU"
     ),
-    LaunchArgument("front_topic", "", "front camera image topic; empty: the parameter file's front.topic"),
-    LaunchArgument("avm_topic", "", "AVM camera image topic; empty: the parameter file's avm.topic"),
+    LaunchArgument(
+        "front_topic",
+        "",
+        "front camera image topic; empty: the parameter file's front.topic. A topic ending in "
+        "/compressed (image_transport's CompressedImage topic) is read compressed, any other raw",
+    ),
+    LaunchArgument(
+        "avm_topic",
+        "",
+        "AVM camera image topic; empty: the parameter file's avm.topic. A topic ending in /compressed "
+        "is read compressed, any other raw",
+    ),
     LaunchArgument(
         "avm_metres_per_pixel",
         "",
@@ -323,6 +334,9 @@ def node_parameter_overrides(
         overrides["front.mounting"] = [float(v) for v in front_mounting]
     if front_rectified is not None:
         overrides["front.rectified"] = front_rectified
+    for camera, topic in (("front", front_topic), ("avm", avm_topic)):
+        if topic:  # image_transport's naming says what the topic carries
+            overrides[f"{camera}.transport"] = "compressed" if topic.endswith(COMPRESSED_SUFFIX) else "raw"
     overrides["use_sim_time"] = use_sim_time
     if fp16:
         overrides["fp16"] = True
