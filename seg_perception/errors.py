@@ -26,3 +26,7 @@ class ImageConversionError(SegPerceptionError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class MediaSourceError(SegPerceptionError):
+    """A source of frames cannot be opened: missing, an unknown file type, a codec or camera OpenCV lacks."""

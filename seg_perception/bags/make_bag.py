@@ -234,10 +234,9 @@ def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int]
     """``make-bag --from``: a real camera's video or folder of frames on ``camera``'s topics."""
     import cv2
 
-    from seg_perception.errors import ConfigError
+    from seg_perception.errors import ConfigError, MediaSourceError
+    from seg_perception.media_files import Source
     from seg_perception.postprocess.camera_model import CameraModel, Mounting
-    from seg_perception.tools.errors import PredictError
-    from seg_perception.tools.predict import Source
 
     if len(args.scenario) > 1:
         raise BagError("--from records one camera: give one --scenario")
@@ -251,7 +250,7 @@ def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int]
     folder_fps = None if args.source.is_file() else (args.fps or DEFAULT_FPS)
     try:
         source = Source(str(args.source), sequence_fps=folder_fps)
-    except PredictError as err:
+    except MediaSourceError as err:
         raise BagError(f"--from: {err}") from err
     if source.kind not in ("video", "sequence"):
         source.close()
