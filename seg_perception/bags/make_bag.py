@@ -198,13 +198,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = DEFAULT_SECONDS if args.seconds is None else args.seconds
     fps = DEFAULT_FPS if args.fps is None else args.fps
     num_frames = max(1, math.ceil(seconds * fps - 1e-9))
-    layout = BagLayout(
-        compressed=args.compressed,
-        jpeg_quality=args.jpeg_quality,
-        fps=fps,
-        start_ns=round(args.start_time * 1e9),
-        ground_truth=not args.no_ground_truth,
-    )
+    layout = _layout(args, fps, ground_truth=not args.no_ground_truth)
     drive = {
         "scenarios": scenarios,
         "seed": args.seed,
@@ -215,12 +209,7 @@ def run(args: argparse.Namespace) -> int:
         "compressed": args.compressed,
     }
     streams = [generate_drive(name, args.seed, num_frames, size=size, fps=fps) for name in scenarios]
-    with BagWriter(
-        args.out,
-        storage=args.storage,
-        overwrite=args.overwrite,
-        custom_data={CUSTOM_DATA_KEY: json.dumps(drive)},
-    ) as writer:
+    with _writer(args, drive) as writer:
         written = write_frames(writer, zip(*streams, strict=False), layout=layout, total=num_frames)
     print(
         f"wrote {written} frames x {len(scenarios)} camera(s) "
@@ -228,6 +217,26 @@ def run(args: argparse.Namespace) -> int:
         f"to {args.out} ({args.storage})"
     )
     return 0
+
+
+def _layout(args: argparse.Namespace, fps: float, *, ground_truth: bool) -> BagLayout:
+    return BagLayout(
+        compressed=args.compressed,
+        jpeg_quality=args.jpeg_quality,
+        fps=fps,
+        start_ns=round(args.start_time * 1e9),
+        ground_truth=ground_truth,
+    )
+
+
+def _writer(args: argparse.Namespace, recording: dict[str, Any]) -> BagWriter:
+    """The bag at ``--out``, with what it records (the drive or the source) in its custom data."""
+    return BagWriter(
+        args.out,
+        storage=args.storage,
+        overwrite=args.overwrite,
+        custom_data={CUSTOM_DATA_KEY: json.dumps(recording)},
+    )
 
 
 def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int] | None) -> int:
@@ -257,22 +266,11 @@ def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int]
         raise BagError(f"--from takes a video file or a folder of frames; {args.source} is an image")
     fps = args.fps or source.fps or DEFAULT_FPS
     limit = None if args.seconds is None else max(1, math.ceil(args.seconds * fps - 1e-9))
-    layout = BagLayout(
-        compressed=args.compressed,
-        jpeg_quality=args.jpeg_quality,
-        fps=fps,
-        start_ns=round(args.start_time * 1e9),
-        ground_truth=False,
-    )
+    layout = _layout(args, fps, ground_truth=False)
     frame_id = topics.camera_frame_id(camera)
     recording = {"source": str(args.source), "camera": camera, "fps": fps, "start_ns": layout.start_ns}
     written = unreadable = 0
-    with BagWriter(
-        args.out,
-        storage=args.storage,
-        overwrite=args.overwrite,
-        custom_data={CUSTOM_DATA_KEY: json.dumps(recording)},
-    ) as writer:
+    with _writer(args, recording) as writer:
         try:
             for frame in tqdm(
                 source.frames(), total=source.total, unit="frame", desc="make-bag", disable=None
