@@ -47,6 +47,7 @@ from seg_perception.cli_args import parse_size
 from seg_perception.errors import ConfigError
 from seg_perception.postprocess.camera_model import (
     MOUNTING_KEYS,
+    UNMOUNTED,
     CameraModel,
     GroundMapper,
     Mounting,
@@ -307,9 +308,7 @@ def _near_part(points: np.ndarray) -> np.ndarray:
 
 def _camera_to_mount(args: argparse.Namespace) -> CameraModel:
     """``--camera-info``'s camera, its mounting a placeholder for the one the command measures."""
-    return CameraModel.from_camera_info_file(
-        args.camera_info, Mounting(height_m=1.0), rectified=args.rectified
-    )
+    return CameraModel.from_camera_info_file(args.camera_info, UNMOUNTED, rectified=args.rectified)
 
 
 def _lens(camera: CameraModel, rectified: bool) -> str:

@@ -22,9 +22,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import yaml
 from tqdm import tqdm
 
@@ -90,19 +90,22 @@ def write_frames(
     return count
 
 
+def write_image(writer: BagWriter, image: np.ndarray, camera: str, *, stamp: int, layout: BagLayout) -> None:
+    """Write one of ``camera``'s frames at ``stamp``, raw or JPEG as ``layout`` says."""
+    frame_id = topics.camera_frame_id(camera)
+    if layout.compressed:
+        msg = messages.jpeg_msg(image, stamp=stamp, frame_id=frame_id, quality=layout.jpeg_quality)
+        writer.write(topics.image_topic(camera, compressed=True), stamp, msg)
+    else:
+        msg = messages.image_msg(image, stamp=stamp, frame_id=frame_id)
+        writer.write(topics.image_topic(camera), stamp, msg)
+
+
 def write_sample(writer: BagWriter, sample: Any, *, stamp: int, layout: BagLayout) -> None:
     """Write one ``SceneSample`` (image, and ground truth when asked) at ``stamp``."""
     camera = str(sample.meta.get("camera", "front"))
     frame_id = topics.camera_frame_id(camera)
-    if layout.compressed:
-        msg = messages.jpeg_msg(sample.image, stamp=stamp, frame_id=frame_id, quality=layout.jpeg_quality)
-        writer.write(topics.image_topic(camera, compressed=True), stamp, msg)
-    else:
-        writer.write(
-            topics.image_topic(camera),
-            stamp,
-            messages.image_msg(sample.image, stamp=stamp, frame_id=frame_id),
-        )
+    write_image(writer, sample.image, camera, stamp=stamp, layout=layout)
     if not layout.ground_truth:
         return
     writer.write(
@@ -245,14 +248,14 @@ def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int]
 
     from seg_perception.errors import ConfigError, MediaSourceError
     from seg_perception.media_files import Source
-    from seg_perception.postprocess.camera_model import CameraModel, Mounting
+    from seg_perception.postprocess.camera_model import UNMOUNTED, CameraModel
 
     if len(args.scenario) > 1:
         raise BagError("--from records one camera: give one --scenario")
     info = None
     if args.camera_info is not None:
         try:  # checked as the node will read it, so a bad file fails here and not at playback
-            CameraModel.from_camera_info_file(args.camera_info, Mounting(height_m=1.0))
+            CameraModel.from_camera_info_file(args.camera_info, UNMOUNTED)
         except ConfigError as err:
             raise BagError(str(err)) from err
         info = yaml.safe_load(args.camera_info.read_text())
@@ -282,8 +285,7 @@ def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int]
                     unreadable += 1  # a gap in the timeline, as a dropped frame leaves one
                     continue
                 image = frame.image if size is None else cv2.resize(frame.image, (size[1], size[0]))
-                sample = SimpleNamespace(image=image, meta={"camera": camera})
-                write_sample(writer, sample, stamp=stamp, layout=layout)
+                write_image(writer, image, camera, stamp=stamp, layout=layout)
                 if info is not None:
                     message = messages.camera_info_msg(info, stamp=stamp, frame_id=frame_id)
                     writer.write(topics.camera_info_topic(camera), stamp, message)

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-JUMP_M = (
-    0.12  # a frame-to-frame step of the lateral offset larger than this is a jump (lane keeping at 30 fps)
-)
+# a frame-to-frame step of the lateral offset larger than this is a jump (lane keeping at 25-30 fps)
+JUMP_M = 0.12
 
 
 @dataclass

@@ -149,6 +149,10 @@ class Mounting:
         return cls.from_mapping(dict(zip(MOUNTING_KEYS, (float(v) for v in values), strict=False)))
 
 
+# the mounting of a camera read for its intrinsics alone (checked, or mounted later by measuring it)
+UNMOUNTED = Mounting(height_m=1.0)
+
+
 @dataclass(frozen=True)
 class CameraModel:
     """Pinhole intrinsics (plus optional distortion) and mounting of one camera.
