@@ -100,13 +100,13 @@ _COMMON_ARGUMENTS: tuple[LaunchArgument, ...] = (
         "front_topic",
         "",
         "front camera image topic; empty: the parameter file's front.topic. A topic ending in "
-        "/compressed (image_transport's CompressedImage topic) is read compressed, any other raw",
+        "/compressed (image_transport's CompressedImage topic) is read compressed",
     ),
     LaunchArgument(
         "avm_topic",
         "",
         "AVM camera image topic; empty: the parameter file's avm.topic. A topic ending in /compressed "
-        "is read compressed, any other raw",
+        "is read compressed",
     ),
     LaunchArgument(
         "avm_metres_per_pixel",
@@ -335,8 +335,8 @@ def node_parameter_overrides(
     if front_rectified is not None:
         overrides["front.rectified"] = front_rectified
     for camera, topic in (("front", front_topic), ("avm", avm_topic)):
-        if topic:  # image_transport's naming says what the topic carries
-            overrides[f"{camera}.transport"] = "compressed" if topic.endswith(COMPRESSED_SUFFIX) else "raw"
+        if topic.endswith(COMPRESSED_SUFFIX):  # image_transport's CompressedImage topic
+            overrides[f"{camera}.transport"] = "compressed"
     overrides["use_sim_time"] = use_sim_time
     if fp16:
         overrides["fp16"] = True
