@@ -227,6 +227,12 @@ def test_make_bag_from_a_camera_refuses_what_it_cannot_record(tmp_path, capsys):
     for argv, message in cases:
         assert main([*base, *argv]) == 1, argv
         assert message in capsys.readouterr().err, argv
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()
+    (unreadable / "1.jpg").write_bytes(b"not a JPEG")
+    assert main([*base, "--scenario", "highway", "--from", str(unreadable)]) == 1
+    assert "no readable frame" in capsys.readouterr().err
+    assert not (tmp_path / "bag").exists()  # no empty bag left behind
 
 
 def test_png_mask_message_is_exact_and_smaller_than_raw():

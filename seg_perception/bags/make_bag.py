@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,6 +294,7 @@ def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int]
         finally:
             source.close()
     if not written:
+        shutil.rmtree(args.out, ignore_errors=True)  # no bag of nothing left behind
         raise BagError(f"--from: no readable frame in {args.source}")
     topic = topics.image_topic(camera, compressed=args.compressed)
     extra = f", {topics.camera_info_topic(camera)}" if info is not None else ""
