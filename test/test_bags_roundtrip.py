@@ -12,7 +12,7 @@ from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import BagReader
 from seg_perception.cli import main
 from seg_perception.data.synthetic import generate_drive
-from seg_perception.postprocess.camera_model import CameraModel, Mounting
+from seg_perception.postprocess.camera_model import CameraModel, Mounting, camera_info_mapping
 
 SIZE = (48, 64)
 SECONDS = 0.2
@@ -179,7 +179,7 @@ def test_a_real_cameras_video_becomes_a_bag_with_its_camera_info(tmp_path):
             ).max()
             < 12
         )
-    read = CameraModel.from_camera_info(messages.camera_info_yaml(infos[0]), Mounting(1.4, 0.0))
+    read = CameraModel.from_camera_info(camera_info_mapping(infos[0]), Mounting(1.4, 0.0))
     expected = CameraModel.from_camera_info(_camera_info(), Mounting(1.4, 0.0))
     assert (read.fx, read.fy, read.cx, read.cy, read.distortion) == (
         expected.fx,

@@ -92,8 +92,9 @@ def string_msg(text: str) -> Any:
 
 
 def camera_info_msg(info: Mapping[str, Any], *, stamp: int, frame_id: str) -> Any:
-    """``sensor_msgs/CameraInfo`` of a ``camera_calibration`` YAML mapping (what :func:`camera_info_yaml`
-    writes): its ``R`` the identity and its ``P`` ``K [I | 0]`` where the file has none (raw frames).
+    """``sensor_msgs/CameraInfo`` of a ``camera_calibration`` YAML mapping (what
+    :func:`~seg_perception.postprocess.camera_model.camera_info_mapping` makes of a message): its ``R``
+    the identity and its ``P`` ``K [I | 0]`` where the file has none (raw frames).
 
     Raises:
         BagError: a matrix of the wrong size.
@@ -128,39 +129,6 @@ def camera_info_msg(info: Mapping[str, Any], *, stamp: int, frame_id: str) -> An
             do_rectify=bool(roi.get("do_rectify", False)),
         ),
     )
-
-
-def camera_info_yaml(msg: Any) -> dict[str, Any]:
-    """A ``sensor_msgs/CameraInfo`` as the ``camera_calibration`` YAML mapping a ``camera_info_file`` holds.
-
-    Takes ROS 2 messages (``k``, ``d``, ``r``, ``p``) and ROS 1 ones (``K``, ``D``, ``R``, ``P``); the
-    message's binning and region of interest are kept (:meth:`CameraModel.from_camera_info` applies them).
-    """
-
-    def numbers(name: str) -> list[float]:
-        values = getattr(msg, name, None)
-        return [float(v) for v in (values if values is not None else getattr(msg, name.upper(), ()))]
-
-    d = numbers("d")
-    roi = msg.roi
-    return {
-        "image_width": int(msg.width),
-        "image_height": int(msg.height),
-        "camera_matrix": {"rows": 3, "cols": 3, "data": numbers("k")},
-        "distortion_model": str(msg.distortion_model),
-        "distortion_coefficients": {"rows": 1, "cols": len(d), "data": d},
-        "rectification_matrix": {"rows": 3, "cols": 3, "data": numbers("r")},
-        "projection_matrix": {"rows": 3, "cols": 4, "data": numbers("p")},
-        # not in camera_calibration's files, but in the message: what the frames are of the sensor
-        "binning_x": int(msg.binning_x),
-        "binning_y": int(msg.binning_y),
-        "roi": {
-            "x_offset": int(roi.x_offset),
-            "y_offset": int(roi.y_offset),
-            "width": int(roi.width),
-            "height": int(roi.height),
-        },
-    }
 
 
 def decode_image(

@@ -43,7 +43,6 @@ from tqdm import tqdm
 
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError, FrameRejectedError
-from seg_perception.bags.messages import camera_info_yaml
 from seg_perception.bags.selection import select_image_topics
 from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_directory
 from seg_perception.bags.topics import CAMERA_INFO_MSGTYPE
@@ -51,6 +50,7 @@ from seg_perception.calibration_arguments import add_calibration_arguments, cali
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS
 from seg_perception.inference.arguments import add_engine_arguments, engine_options
 from seg_perception.metrics.latency import stage_latencies
+from seg_perception.postprocess.camera_model import camera_info_mapping
 from seg_perception.postprocess.scene_cut import DEFAULT_TRACKING_GAP_S, StampGap
 from seg_perception.reporting import (
     VideoSink,
@@ -333,7 +333,7 @@ def _calibrated(scenario: Any, args: argparse.Namespace, reader: BagReader, came
         if first is None:
             raise BagError(f"topic {topic} holds no CameraInfo message")
         written = args.out / "camera_info.yaml"
-        _write_text(written, yaml.safe_dump(camera_info_yaml(first.decode()), sort_keys=False))
+        _write_text(written, yaml.safe_dump(camera_info_mapping(first.decode()), sort_keys=False))
     fields = calibration_fields(args, written)
     if not fields:
         return scenario

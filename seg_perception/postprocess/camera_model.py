@@ -153,6 +153,40 @@ class Mounting:
 UNMOUNTED = Mounting(height_m=1.0)
 
 
+def camera_info_mapping(msg: Any) -> dict[str, Any]:
+    """A ``sensor_msgs/CameraInfo`` message as the ``camera_calibration`` YAML mapping a ``camera_info_file``
+    holds (what :meth:`CameraModel.from_camera_info` reads; written out by ``process``).
+
+    Takes rclpy's and ``rosbags``' ROS 2 messages (``k``, ``d``, ``r``, ``p``) and ROS 1 ones (``K``, ``D``,
+    ``R``, ``P``); the message's binning and region of interest are kept (``from_camera_info`` applies them).
+    """
+
+    def numbers(name: str) -> list[float]:
+        values = getattr(msg, name, None)
+        return [float(v) for v in (values if values is not None else getattr(msg, name.upper(), ()))]
+
+    d = numbers("d")
+    roi = msg.roi
+    return {
+        "image_width": int(msg.width),
+        "image_height": int(msg.height),
+        "camera_matrix": {"rows": 3, "cols": 3, "data": numbers("k")},
+        "distortion_model": str(msg.distortion_model),
+        "distortion_coefficients": {"rows": 1, "cols": len(d), "data": d},
+        "rectification_matrix": {"rows": 3, "cols": 3, "data": numbers("r")},
+        "projection_matrix": {"rows": 3, "cols": 4, "data": numbers("p")},
+        # not in camera_calibration's files, but in the message: what the frames are of the sensor
+        "binning_x": int(msg.binning_x),
+        "binning_y": int(msg.binning_y),
+        "roi": {
+            "x_offset": int(roi.x_offset),
+            "y_offset": int(roi.y_offset),
+            "width": int(roi.width),
+            "height": int(roi.height),
+        },
+    }
+
+
 @dataclass(frozen=True)
 class CameraModel:
     """Pinhole intrinsics (plus optional distortion) and mounting of one camera.

@@ -35,6 +35,7 @@ from seg_perception.postprocess.camera_model import (
     CameraModel,
     GroundMapper,
     Mounting,
+    camera_info_mapping,
 )
 from seg_perception.postprocess.ground import pixels_to_vehicle_metres
 from seg_perception.ros.errors import NodeParameterError
@@ -139,9 +140,8 @@ class GroundProjection:
         """(K, 3) float32 coordinates to draw, metric or pixel-plane; NaN where unprojectable."""
         points = np.asarray(points_uv, dtype=np.float64).reshape(-1, 2)
         u, v = points[:, 0], points[:, 1]
-        if (
-            self._ground_mapper is not None
-        ):  # a camera's lens removed, at the frame's size; NaN above the horizon
+        if self._ground_mapper is not None:
+            # the camera's lens removed, at the frame's size; NaN above the horizon
             ground, _ = self._ground_mapper.resized(image_size).to_ground(points)
             x, y = ground[:, 0], ground[:, 1]
         elif self.metres_per_pixel > 0:
@@ -166,7 +166,7 @@ def camera_info_projection(
     """``base`` with the homography of a ``sensor_msgs/CameraInfo`` message and a mounting.
 
     Args:
-        info: The message (``k``, ``d``, ``distortion_model``, ``p``, ``width``, ``height``).
+        info: The message (read by :func:`camera_info_mapping`).
         mounting: ``[height_m, pitch_deg, roll_deg, yaw_deg, x_m, y_m]`` (trailing values may be left out).
         base: The camera's projection so far (its display settings are kept).
         rectified: The images are rectified: projected with ``p``, without distortion.
@@ -180,23 +180,9 @@ def camera_info_projection(
             f"the camera's 'mounting' parameter is {list(mounting)}: set {MOUNTING_TEXT} (trailing values "
             "may be left out) to use CameraInfo"
         )
-    fields = {
-        "k": list(info.k),
-        "d": list(info.d),
-        "distortion_model": str(info.distortion_model),
-        "p": list(info.p),
-        "width": int(info.width),
-        "height": int(info.height),
-        "binning_x": int(info.binning_x),
-        "binning_y": int(info.binning_y),
-        "roi": {
-            "x_offset": int(info.roi.x_offset),
-            "y_offset": int(info.roi.y_offset),
-            "width": int(info.roi.width),
-            "height": int(info.roi.height),
-        },
-    }
-    camera = CameraModel.from_camera_info(fields, Mounting.from_values(mounting), rectified=rectified)
+    camera = CameraModel.from_camera_info(
+        camera_info_mapping(info), Mounting.from_values(mounting), rectified=rectified
+    )
     return replace(base, homography=camera.image_to_ground_homography(), camera_model=camera)
 
 
