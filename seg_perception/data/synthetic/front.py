@@ -352,33 +352,21 @@ def _shoulder_colour(rng: np.random.Generator, asphalt: int) -> tuple[int, int, 
     return _shade((base * 0.8, base * 0.92, base), 1.0)
 
 
-def sample_front_world(
-    rng: np.random.Generator,
-    size: tuple[int, int],
-    *,
-    urban: bool,
-    duration_s: float,
-    speed: float,
-    botts_dots_p: float = BOTTS_DOTS_P,
-    barrier_p: float = BARRIER_P,
-    dark_p: float = DARK_P,
-    lane_change_p: float = 0.0,
-) -> FrontWorld:
-    """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive.
+@dataclass(frozen=True)
+class _Layout:
+    """The lanes of one drive's road and their lines."""
 
-    ``botts_dots_p``: probability that a highway's lane lines are Botts' dots (a training pool
-    can ask for more of them; the same random draw decides, so every other look of a seed stays).
-    ``barrier_p``: probability of a barrier on each side of a highway (a training pool can ask for
-    more; at the default every seed is the world it was).
-    ``dark_p``: probability of a drive at dusk or night (at the default every seed is the world it
-    was; another share draws other worlds).
-    ``lane_change_p``: probability that the car moves into a next lane (same direction of travel)
-    during the drive, over 3-6 s starting somewhere in its first ``duration_s`` (drawn after
-    everything else: the world is the same, only the car's path differs).
-    """
-    camera = PinholeCamera.sample(rng, size, lens=True)
-    conditions = sample_conditions(rng, urban=urban, dark_p=dark_p)
-    height, width = size
+    lane_w: float
+    n_lanes: int
+    ego_lane: int
+    marking_w: float
+    bounds: list[float]  # lateral offset of each lane boundary, left to right
+    centre_line: int  # index of the urban centre line in ``bounds`` (-1: none)
+    lines: list[LaneLine]
+
+
+def _sample_layout(rng: np.random.Generator, *, urban: bool, botts_dots_p: float) -> _Layout:
+    """Lanes, their widths and the painted lines between them (solid, dashed, double, dots)."""
     lane_w = float(rng.uniform(2.9, 3.5) if urban else rng.uniform(3.3, 3.8))
     n_lanes = int(rng.integers(2, 5) if urban else rng.integers(2, 6))
     ego_lane = int(rng.integers(n_lanes // 2, n_lanes) if urban else rng.integers(0, n_lanes))
@@ -428,48 +416,60 @@ def sample_front_world(
                 yellow=color == YELLOW_PAINT,
             )
         )
-    # markings are labelled out to where they are LANE_LABEL_MIN_PX wide at 512 px image width (the
-    # training resolution): far, faint dashes are lane too, and a model must learn to find them
-    focal_ref = camera.focal_px * 512.0 / width
-    marking_range = float(np.clip(focal_ref * marking_w / LANE_LABEL_MIN_PX, 35.0, 110.0))
-    travel = speed * duration_s
-    total = travel + SKY_FAR + 20.0
+    return _Layout(lane_w, n_lanes, ego_lane, marking_w, bounds, centre_line, lines)
 
-    gaps: list[tuple[float, float]] = []
-    crosswalks, stop_lines = [], []
-    if urban:
-        # the first junction lies 5-22 m ahead: the range in which a planner acts on stop lines and
-        # crosswalks, and where their stripes are tall enough in the image to be labelled reliably
-        s_event = float(rng.uniform(5.0, 22.0))
-        while s_event < travel + marking_range + 10.0:
-            has_cross = rng.random() < 0.8
-            stop_depth = float(rng.uniform(0.3, 0.5))
-            stop_s = s_event - float(rng.uniform(1.0, 3.0))
-            cross_len = float(rng.uniform(2.5, 4.0))
-            junction = float(rng.uniform(8.0, 18.0)) if rng.random() < 0.45 else 0.0
-            end = s_event + (cross_len if has_cross else 0.0) + junction + 0.5
-            gaps.append((stop_s - 0.3, end))
-            if rng.random() < 0.75:
-                t_from = bounds[centre_line] if centre_line >= 0 else bounds[0]
-                stop_lines.append((stop_s, stop_depth, t_from, bounds[-1]))
-            if has_cross:
-                stripe_w, stripe_gap = float(rng.uniform(0.4, 0.6)), float(rng.uniform(0.4, 0.7))
-                stripes, t = [], bounds[0] + float(rng.uniform(0.0, 0.3))
-                while t + stripe_w <= bounds[-1]:
-                    stripes.append((t, t + stripe_w))
-                    t += stripe_w + stripe_gap
-                crosswalks.append((s_event, cross_len, stripes))
-            s_event = end + float(rng.uniform(30.0, 90.0))
 
+@dataclass
+class _Junctions:
+    """Urban junctions ahead: where lane lines pause, stop lines and crosswalks."""
+
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    crosswalks: list[tuple[float, float, list[tuple[float, float]]]] = field(default_factory=list)
+    stop_lines: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+
+def _sample_junctions(rng: np.random.Generator, layout: _Layout, reach: float) -> _Junctions:
+    """Junctions from a few metres ahead to ``reach`` metres along the road."""
+    bounds, centre_line = layout.bounds, layout.centre_line
+    junctions = _Junctions()
+    # the first junction lies 5-22 m ahead: the range in which a planner acts on stop lines and
+    # crosswalks, and where their stripes are tall enough in the image to be labelled reliably
+    s_event = float(rng.uniform(5.0, 22.0))
+    while s_event < reach:
+        has_cross = rng.random() < 0.8
+        stop_depth = float(rng.uniform(0.3, 0.5))
+        stop_s = s_event - float(rng.uniform(1.0, 3.0))
+        cross_len = float(rng.uniform(2.5, 4.0))
+        junction = float(rng.uniform(8.0, 18.0)) if rng.random() < 0.45 else 0.0
+        end = s_event + (cross_len if has_cross else 0.0) + junction + 0.5
+        junctions.gaps.append((stop_s - 0.3, end))
+        if rng.random() < 0.75:
+            t_from = bounds[centre_line] if centre_line >= 0 else bounds[0]
+            junctions.stop_lines.append((stop_s, stop_depth, t_from, bounds[-1]))
+        if has_cross:
+            stripe_w, stripe_gap = float(rng.uniform(0.4, 0.6)), float(rng.uniform(0.4, 0.7))
+            stripes, t = [], bounds[0] + float(rng.uniform(0.0, 0.3))
+            while t + stripe_w <= bounds[-1]:
+                stripes.append((t, t + stripe_w))
+                t += stripe_w + stripe_gap
+            junctions.crosswalks.append((s_event, cross_len, stripes))
+        s_event = end + float(rng.uniform(30.0, 90.0))
+    return junctions
+
+
+def _sample_vehicles(
+    rng: np.random.Generator, layout: _Layout, *, urban: bool, speed: float
+) -> list[Vehicle]:
+    """Cars and trucks in the lanes (oncoming left of an urban centre line); a quarter of drives have none."""
     vehicles = []
     for _ in range(int(rng.integers(0, 6 if urban else 5) + 1)):
-        lane = int(rng.integers(0, n_lanes))
+        lane = int(rng.integers(0, layout.n_lanes))
         truck = rng.random() < (0.12 if urban else 0.25)
-        oncoming = urban and 0 <= centre_line and lane < centre_line
+        oncoming = urban and 0 <= layout.centre_line and lane < layout.centre_line
         palette = TRUCK_COLOURS if truck else CAR_COLOURS
         vehicles.append(
             Vehicle(
-                t=(lane - ego_lane) * lane_w + float(rng.uniform(-0.3, 0.3)),
+                t=(lane - layout.ego_lane) * layout.lane_w + float(rng.uniform(-0.3, 0.3)),
                 s0=float(rng.uniform(6.0, 80.0)),
                 speed=(-1.0 if oncoming else 1.0) * speed * float(rng.uniform(0.7, 1.2)),
                 width=float(rng.uniform(2.4, 2.6) if truck else rng.uniform(1.7, 2.0)),
@@ -481,9 +481,33 @@ def sample_front_world(
         )
     if rng.random() < 0.25:
         vehicles = []
+    return vehicles
 
-    road_left = bounds[0] - float(rng.uniform(0.3, 2.5))
-    road_right = bounds[-1] + float(rng.uniform(0.3, 2.5))
+
+@dataclass
+class _SurfaceMarks:
+    """What lies on the asphalt besides paint: patches, shadows, cracks, seams, ghost lines, wheel tracks."""
+
+    patches: list[np.ndarray]
+    shadows: list[np.ndarray]
+    cracks: list[np.ndarray]
+    seams: list[np.ndarray]
+    ghosts: list[LaneLine]
+    concrete: bool
+    tracks: list[float]
+
+
+def _sample_surface_marks(
+    rng: np.random.Generator,
+    layout: _Layout,
+    *,
+    urban: bool,
+    road: tuple[float, float],
+    total: float,
+) -> _SurfaceMarks:
+    """Marks on the road between lateral offsets ``road`` over ``total`` metres of it."""
+    road_left, road_right = road
+    bounds = layout.bounds
 
     def road_polys(count: int, length: tuple[float, float], lat: tuple[float, float]) -> list[np.ndarray]:
         if count <= 0:
@@ -526,7 +550,7 @@ def sample_front_world(
         cracks.append(np.array([t, s]) + np.cumsum(steps, axis=0))
     seams = []
     if rng.random() < 0.45:  # sealed seams next to a lane line: dark lines that are not paint
-        t = bounds[int(rng.integers(0, n_lanes + 1))] + float(rng.choice([-0.35, 0.35]))
+        t = bounds[int(rng.integers(0, layout.n_lanes + 1))] + float(rng.choice([-0.35, 0.35]))
         seam_s = np.arange(0.0, total, 2.0)
         seams.append(np.stack([t + rng.normal(0.0, 0.03, seam_s.size), seam_s], axis=1))
     for _ in range(int(rng.integers(0, 5) * density) if rng.random() < 0.4 else 0):
@@ -536,6 +560,7 @@ def sample_front_world(
         seams.append(np.array([t, s]) + np.cumsum(steps, axis=0))
     ghosts = []
     if rng.random() < 0.25:  # ground-off or blacked-out old markings beside the new ones
+        lines = layout.lines
         for line in [lines[k] for k in rng.permutation(len(lines))[: int(rng.integers(1, 3))]]:
             offset = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 1.2))
             ghosts.append(
@@ -553,10 +578,35 @@ def sample_front_world(
     concrete = (not urban) and rng.random() < 0.25
     tracks = []
     if rng.random() < 0.5:
-        for k in range(n_lanes):
+        for k in range(layout.n_lanes):
             centre = (bounds[k] + bounds[k + 1]) / 2.0
             tracks += [centre - 0.85, centre + 0.85]
+    return _SurfaceMarks(patches, shadows, cracks, seams, ghosts, concrete, tracks)
 
+
+@dataclass
+class _Roadside:
+    """What stands beside the road: buildings, barriers, trees, street lights, snow banks."""
+
+    trees: list[tuple[float, float, float, float, tuple[int, int, int]]]
+    buildings: list[tuple[float, float, float, float, tuple[int, int, int]]]
+    barriers: list[tuple[float, str]]
+    street_lights: list[tuple[float, float, float, float]]
+    snow_banks: list[tuple[float, np.ndarray, np.ndarray]]
+
+
+def _sample_roadside(
+    rng: np.random.Generator,
+    layout: _Layout,
+    conditions: Conditions,
+    *,
+    urban: bool,
+    road: tuple[float, float],
+    total: float,
+    barrier_p: float,
+) -> _Roadside:
+    """Roadside objects outside the road's lateral extent ``road`` over ``total`` metres."""
+    road_left, road_right = road
     trees, buildings, barriers = [], [], []
     if urban:
         for side in (-1, 1):
@@ -582,7 +632,7 @@ def sample_front_world(
             barriers.append((road_right + 0.6, "rail" if rng.random() < 0.7 else "concrete"))
         if rng.random() < barrier_p:
             barriers.append((road_left - 0.6, "concrete" if rng.random() < 0.5 else "rail"))
-    for _ in range(int(rng.integers(3, 14) * density)):
+    for _ in range(int(rng.integers(3, 14) * max(1.0, total / 100.0))):
         side = -1 if rng.random() < 0.5 else 1
         road_edge = road_left if side < 0 else road_right
         t = road_edge + side * float(rng.uniform(1.5, 14.0))
@@ -610,26 +660,36 @@ def sample_front_world(
     snow_banks = []
     if conditions.weather == "snow":
         s_grid = np.arange(0.0, total + 4.0, 2.0)
-        for side, bound in ((-1, bounds[0]), (1, bounds[-1])):
+        for side, bound in ((-1, layout.bounds[0]), (1, layout.bounds[-1])):
             reach = float(
                 rng.uniform(-0.4, 0.6)
             )  # how far past the edge line (into the road) the bank reaches
             wobble = np.cumsum(rng.normal(0.0, 0.15, s_grid.size))
             wobble -= np.convolve(wobble, np.ones(9) / 9, mode="same")
-            inner = bound - side * reach + side * 0.0 + wobble * 0.8
+            inner = bound - side * reach + wobble * 0.8
             snow_banks.append((bound + side * 12.0, s_grid, inner))
+    return _Roadside(trees, buildings, barriers, street_lights, snow_banks)
 
-    hood = None
-    if rng.random() < 0.35:
-        hood = {
-            "top": float(rng.uniform(0.82, 0.95)),  # fraction of the height where the hood's edge peaks
-            "bend": float(rng.uniform(0.0, 0.12)),
-            "dash": float(rng.random() < 0.35),
-            "shine": float(rng.uniform(0.1, 0.5)),
-        }
-        colour = CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
-        hood.update(b=float(colour[0]), g=float(colour[1]), r=float(colour[2]))
 
+def _sample_hood(rng: np.random.Generator) -> dict[str, float] | None:
+    """The ego car's hood (and dashboard) in the frame's bottom, in a third of drives."""
+    if rng.random() >= 0.35:
+        return None
+    hood = {
+        "top": float(rng.uniform(0.82, 0.95)),  # fraction of the height where the hood's edge peaks
+        "bend": float(rng.uniform(0.0, 0.12)),
+        "dash": float(rng.random() < 0.35),
+        "shine": float(rng.uniform(0.1, 0.5)),
+    }
+    colour = CAR_COLOURS[int(rng.integers(len(CAR_COLOURS)))]
+    hood.update(b=float(colour[0]), g=float(colour[1]), r=float(colour[2]))
+    return hood
+
+
+def _sample_colours(
+    rng: np.random.Generator, conditions: Conditions, *, urban: bool, concrete: bool
+) -> dict[str, tuple[int, int, int]]:
+    """The drive's palette: road, shoulder, ground, sky by time and weather, hills, kerbs, snow."""
     night = conditions.time == "night"
     if concrete:
         asphalt = int(rng.integers(140, 190))
@@ -667,7 +727,79 @@ def sample_front_world(
     }
     if night:
         colors["hills"] = _shade(colors["hills"], 0.3)
+    return colors
 
+
+def _sample_lane_change(
+    rng: np.random.Generator, layout: _Layout, *, duration_s: float, lane_change_p: float
+) -> LaneChange | None:
+    """A move into a next lane of the same direction in the first ``duration_s`` seconds, or None."""
+    if not (lane_change_p > 0.0 and rng.random() < lane_change_p):
+        return None
+    first_same_way = (
+        layout.centre_line if layout.centre_line >= 0 else 0
+    )  # urban lanes left of it are oncoming
+    sides = [side for side in (-1, 1) if first_same_way <= layout.ego_lane + side < layout.n_lanes]
+    if not sides:
+        return None
+    change_s = float(rng.uniform(*LANE_CHANGE_S))
+    return LaneChange(
+        start_s=float(rng.uniform(0.0, max(duration_s - change_s, 0.0))),
+        duration_s=change_s,
+        offset_m=float(sides[int(rng.integers(len(sides)))]) * layout.lane_w,
+    )
+
+
+def sample_front_world(
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    *,
+    urban: bool,
+    duration_s: float,
+    speed: float,
+    botts_dots_p: float = BOTTS_DOTS_P,
+    barrier_p: float = BARRIER_P,
+    dark_p: float = DARK_P,
+    lane_change_p: float = 0.0,
+) -> FrontWorld:
+    """Lay out a random road, its markings, vehicles, scenery, light and weather for a drive.
+
+    The parts are drawn from ``rng`` in a fixed order (camera, light and weather, lanes,
+    junctions, vehicles, surface, roadside, hood, colours, textures, road shape, then the
+    optional parts): a change to one sampler changes every later part of a seed's world.
+
+    ``botts_dots_p``: probability that a highway's lane lines are Botts' dots (a training pool
+    can ask for more of them; the same random draw decides, so every other look of a seed stays).
+    ``barrier_p``: probability of a barrier on each side of a highway (a training pool can ask for
+    more; at the default every seed is the world it was).
+    ``dark_p``: probability of a drive at dusk or night (at the default every seed is the world it
+    was; another share draws other worlds).
+    ``lane_change_p``: probability that the car moves into a next lane (same direction of travel)
+    during the drive, over 3-6 s starting somewhere in its first ``duration_s`` (drawn after
+    everything else: the world is the same, only the car's path differs).
+    """
+    camera = PinholeCamera.sample(rng, size, lens=True)
+    conditions = sample_conditions(rng, urban=urban, dark_p=dark_p)
+    height, width = size
+    layout = _sample_layout(rng, urban=urban, botts_dots_p=botts_dots_p)
+    # markings are labelled out to where they are LANE_LABEL_MIN_PX wide at 512 px image width (the
+    # training resolution): far, faint dashes are lane too, and a model must learn to find them
+    focal_ref = camera.focal_px * 512.0 / width
+    marking_range = float(np.clip(focal_ref * layout.marking_w / LANE_LABEL_MIN_PX, 35.0, 110.0))
+    travel = speed * duration_s
+    total = travel + SKY_FAR + 20.0
+    junctions = _sample_junctions(rng, layout, travel + marking_range + 10.0) if urban else _Junctions()
+    vehicles = _sample_vehicles(rng, layout, urban=urban, speed=speed)
+    road = (
+        layout.bounds[0] - float(rng.uniform(0.3, 2.5)),
+        layout.bounds[-1] + float(rng.uniform(0.3, 2.5)),
+    )
+    surface = _sample_surface_marks(rng, layout, urban=urban, road=road, total=total)
+    roadside = _sample_roadside(
+        rng, layout, conditions, urban=urban, road=road, total=total, barrier_p=barrier_p
+    )
+    hood = _sample_hood(rng)
+    colors = _sample_colours(rng, conditions, urban=urban, concrete=surface.concrete)
     texture = ground_texture(
         rng, size, blotch=float(rng.uniform(6.0, 16.0)), grain=float(rng.uniform(4.0, 12.0))
     )
@@ -682,27 +814,20 @@ def sample_front_world(
         curvature_rate=float(rng.normal(0.0, 1e-5)),
         yaw=float(np.deg2rad(rng.uniform(-1.5, 1.5))),
         ego_offset=float(rng.uniform(-0.4, 0.4)),
-        road_left=road_left, road_right=road_right, marking_range=marking_range,
-        lines=lines, gaps=gaps, crosswalks=crosswalks, stop_lines=stop_lines, vehicles=vehicles,
-        patches=patches, cracks=cracks, shadows=shadows, trees=trees, buildings=buildings,
-        barriers=barriers, colors=colors, texture=texture, wear=wear, hills=hills,
-        conditions=conditions, ghosts=ghosts, seams=seams,
-        joints=float(rng.uniform(4.5, 6.0)) if concrete else 0.0, tracks=tracks,
-        kerbs=urban and rng.random() < 0.7, street_lights=street_lights, snow_banks=snow_banks,
-        hood=hood, ego_lane_index=ego_lane, grass_grain=int(rng.integers(14, 40)),
+        road_left=road[0], road_right=road[1], marking_range=marking_range,
+        lines=layout.lines, gaps=junctions.gaps, crosswalks=junctions.crosswalks,
+        stop_lines=junctions.stop_lines, vehicles=vehicles,
+        patches=surface.patches, cracks=surface.cracks, shadows=surface.shadows, trees=roadside.trees,
+        buildings=roadside.buildings, barriers=roadside.barriers, colors=colors, texture=texture, wear=wear,
+        hills=hills, conditions=conditions, ghosts=surface.ghosts, seams=surface.seams,
+        joints=float(rng.uniform(4.5, 6.0)) if surface.concrete else 0.0, tracks=surface.tracks,
+        kerbs=urban and rng.random() < 0.7, street_lights=roadside.street_lights,
+        snow_banks=roadside.snow_banks, hood=hood, ego_lane_index=layout.ego_lane,
+        grass_grain=int(rng.integers(14, 40)),
     )  # fmt: skip
     # drawn after everything else, so that every other part of a seed's world stays as it was
-    world.barrier_looks = [sample_barrier_look(rng, kind) for _, kind in barriers]
-    if lane_change_p > 0.0 and rng.random() < lane_change_p:
-        first_same_way = centre_line if centre_line >= 0 else 0  # urban lanes left of it are oncoming
-        sides = [side for side in (-1, 1) if first_same_way <= ego_lane + side < n_lanes]
-        if sides:
-            change_s = float(rng.uniform(*LANE_CHANGE_S))
-            world.lane_change = LaneChange(
-                start_s=float(rng.uniform(0.0, max(duration_s - change_s, 0.0))),
-                duration_s=change_s,
-                offset_m=float(sides[int(rng.integers(len(sides)))]) * lane_w,
-            )
+    world.barrier_looks = [sample_barrier_look(rng, kind) for _, kind in roadside.barriers]
+    world.lane_change = _sample_lane_change(rng, layout, duration_s=duration_s, lane_change_p=lane_change_p)
     return world
 
 
@@ -985,22 +1110,20 @@ def _lane_truth(world: FrontWorld, travelled: float, lateral: float, hidden: np.
     return lanes
 
 
-def render_front(
-    world: FrontWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator
-) -> FrontFrame:
-    """Draw the world at ``time_s`` seconds into the drive."""
-    world = world.at_time(time_s)
-    cam = world.camera
-    cond = world.conditions
-    night = cond.time == "night"
-    h, w = cam.height, cam.width
-    travelled = world.speed * time_s
-    lateral = world.ego_lateral_m(time_s)
-    horizon = int(np.clip(np.floor(cam.horizon_v), 0, h - 1))
-    c = world.colors
+@dataclass(frozen=True)
+class _View:
+    """One frame's viewpoint on a world: how far the car has come and where it is across the road."""
 
+    world: FrontWorld
+    travelled: float  # metres along the road since the drive's start
+    lateral: float  # the car's offset from its lane's centre line (m)
+    horizon: int  # the first image row below the horizon
+
+
+def _draw_sky_and_hills(view: _View, image: np.ndarray) -> None:
+    world, cam, c, horizon = view.world, view.world.camera, view.world.colors, view.horizon
+    w = cam.width
     rows = np.linspace(0.0, 1.0, max(horizon, 1), dtype=np.float32)[:, None]
-    image: np.ndarray = np.empty((h, w, 3), np.uint8)
     image[:horizon] = (np.array(c["sky_top"]) * (1 - rows) + np.array(c["sky_low"]) * rows).astype(np.uint8)[
         :, None
     ]
@@ -1011,6 +1134,13 @@ def render_front(
         image, [np.concatenate([hill_line, [[w, cam.horizon_v + 1], [0, cam.horizon_v + 1]]])], c["hills"]
     )
 
+
+def _draw_road_surface(view: _View, image: np.ndarray) -> np.ndarray:
+    """Shoulders, asphalt, wheel tracks, texture, patches, cracks, seams, slab joints, ghost lines.
+
+    Returns the road's image polygon.
+    """
+    world, c, travelled, lateral = view.world, view.world.colors, view.travelled, view.lateral
     road = _strip(world, world.road_left, world.road_right, world.s_near, SKY_FAR, lateral, 60)
     shoulder_w = 3.0 if world.urban else 2.5
     _add_ground_strips(world, image, [(world.road_left - shoulder_w, world.road_left),
@@ -1020,7 +1150,7 @@ def render_front(
     if world.tracks:
         _add_ground_strips(world, image, [(t - 0.3, t + 0.3) for t in world.tracks], travelled, lateral,
                            _shade(c["asphalt"], 0.9 if world.joints == 0 else 0.82))  # fmt: skip
-    image[horizon:] = cv2.add(image[horizon:], world.texture[horizon:], dtype=cv2.CV_8U)
+    image[view.horizon :] = cv2.add(image[view.horizon :], world.texture[view.horizon :], dtype=cv2.CV_8U)
 
     patches = _ground_polys(world, world.patches, travelled, lateral, SKY_FAR)
     fill_polygons(image, patches, _shade(c["asphalt"], 0.88))
@@ -1044,16 +1174,11 @@ def render_front(
     for ghost in world.ghosts:
         polys = _line_strips(ghost, travelled + world.s_near, travelled + 80.0, world.gaps, travelled)
         fill_polygons(image, _project_many(world, polys, lateral), _shade(c["asphalt"], ghost.fade))
+    return road
 
-    mask: np.ndarray = np.zeros((h, w), np.uint8)
-    bare = image.copy()
-    for class_id, colour, polys in _marking_polygons(world, travelled, lateral, roles):
-        fill_disjoint_polygons(image, polys, colour)
-        fill_disjoint_polygons(mask, polys, class_id)
 
-    blend_where(image, bare, world.wear, mask)  # worn paint lets the asphalt show through
-
-    hidden = np.zeros((h, w), np.uint8)  # labelled paint covered by something: snow, vehicles, hood
+def _draw_snow_banks(view: _View, image: np.ndarray, hidden: np.ndarray) -> None:
+    world, travelled = view.world, view.travelled
     for outer_t, s_grid, inner in world.snow_banks:
         s = s_grid - travelled
         keep = (s > world.s_near - 2.0) & (s < 150.0)
@@ -1063,76 +1188,84 @@ def render_front(
         poly = np.concatenate(
             [np.stack([inner[keep], s_k], 1), np.stack([np.full(keep.sum(), outer_t), s_k[::-1]], 1)]
         )
-        projected = _project_many(world, [poly], lateral)
-        fill_polygons(image, projected, c["snow"])
+        projected = _project_many(world, [poly], view.lateral)
+        fill_polygons(image, projected, world.colors["snow"])
         fill_polygons(hidden, projected, 1)
 
-    # atmospheric haze: the far road fades towards the sky colour
+
+def _draw_haze(view: _View, image: np.ndarray) -> None:
+    """Atmospheric haze: the far road fades towards the sky colour."""
+    h, horizon = view.world.camera.height, view.horizon
     band = min(h - horizon, max(2, h // 6))
     if band > 0:
         amount = np.zeros(h, np.float32)
         amount[horizon : horizon + band] = np.exp(-np.arange(band, dtype=np.float32) / (band / 3.0)) * 0.6
-        fade_rows(image, amount, c["sky_low"])
+        fade_rows(image, amount, view.world.colors["sky_low"])
 
-    vehicles = sorted(
-        ((v, v.distance_ahead(time_s, world.speed, world.ego_lanes_t)) for v in world.vehicles),
-        key=lambda x: -x[1],
+
+def _draw_shadows(view: _View, image: np.ndarray, vehicles: list[tuple[Vehicle, float]]) -> None:
+    """Shadows of trees, bridges and vehicles darken road and paint alike; the paint stays labelled."""
+    world, cond = view.world, view.world.conditions
+    shade = np.zeros(image.shape[:2], np.uint8)
+    fill_polygons(shade, _ground_polys(world, world.shadows, view.travelled, view.lateral, 120.0), 1)
+    for v, v_s in vehicles:
+        foot = world.to_image(
+            np.array([v.t - v.width / 2 - 0.2, v.t + v.width / 2 + 0.2] * 2),
+            np.array([v_s - 0.2, v_s - 0.2, v_s + v.length, v_s + v.length]),
+            lateral=view.lateral,
+        )
+        fill_polygons(shade, [foot[[0, 1, 3, 2]]], 1)
+    index = np.flatnonzero(shade)
+    if index.size:
+        darkness = 0.75 if cond.weather in ("overcast", "rain", "snow") else (0.35 if cond.low_sun else 0.45)
+        flat = image.reshape(-1, 3)
+        flat[index] = (flat[index] * darkness).astype(np.uint8)
+
+
+def _draw_trees(view: _View, image: np.ndarray, occluder: np.ndarray) -> None:
+    world, cam = view.world, view.world.camera
+    if not world.trees:
+        return
+    h, w = cam.height, cam.width
+    table = np.array(
+        [(t, s_abs - view.travelled, radius, tree_h) for t, s_abs, radius, tree_h, _ in world.trees]
     )
-    vehicles = [(v, s) for v, s in vehicles if 3.0 < s < 150.0]
-    if not night:
-        # shadows darken road and paint alike; the paint stays labelled
-        shade = np.zeros((h, w), np.uint8)
-        fill_polygons(shade, _ground_polys(world, world.shadows, travelled, lateral, 120.0), 1)
-        for v, v_s in vehicles:
-            foot = world.to_image(
-                np.array([v.t - v.width / 2 - 0.2, v.t + v.width / 2 + 0.2] * 2),
-                np.array([v_s - 0.2, v_s - 0.2, v_s + v.length, v_s + v.length]),
-                lateral=lateral,
-            )
-            fill_polygons(shade, [foot[[0, 1, 3, 2]]], 1)
-        index = np.flatnonzero(shade)
-        if index.size:
-            darkness = (
-                0.75 if cond.weather in ("overcast", "rain", "snow") else (0.35 if cond.low_sun else 0.45)
-            )
-            flat = image.reshape(-1, 3)
-            flat[index] = (flat[index] * darkness).astype(np.uint8)
+    order = np.argsort(-table[:, 1])  # far first
+    table, colours = table[order], [world.trees[i][4] for i in order]
+    ts, ss, radii, heights = table.T
+    keep = (ss >= 2.0) & (ss <= SKY_FAR)
+    bases = world.to_image(ts, np.maximum(ss, 1.0), lateral=view.lateral)
+    tops = world.to_image(ts, np.maximum(ss, 1.0), heights, lateral=view.lateral)
+    radii_px = np.maximum(
+        1, (cam.focal_px * radii / np.maximum(cam.depth(np.maximum(ss, 1.0), heights), 1e-3))
+    )
+    keep &= (tops[:, 0] > -radii_px) & (tops[:, 0] < w + radii_px) & (tops[:, 1] < h + radii_px)
+    wobble = np.sin(np.arange(10) * 2.3)[:, None] * 0.15
+    crowns = []
+    for i in np.flatnonzero(keep):
+        r = int(radii_px[i])
+        base = (int(bases[i, 0]), int(bases[i, 1]))
+        centre = (round(float(tops[i, 0])), round(float(tops[i, 1])))
+        trunk_w = max(1, r // 6)
+        cv2.line(image, base, centre, (30, 45, 60), trunk_w)
+        cv2.line(occluder, base, centre, TREE, trunk_w)
+        crown = ellipse_polygon(centre[0], centre[1], r, r * 0.9, 0.0, n=10) + np.roll(wobble, i) * r
+        fill_polygons(image, [crown], colours[i])
+        crowns.append(crown)
+    fill_polygons(occluder, crowns, TREE)  # anything drawn later in front overwrites it with 1
 
-    occluder = np.zeros((h, w), np.uint8)
-    if world.trees:
-        table = np.array(
-            [(t, s_abs - travelled, radius, tree_h) for t, s_abs, radius, tree_h, _ in world.trees]
-        )
-        order = np.argsort(-table[:, 1])  # far first
-        table, colours = table[order], [world.trees[i][4] for i in order]
-        ts, ss, radii, heights = table.T
-        keep = (ss >= 2.0) & (ss <= SKY_FAR)
-        bases = world.to_image(ts, np.maximum(ss, 1.0), lateral=lateral)
-        tops = world.to_image(ts, np.maximum(ss, 1.0), heights, lateral=lateral)
-        radii_px = np.maximum(
-            1, (cam.focal_px * radii / np.maximum(cam.depth(np.maximum(ss, 1.0), heights), 1e-3))
-        )
-        keep &= (tops[:, 0] > -radii_px) & (tops[:, 0] < w + radii_px) & (tops[:, 1] < h + radii_px)
-        wobble = np.sin(np.arange(10) * 2.3)[:, None] * 0.15
-        crowns = []
-        for i in np.flatnonzero(keep):
-            r = int(radii_px[i])
-            base = (int(bases[i, 0]), int(bases[i, 1]))
-            centre = (round(float(tops[i, 0])), round(float(tops[i, 1])))
-            trunk_w = max(1, r // 6)
-            cv2.line(image, base, centre, (30, 45, 60), trunk_w)
-            cv2.line(occluder, base, centre, TREE, trunk_w)
-            crown = ellipse_polygon(centre[0], centre[1], r, r * 0.9, 0.0, n=10) + np.roll(wobble, i) * r
-            fill_polygons(image, [crown], colours[i])
-            crowns.append(crown)
-        fill_polygons(occluder, crowns, TREE)  # anything drawn later in front overwrites it with 1
+
+def _draw_buildings_and_kerbs(view: _View, image: np.ndarray, occluder: np.ndarray) -> None:
+    world = view.world
     for t0, s0, s1, b_h, colour in world.buildings:
-        a, b = s0 - travelled, s1 - travelled
+        a, b = s0 - view.travelled, s1 - view.travelled
         if b < world.s_near or a > SKY_FAR:
             continue
         a = max(a, world.s_near)
         xs_t = np.array([t0, t0, t0, t0])
-        facade = world.to_image(xs_t, np.array([a, b, b, a]), np.array([0.0, 0.0, b_h, b_h]), lateral=lateral)
+        facade = world.to_image(
+            xs_t, np.array([a, b, b, a]), np.array([0.0, 0.0, b_h, b_h]), lateral=view.lateral
+        )
         fill_polygons(image, [facade], colour)
         fill_polygons(occluder, [facade], 1)
     if world.kerbs:
@@ -1140,11 +1273,22 @@ def render_front(
         for t in (world.road_left, world.road_right):
             face = np.concatenate(
                 [
-                    world.to_image(np.full(40, t), near_s, 0.0, lateral=lateral),
-                    world.to_image(np.full(40, t), near_s[::-1], 0.15, lateral=lateral),
+                    world.to_image(np.full(40, t), near_s, 0.0, lateral=view.lateral),
+                    world.to_image(np.full(40, t), near_s[::-1], 0.15, lateral=view.lateral),
                 ]
             )
-            fill_polygons(image, [face], c["kerb"])
+            fill_polygons(image, [face], world.colors["kerb"])
+
+
+def _draw_barriers(view: _View, image: np.ndarray, occluder: np.ndarray) -> None:
+    """Guardrails (a steel beam on posts) and concrete barriers along the road."""
+    world, cam, c, travelled, lateral = (
+        view.world,
+        view.world.camera,
+        view.world.colors,
+        view.travelled,
+        view.lateral,
+    )
     for (t_road, kind), look in zip(world.barriers, world.barrier_looks, strict=True):
         near_s = np.linspace(world.s_near, 120.0, 40)
         away = 1.0 if t_road > 0 else -1.0  # from the road outwards
@@ -1190,42 +1334,58 @@ def render_front(
             fill_polygons(image, [ridge], _shade(RAIL_STEEL, look.ridge_shade))
         if look.foot_height > 0:
             fill_polygons(image, [side_band(t, t, 0.0, look.foot_height)], _shade(colour, look.foot_shade))
+
+
+def _draw_street_lights(
+    view: _View, image: np.ndarray, occluder: np.ndarray
+) -> tuple[list[LightSource], list[tuple[float, float, float, float]]]:
+    """Poles and lamps; in the dark also the lamps as light sources and their pools of light on the road."""
+    world, cam, cond = view.world, view.world.camera, view.world.conditions
     lights: list[LightSource] = []
     pools: list[tuple[float, float, float, float]] = []
-    if world.street_lights:
-        poles = np.array(world.street_lights)
-        poles = poles[(poles[:, 1] - travelled >= 3.0) & (poles[:, 1] - travelled <= 160.0)]
-        pole_t, s, pole_h, lamp_t = poles.T
-        s = s - travelled
-        bases = np.round(world.to_image(pole_t, s, 0.0, lateral=lateral)).astype(int)
-        tops = np.round(world.to_image(pole_t, s, pole_h, lateral=lateral)).astype(int)
-        lamps = world.to_image(lamp_t, s, pole_h - 0.3, lateral=lateral)
-        lamp_px = np.round(lamps).astype(int)
-        thick = np.maximum(
-            1, np.round(cam.focal_px * 0.18 / np.maximum(cam.depth(s, pole_h / 2), 1.0))
-        ).astype(int)
-        pole_colour = (110, 110, 115) if not night else (25, 25, 25)
+    if not world.street_lights:
+        return lights, pools
+    travelled, lateral = view.travelled, view.lateral
+    poles = np.array(world.street_lights)
+    poles = poles[(poles[:, 1] - travelled >= 3.0) & (poles[:, 1] - travelled <= 160.0)]
+    pole_t, s, pole_h, lamp_t = poles.T
+    s = s - travelled
+    bases = np.round(world.to_image(pole_t, s, 0.0, lateral=lateral)).astype(int)
+    tops = np.round(world.to_image(pole_t, s, pole_h, lateral=lateral)).astype(int)
+    lamps = world.to_image(lamp_t, s, pole_h - 0.3, lateral=lateral)
+    lamp_px = np.round(lamps).astype(int)
+    thick = np.maximum(1, np.round(cam.focal_px * 0.18 / np.maximum(cam.depth(s, pole_h / 2), 1.0))).astype(
+        int
+    )
+    pole_colour = (110, 110, 115) if cond.time != "night" else (25, 25, 25)
+    for pole in range(len(poles)):
+        for a, b in ((bases[pole], tops[pole]), (tops[pole], lamp_px[pole])):
+            cv2.line(image, tuple(a), tuple(b), pole_colour, int(thick[pole]))
+            cv2.line(occluder, tuple(a), tuple(b), 1, int(thick[pole]))
+    if cond.dark:
+        feet_v = world.to_image(lamp_t, s, 0.0, lateral=lateral)[:, 1]
+        radii = cam.focal_px * 0.35 / np.maximum(cam.depth(s, pole_h), 1.0)
+        xs_lamp = world.centre_x(s) + lamp_t - lateral
         for pole in range(len(poles)):
-            for a, b in ((bases[pole], tops[pole]), (tops[pole], lamp_px[pole])):
-                cv2.line(image, tuple(a), tuple(b), pole_colour, int(thick[pole]))
-                cv2.line(occluder, tuple(a), tuple(b), 1, int(thick[pole]))
-        if cond.dark:
-            feet_v = world.to_image(lamp_t, s, 0.0, lateral=lateral)[:, 1]
-            radii = cam.focal_px * 0.35 / np.maximum(cam.depth(s, pole_h), 1.0)
-            xs_lamp = world.centre_x(s) + lamp_t - lateral
-            for pole in range(len(poles)):
-                lamp = LightSource(
-                    float(lamps[pole, 0]), float(lamps[pole, 1]), float(radii[pole]), (170, 220, 255), 1.4
-                )
-                lamp.ground_v = float(feet_v[pole])
-                lights.append(lamp)
-                pools.append((float(xs_lamp[pole]), float(s[pole]), float(pole_h[pole] * 0.7), 0.9))
-    for v, v_s in vehicles:
-        lights += _draw_vehicle(world, v, v_s, lateral, image, occluder, night or cond.time == "dusk")
-    hidden |= occluder
-    mask[hidden > 0] = 0
-    _add_fine_texture(image, occluder, road, horizon, world.grass_grain, rng)
+            lamp = LightSource(
+                float(lamps[pole, 0]), float(lamps[pole, 1]), float(radii[pole]), (170, 220, 255), 1.4
+            )
+            lamp.ground_v = float(feet_v[pole])
+            lights.append(lamp)
+            pools.append((float(xs_lamp[pole]), float(s[pole]), float(pole_h[pole] * 0.7), 0.9))
+    return lights, pools
 
+
+def _light_the_scene(
+    view: _View,
+    image: np.ndarray,
+    mask: np.ndarray,
+    occluder: np.ndarray,
+    pools: list[tuple[float, float, float, float]],
+) -> None:
+    """Darkness lit by street lamps and headlights, or a wet road's mirrored sky by day."""
+    cam, cond, horizon = view.world.camera, view.world.conditions, view.horizon
+    h, w = cam.height, cam.width
     if cond.dark:
         x_g, y_g = ground_grid(cam, (h, w), 4)
         light = pool_light(x_g, y_g, pools)
@@ -1242,31 +1402,97 @@ def render_front(
         band = max(2, (h - horizon) // 3)
         amount = np.zeros(h, np.float32)
         amount[horizon:] = np.exp(-np.arange(h - horizon, dtype=np.float32) / band) * 0.6 * cond.wet
-        fade_rows(image, amount, c["sky_low"])
+        fade_rows(image, amount, view.world.colors["sky_low"])
+
+
+def _draw_hood(view: _View, image: np.ndarray, hidden: np.ndarray) -> None:
+    """The ego car's hood or dashboard over the frame's bottom, with the sky's sheen on its edge."""
+    world = view.world
+    hood = world.hood
+    if hood is None:
+        return
+    h, w = world.camera.height, world.camera.width
+    us, edge = _hood_edge_rendered(hood, h, w).T
+    poly = np.concatenate([np.stack([us, edge], 1), [[w - 1, h + 2], [0, h + 2]]])
+    hood_colour = (40, 40, 42) if hood["dash"] else (hood["b"], hood["g"], hood["r"])
+    hood_base = _shade(hood_colour, 0.12 if world.conditions.time == "night" else 1.0)
+    fill_polygons(image, [poly], hood_base)
+    fill_polygons(hidden, [poly], 1)
+    shine = np.stack([us, edge + max(1.0, h * 0.01)], 1)
+    cv2.polylines(
+        image,
+        [np.round(shine).astype(np.int32)],
+        False,
+        _mix(world.colors["sky_low"], hood_base, hood["shine"]),
+        max(1, h // 90),
+    )
+
+
+def render_front(
+    world: FrontWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator
+) -> FrontFrame:
+    """Draw the world at ``time_s`` seconds into the drive.
+
+    Back to front: sky, road surface, paint (labelled), snow, haze, shadows, roadside objects and
+    vehicles (they hide the paint behind them from the labels), light, weather, the car's hood, the
+    lens and the sensor.
+    """
+    world = world.at_time(time_s)
+    cam = world.camera
+    cond = world.conditions
+    h, w = cam.height, cam.width
+    view = _View(
+        world,
+        travelled=world.speed * time_s,
+        lateral=world.ego_lateral_m(time_s),
+        horizon=int(np.clip(np.floor(cam.horizon_v), 0, h - 1)),
+    )
+    image: np.ndarray = np.empty((h, w, 3), np.uint8)
+    _draw_sky_and_hills(view, image)
+    road = _draw_road_surface(view, image)
+
+    mask: np.ndarray = np.zeros((h, w), np.uint8)
+    bare = image.copy()
+    for class_id, colour, polys in _marking_polygons(world, view.travelled, view.lateral, roles):
+        fill_disjoint_polygons(image, polys, colour)
+        fill_disjoint_polygons(mask, polys, class_id)
+    blend_where(image, bare, world.wear, mask)  # worn paint lets the asphalt show through
+
+    hidden = np.zeros((h, w), np.uint8)  # labelled paint covered by something: snow, vehicles, hood
+    _draw_snow_banks(view, image, hidden)
+    _draw_haze(view, image)
+
+    vehicles = sorted(
+        ((v, v.distance_ahead(time_s, world.speed, world.ego_lanes_t)) for v in world.vehicles),
+        key=lambda x: -x[1],
+    )
+    vehicles = [(v, s) for v, s in vehicles if 3.0 < s < 150.0]
+    night = cond.time == "night"
+    if not night:
+        _draw_shadows(view, image, vehicles)
+
+    occluder = np.zeros((h, w), np.uint8)
+    _draw_trees(view, image, occluder)
+    _draw_buildings_and_kerbs(view, image, occluder)
+    _draw_barriers(view, image, occluder)
+    lights, pools = _draw_street_lights(view, image, occluder)
+    for v, v_s in vehicles:
+        lights += _draw_vehicle(world, v, v_s, view.lateral, image, occluder, night or cond.time == "dusk")
+    hidden |= occluder
+    mask[hidden > 0] = 0
+    _add_fine_texture(image, occluder, road, view.horizon, world.grass_grain, rng)
+
+    _light_the_scene(view, image, mask, occluder, pools)
     cores = draw_lights(image, lights, wet=cond.wet, bloom=1.0 + cam.width / 400.0, rng=rng)
     sun_glare(image, cam, cond, rng)
-    fog_overlay(image, cam, cond, _shade(c["sky_low"], 0.3 if night else 1.0))
+    fog_overlay(image, cam, cond, _shade(world.colors["sky_low"], 0.3 if night else 1.0))
     rain_overlay(image, cond, rng)
 
     if world.hood is not None:
-        hood = world.hood
-        us, edge = _hood_edge_rendered(hood, h, w).T
-        poly = np.concatenate([np.stack([us, edge], 1), [[w - 1, h + 2], [0, h + 2]]])
-        hood_colour = (40, 40, 42) if hood["dash"] else (hood["b"], hood["g"], hood["r"])
-        hood_base = _shade(hood_colour, 0.12 if night else 1.0)
-        fill_polygons(image, [poly], hood_base)
-        fill_polygons(hidden, [poly], 1)
-        shine = np.stack([us, edge + max(1.0, h * 0.01)], 1)
-        cv2.polylines(
-            image,
-            [np.round(shine).astype(np.int32)],
-            False,
-            _mix(c["sky_low"], hood_base, hood["shine"]),
-            max(1, h // 90),
-        )
+        _draw_hood(view, image, hidden)
         mask[hidden > 0] = 0
 
-    lanes = _lane_truth(world, travelled, lateral, hidden)
+    lanes = _lane_truth(world, view.travelled, view.lateral, hidden)
     if cam.has_lens:
         map_x, map_y = cam.lens_maps()
         image = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
