@@ -654,90 +654,84 @@ def _sector_of(point: np.ndarray, sector_id: np.ndarray) -> int:
     return int(sector_id[y, x]) or 1
 
 
-def sample_parking_world(
-    rng: np.random.Generator,
-    size: tuple[int, int],
-    *,
-    metres_per_pixel: float,
-    origin_px: tuple[float, float],
-    duration_s: float,
-    speed: float,
-    side_view_p: float = 0.0,
-) -> ParkingWorld:
-    """Lay out a random parking lot around the ego's path for a drive of ``duration_s``.
+@dataclass
+class _Rows:
+    """The rows of slots on both sides of the aisle, with their paint, marking points and solids."""
 
-    With probability ``side_view_p`` the frames are side views: only a strip beside the car
-    (3-5 m wide, from its left or right side) is kept, the rest black — the left/right views
-    parking systems also use, as a pipeline sees them padded to its square input.
-    """
-    h, w = size
-    view_radius = float(np.hypot(h, w)) / 2.0 * metres_per_pixel + 1.0
-    travel = speed * duration_s
-    y_lo, y_hi = -view_radius - float(rng.uniform(0, 3)), travel + view_radius
-    indoor = bool(rng.random() < 0.35)
-    ground_kind = choose_ground(rng, indoor=indoor)
-    # Band rows come from a stream of their own: every other seed's lot stays as it was drawn.
-    band_rng = np.random.default_rng([_stream_key(rng), BANDS_STREAM])
-    band_sides = [] if indoor else [side for side in (-1, 1) if band_rng.random() < BAND_ROWS_P]
-    if band_sides and ground_kind not in PAVER_GROUNDS and band_rng.random() < BAND_PAVER_GROUND_P:
-        ground_kind = str(band_rng.choice(PAVER_GROUNDS))
-    aisle = float(rng.uniform(5.0, 7.5))
-    line_w = float(rng.uniform(0.08, 0.25))
-    paint_name = str(rng.choice(list(PAINT_P), p=list(PAINT_P.values())))
-    paint = PAINTS[paint_name]
-    slots: list[SlotGeometry] = []
-    lines: list[PaintedLine] = []
-    marks: list[WorldMark] = []
-    solids: list[objects.Solid] = []
-    row_kinds: list[dict[str, Any]] = []
+    slots: list[SlotGeometry] = field(default_factory=list)
+    lines: list[PaintedLine] = field(default_factory=list)
+    marks: list[WorldMark] = field(default_factory=list)
+    solids: list[objects.Solid] = field(default_factory=list)
+    kinds: list[dict[str, Any]] = field(default_factory=list)  # per row: kind, line style, entrance line
+
+
+def _sample_rows(
+    rng: np.random.Generator,
+    band_rng: np.random.Generator,
+    band_sides: list[int],
+    *,
+    aisle: float,
+    y_range: tuple[float, float],
+    paint: tuple[int, int, int],
+    line_w: float,
+    indoor: bool,
+) -> _Rows:
+    """A row (or a wall: none) on each side of an aisle ``aisle`` m wide, and people walking in it."""
+    y_lo, y_hi = y_range
+    rows = _Rows()
     for side in (-1, 1):
         if rng.random() < 0.1:
             continue  # a wall or kerb on this side: no slots
         style = _row_style(rng, paint, line_w, indoor=indoor)
         if side in band_sides:
             style = _band_style(band_rng, style)
-        row_kinds.append(
+        rows.kinds.append(
             {"kind": style.kind, "lines": style.line_style, "entrance_line": style.entrance_line}
         )
-        row = _row(rng, side, side * aisle / 2.0, y_lo, y_hi, style, indoor=indoor)
-        slots += row[0]
-        lines += row[1]
-        marks += row[2]
-        solids += row[3]
+        slots, lines, marks, solids = _row(rng, side, side * aisle / 2.0, y_lo, y_hi, style, indoor=indoor)
+        rows.slots += slots
+        rows.lines += lines
+        rows.marks += marks
+        rows.solids += solids
     for _ in range(int(rng.integers(0, 3)) if rng.random() < 0.35 else 0):
         centre = np.array([rng.uniform(-aisle / 2.0 + 0.8, aisle / 2.0 - 0.8), rng.uniform(y_lo, y_hi)])
         if abs(centre[0]) < EGO_HALF_WIDTH_M + 0.6 and -2.0 < centre[1] < 5.0:
             continue  # not standing on the ego car
         shirt = rgb(rng.integers(20, 230, 3))
-        solids.append(objects.person(centre, float(rng.uniform(0, np.pi)), shirt))
+        rows.solids.append(objects.person(centre, float(rng.uniform(0, np.pi)), shirt))
+    return rows
 
-    # searching for a slot, a car drives close to one row: its side 0.5-1.8 m from the entrances
+
+def _sample_lateral(rng: np.random.Generator, aisle: float) -> float:
+    """The car's offset across the aisle: when searching for a slot, its side 0.5-1.8 m from a row."""
     if rng.random() < 0.7:
         clearance = aisle / 2.0 - EGO_HALF_WIDTH_M
-        lateral = float(rng.choice([-1.0, 1.0]) * rng.uniform(clearance - 1.8, clearance - 0.5))
-    else:
-        lateral = float(rng.uniform(-0.6, 0.6))
-    patterned = ground_kind in PAVER_GROUNDS
-    tex_mpp = metres_per_pixel * (1.25 if patterned else 2.0)
-    stains = int(rng.integers(1, 8) * max(1.0, travel / 10.0))
-    ground = make_ground(
-        rng,
-        ground_kind,
-        x_range=(-view_radius - 1.0, view_radius + 1.0),
-        y_range=(y_lo - 1.0, y_hi + 1.0),
-        tex_mpp=tex_mpp,
-        stains=stains,
-    )
-    _decorate_ground(
-        rng, ground, slots, paint, aisle, (y_lo, y_hi), painted=ground_kind in ("painted", "epoxy")
-    )
-    if band_sides:
-        _contrast_bands(band_rng, lines, ground.image)
+        return float(rng.choice([-1.0, 1.0]) * rng.uniform(clearance - 1.8, clearance - 0.5))
+    return float(rng.uniform(-0.6, 0.6))
 
-    wear_strength = float(rng.uniform(0.0, 0.65))
-    wear = 1.0 - wear_strength * (0.5 + 0.5 * smooth_noise(rng, size, max(3.0, w / 40.0)))
-    wear = np.clip(wear * float(rng.uniform(0.7, 1.0)), 0.3, 1.0).astype(np.float32)
-    sector_id, cameras, outside, _ = _sector_geometry(size, origin_px, metres_per_pixel)
+
+@dataclass
+class _CameraLook:
+    """How the four stitched cameras see the lot: gains, blur, streaks, floor reflections."""
+
+    sector_id: np.ndarray  # (H, W) sector of each pixel (0: the car, 1-4: front, right, rear, left)
+    sector_gain: np.ndarray
+    sharpness: np.ndarray
+    streaks: np.ndarray
+    reflections: np.ndarray | None
+    camera_heights: np.ndarray
+
+
+def _sample_camera_look(
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    origin_px: tuple[float, float],
+    metres_per_pixel: float,
+    *,
+    indoor: bool,
+) -> _CameraLook:
+    h, w = size
+    sector_id, cameras, outside, angle_bin = _sector_geometry(size, origin_px, metres_per_pixel)
     gains = np.ones((5, 3), np.float32)
     gains[1:] = rng.uniform(0.75, 1.25, (4, 1)) * rng.uniform(0.94, 1.06, (4, 3))
     blend_px = float(rng.uniform(0.05, 1.0)) / metres_per_pixel
@@ -761,7 +755,6 @@ def sample_parking_world(
         rng.uniform(-1, 1, (1, 256)).astype(np.float32), (1024, 1), interpolation=cv2.INTER_LINEAR
     )[0]).astype(np.float32)  # fmt: skip
     # the ground streaks too, the more the farther from the car (texture stretched along the rays)
-    angle_bin = _sector_geometry(size, origin_px, metres_per_pixel)[3]
     ground_streaks = cv2.resize(
         rng.uniform(-1, 1, (1, 512)).astype(np.float32), (1024, 1), interpolation=cv2.INTER_LINEAR
     )[0]
@@ -779,31 +772,108 @@ def sample_parking_world(
         reflections = glare if reflections is None else reflections + glare
     camera_heights = np.array([1.0, *rng.uniform(0.6, 0.95, 1), *rng.uniform(0.85, 1.1, 1),
                                *rng.uniform(0.75, 1.0, 1), *rng.uniform(0.85, 1.1, 1)])  # fmt: skip
+    return _CameraLook(
+        sector_id=sector_id,
+        sector_gain=sector_gain,
+        sharpness=sharpness,
+        streaks=cv2.merge([streaks[angle_bin]] * 3),
+        reflections=reflections,
+        camera_heights=camera_heights,
+    )
+
+
+def sample_parking_world(
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    *,
+    metres_per_pixel: float,
+    origin_px: tuple[float, float],
+    duration_s: float,
+    speed: float,
+    side_view_p: float = 0.0,
+) -> ParkingWorld:
+    """Lay out a random parking lot around the ego's path for a drive of ``duration_s``.
+
+    With probability ``side_view_p`` the frames are side views: only a strip beside the car
+    (3-5 m wide, from its left or right side) is kept, the rest black — the left/right views
+    parking systems also use, as a pipeline sees them padded to its square input.
+
+    The parts are drawn from ``rng`` in a fixed order (ground kind, rows, the car's path, ground,
+    paint wear, cameras, the rest); looks added later draw from streams of their own, so that
+    every other seed's lot stays as it was.
+    """
+    h, w = size
+    view_radius = float(np.hypot(h, w)) / 2.0 * metres_per_pixel + 1.0
+    travel = speed * duration_s
+    y_lo, y_hi = -view_radius - float(rng.uniform(0, 3)), travel + view_radius
+    indoor = bool(rng.random() < 0.35)
+    ground_kind = choose_ground(rng, indoor=indoor)
+    # Band rows come from a stream of their own: every other seed's lot stays as it was drawn.
+    band_rng = np.random.default_rng([_stream_key(rng), BANDS_STREAM])
+    band_sides = [] if indoor else [side for side in (-1, 1) if band_rng.random() < BAND_ROWS_P]
+    if band_sides and ground_kind not in PAVER_GROUNDS and band_rng.random() < BAND_PAVER_GROUND_P:
+        ground_kind = str(band_rng.choice(PAVER_GROUNDS))
+    aisle = float(rng.uniform(5.0, 7.5))
+    line_w = float(rng.uniform(0.08, 0.25))
+    paint_name = str(rng.choice(list(PAINT_P), p=list(PAINT_P.values())))
+    paint = PAINTS[paint_name]
+    rows = _sample_rows(
+        rng,
+        band_rng,
+        band_sides,
+        aisle=aisle,
+        y_range=(y_lo, y_hi),
+        paint=paint,
+        line_w=line_w,
+        indoor=indoor,
+    )
+    lateral = _sample_lateral(rng, aisle)
+    patterned = ground_kind in PAVER_GROUNDS
+    tex_mpp = metres_per_pixel * (1.25 if patterned else 2.0)
+    stains = int(rng.integers(1, 8) * max(1.0, travel / 10.0))
+    ground = make_ground(
+        rng,
+        ground_kind,
+        x_range=(-view_radius - 1.0, view_radius + 1.0),
+        y_range=(y_lo - 1.0, y_hi + 1.0),
+        tex_mpp=tex_mpp,
+        stains=stains,
+    )
+    _decorate_ground(
+        rng, ground, rows.slots, paint, aisle, (y_lo, y_hi), painted=ground_kind in ("painted", "epoxy")
+    )
+    if band_sides:
+        _contrast_bands(band_rng, rows.lines, ground.image)
+
+    wear_strength = float(rng.uniform(0.0, 0.65))
+    wear = 1.0 - wear_strength * (0.5 + 0.5 * smooth_noise(rng, size, max(3.0, w / 40.0)))
+    wear = np.clip(wear * float(rng.uniform(0.7, 1.0)), 0.3, 1.0).astype(np.float32)
+    look = _sample_camera_look(rng, size, origin_px, metres_per_pixel, indoor=indoor)
     world = ParkingWorld(
         size=size,
         metres_per_pixel=metres_per_pixel,
         origin_px=origin_px,
         speed=speed,
-        slots=slots,
-        lines=lines,
-        marks=marks,
-        solids=solids,
+        slots=rows.slots,
+        lines=rows.lines,
+        marks=rows.marks,
+        solids=rows.solids,
         ground=ground,
         wear=wear,
-        sector_gain=sector_gain,
-        noise_scale=(rng.uniform(0.5, 4.0, 5).astype(np.float32) / 16.0)[sector_id][..., None],
-        camera_heights=camera_heights,
-        sharpness=sharpness,
-        streaks=cv2.merge([streaks[angle_bin]] * 3),
-        reflections=reflections,
+        sector_gain=look.sector_gain,
+        noise_scale=(rng.uniform(0.5, 4.0, 5).astype(np.float32) / 16.0)[look.sector_id][..., None],
+        camera_heights=look.camera_heights,
+        sharpness=look.sharpness,
+        streaks=look.streaks,
+        reflections=look.reflections,
         shadow_strength=float(rng.uniform(0.15, 0.6)),
         smear=float(rng.uniform(0.01, 0.06)),
         style={
             "indoor": indoor,
             "ground": ground_kind,
             "paint": paint_name,
-            "rows": row_kinds,
-            "objects": sorted({solid.kind for solid in solids}),
+            "rows": rows.kinds,
+            "objects": sorted({solid.kind for solid in rows.solids}),
             "ego_look": str(rng.choice(EGO_LOOKS, p=[0.6, 0.25, 0.15])),
             "ego_scale": float(rng.uniform(1.0, 1.25)),
             "view": str(rng.choice(["left", "right"])) if rng.random() < side_view_p else "full",
@@ -1137,13 +1207,12 @@ def _cast_shadows(world: ParkingWorld, image: np.ndarray, to_px: np.ndarray) -> 
     np.copyto(image, cv2.multiply(image, cv2.merge([weight, weight, weight]), dtype=cv2.CV_8U))
 
 
-def render_parking(
-    world: ParkingWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, list[ParkingSlot], list[MarkingPoint]]:
-    """Draw the lot at ``time_s`` -> (image BGR, mask, slots in pixels, marking points in pixels)."""
+def _draw_lot(
+    world: ParkingWorld, roles: ClassRoles, to_px: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, SlotGeometry, np.ndarray]]]:
+    """The ground and the paint, worn and softened -> (image, mask, slots near the view in pixels)."""
     h, w = world.size
     line_id, free_id = roles.require("slot_line"), roles.require("free_space")
-    to_px = world.world_to_pixel(time_s)
     # WARP_INVERSE_MAP: the matrix maps output pixels to texture pixels
     image = cv2.warpAffine(
         world.ground.image,
@@ -1189,19 +1258,13 @@ def render_parking(
         image = np.clip(image, 0, 255).astype(np.uint8)
     else:
         blend_where(image, bare, wear, mask == line_id)  # worn paint
+    return image, mask, visible
 
-    sector_id, cameras, _, _ = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
-    _cast_shadows(world, image, to_px)
-    occluder = np.zeros((h, w), np.uint8)
-    _draw_solids(world, image, mask, occluder, to_px, cameras, sector_id)
-    if occluder.any():  # radial streaks over what stands above the ground
-        lit = cv2.multiply(image, world.streaks, dtype=cv2.CV_8U)
-        np.copyto(image, lit, where=occluder[..., None].astype(bool))
 
-    bend = _Bend.of(world, to_px)
-    if bend is not None:  # the ground and what stands on it follow the curve; the car does not
-        image, mask, occluder = bend.layers(image, mask, occluder)
-    # the ego car: stitched AVM images show a blank box or a car icon there
+def _draw_ego(
+    world: ParkingWorld, image: np.ndarray, mask: np.ndarray, occluder: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The ego car: stitched AVM images show a blank box or a car icon there -> (its box, its middle row)."""
     ox, oy = world.origin_px
     k = world.style["ego_scale"] / world.metres_per_pixel
     half_w, front, rear = EGO_HALF_WIDTH_M * k, EGO_FRONT_M * k, EGO_REAR_M * k
@@ -1219,28 +1282,42 @@ def render_parking(
         fill_polygons(image, [box], (0, 0, 0) if look == "black_box" else (60, 60, 60))
     fill_polygons(occluder, [ego_outline], 1)
     fill_polygons(mask, [ego_outline], 0)
+    return box, mid_y
 
+
+def _camera_finish(
+    world: ParkingWorld,
+    image: np.ndarray,
+    *,
+    time_s: float,
+    ego_centre: tuple[float, float],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """What the cameras and the stitching add: sector gains, floor reflections, radial smear, noise, JPEG."""
+    h, w = world.size
     image = cv2.multiply(image, world.sector_gain, dtype=cv2.CV_8U)
     if world.reflections is not None:
         shift = int(world.speed * time_s * 0.5 / world.metres_per_pixel) % h
         light = np.roll(world.reflections, shift, axis=0) if shift else world.reflections
         image = cv2.add(image, cv2.merge([light, light, light]), dtype=cv2.CV_8U)
     # the far field of a stitched view is stretched: blur along the rays, more with distance
-    image = _radial_smear(image, (ox, mid_y), world.sharpness, max(3, int(world.smear * max(h, w))))
+    image = _radial_smear(image, ego_centre, world.sharpness, max(3, int(world.smear * max(h, w))))
     # each camera has its own noise level
     noise = noise_crop(rng, (h, w)).astype(np.float32) * world.noise_scale
     image = cv2.add(image, noise, dtype=cv2.CV_8U)
-    image = photometric_finish(image, rng, blur_p=0.25, jpeg_p=0.4)
-    keep = _side_view_columns(world, box)
-    if keep is not None:  # a side view: black (and unlabelled) beyond the strip
-        lo, hi = keep
-        for array in (image, mask):
-            array[:, :lo] = 0
-            array[:, hi:] = 0
-        occluder[:, :lo] = 1
-        occluder[:, hi:] = 1
+    return photometric_finish(image, rng, blur_p=0.25, jpeg_p=0.4)
 
-    # a slot is reported when its entrance lies in the image; back corners may lie outside
+
+def _slot_labels(
+    visible: list[tuple[int, SlotGeometry, np.ndarray]],
+    to_px: np.ndarray,
+    bend: _Bend | None,
+    keep: tuple[int, int] | None,
+    occluder: np.ndarray,
+    box: np.ndarray,
+) -> list[ParkingSlot]:
+    """The slots whose entrance lies in the image (back corners may lie outside), in pixels."""
+    h, w = occluder.shape
     slots: list[ParkingSlot] = []
     for slot_id, slot, painted_px in visible:
         px = painted_px if slot.label_corners is None else _apply(to_px, slot.label_corners)
@@ -1264,6 +1341,18 @@ def render_parking(
                 extra={"type": slot.kind, "occupied": not slot.free, "markings": slot.markings},
             )
         )
+    return slots
+
+
+def _mark_labels(
+    world: ParkingWorld,
+    to_px: np.ndarray,
+    bend: _Bend | None,
+    keep: tuple[int, int] | None,
+    occluder: np.ndarray,
+) -> list[MarkingPoint]:
+    """The marking points inside the image (and the side view's strip), in pixels."""
+    h, w = occluder.shape
     marks: list[MarkingPoint] = []
     rot = to_px[:2, :2]
     for mark in world.marks:
@@ -1286,7 +1375,40 @@ def render_parking(
                 occluded=bool(occluder[round(p[1]) % h, round(p[0]) % w]),
             )
         )
-    return image, mask, slots, marks
+    return marks
+
+
+def render_parking(
+    world: ParkingWorld, roles: ClassRoles, *, time_s: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, list[ParkingSlot], list[MarkingPoint]]:
+    """Draw the lot at ``time_s`` -> (image BGR, mask, slots in pixels, marking points in pixels)."""
+    h, w = world.size
+    to_px = world.world_to_pixel(time_s)
+    image, mask, visible = _draw_lot(world, roles, to_px)
+
+    sector_id, cameras, _, _ = _sector_geometry(world.size, world.origin_px, world.metres_per_pixel)
+    _cast_shadows(world, image, to_px)
+    occluder = np.zeros((h, w), np.uint8)
+    _draw_solids(world, image, mask, occluder, to_px, cameras, sector_id)
+    if occluder.any():  # radial streaks over what stands above the ground
+        lit = cv2.multiply(image, world.streaks, dtype=cv2.CV_8U)
+        np.copyto(image, lit, where=occluder[..., None].astype(bool))
+
+    bend = _Bend.of(world, to_px)
+    if bend is not None:  # the ground and what stands on it follow the curve; the car does not
+        image, mask, occluder = bend.layers(image, mask, occluder)
+    box, mid_y = _draw_ego(world, image, mask, occluder)
+    image = _camera_finish(world, image, time_s=time_s, ego_centre=(world.origin_px[0], mid_y), rng=rng)
+    keep = _side_view_columns(world, box)
+    if keep is not None:  # a side view: black (and unlabelled) beyond the strip
+        lo, hi = keep
+        for array in (image, mask):
+            array[:, :lo] = 0
+            array[:, hi:] = 0
+        occluder[:, :lo] = 1
+        occluder[:, hi:] = 1
+    slots = _slot_labels(visible, to_px, bend, keep, occluder, box)
+    return image, mask, slots, _mark_labels(world, to_px, bend, keep, occluder)
 
 
 @dataclass(frozen=True)
