@@ -61,6 +61,7 @@ from seg_perception.postprocess.lanes import (
     EGO_LEFT,
     EGO_RIGHT,
     SOLID,
+    LaneBoundary,
     LaneExtractor,
     LaneResult,
     LaneSettings,
@@ -288,6 +289,56 @@ def _mean_lateral(boundary_xy: np.ndarray, lane: TrueLane) -> float:
     )
 
 
+def _matched_in_metres(
+    scored: list[TrueLane], result: LaneResult, match_m: float
+) -> list[tuple[TrueLane, LaneBoundary | None]]:
+    """Each scored true line with the boundary nearest it in metres (None: none within ``match_m``)."""
+    pairs: list[tuple[TrueLane, LaneBoundary | None]] = []
+    for lane in scored:
+        distance, nearest = min(
+            (
+                (_mean_lateral(b.ground_points, lane), b)
+                for b in result.boundaries
+                if b.ground_points is not None
+            ),
+            default=(float("inf"), None),
+            key=lambda pair: pair[0],
+        )
+        pairs.append((lane, nearest if distance < match_m else None))
+    return pairs
+
+
+def _score_metric_matches(
+    scores: LaneScores, matches: list[tuple[TrueLane, LaneBoundary | None]], positions: dict[int, int]
+) -> None:
+    """Line types and positions (``position_index`` against the true line's) of the matched boundaries."""
+    for lane, matched in matches:
+        if matched is None:
+            continue
+        if lane.style in TYPED_STYLES:
+            scores.types[(lane.style, matched.line_type)] += 1
+        scores.positions_matched += 1
+        scores.positions_right += int(matched.position_index == positions[lane.index])
+
+
+def _score_ids(scores: LaneScores, ids: dict[tuple[int, int], list[int | None]]) -> float | None:
+    """Add one drive's id persistence to ``scores`` and return it.
+
+    ``ids``: per true line (and stretch between junctions), the id of its matched boundary in each
+    frame it was visible (None: unmatched). A frame keeps the id when it is the line's usual one.
+    """
+    kept = visible = 0
+    for seen in ids.values():
+        present = [i for i in seen if i is not None]
+        usual = Counter(present).most_common(1)[0][0] if present else None
+        visible += len(seen)
+        scores.detected_frames += len(present)
+        kept += sum(1 for i in seen if i is not None and i == usual)
+    scores.visible_frames += visible
+    scores.kept_frames += kept
+    return kept / visible if visible else None
+
+
 def evaluate_lane_drives(
     scenario: str | ScenarioConfig,
     *,
@@ -400,35 +451,13 @@ def evaluate_lane_drives(
                 continue
             assert world is not None  # made with the extractor
             travelled = world.speed * float(sample.meta["time_s"])
-            positions = true_positions(left, right)
-            for lane in scored:
-                distance, nearest = min(
-                    (
-                        (_mean_lateral(b.ground_points, lane), b)
-                        for b in result.boundaries
-                        if b.ground_points is not None
-                    ),
-                    default=(float("inf"), None),
-                    key=lambda pair: pair[0],
-                )
-                matched = nearest if distance < match_m else None
+            matches = _matched_in_metres(scored, result, match_m)
+            for lane, matched in matches:
                 stretch = junctions_before(world, travelled + lane.ground[0, 0])
                 ids.setdefault((lane.index, stretch), []).append(None if matched is None else matched.id)
-                if matched is not None and lane.style in TYPED_STYLES:
-                    scores.types[(lane.style, matched.line_type)] += 1
-                if matched is not None:
-                    scores.positions_matched += 1
-                    scores.positions_right += int(matched.position_index == positions[lane.index])
+            _score_metric_matches(scores, matches, true_positions(left, right))
             _score_ego(scores, left, right, result)
-        kept = visible = 0
-        for seen in ids.values():
-            present = [i for i in seen if i is not None]
-            usual = Counter(present).most_common(1)[0][0] if present else None
-            visible += len(seen)
-            scores.detected_frames += len(present)
-            kept += sum(1 for i in seen if i is not None and i == usual)
-        scores.visible_frames += visible
-        scores.kept_frames += kept
+        id_persistence = _score_ids(scores, ids)
         frames_of_drive = scores.tusimple.frames[first_frame:]
         per_drive.append(
             {
@@ -437,7 +466,7 @@ def evaluate_lane_drives(
                 "tusimple_accuracy": float(np.mean([f.accuracy for f in frames_of_drive])),
                 "tusimple_fp": float(np.mean([f.fp for f in frames_of_drive])),
                 "tusimple_fn": float(np.mean([f.fn for f in frames_of_drive])),
-                "id_persistence": kept / visible if visible else None,
+                "id_persistence": id_persistence,
             }
         )
     summary = scores.summary()
@@ -712,6 +741,168 @@ def clip_frames_before(path: Path, count: int, labelled: Collection[Path] = ()) 
     return earlier[::-1]
 
 
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    from seg_perception.errors import ConfigError
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ConfigError(f"cannot read image {path}")
+    return image
+
+
+@dataclass
+class _DatasetScorer:
+    """Lane boundaries of labelled frames, one at a time, as :func:`evaluate_lane_dataset` scores them."""
+
+    predict: Predictor
+    class_names: list[str]
+    settings: LaneSettings | None
+    tracking: TrackerSettings | None
+    overlays: Path | None
+    lanes_per_side: int
+    coverage: PaintCoverage
+
+    def __post_init__(self) -> None:
+        self.extractor = LaneExtractor(self.class_names, self.settings)
+
+    def _tracked(self, image: np.ndarray, mask: np.ndarray, context: list[Path]) -> tuple[LaneResult, float]:
+        """The labelled frame's boundaries after tracking through ``context``, as the node runs, and
+        the seconds its own step took."""
+        tracker = LaneTracker(self.tracking or TrackerSettings())
+        clip_extractor = LaneExtractor(self.class_names, self.settings)
+        for path in context:
+            frame = _read_image(path)
+            tracker.update(tracker.detect(clip_extractor, self.predict(frame), frame, frame.shape[:2]))
+        start = time.perf_counter()
+        result = tracker.update(tracker.detect(clip_extractor, mask, image, image.shape[:2]))
+        return result, time.perf_counter() - start
+
+    def boundaries(
+        self,
+        image: np.ndarray,
+        index: int,
+        name: str,
+        truth: list[np.ndarray],
+        h_samples: list[float] | None = None,
+        context: list[Path] | None = None,
+    ) -> tuple[list[np.ndarray], float]:
+        """The frame's scored boundaries and the milliseconds the model and the lane stage took on it.
+
+        ``h_samples``: the labelled rows, where the lane class's coverage of ``truth`` is counted
+        (None: not counted); ``context``: earlier frames of its clip to track through.
+        """
+        import cv2
+
+        start = time.perf_counter()
+        mask = self.predict(image)
+        model_s = time.perf_counter() - start
+        if h_samples is not None:
+            height, width = image.shape[:2]
+            full = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+            self.coverage.update(full == self.extractor.lane_id, truth, h_samples)
+        if context:
+            result, lanes_s = self._tracked(image, mask, context)
+        else:
+            start = time.perf_counter()
+            result = self.extractor.extract(mask, image, frame_size=image.shape[:2])
+            lanes_s = time.perf_counter() - start
+        if self.overlays is not None:
+            save_lane_overlay(self.overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
+        scored = [
+            b.image_points
+            for b in result.boundaries
+            if self.lanes_per_side <= 0 or abs(b.position_index) <= self.lanes_per_side
+        ]
+        return scored, (model_s + lanes_s) * 1e3
+
+
+def _score_tusimple(
+    scorer: _DatasetScorer,
+    tusimple: Path,
+    root: Path,
+    *,
+    count: int | None,
+    clip_frames: int,
+    predictions: Path | None,
+) -> dict[str, Any]:
+    from seg_perception.data.lanes import TuSimpleLabel, read_tusimple_labels, write_tusimple_labels
+    from seg_perception.metrics.lanes import TuSimpleMetrics
+
+    metrics = TuSimpleMetrics()
+    per_frame = []
+    submission: list[TuSimpleLabel] = []
+    labels = read_tusimple_labels(tusimple)
+    labelled = {root / label.raw_file for label in labels}
+    for index, label in enumerate(labels[:count]):
+        image = _read_image(root / label.raw_file)
+        truth = label.polylines()
+        context = clip_frames_before(root / label.raw_file, clip_frames, labelled)
+        predicted, run_ms = scorer.boundaries(
+            image, index, label.raw_file, truth, list(label.h_samples), context
+        )
+        metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
+        if predictions is not None:
+            submission.append(
+                TuSimpleLabel.from_polylines(
+                    label.raw_file, predicted, label.h_samples, run_time=round(run_ms, 1)
+                )
+            )
+        scores = {k: v for k, v in asdict(metrics.frames[-1]).items() if k != "pairs"}  # list indices
+        per_frame.append(
+            {
+                "raw_file": label.raw_file,
+                **scores,
+                "clip_frames": len(context),
+                "paint": asdict(scorer.coverage.frames[-1]),
+            }
+        )
+    if predictions is not None:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        write_tusimple_labels(predictions, submission)
+    return {
+        "dataset": f"TuSimple {tusimple}",
+        "lanes_per_side": scorer.lanes_per_side,
+        "tracked_frames": sum(1 for frame in per_frame if frame["clip_frames"]),
+        "tusimple": metrics.summary(),
+        "paint": scorer.coverage.summary(),
+        "per_frame": per_frame,
+    }
+
+
+def _score_culane(
+    scorer: _DatasetScorer,
+    culane_root: Path,
+    culane_list: str | None,
+    *,
+    count: int | None,
+    predictions: Path | None,
+) -> dict[str, Any]:
+    from seg_perception.data.lanes import CULaneDataset, write_culane_lines
+    from seg_perception.metrics.lanes import CULaneMetrics
+
+    dataset = CULaneDataset(culane_root, list_file=culane_list)
+    culane = CULaneMetrics()
+    for index, path in enumerate(dataset.images[:count]):
+        image = _read_image(path)
+        truth = dataset.lanes(index)
+        # CULane labels a point every few rows: the rows of its points play TuSimple's h_samples
+        rows = sorted({float(round(y)) for lane in truth for y in np.asarray(lane).reshape(-1, 2)[:, 1]})
+        predicted, _ = scorer.boundaries(image, index, path.name, truth, rows or None)
+        culane.update(predicted, truth, image.shape[:2])
+        if predictions is not None:  # the layout CULane's own evaluator reads: the image's path, .lines.txt
+            target = predictions / path.relative_to(culane_root).with_suffix(".lines.txt")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_culane_lines(target, predicted)
+    return {
+        "dataset": f"CULane {culane_root}",
+        "lanes_per_side": scorer.lanes_per_side,
+        "culane": culane.summary(),
+        "paint": scorer.coverage.summary(),
+    }
+
+
 def evaluate_lane_dataset(
     predict: Predictor,
     class_names: list[str],
@@ -769,133 +960,21 @@ def evaluate_lane_dataset(
         ``raw_file``, accuracy, FP, FN, lane counts, ``clip_frames`` (the earlier frames tracked
         through) and paint counts, to find the frames a change wins or loses.
     """
-    import cv2
-
-    from seg_perception.data.lanes import (
-        CULaneDataset,
-        TuSimpleLabel,
-        read_tusimple_labels,
-        write_culane_lines,
-        write_tusimple_labels,
-    )
     from seg_perception.errors import ConfigError
-    from seg_perception.metrics.lanes import CULaneMetrics, PaintCoverage, TuSimpleMetrics
+    from seg_perception.metrics.lanes import PaintCoverage
 
     if lanes_per_side < 0:
         raise ConfigError(f"lanes_per_side must be 0 (every boundary) or more, got {lanes_per_side}")
     if clip_frames < 0:
         raise ConfigError(f"clip_frames must be 0 (frames alone) or more, got {clip_frames}")
-    extractor = LaneExtractor(class_names, settings)
-    coverage = PaintCoverage()
-
-    def tracked(image: np.ndarray, mask: np.ndarray, context: list[Path]) -> tuple[LaneResult, float]:
-        """The labelled frame's boundaries after tracking through ``context``, as the node runs, and
-        the seconds its own step took."""
-        tracker = LaneTracker(tracking or TrackerSettings())
-        clip_extractor = LaneExtractor(class_names, settings)
-        for path in context:
-            frame = read(path)
-            tracker.update(tracker.detect(clip_extractor, predict(frame), frame, frame.shape[:2]))
-        start = time.perf_counter()
-        result = tracker.update(tracker.detect(clip_extractor, mask, image, image.shape[:2]))
-        return result, time.perf_counter() - start
-
-    def boundaries(
-        image: np.ndarray,
-        index: int,
-        name: str,
-        truth: list[np.ndarray],
-        h_samples: list[float] | None = None,
-        context: list[Path] | None = None,
-    ) -> tuple[list[np.ndarray], float]:
-        """The frame's scored boundaries and the milliseconds the model and the lane stage took on it."""
-        start = time.perf_counter()
-        mask = predict(image)
-        model_s = time.perf_counter() - start
-        if h_samples is not None:
-            height, width = image.shape[:2]
-            full = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-            coverage.update(full == extractor.lane_id, truth, h_samples)
-        if context:
-            result, lanes_s = tracked(image, mask, context)
-        else:
-            start = time.perf_counter()
-            result = extractor.extract(mask, image, frame_size=image.shape[:2])
-            lanes_s = time.perf_counter() - start
-        if overlays is not None:
-            save_lane_overlay(overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
-        scored = [
-            b.image_points
-            for b in result.boundaries
-            if lanes_per_side <= 0 or abs(b.position_index) <= lanes_per_side
-        ]
-        return scored, (model_s + lanes_s) * 1e3
-
-    def read(path: Path) -> np.ndarray:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ConfigError(f"cannot read image {path}")
-        return image
-
+    scorer = _DatasetScorer(
+        predict, class_names, settings, tracking, overlays, lanes_per_side, PaintCoverage()
+    )
     if tusimple is not None:
         root = tusimple_root or tusimple.parent
-        metrics = TuSimpleMetrics()
-        per_frame = []
-        submission: list[TuSimpleLabel] = []
-        labels = read_tusimple_labels(tusimple)
-        labelled = {root / label.raw_file for label in labels}
-        for index, label in enumerate(labels[:count]):
-            image = read(root / label.raw_file)
-            truth = label.polylines()
-            context = clip_frames_before(root / label.raw_file, clip_frames, labelled)
-            predicted, run_ms = boundaries(
-                image, index, label.raw_file, truth, list(label.h_samples), context
-            )
-            metrics.update(predicted, truth, label.h_samples, image_width=image.shape[1])
-            if predictions is not None:
-                submission.append(
-                    TuSimpleLabel.from_polylines(
-                        label.raw_file, predicted, label.h_samples, run_time=round(run_ms, 1)
-                    )
-                )
-            scores = {k: v for k, v in asdict(metrics.frames[-1]).items() if k != "pairs"}  # list indices
-            per_frame.append(
-                {
-                    "raw_file": label.raw_file,
-                    **scores,
-                    "clip_frames": len(context),
-                    "paint": asdict(coverage.frames[-1]),
-                }
-            )
-        if predictions is not None:
-            predictions.parent.mkdir(parents=True, exist_ok=True)
-            write_tusimple_labels(predictions, submission)
-        return {
-            "dataset": f"TuSimple {tusimple}",
-            "lanes_per_side": lanes_per_side,
-            "tracked_frames": sum(1 for frame in per_frame if frame["clip_frames"]),
-            "tusimple": metrics.summary(),
-            "paint": coverage.summary(),
-            "per_frame": per_frame,
-        }
+        return _score_tusimple(
+            scorer, tusimple, root, count=count, clip_frames=clip_frames, predictions=predictions
+        )
     if culane_root is None:
         raise ConfigError("give a TuSimple label file or a CULane root")
-    dataset = CULaneDataset(culane_root, list_file=culane_list)
-    culane = CULaneMetrics()
-    for index, path in enumerate(dataset.images[:count]):
-        image = read(path)
-        truth = dataset.lanes(index)
-        # CULane labels a point every few rows: the rows of its points play TuSimple's h_samples
-        rows = sorted({float(round(y)) for lane in truth for y in np.asarray(lane).reshape(-1, 2)[:, 1]})
-        predicted, _ = boundaries(image, index, path.name, truth, rows or None)
-        culane.update(predicted, truth, image.shape[:2])
-        if predictions is not None:  # the layout CULane's own evaluator reads: the image's path, .lines.txt
-            target = predictions / path.relative_to(culane_root).with_suffix(".lines.txt")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_culane_lines(target, predicted)
-    return {
-        "dataset": f"CULane {culane_root}",
-        "lanes_per_side": lanes_per_side,
-        "culane": culane.summary(),
-        "paint": coverage.summary(),
-    }
+    return _score_culane(scorer, culane_root, culane_list, count=count, predictions=predictions)
