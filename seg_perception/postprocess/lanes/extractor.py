@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 import cv2
@@ -456,6 +456,7 @@ class LaneExtractor:
         yellow = self._yellow_samples(image_bgr, kept)
 
         def fit(nearest_start: float) -> list[LaneBoundary]:
+            """The grouped lines fitted, each starting no nearer than ``nearest_start`` (m)."""
             fitted = []
             for members, shape in lines:
                 on_stripe = None if stripes is None else sum(int(stripes[k].sum()) for k in members)
@@ -470,13 +471,33 @@ class LaneExtractor:
                     fitted.append(boundary)
             return fitted
 
+        fitted = self._fit_from_start(fit, result, plane, (height, width), x_bottom, junction_hint)
+        result.boundaries = self._drawn_boundaries(fitted, plane, (height, width), result)
+        result.ego_lane = ego_lane(result.boundaries, metric=plane.metric)
+        return result
+
+    def _fit_from_start(
+        self,
+        fit: Callable[[float], list[LaneBoundary]],
+        result: LaneResult,
+        plane: ExtractionPlane,
+        size: tuple[int, int],
+        x_bottom: float,
+        junction_hint: bool,
+    ) -> list[LaneBoundary]:
+        """The lines fitted from where the road starts: the frame's bottom, or beyond a junction.
+
+        Sets ``result.across_junction`` when the car is still crossing the junction of
+        ``junction_hint`` (the previous frame's) with its markings out of sight.
+        """
+        settings = self.settings
         # no lane runs across a junction: the road beyond it starts at its paint (infinite start)
         crossing = result.across_junction or junction_hint
         # from where a line can enter the frame: through a lens that bends straight lines (barrel
         # distortion) or a rolled camera, a corner of the bottom row sees nearer ground than its centre
         x_start = x_bottom
         if settings.start_at_frame_edge and result.hood_edge is None:
-            x_start = self._bottom_row(plane, (height, width))[1]
+            x_start = self._bottom_row(plane, size)[1]
         fitted = fit(np.inf if crossing else x_start)
         if crossing and not result.across_junction:  # its markings out of sight: on while the lines'
             # paint stays off the bottom rows (a speck of paint there does not end it)
@@ -493,12 +514,19 @@ class LaneExtractor:
             road_start = min((s for s in starts if s is not None), default=np.inf)
             if any(b.painted_range is not None and b.painted_range[0] > road_start for b in fitted):
                 fitted = fit(max(road_start, x_bottom))
+        return fitted
+
+    def _drawn_boundaries(
+        self, fitted: list[LaneBoundary], plane: ExtractionPlane, size: tuple[int, int], result: LaneResult
+    ) -> list[LaneBoundary]:
+        """The fitted lines drawn in the frame, checked against each other, numbered by position."""
+        settings = self.settings
         boundaries = []
         curves = [(b.plane_coefficients, b.plane_range) for b in fitted]
         drawn = render_curves(
             plane,
             curves,
-            (height, width),
+            size,
             from_frame_edge=settings.start_at_frame_edge,
             hood=result.hood_edge,
         )
@@ -521,9 +549,7 @@ class LaneExtractor:
         boundaries = within_farthest_position(boundaries, settings.farthest_position)
         for index, boundary in enumerate(boundaries):
             boundary.id = index
-        result.boundaries = boundaries
-        result.ego_lane = ego_lane(boundaries, metric=plane.metric)
-        return result
+        return boundaries
 
     def _bottom_distance(
         self, plane: ExtractionPlane, size: tuple[int, int], hood: np.ndarray | None = None
