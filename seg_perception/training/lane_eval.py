@@ -339,6 +339,136 @@ def _score_ids(scores: LaneScores, ids: dict[tuple[int, int], list[int | None]])
     return kept / visible if visible else None
 
 
+@dataclass
+class _DriveScoring:
+    """What one drive's frames are scored with: its lane stage and TuSimple's rows for its camera."""
+
+    world: FrontWorld
+    scene: dict[str, Any]
+    extractor: LaneExtractor
+    h_samples: np.ndarray
+    min_rows: int  # a true line crossing fewer of ``h_samples`` is not scored
+
+
+@dataclass
+class _DriveRun:
+    """The settings :func:`evaluate_lane_drives` scores every drive with."""
+
+    config: ScenarioConfig
+    predict: Predictor | None
+    frames: int
+    size: tuple[int, int]
+    fps: float
+    calibrated: bool
+    lane_settings: LaneSettings
+    tracking: TrackerSettings
+    match_m: float
+    on_frame: Callable[[int, int, np.ndarray, LaneResult], None] | None
+    overlays: Path | None
+    overlay_every: int
+    lane_change_p: float
+
+    def _setup(self, seed: int, meta: dict[str, Any]) -> _DriveScoring:
+        """The drive's world, scene and lane stage on the true camera, as the generator reports it."""
+        height = self.size[0]
+        camera = CameraModel.from_generator_meta(meta["camera_model"], self.size)
+        world = drive_world(
+            self.config, seed, self.frames, self.size, self.fps, lane_change_p=self.lane_change_p
+        )
+        mapper = GroundMapper.from_camera(camera) if self.calibrated else None
+        extractor = LaneExtractor(
+            self.config.classes.names, self.lane_settings, mapper=mapper, mapper_size=self.size
+        )
+        # rows from the horizon down (rows above it, empty in both, would count as correct)
+        top = int(np.clip(np.ceil(camera.horizon_v()), 0, height - 1))
+        step = max(1, round(height / TUSIMPLE_ROWS))
+        h_samples = np.arange(height - 1, top, -step, dtype=np.float64)[::-1]
+        return _DriveScoring(
+            world, drive_scene(meta, world), extractor, h_samples, tusimple_min_rows(len(h_samples))
+        )
+
+    def score(self, drive: int, seed: int, scores: LaneScores) -> dict[str, Any]:
+        """Score drive ``seed`` into ``scores``; its own scores (and scene) for ``per_drive``."""
+        import cv2
+
+        height, width = self.size
+        tracker = LaneTracker(self.tracking)
+        ids: dict[tuple[int, int], list[int | None]] = {}
+        first_frame = len(scores.tusimple.frames)
+        drive_scoring: _DriveScoring | None = None
+        for frame, sample in enumerate(
+            _frames(self.config, seed, self.frames, self.size, self.fps, self.lane_change_p)
+        ):
+            if drive_scoring is None:
+                drive_scoring = self._setup(seed, sample.meta)
+            world, extractor, h_samples = (
+                drive_scoring.world,
+                drive_scoring.extractor,
+                drive_scoring.h_samples,
+            )
+            mask = sample.mask if self.predict is None else self.predict(sample.image)
+            result = tracker.update(tracker.detect(extractor, mask, sample.image, self.size))
+            if self.on_frame is not None:
+                self.on_frame(drive, frame, sample.image, result)
+            if getattr(sample, "lanes", None):
+                truth = lanes_of_sample(sample.lanes, self.size, sample.meta.get("hood_edge_px"))
+            else:  # a generator without per-lane truth: computed from its world
+                truth = true_lanes(world, sample.meta["time_s"])
+            # a line too short for TuSimple's line accuracy is no lane a benchmark labels (nor scores)
+            truth = [lane for lane in truth if tusimple_rows(lane.image, h_samples) >= drive_scoring.min_rows]
+            # TuSimple labels the ego lane's boundaries and the next one out on each side
+            left, right = lanes_by_side(truth)
+            scored = nearest_lanes(left, right, BENCHMARK_LANES_PER_SIDE)
+            full = (
+                mask
+                if mask.shape[:2] == self.size
+                else cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+            )
+            if scores.paint is not None:
+                scores.paint.update(full == extractor.lane_id, [lane.image for lane in scored], h_samples)
+            published = [b for b in result.boundaries if abs(b.position_index) <= BENCHMARK_LANES_PER_SIDE]
+            frame_scores = scores.tusimple.update(
+                [b.image_points for b in published],
+                [lane.image for lane in scored],
+                h_samples,
+                image_width=width,
+            )
+            if scores.labelled is not None and getattr(sample, "lanes", None):
+                label = scene_tusimple_label(sample, "", lanes_per_side=BENCHMARK_LANES_PER_SIDE)
+                scores.labelled.update(
+                    [b.image_points for b in published], label.polylines(), label.h_samples, image_width=width
+                )
+            if self.overlays is not None and frame % max(self.overlay_every, 1) == 0:
+                save_lane_overlay(
+                    self.overlays / f"drive{seed}_{frame:03d}.png",
+                    sample.image,
+                    result,
+                    [t.image for t in scored],
+                )
+            if not self.calibrated:  # line types of the lines matched in the image, as TuSimple matches them
+                for true_index, found_index in frame_scores.pairs:
+                    if scored[true_index].style in TYPED_STYLES:
+                        scores.types[(scored[true_index].style, published[found_index].line_type)] += 1
+                continue
+            travelled = world.speed * float(sample.meta["time_s"])
+            matches = _matched_in_metres(scored, result, self.match_m)
+            for lane, matched in matches:
+                stretch = junctions_before(world, travelled + lane.ground[0, 0])
+                ids.setdefault((lane.index, stretch), []).append(None if matched is None else matched.id)
+            _score_metric_matches(scores, matches, true_positions(left, right))
+            _score_ego(scores, left, right, result)
+        id_persistence = _score_ids(scores, ids)
+        frames_of_drive = scores.tusimple.frames[first_frame:]
+        return {
+            "seed": seed,
+            **(drive_scoring.scene if drive_scoring is not None else {}),
+            "tusimple_accuracy": float(np.mean([f.accuracy for f in frames_of_drive])),
+            "tusimple_fp": float(np.mean([f.fp for f in frames_of_drive])),
+            "tusimple_fn": float(np.mean([f.fn for f in frames_of_drive])),
+            "id_persistence": id_persistence,
+        }
+
+
 def evaluate_lane_drives(
     scenario: str | ScenarioConfig,
     *,
@@ -376,99 +506,29 @@ def evaluate_lane_drives(
         lane_change_p: Share of drives in which the car moves into the next lane (the
             generator's ``lane_change_p``; 0: every seed's drive as it was).
     """
-    import cv2
-
     from seg_perception.metrics.lanes import PaintCoverage, TuSimpleMetrics
 
     config = scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario)
     lane_settings, tracking = scenario_lane_settings(config, settings)
-    height, width = size
-    paint = PaintCoverage()
-    scores = LaneScores(TuSimpleMetrics(), lateral_errors=[], paint=paint, labelled=TuSimpleMetrics())
-    per_drive: list[dict[str, Any]] = []
-    for drive in range(drives):
-        seed = seed_start + drive
-        world: FrontWorld | None = None
-        extractor: LaneExtractor | None = None
-        tracker = LaneTracker(tracking)
-        ids: dict[tuple[int, int], list[int | None]] = {}
-        first_frame = len(scores.tusimple.frames)
-        scene: dict[str, Any] = {}
-        for frame, sample in enumerate(_frames(config, seed, frames, size, fps, lane_change_p)):
-            if extractor is None:  # the true camera, as the generator reports it
-                camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
-                world = world or drive_world(config, seed, frames, size, fps, lane_change_p=lane_change_p)
-                scene = drive_scene(sample.meta, world)
-                mapper = GroundMapper.from_camera(camera) if calibrated else None
-                extractor = LaneExtractor(
-                    config.classes.names, lane_settings, mapper=mapper, mapper_size=size
-                )
-                # rows from the horizon down (rows above it, empty in both, would count as correct)
-                top = int(np.clip(np.ceil(camera.horizon_v()), 0, height - 1))
-                step = max(1, round(height / TUSIMPLE_ROWS))
-                h_samples = np.arange(height - 1, top, -step, dtype=np.float64)[::-1]
-                min_rows = tusimple_min_rows(len(h_samples))
-            mask = sample.mask if predict is None else predict(sample.image)
-            result = tracker.update(tracker.detect(extractor, mask, sample.image, size))
-            if on_frame is not None:
-                on_frame(drive, frame, sample.image, result)
-            if getattr(sample, "lanes", None):
-                truth = lanes_of_sample(sample.lanes, size, sample.meta.get("hood_edge_px"))
-            else:  # a generator without per-lane truth: computed from its world
-                world = world or drive_world(config, seed, frames, size, fps, lane_change_p=lane_change_p)
-                truth = true_lanes(world, sample.meta["time_s"])
-            # a line too short for TuSimple's line accuracy is no lane a benchmark labels (nor scores)
-            truth = [lane for lane in truth if tusimple_rows(lane.image, h_samples) >= min_rows]
-            # TuSimple labels the ego lane's boundaries and the next one out on each side
-            left, right = lanes_by_side(truth)
-            scored = nearest_lanes(left, right, BENCHMARK_LANES_PER_SIDE)
-            full = (
-                mask
-                if mask.shape[:2] == size
-                else cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-            )
-            paint.update(full == extractor.lane_id, [lane.image for lane in scored], h_samples)
-            published = [b for b in result.boundaries if abs(b.position_index) <= BENCHMARK_LANES_PER_SIDE]
-            frame_scores = scores.tusimple.update(
-                [b.image_points for b in published],
-                [lane.image for lane in scored],
-                h_samples,
-                image_width=width,
-            )
-            if scores.labelled is not None and getattr(sample, "lanes", None):
-                label = scene_tusimple_label(sample, "", lanes_per_side=BENCHMARK_LANES_PER_SIDE)
-                scores.labelled.update(
-                    [b.image_points for b in published], label.polylines(), label.h_samples, image_width=width
-                )
-            if overlays is not None and frame % max(overlay_every, 1) == 0:
-                save_lane_overlay(
-                    overlays / f"drive{seed}_{frame:03d}.png", sample.image, result, [t.image for t in scored]
-                )
-            if not calibrated:  # line types of the lines matched in the image, as TuSimple matches them
-                for true_index, found_index in frame_scores.pairs:
-                    if scored[true_index].style in TYPED_STYLES:
-                        scores.types[(scored[true_index].style, published[found_index].line_type)] += 1
-                continue
-            assert world is not None  # made with the extractor
-            travelled = world.speed * float(sample.meta["time_s"])
-            matches = _matched_in_metres(scored, result, match_m)
-            for lane, matched in matches:
-                stretch = junctions_before(world, travelled + lane.ground[0, 0])
-                ids.setdefault((lane.index, stretch), []).append(None if matched is None else matched.id)
-            _score_metric_matches(scores, matches, true_positions(left, right))
-            _score_ego(scores, left, right, result)
-        id_persistence = _score_ids(scores, ids)
-        frames_of_drive = scores.tusimple.frames[first_frame:]
-        per_drive.append(
-            {
-                "seed": seed,
-                **scene,
-                "tusimple_accuracy": float(np.mean([f.accuracy for f in frames_of_drive])),
-                "tusimple_fp": float(np.mean([f.fp for f in frames_of_drive])),
-                "tusimple_fn": float(np.mean([f.fn for f in frames_of_drive])),
-                "id_persistence": id_persistence,
-            }
-        )
+    run = _DriveRun(
+        config=config,
+        predict=predict,
+        frames=frames,
+        size=size,
+        fps=fps,
+        calibrated=calibrated,
+        lane_settings=lane_settings,
+        tracking=tracking,
+        match_m=match_m,
+        on_frame=on_frame,
+        overlays=overlays,
+        overlay_every=overlay_every,
+        lane_change_p=lane_change_p,
+    )
+    scores = LaneScores(
+        TuSimpleMetrics(), lateral_errors=[], paint=PaintCoverage(), labelled=TuSimpleMetrics()
+    )
+    per_drive = [run.score(drive, seed_start + drive, scores) for drive in range(drives)]
     summary = scores.summary()
     summary["per_drive"] = per_drive
     summary["by_scene"] = scene_breakdown(per_drive)
