@@ -246,6 +246,10 @@ class _RowStyle:
     band_width: float = 0.0  # band rows: width of a separating band (``width`` is the entrance band's)
 
 
+# one row's slots, painted lines, marking points and objects
+_RowParts = tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]
+
+
 def _row_style(
     rng: np.random.Generator, paint: tuple[int, int, int], width: float, *, indoor: bool
 ) -> _RowStyle:
@@ -272,6 +276,117 @@ def _row_style(
     )
 
 
+def _row_geometry(rng: np.random.Generator, side: int, kind: str) -> tuple[float, float, np.ndarray]:
+    """A row's slot pitch along the aisle, slot depth and unit axis into the slots (angled: leaning)."""
+    if kind == "parallel":
+        return float(rng.uniform(5.2, 6.8)), float(rng.uniform(2.0, 2.6)), np.array([side, 0.0])
+    if kind == "perpendicular":
+        return float(rng.uniform(2.2, 3.0)), float(rng.uniform(4.6, 5.6)), np.array([side, 0.0])
+    angle = np.deg2rad(rng.uniform(40.0, 75.0))
+    depth = float(rng.uniform(4.6, 5.4))
+    pitch = float(rng.uniform(2.3, 2.9)) / np.sin(angle)
+    lean = 1.0 if rng.random() < 0.5 else -1.0
+    return pitch, depth, np.array([side * np.sin(angle), lean * np.cos(angle)])
+
+
+@dataclass(frozen=True)
+class _RowFurniture:
+    """Pillars between a row's groups of slots (indoor) and wheel stoppers in its free slots."""
+
+    pillar_depth: float  # share of the slot depth the pillar stands at
+    pillar_size: float
+    pillar_colour: tuple[int, int, int]
+    striped: bool
+    stopper: bool
+    stopper_colour: tuple[int, int, int]
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> _RowFurniture:
+        return cls(
+            pillar_depth=float(rng.uniform(0.3, 0.9)),
+            pillar_size=float(rng.uniform(0.5, 0.9)),
+            pillar_colour=rgb(rng.integers(150, 225, 3)),
+            striped=bool(rng.random() < 0.5),
+            stopper=bool(rng.random() < 0.3),
+            stopper_colour=(30, 200, 230) if rng.random() < 0.5 else (150, 150, 150),
+        )
+
+
+@dataclass(frozen=True)
+class _PaintedRow:
+    """Where a painted row lies, how its slots are laid out and furnished."""
+
+    side: int
+    x_entrance: float
+    style: _RowStyle
+    pitch: float
+    depth: float
+    axis: np.ndarray  # unit vector from the entrance into the slots
+    occupancy: float
+    furniture: _RowFurniture
+    indoor: bool
+
+
+def _slot_group(rng: np.random.Generator, row: _PaintedRow, y: float, y_hi: float, parts: _RowParts) -> float:
+    """One group of slots of a painted row from ``y`` along the aisle, added to ``parts``.
+
+    Returns where the next group starts, past the gap (with a pillar or a pole in it) after this one.
+    """
+    slots, lines, marks, solids = parts
+    style, axis, depth, furniture = row.style, row.axis, row.depth, row.furniture
+    along = np.array([0.0, 1.0])
+    double = style.line_style == "double"
+    count = int(rng.integers(2, 9)) if rng.random() < 0.6 else int(np.ceil((y_hi - y) / row.pitch))
+    count = max(1, count)
+    entrances = [np.array([row.x_entrance, y + i * row.pitch]) for i in range(count + 1)]
+    for i, e in enumerate(entrances):
+        interior = 0 < i < count
+        offsets = [-style.double_gap / 2.0, style.double_gap / 2.0] if (double and interior) else [0.0]
+        if double and interior and style.rounded:
+            lines.append(PaintedLine(_u_cap(e, axis, style.double_gap / 2.0, style.width), style.paint))
+        for off in offsets:
+            for poly in _separator(rng, e + along * off, axis, depth, style.width, style.line_style):
+                lines.append(PaintedLine(poly, style.paint))
+        # One marking point per separator, a double one's too: at its middle, where the
+        # two slots beside it meet (two points a few centimetres apart are one junction to
+        # a detector, and a slot's entrance would sit at either twin by chance).
+        if style.entrance_line:
+            shape = "T" if interior or double else "L"
+        else:
+            shape = "I"
+        marks.append(WorldMark(e.copy(), axis.copy(), shape))
+    if style.back_line:
+        back = axis * depth
+        lines.append(
+            PaintedLine(_line_poly(entrances[0] + back, entrances[-1] + back, style.width), style.paint)
+        )
+    if style.entrance_line:
+        lines.append(PaintedLine(_line_poly(entrances[0], entrances[-1], style.width), style.paint))
+    for i in range(count):
+        shrink = style.double_gap / 2.0 if double else 0.0
+        e0 = entrances[i] + along * (shrink if i > 0 else 0.0)
+        e1 = entrances[i + 1] - along * (shrink if i + 1 < count else 0.0)
+        slot = _drawn_slot(rng, (e0, e1), axis * depth, row.side, style.kind, row.occupancy)
+        if double:  # the separators' marking points
+            slot.label_corners = _corners((entrances[i], entrances[i + 1]), axis * depth, row.side)
+        slots.append(slot)
+        if not slot.free:
+            solids += _parked_car(slot)
+        elif furniture.stopper and style.kind != "parallel":
+            bar_centre = (e0 + e1) / 2.0 + axis * (depth - 0.5)
+            solids.append(objects.wheel_stopper(bar_centre, e1 - e0, furniture.stopper_colour))
+    end = entrances[-1]
+    gap = float(rng.uniform(*GROUP_GAP_M))
+    if row.indoor and rng.random() < 0.85:
+        centre = end + along * (gap / 2.0) + axis * depth * furniture.pillar_depth
+        solids.append(
+            objects.pillar(centre, furniture.pillar_size, furniture.pillar_colour, furniture.striped)
+        )
+    elif rng.random() < 0.2:
+        solids.append(objects.pole(end + along * (gap / 2.0) + axis * 0.5, 0.08, (90, 140, 170)))
+    return float(end[1]) + gap
+
+
 def _row(
     rng: np.random.Generator,
     side: int,
@@ -281,95 +396,31 @@ def _row(
     style: _RowStyle,
     *,
     indoor: bool,
-) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
+) -> _RowParts:
     """Slots, painted lines, marking points and objects of one row of slots along the aisle."""
-    lines: list[PaintedLine] = []
-    slots: list[SlotGeometry] = []
-    marks: list[WorldMark] = []
-    solids: list[objects.Solid] = []
+    parts: _RowParts = ([], [], [], [])
     occupancy = float(rng.uniform(0.15, 0.75))
-    kind, width = style.kind, style.width
-    if kind == "parallel":
-        pitch, depth, axis = float(rng.uniform(5.2, 6.8)), float(rng.uniform(2.0, 2.6)), np.array([side, 0.0])
-    elif kind == "perpendicular":
-        pitch, depth, axis = float(rng.uniform(2.2, 3.0)), float(rng.uniform(4.6, 5.6)), np.array([side, 0.0])
-    else:
-        angle = np.deg2rad(rng.uniform(40.0, 75.0))
-        depth = float(rng.uniform(4.6, 5.4))
-        pitch = float(rng.uniform(2.3, 2.9)) / np.sin(angle)
-        lean = 1.0 if rng.random() < 0.5 else -1.0
-        axis = np.array([side * np.sin(angle), lean * np.cos(angle)])
-    along = np.array([0.0, 1.0])
-    double = style.line_style == "double"
-    pillar_depth = float(rng.uniform(0.3, 0.9))
-    pillar_size = float(rng.uniform(0.5, 0.9))
-    pillar_colour = rgb(rng.integers(150, 225, 3))
-    striped = bool(rng.random() < 0.5)
-    stopper = bool(rng.random() < 0.3)
-    stopper_colour = (30, 200, 230) if rng.random() < 0.5 else (150, 150, 150)
+    pitch, depth, axis = _row_geometry(rng, side, style.kind)
+    furniture = _RowFurniture.sample(rng)
     if style.line_style == "platforms":
         return _platform_row(rng, side, x_entrance, y_lo, y_hi, style, occupancy)
     if style.line_style == "bands":
         return _band_row(
             rng, side, x_entrance, (y_lo, y_hi), style, occupancy, pitch=pitch, depth=depth, axis=axis
         )
+    row = _PaintedRow(side, x_entrance, style, pitch, depth, axis, occupancy, furniture, indoor)
     y = y_lo
     while y < y_hi:
-        count = int(rng.integers(2, 9)) if rng.random() < 0.6 else int(np.ceil((y_hi - y) / pitch))
-        count = max(1, count)
-        entrances = [np.array([x_entrance, y + i * pitch]) for i in range(count + 1)]
-        for i, e in enumerate(entrances):
-            interior = 0 < i < count
-            offsets = [-style.double_gap / 2.0, style.double_gap / 2.0] if (double and interior) else [0.0]
-            if double and interior and style.rounded:
-                lines.append(PaintedLine(_u_cap(e, axis, style.double_gap / 2.0, width), style.paint))
-            for off in offsets:
-                for poly in _separator(rng, e + along * off, axis, depth, width, style.line_style):
-                    lines.append(PaintedLine(poly, style.paint))
-            # One marking point per separator, a double one's too: at its middle, where the
-            # two slots beside it meet (two points a few centimetres apart are one junction to
-            # a detector, and a slot's entrance would sit at either twin by chance).
-            if style.entrance_line:
-                shape = "T" if interior or double else "L"
-            else:
-                shape = "I"
-            marks.append(WorldMark(e.copy(), axis.copy(), shape))
-        if style.back_line:
-            back = axis * depth
-            lines.append(
-                PaintedLine(_line_poly(entrances[0] + back, entrances[-1] + back, width), style.paint)
-            )
-        if style.entrance_line:
-            lines.append(PaintedLine(_line_poly(entrances[0], entrances[-1], width), style.paint))
-        for i in range(count):
-            shrink = style.double_gap / 2.0 if double else 0.0
-            e0 = entrances[i] + along * (shrink if i > 0 else 0.0)
-            e1 = entrances[i + 1] - along * (shrink if i + 1 < count else 0.0)
-            slot = _drawn_slot(rng, (e0, e1), axis * depth, side, kind, occupancy)
-            if double:  # the separators' marking points
-                slot.label_corners = _corners((entrances[i], entrances[i + 1]), axis * depth, side)
-            slots.append(slot)
-            if not slot.free:
-                solids += _parked_car(slot)
-            elif stopper and kind != "parallel":
-                bar_centre = (e0 + e1) / 2.0 + axis * (depth - 0.5)
-                solids.append(objects.wheel_stopper(bar_centre, e1 - e0, stopper_colour))
-        end = entrances[-1]
-        gap = float(rng.uniform(*GROUP_GAP_M))
-        if indoor and rng.random() < 0.85:
-            centre = end + along * (gap / 2.0) + axis * depth * pillar_depth
-            solids.append(objects.pillar(centre, pillar_size, pillar_colour, striped))
-        elif rng.random() < 0.2:
-            solids.append(objects.pole(end + along * (gap / 2.0) + axis * 0.5, 0.08, (90, 140, 170)))
-        y = float(end[1]) + gap
+        y = _slot_group(rng, row, y, y_hi, parts)
     back_x = x_entrance + side * depth + side * 0.3
+    solids = parts[3]
     if indoor and rng.random() < 0.8:
         colour = rgb(rng.integers(150, 230, 3))
         solids.append(objects.wall(np.array([back_x, y_lo]), np.array([back_x, y_hi]), 0.3, colour))
     elif not indoor and rng.random() < 0.4:
         colour = rgb(rng.integers(140, 200, 3))
         solids.append(objects.kerb(np.array([back_x, y_lo]), np.array([back_x, y_hi]), colour))
-    return slots, lines, marks, solids
+    return parts
 
 
 def _corners(entrance: tuple[np.ndarray, np.ndarray], back: np.ndarray, side: int) -> np.ndarray:
@@ -449,7 +500,7 @@ def _band_row(
     pitch: float,
     depth: float,
     axis: np.ndarray,
-) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
+) -> _RowParts:
     """A row of slots between wide unpainted bands (concrete strips between paver slots).
 
     A band is so wide (``BAND_WIDTH_M``) that each slot keeps its own corners: a marking point at
@@ -515,7 +566,7 @@ def _platform_row(
     y_hi: float,
     style: _RowStyle,
     occupancy: float,
-) -> tuple[list[SlotGeometry], list[PaintedLine], list[WorldMark], list[objects.Solid]]:
+) -> _RowParts:
     """A stacked garage row: a steel platform per slot, a painted kerb line along the entrances.
 
     The slot is the platform. Its marking points are where neighbouring platforms meet at the
