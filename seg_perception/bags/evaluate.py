@@ -459,9 +459,54 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from seg_perception.config import load_scenario
+@dataclass
+class _SlotScores:
+    """Marking points and slots of a parking run, with occupancy and (on a stream) slot ids."""
 
+    parking: ParkingAccumulator
+    scale: float  # metres per pixel of the frames (0: unknown)
+    occupancy: OccupancyAgreement = field(default_factory=OccupancyAgreement)
+    persistence: SlotIdPersistence | None = None  # a bag or a generated drive: slots keep their ids
+
+    def update(self, frame: Frame) -> None:
+        if frame.true_slots is None or frame.predicted_slots is None:
+            return
+        width = int(frame.true_mask.shape[1])
+        point_px = frame_threshold_px(width, self.scale or None, self.parking.threshold_m)
+        matches = self.parking.update(
+            image_width=width,
+            predicted_points=_points_or_corners(frame.predicted_points, frame.predicted_slots, point_px),
+            true_points=_points_or_corners(frame.true_points, frame.true_slots, point_px),
+            predicted_entrances=slot_entrances(frame.predicted_slots),
+            true_entrances=slot_entrances(frame.true_slots),
+            metres_per_pixel=self.scale or None,
+        )
+        self.occupancy.update(
+            matches["slots"],
+            [slot.occupied for slot in frame.predicted_slots],
+            [slot.occupied for slot in frame.true_slots],
+            [slot.occupancy_confidence for slot in frame.predicted_slots],
+        )
+        if self.persistence is not None:
+            self.persistence.update(
+                matches["slots"],
+                [slot.instance_id for slot in frame.predicted_slots],
+                [slot.instance_id for slot in frame.true_slots],
+            )
+
+    def report(self) -> dict[str, Any] | None:
+        """The parking report (None when no frame had slots on both sides)."""
+        if not self.parking.frames:
+            return None
+        report = self.parking.report()
+        report["occupancy"] = self.occupancy.report()
+        if self.persistence is not None:
+            report["slot_ids"] = self.persistence.report()
+        return report
+
+
+def _source(args: argparse.Namespace) -> None:
+    """Check that exactly one input is given (and --gt-bag only with a bag)."""
     sources = [
         name
         for name, value in (("BAG", args.bag), ("--dataset", args.dataset), ("--generate", args.generate))
@@ -473,6 +518,28 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.gt_bag and not args.bag:
         raise BagError("--gt-bag needs BAG")
+
+
+def _report_text(report: dict[str, Any], incomplete: str | None) -> str:
+    text = markdown(report)
+    if "parking" in report:
+        text += (
+            "\nMarking points and slots (every labelled slot, occupied ones too; ps2.0-style matching):\n\n"
+            + format_report(report["parking"])
+        )
+        if "occupancy" in report["parking"]:
+            text += "\n" + format_occupancy(report["parking"]["occupancy"])
+        if "slot_ids" in report["parking"]:
+            text += format_persistence(report["parking"]["slot_ids"])
+    if incomplete:
+        text = f"> **INCOMPLETE INPUT**: {incomplete}\n\n{text}"
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from seg_perception.config import load_scenario
+
+    _source(args)
     if args.out:
         prepare_output_directory(args.out)
     incomplete = None
@@ -483,10 +550,15 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     threshold_px, scale = slot_threshold(args, scenario)
     accumulator = EvaluationAccumulator(scenario.classes.names, threshold_px, scale)
-    parking = ParkingAccumulator(threshold_m=args.point_threshold_cm / 100.0) if has_slots(scenario) else None
-    # a bag or a generated drive is a stream whose labelled slots keep their ids from frame to frame
-    persistence = SlotIdPersistence() if parking is not None and not args.dataset else None
-    occupancy = OccupancyAgreement() if parking is not None else None
+    slot_scores = (
+        _SlotScores(
+            ParkingAccumulator(threshold_m=args.point_threshold_cm / 100.0),
+            scale,
+            persistence=None if args.dataset else SlotIdPersistence(),
+        )
+        if has_slots(scenario)
+        else None
+    )
     runner = PipelineRunner(args, scenario)
     frames = (bag_frames if args.bag else generated_frames if args.generate else dataset_frames)(
         args, scenario, runner
@@ -501,32 +573,8 @@ def run(args: argparse.Namespace) -> int:
                 true_slots=frame.true_slots,
                 predicted_slots=frame.predicted_slots,
             )
-            if parking is not None and frame.true_slots is not None and frame.predicted_slots is not None:
-                width = int(frame.true_mask.shape[1])
-                point_px = frame_threshold_px(width, scale or None, parking.threshold_m)
-                matches = parking.update(
-                    image_width=width,
-                    predicted_points=_points_or_corners(
-                        frame.predicted_points, frame.predicted_slots, point_px
-                    ),
-                    true_points=_points_or_corners(frame.true_points, frame.true_slots, point_px),
-                    predicted_entrances=slot_entrances(frame.predicted_slots),
-                    true_entrances=slot_entrances(frame.true_slots),
-                    metres_per_pixel=scale or None,
-                )
-                if occupancy is not None:
-                    occupancy.update(
-                        matches["slots"],
-                        [slot.occupied for slot in frame.predicted_slots],
-                        [slot.occupied for slot in frame.true_slots],
-                        [slot.occupancy_confidence for slot in frame.predicted_slots],
-                    )
-                if persistence is not None:
-                    persistence.update(
-                        matches["slots"],
-                        [slot.instance_id for slot in frame.predicted_slots],
-                        [slot.instance_id for slot in frame.true_slots],
-                    )
+            if slot_scores is not None:
+                slot_scores.update(frame)
     except ValueError as err:
         raise BagError(str(err)) from err
     finally:
@@ -534,12 +582,9 @@ def run(args: argparse.Namespace) -> int:
     if accumulator.frames == 0:
         raise BagError("no frame had both ground truth and a prediction")
     report = accumulator.report()
-    if parking is not None and parking.frames:
-        report["parking"] = parking.report()
-        if occupancy is not None:
-            report["parking"]["occupancy"] = occupancy.report()
-        if persistence is not None:
-            report["parking"]["slot_ids"] = persistence.report()
+    parking_report = slot_scores.report() if slot_scores is not None else None
+    if parking_report is not None:
+        report["parking"] = parking_report
     report.update(
         {"scenario": scenario.name, "source": str(args.bag or args.dataset or f"generate:{args.generate}")}
     )
@@ -549,18 +594,7 @@ def run(args: argparse.Namespace) -> int:
         from seg_perception.bags.process import LATENCY_DIGITS
 
         report["latency_ms"] = stage_latencies(runner.timings, LATENCY_DIGITS)
-    text = markdown(report)
-    if "parking" in report:
-        text += (
-            "\nMarking points and slots (every labelled slot, occupied ones too; ps2.0-style matching):\n\n"
-            + format_report(report["parking"])
-        )
-        if "occupancy" in report["parking"]:
-            text += "\n" + format_occupancy(report["parking"]["occupancy"])
-        if "slot_ids" in report["parking"]:
-            text += format_persistence(report["parking"]["slot_ids"])
-    if incomplete:
-        text = f"> **INCOMPLETE INPUT**: {incomplete}\n\n{text}"
+    text = _report_text(report, incomplete)
     print(text, end="")
     if args.out:
         try:
