@@ -34,8 +34,9 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import yaml
@@ -44,7 +45,7 @@ from tqdm import tqdm
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError, FrameRejectedError
 from seg_perception.bags.selection import select_image_topics
-from seg_perception.bags.storage import BagReader, BagWriter, prepare_output_directory
+from seg_perception.bags.storage import BagMessage, BagReader, BagWriter, prepare_output_directory
 from seg_perception.bags.topics import CAMERA_INFO_MSGTYPE
 from seg_perception.calibration_arguments import add_calibration_arguments, calibration_fields
 from seg_perception.image_decoding import DEFAULT_MAX_PIXELS
@@ -369,6 +370,92 @@ def _remove_previous(out: Path, *, overwrite: bool) -> None:
         shutil.rmtree(out / "bag")
 
 
+@dataclass
+class _Rejections:
+    """Frames refused by the decoder, counted by reason, with each reason's first message."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    first: dict[str, str] = field(default_factory=dict)
+
+    def add(self, err: FrameRejectedError) -> None:
+        self.counts[err.reason] = self.counts.get(err.reason, 0) + 1
+        self.first.setdefault(err.reason, str(err))
+
+    def decode(self, message: BagMessage, *, max_pixels: int) -> tuple[Any, np.ndarray] | None:
+        """The message and its image, or None (counted here) when the decoder refuses the frame."""
+        msg = message.decode()
+        try:
+            return msg, messages.decode_image(
+                msg, message.msgtype, topic=message.topic, max_pixels=max_pixels
+            )
+        except FrameRejectedError as err:
+            self.add(err)
+            return None
+
+    def describe(self) -> str:
+        """``; N frame(s) rejected, first: ...`` for an error message ("" when none was)."""
+        if not self.counts:
+            return ""
+        return (
+            f"; {sum(self.counts.values())} frame(s) rejected, first: {next(iter(self.first.values()), '')}"
+        )
+
+
+@dataclass
+class _ContactSheet:
+    """Overlays of evenly spaced frames of the first topic, for one picture of the run."""
+
+    indices: set[int]
+    images: list[np.ndarray] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    def add(self, index: int, overlay: np.ndarray, label: str) -> None:
+        if index in self.indices:
+            self.images.append(overlay)
+            self.labels.append(label)
+
+    def write(self, path: Path) -> Path | None:
+        if not self.images:
+            return None
+        return write_png(contact_sheet(self.images, CONTACT_SHEET_COLUMNS, labels=self.labels), path)
+
+
+def _camera_outputs(
+    args: argparse.Namespace, camera: str, pipeline: Any, scenario: Any, writer: BagWriter, jsonl: IO[str]
+) -> CameraOutputs:
+    return CameraOutputs(
+        camera=camera,
+        pipeline=pipeline,
+        scenario=scenario,
+        writer=writer,
+        namespace=args.output_namespace,
+        jsonl=jsonl,
+        raw_overlay=args.raw_overlay,
+        compress_masks=args.compress_masks,
+        jpeg_quality=args.overlay_jpeg_quality,
+        polygon_cloud=args.polygon_cloud,
+        tracking_gap_s=args.tracking_gap_s,
+    )
+
+
+def _open_for_writing(path: Path) -> IO[str]:
+    try:
+        return path.open("w")
+    except OSError as err:
+        raise BagError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def _camera_summary(outputs: CameraOutputs) -> dict[str, Any]:
+    return {
+        "frames": len(outputs.timings),
+        "topics": outputs.topic,
+        "markers": outputs.ros is not None,
+        "scene_cuts": outputs.scene_cuts,
+        "tracking_restarts": outputs.tracking_restarts,
+        "latency_ms": stage_latencies(outputs.timings, LATENCY_DIGITS),
+    }
+
+
 def _process(
     reader: BagReader,
     args: argparse.Namespace,
@@ -382,39 +469,22 @@ def _process(
     out: Path = args.out
     video_path = None if args.video == "none" else out / f"overlay.{args.video}"
     first_topic = next(iter(selection))
-    sheet_indices = set(
-        evenly_spaced(min(total, reader.message_counts.get(first_topic, 0)), CONTACT_SHEET_FRAMES)
+    sheet = _ContactSheet(
+        set(evenly_spaced(min(total, reader.message_counts.get(first_topic, 0)), CONTACT_SHEET_FRAMES))
     )
-    sheet_images: list[np.ndarray] = []
-    sheet_labels: list[str] = []
     frames_per_topic = dict.fromkeys(selection, 0)
-    rejected: dict[str, int] = {}
-    first_rejection: dict[str, str] = {}
+    rejected = _Rejections()
     _remove_previous(out, overwrite=args.overwrite)
     partial_bag, partial_jsonl = out / ("bag" + PARTIAL_SUFFIX), out / ("polygons.jsonl" + PARTIAL_SUFFIX)
     status: dict[str, Any] = {"status": "incomplete", "frames_expected": total, "frames_done": 0}
     start = time.perf_counter()
-    try:
-        jsonl_file = partial_jsonl.open("w")
-    except OSError as err:
-        raise BagError(f"cannot write {partial_jsonl}: {err.strerror or err}") from err
     with (
+        _open_for_writing(partial_jsonl) as jsonl,  # opened first: nothing is written when it cannot be
         BagWriter(partial_bag, storage="mcap", custom_data={STATUS_KEY: json.dumps(status)}) as writer,
-        jsonl_file as jsonl,
     ):
         cameras = {
-            camera: CameraOutputs(
-                camera=camera,
-                pipeline=pipeline_cls(engine, scenario, camera),
-                scenario=scenario,
-                writer=writer,
-                namespace=args.output_namespace,
-                jsonl=jsonl,
-                raw_overlay=args.raw_overlay,
-                compress_masks=args.compress_masks,
-                jpeg_quality=args.overlay_jpeg_quality,
-                polygon_cloud=args.polygon_cloud,
-                tracking_gap_s=args.tracking_gap_s,
+            camera: _camera_outputs(
+                args, camera, pipeline_cls(engine, scenario, camera), scenario, writer, jsonl
             )
             for camera in set(selection.values())
         }
@@ -429,16 +499,11 @@ def _process(
                 if args.max_frames and index >= args.max_frames:
                     continue
                 writer.write_raw(message.topic, message.msgtype, message.timestamp_ns, message.rawdata)
-                msg = message.decode()
-                try:
-                    image = messages.decode_image(
-                        msg, message.msgtype, topic=message.topic, max_pixels=args.max_image_pixels
-                    )
-                except FrameRejectedError as err:
-                    rejected[err.reason] = rejected.get(err.reason, 0) + 1
-                    first_rejection.setdefault(err.reason, str(err))
+                decoded = rejected.decode(message, max_pixels=args.max_image_pixels)
+                if decoded is None:
                     progress.update(1)
                     continue
+                msg, image = decoded
                 stamp = messages.stamp_ns(msg)
                 overlay = cameras[selection[message.topic]].handle(
                     image, stamp=stamp, log_time=message.timestamp_ns, frame_id=msg.header.frame_id
@@ -446,9 +511,7 @@ def _process(
                 if message.topic == first_topic:
                     if video is not None:
                         video.add(overlay)
-                    if index in sheet_indices:
-                        sheet_images.append(overlay)
-                        sheet_labels.append(f"{(stamp - reader.start_time_ns) / 1e9:.2f} s")
+                    sheet.add(index, overlay, f"{(stamp - reader.start_time_ns) / 1e9:.2f} s")
                 frames_per_topic[message.topic] = index + 1
                 status["frames_done"] += 1
                 progress.update(1)
@@ -461,36 +524,20 @@ def _process(
     wall = time.perf_counter() - start
     frames = sum(frames_per_topic.values())
     if frames == 0:
-        count = sum(rejected.values())
-        first = next(iter(first_rejection.values()), "")
-        skipped = f"; {count} frame(s) rejected, first: {first}" if rejected else ""
-        raise BagError(f"no frames processed from {', '.join(selection)}{skipped}")
+        raise BagError(f"no frames processed from {', '.join(selection)}{rejected.describe()}")
     partial_jsonl.replace(out / "polygons.jsonl")
     partial_bag.replace(out / "bag")
-    sheet_path = None
-    if sheet_images:
-        sheet = contact_sheet(sheet_images, CONTACT_SHEET_COLUMNS, labels=sheet_labels)
-        sheet_path = write_png(sheet, out / "contact_sheet.png")
+    sheet_path = sheet.write(out / "contact_sheet.png")
     return {
         "bag": str(args.bag),
         "scenario": scenario.name,
         "topics": selection,
         "frames": frames,
-        "rejected": dict(sorted(rejected.items())),
-        "first_rejection": first_rejection,
+        "rejected": dict(sorted(rejected.counts.items())),
+        "first_rejection": rejected.first,
         "wall_s": round(wall, 3),
         "fps": round(frames / wall, 2) if wall > 0 else 0.0,
-        "cameras": {
-            camera: {
-                "frames": len(outputs.timings),
-                "topics": outputs.topic,
-                "markers": outputs.ros is not None,
-                "scene_cuts": outputs.scene_cuts,
-                "tracking_restarts": outputs.tracking_restarts,
-                "latency_ms": stage_latencies(outputs.timings, LATENCY_DIGITS),
-            }
-            for camera, outputs in cameras.items()
-        },
+        "cameras": {camera: _camera_summary(outputs) for camera, outputs in cameras.items()},
         "outputs": {
             "bag": str(out / "bag"),
             "polygons": str(out / "polygons.jsonl"),
