@@ -340,6 +340,21 @@ def _with_slot_overrides(
     return dataclasses.replace(base, params={**base.params, "slots": slots})
 
 
+def _labelled_image(
+    sample: AvmSample, metres_per_pixel: float | None
+) -> tuple[np.ndarray, ParkingLabel, float | None]:
+    """A labelled AVM image -> (image, its label scaled to it, its metres per pixel or None: unknown)."""
+    image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ConfigError(f"cannot read image {sample.image_path}")
+    raw_label = read_parking_label(sample.label_path)
+    return (
+        image,
+        raw_label.scaled_to((int(image.shape[0]), int(image.shape[1]))),
+        raw_label.image_metres_per_pixel(int(image.shape[1]), given=metres_per_pixel),
+    )
+
+
 def _evaluate(
     model_path: str | Path,
     data: Path,
@@ -382,13 +397,8 @@ def _evaluate(
     assumed_scale = False
     try:
         for number, sample in enumerate(samples):
-            image = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise ConfigError(f"cannot read image {sample.image_path}")
+            image, label, frame_mpp = _labelled_image(sample, metres_per_pixel)
             size = (int(image.shape[0]), int(image.shape[1]))
-            raw_label = read_parking_label(sample.label_path)
-            label = raw_label.scaled_to(size)
-            frame_mpp = raw_label.image_metres_per_pixel(size[1], given=metres_per_pixel)
             # without a scale the model sees the frame as the metric does: ps2.0's 10 m across its width
             model_mpp = frame_mpp if frame_mpp is not None else ps2_metres_per_pixel(size[1])
             assumed_scale = assumed_scale or frame_mpp is None
@@ -433,25 +443,20 @@ def _evaluate(
                     cv2.imwrite(str(target), draw_overlay(image, label, points, result.slots, matches))
     finally:
         engine.close()
-    reports = []
-    for accumulator, per_frame, threshold in zip(accumulators, per_frames, point_thresholds, strict=True):
-        report = accumulator.report()
-        report.update(
-            {
-                "model": str(model_path),
-                "data": str(data),
-                "images": len(samples),
-                "unlabelled_images_skipped": unlabelled,
-                "metres_per_pixel_of_label_frame": metres_per_pixel,
-                "predicted_points_from": sorted(sources),
-                "oracle": oracle,
-                "ps2_scale_assumed": assumed_scale,
-                "point_threshold": threshold,
-                "per_frame": per_frame,
-            }
-        )
-        reports.append(report)
-    return reports
+    common = {
+        "model": str(model_path),
+        "data": str(data),
+        "images": len(samples),
+        "unlabelled_images_skipped": unlabelled,
+        "metres_per_pixel_of_label_frame": metres_per_pixel,
+        "predicted_points_from": sorted(sources),
+        "oracle": oracle,
+        "ps2_scale_assumed": assumed_scale,
+    }
+    return [
+        {**accumulator.report(), **common, "point_threshold": threshold, "per_frame": per_frame}
+        for accumulator, per_frame, threshold in zip(accumulators, per_frames, point_thresholds, strict=True)
+    ]
 
 
 def iter_groups(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
