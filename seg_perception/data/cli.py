@@ -24,9 +24,10 @@ import cv2
 import numpy as np
 
 from seg_perception.cli_args import add_size_argument, probability
-from seg_perception.config import load_scenario, scenario_names
+from seg_perception.config import ScenarioConfig, load_scenario, scenario_names
 from seg_perception.data.errors import DatasetError
 from seg_perception.data.parking_labels import to_dmpr_json
+from seg_perception.data.synthetic.sample import SceneSample
 from seg_perception.data.synthetic.scenes import DRIVE_FPS
 from seg_perception.metrics.lanes import BENCHMARK_LANES_PER_SIDE
 
@@ -126,6 +127,33 @@ def annotated(sample: Any, colors: np.ndarray) -> np.ndarray:
     return np.vstack([sample.image, truth])
 
 
+def _check(args: argparse.Namespace, config: ScenarioConfig) -> None:
+    if args.count < 1:
+        raise DatasetError(f"--count must be at least 1, got {args.count}")
+    if not args.fps > 0:
+        raise DatasetError(f"--fps must be above 0, got {args.fps}")
+    if args.lanes_per_side < 0:
+        raise DatasetError(f"--lanes-per-side must be 0 (every line) or more, got {args.lanes_per_side}")
+    if (args.tusimple or args.culane) and config.primary_camera != "front":
+        raise DatasetError(f"--tusimple / --culane need a front-camera scenario; {config.name} is not one")
+
+
+def _slot_label(sample: SceneSample) -> dict[str, Any]:
+    """A parking scene's marking points and slots in the DMPR-PS JSON form, with its size and scale."""
+    label = to_dmpr_json(sample.marking_points, sample.slots)
+    label["image_size"] = [int(v) for v in sample.mask.shape]
+    label["metres_per_pixel"] = sample.meta.get("metres_per_pixel")
+    return label
+
+
+def _write_sheet(path: Path, tiles: list[np.ndarray], columns: int) -> None:
+    """The scenes' pictures in rows of ``columns`` (the last row padded black)."""
+    tiles = tiles + [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
+    rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.vstack(rows))
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -137,15 +165,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from seg_perception.data.synthetic import generate_drive, generate_scene
 
-    if args.count < 1:
-        raise DatasetError(f"--count must be at least 1, got {args.count}")
     config = load_scenario(args.scenario)
-    if not args.fps > 0:
-        raise DatasetError(f"--fps must be above 0, got {args.fps}")
-    if args.lanes_per_side < 0:
-        raise DatasetError(f"--lanes-per-side must be 0 (every line) or more, got {args.lanes_per_side}")
-    if (args.tusimple or args.culane) and config.primary_camera != "front":
-        raise DatasetError(f"--tusimple / --culane need a front-camera scenario; {config.name} is not one")
+    _check(args, config)
     out: Path = args.out
     folders = {name: out / name for name in ("images", "masks", "polygons", "preview", "labels")}
     parking = config.synthetic_scene == "parking"  # scenes with slots and marking points
@@ -181,10 +202,7 @@ def run(args: argparse.Namespace) -> int:
         cv2.imwrite(str(folders["masks"] / f"{name}.png"), sample.mask)
         (folders["polygons"] / f"{name}.json").write_text(json.dumps(sample.to_json()))
         if parking:
-            label = to_dmpr_json(sample.marking_points, sample.slots)
-            label["image_size"] = [int(v) for v in sample.mask.shape]
-            label["metres_per_pixel"] = sample.meta.get("metres_per_pixel")
-            (folders["labels"] / f"{name}.json").write_text(json.dumps(label))
+            (folders["labels"] / f"{name}.json").write_text(json.dumps(_slot_label(sample)))
         if args.tusimple:
             tusimple.append(
                 scene_tusimple_label(sample, f"images/{name}.png", lanes_per_side=args.lanes_per_side)
@@ -203,11 +221,6 @@ def run(args: argparse.Namespace) -> int:
         write_tusimple_labels(out / "tusimple.json", tusimple)
     print(f"wrote {args.count} {config.name} scenes to {out}")
     if args.sheet is not None:
-        columns = max(1, args.sheet_columns)
-        blank = np.zeros_like(sheet[0])
-        sheet += [blank] * (-len(sheet) % columns)
-        rows = [np.hstack(sheet[i : i + columns]) for i in range(0, len(sheet), columns)]
-        args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(args.sheet), np.vstack(rows))
+        _write_sheet(args.sheet, sheet, max(1, args.sheet_columns))
         print(f"wrote contact sheet {args.sheet}")
     return 0
