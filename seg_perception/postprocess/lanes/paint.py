@@ -96,27 +96,7 @@ def link_tracklets(
         lo, hi = first[row_i], first[row_i + 1]
         if lo == hi and not active:
             continue
-        pairs = []
-        if lo < hi and active:  # each track's prediction and width once per row, not once per run
-            predicted = []
-            widths = []
-            for track in active:
-                last = track[-1]
-                if len(track) >= 3:
-                    third = track[-3]
-                    slope = (centres[last] - centres[third]) / (run_v[last] - run_v[third])
-                    predicted.append(centres[last] + slope * (v - run_v[last]))
-                else:
-                    predicted.append(centres[last])
-                widths.append(rights[last] - lefts[last])
-            for k in range(lo, hi):
-                u, run_width = centres[k], rights[k] - lefts[k]
-                for track_i, track_u in enumerate(predicted):
-                    distance = abs(track_u - u)
-                    width = widths[track_i]
-                    if distance <= slack + 0.75 * (run_width if run_width >= width else width):
-                        pairs.append((distance, k, track_i))
-            pairs.sort()
+        pairs = _candidate_links(active, range(lo, hi), v, (centres, lefts, rights, run_v), slack)
         taken: set[int] = set()
         used_tracks: set[int] = set()
         for _, k, track_i in pairs:
@@ -143,6 +123,43 @@ def link_tracklets(
         active, idle = next_active, next_idle
     done.extend(active)
     return done
+
+
+def _candidate_links(
+    active: list[list[int]],
+    row_runs: range,
+    v: float,
+    table: tuple[list[float], list[int], list[int], list[float]],
+    slack: float,
+) -> list[tuple[float, int, int]]:
+    """``(distance, run, track)`` for every run of this row near a track's predicted centre, nearest first.
+
+    ``table``: every run's centre, left and right edge and row (frame pixels).
+    """
+    if not row_runs or not active:
+        return []
+    centres, lefts, rights, run_v = table
+    predicted = []
+    widths = []
+    for track in active:  # each track's prediction and width once per row, not once per run
+        last = track[-1]
+        if len(track) >= 3:
+            third = track[-3]
+            slope = (centres[last] - centres[third]) / (run_v[last] - run_v[third])
+            predicted.append(centres[last] + slope * (v - run_v[last]))
+        else:
+            predicted.append(centres[last])
+        widths.append(rights[last] - lefts[last])
+    pairs = []
+    for k in row_runs:
+        u, run_width = centres[k], rights[k] - lefts[k]
+        for track_i, track_u in enumerate(predicted):
+            distance = abs(track_u - u)
+            width = widths[track_i]
+            if distance <= slack + 0.75 * (run_width if run_width >= width else width):
+                pairs.append((distance, k, track_i))
+    pairs.sort()
+    return pairs
 
 
 def stripe_samples(
