@@ -23,7 +23,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -33,6 +33,9 @@ from seg_perception import cli_args
 from seg_perception.bags import frame_json, messages, topics
 from seg_perception.bags.errors import BagError
 from seg_perception.bags.storage import STORAGE_FORMATS, BagWriter
+
+if TYPE_CHECKING:
+    from seg_perception.media_files import Source
 
 CUSTOM_DATA_KEY = "seg_perception.drive"
 DEFAULT_SECONDS = 20.0
@@ -243,31 +246,43 @@ def _writer(args: argparse.Namespace, recording: dict[str, Any]) -> BagWriter:
     )
 
 
-def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int] | None) -> int:
-    """``make-bag --from``: a real camera's video or folder of frames on ``camera``'s topics."""
-    import cv2
-
-    from seg_perception.errors import ConfigError, MediaSourceError
-    from seg_perception.media_files import Source
+def _camera_info(path: Path) -> dict[str, Any]:
+    """A CameraInfo YAML, checked as the node will read it (a bad file fails here, not at playback)."""
+    from seg_perception.errors import ConfigError
     from seg_perception.postprocess.camera_model import UNMOUNTED, CameraModel
 
-    if len(args.scenario) > 1:
-        raise BagError("--from records one camera: give one --scenario")
-    info = None
-    if args.camera_info is not None:
-        try:  # checked as the node will read it, so a bad file fails here and not at playback
-            CameraModel.from_camera_info_file(args.camera_info, UNMOUNTED)
-        except ConfigError as err:
-            raise BagError(str(err)) from err
-        info = yaml.safe_load(args.camera_info.read_text())
-    folder_fps = None if args.source.is_file() else (args.fps or DEFAULT_FPS)
     try:
-        source = Source(str(args.source), sequence_fps=folder_fps)
+        CameraModel.from_camera_info_file(path, UNMOUNTED)
+    except ConfigError as err:
+        raise BagError(str(err)) from err
+    info: dict[str, Any] = yaml.safe_load(path.read_text())
+    return info
+
+
+def _media_source(path: Path, fps: float | None) -> Source:
+    """A video or a folder of frames (read at ``fps``, default DEFAULT_FPS); an image is refused."""
+    from seg_perception.errors import MediaSourceError
+    from seg_perception.media_files import Source
+
+    folder_fps = None if path.is_file() else (fps or DEFAULT_FPS)
+    try:
+        source = Source(str(path), sequence_fps=folder_fps)
     except MediaSourceError as err:
         raise BagError(f"--from: {err}") from err
     if source.kind not in ("video", "sequence"):
         source.close()
-        raise BagError(f"--from takes a video file or a folder of frames; {args.source} is an image")
+        raise BagError(f"--from takes a video file or a folder of frames; {path} is an image")
+    return source
+
+
+def _run_from_media(args: argparse.Namespace, camera: str, size: tuple[int, int] | None) -> int:
+    """``make-bag --from``: a real camera's video or folder of frames on ``camera``'s topics."""
+    import cv2
+
+    if len(args.scenario) > 1:
+        raise BagError("--from records one camera: give one --scenario")
+    info = None if args.camera_info is None else _camera_info(args.camera_info)
+    source = _media_source(args.source, args.fps)
     fps = args.fps or source.fps or DEFAULT_FPS
     limit = None if args.seconds is None else max(1, math.ceil(args.seconds * fps - 1e-9))
     layout = _layout(args, fps, ground_truth=False)
