@@ -143,7 +143,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yaml", type=Path, help="write the camera's parameter block here")
 
 
-def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]:
+#: what a calibration source gives: the mapper, the node's parameter block, the frame to draw on, a summary
+Calibration = tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]
+
+
+def calibrate(args: argparse.Namespace) -> Calibration:
     """``(mapper, parameter block, frame or None, summary text)`` for the chosen source.
 
     Raises:
@@ -175,29 +179,42 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
             )
         return _mounting_from_straight_road(args, frame)
     if pairs:
-        array = np.asarray(pairs, dtype=np.float64)
-        matrix, rms = homography_from_correspondences(array[:, :2], array[:, 2:])
-        mapper = GroundMapper(matrix)
-        block: dict[str, Any] = {"ground_homography": [float(v) for v in matrix.ravel()]}
-        return mapper, block, frame, f"{len(pairs)} pairs, RMS ground error {rms:.3f} m"
+        return _from_pairs(np.asarray(pairs, dtype=np.float64), frame)
     if args.camera_info is not None:
-        if args.height is None:
-            raise ConfigError("--camera-info needs the mounting: --height (metres) and --pitch (degrees)")
-        mounting = {
-            "height_m": args.height,
-            "pitch_deg": args.pitch,
-            "roll_deg": args.roll,
-            "yaw_deg": args.yaw,
-        }
-        camera = CameraModel.from_camera_info_file(
-            args.camera_info, Mounting.from_mapping(mounting), rectified=args.rectified
-        )
-        block = {"camera_info_file": str(args.camera_info), "mounting": mounting}
-        if args.rectified:
-            block["rectified"] = True
-        lens = _lens(camera, args.rectified)
-        text = f"camera info {args.camera_info} ({lens}), horizon at row {camera.horizon_v():.1f}"
-        return GroundMapper.from_camera(camera), block, frame, text
+        return _from_camera_info(args, frame)
+    return _from_synthetic(args, frame)
+
+
+def _from_pairs(pairs: np.ndarray, frame: np.ndarray | None) -> Calibration:
+    """A homography from image <-> ground pairs (``(N, 4)``: u, v, x, y)."""
+    matrix, rms = homography_from_correspondences(pairs[:, :2], pairs[:, 2:])
+    block: dict[str, Any] = {"ground_homography": [float(v) for v in matrix.ravel()]}
+    return GroundMapper(matrix), block, frame, f"{len(pairs)} pairs, RMS ground error {rms:.3f} m"
+
+
+def _from_camera_info(args: argparse.Namespace, frame: np.ndarray | None) -> Calibration:
+    """A camera info file and the mounting given as options."""
+    if args.height is None:
+        raise ConfigError("--camera-info needs the mounting: --height (metres) and --pitch (degrees)")
+    mounting = {
+        "height_m": args.height,
+        "pitch_deg": args.pitch,
+        "roll_deg": args.roll,
+        "yaw_deg": args.yaw,
+    }
+    camera = CameraModel.from_camera_info_file(
+        args.camera_info, Mounting.from_mapping(mounting), rectified=args.rectified
+    )
+    block: dict[str, Any] = {"camera_info_file": str(args.camera_info), "mounting": mounting}
+    if args.rectified:
+        block["rectified"] = True
+    lens = _lens(camera, args.rectified)
+    text = f"camera info {args.camera_info} ({lens}), horizon at row {camera.horizon_v():.1f}"
+    return GroundMapper.from_camera(camera), block, frame, text
+
+
+def _from_synthetic(args: argparse.Namespace, frame: np.ndarray | None) -> Calibration:
+    """The true camera of a generated drive (its first frame, when no --image is given)."""
     from seg_perception.data.synthetic import generate_drive
 
     try:
@@ -208,7 +225,9 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
     if "camera_model" not in sample.meta:
         raise ConfigError(f"scenario {args.synthetic!r} has no front camera to calibrate")
     camera = CameraModel.from_generator_meta(sample.meta["camera_model"], size)
-    block = {"ground_homography": [float(v) for v in camera.image_to_ground_homography().ravel()]}
+    block: dict[str, Any] = {
+        "ground_homography": [float(v) for v in camera.image_to_ground_homography().ravel()]
+    }
     text = f"synthetic {args.synthetic} seed {args.seed}, {_lens(camera, False)}"
     if camera.distortion:
         if args.yaml is None:
@@ -218,14 +237,12 @@ def calibrate(args: argparse.Namespace) -> tuple[GroundMapper, dict[str, Any], n
             info_file.parent.mkdir(parents=True, exist_ok=True)
             info_file.write_text(yaml.safe_dump(camera.camera_info(), sort_keys=False))
             block = {"camera_info_file": str(info_file), "mounting": _mounting_degrees(camera.mounting)}
-    if frame is None:
-        frame = sample.image
-    return GroundMapper.from_camera(camera), block, frame, text
+    return GroundMapper.from_camera(camera), block, sample.image if frame is None else frame, text
 
 
 def _mounting_from_pairs(
     args: argparse.Namespace, pairs: np.ndarray, frame: np.ndarray | None
-) -> tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]:
+) -> Calibration:
     """A camera info plus pairs: the pairs measure the mounting (height, angles, offsets).
 
     Raises:
@@ -256,9 +273,7 @@ def _mounting_from_pairs(
     return mapper, block, frame, text
 
 
-def _mounting_from_straight_road(
-    args: argparse.Namespace, frame: np.ndarray
-) -> tuple[GroundMapper, dict[str, Any], np.ndarray | None, str]:
+def _mounting_from_straight_road(args: argparse.Namespace, frame: np.ndarray) -> Calibration:
     """A camera info plus a frame of a straight lane of known width: pitch, yaw and height.
 
     Raises:
