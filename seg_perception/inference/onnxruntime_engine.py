@@ -115,6 +115,16 @@ class FusedRunner:
         return np.array(self._mask.numpy(), copy=True)  # the one download; buffers are reused
 
 
+def _session_options(ort: Any, options: EngineOptions) -> Any:
+    """ONNX Runtime's session options: every graph optimisation, the thread count, spinning or not."""
+    session_options = ort.SessionOptions()
+    session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if options.intra_op_threads:
+        session_options.intra_op_num_threads = int(options.intra_op_threads)
+    session_options.add_session_config_entry(ALLOW_SPINNING, "1" if options.spin_wait else "0")
+    return session_options
+
+
 class OnnxRuntimeEngine(Engine):
     """An ONNX model run by ONNX Runtime with the best available execution provider.
 
@@ -160,11 +170,7 @@ class OnnxRuntimeEngine(Engine):
 
         self._source = path
         self._usable = usable
-        self._options = ort.SessionOptions()
-        self._options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if options.intra_op_threads:
-            self._options.intra_op_num_threads = int(options.intra_op_threads)
-        self._options.add_session_config_entry(ALLOW_SPINNING, "1" if options.spin_wait else "0")
+        self._options = _session_options(ort, options)
         self._device_id = device_index(device)
         self._fp16 = fp16
         self._cuda_graphs = options.cuda_graphs
