@@ -492,14 +492,7 @@ class CameraWorker:
             "publish": (mask_sent - segmented + end - processed) * 1e3,
             "mask_ready": (mask_sent - start) * 1e3,
         }
-        mismatch = None
-        if self.core.sim_time_active():
-            latency_ms: float | None = (end - arrived) * 1e3
-        else:
-            latency_ms = self.core.latency_ms(msg.header.stamp)
-            mismatch = self.core.clock_mismatch(latency_ms)
-            if mismatch is not None:
-                self._warn_clock_mismatch(mismatch)
+        latency_ms, mismatch = self._latency(msg.header.stamp, arrived=arrived, end=end)
         self.stats.on_processed(
             latency_ms=latency_ms,
             processing_ms=processing_ms,
@@ -507,6 +500,20 @@ class CameraWorker:
             clock_mismatch=mismatch,
             perception=self._perception(result),
         )
+
+    def _latency(self, stamp: Time, *, arrived: float, end: float) -> tuple[float | None, str | None]:
+        """``(latency ms or None, why the stamp does not fit the clock or None)`` of a frame sent at ``end``.
+
+        From the input stamp on the node clock, warning when the two clocks disagree; under sim time
+        (stamps and /clock from a bag) from the frame's arrival.
+        """
+        if self.core.sim_time_active():
+            return (end - arrived) * 1e3, None
+        latency_ms = self.core.latency_ms(stamp)
+        mismatch = self.core.clock_mismatch(latency_ms)
+        if mismatch is not None:
+            self._warn_clock_mismatch(mismatch)
+        return latency_ms, mismatch
 
     def _restart_tracking_on_a_jump(self, stamp: Time) -> None:
         """Forget tracked lanes and slots when the input stamps go back (a bag played again) or pause
