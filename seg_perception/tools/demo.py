@@ -730,91 +730,108 @@ class _DriveRun:
                 raise DemoError(f"{what} within {timeout_s:.0f} s: see {log}")
         return time.monotonic() - start
 
-    def run(self) -> list[dict[str, Any]]:
+    def _generate_frames(self) -> Path:
+        """Start every camera's player and wait until all have generated their frames.
+
+        Every camera generates its frames before the node starts, and all stream from the same
+        moment once the node is ready (the returned start file is touched): no camera's frame
+        generation (a core for tens of seconds) competes with another's stream, and both streams
+        are measured at once.
+        """
         settings, streams = self.settings, self.streams
+        start_path = self.out_dir / "cameras_start"
+        start_path.unlink(missing_ok=True)
+        for stream in streams:
+            stream.player_ready_path = stream.out_dir / "player_ready.json"
+            stream.player_ready_path.unlink(missing_ok=True)
+            stream.player_start_path = start_path
+            stream.player = ManagedProcess(
+                f"synthetic {stream.camera} camera",
+                stream._player_command(),
+                log_path=stream.out_dir / "player.log",
+                env=stream.env,
+            )
+        generate_s = self._spin_until(
+            lambda: all(s.player_ready_path is not None and s.player_ready_path.is_file() for s in streams),
+            timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,
+            what="the synthetic cameras did not both generate their frames",
+        )
+        _say(f"  [drive] both cameras generated their frames in {generate_s:.1f} s; starting the node")
+        for stream in streams:
+            stream.timings["generate_wait_s"] = generate_s
+        return start_path
+
+    def _start_node(self) -> None:
+        """Start the one node for every camera and wait until it serves them all."""
+        settings, streams = self.settings, self.streams
+        self.node = ManagedProcess(
+            "node", self._node_command(), log_path=self.out_dir / "node.log", env=streams[0].env
+        )
+        for stream in streams:
+            stream.node = self.node
+        node_start = self._spin_until(
+            lambda: all(
+                s.recorder.count_subscribers(s.topic) >= 1
+                and s.recorder.node_output_matched
+                and bool(s.recorder.camera_diagnostics(s.camera))
+                for s in streams
+            ),
+            timeout_s=settings.startup_timeout_s,
+            what="the node did not subscribe to both cameras, advertise their masks and publish diagnostics",
+        )
+        for stream in streams:
+            stream.timings["node_start_s"] = node_start
+        if self.switch is not None:
+            self.switch.connect(streams[0].recorder, timeout_s=settings.startup_timeout_s)
+        _say(f"  [drive] node ready after {node_start:.1f} s; both cameras start streaming")
+
+    def _stream(self) -> None:
+        """Record every camera's stream until the players finish, with the CPU they all used."""
+        settings, streams = self.settings, self.streams
+        self._spin_until(
+            lambda: all(bool(s.recorder.recording.ground_truth) for s in streams),
+            timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,
+            what="the synthetic cameras did not both publish ground truth",
+        )
+        if settings.profile_node:  # one node: one profile, in every camera's report entry
+            streams[0]._start_profiler()
+            for stream in streams[1:]:
+                stream.profile_path = streams[0].profile_path
+        _say(f"  [drive] streaming {settings.seconds:g} s at {settings.rate_hz:g} Hz on both cameras")
+        start = time.monotonic()
+        meter = cpu_usage.CpuMeter(_cpu_groups(self.node, [s.player for s in streams]))
+        switch = self.switch
+
+        def tick(elapsed_s: float) -> None:
+            meter.tick()
+            if switch is not None:
+                switch.tick(elapsed_s)
+
+        self._spin_until(
+            lambda: all(s.player is not None and s.player.exited() is not None for s in streams),
+            timeout_s=settings.seconds * 3 + settings.output_timeout_s + settings.startup_timeout_s,
+            what="the synthetic cameras did not finish their streams",
+            tick=tick,
+        )
+        cpu = meter.usage()
+        for stream in streams:
+            stream.cpu = cpu  # one node and one recorder for both cameras
+            stream._drain(_NoBar())
+            stream.timings["stream_s"] = time.monotonic() - start
+        if self.switch is not None:
+            self.switch.finish()
+
+    def run(self) -> list[dict[str, Any]]:
+        streams = self.streams
         try:
             _say(
                 f"  [drive] one node for {', '.join(f'{s.camera} ({s.config.name})' for s in streams)}; "
                 f"log {self.out_dir / 'node.log'}"
             )
-            # Every camera generates its frames before the node starts, and all stream from the same
-            # moment once the node is ready (the start file): no camera's frame generation (a core for
-            # tens of seconds) competes with another's stream, and both streams are measured at once.
-            start_path = self.out_dir / "cameras_start"
-            start_path.unlink(missing_ok=True)
-            for stream in streams:
-                stream.player_ready_path = stream.out_dir / "player_ready.json"
-                stream.player_ready_path.unlink(missing_ok=True)
-                stream.player_start_path = start_path
-                stream.player = ManagedProcess(
-                    f"synthetic {stream.camera} camera",
-                    stream._player_command(),
-                    log_path=stream.out_dir / "player.log",
-                    env=stream.env,
-                )
-            generate_s = self._spin_until(
-                lambda: all(
-                    s.player_ready_path is not None and s.player_ready_path.is_file() for s in streams
-                ),
-                timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,
-                what="the synthetic cameras did not both generate their frames",
-            )
-            _say(f"  [drive] both cameras generated their frames in {generate_s:.1f} s; starting the node")
-            self.node = ManagedProcess(
-                "node", self._node_command(), log_path=self.out_dir / "node.log", env=streams[0].env
-            )
-            for stream in streams:
-                stream.node = self.node
-                stream.timings["generate_wait_s"] = generate_s
-            node_start = self._spin_until(
-                lambda: all(
-                    s.recorder.count_subscribers(s.topic) >= 1
-                    and s.recorder.node_output_matched
-                    and bool(s.recorder.camera_diagnostics(s.camera))
-                    for s in streams
-                ),
-                timeout_s=settings.startup_timeout_s,
-                what="the node did not subscribe to both cameras, advertise their masks and publish "
-                "diagnostics",
-            )
-            for stream in streams:
-                stream.timings["node_start_s"] = node_start
-            if self.switch is not None:
-                self.switch.connect(streams[0].recorder, timeout_s=settings.startup_timeout_s)
+            start_path = self._generate_frames()
+            self._start_node()
             start_path.touch()
-            _say(f"  [drive] node ready after {node_start:.1f} s; both cameras start streaming")
-            self._spin_until(
-                lambda: all(bool(s.recorder.recording.ground_truth) for s in streams),
-                timeout_s=settings.startup_timeout_s + 0.2 * settings.num_frames,
-                what="the synthetic cameras did not both publish ground truth",
-            )
-            if settings.profile_node:  # one node: one profile, in every camera's report entry
-                streams[0]._start_profiler()
-                for stream in streams[1:]:
-                    stream.profile_path = streams[0].profile_path
-            _say(f"  [drive] streaming {settings.seconds:g} s at {settings.rate_hz:g} Hz on both cameras")
-            start = time.monotonic()
-            meter = cpu_usage.CpuMeter(_cpu_groups(self.node, [s.player for s in streams]))
-            switch = self.switch
-
-            def tick(elapsed_s: float) -> None:
-                meter.tick()
-                if switch is not None:
-                    switch.tick(elapsed_s)
-
-            self._spin_until(
-                lambda: all(s.player is not None and s.player.exited() is not None for s in streams),
-                timeout_s=settings.seconds * 3 + settings.output_timeout_s + settings.startup_timeout_s,
-                what="the synthetic cameras did not finish their streams",
-                tick=tick,
-            )
-            cpu = meter.usage()
-            for stream in streams:
-                stream.cpu = cpu  # one node and one recorder for both cameras
-                stream._drain(_NoBar())
-                stream.timings["stream_s"] = time.monotonic() - start
-            if self.switch is not None:
-                self.switch.finish()
+            self._stream()
         finally:
             for stream in streams:
                 if stream.profiler is not None:
