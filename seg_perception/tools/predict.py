@@ -187,6 +187,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_frame_files(
+    out: Path, name: str, picture: np.ndarray, mask: np.ndarray, record: dict[str, Any]
+) -> None:
+    """A frame's overlay, mask and JSON record under ``out``'s overlays/, masks/ and json/."""
+    write_png(picture, out / "overlays" / f"{name}.png")
+    write_mask(mask, out / "masks" / f"{name}.png")
+    json_path = out / "json" / f"{name}.json"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(record, indent=1) + "\n")
+
+
 def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Run ``pipeline`` on every frame of ``source``, writing outputs under ``out``; return the summary."""
     per_frame_files = not source.is_stream or args.save_frames
@@ -230,11 +241,7 @@ def predict(pipeline: Any, source: Source, out: Path, args: argparse.Namespace) 
             )
             record = {"source": source.text, "frame_index": frame.index, **record}
             if per_frame_files:
-                write_png(picture, out / "overlays" / f"{frame.name}.png")
-                write_mask(result.mask, out / "masks" / f"{frame.name}.png")
-                json_path = out / "json" / f"{frame.name}.json"
-                json_path.parent.mkdir(parents=True, exist_ok=True)
-                json_path.write_text(json.dumps(record, indent=1) + "\n")
+                _write_frame_files(out, frame.name, picture, result.mask, record)
             if jsonl is not None:
                 jsonl.write(frame_json.dumps(record) + "\n")
             if video is not None:
