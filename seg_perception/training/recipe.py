@@ -235,28 +235,8 @@ def training_metres_per_pixel(scenario: ScenarioConfig, input_size: tuple[int, i
     return float(block["metres_per_pixel"]) * reference_width / float(input_size[1])
 
 
-def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
-    """Validate a recipe mapping (the YAML document) into a :class:`Recipe`.
-
-    Raises:
-        RecipeError: a missing or malformed field, naming the field and the file.
-    """
-    if not isinstance(document, dict):
-        raise RecipeError(f"{source}: a recipe is a YAML mapping")
-    doc = dict(document)
-    try:
-        model_block = doc.pop("model")
-        scenario = str(doc.pop("scenario"))
-        input_size = _pair(doc.pop("input_size"), f"{source}: input_size")
-    except KeyError as err:
-        raise RecipeError(f"{source}: missing field {err.args[0]!r}") from err
-    if isinstance(model_block, str):
-        model_name, model_options = model_block, {}
-    elif isinstance(model_block, dict) and "name" in model_block:
-        model_name, model_options = str(model_block["name"]), dict(model_block.get("options") or {})
-    else:
-        raise RecipeError(f"{source}: model must be a name or {{name: ..., options: {{...}}}}")
-    data_block = dict(doc.pop("data", None) or {})
+def _data_block(data_block: dict[str, Any], source: str) -> DataSpec:
+    """The recipe's ``data`` block: where scenes come from, seeds (synthetic ones kept apart), options."""
     data_source = str(data_block.pop("source", "synthetic"))
     if data_source not in DATA_SOURCES:
         raise RecipeError(f"{source}: data.source {data_source!r} is not one of {DATA_SOURCES}")
@@ -296,6 +276,31 @@ def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
             raise RecipeError(
                 f"{source}: data.{name} shapes synthetic scenes; data.source is {data.source!r}"
             )
+    return data
+
+
+def parse_recipe(document: dict[str, Any], *, source: str = "recipe") -> Recipe:
+    """Validate a recipe mapping (the YAML document) into a :class:`Recipe`.
+
+    Raises:
+        RecipeError: a missing or malformed field, naming the field and the file.
+    """
+    if not isinstance(document, dict):
+        raise RecipeError(f"{source}: a recipe is a YAML mapping")
+    doc = dict(document)
+    try:
+        model_block = doc.pop("model")
+        scenario = str(doc.pop("scenario"))
+        input_size = _pair(doc.pop("input_size"), f"{source}: input_size")
+    except KeyError as err:
+        raise RecipeError(f"{source}: missing field {err.args[0]!r}") from err
+    if isinstance(model_block, str):
+        model_name, model_options = model_block, {}
+    elif isinstance(model_block, dict) and "name" in model_block:
+        model_name, model_options = str(model_block["name"]), dict(model_block.get("options") or {})
+    else:
+        raise RecipeError(f"{source}: model must be a name or {{name: ..., options: {{...}}}}")
+    data = _data_block(dict(doc.pop("data", None) or {}), source)
     optimizer = dict(doc.pop("optimizer", None) or {})
     scheduler = dict(doc.pop("scheduler", None) or {})
     train = dict(doc.pop("train", None) or {})
