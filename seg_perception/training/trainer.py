@@ -164,37 +164,8 @@ class Trainer:
         self.anchors: AnchorSet | None = None
         self.anchor_criterion: DistillationLoss | None = None
         if recipe.distill is not None:
-            spec = recipe.distill
-            self.teacher = self._load_teacher(spec)
-
-            def distillation(weight: float) -> DistillationLoss:
-                return DistillationLoss(
-                    weight=weight,
-                    temperature=spec.temperature,
-                    ignore_index=IGNORE_INDEX,
-                    align_corners=bool(getattr(self.model, "align_corners", False)),
-                ).to(self.device)
-
-            if spec.weight > 0.0:
-                self.distill_criterion = distillation(spec.weight)
-            if spec.anchor_frames is not None:
-                frames = load_anchor_frames(
-                    spec.anchor_frames, recipe.input_size, recipe.mean, recipe.std, every=spec.anchor_every
-                )
-                self.anchors = AnchorSet.from_teacher(frames.to(self.device), self.teacher)
-                self.anchor_criterion = distillation(spec.anchor_weight)
-        self.point_criterion: MarkingPointLoss | None = None
-        if recipe.marking_points:
-            if not getattr(self.model, "marking_points", False):
-                raise ConfigError(
-                    f"recipe {recipe.name!r} trains marking points but model {recipe.model!r} has no "
-                    "marking-point head; set model.options.marking_points: true"
-                )
-            self.point_criterion = MarkingPointLoss(
-                heat_weight=float(recipe.marking_points.get("heat_weight", 1.0)),
-                direction_weight=float(recipe.marking_points.get("direction_weight", 0.5)),
-                offset_weight=float(recipe.marking_points.get("offset_weight", 0.0)),
-            )
+            self._set_up_distillation(recipe.distill, recipe)
+        self.point_criterion = self._point_criterion(recipe)
         self._frozen_leaves = self._freeze(recipe.trainable)
         # the hooks draw from their own stream, so a recipe without them repeats its runs exactly
         self.mix_style = (
@@ -228,6 +199,42 @@ class Trainer:
                 self.initialised_from["new_modules"] = list(init_new)
         if resume is not None:
             self._resume(Path(resume))
+
+    def _set_up_distillation(self, spec: DistillSpec, recipe: Recipe) -> None:
+        """The teacher, its loss on the training frames and, with anchor frames, its loss on those."""
+        self.teacher = self._load_teacher(spec)
+
+        def distillation(weight: float) -> DistillationLoss:
+            return DistillationLoss(
+                weight=weight,
+                temperature=spec.temperature,
+                ignore_index=IGNORE_INDEX,
+                align_corners=bool(getattr(self.model, "align_corners", False)),
+            ).to(self.device)
+
+        if spec.weight > 0.0:
+            self.distill_criterion = distillation(spec.weight)
+        if spec.anchor_frames is not None:
+            frames = load_anchor_frames(
+                spec.anchor_frames, recipe.input_size, recipe.mean, recipe.std, every=spec.anchor_every
+            )
+            self.anchors = AnchorSet.from_teacher(frames.to(self.device), self.teacher)
+            self.anchor_criterion = distillation(spec.anchor_weight)
+
+    def _point_criterion(self, recipe: Recipe) -> MarkingPointLoss | None:
+        """The marking-point loss of a recipe that trains them (the model must have the head)."""
+        if not recipe.marking_points:
+            return None
+        if not getattr(self.model, "marking_points", False):
+            raise ConfigError(
+                f"recipe {recipe.name!r} trains marking points but model {recipe.model!r} has no "
+                "marking-point head; set model.options.marking_points: true"
+            )
+        return MarkingPointLoss(
+            heat_weight=float(recipe.marking_points.get("heat_weight", 1.0)),
+            direction_weight=float(recipe.marking_points.get("direction_weight", 0.5)),
+            offset_weight=float(recipe.marking_points.get("offset_weight", 0.0)),
+        )
 
     # -- state --------------------------------------------------------------------------------
 
@@ -527,6 +534,16 @@ class Trainer:
         self.scheduler.step()
         return float(loss.detach())
 
+    def _keep(self, summary: dict[str, Any], best_path: Path) -> None:
+        """After a validation: the checkpoint when it is the best so far, the metrics and their curves."""
+        if summary["miou"] > self.best_miou:
+            self.best_miou = float(summary["miou"])
+            self.save(best_path, val_summary=summary)
+        write_metrics(
+            self.run_dir, self.records, recipe=self.recipe.to_dict(), loss_history=self.loss_history
+        )
+        plot_curves(self.run_dir, self.records, self.loss_history)
+
     def fit(self) -> TrainResult:
         """Train until ``recipe.steps``; validate every ``val_every`` steps and at the end."""
         from tqdm import tqdm
@@ -584,13 +601,7 @@ class Trainer:
                         for k, v in summary["per_class_iou"].items()
                     )
                 )
-                if summary["miou"] > self.best_miou:
-                    self.best_miou = float(summary["miou"])
-                    self.save(best_path, val_summary=summary)
-                write_metrics(
-                    self.run_dir, self.records, recipe=self.recipe.to_dict(), loss_history=self.loss_history
-                )
-                plot_curves(self.run_dir, self.records, self.loss_history)
+                self._keep(summary, best_path)
                 self._train_mode()
                 last_summary = summary
             if self.step % self.recipe.checkpoint_every == 0 or at_end:
