@@ -31,6 +31,7 @@ from seg_perception.geometry import ParkingSlot, Polygon
 from seg_perception.inference.avm_scale import AvmScaler, check_metres_per_pixel
 from seg_perception.inference.base import SegmentationEngine
 from seg_perception.inference.errors import ModelFileError
+from seg_perception.inference.exposure import exposure_settings, normalise_exposure
 from seg_perception.inference.metadata import MARKING_POINTS_NAME
 from seg_perception.inference.options import EngineOptions
 from seg_perception.inference.preprocess import check_image
@@ -183,7 +184,9 @@ class SegmentationPipeline:
     The tracker keeps state: one pipeline per camera stream, :meth:`reset_tracking` between streams.
     Within a stream, a frame that does not continue the one before (unrelated pictures fed one after
     another) restarts the trackers on its own: the scenario's ``scene_cut`` block (overridable per
-    camera) holds :class:`~seg_perception.postprocess.scene_cut.SceneCutSettings`.
+    camera) holds :class:`~seg_perception.postprocess.scene_cut.SceneCutSettings`. A frame exposed or
+    white-balanced outside what the models were trained on is brought into that range first (the
+    ``exposure`` block: :mod:`seg_perception.inference.exposure`; off unless the scenario turns it on).
     """
 
     def __init__(
@@ -257,6 +260,8 @@ class SegmentationPipeline:
         cut_block = {**(scenario.params.get("scene_cut") or {}), **(camera_params.get("scene_cut") or {})}
         try:
             cut_settings = SceneCutSettings.from_mapping(cut_block)
+            #: frames brought into the trained exposure and colour range before the model and the lanes
+            self.exposure = exposure_settings(scenario.params, camera_params)
         except ValueError as err:
             raise ConfigError(f"scenario {scenario.name!r}, camera {camera!r}: {err}") from err
         # only a pipeline that tracks something has anything to restart
@@ -535,6 +540,10 @@ class SegmentationPipeline:
         """
         start = time.perf_counter()
         fit = None
+        if (
+            self.exposure.enabled
+        ):  # what the model and the lane stage see; the overlay keeps the camera's frame
+            image_bgr = normalise_exposure(check_image(image_bgr), self.exposure)
         if self._scaler is not None:
             image_bgr = check_image(image_bgr)
             frame_size = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))

@@ -369,7 +369,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
     if args.tusimple is not None or args.culane is not None:
         from seg_perception.config import load_scenario
         from seg_perception.inference.pipeline import scenario_from_metadata
-        from seg_perception.training.lane_eval import scenario_lane_settings
+        from seg_perception.training.lane_eval import scenario_exposure, scenario_lane_settings
 
         config = load_scenario(args.scenario) if args.scenario else scenario_from_metadata(metadata)
         settings, tracking = scenario_lane_settings(config)
@@ -378,6 +378,7 @@ def _run_lanes(args: argparse.Namespace) -> int:
             list(metadata.classes),
             settings=settings,
             tracking=tracking,
+            exposure=scenario_exposure(config),
             clip_frames=args.clip_frames,
             predictions=args.predictions,
             tusimple=args.tusimple,

@@ -47,6 +47,7 @@ from seg_perception.data.synthetic.front import (
     sample_front_world,
 )
 from seg_perception.data.synthetic.scenes import DRIVE_FPS, DRIVE_SPEED, generate_drive
+from seg_perception.inference.exposure import ExposureSettings, exposure_settings, normalise_exposure
 from seg_perception.metrics.lanes import (
     BENCHMARK_LANES_PER_SIDE,
     TUSIMPLE_CONTEXT_FRAMES,
@@ -367,6 +368,7 @@ class _DriveRun:
     overlays: Path | None
     overlay_every: int
     lane_change_p: float
+    exposure: ExposureSettings  # frames brought into the trained range first, as the node's pipeline does
 
     def _setup(self, seed: int, meta: dict[str, Any]) -> _DriveScoring:
         """The drive's world, scene and lane stage on the true camera, as the generator reports it."""
@@ -406,8 +408,9 @@ class _DriveRun:
                 drive_scoring.extractor,
                 drive_scoring.h_samples,
             )
-            mask = sample.mask if self.predict is None else self.predict(sample.image)
-            result = tracker.update(tracker.detect(extractor, mask, sample.image, self.size))
+            image = normalise_exposure(sample.image, self.exposure)
+            mask = sample.mask if self.predict is None else self.predict(image)
+            result = tracker.update(tracker.detect(extractor, mask, image, self.size))
             if self.on_frame is not None:
                 self.on_frame(drive, frame, sample.image, result)
             if getattr(sample, "lanes", None):
@@ -524,6 +527,7 @@ def evaluate_lane_drives(
         overlays=overlays,
         overlay_every=overlay_every,
         lane_change_p=lane_change_p,
+        exposure=scenario_exposure(config),
     )
     scores = LaneScores(
         TuSimpleMetrics(), lateral_errors=[], paint=PaintCoverage(), labelled=TuSimpleMetrics()
@@ -646,6 +650,20 @@ def _describe_scene(drive: dict[str, Any]) -> str:
     if "camera_height_m" in drive:
         parts.append(f"camera {drive['camera_height_m']} m")
     return ", ".join(parts)
+
+
+def scenario_exposure(config: ScenarioConfig) -> ExposureSettings:
+    """The ``exposure`` block the node's pipeline would use for the scenario's front camera.
+
+    Raises:
+        ConfigError: an unknown key or a bad value in the block.
+    """
+    from seg_perception.errors import ConfigError
+
+    try:
+        return exposure_settings(config.params, config.camera(config.primary_camera))
+    except ValueError as err:
+        raise ConfigError(f"scenario {config.name!r}: {err}") from err
 
 
 def scenario_lane_settings(
@@ -823,6 +841,7 @@ class _DatasetScorer:
     overlays: Path | None
     lanes_per_side: int
     coverage: PaintCoverage
+    exposure: ExposureSettings  # frames brought into the trained range first, as the node's pipeline does
 
     def __post_init__(self) -> None:
         self.extractor = LaneExtractor(self.class_names, self.settings)
@@ -833,7 +852,7 @@ class _DatasetScorer:
         tracker = LaneTracker(self.tracking or TrackerSettings())
         clip_extractor = LaneExtractor(self.class_names, self.settings)
         for path in context:
-            frame = _read_image(path)
+            frame = normalise_exposure(_read_image(path), self.exposure)
             tracker.update(tracker.detect(clip_extractor, self.predict(frame), frame, frame.shape[:2]))
         start = time.perf_counter()
         result = tracker.update(tracker.detect(clip_extractor, mask, image, image.shape[:2]))
@@ -855,7 +874,9 @@ class _DatasetScorer:
         """
         import cv2
 
+        shown = image
         start = time.perf_counter()
+        image = normalise_exposure(image, self.exposure)
         mask = self.predict(image)
         model_s = time.perf_counter() - start
         if h_samples is not None:
@@ -869,7 +890,7 @@ class _DatasetScorer:
             result = self.extractor.extract(mask, image, frame_size=image.shape[:2])
             lanes_s = time.perf_counter() - start
         if self.overlays is not None:
-            save_lane_overlay(self.overlays / f"{index:05d}_{Path(name).stem}.png", image, result, truth)
+            save_lane_overlay(self.overlays / f"{index:05d}_{Path(name).stem}.png", shown, result, truth)
         scored = [
             b.image_points
             for b in result.boundaries
@@ -978,6 +999,7 @@ def evaluate_lane_dataset(
     lanes_per_side: int = BENCHMARK_LANES_PER_SIDE,
     clip_frames: int = TUSIMPLE_CONTEXT_FRAMES,
     predictions: Path | None = None,
+    exposure: ExposureSettings | None = None,
 ) -> dict[str, Any]:
     """TuSimple accuracy / FP / FN or CULane F1 of the lane boundaries on a labelled dataset.
 
@@ -1011,6 +1033,9 @@ def evaluate_lane_dataset(
             label the ego lane's lines and the next one out on each side, and TuSimple zeroes a
             frame with more than two lanes beyond its labels). Labels that mark every visible
             line, as the project's real stills do (``labels/real_front``), are scored with 0.
+        exposure: Frames brought into the model's trained exposure and colour range first, as the
+            node's pipeline does (the scenario's ``exposure`` block: :func:`scenario_exposure`);
+            None: frames as they are.
 
     Returns:
         ``dataset``, ``lanes_per_side``, the metrics' summary (``tusimple`` or ``culane``),
@@ -1028,7 +1053,14 @@ def evaluate_lane_dataset(
     if clip_frames < 0:
         raise ConfigError(f"clip_frames must be 0 (frames alone) or more, got {clip_frames}")
     scorer = _DatasetScorer(
-        predict, class_names, settings, tracking, overlays, lanes_per_side, PaintCoverage()
+        predict,
+        class_names,
+        settings,
+        tracking,
+        overlays,
+        lanes_per_side,
+        PaintCoverage(),
+        exposure or ExposureSettings(),
     )
     if tusimple is not None:
         root = tusimple_root or tusimple.parent
