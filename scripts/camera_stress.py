@@ -62,6 +62,8 @@ CHANGES: dict[str, Change] = {
     "haze": lambda image, rng: (0.5 * image + 100.0).astype(np.uint8),
     "blue_cast": lambda image, rng: _scaled(image, (1.3, 1.0, 0.75)),
     "sodium_cast": lambda image, rng: _scaled(image, (0.7, 1.0, 1.2)),
+    "dusk_warm": lambda image, rng: _noisy(_scaled(image, (0.24, 0.3, 0.33)), rng, 3.0),
+    "green_cast": lambda image, rng: _scaled(image, (1.0, 1.35, 1.0)),
     "motion_blur": lambda image, rng: cv2.filter2D(image, -1, np.ones((1, 9), np.float32) / 9.0),
     "defocus": lambda image, rng: cv2.GaussianBlur(image, (0, 0), 2.5),
     "jpeg_15": lambda image, rng: _jpeg(image, 15),
