@@ -232,6 +232,11 @@ RULES: tuple[Rule, ...] = (
         "writes the labelled real stills (../shared) reframed five ways into the workspace",
     ),
     Rule(
+        r"^python scripts/camera_stress\.py ",
+        "run",
+        "scores the labelled real stills (../shared) as other cameras would show them, in a temporary folder",
+    ),
+    Rule(
         r"^python scripts/lane_stability\.py ",
         "run",
         "reads the predictions a documented predict or process run wrote into the workspace",

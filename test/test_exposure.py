@@ -152,3 +152,34 @@ def test_real_stills_darker_than_the_generators_nights_keep_their_lines() -> Non
 
     without, floored = accuracy(nights, {"enabled": False}), accuracy(nights, {"enabled": True})
     assert floored > without + 0.08 and floored > 0.9, (without, floored)
+
+
+def test_camera_stress_changes_the_frames_and_keeps_their_labels(tmp_path: Path) -> None:
+    """scripts/camera_stress.py: each change keeps a frame's size and type, is seeded, and the changed
+    stills are written without a second JPEG compression under labels renamed to them."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("camera_stress", ROOT / "scripts" / "camera_stress.py")
+    assert spec is not None and spec.loader is not None
+    stress = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stress)
+    frame = _frame((90, 100, 110))
+    for name, change in stress.CHANGES.items():
+        changed = change(frame, np.random.default_rng(0))
+        assert changed.shape == frame.shape and changed.dtype == np.uint8, name
+        np.testing.assert_array_equal(changed, change(frame, np.random.default_rng(0)), err_msg=name)
+    assert float(stress.CHANGES["night"](frame, np.random.default_rng(0)).mean()) < 0.25 * float(frame.mean())
+    root = tmp_path / "root"
+    (root / "clip").mkdir(parents=True)
+    cv2.imwrite(str(root / "clip" / "a.jpg"), frame)
+    label = {"raw_file": "clip/a.jpg", "lanes": [[10, 12]], "h_samples": [30, 35]}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps(label) + "\n")
+    out = tmp_path / "out"
+    written = stress._changed_stills(root, labels, stress.CHANGES["original"], out)
+    renamed = json.loads(written.read_text())
+    assert renamed == {**label, "raw_file": "clip/a.png"}
+    np.testing.assert_array_equal(
+        cv2.imread(str(out / "clip" / "a.png")), cv2.imread(str(root / "clip" / "a.jpg"))
+    )
