@@ -540,9 +540,8 @@ class SegmentationPipeline:
         """
         start = time.perf_counter()
         fit = None
-        if (
-            self.exposure.enabled
-        ):  # what the model and the lane stage see; the overlay keeps the camera's frame
+        # what the model and the lane stage see; the overlay keeps the camera's frame
+        if self.exposure.enabled:
             image_bgr = normalise_exposure(check_image(image_bgr), self.exposure)
         if self._scaler is not None:
             image_bgr = check_image(image_bgr)
