@@ -494,7 +494,8 @@ def evaluate_lane_drives(
     The summary holds TuSimple accuracy / FP / FN, id persistence, the lateral error at 10 m, line
     types, positions (``position_accuracy``: matched boundaries numbered as their true lines), and
     the mask's own coverage of the scored true lines (``paint_point_recall``,
-    ``paint_pixel_precision``: :class:`~seg_perception.metrics.lanes.PaintCoverage`).
+    ``paint_pixel_precision``: :class:`~seg_perception.metrics.lanes.PaintCoverage`). Each frame
+    passes the scenario's ``exposure`` block first, as in the node's pipeline.
 
     Args:
         scenario: Front scenario (``highway`` or ``road``) name or config.
