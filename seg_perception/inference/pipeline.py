@@ -540,11 +540,12 @@ class SegmentationPipeline:
         """
         start = time.perf_counter()
         fit = None
+        if self.exposure.enabled or self._scaler is not None:
+            image_bgr = check_image(image_bgr)
         # what the model and the lane stage see; the overlay keeps the camera's frame
         if self.exposure.enabled:
-            image_bgr = normalise_exposure(check_image(image_bgr), self.exposure)
+            image_bgr = normalise_exposure(image_bgr, self.exposure)
         if self._scaler is not None:
-            image_bgr = check_image(image_bgr)
             frame_size = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
             fit = self._scaler.fit(frame_size)
         if fit is not None and not fit.direct and self._scaler is not None:  # pad / crop to the model's scale
